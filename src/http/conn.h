@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* conn.h — one HTTP/1.1 connection as a state machine over pluggable I/O.
+ *
+ * The connection never blocks and never waits: http_conn_run() makes all the progress the I/O
+ * allows and says what it waits for next (readable, writable, or done). Whoever drives it — a
+ * prefork worker with poll(), an event loop with epoll, a unit test with a memory pipe, a fuzzer —
+ * waits for that and for http_conn_deadline(), then calls http_conn_run() again. No processes,
+ * signals or threads here: the same code runs under every MPM.
+ *
+ * I/O callbacks return bytes done, -EAGAIN when they would block, 0 from recv at end of stream,
+ * or another -errno. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "macro.h"
+#include "server.h"
+
+typedef struct HttpIo {
+        ssize_t (*recv)(void *ctx, void *buf, size_t n);
+        ssize_t (*writev)(void *ctx, const struct iovec *iov, int n);
+        /* May be NULL: the engine then reads the file itself and writes it with writev. */
+        ssize_t (*sendfile)(void *ctx, int in_fd, off_t *offset, size_t n);
+        /* Half-close for lingering close; may be NULL. */
+        int (*shutdown_write)(void *ctx);
+} HttpIo;
+
+typedef enum HttpConnWant {
+        HTTP_CONN_WANT_READ,
+        HTTP_CONN_WANT_WRITE,
+        HTTP_CONN_DONE, /* close the connection and free it */
+} HttpConnWant;
+
+typedef enum HttpConnPhase {
+        HTTP_PHASE_IDLE,      /* waiting for the first byte of a request (keep-alive) */
+        HTTP_PHASE_READ,      /* reading a request head or body */
+        HTTP_PHASE_WRITE,     /* sending a response */
+        HTTP_PHASE_LINGER,    /* after an error: draining the client's bytes before closing */
+        HTTP_PHASE_CLOSED,
+} HttpConnPhase;
+
+/* What the connection tells its driver, for the scoreboard and the access log. All optional. */
+typedef struct HttpConnObserver {
+        void (*phase)(void *userdata, HttpConnPhase phase);
+        void (*request_done)(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes);
+} HttpConnObserver;
+
+typedef struct HttpConnInfo {
+        const char *listener_name; /* picks the sites reachable on it */
+        char peer[64];             /* "127.0.0.1" */
+        uint16_t peer_port;
+        uint16_t local_port;
+} HttpConnInfo;
+
+typedef struct HttpConn HttpConn;
+
+HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx, const HttpConnInfo *info,
+                        usec_t now);
+HttpConn *http_conn_free(HttpConn *c);
+
+void http_conn_set_observer(HttpConn *c, const HttpConnObserver *obs, void *userdata);
+
+/* Make progress; now is CLOCK_MONOTONIC. */
+HttpConnWant http_conn_run(HttpConn *c, usec_t now);
+
+/* When the current wait ends (CLOCK_MONOTONIC); USEC_INFINITY for none. Past it, call
+ * http_conn_timeout(). */
+usec_t http_conn_deadline(const HttpConn *c);
+HttpConnWant http_conn_timeout(HttpConn *c, usec_t now);
+
+/* Graceful stop: the next response carries Connection: close; a connection idle in keep-alive is
+ * closed after grace (so a request already on its way is still answered). */
+void http_conn_drain(HttpConn *c, usec_t now, usec_t grace);
+
+HttpConnPhase http_conn_phase(const HttpConn *c);
+unsigned http_conn_requests(const HttpConn *c);

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* parser.h — the incremental, strict HTTP/1.1 request-head parser (RFC 9112) and the chunked
+ * body decoder.
+ *
+ * Contract: neither allocates nor does I/O. The caller keeps the head in one buffer starting at
+ * its first byte and calls http_parser_feed() with the whole buffer each time bytes were appended;
+ * the parser resumes at the byte where it stopped (it never rescans). Everything it finds is
+ * reported as offsets into that buffer (HttpSpan), so the caller may move the buffer between calls
+ * as long as its contents are kept. Results:
+ *   HTTP_PARSE_DONE (1)   the head is complete; head->head_len bytes belong to it;
+ *   HTTP_PARSE_AGAIN (0)  more bytes needed;
+ *   < 0                   the request is rejected: the value is the negated HTTP status to answer
+ *                         (-400, -414, -431, -501, -505 …); parser->error names the reason.
+ * Semantic checks that need the whole head (Host, Content-Length vs Transfer-Encoding …) run
+ * before HTTP_PARSE_DONE is returned, so a DONE head is one the server may act on. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct HttpSpan {
+        uint32_t off;
+        uint32_t len;
+} HttpSpan;
+
+typedef struct HttpHeader {
+        HttpSpan name;
+        HttpSpan value; /* leading and trailing whitespace (SP, HTAB) removed */
+} HttpHeader;
+
+typedef enum HttpMethod {
+        HTTP_METHOD_UNKNOWN, /* a valid token we do not implement → 501 from the server */
+        HTTP_METHOD_GET,
+        HTTP_METHOD_HEAD,
+        HTTP_METHOD_POST,
+        HTTP_METHOD_PUT,
+        HTTP_METHOD_DELETE,
+        HTTP_METHOD_OPTIONS,
+        HTTP_METHOD_TRACE,
+        HTTP_METHOD_CONNECT,
+        HTTP_METHOD_PATCH,
+        _HTTP_METHOD_MAX,
+} HttpMethod;
+
+typedef enum HttpTargetForm {
+        HTTP_TARGET_ORIGIN,    /* /path?query */
+        HTTP_TARGET_ABSOLUTE,  /* http://authority/path?query */
+        HTTP_TARGET_AUTHORITY, /* host:port, CONNECT only */
+        HTTP_TARGET_ASTERISK,  /* *, OPTIONS only */
+} HttpTargetForm;
+
+typedef struct HttpParserLimits {
+        uint32_t request_line; /* LimitRequestLine: longest request line, without CRLF → 414 */
+        uint32_t field_size;   /* LimitRequestFieldSize: longest header line, without CRLF → 431 */
+        uint32_t fields;       /* LimitRequestFields: most header lines → 431 */
+} HttpParserLimits;
+
+typedef struct HttpRequestHead {
+        HttpMethod method;
+        HttpSpan method_span;
+        HttpTargetForm target_form;
+        HttpSpan target;    /* the raw request-target */
+        HttpSpan authority; /* absolute-form and authority-form only */
+        HttpSpan path;      /* origin-form and absolute-form: from '/' up to '?' (raw, still %-encoded) */
+        HttpSpan query;     /* without the '?'; len 0 when absent */
+        bool has_query;
+        uint8_t version_minor; /* HTTP/1.0 → 0, HTTP/1.1 → 1; major is always 1 */
+
+        HttpHeader *headers; /* storage provided by the caller, capacity limits->fields */
+        uint32_t n_headers;
+
+        /* Derived when the head is complete. */
+        HttpSpan host; /* the Host field value (or the absolute-form authority, which wins) */
+        bool has_host;
+        bool has_content_length;
+        uint64_t content_length;
+        bool chunked;         /* Transfer-Encoding: chunked (the only coding accepted) */
+        bool conn_close;      /* Connection: close */
+        bool conn_keep_alive; /* Connection: keep-alive */
+        bool expect_continue; /* Expect: 100-continue */
+        bool expect_other;    /* Expect with any other expectation → 417 from the server */
+        uint32_t head_len;    /* bytes from the first byte of the request line through the final CRLF */
+} HttpRequestHead;
+
+enum {
+        HTTP_PARSE_AGAIN = 0,
+        HTTP_PARSE_DONE = 1,
+};
+
+typedef struct HttpParser {
+        HttpRequestHead *head;
+        const HttpParserLimits *limits;
+        uint32_t header_capacity;
+        const char *error; /* static string naming why the request was rejected */
+
+        /* private: resumable state */
+        uint32_t state;
+        uint32_t pos;
+        uint32_t mark;
+        uint32_t line_start;
+        uint32_t aux;
+        uint8_t version_major;
+        int32_t result; /* once DONE or rejected, every later feed returns this again */
+} HttpParser;
+
+/* Prepare to parse one request head; headers[] has room for limits->fields entries. */
+void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers, const HttpParserLimits *limits);
+
+/* Parse buf[0..len): see the contract above. Leading empty lines (CRLF) before a request line are
+ * skipped as RFC 9112 §2.2 allows; they count in head_len. */
+int http_parser_feed(HttpParser *p, const char *buf, size_t len);
+
+/* Case-insensitive lookup of a header by name; returns the first match or NULL. */
+const HttpHeader *http_head_find(const HttpRequestHead *h, const char *buf, const char *name);
+
+/* Does span equal the NUL-terminated string s, ignoring ASCII case? */
+bool http_span_eq_ci(const char *buf, HttpSpan span, const char *s);
+
+/* The method's name; NULL for HTTP_METHOD_UNKNOWN (use head->method_span) and out-of-range values. */
+const char *http_method_to_string(HttpMethod m);
+
+/* Chunked transfer coding (RFC 9112 §7.1), decoded in place. */
+typedef struct HttpChunked {
+        uint32_t state;
+        uint64_t remaining; /* data bytes left in the current chunk */
+        uint32_t line_len;  /* length of the current size/extension/trailer line */
+        uint32_t trailer_fields;
+        int32_t result;    /* once complete or rejected, every later feed returns this again */
+        const char *error; /* static string naming why the body was rejected */
+} HttpChunked;
+
+void http_chunked_init(HttpChunked *d);
+
+/* Decode buf[0..len). The decoded data is written compactly to the start of buf (it never overtakes
+ * the input). *ret_consumed is how many input bytes were used, *ret_data how many data bytes are
+ * now at buf[0..*ret_data). Returns 1 when the last chunk and the trailer section are complete
+ * (bytes after it are not consumed), 0 when more input is needed, or a negated status (-400, -413
+ * for a chunk size that overflows 63 bits) on error. Trailer fields are checked and discarded; a
+ * size line, extension or trailer line longer than limits->field_size or more trailer lines than
+ * limits->fields is an error (-431 for trailers, -400 for size lines). */
+int http_chunked_feed(HttpChunked *d, const HttpParserLimits *limits, char *buf, size_t len, size_t *ret_consumed,
+                      size_t *ret_data);

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "response.h"
+
+void http_response_init(HttpResponse *r) {
+        *r = (HttpResponse) { .status = 200, .file_fd = -1 };
+}
+
+void http_response_done(HttpResponse *r) {
+        r->file_fd = safe_close(r->file_fd);
+}
+
+int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) {
+        size_t room = sizeof(r->headers) - r->headers_len;
+        int n, m;
+        va_list ap;
+
+        n = snprintf(r->headers + r->headers_len, room, "%s: ", name);
+        if (n < 0 || (size_t) n >= room)
+                goto overflow;
+        va_start(ap, fmt);
+        m = vsnprintf(r->headers + r->headers_len + n, room - n, fmt, ap);
+        va_end(ap);
+        if (m < 0 || (size_t) (n + m + 2) >= room)
+                goto overflow;
+        memcpy(r->headers + r->headers_len + n + m, "\r\n", 2);
+        r->headers_len += n + m + 2;
+        return 0;
+
+overflow:
+        r->headers[r->headers_len] = 0;
+        r->headers_overflow = true;
+        return -ENOBUFS;
+}
+
+typedef struct StatusInfo {
+        int code;
+        const char *reason;
+        const char *explanation; /* for the error page */
+} StatusInfo;
+
+static const StatusInfo statuses[] = {
+        { 100, "Continue", NULL },
+        { 200, "OK", NULL },
+        { 204, "No Content", NULL },
+        { 206, "Partial Content", NULL },
+        { 301, "Moved Permanently", "The document has moved." },
+        { 302, "Found", "The document has moved." },
+        { 304, "Not Modified", NULL },
+        { 400, "Bad Request", "Your browser sent a request that this server could not understand." },
+        { 403, "Forbidden", "You don't have permission to access this resource." },
+        { 404, "Not Found", "The requested URL was not found on this server." },
+        { 405, "Method Not Allowed", "The requested method is not allowed for this URL." },
+        { 408, "Request Timeout", "Server timeout waiting for the HTTP request from the client." },
+        { 411, "Length Required", "A request of the requested method requires a valid Content-length." },
+        { 412, "Precondition Failed", "The precondition on the request for this URL evaluated to false." },
+        { 413, "Content Too Large", "The requested resource does not allow request data with this method, or the amount of data provided in the request exceeds the capacity limit." },
+        { 414, "URI Too Long", "The requested URL's length exceeds the capacity limit for this server." },
+        { 416, "Range Not Satisfiable", "None of the range-specifier values in the Range request-header field overlap the current extent of the selected resource." },
+        { 417, "Expectation Failed", "The expectation given in the Expect request-header field could not be met by this server." },
+        { 421, "Misdirected Request", "The client needs a new connection for this request as the requested host name does not match this connection." },
+        { 431, "Request Header Fields Too Large", "Your browser sent a request whose header fields are too large for this server." },
+        { 500, "Internal Server Error", "The server encountered an internal error and was unable to complete your request." },
+        { 501, "Not Implemented", "The requested method is not supported by this server." },
+        { 503, "Service Unavailable", "The server is temporarily unable to service your request." },
+        { 504, "Gateway Timeout", "The gateway did not receive a timely response from the upstream server." },
+        { 505, "HTTP Version Not Supported", "The server does not support the HTTP version used in the request." },
+};
+
+static const StatusInfo *status_find(int status) {
+        for (size_t i = 0; i < ELEMENTSOF(statuses); i++)
+                if (statuses[i].code == status)
+                        return &statuses[i];
+        return NULL;
+}
+
+const char *http_status_reason(int status) {
+        const StatusInfo *s = status_find(status);
+        return s ? s->reason : "Unknown";
+}
+
+bool http_status_has_no_body(int status) {
+        return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+/* Built once per status and thread, so repeated error answers cost no formatting. */
+static const char *error_page(int status, size_t *ret_len) {
+        static _Thread_local char page[1024];
+        static _Thread_local int page_status;
+        static _Thread_local size_t page_len;
+        const StatusInfo *s = status_find(status);
+
+        if (page_status != status) {
+                int n = snprintf(page, sizeof(page),
+                                 "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
+                                 "<html><head>\n<title>%d %s</title>\n</head><body>\n<h1>%s</h1>\n<p>%s</p>\n"
+                                 "</body></html>\n",
+                                 status, s ? s->reason : "Error", s ? s->reason : "Error",
+                                 s && s->explanation ? s->explanation : "");
+                page_len = n < 0 ? 0 : MIN((size_t) n, sizeof(page) - 1);
+                page_status = status;
+        }
+        *ret_len = page_len;
+        return page;
+}
+
+void http_response_set_error(HttpResponse *r, int status) {
+        r->status = status;
+        r->file_fd = safe_close(r->file_fd);
+        r->headers_len = 0;
+        r->headers[0] = 0;
+        r->headers_overflow = false;
+        if (http_status_has_no_body(status)) {
+                r->body = NULL;
+                r->body_len = 0;
+                return;
+        }
+        r->body = error_page(status, &r->body_len);
+        http_response_add_header(r, "Content-Type", "text/html; charset=iso-8859-1");
+}
+
+uint64_t http_response_body_length(const HttpResponse *r) {
+        return r->file_fd >= 0 ? r->file_len : r->body_len;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* response.h — what a handler answers, before the connection turns it into bytes.
+ *
+ * A handler fills an HttpResponse: a status, extra header lines, and a body that is either memory
+ * (owned elsewhere, alive until the response is sent) or a range of an open file (the response
+ * owns the fd). The connection adds Date, Server, Content-Length and Connection itself, so no
+ * handler can get framing wrong. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define HTTP_RESPONSE_HEADERS_MAX 2048
+
+typedef struct HttpResponse {
+        int status;
+        char headers[HTTP_RESPONSE_HEADERS_MAX]; /* "Name: value\r\n" lines */
+        size_t headers_len;
+        bool headers_overflow;
+
+        const char *body; /* memory body */
+        size_t body_len;
+        int file_fd; /* file body when >= 0: file_len bytes from file_off; owned */
+        off_t file_off;
+        uint64_t file_len;
+
+        bool close; /* the handler wants the connection closed after this response */
+} HttpResponse;
+
+void http_response_init(HttpResponse *r);
+void http_response_done(HttpResponse *r); /* closes file_fd */
+
+/* Append one header line; returns -ENOBUFS when it does not fit (the response becomes a 500). */
+int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) _printf_(3, 4);
+
+/* A complete error or redirect answer with Apache's short HTML body. Drops any header added before
+ * except those added after the call. */
+void http_response_set_error(HttpResponse *r, int status);
+
+const char *http_status_reason(int status);
+
+/* Length of the body the response carries (memory or file). */
+uint64_t http_response_body_length(const HttpResponse *r);
+
+/* Statuses whose responses never carry a body (1xx, 204, 304). */
+bool http_status_has_no_body(int status);

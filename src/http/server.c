@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "server.h"
+#include "strv.h"
+
+int http_server_new(const char *mime_types_file, HttpServer **ret) {
+        HttpServer *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        r = mime_table_new(&s->mime);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        /* A missing mime.types file leaves only AddType and DefaultType: not fatal. */
+        if (mime_types_file)
+                (void) mime_table_load(s->mime, mime_types_file);
+        snprintf(s->server_header, sizeof(s->server_header), "mpmd");
+        *ret = s;
+        return 0;
+}
+
+HttpServer *http_server_free(HttpServer *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_sites; i++) {
+                free(s->sites[i].name);
+                safe_close(s->sites[i].root_fd);
+                strv_free(s->sites[i].listen);
+        }
+        free(s->sites);
+        mime_table_free(s->mime);
+        free(s);
+        return NULL;
+}
+
+int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
+                         const char **ret_error) {
+        HttpSite *sites, *site;
+        int fd = -1;
+
+        if (cfg->document_root) {
+                fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                        *ret_error = "open DocumentRoot";
+                        return -errno;
+                }
+        }
+
+        sites = reallocarray(s->sites, s->n_sites + 1, sizeof(*sites));
+        if (!sites) {
+                safe_close(fd);
+                *ret_error = "allocate";
+                return -ENOMEM;
+        }
+        s->sites = sites;
+        site = &s->sites[s->n_sites];
+        *site = (HttpSite) {
+                .name = strdup(name ? name : (cfg->server_name ? cfg->server_name : "")),
+                .cfg = cfg,
+                .root_fd = fd,
+                .limits = {
+                        .request_line = cfg->limit_request_line,
+                        .field_size = cfg->limit_request_field_size,
+                        .fields = cfg->limit_request_fields,
+                },
+                .listen = strv_copy(listen),
+        };
+        if (!site->name || (listen && !site->listen)) {
+                free(site->name);
+                strv_free(site->listen);
+                safe_close(fd);
+                *ret_error = "allocate";
+                return -ENOMEM;
+        }
+        s->n_sites++;
+
+        /* AddType TYPE EXT…: a word with '/' starts a new type. The table is shared by all sites. */
+        const char *current = NULL;
+        STRV_FOREACH(w, cfg->add_type) {
+                if (strchr(*w, '/'))
+                        current = *w;
+                else if (current)
+                        (void) mime_table_add(s->mime, current, *w);
+        }
+
+        if (cfg->limit_request_fields > s->max_header_fields)
+                s->max_header_fields = cfg->limit_request_fields;
+        uint64_t head = (uint64_t) cfg->limit_request_line + 2 +
+                        (uint64_t) cfg->limit_request_fields * (cfg->limit_request_field_size + 2) + 2;
+        if (head > UINT32_MAX)
+                head = UINT32_MAX;
+        if (head > s->max_head_size)
+                s->max_head_size = (uint32_t) head;
+        if (cfg->server_tokens == SERVER_TOKENS_FULL)
+                snprintf(s->server_header, sizeof(s->server_header), "mpmd/%s", PACKAGE_VERSION);
+        return 0;
+}
+
+bool http_host_matches(const char *pattern, const char *host, size_t host_len) {
+        size_t plen = strlen(pattern);
+
+        /* Drop ":port" (but not the colons inside an [IPv6] literal) and a trailing dot. */
+        if (host_len > 0 && host[0] == '[') {
+                const char *close = memchr(host, ']', host_len);
+                if (close)
+                        host_len = (size_t) (close - host) + 1;
+        } else {
+                const char *colon = memchr(host, ':', host_len);
+                if (colon)
+                        host_len = (size_t) (colon - host);
+        }
+        if (host_len > 0 && host[host_len - 1] == '.')
+                host_len--;
+        if (host_len == 0)
+                return false;
+
+        if (plen > 2 && pattern[0] == '*' && pattern[1] == '.') {
+                size_t slen = plen - 1; /* ".example.org" */
+                return host_len > slen && strncasecmp(host + host_len - slen, pattern + 1, slen) == 0;
+        }
+        return plen == host_len && strncasecmp(pattern, host, host_len) == 0;
+}
+
+static bool site_on_listener(const HttpSite *site, const char *listener_name) {
+        if (!site->listen || !listener_name)
+                return true;
+        return strv_contains(site->listen, listener_name);
+}
+
+static bool site_matches(const HttpSite *site, const char *host, size_t host_len) {
+        if (site->cfg->server_name && http_host_matches(site->cfg->server_name, host, host_len))
+                return true;
+        STRV_FOREACH(a, site->cfg->server_alias)
+                if (http_host_matches(*a, host, host_len))
+                        return true;
+        return false;
+}
+
+const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
+                                   size_t host_len) {
+        const HttpSite *first = NULL;
+
+        for (size_t i = 1; i < s->n_sites; i++) {
+                const HttpSite *site = &s->sites[i];
+                if (!site_on_listener(site, listener_name))
+                        continue;
+                if (!first)
+                        first = site;
+                if (host && site_matches(site, host, host_len))
+                        return site;
+        }
+        if (s->n_sites > 0 && host && site_matches(&s->sites[0], host, host_len))
+                return &s->sites[0];
+        if (s->n_sites > 0 && s->sites[0].root_fd >= 0)
+                return &s->sites[0];
+        return first ? first : (s->n_sites > 0 ? &s->sites[0] : NULL);
+}

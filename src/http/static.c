@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "date.h"
+#include "mime.h"
+#include "path.h"
+#include "static.h"
+#include "strv.h"
+
+static int errno_to_status(int r) {
+        switch (-r) {
+        case ENOENT:
+        case ENOTDIR:
+        case ENAMETOOLONG:
+                return 404;
+        case EACCES:
+        case EPERM:
+        case ELOOP:
+        case EXDEV:
+                return 403;
+        default:
+                return 500;
+        }
+}
+
+static void etag_format(const struct stat *st, char *out, size_t n) {
+        unsigned long long mtime = (unsigned long long) st->st_mtim.tv_sec * 1000000ULL +
+                                   (unsigned long long) st->st_mtim.tv_nsec / 1000;
+        snprintf(out, n, "\"%llx-%llx-%llx\"", (unsigned long long) st->st_ino, (unsigned long long) st->st_size,
+                 mtime);
+}
+
+/* Does the If-None-Match / If-Match list contain etag? Weak comparison for If-None-Match. */
+static bool etag_list_matches(const char *list, size_t len, const char *etag, bool weak) {
+        size_t elen = strlen(etag);
+        size_t i = 0;
+
+        while (i < len) {
+                while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+                        i++;
+                if (i >= len)
+                        break;
+                if (list[i] == '*')
+                        return true;
+                bool is_weak = false;
+                if (len - i >= 2 && list[i] == 'W' && list[i + 1] == '/') {
+                        is_weak = true;
+                        i += 2;
+                }
+                size_t start = i;
+                if (i < len && list[i] == '"') {
+                        i++;
+                        while (i < len && list[i] != '"')
+                                i++;
+                        if (i < len)
+                                i++;
+                } else
+                        while (i < len && list[i] != ',')
+                                i++;
+                if ((weak || !is_weak) && i - start == elen && memcmp(list + start, etag, elen) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static const HttpHeader *find(const HttpRequest *q, const char *name) {
+        return http_head_find(q->head, q->buf, name);
+}
+
+/* RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in that order.
+ * Returns 0 to go on, or the status to answer (304, 412). */
+static int evaluate_preconditions(const HttpRequest *q, const struct stat *st, const char *etag) {
+        const HttpHeader *h;
+        time_t since;
+        bool get_or_head = q->head->method == HTTP_METHOD_GET || q->head->method == HTTP_METHOD_HEAD;
+
+        h = find(q, "If-Match");
+        if (h) {
+                if (!etag_list_matches(q->buf + h->value.off, h->value.len, etag, false))
+                        return 412;
+        } else if ((h = find(q, "If-Unmodified-Since")) &&
+                   http_date_parse(q->buf + h->value.off, h->value.len, &since) >= 0 && st->st_mtime > since)
+                return 412;
+
+        h = find(q, "If-None-Match");
+        if (h) {
+                if (etag_list_matches(q->buf + h->value.off, h->value.len, etag, true))
+                        return get_or_head ? 304 : 412;
+        } else if (get_or_head && (h = find(q, "If-Modified-Since")) &&
+                   http_date_parse(q->buf + h->value.off, h->value.len, &since) >= 0 && st->st_mtime <= since)
+                return 304;
+        return 0;
+}
+
+static void redirect_with_slash(const HttpRequest *q, HttpResponse *r) {
+        const HttpRequestHead *h = q->head;
+
+        http_response_set_error(r, 301);
+        /* Redirect to the URL as the client wrote it (still encoded), plus the slash. */
+        if (h->has_query)
+                http_response_add_header(r, "Location", "%.*s/?%.*s", (int) h->path.len, q->buf + h->path.off,
+                                         (int) h->query.len, q->buf + h->query.off);
+        else
+                http_response_add_header(r, "Location", "%.*s/", (int) h->path.len, q->buf + h->path.off);
+}
+
+static int open_index(const HttpRequest *q, int *ret_fd, struct stat *ret_st, const char **ret_name) {
+        char p[PATH_MAX];
+        int r = -ENOENT;
+
+        STRV_FOREACH(name, q->site->cfg->directory_index) {
+                int n = snprintf(p, sizeof(p), "%s%s", q->path, *name);
+                if (n < 0 || (size_t) n >= sizeof(p))
+                        continue;
+                int fd = http_path_open(q->site->root_fd, p, O_RDONLY | O_NONBLOCK, ret_st);
+                if (fd < 0) {
+                        if (fd != -ENOENT)
+                                r = fd;
+                        continue;
+                }
+                if (!S_ISREG(ret_st->st_mode)) {
+                        safe_close(fd);
+                        continue;
+                }
+                *ret_fd = fd;
+                *ret_name = *name;
+                return 0;
+        }
+        return r;
+}
+
+void http_static_serve(const HttpRequest *q, HttpResponse *r) {
+        const HttpSiteConfig *cfg = q->site->cfg;
+        const char *name = q->path;
+        struct stat st;
+        char etag[64], date[32];
+        int fd, status;
+
+        if (q->site->root_fd < 0)
+                {
+                        http_response_set_error(r, 404);
+                        return;
+                }
+
+        fd = http_path_open(q->site->root_fd, q->path, O_RDONLY | O_NONBLOCK, &st);
+        if (fd < 0)
+                {
+                        http_response_set_error(r, errno_to_status(fd));
+                        return;
+                }
+
+        if (S_ISDIR(st.st_mode)) {
+                safe_close(fd);
+                if (q->path[q->path_len - 1] != '/') {
+                        if (cfg->directory_slash)
+                                {
+                        redirect_with_slash(q, r);
+                        return;
+                }
+                        {
+                        http_response_set_error(r, 404);
+                        return;
+                }
+                }
+                int k = open_index(q, &fd, &st, &name);
+                if (k < 0)
+                        /* No index and no listings (Apache without Options Indexes). */
+                        {
+                        http_response_set_error(r, k == -ENOENT ? 403 : errno_to_status(k));
+                        return;
+                }
+        }
+        if (!S_ISREG(st.st_mode)) {
+                safe_close(fd);
+                {
+                        http_response_set_error(r, 403);
+                        return;
+                }
+        }
+
+        etag_format(&st, etag, sizeof(etag));
+        status = evaluate_preconditions(q, &st, etag);
+        if (status != 0) {
+                safe_close(fd);
+                http_response_set_error(r, status);
+                if (status == 304) {
+                        http_response_add_header(r, "ETag", "%s", etag);
+                        if (http_date_format(st.st_mtime, date) >= 0)
+                                http_response_add_header(r, "Last-Modified", "%s", date);
+                }
+                return;
+        }
+
+        const char *ext = http_path_extension(name);
+        const char *type = ext ? mime_table_lookup(q->server->mime, ext) : NULL;
+        r->status = 200;
+        http_response_add_header(r, "Content-Type", "%s", type ? type : cfg->default_type);
+        if (http_date_format(st.st_mtime, date) >= 0)
+                http_response_add_header(r, "Last-Modified", "%s", date);
+        http_response_add_header(r, "ETag", "%s", etag);
+        r->file_fd = fd;
+        r->file_off = 0;
+        r->file_len = (uint64_t) st.st_size;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* static.h — the static file handler: GET and HEAD of files beneath a site's DocumentRoot.
+ *
+ * Files are opened relative to the site's root directory fd with the path module, so nothing
+ * outside the root is ever served. Directories get DirectoryIndex or a 301 to the slashed URL
+ * (DirectorySlash); validators (ETag from inode, size and mtime; Last-Modified) and conditional
+ * requests are answered here. The response owns the opened file. */
+#pragma once
+
+#include "request.h"
+#include "response.h"
+
+/* The methods the static handler allows, for Allow headers. */
+#define HTTP_STATIC_ALLOW "GET, HEAD, OPTIONS"
+
+void http_static_serve(const HttpRequest *req, HttpResponse *r);

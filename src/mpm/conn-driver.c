@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn-driver.h"
+#include "socket-io.h"
+#include "time-util.h"
+
+#define DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
+
+typedef struct DriverState {
+        WorkerScore *score;
+} DriverState;
+
+static void driver_phase(void *userdata, HttpConnPhase phase) {
+        DriverState *d = userdata;
+        static const uint8_t letters[] = {
+                [HTTP_PHASE_IDLE] = WS_KEEPALIVE,
+                [HTTP_PHASE_READ] = WS_READ,
+                [HTTP_PHASE_WRITE] = WS_WRITE,
+                [HTTP_PHASE_LINGER] = WS_CLOSING,
+                [HTTP_PHASE_CLOSED] = WS_CLOSING,
+        };
+        if (d->score)
+                d->score->state = letters[phase];
+}
+
+static void driver_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes) {
+        DriverState *d = userdata;
+        if (!d->score)
+                return;
+        d->score->requests++;
+        d->score->bytes += bytes;
+        strncpy((char *) d->score->method, method, sizeof(d->score->method) - 1);
+        strncpy(d->score->vhost, vhost, sizeof(d->score->vhost) - 1);
+}
+
+static const HttpConnObserver driver_observer = {
+        .phase = driver_phase,
+        .request_done = driver_request_done,
+};
+
+int conn_driver_read_stop(int fd) {
+        struct signalfd_siginfo si;
+        ssize_t n = read(fd, &si, sizeof(si));
+        return n == (ssize_t) sizeof(si) ? (int) si.ssi_signo : 0;
+}
+
+void conn_driver_serve(const HttpServer *server, int fd, const char *listener_name, WorkerScore *score,
+                       ConnDriverStop *stop) {
+        DriverState d = { .score = score };
+        HttpConnInfo info;
+        HttpConn *c;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        socket_conn_info(fd, listener_name, &info);
+        c = http_conn_new(server, &socket_io, &fd, &info, now);
+        if (!c) {
+                safe_close(fd);
+                return;
+        }
+        if (score) {
+                score->connections++;
+                score->state = WS_READ;
+        }
+        http_conn_set_observer(c, &driver_observer, &d);
+        if (stop && *stop->stopping)
+                http_conn_drain(c, now, DRAIN_GRACE_USEC);
+
+        for (;;) {
+                HttpConnWant w = http_conn_run(c, now);
+                if (w == HTTP_CONN_DONE)
+                        break;
+
+                struct pollfd p[2] = {
+                        { .fd = fd, .events = w == HTTP_CONN_WANT_READ ? POLLIN : POLLOUT },
+                        { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
+                };
+                int k = poll(p, 2, usec_to_timeout_ms(http_conn_deadline(c), now));
+                now = now_usec(CLOCK_MONOTONIC);
+                if (k < 0 && errno != EINTR)
+                        break;
+                if (p[1].revents & POLLIN) {
+                        int sig = conn_driver_read_stop(stop->fd);
+                        *stop->stopping = true;
+                        if (sig == SIGINT)
+                                break; /* stop now */
+                        http_conn_drain(c, now, DRAIN_GRACE_USEC);
+                }
+                if (k == 0 || now >= http_conn_deadline(c)) {
+                        if (http_conn_timeout(c, now) == HTTP_CONN_DONE)
+                                break;
+                }
+        }
+        http_conn_free(c);
+        safe_close(fd);
+        if (score)
+                score->state = WS_READY;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* conn-driver.h — serve one accepted connection to its end, waiting with poll(): the driver of the
+ * process-per-connection and thread-per-connection MPMs (prefork, worker). It updates the worker's
+ * scoreboard slot as the connection moves between reading, writing and keep-alive, and watches
+ * stop_fd so a graceful stop lets the current request finish and closes an idle connection after a
+ * short grace. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "conn.h"
+#include "scoreboard.h"
+
+typedef struct ConnDriverStop {
+        int fd;         /* readable when the process was asked to stop; -1: none */
+        bool *stopping; /* set to true by the driver when it saw the request (shared with the caller) */
+} ConnDriverStop;
+
+/* Serve fd (non-blocking, owned: closed on return). */
+void conn_driver_serve(const HttpServer *server, int fd, const char *listener_name, WorkerScore *score,
+                       ConnDriverStop *stop);
+
+/* Read one pending signal from a signalfd; returns the signal number or 0. */
+int conn_driver_read_stop(int fd);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include <unistd.h>
+
+#include "mpm.h"
+
+/* The static build links exactly one MPM; meson passes its name. */
+extern const MpmOps mpm_prefork_module;
+
+const MpmOps *const mpm_builtin[] = {
+        &mpm_prefork_module,
+        NULL,
+};
+
+const MpmOps *mpm_find_builtin(const char *name) {
+        for (const MpmOps *const *m = mpm_builtin; *m; m++)
+                if (strcmp((*m)->name, name) == 0)
+                        return *m;
+        return NULL;
+}
+
+void worker_context_notify_ready(const WorkerContext *ctx) {
+        uint32_t slot = ctx->slot;
+
+        if (ctx->ready_fd < 0)
+                return;
+        /* One write of 4 bytes to a pipe is atomic; the supervisor validates the number. */
+        (void) !write(ctx->ready_fd, &slot, sizeof(slot));
+        close(ctx->ready_fd);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* mpm.h — the Multi-Processing Module interface.
+ *
+ * An MPM decides how many worker processes (and threads) exist and what each does; the supervisor
+ * does the forking, watching and killing for it (MpmHost, the spawn API) so that no MPM touches
+ * sd-event or pidfds. One const MpmOps table per MPM. Its directives live in its own section
+ * ([prefork], [worker], …) and are parsed by the loader from ops->directives into a struct of
+ * ops->config_size bytes that the MPM alone interprets.
+ *
+ * Supervisor side: start() once per generation, maintain() once a second with a validated copy of
+ * the scoreboard, drain() to let a generation finish. Child side: worker_main() runs in a freshly
+ * forked, already sandboxed process and returns its exit status. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf-table.h"
+#include "scoreboard.h"
+
+#define MPM_MAGIC_NUMBER 20261122u /* module ABI: a module built for another version is refused */
+
+enum {
+        MPM_FORKED = 1u << 0,   /* several processes */
+        MPM_THREADED = 1u << 1, /* several threads per process */
+        MPM_PER_USER = 1u << 2, /* processes run as per-site users */
+};
+
+typedef struct HttpServer HttpServer;
+typedef struct Generation Generation;
+
+typedef struct Listener {
+        int fd;
+        char *name; /* "127.0.0.1:8080" or the systemd socket name */
+} Listener;
+
+/* What a worker process is given. Everything here belongs to its generation. */
+typedef struct WorkerContext {
+        const Generation *generation;
+        unsigned slot;             /* index of this process in the generation's process table */
+        ScoreboardProcess *board;  /* this process's own scoreboard segment, writable */
+        int stop_fd;               /* signalfd: SIGTERM = finish gracefully, SIGINT = stop now */
+        int ready_fd;              /* write the slot number (uint32_t) here once accepting, then close */
+} WorkerContext;
+
+/* Called by worker_main once it accepts connections: tells the supervisor (readiness pipe). */
+void worker_context_notify_ready(const WorkerContext *ctx);
+
+/* The spawn API the supervisor offers an MPM. */
+typedef struct MpmHost {
+        /* Fork a worker into slot of g; in the child, ops->worker_main runs after the sandbox is
+         * in place. Returns 0 or -errno (EAGAIN while the slot is backed off after crashes). */
+        int (*spawn)(Generation *g, unsigned slot);
+        /* Ask the worker in slot to finish gracefully (true) or stop now (false). */
+        void (*stop)(Generation *g, unsigned slot, bool graceful);
+} MpmHost;
+
+typedef enum ProcessState {
+        PROCESS_FREE,     /* no process in the slot */
+        PROCESS_STARTING, /* forked, not yet accepting */
+        PROCESS_RUNNING,  /* accepting */
+        PROCESS_STOPPING, /* told to finish */
+} ProcessState;
+
+/* Supervisor's record of one worker process; the scoreboard never overrides it. */
+typedef struct ProcessSlot {
+        ProcessState state;
+        pid_t pid;
+        usec_t started;
+        unsigned crashes; /* consecutive deaths before becoming ready: drives the back-off */
+        usec_t not_before; /* back-off: no respawn into this slot before this time */
+} ProcessSlot;
+
+/* One loaded configuration: its MPM settings, its engine, its sockets and its processes. */
+struct Generation {
+        unsigned number;
+        const struct MpmOps *ops;
+        const void *mpm_config;
+        HttpServer *http;
+        Listener *listeners;
+        size_t n_listeners;
+        ProcessSlot *procs;
+        ScoreboardProcess **boards; /* read-only mappings, one per slot, NULL when free */
+        unsigned n_procs;           /* the table's size: ServerLimit */
+        void *mpm_state;            /* the MPM's own supervisor-side state */
+        bool draining;
+        const MpmHost *host;
+};
+
+typedef struct MpmOps {
+        const char *name; /* "prefork", "worker", "event", "perchild" */
+        uint32_t magic;   /* MPM_MAGIC_NUMBER */
+        unsigned flags;
+        const ConfItem *directives; /* keys of section [name] */
+        size_t config_size;
+        /* Check and clamp the MPM's settings as Apache does; errors are fatal, clamps are
+         * reported as warnings through warn (may be NULL). Returns 0 or -EINVAL. */
+        int (*check_config)(void *config, ConfErrors *errors, ConfErrors *warnings);
+        /* How many process slots a generation needs (the hard limit, ServerLimit). */
+        unsigned (*process_limit)(const void *config);
+        /* Scoreboard slots per process: 1 for prefork, ThreadLimit for threaded MPMs. */
+        unsigned (*workers_per_process)(const void *config);
+        int (*start)(Generation *g);
+        /* Once a second and whenever a worker exits; view is a validated copy. */
+        void (*maintain)(Generation *g, const ScoreboardView *view, usec_t now);
+        void (*free_state)(Generation *g);
+        int (*worker_main)(const WorkerContext *ctx);
+} MpmOps;
+
+/* The MPMs linked into this binary (static build), NULL-terminated. */
+extern const MpmOps *const mpm_builtin[];
+
+const MpmOps *mpm_find_builtin(const char *name);

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* prefork.c — the prefork MPM: single-threaded worker processes, one connection at a time each,
+ * with Apache's spare-server maintenance. Directives, defaults and clamping are Apache 2.4's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn-driver.h"
+#include "log.h"
+#include "maintain.h"
+#include "mpm.h"
+#include "scoreboard.h"
+
+#define PREFORK_SERVER_LIMIT_MAX 200000 /* Apache's MAX_SERVER_LIMIT */
+
+typedef struct PreforkConfig {
+        uint32_t start_servers;
+        uint32_t min_spare_servers;
+        uint32_t max_spare_servers;
+        uint32_t server_limit;
+        uint32_t max_request_workers;
+        uint32_t max_connections_per_child;
+} PreforkConfig;
+
+#define PF(field) offsetof(PreforkConfig, field)
+
+static const ConfItem prefork_directives[] = {
+        { "StartServers", CONF_UINT, PF(start_servers), "5", 1, PREFORK_SERVER_LIMIT_MAX,
+          .expect = "a number of processes from 1 to 200000" },
+        { "MinSpareServers", CONF_UINT, PF(min_spare_servers), "5", 1, PREFORK_SERVER_LIMIT_MAX,
+          .expect = "a number of processes from 1 to 200000" },
+        { "MaxSpareServers", CONF_UINT, PF(max_spare_servers), "10", 1, PREFORK_SERVER_LIMIT_MAX,
+          .expect = "a number of processes from 1 to 200000" },
+        { "ServerLimit", CONF_UINT, PF(server_limit), "256", 1, PREFORK_SERVER_LIMIT_MAX, .flags = CONF_RESTART_ONLY,
+          .expect = "a number of processes from 1 to 200000" },
+        { "MaxRequestWorkers", CONF_UINT, PF(max_request_workers), "256", 1, PREFORK_SERVER_LIMIT_MAX,
+          .expect = "a number of processes from 1 to 200000" },
+        { "MaxConnectionsPerChild", CONF_UINT, PF(max_connections_per_child), "0", 0, UINT32_MAX,
+          .expect = "a number of connections, 0 for no limit" },
+        CONF_TABLE_END,
+};
+
+static int prefork_check_config(void *config, ConfErrors *errors, ConfErrors *warnings) {
+        PreforkConfig *c = config;
+
+        /* Apache's clamping, reported so that an operator sees what is really in force. */
+        if (c->max_request_workers > c->server_limit) {
+                conf_errors_add(warnings, "[prefork]", 0,
+                                "MaxRequestWorkers %u is larger than ServerLimit %u, lowering it to %u",
+                                c->max_request_workers, c->server_limit, c->server_limit);
+                c->max_request_workers = c->server_limit;
+        }
+        if (c->max_spare_servers <= c->min_spare_servers) {
+                conf_errors_add(warnings, "[prefork]", 0,
+                                "MaxSpareServers %u is not above MinSpareServers %u, raising it to %u",
+                                c->max_spare_servers, c->min_spare_servers, c->min_spare_servers + 1);
+                c->max_spare_servers = c->min_spare_servers + 1;
+        }
+        if (c->start_servers > c->max_request_workers) {
+                conf_errors_add(warnings, "[prefork]", 0,
+                                "StartServers %u is larger than MaxRequestWorkers %u, lowering it to %u",
+                                c->start_servers, c->max_request_workers, c->max_request_workers);
+                c->start_servers = c->max_request_workers;
+        }
+        return 0;
+}
+
+static unsigned prefork_process_limit(const void *config) {
+        return ((const PreforkConfig *) config)->server_limit;
+}
+
+static unsigned prefork_workers_per_process(const void *config) {
+        return 1;
+}
+
+/* ---- supervisor side ------------------------------------------------------------------------ */
+
+typedef struct PreforkState {
+        SpareState spare;
+} PreforkState;
+
+static int prefork_spawn_into_free_slot(Generation *g, unsigned max_active, usec_t now) {
+        unsigned active = 0;
+        int r = -EAGAIN;
+
+        for (unsigned i = 0; i < g->n_procs; i++)
+                if (g->procs[i].state != PROCESS_FREE)
+                        active++;
+        if (active >= max_active)
+                return -EBUSY;
+        for (unsigned i = 0; i < g->n_procs; i++) {
+                if (g->procs[i].state != PROCESS_FREE || g->procs[i].not_before > now)
+                        continue;
+                r = g->host->spawn(g, i);
+                if (r >= 0)
+                        return 0;
+        }
+        return r;
+}
+
+static int prefork_start(Generation *g) {
+        const PreforkConfig *c = g->mpm_config;
+        PreforkState *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        spare_state_init(&s->spare);
+        g->mpm_state = s;
+        for (unsigned i = 0; i < c->start_servers && i < g->n_procs; i++) {
+                int r = g->host->spawn(g, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
+        const PreforkConfig *c = g->mpm_config;
+        PreforkState *s = g->mpm_state;
+        unsigned active = 0, free_slots = 0, idle = 0, running = 0;
+
+        if (g->draining || !s)
+                return;
+        for (unsigned i = 0; i < g->n_procs; i++) {
+                const ProcessSlot *p = &g->procs[i];
+                if (p->state == PROCESS_FREE) {
+                        if (p->not_before <= now)
+                                free_slots++;
+                        continue;
+                }
+                if (p->state == PROCESS_STOPPING)
+                        continue;
+                active++;
+                if (p->state == PROCESS_RUNNING)
+                        running++;
+                /* A process still starting will be idle in a moment: count it, as Apache does. */
+                if (p->state == PROCESS_STARTING || (i < v->n_procs && v->procs[i].valid && v->procs[i].ready > 0))
+                        idle++;
+        }
+
+        SpareDecision d = spare_decide(&s->spare, idle, active, 1, c->min_spare_servers, c->max_spare_servers,
+                                       c->max_request_workers, free_slots);
+        for (unsigned k = 0; k < d.spawn; k++)
+                if (prefork_spawn_into_free_slot(g, c->max_request_workers, now) < 0)
+                        break;
+        for (unsigned k = 0; k < d.retire; k++)
+                /* Retire the idle process in the highest slot, so the table stays dense. */
+                for (unsigned i = g->n_procs; i-- > 0;) {
+                        if (g->procs[i].state == PROCESS_RUNNING && i < v->n_procs && v->procs[i].valid &&
+                            v->procs[i].ready > 0) {
+                                g->host->stop(g, i, true);
+                                break;
+                        }
+                }
+        (void) running;
+}
+
+static void prefork_free_state(Generation *g) {
+        free(g->mpm_state);
+        g->mpm_state = NULL;
+}
+
+/* ---- worker side ---------------------------------------------------------------------------- */
+
+static int prefork_worker_main(const WorkerContext *ctx) {
+        const Generation *g = ctx->generation;
+        const PreforkConfig *c = g->mpm_config;
+        WorkerScore *score = &ctx->board->workers[0];
+        uint64_t served = 0;
+        bool stopping = false;
+        ConnDriverStop stop = { .fd = ctx->stop_fd, .stopping = &stopping };
+        int ep;
+
+        /* One epoll set per process with EPOLLEXCLUSIVE: a new connection wakes one idle worker, not
+         * all of them (the accept mutex of Apache, without a lock). */
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        if (ep < 0)
+                return log_error_errno(errno, "epoll_create1 failed: %m"), WORKER_EXIT_FATAL;
+        for (size_t i = 0; i < g->n_listeners; i++) {
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i };
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, g->listeners[i].fd, &ev) < 0)
+                        return log_error_errno(errno, "Cannot watch listener %s: %m", g->listeners[i].name),
+                               WORKER_EXIT_FATAL;
+        }
+        struct epoll_event sev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)
+                return log_error_errno(errno, "Cannot watch the stop signal: %m"), WORKER_EXIT_FATAL;
+
+        score->state = WS_READY;
+        ctx->board->accepting = 1;
+        worker_context_notify_ready(ctx);
+
+        while (!stopping) {
+                struct epoll_event ev[8];
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(errno, "epoll_wait failed: %m");
+                        break;
+                }
+                for (int i = 0; i < n && !stopping; i++) {
+                        if (ev[i].data.u64 == UINT64_MAX) {
+                                (void) conn_driver_read_stop(ctx->stop_fd);
+                                stopping = true;
+                                break;
+                        }
+                        const Listener *l = &g->listeners[ev[i].data.u64];
+                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        if (fd < 0) {
+                                if (errno == EMFILE || errno == ENFILE) {
+                                        /* Out of descriptors: let others take the connection, and
+                                         * do not spin. */
+                                        log_warning_errno(errno, "accept on %s failed: %m", l->name);
+                                        usleep(100 * 1000);
+                                }
+                                continue;
+                        }
+                        conn_driver_serve(g->http, fd, l->name, score, &stop);
+                        served++;
+                        if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
+                                log_debug("served MaxConnectionsPerChild (%u) connections, exiting",
+                                          c->max_connections_per_child);
+                                stopping = true;
+                        }
+                }
+        }
+        ctx->board->accepting = 0;
+        score->state = WS_GRACEFUL;
+        close(ep);
+        return WORKER_EXIT_OK;
+}
+
+const MpmOps mpm_prefork_module = {
+        .name = "prefork",
+        .magic = MPM_MAGIC_NUMBER,
+        .flags = MPM_FORKED,
+        .directives = prefork_directives,
+        .config_size = sizeof(PreforkConfig),
+        .check_config = prefork_check_config,
+        .process_limit = prefork_process_limit,
+        .workers_per_process = prefork_workers_per_process,
+        .start = prefork_start,
+        .maintain = prefork_maintain,
+        .free_state = prefork_free_state,
+        .worker_main = prefork_worker_main,
+};

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* scoreboard.h — per-process shared-memory status segments.
+ *
+ * Each worker process gets its own memfd segment, created by the supervisor before the fork: the
+ * worker maps it read-write, the supervisor maps it read-only. So a worker can only ever scribble
+ * on its own segment, and the supervisor treats every byte it reads as hostile: it copies the
+ * segment, validates each field against what it knows itself (the size it created, the states that
+ * exist), and never takes a pid, an index, a size or a pointer from it (Apache CVE-2019-0211). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
+
+/* Apache's mod_status letters. */
+typedef enum WorkerState {
+        WS_OPEN = '.',      /* no thread in this slot */
+        WS_STARTING = 'S',
+        WS_READY = '_',     /* waiting for a connection */
+        WS_READ = 'R',      /* reading a request */
+        WS_WRITE = 'W',     /* sending a reply */
+        WS_KEEPALIVE = 'K', /* waiting for the next request on a kept-alive connection */
+        WS_CLOSING = 'C',
+        WS_LOGGING = 'L',
+        WS_GRACEFUL = 'G',  /* finishing before exit */
+        WS_IDLE_KILL = 'I',
+} WorkerState;
+
+typedef struct WorkerScore {
+        uint8_t state; /* WorkerState */
+        uint8_t method[15];
+        uint64_t requests;
+        uint64_t bytes;
+        uint64_t connections;
+        char vhost[48];
+} WorkerScore;
+
+typedef struct ScoreboardProcess {
+        uint32_t magic;
+        uint32_t generation;
+        uint32_t n_workers; /* written by the supervisor at creation; informative only */
+        uint32_t connections_open; /* event: connections held now */
+        uint32_t connections_keepalive;
+        uint32_t accepting; /* 1 while the process accepts new connections */
+        WorkerScore workers[];
+} ScoreboardProcess;
+
+/* Create a segment for n_workers threads: returns a sealed-size memfd (O_CLOEXEC) or -errno. */
+int scoreboard_segment_create(unsigned generation, unsigned n_workers);
+size_t scoreboard_segment_size(unsigned n_workers);
+/* Map a segment; writable for the worker, read-only for the supervisor. NULL on failure. */
+ScoreboardProcess *scoreboard_segment_map(int fd, unsigned n_workers, bool writable);
+void scoreboard_segment_unmap(ScoreboardProcess *p, unsigned n_workers);
+
+/* What the supervisor learned from one segment, after validation. */
+typedef struct ProcessScore {
+        bool valid; /* false: the segment was corrupt; counts below are zero */
+        unsigned ready, busy, keepalive, starting, graceful, open;
+        uint64_t requests, bytes, connections;
+        uint32_t connections_open;
+} ProcessScore;
+
+/* Validate a copy of a segment the supervisor created for n_workers threads of generation. */
+void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, unsigned n_workers,
+                             ProcessScore *ret);
+
+typedef struct ScoreboardView {
+        unsigned n_procs;
+        ProcessScore *procs; /* n_procs entries, indexed like the generation's slots */
+        unsigned ready, busy, keepalive, starting;
+        unsigned invalid; /* segments that failed validation */
+        uint64_t requests, bytes;
+} ScoreboardView;
+
+bool worker_state_is_valid(uint8_t s);
+bool worker_state_is_busy(uint8_t s);

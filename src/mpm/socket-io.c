@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include "socket-io.h"
+
+static ssize_t sock_recv(void *ctx, void *buf, size_t n) {
+        ssize_t k = recv(*(int *) ctx, buf, n, 0);
+        if (k < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return k;
+}
+
+static ssize_t sock_writev(void *ctx, const struct iovec *iov, int n) {
+        struct msghdr mh = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
+        /* sendmsg with MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE. */
+        ssize_t k = sendmsg(*(int *) ctx, &mh, MSG_NOSIGNAL);
+        if (k < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return k;
+}
+
+static ssize_t sock_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) {
+        ssize_t k = sendfile(*(int *) ctx, in_fd, offset, n);
+        if (k < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return k;
+}
+
+static int sock_shutdown_write(void *ctx) {
+        return shutdown(*(int *) ctx, SHUT_WR) < 0 ? -errno : 0;
+}
+
+const HttpIo socket_io = {
+        .recv = sock_recv,
+        .writev = sock_writev,
+        .sendfile = sock_sendfile,
+        .shutdown_write = sock_shutdown_write,
+};
+
+void socket_conn_info(int fd, const char *listener_name, HttpConnInfo *ret) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        *ret = (HttpConnInfo) { .listener_name = listener_name };
+        snprintf(ret->peer, sizeof(ret->peer), "-");
+        if (getpeername(fd, (struct sockaddr *) &ss, &len) == 0) {
+                if (ss.ss_family == AF_INET) {
+                        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+                        inet_ntop(AF_INET, &in->sin_addr, ret->peer, sizeof(ret->peer));
+                        ret->peer_port = ntohs(in->sin_port);
+                } else if (ss.ss_family == AF_INET6) {
+                        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+                        inet_ntop(AF_INET6, &in6->sin6_addr, ret->peer, sizeof(ret->peer));
+                        ret->peer_port = ntohs(in6->sin6_port);
+                }
+        }
+        len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) == 0) {
+                if (ss.ss_family == AF_INET)
+                        ret->local_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+                else if (ss.ss_family == AF_INET6)
+                        ret->local_port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        }
+}

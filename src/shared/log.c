@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_max_level = LOG_PRI_INFO;
+static int log_fd = STDERR_FILENO;
+static bool log_to_file;
+static bool log_journal_prefix;
+static char log_tag[64];
+
+static const char *const level_names[] = {
+        "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+};
+
+void log_set_max_level(int level) {
+        log_max_level = level;
+}
+
+int log_get_max_level(void) {
+        return log_max_level;
+}
+
+void log_set_tag(const char *tag) {
+        snprintf(log_tag, sizeof(log_tag), "%s", tag ? tag : "");
+}
+
+/* journald hands us "DEV:INO" of the stream it connected to our stderr. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        struct stat st;
+        unsigned long long dev, ino;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return st.st_dev == dev && st.st_ino == ino;
+}
+
+int log_open(const char *target) {
+        if (!target || strcmp(target, "stderr") == 0) {
+                log_close();
+                log_journal_prefix = stderr_is_journal();
+                return 0;
+        }
+
+        int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+                return -errno;
+        log_close();
+        log_fd = fd;
+        log_to_file = true;
+        log_journal_prefix = false;
+        return 0;
+}
+
+void log_close(void) {
+        if (log_to_file)
+                safe_close(log_fd);
+        log_fd = STDERR_FILENO;
+        log_to_file = false;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
+        char msg[2048], prefix[256] = "";
+        int saved = errno;
+        va_list ap;
+
+        if (error < 0)
+                error = -error;
+        /* %m prints the error the caller passed, not whatever errno happens to be. */
+        errno = error;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+
+        if (level < 0)
+                level = 0;
+        if (level > LOG_PRI_DEBUG)
+                level = LOG_PRI_DEBUG;
+
+        if (log_journal_prefix)
+                snprintf(prefix, sizeof(prefix), "<%d>%s%s", level, log_tag, log_tag[0] ? ": " : "");
+        else if (log_to_file) {
+                char when[64];
+                struct tm tm;
+                time_t now = time(NULL);
+                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+                snprintf(prefix, sizeof(prefix), "[%s] [%s] [pid %d] %s%s", when, level_names[level],
+                         (int) getpid(), log_tag, log_tag[0] ? ": " : "");
+        } else
+                snprintf(prefix, sizeof(prefix), "mpmd[%d]: %s: %s%s", (int) getpid(), level_names[level],
+                         log_tag, log_tag[0] ? ": " : "");
+
+        struct iovec iov[3] = {
+                { .iov_base = prefix, .iov_len = strlen(prefix) },
+                { .iov_base = msg, .iov_len = strlen(msg) },
+                { .iov_base = (char *) "\n", .iov_len = 1 },
+        };
+        /* One writev per line keeps lines whole when several processes share the file. */
+        (void) !writev(log_fd, iov, 3);
+
+        errno = saved;
+        (void) file;
+        (void) line;
+        return -error;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "strv.h"
+
+int cli_parse(int argc, char *argv[], CliOptions *ret) {
+        CliOptions o = { .action = CLI_RUN, .config_file = DEFAULT_CONFIG_FILE };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt(argc, argv, ":f:tqSlVh")) >= 0) {
+                switch (c) {
+                case 'f':
+                        o.config_file = optarg;
+                        break;
+                case 't':
+                        o.action = CLI_TEST_CONFIG;
+                        break;
+                case 'q':
+                        o.quiet = true;
+                        break;
+                case 'S':
+                        o.action = CLI_DUMP_VHOSTS;
+                        break;
+                case 'l':
+                        o.action = CLI_LIST_MODULES;
+                        break;
+                case 'V':
+                        o.action = CLI_VERSION;
+                        break;
+                case 'h':
+                        o.action = CLI_HELP;
+                        break;
+                case ':':
+                        fprintf(stderr, "mpmd: option -%c needs an argument\n", optopt);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "mpmd: unknown option -%c\n", optopt);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "mpmd: unexpected argument \"%s\"\n", argv[optind]);
+                return -EINVAL;
+        }
+        *ret = o;
+        return 0;
+}
+
+void cli_usage(FILE *f) {
+        fprintf(f,
+                "Usage: mpmd [-f FILE] [-t [-q]] [-S] [-l] [-V] [-h]\n"
+                "  -f FILE   configuration file (default %s); conf.d/*.conf beside it are read too\n"
+                "  -t        check the configuration and exit: \"Syntax OK\" or every error with file and line\n"
+                "  -q        with -t: print nothing when the configuration is good\n"
+                "  -S        show the listeners and virtual hosts of the configuration\n"
+                "  -l        list the modules compiled in\n"
+                "  -V        show the version and build\n"
+                "  -h        show this help\n"
+                "mpmd always runs in the foreground; under systemd it is socket-activated and reports its\n"
+                "state with sd_notify. See mpmd(8) and mpmd.conf(5).\n",
+                DEFAULT_CONFIG_FILE);
+}
+
+void cli_list_modules(FILE *f) {
+        fprintf(f, "Compiled in modules:\n  core.c\n  http_core.c\n  mod_static.c\n");
+        for (const MpmOps *const *m = mpm_builtin; *m; m++)
+                fprintf(f, "  %s.c\n", (*m)->name);
+}
+
+void cli_version(FILE *f) {
+        const MpmOps *m = mpm_find_builtin(BUILD_MPM);
+        unsigned flags = m ? m->flags : 0;
+
+        fprintf(f, "Server version: mpmd/%s (Linux)\n", PACKAGE_VERSION);
+        fprintf(f, "Server built:   %s %s\n", __DATE__, __TIME__);
+        fprintf(f, "Server MPM:     %s\n", m ? m->name : "(loaded at run time)");
+        fprintf(f, "  threaded:     %s\n", flags & MPM_THREADED ? "yes (fixed thread count)" : "no");
+        fprintf(f, "    forked:     %s\n", flags & MPM_FORKED ? "yes (variable process count)" : "no");
+        fprintf(f, "Server compiled with....\n");
+        fprintf(f, " -D DEFAULT_CONFIG_FILE=\"%s\"\n", DEFAULT_CONFIG_FILE);
+        fprintf(f, " -D MODULEDIR=\"%s\"\n", MODULEDIR);
+        fprintf(f, " -D MIME_TYPES_FILE=\"%s\"\n", MIME_TYPES_FILE);
+        fprintf(f, " -D MPM_MAGIC_NUMBER=%u\n", MPM_MAGIC_NUMBER);
+}
+
+static void dump_site(FILE *f, const char *label, const HttpSiteConfig *site) {
+        fprintf(f, "%s %s\n", label, site->server_name ? site->server_name : "(no ServerName)");
+        fprintf(f, "         DocumentRoot: %s\n", site->document_root ? site->document_root : "(none)");
+        STRV_FOREACH(a, site->server_alias)
+                fprintf(f, "         alias %s\n", *a);
+}
+
+void cli_dump_vhosts(FILE *f, const Config *c) {
+        fprintf(f, "Listeners:\n");
+        STRV_FOREACH(l, c->listen)
+                fprintf(f, "  %s\n", *l);
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                STRV_FOREACH(l, c->vhosts[i].listen)
+                        fprintf(f, "  %s (only virtual host %s)\n", *l, c->vhosts[i].name);
+        dump_site(f, "Main server:", &c->site);
+        fprintf(f, "VirtualHost configuration:\n");
+        if (c->n_vhosts == 0)
+                fprintf(f, "  (none)\n");
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                const ConfigVhost *v = &c->vhosts[i];
+                fprintf(f, "  [VirtualHost %s] (%s:%u)\n", v->name, v->source.file, v->source.line);
+                dump_site(f, "         namevhost", &v->site);
+                if (v->user)
+                        fprintf(f, "         User %s Group %s\n", v->user, v->group ? v->group : v->user);
+        }
+        fprintf(f, "MPM: %s\n", c->mpm ? c->mpm->name : "(none)");
+        fprintf(f, "User: %s  Group: %s\n", c->user ? c->user : "(the invoking user)",
+                c->group ? c->group : (c->user ? c->user : "(the invoking group)"));
+}

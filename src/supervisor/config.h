@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h — loading and checking the whole configuration.
+ *
+ * The main file, then every *.conf in the conf.d/ folder beside it in lexical order, are read
+ * with inih. The inih callback only records (file, line, section, key, value); resolution happens
+ * afterwards, so that the MPM is known (LoadModule or the built-in one) before its section is
+ * applied, whatever the order of the files. Later files override scalar keys and extend list keys.
+ * Every problem becomes one error "FILE:LINE: [Section] Key: what was expected"; all are collected,
+ * none stops the reading of the rest. A Config that config_load() returns with 0 is complete and
+ * checked: the supervisor can build a generation from it without further validation. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "conf-table.h"
+#include "mpm.h"
+#include "site-config.h"
+
+typedef enum LogLevel {
+        LOG_LEVEL_EMERG,
+        LOG_LEVEL_ALERT,
+        LOG_LEVEL_CRIT,
+        LOG_LEVEL_ERR,
+        LOG_LEVEL_WARNING,
+        LOG_LEVEL_NOTICE,
+        LOG_LEVEL_INFO,
+        LOG_LEVEL_DEBUG,
+} LogLevel;
+
+typedef struct ConfigSource {
+        char *file;
+        unsigned line;
+} ConfigSource;
+
+typedef struct ConfigVhost {
+        char *name; /* from [VirtualHost NAME] */
+        ConfigSource source;
+        HttpSiteConfig site; /* after loading: complete, inherited keys filled in from [Server] */
+        char **listen;       /* addresses or socket names only this vhost receives */
+        char *user;
+        char *group;
+} ConfigVhost;
+
+typedef struct ConfigModule {
+        char *name; /* mpm_event_module */
+        char *path;
+        ConfigSource source;
+} ConfigModule;
+
+typedef struct Config {
+        char *main_file;
+        char **files; /* every file read, in order */
+
+        /* [Server] keys of the supervisor (the table in config.c) */
+        char **listen; /* ADDR:PORT, [V6]:PORT or a systemd socket name */
+        char *user;
+        char *group;
+        int log_level; /* LogLevel */
+        char *pid_file;
+        usec_t graceful_shutdown_timeout;
+        usec_t graceful_reload_timeout;
+        char *control_socket;
+        uint32_t min_uid, min_gid;
+
+        HttpSiteConfig site; /* [Server] keys of the engine: the main server */
+        ConfigVhost *vhosts;
+        size_t n_vhosts;
+
+        ConfigModule *modules; /* LoadModule lines */
+        size_t n_modules;
+
+        const MpmOps *mpm;
+        void *mpm_config; /* mpm->config_size bytes, from section [mpm->name] */
+
+        /* resolved identities for User/Group: (uid_t) -1 when not set */
+        uid_t uid;
+        gid_t gid;
+} Config;
+
+typedef struct ConfigLoadOptions {
+        /* The MPM when no LoadModule is given (static build); NULL: a LoadModule is required. */
+        const MpmOps *builtin_mpm;
+        /* Load LoadModule paths with dlopen (real server); false in unit tests that only check. */
+        bool load_modules;
+        /* Check that DocumentRoot directories exist and that User/Group resolve. */
+        bool check_filesystem;
+} ConfigLoadOptions;
+
+/* Read and check the configuration rooted at main_file. Returns 0 and *ret, or -EINVAL with every
+ * error in errors (warnings, such as clamped values, go to warnings and do not fail). */
+int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **ret, ConfErrors *errors,
+                ConfErrors *warnings);
+
+Config *config_free(Config *c);
+
+/* Keys that cannot change on reload: appends an error per changed key (for example ServerLimit)
+ * naming the key and saying a restart is needed. Returns 0 or -EINVAL. */
+int config_check_reload(const Config *old, const Config *new, ConfErrors *errors);
+
+const char *log_level_to_string(int l);

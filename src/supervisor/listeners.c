@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "conf-table.h"
+#include "listeners.h"
+
+#define LISTEN_BACKLOG 511
+
+static int parse_address(const char *value, struct sockaddr_storage *ss, socklen_t *len) {
+        char host[128];
+        const char *port_s;
+        uint64_t port;
+
+        memset(ss, 0, sizeof(*ss));
+        if (value[0] == '[') {
+                const char *end = strchr(value, ']');
+                if (!end || end[1] != ':' || (size_t) (end - value - 1) >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, value + 1, end - value - 1);
+                host[end - value - 1] = 0;
+                port_s = end + 2;
+        } else {
+                const char *colon = strrchr(value, ':');
+                if (!colon) {
+                        host[0] = 0;
+                        port_s = value;
+                } else {
+                        if ((size_t) (colon - value) >= sizeof(host))
+                                return -EINVAL;
+                        memcpy(host, value, colon - value);
+                        host[colon - value] = 0;
+                        port_s = colon + 1;
+                }
+        }
+        if (parse_uint64(port_s, &port) < 0 || port == 0 || port > 65535)
+                return -EINVAL;
+
+        struct sockaddr_in *in = (struct sockaddr_in *) ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+        if (host[0] == 0 || strcmp(host, "*") == 0) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_addr = in6addr_any;
+                in6->sin6_port = htons((uint16_t) port);
+                *len = sizeof(*in6);
+        } else if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t) port);
+                *len = sizeof(*in);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) port);
+                *len = sizeof(*in6);
+        } else
+                return -EINVAL;
+        return 0;
+}
+
+bool listen_value_is_address(const char *value) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        return parse_address(value, &ss, &len) >= 0;
+}
+
+const Listener *listener_set_find(const ListenerSet *set, const char *name) {
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->items[i].name, name) == 0)
+                        return &set->items[i];
+        return NULL;
+}
+
+static int listener_set_add(ListenerSet *set, int fd, const char *name) {
+        Listener *l = reallocarray(set->items, set->n + 1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        set->items = l;
+        l[set->n].name = strdup(name);
+        if (!l[set->n].name)
+                return -ENOMEM;
+        l[set->n].fd = fd;
+        set->n++;
+        return 0;
+}
+
+static int bind_address(const char *value) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd, one = 1, r;
+
+        r = parse_address(value, &ss, &len);
+        if (r < 0)
+                return r;
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ss.ss_family == AF_INET6) {
+                /* "*:80" means both families, as Apache and systemd's BindIPv6Only=both do. */
+                int v6only = 0;
+                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+        }
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed) {
+        for (char *const *v = listen; v && *v; v++) {
+                if (listener_set_find(set, *v))
+                        continue;
+                if (!listen_value_is_address(*v)) {
+                        *ret_failed = *v;
+                        return -ENXIO; /* a socket name systemd did not pass */
+                }
+                int fd = bind_address(*v);
+                if (fd < 0) {
+                        *ret_failed = *v;
+                        return fd;
+                }
+                int r = listener_set_add(set, fd, *v);
+                if (r < 0) {
+                        close(fd);
+                        *ret_failed = *v;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int listener_set_inherit(ListenerSet *set, char **ret_error) {
+        char **names = NULL;
+        int n, r = 0;
+
+        n = sd_listen_fds_with_names(true, &names);
+        if (n <= 0)
+                return n;
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "http";
+                if (strcmp(name, "unknown") == 0 || strcmp(name, "stored") == 0)
+                        name = "http";
+                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+                        if (asprintf(ret_error, "socket %d named \"%s\" is not a listening stream socket", fd,
+                                     name) < 0)
+                                *ret_error = NULL;
+                        r = -EINVAL;
+                        break;
+                }
+                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+                (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                r = listener_set_add(set, fd, name);
+                if (r < 0)
+                        break;
+        }
+        for (int i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+        return r < 0 ? r : n;
+}
+
+void listener_set_done(ListenerSet *set) {
+        for (size_t i = 0; i < set->n; i++) {
+                /* Inherited sockets are closed, never shut down: systemd keeps its copy. */
+                safe_close(set->items[i].fd);
+                free(set->items[i].name);
+        }
+        free(set->items);
+        *set = (ListenerSet) {};
+}

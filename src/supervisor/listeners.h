@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* listeners.h — the listening sockets: taken from systemd by name (sd_listen_fds_with_names), or
+ * bound by mpmd itself from Listen= addresses when it runs without socket activation.
+ *
+ * A Listen value is an address (127.0.0.1:8080, [::1]:8080, *:80, 8080) or a socket name handed
+ * over by systemd ("http", "vhost:example.org"). Listeners live in the supervisor across
+ * generations: a reload reuses the same sockets, so queued connections are never lost. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mpm.h"
+
+typedef struct ListenerSet {
+        Listener *items;
+        size_t n;
+} ListenerSet;
+
+/* Parse "ADDR:PORT" / "[V6]:PORT" / "PORT" / "*:PORT"; false when value is not an address (then it
+ * may be a socket name). */
+bool listen_value_is_address(const char *value);
+
+/* Make sure every value in listen has a socket in set: inherited ones by name, others bound now
+ * (SO_REUSEADDR, backlog 511, non-blocking). Returns 0 or -errno with *ret_failed naming the value. */
+int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed);
+
+/* Take the sockets systemd passed (LISTEN_FDS), checking each is a listening stream socket. */
+int listener_set_inherit(ListenerSet *set, char **ret_error);
+
+const Listener *listener_set_find(const ListenerSet *set, const char *name);
+void listener_set_done(ListenerSet *set);

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* mpmd: the supervisor's entry point. Parses the command line, loads and checks the configuration,
+ * and either answers an informational option or runs the supervisor in the foreground. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "supervisor.h"
+
+#define EXIT_USAGE 2
+
+static void print_messages(const ConfErrors *e, const char *prefix) {
+        for (size_t i = 0; i < e->n; i++)
+                fprintf(stderr, "%s%s\n", prefix, e->msgs[i]);
+}
+
+static int write_pid_file(const char *path) {
+        FILE *f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "%d\n", (int) getpid());
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
+int main(int argc, char *argv[]) {
+        CliOptions o;
+        Config *config = NULL;
+        ConfErrors errors = {}, warnings = {};
+        int r;
+
+        if (cli_parse(argc, argv, &o) < 0) {
+                cli_usage(stderr);
+                return EXIT_USAGE;
+        }
+        switch (o.action) {
+        case CLI_HELP:
+                cli_usage(stdout);
+                return EXIT_SUCCESS;
+        case CLI_LIST_MODULES:
+                cli_list_modules(stdout);
+                return EXIT_SUCCESS;
+        case CLI_VERSION:
+                cli_version(stdout);
+                return EXIT_SUCCESS;
+        default:
+                break;
+        }
+
+        ConfigLoadOptions lo = {
+                .builtin_mpm = mpm_find_builtin(BUILD_MPM),
+                .load_modules = true,
+                .check_filesystem = true,
+        };
+        r = config_load(o.config_file, &lo, &config, &errors, &warnings);
+        if (!o.quiet || r < 0)
+                print_messages(&warnings, "mpmd: warning: ");
+        if (r < 0) {
+                print_messages(&errors, "");
+                fprintf(stderr, "mpmd: %zu error%s in the configuration; nothing was started\n", errors.n,
+                        errors.n == 1 ? "" : "s");
+                sd_notifyf(false, "STATUS=configuration error: %s\nERRNO=%d", errors.n > 0 ? errors.msgs[0] : "",
+                           EINVAL);
+                conf_errors_done(&errors);
+                conf_errors_done(&warnings);
+                return EXIT_FAILURE;
+        }
+        conf_errors_done(&errors);
+        conf_errors_done(&warnings);
+
+        if (o.action == CLI_TEST_CONFIG) {
+                if (!o.quiet)
+                        fprintf(stderr, "Syntax OK\n");
+                config_free(config);
+                return EXIT_SUCCESS;
+        }
+        if (o.action == CLI_DUMP_VHOSTS) {
+                cli_dump_vhosts(stdout, config);
+                config_free(config);
+                return EXIT_SUCCESS;
+        }
+
+        if (geteuid() == 0 && !config->user) {
+                fprintf(stderr, "mpmd: %s: running as root needs a User (and Group) for the workers: mpmd "
+                                "never serves a request as root\n",
+                        o.config_file);
+                config_free(config);
+                return EXIT_FAILURE;
+        }
+
+        log_set_max_level(config->log_level);
+        r = log_open(config->site.error_log);
+        if (r < 0) {
+                fprintf(stderr, "mpmd: cannot open ErrorLog %s: %s\n", config->site.error_log, strerror(-r));
+                config_free(config);
+                return EXIT_FAILURE;
+        }
+        if (config->pid_file) {
+                r = write_pid_file(config->pid_file);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write PidFile %s: %m", config->pid_file);
+        }
+
+        char *pid_file = config->pid_file ? strdup(config->pid_file) : NULL;
+        SupervisorOptions so = { .config_file = o.config_file };
+        r = supervisor_run(&so, config);
+        if (pid_file)
+                (void) unlink(pid_file);
+        free(pid_file);
+        return r;
+}

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listeners.h"
+#include "log.h"
+#include "maintain.h"
+#include "sandbox.h"
+#include "server.h"
+#include "supervisor.h"
+#include "time-util.h"
+
+#define MAINTAIN_INTERVAL_USEC (1 * USEC_PER_SEC)
+#define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)
+
+typedef struct Supervisor Supervisor;
+
+/* A generation as the supervisor keeps it: the MPM's view plus what only the supervisor holds. */
+typedef struct SupGeneration {
+        Generation g;
+        Supervisor *sup;
+        Config *config;
+        unsigned workers_per_process;
+        int ready_pipe[2];
+        sd_event_source *ready_source;
+        sd_event_source **children; /* per slot */
+        bool announced_ready;
+        usec_t drain_deadline;
+        struct SupGeneration *next; /* older generations still draining */
+} SupGeneration;
+
+struct Supervisor {
+        sd_event *event;
+        const SupervisorOptions *opts;
+        ListenerSet listeners;
+        SupGeneration *current;
+        SupGeneration *draining; /* list */
+        unsigned next_generation;
+        bool stopping;
+        bool ready_sent;
+        usec_t stop_deadline;
+        sd_event_source *tick;
+};
+
+static void generation_free(SupGeneration *sg);
+
+/* ---- the spawn API offered to MPMs ---------------------------------------------------------- */
+
+static int close_all_but(const int *keep, size_t n) {
+        /* keep[] is sorted ascending. Everything else goes, so a worker holds nothing of the
+         * supervisor's: no control socket, no pidfd of a sibling, no event loop. */
+        int from = 3;
+        for (size_t i = 0; i <= n; i++) {
+                int to = i < n ? keep[i] - 1 : ~0U >> 1;
+                if (to >= from && close_range((unsigned) from, (unsigned) to, 0) < 0)
+                        return -errno;
+                if (i < n)
+                        from = keep[i] + 1;
+        }
+        return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        return *(const int *) a - *(const int *) b;
+}
+
+_noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd) {
+        Generation *g = &sg->g;
+        const Config *c = sg->config;
+        sigset_t mask;
+        int stop_fd, keep[1024];
+        size_t n_keep = 0;
+        char tag[32];
+
+        snprintf(tag, sizeof(tag), "worker %u", slot);
+        log_set_tag(tag);
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        stop_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (stop_fd < 0)
+                _exit(WORKER_EXIT_FATAL);
+        /* Everything but the stop signals back to defaults; those stay blocked for the signalfd. */
+        sigset_t unblock;
+        sigfillset(&unblock);
+        sigdelset(&unblock, SIGTERM);
+        sigdelset(&unblock, SIGINT);
+        sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        ScoreboardProcess *board = scoreboard_segment_map(memfd, sg->workers_per_process, true);
+        if (!board) {
+                log_error_errno(errno, "Cannot map the scoreboard: %m");
+                _exit(WORKER_EXIT_FATAL);
+        }
+
+        keep[n_keep++] = STDIN_FILENO;
+        keep[n_keep++] = STDOUT_FILENO;
+        keep[n_keep++] = STDERR_FILENO;
+        keep[n_keep++] = stop_fd;
+        keep[n_keep++] = sg->ready_pipe[1];
+        for (size_t i = 0; i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
+                keep[n_keep++] = g->listeners[i].fd;
+        for (size_t i = 0; i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
+                if (g->http->sites[i].root_fd >= 0)
+                        keep[n_keep++] = g->http->sites[i].root_fd;
+        qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
+        /* Skip 0..2 in the list: close_all_but starts at 3. */
+        if (close_all_but(keep + 3, n_keep - 3) < 0) {
+                log_error_errno(errno, "Cannot close inherited descriptors: %m");
+                _exit(WORKER_EXIT_FATAL);
+        }
+
+        bool root = geteuid() == 0;
+        SandboxPolicy policy = {
+                .change_ids = root,
+                .uid = root ? c->uid : getuid(),
+                .gid = root ? c->gid : getgid(),
+                .user_name = root ? c->user : NULL,
+                .profile = SANDBOX_PROFILE_WORKER,
+        };
+        const char *step = NULL;
+        int r = sandbox_apply(&policy, &step);
+        if (r < 0) {
+                log_error_errno(r, "Sandbox step \"%s\" failed, refusing to serve: %m", step ? step : "?");
+                _exit(WORKER_EXIT_FATAL);
+        }
+
+        WorkerContext ctx = {
+                .generation = g,
+                .slot = slot,
+                .board = board,
+                .stop_fd = stop_fd,
+                .ready_fd = sg->ready_pipe[1],
+        };
+        _exit(g->ops->worker_main(&ctx));
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
+
+static int sup_spawn(Generation *g, unsigned slot) {
+        SupGeneration *sg = container_of(g, SupGeneration, g);
+        ProcessSlot *p;
+        pid_t pid;
+        int memfd, r;
+
+        if (slot >= g->n_procs)
+                return -EINVAL;
+        p = &g->procs[slot];
+        if (p->state != PROCESS_FREE)
+                return -EBUSY;
+
+        memfd = scoreboard_segment_create(g->number, sg->workers_per_process);
+        if (memfd < 0)
+                return log_error_errno(memfd, "Cannot create a scoreboard segment: %m");
+        if (g->boards[slot])
+                scoreboard_segment_unmap(g->boards[slot], sg->workers_per_process);
+        g->boards[slot] = scoreboard_segment_map(memfd, sg->workers_per_process, false);
+        if (!g->boards[slot]) {
+                r = -errno;
+                close(memfd);
+                return log_error_errno(r, "Cannot map a scoreboard segment: %m");
+        }
+
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(memfd);
+                return log_error_errno(r, "fork failed: %m");
+        }
+        if (pid == 0)
+                worker_child(sg, slot, memfd);
+
+        close(memfd);
+        *p = (ProcessSlot) {
+                .state = PROCESS_STARTING,
+                .pid = pid,
+                .started = now_usec(CLOCK_MONOTONIC),
+                .crashes = p->crashes,
+        };
+        r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, on_child_exit, sg);
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                return log_error_errno(r, "Cannot watch worker %d: %m", (int) pid);
+        }
+        /* The loop reaps it itself, so the slot is freed in on_child_exit. */
+        (void) sd_event_source_set_child_process_own(sg->children[slot], true);
+        log_debug("generation %u: spawned worker %u (pid %d)", g->number, slot, (int) pid);
+        return 0;
+}
+
+static void sup_stop(Generation *g, unsigned slot, bool graceful) {
+        ProcessSlot *p;
+
+        if (slot >= g->n_procs)
+                return;
+        p = &g->procs[slot];
+        if (p->state == PROCESS_FREE)
+                return;
+        if (graceful && p->state != PROCESS_STOPPING) {
+                p->state = PROCESS_STOPPING;
+                (void) kill(p->pid, SIGTERM);
+        } else if (!graceful)
+                (void) kill(p->pid, SIGKILL);
+}
+
+static const MpmHost supervisor_host = {
+        .spawn = sup_spawn,
+        .stop = sup_stop,
+};
+
+/* ---- generations ---------------------------------------------------------------------------- */
+
+static unsigned generation_count(const SupGeneration *sg, ProcessState state) {
+        unsigned n = 0;
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (sg->g.procs[i].state == state)
+                        n++;
+        return n;
+}
+
+static unsigned generation_alive(const SupGeneration *sg) {
+        return sg->g.n_procs - generation_count(sg, PROCESS_FREE);
+}
+
+static void scoreboard_view_build(const SupGeneration *sg, ScoreboardView *v, ProcessScore *scores) {
+        *v = (ScoreboardView) { .n_procs = sg->g.n_procs, .procs = scores };
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                ProcessScore *ps = &scores[i];
+                *ps = (ProcessScore) {};
+                if (sg->g.procs[i].state == PROCESS_FREE || !sg->g.boards[i])
+                        continue;
+                scoreboard_process_read(sg->g.boards[i], sg->g.number, sg->workers_per_process, ps);
+                if (!ps->valid) {
+                        v->invalid++;
+                        continue;
+                }
+                v->ready += ps->ready;
+                v->busy += ps->busy;
+                v->keepalive += ps->keepalive;
+                v->starting += ps->starting;
+                v->requests += ps->requests;
+                v->bytes += ps->bytes;
+        }
+}
+
+static void generation_maintain(SupGeneration *sg, usec_t now) {
+        ProcessScore *scores = calloc(sg->g.n_procs, sizeof(*scores));
+        ScoreboardView v;
+
+        if (!scores)
+                return;
+        scoreboard_view_build(sg, &v, scores);
+        if (v.invalid > 0)
+                log_warning("generation %u: %u scoreboard segment(s) failed validation and were ignored",
+                            sg->g.number, v.invalid);
+        sg->g.ops->maintain(&sg->g, &v, now);
+        free(scores);
+}
+
+static void supervisor_update_status(Supervisor *s) {
+        SupGeneration *sg = s->current;
+        ProcessScore *scores;
+        ScoreboardView v;
+
+        if (!sg)
+                return;
+        scores = calloc(sg->g.n_procs, sizeof(*scores));
+        if (!scores)
+                return;
+        scoreboard_view_build(sg, &v, scores);
+        sd_notifyf(false, "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests",
+                   sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
+                   (unsigned long long) v.requests);
+        free(scores);
+}
+
+static void supervisor_check_done(Supervisor *s) {
+        if (!s->stopping)
+                return;
+        if (s->current && generation_alive(s->current) > 0)
+                return;
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                if (generation_alive(g) > 0)
+                        return;
+        log_info("all workers have exited, stopping");
+        sd_event_exit(s->event, 0);
+}
+
+static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+        SupGeneration *sg = userdata;
+        Generation *g = &sg->g;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned slot;
+
+        for (slot = 0; slot < g->n_procs; slot++)
+                if (sg->children[slot] == src)
+                        break;
+        if (slot == g->n_procs)
+                return 0;
+
+        ProcessSlot *p = &g->procs[slot];
+        bool was_ready = p->state == PROCESS_RUNNING || p->state == PROCESS_STOPPING;
+        bool asked = p->state == PROCESS_STOPPING;
+
+        sg->children[slot] = sd_event_source_unref(sg->children[slot]);
+        if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_OK) {
+                log_debug("generation %u: worker %u (pid %d) exited", g->number, slot, (int) si->si_pid);
+                p->crashes = 0;
+        } else if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL) {
+                p->crashes++;
+                log_error("generation %u: worker %u (pid %d) could not start (fatal error, see above); "
+                          "retrying in %llu s",
+                          g->number, slot, (int) si->si_pid,
+                          (unsigned long long) (spawn_backoff_usec(p->crashes) / USEC_PER_SEC));
+        } else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL) {
+                if (!was_ready)
+                        p->crashes++;
+                else
+                        p->crashes = 0;
+                log_warning("generation %u: worker %u (pid %d) %s %d%s", g->number, slot, (int) si->si_pid,
+                            si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+                            si->si_status, g->draining || sg->sup->stopping ? "" : "; replacing it");
+        }
+        p->state = PROCESS_FREE;
+        p->pid = 0;
+        p->not_before = now + spawn_backoff_usec(p->crashes);
+        if (g->boards[slot]) {
+                scoreboard_segment_unmap(g->boards[slot], sg->workers_per_process);
+                g->boards[slot] = NULL;
+        }
+
+        if (sg == sg->sup->current && !sg->sup->stopping)
+                generation_maintain(sg, now);
+        supervisor_check_done(sg->sup);
+        return 0;
+}
+
+static void supervisor_send_ready(Supervisor *s) {
+        if (s->ready_sent)
+                return;
+        s->ready_sent = true;
+        sd_notify(false, "READY=1");
+        log_info("generation %u ready: MPM %s, %u worker processes accepting", s->current->g.number,
+                 s->current->g.ops->name, generation_count(s->current, PROCESS_RUNNING));
+        supervisor_update_status(s);
+}
+
+/* Workers write their slot number when they accept; the number is checked, never trusted. */
+static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        SupGeneration *sg = userdata;
+        uint32_t slots[64];
+        ssize_t n = read(fd, slots, sizeof(slots));
+
+        for (ssize_t i = 0; n > 0 && i < n / (ssize_t) sizeof(uint32_t); i++) {
+                uint32_t slot = slots[i];
+                if (slot >= sg->g.n_procs || sg->g.procs[slot].state != PROCESS_STARTING)
+                        continue;
+                sg->g.procs[slot].state = PROCESS_RUNNING;
+                sg->g.procs[slot].crashes = 0;
+        }
+        if (sg == sg->sup->current && !sg->announced_ready && generation_count(sg, PROCESS_STARTING) == 0 &&
+            generation_count(sg, PROCESS_RUNNING) > 0) {
+                sg->announced_ready = true;
+                supervisor_send_ready(sg->sup);
+        }
+        return 0;
+}
+
+static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
+        SupGeneration *sg = calloc(1, sizeof(*sg));
+        const char *failed = NULL;
+        int r;
+
+        if (!sg)
+                return -ENOMEM;
+        sg->sup = s;
+        sg->config = config;
+        sg->ready_pipe[0] = sg->ready_pipe[1] = -1;
+        sg->g.number = ++s->next_generation;
+        sg->g.ops = config->mpm;
+        sg->g.mpm_config = config->mpm_config;
+        sg->g.host = &supervisor_host;
+        sg->g.n_procs = config->mpm->process_limit(config->mpm_config);
+        sg->workers_per_process = config->mpm->workers_per_process(config->mpm_config);
+        sg->g.procs = calloc(sg->g.n_procs, sizeof(ProcessSlot));
+        sg->g.boards = calloc(sg->g.n_procs, sizeof(ScoreboardProcess *));
+        sg->children = calloc(sg->g.n_procs, sizeof(sd_event_source *));
+        if (!sg->g.procs || !sg->g.boards || !sg->children) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = http_server_new(MIME_TYPES_FILE, &sg->g.http);
+        if (r < 0)
+                goto fail;
+        r = http_server_add_site(sg->g.http, config->site.server_name, &config->site, NULL, &failed);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the main server (%s): %m", failed);
+                goto fail;
+        }
+        for (size_t i = 0; i < config->n_vhosts; i++) {
+                ConfigVhost *v = &config->vhosts[i];
+                r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
+                        goto fail;
+                }
+        }
+
+        /* The sockets: every Listen of the server and the virtual hosts. */
+        r = listener_set_ensure(&s->listeners, config->listen, &failed);
+        for (size_t i = 0; r >= 0 && i < config->n_vhosts; i++)
+                r = listener_set_ensure(&s->listeners, config->vhosts[i].listen, &failed);
+        if (r == -ENXIO) {
+                log_error("Listen = %s: not an address, and systemd passed no socket of that name", failed);
+                goto fail;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot listen on %s: %m", failed);
+                goto fail;
+        }
+        sg->g.listeners = s->listeners.items;
+        sg->g.n_listeners = s->listeners.n;
+
+        if (pipe2(sg->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+                r = log_error_errno(errno, "pipe2 failed: %m");
+                goto fail;
+        }
+        r = sd_event_add_io(s->event, &sg->ready_source, sg->ready_pipe[0], EPOLLIN, on_worker_ready, sg);
+        if (r < 0)
+                goto fail;
+
+        *ret = sg;
+        return 0;
+fail:
+        generation_free(sg);
+        return r;
+}
+
+static void generation_free(SupGeneration *sg) {
+        if (!sg)
+                return;
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                if (sg->children && sg->children[i])
+                        sd_event_source_unref(sg->children[i]);
+                if (sg->g.boards && sg->g.boards[i])
+                        scoreboard_segment_unmap(sg->g.boards[i], sg->workers_per_process);
+        }
+        if (sg->g.ops && sg->g.ops->free_state)
+                sg->g.ops->free_state(&sg->g);
+        sd_event_source_unref(sg->ready_source);
+        safe_close(sg->ready_pipe[0]);
+        safe_close(sg->ready_pipe[1]);
+        http_server_free(sg->g.http);
+        free(sg->g.procs);
+        free(sg->g.boards);
+        free(sg->children);
+        config_free(sg->config);
+        free(sg);
+}
+
+static void generation_stop_all(SupGeneration *sg, bool graceful) {
+        sg->g.draining = true;
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                sup_stop(&sg->g, i, graceful);
+}
+
+/* ---- signals and the tick ------------------------------------------------------------------- */
+
+static void supervisor_hard_stop(Supervisor *s) {
+        log_notice("stopping now: killing every worker");
+        if (s->current)
+                generation_stop_all(s->current, false);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_stop_all(g, false);
+        s->stopping = true;
+        supervisor_check_done(s);
+}
+
+static void supervisor_graceful_stop(Supervisor *s) {
+        usec_t timeout = s->current ? s->current->config->graceful_shutdown_timeout : 0;
+
+        if (s->stopping)
+                return supervisor_hard_stop(s);
+        s->stopping = true;
+        sd_notify(false, "STOPPING=1");
+        log_notice("graceful stop: letting workers finish (at most %llu s)",
+                   (unsigned long long) (timeout / USEC_PER_SEC));
+        s->stop_deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        if (s->current)
+                generation_stop_all(s->current, true);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_stop_all(g, true);
+        supervisor_check_done(s);
+}
+
+static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        Supervisor *s = userdata;
+
+        switch (si->ssi_signo) {
+        case SIGTERM:
+        case SIGWINCH:
+                supervisor_graceful_stop(s);
+                break;
+        case SIGINT:
+                supervisor_hard_stop(s);
+                break;
+        case SIGUSR1: {
+                const char *target = s->current ? s->current->config->site.error_log : "stderr";
+                int r = log_open(target);
+                if (r < 0)
+                        log_error_errno(r, "Cannot reopen the error log %s: %m", target);
+                else
+                        log_info("log files reopened");
+                break;
+        }
+        case SIGHUP:
+                log_warning("SIGHUP: configuration reload is not available in this build yet; "
+                            "restart mpmd to apply changes");
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (s->stopping && s->stop_deadline > 0 && now >= s->stop_deadline) {
+                log_warning("GracefulShutdownTimeout reached with workers still busy");
+                s->stop_deadline = 0;
+                supervisor_hard_stop(s);
+        }
+        if (s->current && !s->stopping) {
+                generation_maintain(s->current, now);
+                supervisor_update_status(s);
+                if (!s->ready_sent && now - s->current->g.procs[0].started > STARTUP_TIMEOUT_USEC &&
+                    generation_count(s->current, PROCESS_RUNNING) > 0)
+                        supervisor_send_ready(s);
+        }
+        sd_event_source_set_time(src, usec + MAINTAIN_INTERVAL_USEC);
+        return 0;
+}
+
+int supervisor_run(const SupervisorOptions *opts, Config *config) {
+        Supervisor s = { .opts = opts };
+        char *inherit_error = NULL;
+        sigset_t mask;
+        int r;
+
+        r = sd_event_default(&s.event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %m"), EXIT_FAILURE;
+
+        sigemptyset(&mask);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGUSR1 || sig == SIGWINCH ||
+                    sig == SIGCHLD)
+                        sigaddset(&mask, sig);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGWINCH };
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                r = sd_event_add_signal(s.event, NULL, sigs[i], on_signal, &s);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot watch signal %d: %m", sigs[i]);
+                        goto out;
+                }
+        }
+
+        r = listener_set_inherit(&s.listeners, &inherit_error);
+        if (r < 0) {
+                log_error_errno(r, "Sockets from systemd: %s", inherit_error ? inherit_error : "%m");
+                free(inherit_error);
+                goto out;
+        }
+
+        r = generation_new(&s, config, &s.current);
+        config = NULL; /* owned by the generation now, also on failure */
+        if (r < 0)
+                goto out;
+        r = s.current->g.ops->start(&s.current->g);
+        if (r < 0) {
+                log_error_errno(r, "MPM %s failed to start: %m", s.current->g.ops->name);
+                goto out;
+        }
+
+        r = sd_event_add_time_relative(s.event, &s.tick, CLOCK_MONOTONIC, MAINTAIN_INTERVAL_USEC, 0, on_tick, &s);
+        if (r < 0)
+                goto out;
+        (void) sd_event_source_set_enabled(s.tick, SD_EVENT_ON);
+
+        r = sd_event_loop(s.event);
+out:
+        if (r < 0)
+                sd_notifyf(false, "ERRNO=%d", -r);
+        if (s.current) {
+                generation_stop_all(s.current, false);
+                generation_free(s.current);
+        }
+        while (s.draining) {
+                SupGeneration *next = s.draining->next;
+                generation_free(s.draining);
+                s.draining = next;
+        }
+        config_free(config);
+        listener_set_done(&s.listeners);
+        sd_event_source_unref(s.tick);
+        sd_event_unref(s.event);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: MIT
+"""mpmdtest — start the real mpmd binary for integration tests.
+
+Each Server gets a fresh folder with a generated configuration, a document root and a port chosen at
+run time. mpmd runs in its own process group with a captured NOTIFY_SOCKET, so the tests see the exact
+sd_notify datagrams and know when it is ready; whatever happens, the whole group is killed at the end.
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("MPMD_BINARY", "build/src/supervisor/mpmd")
+SOURCE_ROOT = os.environ.get("MPMD_SOURCE_ROOT", os.getcwd())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_user():
+    """Workers of a root mpmd need an unprivileged user."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("nobody", "daemon"):
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    raise unittest.SkipTest("no unprivileged user to run workers as")
+
+
+def children(pid):
+    """Direct children of pid, from /proc."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return sorted(out)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status, self.reason, self.headers, self.body, self.raw_head = status, reason, headers, body, raw_head
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+def read_response(sock, head_request=False, timeout=10):
+    """Read one HTTP/1.1 response from sock (Content-Length framing, or to EOF)."""
+    sock.settimeout(timeout)
+    buf = getattr(sock, "_mpmd_pending", b"")
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a response head: %r" % buf)
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.1 (\d{3}) ?(.*)", lines[0])
+    if not m:
+        raise ValueError("bad status line %r" % lines[0])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    status = int(m.group(1))
+    if head_request or status in (204, 304) or 100 <= status < 200:
+        body, rest2 = b"", rest
+    elif "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(rest) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed in a body")
+            rest += chunk
+        body, rest2 = rest[:n], rest[n:]
+    else:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        body, rest2 = rest, b""
+    sock._mpmd_pending = rest2
+    return Response(status, m.group(2), headers, body, head)
+
+
+class MpmdSocket(socket.socket):
+    """A socket that can carry bytes read past one response to the next read_response()."""
+    _mpmd_pending = b""
+
+
+class Server:
+    """One mpmd under test."""
+
+    def __init__(self, config_extra="", server_keys="", mpm_section="", files=None, start=True,
+                 notify=True, vhosts=""):
+        self.dir = tempfile.mkdtemp(prefix="mpmd-test-")
+        os.chmod(self.dir, 0o755)  # workers run as nobody when the tests run as root
+        self.root = os.path.join(self.dir, "htdocs")
+        os.mkdir(self.root)
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "mpmd.conf")
+        self.log = os.path.join(self.dir, "error.log")
+        self.proc = None
+        self.notify_sock = None
+        self.notifications = []
+        for path, content in (files or {"index.html": "<h1>hello</h1>\n"}).items():
+            full = os.path.join(self.root, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            mode = "wb" if isinstance(content, bytes) else "w"
+            with open(full, mode) as f:
+                f.write(content)
+            os.chmod(full, 0o644)
+            d = os.path.dirname(full)
+            while d.startswith(self.root):
+                os.chmod(d, 0o755)
+                d = os.path.dirname(d)
+        user = worker_user()
+        with open(self.conf, "w") as f:
+            f.write("[Server]\nServerName = localhost\n")
+            f.write(f"Listen = 127.0.0.1:{self.port}\n")
+            f.write(f"DocumentRoot = {self.root}\n")
+            f.write(f"ErrorLog = {self.log}\nLogLevel = debug\n")
+            if user:
+                f.write(f"User = {user}\n")
+            f.write(server_keys)
+            f.write("\n")
+            f.write(mpm_section)
+            f.write("\n")
+            f.write(vhosts)
+            f.write(config_extra)
+        if start:
+            self.start(notify=notify)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, notify=True, extra_env=None):
+        env = dict(os.environ)
+        env.pop("LISTEN_FDS", None)
+        env.pop("LISTEN_PID", None)
+        if notify:
+            self.notify_path = os.path.join(self.dir, "notify")
+            self.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.notify_sock.bind(self.notify_path)
+            self.notify_sock.settimeout(0.2)
+            env["NOTIFY_SOCKET"] = self.notify_path
+        if extra_env:
+            env.update(extra_env)
+        self.proc = subprocess.Popen([BINARY, "-f", self.conf], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        if notify:
+            self.wait_notify("READY=1", timeout=20)
+        else:
+            self.wait_port()
+
+    def wait_notify(self, needle, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for msg in self.notifications:
+                if needle in msg.split("\n"):
+                    return msg
+            self.drain_notify()
+            if self.proc.poll() is not None and not any(needle in m.split("\n") for m in self.notifications):
+                raise AssertionError(f"mpmd exited ({self.proc.returncode}) before {needle}: {self.output()}")
+        raise AssertionError(f"no {needle} from mpmd within {timeout}s; got {self.notifications}; "
+                             f"log: {self.error_log()}")
+
+    def drain_notify(self):
+        try:
+            while True:
+                self.notifications.append(self.notify_sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            pass
+
+    def wait_port(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"mpmd exited: {self.output()}")
+                time.sleep(0.05)
+        raise AssertionError("mpmd did not listen in time")
+
+    def output(self):
+        if self.proc and self.proc.poll() is not None and self.proc.stdout:
+            return self.proc.stdout.read().decode(errors="replace")
+        return ""
+
+    def error_log(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        if self.notify_sock:
+            self.notify_sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- processes --------------------------------------------------------------------------------
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def workers(self):
+        return children(self.proc.pid)
+
+    def wait_workers(self, predicate, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            w = self.workers()
+            if predicate(len(w)):
+                return w
+            time.sleep(0.1)
+        raise AssertionError(f"worker count never satisfied the condition; now {len(self.workers())}")
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def connect(self):
+        s = MpmdSocket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def request(self, raw, head_request=False):
+        with self.connect() as s:
+            s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+            return read_response(s, head_request=head_request)
+
+    def get(self, path, host="localhost", method="GET", headers=""):
+        return self.request(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n",
+                            head_request=(method == "HEAD"))

@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: MIT
+"""The command line: -t, -S, -l, -V, -h and argument errors."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from mpmdtest import BINARY
+
+
+def run(*args):
+    p = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mpmd-cli-")
+        self.conf = os.path.join(self.dir, "mpmd.conf")
+
+    def write(self, text, name="mpmd.conf"):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_good_config(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Syntax OK", err)
+        rc, out, err = run("-t", "-q", "-f", self.conf)
+        self.assertEqual((rc, err), (0, ""))
+
+    def test_bad_config_names_file_and_line(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\nKeepAliveTimeout = soon\n"
+                   "NoSuchKey = 1\n")
+        self.write("[prefork]\nStartServers = 0\n", "conf.d/50-x.conf")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertNotEqual(rc, 0)
+        self.assertNotIn("Syntax OK", err)
+        self.assertIn(f"{self.conf}:4:", err)
+        self.assertIn("KeepAliveTimeout", err)
+        self.assertIn(f"{self.conf}:5:", err)
+        self.assertIn("NoSuchKey", err)
+        self.assertIn(os.path.join(self.dir, "conf.d/50-x.conf") + ":2:", err)
+        self.assertIn("StartServers", err)
+
+    def test_missing_document_root(self):
+        self.write("[Server]\nListen = 127.0.0.1:1\nDocumentRoot = /nonexistent/mpmd\n")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(f"{self.conf}:3:", err)
+        self.assertIn("/nonexistent/mpmd", err)
+
+    def test_missing_file(self):
+        rc, out, err = run("-t", "-f", os.path.join(self.dir, "absent.conf"))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("absent.conf", err)
+
+    def test_list_modules(self):
+        rc, out, err = run("-l")
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("Compiled in modules:\n"))
+        mpm = os.environ.get("MPMD_BUILD_MPM", "prefork")
+        self.assertIn(f"  {mpm}.c\n", out)
+
+    def test_version(self):
+        rc, out, err = run("-V")
+        self.assertEqual(rc, 0)
+        self.assertIn("Server version: mpmd/", out)
+        self.assertIn("Server MPM:", out)
+        self.assertIn("forked:", out)
+
+    def test_dump(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                   f"[VirtualHost a.example]\nServerName = a.example\nDocumentRoot = {self.dir}\n")
+        rc, out, err = run("-S", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("127.0.0.1:1", out)
+        self.assertIn("a.example", out)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["-x"], ["-f"], ["extra"]):
+            rc, out, err = run(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn("Usage: mpmd", err)
+
+    def test_help(self):
+        rc, out, err = run("-h")
+        self.assertEqual(rc, 0)
+        self.assertIn("Usage: mpmd", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: MIT
+"""The supervisor and the prefork MPM as processes: spare maintenance, replacement, stop."""
+import os
+import signal
+import socket
+import time
+import unittest
+
+from mpmdtest import Server, alive, read_response
+
+PREFORK = ("[prefork]\nStartServers = 2\nMinSpareServers = 2\nMaxSpareServers = 4\n"
+           "MaxRequestWorkers = 12\nServerLimit = 16\n")
+
+
+@unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM", "prefork") == "prefork", "prefork arithmetic")
+class PreforkProcessTest(unittest.TestCase):
+    def test_start_servers_then_spares_follow_load(self):
+        with Server(mpm_section=PREFORK) as srv:
+            # READY=1 came only once the StartServers workers accepted.
+            self.assertEqual(len(srv.workers()), 2)
+            self.assertIn("READY=1", "\n".join(srv.notifications))
+            # Hold 4 connections open: each takes a worker, so spares must be spawned.
+            held = []
+            for _ in range(4):
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                read_response(s)
+                held.append(s)
+            srv.wait_workers(lambda n: n >= 6, timeout=15)
+            for s in held:
+                s.close()
+            # Idle again: retired one a second down to MaxSpareServers.
+            srv.wait_workers(lambda n: n <= 4, timeout=20)
+
+    def test_killed_worker_is_replaced(self):
+        with Server(mpm_section=PREFORK) as srv:
+            before = srv.workers()
+            victim = before[0]
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                now = srv.workers()
+                if victim not in now and len(now) >= 2:
+                    break
+                time.sleep(0.1)
+            now = srv.workers()
+            self.assertNotIn(victim, now)
+            self.assertGreaterEqual(len(now), 2)
+            self.assertEqual(srv.get("/").status, 200)
+            self.assertIn("was killed by signal 9", srv.error_log())
+
+    def test_max_connections_per_child(self):
+        with Server(mpm_section=PREFORK.replace("StartServers = 2", "StartServers = 1")
+                    .replace("MinSpareServers = 2", "MinSpareServers = 1") + "MaxConnectionsPerChild = 3\n") as srv:
+            first = set(srv.workers())
+            for _ in range(8):
+                self.assertEqual(srv.get("/").status, 200)
+            time.sleep(1.5)
+            self.assertTrue(set(srv.workers()) - first, "workers were not recycled")
+
+
+class StopTest(unittest.TestCase):
+    def test_sigterm_ends_every_process(self):
+        srv = Server(mpm_section=PREFORK)
+        try:
+            tree = [srv.pid] + srv.workers()
+            self.assertGreaterEqual(len(tree), 2)
+            os.kill(srv.pid, signal.SIGTERM)
+            srv.proc.wait(timeout=15)
+            self.assertEqual(srv.proc.returncode, 0)
+            srv.wait_notify("STOPPING=1", timeout=2)
+            deadline = time.monotonic() + 5
+            while any(alive(p) for p in tree) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertFalse([p for p in tree if alive(p)])
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", srv.port), timeout=1)
+        finally:
+            srv.stop()
+
+    def test_graceful_stop_finishes_a_request_in_progress(self):
+        srv = Server(mpm_section=PREFORK)
+        try:
+            s = srv.connect()
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished yet
+            time.sleep(0.3)
+            os.kill(srv.pid, signal.SIGTERM)
+            time.sleep(0.3)
+            s.sendall(b"\r\n")
+            r = read_response(s)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("connection"), "close")
+            srv.proc.wait(timeout=15)
+        finally:
+            srv.stop()
+
+    def test_sigint_stops_at_once(self):
+        srv = Server(mpm_section=PREFORK)
+        try:
+            s = srv.connect()
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.2)
+            t = time.monotonic()
+            os.kill(srv.pid, signal.SIGINT)
+            srv.proc.wait(timeout=10)
+            self.assertLess(time.monotonic() - t, 5)
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
