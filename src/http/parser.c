@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: MIT */
+/* parser.c — the strict request-head parser and chunked decoder of parser.h.
+ *
+ * Both are byte-driven state machines: every state looks at exactly one byte and the whole state
+ * lives in the HttpParser / HttpChunked object, so a request split at any byte boundary gives the
+ * same result as the request fed whole, and a feed never looks again at bytes an earlier feed
+ * accepted. Two checks read a finished piece once more, each exactly once: the request-target is
+ * classified (origin, absolute, authority, asterisk) when its terminating SP arrives, and the
+ * fields that need the whole head (Host, Content-Length, Transfer-Encoding, …) are interpreted
+ * when the empty line arrives. Both are bounded by the configured limits. */
+#include <string.h>
+
+#include "macro.h"
+#include "parser.h"
+
+/* RFC 9112 §2.2 lets a server skip "at least one" empty line before the request line; a client
+ * that sends more than a few is not a browser working around an old bug. */
+#define MAX_LEADING_EMPTY_LINES 8U
+/* 19 decimal digits always fit in uint64_t; a longer Content-Length is not a body we would take. */
+#define MAX_CONTENT_LENGTH_DIGITS 19U
+#define MAX_CHUNK_SIZE_DIGITS 16U
+#define MAX_CHUNK_SIZE ((uint64_t) INT64_MAX)
+
+enum {
+        PS_START,      /* before the request line: a method byte or an empty line */
+        PS_START_LF,   /* LF of a leading empty line */
+        PS_METHOD,
+        PS_TARGET_START,
+        PS_TARGET,
+        PS_VERSION, /* aux: index into "HTTP/d.d" */
+        PS_LINE_LF, /* LF ending the request line */
+        PS_FIELD_START,
+        PS_FIELD_NAME,
+        PS_FIELD_VALUE_START, /* OWS after the colon */
+        PS_FIELD_VALUE,       /* mark: one past the last non-whitespace byte */
+        PS_FIELD_LF,
+        PS_END_LF, /* LF of the empty line that ends the head */
+        PS_DONE,
+        PS_FAILED,
+};
+
+static const bool tchar_table[256] = {
+        ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+        ['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+        ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+        ['`'] = true, ['|'] = true, ['~'] = true,
+};
+
+/* reg-name without pct-encoded (RFC 3986 §3.2.2): unreserved and sub-delims. */
+static const bool regname_table[256] = {
+        ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+        ['-'] = true, ['.'] = true, ['_'] = true, ['~'] = true,
+        ['!'] = true, ['$'] = true, ['&'] = true, ['\''] = true, ['('] = true, [')'] = true,
+        ['*'] = true, ['+'] = true, [','] = true, [';'] = true, ['='] = true,
+};
+
+static const char *const http_method_table[_HTTP_METHOD_MAX] = {
+        [HTTP_METHOD_GET] = "GET",         [HTTP_METHOD_HEAD] = "HEAD",     [HTTP_METHOD_POST] = "POST",
+        [HTTP_METHOD_PUT] = "PUT",         [HTTP_METHOD_DELETE] = "DELETE", [HTTP_METHOD_OPTIONS] = "OPTIONS",
+        [HTTP_METHOD_TRACE] = "TRACE",     [HTTP_METHOD_CONNECT] = "CONNECT", [HTTP_METHOD_PATCH] = "PATCH",
+};
+
+static bool char_is_tchar(unsigned char c) {
+        return tchar_table[c];
+}
+
+static bool char_is_ws(unsigned char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* field-vchar and obs-text: a field value byte other than SP and HTAB. */
+static bool char_is_field_vchar(unsigned char c) {
+        return c > 0x20 && c != 0x7f;
+}
+
+static bool char_is_digit(unsigned char c) {
+        return c >= '0' && c <= '9';
+}
+
+static int char_hex_value(unsigned char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* ASCII only: header names and codings are not subject to the locale. */
+static unsigned char char_lower(unsigned char c) {
+        return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static HttpSpan span_make(uint32_t off, uint32_t len) {
+        return (HttpSpan) { .off = off, .len = len };
+}
+
+static bool mem_eq_ci(const char *a, const char *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (char_lower((unsigned char) a[i]) != char_lower((unsigned char) b[i]))
+                        return false;
+        return true;
+}
+
+bool http_span_eq_ci(const char *buf, HttpSpan span, const char *s) {
+        size_t n = strlen(s);
+
+        return n == span.len && mem_eq_ci(buf + span.off, s, n);
+}
+
+static bool span_is_token(const char *buf, HttpSpan s) {
+        if (s.len == 0)
+                return false;
+        for (uint32_t i = 0; i < s.len; i++)
+                if (!char_is_tchar((unsigned char) buf[s.off + i]))
+                        return false;
+        return true;
+}
+
+const char *http_method_to_string(HttpMethod m) {
+        if ((unsigned) m >= _HTTP_METHOD_MAX)
+                return NULL;
+        return http_method_table[m];
+}
+
+/* Methods are case-sensitive (RFC 9110 §9.1): "get" is a valid token naming no method we know. */
+static HttpMethod method_from_span(const char *buf, HttpSpan s) {
+        for (HttpMethod m = HTTP_METHOD_UNKNOWN + 1; m < _HTTP_METHOD_MAX; m++) {
+                const char *name = http_method_table[m];
+
+                if (strlen(name) == s.len && memcmp(buf + s.off, name, s.len) == 0)
+                        return m;
+        }
+        return HTTP_METHOD_UNKNOWN;
+}
+
+const HttpHeader *http_head_find(const HttpRequestHead *h, const char *buf, const char *name) {
+        for (uint32_t i = 0; i < h->n_headers; i++)
+                if (http_span_eq_ci(buf, h->headers[i].name, name))
+                        return &h->headers[i];
+        return NULL;
+}
+
+/* The elements of a comma-separated field value (RFC 9110 §5.6.1), OWS trimmed. Empty elements
+ * are returned too; each caller decides whether they are harmless. */
+typedef struct ListIter {
+        uint32_t pos;
+        uint32_t end;
+        bool done;
+} ListIter;
+
+static ListIter list_iter(HttpSpan value) {
+        return (ListIter) { .pos = value.off, .end = value.off + value.len };
+}
+
+static bool list_next(const char *buf, ListIter *it, HttpSpan *ret) {
+        uint32_t i, a, b;
+
+        if (it->done)
+                return false;
+
+        for (i = it->pos; i < it->end && buf[i] != ','; i++)
+                ;
+        for (a = it->pos; a < i && char_is_ws((unsigned char) buf[a]); a++)
+                ;
+        for (b = i; b > a && char_is_ws((unsigned char) buf[b - 1]); b--)
+                ;
+        *ret = span_make(a, b - a);
+
+        if (i >= it->end)
+                it->done = true;
+        else
+                it->pos = i + 1;
+        return true;
+}
+
+/* uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2). No userinfo: RFC 9110 §4.2.4 asks us to
+ * treat it as an error. The port, when present, must be a real port number. */
+static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
+        const char *t = buf + s.off;
+        uint32_t n = s.len, i = 0, port = 0, digits = 0;
+
+        if (n == 0)
+                return false;
+
+        if (t[0] == '[') {
+                /* IPv6address, loosely: the address parser downstream does the rest. IPvFuture is
+                 * not something a client of ours has a use for. */
+                for (i = 1; i < n && (char_hex_value((unsigned char) t[i]) >= 0 || t[i] == ':' || t[i] == '.'); i++)
+                        ;
+                if (i == 1 || i >= n || t[i] != ']')
+                        return false;
+                i++;
+        } else {
+                while (i < n && t[i] != ':') {
+                        if (t[i] == '%') {
+                                if (i + 2 >= n || char_hex_value((unsigned char) t[i + 1]) < 0 ||
+                                    char_hex_value((unsigned char) t[i + 2]) < 0)
+                                        return false;
+                                i += 3;
+                                continue;
+                        }
+                        if (!regname_table[(unsigned char) t[i]])
+                                return false;
+                        i++;
+                }
+                if (i == 0)
+                        return false;
+        }
+
+        if (i == n)
+                return !require_port;
+        if (t[i] != ':')
+                return false;
+        for (i++; i < n; i++) {
+                if (!char_is_digit((unsigned char) t[i]) || ++digits > 5)
+                        return false;
+                port = port * 10 + (uint32_t) (t[i] - '0');
+        }
+        if (port > 65535)
+                return false;
+        return digits > 0 || !require_port;
+}
+
+static int parser_reject(HttpParser *p, int status, const char *reason) {
+        p->state = PS_FAILED;
+        p->result = -status;
+        p->error = reason;
+        return -status;
+}
+
+/* Splits [from, end) at the first '?' into path and query. */
+static void target_split_query(HttpRequestHead *h, const char *buf, uint32_t from, uint32_t end) {
+        const char *q = memchr(buf + from, '?', end - from);
+
+        if (q) {
+                uint32_t qoff = (uint32_t) (q - buf);
+
+                h->path = span_make(from, qoff - from);
+                h->query = span_make(qoff + 1, end - qoff - 1);
+                h->has_query = true;
+        } else
+                h->path = span_make(from, end - from);
+}
+
+/* RFC 9112 §3.2: which of the four forms the target has, and whether the method allows it. */
+static int target_classify(HttpParser *p, const char *buf) {
+        HttpRequestHead *h = p->head;
+        uint32_t off = h->target.off, end = h->target.off + h->target.len, scheme_len = 0;
+        const char *t = buf + off;
+
+        if (t[0] == '/') {
+                if (h->method == HTTP_METHOD_CONNECT)
+                        return parser_reject(p, 400, "CONNECT needs an authority-form target");
+                h->target_form = HTTP_TARGET_ORIGIN;
+                target_split_query(h, buf, off, end);
+                return 0;
+        }
+
+        if (h->target.len == 1 && t[0] == '*') {
+                if (h->method != HTTP_METHOD_OPTIONS)
+                        return parser_reject(p, 400, "asterisk-form target without OPTIONS");
+                h->target_form = HTTP_TARGET_ASTERISK;
+                return 0;
+        }
+
+        if (h->target.len >= 7 && mem_eq_ci(t, "http://", 7))
+                scheme_len = 7;
+        else if (h->target.len >= 8 && mem_eq_ci(t, "https://", 8))
+                scheme_len = 8;
+
+        if (scheme_len > 0) {
+                uint32_t a = off + scheme_len, i = a;
+
+                if (h->method == HTTP_METHOD_CONNECT)
+                        return parser_reject(p, 400, "CONNECT needs an authority-form target");
+                while (i < end && buf[i] != '/' && buf[i] != '?')
+                        i++;
+                h->authority = span_make(a, i - a);
+                if (!authority_is_valid(buf, h->authority, false))
+                        return parser_reject(p, 400, "invalid authority in absolute-form target");
+                h->target_form = HTTP_TARGET_ABSOLUTE;
+                /* No path: an empty span at the end of the authority, which means "/". */
+                target_split_query(h, buf, i, end);
+                return 0;
+        }
+
+        if (h->method == HTTP_METHOD_CONNECT) {
+                if (!authority_is_valid(buf, h->target, true))
+                        return parser_reject(p, 400, "invalid authority-form target");
+                h->target_form = HTTP_TARGET_AUTHORITY;
+                h->authority = h->target;
+                h->path = span_make(end, 0);
+                return 0;
+        }
+
+        return parser_reject(p, 400, "invalid request target");
+}
+
+/* Content-Length = 1*DIGIT; a list is tolerated only when every member is the same number
+ * (RFC 9110 §8.6). Sets *ret_invalid or *ret_conflict; keeps the first value seen. */
+static void content_length_merge(const char *buf, HttpSpan value, bool *has, uint64_t *cl, bool *ret_invalid,
+                                 bool *ret_conflict) {
+        ListIter it = list_iter(value);
+        HttpSpan e;
+
+        while (list_next(buf, &it, &e)) {
+                uint64_t v = 0;
+
+                if (e.len == 0 || e.len > MAX_CONTENT_LENGTH_DIGITS) {
+                        *ret_invalid = true;
+                        return;
+                }
+                for (uint32_t i = 0; i < e.len; i++) {
+                        unsigned char c = (unsigned char) buf[e.off + i];
+
+                        if (!char_is_digit(c)) {
+                                *ret_invalid = true;
+                                return;
+                        }
+                        v = v * 10 + (c - '0');
+                }
+                if (*has && v != *cl)
+                        *ret_conflict = true;
+                *has = true;
+                *cl = v;
+        }
+}
+
+/* The checks that need the whole head, in the order the contract lists them. */
+static int head_finish(HttpParser *p, const char *buf) {
+        HttpRequestHead *h = p->head;
+        bool has_te = false, te_malformed = false, te_last_chunked = false, te_other = false;
+        bool cl_invalid = false, cl_conflict = false, conn_malformed = false;
+        unsigned n_chunked = 0, n_host = 0;
+        const HttpHeader *host = NULL;
+
+        for (uint32_t i = 0; i < h->n_headers; i++) {
+                const HttpHeader *f = &h->headers[i];
+                ListIter it = list_iter(f->value);
+                HttpSpan e;
+
+                if (http_span_eq_ci(buf, f->name, "transfer-encoding")) {
+                        has_te = true;
+                        while (list_next(buf, &it, &e)) {
+                                if (e.len == 0)
+                                        continue;
+                                /* Parameters or quotes on a coding are not something any
+                                 * client needs; refuse rather than guess what a proxy saw. */
+                                if (!span_is_token(buf, e))
+                                        te_malformed = true;
+                                else if (http_span_eq_ci(buf, e, "chunked")) {
+                                        n_chunked++;
+                                        te_last_chunked = true;
+                                        continue;
+                                } else
+                                        te_other = true;
+                                te_last_chunked = false;
+                        }
+                } else if (http_span_eq_ci(buf, f->name, "content-length"))
+                        content_length_merge(buf, f->value, &h->has_content_length, &h->content_length,
+                                             &cl_invalid, &cl_conflict);
+                else if (http_span_eq_ci(buf, f->name, "host")) {
+                        n_host++;
+                        host = f;
+                } else if (http_span_eq_ci(buf, f->name, "connection")) {
+                        while (list_next(buf, &it, &e)) {
+                                if (e.len == 0)
+                                        continue;
+                                if (!span_is_token(buf, e))
+                                        conn_malformed = true;
+                                else if (http_span_eq_ci(buf, e, "close"))
+                                        h->conn_close = true;
+                                else if (http_span_eq_ci(buf, e, "keep-alive"))
+                                        h->conn_keep_alive = true;
+                        }
+                } else if (http_span_eq_ci(buf, f->name, "expect")) {
+                        while (list_next(buf, &it, &e)) {
+                                if (e.len == 0)
+                                        continue;
+                                if (http_span_eq_ci(buf, e, "100-continue"))
+                                        h->expect_continue = true;
+                                else
+                                        h->expect_other = true;
+                        }
+                }
+        }
+
+        if (has_te && h->version_minor == 0)
+                return parser_reject(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (has_te) {
+                if (te_malformed)
+                        return parser_reject(p, 400, "malformed Transfer-Encoding");
+                if (n_chunked > 1)
+                        return parser_reject(p, 400, "chunked applied more than once");
+                /* RFC 9112 §6.3: without chunked last the body length cannot be determined. */
+                if (!te_last_chunked)
+                        return parser_reject(p, 400, "Transfer-Encoding does not end in chunked");
+                if (te_other)
+                        return parser_reject(p, 501, "unsupported transfer coding");
+                h->chunked = true;
+        }
+        if (cl_invalid)
+                return parser_reject(p, 400, "invalid Content-Length");
+        if (cl_conflict)
+                return parser_reject(p, 400, "conflicting Content-Length values");
+        if (has_te && h->has_content_length)
+                return parser_reject(p, 400, "both Content-Length and Transfer-Encoding");
+
+        if (n_host > 1)
+                return parser_reject(p, 400, "more than one Host field");
+        if (host) {
+                if (host->value.len == 0) {
+                        /* An HTTP/1.1 client always knows the authority it is talking to. */
+                        if (h->version_minor >= 1)
+                                return parser_reject(p, 400, "empty Host");
+                } else if (!authority_is_valid(buf, host->value, false))
+                        return parser_reject(p, 400, "invalid Host");
+                else {
+                        h->host = host->value;
+                        h->has_host = true;
+                }
+        }
+        /* RFC 9112 §3.2.2: the authority of the target wins over Host. */
+        if (h->target_form == HTTP_TARGET_ABSOLUTE || h->target_form == HTTP_TARGET_AUTHORITY) {
+                h->host = h->authority;
+                h->has_host = true;
+        }
+        if (!h->has_host && h->version_minor >= 1)
+                return parser_reject(p, 400, "HTTP/1.1 request without Host");
+
+        if (conn_malformed)
+                return parser_reject(p, 400, "malformed Connection");
+
+        p->state = PS_DONE;
+        p->result = HTTP_PARSE_DONE;
+        return HTTP_PARSE_DONE;
+}
+
+void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers, const HttpParserLimits *limits) {
+        *head = (HttpRequestHead) { .headers = headers };
+        *p = (HttpParser) {
+                .head = head,
+                .limits = limits,
+                .header_capacity = headers ? limits->fields : 0,
+                .state = PS_START,
+        };
+}
+
+/* One step of the head machine for byte c at p->pos. Returns 0 to go on, or the final result. */
+static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
+        HttpRequestHead *h = p->head;
+        const HttpParserLimits *lim = p->limits;
+        uint32_t pos = p->pos;
+
+        /* Length limits are checked on every byte so an endless line is cut off as soon as it has
+         * grown past the limit, not when (if ever) its CRLF arrives. */
+        if (c != '\r')
+                switch (p->state) {
+                case PS_METHOD:
+                case PS_TARGET_START:
+                case PS_TARGET:
+                case PS_VERSION:
+                        if (pos - p->line_start >= lim->request_line)
+                                return parser_reject(p, 414, "request line too long");
+                        break;
+                case PS_FIELD_NAME:
+                case PS_FIELD_VALUE_START:
+                case PS_FIELD_VALUE:
+                        if (pos - p->line_start >= lim->field_size)
+                                return parser_reject(p, 431, "header field too long");
+                        break;
+                default:
+                        break;
+                }
+
+        switch (p->state) {
+
+        case PS_START:
+                if (c == '\r') {
+                        if (++p->aux > MAX_LEADING_EMPTY_LINES)
+                                return parser_reject(p, 400, "too many empty lines before the request line");
+                        p->state = PS_START_LF;
+                } else if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                else if (char_is_tchar(c)) {
+                        p->line_start = pos;
+                        h->method_span.off = pos;
+                        p->state = PS_METHOD;
+                } else
+                        return parser_reject(p, 400, "invalid method token");
+                break;
+
+        case PS_START_LF:
+                if (c != '\n')
+                        return parser_reject(p, 400, "bare CR in request head");
+                p->state = PS_START;
+                break;
+
+        case PS_METHOD:
+                if (c == ' ') {
+                        h->method_span.len = pos - h->method_span.off;
+                        h->method = method_from_span(buf, h->method_span);
+                        p->state = PS_TARGET_START;
+                } else if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                else if (!char_is_tchar(c))
+                        return parser_reject(p, 400, "invalid method token");
+                break;
+
+        case PS_TARGET_START:
+        case PS_TARGET:
+                if (c == ' ') {
+                        int r;
+
+                        if (p->state == PS_TARGET_START)
+                                return parser_reject(p, 400, "extra whitespace in request line");
+                        h->target.len = pos - h->target.off;
+                        r = target_classify(p, buf);
+                        if (r < 0)
+                                return r;
+                        p->aux = 0;
+                        p->state = PS_VERSION;
+                } else if (c == '#')
+                        return parser_reject(p, 400, "fragment in request target");
+                else if (c > 0x20 && c < 0x7f) {
+                        if (p->state == PS_TARGET_START) {
+                                h->target.off = pos;
+                                p->state = PS_TARGET;
+                        }
+                } else if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                else if (c == '\r' && p->state == PS_TARGET)
+                        return parser_reject(p, 400, "request line without HTTP version");
+                else
+                        return parser_reject(p, 400, "invalid byte in request target");
+                break;
+
+        case PS_VERSION:
+                /* "HTTP/" DIGIT "." DIGIT, then CRLF: HTTP/1.11, HTTP/10.0 and http/1.1 fail here. */
+                if (p->aux < 5) {
+                        if (c != (unsigned char) "HTTP/"[p->aux])
+                                return parser_reject(p, 400, "invalid HTTP version");
+                } else if (p->aux == 5 || p->aux == 7) {
+                        if (!char_is_digit(c))
+                                return parser_reject(p, 400, "invalid HTTP version");
+                        if (p->aux == 5)
+                                p->version_major = c - '0';
+                        else
+                                /* RFC 9110 §2.5: a higher minor version is served as the highest we
+                                 * implement. */
+                                h->version_minor = MIN(c - '0', 1);
+                } else if (p->aux == 6) {
+                        if (c != '.')
+                                return parser_reject(p, 400, "invalid HTTP version");
+                } else {
+                        if (c != '\r')
+                                return parser_reject(p, 400, "invalid HTTP version");
+                        if (p->version_major == 0)
+                                return parser_reject(p, 400, "invalid HTTP version");
+                        if (p->version_major >= 2)
+                                return parser_reject(p, 505, "HTTP version not supported");
+                        p->state = PS_LINE_LF;
+                }
+                p->aux++;
+                break;
+
+        case PS_LINE_LF:
+                if (c != '\n')
+                        return parser_reject(p, 400, "bare CR in request head");
+                p->line_start = pos + 1;
+                p->state = PS_FIELD_START;
+                break;
+
+        case PS_FIELD_START:
+                if (c == '\r') {
+                        p->state = PS_END_LF;
+                        break;
+                }
+                if (char_is_ws(c))
+                        return parser_reject(p, 400, "obsolete line folding in header");
+                if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                if (!char_is_tchar(c))
+                        return parser_reject(p, 400, "invalid header field name");
+                if (h->n_headers >= p->header_capacity)
+                        return parser_reject(p, 431, "too many header fields");
+                if (lim->field_size == 0)
+                        return parser_reject(p, 431, "header field too long");
+                h->headers[h->n_headers] = (HttpHeader) { .name.off = pos };
+                p->state = PS_FIELD_NAME;
+                break;
+
+        case PS_FIELD_NAME:
+                if (c == ':') {
+                        HttpHeader *f = &h->headers[h->n_headers];
+
+                        f->name.len = pos - f->name.off;
+                        p->state = PS_FIELD_VALUE_START;
+                } else if (char_is_ws(c))
+                        return parser_reject(p, 400, "whitespace between header name and colon");
+                else if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                else if (c == '\r')
+                        return parser_reject(p, 400, "header line without colon");
+                else if (!char_is_tchar(c))
+                        return parser_reject(p, 400, "invalid header field name");
+                break;
+
+        case PS_FIELD_VALUE_START:
+        case PS_FIELD_VALUE: {
+                HttpHeader *f = &h->headers[h->n_headers];
+
+                if (char_is_ws(c))
+                        break;
+                if (char_is_field_vchar(c)) {
+                        if (p->state == PS_FIELD_VALUE_START) {
+                                f->value.off = pos;
+                                p->state = PS_FIELD_VALUE;
+                        }
+                        p->mark = pos + 1;
+                } else if (c == '\r') {
+                        if (p->state == PS_FIELD_VALUE_START)
+                                f->value = span_make(pos, 0);
+                        else
+                                f->value.len = p->mark - f->value.off;
+                        p->state = PS_FIELD_LF;
+                } else if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
+                else
+                        return parser_reject(p, 400, "invalid byte in header value");
+                break;
+        }
+
+        case PS_FIELD_LF:
+                if (c != '\n')
+                        return parser_reject(p, 400, "bare CR in request head");
+                h->n_headers++;
+                p->line_start = pos + 1;
+                p->state = PS_FIELD_START;
+                break;
+
+        case PS_END_LF:
+                if (c != '\n')
+                        return parser_reject(p, 400, "bare CR in request head");
+                h->head_len = pos + 1;
+                p->pos = pos + 1;
+                return head_finish(p, buf);
+
+        default:
+                return parser_reject(p, 500, "parser in an impossible state");
+        }
+
+        return 0;
+}
+
+int http_parser_feed(HttpParser *p, const char *buf, size_t len) {
+        if (p->state == PS_DONE || p->state == PS_FAILED)
+                return p->result;
+
+        /* Offsets are 32-bit; the limits stop any head long before that. */
+        if (len > UINT32_MAX)
+                len = UINT32_MAX;
+
+        while (p->pos < len) {
+                int r = parser_step(p, buf, (unsigned char) buf[p->pos]);
+
+                if (r != 0)
+                        return r;
+                p->pos++;
+        }
+        return HTTP_PARSE_AGAIN;
+}
+
+/* ---- chunked transfer coding ---- */
+
+enum {
+        CS_SIZE_START,
+        CS_SIZE,
+        CS_SIZE_WS,         /* BWS after the size: only ";" may follow */
+        CS_EXT_NAME_START,  /* after ";", BWS allowed */
+        CS_EXT_NAME,
+        CS_EXT_NAME_WS,     /* BWS after a name: "=" or ";" */
+        CS_EXT_VALUE_START, /* after "=", BWS allowed */
+        CS_EXT_TOKEN,
+        CS_EXT_QUOTED,
+        CS_EXT_QUOTED_ESCAPE,
+        CS_EXT_AFTER_VALUE, /* just after a closing quote */
+        CS_EXT_WS,          /* BWS after a value: only ";" may follow */
+        CS_SIZE_LF,
+        CS_DATA,
+        CS_DATA_CR,
+        CS_DATA_LF,
+        CS_TRAILER_START,
+        CS_TRAILER_NAME,
+        CS_TRAILER_VALUE,
+        CS_TRAILER_LF,
+        CS_END_LF,
+        CS_DONE,
+        CS_FAILED,
+};
+
+void http_chunked_init(HttpChunked *d) {
+        *d = (HttpChunked) { .state = CS_SIZE_START };
+}
+
+static int chunked_reject(HttpChunked *d, int status, const char *reason) {
+        d->state = CS_FAILED;
+        d->result = -status;
+        d->error = reason;
+        return -status;
+}
+
+static bool chunked_in_size_line(uint32_t state) {
+        return state <= CS_EXT_WS; /* CS_SIZE_START is 0 */
+}
+
+static bool chunked_in_trailer_line(uint32_t state) {
+        return state == CS_TRAILER_NAME || state == CS_TRAILER_VALUE;
+}
+
+/* One step for byte c outside chunk data. Returns 0 to go on, 1 when done, or a negated status. */
+static int chunked_step(HttpChunked *d, const HttpParserLimits *limits, unsigned char c) {
+        int v;
+
+        if (c != '\r') {
+                if (chunked_in_size_line(d->state) && ++d->line_len > limits->field_size)
+                        return chunked_reject(d, 400, "chunk size line too long");
+                if (chunked_in_trailer_line(d->state) && ++d->line_len > limits->field_size)
+                        return chunked_reject(d, 431, "trailer field too long");
+        }
+
+        switch (d->state) {
+
+        case CS_SIZE_START:
+        case CS_SIZE:
+                v = char_hex_value(c);
+                if (v >= 0) {
+                        if (d->state == CS_SIZE_START) {
+                                d->remaining = 0;
+                                d->state = CS_SIZE;
+                        }
+                        /* line_len counts the digits: the size starts the line. */
+                        if (d->line_len > MAX_CHUNK_SIZE_DIGITS)
+                                return chunked_reject(d, 413, "chunk size too large");
+                        d->remaining = d->remaining * 16 + (uint64_t) v;
+                        if (d->remaining > MAX_CHUNK_SIZE)
+                                return chunked_reject(d, 413, "chunk size too large");
+                } else if (d->state == CS_SIZE_START)
+                        return chunked_reject(d, 400, c == '\n' ? "bare LF in chunked body" : "invalid chunk size");
+                else if (c == '\r')
+                        d->state = CS_SIZE_LF;
+                else if (c == ';')
+                        d->state = CS_EXT_NAME_START;
+                else if (char_is_ws(c))
+                        d->state = CS_SIZE_WS;
+                else
+                        return chunked_reject(d, 400, c == '\n' ? "bare LF in chunked body" : "invalid chunk size");
+                break;
+
+        case CS_SIZE_WS:
+        case CS_EXT_WS:
+                if (c == ';')
+                        d->state = CS_EXT_NAME_START;
+                else if (!char_is_ws(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_NAME_START:
+                if (char_is_tchar(c))
+                        d->state = CS_EXT_NAME;
+                else if (!char_is_ws(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_NAME:
+        case CS_EXT_NAME_WS:
+                if (c == '=')
+                        d->state = CS_EXT_VALUE_START;
+                else if (c == ';')
+                        d->state = CS_EXT_NAME_START;
+                else if (char_is_ws(c))
+                        d->state = CS_EXT_NAME_WS;
+                else if (c == '\r' && d->state == CS_EXT_NAME)
+                        d->state = CS_SIZE_LF;
+                else if (!char_is_tchar(c) || d->state != CS_EXT_NAME)
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_VALUE_START:
+                if (c == '"')
+                        d->state = CS_EXT_QUOTED;
+                else if (char_is_tchar(c))
+                        d->state = CS_EXT_TOKEN;
+                else if (!char_is_ws(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_TOKEN:
+                if (c == ';')
+                        d->state = CS_EXT_NAME_START;
+                else if (c == '\r')
+                        d->state = CS_SIZE_LF;
+                else if (char_is_ws(c))
+                        d->state = CS_EXT_WS;
+                else if (!char_is_tchar(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_QUOTED:
+                /* qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
+                if (c == '"')
+                        d->state = CS_EXT_AFTER_VALUE;
+                else if (c == '\\')
+                        d->state = CS_EXT_QUOTED_ESCAPE;
+                else if (!char_is_ws(c) && !char_is_field_vchar(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_EXT_QUOTED_ESCAPE:
+                if (!char_is_ws(c) && !char_is_field_vchar(c))
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                d->state = CS_EXT_QUOTED;
+                break;
+
+        case CS_EXT_AFTER_VALUE:
+                if (c == ';')
+                        d->state = CS_EXT_NAME_START;
+                else if (c == '\r')
+                        d->state = CS_SIZE_LF;
+                else if (char_is_ws(c))
+                        d->state = CS_EXT_WS;
+                else
+                        return chunked_reject(d, 400, "invalid chunk extension");
+                break;
+
+        case CS_SIZE_LF:
+                if (c != '\n')
+                        return chunked_reject(d, 400, "bare CR in chunked body");
+                d->line_len = 0;
+                d->state = d->remaining == 0 ? CS_TRAILER_START : CS_DATA;
+                break;
+
+        case CS_DATA_CR:
+                if (c != '\r')
+                        return chunked_reject(d, 400, "chunk data not followed by CRLF");
+                d->state = CS_DATA_LF;
+                break;
+
+        case CS_DATA_LF:
+                if (c != '\n')
+                        return chunked_reject(d, 400, "chunk data not followed by CRLF");
+                d->line_len = 0;
+                d->state = CS_SIZE_START;
+                break;
+
+        case CS_TRAILER_START:
+                if (c == '\r')
+                        d->state = CS_END_LF;
+                else if (char_is_ws(c))
+                        return chunked_reject(d, 400, "obsolete line folding in trailer");
+                else if (c == '\n')
+                        return chunked_reject(d, 400, "bare LF in chunked body");
+                else if (!char_is_tchar(c))
+                        return chunked_reject(d, 400, "invalid trailer field name");
+                else if (++d->trailer_fields > limits->fields)
+                        return chunked_reject(d, 431, "too many trailer fields");
+                else if (++d->line_len > limits->field_size)
+                        return chunked_reject(d, 431, "trailer field too long");
+                else
+                        d->state = CS_TRAILER_NAME;
+                break;
+
+        case CS_TRAILER_NAME:
+                if (c == ':')
+                        d->state = CS_TRAILER_VALUE;
+                else if (c == '\n')
+                        return chunked_reject(d, 400, "bare LF in chunked body");
+                else if (!char_is_tchar(c))
+                        return chunked_reject(d, 400, "invalid trailer field name");
+                break;
+
+        case CS_TRAILER_VALUE:
+                if (c == '\r')
+                        d->state = CS_TRAILER_LF;
+                else if (c == '\n')
+                        return chunked_reject(d, 400, "bare LF in chunked body");
+                else if (!char_is_ws(c) && !char_is_field_vchar(c))
+                        return chunked_reject(d, 400, "invalid byte in trailer value");
+                break;
+
+        case CS_TRAILER_LF:
+                if (c != '\n')
+                        return chunked_reject(d, 400, "bare CR in chunked body");
+                d->line_len = 0;
+                d->state = CS_TRAILER_START;
+                break;
+
+        case CS_END_LF:
+                if (c != '\n')
+                        return chunked_reject(d, 400, "bare CR in chunked body");
+                d->state = CS_DONE;
+                d->result = 1;
+                return 1;
+
+        default:
+                return chunked_reject(d, 500, "chunked decoder in an impossible state");
+        }
+
+        return 0;
+}
+
+int http_chunked_feed(HttpChunked *d, const HttpParserLimits *limits, char *buf, size_t len, size_t *ret_consumed,
+                      size_t *ret_data) {
+        size_t r = 0, w = 0;
+        int ret = 0;
+
+        if (d->state == CS_DONE || d->state == CS_FAILED) {
+                *ret_consumed = 0;
+                *ret_data = 0;
+                return d->result;
+        }
+
+        while (r < len) {
+                if (d->state == CS_DATA) {
+                        size_t n = (size_t) MIN(d->remaining, (uint64_t) (len - r));
+
+                        /* The output never overtakes the input: w <= r always. */
+                        if (w != r)
+                                memmove(buf + w, buf + r, n);
+                        w += n;
+                        r += n;
+                        d->remaining -= n;
+                        if (d->remaining == 0)
+                                d->state = CS_DATA_CR;
+                        continue;
+                }
+
+                ret = chunked_step(d, limits, (unsigned char) buf[r++]);
+                if (ret != 0)
+                        break;
+        }
+
+        *ret_consumed = r;
+        *ret_data = w;
+        return ret;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* memory-io.h — an HttpIo over memory for tests and fuzzers: input is handed out in chunks of a
+ * chosen size (so every split point can be exercised), output is collected in one buffer. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+
+typedef struct MemoryIo {
+        const char *in;
+        size_t in_len, in_pos;
+        size_t chunk;     /* at most this many bytes per recv (0: all) */
+        bool eof;         /* after the input: end of stream instead of -EAGAIN */
+        char *out;
+        size_t out_len, out_size;
+        size_t write_limit; /* at most this many bytes per writev (0: all) */
+        bool shut;
+} MemoryIo;
+
+extern const HttpIo memory_io;
+
+void memory_io_init(MemoryIo *m, const char *in, size_t len, size_t chunk);
+void memory_io_done(MemoryIo *m);
+
+/* Run c until it waits for input that will not come or is done. Returns the last want. */
+HttpConnWant memory_io_run(HttpConn *c, MemoryIo *m);

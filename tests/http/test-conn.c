@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* The connection state machine over memory: responses, framing, keep-alive, pipelining, bodies,
+ * errors and timeouts, with input cut at every size. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "memory-io.h"
+#include "server.h"
+#include "site-config.h"
+
+static char root[] = "/tmp/mpmd-conn-XXXXXX";
+static HttpSiteConfig cfg;
+static HttpServer *server;
+
+static void write_file(const char *name, const char *content) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", root, name);
+        FILE *f = fopen(p, "we");
+        cr_assert_not_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static void setup(void) {
+        const char *err = NULL;
+
+        cr_assert_not_null(mkdtemp(root));
+        write_file("index.html", "<h1>hi</h1>\n");
+        write_file("a.txt", "alpha\n");
+        char d[512];
+        snprintf(d, sizeof(d), "%s/dir", root);
+        cr_assert_eq(mkdir(d, 0755), 0);
+
+        cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
+        cfg.document_root = strdup(root);
+        cr_assert_eq(http_server_new(NULL, &server), 0);
+        cr_assert_eq(http_server_add_site(server, "main", &cfg, NULL, &err), 0);
+}
+
+static void teardown(void) {
+        char cmd[600];
+        http_server_free(server);
+        conf_table_free(http_site_directives, &cfg);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        (void) !system(cmd);
+        strcpy(root, "/tmp/mpmd-conn-XXXXXX");
+}
+
+TestSuite(conn, .init = setup, .fini = teardown);
+
+/* Feed input (in chunks of `chunk` bytes), return everything written; *ret_done tells whether the
+ * connection ended. */
+static char *exchange(const char *input, size_t chunk, bool eof, bool *ret_done) {
+        MemoryIo m;
+        memory_io_init(&m, input, strlen(input), chunk);
+        m.eof = eof;
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+        HttpConnWant w = memory_io_run(c, &m);
+        if (ret_done)
+                *ret_done = w == HTTP_CONN_DONE;
+        http_conn_free(c);
+        char *out = strndup(m.out ? m.out : "", m.out_len);
+        memory_io_done(&m);
+        return out;
+}
+
+static int count(const char *hay, const char *needle) {
+        int n = 0;
+        for (const char *p = hay; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+Test(conn, get_index) {
+        char *out = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, false, NULL);
+        cr_assert(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", out);
+        cr_assert(strstr(out, "\r\nContent-Length: 12\r\n"));
+        cr_assert(strstr(out, "\r\nServer: mpmd\r\n"));
+        cr_assert(strstr(out, "\r\nDate: "));
+        cr_assert(strstr(out, "\r\n\r\n<h1>hi</h1>\n"));
+        cr_assert_null(strstr(out, "Connection: close"));
+        free(out);
+}
+
+Test(conn, every_chunk_size_gives_the_same_bytes) {
+        const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+                          "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+        char *whole = exchange(req, 0, false, NULL);
+        for (size_t chunk = 1; chunk < strlen(req); chunk++) {
+                char *out = exchange(req, chunk, false, NULL);
+                /* Date may tick between runs; compare everything else. */
+                cr_assert_eq(strlen(out), strlen(whole), "chunk %zu", chunk);
+                cr_assert_eq(count(out, "HTTP/1.1 200 OK"), 2, "chunk %zu", chunk);
+                free(out);
+        }
+        free(whole);
+}
+
+Test(conn, pipelined_requests_answered_in_order) {
+        char *out = exchange("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                             0, false, NULL);
+        char *a = strstr(out, "alpha\n"), *b = strstr(out, "404 Not Found"), *c = strstr(out, "<h1>hi</h1>");
+        cr_assert(a && b && c && a < b && b < c, "%s", out);
+        free(out);
+}
+
+Test(conn, head_sends_no_body) {
+        char *out = exchange("HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 0, false, NULL);
+        cr_assert(strstr(out, "Content-Length: 6\r\n"));
+        cr_assert(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "%s", out);
+        free(out);
+}
+
+Test(conn, body_of_refused_post_is_skipped_for_the_next_request) {
+        char *out = exchange("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                             "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                             0, false, NULL);
+        cr_assert(strstr(out, "HTTP/1.1 405 Method Not Allowed\r\n"), "%s", out);
+        cr_assert(strstr(out, "Allow: GET, HEAD, OPTIONS\r\n"));
+        cr_assert(strstr(out, "alpha\n"), "%s", out);
+        free(out);
+}
+
+Test(conn, chunked_body_is_skipped_too) {
+        char *out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "5;ext=1\r\nhello\r\n0\r\nTrailer: t\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                             0, false, NULL);
+        cr_assert(strstr(out, " 405 "), "%s", out);
+        cr_assert(strstr(out, "alpha\n"), "%s", out);
+        free(out);
+}
+
+Test(conn, bad_request_is_400_and_closes) {
+        bool done;
+        char *out = exchange("GET / HTTP/1.1\nHost: x\n\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 0, true, &done);
+        cr_assert(strncmp(out, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s", out);
+        cr_assert(strstr(out, "Connection: close\r\n"));
+        cr_assert_null(strstr(out, "alpha"), "nothing after a bad request may be served");
+        cr_assert(done);
+        free(out);
+}
+
+Test(conn, statuses) {
+        struct {
+                const char *req;
+                const char *status;
+        } cases[] = {
+                { "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "404 Not Found" },
+                { "GET /dir HTTP/1.1\r\nHost: x\r\n\r\n", "301 Moved Permanently" },
+                { "GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n", "403 Forbidden" },
+                { "BREW / HTTP/1.1\r\nHost: x\r\n\r\n", "501 Not Implemented" },
+                { "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", "405 Method Not Allowed" },
+                { "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", "405 Method Not Allowed" },
+                { "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "200 OK" },
+                { "GET / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n", "417 Expectation Failed" },
+                { "GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n", "400 Bad Request" },
+                { "GET /../a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400 Bad Request" },
+                { "GET / HTTP/1.1\r\n\r\n", "400 Bad Request" },
+                { "GET http://x/a.txt HTTP/1.1\r\nHost: y\r\n\r\n", "200 OK" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *out = exchange(cases[i].req, 0, false, NULL);
+                cr_expect(strncmp(out + 9, cases[i].status, strlen(cases[i].status)) == 0, "%s → %.40s",
+                          cases[i].req, out);
+                free(out);
+        }
+}
+
+Test(conn, redirect_keeps_query) {
+        char *out = exchange("GET /dir?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", 0, false, NULL);
+        cr_assert(strstr(out, "\r\nLocation: /dir/?a=1\r\n"), "%s", out);
+        free(out);
+}
+
+Test(conn, http10_closes_unless_asked) {
+        bool done;
+        char *out = exchange("GET / HTTP/1.0\r\n\r\n", 0, false, &done);
+        cr_assert(strstr(out, "Connection: close\r\n"));
+        free(out);
+        out = exchange("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, false, &done);
+        cr_assert(strstr(out, "Connection: keep-alive\r\n"), "%s", out);
+        cr_assert(!done);
+        free(out);
+}
+
+Test(conn, max_keep_alive_requests) {
+        cfg.max_keep_alive_requests = 2;
+        char *out = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                             0, false, NULL);
+        cr_assert_eq(count(out, "HTTP/1.1 200"), 2, "%s", out);
+        cr_assert_eq(count(out, "Connection: close"), 1);
+        free(out);
+}
+
+Test(conn, drain_closes_after_the_next_response) {
+        MemoryIo m;
+        const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        http_conn_drain(c, 1000, USEC_PER_SEC);
+        memory_io_run(c, &m);
+        cr_assert(strstr(m.out, "Connection: close\r\n"));
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn, idle_keep_alive_deadline_and_timeout) {
+        MemoryIo m;
+        const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert_eq(http_conn_phase(c), HTTP_PHASE_IDLE);
+        cr_assert_eq(http_conn_deadline(c), 1000 + cfg.keep_alive_timeout);
+        size_t before = m.out_len;
+        cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), HTTP_CONN_DONE);
+        cr_assert_eq(m.out_len, before, "an idle connection closes silently");
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn, partial_head_times_out_with_408) {
+        MemoryIo m;
+        const char *req = "GET / HTTP/1.1\r\nHost:";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        usec_t d = http_conn_deadline(c);
+        cr_assert(d > 1000 && d <= 1000 + 40 * USEC_PER_SEC);
+        http_conn_timeout(c, d);
+        cr_assert(strstr(m.out, "408 Request Timeout"), "%s", m.out);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn, slow_writer_gets_every_byte) {
+        MemoryIo m;
+        const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        m.write_limit = 3; /* the engine must resume partial writes */
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        memory_io_run(c, &m);
+        cr_assert(m.out_len > 6 && memcmp(m.out + m.out_len - 6, "alpha\n", 6) == 0);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn, huge_header_gets_431_with_bounded_buffer) {
+        size_t n = 100 * 1024;
+        char *req = malloc(n + 64);
+        strcpy(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+        size_t l = strlen(req);
+        memset(req + l, 'a', n);
+        strcpy(req + l + n, "\r\n\r\n");
+        char *out = exchange(req, 0, false, NULL);
+        cr_assert(strncmp(out, "HTTP/1.1 431 ", 13) == 0, "%.60s", out);
+        free(out);
+        free(req);
+}
