@@ -539,6 +539,8 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
 
         case PS_VERSION:
                 /* "HTTP/" DIGIT "." DIGIT, then CRLF: HTTP/1.11, HTTP/10.0 and http/1.1 fail here. */
+                if (c == '\n')
+                        return parser_reject(p, 400, "bare LF in request head");
                 if (p->aux < 5) {
                         if (c != (unsigned char) "HTTP/"[p->aux])
                                 return parser_reject(p, 400, "invalid HTTP version");

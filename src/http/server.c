@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "server.h"
 #include "strv.h"
 

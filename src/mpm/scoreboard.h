@@ -15,6 +15,8 @@
 #include "macro.h"
 
 #define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
+/* Upper bound on worker slots in one segment (Apache's ThreadLimit tops out at 20000). */
+#define SCOREBOARD_WORKERS_MAX 65536u
 
 /* Apache's mod_status letters. */
 typedef enum WorkerState {
@@ -49,8 +51,10 @@ typedef struct ScoreboardProcess {
         WorkerScore workers[];
 } ScoreboardProcess;
 
-/* Create a segment for n_workers threads: returns a sealed-size memfd (O_CLOEXEC) or -errno. */
+/* Create a segment for n_workers threads: returns a sealed-size memfd (O_CLOEXEC) or -errno
+ * (-EINVAL above SCOREBOARD_WORKERS_MAX). Every slot starts WS_OPEN. */
 int scoreboard_segment_create(unsigned generation, unsigned n_workers);
+/* Bytes of a segment for n_workers, whole pages; 0 when n_workers exceeds SCOREBOARD_WORKERS_MAX. */
 size_t scoreboard_segment_size(unsigned n_workers);
 /* Map a segment; writable for the worker, read-only for the supervisor. NULL on failure. */
 ScoreboardProcess *scoreboard_segment_map(int fd, unsigned n_workers, bool writable);
@@ -64,7 +68,10 @@ typedef struct ProcessScore {
         uint32_t connections_open;
 } ProcessScore;
 
-/* Validate a copy of a segment the supervisor created for n_workers threads of generation. */
+/* Validate a segment the supervisor created for n_workers threads of generation. seg may be the
+ * live read-only mapping: the function copies it before judging it, and reads only the
+ * scoreboard_segment_size(n_workers) bytes the supervisor itself computed. Invalid when the magic,
+ * the generation or n_workers differ from what was created, or a state is not a known letter. */
 void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, unsigned n_workers,
                              ProcessScore *ret);
 
@@ -76,5 +83,7 @@ typedef struct ScoreboardView {
         uint64_t requests, bytes;
 } ScoreboardView;
 
+/* One of the WorkerState letters above. */
 bool worker_state_is_valid(uint8_t s);
+/* Busy as mod_status counts it: R W K C L, and G (finishing its request before exit). */
 bool worker_state_is_busy(uint8_t s);

@@ -8,6 +8,7 @@
  * spaces, range-checked. Errors are collected, never printed here: the caller decides. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,7 +53,10 @@ typedef struct ConfErrors {
         size_t n;
 } ConfErrors;
 
+/* msgs is kept NULL-terminated. e may be NULL (the message is dropped). file NULL: the message
+ * alone; line 0 (a default, or the file as a whole): "FILE: what". */
 void conf_errors_add(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
+void conf_errors_addv(ConfErrors *e, const char *file, unsigned line, const char *fmt, va_list ap) _printf_(4, 0);
 void conf_errors_done(ConfErrors *e);
 
 /* Find a row by key, case-insensitively (Apache's directives are case-insensitive). */
@@ -74,6 +78,11 @@ int conf_item_copy(const ConfItem *item, void *dst, const void *src);
  * On a bad value returns -EINVAL and sets *ret_error to a malloc'd sentence saying what was
  * expected ("expected a number from 1 to 20000, got \"abc\""). */
 int conf_item_apply(const ConfItem *item, void *base, const char *value, bool replace_list, char **ret_error);
+
+/* The value of one row as a file would write it ("5s", "8K", "On", "a b"); malloc'd, NULL on
+ * -ENOMEM. For messages such as "cannot change on reload (was X, now Y)". */
+char *conf_item_format(const ConfItem *item, const void *base);
+bool conf_item_equal(const ConfItem *item, const void *a, const void *b);
 
 /* Strict parsers, usable on their own. All return 0 or -EINVAL/-ERANGE. */
 int parse_uint64(const char *s, uint64_t *ret);           /* decimal digits only, no sign */

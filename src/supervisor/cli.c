@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build-config.h"
 #include "cli.h"
 #include "config.h"
 #include "strv.h"

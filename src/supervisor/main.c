@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -107,7 +108,7 @@ int main(int argc, char *argv[]) {
         }
 
         char *pid_file = config->pid_file ? strdup(config->pid_file) : NULL;
-        SupervisorOptions so = { .config_file = o.config_file };
+        SupervisorOptions so = { .config_file = o.config_file, .load = lo };
         r = supervisor_run(&so, config);
         if (pid_file)
                 (void) unlink(pid_file);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "config.h"
+#include "control.h"
 #include "listeners.h"
 #include "log.h"
 #include "maintain.h"
@@ -46,7 +49,14 @@ struct Supervisor {
         const SupervisorOptions *opts;
         ListenerSet listeners;
         SupGeneration *current;
-        SupGeneration *draining; /* list */
+        SupGeneration *pending;  /* being started by a reload; becomes current once ready */
+        usec_t pending_deadline;
+        SupGeneration *draining; /* list of older generations finishing their work */
+        char *last_reload;       /* "ok" or the first error of the last reload */
+        ControlServer *control;
+        ControlClient *reload_waiters[16]; /* mpmctl reload calls waiting for the outcome */
+        size_t n_reload_waiters;
+        usec_t started;
         unsigned next_generation;
         bool stopping;
         bool ready_sent;
@@ -55,6 +65,9 @@ struct Supervisor {
 };
 
 static void generation_free(SupGeneration *sg);
+static int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
+static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
+static void supervisor_abandon_reload(Supervisor *s, const char *why);
 
 /* ---- the spawn API offered to MPMs ---------------------------------------------------------- */
 
@@ -63,7 +76,7 @@ static int close_all_but(const int *keep, size_t n) {
          * supervisor's: no control socket, no pidfd of a sibling, no event loop. */
         int from = 3;
         for (size_t i = 0; i <= n; i++) {
-                int to = i < n ? keep[i] - 1 : ~0U >> 1;
+                int to = i < n ? keep[i] - 1 : INT_MAX;
                 if (to >= from && close_range((unsigned) from, (unsigned) to, 0) < 0)
                         return -errno;
                 if (i < n)
@@ -283,9 +296,11 @@ static void supervisor_update_status(Supervisor *s) {
         if (!scores)
                 return;
         scoreboard_view_build(sg, &v, scores);
-        sd_notifyf(false, "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests",
+        sd_notifyf(false,
+                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s",
                    sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
-                   (unsigned long long) v.requests);
+                   (unsigned long long) v.requests, s->last_reload ? "; last reload: " : "",
+                   s->last_reload ? s->last_reload : "");
         free(scores);
 }
 
@@ -293,6 +308,8 @@ static void supervisor_check_done(Supervisor *s) {
         if (!s->stopping)
                 return;
         if (s->current && generation_alive(s->current) > 0)
+                return;
+        if (s->pending && generation_alive(s->pending) > 0)
                 return;
         for (SupGeneration *g = s->draining; g; g = g->next)
                 if (generation_alive(g) > 0)
@@ -344,6 +361,10 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                 g->boards[slot] = NULL;
         }
 
+        if (sg == sg->sup->pending && si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL) {
+                supervisor_abandon_reload(sg->sup, "a worker of the new configuration could not start");
+                return 0;
+        }
         if (sg == sg->sup->current && !sg->sup->stopping)
                 generation_maintain(sg, now);
         supervisor_check_done(sg->sup);
@@ -360,9 +381,12 @@ static void supervisor_send_ready(Supervisor *s) {
         supervisor_update_status(s);
 }
 
+static void supervisor_commit_reload(Supervisor *s);
+
 /* Workers write their slot number when they accept; the number is checked, never trusted. */
 static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         SupGeneration *sg = userdata;
+        Supervisor *s = sg->sup;
         uint32_t slots[64];
         ssize_t n = read(fd, slots, sizeof(slots));
 
@@ -373,11 +397,14 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                 sg->g.procs[slot].state = PROCESS_RUNNING;
                 sg->g.procs[slot].crashes = 0;
         }
-        if (sg == sg->sup->current && !sg->announced_ready && generation_count(sg, PROCESS_STARTING) == 0 &&
-            generation_count(sg, PROCESS_RUNNING) > 0) {
-                sg->announced_ready = true;
-                supervisor_send_ready(sg->sup);
-        }
+        if (sg->announced_ready || generation_count(sg, PROCESS_STARTING) > 0 ||
+            generation_count(sg, PROCESS_RUNNING) == 0)
+                return 0;
+        sg->announced_ready = true;
+        if (sg == s->current)
+                supervisor_send_ready(s);
+        else if (sg == s->pending)
+                supervisor_commit_reload(s);
         return 0;
 }
 
@@ -434,7 +461,13 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 log_error_errno(r, "Cannot listen on %s: %m", failed);
                 goto fail;
         }
-        sg->g.listeners = s->listeners.items;
+        /* A copy: the set may grow on a later reload while this generation still runs. */
+        sg->g.listeners = calloc(s->listeners.n, sizeof(Listener));
+        if (!sg->g.listeners) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        memcpy(sg->g.listeners, s->listeners.items, s->listeners.n * sizeof(Listener));
         sg->g.n_listeners = s->listeners.n;
 
         if (pipe2(sg->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -467,6 +500,7 @@ static void generation_free(SupGeneration *sg) {
         safe_close(sg->ready_pipe[0]);
         safe_close(sg->ready_pipe[1]);
         http_server_free(sg->g.http);
+        free(sg->g.listeners);
         free(sg->g.procs);
         free(sg->g.boards);
         free(sg->children);
@@ -480,10 +514,125 @@ static void generation_stop_all(SupGeneration *sg, bool graceful) {
                 sup_stop(&sg->g, i, graceful);
 }
 
+/* ---- reload --------------------------------------------------------------------------------- */
+
+static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why) {
+        for (size_t i = 0; i < s->n_reload_waiters; i++) {
+                ControlClient *c = s->reload_waiters[i];
+                if (ok)
+                        control_client_reply(c, "OK generation %u is serving the new configuration",
+                                             s->current->g.number);
+                else
+                        control_client_reply(c, "ERROR %s", why);
+                control_client_finish(c);
+        }
+        s->n_reload_waiters = 0;
+}
+
+static void supervisor_set_reload_result(Supervisor *s, const char *result) {
+        free(s->last_reload);
+        s->last_reload = strdup(result);
+        supervisor_update_status(s);
+}
+
+static void supervisor_abandon_reload(Supervisor *s, const char *why) {
+        SupGeneration *sg = s->pending;
+
+        log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
+        s->pending = NULL;
+        generation_stop_all(sg, false);
+        /* Its workers are reaped through the draining list. */
+        sg->drain_deadline = 0;
+        sg->next = s->draining;
+        s->draining = sg;
+        sd_notify(false, "READY=1");
+        supervisor_set_reload_result(s, why);
+        supervisor_answer_reload_waiters(s, false, why);
+}
+
+/* The new generation accepts: the old one drains, finishing what it does. */
+static void supervisor_commit_reload(Supervisor *s) {
+        SupGeneration *old = s->current;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        s->current = s->pending;
+        s->pending = NULL;
+        old->drain_deadline = now + s->current->config->graceful_reload_timeout;
+        generation_stop_all(old, true);
+        old->next = s->draining;
+        s->draining = old;
+        log_notice("reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
+                   old->g.number);
+        sd_notify(false, "READY=1");
+        supervisor_set_reload_result(s, "ok");
+        supervisor_answer_reload_waiters(s, true, NULL);
+}
+
+/* Parse and check the whole configuration; on any error nothing changes. Returns 0 when the new
+ * generation was started (it takes over once ready), or -errno with the errors logged and copied
+ * to errors_out when given. */
+static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
+        ConfErrors errors = {}, warnings = {};
+        Config *c = NULL;
+        int r;
+
+        if (s->stopping)
+                return -ESHUTDOWN;
+        if (s->pending)
+                return -EBUSY;
+
+        log_notice("reloading the configuration from %s", s->opts->config_file);
+        r = config_load(s->opts->config_file, &s->opts->load, &c, &errors, &warnings);
+        if (r >= 0)
+                r = config_check_reload(s->current->config, c, &errors);
+        for (size_t i = 0; i < warnings.n; i++)
+                log_warning("%s", warnings.msgs[i]);
+        if (r < 0) {
+                for (size_t i = 0; i < errors.n; i++)
+                        log_error("%s", errors.msgs[i]);
+                log_error("reload refused: %zu error%s; generation %u keeps serving unchanged", errors.n,
+                          errors.n == 1 ? "" : "s", s->current->g.number);
+                char *why = NULL;
+                if (asprintf(&why, "reload failed: %s", errors.n > 0 ? errors.msgs[0] : "error") >= 0) {
+                        supervisor_set_reload_result(s, why);
+                        free(why);
+                }
+                config_free(c);
+                if (errors_out)
+                        *errors_out = errors;
+                else
+                        conf_errors_done(&errors);
+                conf_errors_done(&warnings);
+                return -EINVAL;
+        }
+        conf_errors_done(&errors);
+        conf_errors_done(&warnings);
+
+        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
+        r = generation_new(s, c, &s->pending);
+        if (r >= 0) {
+                r = s->pending->g.ops->start(&s->pending->g);
+                if (r < 0) {
+                        s->pending->g.draining = true;
+                        supervisor_abandon_reload(s, "the new workers could not be started");
+                        return r;
+                }
+        } else {
+                s->pending = NULL;
+                sd_notify(false, "READY=1");
+                supervisor_set_reload_result(s, "reload failed: the new generation could not be built");
+                return r;
+        }
+        s->pending_deadline = now_usec(CLOCK_MONOTONIC) + STARTUP_TIMEOUT_USEC;
+        return 0;
+}
+
 /* ---- signals and the tick ------------------------------------------------------------------- */
 
 static void supervisor_hard_stop(Supervisor *s) {
         log_notice("stopping now: killing every worker");
+        if (s->pending)
+                generation_stop_all(s->pending, false);
         if (s->current)
                 generation_stop_all(s->current, false);
         for (SupGeneration *g = s->draining; g; g = g->next)
@@ -495,18 +644,31 @@ static void supervisor_hard_stop(Supervisor *s) {
 static void supervisor_graceful_stop(Supervisor *s) {
         usec_t timeout = s->current ? s->current->config->graceful_shutdown_timeout : 0;
 
-        if (s->stopping)
-                return supervisor_hard_stop(s);
+        if (s->stopping) {
+                supervisor_hard_stop(s);
+                return;
+        }
         s->stopping = true;
         sd_notify(false, "STOPPING=1");
         log_notice("graceful stop: letting workers finish (at most %llu s)",
                    (unsigned long long) (timeout / USEC_PER_SEC));
         s->stop_deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        if (s->pending)
+                generation_stop_all(s->pending, false);
         if (s->current)
                 generation_stop_all(s->current, true);
         for (SupGeneration *g = s->draining; g; g = g->next)
                 generation_stop_all(g, true);
         supervisor_check_done(s);
+}
+
+static int supervisor_reopen_logs(Supervisor *s) {
+        const char *target = s->current ? s->current->config->site.error_log : "stderr";
+        int r = log_open(target);
+        if (r < 0)
+                return log_error_errno(r, "Cannot reopen the error log %s: %m", target);
+        log_info("log files reopened");
+        return 0;
 }
 
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
@@ -520,23 +682,36 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         case SIGINT:
                 supervisor_hard_stop(s);
                 break;
-        case SIGUSR1: {
-                const char *target = s->current ? s->current->config->site.error_log : "stderr";
-                int r = log_open(target);
-                if (r < 0)
-                        log_error_errno(r, "Cannot reopen the error log %s: %m", target);
-                else
-                        log_info("log files reopened");
+        case SIGUSR1:
+                (void) supervisor_reopen_logs(s);
                 break;
-        }
         case SIGHUP:
-                log_warning("SIGHUP: configuration reload is not available in this build yet; "
-                            "restart mpmd to apply changes");
+                (void) supervisor_reload(s, NULL);
                 break;
         default:
                 break;
         }
         return 0;
+}
+
+/* Old generations: kill what outlives its drain bound, forget what has exited. */
+static void supervisor_reap_draining(Supervisor *s, usec_t now) {
+        for (SupGeneration **p = &s->draining; *p;) {
+                SupGeneration *g = *p;
+                if (generation_alive(g) == 0) {
+                        *p = g->next;
+                        log_debug("generation %u has finished", g->g.number);
+                        generation_free(g);
+                        continue;
+                }
+                if (g->drain_deadline > 0 && now >= g->drain_deadline) {
+                        log_warning("generation %u: GracefulReloadTimeout reached, killing its %u worker(s)",
+                                    g->g.number, generation_alive(g));
+                        g->drain_deadline = 0;
+                        generation_stop_all(g, false);
+                }
+                p = &g->next;
+        }
 }
 
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -548,6 +723,10 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
                 s->stop_deadline = 0;
                 supervisor_hard_stop(s);
         }
+        if (s->pending && now >= s->pending_deadline)
+                supervisor_abandon_reload(s, "the new workers did not become ready in time");
+        if (s->pending)
+                generation_maintain(s->pending, now);
         if (s->current && !s->stopping) {
                 generation_maintain(s->current, now);
                 supervisor_update_status(s);
@@ -555,12 +734,111 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
                     generation_count(s->current, PROCESS_RUNNING) > 0)
                         supervisor_send_ready(s);
         }
+        if (!s->stopping)
+                supervisor_reap_draining(s, now);
         sd_event_source_set_time(src, usec + MAINTAIN_INTERVAL_USEC);
         return 0;
 }
 
+/* ---- the control socket --------------------------------------------------------------------- */
+
+static void control_status(Supervisor *s, ControlClient *c) {
+        SupGeneration *sg = s->current;
+        ProcessScore *scores = sg ? calloc(sg->g.n_procs, sizeof(*scores)) : NULL;
+        ScoreboardView v = {};
+        char board[512];
+        size_t nb = 0;
+        unsigned draining = 0;
+
+        if (!sg || !scores) {
+                control_client_reply(c, "ERROR no generation is running");
+                free(scores);
+                return;
+        }
+        scoreboard_view_build(sg, &v, scores);
+        for (unsigned i = 0; i < sg->g.n_procs && nb < sizeof(board) - 1; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                board[nb++] = p->state == PROCESS_FREE     ? '.'
+                              : p->state == PROCESS_STARTING ? 'S'
+                              : p->state == PROCESS_STOPPING ? 'G'
+                              : !scores[i].valid             ? '?'
+                              : scores[i].busy > 0           ? 'W'
+                              : scores[i].keepalive > 0      ? 'K'
+                                                             : '_';
+        }
+        board[nb] = 0;
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                draining += generation_alive(g);
+        control_client_reply(c,
+                             "OK\npid: %d\ngeneration: %u\nmpm: %s\nuptime: %llu s\nprocesses: %u (starting %u, "
+                             "stopping %u)\nworkers: busy %u, idle %u, keepalive %u\nrequests: %llu\nbytes: %llu\n"
+                             "invalid scoreboard segments: %u\nold generations' processes: %u\n"
+                             "last reload: %s\nstate: %s\nscoreboard: %s",
+                             (int) getpid(), sg->g.number, sg->g.ops->name,
+                             (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - s->started) / USEC_PER_SEC),
+                             generation_alive(sg), generation_count(sg, PROCESS_STARTING),
+                             generation_count(sg, PROCESS_STOPPING), v.busy, v.ready, v.keepalive,
+                             (unsigned long long) v.requests, (unsigned long long) v.bytes, v.invalid, draining,
+                             s->last_reload ? s->last_reload : "none",
+                             s->stopping ? "stopping" : s->pending ? "reloading" : "running", board);
+        free(scores);
+}
+
+static void on_control_command(void *userdata, ControlClient *c, const char *command) {
+        Supervisor *s = userdata;
+
+        if (strcmp(command, "reload") == 0) {
+                ConfErrors errors = {};
+                if (s->n_reload_waiters >= ELEMENTSOF(s->reload_waiters)) {
+                        control_client_reply(c, "ERROR too many reloads waiting");
+                        control_client_finish(c);
+                        return;
+                }
+                if (s->pending) {
+                        /* Join the reload in progress: its outcome is this call's too. */
+                        s->reload_waiters[s->n_reload_waiters++] = c;
+                        return;
+                }
+                int r = supervisor_reload(s, &errors);
+                if (r == -EINVAL) {
+                        control_client_reply(c, "ERROR reload refused, the running configuration is unchanged:");
+                        for (size_t i = 0; i < errors.n; i++)
+                                control_client_reply(c, "%s", errors.msgs[i]);
+                        conf_errors_done(&errors);
+                } else if (r == -ESHUTDOWN)
+                        control_client_reply(c, "ERROR mpmd is stopping");
+                else if (r < 0)
+                        control_client_reply(c, "ERROR reload failed: %s", strerror(-r));
+                else {
+                        s->reload_waiters[s->n_reload_waiters++] = c;
+                        return;
+                }
+        } else if (strcmp(command, "status") == 0)
+                control_status(s, c);
+        else if (strcmp(command, "stop") == 0) {
+                control_client_reply(c, "OK stopping gracefully");
+                supervisor_graceful_stop(s);
+        } else if (strcmp(command, "stop --now") == 0) {
+                control_client_reply(c, "OK stopping now");
+                s->stopping = true;
+                supervisor_hard_stop(s);
+        } else if (strcmp(command, "reopen-logs") == 0) {
+                int r = supervisor_reopen_logs(s);
+                if (r < 0)
+                        control_client_reply(c, "ERROR cannot reopen the logs: %s", strerror(-r));
+                else
+                        control_client_reply(c, "OK logs reopened");
+        } else
+                control_client_reply(c, "ERROR unknown command \"%s\"", command);
+        control_client_finish(c);
+}
+
+static const ControlHandler control_handler = {
+        .command = on_control_command,
+};
+
 int supervisor_run(const SupervisorOptions *opts, Config *config) {
-        Supervisor s = { .opts = opts };
+        Supervisor s = { .opts = opts, .started = now_usec(CLOCK_MONOTONIC) };
         char *inherit_error = NULL;
         sigset_t mask;
         int r;
@@ -602,6 +880,12 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 goto out;
         }
 
+        const char *control_path = s.current->config->control_socket;
+        r = control_server_new(s.event, control_path, &control_handler, &s, &s.control);
+        if (r < 0)
+                /* Serving matters more than being controllable: say so and go on. */
+                log_warning_errno(r, "No control socket at %s (mpmctl will not reach this mpmd): %m", control_path);
+
         r = sd_event_add_time_relative(s.event, &s.tick, CLOCK_MONOTONIC, MAINTAIN_INTERVAL_USEC, 0, on_tick, &s);
         if (r < 0)
                 goto out;
@@ -615,6 +899,16 @@ out:
                 generation_stop_all(s.current, false);
                 generation_free(s.current);
         }
+        if (s.pending) {
+                generation_stop_all(s.pending, false);
+                generation_free(s.pending);
+        }
+        free(s.last_reload);
+        for (size_t i = 0; i < s.n_reload_waiters; i++) {
+                control_client_reply(s.reload_waiters[i], "ERROR mpmd stopped");
+                control_client_finish(s.reload_waiters[i]);
+        }
+        control_server_free(s.control);
         while (s.draining) {
                 SupGeneration *next = s.draining->next;
                 generation_free(s.draining);

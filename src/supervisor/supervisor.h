@@ -12,6 +12,7 @@
 
 typedef struct SupervisorOptions {
         const char *config_file;
+        ConfigLoadOptions load; /* how a reload reads the configuration: as at start */
 } SupervisorOptions;
 
 /* Run until stopped; returns the process exit status. Takes ownership of config. */

@@ -572,7 +572,7 @@ typedef struct Decoded {
         const char *error;
 } Decoded;
 
-/* Decodes as a connection would: input arrives in pieces (sizes from pieces[], repeating the last),
+/* Decodes as a connection would: input arrives in pieces (first bytes, then step bytes at a time),
  * each call gets the unconsumed input plus the new piece, decoded bytes are taken out after it. */
 static Decoded chunked_decode(const char *in, size_t len, const HttpParserLimits *limits, size_t first, size_t step) {
         Decoded out = { 0 };
@@ -582,8 +582,8 @@ static Decoded chunked_decode(const char *in, size_t len, const HttpParserLimits
 
         cr_assert_not_null(buf);
         http_chunked_init(&d);
-        for (;;) {
-                size_t piece = MIN(given == 0 ? first : step, len - given), consumed, data;
+        for (unsigned call = 0;; call++) {
+                size_t piece = MIN(call == 0 ? first : step, len - given), consumed, data;
 
                 memcpy(buf + have, in + given, piece);
                 have += piece;

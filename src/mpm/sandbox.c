@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "sandbox.h"
+
+/* Capability numbers are probed up to this bound: the kernel may know more than our headers. */
+#define SANDBOX_CAP_PROBE_MAX 64
+
+static const char *const sandbox_profile_table[_SANDBOX_PROFILE_MAX] = {
+        [SANDBOX_PROFILE_WORKER] = "worker",
+        [SANDBOX_PROFILE_POOL] = "pool",
+        [SANDBOX_PROFILE_DISPATCHER] = "dispatcher",
+};
+
+const char *sandbox_profile_to_string(SandboxProfile p) {
+        return (unsigned) p < ELEMENTSOF(sandbox_profile_table) ? sandbox_profile_table[p] : NULL;
+}
+
+/* Denied to every profile: the calls that change identity or privileges, inspect or write other
+ * processes, or reach into the kernel's global state. personality is handled apart. */
+static const char *const sandbox_denied_common[] = {
+        "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
+        "setfsuid", "setfsgid", "capset",
+        "ptrace", "process_vm_readv", "process_vm_writev",
+        "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+        "bpf", "keyctl", "add_key", "request_key",
+        "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+        "perf_event_open", "userfaultfd",
+        "swapon", "swapoff", "reboot", "acct", "quotactl",
+};
+
+/* The dispatcher only accepts, peeks and passes fds on: it runs no program and changes no file. */
+static const char *const sandbox_denied_dispatcher[] = {
+        "execve", "execveat", "creat",
+        "truncate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+        "mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
+        "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
+};
+
+/* open flags that write, create or truncate (O_TMPFILE needs O_WRONLY or O_RDWR). */
+static const int sandbox_write_open_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC };
+
+static int step_failed(const char **ret_failed_step, const char *step, int r) {
+        if (ret_failed_step)
+                *ret_failed_step = step;
+        return r;
+}
+
+static void cap_freep(cap_t *c) {
+        if (*c)
+                (void) cap_free(*c);
+}
+
+static void seccomp_releasep(scmp_filter_ctx *ctx) {
+        if (*ctx)
+                seccomp_release(*ctx);
+}
+
+static int policy_check(const SandboxPolicy *p) {
+        uid_t ruid, euid, suid;
+
+        if (!p || (unsigned) p->profile >= _SANDBOX_PROFILE_MAX)
+                return -EINVAL;
+        if (p->change_ids) {
+                /* -1 would mean "leave unchanged" to setresuid(): it would keep us root. */
+                if (p->uid == (uid_t) -1 || p->gid == (gid_t) -1)
+                        return -EINVAL;
+                if (p->uid == 0 || p->gid == 0)
+                        return -EPERM;
+                return 0;
+        }
+        /* Without an id change, a process running as root would stay root: its capabilities go,
+         * but it would still own every root-owned file. */
+        if (getresuid(&ruid, &euid, &suid) < 0)
+                return -errno;
+        if (ruid == 0 || euid == 0 || suid == 0)
+                return -EPERM;
+        return 0;
+}
+
+/* Returns 1 when every bit is clear afterwards, 0 when bits remain because CAP_SETPCAP is missing. */
+static int bounding_set_drop(void) {
+        bool left = false;
+
+        for (unsigned long cap = 0; cap < SANDBOX_CAP_PROBE_MAX; cap++) {
+                int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (r < 0) {
+                        if (errno == EINVAL) /* past the last capability this kernel knows */
+                                break;
+                        return -errno;
+                }
+                if (r == 0)
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno != EPERM)
+                                return -errno;
+                        left = true;
+                }
+        }
+        return !left;
+}
+
+static int groups_resolve(const SandboxPolicy *p, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ gid_t *list = NULL;
+        long max = sysconf(_SC_NGROUPS_MAX);
+        int n = 16;
+
+        if (max <= 0)
+                max = 65536;
+        if (!p->user_name) {
+                list = malloc(sizeof(gid_t));
+                if (!list)
+                        return -ENOMEM;
+                list[0] = p->gid;
+                n = 1;
+        } else
+                for (;;) {
+                        gid_t *grown = realloc(list, (size_t) n * sizeof(gid_t));
+                        int m = n;
+
+                        if (!grown)
+                                return -ENOMEM;
+                        list = grown;
+                        if (getgrouplist(p->user_name, p->gid, list, &m) >= 0) {
+                                n = m;
+                                break;
+                        }
+                        /* m is now the count needed; it only grows on a second try if the group
+                         * database changed under us, so bound the loop by the kernel's limit. */
+                        if (m <= n || m > max)
+                                return -E2BIG;
+                        n = m;
+                }
+
+        if (n > max)
+                return -E2BIG;
+        for (int i = 0; i < n; i++)
+                if (list[i] == 0)
+                        return -EPERM; /* membership in group root is a root privilege */
+
+        *ret = TAKE_PTR(list);
+        *ret_n = (size_t) n;
+        return 0;
+}
+
+static int seccomp_deny(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned n_cmp,
+                        const struct scmp_arg_cmp *cmp) {
+        int nr = seccomp_syscall_resolve_name(name), r;
+
+        if (nr == __NR_SCMP_ERROR)
+                return 0; /* libseccomp does not know the name: no such call to deny */
+        r = seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);
+        /* A negative number is a pseudo-syscall: the call does not exist on this architecture. */
+        if (r < 0 && nr < 0)
+                return 0;
+        return r;
+}
+
+static int seccomp_filter_load(SandboxProfile profile) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+        int r;
+
+        /* Default allow: the filter is a deny list of what no web worker needs. Calls of another
+         * architecture (i386 or x32 from an x86_64 process) hit libseccomp's bad-arch action and
+         * kill the thread, so they cannot bypass the list. */
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_common); i++) {
+                r = seccomp_deny(ctx, sandbox_denied_common[i], deny, 0, NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        /* personality(PER_LINUX) and the query personality(0xffffffff) stay allowed; any flag
+         * (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC …) would weaken the next exec. */
+        struct scmp_arg_cmp persona[] = {
+                SCMP_A0(SCMP_CMP_NE, 0),
+                SCMP_A0(SCMP_CMP_NE, 0xffffffffu),
+        };
+        r = seccomp_deny(ctx, "personality", deny, ELEMENTSOF(persona), persona);
+        if (r < 0)
+                return r;
+
+        if (profile == SANDBOX_PROFILE_DISPATCHER) {
+                for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_dispatcher); i++) {
+                        r = seccomp_deny(ctx, sandbox_denied_dispatcher[i], deny, 0, NULL);
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(sandbox_write_open_flags); i++) {
+                        uint64_t f = (uint64_t) sandbox_write_open_flags[i];
+                        struct scmp_arg_cmp open_cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, f, f);
+                        struct scmp_arg_cmp openat_cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, f, f);
+
+                        r = seccomp_deny(ctx, "open", deny, 1, &open_cmp);
+                        if (r < 0)
+                                return r;
+                        r = seccomp_deny(ctx, "openat", deny, 1, &openat_cmp);
+                        if (r < 0)
+                                return r;
+                }
+                /* openat2's flags sit behind a pointer the filter cannot read: ENOSYS makes
+                 * callers fall back to openat, whose flags it can. */
+                r = seccomp_deny(ctx, "openat2", SCMP_ACT_ERRNO(ENOSYS), 0, NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        return seccomp_load(ctx);
+}
+
+static bool groups_match(const gid_t *want, size_t n_want) {
+        gid_t have[SANDBOX_STATUS_GROUPS_MAX];
+        int n = getgroups(ELEMENTSOF(have), have);
+
+        /* The kernel sorts and getgrouplist does not: compare as sets, both ways. */
+        if (n < 0)
+                return false;
+        for (int i = 0; i < n; i++) {
+                bool found = false;
+                for (size_t j = 0; j < n_want && !found; j++)
+                        found = have[i] == want[j];
+                if (!found)
+                        return false;
+        }
+        for (size_t j = 0; j < n_want; j++) {
+                bool found = false;
+                for (int i = 0; i < n && !found; i++)
+                        found = have[i] == want[j];
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+static bool verify(const SandboxPolicy *p, const gid_t *groups, size_t n_groups, bool bounding_clear) {
+        struct __user_cap_header_struct head = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+        SandboxStatus st;
+
+        if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+                return false;
+        if (ru == 0 || eu == 0 || su == 0)
+                return false;
+        if (p->change_ids) {
+                if (ru != p->uid || eu != p->uid || su != p->uid)
+                        return false;
+                if (rg != p->gid || eg != p->gid || sg != p->gid)
+                        return false;
+                if (n_groups > SANDBOX_STATUS_GROUPS_MAX) {
+                        /* Too many to read back here; the count at least must match. */
+                        if ((size_t) getgroups(0, NULL) != n_groups)
+                                return false;
+                } else if (!groups_match(groups, n_groups))
+                        return false;
+        }
+
+        if (capget(&head, data) < 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(data); i++)
+                if (data[i].effective || data[i].permitted || data[i].inheritable)
+                        return false;
+
+        for (unsigned long cap = 0; cap < SANDBOX_CAP_PROBE_MAX; cap++) {
+                int r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+                if (r < 0 && errno == EINVAL)
+                        break;
+                if (r != 0)
+                        return false;
+                if (bounding_clear && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+                        return false;
+        }
+
+        if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+                return false;
+
+        /* The kernel's own account, as `mpmctl audit` will read it. */
+        if (sandbox_read_status(0, &st) < 0)
+                return false;
+        if (st.seccomp != 2 || st.no_new_privs != 1)
+                return false;
+        if (st.cap_inh != 0 || st.cap_prm != 0 || st.cap_eff != 0 || st.cap_amb != 0)
+                return false;
+        if (bounding_clear && st.cap_bnd != 0)
+                return false;
+        for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++) {
+                if (st.uid[i] == 0)
+                        return false;
+                if (p->change_ids && (st.uid[i] != p->uid || st.gid[i] != p->gid))
+                        return false;
+        }
+        return true;
+}
+
+int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step) {
+        _cleanup_free_ gid_t *groups = NULL;
+        _cleanup_(cap_freep) cap_t empty = NULL;
+        size_t n_groups = 0;
+        bool bounding_clear;
+        int r;
+
+        if (ret_failed_step)
+                *ret_failed_step = NULL;
+
+        r = policy_check(p);
+        if (r < 0)
+                return step_failed(ret_failed_step, "policy", r);
+        /* Resolved before anything changes: a missing user leaves the process untouched. */
+        if (p->change_ids) {
+                r = groups_resolve(p, &groups, &n_groups);
+                if (r < 0)
+                        return step_failed(ret_failed_step, "setgroups", r);
+        }
+
+        /* Before the id change: dropping from the bounding set needs CAP_SETPCAP, which the
+         * setresuid() below takes away. */
+        r = bounding_set_drop();
+        if (r < 0)
+                return step_failed(ret_failed_step, "bounding set", r);
+        bounding_clear = r > 0;
+        /* Bits we cannot drop are harmless once no_new_privs is set and we are not root, the
+         * unprivileged case; a process about to change ids must be able to drop them. */
+        if (!bounding_clear && p->change_ids)
+                return step_failed(ret_failed_step, "bounding set", -EPERM);
+
+        if (p->change_ids) {
+                if (setgroups(n_groups, groups) < 0)
+                        return step_failed(ret_failed_step, "setgroups", -errno);
+                if (setresgid(p->gid, p->gid, p->gid) < 0)
+                        return step_failed(ret_failed_step, "setresgid", -errno);
+                if (setresuid(p->uid, p->uid, p->uid) < 0)
+                        return step_failed(ret_failed_step, "setresuid", -errno);
+        }
+
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                return step_failed(ret_failed_step, "ambient set", -errno);
+
+        empty = cap_init();
+        if (!empty)
+                return step_failed(ret_failed_step, "capabilities", -ENOMEM);
+        if (cap_set_proc(empty) < 0)
+                return step_failed(ret_failed_step, "capabilities", -errno);
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return step_failed(ret_failed_step, "no_new_privs", -errno);
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return step_failed(ret_failed_step, "dumpable", -errno);
+
+        r = seccomp_filter_load(p->profile);
+        if (r < 0)
+                return step_failed(ret_failed_step, "seccomp", r);
+
+        if (!verify(p, groups, n_groups, bounding_clear))
+                return step_failed(ret_failed_step, "verify", -EPERM);
+
+        return 0;
+}
+
+/* ---- /proc/PID/status ------------------------------------------------------------------------ */
+
+enum {
+        SEEN_UID = 1u << 0,
+        SEEN_GID = 1u << 1,
+        SEEN_GROUPS = 1u << 2,
+        SEEN_CAPINH = 1u << 3,
+        SEEN_CAPPRM = 1u << 4,
+        SEEN_CAPEFF = 1u << 5,
+        SEEN_CAPBND = 1u << 6,
+        SEEN_CAPAMB = 1u << 7,
+        SEEN_NNP = 1u << 8,
+        SEEN_SECCOMP = 1u << 9,
+        SEEN_REQUIRED = SEEN_UID | SEEN_GID | SEEN_GROUPS | SEEN_CAPINH | SEEN_CAPPRM | SEEN_CAPEFF |
+                        SEEN_CAPBND | SEEN_CAPAMB,
+};
+
+static const char *skip_blanks(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        return p;
+}
+
+/* One number in [p, end) after optional blanks; digits only (no sign, no 0x), no overflow. */
+static int number_next(const char **p, const char *end, unsigned base, uint64_t max, uint64_t *ret) {
+        const char *q = skip_blanks(*p, end);
+        uint64_t v = 0;
+        bool any = false;
+
+        for (; q < end && *q != ' ' && *q != '\t'; q++) {
+                unsigned d;
+
+                if (*q >= '0' && *q <= '9')
+                        d = (unsigned) (*q - '0');
+                else if (base == 16 && *q >= 'a' && *q <= 'f')
+                        d = (unsigned) (*q - 'a' + 10);
+                else if (base == 16 && *q >= 'A' && *q <= 'F')
+                        d = (unsigned) (*q - 'A' + 10);
+                else
+                        return -EBADMSG;
+                if (v > (max - d) / base)
+                        return -EBADMSG;
+                v = v * base + d;
+                any = true;
+        }
+        if (!any)
+                return -EBADMSG;
+        *p = q;
+        *ret = v;
+        return 0;
+}
+
+static int numbers_exact(const char *p, const char *end, unsigned base, uint64_t max, uint64_t *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int r = number_next(&p, end, base, max, &v[i]);
+                if (r < 0)
+                        return r;
+        }
+        return skip_blanks(p, end) == end ? 0 : -EBADMSG;
+}
+
+static int status_line_parse(SandboxStatus *s, const char *line, const char *end, unsigned *seen) {
+        static const struct {
+                const char *key;
+                unsigned bit;
+                size_t offset;
+        } caps[] = {
+                { "CapInh", SEEN_CAPINH, offsetof(SandboxStatus, cap_inh) },
+                { "CapPrm", SEEN_CAPPRM, offsetof(SandboxStatus, cap_prm) },
+                { "CapEff", SEEN_CAPEFF, offsetof(SandboxStatus, cap_eff) },
+                { "CapBnd", SEEN_CAPBND, offsetof(SandboxStatus, cap_bnd) },
+                { "CapAmb", SEEN_CAPAMB, offsetof(SandboxStatus, cap_amb) },
+        };
+        const char *colon = memchr(line, ':', (size_t) (end - line)), *v;
+        size_t klen;
+        uint64_t n[_SANDBOX_ID_MAX];
+        unsigned bit = 0;
+        int r;
+
+        if (!colon)
+                return 0; /* not a "Key: value" line: not ours to judge */
+        klen = (size_t) (colon - line);
+        v = colon + 1;
+
+#define KEY_IS(k) (klen == strlen(k) && memcmp(line, k, klen) == 0)
+        if (KEY_IS("Uid") || KEY_IS("Gid")) {
+                bool is_uid = line[0] == 'U';
+
+                bit = is_uid ? SEEN_UID : SEEN_GID;
+                if (*seen & bit)
+                        return -EBADMSG;
+                r = numbers_exact(v, end, 10, UINT32_MAX, n, _SANDBOX_ID_MAX);
+                if (r < 0)
+                        return r;
+                for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++) {
+                        if (is_uid)
+                                s->uid[i] = (uid_t) n[i];
+                        else
+                                s->gid[i] = (gid_t) n[i];
+                }
+        } else if (KEY_IS("Groups")) {
+                bit = SEEN_GROUPS;
+                if (*seen & bit)
+                        return -EBADMSG;
+                s->n_groups = 0;
+                for (const char *p = skip_blanks(v, end); p < end; p = skip_blanks(p, end)) {
+                        r = number_next(&p, end, 10, UINT32_MAX, &n[0]);
+                        if (r < 0)
+                                return r;
+                        if (s->n_groups < SANDBOX_STATUS_GROUPS_MAX)
+                                s->groups[s->n_groups] = (gid_t) n[0];
+                        s->n_groups++;
+                }
+        } else if (KEY_IS("NoNewPrivs") || KEY_IS("Seccomp")) {
+                bool is_nnp = line[0] == 'N';
+
+                bit = is_nnp ? SEEN_NNP : SEEN_SECCOMP;
+                if (*seen & bit)
+                        return -EBADMSG;
+                r = numbers_exact(v, end, 10, is_nnp ? 1 : 2, n, 1);
+                if (r < 0)
+                        return r;
+                if (is_nnp)
+                        s->no_new_privs = (int) n[0];
+                else
+                        s->seccomp = (int) n[0];
+        } else
+                for (size_t i = 0; i < ELEMENTSOF(caps); i++) {
+                        if (!KEY_IS(caps[i].key))
+                                continue;
+                        bit = caps[i].bit;
+                        if (*seen & bit)
+                                return -EBADMSG;
+                        r = numbers_exact(v, end, 16, UINT64_MAX, n, 1);
+                        if (r < 0)
+                                return r;
+                        memcpy((char *) s + caps[i].offset, &n[0], sizeof(uint64_t));
+                        break;
+                }
+#undef KEY_IS
+
+        *seen |= bit;
+        return 0;
+}
+
+static int status_parse_buffer(const char *text, size_t len, SandboxStatus *ret) {
+        SandboxStatus s = { .no_new_privs = -1, .seccomp = -1 };
+        const char *p = text, *end = text + len;
+        unsigned seen = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *eol = nl ? nl : end;
+                int r = status_line_parse(&s, p, eol, &seen);
+
+                if (r < 0)
+                        return r;
+                p = nl ? nl + 1 : end;
+        }
+        if ((seen & SEEN_REQUIRED) != SEEN_REQUIRED)
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+int sandbox_status_parse(const char *text, SandboxStatus *ret) {
+        if (!text || !ret)
+                return -EINVAL;
+        return status_parse_buffer(text, strlen(text), ret);
+}
+
+int sandbox_read_status(pid_t pid, SandboxStatus *ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        char path[sizeof("/proc//status") + 3 * sizeof(pid_t)];
+        size_t size = 4096, len = 0;
+
+        if (!ret)
+                return -EINVAL;
+        if (pid <= 0)
+                snprintf(path, sizeof(path), "/proc/self/status");
+        else
+                snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* The Groups line can be long (65536 groups): read whatever the kernel gives, growing. */
+        for (;;) {
+                ssize_t n;
+
+                if (!buf || len == size) {
+                        char *grown;
+
+                        if (buf)
+                                size *= 2;
+                        if (size > 4u * 1024 * 1024)
+                                return -EFBIG;
+                        grown = realloc(buf, size);
+                        if (!grown)
+                                return -ENOMEM;
+                        buf = grown;
+                }
+                n = read(fd, buf + len, size - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        /* A process that exited between open and read. */
+                        return errno == ESRCH ? -ENOENT : -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        return status_parse_buffer(buf, len, ret);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* sandbox.h — what a worker, a perchild pool or the dispatcher does to itself after the fork and
+ * before it touches a socket, and how anyone can read back what a process holds.
+ *
+ * sandbox_apply() runs in a freshly forked, still single-threaded child and takes these steps in
+ * this fixed order, each checked; the first that fails stops everything and is named:
+ *   "policy"        refuse a policy that would leave a root process (uid or gid 0, or no id change
+ *                   while running as uid 0) before anything is changed
+ *   "bounding set"  empty the capability bounding set (done first, while CAP_SETPCAP is still held;
+ *                   without CAP_SETPCAP it can only be left as it is, allowed when change_ids is false)
+ *   "setgroups" "setresgid" "setresuid"   only with change_ids: the user's groups, then gid, then uid
+ *   "ambient set" "capabilities"          clear the ambient, permitted, effective, inheritable sets
+ *   "no_new_privs" "dumpable"             no_new_privs on, dumpable off
+ *   "seccomp"       load the profile's filter (libseccomp): the denied calls fail with EPERM
+ *   "verify"        read everything back (ids, capget, prctl, /proc/self/status Seccomp: 2)
+ * The process never regains a privilege afterwards: the filter forbids every set*id and capset
+ * call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading. It applies to the
+ * calling thread and to every thread or process it creates later. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum SandboxProfile {
+        SANDBOX_PROFILE_WORKER,     /* prefork/worker/event processes: the common deny list */
+        SANDBOX_PROFILE_POOL,       /* a perchild pool: the common list; may still exec its CGI */
+        SANDBOX_PROFILE_DISPATCHER, /* the perchild dispatcher: the common list, and no execve/execveat,
+                                     * no open for writing/creating/truncating (openat2, whose flags a
+                                     * filter cannot see, answers ENOSYS so callers fall back to openat),
+                                     * no unlink/rename/mkdir/link/chmod/chown/truncate */
+        _SANDBOX_PROFILE_MAX,
+} SandboxProfile;
+
+const char *sandbox_profile_to_string(SandboxProfile p);
+
+typedef struct SandboxPolicy {
+        bool change_ids;       /* switch to uid/gid (requires CAP_SETUID/CAP_SETGID, i.e. root) */
+        uid_t uid;             /* with change_ids: never 0 */
+        gid_t gid;             /* with change_ids: never 0 */
+        const char *user_name; /* supplementary groups of this user via getgrouplist; NULL: gid only */
+        SandboxProfile profile;
+} SandboxPolicy;
+
+/* Returns 0, or -errno with *ret_failed_step (if not NULL) naming the step above that failed.
+ * -EPERM "policy" leaves the process untouched; after any other failure the process is in an
+ * unknown state and must _exit(). */
+int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step);
+
+enum {
+        SANDBOX_ID_REAL,
+        SANDBOX_ID_EFFECTIVE,
+        SANDBOX_ID_SAVED,
+        SANDBOX_ID_FS,
+        _SANDBOX_ID_MAX,
+};
+
+#define SANDBOX_STATUS_GROUPS_MAX 64
+
+/* The privilege lines of /proc/PID/status. */
+typedef struct SandboxStatus {
+        uid_t uid[_SANDBOX_ID_MAX]; /* indexed by SANDBOX_ID_* */
+        gid_t gid[_SANDBOX_ID_MAX];
+        size_t n_groups;            /* supplementary groups the process has */
+        gid_t groups[SANDBOX_STATUS_GROUPS_MAX]; /* the first MIN(n_groups, SANDBOX_STATUS_GROUPS_MAX) */
+        uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+        int no_new_privs; /* 0 or 1; -1 when the kernel does not report it */
+        int seccomp;      /* 0 off, 1 strict, 2 filter; -1 when the kernel does not report it */
+} SandboxStatus;
+
+/* Read /proc/PID/status (pid <= 0: the caller itself). -ENOENT when there is no such process,
+ * -EBADMSG when a line is malformed or Uid, Gid, Groups or a Cap line is missing. */
+int sandbox_read_status(pid_t pid, SandboxStatus *ret);
+/* The same parser on the text of a status file. */
+int sandbox_status_parse(const char *text, SandboxStatus *ret);

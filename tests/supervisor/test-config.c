@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of config_load(): files written into a fresh folder, loaded, and the resulting Config or the
+ * exact messages an operator would read checked. "@" in file contents and expected messages stands
+ * for that folder. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "strv.h"
+
+/* ---- a fake MPM ---------------------------------------------------------------------------- */
+
+typedef struct FakeConfig {
+        uint32_t server_limit;
+        uint32_t max_request_workers;
+        char **hooks;
+} FakeConfig;
+
+#define FK(field) offsetof(FakeConfig, field)
+
+static const ConfItem fake_directives[] = {
+        { "ServerLimit", CONF_UINT, FK(server_limit), "16", 1, 1000, .flags = CONF_RESTART_ONLY,
+          .expect = "a number of processes from 1 to 1000" },
+        { "MaxRequestWorkers", CONF_UINT, FK(max_request_workers), "16", 1, 1000,
+          .expect = "a number of processes from 1 to 1000" },
+        { "Hooks", CONF_STRV, FK(hooks), NULL, .expect = "names" },
+        CONF_TABLE_END,
+};
+
+static int fake_check_config(void *config, ConfErrors *errors, ConfErrors *warnings) {
+        FakeConfig *c = config;
+
+        if (c->server_limit == 999) {
+                conf_errors_add(errors, "[fake]", 0, "ServerLimit 999 is not allowed by this MPM");
+                return -EINVAL;
+        }
+        if (c->max_request_workers > c->server_limit) {
+                conf_errors_add(warnings, "[fake]", 0, "MaxRequestWorkers %u is larger than ServerLimit %u, lowering it to %u",
+                                c->max_request_workers, c->server_limit, c->server_limit);
+                c->max_request_workers = c->server_limit;
+        }
+        return 0;
+}
+
+static unsigned fake_process_limit(const void *config) {
+        return ((const FakeConfig *) config)->server_limit;
+}
+
+static const MpmOps fake_mpm = {
+        .name = "fake",
+        .magic = MPM_MAGIC_NUMBER,
+        .directives = fake_directives,
+        .config_size = sizeof(FakeConfig),
+        .check_config = fake_check_config,
+        .process_limit = fake_process_limit,
+};
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+static char dir[PATH_MAX];
+static ConfErrors errors, warnings;
+static char *expanded[64];
+static size_t n_expanded;
+
+static void setup(void) {
+        strcpy(dir, "/tmp/mpmd-test-config-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void teardown(void) {
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        conf_errors_done(&errors);
+        conf_errors_done(&warnings);
+        for (size_t i = 0; i < n_expanded; i++)
+                free(expanded[i]);
+        n_expanded = 0;
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* s with every "@" replaced by the test's folder; freed by the fixture. */
+static const char *at(const char *s) {
+        size_t n = 0;
+        char *r, *p;
+
+        for (const char *c = s; *c; c++)
+                n += *c == '@' ? strlen(dir) : 1;
+        r = p = malloc(n + 1);
+        cr_assert_not_null(r);
+        for (const char *c = s; *c; c++)
+                p = *c == '@' ? stpcpy(p, dir) : (*p = *c, p + 1);
+        *p = '\0';
+        cr_assert_lt(n_expanded, sizeof(expanded) / sizeof(expanded[0]));
+        expanded[n_expanded++] = r;
+        return r;
+}
+
+static const char *write_file(const char *name, const char *content) {
+        const char *path = at(name);
+        char parent[PATH_MAX];
+        FILE *f;
+
+        snprintf(parent, sizeof(parent), "%s", path);
+        *strrchr(parent, '/') = '\0';
+        (void) mkdir(parent, 0755);
+        f = fopen(path, "we");
+        cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+        fputs(at(content), f);
+        cr_assert_eq(fclose(f), 0);
+        return path;
+}
+
+static int load(const char *main_name, const ConfigLoadOptions *opts, Config **ret) {
+        ConfigLoadOptions fake = { .builtin_mpm = &fake_mpm };
+
+        return config_load(at(main_name), opts ? opts : &fake, ret, &errors, &warnings);
+}
+
+static char *joined(const ConfErrors *e) {
+        static char buf[8192];
+        char *p = buf;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < e->n; i++)
+                p += snprintf(p, (size_t) (buf + sizeof(buf) - p), "\n  %s", e->msgs[i]);
+        return buf;
+}
+
+/* The messages, exactly and in this order. */
+static void assert_messages(const ConfErrors *e, size_t n, ...) {
+        va_list ap;
+
+        cr_assert_eq(e->n, n, "expected %zu messages, got %zu:%s", n, e->n, joined(e));
+        va_start(ap, n);
+        for (size_t i = 0; i < n; i++)
+                cr_assert_str_eq(e->msgs[i], at(va_arg(ap, const char *)));
+        va_end(ap);
+}
+
+static bool has_message(const ConfErrors *e, const char *msg) {
+        return strv_contains(e->msgs, at(msg));
+}
+
+/* ---- a good configuration ----------------------------------------------------------------- */
+
+Test(config, good_file_with_confd_overrides) {
+        Config *c = NULL;
+        const FakeConfig *fc;
+
+        cr_assert_eq(mkdir(at("@/htdocs"), 0755), 0);
+        write_file("@/mpmd.conf",
+                   "; the main file\n"
+                   "# another comment\n"
+                   "[Server]\n"
+                   "Listen = 127.0.0.1:8080\n"
+                   "DocumentRoot = @/htdocs\n"
+                   "KeepAliveTimeout = 5\n"
+                   "DirectoryIndex = index.html index.htm\n"
+                   "ServerAlias = a.example ; inline comment\n"
+                   "   b.example c.example ; a comment in a continuation line\n"
+                   "\n"
+                   "   d.example\n"
+                   "loglevel = Info\n"
+                   "LimitRequestBody = 8M\n"
+                   "\n"
+                   "[fake]\n"
+                   "ServerLimit = 32\n"
+                   "Hooks = one\n"
+                   "  two\n"
+                   "\n"
+                   "[event]\n"
+                   "ThisMpmIsNotBuiltIn = so nothing here is checked\n"
+                   "[prefork]\n"
+                   "StartServers = 3\n");
+        /* BOM, lower-case section name */
+        write_file("@/conf.d/10-a.conf", "\xEF\xBB\xBF[server]\n"
+                                         "KeepAliveTimeout = 10\n"
+                                         "Listen = 127.0.0.1:8081\n"
+                                         "DirectoryIndex = default.html\n"
+                                         "DirectoryIndex = x.html\n"
+                                         "[fake]\n"
+                                         "Hooks = three\n");
+        /* CRLF line ends */
+        write_file("@/conf.d/20-b.conf", "[Server]\r\nKeepAliveTimeout = 20\r\nListen = 127.0.0.1:8082\r\n");
+        write_file("@/conf.d/30-c.conf.disabled", "[Server]\nKeepAliveTimeout = 30\n");
+        write_file("@/conf.d/.40-hidden.conf", "[Server]\nKeepAliveTimeout = 40\n");
+        cr_assert_eq(mkdir(at("@/conf.d/50-folder.conf"), 0755), 0);
+
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        assert_messages(&errors, 0);
+        assert_messages(&warnings, 0);
+
+        cr_assert_eq(strv_length(c->files), 3);
+        cr_assert_str_eq(c->main_file, at("@/mpmd.conf"));
+        cr_assert_str_eq(c->files[0], at("@/mpmd.conf"));
+        cr_assert_str_eq(c->files[1], at("@/conf.d/10-a.conf"));
+        cr_assert_str_eq(c->files[2], at("@/conf.d/20-b.conf"));
+
+        /* a scalar: the last file wins, silently */
+        cr_assert_eq(c->site.keep_alive_timeout, 20 * USEC_PER_SEC);
+        /* a list: extended in file order */
+        cr_assert_eq(strv_length(c->listen), 3);
+        cr_assert_str_eq(c->listen[0], "127.0.0.1:8080");
+        cr_assert_str_eq(c->listen[1], "127.0.0.1:8081");
+        cr_assert_str_eq(c->listen[2], "127.0.0.1:8082");
+        /* a CONF_LIST_REPLACE list: replaced by a later file, extended within it */
+        cr_assert_eq(strv_length(c->site.directory_index), 2);
+        cr_assert_str_eq(c->site.directory_index[0], "default.html");
+        cr_assert_str_eq(c->site.directory_index[1], "x.html");
+        /* continuation lines, comments cut */
+        cr_assert_eq(strv_length(c->site.server_alias), 4);
+        cr_assert_str_eq(c->site.server_alias[0], "a.example");
+        cr_assert_str_eq(c->site.server_alias[1], "b.example");
+        cr_assert_str_eq(c->site.server_alias[2], "c.example");
+        cr_assert_str_eq(c->site.server_alias[3], "d.example");
+        cr_assert_str_eq(c->site.document_root, at("@/htdocs"));
+        cr_assert_eq(c->site.limit_request_body, 8 * 1024 * 1024);
+        cr_assert_eq(c->log_level, LOG_LEVEL_INFO);
+
+        /* defaults of the supervisor's table */
+        cr_assert_str_eq(c->control_socket, "/run/mpmd/control");
+        cr_assert_eq(c->graceful_shutdown_timeout, 10 * USEC_PER_SEC);
+        cr_assert_eq(c->graceful_reload_timeout, 30 * USEC_PER_SEC);
+        cr_assert_eq(c->min_uid, 1000);
+        cr_assert_eq(c->min_gid, 1000);
+        cr_assert_null(c->pid_file);
+        cr_assert_null(c->user);
+        cr_assert_eq(c->uid, (uid_t) -1);
+        cr_assert_eq(c->gid, (gid_t) -1);
+
+        /* the MPM's section */
+        cr_assert_eq(c->mpm, &fake_mpm);
+        fc = c->mpm_config;
+        cr_assert_eq(fc->server_limit, 32);
+        cr_assert_eq(fc->max_request_workers, 16);
+        cr_assert_eq(strv_length(fc->hooks), 3);
+        cr_assert_str_eq(fc->hooks[1], "two");
+        cr_assert_str_eq(fc->hooks[2], "three");
+        cr_assert_eq(c->n_modules, 0);
+        cr_assert_eq(c->n_vhosts, 0);
+        config_free(c);
+}
+
+Test(config, section_names_are_not_cut) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\n"
+                                  "[VirtualHost a-very-long-host-name-of-more-than-fifty-bytes.example.org]\n"
+                                  "ServerName = long.example.org\n"
+                                  "[VIRTUALHOST   short]\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->n_vhosts, 2);
+        cr_assert_str_eq(c->vhosts[0].name, "a-very-long-host-name-of-more-than-fifty-bytes.example.org");
+        cr_assert_str_eq(c->vhosts[0].site.server_name, "long.example.org");
+        cr_assert_str_eq(c->vhosts[0].source.file, at("@/mpmd.conf"));
+        cr_assert_eq(c->vhosts[0].source.line, 3);
+        cr_assert_str_eq(c->vhosts[1].name, "short");
+        config_free(c);
+}
+
+Test(config, vhosts_inherit_server_keys_they_do_not_set) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[VirtualHost a]\n"
+                                  "ServerName = a.example\n"
+                                  "[VirtualHost b]\n"
+                                  "KeepAliveTimeout = 7\n"
+                                  "DirectoryIndex = b.html\n"
+                                  "Listen = 127.0.0.1:9000\n"
+                                  "User = b\n");
+        /* [Server] comes in a later file than the vhosts */
+        write_file("@/conf.d/10.conf", "[Server]\n"
+                                       "Listen = 127.0.0.1:8080\n"
+                                       "KeepAliveTimeout = 42\n"
+                                       "DirectoryIndex = home.html\n"
+                                       "ServerName = main.example\n"
+                                       "User = nobody\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->n_vhosts, 2);
+
+        cr_assert_eq(c->site.keep_alive_timeout, 42 * USEC_PER_SEC);
+        cr_assert_eq(c->vhosts[0].site.keep_alive_timeout, 42 * USEC_PER_SEC);
+        cr_assert_str_eq(c->vhosts[0].site.server_name, "a.example");
+        cr_assert_str_eq(c->vhosts[0].site.directory_index[0], "home.html");
+        cr_assert_neq(c->vhosts[0].site.directory_index, c->site.directory_index); /* a deep copy */
+        cr_assert_neq(c->vhosts[0].site.directory_index[0], c->site.directory_index[0]);
+        cr_assert_str_eq(c->vhosts[0].site.error_log, "stderr"); /* [Server]'s default */
+        /* Listen and User are a vhost's own */
+        cr_assert_null(c->vhosts[0].listen);
+        cr_assert_null(c->vhosts[0].user);
+
+        cr_assert_eq(c->vhosts[1].site.keep_alive_timeout, 7 * USEC_PER_SEC);
+        cr_assert_eq(strv_length(c->vhosts[1].site.directory_index), 1);
+        cr_assert_str_eq(c->vhosts[1].site.directory_index[0], "b.html");
+        cr_assert_str_eq(c->vhosts[1].site.server_name, "main.example");
+        cr_assert_str_eq(c->vhosts[1].listen[0], "127.0.0.1:9000");
+        cr_assert_str_eq(c->vhosts[1].user, "b");
+        config_free(c);
+}
+
+Test(config, a_listen_of_a_vhost_is_enough) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nTimeOut = 5\n[VirtualHost a]\nListen = vhost:a\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_null(c->listen);
+        config_free(c);
+}
+
+/* ---- one error each ----------------------------------------------------------------------- */
+
+typedef struct ErrorCase {
+        char content[256];
+        char message[240];
+} ErrorCase;
+
+/* Parameters hold their strings inline: criterion 2.4.1 runs each case in a re-executed PIE
+ * binary, where a pointer into the parent's image (a string literal) is not valid. */
+ParameterizedTestParameters(config, one_error) {
+        static ErrorCase cases[] = {
+                { "[Server]\nListen = x\n[Foo]\nBar = 1\n",
+                  "@/mpmd.conf:3: unknown section [Foo]; expected [Server], [VirtualHost NAME] or an MPM section" },
+                { "[Server]\nListen = x\n[Prefork]\n",
+                  "@/mpmd.conf:3: unknown section [Prefork]; expected [Server], [VirtualHost NAME] or an MPM section" },
+                { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key Foo in [Server]" },
+                { "[Server]\nListen = x\nServerLimit = 3\n",
+                  "@/mpmd.conf:3: unknown key ServerLimit in [Server] (it belongs in [fake])" },
+                { "[Server]\nListen = x\n[VirtualHost a]\nPidFile = /run/x.pid\n",
+                  "@/mpmd.conf:4: unknown key PidFile in [VirtualHost a] (it is only allowed in [Server])" },
+                { "[Server]\nListen = x\n[fake]\nKeepAlive = On\n",
+                  "@/mpmd.conf:4: unknown key KeepAlive in [fake] (it belongs in [Server])" },
+                { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key Foo in [fake]" },
+                { "[Server]\nListen = x\n[prefork]\nNoSuchKey = 1\n", "@/mpmd.conf:4: unknown key NoSuchKey in [prefork]" },
+                { "[Server]\nListen = x\nKeepAlive = maybe\n",
+                  "@/mpmd.conf:3: [Server] KeepAlive: expected On or Off, got \"maybe\"" },
+                { "[Server]\nListen = x\nLimitRequestFields = 0\n",
+                  "@/mpmd.conf:3: [Server] LimitRequestFields: expected a number from 1 to 32767, got \"0\"" },
+                { "[Server]\nListen = x\nKeepAliveTimeout = 3601\n",
+                  "@/mpmd.conf:3: [Server] KeepAliveTimeout: expected a time from 1ms to 3600 s, got \"3601\"" },
+                { "[Server]\nListen = x\nLogLevel = verbose\n",
+                  "@/mpmd.conf:3: [Server] LogLevel: expected one of emerg, alert, crit, error, warn, notice, info, "
+                  "debug, got \"verbose\"" },
+                { "[Server]\nListen = x\nPidFile = mpmd.pid\n",
+                  "@/mpmd.conf:3: [Server] PidFile: expected an absolute path, got \"mpmd.pid\"" },
+                { "[Server]\nListen = x\n[VirtualHost a]\nDocumentRoot = htdocs\n",
+                  "@/mpmd.conf:4: [VirtualHost a] DocumentRoot: expected an absolute path to a directory, got \"htdocs\"" },
+                { "[Server]\nListen = x\n[fake]\nServerLimit = 1001\n",
+                  "@/mpmd.conf:4: [fake] ServerLimit: expected a number of processes from 1 to 1000, got \"1001\"" },
+                { "[Server]\nListen = x\nDocumentRoot /srv/www\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\nListen 127.0.0.1:80\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                /* the keys below a broken section line are not applied anywhere */
+                { "[Server]\nListen = x\n[fake\nServerLimit = 1001\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\n= value\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\n[VirtualHost a]\n[VirtualHost A]\n",
+                  "@/mpmd.conf:4: [VirtualHost A] is defined twice: here and at @/mpmd.conf:3" },
+                { "[Server]\nListen = x\n[VirtualHost]\nTimeOut = 5\n",
+                  "@/mpmd.conf:3: [VirtualHost] needs a name: [VirtualHost NAME]" },
+                { "[Server]\nListen = x\nTimeOut = 5\nTimeOut = 6\n",
+                  "@/mpmd.conf:4: [Server] TimeOut: already set at line 3 of this file; remove one of the two" },
+                { "[Server]\nTimeOut = 5\nListen = x\n[Server]\ntimeout = 6\n",
+                  "@/mpmd.conf:5: [Server] TimeOut: already set at line 2 of this file; remove one of the two" },
+                { "[Server]\nListen = x\nTimeOut = 5\n  6\n",
+                  "@/mpmd.conf:4: [Server] TimeOut: a continuation line is only allowed for list keys" },
+                { "[Server]\nListen = x\n  TimeOut = 5\n",
+                  "@/mpmd.conf:3: this indented line would continue Listen of line 2: write \"Key = value\" lines "
+                  "without indentation" },
+                { "TimeOut = 5\n[Server]\nListen = x\n",
+                  "@/mpmd.conf:1: TimeOut: a key before the first section; expected [Server], [VirtualHost NAME] or an "
+                  "MPM section above it" },
+                { "[Server]\nTimeOut = 5\n",
+                  "@/mpmd.conf: [Server] Listen: at least one Listen address or socket name is required" },
+                { "[Server]\nListen = x\n[fake]\nServerLimit = 999\n", "[fake]: ServerLimit 999 is not allowed by this MPM" },
+                { "[Server]\nListen = x\nLoadModule = mpm_fake_module\n",
+                  "@/mpmd.conf:3: [Server] LoadModule: expected a module name and an absolute path, got "
+                  "\"mpm_fake_module\"" },
+                { "[Server]\nListen = x\nLoadModule = mpm_fake_module /a.so\n  /b.so\n",
+                  "@/mpmd.conf:4: [Server] LoadModule: a continuation line is only allowed for list keys" },
+                { "[Server]\nListen = x\n[VirtualHost a]\nLoadModule = mpm_fake_module /a.so\n",
+                  "@/mpmd.conf:4: unknown key LoadModule in [VirtualHost a] (it is only allowed in [Server])" },
+                { "[Server]\nListen = x\nServerName = a\0b\n", "@/mpmd.conf:3: line contains a NUL byte" },
+        };
+        return cr_make_param_array(ErrorCase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(ErrorCase *t, config, one_error) {
+        Config *c = (Config *) 1;
+        const char *path = at("@/mpmd.conf");
+        size_t len = strlen(t->content);
+        FILE *f;
+
+        /* written by hand: a case may hold a NUL byte (after its first string) */
+        if (strstr(t->message, "NUL"))
+                len += 1 + strlen(t->content + len + 1);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(t->content, 1, len, f), len);
+        cr_assert_eq(fclose(f), 0);
+
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL, "%s", t->content);
+        cr_assert_null(c);
+        assert_messages(&errors, 1, t->message);
+}
+
+Test(config, a_line_of_300_bytes_is_an_error_and_reading_goes_on) {
+        char line[301];
+        char content[512];
+        Config *c = (Config *) 1;
+
+        memset(line, 'a', 300);
+        memcpy(line, "ServerAlias = ", strlen("ServerAlias = "));
+        line[300] = '\0';
+        snprintf(content, sizeof(content), "[Server]\nListen = x\n%s\nFoo = 1\n", line);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 2,
+                        "@/mpmd.conf:3: line is 300 bytes long, at most 199 are allowed: split the value over "
+                        "continuation lines or repeated keys",
+                        "@/mpmd.conf:4: unknown key Foo in [Server]");
+}
+
+Test(config, a_line_of_199_bytes_is_whole_and_200_is_too_long) {
+        char line[201], content[512];
+        Config *c = NULL;
+
+        memset(line, 'b', 199);
+        memcpy(line, "ServerAlias = ", strlen("ServerAlias = "));
+        line[199] = '\0';
+        snprintf(content, sizeof(content), "[Server]\nListen = x\n%s\n", line);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(strlen(c->site.server_alias[0]), 199 - strlen("ServerAlias = "));
+        cr_assert_null(c->site.server_alias[1]);
+        config_free(c);
+
+        memset(line, 'b', 200);
+        memcpy(line, "ServerAlias = ", strlen("ServerAlias = "));
+        line[200] = '\0';
+        snprintf(content, sizeof(content), "[Server]\nListen = x\n%s\n", line);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf:3: line is 200 bytes long, at most 199 are allowed: split the value over "
+                        "continuation lines or repeated keys");
+}
+
+Test(config, every_error_of_every_file_is_reported) {
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\n"
+                                  "Listen = x\n"
+                                  "Timeout = soon\n"
+                                  "no equals sign\n"
+                                  "[Nope]\n"
+                                  "Ignored = 1\n"
+                                  "[Server]\n"
+                                  "MaxRanges = 10001\n"
+                                  "Bogus = 1\n"
+                                  "also no equals sign\n");
+        write_file("@/conf.d/10.conf", "[Server]\nKeepAlive = sometimes\n[VirtualHost a]\nUser =\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_null(c);
+        cr_assert_eq(errors.n, 8, "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/mpmd.conf:3: [Server] TimeOut: expected a time from 1 to 3600 s, got \"soon\""));
+        cr_assert(has_message(&errors, "@/mpmd.conf:4: expected \"Key = value\" or \"[Section]\""));
+        cr_assert(has_message(&errors, "@/mpmd.conf:5: unknown section [Nope]; expected [Server], [VirtualHost NAME] or "
+                                       "an MPM section"));
+        cr_assert(has_message(&errors, "@/mpmd.conf:8: [Server] MaxRanges: expected a number from 0 to 10000, got "
+                                       "\"10001\""));
+        cr_assert(has_message(&errors, "@/mpmd.conf:9: unknown key Bogus in [Server]"));
+        cr_assert(has_message(&errors, "@/mpmd.conf:10: expected \"Key = value\" or \"[Section]\""));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:2: [Server] KeepAlive: expected On or Off, got \"sometimes\""));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:4: [VirtualHost a] User: expected a user name, got \"\""));
+}
+
+Test(config, a_scalar_set_again_in_a_later_file_overrides_silently) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nTimeOut = 5\n");
+        write_file("@/conf.d/a.conf", "[Server]\nTimeOut = 6\n");
+        write_file("@/conf.d/b.conf", "[Server]\nTimeOut = 7\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->site.timeout, 7 * USEC_PER_SEC);
+        config_free(c);
+}
+
+Test(config, the_main_file_must_exist) {
+        Config *c = (Config *) 1;
+
+        write_file("@/conf.d/a.conf", "[Server]\nListen = x\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 1, "@/mpmd.conf: cannot open: No such file or directory");
+}
+
+/* ---- the file system ---------------------------------------------------------------------- */
+
+Test(config, document_root_must_be_an_existing_directory) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
+        Config *c = (Config *) 1;
+
+        write_file("@/a-file", "");
+        cr_assert_eq(mkdir(at("@/htdocs"), 0755), 0);
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nDocumentRoot = @/missing\n"
+                                  "[VirtualHost a]\nDocumentRoot = @/htdocs\n"
+                                  "[VirtualHost b]\n"
+                                  "[VirtualHost c]\n");
+        write_file("@/conf.d/10.conf", "[VirtualHost d]\nDocumentRoot = @/a-file\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        /* b and c inherit [Server]'s: it is reported once, where it was set */
+        assert_messages(&errors, 2, "@/mpmd.conf:3: [Server] DocumentRoot: @/missing: No such file or directory",
+                        "@/conf.d/10.conf:2: [VirtualHost d] DocumentRoot: @/a-file: Not a directory");
+
+        /* the same files without the check load fine */
+        conf_errors_done(&errors);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->vhosts[1].site.document_root, at("@/missing"));
+        config_free(c);
+}
+
+Test(config, user_and_group_resolve) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nUser = root\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->uid, 0);
+        cr_assert_eq(c->gid, 0); /* root's primary group */
+        config_free(c);
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nUser = root\nGroup = daemon\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->uid, 0);
+        cr_assert_eq(c->gid, 1);
+        config_free(c);
+}
+
+Test(config, unknown_user_and_group_are_errors) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nUser = no-such-user-mpmd\n");
+        write_file("@/conf.d/1.conf", "[Server]\nGroup = no-such-group-mpmd\n[VirtualHost a]\nUser = root\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 3, "@/mpmd.conf:3: [Server] User: no such user \"no-such-user-mpmd\"",
+                        "@/conf.d/1.conf:2: [Server] Group: no such group \"no-such-group-mpmd\"",
+                        "@/conf.d/1.conf:4: [VirtualHost a] User: \"root\" has uid 0, below MinUID 1000");
+}
+
+/* ---- the MPM ------------------------------------------------------------------------------ */
+
+Test(config, no_loadmodule_and_no_builtin_mpm) {
+        ConfigLoadOptions o = {};
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 1, "@/mpmd.conf: mpmd: Configuration error: No MPM loaded.");
+}
+
+Test(config, two_loadmodules) {
+        ConfigLoadOptions o = {};
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_event_module /usr/lib/mpmd/mpm_event.so\n");
+        write_file("@/conf.d/10.conf", "[Server]\nloadmodule = mpm_worker_module /usr/lib/mpmd/mpm_worker.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 3, "@/mpmd.conf: mpmd: Configuration error: More than one MPM loaded.",
+                        "@/mpmd.conf:3: [Server] LoadModule: mpm_event_module is loaded here",
+                        "@/conf.d/10.conf:2: [Server] LoadModule: mpm_worker_module is loaded here");
+}
+
+Test(config, a_loadmodule_besides_another_builtin_mpm) {
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_event_module /usr/lib/mpmd/mpm_event.so\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 2, "@/mpmd.conf: mpmd: Configuration error: More than one MPM loaded.",
+                        "@/mpmd.conf:3: [Server] LoadModule: mpm_event_module is loaded here, and the fake MPM is "
+                        "built in");
+}
+
+Test(config, a_loadmodule_of_the_builtin_mpm_is_a_warning) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .load_modules = true };
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_fake_module /nonexistent/mpm_fake.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->mpm, &fake_mpm);
+        cr_assert_eq(c->n_modules, 1);
+        cr_assert_str_eq(c->modules[0].name, "mpm_fake_module");
+        cr_assert_str_eq(c->modules[0].path, "/nonexistent/mpm_fake.so");
+        cr_assert_str_eq(c->modules[0].source.file, at("@/mpmd.conf"));
+        cr_assert_eq(c->modules[0].source.line, 3);
+        assert_messages(&warnings, 1,
+                        "@/mpmd.conf:3: [Server] LoadModule: mpm_fake_module is built into mpmd, the line has no effect");
+        config_free(c);
+}
+
+Test(config, without_dlopen_a_loadmodule_names_a_builtin_mpm) {
+        ConfigLoadOptions o = {};
+        const ConfItem *start;
+        Config *c = NULL;
+        char *v;
+
+        cr_assert_not_null(mpm_find_builtin("prefork"));
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_prefork_module /nonexistent/mpm_prefork.so\n"
+                                  "[prefork]\nStartServers = 3\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->mpm, mpm_find_builtin("prefork"));
+        start = conf_table_find(c->mpm->directives, "StartServers");
+        cr_assert_not_null(start);
+        v = conf_item_format(start, c->mpm_config);
+        cr_assert_str_eq(v, "3");
+        free(v);
+        config_free(c);
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_nosuch_module /nonexistent/mpm_nosuch.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_eq(errors.n, 1, "%s", joined(&errors));
+        cr_assert(strncmp(errors.msgs[0], at("@/mpmd.conf:3: [Server] LoadModule: unknown MPM module mpm_nosuch_module (built in: "),
+                          strlen(at("@/mpmd.conf:3: [Server] LoadModule: unknown MPM module mpm_nosuch_module (built in: "))) == 0,
+                  "%s", errors.msgs[0]);
+}
+
+Test(config, a_module_that_cannot_be_opened) {
+        ConfigLoadOptions o = { .load_modules = true };
+        Config *c = (Config *) 1;
+        const char *prefix;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_event_module @/missing.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        cr_assert_eq(errors.n, 1, "%s", joined(&errors));
+        prefix = at("@/mpmd.conf:3: [Server] LoadModule: ");
+        cr_assert(strncmp(errors.msgs[0], prefix, strlen(prefix)) == 0, "%s", errors.msgs[0]);
+        cr_assert(strstr(errors.msgs[0], "No such file or directory"), "%s", errors.msgs[0]);
+}
+
+static bool have_cc(void) {
+        return system("cc --version >/dev/null 2>&1") == 0;
+}
+
+/* Builds @/NAME.so from source with cc; extra: more cc arguments. */
+static void build_module(const char *name, const char *source, const char *extra) {
+        char cmd[2 * PATH_MAX + 512];
+        int r;
+
+        write_file(at("@/mod.c"), source);
+        snprintf(cmd, sizeof(cmd), "cc -shared -fPIC %s -o %s/%s.so %s/mod.c", extra, dir, name, dir);
+        r = system(cmd);
+        cr_assert_eq(r, 0, "%s failed", cmd);
+}
+
+Test(config, a_module_built_for_another_version) {
+        ConfigLoadOptions o = { .load_modules = true };
+        Config *c = (Config *) 1;
+        char expected[PATH_MAX + 256];
+
+        if (!have_cc())
+                cr_skip_test("no C compiler (cc) to build a module at run time");
+        /* the ABI's first two fields, name and magic */
+        build_module("old", "struct { const char *name; unsigned magic; } mpm_old_module = { \"old\", 20000101 };\n",
+                     "");
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_old_module @/old.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        snprintf(expected, sizeof(expected),
+                 "@/mpmd.conf:3: [Server] LoadModule: @/old.so was built for another mpmd version (magic 20000101, "
+                 "expected %u)",
+                 MPM_MAGIC_NUMBER);
+        assert_messages(&errors, 1, expected);
+}
+
+Test(config, a_module_without_the_named_symbol) {
+        ConfigLoadOptions o = { .load_modules = true };
+        Config *c = (Config *) 1;
+        const char *prefix;
+
+        if (!have_cc())
+                cr_skip_test("no C compiler (cc) to build a module at run time");
+        build_module("other", "int something_else = 1;\n", "");
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_other_module @/other.so\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        prefix = at("@/mpmd.conf:3: [Server] LoadModule: @/other.so has no symbol mpm_other_module");
+        cr_assert_eq(errors.n, 1, "%s", joined(&errors));
+        cr_assert(strncmp(errors.msgs[0], prefix, strlen(prefix)) == 0, "%s", errors.msgs[0]);
+}
+
+Test(config, a_good_module_is_loaded_and_its_section_applied) {
+        ConfigLoadOptions o = { .load_modules = true };
+        const char *root = getenv("MPMD_SOURCE_ROOT");
+        char extra[2 * PATH_MAX + 16];
+        Config *c = NULL;
+        char *v;
+
+        if (!have_cc())
+                cr_skip_test("no C compiler (cc) to build a module at run time");
+        if (!root)
+                cr_skip_test("MPMD_SOURCE_ROOT is not set: mpm.h is needed to build a module");
+        snprintf(extra, sizeof(extra), "-I%s/src/mpm -I%s/src/shared", root, root);
+        build_module("tiny",
+                     "#include <stddef.h>\n"
+                     "#include \"mpm.h\"\n"
+                     "typedef struct { uint32_t workers; } Tiny;\n"
+                     "static const ConfItem d[] = {\n"
+                     "        { \"Workers\", CONF_UINT, offsetof(Tiny, workers), \"4\", 1, 64 },\n"
+                     "        CONF_TABLE_END,\n"
+                     "};\n"
+                     "const MpmOps mpm_tiny_module = {\n"
+                     "        .name = \"tiny\", .magic = MPM_MAGIC_NUMBER, .directives = d, .config_size = sizeof(Tiny),\n"
+                     "};\n",
+                     extra);
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_tiny_module @/tiny.so\n[tiny]\nWorkers = 9\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->mpm->name, "tiny");
+        v = conf_item_format(conf_table_find(c->mpm->directives, "workers"), c->mpm_config);
+        cr_assert_str_eq(v, "9");
+        free(v);
+        config_free(c);
+}
+
+Test(config, check_config_clamps_with_a_warning) {
+        Config *c = NULL;
+        const FakeConfig *fc;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\n[fake]\nServerLimit = 8\nMaxRequestWorkers = 20\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        fc = c->mpm_config;
+        cr_assert_eq(fc->max_request_workers, 8);
+        assert_messages(&warnings, 1, "[fake]: MaxRequestWorkers 20 is larger than ServerLimit 8, lowering it to 8");
+        cr_assert_eq(c->mpm->process_limit(c->mpm_config), 8);
+        config_free(c);
+}
+
+Test(config, check_config_is_skipped_after_errors_in_its_section) {
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\n[fake]\nServerLimit = 0\nMaxRequestWorkers = 20\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf:4: [fake] ServerLimit: expected a number of processes from 1 to 1000, got \"0\"");
+        assert_messages(&warnings, 0);
+}
+
+/* ---- reload ------------------------------------------------------------------------------- */
+
+Test(config, restart_only_keys_cannot_change_on_reload) {
+        Config *old = NULL, *new = NULL;
+
+        write_file("@/a/mpmd.conf", "[Server]\nListen = x\n[fake]\nMaxRequestWorkers = 4\n");
+        write_file("@/b/mpmd.conf", "[Server]\nListen = y\nTimeOut = 9\n[fake]\nServerLimit = 32\nMaxRequestWorkers = 8\n");
+        cr_assert_eq(load("@/a/mpmd.conf", NULL, &old), 0, "%s", joined(&errors));
+        cr_assert_eq(load("@/b/mpmd.conf", NULL, &new), 0, "%s", joined(&errors));
+
+        cr_assert_eq(config_check_reload(old, old, &errors), 0);
+        assert_messages(&errors, 0);
+        cr_assert_eq(config_check_reload(old, new, &errors), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/b/mpmd.conf: [fake] ServerLimit cannot change on reload (was 16, now 32): restart mpmd to "
+                        "apply it");
+        config_free(old);
+        config_free(new);
+}
+
+Test(config, the_mpm_cannot_change_on_reload) {
+        ConfigLoadOptions o = {};
+        Config *old = NULL, *new = NULL;
+
+        write_file("@/a/mpmd.conf", "[Server]\nListen = x\n");
+        write_file("@/b/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_prefork_module /x/mpm_prefork.so\n");
+        cr_assert_eq(load("@/a/mpmd.conf", NULL, &old), 0, "%s", joined(&errors));
+        cr_assert_eq(load("@/b/mpmd.conf", &o, &new), 0, "%s", joined(&errors));
+        cr_assert_eq(config_check_reload(old, new, &errors), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/b/mpmd.conf: MPM cannot change on reload (was fake, now prefork): restart mpmd to apply it");
+        config_free(old);
+        config_free(new);
+}
+
+Test(config, log_level_names) {
+        cr_assert_str_eq(log_level_to_string(LOG_LEVEL_EMERG), "emerg");
+        cr_assert_str_eq(log_level_to_string(LOG_LEVEL_ERR), "error");
+        cr_assert_str_eq(log_level_to_string(LOG_LEVEL_WARNING), "warn");
+        cr_assert_str_eq(log_level_to_string(LOG_LEVEL_DEBUG), "debug");
+        cr_assert_null(log_level_to_string(LOG_LEVEL_DEBUG + 1));
+        cr_assert_null(log_level_to_string(-1));
+}
