@@ -50,7 +50,7 @@ void worker_context_notify_ready(const WorkerContext *ctx);
 /* The spawn API the supervisor offers an MPM. */
 typedef struct MpmHost {
         /* Fork a worker into slot of g; in the child, ops->worker_main runs after the sandbox is
-         * in place. Returns 0 or -errno (EAGAIN while the slot is backed off after crashes). */
+         * in place. Returns 0 or -errno (-EAGAIN while spawning is backed off after failures). */
         int (*spawn)(Generation *g, unsigned slot);
         /* Ask the worker in slot to finish gracefully (true) or stop now (false). */
         void (*stop)(Generation *g, unsigned slot, bool graceful);
@@ -68,8 +68,6 @@ typedef struct ProcessSlot {
         ProcessState state;
         pid_t pid;
         usec_t started;
-        unsigned crashes; /* consecutive deaths before becoming ready: drives the back-off */
-        usec_t not_before; /* back-off: no respawn into this slot before this time */
 } ProcessSlot;
 
 /* One loaded configuration: its MPM settings, its engine, its sockets and its processes. */
@@ -84,6 +82,10 @@ struct Generation {
         ScoreboardProcess **boards; /* read-only mappings, one per slot, NULL when free */
         unsigned n_procs;           /* the table's size: ServerLimit */
         void *mpm_state;            /* the MPM's own supervisor-side state */
+        /* Workers that died before accepting, in a row: no spawn before spawn_not_before, so a
+         * worker that cannot start never becomes a fork loop. Reset when one becomes ready. */
+        unsigned start_failures;
+        usec_t spawn_not_before;
         bool draining;
         const MpmHost *host;
 };

@@ -95,7 +95,7 @@ static int prefork_spawn_into_free_slot(Generation *g, unsigned max_active, usec
         if (active >= max_active)
                 return -EBUSY;
         for (unsigned i = 0; i < g->n_procs; i++) {
-                if (g->procs[i].state != PROCESS_FREE || g->procs[i].not_before > now)
+                if (g->procs[i].state != PROCESS_FREE)
                         continue;
                 r = g->host->spawn(g, i);
                 if (r >= 0)
@@ -125,13 +125,12 @@ static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now)
         PreforkState *s = g->mpm_state;
         unsigned active = 0, free_slots = 0, idle = 0, running = 0;
 
-        if (g->draining || !s)
+        if (g->draining || !s || now < g->spawn_not_before)
                 return;
         for (unsigned i = 0; i < g->n_procs; i++) {
                 const ProcessSlot *p = &g->procs[i];
                 if (p->state == PROCESS_FREE) {
-                        if (p->not_before <= now)
-                                free_slots++;
+                        free_slots++;
                         continue;
                 }
                 if (p->state == PROCESS_STOPPING)

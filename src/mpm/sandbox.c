@@ -167,6 +167,30 @@ static int seccomp_deny(scmp_filter_ctx ctx, const char *name, uint32_t action, 
         return r;
 }
 
+/* personality(PER_LINUX) and the query personality(0xffffffff) stay allowed; any flag
+ * (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC …) would weaken the next exec. libseccomp takes one
+ * comparison per argument in a rule, so "neither 0 nor 0xffffffff" is built from rules it can
+ * express: a value with bits above 31 (which the kernel ignores, refused anyway), and a 32-bit
+ * value that is neither all zeros nor all ones, which always has some bit i set while the bit
+ * after it, (i + 1) mod 32, is clear. */
+static int seccomp_deny_personality(scmp_filter_ctx ctx, uint32_t action) {
+        struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, UINT32_MAX);
+        int r;
+
+        r = seccomp_deny(ctx, "personality", action, 1, &high);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < 32; i++) {
+                uint64_t set = 1ull << i, clear = 1ull << ((i + 1) % 32);
+                struct scmp_arg_cmp pair = SCMP_A0(SCMP_CMP_MASKED_EQ, set | clear, set);
+
+                r = seccomp_deny(ctx, "personality", action, 1, &pair);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int seccomp_filter_load(SandboxProfile profile) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
@@ -185,13 +209,7 @@ static int seccomp_filter_load(SandboxProfile profile) {
                         return r;
         }
 
-        /* personality(PER_LINUX) and the query personality(0xffffffff) stay allowed; any flag
-         * (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC …) would weaken the next exec. */
-        struct scmp_arg_cmp persona[] = {
-                SCMP_A0(SCMP_CMP_NE, 0),
-                SCMP_A0(SCMP_CMP_NE, 0xffffffffu),
-        };
-        r = seccomp_deny(ctx, "personality", deny, ELEMENTSOF(persona), persona);
+        r = seccomp_deny_personality(ctx, deny);
         if (r < 0)
                 return r;
 
@@ -412,7 +430,7 @@ static int number_next(const char **p, const char *end, unsigned base, uint64_t 
                         d = (unsigned) (*q - 'A' + 10);
                 else
                         return -EBADMSG;
-                if (v > (max - d) / base)
+                if (d > max || v > (max - d) / base)
                         return -EBADMSG;
                 v = v * base + d;
                 any = true;

@@ -60,6 +60,7 @@ struct Supervisor {
         unsigned next_generation;
         bool stopping;
         bool ready_sent;
+        int exit_status;
         usec_t stop_deadline;
         sd_event_source *tick;
 };
@@ -68,6 +69,7 @@ static void generation_free(SupGeneration *sg);
 static int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
+static void supervisor_hard_stop(Supervisor *s);
 
 /* ---- the spawn API offered to MPMs ---------------------------------------------------------- */
 
@@ -176,6 +178,8 @@ static int sup_spawn(Generation *g, unsigned slot) {
         p = &g->procs[slot];
         if (p->state != PROCESS_FREE)
                 return -EBUSY;
+        if (now_usec(CLOCK_MONOTONIC) < g->spawn_not_before)
+                return -EAGAIN;
 
         memfd = scoreboard_segment_create(g->number, sg->workers_per_process);
         if (memfd < 0)
@@ -203,7 +207,6 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .state = PROCESS_STARTING,
                 .pid = pid,
                 .started = now_usec(CLOCK_MONOTONIC),
-                .crashes = p->crashes,
         };
         r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, on_child_exit, sg);
         if (r < 0) {
@@ -335,27 +338,26 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         bool asked = p->state == PROCESS_STOPPING;
 
         sg->children[slot] = sd_event_source_unref(sg->children[slot]);
-        if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_OK) {
+        bool failed_start = !was_ready && !asked;
+        if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_OK)
                 log_debug("generation %u: worker %u (pid %d) exited", g->number, slot, (int) si->si_pid);
-                p->crashes = 0;
-        } else if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL) {
-                p->crashes++;
-                log_error("generation %u: worker %u (pid %d) could not start (fatal error, see above); "
-                          "retrying in %llu s",
-                          g->number, slot, (int) si->si_pid,
-                          (unsigned long long) (spawn_backoff_usec(p->crashes) / USEC_PER_SEC));
-        } else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL) {
-                if (!was_ready)
-                        p->crashes++;
-                else
-                        p->crashes = 0;
+        else if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL)
+                log_error("generation %u: worker %u (pid %d) could not start (see above)", g->number, slot,
+                          (int) si->si_pid);
+        else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL)
                 log_warning("generation %u: worker %u (pid %d) %s %d%s", g->number, slot, (int) si->si_pid,
                             si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
                             si->si_status, g->draining || sg->sup->stopping ? "" : "; replacing it");
+        if (failed_start) {
+                g->start_failures++;
+                g->spawn_not_before = now + spawn_backoff_usec(g->start_failures);
+                if (!g->draining && !sg->sup->stopping)
+                        log_warning("generation %u: %u worker start(s) failed in a row; next attempt in %llu s",
+                                    g->number, g->start_failures,
+                                    (unsigned long long) (spawn_backoff_usec(g->start_failures) / USEC_PER_SEC));
         }
         p->state = PROCESS_FREE;
         p->pid = 0;
-        p->not_before = now + spawn_backoff_usec(p->crashes);
         if (g->boards[slot]) {
                 scoreboard_segment_unmap(g->boards[slot], sg->workers_per_process);
                 g->boards[slot] = NULL;
@@ -363,6 +365,16 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
 
         if (sg == sg->sup->pending && si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL) {
                 supervisor_abandon_reload(sg->sup, "a worker of the new configuration could not start");
+                return 0;
+        }
+        if (sg == sg->sup->current && !sg->sup->ready_sent && si->si_code == CLD_EXITED &&
+            si->si_status == WORKER_EXIT_FATAL) {
+                /* The first generation cannot start: fail the start now, clearly, rather than let
+                 * systemd wait for a READY=1 that will never come. */
+                log_error("workers cannot start; stopping (fix the error above and start again)");
+                sg->sup->exit_status = EXIT_FAILURE;
+                sd_notifyf(false, "STATUS=workers cannot start\nERRNO=%d", EPERM);
+                supervisor_hard_stop(sg->sup);
                 return 0;
         }
         if (sg == sg->sup->current && !sg->sup->stopping)
@@ -395,7 +407,8 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                 if (slot >= sg->g.n_procs || sg->g.procs[slot].state != PROCESS_STARTING)
                         continue;
                 sg->g.procs[slot].state = PROCESS_RUNNING;
-                sg->g.procs[slot].crashes = 0;
+                sg->g.start_failures = 0;
+                sg->g.spawn_not_before = 0;
         }
         if (sg->announced_ready || generation_count(sg, PROCESS_STARTING) > 0 ||
             generation_count(sg, PROCESS_RUNNING) == 0)
@@ -918,5 +931,5 @@ out:
         listener_set_done(&s.listeners);
         sd_event_source_unref(s.tick);
         sd_event_unref(s.event);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r < 0 ? EXIT_FAILURE : s.exit_status;
 }

@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the worker sandbox. Each sandbox is applied in a child forked for the purpose, which
+ * then probes what it can still do and reports the first surprise through a pipe: root dropping to
+ * nobody (ids, groups, every capability set empty, no_new_privs, not dumpable, Seccomp 2, and the
+ * denied calls answering EPERM where the kernel alone would have allowed them), the dispatcher's
+ * extra denials (exec, open for writing, openat2, unlink), policies refused before anything changes
+ * (uid 0, gid 0, group root, a root process keeping its ids), an already unprivileged process,
+ * and /proc/PID/status read back for the caller, for a sandboxed child seen from its parent, for a
+ * process that is gone, and by the parser on a table of good and malformed texts. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "sandbox.h"
+
+#define NOBODY 65534
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* ---- running a probe in a child ---- */
+
+typedef struct Probe {
+        char msg[512];
+} Probe;
+
+_printf_(2, 3) static bool probe_fail(Probe *p, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+        va_end(ap);
+        return false;
+}
+
+#define CHECK(p, cond, ...)                                      \
+        do {                                                     \
+                if (!(cond))                                     \
+                        return probe_fail((p), __VA_ARGS__);     \
+        } while (0)
+
+/* errno after a call that must fail, as a number to compare. */
+#define FAILS_WITH(call, err) ((call) < 0 && errno == (err))
+
+typedef bool (*ProbeFn)(Probe *p, void *userdata);
+
+/* Runs fn in a forked child; the test fails with the child's message unless fn returned true. */
+static void run_in_child(ProbeFn fn, void *userdata) {
+        int pipefd[2];
+        char buf[sizeof(((Probe *) NULL)->msg) + 1] = {};
+        size_t len = 0;
+        int status;
+        pid_t pid;
+
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                Probe p = {};
+                bool ok;
+
+                close(pipefd[0]);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                ok = fn(&p, userdata);
+                if (!ok && !p.msg[0])
+                        snprintf(p.msg, sizeof(p.msg), "probe failed without a message");
+                (void) !write(pipefd[1], p.msg, strlen(p.msg));
+                _exit(ok ? 0 : 1);
+        }
+        close(pipefd[1]);
+        for (;;) {
+                ssize_t n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+        }
+        close(pipefd[0]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status), "child died (status 0x%x): %s", status, buf);
+        cr_assert_eq(WEXITSTATUS(status), 0, "%s", buf);
+}
+
+static void skip_unless_root(void) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root to change ids and drop the bounding set");
+}
+
+static bool caps_empty(void) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (capget(&h, d) < 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(d); i++)
+                if (d[i].effective || d[i].permitted || d[i].inheritable)
+                        return false;
+        return true;
+}
+
+static uint64_t bounding_set_now(void) {
+        uint64_t set = 0;
+        for (unsigned cap = 0; cap < 64; cap++) {
+                int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (r < 0)
+                        break;
+                if (r > 0)
+                        set |= 1ull << cap;
+        }
+        return set;
+}
+
+/* What every sandboxed process must show, whatever its profile. */
+static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+        SandboxStatus st;
+        int r;
+
+        CHECK(p, getresuid(&ru, &eu, &su) == 0 && ru == uid && eu == uid && su == uid,
+              "uids %u/%u/%u, expected %u", ru, eu, su, uid);
+        CHECK(p, getresgid(&rg, &eg, &sg) == 0 && rg == gid && eg == gid && sg == gid,
+              "gids %u/%u/%u, expected %u", rg, eg, sg, gid);
+        CHECK(p, getuid() == uid, "getuid() = %u", getuid());
+
+        /* Refused by the kernel already for an unprivileged uid ... */
+        CHECK(p, FAILS_WITH(setuid(0), EPERM), "setuid(0): %m");
+        /* ... and these only by the filter: a no-op id change is allowed to anyone. */
+        CHECK(p, FAILS_WITH(setresuid((uid_t) -1, (uid_t) -1, (uid_t) -1), EPERM),
+              "setresuid(-1, -1, -1) was not refused: %m");
+        CHECK(p, FAILS_WITH(setresgid((gid_t) -1, (gid_t) -1, (gid_t) -1), EPERM),
+              "setresgid(-1, -1, -1) was not refused: %m");
+        CHECK(p, FAILS_WITH(setgroups(0, NULL), EPERM), "setgroups: %m");
+        CHECK(p, FAILS_WITH(ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM), "ptrace(TRACEME): %m");
+        CHECK(p, FAILS_WITH(unshare(CLONE_NEWUSER), EPERM), "unshare(CLONE_NEWUSER): %m");
+        CHECK(p, FAILS_WITH(unshare(CLONE_NEWNS), EPERM), "unshare(CLONE_NEWNS): %m");
+        CHECK(p, FAILS_WITH(mount("none", "/tmp", "tmpfs", 0, NULL), EPERM), "mount: %m");
+        CHECK(p, FAILS_WITH(umount2("/proc", MNT_DETACH), EPERM), "umount2: %m");
+        CHECK(p, FAILS_WITH(chroot("/"), EPERM), "chroot: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0), EPERM), "keyctl: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_bpf, 0, NULL, 0), EPERM), "bpf: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_userfaultfd, 0), EPERM), "userfaultfd: %m");
+        static const unsigned long personas[] = {
+                ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, PER_LINUX32, 1, 0x80000000ul, 0x7ffffffful,
+                0xfffffffeul, 0x100000000ul, 0xfffffffffffffffful,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(personas); i++)
+                CHECK(p, FAILS_WITH(syscall(SYS_personality, personas[i]), EPERM), "personality(0x%lx): %m",
+                      personas[i]);
+        r = personality(0xffffffff);
+        CHECK(p, r == PER_LINUX, "the personality query answered %d: %m", r);
+        CHECK(p, personality(PER_LINUX) == PER_LINUX, "personality(PER_LINUX): %m");
+
+        CHECK(p, caps_empty(), "capget shows capabilities");
+        if (bounding_empty)
+                CHECK(p, bounding_set_now() == 0, "bounding set 0x%llx", (unsigned long long) bounding_set_now());
+        CHECK(p, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_BIND_SERVICE, 0, 0) == 0, "ambient set");
+        CHECK(p, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
+        CHECK(p, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "still dumpable");
+
+        r = sandbox_read_status(0, &st);
+        CHECK(p, r == 0, "sandbox_read_status: %s", strerror(-r));
+        CHECK(p, st.cap_eff == 0 && st.cap_prm == 0 && st.cap_inh == 0 && st.cap_amb == 0,
+              "status caps eff %llx prm %llx inh %llx amb %llx", (unsigned long long) st.cap_eff,
+              (unsigned long long) st.cap_prm, (unsigned long long) st.cap_inh, (unsigned long long) st.cap_amb);
+        if (bounding_empty)
+                CHECK(p, st.cap_bnd == 0, "status CapBnd %llx", (unsigned long long) st.cap_bnd);
+        CHECK(p, st.no_new_privs == 1, "status NoNewPrivs %d", st.no_new_privs);
+        CHECK(p, st.seccomp == 2, "status Seccomp %d", st.seccomp);
+        for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++)
+                CHECK(p, st.uid[i] == uid && st.gid[i] == gid, "status id %u: %u/%u", i, st.uid[i], st.gid[i]);
+        return true;
+}
+
+/* ---- root dropping to nobody ---- */
+
+static bool probe_worker(Probe *p, void *userdata) {
+        const char *user = userdata;
+        SandboxPolicy pol = {
+                .change_ids = true, .uid = NOBODY, .gid = NOBODY, .user_name = user,
+                .profile = SANDBOX_PROFILE_WORKER,
+        };
+        const char *step = "unset";
+        gid_t groups[8];
+        int r, n, fd;
+
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == 0, "sandbox_apply: %s at step %s", strerror(-r), step ? step : "(null)");
+        CHECK(p, step == NULL, "step %s named on success", step);
+        if (!probe_common(p, NOBODY, NOBODY, true))
+                return false;
+
+        n = getgroups(ELEMENTSOF(groups), groups);
+        CHECK(p, n == 1 && groups[0] == NOBODY, "%d supplementary groups, first %u", n, n > 0 ? groups[0] : 0);
+
+        /* A worker still writes its logs and may exec CGI. */
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        CHECK(p, fd >= 0, "open for writing: %m");
+        close(fd);
+        CHECK(p, FAILS_WITH(unlink("/nonexistent/mpmd-test"), ENOENT), "unlink is not the worker's to lose: %m");
+
+        /* The filter and the ids hold in a process the worker forks. */
+        pid_t pid = fork();
+        CHECK(p, pid >= 0, "fork: %m");
+        if (pid == 0) {
+                SandboxStatus st;
+                _exit(sandbox_read_status(0, &st) == 0 && st.seccomp == 2 && st.uid[0] == NOBODY &&
+                                      FAILS_WITH(setresuid((uid_t) -1, (uid_t) -1, (uid_t) -1), EPERM)
+                              ? 0
+                              : 1);
+        }
+        int status;
+        CHECK(p, waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "a forked grandchild escaped the sandbox");
+        return true;
+}
+
+Test(sandbox, worker_as_nobody_with_user_groups) {
+        skip_unless_root();
+        run_in_child(probe_worker, "nobody");
+}
+
+Test(sandbox, worker_as_nobody_gid_only) {
+        skip_unless_root();
+        run_in_child(probe_worker, NULL);
+}
+
+static bool probe_gid_only(Probe *p, void *userdata) {
+        SandboxPolicy pol = { .change_ids = true, .uid = NOBODY, .gid = 12345, .profile = SANDBOX_PROFILE_POOL };
+        const char *step = NULL;
+        gid_t groups[8];
+        int r = sandbox_apply(&pol, &step), n;
+
+        CHECK(p, r == 0, "sandbox_apply: %s at %s", strerror(-r), step);
+        n = getgroups(ELEMENTSOF(groups), groups);
+        CHECK(p, n == 1 && groups[0] == 12345, "root's groups survived: %d groups, first %u", n,
+              n > 0 ? groups[0] : 0);
+        return probe_common(p, NOBODY, 12345, true);
+}
+
+Test(sandbox, pool_without_user_name_has_only_its_gid) {
+        skip_unless_root();
+        run_in_child(probe_gid_only, NULL);
+}
+
+/* ---- the dispatcher ---- */
+
+static bool probe_dispatcher(Probe *p, void *userdata) {
+        SandboxPolicy pol = {
+                .change_ids = true, .uid = NOBODY, .gid = NOBODY, .profile = SANDBOX_PROFILE_DISPATCHER,
+        };
+        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC };
+        char *argv[] = { (char *) "true", NULL };
+        const char *step = NULL;
+        int r, fd;
+
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == 0, "sandbox_apply: %s at %s", strerror(-r), step);
+        if (!probe_common(p, NOBODY, NOBODY, true))
+                return false;
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(p, fd >= 0, "open for reading refused: %m");
+        close(fd);
+        fd = openat(AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        CHECK(p, fd >= 0, "openat for reading refused: %m");
+        close(fd);
+        CHECK(p, FAILS_WITH(open("/dev/null", O_WRONLY | O_CLOEXEC), EPERM), "open O_WRONLY: %m");
+        CHECK(p, FAILS_WITH(open("/dev/null", O_RDWR | O_CLOEXEC), EPERM), "open O_RDWR: %m");
+        CHECK(p, FAILS_WITH(open("/dev/null", O_RDONLY | O_TRUNC | O_CLOEXEC), EPERM), "open O_TRUNC: %m");
+        CHECK(p, FAILS_WITH(open("/tmp/mpmd-dispatcher-must-not-create", O_RDONLY | O_CREAT | O_CLOEXEC, 0600),
+                            EPERM),
+              "open O_CREAT: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_open, "/dev/null", O_WRONLY | O_CLOEXEC), EPERM), "raw open: %m");
+        CHECK(p, FAILS_WITH(creat("/tmp/mpmd-dispatcher-must-not-create", 0600), EPERM), "creat: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_openat2, AT_FDCWD, "/dev/null", &how, sizeof(how)), ENOSYS),
+              "openat2: %m");
+        /* ENOENT without the filter: EPERM proves the filter answered. */
+        CHECK(p, FAILS_WITH(unlink("/nonexistent/mpmd-test"), EPERM), "unlink: %m");
+        CHECK(p, FAILS_WITH(mkdir("/nonexistent/mpmd-test", 0700), EPERM), "mkdir: %m");
+        CHECK(p, FAILS_WITH(rename("/nonexistent/a", "/nonexistent/b"), EPERM), "rename: %m");
+        CHECK(p, FAILS_WITH(execve("/bin/true", argv, environ), EPERM), "execve: %m");
+        CHECK(p, FAILS_WITH(syscall(SYS_execveat, AT_FDCWD, "/bin/true", argv, environ, 0), EPERM), "execveat: %m");
+        return true;
+}
+
+Test(sandbox, dispatcher_cannot_exec_or_write) {
+        skip_unless_root();
+        run_in_child(probe_dispatcher, NULL);
+}
+
+/* ---- refused policies ---- */
+
+typedef struct Refusal {
+        char name[48];
+        bool change_ids;
+        uid_t uid;
+        gid_t gid;
+        char user[16]; /* "" for none */
+        int profile;
+        int expect;
+        char step[16];
+} Refusal;
+
+static Refusal refusals[] = {
+        { "uid 0", true, 0, NOBODY, "", SANDBOX_PROFILE_WORKER, -EPERM, "policy" },
+        { "gid 0", true, NOBODY, 0, "", SANDBOX_PROFILE_WORKER, -EPERM, "policy" },
+        { "uid -1 (unchanged)", true, (uid_t) -1, NOBODY, "", SANDBOX_PROFILE_WORKER, -EINVAL, "policy" },
+        { "gid -1 (unchanged)", true, NOBODY, (gid_t) -1, "", SANDBOX_PROFILE_WORKER, -EINVAL, "policy" },
+        { "root keeping its ids", false, NOBODY, NOBODY, "", SANDBOX_PROFILE_WORKER, -EPERM, "policy" },
+        { "unknown profile", true, NOBODY, NOBODY, "", 99, -EINVAL, "policy" },
+};
+
+typedef struct Snapshot {
+        SandboxStatus st;
+        uint64_t bounding;
+        int groups;
+} Snapshot;
+
+static bool snapshot_take(Probe *p, Snapshot *s) {
+        int r = sandbox_read_status(0, &s->st);
+
+        CHECK(p, r == 0, "sandbox_read_status: %s", strerror(-r));
+        s->bounding = bounding_set_now();
+        s->groups = getgroups(0, NULL);
+        return true;
+}
+
+static bool probe_refusal(Probe *p, void *userdata) {
+        const Refusal *c = userdata;
+        SandboxPolicy pol = {
+                .change_ids = c->change_ids, .uid = c->uid, .gid = c->gid,
+                .user_name = c->user[0] ? c->user : NULL, .profile = (SandboxProfile) c->profile,
+        };
+        Snapshot before, after;
+        const char *step = NULL;
+        int r;
+
+        if (!snapshot_take(p, &before))
+                return false;
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == c->expect, "%s: got %d (%s), expected %d", c->name, r, strerror(-r), c->expect);
+        CHECK(p, step && strcmp(step, c->step) == 0, "%s: step %s, expected %s", c->name, step ? step : "(null)",
+              c->step);
+        if (!snapshot_take(p, &after))
+                return false;
+        /* Nothing changed: still root with every capability, no filter. */
+        CHECK(p, memcmp(after.st.uid, before.st.uid, sizeof(before.st.uid)) == 0, "%s: uids changed", c->name);
+        CHECK(p, memcmp(after.st.gid, before.st.gid, sizeof(before.st.gid)) == 0, "%s: gids changed", c->name);
+        CHECK(p, after.groups == before.groups, "%s: groups changed", c->name);
+        CHECK(p, after.st.cap_eff == before.st.cap_eff && after.st.cap_eff != 0, "%s: effective set changed",
+              c->name);
+        CHECK(p, after.bounding == before.bounding && after.bounding != 0, "%s: bounding set changed", c->name);
+        CHECK(p, after.st.no_new_privs == 0 && after.st.seccomp == 0, "%s: nnp %d seccomp %d", c->name,
+              after.st.no_new_privs, after.st.seccomp);
+        return true;
+}
+
+ParameterizedTestParameters(sandbox, refused_policy_changes_nothing) {
+        return cr_make_param_array(Refusal, refusals, ELEMENTSOF(refusals));
+}
+
+ParameterizedTest(Refusal *c, sandbox, refused_policy_changes_nothing) {
+        skip_unless_root();
+        run_in_child(probe_refusal, c);
+}
+
+/* A user listed as a member of group root would carry gid 0 as a supplementary group. The child
+ * shows getgrouplist() such a group file through a private bind mount over /etc/group. */
+static bool probe_group_root(Probe *p, void *userdata) {
+        static const char group_file[] = "root:x:0:nobody\nnogroup:x:65534:\n";
+        Refusal c = { "supplementary group root", true, NOBODY, NOBODY, "nobody", SANDBOX_PROFILE_WORKER, -EPERM,
+                      "setgroups" };
+        char path[] = "/tmp/mpmd-test-group-XXXXXX";
+        gid_t g[8];
+        int fd, n = ELEMENTSOF(g);
+        bool ok;
+
+        CHECK(p, unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): %m");
+        CHECK(p, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "making / private: %m");
+        fd = mkostemp(path, O_CLOEXEC);
+        CHECK(p, fd >= 0, "mkostemp: %m");
+        CHECK(p, write(fd, group_file, strlen(group_file)) == (ssize_t) strlen(group_file), "write: %m");
+        close(fd);
+        CHECK(p, mount(path, "/etc/group", NULL, MS_BIND, NULL) == 0, "bind mount over /etc/group: %m");
+        (void) unlink(path);
+
+        CHECK(p, getgrouplist("nobody", NOBODY, g, &n) >= 0, "getgrouplist: %m");
+        ok = false;
+        for (int i = 0; i < n; i++)
+                ok = ok || g[i] == 0;
+        CHECK(p, ok, "the group file was not used (%d groups)", n);
+        return probe_refusal(p, &c);
+}
+
+Test(sandbox, supplementary_group_root_refused) {
+        skip_unless_root();
+        run_in_child(probe_group_root, NULL);
+}
+
+Test(sandbox, null_policy_refused) {
+        const char *step = NULL;
+
+        cr_assert_eq(sandbox_apply(NULL, &step), -EINVAL);
+        cr_assert_str_eq(step, "policy");
+}
+
+/* ---- an already unprivileged process ---- */
+
+static bool probe_unprivileged(Probe *p, void *userdata) {
+        SandboxPolicy pol = { .change_ids = false, .profile = SANDBOX_PROFILE_WORKER };
+        gid_t g = NOBODY;
+        const char *step = NULL;
+        uint64_t bounding;
+        int r;
+
+        /* Become nobody the ordinary way, sandbox not involved: the kernel clears the permitted and
+         * effective sets, the bounding set stays full and can no longer be changed. */
+        CHECK(p, setgroups(1, &g) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
+                         setresuid(NOBODY, NOBODY, NOBODY) == 0,
+              "dropping to nobody: %m");
+        bounding = bounding_set_now();
+        CHECK(p, bounding != 0, "the bounding set was already empty");
+
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == 0, "sandbox_apply: %s at %s", strerror(-r), step);
+        if (!probe_common(p, NOBODY, NOBODY, false))
+                return false;
+        CHECK(p, bounding_set_now() == bounding, "the bounding set changed without CAP_SETPCAP");
+        return true;
+}
+
+Test(sandbox, unprivileged_process_keeps_its_ids) {
+        skip_unless_root();
+        run_in_child(probe_unprivileged, NULL);
+}
+
+static bool probe_unprivileged_change_ids(Probe *p, void *userdata) {
+        SandboxPolicy pol = { .change_ids = true, .uid = 4242, .gid = 4242, .profile = SANDBOX_PROFILE_WORKER };
+        gid_t g = NOBODY;
+        const char *step = NULL;
+        uid_t ru, eu, su;
+        int r;
+
+        CHECK(p, setgroups(1, &g) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
+                         setresuid(NOBODY, NOBODY, NOBODY) == 0,
+              "dropping to nobody: %m");
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == -EPERM, "an unprivileged process changed ids? %d", r);
+        CHECK(p, step && strcmp(step, "bounding set") == 0, "step %s", step ? step : "(null)");
+        CHECK(p, getresuid(&ru, &eu, &su) == 0 && ru == NOBODY && eu == NOBODY && su == NOBODY, "uid changed");
+        return true;
+}
+
+Test(sandbox, unprivileged_process_cannot_change_ids) {
+        skip_unless_root();
+        run_in_child(probe_unprivileged_change_ids, NULL);
+}
+
+/* ---- /proc/PID/status ---- */
+
+Test(sandbox, status_of_self_matches_the_kernel) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+        gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+        SandboxStatus st;
+        int n;
+
+        cr_assert_eq(sandbox_read_status(0, &st), 0);
+        cr_assert_eq(getresuid(&ru, &eu, &su), 0);
+        cr_assert_eq(getresgid(&rg, &eg, &sg), 0);
+        cr_assert_eq(st.uid[SANDBOX_ID_REAL], ru);
+        cr_assert_eq(st.uid[SANDBOX_ID_EFFECTIVE], eu);
+        cr_assert_eq(st.uid[SANDBOX_ID_SAVED], su);
+        cr_assert_eq(st.uid[SANDBOX_ID_FS], eu);
+        cr_assert_eq(st.gid[SANDBOX_ID_REAL], rg);
+        cr_assert_eq(st.gid[SANDBOX_ID_EFFECTIVE], eg);
+        cr_assert_eq(st.gid[SANDBOX_ID_SAVED], sg);
+
+        n = getgroups(ELEMENTSOF(groups), groups);
+        if (n >= 0) {
+                cr_assert_eq(st.n_groups, (size_t) n);
+                for (int i = 0; i < n; i++)
+                        cr_assert_eq(st.groups[i], groups[i], "group %d", i);
+        }
+
+        cr_assert_eq(capget(&h, d), 0);
+        cr_assert_eq(st.cap_eff, (uint64_t) d[1].effective << 32 | d[0].effective);
+        cr_assert_eq(st.cap_prm, (uint64_t) d[1].permitted << 32 | d[0].permitted);
+        cr_assert_eq(st.cap_inh, (uint64_t) d[1].inheritable << 32 | d[0].inheritable);
+        cr_assert_eq(st.cap_bnd, bounding_set_now());
+        cr_assert_eq(st.cap_amb, 0);
+        cr_assert_eq(st.no_new_privs, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+        cr_assert_eq(st.seccomp, prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+        cr_assert_eq(sandbox_read_status(getpid(), &st), 0);
+        cr_assert_eq(st.uid[SANDBOX_ID_REAL], ru);
+}
+
+/* What `mpmctl audit` does: the parent reads a sandboxed child's status. */
+Test(sandbox, status_of_sandboxed_child_seen_by_parent) {
+        int ready[2], release[2];
+        SandboxStatus st;
+        char c;
+        int status;
+
+        skip_unless_root();
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(release, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                SandboxPolicy pol = { .change_ids = true, .uid = NOBODY, .gid = NOBODY,
+                                      .profile = SANDBOX_PROFILE_POOL };
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(ready[0]);
+                close(release[1]);
+                if (sandbox_apply(&pol, NULL) < 0)
+                        _exit(1);
+                (void) !write(ready[1], "r", 1);
+                (void) !read(release[0], &c, 1);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(release[0]);
+        cr_assert_eq(read(ready[0], &c, 1), 1, "the child did not get sandboxed");
+
+        int r = sandbox_read_status(pid, &st);
+        close(release[1]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert_eq(r, 0, "%s", strerror(-r));
+        for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++) {
+                cr_assert_eq(st.uid[i], NOBODY);
+                cr_assert_eq(st.gid[i], NOBODY);
+        }
+        cr_assert_eq(st.n_groups, 1);
+        cr_assert_eq(st.groups[0], NOBODY);
+        cr_assert_eq(st.cap_inh | st.cap_prm | st.cap_eff | st.cap_bnd | st.cap_amb, 0);
+        cr_assert_eq(st.no_new_privs, 1);
+        cr_assert_eq(st.seccomp, 2);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(sandbox, status_of_gone_process) {
+        SandboxStatus st;
+        pid_t pid = fork();
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+                _exit(0);
+        cr_assert_eq(waitpid(pid, NULL, 0), pid);
+        cr_assert_eq(sandbox_read_status(pid, &st), -ENOENT);
+        cr_assert_eq(sandbox_read_status(0, NULL), -EINVAL);
+}
+
+typedef struct ParseCase {
+        char name[48];
+        char text[1024];
+        int expect;
+} ParseCase;
+
+#define IDS "Uid:\t1000\t1001\t1002\t1003\nGid:\t2000\t2001\t2002\t2003\n"
+#define GROUPS "Groups:\t4 24 1000 \n"
+#define CAPS                                                                                               \
+        "CapInh:\t0000000000000000\nCapPrm:\t00000000000000ff\nCapEff:\t000001fffeffffff\n"               \
+        "CapBnd:\tffffffffffffffff\nCapAmb:\t0000000000000400\n"
+#define TAIL "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t3\n"
+
+static ParseCase parse_cases[] = {
+        { "complete", "Name:\tmpmd\nState:\tS (sleeping)\n" IDS "FDSize:\t64\n" GROUPS CAPS TAIL, 0 },
+        { "no final newline", IDS GROUPS CAPS "NoNewPrivs:\t1\nSeccomp:\t2", 0 },
+        { "without NoNewPrivs and Seccomp", IDS GROUPS CAPS, 0 },
+        { "missing Uid", "Gid:\t2000\t2001\t2002\t2003\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "missing Groups", IDS CAPS TAIL, -EBADMSG },
+        { "missing CapAmb",
+          IDS GROUPS "CapInh:\t0\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\n" TAIL, -EBADMSG },
+        { "three uids", "Uid:\t1\t2\t3\nGid:\t2000\t2001\t2002\t2003\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "five uids", "Uid:\t1\t2\t3\t4\t5\nGid:\t2000\t2001\t2002\t2003\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "negative uid", "Uid:\t-1\t2\t3\t4\nGid:\t2000\t2001\t2002\t2003\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "uid over 32 bits", "Uid:\t4294967296\t2\t3\t4\nGid:\t1\t2\t3\t4\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "uid with junk", "Uid:\t1x\t2\t3\t4\nGid:\t1\t2\t3\t4\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "duplicate Uid", IDS "Uid:\t0\t0\t0\t0\n" GROUPS CAPS TAIL, -EBADMSG },
+        { "bad hex", IDS GROUPS "CapInh:\t00000000000000zz\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\n" TAIL,
+          -EBADMSG },
+        { "hex over 64 bits",
+          IDS GROUPS "CapInh:\t1ffffffffffffffff\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\n" TAIL, -EBADMSG },
+        { "empty cap", IDS GROUPS "CapInh:\t\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\n" TAIL, -EBADMSG },
+        { "0x prefix", IDS GROUPS "CapInh:\t0x1\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\n" TAIL, -EBADMSG },
+        { "Seccomp 3", IDS GROUPS CAPS "NoNewPrivs:\t1\nSeccomp:\t3\n", -EBADMSG },
+        { "NoNewPrivs 2", IDS GROUPS CAPS "NoNewPrivs:\t2\nSeccomp:\t0\n", -EBADMSG },
+        { "bad group", IDS "Groups:\t4 x 1000\n" CAPS TAIL, -EBADMSG },
+        { "empty", "", -EBADMSG },
+};
+
+ParameterizedTestParameters(sandbox, status_parse) {
+        return cr_make_param_array(ParseCase, parse_cases, ELEMENTSOF(parse_cases));
+}
+
+ParameterizedTest(ParseCase *c, sandbox, status_parse) {
+        SandboxStatus st;
+        int r = sandbox_status_parse(c->text, &st);
+
+        cr_assert_eq(r, c->expect, "%s: %d", c->name, r);
+        if (r < 0)
+                return;
+        cr_assert_eq(st.uid[SANDBOX_ID_REAL], 1000);
+        cr_assert_eq(st.uid[SANDBOX_ID_FS], 1003);
+        cr_assert_eq(st.gid[SANDBOX_ID_SAVED], 2002);
+        cr_assert_eq(st.n_groups, 3);
+        cr_assert_eq(st.groups[0], 4);
+        cr_assert_eq(st.groups[2], 1000);
+        cr_assert_eq(st.cap_inh, 0);
+        cr_assert_eq(st.cap_prm, 0xff);
+        cr_assert_eq(st.cap_eff, 0x1fffeffffffull);
+        cr_assert_eq(st.cap_bnd, UINT64_MAX);
+        cr_assert_eq(st.cap_amb, 0x400);
+        if (strstr(c->text, "Seccomp")) {
+                cr_assert_eq(st.no_new_privs, 1);
+                cr_assert_eq(st.seccomp, 2);
+        } else {
+                cr_assert_eq(st.no_new_privs, -1);
+                cr_assert_eq(st.seccomp, -1);
+        }
+}
+
+Test(sandbox, status_parse_many_groups) {
+        char text[2048];
+        size_t len;
+        SandboxStatus st;
+
+        len = (size_t) snprintf(text, sizeof(text), IDS "Groups:");
+        for (unsigned g = 0; g < 70; g++)
+                len += (size_t) snprintf(text + len, sizeof(text) - len, " %u", 100 + g);
+        snprintf(text + len, sizeof(text) - len, "\n" CAPS);
+
+        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_eq(st.n_groups, 70);
+        cr_assert_eq(st.groups[0], 100);
+        cr_assert_eq(st.groups[SANDBOX_STATUS_GROUPS_MAX - 1], 100 + SANDBOX_STATUS_GROUPS_MAX - 1);
+        cr_assert_eq(sandbox_status_parse(NULL, &st), -EINVAL);
+}
+
+Test(sandbox, profile_names) {
+        cr_assert_str_eq(sandbox_profile_to_string(SANDBOX_PROFILE_WORKER), "worker");
+        cr_assert_str_eq(sandbox_profile_to_string(SANDBOX_PROFILE_POOL), "pool");
+        cr_assert_str_eq(sandbox_profile_to_string(SANDBOX_PROFILE_DISPATCHER), "dispatcher");
+        cr_assert_null(sandbox_profile_to_string(_SANDBOX_PROFILE_MAX));
+}

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the scoreboard: a segment as created (size, seals, close-on-exec, initial slots), a
+ * worker's writes seen through the supervisor's read-only mapping, that mapping refusing writes,
+ * the seals refusing every size change, the counts per state letter, each way a segment is judged
+ * corrupt, saturating sums, the segment's own n_workers never used as a bound (a guard page right
+ * after the segment), and a fuzz run of 10,000 random and mutated segments, plus a writer that
+ * scribbles while the supervisor reads. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "scoreboard.h"
+
+static const char valid_states[] = { WS_OPEN,      WS_STARTING, WS_READY,   WS_READ,    WS_WRITE,
+                                     WS_KEEPALIVE, WS_CLOSING,  WS_LOGGING, WS_GRACEFUL, WS_IDLE_KILL };
+
+static size_t page_size(void) {
+        return (size_t) sysconf(_SC_PAGESIZE);
+}
+
+/* A read-only mapping of fd followed by an inaccessible page: any read past the size the
+ * supervisor computed faults. */
+typedef struct Guarded {
+        void *base;
+        size_t size;
+        ScoreboardProcess *seg;
+} Guarded;
+
+static Guarded guarded_map(int fd, unsigned n_workers) {
+        Guarded g = { .size = scoreboard_segment_size(n_workers) };
+
+        g.base = mmap(NULL, g.size + page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        cr_assert_neq(g.base, MAP_FAILED);
+        g.seg = mmap(g.base, g.size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+        cr_assert_eq((void *) g.seg, g.base);
+        return g;
+}
+
+static void guarded_unmap(Guarded *g) {
+        munmap(g->base, g->size + page_size());
+}
+
+/* ---- creation, mapping, seals ---- */
+
+Test(scoreboard, segment_created_sealed_and_open) {
+        const unsigned n = 25;
+        int fd = scoreboard_segment_create(7, n);
+        struct stat st;
+
+        cr_assert_geq(fd, 0, "create: %s", strerror(-fd));
+        cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC, "the segment fd must be close-on-exec");
+        cr_assert_eq(fstat(fd, &st), 0);
+        cr_assert_eq((size_t) st.st_size, scoreboard_segment_size(n));
+        cr_assert_eq(st.st_size % (off_t) page_size(), 0);
+        cr_assert_geq((size_t) st.st_size, sizeof(ScoreboardProcess) + n * sizeof(WorkerScore));
+        cr_assert_eq(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+
+        ScoreboardProcess *ro = scoreboard_segment_map(fd, n, false);
+        cr_assert_not_null(ro);
+        cr_assert_eq(ro->magic, SCOREBOARD_MAGIC);
+        cr_assert_eq(ro->generation, 7);
+        cr_assert_eq(ro->n_workers, n);
+        for (unsigned i = 0; i < n; i++)
+                cr_assert_eq(ro->workers[i].state, WS_OPEN, "slot %u", i);
+
+        ProcessScore ps;
+        scoreboard_process_read(ro, 7, n, &ps);
+        cr_assert(ps.valid);
+        cr_assert_eq(ps.open, n);
+        cr_assert_eq(ps.ready + ps.busy + ps.starting + ps.keepalive + ps.graceful, 0);
+        scoreboard_segment_unmap(ro, n);
+        close(fd);
+}
+
+Test(scoreboard, too_many_workers_refused) {
+        cr_assert_eq(scoreboard_segment_size(SCOREBOARD_WORKERS_MAX + 1), 0);
+        cr_assert_eq(scoreboard_segment_create(1, SCOREBOARD_WORKERS_MAX + 1), -EINVAL);
+        cr_assert_null(scoreboard_segment_map(-1, 1, false));
+        cr_assert_eq(errno, EINVAL);
+}
+
+Test(scoreboard, worker_writes_supervisor_reads) {
+        const unsigned n = 3;
+        int fd = scoreboard_segment_create(2, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        ScoreboardProcess *ro = scoreboard_segment_map(fd, n, false);
+        cr_assert_not_null(rw);
+        cr_assert_not_null(ro);
+        cr_assert_neq((void *) rw, (void *) ro);
+
+        rw->workers[0].state = WS_READY;
+        rw->workers[1].state = WS_WRITE;
+        rw->workers[1].requests = 41;
+        rw->workers[1].bytes = 1000;
+        rw->workers[2].state = WS_KEEPALIVE;
+        rw->workers[2].requests = 1;
+        rw->workers[2].connections = 5;
+        rw->connections_open = 9;
+
+        cr_assert_eq(ro->workers[1].state, WS_WRITE);
+        ProcessScore ps;
+        scoreboard_process_read(ro, 2, n, &ps);
+        cr_assert(ps.valid);
+        cr_assert_eq(ps.ready, 1);
+        cr_assert_eq(ps.busy, 2);
+        cr_assert_eq(ps.keepalive, 1);
+        cr_assert_eq(ps.open, 0);
+        cr_assert_eq(ps.requests, 42);
+        cr_assert_eq(ps.bytes, 1000);
+        cr_assert_eq(ps.connections, 5);
+        cr_assert_eq(ps.connections_open, 9);
+
+        /* A worker of another generation writing into a recycled slot's segment is not counted. */
+        scoreboard_process_read(ro, 3, n, &ps);
+        cr_assert_not(ps.valid);
+        scoreboard_segment_unmap(rw, n);
+        scoreboard_segment_unmap(ro, n);
+        close(fd);
+}
+
+/* The supervisor's mapping is read-only: the write below faults. */
+Test(scoreboard, read_only_mapping_refuses_writes, .signal = SIGSEGV) {
+        int fd = scoreboard_segment_create(1, 1);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *ro = scoreboard_segment_map(fd, 1, false);
+        cr_assert_not_null(ro);
+        volatile uint8_t *state = &ro->workers[0].state;
+        *state = WS_READY;
+        cr_assert_fail("a write through the read-only mapping succeeded");
+}
+
+Test(scoreboard, seals_refuse_size_changes) {
+        const unsigned n = 4;
+        int fd = scoreboard_segment_create(1, n);
+        off_t size = (off_t) scoreboard_segment_size(n);
+        struct stat st;
+
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(ftruncate(fd, size / 2), -1);
+        cr_assert_eq(errno, EPERM);
+        cr_assert_eq(ftruncate(fd, 0), -1);
+        cr_assert_eq(errno, EPERM);
+        cr_assert_eq(ftruncate(fd, size * 2), -1);
+        cr_assert_eq(errno, EPERM);
+        cr_assert_eq(fallocate(fd, 0, size, (off_t) page_size()), -1);
+        cr_assert_eq(errno, EPERM);
+        /* Nor can a worker add seals of its own (F_SEAL_WRITE would freeze the segment). */
+        cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+        cr_assert_eq(errno, EPERM);
+        cr_assert_eq(fstat(fd, &st), 0);
+        cr_assert_eq(st.st_size, size);
+        close(fd);
+}
+
+/* ---- counting ---- */
+
+typedef struct CountCase {
+        char name[32];
+        char states[16];
+        unsigned ready, busy, keepalive, starting, graceful, open;
+} CountCase;
+
+static CountCase count_cases[] = {
+        { "all ready", "____", 4, 0, 0, 0, 0, 0 },
+        { "every letter", "._SRWKCLGI", 1, 6, 1, 1, 1, 1 },
+        { "keepalive is busy", "KK_", 1, 2, 2, 0, 0, 0 },
+        { "graceful is busy", "G.", 0, 1, 0, 0, 1, 1 },
+        { "idle kill counts nowhere", "I", 0, 0, 0, 0, 0, 0 },
+        { "starting", "SS..", 0, 0, 0, 2, 0, 2 },
+        { "reading writing closing logging", "RWCL", 0, 4, 0, 0, 0, 0 },
+};
+
+ParameterizedTestParameters(scoreboard, counts) {
+        return cr_make_param_array(CountCase, count_cases, ELEMENTSOF(count_cases));
+}
+
+ParameterizedTest(CountCase *c, scoreboard, counts) {
+        unsigned n = (unsigned) strlen(c->states);
+        int fd = scoreboard_segment_create(5, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        cr_assert_not_null(rw);
+        for (unsigned i = 0; i < n; i++)
+                rw->workers[i].state = (uint8_t) c->states[i];
+
+        ProcessScore ps;
+        scoreboard_process_read(rw, 5, n, &ps);
+        cr_assert(ps.valid, "%s", c->name);
+        cr_assert_eq(ps.ready, c->ready, "%s: ready %u", c->name, ps.ready);
+        cr_assert_eq(ps.busy, c->busy, "%s: busy %u", c->name, ps.busy);
+        cr_assert_eq(ps.keepalive, c->keepalive, "%s: keepalive %u", c->name, ps.keepalive);
+        cr_assert_eq(ps.starting, c->starting, "%s: starting %u", c->name, ps.starting);
+        cr_assert_eq(ps.graceful, c->graceful, "%s: graceful %u", c->name, ps.graceful);
+        cr_assert_eq(ps.open, c->open, "%s: open %u", c->name, ps.open);
+        scoreboard_segment_unmap(rw, n);
+        close(fd);
+}
+
+Test(scoreboard, state_predicates) {
+        for (unsigned c = 0; c < 256; c++) {
+                bool known = memchr(valid_states, (int) c, sizeof(valid_states)) != NULL;
+                cr_assert_eq(worker_state_is_valid((uint8_t) c), known, "state 0x%02x", c);
+                cr_assert(!worker_state_is_busy((uint8_t) c) || known, "unknown 0x%02x counted busy", c);
+        }
+        cr_assert(worker_state_is_busy(WS_KEEPALIVE));
+        cr_assert_not(worker_state_is_busy(WS_READY));
+        cr_assert_not(worker_state_is_busy(WS_OPEN));
+        cr_assert_not(worker_state_is_busy(WS_STARTING));
+}
+
+Test(scoreboard, sums_saturate) {
+        const unsigned n = 70; /* more than one copy chunk */
+        int fd = scoreboard_segment_create(1, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        cr_assert_not_null(rw);
+        for (unsigned i = 0; i < n; i++) {
+                rw->workers[i].state = WS_READY;
+                rw->workers[i].requests = UINT64_MAX / 2;
+                rw->workers[i].bytes = 1;
+                rw->workers[i].connections = UINT64_MAX;
+        }
+        ProcessScore ps;
+        scoreboard_process_read(rw, 1, n, &ps);
+        cr_assert(ps.valid);
+        cr_assert_eq(ps.ready, n);
+        cr_assert_eq(ps.requests, UINT64_MAX);
+        cr_assert_eq(ps.bytes, n);
+        cr_assert_eq(ps.connections, UINT64_MAX);
+        scoreboard_segment_unmap(rw, n);
+        close(fd);
+}
+
+/* ---- corruption ---- */
+
+typedef enum Corruption {
+        CORRUPT_MAGIC,
+        CORRUPT_GENERATION,
+        CORRUPT_N_WORKERS_SMALLER,
+        CORRUPT_N_WORKERS_HUGE,
+        CORRUPT_STATE_FIRST,
+        CORRUPT_STATE_LAST,
+        CORRUPT_STATE_ZERO,
+        CORRUPT_STATE_D, /* mod_status's DNS letter: mpmd never does lookups */
+} Corruption;
+
+static Corruption corruptions[] = {
+        CORRUPT_MAGIC,       CORRUPT_GENERATION, CORRUPT_N_WORKERS_SMALLER, CORRUPT_N_WORKERS_HUGE,
+        CORRUPT_STATE_FIRST, CORRUPT_STATE_LAST, CORRUPT_STATE_ZERO,        CORRUPT_STATE_D,
+};
+
+ParameterizedTestParameters(scoreboard, corrupt_segment_invalid) {
+        return cr_make_param_array(Corruption, corruptions, ELEMENTSOF(corruptions));
+}
+
+ParameterizedTest(Corruption *c, scoreboard, corrupt_segment_invalid) {
+        const unsigned n = 100;
+        int fd = scoreboard_segment_create(9, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        cr_assert_not_null(rw);
+        Guarded g = guarded_map(fd, n);
+        for (unsigned i = 0; i < n; i++) {
+                rw->workers[i].state = WS_READY;
+                rw->workers[i].requests = 3;
+        }
+
+        ProcessScore ps;
+        scoreboard_process_read(g.seg, 9, n, &ps);
+        cr_assert(ps.valid, "the intact segment must be valid");
+
+        switch (*c) {
+        case CORRUPT_MAGIC:
+                rw->magic ^= 1;
+                break;
+        case CORRUPT_GENERATION:
+                rw->generation = 10;
+                break;
+        case CORRUPT_N_WORKERS_SMALLER:
+                rw->n_workers = n - 1;
+                break;
+        case CORRUPT_N_WORKERS_HUGE:
+                /* Trusting this would read far past the guard page. */
+                rw->n_workers = UINT32_MAX;
+                break;
+        case CORRUPT_STATE_FIRST:
+                rw->workers[0].state = 'x';
+                break;
+        case CORRUPT_STATE_LAST:
+                rw->workers[n - 1].state = 0xff;
+                break;
+        case CORRUPT_STATE_ZERO:
+                rw->workers[50].state = 0;
+                break;
+        case CORRUPT_STATE_D:
+                rw->workers[64].state = 'D';
+                break;
+        }
+
+        memset(&ps, 0xa5, sizeof(ps));
+        scoreboard_process_read(g.seg, 9, n, &ps);
+        cr_assert_not(ps.valid, "corruption %d not detected", (int) *c);
+        cr_assert_eq(ps.ready + ps.busy + ps.keepalive + ps.starting + ps.graceful + ps.open, 0);
+        cr_assert_eq(ps.requests + ps.bytes + ps.connections, 0);
+        cr_assert_eq(ps.connections_open, 0);
+        guarded_unmap(&g);
+        scoreboard_segment_unmap(rw, n);
+        close(fd);
+}
+
+/* ---- fuzz ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void) {
+        /* xorshift64*: fixed seed, the same run every time. */
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static void rng_fill(void *p, size_t n) {
+        uint8_t *b = p;
+        for (size_t i = 0; i < n; i++)
+                b[i] = (uint8_t) (rng_next() >> 56);
+}
+
+/* What a correct reader must conclude, computed from the raw bytes independently. */
+static bool oracle_valid(const uint8_t *raw, unsigned generation, unsigned n) {
+        uint32_t head[3];
+
+        memcpy(head, raw, sizeof(head));
+        if (head[0] != SCOREBOARD_MAGIC || head[1] != generation || head[2] != n)
+                return false;
+        for (unsigned i = 0; i < n; i++) {
+                uint8_t s = raw[offsetof(ScoreboardProcess, workers) + i * sizeof(WorkerScore) +
+                                offsetof(WorkerScore, state)];
+                if (!memchr(valid_states, s, sizeof(valid_states)))
+                        return false;
+        }
+        return true;
+}
+
+/* Fills real segments (read back through a guarded read-only mapping) iterations times, spread
+ * over several sizes, and checks every verdict and count against the oracle. */
+static void fuzz_run(unsigned iterations, bool noise_only, unsigned *ret_valid, unsigned *ret_invalid) {
+        static const unsigned sizes[] = { 0, 1, 4, 25, 64, 65, 200 };
+        const unsigned generation = 0x1234;
+
+        *ret_valid = *ret_invalid = 0;
+        for (unsigned s = 0; s < ELEMENTSOF(sizes); s++) {
+                unsigned n = sizes[s];
+                int fd = scoreboard_segment_create(generation, n);
+                cr_assert_geq(fd, 0);
+                ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+                cr_assert_not_null(rw);
+                Guarded g = guarded_map(fd, n);
+                size_t size = scoreboard_segment_size(n);
+                unsigned share = iterations / ELEMENTSOF(sizes) + (s < iterations % ELEMENTSOF(sizes));
+
+                for (unsigned iter = 0; iter < share; iter++) {
+                        unsigned mode = noise_only ? 0 : 1 + (unsigned) (rng_next() % 3);
+
+                        /* 0: pure noise. 1: the right header over noise. 2: the right header and
+                         * known letters, half the time with one bit of one state flipped. 3: known
+                         * letters but one header byte off. */
+                        rng_fill(rw, size);
+                        if (mode >= 1) {
+                                rw->magic = SCOREBOARD_MAGIC;
+                                rw->generation = generation;
+                                rw->n_workers = n;
+                        }
+                        if (mode >= 2)
+                                for (unsigned i = 0; i < n; i++)
+                                        rw->workers[i].state =
+                                                (uint8_t) valid_states[rng_next() % sizeof(valid_states)];
+                        if (mode == 2 && n > 0 && rng_next() % 2)
+                                rw->workers[rng_next() % n].state ^= (uint8_t) (1u << (rng_next() % 8));
+                        if (mode == 3)
+                                ((uint8_t *) rw)[rng_next() % 12] ^= (uint8_t) (1u + rng_next() % 255);
+
+                        bool expect = oracle_valid((const uint8_t *) rw, generation, n);
+                        ProcessScore ps;
+                        memset(&ps, 0x5a, sizeof(ps));
+                        scoreboard_process_read(g.seg, generation, n, &ps);
+                        cr_assert_eq(ps.valid, expect, "n=%u iteration %u mode %u", n, iter, mode);
+                        if (!ps.valid) {
+                                cr_assert_eq(ps.ready + ps.busy + ps.keepalive + ps.starting + ps.graceful + ps.open,
+                                             0);
+                                cr_assert_eq(ps.requests + ps.bytes + ps.connections, 0);
+                                (*ret_invalid)++;
+                                continue;
+                        }
+                        unsigned ready = 0, open = 0, busy = 0;
+                        for (unsigned i = 0; i < n; i++) {
+                                ready += rw->workers[i].state == WS_READY;
+                                open += rw->workers[i].state == WS_OPEN;
+                                busy += strchr("RWKCLG", rw->workers[i].state) != NULL;
+                        }
+                        cr_assert_eq(ps.ready, ready);
+                        cr_assert_eq(ps.open, open);
+                        cr_assert_eq(ps.busy, busy);
+                        (*ret_valid)++;
+                }
+                guarded_unmap(&g);
+                scoreboard_segment_unmap(rw, n);
+                close(fd);
+        }
+}
+
+Test(scoreboard, fuzz_random_bytes) {
+        unsigned valid, invalid;
+
+        rng_state = 0x9e3779b97f4a7c15ull;
+        fuzz_run(10000, true, &valid, &invalid);
+        cr_assert_eq(valid + invalid, 10000);
+        /* A random 12-byte header matching by chance is a 2^-96 event. */
+        cr_assert_eq(valid, 0);
+}
+
+Test(scoreboard, fuzz_mutated_segments) {
+        unsigned valid, invalid;
+
+        rng_state = 0x5eed5eed5eed5eedull;
+        fuzz_run(10000, false, &valid, &invalid);
+        cr_assert_eq(valid + invalid, 10000);
+        /* Both verdicts must have been exercised, or the run proved nothing. */
+        cr_assert_gt(valid, 1000);
+        cr_assert_gt(invalid, 5000);
+}
+
+/* A worker scribbling while the supervisor reads: every read is either rejected or consistent. */
+Test(scoreboard, concurrent_scribbler) {
+        const unsigned n = 64;
+        int fd = scoreboard_segment_create(3, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *ro = scoreboard_segment_map(fd, n, false);
+        cr_assert_not_null(ro);
+
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (!rw)
+                        _exit(1);
+                rng_state = 42;
+                for (;;) {
+                        unsigned i = (unsigned) (rng_next() % n);
+                        uint64_t r = rng_next();
+                        rw->workers[i].state = (r & 0xff) < 250 ? (uint8_t) valid_states[r % sizeof(valid_states)]
+                                                                : (uint8_t) (r >> 8);
+                        if ((r & 0xffff) == 7)
+                                rng_fill(rw->workers, n * sizeof(WorkerScore));
+                        if ((r & 0xffff) == 9)
+                                for (unsigned k = 0; k < n; k++)
+                                        rw->workers[k].state = WS_READY;
+                }
+        }
+
+        unsigned valid = 0;
+        for (unsigned k = 0; k < 20000; k++) {
+                ProcessScore ps;
+                scoreboard_process_read(ro, 3, n, &ps);
+                if (ps.valid) {
+                        cr_assert_leq(ps.ready + ps.busy + ps.starting + ps.open, n);
+                        cr_assert_leq(ps.keepalive + ps.graceful, ps.busy);
+                        valid++;
+                } else
+                        cr_assert_eq(ps.ready + ps.busy + ps.starting + ps.open, 0);
+        }
+        kill(pid, SIGKILL);
+        cr_assert_eq(waitpid(pid, NULL, 0), pid);
+        (void) valid;
+        scoreboard_segment_unmap(ro, n);
+        close(fd);
+}
