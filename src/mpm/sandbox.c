@@ -202,6 +202,11 @@ static int seccomp_filter_load(SandboxProfile profile) {
         ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
                 return -ENOMEM;
+        /* no_new_privs is a step of its own, checked before: the library must not quietly set it
+         * and hide that the step was skipped. Without it the kernel refuses the filter. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_common); i++) {
                 r = seccomp_deny(ctx, sandbox_denied_common[i], deny, 0, NULL);
@@ -210,6 +215,13 @@ static int seccomp_filter_load(SandboxProfile profile) {
         }
 
         r = seccomp_deny_personality(ctx, deny);
+        if (r < 0)
+                return r;
+
+        /* Dumpable stays off: back on, any other process of the same uid could read this one's
+         * memory through /proc/PID/mem or attach to it. */
+        struct scmp_arg_cmp dumpable = SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE);
+        r = seccomp_deny(ctx, "prctl", deny, 1, &dumpable);
         if (r < 0)
                 return r;
 

@@ -14,8 +14,9 @@
  *   "seccomp"       load the profile's filter (libseccomp): the denied calls fail with EPERM
  *   "verify"        read everything back (ids, capget, prctl, /proc/self/status Seccomp: 2)
  * The process never regains a privilege afterwards: the filter forbids every set*id and capset
- * call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading. It applies to the
- * calling thread and to every thread or process it creates later. */
+ * call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading, personality flags and
+ * making itself dumpable again. It applies to the calling thread and to every thread or process
+ * it creates later, so call it before starting threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -36,7 +37,7 @@ typedef enum SandboxProfile {
 const char *sandbox_profile_to_string(SandboxProfile p);
 
 typedef struct SandboxPolicy {
-        bool change_ids;       /* switch to uid/gid (requires CAP_SETUID/CAP_SETGID, i.e. root) */
+        bool change_ids;       /* switch to uid/gid: needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP (root) */
         uid_t uid;             /* with change_ids: never 0 */
         gid_t gid;             /* with change_ids: never 0 */
         const char *user_name; /* supplementary groups of this user via getgrouplist; NULL: gid only */

@@ -309,7 +309,8 @@ static void reader_classify(Loader *l, char *line) {
                         /* Keys below it would otherwise land in the section above, with confusing errors. */
                         if (entry_add(l, "", NULL, NULL, false, true) < 0)
                                 l->oom = true;
-                        return reader_bad_line(l, line);
+                        reader_bad_line(l, line);
+                        return;
                 }
                 name = strdup_trimmed(start + 1, (size_t) (end - start - 1));
                 if (!name || entry_add(l, name, NULL, NULL, false, false) < 0)
@@ -321,8 +322,10 @@ static void reader_classify(Loader *l, char *line) {
         }
 
         end = find_chars_or_comment(start, "=:");
-        if (*end != '=' && *end != ':')
-                return reader_bad_line(l, line);
+        if (*end != '=' && *end != ':') {
+                reader_bad_line(l, line);
+                return;
+        }
         {
                 _cleanup_free_ char *key = strdup_trimmed(start, (size_t) (end - start));
 
@@ -331,8 +334,10 @@ static void reader_classify(Loader *l, char *line) {
                         return;
                 }
                 /* "Listen 127.0.0.1:80" (Apache's syntax) would otherwise become a key with a space. */
-                if (key[0] == '\0' || key[strcspn(key, " \t")] != '\0')
-                        return reader_bad_line(l, line);
+                if (key[0] == '\0' || key[strcspn(key, " \t")] != '\0') {
+                        reader_bad_line(l, line);
+                        return;
+                }
                 free(r->cont_key);
                 r->cont_key = TAKE_PTR(key);
                 r->cont_line = r->line;
@@ -351,7 +356,9 @@ static char *reader_read(char *str, int num, void *stream) {
         errno = 0;
         n = getline(&r->buf, &r->size, r->f);
         if (n < 0) {
-                if (ferror(r->f))
+                if (errno == ENOMEM)
+                        l->oom = true;
+                else if (ferror(r->f))
                         load_error(l, r->path, 0, "cannot read: %s", strerror(errno ? errno : EIO));
                 return NULL;
         }
@@ -403,7 +410,6 @@ static int reader_handler(void *user, const char *section, const char *name, con
 }
 
 static void read_file(Loader *l, const char *path) {
-        _cleanup_free_ char *copy = NULL;
         FILE *f;
         int r;
 
@@ -659,14 +665,15 @@ static void resolve_mpm(Loader *l) {
                                            "[Server] " LOAD_MODULE ": %s is loaded here, and the %s MPM is built in",
                                            m->name, builtin->name);
                         else
-                                load_error(l, m->source.file, m->source.line, "[Server] " LOAD_MODULE ": %s is loaded here",
-                                           m->name);
+                                load_error(l, m->source.file, m->source.line,
+                                           "[Server] " LOAD_MODULE ": %s is loaded here", m->name);
                 }
                 return;
         }
         if (builtin) {
                 load_warning(l, c->modules[0].source.file, c->modules[0].source.line,
-                             "[Server] " LOAD_MODULE ": %s is built into mpmd, the line has no effect", c->modules[0].name);
+                             "[Server] " LOAD_MODULE ": %s is built into mpmd, the line has no effect",
+                             c->modules[0].name);
                 c->mpm = builtin;
         } else if (l->opts->load_modules)
                 c->mpm = module_load(l, &c->modules[0]);
@@ -742,24 +749,24 @@ static void apply_server_key(Loader *l, const Entry *e) {
         const ConfItem *item;
 
         if ((item = conf_table_find(config_directives, e->key)))
-                return apply_entry(l, e, config_directives, item, c, l->server_keys, NULL);
-        if ((item = conf_table_find(http_site_directives, e->key)))
-                return apply_entry(l, e, http_site_directives, item, &c->site, l->site_keys, NULL);
-        if (strcasecmp(e->key, LOAD_MODULE) == 0) {
+                apply_entry(l, e, config_directives, item, c, l->server_keys, NULL);
+        else if ((item = conf_table_find(http_site_directives, e->key)))
+                apply_entry(l, e, http_site_directives, item, &c->site, l->site_keys, NULL);
+        else if (strcasecmp(e->key, LOAD_MODULE) == 0) {
                 /* Collected before this pass. */
                 if (e->continuation)
                         load_error(l, file_name(l, e->file), e->line,
                                    "[Server] " LOAD_MODULE ": a continuation line is only allowed for list keys");
-                return;
-        }
-        if (c->mpm && conf_table_find(l->mpm_table, e->key)) {
+        } else if (c->mpm && conf_table_find(l->mpm_table, e->key)) {
                 _cleanup_free_ char *hint = NULL;
 
-                if (asprintf(&hint, " (it belongs in [%s])", c->mpm->name) < 0)
+                if (asprintf(&hint, " (it belongs in [%s])", c->mpm->name) < 0) {
+                        hint = NULL;
                         l->oom = true;
-                return unknown_key(l, e, hint);
-        }
-        unknown_key(l, e, NULL);
+                }
+                unknown_key(l, e, hint);
+        } else
+                unknown_key(l, e, NULL);
 }
 
 static void apply_vhost_key(Loader *l, const Entry *e) {
@@ -768,26 +775,30 @@ static void apply_vhost_key(Loader *l, const Entry *e) {
         const ConfItem *item;
 
         if ((item = conf_table_find(vhost_directives, e->key)))
-                return apply_entry(l, e, vhost_directives, item, v, k->own, NULL);
-        if ((item = conf_table_find(http_site_directives, e->key)))
-                return apply_entry(l, e, http_site_directives, item, &v->site, k->site, NULL);
-        if (conf_table_find(config_directives, e->key) || strcasecmp(e->key, LOAD_MODULE) == 0)
-                return unknown_key(l, e, " (it is only allowed in [Server])");
-        unknown_key(l, e, NULL);
+                apply_entry(l, e, vhost_directives, item, v, k->own, NULL);
+        else if ((item = conf_table_find(http_site_directives, e->key)))
+                apply_entry(l, e, http_site_directives, item, &v->site, k->site, NULL);
+        else if (conf_table_find(config_directives, e->key) || strcasecmp(e->key, LOAD_MODULE) == 0)
+                unknown_key(l, e, " (it is only allowed in [Server])");
+        else
+                unknown_key(l, e, NULL);
 }
 
 static void apply_mpm_key(Loader *l, const Entry *e, const ConfItem *table, void *config, KeySource *keys,
                           unsigned *error_count) {
         const ConfItem *item = conf_table_find(table, e->key);
 
-        if (item)
-                return apply_entry(l, e, table, item, config, keys, error_count);
+        if (item) {
+                apply_entry(l, e, table, item, config, keys, error_count);
+                return;
+        }
         if (!e->continuation && error_count)
                 (*error_count)++;
         if (conf_table_find(config_directives, e->key) || conf_table_find(http_site_directives, e->key) ||
             strcasecmp(e->key, LOAD_MODULE) == 0)
-                return unknown_key(l, e, " (it belongs in [Server])");
-        unknown_key(l, e, NULL);
+                unknown_key(l, e, " (it belongs in [Server])");
+        else
+                unknown_key(l, e, NULL);
 }
 
 static int vhost_add(Loader *l, const Entry *e, const char *name) {
@@ -834,7 +845,8 @@ static void section_enter(Loader *l, const Entry *e) {
         if (strcasecmp(name, "Server") == 0) {
                 l->kind = SECTION_SERVER;
                 r = asprintf(&l->label, "[Server]");
-        } else if (strncasecmp(name, "VirtualHost", vh) == 0 && (name[vh] == '\0' || isspace((unsigned char) name[vh]))) {
+        } else if (strncasecmp(name, "VirtualHost", vh) == 0 &&
+                   (name[vh] == '\0' || isspace((unsigned char) name[vh]))) {
                 const char *vname = name + vh + strspn(name + vh, " \t");
 
                 if (vname[0] == '\0') {
@@ -1064,19 +1076,18 @@ static void check_listen(Loader *l) {
 
 static void check_mpm(Loader *l) {
         Config *c = l->config;
-        size_t before = l->errors ? l->errors->n : 0;
+        size_t before = l->errors ? l->errors->n : 0, added;
         int r;
 
         /* Clamping values that failed to parse would only add noise to the errors already given. */
         if (!c->mpm || !c->mpm_config || l->mpm_errors > 0 || !c->mpm->check_config)
                 return;
         r = c->mpm->check_config(c->mpm_config, l->errors, l->warnings);
-        if (r < 0) {
-                if (!l->errors || l->errors->n == before)
-                        load_error(l, c->main_file, 0, "[%s]: the MPM rejected its settings", c->mpm->name);
-                else
-                        l->n_errors += (unsigned) (l->errors->n - before);
-        }
+        added = l->errors ? l->errors->n - before : 0;
+        /* Its errors are fatal whatever it returns; a failure without a message still gets one. */
+        l->n_errors += (unsigned) added;
+        if (r < 0 && added == 0)
+                load_error(l, c->main_file, 0, "[%s]: the MPM rejected its settings", c->mpm->name);
 }
 
 static void loader_done(Loader *l) {
@@ -1224,8 +1235,9 @@ static unsigned check_restart_only(const ConfItem *table, const char *label, con
                         continue;
                 was = conf_item_format(i, old);
                 now = conf_item_format(i, new);
-                conf_errors_add(errors, file, 0, "%s %s cannot change on reload (was %s, now %s): restart mpmd to apply it",
-                                label, i->key, was ? was : "?", now ? now : "?");
+                conf_errors_add(errors, file, 0,
+                                "%s %s cannot change on reload (was %s, now %s): restart mpmd to apply it", label,
+                                i->key, was ? was : "?", now ? now : "?");
                 n++;
         }
         return n;

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,6 +131,33 @@ static uint64_t bounding_set_now(void) {
         return set;
 }
 
+/* The calls the brief denies to every profile. Called with all-zero arguments, which without the
+ * filter would mostly fail otherwise (EFAULT, EINVAL, ESRCH, EBADF) or succeed (unshare(0),
+ * setfsuid(0) answers the old id, ptrace(TRACEME)): only the filter answers EPERM for them all.
+ * Harmless either way for a process without any capability. */
+static const char *const denied_everywhere[] = {
+        "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+        "setfsgid", "capset", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
+        "pivot_root", "chroot", "unshare", "setns", "bpf", "keyctl", "add_key", "request_key", "kexec_load",
+        "kexec_file_load", "init_module", "finit_module", "delete_module", "perf_event_open", "userfaultfd",
+        "swapon", "swapoff", "reboot", "acct", "quotactl",
+};
+
+static bool probe_denied_list(Probe *p) {
+        for (size_t i = 0; i < ELEMENTSOF(denied_everywhere); i++) {
+                int nr = seccomp_syscall_resolve_name(denied_everywhere[i]);
+                long r;
+
+                if (nr < 0)
+                        continue; /* not a call on this architecture */
+                errno = 0;
+                r = syscall(nr, 0, 0, 0, 0, 0, 0);
+                CHECK(p, r == -1 && errno == EPERM, "%s(0, …) answered %ld, errno %d (%m)", denied_everywhere[i], r,
+                      errno);
+        }
+        return true;
+}
+
 /* What every sandboxed process must show, whatever its profile. */
 static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
         uid_t ru, eu, su;
@@ -172,11 +200,15 @@ static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
         CHECK(p, personality(PER_LINUX) == PER_LINUX, "personality(PER_LINUX): %m");
 
         CHECK(p, caps_empty(), "capget shows capabilities");
+        if (!probe_denied_list(p))
+                return false;
         if (bounding_empty)
                 CHECK(p, bounding_set_now() == 0, "bounding set 0x%llx", (unsigned long long) bounding_set_now());
         CHECK(p, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_BIND_SERVICE, 0, 0) == 0, "ambient set");
         CHECK(p, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
         CHECK(p, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "still dumpable");
+        CHECK(p, FAILS_WITH(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), EPERM), "could make itself dumpable again: %m");
+        CHECK(p, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "dumpable again");
 
         r = sandbox_read_status(0, &st);
         CHECK(p, r == 0, "sandbox_read_status: %s", strerror(-r));
@@ -434,25 +466,68 @@ static bool probe_unprivileged(Probe *p, void *userdata) {
         uint64_t bounding;
         int r;
 
-        /* Become nobody the ordinary way, sandbox not involved: the kernel clears the permitted and
-         * effective sets, the bounding set stays full and can no longer be changed. */
-        CHECK(p, setgroups(1, &g) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
-                         setresuid(NOBODY, NOBODY, NOBODY) == 0,
-              "dropping to nobody: %m");
+        /* As root, become nobody the ordinary way, sandbox not involved: the kernel clears the
+         * permitted and effective sets, the bounding set stays and can no longer be changed. A
+         * test run by an ordinary user is in that state already. */
+        if (geteuid() == 0) {
+                CHECK(p, setgroups(1, &g) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
+                                 setresuid(NOBODY, NOBODY, NOBODY) == 0,
+                      "dropping to nobody: %m");
+                CHECK(p, bounding_set_now() != 0, "the bounding set was already empty");
+        }
         bounding = bounding_set_now();
-        CHECK(p, bounding != 0, "the bounding set was already empty");
+        /* A process may make itself dumpable again; the sandbox must undo that. */
+        CHECK(p, prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0, "PR_SET_DUMPABLE: %m");
 
         r = sandbox_apply(&pol, &step);
         CHECK(p, r == 0, "sandbox_apply: %s at %s", strerror(-r), step);
-        if (!probe_common(p, NOBODY, NOBODY, false))
+        if (!probe_common(p, getuid(), getgid(), false))
                 return false;
         CHECK(p, bounding_set_now() == bounding, "the bounding set changed without CAP_SETPCAP");
         return true;
 }
 
 Test(sandbox, unprivileged_process_keeps_its_ids) {
-        skip_unless_root();
         run_in_child(probe_unprivileged, NULL);
+}
+
+/* A non-root process that kept capabilities across its own setuid (PR_SET_KEEPCAPS), holds one
+ * in its ambient set, and still has CAP_SETPCAP: everything goes, the bounding set included. */
+static bool probe_kept_caps(Probe *p, void *userdata) {
+        static const cap_value_t keep[] = { CAP_SETPCAP, CAP_NET_BIND_SERVICE };
+        SandboxPolicy pol = { .change_ids = false, .profile = SANDBOX_PROFILE_WORKER };
+        gid_t g = NOBODY;
+        const char *step = NULL;
+        SandboxStatus st;
+        cap_t caps;
+        int r;
+
+        CHECK(p, prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0, "PR_SET_KEEPCAPS: %m");
+        CHECK(p, setgroups(1, &g) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
+                         setresuid(NOBODY, NOBODY, NOBODY) == 0,
+              "dropping to nobody: %m");
+        caps = cap_init();
+        CHECK(p, caps != NULL, "cap_init: %m");
+        CHECK(p, cap_set_flag(caps, CAP_PERMITTED, ELEMENTSOF(keep), keep, CAP_SET) == 0 &&
+                         cap_set_flag(caps, CAP_EFFECTIVE, ELEMENTSOF(keep), keep, CAP_SET) == 0 &&
+                         cap_set_flag(caps, CAP_INHERITABLE, ELEMENTSOF(keep), keep, CAP_SET) == 0,
+              "cap_set_flag: %m");
+        CHECK(p, cap_set_proc(caps) == 0, "cap_set_proc: %m");
+        cap_free(caps);
+        CHECK(p, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) == 0, "ambient raise: %m");
+        CHECK(p, sandbox_read_status(0, &st) == 0, "status");
+        CHECK(p, st.cap_eff != 0 && st.cap_prm != 0 && st.cap_inh != 0 && st.cap_amb != 0 && st.cap_bnd != 0,
+              "the setup did not take: eff %llx amb %llx", (unsigned long long) st.cap_eff,
+              (unsigned long long) st.cap_amb);
+
+        r = sandbox_apply(&pol, &step);
+        CHECK(p, r == 0, "sandbox_apply: %s at %s", strerror(-r), step);
+        return probe_common(p, NOBODY, NOBODY, true);
+}
+
+Test(sandbox, unprivileged_process_loses_kept_capabilities) {
+        skip_unless_root();
+        run_in_child(probe_kept_caps, NULL);
 }
 
 static bool probe_unprivileged_change_ids(Probe *p, void *userdata) {

@@ -43,7 +43,8 @@ static int fake_check_config(void *config, ConfErrors *errors, ConfErrors *warni
                 return -EINVAL;
         }
         if (c->max_request_workers > c->server_limit) {
-                conf_errors_add(warnings, "[fake]", 0, "MaxRequestWorkers %u is larger than ServerLimit %u, lowering it to %u",
+                conf_errors_add(warnings, "[fake]", 0,
+                                "MaxRequestWorkers %u is larger than ServerLimit %u, lowering it to %u",
                                 c->max_request_workers, c->server_limit, c->server_limit);
                 c->max_request_workers = c->server_limit;
         }
@@ -342,7 +343,8 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nListen = x\n[fake]\nKeepAlive = On\n",
                   "@/mpmd.conf:4: unknown key KeepAlive in [fake] (it belongs in [Server])" },
                 { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key Foo in [fake]" },
-                { "[Server]\nListen = x\n[prefork]\nNoSuchKey = 1\n", "@/mpmd.conf:4: unknown key NoSuchKey in [prefork]" },
+                { "[Server]\nListen = x\n[prefork]\nNoSuchKey = 1\n",
+                  "@/mpmd.conf:4: unknown key NoSuchKey in [prefork]" },
                 { "[Server]\nListen = x\nKeepAlive = maybe\n",
                   "@/mpmd.conf:3: [Server] KeepAlive: expected On or Off, got \"maybe\"" },
                 { "[Server]\nListen = x\nLimitRequestFields = 0\n",
@@ -355,13 +357,17 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nListen = x\nPidFile = mpmd.pid\n",
                   "@/mpmd.conf:3: [Server] PidFile: expected an absolute path, got \"mpmd.pid\"" },
                 { "[Server]\nListen = x\n[VirtualHost a]\nDocumentRoot = htdocs\n",
-                  "@/mpmd.conf:4: [VirtualHost a] DocumentRoot: expected an absolute path to a directory, got \"htdocs\"" },
+                  "@/mpmd.conf:4: [VirtualHost a] DocumentRoot: expected an absolute path to a directory, got "
+                  "\"htdocs\"" },
                 { "[Server]\nListen = x\n[fake]\nServerLimit = 1001\n",
                   "@/mpmd.conf:4: [fake] ServerLimit: expected a number of processes from 1 to 1000, got \"1001\"" },
-                { "[Server]\nListen = x\nDocumentRoot /srv/www\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
-                { "[Server]\nListen = x\nListen 127.0.0.1:80\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\nDocumentRoot /srv/www\n",
+                  "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\nListen 127.0.0.1:80\n",
+                  "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
                 /* the keys below a broken section line are not applied anywhere */
-                { "[Server]\nListen = x\n[fake\nServerLimit = 1001\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
+                { "[Server]\nListen = x\n[fake\nServerLimit = 1001\n",
+                  "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
                 { "[Server]\nListen = x\n= value\n", "@/mpmd.conf:3: expected \"Key = value\" or \"[Section]\"" },
                 { "[Server]\nListen = x\n[VirtualHost a]\n[VirtualHost A]\n",
                   "@/mpmd.conf:4: [VirtualHost A] is defined twice: here and at @/mpmd.conf:3" },
@@ -617,6 +623,7 @@ Test(config, a_loadmodule_of_the_builtin_mpm_is_a_warning) {
 Test(config, without_dlopen_a_loadmodule_names_a_builtin_mpm) {
         ConfigLoadOptions o = {};
         const ConfItem *start;
+        const char *prefix;
         Config *c = NULL;
         char *v;
 
@@ -635,9 +642,10 @@ Test(config, without_dlopen_a_loadmodule_names_a_builtin_mpm) {
         write_file("@/mpmd.conf", "[Server]\nListen = x\nLoadModule = mpm_nosuch_module /nonexistent/mpm_nosuch.so\n");
         cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
         cr_assert_eq(errors.n, 1, "%s", joined(&errors));
-        cr_assert(strncmp(errors.msgs[0], at("@/mpmd.conf:3: [Server] LoadModule: unknown MPM module mpm_nosuch_module (built in: "),
-                          strlen(at("@/mpmd.conf:3: [Server] LoadModule: unknown MPM module mpm_nosuch_module (built in: "))) == 0,
-                  "%s", errors.msgs[0]);
+        /* which MPMs are built in depends on the build */
+        prefix = at("@/mpmd.conf:3: [Server] LoadModule: unknown MPM module mpm_nosuch_module (built in: ");
+        cr_assert(strncmp(errors.msgs[0], prefix, strlen(prefix)) == 0, "%s", errors.msgs[0]);
+        cr_assert(strstr(errors.msgs[0], "prefork"), "%s", errors.msgs[0]);
 }
 
 Test(config, a_module_that_cannot_be_opened) {
