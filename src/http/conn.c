@@ -104,6 +104,38 @@ static void conn_start_head(HttpConn *c) {
         http_parser_init(&c->parser, &c->head, c->headers, &c->site->limits);
 }
 
+/* Buffers exist while a request is in flight; an idle kept-alive connection holds none, so ten
+ * thousand of them cost little more than their sockets. */
+static int conn_buffers_ensure(HttpConn *c) {
+        if (!c->headers) {
+                c->headers = calloc(c->server->max_header_fields ? c->server->max_header_fields : 1,
+                                    sizeof(HttpHeader));
+                if (!c->headers)
+                        return -ENOMEM;
+                c->parser.head = &c->head;
+                c->head.headers = c->headers;
+        }
+        if (!c->in) {
+                c->in_size = IN_BUFFER_INITIAL;
+                c->in = malloc(c->in_size);
+                if (!c->in)
+                        return -ENOMEM;
+        }
+        if (!c->out) {
+                c->out = malloc(OUT_BUFFER_SIZE);
+                if (!c->out)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void conn_buffers_release(HttpConn *c) {
+        c->headers = mfree(c->headers);
+        c->in = mfree(c->in);
+        c->in_size = 0;
+        c->out = mfree(c->out);
+}
+
 HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx, const HttpConnInfo *info,
                         usec_t now) {
         HttpConn *c = calloc(1, sizeof(*c));
@@ -116,11 +148,7 @@ HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx
         if (info)
                 c->info = *info;
         c->site = conn_default_site(c);
-        c->headers = calloc(server->max_header_fields ? server->max_header_fields : 1, sizeof(HttpHeader));
-        c->in_size = IN_BUFFER_INITIAL;
-        c->in = malloc(c->in_size);
-        c->out = malloc(OUT_BUFFER_SIZE);
-        if (!c->site || !c->headers || !c->in || !c->out)
+        if (!c->site || conn_buffers_ensure(c) < 0)
                 return http_conn_free(c);
         http_response_init(&c->resp);
         c->state = CONN_READ_HEAD;
@@ -451,10 +479,13 @@ static void conn_finish_request(HttpConn *c, usec_t now) {
         } else {
                 c->deadline = now + conn_cfg(c)->keep_alive_timeout;
                 conn_set_phase(c, HTTP_PHASE_IDLE);
+                conn_buffers_release(c);
         }
 }
 
 static ssize_t conn_recv(HttpConn *c) {
+        if (!c->in && conn_buffers_ensure(c) < 0)
+                return -ENOMEM;
         if (c->in_len == c->in_size) {
                 size_t limit = (size_t) c->server->max_head_size + 4096;
                 size_t n = c->in_size * 2;

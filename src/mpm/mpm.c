@@ -4,11 +4,11 @@
 
 #include "mpm.h"
 
-/* The static build links exactly one MPM; meson passes its name. */
-extern const MpmOps mpm_prefork_module;
+/* The static build links exactly one MPM; meson names its table (mpm_NAME_module). */
+extern const MpmOps MPM_BUILTIN_MODULE;
 
 const MpmOps *const mpm_builtin[] = {
-        &mpm_prefork_module,
+        &MPM_BUILTIN_MODULE,
         NULL,
 };
 

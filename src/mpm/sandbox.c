@@ -40,9 +40,10 @@ static const char *const sandbox_denied_common[] = {
         "swapon", "swapoff", "reboot", "acct", "quotactl",
 };
 
-/* The dispatcher only accepts, peeks and passes fds on: it runs no program and changes no file. */
+/* The dispatcher only accepts, peeks and passes fds on: it runs no program and changes no file.
+ * io_uring goes too: its requests open files without passing through this filter. */
 static const char *const sandbox_denied_dispatcher[] = {
-        "execve", "execveat", "creat",
+        "execve", "execveat", "creat", "io_uring_setup", "io_uring_enter", "io_uring_register",
         "truncate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
         "mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
         "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
@@ -136,9 +137,11 @@ static int groups_resolve(const SandboxPolicy *p, gid_t **ret, size_t *ret_n) {
                                 n = m;
                                 break;
                         }
-                        /* m is now the count needed; it only grows on a second try if the group
-                         * database changed under us, so bound the loop by the kernel's limit. */
-                        if (m <= n || m > max)
+                        /* m is now the count needed. A second miss means the group database
+                         * grew in between: try again, but never past the kernel's limit. */
+                        if (m <= n)
+                                return -EIO;
+                        if (m > max)
                                 return -E2BIG;
                         n = m;
                 }
@@ -207,6 +210,8 @@ static int seccomp_filter_load(SandboxProfile profile) {
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         if (r < 0)
                 return r;
+        /* The kernel's errno rather than libseccomp's catch-all -ECANCELED, for the log line. */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 
         for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_common); i++) {
                 r = seccomp_deny(ctx, sandbox_denied_common[i], deny, 0, NULL);

@@ -30,7 +30,8 @@ typedef enum SandboxProfile {
         SANDBOX_PROFILE_DISPATCHER, /* the perchild dispatcher: the common list, and no execve/execveat,
                                      * no open for writing/creating/truncating (openat2, whose flags a
                                      * filter cannot see, answers ENOSYS so callers fall back to openat),
-                                     * no unlink/rename/mkdir/link/chmod/chown/truncate */
+                                     * no unlink/rename/mkdir/link/chmod/chown/truncate, no
+                                     * io_uring (its requests would bypass the filter) */
         _SANDBOX_PROFILE_MAX,
 } SandboxProfile;
 

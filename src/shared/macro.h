@@ -60,3 +60,8 @@ typedef unsigned long long usec_t;
 #define USEC_INFINITY ((usec_t) -1)
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}

@@ -36,7 +36,8 @@ class CliTest(unittest.TestCase):
     def test_bad_config_names_file_and_line(self):
         self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\nKeepAliveTimeout = soon\n"
                    "NoSuchKey = 1\n")
-        self.write("[prefork]\nStartServers = 0\n", "conf.d/50-x.conf")
+        mpm = os.environ.get("MPMD_BUILD_MPM", "event")
+        self.write(f"[{mpm}]\nServerLimit = 0\n", "conf.d/50-x.conf")
         rc, out, err = run("-t", "-f", self.conf)
         self.assertNotEqual(rc, 0)
         self.assertNotIn("Syntax OK", err)
@@ -45,7 +46,7 @@ class CliTest(unittest.TestCase):
         self.assertIn(f"{self.conf}:5:", err)
         self.assertIn("NoSuchKey", err)
         self.assertIn(os.path.join(self.dir, "conf.d/50-x.conf") + ":2:", err)
-        self.assertIn("StartServers", err)
+        self.assertIn("ServerLimit", err)
 
     def test_missing_document_root(self):
         self.write("[Server]\nListen = 127.0.0.1:1\nDocumentRoot = /nonexistent/mpmd\n")
@@ -63,7 +64,7 @@ class CliTest(unittest.TestCase):
         rc, out, err = run("-l")
         self.assertEqual(rc, 0)
         self.assertTrue(out.startswith("Compiled in modules:\n"))
-        mpm = os.environ.get("MPMD_BUILD_MPM", "prefork")
+        mpm = os.environ.get("MPMD_BUILD_MPM", "event")
         self.assertIn(f"  {mpm}.c\n", out)
 
     def test_version(self):

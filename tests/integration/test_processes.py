@@ -12,7 +12,7 @@ PREFORK = ("[prefork]\nStartServers = 2\nMinSpareServers = 2\nMaxSpareServers = 
            "MaxRequestWorkers = 12\nServerLimit = 16\n")
 
 
-@unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM", "prefork") == "prefork", "prefork arithmetic")
+@unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM") == "prefork", "prefork arithmetic")
 class PreforkProcessTest(unittest.TestCase):
     def test_start_servers_then_spares_follow_load(self):
         with Server(mpm_section=PREFORK) as srv:
@@ -57,6 +57,56 @@ class PreforkProcessTest(unittest.TestCase):
                 self.assertEqual(srv.get("/").status, 200)
             time.sleep(1.5)
             self.assertTrue(set(srv.workers()) - first, "workers were not recycled")
+
+
+EVENT = "[event]\nStartServers = 2\nServerLimit = 4\nWorkerConnections = 8\n"
+
+
+@unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM") == "event", "event MPM")
+class EventProcessTest(unittest.TestCase):
+    def test_start_servers_processes(self):
+        with Server(mpm_section=EVENT) as srv:
+            self.assertEqual(len(srv.workers()), 2)
+
+    def test_killed_worker_is_replaced(self):
+        with Server(mpm_section=EVENT) as srv:
+            victim = srv.workers()[0]
+            os.kill(victim, signal.SIGKILL)
+            w = srv.wait_workers(lambda n: n == 2 and victim not in srv.workers(), timeout=10)
+            self.assertNotIn(victim, w)
+            self.assertEqual(srv.get("/").status, 200)
+
+    def test_many_idle_connections_in_one_process(self):
+        """Keep-alive connections cost no worker: 2 processes hold 12 idle ones and still serve."""
+        with Server(mpm_section=EVENT.replace("WorkerConnections = 8", "WorkerConnections = 100")) as srv:
+            held = []
+            for _ in range(12):
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(read_response(s).status, 200)
+                held.append(s)
+            self.assertEqual(len(srv.workers()), 2)
+            # every held connection still answers its next request
+            for s in held:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(read_response(s).status, 200)
+                s.close()
+
+    def test_saturated_process_sheds_idle_connections(self):
+        """At WorkerConnections the oldest idle keep-alive connection makes room for a new one."""
+        with Server(mpm_section=EVENT.replace("StartServers = 2", "StartServers = 1")) as srv:
+            held = []
+            for _ in range(8):
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                read_response(s)
+                held.append(s)
+            fresh = srv.get("/")
+            self.assertEqual(fresh.status, 200)
+            held[0].settimeout(5)
+            self.assertEqual(held[0].recv(10), b"", "the oldest idle connection was closed")
+            for s in held:
+                s.close()
 
 
 class StopTest(unittest.TestCase):
