@@ -115,6 +115,31 @@ static int bind_address(const char *value) {
         return fd;
 }
 
+/* Hand a socket we bound to systemd's file descriptor store (when the unit has
+ * FileDescriptorStoreMax=), so that `systemctl restart` gives it back and connections waiting in its
+ * queue survive. FDNAME may not contain ':', so addresses travel as "addr-" + the address with ':'
+ * written as '_' (addresses never contain '_'). Without a store this is a no-op. */
+static void listener_store(int fd, const char *address) {
+        char name[128] = "addr-";
+        size_t n = strlen(name);
+
+        for (const char *p = address; *p && n < sizeof(name) - 1; p++)
+                name[n++] = *p == ':' ? '_' : *p;
+        name[n] = 0;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+        (void) sd_pid_notify_with_fds(0, false, msg, &fd, 1);
+}
+
+static void listener_name_decode(char *name) {
+        if (strncmp(name, "addr-", 5) != 0)
+                return;
+        memmove(name, name + 5, strlen(name + 5) + 1);
+        for (char *p = name; *p; p++)
+                if (*p == '_')
+                        *p = ':';
+}
+
 int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed) {
         for (char *const *v = listen; v && *v; v++) {
                 if (listener_set_find(set, *v))
@@ -134,6 +159,7 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_
                         *ret_failed = *v;
                         return r;
                 }
+                listener_store(fd, *v);
         }
         return 0;
 }
@@ -147,9 +173,11 @@ int listener_set_inherit(ListenerSet *set, char **ret_error) {
                 return n;
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
-                const char *name = names && names[i] ? names[i] : "http";
+                char *name = names && names[i] ? names[i] : (char *) "http";
                 if (strcmp(name, "unknown") == 0 || strcmp(name, "stored") == 0)
-                        name = "http";
+                        name = (char *) "http";
+                else
+                        listener_name_decode(name); /* an address we stored ourselves */
                 if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
                         if (asprintf(ret_error, "socket %d named \"%s\" is not a listening stream socket", fd,
                                      name) < 0)

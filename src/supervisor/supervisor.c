@@ -63,6 +63,8 @@ struct Supervisor {
         int exit_status;
         usec_t stop_deadline;
         sd_event_source *tick;
+        sd_event_source *watchdog;
+        uint64_t watchdog_usec;
 };
 
 static void generation_free(SupGeneration *sg);
@@ -727,9 +729,28 @@ static void supervisor_reap_draining(Supervisor *s, usec_t now) {
         }
 }
 
+/* WATCHDOG=1 only while the loop runs (we are here) and the serving generation has workers that
+ * accepted: a supervisor whose workers all died or hang in start-up stops petting, and systemd acts. */
+static int on_watchdog(sd_event_source *src, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+
+        if (s->current && generation_count(s->current, PROCESS_RUNNING) > 0)
+                sd_notify(false, "WATCHDOG=1");
+        else
+                log_warning("watchdog: no worker accepts connections, not reporting healthy");
+        sd_event_source_set_time(src, usec + s->watchdog_usec / 2);
+        return 0;
+}
+
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         Supervisor *s = userdata;
         usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        /* A drain or a reload may outlast the unit's timeouts: ask for what it still needs. */
+        if (s->stopping && s->stop_deadline > now)
+                sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%llu", s->stop_deadline - now + 5 * USEC_PER_SEC);
+        else if (s->pending && s->pending_deadline > now)
+                sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%llu", s->pending_deadline - now + 5 * USEC_PER_SEC);
 
         if (s->stopping && s->stop_deadline > 0 && now >= s->stop_deadline) {
                 log_warning("GracefulShutdownTimeout reached with workers still busy");
@@ -904,6 +925,14 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 goto out;
         (void) sd_event_source_set_enabled(s.tick, SD_EVENT_ON);
 
+        if (sd_watchdog_enabled(false, &s.watchdog_usec) > 0 && s.watchdog_usec > 0) {
+                r = sd_event_add_time_relative(s.event, &s.watchdog, CLOCK_MONOTONIC, s.watchdog_usec / 2, 0,
+                                               on_watchdog, &s);
+                if (r < 0)
+                        goto out;
+                (void) sd_event_source_set_enabled(s.watchdog, SD_EVENT_ON);
+        }
+
         r = sd_event_loop(s.event);
 out:
         if (r < 0)
@@ -930,6 +959,7 @@ out:
         config_free(config);
         listener_set_done(&s.listeners);
         sd_event_source_unref(s.tick);
+        sd_event_source_unref(s.watchdog);
         sd_event_unref(s.event);
         return r < 0 ? EXIT_FAILURE : s.exit_status;
 }
