@@ -13,12 +13,14 @@
 #include "request.h"
 #include "response.h"
 #include "static.h"
+#include "status.h"
 #include "time-util.h"
 
 #define IN_BUFFER_INITIAL 4096
 #define OUT_BUFFER_SIZE (16 * 1024)  /* a response head plus a small file in one write */
 #define SMALL_FILE_MAX (OUT_BUFFER_SIZE - 1024)
 #define DISCARD_BODY_MAX (1024 * 1024) /* a larger unwanted body closes the connection instead */
+#define HTTP_STATUS_PAGE_MAX (16 * 1024)
 #define LINGER_USEC (2 * USEC_PER_SEC)
 #define HEADER_TIMEOUT_USEC (20 * USEC_PER_SEC) /* RequestReadTimeout header=20-40,MinRate=500 */
 #define HEADER_TIMEOUT_MAX_USEC (40 * USEC_PER_SEC)
@@ -379,6 +381,16 @@ static void conn_dispatch(HttpConn *c, usec_t now_real) {
         q.path = path;
         q.path_len = path_len;
 
+        if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
+            strcmp(path, cfg->server_status) == 0) {
+                r->body_owned = malloc(HTTP_STATUS_PAGE_MAX);
+                if (!r->body_owned)
+                        http_response_set_error(r, 500);
+                else
+                        http_status_serve(&q, c->info.peer, r->body_owned, HTTP_STATUS_PAGE_MAX, r);
+                return;
+        }
+
         switch (h->method) {
         case HTTP_METHOD_GET:
         case HTTP_METHOD_HEAD:
@@ -458,7 +470,7 @@ static void conn_consume_input(HttpConn *c, size_t n) {
 static void conn_finish_request(HttpConn *c, usec_t now) {
         if (c->obs && c->obs->request_done)
                 c->obs->request_done(c->obs_userdata, c->site ? c->site->name : "", c->method, c->resp.status,
-                                     c->body_bytes);
+                                     c->body_bytes, now > c->head_started ? now - c->head_started : 0);
         c->requests++;
         http_response_done(&c->resp);
 

@@ -45,7 +45,8 @@ typedef enum HttpConnPhase {
 /* What the connection tells its driver, for the scoreboard and the access log. All optional. */
 typedef struct HttpConnObserver {
         void (*phase)(void *userdata, HttpConnPhase phase);
-        void (*request_done)(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes);
+        void (*request_done)(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes,
+                             usec_t duration);
 } HttpConnObserver;
 
 typedef struct HttpConnInfo {

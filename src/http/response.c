@@ -12,6 +12,7 @@ void http_response_init(HttpResponse *r) {
 
 void http_response_done(HttpResponse *r) {
         r->file_fd = safe_close(r->file_fd);
+        r->body_owned = mfree(r->body_owned);
 }
 
 int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) {

@@ -24,6 +24,7 @@ typedef struct HttpResponse {
 
         const char *body; /* memory body */
         size_t body_len;
+        char *body_owned; /* freed with the response: set body to it for a generated body */
         int file_fd; /* file body when >= 0: file_len bytes from file_off; owned */
         off_t file_off;
         uint64_t file_len;

@@ -30,12 +30,14 @@ static void driver_phase(void *userdata, HttpConnPhase phase) {
                 d->score->state = letters[phase];
 }
 
-static void driver_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes) {
+static void driver_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes,
+                                usec_t duration) {
         DriverState *d = userdata;
         if (!d->score)
                 return;
         d->score->requests++;
         d->score->bytes += bytes;
+        d->score->duration_usec += duration;
         strncpy((char *) d->score->method, method, sizeof(d->score->method) - 1);
         strncpy(d->score->vhost, vhost, sizeof(d->score->vhost) - 1);
 }

@@ -148,12 +148,14 @@ static void conn_phase(void *userdata, HttpConnPhase phase) {
         c->phase = phase;
 }
 
-static void conn_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes) {
+static void conn_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes,
+                                usec_t duration) {
         EventConn *c = userdata;
         WorkerScore *w = &c->loop->board->workers[0];
 
         w->requests++;
         w->bytes += bytes;
+        w->duration_usec += duration;
         strncpy((char *) w->method, method, sizeof(w->method) - 1);
         strncpy(w->vhost, vhost, sizeof(w->vhost) - 1);
 }

@@ -153,6 +153,7 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
                         /* Display only: never a size, an index or a limit. */
                         s.requests = add_saturating(s.requests, w->requests);
                         s.bytes = add_saturating(s.bytes, w->bytes);
+                        s.duration_usec = add_saturating(s.duration_usec, w->duration_usec);
                         s.connections = add_saturating(s.connections, w->connections);
                 }
         }

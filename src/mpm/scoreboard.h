@@ -39,6 +39,7 @@ typedef struct WorkerScore {
         uint64_t bytes;
         uint64_t connections;
         char vhost[48];
+        uint64_t duration_usec; /* summed over the requests served */
 } WorkerScore;
 
 typedef struct ScoreboardProcess {
@@ -64,7 +65,7 @@ void scoreboard_segment_unmap(ScoreboardProcess *p, unsigned n_workers);
 typedef struct ProcessScore {
         bool valid; /* false: the segment was corrupt; counts below are zero */
         unsigned ready, busy, keepalive, starting, graceful, open;
-        uint64_t requests, bytes, connections;
+        uint64_t requests, bytes, connections, duration_usec;
         uint32_t connections_open;
 } ProcessScore;
 

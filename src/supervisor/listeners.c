@@ -164,33 +164,70 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_
         return 0;
 }
 
+/* The configuration's name for a socket systemd passed. $LISTEN_FDNAMES separates names with ":",
+ * and systemd refuses a FileDescriptorName= that contains one, so the per-site sockets arrive as
+ * "vhost@NAME" (mpmd-vhost@NAME.socket) and are known as "vhost:NAME", as Listen= spells them.
+ * Sockets without a name of their own ("unknown": no FileDescriptorName=, "stored": from the fd
+ * store) feed the main server. */
+static char *listener_name_from_fdname(const char *fdname) {
+        if (!fdname || fdname[0] == 0 || strcmp(fdname, "unknown") == 0 || strcmp(fdname, "stored") == 0)
+                return strdup("http");
+        if (strncmp(fdname, "addr-", 5) == 0 && fdname[5] != 0) {
+                /* an address we bound and stored ourselves (listener_store) */
+                char *name = strdup(fdname);
+                if (name)
+                        listener_name_decode(name);
+                return name;
+        }
+        if (strncmp(fdname, "vhost@", 6) == 0 && fdname[6] != 0) {
+                char *name = NULL;
+                if (asprintf(&name, "vhost:%s", fdname + 6) < 0)
+                        return NULL;
+                return name;
+        }
+        return strdup(fdname);
+}
+
 int listener_set_inherit(ListenerSet *set, char **ret_error) {
         char **names = NULL;
         int n, r = 0;
 
+        *ret_error = NULL;
         n = sd_listen_fds_with_names(true, &names);
-        if (n <= 0)
+        if (n == -EINVAL) {
+                /* What libsystemd says when $LISTEN_FDNAMES does not have one name per socket. */
+                *ret_error = strdup("$LISTEN_FDNAMES does not name each of the $LISTEN_FDS sockets");
                 return n;
+        }
+        if (n < 0) {
+                if (asprintf(ret_error, "cannot read $LISTEN_FDS: %s", strerror(-n)) < 0)
+                        *ret_error = NULL;
+                return n;
+        }
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
-                char *name = names && names[i] ? names[i] : (char *) "http";
-                if (strcmp(name, "unknown") == 0 || strcmp(name, "stored") == 0)
-                        name = (char *) "http";
-                else
-                        listener_name_decode(name); /* an address we stored ourselves */
+                char *name = listener_name_from_fdname(names ? names[i] : NULL);
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
                 if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
                         if (asprintf(ret_error, "socket %d named \"%s\" is not a listening stream socket", fd,
-                                     name) < 0)
+                                     names && names[i] ? names[i] : name) < 0)
                                 *ret_error = NULL;
+                        free(name);
                         r = -EINVAL;
                         break;
                 }
                 (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
                 (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
                 r = listener_set_add(set, fd, name);
+                free(name);
                 if (r < 0)
                         break;
         }
+        if (r == -ENOMEM && !*ret_error)
+                *ret_error = strdup("out of memory");
         for (int i = 0; names && i < n; i++)
                 free(names[i]);
         free(names);

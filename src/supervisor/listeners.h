@@ -3,7 +3,9 @@
  * bound by mpmd itself from Listen= addresses when it runs without socket activation.
  *
  * A Listen value is an address (127.0.0.1:8080, [::1]:8080, *:80, 8080) or a socket name handed
- * over by systemd ("http", "vhost:example.org"). Listeners live in the supervisor across
+ * over by systemd ("http", "vhost:example.org"). systemd cannot pass a name containing ":", so a
+ * socket named "vhost@NAME" (mpmd-vhost@NAME.socket) is known as "vhost:NAME"; one without a
+ * name ("unknown") as "http". Listeners live in the supervisor across
  * generations: a reload reuses the same sockets, so queued connections are never lost. */
 #pragma once
 
@@ -25,7 +27,8 @@ bool listen_value_is_address(const char *value);
  * (SO_REUSEADDR, backlog 511, non-blocking). Returns 0 or -errno with *ret_failed naming the value. */
 int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed);
 
-/* Take the sockets systemd passed (LISTEN_FDS), checking each is a listening stream socket. */
+/* Take the sockets systemd passed (LISTEN_FDS), checking each is a listening stream socket.
+ * Returns how many, or -errno with *ret_error (to free) saying which socket and why. */
 int listener_set_inherit(ListenerSet *set, char **ret_error);
 
 const Listener *listener_set_find(const ListenerSet *set, const char *name);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "maintain.h"
 #include "sandbox.h"
 #include "server.h"
+#include "status.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -41,6 +43,9 @@ typedef struct SupGeneration {
         sd_event_source **children; /* per slot */
         bool announced_ready;
         usec_t drain_deadline;
+        HttpStatusData *status;          /* published once a second; workers see status_ro */
+        const HttpStatusData *status_ro;
+        ProcessScore retired;            /* what exited workers had served */
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -72,6 +77,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
 static void supervisor_hard_stop(Supervisor *s);
+static void generation_status_publish(SupGeneration *sg, const ScoreboardView *v, const ProcessScore *scores);
 
 /* ---- the spawn API offered to MPMs ---------------------------------------------------------- */
 
@@ -91,6 +97,30 @@ static int close_all_but(const int *keep, size_t n) {
 
 static int cmp_int(const void *a, const void *b) {
         return *(const int *) a - *(const int *) b;
+}
+
+static void generation_forget(SupGeneration *g) {
+        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+
+        if (!g)
+                return;
+        /* The writable status mapping is the supervisor's alone. */
+        if (g->status)
+                munmap(g->status, size);
+        g->status = NULL;
+        for (unsigned i = 0; i < g->g.n_procs; i++)
+                if (g->g.boards[i]) {
+                        scoreboard_segment_unmap(g->g.boards[i], g->workers_per_process);
+                        g->g.boards[i] = NULL;
+                }
+}
+
+/* In a new worker: drop what the supervisor holds of every generation. */
+static void worker_forget_supervisor(Supervisor *s) {
+        generation_forget(s->current);
+        generation_forget(s->pending);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_forget(g);
 }
 
 _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd) {
@@ -119,6 +149,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd)
         sigprocmask(SIG_UNBLOCK, &unblock, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        worker_forget_supervisor(sg->sup);
+        generation_forget(sg); /* idempotent: in case it is not linked in yet */
         ScoreboardProcess *board = scoreboard_segment_map(memfd, sg->workers_per_process, true);
         if (!board) {
                 log_error_errno(errno, "Cannot map the scoreboard: %m");
@@ -287,6 +319,7 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
                 log_warning("generation %u: %u scoreboard segment(s) failed validation and were ignored",
                             sg->g.number, v.invalid);
         sg->g.ops->maintain(&sg->g, &v, now);
+        generation_status_publish(sg, &v, scores);
         free(scores);
 }
 
@@ -358,6 +391,15 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                                     g->number, g->start_failures,
                                     (unsigned long long) (spawn_backoff_usec(g->start_failures) / USEC_PER_SEC));
         }
+        if (g->boards[slot]) {
+                ProcessScore last;
+                scoreboard_process_read(g->boards[slot], g->number, sg->workers_per_process, &last);
+                if (last.valid) {
+                        sg->retired.requests += last.requests;
+                        sg->retired.bytes += last.bytes;
+                        sg->retired.duration_usec += last.duration_usec;
+                }
+        }
         p->state = PROCESS_FREE;
         p->pid = 0;
         if (g->boards[slot]) {
@@ -423,6 +465,102 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
         return 0;
 }
 
+/* The status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
+ * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */
+static int generation_status_create(SupGeneration *sg) {
+        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+        int fd, r = 0;
+
+        fd = memfd_create("mpmd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                r = -errno;
+        if (r == 0) {
+                sg->status = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (sg->status == MAP_FAILED) {
+                        sg->status = NULL;
+                        r = -errno;
+                }
+        }
+        if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+                r = -errno;
+        if (r == 0) {
+                const void *ro = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+                if (ro == MAP_FAILED)
+                        r = -errno;
+                else
+                        sg->status_ro = ro;
+        }
+        close(fd);
+        if (r == 0) {
+                snprintf(sg->status->mpm, sizeof(sg->status->mpm), "%s", sg->g.ops->name);
+                snprintf(sg->status->server_built, sizeof(sg->status->server_built), "%s %s", __DATE__, __TIME__);
+                sg->status->generation = sg->g.number;
+                sg->status->restart_time = (int64_t) time(NULL);
+        }
+        return r;
+}
+
+static void generation_status_free(SupGeneration *sg) {
+        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+        if (sg->status)
+                munmap(sg->status, size);
+        if (sg->status_ro)
+                munmap((void *) sg->status_ro, size);
+        sg->status = NULL;
+        sg->status_ro = NULL;
+}
+
+static double timeval_seconds(const struct timeval *tv) {
+        return (double) tv->tv_sec + (double) tv->tv_usec / 1e6;
+}
+
+/* Publish what the scoreboard says, validated, for the status page (seqlock: odd while writing). */
+static void generation_status_publish(SupGeneration *sg, const ScoreboardView *v, const ProcessScore *scores) {
+        HttpStatusData *d = sg->status;
+        struct rusage self, children;
+        unsigned n = 0;
+
+        if (!d)
+                return;
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        d->total_accesses = sg->retired.requests + v->requests;
+        d->total_bytes = sg->retired.bytes + v->bytes;
+        d->total_duration_usec = sg->retired.duration_usec;
+        d->conns_total = d->conns_keepalive = d->conns_writing = 0;
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                d->total_duration_usec += scores[i].duration_usec;
+                d->conns_total += scores[i].connections_open;
+        }
+        d->busy = v->busy;
+        d->idle = v->ready;
+        d->conns_keepalive = v->keepalive;
+        d->processes = generation_alive(sg);
+        d->stopping = generation_count(sg, PROCESS_STOPPING);
+        d->graceful = d->stopping;
+        if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
+                d->cpu_user = timeval_seconds(&self.ru_utime);
+                d->cpu_system = timeval_seconds(&self.ru_stime);
+                d->cpu_children_user = timeval_seconds(&children.ru_utime);
+                d->cpu_children_system = timeval_seconds(&children.ru_stime);
+        }
+        for (unsigned i = 0; i < sg->g.n_procs && n < HTTP_STATUS_SLOTS_MAX; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                d->scoreboard[n++] = p->state == PROCESS_FREE       ? '.'
+                                     : p->state == PROCESS_STARTING ? 'S'
+                                     : p->state == PROCESS_STOPPING ? 'G'
+                                     : !scores[i].valid             ? '?'
+                                     : scores[i].busy > scores[i].keepalive ? 'W'
+                                     : scores[i].keepalive > 0      ? 'K'
+                                                                    : '_';
+        }
+        d->n_slots = n;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+}
+
 static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         SupGeneration *sg = calloc(1, sizeof(*sg));
         const char *failed = NULL;
@@ -485,6 +623,13 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         memcpy(sg->g.listeners, s->listeners.items, s->listeners.n * sizeof(Listener));
         sg->g.n_listeners = s->listeners.n;
 
+        r = generation_status_create(sg);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create the status segment: %m");
+                goto fail;
+        }
+        sg->g.http->status = sg->status_ro;
+
         if (pipe2(sg->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
                 r = log_error_errno(errno, "pipe2 failed: %m");
                 goto fail;
@@ -511,6 +656,7 @@ static void generation_free(SupGeneration *sg) {
         }
         if (sg->g.ops && sg->g.ops->free_state)
                 sg->g.ops->free_state(&sg->g);
+        generation_status_free(sg);
         sd_event_source_unref(sg->ready_source);
         safe_close(sg->ready_pipe[0]);
         safe_close(sg->ready_pipe[1]);

@@ -106,7 +106,8 @@ static Case cases[] = {
         { .name = "chunked uppercase", REQ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  CHUNKED \r\n\r\n"),
           .expect = 1, .method = HTTP_METHOD_POST, .minor = 1, .path = "/", .host = "a", .chunked = true,
           .n_headers = 2, .field = "transfer-encoding", .value = "CHUNKED" },
-        { .name = "chunked, empty elements", REQ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked ,\r\n\r\n"),
+        { .name = "chunked, empty elements",
+          REQ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked ,\r\n\r\n"),
           .expect = 1, .method = HTTP_METHOD_POST, .minor = 1, .path = "/", .host = "a", .chunked = true,
           .n_headers = 2 },
         { .name = "Connection close", REQ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"), .expect = 1,
@@ -432,7 +433,8 @@ Test(parser, many_header_lines_are_431_early) {
 
 Test(parser, long_header_value_is_431_early) {
         size_t len, fed;
-        _cleanup_free_ char *s = build_repeat("GET / HTTP/1.1\r\nHost: a\r\nX-Big: ", 'v', 100 * 1024, "\r\n\r\n", &len);
+        _cleanup_free_ char *s = build_repeat("GET / HTTP/1.1\r\nHost: a\r\nX-Big: ", 'v', 100 * 1024, "\r\n\r\n",
+                                              &len);
         _cleanup_free_ Parsed *x = calloc(1, sizeof(Parsed));
 
         parsed_init(x, &default_limits);
@@ -660,7 +662,8 @@ static ChunkCase chunk_cases[] = {
         CFAIL("trailer bare LF", "0\r\nX: a\n\r\n", 400),
         CFAIL("too many trailers", "0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\n\r\n",
               431),
-        CFAIL("trailer too long", "0\r\nX: 0123456789012345678901234567890123456789012345678901234567890123456789\r\n\r\n",
+        CFAIL("trailer too long",
+              "0\r\nX: 0123456789012345678901234567890123456789012345678901234567890123456789\r\n\r\n",
               431),
         CFAIL("size line too long", "5;a=0123456789012345678901234567890123456789012345678901234567890\r\n", 400),
 };

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "conf-table.h"
+#include "status.h"
+#include "strv.h"
+
+bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret) {
+        if (!shared)
+                return false;
+        for (int tries = 0; tries < 100; tries++) {
+                uint32_t before = __atomic_load_n(&shared->seq, __ATOMIC_ACQUIRE);
+                if (before & 1)
+                        continue;
+                memcpy(ret, shared, sizeof(*ret));
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (__atomic_load_n(&shared->seq, __ATOMIC_RELAXED) == before) {
+                        /* The copy is ours now: make sure its strings end. */
+                        ret->mpm[sizeof(ret->mpm) - 1] = 0;
+                        ret->server_built[sizeof(ret->server_built) - 1] = 0;
+                        if (ret->n_slots > HTTP_STATUS_SLOTS_MAX)
+                                ret->n_slots = HTTP_STATUS_SLOTS_MAX;
+                        return true;
+                }
+        }
+        return false;
+}
+
+typedef struct Out {
+        char *buf;
+        size_t size, len;
+        bool overflow;
+} Out;
+
+static void out_printf(Out *o, const char *fmt, ...) _printf_(2, 3);
+static void out_printf(Out *o, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        if (o->overflow)
+                return;
+        va_start(ap, fmt);
+        n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= o->size - o->len) {
+                o->overflow = true;
+                return;
+        }
+        o->len += (size_t) n;
+}
+
+static void format_uptime(uint64_t secs, char *buf, size_t n) {
+        unsigned d = (unsigned) (secs / 86400), h = (unsigned) (secs / 3600 % 24), m = (unsigned) (secs / 60 % 60),
+                 s = (unsigned) (secs % 60);
+        int k = 0;
+
+        buf[0] = 0;
+        if (d)
+                k += snprintf(buf + k, n - k, "%u day%s ", d, d == 1 ? "" : "s");
+        if (h)
+                k += snprintf(buf + k, n - k, "%u hour%s ", h, h == 1 ? "" : "s");
+        if (m)
+                k += snprintf(buf + k, n - k, "%u minute%s ", m, m == 1 ? "" : "s");
+        snprintf(buf + k, n - k, "%u second%s", s, s == 1 ? "" : "s");
+}
+
+/* Apache's "Sunday, 22-Nov-2026 08:30:00 UTC" */
+static void format_time(int64_t t, char *buf, size_t n) {
+        struct tm tm;
+        time_t tt = (time_t) t;
+        gmtime_r(&tt, &tm);
+        strftime(buf, n, "%A, %d-%b-%Y %H:%M:%S UTC", &tm);
+}
+
+int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
+                       size_t size) {
+        Out o = { .buf = buf, .size = size };
+        int64_t now_s = (int64_t) (now / USEC_PER_SEC);
+        uint64_t uptime = now_s > d->restart_time ? (uint64_t) (now_s - d->restart_time) : 0;
+        double up = uptime > 0 ? (double) uptime : 1.0;
+        double loads[3] = { 0, 0, 0 };
+        char current[64], restart[64], upt[96];
+
+        (void) !getloadavg(loads, 3);
+        format_time(now_s, current, sizeof(current));
+        format_time(d->restart_time, restart, sizeof(restart));
+        format_uptime(uptime, upt, sizeof(upt));
+        double req_per_sec = (double) d->total_accesses / up;
+        double bytes_per_sec = (double) d->total_bytes / up;
+        double bytes_per_req = d->total_accesses ? (double) d->total_bytes / (double) d->total_accesses : 0;
+        double ms_per_req = d->total_accesses ? (double) d->total_duration_usec / 1000.0 / (double) d->total_accesses
+                                              : 0;
+        double cpu_load = (d->cpu_user + d->cpu_system + d->cpu_children_user + d->cpu_children_system) / up * 100;
+
+        switch (f) {
+        case HTTP_STATUS_AUTO:
+                out_printf(&o, "%s\n", server_name);
+                out_printf(&o, "ServerVersion: mpmd/%s\nServerMPM: %s\nServer Built: %s\n", PACKAGE_VERSION, d->mpm,
+                           d->server_built);
+                out_printf(&o, "CurrentTime: %s\nRestartTime: %s\n", current, restart);
+                out_printf(&o, "ParentServerConfigGeneration: %u\nParentServerMPMGeneration: %u\n", d->generation,
+                           d->generation - 1);
+                out_printf(&o, "ServerUptimeSeconds: %llu\nServerUptime: %s\n", (unsigned long long) uptime, upt);
+                out_printf(&o, "Load1: %.2f\nLoad5: %.2f\nLoad15: %.2f\n", loads[0], loads[1], loads[2]);
+                out_printf(&o, "Total Accesses: %llu\nTotal kBytes: %llu\nTotal Duration: %llu\n",
+                           (unsigned long long) d->total_accesses, (unsigned long long) (d->total_bytes / 1024),
+                           (unsigned long long) (d->total_duration_usec / 1000));
+                out_printf(&o, "CPUUser: %.2f\nCPUSystem: %.2f\nCPUChildrenUser: %.2f\nCPUChildrenSystem: %.2f\n",
+                           d->cpu_user, d->cpu_system, d->cpu_children_user, d->cpu_children_system);
+                out_printf(&o, "CPULoad: %g\nUptime: %llu\n", cpu_load, (unsigned long long) uptime);
+                out_printf(&o, "ReqPerSec: %g\nBytesPerSec: %g\nBytesPerReq: %g\nDurationPerReq: %g\n", req_per_sec,
+                           bytes_per_sec, bytes_per_req, ms_per_req);
+                out_printf(&o, "BusyWorkers: %u\nGracefulWorkers: %u\nIdleWorkers: %u\n", d->busy, d->graceful, d->idle);
+                out_printf(&o, "Processes: %u\nStopping: %u\n", d->processes, d->stopping);
+                out_printf(&o, "ConnsTotal: %u\nConnsAsyncWriting: %u\nConnsAsyncKeepAlive: %u\nConnsAsyncClosing: %u\n",
+                           d->conns_total, d->conns_writing, d->conns_keepalive, d->conns_closing);
+                out_printf(&o, "Scoreboard: %.*s\n", (int) d->n_slots, d->scoreboard);
+                break;
+        case HTTP_STATUS_JSON:
+                out_printf(&o,
+                           "{\"server_name\":\"%s\",\"server_version\":\"mpmd/%s\",\"mpm\":\"%s\",\"generation\":%u,"
+                           "\"uptime_seconds\":%llu,\"total_accesses\":%llu,\"total_bytes\":%llu,"
+                           "\"total_duration_ms\":%llu,\"requests_per_second\":%g,\"busy_workers\":%u,"
+                           "\"idle_workers\":%u,\"graceful_workers\":%u,\"processes\":%u,\"stopping\":%u,"
+                           "\"connections\":{\"total\":%u,\"writing\":%u,\"keepalive\":%u,\"closing\":%u},"
+                           "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":\"%.*s\"}\n",
+                           server_name, PACKAGE_VERSION, d->mpm, d->generation, (unsigned long long) uptime,
+                           (unsigned long long) d->total_accesses, (unsigned long long) d->total_bytes,
+                           (unsigned long long) (d->total_duration_usec / 1000), req_per_sec, d->busy, d->idle,
+                           d->graceful, d->processes, d->stopping, d->conns_total, d->conns_writing,
+                           d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2], (int) d->n_slots,
+                           d->scoreboard);
+                break;
+        case HTTP_STATUS_HTML:
+        default:
+                out_printf(&o,
+                           "<!DOCTYPE html>\n<html><head><title>mpmd status</title></head><body>\n"
+                           "<h1>mpmd server status for %s</h1>\n<dl>\n"
+                           "<dt>Server version: mpmd/%s</dt>\n<dt>Server MPM: %s</dt>\n<dt>Server built: %s</dt>\n"
+                           "<dt>Current time: %s</dt>\n<dt>Restart time: %s</dt>\n"
+                           "<dt>Configuration generation: %u</dt>\n<dt>Server uptime: %s</dt>\n"
+                           "<dt>Server load: %.2f %.2f %.2f</dt>\n"
+                           "<dt>Total accesses: %llu - Total traffic: %llu kB</dt>\n"
+                           "<dt>%g requests/sec - %g B/second - %g B/request</dt>\n"
+                           "<dt>%u requests currently being processed, %u idle workers, %u connections "
+                           "(%u keep-alive)</dt>\n</dl>\n<pre>%.*s</pre>\n"
+                           "<p>Scoreboard key: \"<b><code>_</code></b>\" Waiting for Connection, "
+                           "\"<b><code>S</code></b>\" Starting up, \"<b><code>R</code></b>\" Reading Request, "
+                           "\"<b><code>W</code></b>\" Sending Reply, \"<b><code>K</code></b>\" Keepalive (read), "
+                           "\"<b><code>C</code></b>\" Closing connection, \"<b><code>G</code></b>\" Gracefully "
+                           "finishing, \"<b><code>.</code></b>\" Open slot with no current process</p>\n"
+                           "</body></html>\n",
+                           server_name, PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
+                           loads[0], loads[1], loads[2], (unsigned long long) d->total_accesses,
+                           (unsigned long long) (d->total_bytes / 1024), req_per_sec, bytes_per_sec, bytes_per_req,
+                           d->busy, d->idle, d->conns_total, d->conns_keepalive, (int) d->n_slots, d->scoreboard);
+                break;
+        }
+        return o.overflow ? -ENOBUFS : (int) o.len;
+}
+
+static bool address_in(const char *entry, const char *peer) {
+        unsigned char net[16], addr[16];
+        char host[64];
+        uint64_t bits;
+        int fam_e, fam_p;
+        const char *slash = strchr(entry, '/');
+        size_t hl = slash ? (size_t) (slash - entry) : strlen(entry);
+
+        if (hl >= sizeof(host))
+                return false;
+        memcpy(host, entry, hl);
+        host[hl] = 0;
+        fam_e = inet_pton(AF_INET, host, net) == 1 ? AF_INET : inet_pton(AF_INET6, host, net) == 1 ? AF_INET6 : 0;
+        fam_p = inet_pton(AF_INET, peer, addr) == 1 ? AF_INET : inet_pton(AF_INET6, peer, addr) == 1 ? AF_INET6 : 0;
+        if (!fam_e || !fam_p)
+                return false;
+        if (fam_p == AF_INET6 && fam_e == AF_INET && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+                /* An IPv4 client on a dual-stack socket: compare its IPv4 part. */
+                memmove(addr, addr + 12, 4);
+                fam_p = AF_INET;
+        }
+        if (fam_e != fam_p)
+                return false;
+        unsigned max = fam_e == AF_INET ? 32 : 128;
+        if (!slash)
+                bits = max;
+        else if (parse_uint64(slash + 1, &bits) < 0 || bits > max)
+                return false;
+        for (unsigned i = 0; i < bits; i++) {
+                unsigned byte = i / 8, mask = 0x80u >> (i % 8);
+                if ((net[byte] & mask) != (addr[byte] & mask))
+                        return false;
+        }
+        return true;
+}
+
+bool http_status_allowed(char *const *allow, const char *peer) {
+        STRV_FOREACH(a, allow)
+                if (address_in(*a, peer))
+                        return true;
+        return false;
+}
+
+void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, size_t scratch_size,
+                       HttpResponse *r) {
+        HttpStatusData d;
+        HttpStatusFormat f = HTTP_STATUS_HTML;
+        const HttpRequestHead *h = q->head;
+        int n;
+
+        if (!peer || !http_status_allowed(q->site->cfg->server_status_allow, peer)) {
+                http_response_set_error(r, 403);
+                return;
+        }
+        if (h->has_query) {
+                const char *qs = q->buf + h->query.off;
+                if (h->query.len >= 4 && strncmp(qs, "auto", 4) == 0)
+                        f = HTTP_STATUS_AUTO;
+                else if (h->query.len >= 4 && strncmp(qs, "json", 4) == 0)
+                        f = HTTP_STATUS_JSON;
+        }
+        if (!http_status_snapshot(q->server->status, &d)) {
+                http_response_set_error(r, 503);
+                return;
+        }
+        n = http_status_render(&d, f, q->site->cfg->server_name ? q->site->cfg->server_name : "localhost", q->now,
+                               scratch, scratch_size);
+        if (n < 0) {
+                http_response_set_error(r, 500);
+                return;
+        }
+        r->status = 200;
+        http_response_add_header(r, "Content-Type", "%s",
+                                 f == HTTP_STATUS_AUTO   ? "text/plain; charset=ISO-8859-1"
+                                 : f == HTTP_STATUS_JSON ? "application/json"
+                                                         : "text/html; charset=ISO-8859-1");
+        http_response_add_header(r, "Cache-Control", "no-store");
+        r->body = scratch;
+        r->body_len = (size_t) n;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* status.h — the server-status page.
+ *
+ * The supervisor, which alone sees every worker, publishes an HttpStatusData once a second into a
+ * shared segment that workers map read-only (sealed against writable mappings); a worker serving
+ * the status path renders a consistent copy of it (a sequence counter, odd while being written).
+ * Three forms: HTML for people, `?auto` with Apache mod_status's keys in Apache's order so that
+ * existing monitoring parses it, and `?json`. Only clients in ServerStatusAllow get it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "request.h"
+#include "response.h"
+
+#define HTTP_STATUS_SLOTS_MAX 1024
+
+typedef struct HttpStatusData {
+        uint32_t seq; /* odd while the supervisor writes */
+        uint32_t generation;
+        char mpm[16];
+        char server_built[32];
+        int64_t restart_time; /* CLOCK_REALTIME seconds */
+        uint64_t total_accesses;
+        uint64_t total_bytes;
+        uint64_t total_duration_usec;
+        double cpu_user, cpu_system, cpu_children_user, cpu_children_system;
+        uint32_t busy, idle, graceful;
+        uint32_t processes, stopping;
+        uint32_t conns_total, conns_keepalive, conns_writing, conns_closing;
+        uint32_t n_slots;
+        char scoreboard[HTTP_STATUS_SLOTS_MAX]; /* one mod_status letter per slot */
+} HttpStatusData;
+
+typedef enum HttpStatusFormat {
+        HTTP_STATUS_HTML,
+        HTTP_STATUS_AUTO,
+        HTTP_STATUS_JSON,
+} HttpStatusFormat;
+
+/* A consistent copy of what the supervisor published; false when none could be had. */
+bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret);
+
+/* Render into buf (NUL-terminated); returns the length, or -ENOBUFS. now is CLOCK_REALTIME usec. */
+int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
+                       size_t size);
+
+/* Is the peer address (text, as in HttpConnInfo.peer) in the list of "ADDR" / "ADDR/BITS" entries? */
+bool http_status_allowed(char *const *allow, const char *peer);
+
+/* The handler: picks the format from the query (auto, json), checks ServerStatusAllow (403), renders
+ * into the connection's scratch buffer. */
+void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, size_t scratch_size,
+                       HttpResponse *r);
