@@ -131,10 +131,23 @@ bool http_host_matches(const char *pattern, const char *host, size_t host_len) {
         return plen == host_len && strncasecmp(pattern, host, host_len) == 0;
 }
 
-static bool site_on_listener(const HttpSite *site, const char *listener_name) {
-        if (!site->listen || !listener_name)
-                return true;
-        return strv_contains(site->listen, listener_name);
+/* A site with Listen= of its own is reached only through those sockets; a socket named by any site's
+ * Listen= is dedicated to the sites that name it. Everything else shares the other sockets. */
+static bool listener_is_dedicated(const HttpServer *s, const char *listener_name) {
+        if (!listener_name)
+                return false;
+        for (size_t i = 0; i < s->n_sites; i++)
+                if (s->sites[i].listen && strv_contains(s->sites[i].listen, listener_name))
+                        return true;
+        return false;
+}
+
+static bool site_on_listener(const HttpSite *site, const char *listener_name, bool dedicated) {
+        if (!listener_name)
+                return !site->listen || !dedicated;
+        if (site->listen)
+                return strv_contains(site->listen, listener_name);
+        return !dedicated;
 }
 
 static bool site_matches(const HttpSite *site, const char *host, size_t host_len) {
@@ -148,20 +161,26 @@ static bool site_matches(const HttpSite *site, const char *host, size_t host_len
 
 const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
                                    size_t host_len) {
+        bool dedicated = listener_is_dedicated(s, listener_name);
         const HttpSite *first = NULL;
 
         for (size_t i = 1; i < s->n_sites; i++) {
                 const HttpSite *site = &s->sites[i];
-                if (!site_on_listener(site, listener_name))
+                if (!site_on_listener(site, listener_name, dedicated))
                         continue;
                 if (!first)
                         first = site;
                 if (host && site_matches(site, host, host_len))
                         return site;
         }
-        if (s->n_sites > 0 && host && site_matches(&s->sites[0], host, host_len))
-                return &s->sites[0];
-        if (s->n_sites > 0 && s->sites[0].root_fd >= 0)
-                return &s->sites[0];
-        return first ? first : (s->n_sites > 0 ? &s->sites[0] : NULL);
+        if (s->n_sites == 0)
+                return NULL;
+        /* The main server is never reached through a socket dedicated to virtual hosts. */
+        if (!dedicated && site_on_listener(&s->sites[0], listener_name, dedicated)) {
+                if (host && site_matches(&s->sites[0], host, host_len))
+                        return &s->sites[0];
+                if (s->sites[0].root_fd >= 0 || !first)
+                        return &s->sites[0];
+        }
+        return first ? first : &s->sites[0];
 }

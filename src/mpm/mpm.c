@@ -4,11 +4,16 @@
 
 #include "mpm.h"
 
-/* The static build links exactly one MPM; meson names its table (mpm_NAME_module). */
+/* The static build links exactly one MPM; meson names its table (mpm_NAME_module). A build with
+ * shared MPMs has none built in. */
+#ifdef MPM_BUILTIN_MODULE
 extern const MpmOps MPM_BUILTIN_MODULE;
+#endif
 
 const MpmOps *const mpm_builtin[] = {
+#ifdef MPM_BUILTIN_MODULE
         &MPM_BUILTIN_MODULE,
+#endif
         NULL,
 };
 

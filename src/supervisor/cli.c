@@ -69,7 +69,9 @@ void cli_usage(FILE *f) {
 }
 
 void cli_list_modules(FILE *f) {
-        fprintf(f, "Compiled in modules:\n  core.c\n  http_core.c\n  mod_static.c\n");
+        fprintf(f, "Compiled in modules:\n  core.c\n  http_core.c\n  mod_static.c\n  mod_status.c\n");
+        if (!mpm_builtin[0])
+                fprintf(f, "  mod_so.c\n"); /* the MPM comes from LoadModule */
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
                 fprintf(f, "  %s.c\n", (*m)->name);
 }

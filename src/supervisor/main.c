@@ -54,7 +54,7 @@ int main(int argc, char *argv[]) {
         }
 
         ConfigLoadOptions lo = {
-                .builtin_mpm = mpm_find_builtin(BUILD_MPM),
+                .builtin_mpm = BUILD_MPM[0] ? mpm_find_builtin(BUILD_MPM) : NULL,
                 .load_modules = true,
                 .check_filesystem = true,
         };

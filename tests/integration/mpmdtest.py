@@ -18,6 +18,15 @@ import unittest
 
 BINARY = os.environ.get("MPMD_BINARY", "build/src/supervisor/mpmd")
 SOURCE_ROOT = os.environ.get("MPMD_SOURCE_ROOT", os.getcwd())
+MPM = os.environ.get("MPMD_BUILD_MPM", "event")
+MODULE_DIR = os.environ.get("MPMD_MODULE_DIR")  # set when MPMs are shared modules
+
+
+def load_module_line(mpm=MPM):
+    """The LoadModule line a configuration needs in a build with shared MPMs ("" otherwise)."""
+    if not MODULE_DIR:
+        return ""
+    return f"LoadModule = mpm_{mpm}_module {os.path.join(MODULE_DIR, f'mpm_{mpm}.so')}\n"
 
 
 def free_port():
@@ -152,6 +161,7 @@ class Server:
             f.write(f"ErrorLog = {self.log}\nLogLevel = debug\n")
             if user:
                 f.write(f"User = {user}\n")
+            f.write(load_module_line())
             f.write(server_keys)
             f.write("\n")
             f.write(mpm_section)

@@ -112,6 +112,28 @@ class ServeTest(unittest.TestCase):
         self.assertIn(r.status, (403, 404))
         self.assertNotIn(b"root:", r.body)
 
+    def test_unreadable_file_is_forbidden(self):
+        if os.geteuid() != 0:
+            self.skipTest("workers run as the invoking user, who owns the file")
+        path = os.path.join(self.srv.root, "secret.txt")
+        with open(path, "w") as f:
+            f.write("secret\n")
+        os.chmod(path, 0o600)  # root's; workers run as an unprivileged user
+        r = self.srv.get("/secret.txt")
+        self.assertEqual(r.status, 403)
+        self.assertNotIn(b"secret", r.body)
+
+    def test_workers_hold_no_privilege(self):
+        for pid in self.srv.workers():
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+            if os.geteuid() == 0:
+                self.assertNotEqual(status["Uid"].split()[0], "0")
+            for cap in ("CapEff", "CapPrm", "CapAmb"):
+                self.assertEqual(int(status[cap], 16), 0, cap)
+            self.assertEqual(status["NoNewPrivs"], "1")
+            self.assertEqual(status["Seccomp"], "2")
+
     def test_bad_request_gets_400_and_close(self):
         with self.srv.connect() as s:
             s.sendall(b"GET / HTTP/1.1\nHost: x\n\n")
