@@ -88,7 +88,7 @@ void conn_driver_serve(const HttpServer *server, int fd, const char *listener_na
                 if (k < 0 && errno != EINTR)
                         break;
                 if (p[1].revents & POLLIN) {
-                        int sig = conn_driver_read_stop(stop->fd);
+                        int sig = stop->is_signalfd ? conn_driver_read_stop(stop->fd) : SIGTERM;
                         *stop->stopping = true;
                         if (sig == SIGINT)
                                 break; /* stop now */

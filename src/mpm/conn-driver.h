@@ -14,6 +14,8 @@
 typedef struct ConnDriverStop {
         int fd;         /* readable when the process was asked to stop; -1: none */
         bool *stopping; /* set to true by the driver when it saw the request (shared with the caller) */
+        bool is_signalfd; /* fd is the process's signalfd (read it: SIGINT stops at once); otherwise an
+                           * fd that stays readable for every thread, left unread */
 } ConnDriverStop;
 
 /* Serve fd (non-blocking, owned: closed on return). */

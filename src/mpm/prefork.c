@@ -173,7 +173,7 @@ static int prefork_worker_main(const WorkerContext *ctx) {
         WorkerScore *score = &ctx->board->workers[0];
         uint64_t served = 0;
         bool stopping = false;
-        ConnDriverStop stop = { .fd = ctx->stop_fd, .stopping = &stopping };
+        ConnDriverStop stop = { .fd = ctx->stop_fd, .stopping = &stopping, .is_signalfd = true };
         int ep;
 
         /* One epoll set per process with EPOLLEXCLUSIVE: a new connection wakes one idle worker, not

@@ -117,7 +117,10 @@ def read_response(sock, head_request=False, timeout=10):
                 break
             rest += chunk
         body, rest2 = rest, b""
-    sock._mpmd_pending = rest2
+    try:
+        sock._mpmd_pending = rest2  # bytes of the next response, for MpmdSocket
+    except AttributeError:
+        pass  # a plain socket: the caller reads one response
     return Response(status, m.group(2), headers, body, head)
 
 

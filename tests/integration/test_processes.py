@@ -109,6 +109,44 @@ class EventProcessTest(unittest.TestCase):
                 s.close()
 
 
+WORKER = ("[worker]\nStartServers = 2\nServerLimit = 4\nThreadsPerChild = 4\nThreadLimit = 8\n"
+          "MinSpareThreads = 6\nMaxSpareThreads = 10\nMaxRequestWorkers = 16\n")
+
+
+def threads_of(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM") == "worker", "worker MPM")
+class WorkerProcessTest(unittest.TestCase):
+    def test_processes_and_threads(self):
+        with Server(mpm_section=WORKER) as srv:
+            workers = srv.workers()
+            self.assertEqual(len(workers), 2)
+            for pid in workers:
+                self.assertEqual(threads_of(pid), 4 + 1)  # ThreadsPerChild and the main thread
+
+    def test_busy_threads_bring_more_processes_then_retire(self):
+        with Server(mpm_section=WORKER) as srv:
+            held = []
+            for _ in range(4):  # 8 threads, 4 busy: fewer than MinSpareThreads idle
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                read_response(s)
+                held.append(s)
+            srv.wait_workers(lambda n: n >= 3, timeout=15)
+            for s in held:
+                s.close()
+            srv.wait_workers(lambda n: n <= 2, timeout=20)
+
+    def test_killed_worker_is_replaced(self):
+        with Server(mpm_section=WORKER) as srv:
+            victim = srv.workers()[0]
+            os.kill(victim, signal.SIGKILL)
+            srv.wait_workers(lambda n: n >= 2 and victim not in srv.workers(), timeout=10)
+            self.assertEqual(srv.get("/").status, 200)
+
+
 class StopTest(unittest.TestCase):
     def test_sigterm_ends_every_process(self):
         srv = Server(mpm_section=PREFORK)

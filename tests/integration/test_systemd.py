@@ -57,6 +57,36 @@ class SystemdServer(Server):
         with open(self.conf, "w") as f:
             f.write(text)
         self.ports = {}
+        self._reader = None
+
+    # mpmd blocks in sd_notify() when nobody reads the datagram socket (a queue of
+    # net.unix.max_dgram_qlen, often 10, fills with STATUS= lines in seconds). systemd always
+    # reads; so does this thread, the only reader, keeping the datagrams in arrival order.
+    def drain_notify(self):
+        if self._reader is None and self.notify_sock is not None:
+            self._reader = threading.Thread(target=self._read_notify, args=(self.notify_sock,), daemon=True)
+            self._reader.start()
+        time.sleep(0.02)
+
+    def _read_notify(self, sock):
+        while True:
+            try:
+                self.notifications.append(sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def wait_datagram(self, predicate, since=0, timeout=10):
+        """The first datagram after index since for which predicate holds, or None in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain_notify()
+            for m in self.notifications[since:]:
+                if predicate(m):
+                    return m
+            if time.monotonic() > deadline:
+                return None
 
     def start_activated(self, names, wait_ready=True):
         """Run mpmd under systemd-socket-activate with one socket per name, in the order given.
@@ -76,7 +106,7 @@ class SystemdServer(Server):
         cmd += [mpmdtest.BINARY, "-f", self.conf]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        first = self.ports[names[0]]
+        first = self.ports["http" if "http" in names else names[0]]
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -134,8 +164,7 @@ class SocketActivationTest(unittest.TestCase):
         first = srv.start_activated(order)
         print(f"socket order {order}: fds {dict((n, 3 + i) for i, n in enumerate(order))}", file=sys.stderr)
         self.assertEqual(first.status, 200)
-        self.assertEqual(first.body, b"main\n" if order[0] == "http" else
-                         f"site {order[0][-1]}\n".encode(), "the connection queued before mpmd started")
+        self.assertEqual(first.body, b"main\n", "the connection queued before mpmd started")
         http = srv.ports["http"]
         # The main server's socket serves the main server, whatever Host names.
         self.assertEqual(http_get(http, "localhost").body, b"main\n")

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/* worker.c — the worker MPM: processes × threads, a connection served by one thread from its first
+ * byte to its close. Apache httpd's directives, defaults and clamping; spare threads are kept
+ * between MinSpareThreads and MaxSpareThreads by starting or retiring whole processes of
+ * ThreadsPerChild threads (Apache's rule, counted in threads). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn-driver.h"
+#include "log.h"
+#include "maintain.h"
+#include "mpm.h"
+
+#define WORKER_SERVER_LIMIT_MAX 20000
+#define WORKER_THREAD_LIMIT_MAX 20000
+
+typedef struct WorkerConfig {
+        uint32_t start_servers;
+        uint32_t server_limit;
+        uint32_t threads_per_child;
+        uint32_t thread_limit;
+        uint32_t min_spare_threads;
+        uint32_t max_spare_threads;
+        uint32_t max_request_workers;
+        uint32_t max_connections_per_child;
+} WorkerConfig;
+
+#define WK(field) offsetof(WorkerConfig, field)
+
+static const ConfItem worker_directives[] = {
+        { "StartServers", CONF_UINT, WK(start_servers), "3", 1, WORKER_SERVER_LIMIT_MAX,
+          .expect = "a number of processes from 1 to 20000" },
+        { "ServerLimit", CONF_UINT, WK(server_limit), "16", 1, WORKER_SERVER_LIMIT_MAX, .flags = CONF_RESTART_ONLY,
+          .expect = "a number of processes from 1 to 20000" },
+        { "ThreadsPerChild", CONF_UINT, WK(threads_per_child), "25", 1, WORKER_THREAD_LIMIT_MAX,
+          .expect = "a number of threads from 1 to 20000" },
+        { "ThreadLimit", CONF_UINT, WK(thread_limit), "64", 1, WORKER_THREAD_LIMIT_MAX, .flags = CONF_RESTART_ONLY,
+          .expect = "a number of threads from 1 to 20000" },
+        { "MinSpareThreads", CONF_UINT, WK(min_spare_threads), "75", 1, UINT32_MAX / 2,
+          .expect = "a number of threads" },
+        { "MaxSpareThreads", CONF_UINT, WK(max_spare_threads), "250", 1, UINT32_MAX / 2,
+          .expect = "a number of threads" },
+        { "MaxRequestWorkers", CONF_UINT, WK(max_request_workers), "400", 1, UINT32_MAX / 2,
+          .expect = "a number of threads" },
+        { "MaxConnectionsPerChild", CONF_UINT, WK(max_connections_per_child), "0", 0, UINT32_MAX,
+          .expect = "a number of connections, 0 for no limit" },
+        CONF_TABLE_END,
+};
+
+/* Apache's worker.c clamping, each reported. */
+static int worker_check_config(void *config, ConfErrors *errors, ConfErrors *warnings) {
+        WorkerConfig *c = config;
+
+        if (c->threads_per_child > c->thread_limit) {
+                conf_errors_add(warnings, "[worker]", 0, "ThreadsPerChild %u is larger than ThreadLimit %u, lowering it",
+                                c->threads_per_child, c->thread_limit);
+                c->threads_per_child = c->thread_limit;
+        }
+        if (c->max_request_workers < c->threads_per_child) {
+                conf_errors_add(warnings, "[worker]", 0,
+                                "MaxRequestWorkers %u is less than ThreadsPerChild %u, raising it to %u",
+                                c->max_request_workers, c->threads_per_child, c->threads_per_child);
+                c->max_request_workers = c->threads_per_child;
+        }
+        if (c->max_request_workers % c->threads_per_child) {
+                uint32_t v = c->max_request_workers / c->threads_per_child * c->threads_per_child;
+                conf_errors_add(warnings, "[worker]", 0,
+                                "MaxRequestWorkers %u is not a multiple of ThreadsPerChild %u, lowering it to %u",
+                                c->max_request_workers, c->threads_per_child, v);
+                c->max_request_workers = v;
+        }
+        if (c->max_request_workers / c->threads_per_child > c->server_limit) {
+                uint32_t v = c->server_limit * c->threads_per_child;
+                conf_errors_add(warnings, "[worker]", 0,
+                                "MaxRequestWorkers %u needs more than ServerLimit %u processes, lowering it to %u",
+                                c->max_request_workers, c->server_limit, v);
+                c->max_request_workers = v;
+        }
+        if (c->max_spare_threads < c->min_spare_threads + c->threads_per_child) {
+                uint32_t v = c->min_spare_threads + c->threads_per_child;
+                conf_errors_add(warnings, "[worker]", 0,
+                                "MaxSpareThreads %u is less than MinSpareThreads + ThreadsPerChild, raising it to %u",
+                                c->max_spare_threads, v);
+                c->max_spare_threads = v;
+        }
+        if (c->start_servers > c->max_request_workers / c->threads_per_child)
+                c->start_servers = c->max_request_workers / c->threads_per_child;
+        return 0;
+}
+
+static unsigned worker_process_limit(const void *config) {
+        return ((const WorkerConfig *) config)->server_limit;
+}
+
+static unsigned worker_workers_per_process(const void *config) {
+        return ((const WorkerConfig *) config)->threads_per_child;
+}
+
+/* ---- supervisor side ------------------------------------------------------------------------ */
+
+typedef struct WorkerMpmState {
+        SpareState spare;
+} WorkerMpmState;
+
+static int worker_start(Generation *g) {
+        const WorkerConfig *c = g->mpm_config;
+        WorkerMpmState *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        spare_state_init(&s->spare);
+        g->mpm_state = s;
+        for (unsigned i = 0; i < c->start_servers && i < g->n_procs; i++) {
+                int r = g->host->spawn(g, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void worker_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
+        const WorkerConfig *c = g->mpm_config;
+        WorkerMpmState *s = g->mpm_state;
+        unsigned active = 0, free_slots = 0, idle = 0;
+
+        if (g->draining || !s || now < g->spawn_not_before)
+                return;
+        for (unsigned i = 0; i < g->n_procs; i++) {
+                const ProcessSlot *p = &g->procs[i];
+                if (p->state == PROCESS_FREE) {
+                        free_slots++;
+                        continue;
+                }
+                if (p->state == PROCESS_STOPPING)
+                        continue;
+                active++;
+                if (p->state == PROCESS_STARTING)
+                        idle += c->threads_per_child;
+                else if (i < v->n_procs && v->procs[i].valid)
+                        idle += v->procs[i].ready;
+        }
+        SpareDecision d = spare_decide(&s->spare, idle, active, c->threads_per_child, c->min_spare_threads,
+                                       c->max_spare_threads, c->max_request_workers / c->threads_per_child,
+                                       free_slots);
+        for (unsigned k = 0, i = 0; k < d.spawn && i < g->n_procs; i++)
+                if (g->procs[i].state == PROCESS_FREE && g->host->spawn(g, i) >= 0)
+                        k++;
+        for (unsigned k = 0; k < d.retire; k++)
+                for (unsigned i = g->n_procs; i-- > 0;)
+                        if (g->procs[i].state == PROCESS_RUNNING) {
+                                g->host->stop(g, i, true);
+                                break;
+                        }
+}
+
+static void worker_free_state(Generation *g) {
+        free(g->mpm_state);
+        g->mpm_state = NULL;
+}
+
+/* ---- worker side: ThreadsPerChild threads, each accepting and serving ----------------------- */
+
+typedef struct WorkerProcess {
+        const WorkerContext *ctx;
+        const WorkerConfig *cfg;
+        int stop_event; /* eventfd: readable for every thread once the process is told to stop */
+        uint64_t served;
+        pthread_mutex_t lock;
+} WorkerProcess;
+
+typedef struct WorkerThread {
+        WorkerProcess *process;
+        unsigned index;
+        pthread_t thread;
+} WorkerThread;
+
+static bool worker_process_count(WorkerProcess *p) {
+        bool last;
+
+        pthread_mutex_lock(&p->lock);
+        p->served++;
+        last = p->cfg->max_connections_per_child > 0 && p->served >= p->cfg->max_connections_per_child;
+        pthread_mutex_unlock(&p->lock);
+        if (last) {
+                uint64_t one = 1;
+                (void) !write(p->stop_event, &one, sizeof(one));
+        }
+        return last;
+}
+
+static void *worker_thread_main(void *userdata) {
+        WorkerThread *t = userdata;
+        WorkerProcess *p = t->process;
+        const Generation *g = p->ctx->generation;
+        WorkerScore *score = &p->ctx->board->workers[t->index];
+        bool stopping = false;
+        ConnDriverStop stop = { .fd = p->stop_event, .stopping = &stopping, .is_signalfd = false };
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+
+        if (ep < 0)
+                return NULL;
+        /* One epoll set per thread, the listeners exclusive in each: a connection wakes one thread. */
+        for (size_t i = 0; i < g->n_listeners; i++) {
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i };
+                (void) epoll_ctl(ep, EPOLL_CTL_ADD, g->listeners[i].fd, &ev);
+        }
+        struct epoll_event sev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+        (void) epoll_ctl(ep, EPOLL_CTL_ADD, p->stop_event, &sev);
+        score->state = WS_READY;
+
+        while (!stopping) {
+                struct epoll_event ev[4];
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), -1);
+                for (int i = 0; i < n && !stopping; i++) {
+                        if (ev[i].data.u64 == UINT64_MAX) {
+                                stopping = true;
+                                break;
+                        }
+                        const Listener *l = &g->listeners[ev[i].data.u64];
+                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        if (fd < 0) {
+                                if (errno == EMFILE || errno == ENFILE)
+                                        usleep(100 * 1000);
+                                continue;
+                        }
+                        conn_driver_serve(g->http, fd, l->name, score, &stop);
+                        if (worker_process_count(p))
+                                stopping = true;
+                }
+        }
+        score->state = WS_GRACEFUL;
+        close(ep);
+        return NULL;
+}
+
+static int worker_worker_main(const WorkerContext *ctx) {
+        const WorkerConfig *cfg = ctx->generation->mpm_config;
+        WorkerProcess p = { .ctx = ctx, .cfg = cfg, .lock = PTHREAD_MUTEX_INITIALIZER };
+        WorkerThread *threads = calloc(cfg->threads_per_child, sizeof(WorkerThread));
+        unsigned started = 0;
+
+        p.stop_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (!threads || p.stop_event < 0)
+                return log_error_errno(errno, "Cannot set up the worker threads: %m"), WORKER_EXIT_FATAL;
+        for (unsigned i = 0; i < cfg->threads_per_child; i++) {
+                threads[i] = (WorkerThread) { .process = &p, .index = i };
+                int r = pthread_create(&threads[i].thread, NULL, worker_thread_main, &threads[i]);
+                if (r != 0) {
+                        log_error_errno(r, "Cannot start thread %u: %m", i);
+                        break;
+                }
+                started++;
+        }
+        if (started == 0)
+                return WORKER_EXIT_FATAL;
+        ctx->board->accepting = 1;
+        worker_context_notify_ready(ctx);
+
+        /* The main thread waits for the supervisor's word and passes it on to every thread. */
+        for (;;) {
+                struct pollfd fds[2] = {
+                        { .fd = ctx->stop_fd, .events = POLLIN },
+                        { .fd = p.stop_event, .events = POLLIN },
+                };
+                if (poll(fds, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (fds[1].revents & POLLIN)
+                        break; /* a thread reached MaxConnectionsPerChild */
+                int sig = (fds[0].revents & POLLIN) ? conn_driver_read_stop(ctx->stop_fd) : 0;
+                if (sig == SIGINT)
+                        _exit(WORKER_EXIT_OK); /* stop now */
+                if (sig == SIGTERM)
+                        break;
+        }
+        uint64_t one = 1;
+        (void) !write(p.stop_event, &one, sizeof(one));
+        ctx->board->accepting = 0;
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(threads[i].thread, NULL);
+        free(threads);
+        close(p.stop_event);
+        return WORKER_EXIT_OK;
+}
+
+const MpmOps mpm_worker_module = {
+        .name = "worker",
+        .magic = MPM_MAGIC_NUMBER,
+        .flags = MPM_FORKED | MPM_THREADED,
+        .directives = worker_directives,
+        .config_size = sizeof(WorkerConfig),
+        .check_config = worker_check_config,
+        .process_limit = worker_process_limit,
+        .workers_per_process = worker_workers_per_process,
+        .start = worker_start,
+        .maintain = worker_maintain,
+        .free_state = worker_free_state,
+        .worker_main = worker_worker_main,
+};
