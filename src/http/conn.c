@@ -550,6 +550,7 @@ static ConnStep conn_read_head(HttpConn *c, usec_t now) {
 
 static ConnStep conn_write(HttpConn *c, usec_t now) {
         HttpResponse *r = &c->resp;
+        int file_fd = r->n_pieces > 0 ? r->pieces_fd : r->file_fd;
 
         while (c->out_sent < c->out_len || c->mem_sent < c->mem_len) {
                 struct iovec iov[2];
@@ -576,12 +577,12 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
                 size_t chunk = c->file_left > (1u << 20) ? (1u << 20) : (size_t) c->file_left;
 
                 if (c->io->sendfile)
-                        k = c->io->sendfile(c->io_ctx, r->file_fd, &c->file_off, chunk);
+                        k = c->io->sendfile(c->io_ctx, file_fd, &c->file_off, chunk);
                 else {
                         /* No sendfile (tests, fuzzers): read into the output buffer and write that. */
                         if (chunk > OUT_BUFFER_SIZE)
                                 chunk = OUT_BUFFER_SIZE;
-                        ssize_t got = pread(r->file_fd, c->out, chunk, c->file_off);
+                        ssize_t got = pread(file_fd, c->out, chunk, c->file_off);
                         if (got <= 0)
                                 return STEP_DONE;
                         struct iovec iov = { c->out, (size_t) got };
@@ -596,6 +597,21 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
                         return STEP_DONE;
                 c->file_left -= (uint64_t) k;
                 c->deadline = now + conn_cfg(c)->timeout;
+        }
+
+        /* A body in pieces (multipart/byteranges): each is sent like a memory or file body in turn.
+         * body_bytes is 0 for HEAD, bodiless statuses and a failed head, which send none. */
+        if (c->body_bytes > 0 && r->piece_next < r->n_pieces) {
+                const HttpBodyPiece *p = &r->pieces[r->piece_next++];
+                if (p->mem) {
+                        c->mem_body = p->mem;
+                        c->mem_len = (size_t) p->len;
+                        c->mem_sent = 0;
+                } else {
+                        c->file_off = p->off;
+                        c->file_left = p->len;
+                }
+                return STEP_CONTINUE;
         }
 
         conn_consume_input(c, c->head.head_len);

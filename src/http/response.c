@@ -7,12 +7,15 @@
 #include "response.h"
 
 void http_response_init(HttpResponse *r) {
-        *r = (HttpResponse) { .status = 200, .file_fd = -1 };
+        *r = (HttpResponse) { .status = 200, .file_fd = -1, .pieces_fd = -1 };
 }
 
 void http_response_done(HttpResponse *r) {
         r->file_fd = safe_close(r->file_fd);
         r->body_owned = mfree(r->body_owned);
+        r->pieces = mfree(r->pieces);
+        r->n_pieces = r->piece_next = 0;
+        r->pieces_fd = safe_close(r->pieces_fd);
 }
 
 int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) {
@@ -112,6 +115,9 @@ static const char *error_page(int status, size_t *ret_len) {
 void http_response_set_error(HttpResponse *r, int status) {
         r->status = status;
         r->file_fd = safe_close(r->file_fd);
+        r->pieces = mfree(r->pieces);
+        r->n_pieces = r->piece_next = 0;
+        r->pieces_fd = safe_close(r->pieces_fd);
         r->headers_len = 0;
         r->headers[0] = 0;
         r->headers_overflow = false;
@@ -125,5 +131,11 @@ void http_response_set_error(HttpResponse *r, int status) {
 }
 
 uint64_t http_response_body_length(const HttpResponse *r) {
+        if (r->n_pieces > 0) {
+                uint64_t n = 0;
+                for (size_t i = 0; i < r->n_pieces; i++)
+                        n += r->pieces[i].len;
+                return n;
+        }
         return r->file_fd >= 0 ? r->file_len : r->body_len;
 }

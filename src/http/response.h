@@ -3,8 +3,9 @@
  *
  * A handler fills an HttpResponse: a status, extra header lines, and a body that is either memory
  * (owned elsewhere, alive until the response is sent) or a range of an open file (the response
- * owns the fd). The connection adds Date, Server, Content-Length and Connection itself, so no
- * handler can get framing wrong. */
+ * owns the fd), or a list of pieces (memory and ranges of one open file, for multipart/byteranges).
+ * The connection adds Date, Server, Content-Length and Connection itself, so no handler can get
+ * framing wrong. */
 #pragma once
 
 #include <stdbool.h>
@@ -15,6 +16,13 @@
 #include "macro.h"
 
 #define HTTP_RESPONSE_HEADERS_MAX 2048
+
+/* One piece of a body in pieces: len bytes of memory at mem, or (mem NULL) of pieces_fd from off. */
+typedef struct HttpBodyPiece {
+        const char *mem;
+        off_t off;
+        uint64_t len;
+} HttpBodyPiece;
 
 typedef struct HttpResponse {
         int status;
@@ -29,11 +37,18 @@ typedef struct HttpResponse {
         off_t file_off;
         uint64_t file_len;
 
+        /* A body in pieces, sent in order, when n_pieces > 0 (body and file_fd then stay unused). The
+         * array and pieces_fd are owned; memory pieces point into body_owned or static data.
+         * piece_next is the connection's cursor while it writes them. */
+        HttpBodyPiece *pieces;
+        size_t n_pieces, piece_next;
+        int pieces_fd;
+
         bool close; /* the handler wants the connection closed after this response */
 } HttpResponse;
 
 void http_response_init(HttpResponse *r);
-void http_response_done(HttpResponse *r); /* closes file_fd */
+void http_response_done(HttpResponse *r); /* closes file_fd and pieces_fd, frees what it owns */
 
 /* Append one header line; returns -ENOBUFS when it does not fit (the response becomes a 500). */
 int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) _printf_(3, 4);
@@ -44,7 +59,7 @@ void http_response_set_error(HttpResponse *r, int status);
 
 const char *http_status_reason(int status);
 
-/* Length of the body the response carries (memory or file). */
+/* Length of the body the response carries (memory, file or pieces). */
 uint64_t http_response_body_length(const HttpResponse *r);
 
 /* Statuses whose responses never carry a body (1xx, 204, 304). */

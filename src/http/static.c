@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "date.h"
 #include "mime.h"
 #include "path.h"
+#include "range.h"
 #include "static.h"
 #include "strv.h"
 
@@ -134,6 +136,74 @@ static int open_index(const HttpRequest *q, int *ret_fd, struct stat *ret_st, co
         return r;
 }
 
+/* RFC 9110 §13.1.5: Range applies only if If-Range still names this representation — an exact
+ * strong ETag match, or exactly its Last-Modified date. Anything else (a weak tag, another date, a
+ * value that is neither) sends the whole file. */
+static bool if_range_matches(const HttpRequest *q, const struct stat *st, const char *etag) {
+        const HttpHeader *h = find(q, "If-Range");
+        time_t t;
+
+        if (!h)
+                return true;
+        const char *v = q->buf + h->value.off;
+        size_t len = h->value.len;
+        if (len > 0 && v[0] == '"')
+                return len == strlen(etag) && memcmp(v, etag, len) == 0;
+        if (len >= 2 && v[0] == 'W' && v[1] == '/')
+                return false;
+        return http_date_parse(v, len, &t) >= 0 && t == st->st_mtime;
+}
+
+/* Answer a Range request on the file fd (type is its media type). Returns true when the response
+ * is complete (206 or 416); false to serve the whole file as usual. */
+static bool serve_ranges(const HttpRequest *q, HttpResponse *r, int fd, const struct stat *st, const char *type,
+                         const char *etag) {
+        _cleanup_free_ HttpRange *ranges = NULL;
+        uint64_t length = (uint64_t) st->st_size;
+        const HttpHeader *h;
+        size_t n;
+        int k;
+
+        if (q->head->method != HTTP_METHOD_GET && q->head->method != HTTP_METHOD_HEAD)
+                return false;
+        h = find(q, "Range");
+        if (!h || !if_range_matches(q, st, etag))
+                return false;
+        k = http_range_parse(q->buf + h->value.off, h->value.len, length, q->site->cfg->max_ranges, &ranges, &n);
+        if (k < 0 || k == HTTP_RANGE_IGNORE)
+                return false;
+        if (k == HTTP_RANGE_UNSATISFIABLE) {
+                safe_close(fd);
+                http_response_set_error(r, 416);
+                http_response_add_header(r, "Content-Range", "bytes */%llu", (unsigned long long) length);
+                return true;
+        }
+
+        r->status = 206;
+        if (n == 1) {
+                http_response_add_header(r, "Content-Type", "%s", type);
+                http_response_add_header(r, "Content-Range", "bytes %llu-%llu/%llu",
+                                         (unsigned long long) ranges[0].first, (unsigned long long) ranges[0].last,
+                                         (unsigned long long) length);
+                r->file_fd = fd;
+                r->file_off = (off_t) ranges[0].first;
+                r->file_len = ranges[0].last - ranges[0].first + 1;
+                return true;
+        }
+
+        char boundary[21];
+        http_range_boundary(boundary);
+        k = http_range_multipart(ranges, n, length, type, boundary, &r->body_owned, &r->pieces, &r->n_pieces);
+        if (k < 0) {
+                safe_close(fd);
+                http_response_set_error(r, 500);
+                return true;
+        }
+        http_response_add_header(r, "Content-Type", "multipart/byteranges; boundary=%s", boundary);
+        r->pieces_fd = fd;
+        return true;
+}
+
 void http_static_serve(const HttpRequest *q, HttpResponse *r) {
         const HttpSiteConfig *cfg = q->site->cfg;
         const char *name = q->path;
@@ -141,46 +211,37 @@ void http_static_serve(const HttpRequest *q, HttpResponse *r) {
         char etag[64], date[32];
         int fd, status;
 
-        if (q->site->root_fd < 0)
-                {
-                        http_response_set_error(r, 404);
-                        return;
-                }
+        if (q->site->root_fd < 0) {
+                http_response_set_error(r, 404);
+                return;
+        }
 
         fd = http_path_open(q->site->root_fd, q->path, O_RDONLY | O_NONBLOCK, &st);
-        if (fd < 0)
-                {
-                        http_response_set_error(r, errno_to_status(fd));
-                        return;
-                }
+        if (fd < 0) {
+                http_response_set_error(r, errno_to_status(fd));
+                return;
+        }
 
         if (S_ISDIR(st.st_mode)) {
                 safe_close(fd);
                 if (q->path[q->path_len - 1] != '/') {
                         if (cfg->directory_slash)
-                                {
-                        redirect_with_slash(q, r);
+                                redirect_with_slash(q, r);
+                        else
+                                http_response_set_error(r, 404);
                         return;
-                }
-                        {
-                        http_response_set_error(r, 404);
-                        return;
-                }
                 }
                 int k = open_index(q, &fd, &st, &name);
-                if (k < 0)
+                if (k < 0) {
                         /* No index and no listings (Apache without Options Indexes). */
-                        {
                         http_response_set_error(r, k == -ENOENT ? 403 : errno_to_status(k));
                         return;
                 }
         }
         if (!S_ISREG(st.st_mode)) {
                 safe_close(fd);
-                {
-                        http_response_set_error(r, 403);
-                        return;
-                }
+                http_response_set_error(r, 403);
+                return;
         }
 
         etag_format(&st, etag, sizeof(etag));
@@ -198,11 +259,20 @@ void http_static_serve(const HttpRequest *q, HttpResponse *r) {
 
         const char *ext = http_path_extension(name);
         const char *type = ext ? mime_table_lookup(q->server->mime, ext) : NULL;
-        r->status = 200;
-        http_response_add_header(r, "Content-Type", "%s", type ? type : cfg->default_type);
+        if (!type)
+                type = cfg->default_type;
+
+        /* Validators first: a 206 carries the same ones a 200 would (RFC 9110 §15.3.7). */
         if (http_date_format(st.st_mtime, date) >= 0)
                 http_response_add_header(r, "Last-Modified", "%s", date);
         http_response_add_header(r, "ETag", "%s", etag);
+        /* Apache says "none" when MaxRanges turns ranges off, so clients need not try. */
+        http_response_add_header(r, "Accept-Ranges", "%s", cfg->max_ranges > 0 ? "bytes" : "none");
+        if (serve_ranges(q, r, fd, &st, type, etag))
+                return;
+
+        r->status = 200;
+        http_response_add_header(r, "Content-Type", "%s", type);
         r->file_fd = fd;
         r->file_off = 0;
         r->file_len = (uint64_t) st.st_size;

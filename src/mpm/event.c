@@ -77,14 +77,7 @@ static unsigned event_workers_per_process(const void *config) {
 /* ---- supervisor side: a fixed number of processes, each replaced when it ends --------------- */
 
 static int event_start(Generation *g) {
-        unsigned n = event_processes(g->mpm_config);
-
-        for (unsigned i = 0; i < n && i < g->n_procs; i++) {
-                int r = g->host->spawn(g, i);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return mpm_spawn_first(g, event_processes(g->mpm_config));
 }
 
 static void event_maintain(Generation *g, const ScoreboardView *v, usec_t now) {

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "maintain.h"
 #include "mpm.h"
 
 /* The static build links exactly one MPM; meson names its table (mpm_NAME_module). A build with
@@ -32,4 +35,53 @@ void worker_context_notify_ready(const WorkerContext *ctx) {
         /* One write of 4 bytes to a pipe is atomic; the supervisor validates the number. */
         (void) !write(ctx->ready_fd, &slot, sizeof(slot));
         close(ctx->ready_fd);
+}
+
+int mpm_spawn_first(Generation *g, unsigned n) {
+        for (unsigned i = 0; i < n && i < g->n_procs; i++) {
+                int r = g->host->spawn(g, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+unsigned mpm_spawn_free(Generation *g, unsigned n, unsigned max_active) {
+        unsigned active = 0, spawned = 0;
+
+        for (unsigned i = 0; i < g->n_procs; i++)
+                if (g->procs[i].state != PROCESS_FREE)
+                        active++;
+        for (unsigned i = 0; i < g->n_procs && spawned < n && active < max_active; i++)
+                if (g->procs[i].state == PROCESS_FREE && g->host->spawn(g, i) >= 0) {
+                        spawned++;
+                        active++;
+                }
+        return spawned;
+}
+
+void mpm_retire_highest(Generation *g, const ScoreboardView *v, bool need_idle) {
+        for (unsigned i = g->n_procs; i-- > 0;) {
+                if (g->procs[i].state != PROCESS_RUNNING)
+                        continue;
+                if (need_idle && !(i < v->n_procs && v->procs[i].valid && v->procs[i].ready > 0))
+                        continue;
+                g->host->stop(g, i, true);
+                return;
+        }
+}
+
+int mpm_spare_start(Generation *g, unsigned start_servers) {
+        SpareState *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        spare_state_init(s);
+        g->mpm_state = s;
+        return mpm_spawn_first(g, start_servers);
+}
+
+void mpm_spare_free_state(Generation *g) {
+        free(g->mpm_state);
+        g->mpm_state = NULL;
 }

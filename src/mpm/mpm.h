@@ -110,6 +110,18 @@ typedef struct MpmOps {
         int (*worker_main)(const WorkerContext *ctx);
 } MpmOps;
 
+/* Supervisor-side helpers the MPMs share. */
+/* Spawn into slots 0..n-1. */
+int mpm_spawn_first(Generation *g, unsigned n);
+/* Spawn up to n processes into free slots while fewer than max_active exist; returns how many. */
+unsigned mpm_spawn_free(Generation *g, unsigned n, unsigned max_active);
+/* Gracefully stop the running process in the highest slot (the table stays dense); with need_idle,
+ * only one whose scoreboard shows an idle worker. */
+void mpm_retire_highest(Generation *g, const ScoreboardView *v, bool need_idle);
+/* For MPMs whose mpm_state is a SpareState (prefork, worker): allocate it, spawn StartServers. */
+int mpm_spare_start(Generation *g, unsigned start_servers);
+void mpm_spare_free_state(Generation *g);
+
 /* The MPMs linked into this binary (static build), NULL-terminated. */
 extern const MpmOps *const mpm_builtin[];
 

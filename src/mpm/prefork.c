@@ -81,49 +81,14 @@ static unsigned prefork_workers_per_process(const void *config) {
 
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
-typedef struct PreforkState {
-        SpareState spare;
-} PreforkState;
-
-static int prefork_spawn_into_free_slot(Generation *g, unsigned max_active, usec_t now) {
-        unsigned active = 0;
-        int r = -EAGAIN;
-
-        for (unsigned i = 0; i < g->n_procs; i++)
-                if (g->procs[i].state != PROCESS_FREE)
-                        active++;
-        if (active >= max_active)
-                return -EBUSY;
-        for (unsigned i = 0; i < g->n_procs; i++) {
-                if (g->procs[i].state != PROCESS_FREE)
-                        continue;
-                r = g->host->spawn(g, i);
-                if (r >= 0)
-                        return 0;
-        }
-        return r;
-}
-
 static int prefork_start(Generation *g) {
-        const PreforkConfig *c = g->mpm_config;
-        PreforkState *s = calloc(1, sizeof(*s));
-
-        if (!s)
-                return -ENOMEM;
-        spare_state_init(&s->spare);
-        g->mpm_state = s;
-        for (unsigned i = 0; i < c->start_servers && i < g->n_procs; i++) {
-                int r = g->host->spawn(g, i);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return mpm_spare_start(g, ((const PreforkConfig *) g->mpm_config)->start_servers);
 }
 
 static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const PreforkConfig *c = g->mpm_config;
-        PreforkState *s = g->mpm_state;
-        unsigned active = 0, free_slots = 0, idle = 0, running = 0;
+        SpareState *s = g->mpm_state;
+        unsigned active = 0, free_slots = 0, idle = 0;
 
         if (g->draining || !s || now < g->spawn_not_before)
                 return;
@@ -136,33 +101,16 @@ static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now)
                 if (p->state == PROCESS_STOPPING)
                         continue;
                 active++;
-                if (p->state == PROCESS_RUNNING)
-                        running++;
                 /* A process still starting will be idle in a moment: count it, as Apache does. */
                 if (p->state == PROCESS_STARTING || (i < v->n_procs && v->procs[i].valid && v->procs[i].ready > 0))
                         idle++;
         }
 
-        SpareDecision d = spare_decide(&s->spare, idle, active, 1, c->min_spare_servers, c->max_spare_servers,
+        SpareDecision d = spare_decide(s, idle, active, 1, c->min_spare_servers, c->max_spare_servers,
                                        c->max_request_workers, free_slots);
-        for (unsigned k = 0; k < d.spawn; k++)
-                if (prefork_spawn_into_free_slot(g, c->max_request_workers, now) < 0)
-                        break;
+        mpm_spawn_free(g, d.spawn, c->max_request_workers);
         for (unsigned k = 0; k < d.retire; k++)
-                /* Retire the idle process in the highest slot, so the table stays dense. */
-                for (unsigned i = g->n_procs; i-- > 0;) {
-                        if (g->procs[i].state == PROCESS_RUNNING && i < v->n_procs && v->procs[i].valid &&
-                            v->procs[i].ready > 0) {
-                                g->host->stop(g, i, true);
-                                break;
-                        }
-                }
-        (void) running;
-}
-
-static void prefork_free_state(Generation *g) {
-        free(g->mpm_state);
-        g->mpm_state = NULL;
+                mpm_retire_highest(g, v, true);
 }
 
 /* ---- worker side ---------------------------------------------------------------------------- */
@@ -247,6 +195,6 @@ const MpmOps mpm_prefork_module = {
         .workers_per_process = prefork_workers_per_process,
         .start = prefork_start,
         .maintain = prefork_maintain,
-        .free_state = prefork_free_state,
+        .free_state = mpm_spare_free_state,
         .worker_main = prefork_worker_main,
 };

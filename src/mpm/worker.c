@@ -107,29 +107,13 @@ static unsigned worker_workers_per_process(const void *config) {
 
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
-typedef struct WorkerMpmState {
-        SpareState spare;
-} WorkerMpmState;
-
 static int worker_start(Generation *g) {
-        const WorkerConfig *c = g->mpm_config;
-        WorkerMpmState *s = calloc(1, sizeof(*s));
-
-        if (!s)
-                return -ENOMEM;
-        spare_state_init(&s->spare);
-        g->mpm_state = s;
-        for (unsigned i = 0; i < c->start_servers && i < g->n_procs; i++) {
-                int r = g->host->spawn(g, i);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return mpm_spare_start(g, ((const WorkerConfig *) g->mpm_config)->start_servers);
 }
 
 static void worker_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const WorkerConfig *c = g->mpm_config;
-        WorkerMpmState *s = g->mpm_state;
+        SpareState *s = g->mpm_state;
         unsigned active = 0, free_slots = 0, idle = 0;
 
         if (g->draining || !s || now < g->spawn_not_before)
@@ -148,23 +132,12 @@ static void worker_maintain(Generation *g, const ScoreboardView *v, usec_t now) 
                 else if (i < v->n_procs && v->procs[i].valid)
                         idle += v->procs[i].ready;
         }
-        SpareDecision d = spare_decide(&s->spare, idle, active, c->threads_per_child, c->min_spare_threads,
-                                       c->max_spare_threads, c->max_request_workers / c->threads_per_child,
-                                       free_slots);
-        for (unsigned k = 0, i = 0; k < d.spawn && i < g->n_procs; i++)
-                if (g->procs[i].state == PROCESS_FREE && g->host->spawn(g, i) >= 0)
-                        k++;
+        unsigned max_processes = c->max_request_workers / c->threads_per_child;
+        SpareDecision d = spare_decide(s, idle, active, c->threads_per_child, c->min_spare_threads,
+                                       c->max_spare_threads, max_processes, free_slots);
+        mpm_spawn_free(g, d.spawn, max_processes);
         for (unsigned k = 0; k < d.retire; k++)
-                for (unsigned i = g->n_procs; i-- > 0;)
-                        if (g->procs[i].state == PROCESS_RUNNING) {
-                                g->host->stop(g, i, true);
-                                break;
-                        }
-}
-
-static void worker_free_state(Generation *g) {
-        free(g->mpm_state);
-        g->mpm_state = NULL;
+                mpm_retire_highest(g, v, false);
 }
 
 /* ---- worker side: ThreadsPerChild threads, each accepting and serving ----------------------- */
@@ -305,6 +278,6 @@ const MpmOps mpm_worker_module = {
         .workers_per_process = worker_workers_per_process,
         .start = worker_start,
         .maintain = worker_maintain,
-        .free_state = worker_free_state,
+        .free_state = mpm_spare_free_state,
         .worker_main = worker_worker_main,
 };

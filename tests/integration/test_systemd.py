@@ -327,7 +327,6 @@ class NotifyProtocolTest(unittest.TestCase):
         mark = len(srv.notifications)
         before = time.monotonic_ns() // 1000
         os.kill(srv.pid, signal.SIGHUP)
-        srv.notifications = srv.notifications[:mark]
         deadline = time.monotonic() + 20
         msgs = []
         while time.monotonic() < deadline:
@@ -378,8 +377,9 @@ class NotifyProtocolTest(unittest.TestCase):
         mark = len(srv.notifications)
         os.kill(srv.pid, signal.SIGTERM)
         self.assertEqual(srv.proc.wait(timeout=15), 0, srv.output())
-        msgs = srv.datagrams_since(mark)
-        self.assertIn("STOPPING=1", [l for m in msgs for l in lines_of(m)], msgs)
+        stopping = srv.wait_datagram(lambda m: "STOPPING=1" in lines_of(m), since=mark, timeout=2)
+        msgs = srv.notifications[mark:]
+        self.assertIsNotNone(stopping, msgs)
         self.assertFalse(any("READY=1" in lines_of(m) for m in msgs), msgs)
         for pid in workers:
             self.assertFalse(alive(pid), f"worker {pid} outlived its supervisor")
@@ -533,7 +533,8 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, b"v1\n")
         self.assertEqual(srv.proc.wait(timeout=15), 0)
-        self.assertIn("STOPPING=1", [l for m in srv.datagrams_since(mark) for l in lines_of(m)])
+        self.assertIsNotNone(srv.wait_datagram(lambda m: "STOPPING=1" in lines_of(m), since=mark, timeout=2),
+                             srv.notifications[mark:])
         for pid in workers:
             self.assertFalse(alive(pid), f"worker {pid} outlived the stop")
         with self.assertRaises(OSError):

@@ -1,0 +1,331 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# mpmd under a real systemd: boot Debian's systemd in a container (systemd-nspawn on a cached
+# debootstrap root, with a throw-away overlay), install this build into it the way a package
+# would, and drive it as an operator does: systemctl start/reload/stop/status, journalctl,
+# systemd-analyze security. See ../../../shared/reference/system-tests.md for the recipe.
+#
+# Environment (meson sets it, see meson.build): MPMD_BUILD_ROOT, MPMD_SYSCONFDIR, MPMD_SBINDIR,
+# MPMD_BINDIR. Optional: MPMD_TEST_ROOT (the cached root, default /var/cache/mpmd-test-root),
+# MPMD_TEST_MIRROR (default http://deb.debian.org/debian), MPMD_TEST_KEEP=1 keeps the work folder.
+# Exit status: 0 passed, 1 failed, 77 skipped (meson's convention), with the reason printed.
+set -euo pipefail
+
+SKIP=77
+ROOT=${MPMD_TEST_ROOT:-/var/cache/mpmd-test-root}
+MIRROR=${MPMD_TEST_MIRROR:-http://deb.debian.org/debian}
+SUITE=bookworm
+PACKAGES=systemd,systemd-sysv,dbus,curl,procps,libinih1,libcap2,libseccomp2
+MAX_EXPOSURE=2.0
+
+skip() { echo "SKIP: $*"; exit "$SKIP"; }
+pass() { echo "ok   - $*"; }
+fail() {
+        echo "FAIL - $*"
+        exit 1
+}
+step() { echo "---- $*"; }
+
+# ---- can this machine run it? ------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || skip "the system tests boot a container with systemd-nspawn and need root"
+for tool in systemd-nspawn debootstrap nsenter curl python3 meson; do
+        command -v "$tool" >/dev/null || skip "$tool is not installed (apt-get install systemd-container debootstrap curl)"
+done
+BUILD=${MPMD_BUILD_ROOT:?MPMD_BUILD_ROOT: the meson build folder (meson test sets it)}
+CONFDIR=${MPMD_SYSCONFDIR:?MPMD_SYSCONFDIR (meson test sets it)}/mpmd
+[[ -x $BUILD/src/supervisor/mpmd ]] || fail "no mpmd binary in $BUILD"
+
+WORK=$(mktemp -d /tmp/mpmd-system.XXXXXX)
+STAGE=$WORK/stage
+NSPAWN=
+CPID=
+
+inside() { timeout "${INSIDE_TIMEOUT:-60}" nsenter -t "$CPID" -a "$@"; }
+
+diagnose() {
+        [[ -n $CPID ]] && kill -0 "$CPID" 2>/dev/null || return 0
+        echo "---- diagnostics: systemctl status mpmd.socket mpmd.service; journal of mpmd"
+        inside systemctl status --no-pager --full mpmd.socket mpmd.service 2>&1 | tail -40 || true
+        inside journalctl --no-pager -n 60 -u mpmd.service 2>&1 || true
+}
+
+cleanup() {
+        local rc=$?
+        trap - EXIT INT TERM
+        if [[ $rc -ne 0 && $rc -ne $SKIP ]]; then
+                diagnose
+        fi
+        if [[ -n $NSPAWN ]] && kill -0 "$NSPAWN" 2>/dev/null; then
+                # A clean poweroff first; whatever is left after a few seconds is killed, the
+                # container with it (PID 1 of its namespace).
+                [[ -n $CPID ]] && INSIDE_TIMEOUT=5 inside systemctl poweroff --no-block >/dev/null 2>&1 || true
+                for _ in $(seq 50); do
+                        kill -0 "$NSPAWN" 2>/dev/null || break
+                        sleep 0.2
+                done
+                if kill -0 "$NSPAWN" 2>/dev/null; then
+                        echo "container did not power off in 10 s: killing it"
+                        kill -KILL -- "-$NSPAWN" 2>/dev/null || true
+                        [[ -n $CPID ]] && kill -KILL "$CPID" 2>/dev/null || true
+                fi
+                wait "$NSPAWN" 2>/dev/null || true
+        fi
+        [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null || true
+        if [[ ${MPMD_TEST_KEEP:-0} == 1 || ($rc -ne 0 && $rc -ne $SKIP) ]]; then
+                echo "work folder kept: $WORK"
+        else
+                rm -rf "$WORK"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the cached root -----------------------------------------------------------------------------
+if [[ ! -x $ROOT/usr/lib/systemd/systemd ]]; then
+        curl -fsI --max-time 15 "$MIRROR/dists/$SUITE/Release" >/dev/null ||
+                skip "no cached root at $ROOT and the Debian mirror $MIRROR cannot be reached"
+        step "debootstrap $SUITE into $ROOT (once; about a minute)"
+        exec 9>"$ROOT.lock"
+        flock -w 900 9 || fail "another run holds $ROOT.lock"
+        if [[ ! -x $ROOT/usr/lib/systemd/systemd ]]; then
+                rm -rf "$ROOT.tmp"
+                timeout 900 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT.tmp" "$MIRROR" \
+                        >"$WORK/debootstrap.log" 2>&1 ||
+                        {
+                                tail -20 "$WORK/debootstrap.log"
+                                fail "debootstrap failed (log above)"
+                        }
+                mv "$ROOT.tmp" "$ROOT"
+        fi
+        exec 9>&-
+fi
+pass "root with systemd at $ROOT"
+
+# ---- install the build ---------------------------------------------------------------------------
+step "install $BUILD into a staging folder"
+meson install -C "$BUILD" --no-rebuild --destdir "$STAGE" >"$WORK/install.log" 2>&1 ||
+        {
+                tail -20 "$WORK/install.log"
+                fail "meson install failed"
+        }
+SBIN_MPMD=${MPMD_SBINDIR:?}/mpmd
+[[ -x $STAGE$SBIN_MPMD ]] || fail "meson install put no mpmd at $SBIN_MPMD"
+stage_find() { (cd "$STAGE" && find . -path "$1" | sed 's|^\.||' | head -1); }
+UNIT=$(stage_find '*/systemd/system/mpmd.service')
+SYSUSERS=$(stage_find '*/sysusers.d/mpmd.conf')
+TMPFILES=$(stage_find '*/tmpfiles.d/mpmd.conf')
+[[ -n $UNIT && -n $SYSUSERS && -n $TMPFILES ]] || fail "install lacks a unit, sysusers.d or tmpfiles.d file"
+[[ -f $STAGE$CONFDIR/mpmd.conf ]] || fail "install lacks $CONFDIR/mpmd.conf"
+pass "installed: $SBIN_MPMD $UNIT $SYSUSERS $TMPFILES $CONFDIR/mpmd.conf"
+
+# ---- boot ----------------------------------------------------------------------------------------
+step "boot systemd in a container"
+setsid systemd-nspawn -q -D "$ROOT" --volatile=overlay --register=no --keep-unit \
+        --bind-ro="$STAGE":/opt/stage -b </dev/null >"$WORK/nspawn.log" 2>&1 &
+NSPAWN=$!
+for _ in $(seq 150); do
+        CPID=$(pgrep -P "$NSPAWN" -x systemd || true)
+        [[ -n $CPID ]] && break
+        kill -0 "$NSPAWN" 2>/dev/null || { cat "$WORK/nspawn.log"; fail "systemd-nspawn exited"; }
+        sleep 0.2
+done
+[[ -n $CPID ]] || fail "no systemd in the container after 30 s"
+# Until PID 1 listens, systemctl fails at once: ask again, within a bound.
+state=
+for _ in $(seq 300); do
+        state=$(INSIDE_TIMEOUT=60 inside systemctl is-system-running --wait 2>/dev/null || true)
+        [[ $state == running || $state == degraded ]] && break
+        sleep 0.3
+done
+case $state in
+running | degraded) pass "systemd $(inside systemctl --version | head -1 | cut -d' ' -f2) is up ($state)" ;;
+*) fail "system state \"$state\" after 90 s" ;;
+esac
+
+step "install into the container, as a package's scripts would"
+inside sh -c 'tar -C /opt/stage -cf - . | tar -C / -xf - --keep-directory-symlink --no-overwrite-dir' ||
+        fail "copying the staged files into the container"
+inside systemctl daemon-reload
+inside systemd-sysusers "$SYSUSERS" || fail "systemd-sysusers $SYSUSERS"
+inside systemd-tmpfiles --create "$TMPFILES" || fail "systemd-tmpfiles --create $TMPFILES"
+inside id mpmd >/dev/null || fail "sysusers.d did not create the user mpmd"
+pass "user mpmd: $(inside id mpmd)"
+inside test -r /var/www/mpmd/index.html || fail "tmpfiles.d did not create /var/www/mpmd/index.html"
+pass "document root: $(inside stat -c '%n %U:%G %a' /var/www/mpmd)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT/
+inside mkdir -p /etc/systemd/system/mpmd.socket.d
+printf '[Socket]\nListenStream=\nListenStream=%s\n' "$PORT" | inside sh -c 'cat >/etc/systemd/system/mpmd.socket.d/port.conf'
+# A short watchdog: if mpmd stopped sending WATCHDOG=1, systemd would kill it during this test.
+inside mkdir -p /etc/systemd/system/mpmd.service.d
+printf '[Service]\nWatchdogSec=3s\n' | inside sh -c 'cat >/etc/systemd/system/mpmd.service.d/watchdog.conf'
+# info level, so that the journal holds notices and infos next to the errors checked below.
+printf '[Server]\nLogLevel = info\n' | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
+inside systemctl daemon-reload
+pass "drop-ins: mpmd.socket ListenStream=$PORT, mpmd.service WatchdogSec=3s"
+
+# ---- socket activation ---------------------------------------------------------------------------
+step "socket activation"
+inside systemctl start mpmd.socket || fail "systemctl start mpmd.socket"
+[[ $(inside systemctl is-active mpmd.socket) == active ]] || fail "mpmd.socket is not active"
+[[ $(inside systemctl is-active mpmd.service || true) == inactive ]] || fail "mpmd.service started before any request"
+pass "systemctl start mpmd.socket: socket active, service not started yet"
+body=$(curl -fsS --max-time 30 "$URL") || fail "first request to $URL"
+[[ $body == *"mpmd works"* ]] || fail "first request: unexpected body: $body"
+pass "first request (curl $URL) started the service and got the sample page"
+[[ $(inside systemctl is-active mpmd.service) == active ]] || fail "mpmd.service is not active after the request"
+pass "systemctl is-active mpmd: active"
+sleep 1.2 # STATUS= is refreshed once a second
+status=$(inside systemctl status --no-pager --full mpmd.service || true)
+grep -E 'Status: "generation 1, MPM [a-z]+: .*requests' <<<"$status" >/dev/null ||
+        fail "systemctl status has no STATUS line: $status"
+pass "systemctl status: $(grep -o 'Status: .*' <<<"$status")"
+[[ $(inside systemctl show -P User mpmd.service) == mpmd ]] || fail "service user"
+main_pid=$(inside systemctl show -P MainPID mpmd.service)
+inside grep -q '^CapEff:[[:space:]]*0*$' "/proc/$main_pid/status" || fail "the supervisor holds capabilities"
+pass "supervisor (pid $main_pid in the container) runs as $(inside ps -o user= -p "$main_pid") with no capabilities"
+
+# ---- reload under load ---------------------------------------------------------------------------
+step "systemctl reload while a client keeps requesting"
+load() {
+        # Alternately one request per connection and 20 on one keep-alive connection, until the
+        # flag file goes; each line of output is one request's status (000: no answer).
+        local urls=() i
+        for i in $(seq 20); do urls+=(-o /dev/null "$URL"); done
+        while [[ -e $WORK/load.run ]]; do
+                curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$URL" || echo "curl-exit-$?"
+                curl -s -w '%{http_code}\n' --max-time 10 "${urls[@]}" || echo "curl-exit-$?"
+        done
+}
+touch "$WORK/load.run"
+load >"$WORK/load.txt" 2>&1 &
+LOAD_PID=$!
+sleep 0.5
+for i in 1 2 3; do
+        inside systemctl reload mpmd.service || fail "systemctl reload number $i"
+        sleep 0.5
+done
+rm "$WORK/load.run"
+for _ in $(seq 150); do
+        kill -0 "$LOAD_PID" 2>/dev/null || break
+        sleep 0.2
+done
+kill "$LOAD_PID" 2>/dev/null && fail "the load loop did not end within 30 s"
+wait "$LOAD_PID" 2>/dev/null || true
+LOAD_PID=
+total=$(wc -l <"$WORK/load.txt")
+bad=$(grep -cv '^200$' "$WORK/load.txt" || true)
+[[ $total -gt 50 ]] || fail "the load loop made only $total requests"
+[[ $bad -eq 0 ]] || fail "$bad of $total requests failed during reloads: $(grep -v '^200$' "$WORK/load.txt" | sort | uniq -c)"
+pass "3 x systemctl reload during $total requests: 0 failed"
+inside "${MPMD_BINDIR:?}/mpmctl" status | grep -q '^generation: 4$' || fail "not generation 4 after 3 reloads"
+pass "mpmctl status in the container: generation 4"
+
+step "a bad configuration"
+printf '[Server]\nKeepAliveTimeout = soon\n' | inside sh -c "cat >$CONFDIR/conf.d/99-bad.conf"
+if out=$(inside systemctl reload mpmd.service 2>&1); then
+        fail "systemctl reload succeeded with a bad configuration"
+fi
+pass "systemctl reload with conf.d/99-bad.conf fails: $(head -1 <<<"$out")"
+[[ $(inside systemctl is-active mpmd.service) == active ]] || fail "mpmd.service is not active after the bad reload"
+body=$(curl -fsS --max-time 10 "$URL") || fail "request after the bad reload"
+[[ $body == *"mpmd works"* ]] || fail "after the bad reload: unexpected body"
+pass "still active and serving"
+err=$(inside journalctl --no-pager -u mpmd.service -o cat | grep -m1 '99-bad.conf:2:.*KeepAliveTimeout' || true)
+[[ -n $err ]] || fail "the journal does not name 99-bad.conf:2"
+pass "the journal names the error: $err"
+inside rm "$CONFDIR/conf.d/99-bad.conf"
+inside systemctl reload mpmd.service || fail "reload after removing the bad file"
+pass "removed it: systemctl reload succeeds again"
+
+# ---- a per-site socket from the template ---------------------------------------------------------
+step "mpmd-vhost@.socket"
+VPORT=$(free_port)
+inside mkdir -p /etc/systemd/system/mpmd-vhost@site1.socket.d /var/www/site1
+printf '[Socket]\nListenStream=127.0.0.1:%s\n' "$VPORT" |
+        inside sh -c 'cat >/etc/systemd/system/mpmd-vhost@site1.socket.d/port.conf'
+echo "site one" | inside sh -c 'cat >/var/www/site1/index.html'
+printf '[VirtualHost site1]\nServerName = site1.test\nListen = vhost:site1\nDocumentRoot = /var/www/site1\n' |
+        inside sh -c "cat >$CONFDIR/conf.d/60-site1.conf"
+inside systemctl daemon-reload
+# systemd starts no socket unit for a running service, and mpmd takes its sockets at start.
+inside systemctl stop mpmd.service || fail "systemctl stop mpmd"
+inside systemctl start mpmd-vhost@site1.socket mpmd.service || fail "systemctl start mpmd-vhost@site1.socket mpmd"
+[[ $(curl -fsS --max-time 10 "http://127.0.0.1:$VPORT/") == "site one" ]] ||
+        fail "the site socket does not reach [VirtualHost site1]"
+[[ $(curl -fsS --max-time 10 -H 'Host: localhost' "http://127.0.0.1:$VPORT/") == "site one" ]] ||
+        fail "the site socket served another site for Host: localhost"
+[[ $(curl -fsS --max-time 10 -H 'Host: site1.test' "$URL") == *"mpmd works"* ]] ||
+        fail "site1 answered on mpmd.socket although it listens on its own socket only"
+pass "mpmd-vhost@site1.socket (FileDescriptorName=vhost@site1) feeds [VirtualHost site1] only"
+
+# ---- the journal ---------------------------------------------------------------------------------
+step "journal"
+inside journalctl --no-pager -u mpmd.service -o json >"$WORK/journal.json" || fail "journalctl -o json"
+python3 - "$WORK/journal.json" <<'EOF' || fail "journal priorities"
+import json, sys
+prio = {}
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("SYSLOG_IDENTIFIER") != "mpmd" or not isinstance(e.get("MESSAGE"), str):
+        continue
+    prio.setdefault(int(e["PRIORITY"]), []).append(e["MESSAGE"])
+want = {3: "99-bad.conf:2", 5: "reloading the configuration", 6: "ready"}
+for p, needle in want.items():
+    hit = next((m for m in prio.get(p, []) if needle in m), None)
+    if not hit:
+        sys.exit(f"no PRIORITY={p} line containing {needle!r}; have { {k: len(v) for k, v in prio.items()} }")
+    print(f"ok   - journal PRIORITY={p}: {hit}")
+if any(m.startswith("<") for v in prio.values() for m in v):
+    sys.exit("a message kept its <N> prefix: JOURNAL_STREAM was not honoured")
+EOF
+if inside journalctl --no-pager -u mpmd.service -o cat | grep -E 'killed by signal|Sandbox step'; then
+        fail "a worker died under the unit's sandbox (lines above)"
+fi
+[[ $(inside systemctl show -P NRestarts mpmd.service) == 0 ]] || fail "mpmd.service was restarted by systemd"
+if inside journalctl --no-pager -u mpmd.service -o cat | grep -i 'watchdog timeout'; then
+        fail "systemd's watchdog fired"
+fi
+# systemd stamps the watchdog at start and at each WATCHDOG=1: wait for a stamp 1 s after start.
+petted=
+for _ in $(seq 50); do
+        started=$(inside systemctl show -P ExecMainStartTimestampMonotonic mpmd.service)
+        stamp=$(inside systemctl show -P WatchdogTimestampMonotonic mpmd.service)
+        if [[ $((stamp - started)) -gt 1000000 ]]; then
+                petted=1
+                break
+        fi
+        sleep 0.1
+done
+[[ -n $petted ]] || fail "no WATCHDOG=1 within 5 s (started $started, last stamp $stamp)"
+pass "no worker died under the sandbox, WATCHDOG=1 arrives, no restart"
+
+# ---- security --------------------------------------------------------------------------------------
+step "systemd-analyze security"
+sec=$(inside systemd-analyze security --no-pager mpmd.service 2>&1 || true)
+level=$(sed -n 's/.*Overall exposure level for mpmd.service: \([0-9.]*\).*/\1/p' <<<"$sec")
+[[ -n $level ]] || fail "no exposure level in: $sec"
+awk -v l="$level" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(l <= m) }' ||
+        fail "exposure $level > $MAX_EXPOSURE: $(grep '✗' <<<"$sec")"
+pass "systemd-analyze security mpmd.service: exposure $level (<= $MAX_EXPOSURE)"
+
+# ---- stop ----------------------------------------------------------------------------------------
+step "systemctl stop"
+procs=$(inside pgrep -u mpmd | wc -l)
+[[ $procs -ge 2 ]] || fail "expected a supervisor and workers, found $procs processes"
+inside systemctl stop mpmd.service || fail "systemctl stop mpmd"
+[[ $(inside systemctl is-active mpmd.service || true) == inactive ]] || fail "mpmd.service is not inactive after stop"
+[[ $(inside systemctl show -P Result mpmd.service) == success ]] || fail "stop result: $(inside systemctl show -P Result mpmd.service)"
+left=$(inside pgrep -u mpmd || true)
+[[ -z $left ]] || fail "processes of mpmd left after stop: $left"
+inside journalctl --no-pager -u mpmd.service -o cat | grep -q 'all workers have exited' ||
+        fail "the journal does not show a graceful end"
+pass "systemctl stop: $procs processes ended, result success, graceful"
+[[ $(inside systemctl is-active mpmd.socket) == active ]] || fail "mpmd.socket stopped with the service"
+body=$(curl -fsS --max-time 30 "$URL") || fail "a request after stop did not restart the service"
+pass "the socket stays: the next request starts mpmd again"
+
+echo "PASS: mpmd under systemd in a container"
