@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* The status page: ?auto keys in Apache's order with the published figures, JSON, the allow list,
+ * and a snapshot that refuses a segment caught mid-write. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "status.h"
+#include "strv.h"
+
+static const char *const auto_keys[] = {
+        "ServerVersion", "ServerMPM", "Server Built", "CurrentTime", "RestartTime",
+        "ParentServerConfigGeneration", "ParentServerMPMGeneration", "ServerUptimeSeconds", "ServerUptime",
+        "Load1", "Load5", "Load15", "Total Accesses", "Total kBytes", "Total Duration", "CPUUser", "CPUSystem",
+        "CPUChildrenUser", "CPUChildrenSystem", "CPULoad", "Uptime", "ReqPerSec", "BytesPerSec", "BytesPerReq",
+        "DurationPerReq", "BusyWorkers", "GracefulWorkers", "IdleWorkers", "Processes", "Stopping", "ConnsTotal",
+        "ConnsAsyncWriting", "ConnsAsyncKeepAlive", "ConnsAsyncClosing", "Scoreboard",
+};
+
+static HttpStatusData sample(void) {
+        HttpStatusData d = {
+                .generation = 3,
+                .restart_time = 1000000,
+                .total_accesses = 200,
+                .total_bytes = 4096 * 1024,
+                .total_duration_usec = 400000,
+                .busy = 2,
+                .idle = 5,
+                .processes = 2,
+                .conns_total = 9,
+                .conns_keepalive = 4,
+                .n_slots = 4,
+        };
+        strcpy(d.mpm, "event");
+        strcpy(d.server_built, "Nov 22 2026 08:00:00");
+        memcpy(d.scoreboard, "_W..", 4);
+        return d;
+}
+
+Test(status, auto_keys_in_apache_order_with_values) {
+        HttpStatusData d = sample();
+        char buf[8192];
+        int n = http_status_render(&d, HTTP_STATUS_AUTO, "www.example.org", (usec_t) 1000100 * USEC_PER_SEC, buf,
+                                   sizeof(buf));
+        cr_assert_gt(n, 0);
+        cr_assert(strncmp(buf, "www.example.org\n", 16) == 0, "%s", buf);
+
+        char *line = strchr(buf, '\n') + 1;
+        for (size_t i = 0; i < sizeof(auto_keys) / sizeof(auto_keys[0]); i++) {
+                size_t k = strlen(auto_keys[i]);
+                cr_assert(strncmp(line, auto_keys[i], k) == 0 && line[k] == ':', "key %zu: expected %s at %.30s", i,
+                          auto_keys[i], line);
+                line = strchr(line, '\n') + 1;
+        }
+        cr_assert_eq(*line, 0, "nothing after Scoreboard");
+        cr_assert(strstr(buf, "\nServerMPM: event\n"));
+        cr_assert(strstr(buf, "\nParentServerConfigGeneration: 3\n"));
+        cr_assert(strstr(buf, "\nServerUptimeSeconds: 100\n"));
+        cr_assert(strstr(buf, "\nServerUptime: 1 minute 40 seconds\n"), "%s", buf);
+        cr_assert(strstr(buf, "\nTotal Accesses: 200\n"));
+        cr_assert(strstr(buf, "\nTotal kBytes: 4096\n"));
+        cr_assert(strstr(buf, "\nTotal Duration: 400\n"));
+        cr_assert(strstr(buf, "\nReqPerSec: 2\n"), "%s", buf);
+        cr_assert(strstr(buf, "\nDurationPerReq: 2\n"), "%s", buf);
+        cr_assert(strstr(buf, "\nBusyWorkers: 2\nGracefulWorkers: 0\nIdleWorkers: 5\n"));
+        cr_assert(strstr(buf, "\nScoreboard: _W..\n"));
+}
+
+Test(status, json_and_html) {
+        HttpStatusData d = sample();
+        char buf[8192];
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "x", 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "\"mpm\":\"event\""));
+        cr_assert(strstr(buf, "\"total_accesses\":200"));
+        cr_assert(strstr(buf, "\"scoreboard\":\"_W..\""));
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_HTML, "x", 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "<pre>_W..</pre>"));
+        cr_assert_eq(http_status_render(&d, HTTP_STATUS_HTML, "x", 0, buf, 64), -ENOBUFS);
+}
+
+Test(status, allow_list) {
+        char *allow[] = { "127.0.0.0/8", "::1", "192.168.1.0/24", NULL };
+        cr_assert(http_status_allowed(allow, "127.0.0.1"));
+        cr_assert(http_status_allowed(allow, "127.200.3.4"));
+        cr_assert(http_status_allowed(allow, "::1"));
+        cr_assert(http_status_allowed(allow, "::ffff:127.0.0.1"), "IPv4 on a dual-stack socket");
+        cr_assert(http_status_allowed(allow, "192.168.1.77"));
+        cr_assert_not(http_status_allowed(allow, "192.168.2.1"));
+        cr_assert_not(http_status_allowed(allow, "10.0.0.1"));
+        cr_assert_not(http_status_allowed(allow, "::2"));
+        cr_assert_not(http_status_allowed(allow, "-"));
+        char *bad[] = { "127.0.0.0/40", "nonsense", NULL };
+        cr_assert_not(http_status_allowed(bad, "127.0.0.1"));
+        cr_assert_not(http_status_allowed(NULL, "127.0.0.1"));
+}
+
+Test(status, snapshot_refuses_a_segment_being_written) {
+        HttpStatusData d = sample(), copy;
+        d.seq = 7; /* odd: the supervisor is in the middle of an update */
+        cr_assert_not(http_status_snapshot(&d, &copy));
+        d.seq = 8;
+        d.n_slots = 99999; /* hostile or torn: bounded in the copy */
+        cr_assert(http_status_snapshot(&d, &copy));
+        cr_assert_eq(copy.n_slots, HTTP_STATUS_SLOTS_MAX);
+        cr_assert_not(http_status_snapshot(NULL, &copy));
+}
