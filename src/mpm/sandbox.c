@@ -389,7 +389,12 @@ int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step) {
         empty = cap_init();
         if (!empty)
                 return step_failed(ret_failed_step, "capabilities", -ENOMEM);
-        if (cap_set_proc(empty) < 0)
+        /* Holding nothing already (an unprivileged service), there is nothing to clear: capset() may
+         * itself be forbidden there (SystemCallFilter=~@privileged). */
+        cap_t current = cap_get_proc();
+        bool holds = !current || cap_compare(current, empty) != 0;
+        cap_free(current);
+        if (holds && cap_set_proc(empty) < 0)
                 return step_failed(ret_failed_step, "capabilities", -errno);
 
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -24,6 +24,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "status.h"
+#include "strv.h"
 #include "supervisor.h"
 #include "time-util.h"
 
@@ -614,14 +615,24 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 log_error_errno(r, "Cannot listen on %s: %m", failed);
                 goto fail;
         }
-        /* A copy: the set may grow on a later reload while this generation still runs. */
+        /* Only the sockets this configuration names: a socket systemd passes or stored for us that
+         * no Listen= mentions any more is not served. A copy, as the set may grow on a later reload
+         * while this generation still runs. */
         sg->g.listeners = calloc(s->listeners.n, sizeof(Listener));
         if (!sg->g.listeners) {
                 r = -ENOMEM;
                 goto fail;
         }
-        memcpy(sg->g.listeners, s->listeners.items, s->listeners.n * sizeof(Listener));
-        sg->g.n_listeners = s->listeners.n;
+        for (size_t i = 0; i < s->listeners.n; i++) {
+                const char *name = s->listeners.items[i].name;
+                bool named = strv_contains(config->listen, name);
+                for (size_t k = 0; !named && k < config->n_vhosts; k++)
+                        named = strv_contains(config->vhosts[k].listen, name);
+                if (named)
+                        sg->g.listeners[sg->g.n_listeners++] = s->listeners.items[i];
+                else
+                        log_debug("socket %s is not named by any Listen= and is not served", name);
+        }
 
         r = generation_status_create(sg);
         if (r < 0) {

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -185,6 +186,11 @@ class Server:
             self.notify_sock.bind(self.notify_path)
             self.notify_sock.settimeout(0.2)
             env["NOTIFY_SOCKET"] = self.notify_path
+            # Read continuously: sd_notify() blocks mpmd once the socket's queue (10 datagrams)
+            # is full, as a real systemd never lets it be.
+            self._notify_stop = False
+            self._notify_thread = threading.Thread(target=self._notify_reader, daemon=True)
+            self._notify_thread.start()
         if extra_env:
             env.update(extra_env)
         self.proc = subprocess.Popen([BINARY, "-f", self.conf], env=env, stdin=subprocess.DEVNULL,
@@ -207,12 +213,18 @@ class Server:
         raise AssertionError(f"no {needle} from mpmd within {timeout}s; got {self.notifications}; "
                              f"log: {self.error_log()}")
 
-    def drain_notify(self):
-        try:
-            while True:
+    def _notify_reader(self):
+        while not self._notify_stop:
+            try:
                 self.notifications.append(self.notify_sock.recv(4096).decode())
-        except (socket.timeout, BlockingIOError):
-            pass
+            except (socket.timeout, BlockingIOError):
+                continue
+            except OSError:
+                return
+
+    def drain_notify(self):
+        """The reader thread collects datagrams; this just lets a moment pass."""
+        time.sleep(0.05)
 
     def wait_port(self, timeout=20):
         deadline = time.monotonic() + timeout
@@ -246,6 +258,8 @@ class Server:
                 pass
             self.proc.wait(timeout=10)
         if self.notify_sock:
+            self._notify_stop = True
+            self._notify_thread.join(timeout=2)
             self.notify_sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -5,6 +5,7 @@ exact sd_notify datagrams, reload under traffic through mpmctl and signals, grac
 What systemd does is imitated with its own tools where they exist (systemd-socket-activate passes
 named sockets exactly as a socket unit does) and with a datagram socket standing in for
 $NOTIFY_SOCKET (mpmdtest.Server captures it)."""
+import fcntl
 import os
 import random
 import re
@@ -88,24 +89,36 @@ class SystemdServer(Server):
             if time.monotonic() > deadline:
                 return None
 
+    def spawn(self, argv, **kw):
+        """Start argv (which ends up exec'ing mpmd) in its own process group with a captured
+        $NOTIFY_SOCKET, passed as -E for systemd-socket-activate, which hands on no environment
+        of its own but PATH, TERM, USER and HOME."""
+        self.notify_path = os.path.join(self.dir, "notify")
+        self.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify_sock.bind(self.notify_path)
+        self.notify_sock.settimeout(0.2)
+        if argv[0] == SOCKET_ACTIVATE:
+            argv = [argv[0], "-E", f"NOTIFY_SOCKET={self.notify_path}"] + argv[1:]
+        else:
+            kw["env"] = dict(kw.get("env", os.environ), NOTIFY_SOCKET=self.notify_path)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True, **kw)
+
     def start_activated(self, names, wait_ready=True):
         """Run mpmd under systemd-socket-activate with one socket per name, in the order given.
+        The tool numbers the sockets from fd 3 in the order of the -l options and gives them the
+        names of the --fdname options in their order ($LISTEN_FDNAMES, ":"-separated: a name can
+        hold no ":", hence "vhost@a" for the configuration's "vhost:a").
         Like systemd, the tool execs mpmd only when the first connection arrives; that connection
         is made here and its request answered, so it is also the check that a queued connection
         survives the start. Returns that first response."""
         if not SOCKET_ACTIVATE:
             raise unittest.SkipTest("systemd-socket-activate is not installed (package systemd)")
-        self.notify_path = os.path.join(self.dir, "notify")
-        self.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify_sock.bind(self.notify_path)
-        self.notify_sock.settimeout(0.2)
-        cmd = [SOCKET_ACTIVATE, "-E", f"NOTIFY_SOCKET={self.notify_path}"]
+        cmd = [SOCKET_ACTIVATE]
         for name in names:
             self.ports[name] = free_port()
             cmd += ["-l", f"127.0.0.1:{self.ports[name]}", f"--fdname={name}"]
-        cmd += [mpmdtest.BINARY, "-f", self.conf]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.spawn(cmd + [mpmdtest.BINARY, "-f", self.conf])
         first = self.ports["http" if "http" in names else names[0]]
         deadline = time.monotonic() + 10
         while True:
@@ -210,14 +223,7 @@ class SocketActivationTest(unittest.TestCase):
             self.skipTest("systemd-socket-activate is not installed")
         # Without --fdname the tool passes no LISTEN_FDNAMES: every socket is "unknown".
         port = free_port()
-        srv.notify_path = os.path.join(srv.dir, "notify")
-        srv.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        srv.notify_sock.bind(srv.notify_path)
-        srv.notify_sock.settimeout(0.2)
-        srv.proc = subprocess.Popen([SOCKET_ACTIVATE, "-E", f"NOTIFY_SOCKET={srv.notify_path}",
-                                     "-l", f"127.0.0.1:{port}", mpmdtest.BINARY, "-f", srv.conf],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        srv.spawn([SOCKET_ACTIVATE, "-l", f"127.0.0.1:{port}", mpmdtest.BINARY, "-f", srv.conf])
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -243,14 +249,8 @@ class SocketActivationTest(unittest.TestCase):
         if not SOCKET_ACTIVATE:
             self.skipTest("systemd-socket-activate is not installed")
         port = free_port()
-        srv.notify_path = os.path.join(srv.dir, "notify")
-        srv.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        srv.notify_sock.bind(srv.notify_path)
-        srv.notify_sock.settimeout(0.2)
-        srv.proc = subprocess.Popen([SOCKET_ACTIVATE, "--datagram", "-E", f"NOTIFY_SOCKET={srv.notify_path}",
-                                     "-l", f"127.0.0.1:{port}", "--fdname=http", mpmdtest.BINARY, "-f", srv.conf],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        srv.spawn([SOCKET_ACTIVATE, "--datagram", "-l", f"127.0.0.1:{port}", "--fdname=http",
+                   mpmdtest.BINARY, "-f", srv.conf])
         # The tool execs mpmd when the first datagram arrives.
         deadline = time.monotonic() + 10
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
@@ -277,18 +277,16 @@ class SocketActivationTest(unittest.TestCase):
         self.addCleanup(bad.close)
 
         def place_fds():
-            os.dup2(good.fileno(), 3)
-            os.dup2(bad.fileno(), 4)
+            # Through fds above 4 first, so that neither lands on the other's target.
+            g = fcntl.fcntl(good.fileno(), fcntl.F_DUPFD, 10)
+            b = fcntl.fcntl(bad.fileno(), fcntl.F_DUPFD, 10)
+            os.dup2(g, 3)
+            os.dup2(b, 4)
 
-        srv.notify_path = os.path.join(srv.dir, "notify")
-        srv.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        srv.notify_sock.bind(srv.notify_path)
-        srv.notify_sock.settimeout(0.2)
-        env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="http:vhost@a", NOTIFY_SOCKET=srv.notify_path)
+        env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="http:vhost@a")
         # LISTEN_PID must be mpmd's own pid: the shell exports its $$ and becomes mpmd.
-        srv.proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', mpmdtest.BINARY, "-f", srv.conf],
-                                    env=env, pass_fds=(3, 4), preexec_fn=place_fds, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        srv.spawn(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', mpmdtest.BINARY, "-f", srv.conf],
+                  env=env, pass_fds=(3, 4), preexec_fn=place_fds)
         rc, out = self.failed_start(srv)
         self.assertNotEqual(rc, 0)
         self.assertIn('socket 4 named "vhost@a" is not a listening stream socket', out)

@@ -52,6 +52,8 @@ diagnose() {
 cleanup() {
         local rc=$?
         trap - EXIT INT TERM
+        rm -f "$WORK/load.run"
+        [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null || true
         if [[ $rc -ne 0 && $rc -ne $SKIP ]]; then
                 diagnose
         fi
@@ -70,7 +72,6 @@ cleanup() {
                 fi
                 wait "$NSPAWN" 2>/dev/null || true
         fi
-        [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null || true
         if [[ ${MPMD_TEST_KEEP:-0} == 1 || ($rc -ne 0 && $rc -ne $SKIP) ]]; then
                 echo "work folder kept: $WORK"
         else
@@ -133,8 +134,9 @@ done
 [[ -n $CPID ]] || fail "no systemd in the container after 30 s"
 # Until PID 1 listens, systemctl fails at once: ask again, within a bound.
 state=
-for _ in $(seq 300); do
-        state=$(INSIDE_TIMEOUT=60 inside systemctl is-system-running --wait 2>/dev/null || true)
+deadline=$((SECONDS + 90))
+while ((SECONDS < deadline)); do
+        state=$(INSIDE_TIMEOUT=$((deadline - SECONDS + 1)) inside systemctl is-system-running --wait 2>/dev/null || true)
         [[ $state == running || $state == degraded ]] && break
         sleep 0.3
 done
