@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "path.h"
 #include "request.h"
 #include "response.h"
+#include "server-logs.h"
 #include "static.h"
 #include "status.h"
 #include "time-util.h"
@@ -426,8 +428,8 @@ static void conn_on_head(HttpConn *c, int r, usec_t now) {
         c->body_chunked = false;
         c->body_discarded = 0;
         if (r < 0) {
-                /* Nothing after a bad head can be trusted: answer and close. */
-                c->head.method = HTTP_METHOD_UNKNOWN;
+                /* Nothing after a bad head can be trusted: answer and close. The method stays as
+                 * parsed (UNKNOWN if the error came first), so a HEAD gets its 400 without a body. */
                 c->head.head_len = (uint32_t) c->in_len;
                 snprintf(c->method, sizeof(c->method), "-");
                 conn_respond_error(c, -r, true);
@@ -548,6 +550,92 @@ static ConnStep conn_read_head(HttpConn *c, usec_t now) {
         }
 }
 
+/* ---- the access log ------------------------------------------------------------------------- */
+
+static bool conn_log_request_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        const HttpConn *c = userdata;
+
+        for (uint32_t i = 0; i < c->head.n_headers; i++) {
+                const HttpHeader *h = &c->head.headers[i];
+                if (http_span_eq_ci(c->in, h->name, name) && index-- == 0) {
+                        *ret = (AccessLogText) { c->in + h->value.off, h->value.len };
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* Fields the handler added ("Name: value\r\n" lines); Date, Server, Content-Length and Connection
+ * are the connection's own and not among them. */
+static bool conn_log_response_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        const HttpResponse *r = &((const HttpConn *) userdata)->resp;
+        size_t nlen = strlen(name);
+
+        for (const char *p = r->headers, *end = r->headers + r->headers_len; p < end;) {
+                const char *eol = memmem(p, (size_t) (end - p), "\r\n", 2);
+                if (!eol)
+                        break;
+                if ((size_t) (eol - p) > nlen + 1 && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0 &&
+                    index-- == 0) {
+                        const char *v = p + nlen + 1;
+                        while (v < eol && *v == ' ')
+                                v++;
+                        *ret = (AccessLogText) { v, (size_t) (eol - v) };
+                        return true;
+                }
+                p = eol + 2;
+        }
+        return false;
+}
+
+/* Called when the response is out and the request's bytes are still in in[]. */
+static void conn_log_request(HttpConn *c, usec_t now) {
+        const HttpRequestHead *h = &c->head;
+        struct timespec ts;
+        const char *line, *end = c->in + MIN((size_t) h->head_len, c->in_len);
+
+        if (!http_server_site_logs(c->server, c->site))
+                return;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        usec_t duration = now > c->head_started ? now - c->head_started : 0;
+        AccessLogEntry e = {
+                .peer = c->info.peer[0] ? c->info.peer : NULL,
+                .peer_port = c->info.peer_port,
+                .local_port = c->info.local_port,
+                .time = timespec_to_usec(&ts) - duration,
+                .duration = duration,
+                .vhost = c->site->cfg->server_name ? c->site->cfg->server_name : c->site->name,
+                .status = c->resp.status,
+                .bytes = c->body_bytes,
+                .request_header = conn_log_request_header,
+                .response_header = conn_log_response_header,
+                .userdata = c,
+        };
+
+        /* The request line as received (after any empty lines before it), even from a rejected head. */
+        for (line = c->in; line < end && (*line == '\r' || *line == '\n'); line++)
+                ;
+        size_t len = 0;
+        while (line + len < end && line[len] != '\r' && line[len] != '\n')
+                len++;
+        if (len > 0)
+                e.request_line = (AccessLogText) { line, len };
+        if (strcmp(c->method, "-") != 0) {
+                /* A head that parsed: its spans are good. The version is the line's last word. */
+                const char *sp = memrchr(line, ' ', len);
+                e.method = (AccessLogText) { c->in + h->method_span.off, h->method_span.len };
+                if (sp)
+                        e.protocol = (AccessLogText) { sp + 1, (size_t) (line + len - sp - 1) };
+                if (h->path.len > 0)
+                        e.path = (AccessLogText) { c->in + h->path.off, h->path.len };
+                else
+                        e.path = (AccessLogText) { h->target_form == HTTP_TARGET_ASTERISK ? "*" : "/", 1 };
+                if (h->has_query)
+                        e.query = (AccessLogText) { c->in + h->query.off, h->query.len };
+        }
+        http_server_log_request(c->server, c->site, &e);
+}
+
 static ConnStep conn_write(HttpConn *c, usec_t now) {
         HttpResponse *r = &c->resp;
         int file_fd = r->n_pieces > 0 ? r->pieces_fd : r->file_fd;
@@ -614,6 +702,7 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
                 return STEP_CONTINUE;
         }
 
+        conn_log_request(c, now);
         conn_consume_input(c, c->head.head_len);
         if (c->body_chunked || c->body_left > 0) {
                 c->state = CONN_DISCARD_BODY;

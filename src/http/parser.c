@@ -8,6 +8,7 @@
  * classified (origin, absolute, authority, asterisk) when its terminating SP arrives, and the
  * fields that need the whole head (Host, Content-Length, Transfer-Encoding, …) are interpreted
  * when the empty line arrives. Both are bounded by the configured limits. */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "macro.h"
@@ -185,11 +186,18 @@ static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
                 return false;
 
         if (t[0] == '[') {
-                /* IPv6address, loosely: the address parser downstream does the rest. IPvFuture is
-                 * not something a client of ours has a use for. */
+                /* IPv6address (RFC 3986 §3.2.2), checked for real: "[4712::abcd::]" is not one.
+                 * IPvFuture is not something a client of ours has a use for. */
+                char literal[INET6_ADDRSTRLEN];
+                struct in6_addr a;
+
                 for (i = 1; i < n && (char_hex_value((unsigned char) t[i]) >= 0 || t[i] == ':' || t[i] == '.'); i++)
                         ;
-                if (i == 1 || i >= n || t[i] != ']')
+                if (i == 1 || i >= n || t[i] != ']' || i - 1 >= sizeof(literal))
+                        return false;
+                memcpy(literal, t + 1, i - 1);
+                literal[i - 1] = 0;
+                if (inet_pton(AF_INET6, literal, &a) != 1)
                         return false;
                 i++;
         } else {

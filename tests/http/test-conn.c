@@ -268,3 +268,11 @@ Test(conn, huge_header_gets_431_with_bounded_buffer) {
         free(out);
         free(req);
 }
+
+Test(conn, rejected_head_request_has_no_body) {
+        bool done;
+        char *out = exchange("HEAD / HTTP/1.1\r\n\r\n", 0, false, &done); /* no Host: 400 */
+        cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", out);
+        cr_assert(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "a HEAD answer ends with its head: %s", out);
+        free(out);
+}

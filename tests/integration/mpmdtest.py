@@ -259,7 +259,9 @@ class Server:
             self.proc.wait(timeout=10)
         if self.notify_sock:
             self._notify_stop = True
-            self._notify_thread.join(timeout=2)
+            thread = getattr(self, "_notify_thread", None)  # subclasses may read on their own
+            if thread:
+                thread.join(timeout=2)
             self.notify_sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
