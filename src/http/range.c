@@ -13,9 +13,9 @@
 
 /* A range-spec as written, before it meets the representation's length. */
 typedef struct RangeSpec {
-        bool suffix;      /* "-N": the last N bytes */
-        bool open;        /* "A-": from A to the end */
-        uint64_t a, b;    /* first and last, or the suffix length in a */
+        bool suffix;   /* "-N": the last N bytes */
+        bool open;     /* "A-": from A to the end */
+        uint64_t a, b; /* first and last, or the suffix length in a */
 } RangeSpec;
 
 static bool is_ows(char c) {

@@ -8,6 +8,7 @@
 
 #include "build-config.h"
 #include "server.h"
+#include "server-logs.h"
 #include "strv.h"
 
 int http_server_new(const char *mime_types_file, HttpServer **ret) {
@@ -32,6 +33,7 @@ int http_server_new(const char *mime_types_file, HttpServer **ret) {
 HttpServer *http_server_free(HttpServer *s) {
         if (!s)
                 return NULL;
+        http_server_close_logs(s);
         for (size_t i = 0; i < s->n_sites; i++) {
                 free(s->sites[i].name);
                 safe_close(s->sites[i].root_fd);

@@ -30,6 +30,7 @@ typedef struct HttpServer {
         uint32_t max_header_fields; /* the largest LimitRequestFields of all sites */
         uint32_t max_head_size;     /* the largest head any site accepts */
         const struct HttpStatusData *status; /* what the supervisor publishes; read-only in workers */
+        struct HttpServerLogs *logs;         /* CustomLog files (server-logs.h); NULL until opened */
 } HttpServer;
 
 int http_server_new(const char *mime_types_file, HttpServer **ret);

@@ -3,8 +3,10 @@
  *
  * Files are opened relative to the site's root directory fd with the path module, so nothing
  * outside the root is ever served. Directories get DirectoryIndex or a 301 to the slashed URL
- * (DirectorySlash); validators (ETag from inode, size and mtime; Last-Modified) and conditional
- * requests are answered here. The response owns the opened file. */
+ * (DirectorySlash); validators (ETag from inode, size and mtime; Last-Modified), conditional
+ * requests (RFC 9110 §13.2.2 order) and byte ranges with If-Range (range.h: 206, multipart, 416,
+ * or the whole file when a Range is unusable) are answered here. The response owns the opened
+ * file. */
 #pragma once
 
 #include "request.h"

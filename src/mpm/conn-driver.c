@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "server-logs.h"
 #include "socket-io.h"
 #include "time-util.h"
 
@@ -83,8 +84,11 @@ void conn_driver_serve(const HttpServer *server, int fd, const char *listener_na
                         { .fd = fd, .events = w == HTTP_CONN_WANT_READ ? POLLIN : POLLOUT },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
                 };
-                int k = poll(p, 2, usec_to_timeout_ms(http_conn_deadline(c), now));
+                /* Wake at least once a second so buffered access log lines reach the file. */
+                usec_t wake = MIN(http_conn_deadline(c), now + USEC_PER_SEC);
+                int k = poll(p, 2, usec_to_timeout_ms(wake, now));
                 now = now_usec(CLOCK_MONOTONIC);
+                (void) http_server_flush_logs(server, now);
                 if (k < 0 && errno != EINTR)
                         break;
                 if (p[1].revents & POLLIN) {
@@ -101,6 +105,7 @@ void conn_driver_serve(const HttpServer *server, int fd, const char *listener_na
         }
         http_conn_free(c);
         safe_close(fd);
+        (void) http_server_flush_logs(server, now_usec(CLOCK_MONOTONIC));
         if (score)
                 score->state = WS_READY;
 }

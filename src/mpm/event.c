@@ -19,6 +19,7 @@
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
+#include "server-logs.h"
 #include "socket-io.h"
 #include "time-util.h"
 
@@ -361,10 +362,12 @@ static int event_worker_main(const WorkerContext *ctx) {
                 if (!l.accepting && !l.stopping && l.n_conns < l.cfg->worker_connections)
                         loop_set_accepting(&l, true);
                 loop_update_board(&l);
+                (void) http_server_flush_logs(g->http, now);
         }
 out:
         while (l.conns)
                 loop_close(&l, l.conns);
+        (void) http_server_flush_logs(g->http, USEC_INFINITY);
         ctx->board->accepting = 0;
         ctx->board->workers[0].state = WS_GRACEFUL;
         free(l.listeners);

@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "server-logs.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
 #include "scoreboard.h"
+#include "time-util.h"
 
 #define PREFORK_SERVER_LIMIT_MAX 200000 /* Apache's MAX_SERVER_LIMIT */
 
@@ -145,7 +147,8 @@ static int prefork_worker_main(const WorkerContext *ctx) {
 
         while (!stopping) {
                 struct epoll_event ev[8];
-                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), -1);
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), 1000);
+                (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -180,6 +183,7 @@ static int prefork_worker_main(const WorkerContext *ctx) {
         }
         ctx->board->accepting = 0;
         score->state = WS_GRACEFUL;
+        (void) http_server_flush_logs(g->http, USEC_INFINITY);
         close(ep);
         return WORKER_EXIT_OK;
 }

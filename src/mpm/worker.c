@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "server-logs.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
@@ -252,8 +253,10 @@ static int worker_worker_main(const WorkerContext *ctx) {
                 if (fds[1].revents & POLLIN)
                         break; /* a thread reached MaxConnectionsPerChild */
                 int sig = (fds[0].revents & POLLIN) ? conn_driver_read_stop(ctx->stop_fd) : 0;
-                if (sig == SIGINT)
+                if (sig == SIGINT) {
+                        (void) http_server_flush_logs(ctx->generation->http, USEC_INFINITY);
                         _exit(WORKER_EXIT_OK); /* stop now */
+                }
                 if (sig == SIGTERM)
                         break;
         }
@@ -262,6 +265,7 @@ static int worker_worker_main(const WorkerContext *ctx) {
         ctx->board->accepting = 0;
         for (unsigned i = 0; i < started; i++)
                 pthread_join(threads[i].thread, NULL);
+        (void) http_server_flush_logs(ctx->generation->http, USEC_INFINITY);
         free(threads);
         close(p.stop_event);
         return WORKER_EXIT_OK;

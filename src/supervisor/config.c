@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "server-logs.h"
 #include "strv.h"
 
 static const char *const log_level_names[] = {
@@ -1063,6 +1064,32 @@ static void check_filesystem(Loader *l) {
         }
 }
 
+/* CustomLog: a path and a format that compiles (the files are opened when a generation starts). */
+static void check_custom_logs(Loader *l) {
+        Config *c = l->config;
+        size_t row = row_of(http_site_directives, "CustomLog");
+        const char *file;
+        unsigned line;
+        char *why = NULL;
+
+        if (c->site.custom_log && http_site_log_check(&c->site, &why) < 0) {
+                key_source(l, &l->site_keys[row], &file, &line);
+                load_error(l, file, line, "[Server] CustomLog: %s", why ? why : "invalid");
+                why = mfree(why);
+        }
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                const KeySource *k = &l->vhost_keys[i].site[row];
+                if (k->file == 0 || !c->vhosts[i].site.custom_log) /* inherited: checked as [Server]'s */
+                        continue;
+                if (http_site_log_check(&c->vhosts[i].site, &why) < 0) {
+                        key_source(l, k, &file, &line);
+                        load_error(l, file, line, "[VirtualHost %s] CustomLog: %s", c->vhosts[i].name,
+                                   why ? why : "invalid");
+                        why = mfree(why);
+                }
+        }
+}
+
 static void check_listen(Loader *l) {
         const Config *c = l->config;
 
@@ -1172,6 +1199,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         apply_entries(&l);
         inherit_vhosts(&l);
         check_listen(&l);
+        check_custom_logs(&l);
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "maintain.h"
 #include "sandbox.h"
+#include "server-logs.h"
 #include "server.h"
 #include "status.h"
 #include "strv.h"
@@ -168,6 +169,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd)
         for (size_t i = 0; i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
                 if (g->http->sites[i].root_fd >= 0)
                         keep[n_keep++] = g->http->sites[i].root_fd;
+        n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
         /* Skip 0..2 in the list: close_all_but starts at 3. */
         if (close_all_but(keep + 3, n_keep - 3) < 0) {
@@ -601,6 +603,15 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                         log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
                         goto fail;
                 }
+        }
+
+        /* Logs are opened here, before the workers exist and with the supervisor's rights; workers
+         * inherit the descriptors. */
+        r = http_server_open_logs(sg->g.http);
+        if (r < 0) {
+                const char *path = http_server_logs_failed(sg->g.http);
+                log_error_errno(r, "Cannot open CustomLog %s: %m", path ? path : "?");
+                goto fail;
         }
 
         /* The sockets: every Listen of the server and the virtual hosts. */

@@ -2,6 +2,7 @@
 /* libFuzzer target: a whole connection. Request bytes go in through the memory I/O in chunks whose
  * size the input chooses, the response bytes come out; the engine must never crash, never write
  * outside its buffers, and every response it writes must start with a status line. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,13 @@ static HttpServer *server;
 static HttpSiteConfig cfg;
 
 static void setup(void) {
-        static char root[] = "/tmp/mpmd-fuzz-XXXXXX";
+        /* TMPDIR: run-fuzzer points it at a folder it removes afterwards. */
+        const char *tmp = getenv("TMPDIR");
+        static char root[PATH_MAX];
         const char *err;
-        char p[256];
+        char p[PATH_MAX + 32];
 
+        snprintf(root, sizeof(root), "%s/mpmd-fuzz-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
         if (!mkdtemp(root))
                 abort();
         snprintf(p, sizeof(p), "%s/index.html", root);

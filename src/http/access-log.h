@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* access-log.h — Apache's access log: compiled formats, one line per request, and a buffered
+ * per-process writer.
+ *
+ * Contract: a format — a nickname (common, combined, vhost_combined) or a %-format string as
+ * Apache's LogFormat takes it — is compiled once, at configuration time, into a list of items; a
+ * bad one is an error with a sentence saying what is wrong. Formatting a line neither allocates nor
+ * does I/O, and gives the bytes mod_log_config writes for the same request, escaping included.
+ * The writer keeps lines in a 64 KB buffer and writes whole lines only, so processes appending to
+ * one O_APPEND file never interleave parts of lines. It writes when the buffer is full, when
+ * access_log_flush() finds the last write a second old, and when freed. Nothing here logs or
+ * reads a clock: the caller passes the times. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define ACCESS_LOG_BUFFER_SIZE (64 * 1024)
+
+/* Bytes of a request as received: not NUL-terminated; ptr NULL when absent. */
+typedef struct AccessLogText {
+        const char *ptr;
+        size_t len;
+} AccessLogText;
+
+/* What the formatter knows of one request. Absent text logs as "-", as in Apache. */
+typedef struct AccessLogEntry {
+        const char *peer;    /* %h %a: the client's address */
+        uint16_t peer_port;  /* %{remote}p */
+        uint16_t local_port; /* %p, %{local}p, %{canonical}p */
+        usec_t time;         /* %t: when the request began, CLOCK_REALTIME */
+        usec_t duration;     /* %D %T: from the first byte of the request to the end of the response */
+        const char *vhost;   /* %v: the ServerName of the site that answered */
+        int status;          /* %s %>s */
+        uint64_t bytes;      /* %b %B: body bytes sent (0 for HEAD and bodiless statuses) */
+        AccessLogText request_line; /* %r: without its CRLF */
+        AccessLogText method;       /* %m */
+        AccessLogText protocol;     /* %H: "HTTP/1.1" */
+        AccessLogText path;         /* %U: the raw path; logged decoded, as the server resolved it */
+        AccessLogText query;        /* %q: without the '?'; ptr NULL when there was no '?' */
+        /* %{Name}i and %{Name}o: the index-th field called name (ASCII case-insensitive); false when
+         * there is none. Either may be NULL (every lookup then finds nothing). */
+        bool (*request_header)(const void *userdata, const char *name, size_t index, AccessLogText *ret);
+        bool (*response_header)(const void *userdata, const char *name, size_t index, AccessLogText *ret);
+        const void *userdata;
+} AccessLogEntry;
+
+typedef struct AccessLogFormat AccessLogFormat;
+
+/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %r %s %>s %b %B %D
+ * %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %% and the
+ * escapes \n \t \r \\ in literal text. A spec in double quotes (as in Apache's configuration) is
+ * unquoted first. On error returns -EINVAL and sets *ret_error (malloc'd) to a sentence; -ENOMEM. */
+int access_log_format_compile(const char *spec, AccessLogFormat **ret, char **ret_error);
+AccessLogFormat *access_log_format_free(AccessLogFormat *f);
+
+/* Write the line for e, with its final '\n', to buf: at most size bytes, no NUL. Returns the
+ * length of the whole line, which may exceed size (as snprintf does). */
+size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e, char *buf, size_t size);
+
+typedef struct AccessLog AccessLog;
+
+/* Open path for appending (O_APPEND|O_CREAT|O_CLOEXEC, mode 0640 for a new file). */
+int access_log_open(const char *path, AccessLog **ret);
+/* Writes what is buffered (errors are lost: call access_log_flush() first to see them) and closes. */
+AccessLog *access_log_free(AccessLog *l);
+
+/* Append the line for e; writes the buffer first when the line does not fit. A line longer than
+ * the whole buffer is cut to it. Returns 0 or the -errno of a failed write (the buffered lines are
+ * dropped then, so a full disk cannot grow memory). */
+int access_log_append(AccessLog *l, const AccessLogFormat *f, const AccessLogEntry *e);
+
+/* Write the buffered lines if the last write was at least a second before now, or always when now
+ * is USEC_INFINITY (at exit). now is any monotonic clock, the same on every call. Cheap when there
+ * is nothing to do: call it from every loop iteration or a one-second timer. */
+int access_log_flush(AccessLog *l, usec_t now);
+/* When access_log_flush() will next have something to do; USEC_INFINITY when nothing is buffered. */
+usec_t access_log_next_flush(const AccessLog *l);
+size_t access_log_buffered(const AccessLog *l);
+
+/* Flush, then open the path again (after logrotate renamed it): SIGUSR1. On failure the old file
+ * stays in use and -errno is returned. */
+int access_log_reopen(AccessLog *l);
+const char *access_log_path(const AccessLog *l);
+/* The descriptor, for a forking caller that closes every fd it does not know. */
+int access_log_fd(const AccessLog *l);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server-logs.h"
+#include "strv.h"
+
+typedef struct SiteLog {
+        AccessLog *log; /* one of HttpServerLogs.logs; NULL: the site does not log */
+        AccessLogFormat *format;
+} SiteLog;
+
+struct HttpServerLogs {
+        AccessLog **logs; /* distinct paths */
+        size_t n_logs;
+        SiteLog *sites; /* indexed like HttpServer.sites */
+        size_t n_sites;
+        char *failed;
+};
+
+/* CustomLog = PATH FORMAT…: the words after the path are the format, joined by single spaces (the
+ * configuration splits values on whitespace). */
+static int custom_log_split(char **words, const char **ret_path, char **ret_format) {
+        size_t n = 0, used = 0;
+        char *f;
+
+        if (strv_length(words) < 2)
+                return -EINVAL;
+        for (char *const *w = words + 1; *w; w++)
+                n += strlen(*w) + 1;
+        f = malloc(n + 1);
+        if (!f)
+                return -ENOMEM;
+        for (char *const *w = words + 1; *w; w++) {
+                size_t k = strlen(*w);
+                if (used > 0)
+                        f[used++] = ' ';
+                memcpy(f + used, *w, k);
+                used += k;
+        }
+        f[used] = 0;
+        *ret_path = words[0];
+        *ret_format = f;
+        return 0;
+}
+
+int http_site_log_check(const HttpSiteConfig *cfg, char **ret_error) {
+        _cleanup_free_ char *format = NULL;
+        AccessLogFormat *f = NULL;
+        const char *path;
+        int r;
+
+        *ret_error = NULL;
+        if (!cfg->custom_log)
+                return 0;
+        r = custom_log_split(cfg->custom_log, &path, &format);
+        if (r == -EINVAL)
+                return asprintf(ret_error, "CustomLog needs a path and a format") < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0)
+                return r;
+        if (path[0] != '/')
+                return asprintf(ret_error, "CustomLog: \"%s\" is not an absolute path", path) < 0 ? -ENOMEM : -EINVAL;
+        r = access_log_format_compile(format, &f, ret_error);
+        access_log_format_free(f);
+        return r;
+}
+
+/* Flush and close every log, free every format; the name of a failure stays. */
+static void logs_clear(struct HttpServerLogs *l) {
+        for (size_t i = 0; i < l->n_logs; i++)
+                access_log_free(l->logs[i]);
+        for (size_t i = 0; i < l->n_sites; i++)
+                access_log_format_free(l->sites[i].format);
+        l->logs = mfree(l->logs);
+        l->sites = mfree(l->sites);
+        l->n_logs = l->n_sites = 0;
+}
+
+static void logs_free(struct HttpServerLogs *l) {
+        if (!l)
+                return;
+        logs_clear(l);
+        free(l->failed);
+        free(l);
+}
+
+void http_server_close_logs(HttpServer *s) {
+        logs_free(s->logs);
+        s->logs = NULL;
+}
+
+static AccessLog *logs_find(const struct HttpServerLogs *l, const char *path) {
+        for (size_t i = 0; i < l->n_logs; i++)
+                if (strcmp(access_log_path(l->logs[i]), path) == 0)
+                        return l->logs[i];
+        return NULL;
+}
+
+/* Open site i's log, sharing the AccessLog of an earlier site with the same path. */
+static int logs_open_site(struct HttpServerLogs *l, size_t i, const HttpSiteConfig *cfg) {
+        _cleanup_free_ char *format = NULL;
+        const char *path;
+        AccessLog *log;
+        int r;
+
+        if (!cfg->custom_log)
+                return 0;
+        r = custom_log_split(cfg->custom_log, &path, &format);
+        if (r >= 0)
+                r = access_log_format_compile(format, &l->sites[i].format, NULL);
+        if (r < 0) {
+                l->failed = strdup(cfg->custom_log[0]);
+                return r;
+        }
+        log = logs_find(l, path);
+        if (!log) {
+                AccessLog **a = reallocarray(l->logs, l->n_logs + 1, sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                l->logs = a;
+                r = access_log_open(path, &log);
+                if (r < 0) {
+                        l->failed = strdup(path);
+                        return r;
+                }
+                l->logs[l->n_logs++] = log;
+        }
+        l->sites[i].log = log;
+        return 0;
+}
+
+int http_server_open_logs(HttpServer *s) {
+        struct HttpServerLogs *l;
+        int r = 0;
+
+        http_server_close_logs(s);
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        s->logs = l;
+        l->sites = calloc(s->n_sites ? s->n_sites : 1, sizeof(*l->sites));
+        if (!l->sites)
+                return -ENOMEM;
+        l->n_sites = s->n_sites;
+        for (size_t i = 0; i < s->n_sites && r >= 0; i++)
+                r = logs_open_site(l, i, s->sites[i].cfg);
+        if (r < 0)
+                logs_clear(l); /* only the name of what failed stays, for the caller's message */
+        return r;
+}
+
+const char *http_server_logs_failed(const HttpServer *s) {
+        return s->logs ? s->logs->failed : NULL;
+}
+
+size_t http_server_logs_fds(const HttpServer *s, int *fds, size_t max) {
+        size_t n = s->logs ? s->logs->n_logs : 0;
+
+        for (size_t i = 0; i < MIN(n, max); i++)
+                fds[i] = access_log_fd(s->logs->logs[i]);
+        return n;
+}
+
+static const SiteLog *site_log(const HttpServer *s, const HttpSite *site) {
+        if (!s->logs || !site || site < s->sites || site >= s->sites + s->logs->n_sites)
+                return NULL;
+        const SiteLog *sl = &s->logs->sites[site - s->sites];
+        return sl->log ? sl : NULL;
+}
+
+bool http_server_site_logs(const HttpServer *s, const HttpSite *site) {
+        return site_log(s, site) != NULL;
+}
+
+void http_server_log_request(const HttpServer *s, const HttpSite *site, const AccessLogEntry *e) {
+        const SiteLog *sl = site_log(s, site);
+
+        if (sl)
+                (void) access_log_append(sl->log, sl->format, e);
+}
+
+int http_server_flush_logs(const HttpServer *s, usec_t now) {
+        int r = 0;
+
+        if (!s->logs)
+                return 0;
+        for (size_t i = 0; i < s->logs->n_logs; i++) {
+                int k = access_log_flush(s->logs->logs[i], now);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
+usec_t http_server_logs_next_flush(const HttpServer *s) {
+        usec_t next = USEC_INFINITY;
+
+        if (s->logs)
+                for (size_t i = 0; i < s->logs->n_logs; i++)
+                        next = MIN(next, access_log_next_flush(s->logs->logs[i]));
+        return next;
+}
+
+int http_server_reopen_logs(const HttpServer *s) {
+        int r = 0;
+
+        if (!s->logs)
+                return 0;
+        for (size_t i = 0; i < s->logs->n_logs; i++) {
+                int k = access_log_reopen(s->logs->logs[i]);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* server-logs.h — the access logs of one generation: each site's CustomLog, one AccessLog per
+ * distinct path, and the line a request adds to its site's log.
+ *
+ * Contract: the supervisor opens the logs once per generation, before workers fork (the files may
+ * be writable by root only); each process then has its own copy of every AccessLog and its buffer
+ * — empty at the fork — and appends to the inherited O_APPEND descriptors. Each process must call
+ * http_server_flush_logs() at least once a second and before it exits (http_server_free() does it
+ * too), so no line outlives its process in memory. A [VirtualHost] without CustomLog inherits the
+ * main server's (the configuration's rule) and so shares its file. Nothing here logs. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "access-log.h"
+#include "server.h"
+#include "site-config.h"
+
+/* Check a site's CustomLog as the configuration check needs: an absolute path and a format that
+ * compiles. 0, or -EINVAL with *ret_error (malloc'd) saying what is wrong; -ENOMEM. */
+int http_site_log_check(const HttpSiteConfig *cfg, char **ret_error);
+
+/* Open every site's CustomLog (one AccessLog per distinct path) and compile the formats. On failure
+ * nothing stays open, -errno is returned and http_server_logs_failed() names the path. Calling it
+ * again closes what an earlier call opened first. */
+int http_server_open_logs(HttpServer *s);
+const char *http_server_logs_failed(const HttpServer *s);
+
+/* The descriptors of the open logs, which a forked worker must keep: up to max of them go to
+ * fds[]; returns how many there are. */
+size_t http_server_logs_fds(const HttpServer *s, int *fds, size_t max);
+
+/* Does site write an access log? (Lets a caller skip building an entry.) */
+bool http_server_site_logs(const HttpServer *s, const HttpSite *site);
+
+/* Append the line for e to site's log, if it has one. A failed write is dropped: the request has
+ * been answered, and the next flush reports a lasting problem. */
+void http_server_log_request(const HttpServer *s, const HttpSite *site, const AccessLogEntry *e);
+
+/* access_log_flush() on every log: now is CLOCK_MONOTONIC, or USEC_INFINITY to write everything.
+ * Returns the first error. */
+int http_server_flush_logs(const HttpServer *s, usec_t now);
+/* The earliest access_log_next_flush() of all logs, for a poll timeout. */
+usec_t http_server_logs_next_flush(const HttpServer *s);
+
+/* SIGUSR1: flush and reopen every log file. Returns the first error (the others are still tried);
+ * a log that cannot be reopened keeps writing to its old file. */
+int http_server_reopen_logs(const HttpServer *s);
+
+/* Flush and close every log; http_server_free() calls it. */
+void http_server_close_logs(HttpServer *s);

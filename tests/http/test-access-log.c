@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: MIT */
+/* The access log: Apache's formats line by line (expected lines written from Apache's
+ * documentation), escaping, format errors, the buffered writer (nothing before a flush, whole
+ * lines, once a second, reopen after rename), the per-site logs of a server, and a request through
+ * a whole connection. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access-log.h"
+#include "conn.h"
+#include "memory-io.h"
+#include "server-logs.h"
+#include "site-config.h"
+
+#define T_2000 971211336ULL /* 10/Oct/2000:13:55:36 -0700 */
+/* The line of Apache's documentation for its example request, in the common format. */
+#define LINE "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326\n"
+
+static char dir[] = "/tmp/mpmd-alog-XXXXXX";
+
+static void setup(void) {
+        /* Apache's example lines are at -0700; %t is local time. */
+        setenv("TZ", "XST+7", 1);
+        tzset();
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+        strcpy(dir, "/tmp/mpmd-alog-XXXXXX");
+}
+
+TestSuite(access_log, .init = setup, .fini = teardown);
+
+/* Header fields for the entries: "Name: value" strings. */
+typedef struct Fields {
+        const char *in[8];
+        const char *out[8];
+} Fields;
+
+static bool lookup(const char *const *list, const char *name, size_t index, AccessLogText *ret) {
+        size_t n = strlen(name);
+        for (size_t i = 0; i < 8 && list[i]; i++)
+                if (strncasecmp(list[i], name, n) == 0 && list[i][n] == ':' && index-- == 0) {
+                        const char *v = list[i] + n + 1;
+                        v += strspn(v, " ");
+                        *ret = (AccessLogText) { v, strlen(v) };
+                        return true;
+                }
+        return false;
+}
+
+static bool lookup_in(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        return lookup(((const Fields *) userdata)->in, name, index, ret);
+}
+
+static bool lookup_out(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        return lookup(((const Fields *) userdata)->out, name, index, ret);
+}
+
+static AccessLogText text(const char *s) {
+        return (AccessLogText) { s, s ? strlen(s) : 0 };
+}
+
+/* Apache's documentation example: GET /apache_pb.gif HTTP/1.0 from 127.0.0.1, 200, 2326 bytes. */
+static AccessLogEntry example(const Fields *f) {
+        return (AccessLogEntry) {
+                .peer = "127.0.0.1",
+                .peer_port = 51234,
+                .local_port = 80,
+                .time = T_2000 * USEC_PER_SEC + 123456,
+                .duration = 2500123,
+                .vhost = "www.example.com",
+                .status = 200,
+                .bytes = 2326,
+                .request_line = text("GET /apache_pb.gif HTTP/1.0"),
+                .method = text("GET"),
+                .protocol = text("HTTP/1.0"),
+                .path = text("/apache_pb.gif"),
+                .request_header = lookup_in,
+                .response_header = lookup_out,
+                .userdata = f,
+        };
+}
+
+/* Compile spec, format e, compare with want (without its '\n'). */
+static void assert_line(const char *spec, const AccessLogEntry *e, const char *want) {
+        AccessLogFormat *f = NULL;
+        char *err = NULL;
+        char buf[4096];
+
+        cr_assert_eq(access_log_format_compile(spec, &f, &err), 0, "%s: %s", spec, err ? err : "");
+        size_t n = access_log_format_line(f, e, buf, sizeof(buf));
+        cr_assert(n < sizeof(buf));
+        cr_assert_eq(buf[n - 1], '\n', "a line ends with a newline");
+        buf[n - 1] = 0;
+        cr_assert_str_eq(buf, want, "format %s:\n got  %s\n want %s", spec, buf, want);
+        access_log_format_free(f);
+}
+
+Test(access_log, common) {
+        Fields f = { .in = { "Referer: http://www.example.com/start.html" } };
+        AccessLogEntry e = example(&f);
+        assert_line("common", &e,
+                    "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326");
+}
+
+Test(access_log, combined) {
+        Fields f = { .in = { "Referer: http://www.example.com/start.html",
+                             "User-Agent: Mozilla/4.08 [en] (Win98; I ;Nav)" } };
+        AccessLogEntry e = example(&f);
+        assert_line("combined", &e,
+                    "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326 "
+                    "\"http://www.example.com/start.html\" \"Mozilla/4.08 [en] (Win98; I ;Nav)\"");
+}
+
+Test(access_log, combined_without_referer_or_agent) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        assert_line("combined", &e,
+                    "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326 \"-\" \"-\"");
+}
+
+Test(access_log, vhost_combined) {
+        Fields f = { .in = { "user-agent: curl/7.88.1" } };
+        AccessLogEntry e = example(&f);
+        assert_line("vhost_combined", &e,
+                    "www.example.com:80 127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" "
+                    "200 2326 \"-\" \"curl/7.88.1\"");
+}
+
+Test(access_log, the_same_as_a_percent_format) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        assert_line("%h %l %u %t \"%r\" %>s %b", &e,
+                    "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326");
+        /* As Apache's configuration writes it: in quotes, with \" inside; but quotes that do not
+         * enclose the whole format are literal. */
+        assert_line("\"%>s\" \"%b\"", &e, "\"200\" \"2326\"");
+        assert_line("\"%h %l %u %t \\\"%r\\\" %>s %b\"", &e,
+                    "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326");
+}
+
+Test(access_log, bytes_dash_for_zero) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        e.bytes = 0;
+        e.status = 304;
+        assert_line("%s %>s %b %B", &e, "304 304 - 0");
+        e.bytes = 7;
+        assert_line("%b %B", &e, "7 7");
+}
+
+Test(access_log, durations_and_ports) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        assert_line("%D %T %{ms}T %{us}T %{s}T", &e, "2500123 2 2500 2500123 2");
+        assert_line("%p %{canonical}p %{local}p %{remote}p", &e, "80 80 80 51234");
+        char want[64];
+        snprintf(want, sizeof(want), "pid %d 100%%", (int) getpid());
+        assert_line("pid %P 100%%", &e, want);
+}
+
+Test(access_log, request_parts) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        e.request_line = text("GET /a%20b/../%7Efoo?x=1&y=%22 HTTP/1.1");
+        e.path = text("/a%20b/../%7Efoo");
+        e.query = text("x=1&y=%22");
+        e.protocol = text("HTTP/1.1");
+        assert_line("%m|%U|%q|%H|%v", &e, "GET|/~foo|?x=1&y=%22|HTTP/1.1|www.example.com");
+        e.query = text("");
+        assert_line("[%q]", &e, "[?]");
+        e.query = (AccessLogText) {};
+        assert_line("[%q]", &e, "[]");
+}
+
+Test(access_log, absent_parts_are_dashes) {
+        AccessLogEntry e = { .status = 400, .time = T_2000 * USEC_PER_SEC };
+        assert_line("%h \"%r\" %m %U %H %v %{Referer}i %{ETag}o %b", &e, "- \"-\" - - - - - - -");
+}
+
+Test(access_log, escaping_like_ap_escape_logitem) {
+        Fields f = { .in = { "User-Agent: say \"hi\"\\ \x01\x7f\xe9", "X-Empty: " } };
+        AccessLogEntry e = example(&f);
+        e.request_line = text("GET /\"quoted\"\\\t\x1b\b\v\n\r HTTP/1.1");
+        assert_line("[%r]", &e, "[GET /\\\"quoted\\\"\\\\\\t\\x1b\\b\\v\\n\\r HTTP/1.1]");
+        assert_line("%>s \"%{User-Agent}i\"", &e, "200 \"say \\\"hi\\\"\\\\ \\x01\\x7f\\xe9\"");
+        assert_line("[%{X-Empty}i]", &e, "[]");
+        e.peer = "evil\"host";
+        assert_line("%h", &e, "evil\\\"host");
+}
+
+Test(access_log, headers_in_and_out) {
+        Fields f = {
+                .in = { "Accept: text/html", "accept: text/plain" },
+                .out = { "Content-Type: text/html; charset=utf-8", "Set-Cookie: a=1", "Set-Cookie: b=2",
+                         "Vary: Accept", "Vary: Range" },
+        };
+        AccessLogEntry e = example(&f);
+        /* Apache merges repeated request fields; of response fields it takes the first, except
+         * Set-Cookie; Content-Type loses its parameters. */
+        assert_line("%{accept}i|%{Content-Type}o|%{Set-Cookie}o|%{Vary}o", &e,
+                    "text/html, text/plain|text/html|a=1, b=2|Accept");
+}
+
+Test(access_log, literal_escapes) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        assert_line("%>s\\t%b\\\\x\\q", &e, "200\t2326\\x\\q");
+}
+
+Test(access_log, line_length_is_reported_like_snprintf) {
+        AccessLogFormat *f;
+        Fields fl = {};
+        AccessLogEntry e = example(&fl);
+        char small[10];
+
+        cr_assert_eq(access_log_format_compile("common", &f, NULL), 0);
+        size_t n = access_log_format_line(f, &e, small, sizeof(small));
+        cr_assert_eq(n, strlen(LINE));
+        cr_assert(memcmp(small, "127.0.0.1 ", 10) == 0);
+        access_log_format_free(f);
+}
+
+typedef struct BadFormat {
+        char spec[48];
+        char error[64]; /* part of the message */
+} BadFormat;
+
+static const BadFormat bad_formats[] = {
+        { "%Z", "unrecognized directive %Z" },
+        { "%h %{Referer", "without a closing" },
+        { "%h %", "incomplete" },
+        { "comon", "unknown log format \"comon\"" },
+        { "%{%Y}t", "strftime" },
+        { "%{foo}p", "canonical, local or remote" },
+        { "%{h}T", "ms, us or s" },
+        { "%400{User-Agent}i", "status conditions" },
+        { "%i", "needs a header name" },
+        { "%{}o", "needs a header name" },
+};
+
+ParameterizedTestParameters(access_log, bad_format) {
+        return cr_make_param_array(BadFormat, bad_formats, sizeof(bad_formats) / sizeof(bad_formats[0]));
+}
+
+ParameterizedTest(BadFormat *b, access_log, bad_format) {
+        AccessLogFormat *f = NULL;
+        char *err = NULL;
+
+        cr_assert_eq(access_log_format_compile(b->spec, &f, &err), -EINVAL, "%s", b->spec);
+        cr_assert_null(f);
+        cr_assert_not_null(err);
+        cr_assert(strstr(err, b->error), "%s: %s", b->spec, err);
+        free(err);
+}
+
+/* ---- the writer ---------------------------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *ret_len) {
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                *ret_len = 0;
+                return strdup("");
+        }
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&buf, &size);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, m);
+        fclose(f);
+        fclose(m);
+        *ret_len = size;
+        return buf;
+}
+
+static off_t file_size(const char *path) {
+        struct stat st;
+        return stat(path, &st) < 0 ? -1 : st.st_size;
+}
+
+static void path_in_dir(char *out, size_t n, const char *name) {
+        snprintf(out, n, "%s/%s", dir, name);
+}
+
+Test(access_log, nothing_written_before_flush) {
+        char path[512];
+        AccessLog *l;
+        AccessLogFormat *f;
+        Fields fl = {};
+        AccessLogEntry e = example(&fl);
+        size_t len;
+
+        path_in_dir(path, sizeof(path), "access.log");
+        cr_assert_eq(access_log_format_compile("common", &f, NULL), 0);
+        cr_assert_eq(access_log_open(path, &l), 0);
+        cr_assert_eq(file_size(path), 0, "the file is created at open");
+        cr_assert_eq(access_log_next_flush(l), USEC_INFINITY);
+
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        cr_assert_eq(file_size(path), 0, "appending does not write");
+        cr_assert_eq(access_log_buffered(l), 2 * strlen(LINE));
+
+        cr_assert_eq(access_log_flush(l, 10 * USEC_PER_SEC), 0);
+        char *got = slurp(path, &len);
+        cr_assert_str_eq(got, LINE LINE);
+        free(got);
+
+        /* At most once a second: a flush half a second later leaves the next line buffered. */
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        cr_assert_eq(access_log_next_flush(l), 11 * USEC_PER_SEC);
+        cr_assert_eq(access_log_flush(l, 10 * USEC_PER_SEC + 500000), 0);
+        cr_assert_eq(file_size(path), (off_t) (2 * strlen(LINE)));
+        cr_assert_eq(access_log_flush(l, 11 * USEC_PER_SEC), 0);
+        cr_assert_eq(file_size(path), (off_t) (3 * strlen(LINE)));
+
+        /* Freeing writes what is left. */
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        access_log_free(l);
+        cr_assert_eq(file_size(path), (off_t) (4 * strlen(LINE)));
+        access_log_format_free(f);
+}
+
+Test(access_log, full_buffer_writes_whole_lines) {
+        char path[512];
+        AccessLog *l;
+        AccessLogFormat *f;
+        Fields fl = {};
+        AccessLogEntry e = example(&fl);
+        size_t line = strlen(LINE), n = ACCESS_LOG_BUFFER_SIZE / line + 1, len;
+
+        path_in_dir(path, sizeof(path), "full.log");
+        cr_assert_eq(access_log_format_compile("common", &f, NULL), 0);
+        cr_assert_eq(access_log_open(path, &l), 0);
+        for (size_t i = 0; i < n; i++)
+                cr_assert_eq(access_log_append(l, f, &e), 0);
+        off_t written = file_size(path);
+        cr_assert_eq(written, (off_t) ((n - 1) * line), "the full buffer went out, in whole lines");
+        cr_assert_eq(access_log_buffered(l), line);
+        access_log_free(l);
+        char *got = slurp(path, &len);
+        cr_assert_eq(len, n * line);
+        for (size_t i = 0; i < n; i++)
+                cr_assert(memcmp(got + i * line, LINE, line) == 0, "line %zu", i);
+        free(got);
+        access_log_format_free(f);
+}
+
+Test(access_log, overlong_line_is_cut_to_the_buffer) {
+        char path[512];
+        AccessLog *l;
+        AccessLogFormat *f;
+        static char agent[ACCESS_LOG_BUFFER_SIZE + 100];
+        char field[sizeof(agent) + 16];
+
+        memset(agent, 'a', sizeof(agent) - 1);
+        snprintf(field, sizeof(field), "User-Agent: %s", agent);
+        Fields fl = { .in = { field } };
+        AccessLogEntry e = example(&fl);
+        path_in_dir(path, sizeof(path), "long.log");
+        cr_assert_eq(access_log_format_compile("%{User-Agent}i", &f, NULL), 0);
+        cr_assert_eq(access_log_open(path, &l), 0);
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        access_log_free(l);
+        size_t len;
+        char *got = slurp(path, &len);
+        cr_assert_eq(len, ACCESS_LOG_BUFFER_SIZE);
+        cr_assert_eq(got[len - 1], '\n');
+        cr_assert_eq(got[0], 'a');
+        free(got);
+        access_log_format_free(f);
+}
+
+Test(access_log, reopen_after_rename) {
+        char path[512], rotated[512];
+        AccessLog *l;
+        AccessLogFormat *f;
+        Fields fl = {};
+        AccessLogEntry e = example(&fl);
+        size_t len;
+
+        path_in_dir(path, sizeof(path), "access.log");
+        path_in_dir(rotated, sizeof(rotated), "access.log.1");
+        cr_assert_eq(access_log_format_compile("%>s", &f, NULL), 0);
+        cr_assert_eq(access_log_open(path, &l), 0);
+        e.status = 200;
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        cr_assert_eq(rename(path, rotated), 0); /* logrotate */
+        e.status = 201;
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        /* SIGUSR1: what was logged before goes to the old file, what comes after to the new one. */
+        cr_assert_eq(access_log_reopen(l), 0);
+        cr_assert_eq(file_size(path), 0);
+        e.status = 202;
+        cr_assert_eq(access_log_append(l, f, &e), 0);
+        cr_assert_eq(access_log_flush(l, USEC_INFINITY), 0);
+
+        char *old = slurp(rotated, &len), *cur = slurp(path, &len);
+        cr_assert_str_eq(old, "200\n201\n");
+        cr_assert_str_eq(cur, "202\n");
+        free(old);
+        free(cur);
+        access_log_free(l);
+        access_log_format_free(f);
+}
+
+typedef struct Appender {
+        AccessLog *log;
+        const AccessLogFormat *format;
+        int status;
+} Appender;
+
+#define APPENDS 100000
+
+static void *append_many(void *userdata) {
+        Appender *a = userdata;
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        e.status = a->status;
+        for (int i = 0; i < APPENDS; i++)
+                (void) access_log_append(a->log, a->format, &e);
+        return NULL;
+}
+
+Test(access_log, threads_share_a_log_without_tearing_lines) {
+        char path[512];
+        pthread_t t[4];
+        Appender a[4];
+        AccessLogFormat *f;
+        size_t len, counts[4] = {};
+
+        path_in_dir(path, sizeof(path), "threads.log");
+        cr_assert_eq(access_log_format_compile("%>s %h", &f, NULL), 0);
+        AccessLog *log;
+        cr_assert_eq(access_log_open(path, &log), 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                a[i] = (Appender) { log, f, 200 + (int) i };
+                cr_assert_eq(pthread_create(&t[i], NULL, append_many, &a[i]), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                pthread_join(t[i], NULL);
+        access_log_free(log);
+
+        /* Every line whole, and every thread's lines all there. */
+        char *got = slurp(path, &len);
+        for (char *line = got, *nl; (nl = memchr(line, '\n', (size_t) (got + len - line))); line = nl + 1) {
+                *nl = 0;
+                int k = line[0] == '2' && line[1] == '0' && line[2] >= '0' && line[2] <= '3' ? line[2] - '0' : -1;
+                cr_assert(k >= 0 && strcmp(line + 3, " 127.0.0.1") == 0, "torn line \"%s\"", line);
+                counts[k]++;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                cr_assert_eq(counts[i], APPENDS, "thread %zu: %zu lines", i, counts[i]);
+        free(got);
+        access_log_format_free(f);
+}
+
+Test(access_log, open_failure_is_an_error) {
+        AccessLog *l = NULL;
+        cr_assert_eq(access_log_open("/nonexistent-dir/x/access.log", &l), -ENOENT);
+        cr_assert_null(l);
+}
+
+/* ---- the server's logs, and a request through a connection ---------------------------------- */
+
+static HttpSiteConfig main_cfg, vhost_cfg;
+
+static void site_config(HttpSiteConfig *cfg, const char *name, const char *log_words) {
+        cr_assert_eq(conf_table_defaults(http_site_directives, cfg), 0);
+        cfg->server_name = strdup(name);
+        cfg->document_root = strdup(dir);
+        if (log_words) {
+                char *copy = strdup(log_words);
+                for (char *w = strtok(copy, " "); w; w = strtok(NULL, " "))
+                        cr_assert_eq(strv_push(&cfg->custom_log, w), 0);
+                free(copy);
+        }
+}
+
+static HttpServer *server_with_logs(const char *main_log, const char *vhost_log) {
+        HttpServer *s;
+        const char *err;
+
+        site_config(&main_cfg, "main.test", main_log);
+        site_config(&vhost_cfg, "v.test", vhost_log);
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, NULL, &main_cfg, NULL, &err), 0);
+        cr_assert_eq(http_server_add_site(s, "v", &vhost_cfg, NULL, &err), 0);
+        return s;
+}
+
+static void server_done(HttpServer *s) {
+        http_server_free(s);
+        conf_table_free(http_site_directives, &main_cfg);
+        conf_table_free(http_site_directives, &vhost_cfg);
+}
+
+Test(access_log, server_opens_one_log_per_path) {
+        char words_a[600], words_b[600], path[512];
+        size_t len;
+
+        snprintf(words_a, sizeof(words_a), "%s/a.log %%v %%>s", dir);
+        snprintf(words_b, sizeof(words_b), "%s/a.log %%v:%%b", dir);
+        HttpServer *s = server_with_logs(words_a, words_b);
+        cr_assert_eq(http_server_open_logs(s), 0);
+        cr_assert(http_server_site_logs(s, &s->sites[0]));
+        cr_assert(http_server_site_logs(s, &s->sites[1]));
+
+        AccessLogEntry e = { .status = 200, .bytes = 5 };
+        e.vhost = "main.test";
+        http_server_log_request(s, &s->sites[0], &e);
+        e.vhost = "v.test";
+        http_server_log_request(s, &s->sites[1], &e);
+        path_in_dir(path, sizeof(path), "a.log");
+        cr_assert_eq(file_size(path), 0);
+        cr_assert_eq(http_server_flush_logs(s, USEC_INFINITY), 0);
+        char *got = slurp(path, &len);
+        /* One buffer per path keeps the order in which requests finished. */
+        cr_assert_str_eq(got, "main.test 200\nv.test:5\n");
+        free(got);
+        server_done(s);
+}
+
+Test(access_log, server_without_custom_log_logs_nothing) {
+        HttpServer *s = server_with_logs(NULL, NULL);
+        cr_assert_eq(http_server_open_logs(s), 0);
+        cr_assert(!http_server_site_logs(s, &s->sites[0]));
+        AccessLogEntry e = { .status = 200 };
+        http_server_log_request(s, &s->sites[0], &e); /* must not crash */
+        cr_assert_eq(http_server_logs_next_flush(s), USEC_INFINITY);
+        server_done(s);
+}
+
+Test(access_log, server_open_failure_names_the_path) {
+        char words[600];
+        snprintf(words, sizeof(words), "%s/missing/b.log common", dir);
+        HttpServer *s = server_with_logs(NULL, words);
+        cr_assert_eq(http_server_open_logs(s), -ENOENT);
+        cr_assert(strstr(http_server_logs_failed(s), "/missing/b.log"));
+        cr_assert(!http_server_site_logs(s, &s->sites[0]));
+        server_done(s);
+}
+
+Test(access_log, site_log_check) {
+        HttpSiteConfig cfg;
+        char *err;
+
+        site_config(&cfg, "x", "/var/log/x.log combined");
+        cr_assert_eq(http_site_log_check(&cfg, &err), 0);
+        conf_table_free(http_site_directives, &cfg);
+
+        site_config(&cfg, "x", "relative.log combined");
+        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert(strstr(err, "absolute"), "%s", err);
+        free(err);
+        conf_table_free(http_site_directives, &cfg);
+
+        site_config(&cfg, "x", "/var/log/x.log");
+        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert(strstr(err, "a path and a format"), "%s", err);
+        free(err);
+        conf_table_free(http_site_directives, &cfg);
+
+        site_config(&cfg, "x", "/var/log/x.log %h %Q");
+        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert(strstr(err, "%Q"), "%s", err);
+        free(err);
+        conf_table_free(http_site_directives, &cfg);
+}
+
+Test(access_log, requests_through_a_connection) {
+        char words[600], path[512], file[512];
+        size_t len;
+
+        path_in_dir(file, sizeof(file), "a.txt");
+        FILE *fp = fopen(file, "we");
+        fputs("alpha\n", fp);
+        fclose(fp);
+        snprintf(words, sizeof(words), "%s/conn.log %%v %%h \"%%r\" %%>s %%b \"%%{Referer}i\" %%U%%q %%m %%H "
+                 "%%{Content-Type}o %%{ETag}o",
+                 dir);
+        /* The virtual host inherits the main server's CustomLog, as the configuration loader does. */
+        HttpServer *s = server_with_logs(words, words);
+        cr_assert_eq(http_server_open_logs(s), 0);
+
+        const char *req = "GET /a.txt?x=%22 HTTP/1.1\r\nHost: main.test\r\nReferer: http://r/\"q\"\r\n\r\n"
+                          "HEAD /nope HTTP/1.1\r\nHost: v.test\r\n\r\n"
+                          "GET /bad\x01 HTTP/1.1\r\n\r\n";
+        HttpConnInfo info = { .peer = "192.0.2.7", .peer_port = 40000, .local_port = 8080 };
+        MemoryIo m;
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(s, &memory_io, &m, &info, 1000);
+        memory_io_run(c, &m);
+        http_conn_free(c);
+        memory_io_done(&m);
+
+        cr_assert_eq(http_server_flush_logs(s, USEC_INFINITY), 0);
+        path_in_dir(path, sizeof(path), "conn.log");
+        char *got = slurp(path, &len);
+        char *l1 = got, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+        /* The file's ETag is whatever the handler sent: compare up to it. */
+        const char *want1 = "main.test 192.0.2.7 \"GET /a.txt?x=%22 HTTP/1.1\" 200 6 \"http://r/\\\"q\\\"\" "
+                            "/a.txt?x=%22 GET HTTP/1.1 application/octet-stream \\\"";
+        cr_assert(strncmp(l1, want1, strlen(want1)) == 0, "%s", got);
+        /* The second request went to the virtual host (Host is read per request); a HEAD sends no
+         * body. */
+        const char *want2 = "v.test 192.0.2.7 \"HEAD /nope HTTP/1.1\" 404 - \"-\" /nope HEAD HTTP/1.1 text/html -\n";
+        cr_assert(strncmp(l2, want2, strlen(want2)) == 0, "%s", got);
+        /* A rejected head is logged with its raw, escaped request line. */
+        const char *want3 = "main.test 192.0.2.7 \"GET /bad\\x01 HTTP/1.1\" 400 ";
+        cr_assert(strncmp(l3, want3, strlen(want3)) == 0, "%s", got);
+        free(got);
+        server_done(s);
+}
