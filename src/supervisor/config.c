@@ -500,7 +500,8 @@ static void read_confd(Loader *l, const char *main_file) {
         if (errno != 0 && !l->oom)
                 load_error(l, dir, 0, "cannot read the folder: %s", strerror(errno));
         closedir(d);
-        qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
+        if (names) /* qsort() may not be given NULL, even for nothing */
+                qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
         STRV_FOREACH(p, names)
                 read_file(l, *p);
         strv_free(names);
