@@ -98,7 +98,7 @@ void conn_driver_serve(const HttpServer *server, int fd, const char *listener_na
                                 break; /* stop now */
                         http_conn_drain(c, now, DRAIN_GRACE_USEC);
                 }
-                if (k == 0 || now >= http_conn_deadline(c)) {
+                if (now >= http_conn_deadline(c)) {
                         if (http_conn_timeout(c, now) == HTTP_CONN_DONE)
                                 break;
                 }

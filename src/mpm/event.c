@@ -339,8 +339,10 @@ static int event_worker_main(const WorkerContext *ctx) {
                         EventSource *src = ev[i].data.ptr;
                         switch (src->kind) {
                         case SOURCE_LISTENER:
-                                if (l.accepting)
-                                        loop_accept(&l, src->listener, now);
+                                /* Even if we stopped accepting earlier in this batch: with
+                                 * EPOLLEXCLUSIVE no other process was woken for this connection.
+                                 * A stopping loop serves it drained (Connection: close). */
+                                loop_accept(&l, src->listener, now);
                                 break;
                         case SOURCE_STOP: {
                                 int sig = conn_driver_read_stop(ctx->stop_fd);

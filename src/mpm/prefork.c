@@ -155,12 +155,17 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                         log_error_errno(errno, "epoll_wait failed: %m");
                         break;
                 }
-                for (int i = 0; i < n && !stopping; i++) {
+                /* A listener event we were woken for is always accepted, even when the stop came in
+                 * the same batch: with EPOLLEXCLUSIVE no other process was woken for that
+                 * connection. It is then served drained (Connection: close). */
+                for (int i = 0; i < n; i++)
                         if (ev[i].data.u64 == UINT64_MAX) {
                                 (void) conn_driver_read_stop(ctx->stop_fd);
                                 stopping = true;
-                                break;
                         }
+                for (int i = 0; i < n; i++) {
+                        if (ev[i].data.u64 == UINT64_MAX)
+                                continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
                         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                         if (fd < 0) {

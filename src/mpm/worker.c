@@ -147,6 +147,7 @@ typedef struct WorkerProcess {
         const WorkerContext *ctx;
         const WorkerConfig *cfg;
         int stop_event; /* eventfd: readable for every thread once the process is told to stop */
+        bool stopping;  /* set (atomically) before stop_event: checked before every accept */
         uint64_t served;
         pthread_mutex_t lock;
 } WorkerProcess;
@@ -194,11 +195,15 @@ static void *worker_thread_main(void *userdata) {
         while (!stopping) {
                 struct epoll_event ev[4];
                 int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), -1);
-                for (int i = 0; i < n && !stopping; i++) {
-                        if (ev[i].data.u64 == UINT64_MAX) {
+                /* A listener event we were woken for is always accepted, even when the stop came in
+                 * the same batch: with EPOLLEXCLUSIVE no other process was woken for that
+                 * connection. It is then served drained (Connection: close). */
+                for (int i = 0; i < n; i++)
+                        if (ev[i].data.u64 == UINT64_MAX || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
                                 stopping = true;
-                                break;
-                        }
+                for (int i = 0; i < n; i++) {
+                        if (ev[i].data.u64 == UINT64_MAX)
+                                continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
                         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                         if (fd < 0) {
@@ -261,6 +266,7 @@ static int worker_worker_main(const WorkerContext *ctx) {
                         break;
         }
         uint64_t one = 1;
+        __atomic_store_n(&p.stopping, true, __ATOMIC_RELEASE);
         (void) !write(p.stop_event, &one, sizeof(one));
         ctx->board->accepting = 0;
         for (unsigned i = 0; i < started; i++)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Serving a static site over real sockets: bytes, methods, statuses, keep-alive."""
 import os
+import time
 import unittest
 
 from mpmdtest import Server, read_response
@@ -83,6 +84,15 @@ class ServeTest(unittest.TestCase):
         self.assertIsNone(first.header("connection"))
         self.assertEqual((second.status, second.body), (200, b"body{}\n"))
         self.assertEqual(second.header("content-type"), "text/css")
+
+    def test_idle_keep_alive_connection_lives_until_its_timeout(self):
+        """KeepAliveTimeout is 5 s: a connection idle for 2.5 s still carries the next request."""
+        with self.srv.connect() as s:
+            s.sendall(b"GET /docs/a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(read_response(s).status, 200)
+            time.sleep(2.5)
+            s.sendall(b"GET /docs/a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(read_response(s).body, b"alpha\n")
 
     def test_connection_close_is_honoured(self):
         with self.srv.connect() as s:
