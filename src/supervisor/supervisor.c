@@ -267,8 +267,11 @@ static void sup_stop(Generation *g, unsigned slot, bool graceful) {
         if (graceful && p->state != PROCESS_STOPPING) {
                 p->state = PROCESS_STOPPING;
                 (void) kill(p->pid, SIGTERM);
-        } else if (!graceful)
+        } else if (!graceful) {
+                /* Asked to go: its death by SIGKILL is no crash to report. */
+                p->state = PROCESS_STOPPING;
                 (void) kill(p->pid, SIGKILL);
+        }
 }
 
 static const MpmHost supervisor_host = {
