@@ -187,10 +187,6 @@ HttpConnPhase http_conn_phase(const HttpConn *c) {
         return c->phase;
 }
 
-unsigned http_conn_requests(const HttpConn *c) {
-        return c->requests;
-}
-
 /* ---- building the response ------------------------------------------------------------------ */
 
 static bool conn_wants_keep_alive(const HttpConn *c, const HttpResponse *r) {

@@ -77,4 +77,3 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now);
 void http_conn_drain(HttpConn *c, usec_t now, usec_t grace);
 
 HttpConnPhase http_conn_phase(const HttpConn *c);
-unsigned http_conn_requests(const HttpConn *c);

@@ -19,8 +19,3 @@ typedef struct HttpRequest {
         size_t path_len;
         usec_t now; /* CLOCK_REALTIME */
 } HttpRequest;
-
-/* The query string as sent (still encoded), or "" */
-static inline HttpSpan http_request_query(const HttpRequest *q) {
-        return q->head->query;
-}

@@ -382,7 +382,7 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         bool failed_start = !was_ready && !asked;
         if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_OK)
                 log_debug("generation %u: worker %u (pid %d) exited", g->number, slot, (int) si->si_pid);
-        else if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL)
+        else if (si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status))
                 log_error("generation %u: worker %u (pid %d) could not start (see above)", g->number, slot,
                           (int) si->si_pid);
         else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL)
@@ -413,12 +413,12 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                 g->boards[slot] = NULL;
         }
 
-        if (sg == sg->sup->pending && si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_FATAL) {
+        if (sg == sg->sup->pending && si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status)) {
                 supervisor_abandon_reload(sg->sup, "a worker of the new configuration could not start");
                 return 0;
         }
         if (sg == sg->sup->current && !sg->sup->ready_sent && si->si_code == CLD_EXITED &&
-            si->si_status == WORKER_EXIT_FATAL) {
+            spawn_is_fatal_exit(si->si_status)) {
                 /* The first generation cannot start: fail the start now, clearly, rather than let
                  * systemd wait for a READY=1 that will never come. */
                 log_error("workers cannot start; stopping (fix the error above and start again)");
