@@ -17,9 +17,10 @@
 #include <sys/types.h>
 
 #include "conf-table.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 20261122u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 20261123u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -43,6 +44,21 @@ typedef struct WorkerContext {
         int stop_fd;               /* signalfd: SIGTERM = finish gracefully, SIGINT = stop now */
         int ready_fd;              /* write the slot number (uint32_t) here once accepting, then close */
 } WorkerContext;
+
+/* What the process forked into one slot becomes: the supervisor fills in the default (the server's
+ * User and Group, the MPM's sandbox profile, every listener, document root and log kept open) and
+ * an MPM with per-slot roles (perchild) changes it in child_plan(). Descriptors not kept are closed
+ * before the sandbox is applied; stdio, the stop signalfd and the readiness pipe are always kept. */
+#define MPM_CHILD_KEEP_MAX 64
+typedef struct MpmChildPlan {
+        SandboxPolicy policy;
+        const char *role;     /* for log lines and the process title: "worker", "pool NAME", … */
+        bool keep_listeners;  /* every listener of the generation */
+        bool keep_site_roots; /* every site's DocumentRoot */
+        bool keep_logs;       /* every CustomLog of the generation */
+        int keep_fds[MPM_CHILD_KEEP_MAX]; /* and these */
+        size_t n_keep_fds;
+} MpmChildPlan;
 
 /* Called by worker_main once it accepts connections: tells the supervisor (readiness pipe). */
 void worker_context_notify_ready(const WorkerContext *ctx);
@@ -108,6 +124,11 @@ typedef struct MpmOps {
         void (*maintain)(Generation *g, const ScoreboardView *view, usec_t now);
         void (*free_state)(Generation *g);
         int (*worker_main)(const WorkerContext *ctx);
+        /* The sandbox profile of the MPM's workers (SANDBOX_PROFILE_WORKER when 0 is not meant). */
+        SandboxProfile sandbox_profile;
+        /* Optional, runs in the supervisor before the fork: adjust *plan for slot. Returns 0 or
+         * -errno (the spawn fails). */
+        int (*child_plan)(const Generation *g, unsigned slot, MpmChildPlan *plan);
 } MpmOps;
 
 /* Supervisor-side helpers the MPMs share. */

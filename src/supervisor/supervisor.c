@@ -125,15 +125,14 @@ static void worker_forget_supervisor(Supervisor *s) {
                 generation_forget(g);
 }
 
-_noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd) {
+_noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd, const MpmChildPlan *plan) {
         Generation *g = &sg->g;
-        const Config *c = sg->config;
         sigset_t mask;
         int stop_fd, keep[1024];
         size_t n_keep = 0;
         char tag[32];
 
-        snprintf(tag, sizeof(tag), "worker %u", slot);
+        snprintf(tag, sizeof(tag), "%s %u", plan->role, slot);
         log_set_tag(tag);
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
 
@@ -164,12 +163,15 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd)
         keep[n_keep++] = STDERR_FILENO;
         keep[n_keep++] = stop_fd;
         keep[n_keep++] = sg->ready_pipe[1];
-        for (size_t i = 0; i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
+        for (size_t i = 0; plan->keep_listeners && i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = g->listeners[i].fd;
-        for (size_t i = 0; i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
+        for (size_t i = 0; plan->keep_site_roots && i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
                 if (g->http->sites[i].root_fd >= 0)
                         keep[n_keep++] = g->http->sites[i].root_fd;
-        n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
+        if (plan->keep_logs)
+                n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
+        for (size_t i = 0; i < plan->n_keep_fds && n_keep < ELEMENTSOF(keep) - 1; i++)
+                keep[n_keep++] = plan->keep_fds[i];
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
         /* Skip 0..2 in the list: close_all_but starts at 3. */
         if (close_all_but(keep + 3, n_keep - 3) < 0) {
@@ -177,16 +179,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd)
                 _exit(WORKER_EXIT_FATAL);
         }
 
-        bool root = geteuid() == 0;
-        SandboxPolicy policy = {
-                .change_ids = root,
-                .uid = root ? c->uid : getuid(),
-                .gid = root ? c->gid : getgid(),
-                .user_name = root ? c->user : NULL,
-                .profile = SANDBOX_PROFILE_WORKER,
-        };
         const char *step = NULL;
-        int r = sandbox_apply(&policy, &step);
+        int r = sandbox_apply(&plan->policy, &step);
         if (r < 0) {
                 log_error_errno(r, "Sandbox step \"%s\" failed, refusing to serve: %m", step ? step : "?");
                 _exit(WORKER_EXIT_FATAL);
@@ -218,6 +212,26 @@ static int sup_spawn(Generation *g, unsigned slot) {
         if (now_usec(CLOCK_MONOTONIC) < g->spawn_not_before)
                 return -EAGAIN;
 
+        bool root = geteuid() == 0;
+        MpmChildPlan plan = {
+                .policy = {
+                        .change_ids = root,
+                        .uid = root ? sg->config->uid : getuid(),
+                        .gid = root ? sg->config->gid : getgid(),
+                        .user_name = root ? sg->config->user : NULL,
+                        .profile = g->ops->sandbox_profile,
+                },
+                .role = "worker",
+                .keep_listeners = true,
+                .keep_site_roots = true,
+                .keep_logs = true,
+        };
+        if (g->ops->child_plan) {
+                r = g->ops->child_plan(g, slot, &plan);
+                if (r < 0)
+                        return log_error_errno(r, "generation %u: cannot plan process %u: %m", g->number, slot);
+        }
+
         memfd = scoreboard_segment_create(g->number, sg->workers_per_process);
         if (memfd < 0)
                 return log_error_errno(memfd, "Cannot create a scoreboard segment: %m");
@@ -237,7 +251,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 return log_error_errno(r, "fork failed: %m");
         }
         if (pid == 0)
-                worker_child(sg, slot, memfd);
+                worker_child(sg, slot, memfd, &plan);
 
         close(memfd);
         *p = (ProcessSlot) {
