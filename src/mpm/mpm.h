@@ -86,12 +86,20 @@ typedef struct ProcessSlot {
         usec_t started;
 } ProcessSlot;
 
+/* The identity a site's processes would run as (perchild): User and Group of its section. */
+typedef struct MpmSiteUser {
+        const char *user; /* NULL: the section has no User (the site shares the server's pool) */
+        uid_t uid;        /* (uid_t) -1 when not set */
+        gid_t gid;        /* (gid_t) -1 when not set */
+} MpmSiteUser;
+
 /* One loaded configuration: its MPM settings, its engine, its sockets and its processes. */
 struct Generation {
         unsigned number;
         const struct MpmOps *ops;
         const void *mpm_config;
         HttpServer *http;
+        MpmSiteUser *site_users; /* one per http->sites[i]; [0] is [Server]'s User and Group */
         Listener *listeners;
         size_t n_listeners;
         ProcessSlot *procs;

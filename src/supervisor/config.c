@@ -825,6 +825,8 @@ static int vhost_add(Loader *l, const Entry *e, const char *name) {
         c->vhosts[c->n_vhosts] = (ConfigVhost) {
                 .name = strdup(name),
                 .source = { .file = strdup(file_name(l, e->file)), .line = e->line },
+                .uid = (uid_t) -1,
+                .gid = (gid_t) -1,
         };
         l->index = c->n_vhosts++;
         if (!l->vhost_keys[l->index].own || !l->vhost_keys[l->index].site || !c->vhosts[l->index].name ||
@@ -1061,7 +1063,7 @@ static void check_filesystem(Loader *l) {
                 /* An inherited DocumentRoot was checked as [Server]'s. */
                 if (k->site[docroot].file != 0 && v->site.document_root)
                         check_directory(l, label, &k->site[docroot], v->site.document_root);
-                check_identity(l, label, v->user, &k->own[vuser], v->group, &k->own[vgroup], true, NULL, NULL);
+                check_identity(l, label, v->user, &k->own[vuser], v->group, &k->own[vgroup], true, &v->uid, &v->gid);
         }
 }
 

@@ -40,6 +40,9 @@ typedef struct ConfigVhost {
         char **listen;       /* addresses or socket names only this vhost receives */
         char *user;
         char *group;
+        /* resolved User/Group (check_filesystem): (uid_t) -1 when not set or not checked */
+        uid_t uid;
+        gid_t gid;
 } ConfigVhost;
 
 typedef struct ConfigModule {

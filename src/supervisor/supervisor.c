@@ -622,6 +622,19 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 }
         }
 
+        sg->g.site_users = calloc(sg->g.http->n_sites, sizeof(MpmSiteUser));
+        if (!sg->g.site_users) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        sg->g.site_users[0] = (MpmSiteUser) { .user = config->user, .uid = config->uid, .gid = config->gid };
+        for (size_t i = 0; i < config->n_vhosts && i + 1 < sg->g.http->n_sites; i++)
+                sg->g.site_users[i + 1] = (MpmSiteUser) {
+                        .user = config->vhosts[i].user,
+                        .uid = config->vhosts[i].uid,
+                        .gid = config->vhosts[i].gid,
+                };
+
         /* Logs are opened here, before the workers exist and with the supervisor's rights; workers
          * inherit the descriptors. */
         r = http_server_open_logs(sg->g.http);
@@ -702,6 +715,7 @@ static void generation_free(SupGeneration *sg) {
         http_server_free(sg->g.http);
         free(sg->g.listeners);
         free(sg->g.procs);
+        free(sg->g.site_users);
         free(sg->g.boards);
         free(sg->children);
         config_free(sg->config);
