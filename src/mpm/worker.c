@@ -148,6 +148,7 @@ typedef struct WorkerProcess {
         const WorkerConfig *cfg;
         int stop_event; /* eventfd: readable for every thread once the process is told to stop */
         bool stopping;  /* set (atomically) before stop_event: checked before every accept */
+        unsigned accepting_threads; /* threads still in their accept loop (atomic) */
         uint64_t served;
         pthread_mutex_t lock;
 } WorkerProcess;
@@ -218,6 +219,10 @@ static void *worker_thread_main(void *userdata) {
         }
         score->state = WS_GRACEFUL;
         close(ep);
+        /* The last thread out of its accept loop tells the supervisor that this process takes no
+         * more connections: a reload is answered only then. */
+        if (__atomic_sub_fetch(&p->accepting_threads, 1, __ATOMIC_ACQ_REL) == 0)
+                __atomic_store_n(&p->ctx->board->accepting, 0, __ATOMIC_RELEASE);
         return NULL;
 }
 
@@ -230,18 +235,21 @@ static int worker_worker_main(const WorkerContext *ctx) {
         p.stop_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (!threads || p.stop_event < 0)
                 return log_error_errno(errno, "Cannot set up the worker threads: %m"), WORKER_EXIT_FATAL;
+        p.accepting_threads = cfg->threads_per_child;
+        __atomic_store_n(&ctx->board->accepting, 1, __ATOMIC_RELEASE);
         for (unsigned i = 0; i < cfg->threads_per_child; i++) {
                 threads[i] = (WorkerThread) { .process = &p, .index = i };
                 int r = pthread_create(&threads[i].thread, NULL, worker_thread_main, &threads[i]);
                 if (r != 0) {
                         log_error_errno(r, "Cannot start thread %u: %m", i);
+                        if (__atomic_sub_fetch(&p.accepting_threads, cfg->threads_per_child - i, __ATOMIC_ACQ_REL) == 0)
+                                __atomic_store_n(&ctx->board->accepting, 0, __ATOMIC_RELEASE);
                         break;
                 }
                 started++;
         }
         if (started == 0)
                 return WORKER_EXIT_FATAL;
-        ctx->board->accepting = 1;
         worker_context_notify_ready(ctx);
 
         /* The main thread waits for the supervisor's word and passes it on to every thread. */
@@ -268,7 +276,6 @@ static int worker_worker_main(const WorkerContext *ctx) {
         uint64_t one = 1;
         __atomic_store_n(&p.stopping, true, __ATOMIC_RELEASE);
         (void) !write(p.stop_event, &one, sizeof(one));
-        ctx->board->accepting = 0;
         for (unsigned i = 0; i < started; i++)
                 pthread_join(threads[i].thread, NULL);
         (void) http_server_flush_logs(ctx->generation->http, USEC_INFINITY);

@@ -31,6 +31,8 @@
 
 #define MAINTAIN_INTERVAL_USEC (1 * USEC_PER_SEC)
 #define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)
+#define RELOAD_QUIESCE_MAX_USEC (2 * USEC_PER_SEC)
+#define RELOAD_QUIESCE_POLL_USEC (5 * USEC_PER_MSEC)
 
 typedef struct Supervisor Supervisor;
 
@@ -63,6 +65,12 @@ struct Supervisor {
         ControlServer *control;
         ControlClient *reload_waiters[16]; /* mpmctl reload calls waiting for the outcome */
         size_t n_reload_waiters;
+        /* A committed reload's callers, answered once no older generation takes connections. */
+        ControlClient *quiesce_waiters[16];
+        size_t n_quiesce_waiters;
+        unsigned quiesce_generation;
+        usec_t quiesce_deadline;
+        sd_event_source *quiesce_timer;
         usec_t started;
         unsigned next_generation;
         bool stopping;
@@ -764,6 +772,74 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
         supervisor_answer_reload_waiters(s, false, why);
 }
 
+/* Can a process of this older generation still take a new connection? A worker clears its
+ * scoreboard's accepting flag once it has left its accept loop for good (a starting one is waited
+ * for until it exits: it may not have seen the stop yet). The flag is one aligned word that the
+ * worker may scribble on; the worst a lie does is hold the answer until the bound. */
+static bool generation_quiet(const SupGeneration *sg) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                if (p->state == PROCESS_FREE)
+                        continue;
+                if (p->state == PROCESS_STARTING)
+                        return false;
+                if (sg->g.boards[i] && __atomic_load_n(&sg->g.boards[i]->accepting, __ATOMIC_ACQUIRE) != 0)
+                        return false;
+        }
+        return true;
+}
+
+static void supervisor_answer_quiesce_waiters(Supervisor *s) {
+        for (size_t i = 0; i < s->n_quiesce_waiters; i++) {
+                control_client_reply(s->quiesce_waiters[i], "OK generation %u is serving the new configuration",
+                                     s->quiesce_generation);
+                control_client_finish(s->quiesce_waiters[i]);
+        }
+        s->n_quiesce_waiters = 0;
+        s->quiesce_timer = sd_event_source_disable_unref(s->quiesce_timer);
+}
+
+static int on_quiesce_check(sd_event_source *src, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        bool quiet = true;
+
+        for (SupGeneration *g = s->draining; g && quiet; g = g->next)
+                quiet = generation_quiet(g);
+        if (!quiet && now_usec(CLOCK_MONOTONIC) < s->quiesce_deadline) {
+                /* A time source is one-shot: arm it again. */
+                (void) sd_event_source_set_time_relative(src, RELOAD_QUIESCE_POLL_USEC);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        if (!quiet)
+                log_warning("reload: an old worker still reports accepting after %llu ms; answering anyway",
+                            (unsigned long long) (RELOAD_QUIESCE_MAX_USEC / USEC_PER_MSEC));
+        supervisor_answer_quiesce_waiters(s);
+        return 0;
+}
+
+/* mpmctl reload returns only when a connection made after it returns can reach only the new
+ * generation: the old workers were told to stop, but each finishes the accept batch it was woken
+ * for. Poll their scoreboards briefly (bounded), then answer. */
+static void supervisor_quiesce_and_answer(Supervisor *s) {
+        int r;
+
+        if (s->n_reload_waiters == 0)
+                return;
+        if (s->n_quiesce_waiters > 0)
+                supervisor_answer_quiesce_waiters(s); /* an older reload's callers: answer them now */
+        memcpy(s->quiesce_waiters, s->reload_waiters, s->n_reload_waiters * sizeof(ControlClient *));
+        s->n_quiesce_waiters = s->n_reload_waiters;
+        s->n_reload_waiters = 0;
+        s->quiesce_generation = s->current->g.number;
+        s->quiesce_deadline = now_usec(CLOCK_MONOTONIC) + RELOAD_QUIESCE_MAX_USEC;
+        r = sd_event_add_time_relative(s->event, &s->quiesce_timer, CLOCK_MONOTONIC, 0, 0, on_quiesce_check, s);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot wait for the old workers to stop accepting: %m");
+                supervisor_answer_quiesce_waiters(s);
+        }
+}
+
 /* The new generation accepts: the old one drains, finishing what it does. */
 static void supervisor_commit_reload(Supervisor *s) {
         SupGeneration *old = s->current;
@@ -779,7 +855,7 @@ static void supervisor_commit_reload(Supervisor *s) {
                    old->g.number);
         sd_notify(false, "READY=1");
         supervisor_set_reload_result(s, "ok");
-        supervisor_answer_reload_waiters(s, true, NULL);
+        supervisor_quiesce_and_answer(s);
 }
 
 /* Parse and check the whole configuration; on any error nothing changes. Returns 0 when the new
@@ -1145,6 +1221,7 @@ out:
                 generation_free(s.pending);
         }
         free(s.last_reload);
+        supervisor_answer_quiesce_waiters(&s);
         for (size_t i = 0; i < s.n_reload_waiters; i++) {
                 control_client_reply(s.reload_waiters[i], "ERROR mpmd stopped");
                 control_client_finish(s.reload_waiters[i]);
