@@ -16,10 +16,11 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
-#include "server-logs.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
+#include "server-logs.h"
+#include "time-util.h"
 
 #define WORKER_SERVER_LIMIT_MAX 20000
 #define WORKER_THREAD_LIMIT_MAX 20000
@@ -252,13 +253,17 @@ static int worker_worker_main(const WorkerContext *ctx) {
                 return WORKER_EXIT_FATAL;
         worker_context_notify_ready(ctx);
 
-        /* The main thread waits for the supervisor's word and passes it on to every thread. */
+        /* The main thread waits for the supervisor's word and passes it on to every thread. It also
+         * writes the access log lines the threads buffered, at least once a second: a thread waiting
+         * for a connection does not wake up for that. */
         for (;;) {
                 struct pollfd fds[2] = {
                         { .fd = ctx->stop_fd, .events = POLLIN },
                         { .fd = p.stop_event, .events = POLLIN },
                 };
-                if (poll(fds, 2, -1) < 0) {
+                int k = poll(fds, 2, 1000);
+                (void) http_server_flush_logs(ctx->generation->http, now_usec(CLOCK_MONOTONIC));
+                if (k < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;

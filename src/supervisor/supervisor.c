@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -21,6 +22,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "maintain.h"
+#include "log-channel.h"
 #include "sandbox.h"
 #include "server-logs.h"
 #include "server.h"
@@ -50,6 +52,9 @@ typedef struct SupGeneration {
         HttpStatusData *status;          /* published once a second; workers see status_ro */
         const HttpStatusData *status_ro;
         ProcessScore retired;            /* what exited workers had served */
+        int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
+        uint32_t logs_epoch;             /* how many times the logs were reopened */
+        bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -150,6 +155,14 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         stop_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (stop_fd < 0)
                 _exit(WORKER_EXIT_FATAL);
+        /* SIGUSR1 adopts reopened logs, installed while every signal is still blocked. */
+        if (plan->keep_logs) {
+                int log_fds[LOG_CHANNEL_FDS_MAX];
+                size_t n_logs = http_server_logs_fds(g->http, log_fds, ELEMENTSOF(log_fds));
+                if (log_channel_install(sg->log_channel[1], sg->logs_epoch, log_fds, n_logs) < 0)
+                        _exit(WORKER_EXIT_FATAL);
+        } else
+                signal(SIGUSR1, SIG_IGN);
         /* Everything but the stop signals back to defaults; those stay blocked for the signalfd. */
         sigset_t unblock;
         sigfillset(&unblock);
@@ -176,8 +189,10 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         for (size_t i = 0; plan->keep_site_roots && i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
                 if (g->http->sites[i].root_fd >= 0)
                         keep[n_keep++] = g->http->sites[i].root_fd;
-        if (plan->keep_logs)
+        if (plan->keep_logs) {
                 n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
+                keep[n_keep++] = sg->log_channel[1];
+        }
         for (size_t i = 0; i < plan->n_keep_fds && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = plan->keep_fds[i];
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
@@ -260,6 +275,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
         }
         if (pid == 0)
                 worker_child(sg, slot, memfd, &plan);
+        sg->takes_logs[slot] = plan.keep_logs;
 
         close(memfd);
         *p = (ProcessSlot) {
@@ -599,6 +615,7 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->sup = s;
         sg->config = config;
         sg->ready_pipe[0] = sg->ready_pipe[1] = -1;
+        sg->log_channel[0] = sg->log_channel[1] = -1;
         sg->g.number = ++s->next_generation;
         sg->g.ops = config->mpm;
         sg->g.mpm_config = config->mpm_config;
@@ -608,7 +625,8 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->g.procs = calloc(sg->g.n_procs, sizeof(ProcessSlot));
         sg->g.boards = calloc(sg->g.n_procs, sizeof(ScoreboardProcess *));
         sg->children = calloc(sg->g.n_procs, sizeof(sd_event_source *));
-        if (!sg->g.procs || !sg->g.boards || !sg->children) {
+        sg->takes_logs = calloc(sg->g.n_procs, sizeof(bool));
+        if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -690,6 +708,10 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         sg->g.http->status = sg->status_ro;
 
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->log_channel) < 0) {
+                r = log_error_errno(errno, "Cannot create the log channel: %m");
+                goto fail;
+        }
         if (pipe2(sg->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
                 r = log_error_errno(errno, "pipe2 failed: %m");
                 goto fail;
@@ -724,6 +746,9 @@ static void generation_free(SupGeneration *sg) {
         free(sg->g.listeners);
         free(sg->g.procs);
         free(sg->g.site_users);
+        free(sg->takes_logs);
+        safe_close(sg->log_channel[0]);
+        safe_close(sg->log_channel[1]);
         free(sg->g.boards);
         free(sg->children);
         config_free(sg->config);
@@ -952,13 +977,53 @@ static void supervisor_graceful_stop(Supervisor *s) {
         supervisor_check_done(s);
 }
 
+/* The generation's access logs: open every path anew here (the supervisor's rights), then hand the
+ * files to each running worker (log-channel.h). */
+static int generation_reopen_logs(SupGeneration *sg) {
+        int fds[LOG_CHANNEL_FDS_MAX], r;
+        size_t n;
+        unsigned told = 0;
+
+        r = http_server_reopen_logs(sg->g.http);
+        if (r < 0)
+                log_error_errno(r, "generation %u: cannot reopen an access log (it keeps its old file): %m",
+                                sg->g.number);
+        n = http_server_logs_fds(sg->g.http, fds, ELEMENTSOF(fds));
+        if (n == 0)
+                return r;
+        sg->logs_epoch++;
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                if (p->state == PROCESS_FREE || !sg->takes_logs[i])
+                        continue;
+                int k = log_channel_send(sg->log_channel[0], sg->logs_epoch, fds, n);
+                if (k < 0) {
+                        log_warning_errno(k, "generation %u: cannot pass the reopened logs to worker %d: %m",
+                                          sg->g.number, (int) p->pid);
+                        continue;
+                }
+                if (kill(p->pid, SIGUSR1) == 0)
+                        told++;
+        }
+        log_debug("generation %u: %zu access log(s) reopened, %u worker(s) told", sg->g.number, n, told);
+        return r;
+}
+
 static int supervisor_reopen_logs(Supervisor *s) {
         const char *target = s->current ? s->current->config->site.error_log : "stderr";
-        int r = log_open(target);
+        int r = log_open(target), k;
         if (r < 0)
-                return log_error_errno(r, "Cannot reopen the error log %s: %m", target);
-        log_info("log files reopened");
-        return 0;
+                log_error_errno(r, "Cannot reopen the error log %s: %m", target);
+        if (s->current && (k = generation_reopen_logs(s->current)) < 0 && r >= 0)
+                r = k;
+        if (s->pending && (k = generation_reopen_logs(s->pending)) < 0 && r >= 0)
+                r = k;
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                if ((k = generation_reopen_logs(g)) < 0 && r >= 0)
+                        r = k;
+        if (r >= 0)
+                log_info("log files reopened");
+        return r;
 }
 
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {

@@ -160,6 +160,54 @@ COMBINED = re.compile(r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})
 
 
 class AccessLogTest(unittest.TestCase):
+    def test_rotation_moves_every_worker_to_the_new_file(self):
+        """logrotate: rename, then SIGUSR1 (or mpmctl reopen-logs). The log directory is root's alone
+        when the tests run as root, so workers (nobody) could not open the new file themselves:
+        the supervisor opens it and hands it to them."""
+        srv = Server(start=False, server_keys="KeepAlive = off\n")
+        try:
+            logdir = os.path.join(srv.dir, "logs")
+            os.mkdir(logdir, 0o700)
+            log = os.path.join(logdir, "access.log")
+            with open(srv.conf) as f:
+                conf = f.read()
+            conf = conf.replace("[Server]\n", f"[Server]\nCustomLog = {log} %U\n", 1)
+            with open(srv.conf, "w") as f:
+                f.write(conf)
+            srv.start()
+
+            def lines(path):
+                with open(path) as f:
+                    return f.read().splitlines()
+
+            def wait_for(path, want, timeout=10):
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and not want <= set(lines(path)):
+                    time.sleep(0.1)
+                return set(lines(path))
+
+            # Enough requests that every worker process serves some.
+            for i in range(40):
+                self.assertEqual(srv.get(f"/before-{i}").status, 404)
+            before = {f"/before-{i}" for i in range(40)}
+            self.assertEqual(wait_for(log, before) & before, before)
+            os.rename(log, log + ".1")
+            os.kill(srv.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(log) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(log), "SIGUSR1 did not create the new access log")
+            time.sleep(0.3)  # the workers adopt the new file in their signal handler
+            for i in range(40):
+                self.assertEqual(srv.get(f"/after-{i}").status, 404)
+            after = {f"/after-{i}" for i in range(40)}
+            self.assertEqual(wait_for(log, after) & after, after, "a worker kept writing to the rotated file")
+            self.assertEqual(set(lines(log + ".1")) & after, set())
+            self.assertTrue(all(line.startswith("/before-") for line in lines(log + ".1")))
+            self.assertNotIn("Sandbox", srv.error_log())
+        finally:
+            srv.stop()
+
     def test_combined_lines_survive_a_graceful_stop(self):
         srv = Server(start=False, files={"index.html": MAIN, "a.txt": "alpha\n"})
         try:
