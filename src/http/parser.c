@@ -176,8 +176,46 @@ static bool list_next(const char *buf, ListIter *it, HttpSpan *ret) {
         return true;
 }
 
+/* A reg-name whose last label is a number is no DNS name (no top-level domain is numeric): it can
+ * only mean an IPv4 address, and then only the dotted-decimal form is accepted. "0x7f.1",
+ * "017700000001" or "127.01.0.1" would each be 127.0.0.1 to an inet_aton()-style reader and
+ * something else to a proxy comparing names, so they are refused as Apache's strict mode does. */
+static bool regname_is_unambiguous(const char *t, uint32_t n) {
+        uint32_t end = n, start, labels = 0;
+
+        if (end > 0 && t[end - 1] == '.')
+                end--; /* an absolute name, "example.org." */
+        for (start = end; start > 0 && t[start - 1] != '.'; start--)
+                ;
+        bool numeric = start < end;
+        for (uint32_t i = start; i < end; i++)
+                if (!char_is_digit((unsigned char) t[i]))
+                        numeric = false;
+        bool hex = end - start > 2 && t[start] == '0' && (t[start + 1] == 'x' || t[start + 1] == 'X');
+        if (!numeric && !hex)
+                return true;
+        if (hex || end != n)
+                return false;
+        /* Exactly four decimal octets, each 0–255 without a leading zero. */
+        for (uint32_t i = 0; i < n; labels++) {
+                uint32_t value = 0, digits = 0;
+                for (; i < n && t[i] != '.'; i++) {
+                        if (!char_is_digit((unsigned char) t[i]) || ++digits > 3)
+                                return false;
+                        value = value * 10 + (uint32_t) (t[i] - '0');
+                }
+                if (digits == 0 || value > 255 || (digits > 1 && t[i - digits] == '0'))
+                        return false;
+                if (i < n && ++i == n)
+                        return false; /* a trailing dot after a number */
+        }
+        return labels == 4;
+}
+
 /* uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2). No userinfo: RFC 9110 §4.2.4 asks us to
- * treat it as an error. The port, when present, must be a real port number. */
+ * treat it as an error. The port, when present, must be a real port number. A host name is taken
+ * as its bytes (no percent-decoding: a name spelled with %XX is refused, as by Apache's strict
+ * mode, since two spellings of one name are what smuggling through a proxy needs). */
 static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
         const char *t = buf + s.off;
         uint32_t n = s.len, i = 0, port = 0, digits = 0;
@@ -202,18 +240,11 @@ static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
                 i++;
         } else {
                 while (i < n && t[i] != ':') {
-                        if (t[i] == '%') {
-                                if (i + 2 >= n || char_hex_value((unsigned char) t[i + 1]) < 0 ||
-                                    char_hex_value((unsigned char) t[i + 2]) < 0)
-                                        return false;
-                                i += 3;
-                                continue;
-                        }
-                        if (!regname_table[(unsigned char) t[i]])
+                        if (t[i] == '%' || !regname_table[(unsigned char) t[i]])
                                 return false;
                         i++;
                 }
-                if (i == 0)
+                if (i == 0 || !regname_is_unambiguous(t, i))
                         return false;
         }
 

@@ -47,11 +47,6 @@ BODY_AFTER_ANSWER = ("mpmd answers a GET from its head and reads a body it does 
                      "discard it (RFC 9110 §10.1.1 foresees a final response sent before the content is read); the "
                      "malformed chunk then ends the connection, so nothing after it is answered — the one "
                      "200 is checked exactly, a second response would fail the case")
-HOST_AMBIGUOUS = ("a valid reg-name (RFC 3986 §3.2.2) that an inet_aton()-style parser would read as "
-                  "127.0.0.1, which Apache refuses as ambiguous; mpmd never turns a host name into an "
-                  "address, it only compares it with ServerName/ServerAlias, so like any unknown name it "
-                  "gets the default site")
-
 DEVIATIONS = {
         # llhttp: requests without Host
         "llhttp/connection.md: Setting flag": ((400,), NO_HOST),
@@ -124,11 +119,6 @@ DEVIATIONS = {
                  "invalid (or read the CR as SP), and §3 that an invalid request-line SHOULD get 400; Apache "
                  "drops the connection, mpmd says why"),
         r"apache/40: 'GET /\r\n'": ((400,), HTTP_09),
-        r"apache/43: 'GET http://017700000001/ HTTP/1.0\r\n\r\n'": ((200,), HOST_AMBIGUOUS),
-        r"apache/44: 'GET http://0x7f.1/ HTTP/1.0\r\n\r\n'": ((200,), HOST_AMBIGUOUS),
-        r"apache/46: 'GET http://127.01.0.1/ HTTP/1.0\r\n\r\n'": ((200,), HOST_AMBIGUOUS),
-        r"apache/47: 'GET http://%3127.0.0.1/ HTTP/1.0\r\n\r\n'":
-                ((200,), HOST_AMBIGUOUS + " (%31 is '1': pct-encoding is allowed in a reg-name)"),
         r"apache/49: 'GET / HTTP/1.0\r\nHost: localhost:80 x\r\n\r'":
                 ((), "the head never ends (the client closes before its last LF): mpmd judges Host once the "
                  "head is complete and closes an unfinished request at end of stream without an answer, "
