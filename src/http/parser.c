@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "hex.h"
 #include "macro.h"
 #include "parser.h"
 
@@ -76,16 +77,6 @@ static bool char_is_field_vchar(unsigned char c) {
 
 static bool char_is_digit(unsigned char c) {
         return c >= '0' && c <= '9';
-}
-
-static int char_hex_value(unsigned char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* ASCII only: header names and codings are not subject to the locale. */
@@ -229,7 +220,7 @@ static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
                 char literal[INET6_ADDRSTRLEN];
                 struct in6_addr a;
 
-                for (i = 1; i < n && (char_hex_value((unsigned char) t[i]) >= 0 || t[i] == ':' || t[i] == '.'); i++)
+                for (i = 1; i < n && (hex_digit_value((unsigned char) t[i]) >= 0 || t[i] == ':' || t[i] == '.'); i++)
                         ;
                 if (i == 1 || i >= n || t[i] != ']' || i - 1 >= sizeof(literal))
                         return false;
@@ -776,7 +767,7 @@ static int chunked_step(HttpChunked *d, const HttpParserLimits *limits, unsigned
 
         case CS_SIZE_START:
         case CS_SIZE:
-                v = char_hex_value(c);
+                v = hex_digit_value(c);
                 if (v >= 0) {
                         if (d->state == CS_SIZE_START) {
                                 d->remaining = 0;

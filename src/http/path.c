@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "macro.h"
 #include "path.h"
 
@@ -26,20 +27,11 @@
 /* openat2(RESOLVE_BENEATH) answers EAGAIN when a concurrent rename may have moved a ".." target. */
 #define OPENAT2_RETRIES 8
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Decode the byte at raw[*i] and advance past it. Only called once path_validate() accepted raw. */
 static unsigned char decode_next(const char *raw, size_t *i) {
         if (raw[*i] == '%') {
-                unsigned char c = (unsigned char) (unhex(raw[*i + 1]) << 4 | unhex(raw[*i + 2]));
+                unsigned char c = (unsigned char) (hex_digit_value((unsigned char) raw[*i + 1]) << 4 |
+                                                   hex_digit_value((unsigned char) raw[*i + 2]));
                 *i += 3;
                 return c;
         }
@@ -58,7 +50,8 @@ static int path_validate(const char *raw, size_t len) {
                 if (raw[i] == '%') {
                         if (len - i < 3)
                                 return -EINVAL;
-                        int hi = unhex(raw[i + 1]), lo = unhex(raw[i + 2]);
+                        int hi = hex_digit_value((unsigned char) raw[i + 1]);
+                        int lo = hex_digit_value((unsigned char) raw[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EINVAL;
                         c = (unsigned char) (hi << 4 | lo);
