@@ -85,3 +85,32 @@ void mpm_spare_free_state(Generation *g) {
         free(g->mpm_state);
         g->mpm_state = NULL;
 }
+
+void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLimits *lim) {
+        SpareState *s = g->mpm_state;
+        unsigned active = 0, free_slots = 0, idle = 0;
+
+        if (g->draining || !s)
+                return;
+        for (unsigned i = 0; i < g->n_procs; i++) {
+                const ProcessSlot *p = &g->procs[i];
+                if (p->state == PROCESS_FREE) {
+                        free_slots++;
+                        continue;
+                }
+                if (p->state == PROCESS_STOPPING)
+                        continue;
+                active++;
+                /* A process still starting will be idle in a moment: count it, as Apache does. */
+                if (p->state == PROCESS_STARTING)
+                        idle += lim->idle_per_process;
+                else if (i < v->n_procs && v->procs[i].valid)
+                        idle += MIN(v->procs[i].ready, lim->idle_per_process);
+        }
+
+        SpareDecision d = spare_decide(s, idle, active, lim->idle_per_process, lim->min_spare, lim->max_spare,
+                                       lim->max_processes, free_slots);
+        mpm_spawn_free(g, d.spawn, lim->max_processes);
+        for (unsigned k = 0; k < d.retire; k++)
+                mpm_retire_highest(g, v, lim->retire_only_idle);
+}

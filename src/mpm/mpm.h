@@ -151,6 +151,17 @@ void mpm_retire_highest(Generation *g, const ScoreboardView *v, bool need_idle);
 int mpm_spare_start(Generation *g, unsigned start_servers);
 void mpm_spare_free_state(Generation *g);
 
+typedef struct MpmSpareLimits {
+        unsigned idle_per_process; /* 1 for prefork, ThreadsPerChild for worker */
+        unsigned min_spare, max_spare; /* MinSpareServers/MaxSpareServers or …Threads */
+        unsigned max_processes;        /* active processes at most */
+        bool retire_only_idle;         /* retire a process only when its scoreboard shows it idle */
+} MpmSpareLimits;
+
+/* Once a second: Apache's spare rule (maintain.h) over the generation's process table and a
+ * validated scoreboard view; starts or retires processes. */
+void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLimits *lim);
+
 /* The MPMs linked into this binary (static build), NULL-terminated. */
 extern const MpmOps *const mpm_builtin[];
 

@@ -89,30 +89,16 @@ static int prefork_start(Generation *g) {
 
 static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const PreforkConfig *c = g->mpm_config;
-        SpareState *s = g->mpm_state;
-        unsigned active = 0, free_slots = 0, idle = 0;
 
-        if (g->draining || !s || now < g->spawn_not_before)
+        if (now < g->spawn_not_before)
                 return;
-        for (unsigned i = 0; i < g->n_procs; i++) {
-                const ProcessSlot *p = &g->procs[i];
-                if (p->state == PROCESS_FREE) {
-                        free_slots++;
-                        continue;
-                }
-                if (p->state == PROCESS_STOPPING)
-                        continue;
-                active++;
-                /* A process still starting will be idle in a moment: count it, as Apache does. */
-                if (p->state == PROCESS_STARTING || (i < v->n_procs && v->procs[i].valid && v->procs[i].ready > 0))
-                        idle++;
-        }
-
-        SpareDecision d = spare_decide(s, idle, active, 1, c->min_spare_servers, c->max_spare_servers,
-                                       c->max_request_workers, free_slots);
-        mpm_spawn_free(g, d.spawn, c->max_request_workers);
-        for (unsigned k = 0; k < d.retire; k++)
-                mpm_retire_highest(g, v, true);
+        mpm_spare_maintain(g, v, &(MpmSpareLimits) {
+                .idle_per_process = 1,
+                .min_spare = c->min_spare_servers,
+                .max_spare = c->max_spare_servers,
+                .max_processes = c->max_request_workers,
+                .retire_only_idle = true,
+        });
 }
 
 /* ---- worker side ---------------------------------------------------------------------------- */

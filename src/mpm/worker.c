@@ -115,31 +115,16 @@ static int worker_start(Generation *g) {
 
 static void worker_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const WorkerConfig *c = g->mpm_config;
-        SpareState *s = g->mpm_state;
-        unsigned active = 0, free_slots = 0, idle = 0;
 
-        if (g->draining || !s || now < g->spawn_not_before)
+        if (now < g->spawn_not_before)
                 return;
-        for (unsigned i = 0; i < g->n_procs; i++) {
-                const ProcessSlot *p = &g->procs[i];
-                if (p->state == PROCESS_FREE) {
-                        free_slots++;
-                        continue;
-                }
-                if (p->state == PROCESS_STOPPING)
-                        continue;
-                active++;
-                if (p->state == PROCESS_STARTING)
-                        idle += c->threads_per_child;
-                else if (i < v->n_procs && v->procs[i].valid)
-                        idle += v->procs[i].ready;
-        }
-        unsigned max_processes = c->max_request_workers / c->threads_per_child;
-        SpareDecision d = spare_decide(s, idle, active, c->threads_per_child, c->min_spare_threads,
-                                       c->max_spare_threads, max_processes, free_slots);
-        mpm_spawn_free(g, d.spawn, max_processes);
-        for (unsigned k = 0; k < d.retire; k++)
-                mpm_retire_highest(g, v, false);
+        mpm_spare_maintain(g, v, &(MpmSpareLimits) {
+                .idle_per_process = c->threads_per_child,
+                .min_spare = c->min_spare_threads,
+                .max_spare = c->max_spare_threads,
+                .max_processes = c->max_request_workers / c->threads_per_child,
+                .retire_only_idle = false,
+        });
 }
 
 /* ---- worker side: ThreadsPerChild threads, each accepting and serving ----------------------- */
