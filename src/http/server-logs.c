@@ -10,6 +10,8 @@
 typedef struct SiteLog {
         AccessLog *log; /* one of HttpServerLogs.logs; NULL: the site does not log */
         AccessLogFormat *format;
+        AccessLog *error_log; /* its own ErrorLog, also one of .logs (written unbuffered through its
+                               * descriptor); NULL: the process's own error log */
 } SiteLog;
 
 struct HttpServerLogs {
@@ -98,23 +100,11 @@ static AccessLog *logs_find(const struct HttpServerLogs *l, const char *path) {
         return NULL;
 }
 
-/* Open site i's log, sharing the AccessLog of an earlier site with the same path. */
-static int logs_open_site(struct HttpServerLogs *l, size_t i, const HttpSiteConfig *cfg) {
-        _cleanup_free_ char *format = NULL;
-        const char *path;
-        AccessLog *log;
+/* The file at path, shared with an earlier site that names the same path. */
+static int logs_get(struct HttpServerLogs *l, const char *path, AccessLog **ret) {
+        AccessLog *log = logs_find(l, path);
         int r;
 
-        if (!cfg->custom_log)
-                return 0;
-        r = custom_log_split(cfg->custom_log, &path, &format);
-        if (r >= 0)
-                r = access_log_format_compile(format, &l->sites[i].format, NULL);
-        if (r < 0) {
-                l->failed = strdup(cfg->custom_log[0]);
-                return r;
-        }
-        log = logs_find(l, path);
         if (!log) {
                 AccessLog **a = reallocarray(l->logs, l->n_logs + 1, sizeof(*a));
                 if (!a)
@@ -127,8 +117,36 @@ static int logs_open_site(struct HttpServerLogs *l, size_t i, const HttpSiteConf
                 }
                 l->logs[l->n_logs++] = log;
         }
-        l->sites[i].log = log;
+        *ret = log;
         return 0;
+}
+
+/* A virtual host's ErrorLog when it names a file of its own: the main server's is the process's
+ * log (log.h), opened by the supervisor itself. */
+static int logs_open_site_errors(struct HttpServerLogs *l, size_t i, const HttpSiteConfig *cfg,
+                                 const HttpSiteConfig *main_cfg) {
+        if (i == 0 || !cfg->error_log || strcmp(cfg->error_log, "stderr") == 0 ||
+            (main_cfg->error_log && strcmp(cfg->error_log, main_cfg->error_log) == 0))
+                return 0;
+        return logs_get(l, cfg->error_log, &l->sites[i].error_log);
+}
+
+/* Open site i's access log, sharing the AccessLog of an earlier site with the same path. */
+static int logs_open_site(struct HttpServerLogs *l, size_t i, const HttpSiteConfig *cfg) {
+        _cleanup_free_ char *format = NULL;
+        const char *path;
+        int r;
+
+        if (!cfg->custom_log)
+                return 0;
+        r = custom_log_split(cfg->custom_log, &path, &format);
+        if (r >= 0)
+                r = access_log_format_compile(format, &l->sites[i].format, NULL);
+        if (r < 0) {
+                l->failed = strdup(cfg->custom_log[0]);
+                return r;
+        }
+        return logs_get(l, path, &l->sites[i].log);
 }
 
 int http_server_open_logs(HttpServer *s) {
@@ -144,8 +162,11 @@ int http_server_open_logs(HttpServer *s) {
         if (!l->sites)
                 return -ENOMEM;
         l->n_sites = s->n_sites;
-        for (size_t i = 0; i < s->n_sites && r >= 0; i++)
+        for (size_t i = 0; i < s->n_sites && r >= 0; i++) {
                 r = logs_open_site(l, i, s->sites[i].cfg);
+                if (r >= 0)
+                        r = logs_open_site_errors(l, i, s->sites[i].cfg, s->sites[0].cfg);
+        }
         if (r < 0)
                 logs_clear(l); /* only the name of what failed stays, for the caller's message */
         return r;
@@ -163,11 +184,20 @@ size_t http_server_logs_fds(const HttpServer *s, int *fds, size_t max) {
         return n;
 }
 
-static const SiteLog *site_log(const HttpServer *s, const HttpSite *site) {
+static const SiteLog *site_logs(const HttpServer *s, const HttpSite *site) {
         if (!s->logs || !site || site < s->sites || site >= s->sites + s->logs->n_sites)
                 return NULL;
-        const SiteLog *sl = &s->logs->sites[site - s->sites];
-        return sl->log ? sl : NULL;
+        return &s->logs->sites[site - s->sites];
+}
+
+static const SiteLog *site_log(const HttpServer *s, const HttpSite *site) {
+        const SiteLog *sl = site_logs(s, site);
+        return sl && sl->log ? sl : NULL;
+}
+
+int http_server_site_error_fd(const HttpServer *s, const HttpSite *site) {
+        const SiteLog *sl = site_logs(s, site);
+        return sl && sl->error_log ? access_log_fd(sl->error_log) : -1;
 }
 
 bool http_server_site_logs(const HttpServer *s, const HttpSite *site) {

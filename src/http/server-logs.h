@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* server-logs.h — the access logs of one generation: each site's CustomLog, one AccessLog per
- * distinct path, and the line a request adds to its site's log.
+/* server-logs.h — the log files of one generation: each site's CustomLog and each virtual host's
+ * own ErrorLog, one AccessLog per distinct path, and the line a request adds to its site's log.
  *
  * Contract: the supervisor opens the logs once per generation, before workers fork (the files may
  * be writable by root only); each process then has its own copy of every AccessLog and its buffer
@@ -29,6 +29,10 @@ const char *http_server_logs_failed(const HttpServer *s);
 /* The descriptors of the open logs, which a forked worker must keep: up to max of them go to
  * fds[]; returns how many there are. */
 size_t http_server_logs_fds(const HttpServer *s, int *fds, size_t max);
+
+/* The descriptor of site's own ErrorLog file, to write whole lines to (O_APPEND); -1 when the site
+ * logs errors to the process's own error log (the main server's ErrorLog, or stderr). */
+int http_server_site_error_fd(const HttpServer *s, const HttpSite *site);
 
 /* Does site write an access log? (Lets a caller skip building an entry.) */
 bool http_server_site_logs(const HttpServer *s, const HttpSite *site);

@@ -71,27 +71,18 @@ void log_close(void) {
         log_to_file = false;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
-        char msg[2048], prefix[256] = "";
-        int saved = errno;
-        va_list ap;
-
-        if (error < 0)
-                error = -error;
-        /* %m prints the error the caller passed, not whatever errno happens to be. */
-        errno = error;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
+/* One line to fd: to_file and journal say how the prefix looks. */
+static void log_write_line(int fd, bool to_file, bool journal, int level, const char *msg) {
+        char prefix[256] = "";
 
         if (level < 0)
                 level = 0;
         if (level > LOG_PRI_DEBUG)
                 level = LOG_PRI_DEBUG;
 
-        if (log_journal_prefix)
+        if (journal)
                 snprintf(prefix, sizeof(prefix), "<%d>%s%s", level, log_tag, log_tag[0] ? ": " : "");
-        else if (log_to_file) {
+        else if (to_file) {
                 char when[64];
                 struct tm tm;
                 time_t now = time(NULL);
@@ -104,14 +95,43 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         struct iovec iov[3] = {
                 { .iov_base = prefix, .iov_len = strlen(prefix) },
-                { .iov_base = msg, .iov_len = strlen(msg) },
+                { .iov_base = (char *) msg, .iov_len = strlen(msg) },
                 { .iov_base = (char *) "\n", .iov_len = 1 },
         };
         /* One writev per line keeps lines whole when several processes share the file. */
-        (void) !writev(log_fd, iov, 3);
+        (void) !writev(fd, iov, 3);
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
+        char msg[2048];
+        int saved = errno;
+        va_list ap;
+
+        if (error < 0)
+                error = -error;
+        /* %m prints the error the caller passed, not whatever errno happens to be. */
+        errno = error;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_write_line(log_fd, log_to_file, log_journal_prefix, level, msg);
 
         errno = saved;
         (void) file;
         (void) line;
         return -error;
+}
+
+void log_to_fd(int fd, int level, const char *fmt, ...) {
+        char msg[2048];
+        int saved = errno;
+        va_list ap;
+
+        if (level > log_get_max_level())
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_write_line(fd, true, false, level, msg);
+        errno = saved;
 }

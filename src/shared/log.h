@@ -33,6 +33,9 @@ void log_close(void);
 void log_set_tag(const char *tag);
 
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
+/* A line in the file format ("[time] [level] [pid N] tag: …") to another open log file, such as a
+ * virtual host's ErrorLog; dropped when level is above the maximum level. */
+void log_to_fd(int fd, int level, const char *fmt, ...) _printf_(3, 4);
 
 #define log_full_errno(level, error, ...)                                                   \
         ({                                                                                  \

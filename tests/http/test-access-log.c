@@ -556,6 +556,41 @@ Test(access_log, server_open_failure_names_the_path) {
         server_done(s);
 }
 
+Test(access_log, vhost_error_log_of_its_own) {
+        char path[512];
+
+        HttpServer *s = server_with_logs(NULL, NULL);
+        path_in_dir(path, sizeof(path), "v-error.log");
+        free(main_cfg.error_log);
+        main_cfg.error_log = strdup("stderr");
+        free(vhost_cfg.error_log);
+        vhost_cfg.error_log = strdup(path);
+        cr_assert_eq(http_server_open_logs(s), 0);
+        cr_assert_eq(http_server_site_error_fd(s, &s->sites[0]), -1, "the main server logs through log.h");
+        int fd = http_server_site_error_fd(s, &s->sites[1]);
+        cr_assert_geq(fd, 0);
+        cr_assert(fcntl(fd, F_GETFL) & O_APPEND);
+        /* It is kept across the fork and rotated with the access logs. */
+        int fds[8];
+        size_t n = http_server_logs_fds(s, fds, 8);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(fds[0], fd);
+        cr_assert_eq(write(fd, "x\n", 2), 2);
+        cr_assert_eq(file_size(path), 2);
+        server_done(s);
+
+        /* A vhost that inherits the main server's ErrorLog has none of its own. */
+        s = server_with_logs(NULL, NULL);
+        free(main_cfg.error_log);
+        main_cfg.error_log = strdup(path);
+        free(vhost_cfg.error_log);
+        vhost_cfg.error_log = strdup(path);
+        cr_assert_eq(http_server_open_logs(s), 0);
+        cr_assert_eq(http_server_site_error_fd(s, &s->sites[1]), -1);
+        cr_assert_eq(http_server_logs_fds(s, fds, 8), 0);
+        server_done(s);
+}
+
 Test(access_log, site_log_check) {
         HttpSiteConfig cfg;
         char *err;
