@@ -44,7 +44,7 @@ typedef struct SupGeneration {
         Supervisor *sup;
         Config *config;
         unsigned workers_per_process;
-        int ready_pipe[2];
+        int ready_channel[2];
         sd_event_source *ready_source;
         sd_event_source **children; /* per slot */
         bool announced_ready;
@@ -55,6 +55,7 @@ typedef struct SupGeneration {
         int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
         uint32_t logs_epoch;             /* how many times the logs were reopened */
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
+        uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -183,7 +184,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         keep[n_keep++] = STDOUT_FILENO;
         keep[n_keep++] = STDERR_FILENO;
         keep[n_keep++] = stop_fd;
-        keep[n_keep++] = sg->ready_pipe[1];
+        keep[n_keep++] = sg->ready_channel[1];
         for (size_t i = 0; plan->keep_listeners && i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = g->listeners[i].fd;
         for (size_t i = 0; plan->keep_site_roots && i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
@@ -214,7 +215,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 .slot = slot,
                 .board = board,
                 .stop_fd = stop_fd,
-                .ready_fd = sg->ready_pipe[1],
+                .ready_fd = sg->ready_channel[1],
         };
         _exit(g->ops->worker_main(&ctx));
 }
@@ -331,6 +332,23 @@ static unsigned generation_alive(const SupGeneration *sg) {
         return sg->g.n_procs - generation_count(sg, PROCESS_FREE);
 }
 
+static int generation_slot_of(const SupGeneration *sg, pid_t pid) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (sg->g.procs[i].state != PROCESS_FREE && sg->g.procs[i].pid == pid)
+                        return (int) i;
+        return -1;
+}
+
+/* A worker that breaks the protocol is not trusted to serve: it is killed and, like any worker
+ * that ended, replaced. */
+static void generation_kill_misbehaving(SupGeneration *sg, unsigned slot, const char *what) {
+        ProcessSlot *p = &sg->g.procs[slot];
+
+        log_error("generation %u: worker %u (pid %d) %s; killing it", sg->g.number, slot, (int) p->pid, what);
+        (void) kill(p->pid, SIGKILL);
+        p->state = PROCESS_STOPPING;
+}
+
 static void scoreboard_view_build(const SupGeneration *sg, ScoreboardView *v, ProcessScore *scores) {
         *v = (ScoreboardView) { .n_procs = sg->g.n_procs, .procs = scores };
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
@@ -359,9 +377,18 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
         if (!scores)
                 return;
         scoreboard_view_build(sg, &v, scores);
-        if (v.invalid > 0)
-                log_warning("generation %u: %u scoreboard segment(s) failed validation and were ignored",
-                            sg->g.number, v.invalid);
+        /* A segment that fails validation twice in a row (not a read racing a write) belongs to a
+         * worker that scribbles on what the supervisor reads: it is ignored, and its worker goes. */
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                bool bad = (p->state == PROCESS_RUNNING || p->state == PROCESS_STARTING) && sg->g.boards[i] &&
+                           !scores[i].valid;
+                sg->invalid_ticks[i] = bad ? (uint8_t) MIN(sg->invalid_ticks[i] + 1, 2) : 0;
+                if (sg->invalid_ticks[i] >= 2) {
+                        sg->invalid_ticks[i] = 0;
+                        generation_kill_misbehaving(sg, i, "wrote an invalid scoreboard segment");
+                }
+        }
         sg->g.ops->maintain(&sg->g, &v, now);
         generation_status_publish(sg, &v, scores);
         free(scores);
@@ -483,18 +510,49 @@ static void supervisor_send_ready(Supervisor *s) {
 
 static void supervisor_commit_reload(Supervisor *s);
 
-/* Workers write their slot number when they accept; the number is checked, never trusted. */
+/* Workers send their slot number (4 bytes) once they accept. The kernel says who sent it; the
+ * number must be the sender's own slot. */
 static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         SupGeneration *sg = userdata;
         Supervisor *s = sg->sup;
-        uint32_t slots[64];
-        ssize_t n = read(fd, slots, sizeof(slots));
 
-        for (ssize_t i = 0; n > 0 && i < n / (ssize_t) sizeof(uint32_t); i++) {
-                uint32_t slot = slots[i];
-                if (slot >= sg->g.n_procs || sg->g.procs[slot].state != PROCESS_STARTING)
+        for (int k = 0; k < 64; k++) {
+                union {
+                        struct cmsghdr align;
+                        char buf[CMSG_SPACE(sizeof(struct ucred))];
+                } control;
+                uint32_t slot = UINT32_MAX;
+                struct iovec iov = { .iov_base = &slot, .iov_len = sizeof(slot) };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                                     .msg_controllen = sizeof(control.buf) };
+                struct ucred *cred = NULL;
+                ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+                if (n < 0)
+                        break;
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+                            cm->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                                cred = (struct ucred *) CMSG_DATA(cm);
+                        else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                                /* Nobody should send us descriptors: close what came. */
+                                int *fds = (int *) CMSG_DATA(cm);
+                                for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                                        close(fds[i]);
+                        }
+                int from = cred ? generation_slot_of(sg, cred->pid) : -1;
+                if (from < 0) {
+                        log_warning("generation %u: readiness message from pid %d, not one of its workers; ignored",
+                                    sg->g.number, cred ? (int) cred->pid : -1);
                         continue;
-                sg->g.procs[slot].state = PROCESS_RUNNING;
+                }
+                if (n != sizeof(slot) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || slot != (uint32_t) from) {
+                        generation_kill_misbehaving(sg, (unsigned) from, "sent garbage on its readiness channel");
+                        continue;
+                }
+                if (sg->g.procs[from].state != PROCESS_STARTING)
+                        continue;
+                sg->g.procs[from].state = PROCESS_RUNNING;
                 sg->g.start_failures = 0;
                 sg->g.spawn_not_before = 0;
         }
@@ -614,7 +672,7 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 return -ENOMEM;
         sg->sup = s;
         sg->config = config;
-        sg->ready_pipe[0] = sg->ready_pipe[1] = -1;
+        sg->ready_channel[0] = sg->ready_channel[1] = -1;
         sg->log_channel[0] = sg->log_channel[1] = -1;
         sg->g.number = ++s->next_generation;
         sg->g.ops = config->mpm;
@@ -626,7 +684,8 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->g.boards = calloc(sg->g.n_procs, sizeof(ScoreboardProcess *));
         sg->children = calloc(sg->g.n_procs, sizeof(sd_event_source *));
         sg->takes_logs = calloc(sg->g.n_procs, sizeof(bool));
-        if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs) {
+        sg->invalid_ticks = calloc(sg->g.n_procs, sizeof(uint8_t));
+        if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs || !sg->invalid_ticks) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -712,11 +771,15 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 r = log_error_errno(errno, "Cannot create the log channel: %m");
                 goto fail;
         }
-        if (pipe2(sg->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-                r = log_error_errno(errno, "pipe2 failed: %m");
+        /* Datagrams with the sender's credentials (SO_PASSCRED): a worker can only ever say that it
+         * itself is ready. The workers' end blocks, so a full channel delays them, never drops. */
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sg->ready_channel) < 0 ||
+            setsockopt(sg->ready_channel[0], SOL_SOCKET, SO_PASSCRED, &(int) { 1 }, sizeof(int)) < 0 ||
+            fcntl(sg->ready_channel[0], F_SETFL, O_NONBLOCK) < 0) {
+                r = log_error_errno(errno, "Cannot create the readiness channel: %m");
                 goto fail;
         }
-        r = sd_event_add_io(s->event, &sg->ready_source, sg->ready_pipe[0], EPOLLIN, on_worker_ready, sg);
+        r = sd_event_add_io(s->event, &sg->ready_source, sg->ready_channel[0], EPOLLIN, on_worker_ready, sg);
         if (r < 0)
                 goto fail;
 
@@ -740,13 +803,14 @@ static void generation_free(SupGeneration *sg) {
                 sg->g.ops->free_state(&sg->g);
         generation_status_free(sg);
         sd_event_source_unref(sg->ready_source);
-        safe_close(sg->ready_pipe[0]);
-        safe_close(sg->ready_pipe[1]);
+        safe_close(sg->ready_channel[0]);
+        safe_close(sg->ready_channel[1]);
         http_server_free(sg->g.http);
         free(sg->g.listeners);
         free(sg->g.procs);
         free(sg->g.site_users);
         free(sg->takes_logs);
+        free(sg->invalid_ticks);
         safe_close(sg->log_channel[0]);
         safe_close(sg->log_channel[1]);
         free(sg->g.boards);
