@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "date.h"
+#include "file-cache.h"
 #include "path.h"
 #include "request.h"
 #include "response.h"
@@ -19,14 +20,17 @@
 #include "time-util.h"
 
 #define IN_BUFFER_INITIAL 4096
-#define OUT_BUFFER_SIZE (16 * 1024)  /* a response head plus a small file in one write */
+#define OUT_BUFFER_SIZE (16 * 1024) /* a response head plus a small file in one write */
+/* The tail of out[] a handler may copy a small body into; the head is built in front of it. */
+#define OUT_BODY_ROOM FILE_CACHE_DATA_MAX
 #define SMALL_FILE_MAX (OUT_BUFFER_SIZE - 1024)
 #define DISCARD_BODY_MAX (1024 * 1024) /* a larger unwanted body closes the connection instead */
 #define HTTP_STATUS_PAGE_MAX (16 * 1024)
 #define LINGER_USEC (2 * USEC_PER_SEC)
-#define HEADER_TIMEOUT_USEC (20 * USEC_PER_SEC) /* RequestReadTimeout header=20-40,MinRate=500 */
-#define HEADER_TIMEOUT_MAX_USEC (40 * USEC_PER_SEC)
-#define HEADER_MIN_RATE 500
+#define REQUEST_POOL_MAX 64 /* request blocks a thread keeps for reuse */
+
+_Static_assert(OUT_BUFFER_SIZE - OUT_BODY_ROOM >= HTTP_RESPONSE_HEADERS_MAX + 1024,
+               "the head of a response with a small body must fit in front of it");
 
 /* What one state function achieved: changed state (go on), would block, or finished. */
 typedef enum ConnStep {
@@ -38,55 +42,72 @@ typedef enum ConnStep {
 
 typedef enum ConnState {
         CONN_READ_HEAD,
+        CONN_READ_BODY, /* the request body, read and dropped before the answer */
         CONN_WRITE,
-        CONN_DISCARD_BODY,
         CONN_LINGER,
         CONN_CLOSED,
 } ConnState;
 
-struct HttpConn {
-        const HttpServer *server;
-        const HttpIo *io;
-        void *io_ctx;
-        HttpConnInfo info;
-        const HttpConnObserver *obs;
-        void *obs_userdata;
-
-        ConnState state;
-        HttpConnPhase phase;
-        usec_t deadline;
-        unsigned requests;
-        bool draining;
-        bool shut_down;
+/* Everything a request in flight needs. An idle kept-alive connection holds none of it, so ten
+ * thousand of them cost little more than their sockets; blocks are reused through a per-thread
+ * pool instead of going back to malloc for every connection. */
+typedef struct ConnRequest {
+        struct ConnRequest *next_free;
 
         /* input: request bytes; the current request starts at in[0] */
-        char *in;
+        char *in; /* in_inline, or a larger heap buffer for a long head */
         size_t in_len, in_size;
+        HttpHeader *headers;
+        uint32_t headers_cap;
         HttpParser parser;
         HttpRequestHead head;
-        HttpHeader *headers;
-        usec_t head_started;
-        const HttpSite *site; /* for limits and timeouts of the current request */
 
-        /* the request body we discard after answering */
+        /* the request body, dropped */
         uint64_t body_left;
         bool body_chunked;
         HttpChunked chunked;
-        uint64_t body_discarded;
+        uint64_t body_discarded; /* decoded bytes */
+        uint64_t body_received;  /* raw bytes, for MinRate */
+        usec_t body_started;
 
         /* output */
         HttpResponse resp;
-        char *out;
-        size_t out_len, out_sent;
+        size_t out_len, out_sent, out_limit;
         const char *mem_body; /* a memory body sent after out[] */
         size_t mem_len, mem_sent;
         off_t file_off;
         uint64_t file_left;
         bool keep_alive;
         bool send_body;
+        bool linger; /* the client may still be sending: lingering close */
         uint64_t body_bytes;
         char method[16];
+
+        char in_inline[IN_BUFFER_INITIAL];
+        char out[OUT_BUFFER_SIZE];
+} ConnRequest;
+
+struct HttpConn {
+        const HttpServer *server;
+        const HttpIo *io;
+        void *io_ctx;
+        const HttpConnObserver *obs;
+        void *obs_userdata;
+        ConnRequest *rq;      /* NULL while idle */
+        const HttpSite *site; /* for limits and timeouts of the current request */
+
+        ConnState state;
+        HttpConnPhase phase;
+        usec_t deadline;
+        usec_t head_started;
+        unsigned requests;
+        bool draining;
+        bool shut_down;
+        HttpConnInfo info;
 };
+
+static _Thread_local ConnRequest *request_pool;
+static _Thread_local unsigned request_pool_len;
 
 static void conn_set_phase(HttpConn *c, HttpConnPhase p) {
         if (c->phase == p)
@@ -104,40 +125,86 @@ static const HttpSiteConfig *conn_cfg(const HttpConn *c) {
         return c->site->cfg;
 }
 
-static void conn_start_head(HttpConn *c) {
-        http_parser_init(&c->parser, &c->head, c->headers, &c->site->limits);
+/* When a stage of RequestReadTimeout ends: its timeout from started, one more second per MinRate
+ * bytes received, at most its maximum. A stage that is off leaves TimeOut per read. */
+static usec_t conn_stage_deadline(const HttpConn *c, const HttpReadTimeoutStage *st, usec_t started,
+                                  uint64_t bytes, usec_t now) {
+        usec_t per_read = now + conn_cfg(c)->timeout;
+        usec_t d;
+
+        if (st->timeout == 0)
+                return per_read;
+        d = st->timeout;
+        if (st->min_rate > 0) {
+                d += bytes / st->min_rate * USEC_PER_SEC;
+                if (st->max > 0 && d > st->max)
+                        d = st->max;
+        }
+        return MIN(started + d, per_read);
 }
 
-/* Buffers exist while a request is in flight; an idle kept-alive connection holds none, so ten
- * thousand of them cost little more than their sockets. */
-static int conn_buffers_ensure(HttpConn *c) {
-        if (!c->headers) {
-                c->headers = calloc(c->server->max_header_fields ? c->server->max_header_fields : 1,
-                                    sizeof(HttpHeader));
-                if (!c->headers)
-                        return -ENOMEM;
-                c->parser.head = &c->head;
-                c->head.headers = c->headers;
-        }
-        if (!c->in) {
-                c->in_size = IN_BUFFER_INITIAL;
-                c->in = malloc(c->in_size);
-                if (!c->in)
-                        return -ENOMEM;
-        }
-        if (!c->out) {
-                c->out = malloc(OUT_BUFFER_SIZE);
-                if (!c->out)
-                        return -ENOMEM;
-        }
-        return 0;
+static void conn_request_reset(HttpConn *c, ConnRequest *rq) {
+        http_parser_init(&rq->parser, &rq->head, rq->headers, &c->site->limits);
+        http_response_init(&rq->resp);
+        rq->body_left = rq->body_discarded = rq->body_received = 0;
+        rq->body_chunked = false;
+        rq->out_len = rq->out_sent = rq->mem_len = rq->mem_sent = 0;
+        rq->mem_body = NULL;
+        rq->file_left = 0;
+        rq->keep_alive = rq->send_body = rq->linger = false;
+        rq->body_bytes = 0;
+        rq->method[0] = 0;
 }
 
-static void conn_buffers_release(HttpConn *c) {
-        c->headers = mfree(c->headers);
-        c->in = mfree(c->in);
-        c->in_size = 0;
-        c->out = mfree(c->out);
+static void conn_request_put(ConnRequest *rq) {
+        if (!rq)
+                return;
+        http_response_done(&rq->resp);
+        if (rq->in != rq->in_inline)
+                free(rq->in);
+        rq->in = rq->in_inline;
+        rq->in_size = sizeof(rq->in_inline);
+        rq->in_len = 0;
+        if (request_pool_len >= REQUEST_POOL_MAX) {
+                free(rq->headers);
+                free(rq);
+                return;
+        }
+        rq->next_free = request_pool;
+        request_pool = rq;
+        request_pool_len++;
+}
+
+/* A request block for c, empty and ready for a new head. */
+static ConnRequest *conn_request_get(HttpConn *c) {
+        uint32_t fields = c->server->max_header_fields ? c->server->max_header_fields : 1;
+        ConnRequest *rq = request_pool;
+
+        if (rq) {
+                request_pool = rq->next_free;
+                request_pool_len--;
+        } else {
+                rq = malloc(sizeof(*rq));
+                if (!rq)
+                        return NULL;
+                rq->headers = NULL;
+                rq->headers_cap = 0;
+                rq->in = rq->in_inline;
+                rq->in_size = sizeof(rq->in_inline);
+                rq->in_len = 0;
+                http_response_init(&rq->resp);
+        }
+        if (rq->headers_cap < fields) {
+                HttpHeader *h = reallocarray(rq->headers, fields, sizeof(HttpHeader));
+                if (!h) {
+                        conn_request_put(rq);
+                        return NULL;
+                }
+                rq->headers = h;
+                rq->headers_cap = fields;
+        }
+        conn_request_reset(c, rq);
+        return rq;
 }
 
 HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx, const HttpConnInfo *info,
@@ -152,24 +219,19 @@ HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx
         if (info)
                 c->info = *info;
         c->site = conn_default_site(c);
-        if (!c->site || conn_buffers_ensure(c) < 0)
+        if (!c->site)
                 return http_conn_free(c);
-        http_response_init(&c->resp);
         c->state = CONN_READ_HEAD;
         c->phase = HTTP_PHASE_READ;
         c->head_started = now;
-        c->deadline = now + HEADER_TIMEOUT_USEC;
-        conn_start_head(c);
+        c->deadline = conn_stage_deadline(c, &c->site->read_timeout.header, now, 0, now);
         return c;
 }
 
 HttpConn *http_conn_free(HttpConn *c) {
         if (!c)
                 return NULL;
-        http_response_done(&c->resp);
-        free(c->headers);
-        free(c->in);
-        free(c->out);
+        conn_request_put(c->rq);
         free(c);
         return NULL;
 }
@@ -191,153 +253,178 @@ HttpConnPhase http_conn_phase(const HttpConn *c) {
 
 static bool conn_wants_keep_alive(const HttpConn *c, const HttpResponse *r) {
         const HttpSiteConfig *cfg = conn_cfg(c);
+        const HttpRequestHead *h = &c->rq->head;
 
-        if (r->close || c->draining || !cfg->keep_alive || c->head.conn_close)
+        if (r->close || c->draining || !cfg->keep_alive || h->conn_close)
                 return false;
-        if (c->head.version_minor == 0 && !c->head.conn_keep_alive)
+        if (h->version_minor == 0 && !h->conn_keep_alive)
                 return false;
         if (cfg->max_keep_alive_requests > 0 && c->requests + 1 >= cfg->max_keep_alive_requests)
                 return false;
         return true;
 }
 
-/* Append to out[]; false when it does not fit. */
-static bool out_append(HttpConn *c, const char *s, size_t n) {
-        if (c->out_len + n > OUT_BUFFER_SIZE)
+/* Append to out[] (up to out_limit); false when it does not fit. */
+static bool out_append(ConnRequest *rq, const char *s, size_t n) {
+        if (rq->out_len + n > rq->out_limit)
                 return false;
-        memcpy(c->out + c->out_len, s, n);
-        c->out_len += n;
+        memcpy(rq->out + rq->out_len, s, n);
+        rq->out_len += n;
         return true;
 }
 
-static bool out_printf(HttpConn *c, const char *fmt, ...) _printf_(2, 3);
-static bool out_printf(HttpConn *c, const char *fmt, ...) {
-        size_t room = OUT_BUFFER_SIZE - c->out_len;
-        va_list ap;
-        int n;
+static bool out_uint(ConnRequest *rq, uint64_t v) {
+        char buf[24];
+        size_t i = sizeof(buf);
 
-        va_start(ap, fmt);
-        n = vsnprintf(c->out + c->out_len, room, fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t) n >= room)
-                return false;
-        c->out_len += (size_t) n;
-        return true;
+        do {
+                buf[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v > 0);
+        return out_append(rq, buf + i, sizeof(buf) - i);
 }
 
-/* Turn c->resp into bytes: the head in out[], a small file or memory body right behind it. */
+/* Turn the response into bytes: the head in out[], a small file or memory body right behind it.
+ * Formatting is copying: the status line and the Server line are prebuilt, the Date cached. */
 static void conn_prepare_response(HttpConn *c, bool head_only, usec_t now_real) {
-        HttpResponse *r = &c->resp;
+        ConnRequest *rq = c->rq;
+        HttpResponse *r = &rq->resp;
         uint64_t length;
+        size_t n;
         bool ok;
 
         if (r->headers_overflow)
                 http_response_set_error(r, 500);
-        c->keep_alive = conn_wants_keep_alive(c, r);
+        rq->keep_alive = conn_wants_keep_alive(c, r);
         length = http_response_body_length(r);
 
-        c->out_len = c->out_sent = 0;
-        ok = out_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n", r->status,
-                        http_status_reason(r->status), http_date_now(now_real), c->server->server_header) &&
-             out_append(c, r->headers, r->headers_len);
+        rq->out_len = rq->out_sent = 0;
+        rq->out_limit = OUT_BUFFER_SIZE;
+        if (r->body && r->body >= rq->out && r->body < rq->out + OUT_BUFFER_SIZE)
+                /* The handler copied its body into the tail of out[]: the head goes in front of it. */
+                rq->out_limit = (size_t) (r->body - rq->out);
+        const char *line = http_status_line(r->status, &n);
+        ok = out_append(rq, line, n) && out_append(rq, "Date: ", 6) &&
+             out_append(rq, http_date_now(now_real), HTTP_DATE_LEN) && out_append(rq, "\r\n", 2) &&
+             out_append(rq, c->server->server_line, c->server->server_line_len) &&
+             out_append(rq, r->headers, r->headers_len);
         if (ok && !http_status_has_no_body(r->status))
-                ok = out_printf(c, "Content-Length: %llu\r\n", (unsigned long long) length);
-        if (ok && !c->keep_alive)
-                ok = out_append(c, "Connection: close\r\n", 19);
-        else if (ok && c->head.version_minor == 0)
-                ok = out_append(c, "Connection: keep-alive\r\n", 24);
+                ok = out_append(rq, "Content-Length: ", 16) && out_uint(rq, length) && out_append(rq, "\r\n", 2);
+        if (ok && !rq->keep_alive)
+                ok = out_append(rq, "Connection: close\r\n", 19);
+        else if (ok && rq->head.version_minor == 0)
+                ok = out_append(rq, "Connection: keep-alive\r\n", 24);
         if (ok)
-                ok = out_append(c, "\r\n", 2);
+                ok = out_append(rq, "\r\n", 2);
         if (!ok) {
                 /* Cannot happen with the fixed header budget; answer plainly rather than send garbage. */
-                c->out_len = 0;
-                out_printf(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                c->keep_alive = false;
+                static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                           "Connection: close\r\n\r\n";
+                rq->out_len = 0;
+                rq->out_limit = OUT_BUFFER_SIZE;
+                out_append(rq, fail, sizeof(fail) - 1);
+                rq->keep_alive = false;
                 r->file_fd = safe_close(r->file_fd);
+                r->n_pieces = 0;
+                r->body = NULL;
                 r->body_len = 0;
                 length = 0;
+                rq->send_body = false;
+                rq->body_bytes = 0;
+                return;
         }
 
-        c->send_body = !head_only && !http_status_has_no_body(r->status);
-        c->body_bytes = c->send_body ? length : 0;
-        c->mem_body = NULL;
-        c->mem_len = c->mem_sent = 0;
-        c->file_left = 0;
-        if (!c->send_body) {
-                c->resp.file_fd = safe_close(c->resp.file_fd);
+        rq->send_body = !head_only && !http_status_has_no_body(r->status);
+        rq->body_bytes = rq->send_body ? length : 0;
+        rq->mem_body = NULL;
+        rq->mem_len = rq->mem_sent = 0;
+        rq->file_left = 0;
+        if (!rq->send_body) {
+                r->file_fd = safe_close(r->file_fd);
                 return;
         }
         if (r->file_fd >= 0) {
-                c->file_off = r->file_off;
-                c->file_left = r->file_len;
+                rq->file_off = r->file_off;
+                rq->file_left = r->file_len;
                 /* A small file goes into the same write as its head. */
-                if (r->file_len <= SMALL_FILE_MAX && c->out_len + r->file_len <= OUT_BUFFER_SIZE) {
-                        ssize_t n = pread(r->file_fd, c->out + c->out_len, r->file_len, r->file_off);
-                        if (n == (ssize_t) r->file_len) {
-                                c->out_len += (size_t) n;
-                                c->file_left = 0;
+                if (r->file_len <= SMALL_FILE_MAX && rq->out_len + r->file_len <= OUT_BUFFER_SIZE) {
+                        ssize_t k = pread(r->file_fd, rq->out + rq->out_len, r->file_len, r->file_off);
+                        if (k == (ssize_t) r->file_len) {
+                                rq->out_len += (size_t) k;
+                                rq->file_left = 0;
                                 r->file_fd = safe_close(r->file_fd);
                         }
                 }
-        } else {
-                c->mem_body = r->body;
-                c->mem_len = r->body_len;
+        } else if (r->n_pieces == 0) {
+                rq->mem_body = r->body;
+                rq->mem_len = r->body_len;
         }
 }
 
 static void conn_respond_error(HttpConn *c, int status, bool close) {
-        http_response_done(&c->resp);
-        http_response_init(&c->resp);
-        http_response_set_error(&c->resp, status);
-        c->resp.close = close;
+        HttpResponse *r = &c->rq->resp;
+
+        http_response_done(r);
+        http_response_init(r);
+        http_response_set_error(r, status);
+        r->close = close;
         if (status == 405 || status == 501)
-                http_response_add_header(&c->resp, "Allow", HTTP_STATIC_ALLOW);
+                http_response_add_header(r, "Allow", HTTP_STATIC_ALLOW);
 }
 
 /* ---- routing a request to its handler ------------------------------------------------------- */
 
-static void conn_dispatch(HttpConn *c, usec_t now_real) {
-        const HttpRequestHead *h = &c->head;
+/* Answer with an error unless the request can go to a handler; true when answered. */
+static bool conn_check_request(HttpConn *c) {
+        const HttpRequestHead *h = &c->rq->head;
+        const HttpSiteConfig *cfg = conn_cfg(c);
+
+        if (c->site->foreign)
+                /* Another process serves this site (perchild): the client must ask again on a new
+                 * connection, which the right process will get (RFC 9110 §15.5.20). */
+                conn_respond_error(c, 421, true);
+        else if (h->method == HTTP_METHOD_UNKNOWN)
+                conn_respond_error(c, 501, false);
+        else if (h->expect_other)
+                conn_respond_error(c, 417, false);
+        else if (cfg->limit_request_body > 0 && h->has_content_length && h->content_length > cfg->limit_request_body)
+                conn_respond_error(c, 413, true);
+        else if (h->method == HTTP_METHOD_CONNECT || (h->method == HTTP_METHOD_TRACE && !cfg->trace_enable))
+                conn_respond_error(c, 405, false);
+        else
+                return false;
+        return true;
+}
+
+static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
+        ConnRequest *rq = c->rq;
+        const HttpRequestHead *h = &rq->head;
         static _Thread_local char path[PATH_MAX];
         HttpRequest q = {
                 .server = c->server,
                 .head = h,
-                .buf = c->in,
+                .buf = rq->in,
                 .now = now_real,
+                .now_mono = now,
+                .body_buf = rq->out + OUT_BUFFER_SIZE - OUT_BODY_ROOM,
+                .body_buf_size = OUT_BODY_ROOM,
         };
-        HttpResponse *r = &c->resp;
+        HttpResponse *r = &rq->resp;
         size_t path_len = 0;
         int k;
 
         http_response_done(r);
         http_response_init(r);
 
-        q.site = http_server_select(c->server, c->info.listener_name, h->has_host ? c->in + h->host.off : NULL,
+        q.site = http_server_select(c->server, c->info.listener_name, h->has_host ? rq->in + h->host.off : NULL,
                                     h->has_host ? h->host.len : 0);
         if (q.site)
                 c->site = q.site;
+        q.site = c->site;
         const HttpSiteConfig *cfg = conn_cfg(c);
 
-        if (h->method == HTTP_METHOD_UNKNOWN)
-                {
-                conn_respond_error(c, 501, false);
+        if (conn_check_request(c))
                 return;
-        }
-        if (h->expect_other)
-                {
-                conn_respond_error(c, 417, false);
-                return;
-        }
-        if (cfg->limit_request_body > 0 && h->has_content_length && h->content_length > cfg->limit_request_body)
-                {
-                conn_respond_error(c, 413, true);
-                return;
-        }
-        if (h->method == HTTP_METHOD_CONNECT || (h->method == HTTP_METHOD_TRACE && !cfg->trace_enable))
-                {
-                conn_respond_error(c, 405, false);
-                return;
-        }
         if (h->target_form == HTTP_TARGET_ASTERISK) {
                 /* OPTIONS * : what the server as a whole allows. */
                 r->status = 200;
@@ -348,7 +435,7 @@ static void conn_dispatch(HttpConn *c, usec_t now_real) {
                 /* TraceEnable On: echo the request head back, as RFC 9110 §9.3.8 says. */
                 r->status = 200;
                 http_response_add_header(r, "Content-Type", "message/http");
-                r->body = c->in;
+                r->body = rq->in;
                 r->body_len = h->head_len;
                 return;
         }
@@ -359,22 +446,11 @@ static void conn_dispatch(HttpConn *c, usec_t now_real) {
                 path[1] = 0;
                 path_len = 1;
         } else {
-                k = http_path_normalize(c->in + h->path.off, h->path.len, path, sizeof(path), &path_len);
-                if (k == -ENOENT)
-                        {
-                conn_respond_error(c, 404, false);
-                return;
-        }
-                if (k == -ENAMETOOLONG)
-                        {
-                conn_respond_error(c, 414, false);
-                return;
-        }
-                if (k < 0)
-                        {
-                conn_respond_error(c, 400, false);
-                return;
-        }
+                k = http_path_normalize(rq->in + h->path.off, h->path.len, path, sizeof(path), &path_len);
+                if (k < 0) {
+                        conn_respond_error(c, k == -ENOENT ? 404 : k == -ENAMETOOLONG ? 414 : 400, false);
+                        return;
+                }
         }
         q.path = path;
         q.path_len = path_len;
@@ -410,70 +486,105 @@ static void conn_start_write(HttpConn *c, usec_t now) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        conn_prepare_response(c, c->head.method == HTTP_METHOD_HEAD, timespec_to_usec(&ts));
+        conn_prepare_response(c, c->rq->head.method == HTTP_METHOD_HEAD, timespec_to_usec(&ts));
         c->state = CONN_WRITE;
         c->deadline = now + conn_cfg(c)->timeout;
         conn_set_phase(c, HTTP_PHASE_WRITE);
 }
 
+static void conn_start_body(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        rq->body_started = now;
+        /* What came with the head counts towards MinRate too. */
+        rq->body_received = rq->in_len - rq->head.head_len;
+        c->state = CONN_READ_BODY;
+        c->deadline = conn_stage_deadline(c, &c->site->read_timeout.body, now, rq->body_received, now);
+        conn_set_phase(c, HTTP_PHASE_READ);
+}
+
 /* A request head is complete (r == DONE) or was rejected (r < 0): decide the answer. */
 static void conn_on_head(HttpConn *c, int r, usec_t now) {
+        ConnRequest *rq = c->rq;
         struct timespec ts;
 
-        c->body_left = 0;
-        c->body_chunked = false;
-        c->body_discarded = 0;
+        rq->body_left = 0;
+        rq->body_chunked = false;
+        rq->body_discarded = rq->body_received = 0;
         if (r < 0) {
                 /* Nothing after a bad head can be trusted: answer and close. The method stays as
                  * parsed (UNKNOWN if the error came first), so a HEAD gets its 400 without a body. */
-                c->head.head_len = (uint32_t) c->in_len;
-                snprintf(c->method, sizeof(c->method), "-");
+                rq->head.head_len = (uint32_t) rq->in_len;
+                snprintf(rq->method, sizeof(rq->method), "-");
                 conn_respond_error(c, -r, true);
+                rq->linger = true;
                 conn_start_write(c, now);
                 return;
         }
 
-        snprintf(c->method, sizeof(c->method), "%.*s", (int) MIN(c->head.method_span.len, sizeof(c->method) - 1),
-                 c->in + c->head.method_span.off);
+        snprintf(rq->method, sizeof(rq->method), "%.*s",
+                 (int) MIN(rq->head.method_span.len, sizeof(rq->method) - 1), rq->in + rq->head.method_span.off);
         clock_gettime(CLOCK_REALTIME, &ts);
-        conn_dispatch(c, timespec_to_usec(&ts));
+        conn_dispatch(c, timespec_to_usec(&ts), now);
 
-        if (c->head.chunked)
-                c->body_chunked = true;
-        else if (c->head.has_content_length)
-                c->body_left = c->head.content_length;
+        if (rq->head.chunked) {
+                rq->body_chunked = true;
+                http_chunked_init(&rq->chunked);
+        } else if (rq->head.has_content_length)
+                rq->body_left = rq->head.content_length;
 
-        if (c->body_chunked || c->body_left > 0) {
-                /* Nobody here wants a request body: it is read and dropped after the answer so the
-                 * connection can carry the next request, unless it is too large to be worth it or the
-                 * client is still waiting for a 100 Continue it will never get. */
-                if (c->head.expect_continue || c->body_left > DISCARD_BODY_MAX)
-                        c->resp.close = true;
-                if (c->body_chunked)
-                        http_chunked_init(&c->chunked);
+        if (rq->body_chunked || rq->body_left > 0) {
+                /* Nobody here wants a request body: it is read and dropped before the answer, so the
+                 * connection can carry the next request and a body that stalls gets its 408. Unless it
+                 * is too large to be worth it, the answer closes anyway, or the client is waiting for
+                 * a 100 Continue it will never get: then answer now and close. */
+                if (rq->head.expect_continue || rq->body_left > DISCARD_BODY_MAX || rq->resp.close) {
+                        rq->resp.close = true;
+                        rq->linger = true;
+                } else {
+                        conn_start_body(c, now);
+                        return;
+                }
         }
         conn_start_write(c, now);
 }
 
-/* Remove the bytes of the request just answered; pipelined bytes move to the front. */
-static void conn_consume_input(HttpConn *c, size_t n) {
-        if (n >= c->in_len) {
-                c->in_len = 0;
+/* Remove n bytes of in[] at off; what follows moves up. */
+static void conn_cut_input(ConnRequest *rq, size_t off, size_t n) {
+        if (off + n >= rq->in_len) {
+                rq->in_len = off;
                 return;
         }
-        memmove(c->in, c->in + n, c->in_len - n);
-        c->in_len -= n;
+        memmove(rq->in + off, rq->in + off + n, rq->in_len - off - n);
+        rq->in_len -= n;
+}
+
+/* Nothing after the answer may be unread in the kernel or in in[] for a plain close: closing a
+ * socket with unread bytes resets it and can destroy the answer in flight. */
+static bool conn_needs_linger(const ConnRequest *rq) {
+        return rq->linger || rq->body_left > 0 || rq->body_chunked || rq->in_len > 0;
 }
 
 static void conn_finish_request(HttpConn *c, usec_t now) {
-        if (c->obs && c->obs->request_done)
-                c->obs->request_done(c->obs_userdata, c->site ? c->site->name : "", c->method, c->resp.status,
-                                     c->body_bytes, now > c->head_started ? now - c->head_started : 0);
-        c->requests++;
-        http_response_done(&c->resp);
+        ConnRequest *rq = c->rq;
 
-        if (!c->keep_alive) {
-                /* An error answer is followed by a lingering close so the client can read it. */
+        if (c->obs && c->obs->request_done)
+                c->obs->request_done(c->obs_userdata, c->site ? c->site->name : "", rq->method, rq->resp.status,
+                                     rq->body_bytes, now > c->head_started ? now - c->head_started : 0);
+        c->requests++;
+        conn_cut_input(rq, 0, rq->head.head_len);
+        http_response_done(&rq->resp);
+
+        if (!rq->keep_alive) {
+                bool linger = conn_needs_linger(rq);
+                conn_request_put(rq);
+                c->rq = NULL;
+                if (!linger) {
+                        c->state = CONN_CLOSED;
+                        return;
+                }
+                /* The client may still be sending: drain what comes for a while so our answer is
+                 * not lost to a reset (lingering close). */
                 c->state = CONN_LINGER;
                 c->deadline = now + LINGER_USEC;
                 conn_set_phase(c, HTTP_PHASE_LINGER);
@@ -481,43 +592,64 @@ static void conn_finish_request(HttpConn *c, usec_t now) {
         }
         c->state = CONN_READ_HEAD;
         c->site = conn_default_site(c);
-        conn_start_head(c);
         c->head_started = now;
-        if (c->in_len > 0) {
-                c->deadline = now + HEADER_TIMEOUT_USEC;
+        if (rq->in_len > 0) {
+                /* Pipelined: the next head is already here. */
+                conn_request_reset(c, rq);
+                c->deadline = conn_stage_deadline(c, &c->site->read_timeout.header, now, rq->in_len, now);
                 conn_set_phase(c, HTTP_PHASE_READ);
         } else {
+                conn_request_put(rq);
+                c->rq = NULL;
                 c->deadline = now + conn_cfg(c)->keep_alive_timeout;
                 conn_set_phase(c, HTTP_PHASE_IDLE);
-                conn_buffers_release(c);
         }
 }
 
+/* Read more of the request. A connection without a request block takes one for the read and gives
+ * it back when nothing came, so a read that would block costs no memory. */
 static ssize_t conn_recv(HttpConn *c) {
-        if (!c->in && conn_buffers_ensure(c) < 0)
-                return -ENOMEM;
-        if (c->in_len == c->in_size) {
+        ConnRequest *rq = c->rq;
+        ssize_t n;
+
+        if (!rq) {
+                rq = conn_request_get(c);
+                if (!rq)
+                        return -ENOMEM;
+                n = c->io->recv(c->io_ctx, rq->in, rq->in_size);
+                if (n <= 0)
+                        conn_request_put(rq);
+                else
+                        c->rq = rq;
+                return n;
+        }
+        if (rq->in_len == rq->in_size) {
                 size_t limit = (size_t) c->server->max_head_size + 4096;
-                size_t n = c->in_size * 2;
+                size_t size = rq->in_size * 2;
                 char *p;
 
-                if (c->in_size >= limit)
+                if (rq->in_size >= limit)
                         return -ENOBUFS;
-                if (n > limit)
-                        n = limit;
-                p = realloc(c->in, n);
+                if (size > limit)
+                        size = limit;
+                if (rq->in == rq->in_inline) {
+                        p = malloc(size);
+                        if (p)
+                                memcpy(p, rq->in, rq->in_len);
+                } else
+                        p = realloc(rq->in, size);
                 if (!p)
                         return -ENOMEM;
-                c->in = p;
-                c->in_size = n;
+                rq->in = p;
+                rq->in_size = size;
         }
-        return c->io->recv(c->io_ctx, c->in + c->in_len, c->in_size - c->in_len);
+        return c->io->recv(c->io_ctx, rq->in + rq->in_len, rq->in_size - rq->in_len);
 }
 
 static ConnStep conn_read_head(HttpConn *c, usec_t now) {
         for (;;) {
-                if (c->in_len > 0) {
-                        int r = http_parser_feed(&c->parser, c->in, c->in_len);
+                if (c->rq && c->rq->in_len > 0) {
+                        int r = http_parser_feed(&c->rq->parser, c->rq->in, c->rq->in_len);
                         if (r != HTTP_PARSE_AGAIN) {
                                 conn_on_head(c, r, now);
                                 return STEP_CONTINUE;
@@ -539,10 +671,79 @@ static ConnStep conn_read_head(HttpConn *c, usec_t now) {
                         c->head_started = now;
                         conn_set_phase(c, HTTP_PHASE_READ);
                 }
-                c->in_len += (size_t) n;
+                c->rq->in_len += (size_t) n;
                 /* The header deadline grows with the data received, up to its maximum. */
-                usec_t extra = (usec_t) c->in_len / HEADER_MIN_RATE * USEC_PER_SEC;
-                c->deadline = c->head_started + MIN(HEADER_TIMEOUT_USEC + extra, HEADER_TIMEOUT_MAX_USEC);
+                c->deadline = conn_stage_deadline(c, &c->site->read_timeout.header, c->head_started, c->rq->in_len,
+                                                  now);
+        }
+}
+
+/* Drop the body bytes buffered behind the head (which stays: the answer and the log still use it).
+ * Returns 1 when the whole body is gone, 0 for more, or a negative status for a malformed body. */
+static int conn_discard_buffered(HttpConn *c) {
+        ConnRequest *rq = c->rq;
+        size_t base = rq->head.head_len, avail = rq->in_len - base;
+
+        if (!rq->body_chunked) {
+                size_t n = (size_t) MIN((uint64_t) avail, rq->body_left);
+                conn_cut_input(rq, base, n);
+                rq->body_left -= n;
+                rq->body_discarded += n;
+                return rq->body_left == 0;
+        }
+        if (avail == 0)
+                return 0;
+
+        size_t consumed = 0, data = 0;
+        int r = http_chunked_feed(&rq->chunked, &c->site->limits, rq->in + base, avail, &consumed, &data);
+        /* The decoded data was written to the front of the region; it is dropped along with the input
+         * it came from, and the bytes after the consumed part are kept. */
+        conn_cut_input(rq, base, consumed);
+        rq->body_discarded += data;
+        if (r < 0)
+                return r;
+        if (r == 1)
+                rq->body_chunked = false;
+        return r == 1;
+}
+
+static ConnStep conn_read_body(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        for (;;) {
+                int r = conn_discard_buffered(c);
+                if (r < 0) {
+                        conn_respond_error(c, 400, true);
+                        rq->linger = true;
+                        conn_start_write(c, now);
+                        return STEP_CONTINUE;
+                }
+                if (r == 1) {
+                        conn_start_write(c, now);
+                        return STEP_CONTINUE;
+                }
+                if (rq->body_discarded > DISCARD_BODY_MAX) {
+                        /* An endless body: answer, then close. */
+                        rq->resp.close = true;
+                        rq->linger = true;
+                        conn_start_write(c, now);
+                        return STEP_CONTINUE;
+                }
+                ssize_t n = conn_recv(c);
+                if (n == -EAGAIN)
+                        return STEP_WANT_READ;
+                if (n == -ENOBUFS) {
+                        conn_respond_error(c, 400, true);
+                        rq->linger = true;
+                        conn_start_write(c, now);
+                        return STEP_CONTINUE;
+                }
+                if (n <= 0)
+                        return STEP_DONE;
+                rq->in_len += (size_t) n;
+                rq->body_received += (uint64_t) n;
+                c->deadline = conn_stage_deadline(c, &c->site->read_timeout.body, rq->body_started,
+                                                  rq->body_received, now);
         }
 }
 
@@ -551,10 +752,10 @@ static ConnStep conn_read_head(HttpConn *c, usec_t now) {
 static bool conn_log_request_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
         const HttpConn *c = userdata;
 
-        for (uint32_t i = 0; i < c->head.n_headers; i++) {
-                const HttpHeader *h = &c->head.headers[i];
-                if (http_span_eq_ci(c->in, h->name, name) && index-- == 0) {
-                        *ret = (AccessLogText) { c->in + h->value.off, h->value.len };
+        for (uint32_t i = 0; i < c->rq->head.n_headers; i++) {
+                const HttpHeader *h = &c->rq->head.headers[i];
+                if (http_span_eq_ci(c->rq->in, h->name, name) && index-- == 0) {
+                        *ret = (AccessLogText) { c->rq->in + h->value.off, h->value.len };
                         return true;
                 }
         }
@@ -564,7 +765,7 @@ static bool conn_log_request_header(const void *userdata, const char *name, size
 /* Fields the handler added ("Name: value\r\n" lines); Date, Server, Content-Length and Connection
  * are the connection's own and not among them. */
 static bool conn_log_response_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
-        const HttpResponse *r = &((const HttpConn *) userdata)->resp;
+        const HttpResponse *r = &((const HttpConn *) userdata)->rq->resp;
         size_t nlen = strlen(name);
 
         for (const char *p = r->headers, *end = r->headers + r->headers_len; p < end;) {
@@ -586,9 +787,9 @@ static bool conn_log_response_header(const void *userdata, const char *name, siz
 
 /* Called when the response is out and the request's bytes are still in in[]. */
 static void conn_log_request(HttpConn *c, usec_t now) {
-        const HttpRequestHead *h = &c->head;
+        const HttpRequestHead *h = &c->rq->head;
         struct timespec ts;
-        const char *line, *end = c->in + MIN((size_t) h->head_len, c->in_len);
+        const char *line, *end = c->rq->in + MIN((size_t) h->head_len, c->rq->in_len);
 
         if (!http_server_site_logs(c->server, c->site))
                 return;
@@ -601,160 +802,107 @@ static void conn_log_request(HttpConn *c, usec_t now) {
                 .time = timespec_to_usec(&ts) - duration,
                 .duration = duration,
                 .vhost = c->site->cfg->server_name ? c->site->cfg->server_name : c->site->name,
-                .status = c->resp.status,
-                .bytes = c->body_bytes,
+                .status = c->rq->resp.status,
+                .bytes = c->rq->body_bytes,
                 .request_header = conn_log_request_header,
                 .response_header = conn_log_response_header,
                 .userdata = c,
         };
 
         /* The request line as received (after any empty lines before it), even from a rejected head. */
-        for (line = c->in; line < end && (*line == '\r' || *line == '\n'); line++)
+        for (line = c->rq->in; line < end && (*line == '\r' || *line == '\n'); line++)
                 ;
         size_t len = 0;
         while (line + len < end && line[len] != '\r' && line[len] != '\n')
                 len++;
         if (len > 0)
                 e.request_line = (AccessLogText) { line, len };
-        if (strcmp(c->method, "-") != 0) {
+        if (strcmp(c->rq->method, "-") != 0) {
                 /* A head that parsed: its spans are good. The version is the line's last word. */
                 const char *sp = memrchr(line, ' ', len);
-                e.method = (AccessLogText) { c->in + h->method_span.off, h->method_span.len };
+                e.method = (AccessLogText) { c->rq->in + h->method_span.off, h->method_span.len };
                 if (sp)
                         e.protocol = (AccessLogText) { sp + 1, (size_t) (line + len - sp - 1) };
                 if (h->path.len > 0)
-                        e.path = (AccessLogText) { c->in + h->path.off, h->path.len };
+                        e.path = (AccessLogText) { c->rq->in + h->path.off, h->path.len };
                 else
                         e.path = (AccessLogText) { h->target_form == HTTP_TARGET_ASTERISK ? "*" : "/", 1 };
                 if (h->has_query)
-                        e.query = (AccessLogText) { c->in + h->query.off, h->query.len };
+                        e.query = (AccessLogText) { c->rq->in + h->query.off, h->query.len };
         }
         http_server_log_request(c->server, c->site, &e);
 }
 
 static ConnStep conn_write(HttpConn *c, usec_t now) {
-        HttpResponse *r = &c->resp;
+        ConnRequest *rq = c->rq;
+        HttpResponse *r = &rq->resp;
         int file_fd = r->n_pieces > 0 ? r->pieces_fd : r->file_fd;
 
-        while (c->out_sent < c->out_len || c->mem_sent < c->mem_len) {
+        while (rq->out_sent < rq->out_len || rq->mem_sent < rq->mem_len) {
                 struct iovec iov[2];
                 int n = 0;
 
-                if (c->out_sent < c->out_len)
-                        iov[n++] = (struct iovec) { c->out + c->out_sent, c->out_len - c->out_sent };
-                if (c->mem_sent < c->mem_len)
-                        iov[n++] = (struct iovec) { (char *) c->mem_body + c->mem_sent, c->mem_len - c->mem_sent };
+                if (rq->out_sent < rq->out_len)
+                        iov[n++] = (struct iovec) { rq->out + rq->out_sent, rq->out_len - rq->out_sent };
+                if (rq->mem_sent < rq->mem_len)
+                        iov[n++] = (struct iovec) { (char *) rq->mem_body + rq->mem_sent, rq->mem_len - rq->mem_sent };
                 ssize_t k = c->io->writev(c->io_ctx, iov, n);
                 if (k == -EAGAIN)
                         return STEP_WANT_WRITE;
                 if (k < 0)
                         return STEP_DONE;
                 size_t done = (size_t) k;
-                size_t head_part = MIN(done, c->out_len - c->out_sent);
-                c->out_sent += head_part;
-                c->mem_sent += done - head_part;
+                size_t head_part = MIN(done, rq->out_len - rq->out_sent);
+                rq->out_sent += head_part;
+                rq->mem_sent += done - head_part;
                 c->deadline = now + conn_cfg(c)->timeout;
         }
 
-        while (c->file_left > 0) {
+        while (rq->file_left > 0) {
                 ssize_t k;
-                size_t chunk = c->file_left > (1u << 20) ? (1u << 20) : (size_t) c->file_left;
+                size_t chunk = rq->file_left > (1u << 20) ? (1u << 20) : (size_t) rq->file_left;
 
                 if (c->io->sendfile)
-                        k = c->io->sendfile(c->io_ctx, file_fd, &c->file_off, chunk);
+                        k = c->io->sendfile(c->io_ctx, file_fd, &rq->file_off, chunk);
                 else {
                         /* No sendfile (tests, fuzzers): read into the output buffer and write that. */
                         if (chunk > OUT_BUFFER_SIZE)
                                 chunk = OUT_BUFFER_SIZE;
-                        ssize_t got = pread(file_fd, c->out, chunk, c->file_off);
+                        ssize_t got = pread(file_fd, rq->out, chunk, rq->file_off);
                         if (got <= 0)
                                 return STEP_DONE;
-                        struct iovec iov = { c->out, (size_t) got };
+                        struct iovec iov = { rq->out, (size_t) got };
                         k = c->io->writev(c->io_ctx, &iov, 1);
                         if (k > 0)
-                                c->file_off += k;
+                                rq->file_off += k;
                 }
                 if (k == -EAGAIN)
                         return STEP_WANT_WRITE;
                 if (k <= 0)
                         /* The file shrank or the peer went away: the length promised cannot be kept. */
                         return STEP_DONE;
-                c->file_left -= (uint64_t) k;
+                rq->file_left -= (uint64_t) k;
                 c->deadline = now + conn_cfg(c)->timeout;
         }
 
         /* A body in pieces (multipart/byteranges): each is sent like a memory or file body in turn.
          * body_bytes is 0 for HEAD, bodiless statuses and a failed head, which send none. */
-        if (c->body_bytes > 0 && r->piece_next < r->n_pieces) {
+        if (rq->body_bytes > 0 && r->piece_next < r->n_pieces) {
                 const HttpBodyPiece *p = &r->pieces[r->piece_next++];
                 if (p->mem) {
-                        c->mem_body = p->mem;
-                        c->mem_len = (size_t) p->len;
-                        c->mem_sent = 0;
+                        rq->mem_body = p->mem;
+                        rq->mem_len = (size_t) p->len;
+                        rq->mem_sent = 0;
                 } else {
-                        c->file_off = p->off;
-                        c->file_left = p->len;
+                        rq->file_off = p->off;
+                        rq->file_left = p->len;
                 }
                 return STEP_CONTINUE;
         }
 
         conn_log_request(c, now);
-        conn_consume_input(c, c->head.head_len);
-        if (c->body_chunked || c->body_left > 0) {
-                c->state = CONN_DISCARD_BODY;
-                conn_set_phase(c, HTTP_PHASE_READ);
-        } else
-                conn_finish_request(c, now);
+        conn_finish_request(c, now);
         return STEP_CONTINUE;
-}
-
-/* Drop the request body that is already buffered; true when the whole body is gone. Returns a
- * negative status when the body is malformed. */
-static int conn_discard_buffered(HttpConn *c) {
-        if (!c->body_chunked) {
-                size_t n = (size_t) MIN((uint64_t) c->in_len, c->body_left);
-                conn_consume_input(c, n);
-                c->body_left -= n;
-                c->body_discarded += n;
-                return c->body_left == 0;
-        }
-
-        size_t consumed = 0, data = 0;
-        int r = http_chunked_feed(&c->chunked, &c->site->limits, c->in, c->in_len, &consumed, &data);
-        /* The decoded data was written to the front of in[]; it is dropped along with the input it
-         * came from, and the bytes after the consumed part are kept. */
-        conn_consume_input(c, consumed);
-        c->body_discarded += data;
-        if (r < 0)
-                return r;
-        return r == 1;
-}
-
-static ConnStep conn_discard_body(HttpConn *c, usec_t now) {
-        for (;;) {
-                int r = conn_discard_buffered(c);
-                if (r < 0 || c->body_discarded > DISCARD_BODY_MAX) {
-                        /* A broken or endless body: the response is out, the connection ends. */
-                        c->keep_alive = false;
-                        c->body_chunked = false;
-                        c->body_left = 0;
-                        conn_finish_request(c, now);
-                        return STEP_CONTINUE;
-                }
-                if (r == 1) {
-                        c->body_chunked = false;
-                        c->body_left = 0;
-                        conn_finish_request(c, now);
-                        return STEP_CONTINUE;
-                }
-                ssize_t n = conn_recv(c);
-                if (n == -EAGAIN)
-                        return STEP_WANT_READ;
-                if (n <= 0)
-                        return STEP_DONE;
-                c->in_len += (size_t) n;
-                c->deadline = now + conn_cfg(c)->timeout;
-        }
 }
 
 static ConnStep conn_linger(HttpConn *c) {
@@ -782,11 +930,11 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
                 case CONN_READ_HEAD:
                         step = conn_read_head(c, now);
                         break;
+                case CONN_READ_BODY:
+                        step = conn_read_body(c, now);
+                        break;
                 case CONN_WRITE:
                         step = conn_write(c, now);
-                        break;
-                case CONN_DISCARD_BODY:
-                        step = conn_discard_body(c, now);
                         break;
                 case CONN_LINGER:
                         step = conn_linger(c);
@@ -815,12 +963,18 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
 HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
         switch (c->state) {
         case CONN_READ_HEAD:
-                if (c->phase == HTTP_PHASE_READ && c->in_len > 0) {
+                if (c->phase == HTTP_PHASE_READ && c->rq && c->rq->in_len > 0) {
                         /* Part of a request came, then nothing in time: tell the client, then close. */
                         conn_on_head(c, -408, now);
                         return http_conn_run(c, now);
                 }
                 break;
+        case CONN_READ_BODY:
+                /* The body is too slow (RequestReadTimeout body=): 408 instead of the answer. */
+                conn_respond_error(c, 408, true);
+                c->rq->linger = true;
+                conn_start_write(c, now);
+                return http_conn_run(c, now);
         default:
                 break;
         }

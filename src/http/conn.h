@@ -7,6 +7,13 @@
  * waits for that and for http_conn_deadline(), then calls http_conn_run() again. No processes,
  * signals or threads here: the same code runs under every MPM.
  *
+ * Memory: a connection between requests holds no buffer (about 200 bytes in all); a request takes a
+ * block (input, parsed head, response, output) from a per-thread pool when its first bytes arrive
+ * and gives it back when answered. A request body nobody wants is read and dropped before the
+ * answer (RequestReadTimeout body=: too slow → 408 and close). A connection that ends closes at once
+ * unless the client may still be sending (an error answer, an unread body, pipelined bytes): then
+ * it half-closes and drains for a while (lingering close).
+ *
  * I/O callbacks return bytes done, -EAGAIN when they would block, 0 from recv at end of stream,
  * or another -errno. */
 #pragma once

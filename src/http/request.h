@@ -17,5 +17,10 @@ typedef struct HttpRequest {
         const char *buf;  /* the bytes the head's spans point into */
         const char *path; /* decoded, dot segments removed, starts with '/', NUL-terminated */
         size_t path_len;
-        usec_t now; /* CLOCK_REALTIME */
+        usec_t now;      /* CLOCK_REALTIME */
+        usec_t now_mono; /* CLOCK_MONOTONIC, for caches */
+        /* Room the handler may copy a small body into (r->body then points there); it lives as long as
+         * the response. NULL/0: none. */
+        char *body_buf;
+        size_t body_buf_size;
 } HttpRequest;

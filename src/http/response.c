@@ -41,38 +41,52 @@ overflow:
         return -ENOBUFS;
 }
 
+int http_response_add_lines(HttpResponse *r, const char *lines, size_t len) {
+        if (len >= sizeof(r->headers) - r->headers_len) {
+                r->headers_overflow = true;
+                return -ENOBUFS;
+        }
+        memcpy(r->headers + r->headers_len, lines, len);
+        r->headers_len += len;
+        r->headers[r->headers_len] = 0;
+        return 0;
+}
+
 typedef struct StatusInfo {
         int code;
         const char *reason;
         const char *explanation; /* for the error page */
+        const char *line;        /* the status line, prebuilt */
 } StatusInfo;
 
+#define S(code, reason, explanation) { code, reason, explanation, "HTTP/1.1 " #code " " reason "\r\n" }
+
 static const StatusInfo statuses[] = {
-        { 100, "Continue", NULL },
-        { 200, "OK", NULL },
-        { 204, "No Content", NULL },
-        { 206, "Partial Content", NULL },
-        { 301, "Moved Permanently", "The document has moved." },
-        { 302, "Found", "The document has moved." },
-        { 304, "Not Modified", NULL },
-        { 400, "Bad Request", "Your browser sent a request that this server could not understand." },
-        { 403, "Forbidden", "You don't have permission to access this resource." },
-        { 404, "Not Found", "The requested URL was not found on this server." },
-        { 405, "Method Not Allowed", "The requested method is not allowed for this URL." },
-        { 408, "Request Timeout", "Server timeout waiting for the HTTP request from the client." },
-        { 411, "Length Required", "A request of the requested method requires a valid Content-length." },
-        { 412, "Precondition Failed", "The precondition on the request for this URL evaluated to false." },
-        { 413, "Content Too Large", "The requested resource does not allow request data with this method, or the amount of data provided in the request exceeds the capacity limit." },
-        { 414, "URI Too Long", "The requested URL's length exceeds the capacity limit for this server." },
-        { 416, "Range Not Satisfiable", "None of the range-specifier values in the Range request-header field overlap the current extent of the selected resource." },
-        { 417, "Expectation Failed", "The expectation given in the Expect request-header field could not be met by this server." },
-        { 421, "Misdirected Request", "The client needs a new connection for this request as the requested host name does not match this connection." },
-        { 431, "Request Header Fields Too Large", "Your browser sent a request whose header fields are too large for this server." },
-        { 500, "Internal Server Error", "The server encountered an internal error and was unable to complete your request." },
-        { 501, "Not Implemented", "The requested method is not supported by this server." },
-        { 503, "Service Unavailable", "The server is temporarily unable to service your request." },
-        { 504, "Gateway Timeout", "The gateway did not receive a timely response from the upstream server." },
-        { 505, "HTTP Version Not Supported", "The server does not support the HTTP version used in the request." },
+        S(100, "Continue", NULL),
+        S(200, "OK", NULL),
+        S(204, "No Content", NULL),
+        S(206, "Partial Content", NULL),
+        S(301, "Moved Permanently", "The document has moved."),
+        S(302, "Found", "The document has moved."),
+        S(304, "Not Modified", NULL),
+        S(400, "Bad Request", "Your browser sent a request that this server could not understand."),
+        S(403, "Forbidden", "You don't have permission to access this resource."),
+        S(404, "Not Found", "The requested URL was not found on this server."),
+        S(405, "Method Not Allowed", "The requested method is not allowed for this URL."),
+        S(408, "Request Timeout", "Server timeout waiting for the HTTP request from the client."),
+        S(411, "Length Required", "A request of the requested method requires a valid Content-length."),
+        S(412, "Precondition Failed", "The precondition on the request for this URL evaluated to false."),
+        S(413, "Content Too Large", "The requested resource does not allow request data with this method, or the amount of data provided in the request exceeds the capacity limit."),
+        S(414, "URI Too Long", "The requested URL's length exceeds the capacity limit for this server."),
+        S(416, "Range Not Satisfiable", "None of the range-specifier values in the Range request-header field overlap the current extent of the selected resource."),
+        S(417, "Expectation Failed", "The expectation given in the Expect request-header field could not be met by this server."),
+        S(421, "Misdirected Request", "The client needs a new connection for this request as the requested host name does not match this connection."),
+        S(431, "Request Header Fields Too Large", "Your browser sent a request whose header fields are too large for this server."),
+        S(500, "Internal Server Error", "The server encountered an internal error and was unable to complete your request."),
+        S(501, "Not Implemented", "The requested method is not supported by this server."),
+        S(503, "Service Unavailable", "The server is temporarily unable to service your request."),
+        S(504, "Gateway Timeout", "The gateway did not receive a timely response from the upstream server."),
+        S(505, "HTTP Version Not Supported", "The server does not support the HTTP version used in the request."),
 };
 
 static const StatusInfo *status_find(int status) {
@@ -80,6 +94,19 @@ static const StatusInfo *status_find(int status) {
                 if (statuses[i].code == status)
                         return &statuses[i];
         return NULL;
+}
+
+const char *http_status_line(int status, size_t *ret_len) {
+        static _Thread_local char other[48];
+        const StatusInfo *s = status_find(status);
+
+        if (s) {
+                *ret_len = strlen(s->line);
+                return s->line;
+        }
+        int n = snprintf(other, sizeof(other), "HTTP/1.1 %d Unknown\r\n", status);
+        *ret_len = n > 0 ? (size_t) n : 0;
+        return other;
 }
 
 const char *http_status_reason(int status) {

@@ -53,11 +53,17 @@ void http_response_done(HttpResponse *r); /* closes file_fd and pieces_fd, frees
 /* Append one header line; returns -ENOBUFS when it does not fit (the response becomes a 500). */
 int http_response_add_header(HttpResponse *r, const char *name, const char *fmt, ...) _printf_(3, 4);
 
+/* Append prebuilt "Name: value\r\n" lines; -ENOBUFS when they do not fit (the response becomes a 500). */
+int http_response_add_lines(HttpResponse *r, const char *lines, size_t len);
+
 /* A complete error or redirect answer with Apache's short HTML body. Drops any header added before
  * except those added after the call. */
 void http_response_set_error(HttpResponse *r, int status);
 
 const char *http_status_reason(int status);
+
+/* "HTTP/1.1 200 OK\r\n": the status line, prebuilt; *ret_len is its length. */
+const char *http_status_line(int status, size_t *ret_len);
 
 /* Length of the body the response carries (memory, file or pieces). */
 uint64_t http_response_body_length(const HttpResponse *r);

@@ -11,6 +11,12 @@
 #include "server-logs.h"
 #include "strv.h"
 
+static void server_set_header(HttpServer *s, const char *value) {
+        snprintf(s->server_header, sizeof(s->server_header), "%s", value);
+        int n = snprintf(s->server_line, sizeof(s->server_line), "Server: %s\r\n", s->server_header);
+        s->server_line_len = n > 0 ? MIN((size_t) n, sizeof(s->server_line) - 1) : 0;
+}
+
 int http_server_new(const char *mime_types_file, HttpServer **ret) {
         HttpServer *s = calloc(1, sizeof(*s));
         int r;
@@ -25,7 +31,9 @@ int http_server_new(const char *mime_types_file, HttpServer **ret) {
         /* A missing mime.types file leaves only AddType and DefaultType: not fatal. */
         if (mime_types_file)
                 (void) mime_table_load(s->mime, mime_types_file);
-        snprintf(s->server_header, sizeof(s->server_header), "mpmd");
+        static uint64_t next_id;
+        s->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+        server_set_header(s, "mpmd");
         *ret = s;
         return 0;
 }
@@ -48,7 +56,12 @@ HttpServer *http_server_free(HttpServer *s) {
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error) {
         HttpSite *sites, *site;
-        int fd = -1;
+        HttpReadTimeout rt;
+        int fd = -1, r;
+
+        r = http_read_timeout_parse(cfg->request_read_timeout, &rt, ret_error);
+        if (r < 0)
+                return r;
 
         if (cfg->document_root) {
                 fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -76,6 +89,7 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                         .fields = cfg->limit_request_fields,
                 },
                 .listen = strv_copy(listen),
+                .read_timeout = rt,
         };
         if (!site->name || (listen && !site->listen)) {
                 free(site->name);
@@ -104,7 +118,7 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
         if (head > s->max_head_size)
                 s->max_head_size = (uint32_t) head;
         if (cfg->server_tokens == SERVER_TOKENS_FULL)
-                snprintf(s->server_header, sizeof(s->server_header), "mpmd/%s", PACKAGE_VERSION);
+                server_set_header(s, "mpmd/" PACKAGE_VERSION);
         return 0;
 }
 
@@ -185,4 +199,102 @@ const HttpSite *http_server_select(const HttpServer *s, const char *listener_nam
                         return &s->sites[0];
         }
         return first ? first : &s->sites[0];
+}
+
+void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign) {
+        if (site_index < s->n_sites)
+                s->sites[site_index].foreign = foreign;
+}
+
+#define READ_TIMEOUT_MAX_SEC 86400
+
+/* "N" or "N-M" seconds, then nothing or ",MinRate=R". */
+static int read_timeout_stage_parse(const char *v, HttpReadTimeoutStage *ret, const char **ret_error) {
+        _cleanup_free_ char *copy = strdup(v);
+        HttpReadTimeoutStage st = {};
+        uint64_t t, m = 0, rate = 0;
+        char *comma, *dash;
+
+        if (!copy)
+                return -ENOMEM;
+        comma = strchr(copy, ',');
+        if (comma) {
+                *comma++ = 0;
+                if (strncasecmp(comma, "MinRate=", 8) != 0 || parse_uint64(comma + 8, &rate) < 0 ||
+                    rate > UINT32_MAX) {
+                        *ret_error = "RequestReadTimeout: expected \",MinRate=BYTES-PER-SECOND\" after a stage's timeout";
+                        return -EINVAL;
+                }
+                if (rate == 0) {
+                        *ret_error = "RequestReadTimeout: MinRate must be larger than 0";
+                        return -EINVAL;
+                }
+        }
+        dash = strchr(copy, '-');
+        if (dash)
+                *dash++ = 0;
+        if (parse_uint64(copy, &t) < 0 || t > READ_TIMEOUT_MAX_SEC || (dash && (parse_uint64(dash, &m) < 0 ||
+                                                                               m > READ_TIMEOUT_MAX_SEC))) {
+                *ret_error = "RequestReadTimeout: a stage's timeout must be seconds (0 to 86400) or a range such as 20-40";
+                return -EINVAL;
+        }
+        if (dash && m <= t) {
+                *ret_error = "RequestReadTimeout: a stage's maximum must be larger than its timeout";
+                return -EINVAL;
+        }
+        if (dash && rate == 0) {
+                *ret_error = "RequestReadTimeout: a timeout range needs MinRate";
+                return -EINVAL;
+        }
+        if (t > 0)
+                st = (HttpReadTimeoutStage) {
+                        .timeout = t * USEC_PER_SEC,
+                        .max = m * USEC_PER_SEC,
+                        .min_rate = (uint32_t) rate,
+                };
+        *ret = st;
+        return 0;
+}
+
+static int read_timeout_words_parse(const char *s, HttpReadTimeout *rt, const char **ret_error) {
+        _cleanup_free_ char *copy = strdup(s);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                HttpReadTimeoutStage *st;
+                if (strncasecmp(w, "header=", 7) == 0)
+                        st = &rt->header;
+                else if (strncasecmp(w, "body=", 5) == 0)
+                        st = &rt->body;
+                else if (strncasecmp(w, "handshake=", 10) == 0) {
+                        *ret_error = "RequestReadTimeout: handshake= is not supported (mpmd has no TLS)";
+                        return -EINVAL;
+                } else {
+                        *ret_error = "RequestReadTimeout: expected header=N[-M][,MinRate=R] and/or body=N[-M][,MinRate=R]";
+                        return -EINVAL;
+                }
+                r = read_timeout_stage_parse(strchr(w, '=') + 1, st, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int http_read_timeout_parse(const char *s, HttpReadTimeout *ret, const char **ret_error) {
+        HttpReadTimeout rt;
+        int r;
+
+        r = read_timeout_words_parse(HTTP_READ_TIMEOUT_DEFAULT, &rt, ret_error);
+        if (r < 0)
+                return r;
+        if (s) {
+                r = read_timeout_words_parse(s, &rt, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        *ret = rt;
+        return 0;
 }

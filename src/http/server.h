@@ -14,19 +14,38 @@
 #include "parser.h"
 #include "site-config.h"
 
+/* One stage of RequestReadTimeout (Apache's mod_reqtimeout): a request head or body must arrive
+ * within timeout, extended by one second for every min_rate bytes received, up to max. */
+typedef struct HttpReadTimeoutStage {
+        usec_t timeout;    /* 0: the stage is off (TimeOut alone applies) */
+        usec_t max;        /* 0: no upper bound */
+        uint32_t min_rate; /* bytes per second; 0: no extension */
+} HttpReadTimeoutStage;
+
+typedef struct HttpReadTimeout {
+        HttpReadTimeoutStage header, body;
+} HttpReadTimeout;
+
+#define HTTP_READ_TIMEOUT_DEFAULT "header=20-40,MinRate=500 body=20,MinRate=500"
+
 typedef struct HttpSite {
         char *name;                /* vhost name, or the ServerName of the main server */
         const HttpSiteConfig *cfg;
         int root_fd;               /* DocumentRoot, O_PATH|O_DIRECTORY; -1 when none */
         HttpParserLimits limits;
         char **listen;             /* addresses or socket names only this site receives; NULL: all */
+        HttpReadTimeout read_timeout;
+        bool foreign;              /* served by another process here: requests for it get 421 */
 } HttpSite;
 
 typedef struct HttpServer {
         HttpSite *sites; /* sites[0] is the main server ([Server]); the rest are [VirtualHost]s */
         size_t n_sites;
         MimeTable *mime;
+        uint64_t id;             /* unique in the process: caches key on it, never on addresses */
         char server_header[64];
+        char server_line[80];    /* "Server: mpmd\r\n", prebuilt */
+        size_t server_line_len;
         uint32_t max_header_fields; /* the largest LimitRequestFields of all sites */
         uint32_t max_head_size;     /* the largest head any site accepts */
         const struct HttpStatusData *status; /* what the supervisor publishes; read-only in workers */
@@ -46,6 +65,15 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
  * no match or no host, the main server when it has a DocumentRoot, else the first virtual host. */
 const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
                                    size_t host_len);
+
+/* Mark a site as served elsewhere (perchild: another pool's site) or not; an index out of range is
+ * ignored. */
+void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign);
+
+/* Parse a RequestReadTimeout value (Apache's syntax: "header=N[-M][,MinRate=R] body=…", seconds,
+ * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets
+ * *ret_error to a static sentence saying what is wrong. */
+int http_read_timeout_parse(const char *s, HttpReadTimeout *ret, const char **ret_error);
 
 /* Does host match pattern (exact or *.wildcard), ignoring case and any :port on host? */
 bool http_host_matches(const char *pattern, const char *host, size_t host_len);

@@ -26,6 +26,8 @@ const ConfItem http_site_directives[] = {
           .expect = "a number from 0 (unlimited) to 1000000" },
         { "TimeOut", CONF_USEC, SITE(timeout), "60", 1 * USEC_PER_SEC, 3600 * USEC_PER_SEC,
           .expect = "a time from 1 to 3600 s" },
+        { "RequestReadTimeout", CONF_STRING, SITE(request_read_timeout), "header=20-40,MinRate=500 body=20,MinRate=500",
+          .expect = "header=N[-M][,MinRate=R] body=N[-M][,MinRate=R] (seconds; 0 turns a stage off)" },
         { "LimitRequestLine", CONF_UINT, SITE(limit_request_line), "8190", 64, 65536,
           .expect = "a number of bytes from 64 to 65536" },
         { "LimitRequestFieldSize", CONF_UINT, SITE(limit_request_field_size), "8190", 64, 65536,
@@ -41,5 +43,9 @@ const ConfItem http_site_directives[] = {
         { "ServerStatus", CONF_STRING, SITE(server_status), NULL, .expect = "a path such as /server-status" },
         { "ServerStatusAllow", CONF_STRV, SITE(server_status_allow), "127.0.0.0/8 ::1", .flags = CONF_LIST_REPLACE,
           .expect = "addresses or networks (ADDR/BITS)" },
+        { "ScriptAlias", CONF_STRV, SITE(script_alias), NULL,
+          .expect = "a URL path starting and ending with '/' and an absolute directory" },
+        { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
+          .expect = "a time from 1 s to 86400 s" },
         CONF_TABLE_END,
 };

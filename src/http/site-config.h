@@ -31,6 +31,7 @@ typedef struct HttpSiteConfig {
         usec_t keep_alive_timeout;
         uint32_t max_keep_alive_requests; /* 0: unlimited */
         usec_t timeout;                   /* TimeOut: sends and body reads */
+        char *request_read_timeout;       /* RequestReadTimeout, parsed by http_server_add_site() */
         uint32_t limit_request_line;
         uint32_t limit_request_field_size;
         uint32_t limit_request_fields;
@@ -40,6 +41,8 @@ typedef struct HttpSiteConfig {
         bool trace_enable;
         char *server_status; /* path of the status page, NULL: off */
         char **server_status_allow;
+        char **script_alias; /* ScriptAlias: pairs "URL-PATH DIRECTORY" as words (cgi.h checks them) */
+        usec_t cgi_timeout;  /* CGITimeout: a CGI program's whole run */
 } HttpSiteConfig;
 
 extern const ConfItem http_site_directives[];

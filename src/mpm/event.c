@@ -6,21 +6,27 @@
  * nginx's worker_connections): at the bound it closes its oldest idle keep-alive connection to make
  * room, and when none is idle it stops accepting until one ends, so new connections wait in the
  * kernel's backlog instead of being queued without bound. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "event.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
 #include "server-logs.h"
-#include "socket-io.h"
 #include "time-util.h"
 
 #define EVENT_SERVER_LIMIT_MAX 1024
@@ -95,6 +101,7 @@ static void event_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
 
 typedef enum EventSourceKind {
         SOURCE_LISTENER,
+        SOURCE_HANDOFF,
         SOURCE_STOP,
         SOURCE_CONN,
 } EventSourceKind;
@@ -102,23 +109,30 @@ typedef enum EventSourceKind {
 typedef struct EventSource {
         EventSourceKind kind;
         const Listener *listener;
+        uint16_t local_port; /* of the listener, looked up once rather than per connection */
 } EventSource;
 
 typedef struct EventConn {
         EventSource source; /* first: epoll's data.ptr points here */
         int fd;
+        /* With EPOLLET, a read that returned less than asked for drained the socket: the next one
+         * would only say EAGAIN, so it is not made until epoll reports input again. */
+        bool readable;
+        bool hup; /* the peer's end of stream (or an error) was reported: reads never block again */
         HttpConn *http;
         HttpConnPhase phase;
+        char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
 } EventConn;
 
 typedef struct EventLoop {
         const Generation *g;
-        const EventConfig *cfg;
+        const EventLoopSpec *spec;
         ScoreboardProcess *board;
         int ep;
         EventSource *listeners;
+        EventSource handoff;
         EventSource stop;
         EventConn *conns; /* most recently active first */
         unsigned n_conns, n_idle;
@@ -126,6 +140,79 @@ typedef struct EventLoop {
         bool stopping;
         uint64_t accepted;
 } EventLoop;
+
+static ssize_t event_io_recv(void *ctx, void *buf, size_t n) {
+        EventConn *c = ctx;
+        ssize_t k;
+
+        if (!c->readable)
+                return -EAGAIN;
+        k = recv(c->fd, buf, n, 0);
+        if (k < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        c->readable = false;
+                        return -EAGAIN;
+                }
+                return -errno;
+        }
+        if (k > 0 && (size_t) k < n && !c->hup)
+                c->readable = false;
+        return k;
+}
+
+static ssize_t event_io_writev(void *ctx, const struct iovec *iov, int n) {
+        EventConn *c = ctx;
+        struct msghdr mh = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
+        /* MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE. */
+        ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+
+        if (k < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return k;
+}
+
+static ssize_t event_io_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) {
+        EventConn *c = ctx;
+        ssize_t k = sendfile(c->fd, in_fd, offset, n);
+
+        if (k < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return k;
+}
+
+static int event_io_shutdown_write(void *ctx) {
+        EventConn *c = ctx;
+        return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static const HttpIo event_io = {
+        .recv = event_io_recv,
+        .writev = event_io_writev,
+        .sendfile = event_io_sendfile,
+        .shutdown_write = event_io_shutdown_write,
+};
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss) {
+        if (ss->ss_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
+        if (ss->ss_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
+        return 0;
+}
+
+/* The engine's view of a connection from the peer address accept4() returned: no getpeername or
+ * getsockname per connection. */
+static void conn_info_from(const struct sockaddr_storage *peer, const char *listener_name, uint16_t local_port,
+                           HttpConnInfo *ret) {
+        *ret = (HttpConnInfo) { .listener_name = listener_name, .local_port = local_port };
+        if (peer->ss_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) peer)->sin_addr, ret->peer, sizeof(ret->peer));
+        else if (peer->ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) peer)->sin6_addr, ret->peer, sizeof(ret->peer));
+        else
+                snprintf(ret->peer, sizeof(ret->peer), "-");
+        ret->peer_port = sockaddr_port(peer);
+}
 
 static void loop_update_board(EventLoop *l) {
         l->board->connections_open = l->n_conns;
@@ -176,26 +263,40 @@ static void loop_list_push_front(EventLoop *l, EventConn *c) {
         l->conns = c;
 }
 
+static void event_conn_free(EventConn *c) {
+        http_conn_free(c->http);
+        /* close() removes it from the epoll set as well: no epoll_ctl needed. */
+        safe_close(c->fd);
+        free(c->listener_name);
+        free(c);
+}
+
 static void loop_close(EventLoop *l, EventConn *c) {
         if (c->phase == HTTP_PHASE_IDLE)
                 l->n_idle--;
         loop_list_remove(l, c);
-        http_conn_free(c->http);
-        /* close() removes it from the epoll set as well: no epoll_ctl needed. */
-        safe_close(c->fd);
-        free(c);
+        event_conn_free(c);
         l->n_conns--;
 }
 
 static void loop_set_accepting(EventLoop *l, bool on) {
         if (l->accepting == on)
                 return;
-        for (size_t i = 0; i < l->g->n_listeners; i++) {
+        for (size_t i = 0; i < l->spec->n_listeners; i++) {
                 if (on) {
                         struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &l->listeners[i] };
-                        (void) epoll_ctl(l->ep, EPOLL_CTL_ADD, l->g->listeners[i].fd, &ev);
+                        (void) epoll_ctl(l->ep, EPOLL_CTL_ADD, l->spec->listeners[i].fd, &ev);
                 } else
-                        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, l->g->listeners[i].fd, NULL);
+                        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, l->spec->listeners[i].fd, NULL);
+        }
+        if (l->spec->handoff_fd >= 0) {
+                /* Not read while full: the sender's next message then fails with EAGAIN and it
+                 * answers 503 itself. */
+                if (on) {
+                        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->handoff };
+                        (void) epoll_ctl(l->ep, EPOLL_CTL_ADD, l->spec->handoff_fd, &ev);
+                } else
+                        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, l->spec->handoff_fd, NULL);
         }
         l->accepting = on;
         l->board->accepting = on;
@@ -228,13 +329,64 @@ static bool loop_shed_idle(EventLoop *l) {
         return false;
 }
 
-static void loop_accept(EventLoop *l, const Listener *listener, usec_t now) {
+/* Room for one more connection? At the bound, shed an idle one or stop taking new ones. */
+static bool loop_make_room(EventLoop *l) {
+        if (l->n_conns < l->spec->worker_connections || loop_shed_idle(l))
+                return true;
+        loop_set_accepting(l, false);
+        return false;
+}
+
+/* Take a connected socket into the loop. Nothing has been read from it, and it is not read now:
+ * it is registered edge-triggered, and epoll reports its request (already there or not) with the
+ * next batch of events. Takes ownership of fd; false when the loop should stop taking more. */
+static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *owned_name, usec_t now) {
+        EventConn *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                safe_close(fd);
+                free(owned_name);
+                return true;
+        }
+        c->source.kind = SOURCE_CONN;
+        c->fd = fd;
+        c->loop = l;
+        c->phase = HTTP_PHASE_READ;
+        c->listener_name = owned_name;
+        c->http = http_conn_new(l->g->http, &event_io, c, info, now);
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+        if (!c->http || epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                event_conn_free(c);
+                return true;
+        }
+        http_conn_set_observer(c->http, &event_observer, c);
+        l->board->workers[0].connections++;
+        loop_list_push_front(l, c);
+        l->n_conns++;
+        l->accepted++;
+        if (l->stopping)
+                http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
+        if (l->spec->max_connections_per_child > 0 && l->accepted >= l->spec->max_connections_per_child) {
+                log_debug("accepted MaxConnectionsPerChild (%u) connections, finishing",
+                          l->spec->max_connections_per_child);
+                l->stopping = true;
+                loop_set_accepting(l, false);
+                return false;
+        }
+        return true;
+}
+
+static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
+        const Listener *listener = src->listener;
+
         for (int k = 0; k < EVENT_ACCEPT_BATCH; k++) {
-                if (l->n_conns >= l->cfg->worker_connections && !loop_shed_idle(l)) {
-                        loop_set_accepting(l, false);
+                struct sockaddr_storage peer;
+                socklen_t len = sizeof(peer);
+                HttpConnInfo info;
+
+                if (!loop_make_room(l))
                         return;
-                }
-                int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = accept4(listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EMFILE || errno == ENFILE) {
                                 /* Out of descriptors: pause accepting until a connection ends rather
@@ -244,42 +396,84 @@ static void loop_accept(EventLoop *l, const Listener *listener, usec_t now) {
                         }
                         return;
                 }
-                EventConn *c = calloc(1, sizeof(*c));
-                HttpConnInfo info;
-                if (!c) {
-                        close(fd);
+                conn_info_from(&peer, listener->name, src->local_port, &info);
+                if (!loop_adopt(l, fd, &info, NULL, now))
                         return;
-                }
-                c->source.kind = SOURCE_CONN;
-                c->fd = fd;
-                c->loop = l;
-                c->phase = HTTP_PHASE_READ;
-                socket_conn_info(fd, listener->name, &info);
-                c->http = http_conn_new(l->g->http, &socket_io, &c->fd, &info, now);
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-                if (!c->http || epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                        http_conn_free(c->http);
-                        close(fd);
-                        free(c);
+        }
+}
+
+/* The name a handed-off connection's listener goes by: one of ours when we know it (the pointer
+ * must outlive the connection), else a copy the connection owns. */
+static const char *loop_listener_name(const EventLoop *l, const char *name, char **ret_owned) {
+        *ret_owned = NULL;
+        for (size_t i = 0; i < l->spec->n_listeners; i++)
+                if (strcmp(l->spec->listeners[i].name, name) == 0)
+                        return l->spec->listeners[i].name;
+        for (size_t i = 0; i < l->g->n_listeners; i++)
+                if (strcmp(l->g->listeners[i].name, name) == 0)
+                        return l->g->listeners[i].name;
+        *ret_owned = strdup(name);
+        return *ret_owned;
+}
+
+/* Receive one handed-off connection; false when there is none (or the loop is full). */
+static bool loop_receive_handoff(EventLoop *l, usec_t now) {
+        EventHandoff h = {};
+        struct iovec iov = { &h, sizeof(h) };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control;
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control.buf,
+                .msg_controllen = sizeof(control.buf),
+        };
+        struct sockaddr_storage peer, local;
+        socklen_t len = sizeof(peer);
+        HttpConnInfo info;
+        int fd = -1, flags;
+        char *owned;
+
+        if (!loop_make_room(l))
+                return false;
+        ssize_t n = recvmsg(l->spec->handoff_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return false;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
                         continue;
-                }
-                http_conn_set_observer(c->http, &event_observer, c);
-                l->board->workers[0].connections++;
-                loop_list_push_front(l, c);
-                l->n_conns++;
-                l->accepted++;
-                if (l->stopping)
-                        http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
-                /* The request may already be there (it often is on loopback). */
-                loop_run(l, c, now);
-                if (l->cfg->max_connections_per_child > 0 && l->accepted >= l->cfg->max_connections_per_child) {
-                        log_debug("accepted MaxConnectionsPerChild (%u) connections, finishing",
-                                  l->cfg->max_connections_per_child);
-                        l->stopping = true;
-                        loop_set_accepting(l, false);
-                        return;
+                size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(cm);
+                for (size_t i = 0; i < nfds; i++) {
+                        if (fd < 0)
+                                fd = fds[i];
+                        else
+                                safe_close(fds[i]); /* exactly one is the protocol; drop extras */
                 }
         }
+        if (fd < 0 || (size_t) n != sizeof(h) || (mh.msg_flags & MSG_CTRUNC)) {
+                log_warning("Dropping a malformed connection hand-off (%zd bytes%s)", n,
+                            fd < 0 ? ", no descriptor" : "");
+                safe_close(fd);
+                return n != 0; /* 0: the sender closed its end */
+        }
+        h.listener_name[sizeof(h.listener_name) - 1] = 0;
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                safe_close(fd);
+                return true;
+        }
+        /* No accept sockaddr here: ask the socket once. */
+        const char *name = loop_listener_name(l, h.listener_name, &owned);
+        if (getpeername(fd, (struct sockaddr *) &peer, &len) < 0)
+                peer.ss_family = AF_UNSPEC;
+        len = sizeof(local);
+        if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
+                local.ss_family = AF_UNSPEC;
+        conn_info_from(&peer, name ? name : "", sockaddr_port(&local), &info);
+        return loop_adopt(l, fd, &info, owned, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {
@@ -299,22 +493,41 @@ static void loop_begin_stop(EventLoop *l, usec_t now) {
                 http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
 }
 
-static int event_worker_main(const WorkerContext *ctx) {
+static uint16_t listener_local_port(int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        return sockaddr_port(&ss);
+}
+
+int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
         const Generation *g = ctx->generation;
         EventLoop l = {
                 .g = g,
-                .cfg = g->mpm_config,
+                .spec = spec,
                 .board = ctx->board,
+                .handoff = { .kind = SOURCE_HANDOFF },
                 .stop = { .kind = SOURCE_STOP },
         };
         usec_t next_sweep;
 
+        /* Keep freed memory instead of giving the top of the heap back to the kernel after every
+         * connection and faulting it in again for the next one. */
+        (void) mallopt(M_TRIM_THRESHOLD, 64 << 20);
+        (void) mallopt(M_TOP_PAD, 1 << 20);
+
         l.ep = epoll_create1(EPOLL_CLOEXEC);
-        l.listeners = calloc(g->n_listeners, sizeof(EventSource));
+        l.listeners = calloc(MAX(spec->n_listeners, (size_t) 1), sizeof(EventSource));
         if (l.ep < 0 || !l.listeners)
                 return log_error_errno(errno, "Cannot set up the event loop: %m"), WORKER_EXIT_FATAL;
-        for (size_t i = 0; i < g->n_listeners; i++)
-                l.listeners[i] = (EventSource) { .kind = SOURCE_LISTENER, .listener = &g->listeners[i] };
+        for (size_t i = 0; i < spec->n_listeners; i++)
+                l.listeners[i] = (EventSource) {
+                        .kind = SOURCE_LISTENER,
+                        .listener = &spec->listeners[i],
+                        .local_port = listener_local_port(spec->listeners[i].fd),
+                };
         struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &l.stop };
         if (epoll_ctl(l.ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)
                 return log_error_errno(errno, "Cannot watch the stop signal: %m"), WORKER_EXIT_FATAL;
@@ -342,7 +555,12 @@ static int event_worker_main(const WorkerContext *ctx) {
                                 /* Even if we stopped accepting earlier in this batch: with
                                  * EPOLLEXCLUSIVE no other process was woken for this connection.
                                  * A stopping loop serves it drained (Connection: close). */
-                                loop_accept(&l, src->listener, now);
+                                loop_accept(&l, src, now);
+                                break;
+                        case SOURCE_HANDOFF:
+                                for (int k = 0; k < EVENT_ACCEPT_BATCH && l.accepting; k++)
+                                        if (!loop_receive_handoff(&l, now))
+                                                break;
                                 break;
                         case SOURCE_STOP: {
                                 int sig = conn_driver_read_stop(ctx->stop_fd);
@@ -352,16 +570,24 @@ static int event_worker_main(const WorkerContext *ctx) {
                                         loop_begin_stop(&l, now);
                                 break;
                         }
-                        case SOURCE_CONN:
-                                loop_run(&l, (EventConn *) src, now);
+                        case SOURCE_CONN: {
+                                EventConn *c = (EventConn *) src;
+                                if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                                        c->readable = true;
+                                /* An end of stream that came with the data is reported once: the read
+                                 * after a short one must still see it. */
+                                if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                                        c->hup = true;
+                                loop_run(&l, c, now);
                                 break;
+                        }
                         }
                 }
                 if (now >= next_sweep) {
                         loop_sweep(&l, now);
                         next_sweep = now + EVENT_SWEEP_USEC;
                 }
-                if (!l.accepting && !l.stopping && l.n_conns < l.cfg->worker_connections)
+                if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections)
                         loop_set_accepting(&l, true);
                 loop_update_board(&l);
                 (void) http_server_flush_logs(g->http, now);
@@ -375,6 +601,20 @@ out:
         free(l.listeners);
         close(l.ep);
         return WORKER_EXIT_OK;
+}
+
+static int event_worker_main(const WorkerContext *ctx) {
+        const Generation *g = ctx->generation;
+        const EventConfig *cfg = g->mpm_config;
+        EventLoopSpec spec = {
+                .listeners = g->listeners,
+                .n_listeners = g->n_listeners,
+                .handoff_fd = -1,
+                .worker_connections = cfg->worker_connections,
+                .max_connections_per_child = cfg->max_connections_per_child,
+        };
+
+        return event_loop_run(ctx, &spec);
 }
 
 const MpmOps mpm_event_module = {

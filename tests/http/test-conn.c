@@ -276,3 +276,249 @@ Test(conn, rejected_head_request_has_no_body) {
         cr_assert(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "a HEAD answer ends with its head: %s", out);
         free(out);
 }
+
+/* ---- RequestReadTimeout ------------------------------------------------------------------------ */
+
+Test(conn, read_timeout_parses_apache_syntax) {
+        HttpReadTimeout rt;
+        const char *err = NULL;
+
+        cr_assert_eq(http_read_timeout_parse(NULL, &rt, &err), 0);
+        cr_assert_eq(rt.header.timeout, 20 * USEC_PER_SEC);
+        cr_assert_eq(rt.header.max, 40 * USEC_PER_SEC);
+        cr_assert_eq(rt.header.min_rate, 500);
+        cr_assert_eq(rt.body.timeout, 20 * USEC_PER_SEC);
+        cr_assert_eq(rt.body.max, 0);
+        cr_assert_eq(rt.body.min_rate, 500);
+
+        cr_assert_eq(http_read_timeout_parse("body=5 header=0", &rt, &err), 0);
+        cr_assert_eq(rt.body.timeout, 5 * USEC_PER_SEC);
+        cr_assert_eq(rt.body.min_rate, 0);
+        cr_assert_eq(rt.header.timeout, 0, "0 turns the stage off");
+
+        cr_assert_eq(http_read_timeout_parse("header=10-30,minrate=100", &rt, &err), 0);
+        cr_assert_eq(rt.header.max, 30 * USEC_PER_SEC);
+        cr_assert_eq(rt.body.timeout, 20 * USEC_PER_SEC, "a stage not named keeps its default");
+
+        static const char *const bad[] = {
+                "header=", "header=x", "header=10-5,MinRate=1", "header=10-20", "body=10,MinRate=0",
+                "body=10,Rate=5", "head=10", "handshake=5", "body=-5", "body=10 junk", "body=99999999",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                err = NULL;
+                cr_assert_eq(http_read_timeout_parse(bad[i], &rt, &err), -EINVAL, "%s", bad[i]);
+                cr_assert(err && strstr(err, "RequestReadTimeout"), "%s: %s", bad[i], err ? err : "(none)");
+        }
+}
+
+Test(conn, header_deadline_follows_request_read_timeout) {
+        MemoryIo m;
+        const char *req = "GET / HTTP/1.1\r\nHost:";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(http_conn_deadline(c), 1000 + 20 * USEC_PER_SEC, "header=20 from the connection's start");
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        http_conn_free(c);
+        memory_io_done(&m);
+
+        /* 1100 bytes at MinRate=500: two more seconds. */
+        char big[1200];
+        int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX-Pad: %01080d", 0);
+        memory_io_init(&m, big, (size_t) n, 0);
+        c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert_eq(http_conn_deadline(c), 1000 + 22 * USEC_PER_SEC);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+/* A new server whose main site has this RequestReadTimeout. */
+static HttpServer *server_with_read_timeout(const char *value, HttpSiteConfig *c) {
+        HttpServer *s;
+        const char *err = NULL;
+
+        cr_assert_eq(conf_table_defaults(http_site_directives, c), 0);
+        c->document_root = strdup(root);
+        free(c->request_read_timeout);
+        c->request_read_timeout = strdup(value);
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", c, NULL, &err), 0, "%s", err);
+        return s;
+}
+
+Test(conn, header_range_is_capped_at_its_maximum) {
+        HttpSiteConfig c2;
+        HttpServer *s = server_with_read_timeout("header=2-3,MinRate=10", &c2);
+        char big[200];
+        int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX-Pad: %0150d", 0);
+        MemoryIo m;
+
+        memory_io_init(&m, big, (size_t) n, 0);
+        HttpConn *c = http_conn_new(s, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert_eq(http_conn_deadline(c), 1000 + 3 * USEC_PER_SEC, "15 more seconds earned, 1 allowed");
+        http_conn_free(c);
+        memory_io_done(&m);
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c2);
+}
+
+Test(conn, bad_request_read_timeout_fails_the_site) {
+        HttpSiteConfig c2;
+        HttpServer *s;
+        const char *err = NULL;
+
+        cr_assert_eq(conf_table_defaults(http_site_directives, &c2), 0);
+        free(c2.request_read_timeout);
+        c2.request_read_timeout = strdup("body=abc");
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", &c2, NULL, &err), -EINVAL);
+        cr_assert(err && strstr(err, "RequestReadTimeout"));
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c2);
+}
+
+Test(conn, slow_body_gets_408_and_close) {
+        HttpSiteConfig c2;
+        HttpServer *s = server_with_read_timeout("body=5,MinRate=100", &c2);
+        const char *req = "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                          "0123456789012345678901234567890123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789012345678901234567890123456789"; /* 210 */
+        MemoryIo m;
+
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(s, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert_eq(m.out_len, 0, "nothing is answered before the body is in");
+        /* 210 bytes at MinRate=100 earn two seconds. */
+        cr_assert_eq(http_conn_deadline(c), 1000 + 7 * USEC_PER_SEC);
+        cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), HTTP_CONN_WANT_READ, "lingers after the 408");
+        cr_assert(m.out && strncmp(m.out, "HTTP/1.1 408 ", 13) == 0, "%.*s", (int) m.out_len, m.out);
+        cr_assert(memmem(m.out, m.out_len, "Connection: close\r\n", 19));
+        cr_assert(m.shut, "the write side is shut for a lingering close");
+        http_conn_free(c);
+        memory_io_done(&m);
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c2);
+}
+
+Test(conn, body_is_read_before_the_answer) {
+        MemoryIo m;
+        const char *req = "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert_eq(m.out_len, 0);
+        cr_assert_eq(http_conn_deadline(c), 1000 + 20 * USEC_PER_SEC, "body=20 by default");
+        const char *rest = "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789";
+        m.in = rest;
+        m.in_len = strlen(rest);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ);
+        cr_assert(strncmp(m.out, "HTTP/1.1 405 ", 13) == 0, "%.*s", (int) m.out_len, m.out);
+        cr_assert_eq(http_conn_phase(c), HTTP_PHASE_IDLE, "the body is gone, the connection kept");
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+/* ---- 421 for a site served elsewhere ------------------------------------------------------------ */
+
+static HttpServer *server_with_vhost(HttpSiteConfig *c1, HttpSiteConfig *c2) {
+        HttpServer *s;
+        const char *err = NULL;
+
+        cr_assert_eq(conf_table_defaults(http_site_directives, c1), 0);
+        c1->document_root = strdup(root);
+        cr_assert_eq(conf_table_defaults(http_site_directives, c2), 0);
+        c2->document_root = strdup(root);
+        c2->server_name = strdup("other.example");
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", c1, NULL, &err), 0);
+        cr_assert_eq(http_server_add_site(s, "other", c2, NULL, &err), 0);
+        return s;
+}
+
+static char *exchange_on(HttpServer *s, const char *input, bool *ret_done) {
+        MemoryIo m;
+        memory_io_init(&m, input, strlen(input), 0);
+        HttpConn *c = http_conn_new(s, &memory_io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+        HttpConnWant w = memory_io_run(c, &m);
+        *ret_done = w == HTTP_CONN_DONE;
+        http_conn_free(c);
+        char *out = strndup(m.out ? m.out : "", m.out_len);
+        memory_io_done(&m);
+        return out;
+}
+
+Test(conn, foreign_site_gets_421_and_close) {
+        HttpSiteConfig c1, c2;
+        HttpServer *s = server_with_vhost(&c1, &c2);
+        bool done;
+
+        http_server_set_foreign(s, 1, true);
+        http_server_set_foreign(s, 99, true); /* out of range: ignored */
+        /* First request on the connection. */
+        char *out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s", out);
+        cr_assert(strstr(out, "Connection: close\r\n"));
+        cr_assert(strstr(out, "<h1>Misdirected Request</h1>"), "an HTML body like other errors");
+        cr_assert(done, "and the connection is closed");
+        free(out);
+
+        /* Second request, kept alive after one for this process's own site. */
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n", &done);
+        cr_assert_eq(count(out, "HTTP/1.1 200 "), 1, "%s", out);
+        cr_assert_eq(count(out, "HTTP/1.1 421 "), 1, "%s", out);
+        cr_assert_eq(count(out, "HTTP/1.1 "), 2, "nothing after the 421: %s", out);
+        free(out);
+
+        /* Not foreign any more: served. */
+        http_server_set_foreign(s, 1, false);
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c1);
+        conf_table_free(http_site_directives, &c2);
+}
+
+/* ---- closing without lingering ------------------------------------------------------------------ */
+
+Test(conn, close_without_unread_input_does_not_linger) {
+        MemoryIo m;
+        const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_DONE, "closed at once");
+        cr_assert_not(m.shut, "no shutdown and drain");
+        http_conn_free(c);
+        memory_io_done(&m);
+
+        req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_READ, "pipelined bytes left: lingers");
+        cr_assert(m.shut);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn, file_change_is_served_within_a_second) {
+        MemoryIo m;
+        const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(http_conn_run(c, 1000), HTTP_CONN_WANT_READ);
+        cr_assert(memmem(m.out, m.out_len, "\r\n\r\nalpha\n", 10));
+        write_file("a.txt", "changed!\n");
+        m.in_pos = 0;
+        m.out_len = 0;
+        cr_assert_eq(http_conn_run(c, 1000 + USEC_PER_SEC), HTTP_CONN_WANT_READ);
+        cr_assert(memmem(m.out, m.out_len, "\r\n\r\nchanged!\n", 13), "%.*s", (int) m.out_len, m.out);
+        http_conn_free(c);
+        memory_io_done(&m);
+}

@@ -155,5 +155,39 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(self.srv.request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").status, 400)
 
 
+
+class RequestReadTimeoutTest(unittest.TestCase):
+    """RequestReadTimeout body=: a body that stalls gets 408 and the connection ends."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server_keys="RequestReadTimeout = header=20-40,MinRate=500 body=1\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_slow_body_gets_408_and_close(self):
+        with self.srv.connect() as s:
+            s.sendall(b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")
+            start = time.monotonic()
+            r = read_response(s, timeout=10)
+            waited = time.monotonic() - start
+            self.assertEqual(r.status, 408)
+            self.assertEqual(r.header("connection"), "close")
+            self.assertGreater(waited, 0.5, "not before body=1 ran out")
+            self.assertLess(waited, 8, "long before TimeOut (60 s)")
+            s.settimeout(5)
+            self.assertEqual(s.recv(100), b"", "closed after the 408")
+
+    def test_whole_body_in_time_is_answered_and_kept_alive(self):
+        with self.srv.connect() as s:
+            s.sendall(b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n0123456789")
+            r = read_response(s)
+            self.assertEqual(r.status, 405)
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(read_response(s).status, 200)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgi-exchange.h"
+#include "cgi.h"
+#include "date.h"
+#include "response.h"
+
+typedef enum CgiBodyMode {
+        CGI_BODY_NONE,    /* head only */
+        CGI_BODY_LENGTH,  /* the program's Content-Length */
+        CGI_BODY_CHUNKED, /* HTTP/1.1 without a length */
+        CGI_BODY_CLOSE,   /* HTTP/1.0 without a length: ends when the connection closes */
+} CgiBodyMode;
+
+struct CgiExchange {
+        uint8_t version_minor;
+        bool head_only;
+        bool keep_alive;
+        char date[HTTP_DATE_LEN + 1];
+        char *server_line;
+        size_t server_line_len;
+        char *scheme;
+        char *host;
+        size_t host_len;
+
+        CgiHeadParser parser;
+        CgiHead head;
+        char in[CGI_HEAD_MAX + 1]; /* one byte past the limit, so that the parser sees it passed */
+        size_t in_len;
+
+        char *out; /* the response head */
+        size_t out_len, out_size;
+        char chunk[24]; /* the current chunk's size line */
+
+        int status;
+        CgiBodyMode mode;
+        uint64_t remaining; /* CGI_BODY_LENGTH: body bytes still to come */
+        uint64_t body_bytes;
+        bool head_sent;
+        bool done;
+        int result; /* a final error, returned again by every later call */
+        const char *error;
+};
+
+static const char last_chunk[] = "0\r\n\r\n";
+static const char crlf[] = "\r\n";
+
+CgiExchange *cgi_exchange_new(const CgiExchangeContext *ctx) {
+        CgiExchange *x = calloc(1, sizeof(*x));
+
+        if (!x)
+                return NULL;
+        x->version_minor = ctx->version_minor;
+        x->head_only = ctx->head_only;
+        x->keep_alive = ctx->keep_alive;
+        if (ctx->date)
+                snprintf(x->date, sizeof(x->date), "%s", ctx->date);
+        x->server_line = malloc(ctx->server_line_len + 1);
+        x->scheme = strdup(ctx->scheme ? ctx->scheme : "http");
+        x->host = malloc(ctx->host_len + 1);
+        if (!x->server_line || !x->scheme || !x->host)
+                return cgi_exchange_free(x);
+        if (ctx->server_line_len > 0)
+                memcpy(x->server_line, ctx->server_line, ctx->server_line_len);
+        x->server_line_len = ctx->server_line_len;
+        if (ctx->host_len > 0)
+                memcpy(x->host, ctx->host, ctx->host_len);
+        x->host_len = ctx->host_len;
+        cgi_head_parser_init(&x->parser, &x->head);
+        return x;
+}
+
+CgiExchange *cgi_exchange_free(CgiExchange *x) {
+        if (!x)
+                return NULL;
+        free(x->server_line);
+        free(x->scheme);
+        free(x->host);
+        free(x->out);
+        free(x);
+        return NULL;
+}
+
+static void output_push(CgiOutput *o, const void *p, size_t n) {
+        if (n == 0)
+                return;
+        o->iov[o->n_iov++] = (struct iovec) { .iov_base = (void *) p, .iov_len = n };
+        o->len += n;
+}
+
+static void out_put(CgiExchange *x, const char *s, size_t n) {
+        /* out_size is an upper bound computed from the head (exchange_build_head()). */
+        memcpy(x->out + x->out_len, s, n);
+        x->out_len += n;
+}
+
+static void out_str(CgiExchange *x, const char *s) {
+        out_put(x, s, strlen(s));
+}
+
+static void out_span(CgiExchange *x, HttpSpan s) {
+        out_put(x, x->in + s.off, s.len);
+}
+
+static int exchange_fail(CgiExchange *x, int r, const char *why) {
+        x->result = r;
+        x->error = why;
+        return r;
+}
+
+static int exchange_build_head(CgiExchange *x) {
+        const CgiHead *h = &x->head;
+        char num[48];
+        int k;
+
+        x->status = h->status != 0 ? h->status : h->has_location ? 302 : 200;
+
+        if (x->head_only || http_status_has_no_body(x->status))
+                x->mode = CGI_BODY_NONE;
+        else if (h->has_content_length) {
+                x->mode = CGI_BODY_LENGTH;
+                x->remaining = h->content_length;
+        } else if (x->version_minor >= 1)
+                x->mode = CGI_BODY_CHUNKED;
+        else {
+                x->mode = CGI_BODY_CLOSE;
+                x->keep_alive = false;
+        }
+
+        /* Every line of the program grows by at most two bytes (": " for ":", CRLF for LF); the rest is
+         * ours and bounded. */
+        x->out_size = 2 * (size_t) h->head_len + x->server_line_len + x->host_len + strlen(x->scheme) + 256;
+        x->out = malloc(x->out_size);
+        if (!x->out)
+                return exchange_fail(x, -ENOMEM, "out of memory");
+
+        k = snprintf(num, sizeof(num), "HTTP/1.1 %03d ", x->status);
+        out_put(x, num, (size_t) k);
+        if (h->reason.len > 0)
+                out_span(x, h->reason);
+        else
+                out_str(x, http_status_reason(x->status));
+        out_put(x, crlf, 2);
+        out_str(x, "Date: ");
+        out_str(x, x->date);
+        out_put(x, crlf, 2);
+        out_put(x, x->server_line, x->server_line_len);
+        if (h->has_location) {
+                out_str(x, "Location: ");
+                if (h->location_local && x->host_len > 0) {
+                        /* RFC 3875 §6.2.2 asks the server to fetch a local Location itself and answer
+                         * with it; like a client redirect it is cheaper and plainer to let the client
+                         * do that: a 302 to the same path on the host the client asked for. */
+                        out_str(x, x->scheme);
+                        out_str(x, "://");
+                        out_put(x, x->host, x->host_len);
+                }
+                out_span(x, h->location);
+                out_put(x, crlf, 2);
+        }
+        if (h->has_content_type) {
+                out_str(x, "Content-Type: ");
+                out_span(x, h->content_type);
+                out_put(x, crlf, 2);
+        }
+        for (uint32_t i = 0; i < h->n_fields; i++) {
+                out_span(x, h->fields[i].name);
+                out_put(x, ": ", 2);
+                out_span(x, h->fields[i].value);
+                out_put(x, crlf, 2);
+        }
+        if (!http_status_has_no_body(x->status)) {
+                if (h->has_content_length) {
+                        k = snprintf(num, sizeof(num), "Content-Length: %llu\r\n",
+                                     (unsigned long long) h->content_length);
+                        out_put(x, num, (size_t) k);
+                } else if (x->version_minor >= 1)
+                        out_str(x, "Transfer-Encoding: chunked\r\n");
+        }
+        if (!x->keep_alive)
+                out_str(x, "Connection: close\r\n");
+        else if (x->version_minor == 0)
+                out_str(x, "Connection: keep-alive\r\n");
+        out_put(x, crlf, 2);
+        x->head_sent = true;
+        if (x->mode == CGI_BODY_NONE || (x->mode == CGI_BODY_LENGTH && x->remaining == 0))
+                x->done = true;
+        return 0;
+}
+
+/* Frame the body bytes a[0..an) then b[0..bn) (two pieces: what followed the head in its buffer, and
+ * the rest of the same read). */
+static int exchange_body(CgiExchange *x, const char *a, size_t an, const char *b, size_t bn, CgiOutput *o) {
+        size_t total = an + bn;
+        int k;
+
+        if (total == 0)
+                return x->done ? CGI_EXCHANGE_DONE : CGI_EXCHANGE_AGAIN;
+        if (x->done) {
+                if (x->mode == CGI_BODY_LENGTH)
+                        return exchange_fail(x, -EALREADY, "script output exceeds its Content-Length");
+                return CGI_EXCHANGE_DONE; /* head only: the body is dropped */
+        }
+
+        switch (x->mode) {
+        case CGI_BODY_LENGTH:
+                if (total > x->remaining) {
+                        size_t a_take = (size_t) MIN((uint64_t) an, x->remaining);
+                        size_t b_take = (size_t) MIN((uint64_t) bn, x->remaining - a_take);
+
+                        output_push(o, a, a_take);
+                        output_push(o, b, b_take);
+                        x->body_bytes += a_take + b_take;
+                        x->remaining = 0;
+                        x->done = true;
+                        return exchange_fail(x, -EMSGSIZE, "script output exceeds its Content-Length");
+                }
+                output_push(o, a, an);
+                output_push(o, b, bn);
+                x->body_bytes += total;
+                x->remaining -= total;
+                if (x->remaining == 0) {
+                        x->done = true;
+                        return CGI_EXCHANGE_DONE;
+                }
+                return CGI_EXCHANGE_AGAIN;
+        case CGI_BODY_CHUNKED:
+                k = snprintf(x->chunk, sizeof(x->chunk), "%zx\r\n", total);
+                output_push(o, x->chunk, (size_t) k);
+                output_push(o, a, an);
+                output_push(o, b, bn);
+                output_push(o, crlf, 2);
+                x->body_bytes += total;
+                return CGI_EXCHANGE_AGAIN;
+        case CGI_BODY_CLOSE:
+                output_push(o, a, an);
+                output_push(o, b, bn);
+                x->body_bytes += total;
+                return CGI_EXCHANGE_AGAIN;
+        case CGI_BODY_NONE:
+        default:
+                return CGI_EXCHANGE_DONE;
+        }
+}
+
+int cgi_exchange_feed(CgiExchange *x, const char *data, size_t n, CgiOutput *ret) {
+        int r;
+
+        *ret = (CgiOutput) {};
+        if (x->result < 0)
+                return x->result == -EMSGSIZE ? -EALREADY : x->result;
+        if (x->head_sent)
+                return exchange_body(x, NULL, 0, data, n, ret);
+
+        size_t take = MIN(n, sizeof(x->in) - x->in_len);
+        memcpy(x->in + x->in_len, data, take);
+        x->in_len += take;
+        r = cgi_head_parser_feed(&x->parser, x->in, x->in_len);
+        if (r < 0)
+                return exchange_fail(x, r, x->parser.error);
+        if (r == 0)
+                return CGI_EXCHANGE_AGAIN; /* in[] has room: the parser refuses a head before it fills */
+
+        r = exchange_build_head(x);
+        if (r < 0)
+                return r;
+        output_push(ret, x->out, x->out_len);
+        if (x->done && x->mode == CGI_BODY_NONE)
+                return CGI_EXCHANGE_DONE;
+        return exchange_body(x, x->in + x->head.head_len, x->in_len - x->head.head_len, data + take, n - take, ret);
+}
+
+int cgi_exchange_eof(CgiExchange *x, CgiOutput *ret) {
+        *ret = (CgiOutput) {};
+        if (x->result < 0)
+                /* Too much output still made a complete response. */
+                return x->result == -EMSGSIZE || x->result == -EALREADY ? CGI_EXCHANGE_DONE : x->result;
+        if (!x->head_sent) {
+                int r = cgi_head_parser_eof(&x->parser);
+                return exchange_fail(x, r < 0 ? r : -ENODATA, x->parser.error);
+        }
+        if (x->done)
+                return CGI_EXCHANGE_DONE;
+        if (x->mode == CGI_BODY_LENGTH && x->remaining > 0)
+                return exchange_fail(x, -EPIPE, "script output shorter than its Content-Length");
+        if (x->mode == CGI_BODY_CHUNKED)
+                output_push(ret, last_chunk, sizeof(last_chunk) - 1);
+        x->done = true;
+        return CGI_EXCHANGE_DONE;
+}
+
+bool cgi_exchange_head_sent(const CgiExchange *x) {
+        return x->head_sent;
+}
+
+int cgi_exchange_status(const CgiExchange *x) {
+        return x->status;
+}
+
+bool cgi_exchange_keep_alive(const CgiExchange *x) {
+        return x->keep_alive && x->result != -EPIPE;
+}
+
+uint64_t cgi_exchange_body_bytes(const CgiExchange *x) {
+        return x->body_bytes;
+}
+
+const char *cgi_exchange_error(const CgiExchange *x) {
+        return x->error;
+}
+
+size_t cgi_continue_response(const HttpRequestHead *h, const char **ret) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+        if (!h->expect_continue || h->version_minor == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = cont;
+        return sizeof(cont) - 1;
+}

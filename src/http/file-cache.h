@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* file-cache.h — an open-file cache, like nginx's open_file_cache valid=1s.
+ *
+ * Maps (scope, path) to what serving a regular file needs: its stat, its ETag, header lines the
+ * caller builds once (file_cache_entry_set_lines), and either the file's bytes (up to
+ * FILE_CACHE_DATA_MAX) or an open read-only fd. The scope names the site the path belongs to (the
+ * caller derives it from its server instance and site), so one site's entry is never another's.
+ * Files are opened only through http_path_open() beneath the given root, so nothing outside the
+ * root is ever cached. An entry is trusted for `valid` usec, then the path is opened again and
+ * compared (device, inode, size, mtime, ctime): a changed, replaced or removed file is seen within
+ * that time. Entries are bounded, least recently used first out; entries holding an fd are bounded
+ * separately. Not thread-safe: one cache per thread. An entry stays valid until the next call
+ * on the same cache. Never logs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "macro.h"
+
+#define FILE_CACHE_DATA_MAX (12 * 1024) /* files up to this size are kept in memory */
+#define FILE_CACHE_LINES_MAX 512
+
+typedef struct FileCache FileCache;
+
+typedef struct FileCacheEntry {
+        struct stat st;
+        char etag[64];
+        const char *data; /* the whole file (st.st_size bytes) when small, else NULL */
+        int fd;           /* an open fd of a larger file (owned by the cache; dup it), else -1 */
+        char lines[FILE_CACHE_LINES_MAX]; /* the caller's prebuilt header lines; reset on change */
+        size_t lines_len;
+} FileCacheEntry;
+
+typedef struct FileCacheStats {
+        uint64_t hits, misses, revalidations, changes, evictions;
+        size_t entries, fds;
+} FileCacheStats;
+
+/* max_entries >= 1; max_fds may be 0 (larger files are then never cached). */
+int file_cache_new(size_t max_entries, size_t max_fds, usec_t valid, FileCache **ret);
+FileCache *file_cache_free(FileCache *fc);
+
+/* Look path (normalised, starting with '/') up in scope; open it beneath root_fd on a miss or once
+ * the entry is older than valid (now: CLOCK_MONOTONIC). Returns 0 and the entry, or:
+ *   -EISDIR      a directory, -EBADFD another non-regular file (not cached: the caller handles it);
+ *   -EAGAIN      not cacheable now (the fd bound is reached, or the file changed while read);
+ *   another -errno from http_path_open (-ENOENT, -EACCES …), and the stale entry is gone. */
+int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
+                      const FileCacheEntry **ret);
+
+/* Store the header lines the caller built from the entry (truncated to FILE_CACHE_LINES_MAX). */
+void file_cache_entry_set_lines(const FileCacheEntry *e, const char *lines, size_t len);
+
+void file_cache_stats(const FileCache *fc, FileCacheStats *ret);
+
+/* The ETag of a file as mpmd writes it: "inode-size-mtime(us)" in hex. */
+void file_cache_etag_format(const struct stat *st, char *out, size_t n);

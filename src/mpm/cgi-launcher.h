@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* cgi-launcher.h — the process that starts CGI programs for the workers of one generation (or one
+ * perchild pool), and the calls workers make to it.
+ *
+ * Why a process of its own: workers may be threaded and their seccomp filter has no execve, so they
+ * never fork a program. The supervisor forks one launcher per generation and pool, running as the
+ * workers' user under the deny-list sandbox, and hands it one end of a SOCK_SEQPACKET socketpair
+ * whose other end all workers of the generation inherit (messages are atomic, so any number of
+ * senders is fine). Each launch is one message: a header, argv and environment strings, and six fds
+ * by SCM_RIGHTS (script, its directory, stdin, stdout, stderr, and a reply socket the client made
+ * for this request alone, so that replies never cross between workers).
+ *
+ * The launcher forks; the child starts its own session (setsid: the program and everything it
+ * starts form one process group), puts the fds on 0/1/2, enters the script's directory (as Apache
+ * does), resets signal dispositions and mask, and calls execveat(script_fd, "", AT_EMPTY_PATH). The
+ * launcher answers with the pid, or with the errno of a failed exec (learned through a close-on-exec
+ * pipe). It kills a program's whole process group when CGITimeout passes (SIGTERM, then SIGKILL
+ * kill_grace later), reaps everything (it is a child subreaper, so orphaned grandchildren come back
+ * to it), and on SIGTERM or when every peer of its socket is gone it does the same to every group
+ * still running and exits. One epoll loop over the socket, a signalfd and a timerfd; no threads. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* ---- the launcher process ----------------------------------------------------------------- */
+
+typedef struct CgiLauncherOptions {
+        usec_t kill_grace;     /* from SIGTERM to SIGKILL for a process group; 0: 2 s */
+        unsigned max_programs; /* running at once; more are refused with -EAGAIN; 0: 1024 */
+} CgiLauncherOptions;
+
+/* Serve launch requests arriving on sock until SIGTERM or until all peers of sock are gone; then kill
+ * what still runs, reap it and return 0 (or -errno when the loop could not be set up). Blocks SIGTERM
+ * and SIGCHLD for its own use and makes the process a child subreaper: call it in a freshly forked
+ * process and _exit() with its result. */
+int cgi_launcher_main(int sock, const CgiLauncherOptions *opt);
+
+/* ---- what a worker calls ------------------------------------------------------------------ */
+
+/* A script found beneath a ScriptAlias directory. */
+typedef struct CgiScript {
+        int fd;          /* the program: O_PATH (O_RDONLY when reached through a symlink), O_CLOEXEC */
+        int dir_fd;      /* the directory it is in: the program's working directory */
+        size_t name_len; /* rest[0..name_len) named the script; what follows is PATH_INFO */
+} CgiScript;
+
+#define CGI_SCRIPT_NULL ((CgiScript) { .fd = -1, .dir_fd = -1 })
+
+/* Find the script that rest (the request path after the ScriptAlias URL, cgi_script_alias_match())
+ * names beneath alias_dir_fd, Apache's way: the first component that is not a directory is the
+ * script, the rest of the path is PATH_INFO. Every component is opened relative to the one before
+ * without following symlinks; a symlink is followed only beneath alias_dir_fd (http_path_open(),
+ * openat2 RESOLVE_BENEATH), so nothing outside the directory can be named. Errors map to statuses:
+ * -ENOENT → 404; -EACCES (outside the directory, "." or "..", not a regular file, no permission)
+ * and -EISDIR (the path names a directory, Apache's "attempt to invoke directory as script") → 403;
+ * -ENAMETOOLONG → 414. */
+int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret);
+void cgi_script_done(CgiScript *s); /* closes both fds; accepts CGI_SCRIPT_NULL */
+
+typedef struct CgiLaunchRequest {
+        int script_fd;       /* CgiScript.fd */
+        int dir_fd;          /* CgiScript.dir_fd */
+        int stdin_fd;        /* the whole request body, rewound (a memfd); -1: /dev/null */
+        int stdout_fd;       /* the write end of the pipe the caller reads the program's output from */
+        int stderr_fd;       /* where the program's stderr goes (the site's error log); -1: /dev/null */
+        char *const *argv;   /* NULL-terminated, argv[0] at least */
+        const char *env;     /* cgi_env_build()'s block of NUL-terminated strings */
+        size_t env_len;
+        size_t env_count;
+        usec_t timeout;       /* CGITimeout: the program's whole run, then its group is killed */
+        usec_t reply_timeout; /* how long to wait for the launcher's answer; 0: 10 s */
+} CgiLaunchRequest;
+
+/* Have the launcher behind launcher_sock start a program. The caller's fds are only lent: close them
+ * afterwards (the stdout write end at once, or the read end never sees EOF). Blocking: one send and
+ * one receive. The launcher serves requests one at a time and each costs it a fork and an exec
+ * (about a millisecond, more for a large launcher), so under a burst the answer may wait for the
+ * ones queued before it; an event loop may call this in its thread when CGI requests are rare, and
+ * should hand it to a blocking thread when they are not. Returns 0 and *ret_pid (the program's pid,
+ * which is also its process group), or: the exec's error (-EACCES: no execute permission, -ENOENT: a
+ * missing interpreter, -ENOEXEC …), -EAGAIN (the launcher is draining or at max_programs),
+ * -ETIMEDOUT (no answer within reply_timeout), -ECONNRESET (the launcher is gone or refused the
+ * message), -E2BIG (argv and environment too large for one message), or another -errno. */
+int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid);

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the CGI pieces without I/O: the ScriptAlias check and match, the environment a program
+ * gets (every variable from a real parsed request, httpoxy and the other fields kept out, nothing
+ * from our own environment), and the program's output head fed whole, split at every byte, and each
+ * way it can be refused. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgi.h"
+#include "macro.h"
+#include "parser.h"
+#include "strv.h"
+
+static const HttpParserLimits limits = { .request_line = 8190, .field_size = 8190, .fields = 100 };
+
+typedef struct Fixture {
+        HttpRequestHead head;
+        HttpHeader headers[100];
+        HttpSiteConfig cfg;
+        HttpSite site;
+        HttpRequest q;
+        char env[CGI_ENV_MAX];
+        size_t env_len, env_count;
+} Fixture;
+
+static void fixture_parse(Fixture *f, const char *req) {
+        HttpParser p;
+
+        *f = (Fixture) {};
+        http_parser_init(&p, &f->head, f->headers, &limits);
+        cr_assert_eq(http_parser_feed(&p, req, strlen(req)), HTTP_PARSE_DONE, "request: %s", req);
+        f->cfg.document_root = (char *) "/srv/www/";
+        f->cfg.server_name = (char *) "canonical.example";
+        f->site.cfg = &f->cfg;
+        f->q = (HttpRequest) { .head = &f->head, .buf = req, .site = &f->site };
+}
+
+static CgiEnvParams params_for(Fixture *f) {
+        return (CgiEnvParams) {
+                .request = &f->q,
+                .server_software = "mpmd",
+                .scheme = "http",
+                .remote_addr = "192.0.2.7",
+                .remote_port = 50123,
+                .server_addr = "198.51.100.1",
+                .server_port = 8080,
+                .script_name = "/cgi-bin/env.sh",
+                .script_name_len = strlen("/cgi-bin/env.sh"),
+                .script_filename = "/srv/cgi/env.sh",
+                .path_info = "",
+        };
+}
+
+static void fixture_env(Fixture *f, const CgiEnvParams *p) {
+        cr_assert_eq(cgi_env_build(p, f->env, sizeof(f->env), &f->env_len, &f->env_count), 0);
+}
+
+/* The value of NAME in the block, or NULL. Also checks the block's shape: count strings, each with
+ * a '=', no name twice. */
+static const char *env_get(const Fixture *f, const char *name) {
+        const char *found = NULL;
+        size_t n = 0, len = strlen(name);
+
+        for (const char *s = f->env; s < f->env + f->env_len; s += strlen(s) + 1, n++) {
+                cr_assert_not_null(strchr(s, '='), "no '=' in \"%s\"", s);
+                if (strncmp(s, name, len) == 0 && s[len] == '=') {
+                        cr_assert_null(found, "%s given twice", name);
+                        found = s + len + 1;
+                }
+        }
+        cr_assert_eq(n, f->env_count);
+        return found;
+}
+
+static void assert_env(const Fixture *f, const char *name, const char *value) {
+        const char *v = env_get(f, name);
+
+        cr_assert_not_null(v, "%s missing", name);
+        cr_assert_str_eq(v, value, "%s", name);
+}
+
+Test(cgi_env, every_variable_of_a_post) {
+        static const char req[] = "POST /cgi-bin/env.sh/a%20b/c?x=1&y=%41 HTTP/1.1\r\n"
+                                  "Host: www.example.org:8443\r\n"
+                                  "User-Agent: test/1.0\r\n"
+                                  "Content-Type: application/x-www-form-urlencoded\r\n"
+                                  "Content-Length: 11\r\n"
+                                  "X-Forwarded-For: 203.0.113.9\r\n"
+                                  "Accept: text/html\r\n"
+                                  "accept: text/plain\r\n"
+                                  "\r\n";
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        p.path_info = "/a b/c";
+        p.path_info_len = strlen(p.path_info);
+        p.has_body = true;
+        p.content_length = 11;
+        fixture_env(&f, &p);
+
+        static const char *const expect[][2] = {
+                { "GATEWAY_INTERFACE", "CGI/1.1" },
+                { "SERVER_SOFTWARE", "mpmd" },
+                { "SERVER_NAME", "www.example.org" },
+                { "SERVER_PORT", "8443" },
+                { "SERVER_ADDR", "198.51.100.1" },
+                { "SERVER_PROTOCOL", "HTTP/1.1" },
+                { "REQUEST_METHOD", "POST" },
+                { "REQUEST_URI", "/cgi-bin/env.sh/a%20b/c?x=1&y=%41" },
+                { "REQUEST_SCHEME", "http" },
+                { "QUERY_STRING", "x=1&y=%41" },
+                { "SCRIPT_NAME", "/cgi-bin/env.sh" },
+                { "SCRIPT_FILENAME", "/srv/cgi/env.sh" },
+                { "PATH_INFO", "/a b/c" },
+                { "PATH_TRANSLATED", "/srv/www/a b/c" },
+                { "DOCUMENT_ROOT", "/srv/www/" },
+                { "REMOTE_ADDR", "192.0.2.7" },
+                { "REMOTE_PORT", "50123" },
+                { "CONTENT_LENGTH", "11" },
+                { "CONTENT_TYPE", "application/x-www-form-urlencoded" },
+                { "HTTP_HOST", "www.example.org:8443" },
+                { "HTTP_USER_AGENT", "test/1.0" },
+                { "HTTP_X_FORWARDED_FOR", "203.0.113.9" },
+                { "HTTP_ACCEPT", "text/html, text/plain" },
+                { "PATH", "/usr/local/bin:/usr/bin:/bin" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++)
+                assert_env(&f, expect[i][0], expect[i][1]);
+        /* Exactly these: nothing else, no HTTP_CONTENT_LENGTH or HTTP_CONTENT_TYPE. */
+        cr_assert_eq(f.env_count, ELEMENTSOF(expect));
+        /* GATEWAY_INTERFACE first, PATH last: the documented order. */
+        cr_assert_str_eq(f.env, "GATEWAY_INTERFACE=CGI/1.1");
+}
+
+Test(cgi_env, get_without_body_or_path_info) {
+        static const char req[] = "GET /cgi-bin/env.sh HTTP/1.0\r\nContent-Type: text/plain\r\n\r\n";
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        assert_env(&f, "QUERY_STRING", ""); /* always there, even empty */
+        assert_env(&f, "SERVER_PROTOCOL", "HTTP/1.0");
+        /* No Host: the canonical name and the local port. */
+        assert_env(&f, "SERVER_NAME", "canonical.example");
+        assert_env(&f, "SERVER_PORT", "8080");
+        assert_env(&f, "REQUEST_METHOD", "GET");
+        cr_assert_null(env_get(&f, "PATH_INFO"));
+        cr_assert_null(env_get(&f, "PATH_TRANSLATED"));
+        cr_assert_null(env_get(&f, "CONTENT_LENGTH"));
+        cr_assert_null(env_get(&f, "CONTENT_TYPE"));
+        cr_assert_null(env_get(&f, "HTTP_CONTENT_TYPE"));
+}
+
+Test(cgi_env, ipv6_host_and_no_port) {
+        Fixture f;
+
+        fixture_parse(&f, "GET /x HTTP/1.1\r\nHost: [2001:db8::1]:81\r\n\r\n");
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        assert_env(&f, "SERVER_NAME", "[2001:db8::1]");
+        assert_env(&f, "SERVER_PORT", "81");
+
+        fixture_parse(&f, "GET /x HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n");
+        p = params_for(&f);
+        fixture_env(&f, &p);
+        assert_env(&f, "SERVER_NAME", "[2001:db8::1]");
+        assert_env(&f, "SERVER_PORT", "8080");
+}
+
+Test(cgi_env, httpoxy_auth_and_spoofable_names_are_dropped) {
+        static const char req[] = "GET /cgi-bin/x HTTP/1.1\r\n"
+                                  "Host: a\r\n"
+                                  "Proxy: http://evil.example:3128/\r\n"
+                                  "Authorization: Basic dXNlcjpwdw==\r\n"
+                                  "Proxy-Authorization: Basic eDp5\r\n"
+                                  "X_Forwarded_For: 10.0.0.1\r\n"
+                                  "X.Dot: 1\r\n"
+                                  "Content-Length: 0\r\n"
+                                  "X-Odd: a;b|c$(d)`e'\"f\\g\r\n"
+                                  "\r\n";
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        p.has_body = true;
+        p.content_length = 0;
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "HTTP_PROXY"));
+        cr_assert_null(env_get(&f, "HTTP_AUTHORIZATION"));
+        cr_assert_null(env_get(&f, "HTTP_PROXY_AUTHORIZATION"));
+        cr_assert_null(env_get(&f, "HTTP_X_FORWARDED_FOR"));
+        cr_assert_null(env_get(&f, "HTTP_X.DOT"));
+        cr_assert_null(env_get(&f, "HTTP_X_DOT"));
+        cr_assert_null(env_get(&f, "HTTP_CONTENT_LENGTH"));
+        assert_env(&f, "CONTENT_LENGTH", "0");
+        /* Shell metacharacters pass as they are: quoting is the program's business. */
+        assert_env(&f, "HTTP_X_ODD", "a;b|c$(d)`e'\"f\\g");
+        assert_env(&f, "HTTP_HOST", "a");
+}
+
+Test(cgi_env, nothing_from_our_environment) {
+        Fixture f;
+
+        setenv("MPMD_SECRET_FOR_TEST", "leak", 1);
+        setenv("LD_PRELOAD", "/tmp/evil.so", 1);
+        fixture_parse(&f, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "MPMD_SECRET_FOR_TEST"));
+        cr_assert_null(env_get(&f, "LD_PRELOAD"));
+        cr_assert_null(memmem(f.env, f.env_len, "leak", 4));
+        assert_env(&f, "PATH", "/usr/local/bin:/usr/bin:/bin");
+}
+
+Test(cgi_env, too_small_a_buffer) {
+        Fixture f;
+        char small[200];
+        size_t len = 0, count = 0;
+
+        fixture_parse(&f, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        CgiEnvParams p = params_for(&f);
+        cr_assert_eq(cgi_env_build(&p, small, sizeof(small), &len, &count), -ENOBUFS);
+        /* And the exact size it needs is enough. */
+        fixture_env(&f, &p);
+        cr_assert_eq(cgi_env_build(&p, small, 0, &len, &count), -ENOBUFS);
+        char *exact = malloc(f.env_len);
+        cr_assert_eq(cgi_env_build(&p, exact, f.env_len, &len, &count), 0);
+        cr_assert_eq(len, f.env_len);
+        cr_assert_eq(memcmp(exact, f.env, len), 0);
+        free(exact);
+}
+
+/* ---- ScriptAlias ---------------------------------------------------------------------------- */
+
+static char **words(const char *s) {
+        char **l = NULL, *copy = strdup(s), *save = NULL;
+
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+                cr_assert_eq(strv_push(&l, w), 0);
+        free(copy);
+        return l;
+}
+
+Test(cgi_alias, check) {
+        static const struct {
+                const char *value;
+                const char *error; /* substring; NULL: valid */
+        } cases[] = {
+                { "/cgi-bin/ /srv/cgi/", NULL },
+                { "/cgi-bin/ /srv/cgi/ /tools/ /srv/tools", NULL },
+                { "/cgi-bin/", "has no directory" },
+                { "/cgi-bin /srv/cgi/", "starting and ending with '/'" },
+                { "cgi-bin/ /srv/cgi/", "starting and ending with '/'" },
+                { "/cgi-bin/ srv/cgi/", "not an absolute directory" },
+                { "/a/ /x /a/ /y", "given twice" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                HttpSiteConfig cfg = { .script_alias = words(cases[i].value) };
+                char *why = NULL;
+                int r = cgi_script_alias_check(&cfg, &why);
+
+                if (!cases[i].error) {
+                        cr_assert_eq(r, 0, "%s: %s", cases[i].value, why);
+                        cr_assert_null(why);
+                } else {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].value);
+                        cr_assert_not_null(strstr(why, cases[i].error), "%s: %s", cases[i].value, why);
+                }
+                free(why);
+                strv_free(cfg.script_alias);
+        }
+        HttpSiteConfig none = {};
+        char *why = NULL;
+        cr_assert_eq(cgi_script_alias_check(&none, &why), 0);
+}
+
+Test(cgi_alias, match_longest_prefix) {
+        HttpSiteConfig cfg = { .script_alias = words("/cgi-bin/ /srv/cgi/ /cgi-bin/admin/ /srv/admin/") };
+        CgiAliasMatch m;
+        const char *path = "/cgi-bin/admin/run.sh/x";
+
+        cr_assert(cgi_script_alias_match(&cfg, path, strlen(path), &m));
+        cr_assert_str_eq(m.directory, "/srv/admin/");
+        cr_assert_eq(m.url_len, strlen("/cgi-bin/admin/"));
+        cr_assert_eq(m.rest_len, strlen("run.sh/x"));
+        cr_assert_eq(strncmp(m.rest, "run.sh/x", m.rest_len), 0);
+
+        path = "/cgi-bin/env.sh";
+        cr_assert(cgi_script_alias_match(&cfg, path, strlen(path), &m));
+        cr_assert_str_eq(m.directory, "/srv/cgi/");
+        cr_assert_str_eq(m.rest, "env.sh");
+
+        /* Without the trailing slash it is not under the alias (Apache's rule for "/cgi-bin/"). */
+        cr_assert_not(cgi_script_alias_match(&cfg, "/cgi-bin", 8, &m));
+        cr_assert_not(cgi_script_alias_match(&cfg, "/cgi-binx/a", 11, &m));
+        cr_assert_not(cgi_script_alias_match(&cfg, "/index.html", 11, &m));
+        strv_free(cfg.script_alias);
+}
+
+/* ---- the output head ------------------------------------------------------------------------ */
+
+static int parse_whole(const char *out, CgiHead *h, CgiHeadParser *p) {
+        cgi_head_parser_init(p, h);
+        int r = cgi_head_parser_feed(p, out, strlen(out));
+        if (r == 0)
+                r = cgi_head_parser_eof(p);
+        return r;
+}
+
+static bool span_is(const char *buf, HttpSpan s, const char *want) {
+        return s.len == strlen(want) && memcmp(buf + s.off, want, s.len) == 0;
+}
+
+Test(cgi_head, fields_and_body_offset) {
+        static const char out[] = "Status: 404 Not Here\r\n"
+                                  "Content-Type: text/html; charset=utf-8\n"
+                                  "Content-Length: 5\r\n"
+                                  "X-Custom:   spaced value  \r\n"
+                                  "Set-Cookie: a=1\r\n"
+                                  "Set-Cookie: b=2\r\n"
+                                  "Connection: keep-alive\r\n"
+                                  "Transfer-Encoding: chunked\r\n"
+                                  "Date: yesterday\r\n"
+                                  "Server: evil\r\n"
+                                  "Keep-Alive: timeout=5\r\n"
+                                  "Upgrade: h2c\r\n"
+                                  "\r\n"
+                                  "hello";
+        CgiHead h;
+        CgiHeadParser p;
+
+        cr_assert_eq(parse_whole(out, &h, &p), 1);
+        cr_assert_eq(h.status, 404);
+        cr_assert(span_is(out, h.reason, "Not Here"));
+        cr_assert(h.has_content_type);
+        cr_assert(span_is(out, h.content_type, "text/html; charset=utf-8"));
+        cr_assert(h.has_content_length);
+        cr_assert_eq(h.content_length, 5);
+        cr_assert_not(h.has_location);
+        cr_assert_eq(h.n_fields, 3, "hop-by-hop and our own fields are dropped");
+        cr_assert(span_is(out, h.fields[0].name, "X-Custom"));
+        cr_assert(span_is(out, h.fields[0].value, "spaced value"));
+        cr_assert(span_is(out, h.fields[1].value, "a=1"));
+        cr_assert(span_is(out, h.fields[2].value, "b=2"));
+        cr_assert_str_eq(out + h.head_len, "hello");
+}
+
+Test(cgi_head, location_forms) {
+        CgiHead h;
+        CgiHeadParser p;
+
+        cr_assert_eq(parse_whole("Location: https://example.org/x?y\n\n", &h, &p), 1);
+        cr_assert(h.has_location);
+        cr_assert_not(h.location_local);
+        cr_assert_eq(h.status, 0);
+
+        cr_assert_eq(parse_whole("Location: /local/path\r\n\r\n", &h, &p), 1);
+        cr_assert(h.location_local);
+
+        cr_assert_eq(parse_whole("Location: relative/path\r\n\r\n", &h, &p), -EBADMSG);
+        cr_assert_not_null(strstr(p.error, "malformed header from script"));
+        cr_assert_eq(parse_whole("Location: 1http://x/\r\n\r\n", &h, &p), -EBADMSG);
+        cr_assert_eq(parse_whole("Location:\r\n\r\n", &h, &p), -EBADMSG);
+}
+
+Test(cgi_head, status_alone_and_plain_status) {
+        CgiHead h;
+        CgiHeadParser p;
+
+        cr_assert_eq(parse_whole("Status: 204\r\n\r\n", &h, &p), 1);
+        cr_assert_eq(h.status, 204);
+        cr_assert_eq(h.reason.len, 0);
+}
+
+/* The same head fed one prefix at a time, split at every byte: the result never depends on where
+ * reads end. */
+Test(cgi_head, split_at_every_byte) {
+        static const char out[] = "Content-Type: text/plain\r\nStatus: 201 Made\nX-A: 1\r\n\r\nbody";
+        size_t len = sizeof(out) - 1;
+        CgiHead whole;
+        CgiHeadParser wp;
+
+        cr_assert_eq(parse_whole(out, &whole, &wp), 1);
+        for (size_t split = 0; split <= len; split++) {
+                CgiHead h;
+                CgiHeadParser p;
+                int r;
+
+                cgi_head_parser_init(&p, &h);
+                r = cgi_head_parser_feed(&p, out, split);
+                if (split < whole.head_len)
+                        cr_assert_eq(r, 0, "split %zu", split);
+                else
+                        cr_assert_eq(r, 1, "split %zu", split);
+                cr_assert_eq(cgi_head_parser_feed(&p, out, len), 1, "split %zu", split);
+                cr_assert_eq(h.head_len, whole.head_len);
+                cr_assert_eq(h.status, 201);
+                cr_assert(span_is(out, h.reason, "Made"));
+                cr_assert(span_is(out, h.content_type, "text/plain"));
+                cr_assert_eq(h.n_fields, 1);
+        }
+        /* And one byte at a time. */
+        CgiHead h;
+        CgiHeadParser p;
+        int r = 0;
+        cgi_head_parser_init(&p, &h);
+        for (size_t n = 1; n <= len && r == 0; n++)
+                r = cgi_head_parser_feed(&p, out, n);
+        cr_assert_eq(r, 1);
+        cr_assert_eq(h.head_len, whole.head_len);
+}
+
+typedef struct BadHead {
+        char name[40];
+        char out[160];
+        int expect;
+        char error[48];
+} BadHead;
+
+static BadHead bad_heads[] = {
+        { "no colon", "Content-Type text/plain\r\n\r\n", -EBADMSG, "malformed header from script" },
+        { "space before colon", "Content-Type : text/plain\r\n\r\n", -EBADMSG, "malformed header" },
+        { "continuation line", "Content-Type: text/plain\r\n folded\r\n\r\n", -EBADMSG, "malformed header" },
+        { "empty name", ": x\r\nContent-Type: a\r\n\r\n", -EBADMSG, "malformed header" },
+        { "bare CR", "Content-Type: a\rb\r\n\r\n", -EBADMSG, "bare CR" },
+        { "control byte", "Content-Type: a\x01z\r\n\r\n", -EBADMSG, "bad byte" },
+        { "status letters", "Status: abc\r\n\r\n", -EBADMSG, "bad Status" },
+        { "status 4 digits", "Status: 2000\r\n\r\n", -EBADMSG, "bad Status" },
+        { "status 1xx", "Status: 101 Switching\r\n\r\n", -EBADMSG, "bad Status" },
+        { "status 600", "Status: 600\r\n\r\n", -EBADMSG, "bad Status" },
+        { "status twice", "Status: 200\r\nStatus: 404\r\n\r\n", -EBADMSG, "twice" },
+        { "content-length sign", "Content-Type: a\r\nContent-Length: +5\r\n\r\n", -EBADMSG, "Content-Length" },
+        { "content-length empty", "Content-Type: a\r\nContent-Length:\r\n\r\n", -EBADMSG, "Content-Length" },
+        { "content-length huge", "Content-Type: a\r\nContent-Length: 99999999999999999999\r\n\r\n", -EBADMSG,
+          "Content-Length" },
+        { "content-length twice", "Content-Type: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", -EBADMSG,
+          "twice" },
+        { "nothing useful", "X-Only: 1\r\n\r\n", -EBADMSG, "no Content-Type, Location or Status" },
+        { "empty head", "\r\n", -EBADMSG, "no Content-Type" },
+        { "premature end", "Content-Type: text/plain\r\n", -ENODATA, "Premature end of script headers" },
+        { "no output", "", -ENODATA, "Premature end of script headers" },
+        { "end without blank line", "Content-Type: text/plain\r\n\r", -ENODATA, "Premature end" },
+};
+
+ParameterizedTestParameters(cgi_head, refused) {
+        return cr_make_param_array(BadHead, bad_heads, ELEMENTSOF(bad_heads));
+}
+
+ParameterizedTest(BadHead *c, cgi_head, refused) {
+        CgiHead h;
+        CgiHeadParser p;
+
+        cr_assert_eq(parse_whole(c->out, &h, &p), c->expect, "%s", c->name);
+        cr_assert_not_null(p.error, "%s", c->name);
+        cr_assert_not_null(strstr(p.error, c->error), "%s: %s", c->name, p.error);
+        /* Once refused, always refused. */
+        cr_assert_eq(cgi_head_parser_feed(&p, c->out, strlen(c->out)), c->expect, "%s", c->name);
+}
+
+Test(cgi_head, too_long) {
+        size_t n = CGI_HEAD_MAX + 100;
+        char *out = malloc(n + 1);
+        CgiHead h;
+        CgiHeadParser p;
+
+        /* Many short valid lines: the limit is on the head, not on a line. */
+        size_t i = 0;
+        i += (size_t) sprintf(out, "Content-Type: a\r\n");
+        while (i + 8 < n)
+                i += (size_t) sprintf(out + i, "X-A: 1\r\n");
+        out[i] = 0;
+        cgi_head_parser_init(&p, &h);
+        cr_assert_eq(cgi_head_parser_feed(&p, out, i), -EBADMSG, "too many fields first");
+
+        /* One long line. */
+        memset(out, 'a', n);
+        memcpy(out, "X-Long: ", 8);
+        cgi_head_parser_init(&p, &h);
+        cr_assert_eq(cgi_head_parser_feed(&p, out, CGI_HEAD_MAX), 0);
+        cr_assert_eq(cgi_head_parser_feed(&p, out, n), -E2BIG);
+        cr_assert_str_eq(p.error, "script head too long");
+        cr_assert_eq(cgi_head_parser_eof(&p), -E2BIG);
+
+        /* Exactly at the limit is still fine. */
+        static const char tail[] = "\r\n\r\n";
+        memset(out, 'a', CGI_HEAD_MAX);
+        memcpy(out, "Content-Type: ", 14);
+        memcpy(out + CGI_HEAD_MAX - 4, tail, 4);
+        cgi_head_parser_init(&p, &h);
+        cr_assert_eq(cgi_head_parser_feed(&p, out, CGI_HEAD_MAX), 1);
+        cr_assert_eq(h.head_len, CGI_HEAD_MAX);
+        out[CGI_HEAD_MAX - 4] = 'a'; /* one more byte before the blank line: over */
+        memcpy(out + CGI_HEAD_MAX - 3, tail, 4);
+        cgi_head_parser_init(&p, &h);
+        cr_assert_eq(cgi_head_parser_feed(&p, out, CGI_HEAD_MAX + 1), -E2BIG);
+        free(out);
+}
