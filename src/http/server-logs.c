@@ -163,6 +163,8 @@ int http_server_open_logs(HttpServer *s) {
                 return -ENOMEM;
         l->n_sites = s->n_sites;
         for (size_t i = 0; i < s->n_sites && r >= 0; i++) {
+                if (s->sites[i].foreign) /* another process serves it and opens its logs */
+                        continue;
                 r = logs_open_site(l, i, s->sites[i].cfg);
                 if (r >= 0)
                         r = logs_open_site_errors(l, i, s->sites[i].cfg, s->sites[0].cfg);
@@ -170,6 +172,13 @@ int http_server_open_logs(HttpServer *s) {
         if (r < 0)
                 logs_clear(l); /* only the name of what failed stays, for the caller's message */
         return r;
+}
+
+void http_server_logs_abandon(HttpServer *s) {
+        /* The structures only: their descriptors were closed by the fork's caller and the numbers
+         * may already belong to something else, so nothing is flushed or closed. The memory is a
+         * forked child's copy and small; it is simply left. */
+        s->logs = NULL;
 }
 
 const char *http_server_logs_failed(const HttpServer *s) {

@@ -20,11 +20,17 @@
  * compiles. 0, or -EINVAL with *ret_error (malloc'd) saying what is wrong; -ENOMEM. */
 int http_site_log_check(const HttpSiteConfig *cfg, char **ret_error);
 
-/* Open every site's CustomLog (one AccessLog per distinct path) and compile the formats. On failure
+/* Open every site's CustomLog (one AccessLog per distinct path) and compile the formats; a site
+ * marked foreign (http_server_set_foreign: another process serves it) is skipped. On failure
  * nothing stays open, -errno is returned and http_server_logs_failed() names the path. Calling it
  * again closes what an earlier call opened first. */
 int http_server_open_logs(HttpServer *s);
 const char *http_server_logs_failed(const HttpServer *s);
+
+/* In a forked child that did not keep the log descriptors: forget the logs without flushing or
+ * closing anything (the numbers may be reused already), so that http_server_open_logs() can open
+ * its own. The buffers are empty at a fork, so no line is lost. */
+void http_server_logs_abandon(HttpServer *s);
 
 /* The descriptors of the open logs, which a forked worker must keep: up to max of them go to
  * fds[]; returns how many there are. */

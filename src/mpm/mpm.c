@@ -4,8 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "maintain.h"
 #include "mpm.h"
+#include "server-logs.h"
 
 /* The static build links exactly one MPM; meson names its table (mpm_NAME_module). A build with
  * shared MPMs has none built in. */
@@ -113,4 +115,14 @@ void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLi
         mpm_spawn_free(g, d.spawn, lim->max_processes);
         for (unsigned k = 0; k < d.retire; k++)
                 mpm_retire_highest(g, v, lim->retire_only_idle);
+}
+
+void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const char *client, const char *message) {
+        int fd = site ? http_server_site_error_fd(s, site) : -1;
+        const char *name = site && site->name ? site->name : "-";
+
+        if (fd >= 0)
+                log_to_fd(fd, level, "[vhost %s] [client %s] %s", name, client ? client : "-", message);
+        else
+                log_full_errno(level, 0, "[vhost %s] [client %s] %s", name, client ? client : "-", message);
 }

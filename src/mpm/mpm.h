@@ -56,6 +56,7 @@ typedef struct MpmChildPlan {
         bool keep_listeners;  /* every listener of the generation */
         bool keep_site_roots; /* every site's DocumentRoot */
         bool keep_logs;       /* every CustomLog of the generation */
+        bool keep_cgi;        /* the generation's CGI launcher socket (Generation.cgi_fd) */
         int keep_fds[MPM_CHILD_KEEP_MAX]; /* and these */
         size_t n_keep_fds;
 } MpmChildPlan;
@@ -84,6 +85,16 @@ typedef struct ProcessSlot {
         ProcessState state;
         pid_t pid;
         usec_t started;
+        /* What the process was planned to be (MpmChildPlan, recorded at the fork), for `mpmctl
+         * audit`: the kernel's view of the process is checked against these. */
+        char role[64];
+        uid_t uid;
+        gid_t gid;
+        SandboxProfile profile;
+        /* MPM_PER_USER: the crash back-off is per slot, so that one site's pool that cannot start
+         * never holds back the replacement of another site's processes. */
+        unsigned start_failures;
+        usec_t spawn_not_before;
 } ProcessSlot;
 
 /* The identity a site's processes would run as (perchild): User and Group of its section. */
@@ -91,6 +102,7 @@ typedef struct MpmSiteUser {
         const char *user; /* NULL: the section has no User (the site shares the server's pool) */
         uid_t uid;        /* (uid_t) -1 when not set */
         gid_t gid;        /* (gid_t) -1 when not set */
+        unsigned processes; /* perchild: PoolProcesses of the section; 0: the MPM's default */
 } MpmSiteUser;
 
 /* One loaded configuration: its MPM settings, its engine, its sockets and its processes. */
@@ -100,6 +112,7 @@ struct Generation {
         const void *mpm_config;
         HttpServer *http;
         MpmSiteUser *site_users; /* one per http->sites[i]; [0] is [Server]'s User and Group */
+        int cgi_fd;              /* workers send CGI launch requests here (cgi-launcher.h); -1: no CGI */
         Listener *listeners;
         size_t n_listeners;
         ProcessSlot *procs;
@@ -161,6 +174,11 @@ typedef struct MpmSpareLimits {
 /* Once a second: Apache's spare rule (maintain.h) over the generation's process table and a
  * validated scoreboard view; starts or retires processes. */
 void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLimits *lim);
+
+/* A line about a request for site's error log: its own ErrorLog file when it has one, else the
+ * process's log (log.h). "[vhost NAME] [client ADDR:PORT] message", at level (LOG_PRI_*). */
+typedef struct HttpSite HttpSite;
+void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const char *client, const char *message);
 
 /* The MPMs linked into this binary (static build), NULL-terminated. */
 extern const MpmOps *const mpm_builtin[];

@@ -64,6 +64,10 @@ int log_open(const char *target) {
         return 0;
 }
 
+int log_get_fd(void) {
+        return log_fd;
+}
+
 void log_close(void) {
         if (log_to_file)
                 safe_close(log_fd);

@@ -29,6 +29,9 @@ int log_get_max_level(void);
 /* "stderr" or an absolute path (opened O_APPEND). Re-opening (SIGUSR1) calls this again. */
 int log_open(const char *target);
 void log_close(void);
+/* The descriptor lines are written to (STDERR_FILENO, or the ErrorLog file): a forked process that
+ * keeps logging must keep it open. */
+int log_get_fd(void);
 /* A tag put before every message of this process, e.g. "worker 3" or "pool example.org". */
 void log_set_tag(const char *tag);
 

@@ -64,6 +64,8 @@ static const ConfItem vhost_directives[] = {
           .expect = "addresses (ADDR:PORT, [V6]:PORT) or systemd socket names" },
         { "User", CONF_STRING, VH(user), NULL, .expect = "a user name" },
         { "Group", CONF_STRING, VH(group), NULL, .expect = "a group name" },
+        { "PoolProcesses", CONF_UINT, VH(pool_processes), "0", 0, 1024,
+          .expect = "a number of processes from 1 to 1024, or 0 for [perchild] StartServers" },
         CONF_TABLE_END,
 };
 
@@ -1009,10 +1011,14 @@ static void check_identity(Loader *l, const char *label, const char *user, const
                 } else {
                         uid = pw->pw_uid;
                         gid = pw->pw_gid;
-                        /* A site's own processes must not run as a system account (suexec's rule). */
+                        /* A site's own processes must not run as a system account (suexec's rule),
+                         * and never as root, whatever MinUID says. */
                         if (vhost && uid < c->min_uid)
                                 load_error(l, file, line, "%s User: \"%s\" has uid %u, below MinUID %u", label,
                                            user, (unsigned) uid, c->min_uid);
+                        else if (vhost && uid == 0)
+                                load_error(l, file, line, "%s User: \"%s\" is root; a site never runs as root",
+                                           label, user);
                 }
         }
         if (group) {
@@ -1032,6 +1038,9 @@ static void check_identity(Loader *l, const char *label, const char *user, const
                         if (vhost && gid < c->min_gid)
                                 load_error(l, file, line, "%s Group: \"%s\" has gid %u, below MinGID %u", label,
                                            group, (unsigned) gid, c->min_gid);
+                        else if (vhost && gid == 0)
+                                load_error(l, file, line, "%s Group: \"%s\" is gid 0; a site never runs as it",
+                                           label, group);
                 }
         }
         if (ret_uid)
@@ -1120,6 +1129,29 @@ static void check_mpm(Loader *l) {
                 load_error(l, c->main_file, 0, "[%s]: the MPM rejected its settings", c->mpm->name);
 }
 
+/* An MPM that runs sites under their own ids (perchild) takes a site's identity whole: User and
+ * Group together, or neither (the site then shares the [Server] User's pool). A User alone would
+ * leave the gid to the passwd entry, which the operator did not name. */
+static void check_site_identities(Loader *l) {
+        const Config *c = l->config;
+        size_t vuser = row_of(vhost_directives, "User"), vgroup = row_of(vhost_directives, "Group");
+
+        if (!c->mpm || !(c->mpm->flags & MPM_PER_USER))
+                return;
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                const ConfigVhost *v = &c->vhosts[i];
+                const KeySource *k = v->user ? &l->vhost_keys[i].own[vuser] : &l->vhost_keys[i].own[vgroup];
+                const char *file;
+                unsigned line;
+
+                if (!v->user == !v->group)
+                        continue;
+                key_source(l, k, &file, &line);
+                load_error(l, file, line, "[VirtualHost %s] %s: MPM %s needs User and Group together (%s is missing)",
+                           v->name, v->user ? "User" : "Group", c->mpm->name, v->user ? "Group" : "User");
+        }
+}
+
 static void loader_done(Loader *l) {
         for (size_t i = 0; i < l->n_entries; i++) {
                 free(l->entries[i].section);
@@ -1206,6 +1238,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);
+        check_site_identities(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;
 finish:

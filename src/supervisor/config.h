@@ -40,6 +40,7 @@ typedef struct ConfigVhost {
         char **listen;       /* addresses or socket names only this vhost receives */
         char *user;
         char *group;
+        uint32_t pool_processes; /* perchild PoolProcesses of this site's pool; 0: [perchild] StartServers */
         /* resolved User/Group (check_filesystem): (uid_t) -1 when not set or not checked */
         uid_t uid;
         gid_t gid;

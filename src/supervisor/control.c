@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "macro.h"
 
 #define CONTROL_MESSAGE_MAX 4096
+#define CONTROL_SEND_WAIT_MS 1000
 
 struct ControlServer {
         sd_event *event;
@@ -41,8 +43,17 @@ void control_client_reply(ControlClient *c, const char *fmt, ...) {
         va_end(ap);
         if (n < 0)
                 return;
-        /* A client that went away just misses its answer. */
-        (void) send(c->fd, buf, MIN((size_t) n, sizeof(buf) - 1), MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* A client that went away just misses its answer. One that reads slowly while a long answer
+         * (`processes`: a line per process) fills the socket gets a bounded wait rather than a gap in
+         * the list: only root or the service's own user are ever answered. */
+        for (bool waited = false;; waited = true) {
+                if (send(c->fd, buf, MIN((size_t) n, sizeof(buf) - 1), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 ||
+                    errno != EAGAIN || waited)
+                        return;
+                struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+                if (poll(&p, 1, CONTROL_SEND_WAIT_MS) <= 0)
+                        return;
+        }
 }
 
 void control_client_finish(ControlClient *c) {

@@ -2,7 +2,9 @@
 /* control.h — the control socket that mpmctl(8) talks to.
  *
  * A Unix SOCK_SEQPACKET socket: one request per message ("reload", "status", "stop", "stop --now",
- * "reopen-logs"), answered by one or more messages and then end of stream. The first word of the
+ * "reopen-logs", "processes"), answered by one or more messages and then end of stream. "processes"
+ * answers "OK MPM" and one line per process, "PID UID GID PROFILE ROLE" as planned at its fork (the
+ * supervisor first, in the same message, with profile "-"), which `mpmctl audit` checks. The first word of the
  * first answer is "OK" or "ERROR". Only peers with uid 0 or the supervisor's own uid are answered
  * (SO_PEERCRED). A reply may be deferred: "reload" is answered when the new generation accepts or
  * the reload failed, so `mpmctl reload` (and systemctl reload) is synchronous. */

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* mpmctl: talk to a running mpmd over its control socket. `mpmctl reload` blocks until the new
  * configuration serves (exit 0) or the reload failed (exit 1, the reasons on stderr), so it can be
- * systemd's ExecReload=. */
+ * systemd's ExecReload=. `mpmctl audit` checks every process of the service against what it must
+ * be (audit.h) and exits 1 on any failure. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,53 +16,37 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "build-config.h"
+#include "conf-table.h"
+#include "macro.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 #define REPLY_TIMEOUT_MS (5 * 60 * 1000) /* a reload waits for workers; bounded, never forever */
+#define AUDIT_PROCESSES_MAX 8192
+#define AUDIT_PINS_MAX 32
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: mpmctl [-s SOCKET] reload | status | stop [--now] | reopen-logs\n"
-                   "  -s SOCKET   the control socket (default %s)\n"
-                   "Exit status: 0 done, 1 refused or failed (reasons on stderr), 2 usage, 3 mpmd not reachable.\n",
+        fprintf(f,
+                "Usage: mpmctl [-s SOCKET] reload | status | stop [--now] | reopen-logs\n"
+                "       mpmctl [-s SOCKET] audit [--expect-uid ROLE=UID]… [--supervisor-caps LIST]\n"
+                "  -s SOCKET   the control socket (default %s)\n"
+                "Exit status: 0 done (audit: every process passed), 1 refused or failed (audit: a process\n"
+                "failed), 2 usage, 3 mpmd not reachable.\n",
                 DEFAULT_CONTROL_SOCKET);
 }
 
-int main(int argc, char *argv[]) {
-        const char *path = DEFAULT_CONTROL_SOCKET;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char command[64], reply[4097];
-        int c, fd, status = EXIT_FAILURE;
-        bool first = true;
+typedef int (*ReplyLine)(void *userdata, const char *text);
 
-        while ((c = getopt(argc, argv, "+s:h")) >= 0) {
-                switch (c) {
-                case 's':
-                        path = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return EXIT_SUCCESS;
-                default:
-                        usage(stderr);
-                        return EXIT_USAGE;
-                }
-        }
-        if (optind >= argc) {
-                usage(stderr);
-                return EXIT_USAGE;
-        }
-        const char *verb = argv[optind];
-        bool now = optind + 1 < argc && strcmp(argv[optind + 1], "--now") == 0;
-        int extra = argc - optind - 1 - (now ? 1 : 0);
-        if (extra > 0 || (now && strcmp(verb, "stop") != 0) ||
-            (strcmp(verb, "reload") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "stop") != 0 &&
-             strcmp(verb, "reopen-logs") != 0)) {
-                usage(stderr);
-                return EXIT_USAGE;
-        }
-        snprintf(command, sizeof(command), "%s%s", verb, now ? " --now" : "");
+/* Send command and hand each message of the answer (the first without its "OK"/"ERROR" word) to
+ * on_line. Returns EXIT_SUCCESS when the answer began with OK. */
+static int control_call(const char *path, const char *command, ReplyLine on_line, void *userdata) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char reply[4097];
+        int status = EXIT_FAILURE;
+        bool first = true;
+        _cleanup_close_ int fd = -1;
 
         if (strlen(path) >= sizeof(sa.sun_path)) {
                 fprintf(stderr, "mpmctl: socket path too long: %s\n", path);
@@ -94,12 +81,199 @@ int main(int argc, char *argv[]) {
                         } else if (strncmp(reply, "ERROR", 5) == 0)
                                 text = reply[5] == ' ' ? reply + 6 : reply + 5;
                 }
-                if (*text)
-                        fprintf(status == EXIT_SUCCESS ? stdout : stderr, "%s\n", text);
+                if (status != EXIT_SUCCESS) {
+                        if (*text)
+                                fprintf(stderr, "%s\n", text);
+                } else if (on_line(userdata, text) < 0)
+                        return EXIT_FAILURE;
         }
         if (first) {
                 fprintf(stderr, "mpmctl: mpmd closed the connection without an answer\n");
                 return EXIT_FAILURE;
         }
         return status;
+}
+
+static int print_line(void *userdata, const char *text) {
+        if (*text)
+                printf("%s\n", text);
+        return 0;
+}
+
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+typedef struct AuditPin {
+        const char *role;
+        uid_t uid;
+} AuditPin;
+
+typedef struct AuditRun {
+        char mpm[32];
+        AuditProcess *procs;
+        size_t n_procs;
+        bool bad_line;
+} AuditRun;
+
+/* The answer to "processes": "MPM\nSUPERVISOR-LINE" first, then one process a message. */
+static int audit_collect(void *userdata, const char *text) {
+        AuditRun *a = userdata;
+        const char *line = text;
+
+        if (a->mpm[0] == 0) {
+                const char *nl = strchr(text, '\n');
+                if (!nl || nl == text || (size_t) (nl - text) >= sizeof(a->mpm)) {
+                        a->bad_line = true;
+                        return 0;
+                }
+                memcpy(a->mpm, text, (size_t) (nl - text));
+                line = nl + 1;
+        }
+        if (a->n_procs >= AUDIT_PROCESSES_MAX)
+                return -E2BIG;
+        if (audit_process_parse(line, &a->procs[a->n_procs]) < 0) {
+                fprintf(stderr, "mpmctl: cannot parse the process line \"%s\"\n", line);
+                a->bad_line = true;
+                return 0;
+        }
+        a->n_procs++;
+        return 0;
+}
+
+/* The groups a user may hold: its getgrouplist(). */
+static size_t user_groups(uid_t uid, gid_t gid, gid_t *groups, size_t max) {
+        struct passwd *pw = getpwuid(uid);
+        int n = (int) max;
+
+        if (!pw || getgrouplist(pw->pw_name, gid, groups, &n) < 0)
+                return 0;
+        return (size_t) n;
+}
+
+static int audit_main(const char *path, int argc, char **argv) {
+        AuditPin pins[AUDIT_PINS_MAX];
+        size_t n_pins = 0;
+        const char *caps = NULL;
+        AuditRun a = {};
+        unsigned failed = 0, gone = 0;
+        pid_t supervisor = 0;
+        int r;
+
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "--expect-uid") == 0 && i + 1 < argc && n_pins < AUDIT_PINS_MAX) {
+                        char *eq = strrchr(argv[++i], '=');
+                        uint64_t v;
+                        if (!eq || eq == argv[i] || parse_uint64(eq + 1, &v) < 0 || v >= UINT32_MAX) {
+                                fprintf(stderr, "mpmctl: --expect-uid wants ROLE=UID, got \"%s\"\n", argv[i]);
+                                return EXIT_USAGE;
+                        }
+                        *eq = 0;
+                        pins[n_pins++] = (AuditPin) { .role = argv[i], .uid = (uid_t) v };
+                } else if (strcmp(argv[i], "--supervisor-caps") == 0 && i + 1 < argc)
+                        caps = argv[++i];
+                else {
+                        usage(stderr);
+                        return EXIT_USAGE;
+                }
+        }
+
+        a.procs = calloc(AUDIT_PROCESSES_MAX, sizeof(AuditProcess));
+        if (!a.procs)
+                return EXIT_FAILURE;
+        r = control_call(path, "processes", audit_collect, &a);
+        if (r != EXIT_SUCCESS || a.bad_line || a.n_procs == 0) {
+                free(a.procs);
+                if (r == EXIT_SUCCESS)
+                        fprintf(stderr, "mpmctl: mpmd answered no usable process list\n");
+                return r == EXIT_SUCCESS ? EXIT_FAILURE : r;
+        }
+
+        uint64_t allowed = audit_supervisor_allowed(a.mpm);
+        if (caps && audit_caps_parse(caps, &allowed) < 0) {
+                fprintf(stderr, "mpmctl: --supervisor-caps: not a list of capability names: \"%s\"\n", caps);
+                free(a.procs);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < a.n_procs; i++)
+                if (audit_process_is_supervisor(&a.procs[i]))
+                        supervisor = a.procs[i].pid;
+
+        for (size_t i = 0; i < a.n_procs; i++) {
+                const AuditProcess *p = &a.procs[i];
+                gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
+                AuditExpect e = {
+                        .uid = p->uid,
+                        .gid = p->gid,
+                        .parent = supervisor,
+                        .bounding_allowed = allowed,
+                };
+                SandboxStatus st;
+                pid_t ppid = 0;
+                char why[512];
+
+                for (size_t k = 0; k < n_pins; k++)
+                        if (strcmp(pins[k].role, p->role) == 0)
+                                e.uid = pins[k].uid;
+                e.n_groups = user_groups(e.uid, e.gid, groups, ELEMENTSOF(groups));
+                e.groups = groups;
+                r = sandbox_read_status(p->pid, &st);
+                if (r >= 0)
+                        r = audit_read_ppid(p->pid, &ppid);
+                if (r == -ENOENT) {
+                        /* Replaced between the list and now: the next audit sees its successor. */
+                        printf("role=\"%s\" pid=%d GONE (exited since the list was taken)\n", p->role, (int) p->pid);
+                        gone++;
+                        continue;
+                }
+                if (r < 0) {
+                        printf("role=\"%s\" pid=%d FAIL (cannot read /proc/%d/status: %s)\n", p->role, (int) p->pid,
+                               (int) p->pid, strerror(-r));
+                        failed++;
+                        continue;
+                }
+                bool pass = audit_check(p, &e, &st, ppid, why, sizeof(why));
+                audit_format(stdout, p, &st, pass, why);
+                if (!pass)
+                        failed++;
+        }
+        printf("%zu process(es) of MPM %s: %u failed%s\n", a.n_procs - gone, a.mpm, failed,
+               gone ? ", some exited during the audit" : "");
+        free(a.procs);
+        return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        const char *path = DEFAULT_CONTROL_SOCKET;
+        char command[64];
+        int c;
+
+        while ((c = getopt(argc, argv, "+s:h")) >= 0) {
+                switch (c) {
+                case 's':
+                        path = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_SUCCESS;
+                default:
+                        usage(stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        const char *verb = argv[optind];
+        if (strcmp(verb, "audit") == 0)
+                return audit_main(path, argc - optind - 1, argv + optind + 1);
+        bool now = optind + 1 < argc && strcmp(argv[optind + 1], "--now") == 0;
+        int extra = argc - optind - 1 - (now ? 1 : 0);
+        if (extra > 0 || (now && strcmp(verb, "stop") != 0) ||
+            (strcmp(verb, "reload") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "stop") != 0 &&
+             strcmp(verb, "reopen-logs") != 0)) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        snprintf(command, sizeof(command), "%s%s", verb, now ? " --now" : "");
+        return control_call(path, command, print_line, NULL);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "cgi-host.h"
 #include "config.h"
 #include "control.h"
 #include "listeners.h"
@@ -56,6 +57,7 @@ typedef struct SupGeneration {
         uint32_t logs_epoch;             /* how many times the logs were reopened */
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
+        CgiHost cgi;                     /* the CGI launcher, when a site has a ScriptAlias */
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -183,6 +185,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         keep[n_keep++] = STDIN_FILENO;
         keep[n_keep++] = STDOUT_FILENO;
         keep[n_keep++] = STDERR_FILENO;
+        if (log_get_fd() > STDERR_FILENO)
+                keep[n_keep++] = log_get_fd(); /* ErrorLog as a file */
         keep[n_keep++] = stop_fd;
         keep[n_keep++] = sg->ready_channel[1];
         for (size_t i = 0; plan->keep_listeners && i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
@@ -196,6 +200,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         }
         for (size_t i = 0; i < plan->n_keep_fds && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = plan->keep_fds[i];
+        if (plan->keep_cgi && g->cgi_fd >= 0)
+                keep[n_keep++] = g->cgi_fd;
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
         /* Skip 0..2 in the list: close_all_but starts at 3. */
         if (close_all_but(keep + 3, n_keep - 3) < 0) {
@@ -233,7 +239,9 @@ static int sup_spawn(Generation *g, unsigned slot) {
         p = &g->procs[slot];
         if (p->state != PROCESS_FREE)
                 return -EBUSY;
-        if (now_usec(CLOCK_MONOTONIC) < g->spawn_not_before)
+        /* A per-user MPM backs off per slot (ProcessSlot): one pool's crashes do not stop the others. */
+        if (now_usec(CLOCK_MONOTONIC) <
+            ((g->ops->flags & MPM_PER_USER) ? p->spawn_not_before : g->spawn_not_before))
                 return -EAGAIN;
 
         bool root = geteuid() == 0;
@@ -249,6 +257,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .keep_listeners = true,
                 .keep_site_roots = true,
                 .keep_logs = true,
+                .keep_cgi = true,
         };
         if (g->ops->child_plan) {
                 r = g->ops->child_plan(g, slot, &plan);
@@ -283,7 +292,13 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .state = PROCESS_STARTING,
                 .pid = pid,
                 .started = now_usec(CLOCK_MONOTONIC),
+                .uid = plan.policy.change_ids ? plan.policy.uid : getuid(),
+                .gid = plan.policy.change_ids ? plan.policy.gid : getgid(),
+                .profile = plan.policy.profile,
+                .start_failures = p->start_failures,
+                .spawn_not_before = p->spawn_not_before,
         };
+        snprintf(p->role, sizeof(p->role), "%s", plan.role);
         r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, on_child_exit, sg);
         if (r < 0) {
                 kill(pid, SIGKILL);
@@ -330,6 +345,18 @@ static unsigned generation_count(const SupGeneration *sg, ProcessState state) {
 
 static unsigned generation_alive(const SupGeneration *sg) {
         return sg->g.n_procs - generation_count(sg, PROCESS_FREE);
+}
+
+/* Its workers and its CGI launcher: a generation is done when both are gone. */
+static bool generation_finished(const SupGeneration *sg) {
+        return generation_alive(sg) == 0 && !cgi_host_running(&sg->cgi);
+}
+
+/* Once a finishing generation has no worker left, nobody can send its launcher a request: let it
+ * end the programs still running and exit. */
+static void generation_cgi_finish_if_idle(SupGeneration *sg) {
+        if (sg->g.draining && generation_alive(sg) == 0 && cgi_host_running(&sg->cgi) && !sg->cgi.finishing)
+                cgi_host_finish(&sg->cgi, false);
 }
 
 static int generation_slot_of(const SupGeneration *sg, pid_t pid) {
@@ -416,12 +443,12 @@ static void supervisor_update_status(Supervisor *s) {
 static void supervisor_check_done(Supervisor *s) {
         if (!s->stopping)
                 return;
-        if (s->current && generation_alive(s->current) > 0)
+        if (s->current && !generation_finished(s->current))
                 return;
-        if (s->pending && generation_alive(s->pending) > 0)
+        if (s->pending && !generation_finished(s->pending))
                 return;
         for (SupGeneration *g = s->draining; g; g = g->next)
-                if (generation_alive(g) > 0)
+                if (!generation_finished(g))
                         return;
         log_info("all workers have exited, stopping");
         sd_event_exit(s->event, 0);
@@ -455,6 +482,8 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                             si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
                             si->si_status, g->draining || sg->sup->stopping ? "" : "; replacing it");
         if (failed_start) {
+                p->start_failures++;
+                p->spawn_not_before = now + spawn_backoff_usec(p->start_failures);
                 g->start_failures++;
                 g->spawn_not_before = now + spawn_backoff_usec(g->start_failures);
                 if (!g->draining && !sg->sup->stopping)
@@ -477,6 +506,7 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                 scoreboard_segment_unmap(g->boards[slot], sg->workers_per_process);
                 g->boards[slot] = NULL;
         }
+        generation_cgi_finish_if_idle(sg);
 
         if (sg == sg->sup->pending && si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status)) {
                 supervisor_abandon_reload(sg->sup, "a worker of the new configuration could not start");
@@ -553,6 +583,8 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                 if (sg->g.procs[from].state != PROCESS_STARTING)
                         continue;
                 sg->g.procs[from].state = PROCESS_RUNNING;
+                sg->g.procs[from].start_failures = 0;
+                sg->g.procs[from].spawn_not_before = 0;
                 sg->g.start_failures = 0;
                 sg->g.spawn_not_before = 0;
         }
@@ -674,6 +706,8 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->config = config;
         sg->ready_channel[0] = sg->ready_channel[1] = -1;
         sg->log_channel[0] = sg->log_channel[1] = -1;
+        sg->cgi = CGI_HOST_NULL;
+        sg->g.cgi_fd = -1;
         sg->g.number = ++s->next_generation;
         sg->g.ops = config->mpm;
         sg->g.mpm_config = config->mpm_config;
@@ -718,8 +752,13 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                         .user = config->vhosts[i].user,
                         .uid = config->vhosts[i].uid,
                         .gid = config->vhosts[i].gid,
+                        .processes = config->vhosts[i].pool_processes,
                 };
 
+        /* A per-user MPM's site with a User of its own opens its logs in its own processes, with the
+         * site's rights: here, as root, a path the site can write could be a planted symlink. */
+        for (size_t i = 1; (config->mpm->flags & MPM_PER_USER) && i < sg->g.http->n_sites; i++)
+                http_server_set_foreign(sg->g.http, i, sg->g.site_users[i].user != NULL);
         /* Logs are opened here, before the workers exist and with the supervisor's rights; workers
          * inherit the descriptors. */
         r = http_server_open_logs(sg->g.http);
@@ -767,6 +806,18 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         sg->g.http->status = sg->status_ro;
 
+        bool cgi = false;
+        for (size_t i = 0; i < sg->g.http->n_sites; i++)
+                cgi = cgi || sg->g.http->sites[i].cfg->script_alias;
+        if (cgi) {
+                r = cgi_host_init(&sg->cgi, sg->g.number);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot create the CGI launcher socket: %m");
+                        goto fail;
+                }
+                sg->g.cgi_fd = cgi_host_worker_fd(&sg->cgi);
+        }
+
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->log_channel) < 0) {
                 r = log_error_errno(errno, "Cannot create the log channel: %m");
                 goto fail;
@@ -809,6 +860,7 @@ static void generation_free(SupGeneration *sg) {
         free(sg->g.listeners);
         free(sg->g.procs);
         free(sg->g.site_users);
+        cgi_host_done(&sg->cgi);
         free(sg->takes_logs);
         free(sg->invalid_ticks);
         safe_close(sg->log_channel[0]);
@@ -823,6 +875,35 @@ static void generation_stop_all(SupGeneration *sg, bool graceful) {
         sg->g.draining = true;
         for (unsigned i = 0; i < sg->g.n_procs; i++)
                 sup_stop(&sg->g, i, graceful);
+}
+
+static void launcher_prepare(void *userdata) {
+        worker_forget_supervisor(userdata);
+}
+
+/* The CGI launcher of a serving generation: started with it, started again when it ended. A failure
+ * is logged and retried; meanwhile CGI requests get 503 and everything else is served. */
+static void generation_cgi_start(SupGeneration *sg) {
+        bool root = geteuid() == 0;
+        SandboxPolicy policy = {
+                .change_ids = root,
+                .uid = root ? sg->config->uid : getuid(),
+                .gid = root ? sg->config->gid : getgid(),
+                .user_name = root ? sg->config->user : NULL,
+                .profile = SANDBOX_PROFILE_POOL, /* until the launcher profile lands */
+        };
+        int r;
+
+        if (sg->g.cgi_fd < 0 || sg->g.draining)
+                return;
+        r = cgi_host_start(&sg->cgi, sg->sup->event, &policy, launcher_prepare, sg->sup);
+        if (r < 0 && r != -EAGAIN)
+                log_error_errno(r, "generation %u: cannot start the CGI launcher: %m", sg->g.number);
+}
+
+static int generation_start(SupGeneration *sg) {
+        generation_cgi_start(sg);
+        return sg->g.ops->start(&sg->g);
 }
 
 /* ---- reload --------------------------------------------------------------------------------- */
@@ -990,7 +1071,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
         r = generation_new(s, c, &s->pending);
         if (r >= 0) {
-                r = s->pending->g.ops->start(&s->pending->g);
+                r = generation_start(s->pending);
                 if (r < 0) {
                         s->pending->g.draining = true;
                         supervisor_abandon_reload(s, "the new workers could not be started");
@@ -1117,7 +1198,8 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
 static void supervisor_reap_draining(Supervisor *s, usec_t now) {
         for (SupGeneration **p = &s->draining; *p;) {
                 SupGeneration *g = *p;
-                if (generation_alive(g) == 0) {
+                generation_cgi_finish_if_idle(g);
+                if (generation_finished(g)) {
                         *p = g->next;
                         log_debug("generation %u has finished", g->g.number);
                         generation_free(g);
@@ -1128,6 +1210,7 @@ static void supervisor_reap_draining(Supervisor *s, usec_t now) {
                                     g->g.number, generation_alive(g));
                         g->drain_deadline = 0;
                         generation_stop_all(g, false);
+                        cgi_host_finish(&g->cgi, true);
                 }
                 p = &g->next;
         }
@@ -1166,6 +1249,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         if (s->pending)
                 generation_maintain(s->pending, now);
         if (s->current && !s->stopping) {
+                generation_cgi_start(s->current);
                 generation_maintain(s->current, now);
                 supervisor_update_status(s);
                 if (!s->ready_sent && now - s->current->g.procs[0].started > STARTUP_TIMEOUT_USEC &&
@@ -1222,6 +1306,26 @@ static void control_status(Supervisor *s, ControlClient *c) {
         free(scores);
 }
 
+/* `processes`: for `mpmctl audit`, "OK MPM", then one line per process, "PID UID GID PROFILE ROLE":
+ * the supervisor first (profile "-"), then every process of every generation as planned at its fork. */
+static void control_processes_of(const SupGeneration *sg, ControlClient *c) {
+        for (unsigned i = 0; sg && i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                if (p->state != PROCESS_FREE)
+                        control_client_reply(c, "%d %u %u %s %s", (int) p->pid, (unsigned) p->uid, (unsigned) p->gid,
+                                             sandbox_profile_to_string(p->profile), p->role);
+        }
+}
+
+static void control_processes(Supervisor *s, ControlClient *c) {
+        control_client_reply(c, "OK %s\n%d %u %u - supervisor", s->current ? s->current->g.ops->name : "-",
+                             (int) getpid(), (unsigned) getuid(), (unsigned) getgid());
+        control_processes_of(s->current, c);
+        control_processes_of(s->pending, c);
+        for (const SupGeneration *g = s->draining; g; g = g->next)
+                control_processes_of(g, c);
+}
+
 static void on_control_command(void *userdata, ControlClient *c, const char *command) {
         Supervisor *s = userdata;
 
@@ -1253,6 +1357,8 @@ static void on_control_command(void *userdata, ControlClient *c, const char *com
                 }
         } else if (strcmp(command, "status") == 0)
                 control_status(s, c);
+        else if (strcmp(command, "processes") == 0)
+                control_processes(s, c);
         else if (strcmp(command, "stop") == 0) {
                 control_client_reply(c, "OK stopping gracefully");
                 supervisor_graceful_stop(s);
@@ -1312,7 +1418,7 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
-        r = s.current->g.ops->start(&s.current->g);
+        r = generation_start(s.current);
         if (r < 0) {
                 log_error_errno(r, "MPM %s failed to start: %m", s.current->g.ops->name);
                 goto out;

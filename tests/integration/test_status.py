@@ -58,7 +58,7 @@ class StatusTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         d = json.loads(r.body)
         self.assertEqual(d["generation"], 1)
-        self.assertIn(d["mpm"], ("event", "worker", "prefork"))
+        self.assertIn(d["mpm"], ("event", "worker", "prefork", "perchild"))
         self.assertIn("scoreboard", d)
 
     def test_html(self):

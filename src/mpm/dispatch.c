@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/* dispatch.c — the perchild dispatcher (see dispatch.h). A connection here is in one of three
+ * states: PEEK (its head is being looked at, nothing consumed), WRITE (the dispatcher's own answer
+ * is going out) and LINGER (the answer is out, write side shut: what the client still sends is read
+ * and dropped for a moment so that closing does not reset the connection under the answer). A
+ * connection that was handed to a pool is gone from here at once. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn-driver.h"
+#include "date.h"
+#include "dispatch.h"
+#include "event.h"
+#include "log.h"
+#include "maintain.h"
+#include "parser.h"
+#include "response.h"
+#include "time-util.h"
+
+#define DISPATCH_SWEEP_USEC (250 * USEC_PER_MSEC)
+#define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)
+#define DISPATCH_ACCEPT_BATCH 64
+#define DISPATCH_PEEK_INITIAL 4096
+
+typedef enum DispatchSourceKind {
+        SOURCE_LISTENER,
+        SOURCE_STOP,
+        SOURCE_CONN,
+} DispatchSourceKind;
+
+typedef struct DispatchSource {
+        DispatchSourceKind kind;
+        const Listener *listener;
+} DispatchSource;
+
+typedef enum DispatchConnState {
+        DCONN_PEEK,
+        DCONN_WRITE,
+        DCONN_LINGER,
+} DispatchConnState;
+
+typedef struct DispatchConn {
+        DispatchSource source; /* first: epoll's data.ptr points here */
+        int fd;
+        DispatchConnState state;
+        const HttpSite *site; /* the listener's default site: its limits and deadlines apply */
+        HttpParser parser;
+        HttpRequestHead head;
+        HttpHeader *headers;
+        char *buf;
+        size_t size, seen; /* bytes of buf, bytes of the head seen so far */
+        usec_t started, deadline;
+        char *out;
+        size_t out_len, out_sent;
+        struct DispatchConn *prev, *next;
+} DispatchConn;
+
+typedef struct Dispatcher {
+        const WorkerContext *ctx;
+        const DispatchSpec *spec;
+        const HttpServer *http;
+        int ep;
+        DispatchSource *listeners;
+        DispatchSource stop;
+        DispatchConn *conns;
+        unsigned n_conns;
+        bool accepting, stopping;
+        size_t peek_max; /* the engine's bound on a buffered head: beyond it, 431 */
+} Dispatcher;
+
+size_t dispatch_error_response(const HttpServer *s, int status, bool head_only, usec_t now_realtime, char *buf,
+                               size_t size) {
+        HttpResponse r;
+        size_t status_len, body_len;
+        const char *line = http_status_line(status, &status_len);
+        int n;
+
+        http_response_init(&r);
+        http_response_set_error(&r, status);
+        body_len = r.body_len;
+        n = snprintf(buf, size, "%.*sDate: %s\r\n%.*s%.*sContent-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+                     (int) status_len, line, http_date_now(now_realtime), (int) s->server_line_len, s->server_line,
+                     (int) r.headers_len, r.headers, body_len, head_only ? 0 : (int) body_len,
+                     r.body ? r.body : "");
+        http_response_done(&r);
+        return n < 0 ? 0 : (size_t) n;
+}
+
+static void dispatcher_set_accepting(Dispatcher *d, bool on) {
+        if (d->accepting == on)
+                return;
+        for (size_t i = 0; i < d->spec->n_listeners; i++) {
+                if (on) {
+                        /* EPOLLEXCLUSIVE: several dispatchers share the sockets; one is woken. */
+                        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &d->listeners[i] };
+                        (void) epoll_ctl(d->ep, EPOLL_CTL_ADD, d->spec->listeners[i].fd, &ev);
+                } else
+                        (void) epoll_ctl(d->ep, EPOLL_CTL_DEL, d->spec->listeners[i].fd, NULL);
+        }
+        d->accepting = on;
+        d->ctx->board->accepting = on;
+}
+
+static void dispatcher_update_board(Dispatcher *d) {
+        d->ctx->board->connections_open = d->n_conns;
+        d->ctx->board->workers[0].state = d->stopping ? WS_GRACEFUL : d->n_conns > 0 ? WS_READ : WS_READY;
+}
+
+static void dconn_free(Dispatcher *d, DispatchConn *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                d->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        safe_close(c->fd);
+        free(c->headers);
+        free(c->buf);
+        free(c->out);
+        free(c);
+        d->n_conns--;
+}
+
+/* The head deadline as the engine computes it: RequestReadTimeout header= from the first byte
+ * (extended by MinRate), never later than TimeOut after the last read. */
+static void dconn_set_deadline(DispatchConn *c, usec_t now) {
+        const HttpReadTimeoutStage *st = &c->site->read_timeout.header;
+        usec_t per_read = now + c->site->cfg->timeout, d;
+
+        if (st->timeout == 0) {
+                c->deadline = per_read;
+                return;
+        }
+        d = st->timeout;
+        if (st->min_rate > 0) {
+                d += (usec_t) (c->seen / st->min_rate) * USEC_PER_SEC;
+                if (st->max > 0 && d > st->max)
+                        d = st->max;
+        }
+        c->deadline = MIN(c->started + d, per_read);
+}
+
+static void dconn_linger(Dispatcher *d, DispatchConn *c, usec_t now) {
+        char scratch[4096];
+
+        if (c->state != DCONN_LINGER) {
+                (void) shutdown(c->fd, SHUT_WR);
+                c->state = DCONN_LINGER;
+                c->deadline = now + DISPATCH_LINGER_USEC;
+        }
+        for (;;) {
+                ssize_t n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+                if (n > 0)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                dconn_free(d, c); /* end of stream or an error: nothing more to wait for */
+                return;
+        }
+}
+
+static void dconn_write(Dispatcher *d, DispatchConn *c, usec_t now) {
+        while (c->out_sent < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EAGAIN)
+                                return;
+                        dconn_free(d, c);
+                        return;
+                }
+                c->out_sent += (size_t) n;
+        }
+        dconn_linger(d, c, now);
+}
+
+/* Answer status ourselves and close. */
+static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now) {
+        struct timespec ts;
+        bool head_only = c->head.method == HTTP_METHOD_HEAD;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        usec_t real = (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+        size_t n = dispatch_error_response(d->http, status, head_only, real, NULL, 0);
+        c->out = malloc(n + 1);
+        if (!c->out) {
+                dconn_free(d, c);
+                return;
+        }
+        c->out_len = dispatch_error_response(d->http, status, head_only, real, c->out, n + 1);
+        c->out_sent = 0;
+        c->state = DCONN_WRITE;
+        c->deadline = now + c->site->cfg->timeout;
+        log_debug("answered %d to a connection on %s", status, c->source.listener->name);
+        dconn_write(d, c, now);
+}
+
+/* Pass the connection to the pool of the site its head names. */
+static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
+        const HttpRequestHead *h = &c->head;
+        const HttpSite *site = http_server_select(d->http, c->source.listener->name,
+                                                  h->has_host ? c->buf + h->host.off : NULL,
+                                                  h->has_host ? h->host.len : 0);
+        EventHandoff msg = {};
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { &msg, sizeof(msg) };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control.buf,
+                .msg_controllen = sizeof(control.buf),
+        };
+
+        if (!site) {
+                dconn_respond(d, c, 421, now);
+                return;
+        }
+        size_t pool = d->spec->site_pool[site - d->http->sites];
+        if (pool >= d->spec->n_pools || strlen(c->source.listener->name) >= sizeof(msg.listener_name)) {
+                dconn_respond(d, c, 500, now);
+                return;
+        }
+        strcpy(msg.listener_name, c->source.listener->name);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &c->fd, sizeof(int));
+        if (sendmsg(d->spec->pool_fds[pool], &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                /* The pool does not take more (its loop is full and stopped reading): say so now
+                 * rather than queue without bound or block every other client behind it. */
+                if (errno != EAGAIN && errno != ENOBUFS)
+                        log_warning_errno(errno, "Cannot hand a connection to the pool of %s: %m", site->name);
+                dconn_respond(d, c, 503, now);
+                return;
+        }
+        d->ctx->board->workers[0].requests++;
+        dconn_free(d, c); /* the pool holds it now */
+}
+
+/* Look at what arrived, without consuming it. hup: epoll reported the peer's end of stream. */
+static void dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
+        for (;;) {
+                if (c->seen == c->size) {
+                        if (c->size >= d->peek_max) {
+                                dconn_respond(d, c, 431, now);
+                                return;
+                        }
+                        size_t size = MIN(c->size * 2, d->peek_max);
+                        char *p = realloc(c->buf, size);
+                        if (!p) {
+                                dconn_free(d, c);
+                                return;
+                        }
+                        c->buf = p;
+                        c->size = size;
+                }
+                ssize_t n = recv(c->fd, c->buf, c->size, MSG_PEEK | MSG_DONTWAIT);
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                /* End of stream or a reset before a whole head: nobody to answer (as the engine). A
+                 * peek keeps returning the old bytes, so an end of stream after part of a head is
+                 * only known from epoll; without one this was a wake-up for writing. */
+                if (n <= 0 || ((size_t) n <= c->seen && hup)) {
+                        dconn_free(d, c);
+                        return;
+                }
+                if ((size_t) n <= c->seen)
+                        return;
+                c->seen = (size_t) n;
+                dconn_set_deadline(c, now);
+                int r = http_parser_feed(&c->parser, c->buf, c->seen);
+                if (r == HTTP_PARSE_DONE) {
+                        dconn_route(d, c, now);
+                        return;
+                }
+                if (r < 0) {
+                        dconn_respond(d, c, -r, now);
+                        return;
+                }
+                if (c->seen < c->size)
+                        return; /* all there is for now */
+        }
+}
+
+static void dconn_event(Dispatcher *d, DispatchConn *c, uint32_t events, usec_t now) {
+        switch (c->state) {
+        case DCONN_PEEK:
+                dconn_peek(d, c, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR), now);
+                break;
+        case DCONN_WRITE:
+                dconn_write(d, c, now);
+                break;
+        case DCONN_LINGER:
+                dconn_linger(d, c, now);
+                break;
+        }
+}
+
+static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, usec_t now) {
+        DispatchConn *c = calloc(1, sizeof(*c));
+        const HttpSite *site = http_server_select(d->http, src->listener->name, NULL, 0);
+
+        if (!c || !site) {
+                free(c);
+                safe_close(fd);
+                return;
+        }
+        c->source = (DispatchSource) { .kind = SOURCE_CONN, .listener = src->listener };
+        c->fd = fd;
+        c->site = site;
+        c->started = now;
+        c->size = MIN((size_t) DISPATCH_PEEK_INITIAL, d->peek_max);
+        c->buf = malloc(c->size);
+        c->headers = calloc(MAX(site->limits.fields, 1u), sizeof(HttpHeader));
+        if (!c->buf || !c->headers) {
+                free(c->buf);
+                free(c->headers);
+                free(c);
+                safe_close(fd);
+                return;
+        }
+        http_parser_init(&c->parser, &c->head, c->headers, &site->limits);
+        dconn_set_deadline(c, now);
+        c->next = d->conns;
+        if (d->conns)
+                d->conns->prev = c;
+        d->conns = c;
+        d->n_conns++;
+        d->ctx->board->workers[0].connections++;
+        /* Edge-triggered: a head already there is reported by the next epoll_wait. */
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+        if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                dconn_free(d, c);
+}
+
+static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t now) {
+        for (int k = 0; k < DISPATCH_ACCEPT_BATCH; k++) {
+                if (d->n_conns >= d->spec->max_connections) {
+                        dispatcher_set_accepting(d, false);
+                        return;
+                }
+                int fd = accept4(src->listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == EMFILE || errno == ENFILE) {
+                                log_warning_errno(errno, "accept on %s: %m; pausing accepts", src->listener->name);
+                                dispatcher_set_accepting(d, false);
+                        }
+                        return;
+                }
+                dispatcher_adopt(d, src, fd, now);
+        }
+}
+
+static void dispatcher_sweep(Dispatcher *d, usec_t now) {
+        DispatchConn *next;
+
+        for (DispatchConn *c = d->conns; c; c = next) {
+                next = c->next;
+                if (now < c->deadline)
+                        continue;
+                if (c->state == DCONN_PEEK && c->seen > 0)
+                        dconn_respond(d, c, 408, now); /* part of a head, then nothing in time */
+                else
+                        dconn_free(d, c);
+        }
+}
+
+int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
+        Dispatcher d = {
+                .ctx = ctx,
+                .spec = spec,
+                .http = ctx->generation->http,
+                .stop = { .kind = SOURCE_STOP },
+        };
+        usec_t next_sweep;
+
+        /* As the engine: at most the largest head any site accepts, and 4 KiB more. */
+        d.peek_max = (size_t) d.http->max_head_size + 4096;
+        d.ep = epoll_create1(EPOLL_CLOEXEC);
+        d.listeners = calloc(MAX(spec->n_listeners, (size_t) 1), sizeof(DispatchSource));
+        if (d.ep < 0 || !d.listeners)
+                return log_error_errno(errno, "Cannot set up the dispatcher: %m"), WORKER_EXIT_FATAL;
+        for (size_t i = 0; i < spec->n_listeners; i++)
+                d.listeners[i] = (DispatchSource) { .kind = SOURCE_LISTENER, .listener = &spec->listeners[i] };
+        struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &d.stop };
+        if (epoll_ctl(d.ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)
+                return log_error_errno(errno, "Cannot watch the stop signal: %m"), WORKER_EXIT_FATAL;
+        dispatcher_set_accepting(&d, true);
+        dispatcher_update_board(&d);
+        worker_context_notify_ready(ctx);
+        next_sweep = now_usec(CLOCK_MONOTONIC) + DISPATCH_SWEEP_USEC;
+
+        while (!d.stopping || d.n_conns > 0) {
+                struct epoll_event ev[256];
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                int n = epoll_wait(d.ep, ev, (int) ELEMENTSOF(ev), usec_to_timeout_ms(next_sweep, now));
+                if (n < 0 && errno != EINTR) {
+                        log_error_errno(errno, "epoll_wait failed: %m");
+                        break;
+                }
+                now = now_usec(CLOCK_MONOTONIC);
+                for (int i = 0; i < n; i++) {
+                        DispatchSource *src = ev[i].data.ptr;
+                        switch (src->kind) {
+                        case SOURCE_LISTENER:
+                                if (d.accepting)
+                                        dispatcher_accept(&d, src, now);
+                                break;
+                        case SOURCE_STOP: {
+                                int sig = conn_driver_read_stop(ctx->stop_fd);
+                                if (sig == SIGINT)
+                                        goto out;
+                                if (sig == SIGTERM) {
+                                        d.stopping = true;
+                                        dispatcher_set_accepting(&d, false);
+                                }
+                                break;
+                        }
+                        case SOURCE_CONN:
+                                /* A connection freed earlier in this batch cannot be reported
+                                 * again: each fd appears once per epoll_wait. */
+                                dconn_event(&d, (DispatchConn *) src, ev[i].events, now);
+                                break;
+                        }
+                }
+                if (now >= next_sweep) {
+                        dispatcher_sweep(&d, now);
+                        next_sweep = now + DISPATCH_SWEEP_USEC;
+                }
+                if (!d.accepting && !d.stopping && d.n_conns < spec->max_connections)
+                        dispatcher_set_accepting(&d, true);
+                dispatcher_update_board(&d);
+        }
+out:
+        while (d.conns)
+                dconn_free(&d, d.conns);
+        ctx->board->accepting = 0;
+        ctx->board->workers[0].state = WS_GRACEFUL;
+        free(d.listeners);
+        close(d.ep);
+        return WORKER_EXIT_OK;
+}

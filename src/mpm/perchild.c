@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/* perchild.c — the perchild MPM: every [VirtualHost] with User= and Group= is served by a pool of
+ * processes running as that site's user, each pool an event loop (event.h); the sites without a
+ * User share one default pool under [Server] User. A socket that only one pool's sites are reached
+ * through belongs to that pool alone; the others (the shared sockets) are held by the dispatchers,
+ * unprivileged processes that pass each connection to the pool of the site its first request
+ * names (dispatch.h).
+ *
+ * The supervisor forks every process; child_plan() says what each slot becomes, so that before it
+ * reads a byte a process holds exactly its own descriptors (a pool: its dedicated sockets, its end
+ * of its hand-off socket, its own sites' DocumentRoots; a dispatcher: the shared sockets and the
+ * sending end of every pool's hand-off socket) and runs under its own ids and sandbox profile.
+ * In a pool every other site is foreign: a request for it gets 421 and the connection closes.
+ *
+ * Slots: the dispatchers first, then each pool's processes in a row. Each pool is kept at its
+ * size ([perchild] StartServers, or PoolProcesses of its section); a process that ends is replaced, with a back-off per slot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "event.h"
+#include "log.h"
+#include "maintain.h"
+#include "mpm.h"
+#include "server-logs.h"
+#include "server.h"
+#include "strv.h"
+
+#define PERCHILD_SERVER_LIMIT_MAX 4096
+#define PERCHILD_DEFAULT_POOL_ROLE "pool [Server]"
+
+typedef struct PerchildConfig {
+        uint32_t dispatchers;
+        char *dispatcher_user;
+        uint32_t dispatcher_connections;
+        uint32_t pool_processes;
+        uint32_t server_limit;
+        uint32_t worker_connections;
+        uint32_t max_connections_per_child;
+} PerchildConfig;
+
+#define PC(field) offsetof(PerchildConfig, field)
+
+static const ConfItem perchild_directives[] = {
+        { "Dispatchers", CONF_UINT, PC(dispatchers), "1", 1, 64,
+          .expect = "a number of dispatcher processes from 1 to 64" },
+        { "DispatcherUser", CONF_STRING, PC(dispatcher_user), "mpmd-dispatch",
+          .expect = "a user name (not root, not a site's user)" },
+        { "DispatcherConnections", CONF_UINT, PC(dispatcher_connections), "10240", 1, 1000000,
+          .expect = "a number of connections per dispatcher from 1 to 1000000" },
+        /* Per pool; a [VirtualHost] overrides it with PoolProcesses. */
+        { "StartServers", CONF_UINT, PC(pool_processes), "2", 1, 1024,
+          .expect = "a number of processes per pool from 1 to 1024" },
+        { "ServerLimit", CONF_UINT, PC(server_limit), "256", 1, PERCHILD_SERVER_LIMIT_MAX,
+          .flags = CONF_RESTART_ONLY, .expect = "a number of processes from 1 to 4096" },
+        { "WorkerConnections", CONF_UINT, PC(worker_connections), "10240", 1, 1000000,
+          .expect = "a number of connections per pool process from 1 to 1000000" },
+        { "MaxConnectionsPerChild", CONF_UINT, PC(max_connections_per_child), "0", 0, UINT32_MAX,
+          .expect = "a number of connections, 0 for no limit" },
+        CONF_TABLE_END,
+};
+
+typedef struct PerchildPool {
+        char role[64];        /* "pool NAME", or PERCHILD_DEFAULT_POOL_ROLE */
+        const MpmSiteUser *user; /* the site's identity; NULL: the default pool ([Server] User) */
+        unsigned first_slot, n_slots;
+        int handoff[2];       /* [0] the dispatchers' sending end, [1] the pool's; -1 without dispatchers */
+        Listener *listeners;  /* the sockets dedicated to this pool's sites */
+        size_t n_listeners;
+} PerchildPool;
+
+typedef struct PerchildState {
+        PerchildPool *pools; /* [0] is the default pool */
+        size_t n_pools;
+        size_t *site_pool;   /* per http->sites[i] */
+        Listener *shared;    /* the sockets the dispatchers hold */
+        size_t n_shared;
+        int *send_fds;       /* handoff[0] of each pool, for the dispatchers */
+        unsigned n_dispatchers;
+        unsigned n_slots;    /* dispatchers + every pool's processes */
+        bool change_ids;
+        uid_t dispatcher_uid;
+        gid_t dispatcher_gid;
+} PerchildState;
+
+static int perchild_check_config(void *config, ConfErrors *errors, ConfErrors *warnings) {
+        PerchildConfig *c = config;
+
+        if (c->dispatchers + c->pool_processes > c->server_limit) {
+                conf_errors_add(errors, "[perchild]", 0,
+                                "ServerLimit %u leaves no room for %u dispatcher(s) and one pool of StartServers %u",
+                                c->server_limit, c->dispatchers, c->pool_processes);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static unsigned perchild_process_limit(const void *config) {
+        return ((const PerchildConfig *) config)->server_limit;
+}
+
+static unsigned perchild_workers_per_process(const void *config) {
+        return 1;
+}
+
+/* ---- supervisor side ------------------------------------------------------------------------ */
+
+static void perchild_free_state(Generation *g) {
+        PerchildState *st = g->mpm_state;
+
+        if (!st)
+                return;
+        for (size_t i = 0; i < st->n_pools; i++) {
+                safe_close(st->pools[i].handoff[0]);
+                safe_close(st->pools[i].handoff[1]);
+                free(st->pools[i].listeners);
+        }
+        free(st->pools);
+        free(st->site_pool);
+        free(st->shared);
+        free(st->send_fds);
+        free(st);
+        g->mpm_state = NULL;
+}
+
+/* The selection rule of http_server_select(), per site: can a request on this socket reach it? A
+ * socket named by some site's Listen= is dedicated to the sites that name it; the main server is
+ * never reached through a dedicated socket. */
+static bool site_reachable(const HttpServer *s, size_t site, const char *listener_name) {
+        bool dedicated = false;
+
+        for (size_t i = 0; i < s->n_sites && !dedicated; i++)
+                dedicated = s->sites[i].listen && strv_contains(s->sites[i].listen, listener_name);
+        if (s->sites[site].listen)
+                return strv_contains(s->sites[site].listen, listener_name);
+        return !dedicated;
+}
+
+static int perchild_plan_pools(Generation *g, const PerchildConfig *cfg, PerchildState *st) {
+        const HttpServer *s = g->http;
+
+        st->pools = calloc(s->n_sites, sizeof(PerchildPool));
+        st->site_pool = calloc(s->n_sites, sizeof(size_t));
+        if (!st->pools || !st->site_pool)
+                return -ENOMEM;
+        st->n_pools = 1;
+        snprintf(st->pools[0].role, sizeof(st->pools[0].role), "%s", PERCHILD_DEFAULT_POOL_ROLE);
+        for (size_t i = 1; i < s->n_sites; i++) {
+                const MpmSiteUser *u = &g->site_users[i];
+                if (!u->user)
+                        continue; /* shares the default pool */
+                PerchildPool *p = &st->pools[st->n_pools];
+                p->user = u;
+                snprintf(p->role, sizeof(p->role), "pool %s", s->sites[i].name);
+                st->site_pool[i] = st->n_pools++;
+        }
+        for (size_t i = 0; i < st->n_pools; i++) {
+                PerchildPool *p = &st->pools[i];
+                p->handoff[0] = p->handoff[1] = -1;
+                p->n_slots = p->user && p->user->processes > 0 ? p->user->processes : cfg->pool_processes;
+        }
+        return 0;
+}
+
+/* A socket through which one pool's sites alone are reached goes to that pool; any other is shared. */
+static int perchild_plan_listeners(Generation *g, PerchildState *st) {
+        const HttpServer *s = g->http;
+
+        st->shared = calloc(MAX(g->n_listeners, (size_t) 1), sizeof(Listener));
+        for (size_t i = 0; i < st->n_pools; i++)
+                st->pools[i].listeners = calloc(MAX(g->n_listeners, (size_t) 1), sizeof(Listener));
+        for (size_t i = 0; i < st->n_pools; i++)
+                if (!st->pools[i].listeners)
+                        return -ENOMEM;
+        if (!st->shared)
+                return -ENOMEM;
+        for (size_t l = 0; l < g->n_listeners; l++) {
+                const Listener *L = &g->listeners[l];
+                size_t owner = SIZE_MAX;
+                bool shared = false;
+                for (size_t i = 0; i < s->n_sites && !shared; i++) {
+                        if (!site_reachable(s, i, L->name))
+                                continue;
+                        if (owner == SIZE_MAX)
+                                owner = st->site_pool[i];
+                        else if (owner != st->site_pool[i])
+                                shared = true;
+                }
+                if (shared || owner == SIZE_MAX)
+                        st->shared[st->n_shared++] = *L;
+                else {
+                        PerchildPool *p = &st->pools[owner];
+                        p->listeners[p->n_listeners++] = *L;
+                }
+        }
+        return 0;
+}
+
+static int perchild_resolve_dispatcher(const PerchildConfig *cfg, PerchildState *st) {
+        struct passwd *pw;
+
+        if (!st->change_ids)
+                return 0; /* not root: every process runs as the caller */
+        errno = 0;
+        pw = getpwnam(cfg->dispatcher_user);
+        if (!pw)
+                return log_error_errno(errno > 0 ? errno : ENOENT,
+                                       "[perchild] DispatcherUser %s: no such user (systemd-sysusers creates it "
+                                       "from mpmd.conf in sysusers.d)",
+                                       cfg->dispatcher_user);
+        if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+                log_error("[perchild] DispatcherUser %s is root; the dispatcher never runs as root",
+                          cfg->dispatcher_user);
+                return -EPERM;
+        }
+        st->dispatcher_uid = pw->pw_uid;
+        st->dispatcher_gid = pw->pw_gid;
+        return 0;
+}
+
+static int perchild_start(Generation *g) {
+        const PerchildConfig *cfg = g->mpm_config;
+        PerchildState *st = calloc(1, sizeof(*st));
+        unsigned slot;
+        int r;
+
+        if (!st)
+                return -ENOMEM;
+        g->mpm_state = st;
+        st->change_ids = geteuid() == 0;
+        r = perchild_plan_pools(g, cfg, st);
+        if (r >= 0)
+                r = perchild_plan_listeners(g, st);
+        if (r < 0)
+                return r;
+        if (st->n_shared > 0) {
+                st->n_dispatchers = cfg->dispatchers;
+                r = perchild_resolve_dispatcher(cfg, st);
+                if (r < 0)
+                        return r;
+                st->send_fds = calloc(st->n_pools, sizeof(int));
+                if (!st->send_fds)
+                        return -ENOMEM;
+                for (size_t i = 0; i < st->n_pools; i++) {
+                        /* Supervisor side, before any fork: each end goes to one side only. */
+                        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st->pools[i].handoff) < 0)
+                                return log_error_errno(errno, "Cannot create a pool's hand-off socket: %m");
+                        st->send_fds[i] = st->pools[i].handoff[0];
+                }
+        }
+
+        slot = st->n_dispatchers;
+        for (size_t i = 0; i < st->n_pools; i++) {
+                st->pools[i].first_slot = slot;
+                slot += st->pools[i].n_slots;
+        }
+        st->n_slots = slot;
+        if (st->n_slots > g->n_procs) {
+                log_error("[perchild] %zu pool(s) and %u dispatcher(s) need %u processes, more than ServerLimit %u",
+                          st->n_pools, st->n_dispatchers, st->n_slots, g->n_procs);
+                return -E2BIG;
+        }
+        for (size_t i = 0; i < st->n_pools; i++)
+                log_debug("perchild: %s: %u process(es), %zu socket(s) of its own", st->pools[i].role,
+                          st->pools[i].n_slots, st->pools[i].n_listeners);
+        log_debug("perchild: %u dispatcher(s) on %zu shared socket(s)", st->n_dispatchers, st->n_shared);
+        return mpm_spawn_first(g, st->n_slots);
+}
+
+static void perchild_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
+        const PerchildState *st = g->mpm_state;
+
+        if (g->draining || !st)
+                return;
+        /* Every slot is kept filled; the supervisor refuses a slot still backed off (-EAGAIN), which
+         * holds back that slot only. */
+        for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)
+                if (g->procs[i].state == PROCESS_FREE)
+                        (void) g->host->spawn(g, i);
+}
+
+static const PerchildPool *perchild_pool_of(const PerchildState *st, unsigned slot) {
+        for (size_t i = 0; i < st->n_pools; i++)
+                if (slot >= st->pools[i].first_slot && slot < st->pools[i].first_slot + st->pools[i].n_slots)
+                        return &st->pools[i];
+        return NULL;
+}
+
+static int plan_keep(MpmChildPlan *plan, int fd) {
+        if (fd < 0)
+                return 0;
+        if (plan->n_keep_fds >= ELEMENTSOF(plan->keep_fds))
+                return -E2BIG;
+        plan->keep_fds[plan->n_keep_fds++] = fd;
+        return 0;
+}
+
+static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan *plan) {
+        const PerchildState *st = g->mpm_state;
+        int r = 0;
+
+        if (!st || slot >= st->n_slots)
+                return -EINVAL;
+        plan->keep_listeners = false;
+        plan->keep_site_roots = false;
+        plan->n_keep_fds = 0;
+
+        if (slot < st->n_dispatchers) {
+                plan->role = "dispatcher";
+                plan->keep_logs = false;
+                plan->keep_cgi = false; /* it never runs a program, nor asks for one */
+                plan->policy.profile = SANDBOX_PROFILE_DISPATCHER;
+                if (st->change_ids) {
+                        plan->policy.uid = st->dispatcher_uid;
+                        plan->policy.gid = st->dispatcher_gid;
+                        plan->policy.user_name = ((const PerchildConfig *) g->mpm_config)->dispatcher_user;
+                }
+                for (size_t i = 0; i < st->n_shared && r >= 0; i++)
+                        r = plan_keep(plan, st->shared[i].fd);
+                for (size_t i = 0; i < st->n_pools && r >= 0; i++)
+                        r = plan_keep(plan, st->pools[i].handoff[0]);
+                return r;
+        }
+
+        const PerchildPool *p = perchild_pool_of(st, slot);
+        if (!p)
+                return -EINVAL;
+        plan->role = p->role;
+        plan->policy.profile = SANDBOX_PROFILE_POOL;
+        /* The default pool writes the logs the supervisor opened (those of the sites without a User
+         * of their own, and only those: see generation_new); a site's own pool opens its own. */
+        plan->keep_logs = p->user == NULL;
+        if (p->user && st->change_ids) {
+                plan->policy.uid = p->user->uid;
+                plan->policy.gid = p->user->gid;
+                plan->policy.user_name = p->user->user;
+        }
+        for (size_t i = 0; i < p->n_listeners && r >= 0; i++)
+                r = plan_keep(plan, p->listeners[i].fd);
+        if (r >= 0)
+                r = plan_keep(plan, p->handoff[1]);
+        for (size_t i = 0; i < g->http->n_sites && r >= 0; i++)
+                if (&st->pools[st->site_pool[i]] == p)
+                        r = plan_keep(plan, g->http->sites[i].root_fd);
+        return r;
+}
+
+/* ---- child side ----------------------------------------------------------------------------- */
+
+/* What this process does not own is gone already (closed before the sandbox), and its number may
+ * be reused: a foreign site's root becomes a descriptor of /dev/null, under which no path resolves
+ * (ENOTDIR). Not -1: whether the main server has a DocumentRoot is part of the selection rule,
+ * which must give the same site here as in the dispatcher and the supervisor. */
+static int perchild_forget_foreign(const Generation *g, const PerchildState *st, const PerchildPool *mine) {
+        HttpServer *s = g->http;
+        int nothing = -1;
+
+        for (size_t i = 0; i < s->n_sites; i++) {
+                bool own = mine && &st->pools[st->site_pool[i]] == mine;
+                http_server_set_foreign(s, i, !own);
+                if (own || s->sites[i].root_fd < 0)
+                        continue;
+                if (nothing < 0) {
+                        nothing = open("/dev/null", O_PATH | O_CLOEXEC);
+                        if (nothing < 0)
+                                return log_error_errno(errno, "Cannot open /dev/null: %m");
+                }
+                s->sites[i].root_fd = nothing;
+        }
+        return 0;
+}
+
+static int perchild_worker_main(const WorkerContext *ctx) {
+        const Generation *g = ctx->generation;
+        const PerchildConfig *cfg = g->mpm_config;
+        const PerchildState *st = g->mpm_state;
+        int r;
+
+        if (ctx->slot < st->n_dispatchers) {
+                DispatchSpec spec = {
+                        .listeners = st->shared,
+                        .n_listeners = st->n_shared,
+                        .pool_fds = st->send_fds,
+                        .n_pools = st->n_pools,
+                        .site_pool = st->site_pool,
+                        .max_connections = cfg->dispatcher_connections,
+                };
+                http_server_logs_abandon(g->http);
+                if (perchild_forget_foreign(g, st, NULL) < 0)
+                        return WORKER_EXIT_FATAL;
+                return dispatch_run(ctx, &spec);
+        }
+
+        const PerchildPool *p = perchild_pool_of(st, ctx->slot);
+        if (!p)
+                return WORKER_EXIT_FATAL;
+        if (perchild_forget_foreign(g, st, p) < 0)
+                return WORKER_EXIT_FATAL;
+        if (p->user) {
+                /* Opened now, with the site's rights: a log path the site controls can only ever
+                 * reach what the site itself may write. */
+                http_server_logs_abandon(g->http);
+                r = http_server_open_logs(g->http);
+                if (r < 0) {
+                        const char *path = http_server_logs_failed(g->http);
+                        log_error_errno(r, "Cannot open the log file %s as user %s: %m", path ? path : "?",
+                                        p->user->user);
+                        return WORKER_EXIT_FATAL;
+                }
+        }
+        EventLoopSpec spec = {
+                .listeners = p->listeners,
+                .n_listeners = p->n_listeners,
+                .handoff_fd = p->handoff[1],
+                .worker_connections = cfg->worker_connections,
+                .max_connections_per_child = cfg->max_connections_per_child,
+        };
+        return event_loop_run(ctx, &spec);
+}
+
+const MpmOps mpm_perchild_module = {
+        .name = "perchild",
+        .magic = MPM_MAGIC_NUMBER,
+        .flags = MPM_FORKED | MPM_PER_USER,
+        .directives = perchild_directives,
+        .config_size = sizeof(PerchildConfig),
+        .check_config = perchild_check_config,
+        .process_limit = perchild_process_limit,
+        .workers_per_process = perchild_workers_per_process,
+        .start = perchild_start,
+        .maintain = perchild_maintain,
+        .free_state = perchild_free_state,
+        .worker_main = perchild_worker_main,
+        .sandbox_profile = SANDBOX_PROFILE_POOL,
+        .child_plan = perchild_child_plan,
+};

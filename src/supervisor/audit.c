@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "conf-table.h"
+#include "macro.h"
+
+#define CAP_BIT(c) (UINT64_C(1) << (c))
+
+/* The next space-separated field of *p, strictly parsed as a number up to max. */
+static int field_uint(const char **p, uint64_t max, uint64_t *ret) {
+        char buf[24];
+        const char *end = strchr(*p, ' ');
+        size_t n = end ? (size_t) (end - *p) : strlen(*p);
+
+        if (n == 0 || n >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, *p, n);
+        buf[n] = 0;
+        if (parse_uint64(buf, ret) < 0 || *ret > max)
+                return -EINVAL;
+        *p += n + (end ? 1 : 0);
+        return 0;
+}
+
+int audit_process_parse(const char *line, AuditProcess *ret) {
+        AuditProcess p = {};
+        uint64_t pid, uid, gid;
+        const char *s = line, *end;
+
+        /* (uid_t) -1 is "no id" to the kernel: never a valid plan. */
+        if (field_uint(&s, INT32_MAX, &pid) < 0 || pid == 0 || field_uint(&s, UINT32_MAX - 1, &uid) < 0 ||
+            field_uint(&s, UINT32_MAX - 1, &gid) < 0)
+                return -EINVAL;
+        end = strchr(s, ' ');
+        if (!end || end == s || (size_t) (end - s) >= sizeof(p.profile))
+                return -EINVAL;
+        memcpy(p.profile, s, (size_t) (end - s));
+        s = end + 1;
+        if (*s == 0 || strlen(s) >= sizeof(p.role) || strpbrk(s, "\n\r\t"))
+                return -EINVAL;
+        strcpy(p.role, s);
+        p.pid = (pid_t) pid;
+        p.uid = (uid_t) uid;
+        p.gid = (gid_t) gid;
+        *ret = p;
+        return 0;
+}
+
+bool audit_process_is_supervisor(const AuditProcess *p) {
+        return strcmp(p->role, "supervisor") == 0;
+}
+
+uint64_t audit_supervisor_allowed(const char *mpm) {
+        /* units/mpmd-perchild.service: CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL
+         * CAP_SETPCAP. units/mpmd.service (every other MPM): CapabilityBoundingSet= (none). */
+        if (mpm && strcmp(mpm, "perchild") == 0)
+                return CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID) | CAP_BIT(CAP_KILL) | CAP_BIT(CAP_SETPCAP);
+        return 0;
+}
+
+int audit_caps_parse(const char *list, uint64_t *ret) {
+        _cleanup_free_ char *copy = strdup(list);
+        uint64_t mask = 0;
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+                cap_value_t c;
+                if (cap_from_name(w, &c) < 0 || c < 0 || c >= 64)
+                        return -EINVAL;
+                mask |= CAP_BIT(c);
+        }
+        *ret = mask;
+        return 0;
+}
+
+int audit_read_ppid(pid_t pid, pid_t *ret) {
+        char path[64], buf[4096];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return n == 0 ? -EBADMSG : (errno == ESRCH ? -ENOENT : -errno);
+        buf[n] = 0;
+        const char *line = strstr(buf, "\nPPid:\t");
+        uint64_t v;
+        if (!line)
+                return -EBADMSG;
+        line += strlen("\nPPid:\t");
+        char num[16];
+        size_t len = strcspn(line, "\n");
+        if (len == 0 || len >= sizeof(num))
+                return -EBADMSG;
+        memcpy(num, line, len);
+        num[len] = 0;
+        if (parse_uint64(num, &v) < 0 || v > INT32_MAX)
+                return -EBADMSG;
+        *ret = (pid_t) v;
+        return 0;
+}
+
+typedef struct Why {
+        char *buf;
+        size_t size, len;
+        bool failed;
+} Why;
+
+static void why_add(Why *w, const char *fmt, ...) _printf_(2, 3);
+static void why_add(Why *w, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        w->failed = true;
+        if (w->len + 3 >= w->size)
+                return;
+        if (w->len > 0) {
+                memcpy(w->buf + w->len, "; ", 3);
+                w->len += 2;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(w->buf + w->len, w->size - w->len, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                w->len = MIN(w->len + (size_t) n, w->size - 1);
+}
+
+static void check_ids(Why *w, const char *what, const unsigned *ids, unsigned expected) {
+        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                if (ids[i] != expected) {
+                        why_add(w, "%s %u/%u/%u/%u, expected %u", what, ids[SANDBOX_ID_REAL], ids[SANDBOX_ID_EFFECTIVE],
+                                ids[SANDBOX_ID_SAVED], ids[SANDBOX_ID_FS], expected);
+                        return;
+                }
+}
+
+static void check_caps(Why *w, const char *name, uint64_t have, uint64_t allowed) {
+        if (have & ~allowed)
+                why_add(w, "%s %016llx has %016llx beyond %016llx", name, (unsigned long long) have,
+                        (unsigned long long) (have & ~allowed), (unsigned long long) allowed);
+}
+
+bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatus *st, pid_t ppid, char *why,
+                 size_t why_size) {
+        Why w = { .buf = why, .size = why_size };
+        unsigned ids[_SANDBOX_ID_MAX];
+
+        if (why_size > 0)
+                why[0] = 0;
+        if (audit_process_is_supervisor(p)) {
+                /* Whatever ids it runs as, it may never hold more than its unit grants. */
+                check_caps(&w, "CapBnd", st->cap_bnd, e->bounding_allowed);
+                check_caps(&w, "CapPrm", st->cap_prm, e->bounding_allowed);
+                check_caps(&w, "CapEff", st->cap_eff, e->bounding_allowed);
+                check_caps(&w, "CapAmb", st->cap_amb, e->bounding_allowed);
+                check_caps(&w, "CapInh", st->cap_inh, e->bounding_allowed);
+                return !w.failed;
+        }
+
+        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                ids[i] = (unsigned) st->uid[i];
+        check_ids(&w, "uid", ids, (unsigned) e->uid);
+        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                ids[i] = (unsigned) st->gid[i];
+        check_ids(&w, "gid", ids, (unsigned) e->gid);
+        if (e->uid == 0 || st->uid[SANDBOX_ID_EFFECTIVE] == 0)
+                why_add(&w, "runs as root");
+        if (e->gid == 0 || st->gid[SANDBOX_ID_EFFECTIVE] == 0)
+                why_add(&w, "runs with gid 0");
+        if (st->n_groups > SANDBOX_STATUS_GROUPS_MAX)
+                why_add(&w, "%zu supplementary groups, more than can be checked", st->n_groups);
+        for (size_t i = 0; i < MIN(st->n_groups, (size_t) SANDBOX_STATUS_GROUPS_MAX); i++) {
+                gid_t g = st->groups[i];
+                bool ok = g != 0 && g == e->gid;
+                for (size_t k = 0; !ok && g != 0 && k < e->n_groups; k++)
+                        ok = e->groups[k] == g;
+                if (!ok)
+                        why_add(&w, "supplementary group %u is not the user's", (unsigned) g);
+        }
+        check_caps(&w, "CapEff", st->cap_eff, 0);
+        check_caps(&w, "CapPrm", st->cap_prm, 0);
+        check_caps(&w, "CapBnd", st->cap_bnd, 0);
+        check_caps(&w, "CapAmb", st->cap_amb, 0);
+        check_caps(&w, "CapInh", st->cap_inh, 0);
+        if (st->no_new_privs != 1)
+                why_add(&w, "NoNewPrivs %d, expected 1", st->no_new_privs);
+        if (st->seccomp != 2)
+                why_add(&w, "Seccomp %d, expected 2 (a filter)", st->seccomp);
+        if (e->parent > 0 && ppid != e->parent)
+                why_add(&w, "parent %d is not the supervisor %d", (int) ppid, (int) e->parent);
+        return !w.failed;
+}
+
+static void format_ids(FILE *f, const char *name, const unsigned *ids) {
+        if (ids[0] == ids[1] && ids[0] == ids[2] && ids[0] == ids[3])
+                fprintf(f, " %s=%u", name, ids[0]);
+        else
+                fprintf(f, " %s=%u/%u/%u/%u", name, ids[0], ids[1], ids[2], ids[3]);
+}
+
+void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why) {
+        unsigned ids[_SANDBOX_ID_MAX];
+
+        fprintf(f, "role=\"%s\" pid=%d profile=%s", p->role, (int) p->pid, p->profile);
+        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                ids[i] = (unsigned) st->uid[i];
+        format_ids(f, "uid", ids);
+        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                ids[i] = (unsigned) st->gid[i];
+        format_ids(f, "gid", ids);
+        fputs(" groups=", f);
+        if (st->n_groups == 0)
+                fputs("-", f);
+        for (size_t i = 0; i < MIN(st->n_groups, (size_t) SANDBOX_STATUS_GROUPS_MAX); i++)
+                fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned) st->groups[i]);
+        fprintf(f, " CapEff=%016llx CapPrm=%016llx CapBnd=%016llx CapAmb=%016llx CapInh=%016llx NoNewPrivs=%d Seccomp=%d",
+                (unsigned long long) st->cap_eff, (unsigned long long) st->cap_prm, (unsigned long long) st->cap_bnd,
+                (unsigned long long) st->cap_amb, (unsigned long long) st->cap_inh, st->no_new_privs, st->seccomp);
+        if (pass)
+                fputs(" PASS\n", f);
+        else
+                fprintf(f, " FAIL (%s)\n", why && *why ? why : "?");
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* audit.h — `mpmctl audit`: does each process of a running mpmd hold only what it must?
+ *
+ * The supervisor says what each process was planned to be (control command "processes": pid,
+ * uid, gid, sandbox profile, role); the kernel says what it is (/proc/PID/status, read with
+ * sandbox_read_status()). A process passes when the kernel's view matches the plan and the rules
+ * of its role:
+ *   supervisor   its bounding, permitted, effective and ambient sets within what its unit allows
+ *                (perchild: CAP_SETUID CAP_SETGID CAP_KILL CAP_SETPCAP; the other MPMs: nothing)
+ *   any other    real, effective, saved and filesystem ids all the planned uid and gid (never 0),
+ *                supplementary groups only the user's own (never 0), every capability set empty
+ *                including the bounding and ambient sets, NoNewPrivs 1, Seccomp 2 (a filter), and
+ *                the supervisor as its parent.
+ * An operator may pin a role to a uid of their own knowledge (--expect-uid ROLE=UID), which then
+ * overrides the plan: that is how the audit catches a supervisor whose plan is itself wrong.
+ * Parsing and checking do no I/O except audit_read_ppid(); nothing here prints except
+ * audit_format(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+#define AUDIT_ROLE_MAX 64
+#define AUDIT_PROFILE_MAX 32
+
+/* One line of the "processes" answer. */
+typedef struct AuditProcess {
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        char profile[AUDIT_PROFILE_MAX]; /* "-" for the supervisor */
+        char role[AUDIT_ROLE_MAX];       /* "supervisor", "dispatcher", "pool NAME", "worker" … */
+} AuditProcess;
+
+/* Parse "PID UID GID PROFILE ROLE…" (single spaces; the role may contain spaces). Numbers are
+ * strict: digits only, in range, pid > 0. Returns 0 or -EINVAL. */
+int audit_process_parse(const char *line, AuditProcess *ret);
+
+bool audit_process_is_supervisor(const AuditProcess *p);
+
+/* What a process must be, beyond its own line. */
+typedef struct AuditExpect {
+        uid_t uid;               /* ids every id of the process must equal (the plan, or --expect-uid) */
+        gid_t gid;
+        const gid_t *groups;     /* the supplementary groups it may have; NULL, 0: only gid */
+        size_t n_groups;
+        pid_t parent;            /* its parent must be this pid; 0: not checked */
+        uint64_t bounding_allowed; /* supervisor: the capability sets must stay within this mask */
+} AuditExpect;
+
+/* Check st (and the process's parent, ppid) against e for p's role. Returns true on PASS; on FAIL
+ * writes every reason, "; "-separated, to why. */
+bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatus *st, pid_t ppid, char *why,
+                 size_t why_size);
+
+/* The capability mask the shipped unit of this MPM leaves the supervisor (see the units). */
+uint64_t audit_supervisor_allowed(const char *mpm);
+
+/* Parse a list of capability names ("CAP_SETUID CAP_KILL", "cap_setuid,cap_kill"; empty: none)
+ * into a mask. Returns 0 or -EINVAL for an unknown name. */
+int audit_caps_parse(const char *list, uint64_t *ret);
+
+/* The PPid line of /proc/PID/status: 0 and *ret, -ENOENT when the process is gone, -EBADMSG. */
+int audit_read_ppid(pid_t pid, pid_t *ret);
+
+/* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, and
+ * PASS or FAIL with its reasons. */
+void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why);

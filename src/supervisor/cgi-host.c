@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgi-host.h"
+#include "cgi-launcher.h"
+#include "log.h"
+#include "macro.h"
+#include "maintain.h"
+
+/* A launcher that lived at least this long was not failing to start. */
+#define CGI_HOST_HEALTHY_USEC (1 * USEC_PER_SEC)
+
+int cgi_host_init(CgiHost *h, unsigned generation) {
+        *h = CGI_HOST_NULL;
+        h->generation = generation;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0)
+                return -errno;
+        return 0;
+}
+
+static int on_launcher_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+        CgiHost *h = userdata;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        bool failed = si->si_code != CLD_EXITED || si->si_status != 0;
+
+        h->child = sd_event_source_unref(h->child);
+        h->pid = 0;
+        if (h->finishing) {
+                log_debug("generation %u: CGI launcher finished", h->generation);
+                return 0;
+        }
+        if (now - h->started < CGI_HOST_HEALTHY_USEC)
+                h->failures++;
+        else
+                h->failures = 0;
+        h->not_before = now + spawn_backoff_usec(h->failures);
+        log_full_errno(failed ? LOG_PRI_ERR : LOG_PRI_WARNING, 0,
+                       "generation %u: CGI launcher (pid %d) %s %d; starting it again%s", h->generation,
+                       (int) si->si_pid, si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+                       si->si_status, h->failures > 0 ? " after a back-off" : "");
+        return 0;
+}
+
+/* Close every descriptor above stderr but a and b. */
+static int close_all_except(int a, int b) {
+        int lo = MIN(a, b), hi = MAX(a, b);
+
+        if (lo > 3 && close_range(3, (unsigned) lo - 1, 0) < 0)
+                return -1;
+        if (hi > lo + 1 && lo >= 2 && close_range((unsigned) lo + 1, (unsigned) hi - 1, 0) < 0)
+                return -1;
+        return close_range((unsigned) hi + 1, ~0U, 0);
+}
+
+_noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, void (*prepare)(void *userdata),
+                                      void *userdata) {
+        const char *step = NULL;
+        sigset_t all;
+        int r;
+
+        log_set_tag("cgi launcher");
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (prepare)
+                prepare(userdata);
+        /* Only stdio, the error log and the launcher's end survive. */
+        if (close_all_except(h->sock[0], log_get_fd()) < 0) {
+                log_error_errno(errno, "Cannot close inherited descriptors: %m");
+                _exit(WORKER_EXIT_FATAL);
+        }
+        r = sandbox_apply(policy, &step);
+        if (r < 0) {
+                log_error_errno(r, "Sandbox step \"%s\" failed, refusing to start programs: %m", step ? step : "?");
+                _exit(WORKER_EXIT_FATAL);
+        }
+        sigfillset(&all);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        r = cgi_launcher_main(h->sock[0], &(CgiLauncherOptions) {});
+        if (r < 0)
+                log_error_errno(r, "The CGI launcher failed: %m");
+        _exit(r < 0 ? WORKER_EXIT_FATAL : WORKER_EXIT_OK);
+}
+
+int cgi_host_start(CgiHost *h, sd_event *event, const SandboxPolicy *policy, void (*prepare)(void *userdata),
+                   void *userdata) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        pid_t pid;
+        int r;
+
+        if (h->pid > 0 || h->finishing || h->sock[0] < 0)
+                return 0;
+        if (now < h->not_before)
+                return -EAGAIN;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                launcher_child(h, policy, prepare, userdata);
+        h->pid = pid;
+        h->started = now;
+        r = sd_event_add_child(event, &h->child, pid, WEXITED, on_launcher_exit, h);
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                h->pid = 0;
+                return r;
+        }
+        (void) sd_event_source_set_child_process_own(h->child, true);
+        log_debug("generation %u: started the CGI launcher (pid %d)", h->generation, (int) pid);
+        return 0;
+}
+
+void cgi_host_finish(CgiHost *h, bool now) {
+        h->finishing = true;
+        /* With the workers gone, ours was the last copy of their end: the launcher sees its peers
+         * gone and finishes even if the signal were lost. */
+        h->sock[1] = safe_close(h->sock[1]);
+        if (h->pid > 0)
+                (void) kill(h->pid, now ? SIGKILL : SIGTERM);
+}
+
+bool cgi_host_running(const CgiHost *h) {
+        return h->pid > 0;
+}
+
+int cgi_host_worker_fd(const CgiHost *h) {
+        return h->sock[1];
+}
+
+void cgi_host_done(CgiHost *h) {
+        if (h->pid > 0)
+                (void) kill(h->pid, SIGKILL);
+        /* Owned by the source: freeing it reaps the killed process. */
+        h->child = sd_event_source_unref(h->child);
+        h->pid = 0;
+        h->sock[0] = safe_close(h->sock[0]);
+        h->sock[1] = safe_close(h->sock[1]);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* cgi-host.h — the supervisor's side of a generation's CGI launcher (src/mpm/cgi-launcher.h): the
+ * socket its workers send launch requests on, the launcher process, its restart and its end.
+ *
+ * The launcher is forked by the supervisor, never by a worker, so that workers keep a seccomp filter
+ * without execve. It runs as the workers' user under the launcher's sandbox profile. While its
+ * generation serves, a launcher that ends is started again (with the same exponential back-off as
+ * a worker that cannot start). When the generation has no worker left, the supervisor drops its
+ * copy of the workers' end of the socket and asks the launcher to finish: it kills the process
+ * groups of the programs still running and exits; the generation is freed only after that, so no
+ * CGI program outlives the configuration that started it. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "sandbox.h"
+#include "time-util.h"
+
+typedef struct CgiHost {
+        int sock[2];           /* [0] the launcher's end, [1] the end every worker inherits */
+        pid_t pid;             /* 0 when not running */
+        sd_event_source *child;
+        unsigned failures;     /* exits in a row within a second of starting */
+        usec_t started;
+        usec_t not_before;
+        bool finishing;        /* asked to finish: not restarted */
+        unsigned generation;   /* for log lines */
+} CgiHost;
+
+#define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 } })
+
+/* Create the socket pair; no process yet. 0 or -errno. */
+int cgi_host_init(CgiHost *h, unsigned generation);
+
+/* Fork the launcher unless it runs, is finishing or is backed off. prepare() runs first in the child
+ * (the supervisor drops its own state there); the child then keeps only stdio and its socket end,
+ * applies policy and serves. 0, -EAGAIN (backed off) or -errno. */
+int cgi_host_start(CgiHost *h, sd_event *event, const SandboxPolicy *policy, void (*prepare)(void *userdata),
+                   void *userdata);
+
+/* The generation has no workers left (or is stopping): close the workers' end here and ask the
+ * launcher to finish (SIGTERM), or kill it at once when now is true. */
+void cgi_host_finish(CgiHost *h, bool now);
+
+bool cgi_host_running(const CgiHost *h);
+
+/* The workers' end, -1 when there is no launcher socket. */
+int cgi_host_worker_fd(const CgiHost *h);
+
+/* Kill (SIGKILL) what still runs, close everything. */
+void cgi_host_done(CgiHost *h);

@@ -1,0 +1,357 @@
+# SPDX-License-Identifier: MIT
+"""perchild: each site's pool runs as the site's user with nothing else; the dispatcher routes the shared
+socket by Host; `mpmctl audit` proves it per process and fails when a check is broken on purpose.
+
+Needs root (it creates two site users and starts mpmd as root) and a build with the perchild MPM
+(-Dmpm=perchild, or mpm_perchild.so among the shared MPMs). The supervisor runs under `setpriv` with
+exactly the capability bounding set of units/mpmd-perchild.service.in, as systemd would start it."""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from mpmdtest import (BINARY, MODULE_DIR, MPM, SOURCE_ROOT, Server, alive, children, free_port, read_response,
+                      MpmdSocket)
+
+MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
+SITE_USERS = ("mpmdtpa", "mpmdtpb")
+DISPATCH_USER = "mpmd-dispatch"
+
+
+def perchild_available():
+    if MODULE_DIR:
+        return os.path.exists(os.path.join(MODULE_DIR, "mpm_perchild.so"))
+    return MPM == "perchild"
+
+
+def load_line():
+    if not MODULE_DIR:
+        return ""
+    return f"LoadModule = mpm_perchild_module {os.path.join(MODULE_DIR, 'mpm_perchild.so')}\n"
+
+
+def unit_bounding_set():
+    """CapabilityBoundingSet= of the shipped perchild unit, as setpriv --bounding-set wants it."""
+    with open(os.path.join(SOURCE_ROOT, "units", "mpmd-perchild.service.in")) as f:
+        caps = next(line.split("=", 1)[1].split() for line in f if line.startswith("CapabilityBoundingSet="))
+    return "-all," + ",".join("+" + c.lower().removeprefix("cap_") for c in caps)
+
+
+def status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+class PerchildServer(Server):
+    """mpmd with the perchild MPM, two sites with users of their own, started as root the way the unit does."""
+
+    def __init__(self, bounding=None, error_log=None):
+        super().__init__(start=False)
+        self.bounding = unit_bounding_set() if bounding is None else bounding
+        self.port_a = free_port()
+        self.sites = {}
+        for name, user in zip(("a", "b"), SITE_USERS):
+            pw = pwd.getpwnam(user)
+            root = os.path.join(self.dir, name)
+            os.mkdir(root)
+            with open(os.path.join(root, "index.html"), "w") as f:
+                f.write(f"site {name}\n")
+            with open(os.path.join(root, "private.txt"), "w") as f:
+                f.write(f"secret of {name}\n")
+            os.chmod(os.path.join(root, "private.txt"), 0o600)
+            for path in (root, os.path.join(root, "index.html"), os.path.join(root, "private.txt")):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chmod(root, 0o755)
+            self.sites[name] = (root, pw)
+        self.control = os.path.join(self.dir, "control")
+        with open(self.conf, "w") as f:
+            f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.root}\n"
+                    f"ErrorLog = {error_log or self.log}\nLogLevel = debug\nUser = nobody\nControlSocket = {self.control}\n"
+                    f"{load_line()}\n[perchild]\nStartServers = 2\n")
+            f.write(f"\n[VirtualHost a]\nServerName = a.test\nDocumentRoot = {self.sites['a'][0]}\n"
+                    f"User = {SITE_USERS[0]}\nGroup = {SITE_USERS[0]}\nListen = 127.0.0.1:{self.port_a}\n"
+                    "PoolProcesses = 3\n")
+            f.write(f"\n[VirtualHost b]\nServerName = b.test\nDocumentRoot = {self.sites['b'][0]}\n"
+                    f"User = {SITE_USERS[1]}\nGroup = {SITE_USERS[1]}\n")
+
+    def start(self, notify=True, extra_env=None):
+        # Server.start() with the unit's bounding set around the binary.
+        real = subprocess.Popen
+
+        def popen(cmd, *a, **kw):
+            return real(["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
+        subprocess.Popen = popen
+        try:
+            super().start(notify=notify, extra_env=extra_env)
+        finally:
+            subprocess.Popen = real
+
+    def uid_of(self, site):
+        return self.sites[site][1].pw_uid
+
+    def processes(self, uid):
+        return [p for p in children(self.pid) if int(status(p)["Uid"].split()[0]) == uid]
+
+    def wait_pool(self, uid, n=2, timeout=20, exclude=()):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [p for p in self.processes(uid) if p not in exclude]
+            if len(pids) >= n:
+                return pids
+            time.sleep(0.1)
+        raise AssertionError(f"pool of uid {uid} never had {n} new processes: {self.processes(uid)}")
+
+    def get_on(self, port, path, host):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            return read_response(s)
+
+    def audit(self, *args):
+        return subprocess.run([MPMCTL, "-s", self.control, "audit", *args], capture_output=True, text=True,
+                              timeout=30)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
+@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
+@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
+class PerchildTest(unittest.TestCase):
+    created = []
+
+    @classmethod
+    def setUpClass(cls):
+        for user in SITE_USERS:
+            subprocess.run(["userdel", user], capture_output=True)
+            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
+            cls.created.append(user)
+            assert pwd.getpwnam(user).pw_uid >= 1000
+        try:
+            pwd.getpwnam(DISPATCH_USER)
+        except KeyError:
+            subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
+            cls.created.append(DISPATCH_USER)
+        cls.srv = PerchildServer()
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        for user in cls.created:
+            subprocess.run(["userdel", user], capture_output=True)
+
+    # -- routing -------------------------------------------------------------------------------------
+    def test_dedicated_socket_and_dispatcher_reach_the_right_site(self):
+        srv = self.srv
+        r = srv.get_on(srv.port_a, "/private.txt", "a.test")
+        self.assertEqual((r.status, r.body), (200, b"secret of a\n"))
+        r = srv.get_on(srv.port, "/private.txt", "b.test")
+        self.assertEqual((r.status, r.body), (200, b"secret of b\n"))
+        r = srv.get_on(srv.port, "/", "localhost")
+        self.assertEqual((r.status, r.body), (200, b"<h1>hello</h1>\n"))
+        # a.test has a socket of its own: on the shared one it is not there (Apache's rule: the
+        # main server answers), and its pool never sees the connection.
+        r = srv.get_on(srv.port, "/private.txt", "a.test")
+        self.assertEqual(r.status, 404)
+
+    def test_keepalive_request_for_another_site_gets_421(self):
+        with self.srv.connect() as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n")
+            r = read_response(s)
+            self.assertEqual((r.status, r.body), (200, b"site b\n"))
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            r = read_response(s)
+            self.assertEqual(r.status, 421)
+            self.assertEqual(r.header("connection"), "close")
+            self.assertEqual(s.recv(100), b"")
+
+    def test_malformed_head_through_the_dispatcher_gets_400(self):
+        r = self.srv.request(b"GET /\x01 HTTP/1.1\r\nHost: b.test\r\n\r\n")
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.header("connection"), "close")
+        self.assertEqual(r.header("server"), "mpmd")
+        self.assertTrue(r.header("date"))
+        r = self.srv.request(b"GET / HTTP/1.1\r\nHost: b.test\r\nNo colon here\r\n\r\n")
+        self.assertEqual(r.status, 400)
+        # The same request on a pool's own socket gets the same answer from the engine.
+        with socket.create_connection(("127.0.0.1", self.srv.port_a), timeout=10) as s:
+            s.sendall(b"GET /\x01 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            self.assertEqual(read_response(s).status, 400)
+
+    # -- what each process holds ---------------------------------------------------------------------
+    def assert_sandboxed(self, pid, uid):
+        st = status(pid)
+        self.assertEqual(st["Uid"].split(), [str(uid)] * 4, pid)
+        for cap in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"):
+            self.assertEqual(int(st[cap], 16), 0, f"{cap} of {pid}")
+        self.assertEqual(st["NoNewPrivs"], "1")
+        self.assertEqual(st["Seccomp"], "2")
+
+    def test_pools_run_as_their_site_with_nothing(self):
+        # a: its own PoolProcesses = 3; b: [perchild] StartServers = 2.
+        for site, n in (("a", 3), ("b", 2)):
+            uid = self.srv.uid_of(site)
+            pids = self.srv.wait_pool(uid, n=n)
+            self.assertEqual(len(pids), n)
+            for pid in pids:
+                self.assert_sandboxed(pid, uid)
+                self.assertEqual(status(pid)["Gid"].split(), [str(self.srv.sites[site][1].pw_gid)] * 4)
+
+    def test_dispatcher_runs_as_its_user_with_nothing(self):
+        uid = pwd.getpwnam(DISPATCH_USER).pw_uid
+        pids = self.srv.wait_pool(uid, n=1)
+        self.assertEqual(len(pids), 1)
+        self.assert_sandboxed(pids[0], uid)
+        # It holds no document root at all: only sockets, its own plumbing and the error log it
+        # writes to (opened by the supervisor, append-only).
+        targets = [os.readlink(f"/proc/{pids[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{pids[0]}/fd")]
+        self.assertFalse([t for t in targets if t.startswith(self.srv.dir) and t != self.srv.log], targets)
+
+    def test_pool_a_holds_only_its_own_root(self):
+        root_a, root_b = self.srv.sites["a"][0], self.srv.sites["b"][0]
+        for pid in self.srv.wait_pool(self.srv.uid_of("a")):
+            targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            self.assertIn(root_a, targets)
+            self.assertNotIn(root_b, targets)
+            self.assertNotIn(self.srv.root, targets)
+        # Nor can its user open B's file: the file is B's alone.
+        r = subprocess.run(["setpriv", f"--reuid={self.srv.uid_of('a')}", f"--regid={self.srv.uid_of('a')}",
+                            "--clear-groups", "cat", os.path.join(root_b, "private.txt")], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        # Asked for b.test, A's socket serves A (b.test is not reachable there), never B's file.
+        r = self.srv.get_on(self.srv.port_a, "/private.txt", "b.test")
+        self.assertEqual(r.body, b"secret of a\n")
+
+    # -- audit ---------------------------------------------------------------------------------------
+    def test_audit_passes(self):
+        self.srv.wait_pool(self.srv.uid_of("a"), n=3)
+        p = self.srv.audit()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        roles = re.findall(r'^role="([^"]+)".* PASS$', p.stdout, re.M)
+        self.assertIn("supervisor", roles)
+        self.assertEqual(roles.count("dispatcher"), 1)
+        self.assertEqual(roles.count("pool a"), 3)
+        self.assertEqual(roles.count("pool b"), 2)
+        self.assertEqual(roles.count("pool [Server]"), 2)
+
+    def test_audit_fails_when_a_pool_is_not_what_the_operator_expects(self):
+        # Pin pool b to A's uid: the audit must notice that B's processes run as someone else.
+        p = self.srv.audit("--expect-uid", f"pool b={self.srv.uid_of('a')}")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        fails = re.findall(r'^role="([^"]+)".* FAIL \((.*)\)$', p.stdout, re.M)
+        self.assertEqual(sorted(r for r, _ in fails), ["pool b", "pool b"], p.stdout)
+        self.assertIn(f"expected {self.srv.uid_of('a')}", fails[0][1])
+
+    def test_audit_fails_for_a_supervisor_outside_its_unit(self):
+        # The same server started as plain root, with the full bounding set: only the supervisor is
+        # wrong (its children still empty theirs), and the audit says so.
+        with PerchildServer(bounding="+all") as loose:
+            loose.start()
+            loose.wait_pool(loose.uid_of("b"))
+            p = loose.audit()
+            self.assertEqual(p.returncode, 1, p.stdout)
+            fails = re.findall(r'^role="([^"]+)".* FAIL \((.*)\)$', p.stdout, re.M)
+            self.assertEqual([r for r, _ in fails], ["supervisor"], p.stdout)
+            self.assertIn("CapBnd", fails[0][1])
+
+    def test_supervisor_needs_cap_setpcap(self):
+        # Without CAP_SETPCAP the bounding set cannot be emptied before the id change, and the
+        # sandbox refuses to start a pool: the unit must keep it.
+        bounding = ",".join(c for c in unit_bounding_set().split(",") if c != "+setpcap")
+        # ErrorLog = stderr: the processes' messages come back through the supervisor's output.
+        with PerchildServer(bounding=bounding, error_log="stderr") as weak:
+            with self.assertRaises(AssertionError) as failed:
+                weak.start()
+            weak.proc.wait(timeout=20)
+            self.assertNotEqual(weak.proc.returncode, 0)
+            out = str(failed.exception)  # carries mpmd's output
+            self.assertRegex(out, r'(pool|dispatcher) [^:]*: Sandbox step "bounding set" failed, refusing to serve: '
+                                  r'Operation not permitted')
+            self.assertIn("workers cannot start", out)
+
+    # -- crashes do not spread -------------------------------------------------------------------
+    def keep_requesting(self, port, host, stop, failures):
+        while not stop.is_set():
+            try:
+                r = self.srv.get_on(port, "/", host)
+                if r.status != 200:
+                    failures.append(r.status)
+            except OSError as e:
+                failures.append(str(e))
+            time.sleep(0.02)
+
+    def run_disturbance(self, victim_site, other_port, other_host, disturb):
+        victim_uid = self.srv.uid_of(victim_site)
+        before = self.srv.wait_pool(victim_uid)
+        stop, failures = threading.Event(), []
+        t = threading.Thread(target=self.keep_requesting, args=(other_port, other_host, stop, failures))
+        t.start()
+        try:
+            time.sleep(0.3)
+            victim = before[0]
+            disturb(victim)
+            deadline = time.monotonic() + 20
+            while alive(victim) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(alive(victim), "the disturbed process is still there")
+            after = self.srv.wait_pool(victim_uid, n=len(before))
+            self.assertNotIn(victim, after)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            t.join()
+        self.assertEqual(failures, [])
+        self.assertIsNone(self.srv.proc.poll(), "the supervisor died")
+        r = self.srv.get_on(self.srv.port, "/", f"{victim_site}.test") if victim_site == "b" else \
+            self.srv.get_on(self.srv.port_a, "/", "a.test")
+        self.assertEqual((r.status, r.body), (200, f"site {victim_site}\n".encode()))
+
+    def test_killing_a_pool_worker_disturbs_nothing_else(self):
+        self.run_disturbance("a", self.srv.port, "b.test", lambda pid: os.kill(pid, signal.SIGKILL))
+
+    def test_scribbling_on_a_scoreboard_disturbs_nothing_else(self):
+        def scribble(pid):
+            # The worker's own segment, through its memory: what a compromised pool could do.
+            with open(f"/proc/{pid}/maps") as f:
+                start = next(int(line.split("-")[0], 16) for line in f if "mpmd-scoreboard" in line)
+            with open(f"/proc/{pid}/mem", "r+b", buffering=0) as mem:
+                mem.seek(start)
+                mem.write(b"\xff" * 256)
+        self.run_disturbance("b", self.srv.port_a, "a.test", scribble)
+
+
+@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
+class PerchildConfigTest(unittest.TestCase):
+    def check(self, vhost):
+        d = tempfile.mkdtemp(prefix="mpmd-perchild-conf-")
+        try:
+            conf = os.path.join(d, "mpmd.conf")
+            with open(conf, "w") as f:
+                f.write(f"[Server]\nListen = 127.0.0.1:{free_port()}\nDocumentRoot = {d}\n{load_line()}\n"
+                        f"[VirtualHost x]\nServerName = x.test\n{vhost}")
+            return subprocess.run([BINARY, "-t", "-f", conf], capture_output=True, text=True, timeout=20)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_user_without_group_is_an_error(self):
+        p = self.check("User = nobody\n")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("[VirtualHost x] User: MPM perchild needs User and Group together (Group is missing)", p.stderr)
+
+    def test_root_site_is_an_error(self):
+        p = self.check("User = root\nGroup = root\n")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('[VirtualHost x] User: "root" has uid 0, below MinUID 1000', p.stderr)
+        # MinUID = 0 does not make root acceptable.
+        p = self.check("User = root\nGroup = root\n[Server]\nMinUID = 0\nMinGID = 0\n")
+        self.assertIn('[VirtualHost x] User: "root" is root; a site never runs as root', p.stderr)
+        self.assertIn('[VirtualHost x] Group: "root" is gid 0', p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

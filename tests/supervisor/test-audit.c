@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* `mpmctl audit`: parsing the supervisor's process list and judging /proc status texts. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <criterion/parameterized.h>
+#include <linux/capability.h>
+#include <string.h>
+
+#include "audit.h"
+
+/* A perchild pool process as the sandbox leaves it: site ids, nothing else. */
+static const char pool_status[] = "Name:\tmpmd\n"
+                                  "PPid:\t100\n"
+                                  "Uid:\t1001\t1001\t1001\t1001\n"
+                                  "Gid:\t1001\t1001\t1001\t1001\n"
+                                  "Groups:\t1001 \n"
+                                  "CapInh:\t0000000000000000\n"
+                                  "CapPrm:\t0000000000000000\n"
+                                  "CapEff:\t0000000000000000\n"
+                                  "CapBnd:\t0000000000000000\n"
+                                  "CapAmb:\t0000000000000000\n"
+                                  "NoNewPrivs:\t1\n"
+                                  "Seccomp:\t2\n";
+
+static const AuditProcess pool = { .pid = 200, .uid = 1001, .gid = 1001, .profile = "pool", .role = "pool a.test" };
+static const AuditExpect pool_expect = { .uid = 1001, .gid = 1001, .parent = 100 };
+
+/* The status text with one line replaced: the way a broken sandbox would look. */
+static void status_with(const char *key, const char *line, SandboxStatus *ret) {
+        char text[sizeof(pool_status) + 128];
+        const char *at = strstr(pool_status, key);
+        const char *eol = strchr(at, '\n') + 1;
+
+        snprintf(text, sizeof(text), "%.*s%s%s", (int) (at - pool_status), pool_status, line, eol);
+        cr_assert_eq(sandbox_status_parse(text, ret), 0, "%s", text);
+}
+
+Test(audit, parses_process_lines) {
+        AuditProcess p;
+
+        cr_assert_eq(audit_process_parse("1234 1001 1002 pool pool a.test", &p), 0);
+        cr_assert_eq(p.pid, 1234);
+        cr_assert_eq(p.uid, 1001);
+        cr_assert_eq(p.gid, 1002);
+        cr_assert_str_eq(p.profile, "pool");
+        cr_assert_str_eq(p.role, "pool a.test");
+        cr_assert_eq(audit_process_parse("1 0 0 - supervisor", &p), 0);
+        cr_assert(audit_process_is_supervisor(&p));
+        cr_assert_not(audit_process_is_supervisor(&pool));
+}
+
+/* Inline text, not pointers: criterion runs each case in a new process of this (PIE) binary. */
+typedef struct BadLine {
+        char text[64];
+} BadLine;
+
+ParameterizedTestParameters(audit, rejects_bad_lines) {
+        static BadLine bad[] = {
+                { "" },
+                { "0 1 1 pool x" },            /* pid 0 */
+                { "-5 1 1 pool x" },           /* sign */
+                { "12 1 1 pool" },             /* no role */
+                { "12 1 1  x" },               /* empty profile */
+                { "12 4294967295 1 pool x" },  /* (uid_t) -1 */
+                { "12 1x 1 pool x" },          /* not a number */
+                { "12 1 1 pool x\ty" },        /* control character in the role */
+                { "99999999999 1 1 pool x" },  /* beyond pid_t */
+        };
+        return cr_make_param_array(BadLine, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+ParameterizedTest(BadLine *line, audit, rejects_bad_lines) {
+        AuditProcess p;
+        cr_assert_eq(audit_process_parse(line->text, &p), -EINVAL, "accepted \"%s\"", line->text);
+}
+
+Test(audit, sandboxed_pool_passes) {
+        SandboxStatus st;
+        char why[256];
+
+        cr_assert_eq(sandbox_status_parse(pool_status, &st), 0);
+        cr_assert(audit_check(&pool, &pool_expect, &st, 100, why, sizeof(why)), "%s", why);
+}
+
+typedef struct BrokenCase {
+        char key[16];
+        char line[64];
+        char reason[32]; /* what the FAIL must name */
+} BrokenCase;
+
+ParameterizedTestParameters(audit, broken_pool_fails) {
+        static BrokenCase cases[] = {
+                { "Uid:", "Uid:\t1001\t1001\t0\t1001\n", "uid 1001/1001/0/1001" },
+                { "Uid:", "Uid:\t1002\t1002\t1002\t1002\n", "expected 1001" },
+                { "Gid:", "Gid:\t0\t0\t0\t0\n", "gid 0" },
+                { "Groups:", "Groups:\t1001 0\n", "supplementary group 0" },
+                { "Groups:", "Groups:\t1001 27\n", "supplementary group 27" },
+                { "CapBnd:", "CapBnd:\t000001ffffffffff\n", "CapBnd" },
+                { "CapEff:", "CapEff:\t0000000000000001\n", "CapEff" },
+                { "CapPrm:", "CapPrm:\t0000000000000080\n", "CapPrm" },
+                { "CapAmb:", "CapAmb:\t0000000000000040\n", "CapAmb" },
+                { "CapInh:", "CapInh:\t0000000000000040\n", "CapInh" },
+                { "NoNewPrivs:", "NoNewPrivs:\t0\n", "NoNewPrivs 0" },
+                { "Seccomp:", "Seccomp:\t0\n", "Seccomp 0" },
+        };
+        return cr_make_param_array(BrokenCase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(BrokenCase *c, audit, broken_pool_fails) {
+        SandboxStatus st;
+        char why[512];
+
+        status_with(c->key, c->line, &st);
+        cr_assert_not(audit_check(&pool, &pool_expect, &st, 100, why, sizeof(why)), "passed with %s", c->line);
+        cr_assert(strstr(why, c->reason), "reason \"%s\" does not name \"%s\"", why, c->reason);
+}
+
+Test(audit, groups_of_the_user_pass_others_fail) {
+        SandboxStatus st;
+        gid_t groups[] = { 1001, 3000 };
+        AuditExpect e = pool_expect;
+        char why[256];
+
+        status_with("Groups:", "Groups:\t1001 3000\n", &st);
+        cr_assert_not(audit_check(&pool, &e, &st, 100, why, sizeof(why)));
+        e.groups = groups;
+        e.n_groups = 2;
+        cr_assert(audit_check(&pool, &e, &st, 100, why, sizeof(why)), "%s", why);
+}
+
+Test(audit, pinned_uid_and_parent) {
+        SandboxStatus st;
+        AuditExpect e = pool_expect;
+        char why[256];
+
+        cr_assert_eq(sandbox_status_parse(pool_status, &st), 0);
+        /* --expect-uid: what the operator knows overrides the supervisor's plan. */
+        e.uid = 1002;
+        cr_assert_not(audit_check(&pool, &e, &st, 100, why, sizeof(why)));
+        cr_assert(strstr(why, "expected 1002"), "%s", why);
+        /* A process the supervisor did not fork (another parent) is not one of its children. */
+        cr_assert_not(audit_check(&pool, &pool_expect, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "parent 1"), "%s", why);
+        /* The same process planned as root fails even when the kernel agrees. */
+        AuditProcess root_pool = pool;
+        root_pool.uid = 0;
+        e = pool_expect;
+        e.uid = 0;
+        status_with("Uid:", "Uid:\t0\t0\t0\t0\n", &st);
+        cr_assert_not(audit_check(&root_pool, &e, &st, 100, why, sizeof(why)));
+        cr_assert(strstr(why, "runs as root"), "%s", why);
+}
+
+Test(audit, supervisor_bounding_set) {
+        static const char *text = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
+                                  "CapInh:\t0000000000000000\nCapPrm:\t00000000000001e0\n"
+                                  "CapEff:\t00000000000001e0\nCapBnd:\t00000000000001e0\n"
+                                  "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n";
+        static const char *unconfined = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
+                                        "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n"
+                                        "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
+                                        "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n";
+        AuditProcess sup;
+        SandboxStatus st;
+        char why[512];
+        AuditExpect e = { .bounding_allowed = audit_supervisor_allowed("perchild") };
+
+        cr_assert_eq(audit_process_parse("100 0 0 - supervisor", &sup), 0);
+        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        /* CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8, CAP_KILL 5: 0x1e0. */
+        cr_assert(audit_check(&sup, &e, &st, 1, why, sizeof(why)), "%s", why);
+        cr_assert_eq(sandbox_status_parse(unconfined, &st), 0);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "CapBnd"), "%s", why);
+        /* The other MPMs' unit grants nothing. */
+        e.bounding_allowed = audit_supervisor_allowed("event");
+        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+}
+
+Test(audit, capability_lists) {
+        uint64_t m;
+
+        cr_assert_eq(audit_caps_parse("CAP_SETUID CAP_SETGID,cap_kill cap_setpcap", &m), 0);
+        cr_assert_eq(m, audit_supervisor_allowed("perchild"));
+        cr_assert_eq(audit_caps_parse("", &m), 0);
+        cr_assert_eq(m, 0);
+        cr_assert_eq(audit_caps_parse("CAP_NOPE", &m), -EINVAL);
+        cr_assert_eq(m & (1ULL << CAP_SYS_ADMIN), 0);
+}
