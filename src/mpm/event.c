@@ -33,6 +33,7 @@
 #define EVENT_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 #define EVENT_SWEEP_USEC (250 * USEC_PER_MSEC)
 #define EVENT_ACCEPT_BATCH 64
+#define EVENT_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct EventConfig {
         uint32_t start_servers; /* 0: one process per online CPU */
@@ -138,6 +139,7 @@ typedef struct EventLoop {
         unsigned n_conns, n_idle;
         bool accepting;
         bool stopping;
+        usec_t accept_paused_until; /* after running out of descriptors */
         uint64_t accepted;
 } EventLoop;
 
@@ -389,10 +391,12 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                 int fd = accept4(listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EMFILE || errno == ENFILE) {
-                                /* Out of descriptors: pause accepting until a connection ends rather
-                                 * than spin on a socket that stays readable. */
+                                /* Out of descriptors: pause accepting for a while (nginx: 500 ms)
+                                 * rather than spin on a socket that stays readable; connections that
+                                 * end meanwhile free descriptors, the backlog keeps the new ones. */
                                 log_warning_errno(errno, "accept on %s: %m; pausing accepts", listener->name);
                                 loop_set_accepting(l, false);
+                                l->accept_paused_until = now + EVENT_ACCEPT_PAUSE_USEC;
                         }
                         return;
                 }
@@ -587,7 +591,8 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                         loop_sweep(&l, now);
                         next_sweep = now + EVENT_SWEEP_USEC;
                 }
-                if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections)
+                if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections &&
+                    now >= l.accept_paused_until)
                         loop_set_accepting(&l, true);
                 loop_update_board(&l);
                 (void) http_server_flush_logs(g->http, now);

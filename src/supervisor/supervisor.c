@@ -57,6 +57,7 @@ typedef struct SupGeneration {
         uint32_t logs_epoch;             /* how many times the logs were reopened */
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
+        bool *misbehaved;                /* per slot: killed for breaking the protocol (counts as a failure) */
         CgiHost cgi;                     /* the CGI launcher, when a site has a ScriptAlias */
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
@@ -239,9 +240,14 @@ static int sup_spawn(Generation *g, unsigned slot) {
         p = &g->procs[slot];
         if (p->state != PROCESS_FREE)
                 return -EBUSY;
-        /* A per-user MPM backs off per slot (ProcessSlot): one pool's crashes do not stop the others. */
-        if (now_usec(CLOCK_MONOTONIC) <
-            ((g->ops->flags & MPM_PER_USER) ? p->spawn_not_before : g->spawn_not_before))
+        /* Each slot backs off on its own failures (a worker that lies or crashes while its siblings
+         * serve keeps being delayed); the other MPMs also back off generation-wide, so that a worker
+         * that cannot start never spreads over every free slot. A per-user MPM does not: one pool's
+         * crashes must not stop the others. */
+        usec_t not_before = p->spawn_not_before;
+        if (!(g->ops->flags & MPM_PER_USER))
+                not_before = MAX(not_before, g->spawn_not_before);
+        if (now_usec(CLOCK_MONOTONIC) < not_before)
                 return -EAGAIN;
 
         bool root = geteuid() == 0;
@@ -374,6 +380,7 @@ static void generation_kill_misbehaving(SupGeneration *sg, unsigned slot, const 
         log_error("generation %u: worker %u (pid %d) %s; killing it", sg->g.number, slot, (int) p->pid, what);
         (void) kill(p->pid, SIGKILL);
         p->state = PROCESS_STOPPING;
+        sg->misbehaved[slot] = true; /* replaced with the back-off of a failed start */
 }
 
 static void scoreboard_view_build(const SupGeneration *sg, ScoreboardView *v, ProcessScore *scores) {
@@ -432,10 +439,18 @@ static void supervisor_update_status(Supervisor *s) {
         if (!scores)
                 return;
         scoreboard_view_build(sg, &v, scores);
+        char failing[96] = "";
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (sg->g.start_failures > 0)
+                snprintf(failing, sizeof(failing), "; %u worker start(s) failed in a row, next attempt in %llu s",
+                         sg->g.start_failures,
+                         (unsigned long long) (sg->g.spawn_not_before > now
+                                                       ? (sg->g.spawn_not_before - now + USEC_PER_SEC - 1) / USEC_PER_SEC
+                                                       : 0));
         sd_notifyf(false,
-                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s",
+                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s%s",
                    sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
-                   (unsigned long long) v.requests, s->last_reload ? "; last reload: " : "",
+                   (unsigned long long) v.requests, failing, s->last_reload ? "; last reload: " : "",
                    s->last_reload ? s->last_reload : "");
         free(scores);
 }
@@ -454,6 +469,8 @@ static void supervisor_check_done(Supervisor *s) {
         sd_event_exit(s->event, 0);
 }
 
+static void generation_check_ready(SupGeneration *sg);
+
 static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
         SupGeneration *sg = userdata;
         Generation *g = &sg->g;
@@ -471,7 +488,8 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         bool asked = p->state == PROCESS_STOPPING;
 
         sg->children[slot] = sd_event_source_unref(sg->children[slot]);
-        bool failed_start = !was_ready && !asked;
+        bool failed_start = (!was_ready && !asked) || sg->misbehaved[slot];
+        sg->misbehaved[slot] = false;
         if (si->si_code == CLD_EXITED && si->si_status == WORKER_EXIT_OK)
                 log_debug("generation %u: worker %u (pid %d) exited", g->number, slot, (int) si->si_pid);
         else if (si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status))
@@ -522,6 +540,8 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
                 supervisor_hard_stop(sg->sup);
                 return 0;
         }
+        if (!sg->sup->stopping && !g->draining)
+                generation_check_ready(sg);
         if (sg == sg->sup->current && !sg->sup->stopping)
                 generation_maintain(sg, now);
         supervisor_check_done(sg->sup);
@@ -540,11 +560,26 @@ static void supervisor_send_ready(Supervisor *s) {
 
 static void supervisor_commit_reload(Supervisor *s);
 
+/* A generation is ready once none of its processes is still starting and one accepts: the first
+ * one tells systemd, a reload's takes over. Checked when a worker reports and when one exits (a
+ * sibling that dies while starting must not hold the announcement back). */
+static void generation_check_ready(SupGeneration *sg) {
+        Supervisor *s = sg->sup;
+
+        if (sg->announced_ready || generation_count(sg, PROCESS_STARTING) > 0 ||
+            generation_count(sg, PROCESS_RUNNING) == 0)
+                return;
+        sg->announced_ready = true;
+        if (sg == s->current)
+                supervisor_send_ready(s);
+        else if (sg == s->pending)
+                supervisor_commit_reload(s);
+}
+
 /* Workers send their slot number (4 bytes) once they accept. The kernel says who sent it; the
  * number must be the sender's own slot. */
 static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         SupGeneration *sg = userdata;
-        Supervisor *s = sg->sup;
 
         for (int k = 0; k < 64; k++) {
                 union {
@@ -576,6 +611,8 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                                     sg->g.number, cred ? (int) cred->pid : -1);
                         continue;
                 }
+                if (sg->misbehaved[from])
+                        continue; /* already killed for it: the rest of what it sent is not read */
                 if (n != sizeof(slot) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || slot != (uint32_t) from) {
                         generation_kill_misbehaving(sg, (unsigned) from, "sent garbage on its readiness channel");
                         continue;
@@ -588,14 +625,7 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                 sg->g.start_failures = 0;
                 sg->g.spawn_not_before = 0;
         }
-        if (sg->announced_ready || generation_count(sg, PROCESS_STARTING) > 0 ||
-            generation_count(sg, PROCESS_RUNNING) == 0)
-                return 0;
-        sg->announced_ready = true;
-        if (sg == s->current)
-                supervisor_send_ready(s);
-        else if (sg == s->pending)
-                supervisor_commit_reload(s);
+        generation_check_ready(sg);
         return 0;
 }
 
@@ -719,7 +749,9 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->children = calloc(sg->g.n_procs, sizeof(sd_event_source *));
         sg->takes_logs = calloc(sg->g.n_procs, sizeof(bool));
         sg->invalid_ticks = calloc(sg->g.n_procs, sizeof(uint8_t));
-        if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs || !sg->invalid_ticks) {
+        sg->misbehaved = calloc(sg->g.n_procs, sizeof(bool));
+        if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs || !sg->invalid_ticks ||
+            !sg->misbehaved) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -863,6 +895,7 @@ static void generation_free(SupGeneration *sg) {
         cgi_host_done(&sg->cgi);
         free(sg->takes_logs);
         free(sg->invalid_ticks);
+        free(sg->misbehaved);
         safe_close(sg->log_channel[0]);
         safe_close(sg->log_channel[1]);
         free(sg->g.boards);
