@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "cgi.h"
 #include "config.h"
 #include "server-logs.h"
 #include "strv.h"
@@ -1077,29 +1078,68 @@ static void check_filesystem(Loader *l) {
 }
 
 /* CustomLog: a path and a format that compiles (the files are opened when a generation starts). */
-static void check_custom_logs(Loader *l) {
+/* A site key whose value only its module can judge as a whole: checked once the files are read, the
+ * error placed at the line that set it. check() returns < 0 with *why (malloc'd, may stay NULL). */
+typedef int (*SiteKeyCheck)(const HttpSiteConfig *cfg, char **why);
+
+/* The checkers' texts may start with the key itself; the location already names it. */
+static const char *site_key_why(const char *key, const char *why) {
+        size_t n = strlen(key);
+
+        if (!why)
+                return "invalid";
+        if (strncmp(why, key, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+                return why + n + 2;
+        return why;
+}
+
+static void check_site_key(Loader *l, const char *key, SiteKeyCheck check) {
         Config *c = l->config;
-        size_t row = row_of(http_site_directives, "CustomLog");
+        size_t row = row_of(http_site_directives, key);
         const char *file;
         unsigned line;
         char *why = NULL;
 
-        if (c->site.custom_log && http_site_log_check(&c->site, &why) < 0) {
+        if (check(&c->site, &why) < 0) {
                 key_source(l, &l->site_keys[row], &file, &line);
-                load_error(l, file, line, "[Server] CustomLog: %s", why ? why : "invalid");
+                load_error(l, file, line, "[Server] %s: %s", key, site_key_why(key, why));
                 why = mfree(why);
         }
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 const KeySource *k = &l->vhost_keys[i].site[row];
-                if (k->file == 0 || !c->vhosts[i].site.custom_log) /* inherited: checked as [Server]'s */
+                if (k->file == 0) /* inherited: checked as [Server]'s */
                         continue;
-                if (http_site_log_check(&c->vhosts[i].site, &why) < 0) {
+                if (check(&c->vhosts[i].site, &why) < 0) {
                         key_source(l, k, &file, &line);
-                        load_error(l, file, line, "[VirtualHost %s] CustomLog: %s", c->vhosts[i].name,
-                                   why ? why : "invalid");
+                        load_error(l, file, line, "[VirtualHost %s] %s: %s", c->vhosts[i].name, key,
+                                   site_key_why(key, why));
                         why = mfree(why);
                 }
         }
+}
+
+static int check_custom_log(const HttpSiteConfig *cfg, char **why) {
+        return cfg->custom_log ? http_site_log_check(cfg, why) : 0;
+}
+
+static int check_read_timeout(const HttpSiteConfig *cfg, char **why) {
+        HttpReadTimeout t;
+        const char *error = NULL;
+
+        if (!cfg->request_read_timeout || http_read_timeout_parse(cfg->request_read_timeout, &t, &error) >= 0)
+                return 0;
+        *why = strdup(error ? error : "invalid");
+        return -EINVAL;
+}
+
+static int check_script_alias(const HttpSiteConfig *cfg, char **why) {
+        return cfg->script_alias ? cgi_script_alias_check(cfg, why) : 0;
+}
+
+static void check_site_keys(Loader *l) {
+        check_site_key(l, "CustomLog", check_custom_log);
+        check_site_key(l, "RequestReadTimeout", check_read_timeout);
+        check_site_key(l, "ScriptAlias", check_script_alias);
 }
 
 static void check_listen(Loader *l) {
@@ -1234,7 +1274,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         apply_entries(&l);
         inherit_vhosts(&l);
         check_listen(&l);
-        check_custom_logs(&l);
+        check_site_keys(&l);
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);

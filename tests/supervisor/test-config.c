@@ -560,6 +560,31 @@ Test(config, user_and_group_resolve) {
         config_free(c);
 }
 
+Test(config, site_keys_checked_whole_with_their_line) {
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nRequestReadTimeout = header=abc\n"
+                                  "CustomLog = /var/log/a.log %h %Q\n");
+        write_file("@/conf.d/1.conf", "[VirtualHost v]\nServerName = v\nScriptAlias = cgi-bin /srv/cgi\n"
+                                      "CustomLog = rel.log common\nRequestReadTimeout = body=20,MinRate=500\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_null(c);
+        cr_assert_eq(errors.n, 4, "%s", joined(&errors));
+        const char *want[] = {
+                "@/mpmd.conf:4: [Server] CustomLog: ",
+                "@/conf.d/1.conf:4: [VirtualHost v] CustomLog: \"rel.log\" is not an absolute path",
+                "@/mpmd.conf:3: [Server] RequestReadTimeout: ",
+                "@/conf.d/1.conf:3: [VirtualHost v] ScriptAlias: \"cgi-bin\" is not a URL path",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                const char *expected = at(want[i]);
+                bool found = false;
+                for (size_t k = 0; k < errors.n; k++)
+                        found = found || strncmp(errors.msgs[k], expected, strlen(expected)) == 0;
+                cr_assert(found, "no \"%s\" in:\n%s", expected, joined(&errors));
+        }
+}
+
 Test(config, unknown_user_and_group_are_errors) {
         ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
         Config *c = (Config *) 1;
