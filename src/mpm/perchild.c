@@ -337,6 +337,10 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
         /* The default pool writes the logs the supervisor opened (those of the sites without a User
          * of their own, and only those: see generation_new); a site's own pool opens its own. */
         plan->keep_logs = p->user == NULL;
+        /* The generation's CGI launcher runs as the server's User: only the default pool may use it.
+         * A site's own pool would need a launcher under the site's user; until there is one, its
+         * CGI requests are refused (503) rather than run as someone else. */
+        plan->keep_cgi = p->user == NULL;
         if (p->user && st->change_ids) {
                 plan->policy.uid = p->user->uid;
                 plan->policy.gid = p->user->gid;

@@ -203,6 +203,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 keep[n_keep++] = plan->keep_fds[i];
         if (plan->keep_cgi && g->cgi_fd >= 0)
                 keep[n_keep++] = g->cgi_fd;
+        else
+                g->cgi_fd = -1; /* closed below: its number may be reused by anything */
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
         /* Skip 0..2 in the list: close_all_but starts at 3. */
         if (close_all_but(keep + 3, n_keep - 3) < 0) {
