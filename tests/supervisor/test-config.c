@@ -566,15 +566,17 @@ Test(config, site_keys_checked_whole_with_their_line) {
         write_file("@/mpmd.conf", "[Server]\nListen = x\nRequestReadTimeout = header=abc\n"
                                   "CustomLog = /var/log/a.log %h %Q\n");
         write_file("@/conf.d/1.conf", "[VirtualHost v]\nServerName = v\nScriptAlias = cgi-bin /srv/cgi\n"
-                                      "CustomLog = rel.log common\nRequestReadTimeout = body=20,MinRate=500\n");
+                                      "CustomLog = rel.log common\nRequestReadTimeout = body=20,MinRate=500\n"
+                                      "[VirtualHost w]\nServerName = w\nScriptAlias = /cgi-bin/ /srv/cgi\n");
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
         cr_assert_null(c);
-        cr_assert_eq(errors.n, 4, "%s", joined(&errors));
+        cr_assert_eq(errors.n, 5, "%s", joined(&errors));
         const char *want[] = {
                 "@/mpmd.conf:4: [Server] CustomLog: ",
                 "@/conf.d/1.conf:4: [VirtualHost v] CustomLog: \"rel.log\" is not an absolute path",
                 "@/mpmd.conf:3: [Server] RequestReadTimeout: ",
                 "@/conf.d/1.conf:3: [VirtualHost v] ScriptAlias: \"cgi-bin\" is not a URL path",
+                "@/conf.d/1.conf:8: [VirtualHost w] ScriptAlias: CGI programs are not run by this version",
         };
         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
                 const char *expected = at(want[i]);
