@@ -58,6 +58,7 @@ bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t 
                 .directory = cfg->script_alias[best + 1],
                 .rest = path + best_len,
                 .rest_len = path_len - best_len,
+                .index = best / 2,
         };
         return true;
 }

@@ -31,6 +31,7 @@ typedef struct CgiAliasMatch {
         const char *directory; /* its directory, e.g. "/srv/cgi-bin/" (points into cfg) */
         const char *rest;      /* what follows the URL path in the request path (points into path) */
         size_t rest_len;
+        size_t index;          /* which pair of the site's ScriptAlias list: HttpSite.script_alias_fds[index] */
 } CgiAliasMatch;
 
 /* Does the normalized request path (http_path_normalize()) fall under one of the site's ScriptAlias

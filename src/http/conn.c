@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cgi-run.h"
 #include "conn.h"
 #include "date.h"
 #include "file-cache.h"
+#include "log.h"
 #include "path.h"
 #include "request.h"
 #include "response.h"
@@ -28,6 +32,9 @@
 #define HTTP_STATUS_PAGE_MAX (16 * 1024)
 #define LINGER_USEC (2 * USEC_PER_SEC)
 #define REQUEST_POOL_MAX 64 /* request blocks a thread keeps for reuse */
+/* A CGI request body is held in memory (a memfd) until the program starts: at most this much, or
+ * LimitRequestBody when that is lower; more is 413. */
+#define CGI_BODY_MAX (UINT64_C(128) * 1024 * 1024)
 
 _Static_assert(OUT_BUFFER_SIZE - OUT_BODY_ROOM >= HTTP_RESPONSE_HEADERS_MAX + 1024,
                "the head of a response with a small body must fit in front of it");
@@ -37,12 +44,14 @@ typedef enum ConnStep {
         STEP_CONTINUE,
         STEP_WANT_READ,
         STEP_WANT_WRITE,
+        STEP_WANT_CGI,
         STEP_DONE,
 } ConnStep;
 
 typedef enum ConnState {
         CONN_READ_HEAD,
-        CONN_READ_BODY, /* the request body, read and dropped before the answer */
+        CONN_READ_BODY, /* the request body, read and dropped (or spooled for CGI) before the answer */
+        CONN_CGI,       /* relaying a CGI program's output */
         CONN_WRITE,
         CONN_LINGER,
         CONN_CLOSED,
@@ -62,13 +71,25 @@ typedef struct ConnRequest {
         HttpParser parser;
         HttpRequestHead head;
 
-        /* the request body, dropped */
+        /* the request body, dropped or spooled */
         uint64_t body_left;
         bool body_chunked;
         HttpChunked chunked;
         uint64_t body_discarded; /* decoded bytes */
         uint64_t body_received;  /* raw bytes, for MinRate */
         usec_t body_started;
+        uint64_t body_max;    /* decoded bytes allowed (LimitRequestBody, CGI_BODY_MAX); 0: no limit */
+        int spool_fd;         /* CGI: the body is kept here for the program's stdin; -1: dropped */
+        const char *cont;     /* "100 Continue" bytes still to send before reading the body */
+        size_t cont_len;
+
+        /* CGI */
+        bool cgi;             /* the request names a script beneath a ScriptAlias */
+        CgiRun *cgi_run;
+        CgiOutput cgi_out;    /* bytes of the program's response not yet sent */
+        bool cgi_finished;    /* the response is complete once cgi_out is sent */
+        bool cgi_cut;         /* the program's body was shorter than it said: close after it */
+        usec_t cgi_deadline;  /* CGITimeout */
 
         /* output */
         HttpResponse resp;
@@ -117,6 +138,20 @@ static void conn_set_phase(HttpConn *c, HttpConnPhase p) {
                 c->obs->phase(c->obs_userdata, p);
 }
 
+/* A line for the site's error log, through the driver. */
+_printf_(3, 4) static void conn_error(const HttpConn *c, int level, const char *fmt, ...) {
+        char message[512], client[80];
+        va_list ap;
+
+        if (!c->obs || !c->obs->error)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        (void) snprintf(client, sizeof(client), "%s:%u", c->info.peer[0] ? c->info.peer : "-", c->info.peer_port);
+        c->obs->error(c->obs_userdata, c->site, level, client, message);
+}
+
 static const HttpSite *conn_default_site(const HttpConn *c) {
         return http_server_select(c->server, c->info.listener_name, NULL, 0);
 }
@@ -146,8 +181,14 @@ static usec_t conn_stage_deadline(const HttpConn *c, const HttpReadTimeoutStage 
 static void conn_request_reset(HttpConn *c, ConnRequest *rq) {
         http_parser_init(&rq->parser, &rq->head, rq->headers, &c->site->limits);
         http_response_init(&rq->resp);
-        rq->body_left = rq->body_discarded = rq->body_received = 0;
+        rq->body_left = rq->body_discarded = rq->body_received = rq->body_max = 0;
         rq->body_chunked = false;
+        rq->spool_fd = safe_close(rq->spool_fd);
+        rq->cont = NULL;
+        rq->cont_len = 0;
+        rq->cgi = rq->cgi_finished = rq->cgi_cut = false;
+        rq->cgi_run = cgi_run_free(rq->cgi_run);
+        rq->cgi_out = (CgiOutput) {};
         rq->out_len = rq->out_sent = rq->mem_len = rq->mem_sent = 0;
         rq->mem_body = NULL;
         rq->file_left = 0;
@@ -160,6 +201,8 @@ static void conn_request_put(ConnRequest *rq) {
         if (!rq)
                 return;
         http_response_done(&rq->resp);
+        rq->spool_fd = safe_close(rq->spool_fd);
+        rq->cgi_run = cgi_run_free(rq->cgi_run);
         if (rq->in != rq->in_inline)
                 free(rq->in);
         rq->in = rq->in_inline;
@@ -192,6 +235,8 @@ static ConnRequest *conn_request_get(HttpConn *c) {
                 rq->in = rq->in_inline;
                 rq->in_size = sizeof(rq->in_inline);
                 rq->in_len = 0;
+                rq->spool_fd = -1;
+                rq->cgi_run = NULL;
                 http_response_init(&rq->resp);
         }
         if (rq->headers_cap < fields) {
@@ -247,6 +292,10 @@ usec_t http_conn_deadline(const HttpConn *c) {
 
 HttpConnPhase http_conn_phase(const HttpConn *c) {
         return c->phase;
+}
+
+int http_conn_cgi_fd(const HttpConn *c) {
+        return c->rq && c->rq->cgi_run ? cgi_run_fd(c->rq->cgi_run) : -1;
 }
 
 /* ---- building the response ------------------------------------------------------------------ */
@@ -396,6 +445,48 @@ static bool conn_check_request(HttpConn *c) {
         return true;
 }
 
+/* The request's path, decoded and normalized, into path[PATH_MAX]. Returns 0 or the status to
+ * answer (404, 414, 400). */
+static int conn_request_path(const ConnRequest *rq, char *path, size_t *ret_len) {
+        const HttpRequestHead *h = &rq->head;
+        int k;
+
+        if (h->path.len == 0) {
+                /* absolute-form without a path: the root */
+                path[0] = '/';
+                path[1] = 0;
+                *ret_len = 1;
+                return 0;
+        }
+        k = http_path_normalize(rq->in + h->path.off, h->path.len, path, PATH_MAX, ret_len);
+        if (k < 0)
+                return k == -ENOENT ? 404 : k == -ENAMETOOLONG ? 414 : 400;
+        return 0;
+}
+
+/* The path falls beneath a ScriptAlias: is there a script to run? Answers the request when not;
+ * otherwise marks it for CGI, which starts once the body is in (conn_cgi_start()). */
+static void conn_cgi_route(HttpConn *c, const CgiAliasMatch *m, const char *path) {
+        CgiScript script = CGI_SCRIPT_NULL;
+        const char *why = NULL;
+        int status;
+
+        if (m->index >= c->site->n_script_alias_fds) {
+                conn_respond_error(c, 500, false);
+                return;
+        }
+        int r = cgi_script_open(c->site->script_alias_fds[m->index], m->rest, m->rest_len, &script);
+        cgi_script_done(&script);
+        if (r < 0) {
+                status = cgi_script_status(r, &why);
+                if (why)
+                        conn_error(c, LOG_PRI_ERR, "%s: %s", why, path);
+                conn_respond_error(c, status, false);
+                return;
+        }
+        c->rq->cgi = true;
+}
+
 static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
         ConnRequest *rq = c->rq;
         const HttpRequestHead *h = &rq->head;
@@ -440,17 +531,10 @@ static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
                 return;
         }
 
-        if (h->path.len == 0) {
-                /* absolute-form without a path: the root */
-                path[0] = '/';
-                path[1] = 0;
-                path_len = 1;
-        } else {
-                k = http_path_normalize(rq->in + h->path.off, h->path.len, path, sizeof(path), &path_len);
-                if (k < 0) {
-                        conn_respond_error(c, k == -ENOENT ? 404 : k == -ENAMETOOLONG ? 414 : 400, false);
-                        return;
-                }
+        k = conn_request_path(rq, path, &path_len);
+        if (k > 0) {
+                conn_respond_error(c, k, false);
+                return;
         }
         q.path = path;
         q.path_len = path_len;
@@ -462,6 +546,12 @@ static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
                         http_response_set_error(r, 500);
                 else
                         http_status_serve(&q, c->info.peer, r->body_owned, HTTP_STATUS_PAGE_MAX, r);
+                return;
+        }
+
+        CgiAliasMatch alias;
+        if (cfg->script_alias && cgi_script_alias_match(cfg, path, path_len, &alias)) {
+                conn_cgi_route(c, &alias, path);
                 return;
         }
 
@@ -503,6 +593,136 @@ static void conn_start_body(HttpConn *c, usec_t now) {
         conn_set_phase(c, HTTP_PHASE_READ);
 }
 
+/* ---- CGI ------------------------------------------------------------------------------------ */
+
+/* Start the program (the body, if any, is in the spool): from here its output is relayed. */
+static void conn_cgi_start(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+        static _Thread_local char path[PATH_MAX];
+        char server_addr[64] = "";
+        const char *why = NULL;
+        struct timespec ts;
+        CgiAliasMatch alias;
+        size_t path_len = 0;
+        int status;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        usec_t now_real = timespec_to_usec(&ts);
+        HttpRequest q = {
+                .server = c->server,
+                .site = c->site,
+                .head = &rq->head,
+                .buf = rq->in,
+                .path = path,
+                .now = now_real,
+                .now_mono = now,
+        };
+        /* Routed before the body was read; the path is found again rather than kept per request. */
+        if (conn_request_path(rq, path, &path_len) != 0 ||
+            !cgi_script_alias_match(conn_cfg(c), path, path_len, &alias) ||
+            alias.index >= c->site->n_script_alias_fds) {
+                conn_respond_error(c, 500, false);
+                conn_start_write(c, now);
+                return;
+        }
+        q.path_len = path_len;
+        if (c->io->local_address)
+                (void) c->io->local_address(c->io_ctx, server_addr, sizeof(server_addr));
+        if (rq->spool_fd >= 0 && lseek(rq->spool_fd, 0, SEEK_SET) < 0) {
+                conn_error(c, LOG_PRI_ERR, "cannot rewind the spooled request body: %s", strerror(errno));
+                conn_respond_error(c, 500, false);
+                conn_start_write(c, now);
+                return;
+        }
+
+        int error_fd = http_server_site_error_fd(c->server, c->site);
+        CgiRunParams p = {
+                .request = &q,
+                .alias = &alias,
+                .alias_dir_fd = c->site->script_alias_fds[alias.index],
+                .remote_addr = c->info.peer,
+                .remote_port = c->info.peer_port,
+                .server_addr = server_addr,
+                .server_port = c->info.local_port,
+                .body_fd = rq->spool_fd,
+                .body_len = rq->body_discarded,
+                /* Its stderr goes to the site's ErrorLog, else where this process logs. */
+                .stderr_fd = error_fd >= 0 ? error_fd : log_get_fd(),
+                .keep_alive = conn_wants_keep_alive(c, &rq->resp),
+                .date = http_date_now(now_real),
+        };
+        status = cgi_run_start(&p, &rq->cgi_run, &why);
+        /* The launcher has its own copy of the body now. */
+        rq->spool_fd = safe_close(rq->spool_fd);
+        if (status != 0) {
+                if (why)
+                        conn_error(c, LOG_PRI_ERR, "%s: %s", why, path);
+                conn_respond_error(c, status, false);
+                conn_start_write(c, now);
+                return;
+        }
+        rq->cgi_out = (CgiOutput) {};
+        rq->cgi_deadline = now + conn_cfg(c)->cgi_timeout;
+        c->state = CONN_CGI;
+        c->deadline = rq->cgi_deadline;
+        conn_set_phase(c, HTTP_PHASE_WRITE);
+}
+
+/* A CGI request's head is in: spool its body first (answering 100-continue), or start at once. */
+static void conn_cgi_begin(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        if (!rq->body_chunked && rq->body_left == 0) {
+                conn_cgi_start(c, now);
+                return;
+        }
+        if (rq->body_max == 0 || rq->body_max > CGI_BODY_MAX)
+                rq->body_max = CGI_BODY_MAX;
+        if (rq->body_left > rq->body_max) {
+                conn_error(c, LOG_PRI_ERR, "request body of %llu bytes is larger than a CGI program may get",
+                           (unsigned long long) rq->body_left);
+                conn_respond_error(c, 413, true);
+                rq->linger = true;
+                conn_start_write(c, now);
+                return;
+        }
+        rq->spool_fd = memfd_create("mpmd-cgi-body", MFD_CLOEXEC);
+        if (rq->spool_fd < 0) {
+                conn_error(c, LOG_PRI_ERR, "cannot keep the request body for the program: %s", strerror(errno));
+                conn_respond_error(c, 500, true);
+                rq->linger = true;
+                conn_start_write(c, now);
+                return;
+        }
+        rq->cont_len = cgi_continue_response(&rq->head, &rq->cont);
+        conn_start_body(c, now);
+}
+
+/* Send what is left of o; 1 when all of it is out, 0 when the socket would block, <0 when the
+ * client is gone. */
+static int conn_send_output(HttpConn *c, CgiOutput *o, usec_t now) {
+        while (o->len > 0) {
+                ssize_t k = c->io->writev(c->io_ctx, o->iov, o->n_iov);
+                if (k == -EAGAIN)
+                        return 0;
+                if (k < 0)
+                        return (int) k;
+                size_t done = (size_t) k;
+                int first = 0;
+                o->len -= done;
+                while (first < o->n_iov && done >= o->iov[first].iov_len)
+                        done -= o->iov[first++].iov_len;
+                if (first < o->n_iov) {
+                        o->iov[first].iov_base = (char *) o->iov[first].iov_base + done;
+                        o->iov[first].iov_len -= done;
+                }
+                memmove(o->iov, o->iov + first, (size_t) (o->n_iov - first) * sizeof(struct iovec));
+                o->n_iov -= first;
+                c->deadline = now + conn_cfg(c)->timeout;
+        }
+        return 1;
+}
+
 /* A request head is complete (r == DONE) or was rejected (r < 0): decide the answer. */
 static void conn_on_head(HttpConn *c, int r, usec_t now) {
         ConnRequest *rq = c->rq;
@@ -516,6 +736,7 @@ static void conn_on_head(HttpConn *c, int r, usec_t now) {
                  * parsed (UNKNOWN if the error came first), so a HEAD gets its 400 without a body. */
                 rq->head.head_len = (uint32_t) rq->in_len;
                 snprintf(rq->method, sizeof(rq->method), "-");
+                conn_error(c, LOG_PRI_INFO, "request head rejected with status %d", -r);
                 conn_respond_error(c, -r, true);
                 rq->linger = true;
                 conn_start_write(c, now);
@@ -532,7 +753,12 @@ static void conn_on_head(HttpConn *c, int r, usec_t now) {
                 http_chunked_init(&rq->chunked);
         } else if (rq->head.has_content_length)
                 rq->body_left = rq->head.content_length;
+        rq->body_max = conn_cfg(c)->limit_request_body;
 
+        if (rq->cgi) {
+                conn_cgi_begin(c, now);
+                return;
+        }
         if (rq->body_chunked || rq->body_left > 0) {
                 /* Nobody here wants a request body: it is read and dropped before the answer, so the
                  * connection can carry the next request and a body that stalls gets its 408. Unless it
@@ -678,14 +904,32 @@ static ConnStep conn_read_head(HttpConn *c, usec_t now) {
         }
 }
 
-/* Drop the body bytes buffered behind the head (which stays: the answer and the log still use it).
- * Returns 1 when the whole body is gone, 0 for more, or a negative status for a malformed body. */
-static int conn_discard_buffered(HttpConn *c) {
+/* Keep body bytes for a CGI program (nothing to do when the body is dropped). */
+static int conn_spool(ConnRequest *rq, const char *p, size_t n) {
+        while (rq->spool_fd >= 0 && n > 0) {
+                ssize_t k = write(rq->spool_fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Take the body bytes buffered behind the head (which stays: the answer and the log still use it):
+ * into the spool for a CGI program, else dropped. Returns 1 when the whole body is in, 0 for more,
+ * or the negative status to answer: -400 a malformed chunked body, -413 more than LimitRequestBody,
+ * -500 the spool failed. */
+static int conn_take_buffered(HttpConn *c) {
         ConnRequest *rq = c->rq;
         size_t base = rq->head.head_len, avail = rq->in_len - base;
 
         if (!rq->body_chunked) {
                 size_t n = (size_t) MIN((uint64_t) avail, rq->body_left);
+                if (conn_spool(rq, rq->in + base, n) < 0)
+                        return -500;
                 conn_cut_input(rq, base, n);
                 rq->body_left -= n;
                 rq->body_discarded += n;
@@ -696,12 +940,17 @@ static int conn_discard_buffered(HttpConn *c) {
 
         size_t consumed = 0, data = 0;
         int r = http_chunked_feed(&rq->chunked, &c->site->limits, rq->in + base, avail, &consumed, &data);
-        /* The decoded data was written to the front of the region; it is dropped along with the input
-         * it came from, and the bytes after the consumed part are kept. */
+        /* The decoded data was written to the front of the region; it is spooled or dropped along with
+         * the input it came from, and the bytes after the consumed part are kept. */
+        if (conn_spool(rq, rq->in + base, data) < 0)
+                return -500;
         conn_cut_input(rq, base, consumed);
         rq->body_discarded += data;
         if (r < 0)
-                return r;
+                return -400;
+        if (rq->body_max > 0 && rq->body_discarded > rq->body_max)
+                /* A chunked body has no length to refuse up front: it is refused once it passes. */
+                return -413;
         if (r == 1)
                 rq->body_chunked = false;
         return r == 1;
@@ -710,19 +959,35 @@ static int conn_discard_buffered(HttpConn *c) {
 static ConnStep conn_read_body(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
 
+        while (rq->cont_len > 0) {
+                /* 100 Continue first: the client waits for it before it sends the body. */
+                struct iovec iov = { (void *) rq->cont, rq->cont_len };
+                ssize_t k = c->io->writev(c->io_ctx, &iov, 1);
+                if (k == -EAGAIN)
+                        return STEP_WANT_WRITE;
+                if (k < 0)
+                        return STEP_DONE;
+                rq->cont += k;
+                rq->cont_len -= (size_t) k;
+        }
         for (;;) {
-                int r = conn_discard_buffered(c);
+                int r = conn_take_buffered(c);
                 if (r < 0) {
-                        conn_respond_error(c, 400, true);
+                        if (r == -413)
+                                conn_error(c, LOG_PRI_ERR, "request body is larger than LimitRequestBody");
+                        conn_respond_error(c, -r, true);
                         rq->linger = true;
                         conn_start_write(c, now);
                         return STEP_CONTINUE;
                 }
                 if (r == 1) {
-                        conn_start_write(c, now);
+                        if (rq->cgi)
+                                conn_cgi_start(c, now);
+                        else
+                                conn_start_write(c, now);
                         return STEP_CONTINUE;
                 }
-                if (rq->body_discarded > DISCARD_BODY_MAX) {
+                if (rq->spool_fd < 0 && rq->body_discarded > DISCARD_BODY_MAX) {
                         /* An endless body: answer, then close. */
                         rq->resp.close = true;
                         rq->linger = true;
@@ -905,6 +1170,65 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
         return STEP_CONTINUE;
 }
 
+/* The program's response is out (or cut short): log it and go on with the connection. */
+static void conn_cgi_finish(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+        const CgiExchange *x = cgi_run_exchange(rq->cgi_run);
+
+        rq->resp.status = cgi_exchange_status(x);
+        rq->body_bytes = cgi_exchange_body_bytes(x);
+        rq->keep_alive = cgi_exchange_keep_alive(x) && !rq->cgi_cut;
+        rq->cgi_run = cgi_run_free(rq->cgi_run);
+        conn_log_request(c, now);
+        conn_finish_request(c, now);
+}
+
+static ConnStep conn_cgi(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        for (;;) {
+                int r = conn_send_output(c, &rq->cgi_out, now);
+                if (r == 0)
+                        return STEP_WANT_WRITE;
+                if (r < 0)
+                        return STEP_DONE; /* the client is gone; the program gets SIGPIPE */
+                if (rq->cgi_finished) {
+                        conn_cgi_finish(c, now);
+                        return STEP_CONTINUE;
+                }
+
+                const CgiExchange *x = cgi_run_exchange(rq->cgi_run);
+                r = cgi_run_pump(rq->cgi_run, &rq->cgi_out);
+                switch (r) {
+                case -EAGAIN:
+                        c->deadline = rq->cgi_deadline;
+                        return STEP_WANT_CGI;
+                case CGI_EXCHANGE_AGAIN:
+                        break;
+                case CGI_EXCHANGE_DONE:
+                        rq->cgi_finished = true;
+                        break;
+                case -EMSGSIZE:
+                        /* What fits the program's Content-Length is sent; the rest was dropped. */
+                        conn_error(c, LOG_PRI_WARNING, "%s", cgi_exchange_error(x));
+                        rq->cgi_finished = true;
+                        break;
+                default:
+                        conn_error(c, LOG_PRI_ERR, "%s", cgi_exchange_error(x) ? cgi_exchange_error(x) : strerror(-r));
+                        if (!cgi_exchange_head_sent(x)) {
+                                rq->cgi_run = cgi_run_free(rq->cgi_run);
+                                conn_respond_error(c, 500, false);
+                                conn_start_write(c, now);
+                                return STEP_CONTINUE;
+                        }
+                        /* The head is out: all the client can learn is that the response is cut. */
+                        rq->cgi_cut = true;
+                        rq->cgi_finished = true;
+                        break;
+                }
+        }
+}
+
 static ConnStep conn_linger(HttpConn *c) {
         char scratch[4096];
 
@@ -933,6 +1257,9 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
                 case CONN_READ_BODY:
                         step = conn_read_body(c, now);
                         break;
+                case CONN_CGI:
+                        step = conn_cgi(c, now);
+                        break;
                 case CONN_WRITE:
                         step = conn_write(c, now);
                         break;
@@ -951,6 +1278,8 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
                         return HTTP_CONN_WANT_READ;
                 case STEP_WANT_WRITE:
                         return HTTP_CONN_WANT_WRITE;
+                case STEP_WANT_CGI:
+                        return HTTP_CONN_WANT_CGI;
                 case STEP_DONE:
                 default:
                         c->state = CONN_CLOSED;
@@ -975,6 +1304,19 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
                 c->rq->linger = true;
                 conn_start_write(c, now);
                 return http_conn_run(c, now);
+        case CONN_CGI:
+                if (c->rq->cgi_run && !cgi_exchange_head_sent(cgi_run_exchange(c->rq->cgi_run)) &&
+                    now >= c->rq->cgi_deadline) {
+                        /* Apache's words; the launcher kills the program's process group. */
+                        conn_error(c, LOG_PRI_ERR, "Script timed out before returning headers (CGITimeout)");
+                        c->rq->cgi_run = cgi_run_free(c->rq->cgi_run);
+                        conn_respond_error(c, 504, true);
+                        conn_start_write(c, now);
+                        return http_conn_run(c, now);
+                }
+                conn_error(c, LOG_PRI_ERR, now >= c->rq->cgi_deadline ? "Script timed out (CGITimeout)"
+                                                                       : "client too slow to take the response (TimeOut)");
+                break;
         default:
                 break;
         }

@@ -14,6 +14,11 @@
  * unless the client may still be sending (an error answer, an unread body, pipelined bytes): then
  * it half-closes and drains for a while (lingering close).
  *
+ * CGI (cgi-run.h): a request beneath a ScriptAlias has its body spooled into a memfd (answering
+ * Expect: 100-continue first), then the program is started through the server's launcher and its
+ * output is relayed as it comes; the driver then also waits for the program's pipe
+ * (HTTP_CONN_WANT_CGI). Past CGITimeout without a response head the client gets 504.
+ *
  * I/O callbacks return bytes done, -EAGAIN when they would block, 0 from recv at end of stream,
  * or another -errno. */
 #pragma once
@@ -33,12 +38,15 @@ typedef struct HttpIo {
         ssize_t (*sendfile)(void *ctx, int in_fd, off_t *offset, size_t n);
         /* Half-close for lingering close; may be NULL. */
         int (*shutdown_write)(void *ctx);
+        /* The local address the connection came in on, as text (CGI's SERVER_ADDR); may be NULL. */
+        int (*local_address)(void *ctx, char *buf, size_t size);
 } HttpIo;
 
 typedef enum HttpConnWant {
         HTTP_CONN_WANT_READ,
         HTTP_CONN_WANT_WRITE,
-        HTTP_CONN_DONE, /* close the connection and free it */
+        HTTP_CONN_WANT_CGI, /* wait for http_conn_cgi_fd() to be readable (a CGI program's output) */
+        HTTP_CONN_DONE,     /* close the connection and free it */
 } HttpConnWant;
 
 typedef enum HttpConnPhase {
@@ -54,6 +62,9 @@ typedef struct HttpConnObserver {
         void (*phase)(void *userdata, HttpConnPhase phase);
         void (*request_done)(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes,
                              usec_t duration);
+        /* A line for the site's error log (LOG_PRI_* level): why a request failed. client is
+         * "ADDR:PORT". */
+        void (*error)(void *userdata, const HttpSite *site, int level, const char *client, const char *message);
 } HttpConnObserver;
 
 typedef struct HttpConnInfo {
@@ -84,3 +95,8 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now);
 void http_conn_drain(HttpConn *c, usec_t now, usec_t grace);
 
 HttpConnPhase http_conn_phase(const HttpConn *c);
+
+/* With HTTP_CONN_WANT_CGI: the pipe to wait on. A new program may have a new pipe (which may even
+ * reuse the number of an earlier, closed one): watch it anew after every HTTP_CONN_WANT_CGI. -1
+ * when no program runs. */
+int http_conn_cgi_fd(const HttpConn *c);

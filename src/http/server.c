@@ -45,6 +45,9 @@ HttpServer *http_server_free(HttpServer *s) {
         for (size_t i = 0; i < s->n_sites; i++) {
                 free(s->sites[i].name);
                 safe_close(s->sites[i].root_fd);
+                for (size_t j = 0; j < s->sites[i].n_script_alias_fds; j++)
+                        safe_close(s->sites[i].script_alias_fds[j]);
+                free(s->sites[i].script_alias_fds);
                 strv_free(s->sites[i].listen);
         }
         free(s->sites);
@@ -99,6 +102,25 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                 return -ENOMEM;
         }
         s->n_sites++;
+
+        /* ScriptAlias URL DIRECTORY pairs: the directories are opened now, like DocumentRoot, so
+         * that a worker needs no path lookup outside what it was given. */
+        size_t n_alias = strv_length(cfg->script_alias) / 2;
+        if (n_alias > 0) {
+                site->script_alias_fds = malloc(n_alias * sizeof(int));
+                if (!site->script_alias_fds) {
+                        *ret_error = "allocate";
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < n_alias; i++) {
+                        int dfd = open(cfg->script_alias[2 * i + 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (dfd < 0) {
+                                *ret_error = "open a ScriptAlias directory";
+                                return -errno;
+                        }
+                        site->script_alias_fds[site->n_script_alias_fds++] = dfd;
+                }
+        }
 
         /* AddType TYPE EXT…: a word with '/' starts a new type. The table is shared by all sites. */
         const char *current = NULL;
@@ -199,6 +221,11 @@ const HttpSite *http_server_select(const HttpServer *s, const char *listener_nam
                         return &s->sites[0];
         }
         return first ? first : &s->sites[0];
+}
+
+void http_server_set_cgi_launcher(HttpServer *s, CgiLaunchFunc launch, void *userdata) {
+        s->cgi_launch = launch;
+        s->cgi_launch_userdata = userdata;
 }
 
 void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign) {

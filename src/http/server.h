@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "mime.h"
 #include "parser.h"
@@ -36,7 +37,14 @@ typedef struct HttpSite {
         char **listen;             /* addresses or socket names only this site receives; NULL: all */
         HttpReadTimeout read_timeout;
         bool foreign;              /* served by another process here: requests for it get 421 */
+        int *script_alias_fds;     /* one per ScriptAlias pair: its directory, O_PATH|O_DIRECTORY */
+        size_t n_script_alias_fds;
 } HttpSite;
+
+/* Start the CGI program req describes (cgi-run.h); the fds are only lent. Returns 0 and the
+ * program's pid, or -errno (cgi_launch() in src/mpm/cgi-launcher.h lists what they mean). */
+struct CgiLaunchRequest;
+typedef int (*CgiLaunchFunc)(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid);
 
 typedef struct HttpServer {
         HttpSite *sites; /* sites[0] is the main server ([Server]); the rest are [VirtualHost]s */
@@ -50,6 +58,8 @@ typedef struct HttpServer {
         uint32_t max_head_size;     /* the largest head any site accepts */
         const struct HttpStatusData *status; /* what the supervisor publishes; read-only in workers */
         struct HttpServerLogs *logs;         /* CustomLog files (server-logs.h); NULL until opened */
+        CgiLaunchFunc cgi_launch;            /* NULL: this process cannot run CGI programs */
+        void *cgi_launch_userdata;
 } HttpServer;
 
 int http_server_new(const char *mime_types_file, HttpServer **ret);
@@ -69,6 +79,10 @@ const HttpSite *http_server_select(const HttpServer *s, const char *listener_nam
 /* Mark a site as served elsewhere (perchild: another pool's site) or not; an index out of range is
  * ignored. */
 void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign);
+
+/* In a worker process: how CGI programs are started (NULL: they are not, requests for them get
+ * 500). */
+void http_server_set_cgi_launcher(HttpServer *s, CgiLaunchFunc launch, void *userdata);
 
 /* Parse a RequestReadTimeout value (Apache's syntax: "header=N[-M][,MinRate=R] body=…", seconds,
  * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets

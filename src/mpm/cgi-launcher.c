@@ -47,71 +47,6 @@ typedef struct CgiWireReply {
         int32_t pid;
 } CgiWireReply;
 
-/* ---- finding the script ------------------------------------------------------------------- */
-
-void cgi_script_done(CgiScript *s) {
-        s->fd = safe_close(s->fd);
-        s->dir_fd = safe_close(s->dir_fd);
-}
-
-int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret) {
-        _cleanup_close_ int dir = -1;
-        char path[PATH_MAX] = "/";
-        size_t path_len = 1, i = 0;
-
-        dir = fcntl(alias_dir_fd, F_DUPFD_CLOEXEC, 3);
-        if (dir < 0)
-                return -errno;
-
-        while (i < rest_len) {
-                _cleanup_close_ int fd = -1;
-                char name[NAME_MAX + 1];
-                struct stat st;
-                size_t j = i;
-
-                while (j < rest_len && rest[j] != '/')
-                        j++;
-                if (j == i) { /* repeated slash: normalization merges them, but be lenient */
-                        i++;
-                        continue;
-                }
-                if (j - i > NAME_MAX || path_len + 1 + (j - i) >= sizeof(path))
-                        return -ENAMETOOLONG;
-                memcpy(name, rest + i, j - i);
-                name[j - i] = 0;
-                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(rest + i, 0, j - i))
-                        return -EACCES;
-                if (path_len > 1)
-                        path[path_len++] = '/';
-                memcpy(path + path_len, name, j - i + 1);
-                path_len += j - i;
-
-                /* O_NOFOLLOW with O_PATH opens a symlink itself instead of following it. */
-                fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                if (S_ISLNK(st.st_mode)) {
-                        fd = safe_close(fd);
-                        fd = http_path_open(alias_dir_fd, path, 0, &st);
-                        if (fd < 0)
-                                return fd == -ELOOP ? -EACCES : fd;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                        safe_close(dir);
-                        dir = TAKE_FD(fd);
-                        i = j;
-                        continue;
-                }
-                if (!S_ISREG(st.st_mode))
-                        return -EACCES;
-                *ret = (CgiScript) { .fd = TAKE_FD(fd), .dir_fd = TAKE_FD(dir), .name_len = j };
-                return 0;
-        }
-        return -EISDIR;
-}
-
 /* ---- the client --------------------------------------------------------------------------- */
 
 static int wait_fd(int fd, short events, usec_t deadline) {
@@ -236,6 +171,10 @@ int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
                 return -EBADMSG;
         *ret_pid = a.pid;
         return 0;
+}
+
+int cgi_launch_via_socket(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid) {
+        return cgi_launch(*(const int *) userdata, req, ret_pid);
 }
 
 /* ---- the launcher ------------------------------------------------------------------------- */

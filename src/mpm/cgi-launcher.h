@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "cgi-run.h"
 #include "macro.h"
 
 /* ---- the launcher process ----------------------------------------------------------------- */
@@ -41,40 +42,6 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt);
 
 /* ---- what a worker calls ------------------------------------------------------------------ */
 
-/* A script found beneath a ScriptAlias directory. */
-typedef struct CgiScript {
-        int fd;          /* the program: O_PATH (O_RDONLY when reached through a symlink), O_CLOEXEC */
-        int dir_fd;      /* the directory it is in: the program's working directory */
-        size_t name_len; /* rest[0..name_len) named the script; what follows is PATH_INFO */
-} CgiScript;
-
-#define CGI_SCRIPT_NULL ((CgiScript) { .fd = -1, .dir_fd = -1 })
-
-/* Find the script that rest (the request path after the ScriptAlias URL, cgi_script_alias_match())
- * names beneath alias_dir_fd, Apache's way: the first component that is not a directory is the
- * script, the rest of the path is PATH_INFO. Every component is opened relative to the one before
- * without following symlinks; a symlink is followed only beneath alias_dir_fd (http_path_open(),
- * openat2 RESOLVE_BENEATH), so nothing outside the directory can be named. Errors map to statuses:
- * -ENOENT → 404; -EACCES (outside the directory, "." or "..", not a regular file, no permission)
- * and -EISDIR (the path names a directory, Apache's "attempt to invoke directory as script") → 403;
- * -ENAMETOOLONG → 414. */
-int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret);
-void cgi_script_done(CgiScript *s); /* closes both fds; accepts CGI_SCRIPT_NULL */
-
-typedef struct CgiLaunchRequest {
-        int script_fd;       /* CgiScript.fd */
-        int dir_fd;          /* CgiScript.dir_fd */
-        int stdin_fd;        /* the whole request body, rewound (a memfd); -1: /dev/null */
-        int stdout_fd;       /* the write end of the pipe the caller reads the program's output from */
-        int stderr_fd;       /* where the program's stderr goes (the site's error log); -1: /dev/null */
-        char *const *argv;   /* NULL-terminated, argv[0] at least */
-        const char *env;     /* cgi_env_build()'s block of NUL-terminated strings */
-        size_t env_len;
-        size_t env_count;
-        usec_t timeout;       /* CGITimeout: the program's whole run, then its group is killed */
-        usec_t reply_timeout; /* how long to wait for the launcher's answer; 0: 10 s */
-} CgiLaunchRequest;
-
 /* Have the launcher behind launcher_sock start a program. The caller's fds are only lent: close them
  * afterwards (the stdout write end at once, or the read end never sees EOF). Blocking: one send and
  * one receive. The launcher serves requests one at a time and each costs it a fork and an exec
@@ -86,3 +53,7 @@ typedef struct CgiLaunchRequest {
  * -ETIMEDOUT (no answer within reply_timeout), -ECONNRESET (the launcher is gone or refused the
  * message), -E2BIG (argv and environment too large for one message), or another -errno. */
 int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid);
+
+/* cgi_launch() as the engine's CgiLaunchFunc (http_server_set_cgi_launcher()): userdata points to
+ * the launcher socket's fd. */
+int cgi_launch_via_socket(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "mpm.h"
 #include "server-logs.h"
 #include "socket-io.h"
 #include "time-util.h"
@@ -15,6 +16,7 @@
 #define DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 
 typedef struct DriverState {
+        const HttpServer *server;
         WorkerScore *score;
 } DriverState;
 
@@ -43,9 +45,15 @@ static void driver_request_done(void *userdata, const char *vhost, const char *m
         strncpy(d->score->vhost, vhost, sizeof(d->score->vhost) - 1);
 }
 
+static void driver_error(void *userdata, const HttpSite *site, int level, const char *client, const char *message) {
+        DriverState *d = userdata;
+        mpm_log_site(d->server, site, level, client, message);
+}
+
 static const HttpConnObserver driver_observer = {
         .phase = driver_phase,
         .request_done = driver_request_done,
+        .error = driver_error,
 };
 
 int conn_driver_read_stop(int fd) {
@@ -56,7 +64,7 @@ int conn_driver_read_stop(int fd) {
 
 void conn_driver_serve(const HttpServer *server, int fd, const char *listener_name, WorkerScore *score,
                        ConnDriverStop *stop) {
-        DriverState d = { .score = score };
+        DriverState d = { .server = server, .score = score };
         HttpConnInfo info;
         HttpConn *c;
         usec_t now = now_usec(CLOCK_MONOTONIC);
@@ -80,8 +88,10 @@ void conn_driver_serve(const HttpServer *server, int fd, const char *listener_na
                 if (w == HTTP_CONN_DONE)
                         break;
 
+                /* A CGI program's output is waited for instead of the client. */
                 struct pollfd p[2] = {
-                        { .fd = fd, .events = w == HTTP_CONN_WANT_READ ? POLLIN : POLLOUT },
+                        { .fd = w == HTTP_CONN_WANT_CGI ? http_conn_cgi_fd(c) : fd,
+                          .events = w == HTTP_CONN_WANT_WRITE ? POLLOUT : POLLIN },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
                 };
                 /* Wake at least once a second so buffered access log lines reach the file. */

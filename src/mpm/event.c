@@ -27,6 +27,7 @@
 #include "maintain.h"
 #include "mpm.h"
 #include "server-logs.h"
+#include "socket-io.h"
 #include "time-util.h"
 
 #define EVENT_SERVER_LIMIT_MAX 1024
@@ -105,6 +106,7 @@ typedef enum EventSourceKind {
         SOURCE_HANDOFF,
         SOURCE_STOP,
         SOURCE_CONN,
+        SOURCE_CGI, /* a connection's CGI program output */
 } EventSourceKind;
 
 typedef struct EventSource {
@@ -120,8 +122,10 @@ typedef struct EventConn {
          * would only say EAGAIN, so it is not made until epoll reports input again. */
         bool readable;
         bool hup; /* the peer's end of stream (or an error) was reported: reads never block again */
+        bool closed; /* closed in this batch of events: freed after it, its later events ignored */
         HttpConn *http;
         HttpConnPhase phase;
+        EventSource cgi_source; /* epoll's data.ptr for the CGI program's pipe */
         char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
@@ -136,6 +140,7 @@ typedef struct EventLoop {
         EventSource handoff;
         EventSource stop;
         EventConn *conns; /* most recently active first */
+        EventConn *closed; /* closed during this batch of events, freed after it */
         unsigned n_conns, n_idle;
         bool accepting;
         bool stopping;
@@ -187,11 +192,17 @@ static int event_io_shutdown_write(void *ctx) {
         return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
+static int event_io_local_address(void *ctx, char *buf, size_t size) {
+        EventConn *c = ctx;
+        return socket_local_address(c->fd, buf, size);
+}
+
 static const HttpIo event_io = {
         .recv = event_io_recv,
         .writev = event_io_writev,
         .sendfile = event_io_sendfile,
         .shutdown_write = event_io_shutdown_write,
+        .local_address = event_io_local_address,
 };
 
 static uint16_t sockaddr_port(const struct sockaddr_storage *ss) {
@@ -243,9 +254,15 @@ static void conn_request_done(void *userdata, const char *vhost, const char *met
         strncpy(w->vhost, vhost, sizeof(w->vhost) - 1);
 }
 
+static void conn_error(void *userdata, const HttpSite *site, int level, const char *client, const char *message) {
+        EventConn *c = userdata;
+        mpm_log_site(c->loop->g->http, site, level, client, message);
+}
+
 static const HttpConnObserver event_observer = {
         .phase = conn_phase,
         .request_done = conn_request_done,
+        .error = conn_error,
 };
 
 static void loop_list_remove(EventLoop *l, EventConn *c) {
@@ -273,12 +290,26 @@ static void event_conn_free(EventConn *c) {
         free(c);
 }
 
+/* Close now, free after the batch: an event for c (its socket's, its CGI pipe's) may still be
+ * waiting in the batch being handled. */
 static void loop_close(EventLoop *l, EventConn *c) {
         if (c->phase == HTTP_PHASE_IDLE)
                 l->n_idle--;
         loop_list_remove(l, c);
-        event_conn_free(c);
+        c->http = http_conn_free(c->http);
+        c->fd = safe_close(c->fd);
+        c->closed = true;
+        c->next = l->closed;
+        l->closed = c;
         l->n_conns--;
+}
+
+static void loop_free_closed(EventLoop *l) {
+        while (l->closed) {
+                EventConn *c = l->closed;
+                l->closed = c->next;
+                event_conn_free(c);
+        }
 }
 
 static void loop_set_accepting(EventLoop *l, bool on) {
@@ -306,7 +337,19 @@ static void loop_set_accepting(EventLoop *l, bool on) {
 
 /* Run one connection as far as its I/O allows; closes it when it is done. */
 static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
-        if (http_conn_run(c->http, now) == HTTP_CONN_DONE)
+        HttpConnWant w = http_conn_run(c->http, now);
+
+        if (w == HTTP_CONN_WANT_CGI) {
+                /* A program's pipe joins the set when the connection first waits for it; one still
+                 * in the set answers EEXIST. A closed pipe left the set by itself. Edge-triggered
+                 * like the socket: the engine reads until EAGAIN before it waits. */
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &c->cgi_source };
+                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, http_conn_cgi_fd(c->http), &ev) < 0 && errno != EEXIST) {
+                        log_warning_errno(errno, "Cannot watch a CGI program's output: %m");
+                        w = HTTP_CONN_DONE;
+                }
+        }
+        if (w == HTTP_CONN_DONE)
                 loop_close(l, c);
         else if (l->conns != c) {
                 /* Most recently active first, so the idle ones gather at the tail for shedding. */
@@ -351,6 +394,7 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
                 return true;
         }
         c->source.kind = SOURCE_CONN;
+        c->cgi_source.kind = SOURCE_CGI;
         c->fd = fd;
         c->loop = l;
         c->phase = HTTP_PHASE_READ;
@@ -574,8 +618,16 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                                         loop_begin_stop(&l, now);
                                 break;
                         }
+                        case SOURCE_CGI: {
+                                EventConn *c = container_of(src, EventConn, cgi_source);
+                                if (!c->closed)
+                                        loop_run(&l, c, now);
+                                break;
+                        }
                         case SOURCE_CONN: {
                                 EventConn *c = (EventConn *) src;
+                                if (c->closed)
+                                        break;
                                 if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                                         c->readable = true;
                                 /* An end of stream that came with the data is reported once: the read
@@ -594,12 +646,14 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                 if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections &&
                     now >= l.accept_paused_until)
                         loop_set_accepting(&l, true);
+                loop_free_closed(&l);
                 loop_update_board(&l);
                 (void) http_server_flush_logs(g->http, now);
         }
 out:
         while (l.conns)
                 loop_close(&l, l.conns);
+        loop_free_closed(&l);
         (void) http_server_flush_logs(g->http, USEC_INFINITY);
         ctx->board->accepting = 0;
         ctx->board->workers[0].state = WS_GRACEFUL;

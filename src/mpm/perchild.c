@@ -350,9 +350,14 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 r = plan_keep(plan, p->listeners[i].fd);
         if (r >= 0)
                 r = plan_keep(plan, p->handoff[1]);
-        for (size_t i = 0; i < g->http->n_sites && r >= 0; i++)
-                if (&st->pools[st->site_pool[i]] == p)
-                        r = plan_keep(plan, g->http->sites[i].root_fd);
+        for (size_t i = 0; i < g->http->n_sites && r >= 0; i++) {
+                const HttpSite *site = &g->http->sites[i];
+                if (&st->pools[st->site_pool[i]] != p)
+                        continue;
+                r = plan_keep(plan, site->root_fd);
+                for (size_t j = 0; j < site->n_script_alias_fds && r >= 0; j++)
+                        r = plan_keep(plan, site->script_alias_fds[j]);
+        }
         return r;
 }
 
@@ -369,6 +374,10 @@ static int perchild_forget_foreign(const Generation *g, const PerchildState *st,
         for (size_t i = 0; i < s->n_sites; i++) {
                 bool own = mine && &st->pools[st->site_pool[i]] == mine;
                 http_server_set_foreign(s, i, !own);
+                if (!own)
+                        /* Closed before the sandbox: forgotten, never closed again (the numbers may be
+                         * reused). A foreign site's requests get 421 before any ScriptAlias. */
+                        s->sites[i].n_script_alias_fds = 0;
                 if (own || s->sites[i].root_fd < 0)
                         continue;
                 if (nothing < 0) {

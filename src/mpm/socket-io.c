@@ -36,11 +36,30 @@ static int sock_shutdown_write(void *ctx) {
         return shutdown(*(int *) ctx, SHUT_WR) < 0 ? -errno : 0;
 }
 
+int socket_local_address(int fd, char *buf, size_t size) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return -errno;
+        if (ss.ss_family == AF_INET)
+                return inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, buf, (socklen_t) size) ? 0 : -errno;
+        if (ss.ss_family == AF_INET6)
+                return inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, buf, (socklen_t) size) ? 0
+                                                                                                           : -errno;
+        return -EAFNOSUPPORT;
+}
+
+static int sock_local_address(void *ctx, char *buf, size_t size) {
+        return socket_local_address(*(int *) ctx, buf, size);
+}
+
 const HttpIo socket_io = {
         .recv = sock_recv,
         .writev = sock_writev,
         .sendfile = sock_sendfile,
         .shutdown_write = sock_shutdown_write,
+        .local_address = sock_local_address,
 };
 
 void socket_conn_info(int fd, const char *listener_name, HttpConnInfo *ret) {

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* socket-io.h — the HttpIo of a real non-blocking TCP socket: recv, writev, sendfile, shutdown.
+/* socket-io.h — the HttpIo of a real non-blocking TCP socket: recv, writev, sendfile, shutdown, its
+ * local address.
  * The io context is a pointer to the int fd. */
 #pragma once
 
 #include "conn.h"
 
 extern const HttpIo socket_io;
+
+/* The local address of a connected socket as text ("127.0.0.1", "::1"). 0 or -errno. */
+int socket_local_address(int fd, char *buf, size_t size);
 
 /* Describe an accepted socket for the engine (peer address, ports). */
 void socket_conn_info(int fd, const char *listener_name, HttpConnInfo *ret);

@@ -1133,23 +1133,35 @@ static int check_read_timeout(const HttpSiteConfig *cfg, char **why) {
 }
 
 static int check_script_alias(const HttpSiteConfig *cfg, char **why) {
-        int r;
-
         if (!cfg->script_alias)
                 return 0;
-        r = cgi_script_alias_check(cfg, why);
-        if (r < 0)
-                return r;
-        /* The launcher, the environment and the response framing exist, but connections do not call
-         * them yet: accepting the key would serve the directory's files as they are, source and all. */
-        *why = strdup("CGI programs are not run by this version of mpmd yet; remove ScriptAlias");
-        return -EOPNOTSUPP;
+        return cgi_script_alias_check(cfg, why);
+}
+
+/* The directories are opened when a generation is built: say now which one is missing. */
+static int check_script_alias_directories(const HttpSiteConfig *cfg, char **why) {
+        if (!cfg->script_alias || cgi_script_alias_check(cfg, why) < 0) {
+                *why = mfree(*why); /* a bad list is reported by check_script_alias() */
+                return 0;
+        }
+        for (char **p = cfg->script_alias; p[0] && p[1]; p += 2) {
+                struct stat st;
+                int e = stat(p[1], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                if (e != 0) {
+                        if (asprintf(why, "%s: %s", p[1], strerror(e)) < 0)
+                                *why = NULL;
+                        return -EINVAL;
+                }
+        }
+        return 0;
 }
 
 static void check_site_keys(Loader *l) {
         check_site_key(l, "CustomLog", check_custom_log);
         check_site_key(l, "RequestReadTimeout", check_read_timeout);
         check_site_key(l, "ScriptAlias", check_script_alias);
+        if (l->opts->check_filesystem)
+                check_site_key(l, "ScriptAlias", check_script_alias_directories);
 }
 
 static void check_listen(Loader *l) {

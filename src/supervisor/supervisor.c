@@ -18,6 +18,7 @@
 
 #include "build-config.h"
 #include "cgi-host.h"
+#include "cgi-launcher.h"
 #include "config.h"
 #include "control.h"
 #include "listeners.h"
@@ -192,9 +193,13 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         keep[n_keep++] = sg->ready_channel[1];
         for (size_t i = 0; plan->keep_listeners && i < g->n_listeners && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = g->listeners[i].fd;
-        for (size_t i = 0; plan->keep_site_roots && i < g->http->n_sites && n_keep < ELEMENTSOF(keep) - 1; i++)
-                if (g->http->sites[i].root_fd >= 0)
-                        keep[n_keep++] = g->http->sites[i].root_fd;
+        for (size_t i = 0; plan->keep_site_roots && i < g->http->n_sites; i++) {
+                const HttpSite *site = &g->http->sites[i];
+                if (site->root_fd >= 0 && n_keep < ELEMENTSOF(keep) - 1)
+                        keep[n_keep++] = site->root_fd;
+                for (size_t j = 0; j < site->n_script_alias_fds && n_keep < ELEMENTSOF(keep) - 1; j++)
+                        keep[n_keep++] = site->script_alias_fds[j];
+        }
         if (plan->keep_logs) {
                 n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
                 keep[n_keep++] = sg->log_channel[1];
@@ -218,6 +223,9 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 log_error_errno(r, "Sandbox step \"%s\" failed, refusing to serve: %m", step ? step : "?");
                 _exit(WORKER_EXIT_FATAL);
         }
+
+        if (g->cgi_fd >= 0)
+                http_server_set_cgi_launcher(g->http, cgi_launch_via_socket, &g->cgi_fd);
 
         WorkerContext ctx = {
                 .generation = g,

@@ -83,7 +83,7 @@ class Response:
 
 
 def read_response(sock, head_request=False, timeout=10):
-    """Read one HTTP/1.1 response from sock (Content-Length framing, or to EOF)."""
+    """Read one HTTP/1.1 response from sock (Content-Length or chunked framing, or to EOF)."""
     sock.settimeout(timeout)
     buf = getattr(sock, "_mpmd_pending", b"")
     while b"\r\n\r\n" not in buf:
@@ -103,6 +103,33 @@ def read_response(sock, head_request=False, timeout=10):
     status = int(m.group(1))
     if head_request or status in (204, 304) or 100 <= status < 200:
         body, rest2 = b"", rest
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed in a chunk size line")
+                rest += chunk
+            line, _, rest = rest.partition(b"\r\n")
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while not rest.startswith(b"\r\n") and b"\r\n\r\n" not in rest:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("connection closed in the trailers")
+                    rest += chunk
+                rest2 = rest[2:] if rest.startswith(b"\r\n") else rest.partition(b"\r\n\r\n")[2]
+                break
+            while len(rest) < size + 2:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed in a chunk")
+                rest += chunk
+            if rest[size:size + 2] != b"\r\n":
+                raise ValueError("chunk not followed by CRLF")
+            body += rest[:size]
+            rest = rest[size + 2:]
     elif "content-length" in headers:
         n = int(headers["content-length"])
         while len(rest) < n:

@@ -567,8 +567,9 @@ Test(config, site_keys_checked_whole_with_their_line) {
                                   "CustomLog = /var/log/a.log %h %Q\n");
         write_file("@/conf.d/1.conf", "[VirtualHost v]\nServerName = v\nScriptAlias = cgi-bin /srv/cgi\n"
                                       "CustomLog = rel.log common\nRequestReadTimeout = body=20,MinRate=500\n"
-                                      "[VirtualHost w]\nServerName = w\nScriptAlias = /cgi-bin/ /srv/cgi\n");
-        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+                                      "[VirtualHost w]\nServerName = w\nScriptAlias = /cgi-bin/ /nonexistent/cgi\n");
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
         cr_assert_null(c);
         cr_assert_eq(errors.n, 5, "%s", joined(&errors));
         const char *want[] = {
@@ -576,7 +577,8 @@ Test(config, site_keys_checked_whole_with_their_line) {
                 "@/conf.d/1.conf:4: [VirtualHost v] CustomLog: \"rel.log\" is not an absolute path",
                 "@/mpmd.conf:3: [Server] RequestReadTimeout: ",
                 "@/conf.d/1.conf:3: [VirtualHost v] ScriptAlias: \"cgi-bin\" is not a URL path",
-                "@/conf.d/1.conf:8: [VirtualHost w] ScriptAlias: CGI programs are not run by this version",
+                "@/conf.d/1.conf:8: [VirtualHost w] ScriptAlias: /nonexistent/cgi: No such file or "
+                "directory",
         };
         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
                 const char *expected = at(want[i]);

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgi-run.h"
+#include "path.h"
+#include "server.h"
+
+#define CGI_READ_BUFFER (16 * 1024)
+/* The launcher kills a program this long after CGITimeout: by then the connection has answered 504
+ * itself, rather than a 500 for output cut short. */
+#define CGI_KILL_MARGIN_USEC (1 * USEC_PER_SEC)
+
+struct CgiRun {
+        int out_fd; /* the read end of the program's stdout, non-blocking */
+        pid_t pid;
+        CgiExchange *exchange;
+        char buf[CGI_READ_BUFFER];
+};
+
+
+void cgi_script_done(CgiScript *s) {
+        s->fd = safe_close(s->fd);
+        s->dir_fd = safe_close(s->dir_fd);
+}
+
+int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret) {
+        _cleanup_close_ int dir = -1;
+        char path[PATH_MAX] = "/";
+        size_t path_len = 1, i = 0;
+
+        dir = fcntl(alias_dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (dir < 0)
+                return -errno;
+
+        while (i < rest_len) {
+                _cleanup_close_ int fd = -1;
+                char name[NAME_MAX + 1];
+                struct stat st;
+                size_t j = i;
+
+                while (j < rest_len && rest[j] != '/')
+                        j++;
+                if (j == i) { /* repeated slash: normalization merges them, but be lenient */
+                        i++;
+                        continue;
+                }
+                if (j - i > NAME_MAX || path_len + 1 + (j - i) >= sizeof(path))
+                        return -ENAMETOOLONG;
+                memcpy(name, rest + i, j - i);
+                name[j - i] = 0;
+                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(rest + i, 0, j - i))
+                        return -EACCES;
+                if (path_len > 1)
+                        path[path_len++] = '/';
+                memcpy(path + path_len, name, j - i + 1);
+                path_len += j - i;
+
+                /* O_NOFOLLOW with O_PATH opens a symlink itself instead of following it. */
+                fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (S_ISLNK(st.st_mode)) {
+                        fd = safe_close(fd);
+                        fd = http_path_open(alias_dir_fd, path, 0, &st);
+                        if (fd < 0)
+                                return fd == -ELOOP ? -EACCES : fd;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        safe_close(dir);
+                        dir = TAKE_FD(fd);
+                        i = j;
+                        continue;
+                }
+                if (!S_ISREG(st.st_mode))
+                        return -EACCES;
+                *ret = (CgiScript) { .fd = TAKE_FD(fd), .dir_fd = TAKE_FD(dir), .name_len = j };
+                return 0;
+        }
+        return -EISDIR;
+}
+
+/* ---- one run ------------------------------------------------------------------------------ */
+
+CgiRun *cgi_run_free(CgiRun *r) {
+        if (!r)
+                return NULL;
+        safe_close(r->out_fd);
+        cgi_exchange_free(r->exchange);
+        free(r);
+        return NULL;
+}
+
+int cgi_run_fd(const CgiRun *r) {
+        return r->out_fd;
+}
+
+const CgiExchange *cgi_run_exchange(const CgiRun *r) {
+        return r->exchange;
+}
+
+pid_t cgi_run_pid(const CgiRun *r) {
+        return r->pid;
+}
+
+int cgi_script_status(int r, const char **ret_why) {
+        switch (r) {
+        case -ENOENT:
+        case -ENOTDIR:
+                *ret_why = NULL;
+                return 404;
+        case -EISDIR:
+                *ret_why = "attempt to invoke directory as script";
+                return 403;
+        case -EACCES:
+        case -EPERM:
+        case -ELOOP:
+                *ret_why = "script not found or unable to stat: permission denied or outside the ScriptAlias directory";
+                return 403;
+        case -ENAMETOOLONG:
+                *ret_why = NULL;
+                return 414;
+        default:
+                *ret_why = "cannot open the script";
+                return 500;
+        }
+}
+
+static int launch_status(int r, const char **ret_why) {
+        switch (r) {
+        case -EACCES:
+                *ret_why = "cannot execute the script: permission denied";
+                return 500;
+        case -ENOENT:
+                *ret_why = "cannot execute the script: its interpreter does not exist";
+                return 500;
+        case -ENOEXEC:
+                *ret_why = "cannot execute the script: exec format error (no #! line?)";
+                return 500;
+        case -EAGAIN:
+                *ret_why = "the CGI launcher is busy or draining";
+                return 503;
+        case -ETIMEDOUT:
+                *ret_why = "the CGI launcher did not answer in time";
+                return 503;
+        case -ECONNRESET:
+                *ret_why = "the CGI launcher is gone";
+                return 503;
+        case -E2BIG:
+                *ret_why = "the request's environment is too large for a CGI program";
+                return 500;
+        default:
+                *ret_why = "cannot start the script";
+                return 500;
+        }
+}
+
+int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
+        const HttpRequest *q = p->request;
+        const HttpServer *server = q->server;
+        const CgiAliasMatch *a = p->alias;
+        _cleanup_(cgi_script_done) CgiScript script = CGI_SCRIPT_NULL;
+        _cleanup_free_ char *env = NULL, *filename = NULL;
+        _cleanup_close_ int out_read = -1, out_write = -1;
+        size_t env_len, env_count, dir_len;
+        int fds[2], r;
+        pid_t pid;
+
+        if (!server->cgi_launch) {
+                *ret_why = "this process cannot start CGI programs (no launcher)";
+                return 500;
+        }
+        r = cgi_script_open(p->alias_dir_fd, a->rest, a->rest_len, &script);
+        if (r < 0)
+                return cgi_script_status(r, ret_why);
+
+        /* SCRIPT_FILENAME: the directory joined with the part of the path that named the script. */
+        dir_len = strlen(a->directory);
+        while (dir_len > 1 && a->directory[dir_len - 1] == '/')
+                dir_len--;
+        filename = malloc(dir_len + 1 + script.name_len + 1);
+        env = malloc(CGI_ENV_MAX);
+        if (!filename || !env) {
+                *ret_why = "out of memory";
+                return 500;
+        }
+        memcpy(filename, a->directory, dir_len);
+        filename[dir_len] = '/';
+        memcpy(filename + dir_len + 1, a->rest, script.name_len);
+        filename[dir_len + 1 + script.name_len] = 0;
+
+        size_t script_name_len = (size_t) (a->rest - q->path) + script.name_len;
+        CgiEnvParams ep = {
+                .request = q,
+                .server_software = server->server_header,
+                .scheme = "http",
+                .remote_addr = p->remote_addr,
+                .remote_port = p->remote_port,
+                .server_addr = p->server_addr,
+                .server_port = p->server_port,
+                .script_name = q->path,
+                .script_name_len = script_name_len,
+                .script_filename = filename,
+                .path_info = q->path + script_name_len,
+                .path_info_len = q->path_len - script_name_len,
+                .has_body = p->body_fd >= 0,
+                .content_length = p->body_len,
+        };
+        if (cgi_env_build(&ep, env, CGI_ENV_MAX, &env_len, &env_count) < 0) {
+                *ret_why = "the request's environment is too large for a CGI program";
+                return 500;
+        }
+
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+                *ret_why = "cannot make a pipe for the script's output";
+                return 500;
+        }
+        out_read = fds[0];
+        out_write = fds[1];
+        /* Only our end: the program's stdout stays blocking, as programs expect. */
+        if (fcntl(out_read, F_SETFL, O_NONBLOCK) < 0) {
+                *ret_why = "cannot make a pipe for the script's output";
+                return 500;
+        }
+
+        char *argv[] = { filename, NULL };
+        CgiLaunchRequest req = {
+                .script_fd = script.fd,
+                .dir_fd = script.dir_fd,
+                .stdin_fd = p->body_fd,
+                .stdout_fd = out_write,
+                .stderr_fd = p->stderr_fd,
+                .argv = argv,
+                .env = env,
+                .env_len = env_len,
+                .env_count = env_count,
+                .timeout = q->site->cfg->cgi_timeout + CGI_KILL_MARGIN_USEC,
+        };
+        r = server->cgi_launch(server->cgi_launch_userdata, &req, &pid);
+        if (r < 0)
+                return launch_status(r, ret_why);
+        /* The program holds the write end now: ours must go, or its end of output is never seen. */
+        out_write = safe_close(out_write);
+
+        const HttpRequestHead *h = q->head;
+        const char *host = h->has_host ? q->buf + h->host.off : q->site->cfg->server_name;
+        CgiExchangeContext ctx = {
+                .version_minor = h->version_minor,
+                .head_only = h->method == HTTP_METHOD_HEAD,
+                .keep_alive = p->keep_alive,
+                .date = p->date,
+                .server_line = server->server_line,
+                .server_line_len = server->server_line_len,
+                .scheme = "http",
+                .host = host ? host : p->server_addr,
+                .host_len = h->has_host ? h->host.len : strlen(host ? host : p->server_addr),
+        };
+        CgiRun *run = malloc(sizeof(*run));
+        if (!run) {
+                *ret_why = "out of memory";
+                return 500;
+        }
+        run->exchange = cgi_exchange_new(&ctx);
+        if (!run->exchange) {
+                free(run);
+                *ret_why = "out of memory";
+                return 500;
+        }
+        run->out_fd = TAKE_FD(out_read);
+        run->pid = pid;
+        *ret = run;
+        *ret_why = NULL;
+        return 0;
+}
+
+int cgi_run_pump(CgiRun *r, CgiOutput *ret) {
+        *ret = (CgiOutput) {};
+        for (;;) {
+                ssize_t n = read(r->out_fd, r->buf, sizeof(r->buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return -EAGAIN;
+                if (n <= 0)
+                        /* End of output (an error on a pipe means the same: nothing more comes). */
+                        return cgi_exchange_eof(r->exchange, ret);
+                int k = cgi_exchange_feed(r->exchange, r->buf, (size_t) n, ret);
+                if (k != CGI_EXCHANGE_AGAIN || ret->len > 0)
+                        return k;
+                /* The head is not complete yet: nothing to send, read on. */
+        }
+}
