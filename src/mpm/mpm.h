@@ -56,7 +56,7 @@ typedef struct MpmChildPlan {
         bool keep_listeners;  /* every listener of the generation */
         bool keep_site_roots; /* every site's DocumentRoot */
         bool keep_logs;       /* every CustomLog of the generation */
-        bool keep_cgi;        /* the generation's CGI launcher socket (Generation.cgi_fd) */
+        int cgi_fd;           /* the CGI launcher socket this process sends to (kept open); -1: none */
         int keep_fds[MPM_CHILD_KEEP_MAX]; /* and these */
         size_t n_keep_fds;
 } MpmChildPlan;
@@ -113,6 +113,7 @@ struct Generation {
         HttpServer *http;
         MpmSiteUser *site_users; /* one per http->sites[i]; [0] is [Server]'s User and Group */
         int cgi_fd;              /* workers send CGI launch requests here (cgi-launcher.h); -1: no CGI */
+        int *site_cgi_fds;       /* per site: its own User's launcher (per-user MPMs); -1: none */
         Listener *listeners;
         size_t n_listeners;
         ProcessSlot *procs;

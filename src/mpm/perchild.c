@@ -315,7 +315,7 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
         if (slot < st->n_dispatchers) {
                 plan->role = "dispatcher";
                 plan->keep_logs = false;
-                plan->keep_cgi = false; /* it never runs a program, nor asks for one */
+                plan->cgi_fd = -1; /* it never runs a program, nor asks for one */
                 plan->policy.profile = SANDBOX_PROFILE_DISPATCHER;
                 if (st->change_ids) {
                         plan->policy.uid = st->dispatcher_uid;
@@ -337,10 +337,10 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
         /* The default pool writes the logs the supervisor opened (those of the sites without a User
          * of their own, and only those: see generation_new); a site's own pool opens its own. */
         plan->keep_logs = p->user == NULL;
-        /* The generation's CGI launcher runs as the server's User: only the default pool may use it.
-         * A site's own pool would need a launcher under the site's user; until there is one, its
-         * CGI requests are refused (503) rather than run as someone else. */
-        plan->keep_cgi = p->user == NULL;
+        /* The generation's CGI launcher runs as the server's User, for the default pool; a site's
+         * own pool sends to the launcher that runs as the site's user (set below), never to one
+         * that runs as someone else. */
+        plan->cgi_fd = p->user == NULL ? g->cgi_fd : -1;
         if (p->user && st->change_ids) {
                 plan->policy.uid = p->user->uid;
                 plan->policy.gid = p->user->gid;
@@ -354,6 +354,8 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 const HttpSite *site = &g->http->sites[i];
                 if (&st->pools[st->site_pool[i]] != p)
                         continue;
+                if (p->user && g->site_cgi_fds && g->site_cgi_fds[i] >= 0)
+                        plan->cgi_fd = g->site_cgi_fds[i];
                 r = plan_keep(plan, site->root_fd);
                 for (size_t j = 0; j < site->n_script_alias_fds && r >= 0; j++)
                         r = plan_keep(plan, site->script_alias_fds[j]);

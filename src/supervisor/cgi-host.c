@@ -17,9 +17,10 @@
 /* A launcher that lived at least this long was not failing to start. */
 #define CGI_HOST_HEALTHY_USEC (1 * USEC_PER_SEC)
 
-int cgi_host_init(CgiHost *h, unsigned generation) {
+int cgi_host_init(CgiHost *h, unsigned generation, const char *site) {
         *h = CGI_HOST_NULL;
         h->generation = generation;
+        snprintf(h->role, sizeof(h->role), "cgi launcher%s%s", site ? " " : "", site ? site : "");
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0)
                 return -errno;
         return 0;
@@ -65,7 +66,9 @@ _noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, v
         sigset_t all;
         int r;
 
-        log_set_tag("cgi launcher");
+        log_set_tag(h->role);
+        /* In ps and /proc/PID/comm, told apart from the workers. */
+        (void) prctl(PR_SET_NAME, "mpmd-cgi");
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (prepare)
                 prepare(userdata);
@@ -104,6 +107,9 @@ int cgi_host_start(CgiHost *h, sd_event *event, const SandboxPolicy *policy, voi
                 launcher_child(h, policy, prepare, userdata);
         h->pid = pid;
         h->started = now;
+        h->uid = policy->change_ids ? policy->uid : getuid();
+        h->gid = policy->change_ids ? policy->gid : getgid();
+        h->profile = policy->profile;
         r = sd_event_add_child(event, &h->child, pid, WEXITED, on_launcher_exit, h);
         if (r < 0) {
                 kill(pid, SIGKILL);

@@ -27,12 +27,18 @@ typedef struct CgiHost {
         usec_t not_before;
         bool finishing;        /* asked to finish: not restarted */
         unsigned generation;   /* for log lines */
+        /* What the running launcher was started as, for `mpmctl audit`. */
+        char role[64];         /* "cgi launcher", or "cgi launcher SITE" for a site's own */
+        uid_t uid;
+        gid_t gid;
+        SandboxProfile profile;
 } CgiHost;
 
 #define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 } })
 
-/* Create the socket pair; no process yet. 0 or -errno. */
-int cgi_host_init(CgiHost *h, unsigned generation);
+/* Create the socket pair; no process yet. site: the site whose own user the launcher runs as, NULL
+ * for the server's. 0 or -errno. */
+int cgi_host_init(CgiHost *h, unsigned generation, const char *site);
 
 /* Fork the launcher unless it runs, is finishing or is backed off. prepare() runs first in the child
  * (the supervisor drops its own state there); the child then keeps only stdio and its socket end,

@@ -59,7 +59,10 @@ typedef struct SupGeneration {
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
         bool *misbehaved;                /* per slot: killed for breaking the protocol (counts as a failure) */
-        CgiHost cgi;                     /* the CGI launcher, when a site has a ScriptAlias */
+        /* CGI launchers: [0] runs as the server's User (when a site without a User of its own has a
+         * ScriptAlias), [1 + i] as site i's own User (per-user MPMs, when that site has one). */
+        CgiHost *cgi;
+        size_t n_cgi;
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -206,10 +209,12 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         }
         for (size_t i = 0; i < plan->n_keep_fds && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = plan->keep_fds[i];
-        if (plan->keep_cgi && g->cgi_fd >= 0)
-                keep[n_keep++] = g->cgi_fd;
-        else
-                g->cgi_fd = -1; /* closed below: its number may be reused by anything */
+        if (plan->cgi_fd >= 0)
+                keep[n_keep++] = plan->cgi_fd;
+        /* The others are closed below: their numbers may be reused by anything. */
+        g->cgi_fd = plan->cgi_fd;
+        for (size_t i = 0; g->site_cgi_fds && i < g->http->n_sites; i++)
+                g->site_cgi_fds[i] = -1;
         qsort(keep + 3, n_keep - 3, sizeof(int), cmp_int);
         /* Skip 0..2 in the list: close_all_but starts at 3. */
         if (close_all_but(keep + 3, n_keep - 3) < 0) {
@@ -273,7 +278,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .keep_listeners = true,
                 .keep_site_roots = true,
                 .keep_logs = true,
-                .keep_cgi = true,
+                .cgi_fd = g->cgi_fd,
         };
         if (g->ops->child_plan) {
                 r = g->ops->child_plan(g, slot, &plan);
@@ -364,15 +369,28 @@ static unsigned generation_alive(const SupGeneration *sg) {
 }
 
 /* Its workers and its CGI launcher: a generation is done when both are gone. */
+static bool generation_cgi_running(const SupGeneration *sg) {
+        for (size_t i = 0; i < sg->n_cgi; i++)
+                if (cgi_host_running(&sg->cgi[i]))
+                        return true;
+        return false;
+}
+
 static bool generation_finished(const SupGeneration *sg) {
-        return generation_alive(sg) == 0 && !cgi_host_running(&sg->cgi);
+        return generation_alive(sg) == 0 && !generation_cgi_running(sg);
+}
+
+static void generation_cgi_finish(SupGeneration *sg, bool now) {
+        for (size_t i = 0; i < sg->n_cgi; i++)
+                if (cgi_host_running(&sg->cgi[i]) && (now || !sg->cgi[i].finishing))
+                        cgi_host_finish(&sg->cgi[i], now);
 }
 
 /* Once a finishing generation has no worker left, nobody can send its launcher a request: let it
  * end the programs still running and exit. */
 static void generation_cgi_finish_if_idle(SupGeneration *sg) {
-        if (sg->g.draining && generation_alive(sg) == 0 && cgi_host_running(&sg->cgi) && !sg->cgi.finishing)
-                cgi_host_finish(&sg->cgi, false);
+        if (sg->g.draining && generation_alive(sg) == 0)
+                generation_cgi_finish(sg, false);
 }
 
 static int generation_slot_of(const SupGeneration *sg, pid_t pid) {
@@ -735,6 +753,39 @@ static void generation_status_publish(SupGeneration *sg, const ScoreboardView *v
         __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
 }
 
+/* A launcher socket for each identity CGI programs run under: the server's User for the sites
+ * without one of their own, and (per-user MPMs) each site's own User. No process yet. */
+static int generation_cgi_init(SupGeneration *sg) {
+        const HttpServer *http = sg->g.http;
+        bool per_user = sg->g.ops->flags & MPM_PER_USER;
+        int r;
+
+        sg->cgi = calloc(1 + http->n_sites, sizeof(CgiHost));
+        sg->g.site_cgi_fds = malloc(MAX(http->n_sites, (size_t) 1) * sizeof(int));
+        if (!sg->cgi || !sg->g.site_cgi_fds)
+                return -ENOMEM;
+        sg->n_cgi = 1 + http->n_sites;
+        for (size_t i = 0; i < sg->n_cgi; i++)
+                sg->cgi[i] = CGI_HOST_NULL;
+        for (size_t i = 0; i < http->n_sites; i++) {
+                bool own = per_user && i > 0 && sg->g.site_users[i].user; /* [0]: the default pool */
+                size_t k = own ? 1 + i : 0;
+
+                sg->g.site_cgi_fds[i] = -1;
+                if (!http->sites[i].cfg->script_alias)
+                        continue;
+                if (cgi_host_worker_fd(&sg->cgi[k]) < 0) {
+                        r = cgi_host_init(&sg->cgi[k], sg->g.number, own ? http->sites[i].name : NULL);
+                        if (r < 0)
+                                return r;
+                }
+                if (own)
+                        sg->g.site_cgi_fds[i] = cgi_host_worker_fd(&sg->cgi[k]);
+        }
+        sg->g.cgi_fd = cgi_host_worker_fd(&sg->cgi[0]);
+        return 0;
+}
+
 static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         SupGeneration *sg = calloc(1, sizeof(*sg));
         const char *failed = NULL;
@@ -746,7 +797,6 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->config = config;
         sg->ready_channel[0] = sg->ready_channel[1] = -1;
         sg->log_channel[0] = sg->log_channel[1] = -1;
-        sg->cgi = CGI_HOST_NULL;
         sg->g.cgi_fd = -1;
         sg->g.number = ++s->next_generation;
         sg->g.ops = config->mpm;
@@ -848,16 +898,10 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         sg->g.http->status = sg->status_ro;
 
-        bool cgi = false;
-        for (size_t i = 0; i < sg->g.http->n_sites; i++)
-                cgi = cgi || sg->g.http->sites[i].cfg->script_alias;
-        if (cgi) {
-                r = cgi_host_init(&sg->cgi, sg->g.number);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot create the CGI launcher socket: %m");
-                        goto fail;
-                }
-                sg->g.cgi_fd = cgi_host_worker_fd(&sg->cgi);
+        r = generation_cgi_init(sg);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create the CGI launcher sockets: %m");
+                goto fail;
         }
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->log_channel) < 0) {
@@ -902,7 +946,10 @@ static void generation_free(SupGeneration *sg) {
         free(sg->g.listeners);
         free(sg->g.procs);
         free(sg->g.site_users);
-        cgi_host_done(&sg->cgi);
+        for (size_t i = 0; i < sg->n_cgi; i++)
+                cgi_host_done(&sg->cgi[i]);
+        free(sg->cgi);
+        free(sg->g.site_cgi_fds);
         free(sg->takes_logs);
         free(sg->invalid_ticks);
         free(sg->misbehaved);
@@ -924,24 +971,30 @@ static void launcher_prepare(void *userdata) {
         worker_forget_supervisor(userdata);
 }
 
-/* The CGI launcher of a serving generation: started with it, started again when it ended. A failure
- * is logged and retried; meanwhile CGI requests get 503 and everything else is served. */
+/* The CGI launchers of a serving generation: started with it, started again when one ended. A
+ * failure is logged and retried; meanwhile CGI requests get 503 and everything else is served. */
 static void generation_cgi_start(SupGeneration *sg) {
         bool root = geteuid() == 0;
-        SandboxPolicy policy = {
-                .change_ids = root,
-                .uid = root ? sg->config->uid : getuid(),
-                .gid = root ? sg->config->gid : getgid(),
-                .user_name = root ? sg->config->user : NULL,
-                .profile = SANDBOX_PROFILE_POOL, /* until the launcher profile lands */
-        };
-        int r;
 
-        if (sg->g.cgi_fd < 0 || sg->g.draining)
+        if (sg->g.draining)
                 return;
-        r = cgi_host_start(&sg->cgi, sg->sup->event, &policy, launcher_prepare, sg->sup);
-        if (r < 0 && r != -EAGAIN)
-                log_error_errno(r, "generation %u: cannot start the CGI launcher: %m", sg->g.number);
+        for (size_t i = 0; i < sg->n_cgi; i++) {
+                /* [0]: the server's User; [1 + k]: site k's own. */
+                const MpmSiteUser *u = i > 0 ? &sg->g.site_users[i - 1] : NULL;
+                SandboxPolicy policy = {
+                        .change_ids = root,
+                        .uid = !root ? getuid() : u ? u->uid : sg->config->uid,
+                        .gid = !root ? getgid() : u ? u->gid : sg->config->gid,
+                        .user_name = !root ? NULL : u ? u->user : sg->config->user,
+                        .profile = SANDBOX_PROFILE_POOL, /* until the launcher profile lands */
+                };
+                if (cgi_host_worker_fd(&sg->cgi[i]) < 0)
+                        continue;
+                int r = cgi_host_start(&sg->cgi[i], sg->sup->event, &policy, launcher_prepare, sg->sup);
+                if (r < 0 && r != -EAGAIN)
+                        log_error_errno(r, "generation %u: cannot start the CGI launcher%s%s: %m", sg->g.number,
+                                        u ? " of " : "", u ? sg->g.http->sites[i - 1].name : "");
+        }
 }
 
 static int generation_start(SupGeneration *sg) {
@@ -1253,7 +1306,7 @@ static void supervisor_reap_draining(Supervisor *s, usec_t now) {
                                     g->g.number, generation_alive(g));
                         g->drain_deadline = 0;
                         generation_stop_all(g, false);
-                        cgi_host_finish(&g->cgi, true);
+                        generation_cgi_finish(g, true);
                 }
                 p = &g->next;
         }
@@ -1357,6 +1410,12 @@ static void control_processes_of(const SupGeneration *sg, ControlClient *c) {
                 if (p->state != PROCESS_FREE)
                         control_client_reply(c, "%d %u %u %s %s", (int) p->pid, (unsigned) p->uid, (unsigned) p->gid,
                                              sandbox_profile_to_string(p->profile), p->role);
+        }
+        for (size_t i = 0; sg && i < sg->n_cgi; i++) {
+                const CgiHost *h = &sg->cgi[i];
+                if (cgi_host_running(h))
+                        control_client_reply(c, "%d %u %u %s %s", (int) h->pid, (unsigned) h->uid, (unsigned) h->gid,
+                                             sandbox_profile_to_string(h->profile), h->role);
         }
 }
 

@@ -25,6 +25,51 @@ SITE_USERS = ("mpmdtpa", "mpmdtpb")
 DISPATCH_USER = "mpmd-dispatch"
 
 
+# Run as site A or B through CGI: tries everything a compromised site would try against the other and
+# prints one line per attempt, "NAME denied ERRNO" or "NAME ALLOWED". argv-free: the targets come in
+# the query string (other=ROOT_OF_THE_OTHER_SITE&pid=A_PID_OF_THE_OTHER_POOL).
+ATTACK_SCRIPT = r"""#!/usr/bin/python3
+import ctypes, errno, os, socket, signal, urllib.parse
+
+q = dict(urllib.parse.parse_qsl(os.environ.get("QUERY_STRING", "")))
+other, pid = q["other"], int(q["pid"])
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+out = []
+
+def attempt(name, fn):
+    try:
+        r = fn()
+        out.append(f"{name} ALLOWED {r!r}")
+    except OSError as e:
+        out.append(f"{name} denied {errno.errorcode.get(e.errno, e.errno)}")
+
+def ptrace():
+    if libc.ptrace(16, pid, None, None) != 0:  # PTRACE_ATTACH
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+def setuid0():
+    if libc.setuid(0) != 0:  # the raw call: Python's os.setuid would say the same
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+attempt("read-other-file", lambda: open(os.path.join(other, "private.txt")).read())
+attempt("write-other-root", lambda: open(os.path.join(other, "planted.html"), "w").write("x"))
+attempt("signal-other-pool", lambda: os.kill(pid, signal.SIGTERM))
+attempt("ptrace-other-pool", ptrace)
+attempt("setuid-0", setuid0)
+attempt("raw-socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+with open("/proc/self/status") as f:
+    st = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+out.append(f"uid {st['Uid'].split()[0]}")
+out.append(f"CapEff {st['CapEff']} CapBnd {st['CapBnd']} NoNewPrivs {st['NoNewPrivs']} Seccomp {st['Seccomp']}")
+own = os.environ["DOCUMENT_ROOT"]
+out.append("own-file " + open(os.path.join(own, "private.txt")).read().strip())
+print("Content-Type: text/plain\n")
+print("\n".join(out))
+"""
+
+
 def perchild_available():
     if MODULE_DIR:
         return os.path.exists(os.path.join(MODULE_DIR, "mpm_perchild.so"))
@@ -57,6 +102,7 @@ class PerchildServer(Server):
         self.bounding = unit_bounding_set() if bounding is None else bounding
         self.port_a = free_port()
         self.sites = {}
+        self.cgi_dirs = {}
         for name, user in zip(("a", "b"), SITE_USERS):
             pw = pwd.getpwnam(user)
             root = os.path.join(self.dir, name)
@@ -69,7 +115,15 @@ class PerchildServer(Server):
             for path in (root, os.path.join(root, "index.html"), os.path.join(root, "private.txt")):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
             os.chmod(root, 0o755)
+            # The CGI directory belongs to root: the site may run its programs, not change them.
+            cgi = os.path.join(self.dir, f"cgi-{name}")
+            os.mkdir(cgi)
+            os.chmod(cgi, 0o755)
+            with open(os.path.join(cgi, "attack.py"), "w") as f:
+                f.write(ATTACK_SCRIPT)
+            os.chmod(os.path.join(cgi, "attack.py"), 0o755)
             self.sites[name] = (root, pw)
+            self.cgi_dirs[name] = cgi
         self.control = os.path.join(self.dir, "control")
         with open(self.conf, "w") as f:
             f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.root}\n"
@@ -77,9 +131,9 @@ class PerchildServer(Server):
                     f"{load_line()}\n[perchild]\nStartServers = 2\n")
             f.write(f"\n[VirtualHost a]\nServerName = a.test\nDocumentRoot = {self.sites['a'][0]}\n"
                     f"User = {SITE_USERS[0]}\nGroup = {SITE_USERS[0]}\nListen = 127.0.0.1:{self.port_a}\n"
-                    "PoolProcesses = 3\n")
+                    f"PoolProcesses = 3\nScriptAlias = /cgi-bin/ {self.cgi_dirs['a']}\n")
             f.write(f"\n[VirtualHost b]\nServerName = b.test\nDocumentRoot = {self.sites['b'][0]}\n"
-                    f"User = {SITE_USERS[1]}\nGroup = {SITE_USERS[1]}\n")
+                    f"User = {SITE_USERS[1]}\nGroup = {SITE_USERS[1]}\nScriptAlias = /cgi-bin/ {self.cgi_dirs['b']}\n")
 
     def start(self, notify=True, extra_env=None):
         # Server.start() with the unit's bounding set around the binary.
@@ -96,13 +150,14 @@ class PerchildServer(Server):
     def uid_of(self, site):
         return self.sites[site][1].pw_uid
 
-    def processes(self, uid):
-        return [p for p in children(self.pid) if int(status(p)["Uid"].split()[0]) == uid]
+    def processes(self, uid, comm="mpmd"):
+        """The supervisor's children running as uid: workers (comm mpmd) or CGI launchers (mpmd-cgi)."""
+        return [p for p in children(self.pid) if int(status(p)["Uid"].split()[0]) == uid and status(p)["Name"] == comm]
 
-    def wait_pool(self, uid, n=2, timeout=20, exclude=()):
+    def wait_pool(self, uid, n=2, timeout=20, exclude=(), comm="mpmd"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = [p for p in self.processes(uid) if p not in exclude]
+            pids = [p for p in self.processes(uid, comm) if p not in exclude]
             if len(pids) >= n:
                 return pids
             time.sleep(0.1)
@@ -227,6 +282,36 @@ class PerchildTest(unittest.TestCase):
         r = self.srv.get_on(self.srv.port_a, "/private.txt", "b.test")
         self.assertEqual(r.body, b"secret of a\n")
 
+    def test_cgi_runs_as_its_site_and_cannot_reach_the_other(self):
+        srv = self.srv
+        for me, other, port, host in (("a", "b", srv.port_a, "a.test"), ("b", "a", srv.port, "b.test")):
+            victim = srv.wait_pool(srv.uid_of(other), n=1)[0]
+            r = srv.get_on(port, f"/cgi-bin/attack.py?other={srv.sites[other][0]}&pid={victim}", host)
+            self.assertEqual(r.status, 200, r.body)
+            lines = dict(line.split(" ", 1) for line in r.body.decode().splitlines() if line)
+            expect = {
+                "read-other-file": "denied EACCES",       # 0600, the other site's user
+                "write-other-root": "denied EACCES",      # 0755, the other site's user
+                "signal-other-pool": "denied EPERM",      # another uid
+                "ptrace-other-pool": "denied EPERM",      # another uid, and the filter
+                "setuid-0": "denied EPERM",               # no capability, and the filter
+                "raw-socket": "denied EPERM",             # no CAP_NET_RAW
+            }
+            for name, want in expect.items():
+                self.assertEqual(lines.get(name), want, f"site {me}: {name}: {r.body.decode()}")
+            self.assertEqual(lines["uid"], str(srv.uid_of(me)))
+            self.assertEqual(lines["CapEff"], "0000000000000000 CapBnd 0000000000000000 NoNewPrivs 1 Seccomp 2")
+            self.assertEqual(lines["own-file"], f"secret of {me}")
+            self.assertTrue(alive(victim))
+            self.assertFalse(os.path.exists(os.path.join(srv.sites[other][0], "planted.html")))
+
+    def test_cgi_launchers_run_as_their_site_with_nothing(self):
+        for site in ("a", "b"):
+            uid = self.srv.uid_of(site)
+            pids = self.srv.wait_pool(uid, n=1, comm="mpmd-cgi")
+            self.assertEqual(len(pids), 1)
+            self.assert_sandboxed(pids[0], uid)
+
     # -- audit ---------------------------------------------------------------------------------------
     def test_audit_passes(self):
         self.srv.wait_pool(self.srv.uid_of("a"), n=3)
@@ -238,6 +323,11 @@ class PerchildTest(unittest.TestCase):
         self.assertEqual(roles.count("pool a"), 3)
         self.assertEqual(roles.count("pool b"), 2)
         self.assertEqual(roles.count("pool [Server]"), 2)
+        # The CGI launchers are processes of the service too, each under its site's user.
+        self.assertEqual(roles.count("cgi launcher a"), 1)
+        self.assertEqual(roles.count("cgi launcher b"), 1)
+        launcher_a = re.search(r'^role="cgi launcher a".* uid=(\d+)', p.stdout, re.M)
+        self.assertEqual(int(launcher_a.group(1)), self.srv.uid_of("a"), p.stdout)
 
     def test_audit_fails_when_a_pool_is_not_what_the_operator_expects(self):
         # Pin pool b to A's uid: the audit must notice that B's processes run as someone else.
