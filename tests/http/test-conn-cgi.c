@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/* CGI requests through the connection state machine, with a launcher that runs no program: it reads
+ * what the connection gave it (environment, spooled body) and writes a canned output into the
+ * program's stdout pipe, or keeps the pipe open to play a slow program. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgi-run.h"
+#include "conn.h"
+#include "memory-io.h"
+#include "server.h"
+#include "site-config.h"
+
+static char root[] = "/tmp/mpmd-conn-cgi-XXXXXX";
+static HttpSiteConfig cfg;
+static HttpServer *server;
+
+/* What the fake launcher saw and does. */
+static struct {
+        int calls;
+        int fail;            /* -errno to answer instead of starting */
+        const char *output;  /* written to stdout; "%BODY%" in it is replaced by stdin's content */
+        bool keep_open;      /* keep a copy of stdout's write end in held_stdout */
+        int held_stdout;
+        char env[8192];      /* the environment, NULs turned into '\n' */
+        char body[65536];
+        size_t body_len;
+} fake;
+
+static int fake_launch(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid) {
+        char out[70000];
+        size_t n = 0;
+
+        fake.calls++;
+        if (fake.fail)
+                return fake.fail;
+        memcpy(fake.env, req->env, MIN(req->env_len, sizeof(fake.env) - 1));
+        for (size_t i = 0; i < MIN(req->env_len, sizeof(fake.env) - 1); i++)
+                if (fake.env[i] == 0)
+                        fake.env[i] = '\n';
+        fake.body_len = 0;
+        if (req->stdin_fd >= 0) {
+                ssize_t k;
+                while ((k = read(req->stdin_fd, fake.body + fake.body_len, sizeof(fake.body) - fake.body_len)) > 0)
+                        fake.body_len += (size_t) k;
+        }
+        const char *mark = strstr(fake.output, "%BODY%");
+        if (mark) {
+                n = (size_t) (mark - fake.output);
+                memcpy(out, fake.output, n);
+                memcpy(out + n, fake.body, fake.body_len);
+                n += fake.body_len;
+                strcpy(out + n, mark + 6);
+                n += strlen(mark + 6);
+        } else {
+                n = strlen(fake.output);
+                memcpy(out, fake.output, n);
+        }
+        cr_assert_eq(write(req->stdout_fd, out, n), (ssize_t) n);
+        if (fake.keep_open)
+                fake.held_stdout = fcntl(req->stdout_fd, F_DUPFD_CLOEXEC, 3);
+        *ret_pid = 4242;
+        return 0;
+}
+
+static void setup(void) {
+        const char *err = NULL;
+        char p[512];
+
+        cr_assert_not_null(mkdtemp(root));
+        snprintf(p, sizeof(p), "%s/cgi", root);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/cgi/run.sh", root);
+        FILE *f = fopen(p, "we");
+        cr_assert_not_null(f);
+        fputs("#!/bin/sh\n", f);
+        fclose(f);
+
+        cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
+        cfg.document_root = strdup(root);
+        cfg.script_alias = calloc(3, sizeof(char *));
+        cfg.script_alias[0] = strdup("/cgi-bin/");
+        snprintf(p, sizeof(p), "%s/cgi", root);
+        cfg.script_alias[1] = strdup(p);
+        cr_assert_eq(http_server_new(NULL, &server), 0);
+        cr_assert_eq(http_server_add_site(server, "main", &cfg, NULL, &err), 0, "%s", err);
+        http_server_set_cgi_launcher(server, fake_launch, NULL);
+        memset(&fake, 0, sizeof(fake));
+        fake.held_stdout = -1;
+        fake.output = "Content-Type: text/plain\r\n\r\nhello";
+}
+
+static void teardown(void) {
+        char cmd[600];
+        if (fake.held_stdout >= 0)
+                close(fake.held_stdout);
+        http_server_free(server);
+        conf_table_free(http_site_directives, &cfg);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        (void) !system(cmd);
+        strcpy(root, "/tmp/mpmd-conn-cgi-XXXXXX");
+}
+
+TestSuite(conn_cgi, .init = setup, .fini = teardown);
+
+static char *exchange(const char *input, size_t chunk, size_t write_limit) {
+        MemoryIo m;
+        memory_io_init(&m, input, strlen(input), chunk);
+        m.write_limit = write_limit;
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+        memory_io_run(c, &m);
+        http_conn_free(c);
+        char *out = strndup(m.out ? m.out : "", m.out_len);
+        memory_io_done(&m);
+        return out;
+}
+
+Test(conn_cgi, output_without_length_is_chunked) {
+        char *out = exchange("GET /cgi-bin/run.sh/more/path?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", 0, 0);
+        cr_assert(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", out);
+        cr_assert(strstr(out, "\r\nTransfer-Encoding: chunked\r\n"), "%s", out);
+        cr_assert(strstr(out, "\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "%s", out);
+        cr_assert(strstr(fake.env, "\nSCRIPT_NAME=/cgi-bin/run.sh\n"), "%s", fake.env);
+        cr_assert(strstr(fake.env, "\nPATH_INFO=/more/path\n"), "%s", fake.env);
+        cr_assert(strstr(fake.env, "\nQUERY_STRING=x=1\n"), "%s", fake.env);
+        cr_assert_null(strstr(fake.env, "CONTENT_LENGTH"), "%s", fake.env);
+        free(out);
+}
+
+Test(conn_cgi, chunked_body_is_spooled_at_every_split_point) {
+        const char *req = "POST /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\n"
+                          "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n";
+        fake.output = "Content-Type: text/plain\r\nContent-Length: 7\r\n\r\n%BODY%";
+        for (size_t chunk = 1; chunk <= strlen(req); chunk++) {
+                fake.calls = 0;
+                char *out = exchange(req, chunk, 0);
+                cr_assert(strstr(out, "Content-Length: 7\r\n\r\nabcdefg"), "chunk %zu: %s", chunk, out);
+                cr_assert_eq(fake.calls, 2, "chunk %zu", chunk); /* the pipelined request too */
+                free(out);
+        }
+        cr_assert(strstr(fake.env, "\nCONTENT_LENGTH=7\n") == NULL, "the second request has no body");
+}
+
+Test(conn_cgi, content_length_body_and_expect_continue) {
+        fake.output = "Status: 201 Made\r\nContent-Type: text/plain\r\n\r\n[%BODY%]";
+        char *out = exchange("PUT /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                             "Expect: 100-continue\r\n\r\nhello",
+                             0, 0);
+        cr_assert(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Made\r\n", 44) == 0, "%s", out);
+        cr_assert(strstr(out, "[hello]"), "%s", out);
+        cr_assert(strstr(fake.env, "\nCONTENT_LENGTH=5\n"), "%s", fake.env);
+        cr_assert(strstr(fake.env, "\nREQUEST_METHOD=PUT\n"), "%s", fake.env);
+        free(out);
+}
+
+Test(conn_cgi, slow_client_gets_every_byte) {
+        fake.output = "Content-Type: text/plain\r\n\r\n0123456789abcdefghij";
+        char *whole = exchange("GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 0, 0);
+        char *slow = exchange("GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 0, 1);
+        /* Date may differ by a second: compare the body part. */
+        cr_assert(strstr(slow, "\r\n\r\n14\r\n0123456789abcdefghij\r\n0\r\n\r\n"), "%s", slow);
+        cr_assert_eq(strlen(slow), strlen(whole));
+        free(whole);
+        free(slow);
+}
+
+Test(conn_cgi, waits_for_a_slow_program_then_times_out_with_504) {
+        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n";
+        MemoryIo m;
+
+        fake.output = "Content-Type: text/pl";
+        fake.keep_open = true;
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_CGI);
+        cr_assert_geq(http_conn_cgi_fd(c), 0);
+        cr_assert_eq(m.out_len, 0); /* no head yet: nothing sent */
+        usec_t deadline = http_conn_deadline(c);
+        cr_assert_eq(deadline, 1000 + cfg.cgi_timeout);
+        /* Still waiting: the program's pipe has nothing new. */
+        cr_assert_eq(http_conn_run(c, 2000), HTTP_CONN_WANT_CGI);
+        http_conn_timeout(c, deadline);
+        cr_assert(m.out_len > 0 && strncmp(m.out, "HTTP/1.1 504 ", 13) == 0, "%.*s", (int) m.out_len, m.out);
+        cr_assert(memmem(m.out, m.out_len, "Connection: close", 17));
+        cr_assert_eq(http_conn_cgi_fd(c), -1);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn_cgi, output_that_comes_later_is_relayed) {
+        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+        MemoryIo m;
+
+        fake.output = "Content-Type: text/plain\r\n";
+        fake.keep_open = true;
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_CGI);
+        cr_assert_eq(write(fake.held_stdout, "\r\nlate", 6), 6);
+        cr_assert_eq(http_conn_run(c, 1001), HTTP_CONN_WANT_CGI);
+        cr_assert(memmem(m.out, m.out_len, "4\r\nlate\r\n", 9), "%.*s", (int) m.out_len, m.out);
+        close(fake.held_stdout);
+        fake.held_stdout = -1;
+        cr_assert_eq(http_conn_run(c, 1002), HTTP_CONN_DONE);
+        cr_assert(m.out_len > 5 && memcmp(m.out + m.out_len - 5, "0\r\n\r\n", 5) == 0);
+        http_conn_free(c);
+        memory_io_done(&m);
+}
+
+Test(conn_cgi, errors_become_statuses) {
+        static const struct {
+                const char *path;
+                int fail;
+                const char *output;
+                const char *status;
+        } cases[] = {
+                { "/cgi-bin/nope.sh", 0, "", "404" },
+                { "/cgi-bin/", 0, "", "403" },        /* the directory itself */
+                { "/cgi-bin/run.sh", -EACCES, "", "500" },
+                { "/cgi-bin/run.sh", -EAGAIN, "", "503" },
+                { "/cgi-bin/run.sh", 0, "no colon here\r\n\r\n", "500" },
+                { "/cgi-bin/run.sh", 0, "", "500" },  /* no output at all */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char req[256];
+                fake.fail = cases[i].fail;
+                fake.output = cases[i].output;
+                snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\nGET /cgi-bin/nope HTTP/1.1\r\nHost: h\r\n\r\n",
+                         cases[i].path);
+                char *out = exchange(req, 0, 0);
+                char want[32];
+                snprintf(want, sizeof(want), "HTTP/1.1 %s ", cases[i].status);
+                cr_assert(strncmp(out, want, strlen(want)) == 0, "case %zu: %s", i, out);
+                /* The connection goes on: the second request is answered too. */
+                cr_assert(strstr(out + 1, "HTTP/1.1 404 "), "case %zu: %s", i, out);
+                free(out);
+        }
+}
+
+Test(conn_cgi, body_over_the_limit_is_413_without_a_launch) {
+        HttpServer *s;
+        const char *err = NULL;
+
+        cfg.limit_request_body = 4;
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", &cfg, NULL, &err), 0);
+        http_server_set_cgi_launcher(s, fake_launch, NULL);
+        static const char *reqs[] = {
+                "POST /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+                "POST /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                "POST /index.html HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(reqs); i++) {
+                MemoryIo m;
+                memory_io_init(&m, reqs[i], strlen(reqs[i]), 0);
+                HttpConn *c = http_conn_new(s, &memory_io, &m, NULL, 1000);
+                memory_io_run(c, &m);
+                cr_assert(m.out_len > 13 && strncmp(m.out, "HTTP/1.1 413 ", 13) == 0, "%zu: %.*s", i, (int) m.out_len,
+                          m.out);
+                http_conn_free(c);
+                memory_io_done(&m);
+        }
+        cr_assert_eq(fake.calls, 0);
+        http_server_free(s);
+}
