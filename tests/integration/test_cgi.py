@@ -67,13 +67,17 @@ class CgiTest(unittest.TestCase):
         os.mkdir(os.path.join(cls.cgi_dir, "sub"))
         os.chmod(os.path.join(cls.cgi_dir, "sub"), 0o755)
         os.environ["MPMD_TEST_SECRET"] = "server-environment-must-not-leak"
+        cls.vhost_log = os.path.join(cls.cgi_dir, "..", os.path.basename(cls.cgi_dir) + "-v.log")
         cls.server = Server(server_keys=f"ScriptAlias = /cgi-bin/ {cls.cgi_dir}\nCGITimeout = 2\n"
-                                        "LimitRequestBody = 200000\n")
+                                        "LimitRequestBody = 200000\n",
+                            vhosts=f"[VirtualHost v]\nServerName = v.test\nErrorLog = {cls.vhost_log}\n")
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
         shutil.rmtree(cls.cgi_dir, ignore_errors=True)
+        if os.path.exists(cls.vhost_log):
+            os.unlink(cls.vhost_log)
         os.environ.pop("MPMD_TEST_SECRET", None)
 
     def env_of(self, response):
@@ -191,6 +195,26 @@ class CgiTest(unittest.TestCase):
         self.assertEqual(r.status, 500)
         log = self.wait_log("Premature end of script headers")
         self.assertIn("malformed header from script", log)
+        # Error lines carry their level, their virtual host and the client.
+        self.assertRegex(log, r"\[error\] .*\[vhost localhost\] \[client 127\.0\.0\.1:\d+\] "
+                              r"malformed header from script")
+
+    def test_a_vhost_with_its_own_errorlog_gets_its_lines_and_its_programs_stderr(self):
+        r = self.server.get("/cgi-bin/garbage.sh", host="v.test")
+        self.assertEqual(r.status, 500)
+        r = self.server.get("/cgi-bin/stderr.sh", host="v.test", method="PATCH")
+        self.assertEqual(r.status, 204)
+        deadline = time.monotonic() + 10
+        log = ""
+        while time.monotonic() < deadline:
+            with open(self.vhost_log) as f:
+                log = f.read()
+            if "note from the script: PATCH" in log and "malformed header" in log:
+                break
+            time.sleep(0.1)
+        self.assertIn("note from the script: PATCH", log)
+        self.assertRegex(log, r"\[error\] .*\[vhost v\] \[client 127\.0\.0\.1:\d+\] malformed header from script")
+        self.assertNotIn("note from the script: PATCH", self.server.error_log())
 
     def test_missing_directory_and_unexecutable_scripts(self):
         self.assertEqual(self.server.get("/cgi-bin/nope.sh").status, 404)
