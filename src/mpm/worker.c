@@ -94,8 +94,13 @@ static int worker_check_config(void *config, ConfErrors *errors, ConfErrors *war
                                 c->max_spare_threads, v);
                 c->max_spare_threads = v;
         }
-        if (c->start_servers > c->max_request_workers / c->threads_per_child)
-                c->start_servers = c->max_request_workers / c->threads_per_child;
+        if (c->start_servers > c->max_request_workers / c->threads_per_child) {
+                uint32_t v = c->max_request_workers / c->threads_per_child;
+                conf_errors_add(warnings, "[worker]", 0,
+                                "StartServers %u needs more than MaxRequestWorkers %u threads, lowering it to %u",
+                                c->start_servers, c->max_request_workers, v);
+                c->start_servers = v;
+        }
         return 0;
 }
 
