@@ -98,6 +98,10 @@ typedef struct ConnRequest {
         size_t mem_len, mem_sent;
         off_t file_off;
         uint64_t file_left;
+        usec_t send_started;   /* MinSendRate: when the response started going out */
+        uint64_t sent;         /* bytes of it written to the socket */
+        usec_t idle_deadline;  /* TimeOut from the last write that made progress */
+        usec_t rate_check;     /* when MinSendRate is checked next */
         bool keep_alive;
         bool send_body;
         bool linger; /* the client may still be sending: lingering close */
@@ -572,14 +576,46 @@ static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
 
 /* ---- the state machine ---------------------------------------------------------------------- */
 
+/* While a response goes out: TimeOut from the last progress, and MinSendRate checked once a second
+ * from TimeOut after the start. */
+static void conn_write_deadline(HttpConn *c) {
+        const ConnRequest *rq = c->rq;
+
+        c->deadline = rq->idle_deadline;
+        if (conn_cfg(c)->min_send_rate > 0 && c->io->unsent && rq->rate_check < c->deadline)
+                c->deadline = rq->rate_check;
+}
+
+static void conn_write_progress(HttpConn *c, usec_t now) {
+        c->rq->idle_deadline = now + conn_cfg(c)->timeout;
+        conn_write_deadline(c);
+}
+
 static void conn_start_write(HttpConn *c, usec_t now) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
         conn_prepare_response(c, c->rq->head.method == HTTP_METHOD_HEAD, timespec_to_usec(&ts));
         c->state = CONN_WRITE;
-        c->deadline = now + conn_cfg(c)->timeout;
+        c->rq->send_started = now;
+        c->rq->sent = 0;
+        c->rq->rate_check = now + conn_cfg(c)->timeout;
+        conn_write_progress(c, now);
         conn_set_phase(c, HTTP_PHASE_WRITE);
+}
+
+/* Has the client taken the response at MinSendRate, counted from TimeOut after its start? What it
+ * acknowledged counts, not what the kernel buffers for it. */
+static bool conn_send_rate_ok(const HttpConn *c, usec_t now) {
+        const ConnRequest *rq = c->rq;
+        usec_t grace = rq->send_started + conn_cfg(c)->timeout;
+        ssize_t unsent = c->io->unsent(c->io_ctx);
+
+        if (unsent < 0 || now <= grace)
+                return true;
+        uint64_t taken = rq->sent > (uint64_t) unsent ? rq->sent - (uint64_t) unsent : 0;
+        uint64_t due = (now - grace) / USEC_PER_SEC * conn_cfg(c)->min_send_rate;
+        return taken >= due;
 }
 
 static void conn_start_body(HttpConn *c, usec_t now) {
@@ -1120,7 +1156,8 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
                 size_t head_part = MIN(done, rq->out_len - rq->out_sent);
                 rq->out_sent += head_part;
                 rq->mem_sent += done - head_part;
-                c->deadline = now + conn_cfg(c)->timeout;
+                rq->sent += done;
+                conn_write_progress(c, now);
         }
 
         while (rq->file_left > 0) {
@@ -1147,7 +1184,8 @@ static ConnStep conn_write(HttpConn *c, usec_t now) {
                         /* The file shrank or the peer went away: the length promised cannot be kept. */
                         return STEP_DONE;
                 rq->file_left -= (uint64_t) k;
-                c->deadline = now + conn_cfg(c)->timeout;
+                rq->sent += (uint64_t) k;
+                conn_write_progress(c, now);
         }
 
         /* A body in pieces (multipart/byteranges): each is sent like a memory or file body in turn.
@@ -1316,6 +1354,24 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
                 }
                 conn_error(c, LOG_PRI_ERR, now >= c->rq->cgi_deadline ? "Script timed out (CGITimeout)"
                                                                        : "client too slow to take the response (TimeOut)");
+                if (now < c->rq->cgi_deadline && c->io->reset)
+                        c->io->reset(c->io_ctx);
+                break;
+        case CONN_WRITE:
+                if (now < c->rq->idle_deadline) {
+                        /* Not idle: the MinSendRate check is due. */
+                        if (conn_send_rate_ok(c, now)) {
+                                c->rq->rate_check = now + USEC_PER_SEC;
+                                conn_write_deadline(c);
+                                return HTTP_CONN_WANT_WRITE;
+                        }
+                        conn_error(c, LOG_PRI_INFO, "client takes the response slower than MinSendRate, resetting");
+                } else
+                        conn_error(c, LOG_PRI_INFO, "client took no part of the response for TimeOut, resetting");
+                /* A plain close would leave the kernel sending what it holds at the client's pace,
+                 * and the client holding the connection (nginx: reset_timedout_connection). */
+                if (c->io->reset)
+                        c->io->reset(c->io_ctx);
                 break;
         default:
                 break;

@@ -38,6 +38,12 @@ typedef struct HttpIo {
         ssize_t (*sendfile)(void *ctx, int in_fd, off_t *offset, size_t n);
         /* Half-close for lingering close; may be NULL. */
         int (*shutdown_write)(void *ctx);
+        /* Bytes written but not yet acknowledged by the peer (SIOCOUTQ), for MinSendRate; may be
+         * NULL (no rate is then enforced). */
+        ssize_t (*unsent)(void *ctx);
+        /* Make the coming close abortive (a reset that drops what the kernel still holds for the
+         * client), for a client cut off for taking a response too slowly; may be NULL. */
+        void (*reset)(void *ctx);
         /* The local address the connection came in on, as text (CGI's SERVER_ADDR); may be NULL. */
         int (*local_address)(void *ctx, char *buf, size_t size);
 } HttpIo;

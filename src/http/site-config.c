@@ -26,6 +26,8 @@ const ConfItem http_site_directives[] = {
           .expect = "a number from 0 (unlimited) to 1000000" },
         { "TimeOut", CONF_USEC, SITE(timeout), "60", 1 * USEC_PER_SEC, 3600 * USEC_PER_SEC,
           .expect = "a time from 1 to 3600 s" },
+        { "MinSendRate", CONF_UINT, SITE(min_send_rate), "500", 0, 1u << 30,
+          .expect = "bytes per second the client must take a response at, 0 for no minimum" },
         { "RequestReadTimeout", CONF_STRING, SITE(request_read_timeout), "header=20-40,MinRate=500 body=20,MinRate=500",
           .expect = "header=N[-M][,MinRate=R] body=N[-M][,MinRate=R] (seconds; 0 turns a stage off)" },
         { "LimitRequestLine", CONF_UINT, SITE(limit_request_line), "8190", 64, 65536,

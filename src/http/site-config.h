@@ -31,6 +31,7 @@ typedef struct HttpSiteConfig {
         usec_t keep_alive_timeout;
         uint32_t max_keep_alive_requests; /* 0: unlimited */
         usec_t timeout;                   /* TimeOut: sends and body reads */
+        uint32_t min_send_rate;           /* MinSendRate: bytes/s a client must take a response at */
         char *request_read_timeout;       /* RequestReadTimeout, parsed by http_server_add_site() */
         uint32_t limit_request_line;
         uint32_t limit_request_field_size;

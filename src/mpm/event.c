@@ -192,6 +192,16 @@ static int event_io_shutdown_write(void *ctx) {
         return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
+static ssize_t event_io_unsent(void *ctx) {
+        EventConn *c = ctx;
+        return socket_unsent(c->fd);
+}
+
+static void event_io_reset(void *ctx) {
+        EventConn *c = ctx;
+        socket_reset_on_close(c->fd);
+}
+
 static int event_io_local_address(void *ctx, char *buf, size_t size) {
         EventConn *c = ctx;
         return socket_local_address(c->fd, buf, size);
@@ -202,6 +212,8 @@ static const HttpIo event_io = {
         .writev = event_io_writev,
         .sendfile = event_io_sendfile,
         .shutdown_write = event_io_shutdown_write,
+        .unsent = event_io_unsent,
+        .reset = event_io_reset,
         .local_address = event_io_local_address,
 };
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "socket-io.h"
@@ -50,6 +52,24 @@ int socket_local_address(int fd, char *buf, size_t size) {
         return -EAFNOSUPPORT;
 }
 
+ssize_t socket_unsent(int fd) {
+        int n;
+        return ioctl(fd, SIOCOUTQ, &n) < 0 ? -errno : n;
+}
+
+static ssize_t sock_unsent(void *ctx) {
+        return socket_unsent(*(int *) ctx);
+}
+
+void socket_reset_on_close(int fd) {
+        struct linger l = { .l_onoff = 1, .l_linger = 0 };
+        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void sock_reset(void *ctx) {
+        socket_reset_on_close(*(int *) ctx);
+}
+
 static int sock_local_address(void *ctx, char *buf, size_t size) {
         return socket_local_address(*(int *) ctx, buf, size);
 }
@@ -59,6 +79,8 @@ const HttpIo socket_io = {
         .writev = sock_writev,
         .sendfile = sock_sendfile,
         .shutdown_write = sock_shutdown_write,
+        .unsent = sock_unsent,
+        .reset = sock_reset,
         .local_address = sock_local_address,
 };
 

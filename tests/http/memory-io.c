@@ -24,10 +24,14 @@ static ssize_t mem_writev(void *ctx, const struct iovec *iov, int n) {
         MemoryIo *m = ctx;
         size_t total = 0;
 
+        if (m->budgeted && m->write_budget == 0)
+                return -EAGAIN;
         for (int i = 0; i < n; i++) {
                 size_t len = iov[i].iov_len;
                 if (m->write_limit && total + len > m->write_limit)
                         len = m->write_limit - total;
+                if (m->budgeted && total + len > m->write_budget)
+                        len = m->write_budget - total;
                 if (m->out_len + len > m->out_size) {
                         size_t size = (m->out_len + len) * 2 + 1024;
                         char *p = realloc(m->out, size);
@@ -39,9 +43,11 @@ static ssize_t mem_writev(void *ctx, const struct iovec *iov, int n) {
                 memcpy(m->out + m->out_len, iov[i].iov_base, len);
                 m->out_len += len;
                 total += len;
-                if (m->write_limit && total >= m->write_limit)
+                if ((m->write_limit && total >= m->write_limit) || (m->budgeted && total >= m->write_budget))
                         break;
         }
+        if (m->budgeted)
+                m->write_budget -= total;
         return (ssize_t) total;
 }
 

@@ -16,6 +16,8 @@ typedef struct MemoryIo {
         char *out;
         size_t out_len, out_size;
         size_t write_limit; /* at most this many bytes per writev (0: all) */
+        bool budgeted;      /* writes take at most write_budget bytes in all, then -EAGAIN */
+        size_t write_budget;
         bool shut;
 } MemoryIo;
 

@@ -522,3 +522,68 @@ Test(conn, file_change_is_served_within_a_second) {
         http_conn_free(c);
         memory_io_done(&m);
 }
+
+/* MinSendRate: a client that takes a few bytes now and then makes progress every time, so TimeOut
+ * never ends it; the rate does, counted on what it acknowledged. */
+static ssize_t test_unsent;
+static ssize_t unsent_fixed(void *ctx) {
+        return test_unsent;
+}
+
+/* Feed a 100 KB response to a reader that takes per_second bytes a second (and leaves unsent
+ * bytes unacknowledged); returns the second at which the connection ended, or 0 if it lasted. */
+static unsigned slow_reader_lasts(size_t per_second, ssize_t unsent) {
+        HttpSiteConfig c2;
+        HttpServer *s;
+        const char *err = NULL;
+        char big[100 * 1024 + 1];
+        HttpIo io = memory_io;
+        MemoryIo m;
+        unsigned ended = 0;
+
+        memset(big, 'b', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        write_file("big.txt", big);
+        cr_assert_eq(conf_table_defaults(http_site_directives, &c2), 0);
+        c2.document_root = strdup(root);
+        c2.timeout = 5 * USEC_PER_SEC;
+        c2.min_send_rate = 500;
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", &c2, NULL, &err), 0);
+        io.unsent = unsent_fixed;
+        test_unsent = unsent;
+
+        const char *req = "GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        memory_io_init(&m, req, strlen(req), 0);
+        m.budgeted = true;
+        m.write_budget = 1024;
+        HttpConn *c = http_conn_new(s, &io, &m, NULL, 0);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_WRITE);
+        for (unsigned sec = 1; sec <= 120 && !ended; sec++) {
+                usec_t now = sec * USEC_PER_SEC;
+                m.write_budget += per_second;
+                HttpConnWant w = http_conn_run(c, now);
+                if (w == HTTP_CONN_WANT_WRITE && now >= http_conn_deadline(c))
+                        w = http_conn_timeout(c, now);
+                if (w == HTTP_CONN_DONE)
+                        ended = sec;
+                else if (w == HTTP_CONN_WANT_READ)
+                        break; /* the response is out: the connection waits for the next request */
+        }
+        http_conn_free(c);
+        memory_io_done(&m);
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c2);
+        return ended;
+}
+
+Test(conn, slow_reader_is_closed_below_min_send_rate) {
+        /* 32 bytes a second: closed a few seconds after TimeOut (5 s), long before the 100 KB is out. */
+        unsigned ended = slow_reader_lasts(32, 0);
+        cr_assert(ended > 5 && ended < 15, "ended at %u s", ended);
+        /* 2 KB a second takes the whole response (about 50 s) without being closed. */
+        cr_assert_eq(slow_reader_lasts(2048, 0), 0);
+        /* Bytes the kernel holds but the client never acknowledged do not count as taken. */
+        ended = slow_reader_lasts(2048, 100 * 1024);
+        cr_assert(ended > 5 && ended < 15, "ended at %u s", ended);
+}
