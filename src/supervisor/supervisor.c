@@ -925,7 +925,7 @@ static void generation_cgi_start(SupGeneration *sg) {
                 .uid = root ? sg->config->uid : getuid(),
                 .gid = root ? sg->config->gid : getgid(),
                 .user_name = root ? sg->config->user : NULL,
-                .profile = SANDBOX_PROFILE_POOL, /* until the launcher profile lands */
+                .profile = SANDBOX_PROFILE_CGI_LAUNCHER,
         };
         int r;
 
