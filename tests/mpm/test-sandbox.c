@@ -2,14 +2,19 @@
 /* Tests of the worker sandbox. Each sandbox is applied in a child forked for the purpose, which
  * then probes what it can still do and reports the first surprise through a pipe: root dropping to
  * nobody (ids, groups, every capability set empty, no_new_privs, not dumpable and unable to become
- * so again, Seccomp 2, every denied call answering EPERM where the kernel alone would have answered
- * otherwise, personality flags refused but the query allowed, the filter inherited by a forked
- * process, the x32 ABI no way around it), the dispatcher's extra denials (exec, open for writing,
- * openat2, io_uring, unlink), policies refused before anything changes (uid 0, gid 0, uid -1,
- * group root, a root process keeping its ids), an unprivileged process (bounding set left as it
- * is, or emptied when it still holds CAP_SETPCAP with kept and ambient capabilities), and
- * /proc/PID/status read back for the caller, for a sandboxed child seen from its parent, for a
- * process that is gone, and by the parser on a table of good and malformed texts. */
+ * so again, not even with a high bit set in prctl's option, Seccomp 2, every denied call answering
+ * EPERM where the kernel alone would have answered otherwise, personality flags refused but the
+ * query allowed), each role's filter (what it needs works: epoll, reading files, memfd + write +
+ * SCM_RIGHTS over an AF_UNIX socketpair, pipes, poll, threads for the worker MPM, fork and exec for
+ * the CGI launcher; what it must not do fails with the intended errno: EPERM for execve and fork,
+ * EAFNOSUPPORT for AF_PACKET and AF_INET sockets, ENOSYS for calls no allow-list names), abort()
+ * still ending in SIGABRT and the x32 ABI killing the caller under every profile, the dispatcher's
+ * extra denials (exec, open for writing, openat2, io_uring, unlink), policies refused before
+ * anything changes (uid 0, gid 0, uid -1, group root, a root process keeping its ids), an
+ * unprivileged process (bounding set left as it is, or emptied when it still holds CAP_SETPCAP
+ * with kept and ambient capabilities), and /proc/PID/status read back for the caller, for a
+ * sandboxed child seen from its parent, for a process that is gone, and by the parser on a table
+ * of good and malformed texts. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
