@@ -700,4 +700,5 @@ const MpmOps mpm_event_module = {
         .start = event_start,
         .maintain = event_maintain,
         .worker_main = event_worker_main,
+        .sandbox_profile = SANDBOX_PROFILE_EVENT,
 };

@@ -192,4 +192,5 @@ const MpmOps mpm_prefork_module = {
         .maintain = prefork_maintain,
         .free_state = mpm_spare_free_state,
         .worker_main = prefork_worker_main,
+        .sandbox_profile = SANDBOX_PROFILE_PREFORK,
 };

@@ -3,12 +3,17 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/sockios.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -17,18 +22,27 @@
 /* Capability numbers are probed up to this bound: the kernel may know more than our headers. */
 #define SANDBOX_CAP_PROBE_MAX 64
 
+/* clang-format off */
 static const char *const sandbox_profile_table[_SANDBOX_PROFILE_MAX] = {
         [SANDBOX_PROFILE_WORKER] = "worker",
+        [SANDBOX_PROFILE_PREFORK] = "prefork",
+        [SANDBOX_PROFILE_EVENT] = "event",
         [SANDBOX_PROFILE_POOL] = "pool",
         [SANDBOX_PROFILE_DISPATCHER] = "dispatcher",
+        [SANDBOX_PROFILE_CGI_LAUNCHER] = "cgi-launcher",
 };
+/* clang-format on */
 
 const char *sandbox_profile_to_string(SandboxProfile p) {
         return (unsigned) p < ELEMENTSOF(sandbox_profile_table) ? sandbox_profile_table[p] : NULL;
 }
 
-/* Denied to every profile: the calls that change identity or privileges, inspect or write other
- * processes, or reach into the kernel's global state. personality is handled apart. */
+/* clang-format off */
+
+/* Denied with EPERM to every profile: the calls that change identity or privileges, inspect or
+ * write other processes, or reach into the kernel's global state. personality and
+ * prctl(PR_SET_DUMPABLE) are handled apart. An allow-list would refuse them anyway; naming them
+ * keeps the answer EPERM, which says "forbidden" where ENOSYS would say "unknown". */
 static const char *const sandbox_denied_common[] = {
         "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
         "setfsuid", "setfsgid", "capset",
@@ -40,14 +54,63 @@ static const char *const sandbox_denied_common[] = {
         "swapon", "swapoff", "reboot", "acct", "quotactl",
 };
 
+/* Also EPERM for every allow-listed role: none runs a program or starts a process (threads are
+ * clone with CLONE_THREAD, ruled on apart). */
+static const char *const sandbox_denied_serving[] = {
+        "execve", "execveat", "fork", "vfork",
+};
+
+/* What every allow-listed role does: serve connections on descriptors it was given, read files
+ * and /proc/self/status, write logs, adopt reopened logs (SIGUSR1: recvmsg with SCM_RIGHTS, dup3),
+ * sleep in epoll or poll, and what the C library and the sanitizer runtimes do on its behalf
+ * (malloc, localtime_r, qsort's sysinfo, abort, the alternate signal stack). Calls with
+ * arguments worth checking (prctl, personality, tgkill, prlimit64, socket, socketpair, clone,
+ * the dispatcher's openat) are ruled on in seccomp_filter_serving(). */
+static const char *const sandbox_allowed_common[] = {
+        /* descriptors */
+        "read", "readv", "pread64", "write", "writev", "lseek", "close", "dup", "dup3", "fcntl",
+        "fstat", "newfstatat", "statx", "readlink", "readlinkat",
+        /* sockets it was given or accepted */
+        "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "sendfile", "shutdown",
+        "getsockopt", "setsockopt", "getsockname", "getpeername",
+        /* waiting and time */
+        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
+        "clock_gettime", "clock_getres", "gettimeofday", "time", "clock_nanosleep", "nanosleep",
+        "restart_syscall",
+        /* signals: the stop signalfd, SIGUSR1, SIGPIPE ignored, abort() */
+        "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "signalfd4", "sigaltstack",
+        /* memory */
+        "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "futex",
+        /* reading its own state */
+        "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
+        "getresgid", "getgroups", "capget", "uname", "sysinfo", "sched_getaffinity", "sched_yield",
+        "getrandom",
+        "exit", "exit_group",
+};
+
+/* The roles that open and write files (logs of a site's own pool, a CGI request body spooled to
+ * a memfd) and talk to the CGI launcher (a socketpair per request, fds passed with SCM_RIGHTS). */
+static const char *const sandbox_allowed_files[] = {
+        "openat", "openat2", "memfd_create", "ftruncate", "pipe2",
+};
+
+/* A threaded process's threads start, park and end with these; clone itself is ruled on apart
+ * and clone3 is left out: its flags sit behind a pointer, and its ENOSYS makes the C library
+ * fall back to clone, whose flags the filter can read. */
+static const char *const sandbox_allowed_threads[] = {
+        "set_robust_list", "rseq", "eventfd2",
+};
+
 /* The dispatcher only accepts, peeks and passes fds on: it runs no program and changes no file.
  * io_uring goes too: its requests open files without passing through this filter. */
 static const char *const sandbox_denied_dispatcher[] = {
-        "execve", "execveat", "creat", "io_uring_setup", "io_uring_enter", "io_uring_register",
+        "creat", "io_uring_setup", "io_uring_enter", "io_uring_register",
         "truncate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
         "mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
         "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
 };
+
+/* clang-format on */
 
 /* open flags that write, create or truncate (O_TMPFILE needs O_WRONLY or O_RDWR). */
 static const int sandbox_write_open_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC };
@@ -157,17 +220,46 @@ static int groups_resolve(const SandboxPolicy *p, gid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-static int seccomp_deny(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned n_cmp,
-                        const struct scmp_arg_cmp *cmp) {
+static int seccomp_add(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned n_cmp,
+                       const struct scmp_arg_cmp *cmp) {
         int nr = seccomp_syscall_resolve_name(name), r;
 
         if (nr == __NR_SCMP_ERROR)
-                return 0; /* libseccomp does not know the name: no such call to deny */
+                return 0; /* libseccomp does not know the name: no such call to rule on */
         r = seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);
         /* A negative number is a pseudo-syscall: the call does not exist on this architecture. */
         if (r < 0 && nr < 0)
                 return 0;
         return r;
+}
+
+static int seccomp_add_all(scmp_filter_ctx ctx, const char *const *names, size_t n, uint32_t action) {
+        for (size_t i = 0; i < n; i++) {
+                int r = seccomp_add(ctx, names[i], action, 0, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The kernel reads some arguments as a 32-bit int and drops the upper half, while libseccomp
+ * compares all 64 bits: a rule on such an argument must look at the low word only, or a caller
+ * could set a high bit to slip past it. "Low word == value" is a masked comparison; "low word !=
+ * value" is not one comparison, so it is built as 32 rules, one per bit that differs from value. */
+static int seccomp_add_low32(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned arg, uint32_t value,
+                             bool equal) {
+        if (equal) {
+                struct scmp_arg_cmp eq = {arg, SCMP_CMP_MASKED_EQ, UINT32_MAX, value};
+                return seccomp_add(ctx, name, action, 1, &eq);
+        }
+        for (unsigned i = 0; i < 32; i++) {
+                uint32_t bit = UINT32_C(1) << i;
+                struct scmp_arg_cmp differs = {arg, SCMP_CMP_MASKED_EQ, bit, (value & bit) ^ bit};
+                int r = seccomp_add(ctx, name, action, 1, &differs);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* personality(PER_LINUX) and the query personality(0xffffffff) stay allowed; any flag
@@ -180,29 +272,161 @@ static int seccomp_deny_personality(scmp_filter_ctx ctx, uint32_t action) {
         struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, UINT32_MAX);
         int r;
 
-        r = seccomp_deny(ctx, "personality", action, 1, &high);
+        r = seccomp_add(ctx, "personality", action, 1, &high);
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < 32; i++) {
                 uint64_t set = 1ull << i, clear = 1ull << ((i + 1) % 32);
                 struct scmp_arg_cmp pair = SCMP_A0(SCMP_CMP_MASKED_EQ, set | clear, set);
 
-                r = seccomp_deny(ctx, "personality", action, 1, &pair);
+                r = seccomp_add(ctx, "personality", action, 1, &pair);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int seccomp_filter_load(SandboxProfile profile) {
-        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+/* What every profile refuses with EPERM, the CGI launcher's deny list included. */
+static int seccomp_deny_privileges(scmp_filter_ctx ctx) {
         const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
         int r;
 
-        /* Default allow: the filter is a deny list of what no web worker needs. Calls of another
-         * architecture (i386 or x32 from an x86_64 process) hit libseccomp's bad-arch action and
-         * kill the thread, so they cannot bypass the list. */
-        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        r = seccomp_add_all(ctx, sandbox_denied_common, ELEMENTSOF(sandbox_denied_common), deny);
+        if (r < 0)
+                return r;
+        r = seccomp_deny_personality(ctx, deny);
+        if (r < 0)
+                return r;
+        /* Dumpable stays off: back on, any other process of the same uid could read this one's
+         * memory through /proc/PID/mem or attach to it. */
+        return seccomp_add_low32(ctx, "prctl", deny, 0, PR_SET_DUMPABLE, true);
+}
+
+/* The clone flags argument: the first everywhere but on s390, whose clone takes the stack first. */
+#if defined(__s390__) || defined(__s390x__)
+#define SANDBOX_CLONE_FLAGS_ARG 1
+#else
+#define SANDBOX_CLONE_FLAGS_ARG 0
+#endif
+
+static bool profile_is_threaded(SandboxProfile profile) {
+        return profile == SANDBOX_PROFILE_WORKER;
+}
+
+/* The allow-list of a serving role, on top of seccomp_deny_privileges(). */
+static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile) {
+        const uint32_t allow = SCMP_ACT_ALLOW, deny = SCMP_ACT_ERRNO(EPERM);
+        bool dispatcher = profile == SANDBOX_PROFILE_DISPATCHER;
+        int r;
+
+        r = seccomp_add_all(ctx, sandbox_denied_serving, ELEMENTSOF(sandbox_denied_serving), deny);
+        if (r < 0)
+                return r;
+        r = seccomp_add_all(ctx, sandbox_allowed_common, ELEMENTSOF(sandbox_allowed_common), allow);
+        if (r < 0)
+                return r;
+
+        /* A new process (clone without CLONE_THREAD) is refused like fork; a thread only where
+         * the role has threads. The flags are an unsigned long: all 64 bits count. */
+        struct scmp_arg_cmp process = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0};
+        r = seccomp_add(ctx, "clone", deny, 1, &process);
+        if (r < 0)
+                return r;
+        if (profile_is_threaded(profile)) {
+                struct scmp_arg_cmp thread = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD};
+                r = seccomp_add(ctx, "clone", allow, 1, &thread);
+                if (r < 0)
+                        return r;
+                r = seccomp_add_all(ctx, sandbox_allowed_threads, ELEMENTSOF(sandbox_allowed_threads), allow);
+                if (r < 0)
+                        return r;
+        }
+
+        /* prctl but PR_SET_DUMPABLE (PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS … for the verify step
+         * and mpmctl audit's view of it), and the two personality calls that change nothing. */
+        r = seccomp_add_low32(ctx, "prctl", allow, 0, PR_SET_DUMPABLE, false);
+        if (r < 0)
+                return r;
+        struct scmp_arg_cmp persona_linux = SCMP_A0(SCMP_CMP_EQ, PER_LINUX);
+        struct scmp_arg_cmp persona_query = SCMP_A0(SCMP_CMP_EQ, UINT32_MAX);
+        r = seccomp_add(ctx, "personality", allow, 1, &persona_linux);
+        if (r < 0)
+                return r;
+        r = seccomp_add(ctx, "personality", allow, 1, &persona_query);
+        if (r < 0)
+                return r;
+
+        /* abort() and raise() signal the caller's own thread group, nobody else's. */
+        struct scmp_arg_cmp own_pid = SCMP_A0(SCMP_CMP_EQ, (uint64_t) getpid());
+        r = seccomp_add(ctx, "tgkill", allow, 1, &own_pid);
+        if (r < 0)
+                return r;
+        /* MinSendRate asks a socket how much of a response its peer has not acknowledged
+         * (SIOCOUTQ): that ioctl and no other. */
+        struct scmp_arg_cmp outq = SCMP_A1(SCMP_CMP_EQ, SIOCOUTQ);
+        r = seccomp_add(ctx, "ioctl", allow, 1, &outq);
+        if (r < 0)
+                return r;
+        /* getrlimit() (the C library, the sanitizers' stack size): reading its own limits only. */
+        struct scmp_arg_cmp rlimit_read[] = {SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0)};
+        r = seccomp_add(ctx, "prlimit64", allow, ELEMENTSOF(rlimit_read), rlimit_read);
+        if (r < 0)
+                return r;
+
+        /* No network socket of its own: it serves the sockets it was given. AF_UNIX for the CGI
+         * launcher's per-request socketpair, and not for the dispatcher, which asks it nothing. */
+        struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX), unix_only = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+        static const char *const socket_calls[] = {"socket", "socketpair"};
+        for (size_t i = 0; i < ELEMENTSOF(socket_calls); i++) {
+                r = seccomp_add(ctx, socket_calls[i], SCMP_ACT_ERRNO(EAFNOSUPPORT), 1, &not_unix);
+                if (r < 0)
+                        return r;
+                if (!dispatcher) {
+                        r = seccomp_add(ctx, socket_calls[i], allow, 1, &unix_only);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (!dispatcher)
+                return seccomp_add_all(ctx, sandbox_allowed_files, ELEMENTSOF(sandbox_allowed_files), allow);
+
+        /* The dispatcher opens for reading only (/proc/self/status, to verify itself). openat2,
+         * whose flags sit behind a pointer the filter cannot read, is left out: its ENOSYS makes
+         * callers fall back to openat, whose flags it can. */
+        r = seccomp_add_all(ctx, sandbox_denied_dispatcher, ELEMENTSOF(sandbox_denied_dispatcher), deny);
+        if (r < 0)
+                return r;
+        uint64_t write_flags = 0;
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_write_open_flags); i++) {
+                uint64_t f = (uint64_t) sandbox_write_open_flags[i];
+                struct scmp_arg_cmp open_cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, f, f);
+                struct scmp_arg_cmp openat_cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, f, f);
+
+                r = seccomp_add(ctx, "open", deny, 1, &open_cmp);
+                if (r < 0)
+                        return r;
+                r = seccomp_add(ctx, "openat", deny, 1, &openat_cmp);
+                if (r < 0)
+                        return r;
+                write_flags |= f;
+        }
+        struct scmp_arg_cmp read_only = SCMP_A2(SCMP_CMP_MASKED_EQ, write_flags, 0);
+        return seccomp_add(ctx, "openat", allow, 1, &read_only);
+}
+
+static int seccomp_filter_load(SandboxProfile profile) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        bool deny_list = profile == SANDBOX_PROFILE_CGI_LAUNCHER;
+        int r;
+
+        /* A serving role gets an allow-list: what it does not need answers ENOSYS, which a caller
+         * takes for "not on this kernel" and works around (clone3, openat2) or reports, where a
+         * killed process would take its connections with it. The CGI launcher runs arbitrary
+         * programs, which inherit its filter: it keeps a deny list on top of "allow". Calls of
+         * another architecture (i386 or x32 from an x86_64 process) hit libseccomp's bad-arch
+         * action and kill the thread, so they bypass neither. */
+        ctx = seccomp_init(deny_list ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS));
         if (!ctx)
                 return -ENOMEM;
         /* no_new_privs is a step of its own, checked before: the library must not quietly set it
@@ -213,44 +437,11 @@ static int seccomp_filter_load(SandboxProfile profile) {
         /* The kernel's errno rather than libseccomp's catch-all -ECANCELED, for the log line. */
         (void) seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 
-        for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_common); i++) {
-                r = seccomp_deny(ctx, sandbox_denied_common[i], deny, 0, NULL);
-                if (r < 0)
-                        return r;
-        }
-
-        r = seccomp_deny_personality(ctx, deny);
+        r = seccomp_deny_privileges(ctx);
         if (r < 0)
                 return r;
-
-        /* Dumpable stays off: back on, any other process of the same uid could read this one's
-         * memory through /proc/PID/mem or attach to it. */
-        struct scmp_arg_cmp dumpable = SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE);
-        r = seccomp_deny(ctx, "prctl", deny, 1, &dumpable);
-        if (r < 0)
-                return r;
-
-        if (profile == SANDBOX_PROFILE_DISPATCHER) {
-                for (size_t i = 0; i < ELEMENTSOF(sandbox_denied_dispatcher); i++) {
-                        r = seccomp_deny(ctx, sandbox_denied_dispatcher[i], deny, 0, NULL);
-                        if (r < 0)
-                                return r;
-                }
-                for (size_t i = 0; i < ELEMENTSOF(sandbox_write_open_flags); i++) {
-                        uint64_t f = (uint64_t) sandbox_write_open_flags[i];
-                        struct scmp_arg_cmp open_cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, f, f);
-                        struct scmp_arg_cmp openat_cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, f, f);
-
-                        r = seccomp_deny(ctx, "open", deny, 1, &open_cmp);
-                        if (r < 0)
-                                return r;
-                        r = seccomp_deny(ctx, "openat", deny, 1, &openat_cmp);
-                        if (r < 0)
-                                return r;
-                }
-                /* openat2's flags sit behind a pointer the filter cannot read: ENOSYS makes
-                 * callers fall back to openat, whose flags it can. */
-                r = seccomp_deny(ctx, "openat2", SCMP_ACT_ERRNO(ENOSYS), 0, NULL);
+        if (!deny_list) {
+                r = seccomp_allow_serving(ctx, profile);
                 if (r < 0)
                         return r;
         }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* sandbox.h — what a worker, a perchild pool or the dispatcher does to itself after the fork and
- * before it touches a socket, and how anyone can read back what a process holds.
+/* sandbox.h — what a worker, a perchild pool, the dispatcher or the CGI launcher does to itself
+ * after the fork and before it touches a socket, and how anyone can read back what a process holds.
  *
  * sandbox_apply() runs in a freshly forked, still single-threaded child and takes these steps in
  * this fixed order, each checked; the first that fails stops everything and is named:
@@ -11,12 +11,18 @@
  *   "setgroups" "setresgid" "setresuid"   only with change_ids: the user's groups, then gid, then uid
  *   "ambient set" "capabilities"          clear the ambient, permitted, effective, inheritable sets
  *   "no_new_privs" "dumpable"             no_new_privs on, dumpable off
- *   "seccomp"       load the profile's filter (libseccomp): the denied calls fail with EPERM
+ *   "seccomp"       load the profile's filter (libseccomp, below)
  *   "verify"        read everything back (ids, capget, prctl, /proc/self/status Seccomp: 2)
- * The process never regains a privilege afterwards: the filter forbids every set*id and capset
- * call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading, personality flags and
- * making itself dumpable again. It applies to the calling thread and to every thread or process
- * it creates later, so call it before starting threads. */
+ *
+ * Every serving role's filter is an allow-list: the calls that role makes (those of the C library
+ * and of the sanitizer runtimes included) pass, any other answers ENOSYS, so that a path nobody
+ * foresaw fails like a call this kernel lacks instead of killing the process and its connections.
+ * Only the CGI launcher keeps a deny list, as it runs arbitrary programs that inherit its filter.
+ * On every profile, the calls that would regain or use a privilege answer EPERM: every set*id and
+ * capset call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading, personality
+ * flags and making itself dumpable again; the serving roles also get EPERM for execve and for a
+ * clone that starts a process. A filter applies to the calling thread and to every thread or
+ * process it creates later, so call sandbox_apply() before starting threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,13 +31,20 @@
 #include <sys/types.h>
 
 typedef enum SandboxProfile {
-        SANDBOX_PROFILE_WORKER,     /* prefork/worker/event processes: the common deny list */
-        SANDBOX_PROFILE_POOL,       /* a perchild pool: the common list; may still exec its CGI */
-        SANDBOX_PROFILE_DISPATCHER, /* the perchild dispatcher: the common list, and no execve/execveat,
-                                     * no open for writing/creating/truncating (openat2, whose flags a
-                                     * filter cannot see, answers ENOSYS so callers fall back to openat),
-                                     * no unlink/rename/mkdir/link/chmod/chown/truncate, no
-                                     * io_uring (its requests would bypass the filter) */
+        SANDBOX_PROFILE_WORKER,       /* worker MPM processes: the serving allow-list, and threads
+                                       * (clone with CLONE_THREAD, futex, rseq, set_robust_list) */
+        SANDBOX_PROFILE_PREFORK,      /* prefork processes: the serving allow-list, single-threaded */
+        SANDBOX_PROFILE_EVENT,        /* event processes: the same list as prefork */
+        SANDBOX_PROFILE_POOL,         /* a perchild pool (the event engine): the same list as prefork */
+        SANDBOX_PROFILE_DISPATCHER,   /* the perchild dispatcher: the serving allow-list without
+                                       * memfd, pipes or AF_UNIX sockets of its own; open for reading
+                                       * only (open for writing/creating/truncating, unlink, rename,
+                                       * mkdir, link, chmod, chown, truncate and io_uring, whose
+                                       * requests would bypass the filter, answer EPERM; openat2,
+                                       * whose flags a filter cannot see, ENOSYS, so callers fall back
+                                       * to openat) */
+        SANDBOX_PROFILE_CGI_LAUNCHER, /* the CGI launcher: a deny list (the EPERM calls above) on top
+                                       * of "allow", as it forks and execs arbitrary CGI programs */
         _SANDBOX_PROFILE_MAX,
 } SandboxProfile;
 

@@ -292,4 +292,5 @@ const MpmOps mpm_worker_module = {
         .maintain = worker_maintain,
         .free_state = mpm_spare_free_state,
         .worker_main = worker_worker_main,
+        .sandbox_profile = SANDBOX_PROFILE_WORKER,
 };

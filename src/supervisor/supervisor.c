@@ -986,7 +986,7 @@ static void generation_cgi_start(SupGeneration *sg) {
                         .uid = !root ? getuid() : u ? u->uid : sg->config->uid,
                         .gid = !root ? getgid() : u ? u->gid : sg->config->gid,
                         .user_name = !root ? NULL : u ? u->user : sg->config->user,
-                        .profile = SANDBOX_PROFILE_POOL, /* until the launcher profile lands */
+                        .profile = SANDBOX_PROFILE_CGI_LAUNCHER,
                 };
                 if (cgi_host_worker_fd(&sg->cgi[i]) < 0)
                         continue;

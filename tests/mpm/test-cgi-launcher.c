@@ -615,7 +615,7 @@ Test(cgi_launcher_limits, no_launcher_no_hang) {
         launcher_sock = safe_close(launcher_sock);
 }
 
-/* As the supervisor runs it: an unprivileged user under the pool's seccomp filter. The programs
+/* As the supervisor runs it: an unprivileged user under the launcher's seccomp filter. The programs
  * inherit both, and exec still works under the filter. */
 static void setup_sandboxed(void) {
         int sv[2];
@@ -624,8 +624,8 @@ static void setup_sandboxed(void) {
         launcher_pid = fork();
         cr_assert_geq(launcher_pid, 0);
         if (launcher_pid == 0) {
-                SandboxPolicy policy = { .change_ids = true, .uid = 65534, .gid = 65534,
-                                         .profile = SANDBOX_PROFILE_POOL };
+                SandboxPolicy policy = {
+                        .change_ids = true, .uid = 65534, .gid = 65534, .profile = SANDBOX_PROFILE_CGI_LAUNCHER};
                 const char *step = NULL;
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
