@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -113,6 +114,7 @@ typedef struct EventSource {
         EventSourceKind kind;
         const Listener *listener;
         uint16_t local_port; /* of the listener, looked up once rather than per connection */
+        bool deferred;       /* TCP_DEFER_ACCEPT: an accepted connection has its request bytes */
 } EventSource;
 
 typedef struct EventConn {
@@ -394,10 +396,13 @@ static bool loop_make_room(EventLoop *l) {
         return false;
 }
 
-/* Take a connected socket into the loop. Nothing has been read from it, and it is not read now:
- * it is registered edge-triggered, and epoll reports its request (already there or not) with the
- * next batch of events. Takes ownership of fd; false when the loop should stop taking more. */
-static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *owned_name, usec_t now) {
+/* Take a connected socket into the loop. With has_data (the listener defers accepts until bytes
+ * arrive), it is served at once, and a connection that is answered and closed in this pass never
+ * enters the epoll set; otherwise nothing is read now (that read would mostly fail): it is
+ * registered edge-triggered, and epoll reports its request (already there or not) with the next
+ * batch of events. Takes ownership of fd; false when the loop should stop taking more. */
+static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *owned_name, bool has_data,
+                       usec_t now) {
         EventConn *c = calloc(1, sizeof(*c));
 
         if (!c) {
@@ -412,8 +417,7 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
         c->phase = HTTP_PHASE_READ;
         c->listener_name = owned_name;
         c->http = http_conn_new(l->g->http, &event_io, c, info, now);
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-        if (!c->http || epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (!c->http) {
                 event_conn_free(c);
                 return true;
         }
@@ -424,6 +428,16 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
         l->accepted++;
         if (l->stopping)
                 http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
+        if (has_data) {
+                c->readable = true;
+                loop_run(l, c, now);
+        }
+        if (!c->closed) {
+                /* Whatever arrived since the last read is reported at once by the ADD itself. */
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                        loop_close(l, c);
+        }
         if (l->spec->max_connections_per_child > 0 && l->accepted >= l->spec->max_connections_per_child) {
                 log_debug("accepted MaxConnectionsPerChild (%u) connections, finishing",
                           l->spec->max_connections_per_child);
@@ -457,7 +471,7 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                         return;
                 }
                 conn_info_from(&peer, listener->name, src->local_port, &info);
-                if (!loop_adopt(l, fd, &info, NULL, now))
+                if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))
                         return;
         }
 }
@@ -533,7 +547,8 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
                 local.ss_family = AF_UNSPEC;
         conn_info_from(&peer, name ? name : "", sockaddr_port(&local), &info);
-        return loop_adopt(l, fd, &info, owned, now);
+        /* The dispatcher passes a connection on once it has seen its request head. */
+        return loop_adopt(l, fd, &info, owned, true, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {
@@ -551,6 +566,13 @@ static void loop_begin_stop(EventLoop *l, usec_t now) {
         loop_set_accepting(l, false);
         for (EventConn *c = l->conns; c; c = c->next)
                 http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
+}
+
+static bool listener_deferred(int fd) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+
+        return getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len) == 0 && v > 0;
 }
 
 static uint16_t listener_local_port(int fd) {
@@ -587,6 +609,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                         .kind = SOURCE_LISTENER,
                         .listener = &spec->listeners[i],
                         .local_port = listener_local_port(spec->listeners[i].fd),
+                        .deferred = listener_deferred(spec->listeners[i].fd),
                 };
         struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &l.stop };
         if (epoll_ctl(l.ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)

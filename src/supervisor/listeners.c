@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "listeners.h"
 
 #define LISTEN_BACKLOG 511
+#define LISTEN_DEFER_ACCEPT_SEC 1
 
 static int parse_address(const char *value, struct sockaddr_storage *ss, socklen_t *len) {
         char host[128];
@@ -107,6 +109,11 @@ static int bind_address(const char *value) {
                 int v6only = 0;
                 (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
         }
+        /* A connection is accepted once its first bytes are there (nginx's "deferred"): a worker
+         * then reads its request at once instead of waiting for another wake-up. One that sends
+         * nothing is still accepted after a few seconds and meets the header deadline. */
+        int defer = LISTEN_DEFER_ACCEPT_SEC;
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
         if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
                 r = -errno;
                 close(fd);
