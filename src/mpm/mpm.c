@@ -73,14 +73,15 @@ void mpm_retire_highest(Generation *g, const ScoreboardView *v, bool need_idle) 
         }
 }
 
-int mpm_spare_start(Generation *g, unsigned start_servers) {
+int mpm_spare_start(Generation *g, unsigned start_servers, unsigned max_processes) {
         SpareState *s = calloc(1, sizeof(*s));
+        unsigned n = MAX(start_servers, MIN(g->inherited_processes, max_processes));
 
         if (!s)
                 return -ENOMEM;
         spare_state_init(s);
         g->mpm_state = s;
-        return mpm_spawn_first(g, start_servers);
+        return mpm_spawn_first(g, n);
 }
 
 void mpm_spare_free_state(Generation *g) {

@@ -125,6 +125,10 @@ struct Generation {
         unsigned start_failures;
         usec_t spawn_not_before;
         bool draining;
+        /* At a reload: how many processes the generation it replaces was running. An MPM that
+         * grows with load starts with as many, so that the load it takes over is not queued while
+         * it ramps up from StartServers (0 at the first start). */
+        unsigned inherited_processes;
         const MpmHost *host;
 };
 
@@ -161,8 +165,9 @@ unsigned mpm_spawn_free(Generation *g, unsigned n, unsigned max_active);
 /* Gracefully stop the running process in the highest slot (the table stays dense); with need_idle,
  * only one whose scoreboard shows an idle worker. */
 void mpm_retire_highest(Generation *g, const ScoreboardView *v, bool need_idle);
-/* For MPMs whose mpm_state is a SpareState (prefork, worker): allocate it, spawn StartServers. */
-int mpm_spare_start(Generation *g, unsigned start_servers);
+/* For MPMs whose mpm_state is a SpareState (prefork, worker): allocate it, spawn StartServers, or
+ * at a reload as many as the replaced generation ran (inherited_processes), at most max_processes. */
+int mpm_spare_start(Generation *g, unsigned start_servers, unsigned max_processes);
 void mpm_spare_free_state(Generation *g);
 
 typedef struct MpmSpareLimits {

@@ -84,7 +84,8 @@ static unsigned prefork_workers_per_process(const void *config) {
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static int prefork_start(Generation *g) {
-        return mpm_spare_start(g, ((const PreforkConfig *) g->mpm_config)->start_servers);
+        const PreforkConfig *c = g->mpm_config;
+        return mpm_spare_start(g, c->start_servers, c->max_request_workers);
 }
 
 static void prefork_maintain(Generation *g, const ScoreboardView *v, usec_t now) {

@@ -115,7 +115,8 @@ static unsigned worker_workers_per_process(const void *config) {
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static int worker_start(Generation *g) {
-        return mpm_spare_start(g, ((const WorkerConfig *) g->mpm_config)->start_servers);
+        const WorkerConfig *c = g->mpm_config;
+        return mpm_spare_start(g, c->start_servers, c->max_request_workers / c->threads_per_child);
 }
 
 static void worker_maintain(Generation *g, const ScoreboardView *v, usec_t now) {

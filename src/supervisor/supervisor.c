@@ -1167,6 +1167,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
         r = generation_new(s, c, &s->pending);
         if (r >= 0) {
+                s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
                 r = generation_start(s->pending);
                 if (r < 0) {
                         s->pending->g.draining = true;

@@ -32,6 +32,28 @@ class PreforkProcessTest(unittest.TestCase):
             # Idle again: retired one a second down to MaxSpareServers.
             srv.wait_workers(lambda n: n <= 4, timeout=20)
 
+    def test_reload_starts_as_many_processes_as_the_load_needed(self):
+        with Server(mpm_section=PREFORK) as srv:
+            held = []
+            for _ in range(6):
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                read_response(s)
+                held.append(s)
+            old = set(srv.wait_workers(lambda n: n >= 8, timeout=15))
+            seen = len(srv.notifications)
+            os.kill(srv.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while not any("READY=1" in m.split("\n") for m in srv.notifications[seen:]):
+                self.assertLess(time.monotonic(), deadline, "no READY=1 after the reload")
+                time.sleep(0.05)
+            # Ready means none of the new processes is still starting: it started with as many as
+            # the old generation ran, not with StartServers (2) to ramp up from.
+            new = [p for p in srv.workers() if p not in old]
+            self.assertGreaterEqual(len(new), len(old), f"old {sorted(old)}, new {new}")
+            for s in held:
+                s.close()
+
     def test_killed_worker_is_replaced(self):
         with Server(mpm_section=PREFORK) as srv:
             before = srv.workers()
