@@ -17,8 +17,12 @@
 #define CGI_KILL_MARGIN_USEC (1 * USEC_PER_SEC)
 
 struct CgiRun {
-        int out_fd; /* the read end of the program's stdout, non-blocking */
+        const HttpCgiLauncher *launcher;
+        int reply_fd; /* the launcher's answer is awaited here; -1 once it came */
+        int out_fd;   /* the read end of the program's stdout, non-blocking */
         pid_t pid;
+        int failed;   /* the status to answer when the program could not be started */
+        const char *why;
         CgiExchange *exchange;
         char buf[CGI_READ_BUFFER];
 };
@@ -92,6 +96,7 @@ int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScri
 CgiRun *cgi_run_free(CgiRun *r) {
         if (!r)
                 return NULL;
+        safe_close(r->reply_fd);
         safe_close(r->out_fd);
         cgi_exchange_free(r->exchange);
         free(r);
@@ -99,7 +104,12 @@ CgiRun *cgi_run_free(CgiRun *r) {
 }
 
 int cgi_run_fd(const CgiRun *r) {
-        return r->out_fd;
+        return r->reply_fd >= 0 ? r->reply_fd : r->out_fd;
+}
+
+int cgi_run_failed(const CgiRun *r, const char **ret_why) {
+        *ret_why = r->why;
+        return r->failed;
 }
 
 const CgiExchange *cgi_run_exchange(const CgiRun *r) {
@@ -144,11 +154,11 @@ static int launch_status(int r, const char **ret_why) {
         case -ENOEXEC:
                 *ret_why = "cannot execute the script: exec format error (no #! line?)";
                 return 500;
-        case -EAGAIN:
+        case -EBUSY:
                 *ret_why = "the CGI launcher is busy or draining";
                 return 503;
         case -ETIMEDOUT:
-                *ret_why = "the CGI launcher did not answer in time";
+                *ret_why = "the CGI launcher's queue stayed full";
                 return 503;
         case -ECONNRESET:
                 *ret_why = "the CGI launcher is gone";
@@ -168,12 +178,11 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
         const CgiAliasMatch *a = p->alias;
         _cleanup_(cgi_script_done) CgiScript script = CGI_SCRIPT_NULL;
         _cleanup_free_ char *env = NULL, *filename = NULL;
-        _cleanup_close_ int out_read = -1, out_write = -1;
+        _cleanup_close_ int out_read = -1, out_write = -1, reply = -1;
         size_t env_len, env_count, dir_len;
         int fds[2], r;
-        pid_t pid;
 
-        if (!server->cgi_launch) {
+        if (!server->cgi_launcher.start) {
                 *ret_why = "this process cannot start CGI programs (no launcher)";
                 return 500;
         }
@@ -243,10 +252,10 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 .env_count = env_count,
                 .timeout = q->site->cfg->cgi_timeout + CGI_KILL_MARGIN_USEC,
         };
-        r = server->cgi_launch(server->cgi_launch_userdata, &req, &pid);
-        if (r < 0)
-                return launch_status(r, ret_why);
-        /* The program holds the write end now: ours must go, or its end of output is never seen. */
+        reply = server->cgi_launcher.start(server->cgi_launcher.userdata, &req);
+        if (reply < 0)
+                return launch_status(reply, ret_why);
+        /* The launcher holds the write end now: ours must go, or its end of output is never seen. */
         out_write = safe_close(out_write);
 
         const HttpRequestHead *h = q->head;
@@ -273,8 +282,12 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 *ret_why = "out of memory";
                 return 500;
         }
+        run->launcher = &server->cgi_launcher;
+        run->reply_fd = TAKE_FD(reply);
         run->out_fd = TAKE_FD(out_read);
-        run->pid = pid;
+        run->pid = 0;
+        run->failed = 0;
+        run->why = NULL;
         *ret = run;
         *ret_why = NULL;
         return 0;
@@ -282,6 +295,18 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
 
 int cgi_run_pump(CgiRun *r, CgiOutput *ret) {
         *ret = (CgiOutput) {};
+        if (r->failed)
+                return -ECANCELED;
+        if (r->reply_fd >= 0) {
+                int k = r->launcher->finish(r->launcher->userdata, r->reply_fd, &r->pid);
+                if (k == -EAGAIN)
+                        return -EAGAIN; /* the launcher has not answered yet: wait on cgi_run_fd() */
+                r->reply_fd = safe_close(r->reply_fd);
+                if (k < 0) {
+                        r->failed = launch_status(k, &r->why);
+                        return -ECANCELED;
+                }
+        }
         for (;;) {
                 ssize_t n = read(r->out_fd, r->buf, sizeof(r->buf));
                 if (n < 0 && errno == EINTR)

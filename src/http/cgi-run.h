@@ -82,22 +82,27 @@ typedef struct CgiRunParams {
         const char *date;             /* http_date_now() */
 } CgiRunParams;
 
-/* Find the script, build the environment, make the stdout pipe and have the program started.
+/* Find the script, build the environment, make the stdout pipe and hand the program to the
+ * server's launcher (without waiting for it to start: cgi_run_pump() learns how that went).
  * Returns 0 and *ret, or the HTTP status to answer instead (404, 403, 414: the script; 503: the
- * launcher is busy or draining; 500: anything else) with *ret_why saying why for the error log
- * (static, NULL for the plain 404). */
+ * launcher is gone; 500: anything else) with *ret_why saying why for the error log (static, NULL
+ * for the plain 404). */
 int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why);
 CgiRun *cgi_run_free(CgiRun *r);
 
-/* The program's stdout, to wait on for reading. */
+/* What to wait on for reading: the launcher's answer, then the program's stdout. */
 int cgi_run_fd(const CgiRun *r);
+
+/* After cgi_run_pump() said -ECANCELED: the status to answer (500: the program could not be
+ * executed; 503: the launcher is busy, draining or gone) and *ret_why (static) for the error log. */
+int cgi_run_failed(const CgiRun *r, const char **ret_why);
 
 /* Read what the program wrote and turn it into bytes for the client in *ret; those bytes point into
  * the run and must be written before the next call. Returns CGI_EXCHANGE_AGAIN (write *ret, call
  * again), CGI_EXCHANGE_DONE (write *ret: the response is complete), -EAGAIN (nothing to read:
- * wait for cgi_run_fd()), or an error of cgi_exchange_feed()/cgi_exchange_eof() (-EMSGSIZE still
- * leaves bytes to write in *ret). */
+ * wait for cgi_run_fd()), -ECANCELED (the program could not be started: cgi_run_failed()), or an
+ * error of cgi_exchange_feed()/cgi_exchange_eof() (-EMSGSIZE still leaves bytes to write in *ret). */
 int cgi_run_pump(CgiRun *r, CgiOutput *ret);
 
 const CgiExchange *cgi_run_exchange(const CgiRun *r);
-pid_t cgi_run_pid(const CgiRun *r);
+pid_t cgi_run_pid(const CgiRun *r); /* 0 until the launcher answered */

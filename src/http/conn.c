@@ -1251,6 +1251,16 @@ static ConnStep conn_cgi(HttpConn *c, usec_t now) {
                         conn_error(c, LOG_PRI_WARNING, "%s", cgi_exchange_error(x));
                         rq->cgi_finished = true;
                         break;
+                case -ECANCELED: {
+                        /* The launcher could not start it (exec failed, busy, gone). */
+                        const char *why = NULL;
+                        int status = cgi_run_failed(rq->cgi_run, &why);
+                        conn_error(c, LOG_PRI_ERR, "%s", why ? why : "cannot start the script");
+                        rq->cgi_run = cgi_run_free(rq->cgi_run);
+                        conn_respond_error(c, status, false);
+                        conn_start_write(c, now);
+                        return STEP_CONTINUE;
+                }
                 default:
                         conn_error(c, LOG_PRI_ERR, "%s", cgi_exchange_error(x) ? cgi_exchange_error(x) : strerror(-r));
                         if (!cgi_exchange_head_sent(x)) {

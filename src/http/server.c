@@ -223,9 +223,8 @@ const HttpSite *http_server_select(const HttpServer *s, const char *listener_nam
         return first ? first : &s->sites[0];
 }
 
-void http_server_set_cgi_launcher(HttpServer *s, CgiLaunchFunc launch, void *userdata) {
-        s->cgi_launch = launch;
-        s->cgi_launch_userdata = userdata;
+void http_server_set_cgi_launcher(HttpServer *s, const HttpCgiLauncher *launcher) {
+        s->cgi_launcher = launcher ? *launcher : (HttpCgiLauncher) {};
 }
 
 void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign) {

@@ -41,10 +41,17 @@ typedef struct HttpSite {
         size_t n_script_alias_fds;
 } HttpSite;
 
-/* Start the CGI program req describes (cgi-run.h); the fds are only lent. Returns 0 and the
- * program's pid, or -errno (cgi_launch() in src/mpm/cgi-launcher.h lists what they mean). */
+/* How a process has CGI programs started (cgi-run.h), in two steps so that an event loop never
+ * waits for a fork and an exec: start() hands req over (its fds are only lent) and returns a
+ * descriptor that becomes readable once the answer is there (the caller closes it), or -errno;
+ * finish() reads that answer: 0 and the program's pid, -EAGAIN when it is not there yet, or -errno
+ * (src/mpm/cgi-launcher.h says which). */
 struct CgiLaunchRequest;
-typedef int (*CgiLaunchFunc)(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid);
+typedef struct HttpCgiLauncher {
+        int (*start)(void *userdata, const struct CgiLaunchRequest *req);
+        int (*finish)(void *userdata, int fd, pid_t *ret_pid);
+        void *userdata;
+} HttpCgiLauncher;
 
 typedef struct HttpServer {
         HttpSite *sites; /* sites[0] is the main server ([Server]); the rest are [VirtualHost]s */
@@ -58,8 +65,7 @@ typedef struct HttpServer {
         uint32_t max_head_size;     /* the largest head any site accepts */
         const struct HttpStatusData *status; /* what the supervisor publishes; read-only in workers */
         struct HttpServerLogs *logs;         /* CustomLog files (server-logs.h); NULL until opened */
-        CgiLaunchFunc cgi_launch;            /* NULL: this process cannot run CGI programs */
-        void *cgi_launch_userdata;
+        HttpCgiLauncher cgi_launcher;        /* .start NULL: this process cannot run CGI programs */
 } HttpServer;
 
 int http_server_new(const char *mime_types_file, HttpServer **ret);
@@ -82,7 +88,7 @@ void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign);
 
 /* In a worker process: how CGI programs are started (NULL: they are not, requests for them get
  * 500). */
-void http_server_set_cgi_launcher(HttpServer *s, CgiLaunchFunc launch, void *userdata);
+void http_server_set_cgi_launcher(HttpServer *s, const HttpCgiLauncher *launcher);
 
 /* Parse a RequestReadTimeout value (Apache's syntax: "header=N[-M][,MinRate=R] body=…", seconds,
  * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets

@@ -64,7 +64,7 @@ static int wait_fd(int fd, short events, usec_t deadline) {
         }
 }
 
-int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
+int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
         _cleanup_close_ int reply = -1, reply_peer = -1, null_in = -1, null_err = -1;
         _cleanup_free_ char *msg = NULL;
         usec_t deadline = now_usec(CLOCK_MONOTONIC) +
@@ -97,7 +97,7 @@ int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
         if (req->env_len > 0)
                 memcpy(p, req->env, req->env_len);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return -errno;
         reply = pair[0];
         reply_peer = pair[1];
@@ -154,17 +154,17 @@ int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
                         return r;
         }
         /* Only the launcher may hold the other end now, so its exit (or its close) ends the wait. */
-        reply_peer = safe_close(reply_peer);
+        return TAKE_FD(reply);
+}
 
-        r = wait_fd(reply, POLLIN, deadline);
-        if (r < 0)
-                return r;
+int cgi_launch_receive(int reply, pid_t *ret_pid) {
         CgiWireReply a;
         ssize_t n = recv(reply, &a, sizeof(a), MSG_DONTWAIT);
+
         if (n < 0)
-                return errno == EAGAIN ? -ETIMEDOUT : -errno;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
         if (n != (ssize_t) sizeof(a))
-                return -ECONNRESET;
+                return -ECONNRESET; /* 0: the launcher closed our request unanswered */
         if (a.error < 0)
                 return a.error;
         if (a.pid <= 0)
@@ -173,8 +173,35 @@ int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
         return 0;
 }
 
-int cgi_launch_via_socket(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid) {
-        return cgi_launch(*(const int *) userdata, req, ret_pid);
+int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) +
+                          (req->reply_timeout > 0 ? req->reply_timeout : CGI_REPLY_TIMEOUT_DEFAULT);
+        _cleanup_close_ int reply = cgi_launch_send(launcher_sock, req);
+        int r;
+
+        if (reply < 0)
+                return reply;
+        r = wait_fd(reply, POLLIN, deadline);
+        if (r < 0)
+                return r;
+        r = cgi_launch_receive(reply, ret_pid);
+        return r == -EAGAIN ? -ETIMEDOUT : r;
+}
+
+static int launcher_client_start(void *userdata, const struct CgiLaunchRequest *req) {
+        return cgi_launch_send(*(const int *) userdata, req);
+}
+
+static int launcher_client_finish(void *userdata, int reply, pid_t *ret_pid) {
+        return cgi_launch_receive(reply, ret_pid);
+}
+
+void cgi_launcher_client(int *launcher_sock, HttpCgiLauncher *ret) {
+        *ret = (HttpCgiLauncher) {
+                .start = launcher_client_start,
+                .finish = launcher_client_finish,
+                .userdata = launcher_sock,
+        };
 }
 
 /* ---- the launcher ------------------------------------------------------------------------- */
@@ -307,7 +334,7 @@ static int launcher_start(Launcher *l, const CgiWireRequest *h, char **argv, cha
         pid_t pid;
 
         if (l->draining || l->n_programs >= l->max_programs)
-                return -EAGAIN;
+                return -EBUSY; /* not -EAGAIN: to a client, that means "no answer yet" */
         Program *grown = realloc(l->programs, (l->n_programs + 1) * sizeof(Program));
         if (!grown)
                 return -ENOMEM;

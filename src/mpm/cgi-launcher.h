@@ -31,7 +31,7 @@
 
 typedef struct CgiLauncherOptions {
         usec_t kill_grace;     /* from SIGTERM to SIGKILL for a process group; 0: 2 s */
-        unsigned max_programs; /* running at once; more are refused with -EAGAIN; 0: 1024 */
+        unsigned max_programs; /* running at once; more are refused with -EBUSY; 0: 1024 */
 } CgiLauncherOptions;
 
 /* Serve launch requests arriving on sock until SIGTERM or until all peers of sock are gone; then kill
@@ -42,18 +42,24 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt);
 
 /* ---- what a worker calls ------------------------------------------------------------------ */
 
-/* Have the launcher behind launcher_sock start a program. The caller's fds are only lent: close them
- * afterwards (the stdout write end at once, or the read end never sees EOF). Blocking: one send and
- * one receive. The launcher serves requests one at a time and each costs it a fork and an exec
- * (about a millisecond, more for a large launcher), so under a burst the answer may wait for the
- * ones queued before it; an event loop may call this in its thread when CGI requests are rare, and
- * should hand it to a blocking thread when they are not. Returns 0 and *ret_pid (the program's pid,
- * which is also its process group), or: the exec's error (-EACCES: no execute permission, -ENOENT: a
- * missing interpreter, -ENOEXEC …), -EAGAIN (the launcher is draining or at max_programs),
- * -ETIMEDOUT (no answer within reply_timeout), -ECONNRESET (the launcher is gone or refused the
- * message), -E2BIG (argv and environment too large for one message), or another -errno. */
+/* Have the launcher behind launcher_sock start a program, without waiting for it: send the request
+ * (waiting only while the launcher's queue is full, up to req->reply_timeout) and return the reply
+ * socket (non-blocking, close-on-exec; the caller closes it), which becomes readable when the
+ * launcher has answered. The caller's fds are only lent and were duplicated into the message: they
+ * may be closed at once (the stdout write end must be, or the read end never sees EOF). Returns
+ * -E2BIG (argv and environment too large for one message), -ECONNRESET (the launcher is gone),
+ * -ETIMEDOUT (its queue stayed full), or another -errno. */
+int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req);
+
+/* The launcher's answer on the reply socket: 0 and *ret_pid (the program's pid, which is also its
+ * process group), -EAGAIN (not there yet), or: the exec's error (-EACCES: no execute permission,
+ * -ENOENT: a missing interpreter, -ENOEXEC …), -EBUSY (the launcher is draining or at max_programs),
+ * -ECONNRESET (the launcher closed the request unanswered), or another -errno. */
+int cgi_launch_receive(int reply, pid_t *ret_pid);
+
+/* Both, blocking: send, wait up to req->reply_timeout (0: 10 s) for the answer (-ETIMEDOUT), and
+ * receive it. For callers that may block (tests, tools). */
 int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid);
 
-/* cgi_launch() as the engine's CgiLaunchFunc (http_server_set_cgi_launcher()): userdata points to
- * the launcher socket's fd. */
-int cgi_launch_via_socket(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid);
+/* The engine's launcher (http_server_set_cgi_launcher()) that sends to *launcher_sock. */
+void cgi_launcher_client(int *launcher_sock, HttpCgiLauncher *ret);

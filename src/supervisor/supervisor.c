@@ -229,8 +229,11 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 _exit(WORKER_EXIT_FATAL);
         }
 
-        if (g->cgi_fd >= 0)
-                http_server_set_cgi_launcher(g->http, cgi_launch_via_socket, &g->cgi_fd);
+        if (g->cgi_fd >= 0) {
+                HttpCgiLauncher launcher;
+                cgi_launcher_client(&g->cgi_fd, &launcher);
+                http_server_set_cgi_launcher(g->http, &launcher);
+        }
 
         WorkerContext ctx = {
                 .generation = g,

@@ -24,7 +24,8 @@ static HttpServer *server;
 /* What the fake launcher saw and does. */
 static struct {
         int calls;
-        int fail;            /* -errno to answer instead of starting */
+        int fail_start;      /* -errno for start() to return */
+        int fail;            /* -errno for finish() to answer instead of a pid */
         const char *output;  /* written to stdout; "%BODY%" in it is replaced by stdin's content */
         bool keep_open;      /* keep a copy of stdout's write end in held_stdout */
         int held_stdout;
@@ -33,13 +34,20 @@ static struct {
         size_t body_len;
 } fake;
 
-static int fake_launch(void *userdata, const struct CgiLaunchRequest *req, pid_t *ret_pid) {
+/* start(): does at once what a program would, and returns a pipe with the "answer" in it. */
+static int fake_start(void *userdata, const struct CgiLaunchRequest *req) {
         char out[70000];
         size_t n = 0;
+        int answer[2];
 
         fake.calls++;
+        if (fake.fail_start)
+                return fake.fail_start;
+        cr_assert_eq(pipe2(answer, O_CLOEXEC | O_NONBLOCK), 0);
+        cr_assert_eq(write(answer[1], "!", 1), 1);
+        close(answer[1]);
         if (fake.fail)
-                return fake.fail;
+                return answer[0];
         memcpy(fake.env, req->env, MIN(req->env_len, sizeof(fake.env) - 1));
         for (size_t i = 0; i < MIN(req->env_len, sizeof(fake.env) - 1); i++)
                 if (fake.env[i] == 0)
@@ -65,9 +73,21 @@ static int fake_launch(void *userdata, const struct CgiLaunchRequest *req, pid_t
         cr_assert_eq(write(req->stdout_fd, out, n), (ssize_t) n);
         if (fake.keep_open)
                 fake.held_stdout = fcntl(req->stdout_fd, F_DUPFD_CLOEXEC, 3);
+        return answer[0];
+}
+
+static int fake_finish(void *userdata, int fd, pid_t *ret_pid) {
+        char c;
+
+        if (read(fd, &c, 1) != 1)
+                return -EAGAIN;
+        if (fake.fail)
+                return fake.fail;
         *ret_pid = 4242;
         return 0;
 }
+
+static const HttpCgiLauncher fake_launcher = { .start = fake_start, .finish = fake_finish };
 
 static void setup(void) {
         const char *err = NULL;
@@ -90,7 +110,7 @@ static void setup(void) {
         cfg.script_alias[1] = strdup(p);
         cr_assert_eq(http_server_new(NULL, &server), 0);
         cr_assert_eq(http_server_add_site(server, "main", &cfg, NULL, &err), 0, "%s", err);
-        http_server_set_cgi_launcher(server, fake_launch, NULL);
+        http_server_set_cgi_launcher(server, &fake_launcher);
         memset(&fake, 0, sizeof(fake));
         fake.held_stdout = -1;
         fake.output = "Content-Type: text/plain\r\n\r\nhello";
@@ -218,19 +238,21 @@ Test(conn_cgi, output_that_comes_later_is_relayed) {
 Test(conn_cgi, errors_become_statuses) {
         static const struct {
                 const char *path;
-                int fail;
+                int fail_start, fail;
                 const char *output;
                 const char *status;
         } cases[] = {
-                { "/cgi-bin/nope.sh", 0, "", "404" },
-                { "/cgi-bin/", 0, "", "403" },        /* the directory itself */
-                { "/cgi-bin/run.sh", -EACCES, "", "500" },
-                { "/cgi-bin/run.sh", -EAGAIN, "", "503" },
-                { "/cgi-bin/run.sh", 0, "no colon here\r\n\r\n", "500" },
-                { "/cgi-bin/run.sh", 0, "", "500" },  /* no output at all */
+                { "/cgi-bin/nope.sh", 0, 0, "", "404" },
+                { "/cgi-bin/", 0, 0, "", "403" },               /* the directory itself */
+                { "/cgi-bin/run.sh", 0, -EACCES, "", "500" },   /* exec failed */
+                { "/cgi-bin/run.sh", 0, -EBUSY, "", "503" },    /* launcher draining */
+                { "/cgi-bin/run.sh", -ECONNRESET, 0, "", "503" }, /* launcher gone */
+                { "/cgi-bin/run.sh", 0, 0, "no colon here\r\n\r\n", "500" },
+                { "/cgi-bin/run.sh", 0, 0, "", "500" },         /* no output at all */
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char req[256];
+                fake.fail_start = cases[i].fail_start;
                 fake.fail = cases[i].fail;
                 fake.output = cases[i].output;
                 snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\nGET /cgi-bin/nope HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -252,7 +274,7 @@ Test(conn_cgi, body_over_the_limit_is_413_without_a_launch) {
         cfg.limit_request_body = 4;
         cr_assert_eq(http_server_new(NULL, &s), 0);
         cr_assert_eq(http_server_add_site(s, "main", &cfg, NULL, &err), 0);
-        http_server_set_cgi_launcher(s, fake_launch, NULL);
+        http_server_set_cgi_launcher(s, &fake_launcher);
         static const char *reqs[] = {
                 "POST /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
                 "POST /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",

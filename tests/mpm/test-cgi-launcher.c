@@ -597,7 +597,7 @@ Test(cgi_launcher_limits, max_programs, .init = setup_one_program, .fini = launc
 
         cr_assert_eq(launch("sleep.sh", NULL, NULL, 600 * USEC_PER_SEC, false, &a), 0);
         read_line(a.out, line, sizeof(line));
-        cr_assert_eq(launch("sub/inner.sh", NULL, NULL, 10 * USEC_PER_SEC, false, &b), -EAGAIN);
+        cr_assert_eq(launch("sub/inner.sh", NULL, NULL, 10 * USEC_PER_SEC, false, &b), -EBUSY);
         close(b.out);
         close(a.out);
 }
