@@ -4,8 +4,9 @@
  *
  * The engine never forks: a process that serves connections may be threaded and its sandbox has
  * no execve. The program is started by whoever the server names with http_server_set_cgi_launcher()
- * (in mpmd: the CGI launcher process, src/mpm/cgi-launcher.h), given a CgiLaunchRequest. The run
- * owns the read end of the program's stdout pipe (non-blocking): the connection waits for it to be
+ * (in mpmd: the CGI launcher process, src/mpm/cgi-launcher.h), given a CgiLaunchRequest, without
+ * waiting for the fork and the exec. The run owns the descriptor the launcher answers on, then the
+ * read end of the program's stdout pipe (non-blocking): the connection waits for cgi_run_fd() to be
  * readable (HTTP_CONN_WANT_CGI) and calls cgi_run_pump() again. The request body, if any, was
  * spooled whole into a file first (a memfd), so the program never waits for the client and the
  * client never waits for the program: no deadlock between a full stdin and a full stdout. */
