@@ -31,6 +31,9 @@
 #define DISCARD_BODY_MAX (1024 * 1024) /* a larger unwanted body closes the connection instead */
 #define HTTP_STATUS_PAGE_MAX (16 * 1024)
 #define LINGER_USEC (2 * USEC_PER_SEC)
+/* Lingering close drains at most this much: a client still pushing more after its answer (a 413
+ * for a 10 GB upload) is not worth reading at loopback speed for the whole LINGER_USEC. */
+#define LINGER_BYTES_MAX (4u << 20)
 #define REQUEST_POOL_MAX 64 /* request blocks a thread keeps for reuse */
 /* A CGI request body is held in memory (a memfd) until the program starts: at most this much, or
  * LimitRequestBody when that is lower; more is 413. */
@@ -128,6 +131,7 @@ struct HttpConn {
         unsigned requests;
         bool draining;
         bool shut_down;
+        uint32_t lingered; /* bytes drained by the lingering close */
         HttpConnInfo info;
 };
 
@@ -1278,7 +1282,7 @@ static ConnStep conn_cgi(HttpConn *c, usec_t now) {
 }
 
 static ConnStep conn_linger(HttpConn *c) {
-        char scratch[4096];
+        char scratch[16384];
 
         if (!c->shut_down) {
                 c->shut_down = true;
@@ -1290,6 +1294,9 @@ static ConnStep conn_linger(HttpConn *c) {
                 if (n == -EAGAIN)
                         return STEP_WANT_READ;
                 if (n <= 0)
+                        return STEP_DONE;
+                c->lingered += (uint32_t) n;
+                if (c->lingered >= LINGER_BYTES_MAX)
                         return STEP_DONE;
         }
 }
