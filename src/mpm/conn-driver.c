@@ -62,15 +62,13 @@ int conn_driver_read_stop(int fd) {
         return n == (ssize_t) sizeof(si) ? (int) si.ssi_signo : 0;
 }
 
-void conn_driver_serve(const HttpServer *server, int fd, const char *listener_name, WorkerScore *score,
+void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *info, WorkerScore *score,
                        ConnDriverStop *stop) {
         DriverState d = { .server = server, .score = score };
-        HttpConnInfo info;
         HttpConn *c;
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
-        socket_conn_info(fd, listener_name, &info);
-        c = http_conn_new(server, &socket_io, &fd, &info, now);
+        c = http_conn_new(server, &socket_io, &fd, info, now);
         if (!c) {
                 safe_close(fd);
                 return;

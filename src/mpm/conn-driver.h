@@ -18,8 +18,8 @@ typedef struct ConnDriverStop {
                            * fd that stays readable for every thread, left unread */
 } ConnDriverStop;
 
-/* Serve fd (non-blocking, owned: closed on return). */
-void conn_driver_serve(const HttpServer *server, int fd, const char *listener_name, WorkerScore *score,
+/* Serve fd (non-blocking, owned: closed on return), described by info (socket_accept()). */
+void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *info, WorkerScore *score,
                        ConnDriverStop *stop);
 
 /* Read one pending signal from a signalfd; returns the signal number or 0. */

@@ -219,28 +219,6 @@ static const HttpIo event_io = {
         .local_address = event_io_local_address,
 };
 
-static uint16_t sockaddr_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
-/* The engine's view of a connection from the peer address accept4() returned: no getpeername or
- * getsockname per connection. */
-static void conn_info_from(const struct sockaddr_storage *peer, const char *listener_name, uint16_t local_port,
-                           HttpConnInfo *ret) {
-        *ret = (HttpConnInfo) { .listener_name = listener_name, .local_port = local_port };
-        if (peer->ss_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) peer)->sin_addr, ret->peer, sizeof(ret->peer));
-        else if (peer->ss_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) peer)->sin6_addr, ret->peer, sizeof(ret->peer));
-        else
-                snprintf(ret->peer, sizeof(ret->peer), "-");
-        ret->peer_port = sockaddr_port(peer);
-}
-
 static void loop_update_board(EventLoop *l) {
         l->board->connections_open = l->n_conns;
         l->board->connections_keepalive = l->n_idle;
@@ -470,7 +448,7 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                         }
                         return;
                 }
-                conn_info_from(&peer, listener->name, src->local_port, &info);
+                socket_conn_info_from(&peer, listener->name, src->local_port, &info);
                 if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))
                         return;
         }
@@ -546,7 +524,7 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         len = sizeof(local);
         if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
                 local.ss_family = AF_UNSPEC;
-        conn_info_from(&peer, name ? name : "", sockaddr_port(&local), &info);
+        socket_conn_info_from(&peer, name ? name : "", socket_sockaddr_port(&local), &info);
         /* The dispatcher passes a connection on once it has seen its request head. */
         return loop_adopt(l, fd, &info, owned, true, now);
 }
@@ -575,14 +553,6 @@ static bool listener_deferred(int fd) {
         return getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len) == 0 && v > 0;
 }
 
-static uint16_t listener_local_port(int fd) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-
-        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
-                return 0;
-        return sockaddr_port(&ss);
-}
 
 int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
         const Generation *g = ctx->generation;
@@ -608,7 +578,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                 l.listeners[i] = (EventSource) {
                         .kind = SOURCE_LISTENER,
                         .listener = &spec->listeners[i],
-                        .local_port = listener_local_port(spec->listeners[i].fd),
+                        .local_port = spec->listeners[i].port,
                         .deferred = listener_deferred(spec->listeners[i].fd),
                 };
         struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &l.stop };

@@ -33,7 +33,8 @@ typedef struct Generation Generation;
 
 typedef struct Listener {
         int fd;
-        char *name; /* "127.0.0.1:8080" or the systemd socket name */
+        char *name;    /* "127.0.0.1:8080" or the systemd socket name */
+        uint16_t port; /* its local port, looked up once (0: unknown) */
 } Listener;
 
 /* What a worker process is given. Everything here belongs to its generation. */

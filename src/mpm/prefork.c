@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "socket-io.h"
 #include "server-logs.h"
 #include "log.h"
 #include "maintain.h"
@@ -154,17 +155,18 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
-                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        HttpConnInfo info;
+                        int fd = socket_accept(l->fd, l->name, l->port, &info);
                         if (fd < 0) {
-                                if (errno == EMFILE || errno == ENFILE) {
+                                if (fd == -EMFILE || fd == -ENFILE) {
                                         /* Out of descriptors: let others take the connection, and
                                          * do not spin. */
-                                        log_warning_errno(errno, "accept on %s failed: %m", l->name);
+                                        log_warning_errno(fd, "accept on %s failed: %m", l->name);
                                         usleep(100 * 1000);
                                 }
                                 continue;
                         }
-                        conn_driver_serve(g->http, fd, l->name, score, &stop);
+                        conn_driver_serve(g->http, fd, &info, score, &stop);
                         served++;
                         if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
                                 log_debug("served MaxConnectionsPerChild (%u) connections, exiting",

@@ -84,28 +84,42 @@ const HttpIo socket_io = {
         .local_address = sock_local_address,
 };
 
-void socket_conn_info(int fd, const char *listener_name, HttpConnInfo *ret) {
+uint16_t socket_sockaddr_port(const struct sockaddr_storage *ss) {
+        if (ss->ss_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
+        if (ss->ss_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
+        return 0;
+}
+
+uint16_t socket_local_port(int fd) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
 
-        *ret = (HttpConnInfo) { .listener_name = listener_name };
-        snprintf(ret->peer, sizeof(ret->peer), "-");
-        if (getpeername(fd, (struct sockaddr *) &ss, &len) == 0) {
-                if (ss.ss_family == AF_INET) {
-                        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
-                        inet_ntop(AF_INET, &in->sin_addr, ret->peer, sizeof(ret->peer));
-                        ret->peer_port = ntohs(in->sin_port);
-                } else if (ss.ss_family == AF_INET6) {
-                        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
-                        inet_ntop(AF_INET6, &in6->sin6_addr, ret->peer, sizeof(ret->peer));
-                        ret->peer_port = ntohs(in6->sin6_port);
-                }
-        }
-        len = sizeof(ss);
-        if (getsockname(fd, (struct sockaddr *) &ss, &len) == 0) {
-                if (ss.ss_family == AF_INET)
-                        ret->local_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
-                else if (ss.ss_family == AF_INET6)
-                        ret->local_port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-        }
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        return socket_sockaddr_port(&ss);
+}
+
+void socket_conn_info_from(const struct sockaddr_storage *peer, const char *listener_name, uint16_t local_port,
+                           HttpConnInfo *ret) {
+        *ret = (HttpConnInfo) { .listener_name = listener_name, .local_port = local_port };
+        if (peer->ss_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) peer)->sin_addr, ret->peer, sizeof(ret->peer));
+        else if (peer->ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) peer)->sin6_addr, ret->peer, sizeof(ret->peer));
+        else
+                snprintf(ret->peer, sizeof(ret->peer), "-");
+        ret->peer_port = socket_sockaddr_port(peer);
+}
+
+int socket_accept(int listen_fd, const char *listener_name, uint16_t local_port, HttpConnInfo *ret) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(listen_fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        socket_conn_info_from(&peer, listener_name, local_port, ret);
+        return fd;
 }

@@ -4,6 +4,9 @@
  * The io context is a pointer to the int fd. */
 #pragma once
 
+#include <stdint.h>
+#include <sys/socket.h>
+
 #include "conn.h"
 
 extern const HttpIo socket_io;
@@ -17,5 +20,16 @@ ssize_t socket_unsent(int fd);
 /* SO_LINGER 0: close() then sends a reset and drops what is still queued. */
 void socket_reset_on_close(int fd);
 
-/* Describe an accepted socket for the engine (peer address, ports). */
-void socket_conn_info(int fd, const char *listener_name, HttpConnInfo *ret);
+/* The port of a socket address (0 for another family), and a socket's own local port (0 when
+ * unknown): a listener's is looked up once, not per connection. */
+uint16_t socket_sockaddr_port(const struct sockaddr_storage *ss);
+uint16_t socket_local_port(int fd);
+
+/* The engine's view of a connection from the peer address accept4() gave: no getpeername or
+ * getsockname per connection. */
+void socket_conn_info_from(const struct sockaddr_storage *peer, const char *listener_name, uint16_t local_port,
+                           HttpConnInfo *ret);
+
+/* accept4() a connection (non-blocking, close-on-exec) from listen_fd with that view of it.
+ * Returns the fd or -errno. */
+int socket_accept(int listen_fd, const char *listener_name, uint16_t local_port, HttpConnInfo *ret);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn-driver.h"
+#include "socket-io.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
@@ -198,13 +199,14 @@ static void *worker_thread_main(void *userdata) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
-                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        HttpConnInfo info;
+                        int fd = socket_accept(l->fd, l->name, l->port, &info);
                         if (fd < 0) {
-                                if (errno == EMFILE || errno == ENFILE)
+                                if (fd == -EMFILE || fd == -ENFILE)
                                         usleep(100 * 1000);
                                 continue;
                         }
-                        conn_driver_serve(g->http, fd, l->name, score, &stop);
+                        conn_driver_serve(g->http, fd, &info, score, &stop);
                         if (worker_process_count(p))
                                 stopping = true;
                 }

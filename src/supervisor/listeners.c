@@ -13,6 +13,7 @@
 
 #include "conf-table.h"
 #include "listeners.h"
+#include "socket-io.h"
 
 #define LISTEN_BACKLOG 511
 #define LISTEN_DEFER_ACCEPT_SEC 1
@@ -88,6 +89,7 @@ static int listener_set_add(ListenerSet *set, int fd, const char *name) {
         if (!l[set->n].name)
                 return -ENOMEM;
         l[set->n].fd = fd;
+        l[set->n].port = socket_local_port(fd);
         set->n++;
         return 0;
 }

@@ -28,6 +28,7 @@
 #include "mpm.h"
 #include "scoreboard.h"
 #include "server-logs.h"
+#include "socket-io.h"
 #include "time-util.h"
 
 #define HOSTILE_SCRIBBLE_MSEC 20
@@ -177,10 +178,11 @@ static int hostile_worker_main(const WorkerContext *ctx) {
                                 continue;
                         }
                         const Listener *l = &g->listeners[ev[i].data.u64];
-                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        HttpConnInfo info;
+                        int fd = socket_accept(l->fd, l->name, l->port, &info);
                         if (fd < 0)
                                 continue;
-                        conn_driver_serve(g->http, fd, l->name, score, &stop);
+                        conn_driver_serve(g->http, fd, &info, score, &stop);
                 }
         }
         if (!hostile) {
