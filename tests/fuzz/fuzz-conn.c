@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a whole connection. Request bytes go in through the memory I/O in chunks whose
  * size the input chooses, the response bytes come out; the engine must never crash, never write
- * outside its buffers, and every response it writes must start with a status line. */
+ * outside its buffers, and every response it writes must start with a status line. Requests
+ * beneath /cgi-bin/ run a stand-in CGI program whose output is the request body, so the input
+ * drives the CGI head parser and the response framing through the connection too. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgi-run.h"
 #include "conn.h"
 #include "memory-io.h"
 #include "server.h"
@@ -19,6 +24,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static HttpServer *server;
 static HttpSiteConfig cfg;
+
+/* The stand-in program: writes its stdin (the spooled body, at most what a pipe holds) to stdout
+ * and ends; the answer is ready at once. */
+static int fake_start(void *userdata, const struct CgiLaunchRequest *req) {
+        char buf[60000];
+        size_t n = 0;
+        ssize_t k;
+        int answer[2];
+
+        while (req->stdin_fd >= 0 && n < sizeof(buf) && (k = read(req->stdin_fd, buf + n, sizeof(buf) - n)) > 0)
+                n += (size_t) k;
+        if (n > 0 && write(req->stdout_fd, buf, n) != (ssize_t) n)
+                abort();
+        if (pipe2(answer, O_CLOEXEC | O_NONBLOCK) < 0)
+                abort();
+        if (write(answer[1], "!", 1) != 1)
+                abort();
+        close(answer[1]);
+        return answer[0];
+}
+
+static int fake_finish(void *userdata, int fd, pid_t *ret_pid) {
+        char c;
+        if (read(fd, &c, 1) != 1)
+                return -EAGAIN;
+        *ret_pid = 1;
+        return 0;
+}
+
+static const HttpCgiLauncher fake_launcher = { .start = fake_start, .finish = fake_finish };
 
 static void setup(void) {
         /* TMPDIR: run-fuzzer points it at a folder it removes afterwards. */
@@ -38,11 +73,25 @@ static void setup(void) {
         fclose(f);
         snprintf(p, sizeof(p), "%s/dir", root);
         mkdir(p, 0755);
+        snprintf(p, sizeof(p), "%s/cgi", root);
+        mkdir(p, 0755);
+        snprintf(p, sizeof(p), "%s/cgi/run", root);
+        f = fopen(p, "we");
+        if (!f)
+                abort();
+        fclose(f);
         if (conf_table_defaults(http_site_directives, &cfg) < 0)
                 abort();
         cfg.document_root = strdup(root);
+        cfg.script_alias = calloc(3, sizeof(char *));
+        if (!cfg.script_alias)
+                abort();
+        cfg.script_alias[0] = strdup("/cgi-bin/");
+        snprintf(p, sizeof(p), "%s/cgi", root);
+        cfg.script_alias[1] = strdup(p);
         if (http_server_new(NULL, &server) < 0 || http_server_add_site(server, "fuzz", &cfg, NULL, &err) < 0)
                 abort();
+        http_server_set_cgi_launcher(server, &fake_launcher);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -58,6 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!c)
                 abort();
         HttpConnWant w = memory_io_run(c, &m);
+        /* A program's output is all in its pipe, which then ends: each run makes progress. */
+        for (int i = 0; i < 10000 && w == HTTP_CONN_WANT_CGI; i++)
+                w = memory_io_run(c, &m);
         if (w != HTTP_CONN_DONE)
                 (void) http_conn_timeout(c, http_conn_deadline(c));
         if (m.out_len > 0 && (m.out_len < 12 || memcmp(m.out, "HTTP/1.1 ", 9) != 0))
