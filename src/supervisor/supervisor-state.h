@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor-state.h — the supervisor's state, shared by its own files only: the Supervisor (one
+ * sd-event loop, its sockets, its generations) and each generation as the supervisor keeps it.
+ * supervisor.c runs the loop (readiness, reload, signals, the control socket); spawn.c forks the
+ * workers the MPMs ask for. Nothing outside src/supervisor includes this. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "cgi-host.h"
+#include "config.h"
+#include "control.h"
+#include "listeners.h"
+#include "mpm.h"
+#include "status.h"
+#include "supervisor.h"
+
+typedef struct Supervisor Supervisor;
+
+/* A generation as the supervisor keeps it: the MPM's view plus what only the supervisor holds. */
+typedef struct SupGeneration {
+        Generation g;
+        Supervisor *sup;
+        Config *config;
+        unsigned workers_per_process;
+        int ready_channel[2];
+        sd_event_source *ready_source;
+        sd_event_source **children; /* per slot */
+        bool announced_ready;
+        usec_t drain_deadline;
+        HttpStatusData *status;          /* published once a second; workers see status_ro */
+        const HttpStatusData *status_ro;
+        ProcessScore retired;            /* what exited workers had served */
+        int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
+        uint32_t logs_epoch;             /* how many times the logs were reopened */
+        bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
+        uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
+        bool *misbehaved;                /* per slot: killed for breaking the protocol (counts as a failure) */
+        /* CGI launchers: [0] runs as the server's User (when a site without a User of its own has a
+         * ScriptAlias), [1 + i] as site i's own User (per-user MPMs, when that site has one). */
+        CgiHost *cgi;
+        size_t n_cgi;
+        struct SupGeneration *next; /* older generations still draining */
+} SupGeneration;
+
+struct Supervisor {
+        sd_event *event;
+        const SupervisorOptions *opts;
+        ListenerSet listeners;
+        SupGeneration *current;
+        SupGeneration *pending;  /* being started by a reload; becomes current once ready */
+        usec_t pending_deadline;
+        SupGeneration *draining; /* list of older generations finishing their work */
+        char *last_reload;       /* "ok" or the first error of the last reload */
+        ControlServer *control;
+        ControlClient *reload_waiters[16]; /* mpmctl reload calls waiting for the outcome */
+        size_t n_reload_waiters;
+        /* A committed reload's callers, answered once no older generation takes connections. */
+        ControlClient *quiesce_waiters[16];
+        size_t n_quiesce_waiters;
+        unsigned quiesce_generation;
+        usec_t quiesce_deadline;
+        sd_event_source *quiesce_timer;
+        usec_t started;
+        unsigned next_generation;
+        bool stopping;
+        bool ready_sent;
+        int exit_status;
+        usec_t stop_deadline;
+        sd_event_source *tick;
+        sd_event_source *watchdog;
+        uint64_t watchdog_usec;
+};
+
+/* spawn.c: the spawn API offered to MPMs (MpmHost), and what a forked process drops of the
+ * supervisor (also used by the CGI launcher's fork). */
+extern const MpmHost supervisor_host;
+void worker_forget_supervisor(Supervisor *s);
+
+/* supervisor.c: a worker of sg (userdata) exited. */
+int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);
