@@ -63,6 +63,69 @@ bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t 
         return true;
 }
 
+/* ---- AddHandler cgi-script ---------------------------------------------------------------- */
+
+int cgi_add_handler_check(const HttpSiteConfig *cfg, char **ret_error) {
+        bool have_handler = false, have_ext = false;
+
+        *ret_error = NULL;
+        STRV_FOREACH(w, cfg->add_handler) {
+                if ((*w)[0] == '.') {
+                        if (!have_handler)
+                                return asprintf(ret_error, "AddHandler: \"%s\" comes before a handler name", *w) < 0
+                                               ? -ENOMEM
+                                               : -EINVAL;
+                        if ((*w)[1] == 0 || strchr(*w + 1, '.') || strchr(*w, '/'))
+                                return asprintf(ret_error, "AddHandler: \"%s\" is not a file extension such as .cgi", *w) <
+                                                       0
+                                               ? -ENOMEM
+                                               : -EINVAL;
+                        have_ext = true;
+                        continue;
+                }
+                if (strcmp(*w, "cgi-script") != 0)
+                        return asprintf(ret_error, "AddHandler: unknown handler \"%s\" (mpmd has cgi-script)", *w) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
+                if (have_handler && !have_ext)
+                        return asprintf(ret_error, "AddHandler: cgi-script needs at least one extension, such as .cgi") <
+                                               0
+                                       ? -ENOMEM
+                                       : -EINVAL;
+                have_handler = true;
+                have_ext = false;
+        }
+        if (have_handler && !have_ext)
+                return asprintf(ret_error, "AddHandler: cgi-script needs at least one extension, such as .cgi") < 0
+                               ? -ENOMEM
+                               : -EINVAL;
+        return 0;
+}
+
+static bool ends_with_ext_ci(const char *s, size_t len, const char *ext) {
+        size_t n = strlen(ext);
+        return n < len && strncasecmp(s + len - n, ext, n) == 0;
+}
+
+bool cgi_handler_may_match(const HttpSiteConfig *cfg, const char *path, size_t path_len) {
+        for (size_t i = 0; i <= path_len; i++) {
+                if (i < path_len && path[i] != '/')
+                        continue;
+                /* path[0..i) ends a component */
+                STRV_FOREACH(w, cfg->add_handler)
+                        if ((*w)[0] == '.' && ends_with_ext_ci(path, i, *w))
+                                return true;
+        }
+        return false;
+}
+
+bool cgi_handler_match(const HttpSiteConfig *cfg, const char *name, size_t len) {
+        STRV_FOREACH(w, cfg->add_handler)
+                if ((*w)[0] == '.' && ends_with_ext_ci(name, len, *w))
+                        return true;
+        return false;
+}
+
 /* ---- the environment ---------------------------------------------------------------------- */
 
 typedef struct EnvWriter {

@@ -39,6 +39,20 @@ typedef struct CgiAliasMatch {
  * longest is the only useful reading). Returns true and fills *ret. */
 bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t path_len, CgiAliasMatch *ret);
 
+/* ---- AddHandler cgi-script ---------------------------------------------------------------- */
+
+/* Check a site's AddHandler list: "cgi-script" (the one handler mpmd has) followed by extensions
+ * starting with '.', repeatable. 0, or -EINVAL with *ret_error (malloc'd); -ENOMEM. */
+int cgi_add_handler_check(const HttpSiteConfig *cfg, char **ret_error);
+
+/* Could the normalized path name a file with one of the site's CGI extensions, as its last component
+ * or followed by more path (PATH_INFO)? No system call: the cheap test before a look on disk. */
+bool cgi_handler_may_match(const HttpSiteConfig *cfg, const char *path, size_t path_len);
+
+/* Does name[0..len) (a script found on disk) end in one of the site's CGI extensions? Extensions
+ * compare without regard to case, as Apache's. */
+bool cgi_handler_match(const HttpSiteConfig *cfg, const char *name, size_t len);
+
 /* ---- the environment ---------------------------------------------------------------------- */
 
 /* Large enough for any request the default limits admit with room to spare; a bigger one gets 500. */

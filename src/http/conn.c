@@ -87,7 +87,8 @@ typedef struct ConnRequest {
         size_t cont_len;
 
         /* CGI */
-        bool cgi;             /* the request names a script beneath a ScriptAlias */
+        bool cgi;             /* the request names a script beneath a ScriptAlias … */
+        bool cgi_handler;     /* … or, with this, one under DocumentRoot with an AddHandler extension */
         CgiRun *cgi_run;
         CgiOutput cgi_out;    /* bytes of the program's response not yet sent */
         bool cgi_finished;    /* the response is complete once cgi_out is sent */
@@ -194,7 +195,7 @@ static void conn_request_reset(HttpConn *c, ConnRequest *rq) {
         rq->spool_fd = safe_close(rq->spool_fd);
         rq->cont = NULL;
         rq->cont_len = 0;
-        rq->cgi = rq->cgi_finished = rq->cgi_cut = false;
+        rq->cgi = rq->cgi_handler = rq->cgi_finished = rq->cgi_cut = false;
         rq->cgi_run = cgi_run_free(rq->cgi_run);
         rq->cgi_out = (CgiOutput) {};
         rq->out_len = rq->out_sent = rq->mem_len = rq->mem_sent = 0;
@@ -495,6 +496,33 @@ static void conn_cgi_route(HttpConn *c, const CgiAliasMatch *m, const char *path
         c->rq->cgi = true;
 }
 
+/* AddHandler cgi-script: the path beneath DocumentRoot as if DocumentRoot were a ScriptAlias of "/". */
+static CgiAliasMatch conn_cgi_handler_alias(const HttpConn *c, const char *path, size_t path_len) {
+        return (CgiAliasMatch) {
+                .url = "/",
+                .url_len = 1,
+                .directory = conn_cfg(c)->document_root,
+                .rest = path + 1,
+                .rest_len = path_len - 1,
+        };
+}
+
+/* Does the path name a file with an AddHandler cgi-script extension (and perhaps PATH_INFO after
+ * it)? Then it is run, found the way a ScriptAlias script is (nothing outside DocumentRoot); a file
+ * that is not there, or has another extension, is left to the static handler. */
+static bool conn_cgi_handler_route(HttpConn *c, const char *path, size_t path_len) {
+        CgiScript script = CGI_SCRIPT_NULL;
+
+        if (c->site->root_fd < 0 || !cgi_handler_may_match(conn_cfg(c), path, path_len))
+                return false;
+        int r = cgi_script_open(c->site->root_fd, path + 1, path_len - 1, &script);
+        bool match = r >= 0 && cgi_handler_match(conn_cfg(c), path + 1, script.name_len);
+        cgi_script_done(&script);
+        if (match)
+                c->rq->cgi = c->rq->cgi_handler = true;
+        return match;
+}
+
 static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
         ConnRequest *rq = c->rq;
         const HttpRequestHead *h = &rq->head;
@@ -562,6 +590,8 @@ static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
                 conn_cgi_route(c, &alias, path);
                 return;
         }
+        if (cfg->add_handler && conn_cgi_handler_route(c, path, path_len))
+                return;
 
         switch (h->method) {
         case HTTP_METHOD_GET:
@@ -658,9 +688,16 @@ static void conn_cgi_start(HttpConn *c, usec_t now) {
                 .now_mono = now,
         };
         /* Routed before the body was read; the path is found again rather than kept per request. */
-        if (conn_request_path(rq, path, &path_len) != 0 ||
-            !cgi_script_alias_match(conn_cfg(c), path, path_len, &alias) ||
-            alias.index >= c->site->n_script_alias_fds) {
+        int dir_fd = -1;
+        if (conn_request_path(rq, path, &path_len) == 0) {
+                if (rq->cgi_handler) {
+                        alias = conn_cgi_handler_alias(c, path, path_len);
+                        dir_fd = c->site->root_fd;
+                } else if (cgi_script_alias_match(conn_cfg(c), path, path_len, &alias) &&
+                           alias.index < c->site->n_script_alias_fds)
+                        dir_fd = c->site->script_alias_fds[alias.index];
+        }
+        if (dir_fd < 0) {
                 conn_respond_error(c, 500, false);
                 conn_start_write(c, now);
                 return;
@@ -679,7 +716,7 @@ static void conn_cgi_start(HttpConn *c, usec_t now) {
         CgiRunParams p = {
                 .request = &q,
                 .alias = &alias,
-                .alias_dir_fd = c->site->script_alias_fds[alias.index],
+                .alias_dir_fd = dir_fd,
                 .remote_addr = c->info.peer,
                 .remote_port = c->info.peer_port,
                 .server_addr = server_addr,

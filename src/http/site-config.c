@@ -47,6 +47,8 @@ const ConfItem http_site_directives[] = {
           .expect = "addresses or networks (ADDR/BITS)" },
         { "ScriptAlias", CONF_STRV, SITE(script_alias), NULL,
           .expect = "a URL path starting and ending with '/' and an absolute directory" },
+        { "AddHandler", CONF_STRV, SITE(add_handler), NULL,
+          .expect = "cgi-script and the file extensions that run as CGI programs, such as .cgi" },
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
         CONF_TABLE_END,

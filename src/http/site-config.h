@@ -43,6 +43,7 @@ typedef struct HttpSiteConfig {
         char *server_status; /* path of the status page, NULL: off */
         char **server_status_allow;
         char **script_alias; /* ScriptAlias: pairs "URL-PATH DIRECTORY" as words (cgi.h checks them) */
+        char **add_handler;  /* AddHandler: "cgi-script" then extensions, as words (cgi.h checks them) */
         usec_t cgi_timeout;  /* CGITimeout: a CGI program's whole run */
 } HttpSiteConfig;
 

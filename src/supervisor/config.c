@@ -1138,6 +1138,10 @@ static int check_script_alias(const HttpSiteConfig *cfg, char **why) {
         return cgi_script_alias_check(cfg, why);
 }
 
+static int check_add_handler(const HttpSiteConfig *cfg, char **why) {
+        return cfg->add_handler ? cgi_add_handler_check(cfg, why) : 0;
+}
+
 /* The directories are opened when a generation is built: say now which one is missing. */
 static int check_script_alias_directories(const HttpSiteConfig *cfg, char **why) {
         if (!cfg->script_alias || cgi_script_alias_check(cfg, why) < 0) {
@@ -1160,6 +1164,7 @@ static void check_site_keys(Loader *l) {
         check_site_key(l, "CustomLog", check_custom_log);
         check_site_key(l, "RequestReadTimeout", check_read_timeout);
         check_site_key(l, "ScriptAlias", check_script_alias);
+        check_site_key(l, "AddHandler", check_add_handler);
         if (l->opts->check_filesystem)
                 check_site_key(l, "ScriptAlias", check_script_alias_directories);
 }

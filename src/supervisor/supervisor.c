@@ -464,7 +464,7 @@ static int generation_cgi_init(SupGeneration *sg) {
                 size_t k = own ? 1 + i : 0;
 
                 sg->g.site_cgi_fds[i] = -1;
-                if (!http->sites[i].cfg->script_alias)
+                if (!http->sites[i].cfg->script_alias && !http->sites[i].cfg->add_handler)
                         continue;
                 if (cgi_host_worker_fd(&sg->cgi[k]) < 0) {
                         r = cgi_host_init(&sg->cgi[k], sg->g.number, own ? http->sites[i].name : NULL);

@@ -281,6 +281,62 @@ Test(cgi_alias, check) {
         cr_assert_eq(cgi_script_alias_check(&none, &why), 0);
 }
 
+Test(cgi_handler, check) {
+        static const struct {
+                const char *value;
+                const char *error; /* substring; NULL: valid */
+        } cases[] = {
+                { "cgi-script .cgi", NULL },
+                { "cgi-script .cgi .pl cgi-script .py", NULL },
+                { ".cgi", "comes before a handler name" },
+                { "php-script .php", "unknown handler" },
+                { "cgi-script", "needs at least one extension" },
+                { "cgi-script cgi-script .cgi", "needs at least one extension" },
+                { "cgi-script cgi", "unknown handler" },
+                { "cgi-script .", "not a file extension" },
+                { "cgi-script .tar.gz", "not a file extension" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                HttpSiteConfig cfg = { .add_handler = words(cases[i].value) };
+                char *why = NULL;
+                int r = cgi_add_handler_check(&cfg, &why);
+
+                if (!cases[i].error)
+                        cr_assert_eq(r, 0, "%s: %s", cases[i].value, why);
+                else {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].value);
+                        cr_assert_not_null(strstr(why, cases[i].error), "%s: %s", cases[i].value, why);
+                }
+                free(why);
+                strv_free(cfg.add_handler);
+        }
+}
+
+Test(cgi_handler, match) {
+        HttpSiteConfig cfg = { .add_handler = words("cgi-script .cgi .pl") };
+        static const struct {
+                const char *path;
+                bool may;
+        } cases[] = {
+                { "/run.cgi", true },
+                { "/dir/RUN.CGI", true },       /* extensions compare without case */
+                { "/run.cgi/more/path", true }, /* PATH_INFO after the script */
+                { "/a.pl", true },
+                { "/run.cgi.txt", false },
+                { "/runcgi", false },
+                { "/dir.cgix/x", false },
+                { "/", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_eq(cgi_handler_may_match(&cfg, cases[i].path, strlen(cases[i].path)), cases[i].may, "%s",
+                             cases[i].path);
+        cr_assert(cgi_handler_match(&cfg, "dir/run.cgi", 11));
+        cr_assert(!cgi_handler_match(&cfg, "dir/run.sh", 10));
+        strv_free(cfg.add_handler);
+}
+
 Test(cgi_alias, match_longest_prefix) {
         HttpSiteConfig cfg = { .script_alias = words("/cgi-bin/ /srv/cgi/ /cgi-bin/admin/ /srv/admin/") };
         CgiAliasMatch m;

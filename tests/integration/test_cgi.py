@@ -258,5 +258,48 @@ class CgiTest(unittest.TestCase):
         self.fail(f"no {needle!r} in the error log:\n{self.server.error_log()[-3000:]}")
 
 
+class AddHandlerTest(unittest.TestCase):
+    """AddHandler = cgi-script .cgi: files with the extension under DocumentRoot run; the rest is static."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(server_keys="AddHandler = cgi-script .cgi\n", files={
+            "index.html": "<h1>static</h1>\n",
+            "app/hello.cgi": SCRIPTS["env.sh"],
+            "app/noexec.cgi": SCRIPTS["noexec.sh"],
+            "app/echo.cgi": SCRIPTS["echo.sh"],
+            "app/notes.txt": "plain\n",
+        })
+        for name in ("hello.cgi", "echo.cgi"):
+            os.chmod(os.path.join(cls.server.root, "app", name), 0o755)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_script_by_extension_runs_with_path_info(self):
+        r = self.server.get("/app/hello.cgi/more?x=1")
+        self.assertEqual(r.status, 200, r.body)
+        env = dict(line.split("=", 1) for line in r.body.decode().splitlines() if "=" in line)
+        self.assertEqual(env["SCRIPT_NAME"], "/app/hello.cgi")
+        self.assertEqual(env["PATH_INFO"], "/more")
+        self.assertEqual(env["QUERY_STRING"], "x=1")
+        self.assertEqual(env["SCRIPT_FILENAME"], os.path.join(self.server.root, "app", "hello.cgi"))
+
+    def test_post_body_reaches_the_script(self):
+        with self.server.connect() as s:
+            s.sendall(b"POST /app/echo.cgi HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      b"Content-Length: 5\r\n\r\nhello")
+            r = read_response(s)
+        self.assertEqual((r.status, r.body), (200, b"hello"))
+
+    def test_other_files_stay_static(self):
+        r = self.server.get("/app/notes.txt")
+        self.assertEqual((r.status, r.body), (200, b"plain\n"))
+        self.assertEqual(self.server.get("/").body, b"<h1>static</h1>\n")
+        self.assertEqual(self.server.get("/app/missing.cgi").status, 404)
+        self.assertEqual(self.server.get("/app/noexec.cgi").status, 500)
+
+
 if __name__ == "__main__":
     unittest.main()

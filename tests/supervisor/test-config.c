@@ -567,12 +567,14 @@ Test(config, site_keys_checked_whole_with_their_line) {
                                   "CustomLog = /var/log/a.log %h %Q\n");
         write_file("@/conf.d/1.conf", "[VirtualHost v]\nServerName = v\nScriptAlias = cgi-bin /srv/cgi\n"
                                       "CustomLog = rel.log common\nRequestReadTimeout = body=20,MinRate=500\n"
-                                      "[VirtualHost w]\nServerName = w\nScriptAlias = /cgi-bin/ /nonexistent/cgi\n");
+                                      "[VirtualHost w]\nServerName = w\nScriptAlias = /cgi-bin/ /nonexistent/cgi\n"
+                                      "AddHandler = php-script .php\n");
         ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
         cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
         cr_assert_null(c);
-        cr_assert_eq(errors.n, 5, "%s", joined(&errors));
+        cr_assert_eq(errors.n, 6, "%s", joined(&errors));
         const char *want[] = {
+                "@/conf.d/1.conf:9: [VirtualHost w] AddHandler: unknown handler \"php-script\"",
                 "@/mpmd.conf:4: [Server] CustomLog: ",
                 "@/conf.d/1.conf:4: [VirtualHost v] CustomLog: \"rel.log\" is not an absolute path",
                 "@/mpmd.conf:3: [Server] RequestReadTimeout: ",
