@@ -21,6 +21,9 @@
 #include "time-util.h"
 
 #define PREFORK_SERVER_LIMIT_MAX 200000 /* Apache's MAX_SERVER_LIMIT */
+/* Connections a worker takes in a row without epoll_wait, when they are waiting: few enough that a
+ * stop request (seen by epoll_wait) is never long unnoticed. */
+#define PREFORK_ACCEPT_BURST 16
 
 typedef struct PreforkConfig {
         uint32_t start_servers;
@@ -155,23 +158,27 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
-                        HttpConnInfo info;
-                        int fd = socket_accept(l->fd, l->name, l->port, &info);
-                        if (fd < 0) {
-                                if (fd == -EMFILE || fd == -ENFILE) {
-                                        /* Out of descriptors: let others take the connection, and
-                                         * do not spin. */
-                                        log_warning_errno(fd, "accept on %s failed: %m", l->name);
-                                        usleep(100 * 1000);
+                        /* Under load the next connection is usually waiting already: take a few
+                         * more before going back to epoll_wait (which also sees a stop request). */
+                        for (unsigned k = 0; k < PREFORK_ACCEPT_BURST && (k == 0 || !stopping); k++) {
+                                HttpConnInfo info;
+                                int fd = socket_accept(l->fd, l->name, l->port, &info);
+                                if (fd < 0) {
+                                        if (fd == -EMFILE || fd == -ENFILE) {
+                                                /* Out of descriptors: let others take the connection,
+                                                 * and do not spin. */
+                                                log_warning_errno(fd, "accept on %s failed: %m", l->name);
+                                                usleep(100 * 1000);
+                                        }
+                                        break;
                                 }
-                                continue;
-                        }
-                        conn_driver_serve(g->http, fd, &info, score, &stop);
-                        served++;
-                        if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
-                                log_debug("served MaxConnectionsPerChild (%u) connections, exiting",
-                                          c->max_connections_per_child);
-                                stopping = true;
+                                conn_driver_serve(g->http, fd, &info, score, &stop);
+                                served++;
+                                if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
+                                        log_debug("served MaxConnectionsPerChild (%u) connections, exiting",
+                                                  c->max_connections_per_child);
+                                        stopping = true;
+                                }
                         }
                 }
         }

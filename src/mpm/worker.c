@@ -25,6 +25,9 @@
 
 #define WORKER_SERVER_LIMIT_MAX 20000
 #define WORKER_THREAD_LIMIT_MAX 20000
+/* Connections a thread takes in a row without epoll_wait while they are waiting and no stop was
+ * asked for. */
+#define WORKER_ACCEPT_BURST 64
 
 typedef struct WorkerConfig {
         uint32_t start_servers;
@@ -199,16 +202,20 @@ static void *worker_thread_main(void *userdata) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
-                        HttpConnInfo info;
-                        int fd = socket_accept(l->fd, l->name, l->port, &info);
-                        if (fd < 0) {
-                                if (fd == -EMFILE || fd == -ENFILE)
-                                        usleep(100 * 1000);
-                                continue;
+                        /* Under load the next connection is usually waiting already: take more
+                         * before going back to epoll_wait, as long as no stop was asked for. */
+                        for (unsigned k = 0; k < WORKER_ACCEPT_BURST && (k == 0 || !stopping); k++) {
+                                HttpConnInfo info;
+                                int fd = socket_accept(l->fd, l->name, l->port, &info);
+                                if (fd < 0) {
+                                        if (fd == -EMFILE || fd == -ENFILE)
+                                                usleep(100 * 1000);
+                                        break;
+                                }
+                                conn_driver_serve(g->http, fd, &info, score, &stop);
+                                if (worker_process_count(p) || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
+                                        stopping = true;
                         }
-                        conn_driver_serve(g->http, fd, &info, score, &stop);
-                        if (worker_process_count(p))
-                                stopping = true;
                 }
         }
         score->state = WS_GRACEFUL;
