@@ -20,13 +20,11 @@ struct CgiRun {
         const HttpCgiLauncher *launcher;
         int reply_fd; /* the launcher's answer is awaited here; -1 once it came */
         int out_fd;   /* the read end of the program's stdout, non-blocking */
-        pid_t pid;
         int failed;   /* the status to answer when the program could not be started */
         const char *why;
         CgiExchange *exchange;
         char buf[CGI_READ_BUFFER];
 };
-
 
 void cgi_script_done(CgiScript *s) {
         s->fd = safe_close(s->fd);
@@ -114,10 +112,6 @@ int cgi_run_failed(const CgiRun *r, const char **ret_why) {
 
 const CgiExchange *cgi_run_exchange(const CgiRun *r) {
         return r->exchange;
-}
-
-pid_t cgi_run_pid(const CgiRun *r) {
-        return r->pid;
 }
 
 int cgi_script_status(int r, const char **ret_why) {
@@ -285,7 +279,6 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
         run->launcher = &server->cgi_launcher;
         run->reply_fd = TAKE_FD(reply);
         run->out_fd = TAKE_FD(out_read);
-        run->pid = 0;
         run->failed = 0;
         run->why = NULL;
         *ret = run;
@@ -298,7 +291,8 @@ int cgi_run_pump(CgiRun *r, CgiOutput *ret) {
         if (r->failed)
                 return -ECANCELED;
         if (r->reply_fd >= 0) {
-                int k = r->launcher->finish(r->launcher->userdata, r->reply_fd, &r->pid);
+                pid_t pid; /* the program's, which the launcher watches: nothing here needs it */
+                int k = r->launcher->finish(r->launcher->userdata, r->reply_fd, &pid);
                 if (k == -EAGAIN)
                         return -EAGAIN; /* the launcher has not answered yet: wait on cgi_run_fd() */
                 r->reply_fd = safe_close(r->reply_fd);

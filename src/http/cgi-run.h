@@ -61,7 +61,8 @@ typedef struct CgiLaunchRequest {
         size_t env_len;
         size_t env_count;
         usec_t timeout;       /* CGITimeout: the program's whole run, then its group is killed */
-        usec_t reply_timeout; /* how long to wait for the launcher's answer; 0: 10 s */
+        usec_t reply_timeout; /* how long to wait while the launcher's queue is full (and, in the
+                               * blocking cgi_launch(), for its answer); 0: 10 s */
 } CgiLaunchRequest;
 
 /* ---- one run ------------------------------------------------------------------------------ */
@@ -106,4 +107,3 @@ int cgi_run_failed(const CgiRun *r, const char **ret_why);
 int cgi_run_pump(CgiRun *r, CgiOutput *ret);
 
 const CgiExchange *cgi_run_exchange(const CgiRun *r);
-pid_t cgi_run_pid(const CgiRun *r); /* 0 until the launcher answered */

@@ -192,15 +192,21 @@ Test(conn_cgi, slow_client_gets_every_byte) {
         free(slow);
 }
 
-Test(conn_cgi, waits_for_a_slow_program_then_times_out_with_504) {
-        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n";
-        MemoryIo m;
-
-        fake.output = "Content-Type: text/pl";
+/* A program that wrote output and keeps its stdout open: the connection waits for more. */
+static HttpConn *start_slow_program(const char *req, const char *output, MemoryIo *m) {
+        fake.output = output;
         fake.keep_open = true;
-        memory_io_init(&m, req, strlen(req), 0);
-        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
-        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_CGI);
+        memory_io_init(m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, m), HTTP_CONN_WANT_CGI);
+        return c;
+}
+
+Test(conn_cgi, waits_for_a_slow_program_then_times_out_with_504) {
+        MemoryIo m;
+        HttpConn *c = start_slow_program("GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n", "Content-Type: text/pl",
+                                         &m);
+
         cr_assert_geq(http_conn_cgi_fd(c), 0);
         cr_assert_eq(m.out_len, 0); /* no head yet: nothing sent */
         usec_t deadline = http_conn_deadline(c);
@@ -216,14 +222,9 @@ Test(conn_cgi, waits_for_a_slow_program_then_times_out_with_504) {
 }
 
 Test(conn_cgi, output_that_comes_later_is_relayed) {
-        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
         MemoryIo m;
-
-        fake.output = "Content-Type: text/plain\r\n";
-        fake.keep_open = true;
-        memory_io_init(&m, req, strlen(req), 0);
-        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
-        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_CGI);
+        HttpConn *c = start_slow_program("GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                                         "Content-Type: text/plain\r\n", &m);
         cr_assert_eq(write(fake.held_stdout, "\r\nlate", 6), 6);
         cr_assert_eq(http_conn_run(c, 1001), HTTP_CONN_WANT_CGI);
         cr_assert(memmem(m.out, m.out_len, "4\r\nlate\r\n", 9), "%.*s", (int) m.out_len, m.out);
@@ -255,7 +256,8 @@ Test(conn_cgi, errors_become_statuses) {
                 fake.fail_start = cases[i].fail_start;
                 fake.fail = cases[i].fail;
                 fake.output = cases[i].output;
-                snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\nGET /cgi-bin/nope HTTP/1.1\r\nHost: h\r\n\r\n",
+                snprintf(req, sizeof(req),
+                         "GET %s HTTP/1.1\r\nHost: h\r\n\r\nGET /cgi-bin/nope HTTP/1.1\r\nHost: h\r\n\r\n",
                          cases[i].path);
                 char *out = exchange(req, 0, 0);
                 char want[32];

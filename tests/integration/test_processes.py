@@ -12,6 +12,17 @@ PREFORK = ("[prefork]\nStartServers = 2\nMinSpareServers = 2\nMaxSpareServers = 
            "MaxRequestWorkers = 12\nServerLimit = 16\n")
 
 
+def hold_connections(srv, n):
+    """n kept-alive connections, each answered once: each holds a prefork worker."""
+    held = []
+    for _ in range(n):
+        s = srv.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_response(s)
+        held.append(s)
+    return held
+
+
 @unittest.skipUnless(os.environ.get("MPMD_BUILD_MPM") == "prefork", "prefork arithmetic")
 class PreforkProcessTest(unittest.TestCase):
     def test_start_servers_then_spares_follow_load(self):
@@ -20,12 +31,7 @@ class PreforkProcessTest(unittest.TestCase):
             self.assertEqual(len(srv.workers()), 2)
             self.assertIn("READY=1", "\n".join(srv.notifications))
             # Hold 4 connections open: each takes a worker, so spares must be spawned.
-            held = []
-            for _ in range(4):
-                s = srv.connect()
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                read_response(s)
-                held.append(s)
+            held = hold_connections(srv, 4)
             srv.wait_workers(lambda n: n >= 6, timeout=15)
             for s in held:
                 s.close()
@@ -34,12 +40,7 @@ class PreforkProcessTest(unittest.TestCase):
 
     def test_reload_starts_as_many_processes_as_the_load_needed(self):
         with Server(mpm_section=PREFORK) as srv:
-            held = []
-            for _ in range(6):
-                s = srv.connect()
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                read_response(s)
-                held.append(s)
+            held = hold_connections(srv, 6)
             old = set(srv.wait_workers(lambda n: n >= 8, timeout=15))
             seen = len(srv.notifications)
             os.kill(srv.pid, signal.SIGHUP)
