@@ -880,12 +880,18 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
 
 static void supervisor_hard_stop(Supervisor *s) {
         log_notice("stopping now: killing every worker");
-        if (s->pending)
+        if (s->pending) {
                 generation_stop_all(s->pending, false);
-        if (s->current)
+                generation_cgi_finish(s->pending, true);
+        }
+        if (s->current) {
                 generation_stop_all(s->current, false);
-        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_cgi_finish(s->current, true);
+        }
+        for (SupGeneration *g = s->draining; g; g = g->next) {
                 generation_stop_all(g, false);
+                generation_cgi_finish(g, true);
+        }
         s->stopping = true;
         supervisor_check_done(s);
 }
@@ -1047,6 +1053,15 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         }
         if (!s->stopping)
                 supervisor_reap_draining(s, now);
+        else {
+                /* A CGI launcher may be the last process to end, and its exit is no worker's: look
+                 * once a second whether everything is gone. */
+                if (s->current)
+                        generation_cgi_finish_if_idle(s->current);
+                if (s->pending)
+                        generation_cgi_finish_if_idle(s->pending);
+                supervisor_check_done(s);
+        }
         sd_event_source_set_time(src, usec + MAINTAIN_INTERVAL_USEC);
         return 0;
 }
