@@ -113,7 +113,11 @@ static void dispatcher_update_board(Dispatcher *d) {
         d->ctx->board->workers[0].state = d->stopping ? WS_GRACEFUL : d->n_conns > 0 ? WS_READ : WS_READY;
 }
 
+/* The epoll registration goes first: epoll watches the open file description, not the number, and
+ * after a hand-off the pool holds that description, so closing our fd would leave it registered
+ * with a pointer to freed memory in data.ptr, reported by a later epoll_wait. */
 static void dconn_free(Dispatcher *d, DispatchConn *c) {
+        (void) epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -427,8 +431,9 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                                 break;
                         }
                         case SOURCE_CONN:
-                                /* A connection freed earlier in this batch cannot be reported
-                                 * again: each fd appears once per epoll_wait. */
+                                /* A connection freed earlier in this batch is not reported later
+                                 * in it: its registration was removed before the free, and epoll
+                                 * reports each registration at most once per epoll_wait. */
                                 dconn_event(&d, (DispatchConn *) src, ev[i].events, now);
                                 break;
                         }

@@ -94,6 +94,27 @@ def status(pid):
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def create_users():
+    """The two site users (fresh) and the dispatcher's (if missing); returns the names created."""
+    created = []
+    for user in SITE_USERS:
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
+        created.append(user)
+        assert pwd.getpwnam(user).pw_uid >= 1000
+    try:
+        pwd.getpwnam(DISPATCH_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
+        created.append(DISPATCH_USER)
+    return created
+
+
+def remove_users(created):
+    for user in created:
+        subprocess.run(["userdel", user], capture_output=True)
+
+
 class PerchildServer(Server):
     """mpmd with the perchild MPM, two sites with users of their own, started as root the way the unit does."""
 
@@ -177,28 +198,16 @@ class PerchildServer(Server):
 @unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
 @unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
 class PerchildTest(unittest.TestCase):
-    created = []
-
     @classmethod
     def setUpClass(cls):
-        for user in SITE_USERS:
-            subprocess.run(["userdel", user], capture_output=True)
-            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-            cls.created.append(user)
-            assert pwd.getpwnam(user).pw_uid >= 1000
-        try:
-            pwd.getpwnam(DISPATCH_USER)
-        except KeyError:
-            subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-            cls.created.append(DISPATCH_USER)
+        cls.created = create_users()
         cls.srv = PerchildServer()
         cls.srv.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        for user in cls.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        remove_users(cls.created)
 
     # -- routing -------------------------------------------------------------------------------------
     def test_dedicated_socket_and_dispatcher_reach_the_right_site(self):
