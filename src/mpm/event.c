@@ -276,7 +276,10 @@ static void loop_list_push_front(EventLoop *l, EventConn *c) {
 
 static void event_conn_free(EventConn *c) {
         http_conn_free(c->http);
-        /* close() removes it from the epoll set as well: no epoll_ctl needed. */
+        /* close() removes it from the epoll set as well, because this process holds the only
+         * descriptor of the connection: the dispatcher closes its copy once the hand-off is sent
+         * (and takes it out of its own epoll set first, see dispatch.c), nothing here dups it, and
+         * pools fork nothing. */
         safe_close(c->fd);
         free(c->listener_name);
         free(c);
