@@ -208,9 +208,9 @@ static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
 /* Pass the connection to the pool of the site its head names. */
 static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
         const HttpRequestHead *h = &c->head;
-        const HttpSite *site = http_server_select(d->http, c->source.listener->name,
-                                                  h->has_host ? c->buf + h->host.off : NULL,
-                                                  h->has_host ? h->host.len : 0);
+        const HttpSite *site = http_server_route(d->http, c->source.listener->name,
+                                                 h->has_host ? c->buf + h->host.off : NULL,
+                                                 h->has_host ? h->host.len : 0);
         EventHandoff msg = {};
         union {
                 struct cmsghdr align;

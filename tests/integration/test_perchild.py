@@ -118,7 +118,7 @@ def remove_users(created):
 class PerchildServer(Server):
     """mpmd with the perchild MPM, two sites with users of their own, started as root the way the unit does."""
 
-    def __init__(self, bounding=None, error_log=None):
+    def __init__(self, bounding=None, error_log=None, perchild_keys=""):
         super().__init__(start=False)
         self.bounding = unit_bounding_set() if bounding is None else bounding
         self.port_a = free_port()
@@ -149,7 +149,7 @@ class PerchildServer(Server):
         with open(self.conf, "w") as f:
             f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.root}\n"
                     f"ErrorLog = {error_log or self.log}\nLogLevel = debug\nUser = nobody\nControlSocket = {self.control}\n"
-                    f"{load_line()}\n[perchild]\nStartServers = 2\n")
+                    f"{load_line()}\n[perchild]\nStartServers = 2\n{perchild_keys}")
             f.write(f"\n[VirtualHost a]\nServerName = a.test\nDocumentRoot = {self.sites['a'][0]}\n"
                     f"User = {SITE_USERS[0]}\nGroup = {SITE_USERS[0]}\nListen = 127.0.0.1:{self.port_a}\n"
                     f"PoolProcesses = 3\nScriptAlias = /cgi-bin/ {self.cgi_dirs['a']}\n")
@@ -218,10 +218,53 @@ class PerchildTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"secret of b\n"))
         r = srv.get_on(srv.port, "/", "localhost")
         self.assertEqual((r.status, r.body), (200, b"<h1>hello</h1>\n"))
-        # a.test has a socket of its own: on the shared one it is not there (Apache's rule: the
-        # main server answers), and its pool never sees the connection.
+        # a.test has a socket of its own: on the shared one it is not there, and its pool never
+        # sees the connection; nor does another site's pool (see below).
         r = srv.get_on(srv.port, "/private.txt", "a.test")
-        self.assertEqual(r.status, 404)
+        self.assertEqual(r.status, 421)
+
+    def test_a_name_no_site_has_is_answered_by_the_dispatcher(self):
+        # Apache's rule would give these to the first site of the address (here the main server,
+        # which in other configurations is a tenant's): under perchild they get 421 and no pool
+        # sees them, unless DefaultSite names the site that takes them.
+        srv = self.srv
+        for head in (b"Host: nobody.test\r\n", b"Host: 127.0.0.1\r\n", b"Host: [::1]\r\n", b"Host: b.test.x\r\n",
+                     b"Host: a.test\r\n", b""):
+            with srv.connect() as s:
+                version = b"1.1" if head else b"1.0"
+                s.sendall(b"GET /index.html HTTP/" + version + b"\r\n" + head + b"\r\n")
+                r = read_response(s)
+                self.assertEqual(r.status, 421, head)
+                self.assertEqual(r.header("connection"), "close")
+                self.assertEqual(s.recv(100), b"", head)
+        # "b.test." is b.test (a fully qualified name); "b.test.." is no name at all.
+        self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test.").status, 200)
+        self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test..").status, 400)
+        # On a site's own socket Apache's rule stays: only that site's pool holds the socket.
+        self.assertEqual(srv.get_on(srv.port_a, "/index.html", "nobody.test").body, b"site a\n")
+
+    def test_default_site_takes_the_names_no_site_has(self):
+        with PerchildServer(perchild_keys="DefaultSite = b\n") as other:
+            other.start()
+            for host in ("nobody.test", "127.0.0.1", "a.test"):
+                r = other.get_on(other.port, "/index.html", host)
+                self.assertEqual((r.status, r.body), (200, b"site b\n"), host)
+            # A kept-alive connection of b's pool: a name no site has is b's, another site's is not.
+            with other.connect() as s:
+                for host, status in ((b"b.test", 200), (b"nobody.test", 200), (b"localhost", 421)):
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+                    self.assertEqual(read_response(s).status, status, host)
+
+    def test_default_site_must_name_a_virtual_host(self):
+        bad = PerchildServer(perchild_keys="DefaultSite = nosuch\n")
+        try:
+            p = subprocess.run([BINARY, "-t", "-f", bad.conf], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            with open(bad.conf) as f:
+                line = f.read().splitlines().index("DefaultSite = nosuch") + 1
+            self.assertIn(f"{bad.conf}:{line}: [perchild] DefaultSite: no [VirtualHost nosuch]", p.stderr)
+        finally:
+            bad.stop()
 
     def test_keepalive_request_for_another_site_gets_421(self):
         with self.srv.connect() as s:

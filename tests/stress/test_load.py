@@ -137,7 +137,7 @@ class LoadTest(unittest.TestCase):
                 # has a socket of its own, which its pool alone holds.
                 attackers = Attackers([srv.port, srv.port_a], ["b.test", "localhost", "a.test"],
                                       switch_port=srv.port,
-                                      switch_hosts=[("b.test", "b"), ("localhost", "server"), ("unknown.test", "server")])
+                                      switch_hosts=[("b.test", "b"), ("localhost", "server"), ("unknown.test", None)])
                 loads = {
                     "close b": Load(srv.port, duration=SECONDS, connections=CONNECTIONS // 2, per_conn=1,
                                     close_pct=100, post_pct=0, host="b.test"),
