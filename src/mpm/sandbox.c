@@ -52,9 +52,10 @@ static const char *const sandbox_denied_common[] = {
         "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
         "perf_event_open", "userfaultfd",
         "swapon", "swapoff", "reboot", "acct", "quotactl",
-        /* The new mount API: its calls mount without mount(). Without CAP_SYS_ADMIN in its user
-         * namespace the kernel refuses most of them itself, but open_tree and mount_setattr not
-         * all, and this list must hold even where a process got into a namespace of its own. */
+        /* The new mount API: mounting without mount(). The kernel itself refuses fsopen, fsmount,
+         * fspick and move_mount to a process without CAP_SYS_ADMIN in its user namespace, but not
+         * open_tree (a copy of a mount) nor fsconfig and mount_setattr on a descriptor in hand;
+         * and the list must hold even for a process that got into a namespace of its own. */
         "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
         /* io_uring: its requests (open, connect, socket …) run in the kernel without passing
          * through this filter. */
