@@ -40,6 +40,7 @@ typedef struct PerchildConfig {
         uint32_t dispatchers;
         char *dispatcher_user;
         uint32_t dispatcher_connections;
+        uint32_t dispatcher_connections_per_client;
         uint32_t pool_processes;
         uint32_t server_limit;
         uint32_t worker_connections;
@@ -56,6 +57,8 @@ static const ConfItem perchild_directives[] = {
           .expect = "a user name (not root, not a site's user)" },
         { "DispatcherConnections", CONF_UINT, PC(dispatcher_connections), "10240", 1, 1000000,
           .expect = "a number of connections per dispatcher from 1 to 1000000" },
+        { "DispatcherConnectionsPerClient", CONF_UINT, PC(dispatcher_connections_per_client), "64", 0, 1000000,
+          .expect = "a number of connections from 0 (no bound) to 1000000" },
         /* Per pool; a [VirtualHost] overrides it with PoolProcesses. */
         { "StartServers", CONF_UINT, PC(pool_processes), "2", 1, 1024,
           .expect = "a number of processes per pool from 1 to 1024" },
@@ -431,6 +434,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                         .n_pools = st->n_pools,
                         .site_pool = st->site_pool,
                         .max_connections = cfg->dispatcher_connections,
+                        .max_per_client = cfg->dispatcher_connections_per_client,
                 };
                 http_server_logs_abandon(g->http);
                 if (perchild_forget_foreign(g, st, NULL) < 0)

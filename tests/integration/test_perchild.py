@@ -89,6 +89,12 @@ def unit_bounding_set():
     return "-all," + ",".join("+" + c.lower().removeprefix("cap_") for c in caps)
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -121,6 +127,7 @@ class PerchildServer(Server):
     def __init__(self, bounding=None, error_log=None, perchild_keys=""):
         super().__init__(start=False)
         self.bounding = unit_bounding_set() if bounding is None else bounding
+        self.wrapper = []  # a command the whole server runs under, e.g. prlimit
         self.port_a = free_port()
         self.sites = {}
         self.cgi_dirs = {}
@@ -161,7 +168,7 @@ class PerchildServer(Server):
         real = subprocess.Popen
 
         def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
+            return real(self.wrapper + ["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
         subprocess.Popen = popen
         try:
             super().start(notify=notify, extra_env=extra_env)
@@ -318,6 +325,74 @@ class PerchildTest(unittest.TestCase):
         # writes to (opened by the supervisor, append-only).
         targets = [os.readlink(f"/proc/{pids[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{pids[0]}/fd")]
         self.assertFalse([t for t in targets if t.startswith(self.srv.dir) and t != self.srv.log], targets)
+
+    def dispatcher_pid(self, srv):
+        return srv.wait_pool(pwd.getpwnam(DISPATCH_USER).pw_uid, n=1)[0]
+
+    def test_a_client_cannot_hold_every_dispatcher_connection(self):
+        # Slowloris from one address: beyond DispatcherConnectionsPerClient unfinished heads, its new
+        # connections are refused at once; another client is served meanwhile.
+        with PerchildServer(perchild_keys="DispatcherConnectionsPerClient = 8\n") as srv:
+            srv.start()
+            slow = []
+            try:
+                for _ in range(30):
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.te")
+                    slow.append(s)
+                time.sleep(1)
+                refused = 0
+                for s in slow:
+                    s.settimeout(0.2)
+                    try:
+                        refused += s.recv(100) == b""
+                    except ConnectionResetError:
+                        refused += 1
+                    except socket.timeout:
+                        pass
+                self.assertEqual(refused, 22)
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=10,
+                                              source_address=("127.0.0.2", 0)) as other:
+                    other.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n")
+                    self.assertEqual(read_response(other).body, b"site b\n")
+                # Finishing its heads frees the client's share.
+                for s in slow:
+                    s.close()
+                self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test").status, 200)
+                srv.wait_log(r"client 127\.0\.0\.1 holds DispatcherConnectionsPerClient \(8\) connections")
+            finally:
+                for s in slow:
+                    s.close()
+
+    def test_dispatcher_out_of_descriptors_pauses_and_recovers(self):
+        # At the descriptor limit the dispatcher stops accepting for a while instead of spinning on
+        # a listener that stays readable, says so once, and takes connections again when some end.
+        with PerchildServer(perchild_keys="DispatcherConnectionsPerClient = 0\n") as srv:
+            srv.wrapper = ["prlimit", "--nofile=64:64", "--"]
+            srv.start()
+            dispatcher = self.dispatcher_pid(srv)
+            slow = []
+            try:
+                for _ in range(120):
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.te")
+                    slow.append(s)
+                srv.wait_log(r"accept on \S+: Too many open files; pausing accepts")
+                before = cpu_seconds(dispatcher)
+                time.sleep(3)
+                # Spinning costs a core; a paused dispatcher wakes a few times a second.
+                self.assertLess(cpu_seconds(dispatcher) - before, 1.0)
+                with open(srv.log) as f:
+                    self.assertEqual(len(re.findall("pausing accepts", f.read())), 1)
+                for s in slow:
+                    s.close()
+                slow = []
+                r = srv.get_on(srv.port, "/index.html", "b.test")
+                self.assertEqual((r.status, r.body), (200, b"site b\n"))
+                srv.wait_log(r"accepting on \S+ again")
+            finally:
+                for s in slow:
+                    s.close()
 
     def test_pool_a_holds_only_its_own_root(self):
         root_a, root_b = self.srv.sites["a"][0], self.srv.sites["b"][0]
