@@ -28,6 +28,7 @@
 #include "sandbox.h"
 #include "server-logs.h"
 #include "server.h"
+#include "site-open.h"
 #include "status.h"
 #include "strv.h"
 #include "supervisor-state.h"
@@ -478,7 +479,54 @@ static int generation_cgi_init(SupGeneration *sg) {
         return 0;
 }
 
-static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
+/* A per-user MPM's site with a User of its own: its paths are the site's to change, so a root
+ * supervisor opens them only as that user (site-open.h). Otherwise they are the operator's, opened
+ * with the supervisor's rights as they always were. */
+static bool generation_site_paths_are_its_own(const Config *config, const ConfigVhost *v) {
+        return (config->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
+}
+
+static int generation_add_site_as_its_user(SupGeneration *sg, const ConfigVhost *v, ConfErrors *errors) {
+        const HttpSiteConfig *cfg = &v->site;
+        size_t n_alias = strv_length(cfg->script_alias) / 2, n = 0;
+        _cleanup_free_ SiteOpenPath *paths = calloc(n_alias + 1, sizeof(SiteOpenPath));
+        _cleanup_free_ int *fds = calloc(n_alias + 1, sizeof(int));
+        const char *failed = NULL;
+        SiteOpenFailure failure;
+        int r;
+
+        if (!paths || !fds)
+                return -ENOMEM;
+        if (cfg->document_root)
+                paths[n++] = (SiteOpenPath) { cfg->document_root, SITE_OPEN_DIRECTORY };
+        for (size_t i = 0; i < n_alias; i++)
+                paths[n++] = (SiteOpenPath) { cfg->script_alias[2 * i + 1], SITE_OPEN_DIRECTORY };
+        SiteIdentity id = { .user = v->user, .uid = v->uid, .gid = v->gid };
+        r = site_open_as(&id, paths, n, fds, &failure);
+        if (r < 0 && failure.index >= n)
+                /* Not the site's doing: we cannot take its identity (a missing capability, …). */
+                return log_error_errno(r, "Cannot take the identity of virtual host %s (user %s) to open its paths%s%s%s: %m",
+                                       v->name, v->user, failure.step[0] ? ": sandbox step \"" : "", failure.step,
+                                       failure.step[0] ? "\" failed" : "");
+        if (r < 0) {
+                const char *key = cfg->document_root && failure.index == 0 ? "DocumentRoot" : "ScriptAlias";
+                conf_errors_add(errors, v->source.file, v->source.line,
+                                "[VirtualHost %s] %s %s: cannot open it as user %s: %s", v->name, key,
+                                paths[failure.index].path, v->user, strerror(-r));
+                if (errors->n > 0)
+                        log_error("%s", errors->msgs[errors->n - 1]);
+                return r;
+        }
+        r = http_server_add_site_opened(sg->g.http, v->name, cfg, v->listen, cfg->document_root ? fds[0] : -1,
+                                        fds + (cfg->document_root ? 1 : 0), &failed);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
+        return 0;
+}
+
+/* Build a generation from config (taken over, also on failure). An error a user must fix in a file
+ * goes to errors (file:line), the others are only logged. */
+static int generation_new(Supervisor *s, Config *config, SupGeneration **ret, ConfErrors *errors) {
         SupGeneration *sg = calloc(1, sizeof(*sg));
         const char *failed = NULL;
         int r;
@@ -518,11 +566,15 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         for (size_t i = 0; i < config->n_vhosts; i++) {
                 ConfigVhost *v = &config->vhosts[i];
-                r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
-                        goto fail;
+                if (generation_site_paths_are_its_own(config, v))
+                        r = generation_add_site_as_its_user(sg, v, errors);
+                else {
+                        r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
+                        if (r < 0)
+                                log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
                 }
+                if (r < 0)
+                        goto fail;
         }
 
         sg->g.site_users = calloc(sg->g.http->n_sites, sizeof(MpmSiteUser));
@@ -857,7 +909,23 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         conf_errors_done(&warnings);
 
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
-        r = generation_new(s, c, &s->pending);
+        r = generation_new(s, c, &s->pending, &errors);
+        if (r < 0 && errors.n > 0) {
+                /* A path of the new configuration that cannot be opened: refused like a bad key. */
+                s->pending = NULL;
+                sd_notify(false, "READY=1");
+                char *why = NULL;
+                if (asprintf(&why, "reload failed: %s", errors.msgs[0]) >= 0) {
+                        supervisor_set_reload_result(s, why);
+                        free(why);
+                }
+                if (errors_out)
+                        *errors_out = errors;
+                else
+                        conf_errors_done(&errors);
+                return -EINVAL;
+        }
+        conf_errors_done(&errors);
         if (r >= 0) {
                 s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
                 r = generation_start(s->pending);
@@ -1224,7 +1292,9 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 goto out;
         }
 
-        r = generation_new(&s, config, &s.current);
+        ConfErrors errors = {};
+        r = generation_new(&s, config, &s.current, &errors);
+        conf_errors_done(&errors); /* logged already */
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
