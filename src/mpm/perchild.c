@@ -425,8 +425,8 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 r = http_server_open_logs(g->http);
                 if (r < 0) {
                         const char *path = http_server_logs_failed(g->http);
-                        log_error_errno(r, "Cannot open the log file %s as user %s: %m", path ? path : "?",
-                                        p->user->user);
+                        log_error("Cannot open the log file %s as user %s: %s", path ? path : "?", p->user->user,
+                                  access_log_strerror(r));
                         return WORKER_EXIT_FATAL;
                 }
         }

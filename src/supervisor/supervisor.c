@@ -600,7 +600,7 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret, Co
         r = http_server_open_logs(sg->g.http);
         if (r < 0) {
                 const char *path = http_server_logs_failed(sg->g.http);
-                log_error_errno(r, "Cannot open the log file %s: %m", path ? path : "?");
+                log_error("Cannot open the log file %s: %s", path ? path : "?", access_log_strerror(r));
                 goto fail;
         }
 
