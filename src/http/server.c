@@ -162,6 +162,17 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
         return 0;
 }
 
+void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds) {
+        HttpSite *site = &s->sites[site_index];
+
+        safe_close(site->root_fd);
+        site->root_fd = root_fd;
+        for (size_t i = 0; i < site->n_script_alias_fds; i++) {
+                safe_close(site->script_alias_fds[i]);
+                site->script_alias_fds[i] = script_alias_fds[i];
+        }
+}
+
 bool http_host_matches(const char *pattern, const char *host, size_t host_len) {
         size_t plen = strlen(pattern);
 

@@ -113,6 +113,14 @@ struct Generation {
         const void *mpm_config;
         HttpServer *http;
         MpmSiteUser *site_users; /* one per http->sites[i]; [0] is [Server]'s User and Group */
+        /* Per-user MPMs, one per http->sites[i]: why this generation cannot serve the site with a
+         * pool of its own (a path or log of the site's that cannot be opened as the site, or a pool
+         * that could not start); NULL when it can. Such a site's pool runs as a stand-in that
+         * answers 503 (HttpSite.unavailable), unless site_kept[i]: then the pool of an older
+         * generation serves it and this generation starts none (see supervisor.c, "one site's
+         * failure stays its own"). Set by the supervisor before the processes fork. */
+        char **site_failed;
+        bool *site_kept;
         int cgi_fd;              /* workers send CGI launch requests here (cgi-launcher.h); -1: no CGI */
         int *site_cgi_fds;       /* per site: its own User's launcher (per-user MPMs); -1: none */
         Listener *listeners;
@@ -156,6 +164,10 @@ typedef struct MpmOps {
         /* Optional, runs in the supervisor before the fork: adjust *plan for slot. Returns 0 or
          * -errno (the spawn fails). */
         int (*child_plan)(const Generation *g, unsigned slot, MpmChildPlan *plan);
+        /* Per-user MPMs: the site (index into http->sites) whose own pool slot belongs to, or -1
+         * for a process of the whole server (a dispatcher, the default pool). A site's pool that
+         * cannot start then affects only that site. */
+        int (*slot_site)(const Generation *g, unsigned slot);
 } MpmOps;
 
 /* Supervisor-side helpers the MPMs share. */

@@ -70,6 +70,7 @@ static const ConfItem perchild_directives[] = {
 typedef struct PerchildPool {
         char role[64];        /* "pool NAME", or PERCHILD_DEFAULT_POOL_ROLE */
         const MpmSiteUser *user; /* the site's identity; NULL: the default pool ([Server] User) */
+        int site;             /* the index of its one site in http->sites; -1: the default pool */
         unsigned first_slot, n_slots;
         int handoff[2];       /* [0] the dispatchers' sending end, [1] the pool's; -1 without dispatchers */
         Listener *listeners;  /* the sockets dedicated to this pool's sites */
@@ -152,12 +153,14 @@ static int perchild_plan_pools(Generation *g, const PerchildConfig *cfg, Perchil
                 return -ENOMEM;
         st->n_pools = 1;
         snprintf(st->pools[0].role, sizeof(st->pools[0].role), "%s", PERCHILD_DEFAULT_POOL_ROLE);
+        st->pools[0].site = -1;
         for (size_t i = 1; i < s->n_sites; i++) {
                 const MpmSiteUser *u = &g->site_users[i];
                 if (!u->user)
                         continue; /* shares the default pool */
                 PerchildPool *p = &st->pools[st->n_pools];
                 p->user = u;
+                p->site = (int) i;
                 snprintf(p->role, sizeof(p->role), "pool %s", s->sites[i].name);
                 st->site_pool[i] = st->n_pools++;
         }
@@ -225,6 +228,19 @@ static int perchild_resolve_dispatcher(const PerchildConfig *cfg, PerchildState 
         return 0;
 }
 
+static const PerchildPool *perchild_pool_of(const PerchildState *st, unsigned slot);
+
+static int perchild_slot_site(const Generation *g, unsigned slot) {
+        const PerchildState *st = g->mpm_state;
+        const PerchildPool *p = st ? perchild_pool_of(st, slot) : NULL;
+        return p ? p->site : -1;
+}
+
+static bool perchild_slot_kept_elsewhere(const Generation *g, unsigned slot) {
+        int site = perchild_slot_site(g, slot);
+        return site >= 0 && g->site_kept && g->site_kept[site];
+}
+
 static int perchild_start(Generation *g) {
         const PerchildConfig *cfg = g->mpm_config;
         PerchildState *st = calloc(1, sizeof(*st));
@@ -271,7 +287,15 @@ static int perchild_start(Generation *g) {
                 log_debug("perchild: %s: %u process(es), %zu socket(s) of its own", st->pools[i].role,
                           st->pools[i].n_slots, st->pools[i].n_listeners);
         log_debug("perchild: %u dispatcher(s) on %zu shared socket(s)", st->n_dispatchers, st->n_shared);
-        return mpm_spawn_first(g, st->n_slots);
+        /* A site an older generation's pool keeps serving gets no pool here (g->site_kept). */
+        for (unsigned i = 0; i < st->n_slots; i++) {
+                if (perchild_slot_kept_elsewhere(g, i))
+                        continue;
+                r = g->host->spawn(g, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static void perchild_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
@@ -282,7 +306,7 @@ static void perchild_maintain(Generation *g, const ScoreboardView *v, usec_t now
         /* Every slot is kept filled; the supervisor refuses a slot still backed off (-EAGAIN), which
          * holds back that slot only. */
         for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)
-                if (g->procs[i].state == PROCESS_FREE)
+                if (g->procs[i].state == PROCESS_FREE && !perchild_slot_kept_elsewhere(g, i))
                         (void) g->host->spawn(g, i);
 }
 
@@ -418,7 +442,12 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 return WORKER_EXIT_FATAL;
         if (perchild_forget_foreign(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;
-        if (p->user) {
+        if (p->user && g->site_failed && g->site_failed[p->site]) {
+                /* A stand-in: the site cannot be served (the supervisor says why and retries);
+                 * its connections get 503 rather than wait in a queue nobody reads. */
+                http_server_logs_abandon(g->http);
+                g->http->sites[p->site].unavailable = true;
+        } else if (p->user) {
                 /* Opened now, with the site's rights: a log path the site controls can only ever
                  * reach what the site itself may write. */
                 http_server_logs_abandon(g->http);
@@ -455,4 +484,5 @@ const MpmOps mpm_perchild_module = {
         .worker_main = perchild_worker_main,
         .sandbox_profile = SANDBOX_PROFILE_POOL,
         .child_plan = perchild_child_plan,
+        .slot_site = perchild_slot_site,
 };

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access-log.h"
 #include "macro.h"
 #include "sandbox.h"
 #include "site-open.h"
@@ -56,6 +57,8 @@ static int open_one(const SiteOpenPath *p) {
         case SITE_OPEN_DIRECTORY:
                 fd = open(p->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 return fd < 0 ? -errno : fd;
+        case SITE_OPEN_LOG:
+                return access_log_open_file(p->path);
         }
         return -EINVAL;
 }

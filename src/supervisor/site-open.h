@@ -22,6 +22,9 @@
 
 typedef enum SiteOpenKind {
         SITE_OPEN_DIRECTORY, /* O_PATH|O_DIRECTORY: a DocumentRoot or a ScriptAlias directory */
+        SITE_OPEN_LOG,       /* access_log_open_file() (a regular file, no last symlink, never
+                              * blocking), then closed: the site's pool opens its logs itself, as
+                              * the site; this only finds out before anything starts */
 } SiteOpenKind;
 
 typedef struct SiteOpenPath {

@@ -38,6 +38,13 @@ typedef struct SupGeneration {
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
         bool *misbehaved;                /* per slot: killed for breaking the protocol (counts as a failure) */
+        /* Per slot: a site's pool that keeps serving although its generation drains, because the
+         * newer generations could not start that site (supervisor.c, "one site's failure"). */
+        bool *slot_kept;
+        /* Per site (g.http->sites[i]) that this generation could not serve (g.site_failed): how many
+         * times in a row, and when its paths are tried again. */
+        unsigned *site_failures;
+        usec_t *site_retry_at;
         /* CGI launchers: [0] runs as the server's User (when a site without a User of its own has a
          * ScriptAlias), [1 + i] as site i's own User (per-user MPMs, when that site has one). */
         CgiHost *cgi;

@@ -8,11 +8,12 @@ bounding set, as test_perchild.py does) and a build with the perchild MPM."""
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import time
 import unittest
 
-from mpmdtest import Server, free_port
+from mpmdtest import Server, free_port, read_response
 from test_perchild import MPMCTL, SITE_USERS, DISPATCH_USER, load_line, perchild_available, unit_bounding_set
 
 
@@ -80,7 +81,7 @@ class TwoSites(Server):
                         f"CustomLog = {self.access_log(name)} %h %r %>s\n{self.extra[name]}")
 
     def start(self, notify=True, extra_env=None):
-        import subprocess as sp
+        sp = subprocess
         real = sp.Popen
         bounding = unit_bounding_set()
 
@@ -96,8 +97,6 @@ class TwoSites(Server):
         return self.get_on(self.port_ab if port is None else port, path, f"{site}.test")
 
     def get_on(self, port, path, host):
-        import socket
-        from mpmdtest import read_response
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
             return read_response(s)
@@ -109,7 +108,7 @@ class TwoSites(Server):
 @unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
 @unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
 @unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
-class SitePathsTest(unittest.TestCase):
+class SitesBase(unittest.TestCase):
     created = []
 
     @classmethod
@@ -133,6 +132,14 @@ class SitePathsTest(unittest.TestCase):
         srv = TwoSites(**kw)
         self.addCleanup(srv.stop)
         return srv
+
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
+@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
+@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
+class SitePathsTest(SitesBase):
+    """Item 2: a site's paths are opened as the site."""
 
     def assert_not_leaked(self, srv, path, secret):
         """After A's docroot became a symlink and the operator reloaded, A never serves what lies there."""
@@ -186,6 +193,66 @@ class SitePathsTest(unittest.TestCase):
         p = srv.mpmctl("reload")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(srv.get_site("a", "/", srv.port_a).body, b"site a\n")
+
+
+def wait_for(predicate, timeout=30, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} never held within {timeout} s")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
+@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
+@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
+class SiteFailureTest(SitesBase):
+    """Item 3: a site whose own log (or path) is broken stops only itself."""
+
+    def break_log(self, srv, how):
+        path = srv.access_log("a")
+        if os.path.lexists(path):
+            os.unlink(path)
+        if how == "dir":
+            os.mkdir(path)
+        elif how == "fifo":
+            os.mkfifo(path)
+        chown(path, SITE_USERS[0])
+
+    def fix_log(self, srv):
+        path = srv.access_log("a")
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+    def assert_503(self, srv, port):
+        r = srv.get_site("a", "/", port)
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(r.header("Retry-After"), "10")
+
+    def test_cold_start_with_a_broken_log_serves_the_others_and_retries(self):
+        for how in ("dir", "fifo"):
+            with self.subTest(how=how):
+                srv = self.server()
+                self.break_log(srv, how)
+                srv.start()  # READY=1: the other sites serve
+                self.assertEqual(srv.get_site("b", "/").body, b"site b\n")
+                self.assert_503(srv, srv.port_a)   # its own socket: the stand-in
+                self.assert_503(srv, srv.port_ab)  # through the dispatcher
+                st = srv.mpmctl("status")
+                self.assertEqual(st.returncode, 0, st.stderr)
+                self.assertRegex(st.stdout, r"failed site a: CustomLog .*access.log: cannot open it as user "
+                                            + SITE_USERS[0] + r": (Is a directory|not a regular file)")
+                wait_for(lambda: any("site a: CustomLog" in m for m in srv.notifications), what="STATUS= naming site a")
+                # Fixed by its owner: the site is tried again and served, without a reload.
+                self.fix_log(srv)
+                wait_for(lambda: srv.get_site("a", "/", srv.port_a).status == 200, what="site a served again")
+                self.assertEqual(srv.get_site("a", "/").body, b"site a\n")
+                self.assertNotIn("failed site a", srv.mpmctl("status").stdout)
+                srv.stop()
 
 
 if __name__ == "__main__":
