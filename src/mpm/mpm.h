@@ -72,6 +72,11 @@ typedef struct MpmHost {
         int (*spawn)(Generation *g, unsigned slot);
         /* Ask the worker in slot to finish gracefully (true) or stop now (false). */
         void (*stop)(Generation *g, unsigned slot, bool graceful);
+        /* The hand-off socketpair (SOCK_SEQPACKET, close-on-exec) called key: the supervisor's,
+         * kept while any generation uses it, so that the same key (one site's pool) gets the same
+         * socket in every generation: [0] to send, [1] to receive. g uses it until it is freed; the
+         * descriptors must not be closed by the MPM. Returns 0 or -errno. */
+        int (*handoff)(Generation *g, const char *key, int ret_fds[2]);
 } MpmHost;
 
 typedef enum ProcessState {
@@ -121,6 +126,9 @@ struct Generation {
          * failure stays its own"). Set by the supervisor before the processes fork. */
         char **site_failed;
         bool *site_kept;
+        /* Per slot: a site's pool process that keeps serving while its generation drains, because
+         * the newer generations could not start that site; the MPM keeps these slots filled. */
+        bool *slot_kept;
         int cgi_fd;              /* workers send CGI launch requests here (cgi-launcher.h); -1: no CGI */
         int *site_cgi_fds;       /* per site: its own User's launcher (per-user MPMs); -1: none */
         Listener *listeners;

@@ -118,11 +118,9 @@ static void perchild_free_state(Generation *g) {
 
         if (!st)
                 return;
-        for (size_t i = 0; i < st->n_pools; i++) {
-                safe_close(st->pools[i].handoff[0]);
-                safe_close(st->pools[i].handoff[1]);
+        /* The hand-off sockets are the supervisor's (MpmHost.handoff). */
+        for (size_t i = 0; i < st->n_pools; i++)
                 free(st->pools[i].listeners);
-        }
         free(st->pools);
         free(st->site_pool);
         free(st->shared);
@@ -265,9 +263,12 @@ static int perchild_start(Generation *g) {
                 if (!st->send_fds)
                         return -ENOMEM;
                 for (size_t i = 0; i < st->n_pools; i++) {
-                        /* Supervisor side, before any fork: each end goes to one side only. */
-                        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st->pools[i].handoff) < 0)
-                                return log_error_errno(errno, "Cannot create a pool's hand-off socket: %m");
+                        /* One per site's pool, the same in every generation: a site that keeps an
+                         * older generation's pool (g->site_kept) gets its connections from this
+                         * generation's dispatchers through it. Each end goes to one side only. */
+                        r = g->host->handoff(g, st->pools[i].role, st->pools[i].handoff);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot create a pool's hand-off socket: %m");
                         st->send_fds[i] = st->pools[i].handoff[0];
                 }
         }
@@ -301,8 +302,15 @@ static int perchild_start(Generation *g) {
 static void perchild_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const PerchildState *st = g->mpm_state;
 
-        if (g->draining || !st)
+        if (!st)
                 return;
+        if (g->draining) {
+                /* Only the pools it keeps for newer generations that could not start their site. */
+                for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)
+                        if (g->procs[i].state == PROCESS_FREE && g->slot_kept && g->slot_kept[i])
+                                (void) g->host->spawn(g, i);
+                return;
+        }
         /* Every slot is kept filled; the supervisor refuses a slot still backed off (-EAGAIN), which
          * holds back that slot only. */
         for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)

@@ -213,6 +213,7 @@ static void supervisor_check_done(Supervisor *s) {
 }
 
 static void generation_check_ready(SupGeneration *sg);
+static bool generation_keeps_pools(const SupGeneration *sg);
 static void generation_site_failed(SupGeneration *sg, size_t site, char *why, usec_t now);
 static int site_open_own_paths(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root,
                                int *ret_alias, char **ret_why);
@@ -261,7 +262,7 @@ static bool generation_slot_is_site(const SupGeneration *sg, unsigned slot, size
 static void generation_stop_site(SupGeneration *sg, size_t site, bool graceful) {
         for (unsigned i = 0; i < sg->g.n_procs; i++)
                 if (generation_slot_is_site(sg, i, site)) {
-                        sg->slot_kept[i] = false;
+                        sg->g.slot_kept[i] = false;
                         supervisor_host.stop(&sg->g, i, graceful);
                 }
 }
@@ -285,7 +286,7 @@ static bool supervisor_site_served_by_older(Supervisor *s, const SupGeneration *
                                 continue;
                         for (unsigned i = 0; i < o->g.n_procs; i++)
                                 if (generation_slot_is_site(o, i, (size_t) site) &&
-                                    o->g.procs[i].state == PROCESS_RUNNING && (o == s->current || o->slot_kept[i]))
+                                    o->g.procs[i].state == PROCESS_RUNNING && (o == s->current || o->g.slot_kept[i]))
                                         return true;
                 }
         return false;
@@ -422,7 +423,7 @@ int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *us
         }
         if (!sg->sup->stopping && !g->draining)
                 generation_check_ready(sg);
-        if (sg == sg->sup->current && !sg->sup->stopping)
+        if (!sg->sup->stopping && (sg == sg->sup->current || (g->draining && generation_keeps_pools(sg))))
                 generation_maintain(sg, now);
         supervisor_check_done(sg->sup);
         return 0;
@@ -759,12 +760,12 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->takes_logs = calloc(sg->g.n_procs, sizeof(bool));
         sg->invalid_ticks = calloc(sg->g.n_procs, sizeof(uint8_t));
         sg->misbehaved = calloc(sg->g.n_procs, sizeof(bool));
-        sg->slot_kept = calloc(sg->g.n_procs, sizeof(bool));
+        sg->g.slot_kept = calloc(sg->g.n_procs, sizeof(bool));
         sg->g.site_failed = calloc(1 + config->n_vhosts, sizeof(char *));
         sg->g.site_kept = calloc(1 + config->n_vhosts, sizeof(bool));
         sg->site_failures = calloc(1 + config->n_vhosts, sizeof(unsigned));
         sg->site_retry_at = calloc(1 + config->n_vhosts, sizeof(usec_t));
-        if (!sg->slot_kept || !sg->g.site_failed || !sg->g.site_kept || !sg->site_failures || !sg->site_retry_at) {
+        if (!sg->g.slot_kept || !sg->g.site_failed || !sg->g.site_kept || !sg->site_failures || !sg->site_retry_at) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -900,6 +901,7 @@ static void generation_free(SupGeneration *sg) {
         }
         if (sg->g.ops && sg->g.ops->free_state)
                 sg->g.ops->free_state(&sg->g);
+        supervisor_handoffs_release(sg);
         generation_status_free(sg);
         sd_event_source_unref(sg->ready_source);
         safe_close(sg->ready_channel[0]);
@@ -915,7 +917,7 @@ static void generation_free(SupGeneration *sg) {
         free(sg->takes_logs);
         free(sg->invalid_ticks);
         free(sg->misbehaved);
-        free(sg->slot_kept);
+        free(sg->g.slot_kept);
         for (size_t i = 0; sg->g.site_failed && i < 1 + sg->config->n_vhosts; i++)
                 free(sg->g.site_failed[i]);
         free(sg->g.site_failed);
@@ -934,6 +936,45 @@ static void generation_stop_all(SupGeneration *sg, bool graceful) {
         sg->g.draining = true;
         for (unsigned i = 0; i < sg->g.n_procs; i++)
                 supervisor_host.stop(&sg->g, i, graceful);
+}
+
+/* Replaced: stop everything but the site pools it keeps for newer generations (g.slot_kept). */
+static void generation_drain(SupGeneration *sg, bool graceful) {
+        sg->g.draining = true;
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (!sg->g.slot_kept[i])
+                        supervisor_host.stop(&sg->g, i, graceful);
+}
+
+static bool generation_keeps_pools(const SupGeneration *sg) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (sg->g.slot_kept[i])
+                        return true;
+        return false;
+}
+
+/* new takes over: which site pools of the older generations go on serving (those of the sites new
+ * keeps elsewhere, g.site_kept), and which are now replaced. */
+static void supervisor_settle_kept_pools(Supervisor *s, SupGeneration *old, SupGeneration *new) {
+        SupGeneration *gens[2] = { old, s->draining };
+
+        for (size_t k = 0; k < 2; k++)
+                for (SupGeneration *o = gens[k]; o; o = k == 0 ? NULL : o->next) {
+                        if (!o->g.ops->slot_site)
+                                continue;
+                        for (unsigned i = 0; i < o->g.n_procs; i++) {
+                                int site = o->g.ops->slot_site(&o->g, i);
+                                bool was = o == old || o->g.slot_kept[i];
+                                bool keep = false;
+                                if (site >= 0 && was && !o->g.site_failed[site] && !o->g.site_kept[site]) {
+                                        int j = generation_find_site(new, o->g.http->sites[site].name);
+                                        keep = j >= 0 && new->g.site_kept[j];
+                                }
+                                if (!keep && o->g.slot_kept[i])
+                                        supervisor_host.stop(&o->g, i, true); /* its site's new pool serves */
+                                o->g.slot_kept[i] = keep;
+                        }
+                }
 }
 
 static void launcher_prepare(void *userdata) {
@@ -1025,9 +1066,19 @@ static bool generation_quiet(const SupGeneration *sg) {
 }
 
 static void supervisor_answer_quiesce_waiters(Supervisor *s) {
+        /* PARTIAL: some site does not run the new configuration (mpmctl exits 4 and names it). */
+        _cleanup_free_ char *failed = s->current && s->current->g.number == s->quiesce_generation
+                                              ? supervisor_failed_sites(s, "\n")
+                                              : NULL;
         for (size_t i = 0; i < s->n_quiesce_waiters; i++) {
-                control_client_reply(s->quiesce_waiters[i], "OK generation %u is serving the new configuration",
-                                     s->quiesce_generation);
+                if (failed)
+                        control_client_reply(s->quiesce_waiters[i],
+                                             "PARTIAL generation %u is serving the new configuration, but not for "
+                                             "every site:\n%s",
+                                             s->quiesce_generation, failed);
+                else
+                        control_client_reply(s->quiesce_waiters[i], "OK generation %u is serving the new configuration",
+                                             s->quiesce_generation);
                 control_client_finish(s->quiesce_waiters[i]);
         }
         s->n_quiesce_waiters = 0;
@@ -1083,13 +1134,20 @@ static void supervisor_commit_reload(Supervisor *s) {
         s->current = s->pending;
         s->pending = NULL;
         old->drain_deadline = now + s->current->config->graceful_reload_timeout;
-        generation_stop_all(old, true);
+        supervisor_settle_kept_pools(s, old, s->current);
+        generation_drain(old, true);
         old->next = s->draining;
         s->draining = old;
         log_notice("reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
                    old->g.number);
         sd_notify(false, "READY=1");
-        supervisor_set_reload_result(s, "ok");
+        _cleanup_free_ char *failed = supervisor_failed_sites(s, "; ");
+        if (failed) {
+                log_warning("reload: generation %u serves, but not for every site: %s", s->current->g.number, failed);
+                _cleanup_free_ char *why = NULL;
+                supervisor_set_reload_result(s, asprintf(&why, "partial: %s", failed) >= 0 ? why : "partial");
+        } else
+                supervisor_set_reload_result(s, "ok");
         supervisor_quiesce_and_answer(s);
 }
 
@@ -1282,9 +1340,12 @@ static void supervisor_reap_draining(Supervisor *s, usec_t now) {
                         log_warning("generation %u: GracefulReloadTimeout reached, killing its %u worker(s)",
                                     g->g.number, generation_alive(g));
                         g->drain_deadline = 0;
-                        generation_stop_all(g, false);
-                        generation_cgi_finish(g, true);
+                        generation_drain(g, false);
+                        if (!generation_keeps_pools(g))
+                                generation_cgi_finish(g, true);
                 }
+                if (generation_keeps_pools(g))
+                        generation_maintain(g, now); /* the site pools it keeps stay filled */
                 p = &g->next;
         }
 }

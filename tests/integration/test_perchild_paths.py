@@ -14,7 +14,10 @@ import time
 import unittest
 
 from mpmdtest import Server, free_port, read_response
-from test_perchild import MPMCTL, SITE_USERS, DISPATCH_USER, load_line, perchild_available, unit_bounding_set
+from test_perchild import MPMCTL, DISPATCH_USER, load_line, perchild_available, unit_bounding_set
+
+# Users of their own: test_perchild.py (perhaps running at the same time) creates and deletes its own.
+SITE_USERS = ("mpmdtsa", "mpmdtsb")
 
 
 def chown(path, user, group=None):
@@ -68,7 +71,7 @@ class TwoSites(Server):
     def access_log(self, site):
         return os.path.join(self.homes[site], "logs", "access.log")
 
-    def write_conf(self, header_a="", header_b=""):
+    def write_conf(self):
         with open(self.conf, "w") as f:
             f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.root}\n"
                     f"ErrorLog = {self.log}\nLogLevel = debug\nUser = nobody\nControlSocket = {self.control}\n"
@@ -253,6 +256,62 @@ class SiteFailureTest(SitesBase):
                 self.assertEqual(srv.get_site("a", "/").body, b"site a\n")
                 self.assertNotIn("failed site a", srv.mpmctl("status").stdout)
                 srv.stop()
+
+    def test_reload_with_a_broken_log_keeps_the_sites_old_pool(self):
+        for how in ("dir", "fifo"):
+            with self.subTest(how=how):
+                srv = self.server()
+                for site in ("a", "b"):
+                    write(os.path.join(srv.htdocs(site), "other.html"), f"other {site}\n", owner=SITE_USERS[0 if site == "a" else 1])
+                srv.start()
+                old_a = set(self.pool_pids(srv, 0))
+                self.assertTrue(old_a)
+                # The new configuration changes both sites; site a's CGI broke its log meanwhile.
+                srv.extra = {"a": "DirectoryIndex = other.html\n", "b": "DirectoryIndex = other.html\n"}
+                srv.write_conf()
+                self.break_log(srv, how)
+                p = srv.mpmctl("reload", timeout=60)
+                self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+                self.assertRegex(p.stderr, r"site a: CustomLog .*access.log: cannot open it as user " + SITE_USERS[0])
+                self.assertIn("its previous pool serves it", p.stderr)
+                self.assertNotIn("site b", p.stderr)
+                # b runs the new configuration; a its old one, from its old pool, on both paths.
+                self.assertEqual(srv.get_site("b", "/").body, b"other b\n")
+                for port in (srv.port_a, srv.port_ab):
+                    r = srv.get_site("a", "/", port)
+                    self.assertEqual((r.status, r.body), (200, b"site a\n"), port)
+                self.assertEqual(set(self.pool_pids(srv, 0)), old_a, "site a's pool was replaced")
+                self.assertIn("failed site a", srv.mpmctl("status").stdout)
+                # A second reload while still broken: the same pool still serves.
+                p = srv.mpmctl("reload", timeout=60)
+                self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+                time.sleep(0.5)
+                self.assertEqual(srv.get_site("a", "/", srv.port_ab).body, b"site a\n")
+                self.assertEqual(set(self.pool_pids(srv, 0)), old_a)
+                # Fixed: the reload applies to every site.
+                self.fix_log(srv)
+                p = srv.mpmctl("reload", timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                for port in (srv.port_a, srv.port_ab):
+                    self.assertEqual(srv.get_site("a", "/", port).body, b"other a\n")
+                self.assertNotIn("failed site", srv.mpmctl("status").stdout)
+                wait_for(lambda: not (set(self.pool_pids(srv, 0)) & old_a), what="the old pool of site a to go")
+                srv.stop()
+
+    def pool_pids(self, srv, k):
+        uid = pwd.getpwnam(SITE_USERS[k]).pw_uid
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+            except OSError:
+                continue
+            if st.get("Name") == "mpmd" and int(st["Uid"].split()[0]) == uid and int(st["PPid"]) == srv.pid:
+                out.append(int(pid))
+        return out
 
 
 if __name__ == "__main__":
