@@ -1055,7 +1055,7 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
 static bool generation_quiet(const SupGeneration *sg) {
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
                 const ProcessSlot *p = &sg->g.procs[i];
-                if (p->state == PROCESS_FREE)
+                if (p->state == PROCESS_FREE || sg->g.slot_kept[i]) /* a kept pool goes on accepting */
                         continue;
                 if (p->state == PROCESS_STARTING)
                         return false;
