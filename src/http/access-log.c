@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access-log.h"
@@ -535,6 +536,45 @@ struct AccessLog {
         usec_t last_write;
 };
 
+int access_log_open_file(const char *path) {
+        struct stat st;
+        int fd, flags;
+
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+                /* A FIFO without a reader (or a device without its driver) when opening for writing
+                 * without blocking: either way not a log file. */
+                return errno == ENXIO ? -ACCESS_LOG_ENOTREG : -errno;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                return S_ISDIR(st.st_mode) ? -EISDIR : -ACCESS_LOG_ENOTREG;
+        }
+        /* Appends to a regular file never wait on a reader: blocking writes, as before. */
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+const char *access_log_strerror(int r) {
+        switch (-r) {
+        case ACCESS_LOG_ENOTREG:
+                return "not a regular file (a FIFO, a socket or a device)";
+        case ELOOP:
+                return "a symbolic link, which is not followed";
+        default:
+                return strerror(-r);
+        }
+}
+
 int access_log_open(const char *path, AccessLog **ret) {
         AccessLog *l = calloc(1, sizeof(*l));
 
@@ -548,9 +588,9 @@ int access_log_open(const char *path, AccessLog **ret) {
                 access_log_free(l);
                 return -ENOMEM;
         }
-        l->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        l->fd = access_log_open_file(path);
         if (l->fd < 0) {
-                int r = -errno;
+                int r = l->fd;
                 access_log_free(l);
                 return r;
         }
@@ -649,10 +689,10 @@ size_t access_log_buffered(const AccessLog *l) {
 
 int access_log_reopen(AccessLog *l) {
         int r = access_log_flush(l, USEC_INFINITY);
-        int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        int fd = access_log_open_file(l->path);
 
         if (fd < 0)
-                return -errno;
+                return fd;
         /* dup3() swaps the file under the same number atomically for threads that write meanwhile,
          * and keeps the number a forking caller has listed as one to keep. */
         if (dup3(fd, l->fd, O_CLOEXEC) < 0)

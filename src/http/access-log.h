@@ -63,7 +63,18 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
 
 typedef struct AccessLog AccessLog;
 
-/* Open path for appending (O_APPEND|O_CREAT|O_CLOEXEC, mode 0640 for a new file). */
+/* Open path for appending, as a log file must be opened when the path may be someone else's to
+ * change (a perchild site's): O_APPEND|O_CREAT (mode 0640), O_NOFOLLOW (a symlink in the last
+ * component is refused: -ELOOP) and O_NONBLOCK (a FIFO without a reader fails at once instead of
+ * blocking the opener; blocking is turned back on for the writes); then fstat() must show a regular
+ * file, else -ACCESS_LOG_ENOTREG. Returns the descriptor (O_CLOEXEC) or -errno. */
+#define ACCESS_LOG_ENOTREG EMEDIUMTYPE
+int access_log_open_file(const char *path);
+/* What a -errno of access_log_open_file() means, for a message after the path: "Is a directory",
+ * "not a regular file (a FIFO, a socket or a device)", "a symbolic link, not followed", … */
+const char *access_log_strerror(int r);
+
+/* access_log_open_file() into a new AccessLog. */
 int access_log_open(const char *path, AccessLog **ret);
 /* Writes what is buffered (errors are lost: call access_log_flush() first to see them) and closes. */
 AccessLog *access_log_free(AccessLog *l);
@@ -81,8 +92,8 @@ int access_log_flush(AccessLog *l, usec_t now);
 usec_t access_log_next_flush(const AccessLog *l);
 size_t access_log_buffered(const AccessLog *l);
 
-/* Flush, then open the path again (after logrotate renamed it): SIGUSR1. On failure the old file
- * stays in use and -errno is returned. */
+/* Flush, then open the path again (after logrotate renamed it) with access_log_open_file(): SIGUSR1.
+ * On failure the old file stays in use and -errno is returned. */
 int access_log_reopen(AccessLog *l);
 const char *access_log_path(const AccessLog *l);
 /* The descriptor, for a forking caller that closes every fd it does not know. */

@@ -441,7 +441,11 @@ static bool conn_check_request(HttpConn *c) {
                 /* Another process serves this site (perchild): the client must ask again on a new
                  * connection, which the right process will get (RFC 9110 §15.5.20). */
                 conn_respond_error(c, 421, true);
-        else if (h->method == HTTP_METHOD_UNKNOWN)
+        else if (c->site->unavailable) {
+                /* perchild: the site's own pool cannot start (the operator is told why); try later. */
+                conn_respond_error(c, 503, true);
+                http_response_add_header(&c->rq->resp, "Retry-After", "10");
+        } else if (h->method == HTTP_METHOD_UNKNOWN)
                 conn_respond_error(c, 501, false);
         else if (h->expect_other)
                 conn_respond_error(c, 417, false);

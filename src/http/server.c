@@ -56,27 +56,60 @@ HttpServer *http_server_free(HttpServer *s) {
         return NULL;
 }
 
+/* The directories of a site, in the order http_server_add_site_opened() takes them. */
+static void dirs_close(int root_fd, const int *alias_fds, size_t n) {
+        safe_close(root_fd);
+        for (size_t i = 0; alias_fds && i < n; i++)
+                safe_close(alias_fds[i]);
+}
+
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error) {
-        HttpSite *sites, *site;
-        HttpReadTimeout rt;
-        int fd = -1, r;
+        size_t n_alias = strv_length(cfg->script_alias) / 2;
+        _cleanup_free_ int *alias_fds = calloc(MAX(n_alias, (size_t) 1), sizeof(int));
+        int root_fd = -1, r;
 
-        r = http_read_timeout_parse(cfg->request_read_timeout, &rt, ret_error);
-        if (r < 0)
-                return r;
-
+        if (!alias_fds) {
+                *ret_error = "allocate";
+                return -ENOMEM;
+        }
         if (cfg->document_root) {
-                fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0) {
+                root_fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root_fd < 0) {
                         *ret_error = "open DocumentRoot";
                         return -errno;
                 }
         }
+        /* ScriptAlias URL DIRECTORY pairs: the directories are opened now, like DocumentRoot, so
+         * that a worker needs no path lookup outside what it was given. */
+        for (size_t i = 0; i < n_alias; i++) {
+                alias_fds[i] = open(cfg->script_alias[2 * i + 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (alias_fds[i] < 0) {
+                        r = -errno;
+                        dirs_close(root_fd, alias_fds, i);
+                        *ret_error = "open a ScriptAlias directory";
+                        return r;
+                }
+        }
+        return http_server_add_site_opened(s, name, cfg, listen, root_fd, alias_fds, ret_error);
+}
+
+int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
+                                int root_fd, const int *script_alias_fds, const char **ret_error) {
+        size_t n_alias = strv_length(cfg->script_alias) / 2;
+        HttpSite *sites, *site;
+        HttpReadTimeout rt;
+        int r;
+
+        r = http_read_timeout_parse(cfg->request_read_timeout, &rt, ret_error);
+        if (r < 0) {
+                dirs_close(root_fd, script_alias_fds, n_alias);
+                return r;
+        }
 
         sites = reallocarray(s->sites, s->n_sites + 1, sizeof(*sites));
         if (!sites) {
-                safe_close(fd);
+                dirs_close(root_fd, script_alias_fds, n_alias);
                 *ret_error = "allocate";
                 return -ENOMEM;
         }
@@ -85,7 +118,7 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
         *site = (HttpSite) {
                 .name = strdup(name ? name : (cfg->server_name ? cfg->server_name : "")),
                 .cfg = cfg,
-                .root_fd = fd,
+                .root_fd = root_fd,
                 .limits = {
                         .request_line = cfg->limit_request_line,
                         .field_size = cfg->limit_request_field_size,
@@ -93,34 +126,19 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                 },
                 .listen = strv_copy(listen),
                 .read_timeout = rt,
+                .script_alias_fds = n_alias > 0 ? malloc(n_alias * sizeof(int)) : NULL,
         };
-        if (!site->name || (listen && !site->listen)) {
+        if (!site->name || (listen && !site->listen) || (n_alias > 0 && !site->script_alias_fds)) {
                 free(site->name);
                 strv_free(site->listen);
-                safe_close(fd);
+                free(site->script_alias_fds);
+                dirs_close(root_fd, script_alias_fds, n_alias);
                 *ret_error = "allocate";
                 return -ENOMEM;
         }
         s->n_sites++;
-
-        /* ScriptAlias URL DIRECTORY pairs: the directories are opened now, like DocumentRoot, so
-         * that a worker needs no path lookup outside what it was given. */
-        size_t n_alias = strv_length(cfg->script_alias) / 2;
-        if (n_alias > 0) {
-                site->script_alias_fds = malloc(n_alias * sizeof(int));
-                if (!site->script_alias_fds) {
-                        *ret_error = "allocate";
-                        return -ENOMEM;
-                }
-                for (size_t i = 0; i < n_alias; i++) {
-                        int dfd = open(cfg->script_alias[2 * i + 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
-                        if (dfd < 0) {
-                                *ret_error = "open a ScriptAlias directory";
-                                return -errno;
-                        }
-                        site->script_alias_fds[site->n_script_alias_fds++] = dfd;
-                }
-        }
+        for (size_t i = 0; i < n_alias; i++)
+                site->script_alias_fds[site->n_script_alias_fds++] = script_alias_fds[i];
 
         /* AddType TYPE EXT…: a word with '/' starts a new type. The table is shared by all sites. */
         const char *current = NULL;
@@ -142,6 +160,17 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
         if (cfg->server_tokens == SERVER_TOKENS_FULL)
                 server_set_header(s, "mpmd/" PACKAGE_VERSION);
         return 0;
+}
+
+void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds) {
+        HttpSite *site = &s->sites[site_index];
+
+        safe_close(site->root_fd);
+        site->root_fd = root_fd;
+        for (size_t i = 0; i < site->n_script_alias_fds; i++) {
+                safe_close(site->script_alias_fds[i]);
+                site->script_alias_fds[i] = script_alias_fds[i];
+        }
 }
 
 bool http_host_matches(const char *pattern, const char *host, size_t host_len) {

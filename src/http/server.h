@@ -37,6 +37,7 @@ typedef struct HttpSite {
         char **listen;             /* addresses or socket names only this site receives; NULL: all */
         HttpReadTimeout read_timeout;
         bool foreign;              /* served by another process here: requests for it get 421 */
+        bool unavailable;          /* cannot be served now (perchild: its pool cannot start): 503 */
         int *script_alias_fds;     /* one per ScriptAlias pair: its directory, O_PATH|O_DIRECTORY */
         size_t n_script_alias_fds;
 } HttpSite;
@@ -73,10 +74,19 @@ typedef struct HttpServer {
 int http_server_new(const char *mime_types_file, HttpServer **ret);
 HttpServer *http_server_free(HttpServer *s);
 
-/* Add a site; opens its DocumentRoot. On failure returns -errno and sets *ret_error to a static
- * description of the step. */
+/* Add a site; opens its DocumentRoot and ScriptAlias directories with the caller's rights. On
+ * failure returns -errno and sets *ret_error to a static description of the step. */
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error);
+/* The same with the directories opened by the caller (perchild: as the site's own user): root_fd
+ * for DocumentRoot (-1 when cfg has none) and one descriptor per ScriptAlias pair, in order. Takes
+ * them over, also on failure. */
+int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
+                                int root_fd, const int *script_alias_fds, const char **ret_error);
+
+/* Replace site's directories (as http_server_add_site_opened() takes them, one per ScriptAlias
+ * pair), closing the old ones: a site whose paths could not be opened at first, opened now. */
+void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds);
 
 /* Apache's rule: among the sites reachable on this listener, the first whose ServerName or a
  * ServerAlias matches host (case-insensitive, port ignored, "*.example.org" wildcards) wins; with

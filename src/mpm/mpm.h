@@ -72,6 +72,11 @@ typedef struct MpmHost {
         int (*spawn)(Generation *g, unsigned slot);
         /* Ask the worker in slot to finish gracefully (true) or stop now (false). */
         void (*stop)(Generation *g, unsigned slot, bool graceful);
+        /* The hand-off socketpair (SOCK_SEQPACKET, close-on-exec) called key: the supervisor's,
+         * kept while any generation uses it, so that the same key (one site's pool) gets the same
+         * socket in every generation: [0] to send, [1] to receive. g uses it until it is freed; the
+         * descriptors must not be closed by the MPM. Returns 0 or -errno. */
+        int (*handoff)(Generation *g, const char *key, int ret_fds[2]);
 } MpmHost;
 
 typedef enum ProcessState {
@@ -113,6 +118,17 @@ struct Generation {
         const void *mpm_config;
         HttpServer *http;
         MpmSiteUser *site_users; /* one per http->sites[i]; [0] is [Server]'s User and Group */
+        /* Per-user MPMs, one per http->sites[i]: why this generation cannot serve the site with a
+         * pool of its own (a path or log of the site's that cannot be opened as the site, or a pool
+         * that could not start); NULL when it can. Such a site's pool runs as a stand-in that
+         * answers 503 (HttpSite.unavailable), unless site_kept[i]: then the pool of an older
+         * generation serves it and this generation starts none (see supervisor.c, "one site's
+         * failure stays its own"). Set by the supervisor before the processes fork. */
+        char **site_failed;
+        bool *site_kept;
+        /* Per slot: a site's pool process that keeps serving while its generation drains, because
+         * the newer generations could not start that site; the MPM keeps these slots filled. */
+        bool *slot_kept;
         int cgi_fd;              /* workers send CGI launch requests here (cgi-launcher.h); -1: no CGI */
         int *site_cgi_fds;       /* per site: its own User's launcher (per-user MPMs); -1: none */
         Listener *listeners;
@@ -156,6 +172,10 @@ typedef struct MpmOps {
         /* Optional, runs in the supervisor before the fork: adjust *plan for slot. Returns 0 or
          * -errno (the spawn fails). */
         int (*child_plan)(const Generation *g, unsigned slot, MpmChildPlan *plan);
+        /* Per-user MPMs: the site (index into http->sites) whose own pool slot belongs to, or -1
+         * for a process of the whole server (a dispatcher, the default pool). A site's pool that
+         * cannot start then affects only that site. */
+        int (*slot_site)(const Generation *g, unsigned slot);
 } MpmOps;
 
 /* Supervisor-side helpers the MPMs share. */

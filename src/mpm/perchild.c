@@ -76,6 +76,7 @@ static const ConfItem perchild_directives[] = {
 typedef struct PerchildPool {
         char role[64];        /* "pool NAME", or PERCHILD_DEFAULT_POOL_ROLE */
         const MpmSiteUser *user; /* the site's identity; NULL: the default pool ([Server] User) */
+        int site;             /* the index of its one site in http->sites; -1: the default pool */
         unsigned first_slot, n_slots;
         int handoff[2];       /* [0] the dispatchers' sending end, [1] the pool's; -1 without dispatchers */
         Listener *listeners;  /* the sockets dedicated to this pool's sites */
@@ -123,11 +124,9 @@ static void perchild_free_state(Generation *g) {
 
         if (!st)
                 return;
-        for (size_t i = 0; i < st->n_pools; i++) {
-                safe_close(st->pools[i].handoff[0]);
-                safe_close(st->pools[i].handoff[1]);
+        /* The hand-off sockets are the supervisor's (MpmHost.handoff). */
+        for (size_t i = 0; i < st->n_pools; i++)
                 free(st->pools[i].listeners);
-        }
         free(st->pools);
         free(st->site_pool);
         free(st->shared);
@@ -158,12 +157,14 @@ static int perchild_plan_pools(Generation *g, const PerchildConfig *cfg, Perchil
                 return -ENOMEM;
         st->n_pools = 1;
         snprintf(st->pools[0].role, sizeof(st->pools[0].role), "%s", PERCHILD_DEFAULT_POOL_ROLE);
+        st->pools[0].site = -1;
         for (size_t i = 1; i < s->n_sites; i++) {
                 const MpmSiteUser *u = &g->site_users[i];
                 if (!u->user)
                         continue; /* shares the default pool */
                 PerchildPool *p = &st->pools[st->n_pools];
                 p->user = u;
+                p->site = (int) i;
                 snprintf(p->role, sizeof(p->role), "pool %s", s->sites[i].name);
                 st->site_pool[i] = st->n_pools++;
         }
@@ -250,6 +251,19 @@ static int perchild_route_by_name(Generation *g, const PerchildConfig *cfg) {
         return -ENOENT;
 }
 
+static const PerchildPool *perchild_pool_of(const PerchildState *st, unsigned slot);
+
+static int perchild_slot_site(const Generation *g, unsigned slot) {
+        const PerchildState *st = g->mpm_state;
+        const PerchildPool *p = st ? perchild_pool_of(st, slot) : NULL;
+        return p ? p->site : -1;
+}
+
+static bool perchild_slot_kept_elsewhere(const Generation *g, unsigned slot) {
+        int site = perchild_slot_site(g, slot);
+        return site >= 0 && g->site_kept && g->site_kept[site];
+}
+
 static int perchild_start(Generation *g) {
         const PerchildConfig *cfg = g->mpm_config;
         PerchildState *st = calloc(1, sizeof(*st));
@@ -277,9 +291,12 @@ static int perchild_start(Generation *g) {
                 if (!st->send_fds)
                         return -ENOMEM;
                 for (size_t i = 0; i < st->n_pools; i++) {
-                        /* Supervisor side, before any fork: each end goes to one side only. */
-                        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st->pools[i].handoff) < 0)
-                                return log_error_errno(errno, "Cannot create a pool's hand-off socket: %m");
+                        /* One per site's pool, the same in every generation: a site that keeps an
+                         * older generation's pool (g->site_kept) gets its connections from this
+                         * generation's dispatchers through it. Each end goes to one side only. */
+                        r = g->host->handoff(g, st->pools[i].role, st->pools[i].handoff);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot create a pool's hand-off socket: %m");
                         st->send_fds[i] = st->pools[i].handoff[0];
                 }
         }
@@ -299,18 +316,33 @@ static int perchild_start(Generation *g) {
                 log_debug("perchild: %s: %u process(es), %zu socket(s) of its own", st->pools[i].role,
                           st->pools[i].n_slots, st->pools[i].n_listeners);
         log_debug("perchild: %u dispatcher(s) on %zu shared socket(s)", st->n_dispatchers, st->n_shared);
-        return mpm_spawn_first(g, st->n_slots);
+        /* A site an older generation's pool keeps serving gets no pool here (g->site_kept). */
+        for (unsigned i = 0; i < st->n_slots; i++) {
+                if (perchild_slot_kept_elsewhere(g, i))
+                        continue;
+                r = g->host->spawn(g, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static void perchild_maintain(Generation *g, const ScoreboardView *v, usec_t now) {
         const PerchildState *st = g->mpm_state;
 
-        if (g->draining || !st)
+        if (!st)
                 return;
+        if (g->draining) {
+                /* Only the pools it keeps for newer generations that could not start their site. */
+                for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)
+                        if (g->procs[i].state == PROCESS_FREE && g->slot_kept && g->slot_kept[i])
+                                (void) g->host->spawn(g, i);
+                return;
+        }
         /* Every slot is kept filled; the supervisor refuses a slot still backed off (-EAGAIN), which
          * holds back that slot only. */
         for (unsigned i = 0; i < st->n_slots && i < g->n_procs; i++)
-                if (g->procs[i].state == PROCESS_FREE)
+                if (g->procs[i].state == PROCESS_FREE && !perchild_slot_kept_elsewhere(g, i))
                         (void) g->host->spawn(g, i);
 }
 
@@ -447,15 +479,20 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 return WORKER_EXIT_FATAL;
         if (perchild_forget_foreign(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;
-        if (p->user) {
+        if (p->user && g->site_failed && g->site_failed[p->site]) {
+                /* A stand-in: the site cannot be served (the supervisor says why and retries);
+                 * its connections get 503 rather than wait in a queue nobody reads. */
+                http_server_logs_abandon(g->http);
+                g->http->sites[p->site].unavailable = true;
+        } else if (p->user) {
                 /* Opened now, with the site's rights: a log path the site controls can only ever
                  * reach what the site itself may write. */
                 http_server_logs_abandon(g->http);
                 r = http_server_open_logs(g->http);
                 if (r < 0) {
                         const char *path = http_server_logs_failed(g->http);
-                        log_error_errno(r, "Cannot open the log file %s as user %s: %m", path ? path : "?",
-                                        p->user->user);
+                        log_error("Cannot open the log file %s as user %s: %s", path ? path : "?", p->user->user,
+                                  access_log_strerror(r));
                         return WORKER_EXIT_FATAL;
                 }
         }
@@ -484,4 +521,5 @@ const MpmOps mpm_perchild_module = {
         .worker_main = perchild_worker_main,
         .sandbox_profile = SANDBOX_PROFILE_POOL,
         .child_plan = perchild_child_plan,
+        .slot_site = perchild_slot_site,
 };

@@ -1050,6 +1050,14 @@ static void check_identity(Loader *l, const char *label, const char *user, const
                 *ret_gid = gid;
 }
 
+/* Under a per-user MPM, the paths of a site with a User of its own are the site's: a root supervisor
+ * opens them only as that user when it builds a generation (site-open.h), and says there what
+ * fails. Looking at them here as root would both follow the site's symlinks and fail for a home
+ * only the site may enter. */
+bool config_site_paths_are_its_own(const Config *c, const ConfigVhost *v) {
+        return c->mpm && (c->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
+}
+
 static void check_filesystem(Loader *l) {
         Config *c = l->config;
         size_t docroot = row_of(http_site_directives, "DocumentRoot");
@@ -1070,8 +1078,9 @@ static void check_filesystem(Loader *l) {
                         l->oom = true;
                         return;
                 }
-                /* An inherited DocumentRoot was checked as [Server]'s. */
-                if (k->site[docroot].file != 0 && v->site.document_root)
+                /* An inherited DocumentRoot was checked as [Server]'s; a site's own paths are not
+                 * looked at with our rights at all (config_site_paths_are_its_own). */
+                if (k->site[docroot].file != 0 && v->site.document_root && !config_site_paths_are_its_own(c, v))
                         check_directory(l, label, &k->site[docroot], v->site.document_root);
                 check_identity(l, label, v->user, &k->own[vuser], v->group, &k->own[vgroup], true, &v->uid, &v->gid);
         }
@@ -1093,7 +1102,8 @@ static const char *site_key_why(const char *key, const char *why) {
         return why;
 }
 
-static void check_site_key(Loader *l, const char *key, SiteKeyCheck check) {
+/* on_disk: check() looks at the filesystem, which a site's own paths are not checked against here. */
+static void check_site_key(Loader *l, const char *key, SiteKeyCheck check, bool on_disk) {
         Config *c = l->config;
         size_t row = row_of(http_site_directives, key);
         const char *file;
@@ -1108,6 +1118,8 @@ static void check_site_key(Loader *l, const char *key, SiteKeyCheck check) {
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 const KeySource *k = &l->vhost_keys[i].site[row];
                 if (k->file == 0) /* inherited: checked as [Server]'s */
+                        continue;
+                if (on_disk && config_site_paths_are_its_own(c, &c->vhosts[i]))
                         continue;
                 if (check(&c->vhosts[i].site, &why) < 0) {
                         key_source(l, k, &file, &line);
@@ -1161,12 +1173,12 @@ static int check_script_alias_directories(const HttpSiteConfig *cfg, char **why)
 }
 
 static void check_site_keys(Loader *l) {
-        check_site_key(l, "CustomLog", check_custom_log);
-        check_site_key(l, "RequestReadTimeout", check_read_timeout);
-        check_site_key(l, "ScriptAlias", check_script_alias);
-        check_site_key(l, "AddHandler", check_add_handler);
+        check_site_key(l, "CustomLog", check_custom_log, false);
+        check_site_key(l, "RequestReadTimeout", check_read_timeout, false);
+        check_site_key(l, "ScriptAlias", check_script_alias, false);
+        check_site_key(l, "AddHandler", check_add_handler, false);
         if (l->opts->check_filesystem)
-                check_site_key(l, "ScriptAlias", check_script_alias_directories);
+                check_site_key(l, "ScriptAlias", check_script_alias_directories, true);
 }
 
 static void check_listen(Loader *l) {

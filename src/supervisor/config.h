@@ -102,4 +102,9 @@ Config *config_free(Config *c);
  * naming the key and saying a restart is needed. Returns 0 or -EINVAL. */
 int config_check_reload(const Config *old, const Config *new, ConfErrors *errors);
 
+/* Under a per-user MPM run as root, the paths of a vhost with a User of its own (DocumentRoot,
+ * ScriptAlias directories) belong to the site: they are opened as that user when a generation is
+ * built (site-open.h), never looked at with root's rights, not even by the configuration check. */
+bool config_site_paths_are_its_own(const Config *c, const ConfigVhost *v);
+
 const char *log_level_to_string(int l);

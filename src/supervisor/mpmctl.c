@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mpmctl: talk to a running mpmd over its control socket. `mpmctl reload` blocks until the new
- * configuration serves (exit 0) or the reload failed (exit 1, the reasons on stderr), so it can be
+ * configuration serves (exit 0), serves but not for every site (exit 4: perchild sites whose pool
+ * cannot start, named on stderr) or the reload failed (exit 1, the reasons on stderr), so it can be
  * systemd's ExecReload=. `mpmctl audit` checks every process of the service against what it must
  * be (audit.h) and exits 1 on any failure. */
 #include <errno.h>
@@ -23,6 +24,7 @@
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
+#define EXIT_PARTIAL 4 /* reload: the new configuration serves, but not every site runs it */
 #define REPLY_TIMEOUT_MS (5 * 60 * 1000) /* a reload waits for workers; bounded, never forever */
 #define AUDIT_PROCESSES_MAX 8192
 #define AUDIT_PINS_MAX 32
@@ -78,6 +80,11 @@ static int control_call(const char *path, const char *command, ReplyLine on_line
                         if (strncmp(reply, "OK", 2) == 0) {
                                 status = EXIT_SUCCESS;
                                 text = reply[2] == ' ' || reply[2] == '\n' ? reply + 3 : reply + 2;
+                        } else if (strncmp(reply, "PARTIAL", 7) == 0) {
+                                /* A reload that applies, but not to every site (those named keep
+                                 * their previous pool, or answer 503): said on stderr. */
+                                status = EXIT_PARTIAL;
+                                text = reply[7] == ' ' ? reply + 8 : reply + 7;
                         } else if (strncmp(reply, "ERROR", 5) == 0)
                                 text = reply[5] == ' ' ? reply + 6 : reply + 5;
                 }

@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -267,8 +269,63 @@ static void sup_stop(Generation *g, unsigned slot, bool graceful) {
         }
 }
 
+int supervisor_handoff(Generation *g, const char *key, int ret_fds[2]) {
+        SupGeneration *sg = container_of(g, SupGeneration, g);
+        Supervisor *s = sg->sup;
+        SupHandoff *h;
+
+        for (h = s->handoffs; h; h = h->next)
+                if (strcmp(h->key, key) == 0)
+                        break;
+        SupHandoff **grown = reallocarray(sg->handoffs, sg->n_handoffs + 1, sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        sg->handoffs = grown;
+        if (!h) {
+                h = calloc(1, sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                h->key = strdup(key);
+                if (!h->key || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->fds) < 0) {
+                        int r = h->key ? -errno : -ENOMEM;
+                        free(h->key);
+                        free(h);
+                        return r;
+                }
+                h->next = s->handoffs;
+                s->handoffs = h;
+        }
+        h->users++;
+        sg->handoffs[sg->n_handoffs++] = h;
+        ret_fds[0] = h->fds[0];
+        ret_fds[1] = h->fds[1];
+        return 0;
+}
+
+void supervisor_handoffs_release(SupGeneration *sg) {
+        Supervisor *s = sg->sup;
+
+        for (size_t i = 0; i < sg->n_handoffs; i++) {
+                SupHandoff *h = sg->handoffs[i];
+                if (--h->users > 0)
+                        continue;
+                for (SupHandoff **p = &s->handoffs; *p; p = &(*p)->next)
+                        if (*p == h) {
+                                *p = h->next;
+                                break;
+                        }
+                safe_close(h->fds[0]);
+                safe_close(h->fds[1]);
+                free(h->key);
+                free(h);
+        }
+        sg->handoffs = mfree(sg->handoffs);
+        sg->n_handoffs = 0;
+}
+
 const MpmHost supervisor_host = {
         .spawn = sup_spawn,
         .stop = sup_stop,
+        .handoff = supervisor_handoff,
 };
 

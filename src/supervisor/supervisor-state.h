@@ -19,6 +19,15 @@
 
 typedef struct Supervisor Supervisor;
 
+/* A hand-off socketpair of the supervisor's (MpmHost.handoff), shared by the generations that use
+ * its key; closed when the last one is freed. */
+typedef struct SupHandoff {
+        char *key;
+        int fds[2];
+        unsigned users;
+        struct SupHandoff *next;
+} SupHandoff;
+
 /* A generation as the supervisor keeps it: the MPM's view plus what only the supervisor holds. */
 typedef struct SupGeneration {
         Generation g;
@@ -38,10 +47,16 @@ typedef struct SupGeneration {
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */
         bool *misbehaved;                /* per slot: killed for breaking the protocol (counts as a failure) */
+        /* Per site (g.http->sites[i]) that this generation could not serve (g.site_failed): how many
+         * times in a row, and when its paths are tried again. */
+        unsigned *site_failures;
+        usec_t *site_retry_at;
         /* CGI launchers: [0] runs as the server's User (when a site without a User of its own has a
          * ScriptAlias), [1 + i] as site i's own User (per-user MPMs, when that site has one). */
         CgiHost *cgi;
         size_t n_cgi;
+        SupHandoff **handoffs;       /* the hand-off sockets it uses (MpmHost.handoff) */
+        size_t n_handoffs;
         struct SupGeneration *next; /* older generations still draining */
 } SupGeneration;
 
@@ -53,6 +68,7 @@ struct Supervisor {
         SupGeneration *pending;  /* being started by a reload; becomes current once ready */
         usec_t pending_deadline;
         SupGeneration *draining; /* list of older generations finishing their work */
+        SupHandoff *handoffs;
         char *last_reload;       /* "ok" or the first error of the last reload */
         ControlServer *control;
         ControlClient *reload_waiters[16]; /* mpmctl reload calls waiting for the outcome */
@@ -78,6 +94,9 @@ struct Supervisor {
  * supervisor (also used by the CGI launcher's fork). */
 extern const MpmHost supervisor_host;
 void worker_forget_supervisor(Supervisor *s);
+/* The hand-off socket called key for g (MpmHost.handoff); supervisor_handoffs_release() when g goes. */
+int supervisor_handoff(Generation *g, const char *key, int ret_fds[2]);
+void supervisor_handoffs_release(SupGeneration *sg);
 
 /* supervisor.c: a worker of sg (userdata) exited. */
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);

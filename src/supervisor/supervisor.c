@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "access-log.h"
 #include "cgi-host.h"
 #include "cgi-launcher.h"
 #include "config.h"
@@ -28,6 +29,7 @@
 #include "sandbox.h"
 #include "server-logs.h"
 #include "server.h"
+#include "site-open.h"
 #include "status.h"
 #include "strv.h"
 #include "supervisor-state.h"
@@ -148,6 +150,26 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
         free(scores);
 }
 
+/* "site a: WHY (answered with 503)" or "site a: WHY (its previous pool serves it)" for every site
+ * the serving generation does not serve with a pool of its own, joined by sep; NULL when none. */
+static char *supervisor_failed_sites(const Supervisor *s, const char *sep) {
+        const SupGeneration *sg = s->current;
+        char *out = NULL;
+
+        for (size_t i = 1; sg && i < sg->g.http->n_sites; i++) {
+                if (!sg->g.site_failed[i])
+                        continue;
+                char *more = NULL;
+                if (asprintf(&more, "%s%ssite %s: %s (%s)", out ? out : "", out ? sep : "", sg->g.http->sites[i].name,
+                             sg->g.site_failed[i],
+                             sg->g.site_kept[i] ? "its previous pool serves it" : "answered with 503, retried") < 0)
+                        break;
+                free(out);
+                out = more;
+        }
+        return out;
+}
+
 static void supervisor_update_status(Supervisor *s) {
         SupGeneration *sg = s->current;
         ProcessScore *scores;
@@ -167,11 +189,12 @@ static void supervisor_update_status(Supervisor *s) {
                          (unsigned long long) (sg->g.spawn_not_before > now
                                                        ? (sg->g.spawn_not_before - now + USEC_PER_SEC - 1) / USEC_PER_SEC
                                                        : 0));
+        _cleanup_free_ char *sites = supervisor_failed_sites(s, "; ");
         sd_notifyf(false,
-                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s%s",
+                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s%s%s%s",
                    sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
-                   (unsigned long long) v.requests, failing, s->last_reload ? "; last reload: " : "",
-                   s->last_reload ? s->last_reload : "");
+                   (unsigned long long) v.requests, failing, sites ? "; " : "", sites ? sites : "",
+                   s->last_reload ? "; last reload: " : "", s->last_reload ? s->last_reload : "");
         free(scores);
 }
 
@@ -190,6 +213,134 @@ static void supervisor_check_done(Supervisor *s) {
 }
 
 static void generation_check_ready(SupGeneration *sg);
+static bool generation_keeps_pools(const SupGeneration *sg);
+static void generation_site_failed(SupGeneration *sg, size_t site, char *why, usec_t now);
+static int site_open_own_paths(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root,
+                               int *ret_alias, char **ret_why);
+
+/* After generation_new(), once sg is current or pending: the sites whose paths could not be opened. */
+static void generation_settle_failed_sites(SupGeneration *sg) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 1; i < sg->g.http->n_sites; i++)
+                if (sg->g.site_failed[i])
+                        generation_site_failed(sg, i, TAKE_PTR(sg->g.site_failed[i]), now);
+}
+
+/* ---- one site's failure stays its own ------------------------------------------------------------
+ *
+ * Under a per-user MPM (perchild) a site's own paths and logs are the site's to break: a tenant can
+ * put a directory, a FIFO or a dangling symlink where its CustomLog or DocumentRoot should be. That
+ * must stop only that site, never the others, never a reload. So:
+ *
+ *  - When a generation is built, each such site's paths are opened (and its logs tried) as the site
+ *    (site-open.h). A failure marks the site in that generation: g.site_failed[i] says why. The
+ *    generation is still built and started for every other site.
+ *  - A site's pool process that exits fatally before it became ready (MpmOps.slot_site() says
+ *    whose it is) marks its site the same way; it does not stop the start, nor abandon a reload.
+ *  - A failed site whose pool ran in an older generation (a reload) keeps that pool: g.site_kept[i]
+ *    is set, the new generation starts no pool for it, and when the new generation takes over, the
+ *    old one drains everything but that pool's slots (slot_kept), which it keeps maintaining. The
+ *    shared sockets' connections reach the kept pool because the hand-off socket of a site's pool
+ *    belongs to the supervisor, not to a generation (supervisor_handoff()): every generation's
+ *    dispatchers send a site's connections to the same socket, read by whichever pool of that site
+ *    runs. The site's dedicated sockets were always shared by the generations. A later reload
+ *    that starts the site's pool retires the kept one; one that still cannot keeps it again.
+ *  - A failed site without a serving older pool (the first start, or a site that never started)
+ *    gets a stand-in pool: the same processes, as the site's user, that answer 503 to every request
+ *    on its sockets and hand-offs (HttpSite.unavailable). Its paths are tried again with a growing
+ *    back-off (the tick); once they open, the stand-ins are replaced by the real pool.
+ *  - STATUS= and `mpmctl status` name every failed site and why; `mpmctl reload` answers PARTIAL
+ *    (mpmctl exits 4) when some site does not run the new configuration.
+ */
+
+static bool generation_slot_is_site(const SupGeneration *sg, unsigned slot, size_t site) {
+        return sg->g.ops->slot_site && sg->g.ops->slot_site(&sg->g, slot) == (int) site;
+}
+
+/* Stop site's processes in sg (stand-ins about to be replaced, or a pool another one replaces). */
+static void generation_stop_site(SupGeneration *sg, size_t site, bool graceful) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (generation_slot_is_site(sg, i, site)) {
+                        sg->g.slot_kept[i] = false;
+                        supervisor_host.stop(&sg->g, i, graceful);
+                }
+}
+
+static int generation_find_site(const SupGeneration *sg, const char *name) {
+        for (size_t i = 1; i < sg->g.http->n_sites; i++)
+                if (sg->g.site_users[i].user && strcmp(sg->g.http->sites[i].name, name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+/* Does a generation other than except run a real pool (not a stand-in) for the site called name,
+ * one that will go on serving? */
+static bool supervisor_site_served_by_older(Supervisor *s, const SupGeneration *except, const char *name) {
+        SupGeneration *gens[2] = { s->current, s->draining };
+
+        for (size_t k = 0; k < 2; k++)
+                for (SupGeneration *o = gens[k]; o; o = k == 0 ? NULL : o->next) {
+                        int site = o == except ? -1 : generation_find_site(o, name);
+                        if (site < 0 || o->g.site_failed[site] || o->g.site_kept[site])
+                                continue;
+                        for (unsigned i = 0; i < o->g.n_procs; i++)
+                                if (generation_slot_is_site(o, i, (size_t) site) &&
+                                    o->g.procs[i].state == PROCESS_RUNNING && (o == s->current || o->g.slot_kept[i]))
+                                        return true;
+                }
+        return false;
+}
+
+/* Site of sg cannot be served by sg's own pool, for why (taken over; NULL: out of memory). */
+static void generation_site_failed(SupGeneration *sg, size_t site, char *why, usec_t now) {
+        Supervisor *s = sg->sup;
+        const char *name = sg->g.http->sites[site].name;
+
+        free(sg->g.site_failed[site]);
+        sg->g.site_failed[site] = why ? why : strdup("cannot start");
+        sg->site_failures[site]++;
+        sg->site_retry_at[site] = now + spawn_backoff_usec(sg->site_failures[site]);
+        if (sg == s->pending && !sg->g.site_kept[site] && supervisor_site_served_by_older(s, sg, name)) {
+                /* A reload: the site keeps the pool it has. */
+                sg->g.site_kept[site] = true;
+                generation_stop_site(sg, site, false);
+                log_error("generation %u: site %s: %s; its pool of the previous configuration keeps serving it",
+                          sg->g.number, name, sg->g.site_failed[site] ? sg->g.site_failed[site] : "?");
+        } else if (!sg->g.site_kept[site])
+                log_error("generation %u: site %s: %s; it is answered with 503, next attempt in %llu s", sg->g.number,
+                          name, sg->g.site_failed[site] ? sg->g.site_failed[site] : "?",
+                          (unsigned long long) (spawn_backoff_usec(sg->site_failures[site]) / USEC_PER_SEC));
+        supervisor_update_status(s);
+}
+
+/* Once a second, for the serving generation: try again the sites answered by stand-ins. */
+static void generation_retry_sites(SupGeneration *sg, usec_t now) {
+        for (size_t i = 1; i < sg->g.http->n_sites && i <= sg->config->n_vhosts; i++) {
+                if (!sg->g.site_failed[i] || sg->g.site_kept[i] || now < sg->site_retry_at[i])
+                        continue;
+                const ConfigVhost *v = &sg->config->vhosts[i - 1];
+                size_t n_alias = strv_length(v->site.script_alias) / 2;
+                _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
+                char *why = NULL;
+                int root = -1;
+                if (!alias)
+                        return;
+                int r = site_open_own_paths(v, &sg->config->site, &root, alias, &why);
+                if (r < 0) {
+                        if (!why)
+                                (void) asprintf(&why, "cannot act as the site's user: %s", strerror(-r));
+                        generation_site_failed(sg, i, why, now);
+                        continue;
+                }
+                http_server_site_set_dirs(sg->g.http, i, root, alias);
+                log_notice("generation %u: site %s: its paths open now; starting its pool", sg->g.number, v->name);
+                sg->g.site_failed[i] = mfree(sg->g.site_failed[i]);
+                /* The stand-ins go; perchild starts the real pool in their slots. */
+                generation_stop_site(sg, i, true);
+                supervisor_update_status(sg->sup);
+        }
+}
 
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
         SupGeneration *sg = userdata;
@@ -246,6 +397,16 @@ int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *us
         }
         generation_cgi_finish_if_idle(sg);
 
+        int site = g->ops->slot_site ? g->ops->slot_site(g, slot) : -1;
+        if (site >= 0 && failed_start && si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status) &&
+            !sg->sup->stopping && !g->draining) {
+                /* A site's own pool: its failure is that site's alone. */
+                generation_site_failed(sg, (size_t) site, strdup("its pool could not start (the error log says why)"),
+                                       now);
+                generation_check_ready(sg);
+                generation_maintain(sg, now);
+                return 0;
+        }
         if (sg == sg->sup->pending && si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status)) {
                 supervisor_abandon_reload(sg->sup, "a worker of the new configuration could not start");
                 return 0;
@@ -262,7 +423,7 @@ int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *us
         }
         if (!sg->sup->stopping && !g->draining)
                 generation_check_ready(sg);
-        if (sg == sg->sup->current && !sg->sup->stopping)
+        if (!sg->sup->stopping && (sg == sg->sup->current || (g->draining && generation_keeps_pools(sg))))
                 generation_maintain(sg, now);
         supervisor_check_done(sg->sup);
         return 0;
@@ -340,6 +501,9 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
                 if (sg->g.procs[from].state != PROCESS_STARTING)
                         continue;
                 sg->g.procs[from].state = PROCESS_RUNNING;
+                int site = sg->g.ops->slot_site ? sg->g.ops->slot_site(&sg->g, (unsigned) from) : -1;
+                if (site >= 0 && !sg->g.site_failed[site])
+                        sg->site_failures[site] = 0; /* its real pool serves */
                 sg->g.procs[from].start_failures = 0;
                 sg->g.procs[from].spawn_not_before = 0;
                 sg->g.start_failures = 0;
@@ -478,6 +642,100 @@ static int generation_cgi_init(SupGeneration *sg) {
         return 0;
 }
 
+/* A per-user MPM's site with a User of its own: its paths are the site's to change, so a root
+ * supervisor opens them only as that user (site-open.h). Otherwise they are the operator's, opened
+ * with the supervisor's rights as they always were. */
+static bool generation_site_paths_are_its_own(const Config *config, const ConfigVhost *v) {
+        return (config->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
+}
+
+/* Open v's DocumentRoot and ScriptAlias directories as its user, and try its own log files the
+ * same way (its pool opens them, as the site). Returns 0 with *ret_root and ret_alias[] (one per
+ * ScriptAlias pair) set; or -errno with *ret_why (malloc'd) saying which of the site's paths failed
+ * and why: the site's own failure; or -errno with *ret_why NULL when we could not act as the site at
+ * all (logged). */
+static int site_open_own_paths(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root,
+                               int *ret_alias, char **ret_why) {
+        const HttpSiteConfig *cfg = &v->site;
+        size_t n_alias = strv_length(cfg->script_alias) / 2, n = 0;
+        _cleanup_free_ SiteOpenPath *paths = calloc(n_alias + 3, sizeof(SiteOpenPath));
+        _cleanup_free_ int *fds = calloc(n_alias + 3, sizeof(int));
+        static const char *const keys[] = { [0] = "DocumentRoot", [1] = "ScriptAlias", [2] = "CustomLog",
+                                            [3] = "ErrorLog" };
+        _cleanup_free_ uint8_t *key_of = calloc(n_alias + 3, 1);
+        SiteOpenFailure failure;
+        int r;
+
+        *ret_why = NULL;
+        if (!paths || !fds || !key_of)
+                return -ENOMEM;
+        if (cfg->document_root)
+                paths[n++] = (SiteOpenPath) { cfg->document_root, SITE_OPEN_DIRECTORY };
+        for (size_t i = 0; i < n_alias; i++) {
+                key_of[n] = 1;
+                paths[n++] = (SiteOpenPath) { cfg->script_alias[2 * i + 1], SITE_OPEN_DIRECTORY };
+        }
+        /* The files its pool will open (server-logs.c's rule: an ErrorLog of its own unless it is
+         * stderr or the main server's). */
+        if (cfg->custom_log && cfg->custom_log[0]) {
+                key_of[n] = 2;
+                paths[n++] = (SiteOpenPath) { cfg->custom_log[0], SITE_OPEN_LOG };
+        }
+        if (cfg->error_log && strcmp(cfg->error_log, "stderr") != 0 &&
+            !(main_cfg->error_log && strcmp(cfg->error_log, main_cfg->error_log) == 0)) {
+                key_of[n] = 3;
+                paths[n++] = (SiteOpenPath) { cfg->error_log, SITE_OPEN_LOG };
+        }
+        SiteIdentity id = { .user = v->user, .uid = v->uid, .gid = v->gid };
+        r = site_open_as(&id, paths, n, fds, &failure);
+        if (r < 0 && failure.index >= n)
+                /* Not the site's doing: we cannot take its identity (a missing capability, …). */
+                return log_error_errno(r, "Cannot take the identity of virtual host %s (user %s) to open its paths%s%s%s: %m",
+                                       v->name, v->user, failure.step[0] ? ": sandbox step \"" : "", failure.step,
+                                       failure.step[0] ? "\" failed" : "");
+        if (r < 0) {
+                const SiteOpenPath *f = &paths[failure.index];
+                if (asprintf(ret_why, "%s %s: cannot open it as user %s: %s", keys[key_of[failure.index]], f->path,
+                             v->user, f->kind == SITE_OPEN_LOG ? access_log_strerror(r) : strerror(-r)) < 0)
+                        *ret_why = NULL;
+                return *ret_why ? r : -ENOMEM;
+        }
+        size_t k = 0;
+        *ret_root = cfg->document_root ? fds[k++] : -1;
+        for (size_t i = 0; i < n_alias; i++)
+                ret_alias[i] = fds[k++];
+        return 0;
+}
+
+/* A site of a per-user MPM with a User of its own: its paths opened as the site. When they cannot
+ * be, the site is added without them and marked failed: that is its own problem, and the others
+ * still start (see "one site's failure stays its own" below). */
+static int generation_add_site_as_its_user(SupGeneration *sg, size_t site, const ConfigVhost *v) {
+        size_t n_alias = strv_length(v->site.script_alias) / 2;
+        _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
+        const char *failed = NULL;
+        char *why = NULL;
+        int root = -1, r;
+
+        if (!alias)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_alias; i++)
+                alias[i] = -1;
+        r = site_open_own_paths(v, &sg->config->site, &root, alias, &why);
+        if (r < 0 && !why)
+                return r;
+        if (r < 0) {
+                log_error("%s:%u: [VirtualHost %s] %s; the site's pool cannot start", v->source.file, v->source.line,
+                          v->name, why);
+                sg->g.site_failed[site] = why;
+        }
+        r = http_server_add_site_opened(sg->g.http, v->name, &v->site, v->listen, root, alias, &failed);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
+        return 0;
+}
+
+/* Build a generation from config (taken over, also on failure). */
 static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         SupGeneration *sg = calloc(1, sizeof(*sg));
         const char *failed = NULL;
@@ -502,6 +760,15 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->takes_logs = calloc(sg->g.n_procs, sizeof(bool));
         sg->invalid_ticks = calloc(sg->g.n_procs, sizeof(uint8_t));
         sg->misbehaved = calloc(sg->g.n_procs, sizeof(bool));
+        sg->g.slot_kept = calloc(sg->g.n_procs, sizeof(bool));
+        sg->g.site_failed = calloc(1 + config->n_vhosts, sizeof(char *));
+        sg->g.site_kept = calloc(1 + config->n_vhosts, sizeof(bool));
+        sg->site_failures = calloc(1 + config->n_vhosts, sizeof(unsigned));
+        sg->site_retry_at = calloc(1 + config->n_vhosts, sizeof(usec_t));
+        if (!sg->g.slot_kept || !sg->g.site_failed || !sg->g.site_kept || !sg->site_failures || !sg->site_retry_at) {
+                r = -ENOMEM;
+                goto fail;
+        }
         if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs || !sg->invalid_ticks ||
             !sg->misbehaved) {
                 r = -ENOMEM;
@@ -518,11 +785,15 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         for (size_t i = 0; i < config->n_vhosts; i++) {
                 ConfigVhost *v = &config->vhosts[i];
-                r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
-                        goto fail;
+                if (generation_site_paths_are_its_own(config, v))
+                        r = generation_add_site_as_its_user(sg, 1 + i, v);
+                else {
+                        r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
+                        if (r < 0)
+                                log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
                 }
+                if (r < 0)
+                        goto fail;
         }
 
         sg->g.site_users = calloc(sg->g.http->n_sites, sizeof(MpmSiteUser));
@@ -548,7 +819,7 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         r = http_server_open_logs(sg->g.http);
         if (r < 0) {
                 const char *path = http_server_logs_failed(sg->g.http);
-                log_error_errno(r, "Cannot open the log file %s: %m", path ? path : "?");
+                log_error("Cannot open the log file %s: %s", path ? path : "?", access_log_strerror(r));
                 goto fail;
         }
 
@@ -630,6 +901,7 @@ static void generation_free(SupGeneration *sg) {
         }
         if (sg->g.ops && sg->g.ops->free_state)
                 sg->g.ops->free_state(&sg->g);
+        supervisor_handoffs_release(sg);
         generation_status_free(sg);
         sd_event_source_unref(sg->ready_source);
         safe_close(sg->ready_channel[0]);
@@ -645,6 +917,13 @@ static void generation_free(SupGeneration *sg) {
         free(sg->takes_logs);
         free(sg->invalid_ticks);
         free(sg->misbehaved);
+        free(sg->g.slot_kept);
+        for (size_t i = 0; sg->g.site_failed && i < 1 + sg->config->n_vhosts; i++)
+                free(sg->g.site_failed[i]);
+        free(sg->g.site_failed);
+        free(sg->g.site_kept);
+        free(sg->site_failures);
+        free(sg->site_retry_at);
         safe_close(sg->log_channel[0]);
         safe_close(sg->log_channel[1]);
         free(sg->g.boards);
@@ -657,6 +936,45 @@ static void generation_stop_all(SupGeneration *sg, bool graceful) {
         sg->g.draining = true;
         for (unsigned i = 0; i < sg->g.n_procs; i++)
                 supervisor_host.stop(&sg->g, i, graceful);
+}
+
+/* Replaced: stop everything but the site pools it keeps for newer generations (g.slot_kept). */
+static void generation_drain(SupGeneration *sg, bool graceful) {
+        sg->g.draining = true;
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (!sg->g.slot_kept[i])
+                        supervisor_host.stop(&sg->g, i, graceful);
+}
+
+static bool generation_keeps_pools(const SupGeneration *sg) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (sg->g.slot_kept[i])
+                        return true;
+        return false;
+}
+
+/* new takes over: which site pools of the older generations go on serving (those of the sites new
+ * keeps elsewhere, g.site_kept), and which are now replaced. */
+static void supervisor_settle_kept_pools(Supervisor *s, SupGeneration *old, SupGeneration *new) {
+        SupGeneration *gens[2] = { old, s->draining };
+
+        for (size_t k = 0; k < 2; k++)
+                for (SupGeneration *o = gens[k]; o; o = k == 0 ? NULL : o->next) {
+                        if (!o->g.ops->slot_site)
+                                continue;
+                        for (unsigned i = 0; i < o->g.n_procs; i++) {
+                                int site = o->g.ops->slot_site(&o->g, i);
+                                bool was = o == old || o->g.slot_kept[i];
+                                bool keep = false;
+                                if (site >= 0 && was && !o->g.site_failed[site] && !o->g.site_kept[site]) {
+                                        int j = generation_find_site(new, o->g.http->sites[site].name);
+                                        keep = j >= 0 && new->g.site_kept[j];
+                                }
+                                if (!keep && o->g.slot_kept[i])
+                                        supervisor_host.stop(&o->g, i, true); /* its site's new pool serves */
+                                o->g.slot_kept[i] = keep;
+                        }
+                }
 }
 
 static void launcher_prepare(void *userdata) {
@@ -737,7 +1055,7 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
 static bool generation_quiet(const SupGeneration *sg) {
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
                 const ProcessSlot *p = &sg->g.procs[i];
-                if (p->state == PROCESS_FREE)
+                if (p->state == PROCESS_FREE || sg->g.slot_kept[i]) /* a kept pool goes on accepting */
                         continue;
                 if (p->state == PROCESS_STARTING)
                         return false;
@@ -748,9 +1066,19 @@ static bool generation_quiet(const SupGeneration *sg) {
 }
 
 static void supervisor_answer_quiesce_waiters(Supervisor *s) {
+        /* PARTIAL: some site does not run the new configuration (mpmctl exits 4 and names it). */
+        _cleanup_free_ char *failed = s->current && s->current->g.number == s->quiesce_generation
+                                              ? supervisor_failed_sites(s, "\n")
+                                              : NULL;
         for (size_t i = 0; i < s->n_quiesce_waiters; i++) {
-                control_client_reply(s->quiesce_waiters[i], "OK generation %u is serving the new configuration",
-                                     s->quiesce_generation);
+                if (failed)
+                        control_client_reply(s->quiesce_waiters[i],
+                                             "PARTIAL generation %u is serving the new configuration, but not for "
+                                             "every site:\n%s",
+                                             s->quiesce_generation, failed);
+                else
+                        control_client_reply(s->quiesce_waiters[i], "OK generation %u is serving the new configuration",
+                                             s->quiesce_generation);
                 control_client_finish(s->quiesce_waiters[i]);
         }
         s->n_quiesce_waiters = 0;
@@ -806,13 +1134,20 @@ static void supervisor_commit_reload(Supervisor *s) {
         s->current = s->pending;
         s->pending = NULL;
         old->drain_deadline = now + s->current->config->graceful_reload_timeout;
-        generation_stop_all(old, true);
+        supervisor_settle_kept_pools(s, old, s->current);
+        generation_drain(old, true);
         old->next = s->draining;
         s->draining = old;
         log_notice("reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
                    old->g.number);
         sd_notify(false, "READY=1");
-        supervisor_set_reload_result(s, "ok");
+        _cleanup_free_ char *failed = supervisor_failed_sites(s, "; ");
+        if (failed) {
+                log_warning("reload: generation %u serves, but not for every site: %s", s->current->g.number, failed);
+                _cleanup_free_ char *why = NULL;
+                supervisor_set_reload_result(s, asprintf(&why, "partial: %s", failed) >= 0 ? why : "partial");
+        } else
+                supervisor_set_reload_result(s, "ok");
         supervisor_quiesce_and_answer(s);
 }
 
@@ -859,6 +1194,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
         r = generation_new(s, c, &s->pending);
         if (r >= 0) {
+                generation_settle_failed_sites(s->pending);
                 s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
                 r = generation_start(s->pending);
                 if (r < 0) {
@@ -1004,9 +1340,12 @@ static void supervisor_reap_draining(Supervisor *s, usec_t now) {
                         log_warning("generation %u: GracefulReloadTimeout reached, killing its %u worker(s)",
                                     g->g.number, generation_alive(g));
                         g->drain_deadline = 0;
-                        generation_stop_all(g, false);
-                        generation_cgi_finish(g, true);
+                        generation_drain(g, false);
+                        if (!generation_keeps_pools(g))
+                                generation_cgi_finish(g, true);
                 }
+                if (generation_keeps_pools(g))
+                        generation_maintain(g, now); /* the site pools it keeps stay filled */
                 p = &g->next;
         }
 }
@@ -1044,6 +1383,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         if (s->pending)
                 generation_maintain(s->pending, now);
         if (s->current && !s->stopping) {
+                generation_retry_sites(s->current, now);
                 generation_cgi_start(s->current);
                 generation_maintain(s->current, now);
                 supervisor_update_status(s);
@@ -1095,18 +1435,20 @@ static void control_status(Supervisor *s, ControlClient *c) {
         board[nb] = 0;
         for (SupGeneration *g = s->draining; g; g = g->next)
                 draining += generation_alive(g);
+        _cleanup_free_ char *failed = supervisor_failed_sites(s, "\nfailed ");
         control_client_reply(c,
                              "OK\npid: %d\ngeneration: %u\nmpm: %s\nuptime: %llu s\nprocesses: %u (starting %u, "
                              "stopping %u)\nworkers: busy %u, idle %u, keepalive %u\nrequests: %llu\nbytes: %llu\n"
                              "invalid scoreboard segments: %u\nold generations' processes: %u\n"
-                             "last reload: %s\nstate: %s\nscoreboard: %s",
+                             "last reload: %s\nstate: %s\nscoreboard: %s%s%s",
                              (int) getpid(), sg->g.number, sg->g.ops->name,
                              (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - s->started) / USEC_PER_SEC),
                              generation_alive(sg), generation_count(sg, PROCESS_STARTING),
                              generation_count(sg, PROCESS_STOPPING), v.busy, v.ready, v.keepalive,
                              (unsigned long long) v.requests, (unsigned long long) v.bytes, v.invalid, draining,
                              s->last_reload ? s->last_reload : "none",
-                             s->stopping ? "stopping" : s->pending ? "reloading" : "running", board);
+                             s->stopping ? "stopping" : s->pending ? "reloading" : "running", board,
+                             failed ? "\nfailed " : "", failed ? failed : "");
         free(scores);
 }
 
@@ -1228,6 +1570,7 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
+        generation_settle_failed_sites(s.current);
         r = generation_start(s.current);
         if (r < 0) {
                 log_error_errno(r, "MPM %s failed to start: %m", s.current->g.ops->name);

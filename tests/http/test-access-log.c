@@ -662,3 +662,56 @@ Test(access_log, requests_through_a_connection) {
         free(got);
         server_done(s);
 }
+
+/* A log path someone else may change (a perchild site's): nothing but a regular file is opened,
+ * a FIFO never blocks the opener, a symlink is not followed. */
+static char *in_dir(const char *name) {
+        char *p = NULL;
+        cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+        return p;
+}
+
+Test(access_log, open_file_takes_a_regular_file_and_creates_one) {
+        _cleanup_free_ char *p = in_dir("new.log");
+        int fd = access_log_open_file(p);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(fcntl(fd, F_GETFL) & (O_NONBLOCK | O_APPEND), O_APPEND, "appends, blocking again");
+        cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        close(fd);
+        unlink(p);
+}
+
+Test(access_log, open_file_refuses_a_directory) {
+        _cleanup_free_ char *p = in_dir("d.log");
+        cr_assert_eq(mkdir(p, 0755), 0);
+        cr_assert_eq(access_log_open_file(p), -EISDIR);
+        cr_assert_str_eq(access_log_strerror(-EISDIR), "Is a directory");
+        rmdir(p);
+}
+
+Test(access_log, open_file_refuses_a_fifo_without_blocking, .timeout = 10) {
+        _cleanup_free_ char *p = in_dir("f.log");
+        cr_assert_eq(mkfifo(p, 0644), 0);
+        /* No reader: a blocking open would wait for ever. */
+        cr_assert_eq(access_log_open_file(p), -ACCESS_LOG_ENOTREG);
+        /* With a reader it opens, but is still no log file. */
+        int reader = open(p, O_RDONLY | O_NONBLOCK);
+        cr_assert_geq(reader, 0);
+        cr_assert_eq(access_log_open_file(p), -ACCESS_LOG_ENOTREG);
+        cr_assert_not_null(strstr(access_log_strerror(-ACCESS_LOG_ENOTREG), "not a regular file"));
+        close(reader);
+        unlink(p);
+}
+
+Test(access_log, open_file_does_not_follow_a_symlink) {
+        _cleanup_free_ char *target = in_dir("target.log"), *link = in_dir("link.log");
+        int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        cr_assert_eq(symlink(target, link), 0);
+        cr_assert_eq(access_log_open_file(link), -ELOOP);
+        AccessLog *l = NULL;
+        cr_assert_eq(access_log_open(link, &l), -ELOOP);
+        unlink(link);
+        unlink(target);
+}
