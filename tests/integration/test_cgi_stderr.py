@@ -163,9 +163,12 @@ class CgiStderrTest(unittest.TestCase):
 try:
     import pwd
     import test_perchild
-    from test_perchild import PerchildServer, SITE_USERS, DISPATCH_USER, perchild_available
+    from test_perchild import PerchildServer, DISPATCH_USER, perchild_available
 except ImportError:  # pragma: no cover
     test_perchild = None
+else:
+    # Users of our own: test_perchild.py, which may run at the same time, deletes and creates its own.
+    SITE_USERS = test_perchild.SITE_USERS = ("mpmdtsa", "mpmdtsb")
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
 
