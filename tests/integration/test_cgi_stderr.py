@@ -213,6 +213,11 @@ class PerchildReopenLogsTest(unittest.TestCase):
     def setUpClass(cls):
         for user in SITE_USERS:
             subprocess.run(["userdel", user], capture_output=True)
+            try:
+                pwd.getpwnam(user)
+                continue  # still there: its uid is in use (a process of an earlier run); reuse it
+            except KeyError:
+                pass
             subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
             cls.created.append(user)
         try:
