@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -234,12 +235,17 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
         }
 
         char *argv[] = { filename, NULL };
+        char client[128];
+        if (p->remote_addr)
+                snprintf(client, sizeof(client), "%s:%u", p->remote_addr, (unsigned) p->remote_port); /* as conn.c */
         CgiLaunchRequest req = {
                 .script_fd = script.fd,
                 .dir_fd = script.dir_fd,
                 .stdin_fd = p->body_fd,
                 .stdout_fd = out_write,
-                .stderr_fd = p->stderr_fd,
+                .error_log_fd = p->error_log_fd,
+                .site_name = q->site->name,
+                .client = p->remote_addr ? client : NULL,
                 .argv = argv,
                 .env = env,
                 .env_len = env_len,

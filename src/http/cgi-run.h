@@ -55,7 +55,14 @@ typedef struct CgiLaunchRequest {
         int dir_fd;          /* CgiScript.dir_fd */
         int stdin_fd;        /* the whole request body, rewound (a memfd); -1: /dev/null */
         int stdout_fd;       /* the write end of the pipe the caller reads the program's output from */
-        int stderr_fd;       /* where the program's stderr goes (the site's error log); -1: /dev/null */
+        /* The program's stderr is never a log file itself (a program could forge, rewrite or truncate
+         * it): the launcher gives it a pipe and writes each line it reads there to this file, the
+         * site's own ErrorLog (lent, as the other fds), prefixed with [vhost site_name] [client
+         * client] and escaped (src/mpm/cgi-stderr.h); -1: to the launcher's own error log (the
+         * server's ErrorLog), in the same form. */
+        int error_log_fd;
+        const char *site_name; /* the virtual host, for those lines; NULL: "-" */
+        const char *client;    /* "ADDR:PORT" of the client; NULL: "-" */
         char *const *argv;   /* NULL-terminated, argv[0] at least */
         const char *env;     /* cgi_env_build()'s block of NUL-terminated strings */
         size_t env_len;
@@ -79,7 +86,7 @@ typedef struct CgiRunParams {
         uint16_t server_port;
         int body_fd;                  /* the spooled request body, or -1 */
         uint64_t body_len;
-        int stderr_fd;                /* the site's error log, or -1 for the process's stderr */
+        int error_log_fd;             /* the site's own ErrorLog, or -1: the server's (CgiLaunchRequest) */
         bool keep_alive;              /* the connection's verdict before the program speaks */
         const char *date;             /* http_date_now() */
 } CgiRunParams;

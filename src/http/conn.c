@@ -734,8 +734,9 @@ static void conn_cgi_start(HttpConn *c, usec_t now) {
                 .server_port = c->info.local_port,
                 .body_fd = rq->spool_fd,
                 .body_len = rq->body_discarded,
-                /* Its stderr goes to the site's ErrorLog, else where this process logs. */
-                .stderr_fd = error_fd >= 0 ? error_fd : log_get_fd(),
+                /* Its stderr is relayed by the launcher, line by line, to the site's own ErrorLog
+                 * or else to the launcher's (the server's); never handed the file itself. */
+                .error_log_fd = error_fd,
                 .keep_alive = conn_wants_keep_alive(c, &rq->resp),
                 .date = http_date_now(now_real),
         };

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,28 +19,34 @@
 #include <unistd.h>
 
 #include "cgi-launcher.h"
+#include "cgi-stderr.h"
 #include "cgi.h"
+#include "log-channel.h"
 #include "log.h"
 #include "path.h"
 #include "time-util.h"
 
 #define CGI_WIRE_MAGIC UINT32_C(0x6367696c) /* "cgil" */
-#define CGI_WIRE_FDS 6                      /* script, dir, stdin, stdout, stderr, reply */
+#define CGI_WIRE_FDS 6                      /* script, dir, stdin, stdout, reply, [the site's error log] */
 #define CGI_WIRE_ARGV_MAX (8 * 1024)
+#define CGI_WIRE_NAME_MAX 256                /* the site's name and the client's address, each */
 /* What one SOCK_SEQPACKET message may carry; well under the default socket buffer (208 KiB). */
-#define CGI_WIRE_MESSAGE_MAX (sizeof(CgiWireRequest) + CGI_ENV_MAX + CGI_WIRE_ARGV_MAX)
+#define CGI_WIRE_MESSAGE_MAX (sizeof(CgiWireRequest) + CGI_ENV_MAX + CGI_WIRE_ARGV_MAX + 2 * CGI_WIRE_NAME_MAX)
+#define CGI_WIRE_ERROR_LOG 1u                /* flags: the site's own ErrorLog is attached */
 #define CGI_KILL_GRACE_DEFAULT (2 * USEC_PER_SEC)
 #define CGI_MAX_PROGRAMS_DEFAULT 1024
 #define CGI_REPLY_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 
-enum { FD_SCRIPT, FD_DIR, FD_STDIN, FD_STDOUT, FD_STDERR, FD_REPLY };
+enum { FD_SCRIPT, FD_DIR, FD_STDIN, FD_STDOUT, FD_REPLY, FD_ERROR_LOG };
 
 typedef struct CgiWireRequest {
         uint32_t magic;
         uint32_t argc;
         uint32_t envc;
-        uint32_t strings_len; /* argv then env strings, each NUL-terminated, follow the header */
+        uint32_t strings_len; /* argv, env, the site's name and the client's, each NUL-terminated */
         uint64_t timeout_usec;
+        uint32_t flags;       /* CGI_WIRE_ERROR_LOG */
+        uint32_t reserved;
 } CgiWireRequest;
 
 typedef struct CgiWireReply {
@@ -65,21 +72,24 @@ static int wait_fd(int fd, short events, usec_t deadline) {
 }
 
 int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
-        _cleanup_close_ int reply = -1, reply_peer = -1, null_in = -1, null_err = -1;
+        _cleanup_close_ int reply = -1, reply_peer = -1, null_in = -1;
         _cleanup_free_ char *msg = NULL;
         usec_t deadline = now_usec(CLOCK_MONOTONIC) +
                           (req->reply_timeout > 0 ? req->reply_timeout : CGI_REPLY_TIMEOUT_DEFAULT);
-        size_t argc = 0, argv_len = 0, len;
+        const char *site = req->site_name ? req->site_name : "-", *client = req->client ? req->client : "-";
+        size_t argc = 0, argv_len = 0, names_len, len;
         int pair[2], r;
 
         if (!req->argv || !req->argv[0] || req->script_fd < 0 || req->dir_fd < 0 || req->stdout_fd < 0)
                 return -EINVAL;
         for (; req->argv[argc]; argc++)
                 argv_len += strlen(req->argv[argc]) + 1;
-        if (argv_len > CGI_WIRE_ARGV_MAX || req->env_len > CGI_ENV_MAX)
+        if (argv_len > CGI_WIRE_ARGV_MAX || req->env_len > CGI_ENV_MAX || strlen(site) >= CGI_WIRE_NAME_MAX ||
+            strlen(client) >= CGI_WIRE_NAME_MAX)
                 return -E2BIG;
+        names_len = strlen(site) + 1 + strlen(client) + 1;
 
-        len = sizeof(CgiWireRequest) + argv_len + req->env_len;
+        len = sizeof(CgiWireRequest) + argv_len + req->env_len + names_len;
         msg = malloc(len);
         if (!msg)
                 return -ENOMEM;
@@ -87,8 +97,9 @@ int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
                 .magic = CGI_WIRE_MAGIC,
                 .argc = (uint32_t) argc,
                 .envc = (uint32_t) req->env_count,
-                .strings_len = (uint32_t) (argv_len + req->env_len),
+                .strings_len = (uint32_t) (argv_len + req->env_len + names_len),
                 .timeout_usec = req->timeout,
+                .flags = req->error_log_fd >= 0 ? CGI_WIRE_ERROR_LOG : 0,
         };
         memcpy(msg, &h, sizeof(h));
         char *p = msg + sizeof(h);
@@ -96,6 +107,9 @@ int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
                 p = stpcpy(p, req->argv[i]) + 1;
         if (req->env_len > 0)
                 memcpy(p, req->env, req->env_len);
+        p += req->env_len;
+        p = stpcpy(p, site) + 1;
+        (void) stpcpy(p, client);
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return -errno;
@@ -106,20 +120,16 @@ int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
                 if (null_in < 0)
                         return -errno;
         }
-        if (req->stderr_fd < 0) {
-                null_err = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                if (null_err < 0)
-                        return -errno;
-        }
 
         int fds[CGI_WIRE_FDS] = {
                 [FD_SCRIPT] = req->script_fd,
                 [FD_DIR] = req->dir_fd,
                 [FD_STDIN] = req->stdin_fd >= 0 ? req->stdin_fd : null_in,
                 [FD_STDOUT] = req->stdout_fd,
-                [FD_STDERR] = req->stderr_fd >= 0 ? req->stderr_fd : null_err,
                 [FD_REPLY] = reply_peer,
+                [FD_ERROR_LOG] = req->error_log_fd,
         };
+        size_t n_fds = req->error_log_fd >= 0 ? CGI_WIRE_FDS : CGI_WIRE_FDS - 1;
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(fds))];
@@ -129,13 +139,13 @@ int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req) {
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
                 .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
+                .msg_controllen = CMSG_SPACE(n_fds * sizeof(int)),
         };
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(fds));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
 
         for (;;) {
                 if (sendmsg(launcher_sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
@@ -206,25 +216,60 @@ void cgi_launcher_client(int *launcher_sock, HttpCgiLauncher *ret) {
 
 /* ---- the launcher ------------------------------------------------------------------------- */
 
+/* A program's stderr is read here, in the launcher, not in the worker that asked for the program:
+ * the launcher holds every program for its whole life (a program may close stdout and go on
+ * writing to stderr, long after the worker answered 504 and forgot the request), it has one epoll
+ * loop with nothing slow in it, and it runs as the site's user anyway. In a worker it would be a
+ * second descriptor per request in every MPM's loop, and prefork and worker serve one connection
+ * per thread, blocking. Each read is one non-blocking read() of at most CGI_STDERR_READ bytes, so
+ * a program that writes without pause shares the loop with the others; when its lines exceed the
+ * rate limit the pipe is left unread for a while (the program blocks on it, it does not spin the
+ * launcher), and what was dropped is said in one line. */
+#define CGI_STDERR_READ (16 * 1024)
+#define CGI_STDERR_RATE_DEFAULT 20   /* lines a second, per program */
+#define CGI_STDERR_BURST_DEFAULT 100
+#define CGI_STDERR_SITE_FACTOR 3     /* a site's programs together: three programs' worth */
+#define CGI_STDERR_PAUSE_MIN (100 * USEC_PER_MSEC)
+#define CGI_STDERR_REPORT_EVERY USEC_PER_SEC
+#define CGI_STDERR_DRAIN_MAX (64 * 1024) /* read after the program's group is gone */
+#define CGI_STDERR_SITES_MAX 256
+
 typedef enum ProgramState {
         PROGRAM_RUNNING,
         PROGRAM_TERMINATING, /* SIGTERM sent to the group */
         PROGRAM_KILLED,      /* SIGKILL sent */
 } ProgramState;
 
+typedef struct SiteRate {
+        char *name;
+        CgiStderrRate rate;
+} SiteRate;
+
 typedef struct Program {
         pid_t pgid; /* the program's pid: setsid made it its group's leader */
         bool leader_reaped;
         ProgramState state;
-        usec_t deadline; /* CLOCK_MONOTONIC: the next step of the timeout */
+        usec_t deadline;   /* CLOCK_MONOTONIC: the next step of the timeout */
+        int err_fd;        /* the read end of its stderr pipe, non-blocking; -1 once ended */
+        bool err_watched;  /* err_fd is in the epoll set (not paused by the rate limit) */
+        usec_t err_resume; /* paused until then; USEC_INFINITY: not paused */
+        int log_fd;        /* the site's own ErrorLog; -1: the launcher's own error log */
+        char *site, *client;
+        size_t site_rate;  /* index in Launcher.sites */
+        CgiStderrRate rate;
+        usec_t last_report;
+        CgiStderrLines lines;
 } Program;
 
 typedef struct Launcher {
         int sock, epoll_fd, signal_fd, timer_fd;
         usec_t kill_grace;
         unsigned max_programs;
-        Program *programs;
+        unsigned stderr_rate, stderr_burst;
+        Program **programs;
         size_t n_programs;
+        SiteRate *sites;
+        size_t n_sites;
         bool draining;
 } Launcher;
 
@@ -235,11 +280,13 @@ static void launcher_reply(int fd, int error, pid_t pid) {
         (void) send(fd, &a, sizeof(a), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Async-signal-safe: runs between fork() and exec. */
-static _noreturn_ void launcher_child(int *fds, char **argv, char **envp, int err_pipe) {
+/* Async-signal-safe: runs between fork() and exec. fds: script, dir, stdin, stdout (the request's),
+ * err: the write end of the stderr pipe. */
+static _noreturn_ void launcher_child(const int *fds, int err, char **argv, char **envp, int err_pipe) {
         struct sigaction dfl = { .sa_handler = SIG_DFL };
+        int from[5] = { fds[FD_SCRIPT], fds[FD_DIR], fds[FD_STDIN], fds[FD_STDOUT], err };
+        int moved[5], e;
         sigset_t none;
-        int moved[CGI_WIRE_FDS], e;
 
         if (setsid() < 0)
                 goto fail;
@@ -249,24 +296,26 @@ static _noreturn_ void launcher_child(int *fds, char **argv, char **envp, int er
         if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
                 goto fail;
 
-        /* Move every fd above 2 first, so the dup2()s below cannot overwrite one not yet moved. */
-        for (int i = 0; i < CGI_WIRE_FDS; i++) {
-                moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        /* Move every fd above 2 first, so the dup2()s below cannot overwrite one not yet moved. Every
+         * other descriptor of the launcher (the site's error log, its own, the other programs'
+         * pipes, its sockets) is close-on-exec: the program gets 0, 1 and 2 and nothing else. */
+        for (int i = 0; i < 5; i++) {
+                moved[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 3);
                 if (moved[i] < 0)
                         goto fail;
         }
-        if (dup2(moved[FD_STDIN], 0) < 0 || dup2(moved[FD_STDOUT], 1) < 0 || dup2(moved[FD_STDERR], 2) < 0)
+        if (dup2(moved[2], 0) < 0 || dup2(moved[3], 1) < 0 || dup2(moved[4], 2) < 0)
                 goto fail;
-        if (fchdir(moved[FD_DIR]) < 0)
+        if (fchdir(moved[1]) < 0)
                 goto fail;
 
-        syscall(SYS_execveat, moved[FD_SCRIPT], "", argv, envp, AT_EMPTY_PATH);
+        syscall(SYS_execveat, moved[0], "", argv, envp, AT_EMPTY_PATH);
         if (errno == ENOENT) {
                 /* A #! script: the interpreter opens /dev/fd/N, which a close-on-exec fd does not
                  * survive. Only then does the program inherit the fd. */
-                if (fcntl(moved[FD_SCRIPT], F_SETFD, 0) < 0)
+                if (fcntl(moved[0], F_SETFD, 0) < 0)
                         goto fail;
-                syscall(SYS_execveat, moved[FD_SCRIPT], "", argv, envp, AT_EMPTY_PATH);
+                syscall(SYS_execveat, moved[0], "", argv, envp, AT_EMPTY_PATH);
         }
 fail:
         e = errno;
@@ -274,31 +323,40 @@ fail:
         _exit(127);
 }
 
-/* Split the strings of a request into argv and envp (pointers into msg). */
-static int launcher_parse(const char *msg, size_t len, CgiWireRequest *ret_h, char ***ret_argv, char ***ret_envp) {
+/* What a request's strings say (pointers into msg): argv, envp, the site's name, the client's. */
+typedef struct LaunchStrings {
+        char **argv, **envp;
+        const char *site, *client;
+} LaunchStrings;
+
+/* Split the strings of a request into argv and envp (one allocation) and the two names. */
+static int launcher_parse(const char *msg, size_t len, CgiWireRequest *ret_h, LaunchStrings *ret) {
         CgiWireRequest h;
-        const char *p, *end;
+        const char *p, *end, *names[2];
         char **v;
 
         if (len < sizeof(h))
                 return -EBADMSG;
         memcpy(&h, msg, sizeof(h));
         if (h.magic != CGI_WIRE_MAGIC || h.argc == 0 || h.strings_len != len - sizeof(h) ||
-            h.argc + (size_t) h.envc > len)
+            h.argc + (size_t) h.envc + 2 > len)
                 return -EBADMSG;
         v = calloc((size_t) h.argc + h.envc + 2, sizeof(char *));
         if (!v)
                 return -ENOMEM;
         p = msg + sizeof(h);
         end = msg + len;
-        for (size_t i = 0; i < (size_t) h.argc + h.envc; i++) {
+        for (size_t i = 0; i < (size_t) h.argc + h.envc + 2; i++) {
                 const char *nul = memchr(p, 0, (size_t) (end - p));
                 if (!nul) {
                         free(v);
                         return -EBADMSG;
                 }
-                /* argv, NULL, envp, NULL in one array */
-                v[i < h.argc ? i : i + 1] = (char *) p;
+                /* argv, NULL, envp, NULL in one array; then the two names */
+                if (i < (size_t) h.argc + h.envc)
+                        v[i < h.argc ? i : i + 1] = (char *) p;
+                else
+                        names[i - h.argc - h.envc] = p;
                 p = nul + 1;
         }
         if (p != end) {
@@ -306,8 +364,7 @@ static int launcher_parse(const char *msg, size_t len, CgiWireRequest *ret_h, ch
                 return -EBADMSG;
         }
         *ret_h = h;
-        *ret_argv = v;
-        *ret_envp = v + h.argc + 1;
+        *ret = (LaunchStrings) { .argv = v, .envp = v + h.argc + 1, .site = names[0], .client = names[1] };
         return 0;
 }
 
@@ -316,7 +373,7 @@ static void launcher_arm_timer(Launcher *l) {
         struct itimerspec its = {};
 
         for (size_t i = 0; i < l->n_programs; i++)
-                next = MIN(next, l->programs[i].deadline);
+                next = MIN(next, MIN(l->programs[i]->deadline, l->programs[i]->err_resume));
         if (next != USEC_INFINITY) {
                 if (next == 0)
                         next = 1; /* 0 would disarm */
@@ -326,16 +383,193 @@ static void launcher_arm_timer(Launcher *l) {
         (void) timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static int launcher_start(Launcher *l, const CgiWireRequest *h, char **argv, char **envp, int *fds,
-                          pid_t *ret_pid) {
-        _cleanup_close_ int err_read = -1, err_write = -1;
-        int pipefd[2], e = 0;
+/* ---- the programs' stderr ----------------------------------------------------------------- */
+
+/* One line about program p in its site's error log (or ours), in the error log's own format. */
+static void program_log(const Program *p, const char *what, const char *text) {
+        if (p->log_fd >= 0)
+                log_to_fd(p->log_fd, LOG_PRI_ERR, "[vhost %s] [client %s] %s (pid %d): %s", p->site, p->client, what,
+                          (int) p->pgid, text);
+        else
+                log_error("[vhost %s] [client %s] %s (pid %d): %s", p->site, p->client, what, (int) p->pgid, text);
+}
+
+static size_t launcher_site_rate(Launcher *l, const char *site) {
+        for (size_t i = 0; i < l->n_sites; i++)
+                if (strcmp(l->sites[i].name, site) == 0)
+                        return i;
+        if (l->n_sites < CGI_STDERR_SITES_MAX) {
+                SiteRate *grown = realloc(l->sites, (l->n_sites + 1) * sizeof(SiteRate));
+                char *name = strdup(site);
+                if (grown)
+                        l->sites = grown;
+                if (grown && name) {
+                        l->sites[l->n_sites].name = name;
+                        cgi_stderr_rate_init(&l->sites[l->n_sites].rate, l->stderr_rate * CGI_STDERR_SITE_FACTOR,
+                                             l->stderr_burst * CGI_STDERR_SITE_FACTOR);
+                        return l->n_sites++;
+                }
+                free(name);
+        }
+        /* No room (never with a real configuration: one entry per site): share the last one. */
+        return l->n_sites > 0 ? l->n_sites - 1 : SIZE_MAX;
+}
+
+static void program_report_dropped(Program *p, usec_t now, bool force) {
+        char text[128];
+
+        if (p->rate.dropped == 0 || (!force && now < p->last_report + CGI_STDERR_REPORT_EVERY))
+                return;
+        snprintf(text, sizeof(text), "%llu line(s) dropped, more than %u a second",
+                 (unsigned long long) cgi_stderr_rate_take_dropped(&p->rate), p->rate.rate);
+        program_log(p, "cgi stderr rate limit", text);
+        p->last_report = now;
+}
+
+/* One line: written when both the program's and its site's bucket allow it, else counted. */
+static bool program_line(Launcher *l, Program *p, const char *line, usec_t now) {
+        CgiStderrRate *site = p->site_rate < l->n_sites ? &l->sites[p->site_rate].rate : NULL;
+
+        if (!cgi_stderr_rate_check(&p->rate, now) || (site && !cgi_stderr_rate_check(site, now))) {
+                cgi_stderr_rate_drop(&p->rate);
+                return false;
+        }
+        cgi_stderr_rate_take(&p->rate);
+        if (site)
+                cgi_stderr_rate_take(site);
+        program_log(p, "cgi stderr", line);
+        return true;
+}
+
+/* Feed bytes read from the pipe; false when a line was dropped (the rate limit is reached). */
+static bool program_feed(Launcher *l, Program *p, const char *data, size_t n, usec_t now) {
+        const char *line;
+        size_t len;
+        bool all = true;
+
+        while (cgi_stderr_lines_take(&p->lines, &data, &n, &line, &len) == 1)
+                all = program_line(l, p, line, now) && all;
+        return all;
+}
+
+static void program_unwatch(Launcher *l, Program *p) {
+        /* Explicitly: a child forked a moment ago holds a copy of the descriptor until its exec, and
+         * epoll forgets a description only when its last copy is closed. */
+        if (p->err_watched)
+                (void) epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, p->err_fd, NULL);
+        p->err_watched = false;
+}
+
+static int program_watch(Launcher *l, Program *p) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, p->err_fd, &ev) < 0)
+                return -errno;
+        p->err_watched = true;
+        p->err_resume = USEC_INFINITY;
+        return 0;
+}
+
+/* The stream has ended (EOF, or the program's group is gone): its last line, what was dropped. */
+static void program_stderr_end(Launcher *l, Program *p, usec_t now) {
+        const char *line;
+        size_t len;
+
+        if (p->err_fd < 0)
+                return;
+        if (cgi_stderr_lines_finish(&p->lines, &line, &len) == 1)
+                (void) program_line(l, p, line, now);
+        program_report_dropped(p, now, true);
+        program_unwatch(l, p);
+        p->err_fd = safe_close(p->err_fd);
+        p->err_resume = USEC_INFINITY;
+}
+
+/* Readable: one read, so that one program never holds the loop. */
+static void program_stderr_read(Launcher *l, Program *p, usec_t now) {
+        static char buf[CGI_STDERR_READ];
+        ssize_t n = read(p->err_fd, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                program_stderr_end(l, p, now);
+                return;
+        }
+        if (!program_feed(l, p, buf, (size_t) n, now)) {
+                CgiStderrRate *site = p->site_rate < l->n_sites ? &l->sites[p->site_rate].rate : NULL;
+                usec_t resume = MAX(now + CGI_STDERR_PAUSE_MIN, cgi_stderr_rate_next(&p->rate, now));
+                if (site)
+                        resume = MAX(resume, cgi_stderr_rate_next(site, now));
+                program_unwatch(l, p);
+                p->err_resume = resume;
+                launcher_arm_timer(l);
+        }
+        program_report_dropped(p, now, false);
+}
+
+/* The group is gone: what it wrote last is still in the pipe (bounded: a descendant that left the
+ * group may still hold the pipe and write on). */
+static void program_stderr_drain(Launcher *l, Program *p, usec_t now) {
+        static char buf[CGI_STDERR_READ];
+        size_t total = 0;
+
+        while (p->err_fd >= 0 && total < CGI_STDERR_DRAIN_MAX) {
+                ssize_t n = read(p->err_fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                (void) program_feed(l, p, buf, (size_t) n, now);
+                total += (size_t) n;
+        }
+        program_stderr_end(l, p, now);
+}
+
+static Program *program_free(Launcher *l, Program *p) {
+        if (!p)
+                return NULL;
+        program_unwatch(l, p);
+        safe_close(p->err_fd);
+        safe_close(p->log_fd);
+        free(p->site);
+        free(p->client);
+        free(p);
+        return NULL;
+}
+
+static Program *program_new(Launcher *l, const LaunchStrings *s, int *log_fd) {
+        Program *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return NULL;
+        p->err_fd = -1;
+        p->log_fd = -1;
+        p->err_resume = USEC_INFINITY;
+        p->deadline = USEC_INFINITY;
+        p->site = strndup(s->site, CGI_WIRE_NAME_MAX);
+        p->client = strndup(s->client, CGI_WIRE_NAME_MAX);
+        if (!p->site || !p->client)
+                return program_free(l, p);
+        p->log_fd = TAKE_FD(*log_fd);
+        p->site_rate = launcher_site_rate(l, p->site);
+        cgi_stderr_rate_init(&p->rate, l->stderr_rate, l->stderr_burst);
+        p->lines = CGI_STDERR_LINES_INIT;
+        return p;
+}
+
+/* ---- starting and ending programs ---------------------------------------------------------- */
+
+static int launcher_start(Launcher *l, const CgiWireRequest *h, const LaunchStrings *s, int *fds, pid_t *ret_pid) {
+        _cleanup_close_ int err_read = -1, err_write = -1, stderr_read = -1, stderr_write = -1;
+        Program *p = NULL;
+        int pipefd[2], e = 0, r;
         ssize_t n;
         pid_t pid;
 
         if (l->draining || l->n_programs >= l->max_programs)
                 return -EBUSY; /* not -EAGAIN: to a client, that means "no answer yet" */
-        Program *grown = realloc(l->programs, (l->n_programs + 1) * sizeof(Program));
+        Program **grown = realloc(l->programs, (l->n_programs + 1) * sizeof(Program *));
         if (!grown)
                 return -ENOMEM;
         l->programs = grown;
@@ -344,13 +578,27 @@ static int launcher_start(Launcher *l, const CgiWireRequest *h, char **argv, cha
                 return -errno;
         err_read = pipefd[0];
         err_write = pipefd[1];
+        /* The program's stderr: a pipe of its own, never a log file. Only our end is non-blocking. */
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        stderr_read = pipefd[0];
+        stderr_write = pipefd[1];
+        if (fcntl(stderr_read, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        p = program_new(l, s, &fds[FD_ERROR_LOG]);
+        if (!p)
+                return -ENOMEM;
 
         pid = fork();
-        if (pid < 0)
-                return -errno;
+        if (pid < 0) {
+                r = -errno;
+                program_free(l, p);
+                return r;
+        }
         if (pid == 0)
-                launcher_child(fds, argv, envp, err_write);
+                launcher_child(fds, stderr_write, s->argv, s->envp, err_write);
         err_write = safe_close(err_write);
+        stderr_write = safe_close(stderr_write);
 
         /* EOF: the exec succeeded (the pipe closed with it); an int: the child's errno. */
         do
@@ -358,15 +606,20 @@ static int launcher_start(Launcher *l, const CgiWireRequest *h, char **argv, cha
         while (n < 0 && errno == EINTR);
         if (n == (ssize_t) sizeof(e)) {
                 (void) waitpid(pid, NULL, 0);
+                program_free(l, p);
                 return e > 0 ? -e : -EIO;
         }
 
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        l->programs[l->n_programs++] = (Program) {
-                .pgid = pid,
-                .state = PROGRAM_RUNNING,
-                .deadline = h->timeout_usec > 0 ? now + h->timeout_usec : USEC_INFINITY,
-        };
+        p->pgid = pid;
+        p->state = PROGRAM_RUNNING;
+        p->deadline = h->timeout_usec > 0 ? now + h->timeout_usec : USEC_INFINITY;
+        p->err_fd = TAKE_FD(stderr_read);
+        if (program_watch(l, p) < 0)
+                /* Unread, the pipe fills and the program blocks on it until CGITimeout: rather
+                 * read nothing at all than that. */
+                p->err_fd = safe_close(p->err_fd);
+        l->programs[l->n_programs++] = p;
         launcher_arm_timer(l);
         *ret_pid = pid;
         return 0;
@@ -387,9 +640,9 @@ static int launcher_receive(Launcher *l) {
                 .msg_control = control.buf,
                 .msg_controllen = sizeof(control.buf),
         };
-        int fds[CGI_WIRE_FDS], n_fds = 0, r;
+        int fds[CGI_WIRE_FDS] = { -1, -1, -1, -1, -1, -1 }, n_fds = 0, r;
         CgiWireRequest h;
-        char **argv = NULL, **envp = NULL;
+        LaunchStrings s = {};
         pid_t pid = 0;
         ssize_t n;
 
@@ -412,19 +665,21 @@ static int launcher_receive(Launcher *l) {
                         }
                 }
 
-        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds != CGI_WIRE_FDS) {
-                /* Without all six fds there is no reply socket to answer on. */
+        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds < CGI_WIRE_FDS - 1) {
+                /* Without the first five fds there is no reply socket to answer on. */
                 log_warning("cgi launcher: refused a malformed request (%zd bytes, %d fds)", n, n_fds);
                 for (int i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
                 return 1;
         }
 
-        r = launcher_parse(msg, (size_t) n, &h, &argv, &envp);
+        r = launcher_parse(msg, (size_t) n, &h, &s);
+        if (r >= 0 && n_fds != ((h.flags & CGI_WIRE_ERROR_LOG) ? CGI_WIRE_FDS : CGI_WIRE_FDS - 1))
+                r = -EBADMSG;
         if (r >= 0)
-                r = launcher_start(l, &h, argv, envp, fds, &pid);
+                r = launcher_start(l, &h, &s, fds, &pid);
         launcher_reply(fds[FD_REPLY], r, pid);
-        free(argv); /* envp is part of the same array */
+        free(s.argv); /* envp is part of the same array, the names point into msg */
         for (int i = 0; i < CGI_WIRE_FDS; i++)
                 safe_close(fds[i]);
         return 1;
@@ -441,21 +696,25 @@ static bool launcher_group_gone(const Program *p) {
 }
 
 /* Reap every child that exited (program leaders and orphans handed to us as subreaper) and forget
- * programs whose whole group is gone. */
+ * programs whose whole group is gone, once what they wrote to stderr is logged. */
 static void launcher_reap(Launcher *l) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
         for (;;) {
                 pid_t pid = waitpid(-1, NULL, WNOHANG);
 
                 if (pid <= 0)
                         break;
                 for (size_t i = 0; i < l->n_programs; i++)
-                        if (l->programs[i].pgid == pid)
-                                l->programs[i].leader_reaped = true;
+                        if (l->programs[i]->pgid == pid)
+                                l->programs[i]->leader_reaped = true;
         }
         for (size_t i = 0; i < l->n_programs;)
-                if (launcher_group_gone(&l->programs[i]))
+                if (launcher_group_gone(l->programs[i])) {
+                        program_stderr_drain(l, l->programs[i], now);
+                        program_free(l, l->programs[i]);
                         l->programs[i] = l->programs[--l->n_programs];
-                else
+                } else
                         i++;
         launcher_arm_timer(l);
 }
@@ -466,8 +725,10 @@ static void launcher_timeouts(Launcher *l) {
 
         (void) !read(l->timer_fd, &expirations, sizeof(expirations));
         for (size_t i = 0; i < l->n_programs; i++) {
-                Program *p = &l->programs[i];
+                Program *p = l->programs[i];
 
+                if (p->err_fd >= 0 && !p->err_watched && p->err_resume <= now && program_watch(l, p) < 0)
+                        program_stderr_end(l, p, now);
                 if (p->deadline > now)
                         continue;
                 if (p->state == PROGRAM_RUNNING) {
@@ -492,7 +753,7 @@ static void launcher_drain(Launcher *l) {
         l->draining = true;
         (void) epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->sock, NULL);
         for (size_t i = 0; i < l->n_programs; i++) {
-                Program *p = &l->programs[i];
+                Program *p = l->programs[i];
 
                 launcher_signal_group(p, SIGTERM);
                 launcher_signal_group(p, SIGCONT);
@@ -508,6 +769,13 @@ static void launcher_signals(Launcher *l) {
         while (read(l->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
                 if (si.ssi_signo == SIGTERM)
                         launcher_drain(l);
+                else if (si.ssi_signo == SIGUSR1) {
+                        /* The logs were reopened (log-channel.h): our error log is the new file now.
+                         * A running program's own site ErrorLog stays the file it started with. */
+                        int r = log_channel_receive();
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot adopt the reopened error log: %m");
+                }
         launcher_reap(l);
 }
 
@@ -519,6 +787,8 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 .timer_fd = -1,
                 .kill_grace = opt && opt->kill_grace > 0 ? opt->kill_grace : CGI_KILL_GRACE_DEFAULT,
                 .max_programs = opt && opt->max_programs > 0 ? opt->max_programs : CGI_MAX_PROGRAMS_DEFAULT,
+                .stderr_rate = opt && opt->stderr_rate > 0 ? opt->stderr_rate : CGI_STDERR_RATE_DEFAULT,
+                .stderr_burst = opt && opt->stderr_burst > 0 ? opt->stderr_burst : CGI_STDERR_BURST_DEFAULT,
         };
         struct epoll_event ev;
         sigset_t mask;
@@ -535,6 +805,7 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGUSR1);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
 
@@ -545,13 +816,14 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 r = -errno;
                 goto finish;
         }
-        ev = (struct epoll_event) { .events = EPOLLIN, .data.fd = sock };
+        /* data.ptr: the address of one of these three fields, or a Program. */
+        ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &l.sock };
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, sock, &ev) < 0)
                 goto fail_errno;
-        ev = (struct epoll_event) { .events = EPOLLIN, .data.fd = l.signal_fd };
+        ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &l.signal_fd };
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd, &ev) < 0)
                 goto fail_errno;
-        ev = (struct epoll_event) { .events = EPOLLIN, .data.fd = l.timer_fd };
+        ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &l.timer_fd };
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.timer_fd, &ev) < 0)
                 goto fail_errno;
 
@@ -564,13 +836,15 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 if (n < 0)
                         goto fail_errno;
                 for (int i = 0; i < n; i++) {
-                        int fd = events[i].data.fd;
+                        void *src = events[i].data.ptr;
 
-                        if (fd == l.signal_fd)
+                        if (src == &l.signal_fd)
                                 launcher_signals(&l);
-                        else if (fd == l.timer_fd)
+                        else if (src == &l.timer_fd)
                                 launcher_timeouts(&l);
-                        else if (fd == sock && !l.draining) {
+                        else if (src == &l.sock) {
+                                if (l.draining)
+                                        continue;
                                 /* A few at a time, so that timeouts and signals are not starved. */
                                 for (int k = 0; k < 16; k++) {
                                         int q = launcher_receive(&l);
@@ -583,6 +857,17 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                                         if (q == 0)
                                                 break;
                                 }
+                        } else {
+                                /* A program's stderr. Reaping (in this same batch) frees programs,
+                                 * but only after taking them out of the epoll set, and an fd out of
+                                 * the set is not reported by a later epoll_wait; within this batch,
+                                 * check it is still one of ours. */
+                                Program *p = src;
+                                bool known = false;
+                                for (size_t k = 0; k < l.n_programs && !known; k++)
+                                        known = l.programs[k] == p;
+                                if (known && p->err_fd >= 0 && p->err_watched)
+                                        program_stderr_read(&l, p, now_usec(CLOCK_MONOTONIC));
                         }
                 }
         }
@@ -592,9 +877,14 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
 fail_errno:
         r = -errno;
 finish:
-        for (size_t i = 0; i < l.n_programs; i++)
-                launcher_signal_group(&l.programs[i], SIGKILL);
+        for (size_t i = 0; i < l.n_programs; i++) {
+                launcher_signal_group(l.programs[i], SIGKILL);
+                program_free(&l, l.programs[i]);
+        }
         free(l.programs);
+        for (size_t i = 0; i < l.n_sites; i++)
+                free(l.sites[i].name);
+        free(l.sites);
         safe_close(l.epoll_fd);
         safe_close(l.signal_fd);
         safe_close(l.timer_fd);

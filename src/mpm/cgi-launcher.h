@@ -6,18 +6,27 @@
  * never fork a program. The supervisor forks one launcher per generation and pool, running as the
  * workers' user under the deny-list sandbox, and hands it one end of a SOCK_SEQPACKET socketpair
  * whose other end all workers of the generation inherit (messages are atomic, so any number of
- * senders is fine). Each launch is one message: a header, argv and environment strings, and six fds
- * by SCM_RIGHTS (script, its directory, stdin, stdout, stderr, and a reply socket the client made
- * for this request alone, so that replies never cross between workers).
+ * senders is fine). Each launch is one message: a header, argv and environment strings, the site's
+ * name and the client's address, and five or six fds by SCM_RIGHTS (script, its directory, stdin,
+ * stdout, a reply socket the client made for this request alone, so that replies never cross
+ * between workers, and the site's own ErrorLog when it has one).
  *
  * The launcher forks; the child starts its own session (setsid: the program and everything it
- * starts form one process group), puts the fds on 0/1/2, enters the script's directory (as Apache
- * does), resets signal dispositions and mask, and calls execveat(script_fd, "", AT_EMPTY_PATH). The
+ * starts form one process group), puts stdin, stdout and the write end of a new pipe on 0/1/2,
+ * enters the script's directory (as Apache does), resets signal dispositions and mask, and calls
+ * execveat(script_fd, "", AT_EMPTY_PATH). The program holds no other descriptor: in particular
+ * never a log file, which it could fill with lines that look like anyone's, or truncate. The
+ * launcher reads the pipe in its loop and writes each line to the site's ErrorLog (or its own, the
+ * server's) as "[vhost NAME] [client ADDR] cgi stderr (pid N): LINE", escaped, cut and
+ * rate-limited per program and per site (cgi-stderr.h), with one line saying how many were dropped;
+ * a partial last line is written when the program's group is gone. SIGUSR1 makes it adopt a
+ * reopened error log (log-channel.h, log_channel_attach() done by its caller). The
  * launcher answers with the pid, or with the errno of a failed exec (learned through a close-on-exec
  * pipe). It kills a program's whole process group when CGITimeout passes (SIGTERM, then SIGKILL
  * kill_grace later), reaps everything (it is a child subreaper, so orphaned grandchildren come back
  * to it), and on SIGTERM or when every peer of its socket is gone it does the same to every group
- * still running and exits. One epoll loop over the socket, a signalfd and a timerfd; no threads. */
+ * still running and exits. One epoll loop over the socket, a signalfd, a timerfd and the programs'
+ * stderr pipes; no threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -32,11 +41,13 @@
 typedef struct CgiLauncherOptions {
         usec_t kill_grace;     /* from SIGTERM to SIGKILL for a process group; 0: 2 s */
         unsigned max_programs; /* running at once; more are refused with -EBUSY; 0: 1024 */
+        unsigned stderr_rate;  /* stderr lines a second a program may log; 0: 20 (a site: 3 times that) */
+        unsigned stderr_burst; /* and at once; 0: 100 (a site: 3 times that) */
 } CgiLauncherOptions;
 
 /* Serve launch requests arriving on sock until SIGTERM or until all peers of sock are gone; then kill
- * what still runs, reap it and return 0 (or -errno when the loop could not be set up). Blocks SIGTERM
- * and SIGCHLD for its own use and makes the process a child subreaper: call it in a freshly forked
+ * what still runs, reap it and return 0 (or -errno when the loop could not be set up). Blocks SIGTERM,
+ * SIGCHLD and SIGUSR1 for its own use and makes the process a child subreaper: call it in a freshly forked
  * process and _exit() with its result. */
 int cgi_launcher_main(int sock, const CgiLauncherOptions *opt);
 

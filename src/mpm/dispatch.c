@@ -510,6 +510,8 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                                 break;
                         case SOURCE_STOP: {
                                 int sig = conn_driver_read_stop(ctx->stop_fd);
+                                if (sig == SIGUSR1)
+                                        mpm_worker_reopen_logs(ctx->generation, false); /* its error log */
                                 if (sig == SIGINT)
                                         goto out;
                                 if (sig == SIGTERM) {

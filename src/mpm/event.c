@@ -628,6 +628,8 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                                 break;
                         case SOURCE_STOP: {
                                 int sig = conn_driver_read_stop(ctx->stop_fd);
+                                if (sig == SIGUSR1)
+                                        mpm_worker_reopen_logs(g, spec->reopen_own_logs);
                                 if (sig == SIGINT)
                                         goto out; /* stop now */
                                 if (sig == SIGTERM && !l.stopping)

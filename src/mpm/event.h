@@ -11,6 +11,7 @@
  * SIGTERM lets requests in flight finish, SIGINT stops at once. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ typedef struct EventLoopSpec {
                                     * data with exactly one connection fd attached (SCM_RIGHTS) */
         uint32_t worker_connections;
         uint32_t max_connections_per_child;
+        bool reopen_own_logs;      /* SIGUSR1 on stop_fd (MpmChildPlan.reopen_in_loop): also reopen the logs this
+                                    * process opened itself */
 } EventLoopSpec;
 
 typedef struct EventHandoff {

@@ -106,16 +106,23 @@ static void on_sigusr1(int sig) {
         errno = saved;
 }
 
-int log_channel_install(int sock, uint32_t epoch, const int *fds, size_t n) {
-        struct sigaction sa = { .sa_handler = on_sigusr1, .sa_flags = SA_RESTART };
-        sigset_t mask;
-
+int log_channel_attach(int sock, uint32_t epoch, const int *fds, size_t n) {
         if (n > LOG_CHANNEL_FDS_MAX)
                 return -EINVAL;
         channel_sock = sock;
         channel_epoch = epoch;
         memcpy(channel_fds, fds, n * sizeof(int));
         channel_n_fds = n;
+        return 0;
+}
+
+int log_channel_install(int sock, uint32_t epoch, const int *fds, size_t n) {
+        struct sigaction sa = { .sa_handler = on_sigusr1, .sa_flags = SA_RESTART };
+        sigset_t mask;
+        int r = log_channel_attach(sock, epoch, fds, n);
+
+        if (r < 0)
+                return r;
         sigfillset(&sa.sa_mask);
         if (sigaction(SIGUSR1, &sa, NULL) < 0)
                 return -errno;

@@ -28,7 +28,13 @@ int log_channel_send(int sock, uint32_t epoch, const int *fds, size_t n);
  * install the SIGUSR1 handler. 0 or -errno. */
 int log_channel_install(int sock, uint32_t epoch, const int *fds, size_t n);
 
-/* What the handler does, callable directly (tests): take messages until one newer than the
+/* The same without the handler, for a process that takes SIGUSR1 through its own signalfd (the
+ * dispatcher, perchild's pools, the CGI launchers: they adopt the files in their loop, between
+ * two events, and a pool reopens the logs it opened itself there too). Leaves the signal mask and
+ * SIGUSR1's disposition alone. 0 or -errno. */
+int log_channel_attach(int sock, uint32_t epoch, const int *fds, size_t n);
+
+/* What the handler does, callable directly (tests, and the loops of log_channel_attach()): take messages until one newer than the
  * current epoch; adopt its files. Returns 1 when files were adopted, 0 when none was waiting,
  * -errno on a malformed message or a failed dup3. */
 int log_channel_receive(void);

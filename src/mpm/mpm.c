@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log-channel.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
@@ -126,4 +127,13 @@ void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const ch
                 log_to_fd(fd, level, "[vhost %s] [client %s] %s", name, client ? client : "-", message);
         else
                 log_full_errno(level, 0, "[vhost %s] [client %s] %s", name, client ? client : "-", message);
+}
+
+void mpm_worker_reopen_logs(const Generation *g, bool own_logs) {
+        int r = log_channel_receive();
+
+        if (r < 0)
+                log_warning_errno(r, "Cannot adopt the reopened logs: %m");
+        if (own_logs && (r = http_server_reopen_logs(g->http)) < 0)
+                log_warning_errno(r, "Cannot reopen a log file (it keeps its old file): %m");
 }

@@ -57,10 +57,17 @@ typedef struct MpmChildPlan {
         bool keep_listeners;  /* every listener of the generation */
         bool keep_site_roots; /* every site's DocumentRoot */
         bool keep_logs;       /* every CustomLog of the generation */
+        bool reopen_in_loop;  /* SIGUSR1 (reopened logs) arrives on stop_fd, and the loop calls
+                               * mpm_worker_reopen_logs(); otherwise a handler adopts the files */
         int cgi_fd;           /* the CGI launcher socket this process sends to (kept open); -1: none */
         int keep_fds[MPM_CHILD_KEEP_MAX]; /* and these */
         size_t n_keep_fds;
 } MpmChildPlan;
+
+/* A loop whose plan has reopen_in_loop read SIGUSR1 from stop_fd: adopt the files the supervisor
+ * reopened (the error log, and its access logs for a process that holds them), and when own_logs,
+ * reopen those this process opened itself (a perchild site's pool, with the site's rights). */
+void mpm_worker_reopen_logs(const Generation *g, bool own_logs);
 
 /* Called by worker_main once it accepts connections: tells the supervisor (readiness pipe). */
 void worker_context_notify_ready(const WorkerContext *ctx);

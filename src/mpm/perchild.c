@@ -371,6 +371,9 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
         plan->keep_listeners = false;
         plan->keep_site_roots = false;
         plan->n_keep_fds = 0;
+        /* Both loops read SIGUSR1 with their stop signals: a pool reopens its own logs there, which
+         * a signal handler could not do safely. */
+        plan->reopen_in_loop = true;
 
         if (slot < st->n_dispatchers) {
                 plan->role = "dispatcher";
@@ -502,6 +505,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 .handoff_fd = p->handoff[1],
                 .worker_connections = cfg->worker_connections,
                 .max_connections_per_child = cfg->max_connections_per_child,
+                .reopen_own_logs = p->user != NULL,
         };
         return event_loop_run(ctx, &spec);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 
 #include "cgi-host.h"
 #include "cgi-launcher.h"
+#include "log-channel.h"
 #include "log.h"
 #include "macro.h"
 #include "maintain.h"
@@ -21,7 +23,8 @@ int cgi_host_init(CgiHost *h, unsigned generation, const char *site) {
         *h = CGI_HOST_NULL;
         h->generation = generation;
         snprintf(h->role, sizeof(h->role), "cgi launcher%s%s", site ? " " : "", site ? site : "");
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, h->log_channel) < 0)
                 return -errno;
         return 0;
 }
@@ -49,15 +52,25 @@ static int on_launcher_exit(sd_event_source *src, const siginfo_t *si, void *use
         return 0;
 }
 
-/* Close every descriptor above stderr but a and b. */
-static int close_all_except(int a, int b) {
-        int lo = MIN(a, b), hi = MAX(a, b);
+static int cmp_int(const void *a, const void *b) {
+        return *(const int *) a - *(const int *) b;
+}
 
-        if (lo > 3 && close_range(3, (unsigned) lo - 1, 0) < 0)
-                return -1;
-        if (hi > lo + 1 && lo >= 2 && close_range((unsigned) lo + 1, (unsigned) hi - 1, 0) < 0)
-                return -1;
-        return close_range((unsigned) hi + 1, ~0U, 0);
+/* Close every descriptor above stderr but the n of keep (sorted here). */
+static int close_all_except(int *keep, size_t n) {
+        unsigned from = 3;
+
+        qsort(keep, n, sizeof(int), cmp_int);
+        for (size_t i = 0; i <= n; i++) {
+                if (i < n && keep[i] < (int) from)
+                        continue;
+                unsigned to = i < n ? (unsigned) keep[i] : ~0U;
+                if (to > from && close_range(from, to - 1, 0) < 0)
+                        return -1;
+                if (i < n)
+                        from = (unsigned) keep[i] + 1;
+        }
+        return 0;
 }
 
 _noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, void (*prepare)(void *userdata),
@@ -72,17 +85,22 @@ _noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, v
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (prepare)
                 prepare(userdata);
-        /* Only stdio, the error log and the launcher's end survive. */
-        if (close_all_except(h->sock[0], log_get_fd()) < 0) {
+        /* Only stdio, the error log, the launcher's end and its log channel survive. */
+        int keep[] = { h->sock[0], log_get_fd(), h->log_channel[1] }, log_fd = log_get_fd();
+        if (close_all_except(keep, ELEMENTSOF(keep)) < 0) {
                 log_error_errno(errno, "Cannot close inherited descriptors: %m");
                 _exit(WORKER_EXIT_FATAL);
         }
+        /* SIGUSR1 (blocked, as in the supervisor) is read from the launcher's signalfd. */
+        if (log_channel_attach(h->log_channel[1], h->logs_epoch, &log_fd, 1) < 0)
+                _exit(WORKER_EXIT_FATAL);
         r = sandbox_apply(policy, &step);
         if (r < 0) {
                 log_error_errno(r, "Sandbox step \"%s\" failed, refusing to start programs: %m", step ? step : "?");
                 _exit(WORKER_EXIT_FATAL);
         }
         sigfillset(&all);
+        sigdelset(&all, SIGUSR1); /* its default would end the launcher: it stays blocked */
         sigprocmask(SIG_UNBLOCK, &all, NULL);
         r = cgi_launcher_main(h->sock[0], &(CgiLauncherOptions) {});
         if (r < 0)
@@ -131,6 +149,18 @@ void cgi_host_finish(CgiHost *h, bool now) {
                 (void) kill(h->pid, now ? SIGKILL : SIGTERM);
 }
 
+int cgi_host_reopen_logs(CgiHost *h, int error_log_fd) {
+        int r;
+
+        h->logs_epoch++;
+        if (h->pid <= 0 || h->log_channel[0] < 0)
+                return 0; /* one started later inherits the new file and this epoch */
+        r = log_channel_send(h->log_channel[0], h->logs_epoch, &error_log_fd, 1);
+        if (r < 0)
+                return r;
+        return kill(h->pid, SIGUSR1) < 0 ? -errno : 0;
+}
+
 bool cgi_host_running(const CgiHost *h) {
         return h->pid > 0;
 }
@@ -147,4 +177,6 @@ void cgi_host_done(CgiHost *h) {
         h->pid = 0;
         h->sock[0] = safe_close(h->sock[0]);
         h->sock[1] = safe_close(h->sock[1]);
+        h->log_channel[0] = safe_close(h->log_channel[0]);
+        h->log_channel[1] = safe_close(h->log_channel[1]);
 }

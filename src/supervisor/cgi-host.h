@@ -8,7 +8,11 @@
  * a worker that cannot start). When the generation has no worker left, the supervisor drops its
  * copy of the workers' end of the socket and asks the launcher to finish: it kills the process
  * groups of the programs still running and exits; the generation is freed only after that, so no
- * CGI program outlives the configuration that started it. */
+ * CGI program outlives the configuration that started it.
+ *
+ * The launcher keeps only its socket, its error log (the server's ErrorLog, or stderr) and its end
+ * of a log channel of its own, on which the supervisor hands it the reopened error log; the
+ * programs get none of them (cgi-launcher.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -27,6 +31,8 @@ typedef struct CgiHost {
         usec_t not_before;
         bool finishing;        /* asked to finish: not restarted */
         unsigned generation;   /* for log lines */
+        int log_channel[2];    /* [0] ours, [1] the launcher's: its reopened error log (log-channel.h) */
+        uint32_t logs_epoch;   /* how many times the error log was reopened; a new launcher starts here */
         /* What the running launcher was started as, for `mpmctl audit`. */
         char role[64];         /* "cgi launcher", or "cgi launcher SITE" for a site's own */
         uid_t uid;
@@ -34,7 +40,7 @@ typedef struct CgiHost {
         SandboxProfile profile;
 } CgiHost;
 
-#define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 } })
+#define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 }, .log_channel = { -1, -1 } })
 
 /* Create the socket pair; no process yet. site: the site whose own user the launcher runs as, NULL
  * for the server's. 0 or -errno. */
@@ -51,6 +57,10 @@ int cgi_host_start(CgiHost *h, sd_event *event, const SandboxPolicy *policy, voi
 void cgi_host_finish(CgiHost *h, bool now);
 
 bool cgi_host_running(const CgiHost *h);
+
+/* The supervisor reopened its error log, now error_log_fd: hand it to the launcher (which puts it
+ * under its own log's number) and tell it with SIGUSR1. 0, or -errno when it could not be told. */
+int cgi_host_reopen_logs(CgiHost *h, int error_log_fd);
 
 /* The workers' end, -1 when there is no launcher socket. */
 int cgi_host_worker_fd(const CgiHost *h);

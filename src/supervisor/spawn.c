@@ -79,22 +79,31 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        if (plan->reopen_in_loop)
+                sigaddset(&mask, SIGUSR1);
         stop_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (stop_fd < 0)
                 _exit(WORKER_EXIT_FATAL);
-        /* SIGUSR1 adopts reopened logs, installed while every signal is still blocked. */
-        if (plan->keep_logs) {
-                int log_fds[LOG_CHANNEL_FDS_MAX];
-                size_t n_logs = http_server_logs_fds(g->http, log_fds, ELEMENTSOF(log_fds));
-                if (log_channel_install(sg->log_channel[1], sg->logs_epoch, log_fds, n_logs) < 0)
-                        _exit(WORKER_EXIT_FATAL);
-        } else
-                signal(SIGUSR1, SIG_IGN);
+        /* SIGUSR1 adopts reopened logs (supervisor.c, generation_reopen_logs), set up while every
+         * signal is still blocked: the error log first, then the access logs of a process that holds
+         * the supervisor's. A process without them gets the error log alone on a channel of its
+         * own, so that no message for one kind is taken by the other. */
+        int log_fds[LOG_CHANNEL_FDS_MAX], log_sock = plan->keep_logs ? sg->log_channel[1] : sg->errlog_channel[1];
+        size_t n_logs = 1;
+        log_fds[0] = log_get_fd();
+        if (plan->keep_logs)
+                n_logs += MIN(http_server_logs_fds(g->http, log_fds + 1, ELEMENTSOF(log_fds) - 1),
+                              ELEMENTSOF(log_fds) - 1);
+        if ((plan->reopen_in_loop ? log_channel_attach : log_channel_install)(log_sock, sg->logs_epoch, log_fds,
+                                                                               n_logs) < 0)
+                _exit(WORKER_EXIT_FATAL);
         /* Everything but the stop signals back to defaults; those stay blocked for the signalfd. */
         sigset_t unblock;
         sigfillset(&unblock);
         sigdelset(&unblock, SIGTERM);
         sigdelset(&unblock, SIGINT);
+        if (plan->reopen_in_loop)
+                sigdelset(&unblock, SIGUSR1);
         sigprocmask(SIG_UNBLOCK, &unblock, NULL);
         signal(SIGPIPE, SIG_IGN);
 
@@ -122,10 +131,9 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 for (size_t j = 0; j < site->n_script_alias_fds && n_keep < ELEMENTSOF(keep) - 1; j++)
                         keep[n_keep++] = site->script_alias_fds[j];
         }
-        if (plan->keep_logs) {
+        if (plan->keep_logs)
                 n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
-                keep[n_keep++] = sg->log_channel[1];
-        }
+        keep[n_keep++] = log_sock;
         for (size_t i = 0; i < plan->n_keep_fds && n_keep < ELEMENTSOF(keep) - 1; i++)
                 keep[n_keep++] = plan->keep_fds[i];
         if (plan->cgi_fd >= 0)

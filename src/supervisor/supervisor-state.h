@@ -43,6 +43,7 @@ typedef struct SupGeneration {
         const HttpStatusData *status_ro;
         ProcessScore retired;            /* what exited workers had served */
         int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
+        int errlog_channel[2];           /* the same for processes without the access logs: the error log */
         uint32_t logs_epoch;             /* how many times the logs were reopened */
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
         uint8_t *invalid_ticks;          /* per slot: maintenance passes in a row its segment was invalid */

@@ -747,6 +747,7 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->config = config;
         sg->ready_channel[0] = sg->ready_channel[1] = -1;
         sg->log_channel[0] = sg->log_channel[1] = -1;
+        sg->errlog_channel[0] = sg->errlog_channel[1] = -1;
         sg->g.cgi_fd = -1;
         sg->g.number = ++s->next_generation;
         sg->g.ops = config->mpm;
@@ -867,7 +868,8 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 goto fail;
         }
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->log_channel) < 0) {
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->log_channel) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sg->errlog_channel) < 0) {
                 r = log_error_errno(errno, "Cannot create the log channel: %m");
                 goto fail;
         }
@@ -926,6 +928,8 @@ static void generation_free(SupGeneration *sg) {
         free(sg->site_retry_at);
         safe_close(sg->log_channel[0]);
         safe_close(sg->log_channel[1]);
+        safe_close(sg->errlog_channel[0]);
+        safe_close(sg->errlog_channel[1]);
         free(sg->g.boards);
         free(sg->children);
         config_free(sg->config);
@@ -1253,35 +1257,49 @@ static void supervisor_graceful_stop(Supervisor *s) {
         supervisor_check_done(s);
 }
 
-/* The generation's access logs: open every path anew here (the supervisor's rights), then hand the
- * files to each running worker (log-channel.h). */
+/* The generation's logs: open every access log anew here (the supervisor's rights), then hand the
+ * files to each running process (log-channel.h): the error log (which supervisor_reopen_logs()
+ * reopened already) to every one, workers, pools, dispatchers and CGI launchers alike, and the
+ * access logs to those that hold the supervisor's; a perchild site's pool reopens its own logs
+ * itself when it is told. */
 static int generation_reopen_logs(SupGeneration *sg) {
         int fds[LOG_CHANNEL_FDS_MAX], r;
         size_t n;
-        unsigned told = 0;
+        unsigned told = 0, failed = 0;
 
         r = http_server_reopen_logs(sg->g.http);
         if (r < 0)
                 log_error_errno(r, "generation %u: cannot reopen an access log (it keeps its old file): %m",
                                 sg->g.number);
-        n = http_server_logs_fds(sg->g.http, fds, ELEMENTSOF(fds));
-        if (n == 0)
-                return r;
+        fds[0] = log_get_fd();
+        n = 1 + MIN(http_server_logs_fds(sg->g.http, fds + 1, ELEMENTSOF(fds) - 1), ELEMENTSOF(fds) - 1);
         sg->logs_epoch++;
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
                 const ProcessSlot *p = &sg->g.procs[i];
-                if (p->state == PROCESS_FREE || !sg->takes_logs[i])
+                if (p->state == PROCESS_FREE)
                         continue;
-                int k = log_channel_send(sg->log_channel[0], sg->logs_epoch, fds, n);
+                int k = sg->takes_logs[i] ? log_channel_send(sg->log_channel[0], sg->logs_epoch, fds, n)
+                                          : log_channel_send(sg->errlog_channel[0], sg->logs_epoch, fds, 1);
                 if (k < 0) {
                         log_warning_errno(k, "generation %u: cannot pass the reopened logs to worker %d: %m",
                                           sg->g.number, (int) p->pid);
+                        failed++;
                         continue;
                 }
                 if (kill(p->pid, SIGUSR1) == 0)
                         told++;
         }
-        log_debug("generation %u: %zu access log(s) reopened, %u worker(s) told", sg->g.number, n, told);
+        for (size_t i = 0; i < sg->n_cgi; i++) {
+                int k = cgi_host_reopen_logs(&sg->cgi[i], log_get_fd());
+                if (k < 0) {
+                        log_warning_errno(k, "generation %u: cannot pass the reopened error log to the CGI launcher %d: %m",
+                                          sg->g.number, (int) sg->cgi[i].pid);
+                        failed++;
+                } else if (cgi_host_running(&sg->cgi[i]))
+                        told++;
+        }
+        log_debug("generation %u: %zu log(s) reopened, %u process(es) told, %u could not be", sg->g.number, n,
+                  told, failed);
         return r;
 }
 

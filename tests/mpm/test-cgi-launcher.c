@@ -42,14 +42,14 @@ static const char *cgi_dir(void) {
         return dir;
 }
 
-static void launcher_fork(usec_t kill_grace, unsigned max_programs) {
+static void launcher_fork_with(const CgiLauncherOptions *opt) {
         int sv[2];
 
         cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         launcher_pid = fork();
         cr_assert_geq(launcher_pid, 0);
         if (launcher_pid == 0) {
-                CgiLauncherOptions o = { .kill_grace = kill_grace, .max_programs = max_programs };
+                CgiLauncherOptions o = *opt;
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(sv[0]);
@@ -57,6 +57,10 @@ static void launcher_fork(usec_t kill_grace, unsigned max_programs) {
         }
         close(sv[1]);
         launcher_sock = sv[0];
+}
+
+static void launcher_fork(usec_t kill_grace, unsigned max_programs) {
+        launcher_fork_with(&(CgiLauncherOptions) { .kill_grace = kill_grace, .max_programs = max_programs });
 }
 
 /* Wait for the launcher to exit, at most ms; its exit status, or -1 on timeout. */
@@ -140,7 +144,7 @@ static void env_build(Env *e, const char *req, const char *script, const char *p
 typedef struct Run {
         pid_t pid;
         int out;  /* read end of the program's stdout */
-        int err;  /* read end of its stderr, when asked for */
+        int err;  /* read end of the "error log" its stderr lines are written to, when asked for */
 } Run;
 
 static int open_alias(const char *dir) {
@@ -149,7 +153,8 @@ static int open_alias(const char *dir) {
         return fd;
 }
 
-/* Launch script (relative to the cgi-bin directory) with body on stdin (NULL: /dev/null). */
+/* Launch script (relative to the cgi-bin directory) with body on stdin (NULL: /dev/null); with
+ * want_stderr, the site's error log is a pipe the test reads (ret->err), else the launcher's own. */
 static int launch(const char *script, const Env *env, const char *body, usec_t timeout, bool want_stderr, Run *ret) {
         _cleanup_close_ int alias = open_alias(cgi_dir()), in = -1;
         CgiScript s = CGI_SCRIPT_NULL;
@@ -172,7 +177,9 @@ static int launch(const char *script, const Env *env, const char *body, usec_t t
                 .dir_fd = s.dir_fd,
                 .stdin_fd = in,
                 .stdout_fd = out[1],
-                .stderr_fd = err[1],
+                .error_log_fd = err[1],
+                .site_name = "a.test",
+                .client = "192.0.2.1:4242",
                 .argv = argv,
                 .env = env ? env->block : NULL,
                 .env_len = env ? env->len : 0,
@@ -336,16 +343,109 @@ Test(cgi_launcher, script_in_a_subdirectory_with_path_info) {
         close(run.out);
 }
 
-Test(cgi_launcher, stderr_goes_where_the_caller_says) {
+Test(cgi_launcher, stderr_lines_go_to_the_sites_log_with_its_name) {
         Env e;
         Run run;
 
         env_build(&e, "DELETE /cgi-bin/stderr.sh HTTP/1.1\r\nHost: a\r\n\r\n", "stderr.sh", "", false, 0);
         cr_assert_eq(launch("stderr.sh", &e, NULL, 10 * USEC_PER_SEC, true, &run), 0);
         char *out = read_all(run.out, NULL), *err = read_all(run.err, NULL);
+        char want[128];
         cr_assert_str_eq(out, "Status: 204\r\n\r\n");
-        cr_assert_str_eq(err, "to stderr: DELETE\n");
+        /* In the error log's own format, one line, after the launcher's prefix. */
+        snprintf(want, sizeof(want), "[vhost a.test] [client 192.0.2.1:4242] cgi stderr (pid %d): to stderr: DELETE\n",
+                 (int) run.pid);
+        cr_assert(strstr(err, want), "%s", err);
+        cr_assert(strstr(err, "] [error] [pid "), "%s", err);
+        cr_assert_eq(strchr(err, '\n') + 1, err + strlen(err), "one line: %s", err);
         free(out);
+        free(err);
+        close(run.out);
+        close(run.err);
+}
+
+/* The program's stderr is a pipe: it cannot forge a line of its own, nor empty the file. */
+Test(cgi_launcher, stderr_is_escaped_and_the_log_cannot_be_truncated) {
+        char path[] = "/tmp/mpmd-test-errlog-XXXXXX", want[256];
+        int log = mkstemp(path);
+        Run run;
+
+        cr_assert_geq(log, 0);
+        cr_assert_eq(write(log, "before\n", 7), 7);
+        /* As a worker would lend it: an O_APPEND file. */
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        _cleanup_close_ int alias = open_alias(cgi_dir());
+        CgiScript s = CGI_SCRIPT_NULL;
+        int out[2];
+        cr_assert_eq(cgi_script_open(alias, "forge.sh", 8, &s), 0);
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        char *argv[] = { (char *) "forge.sh", NULL };
+        CgiLaunchRequest req = { .script_fd = s.fd, .dir_fd = s.dir_fd, .stdin_fd = -1, .stdout_fd = out[1],
+                                 .error_log_fd = fd, .site_name = "a.test", .client = "192.0.2.1:1",
+                                 .argv = argv, .timeout = 10 * USEC_PER_SEC };
+        cr_assert_eq(cgi_launch(launcher_sock, &req, &run.pid), 0);
+        close(out[1]);
+        close(fd);
+        cgi_script_done(&s);
+        free(read_all(out[0], NULL));
+        close(out[0]);
+
+        /* The partial last line comes once the program is gone. */
+        char buf[4096] = "";
+        for (int waited = 0; waited < HANG_BOUND_MS && !strstr(buf, "\\x1b"); waited += 20) {
+                usleep(20 * 1000);
+                ssize_t n = pread(log, buf, sizeof(buf) - 1, 0);
+                buf[n < 0 ? 0 : n] = 0;
+        }
+        cr_assert(strncmp(buf, "before\n", 7) == 0, "the file was emptied: %s", buf);
+        snprintf(want, sizeof(want), "[vhost a.test] [client 192.0.2.1:1] cgi stderr (pid %d): fake [error] line\n",
+                 (int) run.pid);
+        cr_assert(strstr(buf, want), "%s", buf);
+        snprintf(want, sizeof(want), "[vhost a.test] [client 192.0.2.1:1] cgi stderr (pid %d): \\x1b[31m\n",
+                 (int) run.pid);
+        cr_assert(strstr(buf, want), "%s", buf);
+        cr_assert_null(strchr(buf, '\x1b'), "an escape byte reached the log: %s", buf);
+        close(log);
+        unlink(path);
+}
+
+/* A program that writes lines without pause gets the burst and the rate, and one line says how many
+ * more there were; the launcher keeps starting other programs meanwhile. */
+Test(cgi_launcher_stderr, lines_are_rate_limited, .fini = launcher_stop, .timeout = 60) {
+        Env e;
+        Run run, other;
+        size_t len;
+
+        launcher_fork_with(&(CgiLauncherOptions) { .kill_grace = 300 * USEC_PER_MSEC, .stderr_rate = 5,
+                                                   .stderr_burst = 10 });
+        env_build(&e, "GET /cgi-bin/spew.sh?3000 HTTP/1.1\r\nHost: a\r\n\r\n", "spew.sh", "", false, 0);
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        cr_assert_eq(launch("spew.sh", &e, NULL, 30 * USEC_PER_SEC, true, &run), 0);
+        /* While it spews: another program starts and finishes. */
+        cr_assert_eq(launch("sub/inner.sh", NULL, NULL, 10 * USEC_PER_SEC, false, &other), 0);
+        free(read_all(other.out, NULL));
+        close(other.out);
+        free(read_all(run.out, NULL));
+        char *err = read_all(run.err, &len);
+        usec_t took = now_usec(CLOCK_MONOTONIC) - start;
+        size_t lines = 0, spew = 0;
+        unsigned long long dropped = 0;
+        for (char *p = err; (p = strchr(p, '\n')); p++)
+                lines++;
+        for (char *p = err; (p = strstr(p, "): spew spew")); p++)
+                spew++;
+        for (char *p = err; (p = strstr(p, "cgi stderr rate limit")); p++) {
+                unsigned long long d;
+                cr_assert_eq(sscanf(strstr(p, "): ") + 3, "%llu line(s) dropped", &d), 1, "%s", p);
+                dropped += d;
+        }
+        /* The burst, then 5 a second (one more for the rounding), plus the lines saying so. */
+        size_t bound = 10 + 5 * (size_t) (took / USEC_PER_SEC + 1);
+        cr_assert_leq(spew, bound, "%zu lines in %llu ms", spew, (unsigned long long) (took / 1000));
+        cr_assert_geq(spew, 10);
+        cr_assert_eq(spew + dropped, 3000, "%zu logged, %llu dropped", spew, dropped);
+        cr_assert_leq(lines - spew, 2 + (size_t) (took / USEC_PER_SEC), "report lines: %zu", lines - spew);
         free(err);
         close(run.out);
         close(run.err);
@@ -500,7 +600,7 @@ Test(cgi_launcher, nothing_outside_the_directory_can_be_named) {
         cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
         char *argv[] = { (char *) "in-link.sh", NULL };
         CgiLaunchRequest req = { .script_fd = s.fd, .dir_fd = s.dir_fd, .stdin_fd = -1, .stdout_fd = out[1],
-                                 .stderr_fd = -1, .argv = argv, .timeout = 10 * USEC_PER_SEC };
+                                 .error_log_fd = -1, .argv = argv, .timeout = 10 * USEC_PER_SEC };
         cr_assert_eq(cgi_launch(launcher_sock, &req, &run.pid), 0);
         close(out[1]);
         cgi_script_done(&s);
@@ -553,12 +653,13 @@ Test(cgi_launcher, malformed_messages_are_refused_and_it_keeps_serving) {
         /* No fds, garbage bytes: dropped. */
         cr_assert_eq(send(launcher_sock, "garbage", 7, MSG_NOSIGNAL), 7);
 
-        /* All six fds but a bad header: answered with an error on the reply socket. */
-        int pair[2], fds[6];
+        /* The five fds (script, dir, stdin, stdout, reply) but a bad header: answered with an error
+         * on the reply socket. */
+        int pair[2], fds[5];
         cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 4; i++)
                 fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
-        fds[5] = pair[1];
+        fds[4] = pair[1];
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(fds))];
@@ -573,7 +674,7 @@ Test(cgi_launcher, malformed_messages_are_refused_and_it_keeps_serving) {
         c->cmsg_len = CMSG_LEN(sizeof(fds));
         memcpy(CMSG_DATA(c), fds, sizeof(fds));
         cr_assert_eq(sendmsg(launcher_sock, &mh, MSG_NOSIGNAL), (ssize_t) sizeof(junk));
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 5; i++)
                 close(fds[i]);
         struct pollfd p = { .fd = pair[0], .events = POLLIN };
         cr_assert_eq(poll(&p, 1, HANG_BOUND_MS), 1);
