@@ -96,23 +96,27 @@ static int caps_limit(uint64_t keep) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return -errno;
 
-        if (bounding & ~keep) {
-                /* PR_CAPBSET_DROP wants CAP_SETPCAP effective, not merely permitted. */
-                const uint64_t setpcap = PRIVILEGES_CAP_BIT(CAP_SETPCAP);
-                if ((cur.prm & setpcap) && !(cur.eff & setpcap)) {
-                        CapSets raised = cur;
-                        raised.eff |= setpcap;
-                        r = caps_set(&raised);
+        /* Only CAP_SETPCAP can shrink the bounding set; without it there is nothing to try. */
+        const uint64_t setpcap = PRIVILEGES_CAP_BIT(CAP_SETPCAP);
+        bool raised = false;
+        if ((bounding & ~keep) && (cur.prm & setpcap)) {
+                /* PR_CAPBSET_DROP wants it effective, not merely permitted. */
+                if (!(cur.eff & setpcap)) {
+                        CapSets with = cur;
+                        with.eff |= setpcap;
+                        r = caps_set(&with);
                         if (r < 0)
                                 return r;
+                        raised = true;
                 }
                 r = bounding_limit(bounding, keep);
                 if (r < 0)
                         return r;
         }
 
+        /* No capset() when nothing changes: an unprivileged service may be denied the call. */
         want = (CapSets) { .prm = cur.prm & keep, .eff = cur.prm & keep, .inh = 0 };
-        if (want.prm != cur.prm || want.eff != cur.eff || want.inh != cur.inh || (bounding & ~keep)) {
+        if (want.prm != cur.prm || want.eff != cur.eff || want.inh != cur.inh || raised) {
                 r = caps_set(&want);
                 if (r < 0)
                         return r;
