@@ -543,13 +543,20 @@ static void conn_dispatch(HttpConn *c, usec_t now_real, usec_t now) {
         http_response_done(r);
         http_response_init(r);
 
-        q.site = http_server_select(c->server, c->info.listener_name, h->has_host ? rq->in + h->host.off : NULL,
-                                    h->has_host ? h->host.len : 0);
-        if (q.site)
-                c->site = q.site;
+        const HttpSite *named = http_server_route(c->server, c->info.listener_name,
+                                                  h->has_host ? rq->in + h->host.off : NULL,
+                                                  h->has_host ? h->host.len : 0);
+        if (named)
+                c->site = named;
         q.site = c->site;
         const HttpSiteConfig *cfg = conn_cfg(c);
 
+        if (!named) {
+                /* No site has that name here and none takes such names (perchild): as for another
+                 * pool's site, the client must not get this connection's site instead. */
+                conn_respond_error(c, 421, true);
+                return;
+        }
         if (conn_check_request(c))
                 return;
         if (h->target_form == HTTP_TARGET_ASTERISK) {

@@ -233,6 +233,10 @@ static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
                 while (i < n && t[i] != ':') {
                         if (t[i] == '%' || !regname_table[(unsigned char) t[i]])
                                 return false;
+                        /* An empty label (".x", "x..y", "x..") names nothing: refused, as by
+                         * Apache's fix_hostname(), rather than compared as some other name. */
+                        if (t[i] == '.' && (i == 0 || t[i - 1] == '.'))
+                                return false;
                         i++;
                 }
                 if (i == 0 || !regname_is_unambiguous(t, i))

@@ -223,6 +223,29 @@ const HttpSite *http_server_select(const HttpServer *s, const char *listener_nam
         return first ? first : &s->sites[0];
 }
 
+const HttpSite *http_server_route(const HttpServer *s, const char *listener_name, const char *host,
+                                  size_t host_len) {
+        bool dedicated;
+
+        if (!s->route_by_name)
+                return http_server_select(s, listener_name, host, host_len);
+        dedicated = listener_is_dedicated(s, listener_name);
+        if (dedicated)
+                return http_server_select(s, listener_name, host, host_len); /* only its own sites */
+        if (host)
+                for (size_t i = 0; i < s->n_sites; i++) {
+                        const HttpSite *site = &s->sites[(i + 1) % s->n_sites]; /* the vhosts first */
+                        if (site_on_listener(site, listener_name, dedicated) && site_matches(site, host, host_len))
+                                return site;
+                }
+        return s->unmatched_site < s->n_sites ? &s->sites[s->unmatched_site] : NULL;
+}
+
+void http_server_set_unmatched(HttpServer *s, size_t site_index) {
+        s->route_by_name = true;
+        s->unmatched_site = site_index;
+}
+
 void http_server_set_cgi_launcher(HttpServer *s, const HttpCgiLauncher *launcher) {
         s->cgi_launcher = launcher ? *launcher : (HttpCgiLauncher) {};
 }

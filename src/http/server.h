@@ -66,6 +66,8 @@ typedef struct HttpServer {
         const struct HttpStatusData *status; /* what the supervisor publishes; read-only in workers */
         struct HttpServerLogs *logs;         /* CustomLog files (server-logs.h); NULL until opened */
         HttpCgiLauncher cgi_launcher;        /* .start NULL: this process cannot run CGI programs */
+        bool route_by_name;    /* http_server_route(): a name no site has goes to unmatched_site only */
+        size_t unmatched_site; /* with route_by_name: index of the site such names go to; SIZE_MAX: none */
 } HttpServer;
 
 int http_server_new(const char *mime_types_file, HttpServer **ret);
@@ -81,6 +83,19 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
  * no match or no host, the main server when it has a DocumentRoot, else the first virtual host. */
 const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
                                    size_t host_len);
+
+/* The site a request names (host NULL: it named none). Apache's rule, as http_server_select(),
+ * unless http_server_set_unmatched() was called: then, on a socket that is not dedicated to some
+ * sites, only a site whose ServerName or ServerAlias matches is chosen (the main server too, by
+ * its ServerName), and any other name, no name included, goes to the site given there, or to none:
+ * NULL, which the caller answers with 421. perchild routes so, lest a name no site has reaches a
+ * tenant's code (and its visitors' cookies) by being first in the file. */
+const HttpSite *http_server_route(const HttpServer *s, const char *listener_name, const char *host,
+                                  size_t host_len);
+
+/* Route by name only (see http_server_route), names that match no site going to sites[site_index],
+ * or to none with SIZE_MAX. */
+void http_server_set_unmatched(HttpServer *s, size_t site_index);
 
 /* Mark a site as served elsewhere (perchild: another pool's site) or not; an index out of range is
  * ignored. */

@@ -4,7 +4,9 @@
  * is going out) and LINGER (the answer is out, write side shut: what the client still sends is read
  * and dropped for a moment so that closing does not reset the connection under the answer). A
  * connection that was handed to a pool is gone from here at once. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client-table.h"
 #include "conn-driver.h"
 #include "date.h"
 #include "dispatch.h"
@@ -22,12 +25,17 @@
 #include "maintain.h"
 #include "parser.h"
 #include "response.h"
+#include "socket-io.h"
 #include "time-util.h"
 
 #define DISPATCH_SWEEP_USEC (250 * USEC_PER_MSEC)
 #define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)
 #define DISPATCH_ACCEPT_BATCH 64
 #define DISPATCH_PEEK_INITIAL 4096
+/* Out of descriptors: accepts pause this long (nginx: 500 ms), then are tried again. */
+#define DISPATCH_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
+/* A client refused for holding too many unfinished heads is logged at most this often. */
+#define DISPATCH_REFUSED_LOG_USEC (10 * USEC_PER_SEC)
 
 typedef enum DispatchSourceKind {
         SOURCE_LISTENER,
@@ -57,6 +65,8 @@ typedef struct DispatchConn {
         char *buf;
         size_t size, seen; /* bytes of buf, bytes of the head seen so far */
         usec_t started, deadline;
+        ClientKey client;
+        bool counted; /* in the client table: its head is still being read */
         char *out;
         size_t out_len, out_sent;
         struct DispatchConn *prev, *next;
@@ -73,6 +83,13 @@ typedef struct Dispatcher {
         unsigned n_conns;
         bool accepting, stopping;
         size_t peek_max; /* the engine's bound on a buffered head: beyond it, 431 */
+        ClientTable *clients;      /* connections in DCONN_PEEK per client address */
+        usec_t accept_paused_until; /* after running out of descriptors */
+        bool out_of_fds;            /* said so in the log; said again only after an accept works */
+        unsigned n_conns_at_pause;  /* one of them ending frees a descriptor: accept again at once */
+        uint64_t refused;           /* connections refused for their client's unfinished heads */
+        uint64_t refused_logged;
+        usec_t refused_log_next;
 } Dispatcher;
 
 size_t dispatch_error_response(const HttpServer *s, int status, bool head_only, usec_t now_realtime, char *buf,
@@ -113,7 +130,19 @@ static void dispatcher_update_board(Dispatcher *d) {
         d->ctx->board->workers[0].state = d->stopping ? WS_GRACEFUL : d->n_conns > 0 ? WS_READ : WS_READY;
 }
 
+/* The epoll registration goes first: epoll watches the open file description, not the number, and
+ * after a hand-off the pool holds that description, so closing our fd would leave it registered
+ * with a pointer to freed memory in data.ptr, reported by a later epoll_wait. */
+/* Its head is not being read any more: it no longer counts against its client. */
+static void dconn_uncount(Dispatcher *d, DispatchConn *c) {
+        if (c->counted)
+                client_table_remove(d->clients, &c->client);
+        c->counted = false;
+}
+
 static void dconn_free(Dispatcher *d, DispatchConn *c) {
+        (void) epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        dconn_uncount(d, c);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -185,6 +214,7 @@ static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
         struct timespec ts;
         bool head_only = c->head.method == HTTP_METHOD_HEAD;
 
+        dconn_uncount(d, c);
         clock_gettime(CLOCK_REALTIME, &ts);
         usec_t real = (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
         size_t n = dispatch_error_response(d->http, status, head_only, real, NULL, 0);
@@ -204,9 +234,9 @@ static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
 /* Pass the connection to the pool of the site its head names. */
 static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
         const HttpRequestHead *h = &c->head;
-        const HttpSite *site = http_server_select(d->http, c->source.listener->name,
-                                                  h->has_host ? c->buf + h->host.off : NULL,
-                                                  h->has_host ? h->host.len : 0);
+        const HttpSite *site = http_server_route(d->http, c->source.listener->name,
+                                                 h->has_host ? c->buf + h->host.off : NULL,
+                                                 h->has_host ? h->host.len : 0);
         EventHandoff msg = {};
         union {
                 struct cmsghdr align;
@@ -287,8 +317,13 @@ static void dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
                         dconn_respond(d, c, -r, now);
                         return;
                 }
-                if (c->seen < c->size)
-                        return; /* all there is for now */
+                if (c->seen < c->size) {
+                        /* All there is for now; and with the peer's end of stream already seen, all
+                         * there will be: edge-triggered epoll will not report that end again. */
+                        if (hup)
+                                dconn_free(d, c);
+                        return;
+                }
         }
 }
 
@@ -306,7 +341,8 @@ static void dconn_event(Dispatcher *d, DispatchConn *c, uint32_t events, usec_t 
         }
 }
 
-static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, usec_t now) {
+static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, const ClientKey *client,
+                             usec_t now) {
         DispatchConn *c = calloc(1, sizeof(*c));
         const HttpSite *site = http_server_select(d->http, src->listener->name, NULL, 0);
 
@@ -329,6 +365,10 @@ static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, u
                 safe_close(fd);
                 return;
         }
+        if (client) {
+                c->client = *client;
+                c->counted = true;
+        }
         http_parser_init(&c->parser, &c->head, c->headers, &site->limits);
         dconn_set_deadline(c, now);
         c->next = d->conns;
@@ -343,21 +383,72 @@ static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, u
                 dconn_free(d, c);
 }
 
+/* May this client have one more connection whose head is being read? Counts it if so. Without
+ * memory for the count the connection is taken uncounted: the bound is a defence, not a gate. */
+static bool dispatcher_count_client(Dispatcher *d, const ClientKey *key, usec_t now) {
+        int n = client_table_add(d->clients, key);
+
+        if (n < 0)
+                return true;
+        if ((uint32_t) n <= d->spec->max_per_client)
+                return true;
+        client_table_remove(d->clients, key);
+        d->refused++;
+        if (now >= d->refused_log_next) {
+                char text[INET6_ADDRSTRLEN] = "?";
+                (void) inet_ntop(IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) key->bytes) ? AF_INET : AF_INET6,
+                                 IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) key->bytes) ? key->bytes + 12
+                                                                                             : key->bytes,
+                                 text, sizeof(text));
+                log_warning("client %s%s holds DispatcherConnectionsPerClient (%u) connections whose request head is "
+                            "not complete: refusing more (%llu refused so far)",
+                            text, IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) key->bytes) ? "" : "/64",
+                            d->spec->max_per_client, (unsigned long long) (d->refused - d->refused_logged));
+                d->refused_logged = d->refused;
+                d->refused_log_next = now + DISPATCH_REFUSED_LOG_USEC;
+        }
+        return false;
+}
+
 static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t now) {
         for (int k = 0; k < DISPATCH_ACCEPT_BATCH; k++) {
+                struct sockaddr_storage peer;
+                socklen_t len = sizeof(peer);
+                ClientKey key;
+                bool has_key;
+
                 if (d->n_conns >= d->spec->max_connections) {
                         dispatcher_set_accepting(d, false);
                         return;
                 }
-                int fd = accept4(src->listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = accept4(src->listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EMFILE || errno == ENFILE) {
-                                log_warning_errno(errno, "accept on %s: %m; pausing accepts", src->listener->name);
+                                /* Out of descriptors: stop taking connections until one of ours
+                                 * ends or the pause is over (the loop re-arms only then), rather
+                                 * than spin on a socket that stays readable; the backlog keeps the
+                                 * new ones. Said once until an accept works again. */
+                                if (!d->out_of_fds)
+                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) "
+                                                          "are open", src->listener->name, d->n_conns);
+                                d->out_of_fds = true;
+                                d->accept_paused_until = now + DISPATCH_ACCEPT_PAUSE_USEC;
+                                d->n_conns_at_pause = d->n_conns;
                                 dispatcher_set_accepting(d, false);
                         }
                         return;
                 }
-                dispatcher_adopt(d, src, fd, now);
+                if (d->out_of_fds) {
+                        log_info("accepting on %s again, %u connection(s) open", src->listener->name, d->n_conns);
+                        d->out_of_fds = false;
+                }
+                has_key = d->spec->max_per_client > 0 && client_key_from((struct sockaddr *) &peer, len, &key);
+                if (has_key && !dispatcher_count_client(d, &key, now)) {
+                        socket_reset_on_close(fd); /* no TIME_WAIT for a client that floods */
+                        safe_close(fd);
+                        continue;
+                }
+                dispatcher_adopt(d, src, fd, has_key ? &key : NULL, now);
         }
 }
 
@@ -388,7 +479,8 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
         d.peek_max = (size_t) d.http->max_head_size + 4096;
         d.ep = epoll_create1(EPOLL_CLOEXEC);
         d.listeners = calloc(MAX(spec->n_listeners, (size_t) 1), sizeof(DispatchSource));
-        if (d.ep < 0 || !d.listeners)
+        d.clients = client_table_new();
+        if (d.ep < 0 || !d.listeners || !d.clients)
                 return log_error_errno(errno, "Cannot set up the dispatcher: %m"), WORKER_EXIT_FATAL;
         for (size_t i = 0; i < spec->n_listeners; i++)
                 d.listeners[i] = (DispatchSource) { .kind = SOURCE_LISTENER, .listener = &spec->listeners[i] };
@@ -427,8 +519,9 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                                 break;
                         }
                         case SOURCE_CONN:
-                                /* A connection freed earlier in this batch cannot be reported
-                                 * again: each fd appears once per epoll_wait. */
+                                /* A connection freed earlier in this batch is not reported later
+                                 * in it: its registration was removed before the free, and epoll
+                                 * reports each registration at most once per epoll_wait. */
                                 dconn_event(&d, (DispatchConn *) src, ev[i].events, now);
                                 break;
                         }
@@ -437,7 +530,8 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                         dispatcher_sweep(&d, now);
                         next_sweep = now + DISPATCH_SWEEP_USEC;
                 }
-                if (!d.accepting && !d.stopping && d.n_conns < spec->max_connections)
+                if (!d.accepting && !d.stopping && d.n_conns < spec->max_connections &&
+                    (now >= d.accept_paused_until || d.n_conns < d.n_conns_at_pause))
                         dispatcher_set_accepting(&d, true);
                 dispatcher_update_board(&d);
         }
@@ -447,6 +541,7 @@ out:
         ctx->board->accepting = 0;
         ctx->board->workers[0].state = WS_GRACEFUL;
         free(d.listeners);
+        client_table_free(d.clients);
         close(d.ep);
         return WORKER_EXIT_OK;
 }

@@ -30,6 +30,7 @@ typedef struct DispatchSpec {
         size_t n_pools;
         const size_t *site_pool;   /* per http->sites[i]: the index into pool_fds of its pool */
         uint32_t max_connections;  /* connections being examined at once */
+        uint32_t max_per_client;   /* of those, whose head is still being read, per client; 0: no bound */
 } DispatchSpec;
 
 /* Run until stopped; returns WORKER_EXIT_OK or WORKER_EXIT_FATAL. */

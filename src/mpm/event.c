@@ -147,6 +147,7 @@ typedef struct EventLoop {
         bool accepting;
         bool stopping;
         usec_t accept_paused_until; /* after running out of descriptors */
+        bool out_of_fds;            /* said so in the log; said again only after an accept works */
         uint64_t accepted;
 } EventLoop;
 
@@ -276,7 +277,10 @@ static void loop_list_push_front(EventLoop *l, EventConn *c) {
 
 static void event_conn_free(EventConn *c) {
         http_conn_free(c->http);
-        /* close() removes it from the epoll set as well: no epoll_ctl needed. */
+        /* close() removes it from the epoll set as well, because this process holds the only
+         * descriptor of the connection: the dispatcher closes its copy once the hand-off is sent
+         * (and takes it out of its own epoll set first, see dispatch.c), nothing here dups it, and
+         * pools fork nothing. */
         safe_close(c->fd);
         free(c->listener_name);
         free(c);
@@ -442,11 +446,18 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                                 /* Out of descriptors: pause accepting for a while (nginx: 500 ms)
                                  * rather than spin on a socket that stays readable; connections that
                                  * end meanwhile free descriptors, the backlog keeps the new ones. */
-                                log_warning_errno(errno, "accept on %s: %m; pausing accepts", listener->name);
+                                if (!l->out_of_fds)
+                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) are open",
+                                                          listener->name, l->n_conns);
+                                l->out_of_fds = true;
                                 loop_set_accepting(l, false);
                                 l->accept_paused_until = now + EVENT_ACCEPT_PAUSE_USEC;
                         }
                         return;
+                }
+                if (l->out_of_fds) {
+                        log_info("accepting on %s again, %u connection(s) open", listener->name, l->n_conns);
+                        l->out_of_fds = false;
                 }
                 socket_conn_info_from(&peer, listener->name, src->local_port, &info);
                 if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))

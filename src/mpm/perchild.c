@@ -40,10 +40,12 @@ typedef struct PerchildConfig {
         uint32_t dispatchers;
         char *dispatcher_user;
         uint32_t dispatcher_connections;
+        uint32_t dispatcher_connections_per_client;
         uint32_t pool_processes;
         uint32_t server_limit;
         uint32_t worker_connections;
         uint32_t max_connections_per_child;
+        char *default_site; /* the [VirtualHost] that takes names no site has; NULL: 421 */
 } PerchildConfig;
 
 #define PC(field) offsetof(PerchildConfig, field)
@@ -55,6 +57,8 @@ static const ConfItem perchild_directives[] = {
           .expect = "a user name (not root, not a site's user)" },
         { "DispatcherConnections", CONF_UINT, PC(dispatcher_connections), "10240", 1, 1000000,
           .expect = "a number of connections per dispatcher from 1 to 1000000" },
+        { "DispatcherConnectionsPerClient", CONF_UINT, PC(dispatcher_connections_per_client), "64", 0, 1000000,
+          .expect = "a number of connections from 0 (no bound) to 1000000" },
         /* Per pool; a [VirtualHost] overrides it with PoolProcesses. */
         { "StartServers", CONF_UINT, PC(pool_processes), "2", 1, 1024,
           .expect = "a number of processes per pool from 1 to 1024" },
@@ -64,6 +68,8 @@ static const ConfItem perchild_directives[] = {
           .expect = "a number of connections per pool process from 1 to 1000000" },
         { "MaxConnectionsPerChild", CONF_UINT, PC(max_connections_per_child), "0", 0, UINT32_MAX,
           .expect = "a number of connections, 0 for no limit" },
+        { "DefaultSite", CONF_STRING, PC(default_site), NULL, .flags = CONF_SITE_NAME,
+          .expect = "the NAME of a [VirtualHost NAME]" },
         CONF_TABLE_END,
 };
 
@@ -225,6 +231,25 @@ static int perchild_resolve_dispatcher(const PerchildConfig *cfg, PerchildState 
         return 0;
 }
 
+/* On a shared socket a name no site has is not given to whichever site comes first (a tenant's
+ * pool, which would get another site's visitors and their cookies): DefaultSite's, or 421. Set
+ * before any fork, so that the dispatchers and every pool route alike. */
+static int perchild_route_by_name(Generation *g, const PerchildConfig *cfg) {
+        HttpServer *s = g->http;
+
+        if (!cfg->default_site) {
+                http_server_set_unmatched(s, SIZE_MAX);
+                return 0;
+        }
+        for (size_t i = 1; i < s->n_sites; i++)
+                if (strcmp(s->sites[i].name, cfg->default_site) == 0) {
+                        http_server_set_unmatched(s, i);
+                        return 0;
+                }
+        log_error("[perchild] DefaultSite: no [VirtualHost %s]", cfg->default_site);
+        return -ENOENT;
+}
+
 static int perchild_start(Generation *g) {
         const PerchildConfig *cfg = g->mpm_config;
         PerchildState *st = calloc(1, sizeof(*st));
@@ -235,6 +260,9 @@ static int perchild_start(Generation *g) {
                 return -ENOMEM;
         g->mpm_state = st;
         st->change_ids = geteuid() == 0;
+        r = perchild_route_by_name(g, cfg);
+        if (r < 0)
+                return r;
         r = perchild_plan_pools(g, cfg, st);
         if (r >= 0)
                 r = perchild_plan_listeners(g, st);
@@ -406,6 +434,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                         .n_pools = st->n_pools,
                         .site_pool = st->site_pool,
                         .max_connections = cfg->dispatcher_connections,
+                        .max_per_client = cfg->dispatcher_connections_per_client,
                 };
                 http_server_logs_abandon(g->http);
                 if (perchild_forget_foreign(g, st, NULL) < 0)

@@ -52,7 +52,30 @@ static const char *const sandbox_denied_common[] = {
         "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
         "perf_event_open", "userfaultfd",
         "swapon", "swapoff", "reboot", "acct", "quotactl",
+        /* The new mount API: mounting without mount(). The kernel itself refuses fsopen, fsmount,
+         * fspick and move_mount to a process without CAP_SYS_ADMIN in its user namespace, but not
+         * open_tree (a copy of a mount) nor fsconfig and mount_setattr on a descriptor in hand;
+         * and the list must hold even for a process that got into a namespace of its own. */
+        "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+        /* io_uring: its requests (open, connect, socket …) run in the kernel without passing
+         * through this filter. */
+        "io_uring_setup", "io_uring_enter", "io_uring_register",
+        /* Another process's descriptors (ptrace access is enough), and memory hidden from the
+         * kernel's own view, which no web program needs. */
+        "pidfd_getfd", "memfd_secret",
 };
+
+/* The namespace flags of clone. CLONE_NEWTIME sits in clone's exit-signal byte, where it names
+ * no valid signal and makes no namespace (only unshare and clone3 take it, both refused): it is
+ * refused all the same, so the rule does not depend on that. */
+static const unsigned long sandbox_clone_namespaces[] = {
+        CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
+        CLONE_NEWCGROUP, CLONE_NEWTIME,
+};
+
+/* The socket families a CGI program may open: local sockets and IP (a database, an upstream).
+ * Netlink, packet, vsock, alg, bluetooth … are kernel interfaces, not web ones. */
+static const uint32_t sandbox_cgi_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 
 /* Also EPERM for every allow-listed role: none runs a program or starts a process (threads are
  * clone with CLONE_THREAD, ruled on apart). */
@@ -102,9 +125,9 @@ static const char *const sandbox_allowed_threads[] = {
 };
 
 /* The dispatcher only accepts, peeks and passes fds on: it runs no program and changes no file.
- * io_uring goes too: its requests open files without passing through this filter. */
+ * (io_uring, whose requests would open files behind the filter's back, every profile refuses.) */
 static const char *const sandbox_denied_dispatcher[] = {
-        "creat", "io_uring_setup", "io_uring_enter", "io_uring_register",
+        "creat",
         "truncate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
         "mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat",
         "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
@@ -220,12 +243,39 @@ static int groups_resolve(const SandboxPolicy *p, gid_t **ret, size_t *ret_n) {
         return 0;
 }
 
+/* Calls younger than some libseccomp releases. Where the library does not know a name, its
+ * x86_64 number still gets the rule, so that an older library leaves no hole in a deny list.
+ * (Debian 12's 2.5.4 knows them all.) */
+#if defined(__x86_64__) && !defined(__ILP32__)
+static const struct {
+        const char *name;
+        int nr;
+} sandbox_x86_64_numbers[] = {
+        {"io_uring_setup", 425}, {"io_uring_enter", 426}, {"io_uring_register", 427}, {"open_tree", 428},
+        {"move_mount", 429},     {"fsopen", 430},         {"fsconfig", 431},          {"fsmount", 432},
+        {"fspick", 433},         {"clone3", 435},         {"pidfd_getfd", 438},       {"mount_setattr", 442},
+        {"memfd_secret", 447},
+};
+#endif
+
+static int syscall_resolve(const char *name) {
+        int nr = seccomp_syscall_resolve_name(name);
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+        if (nr == __NR_SCMP_ERROR)
+                for (size_t i = 0; i < ELEMENTSOF(sandbox_x86_64_numbers); i++)
+                        if (strcmp(sandbox_x86_64_numbers[i].name, name) == 0)
+                                return sandbox_x86_64_numbers[i].nr;
+#endif
+        return nr;
+}
+
 static int seccomp_add(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned n_cmp,
                        const struct scmp_arg_cmp *cmp) {
-        int nr = seccomp_syscall_resolve_name(name), r;
+        int nr = syscall_resolve(name), r;
 
         if (nr == __NR_SCMP_ERROR)
-                return 0; /* libseccomp does not know the name: no such call to rule on */
+                return 0; /* neither libseccomp nor the table above knows it: no such call here */
         r = seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);
         /* A negative number is a pseudo-syscall: the call does not exist on this architecture. */
         if (r < 0 && nr < 0)
@@ -286,20 +336,39 @@ static int seccomp_deny_personality(scmp_filter_ctx ctx, uint32_t action) {
         return 0;
 }
 
-/* What every profile refuses with EPERM, the CGI launcher's deny list included. */
-static int seccomp_deny_privileges(scmp_filter_ctx ctx) {
-        const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+/* "Low word is none of these" for a short list of small values (socket families): a low word
+ * with any bit at or above the first power of two past the largest value (one rule per bit), or
+ * one of the values below that power that is not in the list (one rule each). */
+static int seccomp_add_low32_except(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned arg,
+                                    const uint32_t *values, size_t n) {
+        uint32_t max = 0;
+        unsigned bits = 0;
         int r;
 
-        r = seccomp_add_all(ctx, sandbox_denied_common, ELEMENTSOF(sandbox_denied_common), deny);
-        if (r < 0)
-                return r;
-        r = seccomp_deny_personality(ctx, deny);
-        if (r < 0)
-                return r;
-        /* Dumpable stays off: back on, any other process of the same uid could read this one's
-         * memory through /proc/PID/mem or attach to it. */
-        return seccomp_add_low32(ctx, "prctl", deny, 0, PR_SET_DUMPABLE, true);
+        for (size_t i = 0; i < n; i++)
+                max = MAX(max, values[i]);
+        while (bits < 32 && (UINT64_C(1) << bits) <= max)
+                bits++;
+        for (unsigned i = bits; i < 32; i++) {
+                uint32_t bit = UINT32_C(1) << i;
+                struct scmp_arg_cmp high = {arg, SCMP_CMP_MASKED_EQ, bit, bit};
+
+                r = seccomp_add(ctx, name, action, 1, &high);
+                if (r < 0)
+                        return r;
+        }
+        for (uint32_t v = 0; v < (UINT32_C(1) << bits); v++) {
+                bool listed = false;
+
+                for (size_t i = 0; i < n && !listed; i++)
+                        listed = values[i] == v;
+                if (listed)
+                        continue;
+                r = seccomp_add_low32(ctx, name, action, arg, v, true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* The clone flags argument: the first everywhere but on s390, whose clone takes the stack first. */
@@ -308,6 +377,33 @@ static int seccomp_deny_privileges(scmp_filter_ctx ctx) {
 #else
 #define SANDBOX_CLONE_FLAGS_ARG 0
 #endif
+
+/* What every profile refuses with EPERM, the CGI launcher's deny list included. */
+static int seccomp_deny_privileges(scmp_filter_ctx ctx) {
+        const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+        int r;
+
+        r = seccomp_add_all(ctx, sandbox_denied_common, ELEMENTSOF(sandbox_denied_common), deny);
+        if (r < 0)
+                return r;
+        /* In a user namespace of its own a process holds every capability over it, and with them
+         * mounts, raw sockets and the kernel code behind them: no clone that makes a namespace.
+         * One rule per flag; the kernel reads the low 32 bits, which the masks cover. */
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_clone_namespaces); i++) {
+                uint64_t f = sandbox_clone_namespaces[i];
+                struct scmp_arg_cmp ns = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, f, f};
+
+                r = seccomp_add(ctx, "clone", deny, 1, &ns);
+                if (r < 0)
+                        return r;
+        }
+        r = seccomp_deny_personality(ctx, deny);
+        if (r < 0)
+                return r;
+        /* Dumpable stays off: back on, any other process of the same uid could read this one's
+         * memory through /proc/PID/mem or attach to it. */
+        return seccomp_add_low32(ctx, "prctl", deny, 0, PR_SET_DUMPABLE, true);
+}
 
 static bool profile_is_threaded(SandboxProfile profile) {
         return profile == SANDBOX_PROFILE_WORKER;
@@ -327,13 +423,19 @@ static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile) {
                 return r;
 
         /* A new process (clone without CLONE_THREAD) is refused like fork; a thread only where
-         * the role has threads. The flags are an unsigned long: all 64 bits count. */
+         * the role has threads, and never one with a namespace flag (refused with EPERM by
+         * seccomp_deny_privileges(): the rules for one call must not overlap with different
+         * answers, so this one excludes what those match). */
+        uint64_t namespaces = 0;
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_clone_namespaces); i++)
+                namespaces |= sandbox_clone_namespaces[i];
         struct scmp_arg_cmp process = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0};
         r = seccomp_add(ctx, "clone", deny, 1, &process);
         if (r < 0)
                 return r;
         if (profile_is_threaded(profile)) {
-                struct scmp_arg_cmp thread = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD};
+                struct scmp_arg_cmp thread = {SANDBOX_CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD | namespaces,
+                                              CLONE_THREAD};
                 r = seccomp_add(ctx, "clone", allow, 1, &thread);
                 if (r < 0)
                         return r;
@@ -415,6 +517,30 @@ static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile) {
         return seccomp_add(ctx, "openat", allow, 1, &read_only);
 }
 
+/* The CGI launcher's additions to its deny list. */
+static int seccomp_deny_launcher(scmp_filter_ctx ctx) {
+        static const char *const socket_calls[] = {"socket", "socketpair"};
+        int r;
+
+        /* clone3's flags sit behind a pointer no filter can read. ENOSYS says "not on this
+         * kernel", and the C library falls back to clone (fork, posix_spawn, pthread_create),
+         * whose flags seccomp_deny_privileges() reads. (The serving roles' allow-lists leave
+         * clone3 out, which answers the same.) */
+        r = seccomp_add(ctx, "clone3", SCMP_ACT_ERRNO(ENOSYS), 0, NULL);
+        if (r < 0)
+                return r;
+        /* Its programs open sockets of their own, but only of the families a web program uses.
+         * The kernel reads the family as an int: the rules look at the low word only, so a high
+         * bit hides nothing. */
+        for (size_t i = 0; i < ELEMENTSOF(socket_calls); i++) {
+                r = seccomp_add_low32_except(ctx, socket_calls[i], SCMP_ACT_ERRNO(EPERM), 0, sandbox_cgi_families,
+                                             ELEMENTSOF(sandbox_cgi_families));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int seccomp_filter_load(SandboxProfile profile) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         bool deny_list = profile == SANDBOX_PROFILE_CGI_LAUNCHER;
@@ -440,11 +566,9 @@ static int seccomp_filter_load(SandboxProfile profile) {
         r = seccomp_deny_privileges(ctx);
         if (r < 0)
                 return r;
-        if (!deny_list) {
-                r = seccomp_allow_serving(ctx, profile);
-                if (r < 0)
-                        return r;
-        }
+        r = deny_list ? seccomp_deny_launcher(ctx) : seccomp_allow_serving(ctx, profile);
+        if (r < 0)
+                return r;
 
         return seccomp_load(ctx);
 }

@@ -19,10 +19,17 @@
  * foresaw fails like a call this kernel lacks instead of killing the process and its connections.
  * Only the CGI launcher keeps a deny list, as it runs arbitrary programs that inherit its filter.
  * On every profile, the calls that would regain or use a privilege answer EPERM: every set*id and
- * capset call, ptrace, mount, namespaces, bpf, keyrings, module and kexec loading, personality
- * flags and making itself dumpable again; the serving roles also get EPERM for execve and for a
- * clone that starts a process. A filter applies to the calling thread and to every thread or
- * process it creates later, so call sandbox_apply() before starting threads. */
+ * capset call, ptrace, mount and the new mount API (fsopen fsconfig fsmount fspick move_mount
+ * open_tree mount_setattr), namespaces (unshare, setns, and clone with any CLONE_NEW* flag),
+ * io_uring, pidfd_getfd, memfd_secret, bpf, perf_event_open, userfaultfd, keyrings, module and
+ * kexec loading, personality flags and making itself dumpable again; clone3, whose flags a filter
+ * cannot read, answers ENOSYS, so that the C library falls back to clone. The serving roles also
+ * get EPERM for execve and for a clone that starts a process, and EAFNOSUPPORT for any socket but
+ * AF_UNIX; the CGI launcher's programs get EPERM for any socket family but AF_UNIX, AF_INET and
+ * AF_INET6. No refusal kills: a program sees an errno and carries on. These rules do not depend
+ * on the unit's RestrictNamespaces= or SystemCallFilter=. A filter applies to the calling thread
+ * and to every thread or process it creates later, so call sandbox_apply() before starting
+ * threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,8 +50,9 @@ typedef enum SandboxProfile {
                                        * requests would bypass the filter, answer EPERM; openat2,
                                        * whose flags a filter cannot see, ENOSYS, so callers fall back
                                        * to openat) */
-        SANDBOX_PROFILE_CGI_LAUNCHER, /* the CGI launcher: a deny list (the EPERM calls above) on top
-                                       * of "allow", as it forks and execs arbitrary CGI programs */
+        SANDBOX_PROFILE_CGI_LAUNCHER, /* the CGI launcher: a deny list (the EPERM calls above, clone3,
+                                       * socket families) on top of "allow", as it forks and execs
+                                       * arbitrary CGI programs */
         _SANDBOX_PROFILE_MAX,
 } SandboxProfile;
 

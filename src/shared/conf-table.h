@@ -31,6 +31,7 @@ typedef enum ConfType {
 enum {
         CONF_RESTART_ONLY = 1u << 0, /* cannot change on reload: reported, not applied */
         CONF_LIST_REPLACE = 1u << 1, /* CONF_STRV: a later file replaces instead of extending */
+        CONF_SITE_NAME = 1u << 2,    /* CONF_STRING: names a [VirtualHost] (the loader knows them) */
 };
 
 typedef struct ConfItem {

@@ -1196,6 +1196,29 @@ static void check_mpm(Loader *l) {
                 load_error(l, c->main_file, 0, "[%s]: the MPM rejected its settings", c->mpm->name);
 }
 
+/* An MPM key that names a site (CONF_SITE_NAME) must name a [VirtualHost] of this configuration. */
+static void check_mpm_site_names(Loader *l) {
+        const Config *c = l->config;
+
+        if (!c->mpm || !c->mpm_config || l->mpm_errors > 0)
+                return;
+        for (const ConfItem *it = l->mpm_table; it->key; it++) {
+                const char *name = *(char *const *) ((const char *) c->mpm_config + it->offset), *file;
+                bool found = false;
+                unsigned line;
+
+                if (!(it->flags & CONF_SITE_NAME) || !name)
+                        continue;
+                for (size_t i = 0; i < c->n_vhosts && !found; i++)
+                        found = strcmp(c->vhosts[i].name, name) == 0;
+                if (found)
+                        continue;
+                key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
+                load_error(l, file, line, "[%s] %s: no [VirtualHost %s] in the configuration", c->mpm->name,
+                           it->key, name);
+        }
+}
+
 /* An MPM that runs sites under their own ids (perchild) takes a site's identity whole: User and
  * Group together, or neither (the site then shares the [Server] User's pool). A User alone would
  * leave the gid to the passwd entry, which the operator did not name. */
@@ -1305,6 +1328,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);
+        check_mpm_site_names(&l);
         check_site_identities(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;

@@ -485,6 +485,58 @@ Test(conn, foreign_site_gets_421_and_close) {
         conf_table_free(http_site_directives, &c2);
 }
 
+/* ---- routing by name only (perchild) ----------------------------------------------------------- */
+
+Test(conn, route_by_name_answers_421_to_a_name_no_site_has) {
+        HttpSiteConfig c1, c2;
+        HttpServer *s = server_with_vhost(&c1, &c2);
+        const char *unmatched[] = {
+                "Host: nobody.example\r\n", "Host: 127.0.0.1\r\n", "Host: [::1]:80\r\n", "Host: other.example.x\r\n",
+                "", /* HTTP/1.0 without a Host */
+        };
+        bool done;
+        char *out;
+
+        /* Apache's rule first: a name no site has is the main server's. */
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: nobody.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+
+        http_server_set_unmatched(s, SIZE_MAX);
+        free(c1.server_name);
+        c1.server_name = strdup("localhost"); /* the sites hold pointers to their configurations */
+        for (size_t i = 0; i < ELEMENTSOF(unmatched); i++) {
+                char req[256];
+                snprintf(req, sizeof(req), "GET /a.txt HTTP/1.%c\r\n%s\r\n", unmatched[i][0] ? '1' : '0',
+                         unmatched[i]);
+                out = exchange_on(s, req, &done);
+                cr_assert(strncmp(out, "HTTP/1.1 421 ", 13) == 0, "%s: %s", req, out);
+                cr_assert(done, "%s: and the connection is closed", req);
+                free(out);
+        }
+        /* Named sites are still served, the main server by its ServerName, ports and case aside. */
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: OTHER.example:8080\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: nobody.example\r\n\r\n"
+                             "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n", &done);
+        cr_assert_eq(count(out, "HTTP/1.1 200 "), 2, "%s", out);
+        cr_assert_eq(count(out, "HTTP/1.1 421 "), 1, "%s", out);
+        cr_assert_eq(count(out, "HTTP/1.1 "), 3, "nothing after the 421: %s", out);
+        free(out);
+
+        /* A default site takes them: the request is served as that site's. */
+        http_server_set_unmatched(s, 1);
+        cr_assert_eq(http_server_route(s, NULL, "nobody.example", 14), &s->sites[1]);
+        cr_assert_eq(http_server_route(s, NULL, NULL, 0), &s->sites[1]);
+        cr_assert_eq(http_server_route(s, NULL, "localhost", 9), &s->sites[0]);
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: nobody.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c1);
+        conf_table_free(http_site_directives, &c2);
+}
+
 /* ---- closing without lingering ------------------------------------------------------------------ */
 
 Test(conn, close_without_unread_input_does_not_linger) {

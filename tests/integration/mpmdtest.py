@@ -277,6 +277,16 @@ class Server:
         except OSError:
             return ""
 
+    def wait_log(self, pattern, timeout=20):
+        """Wait until the error log has a line matching pattern (a regex); returns the match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.error_log())
+            if m:
+                return m
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r} in the error log:\n{self.error_log()[-3000:]}")
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

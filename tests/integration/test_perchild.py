@@ -89,17 +89,45 @@ def unit_bounding_set():
     return "-all," + ",".join("+" + c.lower().removeprefix("cap_") for c in caps)
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def create_users():
+    """The two site users (fresh) and the dispatcher's (if missing); returns the names created."""
+    created = []
+    for user in SITE_USERS:
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
+        created.append(user)
+        assert pwd.getpwnam(user).pw_uid >= 1000
+    try:
+        pwd.getpwnam(DISPATCH_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
+        created.append(DISPATCH_USER)
+    return created
+
+
+def remove_users(created):
+    for user in created:
+        subprocess.run(["userdel", user], capture_output=True)
+
+
 class PerchildServer(Server):
     """mpmd with the perchild MPM, two sites with users of their own, started as root the way the unit does."""
 
-    def __init__(self, bounding=None, error_log=None):
+    def __init__(self, bounding=None, error_log=None, perchild_keys=""):
         super().__init__(start=False)
         self.bounding = unit_bounding_set() if bounding is None else bounding
+        self.wrapper = []  # a command the whole server runs under, e.g. prlimit
         self.port_a = free_port()
         self.sites = {}
         self.cgi_dirs = {}
@@ -128,7 +156,7 @@ class PerchildServer(Server):
         with open(self.conf, "w") as f:
             f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.root}\n"
                     f"ErrorLog = {error_log or self.log}\nLogLevel = debug\nUser = nobody\nControlSocket = {self.control}\n"
-                    f"{load_line()}\n[perchild]\nStartServers = 2\n")
+                    f"{load_line()}\n[perchild]\nStartServers = 2\n{perchild_keys}")
             f.write(f"\n[VirtualHost a]\nServerName = a.test\nDocumentRoot = {self.sites['a'][0]}\n"
                     f"User = {SITE_USERS[0]}\nGroup = {SITE_USERS[0]}\nListen = 127.0.0.1:{self.port_a}\n"
                     f"PoolProcesses = 3\nScriptAlias = /cgi-bin/ {self.cgi_dirs['a']}\n")
@@ -140,7 +168,7 @@ class PerchildServer(Server):
         real = subprocess.Popen
 
         def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
+            return real(self.wrapper + ["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
         subprocess.Popen = popen
         try:
             super().start(notify=notify, extra_env=extra_env)
@@ -177,28 +205,16 @@ class PerchildServer(Server):
 @unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
 @unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
 class PerchildTest(unittest.TestCase):
-    created = []
-
     @classmethod
     def setUpClass(cls):
-        for user in SITE_USERS:
-            subprocess.run(["userdel", user], capture_output=True)
-            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-            cls.created.append(user)
-            assert pwd.getpwnam(user).pw_uid >= 1000
-        try:
-            pwd.getpwnam(DISPATCH_USER)
-        except KeyError:
-            subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-            cls.created.append(DISPATCH_USER)
+        cls.created = create_users()
         cls.srv = PerchildServer()
         cls.srv.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        for user in cls.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        remove_users(cls.created)
 
     # -- routing -------------------------------------------------------------------------------------
     def test_dedicated_socket_and_dispatcher_reach_the_right_site(self):
@@ -209,10 +225,53 @@ class PerchildTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"secret of b\n"))
         r = srv.get_on(srv.port, "/", "localhost")
         self.assertEqual((r.status, r.body), (200, b"<h1>hello</h1>\n"))
-        # a.test has a socket of its own: on the shared one it is not there (Apache's rule: the
-        # main server answers), and its pool never sees the connection.
+        # a.test has a socket of its own: on the shared one it is not there, and its pool never
+        # sees the connection; nor does another site's pool (see below).
         r = srv.get_on(srv.port, "/private.txt", "a.test")
-        self.assertEqual(r.status, 404)
+        self.assertEqual(r.status, 421)
+
+    def test_a_name_no_site_has_is_answered_by_the_dispatcher(self):
+        # Apache's rule would give these to the first site of the address (here the main server,
+        # which in other configurations is a tenant's): under perchild they get 421 and no pool
+        # sees them, unless DefaultSite names the site that takes them.
+        srv = self.srv
+        for head in (b"Host: nobody.test\r\n", b"Host: 127.0.0.1\r\n", b"Host: [::1]\r\n", b"Host: b.test.x\r\n",
+                     b"Host: a.test\r\n", b""):
+            with srv.connect() as s:
+                version = b"1.1" if head else b"1.0"
+                s.sendall(b"GET /index.html HTTP/" + version + b"\r\n" + head + b"\r\n")
+                r = read_response(s)
+                self.assertEqual(r.status, 421, head)
+                self.assertEqual(r.header("connection"), "close")
+                self.assertEqual(s.recv(100), b"", head)
+        # "b.test." is b.test (a fully qualified name); "b.test.." is no name at all.
+        self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test.").status, 200)
+        self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test..").status, 400)
+        # On a site's own socket Apache's rule stays: only that site's pool holds the socket.
+        self.assertEqual(srv.get_on(srv.port_a, "/index.html", "nobody.test").body, b"site a\n")
+
+    def test_default_site_takes_the_names_no_site_has(self):
+        with PerchildServer(perchild_keys="DefaultSite = b\n") as other:
+            other.start()
+            for host in ("nobody.test", "127.0.0.1", "a.test"):
+                r = other.get_on(other.port, "/index.html", host)
+                self.assertEqual((r.status, r.body), (200, b"site b\n"), host)
+            # A kept-alive connection of b's pool: a name no site has is b's, another site's is not.
+            with other.connect() as s:
+                for host, status in ((b"b.test", 200), (b"nobody.test", 200), (b"localhost", 421)):
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+                    self.assertEqual(read_response(s).status, status, host)
+
+    def test_default_site_must_name_a_virtual_host(self):
+        bad = PerchildServer(perchild_keys="DefaultSite = nosuch\n")
+        try:
+            p = subprocess.run([BINARY, "-t", "-f", bad.conf], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            with open(bad.conf) as f:
+                line = f.read().splitlines().index("DefaultSite = nosuch") + 1
+            self.assertIn(f"{bad.conf}:{line}: [perchild] DefaultSite: no [VirtualHost nosuch]", p.stderr)
+        finally:
+            bad.stop()
 
     def test_keepalive_request_for_another_site_gets_421(self):
         with self.srv.connect() as s:
@@ -266,6 +325,74 @@ class PerchildTest(unittest.TestCase):
         # writes to (opened by the supervisor, append-only).
         targets = [os.readlink(f"/proc/{pids[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{pids[0]}/fd")]
         self.assertFalse([t for t in targets if t.startswith(self.srv.dir) and t != self.srv.log], targets)
+
+    def dispatcher_pid(self, srv):
+        return srv.wait_pool(pwd.getpwnam(DISPATCH_USER).pw_uid, n=1)[0]
+
+    def test_a_client_cannot_hold_every_dispatcher_connection(self):
+        # Slowloris from one address: beyond DispatcherConnectionsPerClient unfinished heads, its new
+        # connections are refused at once; another client is served meanwhile.
+        with PerchildServer(perchild_keys="DispatcherConnectionsPerClient = 8\n") as srv:
+            srv.start()
+            slow = []
+            try:
+                for _ in range(30):
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.te")
+                    slow.append(s)
+                time.sleep(1)
+                refused = 0
+                for s in slow:
+                    s.settimeout(0.2)
+                    try:
+                        refused += s.recv(100) == b""
+                    except ConnectionResetError:
+                        refused += 1
+                    except socket.timeout:
+                        pass
+                self.assertEqual(refused, 22)
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=10,
+                                              source_address=("127.0.0.2", 0)) as other:
+                    other.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n")
+                    self.assertEqual(read_response(other).body, b"site b\n")
+                # Finishing its heads frees the client's share.
+                for s in slow:
+                    s.close()
+                self.assertEqual(srv.get_on(srv.port, "/index.html", "b.test").status, 200)
+                srv.wait_log(r"client 127\.0\.0\.1 holds DispatcherConnectionsPerClient \(8\) connections")
+            finally:
+                for s in slow:
+                    s.close()
+
+    def test_dispatcher_out_of_descriptors_pauses_and_recovers(self):
+        # At the descriptor limit the dispatcher stops accepting for a while instead of spinning on
+        # a listener that stays readable, says so once, and takes connections again when some end.
+        with PerchildServer(perchild_keys="DispatcherConnectionsPerClient = 0\n") as srv:
+            srv.wrapper = ["prlimit", "--nofile=64:64", "--"]
+            srv.start()
+            dispatcher = self.dispatcher_pid(srv)
+            slow = []
+            try:
+                for _ in range(120):
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.te")
+                    slow.append(s)
+                srv.wait_log(r"accept on \S+: Too many open files; pausing accepts")
+                before = cpu_seconds(dispatcher)
+                time.sleep(3)
+                # Spinning costs a core; a paused dispatcher wakes a few times a second.
+                self.assertLess(cpu_seconds(dispatcher) - before, 1.0)
+                with open(srv.log) as f:
+                    self.assertEqual(len(re.findall("pausing accepts", f.read())), 1)
+                for s in slow:
+                    s.close()
+                slow = []
+                r = srv.get_on(srv.port, "/index.html", "b.test")
+                self.assertEqual((r.status, r.body), (200, b"site b\n"))
+                srv.wait_log(r"accepting on \S+ again")
+            finally:
+                for s in slow:
+                    s.close()
 
     def test_pool_a_holds_only_its_own_root(self):
         root_a, root_b = self.srv.sites["a"][0], self.srv.sites["b"][0]

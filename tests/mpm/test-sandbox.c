@@ -8,7 +8,11 @@
  * SCM_RIGHTS over an AF_UNIX socketpair, pipes, poll, threads for the worker MPM, fork and exec for
  * the CGI launcher; what it must not do fails with the intended errno: EPERM for execve and fork,
  * EAFNOSUPPORT for AF_PACKET and AF_INET sockets, ENOSYS for calls no allow-list names), abort()
- * still ending in SIGABRT and the x32 ABI killing the caller under every profile, the dispatcher's
+ * still ending in SIGABRT and the x32 ABI killing the caller under every profile, the ways out
+ * refused by every profile without killing (clone with each namespace flag, clone3 with ENOSYS,
+ * the new mount API, io_uring, pidfd_getfd, memfd_secret, and each socket family but AF_UNIX,
+ * AF_INET and AF_INET6: EPERM for the CGI launcher, EAFNOSUPPORT for the serving roles), the
+ * launcher's programs still forking, spawning, starting threads and opening IP sockets, the dispatcher's
  * extra denials (exec, open for writing, openat2, io_uring, unlink), policies refused before
  * anything changes (uid 0, gid 0, uid -1, group root, a root process keeping its ids), an
  * unprivileged process (bounding set left as it is, or emptied when it still holds CAP_SETPCAP
@@ -20,13 +24,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/io_uring.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -602,6 +609,296 @@ Test(sandbox, x32_abi_is_no_way_around_any_profile) {
         }
 }
 #endif
+
+/* ---- ways out: namespaces, the new mount API, io_uring, fds of others, other socket families ---- */
+
+/* What a CGI program (or a worker taken over by a request) would try in order to get capabilities
+ * back in a namespace of its own, or to reach kernel interfaces no web program needs. Each attempt
+ * is made for real where that is harmless, else with arguments the kernel alone answers otherwise
+ * than the filter (EINVAL, EBADF, a new descriptor): the errno then proves that the filter answered,
+ * and the probe carrying on afterwards proves that it answered without killing the process.
+ * fsopen, fsmount, fspick and move_mount are the exception: without CAP_SYS_ADMIN in its user
+ * namespace the kernel says EPERM itself, and the clone cases are what keep a program from having
+ * that namespace. */
+
+typedef enum EscapeCall {
+        ESCAPE_CLONE,      /* clone(arg | SIGCHLD): a new process in new namespaces */
+        ESCAPE_CLONE_FLAG, /* clone(arg | CLONE_THREAD): EINVAL from the kernel alone (a thread
+                            * without CLONE_SIGHAND), so nothing is ever created */
+        ESCAPE_CLONE3,
+        ESCAPE_UNSHARE,
+        ESCAPE_SETNS,
+        ESCAPE_FSOPEN,
+        ESCAPE_FSCONFIG,
+        ESCAPE_FSMOUNT,
+        ESCAPE_FSPICK,
+        ESCAPE_MOVE_MOUNT,
+        ESCAPE_OPEN_TREE,
+        ESCAPE_MOUNT_SETATTR,
+        ESCAPE_IO_URING_SETUP,
+        ESCAPE_IO_URING_ENTER,
+        ESCAPE_IO_URING_REGISTER,
+        ESCAPE_PIDFD_GETFD,
+        ESCAPE_MEMFD_SECRET,
+        ESCAPE_SOCKET,     /* socket(arg, type, 0) */
+        ESCAPE_SOCKETPAIR, /* socketpair(arg, type, 0) */
+} EscapeCall;
+
+typedef struct Escape {
+        char name[48];
+        int call;     /* EscapeCall */
+        uint64_t arg; /* clone flags or a socket family */
+        int type;     /* the socket type */
+        int launcher; /* the errno of the CGI launcher's deny list */
+        int serving;  /* the errno of every serving role's allow-list */
+} Escape;
+
+#define CLONE_TRY(flag) {"clone(" #flag ")", ESCAPE_CLONE_FLAG, flag, 0, EPERM, EPERM}
+
+static Escape escapes[] = {
+        /* The report's recipe: a user namespace, and in it network and mount namespaces. */
+        {"clone(NEWUSER|NEWNET|NEWNS)", ESCAPE_CLONE, CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS, 0, EPERM, EPERM},
+        {"clone(NEWUSER)", ESCAPE_CLONE, CLONE_NEWUSER, 0, EPERM, EPERM},
+        CLONE_TRY(CLONE_NEWUSER),
+        CLONE_TRY(CLONE_NEWNS),
+        CLONE_TRY(CLONE_NEWNET),
+        CLONE_TRY(CLONE_NEWPID),
+        CLONE_TRY(CLONE_NEWIPC),
+        CLONE_TRY(CLONE_NEWUTS),
+        CLONE_TRY(CLONE_NEWCGROUP),
+        CLONE_TRY(CLONE_NEWTIME),
+        /* A high bit the kernel drops must not hide the flag. */
+        {"clone(NEWUSER) with bit 32 set", ESCAPE_CLONE_FLAG, (1ull << 32) | CLONE_NEWUSER, 0, EPERM, EPERM},
+        /* ENOSYS: the C library takes clone3 for missing and falls back to clone. */
+        {"clone3(NEWUSER)", ESCAPE_CLONE3, CLONE_NEWUSER, 0, ENOSYS, ENOSYS},
+        {"clone3(0)", ESCAPE_CLONE3, 0, 0, ENOSYS, ENOSYS},
+        {"unshare(NEWUSER)", ESCAPE_UNSHARE, CLONE_NEWUSER, 0, EPERM, EPERM},
+        {"unshare(NEWNET)", ESCAPE_UNSHARE, CLONE_NEWNET, 0, EPERM, EPERM},
+        {"setns", ESCAPE_SETNS, CLONE_NEWUSER, 0, EPERM, EPERM},
+        {"fsopen", ESCAPE_FSOPEN, 0, 0, EPERM, EPERM},
+        {"fsconfig", ESCAPE_FSCONFIG, 0, 0, EPERM, EPERM},
+        {"fsmount", ESCAPE_FSMOUNT, 0, 0, EPERM, EPERM},
+        {"fspick", ESCAPE_FSPICK, 0, 0, EPERM, EPERM},
+        {"move_mount", ESCAPE_MOVE_MOUNT, 0, 0, EPERM, EPERM},
+        {"open_tree", ESCAPE_OPEN_TREE, 0, 0, EPERM, EPERM},
+        {"mount_setattr", ESCAPE_MOUNT_SETATTR, 0, 0, EPERM, EPERM},
+        {"io_uring_setup", ESCAPE_IO_URING_SETUP, 0, 0, EPERM, EPERM},
+        {"io_uring_enter", ESCAPE_IO_URING_ENTER, 0, 0, EPERM, EPERM},
+        {"io_uring_register", ESCAPE_IO_URING_REGISTER, 0, 0, EPERM, EPERM},
+        {"pidfd_getfd", ESCAPE_PIDFD_GETFD, 0, 0, EPERM, EPERM},
+        {"memfd_secret", ESCAPE_MEMFD_SECRET, 0, 0, EPERM, EPERM},
+        /* No serving role makes a network socket of its own: EAFNOSUPPORT there, as for AF_INET. */
+        {"socket(AF_NETLINK)", ESCAPE_SOCKET, AF_NETLINK, SOCK_RAW, EPERM, EAFNOSUPPORT},
+        {"socket(AF_PACKET)", ESCAPE_SOCKET, AF_PACKET, SOCK_RAW, EPERM, EAFNOSUPPORT},
+        {"socket(AF_VSOCK)", ESCAPE_SOCKET, AF_VSOCK, SOCK_STREAM, EPERM, EAFNOSUPPORT},
+        {"socket(AF_NETLINK) with bit 32 set", ESCAPE_SOCKET, (1ull << 32) | AF_NETLINK, SOCK_RAW, EPERM, EAFNOSUPPORT},
+        {"socketpair(AF_NETLINK)", ESCAPE_SOCKETPAIR, AF_NETLINK, SOCK_RAW, EPERM, EAFNOSUPPORT},
+};
+
+/* A call that made a process: the child leaves at once, the parent reaps it and reports success. */
+static long clone_outcome(long r) {
+        if (r == 0)
+                _exit(0);
+        if (r > 0)
+                (void) waitpid((pid_t) r, NULL, __WALL);
+        return r;
+}
+
+/* A call that made a descriptor: closed, and reported as success. */
+static long fd_outcome(long r) {
+        if (r >= 0)
+                close((int) r);
+        return r;
+}
+
+static long escape_try(const Escape *e) {
+        struct clone_args args = {.flags = e->arg, .exit_signal = SIGCHLD};
+        struct io_uring_params params = {};
+        int sv[2];
+
+        switch ((EscapeCall) e->call) {
+        case ESCAPE_CLONE:
+                return clone_outcome(syscall(SYS_clone, e->arg | SIGCHLD, 0, 0, 0, 0));
+        case ESCAPE_CLONE_FLAG:
+                return clone_outcome(syscall(SYS_clone, e->arg | CLONE_THREAD, 0, 0, 0, 0));
+        case ESCAPE_CLONE3:
+                return clone_outcome(syscall(SYS_clone3, &args, sizeof(args)));
+        case ESCAPE_UNSHARE:
+                return syscall(SYS_unshare, e->arg);
+        case ESCAPE_SETNS:
+                return syscall(SYS_setns, -1, e->arg);
+        case ESCAPE_FSOPEN:
+                return fd_outcome(syscall(SYS_fsopen, "tmpfs", 0));
+        case ESCAPE_FSCONFIG:
+                return syscall(SYS_fsconfig, -1, 0, NULL, NULL, 0);
+        case ESCAPE_FSMOUNT:
+                return fd_outcome(syscall(SYS_fsmount, -1, 0, 0));
+        case ESCAPE_FSPICK:
+                return fd_outcome(syscall(SYS_fspick, AT_FDCWD, "/", 0));
+        case ESCAPE_MOVE_MOUNT:
+                return syscall(SYS_move_mount, -1, "", AT_FDCWD, "/tmp", 0);
+        case ESCAPE_OPEN_TREE: /* an O_PATH descriptor of / without the filter */
+                return fd_outcome(syscall(SYS_open_tree, AT_FDCWD, "/", O_CLOEXEC));
+        case ESCAPE_MOUNT_SETATTR: /* EINVAL without the filter: flags no kernel knows */
+                return syscall(SYS_mount_setattr, -1, "", 0xffffffffu, NULL, 0);
+        case ESCAPE_IO_URING_SETUP: /* a ring without the filter */
+                return fd_outcome(syscall(SYS_io_uring_setup, 1, &params));
+        case ESCAPE_IO_URING_ENTER:
+                return syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0);
+        case ESCAPE_IO_URING_REGISTER:
+                return syscall(SYS_io_uring_register, -1, 0, NULL, 0);
+        case ESCAPE_PIDFD_GETFD:
+                return fd_outcome(syscall(SYS_pidfd_getfd, -1, 0, 0));
+        case ESCAPE_MEMFD_SECRET: /* a descriptor without the filter, where the kernel has it */
+                return fd_outcome(syscall(SYS_memfd_secret, 0));
+        case ESCAPE_SOCKET:
+                return fd_outcome(syscall(SYS_socket, e->arg, e->type | SOCK_CLOEXEC, 0));
+        case ESCAPE_SOCKETPAIR: {
+                long r = syscall(SYS_socketpair, e->arg, e->type | SOCK_CLOEXEC, 0, sv);
+                if (r == 0) {
+                        close(sv[0]);
+                        close(sv[1]);
+                }
+                return r;
+        }
+        }
+        errno = EINVAL;
+        return -1;
+}
+
+typedef struct EscapeRun {
+        const Escape *escape;
+        SandboxProfile profile;
+} EscapeRun;
+
+/* As root the profile drops to nobody, as the supervisor does; an ordinary user keeps its ids. */
+static bool profile_apply(Probe *p, SandboxProfile profile) {
+        bool root = geteuid() == 0;
+        SandboxPolicy pol = {.change_ids = root, .uid = NOBODY, .gid = NOBODY, .profile = profile};
+        const char *step = NULL;
+        int r = sandbox_apply(&pol, &step);
+
+        CHECK(p, r == 0, "%s: sandbox_apply: %s at %s", sandbox_profile_to_string(profile), strerror(-r),
+              step ? step : "(null)");
+        return true;
+}
+
+static bool probe_escape(Probe *p, void *userdata) {
+        const EscapeRun *run = userdata;
+        const Escape *e = run->escape;
+        const char *role = sandbox_profile_to_string(run->profile);
+        int want = run->profile == SANDBOX_PROFILE_CGI_LAUNCHER ? e->launcher : e->serving;
+        long r;
+
+        if (!profile_apply(p, run->profile))
+                return false;
+        errno = 0;
+        r = escape_try(e);
+        CHECK(p, r == -1 && errno == want, "%s: %s answered %ld, errno %d (%m), expected %s", role, e->name, r, errno,
+              strerror(want));
+        /* Returning at all is the other half: run_in_child() fails the test if the call killed it. */
+        return true;
+}
+
+ParameterizedTestParameters(sandbox, escape_refused_by_every_profile) {
+        return cr_make_param_array(Escape, escapes, ELEMENTSOF(escapes));
+}
+
+ParameterizedTest(Escape *e, sandbox, escape_refused_by_every_profile) {
+        for (int profile = 0; profile < _SANDBOX_PROFILE_MAX; profile++)
+                run_in_child(probe_escape, &(EscapeRun){e, (SandboxProfile) profile});
+}
+
+/* Every 32-bit family but AF_UNIX, AF_INET and AF_INET6 that a program could name to socket() or
+ * socketpair(): the kernel knows about 46 today; every value below 256 and each single high bit,
+ * the sign bit among them, stand for those it may learn. */
+static bool probe_families(Probe *p, void *userdata) {
+        SandboxProfile profile = *(const SandboxProfile *) userdata;
+        const char *role = sandbox_profile_to_string(profile);
+        int want = profile == SANDBOX_PROFILE_CGI_LAUNCHER ? EPERM : EAFNOSUPPORT;
+        uint64_t families[256 + 24];
+        size_t n = 0;
+
+        for (uint64_t f = 0; f < 256; f++)
+                if (f != AF_UNIX && f != AF_INET && f != AF_INET6)
+                        families[n++] = f;
+        for (unsigned bit = 8; bit < 32; bit++)
+                families[n++] = 1ull << bit;
+        if (!profile_apply(p, profile))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                int sv[2];
+                long r;
+
+                errno = 0;
+                r = fd_outcome(syscall(SYS_socket, families[i], SOCK_DGRAM | SOCK_CLOEXEC, 0));
+                CHECK(p, r == -1 && errno == want, "%s: socket(%#llx) answered %ld, errno %d (%m)", role,
+                      (unsigned long long) families[i], r, errno);
+                errno = 0;
+                r = syscall(SYS_socketpair, families[i], SOCK_DGRAM | SOCK_CLOEXEC, 0, sv);
+                CHECK(p, r == -1 && errno == want, "%s: socketpair(%#llx) answered %ld, errno %d (%m)", role,
+                      (unsigned long long) families[i], r, errno);
+        }
+        return true;
+}
+
+Test(sandbox, socket_families_but_unix_and_ip_refused) {
+        for (int profile = 0; profile < _SANDBOX_PROFILE_MAX; profile++)
+                run_in_child(probe_families, &(SandboxProfile){(SandboxProfile) profile});
+}
+
+/* What CGI programs do keep working under the launcher's filter: fork, threads and posix_spawn
+ * (the C library tries clone3 first and falls back to clone on its ENOSYS), and their own
+ * AF_UNIX, AF_INET and AF_INET6 sockets (a database, an upstream API). */
+static bool probe_launcher_keeps_working(Probe *p, void *userdata) {
+        bool ipv6 = *(const bool *) userdata;
+        static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+        char *argv[] = {(char *) "true", NULL};
+        pthread_t thread;
+        bool ran = false;
+        int status, r, sv[2];
+        pid_t pid;
+
+        if (!profile_apply(p, SANDBOX_PROFILE_CGI_LAUNCHER))
+                return false;
+
+        pid = fork();
+        CHECK(p, pid >= 0, "fork: %m");
+        if (pid == 0)
+                _exit(7);
+        CHECK(p, waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 7,
+              "the forked child did not run (status 0x%x)", status);
+
+        r = pthread_create(&thread, NULL, thread_main, &ran);
+        CHECK(p, r == 0, "pthread_create: %s", strerror(r));
+        CHECK(p, pthread_join(thread, NULL) == 0 && ran, "the thread did not run");
+
+        r = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ);
+        CHECK(p, r == 0, "posix_spawn: %s", strerror(r));
+        CHECK(p, waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the spawned program failed (status 0x%x)", status);
+
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                if (families[i] == AF_INET6 && !ipv6)
+                        continue;
+                int fd = socket(families[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
+                CHECK(p, fd >= 0, "socket(%d): %m", families[i]);
+                close(fd);
+        }
+        CHECK(p, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair(AF_UNIX): %m");
+        close(sv[0]);
+        close(sv[1]);
+        return true;
+}
+
+Test(sandbox, launcher_still_forks_spawns_threads_and_opens_ip_sockets) {
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ipv6 = fd >= 0;
+
+        if (fd >= 0)
+                close(fd);
+        run_in_child(probe_launcher_keeps_working, &ipv6);
+}
 
 /* ---- refused policies ---- */
 

@@ -108,11 +108,13 @@ class StressServer(Server):
 # ---- the load client ------------------------------------------------------------------------------
 
 def loadgen_args(port, duration=None, requests=None, connections=32, per_conn=100, close_pct=20, post_pct=20,
-                 post_size=1024, path="/index.html", post_status=405, timeout=10, interval_ms=0):
+                 post_size=1024, path="/index.html", post_status=405, timeout=10, interval_ms=0, host=None):
     args = [LOADGEN, "--port", str(port), "--connections", str(connections), "--per-conn", str(per_conn),
             "--close-pct", str(close_pct), "--post-pct", str(post_pct), "--post-size", str(post_size),
             "--path", path, "--post-status", str(post_status), "--timeout", str(timeout),
             "--interval-ms", str(interval_ms)]
+    if host:
+        args += ["--host", host]
     if requests:
         args += ["--requests", str(requests)]
     else:
