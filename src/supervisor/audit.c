@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "conf-table.h"
 #include "macro.h"
+#include "privileges.h"
 
 #define CAP_BIT(c) (UINT64_C(1) << (c))
 
@@ -58,12 +59,10 @@ bool audit_process_is_supervisor(const AuditProcess *p) {
         return strcmp(p->role, "supervisor") == 0;
 }
 
-uint64_t audit_supervisor_allowed(const char *mpm) {
-        /* units/mpmd-perchild.service: CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL
-         * CAP_SETPCAP. units/mpmd.service (every other MPM): CapabilityBoundingSet= (none). */
-        if (mpm && strcmp(mpm, "perchild") == 0)
-                return CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID) | CAP_BIT(CAP_KILL) | CAP_BIT(CAP_SETPCAP);
-        return 0;
+uint64_t audit_supervisor_allowed(uid_t uid) {
+        /* What the supervisor keeps at start (privileges.h), and what units/mpmd-perchild.service
+         * grants it; units/mpmd.service runs it as a user of its own with nothing. */
+        return privileges_needed(uid == 0);
 }
 
 int audit_caps_parse(const char *list, uint64_t *ret) {
@@ -162,12 +161,21 @@ bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatu
         if (why_size > 0)
                 why[0] = 0;
         if (audit_process_is_supervisor(p)) {
-                /* Whatever ids it runs as, it may never hold more than its unit grants. */
-                check_caps(&w, "CapBnd", st->cap_bnd, e->bounding_allowed);
+                /* Whatever ids it runs as, it may never hold more than it needs; it passes nothing
+                 * on through exec (inheritable, ambient) and can gain nothing by one. */
+                bool root = false;
+                for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                        root = root || st->uid[i] == 0;
+                /* A process that is not root, holds nothing and has no_new_privs cannot use its
+                 * bounding set: only CAP_SETPCAP, which it lacks, could change it. */
+                if (root || st->no_new_privs != 1 || (st->cap_prm & ~e->bounding_allowed))
+                        check_caps(&w, "CapBnd", st->cap_bnd, e->bounding_allowed);
                 check_caps(&w, "CapPrm", st->cap_prm, e->bounding_allowed);
                 check_caps(&w, "CapEff", st->cap_eff, e->bounding_allowed);
-                check_caps(&w, "CapAmb", st->cap_amb, e->bounding_allowed);
-                check_caps(&w, "CapInh", st->cap_inh, e->bounding_allowed);
+                check_caps(&w, "CapAmb", st->cap_amb, 0);
+                check_caps(&w, "CapInh", st->cap_inh, 0);
+                if (st->no_new_privs != 1)
+                        why_add(&w, "NoNewPrivs %d, expected 1", st->no_new_privs);
                 return !w.failed;
         }
 
@@ -212,6 +220,22 @@ static void format_ids(FILE *f, const char *name, const unsigned *ids) {
                 fprintf(f, " %s=%u/%u/%u/%u", name, ids[0], ids[1], ids[2], ids[3]);
 }
 
+/* " holds=cap_kill,cap_setgid,…": what the permitted and effective sets mean, by name. */
+static void format_cap_names(FILE *f, uint64_t mask) {
+        fputs(" holds=", f);
+        if (mask == 0) {
+                fputs("-", f);
+                return;
+        }
+        for (int c = 0, n = 0; c < 64; c++) {
+                if (!(mask & CAP_BIT(c)))
+                        continue;
+                char *name = cap_to_name(c);
+                fprintf(f, "%s%s", n++ > 0 ? "," : "", name ? name : "?");
+                cap_free(name);
+        }
+}
+
 void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why) {
         unsigned ids[_SANDBOX_ID_MAX];
 
@@ -230,6 +254,8 @@ void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool 
         fprintf(f, " CapEff=%016llx CapPrm=%016llx CapBnd=%016llx CapAmb=%016llx CapInh=%016llx NoNewPrivs=%d Seccomp=%d",
                 (unsigned long long) st->cap_eff, (unsigned long long) st->cap_prm, (unsigned long long) st->cap_bnd,
                 (unsigned long long) st->cap_amb, (unsigned long long) st->cap_inh, st->no_new_privs, st->seccomp);
+        if (audit_process_is_supervisor(p))
+                format_cap_names(f, st->cap_prm | st->cap_eff);
         if (pass)
                 fputs(" PASS\n", f);
         else

@@ -5,8 +5,11 @@
  * uid, gid, sandbox profile, role); the kernel says what it is (/proc/PID/status, read with
  * sandbox_read_status()). A process passes when the kernel's view matches the plan and the rules
  * of its role:
- *   supervisor   its bounding, permitted, effective and ambient sets within what its unit allows
- *                (perchild: CAP_SETUID CAP_SETGID CAP_KILL CAP_SETPCAP; the other MPMs: nothing)
+ *   supervisor   its permitted, effective and bounding sets within what it keeps at start
+ *                (privileges.h: as root CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_KILL, with every MPM;
+ *                not root, nothing), its inheritable and ambient sets empty, NoNewPrivs 1. The
+ *                bounding set of a supervisor that is not root, holds nothing and has NoNewPrivs is
+ *                not held against it: it cannot drop it and nothing can use it.
  *   any other    real, effective, saved and filesystem ids all the planned uid and gid (never 0),
  *                supplementary groups only the user's own (never 0), every capability set empty
  *                including the bounding and ambient sets, NoNewPrivs 1, Seccomp 2 (a filter), and
@@ -58,8 +61,8 @@ typedef struct AuditExpect {
 bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatus *st, pid_t ppid, char *why,
                  size_t why_size);
 
-/* The capability mask the shipped unit of this MPM leaves the supervisor (see the units). */
-uint64_t audit_supervisor_allowed(const char *mpm);
+/* The capabilities a supervisor running as uid may hold (privileges_needed()). */
+uint64_t audit_supervisor_allowed(uid_t uid);
 
 /* Parse a list of capability names ("CAP_SETUID CAP_KILL", "cap_setuid,cap_kill"; empty: none)
  * into a mask. Returns 0 or -EINVAL for an unknown name. */
@@ -68,6 +71,7 @@ int audit_caps_parse(const char *list, uint64_t *ret);
 /* The PPid line of /proc/PID/status: 0 and *ret, -ENOENT when the process is gone, -EBADMSG. */
 int audit_read_ppid(pid_t pid, pid_t *ret);
 
-/* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, and
- * PASS or FAIL with its reasons. */
+/* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, for
+ * the supervisor the names of the capabilities it holds (holds=), and PASS or FAIL with its
+ * reasons. */
 void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why);

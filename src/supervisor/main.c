@@ -11,7 +11,9 @@
 #include "build-config.h"
 #include "cli.h"
 #include "config.h"
+#include "fd-limit.h"
 #include "log.h"
+#include "privileges.h"
 #include "supervisor.h"
 
 #define EXIT_USAGE 2
@@ -53,12 +55,27 @@ int main(int argc, char *argv[]) {
                 break;
         }
 
+        /* Before anything is read, so that the configuration is checked (mpmd -t too) and loaded
+         * with the rights the server keeps for its reloads; the soft limit before the first fork,
+         * so that every process inherits it. */
+        rlim_t fd_limit = RLIM_INFINITY;
+        r = fd_limit_raise(&fd_limit);
+        if (r < 0)
+                fprintf(stderr, "mpmd: warning: cannot read the descriptor limit (RLIMIT_NOFILE): %s\n", strerror(-r));
+        r = privileges_restrict(true);
+        if (r < 0) {
+                fprintf(stderr, "mpmd: cannot give up the privileges it does not need: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+
         ConfigLoadOptions lo = {
                 .builtin_mpm = BUILD_MPM[0] ? mpm_find_builtin(BUILD_MPM) : NULL,
                 .load_modules = true,
                 .check_filesystem = true,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);
+        if (r >= 0)
+                fd_limit_check(config, fd_limit, &warnings);
         if (!o.quiet || r < 0)
                 print_messages(&warnings, "mpmd: warning: ");
         if (r < 0) {

@@ -194,15 +194,18 @@ static int audit_main(const char *path, int argc, char **argv) {
                 return r == EXIT_SUCCESS ? EXIT_FAILURE : r;
         }
 
-        uint64_t allowed = audit_supervisor_allowed(a.mpm);
+        uid_t supervisor_uid = 0;
+        for (size_t i = 0; i < a.n_procs; i++)
+                if (audit_process_is_supervisor(&a.procs[i])) {
+                        supervisor = a.procs[i].pid;
+                        supervisor_uid = a.procs[i].uid;
+                }
+        uint64_t allowed = audit_supervisor_allowed(supervisor_uid);
         if (caps && audit_caps_parse(caps, &allowed) < 0) {
                 fprintf(stderr, "mpmctl: --supervisor-caps: not a list of capability names: \"%s\"\n", caps);
                 free(a.procs);
                 return EXIT_USAGE;
         }
-        for (size_t i = 0; i < a.n_procs; i++)
-                if (audit_process_is_supervisor(&a.procs[i]))
-                        supervisor = a.procs[i].pid;
 
         for (size_t i = 0; i < a.n_procs; i++) {
                 const AuditProcess *p = &a.procs[i];

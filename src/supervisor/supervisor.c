@@ -26,6 +26,7 @@
 #include "log.h"
 #include "maintain.h"
 #include "log-channel.h"
+#include "privileges.h"
 #include "sandbox.h"
 #include "server-logs.h"
 #include "server.h"
@@ -1588,6 +1589,12 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
+        /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
+        r = privileges_drop_bind();
+        if (r < 0) {
+                log_error_errno(r, "Cannot drop CAP_NET_BIND_SERVICE: %m");
+                goto out;
+        }
         generation_settle_failed_sites(s.current);
         r = generation_start(s.current);
         if (r < 0) {

@@ -25,14 +25,19 @@ static const char pool_status[] = "Name:\tmpmd\n"
 static const AuditProcess pool = { .pid = 200, .uid = 1001, .gid = 1001, .profile = "pool", .role = "pool a.test" };
 static const AuditExpect pool_expect = { .uid = 1001, .gid = 1001, .parent = 100 };
 
-/* The status text with one line replaced: the way a broken sandbox would look. */
-static void status_with(const char *key, const char *line, SandboxStatus *ret) {
-        char text[sizeof(pool_status) + 128];
-        const char *at = strstr(pool_status, key);
+/* A status text with one line replaced: the way a broken sandbox would look. */
+static void status_with_text(const char *base, const char *key, const char *line, SandboxStatus *ret) {
+        char text[1024];
+        const char *at = strstr(base, key);
         const char *eol = strchr(at, '\n') + 1;
 
-        snprintf(text, sizeof(text), "%.*s%s%s", (int) (at - pool_status), pool_status, line, eol);
+        cr_assert_lt(strlen(base) + strlen(line), sizeof(text));
+        snprintf(text, sizeof(text), "%.*s%s%s", (int) (at - base), base, line, eol);
         cr_assert_eq(sandbox_status_parse(text, ret), 0, "%s", text);
+}
+
+static void status_with(const char *key, const char *line, SandboxStatus *ret) {
+        status_with_text(pool_status, key, line, ret);
 }
 
 Test(audit, parses_process_lines) {
@@ -155,7 +160,7 @@ Test(audit, supervisor_bounding_set) {
         static const char *text = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
                                   "CapInh:\t0000000000000000\nCapPrm:\t00000000000001e0\n"
                                   "CapEff:\t00000000000001e0\nCapBnd:\t00000000000001e0\n"
-                                  "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n";
+                                  "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
         static const char *unconfined = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
                                         "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n"
                                         "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
@@ -163,26 +168,77 @@ Test(audit, supervisor_bounding_set) {
         AuditProcess sup;
         SandboxStatus st;
         char why[512];
-        AuditExpect e = { .bounding_allowed = audit_supervisor_allowed("perchild") };
+        AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(0) };
 
         cr_assert_eq(audit_process_parse("100 0 0 - supervisor", &sup), 0);
         cr_assert_eq(sandbox_status_parse(text, &st), 0);
-        /* CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8, CAP_KILL 5: 0x1e0. */
+        /* CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8, CAP_KILL 5: 0x1e0, with every MPM as root. */
         cr_assert(audit_check(&sup, &e, &st, 1, why, sizeof(why)), "%s", why);
         cr_assert_eq(sandbox_status_parse(unconfined, &st), 0);
         cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
         cr_assert(strstr(why, "CapBnd"), "%s", why);
-        /* The other MPMs' unit grants nothing. */
-        e.bounding_allowed = audit_supervisor_allowed("event");
+        cr_assert(strstr(why, "CapPrm"), "%s", why);
+        cr_assert(strstr(why, "NoNewPrivs 0, expected 1"), "%s", why);
+        /* Not root, it needs nothing (units/mpmd.service). */
+        e.bounding_allowed = audit_supervisor_allowed(1000);
         cr_assert_eq(sandbox_status_parse(text, &st), 0);
         cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+}
+
+Test(audit, supervisor_passes_nothing_on_and_gains_nothing) {
+        static const char *base = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
+                                  "CapInh:\t0000000000000000\nCapPrm:\t00000000000001e0\n"
+                                  "CapEff:\t00000000000001e0\nCapBnd:\t00000000000001e0\n"
+                                  "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
+        AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(0) };
+        AuditProcess sup;
+        SandboxStatus st;
+        char why[512];
+
+        cr_assert_eq(audit_process_parse("100 0 0 - supervisor", &sup), 0);
+        /* Inheritable and ambient must be empty, even with capabilities it may hold. */
+        status_with_text(base, "CapInh:", "CapInh:\t0000000000000080\n", &st);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "CapInh"), "%s", why);
+        status_with_text(base, "CapAmb:", "CapAmb:\t0000000000000080\n", &st);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "CapAmb"), "%s", why);
+        status_with_text(base, "NoNewPrivs:", "NoNewPrivs:\t0\n", &st);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "NoNewPrivs"), "%s", why);
+}
+
+Test(audit, unprivileged_supervisor_bounding_set) {
+        /* A developer's mpmd: not root, nothing held, no_new_privs, the full bounding set it cannot
+         * drop without CAP_SETPCAP. */
+        static const char *text = "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t\n"
+                                  "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n"
+                                  "CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\n"
+                                  "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
+        AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(1000) };
+        AuditProcess sup;
+        SandboxStatus st;
+        char why[512];
+
+        cr_assert_eq(audit_process_parse("100 1000 1000 - supervisor", &sup), 0);
+        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert(audit_check(&sup, &e, &st, 1, why, sizeof(why)), "%s", why);
+        /* Without no_new_privs an exec could use it. */
+        status_with_text(text, "NoNewPrivs:", "NoNewPrivs:\t0\n", &st);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "CapBnd"), "%s", why);
+        /* Holding a capability, it is checked as a whole. */
+        status_with_text(text, "CapPrm:", "CapPrm:\t0000000000000400\n", &st);
+        cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
+        cr_assert(strstr(why, "CapBnd"), "%s", why);
+        cr_assert(strstr(why, "CapPrm"), "%s", why);
 }
 
 Test(audit, capability_lists) {
         uint64_t m;
 
         cr_assert_eq(audit_caps_parse("CAP_SETUID CAP_SETGID,cap_kill cap_setpcap", &m), 0);
-        cr_assert_eq(m, audit_supervisor_allowed("perchild"));
+        cr_assert_eq(m, audit_supervisor_allowed(0));
         cr_assert_eq(audit_caps_parse("", &m), 0);
         cr_assert_eq(m, 0);
         cr_assert_eq(audit_caps_parse("CAP_NOPE", &m), -EINVAL);

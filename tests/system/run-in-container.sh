@@ -6,7 +6,7 @@
 # systemd-analyze security. See ../../../shared/reference/system-tests.md for the recipe.
 #
 # Environment (meson sets it, see meson.build): MPMD_BUILD_ROOT, MPMD_SYSCONFDIR, MPMD_SBINDIR,
-# MPMD_BINDIR. Optional: MPMD_TEST_ROOT (the cached root, default /var/cache/mpmd-test-root),
+# MPMD_BINDIR, MPMD_BUILTIN_MPM, MPMD_SHARED_MPMS, MPMD_MODULEDIR. Optional: MPMD_TEST_ROOT (the cached root, default /var/cache/mpmd-test-root),
 # MPMD_TEST_MIRROR (default http://deb.debian.org/debian), MPMD_TEST_KEEP=1 keeps the work folder.
 # Exit status: 0 passed, 1 failed, 77 skipped (meson's convention), with the reason printed.
 set -euo pipefail
@@ -44,9 +44,10 @@ inside() { timeout "${INSIDE_TIMEOUT:-60}" nsenter -t "$CPID" -a "$@"; }
 
 diagnose() {
         [[ -n $CPID ]] && kill -0 "$CPID" 2>/dev/null || return 0
-        echo "---- diagnostics: systemctl status mpmd.socket mpmd.service; journal of mpmd"
-        inside systemctl status --no-pager --full mpmd.socket mpmd.service 2>&1 | tail -40 || true
-        inside journalctl --no-pager -n 60 -u mpmd.service 2>&1 || true
+        echo "---- diagnostics: systemctl status of mpmd's units; journal of mpmd"
+        inside systemctl status --no-pager --full mpmd.socket mpmd.service mpmd-perchild.socket \
+                mpmd-perchild.service 2>&1 | tail -60 || true
+        inside journalctl --no-pager -n 80 -u mpmd.service -u mpmd-perchild.service 2>&1 || true
 }
 
 cleanup() {
@@ -164,8 +165,15 @@ printf '[Socket]\nListenStream=\nListenStream=%s\n' "$PORT" | inside sh -c 'cat 
 # A short watchdog: if mpmd stopped sending WATCHDOG=1, systemd would kill it during this test.
 inside mkdir -p /etc/systemd/system/mpmd.service.d
 printf '[Service]\nWatchdogSec=3s\n' | inside sh -c 'cat >/etc/systemd/system/mpmd.service.d/watchdog.conf'
+# The MPM of a build without one linked in: event, as a distribution's default configuration would
+# load it.
+has_mpm() { [[ ${MPMD_BUILTIN_MPM:-} == "$1" || ,${MPMD_SHARED_MPMS:-}, == *,"$1",* ]]; }
+load_module() { [[ -n ${MPMD_BUILTIN_MPM:-} ]] || printf 'LoadModule = mpm_%s_module %s/mpm_%s.so\n' "$1" "${MPMD_MODULEDIR:?}" "$1"; }
+if [[ -z ${MPMD_BUILTIN_MPM:-} ]] && ! has_mpm event; then
+        fail "a build with shared MPMs needs the event module for this test"
+fi
 # info level, so that the journal holds notices and infos next to the errors checked below.
-printf '[Server]\nLogLevel = info\n' | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
+printf '[Server]\nLogLevel = info\n%s\n' "$(load_module event)" | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
 inside systemctl daemon-reload
 pass "drop-ins: mpmd.socket ListenStream=$PORT, mpmd.service WatchdogSec=3s"
 
@@ -189,6 +197,17 @@ pass "systemctl status: $(grep -o 'Status: .*' <<<"$status")"
 main_pid=$(inside systemctl show -P MainPID mpmd.service)
 inside grep -q '^CapEff:[[:space:]]*0*$' "/proc/$main_pid/status" || fail "the supervisor holds capabilities"
 pass "supervisor (pid $main_pid in the container) runs as $(inside ps -o user= -p "$main_pid") with no capabilities"
+# "SOFT:HARD" of "Max open files" of a process in the container.
+nofile() { inside sh -c "grep '^Max open files' /proc/$1/limits" | awk '{ print $4 ":" $5 }'; }
+# LimitNOFILE=1024:524288; systemd cannot give a hard limit above its own (a container's may be
+# lower), and then gives its own. mpmd raises the soft limit to the hard one.
+HARD_NOFILE=$(nofile 1 | cut -d: -f2)
+[[ $HARD_NOFILE == unlimited || $HARD_NOFILE -gt 524288 ]] && HARD_NOFILE=524288
+[[ $(nofile "$main_pid") == "$HARD_NOFILE:$HARD_NOFILE" ]] ||
+        fail "supervisor's descriptor limit $(nofile "$main_pid"), expected $HARD_NOFILE:$HARD_NOFILE"
+worker=$(inside pgrep -P "$main_pid" | head -1)
+[[ -n $worker && $(nofile "$worker") == "$HARD_NOFILE:$HARD_NOFILE" ]] || fail "a worker's descriptor limit: $(nofile "$worker")"
+pass "LimitNOFILE=1024:524288: the supervisor and its workers run with a soft limit of $HARD_NOFILE, the hard limit"
 
 # ---- reload under load ---------------------------------------------------------------------------
 step "systemctl reload while a client keeps requesting"
@@ -329,5 +348,121 @@ pass "systemctl stop: $procs processes ended, result success, graceful"
 [[ $(inside systemctl is-active mpmd.socket) == active ]] || fail "mpmd.socket stopped with the service"
 body=$(curl -fsS --max-time 30 "$URL") || fail "a request after stop did not restart the service"
 pass "the socket stays: the next request starts mpmd again"
+
+# ---- perchild: mpmd-perchild.socket and mpmd-perchild.service -----------------------------------
+if ! has_mpm perchild; then
+        pass "perchild part skipped: this build has no perchild MPM (-Dmpms_shared=all has one)"
+        echo "PASS: mpmd under systemd in a container"
+        exit 0
+fi
+step "perchild: two sites with users of their own"
+# The sites' users, as an administrator makes them (uids from 1000: MinUID); docroots they own,
+# readable by everyone.
+for site in a b; do
+        inside useradd -M -U -K UID_MIN=1000 -s /usr/sbin/nologin "mpmdsite$site" || fail "useradd mpmdsite$site"
+        inside mkdir -p "/srv/site-$site"
+        echo "site $site" | inside sh -c "cat >/srv/site-$site/index.html"
+        inside chown -R "mpmdsite$site:mpmdsite$site" "/srv/site-$site"
+        inside chmod 0755 "/srv/site-$site"
+done
+UID_A=$(inside id -u mpmdsitea)
+UID_B=$(inside id -u mpmdsiteb)
+# Site b on a socket of its own from the template, which one drop-in points at perchild.
+BPORT=$(free_port)
+inside systemctl stop mpmd-vhost@site1.socket || fail "systemctl stop mpmd-vhost@site1.socket"
+inside rm -f "$CONFDIR/conf.d/60-site1.conf"
+printf '[Server]\nLogLevel = info\n%s\n' "$(load_module perchild)" | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
+printf '[VirtualHost a]\nServerName = a.test\nDocumentRoot = /srv/site-a\nUser = mpmdsitea\nGroup = mpmdsitea\n
+[VirtualHost b]\nServerName = b.test\nDocumentRoot = /srv/site-b\nUser = mpmdsiteb\nGroup = mpmdsiteb\nListen = vhost:b\n' |
+        inside sh -c "cat >$CONFDIR/conf.d/70-perchild.conf"
+inside mkdir -p /etc/systemd/system/mpmd-perchild.socket.d /etc/systemd/system/mpmd-perchild.service.d \
+        /etc/systemd/system/mpmd-vhost@.socket.d /etc/systemd/system/mpmd-vhost@b.socket.d
+# The same port as mpmd.socket: the switch must free it before perchild's socket binds it.
+printf '[Socket]\nListenStream=\nListenStream=%s\n' "$PORT" |
+        inside sh -c 'cat >/etc/systemd/system/mpmd-perchild.socket.d/port.conf'
+printf '[Service]\nWatchdogSec=3s\n' | inside sh -c 'cat >/etc/systemd/system/mpmd-perchild.service.d/watchdog.conf'
+printf '[Socket]\nService=mpmd-perchild.service\n' | inside sh -c 'cat >/etc/systemd/system/mpmd-vhost@.socket.d/perchild.conf'
+printf '[Socket]\nListenStream=127.0.0.1:%s\n' "$BPORT" | inside sh -c 'cat >/etc/systemd/system/mpmd-vhost@b.socket.d/port.conf'
+inside systemctl daemon-reload
+pass "users mpmdsitea ($UID_A) and mpmdsiteb ($UID_B); b listens on mpmd-vhost@b.socket (port $BPORT)"
+
+step "perchild: switching to mpmd-perchild.socket"
+[[ $(inside systemctl is-active mpmd.service) == active ]] || fail "mpmd.service is not running before the switch"
+inside systemctl start mpmd-perchild.socket mpmd-vhost@b.socket || fail "systemctl start mpmd-perchild.socket mpmd-vhost@b.socket"
+[[ $(inside systemctl is-active mpmd.socket || true) == inactive ]] || fail "mpmd.socket still active next to mpmd-perchild.socket"
+[[ $(inside systemctl is-active mpmd.service || true) == inactive ]] || fail "mpmd.service still active next to mpmd-perchild.socket"
+[[ $(inside systemctl is-active mpmd-perchild.socket) == active ]] || fail "mpmd-perchild.socket is not active"
+[[ $(inside systemctl is-active mpmd-perchild.service || true) == inactive ]] || fail "mpmd-perchild.service started before any request"
+pass "systemctl start mpmd-perchild.socket: mpmd.socket and mpmd.service stopped, port $PORT taken over"
+body=$(curl -fsS --max-time 30 -H 'Host: a.test' "$URL") || fail "first request for a.test to $URL"
+[[ $body == "site a" ]] || fail "a.test through the dispatcher: unexpected body: $body"
+pass "first request (Host: a.test) started mpmd-perchild.service; the dispatcher passed it to site a"
+[[ $(inside systemctl is-active mpmd-perchild.service) == active ]] || fail "mpmd-perchild.service is not active"
+[[ $(curl -fsS --max-time 10 "http://127.0.0.1:$BPORT/") == "site b" ]] || fail "mpmd-vhost@b.socket does not reach site b"
+[[ $(curl -fsS --max-time 10 -H 'Host: b.test' "$URL") != "site b" ]] || fail "site b answered on the shared socket"
+pass "mpmd-vhost@b.socket (the template, Service=mpmd-perchild.service) feeds site b only"
+
+pool_pids() { # the children of pid $2 running as uid $1
+        inside ps -o pid=,uid= --ppid "$2" | awk -v u="$1" '$2 == u { print $1 }' || true
+}
+perchild_checks() {
+        local main_pid pa pb out
+        main_pid=$(inside systemctl show -P MainPID mpmd-perchild.service)
+        inside grep -q '^CapEff:[[:space:]]*00000000000001e0$' "/proc/$main_pid/status" ||
+                fail "supervisor: $(inside grep Cap "/proc/$main_pid/status" | tr '\n' ' ')"
+        # Pools start once the supervisor is up: give them a moment.
+        for _ in $(seq 50); do
+                pa=$(pool_pids "$UID_A" "$main_pid")
+                pb=$(pool_pids "$UID_B" "$main_pid")
+                [[ -n $pa && -n $pb ]] && break
+                sleep 0.2
+        done
+        [[ -n $pa && -n $pb ]] || fail "no pools under uids $UID_A and $UID_B: $(inside ps -o pid,uid,args --ppid "$main_pid")"
+        [[ $(nofile "$main_pid") == "$HARD_NOFILE:$HARD_NOFILE" && $(nofile "$(head -1 <<<"$pa")") == "$HARD_NOFILE:$HARD_NOFILE" ]] ||
+                fail "descriptor limits: supervisor $(nofile "$main_pid"), pool a $(nofile "$(head -1 <<<"$pa")")"
+        out=$(inside "${MPMD_BINDIR:?}/mpmctl" audit) || fail "mpmctl audit failed: $out"
+        grep -qE '^role="supervisor" .* holds=cap_kill,cap_setgid,cap_setuid,cap_setpcap PASS$' <<<"$out" ||
+                fail "audit: supervisor: $out"
+        grep -qE "^role=\"pool a\" .* uid=$UID_A gid=[0-9]+ .* PASS$" <<<"$out" || fail "audit: pool a: $out"
+        grep -qE "^role=\"pool b\" .* uid=$UID_B gid=[0-9]+ .* PASS$" <<<"$out" || fail "audit: pool b: $out"
+        pass "mpmctl audit: $(tail -1 <<<"$out"); pools a (uid $UID_A) and b (uid $UID_B), supervisor holds only CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_KILL"
+}
+perchild_checks
+
+step "perchild: systemctl reload"
+inside systemctl reload mpmd-perchild.service || fail "systemctl reload mpmd-perchild"
+inside "${MPMD_BINDIR:?}/mpmctl" status | grep -q '^generation: 2$' || fail "not generation 2 after the reload"
+[[ $(curl -fsS --max-time 10 -H 'Host: a.test' "$URL") == "site a" ]] || fail "a.test after the reload"
+[[ $(curl -fsS --max-time 10 "http://127.0.0.1:$BPORT/") == "site b" ]] || fail "site b after the reload"
+pass "generation 2 serves both sites"
+perchild_checks
+if inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep -E 'killed by signal|Sandbox step|no socket of that name'; then
+        fail "perchild's journal has the errors above"
+fi
+[[ $(inside systemctl show -P NRestarts mpmd-perchild.service) == 0 ]] || fail "mpmd-perchild.service was restarted"
+pass "no process died, no restart"
+
+sec=$(inside systemd-analyze security --no-pager mpmd-perchild.service 2>&1 || true)
+level=$(sed -n 's/.*Overall exposure level for mpmd-perchild.service: \([0-9.]*\).*/\1/p' <<<"$sec")
+[[ -n $level ]] || fail "no exposure level in: $sec"
+awk -v l="$level" 'BEGIN { exit !(l <= 2.5) }' || fail "exposure $level > 2.5: $(grep '✗' <<<"$sec")"
+pass "systemd-analyze security mpmd-perchild.service: exposure $level (<= 2.5)"
+
+step "perchild: systemctl stop"
+inside systemctl stop mpmd-perchild.service || fail "systemctl stop mpmd-perchild"
+[[ $(inside systemctl is-active mpmd-perchild.service || true) == inactive ]] || fail "mpmd-perchild.service is not inactive after stop"
+[[ $(inside systemctl show -P Result mpmd-perchild.service) == success ]] ||
+        fail "stop result: $(inside systemctl show -P Result mpmd-perchild.service)"
+left=$(inside pgrep -u "mpmdsitea,mpmdsiteb,mpmd-dispatch,mpmd" || true)
+left+=$(inside pgrep -x mpmd || true)
+[[ -z $left ]] || fail "processes left after stop: $(inside ps -o pid,user,args -p "$(tr '\n' ',' <<<"$left")")"
+inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep -q 'all workers have exited' ||
+        fail "the journal does not show a graceful end"
+pass "systemctl stop: every process ended, result success, graceful"
+
+step "back to mpmd.socket"
+inside systemctl start mpmd.socket || fail "systemctl start mpmd.socket"
+[[ $(inside systemctl is-active mpmd-perchild.socket || true) == inactive ]] || fail "mpmd-perchild.socket still active"
+pass "systemctl start mpmd.socket stops mpmd-perchild.socket"
 
 echo "PASS: mpmd under systemd in a container"
