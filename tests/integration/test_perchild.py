@@ -127,7 +127,6 @@ class PerchildServer(Server):
     def __init__(self, bounding=None, error_log=None, perchild_keys=""):
         super().__init__(start=False)
         self.bounding = unit_bounding_set() if bounding is None else bounding
-        self.wrapper = []  # a command the whole server runs under, e.g. prlimit
         self.port_a = free_port()
         self.sites = {}
         self.cgi_dirs = {}
@@ -168,7 +167,7 @@ class PerchildServer(Server):
         real = subprocess.Popen
 
         def popen(cmd, *a, **kw):
-            return real(self.wrapper + ["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
+            return real(["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
         subprocess.Popen = popen
         try:
             super().start(notify=notify, extra_env=extra_env)
