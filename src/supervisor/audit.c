@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -113,6 +114,39 @@ int audit_read_ppid(pid_t pid, pid_t *ret) {
         return 0;
 }
 
+int audit_list_children(pid_t parent, pid_t *ret, size_t max) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)) && n < max) {
+                uint64_t v;
+                pid_t ppid;
+                if (parse_uint64(de->d_name, &v) < 0 || v == 0 || v > INT32_MAX)
+                        continue;
+                if (audit_read_ppid((pid_t) v, &ppid) == 0 && ppid == parent)
+                        ret[n++] = (pid_t) v;
+        }
+        closedir(d);
+        return (int) n;
+}
+
+int audit_read_fd_target(pid_t pid, int fd, char *buf, size_t size) {
+        char path[64];
+        ssize_t n;
+
+        if (size == 0)
+                return -ENOBUFS;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int) pid, fd);
+        n = readlink(path, buf, size - 1);
+        if (n < 0)
+                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+        buf[n] = 0;
+        return 0;
+}
+
 typedef struct Why {
         char *buf;
         size_t size, len;
@@ -210,6 +244,18 @@ bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatu
                 why_add(&w, "Seccomp %d, expected 2 (a filter)", st->seccomp);
         if (e->parent > 0 && ppid != e->parent)
                 why_add(&w, "parent %d is not the supervisor %d", (int) ppid, (int) e->parent);
+        return !w.failed;
+}
+
+bool audit_check_program_stdio(const char *const targets[3], char *why, size_t why_size) {
+        Why w = { .buf = why, .size = why_size };
+        static const char *const names[3] = { "stdin", "stdout", "stderr" };
+
+        if (why_size > 0)
+                why[0] = 0;
+        for (int fd = 1; fd <= 2; fd++)
+                if (!targets[fd] || strncmp(targets[fd], "pipe:", 5) != 0)
+                        why_add(&w, "%s is %s, not a pipe", names[fd], targets[fd] ? targets[fd] : "closed");
         return !w.failed;
 }
 

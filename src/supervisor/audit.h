@@ -10,6 +10,9 @@
  *                not root, nothing), its inheritable and ambient sets empty, NoNewPrivs 1. The
  *                bounding set of a supervisor that is not root, holds nothing and has NoNewPrivs is
  *                not held against it: it cannot drop it and nothing can use it.
+ *   cgi program  (a running child of a CGI launcher, not in the plan: found in /proc) as any other
+ *                process, with its launcher's ids and its launcher as its parent, and its standard
+ *                output and error pipes (audit_check_program_stdio()).
  *   any other    real, effective, saved and filesystem ids all the planned uid and gid (never 0),
  *                supplementary groups only the user's own (never 0), every capability set empty
  *                including the bounding and ambient sets, NoNewPrivs 1, Seccomp 2 (a filter), and
@@ -70,6 +73,19 @@ int audit_caps_parse(const char *list, uint64_t *ret);
 
 /* The PPid line of /proc/PID/status: 0 and *ret, -ENOENT when the process is gone, -EBADMSG. */
 int audit_read_ppid(pid_t pid, pid_t *ret);
+
+/* The pids whose parent is parent (a scan of /proc), at most max of them into ret; returns how many,
+ * or -errno. */
+int audit_list_children(pid_t parent, pid_t *ret, size_t max);
+
+/* Where descriptor fd of pid leads (readlink of /proc/PID/fd/FD: "pipe:[N]", "/path", …) into buf;
+ * 0, -ENOENT when the process or the descriptor is gone, or -errno. */
+int audit_read_fd_target(pid_t pid, int fd, char *buf, size_t size);
+
+/* A CGI program's standard output and error (targets[1], targets[2], from audit_read_fd_target())
+ * must be pipes, which its pool and its launcher read: never a log file or another shared file the
+ * program could write, truncate or forge lines in. Returns true on PASS; else the reasons in why. */
+bool audit_check_program_stdio(const char *const targets[3], char *why, size_t why_size);
 
 /* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, for
  * the supervisor the names of the capabilities it holds (holds=), and PASS or FAIL with its

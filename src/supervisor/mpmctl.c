@@ -5,6 +5,7 @@
  * systemd's ExecReload=. `mpmctl audit` checks every process of the service against what it must
  * be (audit.h) and exits 1 on any failure. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <grp.h>
 #include <poll.h>
@@ -27,6 +28,7 @@
 #define EXIT_PARTIAL 4 /* reload: the new configuration serves, but not every site runs it */
 #define REPLY_TIMEOUT_MS (5 * 60 * 1000) /* a reload waits for workers; bounded, never forever */
 #define AUDIT_PROCESSES_MAX 8192
+#define AUDIT_PROGRAMS_MAX 1024 /* per CGI launcher */
 #define AUDIT_PINS_MAX 32
 
 static void usage(FILE *f) {
@@ -156,12 +158,61 @@ static size_t user_groups(uid_t uid, gid_t gid, gid_t *groups, size_t max) {
         return (size_t) n;
 }
 
+typedef enum AuditResult {
+        AUDIT_PASSED,
+        AUDIT_FAILED,
+        AUDIT_GONE,
+} AuditResult;
+
+/* Check one process and print its line. program: a CGI program (not in the plan), whose standard
+ * output and error are checked as well. */
+static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program) {
+        gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
+        char targets[3][PATH_MAX], why[1024], why_stdio[512];
+        const char *t[3] = {};
+        SandboxStatus st;
+        pid_t ppid = 0;
+        int r;
+
+        e->n_groups = user_groups(e->uid, e->gid, groups, ELEMENTSOF(groups));
+        e->groups = groups;
+        r = sandbox_read_status(p->pid, &st);
+        if (r >= 0)
+                r = audit_read_ppid(p->pid, &ppid);
+        for (int fd = 0; program && r >= 0 && fd < 3; fd++) {
+                int k = audit_read_fd_target(p->pid, fd, targets[fd], sizeof(targets[fd]));
+                if (k == 0)
+                        t[fd] = targets[fd];
+                else if (k != -ENOENT)
+                        r = k;
+        }
+        if (r == -ENOENT) {
+                /* Replaced (or, a program, finished) between the list and now. */
+                if (!program)
+                        printf("role=\"%s\" pid=%d GONE (exited since the list was taken)\n", p->role, (int) p->pid);
+                return AUDIT_GONE;
+        }
+        if (r < 0) {
+                printf("role=\"%s\" pid=%d FAIL (cannot read /proc/%d: %s)\n", p->role, (int) p->pid, (int) p->pid,
+                       strerror(-r));
+                return AUDIT_FAILED;
+        }
+        bool pass = audit_check(p, e, &st, ppid, why, sizeof(why));
+        if (program && !audit_check_program_stdio(t, why_stdio, sizeof(why_stdio))) {
+                size_t len = strlen(why);
+                snprintf(why + len, sizeof(why) - len, "%s%s", pass ? "" : "; ", why_stdio);
+                pass = false;
+        }
+        audit_format(stdout, p, &st, pass, why);
+        return pass ? AUDIT_PASSED : AUDIT_FAILED;
+}
+
 static int audit_main(const char *path, int argc, char **argv) {
         AuditPin pins[AUDIT_PINS_MAX];
         size_t n_pins = 0;
         const char *caps = NULL;
         AuditRun a = {};
-        unsigned failed = 0, gone = 0;
+        unsigned failed = 0, gone = 0, programs = 0;
         pid_t supervisor = 0;
         int r;
 
@@ -209,44 +260,37 @@ static int audit_main(const char *path, int argc, char **argv) {
 
         for (size_t i = 0; i < a.n_procs; i++) {
                 const AuditProcess *p = &a.procs[i];
-                gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
                 AuditExpect e = {
                         .uid = p->uid,
                         .gid = p->gid,
                         .parent = supervisor,
                         .bounding_allowed = allowed,
                 };
-                SandboxStatus st;
-                pid_t ppid = 0;
-                char why[512];
 
                 for (size_t k = 0; k < n_pins; k++)
                         if (strcmp(pins[k].role, p->role) == 0)
                                 e.uid = pins[k].uid;
-                e.n_groups = user_groups(e.uid, e.gid, groups, ELEMENTSOF(groups));
-                e.groups = groups;
-                r = sandbox_read_status(p->pid, &st);
-                if (r >= 0)
-                        r = audit_read_ppid(p->pid, &ppid);
-                if (r == -ENOENT) {
-                        /* Replaced between the list and now: the next audit sees its successor. */
-                        printf("role=\"%s\" pid=%d GONE (exited since the list was taken)\n", p->role, (int) p->pid);
-                        gone++;
+                AuditResult res = audit_one(p, &e, false);
+                failed += res == AUDIT_FAILED;
+                gone += res == AUDIT_GONE;
+                if (res == AUDIT_GONE || strcmp(p->profile, "cgi-launcher") != 0)
                         continue;
+                /* Its programs running now: the launcher's ids and sandbox, and pipes for output. */
+                pid_t kids[AUDIT_PROGRAMS_MAX];
+                int n = audit_list_children(p->pid, kids, ELEMENTSOF(kids));
+                for (int k = 0; k < n; k++) {
+                        AuditProcess prog = { .pid = kids[k], .uid = e.uid, .gid = p->gid };
+                        AuditExpect pe = e;
+                        snprintf(prog.profile, sizeof(prog.profile), "%s", p->profile);
+                        snprintf(prog.role, sizeof(prog.role), "cgi program of %.*s", (int) sizeof(prog.role) - 16, p->role);
+                        pe.parent = p->pid;
+                        res = audit_one(&prog, &pe, true);
+                        programs += res != AUDIT_GONE;
+                        failed += res == AUDIT_FAILED;
                 }
-                if (r < 0) {
-                        printf("role=\"%s\" pid=%d FAIL (cannot read /proc/%d/status: %s)\n", p->role, (int) p->pid,
-                               (int) p->pid, strerror(-r));
-                        failed++;
-                        continue;
-                }
-                bool pass = audit_check(p, &e, &st, ppid, why, sizeof(why));
-                audit_format(stdout, p, &st, pass, why);
-                if (!pass)
-                        failed++;
         }
-        printf("%zu process(es) of MPM %s: %u failed%s\n", a.n_procs - gone, a.mpm, failed,
-               gone ? ", some exited during the audit" : "");
+        printf("%zu process(es) of MPM %s (%u CGI program(s) among them): %u failed%s\n", a.n_procs + programs - gone,
+               a.mpm, programs, failed, gone ? ", some exited during the audit" : "");
         free(a.procs);
         return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

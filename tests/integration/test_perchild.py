@@ -455,6 +455,37 @@ class PerchildTest(unittest.TestCase):
         launcher_a = re.search(r'^role="cgi launcher a".* uid=(\d+)', p.stdout, re.M)
         self.assertEqual(int(launcher_a.group(1)), self.srv.uid_of("a"), p.stdout)
 
+    def test_audit_checks_running_cgi_programs(self):
+        # A program that is running shows up under its launcher, with the site's ids and sandbox
+        # and its output and error on pipes; one that put a file of its own where its stderr was
+        # fails (the audit cannot tell it from a log handed to it).
+        srv = self.srv
+        cgi = srv.cgi_dirs["a"]
+        for name, redirect in (("linger.sh", ""), ("own-stderr.sh", 'exec 2>>"$DOCUMENT_ROOT/own.log"\n')):
+            with open(os.path.join(cgi, name), "w") as f:
+                f.write(f"#!/bin/sh\n{redirect}sleep 3\nprintf 'Content-Type: text/plain\\n\\ndone\\n'\n")
+            os.chmod(os.path.join(cgi, name), 0o755)
+        launcher = srv.wait_pool(srv.uid_of("a"), n=1, comm="mpmd-cgi")[0]
+        for name, passes in (("linger.sh", True), ("own-stderr.sh", False)):
+            t = threading.Thread(target=srv.get_on, args=(srv.port_a, f"/cgi-bin/{name}", "a.test"), daemon=True)
+            t.start()
+            deadline = time.monotonic() + 10
+            while not children(launcher) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # past the exec and the redirection
+            p = srv.audit()
+            t.join(timeout=10)
+            lines = re.findall(r'^role="cgi program of cgi launcher a".*$', p.stdout, re.M)
+            self.assertEqual(len(lines), 1, p.stdout)
+            self.assertIn(f" uid={srv.uid_of('a')} ", lines[0])
+            if passes:
+                self.assertTrue(lines[0].endswith(" PASS"), lines[0])
+                self.assertEqual(p.returncode, 0, p.stdout)
+                self.assertIn("(1 CGI program(s) among them): 0 failed", p.stdout)
+            else:
+                self.assertRegex(lines[0], r"FAIL \(stderr is /\S+/own\.log, not a pipe\)$")
+                self.assertEqual(p.returncode, 1, p.stdout)
+
     def test_audit_fails_when_a_pool_is_not_what_the_operator_expects(self):
         # Pin pool b to A's uid: the audit must notice that B's processes run as someone else.
         p = self.srv.audit("--expect-uid", f"pool b={self.srv.uid_of('a')}")

@@ -244,3 +244,17 @@ Test(audit, capability_lists) {
         cr_assert_eq(audit_caps_parse("CAP_NOPE", &m), -EINVAL);
         cr_assert_eq(m & (1ULL << CAP_SYS_ADMIN), 0);
 }
+
+Test(audit, cgi_program_output_must_be_pipes) {
+        char why[256];
+        const char *good[3] = { "/memfd:mpmd-cgi-body (deleted)", "pipe:[123]", "pipe:[124]" };
+        const char *to_log[3] = { "/dev/null", "pipe:[123]", "/var/log/mpmd/error.log" };
+        const char *closed[3] = { "/dev/null", NULL, "pipe:[9]" };
+
+        cr_assert(audit_check_program_stdio(good, why, sizeof(why)));
+        cr_assert_str_empty(why);
+        cr_assert_not(audit_check_program_stdio(to_log, why, sizeof(why)));
+        cr_assert_str_eq(why, "stderr is /var/log/mpmd/error.log, not a pipe");
+        cr_assert_not(audit_check_program_stdio(closed, why, sizeof(why)));
+        cr_assert_str_eq(why, "stdout is closed, not a pipe");
+}
