@@ -48,6 +48,39 @@ def worker_user():
     raise unittest.SkipTest("no unprivileged user to run workers as")
 
 
+def create_users(site_users, dispatch_user="mpmd-dispatch"):
+    """Fresh site users (uid >= 1000, a group each) and the dispatcher's user if it is missing, for
+    the perchild tests; returns the names created, for remove_users()."""
+    created = []
+    for user in site_users:
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
+        created.append(user)
+        assert pwd.getpwnam(user).pw_uid >= 1000
+    try:
+        pwd.getpwnam(dispatch_user)
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", dispatch_user], check=True)
+        created.append(dispatch_user)
+    return created
+
+
+def remove_users(created):
+    for user in created:
+        subprocess.run(["userdel", user], capture_output=True)
+
+
+def wait_for(predicate, timeout=20, what="the condition"):
+    """Poll predicate until it returns something true (returned), or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} never held within {timeout} s")
+
+
 def children(pid):
     """Direct children of pid, from /proc."""
     out = []

@@ -10,12 +10,12 @@ The first class runs in whichever MPM this build tests; the second needs root an
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
+import mpmdtest
 from mpmdtest import Server, read_response
 
 SCRIPTS = {
@@ -73,14 +73,7 @@ def spewing():
     return False
 
 
-def wait_for(predicate, timeout=20, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = mpmdtest.wait_for
 
 
 class CgiStderrTest(unittest.TestCase):
@@ -207,32 +200,16 @@ class RotatingPerchildServer(PerchildServer):
 @unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
 @unittest.skipUnless(test_perchild and perchild_available(), "mpmd was built without the perchild MPM")
 class PerchildReopenLogsTest(unittest.TestCase):
-    created = []
-
     @classmethod
     def setUpClass(cls):
-        for user in SITE_USERS:
-            subprocess.run(["userdel", user], capture_output=True)
-            try:
-                pwd.getpwnam(user)
-                continue  # still there: its uid is in use (a process of an earlier run); reuse it
-            except KeyError:
-                pass
-            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-            cls.created.append(user)
-        try:
-            pwd.getpwnam(DISPATCH_USER)
-        except KeyError:
-            subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-            cls.created.append(DISPATCH_USER)
+        cls.created = mpmdtest.create_users(SITE_USERS, DISPATCH_USER)
         cls.srv = RotatingPerchildServer()
         cls.srv.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        for user in cls.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        mpmdtest.remove_users(cls.created)
 
     def read(self, path):
         try:

@@ -17,7 +17,8 @@ import threading
 import time
 import unittest
 
-from mpmdtest import (BINARY, MODULE_DIR, MPM, SOURCE_ROOT, Server, alive, children, free_port, read_response,
+import mpmdtest
+from mpmdtest import (remove_users, BINARY, MODULE_DIR, MPM, SOURCE_ROOT, Server, alive, children, free_port, read_response,
                       MpmdSocket)
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
@@ -102,23 +103,7 @@ def status(pid):
 
 def create_users():
     """The two site users (fresh) and the dispatcher's (if missing); returns the names created."""
-    created = []
-    for user in SITE_USERS:
-        subprocess.run(["userdel", user], capture_output=True)
-        subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-        created.append(user)
-        assert pwd.getpwnam(user).pw_uid >= 1000
-    try:
-        pwd.getpwnam(DISPATCH_USER)
-    except KeyError:
-        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-        created.append(DISPATCH_USER)
-    return created
-
-
-def remove_users(created):
-    for user in created:
-        subprocess.run(["userdel", user], capture_output=True)
+    return mpmdtest.create_users(SITE_USERS, DISPATCH_USER)
 
 
 class PerchildServer(Server):

@@ -13,6 +13,7 @@ import subprocess
 import time
 import unittest
 
+import mpmdtest
 from mpmdtest import Server, free_port, read_response
 from test_perchild import MPMCTL, DISPATCH_USER, load_line, perchild_available, unit_bounding_set
 
@@ -112,24 +113,13 @@ class TwoSites(Server):
 @unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
 @unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
 class SitesBase(unittest.TestCase):
-    created = []
-
     @classmethod
     def setUpClass(cls):
-        for user in SITE_USERS:
-            subprocess.run(["userdel", user], capture_output=True)
-            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-            cls.created.append(user)
-        try:
-            pwd.getpwnam(DISPATCH_USER)
-        except KeyError:
-            subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-            cls.created.append(DISPATCH_USER)
+        cls.created = mpmdtest.create_users(SITE_USERS, DISPATCH_USER)
 
     @classmethod
     def tearDownClass(cls):
-        for user in cls.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        mpmdtest.remove_users(cls.created)
 
     def server(self, **kw):
         srv = TwoSites(**kw)
@@ -199,13 +189,7 @@ class SitePathsTest(SitesBase):
 
 
 def wait_for(predicate, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} never held within {timeout} s")
+    return mpmdtest.wait_for(predicate, timeout, what)
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")

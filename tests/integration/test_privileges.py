@@ -20,6 +20,7 @@ import subprocess
 import time
 import unittest
 
+import mpmdtest
 from mpmdtest import BINARY, MODULE_DIR, MPM, Server, children, free_port
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
@@ -176,22 +177,13 @@ class EventAsRootTest(unittest.TestCase, SupervisorCapabilities):
 @unittest.skipUnless(shutil.which("useradd"), "needs useradd")
 @unittest.skipUnless(mpm_available("perchild"), "mpmd was built without the perchild MPM")
 class PerchildAsRootTest(unittest.TestCase, SupervisorCapabilities):
-    created = []
-
     @classmethod
     def setUpClass(cls):
-        for user in SITE_USERS:
-            subprocess.run(["userdel", user], capture_output=True)
-            subprocess.run(["useradd", "-M", "-U", "-K", "UID_MIN=1000", "-s", "/usr/sbin/nologin", user], check=True)
-            cls.created.append(user)
-        subprocess.run(["userdel", DISPATCH_USER], capture_output=True)
-        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", DISPATCH_USER], check=True)
-        cls.created.append(DISPATCH_USER)
+        cls.created = mpmdtest.create_users(SITE_USERS, DISPATCH_USER)
 
     @classmethod
     def tearDownClass(cls):
-        for user in cls.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        mpmdtest.remove_users(cls.created)
 
     def perchild_server(self):
         sections = f"[perchild]\nStartServers = 1\nDispatcherUser = {DISPATCH_USER}\n"
