@@ -11,6 +11,8 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -308,6 +310,14 @@ static _noreturn_ void launcher_child(const int *fds, int err, char **argv, char
                 goto fail;
         if (fchdir(moved[1]) < 0)
                 goto fail;
+        /* mpmd runs with its hard descriptor limit as the soft one; a program may use select(),
+         * whose sets end at FD_SETSIZE: it gets that soft limit back, as systemd gives a service,
+         * and may raise it itself. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > FD_SETSIZE) {
+                nofile.rlim_cur = FD_SETSIZE;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+        }
 
         syscall(SYS_execveat, moved[0], "", argv, envp, AT_EMPTY_PATH);
         if (errno == ENOENT) {

@@ -48,6 +48,9 @@ printf 'Status: 204\\r\\n\\r\\n'
 sleep 30
 printf 'Content-Type: text/plain\\r\\n\\r\\nlate\\n'
 """,
+    "limits.sh": """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' "$(ulimit -Sn)" "$(ulimit -Hn)"
+""",
     "noexec.sh": """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\nshould not run\\n'
 """,
@@ -88,6 +91,15 @@ class CgiTest(unittest.TestCase):
             if sep:
                 env[k] = v
         return env
+
+    def test_programs_get_the_descriptor_limit_select_can_use(self):
+        # mpmd raises its own soft limit to the hard one; a program (perhaps one using select(),
+        # whose sets stop at FD_SETSIZE) gets 1024 back, as systemd gives its services.
+        soft, hard = self.server.get("/cgi-bin/limits.sh").body.decode().split()
+        self.assertLessEqual(int(soft), 1024)
+        with open(f"/proc/{self.server.pid}/limits") as f:
+            mine = next(line.split()[4] for line in f if line.startswith("Max open files"))
+        self.assertEqual(hard, mine if mine != "unlimited" else "unlimited")
 
     def test_environment_is_rfc3875_and_nothing_of_the_server(self):
         r = self.server.get("/cgi-bin/env.sh/extra/path?a=b&c", headers="X-Test: one\r\nProxy: http://evil/\r\n")
