@@ -1215,11 +1215,14 @@ static void check_mpm_site_names(Loader *l) {
         if (!c->mpm || !c->mpm_config || l->mpm_errors > 0)
                 return;
         for (const ConfItem *it = l->mpm_table; it->key; it++) {
-                const char *name = *(char *const *) ((const char *) c->mpm_config + it->offset), *file;
+                const char *name, *file;
                 bool found = false;
                 unsigned line;
 
-                if (!(it->flags & CONF_SITE_NAME) || !name)
+                if (!(it->flags & CONF_SITE_NAME))
+                        continue;
+                name = *(char *const *) ((const char *) c->mpm_config + it->offset); /* a CONF_STRING */
+                if (!name)
                         continue;
                 for (size_t i = 0; i < c->n_vhosts && !found; i++)
                         found = strcmp(c->vhosts[i].name, name) == 0;
