@@ -33,6 +33,13 @@ typedef struct SupGeneration {
         HttpStatusData *status;          /* published once a second; workers see status_ro */
         const HttpStatusData *status_ro;
         ProcessScore retired;            /* what exited workers had served */
+        /* Status groups (MpmOps.status_groups), made before the generation's first fork: per group
+         * the writable mapping (g.status_groups has the read-only ones) and what its exited workers
+         * had served; per slot its group (-1: none). slot_group NULL: no groups (yet). */
+        HttpStatusData **group_status;
+        ProcessScore *group_retired;
+        int *slot_group;
+        ScoreboardTrust *trust;          /* per slot: its counters accepted so far (scoreboard.h) */
         int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
         uint32_t logs_epoch;             /* how many times the logs were reopened */
         bool *takes_logs;                /* per slot: the process holds the logs and adopts new ones */
@@ -78,6 +85,12 @@ struct Supervisor {
  * supervisor (also used by the CGI launcher's fork). */
 extern const MpmHost supervisor_host;
 void worker_forget_supervisor(Supervisor *s);
+/* Also unmap the status segments of every generation but keep (NULL: of all): a process sees its
+ * own generation's status only, and of that only what its MPM lets it keep (mpm_status_keep). */
+void worker_forget_status(Supervisor *s, const SupGeneration *keep);
+
+/* supervisor.c: the segments of the status groups, once the MPM's state exists; 0 or -errno. */
+int generation_status_groups_create(SupGeneration *sg);
 
 /* supervisor.c: a worker of sg (userdata) exited. */
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);
