@@ -5,11 +5,12 @@ pool's; a request handed over by the dispatcher is counted once.
 
 Needs root, like test_perchild.py (it creates the two site users and starts mpmd as root)."""
 import os
+import pwd
 import shutil
 import time
 import unittest
 
-from test_perchild import PerchildServer, create_users, perchild_available, remove_users
+from test_perchild import DISPATCH_USER, PerchildServer, create_users, perchild_available, remove_users
 
 # The supervisor publishes once a second: wait long enough for two publications.
 PUBLISHED = 2.5
@@ -116,6 +117,32 @@ class PerchildStatusTest(unittest.TestCase):
         second = srv.status("b.test")
         self.assertEqual(int(second["Total Accesses"]) - int(first["Total Accesses"]), 1, (first, second))
         self.assertEqual(int(srv.status("a.test", port=srv.port_a)["Total Accesses"]), 0)
+
+    def test_a_pool_maps_its_own_status_only(self):
+        srv = self.srv
+
+        def segments(pid):
+            """The status segments pid maps: {inode: writable}."""
+            with open(f"/proc/{pid}/maps") as f:
+                rows = [line.split() for line in f if "mpmd-status" in line]
+            return {row[4]: row[1][1] == "w" for row in rows}
+
+        pools = {site: srv.wait_pool(srv.uid_of(site), n=n) for site, n in (("a", 3), ("b", 2))}
+        default = srv.wait_pool(pwd.getpwnam("nobody").pw_uid, n=2)
+        dispatcher = srv.wait_pool(pwd.getpwnam(DISPATCH_USER).pw_uid, n=1)
+        seen = {}
+        for name, pids in list(pools.items()) + [("default", default)]:
+            maps = [segments(pid) for pid in pids]
+            self.assertTrue(all(m == maps[0] for m in maps), (name, maps))
+            self.assertFalse(any(maps[0].values()), f"{name} may not write its status")
+            seen[name] = set(maps[0])
+        # A tenant's pool: its own segment; the default pool: its own and the server's.
+        self.assertEqual(len(seen["a"]), 1, seen)
+        self.assertEqual(len(seen["b"]), 1, seen)
+        self.assertEqual(len(seen["default"]), 2, seen)
+        self.assertFalse(seen["a"] & seen["b"] or seen["a"] & seen["default"] or seen["b"] & seen["default"], seen)
+        # The dispatcher shows no status page and holds none.
+        self.assertEqual(segments(dispatcher[0]), {})
 
 
 if __name__ == "__main__":
