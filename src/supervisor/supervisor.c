@@ -115,15 +115,27 @@ static void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, P
                 return;
         clamped = scoreboard_trust_accept(&sg->trust[slot], sg->workers_per_process, now, ps);
         if (clamped && !sg->trust[slot].warned) {
+                static const struct {
+                        unsigned bit;
+                        const char *what;
+                } what[] = {
+                        { SCOREBOARD_WENT_BACK, "counters going back" },
+                        { SCOREBOARD_CLAMPED_REQUESTS, "too many requests" },
+                        { SCOREBOARD_CLAMPED_CONNECTIONS, "too many connections" },
+                        { SCOREBOARD_CLAMPED_BYTES, "too many bytes" },
+                        { SCOREBOARD_CLAMPED_DURATION, "too long durations" },
+                };
+                char list[128] = "";
+                size_t n = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(what); i++)
+                        if ((clamped & what[i].bit) && n < sizeof(list))
+                                n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+                                                       what[i].what);
                 sg->trust[slot].warned = true;
-                log_warning("generation %u: worker %u (pid %d) misbehaves: its scoreboard reports %s%s%s%s%s; "
-                            "only what it could have served is counted",
-                            sg->g.number, slot, (int) p->pid,
-                            clamped & SCOREBOARD_WENT_BACK ? "counters going back " : "",
-                            clamped & SCOREBOARD_CLAMPED_REQUESTS ? "too many requests " : "",
-                            clamped & SCOREBOARD_CLAMPED_CONNECTIONS ? "too many connections " : "",
-                            clamped & SCOREBOARD_CLAMPED_BYTES ? "too many bytes " : "",
-                            clamped & SCOREBOARD_CLAMPED_DURATION ? "too long durations " : "");
+                log_warning("generation %u: worker %u (pid %d) misbehaves: its scoreboard reports the "
+                            "implausible (%s); only what it could have served is counted",
+                            sg->g.number, slot, (int) p->pid, list);
         }
 }
 
