@@ -66,9 +66,10 @@ static void generation_forget_status(SupGeneration *g) {
         if (g->status_ro)
                 munmap((void *) g->status_ro, HTTP_STATUS_SEGMENT_SIZE);
         g->status_ro = NULL;
-        g->g.http->status = NULL;
-        for (size_t i = 0; i < g->g.http->n_sites; i++)
+        for (size_t i = 0; g->g.http && i < g->g.http->n_sites; i++)
                 g->g.http->sites[i].status = NULL;
+        if (g->g.http)
+                g->g.http->status = NULL;
         for (unsigned k = 0; g->g.status_groups && k < g->g.n_status_groups; k++) {
                 if (g->g.status_groups[k])
                         munmap((void *) g->g.status_groups[k], HTTP_STATUS_SEGMENT_SIZE);
