@@ -40,6 +40,9 @@ typedef struct HttpSite {
         bool unavailable;          /* cannot be served now (perchild: its pool cannot start): 503 */
         int *script_alias_fds;     /* one per ScriptAlias pair: its directory, O_PATH|O_DIRECTORY */
         size_t n_script_alias_fds;
+        /* What its status page shows: the server's status (HttpServer.status), or under perchild
+         * its pool's only (mpm.h, status groups); NULL: none (503). */
+        const struct HttpStatusData *status;
 } HttpSite;
 
 /* How a process has CGI programs started (cgi-run.h), in two steps so that an event loop never

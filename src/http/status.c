@@ -227,7 +227,7 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
                 else if (h->query.len >= 4 && strncmp(qs, "json", 4) == 0)
                         f = HTTP_STATUS_JSON;
         }
-        if (!http_status_snapshot(q->server->status, &d)) {
+        if (!http_status_snapshot(q->site->status, &d)) {
                 http_response_set_error(r, 503);
                 return;
         }

@@ -33,6 +33,9 @@ typedef struct HttpStatusData {
         char scoreboard[HTTP_STATUS_SLOTS_MAX]; /* one mod_status letter per slot */
 } HttpStatusData;
 
+/* The bytes of a status segment, whole 4 KiB pages: what the supervisor creates and maps. */
+#define HTTP_STATUS_SEGMENT_SIZE ((sizeof(HttpStatusData) + 4095) & ~(size_t) 4095)
+
 typedef enum HttpStatusFormat {
         HTTP_STATUS_HTML,
         HTTP_STATUS_AUTO,
@@ -50,6 +53,6 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
 bool http_status_allowed(char *const *allow, const char *peer);
 
 /* The handler: picks the format from the query (auto, json), checks ServerStatusAllow (403), renders
- * into the connection's scratch buffer. */
+ * what the site is shown (HttpSite.status; 503 when none) into the connection's scratch buffer. */
 void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, size_t scratch_size,
                        HttpResponse *r);

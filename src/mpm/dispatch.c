@@ -273,7 +273,8 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                 dconn_respond(d, c, 503, now);
                 return;
         }
-        d->ctx->board->workers[0].requests++;
+        /* No request is counted here: the pool that serves it counts it (a hand-off is no
+         * request; this process's connections count says how many it passed on). */
         dconn_free(d, c); /* the pool holds it now */
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log-channel.h"
@@ -9,6 +10,8 @@
 #include "maintain.h"
 #include "mpm.h"
 #include "server-logs.h"
+#include "server.h"
+#include "status.h"
 
 /* The static build links exactly one MPM; meson names its table (mpm_NAME_module). A build with
  * shared MPMs has none built in. */
@@ -117,6 +120,29 @@ void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLi
         mpm_spawn_free(g, d.spawn, lim->max_processes);
         for (unsigned k = 0; k < d.retire; k++)
                 mpm_retire_highest(g, v, lim->retire_only_idle);
+}
+
+/* A segment this process may not show is unmapped, not merely left unused: a pool's process then
+ * holds no other pool's figures, nor the server's, in its memory. */
+static void status_forget(HttpServer *s, const HttpStatusData *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < s->n_sites; i++)
+                if (s->sites[i].status == d)
+                        s->sites[i].status = NULL;
+        (void) munmap((void *) d, HTTP_STATUS_SEGMENT_SIZE);
+}
+
+void mpm_status_keep(const Generation *g, int group, bool server_wide) {
+        for (unsigned k = 0; g->status_groups && k < g->n_status_groups; k++)
+                if ((int) k != group) {
+                        status_forget(g->http, g->status_groups[k]);
+                        g->status_groups[k] = NULL;
+                }
+        if (!server_wide) {
+                status_forget(g->http, g->http->status);
+                g->http->status = NULL;
+        }
 }
 
 void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const char *client, const char *message) {

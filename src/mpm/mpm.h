@@ -20,7 +20,7 @@
 #include "sandbox.h"
 #include "scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 20261123u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 20261203u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -154,6 +154,10 @@ struct Generation {
          * it ramps up from StartServers (0 at the first start). */
         unsigned inherited_processes;
         const MpmHost *host;
+        /* The status segments of the status groups (MpmOps.status_groups), read-only: [k] holds
+         * group k's processes only. NULL without groups; http->status is the server's. */
+        const struct HttpStatusData **status_groups;
+        unsigned n_status_groups;
 };
 
 typedef struct MpmOps {
@@ -183,6 +187,14 @@ typedef struct MpmOps {
          * for a process of the whole server (a dispatcher, the default pool). A site's pool that
          * cannot start then affects only that site. */
         int (*slot_site)(const Generation *g, unsigned slot);
+        /* Optional, both or neither: the processes fall in status groups (perchild: its pools) and
+         * a group's sites are shown that group's status only (a segment per group, published from
+         * the group's slots alone) besides the server-wide one; each process picks what it keeps
+         * (mpm_status_keep). Called in the supervisor once start() has made the MPM's state, before
+         * the generation's first fork: how many groups, then the group of each slot (-1: none).
+         * Without them every process is shown the server-wide status. */
+        unsigned (*status_groups)(const Generation *g);
+        int (*status_group)(const Generation *g, unsigned slot);
 } MpmOps;
 
 /* Supervisor-side helpers the MPMs share. */
@@ -213,6 +225,10 @@ void mpm_spare_maintain(Generation *g, const ScoreboardView *v, const MpmSpareLi
  * process's log (log.h). "[vhost NAME] [client ADDR:PORT] message", at level (LOG_PRI_*). */
 typedef struct HttpSite HttpSite;
 void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const char *client, const char *message);
+
+/* In a worker process: unmap every status segment but group's (-1: none) and, unless server_wide,
+ * the server's (http->status, then NULL), so that the process holds only what it may show. */
+void mpm_status_keep(const Generation *g, int group, bool server_wide);
 
 /* The MPMs linked into this binary (static build), NULL-terminated. */
 extern const MpmOps *const mpm_builtin[];

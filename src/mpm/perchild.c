@@ -353,6 +353,19 @@ static const PerchildPool *perchild_pool_of(const PerchildState *st, unsigned sl
         return NULL;
 }
 
+/* Status groups: one per pool (the dispatchers are in none), so that a site's status page shows
+ * its own pool only. */
+static unsigned perchild_status_groups(const Generation *g) {
+        const PerchildState *st = g->mpm_state;
+        return st ? (unsigned) st->n_pools : 0;
+}
+
+static int perchild_status_group(const Generation *g, unsigned slot) {
+        const PerchildState *st = g->mpm_state;
+        const PerchildPool *p = st && slot < st->n_slots ? perchild_pool_of(st, slot) : NULL;
+        return p ? (int) (p - st->pools) : -1;
+}
+
 static int plan_keep(MpmChildPlan *plan, int fd) {
         if (fd < 0)
                 return 0;
@@ -428,6 +441,21 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
 
 /* ---- child side ----------------------------------------------------------------------------- */
 
+/* A pool keeps its own pool's status segment only, shown to its sites; the default pool also keeps
+ * the server's, shown to the main server alone ([Server], the operator's own site). mine NULL: a
+ * dispatcher, which shows none. */
+static void perchild_status_select(const Generation *g, const PerchildState *st, const PerchildPool *mine) {
+        HttpServer *s = g->http;
+        int group = mine ? (int) (mine - st->pools) : -1;
+        const struct HttpStatusData *own = group >= 0 && (unsigned) group < g->n_status_groups
+                                                   ? g->status_groups[group]
+                                                   : NULL;
+
+        mpm_status_keep(g, group, mine == &st->pools[0]);
+        for (size_t i = 1; i < s->n_sites; i++)
+                s->sites[i].status = mine && &st->pools[st->site_pool[i]] == mine ? own : NULL;
+}
+
 /* What this process does not own is gone already (closed before the sandbox), and its number may
  * be reused: a foreign site's root becomes a descriptor of /dev/null, under which no path resolves
  * (ENOTDIR). Not -1: whether the main server has a DocumentRoot is part of the selection rule,
@@ -474,6 +502,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 http_server_logs_abandon(g->http);
                 if (perchild_forget_foreign(g, st, NULL) < 0)
                         return WORKER_EXIT_FATAL;
+                perchild_status_select(g, st, NULL);
                 return dispatch_run(ctx, &spec);
         }
 
@@ -482,6 +511,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 return WORKER_EXIT_FATAL;
         if (perchild_forget_foreign(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;
+        perchild_status_select(g, st, p);
         if (p->user && g->site_failed && g->site_failed[p->site]) {
                 /* A stand-in: the site cannot be served (the supervisor says why and retries);
                  * its connections get 503 rather than wait in a queue nobody reads. */
@@ -526,4 +556,6 @@ const MpmOps mpm_perchild_module = {
         .sandbox_profile = SANDBOX_PROFILE_POOL,
         .child_plan = perchild_child_plan,
         .slot_site = perchild_slot_site,
+        .status_groups = perchild_status_groups,
+        .status_group = perchild_status_group,
 };

@@ -162,3 +162,77 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
         s.valid = true;
         *ret = s;
 }
+
+/* The bounds a reading is held to. They are far above what any honest process reaches, so that
+ * an honest one is never clamped, and still make a forged counter useless for inflating the
+ * server's totals (or wrapping them):
+ * - requests and connections: a slot counts one per request or connection, and no thread ends
+ *   more than 1,000,000 a second (1 us each; the fastest servers manage some 100,000 per core).
+ *   They earn credit at that rate per slot since the previous reading, kept for at most one
+ *   second, so that a reading right after another still takes a burst, and a process that lay
+ *   still for an hour cannot pour an hour's worth in at once.
+ * - bytes: added in one step when a response ends, which may be long after the first of them
+ *   was sent; so the bound is on the total since the fork: 100 GB a second per process (beyond
+ *   any network interface, loopback included).
+ * - durations: each request ended lasted at most as long as the process has lived, so the total
+ *   is at most the accepted requests times the time since the fork. (Wall time times threads would
+ *   not hold for an event loop, whose single slot serves many requests at once.) */
+#define TRUST_REQUESTS_PER_USEC 1u     /* per slot: 1,000,000 a second */
+#define TRUST_CONNECTIONS_PER_USEC 1u  /* per slot: 1,000,000 a second */
+#define TRUST_CREDIT_USEC USEC_PER_SEC /* credit kept for requests and connections */
+#define TRUST_BYTES_PER_USEC 100000u   /* per process: 100 GB a second */
+
+static uint64_t mul_saturating(uint64_t a, uint64_t b) {
+        uint64_t r;
+        return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+void scoreboard_trust_init(ScoreboardTrust *t, usec_t started) {
+        *t = (ScoreboardTrust) { .started = started, .last = started };
+}
+
+/* One counter: the reading, against what was accepted and the most it may reach now. */
+static unsigned trust_counter(uint64_t *accepted, uint64_t *reading, uint64_t limit, unsigned clamped_bit) {
+        unsigned r = 0;
+
+        if (*reading < *accepted) {
+                *reading = *accepted;
+                return SCOREBOARD_WENT_BACK;
+        }
+        if (*reading > limit && *reading > *accepted) {
+                *reading = MAX(limit, *accepted);
+                r = clamped_bit;
+        }
+        *accepted = *reading;
+        return r;
+}
+
+/* A counter that earns credit with time: at most credit may be added now; what is added is spent. */
+static unsigned trust_credited(uint64_t *accepted, uint64_t *credit, uint64_t *reading, unsigned clamped_bit) {
+        uint64_t before = *accepted;
+        unsigned r = trust_counter(accepted, reading, add_saturating(before, *credit), clamped_bit);
+
+        *credit -= *accepted - before;
+        return r;
+}
+
+unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t now, ProcessScore *ps) {
+        usec_t elapsed = now > t->last ? now - t->last : 0, age = now > t->started ? now - t->started : 0;
+        uint64_t slots = MAX(n_workers, 1u);
+        uint64_t cap = mul_saturating(slots, TRUST_CREDIT_USEC);
+        unsigned r = 0;
+
+        if (now > t->last)
+                t->last = now;
+        t->request_credit = MIN(cap, add_saturating(t->request_credit,
+                                                    mul_saturating(elapsed, slots * TRUST_REQUESTS_PER_USEC)));
+        t->connection_credit = MIN(cap, add_saturating(t->connection_credit,
+                                                       mul_saturating(elapsed, slots * TRUST_CONNECTIONS_PER_USEC)));
+        r |= trust_credited(&t->requests, &t->request_credit, &ps->requests, SCOREBOARD_CLAMPED_REQUESTS);
+        r |= trust_credited(&t->connections, &t->connection_credit, &ps->connections,
+                            SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->bytes, &ps->bytes, mul_saturating(age, TRUST_BYTES_PER_USEC), SCOREBOARD_CLAMPED_BYTES);
+        r |= trust_counter(&t->duration_usec, &ps->duration_usec, mul_saturating(t->requests, age),
+                           SCOREBOARD_CLAMPED_DURATION);
+        return r;
+}

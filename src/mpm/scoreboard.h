@@ -76,6 +76,34 @@ typedef struct ProcessScore {
 void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, unsigned n_workers,
                              ProcessScore *ret);
 
+/* What the supervisor has accepted so far of one process's counters, to judge the next reading.
+ * A segment is the worker's to write: a pool may forge its counters, and they are summed into the
+ * server's totals. So a reading may only add what the process could have done since the previous
+ * one (the bounds and why, in scoreboard.c); a counter never goes back (the old value is kept). */
+typedef struct ScoreboardTrust {
+        usec_t started; /* the fork (CLOCK_MONOTONIC): bytes and durations are bounded from here */
+        usec_t last;    /* the previous reading: requests and connections earn credit from here */
+        uint64_t requests, bytes, duration_usec, connections; /* accepted so far */
+        uint64_t request_credit, connection_credit;           /* what they may still add */
+        bool warned;    /* the supervisor said once that the process reports the implausible */
+} ScoreboardTrust;
+
+/* What scoreboard_trust_accept() did not take. */
+enum {
+        SCOREBOARD_CLAMPED_REQUESTS = 1u << 0,
+        SCOREBOARD_CLAMPED_BYTES = 1u << 1,
+        SCOREBOARD_CLAMPED_DURATION = 1u << 2,
+        SCOREBOARD_CLAMPED_CONNECTIONS = 1u << 3,
+        SCOREBOARD_WENT_BACK = 1u << 4, /* a counter decreased */
+};
+
+/* A process forked at started (CLOCK_MONOTONIC usec), nothing accepted yet. */
+void scoreboard_trust_init(ScoreboardTrust *t, usec_t started);
+/* Judge a valid reading, taken at now, of a process with n_workers slots: each counter of *ps
+ * becomes what is accepted (never less than before, never more than the bounds allow) and t
+ * remembers it. Returns 0 when the reading was plausible, else the SCOREBOARD_* of what was not. */
+unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t now, ProcessScore *ps);
+
 typedef struct ScoreboardView {
         unsigned n_procs;
         ProcessScore *procs; /* n_procs entries, indexed like the generation's slots */

@@ -42,19 +42,51 @@ static int cmp_int(const void *a, const void *b) {
 }
 
 static void generation_forget(SupGeneration *g) {
-        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
 
         if (!g)
                 return;
-        /* The writable status mapping is the supervisor's alone. */
+        /* The writable status mappings are the supervisor's alone. */
         if (g->status)
                 munmap(g->status, size);
         g->status = NULL;
+        for (unsigned k = 0; g->group_status && k < g->g.n_status_groups; k++) {
+                if (g->group_status[k])
+                        munmap(g->group_status[k], size);
+                g->group_status[k] = NULL;
+        }
         for (unsigned i = 0; i < g->g.n_procs; i++)
                 if (g->g.boards[i]) {
                         scoreboard_segment_unmap(g->g.boards[i], g->workers_per_process);
                         g->g.boards[i] = NULL;
                 }
+}
+
+static void generation_forget_status(SupGeneration *g) {
+        if (!g)
+                return;
+        if (g->status_ro)
+                munmap((void *) g->status_ro, HTTP_STATUS_SEGMENT_SIZE);
+        g->status_ro = NULL;
+        for (size_t i = 0; g->g.http && i < g->g.http->n_sites; i++)
+                g->g.http->sites[i].status = NULL;
+        if (g->g.http)
+                g->g.http->status = NULL;
+        for (unsigned k = 0; g->g.status_groups && k < g->g.n_status_groups; k++) {
+                if (g->g.status_groups[k])
+                        munmap((void *) g->g.status_groups[k], HTTP_STATUS_SEGMENT_SIZE);
+                g->g.status_groups[k] = NULL;
+        }
+}
+
+void worker_forget_status(Supervisor *s, const SupGeneration *keep) {
+        if (s->current != keep)
+                generation_forget_status(s->current);
+        if (s->pending != keep)
+                generation_forget_status(s->pending);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                if (g != keep)
+                        generation_forget_status(g);
 }
 
 /* In a new worker: drop what the supervisor holds of every generation. */
@@ -109,6 +141,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
 
         worker_forget_supervisor(sg->sup);
         generation_forget(sg); /* idempotent: in case it is not linked in yet */
+        worker_forget_status(sg->sup, sg); /* an older generation's status is not this one's to show */
         ScoreboardProcess *board = scoreboard_segment_map(memfd, sg->workers_per_process, true);
         if (!board) {
                 log_error_errno(errno, "Cannot map the scoreboard: %m");
@@ -214,6 +247,10 @@ static int sup_spawn(Generation *g, unsigned slot) {
                         return log_error_errno(r, "generation %u: cannot plan process %u: %m", g->number, slot);
         }
 
+        r = generation_status_groups_create(sg);
+        if (r < 0)
+                return log_error_errno(r, "generation %u: cannot create the status segments: %m", g->number);
+
         memfd = scoreboard_segment_create(g->number, sg->workers_per_process);
         if (memfd < 0)
                 return log_error_errno(memfd, "Cannot create a scoreboard segment: %m");
@@ -248,6 +285,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .spawn_not_before = p->spawn_not_before,
         };
         snprintf(p->role, sizeof(p->role), "%s", plan.role);
+        scoreboard_trust_init(&sg->trust[slot], p->started);
         r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, supervisor_on_child_exit, sg);
         if (r < 0) {
                 kill(pid, SIGKILL);

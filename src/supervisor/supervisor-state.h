@@ -42,6 +42,13 @@ typedef struct SupGeneration {
         HttpStatusData *status;          /* published once a second; workers see status_ro */
         const HttpStatusData *status_ro;
         ProcessScore retired;            /* what exited workers had served */
+        /* Status groups (MpmOps.status_groups), made before the generation's first fork: per group
+         * the writable mapping (g.status_groups has the read-only ones) and what its exited workers
+         * had served; per slot its group (-1: none). slot_group NULL: no groups (yet). */
+        HttpStatusData **group_status;
+        ProcessScore *group_retired;
+        int *slot_group;
+        ScoreboardTrust *trust;          /* per slot: its counters accepted so far (scoreboard.h) */
         int log_channel[2];              /* [0] ours, [1] the workers': reopened logs (log-channel.h) */
         int errlog_channel[2];           /* the same for processes without the access logs: the error log */
         uint32_t logs_epoch;             /* how many times the logs were reopened */
@@ -98,6 +105,13 @@ void worker_forget_supervisor(Supervisor *s);
 /* The hand-off socket called key for g (MpmHost.handoff); supervisor_handoffs_release() when g goes. */
 int supervisor_handoff(Generation *g, const char *key, int ret_fds[2]);
 void supervisor_handoffs_release(SupGeneration *sg);
+
+/* Also unmap the status segments of every generation but keep (NULL: of all): a process sees its
+ * own generation's status only, and of that only what its MPM lets it keep (mpm_status_keep). */
+void worker_forget_status(Supervisor *s, const SupGeneration *keep);
+
+/* supervisor.c: the segments of the status groups, once the MPM's state exists; 0 or -errno. */
+int generation_status_groups_create(SupGeneration *sg);
 
 /* supervisor.c: a worker of sg (userdata) exited. */
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);

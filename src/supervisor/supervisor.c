@@ -31,6 +31,7 @@
 #include "server-logs.h"
 #include "server.h"
 #include "site-open.h"
+#include "status-view.h"
 #include "status.h"
 #include "strv.h"
 #include "supervisor-state.h"
@@ -47,7 +48,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
 static void supervisor_hard_stop(Supervisor *s);
-static void generation_status_publish(SupGeneration *sg, const ScoreboardView *v, const ProcessScore *scores);
+static void generation_status_publish(SupGeneration *sg, const ProcessScore *scores);
 
 /* ---- generations ---------------------------------------------------------------------------- */
 
@@ -106,14 +107,49 @@ static void generation_kill_misbehaving(SupGeneration *sg, unsigned slot, const 
         sg->misbehaved[slot] = true; /* replaced with the back-off of a failed start */
 }
 
-static void scoreboard_view_build(const SupGeneration *sg, ScoreboardView *v, ProcessScore *scores) {
+/* Read slot's segment (validated, then its counters held to what is plausible: scoreboard.h). A
+ * process that reports the implausible is said so once; what it reports is clamped, not trusted. */
+static void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessScore *ps) {
+        const ProcessSlot *p = &sg->g.procs[slot];
+        unsigned clamped;
+
+        scoreboard_process_read(sg->g.boards[slot], sg->g.number, sg->workers_per_process, ps);
+        if (!ps->valid)
+                return;
+        clamped = scoreboard_trust_accept(&sg->trust[slot], sg->workers_per_process, now, ps);
+        if (clamped && !sg->trust[slot].warned) {
+                static const struct {
+                        unsigned bit;
+                        const char *what;
+                } what[] = {
+                        { SCOREBOARD_WENT_BACK, "counters going back" },
+                        { SCOREBOARD_CLAMPED_REQUESTS, "too many requests" },
+                        { SCOREBOARD_CLAMPED_CONNECTIONS, "too many connections" },
+                        { SCOREBOARD_CLAMPED_BYTES, "too many bytes" },
+                        { SCOREBOARD_CLAMPED_DURATION, "too long durations" },
+                };
+                char list[128] = "";
+                size_t n = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(what); i++)
+                        if ((clamped & what[i].bit) && n < sizeof(list))
+                                n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+                                                       what[i].what);
+                sg->trust[slot].warned = true;
+                log_warning("generation %u: worker %u (pid %d) misbehaves: its scoreboard reports the "
+                            "implausible (%s); only what it could have served is counted",
+                            sg->g.number, slot, (int) p->pid, list);
+        }
+}
+
+static void scoreboard_view_build(SupGeneration *sg, ScoreboardView *v, ProcessScore *scores, usec_t now) {
         *v = (ScoreboardView) { .n_procs = sg->g.n_procs, .procs = scores };
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
                 ProcessScore *ps = &scores[i];
                 *ps = (ProcessScore) {};
                 if (sg->g.procs[i].state == PROCESS_FREE || !sg->g.boards[i])
                         continue;
-                scoreboard_process_read(sg->g.boards[i], sg->g.number, sg->workers_per_process, ps);
+                generation_read_slot(sg, i, now, ps);
                 if (!ps->valid) {
                         v->invalid++;
                         continue;
@@ -133,7 +169,7 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
 
         if (!scores)
                 return;
-        scoreboard_view_build(sg, &v, scores);
+        scoreboard_view_build(sg, &v, scores, now);
         /* A segment that fails validation twice in a row (not a read racing a write) belongs to a
          * worker that scribbles on what the supervisor reads: it is ignored, and its worker goes. */
         for (unsigned i = 0; i < sg->g.n_procs; i++) {
@@ -147,7 +183,7 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
                 }
         }
         sg->g.ops->maintain(&sg->g, &v, now);
-        generation_status_publish(sg, &v, scores);
+        generation_status_publish(sg, scores);
         free(scores);
 }
 
@@ -181,9 +217,9 @@ static void supervisor_update_status(Supervisor *s) {
         scores = calloc(sg->g.n_procs, sizeof(*scores));
         if (!scores)
                 return;
-        scoreboard_view_build(sg, &v, scores);
-        char failing[96] = "";
         usec_t now = now_usec(CLOCK_MONOTONIC);
+        scoreboard_view_build(sg, &v, scores, now);
+        char failing[96] = "";
         if (sg->g.start_failures > 0)
                 snprintf(failing, sizeof(failing), "; %u worker start(s) failed in a row, next attempt in %llu s",
                          sg->g.start_failures,
@@ -343,6 +379,12 @@ static void generation_retry_sites(SupGeneration *sg, usec_t now) {
         }
 }
 
+static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
+        r->requests += t->requests;
+        r->bytes += t->bytes;
+        r->duration_usec += t->duration_usec;
+}
+
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
         SupGeneration *sg = userdata;
         Generation *g = &sg->g;
@@ -382,13 +424,14 @@ int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *us
                                     (unsigned long long) (spawn_backoff_usec(g->start_failures) / USEC_PER_SEC));
         }
         if (g->boards[slot]) {
+                /* What it served, as far as it is plausible (an invalid last reading: what was
+                 * accepted before), goes to the totals of its views. */
                 ProcessScore last;
-                scoreboard_process_read(g->boards[slot], g->number, sg->workers_per_process, &last);
-                if (last.valid) {
-                        sg->retired.requests += last.requests;
-                        sg->retired.bytes += last.bytes;
-                        sg->retired.duration_usec += last.duration_usec;
-                }
+                int k = sg->slot_group ? sg->slot_group[slot] : -1;
+                generation_read_slot(sg, slot, now, &last);
+                retired_add(&sg->retired, &sg->trust[slot]);
+                if (k >= 0)
+                        retired_add(&sg->group_retired[k], &sg->trust[slot]);
         }
         p->state = PROCESS_FREE;
         p->pid = 0;
@@ -514,10 +557,11 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
         return 0;
 }
 
-/* The status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
+/* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
  * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */
-static int generation_status_create(SupGeneration *sg) {
-        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+static int status_segment_create(const SupGeneration *sg, HttpStatusData **ret_rw, const HttpStatusData **ret_ro) {
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
+        HttpStatusData *rw = NULL;
         int fd, r = 0;
 
         fd = memfd_create("mpmd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -526,9 +570,9 @@ static int generation_status_create(SupGeneration *sg) {
         if (ftruncate(fd, (off_t) size) < 0)
                 r = -errno;
         if (r == 0) {
-                sg->status = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (sg->status == MAP_FAILED) {
-                        sg->status = NULL;
+                rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (rw == MAP_FAILED) {
+                        rw = NULL;
                         r = -errno;
                 }
         }
@@ -539,75 +583,126 @@ static int generation_status_create(SupGeneration *sg) {
                 if (ro == MAP_FAILED)
                         r = -errno;
                 else
-                        sg->status_ro = ro;
+                        *ret_ro = ro;
         }
         close(fd);
-        if (r == 0) {
-                snprintf(sg->status->mpm, sizeof(sg->status->mpm), "%s", sg->g.ops->name);
-                snprintf(sg->status->server_built, sizeof(sg->status->server_built), "%s %s", __DATE__, __TIME__);
-                sg->status->generation = sg->g.number;
-                sg->status->restart_time = (int64_t) time(NULL);
+        if (r < 0) {
+                if (rw)
+                        munmap(rw, size);
+                return r;
         }
+        snprintf(rw->mpm, sizeof(rw->mpm), "%s", sg->g.ops->name);
+        snprintf(rw->server_built, sizeof(rw->server_built), "%s %s", __DATE__, __TIME__);
+        rw->generation = sg->g.number;
+        rw->restart_time = (int64_t) time(NULL);
+        *ret_rw = rw;
+        return 0;
+}
+
+static int generation_status_create(SupGeneration *sg) {
+        return status_segment_create(sg, &sg->status, &sg->status_ro);
+}
+
+static void generation_status_groups_free(SupGeneration *sg) {
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
+
+        for (unsigned k = 0; sg->g.status_groups && k < sg->g.n_status_groups; k++) {
+                if (sg->group_status[k])
+                        munmap(sg->group_status[k], size);
+                if (sg->g.status_groups[k])
+                        munmap((void *) sg->g.status_groups[k], size);
+        }
+        free(sg->group_status);
+        free(sg->g.status_groups);
+        free(sg->group_retired);
+        free(sg->slot_group);
+        sg->group_status = NULL;
+        sg->g.status_groups = NULL;
+        sg->g.n_status_groups = 0;
+        sg->group_retired = NULL;
+        sg->slot_group = NULL;
+}
+
+/* Under an MPM with status groups, each group's sites are shown a segment of their own, published
+ * from the group's slots only: a tenant's status page never carries another tenant's figures. */
+int generation_status_groups_create(SupGeneration *sg) {
+        Generation *g = &sg->g;
+        unsigned n;
+        int r = 0;
+
+        if (sg->slot_group || !g->ops->status_groups || !g->ops->status_group)
+                return 0;
+        n = g->ops->status_groups(g);
+        sg->slot_group = calloc(MAX(g->n_procs, 1u), sizeof(int));
+        sg->group_status = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
+        sg->group_retired = calloc(MAX(n, 1u), sizeof(ProcessScore));
+        g->status_groups = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
+        if (!sg->slot_group || !sg->group_status || !sg->group_retired || !g->status_groups)
+                r = -ENOMEM;
+        for (unsigned i = 0; r >= 0 && i < g->n_procs; i++) {
+                int k = g->ops->status_group(g, i);
+                sg->slot_group[i] = k >= 0 && (unsigned) k < n ? k : -1;
+        }
+        for (unsigned k = 0; r >= 0 && k < n; k++) {
+                r = status_segment_create(sg, &sg->group_status[k], &g->status_groups[k]);
+                if (r >= 0)
+                        g->n_status_groups = k + 1;
+        }
+        if (r < 0)
+                generation_status_groups_free(sg); /* all or nothing: the next spawn tries again */
         return r;
 }
 
 static void generation_status_free(SupGeneration *sg) {
-        size_t size = (sizeof(HttpStatusData) + 4095) & ~(size_t) 4095;
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
         if (sg->status)
                 munmap(sg->status, size);
         if (sg->status_ro)
                 munmap((void *) sg->status_ro, size);
         sg->status = NULL;
         sg->status_ro = NULL;
+        generation_status_groups_free(sg);
 }
 
 static double timeval_seconds(const struct timeval *tv) {
         return (double) tv->tv_sec + (double) tv->tv_usec / 1e6;
 }
 
-/* Publish what the scoreboard says, validated, for the status page (seqlock: odd while writing). */
-static void generation_status_publish(SupGeneration *sg, const ScoreboardView *v, const ProcessScore *scores) {
-        HttpStatusData *d = sg->status;
-        struct rusage self, children;
-        unsigned n = 0;
+/* One segment (seqlock: odd while writing). cpu: the server's CPU time, for the server's view only
+ * (a tenant is not told how busy the others keep the machine); NULL leaves it 0. */
+static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
+                                   const double cpu[4]) {
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        status_view_fill(d, src, group, retired);
+        if (cpu) {
+                d->cpu_user = cpu[0];
+                d->cpu_system = cpu[1];
+                d->cpu_children_user = cpu[2];
+                d->cpu_children_system = cpu[3];
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+}
 
-        if (!d)
-                return;
-        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        d->total_accesses = sg->retired.requests + v->requests;
-        d->total_bytes = sg->retired.bytes + v->bytes;
-        d->total_duration_usec = sg->retired.duration_usec;
-        d->conns_total = d->conns_keepalive = d->conns_writing = 0;
-        for (unsigned i = 0; i < sg->g.n_procs; i++) {
-                d->total_duration_usec += scores[i].duration_usec;
-                d->conns_total += scores[i].connections_open;
-        }
-        d->busy = v->busy;
-        d->idle = v->ready;
-        d->conns_keepalive = v->keepalive;
-        d->processes = generation_alive(sg);
-        d->stopping = generation_count(sg, PROCESS_STOPPING);
-        d->graceful = d->stopping;
+/* Publish what the scoreboard says, validated, for the status pages: the server's view, and each
+ * status group's. */
+static void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
+        StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
+                             .n_procs = sg->g.n_procs };
+        struct rusage self, children;
+        double cpu[4] = { 0, 0, 0, 0 };
+
         if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
-                d->cpu_user = timeval_seconds(&self.ru_utime);
-                d->cpu_system = timeval_seconds(&self.ru_stime);
-                d->cpu_children_user = timeval_seconds(&children.ru_utime);
-                d->cpu_children_system = timeval_seconds(&children.ru_stime);
+                cpu[0] = timeval_seconds(&self.ru_utime);
+                cpu[1] = timeval_seconds(&self.ru_stime);
+                cpu[2] = timeval_seconds(&children.ru_utime);
+                cpu[3] = timeval_seconds(&children.ru_stime);
         }
-        for (unsigned i = 0; i < sg->g.n_procs && n < HTTP_STATUS_SLOTS_MAX; i++) {
-                const ProcessSlot *p = &sg->g.procs[i];
-                d->scoreboard[n++] = p->state == PROCESS_FREE       ? '.'
-                                     : p->state == PROCESS_STARTING ? 'S'
-                                     : p->state == PROCESS_STOPPING ? 'G'
-                                     : !scores[i].valid             ? '?'
-                                     : scores[i].busy > scores[i].keepalive ? 'W'
-                                     : scores[i].keepalive > 0      ? 'K'
-                                                                    : '_';
-        }
-        d->n_slots = n;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+        if (sg->status)
+                status_segment_publish(sg->status, &src, -1, &sg->retired, cpu);
+        for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
+                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
 }
 
 /* A launcher socket for each identity CGI programs run under: the server's User for the sites
@@ -771,8 +866,9 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 r = -ENOMEM;
                 goto fail;
         }
+        sg->trust = calloc(sg->g.n_procs, sizeof(ScoreboardTrust));
         if (!sg->g.procs || !sg->g.boards || !sg->children || !sg->takes_logs || !sg->invalid_ticks ||
-            !sg->misbehaved) {
+            !sg->misbehaved || !sg->trust) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -862,6 +958,9 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 goto fail;
         }
         sg->g.http->status = sg->status_ro;
+        /* Every site is shown the server's status, unless its MPM's processes keep less. */
+        for (size_t i = 0; i < sg->g.http->n_sites; i++)
+                sg->g.http->sites[i].status = sg->status_ro;
 
         r = generation_cgi_init(sg);
         if (r < 0) {
@@ -927,6 +1026,7 @@ static void generation_free(SupGeneration *sg) {
         free(sg->g.site_kept);
         free(sg->site_failures);
         free(sg->site_retry_at);
+        free(sg->trust);
         safe_close(sg->log_channel[0]);
         safe_close(sg->log_channel[1]);
         safe_close(sg->errlog_channel[0]);
@@ -984,6 +1084,7 @@ static void supervisor_settle_kept_pools(Supervisor *s, SupGeneration *old, SupG
 
 static void launcher_prepare(void *userdata) {
         worker_forget_supervisor(userdata);
+        worker_forget_status(userdata, NULL); /* it shows no status page */
 }
 
 /* The CGI launchers of a serving generation: started with it, started again when one ended. A
@@ -1440,7 +1541,7 @@ static void control_status(Supervisor *s, ControlClient *c) {
                 free(scores);
                 return;
         }
-        scoreboard_view_build(sg, &v, scores);
+        scoreboard_view_build(sg, &v, scores, now_usec(CLOCK_MONOTONIC));
         for (unsigned i = 0; i < sg->g.n_procs && nb < sizeof(board) - 1; i++) {
                 const ProcessSlot *p = &sg->g.procs[i];
                 board[nb++] = p->state == PROCESS_FREE     ? '.'

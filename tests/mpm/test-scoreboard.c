@@ -4,7 +4,8 @@
  * the seals refusing every size change, the counts per state letter, each way a segment is judged
  * corrupt, saturating sums, the segment's own n_workers never used as a bound (a guard page right
  * after the segment), and a fuzz run of 10,000 random and mutated segments, plus a writer that
- * scribbles while the supervisor reads. */
+ * scribbles while the supervisor reads; then what a reading may add to the counters accepted so far
+ * (honest counts whole, a decrease ignored, a forgery clamped to the bounds). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
@@ -486,4 +487,131 @@ Test(scoreboard, concurrent_scribbler) {
         (void) valid;
         scoreboard_segment_unmap(ro, n);
         close(fd);
+}
+
+/* ---- what a reading may add (scoreboard_trust_accept) ---- */
+
+#define T0 ((usec_t) 1000 * USEC_PER_SEC) /* the fork, on some monotonic clock */
+
+static ProcessScore reading(uint64_t requests, uint64_t bytes, uint64_t duration, uint64_t connections) {
+        return (ProcessScore) { .valid = true, .requests = requests, .bytes = bytes, .duration_usec = duration,
+                                .connections = connections };
+}
+
+Test(scoreboard_trust, honest_counts_are_taken_whole) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        /* 20,000 requests a second, 1 MB each, 5 ms each, on 25 threads: nothing near the bounds. */
+        for (unsigned s = 1; s <= 10; s++) {
+                ps = reading(20000ull * s, 20000ull * s << 20, 20000ull * s * 5000, 2000ull * s);
+                cr_assert_eq(scoreboard_trust_accept(&t, 25, T0 + s * USEC_PER_SEC, &ps), 0, "second %u", s);
+                cr_assert_eq(ps.requests, 20000ull * s);
+                cr_assert_eq(ps.bytes, 20000ull * s << 20);
+                cr_assert_eq(ps.duration_usec, 20000ull * s * 5000);
+                cr_assert_eq(ps.connections, 2000ull * s);
+        }
+        /* A reading a moment after another still takes what came meanwhile (credit is kept). */
+        ps = reading(200100, 200000ull << 20, 200000ull * 5000, 20000);
+        cr_assert_eq(scoreboard_trust_accept(&t, 25, T0 + 10 * USEC_PER_SEC + 10, &ps), 0);
+        cr_assert_eq(ps.requests, 200100);
+}
+
+Test(scoreboard_trust, a_long_response_is_counted_when_it_ends) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        ps = reading(0, 0, 0, 1);
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 3600 * USEC_PER_SEC - 10, &ps), 0);
+        /* One download of 1 TB that took an hour ends, 10 us after the previous reading. */
+        ps = reading(1, 1ull << 40, 3600 * USEC_PER_SEC, 1);
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 3600 * USEC_PER_SEC, &ps), 0);
+        cr_assert_eq(ps.bytes, 1ull << 40);
+        cr_assert_eq(ps.duration_usec, 3600 * USEC_PER_SEC);
+}
+
+Test(scoreboard_trust, counters_never_go_back) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        ps = reading(100, 5000, 700, 10);
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + USEC_PER_SEC, &ps), 0);
+        ps = reading(3, 0, 0, 0);
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 2 * USEC_PER_SEC, &ps), SCOREBOARD_WENT_BACK);
+        cr_assert_eq(ps.requests, 100);
+        cr_assert_eq(ps.bytes, 5000);
+        cr_assert_eq(ps.duration_usec, 700);
+        cr_assert_eq(ps.connections, 10);
+        /* Growth is judged from what was accepted, not from the lower reading. */
+        ps = reading(101, 5000, 700, 10);
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 3 * USEC_PER_SEC, &ps), 0);
+        cr_assert_eq(ps.requests, 101);
+}
+
+Test(scoreboard_trust, forged_counts_are_clamped_to_the_bounds) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        /* 2 slots, 1 s after the fork: 2,000,000 requests and connections, 100 GB, at most. */
+        ps = reading(UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+        cr_assert_eq(scoreboard_trust_accept(&t, 2, T0 + USEC_PER_SEC, &ps),
+                     SCOREBOARD_CLAMPED_REQUESTS | SCOREBOARD_CLAMPED_BYTES | SCOREBOARD_CLAMPED_DURATION |
+                             SCOREBOARD_CLAMPED_CONNECTIONS);
+        cr_assert_eq(ps.requests, 2000000);
+        cr_assert_eq(ps.connections, 2000000);
+        cr_assert_eq(ps.bytes, 100000000000ull);
+        cr_assert_eq(ps.duration_usec, 2000000 * USEC_PER_SEC, "each request at most as long as the process lived");
+        cr_assert_eq(t.requests, 2000000);
+
+        /* Half a second later the same lie adds half a second's worth. */
+        ps = reading(UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+        cr_assert_neq(scoreboard_trust_accept(&t, 2, T0 + 3 * USEC_PER_SEC / 2, &ps), 0);
+        cr_assert_eq(ps.requests, 3000000);
+        cr_assert_eq(ps.bytes, 150000000000ull);
+
+        /* A process that lay still for an hour gets one second's worth of requests, not an hour's. */
+        ps = reading(UINT64_MAX, 0, 0, 0);
+        cr_assert(scoreboard_trust_accept(&t, 2, T0 + 3600 * USEC_PER_SEC, &ps) & SCOREBOARD_CLAMPED_REQUESTS);
+        cr_assert_eq(ps.requests, 5000000);
+}
+
+Test(scoreboard_trust, no_time_no_growth) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        ps = reading(1, 1, 1, 1);
+        cr_assert_eq(scoreboard_trust_accept(&t, 4, T0, &ps),
+                     SCOREBOARD_CLAMPED_REQUESTS | SCOREBOARD_CLAMPED_BYTES | SCOREBOARD_CLAMPED_DURATION |
+                             SCOREBOARD_CLAMPED_CONNECTIONS);
+        cr_assert_eq(ps.requests + ps.bytes + ps.duration_usec + ps.connections, 0);
+        /* A clock that goes back gives no credit either. */
+        ps = reading(1, 0, 0, 0);
+        cr_assert_eq(scoreboard_trust_accept(&t, 4, T0 - USEC_PER_SEC, &ps), SCOREBOARD_CLAMPED_REQUESTS);
+        cr_assert_eq(ps.requests, 0);
+}
+
+Test(scoreboard_trust, random_lies_stay_within_the_bounds) {
+        ScoreboardTrust t;
+        uint64_t prev = 0;
+        usec_t now = T0;
+
+        rng_state = 0x7157ed5eedull;
+        scoreboard_trust_init(&t, T0);
+        for (unsigned k = 0; k < 10000; k++) {
+                uint64_t r = rng_next();
+                ProcessScore ps = reading(rng_next() >> (r & 63), rng_next(), rng_next() >> (r & 31), rng_next());
+                now += (r >> 8) % (2 * USEC_PER_SEC);
+                (void) scoreboard_trust_accept(&t, 3, now, &ps);
+                cr_assert_geq(ps.requests, prev);
+                cr_assert_leq(ps.requests, 3 * (now - T0) + 3 * USEC_PER_SEC);
+                cr_assert_leq(ps.bytes, 100000 * (now - T0));
+                cr_assert_leq((unsigned __int128) ps.duration_usec, (unsigned __int128) ps.requests * (now - T0));
+                cr_assert_leq(ps.connections, 3 * (now - T0) + 3 * USEC_PER_SEC);
+                prev = ps.requests;
+        }
 }

@@ -10,8 +10,11 @@
  * write out of step with the 4-byte records); the odd slots say ready honestly and then write
  * random bytes over their whole scoreboard segment every 20 ms. Neither serves: every request must
  * reach an honest worker, so a client sees nothing of the attack. The supervisor must log each,
- * replace the worker, and keep serving with the honest ones. The last FailingSlots workers die
- * before they are ready, every time (abort()): the supervisor must back them off. */
+ * replace the worker, and keep serving with the honest ones. The next ForgingSlots workers keep
+ * their segment valid but forge its counters every 20 ms, near 2^64 and now and then back to 0:
+ * the supervisor must count only what is plausible and say so once, without killing them. The last
+ * FailingSlots workers die before they are ready, every time (abort()): the supervisor must back
+ * them off. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +39,7 @@
 typedef struct HostileConfig {
         uint32_t start_servers;
         uint32_t hostile_slots;
+        uint32_t forging_slots;
         uint32_t failing_slots;
 } HostileConfig;
 
@@ -44,6 +48,7 @@ typedef struct HostileConfig {
 static const ConfItem hostile_directives[] = {
         { "StartServers", CONF_UINT, HC(start_servers), "3", 1, 64, .expect = "a number of processes from 1 to 64" },
         { "HostileSlots", CONF_UINT, HC(hostile_slots), "1", 0, 64, .expect = "a number of slots from 0 to 64" },
+        { "ForgingSlots", CONF_UINT, HC(forging_slots), "0", 0, 64, .expect = "a number of slots from 0 to 64" },
         { "FailingSlots", CONF_UINT, HC(failing_slots), "0", 0, 64, .expect = "a number of slots from 0 to 64" },
         CONF_TABLE_END,
 };
@@ -52,10 +57,11 @@ static int hostile_check_config(void *config, ConfErrors *errors, ConfErrors *wa
         HostileConfig *c = config;
 
         /* At least one honest worker, or there is nobody left to show that serving goes on. */
-        if (c->hostile_slots + c->failing_slots >= c->start_servers) {
+        if (c->hostile_slots + c->forging_slots + c->failing_slots >= c->start_servers) {
                 conf_errors_add(errors, "[hostile]", 0,
-                                "HostileSlots %u and FailingSlots %u leave no honest worker of StartServers %u",
-                                c->hostile_slots, c->failing_slots, c->start_servers);
+                                "HostileSlots %u, ForgingSlots %u and FailingSlots %u leave no honest worker of "
+                                "StartServers %u",
+                                c->hostile_slots, c->forging_slots, c->failing_slots, c->start_servers);
                 return -EINVAL;
         }
         return 0;
@@ -121,11 +127,25 @@ static void hostile_scribble(const WorkerContext *ctx) {
                                         ctx->generation->mpm_config)));
 }
 
+/* A valid segment with counters no worker could reach, or lower than before. Back to 0 every
+ * seventh time: the supervisor reads once a second, 50 of these 20 ms steps, and a pattern whose
+ * length divides 50 would show it the same phase at every reading. */
+static void hostile_forge(WorkerScore *score, unsigned *tick) {
+        uint64_t v = (*tick)++ % 7 == 6 ? 0 : UINT64_MAX - 7;
+
+        score->requests = v;
+        score->bytes = v;
+        score->duration_usec = v;
+        score->connections = v;
+}
+
 static int hostile_worker_main(const WorkerContext *ctx) {
         const Generation *g = ctx->generation;
         const HostileConfig *c = g->mpm_config;
         bool hostile = ctx->slot < c->hostile_slots;
         bool lies_on_pipe = hostile && ctx->slot % 2 == 0;
+        bool forges = !hostile && ctx->slot < c->hostile_slots + c->forging_slots;
+        unsigned tick = 0;
         WorkerScore *score = &ctx->board->workers[0];
         bool stopping = false;
         ConnDriverStop stop = { .fd = ctx->stop_fd, .stopping = &stopping, .is_signalfd = true };
@@ -134,7 +154,7 @@ static int hostile_worker_main(const WorkerContext *ctx) {
         ep = epoll_create1(EPOLL_CLOEXEC);
         if (ep < 0)
                 return log_error_errno(errno, "epoll_create1 failed: %m"), WORKER_EXIT_FATAL;
-        for (size_t i = 0; !hostile && i < g->n_listeners; i++) {
+        for (size_t i = 0; !hostile && !forges && i < g->n_listeners; i++) {
                 struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i };
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, g->listeners[i].fd, &ev) < 0)
                         return log_error_errno(errno, "Cannot watch listener %s: %m", g->listeners[i].name),
@@ -155,16 +175,20 @@ static int hostile_worker_main(const WorkerContext *ctx) {
                 hostile_pipe_garbage(ctx);
         } else if (hostile)
                 log_notice("hostile worker: writing garbage over the scoreboard");
+        else if (forges)
+                log_notice("hostile worker: forging the scoreboard's counters");
         score->state = WS_READY;
         ctx->board->accepting = 1;
         worker_context_notify_ready(ctx);
 
         while (!stopping) {
                 struct epoll_event ev[8];
-                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), hostile ? HOSTILE_SCRIBBLE_MSEC : 1000);
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), hostile || forges ? HOSTILE_SCRIBBLE_MSEC : 1000);
                 (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
                 if (hostile)
                         hostile_scribble(ctx);
+                if (forges)
+                        hostile_forge(score, &tick);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

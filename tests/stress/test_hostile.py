@@ -65,5 +65,37 @@ class HostileWorkerTest(unittest.TestCase):
         self.assertGreaterEqual(len(self.scribblers), 2, "never replaced: " + self.log[-3000:])
 
 
+@unittest.skipUnless(HOSTILE_MODULE, "needs the test MPM module (a build with -Dmpms_shared=)")
+class ForgedCountersTest(unittest.TestCase):
+    """Slot 0 keeps its scoreboard segment valid but forges its counters every 20 ms (near 2^64, and
+    now and then back to 0); slots 1 and 2 serve. The supervisor counts only what a worker could have
+    served since it last looked, says so once per forging process, and does not kill it."""
+
+    def test_forged_counters_are_clamped_and_said_once(self):
+        line = f"LoadModule = mpm_hostile_module {HOSTILE_MODULE}\n"
+        srv = StressServer("hostile", module_line=line, start=False,
+                           mpm_section="[hostile]\nStartServers = 3\nHostileSlots = 0\nForgingSlots = 1\n")
+        try:
+            srv.start()
+            t0 = time.monotonic()
+            for _ in range(20):
+                self.assertEqual(srv.get("/").status, 200)
+            time.sleep(3)
+            status = srv.status()
+            seconds = time.monotonic() - t0 + 2  # and the time before t0 since the fork, generously
+            log = srv.error_log()
+        finally:
+            srv.stop()
+        requests = int(status["requests"])
+        # 20 honest requests; the forger at most 1,000,000 a second of its life, plus one second's.
+        self.assertGreaterEqual(requests, 20, status)
+        self.assertLessEqual(requests, 20 + 1000000 * (seconds + 1), status)
+        self.assertLessEqual(int(status["bytes"]), 100 * 10**9 * seconds + 10**6, status)
+        said = re.findall(r"worker 0 \(pid (\d+)\) misbehaves: its scoreboard reports the implausible", log)
+        self.assertEqual(len(said), 1, str(status) + log[-3000:])
+        self.assertNotIn("killing it", log)
+        self.assertEqual(status["processes"].split()[0], "3", status)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdint.h>
+
+#include "status-view.h"
+
+static uint64_t add64(uint64_t a, uint64_t b) {
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The sums below come from segments the workers write: saturate rather than wrap. */
+static uint32_t add32(uint32_t a, uint64_t b) {
+        return b > UINT32_MAX - a ? UINT32_MAX : (uint32_t) (a + b);
+}
+
+static char slot_letter(const ProcessSlot *p, const ProcessScore *s) {
+        return p->state == PROCESS_FREE       ? '.'
+               : p->state == PROCESS_STARTING ? 'S'
+               : p->state == PROCESS_STOPPING ? 'G'
+               : !s->valid                    ? '?'
+               : s->busy > s->keepalive       ? 'W'
+               : s->keepalive > 0             ? 'K'
+                                              : '_';
+}
+
+void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired) {
+        unsigned n = 0;
+
+        d->total_accesses = retired->requests;
+        d->total_bytes = retired->bytes;
+        d->total_duration_usec = retired->duration_usec;
+        d->busy = d->idle = d->graceful = d->processes = d->stopping = 0;
+        d->conns_total = d->conns_keepalive = d->conns_writing = d->conns_closing = 0;
+        for (unsigned i = 0; i < src->n_procs; i++) {
+                const ProcessSlot *p = &src->procs[i];
+                const ProcessScore *s = &src->scores[i];
+
+                if (group >= 0 && (!src->slot_group || src->slot_group[i] != group))
+                        continue;
+                if (n < HTTP_STATUS_SLOTS_MAX)
+                        d->scoreboard[n++] = slot_letter(p, s);
+                if (p->state == PROCESS_FREE)
+                        continue;
+                d->processes++;
+                if (p->state == PROCESS_STOPPING)
+                        d->stopping++;
+                if (!s->valid)
+                        continue;
+                d->total_accesses = add64(d->total_accesses, s->requests);
+                d->total_bytes = add64(d->total_bytes, s->bytes);
+                d->total_duration_usec = add64(d->total_duration_usec, s->duration_usec);
+                d->busy = add32(d->busy, s->busy);
+                d->idle = add32(d->idle, s->ready);
+                d->conns_keepalive = add32(d->conns_keepalive, s->keepalive);
+                d->conns_total = add32(d->conns_total, s->connections_open);
+        }
+        d->graceful = d->stopping;
+        d->n_slots = n;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* status-view.h — what the status page shows, made from the supervisor's process table and the
+ * validated scoreboard: of every process (the server's view), or of one status group's only (under
+ * perchild a pool's: what that pool's sites see, MpmOps.status_group). Pure: no clock, no shared
+ * memory; the caller publishes the result (status.h) and adds what is not per process (CPU time,
+ * the generation, the start time). */
+#pragma once
+
+#include "mpm.h"
+#include "status.h"
+
+typedef struct StatusSource {
+        const ProcessSlot *procs;   /* the generation's process table */
+        const ProcessScore *scores; /* per slot, validated (and clamped) this pass */
+        const int *slot_group;      /* per slot, its group (-1: none); NULL: no groups */
+        unsigned n_procs;
+} StatusSource;
+
+/* Fill d's counters, workers, processes, connections and scoreboard letters (one per slot, in slot
+ * order) from the slots of group, or of every slot with group < 0; retired is what the processes of
+ * that view that have exited had served. The rest of d is left alone. */
+void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* What a status page shows: the server's view (every slot) and a status group's (its slots only,
+ * under perchild a pool's: what its sites see), made from a process table and validated scores. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "status-view.h"
+
+/* A dispatcher (no group), pool 0 (slots 1-2), pool 1 (slots 3-5, one of them free), pool 2 (6). */
+static const ProcessSlot procs[] = {
+        { .state = PROCESS_RUNNING }, { .state = PROCESS_RUNNING }, { .state = PROCESS_STARTING },
+        { .state = PROCESS_RUNNING }, { .state = PROCESS_FREE },    { .state = PROCESS_STOPPING },
+        { .state = PROCESS_RUNNING },
+};
+static const int groups[] = { -1, 0, 0, 1, 1, 1, 2 };
+static const ProcessScore scores[] = {
+        { .valid = true, .ready = 1, .connections = 50, .connections_open = 4 },
+        { .valid = true, .ready = 1, .requests = 10, .bytes = 1000, .duration_usec = 100, .connections_open = 1 },
+        { .valid = true, .starting = 1 },
+        { .valid = true, .busy = 1, .requests = 7, .bytes = 700, .duration_usec = 70, .connections_open = 3 },
+        {},
+        { .valid = true, .busy = 1, .keepalive = 1, .requests = 2, .bytes = 200, .duration_usec = 20,
+          .connections_open = 1 },
+        { .valid = false }, /* a corrupt segment: its counts are not taken */
+};
+static const StatusSource src = { .procs = procs, .scores = scores, .slot_group = groups, .n_procs = 7 };
+
+static void fill(HttpStatusData *d, int group, const ProcessScore *retired) {
+        memset(d, 0x55, sizeof(*d)); /* what was there before must not show through */
+        d->cpu_user = 1.5;
+        status_view_fill(d, &src, group, retired);
+        cr_assert_eq(d->cpu_user, 1.5, "CPU time is the caller's to fill");
+}
+
+Test(status_view, a_group_shows_its_own_slots_only) {
+        const ProcessScore retired = { .requests = 100, .bytes = 10000, .duration_usec = 1000 };
+        HttpStatusData d;
+
+        fill(&d, 1, &retired);
+        cr_assert_eq(d.total_accesses, 100 + 7 + 2);
+        cr_assert_eq(d.total_bytes, 10000 + 700 + 200);
+        cr_assert_eq(d.total_duration_usec, 1000 + 70 + 20);
+        cr_assert_eq(d.processes, 2);
+        cr_assert_eq(d.stopping, 1);
+        cr_assert_eq(d.graceful, 1);
+        cr_assert_eq(d.busy, 2);
+        cr_assert_eq(d.idle, 0);
+        cr_assert_eq(d.conns_total, 4);
+        cr_assert_eq(d.conns_keepalive, 1);
+        cr_assert_eq(d.n_slots, 3);
+        cr_assert_eq(memcmp(d.scoreboard, "W.G", 3), 0, "%.*s", (int) d.n_slots, d.scoreboard);
+
+        fill(&d, 0, &(ProcessScore) {});
+        cr_assert_eq(d.total_accesses, 10);
+        cr_assert_eq(d.processes, 2);
+        cr_assert_eq(d.idle, 1);
+        cr_assert_eq(d.n_slots, 2);
+        cr_assert_eq(memcmp(d.scoreboard, "_S", 2), 0);
+
+        fill(&d, 2, &(ProcessScore) {});
+        cr_assert_eq(d.total_accesses, 0);
+        cr_assert_eq(d.processes, 1);
+        cr_assert_eq(d.n_slots, 1);
+        cr_assert_eq(d.scoreboard[0], '?');
+
+        /* A group with no slot: nothing at all. */
+        fill(&d, 3, &(ProcessScore) {});
+        cr_assert_eq(d.total_accesses + d.processes + d.n_slots + d.busy + d.idle + d.conns_total, 0);
+}
+
+Test(status_view, the_server_view_shows_every_slot) {
+        const ProcessScore retired = { .requests = 1 };
+        HttpStatusData d;
+
+        fill(&d, -1, &retired);
+        cr_assert_eq(d.total_accesses, 1 + 10 + 7 + 2, "the dispatcher serves no request");
+        cr_assert_eq(d.processes, 6);
+        cr_assert_eq(d.busy, 2);
+        cr_assert_eq(d.idle, 2);
+        cr_assert_eq(d.conns_total, 4 + 1 + 3 + 1);
+        cr_assert_eq(d.n_slots, 7);
+        cr_assert_eq(memcmp(d.scoreboard, "__SW.G?", 7), 0, "%.*s", (int) d.n_slots, d.scoreboard);
+
+        /* Without groups (the other MPMs) the server's view is the only one. */
+        StatusSource plain = src;
+        plain.slot_group = NULL;
+        status_view_fill(&d, &plain, -1, &retired);
+        cr_assert_eq(d.total_accesses, 20);
+        status_view_fill(&d, &plain, 0, &(ProcessScore) {});
+        cr_assert_eq(d.processes + d.n_slots, 0);
+}
+
+Test(status_view, sums_saturate) {
+        ProcessSlot p[2] = { { .state = PROCESS_RUNNING }, { .state = PROCESS_RUNNING } };
+        ProcessScore s[2] = {
+                { .valid = true, .busy = UINT32_MAX, .requests = UINT64_MAX, .connections_open = UINT32_MAX },
+                { .valid = true, .busy = 5, .requests = 5, .connections_open = 5 },
+        };
+        StatusSource two = { .procs = p, .scores = s, .n_procs = 2 };
+        HttpStatusData d;
+
+        status_view_fill(&d, &two, -1, &(ProcessScore) { .requests = 9 });
+        cr_assert_eq(d.total_accesses, UINT64_MAX);
+        cr_assert_eq(d.busy, UINT32_MAX);
+        cr_assert_eq(d.conns_total, UINT32_MAX);
+}
