@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cgi-launcher.h"
+#include "generation-status.h"
 #include "log-channel.h"
 #include "log.h"
 #include "maintain.h"

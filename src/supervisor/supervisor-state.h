@@ -2,7 +2,8 @@
 /* supervisor-state.h — the supervisor's state, shared by its own files only: the Supervisor (one
  * sd-event loop, its sockets, its generations) and each generation as the supervisor keeps it.
  * supervisor.c runs the loop (readiness, reload, signals, the control socket); spawn.c forks the
- * workers the MPMs ask for. Nothing outside src/supervisor includes this. */
+ * workers the MPMs ask for; generation-status.c publishes the status pages; site-failure.c and
+ * site-paths.c keep one site's failure its own. Nothing outside src/supervisor includes this. */
 #pragma once
 
 #include <signal.h>
@@ -110,8 +111,8 @@ void supervisor_handoffs_release(SupGeneration *sg);
  * own generation's status only, and of that only what its MPM lets it keep (mpm_status_keep). */
 void worker_forget_status(Supervisor *s, const SupGeneration *keep);
 
-/* supervisor.c: the segments of the status groups, once the MPM's state exists; 0 or -errno. */
-int generation_status_groups_create(SupGeneration *sg);
+/* supervisor.c: tell systemd (STATUS=) what the serving generation does. */
+void supervisor_update_status(Supervisor *s);
 
 /* supervisor.c: a worker of sg (userdata) exited. */
 int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);

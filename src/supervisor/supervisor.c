@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,6 +20,7 @@
 #include "cgi-launcher.h"
 #include "config.h"
 #include "control.h"
+#include "generation-status.h"
 #include "listeners.h"
 #include "log.h"
 #include "maintain.h"
@@ -30,8 +29,8 @@
 #include "sandbox.h"
 #include "server-logs.h"
 #include "server.h"
-#include "site-open.h"
-#include "status-view.h"
+#include "site-failure.h"
+#include "site-paths.h"
 #include "status.h"
 #include "strv.h"
 #include "supervisor-state.h"
@@ -48,7 +47,6 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
 static void supervisor_hard_stop(Supervisor *s);
-static void generation_status_publish(SupGeneration *sg, const ProcessScore *scores);
 
 /* ---- generations ---------------------------------------------------------------------------- */
 
@@ -187,27 +185,7 @@ static void generation_maintain(SupGeneration *sg, usec_t now) {
         free(scores);
 }
 
-/* "site a: WHY (answered with 503)" or "site a: WHY (its previous pool serves it)" for every site
- * the serving generation does not serve with a pool of its own, joined by sep; NULL when none. */
-static char *supervisor_failed_sites(const Supervisor *s, const char *sep) {
-        const SupGeneration *sg = s->current;
-        char *out = NULL;
-
-        for (size_t i = 1; sg && i < sg->g.http->n_sites; i++) {
-                if (!sg->g.site_failed[i])
-                        continue;
-                char *more = NULL;
-                if (asprintf(&more, "%s%ssite %s: %s (%s)", out ? out : "", out ? sep : "", sg->g.http->sites[i].name,
-                             sg->g.site_failed[i],
-                             sg->g.site_kept[i] ? "its previous pool serves it" : "answered with 503, retried") < 0)
-                        break;
-                free(out);
-                out = more;
-        }
-        return out;
-}
-
-static void supervisor_update_status(Supervisor *s) {
+void supervisor_update_status(Supervisor *s) {
         SupGeneration *sg = s->current;
         ProcessScore *scores;
         ScoreboardView v;
@@ -226,7 +204,7 @@ static void supervisor_update_status(Supervisor *s) {
                          (unsigned long long) (sg->g.spawn_not_before > now
                                                        ? (sg->g.spawn_not_before - now + USEC_PER_SEC - 1) / USEC_PER_SEC
                                                        : 0));
-        _cleanup_free_ char *sites = supervisor_failed_sites(s, "; ");
+        _cleanup_free_ char *sites = site_failure_describe(s, "; ");
         sd_notifyf(false,
                    "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s%s%s%s",
                    sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
@@ -251,133 +229,6 @@ static void supervisor_check_done(Supervisor *s) {
 
 static void generation_check_ready(SupGeneration *sg);
 static bool generation_keeps_pools(const SupGeneration *sg);
-static void generation_site_failed(SupGeneration *sg, size_t site, char *why, usec_t now);
-static int site_open_own_paths(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root,
-                               int *ret_alias, char **ret_why);
-
-/* After generation_new(), once sg is current or pending: the sites whose paths could not be opened. */
-static void generation_settle_failed_sites(SupGeneration *sg) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
-
-        for (size_t i = 1; i < sg->g.http->n_sites; i++)
-                if (sg->g.site_failed[i])
-                        generation_site_failed(sg, i, TAKE_PTR(sg->g.site_failed[i]), now);
-}
-
-/* ---- one site's failure stays its own ------------------------------------------------------------
- *
- * Under a per-user MPM (perchild) a site's own paths and logs are the site's to break: a tenant can
- * put a directory, a FIFO or a dangling symlink where its CustomLog or DocumentRoot should be. That
- * must stop only that site, never the others, never a reload. So:
- *
- *  - When a generation is built, each such site's paths are opened (and its logs tried) as the site
- *    (site-open.h). A failure marks the site in that generation: g.site_failed[i] says why. The
- *    generation is still built and started for every other site.
- *  - A site's pool process that exits fatally before it became ready (MpmOps.slot_site() says
- *    whose it is) marks its site the same way; it does not stop the start, nor abandon a reload.
- *  - A failed site whose pool ran in an older generation (a reload) keeps that pool: g.site_kept[i]
- *    is set, the new generation starts no pool for it, and when the new generation takes over, the
- *    old one drains everything but that pool's slots (slot_kept), which it keeps maintaining. The
- *    shared sockets' connections reach the kept pool because the hand-off socket of a site's pool
- *    belongs to the supervisor, not to a generation (supervisor_handoff()): every generation's
- *    dispatchers send a site's connections to the same socket, read by whichever pool of that site
- *    runs. The site's dedicated sockets were always shared by the generations. A later reload
- *    that starts the site's pool retires the kept one; one that still cannot keeps it again.
- *  - A failed site without a serving older pool (the first start, or a site that never started)
- *    gets a stand-in pool: the same processes, as the site's user, that answer 503 to every request
- *    on its sockets and hand-offs (HttpSite.unavailable). Its paths are tried again with a growing
- *    back-off (the tick); once they open, the stand-ins are replaced by the real pool.
- *  - STATUS= and `mpmctl status` name every failed site and why; `mpmctl reload` answers PARTIAL
- *    (mpmctl exits 4) when some site does not run the new configuration.
- */
-
-static bool generation_slot_is_site(const SupGeneration *sg, unsigned slot, size_t site) {
-        return sg->g.ops->slot_site && sg->g.ops->slot_site(&sg->g, slot) == (int) site;
-}
-
-/* Stop site's processes in sg (stand-ins about to be replaced, or a pool another one replaces). */
-static void generation_stop_site(SupGeneration *sg, size_t site, bool graceful) {
-        for (unsigned i = 0; i < sg->g.n_procs; i++)
-                if (generation_slot_is_site(sg, i, site)) {
-                        sg->g.slot_kept[i] = false;
-                        supervisor_host.stop(&sg->g, i, graceful);
-                }
-}
-
-static int generation_find_site(const SupGeneration *sg, const char *name) {
-        for (size_t i = 1; i < sg->g.http->n_sites; i++)
-                if (sg->g.site_users[i].user && strcmp(sg->g.http->sites[i].name, name) == 0)
-                        return (int) i;
-        return -1;
-}
-
-/* Does a generation other than except run a real pool (not a stand-in) for the site called name,
- * one that will go on serving? */
-static bool supervisor_site_served_by_older(Supervisor *s, const SupGeneration *except, const char *name) {
-        SupGeneration *gens[2] = { s->current, s->draining };
-
-        for (size_t k = 0; k < 2; k++)
-                for (SupGeneration *o = gens[k]; o; o = k == 0 ? NULL : o->next) {
-                        int site = o == except ? -1 : generation_find_site(o, name);
-                        if (site < 0 || o->g.site_failed[site] || o->g.site_kept[site])
-                                continue;
-                        for (unsigned i = 0; i < o->g.n_procs; i++)
-                                if (generation_slot_is_site(o, i, (size_t) site) &&
-                                    o->g.procs[i].state == PROCESS_RUNNING && (o == s->current || o->g.slot_kept[i]))
-                                        return true;
-                }
-        return false;
-}
-
-/* Site of sg cannot be served by sg's own pool, for why (taken over; NULL: out of memory). */
-static void generation_site_failed(SupGeneration *sg, size_t site, char *why, usec_t now) {
-        Supervisor *s = sg->sup;
-        const char *name = sg->g.http->sites[site].name;
-
-        free(sg->g.site_failed[site]);
-        sg->g.site_failed[site] = why ? why : strdup("cannot start");
-        sg->site_failures[site]++;
-        sg->site_retry_at[site] = now + spawn_backoff_usec(sg->site_failures[site]);
-        if (sg == s->pending && !sg->g.site_kept[site] && supervisor_site_served_by_older(s, sg, name)) {
-                /* A reload: the site keeps the pool it has. */
-                sg->g.site_kept[site] = true;
-                generation_stop_site(sg, site, false);
-                log_error("generation %u: site %s: %s; its pool of the previous configuration keeps serving it",
-                          sg->g.number, name, sg->g.site_failed[site] ? sg->g.site_failed[site] : "?");
-        } else if (!sg->g.site_kept[site])
-                log_error("generation %u: site %s: %s; it is answered with 503, next attempt in %llu s", sg->g.number,
-                          name, sg->g.site_failed[site] ? sg->g.site_failed[site] : "?",
-                          (unsigned long long) (spawn_backoff_usec(sg->site_failures[site]) / USEC_PER_SEC));
-        supervisor_update_status(s);
-}
-
-/* Once a second, for the serving generation: try again the sites answered by stand-ins. */
-static void generation_retry_sites(SupGeneration *sg, usec_t now) {
-        for (size_t i = 1; i < sg->g.http->n_sites && i <= sg->config->n_vhosts; i++) {
-                if (!sg->g.site_failed[i] || sg->g.site_kept[i] || now < sg->site_retry_at[i])
-                        continue;
-                const ConfigVhost *v = &sg->config->vhosts[i - 1];
-                size_t n_alias = strv_length(v->site.script_alias) / 2;
-                _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
-                char *why = NULL;
-                int root = -1;
-                if (!alias)
-                        return;
-                int r = site_open_own_paths(v, &sg->config->site, &root, alias, &why);
-                if (r < 0) {
-                        if (!why)
-                                (void) asprintf(&why, "cannot act as the site's user: %s", strerror(-r));
-                        generation_site_failed(sg, i, why, now);
-                        continue;
-                }
-                http_server_site_set_dirs(sg->g.http, i, root, alias);
-                log_notice("generation %u: site %s: its paths open now; starting its pool", sg->g.number, v->name);
-                sg->g.site_failed[i] = mfree(sg->g.site_failed[i]);
-                /* The stand-ins go; perchild starts the real pool in their slots. */
-                generation_stop_site(sg, i, true);
-                supervisor_update_status(sg->sup);
-        }
-}
 
 static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->requests += t->requests;
@@ -445,7 +296,7 @@ int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *us
         if (site >= 0 && failed_start && si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status) &&
             !sg->sup->stopping && !g->draining) {
                 /* A site's own pool: its failure is that site's alone. */
-                generation_site_failed(sg, (size_t) site, strdup("its pool could not start (the error log says why)"),
+                site_failure_mark(sg, (size_t) site, strdup("its pool could not start (the error log says why)"),
                                        now);
                 generation_check_ready(sg);
                 generation_maintain(sg, now);
@@ -557,154 +408,6 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
         return 0;
 }
 
-/* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
- * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */
-static int status_segment_create(const SupGeneration *sg, HttpStatusData **ret_rw, const HttpStatusData **ret_ro) {
-        size_t size = HTTP_STATUS_SEGMENT_SIZE;
-        HttpStatusData *rw = NULL;
-        int fd, r = 0;
-
-        fd = memfd_create("mpmd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return -errno;
-        if (ftruncate(fd, (off_t) size) < 0)
-                r = -errno;
-        if (r == 0) {
-                rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (rw == MAP_FAILED) {
-                        rw = NULL;
-                        r = -errno;
-                }
-        }
-        if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
-                r = -errno;
-        if (r == 0) {
-                const void *ro = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-                if (ro == MAP_FAILED)
-                        r = -errno;
-                else
-                        *ret_ro = ro;
-        }
-        close(fd);
-        if (r < 0) {
-                if (rw)
-                        munmap(rw, size);
-                return r;
-        }
-        snprintf(rw->mpm, sizeof(rw->mpm), "%s", sg->g.ops->name);
-        snprintf(rw->server_built, sizeof(rw->server_built), "%s %s", __DATE__, __TIME__);
-        rw->generation = sg->g.number;
-        rw->restart_time = (int64_t) time(NULL);
-        *ret_rw = rw;
-        return 0;
-}
-
-static int generation_status_create(SupGeneration *sg) {
-        return status_segment_create(sg, &sg->status, &sg->status_ro);
-}
-
-static void generation_status_groups_free(SupGeneration *sg) {
-        size_t size = HTTP_STATUS_SEGMENT_SIZE;
-
-        for (unsigned k = 0; sg->g.status_groups && k < sg->g.n_status_groups; k++) {
-                if (sg->group_status[k])
-                        munmap(sg->group_status[k], size);
-                if (sg->g.status_groups[k])
-                        munmap((void *) sg->g.status_groups[k], size);
-        }
-        free(sg->group_status);
-        free(sg->g.status_groups);
-        free(sg->group_retired);
-        free(sg->slot_group);
-        sg->group_status = NULL;
-        sg->g.status_groups = NULL;
-        sg->g.n_status_groups = 0;
-        sg->group_retired = NULL;
-        sg->slot_group = NULL;
-}
-
-/* Under an MPM with status groups, each group's sites are shown a segment of their own, published
- * from the group's slots only: a tenant's status page never carries another tenant's figures. */
-int generation_status_groups_create(SupGeneration *sg) {
-        Generation *g = &sg->g;
-        unsigned n;
-        int r = 0;
-
-        if (sg->slot_group || !g->ops->status_groups || !g->ops->status_group)
-                return 0;
-        n = g->ops->status_groups(g);
-        sg->slot_group = calloc(MAX(g->n_procs, 1u), sizeof(int));
-        sg->group_status = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
-        sg->group_retired = calloc(MAX(n, 1u), sizeof(ProcessScore));
-        g->status_groups = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
-        if (!sg->slot_group || !sg->group_status || !sg->group_retired || !g->status_groups)
-                r = -ENOMEM;
-        for (unsigned i = 0; r >= 0 && i < g->n_procs; i++) {
-                int k = g->ops->status_group(g, i);
-                sg->slot_group[i] = k >= 0 && (unsigned) k < n ? k : -1;
-        }
-        for (unsigned k = 0; r >= 0 && k < n; k++) {
-                r = status_segment_create(sg, &sg->group_status[k], &g->status_groups[k]);
-                if (r >= 0)
-                        g->n_status_groups = k + 1;
-        }
-        if (r < 0)
-                generation_status_groups_free(sg); /* all or nothing: the next spawn tries again */
-        return r;
-}
-
-static void generation_status_free(SupGeneration *sg) {
-        size_t size = HTTP_STATUS_SEGMENT_SIZE;
-        if (sg->status)
-                munmap(sg->status, size);
-        if (sg->status_ro)
-                munmap((void *) sg->status_ro, size);
-        sg->status = NULL;
-        sg->status_ro = NULL;
-        generation_status_groups_free(sg);
-}
-
-static double timeval_seconds(const struct timeval *tv) {
-        return (double) tv->tv_sec + (double) tv->tv_usec / 1e6;
-}
-
-/* One segment (seqlock: odd while writing). cpu: the server's CPU time, for the server's view only
- * (a tenant is not told how busy the others keep the machine); NULL leaves it 0. */
-static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
-                                   const double cpu[4]) {
-        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        status_view_fill(d, src, group, retired);
-        if (cpu) {
-                d->cpu_user = cpu[0];
-                d->cpu_system = cpu[1];
-                d->cpu_children_user = cpu[2];
-                d->cpu_children_system = cpu[3];
-        }
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
-}
-
-/* Publish what the scoreboard says, validated, for the status pages: the server's view, and each
- * status group's. */
-static void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
-        StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
-                             .n_procs = sg->g.n_procs };
-        struct rusage self, children;
-        double cpu[4] = { 0, 0, 0, 0 };
-
-        if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
-                cpu[0] = timeval_seconds(&self.ru_utime);
-                cpu[1] = timeval_seconds(&self.ru_stime);
-                cpu[2] = timeval_seconds(&children.ru_utime);
-                cpu[3] = timeval_seconds(&children.ru_stime);
-        }
-        if (sg->status)
-                status_segment_publish(sg->status, &src, -1, &sg->retired, cpu);
-        for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
-                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
-}
-
 /* A launcher socket for each identity CGI programs run under: the server's User for the sites
  * without one of their own, and (per-user MPMs) each site's own User. No process yet. */
 static int generation_cgi_init(SupGeneration *sg) {
@@ -735,99 +438,6 @@ static int generation_cgi_init(SupGeneration *sg) {
                         sg->g.site_cgi_fds[i] = cgi_host_worker_fd(&sg->cgi[k]);
         }
         sg->g.cgi_fd = cgi_host_worker_fd(&sg->cgi[0]);
-        return 0;
-}
-
-/* A per-user MPM's site with a User of its own: its paths are the site's to change, so a root
- * supervisor opens them only as that user (site-open.h). Otherwise they are the operator's, opened
- * with the supervisor's rights as they always were. */
-static bool generation_site_paths_are_its_own(const Config *config, const ConfigVhost *v) {
-        return (config->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
-}
-
-/* Open v's DocumentRoot and ScriptAlias directories as its user, and try its own log files the
- * same way (its pool opens them, as the site). Returns 0 with *ret_root and ret_alias[] (one per
- * ScriptAlias pair) set; or -errno with *ret_why (malloc'd) saying which of the site's paths failed
- * and why: the site's own failure; or -errno with *ret_why NULL when we could not act as the site at
- * all (logged). */
-static int site_open_own_paths(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root,
-                               int *ret_alias, char **ret_why) {
-        const HttpSiteConfig *cfg = &v->site;
-        size_t n_alias = strv_length(cfg->script_alias) / 2, n = 0;
-        _cleanup_free_ SiteOpenPath *paths = calloc(n_alias + 3, sizeof(SiteOpenPath));
-        _cleanup_free_ int *fds = calloc(n_alias + 3, sizeof(int));
-        static const char *const keys[] = { [0] = "DocumentRoot", [1] = "ScriptAlias", [2] = "CustomLog",
-                                            [3] = "ErrorLog" };
-        _cleanup_free_ uint8_t *key_of = calloc(n_alias + 3, 1);
-        SiteOpenFailure failure;
-        int r;
-
-        *ret_why = NULL;
-        if (!paths || !fds || !key_of)
-                return -ENOMEM;
-        if (cfg->document_root)
-                paths[n++] = (SiteOpenPath) { cfg->document_root, SITE_OPEN_DIRECTORY };
-        for (size_t i = 0; i < n_alias; i++) {
-                key_of[n] = 1;
-                paths[n++] = (SiteOpenPath) { cfg->script_alias[2 * i + 1], SITE_OPEN_DIRECTORY };
-        }
-        /* The files its pool will open (server-logs.c's rule: an ErrorLog of its own unless it is
-         * stderr or the main server's). */
-        if (cfg->custom_log && cfg->custom_log[0]) {
-                key_of[n] = 2;
-                paths[n++] = (SiteOpenPath) { cfg->custom_log[0], SITE_OPEN_LOG };
-        }
-        if (cfg->error_log && strcmp(cfg->error_log, "stderr") != 0 &&
-            !(main_cfg->error_log && strcmp(cfg->error_log, main_cfg->error_log) == 0)) {
-                key_of[n] = 3;
-                paths[n++] = (SiteOpenPath) { cfg->error_log, SITE_OPEN_LOG };
-        }
-        SiteIdentity id = { .user = v->user, .uid = v->uid, .gid = v->gid };
-        r = site_open_as(&id, paths, n, fds, &failure);
-        if (r < 0 && failure.index >= n)
-                /* Not the site's doing: we cannot take its identity (a missing capability, …). */
-                return log_error_errno(r, "Cannot take the identity of virtual host %s (user %s) to open its paths%s%s%s: %m",
-                                       v->name, v->user, failure.step[0] ? ": sandbox step \"" : "", failure.step,
-                                       failure.step[0] ? "\" failed" : "");
-        if (r < 0) {
-                const SiteOpenPath *f = &paths[failure.index];
-                if (asprintf(ret_why, "%s %s: cannot open it as user %s: %s", keys[key_of[failure.index]], f->path,
-                             v->user, f->kind == SITE_OPEN_LOG ? access_log_strerror(r) : strerror(-r)) < 0)
-                        *ret_why = NULL;
-                return *ret_why ? r : -ENOMEM;
-        }
-        size_t k = 0;
-        *ret_root = cfg->document_root ? fds[k++] : -1;
-        for (size_t i = 0; i < n_alias; i++)
-                ret_alias[i] = fds[k++];
-        return 0;
-}
-
-/* A site of a per-user MPM with a User of its own: its paths opened as the site. When they cannot
- * be, the site is added without them and marked failed: that is its own problem, and the others
- * still start (see "one site's failure stays its own" below). */
-static int generation_add_site_as_its_user(SupGeneration *sg, size_t site, const ConfigVhost *v) {
-        size_t n_alias = strv_length(v->site.script_alias) / 2;
-        _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
-        const char *failed = NULL;
-        char *why = NULL;
-        int root = -1, r;
-
-        if (!alias)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_alias; i++)
-                alias[i] = -1;
-        r = site_open_own_paths(v, &sg->config->site, &root, alias, &why);
-        if (r < 0 && !why)
-                return r;
-        if (r < 0) {
-                log_error("%s:%u: [VirtualHost %s] %s; the site's pool cannot start", v->source.file, v->source.line,
-                          v->name, why);
-                sg->g.site_failed[site] = why;
-        }
-        r = http_server_add_site_opened(sg->g.http, v->name, &v->site, v->listen, root, alias, &failed);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up virtual host %s (%s): %m", v->name, failed);
         return 0;
 }
 
@@ -883,8 +493,8 @@ static int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
         for (size_t i = 0; i < config->n_vhosts; i++) {
                 ConfigVhost *v = &config->vhosts[i];
-                if (generation_site_paths_are_its_own(config, v))
-                        r = generation_add_site_as_its_user(sg, 1 + i, v);
+                if (site_paths_are_its_own(config, v))
+                        r = site_paths_add_site(sg, 1 + i, v);
                 else {
                         r = http_server_add_site(sg->g.http, v->name, &v->site, v->listen, &failed);
                         if (r < 0)
@@ -1072,7 +682,7 @@ static void supervisor_settle_kept_pools(Supervisor *s, SupGeneration *old, SupG
                                 bool was = o == old || o->g.slot_kept[i];
                                 bool keep = false;
                                 if (site >= 0 && was && !o->g.site_failed[site] && !o->g.site_kept[site]) {
-                                        int j = generation_find_site(new, o->g.http->sites[site].name);
+                                        int j = site_failure_find_site(new, o->g.http->sites[site].name);
                                         keep = j >= 0 && new->g.site_kept[j];
                                 }
                                 if (!keep && o->g.slot_kept[i])
@@ -1174,7 +784,7 @@ static bool generation_quiet(const SupGeneration *sg) {
 static void supervisor_answer_quiesce_waiters(Supervisor *s) {
         /* PARTIAL: some site does not run the new configuration (mpmctl exits 4 and names it). */
         _cleanup_free_ char *failed = s->current && s->current->g.number == s->quiesce_generation
-                                              ? supervisor_failed_sites(s, "\n")
+                                              ? site_failure_describe(s, "\n")
                                               : NULL;
         for (size_t i = 0; i < s->n_quiesce_waiters; i++) {
                 if (failed)
@@ -1247,7 +857,7 @@ static void supervisor_commit_reload(Supervisor *s) {
         log_notice("reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
                    old->g.number);
         sd_notify(false, "READY=1");
-        _cleanup_free_ char *failed = supervisor_failed_sites(s, "; ");
+        _cleanup_free_ char *failed = site_failure_describe(s, "; ");
         if (failed) {
                 log_warning("reload: generation %u serves, but not for every site: %s", s->current->g.number, failed);
                 _cleanup_free_ char *why = NULL;
@@ -1300,7 +910,7 @@ static int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
         r = generation_new(s, c, &s->pending);
         if (r >= 0) {
-                generation_settle_failed_sites(s->pending);
+                site_failure_settle(s->pending);
                 s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
                 r = generation_start(s->pending);
                 if (r < 0) {
@@ -1503,7 +1113,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         if (s->pending)
                 generation_maintain(s->pending, now);
         if (s->current && !s->stopping) {
-                generation_retry_sites(s->current, now);
+                site_failure_retry(s->current, now);
                 generation_cgi_start(s->current);
                 generation_maintain(s->current, now);
                 supervisor_update_status(s);
@@ -1555,7 +1165,7 @@ static void control_status(Supervisor *s, ControlClient *c) {
         board[nb] = 0;
         for (SupGeneration *g = s->draining; g; g = g->next)
                 draining += generation_alive(g);
-        _cleanup_free_ char *failed = supervisor_failed_sites(s, "\nfailed ");
+        _cleanup_free_ char *failed = site_failure_describe(s, "\nfailed ");
         control_client_reply(c,
                              "OK\npid: %d\ngeneration: %u\nmpm: %s\nuptime: %llu s\nprocesses: %u (starting %u, "
                              "stopping %u)\nworkers: busy %u, idle %u, keepalive %u\nrequests: %llu\nbytes: %llu\n"
@@ -1696,7 +1306,7 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 log_error_errno(r, "Cannot drop CAP_NET_BIND_SERVICE: %m");
                 goto out;
         }
-        generation_settle_failed_sites(s.current);
+        site_failure_settle(s.current);
         r = generation_start(s.current);
         if (r < 0) {
                 log_error_errno(r, "MPM %s failed to start: %m", s.current->g.ops->name);

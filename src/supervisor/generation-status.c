@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* generation-status.c — a generation's status segments: the server's one (made with the generation)
+ * and, under an MPM with status groups, one per group (made before its first fork); published once
+ * a second from the validated scoreboard (status-view.h does the aggregation), unmapped when the
+ * generation goes. Workers see them read-only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "generation-status.h"
+#include "macro.h"
+#include "status-view.h"
+
+/* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
+ * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */
+static int status_segment_create(const SupGeneration *sg, HttpStatusData **ret_rw, const HttpStatusData **ret_ro) {
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
+        HttpStatusData *rw = NULL;
+        int fd, r = 0;
+
+        fd = memfd_create("mpmd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                r = -errno;
+        if (r == 0) {
+                rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (rw == MAP_FAILED) {
+                        rw = NULL;
+                        r = -errno;
+                }
+        }
+        if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+                r = -errno;
+        if (r == 0) {
+                const void *ro = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+                if (ro == MAP_FAILED)
+                        r = -errno;
+                else
+                        *ret_ro = ro;
+        }
+        close(fd);
+        if (r < 0) {
+                if (rw)
+                        munmap(rw, size);
+                return r;
+        }
+        snprintf(rw->mpm, sizeof(rw->mpm), "%s", sg->g.ops->name);
+        snprintf(rw->server_built, sizeof(rw->server_built), "%s %s", __DATE__, __TIME__);
+        rw->generation = sg->g.number;
+        rw->restart_time = (int64_t) time(NULL);
+        *ret_rw = rw;
+        return 0;
+}
+
+int generation_status_create(SupGeneration *sg) {
+        return status_segment_create(sg, &sg->status, &sg->status_ro);
+}
+
+static void generation_status_groups_free(SupGeneration *sg) {
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
+
+        for (unsigned k = 0; sg->g.status_groups && k < sg->g.n_status_groups; k++) {
+                if (sg->group_status[k])
+                        munmap(sg->group_status[k], size);
+                if (sg->g.status_groups[k])
+                        munmap((void *) sg->g.status_groups[k], size);
+        }
+        free(sg->group_status);
+        free(sg->g.status_groups);
+        free(sg->group_retired);
+        free(sg->slot_group);
+        sg->group_status = NULL;
+        sg->g.status_groups = NULL;
+        sg->g.n_status_groups = 0;
+        sg->group_retired = NULL;
+        sg->slot_group = NULL;
+}
+
+/* Under an MPM with status groups, each group's sites are shown a segment of their own, published
+ * from the group's slots only: a tenant's status page never carries another tenant's figures. */
+int generation_status_groups_create(SupGeneration *sg) {
+        Generation *g = &sg->g;
+        unsigned n;
+        int r = 0;
+
+        if (sg->slot_group || !g->ops->status_groups || !g->ops->status_group)
+                return 0;
+        n = g->ops->status_groups(g);
+        sg->slot_group = calloc(MAX(g->n_procs, 1u), sizeof(int));
+        sg->group_status = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
+        sg->group_retired = calloc(MAX(n, 1u), sizeof(ProcessScore));
+        g->status_groups = calloc(MAX(n, 1u), sizeof(HttpStatusData *));
+        if (!sg->slot_group || !sg->group_status || !sg->group_retired || !g->status_groups)
+                r = -ENOMEM;
+        for (unsigned i = 0; r >= 0 && i < g->n_procs; i++) {
+                int k = g->ops->status_group(g, i);
+                sg->slot_group[i] = k >= 0 && (unsigned) k < n ? k : -1;
+        }
+        for (unsigned k = 0; r >= 0 && k < n; k++) {
+                r = status_segment_create(sg, &sg->group_status[k], &g->status_groups[k]);
+                if (r >= 0)
+                        g->n_status_groups = k + 1;
+        }
+        if (r < 0)
+                generation_status_groups_free(sg); /* all or nothing: the next spawn tries again */
+        return r;
+}
+
+void generation_status_free(SupGeneration *sg) {
+        size_t size = HTTP_STATUS_SEGMENT_SIZE;
+        if (sg->status)
+                munmap(sg->status, size);
+        if (sg->status_ro)
+                munmap((void *) sg->status_ro, size);
+        sg->status = NULL;
+        sg->status_ro = NULL;
+        generation_status_groups_free(sg);
+}
+
+static double timeval_seconds(const struct timeval *tv) {
+        return (double) tv->tv_sec + (double) tv->tv_usec / 1e6;
+}
+
+/* One segment (seqlock: odd while writing). cpu: the server's CPU time, for the server's view only
+ * (a tenant is not told how busy the others keep the machine); NULL leaves it 0. */
+static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
+                                   const double cpu[4]) {
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        status_view_fill(d, src, group, retired);
+        if (cpu) {
+                d->cpu_user = cpu[0];
+                d->cpu_system = cpu[1];
+                d->cpu_children_user = cpu[2];
+                d->cpu_children_system = cpu[3];
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* Publish what the scoreboard says, validated, for the status pages: the server's view, and each
+ * status group's. */
+void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
+        StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
+                             .n_procs = sg->g.n_procs };
+        struct rusage self, children;
+        double cpu[4] = { 0, 0, 0, 0 };
+
+        if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
+                cpu[0] = timeval_seconds(&self.ru_utime);
+                cpu[1] = timeval_seconds(&self.ru_stime);
+                cpu[2] = timeval_seconds(&children.ru_utime);
+                cpu[3] = timeval_seconds(&children.ru_stime);
+        }
+        if (sg->status)
+                status_segment_publish(sg->status, &src, -1, &sg->retired, cpu);
+        for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
+                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
+}
