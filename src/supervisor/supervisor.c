@@ -1336,16 +1336,19 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
 out:
         if (r < 0)
                 sd_notifyf(false, "ERRNO=%d", -r);
+        /* Before the generations go: the answer names the current one's failed sites. */
+        supervisor_answer_quiesce_waiters(&s);
         if (s.current) {
                 generation_stop_all(s.current, false);
                 generation_free(s.current);
+                s.current = NULL;
         }
         if (s.pending) {
                 generation_stop_all(s.pending, false);
                 generation_free(s.pending);
+                s.pending = NULL;
         }
         free(s.last_reload);
-        supervisor_answer_quiesce_waiters(&s);
         for (size_t i = 0; i < s.n_reload_waiters; i++) {
                 control_client_reply(s.reload_waiters[i], "ERROR mpmd stopped");
                 control_client_finish(s.reload_waiters[i]);
