@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -263,8 +264,21 @@ typedef struct Program {
         CgiStderrLines lines;
 } Program;
 
+/* A process reparented to the launcher that is not a program's leader (cgi-launcher.h). */
+typedef struct Orphan {
+        pid_t pid; /* our child until reaped: its pid (and group, if it leads one) cannot be reused */
+        ProgramState state;
+        usec_t deadline;
+} Orphan;
+
 typedef struct Launcher {
         int sock, epoll_fd, signal_fd, timer_fd;
+        pid_t pid;
+        SiteLimits limits;
+        char *tmpdir;     /* the programs' TMPDIR, NULL without */
+        char *tmpdir_env; /* "TMPDIR=..." */
+        Orphan *orphans;
+        size_t n_orphans;
         usec_t kill_grace;
         unsigned max_programs;
         unsigned stderr_rate, stderr_burst;
@@ -284,14 +298,26 @@ static void launcher_reply(int fd, int error, pid_t pid) {
 
 /* Async-signal-safe: runs between fork() and exec. fds: script, dir, stdin, stdout (the request's),
  * err: the write end of the stderr pipe. */
-static _noreturn_ void launcher_child(const int *fds, int err, char **argv, char **envp, int err_pipe) {
+static _noreturn_ void launcher_child(const Launcher *l, const int *fds, int err, char **argv, char **envp,
+                                     int err_pipe) {
         struct sigaction dfl = { .sa_handler = SIG_DFL };
         int from[5] = { fds[FD_SCRIPT], fds[FD_DIR], fds[FD_STDIN], fds[FD_STDOUT], err };
-        int moved[5], e;
+        int moved[5], e, r;
         sigset_t none;
 
         if (setsid() < 0)
                 goto fail;
+        /* The leader at least dies with a launcher that is killed outright (its orphans are killed
+         * by the launcher itself, which a SIGKILL does not let run). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                goto fail;
+        if (getppid() != l->pid)
+                _exit(127);
+        r = site_limits_apply(&l->limits);
+        if (r < 0) {
+                errno = -r;
+                goto fail;
+        }
         for (int sig = 1; sig < NSIG; sig++)
                 (void) sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP and the RT signals libc keeps fail */
         sigemptyset(&none);
@@ -384,6 +410,8 @@ static void launcher_arm_timer(Launcher *l) {
 
         for (size_t i = 0; i < l->n_programs; i++)
                 next = MIN(next, MIN(l->programs[i]->deadline, l->programs[i]->err_resume));
+        for (size_t i = 0; i < l->n_orphans; i++)
+                next = MIN(next, l->orphans[i].deadline);
         if (next != USEC_INFINITY) {
                 if (next == 0)
                         next = 1; /* 0 would disarm */
@@ -570,8 +598,27 @@ static Program *program_new(Launcher *l, const LaunchStrings *s, int *log_fd) {
 
 /* ---- starting and ending programs ---------------------------------------------------------- */
 
+/* The request's environment with TMPDIR ours (whatever the request said): malloc'd, NULL on -ENOMEM.
+ * Built before the fork: nothing between fork and exec allocates. */
+static char **launcher_envp(const Launcher *l, char **envp) {
+        size_t n = 0, k = 0;
+        char **v;
+
+        while (envp[n])
+                n++;
+        v = calloc(n + 2, sizeof(char *));
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(envp[i], "TMPDIR=", 7) != 0)
+                        v[k++] = envp[i];
+        v[k] = l->tmpdir_env;
+        return v;
+}
+
 static int launcher_start(Launcher *l, const CgiWireRequest *h, const LaunchStrings *s, int *fds, pid_t *ret_pid) {
         _cleanup_close_ int err_read = -1, err_write = -1, stderr_read = -1, stderr_write = -1;
+        _cleanup_free_ char **envp = NULL;
         Program *p = NULL;
         int pipefd[2], e = 0, r;
         ssize_t n;
@@ -595,18 +642,25 @@ static int launcher_start(Launcher *l, const CgiWireRequest *h, const LaunchStri
         stderr_write = pipefd[1];
         if (fcntl(stderr_read, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
+        if (l->tmpdir_env) {
+                envp = launcher_envp(l, s->envp);
+                if (!envp)
+                        return -ENOMEM;
+        }
         p = program_new(l, s, &fds[FD_ERROR_LOG]);
         if (!p)
                 return -ENOMEM;
 
         pid = fork();
         if (pid < 0) {
-                r = -errno;
+                /* EAGAIN: the site is at MaxProcesses (or the machine at its pid limit). Not -EAGAIN
+                 * to the client, which reads that as "no answer yet". */
+                r = errno == EAGAIN ? -EBUSY : -errno;
                 program_free(l, p);
                 return r;
         }
         if (pid == 0)
-                launcher_child(fds, stderr_write, s->argv, s->envp, err_write);
+                launcher_child(l, fds, stderr_write, s->argv, envp ? envp : s->envp, err_write);
         err_write = safe_close(err_write);
         stderr_write = safe_close(stderr_write);
 
@@ -705,20 +759,114 @@ static bool launcher_group_gone(const Program *p) {
         return p->leader_reaped && kill(-p->pgid, 0) < 0 && errno == ESRCH;
 }
 
-/* Reap every child that exited (program leaders and orphans handed to us as subreaper) and forget
- * programs whose whole group is gone, once what they wrote to stderr is logged. */
+static void orphan_signal(const Orphan *o, int sig) {
+        /* Its group too: an orphan that called setsid leads one, and what it started is in it. */
+        (void) kill(-o->pid, sig);
+        (void) kill(o->pid, sig);
+}
+
+/* Our children, from /proc/self/task/TID/children (the launcher has one thread): up to max pids in
+ * ret; returns how many, or -errno. */
+static int launcher_children(const Launcher *l, pid_t *ret, size_t max) {
+        static char buf[64 * 1024];
+        char path[64];
+        size_t len = 0, n = 0;
+        ssize_t k;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) l->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int r = -errno;
+                        close(fd);
+                        return r;
+                }
+                len += (size_t) k;
+        }
+        close(fd);
+        buf[len] = 0;
+        for (char *p = buf, *end; *p && n < max; p = end) {
+                long v = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                if (v > 0)
+                        ret[n++] = (pid_t) v;
+        }
+        return (int) n;
+}
+
+static bool launcher_is_leader(const Launcher *l, pid_t pid) {
+        for (size_t i = 0; i < l->n_programs; i++)
+                if (l->programs[i]->pgid == pid && !l->programs[i]->leader_reaped)
+                        return true;
+        return false;
+}
+
+static Orphan *launcher_orphan(Launcher *l, pid_t pid) {
+        for (size_t i = 0; i < l->n_orphans; i++)
+                if (l->orphans[i].pid == pid)
+                        return &l->orphans[i];
+        return NULL;
+}
+
+/* Children that are no program's leader and not yet known: orphans, with the latest deadline of the
+ * programs still known (now, when there are none). */
+static void launcher_find_orphans(Launcher *l, usec_t now) {
+        static pid_t pids[8192];
+        usec_t deadline = 0;
+        int n = launcher_children(l, pids, ELEMENTSOF(pids));
+
+        for (size_t i = 0; i < l->n_programs; i++)
+                deadline = MAX(deadline, l->programs[i]->deadline);
+        if (deadline == 0 || l->draining)
+                deadline = l->draining ? now + l->kill_grace : now;
+        for (int i = 0; i < n; i++) {
+                if (launcher_is_leader(l, pids[i]) || launcher_orphan(l, pids[i]))
+                        continue;
+                Orphan *grown = realloc(l->orphans, (l->n_orphans + 1) * sizeof(Orphan));
+                if (!grown) {
+                        /* Rather end it now than lose track of it. */
+                        (void) kill(-pids[i], SIGKILL);
+                        (void) kill(pids[i], SIGKILL);
+                        continue;
+                }
+                l->orphans = grown;
+                l->orphans[l->n_orphans++] = (Orphan) { .pid = pids[i], .state = PROGRAM_RUNNING, .deadline = deadline };
+                if (l->draining) {
+                        Orphan *o = &l->orphans[l->n_orphans - 1];
+                        orphan_signal(o, SIGTERM);
+                        orphan_signal(o, SIGCONT);
+                        o->state = PROGRAM_TERMINATING;
+                }
+        }
+}
+
+/* Reap every child that exited (program leaders and orphans handed to us as subreaper), find new
+ * orphans, and forget programs whose whole group is gone, once what they wrote to stderr is
+ * logged. */
 static void launcher_reap(Launcher *l) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         for (;;) {
                 pid_t pid = waitpid(-1, NULL, WNOHANG);
+                Orphan *o;
 
                 if (pid <= 0)
                         break;
                 for (size_t i = 0; i < l->n_programs; i++)
                         if (l->programs[i]->pgid == pid)
                                 l->programs[i]->leader_reaped = true;
+                if ((o = launcher_orphan(l, pid)))
+                        *o = l->orphans[--l->n_orphans];
         }
+        /* Before the programs whose group just ended are forgotten: an orphan found now is most
+         * likely one of theirs, and gets their deadline. */
+        launcher_find_orphans(l, now);
         for (size_t i = 0; i < l->n_programs;)
                 if (launcher_group_gone(l->programs[i])) {
                         program_stderr_drain(l, l->programs[i], now);
@@ -752,6 +900,21 @@ static void launcher_timeouts(Launcher *l) {
                 }
                 p->deadline = now + l->kill_grace;
         }
+        for (size_t i = 0; i < l->n_orphans; i++) {
+                Orphan *o = &l->orphans[i];
+
+                if (o->deadline > now)
+                        continue;
+                if (o->state == PROGRAM_RUNNING) {
+                        orphan_signal(o, SIGTERM);
+                        orphan_signal(o, SIGCONT);
+                        o->state = PROGRAM_TERMINATING;
+                } else {
+                        orphan_signal(o, SIGKILL);
+                        o->state = PROGRAM_KILLED;
+                }
+                o->deadline = now + l->kill_grace;
+        }
         launcher_reap(l);
 }
 
@@ -770,7 +933,123 @@ static void launcher_drain(Launcher *l) {
                 p->state = PROGRAM_TERMINATING;
                 p->deadline = now + l->kill_grace;
         }
+        for (size_t i = 0; i < l->n_orphans; i++) {
+                Orphan *o = &l->orphans[i];
+
+                orphan_signal(o, SIGTERM);
+                orphan_signal(o, SIGCONT);
+                o->state = PROGRAM_TERMINATING;
+                o->deadline = now + l->kill_grace;
+        }
         launcher_reap(l);
+}
+
+/* At exit: kill every child left and what it leads, and reap, until no child remains; the ones
+ * still found in /proc each round (a descendant reparented a moment ago) are killed too. */
+static void launcher_kill_all(Launcher *l) {
+        static pid_t pids[8192];
+
+        for (;;) {
+                int n = launcher_children(l, pids, ELEMENTSOF(pids));
+
+                for (int i = 0; i < n; i++) {
+                        (void) kill(-pids[i], SIGKILL);
+                        (void) kill(pids[i], SIGKILL);
+                }
+                for (size_t i = 0; i < l->n_orphans; i++)
+                        orphan_signal(&l->orphans[i], SIGKILL);
+                l->n_orphans = 0;
+                pid_t pid = waitpid(-1, NULL, 0);
+                if (pid < 0 && errno == EINTR)
+                        continue;
+                if (pid < 0)
+                        return; /* ECHILD: none left */
+        }
+}
+
+/* ---- the programs' TMPDIR ------------------------------------------------------------------- */
+
+static int rm_rf_at(int dfd, unsigned depth) {
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (depth > 64) {
+                close(dfd);
+                return -ELOOP;
+        }
+        d = fdopendir(dfd);
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        continue;
+                if (errno != EISDIR && errno != EPERM) {
+                        r = -errno;
+                        continue;
+                }
+                int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0) {
+                        r = -errno;
+                        continue;
+                }
+                int k = rm_rf_at(sub, depth + 1);
+                if (k < 0)
+                        r = k;
+                else if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+                        r = -errno;
+        }
+        closedir(d);
+        return r;
+}
+
+/* /tmp/NAME-XXXXXX, made by the launcher itself, so it is the site's own (mode 0700). NAME is
+ * cleaned to letters, digits, '.', '-' and '_'. */
+static int launcher_tmpdir_create(Launcher *l, const char *name) {
+        char clean[80];
+        size_t n = 0;
+
+        for (; name[n] && n < sizeof(clean) - 1; n++) {
+                char c = name[n];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                          c == '-' || c == '_';
+                clean[n] = ok ? c : '_';
+        }
+        clean[n] = 0;
+        if (asprintf(&l->tmpdir, "/tmp/%s-XXXXXX", clean) < 0) {
+                l->tmpdir = NULL;
+                return -ENOMEM;
+        }
+        if (!mkdtemp(l->tmpdir)) {
+                int r = -errno;
+                l->tmpdir = mfree(l->tmpdir);
+                return r;
+        }
+        if (asprintf(&l->tmpdir_env, "TMPDIR=%s", l->tmpdir) < 0) {
+                l->tmpdir_env = NULL;
+                (void) rmdir(l->tmpdir);
+                l->tmpdir = mfree(l->tmpdir);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void launcher_tmpdir_remove(Launcher *l) {
+        if (!l->tmpdir)
+                return;
+        int fd = open(l->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = fd < 0 ? -errno : rm_rf_at(fd, 0);
+        if (r >= 0 && rmdir(l->tmpdir) < 0)
+                r = -errno;
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the programs' TMPDIR %s: %m", l->tmpdir);
+        l->tmpdir = mfree(l->tmpdir);
+        l->tmpdir_env = mfree(l->tmpdir_env);
 }
 
 static void launcher_signals(Launcher *l) {
@@ -799,6 +1078,8 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 .max_programs = opt && opt->max_programs > 0 ? opt->max_programs : CGI_MAX_PROGRAMS_DEFAULT,
                 .stderr_rate = opt && opt->stderr_rate > 0 ? opt->stderr_rate : CGI_STDERR_RATE_DEFAULT,
                 .stderr_burst = opt && opt->stderr_burst > 0 ? opt->stderr_burst : CGI_STDERR_BURST_DEFAULT,
+                .pid = getpid(),
+                .limits = opt ? opt->limits : (SiteLimits) {},
         };
         struct epoll_event ev;
         sigset_t mask;
@@ -809,6 +1090,18 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 return -errno;
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return -errno;
+        /* MaxProcesses on ourselves too: a site at its limit gets no new program (-EBUSY, a 503),
+         * and `mpmctl audit` can read it from our /proc/PID/limits. */
+        if (l.limits.max_processes > 0) {
+                r = site_limits_apply(&(SiteLimits) { .max_processes = l.limits.max_processes });
+                if (r < 0)
+                        return r;
+        }
+        if (opt && opt->tmp_name) {
+                r = launcher_tmpdir_create(&l, opt->tmp_name);
+                if (r < 0)
+                        log_error_errno(r, "Cannot create the programs' TMPDIR under /tmp, they get none: %m");
+        }
         /* A client that gave up closes its reply socket: a write to it must not kill us. */
         if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
                 return -errno;
@@ -837,7 +1130,7 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.timer_fd, &ev) < 0)
                 goto fail_errno;
 
-        while (!l.draining || l.n_programs > 0) {
+        while (!l.draining || l.n_programs > 0 || l.n_orphans > 0) {
                 struct epoll_event events[8];
                 int n = epoll_wait(l.epoll_fd, events, (int) ELEMENTSOF(events), -1);
 
@@ -891,7 +1184,10 @@ finish:
                 launcher_signal_group(l.programs[i], SIGKILL);
                 program_free(&l, l.programs[i]);
         }
+        launcher_kill_all(&l);
+        launcher_tmpdir_remove(&l);
         free(l.programs);
+        free(l.orphans);
         for (size_t i = 0; i < l.n_sites; i++)
                 free(l.sites[i].name);
         free(l.sites);

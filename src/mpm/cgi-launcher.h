@@ -25,7 +25,18 @@
  * pipe). It kills a program's whole process group when CGITimeout passes (SIGTERM, then SIGKILL
  * kill_grace later), reaps everything (it is a child subreaper, so orphaned grandchildren come back
  * to it), and on SIGTERM or when every peer of its socket is gone it does the same to every group
- * still running and exits. One epoll loop over the socket, a signalfd, a timerfd and the programs'
+ * still running and exits.
+ *
+ * A process that left its program's group (setsid, then its parent exited) is reparented to the
+ * launcher, an orphan: which program started it cannot be told any more, so it is given the latest
+ * deadline of the programs the launcher knows when it finds it (those running and those whose group
+ * just ended), or none when there are none, and is then killed like a group (SIGTERM, SIGKILL).
+ * Orphans are looked for in /proc/self/task/TID/children whenever a child exits, a deadline passes
+ * and at drain; at exit every child left is killed and reaped until none remains, so nothing a
+ * program starts outlives the launcher (unless the launcher itself is SIGKILLed: then a program's
+ * leader dies with it, PR_SET_PDEATHSIG, but what it left behind is not, and systemd's cgroup is
+ * the last net). Each program gets the site's limits (site-limits.h) and TMPDIR, a directory of
+ * the launcher's own. One epoll loop over the socket, a signalfd, a timerfd and the programs'
  * stderr pipes; no threads. */
 #pragma once
 
@@ -35,6 +46,7 @@
 
 #include "cgi-run.h"
 #include "macro.h"
+#include "site-limits.h"
 
 /* ---- the launcher process ----------------------------------------------------------------- */
 
@@ -43,6 +55,10 @@ typedef struct CgiLauncherOptions {
         unsigned max_programs; /* running at once; more are refused with -EBUSY; 0: 1024 */
         unsigned stderr_rate;  /* stderr lines a second a program may log; 0: 20 (a site: 3 times that) */
         unsigned stderr_burst; /* and at once; 0: 100 (a site: 3 times that) */
+        SiteLimits limits;     /* set on each program before its exec (site-limits.h); MaxProcesses
+                                * on the launcher too, so that its own forks count against it */
+        const char *tmp_name;  /* the programs' TMPDIR: a fresh 0700 directory /tmp/TMP_NAME-XXXXXX,
+                                * removed at exit; NULL: no TMPDIR of ours */
 } CgiLauncherOptions;
 
 /* Serve launch requests arriving on sock until SIGTERM or until all peers of sock are gone; then kill

@@ -171,6 +171,9 @@ typedef struct MpmOps {
         int (*check_config)(void *config, ConfErrors *errors, ConfErrors *warnings);
         /* How many process slots a generation needs (the hard limit, ServerLimit). */
         unsigned (*process_limit)(const void *config);
+        /* Optional: the defaults of the sites' CGI limits (site-limits.h) from the MPM's section;
+         * NULL (or no hook): CGI programs run without limits of mpmd's. */
+        const struct SiteLimits *(*site_limits)(const void *config);
         /* Scoreboard slots per process: 1 for prefork, ThreadLimit for threaded MPMs. */
         unsigned (*workers_per_process)(const void *config);
         int (*start)(Generation *g);

@@ -31,6 +31,7 @@
 #include "mpm.h"
 #include "server-logs.h"
 #include "server.h"
+#include "site-limits.h"
 #include "strv.h"
 
 #define PERCHILD_SERVER_LIMIT_MAX 4096
@@ -46,6 +47,7 @@ typedef struct PerchildConfig {
         uint32_t worker_connections;
         uint32_t max_connections_per_child;
         char *default_site; /* the [VirtualHost] that takes names no site has; NULL: 421 */
+        SiteLimits limits;  /* every site's CGI limits; a [VirtualHost] overrides each key */
 } PerchildConfig;
 
 #define PC(field) offsetof(PerchildConfig, field)
@@ -70,6 +72,8 @@ static const ConfItem perchild_directives[] = {
           .expect = "a number of connections, 0 for no limit" },
         { "DefaultSite", CONF_STRING, PC(default_site), NULL, .flags = CONF_SITE_NAME,
           .expect = "the NAME of a [VirtualHost NAME]" },
+        /* Defaults of every site; a [VirtualHost] overrides each (site-limits.h). */
+        SITE_LIMITS_ROWS(PC(limits), true),
         CONF_TABLE_END,
 };
 
@@ -107,6 +111,10 @@ static int perchild_check_config(void *config, ConfErrors *errors, ConfErrors *w
                 return -EINVAL;
         }
         return 0;
+}
+
+static const SiteLimits *perchild_site_limits(const void *config) {
+        return &((const PerchildConfig *) config)->limits;
 }
 
 static unsigned perchild_process_limit(const void *config) {
@@ -548,6 +556,7 @@ const MpmOps mpm_perchild_module = {
         .config_size = sizeof(PerchildConfig),
         .check_config = perchild_check_config,
         .process_limit = perchild_process_limit,
+        .site_limits = perchild_site_limits,
         .workers_per_process = perchild_workers_per_process,
         .start = perchild_start,
         .maintain = perchild_maintain,

@@ -19,10 +19,13 @@
 /* A launcher that lived at least this long was not failing to start. */
 #define CGI_HOST_HEALTHY_USEC (1 * USEC_PER_SEC)
 
-int cgi_host_init(CgiHost *h, unsigned generation, const char *site) {
+int cgi_host_init(CgiHost *h, unsigned generation, const char *site, const SiteLimits *limits) {
         *h = CGI_HOST_NULL;
         h->generation = generation;
         snprintf(h->role, sizeof(h->role), "cgi launcher%s%s", site ? " " : "", site ? site : "");
+        snprintf(h->tmp_name, sizeof(h->tmp_name), "mpmd-%s%s", site ? "site-" : "cgi", site ? site : "");
+        if (limits)
+                h->limits = *limits;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, h->log_channel) < 0)
                 return -errno;
@@ -102,7 +105,7 @@ _noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, v
         sigfillset(&all);
         sigdelset(&all, SIGUSR1); /* its default would end the launcher: it stays blocked */
         sigprocmask(SIG_UNBLOCK, &all, NULL);
-        r = cgi_launcher_main(h->sock[0], &(CgiLauncherOptions) {});
+        r = cgi_launcher_main(h->sock[0], &(CgiLauncherOptions) { .limits = h->limits, .tmp_name = h->tmp_name });
         if (r < 0)
                 log_error_errno(r, "The CGI launcher failed: %m");
         _exit(r < 0 ? WORKER_EXIT_FATAL : WORKER_EXIT_OK);

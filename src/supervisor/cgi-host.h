@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "sandbox.h"
+#include "site-limits.h"
 #include "time-util.h"
 
 typedef struct CgiHost {
@@ -38,13 +39,15 @@ typedef struct CgiHost {
         uid_t uid;
         gid_t gid;
         SandboxProfile profile;
+        SiteLimits limits;     /* its programs' limits (site-limits.h) */
+        char tmp_name[80];     /* its programs' TMPDIR is /tmp/TMP_NAME-XXXXXX (cgi-launcher.h) */
 } CgiHost;
 
 #define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 }, .log_channel = { -1, -1 } })
 
 /* Create the socket pair; no process yet. site: the site whose own user the launcher runs as, NULL
- * for the server's. 0 or -errno. */
-int cgi_host_init(CgiHost *h, unsigned generation, const char *site);
+ * for the server's; limits: its programs' (NULL: none). 0 or -errno. */
+int cgi_host_init(CgiHost *h, unsigned generation, const char *site, const SiteLimits *limits);
 
 /* Fork the launcher unless it runs, is finishing or is backed off. prepare() runs first in the child
  * (the supervisor drops its own state there); the child then keeps only stdio and its socket end,

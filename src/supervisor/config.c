@@ -24,6 +24,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "server-logs.h"
+#include "site-limits.h"
 #include "strv.h"
 
 static const char *const log_level_names[] = {
@@ -67,6 +68,8 @@ static const ConfItem vhost_directives[] = {
         { "Group", CONF_STRING, VH(group), NULL, .expect = "a group name" },
         { "PoolProcesses", CONF_UINT, VH(pool_processes), "0", 0, 1024,
           .expect = "a number of processes from 1 to 1024, or 0 for [perchild] StartServers" },
+        /* The site's CGI limits: a key not set here takes the MPM's default ([perchild]). */
+        SITE_LIMITS_ROWS(VH(limits), false),
         CONF_TABLE_END,
 };
 
@@ -1234,6 +1237,60 @@ static void check_mpm_site_names(Loader *l) {
         }
 }
 
+/* Each site's CGI limits: what its section sets, the MPM's defaults for the rest (none without an
+ * MPM that has them). Values the table's bounds cannot express are checked at the line that set
+ * them; CPUWeight, which only a cgroup could enforce, is kept and warned about. */
+static void resolve_site_limits(Loader *l) {
+        Config *c = l->config;
+        const SiteLimits *defaults = c->mpm && c->mpm_config && c->mpm->site_limits
+                                             ? c->mpm->site_limits(c->mpm_config)
+                                             : NULL;
+        size_t first = row_of(vhost_directives, site_limits_keys[0]);
+        const char *key, *file;
+        unsigned line;
+
+        if (defaults) {
+                c->limits = *defaults;
+                for (size_t k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                        const ConfItem *it = conf_table_find(l->mpm_table, site_limits_keys[k]);
+                        if (!it || l->mpm_keys[it - l->mpm_table].file == 0)
+                                continue;
+                        key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
+                        if (k == 1 && site_limits_check(defaults, &key) < 0)
+                                load_error(l, file, line, "[%s] MemoryMax: expected at least 16M, or 0 for no limit",
+                                           c->mpm->name);
+                        if (k == 3 && defaults->cpu_weight > 0)
+                                load_warning(l, file, line,
+                                             "[%s] CPUWeight: needs cgroup v2, which this mpmd does not use yet: "
+                                             "no CPU weighting is applied",
+                                             c->mpm->name);
+                }
+        }
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                const KeySource *own = l->vhost_keys[i].own;
+                SiteLimits set = v->limits;
+
+                v->limits = c->limits;
+                for (size_t k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                        const KeySource *ks = &own[first + k];
+                        if (ks->file == 0)
+                                continue;
+                        site_limits_copy_key(&v->limits, &set, k);
+                        key_source(l, ks, &file, &line);
+                        if (k == 1 && site_limits_check(&set, &key) < 0)
+                                load_error(l, file, line,
+                                           "[VirtualHost %s] MemoryMax: expected at least 16M, or 0 for no limit",
+                                           v->name);
+                        if (k == 3 && set.cpu_weight > 0)
+                                load_warning(l, file, line,
+                                             "[VirtualHost %s] CPUWeight: needs cgroup v2, which this mpmd does not "
+                                             "use yet: no CPU weighting is applied",
+                                             v->name);
+                }
+        }
+}
+
 /* An MPM that runs sites under their own ids (perchild) takes a site's identity whole: User and
  * Group together, or neither (the site then shares the [Server] User's pool). A User alone would
  * leave the gid to the passwd entry, which the operator did not name. */
@@ -1343,6 +1400,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);
+        resolve_site_limits(&l);
         check_mpm_site_names(&l);
         check_site_identities(&l);
 

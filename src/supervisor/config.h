@@ -16,6 +16,7 @@
 #include "conf-table.h"
 #include "mpm.h"
 #include "site-config.h"
+#include "site-limits.h"
 
 typedef enum LogLevel {
         LOG_LEVEL_EMERG,
@@ -41,6 +42,7 @@ typedef struct ConfigVhost {
         char *user;
         char *group;
         uint32_t pool_processes; /* perchild PoolProcesses of this site's pool; 0: [perchild] StartServers */
+        SiteLimits limits;       /* its CGI programs' limits, complete after loading (site-limits.h) */
         /* resolved User/Group (check_filesystem): (uid_t) -1 when not set or not checked */
         uid_t uid;
         gid_t gid;
@@ -75,7 +77,8 @@ typedef struct Config {
         size_t n_modules;
 
         const MpmOps *mpm;
-        void *mpm_config; /* mpm->config_size bytes, from section [mpm->name] */
+        void *mpm_config;
+        SiteLimits limits; /* the MPM's defaults of the sites' CGI limits; all 0 without (site-limits.h) */ /* mpm->config_size bytes, from section [mpm->name] */
 
         /* resolved identities for User/Group: (uid_t) -1 when not set */
         uid_t uid;

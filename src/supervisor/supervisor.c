@@ -430,7 +430,9 @@ static int generation_cgi_init(SupGeneration *sg) {
                 if (!http->sites[i].cfg->script_alias && !http->sites[i].cfg->add_handler)
                         continue;
                 if (cgi_host_worker_fd(&sg->cgi[k]) < 0) {
-                        r = cgi_host_init(&sg->cgi[k], sg->g.number, own ? http->sites[i].name : NULL);
+                        /* site i is [VirtualHost] i - 1; the server's launcher takes the MPM's defaults */
+                        r = cgi_host_init(&sg->cgi[k], sg->g.number, own ? http->sites[i].name : NULL,
+                                          own ? &sg->config->vhosts[i - 1].limits : &sg->config->limits);
                         if (r < 0)
                                 return r;
                 }
