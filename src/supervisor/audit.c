@@ -83,6 +83,59 @@ int audit_caps_parse(const char *list, uint64_t *ret) {
         return 0;
 }
 
+/* The soft value of one "Max ..." line: 0 for unlimited. */
+static int limits_line(const char *text, const char *name, uint64_t *ret) {
+        const char *p = text;
+        size_t n = strlen(name);
+
+        for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp(p, name, n) == 0 && p[n] == ' ')
+                        break;
+        if (!p || !*p)
+                return -EBADMSG;
+        p += n;
+        while (*p == ' ')
+                p++;
+        if (strncmp(p, "unlimited", 9) == 0 && (p[9] == ' ' || p[9] == '\n' || p[9] == 0)) {
+                *ret = 0;
+                return 0;
+        }
+        char num[24];
+        size_t len = strcspn(p, " \n");
+        if (len == 0 || len >= sizeof(num))
+                return -EBADMSG;
+        memcpy(num, p, len);
+        num[len] = 0;
+        return parse_uint64(num, ret) < 0 ? -EBADMSG : 0;
+}
+
+int audit_limits_parse(const char *text, SiteLimits *ret) {
+        uint64_t nproc, as, cpu;
+
+        if (limits_line(text, "Max processes", &nproc) < 0 || limits_line(text, "Max address space", &as) < 0 ||
+            limits_line(text, "Max cpu time", &cpu) < 0 || nproc > UINT32_MAX || cpu > UINT32_MAX)
+                return -EBADMSG;
+        *ret = (SiteLimits) { .max_processes = (uint32_t) nproc, .memory_max = as, .max_program_seconds = (uint32_t) cpu };
+        return 0;
+}
+
+int audit_read_limits(pid_t pid, SiteLimits *ret) {
+        char path[64], buf[4096];
+        size_t len = 0;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/limits", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+        while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t) n;
+        close(fd);
+        buf[len] = 0;
+        return audit_limits_parse(buf, ret);
+}
+
 int audit_read_ppid(pid_t pid, pid_t *ret) {
         char path[64], buf[4096];
         ssize_t n;

@@ -17,6 +17,9 @@
  *                supplementary groups only the user's own (never 0), every capability set empty
  *                including the bounding and ambient sets, NoNewPrivs 1, Seccomp 2 (a filter), and
  *                the supervisor as its parent.
+ * For a CGI launcher and each of its programs, the resource limits in force (site-limits.h) are
+ * shown from /proc/PID/limits, with the mechanism (rlimit; cgroups are not used yet, which is a
+ * note, not a FAIL).
  * An operator may pin a role to a uid of their own knowledge (--expect-uid ROLE=UID), which then
  * overrides the plan: that is how the audit catches a supervisor whose plan is itself wrong.
  * Parsing and checking do no I/O except audit_read_ppid(); nothing here prints except
@@ -30,6 +33,7 @@
 #include <sys/types.h>
 
 #include "sandbox.h"
+#include "site-limits.h"
 
 #define AUDIT_ROLE_MAX 64
 #define AUDIT_PROFILE_MAX 32
@@ -70,6 +74,14 @@ uint64_t audit_supervisor_allowed(uid_t uid);
 /* Parse a list of capability names ("CAP_SETUID CAP_KILL", "cap_setuid,cap_kill"; empty: none)
  * into a mask. Returns 0 or -EINVAL for an unknown name. */
 int audit_caps_parse(const char *list, uint64_t *ret);
+
+/* The limits a process runs under, from the text of /proc/PID/limits: the soft values of
+ * "Max processes", "Max address space" and "Max cpu time" as SiteLimits (unlimited: 0). Returns 0
+ * or -EBADMSG when a line is missing or malformed. */
+int audit_limits_parse(const char *text, SiteLimits *ret);
+
+/* The same, read from /proc/PID/limits: 0, -ENOENT when the process is gone, -EBADMSG, -errno. */
+int audit_read_limits(pid_t pid, SiteLimits *ret);
 
 /* The PPid line of /proc/PID/status: 0 and *ret, -ENOENT when the process is gone, -EBADMSG. */
 int audit_read_ppid(pid_t pid, pid_t *ret);

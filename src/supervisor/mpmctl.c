@@ -164,6 +164,21 @@ typedef enum AuditResult {
         AUDIT_GONE,
 } AuditResult;
 
+/* The limits a launcher or a program runs under: a note, never a FAIL. A launcher holds only
+ * MaxProcesses itself; its programs get all three at their exec. */
+static void audit_print_limits(const AuditProcess *p, bool program) {
+        SiteLimits l;
+        char text[160];
+
+        if (audit_read_limits(p->pid, &l) < 0)
+                return;
+        if (!program)
+                l = (SiteLimits) { .max_processes = l.max_processes };
+        site_limits_format(&l, text, sizeof(text));
+        printf("  limits of pid %d (%s): %s (rlimit%s); cgroup: none, not used by this mpmd (note)\n", (int) p->pid,
+               p->role, text, program ? "" : ", its programs get MemoryMax and MaxProgramSeconds at their exec");
+}
+
 /* Check one process and print its line. program: a CGI program (not in the plan), whose standard
  * output and error are checked as well. */
 static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program) {
@@ -204,6 +219,8 @@ static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program
                 pass = false;
         }
         audit_format(stdout, p, &st, pass, why);
+        if (program || strcmp(p->profile, "cgi-launcher") == 0)
+                audit_print_limits(p, program);
         return pass ? AUDIT_PASSED : AUDIT_FAILED;
 }
 

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from mpmdtest import alive, wait_for
+from mpmdtest import alive, children, wait_for
 from test_perchild import MPMCTL, SITE_USERS, PerchildServer, create_users, perchild_available, status
 
 # Forks children that wait, until a fork fails; then holds them a while so that the test can probe
@@ -41,12 +41,22 @@ print("Content-Type: text/plain\n")
 print(f"forked {len(kids)} error {err}")
 """
 
+# Maps 512 MiB without touching it (no CPU time spent: site b's MaxProgramSeconds is 1), or with
+# ?touch allocates it as Python would.
 ALLOC_SCRIPT = r"""#!/usr/bin/python3
-try:
-    b = bytearray(512 * 1024 * 1024)
-    r = f"allocated {len(b)}"
-except MemoryError:
-    r = "MemoryError"
+import errno, mmap, os
+if os.environ.get("QUERY_STRING") == "touch":
+    try:
+        b = bytearray(512 * 1024 * 1024)
+        r = f"allocated {len(b)}"
+    except MemoryError:
+        r = "MemoryError"
+else:
+    try:
+        m = mmap.mmap(-1, 512 * 1024 * 1024)
+        r = f"mapped {len(m)}"
+    except OSError as e:
+        r = "mmap " + errno.errorcode.get(e.errno, str(e.errno))
 print("Content-Type: text/plain\n")
 print(r)
 """
@@ -96,7 +106,9 @@ print(f"{d} {stat.S_IMODE(st.st_mode):o} {st.st_uid} {st.st_gid}")
 print(open("/proc/self/limits").read())
 """
 
-SCRIPTS = {"fork.py": FORK_SCRIPT, "alloc.py": ALLOC_SCRIPT, "cpu.py": CPU_SCRIPT, "daemon.py": DAEMON_SCRIPT,
+SLEEP_SCRIPT = "#!/bin/sh\nsleep 2\nprintf 'Content-Type: text/plain\\n\\ndone\\n'\n"
+
+SCRIPTS = {"sleep.sh": SLEEP_SCRIPT, "fork.py": FORK_SCRIPT, "alloc.py": ALLOC_SCRIPT, "cpu.py": CPU_SCRIPT, "daemon.py": DAEMON_SCRIPT,
            "tmpdir.py": TMPDIR_SCRIPT}
 
 CGI_TIMEOUT = 3
@@ -200,14 +212,16 @@ class PerchildLimitsTest(unittest.TestCase):
 
     def test_allocation_past_memory_max_fails_and_the_pool_serves_on(self):
         srv = self.srv
-        r = srv.get("a", "/cgi-bin/alloc.py")
+        r = srv.get("a", "/cgi-bin/alloc.py?touch")
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body.strip(), b"MemoryError")
+        r = srv.get("a", "/cgi-bin/alloc.py")
+        self.assertEqual(r.body.strip(), b"mmap ENOMEM")
         self.assertEqual(srv.get("a", "/index.html").body, b"site a\n")
         self.assertEqual(srv.get("a", "/cgi-bin/tmpdir.py").status, 200)
         # MemoryMax = 0 in [VirtualHost b]: no limit there.
         r = srv.get("b", "/cgi-bin/alloc.py")
-        self.assertEqual(r.body.strip(), b"allocated 536870912")
+        self.assertEqual(r.body.strip(), b"mapped 536870912", f"{r.status}: {srv.error_log()[-2000:]}")
 
     def test_limits_in_force_per_site(self):
         a = self.srv.get("a", "/cgi-bin/tmpdir.py").body.decode()
@@ -234,6 +248,21 @@ class PerchildLimitsTest(unittest.TestCase):
         self.assertEqual(int(status(pid)["Uid"].split()[0]), srv.uid_of("a"))
         wait_for(lambda: not alive(pid), timeout=CGI_TIMEOUT + KILL_GRACE + 10, what=f"daemon {pid} gone")
         wait_for(lambda: not site_strays(srv.uid_of("a")), timeout=10, what="no stray process of site a")
+
+    def test_audit_shows_the_limits_in_force(self):
+        srv = self.srv
+        launcher = srv.wait_pool(srv.uid_of("a"), n=1, comm="mpmd-cgi")[0]
+        t = threading.Thread(target=srv.get, args=("a", "/cgi-bin/sleep.sh"), daemon=True)
+        t.start()
+        wait_for(lambda: children(launcher), timeout=10, what="the program running")
+        time.sleep(0.3)  # past its exec
+        p = srv.audit()
+        t.join(timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^  limits of pid %d \(cgi launcher a\): MaxProcesses=40 \(rlimit, " % launcher)
+        self.assertRegex(p.stdout, r"(?m)^  limits of pid \d+ \(cgi program of cgi launcher a\): "
+                                   r"MaxProcesses=40 MemoryMax=256M MaxProgramSeconds=30 \(rlimit\); cgroup: none")
+        self.assertRegex(p.stdout, r"(?m)^  limits of pid \d+ \(cgi launcher b\): MaxProcesses=100 \(rlimit")
 
     def test_tmpdir_is_the_sites_own(self):
         seen = {}

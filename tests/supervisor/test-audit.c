@@ -5,6 +5,7 @@
 #include <criterion/parameterized.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 
@@ -257,4 +258,36 @@ Test(audit, cgi_program_output_must_be_pipes) {
         cr_assert_str_eq(why, "stderr is /var/log/mpmd/error.log, not a pipe");
         cr_assert_not(audit_check_program_stdio(closed, why, sizeof(why)));
         cr_assert_str_eq(why, "stdout is closed, not a pipe");
+}
+
+/* /proc/PID/limits as the kernel writes it: the soft values, unlimited as 0. */
+Test(audit, limits_parse) {
+        static const char text[] =
+                "Limit                     Soft Limit           Hard Limit           Units     \n"
+                "Max cpu time              30                   35                   seconds   \n"
+                "Max file size             unlimited            unlimited            bytes     \n"
+                "Max processes             40                   40                   processes \n"
+                "Max open files            1024                 524288               files     \n"
+                "Max address space         268435456            268435456            bytes     \n";
+        SiteLimits l;
+
+        cr_assert_eq(audit_limits_parse(text, &l), 0);
+        cr_assert_eq(l.max_processes, 40);
+        cr_assert_eq(l.memory_max, 268435456);
+        cr_assert_eq(l.max_program_seconds, 30);
+
+        static const char none[] = "Max cpu time              unlimited            unlimited            seconds\n"
+                                   "Max processes             unlimited            unlimited            processes\n"
+                                   "Max address space         unlimited            unlimited            bytes\n";
+        cr_assert_eq(audit_limits_parse(none, &l), 0);
+        cr_assert_eq(l.max_processes + l.memory_max + l.max_program_seconds, 0);
+        cr_assert_eq(audit_limits_parse("Max processes 12\n", &l), -EBADMSG);
+        cr_assert_eq(audit_limits_parse("Max cpu time x\nMax processes 1\nMax address space 1\n", &l), -EBADMSG);
+}
+
+Test(audit, limits_of_this_process) {
+        SiteLimits l;
+
+        cr_assert_eq(audit_read_limits(getpid(), &l), 0);
+        cr_assert_eq(audit_read_limits(0x7ffffff0, &l), -ENOENT);
 }
