@@ -511,6 +511,68 @@ Test(cgi_launcher, grandchild_left_behind_is_killed_and_reaped) {
         close(run.out);
 }
 
+static pid_t launch_daemon(usec_t timeout, Run *run) {
+        int daemon = 0;
+
+        cr_assert_eq(launch("daemon.sh", NULL, NULL, timeout, false, run), 0);
+        char *out = read_all(run->out, NULL); /* the leader exits at once */
+        cr_assert_eq(sscanf(out, "Content-Type: text/plain\r\n\r\n%d", &daemon), 1, "output: %s", out);
+        free(out);
+        close(run->out);
+        cr_assert(eventually_gone(process_exists, run->pid, 5000), "the exited leader was not reaped");
+        cr_assert_neq(getsid(daemon), run->pid, "the daemon should be in a session of its own");
+        return daemon;
+}
+
+Test(cgi_launcher, daemon_in_a_session_of_its_own_is_killed_at_the_timeout) {
+        Run run;
+        pid_t daemon = launch_daemon(2 * USEC_PER_SEC, &run);
+
+        cr_assert(process_exists(daemon), "the daemon should live until its program's timeout");
+        cr_assert(eventually_gone(process_exists, daemon, 8000), "the daemon outlived the timeout");
+        cr_assert(eventually_gone(launcher_has_children, launcher_pid, 5000), "the launcher has unreaped children");
+}
+
+Test(cgi_launcher, sigterm_kills_daemons_too) {
+        Run run;
+        pid_t daemon = launch_daemon(600 * USEC_PER_SEC, &run);
+
+        cr_assert(process_exists(daemon));
+        cr_assert_eq(kill(launcher_pid, SIGTERM), 0);
+        cr_assert_eq(launcher_wait(10000), 0, "the launcher did not exit cleanly after SIGTERM");
+        cr_assert(eventually_gone(process_exists, daemon, 5000), "a daemon outlived the launcher");
+}
+
+Test(cgi_launcher_site, limits_and_tmpdir, .fini = launcher_stop, .timeout = 60) {
+        CgiLauncherOptions o = {
+                .limits = { .max_processes = 4000, .memory_max = UINT64_C(256) << 20, .max_program_seconds = 30 },
+                .tmp_name = "mpmd-test-site",
+        };
+        char dir[PATH_MAX];
+        struct stat st;
+        Run run;
+
+        launcher_fork_with(&o);
+        cr_assert_eq(launch("limits.sh", NULL, NULL, 10 * USEC_PER_SEC, false, &run), 0);
+        char *out = read_all(run.out, NULL);
+        close(run.out);
+        cr_assert_eq(sscanf(out, "Content-Type: text/plain\r\n\r\nTMPDIR=%4095s", dir), 1, "output: %s", out);
+        cr_assert(strncmp(dir, "/tmp/mpmd-test-site-", 20) == 0, "TMPDIR %s", dir);
+        cr_assert_eq(stat(dir, &st), 0, "%s: %s", dir, strerror(errno));
+        cr_assert(S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 && st.st_uid == getuid(), "mode %o", st.st_mode);
+        cr_assert(strstr(out, "Max processes") && strstr(out, " 4000 "), "%s", out);
+        cr_assert(strstr(out, " 268435456 "), "%s", out);
+        cr_assert(strstr(out, "Max cpu time              30                   35 "), "%s", out);
+        free(out);
+        /* What a program left there goes with the launcher. */
+        char file[PATH_MAX + 16];
+        snprintf(file, sizeof(file), "%s/left", dir);
+        cr_assert_eq(mkdir(file, 0700), 0);
+        cr_assert_eq(kill(launcher_pid, SIGTERM), 0);
+        cr_assert_eq(launcher_wait(10000), 0);
+        cr_assert_neq(stat(dir, &st), 0, "%s outlived the launcher", dir);
+}
+
 Test(cgi_launcher, exec_failures_are_reported) {
         char path[PATH_MAX];
         struct stat st;

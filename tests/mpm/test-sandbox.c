@@ -900,6 +900,30 @@ Test(sandbox, launcher_still_forks_spawns_threads_and_opens_ip_sockets) {
         run_in_child(probe_launcher_keeps_working, &ipv6);
 }
 
+/* What the launcher does for the site limits under its own filter (cgi-launcher.h): become a child
+ * subreaper, lower its rlimits and its programs' (site-limits.h), and read its children's list. */
+static bool probe_launcher_limits(Probe *p, void *userdata) {
+        struct rlimit cpu = { 30, 35 }, got;
+        char path[64];
+        int subreaper = 0, fd;
+
+        if (!profile_apply(p, SANDBOX_PROFILE_CGI_LAUNCHER))
+                return false;
+        CHECK(p, prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "PR_SET_CHILD_SUBREAPER: %m");
+        CHECK(p, prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper == 1, "not a subreaper");
+        CHECK(p, setrlimit(RLIMIT_CPU, &cpu) == 0, "setrlimit(RLIMIT_CPU): %m");
+        CHECK(p, getrlimit(RLIMIT_CPU, &got) == 0 && got.rlim_cur == 30 && got.rlim_max == 35, "RLIMIT_CPU not set");
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(p, fd >= 0, "%s: %m", path);
+        close(fd);
+        return true;
+}
+
+Test(sandbox, launcher_may_reap_orphans_and_set_limits) {
+        run_in_child(probe_launcher_limits, NULL);
+}
+
 /* ---- refused policies ---- */
 
 typedef struct Refusal {
