@@ -22,6 +22,7 @@ typedef struct FakeConfig {
         uint32_t server_limit;
         uint32_t max_request_workers;
         char **hooks;
+        SiteLimits limits;
 } FakeConfig;
 
 #define FK(field) offsetof(FakeConfig, field)
@@ -32,6 +33,7 @@ static const ConfItem fake_directives[] = {
         { "MaxRequestWorkers", CONF_UINT, FK(max_request_workers), "16", 1, 1000,
           .expect = "a number of processes from 1 to 1000" },
         { "Hooks", CONF_STRV, FK(hooks), NULL, .expect = "names" },
+        SITE_LIMITS_ROWS(FK(limits), true),
         CONF_TABLE_END,
 };
 
@@ -55,6 +57,10 @@ static unsigned fake_process_limit(const void *config) {
         return ((const FakeConfig *) config)->server_limit;
 }
 
+static const SiteLimits *fake_site_limits(const void *config) {
+        return &((const FakeConfig *) config)->limits;
+}
+
 static const MpmOps fake_mpm = {
         .name = "fake",
         .magic = MPM_MAGIC_NUMBER,
@@ -62,6 +68,7 @@ static const MpmOps fake_mpm = {
         .config_size = sizeof(FakeConfig),
         .check_config = fake_check_config,
         .process_limit = fake_process_limit,
+        .site_limits = fake_site_limits,
 };
 
 /* ---- fixture ------------------------------------------------------------------------------ */
@@ -152,6 +159,50 @@ static void assert_messages(const ConfErrors *e, size_t n, ...) {
 
 static bool has_message(const ConfErrors *e, const char *msg) {
         return strv_contains(e->msgs, at(msg));
+}
+
+/* ---- site limits -------------------------------------------------------------------------- */
+
+/* The MPM's section gives every site's defaults; a [VirtualHost] overrides key by key, 0 included. */
+Test(config, site_limits_defaults_and_overrides) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[fake]\nMemoryMax = 512M\n"
+                                 "[VirtualHost x]\nServerName = x.test\nMaxProcesses = 0\nMaxProgramSeconds = 5\n"
+                                 "[VirtualHost y]\nServerName = y.test\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->limits.max_processes, 512);
+        cr_assert_eq(c->limits.memory_max, UINT64_C(512) << 20);
+        cr_assert_eq(c->limits.max_program_seconds, 60);
+        cr_assert_eq(c->vhosts[0].limits.max_processes, 0);
+        cr_assert_eq(c->vhosts[0].limits.memory_max, UINT64_C(512) << 20);
+        cr_assert_eq(c->vhosts[0].limits.max_program_seconds, 5);
+        cr_assert_eq(c->vhosts[1].limits.max_processes, 512);
+        cr_assert_eq(c->vhosts[1].limits.max_program_seconds, 60);
+        cr_assert_eq(warnings.n, 0, "%s", joined(&warnings));
+        config_free(c);
+}
+
+Test(config, site_limits_errors_name_file_and_line) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[fake]\nMemoryMax = 1M\n"
+                                 "[VirtualHost x]\nServerName = x.test\nMemoryMax = 4K\nMaxProcesses = -1\n"
+                                 "CPUWeight = 100\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert(has_message(&errors, "@/mpmd.conf:5: [fake] MemoryMax: expected at least 16M, or 0 for no limit"),
+                  "%s", joined(&errors));
+        cr_assert(has_message(&errors,
+                              "@/mpmd.conf:8: [VirtualHost x] MemoryMax: expected at least 16M, or 0 for no limit"),
+                  "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/mpmd.conf:9: [VirtualHost x] MaxProcesses: expected a number of processes "
+                                       "from 1 to 4194304, or 0 for no limit, got \"-1\""),
+                  "%s", joined(&errors));
+        cr_assert(has_message(&warnings, "@/mpmd.conf:10: [VirtualHost x] CPUWeight: needs cgroup v2, which this mpmd "
+                                         "does not use yet: no CPU weighting is applied"),
+                  "%s", joined(&warnings));
 }
 
 /* ---- a good configuration ----------------------------------------------------------------- */
