@@ -959,10 +959,12 @@ static void launcher_kill_all(Launcher *l) {
                 for (size_t i = 0; i < l->n_orphans; i++)
                         orphan_signal(&l->orphans[i], SIGKILL);
                 l->n_orphans = 0;
-                pid_t pid = waitpid(-1, NULL, 0);
+                /* Without /proc we cannot tell who is left: reap what is dead, never wait on a
+                 * child nothing was sent. */
+                pid_t pid = waitpid(-1, NULL, n < 0 ? WNOHANG : 0);
                 if (pid < 0 && errno == EINTR)
                         continue;
-                if (pid < 0)
+                if (pid <= 0)
                         return; /* ECHILD: none left */
         }
 }
