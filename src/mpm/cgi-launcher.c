@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
@@ -276,6 +277,7 @@ typedef struct Launcher {
         pid_t pid;
         SiteLimits limits;
         char *tmpdir;     /* the programs' TMPDIR, NULL without */
+        int tmpdir_fd;    /* open on it, flock()ed while we live: how a stale one is told apart */
         char *tmpdir_env; /* "TMPDIR=..." */
         Orphan *orphans;
         size_t n_orphans;
@@ -1010,6 +1012,39 @@ static int rm_rf_at(int dfd, unsigned depth) {
         return r;
 }
 
+/* The directories of earlier launchers of the same name and user that ended without removing theirs
+ * (killed outright): nobody holds their lock any more. One younger than a few seconds may be a
+ * launcher's that has not locked it yet, and is left. */
+static void launcher_tmpdir_clean_stale(const Launcher *l, const char *name) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+        size_t n = strlen(name);
+        struct dirent *de;
+        DIR *d = opendir("/tmp");
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (strncmp(de->d_name, name, n) != 0 || de->d_name[n] != '-' || strlen(de->d_name + n + 1) != 6 ||
+                    strcmp(de->d_name, strrchr(l->tmpdir, '/') + 1) == 0)
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                    st.st_uid != getuid() || (usec_t) st.st_mtim.tv_sec * USEC_PER_SEC + 10 * USEC_PER_SEC > now)
+                        continue;
+                int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        int sub = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                        if (sub >= 0 && rm_rf_at(sub, 0) >= 0)
+                                (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+                }
+                close(fd);
+        }
+        closedir(d);
+}
+
 /* /tmp/NAME-XXXXXX, made by the launcher itself, so it is the site's own (mode 0700). NAME is
  * cleaned to letters, digits, '.', '-' and '_'. */
 static int launcher_tmpdir_create(Launcher *l, const char *name) {
@@ -1032,6 +1067,15 @@ static int launcher_tmpdir_create(Launcher *l, const char *name) {
                 l->tmpdir = mfree(l->tmpdir);
                 return r;
         }
+        l->tmpdir_fd = open(l->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (l->tmpdir_fd < 0 || flock(l->tmpdir_fd, LOCK_EX) < 0) {
+                int r = -errno;
+                l->tmpdir_fd = safe_close(l->tmpdir_fd);
+                (void) rmdir(l->tmpdir);
+                l->tmpdir = mfree(l->tmpdir);
+                return r;
+        }
+        launcher_tmpdir_clean_stale(l, clean);
         if (asprintf(&l->tmpdir_env, "TMPDIR=%s", l->tmpdir) < 0) {
                 l->tmpdir_env = NULL;
                 (void) rmdir(l->tmpdir);
@@ -1052,6 +1096,7 @@ static void launcher_tmpdir_remove(Launcher *l) {
                 log_warning_errno(r, "Cannot remove the programs' TMPDIR %s: %m", l->tmpdir);
         l->tmpdir = mfree(l->tmpdir);
         l->tmpdir_env = mfree(l->tmpdir_env);
+        l->tmpdir_fd = safe_close(l->tmpdir_fd);
 }
 
 static void launcher_signals(Launcher *l) {
@@ -1076,6 +1121,7 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt) {
                 .epoll_fd = -1,
                 .signal_fd = -1,
                 .timer_fd = -1,
+                .tmpdir_fd = -1,
                 .kill_grace = opt && opt->kill_grace > 0 ? opt->kill_grace : CGI_KILL_GRACE_DEFAULT,
                 .max_programs = opt && opt->max_programs > 0 ? opt->max_programs : CGI_MAX_PROGRAMS_DEFAULT,
                 .stderr_rate = opt && opt->stderr_rate > 0 ? opt->stderr_rate : CGI_STDERR_RATE_DEFAULT,

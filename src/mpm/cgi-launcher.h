@@ -36,7 +36,8 @@
  * program starts outlives the launcher (unless the launcher itself is SIGKILLed: then a program's
  * leader dies with it, PR_SET_PDEATHSIG, but what it left behind is not, and systemd's cgroup is
  * the last net). Each program gets the site's limits (site-limits.h) and TMPDIR, a directory of
- * the launcher's own. One epoll loop over the socket, a signalfd, a timerfd and the programs'
+ * the launcher's own, flock()ed while it lives; at start a launcher removes the unlocked ones of
+ * its name and user that earlier launchers, killed outright, left. One epoll loop over the socket, a signalfd, a timerfd and the programs'
  * stderr pipes; no threads. */
 #pragma once
 

@@ -187,8 +187,11 @@ class PerchildLimitsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        kill_strays()
+        try:
+            cls.srv.graceful_stop()  # the launchers remove their TMPDIRs
+        finally:
+            cls.srv.stop()
+            kill_strays()
 
     def test_forks_past_max_processes_get_eagain_and_the_other_site_answers(self):
         srv = self.srv

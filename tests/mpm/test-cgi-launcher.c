@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgi-launcher.h"
@@ -571,6 +573,54 @@ Test(cgi_launcher_site, limits_and_tmpdir, .fini = launcher_stop, .timeout = 60)
         cr_assert_eq(kill(launcher_pid, SIGTERM), 0);
         cr_assert_eq(launcher_wait(10000), 0);
         cr_assert_neq(stat(dir, &st), 0, "%s outlived the launcher", dir);
+}
+
+static void make_dir(const char *path, bool old) {
+        char file[PATH_MAX];
+
+        snprintf(file, sizeof(file), "%s/left", path);
+        (void) rmdir(file); /* what an earlier run that failed left */
+        (void) rmdir(path);
+        cr_assert_eq(mkdir(path, 0700), 0, "%s: %s", path, strerror(errno));
+        cr_assert_eq(mkdir(file, 0700), 0, "%s: %s", file, strerror(errno));
+        if (old) {
+                struct timespec ts[2] = { { .tv_sec = time(NULL) - 3600 }, { .tv_sec = time(NULL) - 3600 } };
+                cr_assert_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+        }
+}
+
+/* A directory a launcher killed outright left (nobody holds its lock, not touched for a while) is
+ * removed by the next launcher of the same name; one in use or brand new is not. */
+Test(cgi_launcher_site, stale_tmpdirs_are_removed, .fini = launcher_stop, .timeout = 60) {
+        CgiLauncherOptions o = { .tmp_name = "mpmd-test-stale" };
+        const char *stale = "/tmp/mpmd-test-stale-STALE1", *fresh = "/tmp/mpmd-test-stale-FRESH1",
+                   *held = "/tmp/mpmd-test-stale-HELD01", *other = "/tmp/mpmd-test-stalex-OTHER1";
+        struct stat st;
+        Run run;
+
+        make_dir(stale, true);
+        make_dir(fresh, false);
+        make_dir(held, true);
+        make_dir(other, true);
+        int lock = open(held, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(lock, 0);
+        cr_assert_eq(flock(lock, LOCK_EX), 0);
+
+        launcher_fork_with(&o);
+        cr_assert_eq(launch("limits.sh", NULL, NULL, 10 * USEC_PER_SEC, false, &run), 0);
+        free(read_all(run.out, NULL));
+        close(run.out);
+        cr_assert_neq(stat(stale, &st), 0, "the stale directory was not removed");
+        cr_assert_eq(stat(fresh, &st), 0, "a new directory was removed");
+        cr_assert_eq(stat(held, &st), 0, "a directory in use was removed");
+        cr_assert_eq(stat(other, &st), 0, "another name's directory was removed");
+        close(lock);
+        for (const char *const *d = (const char *const[]) { fresh, held, other, NULL }; *d; d++) {
+                char file[PATH_MAX];
+                snprintf(file, sizeof(file), "%s/left", *d);
+                (void) rmdir(file);
+                (void) rmdir(*d);
+        }
 }
 
 Test(cgi_launcher, exec_failures_are_reported) {
