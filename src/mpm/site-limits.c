@@ -7,10 +7,10 @@
 #include "site-limits.h"
 
 const char *const site_limits_keys[SITE_LIMITS_N_KEYS] = {
-        "MaxProcesses",
-        "MemoryMax",
-        "MaxProgramSeconds",
-        "CPUWeight",
+        [SITE_LIMIT_MAX_PROCESSES] = "MaxProcesses",
+        [SITE_LIMIT_MEMORY_MAX] = "MemoryMax",
+        [SITE_LIMIT_MAX_PROGRAM_SECONDS] = "MaxProgramSeconds",
+        [SITE_LIMIT_CPU_WEIGHT] = "CPUWeight",
 };
 
 int site_limits_check(const SiteLimits *l, const char **ret_key) {
@@ -21,19 +21,21 @@ int site_limits_check(const SiteLimits *l, const char **ret_key) {
         return 0;
 }
 
-void site_limits_copy_key(SiteLimits *dst, const SiteLimits *src, size_t k) {
+void site_limits_copy_key(SiteLimits *dst, const SiteLimits *src, SiteLimitKey k) {
         switch (k) {
-        case 0:
+        case SITE_LIMIT_MAX_PROCESSES:
                 dst->max_processes = src->max_processes;
                 break;
-        case 1:
+        case SITE_LIMIT_MEMORY_MAX:
                 dst->memory_max = src->memory_max;
                 break;
-        case 2:
+        case SITE_LIMIT_MAX_PROGRAM_SECONDS:
                 dst->max_program_seconds = src->max_program_seconds;
                 break;
-        case 3:
+        case SITE_LIMIT_CPU_WEIGHT:
                 dst->cpu_weight = src->cpu_weight;
+                break;
+        case SITE_LIMITS_N_KEYS:
                 break;
         }
 }

@@ -44,8 +44,15 @@ typedef struct SiteLimits {
         { "CPUWeight", CONF_UINT, (base_offset) + offsetof(SiteLimits, cpu_weight), NULL, 0, 10000,        \
           .expect = "a weight from 1 to 10000 (cgroup v2 cpu.weight), or 0 for none" }
 
-#define SITE_LIMITS_N_KEYS 4
-extern const char *const site_limits_keys[SITE_LIMITS_N_KEYS]; /* in the order of SITE_LIMITS_ROWS */
+/* The keys, in the order of SITE_LIMITS_ROWS. */
+typedef enum SiteLimitKey {
+        SITE_LIMIT_MAX_PROCESSES,
+        SITE_LIMIT_MEMORY_MAX,
+        SITE_LIMIT_MAX_PROGRAM_SECONDS,
+        SITE_LIMIT_CPU_WEIGHT,
+        SITE_LIMITS_N_KEYS,
+} SiteLimitKey;
+extern const char *const site_limits_keys[SITE_LIMITS_N_KEYS];
 
 /* A MemoryMax below this is refused: no interpreter even starts in less. */
 #define SITE_LIMITS_MEMORY_MIN (UINT64_C(16) << 20)
@@ -54,8 +61,8 @@ extern const char *const site_limits_keys[SITE_LIMITS_N_KEYS]; /* in the order o
  * fault (a static string). */
 int site_limits_check(const SiteLimits *l, const char **ret_key);
 
-/* Copy key k (an index into site_limits_keys) from src to dst. */
-void site_limits_copy_key(SiteLimits *dst, const SiteLimits *src, size_t k);
+/* Copy key k from src to dst. */
+void site_limits_copy_key(SiteLimits *dst, const SiteLimits *src, SiteLimitKey k);
 
 typedef struct SiteRlimit {
         int resource;

@@ -1245,21 +1245,21 @@ static void resolve_site_limits(Loader *l) {
         const SiteLimits *defaults = c->mpm && c->mpm_config && c->mpm->site_limits
                                              ? c->mpm->site_limits(c->mpm_config)
                                              : NULL;
-        size_t first = row_of(vhost_directives, site_limits_keys[0]);
+        size_t first = row_of(vhost_directives, site_limits_keys[SITE_LIMIT_MAX_PROCESSES]);
         const char *key, *file;
         unsigned line;
 
         if (defaults) {
                 c->limits = *defaults;
-                for (size_t k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                for (SiteLimitKey k = 0; k < SITE_LIMITS_N_KEYS; k++) {
                         const ConfItem *it = conf_table_find(l->mpm_table, site_limits_keys[k]);
                         if (!it || l->mpm_keys[it - l->mpm_table].file == 0)
                                 continue;
                         key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
-                        if (k == 1 && site_limits_check(defaults, &key) < 0)
+                        if (k == SITE_LIMIT_MEMORY_MAX && site_limits_check(defaults, &key) < 0)
                                 load_error(l, file, line, "[%s] MemoryMax: expected at least 16M, or 0 for no limit",
                                            c->mpm->name);
-                        if (k == 3 && defaults->cpu_weight > 0)
+                        if (k == SITE_LIMIT_CPU_WEIGHT && defaults->cpu_weight > 0)
                                 load_warning(l, file, line,
                                              "[%s] CPUWeight: needs cgroup v2, which this mpmd does not use yet: "
                                              "no CPU weighting is applied",
@@ -1272,17 +1272,17 @@ static void resolve_site_limits(Loader *l) {
                 SiteLimits set = v->limits;
 
                 v->limits = c->limits;
-                for (size_t k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                for (SiteLimitKey k = 0; k < SITE_LIMITS_N_KEYS; k++) {
                         const KeySource *ks = &own[first + k];
                         if (ks->file == 0)
                                 continue;
                         site_limits_copy_key(&v->limits, &set, k);
                         key_source(l, ks, &file, &line);
-                        if (k == 1 && site_limits_check(&set, &key) < 0)
+                        if (k == SITE_LIMIT_MEMORY_MAX && site_limits_check(&set, &key) < 0)
                                 load_error(l, file, line,
                                            "[VirtualHost %s] MemoryMax: expected at least 16M, or 0 for no limit",
                                            v->name);
-                        if (k == 3 && set.cpu_weight > 0)
+                        if (k == SITE_LIMIT_CPU_WEIGHT && set.cpu_weight > 0)
                                 load_warning(l, file, line,
                                              "[VirtualHost %s] CPUWeight: needs cgroup v2, which this mpmd does not "
                                              "use yet: no CPU weighting is applied",
