@@ -119,37 +119,40 @@ int audit_limits_parse(const char *text, SiteLimits *ret) {
         return 0;
 }
 
-int audit_read_limits(pid_t pid, SiteLimits *ret) {
-        char path[64], buf[4096];
+/* /proc/PID/NAME into buf (NUL-terminated, cut at size - 1): its length, -ENOENT when the process
+ * is gone, or -errno. */
+static ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size) {
+        char path[64];
         size_t len = 0;
-        ssize_t n;
+        ssize_t n = 0;
         int fd;
 
-        snprintf(path, sizeof(path), "/proc/%d/limits", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-        while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
                 len += (size_t) n;
+        if (n < 0)
+                n = errno == ESRCH ? -ENOENT : -errno;
         close(fd);
         buf[len] = 0;
-        return audit_limits_parse(buf, ret);
+        return n < 0 ? n : (ssize_t) len;
+}
+
+int audit_read_limits(pid_t pid, SiteLimits *ret) {
+        char buf[4096];
+        ssize_t n = proc_read(pid, "limits", buf, sizeof(buf));
+
+        return n < 0 ? (int) n : audit_limits_parse(buf, ret);
 }
 
 int audit_read_ppid(pid_t pid, pid_t *ret) {
-        char path[64], buf[4096];
-        ssize_t n;
-        int fd;
+        char buf[4096];
+        ssize_t n = proc_read(pid, "status", buf, sizeof(buf));
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
         if (n <= 0)
-                return n == 0 ? -EBADMSG : (errno == ESRCH ? -ENOENT : -errno);
-        buf[n] = 0;
+                return n == 0 ? -EBADMSG : (int) n;
         const char *line = strstr(buf, "\nPPid:\t");
         uint64_t v;
         if (!line)
