@@ -25,6 +25,7 @@
 #include "cgi-launcher.h"
 #include "cgi-stderr.h"
 #include "cgi.h"
+#include "fd-pass.h"
 #include "log-channel.h"
 #include "log.h"
 #include "path.h"
@@ -695,47 +696,29 @@ static int launcher_start(Launcher *l, const CgiWireRequest *h, const LaunchStri
  * when every peer is gone. */
 static int launcher_receive(Launcher *l) {
         static char msg[CGI_WIRE_MESSAGE_MAX + 1];
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * CGI_WIRE_FDS)];
-        } control;
-        struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
-        int fds[CGI_WIRE_FDS] = { -1, -1, -1, -1, -1, -1 }, n_fds = 0, r;
+        int fds[CGI_WIRE_FDS] = { -1, -1, -1, -1, -1, -1 }, r;
+        size_t n_fds = 0;
         CgiWireRequest h;
         LaunchStrings s = {};
         pid_t pid = 0;
         ssize_t n;
 
-        n = recvmsg(l->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        n = fd_pass_receive(l->sock, msg, sizeof(msg), fds, CGI_WIRE_FDS, &n_fds, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+                return 0;
+        if (n == -EBADMSG) {
+                log_warning("cgi launcher: refused a request cut in transit (longer than %zu bytes or too many fds)",
+                            (size_t) CGI_WIRE_MESSAGE_MAX);
+                return 1;
+        }
         if (n < 0)
-                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+                return (int) n;
         if (n == 0)
                 return -EPIPE;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k; i++) {
-                                int fd;
-                                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                if (n_fds < CGI_WIRE_FDS)
-                                        fds[n_fds++] = fd;
-                                else
-                                        safe_close(fd);
-                        }
-                }
-
-        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds < CGI_WIRE_FDS - 1) {
+        if (n_fds < CGI_WIRE_FDS - 1) {
                 /* Without the first five fds there is no reply socket to answer on. */
-                log_warning("cgi launcher: refused a malformed request (%zd bytes, %d fds)", n, n_fds);
-                for (int i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
+                log_warning("cgi launcher: refused a malformed request (%zd bytes, %zu fds)", n, n_fds);
+                fd_pass_close_all(fds, n_fds);
                 return 1;
         }
 
