@@ -7,102 +7,25 @@
 #
 # Environment (meson sets it, see meson.build): MPMD_BUILD_ROOT, MPMD_SYSCONFDIR, MPMD_SBINDIR,
 # MPMD_BINDIR, MPMD_BUILTIN_MPM, MPMD_SHARED_MPMS, MPMD_MODULEDIR. Optional: MPMD_TEST_ROOT (the cached root, default /var/cache/mpmd-test-root),
-# MPMD_TEST_MIRROR (default http://deb.debian.org/debian), MPMD_TEST_KEEP=1 keeps the work folder.
+# MPMD_TEST_MIRROR (default: debootstrap's), MPMD_TEST_KEEP=1 keeps the work folder.
 # Exit status: 0 passed, 1 failed, 77 skipped (meson's convention), with the reason printed.
 set -euo pipefail
 
-SKIP=77
-ROOT=${MPMD_TEST_ROOT:-/var/cache/mpmd-test-root}
-MIRROR=${MPMD_TEST_MIRROR:-http://deb.debian.org/debian}
-SUITE=bookworm
-PACKAGES=systemd,systemd-sysv,dbus,curl,procps,libinih1,libcap2,libseccomp2
 MAX_EXPOSURE=2.0
 
-skip() { echo "SKIP: $*"; exit "$SKIP"; }
-pass() { echo "ok   - $*"; }
-fail() {
-        echo "FAIL - $*"
-        exit 1
-}
-step() { echo "---- $*"; }
+# shellcheck source=container-lib.sh
+source "$(dirname "$0")/container-lib.sh"
 
 # ---- can this machine run it? ------------------------------------------------------------------
-[[ $(id -u) -eq 0 ]] || skip "the system tests boot a container with systemd-nspawn and need root"
-for tool in systemd-nspawn debootstrap nsenter curl python3 meson; do
-        command -v "$tool" >/dev/null || skip "$tool is not installed (apt-get install systemd-container debootstrap curl)"
-done
+container_require meson
 BUILD=${MPMD_BUILD_ROOT:?MPMD_BUILD_ROOT: the meson build folder (meson test sets it)}
 CONFDIR=${MPMD_SYSCONFDIR:?MPMD_SYSCONFDIR (meson test sets it)}/mpmd
 [[ -x $BUILD/src/supervisor/mpmd ]] || fail "no mpmd binary in $BUILD"
 
 WORK=$(mktemp -d /tmp/mpmd-system.XXXXXX)
 STAGE=$WORK/stage
-NSPAWN=
-CPID=
 
-inside() { timeout "${INSIDE_TIMEOUT:-60}" nsenter -t "$CPID" -a "$@"; }
-
-diagnose() {
-        [[ -n $CPID ]] && kill -0 "$CPID" 2>/dev/null || return 0
-        echo "---- diagnostics: systemctl status of mpmd's units; journal of mpmd"
-        inside systemctl status --no-pager --full mpmd.socket mpmd.service mpmd-perchild.socket \
-                mpmd-perchild.service 2>&1 | tail -60 || true
-        inside journalctl --no-pager -n 80 -u mpmd.service -u mpmd-perchild.service 2>&1 || true
-}
-
-cleanup() {
-        local rc=$?
-        trap - EXIT INT TERM
-        rm -f "$WORK/load.run"
-        [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null || true
-        if [[ $rc -ne 0 && $rc -ne $SKIP ]]; then
-                diagnose
-        fi
-        if [[ -n $NSPAWN ]] && kill -0 "$NSPAWN" 2>/dev/null; then
-                # A clean poweroff first; whatever is left after a few seconds is killed, the
-                # container with it (PID 1 of its namespace).
-                [[ -n $CPID ]] && INSIDE_TIMEOUT=5 inside systemctl poweroff --no-block >/dev/null 2>&1 || true
-                for _ in $(seq 50); do
-                        kill -0 "$NSPAWN" 2>/dev/null || break
-                        sleep 0.2
-                done
-                if kill -0 "$NSPAWN" 2>/dev/null; then
-                        echo "container did not power off in 10 s: killing it"
-                        kill -KILL -- "-$NSPAWN" 2>/dev/null || true
-                        [[ -n $CPID ]] && kill -KILL "$CPID" 2>/dev/null || true
-                fi
-                wait "$NSPAWN" 2>/dev/null || true
-        fi
-        if [[ ${MPMD_TEST_KEEP:-0} == 1 || ($rc -ne 0 && $rc -ne $SKIP) ]]; then
-                echo "work folder kept: $WORK"
-        else
-                rm -rf "$WORK"
-        fi
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---- the cached root -----------------------------------------------------------------------------
-if [[ ! -x $ROOT/usr/lib/systemd/systemd ]]; then
-        curl -fsI --max-time 15 "$MIRROR/dists/$SUITE/Release" >/dev/null ||
-                skip "no cached root at $ROOT and the Debian mirror $MIRROR cannot be reached"
-        step "debootstrap $SUITE into $ROOT (once; about a minute)"
-        exec 9>"$ROOT.lock"
-        flock -w 900 9 || fail "another run holds $ROOT.lock"
-        if [[ ! -x $ROOT/usr/lib/systemd/systemd ]]; then
-                rm -rf "$ROOT.tmp"
-                timeout 900 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT.tmp" "$MIRROR" \
-                        >"$WORK/debootstrap.log" 2>&1 ||
-                        {
-                                tail -20 "$WORK/debootstrap.log"
-                                fail "debootstrap failed (log above)"
-                        }
-                mv "$ROOT.tmp" "$ROOT"
-        fi
-        exec 9>&-
-fi
-pass "root with systemd at $ROOT"
+container_root
 
 # ---- install the build ---------------------------------------------------------------------------
 step "install $BUILD into a staging folder"
@@ -122,29 +45,8 @@ TMPFILES=$(stage_find '*/tmpfiles.d/mpmd.conf')
 pass "installed: $SBIN_MPMD $UNIT $SYSUSERS $TMPFILES $CONFDIR/mpmd.conf"
 
 # ---- boot ----------------------------------------------------------------------------------------
-step "boot systemd in a container"
-setsid systemd-nspawn -q -D "$ROOT" --volatile=overlay --register=no --keep-unit \
-        --bind-ro="$STAGE":/opt/stage -b </dev/null >"$WORK/nspawn.log" 2>&1 &
-NSPAWN=$!
-for _ in $(seq 150); do
-        CPID=$(pgrep -P "$NSPAWN" -x systemd || true)
-        [[ -n $CPID ]] && break
-        kill -0 "$NSPAWN" 2>/dev/null || { cat "$WORK/nspawn.log"; fail "systemd-nspawn exited"; }
-        sleep 0.2
-done
-[[ -n $CPID ]] || fail "no systemd in the container after 30 s"
-# Until PID 1 listens, systemctl fails at once: ask again, within a bound.
-state=
-deadline=$((SECONDS + 90))
-while ((SECONDS < deadline)); do
-        state=$(INSIDE_TIMEOUT=$((deadline - SECONDS + 1)) inside systemctl is-system-running --wait 2>/dev/null || true)
-        [[ $state == running || $state == degraded ]] && break
-        sleep 0.3
-done
-case $state in
-running | degraded) pass "systemd $(inside systemctl --version | head -1 | cut -d' ' -f2) is up ($state)" ;;
-*) fail "system state \"$state\" after 90 s" ;;
-esac
+container_boot "$STAGE" /opt/stage
+
 
 step "install into the container, as a package's scripts would"
 inside sh -c 'tar -C /opt/stage -cf - . | tar -C / -xf - --keep-directory-symlink --no-overwrite-dir' ||
@@ -154,10 +56,10 @@ inside systemd-sysusers "$SYSUSERS" || fail "systemd-sysusers $SYSUSERS"
 inside systemd-tmpfiles --create "$TMPFILES" || fail "systemd-tmpfiles --create $TMPFILES"
 inside id mpmd >/dev/null || fail "sysusers.d did not create the user mpmd"
 pass "user mpmd: $(inside id mpmd)"
-inside test -r /var/www/mpmd/index.html || fail "tmpfiles.d did not create /var/www/mpmd/index.html"
-pass "document root: $(inside stat -c '%n %U:%G %a' /var/www/mpmd)"
+inside test -r /var/www/html/index.mpmd-debian.html ||
+        fail "tmpfiles.d did not create /var/www/html/index.mpmd-debian.html"
+pass "document root: $(inside stat -c '%n %U:%G %a' /var/www/html)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/
 inside mkdir -p /etc/systemd/system/mpmd.socket.d
@@ -165,15 +67,22 @@ printf '[Socket]\nListenStream=\nListenStream=%s\n' "$PORT" | inside sh -c 'cat 
 # A short watchdog: if mpmd stopped sending WATCHDOG=1, systemd would kill it during this test.
 inside mkdir -p /etc/systemd/system/mpmd.service.d
 printf '[Service]\nWatchdogSec=3s\n' | inside sh -c 'cat >/etc/systemd/system/mpmd.service.d/watchdog.conf'
-# The MPM of a build without one linked in: event, as a distribution's default configuration would
-# load it.
+# The MPM of a build without one linked in: the installed conf.d/00-mpm.conf loads one (event when
+# it was built), as a distribution's configuration does; select_mpm switches it as an operator would.
 has_mpm() { [[ ${MPMD_BUILTIN_MPM:-} == "$1" || ,${MPMD_SHARED_MPMS:-}, == *,"$1",* ]]; }
-load_module() { [[ -n ${MPMD_BUILTIN_MPM:-} ]] || printf 'LoadModule = mpm_%s_module %s/mpm_%s.so\n' "$1" "${MPMD_MODULEDIR:?}" "$1"; }
-if [[ -z ${MPMD_BUILTIN_MPM:-} ]] && ! has_mpm event; then
-        fail "a build with shared MPMs needs the event module for this test"
+select_mpm() {
+        [[ -n ${MPMD_BUILTIN_MPM:-} ]] && return 0
+        inside sed -i "s|^LoadModule = .*|LoadModule = mpm_$1_module ${MPMD_MODULEDIR:?}/mpm_$1.so|" \
+                "$CONFDIR/conf.d/00-mpm.conf" || fail "editing $CONFDIR/conf.d/00-mpm.conf"
+}
+if [[ -z ${MPMD_BUILTIN_MPM:-} ]]; then
+        has_mpm event || fail "a build with shared MPMs needs the event module for this test"
+        inside grep -q "^LoadModule = mpm_event_module " "$CONFDIR/conf.d/00-mpm.conf" ||
+                fail "the installed $CONFDIR/conf.d/00-mpm.conf does not load the event MPM"
+        pass "the installed conf.d/00-mpm.conf loads the event MPM"
 fi
 # info level, so that the journal holds notices and infos next to the errors checked below.
-printf '[Server]\nLogLevel = info\n%s\n' "$(load_module event)" | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
+printf '[Server]\nLogLevel = info\n' | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
 inside systemctl daemon-reload
 pass "drop-ins: mpmd.socket ListenStream=$PORT, mpmd.service WatchdogSec=3s"
 
@@ -371,7 +280,7 @@ UID_B=$(inside id -u mpmdsiteb)
 BPORT=$(free_port)
 inside systemctl stop mpmd-vhost@site1.socket || fail "systemctl stop mpmd-vhost@site1.socket"
 inside rm -f "$CONFDIR/conf.d/60-site1.conf"
-printf '[Server]\nLogLevel = info\n%s\n' "$(load_module perchild)" | inside sh -c "cat >$CONFDIR/conf.d/50-test.conf"
+select_mpm perchild
 printf '[VirtualHost a]\nServerName = a.test\nDocumentRoot = /srv/site-a\nUser = mpmdsitea\nGroup = mpmdsitea\n
 [VirtualHost b]\nServerName = b.test\nDocumentRoot = /srv/site-b\nUser = mpmdsiteb\nGroup = mpmdsiteb\nListen = vhost:b\n' |
         inside sh -c "cat >$CONFDIR/conf.d/70-perchild.conf"
