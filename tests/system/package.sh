@@ -93,6 +93,41 @@ pass "an index.html of the administrator's comes before the package's page"
 inside systemctl reload mpmd.service || fail "systemctl reload mpmd"
 pass "systemctl reload mpmd"
 
+# ---- log rotation ----------------------------------------------------------------------------------
+step "logrotate -f /etc/logrotate.d/mpmd"
+INSIDE_TIMEOUT=300 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q logrotate >>"$WORK/apt.log" 2>&1 ||
+        fail "apt-get install logrotate (the package recommends it)"
+printf '[Server]\nCustomLog = /var/log/mpmd/access.log combined\n' |
+        inside sh -c 'cat >/etc/mpmd/conf.d/50-access-log.conf'
+inside systemctl reload mpmd.service || fail "systemctl reload with an access log"
+curl -fsS --max-time 20 "http://127.0.0.1:$PORT/before-rotation" >/dev/null 2>&1 || true
+# Workers buffer access log lines for up to a second (access-log.h): wait for them.
+wait_line() {
+        local deadline=$((SECONDS + 10))
+        until inside grep -q "$1" "$2"; do
+                ((SECONDS < deadline)) || return 1
+                sleep 0.2
+        done
+}
+wait_line "GET /before-rotation " /var/log/mpmd/access.log || fail "no access log line before rotation"
+inside logrotate -f /etc/logrotate.d/mpmd >"$WORK/logrotate.log" 2>&1 ||
+        {
+                cat "$WORK/logrotate.log"
+                fail "logrotate -f /etc/logrotate.d/mpmd"
+        }
+inside grep -q "GET /before-rotation " /var/log/mpmd/access.log.1 || fail "the old lines are not in access.log.1"
+[[ $(inside stat -c '%U:%G %a' /var/log/mpmd/access.log) == "mpmd:adm 640" ]] ||
+        fail "the new access.log is $(inside stat -c '%U:%G %a' /var/log/mpmd/access.log), not mpmd:adm 640"
+for i in 1 2 3 4 5 6; do
+        curl -fsS --max-time 20 "http://127.0.0.1:$PORT/after-rotation-$i" >/dev/null 2>&1 || true
+done
+for i in 1 2 3 4 5 6; do
+        wait_line "GET /after-rotation-$i " /var/log/mpmd/access.log ||
+                fail "request $i after rotation is not in the new access.log (a worker still writes the old file?)"
+done
+inside grep -q "after-rotation" /var/log/mpmd/access.log.1 && fail "lines after rotation went to access.log.1"
+pass "rotated: old lines in access.log.1, every request after it in the new access.log (mpmd:adm 0640)"
+
 # ---- purge -----------------------------------------------------------------------------------------
 step "apt-get purge mpmd"
 inside sh -c 'echo x >/var/log/mpmd/error.log'
@@ -101,10 +136,14 @@ INSIDE_TIMEOUT=120 inside env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q
                 tail -20 "$WORK/apt.log"
                 fail "apt-get purge mpmd"
         }
-inside test ! -e /etc/mpmd || fail "purge left /etc/mpmd: $(inside find /etc/mpmd | head)"
+for f in mpmd.conf conf.d/00-mpm.conf conf.d/10-mpm.conf conf.d/20-connections.conf; do
+        inside test ! -e "/etc/mpmd/$f" || fail "purge left /etc/mpmd/$f"
+done
+# a file of the administrator's (the access log fragment above) is not the package's to remove
+inside test -e /etc/mpmd/conf.d/50-access-log.conf || fail "purge removed a configuration file it did not install"
 inside test ! -e /var/log/mpmd || fail "purge left /var/log/mpmd"
 inside test ! -e /usr/sbin/mpmd || fail "purge left /usr/sbin/mpmd"
 inside test -e /var/www/html/index.html || fail "purge removed the administrator's index.html"
 inside id mpmd >/dev/null || fail "purge removed the system user mpmd (Debian policy keeps it)"
 curl -fsS --max-time 3 "http://127.0.0.1:$PORT/" >/dev/null 2>&1 && fail "the port still answers after purge"
-pass "purged: configuration and logs gone, the users and the administrator's files stay, the port closed"
+pass "purged: the package's configuration and the logs gone; the users and the administrator's files stay; the port closed"
