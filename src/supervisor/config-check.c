@@ -13,9 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgi.h"
 #include "config-loader.h"
-#include "server-logs.h"
 #include "site-limits.h"
 #include "strv.h"
 
@@ -130,99 +128,85 @@ void check_filesystem(Loader *l) {
         }
 }
 
-/* CustomLog: a path and a format that compiles (the files are opened when a generation starts). */
-/* A site key whose value only its module can judge as a whole: checked once the files are read, the
- * error placed at the line that set it. check() returns < 0 with *why (malloc'd, may stay NULL). */
-typedef int (*SiteKeyCheck)(const HttpSiteConfig *cfg, char **why);
+/* A row's own check() (conf-table.h) of a complete value, placed at the line that set it; an
+ * inherited value is checked as [Server]'s. */
+static void check_rows(Loader *l, const ConfItem *table, const char *label, const void *base, const KeySource *keys) {
+        for (const ConfItem *it = table; it->key; it++) {
+                _cleanup_free_ char *why = NULL;
+                const char *file;
+                unsigned line;
+                int r;
 
-/* The checkers' texts may start with the key itself; the location already names it. */
-static const char *site_key_why(const char *key, const char *why) {
-        size_t n = strlen(key);
-
-        if (!why)
-                return "invalid";
-        if (strncmp(why, key, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
-                return why + n + 2;
-        return why;
-}
-
-/* on_disk: check() looks at the filesystem, which a site's own paths are not checked against here. */
-static void check_site_key(Loader *l, const char *key, SiteKeyCheck check, bool on_disk) {
-        Config *c = l->config;
-        size_t row = row_of(http_site_directives, key);
-        const char *file;
-        unsigned line;
-        char *why = NULL;
-
-        if (check(&c->site, &why) < 0) {
-                key_source(l, &l->site_keys[row], &file, &line);
-                load_error(l, file, line, "[Server] %s: %s", key, site_key_why(key, why));
-                why = mfree(why);
-        }
-        for (size_t i = 0; i < c->n_vhosts; i++) {
-                const KeySource *k = &l->vhost_keys[i].site[row];
-                if (k->file == 0) /* inherited: checked as [Server]'s */
+                if (!it->check)
                         continue;
-                if (on_disk && config_site_paths_are_its_own(c, &c->vhosts[i]))
+                r = conf_item_check(it, base, &why);
+                if (r == -ENOMEM)
+                        l->oom = true;
+                if (r >= 0 || r == -ENOMEM)
                         continue;
-                if (check(&c->vhosts[i].site, &why) < 0) {
-                        key_source(l, k, &file, &line);
-                        load_error(l, file, line, "[VirtualHost %s] %s: %s", c->vhosts[i].name, key,
-                                   site_key_why(key, why));
-                        why = mfree(why);
-                }
+                key_source(l, &keys[it - table], &file, &line);
+                load_error(l, file, line, "%s %s: %s", label, it->key, why ? why : "invalid");
         }
 }
 
-static int check_custom_log(const HttpSiteConfig *cfg, char **why) {
-        return cfg->custom_log ? http_site_log_check(cfg, why) : 0;
-}
-
-static int check_read_timeout(const HttpSiteConfig *cfg, char **why) {
-        HttpReadTimeout t;
-        const char *error = NULL;
-
-        if (!cfg->request_read_timeout || http_read_timeout_parse(cfg->request_read_timeout, &t, &error) >= 0)
-                return 0;
-        *why = strdup(error ? error : "invalid");
-        return -EINVAL;
-}
-
-static int check_script_alias(const HttpSiteConfig *cfg, char **why) {
-        if (!cfg->script_alias)
-                return 0;
-        return cgi_script_alias_check(cfg, why);
-}
-
-static int check_add_handler(const HttpSiteConfig *cfg, char **why) {
-        return cfg->add_handler ? cgi_add_handler_check(cfg, why) : 0;
-}
-
-/* The directories are opened when a generation is built: say now which one is missing. */
-static int check_script_alias_directories(const HttpSiteConfig *cfg, char **why) {
-        if (!cfg->script_alias || cgi_script_alias_check(cfg, why) < 0) {
-                *why = mfree(*why); /* a bad list is reported by check_script_alias() */
-                return 0;
-        }
-        for (char **p = cfg->script_alias; p[0] && p[1]; p += 2) {
+/* The ScriptAlias directories are opened when a generation is built: say now which one is
+ * missing. The list itself was judged line by line by its row (site-config.c). */
+static void check_script_alias_directories(Loader *l, const char *label, const HttpSiteConfig *cfg,
+                                           const KeySource *k) {
+        for (char **p = cfg->script_alias; p && p[0] && p[1]; p += 2) {
                 struct stat st;
                 int e = stat(p[1], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-                if (e != 0) {
-                        if (asprintf(why, "%s: %s", p[1], strerror(e)) < 0)
-                                *why = NULL;
-                        return -EINVAL;
-                }
+                const char *file;
+                unsigned line;
+
+                if (e == 0)
+                        continue;
+                key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s ScriptAlias: %s: %s", label, p[1], strerror(e));
+                return;
         }
-        return 0;
 }
 
 void check_site_keys(Loader *l) {
-        check_site_key(l, "CustomLog", check_custom_log, false);
-        check_site_key(l, "RequestReadTimeout", check_read_timeout, false);
-        check_site_key(l, "ScriptAlias", check_script_alias, false);
-        check_site_key(l, "AddHandler", check_add_handler, false);
+        Config *c = l->config;
+        size_t alias = row_of(http_site_directives, "ScriptAlias");
+
+        check_rows(l, config_directives, "[Server]", c, l->server_keys);
+        check_rows(l, http_site_directives, "[Server]", &c->site, l->site_keys);
         if (l->opts->check_filesystem)
-                check_site_key(l, "ScriptAlias", check_script_alias_directories, true);
+                check_script_alias_directories(l, "[Server]", &c->site, &l->site_keys[alias]);
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                _cleanup_free_ char *label = NULL;
+
+                if (asprintf(&label, "[VirtualHost %s]", v->name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                check_rows(l, vhost_directives, label, v, l->vhost_keys[i].own);
+                /* Inherited keys were checked as [Server]'s: only what the site set itself. */
+                for (const ConfItem *it = http_site_directives; it->key; it++) {
+                        _cleanup_free_ char *why = NULL;
+                        const KeySource *k = &l->vhost_keys[i].site[it - http_site_directives];
+                        const char *file;
+                        unsigned line;
+                        int r;
+
+                        if (!it->check || k->file == 0)
+                                continue;
+                        r = conf_item_check(it, &v->site, &why);
+                        if (r == -ENOMEM)
+                                l->oom = true;
+                        if (r >= 0 || r == -ENOMEM)
+                                continue;
+                        key_source(l, k, &file, &line);
+                        load_error(l, file, line, "%s %s: %s", label, it->key, why ? why : "invalid");
+                }
+                /* A site's own paths are not looked at with our rights (config_site_paths_are_its_own). */
+                if (l->opts->check_filesystem && l->vhost_keys[i].site[alias].file != 0 &&
+                    !config_site_paths_are_its_own(c, v))
+                        check_script_alias_directories(l, label, &v->site, &l->vhost_keys[i].site[alias]);
+        }
 }
 
 void check_listen(Loader *l) {
@@ -279,15 +263,15 @@ void check_mpm_site_names(Loader *l) {
 }
 
 /* Each site's CGI limits: what its section sets, the MPM's defaults for the rest (none without an
- * MPM that has them). Values the table's bounds cannot express are checked at the line that set
- * them; CPUWeight, which only a cgroup could enforce, is kept and warned about. */
+ * MPM that has them). MemoryMax's lower bound is its row's (site-limits.h); CPUWeight, which only a
+ * cgroup could enforce, is kept and warned about. */
 void resolve_site_limits(Loader *l) {
         Config *c = l->config;
         const SiteLimits *defaults = c->mpm && c->mpm_config && c->mpm->site_limits
                                              ? c->mpm->site_limits(c->mpm_config)
                                              : NULL;
         size_t first = row_of(vhost_directives, site_limits_keys[SITE_LIMIT_MAX_PROCESSES]);
-        const char *key, *file;
+        const char *file;
         unsigned line;
 
         if (defaults) {
@@ -297,9 +281,6 @@ void resolve_site_limits(Loader *l) {
                         if (!it || l->mpm_keys[it - l->mpm_table].file == 0)
                                 continue;
                         key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
-                        if (k == SITE_LIMIT_MEMORY_MAX && site_limits_check(defaults, &key) < 0)
-                                load_error(l, file, line, "[%s] MemoryMax: expected at least 16M, or 0 for no limit",
-                                           c->mpm->name);
                         if (k == SITE_LIMIT_CPU_WEIGHT && defaults->cpu_weight > 0)
                                 load_warning(l, file, line,
                                              "[%s] CPUWeight: needs cgroup v2, which this mpmd does not use yet: "
@@ -319,10 +300,6 @@ void resolve_site_limits(Loader *l) {
                                 continue;
                         site_limits_copy_key(&v->limits, &set, k);
                         key_source(l, ks, &file, &line);
-                        if (k == SITE_LIMIT_MEMORY_MAX && site_limits_check(&set, &key) < 0)
-                                load_error(l, file, line,
-                                           "[VirtualHost %s] MemoryMax: expected at least 16M, or 0 for no limit",
-                                           v->name);
                         if (k == SITE_LIMIT_CPU_WEIGHT && set.cpu_weight > 0)
                                 load_warning(l, file, line,
                                              "[VirtualHost %s] CPUWeight: needs cgroup v2, which this mpmd does not "
