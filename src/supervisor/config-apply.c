@@ -5,6 +5,7 @@
  * files override scalar keys and extend list keys (each row's merge rule, conf-table.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,104 +15,165 @@
 
 /* ---- applying entries --------------------------------------------------------------------- */
 
+/* Continuation lines join the value of their key (config-read.c): a text or a list reads on, a
+ * number or a switch would only become a bad value, so those say what went wrong. */
+static bool type_takes_continuation(ConfType t) {
+        return t == CONF_STRING || t == CONF_STRV || t == CONF_LINES || t == CONF_CUSTOM;
+}
+
 static void apply_entry(Loader *l, const Entry *e, const ConfItem *table, const ConfItem *item, void *base,
-                        KeySource *keys, unsigned *error_count) {
+                        KeySource *keys) {
         KeySource *k = &keys[item - table];
         const char *file = file_name(l, e->file);
         _cleanup_free_ char *why = NULL;
-        unsigned before = l->n_errors;
-        bool replace = false;
+        ConfApplyContext ctx = { .file = file, .line = e->line };
         int r;
 
-        if (e->continuation) {
-                if (item->type != CONF_STRV) {
-                        load_error(l, file, e->line, "%s %s: a continuation line is only allowed for list keys",
-                                   l->label, item->key);
-                        goto finish;
-                }
-        } else if (item->type == CONF_STRV)
+        if (e->cont_line != 0 && !type_takes_continuation(item->type)) {
+                load_error(l, file, e->cont_line,
+                           "%s %s: a continuation line is only allowed for keys that take text or a list", l->label,
+                           item->key);
+                return;
+        }
+        if (item->type == CONF_STRV || item->type == CONF_LINES)
                 /* The first occurrence replaces the default; a later file replaces a CONF_LIST_REPLACE
                  * list (and extends it within itself); otherwise lists grow. */
-                replace = k->file == 0 || ((item->flags & CONF_LIST_REPLACE) && k->file != e->file + 1);
+                ctx.replace_list = k->file == 0 || ((item->flags & CONF_LIST_REPLACE) && k->file != e->file + 1);
         else if (k->file == e->file + 1) {
                 load_error(l, file, e->line, "%s %s: already set at line %u of this file; remove one of the two",
                            l->label, item->key, k->line);
-                goto finish;
+                return;
         }
 
-        r = conf_item_apply(item, base, e->value, replace, &why);
+        r = conf_item_apply_at(item, base, e->value, &ctx, &why);
         if (r == -ENOMEM)
                 l->oom = true;
         else if (r < 0)
                 load_error(l, file, e->line, "%s %s: %s", l->label, item->key, why ? why : "bad value");
-        if (!e->continuation)
-                *k = (KeySource) { .file = e->file + 1, .line = e->line };
-finish:
-        if (error_count)
-                *error_count += l->n_errors - before;
+        *k = (KeySource) { .file = e->file + 1, .line = e->line };
 }
 
-static void unknown_key(Loader *l, const Entry *e, const char *hint) {
-        if (e->continuation)
-                return; /* its first line was reported */
-        load_error(l, file_name(l, e->file), e->line, "unknown key %s in %s%s", e->key, l->label, hint ? hint : "");
-}
+/* The tables a key may come from, and where each puts its values in the section being read. */
+typedef struct KeyTable {
+        const ConfItem *table;
+        unsigned contexts; /* what its rows with contexts 0 allow */
+        void *base;        /* the struct of this section; NULL: the table has no place in it */
+        KeySource *keys;
+        const char *mpm_name; /* an MPM's table: its section's name */
+} KeyTable;
 
-static void apply_server_key(Loader *l, const Entry *e) {
-        Config *c = l->config;
-        const ConfItem *item;
+enum { KT_SERVER, KT_VHOST, KT_SITE, KT_MPM, _KT_MAX };
 
-        if ((item = conf_table_find(config_directives, e->key)))
-                apply_entry(l, e, config_directives, item, c, l->server_keys, NULL);
-        else if ((item = conf_table_find(http_site_directives, e->key)))
-                apply_entry(l, e, http_site_directives, item, &c->site, l->site_keys, NULL);
-        else if (strcasecmp(e->key, LOAD_MODULE) == 0) {
-                /* Collected before this pass. */
-                if (e->continuation)
-                        load_error(l, file_name(l, e->file), e->line,
-                                   "[Server] " LOAD_MODULE ": a continuation line is only allowed for list keys");
-        } else if (c->mpm && conf_table_find(l->mpm_table, e->key)) {
-                _cleanup_free_ char *hint = NULL;
-
-                if (asprintf(&hint, " (it belongs in [%s])", c->mpm->name) < 0) {
-                        hint = NULL;
-                        l->oom = true;
-                }
-                unknown_key(l, e, hint);
-        } else
-                unknown_key(l, e, NULL);
-}
-
-static void apply_vhost_key(Loader *l, const Entry *e) {
-        ConfigVhost *v = &l->config->vhosts[l->index];
-        VhostKeys *k = &l->vhost_keys[l->index];
-        const ConfItem *item;
-
-        if ((item = conf_table_find(vhost_directives, e->key)))
-                apply_entry(l, e, vhost_directives, item, v, k->own, NULL);
-        else if ((item = conf_table_find(http_site_directives, e->key)))
-                apply_entry(l, e, http_site_directives, item, &v->site, k->site, NULL);
-        else if (conf_table_find(config_directives, e->key) || strcasecmp(e->key, LOAD_MODULE) == 0)
-                unknown_key(l, e, " (it is only allowed in [Server])");
-        else
-                unknown_key(l, e, NULL);
-}
-
-static void apply_mpm_key(Loader *l, const Entry *e, const ConfItem *table, void *config, KeySource *keys,
-                          unsigned *error_count) {
-        const ConfItem *item = conf_table_find(table, e->key);
-
-        if (item) {
-                apply_entry(l, e, table, item, config, keys, error_count);
-                return;
+static unsigned section_context(const Loader *l) {
+        switch (l->kind) {
+        case SECTION_SERVER:
+                return CONF_CTX_SERVER;
+        case SECTION_VHOST:
+                return CONF_CTX_VHOST;
+        default:
+                return CONF_CTX_MPM;
         }
-        if (!e->continuation && error_count)
-                (*error_count)++;
-        if (conf_table_find(config_directives, e->key) || conf_table_find(http_site_directives, e->key) ||
-            strcasecmp(e->key, LOAD_MODULE) == 0)
-                unknown_key(l, e, " (it belongs in [Server])");
+}
+
+static void key_tables(Loader *l, KeyTable t[static _KT_MAX]) {
+        Config *c = l->config;
+        unsigned ctx = section_context(l);
+        ConfigVhost *v = ctx == CONF_CTX_VHOST ? &c->vhosts[l->index] : NULL;
+        VhostKeys *vk = v ? &l->vhost_keys[l->index] : NULL;
+
+        t[KT_SERVER] = (KeyTable) { config_directives, CONF_CTX_SERVER, ctx == CONF_CTX_SERVER ? c : NULL, l->server_keys };
+        t[KT_VHOST] = (KeyTable) { vhost_directives, CONF_CTX_VHOST, v, vk ? vk->own : NULL };
+        t[KT_SITE] = (KeyTable) { http_site_directives, CONF_CTX_SERVER | CONF_CTX_VHOST,
+                                  v ? (void *) &v->site : ctx == CONF_CTX_SERVER ? (void *) &c->site : NULL,
+                                  vk ? vk->site : l->site_keys };
+        if (l->kind == SECTION_OTHER_MPM) {
+                OtherMpm *o = &l->others[l->index];
+
+                t[KT_MPM] = (KeyTable) { o->ops && o->ops->directives ? o->ops->directives : empty_directives,
+                                         CONF_CTX_MPM, o->config, o->keys, mpm_section_names[l->index] };
+        } else
+                t[KT_MPM] = (KeyTable) { c->mpm ? l->mpm_table : empty_directives, CONF_CTX_MPM,
+                                         ctx == CONF_CTX_MPM ? c->mpm_config : NULL, l->mpm_keys,
+                                         c->mpm ? c->mpm->name : NULL };
+}
+
+/* "[Server]", "[VirtualHost NAME]" or "[perchild]", joined with " or ": where a row may be written. */
+static char *describe_contexts(const KeyTable *t, const ConfItem *item) {
+        unsigned ctx = item->contexts != 0 ? item->contexts : t->contexts;
+        char *s = NULL;
+        int r;
+
+        r = asprintf(&s, "%s%s%s%s%s%s%s", ctx & CONF_CTX_SERVER ? "[Server]" : "",
+                     (ctx & CONF_CTX_SERVER) && (ctx & CONF_CTX_VHOST) ? " or " : "",
+                     ctx & CONF_CTX_VHOST ? "[VirtualHost NAME]" : "",
+                     (ctx & (CONF_CTX_SERVER | CONF_CTX_VHOST)) && (ctx & CONF_CTX_MPM) ? " or " : "",
+                     ctx & CONF_CTX_MPM ? "[" : "", ctx & CONF_CTX_MPM ? (t->mpm_name ? t->mpm_name : "MPM") : "",
+                     ctx & CONF_CTX_MPM ? "]" : "");
+        return r < 0 ? NULL : s;
+}
+
+static void not_allowed(Loader *l, const Entry *e, const char *where) {
+        load_error(l, file_name(l, e->file), e->line, "%s is not allowed in %s (it belongs in %s)", e->key, l->label,
+                   where ? where : "another section");
+}
+
+/* The nearest key this section takes, for a typo: "KeepAliveTimout" → KeepAliveTimeout. */
+static void unknown_key(Loader *l, const Entry *e, const KeyTable t[static _KT_MAX]) {
+        unsigned ctx = section_context(l), best = UINT_MAX;
+        const char *suggestion = NULL;
+
+        for (size_t i = 0; i < _KT_MAX; i++) {
+                const char *s;
+
+                if (!t[i].base)
+                        continue;
+                s = conf_table_suggest(t[i].table, t[i].contexts, ctx, e->key, &best);
+                if (s)
+                        suggestion = s;
+        }
+        if (ctx == CONF_CTX_SERVER && conf_distance(e->key, LOAD_MODULE) <= 2 && conf_distance(e->key, LOAD_MODULE) < best)
+                suggestion = LOAD_MODULE;
+        if (suggestion)
+                load_error(l, file_name(l, e->file), e->line, "unknown key \"%s\" in %s (did you mean %s?)", e->key,
+                           l->label, suggestion);
         else
-                unknown_key(l, e, NULL);
+                load_error(l, file_name(l, e->file), e->line, "unknown key \"%s\" in %s", e->key, l->label);
+}
+
+/* A key is applied by the first table whose row allows this section; a key that only other
+ * sections allow is refused with where it belongs. Returns whether it was applied. */
+static bool apply_key(Loader *l, const Entry *e) {
+        unsigned ctx = section_context(l);
+        _cleanup_free_ char *where = NULL;
+        KeyTable t[_KT_MAX];
+
+        key_tables(l, t);
+        for (size_t i = 0; i < _KT_MAX; i++) {
+                const ConfItem *item = conf_table_find(t[i].table, e->key);
+
+                if (!item)
+                        continue;
+                if (t[i].base && t[i].keys && conf_item_allowed(item, t[i].contexts, ctx)) {
+                        unsigned before = l->n_errors;
+
+                        apply_entry(l, e, t[i].table, item, t[i].base, t[i].keys);
+                        return l->n_errors == before;
+                }
+                if (!where) {
+                        where = describe_contexts(&t[i], item);
+                        if (!where)
+                                l->oom = true;
+                }
+        }
+        if (strcasecmp(e->key, LOAD_MODULE) == 0) {
+                if (ctx == CONF_CTX_SERVER)
+                        return true; /* collected before this pass */
+                not_allowed(l, e, "[Server]");
+        } else if (where)
+                not_allowed(l, e, where);
+        else
+                unknown_key(l, e, t);
+        return false;
 }
 
 static int vhost_add(Loader *l, const Entry *e, const char *name) {
@@ -235,31 +297,27 @@ void apply_entries(Loader *l) {
                 }
                 switch (l->kind) {
                 case SECTION_NONE:
-                        if (!e->continuation)
-                                load_error(l, file_name(l, e->file), e->line,
-                                           "%s: a key before the first section; expected [Server], "
-                                           "[VirtualHost NAME] or an MPM section above it",
-                                           e->key);
+                        load_error(l, file_name(l, e->file), e->line,
+                                   "%s: a key before the first section; expected [Server], "
+                                   "[VirtualHost NAME] or an MPM section above it",
+                                   e->key);
                         break;
                 case SECTION_SKIP:
                         break;
                 case SECTION_SERVER:
-                        apply_server_key(l, e);
-                        break;
                 case SECTION_VHOST:
-                        apply_vhost_key(l, e);
+                        (void) apply_key(l, e);
                         break;
                 case SECTION_MPM:
-                        apply_mpm_key(l, e, l->mpm_table, l->config->mpm_config, l->mpm_keys, &l->mpm_errors);
+                        /* The MPM's own check is skipped after an error in its section. */
+                        if (!apply_key(l, e))
+                                l->mpm_errors++;
                         break;
-                case SECTION_OTHER_MPM: {
-                        OtherMpm *o = &l->others[l->index];
-
-                        if (o->config && o->keys)
-                                apply_mpm_key(l, e, o->ops->directives ? o->ops->directives : empty_directives,
-                                              o->config, o->keys, NULL);
+                case SECTION_OTHER_MPM:
+                        /* Tuning for an MPM not in use, checked only when it is built in. */
+                        if (l->others[l->index].config && l->others[l->index].keys)
+                                (void) apply_key(l, e);
                         break;
-                }
                 }
         }
 }
@@ -272,9 +330,16 @@ void inherit_vhosts(Loader *l) {
 
         for (size_t i = 0; i < c->n_vhosts; i++)
                 for (size_t row = 0; row < n; row++) {
+                        const ConfItem *it = &http_site_directives[row];
+                        int r;
+
+                        /* A key the site gave keeps its own value, or adds to [Server]'s (the row's
+                         * merge rule); one it did not give is [Server]'s. */
                         if (l->vhost_keys[i].site[row].file != 0)
-                                continue;
-                        if (conf_item_copy(&http_site_directives[row], &c->vhosts[i].site, &c->site) < 0)
+                                r = conf_item_merge_inherited(it, &c->vhosts[i].site, &c->site);
+                        else
+                                r = conf_item_copy(it, &c->vhosts[i].site, &c->site);
+                        if (r < 0)
                                 l->oom = true;
                 }
 }

@@ -36,7 +36,7 @@ typedef struct Entry {
         char *section; /* a "[section]" line: its name, and key and value are NULL */
         char *key;
         char *value;
-        bool continuation;
+        unsigned cont_line; /* the first indented line joined to value (inih's multi-line rule); 0: none */
         bool broken; /* a "[section" line (reported): the keys below it belong nowhere */
 } Entry;
 

@@ -47,8 +47,14 @@ void collect_modules(Loader *l) {
                         in_server = !e->broken && strcasecmp(e->section, "Server") == 0;
                         continue;
                 }
-                if (!in_server || e->continuation || strcasecmp(e->key, LOAD_MODULE) != 0)
+                if (!in_server || strcasecmp(e->key, LOAD_MODULE) != 0)
                         continue;
+                if (e->cont_line != 0) {
+                        load_error(l, file_name(l, e->file), e->cont_line,
+                                   "[Server] " LOAD_MODULE ": a continuation line is only allowed for keys that take "
+                                   "text or a list");
+                        continue;
+                }
 
                 /* NAME PATH, two words */
                 p = v + strspn(v, " \t");

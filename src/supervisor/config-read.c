@@ -32,8 +32,7 @@ static char *strdup_trimmed(const char *s, size_t n) {
         return strndup(s, n);
 }
 
-static int entry_add(Loader *l, const char *section, const char *key, const char *value, bool continuation,
-                     bool broken) {
+static int entry_add(Loader *l, const char *section, const char *key, const char *value, bool broken) {
         Entry *grown, *e;
 
         grown = realloc(l->entries, (l->n_entries + 1) * sizeof(Entry));
@@ -47,7 +46,6 @@ static int entry_add(Loader *l, const char *section, const char *key, const char
                 .section = section ? strdup(section) : NULL,
                 .key = key ? strdup(key) : NULL,
                 .value = value ? strdup(value) : NULL,
-                .continuation = continuation,
                 .broken = broken,
         };
         l->n_entries++;
@@ -130,13 +128,13 @@ static void reader_classify(Loader *l, char *line) {
                 end = find_chars_or_comment(start + 1, "]");
                 if (*end != ']') {
                         /* Keys below it would otherwise land in the section above, with confusing errors. */
-                        if (entry_add(l, "", NULL, NULL, false, true) < 0)
+                        if (entry_add(l, "", NULL, NULL, true) < 0)
                                 l->oom = true;
                         reader_bad_line(l, line);
                         return;
                 }
                 name = strdup_trimmed(start + 1, (size_t) (end - start - 1));
-                if (!name || entry_add(l, name, NULL, NULL, false, false) < 0)
+                if (!name || entry_add(l, name, NULL, NULL, false) < 0)
                         l->oom = true;
                 r->kind = LINE_SECTION;
                 r->inih_has_prev = false;
@@ -200,8 +198,8 @@ static char *reader_read(char *str, int num, void *stream) {
         }
         if (len > max) {
                 load_error(l, r->path, r->line,
-                           "line is %zu bytes long, at most %zu are allowed: split the value over continuation "
-                           "lines or repeated keys",
+                           "line too long (%zu bytes, max %zu bytes): split the value over indented continuation "
+                           "lines",
                            len, max);
                 reader_forget_key(r);
                 return str;
@@ -212,20 +210,37 @@ static char *reader_read(char *str, int num, void *stream) {
         return str;
 }
 
+/* An indented line continues the key above it: inih hands it over as another value of the same
+ * key. It joins the key's entry with a single space, so that a long value (a header, a list) can be
+ * written over several lines and reads as one, with the line of its key. */
+static int entry_continue(Loader *l, const char *value) {
+        Entry *e = l->n_entries > 0 ? &l->entries[l->n_entries - 1] : NULL;
+        char *joined;
+
+        if (!e || !e->key || !e->value)
+                return 0; /* cannot happen: the reader knows a key above (cont_key) */
+        if (asprintf(&joined, "%s%s%s", e->value, e->value[0] && value[0] ? " " : "", value) < 0)
+                return -ENOMEM;
+        free(e->value);
+        e->value = joined;
+        if (e->cont_line == 0)
+                e->cont_line = l->reader.line;
+        return 0;
+}
+
 /* inih's section is ignored: it is cut at 49 bytes, and the reader recorded the whole name. */
 static int reader_handler(void *user, const char *section, const char *name, const char *value) {
         Loader *l = user;
         Reader *r = &l->reader;
-        const char *key = name;
-        bool continuation = false;
+        int k;
 
         if (r->kind == LINE_CONTINUATION) {
                 if (!r->cont_key)
                         return 1; /* continues a line already reported as bad */
-                key = r->cont_key;
-                continuation = true;
-        }
-        if (entry_add(l, NULL, key, value, continuation, false) < 0) {
+                k = entry_continue(l, value ? value : "");
+        } else
+                k = entry_add(l, NULL, name, value, false);
+        if (k < 0) {
                 l->oom = true;
                 return 0;
         }

@@ -392,16 +392,16 @@ ParameterizedTestParameters(config, one_error) {
                   "@/mpmd.conf:3: unknown section [Foo]; expected [Server], [VirtualHost NAME] or an MPM section" },
                 { "[Server]\nListen = x\n[Prefork]\n",
                   "@/mpmd.conf:3: unknown section [Prefork]; expected [Server], [VirtualHost NAME] or an MPM section" },
-                { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key Foo in [Server]" },
+                { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key \"Foo\" in [Server]" },
                 { "[Server]\nListen = x\nServerLimit = 3\n",
-                  "@/mpmd.conf:3: unknown key ServerLimit in [Server] (it belongs in [fake])" },
+                  "@/mpmd.conf:3: ServerLimit is not allowed in [Server] (it belongs in [fake])" },
                 { "[Server]\nListen = x\n[VirtualHost a]\nPidFile = /run/x.pid\n",
-                  "@/mpmd.conf:4: unknown key PidFile in [VirtualHost a] (it is only allowed in [Server])" },
+                  "@/mpmd.conf:4: PidFile is not allowed in [VirtualHost a] (it belongs in [Server])" },
                 { "[Server]\nListen = x\n[fake]\nKeepAlive = On\n",
-                  "@/mpmd.conf:4: unknown key KeepAlive in [fake] (it belongs in [Server])" },
-                { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key Foo in [fake]" },
+                  "@/mpmd.conf:4: KeepAlive is not allowed in [fake] (it belongs in [Server] or [VirtualHost NAME])" },
+                { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key \"Foo\" in [fake]" },
                 { "[Server]\nListen = x\n[fake]\nNoSuchKey = 1\n",
-                  "@/mpmd.conf:4: unknown key NoSuchKey in [fake]" },
+                  "@/mpmd.conf:4: unknown key \"NoSuchKey\" in [fake]" },
                 { "[Server]\nListen = x\nKeepAlive = maybe\n",
                   "@/mpmd.conf:3: [Server] KeepAlive: expected On or Off, got \"maybe\"" },
                 { "[Server]\nListen = x\nLimitRequestFields = 0\n",
@@ -435,7 +435,7 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nTimeOut = 5\nListen = x\n[Server]\ntimeout = 6\n",
                   "@/mpmd.conf:5: [Server] TimeOut: already set at line 2 of this file; remove one of the two" },
                 { "[Server]\nListen = x\nTimeOut = 5\n  6\n",
-                  "@/mpmd.conf:4: [Server] TimeOut: a continuation line is only allowed for list keys" },
+                  "@/mpmd.conf:4: [Server] TimeOut: a continuation line is only allowed for keys that take text or a list" },
                 { "[Server]\nListen = x\n  TimeOut = 5\n",
                   "@/mpmd.conf:3: this indented line would continue Listen of line 2: write \"Key = value\" lines "
                   "without indentation" },
@@ -449,9 +449,10 @@ ParameterizedTestParameters(config, one_error) {
                   "@/mpmd.conf:3: [Server] LoadModule: expected a module name and an absolute path, got "
                   "\"mpm_fake_module\"" },
                 { "[Server]\nListen = x\nLoadModule = mpm_fake_module /a.so\n  /b.so\n",
-                  "@/mpmd.conf:4: [Server] LoadModule: a continuation line is only allowed for list keys" },
+                  "@/mpmd.conf:4: [Server] LoadModule: a continuation line is only allowed for keys that take text or a "
+                  "list" },
                 { "[Server]\nListen = x\n[VirtualHost a]\nLoadModule = mpm_fake_module /a.so\n",
-                  "@/mpmd.conf:4: unknown key LoadModule in [VirtualHost a] (it is only allowed in [Server])" },
+                  "@/mpmd.conf:4: LoadModule is not allowed in [VirtualHost a] (it belongs in [Server])" },
                 { "[Server]\nListen = x\nServerName = a\0b\n", "@/mpmd.conf:3: line contains a NUL byte" },
         };
         return cr_make_param_array(ErrorCase, cases, sizeof(cases) / sizeof(cases[0]));
@@ -489,9 +490,9 @@ Test(config, a_line_of_300_bytes_is_an_error_and_reading_goes_on) {
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
         cr_assert_null(c);
         assert_messages(&errors, 2,
-                        "@/mpmd.conf:3: line is 300 bytes long, at most 199 are allowed: split the value over "
-                        "continuation lines or repeated keys",
-                        "@/mpmd.conf:4: unknown key Foo in [Server]");
+                        "@/mpmd.conf:3: line too long (300 bytes, max 199 bytes): split the value over indented "
+                        "continuation lines",
+                        "@/mpmd.conf:4: unknown key \"Foo\" in [Server]");
 }
 
 Test(config, a_line_of_199_bytes_is_whole_and_200_is_too_long) {
@@ -515,8 +516,8 @@ Test(config, a_line_of_199_bytes_is_whole_and_200_is_too_long) {
         write_file("@/mpmd.conf", content);
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
         assert_messages(&errors, 1,
-                        "@/mpmd.conf:3: line is 200 bytes long, at most 199 are allowed: split the value over "
-                        "continuation lines or repeated keys");
+                        "@/mpmd.conf:3: line too long (200 bytes, max 199 bytes): split the value over indented "
+                        "continuation lines");
 }
 
 Test(config, every_error_of_every_file_is_reported) {
@@ -542,7 +543,7 @@ Test(config, every_error_of_every_file_is_reported) {
                                        "an MPM section"));
         cr_assert(has_message(&errors, "@/mpmd.conf:8: [Server] MaxRanges: expected a number from 0 to 10000, got "
                                        "\"10001\""));
-        cr_assert(has_message(&errors, "@/mpmd.conf:9: unknown key Bogus in [Server]"));
+        cr_assert(has_message(&errors, "@/mpmd.conf:9: unknown key \"Bogus\" in [Server]"));
         cr_assert(has_message(&errors, "@/mpmd.conf:10: expected \"Key = value\" or \"[Section]\""));
         cr_assert(has_message(&errors, "@/conf.d/10.conf:2: [Server] KeepAlive: expected On or Off, got \"sometimes\""));
         cr_assert(has_message(&errors, "@/conf.d/10.conf:4: [VirtualHost a] User: expected a user name, got \"\""));
