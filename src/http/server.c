@@ -132,13 +132,22 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
         for (size_t i = 0; i < n_alias; i++)
                 site->script_alias_fds[site->n_script_alias_fds++] = script_alias_fds[i];
 
-        /* AddType TYPE EXT…: a word with '/' starts a new type. The table is shared by all sites. */
-        const char *current = NULL;
-        STRV_FOREACH(w, cfg->add_type) {
-                if (strchr(*w, '/'))
-                        current = *w;
-                else if (current)
-                        (void) mime_table_add(s->mime, current, *w);
+        /* AddType TYPE EXT…, line by line in file order: a word with '/' starts a new type (so a
+         * line of extensions alone adds to the type above it). The table is shared by all sites. */
+        _cleanup_free_ char *current = NULL;
+        for (size_t i = 0; i < cfg->add_type.n; i++) {
+                _cleanup_free_ char *words = strdup(cfg->add_type.lines[i].value);
+                char *save = NULL;
+
+                if (!words)
+                        continue; /* a missing mapping, not a failed site: DefaultType applies */
+                for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                        if (strchr(w, '/')) {
+                                free(current);
+                                current = strdup(w);
+                        } else if (current)
+                                (void) mime_table_add(s->mime, current, w);
+                }
         }
 
         if (cfg->limit_request_fields > s->max_header_fields)

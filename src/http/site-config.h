@@ -41,7 +41,7 @@ typedef struct HttpSiteConfig {
         char **directory_index;
         bool directory_slash;
         char *default_type;
-        char **add_type;    /* pairs: "TYPE EXT [EXT …]" per occurrence, stored as words */
+        ConfLines add_type; /* AddType: "TYPE EXT [EXT …]", one line each; a vhost's add to [Server]'s */
         char **custom_log;  /* PATH FORMAT-NAME-OR-STRING, as words (checked: the format compiles) */
         char *error_log;    /* "stderr" or a path */
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -386,4 +387,104 @@ int config_check_reload(const Config *old, const Config *new, ConfErrors *errors
                                         new->main_file, errors);
         }
         return n > 0 ? -EINVAL : 0;
+}
+
+/* ---- server names ------------------------------------------------------------------------- */
+
+/* Do two sites receive requests on a common socket? A site without Listen of its own is on the
+ * shared ones ([Server] Listen), one with Listen only on those it names (server.c's rule). */
+static bool sites_share_an_address(char **a, char **b) {
+        if (!a || !b)
+                return !a && !b;
+        STRV_FOREACH(s, a)
+                if (strv_contains(b, *s))
+                        return true;
+        return false;
+}
+
+typedef struct SiteNames {
+        char *label;
+        char **listen;
+        const HttpSiteConfig *site;
+        const KeySource *keys; /* http_site_directives */
+} SiteNames;
+
+static void warn_name(Loader *l, const SiteNames *loser, const SiteNames *winner, const char *key,
+                      const char *name, const char *winner_key) {
+        size_t row = row_of(http_site_directives, key), wrow = row_of(http_site_directives, winner_key);
+        const char *file, *wfile;
+        unsigned line, wline;
+
+        key_source(l, &loser->keys[row], &file, &line);
+        key_source(l, &winner->keys[wrow], &wfile, &wline);
+        load_warning(l, file, line,
+                     "%s %s: conflicting server name \"%s\" on the same address as %s (%s:%u): requests for it go to "
+                     "%s",
+                     loser->label, key, name, winner->label, wfile, wline, winner->label);
+}
+
+/* Does winner name name (its own ServerName or ServerAlias, not inherited ones)? Sets *ret_key. */
+static bool site_has_name(const SiteNames *s, const char *name, const char **ret_key) {
+        size_t sn = row_of(http_site_directives, "ServerName"), sa = row_of(http_site_directives, "ServerAlias");
+
+        if (s->keys[sn].file != 0 && s->site->server_name && strcasecmp(s->site->server_name, name) == 0) {
+                *ret_key = "ServerName";
+                return true;
+        }
+        if (s->keys[sa].file != 0)
+                STRV_FOREACH(a, s->site->server_alias)
+                        if (strcasecmp(*a, name) == 0) {
+                                *ret_key = "ServerAlias";
+                                return true;
+                        }
+        return false;
+}
+
+/* nginx's "conflicting server name": two sites on one address answering to the same name. The
+ * first virtual host in file order gets its requests, and any virtual host before [Server]
+ * (http_server_select()): the other never sees them. A warning, as nginx's, at the line of the
+ * one that loses. */
+void check_server_names(Loader *l) {
+        Config *c = l->config;
+        size_t n = c->n_vhosts + 1;
+        size_t sn = row_of(http_site_directives, "ServerName"), sa = row_of(http_site_directives, "ServerAlias");
+        _cleanup_free_ SiteNames *s = calloc(n, sizeof(SiteNames));
+
+        if (!s) {
+                l->oom = true;
+                return;
+        }
+        /* In the order the engine tries them: the virtual hosts, then [Server]. */
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                s[i] = (SiteNames) { .listen = c->vhosts[i].listen, .site = &c->vhosts[i].site,
+                                     .keys = l->vhost_keys[i].site };
+        s[n - 1] = (SiteNames) { .label = (char *) "[Server]", .site = &c->site, .keys = l->site_keys };
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                if (asprintf(&s[i].label, "[VirtualHost %s]", c->vhosts[i].name) < 0) {
+                        s[i].label = NULL;
+                        l->oom = true;
+                        goto finish;
+                }
+
+        for (size_t j = 1; j < n; j++) {
+                const SiteNames *loser = &s[j];
+                const char *wkey;
+
+                for (size_t i = 0; i < j; i++) {
+                        const SiteNames *winner = &s[i];
+
+                        if (!sites_share_an_address(winner->listen, loser->listen))
+                                continue;
+                        if (loser->keys[sn].file != 0 && loser->site->server_name &&
+                            site_has_name(winner, loser->site->server_name, &wkey))
+                                warn_name(l, loser, winner, "ServerName", loser->site->server_name, wkey);
+                        if (loser->keys[sa].file != 0)
+                                STRV_FOREACH(a, loser->site->server_alias)
+                                        if (site_has_name(winner, *a, &wkey))
+                                                warn_name(l, loser, winner, "ServerAlias", *a, wkey);
+                }
+        }
+finish:
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                free(s[i].label);
 }

@@ -153,3 +153,4 @@ void check_mpm(Loader *l);
 void resolve_site_limits(Loader *l);
 void check_mpm_site_names(Loader *l);
 void check_site_identities(Loader *l);
+void check_server_names(Loader *l);

@@ -173,6 +173,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         resolve_site_limits(&l);
         check_mpm_site_names(&l);
         check_site_identities(&l);
+        check_server_names(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;
 finish:
