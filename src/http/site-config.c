@@ -171,12 +171,16 @@ static char **list_with_line(char *const *so_far, const char *value, bool replac
         return l;
 }
 
-/* The checkers' texts start with the key; the loader's message names it already. */
+/* The checkers' texts start with the key ("ScriptAlias: …", "ScriptAlias /x/ …"); the loader's
+ * message names it already. */
 static int strip_key(const char *key, int r, char **why) {
-        size_t n = strlen(key);
+        size_t n = strlen(key), skip;
 
-        if (r < 0 && *why && strncmp(*why, key, n) == 0 && (*why)[n] == ':' && (*why)[n + 1] == ' ')
-                memmove(*why, *why + n + 2, strlen(*why + n + 2) + 1);
+        if (r >= 0 || !*why || strncmp(*why, key, n) != 0)
+                return r;
+        skip = (*why)[n] == ':' && (*why)[n + 1] == ' ' ? n + 2 : (*why)[n] == ' ' ? n + 1 : 0;
+        if (skip > 0)
+                memmove(*why, *why + skip, strlen(*why + skip) + 1);
         return r;
 }
 

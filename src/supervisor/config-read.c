@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config-loader.h"
@@ -76,15 +77,33 @@ static void reader_bad_line(Loader *l, char *line) {
         line[0] = '\0';
 }
 
+static bool is_known_key(const char *name) {
+        if (strcasecmp(name, LOAD_MODULE) == 0 || conf_table_find(config_directives, name) ||
+            conf_table_find(vhost_directives, name) || conf_table_find(http_site_directives, name))
+                return true;
+        for (const MpmOps *const *m = mpm_builtin; *m; m++)
+                if (conf_table_find((*m)->directives, name))
+                        return true;
+        return false;
+}
+
 /* An indented "Key = value" continues the key above it (inih's multiline rule): almost always a
- * key indented by habit, which would silently become words of the previous list. */
+ * key indented by habit, which would silently become words of the previous list. Only a known
+ * key counts: a value's own "name=value" words (charset=utf-8, body=20) continue it. */
 static bool looks_like_key_line(const char *s) {
+        const char *start = s;
+        char name[64];
+
         if (!isalpha((unsigned char) *s))
                 return false;
         while (isalnum((unsigned char) *s))
                 s++;
+        if ((size_t) (s - start) >= sizeof(name))
+                return false;
+        memcpy(name, start, (size_t) (s - start));
+        name[s - start] = '\0';
         s += strspn(s, " \t");
-        return *s == '=';
+        return *s == '=' && is_known_key(name);
 }
 
 static void reader_classify(Loader *l, char *line) {
