@@ -151,6 +151,10 @@ static char *format_read_timeout(const ConfItem *item, const void *field) {
 
 /* ---- ScriptAlias, AddHandler, CustomLog: judged line by line ------------------------------ */
 
+static bool is_blank(const char *s) {
+        return s[strspn(s, " \t")] == '\0';
+}
+
 /* The list a line would make: the words so far (unless the line replaces them) and its own. */
 static char **list_with_line(char *const *so_far, const char *value, bool replace) {
         char **l = replace || !so_far ? NULL : strv_copy(so_far);
@@ -166,7 +170,7 @@ static char **list_with_line(char *const *so_far, const char *value, bool replac
                         strv_free(l);
                         return NULL;
                 }
-        if (!l) /* an empty value: an empty list, so that the checks below see it */
+        if (!l) /* not reached for a blank value; keeps "NULL is -ENOMEM" true */
                 l = calloc(1, sizeof(char *));
         return l;
 }
@@ -188,15 +192,15 @@ static int strip_key(const char *key, int r, char **why) {
  * directories well formed, no URL path given twice for the site. */
 static int parse_script_alias(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                               char **ret_error) {
-        HttpSiteConfig cfg = { .script_alias = list_with_line(*(char ***) field, value, ctx->replace_list) };
+        HttpSiteConfig cfg;
         int r;
 
+        if (is_blank(value))
+                return 0; /* an empty list: no aliases (a site's way to drop [Server]'s) */
+        cfg = (HttpSiteConfig) { .script_alias = list_with_line(*(char ***) field, value, ctx->replace_list) };
         if (!cfg.script_alias)
                 return -ENOMEM;
-        if (!cfg.script_alias[0])
-                r = asprintf(ret_error, "needs a URL path and a directory") < 0 ? -ENOMEM : -EINVAL;
-        else
-                r = strip_key("ScriptAlias", cgi_script_alias_check(&cfg, ret_error), ret_error);
+        r = strip_key("ScriptAlias", cgi_script_alias_check(&cfg, ret_error), ret_error);
         strv_free(cfg.script_alias);
         return r;
 }
@@ -204,15 +208,15 @@ static int parse_script_alias(const ConfItem *item, void *field, const char *val
 /* AddHandler cgi-script .EXT…: each line names the handler and its extensions (Apache's syntax). */
 static int parse_add_handler(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                              char **ret_error) {
-        HttpSiteConfig cfg = { .add_handler = list_with_line(NULL, value, true) };
+        HttpSiteConfig cfg;
         int r;
 
+        if (is_blank(value))
+                return 0; /* an empty list: no handler */
+        cfg = (HttpSiteConfig) { .add_handler = list_with_line(NULL, value, true) };
         if (!cfg.add_handler)
                 return -ENOMEM;
-        if (!cfg.add_handler[0])
-                r = asprintf(ret_error, "expected cgi-script and extensions such as .cgi") < 0 ? -ENOMEM : -EINVAL;
-        else
-                r = strip_key("AddHandler", cgi_add_handler_check(&cfg, ret_error), ret_error);
+        r = strip_key("AddHandler", cgi_add_handler_check(&cfg, ret_error), ret_error);
         strv_free(cfg.add_handler);
         return r;
 }
@@ -221,9 +225,12 @@ static int parse_add_handler(const ConfItem *item, void *field, const char *valu
  * generation starts). */
 static int parse_custom_log(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                             char **ret_error) {
-        HttpSiteConfig cfg = { .custom_log = list_with_line(*(char ***) field, value, ctx->replace_list) };
+        HttpSiteConfig cfg;
         int r;
 
+        if (is_blank(value))
+                return 0; /* an empty list: the site does not log (it would inherit [Server]'s) */
+        cfg = (HttpSiteConfig) { .custom_log = list_with_line(*(char ***) field, value, ctx->replace_list) };
         if (!cfg.custom_log)
                 return -ENOMEM;
         r = strip_key("CustomLog", http_site_log_check(&cfg, ret_error), ret_error);

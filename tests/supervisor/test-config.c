@@ -635,6 +635,23 @@ Test(config, add_type_lines_keep_their_place) {
         config_free(c);
 }
 
+/* An empty ScriptAlias, AddHandler or CustomLog is an empty list: a site's way not to inherit
+ * [Server]'s. */
+Test(config, an_empty_list_key_drops_what_a_site_would_inherit) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nScriptAlias = /cgi-bin/ /srv/cgi/\nAddHandler = cgi-script .cgi\n"
+                                  "CustomLog = /var/log/a.log common\n"
+                                  "[VirtualHost v]\nScriptAlias =\nAddHandler =\nCustomLog =\n[VirtualHost w]\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(strv_length(c->site.script_alias), 2);
+        cr_assert_null(c->vhosts[0].site.script_alias);
+        cr_assert_null(c->vhosts[0].site.add_handler);
+        cr_assert_null(c->vhosts[0].site.custom_log);
+        cr_assert_eq(strv_length(c->vhosts[1].site.custom_log), 2);
+        config_free(c);
+}
+
 /* nginx's "conflicting server name": the same name on one address, in two sites. */
 Test(config, the_same_server_name_on_one_address_is_a_warning) {
         Config *c = NULL;
