@@ -88,22 +88,30 @@ static bool is_known_key(const char *name) {
 }
 
 /* An indented "Key = value" continues the key above it (inih's multiline rule): almost always a
- * key indented by habit, which would silently become words of the previous list. Only a known
- * key counts: a value's own "name=value" words (charset=utf-8, body=20) continue it. */
+ * key indented by habit, which would silently become words of the previous list. "Key = value"
+ * written with spaces, or a known key however written, counts; a value's own "name=value" words
+ * (charset=utf-8, body=20) continue it. */
 static bool looks_like_key_line(const char *s) {
         const char *start = s;
         char name[64];
+        size_t n, spaces;
 
         if (!isalpha((unsigned char) *s))
                 return false;
         while (isalnum((unsigned char) *s))
                 s++;
-        if ((size_t) (s - start) >= sizeof(name))
+        n = (size_t) (s - start);
+        spaces = strspn(s, " \t");
+        s += spaces;
+        if (*s != '=')
                 return false;
-        memcpy(name, start, (size_t) (s - start));
-        name[s - start] = '\0';
-        s += strspn(s, " \t");
-        return *s == '=' && is_known_key(name);
+        if (spaces > 0 || s[1] == ' ' || s[1] == '\t' || s[1] == '\0')
+                return true;
+        if (n >= sizeof(name))
+                return false;
+        memcpy(name, start, n);
+        name[n] = '\0';
+        return is_known_key(name);
 }
 
 static void reader_classify(Loader *l, char *line) {

@@ -439,6 +439,12 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nListen = x\n  TimeOut = 5\n",
                   "@/mpmd.conf:3: this indented line would continue Listen of line 2: write \"Key = value\" lines "
                   "without indentation" },
+                { "[Server]\nListen = x\nServerAlias = a\n  NotAKeyOfOurs = 5\n",
+                  "@/mpmd.conf:4: this indented line would continue ServerAlias of line 3: write \"Key = value\" "
+                  "lines without indentation" },
+                { "[Server]\nListen = x\nServerAlias = a\n  timeout=5\n",
+                  "@/mpmd.conf:4: this indented line would continue ServerAlias of line 3: write \"Key = value\" "
+                  "lines without indentation" },
                 { "TimeOut = 5\n[Server]\nListen = x\n",
                   "@/mpmd.conf:1: TimeOut: a key before the first section; expected [Server], [VirtualHost NAME] or an "
                   "MPM section above it" },
