@@ -351,7 +351,7 @@ unsigned conf_distance(const char *a, const char *b) {
                 D(0, j) = (unsigned) j;
         for (size_t i = 1; i <= na; i++)
                 for (size_t j = 1; j <= nb; j++) {
-                        char ca = (char) tolower((unsigned char) a[i - 1]), cb = (char) tolower((unsigned char) b[j - 1]);
+                        int ca = tolower((unsigned char) a[i - 1]), cb = tolower((unsigned char) b[j - 1]);
                         unsigned best = MIN(D(i - 1, j) + 1, D(i, j - 1) + 1);
 
                         best = MIN(best, D(i - 1, j - 1) + (ca == cb ? 0u : 1u));

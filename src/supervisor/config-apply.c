@@ -81,7 +81,8 @@ static void key_tables(Loader *l, KeyTable t[static _KT_MAX]) {
         ConfigVhost *v = ctx == CONF_CTX_VHOST ? &c->vhosts[l->index] : NULL;
         VhostKeys *vk = v ? &l->vhost_keys[l->index] : NULL;
 
-        t[KT_SERVER] = (KeyTable) { config_directives, CONF_CTX_SERVER, ctx == CONF_CTX_SERVER ? c : NULL, l->server_keys };
+        t[KT_SERVER] = (KeyTable) { config_directives, CONF_CTX_SERVER, ctx == CONF_CTX_SERVER ? c : NULL,
+                                    l->server_keys };
         t[KT_VHOST] = (KeyTable) { vhost_directives, CONF_CTX_VHOST, v, vk ? vk->own : NULL };
         t[KT_SITE] = (KeyTable) { http_site_directives, CONF_CTX_SERVER | CONF_CTX_VHOST,
                                   v ? (void *) &v->site : ctx == CONF_CTX_SERVER ? (void *) &c->site : NULL,
@@ -131,8 +132,12 @@ static void unknown_key(Loader *l, const Entry *e, const KeyTable t[static _KT_M
                 if (s)
                         suggestion = s;
         }
-        if (ctx == CONF_CTX_SERVER && conf_distance(e->key, LOAD_MODULE) <= 2 && conf_distance(e->key, LOAD_MODULE) < best)
-                suggestion = LOAD_MODULE;
+        if (ctx == CONF_CTX_SERVER) {
+                unsigned d = conf_distance(e->key, LOAD_MODULE);
+
+                if (d <= 2 && d < best)
+                        suggestion = LOAD_MODULE;
+        }
         if (suggestion)
                 load_error(l, file_name(l, e->file), e->line, "unknown key \"%s\" in %s (did you mean %s?)", e->key,
                            l->label, suggestion);

@@ -339,7 +339,9 @@ static HttpServer *server_with_read_timeout(const char *value, HttpSiteConfig *c
 
         cr_assert_eq(conf_table_defaults(http_site_directives, c), 0);
         c->document_root = strdup(root);
-        cr_assert_eq(conf_item_apply(conf_table_find(http_site_directives, "RequestReadTimeout"), c, value, true, NULL), 0);
+        cr_assert_eq(conf_item_apply(conf_table_find(http_site_directives, "RequestReadTimeout"), c, value, true,
+                                     NULL),
+                     0);
         cr_assert_eq(http_server_new(NULL, &s), 0);
         cr_assert_eq(http_server_add_site(s, "main", c, NULL, &err), 0, "%s", err);
         return s;
