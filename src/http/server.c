@@ -98,14 +98,6 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
                                 int root_fd, const int *script_alias_fds, const char **ret_error) {
         size_t n_alias = strv_length(cfg->script_alias) / 2;
         HttpSite *sites, *site;
-        HttpReadTimeout rt;
-        int r;
-
-        r = http_read_timeout_parse(cfg->request_read_timeout, &rt, ret_error);
-        if (r < 0) {
-                dirs_close(root_fd, script_alias_fds, n_alias);
-                return r;
-        }
 
         sites = reallocarray(s->sites, s->n_sites + 1, sizeof(*sites));
         if (!sites) {
@@ -125,7 +117,7 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
                         .fields = cfg->limit_request_fields,
                 },
                 .listen = strv_copy(listen),
-                .read_timeout = rt,
+                .read_timeout = cfg->read_timeout, /* parsed by its row (site-config.c) */
                 .script_alias_fds = n_alias > 0 ? malloc(n_alias * sizeof(int)) : NULL,
         };
         if (!site->name || (listen && !site->listen) || (n_alias > 0 && !site->script_alias_fds)) {
@@ -140,13 +132,22 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
         for (size_t i = 0; i < n_alias; i++)
                 site->script_alias_fds[site->n_script_alias_fds++] = script_alias_fds[i];
 
-        /* AddType TYPE EXT…: a word with '/' starts a new type. The table is shared by all sites. */
-        const char *current = NULL;
-        STRV_FOREACH(w, cfg->add_type) {
-                if (strchr(*w, '/'))
-                        current = *w;
-                else if (current)
-                        (void) mime_table_add(s->mime, current, *w);
+        /* AddType TYPE EXT…, line by line in file order: a word with '/' starts a new type (so a
+         * line of extensions alone adds to the type above it). The table is shared by all sites. */
+        _cleanup_free_ char *current = NULL;
+        for (size_t i = 0; i < cfg->add_type.n; i++) {
+                _cleanup_free_ char *words = strdup(cfg->add_type.lines[i].value);
+                char *save = NULL;
+
+                if (!words)
+                        continue; /* a missing mapping, not a failed site: DefaultType applies */
+                for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                        if (strchr(w, '/')) {
+                                free(current);
+                                current = strdup(w);
+                        } else if (current)
+                                (void) mime_table_add(s->mime, current, w);
+                }
         }
 
         if (cfg->limit_request_fields > s->max_header_fields)
@@ -282,97 +283,4 @@ void http_server_set_cgi_launcher(HttpServer *s, const HttpCgiLauncher *launcher
 void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign) {
         if (site_index < s->n_sites)
                 s->sites[site_index].foreign = foreign;
-}
-
-#define READ_TIMEOUT_MAX_SEC 86400
-
-/* "N" or "N-M" seconds, then nothing or ",MinRate=R". */
-static int read_timeout_stage_parse(const char *v, HttpReadTimeoutStage *ret, const char **ret_error) {
-        _cleanup_free_ char *copy = strdup(v);
-        HttpReadTimeoutStage st = {};
-        uint64_t t, m = 0, rate = 0;
-        char *comma, *dash;
-
-        if (!copy)
-                return -ENOMEM;
-        comma = strchr(copy, ',');
-        if (comma) {
-                *comma++ = 0;
-                if (strncasecmp(comma, "MinRate=", 8) != 0 || parse_uint64(comma + 8, &rate) < 0 ||
-                    rate > UINT32_MAX) {
-                        *ret_error = "RequestReadTimeout: expected \",MinRate=BYTES-PER-SECOND\" after a stage's timeout";
-                        return -EINVAL;
-                }
-                if (rate == 0) {
-                        *ret_error = "RequestReadTimeout: MinRate must be larger than 0";
-                        return -EINVAL;
-                }
-        }
-        dash = strchr(copy, '-');
-        if (dash)
-                *dash++ = 0;
-        if (parse_uint64(copy, &t) < 0 || t > READ_TIMEOUT_MAX_SEC || (dash && (parse_uint64(dash, &m) < 0 ||
-                                                                               m > READ_TIMEOUT_MAX_SEC))) {
-                *ret_error = "RequestReadTimeout: a stage's timeout must be seconds (0 to 86400) or a range such as 20-40";
-                return -EINVAL;
-        }
-        if (dash && m <= t) {
-                *ret_error = "RequestReadTimeout: a stage's maximum must be larger than its timeout";
-                return -EINVAL;
-        }
-        if (dash && rate == 0) {
-                *ret_error = "RequestReadTimeout: a timeout range needs MinRate";
-                return -EINVAL;
-        }
-        if (t > 0)
-                st = (HttpReadTimeoutStage) {
-                        .timeout = t * USEC_PER_SEC,
-                        .max = m * USEC_PER_SEC,
-                        .min_rate = (uint32_t) rate,
-                };
-        *ret = st;
-        return 0;
-}
-
-static int read_timeout_words_parse(const char *s, HttpReadTimeout *rt, const char **ret_error) {
-        _cleanup_free_ char *copy = strdup(s);
-        char *save = NULL;
-        int r;
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                HttpReadTimeoutStage *st;
-                if (strncasecmp(w, "header=", 7) == 0)
-                        st = &rt->header;
-                else if (strncasecmp(w, "body=", 5) == 0)
-                        st = &rt->body;
-                else if (strncasecmp(w, "handshake=", 10) == 0) {
-                        *ret_error = "RequestReadTimeout: handshake= is not supported (mpmd has no TLS)";
-                        return -EINVAL;
-                } else {
-                        *ret_error = "RequestReadTimeout: expected header=N[-M][,MinRate=R] and/or body=N[-M][,MinRate=R]";
-                        return -EINVAL;
-                }
-                r = read_timeout_stage_parse(strchr(w, '=') + 1, st, ret_error);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-int http_read_timeout_parse(const char *s, HttpReadTimeout *ret, const char **ret_error) {
-        HttpReadTimeout rt;
-        int r;
-
-        r = read_timeout_words_parse(HTTP_READ_TIMEOUT_DEFAULT, &rt, ret_error);
-        if (r < 0)
-                return r;
-        if (s) {
-                r = read_timeout_words_parse(s, &rt, ret_error);
-                if (r < 0)
-                        return r;
-        }
-        *ret = rt;
-        return 0;
 }

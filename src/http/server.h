@@ -15,20 +15,6 @@
 #include "parser.h"
 #include "site-config.h"
 
-/* One stage of RequestReadTimeout (Apache's mod_reqtimeout): a request head or body must arrive
- * within timeout, extended by one second for every min_rate bytes received, up to max. */
-typedef struct HttpReadTimeoutStage {
-        usec_t timeout;    /* 0: the stage is off (TimeOut alone applies) */
-        usec_t max;        /* 0: no upper bound */
-        uint32_t min_rate; /* bytes per second; 0: no extension */
-} HttpReadTimeoutStage;
-
-typedef struct HttpReadTimeout {
-        HttpReadTimeoutStage header, body;
-} HttpReadTimeout;
-
-#define HTTP_READ_TIMEOUT_DEFAULT "header=20-40,MinRate=500 body=20,MinRate=500"
-
 typedef struct HttpSite {
         char *name;                /* vhost name, or the ServerName of the main server */
         const HttpSiteConfig *cfg;
@@ -117,11 +103,6 @@ void http_server_set_foreign(HttpServer *s, size_t site_index, bool foreign);
 /* In a worker process: how CGI programs are started (NULL: they are not, requests for them get
  * 500). */
 void http_server_set_cgi_launcher(HttpServer *s, const HttpCgiLauncher *launcher);
-
-/* Parse a RequestReadTimeout value (Apache's syntax: "header=N[-M][,MinRate=R] body=…", seconds,
- * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets
- * *ret_error to a static sentence saying what is wrong. */
-int http_read_timeout_parse(const char *s, HttpReadTimeout *ret, const char **ret_error);
 
 /* Does host match pattern (exact or *.wildcard), ignoring case and any :port on host? */
 bool http_host_matches(const char *pattern, const char *host, size_t host_len);

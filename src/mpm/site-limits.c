@@ -13,6 +13,19 @@ const char *const site_limits_keys[SITE_LIMITS_N_KEYS] = {
         [SITE_LIMIT_CPU_WEIGHT] = "CPUWeight",
 };
 
+int site_limits_parse_memory_max(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                                 char **ret_error) {
+        uint64_t v;
+
+        if (parse_size(value, &v) < 0)
+                return -EINVAL; /* the type's own message */
+        if (v > 0 && v < SITE_LIMITS_MEMORY_MIN) {
+                *ret_error = strdup("expected at least 16M, or 0 for no limit");
+                return *ret_error ? -EINVAL : -ENOMEM;
+        }
+        return 0;
+}
+
 int site_limits_check(const SiteLimits *l, const char **ret_key) {
         if (l->memory_max > 0 && l->memory_max < SITE_LIMITS_MEMORY_MIN) {
                 *ret_key = "MemoryMax";

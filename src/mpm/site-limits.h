@@ -36,7 +36,7 @@ typedef struct SiteLimits {
           (with_defaults) ? "512" : NULL, 0, 1u << 22,                                                     \
           .expect = "a number of processes from 1 to 4194304, or 0 for no limit" },                         \
         { "MemoryMax", CONF_SIZE, (base_offset) + offsetof(SiteLimits, memory_max),                         \
-          (with_defaults) ? "1G" : NULL, 0, UINT64_C(1) << 47,                                             \
+          (with_defaults) ? "1G" : NULL, 0, UINT64_C(1) << 47, .parse = site_limits_parse_memory_max,      \
           .expect = "a size in bytes (K, M, G suffixes) of at least 16M, or 0 for no limit" },              \
         { "MaxProgramSeconds", CONF_UINT, (base_offset) + offsetof(SiteLimits, max_program_seconds),        \
           (with_defaults) ? "60" : NULL, 0, 86400,                                                         \
@@ -56,6 +56,11 @@ extern const char *const site_limits_keys[SITE_LIMITS_N_KEYS];
 
 /* A MemoryMax below this is refused: no interpreter even starts in less. */
 #define SITE_LIMITS_MEMORY_MIN (UINT64_C(16) << 20)
+
+/* MemoryMax's row parser: 0, or at least SITE_LIMITS_MEMORY_MIN (a bound the table's min cannot
+ * say, since 0 means no limit). The type stores the value (conf-table.h, ConfParse). */
+int site_limits_parse_memory_max(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                                 char **ret_error);
 
 /* Check values the tables' bounds cannot express. Returns 0, or -EINVAL and *ret_key, the key at
  * fault (a static string). */

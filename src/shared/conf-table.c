@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,8 @@ static char *describe_expected(const ConfItem *item) {
                 break;
         case CONF_BOOL:
                 return strdup("On or Off");
+        case CONF_LINES:
+                return strdup("a non-empty value");
         case CONF_ENUM: {
                 size_t n = 0;
                 char *p;
@@ -325,6 +329,61 @@ size_t conf_table_size(const ConfItem *table) {
         return n;
 }
 
+bool conf_item_allowed(const ConfItem *item, unsigned table_contexts, unsigned context) {
+        return ((item->contexts != 0 ? item->contexts : table_contexts) & context) != 0;
+}
+
+unsigned conf_distance(const char *a, const char *b) {
+        size_t na = strlen(a), nb = strlen(b);
+        _cleanup_free_ unsigned *d = NULL;
+
+        /* Directive names are short: a full (na+1)×(nb+1) matrix, the optimal string alignment
+         * variant of Damerau–Levenshtein (a swap of two neighbours costs 1, as a typo does). */
+        if (na > 256 || nb > 256)
+                return UINT_MAX;
+        d = malloc((na + 1) * (nb + 1) * sizeof(unsigned));
+        if (!d)
+                return UINT_MAX;
+#define D(i, j) d[(i) * (nb + 1) + (j)]
+        for (size_t i = 0; i <= na; i++)
+                D(i, 0) = (unsigned) i;
+        for (size_t j = 0; j <= nb; j++)
+                D(0, j) = (unsigned) j;
+        for (size_t i = 1; i <= na; i++)
+                for (size_t j = 1; j <= nb; j++) {
+                        int ca = tolower((unsigned char) a[i - 1]), cb = tolower((unsigned char) b[j - 1]);
+                        unsigned best = MIN(D(i - 1, j) + 1, D(i, j - 1) + 1);
+
+                        best = MIN(best, D(i - 1, j - 1) + (ca == cb ? 0u : 1u));
+                        if (i > 1 && j > 1 && ca == tolower((unsigned char) b[j - 2]) &&
+                            tolower((unsigned char) a[i - 2]) == cb)
+                                best = MIN(best, D(i - 2, j - 2) + 1);
+                        D(i, j) = best;
+                }
+        return D(na, nb);
+#undef D
+}
+
+const char *conf_table_suggest(const ConfItem *table, unsigned table_contexts, unsigned context, const char *key,
+                               unsigned *best_distance) {
+        size_t n = strlen(key);
+        unsigned limit = n <= 4 ? 1 : n <= 8 ? 2 : 3;
+        const char *best = NULL;
+
+        for (const ConfItem *i = table; i && i->key; i++) {
+                unsigned dist;
+
+                if (!conf_item_allowed(i, table_contexts, context))
+                        continue;
+                dist = conf_distance(key, i->key);
+                if (dist <= limit && dist < *best_distance) {
+                        *best_distance = dist;
+                        best = i->key;
+                }
+        }
+        return best;
+}
+
 static void *field(const ConfItem *item, void *base) {
         return (char *) base + item->offset;
 }
@@ -361,7 +420,58 @@ static int apply_strv(char ***l, const char *value, bool replace) {
         return 0;
 }
 
+void conf_lines_done(ConfLines *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->lines[i].value);
+                free(l->lines[i].file);
+        }
+        free(l->lines);
+        *l = (ConfLines) {};
+}
+
+int conf_lines_append(ConfLines *l, const char *value, const char *file, unsigned line) {
+        ConfLine *grown = reallocarray(l->lines, l->n + 1, sizeof(ConfLine));
+        ConfLine *n;
+
+        if (!grown)
+                return -ENOMEM;
+        l->lines = grown;
+        n = &l->lines[l->n];
+        *n = (ConfLine) { .value = strdup(value), .file = strdup(file ? file : ""), .line = line };
+        if (!n->value || !n->file) {
+                free(n->value);
+                free(n->file);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+static int lines_copy(ConfLines *dst, const ConfLines *src) {
+        ConfLines copy = {};
+
+        for (size_t i = 0; i < src->n; i++)
+                if (conf_lines_append(&copy, src->lines[i].value, src->lines[i].file, src->lines[i].line) < 0) {
+                        conf_lines_done(&copy);
+                        return -ENOMEM;
+                }
+        conf_lines_done(dst);
+        *dst = copy;
+        return 0;
+}
+
 int conf_item_apply(const ConfItem *item, void *base, const char *value, bool replace_list, char **ret_error) {
+        ConfApplyContext ctx = { .replace_list = replace_list };
+
+        return conf_item_apply_at(item, base, value, &ctx, ret_error);
+}
+
+int conf_item_apply_at(const ConfItem *item, void *base, const char *value, const ConfApplyContext *ctx,
+                       char **ret_error) {
+        static const ConfApplyContext none = {};
+        bool replace_list;
         void *f = field(item, base);
         uint64_t v;
         int r;
@@ -370,6 +480,28 @@ int conf_item_apply(const ConfItem *item, void *base, const char *value, bool re
                 *ret_error = NULL;
         if (!value)
                 value = "";
+        if (!ctx)
+                ctx = &none;
+        replace_list = ctx->replace_list;
+
+        if (item->type == CONF_CUSTOM && (!item->parse || !item->format || item->size == 0))
+                return -EINVAL; /* a table's mistake: tests check every table */
+        if (item->parse) {
+                _cleanup_free_ char *why = NULL;
+
+                r = item->parse(item, f, value, ctx, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        if (why && ret_error) {
+                                *ret_error = TAKE_PTR(why);
+                                return -EINVAL;
+                        }
+                        return bad_value(item, value, ret_error);
+                }
+                if (item->type == CONF_CUSTOM)
+                        return 0;
+        }
 
         switch (item->type) {
         case CONF_STRING:
@@ -423,9 +555,41 @@ int conf_item_apply(const ConfItem *item, void *base, const char *value, bool re
                                 return 0;
                         }
                 return bad_value(item, value, ret_error);
+        case CONF_LINES:
+                if (value[strspn(value, " \t")] == '\0')
+                        return bad_value(item, value, ret_error);
+                if (replace_list)
+                        conf_lines_done((ConfLines *) f);
+                return conf_lines_append((ConfLines *) f, value, ctx->file, ctx->line);
         default:
                 return -EINVAL;
         }
+}
+
+int conf_item_check(const ConfItem *item, const void *base, char **ret_error) {
+        if (ret_error)
+                *ret_error = NULL;
+        if (!item->check)
+                return 0;
+        return item->check(item, field_const(item, base), ret_error);
+}
+
+int conf_item_merge_inherited(const ConfItem *item, void *base, const void *parent) {
+        ConfLines *own = field(item, base), merged = {};
+        const ConfLines *from = field_const(item, parent);
+
+        if (item->type != CONF_LINES || !(item->flags & CONF_LIST_APPEND_INHERITED) || from->n == 0)
+                return 0;
+        if (lines_copy(&merged, from) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < own->n; i++)
+                if (conf_lines_append(&merged, own->lines[i].value, own->lines[i].file, own->lines[i].line) < 0) {
+                        conf_lines_done(&merged);
+                        return -ENOMEM;
+                }
+        conf_lines_done(own);
+        *own = merged;
+        return 0;
 }
 
 static void item_zero(const ConfItem *item, void *base) {
@@ -453,6 +617,12 @@ static void item_zero(const ConfItem *item, void *base) {
                 break;
         case CONF_ENUM:
                 *(int *) f = 0;
+                break;
+        case CONF_LINES:
+                *(ConfLines *) f = (ConfLines) {};
+                break;
+        case CONF_CUSTOM:
+                memset(f, 0, item->size);
                 break;
         default:
                 break;
@@ -486,6 +656,8 @@ void conf_table_free(const ConfItem *table, void *base) {
                         *(char **) f = NULL;
                 } else if (i->type == CONF_STRV)
                         *(char ***) f = strv_free(*(char ***) f);
+                else if (i->type == CONF_LINES)
+                        conf_lines_done((ConfLines *) f);
         }
 }
 
@@ -536,6 +708,11 @@ int conf_item_copy(const ConfItem *item, void *dst, const void *src) {
         case CONF_ENUM:
                 *(int *) d = *(const int *) s;
                 return 0;
+        case CONF_LINES:
+                return lines_copy((ConfLines *) d, (const ConfLines *) s);
+        case CONF_CUSTOM:
+                memcpy(d, s, item->size);
+                return 0;
         default:
                 return -EINVAL;
         }
@@ -576,6 +753,26 @@ char *conf_item_format(const ConfItem *item, const void *base) {
                 r = asprintf(&s, "%d", v);
                 return r < 0 ? NULL : s;
         }
+        case CONF_LINES: {
+                const ConfLines *l = f;
+                size_t n = 0;
+                char *p;
+
+                if (l->n == 0)
+                        return strdup("(empty)");
+                /* one line each, as the file has them */
+                for (size_t i = 0; i < l->n; i++)
+                        n += strlen(l->lines[i].value) + 2;
+                s = malloc(n + 1);
+                if (!s)
+                        return NULL;
+                p = s;
+                for (size_t i = 0; i < l->n; i++)
+                        p = stpcpy(stpcpy(p, i > 0 ? "; " : ""), l->lines[i].value);
+                return s;
+        }
+        case CONF_CUSTOM:
+                return item->format ? item->format(item, f) : strdup("?");
         default:
                 return strdup("?");
         }
@@ -615,6 +812,22 @@ bool conf_item_equal(const ConfItem *item, const void *a, const void *b) {
                 return *(const bool *) fa == *(const bool *) fb;
         case CONF_ENUM:
                 return *(const int *) fa == *(const int *) fb;
+        case CONF_LINES: {
+                const ConfLines *la = fa, *lb = fb;
+
+                if (la->n != lb->n)
+                        return false;
+                for (size_t i = 0; i < la->n; i++)
+                        if (strcmp(la->lines[i].value, lb->lines[i].value) != 0)
+                                return false;
+                return true; /* where a line was written does not change what it means */
+        }
+        case CONF_CUSTOM: {
+                /* Plain data may hold padding: two values are the same when they read the same. */
+                _cleanup_free_ char *a_text = conf_item_format(item, a), *b_text = conf_item_format(item, b);
+
+                return a_text && b_text && strcmp(a_text, b_text) == 0;
+        }
         default:
                 return false;
         }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* conf-table.h — declarative configuration tables and strict value parsers.
  *
- * Every module that has directives owns a table of ConfItem rows ({section, key, type, offset,
- * default, min, max}); the configuration loader only looks keys up in those tables and calls
- * conf_item_apply(). Defaults are written as text and go through the same parser as the files, so
- * a table row reads like the manual. Numbers are parsed strictly: the whole string, no sign, no
- * spaces, range-checked. Errors are collected, never printed here: the caller decides. */
+ * Every module that has directives owns a table of ConfItem rows ({key, type, offset, default, min,
+ * max}, and where a type needs it, the row's own parse and check callbacks, as nginx's
+ * ngx_command_t set/post and systemd's config_parse_* per row); the configuration loader only
+ * looks keys up in those tables and calls conf_item_apply_at(). A row also says in which sections
+ * it may be written (contexts) and, for a list, whether a later file or a narrower section
+ * replaces or extends it. Defaults are written as text and go through the same parser as the
+ * files, so a table row reads like the manual. Numbers are parsed strictly: the whole string, no
+ * sign, no spaces, range-checked. Errors are collected, never printed here: the caller decides. */
 #pragma once
 
 #include <stdarg.h>
@@ -25,6 +28,8 @@ typedef enum ConfType {
         CONF_USEC,   /* seconds, or a number with suffix ms/s/min, min..max (in usec) → usec_t */
         CONF_BOOL,   /* On/Off, yes/no, true/false, 1/0 (any case) → bool */
         CONF_ENUM,   /* one of names[] (any case) → int, the index */
+        CONF_LINES,  /* a directive written on several lines: each line one ConfLine with its file:line */
+        CONF_CUSTOM, /* the row's parse() stores item->size bytes of plain data; format() shows them */
         _CONF_TYPE_MAX,
 } ConfType;
 
@@ -32,9 +37,54 @@ enum {
         CONF_RESTART_ONLY = 1u << 0, /* cannot change on reload: reported, not applied */
         CONF_LIST_REPLACE = 1u << 1, /* CONF_STRV: a later file replaces instead of extending */
         CONF_SITE_NAME = 1u << 2,    /* CONF_STRING: names a [VirtualHost] (the loader knows them) */
+        /* CONF_LINES: a narrower section ([VirtualHost] under [Server]) appends its lines to the ones
+         * it inherits; without it, a section that gives the key replaces the inherited list. */
+        CONF_LIST_APPEND_INHERITED = 1u << 3,
 };
 
-typedef struct ConfItem {
+/* Where a row may be written (ConfItem.contexts). 0 in a row: the context of the section its table
+ * belongs to (the loader knows: an MPM's table is for its section). */
+enum {
+        CONF_CTX_SERVER = 1u << 0, /* [Server] */
+        CONF_CTX_VHOST = 1u << 1,  /* [VirtualHost NAME] */
+        CONF_CTX_MPM = 1u << 2,    /* the MPM's own section, such as [perchild] */
+        CONF_CTX_PATH = 1u << 3,   /* reserved for path sections (<Directory>, <Location>): not read yet */
+};
+
+/* One line of a CONF_LINES directive, in file order. file is "" for a default. */
+typedef struct ConfLine {
+        char *value;
+        char *file;
+        unsigned line;
+} ConfLine;
+
+typedef struct ConfLines {
+        ConfLine *lines;
+        size_t n;
+} ConfLines;
+
+/* Where a value comes from, and how a list takes it. */
+typedef struct ConfApplyContext {
+        const char *file; /* NULL: a default or a caller's own value */
+        unsigned line;
+        bool replace_list; /* CONF_STRV, CONF_LINES: this occurrence replaces what the list held */
+} ConfApplyContext;
+
+typedef struct ConfItem ConfItem;
+
+/* A row's parser. For CONF_CUSTOM it stores the value into field (item->size bytes); for the other
+ * types it only judges the value before the type stores it (field holds the value so far, e.g. the
+ * list a ScriptAlias line is added to). 0, -EINVAL with *ret_error (malloc'd, may stay NULL: "bad
+ * value"), or -ENOMEM. */
+typedef int (*ConfParse)(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                         char **ret_error);
+/* A row's check of its complete value, once every file is read and inherited: 0, or -EINVAL with
+ * *ret_error (malloc'd, may stay NULL), or -ENOMEM. */
+typedef int (*ConfCheck)(const ConfItem *item, const void *field, char **ret_error);
+/* CONF_CUSTOM: the value as a file would write it (malloc'd; NULL on -ENOMEM). */
+typedef char *(*ConfFormat)(const ConfItem *item, const void *field);
+
+struct ConfItem {
         const char *key;
         ConfType type;
         size_t offset; /* into the struct the table describes */
@@ -43,7 +93,12 @@ typedef struct ConfItem {
         const char *const *names;  /* CONF_ENUM: NULL-terminated */
         unsigned flags;
         const char *expect; /* for messages: what a good value looks like, e.g. "a port 1-65535" */
-} ConfItem;
+        unsigned contexts;  /* CONF_CTX_*: where the key may be written; 0: its table's section */
+        ConfParse parse;    /* CONF_CUSTOM: required; other types: optional, judges each value */
+        ConfCheck check;    /* optional: judges the complete value after loading */
+        ConfFormat format;  /* CONF_CUSTOM: required */
+        size_t size;        /* CONF_CUSTOM: bytes of the field (plain data: zeroed and copied bytewise) */
+};
 
 /* A table is an array of rows ending with a row whose key is NULL. */
 #define CONF_TABLE_END { .key = NULL }
@@ -64,6 +119,20 @@ void conf_errors_done(ConfErrors *e);
 const ConfItem *conf_table_find(const ConfItem *table, const char *key);
 size_t conf_table_size(const ConfItem *table);
 
+/* May item be written in context (one CONF_CTX_* bit)? table_contexts: what a row with contexts 0
+ * allows. */
+bool conf_item_allowed(const ConfItem *item, unsigned table_contexts, unsigned context);
+
+/* Case-insensitive edit distance (insertions, deletions, substitutions, swaps of neighbours). */
+unsigned conf_distance(const char *a, const char *b);
+
+/* The key of table nearest to key, for "did you mean …?": only rows allowed in context (as
+ * conf_item_allowed()) and only within a small distance (1 for keys up to 4 characters, 2 up to 8,
+ * 3 beyond). *best_distance (in/out) is what it must beat, so that several tables can be asked in
+ * turn; start with UINT_MAX. NULL when none is near enough. */
+const char *conf_table_suggest(const ConfItem *table, unsigned table_contexts, unsigned context, const char *key,
+                               unsigned *best_distance);
+
 /* Set every row of table in the struct at base to its default. Returns 0 or -EINVAL (a bad
  * default in a table is a programming error; tests check every table). */
 int conf_table_defaults(const ConfItem *table, void *base);
@@ -79,6 +148,21 @@ int conf_item_copy(const ConfItem *item, void *dst, const void *src);
  * On a bad value returns -EINVAL and sets *ret_error to a malloc'd sentence saying what was
  * expected ("expected a number from 1 to 20000, got \"abc\""). */
 int conf_item_apply(const ConfItem *item, void *base, const char *value, bool replace_list, char **ret_error);
+/* The same with where the value comes from: CONF_LINES keeps it with each line, a row's parse()
+ * sees it. */
+int conf_item_apply_at(const ConfItem *item, void *base, const char *value, const ConfApplyContext *ctx,
+                       char **ret_error);
+
+/* Run the row's check() on its complete value in the struct at base; 0 when the row has none. */
+int conf_item_check(const ConfItem *item, const void *base, char **ret_error);
+
+/* What a narrower section that gave the key keeps of its parent's value: with
+ * CONF_LIST_APPEND_INHERITED (CONF_LINES) the parent's lines go before its own; otherwise nothing
+ * changes. A section that did not give the key takes conf_item_copy() instead. */
+int conf_item_merge_inherited(const ConfItem *item, void *base, const void *parent);
+
+void conf_lines_done(ConfLines *l);
+int conf_lines_append(ConfLines *l, const char *value, const char *file, unsigned line);
 
 /* The value of one row as a file would write it ("5s", "8K", "On", "a b"); malloc'd, NULL on
  * -ENOMEM. For messages such as "cannot change on reload (was X, now Y)". */

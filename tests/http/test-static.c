@@ -48,8 +48,7 @@ static void setup(void) {
 
         cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
         cfg.document_root = strdup(root);
-        cr_assert_eq(strv_push(&cfg.add_type, "text/plain"), 0);
-        cr_assert_eq(strv_push(&cfg.add_type, "txt"), 0);
+        cr_assert_eq(conf_lines_append(&cfg.add_type, "text/plain txt", NULL, 0), 0);
         cr_assert_eq(http_server_new(NULL, &server), 0);
         cr_assert_eq(http_server_add_site(server, "main", &cfg, NULL, &err), 0);
 }

@@ -51,6 +51,33 @@ class CliTest(unittest.TestCase):
         self.assertIn(os.path.join(self.dir, "conf.d/50-x.conf") + ":2:", err)
         self.assertIn("ServerLimit", err)
 
+    def test_messages_say_the_fix(self):
+        long_line = "ServerAlias = " + " ".join(["a%03d.example" % i for i in range(20)])
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\nKeepAliveTimout = 5\n"
+                   f"[VirtualHost a]\nPidFile = /run/x.pid\n{long_line}\n")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(f'{self.conf}:4: unknown key "KeepAliveTimout" in [Server] (did you mean KeepAliveTimeout?)',
+                      err)
+        self.assertIn(f"{self.conf}:6: PidFile is not allowed in [VirtualHost a] (it belongs in [Server])", err)
+        self.assertIn(f"{self.conf}:7: line too long ({len(long_line)} bytes, max 199 bytes): split the value over "
+                      "indented continuation lines", err)
+
+    def test_continuation_lines_and_conflicting_names(self):
+        aliases = "\n".join("    a%03d.example b%03d.example" % (i, i) for i in range(20))  # 540 bytes in all
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                   f"[VirtualHost a]\nServerName = a.example\nServerAlias = www.a.example\n{aliases}\n"
+                   "[VirtualHost b]\nServerName = WWW.A.example\n")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Syntax OK", err)
+        self.assertIn(f'mpmd: warning: {self.conf}:28: [VirtualHost b] ServerName: conflicting server name '
+                      f'"WWW.A.example" on the same address as [VirtualHost a] ({self.conf}:6): requests for it go '
+                      "to [VirtualHost a]", err)
+        rc, out, err = run("-S", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("b019.example", out)
+
     def test_missing_document_root(self):
         self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = /nonexistent/mpmd\n")
         rc, out, err = run("-t", "-f", self.conf)

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -439,4 +440,316 @@ Test(strv, push_copy_contains_free) {
         cr_assert_null(strv_free(l));
         cr_assert_null(strv_free(c));
         cr_assert_null(strv_free(NULL));
+}
+
+/* ---- rows with their own parse and check, CONF_CUSTOM, CONF_LINES, contexts ---------------- */
+
+typedef struct Point {
+        uint32_t x, y;
+} Point;
+
+typedef struct Rich {
+        Point point;      /* CONF_CUSTOM */
+        ConfLines rules;  /* CONF_LINES, replaced by a narrower section */
+        ConfLines header; /* CONF_LINES, added to by a narrower section */
+        char **pairs;     /* CONF_STRV judged line by line */
+        uint32_t even;    /* CONF_UINT with a check of the complete value */
+} Rich;
+
+#define R(f) offsetof(Rich, f)
+
+/* "X,Y", two numbers. */
+static int parse_point(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                       char **ret_error) {
+        uint64_t x, y;
+        const char *comma = strchr(value, ',');
+        char head[32];
+
+        if (!comma || (size_t) (comma - value) >= sizeof(head))
+                return -EINVAL; /* the row's own "expected …" */
+        memcpy(head, value, (size_t) (comma - value));
+        head[comma - value] = '\0';
+        if (parse_uint64(head, &x) < 0 || parse_uint64(comma + 1, &y) < 0)
+                return -EINVAL;
+        if (x > UINT32_MAX || y > UINT32_MAX)
+                return asprintf(ret_error, "a coordinate above %u", UINT32_MAX) < 0 ? -ENOMEM : -EINVAL;
+        memcpy(field, &(Point) { (uint32_t) x, (uint32_t) y }, sizeof(Point));
+        return 0;
+}
+
+static char *format_point(const ConfItem *item, const void *field) {
+        Point p;
+        char *s;
+
+        memcpy(&p, field, sizeof(p));
+        return asprintf(&s, "%u,%u", p.x, p.y) < 0 ? NULL : s;
+}
+
+/* Each line two words, and a line of words already in the list is refused with its own words. */
+static int parse_pairs(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                       char **ret_error) {
+        char *const *so_far = *(char ***) field;
+        char a[32], b[32], rest[2];
+
+        if (sscanf(value, "%31s %31s %1s", a, b, rest) != 2)
+                return asprintf(ret_error, "needs two words, at %s:%u", ctx->file ? ctx->file : "-", ctx->line) < 0
+                               ? -ENOMEM
+                               : -EINVAL;
+        if (!ctx->replace_list && strv_contains(so_far, a))
+                return asprintf(ret_error, "%s is given twice", a) < 0 ? -ENOMEM : -EINVAL;
+        return 0;
+}
+
+static int check_even(const ConfItem *item, const void *field, char **ret_error) {
+        if (*(const uint32_t *) field % 2 == 0)
+                return 0;
+        *ret_error = strdup("must be even");
+        return -EINVAL;
+}
+
+static const ConfItem rich_table[] = {
+        { "Point", CONF_CUSTOM, R(point), "1,2", .parse = parse_point, .format = format_point, .size = sizeof(Point),
+          .expect = "X,Y" },
+        { "Rule", CONF_LINES, R(rules), NULL, .contexts = CONF_CTX_SERVER | CONF_CTX_VHOST | CONF_CTX_PATH },
+        { "Header", CONF_LINES, R(header), "X-Default: 1", .flags = CONF_LIST_APPEND_INHERITED },
+        { "Pairs", CONF_STRV, R(pairs), NULL, .parse = parse_pairs, .contexts = CONF_CTX_VHOST },
+        { "Even", CONF_UINT, R(even), "2", 0, 100, .check = check_even },
+        CONF_TABLE_END,
+};
+
+static char *applied(const char *key, Rich *r, const char *value, const char *file, unsigned line, bool replace,
+                     int *ret) {
+        ConfApplyContext ctx = { .file = file, .line = line, .replace_list = replace };
+        char *error = NULL;
+
+        *ret = conf_item_apply_at(conf_table_find(rich_table, key), r, value, &ctx, &error);
+        return error;
+}
+
+Test(custom, parse_stores_and_format_reads_back) {
+        const ConfItem *point = conf_table_find(rich_table, "Point");
+        Rich r = {}, other = {};
+        char *error, *text;
+        int ret;
+
+        cr_assert_eq(conf_table_defaults(rich_table, &r), 0);
+        cr_assert_eq(r.point.x, 1);
+        cr_assert_eq(r.point.y, 2);
+        error = applied("Point", &r, "30,40", "a.conf", 3, false, &ret);
+        cr_assert_eq(ret, 0);
+        cr_assert_null(error);
+        cr_assert_eq(r.point.x, 30);
+        text = conf_item_format(point, &r);
+        cr_assert_str_eq(text, "30,40");
+        free(text);
+
+        /* the row's own sentence, or the table's "expected …" when it has none; the value stays */
+        error = applied("Point", &r, "5", "a.conf", 4, false, &ret);
+        cr_assert_eq(ret, -EINVAL);
+        cr_assert_str_eq(error, "expected X,Y, got \"5\"");
+        free(error);
+        error = applied("Point", &r, "1,99999999999", "a.conf", 4, false, &ret);
+        cr_assert_eq(ret, -EINVAL);
+        cr_assert_str_eq(error, "a coordinate above 4294967295");
+        free(error);
+        cr_assert_eq(r.point.x, 30);
+
+        /* copied bytewise, compared by what it reads as */
+        cr_assert_eq(conf_table_defaults(rich_table, &other), 0);
+        cr_assert_not(conf_item_equal(point, &r, &other));
+        cr_assert_eq(conf_item_copy(point, &other, &r), 0);
+        cr_assert(conf_item_equal(point, &r, &other));
+        conf_table_free(rich_table, &r);
+        conf_table_free(rich_table, &other);
+}
+
+Test(custom, a_row_without_its_callbacks_is_refused) {
+        static const ConfItem broken[] = { { "Point", CONF_CUSTOM, 0, NULL, .size = sizeof(Point) }, CONF_TABLE_END };
+        Point p = {};
+
+        cr_assert_eq(conf_item_apply(&broken[0], &p, "1,2", false, NULL), -EINVAL);
+}
+
+Test(lines, each_line_keeps_its_place_and_order) {
+        const ConfItem *rule = conf_table_find(rich_table, "Rule");
+        Rich r = {};
+        char *error, *text;
+        int ret;
+
+        cr_assert_eq(conf_table_defaults(rich_table, &r), 0);
+        cr_assert_eq(r.rules.n, 0);
+        error = applied("Rule", &r, "allow a b", "main.conf", 7, true, &ret);
+        cr_assert_eq(ret, 0);
+        error = applied("Rule", &r, "deny  c", "conf.d/10.conf", 2, false, &ret);
+        cr_assert_eq(ret, 0);
+        cr_assert_null(error);
+        cr_assert_eq(r.rules.n, 2);
+        cr_assert_str_eq(r.rules.lines[0].value, "allow a b");
+        cr_assert_str_eq(r.rules.lines[0].file, "main.conf");
+        cr_assert_eq(r.rules.lines[0].line, 7);
+        cr_assert_str_eq(r.rules.lines[1].value, "deny  c", "a line is kept as written");
+        cr_assert_str_eq(r.rules.lines[1].file, "conf.d/10.conf");
+        cr_assert_eq(r.rules.lines[1].line, 2);
+        text = conf_item_format(rule, &r);
+        cr_assert_str_eq(text, "allow a b; deny  c");
+        free(text);
+
+        /* an empty line is no entry; a replacing occurrence starts the list again */
+        error = applied("Rule", &r, "  ", "main.conf", 8, false, &ret);
+        cr_assert_eq(ret, -EINVAL);
+        cr_assert_str_eq(error, "expected a non-empty value, got \"  \"");
+        free(error);
+        cr_assert_eq(r.rules.n, 2);
+        error = applied("Rule", &r, "only", "conf.d/20.conf", 1, true, &ret);
+        cr_assert_eq(ret, 0);
+        cr_assert_eq(r.rules.n, 1);
+        cr_assert_str_eq(r.rules.lines[0].file, "conf.d/20.conf");
+        conf_table_free(rich_table, &r);
+        cr_assert_eq(r.rules.n, 0);
+        cr_assert_null(r.rules.lines);
+}
+
+Test(lines, a_narrower_section_replaces_or_appends_by_row) {
+        const ConfItem *rule = conf_table_find(rich_table, "Rule"), *header = conf_table_find(rich_table, "Header");
+        Rich server = {}, vhost = {}, copy = {};
+        int ret;
+
+        cr_assert_eq(conf_table_defaults(rich_table, &server), 0);
+        cr_assert_eq(conf_table_defaults(rich_table, &vhost), 0);
+        cr_assert_eq(server.header.n, 1, "the default is a line too");
+        cr_assert_str_eq(server.header.lines[0].file, "");
+        free(applied("Rule", &server, "allow all", "main.conf", 3, true, &ret));
+        free(applied("Header", &server, "X-Server: 1", "main.conf", 4, false, &ret));
+        free(applied("Rule", &vhost, "deny all", "v.conf", 2, true, &ret));
+        free(applied("Header", &vhost, "X-Site: 2", "v.conf", 3, true, &ret));
+
+        /* Rule: the vhost's own list only; Header: [Server]'s lines, then its own */
+        cr_assert_eq(conf_item_merge_inherited(rule, &vhost, &server), 0);
+        cr_assert_eq(conf_item_merge_inherited(header, &vhost, &server), 0);
+        cr_assert_eq(vhost.rules.n, 1);
+        cr_assert_str_eq(vhost.rules.lines[0].value, "deny all");
+        cr_assert_eq(vhost.header.n, 3);
+        cr_assert_str_eq(vhost.header.lines[0].value, "X-Default: 1");
+        cr_assert_str_eq(vhost.header.lines[1].value, "X-Server: 1");
+        cr_assert_eq(vhost.header.lines[1].line, 4);
+        cr_assert_str_eq(vhost.header.lines[2].value, "X-Site: 2");
+        cr_assert_str_eq(vhost.header.lines[2].file, "v.conf");
+
+        /* a site that does not give the key takes a deep copy */
+        cr_assert_eq(conf_item_copy(header, &copy, &server), 0);
+        cr_assert(conf_item_equal(header, &copy, &server));
+        cr_assert_neq(copy.header.lines, server.header.lines);
+        cr_assert_neq(copy.header.lines[0].value, server.header.lines[0].value);
+        cr_assert_not(conf_item_equal(header, &copy, &vhost));
+        conf_table_free(rich_table, &server);
+        conf_table_free(rich_table, &vhost);
+        conf_lines_done(&copy.header);
+}
+
+Test(parse, a_row_judges_each_line_with_its_place) {
+        Rich r = {};
+        char *error;
+        int ret;
+
+        cr_assert_eq(conf_table_defaults(rich_table, &r), 0);
+        error = applied("Pairs", &r, "a 1", "x.conf", 1, true, &ret);
+        cr_assert_eq(ret, 0);
+        error = applied("Pairs", &r, "b 2", "x.conf", 2, false, &ret);
+        cr_assert_eq(ret, 0);
+        error = applied("Pairs", &r, "c", "x.conf", 3, false, &ret);
+        cr_assert_eq(ret, -EINVAL);
+        cr_assert_str_eq(error, "needs two words, at x.conf:3");
+        free(error);
+        error = applied("Pairs", &r, "a 3", "x.conf", 4, false, &ret);
+        cr_assert_eq(ret, -EINVAL);
+        cr_assert_str_eq(error, "a is given twice");
+        free(error);
+        cr_assert_eq(strv_length(r.pairs), 4, "refused lines add nothing");
+        /* replacing: what was there is no duplicate */
+        error = applied("Pairs", &r, "a 3", "y.conf", 1, true, &ret);
+        cr_assert_eq(ret, 0);
+        cr_assert_eq(strv_length(r.pairs), 2);
+        conf_table_free(rich_table, &r);
+}
+
+Test(check, runs_on_the_complete_value) {
+        const ConfItem *even = conf_table_find(rich_table, "Even"), *point = conf_table_find(rich_table, "Point");
+        Rich r = {};
+        char *error = NULL;
+
+        cr_assert_eq(conf_table_defaults(rich_table, &r), 0);
+        cr_assert_eq(conf_item_check(even, &r, &error), 0);
+        cr_assert_eq(conf_item_apply(even, &r, "3", false, NULL), 0, "the type takes it");
+        cr_assert_eq(conf_item_check(even, &r, &error), -EINVAL);
+        cr_assert_str_eq(error, "must be even");
+        free(error);
+        cr_assert_eq(conf_item_check(point, &r, &error), 0, "a row without check");
+        cr_assert_null(error);
+        conf_table_free(rich_table, &r);
+}
+
+Test(contexts, a_row_says_where_it_may_be_written) {
+        const ConfItem *rule = conf_table_find(rich_table, "Rule"), *pairs = conf_table_find(rich_table, "Pairs"),
+                       *even = conf_table_find(rich_table, "Even");
+
+        cr_assert(conf_item_allowed(rule, CONF_CTX_SERVER, CONF_CTX_VHOST));
+        cr_assert(conf_item_allowed(rule, CONF_CTX_SERVER, CONF_CTX_PATH));
+        cr_assert_not(conf_item_allowed(rule, CONF_CTX_SERVER, CONF_CTX_MPM));
+        cr_assert(conf_item_allowed(pairs, CONF_CTX_SERVER, CONF_CTX_VHOST), "its own mask, not the table's");
+        cr_assert_not(conf_item_allowed(pairs, CONF_CTX_SERVER, CONF_CTX_SERVER));
+        cr_assert(conf_item_allowed(even, CONF_CTX_MPM, CONF_CTX_MPM), "0: the table's section");
+        cr_assert_not(conf_item_allowed(even, CONF_CTX_MPM, CONF_CTX_SERVER));
+}
+
+/* ---- did you mean ------------------------------------------------------------------------- */
+
+typedef struct DistanceCase {
+        char a[24], b[24];
+        unsigned distance;
+} DistanceCase;
+
+ParameterizedTestParameters(suggest, distance) {
+        static DistanceCase cases[] = {
+                { "KeepAliveTimout", "KeepAliveTimeout", 1 },
+                { "keepalivetimeout", "KeepAliveTimeout", 0 },
+                { "KeepAlvieTimeout", "KeepAliveTimeout", 1 }, /* two letters swapped */
+                { "Listne", "Listen", 1 },
+                { "DocRoot", "DocumentRoot", 5 },
+                { "", "User", 4 },
+                { "abc", "", 3 },
+        };
+        return cr_make_param_array(DistanceCase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(DistanceCase *c, suggest, distance) {
+        cr_assert_eq(conf_distance(c->a, c->b), c->distance, "%s / %s: %u", c->a, c->b, conf_distance(c->a, c->b));
+        cr_assert_eq(conf_distance(c->b, c->a), c->distance);
+}
+
+Test(suggest, the_nearest_allowed_key_within_a_small_distance) {
+        unsigned best = UINT_MAX;
+
+        cr_assert_str_eq(conf_table_suggest(http_site_directives, CONF_CTX_SERVER, CONF_CTX_SERVER, "KeepAliveTimout",
+                                            &best),
+                         "KeepAliveTimeout");
+        cr_assert_eq(best, 1);
+        best = UINT_MAX;
+        cr_assert_str_eq(conf_table_suggest(http_site_directives, CONF_CTX_SERVER, CONF_CTX_SERVER, "documentrot", &best),
+                         "DocumentRoot");
+        /* too far, too short, or not allowed here */
+        best = UINT_MAX;
+        cr_assert_null(conf_table_suggest(http_site_directives, CONF_CTX_SERVER, CONF_CTX_SERVER, "DocRoot", &best));
+        best = UINT_MAX;
+        cr_assert_str_eq(conf_table_suggest(sample_table, CONF_CTX_SERVER, CONF_CTX_SERVER, "Pth", &best), "Path");
+        best = UINT_MAX;
+        cr_assert_null(conf_table_suggest(sample_table, CONF_CTX_SERVER, CONF_CTX_SERVER, "Fg", &best));
+        best = UINT_MAX;
+        cr_assert_null(conf_table_suggest(rich_table, CONF_CTX_SERVER, CONF_CTX_SERVER, "Pair", &best),
+                       "Pairs is only for [VirtualHost]");
+        best = UINT_MAX;
+        cr_assert_str_eq(conf_table_suggest(rich_table, CONF_CTX_SERVER, CONF_CTX_VHOST, "Pair", &best), "Pairs");
+        /* a second table must beat what the first found */
+        best = 0;
+        cr_assert_null(conf_table_suggest(http_site_directives, CONF_CTX_SERVER, CONF_CTX_SERVER, "KeepAliveTimout",
+                                          &best));
 }

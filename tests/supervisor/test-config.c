@@ -392,16 +392,16 @@ ParameterizedTestParameters(config, one_error) {
                   "@/mpmd.conf:3: unknown section [Foo]; expected [Server], [VirtualHost NAME] or an MPM section" },
                 { "[Server]\nListen = x\n[Prefork]\n",
                   "@/mpmd.conf:3: unknown section [Prefork]; expected [Server], [VirtualHost NAME] or an MPM section" },
-                { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key Foo in [Server]" },
+                { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key \"Foo\" in [Server]" },
                 { "[Server]\nListen = x\nServerLimit = 3\n",
-                  "@/mpmd.conf:3: unknown key ServerLimit in [Server] (it belongs in [fake])" },
+                  "@/mpmd.conf:3: ServerLimit is not allowed in [Server] (it belongs in [fake])" },
                 { "[Server]\nListen = x\n[VirtualHost a]\nPidFile = /run/x.pid\n",
-                  "@/mpmd.conf:4: unknown key PidFile in [VirtualHost a] (it is only allowed in [Server])" },
+                  "@/mpmd.conf:4: PidFile is not allowed in [VirtualHost a] (it belongs in [Server])" },
                 { "[Server]\nListen = x\n[fake]\nKeepAlive = On\n",
-                  "@/mpmd.conf:4: unknown key KeepAlive in [fake] (it belongs in [Server])" },
-                { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key Foo in [fake]" },
+                  "@/mpmd.conf:4: KeepAlive is not allowed in [fake] (it belongs in [Server] or [VirtualHost NAME])" },
+                { "[Server]\nListen = x\n[fake]\nFoo = 1\n", "@/mpmd.conf:4: unknown key \"Foo\" in [fake]" },
                 { "[Server]\nListen = x\n[fake]\nNoSuchKey = 1\n",
-                  "@/mpmd.conf:4: unknown key NoSuchKey in [fake]" },
+                  "@/mpmd.conf:4: unknown key \"NoSuchKey\" in [fake]" },
                 { "[Server]\nListen = x\nKeepAlive = maybe\n",
                   "@/mpmd.conf:3: [Server] KeepAlive: expected On or Off, got \"maybe\"" },
                 { "[Server]\nListen = x\nLimitRequestFields = 0\n",
@@ -435,10 +435,16 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nTimeOut = 5\nListen = x\n[Server]\ntimeout = 6\n",
                   "@/mpmd.conf:5: [Server] TimeOut: already set at line 2 of this file; remove one of the two" },
                 { "[Server]\nListen = x\nTimeOut = 5\n  6\n",
-                  "@/mpmd.conf:4: [Server] TimeOut: a continuation line is only allowed for list keys" },
+                  "@/mpmd.conf:4: [Server] TimeOut: a continuation line is only allowed for keys that take text or a list" },
                 { "[Server]\nListen = x\n  TimeOut = 5\n",
                   "@/mpmd.conf:3: this indented line would continue Listen of line 2: write \"Key = value\" lines "
                   "without indentation" },
+                { "[Server]\nListen = x\nServerAlias = a\n  NotAKeyOfOurs = 5\n",
+                  "@/mpmd.conf:4: this indented line would continue ServerAlias of line 3: write \"Key = value\" "
+                  "lines without indentation" },
+                { "[Server]\nListen = x\nServerAlias = a\n  timeout=5\n",
+                  "@/mpmd.conf:4: this indented line would continue ServerAlias of line 3: write \"Key = value\" "
+                  "lines without indentation" },
                 { "TimeOut = 5\n[Server]\nListen = x\n",
                   "@/mpmd.conf:1: TimeOut: a key before the first section; expected [Server], [VirtualHost NAME] or an "
                   "MPM section above it" },
@@ -449,10 +455,37 @@ ParameterizedTestParameters(config, one_error) {
                   "@/mpmd.conf:3: [Server] LoadModule: expected a module name and an absolute path, got "
                   "\"mpm_fake_module\"" },
                 { "[Server]\nListen = x\nLoadModule = mpm_fake_module /a.so\n  /b.so\n",
-                  "@/mpmd.conf:4: [Server] LoadModule: a continuation line is only allowed for list keys" },
+                  "@/mpmd.conf:4: [Server] LoadModule: a continuation line is only allowed for keys that take text or a "
+                  "list" },
                 { "[Server]\nListen = x\n[VirtualHost a]\nLoadModule = mpm_fake_module /a.so\n",
-                  "@/mpmd.conf:4: unknown key LoadModule in [VirtualHost a] (it is only allowed in [Server])" },
+                  "@/mpmd.conf:4: LoadModule is not allowed in [VirtualHost a] (it belongs in [Server])" },
                 { "[Server]\nListen = x\nServerName = a\0b\n", "@/mpmd.conf:3: line contains a NUL byte" },
+                /* did you mean: the nearest key this section takes, whatever the case */
+                { "[Server]\nListen = x\nKeepAliveTimout = 5\n",
+                  "@/mpmd.conf:3: unknown key \"KeepAliveTimout\" in [Server] (did you mean KeepAliveTimeout?)" },
+                { "[Server]\nListen = x\ndocumentroot2 = /srv\n",
+                  "@/mpmd.conf:3: unknown key \"documentroot2\" in [Server] (did you mean DocumentRoot?)" },
+                { "[Server]\nListen = x\n[VirtualHost a]\nPoolProceses = 2\n",
+                  "@/mpmd.conf:4: unknown key \"PoolProceses\" in [VirtualHost a] (did you mean PoolProcesses?)" },
+                { "[Server]\nListen = x\n[fake]\nServerLimt = 3\n",
+                  "@/mpmd.conf:4: unknown key \"ServerLimt\" in [fake] (did you mean ServerLimit?)" },
+                /* not a key a [VirtualHost] may have */
+                { "[Server]\nListen = x\n[VirtualHost a]\nPidFle = /run/x.pid\n",
+                  "@/mpmd.conf:4: unknown key \"PidFle\" in [VirtualHost a]" },
+                { "[Server]\nListen = x\n[VirtualHost a]\nMinUID = 5\n",
+                  "@/mpmd.conf:4: MinUID is not allowed in [VirtualHost a] (it belongs in [Server])" },
+                { "[Server]\nListen = x\nPoolProcesses = 5\n",
+                  "@/mpmd.conf:3: PoolProcesses is not allowed in [Server] (it belongs in [VirtualHost NAME])" },
+                /* each ScriptAlias line is judged where it is */
+                { "[Server]\nListen = x\nScriptAlias = /a/ /srv/a\nScriptAlias = /b/\nServerName = x\n",
+                  "@/mpmd.conf:4: [Server] ScriptAlias: needs a URL path and a directory; \"/b/\" has no directory" },
+                { "[Server]\nListen = x\nScriptAlias = /a/ /srv/a\nServerName = x\nScriptAlias = /a/ /srv/b\n",
+                  "@/mpmd.conf:5: [Server] ScriptAlias: /a/ is given twice" },
+                { "[Server]\nListen = x\nAddHandler = cgi-script .cgi\nAddHandler = .pl\n",
+                  "@/mpmd.conf:4: [Server] AddHandler: \".pl\" comes before a handler name" },
+                { "[Server]\nListen = x\nRequestReadTimeout = header=20\n  body=x\n",
+                  "@/mpmd.conf:3: [Server] RequestReadTimeout: a stage's timeout must be seconds (0 to 86400) or a "
+                  "range such as 20-40" },
         };
         return cr_make_param_array(ErrorCase, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -489,9 +522,9 @@ Test(config, a_line_of_300_bytes_is_an_error_and_reading_goes_on) {
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
         cr_assert_null(c);
         assert_messages(&errors, 2,
-                        "@/mpmd.conf:3: line is 300 bytes long, at most 199 are allowed: split the value over "
-                        "continuation lines or repeated keys",
-                        "@/mpmd.conf:4: unknown key Foo in [Server]");
+                        "@/mpmd.conf:3: line too long (300 bytes, max 199 bytes): split the value over indented "
+                        "continuation lines",
+                        "@/mpmd.conf:4: unknown key \"Foo\" in [Server]");
 }
 
 Test(config, a_line_of_199_bytes_is_whole_and_200_is_too_long) {
@@ -515,8 +548,152 @@ Test(config, a_line_of_199_bytes_is_whole_and_200_is_too_long) {
         write_file("@/mpmd.conf", content);
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
         assert_messages(&errors, 1,
-                        "@/mpmd.conf:3: line is 200 bytes long, at most 199 are allowed: split the value over "
-                        "continuation lines or repeated keys");
+                        "@/mpmd.conf:3: line too long (200 bytes, max 199 bytes): split the value over indented "
+                        "continuation lines");
+}
+
+/* inih's multi-line rule: an indented line continues the key above; the parts join with one space
+ * into one value, so a value longer than a line can be written at all. */
+Test(config, continuation_lines_join_into_one_value) {
+        char content[2048], part[3][120];
+        Config *c = NULL;
+
+        for (size_t i = 0; i < 3; i++) {
+                memset(part[i], 'a' + (int) i, sizeof(part[i]) - 1);
+                part[i][sizeof(part[i]) - 1] = '\0';
+        }
+        snprintf(content, sizeof(content),
+                 "[Server]\nListen = x\n"
+                 "DefaultType = text/html;\n"
+                 "    charset=utf-8\n"
+                 "ServerStatus = /%s\n"
+                 "  %s\n"
+                 "\t%s ; a comment is not part of it\n"
+                 "RequestReadTimeout = header=10\n"
+                 "                     body=5,MinRate=100\n"
+                 "[VirtualHost v]\n"
+                 "ServerAlias = v.example\n"
+                 "   w.example\n",
+                 part[0], part[1], part[2]);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.default_type, "text/html; charset=utf-8");
+        cr_assert_eq(strlen(c->site.server_status), 1 + 3 * 119 + 2, "longer than a line may be");
+        cr_assert(strncmp(c->site.server_status, "/aaa", 4) == 0);
+        cr_assert_eq(c->site.server_status[120], ' ');
+        cr_assert_eq(c->site.server_status[121], 'b');
+        cr_assert_eq(c->site.server_status[strlen(c->site.server_status) - 1], 'c');
+        cr_assert_eq(c->site.read_timeout.header.timeout, 10 * USEC_PER_SEC);
+        cr_assert_eq(c->site.read_timeout.body.timeout, 5 * USEC_PER_SEC);
+        cr_assert_eq(c->site.read_timeout.body.min_rate, 100);
+        cr_assert_eq(strv_length(c->vhosts[0].site.server_alias), 2);
+        cr_assert_str_eq(c->vhosts[0].site.server_alias[1], "w.example");
+        /* parsed once, inherited as parsed */
+        cr_assert_eq(c->vhosts[0].site.read_timeout.body.min_rate, 100);
+        config_free(c);
+}
+
+/* A value only continuation lines can hold: the error at the key's line names the form. */
+Test(config, a_value_of_300_bytes_fits_over_continuation_lines) {
+        char content[1024], a[151], b[151];
+        Config *c = NULL;
+
+        memset(a, 'x', 150);
+        a[150] = '\0';
+        memset(b, 'y', 150);
+        b[150] = '\0';
+        snprintf(content, sizeof(content), "[Server]\nListen = x\nServerStatus = /%s%s\n", a, b);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf:3: line too long (316 bytes, max 199 bytes): split the value over indented "
+                        "continuation lines");
+        conf_errors_done(&errors);
+
+        snprintf(content, sizeof(content), "[Server]\nListen = x\nServerStatus = /%s\n  %s\n", a, b);
+        write_file("@/mpmd.conf", content);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(strlen(c->site.server_status), 302);
+        config_free(c);
+}
+
+/* AddType is written line by line: each line an entry with its place; later files add lines, and a
+ * [VirtualHost] adds its own to [Server]'s. */
+Test(config, add_type_lines_keep_their_place) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nAddType = text/x-a .a\n[VirtualHost v]\n"
+                                  "AddType = text/x-v .v .w\n[VirtualHost w]\n");
+        write_file("@/conf.d/10.conf", "[Server]\nAddType = text/x-c .c\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->site.add_type.n, 2);
+        cr_assert_str_eq(c->site.add_type.lines[0].value, "text/x-a .a");
+        cr_assert_str_eq(c->site.add_type.lines[0].file, at("@/mpmd.conf"));
+        cr_assert_eq(c->site.add_type.lines[0].line, 3);
+        cr_assert_str_eq(c->site.add_type.lines[1].file, at("@/conf.d/10.conf"));
+        cr_assert_eq(c->site.add_type.lines[1].line, 2);
+        cr_assert_eq(c->vhosts[0].site.add_type.n, 3);
+        cr_assert_str_eq(c->vhosts[0].site.add_type.lines[0].value, "text/x-a .a");
+        cr_assert_str_eq(c->vhosts[0].site.add_type.lines[2].value, "text/x-v .v .w");
+        cr_assert_eq(c->vhosts[0].site.add_type.lines[2].line, 5);
+        cr_assert_eq(c->vhosts[1].site.add_type.n, 2, "w inherits [Server]'s");
+        cr_assert_eq(config_check_reload(c, c, &errors), 0);
+        config_free(c);
+}
+
+/* An empty ScriptAlias, AddHandler or CustomLog is an empty list: a site's way not to inherit
+ * [Server]'s. */
+Test(config, an_empty_list_key_drops_what_a_site_would_inherit) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nScriptAlias = /cgi-bin/ /srv/cgi/\nAddHandler = cgi-script .cgi\n"
+                                  "CustomLog = /var/log/a.log common\n"
+                                  "[VirtualHost v]\nScriptAlias =\nAddHandler =\nCustomLog =\n[VirtualHost w]\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(strv_length(c->site.script_alias), 2);
+        cr_assert_null(c->vhosts[0].site.script_alias);
+        cr_assert_null(c->vhosts[0].site.add_handler);
+        cr_assert_null(c->vhosts[0].site.custom_log);
+        cr_assert_eq(strv_length(c->vhosts[1].site.custom_log), 2);
+        config_free(c);
+}
+
+/* nginx's "conflicting server name": the same name on one address, in two sites. */
+Test(config, the_same_server_name_on_one_address_is_a_warning) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\n"
+                                  "Listen = x\n"
+                                  "ServerName = main.test\n"
+                                  "[VirtualHost a]\n"
+                                  "ServerName = a.test\n"
+                                  "ServerAlias = www.a.test main.test\n"
+                                  "[VirtualHost c]\n"
+                                  "Listen = 127.0.0.1:9\n"
+                                  "ServerName = a.test\n"
+                                  "[VirtualHost d]\n"
+                                  "Listen = 127.0.0.1:9\n"
+                                  "ServerAlias = a.test\n");
+        write_file("@/conf.d/10.conf", "[VirtualHost b]\nServerName = b.test\nServerAlias = WWW.A.test\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        assert_messages(&warnings, 3,
+                        "@/mpmd.conf:12: [VirtualHost d] ServerAlias: conflicting server name \"a.test\" on the same "
+                        "address as [VirtualHost c] (@/mpmd.conf:9): requests for it go to [VirtualHost c]",
+                        "@/conf.d/10.conf:3: [VirtualHost b] ServerAlias: conflicting server name \"WWW.A.test\" on the "
+                        "same address as [VirtualHost a] (@/mpmd.conf:6): requests for it go to [VirtualHost a]",
+                        "@/mpmd.conf:3: [Server] ServerName: conflicting server name \"main.test\" on the same address "
+                        "as [VirtualHost a] (@/mpmd.conf:6): requests for it go to [VirtualHost a]");
+        config_free(c);
+
+        /* distinct names, or the same name on other addresses, or one inherited: nothing */
+        conf_errors_done(&warnings);
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nServerName = main.test\n"
+                                  "[VirtualHost a]\nListen = 127.0.0.1:9\nServerName = main.test\n"
+                                  "[VirtualHost b]\nServerAlias = b.test\n[VirtualHost c]\nServerAlias = c.test\n");
+        write_file("@/conf.d/10.conf", "");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        assert_messages(&warnings, 0);
+        config_free(c);
 }
 
 Test(config, every_error_of_every_file_is_reported) {
@@ -542,7 +719,7 @@ Test(config, every_error_of_every_file_is_reported) {
                                        "an MPM section"));
         cr_assert(has_message(&errors, "@/mpmd.conf:8: [Server] MaxRanges: expected a number from 0 to 10000, got "
                                        "\"10001\""));
-        cr_assert(has_message(&errors, "@/mpmd.conf:9: unknown key Bogus in [Server]"));
+        cr_assert(has_message(&errors, "@/mpmd.conf:9: unknown key \"Bogus\" in [Server]"));
         cr_assert(has_message(&errors, "@/mpmd.conf:10: expected \"Key = value\" or \"[Section]\""));
         cr_assert(has_message(&errors, "@/conf.d/10.conf:2: [Server] KeepAlive: expected On or Off, got \"sometimes\""));
         cr_assert(has_message(&errors, "@/conf.d/10.conf:4: [VirtualHost a] User: expected a user name, got \"\""));

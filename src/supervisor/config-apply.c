@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/* config-apply.c — the entries, in file order, into the structs of their sections ([Server], each
+ * [VirtualHost NAME], the MPM's section, and other MPMs' sections, which are checked but not used),
+ * then inheritance: a virtual host takes every engine key it does not set from [Server]. Later
+ * files override scalar keys and extend list keys (each row's merge rule, conf-table.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config-loader.h"
+
+/* ---- applying entries --------------------------------------------------------------------- */
+
+/* Continuation lines join the value of their key (config-read.c): a text or a list reads on, a
+ * number or a switch would only become a bad value, so those say what went wrong. */
+static bool type_takes_continuation(ConfType t) {
+        return t == CONF_STRING || t == CONF_STRV || t == CONF_LINES || t == CONF_CUSTOM;
+}
+
+static void apply_entry(Loader *l, const Entry *e, const ConfItem *table, const ConfItem *item, void *base,
+                        KeySource *keys) {
+        KeySource *k = &keys[item - table];
+        const char *file = file_name(l, e->file);
+        _cleanup_free_ char *why = NULL;
+        ConfApplyContext ctx = { .file = file, .line = e->line };
+        int r;
+
+        if (e->cont_line != 0 && !type_takes_continuation(item->type)) {
+                load_error(l, file, e->cont_line,
+                           "%s %s: a continuation line is only allowed for keys that take text or a list", l->label,
+                           item->key);
+                return;
+        }
+        if (item->type == CONF_STRV || item->type == CONF_LINES)
+                /* The first occurrence replaces the default; a later file replaces a CONF_LIST_REPLACE
+                 * list (and extends it within itself); otherwise lists grow. */
+                ctx.replace_list = k->file == 0 || ((item->flags & CONF_LIST_REPLACE) && k->file != e->file + 1);
+        else if (k->file == e->file + 1) {
+                load_error(l, file, e->line, "%s %s: already set at line %u of this file; remove one of the two",
+                           l->label, item->key, k->line);
+                return;
+        }
+
+        r = conf_item_apply_at(item, base, e->value, &ctx, &why);
+        if (r == -ENOMEM)
+                l->oom = true;
+        else if (r < 0)
+                load_error(l, file, e->line, "%s %s: %s", l->label, item->key, why ? why : "bad value");
+        *k = (KeySource) { .file = e->file + 1, .line = e->line };
+}
+
+/* The tables a key may come from, and where each puts its values in the section being read. */
+typedef struct KeyTable {
+        const ConfItem *table;
+        unsigned contexts; /* what its rows with contexts 0 allow */
+        void *base;        /* the struct of this section; NULL: the table has no place in it */
+        KeySource *keys;
+        const char *mpm_name; /* an MPM's table: its section's name */
+} KeyTable;
+
+enum { KT_SERVER, KT_VHOST, KT_SITE, KT_MPM, _KT_MAX };
+
+static unsigned section_context(const Loader *l) {
+        switch (l->kind) {
+        case SECTION_SERVER:
+                return CONF_CTX_SERVER;
+        case SECTION_VHOST:
+                return CONF_CTX_VHOST;
+        default:
+                return CONF_CTX_MPM;
+        }
+}
+
+static void key_tables(Loader *l, KeyTable t[static _KT_MAX]) {
+        Config *c = l->config;
+        unsigned ctx = section_context(l);
+        ConfigVhost *v = ctx == CONF_CTX_VHOST ? &c->vhosts[l->index] : NULL;
+        VhostKeys *vk = v ? &l->vhost_keys[l->index] : NULL;
+
+        t[KT_SERVER] = (KeyTable) { config_directives, CONF_CTX_SERVER, ctx == CONF_CTX_SERVER ? c : NULL,
+                                    l->server_keys };
+        t[KT_VHOST] = (KeyTable) { vhost_directives, CONF_CTX_VHOST, v, vk ? vk->own : NULL };
+        t[KT_SITE] = (KeyTable) { http_site_directives, CONF_CTX_SERVER | CONF_CTX_VHOST,
+                                  v ? (void *) &v->site : ctx == CONF_CTX_SERVER ? (void *) &c->site : NULL,
+                                  vk ? vk->site : l->site_keys };
+        if (l->kind == SECTION_OTHER_MPM) {
+                OtherMpm *o = &l->others[l->index];
+
+                t[KT_MPM] = (KeyTable) { o->ops && o->ops->directives ? o->ops->directives : empty_directives,
+                                         CONF_CTX_MPM, o->config, o->keys, mpm_section_names[l->index] };
+        } else
+                t[KT_MPM] = (KeyTable) { c->mpm ? l->mpm_table : empty_directives, CONF_CTX_MPM,
+                                         ctx == CONF_CTX_MPM ? c->mpm_config : NULL, l->mpm_keys,
+                                         c->mpm ? c->mpm->name : NULL };
+}
+
+/* "[Server]", "[VirtualHost NAME]" or "[perchild]", joined with " or ": where a row may be written. */
+static char *describe_contexts(const KeyTable *t, const ConfItem *item) {
+        unsigned ctx = item->contexts != 0 ? item->contexts : t->contexts;
+        char *s = NULL;
+        int r;
+
+        r = asprintf(&s, "%s%s%s%s%s%s%s", ctx & CONF_CTX_SERVER ? "[Server]" : "",
+                     (ctx & CONF_CTX_SERVER) && (ctx & CONF_CTX_VHOST) ? " or " : "",
+                     ctx & CONF_CTX_VHOST ? "[VirtualHost NAME]" : "",
+                     (ctx & (CONF_CTX_SERVER | CONF_CTX_VHOST)) && (ctx & CONF_CTX_MPM) ? " or " : "",
+                     ctx & CONF_CTX_MPM ? "[" : "", ctx & CONF_CTX_MPM ? (t->mpm_name ? t->mpm_name : "MPM") : "",
+                     ctx & CONF_CTX_MPM ? "]" : "");
+        return r < 0 ? NULL : s;
+}
+
+static void not_allowed(Loader *l, const Entry *e, const char *where) {
+        load_error(l, file_name(l, e->file), e->line, "%s is not allowed in %s (it belongs in %s)", e->key, l->label,
+                   where ? where : "another section");
+}
+
+/* The nearest key this section takes, for a typo: "KeepAliveTimout" → KeepAliveTimeout. */
+static void unknown_key(Loader *l, const Entry *e, const KeyTable t[static _KT_MAX]) {
+        unsigned ctx = section_context(l), best = UINT_MAX;
+        const char *suggestion = NULL;
+
+        for (size_t i = 0; i < _KT_MAX; i++) {
+                const char *s;
+
+                if (!t[i].base)
+                        continue;
+                s = conf_table_suggest(t[i].table, t[i].contexts, ctx, e->key, &best);
+                if (s)
+                        suggestion = s;
+        }
+        if (ctx == CONF_CTX_SERVER) {
+                unsigned d = conf_distance(e->key, LOAD_MODULE);
+
+                if (d <= 2 && d < best)
+                        suggestion = LOAD_MODULE;
+        }
+        if (suggestion)
+                load_error(l, file_name(l, e->file), e->line, "unknown key \"%s\" in %s (did you mean %s?)", e->key,
+                           l->label, suggestion);
+        else
+                load_error(l, file_name(l, e->file), e->line, "unknown key \"%s\" in %s", e->key, l->label);
+}
+
+/* A key is applied by the first table whose row allows this section; a key that only other
+ * sections allow is refused with where it belongs. Returns whether it was applied. */
+static bool apply_key(Loader *l, const Entry *e) {
+        unsigned ctx = section_context(l);
+        _cleanup_free_ char *where = NULL;
+        KeyTable t[_KT_MAX];
+
+        key_tables(l, t);
+        for (size_t i = 0; i < _KT_MAX; i++) {
+                const ConfItem *item = conf_table_find(t[i].table, e->key);
+
+                if (!item)
+                        continue;
+                if (t[i].base && t[i].keys && conf_item_allowed(item, t[i].contexts, ctx)) {
+                        unsigned before = l->n_errors;
+
+                        apply_entry(l, e, t[i].table, item, t[i].base, t[i].keys);
+                        return l->n_errors == before;
+                }
+                if (!where) {
+                        where = describe_contexts(&t[i], item);
+                        if (!where)
+                                l->oom = true;
+                }
+        }
+        if (strcasecmp(e->key, LOAD_MODULE) == 0) {
+                if (ctx == CONF_CTX_SERVER)
+                        return true; /* collected before this pass */
+                not_allowed(l, e, "[Server]");
+        } else if (where)
+                not_allowed(l, e, where);
+        else
+                unknown_key(l, e, t);
+        return false;
+}
+
+static int vhost_add(Loader *l, const Entry *e, const char *name) {
+        Config *c = l->config;
+        size_t n_site = conf_table_size(http_site_directives) + 1;
+        ConfigVhost *grown;
+        VhostKeys *grown_keys;
+
+        grown = realloc(c->vhosts, (c->n_vhosts + 1) * sizeof(ConfigVhost));
+        if (!grown)
+                return -ENOMEM;
+        c->vhosts = grown;
+        grown_keys = realloc(l->vhost_keys, (c->n_vhosts + 1) * sizeof(VhostKeys));
+        if (!grown_keys)
+                return -ENOMEM;
+        l->vhost_keys = grown_keys;
+        l->vhost_keys[c->n_vhosts] = (VhostKeys) {
+                .own = calloc(conf_table_size(vhost_directives) + 1, sizeof(KeySource)),
+                .site = calloc(n_site, sizeof(KeySource)),
+        };
+        /* site stays zeroed: what the vhost does not set comes from [Server] afterwards. */
+        c->vhosts[c->n_vhosts] = (ConfigVhost) {
+                .name = strdup(name),
+                .source = { .file = strdup(file_name(l, e->file)), .line = e->line },
+                .uid = (uid_t) -1,
+                .gid = (gid_t) -1,
+        };
+        l->index = c->n_vhosts++;
+        if (!l->vhost_keys[l->index].own || !l->vhost_keys[l->index].site || !c->vhosts[l->index].name ||
+            !c->vhosts[l->index].source.file)
+                return -ENOMEM;
+        return 0;
+}
+
+static void section_enter(Loader *l, const Entry *e) {
+        const char *name = e->section, *file = file_name(l, e->file);
+        const size_t vh = strlen("VirtualHost");
+        Config *c = l->config;
+        int r = 0;
+
+        l->label = mfree(l->label);
+        l->kind = SECTION_SKIP;
+        if (e->broken)
+                return;
+
+        if (strcasecmp(name, "Server") == 0) {
+                l->kind = SECTION_SERVER;
+                r = asprintf(&l->label, "[Server]");
+        } else if (strncasecmp(name, "VirtualHost", vh) == 0 &&
+                   (name[vh] == '\0' || isspace((unsigned char) name[vh]))) {
+                const char *vname = name + vh + strspn(name + vh, " \t");
+
+                if (vname[0] == '\0') {
+                        load_error(l, file, e->line, "[%s] needs a name: [VirtualHost NAME]", name);
+                        return;
+                }
+                for (size_t i = 0; i < c->n_vhosts; i++)
+                        if (strcasecmp(c->vhosts[i].name, vname) == 0) {
+                                load_error(l, file, e->line, "[VirtualHost %s] is defined twice: here and at %s:%u",
+                                           vname, c->vhosts[i].source.file, c->vhosts[i].source.line);
+                                return;
+                        }
+                if (vhost_add(l, e, vname) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                l->kind = SECTION_VHOST;
+                r = asprintf(&l->label, "[VirtualHost %s]", vname);
+        } else if (c->mpm && strcmp(name, c->mpm->name) == 0) {
+                l->kind = SECTION_MPM;
+                r = asprintf(&l->label, "[%s]", name);
+        } else {
+                for (size_t i = 0; i < CONFIG_N_MPM_SECTIONS; i++) {
+                        OtherMpm *o = &l->others[i];
+
+                        if (strcmp(name, mpm_section_names[i]) != 0)
+                                continue;
+                        /* Tuning for an MPM not in use: checked when we know its keys, never applied. */
+                        if (!o->looked_up) {
+                                o->looked_up = true;
+                                o->ops = mpm_find_builtin(name);
+                                if (o->ops) {
+                                        const ConfItem *t = o->ops->directives ? o->ops->directives : empty_directives;
+
+                                        o->config = mpm_config_new(l, o->ops, t);
+                                        o->keys = calloc(conf_table_size(t) + 1, sizeof(KeySource));
+                                        if (!o->keys)
+                                                l->oom = true;
+                                }
+                        }
+                        l->kind = SECTION_OTHER_MPM;
+                        l->index = i;
+                        r = asprintf(&l->label, "[%s]", name);
+                        break;
+                }
+                if (l->kind == SECTION_SKIP)
+                        load_error(l, file, e->line,
+                                   "unknown section [%s]; expected [Server], [VirtualHost NAME] or an MPM section",
+                                   name);
+        }
+        if (r < 0) {
+                l->label = NULL;
+                l->kind = SECTION_SKIP;
+                l->oom = true;
+        }
+}
+
+void apply_entries(Loader *l) {
+        unsigned file = UINT32_MAX;
+
+        for (size_t i = 0; i < l->n_entries && !l->oom; i++) {
+                const Entry *e = &l->entries[i];
+
+                if (e->file != file) {
+                        file = e->file;
+                        l->kind = SECTION_NONE;
+                }
+                if (e->section) {
+                        section_enter(l, e);
+                        continue;
+                }
+                switch (l->kind) {
+                case SECTION_NONE:
+                        load_error(l, file_name(l, e->file), e->line,
+                                   "%s: a key before the first section; expected [Server], "
+                                   "[VirtualHost NAME] or an MPM section above it",
+                                   e->key);
+                        break;
+                case SECTION_SKIP:
+                        break;
+                case SECTION_SERVER:
+                case SECTION_VHOST:
+                        (void) apply_key(l, e);
+                        break;
+                case SECTION_MPM:
+                        /* The MPM's own check is skipped after an error in its section. */
+                        if (!apply_key(l, e))
+                                l->mpm_errors++;
+                        break;
+                case SECTION_OTHER_MPM:
+                        /* Tuning for an MPM not in use, checked only when it is built in. */
+                        if (l->others[l->index].config && l->others[l->index].keys)
+                                (void) apply_key(l, e);
+                        break;
+                }
+        }
+}
+
+/* ---- after all files ---------------------------------------------------------------------- */
+
+void inherit_vhosts(Loader *l) {
+        Config *c = l->config;
+        size_t n = conf_table_size(http_site_directives);
+
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                for (size_t row = 0; row < n; row++) {
+                        const ConfItem *it = &http_site_directives[row];
+                        int r;
+
+                        /* A key the site gave keeps its own value, or adds to [Server]'s (the row's
+                         * merge rule); one it did not give is [Server]'s. */
+                        if (l->vhost_keys[i].site[row].file != 0)
+                                r = conf_item_merge_inherited(it, &c->vhosts[i].site, &c->site);
+                        else
+                                r = conf_item_copy(it, &c->vhosts[i].site, &c->site);
+                        if (r < 0)
+                                l->oom = true;
+                }
+}
+

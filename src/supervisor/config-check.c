@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/* config-check.c — the configuration as a whole, once every file is applied: that something
+ * listens, the engine's keys that only their module can judge whole, the filesystem (DocumentRoot,
+ * ScriptAlias directories, User and Group), the MPM's own check, the names MPM keys give to sites,
+ * each site's CGI limits and identity; and, on reload, what cannot change without a restart. Every
+ * problem is placed at the line that set the key. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-loader.h"
+#include "site-limits.h"
+#include "strv.h"
+
+static void check_directory(Loader *l, const char *label, const KeySource *k, const char *path) {
+        const char *file;
+        unsigned line;
+        struct stat st;
+
+        key_source(l, k, &file, &line);
+        if (stat(path, &st) < 0)
+                load_error(l, file, line, "%s DocumentRoot: %s: %s", label, path, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+                load_error(l, file, line, "%s DocumentRoot: %s: %s", label, path, strerror(ENOTDIR));
+}
+
+/* Resolves User and Group of [Server] (ret_* may be NULL for a vhost, with min_id checks). */
+static void check_identity(Loader *l, const char *label, const char *user, const KeySource *user_key,
+                           const char *group, const KeySource *group_key, bool vhost, uid_t *ret_uid,
+                           gid_t *ret_gid) {
+        const Config *c = l->config;
+        const char *file;
+        unsigned line;
+        uid_t uid = (uid_t) -1;
+        gid_t gid = (gid_t) -1;
+
+        if (user) {
+                struct passwd *pw;
+
+                key_source(l, user_key, &file, &line);
+                errno = 0;
+                pw = getpwnam(user);
+                if (!pw) {
+                        if (errno == 0 || errno == ENOENT || errno == ESRCH)
+                                load_error(l, file, line, "%s User: no such user \"%s\"", label, user);
+                        else
+                                load_error(l, file, line, "%s User: cannot look up \"%s\": %s", label, user,
+                                           strerror(errno));
+                } else {
+                        uid = pw->pw_uid;
+                        gid = pw->pw_gid;
+                        /* A site's own processes must not run as a system account (suexec's rule),
+                         * and never as root, whatever MinUID says. */
+                        if (vhost && uid < c->min_uid)
+                                load_error(l, file, line, "%s User: \"%s\" has uid %u, below MinUID %u", label,
+                                           user, (unsigned) uid, c->min_uid);
+                        else if (vhost && uid == 0)
+                                load_error(l, file, line, "%s User: \"%s\" is root; a site never runs as root",
+                                           label, user);
+                }
+        }
+        if (group) {
+                struct group *gr;
+
+                key_source(l, group_key, &file, &line);
+                errno = 0;
+                gr = getgrnam(group);
+                if (!gr) {
+                        if (errno == 0 || errno == ENOENT || errno == ESRCH)
+                                load_error(l, file, line, "%s Group: no such group \"%s\"", label, group);
+                        else
+                                load_error(l, file, line, "%s Group: cannot look up \"%s\": %s", label, group,
+                                           strerror(errno));
+                } else {
+                        gid = gr->gr_gid;
+                        if (vhost && gid < c->min_gid)
+                                load_error(l, file, line, "%s Group: \"%s\" has gid %u, below MinGID %u", label,
+                                           group, (unsigned) gid, c->min_gid);
+                        else if (vhost && gid == 0)
+                                load_error(l, file, line, "%s Group: \"%s\" is gid 0; a site never runs as it",
+                                           label, group);
+                }
+        }
+        if (ret_uid)
+                *ret_uid = uid;
+        if (ret_gid)
+                *ret_gid = gid;
+}
+
+/* Under a per-user MPM, the paths of a site with a User of its own are the site's: a root supervisor
+ * opens them only as that user when it builds a generation (site-open.h), and says there what
+ * fails. Looking at them here as root would both follow the site's symlinks and fail for a home
+ * only the site may enter. */
+bool config_site_paths_are_its_own(const Config *c, const ConfigVhost *v) {
+        return c->mpm && (c->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
+}
+
+void check_filesystem(Loader *l) {
+        Config *c = l->config;
+        size_t docroot = row_of(http_site_directives, "DocumentRoot");
+        size_t user = row_of(config_directives, "User"), group = row_of(config_directives, "Group");
+        size_t vuser = row_of(vhost_directives, "User"), vgroup = row_of(vhost_directives, "Group");
+
+        if (c->site.document_root)
+                check_directory(l, "[Server]", &l->site_keys[docroot], c->site.document_root);
+        check_identity(l, "[Server]", c->user, &l->server_keys[user], c->group, &l->server_keys[group], false,
+                       &c->uid, &c->gid);
+
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                VhostKeys *k = &l->vhost_keys[i];
+                _cleanup_free_ char *label = NULL;
+
+                if (asprintf(&label, "[VirtualHost %s]", v->name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                /* An inherited DocumentRoot was checked as [Server]'s; a site's own paths are not
+                 * looked at with our rights at all (config_site_paths_are_its_own). */
+                if (k->site[docroot].file != 0 && v->site.document_root && !config_site_paths_are_its_own(c, v))
+                        check_directory(l, label, &k->site[docroot], v->site.document_root);
+                check_identity(l, label, v->user, &k->own[vuser], v->group, &k->own[vgroup], true, &v->uid, &v->gid);
+        }
+}
+
+/* A row's own check() (conf-table.h) of a complete value, placed at the line that set it; an
+ * inherited value is checked as [Server]'s. */
+static void check_rows(Loader *l, const ConfItem *table, const char *label, const void *base, const KeySource *keys) {
+        for (const ConfItem *it = table; it->key; it++) {
+                _cleanup_free_ char *why = NULL;
+                const char *file;
+                unsigned line;
+                int r;
+
+                if (!it->check)
+                        continue;
+                r = conf_item_check(it, base, &why);
+                if (r == -ENOMEM)
+                        l->oom = true;
+                if (r >= 0 || r == -ENOMEM)
+                        continue;
+                key_source(l, &keys[it - table], &file, &line);
+                load_error(l, file, line, "%s %s: %s", label, it->key, why ? why : "invalid");
+        }
+}
+
+/* The ScriptAlias directories are opened when a generation is built: say now which one is
+ * missing. The list itself was judged line by line by its row (site-config.c). */
+static void check_script_alias_directories(Loader *l, const char *label, const HttpSiteConfig *cfg,
+                                           const KeySource *k) {
+        for (char **p = cfg->script_alias; p && p[0] && p[1]; p += 2) {
+                struct stat st;
+                int e = stat(p[1], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                const char *file;
+                unsigned line;
+
+                if (e == 0)
+                        continue;
+                key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s ScriptAlias: %s: %s", label, p[1], strerror(e));
+                return;
+        }
+}
+
+void check_site_keys(Loader *l) {
+        Config *c = l->config;
+        size_t alias = row_of(http_site_directives, "ScriptAlias");
+
+        check_rows(l, config_directives, "[Server]", c, l->server_keys);
+        check_rows(l, http_site_directives, "[Server]", &c->site, l->site_keys);
+        if (l->opts->check_filesystem)
+                check_script_alias_directories(l, "[Server]", &c->site, &l->site_keys[alias]);
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                _cleanup_free_ char *label = NULL;
+
+                if (asprintf(&label, "[VirtualHost %s]", v->name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                check_rows(l, vhost_directives, label, v, l->vhost_keys[i].own);
+                /* Inherited keys were checked as [Server]'s: only what the site set itself. */
+                for (const ConfItem *it = http_site_directives; it->key; it++) {
+                        _cleanup_free_ char *why = NULL;
+                        const KeySource *k = &l->vhost_keys[i].site[it - http_site_directives];
+                        const char *file;
+                        unsigned line;
+                        int r;
+
+                        if (!it->check || k->file == 0)
+                                continue;
+                        r = conf_item_check(it, &v->site, &why);
+                        if (r == -ENOMEM)
+                                l->oom = true;
+                        if (r >= 0 || r == -ENOMEM)
+                                continue;
+                        key_source(l, k, &file, &line);
+                        load_error(l, file, line, "%s %s: %s", label, it->key, why ? why : "invalid");
+                }
+                /* A site's own paths are not looked at with our rights (config_site_paths_are_its_own). */
+                if (l->opts->check_filesystem && l->vhost_keys[i].site[alias].file != 0 &&
+                    !config_site_paths_are_its_own(c, v))
+                        check_script_alias_directories(l, label, &v->site, &l->vhost_keys[i].site[alias]);
+        }
+}
+
+void check_listen(Loader *l) {
+        const Config *c = l->config;
+
+        if (!strv_isempty(c->listen))
+                return;
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                if (!strv_isempty(c->vhosts[i].listen))
+                        return;
+        load_error(l, c->main_file, 0, "[Server] Listen: at least one Listen address or socket name is required");
+}
+
+void check_mpm(Loader *l) {
+        Config *c = l->config;
+        size_t before = l->errors ? l->errors->n : 0, added;
+        int r;
+
+        /* Clamping values that failed to parse would only add noise to the errors already given. */
+        if (!c->mpm || !c->mpm_config || l->mpm_errors > 0 || !c->mpm->check_config)
+                return;
+        r = c->mpm->check_config(c->mpm_config, l->errors, l->warnings);
+        added = l->errors ? l->errors->n - before : 0;
+        /* Its errors are fatal whatever it returns; a failure without a message still gets one. */
+        l->n_errors += (unsigned) added;
+        if (r < 0 && added == 0)
+                load_error(l, c->main_file, 0, "[%s]: the MPM rejected its settings", c->mpm->name);
+}
+
+/* An MPM key that names a site (CONF_SITE_NAME) must name a [VirtualHost] of this configuration. */
+void check_mpm_site_names(Loader *l) {
+        const Config *c = l->config;
+
+        if (!c->mpm || !c->mpm_config || l->mpm_errors > 0)
+                return;
+        for (const ConfItem *it = l->mpm_table; it->key; it++) {
+                const char *name, *file;
+                bool found = false;
+                unsigned line;
+
+                if (!(it->flags & CONF_SITE_NAME))
+                        continue;
+                name = *(char *const *) ((const char *) c->mpm_config + it->offset); /* a CONF_STRING */
+                if (!name)
+                        continue;
+                for (size_t i = 0; i < c->n_vhosts && !found; i++)
+                        found = strcmp(c->vhosts[i].name, name) == 0;
+                if (found)
+                        continue;
+                key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
+                load_error(l, file, line, "[%s] %s: no [VirtualHost %s] in the configuration", c->mpm->name,
+                           it->key, name);
+        }
+}
+
+/* Each site's CGI limits: what its section sets, the MPM's defaults for the rest (none without an
+ * MPM that has them). MemoryMax's lower bound is its row's (site-limits.h); CPUWeight, which only a
+ * cgroup could enforce, is kept and warned about. */
+void resolve_site_limits(Loader *l) {
+        Config *c = l->config;
+        const SiteLimits *defaults = c->mpm && c->mpm_config && c->mpm->site_limits
+                                             ? c->mpm->site_limits(c->mpm_config)
+                                             : NULL;
+        size_t first = row_of(vhost_directives, site_limits_keys[SITE_LIMIT_MAX_PROCESSES]);
+        const char *file;
+        unsigned line;
+
+        if (defaults) {
+                c->limits = *defaults;
+                for (SiteLimitKey k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                        const ConfItem *it = conf_table_find(l->mpm_table, site_limits_keys[k]);
+                        if (!it || l->mpm_keys[it - l->mpm_table].file == 0)
+                                continue;
+                        key_source(l, &l->mpm_keys[it - l->mpm_table], &file, &line);
+                        if (k == SITE_LIMIT_CPU_WEIGHT && defaults->cpu_weight > 0)
+                                load_warning(l, file, line,
+                                             "[%s] CPUWeight: needs cgroup v2, which this mpmd does not use yet: "
+                                             "no CPU weighting is applied",
+                                             c->mpm->name);
+                }
+        }
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                const KeySource *own = l->vhost_keys[i].own;
+                SiteLimits set = v->limits;
+
+                v->limits = c->limits;
+                for (SiteLimitKey k = 0; k < SITE_LIMITS_N_KEYS; k++) {
+                        const KeySource *ks = &own[first + k];
+                        if (ks->file == 0)
+                                continue;
+                        site_limits_copy_key(&v->limits, &set, k);
+                        key_source(l, ks, &file, &line);
+                        if (k == SITE_LIMIT_CPU_WEIGHT && set.cpu_weight > 0)
+                                load_warning(l, file, line,
+                                             "[VirtualHost %s] CPUWeight: needs cgroup v2, which this mpmd does not "
+                                             "use yet: no CPU weighting is applied",
+                                             v->name);
+                }
+        }
+}
+
+/* An MPM that runs sites under their own ids (perchild) takes a site's identity whole: User and
+ * Group together, or neither (the site then shares the [Server] User's pool). A User alone would
+ * leave the gid to the passwd entry, which the operator did not name. */
+void check_site_identities(Loader *l) {
+        const Config *c = l->config;
+        size_t vuser = row_of(vhost_directives, "User"), vgroup = row_of(vhost_directives, "Group");
+
+        if (!c->mpm || !(c->mpm->flags & MPM_PER_USER))
+                return;
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                const ConfigVhost *v = &c->vhosts[i];
+                const KeySource *k = v->user ? &l->vhost_keys[i].own[vuser] : &l->vhost_keys[i].own[vgroup];
+                const char *file;
+                unsigned line;
+
+                if (!v->user == !v->group)
+                        continue;
+                key_source(l, k, &file, &line);
+                load_error(l, file, line, "[VirtualHost %s] %s: MPM %s needs User and Group together (%s is missing)",
+                           v->name, v->user ? "User" : "Group", c->mpm->name, v->user ? "Group" : "User");
+        }
+}
+
+/* ---- reload ------------------------------------------------------------------------------- */
+
+static const char *mpm_describe(const Config *c) {
+        if (!c->mpm)
+                return "(none)";
+        return c->mpm->name;
+}
+
+static unsigned check_restart_only(const ConfItem *table, const char *label, const void *old, const void *new,
+                                   const char *file, ConfErrors *errors) {
+        unsigned n = 0;
+
+        for (const ConfItem *i = table; i && i->key; i++) {
+                _cleanup_free_ char *was = NULL, *now = NULL;
+
+                if (!(i->flags & CONF_RESTART_ONLY) || conf_item_equal(i, old, new))
+                        continue;
+                was = conf_item_format(i, old);
+                now = conf_item_format(i, new);
+                conf_errors_add(errors, file, 0,
+                                "%s %s cannot change on reload (was %s, now %s): restart mpmd to apply it", label,
+                                i->key, was ? was : "?", now ? now : "?");
+                n++;
+        }
+        return n;
+}
+
+int config_check_reload(const Config *old, const Config *new, ConfErrors *errors) {
+        _cleanup_free_ char *label = NULL;
+        unsigned n = 0;
+
+        if (old->mpm != new->mpm) {
+                if (old->mpm && new->mpm && strcmp(old->mpm->name, new->mpm->name) == 0)
+                        /* Same name, another module file: its table and struct may differ too. */
+                        conf_errors_add(errors, new->main_file, 0,
+                                        "MPM cannot change on reload (was %s from %s, now %s from %s): restart mpmd "
+                                        "to apply it",
+                                        old->mpm->name, old->n_modules > 0 ? old->modules[0].path : "mpmd",
+                                        new->mpm->name, new->n_modules > 0 ? new->modules[0].path : "mpmd");
+                else
+                        conf_errors_add(errors, new->main_file, 0,
+                                        "MPM cannot change on reload (was %s, now %s): restart mpmd to apply it",
+                                        mpm_describe(old), mpm_describe(new));
+                return -EINVAL;
+        }
+        n += check_restart_only(config_directives, "[Server]", old, new, new->main_file, errors);
+        n += check_restart_only(http_site_directives, "[Server]", &old->site, &new->site, new->main_file, errors);
+        if (new->mpm && old->mpm_config && new->mpm_config) {
+                if (asprintf(&label, "[%s]", new->mpm->name) < 0)
+                        return -ENOMEM;
+                n += check_restart_only(new->mpm->directives, label, old->mpm_config, new->mpm_config,
+                                        new->main_file, errors);
+        }
+        return n > 0 ? -EINVAL : 0;
+}
+
+/* ---- server names ------------------------------------------------------------------------- */
+
+/* Do two sites receive requests on a common socket? A site without Listen of its own is on the
+ * shared ones ([Server] Listen), one with Listen only on those it names (server.c's rule). */
+static bool sites_share_an_address(char **a, char **b) {
+        if (!a || !b)
+                return !a && !b;
+        STRV_FOREACH(s, a)
+                if (strv_contains(b, *s))
+                        return true;
+        return false;
+}
+
+typedef struct SiteNames {
+        char *label;
+        char **listen;
+        const HttpSiteConfig *site;
+        const KeySource *keys; /* http_site_directives */
+} SiteNames;
+
+static void warn_name(Loader *l, const SiteNames *loser, const SiteNames *winner, const char *key,
+                      const char *name, const char *winner_key) {
+        size_t row = row_of(http_site_directives, key), wrow = row_of(http_site_directives, winner_key);
+        const char *file, *wfile;
+        unsigned line, wline;
+
+        key_source(l, &loser->keys[row], &file, &line);
+        key_source(l, &winner->keys[wrow], &wfile, &wline);
+        load_warning(l, file, line,
+                     "%s %s: conflicting server name \"%s\" on the same address as %s (%s:%u): requests for it go to "
+                     "%s",
+                     loser->label, key, name, winner->label, wfile, wline, winner->label);
+}
+
+/* Does winner name name (its own ServerName or ServerAlias, not inherited ones)? Sets *ret_key. */
+static bool site_has_name(const SiteNames *s, const char *name, const char **ret_key) {
+        size_t sn = row_of(http_site_directives, "ServerName"), sa = row_of(http_site_directives, "ServerAlias");
+
+        if (s->keys[sn].file != 0 && s->site->server_name && strcasecmp(s->site->server_name, name) == 0) {
+                *ret_key = "ServerName";
+                return true;
+        }
+        if (s->keys[sa].file != 0)
+                STRV_FOREACH(a, s->site->server_alias)
+                        if (strcasecmp(*a, name) == 0) {
+                                *ret_key = "ServerAlias";
+                                return true;
+                        }
+        return false;
+}
+
+/* nginx's "conflicting server name": two sites on one address answering to the same name. The
+ * first virtual host in file order gets its requests, and any virtual host before [Server]
+ * (http_server_select()): the other never sees them. A warning, as nginx's, at the line of the
+ * one that loses. */
+void check_server_names(Loader *l) {
+        Config *c = l->config;
+        size_t n = c->n_vhosts + 1;
+        size_t sn = row_of(http_site_directives, "ServerName"), sa = row_of(http_site_directives, "ServerAlias");
+        _cleanup_free_ SiteNames *s = calloc(n, sizeof(SiteNames));
+
+        if (!s) {
+                l->oom = true;
+                return;
+        }
+        /* In the order the engine tries them: the virtual hosts, then [Server]. */
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                s[i] = (SiteNames) { .listen = c->vhosts[i].listen, .site = &c->vhosts[i].site,
+                                     .keys = l->vhost_keys[i].site };
+        s[n - 1] = (SiteNames) { .label = (char *) "[Server]", .site = &c->site, .keys = l->site_keys };
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                if (asprintf(&s[i].label, "[VirtualHost %s]", c->vhosts[i].name) < 0) {
+                        s[i].label = NULL;
+                        l->oom = true;
+                        goto finish;
+                }
+
+        for (size_t j = 1; j < n; j++) {
+                const SiteNames *loser = &s[j];
+                const char *wkey;
+
+                for (size_t i = 0; i < j; i++) {
+                        const SiteNames *winner = &s[i];
+
+                        if (!sites_share_an_address(winner->listen, loser->listen))
+                                continue;
+                        if (loser->keys[sn].file != 0 && loser->site->server_name &&
+                            site_has_name(winner, loser->site->server_name, &wkey))
+                                warn_name(l, loser, winner, "ServerName", loser->site->server_name, wkey);
+                        if (loser->keys[sa].file != 0)
+                                STRV_FOREACH(a, loser->site->server_alias)
+                                        if (site_has_name(winner, *a, &wkey))
+                                                warn_name(l, loser, winner, "ServerAlias", *a, wkey);
+                }
+        }
+finish:
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                free(s[i].label);
+}
