@@ -13,11 +13,12 @@
 
 #include "cgi-run.h"
 #include "conn.h"
+#include "docroot.h"
 #include "memory-io.h"
 #include "server.h"
 #include "site-config.h"
 
-static char root[] = "/tmp/mpmd-conn-cgi-XXXXXX";
+static char *root;
 static HttpSiteConfig cfg;
 static HttpServer *server;
 
@@ -93,14 +94,9 @@ static void setup(void) {
         const char *err = NULL;
         char p[512];
 
-        cr_assert_not_null(mkdtemp(root));
-        snprintf(p, sizeof(p), "%s/cgi", root);
-        cr_assert_eq(mkdir(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/cgi/run.sh", root);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f);
-        fputs("#!/bin/sh\n", f);
-        fclose(f);
+        root = docroot_new("conn-cgi");
+        docroot_add_dir(root, "cgi", 0755);
+        docroot_add_text(root, "cgi/run.sh", "#!/bin/sh\n");
 
         cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
         cfg.document_root = strdup(root);
@@ -117,14 +113,12 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[600];
         if (fake.held_stdout >= 0)
                 close(fake.held_stdout);
         http_server_free(server);
         conf_table_free(http_site_directives, &cfg);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        (void) !system(cmd);
-        strcpy(root, "/tmp/mpmd-conn-cgi-XXXXXX");
+        docroot_remove(root);
+        root = NULL;
 }
 
 TestSuite(conn_cgi, .init = setup, .fini = teardown);

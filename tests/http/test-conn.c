@@ -11,32 +11,26 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "docroot.h"
 #include "memory-io.h"
 #include "server.h"
 #include "site-config.h"
 
-static char root[] = "/tmp/mpmd-conn-XXXXXX";
+static char *root;
 static HttpSiteConfig cfg;
 static HttpServer *server;
 
 static void write_file(const char *name, const char *content) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", root, name);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f);
-        fputs(content, f);
-        fclose(f);
+        docroot_add_text(root, name, content);
 }
 
 static void setup(void) {
         const char *err = NULL;
 
-        cr_assert_not_null(mkdtemp(root));
+        root = docroot_new("conn");
         write_file("index.html", "<h1>hi</h1>\n");
         write_file("a.txt", "alpha\n");
-        char d[512];
-        snprintf(d, sizeof(d), "%s/dir", root);
-        cr_assert_eq(mkdir(d, 0755), 0);
+        docroot_add_dir(root, "dir", 0755);
 
         cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
         cfg.document_root = strdup(root);
@@ -45,12 +39,10 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[600];
         http_server_free(server);
         conf_table_free(http_site_directives, &cfg);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        (void) !system(cmd);
-        strcpy(root, "/tmp/mpmd-conn-XXXXXX");
+        docroot_remove(root);
+        root = NULL;
 }
 
 TestSuite(conn, .init = setup, .fini = teardown);

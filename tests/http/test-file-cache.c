@@ -11,39 +11,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "docroot.h"
 #include "file-cache.h"
 
 #define VALID USEC_PER_SEC
 #define T0 (100 * USEC_PER_SEC)
 
-static char root[] = "/tmp/mpmd-fcache-XXXXXX";
-static char other[] = "/tmp/mpmd-fcache-o-XXXXXX";
+static char *root, *other;
 static int root_fd = -1, other_fd = -1;
 
 static void put(const char *dir, const char *name, const char *content) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f);
-        fputs(content, f);
-        fclose(f);
+        docroot_add_text(dir, name, content);
 }
 
 static void put_big(const char *name, size_t size, char fill) {
-        char p[512];
         char *buf = malloc(size);
+        cr_assert_not_null(buf);
         memset(buf, fill, size);
-        snprintf(p, sizeof(p), "%s/%s", root, name);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f);
-        cr_assert_eq(fwrite(buf, 1, size, f), size);
-        fclose(f);
+        docroot_add_file(root, name, buf, size, 0644);
         free(buf);
 }
 
 static void setup(void) {
-        cr_assert_not_null(mkdtemp(root));
-        cr_assert_not_null(mkdtemp(other));
+        root = docroot_new("fcache");
+        other = docroot_new("fcache-o");
         root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         other_fd = open(other, O_PATH | O_DIRECTORY | O_CLOEXEC);
         cr_assert(root_fd >= 0 && other_fd >= 0);
@@ -52,13 +43,11 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[600];
         close(root_fd);
         close(other_fd);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, other);
-        (void) !system(cmd);
-        strcpy(root, "/tmp/mpmd-fcache-XXXXXX");
-        strcpy(other, "/tmp/mpmd-fcache-o-XXXXXX");
+        docroot_remove(root);
+        docroot_remove(other);
+        root = other = NULL;
 }
 
 TestSuite(file_cache, .init = setup, .fini = teardown);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "docroot.h"
 #include "memory-io.h"
 #include "server.h"
 #include "site-config.h"
@@ -18,7 +19,7 @@
 #define MTIME 971211336       /* Tue, 10 Oct 2000 20:55:36 GMT */
 #define MTIME_HTTP "Tue, 10 Oct 2000 20:55:36 GMT"
 
-static char root[] = "/tmp/mpmd-static-XXXXXX";
+static char *root;
 static HttpSiteConfig cfg;
 static HttpServer *server;
 static char big[BIG_SIZE];
@@ -26,20 +27,14 @@ static char big[BIG_SIZE];
 static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz"; /* 36 bytes, a.txt */
 
 static void write_file(const char *name, const void *content, size_t len) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", root, name);
-        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        cr_assert(fd >= 0);
-        cr_assert_eq(write(fd, content, len), (ssize_t) len);
-        struct timespec times[2] = { { MTIME, 0 }, { MTIME, 0 } };
-        cr_assert_eq(futimens(fd, times), 0);
-        close(fd);
+        docroot_add_file(root, name, content, len, 0644);
+        docroot_set_mtime(root, name, MTIME);
 }
 
 static void setup(void) {
         const char *err = NULL;
 
-        cr_assert_not_null(mkdtemp(root));
+        root = docroot_new("static");
         write_file("a.txt", digits, strlen(digits));
         for (size_t i = 0; i < sizeof(big); i++)
                 big[i] = (char) ('a' + (i * 7 + i / 251) % 26);
@@ -54,12 +49,10 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[600];
         http_server_free(server);
         conf_table_free(http_site_directives, &cfg);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        (void) !system(cmd);
-        strcpy(root, "/tmp/mpmd-static-XXXXXX");
+        docroot_remove(root);
+        root = NULL;
 }
 
 TestSuite(static_file, .init = setup, .fini = teardown);

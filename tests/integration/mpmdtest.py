@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -70,6 +71,15 @@ def remove_users(created):
         subprocess.run(["userdel", user], capture_output=True)
 
 
+def test_seed(what):
+    """The seed of a randomised test: MPMD_TEST_SEED when it is set (to replay a failure), else a new
+    one. Printed either way, so that a failure's log says how to replay it."""
+    env = os.environ.get("MPMD_TEST_SEED")
+    seed = int(env) if env else time.time_ns() % 10**9
+    print(f"{what}: seed {seed} (replay with MPMD_TEST_SEED={seed})", file=sys.stderr, flush=True)
+    return seed
+
+
 def wait_for(predicate, timeout=20, what="the condition"):
     """Poll predicate until it returns something true (returned), or fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -79,6 +89,31 @@ def wait_for(predicate, timeout=20, what="the condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"{what} never held within {timeout} s")
+
+
+def accepted(sock):
+    """Whether the server has accepted the connection of sock (a connected TCP client socket): its end
+    in /proc/net/tcp{,6} has an inode once accept() gave it a file; in the listen backlog it has 0."""
+    local_port = sock.getsockname()[1]
+    server_port = sock.getpeername()[1]
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if (int(fields[1].rsplit(":", 1)[1], 16) == server_port
+                    and int(fields[2].rsplit(":", 1)[1], 16) == local_port):
+                return fields[9] != "0"
+    return False
+
+
+def wait_accepted(sock, timeout=10):
+    """Wait until a worker has accepted sock's connection (instead of sleeping a moment after
+    connecting: a signal sent before the accept finds no request in progress)."""
+    wait_for(lambda: accepted(sock), timeout, "the server accepting the connection")
 
 
 def children(pid):
@@ -96,6 +131,22 @@ def children(pid):
         if int(fields[1]) == pid and fields[0] != "Z":
             out.append(int(entry))
     return sorted(out)
+
+
+def descendants_named(pid, name):
+    """The descendants of pid whose command name (/proc/PID/comm) is name: e.g. the `sleep` a CGI
+    script runs shows that the script was executed and ran past what comes before it."""
+    found, todo = [], [pid]
+    while todo:
+        for c in children(todo.pop()):
+            todo.append(c)
+            try:
+                with open(f"/proc/{c}/comm") as f:
+                    if f.read().strip() == name:
+                        found.append(c)
+            except OSError:
+                pass
+    return found
 
 
 def alive(pid):

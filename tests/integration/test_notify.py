@@ -32,7 +32,7 @@ class NotifyTest(unittest.TestCase):
 
     def test_no_watchdog_without_the_variable(self):
         with Server() as srv:
-            time.sleep(1.2)
+            time.sleep(1.2)  # what is tested: no WATCHDOG=1 for a while (a watchdog would have petted)
             srv.drain_notify()
             self.assertFalse([m for m in srv.notifications if "WATCHDOG=1" in m])
 

@@ -8,6 +8,7 @@ exactly the capability bounding set of units/mpmd-perchild.service.in, as system
 import os
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ import unittest
 
 import mpmdtest
 from mpmdtest import (remove_users, BINARY, MODULE_DIR, MPM, SOURCE_ROOT, Server, alive, children, free_port, read_response,
-                      MpmdSocket)
+                      MpmdSocket, descendants_named, wait_for)
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
 SITE_USERS = ("mpmdtpa", "mpmdtpb")
@@ -324,7 +325,9 @@ class PerchildTest(unittest.TestCase):
                     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
                     s.sendall(b"GET /index.html HTTP/1.1\r\nHost: b.te")
                     slow.append(s)
-                time.sleep(1)
+                # The refused ones are readable (end of stream or reset); the others wait for a head.
+                wait_for(lambda: len(select.select(slow, [], [], 0)[0]) >= 22, timeout=10,
+                         what="the dispatcher refusing the connections past its share")
                 refused = 0
                 for s in slow:
                     s.settimeout(0.2)
@@ -363,7 +366,7 @@ class PerchildTest(unittest.TestCase):
                     slow.append(s)
                 srv.wait_log(r"accept on \S+: Too many open files; pausing accepts")
                 before = cpu_seconds(dispatcher)
-                time.sleep(3)
+                time.sleep(3)  # the period whose CPU time is measured: what is tested
                 # Spinning costs a core; a paused dispatcher wakes a few times a second.
                 self.assertLess(cpu_seconds(dispatcher) - before, 1.0)
                 with open(srv.log) as f:
@@ -457,7 +460,8 @@ class PerchildTest(unittest.TestCase):
             deadline = time.monotonic() + 10
             while not children(launcher) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(0.3)  # past the exec and the redirection
+            # The script's `sleep` runs once it is past its exec and its redirection.
+            wait_for(lambda: descendants_named(launcher, "sleep"), timeout=10, what=f"{name} running its sleep")
             p = srv.audit()
             t.join(timeout=10)
             lines = re.findall(r'^role="cgi program of cgi launcher a".*$', p.stdout, re.M)
@@ -509,12 +513,14 @@ class PerchildTest(unittest.TestCase):
                                   r'sandbox step "bounding set" failed): Operation not permitted')
 
     # -- crashes do not spread -------------------------------------------------------------------
-    def keep_requesting(self, port, host, stop, failures):
+    def keep_requesting(self, port, host, stop, failures, served):
         while not stop.is_set():
             try:
                 r = self.srv.get_on(port, "/", host)
                 if r.status != 200:
                     failures.append(r.status)
+                else:
+                    served.append(1)
             except OSError as e:
                 failures.append(str(e))
             time.sleep(0.02)
@@ -522,11 +528,11 @@ class PerchildTest(unittest.TestCase):
     def run_disturbance(self, victim_site, other_port, other_host, disturb):
         victim_uid = self.srv.uid_of(victim_site)
         before = self.srv.wait_pool(victim_uid)
-        stop, failures = threading.Event(), []
-        t = threading.Thread(target=self.keep_requesting, args=(other_port, other_host, stop, failures))
+        stop, failures, served = threading.Event(), [], []
+        t = threading.Thread(target=self.keep_requesting, args=(other_port, other_host, stop, failures, served))
         t.start()
         try:
-            time.sleep(0.3)
+            wait_for(lambda: len(served) >= 5 or failures, timeout=10, what="the other site being served")
             victim = before[0]
             disturb(victim)
             deadline = time.monotonic() + 20
@@ -535,7 +541,9 @@ class PerchildTest(unittest.TestCase):
             self.assertFalse(alive(victim), "the disturbed process is still there")
             after = self.srv.wait_pool(victim_uid, n=len(before))
             self.assertNotIn(victim, after)
-            time.sleep(0.5)
+            n = len(served)
+            wait_for(lambda: len(served) >= n + 10 or failures, timeout=10,
+                     what="the other site still served after the replacement")
         finally:
             stop.set()
             t.join()

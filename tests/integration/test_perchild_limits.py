@@ -11,10 +11,9 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 import unittest
 
-from mpmdtest import alive, children, wait_for
+from mpmdtest import alive, children, descendants_named, wait_for
 from test_perchild import MPMCTL, SITE_USERS, PerchildServer, create_users, perchild_available, status
 
 # Forks children that wait, until a fork fails; then holds them a while so that the test can probe
@@ -258,7 +257,8 @@ class PerchildLimitsTest(unittest.TestCase):
         t = threading.Thread(target=srv.get, args=("a", "/cgi-bin/sleep.sh"), daemon=True)
         t.start()
         wait_for(lambda: children(launcher), timeout=10, what="the program running")
-        time.sleep(0.3)  # past its exec
+        # past its exec: the script runs its sleep
+        wait_for(lambda: descendants_named(launcher, "sleep"), timeout=10, what="sleep.sh running its sleep")
         p = srv.audit()
         t.join(timeout=10)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
@@ -295,8 +295,9 @@ class PerchildLimitsStopTest(unittest.TestCase):
                 dirs.append(srv.get(site, "/cgi-bin/tmpdir.py").body.decode().split()[0])
                 daemons.append(int(srv.get(site, "/cgi-bin/daemon.py").body.split()[1]))
             # One still running too.
+            strays_b = len(site_strays(srv.uid_of("b")))
             threading.Thread(target=lambda: srv.get("b", "/cgi-bin/fork.py"), daemon=True).start()
-            time.sleep(0.5)
+            wait_for(lambda: len(site_strays(srv.uid_of("b"))) > strays_b, timeout=10, what="fork.py running")
             self.assertTrue(all(alive(p) for p in daemons[1:]))  # b: CGITimeout 60 s
             srv.graceful_stop()
             for site in ("a", "b"):

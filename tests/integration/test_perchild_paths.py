@@ -269,7 +269,7 @@ class SiteFailureTest(SitesBase):
                 # A second reload while still broken: the same pool still serves.
                 p = srv.mpmctl("reload", timeout=60)
                 self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
-                time.sleep(0.5)
+                time.sleep(0.5)  # what is tested: the refused reload replaces nothing, now or a moment later
                 self.assertEqual(srv.get_site("a", "/", srv.port_ab).body, b"site a\n")
                 self.assertEqual(set(self.pool_pids(srv, 0)), old_a)
                 # Fixed: the reload applies to every site.

@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from mpmdtest import Server, alive, read_response
+from mpmdtest import Server, alive, read_response, wait_accepted, wait_for
 
 PREFORK = ("[prefork]\nStartServers = 2\nMinSpareServers = 2\nMaxSpareServers = 4\n"
            "MaxRequestWorkers = 12\nServerLimit = 16\n")
@@ -78,7 +78,7 @@ class PreforkProcessTest(unittest.TestCase):
             first = set(srv.workers())
             for _ in range(8):
                 self.assertEqual(srv.get("/").status, 200)
-            time.sleep(1.5)
+            wait_for(lambda: set(srv.workers()) - first, timeout=10, what="a worker replacing a recycled one")
             self.assertTrue(set(srv.workers()) - first, "workers were not recycled")
 
 
@@ -207,8 +207,10 @@ class StopTest(unittest.TestCase):
         try:
             s = srv.connect()
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished yet
-            time.sleep(0.3)
+            wait_accepted(s)
             os.kill(srv.pid, signal.SIGTERM)
+            # The rest of the head once the worker has its stop: nothing outside it shows when that
+            # is, so this one stays a moment (the request must still be answered, with close).
             time.sleep(0.3)
             s.sendall(b"\r\n")
             r = read_response(s)
@@ -223,7 +225,7 @@ class StopTest(unittest.TestCase):
         try:
             s = srv.connect()
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-            time.sleep(0.2)
+            wait_accepted(s)  # a request in progress, which SIGINT does not wait for
             t = time.monotonic()
             os.kill(srv.pid, signal.SIGINT)
             srv.proc.wait(timeout=10)

@@ -90,7 +90,7 @@ class ServeTest(unittest.TestCase):
         with self.srv.connect() as s:
             s.sendall(b"GET /docs/a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
             self.assertEqual(read_response(s).status, 200)
-            time.sleep(2.5)
+            time.sleep(2.5)  # the idle time under test, not a wait for the server
             s.sendall(b"GET /docs/a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
             self.assertEqual(read_response(s).body, b"alpha\n")
 

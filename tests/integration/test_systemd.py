@@ -19,7 +19,7 @@ import time
 import unittest
 
 import mpmdtest
-from mpmdtest import MpmdSocket, Server, alive, free_port, read_response
+from mpmdtest import MpmdSocket, Server, alive, free_port, read_response, wait_accepted, wait_for
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 MPMCTL = os.environ.get("MPMCTL_BINARY",
@@ -196,7 +196,7 @@ class SocketActivationTest(unittest.TestCase):
         self.check_routing(list(self.NAMES))
 
     def test_shuffled_order(self):
-        rng = random.Random(os.environ.get("MPMD_TEST_SEED", time.time_ns()))
+        rng = random.Random(mpmdtest.test_seed("test_shuffled_order"))
         order = list(self.NAMES)
         while order == self.NAMES:
             rng.shuffle(order)
@@ -450,12 +450,15 @@ class ReloadTest(unittest.TestCase):
         load = Load(srv.port, {b"v1\n"})
         load.start()
         try:
-            time.sleep(0.5)
+            wait_for(lambda: load.ok >= 20 or load.failures, timeout=10, what="the load being answered")
             for i in range(3):
                 r = srv.mpmctl("reload")
                 self.assertEqual(r.returncode, 0, f"reload {i + 1}: {r.stdout} {r.stderr}")
                 self.assertRegex(r.stdout, rf"generation {i + 2} is serving")
-                time.sleep(0.8)
+                # traffic through the new generation (and the old one draining) before the next
+                answered = load.ok
+                wait_for(lambda: load.ok >= answered + 50 or load.failures, timeout=20,
+                         what=f"the load answered after reload {i + 1}")
         finally:
             load.finish()
         print(f"load: {load.ok} requests answered, {len(load.failures)} failed", file=sys.stderr)
@@ -526,7 +529,7 @@ class ReloadTest(unittest.TestCase):
         # A request in flight when the stop comes is still answered.
         s = srv.connect()
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # head not finished yet
-        time.sleep(0.2)
+        wait_accepted(s)
         mark = len(srv.notifications)
         r = srv.mpmctl("stop")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -12,7 +12,8 @@
  * Latencies (first byte written to last byte read, connect included for a new connection) go into a
  * log-linear histogram; the summary on stdout is one "key value" per line (requests, failed, the
  * counts per kind, p50_us, p99_us, max_us). The first failures are described on stderr with their
- * CLOCK_MONOTONIC time, so that a test can line them up with what it did to the server. Exit status:
+ * CLOCK_MONOTONIC time, so that a test can line them up with what it did to the server; so is the seed
+ * of the request mix (MPMD_TEST_SEED replays it). Exit status:
  * 0 when the run completed (whatever failed), 2 for usage errors, 1 when the client itself broke. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -584,7 +585,16 @@ int main(int argc, char **argv) {
                 usage();
 
         signal(SIGPIPE, SIG_IGN);
-        srandom((unsigned) now_usec());
+        /* The seed of the request mix (which requests are POSTs, which connections close): printed,
+         * and taken from MPMD_TEST_SEED to replay a run's choices (not its timing). */
+        unsigned long long seed = now_usec() % 1000000000u;
+        const char *seed_env = getenv("MPMD_TEST_SEED");
+        if (seed_env && *seed_env && parse_uint(seed_env, UINT32_MAX, &seed) < 0) {
+                fprintf(stderr, "loadgen: MPMD_TEST_SEED is not a number below 2^32: %s\n", seed_env);
+                return 2;
+        }
+        srandom((unsigned) seed);
+        fprintf(stderr, "loadgen: seed %llu (replay with MPMD_TEST_SEED=%llu)\n", seed, seed);
         epfd = epoll_create1(EPOLL_CLOEXEC);
         conns = calloc(opt.connections, sizeof(Conn));
         if (epfd < 0 || !conns) {

@@ -221,8 +221,15 @@ def age_seconds(pid):
     return uptime - start
 
 
+# The seed of every random choice of the stress tests (which worker to kill, the half heads' cuts):
+# printed, and taken from MPMD_TEST_SEED to replay a run. loadgen prints its own (it reads
+# MPMD_TEST_SEED too); a run's timing is never replayed, only its choices.
+SEED = mpmdtest.test_seed("stress")
+_rng = random.Random(SEED)
+
+
 def pick(seq):
-    return random.choice(list(seq))
+    return _rng.choice(list(seq))
 
 
 def read_response_count(sock, n, timeout=30):

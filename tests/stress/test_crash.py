@@ -82,7 +82,7 @@ class WorkerCrashTest(unittest.TestCase):
                         time.sleep(0.01)
                     replace_times.append(time.monotonic() - t0)
                     self.assertNotIn(victim, srv.workers(), f"{mpm}: killed worker {victim} still there")
-                    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+                    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))  # a kill a second: the rate under test
                 status = srv.status()
                 self.assertTrue(srv.proc.poll() is None, "the supervisor died")
             except BaseException:

@@ -27,7 +27,7 @@ class HostileWorkerTest(unittest.TestCase):
             cls.res = Load(cls.srv.port, duration=SECONDS, connections=8).result()
             cls.status = cls.srv.status()
             cls.alive = cls.srv.proc.poll() is None
-            time.sleep(0.5)
+            time.sleep(0.5)  # the supervisor's last lines about the load; nothing marks the last one
             cls.log = cls.srv.error_log()
         finally:
             cls.srv.stop()
@@ -80,7 +80,7 @@ class ForgedCountersTest(unittest.TestCase):
             t0 = time.monotonic()
             for _ in range(20):
                 self.assertEqual(srv.get("/").status, 200)
-            time.sleep(3)
+            time.sleep(3)  # the period under test: several scoreboard reads, which clamp and say it once
             status = srv.status()
             seconds = time.monotonic() - t0 + 2  # and the time before t0 since the fork, generously
             log = srv.error_log()

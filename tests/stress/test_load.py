@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from stress import Load, StressServer, failures_text, figure, mpms
+from stress import SEED, Load, StressServer, failures_text, figure, mpms
 
 import test_perchild
 from mpmdtest import read_response
@@ -37,15 +37,16 @@ class Attackers:
         self.stop = threading.Event()
         self.errors = []
         self.counts = {"half": 0, "switch": 0}
-        self.threads = [threading.Thread(target=self.half_heads, args=(port, hosts), daemon=True) for port in ports]
+        # Each thread's choices from the run's seed and its place (the ports change from run to run).
+        self.threads = [threading.Thread(target=self.half_heads, args=(port, hosts, random.Random(f"{SEED}:half:{i}")),
+                                         daemon=True) for i, port in enumerate(ports)]
         if switch_port:
             self.threads.append(threading.Thread(target=self.switch_hosts, args=(switch_port, switch_hosts),
                                                  daemon=True))
         for t in self.threads:
             t.start()
 
-    def half_heads(self, port, hosts):
-        rnd = random.Random(port)
+    def half_heads(self, port, hosts, rnd):
         while not self.stop.is_set():
             head = HEAD % rnd.choice(hosts).encode()
             cut = rnd.randrange(1, len(head) - 1)
@@ -56,7 +57,7 @@ class Attackers:
                     if how == 1:
                         s.shutdown(socket.SHUT_WR)  # end of stream after part of a head
                     elif how == 2:
-                        time.sleep(0.05)
+                        time.sleep(0.05)  # the attack itself: hold a moment, then reset
                         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")  # reset
             except OSError:
                 pass
@@ -66,7 +67,7 @@ class Attackers:
         """hosts: (name, pool) pairs. The first request picks the connection's pool; a later one for
         another pool's site gets 421 and the connection ends; a name no site has (pool None) gets
         421 at once."""
-        rnd = random.Random(1)
+        rnd = random.Random(f"{SEED}:switch")
         while not self.stop.is_set():
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as s:

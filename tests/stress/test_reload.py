@@ -5,6 +5,7 @@ import time
 import unittest
 
 from stress import Load, StressServer, failures_text, figure, mpms, run_load
+from mpmdtest import wait_for  # noqa: E402 (stress puts it on the path)
 
 RELOADS = 20
 CONNECTIONS = 32
@@ -22,8 +23,9 @@ class ReloadUnderLoadTest(unittest.TestCase):
             base = run_load(srv.port, duration=BASELINE_SECONDS, connections=CONNECTIONS)
             self.assertEqual(base["failed"], 0, "without reloads: " + failures_text(base))
 
+            served = int(srv.status()["requests"])
             load = Load(srv.port, duration=RELOADS + 3, connections=CONNECTIONS)
-            time.sleep(1)
+            wait_for(lambda: int(srv.status()["requests"]) >= served + 200, timeout=20, what="the load under way")
             timeline = []
             try:
                 for i in range(RELOADS):
@@ -32,7 +34,7 @@ class ReloadUnderLoadTest(unittest.TestCase):
                     t1 = time.monotonic()
                     timeline.append((t0, t1, r.stdout.strip()))
                     self.assertEqual(r.returncode, 0, f"reload {i + 1}: {r.stdout}{r.stderr}")
-                    time.sleep(max(0.0, 1.0 - (t1 - t0)))
+                    time.sleep(max(0.0, 1.0 - (t1 - t0)))  # a reload a second: the rate under test
             finally:
                 res = load.result()
             status = srv.status()

@@ -1,0 +1,4 @@
+#include "build-config.h"
+#include "conn.h"
+#include "mpm/sandbox.h"
+  #  include "supervisor.h"

@@ -1,0 +1,3 @@
+#include "supervisor.h"
+#include "util.h"
+#include "../../good/shared/log.h"

@@ -1,0 +1,3 @@
+#include "sandbox.h"
+#include "conn.h"
+#include "log.h"

@@ -1,0 +1,3 @@
+#include "build-config.h"
+#include "log.h"
+#include "shared/log.h"

@@ -1,0 +1,5 @@
+#include "supervisor.h"
+#include "sandbox.h"
+#include "mpm/sandbox.h"
+#include "http/conn.h"
+#include "log.h"
