@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -322,34 +323,12 @@ static bool conn_wants_keep_alive(const HttpConn *c, const HttpResponse *r) {
         return true;
 }
 
-/* Append to out[] (up to out_limit); false when it does not fit. */
-static bool out_append(ConnRequest *rq, const char *s, size_t n) {
-        if (rq->out_len + n > rq->out_limit)
-                return false;
-        memcpy(rq->out + rq->out_len, s, n);
-        rq->out_len += n;
-        return true;
-}
-
-static bool out_uint(ConnRequest *rq, uint64_t v) {
-        char buf[24];
-        size_t i = sizeof(buf);
-
-        do {
-                buf[--i] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v > 0);
-        return out_append(rq, buf + i, sizeof(buf) - i);
-}
-
 /* Turn the response into bytes: the head in out[], a small file or memory body right behind it.
  * Formatting is copying: the status line and the Server line are prebuilt, the Date cached. */
 static void conn_prepare_response(HttpConn *c, bool head_only, usec_t now_real) {
         ConnRequest *rq = c->rq;
         HttpResponse *r = &rq->resp;
         uint64_t length;
-        size_t n;
-        bool ok;
 
         if (r->headers_overflow)
                 http_response_set_error(r, 500);
@@ -361,36 +340,15 @@ static void conn_prepare_response(HttpConn *c, bool head_only, usec_t now_real) 
         if (r->body && r->body >= rq->out && r->body < rq->out + OUT_BUFFER_SIZE)
                 /* The handler copied its body into the tail of out[]: the head goes in front of it. */
                 rq->out_limit = (size_t) (r->body - rq->out);
-        const char *line = http_status_line(r->status, &n);
-        ok = out_append(rq, line, n) && out_append(rq, "Date: ", 6) &&
-             out_append(rq, http_date_now(now_real), HTTP_DATE_LEN) && out_append(rq, "\r\n", 2) &&
-             out_append(rq, c->server->server_line, c->server->server_line_len) &&
-             out_append(rq, r->headers, r->headers_len);
-        if (ok && !http_status_has_no_body(r->status))
-                ok = out_append(rq, "Content-Length: ", 16) && out_uint(rq, length) && out_append(rq, "\r\n", 2);
-        if (ok && !rq->keep_alive)
-                ok = out_append(rq, "Connection: close\r\n", 19);
-        else if (ok && rq->head.version_minor == 0)
-                ok = out_append(rq, "Connection: keep-alive\r\n", 24);
-        if (ok)
-                ok = out_append(rq, "\r\n", 2);
-        if (!ok) {
-                /* Cannot happen with the fixed header budget; answer plainly rather than send garbage. */
-                static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                                           "Connection: close\r\n\r\n";
-                rq->out_len = 0;
-                rq->out_limit = OUT_BUFFER_SIZE;
-                out_append(rq, fail, sizeof(fail) - 1);
-                rq->keep_alive = false;
-                r->file_fd = safe_close(r->file_fd);
-                r->n_pieces = 0;
-                r->body = NULL;
-                r->body_len = 0;
-                length = 0;
-                rq->send_body = false;
-                rq->body_bytes = 0;
-                return;
-        }
+        HttpHeadWriter w;
+        http_head_begin(&w, rq->out, rq->out_limit, r->status, NULL, 0, http_date_now(now_real),
+                        c->server->server_line, c->server->server_line_len);
+        http_head_put(&w, r->headers, r->headers_len);
+        http_head_end(&w, r->status, HTTP_FRAMING_LENGTH, length, rq->keep_alive, rq->head.version_minor);
+        /* The handler's lines are bounded (HTTP_RESPONSE_HEADERS_MAX) and out[] has room for them and
+         * ours in front of the largest body a handler may copy into its tail. */
+        assert(http_head_fits(&w));
+        rq->out_len = w.len;
 
         rq->send_body = !head_only && !http_status_has_no_body(r->status);
         rq->body_bytes = rq->send_body ? length : 0;

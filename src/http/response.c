@@ -166,3 +166,60 @@ uint64_t http_response_body_length(const HttpResponse *r) {
         }
         return r->file_fd >= 0 ? r->file_len : r->body_len;
 }
+
+/* ---- the response head -------------------------------------------------------------------- */
+
+void http_head_put(HttpHeadWriter *w, const void *p, size_t n) {
+        if (n > 0 && w->len < w->size)
+                memcpy(w->buf + w->len, p, MIN(n, w->size - w->len));
+        w->len += n;
+}
+
+static void head_put_uint(HttpHeadWriter *w, uint64_t v) {
+        char buf[24];
+        size_t i = sizeof(buf);
+
+        do {
+                buf[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v > 0);
+        http_head_put(w, buf + i, sizeof(buf) - i);
+}
+
+void http_head_begin(HttpHeadWriter *w, char *buf, size_t size, int status, const char *reason, size_t reason_len,
+                     const char *date, const char *server_line, size_t server_line_len) {
+        *w = (HttpHeadWriter) { .buf = buf, .size = size };
+        if (reason) {
+                /* A reason of the handler's own (a CGI program's Status line): the code as three digits. */
+                char code[] = { 'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', (char) ('0' + status / 100 % 10),
+                                (char) ('0' + status / 10 % 10), (char) ('0' + status % 10), ' ' };
+                http_head_put(w, code, sizeof(code));
+                http_head_put(w, reason, reason_len);
+                http_head_put(w, "\r\n", 2);
+        } else {
+                size_t n;
+                const char *line = http_status_line(status, &n);
+                http_head_put(w, line, n);
+        }
+        http_head_put(w, "Date: ", 6);
+        http_head_put(w, date, strlen(date));
+        http_head_put(w, "\r\n", 2);
+        http_head_put(w, server_line, server_line_len);
+}
+
+void http_head_end(HttpHeadWriter *w, int status, HttpFraming framing, uint64_t length, bool keep_alive,
+                   uint8_t version_minor) {
+        if (!http_status_has_no_body(status)) {
+                if (framing == HTTP_FRAMING_LENGTH) {
+                        http_head_put(w, "Content-Length: ", 16);
+                        head_put_uint(w, length);
+                        http_head_put(w, "\r\n", 2);
+                } else if (framing == HTTP_FRAMING_CHUNKED)
+                        http_head_put(w, "Transfer-Encoding: chunked\r\n", 28);
+        }
+        if (!keep_alive)
+                http_head_put(w, "Connection: close\r\n", 19);
+        else if (version_minor == 0)
+                http_head_put(w, "Connection: keep-alive\r\n", 24);
+        http_head_put(w, "\r\n", 2);
+}
