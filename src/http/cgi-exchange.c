@@ -285,12 +285,5 @@ const char *cgi_exchange_error(const CgiExchange *x) {
 }
 
 size_t cgi_continue_response(const HttpRequestHead *h, const char **ret) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-        if (!h->expect_continue || h->version_minor == 0) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = cont;
-        return sizeof(cont) - 1;
+        return http_continue_line(h, ret);
 }

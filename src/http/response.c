@@ -118,6 +118,17 @@ bool http_status_has_no_body(int status) {
         return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
+size_t http_continue_line(const HttpRequestHead *h, const char **ret) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+        if (!h->expect_continue || h->version_minor == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = cont;
+        return sizeof(cont) - 1;
+}
+
 /* Built once per status and thread, so repeated error answers cost no formatting. */
 static const char *error_page(int status, size_t *ret_len) {
         static _Thread_local char page[1024];

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "macro.h"
+#include "parser.h"
 
 #define HTTP_RESPONSE_HEADERS_MAX 2048
 
@@ -76,6 +77,11 @@ uint64_t http_response_body_length(const HttpResponse *r);
 
 /* Statuses whose responses never carry a body (1xx, 204, 304). */
 bool http_status_has_no_body(int status);
+
+/* "HTTP/1.1 100 Continue\r\n\r\n" when the request asked for it (Expect: 100-continue on
+ * HTTP/1.1) and its body is wanted: returns its length and sets *ret, or 0 when nothing is to be
+ * sent (an HTTP/1.0 client must not get a 1xx, RFC 9110 §15.2). */
+size_t http_continue_line(const HttpRequestHead *h, const char **ret);
 
 /* Response bytes already framed, to be written in order as they are (a CGI program's response as
  * the exchange frames it). The iovecs point into whoever produced them. */
