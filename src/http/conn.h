@@ -14,7 +14,7 @@
  * unless the client may still be sending (an error answer, an unread body, pipelined bytes): then
  * it half-closes and drains for a while (lingering close).
  *
- * Layers (each knows only the one below it):
+ * Layers, from the transport up (a layer calls into the one below through its interface):
  *   io.h         the transport (HttpIo), a plain socket or memory today;
  *   http1.c      HTTP/1 framing: heads, bodies, keep-alive, pipelining, lingering close, deadlines;
  *   conn.c       this file's API: the connection and one request's life, driving the handler;
