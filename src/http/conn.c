@@ -14,6 +14,7 @@
 
 #include "conn-internal.h"
 #include "log.h"
+#include "server-logs.h"
 #include "static.h"
 #include "time-util.h"
 
@@ -336,18 +337,20 @@ void conn_request_logged(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
 
         conn_handler_end(rq, NULL);
-        rq->req.buf = rq->in;
-        rq->req.site = c->site;
-        HttpAccessFields f = {
-                .request = &rq->req,
-                .buf_len = MIN((size_t) rq->head.head_len, rq->in_len),
-                .head_parsed = strcmp(rq->method, "-") != 0,
-                .status = rq->resp.status,
-                .body_bytes = rq->body_bytes,
-                .response = &rq->resp,
-                .duration = now > c->head_started ? now - c->head_started : 0,
-        };
-        http_request_log_access(&f);
+        if (http_server_site_logs(c->server, c->site)) {
+                rq->req.buf = rq->in;
+                rq->req.site = c->site;
+                HttpAccessFields f = {
+                        .request = &rq->req,
+                        .buf_len = MIN((size_t) rq->head.head_len, rq->in_len),
+                        .head_parsed = !(rq->method[0] == '-' && rq->method[1] == 0),
+                        .status = rq->resp.status,
+                        .body_bytes = rq->body_bytes,
+                        .response = &rq->resp,
+                        .duration = now > c->head_started ? now - c->head_started : 0,
+                };
+                http_request_log_access(&f);
+        }
         http1_finish_request(c, now);
 }
 
