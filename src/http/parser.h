@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* parser.h — the incremental, strict HTTP/1.1 request-head parser (RFC 9112) and the chunked
- * body decoder.
+/* parser.h — the incremental, strict HTTP/1.1 request-head parser (RFC 9112, parser.c); the
+ * chunked body decoder, which shares its limits, is chunked.h (chunked.c), included at the end.
  *
  * Contract: neither allocates nor does I/O. The caller keeps the head in one buffer starting at
  * its first byte and calls http_parser_feed() with the whole buffer each time bytes were appended;
