@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,20 +93,6 @@ static void output_push(CgiOutput *o, const void *p, size_t n) {
         o->len += n;
 }
 
-static void out_put(CgiExchange *x, const char *s, size_t n) {
-        /* out_size is an upper bound computed from the head (exchange_build_head()). */
-        memcpy(x->out + x->out_len, s, n);
-        x->out_len += n;
-}
-
-static void out_str(CgiExchange *x, const char *s) {
-        out_put(x, s, strlen(s));
-}
-
-static void out_span(CgiExchange *x, HttpSpan s) {
-        out_put(x, x->in + s.off, s.len);
-}
-
 static int exchange_fail(CgiExchange *x, int r, const char *why) {
         x->result = r;
         x->error = why;
@@ -114,8 +101,6 @@ static int exchange_fail(CgiExchange *x, int r, const char *why) {
 
 static int exchange_build_head(CgiExchange *x) {
         const CgiHead *h = &x->head;
-        char num[48];
-        int k;
 
         x->status = h->status != 0 ? h->status : h->has_location ? 302 : 200;
 
@@ -138,54 +123,40 @@ static int exchange_build_head(CgiExchange *x) {
         if (!x->out)
                 return exchange_fail(x, -ENOMEM, "out of memory");
 
-        k = snprintf(num, sizeof(num), "HTTP/1.1 %03d ", x->status);
-        out_put(x, num, (size_t) k);
-        if (h->reason.len > 0)
-                out_span(x, h->reason);
-        else
-                out_str(x, http_status_reason(x->status));
-        out_put(x, crlf, 2);
-        out_str(x, "Date: ");
-        out_str(x, x->date);
-        out_put(x, crlf, 2);
-        out_put(x, x->server_line, x->server_line_len);
+        HttpHeadWriter w;
+        HttpFraming framing = h->has_content_length ? HTTP_FRAMING_LENGTH
+                              : x->version_minor >= 1 ? HTTP_FRAMING_CHUNKED
+                                                      : HTTP_FRAMING_CLOSE;
+        http_head_begin(&w, x->out, x->out_size, x->status, h->reason.len > 0 ? x->in + h->reason.off : NULL,
+                        h->reason.len, x->date, x->server_line, x->server_line_len);
         if (h->has_location) {
-                out_str(x, "Location: ");
+                http_head_put(&w, "Location: ", 10);
                 if (h->location_local && x->host_len > 0) {
                         /* RFC 3875 §6.2.2 asks the server to fetch a local Location itself and answer
                          * with it; like a client redirect it is cheaper and plainer to let the client
                          * do that: a 302 to the same path on the host the client asked for. */
-                        out_str(x, x->scheme);
-                        out_str(x, "://");
-                        out_put(x, x->host, x->host_len);
+                        http_head_put(&w, x->scheme, strlen(x->scheme));
+                        http_head_put(&w, "://", 3);
+                        http_head_put(&w, x->host, x->host_len);
                 }
-                out_span(x, h->location);
-                out_put(x, crlf, 2);
+                http_head_put(&w, x->in + h->location.off, h->location.len);
+                http_head_put(&w, crlf, 2);
         }
         if (h->has_content_type) {
-                out_str(x, "Content-Type: ");
-                out_span(x, h->content_type);
-                out_put(x, crlf, 2);
+                http_head_put(&w, "Content-Type: ", 14);
+                http_head_put(&w, x->in + h->content_type.off, h->content_type.len);
+                http_head_put(&w, crlf, 2);
         }
         for (uint32_t i = 0; i < h->n_fields; i++) {
-                out_span(x, h->fields[i].name);
-                out_put(x, ": ", 2);
-                out_span(x, h->fields[i].value);
-                out_put(x, crlf, 2);
+                http_head_put(&w, x->in + h->fields[i].name.off, h->fields[i].name.len);
+                http_head_put(&w, ": ", 2);
+                http_head_put(&w, x->in + h->fields[i].value.off, h->fields[i].value.len);
+                http_head_put(&w, crlf, 2);
         }
-        if (!http_status_has_no_body(x->status)) {
-                if (h->has_content_length) {
-                        k = snprintf(num, sizeof(num), "Content-Length: %llu\r\n",
-                                     (unsigned long long) h->content_length);
-                        out_put(x, num, (size_t) k);
-                } else if (x->version_minor >= 1)
-                        out_str(x, "Transfer-Encoding: chunked\r\n");
-        }
-        if (!x->keep_alive)
-                out_str(x, "Connection: close\r\n");
-        else if (x->version_minor == 0)
-                out_str(x, "Connection: keep-alive\r\n");
-        out_put(x, crlf, 2);
+        http_head_end(&w, x->status, framing, h->content_length, x->keep_alive, x->version_minor);
+        /* out_size is an upper bound of what the head can need. */
+        assert(http_head_fits(&w));
+        x->out_len = w.len;
         x->head_sent = true;
         if (x->mode == CGI_BODY_NONE || (x->mode == CGI_BODY_LENGTH && x->remaining == 0))
                 x->done = true;
@@ -314,12 +285,5 @@ const char *cgi_exchange_error(const CgiExchange *x) {
 }
 
 size_t cgi_continue_response(const HttpRequestHead *h, const char **ret) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-        if (!h->expect_continue || h->version_minor == 0) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = cont;
-        return sizeof(cont) - 1;
+        return http_continue_line(h, ret);
 }

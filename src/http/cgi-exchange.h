@@ -6,7 +6,8 @@
  * to cgi_exchange_feed(), then writes the iovecs it gets back, in order, before feeding again; at end
  * of output it calls cgi_exchange_eof(). Until the program's head is complete nothing is produced;
  * then the complete response head (status line, Date and Server from the caller, the program's
- * fields, the framing, Connection), then the body:
+ * fields, the framing, Connection; written by the engine's one head serializer, response.h), then
+ * the body:
  *   - the program gave Content-Length: its bytes as they are; more is refused, fewer is reported;
  *   - otherwise on HTTP/1.1: Transfer-Encoding: chunked, one chunk per read, the last chunk at EOF;
  *   - otherwise on HTTP/1.0: delimited by closing the connection (Connection: close);
@@ -23,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "parser.h"
+#include "response.h"
 
 typedef struct CgiExchange CgiExchange;
 
@@ -43,13 +45,9 @@ enum {
         CGI_EXCHANGE_DONE = 1,  /* write the output: the response is complete; stop reading the program */
 };
 
-#define CGI_OUTPUT_IOV_MAX 6
-
-typedef struct CgiOutput {
-        struct iovec iov[CGI_OUTPUT_IOV_MAX];
-        int n_iov;
-        size_t len; /* sum of the iovecs */
-} CgiOutput;
+/* The exchange's output is response bytes already framed (response.h). */
+#define CGI_OUTPUT_IOV_MAX HTTP_OUTPUT_IOV_MAX
+typedef HttpOutput CgiOutput;
 
 /* NULL on -ENOMEM. The context's strings are copied. */
 CgiExchange *cgi_exchange_new(const CgiExchangeContext *ctx);

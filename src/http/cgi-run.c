@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgi-run.h"
+#include "macro.h"
 #include "path.h"
 #include "server.h"
 
@@ -19,6 +20,14 @@
 
 struct CgiRun {
         const HttpCgiLauncher *launcher;
+        /* While the launcher's queue is full: the request waiting to be sent, what it points to, and
+         * a descriptor of the launcher's socket of our own, to wait on for writing. */
+        bool sending;
+        CgiLaunchRequest req;
+        CgiScript script;
+        char *env, *filename, *argv[2];
+        char client[128];
+        int body_fd, out_write, send_fd;
         int reply_fd; /* the launcher's answer is awaited here; -1 once it came */
         int out_fd;   /* the read end of the program's stdout, non-blocking */
         int failed;   /* the status to answer when the program could not be started */
@@ -92,9 +101,21 @@ int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScri
 
 /* ---- one run ------------------------------------------------------------------------------ */
 
+/* The request is sent (or will never be): what it lent the launcher goes. */
+static void run_sent(CgiRun *r) {
+        r->sending = false;
+        cgi_script_done(&r->script);
+        r->env = mfree(r->env);
+        r->filename = mfree(r->filename);
+        r->body_fd = safe_close(r->body_fd);
+        r->out_write = safe_close(r->out_write);
+        r->send_fd = safe_close(r->send_fd);
+}
+
 CgiRun *cgi_run_free(CgiRun *r) {
         if (!r)
                 return NULL;
+        run_sent(r);
         safe_close(r->reply_fd);
         safe_close(r->out_fd);
         cgi_exchange_free(r->exchange);
@@ -103,7 +124,13 @@ CgiRun *cgi_run_free(CgiRun *r) {
 }
 
 int cgi_run_fd(const CgiRun *r) {
+        if (r->sending)
+                return r->send_fd;
         return r->reply_fd >= 0 ? r->reply_fd : r->out_fd;
+}
+
+bool cgi_run_sending(const CgiRun *r) {
+        return r->sending;
 }
 
 int cgi_run_failed(const CgiRun *r, const char **ret_why) {
@@ -154,6 +181,9 @@ static int launch_status(int r, const char **ret_why) {
                 return 503;
         case -ETIMEDOUT:
                 *ret_why = "the CGI launcher's queue stayed full";
+                return 503;
+        case -EAGAIN:
+                *ret_why = "the CGI launcher's queue is full";
                 return 503;
         case -ECONNRESET:
                 *ret_why = "the CGI launcher is gone";
@@ -252,12 +282,13 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 .env_count = env_count,
                 .timeout = q->site->cfg->cgi_timeout + CGI_KILL_MARGIN_USEC,
         };
-        reply = server->cgi_launcher.start(server->cgi_launcher.userdata, &req);
-        if (reply < 0)
-                return launch_status(reply, ret_why);
-        /* The launcher holds the write end now: ours must go, or its end of output is never seen. */
-        out_write = safe_close(out_write);
-
+        CgiRun *run = malloc(sizeof(*run));
+        if (!run) {
+                *ret_why = "out of memory";
+                return 500;
+        }
+        *run = (CgiRun) { .launcher = &server->cgi_launcher, .script = CGI_SCRIPT_NULL, .body_fd = -1,
+                          .out_write = -1, .send_fd = -1, .reply_fd = -1, .out_fd = -1 };
         const HttpRequestHead *h = q->head;
         const char *host = h->has_host ? q->buf + h->host.off : q->site->cfg->server_name;
         CgiExchangeContext ctx = {
@@ -271,22 +302,52 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 .host = host ? host : p->server_addr,
                 .host_len = h->has_host ? h->host.len : strlen(host ? host : p->server_addr),
         };
-        CgiRun *run = malloc(sizeof(*run));
-        if (!run) {
-                *ret_why = "out of memory";
-                return 500;
-        }
         run->exchange = cgi_exchange_new(&ctx);
         if (!run->exchange) {
-                free(run);
+                cgi_run_free(run);
                 *ret_why = "out of memory";
                 return 500;
         }
-        run->launcher = &server->cgi_launcher;
-        run->reply_fd = TAKE_FD(reply);
+
+        reply = server->cgi_launcher.start(server->cgi_launcher.userdata, &req);
+        if (reply == -EAGAIN && server->cgi_launcher.wait_fd) {
+                /* The launcher's queue is full: the request is kept, with all it lends, and sent
+                 * when the socket takes it (cgi_run_pump()); meanwhile the caller waits for our own
+                 * descriptor of that socket to be writable. */
+                run->send_fd = fcntl(server->cgi_launcher.wait_fd(server->cgi_launcher.userdata), F_DUPFD_CLOEXEC, 3);
+                run->body_fd = p->body_fd >= 0 ? fcntl(p->body_fd, F_DUPFD_CLOEXEC, 3) : -1;
+                if (run->send_fd < 0 || (p->body_fd >= 0 && run->body_fd < 0)) {
+                        cgi_run_free(run);
+                        *ret_why = "cannot keep the request for the CGI launcher";
+                        return 500;
+                }
+                run->script = script;
+                script = CGI_SCRIPT_NULL;
+                run->env = TAKE_PTR(env);
+                run->filename = TAKE_PTR(filename);
+                run->argv[0] = run->filename;
+                run->argv[1] = NULL;
+                if (p->remote_addr)
+                        memcpy(run->client, client, sizeof(client));
+                run->out_write = TAKE_FD(out_write);
+                run->req = req;
+                run->req.script_fd = run->script.fd;
+                run->req.dir_fd = run->script.dir_fd;
+                run->req.stdin_fd = run->body_fd;
+                run->req.stdout_fd = run->out_write;
+                run->req.client = p->remote_addr ? run->client : NULL;
+                run->req.argv = run->argv;
+                run->req.env = run->env;
+                run->sending = true;
+        } else if (reply < 0) {
+                cgi_run_free(run);
+                return launch_status(reply, ret_why);
+        } else
+                run->reply_fd = TAKE_FD(reply);
+        /* The launcher holds the write end now (or the kept request does): ours must go, or its
+         * end of output is never seen. */
+        out_write = safe_close(out_write);
         run->out_fd = TAKE_FD(out_read);
-        run->failed = 0;
-        run->why = NULL;
         *ret = run;
         *ret_why = NULL;
         return 0;
@@ -296,6 +357,17 @@ int cgi_run_pump(CgiRun *r, CgiOutput *ret) {
         *ret = (CgiOutput) {};
         if (r->failed)
                 return -ECANCELED;
+        if (r->sending) {
+                int k = r->launcher->start(r->launcher->userdata, &r->req);
+                if (k == -EAGAIN)
+                        return -EAGAIN; /* still full: wait for cgi_run_fd() to be writable */
+                run_sent(r);
+                if (k < 0) {
+                        r->failed = launch_status(k, &r->why);
+                        return -ECANCELED;
+                }
+                r->reply_fd = k;
+        }
         if (r->reply_fd >= 0) {
                 pid_t pid; /* the program's, which the launcher watches: nothing here needs it */
                 int k = r->launcher->finish(r->launcher->userdata, r->reply_fd, &pid);

@@ -68,8 +68,8 @@ typedef struct CgiLaunchRequest {
         size_t env_len;
         size_t env_count;
         usec_t timeout;       /* CGITimeout: the program's whole run, then its group is killed */
-        usec_t reply_timeout; /* how long to wait while the launcher's queue is full (and, in the
-                               * blocking cgi_launch(), for its answer); 0: 10 s */
+        usec_t reply_timeout; /* the blocking cgi_launch(): how long to wait while the launcher's
+                               * queue is full and for its answer; 0: 10 s */
 } CgiLaunchRequest;
 
 /* ---- one run ------------------------------------------------------------------------------ */
@@ -92,24 +92,30 @@ typedef struct CgiRunParams {
 } CgiRunParams;
 
 /* Find the script, build the environment, make the stdout pipe and hand the program to the
- * server's launcher (without waiting for it to start: cgi_run_pump() learns how that went).
+ * server's launcher (without waiting for it to start: cgi_run_pump() learns how that went). When
+ * the launcher's queue is full (its start() answers -EAGAIN) the request is kept, with its own
+ * copies of the descriptors it lends, and cgi_run_pump() sends it once cgi_run_fd() is writable.
  * Returns 0 and *ret, or the HTTP status to answer instead (404, 403, 414: the script; 503: the
  * launcher is gone; 500: anything else) with *ret_why saying why for the error log (static, NULL
  * for the plain 404). */
 int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why);
 CgiRun *cgi_run_free(CgiRun *r);
 
-/* What to wait on for reading: the launcher's answer, then the program's stdout. */
+/* What to wait on: while cgi_run_sending(), for writing: the launcher's socket, whose queue was
+ * full when the run started (a descriptor of the run's own, so that each run can be watched on its
+ * own; it is closed once the request is sent); then for reading: the launcher's answer, then the
+ * program's stdout. */
 int cgi_run_fd(const CgiRun *r);
+bool cgi_run_sending(const CgiRun *r);
 
 /* After cgi_run_pump() said -ECANCELED: the status to answer (500: the program could not be
  * executed; 503: the launcher is busy, draining or gone) and *ret_why (static) for the error log. */
 int cgi_run_failed(const CgiRun *r, const char **ret_why);
 
-/* Read what the program wrote and turn it into bytes for the client in *ret; those bytes point into
- * the run and must be written before the next call. Returns CGI_EXCHANGE_AGAIN (write *ret, call
- * again), CGI_EXCHANGE_DONE (write *ret: the response is complete), -EAGAIN (nothing to read:
- * wait for cgi_run_fd()), -ECANCELED (the program could not be started: cgi_run_failed()), or an
+/* Send the kept request if there is one, then read what the program wrote and turn it into bytes
+ * for the client in *ret; those bytes point into the run and must be written before the next call.
+ * Returns CGI_EXCHANGE_AGAIN (write *ret, call again), CGI_EXCHANGE_DONE (write *ret: the response
+ * is complete), -EAGAIN (wait for cgi_run_fd(): writable while cgi_run_sending(), else readable), -ECANCELED (the program could not be started: cgi_run_failed()), or an
  * error of cgi_exchange_feed()/cgi_exchange_eof() (-EMSGSIZE still leaves bytes to write in *ret). */
 int cgi_run_pump(CgiRun *r, CgiOutput *ret);
 

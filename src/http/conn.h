@@ -14,13 +14,17 @@
  * unless the client may still be sending (an error answer, an unread body, pipelined bytes): then
  * it half-closes and drains for a while (lingering close).
  *
- * CGI (cgi-run.h): a request beneath a ScriptAlias has its body spooled into a memfd (answering
- * Expect: 100-continue first), then the program is started through the server's launcher and its
- * output is relayed as it comes; the driver then also waits for the program's pipe
- * (HTTP_CONN_WANT_CGI). Past CGITimeout without a response head the client gets 504.
+ * Layers, from the transport up (a layer calls into the one below through its interface):
+ *   io.h         the transport (HttpIo), a plain socket or memory today;
+ *   http1.c      HTTP/1 framing: heads, bodies, keep-alive, pipelining, lingering close, deadlines;
+ *   conn.c       this file's API: the connection and one request's life, driving the handler;
+ *   request.c    request processing: the site, the normalised path, which handler, log fields;
+ *   handler.h    handlers as objects (static, status, cgi), each in a file of its own.
  *
- * I/O callbacks return bytes done, -EAGAIN when they would block, 0 from recv at end of stream,
- * or another -errno. */
+ * A handler that waits (CGI: the launcher's answer, the program's output, or the launcher's full
+ * queue) never blocks: the connection answers HTTP_CONN_WANT_FD_READ or _FD_WRITE and the driver
+ * waits for http_conn_wait_fd() as well as for the deadline. Past CGITimeout without a response head
+ * the client gets 504. */
 #pragma once
 
 #include <stdbool.h>
@@ -28,31 +32,19 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "io.h"
 #include "macro.h"
 #include "server.h"
 
-typedef struct HttpIo {
-        ssize_t (*recv)(void *ctx, void *buf, size_t n);
-        ssize_t (*writev)(void *ctx, const struct iovec *iov, int n);
-        /* May be NULL: the engine then reads the file itself and writes it with writev. */
-        ssize_t (*sendfile)(void *ctx, int in_fd, off_t *offset, size_t n);
-        /* Half-close for lingering close; may be NULL. */
-        int (*shutdown_write)(void *ctx);
-        /* Bytes written but not yet acknowledged by the peer (SIOCOUTQ), for MinSendRate; may be
-         * NULL (no rate is then enforced). */
-        ssize_t (*unsent)(void *ctx);
-        /* Make the coming close abortive (a reset that drops what the kernel still holds for the
-         * client), for a client cut off for taking a response too slowly; may be NULL. */
-        void (*reset)(void *ctx);
-        /* The local address the connection came in on, as text (CGI's SERVER_ADDR); may be NULL. */
-        int (*local_address)(void *ctx, char *buf, size_t size);
-} HttpIo;
-
 typedef enum HttpConnWant {
-        HTTP_CONN_WANT_READ,
-        HTTP_CONN_WANT_WRITE,
-        HTTP_CONN_WANT_CGI, /* wait for http_conn_cgi_fd() to be readable (a CGI program's output) */
-        HTTP_CONN_DONE,     /* close the connection and free it */
+        HTTP_CONN_WANT_READ,     /* the client's connection readable */
+        HTTP_CONN_WANT_WRITE,    /* the client's connection writable */
+        HTTP_CONN_WANT_FD_READ,  /* http_conn_wait_fd() readable: a handler waits (a CGI program's
+                                  * output, the CGI launcher's answer) */
+        HTTP_CONN_WANT_FD_WRITE, /* http_conn_wait_fd() writable: a handler waits (the CGI launcher's
+                                  * queue is full) */
+        HTTP_CONN_DONE,          /* close the connection and free it */
+        HTTP_CONN_WANT_CGI = HTTP_CONN_WANT_FD_READ, /* its older name */
 } HttpConnWant;
 
 typedef enum HttpConnPhase {
@@ -102,7 +94,12 @@ void http_conn_drain(HttpConn *c, usec_t now, usec_t grace);
 
 HttpConnPhase http_conn_phase(const HttpConn *c);
 
-/* With HTTP_CONN_WANT_CGI: the pipe to wait on. A new program may have a new pipe (which may even
- * reuse the number of an earlier, closed one): watch it anew after every HTTP_CONN_WANT_CGI. -1
- * when no program runs. */
+/* With HTTP_CONN_WANT_FD_READ or _FD_WRITE: the descriptor to wait on, the handler's. -1 when the
+ * handler waits for nothing. Each wait may name another descriptor (which may even reuse the number
+ * of an earlier, closed one): watch it anew after every such answer. The engine may close it in
+ * any later http_conn_run(), http_conn_timeout() or http_conn_free(): a driver that registered it
+ * with epoll takes it out before calling them, since for HTTP_CONN_WANT_FD_WRITE it is a duplicate
+ * of a descriptor that stays open elsewhere (closing it would not take it out of the set). */
+int http_conn_wait_fd(const HttpConn *c);
+/* Its older name. */
 int http_conn_cgi_fd(const HttpConn *c);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* parser.h — the incremental, strict HTTP/1.1 request-head parser (RFC 9112) and the chunked
- * body decoder.
+/* parser.h — the incremental, strict HTTP/1.1 request-head parser (RFC 9112, parser.c); the
+ * chunked body decoder, which shares its limits, is chunked.h (chunked.c), included at the end.
  *
  * Contract: neither allocates nor does I/O. The caller keeps the head in one buffer starting at
  * its first byte and calls http_parser_feed() with the whole buffer each time bytes were appended;
@@ -120,24 +120,5 @@ bool http_span_eq_ci(const char *buf, HttpSpan span, const char *s);
 /* The method's name; NULL for HTTP_METHOD_UNKNOWN (use head->method_span) and out-of-range values. */
 const char *http_method_to_string(HttpMethod m);
 
-/* Chunked transfer coding (RFC 9112 §7.1), decoded in place. */
-typedef struct HttpChunked {
-        uint32_t state;
-        uint64_t remaining; /* data bytes left in the current chunk */
-        uint32_t line_len;  /* length of the current size/extension/trailer line */
-        uint32_t trailer_fields;
-        int32_t result;    /* once complete or rejected, every later feed returns this again */
-        const char *error; /* static string naming why the body was rejected */
-} HttpChunked;
-
-void http_chunked_init(HttpChunked *d);
-
-/* Decode buf[0..len). The decoded data is written compactly to the start of buf (it never overtakes
- * the input). *ret_consumed is how many input bytes were used, *ret_data how many data bytes are
- * now at buf[0..*ret_data). Returns 1 when the last chunk and the trailer section are complete
- * (bytes after it are not consumed), 0 when more input is needed, or a negated status (-400, -413
- * for a chunk size that overflows 63 bits) on error. Trailer fields are checked and discarded; a
- * size line, extension or trailer line longer than limits->field_size or more trailer lines than
- * limits->fields is an error (-431 for trailers, -400 for size lines). */
-int http_chunked_feed(HttpChunked *d, const HttpParserLimits *limits, char *buf, size_t len, size_t *ret_consumed,
-                      size_t *ret_data);
+/* The chunked decoder, which shares the limits above. */
+#include "chunked.h"

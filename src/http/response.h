@@ -5,15 +5,22 @@
  * (owned elsewhere, alive until the response is sent) or a range of an open file (the response
  * owns the fd), or a list of pieces (memory and ranges of one open file, for multipart/byteranges).
  * The connection adds Date, Server, Content-Length and Connection itself, so no handler can get
- * framing wrong. */
+ * framing wrong.
+ *
+ * The response head has one serializer (HttpHeadWriter below): the engine's responses, the CGI
+ * exchange's (which frames a program's output) and the perchild dispatcher's own error answers all
+ * go through it, so the status line, Date, Server, the framing field and Connection follow one set
+ * of rules. It neither allocates nor fails: it counts what the head needs, as snprintf does. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "macro.h"
+#include "parser.h"
 
 #define HTTP_RESPONSE_HEADERS_MAX 2048
 
@@ -70,3 +77,50 @@ uint64_t http_response_body_length(const HttpResponse *r);
 
 /* Statuses whose responses never carry a body (1xx, 204, 304). */
 bool http_status_has_no_body(int status);
+
+/* "HTTP/1.1 100 Continue\r\n\r\n" when the request asked for it (Expect: 100-continue on
+ * HTTP/1.1) and its body is wanted: returns its length and sets *ret, or 0 when nothing is to be
+ * sent (an HTTP/1.0 client must not get a 1xx, RFC 9110 §15.2). */
+size_t http_continue_line(const HttpRequestHead *h, const char **ret);
+
+/* Response bytes already framed, to be written in order as they are (a CGI program's response as
+ * the exchange frames it). The iovecs point into whoever produced them. */
+#define HTTP_OUTPUT_IOV_MAX 6
+
+typedef struct HttpOutput {
+        struct iovec iov[HTTP_OUTPUT_IOV_MAX];
+        int n_iov;
+        size_t len; /* sum of the iovecs */
+} HttpOutput;
+
+/* ---- the response head -------------------------------------------------------------------- */
+
+typedef enum HttpFraming {
+        HTTP_FRAMING_LENGTH,  /* Content-Length: length */
+        HTTP_FRAMING_CHUNKED, /* Transfer-Encoding: chunked */
+        HTTP_FRAMING_CLOSE,   /* neither: the body ends when the connection closes */
+} HttpFraming;
+
+typedef struct HttpHeadWriter {
+        char *buf;
+        size_t size;
+        size_t len; /* what the head needs so far, even past size: only the first size bytes are written */
+} HttpHeadWriter;
+
+/* Start a head in buf: the status line (reason NULL: the standard one, prebuilt), Date (date is
+ * http_date_now()'s text) and the server_line ("Server: mpmd\r\n", HttpServer.server_line). */
+void http_head_begin(HttpHeadWriter *w, char *buf, size_t size, int status, const char *reason, size_t reason_len,
+                     const char *date, const char *server_line, size_t server_line_len);
+
+/* Append bytes (header lines, or the body of a small answer after http_head_end()). */
+void http_head_put(HttpHeadWriter *w, const void *p, size_t n);
+
+/* End the head: the framing field unless the status has no body (1xx, 204, 304), then Connection:
+ * close without keep_alive, Connection: keep-alive with it on HTTP/1.0, and the empty line. */
+void http_head_end(HttpHeadWriter *w, int status, HttpFraming framing, uint64_t length, bool keep_alive,
+                   uint8_t version_minor);
+
+/* Did the whole head fit? */
+static inline bool http_head_fits(const HttpHeadWriter *w) {
+        return w->len <= w->size;
+}

@@ -33,13 +33,15 @@ typedef struct HttpSite {
 
 /* How a process has CGI programs started (cgi-run.h), in two steps so that an event loop never
  * waits for a fork and an exec: start() hands req over (its fds are only lent) and returns a
- * descriptor that becomes readable once the answer is there (the caller closes it), or -errno;
- * finish() reads that answer: 0 and the program's pid, -EAGAIN when it is not there yet, or -errno
- * (src/mpm/cgi-launcher.h says which). */
+ * descriptor that becomes readable once the answer is there (the caller closes it), -EAGAIN when
+ * the launcher's queue is full (wait for wait_fd() to be writable and call start() again), or
+ * -errno; finish() reads that answer: 0 and the program's pid, -EAGAIN when it is not there yet, or
+ * -errno (src/mpm/cgi-launcher.h says which). */
 struct CgiLaunchRequest;
 typedef struct HttpCgiLauncher {
         int (*start)(void *userdata, const struct CgiLaunchRequest *req);
         int (*finish)(void *userdata, int fd, pid_t *ret_pid);
+        int (*wait_fd)(void *userdata); /* the launcher's socket; NULL: start() never says -EAGAIN */
         void *userdata;
 } HttpCgiLauncher;
 

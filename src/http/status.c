@@ -9,6 +9,7 @@
 
 #include "build-config.h"
 #include "conf-table.h"
+#include "handler.h"
 #include "status.h"
 #include "strv.h"
 
@@ -246,3 +247,23 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
         r->body = scratch;
         r->body_len = (size_t) n;
 }
+
+/* ---- the handler's vtable (handler.h) ------------------------------------------------------ */
+
+#define HTTP_STATUS_PAGE_MAX (16 * 1024)
+
+/* The page is rendered into memory the response owns: a status page is rare and may be large. */
+static int status_handler_start(HttpHandler *h, HttpResponse *resp) {
+        resp->body_owned = malloc(HTTP_STATUS_PAGE_MAX);
+        if (!resp->body_owned)
+                http_response_set_error(resp, 500);
+        else
+                http_status_serve(h->request, h->request->peer, resp->body_owned, HTTP_STATUS_PAGE_MAX, resp);
+        return HTTP_HANDLER_RESPOND;
+}
+
+const HttpHandlerType http_status_handler = {
+        .name = "status",
+        .size = sizeof(HttpHandler),
+        .start = status_handler_start,
+};

@@ -70,13 +70,13 @@ int cgi_launcher_main(int sock, const CgiLauncherOptions *opt);
 
 /* ---- what a worker calls ------------------------------------------------------------------ */
 
-/* Have the launcher behind launcher_sock start a program, without waiting for it: send the request
- * (waiting only while the launcher's queue is full, up to req->reply_timeout) and return the reply
- * socket (non-blocking, close-on-exec; the caller closes it), which becomes readable when the
- * launcher has answered. The caller's fds are only lent and were duplicated into the message: they
- * may be closed at once (the stdout write end must be, or the read end never sees EOF). Returns
- * -E2BIG (argv and environment too large for one message), -ECONNRESET (the launcher is gone),
- * -ETIMEDOUT (its queue stayed full), or another -errno. */
+/* (cgi-launch-client.c) Have the launcher behind launcher_sock start a program, without waiting
+ * for it or for its queue: send the request and return the reply socket (non-blocking,
+ * close-on-exec; the caller closes it), which becomes readable when the launcher has answered. The
+ * caller's fds are only lent and were duplicated into the message: they may be closed at once (the
+ * stdout write end must be, or the read end never sees EOF). Returns -EAGAIN (the launcher's queue
+ * is full: wait for launcher_sock to be writable and send again), -E2BIG (argv and environment too
+ * large for one message), -ECONNRESET (the launcher is gone), or another -errno. */
 int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req);
 
 /* The launcher's answer on the reply socket: 0 and *ret_pid (the program's pid, which is also its
@@ -85,9 +85,11 @@ int cgi_launch_send(int launcher_sock, const CgiLaunchRequest *req);
  * -ECONNRESET (the launcher closed the request unanswered), or another -errno. */
 int cgi_launch_receive(int reply, pid_t *ret_pid);
 
-/* Both, blocking: send, wait up to req->reply_timeout (0: 10 s) for the answer (-ETIMEDOUT), and
- * receive it. For callers that may block (tests, tools). */
+/* Both, blocking: send (waiting while the queue is full), wait for the answer, all within
+ * req->reply_timeout (0: 10 s; else -ETIMEDOUT), and receive it. For callers that may block (tests,
+ * tools). */
 int cgi_launch(int launcher_sock, const CgiLaunchRequest *req, pid_t *ret_pid);
 
-/* The engine's launcher (http_server_set_cgi_launcher()) that sends to *launcher_sock. */
+/* The engine's launcher (http_server_set_cgi_launcher()) that sends to *launcher_sock; its wait_fd()
+ * is *launcher_sock, for the engine to wait on when its queue is full. */
 void cgi_launcher_client(int *launcher_sock, HttpCgiLauncher *ret);

@@ -86,10 +86,12 @@ void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *inf
                 if (w == HTTP_CONN_DONE)
                         break;
 
-                /* A CGI program's output is waited for instead of the client. */
+                /* What a handler waits on (a CGI program's output, the launcher's answer or its full
+                 * queue) is waited for instead of the client. */
+                bool handler = w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE;
+                bool out = w == HTTP_CONN_WANT_WRITE || w == HTTP_CONN_WANT_FD_WRITE;
                 struct pollfd p[2] = {
-                        { .fd = w == HTTP_CONN_WANT_CGI ? http_conn_cgi_fd(c) : fd,
-                          .events = w == HTTP_CONN_WANT_WRITE ? POLLOUT : POLLIN },
+                        { .fd = handler ? http_conn_wait_fd(c) : fd, .events = out ? POLLOUT : POLLIN },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
                 };
                 /* Wake at least once a second so buffered access log lines reach the file. */

@@ -95,19 +95,21 @@ typedef struct Dispatcher {
 size_t dispatch_error_response(const HttpServer *s, int status, bool head_only, usec_t now_realtime, char *buf,
                                size_t size) {
         HttpResponse r;
-        size_t status_len, body_len;
-        const char *line = http_status_line(status, &status_len);
-        int n;
+        HttpHeadWriter w;
 
         http_response_init(&r);
         http_response_set_error(&r, status);
-        body_len = r.body_len;
-        n = snprintf(buf, size, "%.*sDate: %s\r\n%.*s%.*sContent-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
-                     (int) status_len, line, http_date_now(now_realtime), (int) s->server_line_len, s->server_line,
-                     (int) r.headers_len, r.headers, body_len, head_only ? 0 : (int) body_len,
-                     r.body ? r.body : "");
+        http_head_begin(&w, buf, size, status, NULL, 0, http_date_now(now_realtime), s->server_line,
+                        s->server_line_len);
+        http_head_put(&w, r.headers, r.headers_len);
+        http_head_end(&w, status, HTTP_FRAMING_LENGTH, r.body_len, false, 1);
+        if (!head_only)
+                http_head_put(&w, r.body, r.body_len);
         http_response_done(&r);
-        return n < 0 ? 0 : (size_t) n;
+        /* As snprintf: the length of the whole answer, NUL-terminated when it fit with room to spare. */
+        if (w.len < size)
+                buf[w.len] = 0;
+        return w.len;
 }
 
 static void dispatcher_set_accepting(Dispatcher *d, bool on) {

@@ -107,7 +107,7 @@ typedef enum EventSourceKind {
         SOURCE_HANDOFF,
         SOURCE_STOP,
         SOURCE_CONN,
-        SOURCE_CGI, /* a connection's CGI program output */
+        SOURCE_CGI, /* a descriptor a connection's handler waits on (a CGI program's output, the launcher) */
 } EventSourceKind;
 
 typedef struct EventSource {
@@ -127,7 +127,11 @@ typedef struct EventConn {
         bool closed; /* closed in this batch of events: freed after it, its later events ignored */
         HttpConn *http;
         HttpConnPhase phase;
-        EventSource cgi_source; /* epoll's data.ptr for the CGI program's pipe */
+        EventSource cgi_source; /* epoll's data.ptr for what its handler waits on */
+        /* A descriptor watched for writing (HTTP_CONN_WANT_FD_WRITE), registered until the next call
+         * into the engine: a duplicate of a socket that stays open elsewhere, so closing it would not
+         * take it out of the set. -1: none. */
+        int wait_out_fd;
         char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
@@ -151,17 +155,17 @@ typedef struct EventLoop {
         uint64_t accepted;
 } EventLoop;
 
-static ssize_t event_io_recv(void *ctx, void *buf, size_t n) {
+static ssize_t event_io_read(void *ctx, void *buf, size_t n) {
         EventConn *c = ctx;
         ssize_t k;
 
         if (!c->readable)
-                return -EAGAIN;
+                return HTTP_IO_WANT_READ;
         k = recv(c->fd, buf, n, 0);
         if (k < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                         c->readable = false;
-                        return -EAGAIN;
+                        return HTTP_IO_WANT_READ;
                 }
                 return -errno;
         }
@@ -177,7 +181,7 @@ static ssize_t event_io_writev(void *ctx, const struct iovec *iov, int n) {
         ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 
         if (k < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                return errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : -errno;
         return k;
 }
 
@@ -186,11 +190,11 @@ static ssize_t event_io_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) 
         ssize_t k = sendfile(c->fd, in_fd, offset, n);
 
         if (k < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                return errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : -errno;
         return k;
 }
 
-static int event_io_shutdown_write(void *ctx) {
+static int event_io_shutdown(void *ctx) {
         EventConn *c = ctx;
         return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
 }
@@ -211,10 +215,10 @@ static int event_io_local_address(void *ctx, char *buf, size_t size) {
 }
 
 static const HttpIo event_io = {
-        .recv = event_io_recv,
+        .read = event_io_read,
         .writev = event_io_writev,
         .sendfile = event_io_sendfile,
-        .shutdown_write = event_io_shutdown_write,
+        .shutdown = event_io_shutdown,
         .unsent = event_io_unsent,
         .reset = event_io_reset,
         .local_address = event_io_local_address,
@@ -286,9 +290,19 @@ static void event_conn_free(EventConn *c) {
         free(c);
 }
 
+/* Before any call into the engine, which may close it: the descriptor watched for writing leaves
+ * the set. */
+static void loop_unwatch_out(EventLoop *l, EventConn *c) {
+        if (c->wait_out_fd < 0)
+                return;
+        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, c->wait_out_fd, NULL);
+        c->wait_out_fd = -1;
+}
+
 /* Close now, free after the batch: an event for c (its socket's, its CGI pipe's) may still be
  * waiting in the batch being handled. */
 static void loop_close(EventLoop *l, EventConn *c) {
+        loop_unwatch_out(l, c);
         if (c->phase == HTTP_PHASE_IDLE)
                 l->n_idle--;
         loop_list_remove(l, c);
@@ -333,17 +347,28 @@ static void loop_set_accepting(EventLoop *l, bool on) {
 
 /* Run one connection as far as its I/O allows; closes it when it is done. */
 static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
+        loop_unwatch_out(l, c);
         HttpConnWant w = http_conn_run(c->http, now);
 
-        if (w == HTTP_CONN_WANT_CGI) {
+        if (w == HTTP_CONN_WANT_FD_READ) {
                 /* A program's pipe joins the set when the connection first waits for it; one still
                  * in the set answers EEXIST. A closed pipe left the set by itself. Edge-triggered
                  * like the socket: the engine reads until EAGAIN before it waits. */
                 struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &c->cgi_source };
-                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, http_conn_cgi_fd(c->http), &ev) < 0 && errno != EEXIST) {
+                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, http_conn_wait_fd(c->http), &ev) < 0 && errno != EEXIST) {
                         log_warning_errno(errno, "Cannot watch a CGI program's output: %m");
                         w = HTTP_CONN_DONE;
                 }
+        } else if (w == HTTP_CONN_WANT_FD_WRITE) {
+                /* The CGI launcher's queue is full: its socket (the handler's own duplicate) is
+                 * watched until it takes the request, and taken out again before the next call. */
+                int fd = http_conn_wait_fd(c->http);
+                struct epoll_event ev = { .events = EPOLLOUT | EPOLLONESHOT, .data.ptr = &c->cgi_source };
+                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                        log_warning_errno(errno, "Cannot watch the CGI launcher's socket: %m");
+                        w = HTTP_CONN_DONE;
+                } else
+                        c->wait_out_fd = fd;
         }
         if (w == HTTP_CONN_DONE)
                 loop_close(l, c);
@@ -394,6 +419,7 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
         }
         c->source.kind = SOURCE_CONN;
         c->cgi_source.kind = SOURCE_CGI;
+        c->wait_out_fd = -1;
         c->fd = fd;
         c->loop = l;
         c->phase = HTTP_PHASE_READ;
@@ -545,7 +571,10 @@ static void loop_sweep(EventLoop *l, usec_t now) {
 
         for (EventConn *c = l->conns; c; c = next) {
                 next = c->next;
-                if (http_conn_deadline(c->http) <= now && http_conn_timeout(c->http, now) == HTTP_CONN_DONE)
+                if (http_conn_deadline(c->http) > now)
+                        continue;
+                loop_unwatch_out(l, c);
+                if (http_conn_timeout(c->http, now) == HTTP_CONN_DONE)
                         loop_close(l, c);
         }
 }

@@ -11,10 +11,11 @@
 
 #include "socket-io.h"
 
-static ssize_t sock_recv(void *ctx, void *buf, size_t n) {
+/* A plain socket only waits in the direction of the call (io.h). */
+static ssize_t sock_read(void *ctx, void *buf, size_t n) {
         ssize_t k = recv(*(int *) ctx, buf, n, 0);
         if (k < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? HTTP_IO_WANT_READ : -errno;
         return k;
 }
 
@@ -23,18 +24,18 @@ static ssize_t sock_writev(void *ctx, const struct iovec *iov, int n) {
         /* sendmsg with MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE. */
         ssize_t k = sendmsg(*(int *) ctx, &mh, MSG_NOSIGNAL);
         if (k < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : -errno;
         return k;
 }
 
 static ssize_t sock_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) {
         ssize_t k = sendfile(*(int *) ctx, in_fd, offset, n);
         if (k < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : -errno;
         return k;
 }
 
-static int sock_shutdown_write(void *ctx) {
+static int sock_shutdown(void *ctx) {
         return shutdown(*(int *) ctx, SHUT_WR) < 0 ? -errno : 0;
 }
 
@@ -75,10 +76,10 @@ static int sock_local_address(void *ctx, char *buf, size_t size) {
 }
 
 const HttpIo socket_io = {
-        .recv = sock_recv,
+        .read = sock_read,
         .writev = sock_writev,
         .sendfile = sock_sendfile,
-        .shutdown_write = sock_shutdown_write,
+        .shutdown = sock_shutdown,
         .unsent = sock_unsent,
         .reset = sock_reset,
         .local_address = sock_local_address,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* socket-io.h — the HttpIo of a real non-blocking TCP socket: recv, writev, sendfile, shutdown, its
- * local address.
+/* socket-io.h — the HttpIo (io.h) of a real non-blocking TCP socket: read, writev, sendfile,
+ * shutdown, its local address. A read that would block answers HTTP_IO_WANT_READ, a write or
+ * sendfile HTTP_IO_WANT_WRITE: a plain socket never needs the other direction.
  * The io context is a pointer to the int fd. */
 #pragma once
 

@@ -5,12 +5,12 @@
 
 #include "memory-io.h"
 
-static ssize_t mem_recv(void *ctx, void *buf, size_t n) {
+static ssize_t mem_read(void *ctx, void *buf, size_t n) {
         MemoryIo *m = ctx;
         size_t left = m->in_len - m->in_pos;
 
         if (left == 0)
-                return m->eof ? 0 : -EAGAIN;
+                return m->eof ? 0 : HTTP_IO_WANT_READ;
         if (m->chunk && n > m->chunk)
                 n = m->chunk;
         if (n > left)
@@ -25,7 +25,7 @@ static ssize_t mem_writev(void *ctx, const struct iovec *iov, int n) {
         size_t total = 0;
 
         if (m->budgeted && m->write_budget == 0)
-                return -EAGAIN;
+                return HTTP_IO_WANT_WRITE;
         for (int i = 0; i < n; i++) {
                 size_t len = iov[i].iov_len;
                 if (m->write_limit && total + len > m->write_limit)
@@ -57,10 +57,10 @@ static int mem_shutdown(void *ctx) {
 }
 
 const HttpIo memory_io = {
-        .recv = mem_recv,
+        .read = mem_read,
         .writev = mem_writev,
         .sendfile = NULL,
-        .shutdown_write = mem_shutdown,
+        .shutdown = mem_shutdown,
 };
 
 void memory_io_init(MemoryIo *m, const char *in, size_t len, size_t chunk) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* memory-io.h — an HttpIo over memory for tests and fuzzers: input is handed out in chunks of a
- * chosen size (so every split point can be exercised), output is collected in one buffer. */
+/* memory-io.h — an HttpIo (io.h) over memory for tests and fuzzers: input is handed out in chunks
+ * of a chosen size (so every split point can be exercised), output is collected in one buffer. Like
+ * a plain socket it only waits in the direction of the call: a read with nothing left answers
+ * HTTP_IO_WANT_READ, a write past its budget HTTP_IO_WANT_WRITE. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,11 +14,11 @@ typedef struct MemoryIo {
         const char *in;
         size_t in_len, in_pos;
         size_t chunk;     /* at most this many bytes per recv (0: all) */
-        bool eof;         /* after the input: end of stream instead of -EAGAIN */
+        bool eof;         /* after the input: end of stream instead of HTTP_IO_WANT_READ */
         char *out;
         size_t out_len, out_size;
         size_t write_limit; /* at most this many bytes per writev (0: all) */
-        bool budgeted;      /* writes take at most write_budget bytes in all, then -EAGAIN */
+        bool budgeted;      /* writes take at most write_budget bytes in all, then HTTP_IO_WANT_WRITE */
         size_t write_budget;
         bool shut;
 } MemoryIo;

@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgi-launcher.h"
 #include "cgi-run.h"
+#include "cgi-wire.h"
 #include "conn.h"
 #include "docroot.h"
+#include "fd-pass.h"
 #include "memory-io.h"
 #include "server.h"
 #include "site-config.h"
@@ -288,4 +293,103 @@ Test(conn_cgi, body_over_the_limit_is_413_without_a_launch) {
         }
         cr_assert_eq(fake.calls, 0);
         http_server_free(s);
+}
+
+/* ---- the real launcher client, with a launcher whose queue is full ------------------------- */
+
+/* The socket the engine sends launches to, and the launcher's end, with nothing reading it yet. */
+static int launcher_sock = -1, launcher_peer = -1;
+static HttpCgiLauncher launcher_client;
+
+/* Fill the launcher's queue until a send would block; returns how many messages wait in it. */
+static unsigned fill_launcher_queue(void) {
+        int pair[2];
+        unsigned queued = 0;
+        char b = 'x';
+
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair), 0);
+        launcher_sock = pair[0];
+        launcher_peer = pair[1];
+        cgi_launcher_client(&launcher_sock, &launcher_client);
+        http_server_set_cgi_launcher(server, &launcher_client);
+        while (send(launcher_sock, &b, 1, MSG_DONTWAIT) == 1)
+                queued++;
+        cr_assert_eq(errno, EAGAIN);
+        cr_assert_gt(queued, 0);
+        return queued;
+}
+
+static void close_launcher(void) {
+        launcher_sock = safe_close(launcher_sock);
+        launcher_peer = safe_close(launcher_peer);
+}
+
+/* With the queue full, http_conn_run() returns at once and waits for the launcher's socket to be
+ * writable (cgi_launch_send() used to poll() for it for up to 10 s inside the event loop); once the
+ * launcher drains its queue the request goes out and the program's output is relayed. */
+Test(conn_cgi, full_launcher_queue_is_waited_for_without_blocking, .timeout = 5) {
+        unsigned queued = fill_launcher_queue();
+        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n";
+        MemoryIo m;
+
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_FD_WRITE);
+        cr_assert_eq(m.out_len, 0);
+        cr_assert_eq(http_conn_deadline(c), 1000 + cfg.cgi_timeout);
+        int fd = http_conn_wait_fd(c);
+        cr_assert_geq(fd, 0);
+        cr_assert_neq(fd, launcher_sock); /* its own descriptor, so that each request can be watched */
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        cr_assert_eq(poll(&p, 1, 0), 0);
+        /* Still full: it waits again. */
+        cr_assert_eq(http_conn_run(c, 1001), HTTP_CONN_WANT_FD_WRITE);
+
+        /* The launcher takes what was queued before: the socket becomes writable. */
+        char b;
+        for (unsigned i = 0; i < queued; i++)
+                cr_assert_eq(recv(launcher_peer, &b, 1, MSG_DONTWAIT), 1);
+        cr_assert_eq(poll(&p, 1, 1000), 1);
+        /* Sent: now it waits for the launcher's answer. */
+        cr_assert_eq(http_conn_run(c, 1002), HTTP_CONN_WANT_FD_READ);
+
+        /* Play the launcher: take the request and its descriptors, be the program, answer. */
+        static char msg[CGI_WIRE_MESSAGE_MAX];
+        int fds[FD_PASS_MAX];
+        size_t n_fds = 0;
+        cr_assert_gt(fd_pass_receive(launcher_peer, msg, sizeof(msg), fds, FD_PASS_MAX, &n_fds, MSG_DONTWAIT), 0);
+        cr_assert_geq(n_fds, CGI_WIRE_FDS - 1);
+        const char out[] = "Content-Type: text/plain\r\n\r\nhello";
+        cr_assert_eq(write(fds[FD_STDOUT], out, sizeof(out) - 1), (ssize_t) sizeof(out) - 1);
+        CgiWireReply answer = { .error = 0, .pid = 4242 };
+        cr_assert_eq(send(fds[FD_REPLY], &answer, sizeof(answer), 0), (ssize_t) sizeof(answer));
+        fd_pass_close_all(fds, n_fds);
+
+        cr_assert_eq(http_conn_run(c, 1003), HTTP_CONN_WANT_READ);
+        cr_assert(m.out_len > 13 && strncmp(m.out, "HTTP/1.1 200 ", 13) == 0, "%.*s", (int) m.out_len, m.out);
+        cr_assert(memmem(m.out, m.out_len, "5\r\nhello\r\n0\r\n\r\n", 15), "%.*s", (int) m.out_len, m.out);
+        http_conn_free(c);
+        memory_io_done(&m);
+        close_launcher();
+}
+
+/* A queue that stays full is bounded by CGITimeout: no program started in time, 504. */
+Test(conn_cgi, full_launcher_queue_times_out_with_504, .timeout = 5) {
+        (void) fill_launcher_queue();
+        const char *req = "GET /cgi-bin/run.sh HTTP/1.1\r\nHost: h\r\n\r\n";
+        MemoryIo m;
+
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_FD_WRITE);
+        usec_t deadline = http_conn_deadline(c);
+        cr_assert_eq(deadline, 1000 + cfg.cgi_timeout);
+        http_conn_timeout(c, deadline);
+        cr_assert(m.out_len > 13 && strncmp(m.out, "HTTP/1.1 504 ", 13) == 0, "%.*s", (int) m.out_len, m.out);
+        cr_assert(memmem(m.out, m.out_len, "Connection: close", 17));
+        cr_assert_eq(http_conn_wait_fd(c), -1);
+        http_conn_free(c);
+        memory_io_done(&m);
+        close_launcher();
 }

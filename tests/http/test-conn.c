@@ -632,3 +632,56 @@ Test(conn, slow_reader_is_closed_below_min_send_rate) {
         ended = slow_reader_lasts(2048, 100 * 1024);
         cr_assert(ended > 5 && ended < 15, "ended at %u s", ended);
 }
+
+/* A transport that needs the other direction (TLS: a read to finish a write, a write to finish a
+ * read) says so once per call kind; the connection must wait for exactly that and then retry. */
+static struct {
+        bool read_wants_write;
+        bool write_wants_read;
+} cross;
+
+static ssize_t cross_read(void *ctx, void *buf, size_t n) {
+        if (cross.read_wants_write) {
+                cross.read_wants_write = false;
+                return HTTP_IO_WANT_WRITE;
+        }
+        return memory_io.read(ctx, buf, n);
+}
+
+static ssize_t cross_writev(void *ctx, const struct iovec *iov, int n) {
+        if (cross.write_wants_read) {
+                cross.write_wants_read = false;
+                return HTTP_IO_WANT_READ;
+        }
+        return memory_io.writev(ctx, iov, n);
+}
+
+Test(conn, transport_waits_in_the_direction_it_names) {
+        HttpIo io = memory_io;
+        const char *req = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        MemoryIo m;
+
+        io.read = cross_read;
+        io.writev = cross_writev;
+        memory_io_init(&m, req, strlen(req), 0);
+        HttpConn *c = http_conn_new(server, &io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+
+        /* A read that needs a write first: the connection waits for writable, having read nothing. */
+        cross.read_wants_write = true;
+        cr_assert_eq(http_conn_run(c, 1000), HTTP_CONN_WANT_WRITE);
+        cr_assert_eq(m.in_pos, 0);
+        /* A write that needs a read first: the response waits for readable, nothing sent yet. */
+        cross.write_wants_read = true;
+        cr_assert_eq(http_conn_run(c, 1001), HTTP_CONN_WANT_READ);
+        cr_assert_eq(m.out_len, 0);
+        /* Then the same write goes through: the whole response, once. */
+        cr_assert_eq(http_conn_run(c, 1002), HTTP_CONN_WANT_READ);
+        char *out = strndup(m.out, m.out_len);
+        cr_assert(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", out);
+        cr_assert_eq(count(out, "HTTP/1.1 "), 1);
+        cr_assert(strstr(out, "\r\n\r\nalpha\n"), "%s", out);
+        free(out);
+        http_conn_free(c);
+        memory_io_done(&m);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* handler.h — what serves a request once it is routed: an object with a small vtable, its state
+ * behind a base struct (HttpHandler first, as in h2o), so that a new kind of content (redirect,
+ * alias, error document, FastCGI, proxy) is one new file and a line in request.c's router,
+ * without touching the connection or the protocol.
+ *
+ * Life of a handler (the connection calls, in this order):
+ *   start()    the head is in, the body not yet: answer at once (HTTP_HANDLER_RESPOND, resp filled)
+ *              or ask for the body (HTTP_HANDLER_READ_BODY);
+ *   on_body()  the request body, decoded, in pieces as it comes (only after READ_BODY);
+ *   produce()  the body is in: answer (RESPOND), or hand over response bytes already framed
+ *              (HTTP_HANDLER_OUTPUT, then HTTP_HANDLER_DONE with the last of them), or wait
+ *              (HTTP_HANDLER_WAIT_READ / _WAIT_WRITE on h->wait_fd, until h->deadline), and is
+ *              called again when that is done;
+ *   timeout()  h->deadline passed while it waited;
+ *   finish()   always last, exactly once: the request is over (ret filled for a handler that
+ *              produced output itself) or abandoned (ret NULL). It frees what the handler holds.
+ * A handler never blocks and never touches framing or the client's connection: the connection
+ * sends what it answers. Its state lives in the request block (at most HTTP_HANDLER_SPACE bytes,
+ * no allocation per request); it may log through http_request_log(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "request.h"
+#include "response.h"
+
+/* Room for a handler's state in the request block. */
+#define HTTP_HANDLER_SPACE 192
+
+enum {
+        HTTP_HANDLER_RESPOND,    /* resp holds the answer: the connection frames and sends it */
+        HTTP_HANDLER_READ_BODY,  /* (start) hand the body to on_body(), then call produce() */
+        HTTP_HANDLER_OUTPUT,     /* (produce) send *out as it is, then call produce() again */
+        HTTP_HANDLER_DONE,       /* (produce) send *out: the response is complete */
+        HTTP_HANDLER_WAIT_READ,  /* (produce) wait for wait_fd to be readable, then call produce() */
+        HTTP_HANDLER_WAIT_WRITE, /* (produce) wait for wait_fd to be writable, then call produce() */
+};
+
+/* A response the handler framed itself, for the access log and the connection's next step. */
+typedef struct HttpHandlerResult {
+        int status;
+        uint64_t body_bytes; /* framing excluded */
+        bool keep_alive;     /* false: the connection closes after it */
+} HttpHandlerResult;
+
+typedef struct HttpHandler HttpHandler;
+
+typedef struct HttpHandlerType {
+        const char *name;
+        size_t size; /* of its state, HttpHandler first; at most HTTP_HANDLER_SPACE */
+        int (*start)(HttpHandler *h, HttpResponse *resp);
+        /* 0, or the negative status to answer instead (-500: the body could not be kept). NULL: the
+         * handler never asks for a body. */
+        int (*on_body)(HttpHandler *h, const char *data, size_t n);
+        /* now is CLOCK_MONOTONIC. NULL: start() always answers. */
+        int (*produce)(HttpHandler *h, HttpResponse *resp, HttpOutput *out, usec_t now);
+        /* RESPOND with resp (504 when no output was produced yet), or -ETIMEDOUT: the connection
+         * closes. NULL: it closes. */
+        int (*timeout)(HttpHandler *h, HttpResponse *resp);
+        void (*finish)(HttpHandler *h, HttpHandlerResult *ret); /* may be NULL */
+} HttpHandlerType;
+
+struct HttpHandler {
+        const HttpHandlerType *type;
+        HttpRequest *request;
+        int wait_fd;        /* with WAIT_READ/WAIT_WRITE; owned by the handler */
+        usec_t deadline;    /* of the wait (CLOCK_MONOTONIC) */
+        uint64_t body_max;  /* with READ_BODY: decoded bytes allowed, more is 413; 0: LimitRequestBody */
+};
+
+extern const HttpHandlerType http_static_handler; /* static-handler.c */
+extern const HttpHandlerType http_status_handler; /* status.c */
+extern const HttpHandlerType http_cgi_handler;    /* cgi-handler.c */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* io.h — the transport below the engine: one non-blocking byte stream per connection. A plain
+ * socket implements it today (src/mpm/socket-io.c, the event MPM's own in src/mpm/event.c), memory
+ * in the tests and fuzzers (tests/http/memory-io.c); TLS is meant to be a second implementation,
+ * with nothing above this interface changing.
+ *
+ * Contract: no call blocks. A call that cannot make progress answers which way the transport must
+ * become ready before the same call is made again (with the same arguments, from the same
+ * position):
+ *   HTTP_IO_WANT_READ   wait until the connection is readable;
+ *   HTTP_IO_WANT_WRITE  wait until it is writable.
+ * The two are distinct because a transport may need the other direction: TLS can need to read (a
+ * key update, a renegotiation) before a write can go on, and to write (its own handshake or alert
+ * records) before a read can. A plain socket only ever answers its own direction: a read
+ * HTTP_IO_WANT_READ, a write or sendfile HTTP_IO_WANT_WRITE. The engine waits for exactly what it
+ * was told. Otherwise a call returns the bytes done (> 0), 0 from read at end of stream, or another
+ * -errno (the connection is then closed). -EAGAIN is not an answer: a transport maps it to one of
+ * the two. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Outside the range of errno values, so that they can never be taken for an error. */
+#define HTTP_IO_WANT_READ (-0x10001)
+#define HTTP_IO_WANT_WRITE (-0x10002)
+
+static inline int http_io_is_wait(ssize_t r) {
+        return r == HTTP_IO_WANT_READ || r == HTTP_IO_WANT_WRITE;
+}
+
+typedef struct HttpIo {
+        ssize_t (*read)(void *ctx, void *buf, size_t n);
+        ssize_t (*writev)(void *ctx, const struct iovec *iov, int n);
+        /* n bytes of in_fd from *offset (advanced by what was sent). May be NULL (a transport that
+         * cannot send a file as it is, TLS without kTLS): the engine then reads the file itself and
+         * writes it with writev. */
+        ssize_t (*sendfile)(void *ctx, int in_fd, off_t *offset, size_t n);
+        /* End our direction of the stream (lingering close): 0, a wait (TLS: its close_notify must go
+         * out first), or -errno. May be NULL: the connection is then closed at once. */
+        int (*shutdown)(void *ctx);
+        /* Bytes written but not yet acknowledged by the peer (SIOCOUTQ), for MinSendRate; may be
+         * NULL (no rate is then enforced). */
+        ssize_t (*unsent)(void *ctx);
+        /* Make the coming close abortive (a reset that drops what the kernel still holds for the
+         * client), for a client cut off for taking a response too slowly; may be NULL. */
+        void (*reset)(void *ctx);
+        /* The local address the connection came in on, as text (CGI's SERVER_ADDR); may be NULL. */
+        int (*local_address)(void *ctx, char *buf, size_t size);
+} HttpIo;

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* request.c — request processing (see request.h): routing a request to its handler, and the
+ * access log's fields. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "access-log.h"
+#include "cgi-run.h"
+#include "handler.h"
+#include "log.h"
+#include "path.h"
+#include "request.h"
+#include "server-logs.h"
+#include "static.h"
+#include "time-util.h"
+
+void http_request_log(const HttpRequest *q, int level, const char *fmt, ...) {
+        char message[512];
+        va_list ap;
+
+        if (!q->conn_ops || !q->conn_ops->log)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        q->conn_ops->log(q->conn, level, message);
+}
+
+int http_request_path(const HttpRequestHead *h, const char *buf, char *path, size_t *ret_len) {
+        int k;
+
+        if (h->path.len == 0) {
+                /* absolute-form without a path: the root */
+                path[0] = '/';
+                path[1] = 0;
+                *ret_len = 1;
+                return 0;
+        }
+        k = http_path_normalize(buf + h->path.off, h->path.len, path, PATH_MAX, ret_len);
+        if (k < 0)
+                return k == -ENOENT ? 404 : k == -ENAMETOOLONG ? 414 : 400;
+        return 0;
+}
+
+static void request_error(HttpResponse *r, int status, bool close) {
+        http_response_done(r);
+        http_response_init(r);
+        http_response_set_error(r, status);
+        r->close = close;
+        if (status == 405 || status == 501)
+                http_response_add_header(r, "Allow", HTTP_STATIC_ALLOW);
+}
+
+/* Answer with an error unless the request can go to a handler; true when answered. */
+static bool request_check(const HttpRequest *q, HttpResponse *r) {
+        const HttpRequestHead *h = q->head;
+        const HttpSiteConfig *cfg = q->site->cfg;
+
+        if (q->site->foreign)
+                /* Another process serves this site (perchild): the client must ask again on a new
+                 * connection, which the right process will get (RFC 9110 §15.5.20). */
+                request_error(r, 421, true);
+        else if (q->site->unavailable) {
+                /* perchild: the site's own pool cannot start (the operator is told why); try later. */
+                request_error(r, 503, true);
+                http_response_add_header(r, "Retry-After", "10");
+        } else if (h->method == HTTP_METHOD_UNKNOWN)
+                request_error(r, 501, false);
+        else if (h->expect_other)
+                request_error(r, 417, false);
+        else if (cfg->limit_request_body > 0 && h->has_content_length && h->content_length > cfg->limit_request_body)
+                request_error(r, 413, true);
+        else if (h->method == HTTP_METHOD_CONNECT || (h->method == HTTP_METHOD_TRACE && !cfg->trace_enable))
+                request_error(r, 405, false);
+        else
+                return false;
+        return true;
+}
+
+/* AddHandler cgi-script: does the path name a file with such an extension (and perhaps PATH_INFO
+ * after it)? Then it is run, found the way a ScriptAlias script is (nothing outside DocumentRoot); a
+ * file that is not there, or has another extension, is left to the static handler. */
+static bool request_is_cgi_by_extension(const HttpRequest *q) {
+        const HttpSiteConfig *cfg = q->site->cfg;
+        CgiScript script = CGI_SCRIPT_NULL;
+
+        if (q->site->root_fd < 0 || !cgi_handler_may_match(cfg, q->path, q->path_len))
+                return false;
+        int r = cgi_script_open(q->site->root_fd, q->path + 1, q->path_len - 1, &script);
+        bool match = r >= 0 && cgi_handler_match(cfg, q->path + 1, script.name_len);
+        cgi_script_done(&script);
+        return match;
+}
+
+const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
+        const HttpRequestHead *h = q->head;
+        static _Thread_local char path[PATH_MAX];
+        CgiAliasMatch alias;
+        size_t path_len = 0;
+
+        http_response_done(r);
+        http_response_init(r);
+
+        const HttpSite *named = http_server_route(q->server, q->listener_name, h->has_host ? q->buf + h->host.off : NULL,
+                                                  h->has_host ? h->host.len : 0);
+        if (!named) {
+                /* No site has that name here and none takes such names (perchild): as for another
+                 * pool's site, the client must not get this connection's site instead. */
+                request_error(r, 421, true);
+                return NULL;
+        }
+        q->site = named;
+        const HttpSiteConfig *cfg = named->cfg;
+
+        if (request_check(q, r))
+                return NULL;
+        if (h->target_form == HTTP_TARGET_ASTERISK) {
+                /* OPTIONS * : what the server as a whole allows. */
+                r->status = 200;
+                http_response_add_header(r, "Allow", HTTP_STATIC_ALLOW);
+                return NULL;
+        }
+        if (h->method == HTTP_METHOD_TRACE) {
+                /* TraceEnable On: echo the request head back, as RFC 9110 §9.3.8 says. */
+                r->status = 200;
+                http_response_add_header(r, "Content-Type", "message/http");
+                r->body = q->buf;
+                r->body_len = h->head_len;
+                return NULL;
+        }
+
+        int k = http_request_path(h, q->buf, path, &path_len);
+        if (k > 0) {
+                request_error(r, k, false);
+                return NULL;
+        }
+        q->path = path;
+        q->path_len = path_len;
+
+        if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
+            strcmp(path, cfg->server_status) == 0)
+                return &http_status_handler;
+        if (cfg->script_alias && cgi_script_alias_match(cfg, path, path_len, &alias))
+                return &http_cgi_handler;
+        if (cfg->add_handler && request_is_cgi_by_extension(q))
+                return &http_cgi_handler;
+
+        switch (h->method) {
+        case HTTP_METHOD_GET:
+        case HTTP_METHOD_HEAD:
+                return &http_static_handler;
+        case HTTP_METHOD_OPTIONS:
+                r->status = 200;
+                http_response_add_header(r, "Allow", HTTP_STATIC_ALLOW);
+                return NULL;
+        default:
+                request_error(r, 405, false);
+                return NULL;
+        }
+}
+
+/* ---- the access log ------------------------------------------------------------------------- */
+
+static bool log_request_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        const HttpAccessFields *f = userdata;
+        const HttpRequestHead *h = f->request->head;
+
+        for (uint32_t i = 0; i < h->n_headers; i++) {
+                const HttpHeader *hh = &h->headers[i];
+                if (http_span_eq_ci(f->request->buf, hh->name, name) && index-- == 0) {
+                        *ret = (AccessLogText) { f->request->buf + hh->value.off, hh->value.len };
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* Fields the handler added ("Name: value\r\n" lines); Date, Server, Content-Length and Connection
+ * are the connection's own and not among them. */
+static bool log_response_header(const void *userdata, const char *name, size_t index, AccessLogText *ret) {
+        const HttpResponse *r = ((const HttpAccessFields *) userdata)->response;
+        size_t nlen = strlen(name);
+
+        if (!r)
+                return false;
+        for (const char *p = r->headers, *end = r->headers + r->headers_len; p < end;) {
+                const char *eol = memmem(p, (size_t) (end - p), "\r\n", 2);
+                if (!eol)
+                        break;
+                if ((size_t) (eol - p) > nlen + 1 && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0 &&
+                    index-- == 0) {
+                        const char *v = p + nlen + 1;
+                        while (v < eol && *v == ' ')
+                                v++;
+                        *ret = (AccessLogText) { v, (size_t) (eol - v) };
+                        return true;
+                }
+                p = eol + 2;
+        }
+        return false;
+}
+
+void http_request_log_access(const HttpAccessFields *f) {
+        const HttpRequest *q = f->request;
+        const HttpRequestHead *h = q->head;
+        const char *line, *end = q->buf + f->buf_len;
+        struct timespec ts;
+
+        if (!http_server_site_logs(q->server, q->site))
+                return;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        AccessLogEntry e = {
+                .peer = q->peer && q->peer[0] ? q->peer : NULL,
+                .peer_port = q->peer_port,
+                .local_port = q->local_port,
+                .time = timespec_to_usec(&ts) - f->duration,
+                .duration = f->duration,
+                .vhost = q->site->cfg->server_name ? q->site->cfg->server_name : q->site->name,
+                .status = f->status,
+                .bytes = f->body_bytes,
+                .request_header = log_request_header,
+                .response_header = log_response_header,
+                .userdata = f,
+        };
+
+        /* The request line as received (after any empty lines before it), even from a rejected head. */
+        for (line = q->buf; line < end && (*line == '\r' || *line == '\n'); line++)
+                ;
+        size_t len = 0;
+        while (line + len < end && line[len] != '\r' && line[len] != '\n')
+                len++;
+        if (len > 0)
+                e.request_line = (AccessLogText) { line, len };
+        if (f->head_parsed) {
+                /* A head that parsed: its spans are good. The version is the line's last word. */
+                const char *sp = memrchr(line, ' ', len);
+                e.method = (AccessLogText) { q->buf + h->method_span.off, h->method_span.len };
+                if (sp)
+                        e.protocol = (AccessLogText) { sp + 1, (size_t) (line + len - sp - 1) };
+                if (h->path.len > 0)
+                        e.path = (AccessLogText) { q->buf + h->path.off, h->path.len };
+                else
+                        e.path = (AccessLogText) { h->target_form == HTTP_TARGET_ASTERISK ? "*" : "/", 1 };
+                if (h->has_query)
+                        e.query = (AccessLogText) { q->buf + h->query.off, h->query.len };
+        }
+        http_server_log_request(q->server, q->site, &e);
+}
