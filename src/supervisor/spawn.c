@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* spawn.c — the spawn API the supervisor offers MPMs: fork a worker into a slot of a generation,
  * give it only what its plan keeps (MpmChildPlan), apply its sandbox and run the MPM's worker_main;
- * stop one gracefully or at once. */
+ * stop one gracefully or at once; the hand-off sockets MPMs share between generations. It knows
+ * generations only as data: a worker's exit goes to sg->on_child_exit (generation.c), never to a
+ * function of the generation code by name. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -287,12 +289,12 @@ static int sup_spawn(Generation *g, unsigned slot) {
         };
         snprintf(p->role, sizeof(p->role), "%s", plan.role);
         scoreboard_trust_init(&sg->trust[slot], p->started);
-        r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, supervisor_on_child_exit, sg);
+        r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, sg->on_child_exit, sg);
         if (r < 0) {
                 kill(pid, SIGKILL);
                 return log_error_errno(r, "Cannot watch worker %d: %m", (int) pid);
         }
-        /* The loop reaps it itself, so the slot is freed in supervisor_on_child_exit(). */
+        /* The loop reaps it itself, so the slot is freed in sg->on_child_exit (generation.c). */
         (void) sd_event_source_set_child_process_own(sg->children[slot], true);
         log_debug("generation %u: spawned worker %u (pid %d)", g->number, slot, (int) pid);
         return 0;
