@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "macro.h"
 
 #define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
@@ -111,6 +112,23 @@ typedef struct ScoreboardView {
         unsigned invalid; /* segments that failed validation */
         uint64_t requests, bytes;
 } ScoreboardView;
+
+/* The supervisor's record of a process slot (mpm.h's ProcessSlot), kept here for its letter. */
+typedef enum ProcessState {
+        PROCESS_FREE,     /* no process in the slot */
+        PROCESS_STARTING, /* forked, not yet accepting */
+        PROCESS_RUNNING,  /* accepting */
+        PROCESS_STOPPING, /* told to finish */
+} ProcessState;
+
+/* What a worker slot does in each phase of its connection (the engine's HttpConnPhase). */
+WorkerState worker_state_of_phase(HttpConnPhase phase);
+
+/* The one letter a process slot is shown as, by `mpmctl status` and by the status page alike: its
+ * process state first ('.' free, 'S' starting, 'G' told to finish), then for a running one what its
+ * validated scoreboard says: '?' invalid, 'W' when a worker reads or writes a request, 'K' when
+ * every busy worker waits on a kept-alive connection, '_' idle. */
+char scoreboard_slot_letter(ProcessState state, const ProcessScore *s);
 
 /* One of the WorkerState letters above. */
 bool worker_state_is_valid(uint8_t s);

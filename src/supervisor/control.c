@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "sandbox.h"
 #include "site-failure.h"
+#include "status-view.h"
 #include "supervisor-state.h"
 #include "time-util.h"
 
@@ -20,7 +21,6 @@ static void control_status(void *userdata, ControlClient *c) {
         ProcessScore *scores = sg ? calloc(sg->g.n_procs, sizeof(*scores)) : NULL;
         ScoreboardView v = {};
         char board[512];
-        size_t nb = 0;
         unsigned draining = 0;
 
         if (!sg || !scores) {
@@ -29,17 +29,8 @@ static void control_status(void *userdata, ControlClient *c) {
                 return;
         }
         generation_scoreboard_view(sg, &v, scores, now_usec(CLOCK_MONOTONIC));
-        for (unsigned i = 0; i < sg->g.n_procs && nb < sizeof(board) - 1; i++) {
-                const ProcessSlot *p = &sg->g.procs[i];
-                board[nb++] = p->state == PROCESS_FREE     ? '.'
-                              : p->state == PROCESS_STARTING ? 'S'
-                              : p->state == PROCESS_STOPPING ? 'G'
-                              : !scores[i].valid             ? '?'
-                              : scores[i].busy > 0           ? 'W'
-                              : scores[i].keepalive > 0      ? 'K'
-                                                             : '_';
-        }
-        board[nb] = 0;
+        status_view_board(&(StatusSource) { .procs = sg->g.procs, .scores = scores, .n_procs = sg->g.n_procs },
+                          board, sizeof(board));
         for (SupGeneration *g = s->draining; g; g = g->next)
                 draining += generation_alive(g);
         _cleanup_free_ char *failed = site_failure_describe(s, "\nfailed ");
