@@ -22,8 +22,15 @@ typedef struct DriverState {
 
 static void driver_phase(void *userdata, HttpConnPhase phase) {
         DriverState *d = userdata;
+        static const uint8_t letters[] = {
+                [HTTP_PHASE_IDLE] = WS_KEEPALIVE,
+                [HTTP_PHASE_READ] = WS_READ,
+                [HTTP_PHASE_WRITE] = WS_WRITE,
+                [HTTP_PHASE_LINGER] = WS_CLOSING,
+                [HTTP_PHASE_CLOSED] = WS_CLOSING,
+        };
         if (d->score)
-                d->score->state = (uint8_t) worker_state_of_phase(phase);
+                d->score->state = letters[phase];
 }
 
 static void driver_request_done(void *userdata, const char *vhost, const char *method, int status, uint64_t bytes,

@@ -21,6 +21,7 @@
 #include "date.h"
 #include "dispatch.h"
 #include "event.h"
+#include "fd-pass.h"
 #include "log.h"
 #include "maintain.h"
 #include "parser.h"
@@ -238,17 +239,6 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                                                  h->has_host ? c->buf + h->host.off : NULL,
                                                  h->has_host ? h->host.len : 0);
         EventHandoff msg = {};
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { &msg, sizeof(msg) };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
 
         if (!site) {
                 dconn_respond(d, c, 421, now);
@@ -260,16 +250,12 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                 return;
         }
         strcpy(msg.listener_name, c->source.listener->name);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &c->fd, sizeof(int));
-        if (sendmsg(d->spec->pool_fds[pool], &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        ssize_t k = fd_pass_send(d->spec->pool_fds[pool], &msg, sizeof(msg), &c->fd, 1, MSG_DONTWAIT);
+        if (k < 0) {
                 /* The pool does not take more (its loop is full and stopped reading): say so now
                  * rather than queue without bound or block every other client behind it. */
-                if (errno != EAGAIN && errno != ENOBUFS)
-                        log_warning_errno(errno, "Cannot hand a connection to the pool of %s: %m", site->name);
+                if (k != -EAGAIN && k != -ENOBUFS)
+                        log_warning_errno((int) k, "Cannot hand a connection to the pool of %s: %m", site->name);
                 dconn_respond(d, c, 503, now);
                 return;
         }

@@ -24,6 +24,7 @@
 
 #include "conn-driver.h"
 #include "event.h"
+#include "fd-pass.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
@@ -482,43 +483,22 @@ static const char *loop_listener_name(const EventLoop *l, const char *name, char
 /* Receive one handed-off connection; false when there is none (or the loop is full). */
 static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         EventHandoff h = {};
-        struct iovec iov = { &h, sizeof(h) };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
         struct sockaddr_storage peer, local;
         socklen_t len = sizeof(peer);
         HttpConnInfo info;
         int fd = -1, flags;
+        size_t n_fds;
         char *owned;
 
         if (!loop_make_room(l))
                 return false;
-        ssize_t n = recvmsg(l->spec->handoff_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0)
+        /* Exactly one descriptor is the protocol: fd_pass closes any extra, and a cut message. */
+        ssize_t n = fd_pass_receive(l->spec->handoff_fd, &h, sizeof(h), &fd, 1, &n_fds, MSG_DONTWAIT);
+        if (n < 0 && n != -EBADMSG)
                 return false;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int *fds = (int *) CMSG_DATA(cm);
-                for (size_t i = 0; i < nfds; i++) {
-                        if (fd < 0)
-                                fd = fds[i];
-                        else
-                                safe_close(fds[i]); /* exactly one is the protocol; drop extras */
-                }
-        }
-        if (fd < 0 || (size_t) n != sizeof(h) || (mh.msg_flags & MSG_CTRUNC)) {
-                log_warning("Dropping a malformed connection hand-off (%zd bytes%s)", n,
-                            fd < 0 ? ", no descriptor" : "");
+        if (n_fds == 0 || n != sizeof(h)) {
+                log_warning("Dropping a malformed connection hand-off (%s%zd bytes%s)", n == -EBADMSG ? "cut, " : "",
+                            n < 0 ? (ssize_t) 0 : n, n_fds == 0 ? ", no descriptor" : "");
                 safe_close(fd);
                 return n != 0; /* 0: the sender closed its end */
         }

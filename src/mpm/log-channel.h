@@ -17,7 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOG_CHANNEL_FDS_MAX 64
+#include "fd-pass.h"
+
+/* Every message goes through fd-pass.h: it carries at most FD_PASS_MAX files. */
+#define LOG_CHANNEL_FDS_MAX FD_PASS_MAX
 
 /* Supervisor side: one message with epoch and the n descriptors (n <= LOG_CHANNEL_FDS_MAX), without
  * blocking. 0 or -errno (-EAGAIN: the channel is full). */

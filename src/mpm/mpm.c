@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fd-pass.h"
 #include "log-channel.h"
 #include "log.h"
 #include "maintain.h"
@@ -38,8 +39,9 @@ void worker_context_notify_ready(const WorkerContext *ctx) {
 
         if (ctx->ready_fd < 0)
                 return;
-        /* One write of 4 bytes to a pipe is atomic; the supervisor validates the number. */
-        (void) !write(ctx->ready_fd, &slot, sizeof(slot));
+        /* One datagram of 4 bytes (SEQPACKET, the kernel adds who sent it); the supervisor
+         * validates the number. */
+        (void) fd_pass_send(ctx->ready_fd, &slot, sizeof(slot), NULL, 0, 0);
         close(ctx->ready_fd);
 }
 

@@ -47,21 +47,6 @@ bool worker_state_is_busy(uint8_t s) {
         }
 }
 
-WorkerState worker_state_of_phase(HttpConnPhase phase) {
-        switch (phase) {
-        case HTTP_PHASE_IDLE:
-                return WS_KEEPALIVE;
-        case HTTP_PHASE_READ:
-                return WS_READ;
-        case HTTP_PHASE_WRITE:
-                return WS_WRITE;
-        case HTTP_PHASE_LINGER:
-        case HTTP_PHASE_CLOSED:
-                return WS_CLOSING;
-        }
-        return WS_CLOSING;
-}
-
 /* A keep-alive slot counts as busy (mod_status), so busy > keepalive is what says that a worker
  * is doing more than waiting: a process of one slot (prefork) or all of whose busy threads wait
  * shows 'K'. */

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conn.h"
 #include "macro.h"
 
 #define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
@@ -120,9 +119,6 @@ typedef enum ProcessState {
         PROCESS_RUNNING,  /* accepting */
         PROCESS_STOPPING, /* told to finish */
 } ProcessState;
-
-/* What a worker slot does in each phase of its connection (the engine's HttpConnPhase). */
-WorkerState worker_state_of_phase(HttpConnPhase phase);
 
 /* The one letter a process slot is shown as, by `mpmctl status` and by the status page alike: its
  * process state first ('.' free, 'S' starting, 'G' told to finish), then for a running one what its

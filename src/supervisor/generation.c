@@ -199,7 +199,6 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         return 0;
 }
 
-
 /* A generation is ready once none of its processes is still starting and one accepts: the first
  * one tells systemd, a reload's takes over. Checked when a worker reports and when one exits (a
  * sibling that dies while starting must not hold the announcement back). */
@@ -219,38 +218,23 @@ static int on_worker_ready(sd_event_source *src, int fd, uint32_t revents, void 
         SupGeneration *sg = userdata;
 
         for (int k = 0; k < 64; k++) {
-                union {
-                        struct cmsghdr align;
-                        char buf[CMSG_SPACE(sizeof(struct ucred))];
-                } control;
                 uint32_t slot = UINT32_MAX;
-                struct iovec iov = { .iov_base = &slot, .iov_len = sizeof(slot) };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                                     .msg_controllen = sizeof(control.buf) };
-                struct ucred *cred = NULL;
-                ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                struct ucred cred;
+                size_t n_fds;
+                /* Nobody should send us descriptors: fd_pass closes what came (max_fds 0). */
+                ssize_t n = fd_pass_receive_cred(fd, &slot, sizeof(slot), NULL, 0, &n_fds, &cred, MSG_DONTWAIT);
 
-                if (n < 0)
+                if (n == -EAGAIN || (n < 0 && n != -EBADMSG))
                         break;
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
-                            cm->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
-                                cred = (struct ucred *) CMSG_DATA(cm);
-                        else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                                /* Nobody should send us descriptors: close what came. */
-                                int *fds = (int *) CMSG_DATA(cm);
-                                for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-                                        close(fds[i]);
-                        }
-                int from = cred ? generation_slot_of(sg, cred->pid) : -1;
+                int from = cred.pid > 0 ? generation_slot_of(sg, cred.pid) : -1;
                 if (from < 0) {
                         log_warning("generation %u: readiness message from pid %d, not one of its workers; ignored",
-                                    sg->g.number, cred ? (int) cred->pid : -1);
+                                    sg->g.number, cred.pid > 0 ? (int) cred.pid : -1);
                         continue;
                 }
                 if (sg->misbehaved[from])
                         continue; /* already killed for it: the rest of what it sent is not read */
-                if (n != sizeof(slot) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || slot != (uint32_t) from) {
+                if (n != sizeof(slot) || slot != (uint32_t) from) { /* -EBADMSG: cut */
                         generation_kill_misbehaving(sg, (unsigned) from, "sent garbage on its readiness channel");
                         continue;
                 }
