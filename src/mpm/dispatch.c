@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "client-table.h"
 #include "conn-driver.h"
 #include "date.h"
@@ -33,8 +34,6 @@
 #define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)
 #define DISPATCH_ACCEPT_BATCH 64
 #define DISPATCH_PEEK_INITIAL 4096
-/* Out of descriptors: accepts pause this long (nginx: 500 ms), then are tried again. */
-#define DISPATCH_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 /* A client refused for holding too many unfinished heads is logged at most this often. */
 #define DISPATCH_REFUSED_LOG_USEC (10 * USEC_PER_SEC)
 
@@ -85,9 +84,7 @@ typedef struct Dispatcher {
         bool accepting, stopping;
         size_t peek_max; /* the engine's bound on a buffered head: beyond it, 431 */
         ClientTable *clients;      /* connections in DCONN_PEEK per client address */
-        usec_t accept_paused_until; /* after running out of descriptors */
-        bool out_of_fds;            /* said so in the log; said again only after an accept works */
-        unsigned n_conns_at_pause;  /* one of them ending frees a descriptor: accept again at once */
+        AcceptPause pause;          /* at the descriptor limit (accept.h) */
         uint64_t refused;           /* connections refused for their client's unfinished heads */
         uint64_t refused_logged;
         usec_t refused_log_next;
@@ -400,7 +397,7 @@ static bool dispatcher_count_client(Dispatcher *d, const ClientKey *key, usec_t 
 static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t now) {
         for (int k = 0; k < DISPATCH_ACCEPT_BATCH; k++) {
                 struct sockaddr_storage peer;
-                socklen_t len = sizeof(peer);
+                socklen_t len;
                 ClientKey key;
                 bool has_key;
 
@@ -408,26 +405,14 @@ static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t n
                         dispatcher_set_accepting(d, false);
                         return;
                 }
-                int fd = accept4(src->listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = mpm_accept(&d->pause, src->listener, now, d->n_conns, &peer, &len);
                 if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                /* Out of descriptors: stop taking connections until one of ours
-                                 * ends or the pause is over (the loop re-arms only then), rather
-                                 * than spin on a socket that stays readable; the backlog keeps the
-                                 * new ones. Said once until an accept works again. */
-                                if (!d->out_of_fds)
-                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) "
-                                                          "are open", src->listener->name, d->n_conns);
-                                d->out_of_fds = true;
-                                d->accept_paused_until = now + DISPATCH_ACCEPT_PAUSE_USEC;
-                                d->n_conns_at_pause = d->n_conns;
+                        /* Out of descriptors: stop taking connections until one of ours ends or the
+                         * pause is over (the loop re-arms only then), rather than spin on a socket
+                         * that stays readable; the backlog keeps the new ones. */
+                        if (fd == -EMFILE || fd == -ENFILE)
                                 dispatcher_set_accepting(d, false);
-                        }
                         return;
-                }
-                if (d->out_of_fds) {
-                        log_info("accepting on %s again, %u connection(s) open", src->listener->name, d->n_conns);
-                        d->out_of_fds = false;
                 }
                 has_key = d->spec->max_per_client > 0 && client_key_from((struct sockaddr *) &peer, len, &key);
                 if (has_key && !dispatcher_count_client(d, &key, now)) {
@@ -462,6 +447,7 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
         };
         usec_t next_sweep;
 
+        accept_pause_init(&d.pause);
         /* As the engine: at most the largest head any site accepts, and 4 KiB more. */
         d.peek_max = (size_t) d.http->max_head_size + 4096;
         d.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -520,7 +506,7 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                         next_sweep = now + DISPATCH_SWEEP_USEC;
                 }
                 if (!d.accepting && !d.stopping && d.n_conns < spec->max_connections &&
-                    (now >= d.accept_paused_until || d.n_conns < d.n_conns_at_pause))
+                    accept_pause_over(&d.pause, now, d.n_conns))
                         dispatcher_set_accepting(&d, true);
                 dispatcher_update_board(&d);
         }
@@ -532,5 +518,6 @@ out:
         free(d.listeners);
         client_table_free(d.clients);
         close(d.ep);
+        accept_pause_done(&d.pause);
         return WORKER_EXIT_OK;
 }

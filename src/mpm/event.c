@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conn-driver.h"
 #include "event.h"
 #include "fd-pass.h"
@@ -36,7 +37,6 @@
 #define EVENT_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 #define EVENT_SWEEP_USEC (250 * USEC_PER_MSEC)
 #define EVENT_ACCEPT_BATCH 64
-#define EVENT_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct EventConfig {
         uint32_t start_servers; /* 0: one process per online CPU */
@@ -147,8 +147,7 @@ typedef struct EventLoop {
         unsigned n_conns, n_idle;
         bool accepting;
         bool stopping;
-        usec_t accept_paused_until; /* after running out of descriptors */
-        bool out_of_fds;            /* said so in the log; said again only after an accept works */
+        AcceptPause pause; /* at the descriptor limit (accept.h) */
         uint64_t accepted;
 } EventLoop;
 
@@ -436,29 +435,17 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
 
         for (int k = 0; k < EVENT_ACCEPT_BATCH; k++) {
                 struct sockaddr_storage peer;
-                socklen_t len = sizeof(peer);
                 HttpConnInfo info;
 
                 if (!loop_make_room(l))
                         return;
-                int fd = accept4(listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = mpm_accept(&l->pause, listener, now, l->n_conns, &peer, NULL);
                 if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                /* Out of descriptors: pause accepting for a while (nginx: 500 ms)
-                                 * rather than spin on a socket that stays readable; connections that
-                                 * end meanwhile free descriptors, the backlog keeps the new ones. */
-                                if (!l->out_of_fds)
-                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) are open",
-                                                          listener->name, l->n_conns);
-                                l->out_of_fds = true;
+                        /* Out of descriptors: the listeners leave the set until the pause is over
+                         * (looked at after every batch, at least every sweep). */
+                        if (fd == -EMFILE || fd == -ENFILE)
                                 loop_set_accepting(l, false);
-                                l->accept_paused_until = now + EVENT_ACCEPT_PAUSE_USEC;
-                        }
                         return;
-                }
-                if (l->out_of_fds) {
-                        log_info("accepting on %s again, %u connection(s) open", listener->name, l->n_conns);
-                        l->out_of_fds = false;
                 }
                 socket_conn_info_from(&peer, listener->name, src->local_port, &info);
                 if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))
@@ -556,6 +543,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
         };
         usec_t next_sweep;
 
+        accept_pause_init(&l.pause);
         /* Keep freed memory instead of giving the top of the heap back to the kernel after every
          * connection and faulting it in again for the next one. */
         (void) mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -642,7 +630,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                         next_sweep = now + EVENT_SWEEP_USEC;
                 }
                 if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections &&
-                    now >= l.accept_paused_until)
+                    accept_pause_over(&l.pause, now, l.n_conns))
                         loop_set_accepting(&l, true);
                 loop_free_closed(&l);
                 loop_update_board(&l);
@@ -657,6 +645,7 @@ out:
         ctx->board->workers[0].state = WS_GRACEFUL;
         free(l.listeners);
         close(l.ep);
+        accept_pause_done(&l.pause);
         return WORKER_EXIT_OK;
 }
 
