@@ -23,7 +23,8 @@ bool accept_pause_begin(AcceptPause *p, usec_t now, unsigned n_open) {
                 p->in_episode = true;
                 p->since = now;
                 p->periods = 0;
-        }
+        } else if (now < p->until)
+                return false; /* another thread (or listener) of the same pause: not a new period */
         p->periods++;
         p->until = now + ACCEPT_PAUSE_USEC;
         p->open_at_pause = n_open;

@@ -38,8 +38,9 @@ typedef struct AcceptPause {
 void accept_pause_init(AcceptPause *p);
 void accept_pause_done(AcceptPause *p);
 
-/* An accept failed at the descriptor limit at now, with n_open connections held: pause. true
- * when this began an episode (the one line to log at its start). */
+/* An accept failed at the descriptor limit at now, with n_open connections held: pause (a failure
+ * during a pause, another thread's, is the same period). true when this began an episode (the one
+ * line to log at its start). */
 bool accept_pause_begin(AcceptPause *p, usec_t now, unsigned n_open);
 /* May accepts be tried again: no pause, its time is over, or a connection it held has ended. */
 bool accept_pause_over(const AcceptPause *p, usec_t now, unsigned n_open);

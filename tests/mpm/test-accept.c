@@ -31,6 +31,11 @@ Test(accept, an_episode_begins_once_and_pauses_each_time) {
         cr_assert_eq(accept_pause_left(&p, 1100 * MS), ACCEPT_PAUSE_USEC - 100 * MS);
         cr_assert(accept_pause_over(&p, 1000 * MS + ACCEPT_PAUSE_USEC, 5), "the pause ends on time");
 
+        /* Another thread that failed in the same pause: the same period. */
+        cr_assert_not(accept_pause_begin(&p, 1200 * MS, 5));
+        cr_assert_eq(p.periods, 1);
+        cr_assert_eq(p.until, 1000 * MS + ACCEPT_PAUSE_USEC);
+
         /* Tried again, still at the limit: paused again, and no new episode to log. */
         cr_assert_not(accept_pause_begin(&p, 1600 * MS, 5));
         cr_assert_not(accept_pause_begin(&p, 2200 * MS, 5));
