@@ -85,11 +85,11 @@ class FdLimitTest(FdLimitBase, unittest.TestCase):
 
 @unittest.skipUnless("worker" in mpms(), "the worker MPM is not in this build")
 class WorkerFdLimitTest(FdLimitBase, unittest.TestCase):
-    """The worker MPM's threads share one episode: 25 threads (an epoll set each), each holding a
-    connection until the descriptors run out."""
+    """The worker MPM's threads share one episode: 40 threads (an epoll set each: some 50
+    descriptors with the process's own), each holding a connection until the descriptors run out."""
     MPM_NAME = "worker"
-    SECTION = ("[worker]\nStartServers = 1\nServerLimit = 1\nThreadsPerChild = 25\nThreadLimit = 25\n"
-               "MinSpareThreads = 1\nMaxSpareThreads = 25\nMaxRequestWorkers = 25\n")
+    SECTION = ("[worker]\nStartServers = 1\nServerLimit = 1\nThreadsPerChild = 40\nThreadLimit = 40\n"
+               "MinSpareThreads = 1\nMaxSpareThreads = 40\nMaxRequestWorkers = 40\n")
 
 
 class MaxRequestWorkersTest(unittest.TestCase):
