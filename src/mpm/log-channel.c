@@ -22,6 +22,12 @@ static int channel_sock = -1;
 static volatile uint32_t channel_epoch;
 static int channel_fds[LOG_CHANNEL_FDS_MAX];
 static size_t channel_n_fds;
+static uint32_t *channel_report; /* where the adopted epoch is published; NULL: nowhere */
+
+static void report(void) {
+        if (channel_report)
+                __atomic_store_n(channel_report, channel_epoch, __ATOMIC_RELEASE);
+}
 
 int log_channel_send(int sock, uint32_t epoch, const int *fds, size_t n) {
         LogChannelHeader h = { .magic = LOG_CHANNEL_MAGIC, .epoch = epoch, .n_fds = (uint32_t) n };
@@ -64,6 +70,7 @@ int log_channel_receive(void) {
                                 r = -errno;
                 fd_pass_close_all(got, n_got);
                 channel_epoch = h.epoch;
+                report(); /* also after a failed dup3: what could be taken is, and said so in the log */
                 return r < 0 ? r : 1;
         }
 }
@@ -103,4 +110,16 @@ int log_channel_install(int sock, uint32_t epoch, const int *fds, size_t n) {
 
 uint32_t log_channel_epoch(void) {
         return channel_epoch;
+}
+
+void log_channel_report_to(uint32_t *word) {
+        sigset_t usr1, old;
+
+        /* Not while the handler could run between the two stores. */
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        (void) sigprocmask(SIG_BLOCK, &usr1, &old);
+        channel_report = word;
+        report();
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
 }

@@ -11,7 +11,8 @@
  * numbers. Lines still buffered go to the new file with the next flush. Workers forked after a
  * rotation inherited the new files and its epoch; a stale message (for a worker that died before
  * reading it) is dropped by whoever reads it. Each message is whole or absent (SEQPACKET), so many
- * workers can share the channel. */
+ * workers can share the channel. Each process reports the epoch it adopted (log_channel_report_to()),
+ * which is how the supervisor knows when every one has the new files. */
 #pragma once
 
 #include <stddef.h>
@@ -44,3 +45,8 @@ int log_channel_receive(void);
 
 /* The epoch the worker's files belong to. */
 uint32_t log_channel_epoch(void);
+
+/* Publish the epoch to *word, now and whenever files are adopted, so that the supervisor can see
+ * that the process took them (`mpmctl reopen-logs` waits for it): the worker's scoreboard segment,
+ * or a CGI launcher's page of its own. Written atomically, from the handler too; NULL stops. */
+void log_channel_report_to(uint32_t *word);

@@ -158,10 +158,13 @@ void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const ch
 }
 
 void mpm_worker_reopen_logs(const Generation *g, bool own_logs) {
-        int r = log_channel_receive();
+        int r;
 
-        if (r < 0)
-                log_warning_errno(r, "Cannot adopt the reopened logs: %m");
+        /* Its own files first: adopting the supervisor's reports the epoch (log_channel_report_to()),
+         * which says that everything was reopened. */
         if (own_logs && (r = http_server_reopen_logs(g->http)) < 0)
                 log_warning_errno(r, "Cannot reopen a log file (it keeps its old file): %m");
+        r = log_channel_receive();
+        if (r < 0)
+                log_warning_errno(r, "Cannot adopt the reopened logs: %m");
 }

@@ -49,6 +49,7 @@ typedef struct ScoreboardProcess {
         uint32_t connections_open; /* event: connections held now */
         uint32_t connections_keepalive;
         uint32_t accepting; /* 1 while the process accepts new connections */
+        uint32_t logs_epoch; /* the log channel's epoch whose files it writes (log-channel.h) */
         WorkerScore workers[];
 } ScoreboardProcess;
 

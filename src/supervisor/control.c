@@ -123,13 +123,9 @@ static void control_stop_now(void *userdata, ControlClient *c) {
         supervisor_hard_stop(s);
 }
 
+/* `reopen-logs`: answered once every process took its new files (supervisor.c). */
 static void control_reopen_logs(void *userdata, ControlClient *c) {
-        int r = supervisor_reopen_logs(userdata);
-
-        if (r < 0)
-                control_client_reply(c, "ERROR cannot reopen the logs: %s", strerror(-r));
-        else
-                control_client_reply(c, "OK logs reopened");
+        supervisor_reopen_logs_and_answer(userdata, c);
 }
 
 static const ControlCommand control_commands[] = {
@@ -138,7 +134,7 @@ static const ControlCommand control_commands[] = {
         { "processes", control_processes, 0 },
         { "stop", control_stop, 0 },
         { "stop --now", control_stop_now, 0 },
-        { "reopen-logs", control_reopen_logs, 0 },
+        { "reopen-logs", control_reopen_logs, CONTROL_DEFERRED },
 };
 
 int supervisor_control_open(Supervisor *s, const char *path) {

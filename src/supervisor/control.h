@@ -4,7 +4,9 @@
  *   status        the serving generation: processes, workers, requests, the scoreboard letters
  *   processes     "OK MPM", then "PID UID GID PROFILE ROLE" per process, for `mpmctl audit`
  *   stop          graceful stop; "stop --now": kill every worker
- *   reopen-logs   reopen every log file and hand the new files to every process
+ *   reopen-logs   reopen every log file, hand the new files to every process; answered once every
+ *                 one has taken them (each reports the epoch it adopted), or after 5 s naming the
+ *                 ones that did not
  * A command runs in the supervisor's loop: nothing here blocks but a bounded send. */
 #pragma once
 

@@ -638,3 +638,36 @@ int generation_reopen_logs(SupGeneration *sg) {
         return r;
 }
 
+
+/* One process that has not adopted the latest logs, appended to buf as "ROLE SLOT (pid PID)". */
+static void pending_add(char *buf, size_t size, size_t *len, const char *what) {
+        int n = snprintf(buf + *len, size - *len, "%s%s", *len > 0 ? ", " : "", what);
+        if (n > 0)
+                *len = MIN(*len + (size_t) n, size - 1);
+}
+
+unsigned generation_logs_pending(const SupGeneration *sg, char *buf, size_t size, size_t *len) {
+        unsigned n = 0;
+        char what[128];
+
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                /* A process is done with the reopen once its segment says the generation's epoch;
+                 * one that has exited has nothing left to reopen. */
+                if (p->state == PROCESS_FREE || !sg->g.boards[i] ||
+                    __atomic_load_n(&sg->g.boards[i]->logs_epoch, __ATOMIC_ACQUIRE) == sg->logs_epoch)
+                        continue;
+                n++;
+                snprintf(what, sizeof(what), "%s %u (pid %d) of generation %u", p->role, i, (int) p->pid, sg->g.number);
+                pending_add(buf, size, len, what);
+        }
+        for (size_t i = 0; i < sg->n_cgi; i++) {
+                const CgiHost *h = &sg->cgi[i];
+                if (cgi_host_logs_adopted(h))
+                        continue;
+                n++;
+                snprintf(what, sizeof(what), "%s (pid %d) of generation %u", h->role, (int) h->pid, sg->g.number);
+                pending_add(buf, size, len, what);
+        }
+        return n;
+}

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgi-host.h"
 #include "cgi-launcher.h"
 #include "generation-status.h"
 #include "log-channel.h"
@@ -63,6 +64,8 @@ static void generation_forget(SupGeneration *g) {
                         scoreboard_segment_unmap(g->g.boards[i], g->workers_per_process);
                         g->g.boards[i] = NULL;
                 }
+        for (size_t i = 0; i < g->n_cgi; i++)
+                cgi_host_forget(&g->cgi[i]);
 }
 
 static void generation_forget_status(SupGeneration *g) {
@@ -150,6 +153,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 log_error_errno(errno, "Cannot map the scoreboard: %m");
                 _exit(WORKER_EXIT_FATAL);
         }
+        log_channel_report_to(&board->logs_epoch); /* `mpmctl reopen-logs` waits for it */
 
         keep[n_keep++] = STDIN_FILENO;
         keep[n_keep++] = STDOUT_FILENO;

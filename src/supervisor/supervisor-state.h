@@ -107,6 +107,11 @@ struct Supervisor {
         unsigned quiesce_generation;
         usec_t quiesce_deadline;
         sd_event_source *quiesce_timer;
+        /* reopen-logs callers, answered once every process has taken its new files. */
+        ControlClient *reopen_waiters[16];
+        size_t n_reopen_waiters;
+        usec_t reopen_deadline;
+        sd_event_source *reopen_timer;
         usec_t started;
         unsigned next_generation;
         bool stopping;
@@ -162,9 +167,16 @@ bool generation_quiet(const SupGeneration *sg);
 /* Reopen its access logs and hand every running process its files (the error log reopened before);
  * 0 or the first -errno. Bumps sg->logs_epoch: what each process acknowledges. */
 int generation_reopen_logs(SupGeneration *sg);
+/* How many of its running processes have not yet adopted the logs of its latest reopen (each
+ * reports the epoch it took: log_channel_report_to()); each is named, ", "-separated, at buf + *len
+ * (size bytes in all, *len advanced, always terminated). */
+unsigned generation_logs_pending(const SupGeneration *sg, char *buf, size_t size, size_t *len);
 
 /* supervisor.c, for the control commands (control.c). */
 int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
 void supervisor_graceful_stop(Supervisor *s);
 void supervisor_hard_stop(Supervisor *s);
 int supervisor_reopen_logs(Supervisor *s);
+/* `reopen-logs`: reopen, then answer c once every process has adopted its new files ("OK logs
+ * reopened"), or after LOGS_ADOPT_MAX_USEC with an error naming those that did not. */
+void supervisor_reopen_logs_and_answer(Supervisor *s, ControlClient *c);

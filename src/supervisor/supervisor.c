@@ -30,6 +30,9 @@
 #define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define RELOAD_QUIESCE_MAX_USEC (2 * USEC_PER_SEC)
 #define RELOAD_QUIESCE_POLL_USEC (5 * USEC_PER_MSEC)
+/* reopen-logs: how long every process has to take its new files, looked at this often. */
+#define LOGS_ADOPT_MAX_USEC (5 * USEC_PER_SEC)
+#define LOGS_ADOPT_POLL_USEC (5 * USEC_PER_MSEC)
 
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
@@ -301,6 +304,82 @@ int supervisor_reopen_logs(Supervisor *s) {
         return r;
 }
 
+/* What has not adopted the latest logs yet, every generation's: how many, named in buf. */
+static unsigned supervisor_logs_pending(Supervisor *s, char *buf, size_t size) {
+        size_t len = 0;
+        unsigned n = 0;
+
+        buf[0] = 0;
+        if (s->current)
+                n += generation_logs_pending(s->current, buf, size, &len);
+        if (s->pending)
+                n += generation_logs_pending(s->pending, buf, size, &len);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                n += generation_logs_pending(g, buf, size, &len);
+        return n;
+}
+
+static void supervisor_answer_reopen_waiters(Supervisor *s, const char *pending) {
+        for (size_t i = 0; i < s->n_reopen_waiters; i++) {
+                if (pending)
+                        control_client_reply(s->reopen_waiters[i],
+                                             "ERROR logs reopened, but not adopted within %llu s by: %s",
+                                             (unsigned long long) (LOGS_ADOPT_MAX_USEC / USEC_PER_SEC), pending);
+                else
+                        control_client_reply(s->reopen_waiters[i], "OK logs reopened");
+                control_client_finish(s->reopen_waiters[i]);
+        }
+        s->n_reopen_waiters = 0;
+        s->reopen_timer = sd_event_source_disable_unref(s->reopen_timer);
+}
+
+/* Each process adopts its files between two events of its own (or in its signal handler): look
+ * again shortly until all have, or the bound is reached. */
+static int on_reopen_check(sd_event_source *src, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        char pending[2048];
+
+        if (supervisor_logs_pending(s, pending, sizeof(pending)) == 0) {
+                supervisor_answer_reopen_waiters(s, NULL);
+                return 0;
+        }
+        if (now_usec(CLOCK_MONOTONIC) < s->reopen_deadline) {
+                (void) sd_event_source_set_time_relative(src, LOGS_ADOPT_POLL_USEC);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        log_warning("reopen-logs: not adopted within %llu s by: %s",
+                    (unsigned long long) (LOGS_ADOPT_MAX_USEC / USEC_PER_SEC), pending);
+        supervisor_answer_reopen_waiters(s, pending);
+        return 0;
+}
+
+void supervisor_reopen_logs_and_answer(Supervisor *s, ControlClient *c) {
+        int r;
+
+        if (s->n_reopen_waiters >= ELEMENTSOF(s->reopen_waiters)) {
+                control_client_reply(c, "ERROR too many reopen-logs waiting");
+                control_client_finish(c);
+                return;
+        }
+        r = supervisor_reopen_logs(s);
+        if (r < 0) {
+                control_client_reply(c, "ERROR cannot reopen the logs: %s", strerror(-r));
+                control_client_finish(c);
+                return;
+        }
+        /* A later reopen's callers wait for the later epoch, and so do the earlier ones now. */
+        s->reopen_waiters[s->n_reopen_waiters++] = c;
+        s->reopen_deadline = now_usec(CLOCK_MONOTONIC) + LOGS_ADOPT_MAX_USEC;
+        if (s->reopen_timer)
+                return;
+        r = sd_event_add_time_relative(s->event, &s->reopen_timer, CLOCK_MONOTONIC, 0, 0, on_reopen_check, s);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot wait for the processes to adopt the reopened logs: %m");
+                supervisor_answer_reopen_waiters(s, NULL);
+        }
+}
+
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
         Supervisor *s = userdata;
 
@@ -535,6 +614,11 @@ out:
                 control_client_reply(s.reload_waiters[i], "ERROR mpmd stopped");
                 control_client_finish(s.reload_waiters[i]);
         }
+        for (size_t i = 0; i < s.n_reopen_waiters; i++) {
+                control_client_reply(s.reopen_waiters[i], "ERROR mpmd stopped");
+                control_client_finish(s.reopen_waiters[i]);
+        }
+        sd_event_source_unref(s.reopen_timer);
         control_server_free(s.control);
         while (s.draining) {
                 SupGeneration *next = s.draining->next;
