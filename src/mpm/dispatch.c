@@ -16,11 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "client-table.h"
 #include "conn-driver.h"
 #include "date.h"
 #include "dispatch.h"
 #include "event.h"
+#include "fd-pass.h"
 #include "log.h"
 #include "maintain.h"
 #include "parser.h"
@@ -32,8 +34,6 @@
 #define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)
 #define DISPATCH_ACCEPT_BATCH 64
 #define DISPATCH_PEEK_INITIAL 4096
-/* Out of descriptors: accepts pause this long (nginx: 500 ms), then are tried again. */
-#define DISPATCH_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 /* A client refused for holding too many unfinished heads is logged at most this often. */
 #define DISPATCH_REFUSED_LOG_USEC (10 * USEC_PER_SEC)
 
@@ -84,9 +84,7 @@ typedef struct Dispatcher {
         bool accepting, stopping;
         size_t peek_max; /* the engine's bound on a buffered head: beyond it, 431 */
         ClientTable *clients;      /* connections in DCONN_PEEK per client address */
-        usec_t accept_paused_until; /* after running out of descriptors */
-        bool out_of_fds;            /* said so in the log; said again only after an accept works */
-        unsigned n_conns_at_pause;  /* one of them ending frees a descriptor: accept again at once */
+        AcceptPause pause;          /* at the descriptor limit (accept.h) */
         uint64_t refused;           /* connections refused for their client's unfinished heads */
         uint64_t refused_logged;
         usec_t refused_log_next;
@@ -240,17 +238,6 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                                                  h->has_host ? c->buf + h->host.off : NULL,
                                                  h->has_host ? h->host.len : 0);
         EventHandoff msg = {};
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { &msg, sizeof(msg) };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
 
         if (!site) {
                 dconn_respond(d, c, 421, now);
@@ -262,16 +249,12 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                 return;
         }
         strcpy(msg.listener_name, c->source.listener->name);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &c->fd, sizeof(int));
-        if (sendmsg(d->spec->pool_fds[pool], &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        ssize_t k = fd_pass_send(d->spec->pool_fds[pool], &msg, sizeof(msg), &c->fd, 1, MSG_DONTWAIT);
+        if (k < 0) {
                 /* The pool does not take more (its loop is full and stopped reading): say so now
                  * rather than queue without bound or block every other client behind it. */
-                if (errno != EAGAIN && errno != ENOBUFS)
-                        log_warning_errno(errno, "Cannot hand a connection to the pool of %s: %m", site->name);
+                if (k != -EAGAIN && k != -ENOBUFS)
+                        log_warning_errno((int) k, "Cannot hand a connection to the pool of %s: %m", site->name);
                 dconn_respond(d, c, 503, now);
                 return;
         }
@@ -416,7 +399,7 @@ static bool dispatcher_count_client(Dispatcher *d, const ClientKey *key, usec_t 
 static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t now) {
         for (int k = 0; k < DISPATCH_ACCEPT_BATCH; k++) {
                 struct sockaddr_storage peer;
-                socklen_t len = sizeof(peer);
+                socklen_t len;
                 ClientKey key;
                 bool has_key;
 
@@ -424,26 +407,14 @@ static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t n
                         dispatcher_set_accepting(d, false);
                         return;
                 }
-                int fd = accept4(src->listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = mpm_accept(&d->pause, src->listener, now, d->n_conns, &peer, &len);
                 if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                /* Out of descriptors: stop taking connections until one of ours
-                                 * ends or the pause is over (the loop re-arms only then), rather
-                                 * than spin on a socket that stays readable; the backlog keeps the
-                                 * new ones. Said once until an accept works again. */
-                                if (!d->out_of_fds)
-                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) "
-                                                          "are open", src->listener->name, d->n_conns);
-                                d->out_of_fds = true;
-                                d->accept_paused_until = now + DISPATCH_ACCEPT_PAUSE_USEC;
-                                d->n_conns_at_pause = d->n_conns;
+                        /* Out of descriptors: stop taking connections until one of ours ends or the
+                         * pause is over (the loop re-arms only then), rather than spin on a socket
+                         * that stays readable; the backlog keeps the new ones. */
+                        if (fd == -EMFILE || fd == -ENFILE)
                                 dispatcher_set_accepting(d, false);
-                        }
                         return;
-                }
-                if (d->out_of_fds) {
-                        log_info("accepting on %s again, %u connection(s) open", src->listener->name, d->n_conns);
-                        d->out_of_fds = false;
                 }
                 has_key = d->spec->max_per_client > 0 && client_key_from((struct sockaddr *) &peer, len, &key);
                 if (has_key && !dispatcher_count_client(d, &key, now)) {
@@ -478,6 +449,7 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
         };
         usec_t next_sweep;
 
+        accept_pause_init(&d.pause);
         /* As the engine: at most the largest head any site accepts, and 4 KiB more. */
         d.peek_max = (size_t) d.http->max_head_size + 4096;
         d.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -536,7 +508,7 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
                         next_sweep = now + DISPATCH_SWEEP_USEC;
                 }
                 if (!d.accepting && !d.stopping && d.n_conns < spec->max_connections &&
-                    (now >= d.accept_paused_until || d.n_conns < d.n_conns_at_pause))
+                    accept_pause_over(&d.pause, now, d.n_conns))
                         dispatcher_set_accepting(&d, true);
                 dispatcher_update_board(&d);
         }
@@ -548,5 +520,6 @@ out:
         free(d.listeners);
         client_table_free(d.clients);
         close(d.ep);
+        accept_pause_done(&d.pause);
         return WORKER_EXIT_OK;
 }

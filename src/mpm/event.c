@@ -22,8 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conn-driver.h"
 #include "event.h"
+#include "fd-pass.h"
 #include "log.h"
 #include "maintain.h"
 #include "mpm.h"
@@ -35,7 +37,6 @@
 #define EVENT_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 #define EVENT_SWEEP_USEC (250 * USEC_PER_MSEC)
 #define EVENT_ACCEPT_BATCH 64
-#define EVENT_ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 
 typedef struct EventConfig {
         uint32_t start_servers; /* 0: one process per online CPU */
@@ -150,8 +151,7 @@ typedef struct EventLoop {
         unsigned n_conns, n_idle;
         bool accepting;
         bool stopping;
-        usec_t accept_paused_until; /* after running out of descriptors */
-        bool out_of_fds;            /* said so in the log; said again only after an accept works */
+        AcceptPause pause; /* at the descriptor limit (accept.h) */
         uint64_t accepted;
 } EventLoop;
 
@@ -461,29 +461,17 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
 
         for (int k = 0; k < EVENT_ACCEPT_BATCH; k++) {
                 struct sockaddr_storage peer;
-                socklen_t len = sizeof(peer);
                 HttpConnInfo info;
 
                 if (!loop_make_room(l))
                         return;
-                int fd = accept4(listener->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = mpm_accept(&l->pause, listener, now, l->n_conns, &peer, NULL);
                 if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                /* Out of descriptors: pause accepting for a while (nginx: 500 ms)
-                                 * rather than spin on a socket that stays readable; connections that
-                                 * end meanwhile free descriptors, the backlog keeps the new ones. */
-                                if (!l->out_of_fds)
-                                        log_warning_errno(errno, "accept on %s: %m; pausing accepts while %u connection(s) are open",
-                                                          listener->name, l->n_conns);
-                                l->out_of_fds = true;
+                        /* Out of descriptors: the listeners leave the set until the pause is over
+                         * (looked at after every batch, at least every sweep). */
+                        if (fd == -EMFILE || fd == -ENFILE)
                                 loop_set_accepting(l, false);
-                                l->accept_paused_until = now + EVENT_ACCEPT_PAUSE_USEC;
-                        }
                         return;
-                }
-                if (l->out_of_fds) {
-                        log_info("accepting on %s again, %u connection(s) open", listener->name, l->n_conns);
-                        l->out_of_fds = false;
                 }
                 socket_conn_info_from(&peer, listener->name, src->local_port, &info);
                 if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))
@@ -508,43 +496,22 @@ static const char *loop_listener_name(const EventLoop *l, const char *name, char
 /* Receive one handed-off connection; false when there is none (or the loop is full). */
 static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         EventHandoff h = {};
-        struct iovec iov = { &h, sizeof(h) };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
         struct sockaddr_storage peer, local;
         socklen_t len = sizeof(peer);
         HttpConnInfo info;
         int fd = -1, flags;
+        size_t n_fds;
         char *owned;
 
         if (!loop_make_room(l))
                 return false;
-        ssize_t n = recvmsg(l->spec->handoff_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0)
+        /* Exactly one descriptor is the protocol: fd_pass closes any extra, and a cut message. */
+        ssize_t n = fd_pass_receive(l->spec->handoff_fd, &h, sizeof(h), &fd, 1, &n_fds, MSG_DONTWAIT);
+        if (n < 0 && n != -EBADMSG)
                 return false;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int *fds = (int *) CMSG_DATA(cm);
-                for (size_t i = 0; i < nfds; i++) {
-                        if (fd < 0)
-                                fd = fds[i];
-                        else
-                                safe_close(fds[i]); /* exactly one is the protocol; drop extras */
-                }
-        }
-        if (fd < 0 || (size_t) n != sizeof(h) || (mh.msg_flags & MSG_CTRUNC)) {
-                log_warning("Dropping a malformed connection hand-off (%zd bytes%s)", n,
-                            fd < 0 ? ", no descriptor" : "");
+        if (n_fds == 0 || n != sizeof(h)) {
+                log_warning("Dropping a malformed connection hand-off (%s%zd bytes%s)", n == -EBADMSG ? "cut, " : "",
+                            n < 0 ? (ssize_t) 0 : n, n_fds == 0 ? ", no descriptor" : "");
                 safe_close(fd);
                 return n != 0; /* 0: the sender closed its end */
         }
@@ -605,6 +572,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
         };
         usec_t next_sweep;
 
+        accept_pause_init(&l.pause);
         /* Keep freed memory instead of giving the top of the heap back to the kernel after every
          * connection and faulting it in again for the next one. */
         (void) mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -691,7 +659,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                         next_sweep = now + EVENT_SWEEP_USEC;
                 }
                 if (!l.accepting && !l.stopping && l.n_conns < spec->worker_connections &&
-                    now >= l.accept_paused_until)
+                    accept_pause_over(&l.pause, now, l.n_conns))
                         loop_set_accepting(&l, true);
                 loop_free_closed(&l);
                 loop_update_board(&l);
@@ -706,6 +674,7 @@ out:
         ctx->board->workers[0].state = WS_GRACEFUL;
         free(l.listeners);
         close(l.ep);
+        accept_pause_done(&l.pause);
         return WORKER_EXIT_OK;
 }
 

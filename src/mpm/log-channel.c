@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd-pass.h"
 #include "log-channel.h"
 #include "macro.h"
 
@@ -22,80 +22,55 @@ static int channel_sock = -1;
 static volatile uint32_t channel_epoch;
 static int channel_fds[LOG_CHANNEL_FDS_MAX];
 static size_t channel_n_fds;
+static uint32_t *channel_report; /* where the adopted epoch is published; NULL: nowhere */
+
+static void report(void) {
+        if (channel_report)
+                __atomic_store_n(channel_report, channel_epoch, __ATOMIC_RELEASE);
+}
 
 int log_channel_send(int sock, uint32_t epoch, const int *fds, size_t n) {
         LogChannelHeader h = { .magic = LOG_CHANNEL_MAGIC, .epoch = epoch, .n_fds = (uint32_t) n };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * LOG_CHANNEL_FDS_MAX)];
-        } control = {};
-        struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t k;
 
         if (n == 0 || n > LOG_CHANNEL_FDS_MAX)
                 return -EINVAL;
-        mh.msg_control = control.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-        if (sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        k = fd_pass_send(sock, &h, sizeof(h), fds, n, MSG_DONTWAIT);
+        return k < 0 ? (int) k : 0;
 }
 
-static void close_received(const int *fds, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                close(fds[i]);
-}
-
+/* Async-signal-safe (the SIGUSR1 handler runs it): fd_pass_receive() only calls recvmsg, memcpy
+ * and close. */
 int log_channel_receive(void) {
         for (;;) {
                 LogChannelHeader h = {};
-                union {
-                        struct cmsghdr align;
-                        char buf[CMSG_SPACE(sizeof(int) * LOG_CHANNEL_FDS_MAX)];
-                } control;
-                struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control.buf,
-                        .msg_controllen = sizeof(control.buf),
-                };
                 int got[LOG_CHANNEL_FDS_MAX];
                 size_t n_got = 0;
                 ssize_t k;
 
                 if (channel_sock < 0)
                         return 0;
-                k = recvmsg(channel_sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                k = fd_pass_receive(channel_sock, &h, sizeof(h), got, ELEMENTSOF(got), &n_got, MSG_DONTWAIT);
+                if (k == -EAGAIN)
+                        return 0;
                 if (k < 0)
-                        return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                                size_t m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                                for (size_t i = 0; i < m && n_got < LOG_CHANNEL_FDS_MAX; i++)
-                                        memcpy(&got[n_got++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                        }
-                if (k != sizeof(h) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || h.magic != LOG_CHANNEL_MAGIC ||
-                    h.n_fds != n_got || n_got != channel_n_fds) {
-                        close_received(got, n_got);
+                        return (int) k; /* -EBADMSG: cut, its descriptors closed already */
+                if (k != sizeof(h) || h.magic != LOG_CHANNEL_MAGIC || h.n_fds != n_got || n_got != channel_n_fds) {
+                        fd_pass_close_all(got, n_got);
                         return -EBADMSG;
                 }
                 if ((int32_t) (h.epoch - channel_epoch) <= 0) {
                         /* Meant for a worker that is gone, or one this worker already has. */
-                        close_received(got, n_got);
+                        fd_pass_close_all(got, n_got);
                         continue;
                 }
                 int r = 0;
                 for (size_t i = 0; i < n_got; i++)
                         if (dup3(got[i], channel_fds[i], O_CLOEXEC) < 0 && r == 0)
                                 r = -errno;
-                close_received(got, n_got);
+                fd_pass_close_all(got, n_got);
                 channel_epoch = h.epoch;
+                report(); /* also after a failed dup3: what could be taken is, and said so in the log */
                 return r < 0 ? r : 1;
         }
 }
@@ -135,4 +110,16 @@ int log_channel_install(int sock, uint32_t epoch, const int *fds, size_t n) {
 
 uint32_t log_channel_epoch(void) {
         return channel_epoch;
+}
+
+void log_channel_report_to(uint32_t *word) {
+        sigset_t usr1, old;
+
+        /* Not while the handler could run between the two stores. */
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        (void) sigprocmask(SIG_BLOCK, &usr1, &old);
+        channel_report = word;
+        report();
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
 }

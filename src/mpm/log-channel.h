@@ -11,13 +11,17 @@
  * numbers. Lines still buffered go to the new file with the next flush. Workers forked after a
  * rotation inherited the new files and its epoch; a stale message (for a worker that died before
  * reading it) is dropped by whoever reads it. Each message is whole or absent (SEQPACKET), so many
- * workers can share the channel. */
+ * workers can share the channel. Each process reports the epoch it adopted (log_channel_report_to()),
+ * which is how the supervisor knows when every one has the new files. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOG_CHANNEL_FDS_MAX 64
+#include "fd-pass.h"
+
+/* Every message goes through fd-pass.h: it carries at most FD_PASS_MAX files. */
+#define LOG_CHANNEL_FDS_MAX FD_PASS_MAX
 
 /* Supervisor side: one message with epoch and the n descriptors (n <= LOG_CHANNEL_FDS_MAX), without
  * blocking. 0 or -errno (-EAGAIN: the channel is full). */
@@ -41,3 +45,8 @@ int log_channel_receive(void);
 
 /* The epoch the worker's files belong to. */
 uint32_t log_channel_epoch(void);
+
+/* Publish the epoch to *word, now and whenever files are adopted, so that the supervisor can see
+ * that the process took them (`mpmctl reopen-logs` waits for it): the worker's scoreboard segment,
+ * or a CGI launcher's page of its own. Written atomically, from the handler too; NULL stops. */
+void log_channel_report_to(uint32_t *word);

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fd-pass.h"
 #include "log-channel.h"
 #include "log.h"
 #include "maintain.h"
@@ -38,8 +39,9 @@ void worker_context_notify_ready(const WorkerContext *ctx) {
 
         if (ctx->ready_fd < 0)
                 return;
-        /* One write of 4 bytes to a pipe is atomic; the supervisor validates the number. */
-        (void) !write(ctx->ready_fd, &slot, sizeof(slot));
+        /* One datagram of 4 bytes (SEQPACKET, the kernel adds who sent it); the supervisor
+         * validates the number. */
+        (void) fd_pass_send(ctx->ready_fd, &slot, sizeof(slot), NULL, 0, 0);
         close(ctx->ready_fd);
 }
 
@@ -156,10 +158,13 @@ void mpm_log_site(const HttpServer *s, const HttpSite *site, int level, const ch
 }
 
 void mpm_worker_reopen_logs(const Generation *g, bool own_logs) {
-        int r = log_channel_receive();
+        int r;
 
-        if (r < 0)
-                log_warning_errno(r, "Cannot adopt the reopened logs: %m");
+        /* Its own files first: adopting the supervisor's reports the epoch (log_channel_report_to()),
+         * which says that everything was reopened. */
         if (own_logs && (r = http_server_reopen_logs(g->http)) < 0)
                 log_warning_errno(r, "Cannot reopen a log file (it keeps its old file): %m");
+        r = log_channel_receive();
+        if (r < 0)
+                log_warning_errno(r, "Cannot adopt the reopened logs: %m");
 }

@@ -86,13 +86,7 @@ typedef struct MpmHost {
         int (*handoff)(Generation *g, const char *key, int ret_fds[2]);
 } MpmHost;
 
-typedef enum ProcessState {
-        PROCESS_FREE,     /* no process in the slot */
-        PROCESS_STARTING, /* forked, not yet accepting */
-        PROCESS_RUNNING,  /* accepting */
-        PROCESS_STOPPING, /* told to finish */
-} ProcessState;
-
+/* ProcessState: scoreboard.h (its letter is the scoreboard's). */
 /* Supervisor's record of one worker process; the scoreboard never overrides it. */
 typedef struct ProcessSlot {
         ProcessState state;

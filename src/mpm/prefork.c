@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conn-driver.h"
 #include "socket-io.h"
 #include "server-logs.h"
@@ -136,9 +137,13 @@ static int prefork_worker_main(const WorkerContext *ctx) {
         ctx->board->accepting = 1;
         worker_context_notify_ready(ctx);
 
+        AcceptPause pause;
+        bool watching = true; /* the listeners are in ep (accept.h: out while paused) */
+        accept_pause_init(&pause);
         while (!stopping) {
                 struct epoll_event ev[8];
-                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), 1000);
+                int timeout = accept_pause_watch(&pause, ep, g->listeners, g->n_listeners, &watching, 1000);
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), timeout);
                 (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
                 if (n < 0) {
                         if (errno == EINTR)
@@ -154,24 +159,24 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                                 (void) conn_driver_read_stop(ctx->stop_fd);
                                 stopping = true;
                         }
-                for (int i = 0; i < n; i++) {
+                bool paused = false;
+                for (int i = 0; i < n && !paused; i++) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
                         /* Under load the next connection is usually waiting already: take a few
                          * more before going back to epoll_wait (which also sees a stop request). */
                         for (unsigned k = 0; k < PREFORK_ACCEPT_BURST && (k == 0 || !stopping); k++) {
+                                struct sockaddr_storage peer;
                                 HttpConnInfo info;
-                                int fd = socket_accept(l->fd, l->name, l->port, &info);
+                                int fd = mpm_accept(&pause, l, now_usec(CLOCK_MONOTONIC), 0, &peer, NULL);
                                 if (fd < 0) {
-                                        if (fd == -EMFILE || fd == -ENFILE) {
-                                                /* Out of descriptors: let others take the connection,
-                                                 * and do not spin. */
-                                                log_warning_errno(fd, "accept on %s failed: %m", l->name);
-                                                usleep(100 * 1000);
-                                        }
+                                        /* Out of descriptors: the next pass waits with the listeners
+                                         * out of the set, and other processes take the connections. */
+                                        paused = fd == -EMFILE || fd == -ENFILE;
                                         break;
                                 }
+                                socket_conn_info_from(&peer, l->name, l->port, &info);
                                 conn_driver_serve(g->http, fd, &info, score, &stop);
                                 served++;
                                 if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
@@ -185,6 +190,7 @@ static int prefork_worker_main(const WorkerContext *ctx) {
         ctx->board->accepting = 0;
         score->state = WS_GRACEFUL;
         (void) http_server_flush_logs(g->http, USEC_INFINITY);
+        accept_pause_done(&pause);
         close(ep);
         return WORKER_EXIT_OK;
 }

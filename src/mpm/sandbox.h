@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* sandbox.h — what a worker, a perchild pool, the dispatcher or the CGI launcher does to itself
- * after the fork and before it touches a socket, and how anyone can read back what a process holds.
+ * after the fork and before it touches a socket. Reading back what a process holds (/proc/PID/status)
+ * is proc-status.h's, in src/shared, so that mpmctl needs none of this.
  *
  * sandbox_apply() runs in a freshly forked, still single-threaded child and takes these steps in
  * this fixed order, each checked; the first that fails stops everything and is named:
@@ -37,6 +38,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc-status.h"
+
 typedef enum SandboxProfile {
         SANDBOX_PROFILE_WORKER,       /* worker MPM processes: the serving allow-list, and threads
                                        * (clone with CLONE_THREAD, futex, rseq, set_robust_list) */
@@ -70,30 +73,3 @@ typedef struct SandboxPolicy {
  * -EPERM "policy" leaves the process untouched; after any other failure the process is in an
  * unknown state and must _exit(). */
 int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step);
-
-enum {
-        SANDBOX_ID_REAL,
-        SANDBOX_ID_EFFECTIVE,
-        SANDBOX_ID_SAVED,
-        SANDBOX_ID_FS,
-        _SANDBOX_ID_MAX,
-};
-
-#define SANDBOX_STATUS_GROUPS_MAX 64
-
-/* The privilege lines of /proc/PID/status. */
-typedef struct SandboxStatus {
-        uid_t uid[_SANDBOX_ID_MAX]; /* indexed by SANDBOX_ID_* */
-        gid_t gid[_SANDBOX_ID_MAX];
-        size_t n_groups;            /* supplementary groups the process has */
-        gid_t groups[SANDBOX_STATUS_GROUPS_MAX]; /* the first MIN(n_groups, SANDBOX_STATUS_GROUPS_MAX) */
-        uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
-        int no_new_privs; /* 0 or 1; -1 when the kernel does not report it */
-        int seccomp;      /* 0 off, 1 strict, 2 filter; -1 when the kernel does not report it */
-} SandboxStatus;
-
-/* Read /proc/PID/status (pid <= 0: the caller itself). -ENOENT when there is no such process,
- * -EBADMSG when a line is malformed or Uid, Gid, Groups or a Cap line is missing. */
-int sandbox_read_status(pid_t pid, SandboxStatus *ret);
-/* The same parser on the text of a status file. */
-int sandbox_status_parse(const char *text, SandboxStatus *ret);

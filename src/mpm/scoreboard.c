@@ -47,6 +47,27 @@ bool worker_state_is_busy(uint8_t s) {
         }
 }
 
+/* A keep-alive slot counts as busy (mod_status), so busy > keepalive is what says that a worker
+ * is doing more than waiting: a process of one slot (prefork) or all of whose busy threads wait
+ * shows 'K'. */
+char scoreboard_slot_letter(ProcessState state, const ProcessScore *s) {
+        switch (state) {
+        case PROCESS_FREE:
+                return '.';
+        case PROCESS_STARTING:
+                return 'S';
+        case PROCESS_STOPPING:
+                return 'G';
+        case PROCESS_RUNNING:
+                break;
+        }
+        if (!s->valid)
+                return '?';
+        if (s->busy > s->keepalive)
+                return 'W';
+        return s->keepalive > 0 ? 'K' : '_';
+}
+
 size_t scoreboard_segment_size(unsigned n_workers) {
         size_t page = (size_t) sysconf(_SC_PAGESIZE), sz;
 

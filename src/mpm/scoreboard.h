@@ -49,6 +49,7 @@ typedef struct ScoreboardProcess {
         uint32_t connections_open; /* event: connections held now */
         uint32_t connections_keepalive;
         uint32_t accepting; /* 1 while the process accepts new connections */
+        uint32_t logs_epoch; /* the log channel's epoch whose files it writes (log-channel.h) */
         WorkerScore workers[];
 } ScoreboardProcess;
 
@@ -111,6 +112,20 @@ typedef struct ScoreboardView {
         unsigned invalid; /* segments that failed validation */
         uint64_t requests, bytes;
 } ScoreboardView;
+
+/* The supervisor's record of a process slot (mpm.h's ProcessSlot), kept here for its letter. */
+typedef enum ProcessState {
+        PROCESS_FREE,     /* no process in the slot */
+        PROCESS_STARTING, /* forked, not yet accepting */
+        PROCESS_RUNNING,  /* accepting */
+        PROCESS_STOPPING, /* told to finish */
+} ProcessState;
+
+/* The one letter a process slot is shown as, by `mpmctl status` and by the status page alike: its
+ * process state first ('.' free, 'S' starting, 'G' told to finish), then for a running one what its
+ * validated scoreboard says: '?' invalid, 'W' when a worker reads or writes a request, 'K' when
+ * every busy worker waits on a kept-alive connection, '_' idle. */
+char scoreboard_slot_letter(ProcessState state, const ProcessScore *s);
 
 /* One of the WorkerState letters above. */
 bool worker_state_is_valid(uint8_t s);

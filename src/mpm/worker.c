@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conn-driver.h"
 #include "socket-io.h"
 #include "log.h"
@@ -147,6 +148,7 @@ typedef struct WorkerProcess {
         unsigned accepting_threads; /* threads still in their accept loop (atomic) */
         uint64_t served;
         pthread_mutex_t lock;
+        AcceptPause accept; /* at the descriptor limit every thread pauses (accept.h) */
 } WorkerProcess;
 
 typedef struct WorkerThread {
@@ -189,29 +191,35 @@ static void *worker_thread_main(void *userdata) {
         (void) epoll_ctl(ep, EPOLL_CTL_ADD, p->stop_event, &sev);
         score->state = WS_READY;
 
+        bool watching = true; /* the listeners are in ep (accept.h: out while the process pauses) */
         while (!stopping) {
                 struct epoll_event ev[4];
-                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), -1);
+                int timeout = accept_pause_watch(&p->accept, ep, g->listeners, g->n_listeners, &watching, -1);
+                int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), timeout);
                 /* A listener event we were woken for is always accepted, even when the stop came in
                  * the same batch: with EPOLLEXCLUSIVE no other process was woken for that
                  * connection. It is then served drained (Connection: close). */
                 for (int i = 0; i < n; i++)
                         if (ev[i].data.u64 == UINT64_MAX || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
                                 stopping = true;
-                for (int i = 0; i < n; i++) {
+                bool paused = false;
+                for (int i = 0; i < n && !paused; i++) {
                         if (ev[i].data.u64 == UINT64_MAX)
                                 continue;
                         const Listener *l = &g->listeners[ev[i].data.u64];
                         /* Under load the next connection is usually waiting already: take more
                          * before going back to epoll_wait, as long as no stop was asked for. */
                         for (unsigned k = 0; k < WORKER_ACCEPT_BURST && (k == 0 || !stopping); k++) {
+                                struct sockaddr_storage peer;
                                 HttpConnInfo info;
-                                int fd = socket_accept(l->fd, l->name, l->port, &info);
+                                int fd = mpm_accept(&p->accept, l, now_usec(CLOCK_MONOTONIC), 0, &peer, NULL);
                                 if (fd < 0) {
-                                        if (fd == -EMFILE || fd == -ENFILE)
-                                                usleep(100 * 1000);
+                                        /* Out of descriptors: every thread of the process pauses
+                                         * (the next pass takes the listeners out of its set). */
+                                        paused = fd == -EMFILE || fd == -ENFILE;
                                         break;
                                 }
+                                socket_conn_info_from(&peer, l->name, l->port, &info);
                                 conn_driver_serve(g->http, fd, &info, score, &stop);
                                 if (worker_process_count(p) || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
                                         stopping = true;
@@ -233,6 +241,7 @@ static int worker_worker_main(const WorkerContext *ctx) {
         WorkerThread *threads = calloc(cfg->threads_per_child, sizeof(WorkerThread));
         unsigned started = 0;
 
+        accept_pause_init(&p.accept);
         p.stop_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (!threads || p.stop_event < 0)
                 return log_error_errno(errno, "Cannot set up the worker threads: %m"), WORKER_EXIT_FATAL;
@@ -286,6 +295,7 @@ static int worker_worker_main(const WorkerContext *ctx) {
         (void) http_server_flush_logs(ctx->generation->http, USEC_INFINITY);
         free(threads);
         close(p.stop_event);
+        accept_pause_done(&p.accept);
         return WORKER_EXIT_OK;
 }
 

@@ -15,6 +15,12 @@ typedef union {
         char buf[CMSG_SPACE(sizeof(int) * FD_PASS_MAX)];
 } FdPassControl;
 
+/* Room for the credentials as well: they come first, and must not push the descriptors out. */
+typedef union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * FD_PASS_MAX)];
+} FdPassControlCred;
+
 ssize_t fd_pass_send(int sock, const void *data, size_t len, const int *fds, size_t n_fds, int flags) {
         FdPassControl control = {};
         struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
@@ -48,7 +54,12 @@ void fd_pass_close_all(const int *fds, size_t n) {
 
 ssize_t fd_pass_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
                         int flags) {
-        FdPassControl control;
+        return fd_pass_receive_cred(sock, buf, size, fds, max_fds, ret_n_fds, NULL, flags);
+}
+
+ssize_t fd_pass_receive_cred(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
+                             struct ucred *ret_cred, int flags) {
+        FdPassControlCred control;
         struct iovec iov = { .iov_base = buf, .iov_len = size };
         struct msghdr mh = {
                 .msg_iov = &iov,
@@ -60,6 +71,8 @@ ssize_t fd_pass_receive(int sock, void *buf, size_t size, int *fds, size_t max_f
         ssize_t n;
 
         *ret_n_fds = 0;
+        if (ret_cred)
+                *ret_cred = (struct ucred) { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
         if (max_fds > FD_PASS_MAX)
                 return -EINVAL;
         for (;;) {
@@ -70,6 +83,11 @@ ssize_t fd_pass_receive(int sock, void *buf, size_t size, int *fds, size_t max_f
                         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         }
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS && ret_cred &&
+                    cm->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+                        memcpy(ret_cred, CMSG_DATA(cm), sizeof(struct ucred));
+                        continue;
+                }
                 if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
                         continue;
                 size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -12,10 +12,11 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
-/* The most descriptors one message carries (the CGI launcher sends six). */
-#define FD_PASS_MAX 8
+/* The most descriptors one message carries (the log channel: the error log and every access log). */
+#define FD_PASS_MAX 64
 
 /* Send len bytes of data (len > 0) with n_fds descriptors (0 to FD_PASS_MAX) attached, in one
  * message. flags go to sendmsg (MSG_DONTWAIT, …); MSG_NOSIGNAL is always added. Returns the bytes
@@ -32,3 +33,9 @@ ssize_t fd_pass_receive(int sock, void *buf, size_t size, int *fds, size_t max_f
 
 /* Close n descriptors of an array (after a refused message). */
 void fd_pass_close_all(const int *fds, size_t n);
+
+/* fd_pass_receive() on a socket with SO_PASSCRED: also the sender's credentials, as the kernel saw
+ * them, in *ret_cred (pid 0 when none came: the sender's socket was not yet passing them). They are
+ * filled in for a cut message too (-EBADMSG), so that the receiver knows whom to blame. */
+ssize_t fd_pass_receive_cred(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
+                             struct ucred *ret_cred, int flags);

@@ -229,10 +229,10 @@ static void why_add(Why *w, const char *fmt, ...) {
 }
 
 static void check_ids(Why *w, const char *what, const unsigned *ids, unsigned expected) {
-        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (int i = 0; i < _PROC_ID_MAX; i++)
                 if (ids[i] != expected) {
-                        why_add(w, "%s %u/%u/%u/%u, expected %u", what, ids[SANDBOX_ID_REAL], ids[SANDBOX_ID_EFFECTIVE],
-                                ids[SANDBOX_ID_SAVED], ids[SANDBOX_ID_FS], expected);
+                        why_add(w, "%s %u/%u/%u/%u, expected %u", what, ids[PROC_ID_REAL], ids[PROC_ID_EFFECTIVE],
+                                ids[PROC_ID_SAVED], ids[PROC_ID_FS], expected);
                         return;
                 }
 }
@@ -243,10 +243,10 @@ static void check_caps(Why *w, const char *name, uint64_t have, uint64_t allowed
                         (unsigned long long) (have & ~allowed), (unsigned long long) allowed);
 }
 
-bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatus *st, pid_t ppid, char *why,
+bool audit_check(const AuditProcess *p, const AuditExpect *e, const ProcStatus *st, pid_t ppid, char *why,
                  size_t why_size) {
         Why w = { .buf = why, .size = why_size };
-        unsigned ids[_SANDBOX_ID_MAX];
+        unsigned ids[_PROC_ID_MAX];
 
         if (why_size > 0)
                 why[0] = 0;
@@ -254,7 +254,7 @@ bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatu
                 /* Whatever ids it runs as, it may never hold more than it needs; it passes nothing
                  * on through exec (inheritable, ambient) and can gain nothing by one. */
                 bool root = false;
-                for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+                for (int i = 0; i < _PROC_ID_MAX; i++)
                         root = root || st->uid[i] == 0;
                 /* A process that is not root, holds nothing and has no_new_privs cannot use its
                  * bounding set: only CAP_SETPCAP, which it lacks, could change it. */
@@ -269,19 +269,19 @@ bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatu
                 return !w.failed;
         }
 
-        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (int i = 0; i < _PROC_ID_MAX; i++)
                 ids[i] = (unsigned) st->uid[i];
         check_ids(&w, "uid", ids, (unsigned) e->uid);
-        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (int i = 0; i < _PROC_ID_MAX; i++)
                 ids[i] = (unsigned) st->gid[i];
         check_ids(&w, "gid", ids, (unsigned) e->gid);
-        if (e->uid == 0 || st->uid[SANDBOX_ID_EFFECTIVE] == 0)
+        if (e->uid == 0 || st->uid[PROC_ID_EFFECTIVE] == 0)
                 why_add(&w, "runs as root");
-        if (e->gid == 0 || st->gid[SANDBOX_ID_EFFECTIVE] == 0)
+        if (e->gid == 0 || st->gid[PROC_ID_EFFECTIVE] == 0)
                 why_add(&w, "runs with gid 0");
-        if (st->n_groups > SANDBOX_STATUS_GROUPS_MAX)
+        if (st->n_groups > PROC_STATUS_GROUPS_MAX)
                 why_add(&w, "%zu supplementary groups, more than can be checked", st->n_groups);
-        for (size_t i = 0; i < MIN(st->n_groups, (size_t) SANDBOX_STATUS_GROUPS_MAX); i++) {
+        for (size_t i = 0; i < MIN(st->n_groups, (size_t) PROC_STATUS_GROUPS_MAX); i++) {
                 gid_t g = st->groups[i];
                 bool ok = g != 0 && g == e->gid;
                 for (size_t k = 0; !ok && g != 0 && k < e->n_groups; k++)
@@ -338,20 +338,20 @@ static void format_cap_names(FILE *f, uint64_t mask) {
         }
 }
 
-void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why) {
-        unsigned ids[_SANDBOX_ID_MAX];
+void audit_format(FILE *f, const AuditProcess *p, const ProcStatus *st, bool pass, const char *why) {
+        unsigned ids[_PROC_ID_MAX];
 
         fprintf(f, "role=\"%s\" pid=%d profile=%s", p->role, (int) p->pid, p->profile);
-        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (int i = 0; i < _PROC_ID_MAX; i++)
                 ids[i] = (unsigned) st->uid[i];
         format_ids(f, "uid", ids);
-        for (int i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (int i = 0; i < _PROC_ID_MAX; i++)
                 ids[i] = (unsigned) st->gid[i];
         format_ids(f, "gid", ids);
         fputs(" groups=", f);
         if (st->n_groups == 0)
                 fputs("-", f);
-        for (size_t i = 0; i < MIN(st->n_groups, (size_t) SANDBOX_STATUS_GROUPS_MAX); i++)
+        for (size_t i = 0; i < MIN(st->n_groups, (size_t) PROC_STATUS_GROUPS_MAX); i++)
                 fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned) st->groups[i]);
         fprintf(f, " CapEff=%016llx CapPrm=%016llx CapBnd=%016llx CapAmb=%016llx CapInh=%016llx NoNewPrivs=%d Seccomp=%d",
                 (unsigned long long) st->cap_eff, (unsigned long long) st->cap_prm, (unsigned long long) st->cap_bnd,

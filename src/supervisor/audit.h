@@ -3,7 +3,7 @@
  *
  * The supervisor says what each process was planned to be (control command "processes": pid,
  * uid, gid, sandbox profile, role); the kernel says what it is (/proc/PID/status, read with
- * sandbox_read_status()). A process passes when the kernel's view matches the plan and the rules
+ * proc_status_read(), proc-status.h). A process passes when the kernel's view matches the plan and the rules
  * of its role:
  *   supervisor   its permitted, effective and bounding sets within what it keeps at start
  *                (privileges.h: as root CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_KILL, with every MPM;
@@ -32,7 +32,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "sandbox.h"
+#include "proc-status.h"
 #include "site-limits.h"
 
 #define AUDIT_ROLE_MAX 64
@@ -65,7 +65,7 @@ typedef struct AuditExpect {
 
 /* Check st (and the process's parent, ppid) against e for p's role. Returns true on PASS; on FAIL
  * writes every reason, "; "-separated, to why. */
-bool audit_check(const AuditProcess *p, const AuditExpect *e, const SandboxStatus *st, pid_t ppid, char *why,
+bool audit_check(const AuditProcess *p, const AuditExpect *e, const ProcStatus *st, pid_t ppid, char *why,
                  size_t why_size);
 
 /* The capabilities a supervisor running as uid may hold (privileges_needed()). */
@@ -102,4 +102,4 @@ bool audit_check_program_stdio(const char *const targets[3], char *why, size_t w
 /* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, for
  * the supervisor the names of the capabilities it holds (holds=), and PASS or FAIL with its
  * reasons. */
-void audit_format(FILE *f, const AuditProcess *p, const SandboxStatus *st, bool pass, const char *why);
+void audit_format(FILE *f, const AuditProcess *p, const ProcStatus *st, bool pass, const char *why);

@@ -29,6 +29,14 @@ int cgi_host_init(CgiHost *h, unsigned generation, const char *site, const SiteL
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h->sock) < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, h->log_channel) < 0)
                 return -errno;
+        /* Where the launcher says which error log it writes (log_channel_report_to()): a segment of
+         * no worker slot, sealed like a worker's, mapped read-only here. */
+        h->report_fd = scoreboard_segment_create(generation, 0);
+        if (h->report_fd < 0)
+                return h->report_fd;
+        h->report = scoreboard_segment_map(h->report_fd, 0, false);
+        if (!h->report)
+                return -errno;
         return 0;
 }
 
@@ -88,15 +96,19 @@ _noreturn_ static void launcher_child(CgiHost *h, const SandboxPolicy *policy, v
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (prepare)
                 prepare(userdata);
-        /* Only stdio, the error log, the launcher's end and its log channel survive. */
-        int keep[] = { h->sock[0], log_get_fd(), h->log_channel[1] }, log_fd = log_get_fd();
+        /* Only stdio, the error log, the launcher's end and its log channel survive (and its report
+         * page, mapped writable below and closed). */
+        int keep[] = { h->sock[0], log_get_fd(), h->log_channel[1], h->report_fd }, log_fd = log_get_fd();
         if (close_all_except(keep, ELEMENTSOF(keep)) < 0) {
                 log_error_errno(errno, "Cannot close inherited descriptors: %m");
                 _exit(WORKER_EXIT_FATAL);
         }
+        ScoreboardProcess *report = scoreboard_segment_map(h->report_fd, 0, true);
+        h->report_fd = safe_close(h->report_fd);
         /* SIGUSR1 (blocked, as in the supervisor) is read from the launcher's signalfd. */
-        if (log_channel_attach(h->log_channel[1], h->logs_epoch, &log_fd, 1) < 0)
+        if (!report || log_channel_attach(h->log_channel[1], h->logs_epoch, &log_fd, 1) < 0)
                 _exit(WORKER_EXIT_FATAL);
+        log_channel_report_to(&report->logs_epoch);
         r = sandbox_apply(policy, &step);
         if (r < 0) {
                 log_error_errno(r, "Sandbox step \"%s\" failed, refusing to start programs: %m", step ? step : "?");
@@ -164,6 +176,18 @@ int cgi_host_reopen_logs(CgiHost *h, int error_log_fd) {
         return kill(h->pid, SIGUSR1) < 0 ? -errno : 0;
 }
 
+bool cgi_host_logs_adopted(const CgiHost *h) {
+        if (h->pid <= 0 || !h->report)
+                return true;
+        return __atomic_load_n(&h->report->logs_epoch, __ATOMIC_ACQUIRE) == h->logs_epoch;
+}
+
+void cgi_host_forget(CgiHost *h) {
+        if (h->report)
+                scoreboard_segment_unmap((ScoreboardProcess *) h->report, 0);
+        h->report = NULL;
+}
+
 bool cgi_host_running(const CgiHost *h) {
         return h->pid > 0;
 }
@@ -182,4 +206,6 @@ void cgi_host_done(CgiHost *h) {
         h->sock[1] = safe_close(h->sock[1]);
         h->log_channel[0] = safe_close(h->log_channel[0]);
         h->log_channel[1] = safe_close(h->log_channel[1]);
+        cgi_host_forget(h);
+        h->report_fd = safe_close(h->report_fd);
 }

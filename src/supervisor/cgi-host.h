@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "sandbox.h"
+#include "scoreboard.h"
 #include "site-limits.h"
 #include "time-util.h"
 
@@ -34,6 +35,8 @@ typedef struct CgiHost {
         unsigned generation;   /* for log lines */
         int log_channel[2];    /* [0] ours, [1] the launcher's: its reopened error log (log-channel.h) */
         uint32_t logs_epoch;   /* how many times the error log was reopened; a new launcher starts here */
+        int report_fd;         /* a one-page scoreboard segment the launcher reports its adopted epoch in */
+        const ScoreboardProcess *report; /* ours, read-only */
         /* What the running launcher was started as, for `mpmctl audit`. */
         char role[64];         /* "cgi launcher", or "cgi launcher SITE" for a site's own */
         uid_t uid;
@@ -43,7 +46,7 @@ typedef struct CgiHost {
         char tmp_name[80];     /* its programs' TMPDIR is /tmp/TMP_NAME-XXXXXX (cgi-launcher.h) */
 } CgiHost;
 
-#define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 }, .log_channel = { -1, -1 } })
+#define CGI_HOST_NULL ((CgiHost) { .sock = { -1, -1 }, .log_channel = { -1, -1 }, .report_fd = -1 })
 
 /* Create the socket pair; no process yet. site: the site whose own user the launcher runs as, NULL
  * for the server's; limits: its programs' (NULL: none). 0 or -errno. */
@@ -64,6 +67,12 @@ bool cgi_host_running(const CgiHost *h);
 /* The supervisor reopened its error log, now error_log_fd: hand it to the launcher (which puts it
  * under its own log's number) and tell it with SIGUSR1. 0, or -errno when it could not be told. */
 int cgi_host_reopen_logs(CgiHost *h, int error_log_fd);
+
+/* The running launcher has adopted the error log last handed to it (or none runs). */
+bool cgi_host_logs_adopted(const CgiHost *h);
+
+/* In a forked process: drop the supervisor's mapping of the launcher's report page. */
+void cgi_host_forget(CgiHost *h);
 
 /* The workers' end, -1 when there is no launcher socket. */
 int cgi_host_worker_fd(const CgiHost *h);

@@ -1,179 +1,142 @@
 /* SPDX-License-Identifier: MIT */
+/* control.c — the supervisor's control commands (control.h), one handler each in a table. */
 #include <errno.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "generation-status.h"
 #include "log.h"
 #include "macro.h"
+#include "sandbox.h"
+#include "site-failure.h"
+#include "status-view.h"
+#include "supervisor-state.h"
+#include "time-util.h"
 
-#define CONTROL_MESSAGE_MAX 4096
-#define CONTROL_SEND_WAIT_MS 1000
+static void control_status(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
+        SupGeneration *sg = s->current;
+        ProcessScore *scores = sg ? calloc(sg->g.n_procs, sizeof(*scores)) : NULL;
+        ScoreboardView v = {};
+        char board[512];
+        unsigned draining = 0;
 
-struct ControlServer {
-        sd_event *event;
-        int fd;
-        char *path;
-        sd_event_source *source;
-        const ControlHandler *handler;
-        void *userdata;
-};
-
-struct ControlClient {
-        ControlServer *server;
-        int fd;
-        sd_event_source *source;
-        bool busy; /* a command is being handled; further input is ignored */
-};
-
-void control_client_reply(ControlClient *c, const char *fmt, ...) {
-        char buf[CONTROL_MESSAGE_MAX];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        if (n < 0)
+        if (!sg || !scores) {
+                control_client_reply(c, "ERROR no generation is running");
+                free(scores);
                 return;
-        /* A client that went away just misses its answer. One that reads slowly while a long answer
-         * (`processes`: a line per process) fills the socket gets a bounded wait rather than a gap in
-         * the list: only root or the service's own user are ever answered. */
-        for (bool waited = false;; waited = true) {
-                if (send(c->fd, buf, MIN((size_t) n, sizeof(buf) - 1), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 ||
-                    errno != EAGAIN || waited)
-                        return;
-                struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-                if (poll(&p, 1, CONTROL_SEND_WAIT_MS) <= 0)
-                        return;
+        }
+        generation_scoreboard_view(sg, &v, scores, now_usec(CLOCK_MONOTONIC));
+        status_view_board(&(StatusSource) { .procs = sg->g.procs, .scores = scores, .n_procs = sg->g.n_procs },
+                          board, sizeof(board));
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                draining += generation_alive(g);
+        _cleanup_free_ char *failed = site_failure_describe(s, "\nfailed ");
+        control_client_reply(c,
+                             "OK\npid: %d\ngeneration: %u\nmpm: %s\nuptime: %llu s\nprocesses: %u (starting %u, "
+                             "stopping %u)\nworkers: busy %u, idle %u, keepalive %u\nrequests: %llu\nbytes: %llu\n"
+                             "invalid scoreboard segments: %u\nold generations' processes: %u\n"
+                             "last reload: %s\nstate: %s\nscoreboard: %s%s%s",
+                             (int) getpid(), sg->g.number, sg->g.ops->name,
+                             (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - s->started) / USEC_PER_SEC),
+                             generation_alive(sg), generation_count(sg, PROCESS_STARTING),
+                             generation_count(sg, PROCESS_STOPPING), v.busy, v.ready, v.keepalive,
+                             (unsigned long long) v.requests, (unsigned long long) v.bytes, v.invalid, draining,
+                             s->last_reload ? s->last_reload : "none",
+                             s->stopping ? "stopping" : s->pending ? "reloading" : "running", board,
+                             failed ? "\nfailed " : "", failed ? failed : "");
+        free(scores);
+}
+
+/* `processes`: for `mpmctl audit`, "OK MPM", then one line per process, "PID UID GID PROFILE ROLE":
+ * the supervisor first (profile "-"), then every process of every generation as planned at its fork. */
+static void control_processes_of(const SupGeneration *sg, ControlClient *c) {
+        for (unsigned i = 0; sg && i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                if (p->state != PROCESS_FREE)
+                        control_client_reply(c, "%d %u %u %s %s", (int) p->pid, (unsigned) p->uid, (unsigned) p->gid,
+                                             sandbox_profile_to_string(p->profile), p->role);
+        }
+        for (size_t i = 0; sg && i < sg->n_cgi; i++) {
+                const CgiHost *h = &sg->cgi[i];
+                if (cgi_host_running(h))
+                        control_client_reply(c, "%d %u %u %s %s", (int) h->pid, (unsigned) h->uid, (unsigned) h->gid,
+                                             sandbox_profile_to_string(h->profile), h->role);
         }
 }
 
-void control_client_finish(ControlClient *c) {
-        if (!c)
-                return;
-        sd_event_source_unref(c->source);
-        safe_close(c->fd);
-        free(c);
+static void control_processes(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
+        control_client_reply(c, "OK %s\n%d %u %u - supervisor", s->current ? s->current->g.ops->name : "-",
+                             (int) getpid(), (unsigned) getuid(), (unsigned) getgid());
+        control_processes_of(s->current, c);
+        control_processes_of(s->pending, c);
+        for (const SupGeneration *g = s->draining; g; g = g->next)
+                control_processes_of(g, c);
 }
 
-static int on_client(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        ControlClient *c = userdata;
-        char buf[256];
-        ssize_t n;
+/* `reload`: answered once the new generation serves (or the reload failed): supervisor.c keeps the
+ * client among its reload waiters. */
+static void control_reload(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
+        ConfErrors errors = {};
 
-        if (c->busy) {
-                /* Only a hang-up matters now; the reply will come. */
-                if (revents & (EPOLLHUP | EPOLLERR))
-                        sd_event_source_set_enabled(src, SD_EVENT_OFF);
-                return 0;
-        }
-        n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-        if (n <= 0) {
-                if (n < 0 && errno == EAGAIN)
-                        return 0;
+        if (s->n_reload_waiters >= ELEMENTSOF(s->reload_waiters)) {
+                control_client_reply(c, "ERROR too many reloads waiting");
                 control_client_finish(c);
-                return 0;
+                return;
         }
-        buf[n] = 0;
-        buf[strcspn(buf, "\r\n")] = 0;
-        c->busy = true;
-        sd_event_source_set_enabled(src, SD_EVENT_OFF);
-        c->server->handler->command(c->server->userdata, c, buf);
-        return 0;
+        if (s->pending) {
+                /* Join the reload in progress: its outcome is this call's too. */
+                s->reload_waiters[s->n_reload_waiters++] = c;
+                return;
+        }
+        int r = supervisor_reload(s, &errors);
+        if (r >= 0) {
+                s->reload_waiters[s->n_reload_waiters++] = c;
+                return;
+        }
+        if (r == -EINVAL) {
+                control_client_reply(c, "ERROR reload refused, the running configuration is unchanged:");
+                for (size_t i = 0; i < errors.n; i++)
+                        control_client_reply(c, "%s", errors.msgs[i]);
+                conf_errors_done(&errors);
+        } else if (r == -ESHUTDOWN)
+                control_client_reply(c, "ERROR mpmd is stopping");
+        else
+                control_client_reply(c, "ERROR reload failed: %s", strerror(-r));
+        control_client_finish(c);
 }
 
-static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        ControlServer *s = userdata;
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        ControlClient *c;
-        int cfd;
-
-        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (cfd < 0)
-                return 0;
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != 0 && cred.uid != geteuid())) {
-                const char *msg = "ERROR permission denied: only root or the service's user may control mpmd";
-                (void) send(cfd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-                log_notice("control socket: refused a client with uid %d", (int) cred.uid);
-                close(cfd);
-                return 0;
-        }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                close(cfd);
-                return 0;
-        }
-        c->server = s;
-        c->fd = cfd;
-        if (sd_event_add_io(s->event, &c->source, cfd, EPOLLIN, on_client, c) < 0) {
-                close(cfd);
-                free(c);
-        }
-        return 0;
+static void control_stop(void *userdata, ControlClient *c) {
+        control_client_reply(c, "OK stopping gracefully");
+        supervisor_graceful_stop(userdata);
 }
 
-int control_server_new(sd_event *event, const char *path, const ControlHandler *h, void *userdata,
-                       ControlServer **ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        ControlServer *s;
-        int r;
+static void control_stop_now(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->event = event;
-        s->handler = h;
-        s->userdata = userdata;
-        s->path = strdup(path);
-        s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (!s->path || s->fd < 0) {
-                r = s->fd < 0 ? -errno : -ENOMEM;
-                control_server_free(s);
-                return r;
-        }
-        (void) unlink(path);
-        /* 0600 from birth: the peer check is the second lock, not the first. */
-        mode_t old = umask(0077);
-        r = bind(s->fd, (struct sockaddr *) &sa, sizeof(sa));
-        umask(old);
-        if (r < 0 || listen(s->fd, 16) < 0) {
-                r = -errno;
-                control_server_free(s);
-                return r;
-        }
-        r = sd_event_add_io(event, &s->source, s->fd, EPOLLIN, on_accept, s);
-        if (r < 0) {
-                control_server_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
+        control_client_reply(c, "OK stopping now");
+        s->stopping = true;
+        supervisor_hard_stop(s);
 }
 
-ControlServer *control_server_free(ControlServer *s) {
-        if (!s)
-                return NULL;
-        sd_event_source_unref(s->source);
-        if (s->fd >= 0) {
-                close(s->fd);
-                if (s->path)
-                        (void) unlink(s->path);
-        }
-        free(s->path);
-        free(s);
-        return NULL;
+/* `reopen-logs`: answered once every process took its new files (supervisor.c). */
+static void control_reopen_logs(void *userdata, ControlClient *c) {
+        supervisor_reopen_logs_and_answer(userdata, c);
+}
+
+static const ControlCommand control_commands[] = {
+        { "reload", control_reload, CONTROL_DEFERRED },
+        { "status", control_status, 0 },
+        { "processes", control_processes, 0 },
+        { "stop", control_stop, 0 },
+        { "stop --now", control_stop_now, 0 },
+        { "reopen-logs", control_reopen_logs, CONTROL_DEFERRED },
+};
+
+int supervisor_control_open(Supervisor *s, const char *path) {
+        return control_server_new(s->event, path, control_commands, ELEMENTSOF(control_commands), s, &s->control);
 }

@@ -1,30 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* control.h — the control socket that mpmctl(8) talks to.
- *
- * A Unix SOCK_SEQPACKET socket: one request per message ("reload", "status", "stop", "stop --now",
- * "reopen-logs", "processes"), answered by one or more messages and then end of stream. "processes"
- * answers "OK MPM" and one line per process, "PID UID GID PROFILE ROLE" as planned at its fork (the
- * supervisor first, in the same message, with profile "-"), which `mpmctl audit` checks. The first word of the
- * first answer is "OK" or "ERROR". Only peers with uid 0 or the supervisor's own uid are answered
- * (SO_PEERCRED). A reply may be deferred: "reload" is answered when the new generation accepts or
- * the reload failed, so `mpmctl reload` (and systemctl reload) is synchronous. */
+/* control.h — the supervisor's commands on its control socket (control-socket.h has the protocol):
+ *   reload        answered when the new generation serves ("OK"/"PARTIAL") or the reload failed
+ *   status        the serving generation: processes, workers, requests, the scoreboard letters
+ *   processes     "OK MPM", then "PID UID GID PROFILE ROLE" per process, for `mpmctl audit`
+ *   stop          graceful stop; "stop --now": kill every worker
+ *   reopen-logs   reopen every log file, hand the new files to every process; answered once every
+ *                 one has taken them (each reports the epoch it adopted), or after 5 s naming the
+ *                 ones that did not
+ * A command runs in the supervisor's loop: nothing here blocks but a bounded send. */
 #pragma once
 
-#include <systemd/sd-event.h>
+typedef struct Supervisor Supervisor;
 
-typedef struct ControlServer ControlServer;
-typedef struct ControlClient ControlClient;
-
-typedef struct ControlHandler {
-        /* Handle one command; reply now with control_client_reply()+control_client_finish(), or keep
-         * the client and finish it later. */
-        void (*command)(void *userdata, ControlClient *client, const char *command);
-} ControlHandler;
-
-int control_server_new(sd_event *event, const char *path, const ControlHandler *h, void *userdata,
-                       ControlServer **ret);
-ControlServer *control_server_free(ControlServer *s);
-
-void control_client_reply(ControlClient *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Ends the exchange and frees the client. */
-void control_client_finish(ControlClient *c);
+/* Listen at path (s->control); 0 or -errno. */
+int supervisor_control_open(Supervisor *s, const char *path);

@@ -2,18 +2,23 @@
 /* generation-status.c — a generation's status segments: the server's one (made with the generation)
  * and, under an MPM with status groups, one per group (made before its first fork); published once
  * a second from the validated scoreboard (status-view.h does the aggregation), unmapped when the
- * generation goes. Workers see them read-only. */
+ * generation goes. Workers see them read-only. Also what the supervisor reads of the scoreboards
+ * (each segment validated, its counters held to the plausible) and says to systemd (STATUS=). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "generation-status.h"
+#include "log.h"
 #include "macro.h"
+#include "site-failure.h"
 #include "status-view.h"
 
 /* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
@@ -163,3 +168,91 @@ void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
         for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
                 status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
 }
+
+/* ---- reading the scoreboards ---------------------------------------------------------------- */
+
+/* Read slot's segment (validated, then its counters held to what is plausible: scoreboard.h). A
+ * process that reports the implausible is said so once; what it reports is clamped, not trusted. */
+void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessScore *ps) {
+        const ProcessSlot *p = &sg->g.procs[slot];
+        unsigned clamped;
+
+        scoreboard_process_read(sg->g.boards[slot], sg->g.number, sg->workers_per_process, ps);
+        if (!ps->valid)
+                return;
+        clamped = scoreboard_trust_accept(&sg->trust[slot], sg->workers_per_process, now, ps);
+        if (clamped && !sg->trust[slot].warned) {
+                static const struct {
+                        unsigned bit;
+                        const char *what;
+                } what[] = {
+                        { SCOREBOARD_WENT_BACK, "counters going back" },
+                        { SCOREBOARD_CLAMPED_REQUESTS, "too many requests" },
+                        { SCOREBOARD_CLAMPED_CONNECTIONS, "too many connections" },
+                        { SCOREBOARD_CLAMPED_BYTES, "too many bytes" },
+                        { SCOREBOARD_CLAMPED_DURATION, "too long durations" },
+                };
+                char list[128] = "";
+                size_t n = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(what); i++)
+                        if ((clamped & what[i].bit) && n < sizeof(list))
+                                n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+                                                       what[i].what);
+                sg->trust[slot].warned = true;
+                log_warning("generation %u: worker %u (pid %d) misbehaves: its scoreboard reports the "
+                            "implausible (%s); only what it could have served is counted",
+                            sg->g.number, slot, (int) p->pid, list);
+        }
+}
+
+void generation_scoreboard_view(SupGeneration *sg, ScoreboardView *v, ProcessScore *scores, usec_t now) {
+        *v = (ScoreboardView) { .n_procs = sg->g.n_procs, .procs = scores };
+        for (unsigned i = 0; i < sg->g.n_procs; i++) {
+                ProcessScore *ps = &scores[i];
+                *ps = (ProcessScore) {};
+                if (sg->g.procs[i].state == PROCESS_FREE || !sg->g.boards[i])
+                        continue;
+                generation_read_slot(sg, i, now, ps);
+                if (!ps->valid) {
+                        v->invalid++;
+                        continue;
+                }
+                v->ready += ps->ready;
+                v->busy += ps->busy;
+                v->keepalive += ps->keepalive;
+                v->starting += ps->starting;
+                v->requests += ps->requests;
+                v->bytes += ps->bytes;
+        }
+}
+
+
+void supervisor_update_status(Supervisor *s) {
+        SupGeneration *sg = s->current;
+        ProcessScore *scores;
+        ScoreboardView v;
+
+        if (!sg)
+                return;
+        scores = calloc(sg->g.n_procs, sizeof(*scores));
+        if (!scores)
+                return;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        generation_scoreboard_view(sg, &v, scores, now);
+        char failing[96] = "";
+        if (sg->g.start_failures > 0)
+                snprintf(failing, sizeof(failing), "; %u worker start(s) failed in a row, next attempt in %llu s",
+                         sg->g.start_failures,
+                         (unsigned long long) (sg->g.spawn_not_before > now
+                                                       ? (sg->g.spawn_not_before - now + USEC_PER_SEC - 1) / USEC_PER_SEC
+                                                       : 0));
+        _cleanup_free_ char *sites = site_failure_describe(s, "; ");
+        sd_notifyf(false,
+                   "STATUS=generation %u, MPM %s: %u processes, %u busy, %u idle workers, %llu requests%s%s%s%s%s",
+                   sg->g.number, sg->g.ops->name, generation_alive(sg), v.busy, v.ready,
+                   (unsigned long long) v.requests, failing, sites ? "; " : "", sites ? sites : "",
+                   s->last_reload ? "; last reload: " : "", s->last_reload ? s->last_reload : "");
+        free(scores);
+}
+

@@ -2,7 +2,8 @@
 /* generation-status.h — a generation's status segments (status.h): written by the supervisor alone,
  * sealed, mapped read-only by its workers (g.http->status, g.status_groups). The server's view
  * shows every process; a status group's shows that group's slots only, so a tenant's status page
- * never carries another tenant's figures. */
+ * never carries another tenant's figures. And the reading of the scoreboards the status is made of:
+ * every segment validated and its counters held to what is plausible (scoreboard.h). */
 #pragma once
 
 #include "mpm.h"
@@ -17,3 +18,11 @@ int generation_status_groups_create(SupGeneration *sg);
 void generation_status_free(SupGeneration *sg);
 /* Publish scores (per slot, validated this pass) to the server's segment and each group's. */
 void generation_status_publish(SupGeneration *sg, const ProcessScore *scores);
+
+/* Read slot's segment into ps: validated, its counters clamped to what is plausible (a process that
+ * reports the implausible is logged once). ps->valid false: the segment failed validation. */
+void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessScore *ps);
+/* Read every slot of sg into scores (n_procs entries) and sum them up in v. */
+void generation_scoreboard_view(SupGeneration *sg, ScoreboardView *v, ProcessScore *scores, usec_t now);
+/* Tell systemd (STATUS=) what the serving generation does. */
+void supervisor_update_status(Supervisor *s);

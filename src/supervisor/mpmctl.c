@@ -182,16 +182,16 @@ static void audit_print_limits(const AuditProcess *p, bool program) {
 /* Check one process and print its line. program: a CGI program (not in the plan), whose standard
  * output and error are checked as well. */
 static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program) {
-        gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
+        gid_t groups[PROC_STATUS_GROUPS_MAX];
         char targets[3][PATH_MAX], why[1024], why_stdio[512];
         const char *t[3] = {};
-        SandboxStatus st;
+        ProcStatus st;
         pid_t ppid = 0;
         int r;
 
         e->n_groups = user_groups(e->uid, e->gid, groups, ELEMENTSOF(groups));
         e->groups = groups;
-        r = sandbox_read_status(p->pid, &st);
+        r = proc_status_read(p->pid, &st);
         if (r >= 0)
                 r = audit_read_ppid(p->pid, &ppid);
         for (int fd = 0; program && r >= 0 && fd < 3; fd++) {

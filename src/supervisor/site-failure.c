@@ -37,6 +37,7 @@
 #include "macro.h"
 #include "maintain.h"
 #include "server.h"
+#include "generation-status.h"
 #include "site-failure.h"
 #include "site-paths.h"
 #include "strv.h"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "access-log.h"
+#include "fd-pass.h"
 #include "macro.h"
 #include "sandbox.h"
 #include "site-open.h"
@@ -31,23 +32,8 @@ static int answer_send(int sock, uint32_t index, int result, int fd, const char 
         SiteOpenAnswer a = { .index = index, .result = result };
         if (step)
                 snprintf(a.step, sizeof(a.step), "%s", step);
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { &a, sizeof(a) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (fd >= 0) {
-                mh.msg_control = control.buf;
-                mh.msg_controllen = sizeof(control.buf);
-                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        }
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+        ssize_t k = fd_pass_send(sock, &a, sizeof(a), &fd, fd >= 0 ? 1 : 0, 0);
+        return k < 0 ? (int) k : 0;
 }
 
 static int open_one(const SiteOpenPath *p) {
@@ -100,13 +86,7 @@ _noreturn_ static void helper_child(int sock, const SiteIdentity *id, const Site
 
 /* Wait for the next answer until deadline; returns 0, -ETIMEDOUT or -errno. */
 static int answer_recv(int sock, usec_t deadline, SiteOpenAnswer *ret, int *ret_fd) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct iovec iov = { ret, sizeof(*ret) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
+        size_t n_fds;
         int fd = -1;
 
         *ret_fd = -1;
@@ -123,25 +103,15 @@ static int answer_recv(int sock, usec_t deadline, SiteOpenAnswer *ret, int *ret_
                 if (k > 0)
                         break;
         }
-        ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        /* At most one descriptor per answer: fd_pass closes any extra, and all of a cut one. */
+        ssize_t n = fd_pass_receive(sock, ret, sizeof(*ret), &fd, 1, &n_fds, MSG_DONTWAIT);
         if (n < 0)
-                return -errno;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                int *fds = (int *) CMSG_DATA(cm);
-                for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-                        if (fd < 0)
-                                fd = fds[i];
-                        else
-                                close(fds[i]);
-                }
-        }
+                return (int) n;
         if (n == 0) {
                 safe_close(fd);
                 return -EPIPE; /* the helper ended without answering */
         }
-        if ((size_t) n != sizeof(*ret) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if ((size_t) n != sizeof(*ret)) {
                 safe_close(fd);
                 return -EBADMSG;
         }

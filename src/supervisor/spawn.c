@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* spawn.c — the spawn API the supervisor offers MPMs: fork a worker into a slot of a generation,
  * give it only what its plan keeps (MpmChildPlan), apply its sandbox and run the MPM's worker_main;
- * stop one gracefully or at once. */
+ * stop one gracefully or at once; the hand-off sockets MPMs share between generations. It knows
+ * generations only as data: a worker's exit goes to sg->on_child_exit (generation.c), never to a
+ * function of the generation code by name. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgi-host.h"
 #include "cgi-launcher.h"
 #include "generation-status.h"
 #include "log-channel.h"
@@ -61,6 +64,8 @@ static void generation_forget(SupGeneration *g) {
                         scoreboard_segment_unmap(g->g.boards[i], g->workers_per_process);
                         g->g.boards[i] = NULL;
                 }
+        for (size_t i = 0; i < g->n_cgi; i++)
+                cgi_host_forget(&g->cgi[i]);
 }
 
 static void generation_forget_status(SupGeneration *g) {
@@ -148,6 +153,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                 log_error_errno(errno, "Cannot map the scoreboard: %m");
                 _exit(WORKER_EXIT_FATAL);
         }
+        log_channel_report_to(&board->logs_epoch); /* `mpmctl reopen-logs` waits for it */
 
         keep[n_keep++] = STDIN_FILENO;
         keep[n_keep++] = STDOUT_FILENO;
@@ -287,12 +293,12 @@ static int sup_spawn(Generation *g, unsigned slot) {
         };
         snprintf(p->role, sizeof(p->role), "%s", plan.role);
         scoreboard_trust_init(&sg->trust[slot], p->started);
-        r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, supervisor_on_child_exit, sg);
+        r = sd_event_add_child(sg->sup->event, &sg->children[slot], pid, WEXITED, sg->on_child_exit, sg);
         if (r < 0) {
                 kill(pid, SIGKILL);
                 return log_error_errno(r, "Cannot watch worker %d: %m", (int) pid);
         }
-        /* The loop reaps it itself, so the slot is freed in supervisor_on_child_exit(). */
+        /* The loop reaps it itself, so the slot is freed in sg->on_child_exit (generation.c). */
         (void) sd_event_source_set_child_process_own(sg->children[slot], true);
         log_debug("generation %u: spawned worker %u (pid %d)", g->number, slot, (int) pid);
         return 0;

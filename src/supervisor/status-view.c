@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* status-view.c — see status-view.h. */
 #include <stdint.h>
 
 #include "status-view.h"
@@ -10,16 +11,6 @@ static uint64_t add64(uint64_t a, uint64_t b) {
 /* The sums below come from segments the workers write: saturate rather than wrap. */
 static uint32_t add32(uint32_t a, uint64_t b) {
         return b > UINT32_MAX - a ? UINT32_MAX : (uint32_t) (a + b);
-}
-
-static char slot_letter(const ProcessSlot *p, const ProcessScore *s) {
-        return p->state == PROCESS_FREE       ? '.'
-               : p->state == PROCESS_STARTING ? 'S'
-               : p->state == PROCESS_STOPPING ? 'G'
-               : !s->valid                    ? '?'
-               : s->busy > s->keepalive       ? 'W'
-               : s->keepalive > 0             ? 'K'
-                                              : '_';
 }
 
 void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired) {
@@ -37,7 +28,7 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
                 if (group >= 0 && (!src->slot_group || src->slot_group[i] != group))
                         continue;
                 if (n < HTTP_STATUS_SLOTS_MAX)
-                        d->scoreboard[n++] = slot_letter(p, s);
+                        d->scoreboard[n++] = scoreboard_slot_letter(p->state, s);
                 if (p->state == PROCESS_FREE)
                         continue;
                 d->processes++;
@@ -55,4 +46,15 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
         }
         d->graceful = d->stopping;
         d->n_slots = n;
+}
+
+size_t status_view_board(const StatusSource *src, char *buf, size_t size) {
+        size_t n = 0;
+
+        if (size == 0)
+                return 0;
+        for (unsigned i = 0; i < src->n_procs && n < size - 1; i++)
+                buf[n++] = scoreboard_slot_letter(src->procs[i].state, &src->scores[i]);
+        buf[n] = 0;
+        return n;
 }

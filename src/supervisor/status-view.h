@@ -6,6 +6,8 @@
  * the generation, the start time). */
 #pragma once
 
+#include <stddef.h>
+
 #include "mpm.h"
 #include "status.h"
 
@@ -20,3 +22,7 @@ typedef struct StatusSource {
  * order) from the slots of group, or of every slot with group < 0; retired is what the processes of
  * that view that have exited had served. The rest of d is left alone. */
 void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired);
+
+/* The scoreboard line of `mpmctl status`: one letter per slot (scoreboard_slot_letter(), the same as
+ * the status page's), as many as fit in size - 1 bytes, NUL-terminated; returns the letters written. */
+size_t status_view_board(const StatusSource *src, char *buf, size_t size);

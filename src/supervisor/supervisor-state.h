@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* supervisor-state.h — the supervisor's state, shared by its own files only: the Supervisor (one
  * sd-event loop, its sockets, its generations) and each generation as the supervisor keeps it.
- * supervisor.c runs the loop (readiness, reload, signals, the control socket); spawn.c forks the
- * workers the MPMs ask for; generation-status.c publishes the status pages; site-failure.c and
- * site-paths.c keep one site's failure its own. Nothing outside src/supervisor includes this. */
+ * supervisor.c runs the loop (reload, stop, signals, the tick, reopened logs); generation.c builds,
+ * starts, drains and frees generations and books their workers' readiness and exits; spawn.c forks
+ * the workers the MPMs ask for; control.c answers the control socket's commands; generation-status.c
+ * reads the scoreboards and publishes the status; site-failure.c and site-paths.c keep one site's
+ * failure its own. The calls go one way, supervisor.c → generation.c → spawn.c: what goes back up
+ * goes through function pointers (SupGeneration.on_child_exit, Supervisor.hooks). Nothing outside
+ * src/supervisor includes this. */
 #pragma once
 
 #include <signal.h>
@@ -12,13 +16,26 @@
 
 #include "cgi-host.h"
 #include "config.h"
-#include "control.h"
+#include "control-socket.h"
 #include "listeners.h"
 #include "mpm.h"
 #include "status.h"
 #include "supervisor.h"
 
 typedef struct Supervisor Supervisor;
+typedef struct SupGeneration SupGeneration;
+
+/* What a generation tells the supervisor (generation.c calls them; supervisor.c implements them). */
+typedef struct SupervisorHooks {
+        /* sg's processes have all started and one accepts (once per generation). */
+        void (*ready)(SupGeneration *sg);
+        /* A worker of sg exited as one that cannot start (spawn_is_fatal_exit), and it was not a
+         * site's own pool. true: the supervisor dealt with it (a refused reload, a failed start)
+         * and sg is not to be looked at any more in this event. */
+        bool (*cannot_start)(SupGeneration *sg);
+        /* A process of sg has exited and been booked: a stopping supervisor may be done. */
+        void (*exited)(SupGeneration *sg);
+} SupervisorHooks;
 
 /* A hand-off socketpair of the supervisor's (MpmHost.handoff), shared by the generations that use
  * its key; closed when the last one is freed. */
@@ -30,9 +47,10 @@ typedef struct SupHandoff {
 } SupHandoff;
 
 /* A generation as the supervisor keeps it: the MPM's view plus what only the supervisor holds. */
-typedef struct SupGeneration {
+struct SupGeneration {
         Generation g;
         Supervisor *sup;
+        sd_event_child_handler_t on_child_exit; /* generation.c's, for the workers spawn.c forks */
         Config *config;
         unsigned workers_per_process;
         int ready_channel[2];
@@ -67,11 +85,12 @@ typedef struct SupGeneration {
         SupHandoff **handoffs;       /* the hand-off sockets it uses (MpmHost.handoff) */
         size_t n_handoffs;
         struct SupGeneration *next; /* older generations still draining */
-} SupGeneration;
+};
 
 struct Supervisor {
         sd_event *event;
         const SupervisorOptions *opts;
+        const SupervisorHooks *hooks;
         ListenerSet listeners;
         SupGeneration *current;
         SupGeneration *pending;  /* being started by a reload; becomes current once ready */
@@ -88,6 +107,11 @@ struct Supervisor {
         unsigned quiesce_generation;
         usec_t quiesce_deadline;
         sd_event_source *quiesce_timer;
+        /* reopen-logs callers, answered once every process has taken its new files. */
+        ControlClient *reopen_waiters[16];
+        size_t n_reopen_waiters;
+        usec_t reopen_deadline;
+        sd_event_source *reopen_timer;
         usec_t started;
         unsigned next_generation;
         bool stopping;
@@ -111,8 +135,48 @@ void supervisor_handoffs_release(SupGeneration *sg);
  * own generation's status only, and of that only what its MPM lets it keep (mpm_status_keep). */
 void worker_forget_status(Supervisor *s, const SupGeneration *keep);
 
-/* supervisor.c: tell systemd (STATUS=) what the serving generation does. */
-void supervisor_update_status(Supervisor *s);
+/* generation.c */
+unsigned generation_count(const SupGeneration *sg, ProcessState state);
+unsigned generation_alive(const SupGeneration *sg);
+/* No worker and no CGI launcher left. */
+bool generation_finished(const SupGeneration *sg);
+/* Ask its CGI launchers to finish (now: kill them). */
+void generation_cgi_finish(SupGeneration *sg, bool now);
+/* A draining generation without workers: its launchers may finish. */
+void generation_cgi_finish_if_idle(SupGeneration *sg);
+/* (Re)start the CGI launchers of a serving generation. */
+void generation_cgi_start(SupGeneration *sg);
+/* Build a generation from config (taken over, also on failure): 0 or -errno, logged. */
+int generation_new(Supervisor *s, Config *config, SupGeneration **ret);
+void generation_free(SupGeneration *sg);
+/* Start its CGI launchers and its MPM (which forks the first workers). */
+int generation_start(SupGeneration *sg);
+/* The once-a-second pass: read the scoreboards, kill the scribblers, let the MPM adjust, publish. */
+void generation_maintain(SupGeneration *sg, usec_t now);
+/* Tell the hooks when sg has become ready. */
+void generation_check_ready(SupGeneration *sg);
+/* Stop every process (graceful: SIGTERM, else SIGKILL). */
+void generation_stop_all(SupGeneration *sg, bool graceful);
+/* Replaced: stop everything but the site pools it keeps for newer generations. */
+void generation_drain(SupGeneration *sg, bool graceful);
+bool generation_keeps_pools(const SupGeneration *sg);
+/* new takes over from old: which site pools of the older generations go on serving. */
+void generation_settle_kept_pools(Supervisor *s, SupGeneration *old, SupGeneration *new);
+/* No process of this older generation can take a new connection any more. */
+bool generation_quiet(const SupGeneration *sg);
+/* Reopen its access logs and hand every running process its files (the error log reopened before);
+ * 0 or the first -errno. Bumps sg->logs_epoch: what each process acknowledges. */
+int generation_reopen_logs(SupGeneration *sg);
+/* How many of its running processes have not yet adopted the logs of its latest reopen (each
+ * reports the epoch it took: log_channel_report_to()); each is named, ", "-separated, at buf + *len
+ * (size bytes in all, *len advanced, always terminated). */
+unsigned generation_logs_pending(const SupGeneration *sg, char *buf, size_t size, size_t *len);
 
-/* supervisor.c: a worker of sg (userdata) exited. */
-int supervisor_on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata);
+/* supervisor.c, for the control commands (control.c). */
+int supervisor_reload(Supervisor *s, ConfErrors *errors_out);
+void supervisor_graceful_stop(Supervisor *s);
+void supervisor_hard_stop(Supervisor *s);
+int supervisor_reopen_logs(Supervisor *s);
+/* `reopen-logs`: reopen, then answer c once every process has adopted its new files ("OK logs
+ * reopened"), or after LOGS_ADOPT_MAX_USEC with an error naming those that did not. */
+void supervisor_reopen_logs_and_answer(Supervisor *s, ControlClient *c);

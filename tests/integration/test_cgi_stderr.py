@@ -257,9 +257,8 @@ class PerchildReopenLogsTest(unittest.TestCase):
         for path in srv.logs.values():
             os.rename(path, path + ".1")
         r = subprocess.run([MPMCTL, "-s", srv.control, "reopen-logs"], capture_output=True, text=True, timeout=30)
+        # Answered once every process (pools, dispatcher, CGI launchers) has adopted its files.
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        # Each process adopts its files between two events of its loop: a moment after the answer.
-        time.sleep(1)
         sizes = {key: os.path.getsize(path + ".1") for key, path in srv.logs.items()}
 
         self.traffic("after")

@@ -564,6 +564,45 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("logs reopened", r.stdout)
         self.assertIn("log files reopened", srv.error_log())
 
+    def log_inode_of(self, pid):
+        """The inode of the ErrorLog file that process pid holds open, or None."""
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in (self.srv.log, self.srv.log + " (deleted)"):
+                    return os.stat(f"/proc/{pid}/fd/{fd}").st_ino
+            except OSError:
+                pass
+        return None
+
+    def test_reopen_logs_answers_once_every_worker_holds_the_new_file(self):
+        # Nothing to wait for after the answer: every worker has its new ErrorLog by then.
+        srv = self.srv
+        workers = srv.workers()
+        self.assertTrue(workers)
+        os.rename(srv.log, srv.log + ".1")
+        r = srv.mpmctl("reopen-logs")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        new = os.stat(srv.log).st_ino
+        self.assertEqual({pid: self.log_inode_of(pid) for pid in workers}, {pid: new for pid in workers})
+
+    def test_reopen_logs_names_a_worker_that_does_not_take_the_new_files(self):
+        # A worker that cannot run (stopped) does not adopt them: after the bound (5 s) the answer
+        # is an error naming it, and once it runs again the next reopen-logs succeeds.
+        srv = self.srv
+        stuck = srv.workers()[0]
+        os.kill(stuck, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = srv.mpmctl("reopen-logs")
+            waited = time.monotonic() - t0
+        finally:
+            os.kill(stuck, signal.SIGCONT)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, rf"not adopted within 5 s by: worker \d+ \(pid {stuck}\) of generation \d+")
+        self.assertGreater(waited, 4)
+        r = srv.mpmctl("reopen-logs")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

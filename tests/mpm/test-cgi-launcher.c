@@ -854,7 +854,7 @@ static void setup_sandboxed(void) {
 
 Test(cgi_launcher_sandboxed, programs_run_as_the_launchers_user, .init = setup_sandboxed, .fini = launcher_stop,
      .timeout = 60) {
-        SandboxStatus st;
+        ProcStatus st;
         char line[256];
         Run run;
 
@@ -862,10 +862,10 @@ Test(cgi_launcher_sandboxed, programs_run_as_the_launchers_user, .init = setup_s
                 cr_skip_test("needs root to switch to nobody");
         cr_assert_eq(launch("sleep.sh", NULL, NULL, 600 * USEC_PER_SEC, false, &run), 0);
         read_line(run.out, line, sizeof(line));
-        cr_assert_eq(sandbox_read_status(run.pid, &st), 0);
-        cr_assert_eq(st.uid[SANDBOX_ID_REAL], 65534);
-        cr_assert_eq(st.uid[SANDBOX_ID_EFFECTIVE], 65534);
-        cr_assert_eq(st.gid[SANDBOX_ID_REAL], 65534);
+        cr_assert_eq(proc_status_read(run.pid, &st), 0);
+        cr_assert_eq(st.uid[PROC_ID_REAL], 65534);
+        cr_assert_eq(st.uid[PROC_ID_EFFECTIVE], 65534);
+        cr_assert_eq(st.gid[PROC_ID_REAL], 65534);
         cr_assert_eq(st.cap_eff, 0);
         cr_assert_eq(st.no_new_privs, 1);
         cr_assert_eq(st.seccomp, 2);

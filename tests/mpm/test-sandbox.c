@@ -188,7 +188,7 @@ static bool probe_denied_list(Probe *p) {
 static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
         uid_t ru, eu, su;
         gid_t rg, eg, sg;
-        SandboxStatus st;
+        ProcStatus st;
         int r;
 
         CHECK(p, getresuid(&ru, &eu, &su) == 0 && ru == uid && eu == uid && su == uid,
@@ -239,8 +239,8 @@ static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
               "PR_SET_DUMPABLE with a high bit set: %m");
         CHECK(p, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "dumpable again");
 
-        r = sandbox_read_status(0, &st);
-        CHECK(p, r == 0, "sandbox_read_status: %s", strerror(-r));
+        r = proc_status_read(0, &st);
+        CHECK(p, r == 0, "proc_status_read: %s", strerror(-r));
         CHECK(p, st.cap_eff == 0 && st.cap_prm == 0 && st.cap_inh == 0 && st.cap_amb == 0,
               "status caps eff %llx prm %llx inh %llx amb %llx", (unsigned long long) st.cap_eff,
               (unsigned long long) st.cap_prm, (unsigned long long) st.cap_inh, (unsigned long long) st.cap_amb);
@@ -248,7 +248,7 @@ static bool probe_common(Probe *p, uid_t uid, gid_t gid, bool bounding_empty) {
                 CHECK(p, st.cap_bnd == 0, "status CapBnd %llx", (unsigned long long) st.cap_bnd);
         CHECK(p, st.no_new_privs == 1, "status NoNewPrivs %d", st.no_new_privs);
         CHECK(p, st.seccomp == 2, "status Seccomp %d", st.seccomp);
-        for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++)
+        for (unsigned i = 0; i < _PROC_ID_MAX; i++)
                 CHECK(p, st.uid[i] == uid && st.gid[i] == gid, "status id %u: %u/%u", i, st.uid[i], st.gid[i]);
         return true;
 }
@@ -515,8 +515,8 @@ static bool probe_role(Probe *p, void *userdata) {
 
                 CHECK(p, pid >= 0, "%s: fork: %m", c->name);
                 if (pid == 0) {
-                        SandboxStatus st;
-                        if (sandbox_read_status(0, &st) < 0 || st.seccomp != 2 ||
+                        ProcStatus st;
+                        if (proc_status_read(0, &st) < 0 || st.seccomp != 2 ||
                             !FAILS_WITH(setresuid((uid_t) -1, (uid_t) -1, (uid_t) -1), EPERM))
                                 _exit(3);
                         execve("/bin/true", argv, environ);
@@ -947,15 +947,15 @@ static Refusal refusals[] = {
 };
 
 typedef struct Snapshot {
-        SandboxStatus st;
+        ProcStatus st;
         uint64_t bounding;
         int groups;
 } Snapshot;
 
 static bool snapshot_take(Probe *p, Snapshot *s) {
-        int r = sandbox_read_status(0, &s->st);
+        int r = proc_status_read(0, &s->st);
 
-        CHECK(p, r == 0, "sandbox_read_status: %s", strerror(-r));
+        CHECK(p, r == 0, "proc_status_read: %s", strerror(-r));
         s->bounding = bounding_set_now();
         s->groups = getgroups(0, NULL);
         return true;
@@ -1081,7 +1081,7 @@ static bool probe_kept_caps(Probe *p, void *userdata) {
         SandboxPolicy pol = { .change_ids = false, .profile = SANDBOX_PROFILE_WORKER };
         gid_t g = NOBODY;
         const char *step = NULL;
-        SandboxStatus st;
+        ProcStatus st;
         cap_t caps;
         int r;
 
@@ -1098,7 +1098,7 @@ static bool probe_kept_caps(Probe *p, void *userdata) {
         CHECK(p, cap_set_proc(caps) == 0, "cap_set_proc: %m");
         cap_free(caps);
         CHECK(p, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) == 0, "ambient raise: %m");
-        CHECK(p, sandbox_read_status(0, &st) == 0, "status");
+        CHECK(p, proc_status_read(0, &st) == 0, "status");
         CHECK(p, st.cap_eff != 0 && st.cap_prm != 0 && st.cap_inh != 0 && st.cap_amb != 0 && st.cap_bnd != 0,
               "the setup did not take: eff %llx amb %llx", (unsigned long long) st.cap_eff,
               (unsigned long long) st.cap_amb);
@@ -1140,22 +1140,22 @@ Test(sandbox, unprivileged_process_cannot_change_ids) {
 Test(sandbox, status_of_self_matches_the_kernel) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
-        gid_t groups[SANDBOX_STATUS_GROUPS_MAX];
+        gid_t groups[PROC_STATUS_GROUPS_MAX];
         uid_t ru, eu, su;
         gid_t rg, eg, sg;
-        SandboxStatus st;
+        ProcStatus st;
         int n;
 
-        cr_assert_eq(sandbox_read_status(0, &st), 0);
+        cr_assert_eq(proc_status_read(0, &st), 0);
         cr_assert_eq(getresuid(&ru, &eu, &su), 0);
         cr_assert_eq(getresgid(&rg, &eg, &sg), 0);
-        cr_assert_eq(st.uid[SANDBOX_ID_REAL], ru);
-        cr_assert_eq(st.uid[SANDBOX_ID_EFFECTIVE], eu);
-        cr_assert_eq(st.uid[SANDBOX_ID_SAVED], su);
-        cr_assert_eq(st.uid[SANDBOX_ID_FS], eu);
-        cr_assert_eq(st.gid[SANDBOX_ID_REAL], rg);
-        cr_assert_eq(st.gid[SANDBOX_ID_EFFECTIVE], eg);
-        cr_assert_eq(st.gid[SANDBOX_ID_SAVED], sg);
+        cr_assert_eq(st.uid[PROC_ID_REAL], ru);
+        cr_assert_eq(st.uid[PROC_ID_EFFECTIVE], eu);
+        cr_assert_eq(st.uid[PROC_ID_SAVED], su);
+        cr_assert_eq(st.uid[PROC_ID_FS], eu);
+        cr_assert_eq(st.gid[PROC_ID_REAL], rg);
+        cr_assert_eq(st.gid[PROC_ID_EFFECTIVE], eg);
+        cr_assert_eq(st.gid[PROC_ID_SAVED], sg);
 
         n = getgroups(ELEMENTSOF(groups), groups);
         if (n >= 0) {
@@ -1172,14 +1172,14 @@ Test(sandbox, status_of_self_matches_the_kernel) {
         cr_assert_eq(st.cap_amb, 0);
         cr_assert_eq(st.no_new_privs, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
         cr_assert_eq(st.seccomp, prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
-        cr_assert_eq(sandbox_read_status(getpid(), &st), 0);
-        cr_assert_eq(st.uid[SANDBOX_ID_REAL], ru);
+        cr_assert_eq(proc_status_read(getpid(), &st), 0);
+        cr_assert_eq(st.uid[PROC_ID_REAL], ru);
 }
 
 /* What `mpmctl audit` does: the parent reads a sandboxed child's status. */
 Test(sandbox, status_of_sandboxed_child_seen_by_parent) {
         int ready[2], release[2];
-        SandboxStatus st;
+        ProcStatus st;
         char c;
         int status;
 
@@ -1204,11 +1204,11 @@ Test(sandbox, status_of_sandboxed_child_seen_by_parent) {
         close(release[0]);
         cr_assert_eq(read(ready[0], &c, 1), 1, "the child did not get sandboxed");
 
-        int r = sandbox_read_status(pid, &st);
+        int r = proc_status_read(pid, &st);
         close(release[1]);
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert_eq(r, 0, "%s", strerror(-r));
-        for (unsigned i = 0; i < _SANDBOX_ID_MAX; i++) {
+        for (unsigned i = 0; i < _PROC_ID_MAX; i++) {
                 cr_assert_eq(st.uid[i], NOBODY);
                 cr_assert_eq(st.gid[i], NOBODY);
         }
@@ -1221,15 +1221,15 @@ Test(sandbox, status_of_sandboxed_child_seen_by_parent) {
 }
 
 Test(sandbox, status_of_gone_process) {
-        SandboxStatus st;
+        ProcStatus st;
         pid_t pid = fork();
 
         cr_assert_geq(pid, 0);
         if (pid == 0)
                 _exit(0);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
-        cr_assert_eq(sandbox_read_status(pid, &st), -ENOENT);
-        cr_assert_eq(sandbox_read_status(0, NULL), -EINVAL);
+        cr_assert_eq(proc_status_read(pid, &st), -ENOENT);
+        cr_assert_eq(proc_status_read(0, NULL), -EINVAL);
 }
 
 typedef struct ParseCase {
@@ -1276,15 +1276,15 @@ ParameterizedTestParameters(sandbox, status_parse) {
 }
 
 ParameterizedTest(ParseCase *c, sandbox, status_parse) {
-        SandboxStatus st;
-        int r = sandbox_status_parse(c->text, &st);
+        ProcStatus st;
+        int r = proc_status_parse(c->text, &st);
 
         cr_assert_eq(r, c->expect, "%s: %d", c->name, r);
         if (r < 0)
                 return;
-        cr_assert_eq(st.uid[SANDBOX_ID_REAL], 1000);
-        cr_assert_eq(st.uid[SANDBOX_ID_FS], 1003);
-        cr_assert_eq(st.gid[SANDBOX_ID_SAVED], 2002);
+        cr_assert_eq(st.uid[PROC_ID_REAL], 1000);
+        cr_assert_eq(st.uid[PROC_ID_FS], 1003);
+        cr_assert_eq(st.gid[PROC_ID_SAVED], 2002);
         cr_assert_eq(st.n_groups, 3);
         cr_assert_eq(st.groups[0], 4);
         cr_assert_eq(st.groups[2], 1000);
@@ -1305,18 +1305,18 @@ ParameterizedTest(ParseCase *c, sandbox, status_parse) {
 Test(sandbox, status_parse_many_groups) {
         char text[2048];
         size_t len;
-        SandboxStatus st;
+        ProcStatus st;
 
         len = (size_t) snprintf(text, sizeof(text), IDS "Groups:");
         for (unsigned g = 0; g < 70; g++)
                 len += (size_t) snprintf(text + len, sizeof(text) - len, " %u", 100 + g);
         snprintf(text + len, sizeof(text) - len, "\n" CAPS);
 
-        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_eq(proc_status_parse(text, &st), 0);
         cr_assert_eq(st.n_groups, 70);
         cr_assert_eq(st.groups[0], 100);
-        cr_assert_eq(st.groups[SANDBOX_STATUS_GROUPS_MAX - 1], 100 + SANDBOX_STATUS_GROUPS_MAX - 1);
-        cr_assert_eq(sandbox_status_parse(NULL, &st), -EINVAL);
+        cr_assert_eq(st.groups[PROC_STATUS_GROUPS_MAX - 1], 100 + PROC_STATUS_GROUPS_MAX - 1);
+        cr_assert_eq(proc_status_parse(NULL, &st), -EINVAL);
 }
 
 Test(sandbox, profile_names) {

@@ -2,6 +2,7 @@
 /* Tests of the one SCM_RIGHTS helper: descriptors arrive and work, extra ones are closed, a cut
  * message is refused with every descriptor closed. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -89,4 +90,32 @@ Test(fd_pass, would_block_and_end_of_stream) {
         safe_close(sv[1]);
         cr_assert_eq(fd_pass_send(-1, "x", 1, NULL, 0, 0), -EBADF);
         cr_assert_eq(fd_pass_send(3, "x", 1, NULL, FD_PASS_MAX + 1, 0), -EINVAL);
+}
+
+/* With SO_PASSCRED the kernel says who sent (the readiness channel): the credentials come with the
+ * descriptors, and with a cut message too, so that its sender can be blamed. */
+Test(fd_pass, credentials_with_descriptors_and_with_a_cut_message) {
+        int sv[2], p[2], fds[FD_PASS_MAX], before = open_fds();
+        size_t n_fds = 99;
+        struct ucred cred;
+        char buf[4];
+
+        pair(sv);
+        cr_assert_eq(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &(int) { 1 }, sizeof(int)), 0);
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(fd_pass_send(sv[0], "ab", 2, p, 2, 0), 2);
+        cr_assert_eq(fd_pass_receive_cred(sv[1], buf, sizeof(buf), fds, FD_PASS_MAX, &n_fds, &cred, 0), 2);
+        cr_assert_eq(n_fds, 2, "the credentials do not push the descriptors out");
+        cr_assert_eq(cred.pid, getpid());
+        cr_assert_eq(cred.uid, getuid());
+        fd_pass_close_all(fds, n_fds);
+
+        cr_assert_eq(fd_pass_send(sv[0], "too long", 8, p, 1, 0), 8);
+        cr_assert_eq(fd_pass_receive_cred(sv[1], buf, sizeof(buf), fds, FD_PASS_MAX, &n_fds, &cred, 0), -EBADMSG);
+        cr_assert_eq(n_fds, 0);
+        cr_assert_eq(cred.pid, getpid(), "a cut message still names its sender");
+
+        fd_pass_close_all(p, 2);
+        fd_pass_close_all(sv, 2);
+        cr_assert_eq(open_fds(), before, "every received descriptor was closed");
 }

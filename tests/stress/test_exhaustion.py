@@ -3,6 +3,7 @@
 MaxRequestWorkers new connections wait in the backlog and are served later; a 10 GB upload is
 refused at LimitRequestBody without costing memory; 100,000 pipelined requests on one connection
 are served in bounded memory."""
+import re
 import socket
 import threading
 import time
@@ -23,15 +24,16 @@ def hold(srv, n, keep_alive=True):
     return held
 
 
-@unittest.skipUnless("event" in mpms(), "the event MPM is not in this build")
-class FdLimitTest(unittest.TestCase):
-    """One event worker with 64 descriptors and 150 connections: it runs out, waits, recovers."""
+class FdLimitBase:
+    """One process with 64 descriptors and 150 connections: it runs out, waits, recovers."""
+    MPM_NAME = None
+    SECTION = None
 
     @classmethod
     def setUpClass(cls):
         # 64 descriptors leave a worker room for about 50 connections. The hard limit too: mpmd
         # raises its soft limit to the hard one at start.
-        srv = StressServer("event", mpm_section="[event]\nStartServers = 1\nServerLimit = 1\n", start=False)
+        srv = StressServer(cls.MPM_NAME, mpm_section=cls.SECTION, start=False)
         srv.wrapper = ["prlimit", "--nofile=64:64", "--"]
         srv.start()
         with srv:
@@ -54,8 +56,8 @@ class FdLimitTest(unittest.TestCase):
             cls.status = srv.get("/index.html").status
             cls.alive = srv.proc.poll() is None
             cls.log = srv.error_log()
-        figure("fd-limit", limit=64, connections=150, cpu_s=round(cls.cpu, 2), over_s=round(cls.elapsed, 1),
-               recovered_status=cls.status)
+        figure("fd-limit-" + cls.MPM_NAME, limit=64, connections=150, cpu_s=round(cls.cpu, 2),
+               over_s=round(cls.elapsed, 1), recovered_status=cls.status)
 
     def test_recovers(self):
         self.assertTrue(self.alive, "mpmd died")
@@ -64,6 +66,32 @@ class FdLimitTest(unittest.TestCase):
     def test_no_busy_loop(self):
         # A busy loop burns a whole core: 3 s of it is 3 s of CPU.
         self.assertLess(self.cpu, 0.5 * self.elapsed, "mpmd spins while out of descriptors")
+
+    def test_one_line_when_an_episode_begins_and_one_when_it_ends(self):
+        # Every 500 ms the process tries again and fails again for the 4 s the connections are
+        # held: several paused periods, but one line at the start of the episode and one, with
+        # their count, at its end (accept.h), never a line per failed accept.
+        starts = re.findall(r"accept on \S+: Too many open files; pausing accepts", self.log)
+        ends = [int(n) for n in re.findall(r"accepting on \S+ again after (\d+) paused period", self.log)]
+        self.assertGreaterEqual(len(starts), 1, self.log)
+        self.assertIn(len(ends), (len(starts), len(starts) - 1), self.log)
+        self.assertGreater(max(ends, default=0), 3, f"the long episode had {ends} paused periods")
+        self.assertLess(len(starts), sum(ends), "a line per failed accept")
+
+
+@unittest.skipUnless("event" in mpms(), "the event MPM is not in this build")
+class FdLimitTest(FdLimitBase, unittest.TestCase):
+    MPM_NAME = "event"
+    SECTION = "[event]\nStartServers = 1\nServerLimit = 1\n"
+
+
+@unittest.skipUnless("worker" in mpms(), "the worker MPM is not in this build")
+class WorkerFdLimitTest(FdLimitBase, unittest.TestCase):
+    """The worker MPM's threads share one episode: 40 threads (an epoll set each: some 50
+    descriptors with the process's own), each holding a connection until the descriptors run out."""
+    MPM_NAME = "worker"
+    SECTION = ("[worker]\nStartServers = 1\nServerLimit = 1\nThreadsPerChild = 40\nThreadLimit = 40\n"
+               "MinSpareThreads = 1\nMaxSpareThreads = 40\nMaxRequestWorkers = 40\n")
 
 
 class MaxRequestWorkersTest(unittest.TestCase):

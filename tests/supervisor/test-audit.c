@@ -27,17 +27,17 @@ static const AuditProcess pool = { .pid = 200, .uid = 1001, .gid = 1001, .profil
 static const AuditExpect pool_expect = { .uid = 1001, .gid = 1001, .parent = 100 };
 
 /* A status text with one line replaced: the way a broken sandbox would look. */
-static void status_with_text(const char *base, const char *key, const char *line, SandboxStatus *ret) {
+static void status_with_text(const char *base, const char *key, const char *line, ProcStatus *ret) {
         char text[1024];
         const char *at = strstr(base, key);
         const char *eol = strchr(at, '\n') + 1;
 
         cr_assert_lt(strlen(base) + strlen(line), sizeof(text));
         snprintf(text, sizeof(text), "%.*s%s%s", (int) (at - base), base, line, eol);
-        cr_assert_eq(sandbox_status_parse(text, ret), 0, "%s", text);
+        cr_assert_eq(proc_status_parse(text, ret), 0, "%s", text);
 }
 
-static void status_with(const char *key, const char *line, SandboxStatus *ret) {
+static void status_with(const char *key, const char *line, ProcStatus *ret) {
         status_with_text(pool_status, key, line, ret);
 }
 
@@ -81,10 +81,10 @@ ParameterizedTest(BadLine *line, audit, rejects_bad_lines) {
 }
 
 Test(audit, sandboxed_pool_passes) {
-        SandboxStatus st;
+        ProcStatus st;
         char why[256];
 
-        cr_assert_eq(sandbox_status_parse(pool_status, &st), 0);
+        cr_assert_eq(proc_status_parse(pool_status, &st), 0);
         cr_assert(audit_check(&pool, &pool_expect, &st, 100, why, sizeof(why)), "%s", why);
 }
 
@@ -113,7 +113,7 @@ ParameterizedTestParameters(audit, broken_pool_fails) {
 }
 
 ParameterizedTest(BrokenCase *c, audit, broken_pool_fails) {
-        SandboxStatus st;
+        ProcStatus st;
         char why[512];
 
         status_with(c->key, c->line, &st);
@@ -122,7 +122,7 @@ ParameterizedTest(BrokenCase *c, audit, broken_pool_fails) {
 }
 
 Test(audit, groups_of_the_user_pass_others_fail) {
-        SandboxStatus st;
+        ProcStatus st;
         gid_t groups[] = { 1001, 3000 };
         AuditExpect e = pool_expect;
         char why[256];
@@ -135,11 +135,11 @@ Test(audit, groups_of_the_user_pass_others_fail) {
 }
 
 Test(audit, pinned_uid_and_parent) {
-        SandboxStatus st;
+        ProcStatus st;
         AuditExpect e = pool_expect;
         char why[256];
 
-        cr_assert_eq(sandbox_status_parse(pool_status, &st), 0);
+        cr_assert_eq(proc_status_parse(pool_status, &st), 0);
         /* --expect-uid: what the operator knows overrides the supervisor's plan. */
         e.uid = 1002;
         cr_assert_not(audit_check(&pool, &e, &st, 100, why, sizeof(why)));
@@ -167,22 +167,22 @@ Test(audit, supervisor_bounding_set) {
                                         "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
                                         "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n";
         AuditProcess sup;
-        SandboxStatus st;
+        ProcStatus st;
         char why[512];
         AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(0) };
 
         cr_assert_eq(audit_process_parse("100 0 0 - supervisor", &sup), 0);
-        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_eq(proc_status_parse(text, &st), 0);
         /* CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8, CAP_KILL 5: 0x1e0, with every MPM as root. */
         cr_assert(audit_check(&sup, &e, &st, 1, why, sizeof(why)), "%s", why);
-        cr_assert_eq(sandbox_status_parse(unconfined, &st), 0);
+        cr_assert_eq(proc_status_parse(unconfined, &st), 0);
         cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
         cr_assert(strstr(why, "CapBnd"), "%s", why);
         cr_assert(strstr(why, "CapPrm"), "%s", why);
         cr_assert(strstr(why, "NoNewPrivs 0, expected 1"), "%s", why);
         /* Not root, it needs nothing (units/mpmd.service). */
         e.bounding_allowed = audit_supervisor_allowed(1000);
-        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_eq(proc_status_parse(text, &st), 0);
         cr_assert_not(audit_check(&sup, &e, &st, 1, why, sizeof(why)));
 }
 
@@ -193,7 +193,7 @@ Test(audit, supervisor_passes_nothing_on_and_gains_nothing) {
                                   "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
         AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(0) };
         AuditProcess sup;
-        SandboxStatus st;
+        ProcStatus st;
         char why[512];
 
         cr_assert_eq(audit_process_parse("100 0 0 - supervisor", &sup), 0);
@@ -218,11 +218,11 @@ Test(audit, unprivileged_supervisor_bounding_set) {
                                   "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
         AuditExpect e = { .bounding_allowed = audit_supervisor_allowed(1000) };
         AuditProcess sup;
-        SandboxStatus st;
+        ProcStatus st;
         char why[512];
 
         cr_assert_eq(audit_process_parse("100 1000 1000 - supervisor", &sup), 0);
-        cr_assert_eq(sandbox_status_parse(text, &st), 0);
+        cr_assert_eq(proc_status_parse(text, &st), 0);
         cr_assert(audit_check(&sup, &e, &st, 1, why, sizeof(why)), "%s", why);
         /* Without no_new_privs an exec could use it. */
         status_with_text(text, "NoNewPrivs:", "NoNewPrivs:\t0\n", &st);

@@ -105,3 +105,33 @@ Test(status_view, sums_saturate) {
         cr_assert_eq(d.busy, UINT32_MAX);
         cr_assert_eq(d.conns_total, UINT32_MAX);
 }
+
+/* `mpmctl status` and the status page read a slot the same way: a prefork process (or a worker
+ * process whose busy threads all wait) on a kept-alive connection is 'K' on both, not 'W'. */
+Test(status_view, a_keepalive_slot_shows_k_on_both_boards) {
+        static const ProcessSlot ka_procs[] = {
+                { .state = PROCESS_RUNNING }, /* prefork: its one slot waits on a kept-alive connection */
+                { .state = PROCESS_RUNNING }, /* worker: two threads wait, none reads or writes */
+                { .state = PROCESS_RUNNING }, /* worker: one waits, one writes */
+                { .state = PROCESS_RUNNING }, /* idle */
+        };
+        static const ProcessScore ka_scores[] = {
+                { .valid = true, .busy = 1, .keepalive = 1 },
+                { .valid = true, .busy = 2, .keepalive = 2, .ready = 1 },
+                { .valid = true, .busy = 2, .keepalive = 1 },
+                { .valid = true, .ready = 1 },
+        };
+        const StatusSource ka = { .procs = ka_procs, .scores = ka_scores, .n_procs = 4 };
+        HttpStatusData d = {};
+        char board[8];
+
+        cr_assert_eq(status_view_board(&ka, board, sizeof(board)), 4);
+        cr_assert_str_eq(board, "KKW_", "mpmctl status shows %s", board);
+        status_view_fill(&d, &ka, -1, &(ProcessScore) {});
+        cr_assert_eq(memcmp(d.scoreboard, board, 4), 0, "the status page shows %.4s, mpmctl status %s",
+                     d.scoreboard, board);
+
+        /* Bounded by the buffer, always terminated. */
+        cr_assert_eq(status_view_board(&ka, board, 3), 2);
+        cr_assert_str_eq(board, "KK");
+}
