@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "access-log.h"
-#include "date.h"
-#include "path.h"
+#include "http/access-log.h"
+#include "http/date.h"
+#include "http/path.h"
 
 /* ---- formats ------------------------------------------------------------------------------- */
 

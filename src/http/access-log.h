@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define ACCESS_LOG_BUFFER_SIZE (64 * 1024)
 

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi-exchange.h"
-#include "cgi.h"
-#include "date.h"
-#include "response.h"
+#include "http/cgi-exchange.h"
+#include "http/cgi.h"
+#include "http/date.h"
+#include "http/response.h"
 
 typedef enum CgiBodyMode {
         CGI_BODY_NONE,    /* head only */

@@ -23,8 +23,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "parser.h"
-#include "response.h"
+#include "http/parser.h"
+#include "http/response.h"
 
 typedef struct CgiExchange CgiExchange;
 

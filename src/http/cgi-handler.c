@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgi-run.h"
-#include "date.h"
-#include "handler.h"
-#include "server-logs.h"
-#include "log.h"
-#include "time-util.h"
+#include "http/cgi-run.h"
+#include "http/date.h"
+#include "http/handler.h"
+#include "http/server-logs.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
 
 /* A CGI request body is held in memory (a memfd) until the program starts: at most this much, or
  * LimitRequestBody when that is lower; more is 413. */

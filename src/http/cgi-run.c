@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgi-run.h"
-#include "macro.h"
-#include "path.h"
-#include "server.h"
+#include "http/cgi-run.h"
+#include "shared/macro.h"
+#include "http/path.h"
+#include "http/server.h"
 
 #define CGI_READ_BUFFER (16 * 1024)
 /* The launcher kills a program this long after CGITimeout: by then the connection has answered 504

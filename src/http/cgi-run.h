@@ -17,10 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cgi-exchange.h"
-#include "cgi.h"
-#include "macro.h"
-#include "request.h"
+#include "http/cgi-exchange.h"
+#include "http/cgi.h"
+#include "shared/macro.h"
+#include "http/request.h"
 
 /* ---- the script --------------------------------------------------------------------------- */
 

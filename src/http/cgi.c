@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cgi.h"
-#include "strv.h"
+#include "http/cgi.h"
+#include "shared/strv.h"
 
 /* ---- ScriptAlias -------------------------------------------------------------------------- */
 

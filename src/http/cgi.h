@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parser.h"
-#include "request.h"
-#include "site-config.h"
+#include "http/parser.h"
+#include "http/request.h"
+#include "http/site-config.h"
 
 /* ---- ScriptAlias -------------------------------------------------------------------------- */
 

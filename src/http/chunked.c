@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "chunked.h"
-#include "hex.h"
-#include "http-chars.h"
-#include "macro.h"
+#include "http/chunked.h"
+#include "shared/hex.h"
+#include "http/http-chars.h"
+#include "shared/macro.h"
 
 #define MAX_CHUNK_SIZE_DIGITS 16U
 #define MAX_CHUNK_SIZE ((uint64_t) INT64_MAX)

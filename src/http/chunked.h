@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parser.h"
+#include "http/parser.h"
 
 /* Chunked transfer coding (RFC 9112 §7.1), decoded in place. */
 typedef struct HttpChunked {

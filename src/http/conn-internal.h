@@ -14,12 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conn.h"
-#include "file-cache.h"
-#include "handler.h"
-#include "parser.h"
-#include "request.h"
-#include "response.h"
+#include "http/conn.h"
+#include "http/file-cache.h"
+#include "http/handler.h"
+#include "http/parser.h"
+#include "http/request.h"
+#include "http/response.h"
 
 #define IN_BUFFER_INITIAL 4096
 #define OUT_BUFFER_SIZE (16 * 1024) /* a response head plus a small file in one write */

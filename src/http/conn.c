@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn-internal.h"
-#include "log.h"
-#include "server-logs.h"
-#include "static.h"
-#include "time-util.h"
+#include "http/conn-internal.h"
+#include "shared/log.h"
+#include "http/server-logs.h"
+#include "http/static.h"
+#include "shared/time-util.h"
 
 #define REQUEST_POOL_MAX 64 /* request blocks a thread keeps for reuse */
 

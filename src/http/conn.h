@@ -32,9 +32,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "io.h"
-#include "macro.h"
-#include "server.h"
+#include "http/io.h"
+#include "shared/macro.h"
+#include "http/server.h"
 
 typedef enum HttpConnWant {
         HTTP_CONN_WANT_READ,     /* the client's connection readable */

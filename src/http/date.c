@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "date.h"
+#include "http/date.h"
 
 _Static_assert(sizeof(time_t) >= 8, "HTTP dates up to 9999 need a 64-bit time_t");
 

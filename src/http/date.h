@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define HTTP_DATE_LEN 29 /* strlen("Sun, 06 Nov 1994 08:49:37 GMT") */
 #define HTTP_LOG_TIME_LEN 28 /* strlen("[10/Oct/2000:13:55:36 -0700]") */

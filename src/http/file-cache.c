@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "file-cache.h"
-#include "path.h"
+#include "http/file-cache.h"
+#include "http/path.h"
 
 typedef struct CacheNode {
         FileCacheEntry e; /* first: the public view is a pointer to the node */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define FILE_CACHE_DATA_MAX (12 * 1024) /* files up to this size are kept in memory */
 #define FILE_CACHE_LINES_MAX 512

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
-#include "request.h"
-#include "response.h"
+#include "shared/macro.h"
+#include "http/request.h"
+#include "http/response.h"
 
 /* Room for a handler's state in the request block. */
 #define HTTP_HANDLER_SPACE 192

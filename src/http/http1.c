@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn-internal.h"
-#include "date.h"
-#include "log.h"
-#include "time-util.h"
+#include "http/conn-internal.h"
+#include "http/date.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
 
 #define SMALL_FILE_MAX (OUT_BUFFER_SIZE - 1024)
 #define LINGER_USEC (2 * USEC_PER_SEC)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
-#include "mime.h"
+#include "shared/macro.h"
+#include "http/mime.h"
 
 /* Open addressing with linear probing: entries are never removed, so no tombstones are needed.
  * The table is kept at most half full so probe chains stay short. */

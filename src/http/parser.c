@@ -11,10 +11,10 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "hex.h"
-#include "http-chars.h"
-#include "macro.h"
-#include "parser.h"
+#include "shared/hex.h"
+#include "http/http-chars.h"
+#include "shared/macro.h"
+#include "http/parser.h"
 
 /* RFC 9112 §2.2 lets a server skip "at least one" empty line before the request line; a client
  * that sends more than a few is not a browser working around an old bug. */

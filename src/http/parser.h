@@ -121,4 +121,4 @@ bool http_span_eq_ci(const char *buf, HttpSpan span, const char *s);
 const char *http_method_to_string(HttpMethod m);
 
 /* The chunked decoder, which shares the limits above. */
-#include "chunked.h"
+#include "http/chunked.h"

@@ -10,9 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "hex.h"
-#include "macro.h"
-#include "path.h"
+#include "shared/hex.h"
+#include "shared/macro.h"
+#include "http/path.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437 /* the same number on every architecture */

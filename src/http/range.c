@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "range.h"
+#include "http/range.h"
 
 /* A range-spec as written, before it meets the representation's length. */
 typedef struct RangeSpec {

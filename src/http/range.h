@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "response.h"
+#include "http/response.h"
 
 /* first..last, inclusive, both within the representation */
 typedef struct HttpRange {

@@ -9,15 +9,15 @@
 #include <strings.h>
 #include <time.h>
 
-#include "access-log.h"
-#include "cgi-run.h"
-#include "handler.h"
-#include "log.h"
-#include "path.h"
-#include "request.h"
-#include "server-logs.h"
-#include "static.h"
-#include "time-util.h"
+#include "http/access-log.h"
+#include "http/cgi-run.h"
+#include "http/handler.h"
+#include "shared/log.h"
+#include "http/path.h"
+#include "http/request.h"
+#include "http/server-logs.h"
+#include "http/static.h"
+#include "shared/time-util.h"
 
 void http_request_log(const HttpRequest *q, int level, const char *fmt, ...) {
         char message[512];

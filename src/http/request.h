@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
-#include "parser.h"
-#include "response.h"
-#include "server.h"
+#include "shared/macro.h"
+#include "http/parser.h"
+#include "http/response.h"
+#include "http/server.h"
 
 /* What a handler may ask of the connection. */
 typedef struct HttpRequestConn {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "response.h"
+#include "http/response.h"
 
 void http_response_init(HttpResponse *r) {
         /* Everything but the header lines' room, which is only ever read up to headers_len: zeroing

@@ -19,8 +19,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "macro.h"
-#include "parser.h"
+#include "shared/macro.h"
+#include "http/parser.h"
 
 #define HTTP_RESPONSE_HEADERS_MAX 2048
 

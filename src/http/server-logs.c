@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server-logs.h"
-#include "strv.h"
+#include "http/server-logs.h"
+#include "shared/strv.h"
 
 typedef struct SiteLog {
         AccessLog *log; /* one of HttpServerLogs.logs; NULL: the site does not log */

@@ -12,9 +12,9 @@
 
 #include <stdbool.h>
 
-#include "access-log.h"
-#include "server.h"
-#include "site-config.h"
+#include "http/access-log.h"
+#include "http/server.h"
+#include "http/site-config.h"
 
 /* Check a site's CustomLog as the configuration check needs: an absolute path and a format that
  * compiles. 0, or -EINVAL with *ret_error (malloc'd) saying what is wrong; -ENOMEM. */

@@ -7,9 +7,9 @@
 #include <strings.h>
 
 #include "build-config.h"
-#include "server.h"
-#include "server-logs.h"
-#include "strv.h"
+#include "http/server.h"
+#include "http/server-logs.h"
+#include "shared/strv.h"
 
 static void server_set_header(HttpServer *s, const char *value) {
         snprintf(s->server_header, sizeof(s->server_header), "%s", value);

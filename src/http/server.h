@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "mime.h"
-#include "parser.h"
-#include "site-config.h"
+#include "http/mime.h"
+#include "http/parser.h"
+#include "http/site-config.h"
 
 typedef struct HttpSite {
         char *name;                /* vhost name, or the ServerName of the main server */

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cgi.h"
-#include "server-logs.h"
-#include "site-config.h"
-#include "strv.h"
+#include "http/cgi.h"
+#include "http/server-logs.h"
+#include "http/site-config.h"
+#include "shared/strv.h"
 
 /* ---- RequestReadTimeout ------------------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "conf-table.h"
+#include "shared/conf-table.h"
 
 typedef enum ServerTokens {
         SERVER_TOKENS_PROD, /* Server: mpmd */

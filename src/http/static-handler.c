@@ -3,8 +3,8 @@
  * finds the file (DirectoryIndex, the file cache), evaluates the conditionals and ranges and fills
  * the response; the connection sends it (a small file in the same write as its head, a larger one
  * with sendfile). Nothing here allocates or makes a syscall: the hot path stays static.c's. */
-#include "handler.h"
-#include "static.h"
+#include "http/handler.h"
+#include "http/static.h"
 
 static int static_handler_start(HttpHandler *h, HttpResponse *resp) {
         http_static_serve(h->request, resp);

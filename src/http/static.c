@@ -8,13 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "date.h"
-#include "file-cache.h"
-#include "mime.h"
-#include "path.h"
-#include "range.h"
-#include "static.h"
-#include "strv.h"
+#include "http/date.h"
+#include "http/file-cache.h"
+#include "http/mime.h"
+#include "http/path.h"
+#include "http/range.h"
+#include "http/static.h"
+#include "shared/strv.h"
 
 static int errno_to_status(int r) {
         switch (-r) {

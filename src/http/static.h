@@ -11,8 +11,8 @@
  * sent from a dup of the cached fd, and no file is opened or stat'ed per request. */
 #pragma once
 
-#include "request.h"
-#include "response.h"
+#include "http/request.h"
+#include "http/response.h"
 
 /* The methods the static handler allows, for Allow headers. */
 #define HTTP_STATIC_ALLOW "GET, HEAD, OPTIONS"

@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include "build-config.h"
-#include "conf-table.h"
-#include "handler.h"
-#include "status.h"
-#include "strv.h"
+#include "shared/conf-table.h"
+#include "http/handler.h"
+#include "http/status.h"
+#include "shared/strv.h"
 
 bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret) {
         if (!shared)

@@ -4,8 +4,8 @@
 #include <limits.h>
 #include <sys/epoll.h>
 
-#include "accept.h"
-#include "log.h"
+#include "mpm/accept.h"
+#include "shared/log.h"
 
 void accept_pause_init(AcceptPause *p) {
         *p = (AcceptPause) {};

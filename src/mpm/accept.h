@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "mpm.h"
-#include "time-util.h"
+#include "mpm/mpm.h"
+#include "shared/time-util.h"
 
 #define ACCEPT_PAUSE_USEC (500 * USEC_PER_MSEC)
 

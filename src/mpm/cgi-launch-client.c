@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cgi-launcher.h"
-#include "cgi-wire.h"
-#include "fd-pass.h"
-#include "time-util.h"
+#include "mpm/cgi-launcher.h"
+#include "mpm/cgi-wire.h"
+#include "shared/fd-pass.h"
+#include "shared/time-util.h"
 
 #define CGI_REPLY_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 

@@ -22,15 +22,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgi-launcher.h"
-#include "cgi-wire.h"
-#include "cgi-stderr.h"
-#include "cgi.h"
-#include "fd-pass.h"
-#include "log-channel.h"
-#include "log.h"
-#include "path.h"
-#include "time-util.h"
+#include "mpm/cgi-launcher.h"
+#include "mpm/cgi-wire.h"
+#include "mpm/cgi-stderr.h"
+#include "http/cgi.h"
+#include "shared/fd-pass.h"
+#include "mpm/log-channel.h"
+#include "shared/log.h"
+#include "http/path.h"
+#include "shared/time-util.h"
 
 #define CGI_KILL_GRACE_DEFAULT (2 * USEC_PER_SEC)
 #define CGI_MAX_PROGRAMS_DEFAULT 1024

@@ -45,9 +45,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "cgi-run.h"
-#include "macro.h"
-#include "site-limits.h"
+#include "http/cgi-run.h"
+#include "shared/macro.h"
+#include "mpm/site-limits.h"
 
 /* ---- the launcher process ----------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "cgi-stderr.h"
+#include "mpm/cgi-stderr.h"
 
 /* The escaped form of c in out (at most 4 bytes); returns its length. */
 static size_t escape_byte(unsigned char c, char out[static 4]) {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define CGI_STDERR_LINE_MAX 1024 /* escaped bytes of one line, the marker not counted */
 #define CGI_STDERR_CUT_MARKER " [line cut]"

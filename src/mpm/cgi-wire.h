@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "cgi.h"
+#include "http/cgi.h"
 
 #define CGI_WIRE_MAGIC UINT32_C(0x6367696c) /* "cgil" */
 #define CGI_WIRE_FDS 6                      /* script, dir, stdin, stdout, reply, [the site's error log] */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "client-table.h"
-#include "macro.h"
+#include "mpm/client-table.h"
+#include "shared/macro.h"
 
 #define CLIENT_TABLE_MIN 64
 

@@ -7,11 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn-driver.h"
-#include "mpm.h"
-#include "server-logs.h"
-#include "socket-io.h"
-#include "time-util.h"
+#include "mpm/conn-driver.h"
+#include "mpm/mpm.h"
+#include "http/server-logs.h"
+#include "mpm/socket-io.h"
+#include "shared/time-util.h"
 
 #define DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 

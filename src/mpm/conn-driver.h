@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 
-#include "conn.h"
-#include "scoreboard.h"
+#include "http/conn.h"
+#include "mpm/scoreboard.h"
 
 typedef struct ConnDriverStop {
         int fd;         /* readable when the process was asked to stop; -1: none */

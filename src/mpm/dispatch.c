@@ -16,19 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accept.h"
-#include "client-table.h"
-#include "conn-driver.h"
-#include "date.h"
-#include "dispatch.h"
-#include "event.h"
-#include "fd-pass.h"
-#include "log.h"
-#include "maintain.h"
-#include "parser.h"
-#include "response.h"
-#include "socket-io.h"
-#include "time-util.h"
+#include "mpm/accept.h"
+#include "mpm/client-table.h"
+#include "mpm/conn-driver.h"
+#include "http/date.h"
+#include "mpm/dispatch.h"
+#include "mpm/event.h"
+#include "shared/fd-pass.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "http/parser.h"
+#include "http/response.h"
+#include "mpm/socket-io.h"
+#include "shared/time-util.h"
 
 #define DISPATCH_SWEEP_USEC (250 * USEC_PER_MSEC)
 #define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)

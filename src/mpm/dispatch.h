@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpm.h"
-#include "server.h"
+#include "mpm/mpm.h"
+#include "http/server.h"
 
 typedef struct DispatchSpec {
         const Listener *listeners; /* the shared sockets */

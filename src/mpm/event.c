@@ -22,16 +22,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "accept.h"
-#include "conn-driver.h"
-#include "event.h"
-#include "fd-pass.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "server-logs.h"
-#include "socket-io.h"
-#include "time-util.h"
+#include "mpm/accept.h"
+#include "mpm/conn-driver.h"
+#include "mpm/event.h"
+#include "shared/fd-pass.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "http/server-logs.h"
+#include "mpm/socket-io.h"
+#include "shared/time-util.h"
 
 #define EVENT_SERVER_LIMIT_MAX 1024
 #define EVENT_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)

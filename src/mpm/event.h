@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpm.h"
+#include "mpm/mpm.h"
 
 typedef struct EventLoopSpec {
         const Listener *listeners; /* accepted from (EPOLLEXCLUSIVE); may be a subset of the generation's */

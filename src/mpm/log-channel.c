@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fd-pass.h"
-#include "log-channel.h"
-#include "macro.h"
+#include "shared/fd-pass.h"
+#include "mpm/log-channel.h"
+#include "shared/macro.h"
 
 #define LOG_CHANNEL_MAGIC 0x6d706c67u /* "mplg" */
 

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fd-pass.h"
+#include "shared/fd-pass.h"
 
 /* Every message goes through fd-pass.h: it carries at most FD_PASS_MAX files. */
 #define LOG_CHANNEL_FDS_MAX FD_PASS_MAX

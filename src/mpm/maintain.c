@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "maintain.h"
+#include "mpm/maintain.h"
 
 void spare_state_init(SpareState *s) {
         *s = (SpareState) { .spawn_rate = 1 };

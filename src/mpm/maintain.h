@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 /* Exit codes of a worker process. FATAL means "restarting me will not help" (bad configuration,
  * sandbox refused): the supervisor stops respawning, like Apache's APEXIT_CHILDFATAL and nginx's

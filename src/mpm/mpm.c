@@ -5,14 +5,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "fd-pass.h"
-#include "log-channel.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "server-logs.h"
-#include "server.h"
-#include "status.h"
+#include "shared/fd-pass.h"
+#include "mpm/log-channel.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "http/server-logs.h"
+#include "http/server.h"
+#include "http/status.h"
 
 /* The static build links exactly one MPM; meson names its table (mpm_NAME_module). A build with
  * shared MPMs has none built in. */

@@ -16,9 +16,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "conf-table.h"
-#include "sandbox.h"
-#include "scoreboard.h"
+#include "shared/conf-table.h"
+#include "mpm/sandbox.h"
+#include "mpm/scoreboard.h"
 
 #define MPM_MAGIC_NUMBER 20261203u /* module ABI: a module built for another version is refused */
 

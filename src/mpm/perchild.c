@@ -24,15 +24,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dispatch.h"
-#include "event.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "server-logs.h"
-#include "server.h"
-#include "site-limits.h"
-#include "strv.h"
+#include "mpm/dispatch.h"
+#include "mpm/event.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "http/server-logs.h"
+#include "http/server.h"
+#include "mpm/site-limits.h"
+#include "shared/strv.h"
 
 #define PERCHILD_SERVER_LIMIT_MAX 4096
 #define PERCHILD_DEFAULT_POOL_ROLE "pool [Server]"

@@ -11,15 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "accept.h"
-#include "conn-driver.h"
-#include "socket-io.h"
-#include "server-logs.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "scoreboard.h"
-#include "time-util.h"
+#include "mpm/accept.h"
+#include "mpm/conn-driver.h"
+#include "mpm/socket-io.h"
+#include "http/server-logs.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "mpm/scoreboard.h"
+#include "shared/time-util.h"
 
 #define PREFORK_SERVER_LIMIT_MAX 200000 /* Apache's MAX_SERVER_LIMIT */
 /* Connections a worker takes in a row without epoll_wait, when they are waiting: few enough that a

@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "sandbox.h"
+#include "shared/macro.h"
+#include "mpm/sandbox.h"
 
 /* Capability numbers are probed up to this bound: the kernel may know more than our headers. */
 #define SANDBOX_CAP_PROBE_MAX 64

@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proc-status.h"
+#include "shared/proc-status.h"
 
 typedef enum SandboxProfile {
         SANDBOX_PROFILE_WORKER,       /* worker MPM processes: the serving allow-list, and threads

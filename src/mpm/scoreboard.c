@@ -6,8 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "scoreboard.h"
+#include "shared/macro.h"
+#include "mpm/scoreboard.h"
 
 /* Copied out of shared memory this many slots at a time: a bounded stack buffer, so that reading a
  * segment can never fail for lack of memory and never reads a slot twice. */

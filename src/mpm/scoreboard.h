@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
 /* Upper bound on worker slots in one segment (Apache's ThreadLimit tops out at 20000). */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "site-limits.h"
+#include "mpm/site-limits.h"
 
 const char *const site_limits_keys[SITE_LIMITS_N_KEYS] = {
         [SITE_LIMIT_MAX_PROCESSES] = "MaxProcesses",

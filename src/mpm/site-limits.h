@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "conf-table.h"
+#include "shared/conf-table.h"
 
 typedef struct SiteLimits {
         uint32_t max_processes;       /* MaxProcesses: tasks of the site's uid; 0: none */

@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "socket-io.h"
+#include "mpm/socket-io.h"
 
 /* A plain socket only waits in the direction of the call (io.h). */
 static ssize_t sock_read(void *ctx, void *buf, size_t n) {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "conn.h"
+#include "http/conn.h"
 
 extern const HttpIo socket_io;
 

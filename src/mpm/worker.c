@@ -15,14 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "accept.h"
-#include "conn-driver.h"
-#include "socket-io.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "server-logs.h"
-#include "time-util.h"
+#include "mpm/accept.h"
+#include "mpm/conn-driver.h"
+#include "mpm/socket-io.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "http/server-logs.h"
+#include "shared/time-util.h"
 
 #define WORKER_SERVER_LIMIT_MAX 20000
 #define WORKER_THREAD_LIMIT_MAX 20000

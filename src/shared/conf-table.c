@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf-table.h"
+#include "shared/conf-table.h"
 
 #define KIB UINT64_C(1024)
 #define MIB (KIB * 1024)

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
-#include "strv.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
 
 typedef enum ConfType {
         CONF_STRING, /* any non-empty string */

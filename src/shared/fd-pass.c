@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* fd-pass.c — see fd-pass.h. Written by hand: libsystemd's equivalents (sd_pid_notify_with_fds,
  * the bus) carry their own protocols, and none of them receives with truncation detection. */
-#include "fd-pass.h"
+#include "shared/fd-pass.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 typedef union {
         struct cmsghdr align;

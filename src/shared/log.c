@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "shared/log.h"
 
 static int log_max_level = LOG_PRI_INFO;
 static int log_fd = STDERR_FILENO;

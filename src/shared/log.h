@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 /* syslog priorities */
 enum {

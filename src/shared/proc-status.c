@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "proc-status.h"
+#include "shared/macro.h"
+#include "shared/proc-status.h"
 
 enum {
         SEEN_UID = 1u << 0,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strv.h"
+#include "shared/strv.h"
 
 size_t strv_length(char *const *l) {
         size_t n = 0;

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 usec_t now_usec(clockid_t clock);
 usec_t timespec_to_usec(const struct timespec *ts);

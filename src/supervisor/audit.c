@@ -9,10 +9,10 @@
 #include <sys/capability.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "conf-table.h"
-#include "macro.h"
-#include "privileges.h"
+#include "supervisor/audit.h"
+#include "shared/conf-table.h"
+#include "shared/macro.h"
+#include "supervisor/privileges.h"
 
 #define CAP_BIT(c) (UINT64_C(1) << (c))
 

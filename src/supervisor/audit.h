@@ -32,8 +32,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "proc-status.h"
-#include "site-limits.h"
+#include "shared/proc-status.h"
+#include "mpm/site-limits.h"
 
 #define AUDIT_ROLE_MAX 64
 #define AUDIT_PROFILE_MAX 32

@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgi-host.h"
-#include "cgi-launcher.h"
-#include "log-channel.h"
-#include "log.h"
-#include "macro.h"
-#include "maintain.h"
+#include "supervisor/cgi-host.h"
+#include "mpm/cgi-launcher.h"
+#include "mpm/log-channel.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "mpm/maintain.h"
 
 /* A launcher that lived at least this long was not failing to start. */
 #define CGI_HOST_HEALTHY_USEC (1 * USEC_PER_SEC)

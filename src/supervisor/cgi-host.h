@@ -19,10 +19,10 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "sandbox.h"
-#include "scoreboard.h"
-#include "site-limits.h"
-#include "time-util.h"
+#include "mpm/sandbox.h"
+#include "mpm/scoreboard.h"
+#include "mpm/site-limits.h"
+#include "shared/time-util.h"
 
 typedef struct CgiHost {
         int sock[2];           /* [0] the launcher's end, [1] the end every worker inherits */

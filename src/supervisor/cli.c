@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "build-config.h"
-#include "cli.h"
-#include "config.h"
-#include "strv.h"
+#include "supervisor/cli.h"
+#include "supervisor/config.h"
+#include "shared/strv.h"
 
 int cli_parse(int argc, char *argv[], CliOptions *ret) {
         CliOptions o = { .action = CLI_RUN, .config_file = DEFAULT_CONFIG_FILE };

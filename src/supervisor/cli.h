@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "supervisor/config.h"
 
 typedef enum CliAction {
         CLI_RUN,

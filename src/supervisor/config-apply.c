@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config-loader.h"
+#include "supervisor/config-loader.h"
 
 /* ---- applying entries --------------------------------------------------------------------- */
 

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config-loader.h"
-#include "site-limits.h"
-#include "strv.h"
+#include "supervisor/config-loader.h"
+#include "mpm/site-limits.h"
+#include "shared/strv.h"
 
 static void check_directory(Loader *l, const char *label, const KeySource *k, const char *path) {
         const char *file;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "supervisor/config.h"
 
 /* The supervisor's own [Server] keys, the keys only a [VirtualHost] has, an empty table (an MPM
  * without directives) and the section names of every MPM of the project (config.c). */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config-loader.h"
+#include "supervisor/config-loader.h"
 
 
 /* "mpm_event_module" → "event"; NULL when the name is not of that form. */

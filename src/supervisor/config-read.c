@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "config-loader.h"
-#include "strv.h"
+#include "supervisor/config-loader.h"
+#include "shared/strv.h"
 
 static char *mfree_str(char *p) {
         free(p);

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config-loader.h"
-#include "site-limits.h"
-#include "strv.h"
+#include "supervisor/config-loader.h"
+#include "mpm/site-limits.h"
+#include "shared/strv.h"
 
 static const char *const log_level_names[] = {
         "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug", NULL,

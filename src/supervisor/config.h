@@ -15,10 +15,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "conf-table.h"
-#include "mpm.h"
-#include "site-config.h"
-#include "site-limits.h"
+#include "shared/conf-table.h"
+#include "mpm/mpm.h"
+#include "http/site-config.h"
+#include "mpm/site-limits.h"
 
 typedef enum LogLevel {
         LOG_LEVEL_EMERG,

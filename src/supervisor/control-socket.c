@@ -12,9 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control-socket.h"
-#include "log.h"
-#include "macro.h"
+#include "supervisor/control-socket.h"
+#include "shared/log.h"
+#include "shared/macro.h"
 
 #define CONTROL_MESSAGE_MAX 4096
 #define CONTROL_SEND_WAIT_MS 1000

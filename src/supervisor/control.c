@@ -5,15 +5,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "generation-status.h"
-#include "log.h"
-#include "macro.h"
-#include "sandbox.h"
-#include "site-failure.h"
-#include "status-view.h"
-#include "supervisor-state.h"
-#include "time-util.h"
+#include "supervisor/control.h"
+#include "supervisor/generation-status.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "mpm/sandbox.h"
+#include "supervisor/site-failure.h"
+#include "supervisor/status-view.h"
+#include "supervisor/supervisor-state.h"
+#include "shared/time-util.h"
 
 static void control_status(void *userdata, ControlClient *c) {
         Supervisor *s = userdata;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fd-limit.h"
-#include "mpm.h"
+#include "supervisor/fd-limit.h"
+#include "mpm/mpm.h"
 
 /* fs.nr_open: RLIMIT_NOFILE may not be set above it, whatever the hard limit says. */
 static rlim_t nr_open(void) {

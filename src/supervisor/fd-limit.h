@@ -16,8 +16,8 @@
 
 #include <sys/resource.h>
 
-#include "conf-table.h"
-#include "config.h"
+#include "shared/conf-table.h"
+#include "supervisor/config.h"
 
 #define FD_LIMIT_RESERVED 64
 

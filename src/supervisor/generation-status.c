@@ -15,11 +15,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "generation-status.h"
-#include "log.h"
-#include "macro.h"
-#include "site-failure.h"
-#include "status-view.h"
+#include "supervisor/generation-status.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "supervisor/site-failure.h"
+#include "supervisor/status-view.h"
 
 /* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
  * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */

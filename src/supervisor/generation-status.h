@@ -6,8 +6,8 @@
  * every segment validated and its counters held to what is plausible (scoreboard.h). */
 #pragma once
 
-#include "mpm.h"
-#include "supervisor-state.h"
+#include "mpm/mpm.h"
+#include "supervisor/supervisor-state.h"
 
 /* The server's segment of sg (sg->status, sg->status_ro); 0 or -errno. */
 int generation_status_create(SupGeneration *sg);

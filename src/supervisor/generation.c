@@ -19,22 +19,22 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "access-log.h"
+#include "http/access-log.h"
 #include "build-config.h"
-#include "cgi-host.h"
-#include "fd-pass.h"
-#include "generation-status.h"
-#include "log-channel.h"
-#include "log.h"
-#include "maintain.h"
-#include "sandbox.h"
-#include "server-logs.h"
-#include "server.h"
-#include "site-failure.h"
-#include "site-paths.h"
-#include "strv.h"
-#include "supervisor-state.h"
-#include "time-util.h"
+#include "supervisor/cgi-host.h"
+#include "shared/fd-pass.h"
+#include "supervisor/generation-status.h"
+#include "mpm/log-channel.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/sandbox.h"
+#include "http/server-logs.h"
+#include "http/server.h"
+#include "supervisor/site-failure.h"
+#include "supervisor/site-paths.h"
+#include "shared/strv.h"
+#include "supervisor/supervisor-state.h"
+#include "shared/time-util.h"
 
 unsigned generation_count(const SupGeneration *sg, ProcessState state) {
         unsigned n = 0;

@@ -11,9 +11,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "conf-table.h"
-#include "listeners.h"
-#include "socket-io.h"
+#include "shared/conf-table.h"
+#include "supervisor/listeners.h"
+#include "mpm/socket-io.h"
 
 #define LISTEN_BACKLOG 511
 #define LISTEN_DEFER_ACCEPT_SEC 1

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "mpm.h"
+#include "mpm/mpm.h"
 
 typedef struct ListenerSet {
         Listener *items;

@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include "build-config.h"
-#include "cli.h"
-#include "config.h"
-#include "fd-limit.h"
-#include "log.h"
-#include "privileges.h"
-#include "supervisor.h"
+#include "supervisor/cli.h"
+#include "supervisor/config.h"
+#include "supervisor/fd-limit.h"
+#include "shared/log.h"
+#include "supervisor/privileges.h"
+#include "supervisor/supervisor.h"
 
 #define EXIT_USAGE 2
 

@@ -18,10 +18,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "supervisor/audit.h"
 #include "build-config.h"
-#include "conf-table.h"
-#include "macro.h"
+#include "shared/conf-table.h"
+#include "shared/macro.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3

@@ -6,7 +6,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "privileges.h"
+#include "supervisor/privileges.h"
 
 /* Capability numbers are probed up to this bound: the kernel may know more than our headers. */
 #define PRIVILEGES_CAP_PROBE_MAX 64

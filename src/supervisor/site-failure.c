@@ -33,15 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "macro.h"
-#include "maintain.h"
-#include "server.h"
-#include "generation-status.h"
-#include "site-failure.h"
-#include "site-paths.h"
-#include "strv.h"
-#include "time-util.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "mpm/maintain.h"
+#include "http/server.h"
+#include "supervisor/generation-status.h"
+#include "supervisor/site-failure.h"
+#include "supervisor/site-paths.h"
+#include "shared/strv.h"
+#include "shared/time-util.h"
 
 static bool generation_slot_is_site(const SupGeneration *sg, unsigned slot, size_t site) {
         return sg->g.ops->slot_site && sg->g.ops->slot_site(&sg->g, slot) == (int) site;

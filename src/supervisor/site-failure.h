@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "supervisor-state.h"
+#include "supervisor/supervisor-state.h"
 
 /* After generation_new(), once sg is current or pending: mark the sites whose paths could not be
  * opened (g.site_failed set while building). */

@@ -14,12 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "access-log.h"
-#include "fd-pass.h"
-#include "macro.h"
-#include "sandbox.h"
-#include "site-open.h"
-#include "time-util.h"
+#include "http/access-log.h"
+#include "shared/fd-pass.h"
+#include "shared/macro.h"
+#include "mpm/sandbox.h"
+#include "supervisor/site-open.h"
+#include "shared/time-util.h"
 
 /* One answer per path, in order: the result (0 or -errno) and, for a directory, its descriptor. */
 typedef struct SiteOpenAnswer {

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "access-log.h"
-#include "log.h"
-#include "macro.h"
-#include "server.h"
-#include "site-open.h"
-#include "site-paths.h"
-#include "strv.h"
+#include "http/access-log.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "http/server.h"
+#include "supervisor/site-open.h"
+#include "supervisor/site-paths.h"
+#include "shared/strv.h"
 
 /* A per-user MPM's site with a User of its own: its paths are the site's to change, so a root
  * supervisor opens them only as that user (site-open.h). Otherwise they are the operator's, opened

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "supervisor-state.h"
+#include "supervisor/config.h"
+#include "supervisor/supervisor-state.h"
 
 /* Are v's paths opened as v's user (site_paths_add_site()) rather than with ours? */
 bool site_paths_are_its_own(const Config *config, const ConfigVhost *v);

@@ -16,16 +16,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgi-host.h"
-#include "cgi-launcher.h"
-#include "generation-status.h"
-#include "log-channel.h"
-#include "log.h"
-#include "maintain.h"
-#include "sandbox.h"
-#include "server-logs.h"
-#include "supervisor-state.h"
-#include "time-util.h"
+#include "supervisor/cgi-host.h"
+#include "mpm/cgi-launcher.h"
+#include "supervisor/generation-status.h"
+#include "mpm/log-channel.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/sandbox.h"
+#include "http/server-logs.h"
+#include "supervisor/supervisor-state.h"
+#include "shared/time-util.h"
 
 static int close_all_but(const int *keep, size_t n) {
         /* keep[] is sorted ascending. Everything else goes, so a worker holds nothing of the

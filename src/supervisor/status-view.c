@@ -2,7 +2,7 @@
 /* status-view.c — see status-view.h. */
 #include <stdint.h>
 
-#include "status-view.h"
+#include "supervisor/status-view.h"
 
 static uint64_t add64(uint64_t a, uint64_t b) {
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;

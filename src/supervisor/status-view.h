@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "mpm.h"
-#include "status.h"
+#include "mpm/mpm.h"
+#include "http/status.h"
 
 typedef struct StatusSource {
         const ProcessSlot *procs;   /* the generation's process table */

@@ -14,13 +14,13 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "cgi-host.h"
-#include "config.h"
-#include "control-socket.h"
-#include "listeners.h"
-#include "mpm.h"
-#include "status.h"
-#include "supervisor.h"
+#include "supervisor/cgi-host.h"
+#include "supervisor/config.h"
+#include "supervisor/control-socket.h"
+#include "supervisor/listeners.h"
+#include "mpm/mpm.h"
+#include "http/status.h"
+#include "supervisor/supervisor.h"
 
 typedef struct Supervisor Supervisor;
 typedef struct SupGeneration SupGeneration;

@@ -13,18 +13,18 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "control.h"
-#include "generation-status.h"
-#include "listeners.h"
-#include "log.h"
-#include "maintain.h"
-#include "privileges.h"
-#include "server-logs.h"
-#include "site-failure.h"
-#include "supervisor-state.h"
-#include "supervisor.h"
-#include "time-util.h"
+#include "supervisor/config.h"
+#include "supervisor/control.h"
+#include "supervisor/generation-status.h"
+#include "supervisor/listeners.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "supervisor/privileges.h"
+#include "http/server-logs.h"
+#include "supervisor/site-failure.h"
+#include "supervisor/supervisor-state.h"
+#include "supervisor/supervisor.h"
+#include "shared/time-util.h"
 
 #define MAINTAIN_INTERVAL_USEC (1 * USEC_PER_SEC)
 #define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)

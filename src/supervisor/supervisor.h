@@ -8,7 +8,7 @@
  * status through scoreboard segments it maps read-only and validates. */
 #pragma once
 
-#include "config.h"
+#include "supervisor/config.h"
 
 typedef struct SupervisorOptions {
         const char *config_file;

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "mpm.h"
+#include "supervisor/config.h"
+#include "mpm/mpm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgi-run.h"
-#include "conn.h"
+#include "http/cgi-run.h"
+#include "http/conn.h"
 #include "memory-io.h"
-#include "server.h"
-#include "site-config.h"
+#include "http/server.h"
+#include "http/site-config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conn.h"
+#include "http/conn.h"
 
 typedef struct MemoryIo {
         const char *in;

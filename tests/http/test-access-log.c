@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "access-log.h"
-#include "conn.h"
+#include "http/access-log.h"
+#include "http/conn.h"
 #include "memory-io.h"
-#include "server-logs.h"
-#include "site-config.h"
+#include "http/server-logs.h"
+#include "http/site-config.h"
 
 #define T_2000 971211336ULL /* 10/Oct/2000:13:55:36 -0700 */
 /* The line of Apache's documentation for its example request, in the common format. */

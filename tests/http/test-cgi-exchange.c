@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi-exchange.h"
-#include "cgi.h"
-#include "macro.h"
+#include "http/cgi-exchange.h"
+#include "http/cgi.h"
+#include "shared/macro.h"
 
 #define DATE "Sun, 06 Nov 1994 08:49:37 GMT"
 #define SERVER "Server: mpmd\r\n"

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi.h"
-#include "macro.h"
-#include "parser.h"
-#include "strv.h"
+#include "http/cgi.h"
+#include "shared/macro.h"
+#include "http/parser.h"
+#include "shared/strv.h"
 
 static const HttpParserLimits limits = { .request_line = 8190, .field_size = 8190, .fields = 100 };
 

@@ -13,15 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgi-launcher.h"
-#include "cgi-run.h"
-#include "cgi-wire.h"
-#include "conn.h"
+#include "mpm/cgi-launcher.h"
+#include "http/cgi-run.h"
+#include "mpm/cgi-wire.h"
+#include "http/conn.h"
 #include "docroot.h"
-#include "fd-pass.h"
+#include "shared/fd-pass.h"
 #include "memory-io.h"
-#include "server.h"
-#include "site-config.h"
+#include "http/server.h"
+#include "http/site-config.h"
 
 static char *root;
 static HttpSiteConfig cfg;

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "http/conn.h"
 #include "docroot.h"
 #include "memory-io.h"
-#include "server.h"
-#include "site-config.h"
+#include "http/server.h"
+#include "http/site-config.h"
 
 static char *root;
 static HttpSiteConfig cfg;

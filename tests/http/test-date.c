@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "date.h"
-#include "macro.h"
+#include "http/date.h"
+#include "shared/macro.h"
 
 #define RFC_EXAMPLE 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT, the example of RFC 9110 */
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "docroot.h"
-#include "file-cache.h"
+#include "http/file-cache.h"
 
 #define VALID USEC_PER_SEC
 #define T0 (100 * USEC_PER_SEC)

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "mime.h"
+#include "shared/macro.h"
+#include "http/mime.h"
 
 static MimeTable *table;
 static char types_file[64];

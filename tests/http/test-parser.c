@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
-#include "parser.h"
+#include "shared/macro.h"
+#include "http/parser.h"
 
 /* Small limits so the table can reach 414 and 431 with short requests. */
 static const HttpParserLimits table_limits = { .request_line = 64, .field_size = 64, .fields = 8 };

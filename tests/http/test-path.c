@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "path.h"
+#include "shared/macro.h"
+#include "http/path.h"
 
 /* ---- http_path_normalize ---- */
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "range.h"
+#include "http/range.h"
 
 /* Arrays, not pointers: criterion copies parameters into the process that runs the test. */
 typedef struct RangeCase {

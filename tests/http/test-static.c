@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "http/conn.h"
 #include "docroot.h"
 #include "memory-io.h"
-#include "server.h"
-#include "site-config.h"
+#include "http/server.h"
+#include "http/site-config.h"
 
 #define BIG_SIZE (200 * 1024) /* larger than the connection's output buffer */
 #define MTIME 971211336       /* Tue, 10 Oct 2000 20:55:36 GMT */

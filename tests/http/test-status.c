@@ -4,8 +4,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "status.h"
-#include "strv.h"
+#include "http/status.h"
+#include "shared/strv.h"
 
 static const char *const auto_keys[] = {
         "ServerVersion", "ServerMPM", "Server Built", "CurrentTime", "RestartTime",

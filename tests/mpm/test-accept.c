@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "accept.h"
-#include "log.h"
+#include "mpm/accept.h"
+#include "shared/log.h"
 
 #define MS USEC_PER_MSEC
 

@@ -23,12 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgi-launcher.h"
-#include "cgi.h"
-#include "macro.h"
-#include "parser.h"
-#include "sandbox.h"
-#include "time-util.h"
+#include "mpm/cgi-launcher.h"
+#include "http/cgi.h"
+#include "shared/macro.h"
+#include "http/parser.h"
+#include "mpm/sandbox.h"
+#include "shared/time-util.h"
 
 #define HANG_BOUND_MS 20000 /* generous: only there to turn a hang into a failure */
 

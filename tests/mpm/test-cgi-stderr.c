@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cgi-stderr.h"
+#include "mpm/cgi-stderr.h"
 
 /* Every line of input (fed in chunks of chunk bytes), joined with "|", the last partial one too. */
 static char *lines_of(const char *in, size_t in_len, size_t chunk) {

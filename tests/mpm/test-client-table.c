@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "client-table.h"
-#include "macro.h"
+#include "mpm/client-table.h"
+#include "shared/macro.h"
 
 static ClientKey key4(const char *a) {
         struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(1234) };

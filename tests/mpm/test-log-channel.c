@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log-channel.h"
-#include "macro.h"
+#include "mpm/log-channel.h"
+#include "shared/macro.h"
 
 static int tmp_file(char *path) {
         int fd = mkstemp(path);

@@ -9,8 +9,8 @@
 #include <limits.h>
 #include <stdio.h>
 
-#include "macro.h"
-#include "maintain.h"
+#include "shared/macro.h"
+#include "mpm/maintain.h"
 
 typedef struct Tick {
         unsigned idle, active, per_process, min_spare, max_spare, max_processes, free_slots;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf-table.h"
-#include "mpm.h"
+#include "shared/conf-table.h"
+#include "mpm/mpm.h"
 
 extern const MpmOps mpm_prefork_module, mpm_worker_module, mpm_event_module;
 

@@ -55,8 +55,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "sandbox.h"
+#include "shared/macro.h"
+#include "mpm/sandbox.h"
 
 #define NOBODY 65534
 

@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "scoreboard.h"
+#include "shared/macro.h"
+#include "mpm/scoreboard.h"
 
 static const char valid_states[] = { WS_OPEN,      WS_STARTING, WS_READY,   WS_READ,    WS_WRITE,
                                      WS_KEEPALIVE, WS_CLOSING,  WS_LOGGING, WS_GRACEFUL, WS_IDLE_KILL };

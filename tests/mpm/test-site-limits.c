@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "conf-table.h"
-#include "site-limits.h"
+#include "shared/conf-table.h"
+#include "mpm/site-limits.h"
 
 Test(site_limits, zero_means_no_rlimit) {
         SiteRlimit r[3];

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf-table.h"
-#include "site-config.h"
-#include "strv.h"
+#include "shared/conf-table.h"
+#include "http/site-config.h"
+#include "shared/strv.h"
 
 /* Parameters hold their strings inline: criterion 2.4.1 runs each case in a re-executed PIE
  * binary, where a pointer into the parent's image (a string literal) is not valid. */

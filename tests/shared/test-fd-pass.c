@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fd-pass.h"
-#include "macro.h"
+#include "shared/fd-pass.h"
+#include "shared/macro.h"
 
 static int open_fds(void) {
         int n = 0;

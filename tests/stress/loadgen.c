@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define RESPONSE_HEAD_MAX (64 * 1024)
 #define FAILURES_SHOWN 20

@@ -25,14 +25,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn-driver.h"
-#include "log.h"
-#include "maintain.h"
-#include "mpm.h"
-#include "scoreboard.h"
-#include "server-logs.h"
-#include "socket-io.h"
-#include "time-util.h"
+#include "mpm/conn-driver.h"
+#include "shared/log.h"
+#include "mpm/maintain.h"
+#include "mpm/mpm.h"
+#include "mpm/scoreboard.h"
+#include "http/server-logs.h"
+#include "mpm/socket-io.h"
+#include "shared/time-util.h"
 
 #define HOSTILE_SCRIBBLE_MSEC 20
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "supervisor/audit.h"
 
 /* A perchild pool process as the sandbox leaves it: site ids, nothing else. */
 static const char pool_status[] = "Name:\tmpmd\n"

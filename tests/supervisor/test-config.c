@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "strv.h"
+#include "supervisor/config.h"
+#include "shared/strv.h"
 
 /* ---- a fake MPM ---------------------------------------------------------------------------- */
 
@@ -992,10 +992,10 @@ Test(config, a_good_module_is_loaded_and_its_section_applied) {
                 cr_skip_test("no C compiler (cc) to build a module at run time");
         if (!root)
                 cr_skip_test("MPMD_SOURCE_ROOT is not set: mpm.h is needed to build a module");
-        snprintf(extra, sizeof(extra), "-I%s/src/mpm -I%s/src/shared", root, root);
+        snprintf(extra, sizeof(extra), "-I%s/src", root);
         build_module("tiny",
                      "#include <stddef.h>\n"
-                     "#include \"mpm.h\"\n"
+                     "#include \"mpm/mpm.h\"\n"
                      "typedef struct { uint32_t workers; } Tiny;\n"
                      "static const ConfItem d[] = {\n"
                      "        { \"Workers\", CONF_UINT, offsetof(Tiny, workers), \"4\", 1, 64 },\n"

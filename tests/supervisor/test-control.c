@@ -3,8 +3,8 @@
  * whole, so "stop" and "stop --now" are two commands and a prefix or an extension is none. */
 #include <criterion/criterion.h>
 
-#include "control-socket.h"
-#include "macro.h"
+#include "supervisor/control-socket.h"
+#include "shared/macro.h"
 
 static void handler_a(void *userdata, ControlClient *c) {
 }

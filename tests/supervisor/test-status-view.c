@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "status-view.h"
+#include "supervisor/status-view.h"
 
 /* A dispatcher (no group), pool 0 (slots 1-2), pool 1 (slots 3-5, one of them free), pool 2 (6). */
 static const ProcessSlot procs[] = {
