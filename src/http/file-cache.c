@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,11 @@
 #include "http/file-cache.h"
 #include "http/path.h"
 
+typedef enum NodeKind {
+        NODE_FILE,  /* a regular file: e holds it */
+        NODE_INDEX, /* a directory's index resolution: index_path / index_error, e unused */
+} NodeKind;
+
 typedef struct CacheNode {
         FileCacheEntry e; /* first: the public view is a pointer to the node */
         struct CacheNode *hash_next;
@@ -16,7 +22,15 @@ typedef struct CacheNode {
         uint64_t scope;
         uint64_t hash;
         usec_t validated;
+        NodeKind kind;
         char *path;
+        /* NODE_INDEX: the names it was resolved with (the caller's list), the position of the one
+         * chosen and its path (directory + name), or no path and why none was chosen: -ENOENT (no
+         * index) or another error that index_error_stable() keeps. */
+        char *const *index_names;
+        size_t index_pos;
+        char *index_path;
+        int index_error;
 } CacheNode;
 
 struct FileCache {
@@ -107,6 +121,7 @@ static void node_remove(FileCache *fc, CacheNode *n) {
         lru_unlink(fc, n);
         node_clear(fc, n);
         free(n->path);
+        free(n->index_path);
         free(n);
         fc->n_entries--;
 }
@@ -214,53 +229,53 @@ static int node_revalidate(FileCache *fc, CacheNode *n, int root_fd, usec_t now)
         return 0;
 }
 
-int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
-                      const FileCacheEntry **ret) {
-        uint64_t h = cache_hash(scope, path);
-        CacheNode **bucket = &fc->buckets[h & (fc->n_buckets - 1)];
-        CacheNode *n;
-        int r;
+static CacheNode *node_find(FileCache *fc, NodeKind kind, uint64_t scope, const char *path, uint64_t h) {
+        for (CacheNode *n = fc->buckets[h & (fc->n_buckets - 1)]; n; n = n->hash_next)
+                if (n->hash == h && n->kind == kind && n->scope == scope && strcmp(n->path, path) == 0)
+                        return n;
+        return NULL;
+}
 
-        for (n = *bucket; n; n = n->hash_next)
-                if (n->hash == h && n->scope == scope && strcmp(n->path, path) == 0)
-                        break;
-        if (n) {
-                if (now >= n->validated + fc->valid || now < n->validated) {
-                        r = node_revalidate(fc, n, root_fd, now);
-                        if (r < 0) {
-                                node_remove(fc, n);
-                                return r;
-                        }
-                } else
-                        fc->stats.hits++;
-                if (fc->lru_head != n) {
-                        lru_unlink(fc, n);
-                        lru_push_front(fc, n);
-                }
-                *ret = &n->e;
+static bool node_fresh(const FileCache *fc, const CacheNode *n, usec_t now) {
+        /* A clock that went back (now < validated) makes the entry stale rather than trusted longer. */
+        return now >= n->validated && now < n->validated + fc->valid;
+}
+
+static void node_touch(FileCache *fc, CacheNode *n) {
+        if (fc->lru_head != n) {
+                lru_unlink(fc, n);
+                lru_push_front(fc, n);
+        }
+}
+
+/* Make room for one more entry by evicting the least recently used one, unless that is keep (an
+ * entry the caller is about to return, which must stay valid): -ENOBUFS then. */
+static int node_make_room(FileCache *fc, const CacheNode *keep) {
+        if (fc->n_entries < fc->max_entries)
                 return 0;
-        }
+        if (!fc->lru_tail || fc->lru_tail == keep)
+                return -ENOBUFS;
+        node_remove(fc, fc->lru_tail);
+        fc->stats.evictions++;
+        return 0;
+}
 
-        fc->stats.misses++;
-        if (fc->n_entries >= fc->max_entries) {
-                node_remove(fc, fc->lru_tail);
-                fc->stats.evictions++;
-        }
-        n = calloc(1, sizeof(*n));
+static CacheNode *node_alloc(NodeKind kind, const char *path) {
+        CacheNode *n = calloc(1, sizeof(*n));
+
         if (!n)
-                return -ENOMEM;
+                return NULL;
         n->e.fd = -1;
+        n->kind = kind;
         n->path = strdup(path);
-        if (!n->path) {
-                free(n);
-                return -ENOMEM;
-        }
-        r = node_load(fc, n, root_fd, path);
-        if (r < 0) {
-                free(n->path);
-                free(n);
-                return r;
-        }
+        if (!n->path)
+                return mfree(n);
+        return n;
+}
+
+static void node_link(FileCache *fc, CacheNode *n, uint64_t scope, uint64_t h, usec_t now) {
+        CacheNode **bucket = &fc->buckets[h & (fc->n_buckets - 1)];
+
         n->scope = scope;
         n->hash = h;
         n->validated = now;
@@ -268,7 +283,158 @@ int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *pa
         *bucket = n;
         lru_push_front(fc, n);
         fc->n_entries++;
+}
+
+int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
+                      const FileCacheEntry **ret) {
+        uint64_t h = cache_hash(scope, path);
+        CacheNode *n = node_find(fc, NODE_FILE, scope, path, h);
+        int r;
+
+        if (n) {
+                if (!node_fresh(fc, n, now)) {
+                        r = node_revalidate(fc, n, root_fd, now);
+                        if (r < 0) {
+                                node_remove(fc, n);
+                                return r;
+                        }
+                } else
+                        fc->stats.hits++;
+                node_touch(fc, n);
+                *ret = &n->e;
+                return 0;
+        }
+
+        fc->stats.misses++;
+        (void) node_make_room(fc, NULL);
+        n = node_alloc(NODE_FILE, path);
+        if (!n)
+                return -ENOMEM;
+        r = node_load(fc, n, root_fd, path);
+        if (r < 0) {
+                free(n->path);
+                free(n);
+                return r;
+        }
+        node_link(fc, n, scope, h, now);
         *ret = &n->e;
+        return 0;
+}
+
+/* Errors of an index name that describe the tree rather than the moment (no file, no permission,
+ * a link out of the root or in a loop), kept for the validity like a file; anything else (-EMFILE
+ * …) is answered once and tried again next time. */
+static bool index_error_stable(int r) {
+        switch (-r) {
+        case ENOENT:
+        case ENOTDIR:
+        case ENAMETOOLONG:
+        case EACCES:
+        case EPERM:
+        case ELOOP:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* The directory itself, opened as the uncached handler opens it: its errors are the answer and
+ * are not kept (a missing file is not either). -ENOENT is how "no index" is told, so a missing
+ * directory, as much a 404, is -ENOTDIR; a path that opens as something else is -EBADFD. */
+static int index_dir_check(int root_fd, const char *dir) {
+        struct stat st;
+        int fd = http_path_open(root_fd, dir, O_RDONLY | O_NONBLOCK, &st);
+
+        if (fd < 0)
+                return fd == -ENOENT ? -ENOTDIR : fd;
+        safe_close(fd);
+        return S_ISDIR(st.st_mode) ? 0 : -EBADFD;
+}
+
+/* Choose dir's index now, exactly as the uncached handler does: the names in order, each opened
+ * beneath the root (through the cache, so the chosen file is cached too); the first regular file
+ * wins, a name that does not exist or is not a regular file is passed over, and when none wins the
+ * answer is the last other error, or -ENOENT. */
+static int index_resolve(FileCache *fc, uint64_t scope, int root_fd, const char *dir, char *const *names,
+                         usec_t now, const FileCacheEntry **ret_e, size_t *ret_pos) {
+        char p[PATH_MAX];
+        size_t pos = 0;
+        int r = -ENOENT;
+
+        for (char *const *name = names; name && *name; name++, pos++) {
+                int n = snprintf(p, sizeof(p), "%s%s", dir, *name);
+                if (n < 0 || (size_t) n >= sizeof(p))
+                        continue;
+                int k = file_cache_lookup(fc, scope, root_fd, p, now, ret_e);
+                if (k == 0) {
+                        *ret_pos = pos;
+                        return 0;
+                }
+                if (k == -EAGAIN || k == -ENOMEM)
+                        /* This name may be the index, the cache cannot tell now: not "passed over". */
+                        return k;
+                if (k != -ENOENT && k != -EISDIR && k != -EBADFD)
+                        r = k;
+        }
+        return r;
+}
+
+int file_cache_lookup_index(FileCache *fc, uint64_t scope, int root_fd, const char *dir, char *const *names,
+                            usec_t now, const FileCacheEntry **ret, const char **ret_name) {
+        uint64_t h = cache_hash(scope, dir);
+        CacheNode *d = node_find(fc, NODE_INDEX, scope, dir, h);
+        const FileCacheEntry *e = NULL;
+        size_t pos = 0;
+        int r;
+
+        if (d && d->index_names == names && node_fresh(fc, d, now)) {
+                /* At the head, so that the file's own lookup below cannot evict it. */
+                node_touch(fc, d);
+                if (!d->index_path) {
+                        fc->stats.index_hits++;
+                        return d->index_error;
+                }
+                r = file_cache_lookup(fc, scope, root_fd, d->index_path, now, &e);
+                if (r == 0) {
+                        fc->stats.index_hits++;
+                        *ret = e;
+                        *ret_name = names[d->index_pos];
+                        return 0;
+                }
+                if (r == -EAGAIN || r == -ENOMEM)
+                        return r;
+                /* The file it chose is gone or no longer a regular file: choose again, now. */
+        }
+        if (d)
+                node_remove(fc, d);
+
+        fc->stats.index_resolutions++;
+        r = index_dir_check(root_fd, dir);
+        if (r < 0)
+                return r;
+        r = index_resolve(fc, scope, root_fd, dir, names, now, &e, &pos);
+        if (r < 0 && !index_error_stable(r))
+                return r;
+
+        /* Keep the choice; never at the cost of the file about to be returned. */
+        if (node_make_room(fc, r == 0 ? (const CacheNode *) e : NULL) >= 0) {
+                d = node_alloc(NODE_INDEX, dir);
+                if (d && r == 0 && asprintf(&d->index_path, "%s%s", dir, names[pos]) < 0) {
+                        d->index_path = NULL;
+                        free(d->path);
+                        d = mfree(d);
+                }
+                if (d) {
+                        d->index_names = names;
+                        d->index_pos = pos;
+                        d->index_error = r;
+                        node_link(fc, d, scope, h, now);
+                }
+        }
+        if (r < 0)
+                return r;
+        *ret = e;
+        *ret_name = names[pos];
         return 0;
 }
 

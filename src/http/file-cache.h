@@ -8,8 +8,10 @@
  * Files are opened only through http_path_open() beneath the given root, so nothing outside the
  * root is ever cached. An entry is trusted for `valid` usec, then the path is opened again and
  * compared (device, inode, size, mtime, ctime): a changed, replaced or removed file is seen within
- * that time. Entries are bounded, least recently used first out; entries holding an fd are bounded
- * separately. Not thread-safe: one cache per thread. An entry stays valid until the next call
+ * that time. A directory's DirectoryIndex resolution (which of the index names it serves, or that
+ * none) is an entry of its own, kept and revalidated the same way (file_cache_lookup_index), so an
+ * index file created, removed or replaced is seen within that time too. Entries are bounded, least
+ * recently used first out; entries holding an fd are bounded separately. Not thread-safe: one cache per thread. An entry stays valid until the next call
  * on the same cache. Never logs. */
 #pragma once
 
@@ -36,6 +38,8 @@ typedef struct FileCacheEntry {
 
 typedef struct FileCacheStats {
         uint64_t hits, misses, revalidations, changes, evictions;
+        /* Directory indexes answered from a kept resolution; resolutions done (the names tried). */
+        uint64_t index_hits, index_resolutions;
         size_t entries, fds;
 } FileCacheStats;
 
@@ -50,6 +54,22 @@ FileCache *file_cache_free(FileCache *fc);
  *   another -errno from http_path_open (-ENOENT, -EACCES …), and the stale entry is gone. */
 int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
                       const FileCacheEntry **ret);
+
+/* The index of the directory dir (normalised, ending with '/') in scope: the first of names (a
+ * NULL-terminated list, the same array on every call for a scope) that is a regular file beneath
+ * root_fd as dir + name — passing over names that do not exist or are not regular files, exactly
+ * as opening them one by one would — looked up and returned as file_cache_lookup() does, with the
+ * name chosen (a pointer into names). The choice is kept for valid usec; then, or as soon as the
+ * file chosen is gone or no longer a regular file, the names are tried again in order. Returns 0,
+ * or:
+ *   -ENOENT      dir is a directory and none of the names is a regular file in it (kept);
+ *   -ENOTDIR     dir does not exist or is not a directory (its -ENOENT is reported as -ENOTDIR);
+ *   -EBADFD      dir opens as something other than a directory (the caller handles it);
+ *   -EAGAIN, -ENOMEM  not cacheable now (a name may be the index: the caller must look itself);
+ *   another -errno: the directory's own error, or the last error other than -ENOENT a name gave
+ *                when none was chosen (kept if it is one of a missing or forbidden file). */
+int file_cache_lookup_index(FileCache *fc, uint64_t scope, int root_fd, const char *dir, char *const *names,
+                            usec_t now, const FileCacheEntry **ret, const char **ret_name);
 
 /* Store the header lines the caller built from the entry (truncated to FILE_CACHE_LINES_MAX). */
 void file_cache_entry_set_lines(const FileCacheEntry *e, const char *lines, size_t len);

@@ -278,8 +278,9 @@ static _Thread_local FileCache *static_cache;
 #define STATIC_CACHE_FDS 32
 #define STATIC_CACHE_VALID_USEC (1 * USEC_PER_SEC)
 
-/* The header lines every 200 of this file carries, in the order the uncached path writes them. */
-static void static_entry_lines(const HttpRequest *q, const FileCacheEntry *e) {
+/* The header lines every 200 of this file carries, in the order the uncached path writes them;
+ * name is what its media type comes from (the request's path, or the index name chosen). */
+static void static_entry_lines(const HttpRequest *q, const FileCacheEntry *e, const char *name) {
         char lines[FILE_CACHE_LINES_MAX], date[32];
         int n;
 
@@ -287,17 +288,20 @@ static void static_entry_lines(const HttpRequest *q, const FileCacheEntry *e) {
                 date[0] = 0;
         n = snprintf(lines, sizeof(lines), "%s%s%sETag: %s\r\nAccept-Ranges: %s\r\nContent-Type: %s\r\n",
                      date[0] ? "Last-Modified: " : "", date, date[0] ? "\r\n" : "", e->etag,
-                     q->site->cfg->max_ranges > 0 ? "bytes" : "none", static_media_type(q, q->path));
+                     q->site->cfg->max_ranges > 0 ? "bytes" : "none", static_media_type(q, name));
         if (n > 0 && (size_t) n < sizeof(lines))
                 file_cache_entry_set_lines(e, lines, (size_t) n);
 }
 
-/* Serve a plain GET or HEAD of a regular file from the cache; false when the uncached path must
- * answer (a directory, a Range request, a file the cache does not take). */
+/* Serve a plain GET or HEAD of a regular file, or of a directory's index, from the cache; false
+ * when the uncached path must answer (a directory without the slash, a Range request, a file the
+ * cache does not take). */
 static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
+        bool is_dir = q->path[q->path_len - 1] == '/';
+        const char *name = q->path;
         const FileCacheEntry *e;
         char date[32];
-        int status;
+        int status, k;
 
         if (!static_cache && file_cache_new(STATIC_CACHE_ENTRIES, STATIC_CACHE_FDS, STATIC_CACHE_VALID_USEC,
                                             &static_cache) < 0)
@@ -306,11 +310,18 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
                 return false;
         /* The scope: this server instance and this site, so two sites never share an entry. */
         uint64_t scope = q->server->id << 16 | (uint64_t) (q->site - q->server->sites);
-        int k = file_cache_lookup(static_cache, scope, q->site->root_fd, q->path, q->now_mono, &e);
+        if (is_dir)
+                /* The same names in the same order as open_index(), and a file it chooses is the same
+                 * entry a request naming it gets. */
+                k = file_cache_lookup_index(static_cache, scope, q->site->root_fd, q->path,
+                                            q->site->cfg->directory_index, q->now_mono, &e, &name);
+        else
+                k = file_cache_lookup(static_cache, scope, q->site->root_fd, q->path, q->now_mono, &e);
         if (k == -EISDIR || k == -EBADFD || k == -EAGAIN || k == -ENOMEM)
                 return false;
         if (k < 0) {
-                http_response_set_error(r, errno_to_status(k));
+                /* A directory without an index is 403 (no listings), as in static_serve_uncached(). */
+                http_response_set_error(r, is_dir && k == -ENOENT ? 403 : errno_to_status(k));
                 return true;
         }
 
@@ -327,7 +338,7 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
         if (e->data && (uint64_t) e->st.st_size > q->body_buf_size)
                 return false;
         if (e->lines_len == 0)
-                static_entry_lines(q, e);
+                static_entry_lines(q, e, name);
         if (e->lines_len == 0 || http_response_add_lines(r, e->lines, e->lines_len) < 0)
                 return false;
 
@@ -354,7 +365,7 @@ void http_static_serve(const HttpRequest *q, HttpResponse *r) {
                 http_response_set_error(r, 404);
                 return;
         }
-        if (q->path[q->path_len - 1] != '/' && static_serve_cached(q, r))
+        if (static_serve_cached(q, r))
                 return;
         static_serve_uncached(q, r);
 }

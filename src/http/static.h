@@ -6,9 +6,10 @@
  * (DirectorySlash); validators (ETag from inode, size and mtime; Last-Modified), conditional
  * requests (RFC 9110 §13.2.2 order) and byte ranges with If-Range (range.h: 206, multipart, 416,
  * or the whole file when a Range is unusable) are answered here. The response owns the opened
- * file. Plain GET and HEAD of regular files go through the thread's open-file cache (file-cache.h,
- * revalidated every second): a small file's bytes are copied into req->body_buf, a larger one is
- * sent from a dup of the cached fd, and no file is opened or stat'ed per request. */
+ * file. Plain GET and HEAD of regular files and of directory indexes go through the thread's
+ * open-file cache (file-cache.h, revalidated every second, the index chosen as well): a small
+ * file's bytes are copied into req->body_buf, a larger one is sent from a dup of the cached fd, and
+ * no file is opened or stat'ed per request. */
 #pragma once
 
 #include "http/request.h"

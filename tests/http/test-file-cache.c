@@ -241,3 +241,185 @@ Test(file_cache, directories_are_not_cached) {
         cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/dir", T0, &e), -EISDIR);
         file_cache_free(fc);
 }
+
+/* Directory indexes: the directory /d/ of the root, the names tried in order. */
+static char *const index_names[] = { (char *) "index.html", (char *) "index.htm", NULL };
+
+static void index_dir(void) {
+        char d[512];
+        snprintf(d, sizeof(d), "%s/d", root);
+        cr_assert_eq(mkdir(d, 0755), 0);
+}
+
+static void index_unlink(const char *name) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/d/%s", root, name);
+        cr_assert_eq(unlink(p), 0);
+}
+
+Test(file_cache, index_is_kept_with_the_file) {
+        FileCache *fc;
+        const FileCacheEntry *e, *f;
+        const char *name = NULL;
+        FileCacheStats s;
+
+        index_dir();
+        put(root, "d/index.html", "home\n");
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0, &e, &name), 0);
+        cr_assert_str_eq(name, "index.html");
+        assert_data(e, "home\n");
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.index_resolutions, 1);
+        cr_assert_eq(s.index_hits, 0);
+
+        /* The second time neither the directory nor a name is opened: a hit of both entries. */
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID - 1, &e, &name), 0);
+        assert_data(e, "home\n");
+        cr_assert_str_eq(name, "index.html");
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.index_resolutions, 1);
+        cr_assert_eq(s.index_hits, 1);
+        cr_assert_eq(s.hits, 1);
+        cr_assert_eq(s.misses, 1);
+        cr_assert_eq(s.entries, 2);
+
+        /* The file chosen is the entry a request naming it gets. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/d/index.html", T0, &f), 0);
+        cr_assert_eq(f, e);
+        /* Another scope resolves its own. */
+        cr_assert_eq(file_cache_lookup_index(fc, 2, root_fd, "/d/", index_names, T0, &e, &name), 0);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.index_resolutions, 2);
+        file_cache_free(fc);
+}
+
+Test(file_cache, replaced_created_and_removed_index_is_seen_after_the_validity) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+
+        index_dir();
+        put(root, "d/index.html", "old\n");
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0, &e, &name), 0);
+
+        /* Replaced: the old bytes within the validity, the new ones after it. */
+        index_unlink("index.html");
+        put(root, "d/index.html", "new index\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID / 2, &e, &name), 0);
+        assert_data(e, "old\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID, &e, &name), 0);
+        assert_data(e, "new index\n");
+
+        /* Removed with the second name present: the second name from then on. */
+        put(root, "d/index.htm", "second\n");
+        index_unlink("index.html");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID + 1, &e, &name), 0);
+        assert_data(e, "new index\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 2 * VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.htm");
+        assert_data(e, "second\n");
+
+        /* The first name created again wins again, once the choice is revalidated. */
+        put(root, "d/index.html", "back\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 3 * VALID - 1, &e, &name), 0);
+        cr_assert_str_eq(name, "index.htm");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 3 * VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.html");
+        assert_data(e, "back\n");
+
+        /* All gone: "no index", kept for the validity like the rest, then seen created again. */
+        index_unlink("index.html");
+        index_unlink("index.htm");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 4 * VALID, &e, &name),
+                     -ENOENT);
+        put(root, "d/index.htm", "late\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 5 * VALID - 1, &e, &name),
+                     -ENOENT);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 5 * VALID, &e, &name), 0);
+        assert_data(e, "late\n");
+        file_cache_free(fc);
+}
+
+Test(file_cache, index_passes_over_what_is_not_a_regular_file) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+        char p[512];
+
+        index_dir();
+        snprintf(p, sizeof(p), "%s/d/index.html", root);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        /* Only a directory of that name: no index, and not its error. */
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0, &e, &name), -ENOENT);
+        put(root, "d/index.htm", "htm\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.htm");
+        assert_data(e, "htm\n");
+        file_cache_free(fc);
+}
+
+Test(file_cache, index_links_are_followed_only_beneath_the_root) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+        char link[512], target[512];
+
+        index_dir();
+        snprintf(target, sizeof(target), "%s/a.txt", other);
+        snprintf(link, sizeof(link), "%s/d/index.html", root);
+        cr_assert_eq(symlink(target, link), 0);
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        /* Refused as opening it is (-EACCES), twice: the refusal is kept, never the file. */
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0, &e, &name), -EACCES);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 1, &e, &name), -EACCES);
+        /* The next name is served in its place. */
+        put(root, "d/index.htm", "htm\n");
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.htm");
+
+        /* A link that stays beneath the root is followed. */
+        cr_assert_eq(unlink(link), 0);
+        cr_assert_eq(symlink("../a.txt", link), 0);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 2 * VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.html");
+        assert_data(e, "alpha\n");
+
+        /* ... until it is turned to point out of the root. */
+        cr_assert_eq(unlink(link), 0);
+        cr_assert_eq(symlink(target, link), 0);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + 3 * VALID, &e, &name), 0);
+        cr_assert_str_eq(name, "index.htm");
+        file_cache_free(fc);
+}
+
+Test(file_cache, index_of_what_is_not_a_directory) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+        FileCacheStats s;
+
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/missing/", index_names, T0, &e, &name), -ENOTDIR);
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/a.txt/", index_names, T0, &e, &name), -ENOTDIR);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.entries, 0, "a directory's own error is not kept");
+        file_cache_free(fc);
+}
+
+Test(file_cache, index_in_a_cache_of_one_entry) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+
+        index_dir();
+        put(root, "d/index.html", "one\n");
+        cr_assert_eq(file_cache_new(1, 1, VALID, &fc), 0);
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + i, &e, &name), 0);
+                assert_data(e, "one\n");
+        }
+        file_cache_free(fc);
+}

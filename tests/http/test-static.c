@@ -66,18 +66,22 @@ typedef struct Reply {
         size_t raw_len;
 } Reply;
 
-/* Send one request with the extra header lines (each ending in \r\n), collect the response.
- * write_limit > 0 makes every write partial so the writer must resume mid-piece. */
-static void request(Reply *rep, const char *method, const char *path, const char *headers, size_t write_limit) {
+/* Send one request with the extra header lines (each ending in \r\n) at the monotonic time now
+ * (what the open-file cache goes by), collect the response. write_limit > 0 makes every write
+ * partial so the writer must resume mid-piece. */
+static void request_at(Reply *rep, const char *method, const char *path, const char *headers, size_t write_limit,
+                       usec_t now) {
         char req[2048];
         MemoryIo m;
 
         snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n", method, path, headers);
         memory_io_init(&m, req, strlen(req), 0);
         m.write_limit = write_limit;
-        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, 1000);
+        HttpConn *c = http_conn_new(server, &memory_io, &m, NULL, now);
         cr_assert_not_null(c);
-        memory_io_run(c, &m);
+        /* As memory_io_run(), at this time. */
+        while (http_conn_run(c, now) == HTTP_CONN_WANT_READ && m.in_pos < m.in_len)
+                ;
         http_conn_free(c);
 
         *rep = (Reply) { .raw = m.out, .raw_len = m.out_len };
@@ -91,6 +95,10 @@ static void request(Reply *rep, const char *method, const char *path, const char
         rep->status = atoi(m.out + 9); /* test code: the status line was checked above */
         rep->body = end + 4;
         rep->body_len = m.out_len - (hl + 2);
+}
+
+static void request(Reply *rep, const char *method, const char *path, const char *headers, size_t write_limit) {
+        request_at(rep, method, path, headers, write_limit, 1000);
 }
 
 static void reply_done(Reply *rep) {
@@ -401,4 +409,150 @@ Test(static_file, precondition_beats_range) {
         request(&r, "GET", "/a.txt", "If-Match: \"nope\"\r\nRange: bytes=0-1\r\n", 0);
         cr_assert_eq(r.status, 412);
         reply_done(&r);
+}
+
+/* Directory indexes through the open-file cache. The handler's cache trusts what it holds for a
+ * second (STATIC_CACHE_VALID_USEC): a second later on the clock the requests give it, a change
+ * must be seen. */
+static usec_t index_now = 1000;
+
+static void revalidation_passes(void) {
+        index_now += USEC_PER_SEC;
+}
+
+/* DirectoryIndex index.html index.txt (index.txt has a media type in this site: text/plain). */
+static void index_names_html_txt(void) {
+        cr_assert_eq(strv_push(&cfg.directory_index, "index.txt"), 0);
+}
+
+static void remove_file(const char *name) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", root, name);
+        cr_assert_eq(unlink(p), 0);
+}
+
+static void assert_get(const char *path, int status, const char *body) {
+        Reply r;
+        request_at(&r, "GET", path, "", 0, index_now);
+        cr_assert_eq(r.status, status, "GET %s: %s", path, r.head);
+        if (body)
+                assert_body(&r, body, strlen(body));
+        reply_done(&r);
+}
+
+Test(static_file, index_is_served_from_the_cache_until_revalidated) {
+        Reply r, f;
+
+        index_names_html_txt();
+        write_file("index.txt", "first\n", 6);
+        request_at(&r, "GET", "/", "", 0, index_now);
+        cr_assert_eq(r.status, 200, "%s", r.head);
+        assert_body(&r, "first\n", 6);
+        /* The media type is the index name's, and the validators are the file's. */
+        cr_assert_str_eq(field(&r, "Content-Type"), "text/plain");
+        request_at(&f, "GET", "/index.txt", "", 0, index_now);
+        cr_assert_str_eq(field(&r, "ETag"), field(&f, "ETag"));
+        cr_assert_str_eq(field(&r, "Last-Modified"), MTIME_HTTP);
+        reply_done(&f);
+        reply_done(&r);
+
+        /* Replaced: the second GET / is answered from the cache (the old bytes), as /index.txt is. */
+        remove_file("index.txt");
+        write_file("index.txt", "second!\n", 8);
+        assert_get("/", 200, "first\n");
+        assert_get("/index.txt", 200, "first\n");
+
+        /* Once the entry is revalidated, the new file. */
+        revalidation_passes();
+        assert_get("/", 200, "second!\n");
+
+        /* The first name, created, wins once the choice is revalidated. */
+        write_file("index.html", "html\n", 5);
+        assert_get("/", 200, "second!\n");
+        revalidation_passes();
+        request_at(&r, "GET", "/", "", 0, index_now);
+        cr_assert_eq(r.status, 200, "%s", r.head);
+        assert_body(&r, "html\n", 5);
+        cr_assert_str_eq(field(&r, "Content-Type"), "application/octet-stream");
+        reply_done(&r);
+}
+
+Test(static_file, removed_index_is_403_after_revalidation) {
+        write_file("index.html", "home\n", 5);
+        assert_get("/", 200, "home\n");
+        remove_file("index.html");
+        assert_get("/", 200, "home\n");
+        revalidation_passes();
+        /* No index and no listings: 403, as before the cache; kept, and then seen created again. */
+        assert_get("/", 403, NULL);
+        assert_get("/", 403, NULL);
+        write_file("index.html", "again\n", 6);
+        revalidation_passes();
+        assert_get("/", 200, "again\n");
+}
+
+Test(static_file, index_answers_of_a_directory_are_as_uncached) {
+        Reply r;
+        char p[512];
+
+        /* Without the slash: the redirect; a missing directory: 404; a file with a slash: 404. */
+        snprintf(p, sizeof(p), "%s/sub", root);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        request_at(&r, "GET", "/sub", "", 0, index_now);
+        cr_assert_eq(r.status, 301, "%s", r.head);
+        cr_assert_str_eq(field(&r, "Location"), "/sub/");
+        reply_done(&r);
+        assert_get("/sub/", 403, NULL);
+        assert_get("/nothing/", 404, NULL);
+        assert_get("/a.txt/", 404, NULL);
+
+        /* A directory named index.html is passed over for the next name. */
+        index_names_html_txt();
+        snprintf(p, sizeof(p), "%s/sub/index.html", root);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        assert_get("/sub/", 403, NULL);
+        write_file("sub/index.txt", "sub\n", 4);
+        revalidation_passes();
+        assert_get("/sub/", 200, "sub\n");
+
+        /* Conditional requests and ranges of an index, from the cache or not. */
+        request_at(&r, "GET", "/sub/", "", 0, index_now);
+        char hdr[256];
+        snprintf(hdr, sizeof(hdr), "If-None-Match: %s\r\n", field(&r, "ETag"));
+        reply_done(&r);
+        request_at(&r, "GET", "/sub/", hdr, 0, index_now);
+        cr_assert_eq(r.status, 304, "%s", r.head);
+        reply_done(&r);
+        request_at(&r, "GET", "/sub/", "Range: bytes=1-2\r\n", 0, index_now);
+        cr_assert_eq(r.status, 206, "%s", r.head);
+        assert_body(&r, "ub", 2);
+        reply_done(&r);
+}
+
+Test(static_file, index_link_out_of_the_root_is_refused_every_time) {
+        char link[512];
+        char outside[] = "/tmp/mpmd-static-out-XXXXXX";
+        int fd = mkstemp(outside);
+
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, "secret\n", 7), 7);
+        close(fd);
+        snprintf(link, sizeof(link), "%s/index.html", root);
+        cr_assert_eq(symlink(outside, link), 0);
+        assert_get("/", 403, NULL);
+        assert_get("/", 403, NULL);
+        revalidation_passes();
+        assert_get("/", 403, NULL);
+
+        /* A link that stays beneath the root is followed, and refused once it points out. */
+        cr_assert_eq(unlink(link), 0);
+        cr_assert_eq(symlink("a.txt", link), 0);
+        revalidation_passes();
+        assert_get("/", 200, digits);
+        cr_assert_eq(unlink(link), 0);
+        cr_assert_eq(symlink(outside, link), 0);
+        revalidation_passes();
+        assert_get("/", 403, NULL);
+        assert_get("/", 403, NULL);
+        unlink(outside);
 }
