@@ -129,6 +129,10 @@ class SystemdServer(Server):
                 break
             except OSError:
                 s.close()
+                if self.proc.poll() is not None and not wait_ready:
+                    # mpmd was started by an earlier attempt's connection and has already exited
+                    # (a start that must fail): the caller judges its exit status and output.
+                    return None
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"systemd-socket-activate did not listen: {self.output()}")
                 time.sleep(0.05)
