@@ -38,7 +38,11 @@
  * the last net). Each program gets the site's limits (site-limits.h) and TMPDIR, a directory of
  * the launcher's own, flock()ed while it lives; at start a launcher removes the unlocked ones of
  * its name and user that earlier launchers, killed outright, left. One epoll loop over the socket, a signalfd, a timerfd and the programs'
- * stderr pipes; no threads. */
+ * stderr pipes; no threads.
+ *
+ * The launcher is four files over one private header (cgi-launcher-internal.h): cgi-launcher.c its
+ * loop, cgi-launcher-start.c starting one program (and TMPDIR), cgi-launcher-program.c a program's
+ * record and stderr, cgi-launcher-reap.c process groups, orphans, deadlines and reaping. */
 #pragma once
 
 #include <stdbool.h>

@@ -9,11 +9,12 @@ Needs root, setpriv and useradd, like test_perchild.py, whose PerchildServer it 
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import unittest
 
-from mpmdtest import alive, children, descendants_named, wait_for
+from mpmdtest import alive, children, descendants_named, read_response, wait_for
 from test_perchild import MPMCTL, SITE_USERS, PerchildServer, create_users, perchild_available, status
 
 # Forks children that wait, until a fork fails; then holds them a while so that the test can probe
@@ -113,6 +114,17 @@ SCRIPTS = {"sleep.sh": SLEEP_SCRIPT, "fork.py": FORK_SCRIPT, "alloc.py": ALLOC_S
 CGI_TIMEOUT = 3
 KILL_GRACE = 2  # the launcher's, from SIGTERM to SIGKILL
 
+# Site b's MaxProgramSeconds, and the CPU-seconds a program that ignores SIGXCPU gets before the
+# kernel's SIGKILL: the hard RLIMIT_CPU is the soft one plus SITE_LIMITS_CPU_GRACE_SEC (site-limits.h).
+CPU_SECONDS_B = 1
+CPU_HARD_B = CPU_SECONDS_B + 5
+# How long cpu.py may take to answer: its CPU-seconds are wall seconds only on an idle core; on a
+# loaded machine (2 cores shared with other builds) 6 CPU-seconds took more than the 10 s of an
+# ordinary read, so the bound is the CPU it needs plus generous slack. It is larger than site b's
+# CGITimeout (the default, 60 s) on purpose: were RLIMIT_CPU not enforced, the burner would spin
+# until CGITimeout ends its group with SIGTERM, and that 504 arrives (and fails the test) within it.
+CPU_READ_TIMEOUT = CPU_HARD_B + 60
+
 
 class LimitsServer(PerchildServer):
     """Site a: the [perchild] defaults given here, CGITimeout 3 s; site b overrides some of them."""
@@ -123,7 +135,7 @@ class LimitsServer(PerchildServer):
             conf = f.read()
         conf = conf.replace("PoolProcesses = 3\n", f"PoolProcesses = 3\nCGITimeout = {CGI_TIMEOUT}\n")
         # [VirtualHost b] is the last section.
-        conf += "MaxProcesses = 100\nMemoryMax = 0\nMaxProgramSeconds = 1\n"
+        conf += f"MaxProcesses = 100\nMemoryMax = 0\nMaxProgramSeconds = {CPU_SECONDS_B}\n"
         with open(self.conf, "w") as f:
             f.write(conf)
         for site in ("a", "b"):
@@ -133,9 +145,14 @@ class LimitsServer(PerchildServer):
                     f.write(text)
                 os.chmod(path, 0o755)
 
-    def get(self, site, path):
+    def get(self, site, path, timeout=None):
+        """GET path from site; timeout: the bound on connecting and on each read, if not get_on()'s."""
         port, host = (self.port_a, "a.test") if site == "a" else (self.port, "b.test")
-        return self.get_on(port, path, host)
+        if timeout is None:
+            return self.get_on(port, path, host)
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            return read_response(s, timeout=timeout)
 
     def graceful_stop(self):
         p = subprocess.run([MPMCTL, "-s", self.control, "stop"], capture_output=True, text=True, timeout=60)
@@ -237,9 +254,10 @@ class PerchildLimitsTest(unittest.TestCase):
 
     def test_cpu_past_max_program_seconds_is_killed(self):
         # Site b: MaxProgramSeconds = 1. SIGXCPU at 1 s of CPU, SIGKILL 5 s later for one that ignores it.
-        r = self.srv.get("b", "/cgi-bin/cpu.py")
+        # The reads wait CPU_READ_TIMEOUT, not 10 s: burning the CPU may take long on a loaded machine.
+        r = self.srv.get("b", "/cgi-bin/cpu.py", timeout=CPU_READ_TIMEOUT)
         self.assertEqual(r.body.strip(), b"signal 24", r.body)  # SIGXCPU
-        r = self.srv.get("b", "/cgi-bin/cpu.py?ignore")
+        r = self.srv.get("b", "/cgi-bin/cpu.py?ignore", timeout=CPU_READ_TIMEOUT)
         self.assertEqual(r.body.strip(), b"signal 9", r.body)  # SIGKILL
 
     def test_double_forked_daemon_is_gone_after_cgi_timeout(self):
