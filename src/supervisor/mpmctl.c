@@ -373,40 +373,34 @@ static size_t user_groups(uid_t uid, gid_t gid, gid_t *groups, size_t max) {
         return (size_t) n;
 }
 
-typedef enum AuditResult {
-        AUDIT_PASSED,
-        AUDIT_FAILED,
-        AUDIT_GONE,
-} AuditResult;
-
-/* The limits a launcher or a program runs under: a note, never a FAIL. A launcher holds only
- * MaxProcesses itself; its programs get all three at their exec. */
-static void audit_print_limits(const AuditProcess *p, bool program) {
+/* The limits a launcher or a program runs under, into row->limits: a note, never a FAIL. A
+ * launcher holds only MaxProcesses itself; its programs get all three at their exec. */
+static void audit_limits(AuditRow *row, bool program) {
         SiteLimits l;
         char text[160];
 
-        if (audit_read_limits(p->pid, &l) < 0)
+        if (audit_read_limits(row->p.pid, &l) < 0)
                 return;
         if (!program)
                 l = (SiteLimits) { .max_processes = l.max_processes };
         site_limits_format(&l, text, sizeof(text));
-        printf("  limits of pid %d (%s): %s (rlimit%s); cgroup: none, not used by this mpmd (note)\n", (int) p->pid,
-               p->role, text, program ? "" : ", its programs get MemoryMax and MaxProgramSeconds at their exec");
+        snprintf(row->limits, sizeof(row->limits), "%s (rlimit%s); cgroup: none, not used by this mpmd (note)", text,
+                 program ? "" : ", its programs get MemoryMax and MaxProgramSeconds at their exec");
 }
 
-/* Check one process and print its line. program: a CGI program (not in the plan), whose standard
- * output and error are checked as well. */
-static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program) {
+/* Check one process into row. program: a CGI program (not in the plan), whose standard output and
+ * error are checked as well. */
+static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program, AuditRow *row) {
         gid_t groups[PROC_STATUS_GROUPS_MAX];
-        char targets[3][PATH_MAX], why[1024], why_stdio[512];
+        char targets[3][PATH_MAX], why_stdio[512];
         const char *t[3] = {};
-        ProcStatus st;
         pid_t ppid = 0;
         int r;
 
+        *row = (AuditRow) { .p = *p };
         e->n_groups = user_groups(e->uid, e->gid, groups, ELEMENTSOF(groups));
         e->groups = groups;
-        r = proc_status_read(p->pid, &st);
+        r = proc_status_read(p->pid, &row->st);
         if (r >= 0)
                 r = audit_read_ppid(p->pid, &ppid);
         for (int fd = 0; program && r >= 0 && fd < 3; fd++) {
@@ -416,27 +410,36 @@ static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program
                 else if (k != -ENOENT)
                         r = k;
         }
-        if (r == -ENOENT) {
+        if (r == -ENOENT)
                 /* Replaced (or, a program, finished) between the list and now. */
-                if (!program)
-                        printf("role=\"%s\" pid=%d GONE (exited since the list was taken)\n", p->role, (int) p->pid);
-                return AUDIT_GONE;
-        }
+                return row->result = AUDIT_GONE;
         if (r < 0) {
-                printf("role=\"%s\" pid=%d FAIL (cannot read /proc/%d: %s)\n", p->role, (int) p->pid, (int) p->pid,
-                       strerror(-r));
-                return AUDIT_FAILED;
+                snprintf(row->why, sizeof(row->why), "cannot read /proc/%d: %s", (int) p->pid, strerror(-r));
+                return row->result = AUDIT_FAILED;
         }
-        bool pass = audit_check(p, e, &st, ppid, why, sizeof(why));
+        row->have_status = true;
+        bool pass = audit_check(p, e, &row->st, ppid, row->why, sizeof(row->why));
         if (program && !audit_check_program_stdio(t, why_stdio, sizeof(why_stdio))) {
-                size_t len = strlen(why);
-                snprintf(why + len, sizeof(why) - len, "%s%s", pass ? "" : "; ", why_stdio);
+                size_t len = strlen(row->why);
+                snprintf(row->why + len, sizeof(row->why) - len, "%s%s", pass ? "" : "; ", why_stdio);
                 pass = false;
         }
-        audit_format(stdout, p, &st, pass, why);
         if (program || strcmp(p->profile, "cgi-launcher") == 0)
-                audit_print_limits(p, program);
-        return pass ? AUDIT_PASSED : AUDIT_FAILED;
+                audit_limits(row, program);
+        return row->result = pass ? AUDIT_PASSED : AUDIT_FAILED;
+}
+
+/* Room for one more row at the end of rows; NULL when memory runs out. */
+static AuditRow *audit_row_next(AuditRow **rows, size_t *n, size_t *allocated) {
+        if (*n == *allocated) {
+                size_t k = *allocated ? *allocated * 2 : 64;
+                AuditRow *r = reallocarray(*rows, k, sizeof(AuditRow));
+                if (!r)
+                        return NULL;
+                *rows = r;
+                *allocated = k;
+        }
+        return &(*rows)[(*n)++];
 }
 
 static int audit_main(const char *path, int argc, char **argv) {
@@ -444,7 +447,10 @@ static int audit_main(const char *path, int argc, char **argv) {
         size_t n_pins = 0;
         const char *caps = NULL;
         AuditRun a = {};
+        AuditRow *rows = NULL, *row;
+        size_t n_rows = 0, allocated = 0;
         unsigned failed = 0, gone = 0, programs = 0;
+        bool json = false;
         pid_t supervisor = 0;
         int r;
 
@@ -460,7 +466,10 @@ static int audit_main(const char *path, int argc, char **argv) {
                         pins[n_pins++] = (AuditPin) { .role = argv[i], .uid = (uid_t) v };
                 } else if (strcmp(argv[i], "--supervisor-caps") == 0 && i + 1 < argc)
                         caps = argv[++i];
+                else if (strcmp(argv[i], "--json") == 0)
+                        json = true;
                 else {
+                        fprintf(stderr, "mpmctl: audit: unexpected argument \"%s\"\n", argv[i]);
                         usage(stderr);
                         return EXIT_USAGE;
                 }
@@ -502,7 +511,9 @@ static int audit_main(const char *path, int argc, char **argv) {
                 for (size_t k = 0; k < n_pins; k++)
                         if (strcmp(pins[k].role, p->role) == 0)
                                 e.uid = pins[k].uid;
-                AuditResult res = audit_one(p, &e, false);
+                if (!(row = audit_row_next(&rows, &n_rows, &allocated)))
+                        goto oom;
+                AuditResult res = audit_one(p, &e, false, row);
                 failed += res == AUDIT_FAILED;
                 gone += res == AUDIT_GONE;
                 if (res == AUDIT_GONE || strcmp(p->profile, "cgi-launcher") != 0)
@@ -516,15 +527,57 @@ static int audit_main(const char *path, int argc, char **argv) {
                         snprintf(prog.profile, sizeof(prog.profile), "%s", p->profile);
                         snprintf(prog.role, sizeof(prog.role), "cgi program of %.*s", (int) sizeof(prog.role) - 16, p->role);
                         pe.parent = p->pid;
-                        res = audit_one(&prog, &pe, true);
+                        if (!(row = audit_row_next(&rows, &n_rows, &allocated)))
+                                goto oom;
+                        res = audit_one(&prog, &pe, true, row);
+                        if (res == AUDIT_GONE)
+                                n_rows--; /* a program that finished is not one of the service's any more */
                         programs += res != AUDIT_GONE;
                         failed += res == AUDIT_FAILED;
                 }
         }
-        printf("%zu process(es) of MPM %s (%u CGI program(s) among them): %u failed%s\n", a.n_procs + programs - gone,
-               a.mpm, programs, failed, gone ? ", some exited during the audit" : "");
+        unsigned audited = (unsigned) (a.n_procs + programs - gone);
+        if (json) {
+                JsonWriter w;
+                const char *out;
+
+                json_writer_init(&w);
+                json_object_begin(&w);
+                json_key(&w, "mpm");
+                json_string(&w, a.mpm);
+                json_key(&w, "processes");
+                json_array_begin(&w);
+                for (size_t i = 0; i < n_rows; i++)
+                        audit_row_json(&w, &rows[i]);
+                json_array_end(&w);
+                json_key(&w, "audited");
+                json_uint(&w, audited);
+                json_key(&w, "cgi_programs");
+                json_uint(&w, programs);
+                json_key(&w, "failed");
+                json_uint(&w, failed);
+                json_key(&w, "gone");
+                json_uint(&w, gone);
+                json_object_end(&w);
+                r = json_writer_finish(&w, &out);
+                if (r >= 0)
+                        printf("%s\n", out);
+                json_writer_done(&w);
+                if (r < 0)
+                        goto oom;
+        } else {
+                audit_table_print(stdout, rows, n_rows);
+                printf("\n%u process(es) of MPM %s (%u CGI program(s) among them): %u failed%s\n", audited, a.mpm,
+                       programs, failed, gone ? ", some exited during the audit" : "");
+        }
+        free(rows);
         free(a.procs);
         return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+oom:
+        fprintf(stderr, "mpmctl: out of memory\n");
+        free(rows);
+        free(a.procs);
+        return EXIT_FAILURE;
 }
 
 static const struct option mpmctl_options[] = {

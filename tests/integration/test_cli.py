@@ -121,9 +121,31 @@ class CliTest(unittest.TestCase):
             self.assertIn("Usage: mpmd", err)
 
     def test_help(self):
-        rc, out, err = run("-h")
+        for arg in ("-h", "--help"):
+            rc, out, err = run(arg)
+            self.assertEqual((rc, err), (0, ""), arg)
+            self.assertIn("Usage: mpmd", out)
+            self.assertIn("--config FILE", out)
+
+    def test_long_options_are_the_short_ones(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                   f"[VirtualHost a.example]\nServerName = a.example\nDocumentRoot = {self.dir}\n")
+        for short, long in ((["-t", "-f", self.conf], ["--test", "--config", self.conf]),
+                            (["-t", "-q", "-f", self.conf], ["--test", "--quiet", f"--config={self.conf}"]),
+                            (["-S", "-f", self.conf], ["--dump-vhosts", "--config", self.conf]),
+                            (["-l"], ["--list-modules"])):
+            self.assertEqual(run(*short), run(*long), long)
+        rc, out, err = run("--version")
         self.assertEqual(rc, 0)
-        self.assertIn("Usage: mpmd", out)
+        self.assertIn("Server version: mpmd/", out)
+
+    def test_bad_long_options_exit_2_naming_the_option(self):
+        for args, named in ((["--no-such-option"], "--no-such-option"), (["--config"], "--config"),
+                            (["--help=yes"], "--help=yes"), (["-t", "-x"], "-x")):
+            rc, out, err = run(*args)
+            self.assertEqual((rc, out), (2, ""), args)
+            self.assertIn("Usage: mpmd", err)
+            self.assertIn(f"mpmd: {'unknown option' if args != ['--config'] else 'option'} {named}", err.splitlines()[0])
 
 
 if __name__ == "__main__":
