@@ -3,7 +3,11 @@
  * configuration serves (exit 0), serves but not for every site (exit 4: perchild sites whose pool
  * cannot start, named on stderr) or the reload failed (exit 1, the reasons on stderr), so it can be
  * systemd's ExecReload=. `mpmctl audit` checks every process of the service against what it must
- * be (audit.h) and exits 1 on any failure. */
+ * be (audit.h), prints a table, and exits 1 on any failure. `status --json` and `audit --json` say
+ * the same as one JSON object (shared/json-writer.h) for scripts.
+ * Exit status: 0 done, 1 refused (mpmd answered with an error) or failed, 2 usage, 3 not running (no
+ * socket, or nothing listening on it), 4 partial reload, 5 permission denied (the socket, or the
+ * supervisor's peer check, refused this user): scripts and systemd tell "start it" from "sudo". */
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
