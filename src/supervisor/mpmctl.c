@@ -69,8 +69,12 @@ static int connect_failed(const char *path, int err) {
         struct stat st;
 
         if (err == EACCES || err == EPERM) {
-                struct passwd *pw = stat(path, &st) == 0 ? getpwuid(st.st_uid) : NULL;
-                if (pw && st.st_uid != 0)
+                bool seen = stat(path, &st) == 0;
+                struct passwd *pw = seen ? getpwuid(st.st_uid) : NULL;
+                if (seen && st.st_uid == 0)
+                        fprintf(stderr, "mpmctl: permission denied on %s: run as root (mpmd runs as root and "
+                                "answers only root)\n", path);
+                else if (pw)
                         fprintf(stderr,
                                 "mpmctl: permission denied on %s: run as root or as %s, the user mpmd runs as\n",
                                 path, pw->pw_name);

@@ -212,8 +212,9 @@ class MpmctlServerTest(unittest.TestCase):
     def test_permission_denied_exits_5(self):
         rc, out, err = mpmctl("-s", self.control, "status", as_nobody=True)
         self.assertEqual(rc, 5, err)
-        self.assertEqual(err, f"mpmctl: permission denied on {self.control}: run as root or as the user mpmd "
-                              "runs as\n")
+        # The socket is root's (mode 0600) and the supervisor answers only root and its own user.
+        self.assertEqual(err, f"mpmctl: permission denied on {self.control}: run as root (mpmd runs as root and "
+                              "answers only root)\n")
 
     def test_refused_exits_1(self):
         # A reload of a configuration that does not parse: mpmd answers with an error, keeps serving.
