@@ -84,8 +84,8 @@ static int connect_failed(const char *path, int err) {
                 return EXIT_DENIED;
         }
         if (err == ENOENT || err == ECONNREFUSED)
-                fprintf(stderr, "mpmctl: mpmd is not running: %s %s\n", path,
-                        err == ENOENT ? "does not exist" : "refuses connections (a socket left by a stopped mpmd)");
+                fprintf(stderr, "mpmctl: cannot reach mpmd at %s: mpmd is not running (%s)\n", path,
+                        err == ENOENT ? "no socket there" : "the socket refuses connections: left by a stopped mpmd");
         else
                 fprintf(stderr, "mpmctl: cannot reach mpmd at %s: %s\n", path, strerror(err));
         return EXIT_UNREACHABLE;

@@ -6,6 +6,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -193,7 +194,14 @@ class MpmctlOptionsTest(unittest.TestCase):
         for args in (["-s", os.path.join(d, "control"), "status"], [f"--socket={d}/control", "audit"]):
             rc, out, err = mpmctl(*args)
             self.assertEqual(rc, 3, err)
-            self.assertIn(f"mpmctl: mpmd is not running: {d}/control does not exist", err)
+            self.assertEqual(err, f"mpmctl: cannot reach mpmd at {d}/control: mpmd is not running (no socket there)\n")
+        # A socket left behind by a mpmd that is gone: nothing listens on it.
+        stale = os.path.join(d, "stale")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.bind(stale)
+        rc, out, err = mpmctl("-s", stale, "reload")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("mpmd is not running (the socket refuses connections", err)
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv: runs mpmctl as nobody")
