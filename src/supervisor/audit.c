@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,51 +316,174 @@ bool audit_check_program_stdio(const char *const targets[3], char *why, size_t w
         return !w.failed;
 }
 
-static void format_ids(FILE *f, const char *name, const unsigned *ids) {
-        if (ids[0] == ids[1] && ids[0] == ids[2] && ids[0] == ids[3])
-                fprintf(f, " %s=%u", name, ids[0]);
-        else
-                fprintf(f, " %s=%u/%u/%u/%u", name, ids[0], ids[1], ids[2], ids[3]);
-}
+/* The names of the capabilities in mask, ","-separated, into buf ("-" for none). */
+static void cap_names(uint64_t mask, char *buf, size_t size) {
+        size_t len = 0;
 
-/* " holds=cap_kill,cap_setgid,…": what the permitted and effective sets mean, by name. */
-static void format_cap_names(FILE *f, uint64_t mask) {
-        fputs(" holds=", f);
-        if (mask == 0) {
-                fputs("-", f);
-                return;
-        }
+        snprintf(buf, size, "-");
         for (int c = 0, n = 0; c < 64; c++) {
                 if (!(mask & CAP_BIT(c)))
                         continue;
                 char *name = cap_to_name(c);
-                fprintf(f, "%s%s", n++ > 0 ? "," : "", name ? name : "?");
+                int k = snprintf(buf + len, size - len, "%s%s", n++ > 0 ? "," : "", name ? name : "?");
                 cap_free(name);
+                if (k < 0 || (size_t) k >= size - len)
+                        return;
+                len += (size_t) k;
         }
 }
 
-void audit_format(FILE *f, const AuditProcess *p, const ProcStatus *st, bool pass, const char *why) {
-        unsigned ids[_PROC_ID_MAX];
+static const char *seccomp_name(int mode) {
+        return mode == 0 ? "off" : mode == 1 ? "strict" : mode == 2 ? "filter" : "?";
+}
 
-        fprintf(f, "role=\"%s\" pid=%d profile=%s", p->role, (int) p->pid, p->profile);
-        for (int i = 0; i < _PROC_ID_MAX; i++)
-                ids[i] = (unsigned) st->uid[i];
-        format_ids(f, "uid", ids);
-        for (int i = 0; i < _PROC_ID_MAX; i++)
-                ids[i] = (unsigned) st->gid[i];
-        format_ids(f, "gid", ids);
-        fputs(" groups=", f);
-        if (st->n_groups == 0)
-                fputs("-", f);
-        for (size_t i = 0; i < MIN(st->n_groups, (size_t) PROC_STATUS_GROUPS_MAX); i++)
-                fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned) st->groups[i]);
-        fprintf(f, " CapEff=%016llx CapPrm=%016llx CapBnd=%016llx CapAmb=%016llx CapInh=%016llx NoNewPrivs=%d Seccomp=%d",
-                (unsigned long long) st->cap_eff, (unsigned long long) st->cap_prm, (unsigned long long) st->cap_bnd,
-                (unsigned long long) st->cap_amb, (unsigned long long) st->cap_inh, st->no_new_privs, st->seccomp);
-        if (audit_process_is_supervisor(p))
-                format_cap_names(f, st->cap_prm | st->cap_eff);
-        if (pass)
-                fputs(" PASS\n", f);
+static const char *verdict_name(AuditResult r) {
+        return r == AUDIT_PASSED ? "PASS" : r == AUDIT_FAILED ? "FAIL" : "GONE";
+}
+
+/* The effective user's name; its number when it has none; all four ids when they differ. */
+static void user_text(const ProcStatus *st, char *buf, size_t size) {
+        const uid_t *u = st->uid;
+        struct passwd *pw;
+
+        if (u[0] != u[1] || u[0] != u[2] || u[0] != u[3])
+                snprintf(buf, size, "%u/%u/%u/%u", (unsigned) u[0], (unsigned) u[1], (unsigned) u[2], (unsigned) u[3]);
+        else if ((pw = getpwuid(u[PROC_ID_EFFECTIVE])))
+                snprintf(buf, size, "%s", pw->pw_name);
         else
-                fprintf(f, " FAIL (%s)\n", why && *why ? why : "?");
+                snprintf(buf, size, "%u", (unsigned) u[PROC_ID_EFFECTIVE]);
+}
+
+typedef struct AuditCells {
+        char pid[16], user[64], caps[512];
+        const char *nnp, *seccomp;
+} AuditCells;
+
+static void audit_cells(const AuditRow *r, AuditCells *c) {
+        snprintf(c->pid, sizeof(c->pid), "%d", (int) r->p.pid);
+        if (!r->have_status) {
+                snprintf(c->user, sizeof(c->user), "-");
+                snprintf(c->caps, sizeof(c->caps), "-");
+                c->nnp = c->seccomp = "-";
+                return;
+        }
+        user_text(&r->st, c->user, sizeof(c->user));
+        cap_names(r->st.cap_prm | r->st.cap_eff, c->caps, sizeof(c->caps));
+        c->nnp = r->st.no_new_privs == 1 ? "yes" : r->st.no_new_privs == 0 ? "no" : "?";
+        c->seccomp = seccomp_name(r->st.seccomp);
+}
+
+void audit_table_print(FILE *f, const AuditRow *rows, size_t n) {
+        int w_role = (int) strlen("ROLE"), w_pid = (int) strlen("PID"), w_user = (int) strlen("USER"),
+            w_caps = (int) strlen("CAPS");
+        AuditCells c;
+        bool failed = false, limits = false;
+
+        for (size_t i = 0; i < n; i++) {
+                audit_cells(&rows[i], &c);
+                w_role = MAX(w_role, (int) strlen(rows[i].p.role));
+                w_pid = MAX(w_pid, (int) strlen(c.pid));
+                w_user = MAX(w_user, (int) strlen(c.user));
+                w_caps = MAX(w_caps, (int) strlen(c.caps));
+        }
+        fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %s\n", w_role, "ROLE", w_pid, "PID", w_user, "USER", w_caps,
+                "CAPS", "NNP", "SECCOMP", "VERDICT");
+        for (size_t i = 0; i < n; i++) {
+                audit_cells(&rows[i], &c);
+                fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %s\n", w_role, rows[i].p.role, w_pid, c.pid, w_user,
+                        c.user, w_caps, c.caps, c.nnp, c.seccomp, verdict_name(rows[i].result));
+                failed |= rows[i].result == AUDIT_FAILED;
+                limits |= rows[i].limits[0] != 0;
+        }
+        if (failed) {
+                fputs("\nFailures:\n", f);
+                for (size_t i = 0; i < n; i++)
+                        if (rows[i].result == AUDIT_FAILED)
+                                fprintf(f, "  %s (pid %d): %s\n", rows[i].p.role, (int) rows[i].p.pid,
+                                        rows[i].why[0] ? rows[i].why : "?");
+        }
+        if (limits) {
+                fputs("\nLimits:\n", f);
+                for (size_t i = 0; i < n; i++)
+                        if (rows[i].limits[0])
+                                fprintf(f, "  limits of pid %d (%s): %s\n", (int) rows[i].p.pid, rows[i].p.role,
+                                        rows[i].limits);
+        }
+}
+
+static void json_ids(JsonWriter *w, const char *key, const unsigned *ids, size_t n) {
+        json_key(w, key);
+        json_array_begin(w);
+        for (size_t i = 0; i < n; i++)
+                json_uint(w, ids[i]);
+        json_array_end(w);
+}
+
+void audit_row_json(JsonWriter *w, const AuditRow *r) {
+        unsigned ids[MAX((size_t) _PROC_ID_MAX, (size_t) PROC_STATUS_GROUPS_MAX)];
+
+        json_object_begin(w);
+        json_key(w, "role");
+        json_string(w, r->p.role);
+        json_key(w, "pid");
+        json_int(w, r->p.pid);
+        json_key(w, "profile");
+        json_string(w, r->p.profile);
+        json_key(w, "planned_uid");
+        json_uint(w, r->p.uid);
+        json_key(w, "planned_gid");
+        json_uint(w, r->p.gid);
+        if (r->have_status) {
+                const ProcStatus *st = &r->st;
+                char names[512];
+
+                for (int i = 0; i < _PROC_ID_MAX; i++)
+                        ids[i] = (unsigned) st->uid[i];
+                json_ids(w, "uid", ids, _PROC_ID_MAX);
+                for (int i = 0; i < _PROC_ID_MAX; i++)
+                        ids[i] = (unsigned) st->gid[i];
+                json_ids(w, "gid", ids, _PROC_ID_MAX);
+                size_t n_groups = MIN(st->n_groups, (size_t) PROC_STATUS_GROUPS_MAX);
+                for (size_t i = 0; i < n_groups; i++)
+                        ids[i] = (unsigned) st->groups[i];
+                json_ids(w, "groups", ids, n_groups);
+                json_key(w, "cap_effective");
+                json_uint(w, st->cap_eff);
+                json_key(w, "cap_permitted");
+                json_uint(w, st->cap_prm);
+                json_key(w, "cap_bounding");
+                json_uint(w, st->cap_bnd);
+                json_key(w, "cap_ambient");
+                json_uint(w, st->cap_amb);
+                json_key(w, "cap_inheritable");
+                json_uint(w, st->cap_inh);
+                json_key(w, "holds");
+                json_array_begin(w);
+                cap_names(st->cap_prm | st->cap_eff, names, sizeof(names));
+                for (char *save = NULL, *t = strtok_r(names, ",", &save); t && strcmp(t, "-") != 0;
+                     t = strtok_r(NULL, ",", &save))
+                        json_string(w, t);
+                json_array_end(w);
+                json_key(w, "no_new_privs");
+                if (st->no_new_privs < 0)
+                        json_null(w);
+                else
+                        json_bool(w, st->no_new_privs == 1);
+                json_key(w, "seccomp");
+                json_int(w, st->seccomp);
+        }
+        json_key(w, "verdict");
+        json_string(w, verdict_name(r->result));
+        json_key(w, "reasons");
+        json_array_begin(w);
+        for (const char *s = r->why; r->result == AUDIT_FAILED && *s;) {
+                const char *end = strstr(s, "; ");
+                size_t len = end ? (size_t) (end - s) : strlen(s);
+                json_string_len(w, s, len);
+                s += len + (end ? 2 : 0);
+        }
+        json_array_end(w);
+        json_key(w, "limits");
+        json_string(w, r->limits[0] ? r->limits : NULL);
+        json_object_end(w);
 }

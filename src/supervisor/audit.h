@@ -23,7 +23,8 @@
  * An operator may pin a role to a uid of their own knowledge (--expect-uid ROLE=UID), which then
  * overrides the plan: that is how the audit catches a supervisor whose plan is itself wrong.
  * Parsing and checking do no I/O except audit_read_ppid(); nothing here prints except
- * audit_format(). */
+ * audit_table_print() (for a person: a table of the processes, then the reasons of each FAIL) and
+ * audit_row_json() (for a script: every field, numbers as numbers). */
 #pragma once
 
 #include <stdbool.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "shared/json-writer.h"
 #include "shared/proc-status.h"
 #include "mpm/site-limits.h"
 
@@ -99,7 +101,30 @@ int audit_read_fd_target(pid_t pid, int fd, char *buf, size_t size);
  * program could write, truncate or forge lines in. Returns true on PASS; else the reasons in why. */
 bool audit_check_program_stdio(const char *const targets[3], char *why, size_t why_size);
 
-/* One line: role, pid, profile, ids, groups, the five capability sets, NoNewPrivs, Seccomp, for
- * the supervisor the names of the capabilities it holds (holds=), and PASS or FAIL with its
- * reasons. */
-void audit_format(FILE *f, const AuditProcess *p, const ProcStatus *st, bool pass, const char *why);
+typedef enum AuditResult {
+        AUDIT_PASSED,
+        AUDIT_FAILED,
+        AUDIT_GONE, /* exited between the list and its check: neither */
+} AuditResult;
+
+/* One process as audited: its plan, what the kernel said, the verdict and its reasons, and for a
+ * CGI launcher or program the limits it runs under. */
+typedef struct AuditRow {
+        AuditProcess p;
+        ProcStatus st;
+        bool have_status;  /* st was read; false for a process gone or whose /proc could not be read */
+        AuditResult result;
+        char why[1024];    /* a FAIL's reasons, "; "-separated */
+        char limits[320];  /* "" when not shown */
+} AuditRow;
+
+/* The table, one row per process: role, pid, user (the effective uid's name, or the four ids when
+ * they differ), caps (the names of the permitted and effective capabilities; "-" for none), nnp,
+ * seccomp (off, strict, filter), verdict (PASS, FAIL, GONE); below it each FAIL's reasons, then
+ * the limits notes ("  limits of pid N (ROLE): …"). */
+void audit_table_print(FILE *f, const AuditRow *rows, size_t n);
+
+/* One row as a JSON object: role, pid, profile, planned uid and gid, the four uids and gids, the
+ * groups, the five capability sets as numbers and the held ones by name, no_new_privs, seccomp,
+ * verdict, reasons (an array) and limits (null when not shown). */
+void audit_row_json(JsonWriter *w, const AuditRow *row);

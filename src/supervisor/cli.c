@@ -8,13 +8,42 @@
 #include "supervisor/config.h"
 #include "shared/strv.h"
 
+/* Each long option is the spelled-out short one: the switch below sees only the short letter. */
+static const struct option cli_long_options[] = {
+        { "config", required_argument, NULL, 'f' },
+        { "test", no_argument, NULL, 't' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "dump-vhosts", no_argument, NULL, 'S' },
+        { "list-modules", no_argument, NULL, 'l' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+};
+
+/* The option getopt_long() just refused, as the user wrote it: a long one is the word itself (optopt
+ * is 0 for an unknown one, the short letter for a known one misused), a short one its letter. A
+ * refused long option always moves optind past itself; a short one inside a cluster does not. */
+static const char *bad_option(char *argv[], int before, char buf[static 3]) {
+        if (optind > before && optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0)
+                return argv[optind - 1];
+        buf[0] = '-';
+        buf[1] = (char) optopt;
+        buf[2] = 0;
+        return buf;
+}
+
 int cli_parse(int argc, char *argv[], CliOptions *ret) {
         CliOptions o = { .action = CLI_RUN, .config_file = DEFAULT_CONFIG_FILE };
+        char buf[3];
         int c;
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt(argc, argv, ":f:tqSlVh")) >= 0) {
+        for (;;) {
+                int before = optind;
+                c = getopt_long(argc, argv, ":f:tqSlVh", cli_long_options, NULL);
+                if (c < 0)
+                        break;
                 switch (c) {
                 case 'f':
                         o.config_file = optarg;
@@ -38,10 +67,10 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
                         o.action = CLI_HELP;
                         break;
                 case ':':
-                        fprintf(stderr, "mpmd: option -%c needs an argument\n", optopt);
+                        fprintf(stderr, "mpmd: option %s needs an argument\n", bad_option(argv, before, buf));
                         return -EINVAL;
                 default:
-                        fprintf(stderr, "mpmd: unknown option -%c\n", optopt);
+                        fprintf(stderr, "mpmd: unknown option %s\n", bad_option(argv, before, buf));
                         return -EINVAL;
                 }
         }
@@ -56,13 +85,14 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
 void cli_usage(FILE *f) {
         fprintf(f,
                 "Usage: mpmd [-f FILE] [-t [-q]] [-S] [-l] [-V] [-h]\n"
-                "  -f FILE   configuration file (default %s); conf.d/*.conf beside it are read too\n"
-                "  -t        check the configuration and exit: \"Syntax OK\" or every error with file and line\n"
-                "  -q        with -t: print nothing when the configuration is good\n"
-                "  -S        show the listeners and virtual hosts of the configuration\n"
-                "  -l        list the modules compiled in\n"
-                "  -V        show the version and build\n"
-                "  -h        show this help\n"
+                "  -f, --config FILE   configuration file (default %s); conf.d/*.conf beside it are read too\n"
+                "  -t, --test          check the configuration and exit: \"Syntax OK\" or every error with file\n"
+                "                      and line\n"
+                "  -q, --quiet         with -t: print nothing when the configuration is good\n"
+                "  -S, --dump-vhosts   show the listeners and virtual hosts of the configuration\n"
+                "  -l, --list-modules  list the modules compiled in\n"
+                "  -V, --version       show the version and build\n"
+                "  -h, --help          show this help\n"
                 "mpmd always runs in the foreground; under systemd it is socket-activated and reports its\n"
                 "state with sd_notify. See mpmd(8) and mpmd.conf(5).\n",
                 DEFAULT_CONFIG_FILE);

@@ -1,11 +1,19 @@
 # SPDX-License-Identifier: MIT
-"""The command line: -t, -S, -l, -V, -h and argument errors."""
+"""The command line: -t, -S, -l, -V, -h and argument errors, their long forms; mpmctl's options,
+exit codes and --json."""
+import json
 import os
+import pwd
+import re
+import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from mpmdtest import BINARY, MODULE_DIR, load_module_line
+from mpmdtest import BINARY, MODULE_DIR, Server, load_module_line
+
+MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
 
 
 def run(*args):
@@ -121,9 +129,186 @@ class CliTest(unittest.TestCase):
             self.assertIn("Usage: mpmd", err)
 
     def test_help(self):
-        rc, out, err = run("-h")
+        for arg in ("-h", "--help"):
+            rc, out, err = run(arg)
+            self.assertEqual((rc, err), (0, ""), arg)
+            self.assertIn("Usage: mpmd", out)
+            self.assertIn("--config FILE", out)
+
+    def test_long_options_are_the_short_ones(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                   f"[VirtualHost a.example]\nServerName = a.example\nDocumentRoot = {self.dir}\n")
+        for short, long in ((["-t", "-f", self.conf], ["--test", "--config", self.conf]),
+                            (["-t", "-q", "-f", self.conf], ["--test", "--quiet", f"--config={self.conf}"]),
+                            (["-S", "-f", self.conf], ["--dump-vhosts", "--config", self.conf]),
+                            (["-l"], ["--list-modules"])):
+            self.assertEqual(run(*short), run(*long), long)
+        rc, out, err = run("--version")
         self.assertEqual(rc, 0)
-        self.assertIn("Usage: mpmd", out)
+        self.assertIn("Server version: mpmd/", out)
+
+    def test_bad_long_options_exit_2_naming_the_option(self):
+        for args, named in ((["--no-such-option"], "--no-such-option"), (["--config"], "--config"),
+                            (["--help=yes"], "--help=yes"), (["-t", "-x"], "-x")):
+            rc, out, err = run(*args)
+            self.assertEqual((rc, out), (2, ""), args)
+            self.assertIn("Usage: mpmd", err)
+            self.assertIn(f"mpmd: {'unknown option' if args != ['--config'] else 'option'} {named}", err.splitlines()[0])
+
+
+def mpmctl(*args, as_nobody=False):
+    cmd = [MPMCTL, *args]
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+class MpmctlOptionsTest(unittest.TestCase):
+    def test_help_and_version(self):
+        for arg in ("-h", "--help"):
+            rc, out, err = mpmctl(arg)
+            self.assertEqual((rc, err), (0, ""), arg)
+            self.assertIn("Usage: mpmctl", out)
+            self.assertIn("--socket SOCKET", out)
+        for arg in ("-V", "--version"):
+            rc, out, err = mpmctl(arg)
+            self.assertEqual(rc, 0)
+            self.assertRegex(out, r"^mpmctl \(mpmd\) \S+\n$")
+
+    def test_usage_errors_exit_2_naming_what_is_wrong(self):
+        for args, line in ((["--no-such-option", "status"], "mpmctl: unknown option --no-such-option"),
+                           (["-x", "status"], "mpmctl: unknown option -x"),
+                           (["--socket"], "mpmctl: option --socket needs an argument"),
+                           ([], "mpmctl: no command given"),
+                           (["frobnicate"], 'mpmctl: unknown command "frobnicate"'),
+                           (["reload", "--json"], 'mpmctl: reload: unexpected argument "--json"'),
+                           (["audit", "--bogus"], 'mpmctl: audit: unexpected argument "--bogus"')):
+            rc, out, err = mpmctl(*args)
+            self.assertEqual((rc, out), (2, ""), args)
+            self.assertEqual(err.splitlines()[0], line, args)
+            self.assertIn("Usage: mpmctl", err)
+
+    def test_not_running_exits_3(self):
+        d = tempfile.mkdtemp(prefix="mpmd-cli-")
+        for args in (["-s", os.path.join(d, "control"), "status"], [f"--socket={d}/control", "audit"]):
+            rc, out, err = mpmctl(*args)
+            self.assertEqual(rc, 3, err)
+            self.assertEqual(err, f"mpmctl: cannot reach mpmd at {d}/control: mpmd is not running (no socket there)\n")
+        # A socket left behind by a mpmd that is gone: nothing listens on it.
+        stale = os.path.join(d, "stale")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.bind(stale)
+        rc, out, err = mpmctl("-s", stale, "reload")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("mpmd is not running (the socket refuses connections", err)
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv: runs mpmctl as nobody")
+class MpmctlServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        d = tempfile.mkdtemp(prefix="mpmd-ctl-")
+        os.chmod(d, 0o755)  # nobody reaches the socket itself, which is root's alone
+        cls.control = os.path.join(d, "control")
+        cls.srv = Server(server_keys=f"ControlSocket = {cls.control}\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_permission_denied_exits_5(self):
+        rc, out, err = mpmctl("-s", self.control, "status", as_nobody=True)
+        self.assertEqual(rc, 5, err)
+        # The socket is root's (mode 0600) and the supervisor answers only root and its own user.
+        self.assertEqual(err, f"mpmctl: permission denied on {self.control}: run as root (mpmd runs as root and "
+                              "answers only root)\n")
+
+    def test_refused_exits_1(self):
+        # A reload of a configuration that does not parse: mpmd answers with an error, keeps serving.
+        with open(self.srv.conf) as f:
+            good = f.read()
+        try:
+            with open(self.srv.conf, "a") as f:
+                f.write("\nNoSuchKey = 1\n")
+            rc, out, err = mpmctl("-s", self.control, "reload")
+        finally:
+            with open(self.srv.conf, "w") as f:
+                f.write(good)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("reload refused", err)
+        self.assertIn("NoSuchKey", err)
+        self.assertEqual(mpmctl("-s", self.control, "status")[0], 0)
+
+    def test_status_json_says_what_the_text_says(self):
+        rc, text, err = mpmctl("-s", self.control, "status")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = mpmctl("--socket", self.control, "status", "--json")
+        self.assertEqual(rc, 0, err)
+        j = json.loads(out)
+        lines = dict(line.split(": ", 1) for line in text.splitlines())
+        self.assertEqual(j["pid"], self.srv.pid)
+        self.assertEqual(j["pid"], int(lines["pid"]))
+        self.assertEqual(j["generation"], int(lines["generation"]))
+        self.assertEqual(j["mpm"], lines["mpm"])
+        self.assertIsInstance(j["uptime_seconds"], int)
+        total, starting, stopping = map(int, re.fullmatch(r"(\d+) \(starting (\d+), stopping (\d+)\)",
+                                                          lines["processes"]).groups())
+        self.assertEqual(j["processes"], {"total": total, "starting": starting, "stopping": stopping})
+        busy, idle, keepalive = map(int, re.fullmatch(r"busy (\d+), idle (\d+), keepalive (\d+)",
+                                                      lines["workers"]).groups())
+        self.assertEqual(j["workers"], {"busy": busy, "idle": idle, "keepalive": keepalive})
+        self.assertEqual(j["invalid_scoreboard_segments"], int(lines["invalid scoreboard segments"]))
+        self.assertEqual(j["old_generations_processes"], int(lines["old generations' processes"]))
+        self.assertEqual(j["state"], lines["state"])
+        self.assertEqual(j["scoreboard"], lines["scoreboard"])
+        self.assertIsNone(j["last_reload"]) if lines["last reload"] == "none" else \
+            self.assertEqual(j["last_reload"], lines["last reload"])
+        self.assertEqual(j["failed"], [])
+        self.assertIsInstance(j["requests"], int)
+        self.assertIsInstance(j["bytes"], int)
+
+    def test_audit_table_and_json_agree(self):
+        rc, table, err = mpmctl("-s", self.control, "audit")
+        self.assertEqual(rc, 0, table + err)
+        rc, out, err = mpmctl("-s", self.control, "audit", "--json")
+        self.assertEqual(rc, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["failed"], 0)
+        rows = table.splitlines()
+        self.assertRegex(rows[0], r"^ROLE +PID +USER +CAPS +NNP +SECCOMP +VERDICT$")
+        body = rows[1:rows.index("")]
+        self.assertEqual(len(body), len(j["processes"]), table)
+        self.assertEqual(j["audited"], len(j["processes"]))
+        self.assertRegex(table, rf"\n\n{j['audited']} process\(es\) of MPM {j['mpm']} \(0 CGI program\(s\) among "
+                                r"them\): 0 failed\n$")
+        for row, p in zip(body, j["processes"]):
+            role, pid, user, caps, nnp, seccomp, verdict = re.fullmatch(
+                r"(.+?) +(\d+) +(\S+) +(\S+) +(yes|no) +(off|strict|filter) +(PASS|FAIL|GONE)", row).groups()
+            self.assertEqual((role, int(pid), verdict), (p["role"], p["pid"], p["verdict"]), row)
+            self.assertEqual(caps, ",".join(p["holds"]) or "-")
+            self.assertEqual(nnp == "yes", p["no_new_privs"])
+            self.assertEqual(["off", "strict", "filter"].index(seccomp), p["seccomp"])
+            self.assertEqual(p["uid"][1], pwd.getpwnam(user).pw_uid)
+        sup = j["processes"][0]
+        self.assertEqual((sup["role"], sup["pid"], sup["uid"]), ("supervisor", self.srv.pid, [0] * 4))
+        self.assertIsInstance(sup["cap_effective"], int)
+
+    def test_audit_fail_exits_1_with_its_reasons_below_the_table(self):
+        # Pin the workers to a uid they do not run as: every worker fails, and says why.
+        rc, table, err = mpmctl("-s", self.control, "audit", "--expect-uid", "worker=4242")
+        self.assertEqual(rc, 1, table + err)
+        workers = re.findall(r"(?m)^worker +(\d+) .* FAIL$", table)
+        self.assertTrue(workers, table)
+        reasons = table[table.index("\nFailures:\n"):]
+        for pid in workers:
+            self.assertRegex(reasons, rf"(?m)^  worker \(pid {pid}\): .*expected 4242")
+        rc, out, err = mpmctl("-s", self.control, "audit", "--json", "--expect-uid", "worker=4242")
+        self.assertEqual(rc, 1)
+        j = json.loads(out)
+        self.assertEqual(j["failed"], len(workers))
+        self.assertTrue(all(any("expected 4242" in r for r in p["reasons"])
+                            for p in j["processes"] if p["role"] == "worker"), j)
 
 
 if __name__ == "__main__":

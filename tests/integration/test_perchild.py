@@ -5,6 +5,7 @@ socket by Host; `mpmctl audit` proves it per process and fails when a check is b
 Needs root (it creates two site users and starts mpmd as root) and a build with the perchild MPM
 (-Dmpm=perchild, or mpm_perchild.so among the shared MPMs). The supervisor runs under `setpriv` with
 exactly the capability bounding set of units/mpmd-perchild.service.in, as systemd would start it."""
+import json
 import os
 import pwd
 import re
@@ -184,6 +185,12 @@ class PerchildServer(Server):
     def audit(self, *args):
         return subprocess.run([MPMCTL, "-s", self.control, "audit", *args], capture_output=True, text=True,
                               timeout=30)
+
+    def audit_json(self, *args):
+        """`mpmctl audit --json`: the completed process, and its processes (each a dict) by role."""
+        p = self.audit("--json", *args)
+        procs = json.loads(p.stdout)["processes"] if p.stdout else []
+        return p, procs
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
@@ -429,9 +436,13 @@ class PerchildTest(unittest.TestCase):
     # -- audit ---------------------------------------------------------------------------------------
     def test_audit_passes(self):
         self.srv.wait_pool(self.srv.uid_of("a"), n=3)
-        p = self.srv.audit()
+        table = self.srv.audit()
+        self.assertEqual(table.returncode, 0, table.stdout + table.stderr)
+        self.assertRegex(table.stdout, r"(?m)^pool a +\d+ +%s +- +yes +filter +PASS$" % pwd.getpwuid(self.srv.uid_of("a")).pw_name)
+        self.assertNotIn("FAIL", table.stdout)
+        p, procs = self.srv.audit_json()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        roles = re.findall(r'^role="([^"]+)".* PASS$', p.stdout, re.M)
+        roles = [x["role"] for x in procs if x["verdict"] == "PASS"]
         self.assertIn("supervisor", roles)
         self.assertEqual(roles.count("dispatcher"), 1)
         self.assertEqual(roles.count("pool a"), 3)
@@ -440,8 +451,8 @@ class PerchildTest(unittest.TestCase):
         # The CGI launchers are processes of the service too, each under its site's user.
         self.assertEqual(roles.count("cgi launcher a"), 1)
         self.assertEqual(roles.count("cgi launcher b"), 1)
-        launcher_a = re.search(r'^role="cgi launcher a".* uid=(\d+)', p.stdout, re.M)
-        self.assertEqual(int(launcher_a.group(1)), self.srv.uid_of("a"), p.stdout)
+        launcher_a = [x for x in procs if x["role"] == "cgi launcher a"][0]
+        self.assertEqual(launcher_a["uid"], [self.srv.uid_of("a")] * 4, p.stdout)
 
     def test_audit_checks_running_cgi_programs(self):
         # A program that is running shows up under its launcher, with the site's ids and sandbox
@@ -464,24 +475,30 @@ class PerchildTest(unittest.TestCase):
             wait_for(lambda: descendants_named(launcher, "sleep"), timeout=10, what=f"{name} running its sleep")
             p = srv.audit()
             t.join(timeout=10)
-            lines = re.findall(r'^role="cgi program of cgi launcher a".*$', p.stdout, re.M)
+            lines = re.findall(r'^cgi program of cgi launcher a .*$', p.stdout, re.M)
             self.assertEqual(len(lines), 1, p.stdout)
-            self.assertIn(f" uid={srv.uid_of('a')} ", lines[0])
+            self.assertRegex(lines[0], rf"^cgi program of cgi launcher a +\d+ +{pwd.getpwuid(srv.uid_of('a')).pw_name} ")
             if passes:
                 self.assertTrue(lines[0].endswith(" PASS"), lines[0])
                 self.assertEqual(p.returncode, 0, p.stdout)
                 self.assertIn("(1 CGI program(s) among them): 0 failed", p.stdout)
             else:
-                self.assertRegex(lines[0], r"FAIL \(stderr is /\S+/own\.log, not a pipe\)$")
+                self.assertTrue(lines[0].endswith(" FAIL"), lines[0])
+                self.assertRegex(p.stdout, r"(?m)^  cgi program of cgi launcher a \(pid \d+\): "
+                                           r"stderr is /\S+/own\.log, not a pipe$")
                 self.assertEqual(p.returncode, 1, p.stdout)
 
     def test_audit_fails_when_a_pool_is_not_what_the_operator_expects(self):
         # Pin pool b to A's uid: the audit must notice that B's processes run as someone else.
         p = self.srv.audit("--expect-uid", f"pool b={self.srv.uid_of('a')}")
         self.assertEqual(p.returncode, 1, p.stdout)
-        fails = re.findall(r'^role="([^"]+)".* FAIL \((.*)\)$', p.stdout, re.M)
+        fails = re.findall(r'^  (.+) \(pid \d+\): (.*)$', p.stdout[p.stdout.index("\nFailures:\n"):], re.M)
         self.assertEqual(sorted(r for r, _ in fails), ["pool b", "pool b"], p.stdout)
         self.assertIn(f"expected {self.srv.uid_of('a')}", fails[0][1])
+        self.assertEqual(len(re.findall(r"(?m)^pool b .* FAIL$", p.stdout)), 2, p.stdout)
+        j, procs = self.srv.audit_json("--expect-uid", f"pool b={self.srv.uid_of('a')}")
+        self.assertEqual(j.returncode, 1, j.stdout)
+        self.assertEqual(sorted(x["role"] for x in procs if x["verdict"] == "FAIL"), ["pool b", "pool b"])
 
     def test_audit_fails_for_a_supervisor_beyond_what_is_allowed(self):
         # Started as plain root with the full bounding set, the supervisor keeps what perchild needs
@@ -491,9 +508,10 @@ class PerchildTest(unittest.TestCase):
             loose.wait_pool(loose.uid_of("b"))
             p = loose.audit("--supervisor-caps", "CAP_SETUID CAP_SETGID CAP_KILL")
             self.assertEqual(p.returncode, 1, p.stdout)
-            fails = re.findall(r'^role="([^"]+)".* FAIL \((.*)\)$', p.stdout, re.M)
+            fails = re.findall(r'^  (.+) \(pid \d+\): (.*)$', p.stdout[p.stdout.index("\nFailures:\n"):], re.M)
             self.assertEqual([r for r, _ in fails], ["supervisor"], p.stdout)
             self.assertIn("CapBnd", fails[0][1])
+            self.assertEqual(re.findall(r"(?m)^(.+?) +\d+ .* FAIL$", p.stdout), ["supervisor"], p.stdout)
 
     def test_supervisor_needs_cap_setpcap(self):
         # Without CAP_SETPCAP the bounding set cannot be emptied before the id change, and the

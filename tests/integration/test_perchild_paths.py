@@ -5,6 +5,7 @@ site's symlinks (issue 12, item 2); one site whose paths or logs are broken affe
 
 Needs root (it creates two site users and starts mpmd as root, under the perchild unit's capability
 bounding set, as test_perchild.py does) and a build with the perchild MPM."""
+import json
 import os
 import pwd
 import shutil
@@ -233,6 +234,13 @@ class SiteFailureTest(SitesBase):
                 self.assertEqual(st.returncode, 0, st.stderr)
                 self.assertRegex(st.stdout, r"failed site a: CustomLog .*access.log: cannot open it as user "
                                             + SITE_USERS[0] + r": (Is a directory|not a regular file)")
+                # For a script: the same sites, in "failed" of status --json.
+                js = srv.mpmctl("status", "--json")
+                self.assertEqual(js.returncode, 0, js.stderr)
+                failed = json.loads(js.stdout)["failed"]
+                self.assertEqual([f for f in st.stdout.splitlines() if f.startswith("failed ")],
+                                 ["failed " + f for f in failed])
+                self.assertRegex(failed[0], r"^site a: CustomLog ")
                 wait_for(lambda: any("site a: CustomLog" in m for m in srv.notifications), what="STATUS= naming site a")
                 # Fixed by its owner: the site is tried again and served, without a reload.
                 self.fix_log(srv)

@@ -9,6 +9,7 @@ passes. The soft RLIMIT_NOFILE is raised to the hard limit before the first fork
 cannot fit below the limit is warned about at start and by `mpmd -t`.
 
 The privilege tests need root (they create site users); the limit tests run as anyone."""
+import json
 import os
 import pwd
 import re
@@ -105,8 +106,9 @@ class ConfiguredServer(Server):
         finally:
             subprocess.Popen = real
 
-    def audit(self):
-        return subprocess.run([MPMCTL, "-s", self.control, "audit"], capture_output=True, text=True, timeout=30)
+    def audit(self, *args):
+        return subprocess.run([MPMCTL, "-s", self.control, "audit", *args], capture_output=True, text=True,
+                              timeout=30)
 
     def terminate(self):
         """Stop gracefully and return everything mpmd wrote to stdout and stderr."""
@@ -133,15 +135,26 @@ class SupervisorCapabilities:
         self.assertEqual(st["NoNewPrivs"], "1")
 
     def assert_audit_passes(self, srv, roles):
+        # The table a person reads: the supervisor's row names what it holds.
         p = srv.audit()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        sup = re.search(r'^role="supervisor" .* holds=(\S+) PASS$', p.stdout, re.M)
-        self.assertTrue(sup, p.stdout)
-        self.assertEqual(sup.group(1), "cap_kill,cap_setgid,cap_setuid,cap_setpcap")
-        self.assertIn("CapEff=00000000000001e0 CapPrm=00000000000001e0 CapBnd=00000000000001e0 "
-                      "CapAmb=0000000000000000 CapInh=0000000000000000 NoNewPrivs=1", p.stdout)
+        self.assertRegex(p.stdout, r"(?m)^ROLE +PID +USER +CAPS +NNP +SECCOMP +VERDICT$")
+        self.assertRegex(p.stdout, r"(?m)^supervisor +\d+ +root +cap_kill,cap_setgid,cap_setuid,cap_setpcap +yes +off +PASS$")
+        # Every field, for the numbers: the same audit as JSON.
+        j = srv.audit("--json")
+        self.assertEqual(j.returncode, 0, j.stdout + j.stderr)
+        procs = json.loads(j.stdout)["processes"]
+        sup = [x for x in procs if x["role"] == "supervisor"]
+        self.assertEqual(len(sup), 1, procs)
+        self.assertEqual(sup[0]["verdict"], "PASS", sup)
+        self.assertEqual(sup[0]["holds"], ["cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap"])
+        self.assertEqual([sup[0][k] for k in ("cap_effective", "cap_permitted", "cap_bounding", "cap_ambient",
+                                              "cap_inheritable", "no_new_privs")], [0x1e0, 0x1e0, 0x1e0, 0, 0, True])
         for role, uid in roles:
-            self.assertRegex(p.stdout, rf'(?m)^role="{re.escape(role)}" .* uid={uid} .* PASS$')
+            self.assertTrue([x for x in procs if x["role"] == role and x["uid"] == [uid] * 4 and x["verdict"] == "PASS"],
+                            f"{role} uid {uid}: {procs}")
+            user = pwd.getpwuid(uid).pw_name
+            self.assertRegex(p.stdout, rf"(?m)^{re.escape(role)} +\d+ +{re.escape(user)} +- +yes +filter +PASS$")
         return p.stdout
 
 
