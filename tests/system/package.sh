@@ -37,7 +37,8 @@ DEB=$(cd "$WORK" && ls mpmd_*_*.deb | head -1)
 mv "$WORK/$DEB" "$WORK/out/"
 dpkg-deb -c "$WORK/out/$DEB" >"$WORK/contents"
 for f in usr/sbin/mpmd usr/bin/mpmctl etc/mpmd/mpmd.conf etc/mpmd/conf.d/00-mpm.conf etc/logrotate.d/mpmd \
-        usr/share/man/man5/mpmd.conf.5.gz lib/systemd/system/mpmd.socket usr/lib/sysusers.d/mpmd.conf; do
+        usr/share/man/man5/mpmd.conf.5.gz lib/systemd/system/mpmd.socket usr/lib/sysusers.d/mpmd.conf \
+        usr/share/bash-completion/completions/mpmd usr/share/bash-completion/completions/mpmctl; do
         grep -q " \./$f\$" "$WORK/contents" || fail "$DEB lacks /$f"
 done
 grep -q '/mpmd/modules/mpm_perchild\.so$' "$WORK/contents" || fail "$DEB lacks the perchild module"
