@@ -137,6 +137,8 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         bool was_ready = p->state == PROCESS_RUNNING || p->state == PROCESS_STOPPING;
         bool asked = p->state == PROCESS_STOPPING;
 
+        /* Still a zombie: sd-event reaps it once this returns. */
+        generation_status_reaped(sg, p->pid);
         sg->children[slot] = sd_event_source_unref(sg->children[slot]);
         bool failed_start = (!was_ready && !asked) || sg->misbehaved[slot];
         sg->misbehaved[slot] = false;

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """server-status: Apache's ?auto keys in Apache's order, ?json, HTML, and the address check."""
 import json
+import os
 import time
 import unittest
 
-from mpmdtest import Server
+from mpmdtest import Server, wait_for
 
 AUTO_KEYS = ["ServerVersion", "ServerMPM", "Server Built", "CurrentTime", "RestartTime",
              "ParentServerConfigGeneration", "ParentServerMPMGeneration", "ServerUptimeSeconds",
@@ -18,6 +19,35 @@ AUTO_KEYS = ["ServerVersion", "ServerMPM", "Server Built", "CurrentTime", "Resta
 def parse_auto(body):
     lines = body.decode().rstrip("\n").split("\n")
     return lines[0], [tuple(line.split(": ", 1)) for line in lines[1:]]
+
+
+MPM = os.environ.get("MPMD_BUILD_MPM", "event")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid, from /proc (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def burn(srv, connections=150, per_connection=100):
+    """Pipelined requests for a small file, the last of each connection closing it: CPU time in the
+    workers that serve them."""
+    req = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    last = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    for _ in range(connections):
+        with srv.connect() as s:
+            s.sendall(req * (per_connection - 1) + last)
+            got = b""
+            while chunk := s.recv(1 << 16):
+                got += chunk
+            assert got.count(b"HTTP/1.1 200 ") == per_connection, got[:200]
 
 
 class StatusTest(unittest.TestCase):
@@ -78,6 +108,55 @@ class StatusTest(unittest.TestCase):
 
     def test_other_paths_unaffected(self):
         self.assertEqual(self.srv.get("/server-status-not").status, 404)
+
+
+def auto_values(srv):
+    r = srv.get("/server-status?auto")
+    assert r.status == 200, r.status
+    return dict(parse_auto(r.body)[1])
+
+
+def server_cpu(values):
+    return float(values["CPUUser"]) + float(values["CPUSystem"])
+
+
+class StatusCpuTest(unittest.TestCase):
+    """CPUUser and CPUSystem count the workers' time (live ones and exited ones) and the supervisor's."""
+
+    def test_workers_cpu_is_counted(self):
+        with Server(server_keys="ServerStatus = /server-status\n", files={"index.html": "x" * 100}) as srv:
+            burn(srv)
+            workers = sum(cpu_seconds(p) for p in srv.workers())
+            self.assertGreater(workers, 0.05, "the burst cost the workers no measurable CPU")
+            # Published once a second: wait for a publication that includes the burst.
+            values = wait_for(lambda: (v := auto_values(srv)) and server_cpu(v) >= 0.9 * workers and v,
+                              timeout=10, what=f"CPUUser+CPUSystem reaching the workers' {workers:.2f} s")
+            own = cpu_seconds(srv.pid)
+            self.assertGreater(server_cpu(values), own + 0.5 * workers, (values, own, workers))
+
+    def test_retired_workers_cpu_stays_counted(self):
+        section = f"[{MPM}]\nMaxConnectionsPerChild = 200\n"
+        with Server(server_keys="ServerStatus = /server-status\n", files={"index.html": "x" * 100},
+                    mpm_section=section) as srv:
+            first = set(srv.workers())
+            burn(srv)
+            spent = sum(cpu_seconds(p) for p in first)
+            self.assertGreater(spent, 0.05, "the burst cost the workers no measurable CPU")
+            before = server_cpu(wait_for(lambda: (v := auto_values(srv)) and server_cpu(v) >= 0.9 * spent and v,
+                                         timeout=10, what="the burst's CPU on the status page"))
+            seen = [before]
+
+            def retired():
+                for _ in range(20):
+                    self.assertEqual(srv.get("/index.html").status, 200)
+                seen.append(server_cpu(auto_values(srv)))
+                return not first & set(srv.workers())
+
+            wait_for(retired, timeout=30, what="every first worker retired (MaxConnectionsPerChild)")
+            time.sleep(1.5)  # a publication after the last exit
+            seen.append(server_cpu(auto_values(srv)))
+            self.assertEqual(seen, sorted(seen), "the CPU counter went back")
+            self.assertGreaterEqual(seen[-1], 0.9 * spent, (seen, spent))
 
 
 class StatusDeniedTest(unittest.TestCase):
