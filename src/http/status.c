@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "build-config.h"
 #include "shared/conf-table.h"
+#include "shared/macro.h"
 #include "http/handler.h"
 #include "http/status.h"
 #include "shared/strv.h"
@@ -55,6 +57,49 @@ static void out_printf(Out *o, const char *fmt, ...) {
                 return;
         }
         o->len += (size_t) n;
+}
+
+/* A JSON string, quoted. The bytes are taken as ISO-8859-1 (the charset of the other two forms), so
+ * that every one becomes valid JSON: '"', '\\' and controls escaped, and the bytes above 0x7f as
+ * the code points they are in that charset. (One escaper for the page: when src/shared grows a JSON
+ * writer, this goes.) */
+static void out_json_string(Out *o, const char *s, size_t n) {
+        out_printf(o, "\"");
+        for (size_t i = 0; i < n && s[i]; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c == '"' || c == '\\')
+                        out_printf(o, "\\%c", c);
+                else if (c == '\n')
+                        out_printf(o, "\\n");
+                else if (c == '\t')
+                        out_printf(o, "\\t");
+                else if (c < 0x20 || c >= 0x7f)
+                        out_printf(o, "\\u%04x", c);
+                else
+                        out_printf(o, "%c", c);
+        }
+        out_printf(o, "\"");
+}
+
+/* Text for HTML: the server name is the configuration's, and may hold markup characters. */
+static void out_html(Out *o, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<':
+                        out_printf(o, "&lt;");
+                        break;
+                case '>':
+                        out_printf(o, "&gt;");
+                        break;
+                case '&':
+                        out_printf(o, "&amp;");
+                        break;
+                case '"':
+                        out_printf(o, "&quot;");
+                        break;
+                default:
+                        out_printf(o, "%c", *s);
+                }
 }
 
 static void format_uptime(uint64_t secs, char *buf, size_t n) {
@@ -125,25 +170,34 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                 out_printf(&o, "Scoreboard: %.*s\n", (int) d->n_slots, d->scoreboard);
                 break;
         case HTTP_STATUS_JSON:
+                out_printf(&o, "{\"server_name\":");
+                out_json_string(&o, server_name, SIZE_MAX);
+                out_printf(&o, ",\"server_version\":");
+                out_json_string(&o, "mpmd/" PACKAGE_VERSION, SIZE_MAX);
+                out_printf(&o, ",\"mpm\":");
+                out_json_string(&o, d->mpm, sizeof(d->mpm));
                 out_printf(&o,
-                           "{\"server_name\":\"%s\",\"server_version\":\"mpmd/%s\",\"mpm\":\"%s\",\"generation\":%u,"
+                           ",\"generation\":%u,"
                            "\"uptime_seconds\":%llu,\"total_accesses\":%llu,\"total_bytes\":%llu,"
                            "\"total_duration_ms\":%llu,\"requests_per_second\":%g,\"busy_workers\":%u,"
                            "\"idle_workers\":%u,\"graceful_workers\":%u,\"processes\":%u,\"stopping\":%u,"
                            "\"connections\":{\"total\":%u,\"writing\":%u,\"keepalive\":%u,\"closing\":%u},"
-                           "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":\"%.*s\"}\n",
-                           server_name, PACKAGE_VERSION, d->mpm, d->generation, (unsigned long long) uptime,
-                           (unsigned long long) d->total_accesses, (unsigned long long) d->total_bytes,
-                           (unsigned long long) (d->total_duration_usec / 1000), req_per_sec, d->busy, d->idle,
-                           d->graceful, d->processes, d->stopping, d->conns_total, d->conns_writing,
-                           d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2], (int) d->n_slots,
-                           d->scoreboard);
+                           "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":",
+                           d->generation, (unsigned long long) uptime, (unsigned long long) d->total_accesses,
+                           (unsigned long long) d->total_bytes, (unsigned long long) (d->total_duration_usec / 1000),
+                           req_per_sec, d->busy, d->idle, d->graceful, d->processes, d->stopping, d->conns_total,
+                           d->conns_writing, d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2]);
+                out_json_string(&o, d->scoreboard, d->n_slots);
+                out_printf(&o, "}\n");
                 break;
         case HTTP_STATUS_HTML:
         default:
                 out_printf(&o,
                            "<!DOCTYPE html>\n<html><head><title>mpmd status</title></head><body>\n"
-                           "<h1>mpmd server status for %s</h1>\n<dl>\n"
+                           "<h1>mpmd server status for ");
+                out_html(&o, server_name);
+                out_printf(&o,
+                           "</h1>\n<dl>\n"
                            "<dt>Server version: mpmd/%s</dt>\n<dt>Server MPM: %s</dt>\n<dt>Server built: %s</dt>\n"
                            "<dt>Current time: %s</dt>\n<dt>Restart time: %s</dt>\n"
                            "<dt>Configuration generation: %u</dt>\n<dt>Server uptime: %s</dt>\n"
@@ -158,13 +212,37 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "\"<b><code>C</code></b>\" Closing connection, \"<b><code>G</code></b>\" Gracefully "
                            "finishing, \"<b><code>.</code></b>\" Open slot with no current process</p>\n"
                            "</body></html>\n",
-                           server_name, PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
+                           PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
                            loads[0], loads[1], loads[2], (unsigned long long) d->total_accesses,
                            (unsigned long long) (d->total_bytes / 1024), req_per_sec, bytes_per_sec, bytes_per_req,
                            d->busy, d->idle, d->conns_total, d->conns_keepalive, (int) d->n_slots, d->scoreboard);
                 break;
         }
         return o.overflow ? -ENOBUFS : (int) o.len;
+}
+
+HttpStatusFormat http_status_format(const char *query, size_t len) {
+        static const struct {
+                const char *name;
+                HttpStatusFormat format;
+        } forms[] = {
+                { "auto", HTTP_STATUS_AUTO },
+                { "json", HTTP_STATUS_JSON },
+        };
+        const char *end = query + len;
+
+        for (const char *a = query; a < end;) {
+                const char *amp = memchr(a, '&', (size_t) (end - a));
+                const char *next = amp ? amp + 1 : end;
+                const char *eq = memchr(a, '=', (size_t) ((amp ? amp : end) - a));
+                size_t n = (size_t) ((eq ? eq : amp ? amp : end) - a);
+
+                for (size_t i = 0; i < ELEMENTSOF(forms); i++)
+                        if (n == strlen(forms[i].name) && memcmp(a, forms[i].name, n) == 0)
+                                return forms[i].format;
+                a = next;
+        }
+        return HTTP_STATUS_HTML;
 }
 
 static bool address_in(const char *entry, const char *peer) {
@@ -221,13 +299,8 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
                 http_response_set_error(r, 403);
                 return;
         }
-        if (h->has_query) {
-                const char *qs = q->buf + h->query.off;
-                if (h->query.len >= 4 && strncmp(qs, "auto", 4) == 0)
-                        f = HTTP_STATUS_AUTO;
-                else if (h->query.len >= 4 && strncmp(qs, "json", 4) == 0)
-                        f = HTTP_STATUS_JSON;
-        }
+        if (h->has_query)
+                f = http_status_format(q->buf + h->query.off, h->query.len);
         if (!http_status_snapshot(q->site->status, &d)) {
                 http_response_set_error(r, 503);
                 return;

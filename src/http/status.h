@@ -45,6 +45,11 @@ typedef enum HttpStatusFormat {
 /* A consistent copy of what the supervisor published; false when none could be had. */
 bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret);
 
+/* The form a query asks for: the first of its '&'-separated arguments (the name before any '=') that
+ * names one, "auto" or "json"; the HTML page when none does. Unknown arguments are ignored, as
+ * Apache's mod_status ignores them ("?refresh=5&auto" is the ?auto form, "?jsonx" the HTML page). */
+HttpStatusFormat http_status_format(const char *query, size_t len);
+
 /* Render into buf (NUL-terminated); returns the length, or -ENOBUFS. now is CLOCK_REALTIME usec. */
 int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
                        size_t size);

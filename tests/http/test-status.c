@@ -103,3 +103,32 @@ Test(status, snapshot_refuses_a_segment_being_written) {
         cr_assert_eq(copy.n_slots, HTTP_STATUS_SLOTS_MAX);
         cr_assert_not(http_status_snapshot(NULL, &copy));
 }
+
+Test(status, json_escapes_strings) {
+        HttpStatusData d = sample();
+        char buf[8192];
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "a\"b\\c\x01\xe9", 1000100 * USEC_PER_SEC, buf,
+                                        sizeof(buf)),
+                     0);
+        cr_assert(strstr(buf, "{\"server_name\":\"a\\\"b\\\\c\\u0001\\u00e9\","), "%s", buf);
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_HTML, "<b>&", 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "status for &lt;b&gt;&amp;</h1>"), "%s", buf);
+}
+
+Test(status, query_picks_the_form_and_ignores_unknown_arguments) {
+        static const struct {
+                const char *query;
+                HttpStatusFormat f;
+        } cases[] = {
+                { "auto", HTTP_STATUS_AUTO },       { "json", HTTP_STATUS_JSON },
+                { "refresh=5&auto", HTTP_STATUS_AUTO }, { "json&auto", HTTP_STATUS_JSON },
+                { "auto=1", HTTP_STATUS_AUTO },     { "jsonx", HTTP_STATUS_HTML },
+                { "xjson", HTTP_STATUS_HTML },      { "autox", HTTP_STATUS_HTML },
+                { "", HTTP_STATUS_HTML },           { "&&", HTTP_STATUS_HTML },
+                { "notable", HTTP_STATUS_HTML },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                cr_assert_eq(http_status_format(cases[i].query, strlen(cases[i].query)), cases[i].f, "?%s",
+                             cases[i].query);
+        cr_assert_eq(http_status_format("json", 3), HTTP_STATUS_HTML, "only len bytes are the query");
+}

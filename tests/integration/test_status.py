@@ -91,6 +91,15 @@ class StatusTest(unittest.TestCase):
         self.assertIn(d["mpm"], ("event", "worker", "prefork", "perchild"))
         self.assertIn("scoreboard", d)
 
+    def test_unknown_query_is_the_html_page(self):
+        for query in ("jsonx", "autox", "nonsense", "refresh=5"):
+            r = self.srv.get(f"/server-status?{query}")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.header("content-type").startswith("text/html"), query)
+            self.assertIn(b"mpmd server status", r.body)
+        r = self.srv.get("/server-status?refresh=5&json")
+        self.assertEqual(json.loads(r.body)["generation"], 1)
+
     def test_html(self):
         r = self.srv.get("/server-status")
         self.assertEqual(r.status, 200)
@@ -157,6 +166,21 @@ class StatusCpuTest(unittest.TestCase):
             seen.append(server_cpu(auto_values(srv)))
             self.assertEqual(seen, sorted(seen), "the CPU counter went back")
             self.assertGreaterEqual(seen[-1], 0.9 * spent, (seen, spent))
+
+
+class StatusJsonEscapeTest(unittest.TestCase):
+    def test_server_name_with_quote_and_backslash(self):
+        name = 'we"ird\\name<x>'
+        with Server(server_keys="ServerStatus = /server-status\n", start=False) as srv:
+            with open(srv.conf) as f:
+                conf = f.read().replace("ServerName = localhost\n", f"ServerName = {name}\n", 1)
+            with open(srv.conf, "w") as f:
+                f.write(conf)
+            srv.start()
+            r = srv.get("/server-status?json")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(json.loads(r.body)["server_name"], name)
+            self.assertIn(b"we&quot;ird\\name&lt;x&gt;", srv.get("/server-status").body)
 
 
 class StatusDeniedTest(unittest.TestCase):
