@@ -15,6 +15,19 @@
 #include "http/status.h"
 #include "shared/strv.h"
 
+const usec_t http_status_duration_bounds[HTTP_STATUS_DURATION_BUCKETS] = {
+        5 * USEC_PER_MSEC,   10 * USEC_PER_MSEC,  25 * USEC_PER_MSEC, 50 * USEC_PER_MSEC,
+        100 * USEC_PER_MSEC, 250 * USEC_PER_MSEC, 500 * USEC_PER_MSEC, 1 * USEC_PER_SEC,
+        2500 * USEC_PER_MSEC, 5 * USEC_PER_SEC,   10 * USEC_PER_SEC,
+};
+
+unsigned http_status_duration_bucket(usec_t duration) {
+        unsigned b = 0;
+        while (b < HTTP_STATUS_DURATION_BUCKETS && duration > http_status_duration_bounds[b])
+                b++;
+        return b;
+}
+
 bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret) {
         if (!shared)
                 return false;
@@ -125,6 +138,82 @@ static void format_time(int64_t t, char *buf, size_t n) {
         strftime(buf, n, "%A, %d-%b-%Y %H:%M:%S UTC", &tm);
 }
 
+/* A Prometheus label value: '\\', '"' and newlines escaped. */
+static void out_label(Out *o, const char *s, size_t n) {
+        for (size_t i = 0; i < n && s[i]; i++)
+                if (s[i] == '\\' || s[i] == '"')
+                        out_printf(o, "\\%c", s[i]);
+                else if (s[i] == '\n')
+                        out_printf(o, "\\n");
+                else
+                        out_printf(o, "%c", s[i]);
+}
+
+static void out_metric_head(Out *o, const char *name, const char *type, const char *help) {
+        out_printf(o, "# HELP mpmd_%s %s\n# TYPE mpmd_%s %s\n", name, help, name, type);
+}
+
+/* The names of HTTP_STATUS_WORKER_LETTERS, as Prometheus's apache_exporter labels them. */
+static const char *const worker_state_names[HTTP_STATUS_WORKER_STATES] = {
+        "open_slot", "startup", "idle", "read", "reply", "keepalive", "closing", "logging", "graceful_stop", "idle_cleanup",
+};
+
+/* Prometheus text exposition format 0.0.4: every family with its HELP and TYPE, counters *_total.
+ * The histogram's buckets are cumulative, each held to _count (the requests): the workers count a
+ * request before its bucket, so a reading between the two may find a bucket short, never over. */
+static void render_metrics(Out *o, const HttpStatusData *d, uint64_t uptime) {
+        uint64_t cum = 0;
+
+        out_metric_head(o, "info", "gauge", "The server: its version and MPM (always 1).");
+        out_printf(o, "mpmd_info{version=\"%s\",mpm=\"", PACKAGE_VERSION);
+        out_label(o, d->mpm, sizeof(d->mpm));
+        out_printf(o, "\"} 1\n");
+        out_metric_head(o, "generation", "gauge", "The configuration generation serving.");
+        out_printf(o, "mpmd_generation %u\n", d->generation);
+        out_metric_head(o, "start_time_seconds", "gauge", "When the serving generation started (Unix time).");
+        out_printf(o, "mpmd_start_time_seconds %lld\n", (long long) d->restart_time);
+        out_metric_head(o, "uptime_seconds", "gauge", "Seconds since the serving generation started.");
+        out_printf(o, "mpmd_uptime_seconds %llu\n", (unsigned long long) uptime);
+        out_metric_head(o, "requests_total", "counter", "Requests served.");
+        out_printf(o, "mpmd_requests_total %llu\n", (unsigned long long) d->total_accesses);
+        out_metric_head(o, "sent_bytes_total", "counter", "Bytes of responses sent.");
+        out_printf(o, "mpmd_sent_bytes_total %llu\n", (unsigned long long) d->total_bytes);
+        out_metric_head(o, "request_duration_seconds", "histogram", "How long requests took to serve.");
+        for (unsigned b = 0; b < HTTP_STATUS_DURATION_BUCKETS; b++) {
+                cum = MIN(cum + d->duration_buckets[b], d->total_accesses);
+                out_printf(o, "mpmd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                           (double) http_status_duration_bounds[b] / USEC_PER_SEC, (unsigned long long) cum);
+        }
+        out_printf(o, "mpmd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                   (unsigned long long) d->total_accesses);
+        out_printf(o, "mpmd_request_duration_seconds_sum %.6f\n", (double) d->total_duration_usec / USEC_PER_SEC);
+        out_printf(o, "mpmd_request_duration_seconds_count %llu\n", (unsigned long long) d->total_accesses);
+        out_metric_head(o, "workers", "gauge", "Worker slots by state (the scoreboard letters of mod_status).");
+        for (unsigned k = 0; k < HTTP_STATUS_WORKER_STATES; k++)
+                out_printf(o, "mpmd_workers{state=\"%s\"} %u\n", worker_state_names[k], d->workers_by_state[k]);
+        out_metric_head(o, "processes", "gauge", "Worker processes, and of them those told to finish.");
+        out_printf(o, "mpmd_processes{state=\"all\"} %u\nmpmd_processes{state=\"stopping\"} %u\n", d->processes,
+                   d->stopping);
+        out_metric_head(o, "connections", "gauge", "Connections open, by state.");
+        out_printf(o,
+                   "mpmd_connections{state=\"total\"} %u\nmpmd_connections{state=\"writing\"} %u\n"
+                   "mpmd_connections{state=\"keepalive\"} %u\nmpmd_connections{state=\"closing\"} %u\n",
+                   d->conns_total, d->conns_writing, d->conns_keepalive, d->conns_closing);
+        out_metric_head(o, "cpu_seconds_total", "counter",
+                        "CPU time of the workers and the supervisor, and of the processes they waited for.");
+        out_printf(o,
+                   "mpmd_cpu_seconds_total{mode=\"user\"} %.2f\nmpmd_cpu_seconds_total{mode=\"system\"} %.2f\n"
+                   "mpmd_cpu_seconds_total{mode=\"children_user\"} %.2f\n"
+                   "mpmd_cpu_seconds_total{mode=\"children_system\"} %.2f\n",
+                   d->cpu_user, d->cpu_system, d->cpu_children_user, d->cpu_children_system);
+        out_metric_head(o, "reloads_total", "counter", "Reloads since the server started, by result.");
+        out_printf(o,
+                   "mpmd_reloads_total{result=\"ok\"} %llu\nmpmd_reloads_total{result=\"partial\"} %llu\n"
+                   "mpmd_reloads_total{result=\"failed\"} %llu\n",
+                   (unsigned long long) d->reloads_ok, (unsigned long long) d->reloads_partial,
+                   (unsigned long long) d->reloads_failed);
+}
+
 int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
                        size_t size) {
         Out o = { .buf = buf, .size = size };
@@ -190,6 +279,9 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                 out_json_string(&o, d->scoreboard, d->n_slots);
                 out_printf(&o, "}\n");
                 break;
+        case HTTP_STATUS_METRICS:
+                render_metrics(&o, d, uptime);
+                break;
         case HTTP_STATUS_HTML:
         default:
                 out_printf(&o,
@@ -228,6 +320,7 @@ HttpStatusFormat http_status_format(const char *query, size_t len) {
         } forms[] = {
                 { "auto", HTTP_STATUS_AUTO },
                 { "json", HTTP_STATUS_JSON },
+                { "metrics", HTTP_STATUS_METRICS },
         };
         const char *end = query + len;
 
@@ -313,9 +406,10 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
         }
         r->status = 200;
         http_response_add_header(r, "Content-Type", "%s",
-                                 f == HTTP_STATUS_AUTO   ? "text/plain; charset=ISO-8859-1"
-                                 : f == HTTP_STATUS_JSON ? "application/json"
-                                                         : "text/html; charset=ISO-8859-1");
+                                 f == HTTP_STATUS_AUTO      ? "text/plain; charset=ISO-8859-1"
+                                 : f == HTTP_STATUS_JSON    ? "application/json"
+                                 : f == HTTP_STATUS_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
+                                                            : "text/html; charset=ISO-8859-1");
         http_response_add_header(r, "Cache-Control", "no-store");
         r->body = scratch;
         r->body_len = (size_t) n;

@@ -220,14 +220,17 @@ static void server_cpu(const Supervisor *s, double cpu[4]) {
                  (double) live.cstime / tick;
 }
 
-/* One segment (seqlock: odd while writing). cpu: the server's CPU time, for the server's view only
- * (a tenant is not told how busy the others keep the machine); NULL leaves it 0. */
+/* One segment (seqlock: odd while writing). s: the server's CPU time (cpu) and reloads, for the
+ * server's view only (a tenant is not told how busy the others keep the machine); NULL leaves them 0. */
 static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
-                                   const double cpu[4]) {
+                                   const Supervisor *s, const double cpu[4]) {
         __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         status_view_fill(d, src, group, retired);
-        if (cpu) {
+        if (s) {
+                d->reloads_ok = s->reloads_ok;
+                d->reloads_partial = s->reloads_partial;
+                d->reloads_failed = s->reloads_failed;
                 d->cpu_user = cpu[0];
                 d->cpu_system = cpu[1];
                 d->cpu_children_user = cpu[2];
@@ -246,9 +249,9 @@ void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
 
         server_cpu(sg->sup, cpu);
         if (sg->status)
-                status_segment_publish(sg->status, &src, -1, &sg->retired, cpu);
+                status_segment_publish(sg->status, &src, -1, &sg->retired, sg->sup, cpu);
         for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
-                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
+                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL, NULL);
 }
 
 /* ---- reading the scoreboards ---------------------------------------------------------------- */
@@ -273,6 +276,7 @@ void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessS
                         { SCOREBOARD_CLAMPED_CONNECTIONS, "too many connections" },
                         { SCOREBOARD_CLAMPED_BYTES, "too many bytes" },
                         { SCOREBOARD_CLAMPED_DURATION, "too long durations" },
+                        { SCOREBOARD_CLAMPED_HISTOGRAM, "more durations than requests" },
                 };
                 char list[128] = "";
                 size_t n = 0;

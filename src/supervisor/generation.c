@@ -119,6 +119,8 @@ static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->requests += t->requests;
         r->bytes += t->bytes;
         r->duration_usec += t->duration_usec;
+        for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
+                r->duration_buckets[b] += t->duration_buckets[b];
 }
 
 static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {

@@ -2,6 +2,8 @@
 """server-status: Apache's ?auto keys in Apache's order, ?json, HTML, and the address check."""
 import json
 import os
+import re
+import signal
 import time
 import unittest
 
@@ -181,6 +183,88 @@ class StatusJsonEscapeTest(unittest.TestCase):
             self.assertEqual(r.status, 200)
             self.assertEqual(json.loads(r.body)["server_name"], name)
             self.assertIn(b"we&quot;ird\\name&lt;x&gt;", srv.get("/server-status").body)
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$')
+
+
+def parse_metrics(text):
+    """Prometheus text format 0.0.4, strictly: every sample line `name{labels} value`, every family
+    announced by HELP and TYPE before its samples. Returns {name{labels}: value}, {family: type}."""
+    samples, types, helps = {}, {}, set()
+    for line in text.rstrip("\n").split("\n"):
+        if line.startswith("# HELP "):
+            helps.add(line.split(" ")[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in ("counter", "gauge", "histogram"), line
+            types[name] = kind
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        name = m.group(1)
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in types \
+            and types[re.sub(r"_(bucket|sum|count)$", "", name)] == "histogram" else name
+        assert family in types and family in helps, f"{name} without HELP and TYPE before it"
+        samples[name + (m.group(2) or "")] = float(m.group(3))
+    return samples, types
+
+
+class StatusMetricsTest(unittest.TestCase):
+    def scrape(self, srv):
+        r = srv.get("/server-status?metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("content-type").startswith("text/plain; version=0.0.4"), r.header("content-type"))
+        return parse_metrics(r.body.decode())
+
+    def check_histogram(self, m):
+        le = [k for k in m if k.startswith("mpmd_request_duration_seconds_bucket")]
+        self.assertEqual(le[-1], 'mpmd_request_duration_seconds_bucket{le="+Inf"}')
+        counts = [m[k] for k in le]
+        self.assertEqual(counts, sorted(counts), "buckets are cumulative")
+        self.assertEqual(counts[-1], m["mpmd_request_duration_seconds_count"])
+        self.assertEqual(m["mpmd_request_duration_seconds_count"], m["mpmd_requests_total"])
+
+    def test_metrics_move_with_requests_and_reloads(self):
+        with Server(server_keys="ServerStatus = /server-status\n", files={"index.html": "x" * 1000}) as srv:
+            m, types = self.scrape(srv)
+            self.assertEqual(types["mpmd_requests_total"], "counter")
+            self.assertEqual(types["mpmd_request_duration_seconds"], "histogram")
+            self.assertEqual(types["mpmd_workers"], "gauge")
+            self.assertEqual(m["mpmd_generation"], 1)
+            self.assertEqual(m['mpmd_reloads_total{result="ok"}'], 0)
+            self.assertIn('mpmd_workers{state="idle"}', m)
+            self.assertIn('mpmd_connections{state="total"}', m)
+            for _ in range(30):
+                self.assertEqual(srv.get("/index.html").status, 200)
+            m = wait_for(lambda: (v := self.scrape(srv)[0]) and v["mpmd_requests_total"] >= 31 and v,
+                         timeout=10, what="the requests counted")
+            self.assertGreaterEqual(m["mpmd_sent_bytes_total"], 30 * 1000)
+            self.assertGreaterEqual(m["mpmd_request_duration_seconds_sum"], 0)
+            self.check_histogram(m)
+            self.assertGreaterEqual(m['mpmd_request_duration_seconds_bucket{le="10"}'], 30)
+            self.assertGreater(m['mpmd_workers{state="idle"}'] + m['mpmd_workers{state="reply"}'], 0)
+
+            os.kill(srv.pid, signal.SIGHUP)
+            m = wait_for(lambda: (v := self.scrape(srv)[0]) and v["mpmd_generation"] == 2 and v,
+                         timeout=20, what="generation 2 serving")
+            m = wait_for(lambda: (v := self.scrape(srv)[0]) and v['mpmd_reloads_total{result="ok"}'] == 1 and v,
+                         timeout=10, what="the reload counted")
+            self.assertEqual(m['mpmd_reloads_total{result="failed"}'], 0)
+            for _ in range(5):
+                self.assertEqual(srv.get("/index.html").status, 200)
+            m = wait_for(lambda: (v := self.scrape(srv)[0]) and v["mpmd_requests_total"] >= 5 and v,
+                         timeout=10, what="the new generation's requests counted")
+            self.check_histogram(m)
+
+            with open(srv.conf, "a") as f:
+                f.write("\nNoSuchDirective = 1\n")
+            os.kill(srv.pid, signal.SIGHUP)
+            m = wait_for(lambda: (v := self.scrape(srv)[0]) and v['mpmd_reloads_total{result="failed"}'] == 1 and v,
+                         timeout=10, what="the failed reload counted")
+            self.assertEqual(m['mpmd_reloads_total{result="ok"}'], 1)
+            self.assertEqual(m["mpmd_generation"], 2)
 
 
 class StatusDeniedTest(unittest.TestCase):
