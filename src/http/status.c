@@ -155,7 +155,8 @@ static void out_metric_head(Out *o, const char *name, const char *type, const ch
 
 /* The names of HTTP_STATUS_WORKER_LETTERS, as Prometheus's apache_exporter labels them. */
 static const char *const worker_state_names[HTTP_STATUS_WORKER_STATES] = {
-        "open_slot", "startup", "idle", "read", "reply", "keepalive", "closing", "logging", "graceful_stop", "idle_cleanup",
+        "open_slot", "startup", "idle",    "read",          "reply",
+        "keepalive", "closing", "logging", "graceful_stop", "idle_cleanup",
 };
 
 /* Prometheus text exposition format 0.0.4: every family with its HELP and TYPE, counters *_total.
