@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,23 @@
 
 #include "build-config.h"
 #include "shared/conf-table.h"
+#include "shared/macro.h"
 #include "http/handler.h"
 #include "http/status.h"
 #include "shared/strv.h"
+
+const usec_t http_status_duration_bounds[HTTP_STATUS_DURATION_BUCKETS] = {
+        5 * USEC_PER_MSEC,   10 * USEC_PER_MSEC,  25 * USEC_PER_MSEC, 50 * USEC_PER_MSEC,
+        100 * USEC_PER_MSEC, 250 * USEC_PER_MSEC, 500 * USEC_PER_MSEC, 1 * USEC_PER_SEC,
+        2500 * USEC_PER_MSEC, 5 * USEC_PER_SEC,   10 * USEC_PER_SEC,
+};
+
+unsigned http_status_duration_bucket(usec_t duration) {
+        unsigned b = 0;
+        while (b < HTTP_STATUS_DURATION_BUCKETS && duration > http_status_duration_bounds[b])
+                b++;
+        return b;
+}
 
 bool http_status_snapshot(const HttpStatusData *shared, HttpStatusData *ret) {
         if (!shared)
@@ -57,6 +72,49 @@ static void out_printf(Out *o, const char *fmt, ...) {
         o->len += (size_t) n;
 }
 
+/* A JSON string, quoted. The bytes are taken as ISO-8859-1 (the charset of the other two forms), so
+ * that every one becomes valid JSON: '"', '\\' and controls escaped, and the bytes above 0x7f as
+ * the code points they are in that charset. (One escaper for the page: when src/shared grows a JSON
+ * writer, this goes.) */
+static void out_json_string(Out *o, const char *s, size_t n) {
+        out_printf(o, "\"");
+        for (size_t i = 0; i < n && s[i]; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c == '"' || c == '\\')
+                        out_printf(o, "\\%c", c);
+                else if (c == '\n')
+                        out_printf(o, "\\n");
+                else if (c == '\t')
+                        out_printf(o, "\\t");
+                else if (c < 0x20 || c >= 0x7f)
+                        out_printf(o, "\\u%04x", c);
+                else
+                        out_printf(o, "%c", c);
+        }
+        out_printf(o, "\"");
+}
+
+/* Text for HTML: the server name is the configuration's, and may hold markup characters. */
+static void out_html(Out *o, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<':
+                        out_printf(o, "&lt;");
+                        break;
+                case '>':
+                        out_printf(o, "&gt;");
+                        break;
+                case '&':
+                        out_printf(o, "&amp;");
+                        break;
+                case '"':
+                        out_printf(o, "&quot;");
+                        break;
+                default:
+                        out_printf(o, "%c", *s);
+                }
+}
+
 static void format_uptime(uint64_t secs, char *buf, size_t n) {
         unsigned d = (unsigned) (secs / 86400), h = (unsigned) (secs / 3600 % 24), m = (unsigned) (secs / 60 % 60),
                  s = (unsigned) (secs % 60);
@@ -78,6 +136,83 @@ static void format_time(int64_t t, char *buf, size_t n) {
         time_t tt = (time_t) t;
         gmtime_r(&tt, &tm);
         strftime(buf, n, "%A, %d-%b-%Y %H:%M:%S UTC", &tm);
+}
+
+/* A Prometheus label value: '\\', '"' and newlines escaped. */
+static void out_label(Out *o, const char *s, size_t n) {
+        for (size_t i = 0; i < n && s[i]; i++)
+                if (s[i] == '\\' || s[i] == '"')
+                        out_printf(o, "\\%c", s[i]);
+                else if (s[i] == '\n')
+                        out_printf(o, "\\n");
+                else
+                        out_printf(o, "%c", s[i]);
+}
+
+static void out_metric_head(Out *o, const char *name, const char *type, const char *help) {
+        out_printf(o, "# HELP mpmd_%s %s\n# TYPE mpmd_%s %s\n", name, help, name, type);
+}
+
+/* The names of HTTP_STATUS_WORKER_LETTERS, as Prometheus's apache_exporter labels them. */
+static const char *const worker_state_names[HTTP_STATUS_WORKER_STATES] = {
+        "open_slot", "startup", "idle",    "read",          "reply",
+        "keepalive", "closing", "logging", "graceful_stop", "idle_cleanup",
+};
+
+/* Prometheus text exposition format 0.0.4: every family with its HELP and TYPE, counters *_total.
+ * The histogram's buckets are cumulative, each held to _count (the requests): the workers count a
+ * request before its bucket, so a reading between the two may find a bucket short, never over. */
+static void render_metrics(Out *o, const HttpStatusData *d, uint64_t uptime) {
+        uint64_t cum = 0;
+
+        out_metric_head(o, "info", "gauge", "The server: its version and MPM (always 1).");
+        out_printf(o, "mpmd_info{version=\"%s\",mpm=\"", PACKAGE_VERSION);
+        out_label(o, d->mpm, sizeof(d->mpm));
+        out_printf(o, "\"} 1\n");
+        out_metric_head(o, "generation", "gauge", "The configuration generation serving.");
+        out_printf(o, "mpmd_generation %u\n", d->generation);
+        out_metric_head(o, "start_time_seconds", "gauge", "When the serving generation started (Unix time).");
+        out_printf(o, "mpmd_start_time_seconds %lld\n", (long long) d->restart_time);
+        out_metric_head(o, "uptime_seconds", "gauge", "Seconds since the serving generation started.");
+        out_printf(o, "mpmd_uptime_seconds %llu\n", (unsigned long long) uptime);
+        out_metric_head(o, "requests_total", "counter", "Requests served.");
+        out_printf(o, "mpmd_requests_total %llu\n", (unsigned long long) d->total_accesses);
+        out_metric_head(o, "sent_bytes_total", "counter", "Bytes of responses sent.");
+        out_printf(o, "mpmd_sent_bytes_total %llu\n", (unsigned long long) d->total_bytes);
+        out_metric_head(o, "request_duration_seconds", "histogram", "How long requests took to serve.");
+        for (unsigned b = 0; b < HTTP_STATUS_DURATION_BUCKETS; b++) {
+                cum = MIN(cum + d->duration_buckets[b], d->total_accesses);
+                out_printf(o, "mpmd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                           (double) http_status_duration_bounds[b] / USEC_PER_SEC, (unsigned long long) cum);
+        }
+        out_printf(o, "mpmd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                   (unsigned long long) d->total_accesses);
+        out_printf(o, "mpmd_request_duration_seconds_sum %.6f\n", (double) d->total_duration_usec / USEC_PER_SEC);
+        out_printf(o, "mpmd_request_duration_seconds_count %llu\n", (unsigned long long) d->total_accesses);
+        out_metric_head(o, "workers", "gauge", "Worker slots by state (the scoreboard letters of mod_status).");
+        for (unsigned k = 0; k < HTTP_STATUS_WORKER_STATES; k++)
+                out_printf(o, "mpmd_workers{state=\"%s\"} %u\n", worker_state_names[k], d->workers_by_state[k]);
+        out_metric_head(o, "processes", "gauge", "Worker processes, and of them those told to finish.");
+        out_printf(o, "mpmd_processes{state=\"all\"} %u\nmpmd_processes{state=\"stopping\"} %u\n", d->processes,
+                   d->stopping);
+        out_metric_head(o, "connections", "gauge", "Connections open, by state.");
+        out_printf(o,
+                   "mpmd_connections{state=\"total\"} %u\nmpmd_connections{state=\"writing\"} %u\n"
+                   "mpmd_connections{state=\"keepalive\"} %u\nmpmd_connections{state=\"closing\"} %u\n",
+                   d->conns_total, d->conns_writing, d->conns_keepalive, d->conns_closing);
+        out_metric_head(o, "cpu_seconds_total", "counter",
+                        "CPU time of the workers and the supervisor, and of the processes they waited for.");
+        out_printf(o,
+                   "mpmd_cpu_seconds_total{mode=\"user\"} %.2f\nmpmd_cpu_seconds_total{mode=\"system\"} %.2f\n"
+                   "mpmd_cpu_seconds_total{mode=\"children_user\"} %.2f\n"
+                   "mpmd_cpu_seconds_total{mode=\"children_system\"} %.2f\n",
+                   d->cpu_user, d->cpu_system, d->cpu_children_user, d->cpu_children_system);
+        out_metric_head(o, "reloads_total", "counter", "Reloads since the server started, by result.");
+        out_printf(o,
+                   "mpmd_reloads_total{result=\"ok\"} %llu\nmpmd_reloads_total{result=\"partial\"} %llu\n"
+                   "mpmd_reloads_total{result=\"failed\"} %llu\n",
+                   (unsigned long long) d->reloads_ok, (unsigned long long) d->reloads_partial,
+                   (unsigned long long) d->reloads_failed);
 }
 
 int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
@@ -125,25 +260,37 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                 out_printf(&o, "Scoreboard: %.*s\n", (int) d->n_slots, d->scoreboard);
                 break;
         case HTTP_STATUS_JSON:
+                out_printf(&o, "{\"server_name\":");
+                out_json_string(&o, server_name, SIZE_MAX);
+                out_printf(&o, ",\"server_version\":");
+                out_json_string(&o, "mpmd/" PACKAGE_VERSION, SIZE_MAX);
+                out_printf(&o, ",\"mpm\":");
+                out_json_string(&o, d->mpm, sizeof(d->mpm));
                 out_printf(&o,
-                           "{\"server_name\":\"%s\",\"server_version\":\"mpmd/%s\",\"mpm\":\"%s\",\"generation\":%u,"
+                           ",\"generation\":%u,"
                            "\"uptime_seconds\":%llu,\"total_accesses\":%llu,\"total_bytes\":%llu,"
                            "\"total_duration_ms\":%llu,\"requests_per_second\":%g,\"busy_workers\":%u,"
                            "\"idle_workers\":%u,\"graceful_workers\":%u,\"processes\":%u,\"stopping\":%u,"
                            "\"connections\":{\"total\":%u,\"writing\":%u,\"keepalive\":%u,\"closing\":%u},"
-                           "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":\"%.*s\"}\n",
-                           server_name, PACKAGE_VERSION, d->mpm, d->generation, (unsigned long long) uptime,
-                           (unsigned long long) d->total_accesses, (unsigned long long) d->total_bytes,
-                           (unsigned long long) (d->total_duration_usec / 1000), req_per_sec, d->busy, d->idle,
-                           d->graceful, d->processes, d->stopping, d->conns_total, d->conns_writing,
-                           d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2], (int) d->n_slots,
-                           d->scoreboard);
+                           "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":",
+                           d->generation, (unsigned long long) uptime, (unsigned long long) d->total_accesses,
+                           (unsigned long long) d->total_bytes, (unsigned long long) (d->total_duration_usec / 1000),
+                           req_per_sec, d->busy, d->idle, d->graceful, d->processes, d->stopping, d->conns_total,
+                           d->conns_writing, d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2]);
+                out_json_string(&o, d->scoreboard, d->n_slots);
+                out_printf(&o, "}\n");
+                break;
+        case HTTP_STATUS_METRICS:
+                render_metrics(&o, d, uptime);
                 break;
         case HTTP_STATUS_HTML:
         default:
                 out_printf(&o,
                            "<!DOCTYPE html>\n<html><head><title>mpmd status</title></head><body>\n"
-                           "<h1>mpmd server status for %s</h1>\n<dl>\n"
+                           "<h1>mpmd server status for ");
+                out_html(&o, server_name);
+                out_printf(&o,
+                           "</h1>\n<dl>\n"
                            "<dt>Server version: mpmd/%s</dt>\n<dt>Server MPM: %s</dt>\n<dt>Server built: %s</dt>\n"
                            "<dt>Current time: %s</dt>\n<dt>Restart time: %s</dt>\n"
                            "<dt>Configuration generation: %u</dt>\n<dt>Server uptime: %s</dt>\n"
@@ -158,13 +305,38 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "\"<b><code>C</code></b>\" Closing connection, \"<b><code>G</code></b>\" Gracefully "
                            "finishing, \"<b><code>.</code></b>\" Open slot with no current process</p>\n"
                            "</body></html>\n",
-                           server_name, PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
+                           PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
                            loads[0], loads[1], loads[2], (unsigned long long) d->total_accesses,
                            (unsigned long long) (d->total_bytes / 1024), req_per_sec, bytes_per_sec, bytes_per_req,
                            d->busy, d->idle, d->conns_total, d->conns_keepalive, (int) d->n_slots, d->scoreboard);
                 break;
         }
         return o.overflow ? -ENOBUFS : (int) o.len;
+}
+
+HttpStatusFormat http_status_format(const char *query, size_t len) {
+        static const struct {
+                const char *name;
+                HttpStatusFormat format;
+        } forms[] = {
+                { "auto", HTTP_STATUS_AUTO },
+                { "json", HTTP_STATUS_JSON },
+                { "metrics", HTTP_STATUS_METRICS },
+        };
+        const char *end = query + len;
+
+        for (const char *a = query; a < end;) {
+                const char *amp = memchr(a, '&', (size_t) (end - a));
+                const char *next = amp ? amp + 1 : end;
+                const char *eq = memchr(a, '=', (size_t) ((amp ? amp : end) - a));
+                size_t n = (size_t) ((eq ? eq : amp ? amp : end) - a);
+
+                for (size_t i = 0; i < ELEMENTSOF(forms); i++)
+                        if (n == strlen(forms[i].name) && memcmp(a, forms[i].name, n) == 0)
+                                return forms[i].format;
+                a = next;
+        }
+        return HTTP_STATUS_HTML;
 }
 
 static bool address_in(const char *entry, const char *peer) {
@@ -221,13 +393,8 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
                 http_response_set_error(r, 403);
                 return;
         }
-        if (h->has_query) {
-                const char *qs = q->buf + h->query.off;
-                if (h->query.len >= 4 && strncmp(qs, "auto", 4) == 0)
-                        f = HTTP_STATUS_AUTO;
-                else if (h->query.len >= 4 && strncmp(qs, "json", 4) == 0)
-                        f = HTTP_STATUS_JSON;
-        }
+        if (h->has_query)
+                f = http_status_format(q->buf + h->query.off, h->query.len);
         if (!http_status_snapshot(q->site->status, &d)) {
                 http_response_set_error(r, 503);
                 return;
@@ -240,9 +407,10 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
         }
         r->status = 200;
         http_response_add_header(r, "Content-Type", "%s",
-                                 f == HTTP_STATUS_AUTO   ? "text/plain; charset=ISO-8859-1"
-                                 : f == HTTP_STATUS_JSON ? "application/json"
-                                                         : "text/html; charset=ISO-8859-1");
+                                 f == HTTP_STATUS_AUTO      ? "text/plain; charset=ISO-8859-1"
+                                 : f == HTTP_STATUS_JSON    ? "application/json"
+                                 : f == HTTP_STATUS_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
+                                                            : "text/html; charset=ISO-8859-1");
         http_response_add_header(r, "Cache-Control", "no-store");
         r->body = scratch;
         r->body_len = (size_t) n;

@@ -41,6 +41,7 @@ static void driver_request_done(void *userdata, const char *vhost, const char *m
         d->score->requests++;
         d->score->bytes += bytes;
         d->score->duration_usec += duration;
+        d->score->duration_buckets[http_status_duration_bucket(duration)]++;
         strncpy((char *) d->score->method, method, sizeof(d->score->method) - 1);
         strncpy(d->score->vhost, vhost, sizeof(d->score->vhost) - 1);
 }

@@ -247,6 +247,7 @@ static void conn_request_done(void *userdata, const char *vhost, const char *met
         w->requests++;
         w->bytes += bytes;
         w->duration_usec += duration;
+        w->duration_buckets[http_status_duration_bucket(duration)]++;
         strncpy((char *) w->method, method, sizeof(w->method) - 1);
         strncpy(w->vhost, vhost, sizeof(w->vhost) - 1);
 }

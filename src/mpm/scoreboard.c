@@ -171,11 +171,15 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
                                 s.keepalive++;
                         if (w->state == WS_GRACEFUL)
                                 s.graceful++;
+                        /* A valid letter is one of HTTP_STATUS_WORKER_LETTERS (and never 0). */
+                        s.by_state[strchr(HTTP_STATUS_WORKER_LETTERS, w->state) - HTTP_STATUS_WORKER_LETTERS]++;
                         /* Display only: never a size, an index or a limit. */
                         s.requests = add_saturating(s.requests, w->requests);
                         s.bytes = add_saturating(s.bytes, w->bytes);
                         s.duration_usec = add_saturating(s.duration_usec, w->duration_usec);
                         s.connections = add_saturating(s.connections, w->connections);
+                        for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
+                                s.duration_buckets[b] = add_saturating(s.duration_buckets[b], w->duration_buckets[b]);
                 }
         }
 
@@ -196,7 +200,9 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
  *   was sent; so the bound is on the total since the fork: 100 GB a second per process (beyond
  *   any network interface, loopback included).
  * - durations: each request ended lasted at most as long as the process has lived, so the total
- *   is at most the accepted requests times the time since the fork. (Wall time times threads would
+ *   is at most the accepted requests times the time since the fork.
+ * - the duration histogram: each bucket never goes back, and together they hold at most the
+ *   accepted requests (a bucket is counted with its request, never without one). (Wall time times threads would
  *   not hold for an event loop, whose single slot serves many requests at once.) */
 #define TRUST_REQUESTS_PER_USEC 1u     /* per slot: 1,000,000 a second */
 #define TRUST_CONNECTIONS_PER_USEC 1u  /* per slot: 1,000,000 a second */
@@ -255,5 +261,16 @@ unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t 
         r |= trust_counter(&t->bytes, &ps->bytes, mul_saturating(age, TRUST_BYTES_PER_USEC), SCOREBOARD_CLAMPED_BYTES);
         r |= trust_counter(&t->duration_usec, &ps->duration_usec, mul_saturating(t->requests, age),
                            SCOREBOARD_CLAMPED_DURATION);
+
+        uint64_t held = 0;
+        for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
+                held = add_saturating(held, t->duration_buckets[b]);
+        uint64_t room = t->requests > held ? t->requests - held : 0;
+        for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++) {
+                uint64_t before = t->duration_buckets[b];
+                r |= trust_counter(&t->duration_buckets[b], &ps->duration_buckets[b], add_saturating(before, room),
+                                   SCOREBOARD_CLAMPED_HISTOGRAM);
+                room -= t->duration_buckets[b] - before;
+        }
         return r;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/status.h"
 #include "shared/macro.h"
 
 #define SCOREBOARD_MAGIC 0x6d706d64u /* "mpmd" */
@@ -40,6 +41,8 @@ typedef struct WorkerScore {
         uint64_t connections;
         char vhost[48];
         uint64_t duration_usec; /* summed over the requests served */
+        /* The requests served, by how long each took (http_status_duration_bucket()). */
+        uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
 } WorkerScore;
 
 typedef struct ScoreboardProcess {
@@ -67,6 +70,8 @@ typedef struct ProcessScore {
         bool valid; /* false: the segment was corrupt; counts below are zero */
         unsigned ready, busy, keepalive, starting, graceful, open;
         uint64_t requests, bytes, connections, duration_usec;
+        uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1]; /* summed over the slots */
+        unsigned by_state[HTTP_STATUS_WORKER_STATES];                /* slots, by HTTP_STATUS_WORKER_LETTERS */
         uint32_t connections_open;
 } ProcessScore;
 
@@ -85,6 +90,7 @@ typedef struct ScoreboardTrust {
         usec_t started; /* the fork (CLOCK_MONOTONIC): bytes and durations are bounded from here */
         usec_t last;    /* the previous reading: requests and connections earn credit from here */
         uint64_t requests, bytes, duration_usec, connections; /* accepted so far */
+        uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
         uint64_t request_credit, connection_credit;           /* what they may still add */
         bool warned;    /* the supervisor said once that the process reports the implausible */
 } ScoreboardTrust;
@@ -96,6 +102,7 @@ enum {
         SCOREBOARD_CLAMPED_DURATION = 1u << 2,
         SCOREBOARD_CLAMPED_CONNECTIONS = 1u << 3,
         SCOREBOARD_WENT_BACK = 1u << 4, /* a counter decreased */
+        SCOREBOARD_CLAMPED_HISTOGRAM = 1u << 5, /* more requests in the buckets than were served */
 };
 
 /* A process forked at started (CLOCK_MONOTONIC usec), nothing accepted yet. */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -132,14 +133,104 @@ static double timeval_seconds(const struct timeval *tv) {
         return (double) tv->tv_sec + (double) tv->tv_usec / 1e6;
 }
 
-/* One segment (seqlock: odd while writing). cpu: the server's CPU time, for the server's view only
- * (a tenant is not told how busy the others keep the machine); NULL leaves it 0. */
+/* The CPU fields of /proc/PID/stat (14-17: utime stime cutime cstime). pid is the supervisor's own
+ * record of a process it forked and has not reaped yet, never one read from a scoreboard: so it
+ * cannot name another process, even when the worker has exited (a zombie keeps its figures). */
+static int proc_cpu_read(pid_t pid, CpuTicks *ret) {
+        char path[64], buf[1024];
+        unsigned long long ut, st;
+        long long cut, cst;
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+
+        if (pid <= 0)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        /* The command name may hold anything, ')' included: the fields start after the last one. */
+        const char *e = strrchr(buf, ')');
+        if (!e || sscanf(e + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut, &st, &cut,
+                         &cst) != 4)
+                return -EBADMSG;
+        *ret = (CpuTicks) { .utime = ut, .stime = st, .cutime = cut > 0 ? (uint64_t) cut : 0,
+                            .cstime = cst > 0 ? (uint64_t) cst : 0 };
+        return 0;
+}
+
+static void cpu_ticks_add(CpuTicks *t, const CpuTicks *a) {
+        t->utime += a->utime;
+        t->stime += a->stime;
+        t->cutime += a->cutime;
+        t->cstime += a->cstime;
+}
+
+void generation_status_reaped(SupGeneration *sg, pid_t pid) {
+        CpuTicks c;
+        int r = proc_cpu_read(pid, &c);
+
+        if (r < 0) {
+                log_debug_errno(r, "generation %u: cannot read the CPU time of exited worker %d: %m", sg->g.number,
+                                (int) pid);
+                return;
+        }
+        cpu_ticks_add(&sg->sup->reaped_cpu, &c);
+}
+
+static void generation_cpu_add(const SupGeneration *sg, CpuTicks *t) {
+        for (unsigned i = 0; sg && i < sg->g.n_procs; i++) {
+                const ProcessSlot *p = &sg->g.procs[i];
+                CpuTicks c;
+
+                if (p->state != PROCESS_FREE && p->pid > 0 && proc_cpu_read(p->pid, &c) >= 0)
+                        cpu_ticks_add(t, &c);
+        }
+}
+
+/* The server's CPU time as mod_status counts it, in seconds: [0] [1] user and system time of the
+ * workers (every live one of every generation, and every one reaped so far) and of the supervisor;
+ * [2] [3] that of the processes they waited for, and of the supervisor's other children (CGI
+ * launchers), the workers themselves taken out of the supervisor's RUSAGE_CHILDREN. */
+static void server_cpu(const Supervisor *s, double cpu[4]) {
+        CpuTicks live = {}, all;
+        struct rusage self, children;
+        double tick = (double) sysconf(_SC_CLK_TCK);
+
+        if (tick <= 0 || getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &children) < 0)
+                return;
+        generation_cpu_add(s->current, &live);
+        if (s->pending != s->current)
+                generation_cpu_add(s->pending, &live);
+        for (const SupGeneration *g = s->draining; g; g = g->next)
+                generation_cpu_add(g, &live);
+        all = live;
+        cpu_ticks_add(&all, &s->reaped_cpu);
+        cpu[0] = timeval_seconds(&self.ru_utime) + (double) all.utime / tick;
+        cpu[1] = timeval_seconds(&self.ru_stime) + (double) all.stime / tick;
+        /* A reaped worker's share of RUSAGE_CHILDREN is its own time and its children's: the first
+         * is counted above already. (Ticks and rusage round differently: never below zero.) */
+        cpu[2] = MAX(timeval_seconds(&children.ru_utime) - (double) s->reaped_cpu.utime / tick, 0.0) +
+                 (double) live.cutime / tick;
+        cpu[3] = MAX(timeval_seconds(&children.ru_stime) - (double) s->reaped_cpu.stime / tick, 0.0) +
+                 (double) live.cstime / tick;
+}
+
+/* One segment (seqlock: odd while writing). s: the server's CPU time (cpu) and reloads, for the
+ * server's view only (a tenant is not told how busy the others keep the machine); NULL leaves them 0. */
 static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
-                                   const double cpu[4]) {
+                                   const Supervisor *s, const double cpu[4]) {
         __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         status_view_fill(d, src, group, retired);
-        if (cpu) {
+        if (s) {
+                d->reloads_ok = s->reloads_ok;
+                d->reloads_partial = s->reloads_partial;
+                d->reloads_failed = s->reloads_failed;
                 d->cpu_user = cpu[0];
                 d->cpu_system = cpu[1];
                 d->cpu_children_user = cpu[2];
@@ -154,19 +245,13 @@ static void status_segment_publish(HttpStatusData *d, const StatusSource *src, i
 void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
         StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
                              .n_procs = sg->g.n_procs };
-        struct rusage self, children;
         double cpu[4] = { 0, 0, 0, 0 };
 
-        if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
-                cpu[0] = timeval_seconds(&self.ru_utime);
-                cpu[1] = timeval_seconds(&self.ru_stime);
-                cpu[2] = timeval_seconds(&children.ru_utime);
-                cpu[3] = timeval_seconds(&children.ru_stime);
-        }
+        server_cpu(sg->sup, cpu);
         if (sg->status)
-                status_segment_publish(sg->status, &src, -1, &sg->retired, cpu);
+                status_segment_publish(sg->status, &src, -1, &sg->retired, sg->sup, cpu);
         for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
-                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL);
+                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL, NULL);
 }
 
 /* ---- reading the scoreboards ---------------------------------------------------------------- */
@@ -191,6 +276,7 @@ void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessS
                         { SCOREBOARD_CLAMPED_CONNECTIONS, "too many connections" },
                         { SCOREBOARD_CLAMPED_BYTES, "too many bytes" },
                         { SCOREBOARD_CLAMPED_DURATION, "too long durations" },
+                        { SCOREBOARD_CLAMPED_HISTOGRAM, "more durations than requests" },
                 };
                 char list[128] = "";
                 size_t n = 0;

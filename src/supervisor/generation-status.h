@@ -19,6 +19,11 @@ void generation_status_free(SupGeneration *sg);
 /* Publish scores (per slot, validated this pass) to the server's segment and each group's. */
 void generation_status_publish(SupGeneration *sg, const ProcessScore *scores);
 
+/* A worker of sg exited and is not reaped yet (its sd-event child handler runs before the loop reaps
+ * it): add its CPU time, and its children's, to what the status page counts (sg->sup->reaped_cpu).
+ * pid is the supervisor's record of the process (ProcessSlot.pid, siginfo), never a scoreboard's. */
+void generation_status_reaped(SupGeneration *sg, pid_t pid);
+
 /* Read slot's segment into ps: validated, its counters clamped to what is plausible (a process that
  * reports the implausible is logged once). ps->valid false: the segment failed validation. */
 void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessScore *ps);

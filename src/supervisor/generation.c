@@ -119,6 +119,8 @@ static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->requests += t->requests;
         r->bytes += t->bytes;
         r->duration_usec += t->duration_usec;
+        for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
+                r->duration_buckets[b] += t->duration_buckets[b];
 }
 
 static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
@@ -137,6 +139,8 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         bool was_ready = p->state == PROCESS_RUNNING || p->state == PROCESS_STOPPING;
         bool asked = p->state == PROCESS_STOPPING;
 
+        /* Still a zombie: sd-event reaps it once this returns. */
+        generation_status_reaped(sg, p->pid);
         sg->children[slot] = sd_event_source_unref(sg->children[slot]);
         bool failed_start = (!was_ready && !asked) || sg->misbehaved[slot];
         sg->misbehaved[slot] = false;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* status-view.c — see status-view.h. */
 #include <stdint.h>
+#include <string.h>
 
 #include "supervisor/status-view.h"
 
@@ -19,6 +20,8 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
         d->total_accesses = retired->requests;
         d->total_bytes = retired->bytes;
         d->total_duration_usec = retired->duration_usec;
+        memcpy(d->duration_buckets, retired->duration_buckets, sizeof(d->duration_buckets));
+        memset(d->workers_by_state, 0, sizeof(d->workers_by_state));
         d->busy = d->idle = d->graceful = d->processes = d->stopping = 0;
         d->conns_total = d->conns_keepalive = d->conns_writing = d->conns_closing = 0;
         for (unsigned i = 0; i < src->n_procs; i++) {
@@ -39,6 +42,10 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
                 d->total_accesses = add64(d->total_accesses, s->requests);
                 d->total_bytes = add64(d->total_bytes, s->bytes);
                 d->total_duration_usec = add64(d->total_duration_usec, s->duration_usec);
+                for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
+                        d->duration_buckets[b] = add64(d->duration_buckets[b], s->duration_buckets[b]);
+                for (unsigned k = 0; k < HTTP_STATUS_WORKER_STATES; k++)
+                        d->workers_by_state[k] = add32(d->workers_by_state[k], s->by_state[k]);
                 d->busy = add32(d->busy, s->busy);
                 d->idle = add32(d->idle, s->ready);
                 d->conns_keepalive = add32(d->conns_keepalive, s->keepalive);

@@ -18,9 +18,10 @@ typedef struct StatusSource {
         unsigned n_procs;
 } StatusSource;
 
-/* Fill d's counters, workers, processes, connections and scoreboard letters (one per slot, in slot
- * order) from the slots of group, or of every slot with group < 0; retired is what the processes of
- * that view that have exited had served. The rest of d is left alone. */
+/* Fill d's counters (the duration histogram's too), workers (and by state), processes, connections
+ * and scoreboard letters (one per slot, in slot order) from the slots of group, or of every slot
+ * with group < 0; retired is what the processes of that view that have exited had served. The rest
+ * of d is left alone. */
 void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired);
 
 /* The scoreboard line of `mpmctl status`: one letter per slot (scoreboard_slot_letter(), the same as

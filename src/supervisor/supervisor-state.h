@@ -46,6 +46,12 @@ typedef struct SupHandoff {
         struct SupHandoff *next;
 } SupHandoff;
 
+/* CPU time in clock ticks, as /proc/PID/stat has it: a process's own (all its threads) and that of
+ * the children it waited for (generation-status.c). */
+typedef struct CpuTicks {
+        uint64_t utime, stime, cutime, cstime;
+} CpuTicks;
+
 /* A generation as the supervisor keeps it: the MPM's view plus what only the supervisor holds. */
 struct SupGeneration {
         Generation g;
@@ -113,6 +119,8 @@ struct Supervisor {
         usec_t reopen_deadline;
         sd_event_source *reopen_timer;
         usec_t started;
+        CpuTicks reaped_cpu; /* of every worker reaped so far, of any generation (status page's CPU) */
+        uint64_t reloads_ok, reloads_partial, reloads_failed; /* results of reloads so far (?metrics) */
         unsigned next_generation;
         bool stopping;
         bool ready_sent;

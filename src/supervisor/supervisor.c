@@ -81,6 +81,12 @@ static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char 
 static void supervisor_set_reload_result(Supervisor *s, const char *result) {
         free(s->last_reload);
         s->last_reload = strdup(result);
+        if (strcmp(result, "ok") == 0)
+                s->reloads_ok++;
+        else if (strncmp(result, "partial", 7) == 0)
+                s->reloads_partial++;
+        else
+                s->reloads_failed++;
         supervisor_update_status(s);
 }
 

@@ -2,6 +2,8 @@
 /* The status page: ?auto keys in Apache's order with the published figures, JSON, the allow list,
  * and a snapshot that refuses a segment caught mid-write. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/status.h"
@@ -102,4 +104,102 @@ Test(status, snapshot_refuses_a_segment_being_written) {
         cr_assert(http_status_snapshot(&d, &copy));
         cr_assert_eq(copy.n_slots, HTTP_STATUS_SLOTS_MAX);
         cr_assert_not(http_status_snapshot(NULL, &copy));
+}
+
+Test(status, json_escapes_strings) {
+        HttpStatusData d = sample();
+        char buf[8192];
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "a\"b\\c\x01\xe9", 1000100 * USEC_PER_SEC, buf,
+                                        sizeof(buf)),
+                     0);
+        cr_assert(strstr(buf, "{\"server_name\":\"a\\\"b\\\\c\\u0001\\u00e9\","), "%s", buf);
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_HTML, "<b>&", 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "status for &lt;b&gt;&amp;</h1>"), "%s", buf);
+}
+
+Test(status, query_picks_the_form_and_ignores_unknown_arguments) {
+        static const struct {
+                const char *query;
+                HttpStatusFormat f;
+        } cases[] = {
+                { "auto", HTTP_STATUS_AUTO },       { "json", HTTP_STATUS_JSON },
+                { "refresh=5&auto", HTTP_STATUS_AUTO }, { "json&auto", HTTP_STATUS_JSON },
+                { "auto=1", HTTP_STATUS_AUTO },     { "jsonx", HTTP_STATUS_HTML },
+                { "xjson", HTTP_STATUS_HTML },      { "autox", HTTP_STATUS_HTML },
+                { "", HTTP_STATUS_HTML },           { "&&", HTTP_STATUS_HTML },
+                { "notable", HTTP_STATUS_HTML },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                cr_assert_eq(http_status_format(cases[i].query, strlen(cases[i].query)), cases[i].f, "?%s",
+                             cases[i].query);
+        cr_assert_eq(http_status_format("json", 3), HTTP_STATUS_HTML, "only len bytes are the query");
+}
+
+/* Every sample's family has HELP and TYPE before it; returns the value of the sample named (whole
+ * line up to the value), or -1. */
+static double metric(const char *page, const char *sample) {
+        char needle[256];
+        snprintf(needle, sizeof(needle), "\n%s ", sample);
+        const char *p = strstr(page, needle);
+        return p ? strtod(p + strlen(needle), NULL) : -1;
+}
+
+Test(status, metrics_in_prometheus_text_format) {
+        HttpStatusData d = sample();
+        char buf[16384];
+        d.duration_buckets[0] = 150;                             /* <= 5 ms */
+        d.duration_buckets[4] = 40;                              /* <= 100 ms */
+        d.duration_buckets[HTTP_STATUS_DURATION_BUCKETS] = 10;   /* > 10 s */
+        d.workers_by_state[strchr(HTTP_STATUS_WORKER_LETTERS, 'W') - HTTP_STATUS_WORKER_LETTERS] = 3;
+        d.reloads_ok = 2;
+        d.reloads_failed = 1;
+        int n = http_status_render(&d, HTTP_STATUS_METRICS, "x", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf));
+        cr_assert_gt(n, 0);
+
+        /* Every sample line is "name{labels} value" of a family announced by HELP and TYPE. */
+        for (char *line = buf; *line; line = strchr(line, '\n') + 1) {
+                char name[128], head[160];
+                size_t k = strcspn(line, "{ ");
+                cr_assert(strchr(line, '\n'), "the page ends with a newline");
+                if (line[0] == '#')
+                        continue;
+                cr_assert_lt(k, sizeof(name));
+                memcpy(name, line, k);
+                name[k] = 0;
+                char *suffix = strstr(name, "_bucket");
+                if (!suffix)
+                        suffix = strstr(name, "_count");
+                if (!suffix)
+                        suffix = strstr(name, "_sum");
+                if (suffix && strncmp(name, "mpmd_request_duration_seconds", 29) == 0)
+                        *suffix = 0;
+                snprintf(head, sizeof(head), "# HELP %s ", name);
+                cr_assert(strstr(buf, head), "no HELP for %s", name);
+                snprintf(head, sizeof(head), "# TYPE %s ", name);
+                cr_assert(strstr(buf, head), "no TYPE for %s", name);
+        }
+        cr_assert(strstr(buf, "# TYPE mpmd_requests_total counter\n"));
+        cr_assert(strstr(buf, "# TYPE mpmd_request_duration_seconds histogram\n"));
+        cr_assert_eq(metric(buf, "mpmd_requests_total"), 200);
+        cr_assert_eq(metric(buf, "mpmd_sent_bytes_total"), 4096 * 1024);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"0.005\"}"), 150);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"0.05\"}"), 150);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"0.1\"}"), 190, "cumulative");
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"10\"}"), 190);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"+Inf\"}"), 200);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_count"), 200);
+        cr_assert_float_eq(metric(buf, "mpmd_request_duration_seconds_sum"), 0.4, 1e-9);
+        cr_assert_eq(metric(buf, "mpmd_workers{state=\"reply\"}"), 3);
+        cr_assert_eq(metric(buf, "mpmd_workers{state=\"idle\"}"), 0);
+        cr_assert_eq(metric(buf, "mpmd_connections{state=\"keepalive\"}"), 4);
+        cr_assert_eq(metric(buf, "mpmd_reloads_total{result=\"ok\"}"), 2);
+        cr_assert_eq(metric(buf, "mpmd_reloads_total{result=\"failed\"}"), 1);
+        cr_assert_eq(metric(buf, "mpmd_generation"), 3);
+        cr_assert_eq(metric(buf, "mpmd_uptime_seconds"), 100);
+
+        /* A histogram read between a request and its bucket: never a bucket above _count. */
+        d.duration_buckets[0] = 500;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_METRICS, "x", 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"0.005\"}"), 200);
+        cr_assert_eq(http_status_format("metrics", 7), HTTP_STATUS_METRICS);
 }

@@ -10,6 +10,7 @@ import shutil
 import time
 import unittest
 
+from test_status import parse_metrics
 from test_perchild import DISPATCH_USER, PerchildServer, create_users, perchild_available, remove_users
 
 # The supervisor publishes once a second: wait long enough for two publications.
@@ -92,6 +93,26 @@ class PerchildStatusTest(unittest.TestCase):
         self.assertEqual(int(c["Total Accesses"]), 2, c)
         self.assertEqual(int(c["Processes"]), 2, c)
         self.assertEqual(len(c["Scoreboard"]), 2, c)
+
+    def test_a_sites_metrics_are_its_pools(self):
+        srv = self.srv
+        srv.hits("a.test", 5, port=srv.port_a)
+        srv.hits("b.test", 7)
+        time.sleep(PUBLISHED)
+        r = srv.get_on(srv.port_a, "/server-status?metrics", "a.test")
+        self.assertEqual(r.status, 200, r.body)
+        m, _ = parse_metrics(r.body.decode())
+        self.assertEqual(m["mpmd_requests_total"], 5, m)
+        self.assertEqual(m["mpmd_request_duration_seconds_count"], 5, m)
+        self.assertEqual(m['mpmd_request_duration_seconds_bucket{le="+Inf"}'], 5, m)
+        self.assertEqual(m['mpmd_processes{state="all"}'], 3, m)
+        # The server's CPU time and reloads are not a tenant's to see.
+        self.assertEqual(m['mpmd_cpu_seconds_total{mode="user"}'], 0, m)
+        r = srv.get_on(srv.port, "/server-status?metrics", "localhost")
+        everything, _ = parse_metrics(r.body.decode())
+        self.assertGreaterEqual(everything["mpmd_requests_total"], 12, everything)
+        self.assertGreater(everything['mpmd_cpu_seconds_total{mode="user"}']
+                           + everything['mpmd_cpu_seconds_total{mode="system"}'], 0, everything)
 
     def test_the_main_server_sees_everything_and_a_dispatched_request_counts_once(self):
         srv = self.srv

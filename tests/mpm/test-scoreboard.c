@@ -615,3 +615,57 @@ Test(scoreboard_trust, random_lies_stay_within_the_bounds) {
                 prev = ps.requests;
         }
 }
+
+Test(scoreboard, states_and_duration_buckets_are_summed) {
+        const unsigned n = 3;
+        int fd = scoreboard_segment_create(2, n);
+        cr_assert_geq(fd, 0);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        ScoreboardProcess *ro = scoreboard_segment_map(fd, n, false);
+        cr_assert(rw && ro);
+
+        rw->workers[0].state = WS_READ;
+        rw->workers[1].state = WS_READ;
+        rw->workers[2].state = WS_CLOSING;
+        rw->workers[0].duration_buckets[http_status_duration_bucket(1000)] = 2;        /* 1 ms: le 0.005 */
+        rw->workers[1].duration_buckets[http_status_duration_bucket(5000)] = 3;        /* 5 ms: le 0.005 too */
+        rw->workers[1].duration_buckets[http_status_duration_bucket(60 * USEC_PER_SEC)] = 1; /* +Inf */
+
+        ProcessScore ps;
+        scoreboard_process_read(ro, 2, n, &ps);
+        cr_assert(ps.valid);
+        cr_assert_eq(ps.by_state[strchr(HTTP_STATUS_WORKER_LETTERS, 'R') - HTTP_STATUS_WORKER_LETTERS], 2);
+        cr_assert_eq(ps.by_state[strchr(HTTP_STATUS_WORKER_LETTERS, 'C') - HTTP_STATUS_WORKER_LETTERS], 1);
+        cr_assert_eq(ps.by_state[strchr(HTTP_STATUS_WORKER_LETTERS, '_') - HTTP_STATUS_WORKER_LETTERS], 0);
+        cr_assert_eq(ps.duration_buckets[0], 5);
+        cr_assert_eq(ps.duration_buckets[HTTP_STATUS_DURATION_BUCKETS], 1);
+        cr_assert_eq(http_status_duration_bucket(5001), 1);
+        cr_assert_eq(http_status_duration_bucket(10 * USEC_PER_SEC), HTTP_STATUS_DURATION_BUCKETS - 1);
+        scoreboard_segment_unmap(rw, n);
+        scoreboard_segment_unmap(ro, n);
+        close(fd);
+}
+
+Test(scoreboard_trust, the_histogram_holds_no_more_than_the_requests) {
+        ScoreboardTrust t;
+        ProcessScore ps;
+
+        scoreboard_trust_init(&t, T0);
+        ps = reading(10, 0, 0, 1);
+        ps.duration_buckets[0] = 4;
+        ps.duration_buckets[3] = 6;
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + USEC_PER_SEC, &ps), 0);
+        cr_assert_eq(ps.duration_buckets[0] + ps.duration_buckets[3], 10);
+        /* A forged bucket beyond what was served is held to the requests; none goes back. */
+        ps = reading(12, 0, 0, 1);
+        ps.duration_buckets[0] = 4;
+        ps.duration_buckets[3] = 6;
+        ps.duration_buckets[5] = UINT64_MAX;
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 2 * USEC_PER_SEC, &ps), SCOREBOARD_CLAMPED_HISTOGRAM);
+        cr_assert_eq(ps.duration_buckets[5], 2);
+        ps = reading(12, 0, 0, 1);
+        ps.duration_buckets[0] = 1;
+        cr_assert_eq(scoreboard_trust_accept(&t, 1, T0 + 3 * USEC_PER_SEC, &ps), SCOREBOARD_WENT_BACK);
+        cr_assert_eq(ps.duration_buckets[0], 4);
+        cr_assert_eq(ps.duration_buckets[5], 2);
+}
