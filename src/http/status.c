@@ -13,6 +13,7 @@
 #include "shared/macro.h"
 #include "http/handler.h"
 #include "http/status.h"
+#include "shared/json-writer.h"
 #include "shared/strv.h"
 
 const usec_t http_status_duration_bounds[HTTP_STATUS_DURATION_BUCKETS] = {
@@ -72,26 +73,24 @@ static void out_printf(Out *o, const char *fmt, ...) {
         o->len += (size_t) n;
 }
 
-/* A JSON string, quoted. The bytes are taken as ISO-8859-1 (the charset of the other two forms), so
- * that every one becomes valid JSON: '"', '\\' and controls escaped, and the bytes above 0x7f as
- * the code points they are in that charset. (One escaper for the page: when src/shared grows a JSON
- * writer, this goes.) */
-static void out_json_string(Out *o, const char *s, size_t n) {
-        out_printf(o, "\"");
-        for (size_t i = 0; i < n && s[i]; i++) {
-                unsigned char c = (unsigned char) s[i];
-                if (c == '"' || c == '\\')
-                        out_printf(o, "\\%c", c);
-                else if (c == '\n')
-                        out_printf(o, "\\n");
-                else if (c == '\t')
-                        out_printf(o, "\\t");
-                else if (c < 0x20 || c >= 0x7f)
-                        out_printf(o, "\\u%04x", c);
-                else
-                        out_printf(o, "%c", c);
+static void out_emit(void *userdata, const char *p, size_t n) {
+        Out *o = userdata;
+
+        if (o->overflow)
+                return;
+        if (n >= o->size - o->len) {
+                o->overflow = true;
+                return;
         }
-        out_printf(o, "\"");
+        memcpy(o->buf + o->len, p, n);
+        o->len += n;
+        o->buf[o->len] = '\0';
+}
+
+/* A JSON string, quoted: at most n bytes of s, up to its NUL (json-writer.h says how it escapes:
+ * UTF-8 passes, any other byte above 0x7f becomes U+FFFD, so the page is always valid JSON). */
+static void out_json_string(Out *o, const char *s, size_t n) {
+        json_escape(s, n == SIZE_MAX ? strlen(s) : strnlen(s, n), out_emit, o);
 }
 
 /* Text for HTML: the server name is the configuration's, and may hold markup characters. */

@@ -118,11 +118,11 @@ static size_t utf8_valid(const unsigned char *s, size_t n) {
         return len;
 }
 
-static void put_string(JsonWriter *w, const char *str, size_t n) {
+void json_escape(const char *str, size_t n, JsonEmit emit, void *userdata) {
         const unsigned char *s = (const unsigned char *) str;
         size_t run = 0; /* bytes that pass as they are, written in one go */
 
-        put(w, "\"", 1);
+        emit(userdata, "\"", 1);
         for (size_t i = 0; i < n;) {
                 char esc[8];
                 const char *e = NULL;
@@ -143,15 +143,25 @@ static void put_string(JsonWriter *w, const char *str, size_t n) {
                         }
                 }
                 if (e) {
-                        put(w, str + i - run, run);
+                        if (run > 0)
+                                emit(userdata, str + i - run, run);
                         run = 0;
-                        puts_(w, e);
+                        emit(userdata, e, strlen(e));
                 } else
                         run += k;
                 i += k;
         }
-        put(w, str + n - run, run);
-        put(w, "\"", 1);
+        if (run > 0)
+                emit(userdata, str + n - run, run);
+        emit(userdata, "\"", 1);
+}
+
+static void writer_emit(void *userdata, const char *p, size_t n) {
+        put(userdata, p, n);
+}
+
+static void put_string(JsonWriter *w, const char *str, size_t n) {
+        json_escape(str, n, writer_emit, w);
 }
 
 void json_key(JsonWriter *w, const char *key) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* json-writer.h — one JSON text written into a growing buffer, for tools that speak to scripts
- * (`mpmctl status --json`, `mpmctl audit --json`).
+ * (`mpmctl status --json`, `mpmctl audit --json`); its string escaping alone (json_escape) for the
+ * status page's ?json.
  *
  * The writer puts the commas and the colons; the caller says what comes: begin/end of an object or
  * an array, a key (inside an object, before each value), a value. Strings are escaped as RFC 8259
@@ -47,3 +48,8 @@ void json_null(JsonWriter *w);
 /* The text written (NUL-terminated, owned by w) into *ret: 0, or the first error; -EBADMSG when
  * an object or an array is still open. */
 int json_writer_finish(JsonWriter *w, const char **ret);
+
+/* The escaping alone, for a writer with a buffer of its own (the status page, which allocates
+ * nothing): the n bytes of s as one quoted JSON string, handed to emit in pieces. */
+typedef void (*JsonEmit)(void *userdata, const char *p, size_t n);
+void json_escape(const char *s, size_t n, JsonEmit emit, void *userdata);
