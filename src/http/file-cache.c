@@ -407,6 +407,18 @@ static int cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *
         if (m) {
                 if (with_missing && now >= m->validated && now < m->validated + fc->valid) {
                         fc->stats.missing_hits++;
+                        if (fc->missing_head != m) {
+                                /* To the head: a hot 404 outlives a trickle of one-off paths. */
+                                m->lru_prev->lru_next = m->lru_next;
+                                if (m->lru_next)
+                                        m->lru_next->lru_prev = m->lru_prev;
+                                else
+                                        fc->missing_tail = m->lru_prev;
+                                m->lru_prev = NULL;
+                                m->lru_next = fc->missing_head;
+                                fc->missing_head->lru_prev = m;
+                                fc->missing_head = m;
+                        }
                         return m->error;
                 }
                 /* Stale, or the index resolution is looking: the path is opened again below. */

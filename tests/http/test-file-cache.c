@@ -526,10 +526,15 @@ Test(file_cache, missing_paths_are_bounded_and_never_push_out_a_file) {
         }
         file_cache_stats(fc, &s);
         cr_assert_eq(s.hits, hits + 8, "answered from the cache, not opened again");
-        /* The most recent missing paths are the ones kept. */
+        /* The most recently used missing paths are the ones kept: one asked for again stays. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4998", T0 + 3, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/another", T0 + 3, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4998", T0 + 3, &e), -ENOENT);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing_hits, 2, "random-4998 was kept, random-4999 pushed out");
         cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4999", T0 + 3, &e), -ENOENT);
         file_cache_stats(fc, &s);
-        cr_assert_eq(s.missing_hits, 1);
+        cr_assert_eq(s.missing_hits, 2);
         file_cache_free(fc);
 }
 
