@@ -33,12 +33,29 @@ typedef struct CacheNode {
         int index_error;
 } CacheNode;
 
+/* A path that is not there (-ENOENT, -ENOTDIR), kept for the validity like a file: small, in a
+ * table and a least-recently-used list of its own, so that missing paths (which anyone can ask for
+ * by the million) only ever push out other missing paths, never a file. */
+typedef struct MissingNode {
+        struct MissingNode *hash_next;
+        struct MissingNode *lru_prev, *lru_next;
+        uint64_t scope;
+        uint64_t hash;
+        usec_t validated;
+        int error;
+        char path[];
+} MissingNode;
+
 struct FileCache {
         CacheNode **buckets;
         size_t n_buckets; /* a power of two */
         CacheNode *lru_head, *lru_tail;
         size_t n_entries, max_entries;
         size_t n_fds, max_fds;
+        MissingNode **missing_buckets;
+        size_t n_missing_buckets; /* a power of two */
+        MissingNode *missing_head, *missing_tail;
+        size_t n_missing, max_missing;
         usec_t valid;
         FileCacheStats stats;
 };
@@ -75,6 +92,16 @@ int file_cache_new(size_t max_entries, size_t max_fds, usec_t valid, FileCache *
                 return -ENOMEM;
         }
         fc->n_buckets = n;
+        fc->max_missing = MAX(max_entries / FILE_CACHE_MISSING_SHARE, (size_t) 1);
+        for (n = 16; n < fc->max_missing * 2;)
+                n *= 2;
+        fc->missing_buckets = calloc(n, sizeof(MissingNode *));
+        if (!fc->missing_buckets) {
+                free(fc->buckets);
+                free(fc);
+                return -ENOMEM;
+        }
+        fc->n_missing_buckets = n;
         fc->max_entries = max_entries;
         fc->max_fds = max_fds;
         fc->valid = valid;
@@ -126,11 +153,32 @@ static void node_remove(FileCache *fc, CacheNode *n) {
         fc->n_entries--;
 }
 
+static void missing_remove(FileCache *fc, MissingNode *m) {
+        MissingNode **p = &fc->missing_buckets[m->hash & (fc->n_missing_buckets - 1)];
+
+        while (*p != m)
+                p = &(*p)->hash_next;
+        *p = m->hash_next;
+        if (m->lru_prev)
+                m->lru_prev->lru_next = m->lru_next;
+        else
+                fc->missing_head = m->lru_next;
+        if (m->lru_next)
+                m->lru_next->lru_prev = m->lru_prev;
+        else
+                fc->missing_tail = m->lru_prev;
+        free(m);
+        fc->n_missing--;
+}
+
 FileCache *file_cache_free(FileCache *fc) {
         if (!fc)
                 return NULL;
         while (fc->lru_head)
                 node_remove(fc, fc->lru_head);
+        while (fc->missing_head)
+                missing_remove(fc, fc->missing_head);
+        free(fc->missing_buckets);
         free(fc->buckets);
         free(fc);
         return NULL;
@@ -285,10 +333,58 @@ static void node_link(FileCache *fc, CacheNode *n, uint64_t scope, uint64_t h, u
         fc->n_entries++;
 }
 
-int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
-                      const FileCacheEntry **ret) {
+static MissingNode *missing_find(FileCache *fc, uint64_t scope, const char *path, uint64_t h) {
+        for (MissingNode *m = fc->missing_buckets[h & (fc->n_missing_buckets - 1)]; m; m = m->hash_next)
+                if (m->hash == h && m->scope == scope && strcmp(m->path, path) == 0)
+                        return m;
+        return NULL;
+}
+
+/* Only "nothing is there": what any client may learn by asking, and what a new file ends. Never a
+ * refusal (-EACCES, -EPERM), a link out of the root or in a loop (-EXDEV, -ELOOP), or a passing
+ * failure (-EMFILE, -ENOMEM …): those are answered afresh each time, as before negative entries. */
+static bool missing_cacheable(int r) {
+        return r == -ENOENT || r == -ENOTDIR;
+}
+
+/* Remember that path is missing (r) as of now; the least recently used missing path makes room,
+ * never a file. Out of memory, it is simply not remembered. */
+static void missing_add(FileCache *fc, uint64_t scope, const char *path, uint64_t h, int r, usec_t now) {
+        size_t len = strlen(path);
+        MissingNode *m;
+
+        if (fc->n_missing >= fc->max_missing) {
+                missing_remove(fc, fc->missing_tail);
+                fc->stats.missing_evictions++;
+        }
+        m = malloc(sizeof(*m) + len + 1);
+        if (!m)
+                return;
+        memcpy(m->path, path, len + 1);
+        m->scope = scope;
+        m->hash = h;
+        m->validated = now;
+        m->error = r;
+        m->hash_next = fc->missing_buckets[h & (fc->n_missing_buckets - 1)];
+        fc->missing_buckets[h & (fc->n_missing_buckets - 1)] = m;
+        m->lru_prev = NULL;
+        m->lru_next = fc->missing_head;
+        if (fc->missing_head)
+                fc->missing_head->lru_prev = m;
+        fc->missing_head = m;
+        if (!fc->missing_tail)
+                fc->missing_tail = m;
+        fc->n_missing++;
+}
+
+/* The lookup; with_missing: consult and keep missing paths (file_cache_lookup), or not (the index
+ * resolution, whose own entry already keeps what it found for the validity: a missing name seen
+ * through another entry's older time would let a new index file wait for up to twice as long). */
+static int cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now, bool with_missing,
+                        const FileCacheEntry **ret) {
         uint64_t h = cache_hash(scope, path);
         CacheNode *n = node_find(fc, NODE_FILE, scope, path, h);
+        MissingNode *m;
         int r;
 
         if (n) {
@@ -296,6 +392,8 @@ int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *pa
                         r = node_revalidate(fc, n, root_fd, now);
                         if (r < 0) {
                                 node_remove(fc, n);
+                                if (with_missing && missing_cacheable(r))
+                                        missing_add(fc, scope, path, h, r, now);
                                 return r;
                         }
                 } else
@@ -305,8 +403,29 @@ int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *pa
                 return 0;
         }
 
+        m = missing_find(fc, scope, path, h);
+        if (m) {
+                if (with_missing && now >= m->validated && now < m->validated + fc->valid) {
+                        fc->stats.missing_hits++;
+                        if (fc->missing_head != m) {
+                                /* To the head: a hot 404 outlives a trickle of one-off paths. */
+                                m->lru_prev->lru_next = m->lru_next;
+                                if (m->lru_next)
+                                        m->lru_next->lru_prev = m->lru_prev;
+                                else
+                                        fc->missing_tail = m->lru_prev;
+                                m->lru_prev = NULL;
+                                m->lru_next = fc->missing_head;
+                                fc->missing_head->lru_prev = m;
+                                fc->missing_head = m;
+                        }
+                        return m->error;
+                }
+                /* Stale, or the index resolution is looking: the path is opened again below. */
+                missing_remove(fc, m);
+        }
+
         fc->stats.misses++;
-        (void) node_make_room(fc, NULL);
         n = node_alloc(NODE_FILE, path);
         if (!n)
                 return -ENOMEM;
@@ -314,11 +433,21 @@ int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *pa
         if (r < 0) {
                 free(n->path);
                 free(n);
+                if (with_missing && missing_cacheable(r))
+                        missing_add(fc, scope, path, h, r, now);
                 return r;
         }
+        /* Room is made only for a file that is there: a path that is not (or cannot be served)
+         * pushes out no file. */
+        (void) node_make_room(fc, NULL);
         node_link(fc, n, scope, h, now);
         *ret = &n->e;
         return 0;
+}
+
+int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
+                      const FileCacheEntry **ret) {
+        return cache_lookup(fc, scope, root_fd, path, now, true, ret);
 }
 
 /* Errors of an index name that describe the tree rather than the moment (no file, no permission,
@@ -365,7 +494,7 @@ static int index_resolve(FileCache *fc, uint64_t scope, int root_fd, const char 
                 int n = snprintf(p, sizeof(p), "%s%s", dir, *name);
                 if (n < 0 || (size_t) n >= sizeof(p))
                         continue;
-                int k = file_cache_lookup(fc, scope, root_fd, p, now, ret_e);
+                int k = cache_lookup(fc, scope, root_fd, p, now, false, ret_e);
                 if (k == 0) {
                         *ret_pos = pos;
                         return 0;
@@ -394,7 +523,7 @@ int file_cache_lookup_index(FileCache *fc, uint64_t scope, int root_fd, const ch
                         fc->stats.index_hits++;
                         return d->index_error;
                 }
-                r = file_cache_lookup(fc, scope, root_fd, d->index_path, now, &e);
+                r = cache_lookup(fc, scope, root_fd, d->index_path, now, false, &e);
                 if (r == 0) {
                         fc->stats.index_hits++;
                         *ret = e;
@@ -450,4 +579,6 @@ void file_cache_stats(const FileCache *fc, FileCacheStats *ret) {
         *ret = fc->stats;
         ret->entries = fc->n_entries;
         ret->fds = fc->n_fds;
+        ret->missing = fc->n_missing;
+        ret->max_missing = fc->max_missing;
 }

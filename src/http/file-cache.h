@@ -10,9 +10,15 @@
  * compared (device, inode, size, mtime, ctime): a changed, replaced or removed file is seen within
  * that time. A directory's DirectoryIndex resolution (which of the index names it serves, or that
  * none) is an entry of its own, kept and revalidated the same way (file_cache_lookup_index), so an
- * index file created, removed or replaced is seen within that time too. Entries are bounded, least
- * recently used first out; entries holding an fd are bounded separately. Not thread-safe: one cache per thread. An entry stays valid until the next call
- * on the same cache. Never logs. */
+ * index file created, removed or replaced is seen within that time too. A path that is not there
+ * (-ENOENT, -ENOTDIR: a 404) is remembered for the same time, so a repeated 404 opens nothing and a
+ * file created there is served within that time, as a changed file is seen; no other error is
+ * remembered (a refusal, a link out of the root or in a loop, a passing failure are looked at
+ * afresh every time). Entries are bounded, least recently used first out; entries holding an fd
+ * are bounded separately, and missing paths too, in a budget and a list of their own
+ * (max_entries / FILE_CACHE_MISSING_SHARE of them), so that requests for any number of
+ * distinct missing paths push out only other missing paths, never a file. Not thread-safe: one
+ * cache per thread. An entry stays valid until the next call on the same cache. Never logs. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,6 +30,7 @@
 
 #define FILE_CACHE_DATA_MAX (12 * 1024) /* files up to this size are kept in memory */
 #define FILE_CACHE_LINES_MAX 512
+#define FILE_CACHE_MISSING_SHARE 4 /* missing paths kept: max_entries / this (at least 1) */
 
 typedef struct FileCache FileCache;
 
@@ -40,7 +47,10 @@ typedef struct FileCacheStats {
         uint64_t hits, misses, revalidations, changes, evictions;
         /* Directory indexes answered from a kept resolution; resolutions done (the names tried). */
         uint64_t index_hits, index_resolutions;
+        /* Lookups answered from a kept missing path (no open); missing paths pushed out by others. */
+        uint64_t missing_hits, missing_evictions;
         size_t entries, fds;
+        size_t missing, max_missing; /* missing paths kept now, and their bound */
 } FileCacheStats;
 
 /* max_entries >= 1; max_fds may be 0 (larger files are then never cached). */
@@ -51,7 +61,9 @@ FileCache *file_cache_free(FileCache *fc);
  * the entry is older than valid (now: CLOCK_MONOTONIC). Returns 0 and the entry, or:
  *   -EISDIR      a directory, -EBADFD another non-regular file (not cached: the caller handles it);
  *   -EAGAIN      not cacheable now (the fd bound is reached, or the file changed while read);
- *   another -errno from http_path_open (-ENOENT, -EACCES …), and the stale entry is gone. */
+ *   another -errno from http_path_open (-ENOENT, -EACCES …), and the stale entry is gone;
+ *                -ENOENT and -ENOTDIR are kept for valid usec and answered again without an open
+ *                (FileCacheStats.missing_hits), the others are not kept. */
 int file_cache_lookup(FileCache *fc, uint64_t scope, int root_fd, const char *path, usec_t now,
                       const FileCacheEntry **ret);
 

@@ -9,8 +9,9 @@
  * host, the checks every request passes (methods, Expect, LimitRequestBody, perchild's foreign and
  * unavailable sites), the normalised target, then the status page, CGI (ScriptAlias, AddHandler)
  * or static files; the few answers that need no handler (errors, OPTIONS, TRACE) it gives itself.
- * Conditionals and ranges are evaluated by the static handler, which knows the file (static.c,
- * range.c). http_request_log_access() extracts the access log's fields once the answer is out. */
+ * Conditionals and ranges are request processing too (conditional.h): a handler that serves a
+ * representation with validators (the static handler today) hands them over and gets 200, 206,
+ * 304, 412 or 416 decided in one place. http_request_log_access() extracts the access log's fields once the answer is out. */
 #pragma once
 
 #include <stdbool.h>

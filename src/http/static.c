@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/conditional.h"
 #include "http/date.h"
 #include "http/file-cache.h"
 #include "http/mime.h"
 #include "http/path.h"
-#include "http/range.h"
 #include "http/static.h"
 #include "shared/strv.h"
 
@@ -32,66 +32,18 @@ static int errno_to_status(int r) {
         }
 }
 
-/* Does the If-None-Match / If-Match list contain etag? Weak comparison for If-None-Match. */
-static bool etag_list_matches(const char *list, size_t len, const char *etag, bool weak) {
-        size_t elen = strlen(etag);
-        size_t i = 0;
-
-        while (i < len) {
-                while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-                        i++;
-                if (i >= len)
-                        break;
-                if (list[i] == '*')
-                        return true;
-                bool is_weak = false;
-                if (len - i >= 2 && list[i] == 'W' && list[i + 1] == '/') {
-                        is_weak = true;
-                        i += 2;
-                }
-                size_t start = i;
-                if (i < len && list[i] == '"') {
-                        i++;
-                        while (i < len && list[i] != '"')
-                                i++;
-                        if (i < len)
-                                i++;
-                } else
-                        while (i < len && list[i] != ',')
-                                i++;
-                if ((weak || !is_weak) && i - start == elen && memcmp(list + start, etag, elen) == 0)
-                        return true;
-        }
-        return false;
-}
-
 static const HttpHeader *find(const HttpRequest *q, const char *name) {
         return http_head_find(q->head, q->buf, name);
 }
 
-/* RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in that order.
- * Returns 0 to go on, or the status to answer (304, 412). */
-static int evaluate_preconditions(const HttpRequest *q, const struct stat *st, const char *etag) {
-        const HttpHeader *h;
-        time_t since;
-        bool get_or_head = q->head->method == HTTP_METHOD_GET || q->head->method == HTTP_METHOD_HEAD;
-
-        h = find(q, "If-Match");
-        if (h) {
-                if (!etag_list_matches(q->buf + h->value.off, h->value.len, etag, false))
-                        return 412;
-        } else if ((h = find(q, "If-Unmodified-Since")) &&
-                   http_date_parse(q->buf + h->value.off, h->value.len, &since) >= 0 && st->st_mtime > since)
-                return 412;
-
-        h = find(q, "If-None-Match");
-        if (h) {
-                if (etag_list_matches(q->buf + h->value.off, h->value.len, etag, true))
-                        return get_or_head ? 304 : 412;
-        } else if (get_or_head && (h = find(q, "If-Modified-Since")) &&
-                   http_date_parse(q->buf + h->value.off, h->value.len, &since) >= 0 && st->st_mtime <= since)
-                return 304;
-        return 0;
+/* What conditional.h needs to know of a file: its strong ETag, its mtime, its size. */
+static HttpValidators file_validators(const struct stat *st, const char *etag) {
+        return (HttpValidators) {
+                .etag = etag,
+                .has_last_modified = true,
+                .last_modified = st->st_mtime,
+                .length = (uint64_t) st->st_size,
+        };
 }
 
 static void redirect_with_slash(const HttpRequest *q, HttpResponse *r) {
@@ -131,74 +83,6 @@ static int open_index(const HttpRequest *q, int *ret_fd, struct stat *ret_st, co
         return r;
 }
 
-/* RFC 9110 §13.1.5: Range applies only if If-Range still names this representation — an exact
- * strong ETag match, or exactly its Last-Modified date. Anything else (a weak tag, another date, a
- * value that is neither) sends the whole file. */
-static bool if_range_matches(const HttpRequest *q, const struct stat *st, const char *etag) {
-        const HttpHeader *h = find(q, "If-Range");
-        time_t t;
-
-        if (!h)
-                return true;
-        const char *v = q->buf + h->value.off;
-        size_t len = h->value.len;
-        if (len > 0 && v[0] == '"')
-                return len == strlen(etag) && memcmp(v, etag, len) == 0;
-        if (len >= 2 && v[0] == 'W' && v[1] == '/')
-                return false;
-        return http_date_parse(v, len, &t) >= 0 && t == st->st_mtime;
-}
-
-/* Answer a Range request on the file fd (type is its media type). Returns true when the response
- * is complete (206 or 416); false to serve the whole file as usual. */
-static bool serve_ranges(const HttpRequest *q, HttpResponse *r, int fd, const struct stat *st, const char *type,
-                         const char *etag) {
-        _cleanup_free_ HttpRange *ranges = NULL;
-        uint64_t length = (uint64_t) st->st_size;
-        const HttpHeader *h;
-        size_t n;
-        int k;
-
-        if (q->head->method != HTTP_METHOD_GET && q->head->method != HTTP_METHOD_HEAD)
-                return false;
-        h = find(q, "Range");
-        if (!h || !if_range_matches(q, st, etag))
-                return false;
-        k = http_range_parse(q->buf + h->value.off, h->value.len, length, q->site->cfg->max_ranges, &ranges, &n);
-        if (k < 0 || k == HTTP_RANGE_IGNORE)
-                return false;
-        if (k == HTTP_RANGE_UNSATISFIABLE) {
-                safe_close(fd);
-                http_response_set_error(r, 416);
-                http_response_add_header(r, "Content-Range", "bytes */%llu", (unsigned long long) length);
-                return true;
-        }
-
-        r->status = 206;
-        if (n == 1) {
-                http_response_add_header(r, "Content-Type", "%s", type);
-                http_response_add_header(r, "Content-Range", "bytes %llu-%llu/%llu",
-                                         (unsigned long long) ranges[0].first, (unsigned long long) ranges[0].last,
-                                         (unsigned long long) length);
-                r->file_fd = fd;
-                r->file_off = (off_t) ranges[0].first;
-                r->file_len = ranges[0].last - ranges[0].first + 1;
-                return true;
-        }
-
-        char boundary[21];
-        http_range_boundary(boundary);
-        k = http_range_multipart(ranges, n, length, type, boundary, &r->body_owned, &r->pieces, &r->n_pieces);
-        if (k < 0) {
-                safe_close(fd);
-                http_response_set_error(r, 500);
-                return true;
-        }
-        http_response_add_header(r, "Content-Type", "multipart/byteranges; boundary=%s", boundary);
-        r->pieces_fd = fd;
-        return true;
-}
-
 static const char *static_media_type(const HttpRequest *q, const char *name) {
         const char *ext = http_path_extension(name);
         const char *type = ext ? mime_table_lookup(q->server->mime, ext) : NULL;
@@ -210,7 +94,7 @@ static void static_serve_uncached(const HttpRequest *q, HttpResponse *r) {
         const char *name = q->path;
         struct stat st;
         char etag[64], date[32];
-        int fd, status;
+        int fd;
 
         fd = http_path_open(q->site->root_fd, q->path, O_RDONLY | O_NONBLOCK, &st);
         if (fd < 0) {
@@ -241,15 +125,13 @@ static void static_serve_uncached(const HttpRequest *q, HttpResponse *r) {
         }
 
         file_cache_etag_format(&st, etag, sizeof(etag));
-        status = evaluate_preconditions(q, &st, etag);
-        if (status != 0) {
+        HttpValidators v = file_validators(&st, etag);
+        _cleanup_(http_conditional_done) HttpConditional c = {};
+        /* -ENOMEM leaves c at 200: the whole file, as when a Range is unusable. */
+        (void) http_conditional_evaluate(q, &v, cfg->max_ranges, &c);
+        if (c.status == 304 || c.status == 412) {
                 safe_close(fd);
-                http_response_set_error(r, status);
-                if (status == 304) {
-                        http_response_add_header(r, "ETag", "%s", etag);
-                        if (http_date_format(st.st_mtime, date) >= 0)
-                                http_response_add_header(r, "Last-Modified", "%s", date);
-                }
+                http_conditional_respond(r, c.status, &v);
                 return;
         }
 
@@ -261,8 +143,15 @@ static void static_serve_uncached(const HttpRequest *q, HttpResponse *r) {
         http_response_add_header(r, "ETag", "%s", etag);
         /* Apache says "none" when MaxRanges turns ranges off, so clients need not try. */
         http_response_add_header(r, "Accept-Ranges", "%s", cfg->max_ranges > 0 ? "bytes" : "none");
-        if (serve_ranges(q, r, fd, &st, type, etag))
+        if (c.status == 416) {
+                safe_close(fd);
+                http_conditional_respond(r, 416, &v);
                 return;
+        }
+        if (c.status == 206) {
+                (void) http_conditional_respond_file_ranges(r, &c, &v, type, fd);
+                return;
+        }
 
         r->status = 200;
         http_response_add_header(r, "Content-Type", "%s", type);
@@ -300,7 +189,6 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
         bool is_dir = q->path[q->path_len - 1] == '/';
         const char *name = q->path;
         const FileCacheEntry *e;
-        char date[32];
         int status, k;
 
         if (!static_cache && file_cache_new(STATIC_CACHE_ENTRIES, STATIC_CACHE_FDS, STATIC_CACHE_VALID_USEC,
@@ -325,14 +213,11 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
                 return true;
         }
 
-        status = evaluate_preconditions(q, &e->st, e->etag);
+        /* No Range here (see above): the preconditions are all that can decide. */
+        HttpValidators v = file_validators(&e->st, e->etag);
+        status = http_conditional_preconditions(q, &v);
         if (status != 0) {
-                http_response_set_error(r, status);
-                if (status == 304) {
-                        http_response_add_header(r, "ETag", "%s", e->etag);
-                        if (http_date_format(e->st.st_mtime, date) >= 0)
-                                http_response_add_header(r, "Last-Modified", "%s", date);
-                }
+                http_conditional_respond(r, status, &v);
                 return true;
         }
         if (e->data && (uint64_t) e->st.st_size > q->body_buf_size)

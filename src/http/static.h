@@ -3,9 +3,9 @@
  *
  * Files are opened relative to the site's root directory fd with the path module, so nothing
  * outside the root is ever served. Directories get DirectoryIndex or a 301 to the slashed URL
- * (DirectorySlash); validators (ETag from inode, size and mtime; Last-Modified), conditional
- * requests (RFC 9110 §13.2.2 order) and byte ranges with If-Range (range.h: 206, multipart, 416,
- * or the whole file when a Range is unusable) are answered here. The response owns the opened
+ * (DirectorySlash); the file's validators (ETag from inode, size and mtime; Last-Modified) go to
+ * request processing's conditional.h, which decides 304, 412, 206 (one range or multipart), 416 or
+ * the whole file (when a Range is unusable), and writes those answers. The response owns the opened
  * file. Plain GET and HEAD of regular files and of directory indexes go through the thread's
  * open-file cache (file-cache.h, revalidated every second, the index chosen as well): a small
  * file's bytes are copied into req->body_buf, a larger one is sent from a dup of the cached fd, and

@@ -423,3 +423,169 @@ Test(file_cache, index_in_a_cache_of_one_entry) {
         }
         file_cache_free(fc);
 }
+
+/* ---- missing paths (404s) ------------------------------------------------------------------- */
+
+Test(file_cache, a_missing_path_is_kept_for_the_validity) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        FileCacheStats s;
+
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/nope.html", T0, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/nope.html", T0 + VALID - 1, &e), -ENOENT);
+        /* A file named as a folder: ENOTDIR, as much a 404. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/a.txt/x", T0, &e), -ENOTDIR);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/a.txt/x", T0 + 1, &e), -ENOTDIR);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.misses, 2, "the second request for each opened nothing");
+        cr_assert_eq(s.missing_hits, 2);
+        cr_assert_eq(s.missing, 2);
+        cr_assert_eq(s.entries, 0, "missing paths are not entries");
+        /* Another scope has its own answer. */
+        cr_assert_eq(file_cache_lookup(fc, 2, root_fd, "/nope.html", T0, &e), -ENOENT);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing_hits, 2);
+        file_cache_free(fc);
+}
+
+Test(file_cache, a_file_created_after_a_404_is_served_after_the_validity) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        FileCacheStats s;
+
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/new.html", T0, &e), -ENOENT);
+        put(root, "new.html", "fresh\n");
+        /* Within the validity the kept 404 answers (the file is not looked at)... */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/new.html", T0 + VALID - 1, &e), -ENOENT);
+        /* ...after it, the file is found and served. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/new.html", T0 + VALID, &e), 0);
+        assert_data(e, "fresh\n");
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing, 0, "the file's entry replaced the missing path");
+        cr_assert_eq(s.entries, 1);
+        /* A clock that went back trusts nothing kept. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/gone.html", T0 + 5 * VALID, &e), -ENOENT);
+        put(root, "gone.html", "here\n");
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/gone.html", T0, &e), 0);
+        file_cache_free(fc);
+}
+
+Test(file_cache, a_removed_file_is_then_kept_as_missing) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        FileCacheStats s;
+        char p[512];
+
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/a.txt", T0, &e), 0);
+        snprintf(p, sizeof(p), "%s/a.txt", root);
+        cr_assert_eq(unlink(p), 0);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/a.txt", T0 + VALID, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/a.txt", T0 + VALID + 1, &e), -ENOENT);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing_hits, 1);
+        cr_assert_eq(s.misses, 1);
+        file_cache_free(fc);
+}
+
+Test(file_cache, missing_paths_are_bounded_and_never_push_out_a_file) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        FileCacheStats s;
+        char name[32], path[40];
+
+        /* The cache full of files, then a flood of distinct missing paths. */
+        for (int i = 0; i < 8; i++) {
+                snprintf(name, sizeof(name), "hot%d", i);
+                put(root, name, name);
+        }
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        for (int i = 0; i < 8; i++) {
+                snprintf(path, sizeof(path), "/hot%d", i);
+                cr_assert_eq(file_cache_lookup(fc, 1, root_fd, path, T0, &e), 0);
+        }
+        for (int i = 0; i < 5000; i++) {
+                snprintf(path, sizeof(path), "/random-%d", i);
+                cr_assert_eq(file_cache_lookup(fc, 1, root_fd, path, T0 + 1, &e), -ENOENT);
+                if (i % 500 == 0)
+                        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/hot0", T0 + 1, &e), 0);
+        }
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.max_missing, 8 / FILE_CACHE_MISSING_SHARE);
+        cr_assert_eq(s.missing, s.max_missing, "at most the budget of missing paths");
+        cr_assert_eq(s.missing_evictions, 5000 - s.max_missing);
+        cr_assert_eq(s.entries, 8, "every file still cached");
+        cr_assert_eq(s.evictions, 0);
+        uint64_t hits = s.hits;
+        for (int i = 0; i < 8; i++) {
+                snprintf(path, sizeof(path), "/hot%d", i);
+                cr_assert_eq(file_cache_lookup(fc, 1, root_fd, path, T0 + 2, &e), 0);
+                assert_data(e, path + 1);
+        }
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.hits, hits + 8, "answered from the cache, not opened again");
+        /* The most recently used missing paths are the ones kept: one asked for again stays. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4998", T0 + 3, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/another", T0 + 3, &e), -ENOENT);
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4998", T0 + 3, &e), -ENOENT);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing_hits, 2, "random-4998 was kept, random-4999 pushed out");
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/random-4999", T0 + 3, &e), -ENOENT);
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing_hits, 2);
+        file_cache_free(fc);
+}
+
+Test(file_cache, errors_other_than_missing_are_not_kept) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        FileCacheStats s;
+        char link[512], target[512];
+
+        /* A link out of the root (EXDEV under RESOLVE_BENEATH) and a link loop (ELOOP). */
+        snprintf(target, sizeof(target), "%s/a.txt", other);
+        snprintf(link, sizeof(link), "%s/out", root);
+        cr_assert_eq(symlink(target, link), 0);
+        docroot_add_symlink(root, "loop", "loop");
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        for (int i = 0; i < 2; i++) {
+                int r = file_cache_lookup(fc, 1, root_fd, "/out", T0 + i, &e);
+                cr_assert(r < 0 && r != -ENOENT && r != -ENOTDIR, "%d", r);
+                r = file_cache_lookup(fc, 1, root_fd, "/loop", T0 + i, &e);
+                cr_assert(r < 0 && r != -ENOENT && r != -ENOTDIR, "%d", r);
+        }
+        file_cache_stats(fc, &s);
+        cr_assert_eq(s.missing, 0);
+        cr_assert_eq(s.missing_hits, 0);
+        cr_assert_eq(s.misses, 4, "each looked at again");
+
+        /* Put right, it is served at once. */
+        cr_assert_eq(unlink(link), 0);
+        put(root, "out", "in\n");
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/out", T0 + 2, &e), 0);
+        assert_data(e, "in\n");
+        file_cache_free(fc);
+}
+
+Test(file_cache, a_kept_404_of_an_index_name_does_not_hide_a_new_index) {
+        FileCache *fc;
+        const FileCacheEntry *e;
+        const char *name = NULL;
+
+        index_dir();
+        cr_assert_eq(file_cache_new(8, 4, VALID, &fc), 0);
+        /* The index name asked for directly: a 404 kept until T0 + VALID. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/d/index.html", T0, &e), -ENOENT);
+        put(root, "d/index.html", "now\n");
+        /* The directory's first resolution looks at the names themselves, as it did before missing
+         * paths were kept: the new index is found (and its kept choice is not a 404 for VALID). */
+        cr_assert_eq(file_cache_lookup_index(fc, 1, root_fd, "/d/", index_names, T0 + VALID / 2, &e, &name), 0);
+        cr_assert_str_eq(name, "index.html");
+        assert_data(e, "now\n");
+        /* And the file's own entry now answers the direct request as well. */
+        cr_assert_eq(file_cache_lookup(fc, 1, root_fd, "/d/index.html", T0 + VALID / 2, &e), 0);
+        assert_data(e, "now\n");
+        file_cache_free(fc);
+}
