@@ -528,6 +528,27 @@ static const char *loop_listener_name(const EventLoop *l, const char *name, char
         return *ret_owned;
 }
 
+int event_handoff_receive(int sock, EventHandoff *ret, int *ret_fd) {
+        int fd = -1;
+        size_t n_fds;
+
+        *ret = (EventHandoff) {};
+        *ret_fd = -1;
+        /* Exactly one descriptor is the protocol: fd_pass closes any extra, and a cut message. */
+        ssize_t n = fd_pass_receive(sock, ret, sizeof(*ret), &fd, 1, &n_fds, MSG_DONTWAIT);
+        if (n < 0 && n != -EBADMSG)
+                return (int) n;
+        if (n_fds == 0 || n != sizeof(*ret)) {
+                log_warning("Dropping a malformed connection hand-off (%s%zd bytes%s)", n == -EBADMSG ? "cut, " : "",
+                            n < 0 ? (ssize_t) 0 : n, n_fds == 0 ? ", no descriptor" : "");
+                safe_close(fd);
+                return n == 0 ? 0 : -EBADMSG; /* 0: the sender closed its end */
+        }
+        ret->listener_name[sizeof(ret->listener_name) - 1] = 0;
+        *ret_fd = fd;
+        return 1;
+}
+
 /* Receive one handed-off connection; false when there is none (or the loop is full).
  *
  * What the pool takes from the dispatcher, which is unprivileged, sandboxed, and the process that
@@ -546,28 +567,19 @@ static const char *loop_listener_name(const EventLoop *l, const char *name, char
  *                      first if missing (event_conn_ensure_nonblock()). A blocking socket cannot
  *                      stall the loop, and the common answer costs no fcntl. */
 static bool loop_receive_handoff(EventLoop *l, usec_t now) {
-        EventHandoff h = {};
+        EventHandoff h;
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
         HttpConnInfo info;
-        int fd = -1;
-        size_t n_fds;
+        int fd;
         char *owned;
         uint16_t local_port;
 
         if (!loop_make_room(l))
                 return false;
-        /* Exactly one descriptor is the protocol: fd_pass closes any extra, and a cut message. */
-        ssize_t n = fd_pass_receive(l->spec->handoff_fd, &h, sizeof(h), &fd, 1, &n_fds, MSG_DONTWAIT);
-        if (n < 0 && n != -EBADMSG)
-                return false;
-        if (n_fds == 0 || n != sizeof(h)) {
-                log_warning("Dropping a malformed connection hand-off (%s%zd bytes%s)", n == -EBADMSG ? "cut, " : "",
-                            n < 0 ? (ssize_t) 0 : n, n_fds == 0 ? ", no descriptor" : "");
-                safe_close(fd);
-                return n != 0; /* 0: the sender closed its end */
-        }
-        h.listener_name[sizeof(h.listener_name) - 1] = 0;
+        int r = event_handoff_receive(l->spec->handoff_fd, &h, &fd);
+        if (r <= 0)
+                return r == -EBADMSG; /* a refused one: look for the next */
         const char *name = loop_listener_name(l, h.listener_name, &owned, &local_port);
         if (getpeername(fd, (struct sockaddr *) &peer, &len) < 0)
                 peer.ss_family = AF_UNSPEC;
