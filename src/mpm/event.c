@@ -551,10 +551,10 @@ int event_handoff_receive(int sock, EventHandoff *ret, int *ret_fd) {
 
 /* Receive one handed-off connection; false when there is none (or the loop is full).
  *
- * What the pool takes from the dispatcher, which is unprivileged, sandboxed, and the process that
- * parses what strangers send first: the descriptor, and the listener's name, which picks the sites
- * reachable (a dispatcher that lied could as well have sent another connection). Nothing it could
- * lie about and the pool cannot see for itself:
+ * What the pool takes on the dispatcher's word (it is unprivileged, sandboxed, and the first to
+ * parse what strangers send): the descriptor, and the listener's name, which picks the sites
+ * reachable; a dispatcher that lied about either could as well have sent another connection.
+ * Nothing else it says is believed where the pool can see for itself:
  *   the peer address   asked of the socket (getpeername). It is more than a log line: it decides
  *                      ServerStatusAllow and is a CGI program's REMOTE_ADDR; the dispatcher has no
  *                      socket() or connect() of its own, so the socket's answer is a real client's.
