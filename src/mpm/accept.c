@@ -2,6 +2,8 @@
 /* accept.c — see accept.h. */
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 
 #include "mpm/accept.h"
@@ -84,6 +86,13 @@ int mpm_accept(AcceptPause *p, const Listener *l, usec_t now, unsigned n_open, s
                                           "%u connection(s) are open", l->name, n_open);
         }
         return r;
+}
+
+bool mpm_listener_deferred(int fd) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+
+        return getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len) == 0 && v > 0;
 }
 
 int accept_pause_watch(AcceptPause *p, int ep, const Listener *ls, size_t n, bool *watching, int max_ms) {

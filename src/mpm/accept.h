@@ -56,6 +56,11 @@ bool accept_pause_end(AcceptPause *p, usec_t now, unsigned *ret_periods, usec_t 
 int mpm_accept(AcceptPause *p, const Listener *l, usec_t now, unsigned n_open, struct sockaddr_storage *ret_peer,
                socklen_t *ret_len);
 
+/* Does the listening socket fd defer accepts until data arrives (TCP_DEFER_ACCEPT, which mpmd sets
+ * on the sockets it binds)? Then a connection accepted from it has its first bytes already, and
+ * reading at once beats waiting for epoll. Asked once per listener, not per connection. */
+bool mpm_listener_deferred(int fd);
+
 /* For an MPM that waits in epoll_wait() on a set of its own with the listeners in it (data.u64 =
  * their index, EPOLLEXCLUSIVE): take them out while paused and put them back when the pause is
  * over (*watching says where they are). Returns the timeout for epoll_wait(): max_ms (-1: none),

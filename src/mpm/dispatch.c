@@ -46,6 +46,7 @@ typedef enum DispatchSourceKind {
 typedef struct DispatchSource {
         DispatchSourceKind kind;
         const Listener *listener;
+        bool deferred; /* TCP_DEFER_ACCEPT: an accepted connection has its first bytes */
 } DispatchSource;
 
 typedef enum DispatchConnState {
@@ -57,6 +58,7 @@ typedef enum DispatchConnState {
 typedef struct DispatchConn {
         DispatchSource source; /* first: epoll's data.ptr points here */
         int fd;
+        bool watched; /* in the epoll set: taken out before the close (dconn_free) */
         DispatchConnState state;
         const HttpSite *site; /* the listener's default site: its limits and deadlines apply */
         HttpParser parser;
@@ -130,9 +132,6 @@ static void dispatcher_update_board(Dispatcher *d) {
         d->ctx->board->workers[0].state = d->stopping ? WS_GRACEFUL : d->n_conns > 0 ? WS_READ : WS_READY;
 }
 
-/* The epoll registration goes first: epoll watches the open file description, not the number, and
- * after a hand-off the pool holds that description, so closing our fd would leave it registered
- * with a pointer to freed memory in data.ptr, reported by a later epoll_wait. */
 /* Its head is not being read any more: it no longer counts against its client. */
 static void dconn_uncount(Dispatcher *d, DispatchConn *c) {
         if (c->counted)
@@ -140,8 +139,13 @@ static void dconn_uncount(Dispatcher *d, DispatchConn *c) {
         c->counted = false;
 }
 
+/* The epoll registration goes first: epoll watches the open file description, not the number, and
+ * after a hand-off the pool holds that description, so closing our fd would leave it registered
+ * with a pointer to freed memory in data.ptr, reported by a later epoll_wait. A connection that
+ * never entered the set (routed or refused as it was accepted) has no registration to remove. */
 static void dconn_free(Dispatcher *d, DispatchConn *c) {
-        (void) epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        if (c->watched)
+                (void) epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
         dconn_uncount(d, c);
         if (c->prev)
                 c->prev->next = c->next;
@@ -176,7 +180,8 @@ static void dconn_set_deadline(DispatchConn *c, usec_t now) {
         c->deadline = MIN(c->started + d, per_read);
 }
 
-static void dconn_linger(Dispatcher *d, DispatchConn *c, usec_t now) {
+/* The steps below return whether c is still held (false: it was freed). */
+static bool dconn_linger(Dispatcher *d, DispatchConn *c, usec_t now) {
         char scratch[4096];
 
         if (c->state != DCONN_LINGER) {
@@ -189,28 +194,28 @@ static void dconn_linger(Dispatcher *d, DispatchConn *c, usec_t now) {
                 if (n > 0)
                         continue;
                 if (n < 0 && errno == EAGAIN)
-                        return;
+                        return true;
                 dconn_free(d, c); /* end of stream or an error: nothing more to wait for */
-                return;
+                return false;
         }
 }
 
-static void dconn_write(Dispatcher *d, DispatchConn *c, usec_t now) {
+static bool dconn_write(Dispatcher *d, DispatchConn *c, usec_t now) {
         while (c->out_sent < c->out_len) {
                 ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN)
-                                return;
+                                return true;
                         dconn_free(d, c);
-                        return;
+                        return false;
                 }
                 c->out_sent += (size_t) n;
         }
-        dconn_linger(d, c, now);
+        return dconn_linger(d, c, now);
 }
 
 /* Answer status ourselves and close. */
-static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now) {
+static bool dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now) {
         struct timespec ts;
         bool head_only = c->head.method == HTTP_METHOD_HEAD;
 
@@ -221,33 +226,29 @@ static void dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
         c->out = malloc(n + 1);
         if (!c->out) {
                 dconn_free(d, c);
-                return;
+                return false;
         }
         c->out_len = dispatch_error_response(d->http, status, head_only, real, c->out, n + 1);
         c->out_sent = 0;
         c->state = DCONN_WRITE;
         c->deadline = now + c->site->cfg->timeout;
         log_debug("answered %d to a connection on %s", status, c->source.listener->name);
-        dconn_write(d, c, now);
+        return dconn_write(d, c, now);
 }
 
 /* Pass the connection to the pool of the site its head names. */
-static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
+static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
         const HttpRequestHead *h = &c->head;
         const HttpSite *site = http_server_route(d->http, c->source.listener->name,
                                                  h->has_host ? c->buf + h->host.off : NULL,
                                                  h->has_host ? h->host.len : 0);
         EventHandoff msg = {};
 
-        if (!site) {
-                dconn_respond(d, c, 421, now);
-                return;
-        }
+        if (!site)
+                return dconn_respond(d, c, 421, now);
         size_t pool = d->spec->site_pool[site - d->http->sites];
-        if (pool >= d->spec->n_pools || strlen(c->source.listener->name) >= sizeof(msg.listener_name)) {
-                dconn_respond(d, c, 500, now);
-                return;
-        }
+        if (pool >= d->spec->n_pools || strlen(c->source.listener->name) >= sizeof(msg.listener_name))
+                return dconn_respond(d, c, 500, now);
         strcpy(msg.listener_name, c->source.listener->name);
         ssize_t k = fd_pass_send(d->spec->pool_fds[pool], &msg, sizeof(msg), &c->fd, 1, MSG_DONTWAIT);
         if (k < 0) {
@@ -255,60 +256,56 @@ static void dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                  * rather than queue without bound or block every other client behind it. */
                 if (k != -EAGAIN && k != -ENOBUFS)
                         log_warning_errno((int) k, "Cannot hand a connection to the pool of %s: %m", site->name);
-                dconn_respond(d, c, 503, now);
-                return;
+                return dconn_respond(d, c, 503, now);
         }
         /* No request is counted here: the pool that serves it counts it (a hand-off is no
          * request; this process's connections count says how many it passed on). */
         dconn_free(d, c); /* the pool holds it now */
+        return false;
 }
 
 /* Look at what arrived, without consuming it. hup: epoll reported the peer's end of stream. */
-static void dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
+static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
         for (;;) {
                 if (c->seen == c->size) {
-                        if (c->size >= d->peek_max) {
-                                dconn_respond(d, c, 431, now);
-                                return;
-                        }
+                        if (c->size >= d->peek_max)
+                                return dconn_respond(d, c, 431, now);
                         size_t size = MIN(c->size * 2, d->peek_max);
                         char *p = realloc(c->buf, size);
                         if (!p) {
                                 dconn_free(d, c);
-                                return;
+                                return false;
                         }
                         c->buf = p;
                         c->size = size;
                 }
                 ssize_t n = recv(c->fd, c->buf, c->size, MSG_PEEK | MSG_DONTWAIT);
                 if (n < 0 && errno == EAGAIN)
-                        return;
+                        return true;
                 /* End of stream or a reset before a whole head: nobody to answer (as the engine). A
                  * peek keeps returning the old bytes, so an end of stream after part of a head is
                  * only known from epoll; without one this was a wake-up for writing. */
                 if (n <= 0 || ((size_t) n <= c->seen && hup)) {
                         dconn_free(d, c);
-                        return;
+                        return false;
                 }
                 if ((size_t) n <= c->seen)
-                        return;
+                        return true;
                 c->seen = (size_t) n;
                 dconn_set_deadline(c, now);
                 int r = http_parser_feed(&c->parser, c->buf, c->seen);
-                if (r == HTTP_PARSE_DONE) {
-                        dconn_route(d, c, now);
-                        return;
-                }
-                if (r < 0) {
-                        dconn_respond(d, c, -r, now);
-                        return;
-                }
+                if (r == HTTP_PARSE_DONE)
+                        return dconn_route(d, c, now);
+                if (r < 0)
+                        return dconn_respond(d, c, -r, now);
                 if (c->seen < c->size) {
                         /* All there is for now; and with the peer's end of stream already seen, all
                          * there will be: edge-triggered epoll will not report that end again. */
-                        if (hup)
+                        if (hup) {
                                 dconn_free(d, c);
-                        return;
+                                return false;
+                        }
+                        return true;
                 }
         }
 }
@@ -316,13 +313,13 @@ static void dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
 static void dconn_event(Dispatcher *d, DispatchConn *c, uint32_t events, usec_t now) {
         switch (c->state) {
         case DCONN_PEEK:
-                dconn_peek(d, c, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR), now);
+                (void) dconn_peek(d, c, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR), now);
                 break;
         case DCONN_WRITE:
-                dconn_write(d, c, now);
+                (void) dconn_write(d, c, now);
                 break;
         case DCONN_LINGER:
-                dconn_linger(d, c, now);
+                (void) dconn_linger(d, c, now);
                 break;
         }
 }
@@ -363,10 +360,20 @@ static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, c
         d->conns = c;
         d->n_conns++;
         d->ctx->board->workers[0].connections++;
-        /* Edge-triggered: a head already there is reported by the next epoll_wait. */
+        /* A deferred accept comes with the first bytes, nearly always the whole head: look at once
+         * (as the engine serves at once), and a connection routed or answered and closed in this
+         * pass never enters the epoll set, which saves its EPOLL_CTL_ADD and DEL. Without the defer
+         * the peek would mostly find nothing: epoll says when something came. */
+        if (src->deferred && !dconn_peek(d, c, false, now))
+                return;
+        /* Edge-triggered: the ADD itself reports what is already there (a head not yet seen, the
+         * rest of one, room for the answer still to write). */
         struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-        if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 dconn_free(d, c);
+                return;
+        }
+        c->watched = true;
 }
 
 /* May this client have one more connection whose head is being read? Counts it if so. Without
@@ -434,7 +441,7 @@ static void dispatcher_sweep(Dispatcher *d, usec_t now) {
                 if (now < c->deadline)
                         continue;
                 if (c->state == DCONN_PEEK && c->seen > 0)
-                        dconn_respond(d, c, 408, now); /* part of a head, then nothing in time */
+                        (void) dconn_respond(d, c, 408, now); /* part of a head, then nothing in time */
                 else
                         dconn_free(d, c);
         }
@@ -458,7 +465,11 @@ int dispatch_run(const WorkerContext *ctx, const DispatchSpec *spec) {
         if (d.ep < 0 || !d.listeners || !d.clients)
                 return log_error_errno(errno, "Cannot set up the dispatcher: %m"), WORKER_EXIT_FATAL;
         for (size_t i = 0; i < spec->n_listeners; i++)
-                d.listeners[i] = (DispatchSource) { .kind = SOURCE_LISTENER, .listener = &spec->listeners[i] };
+                d.listeners[i] = (DispatchSource) {
+                        .kind = SOURCE_LISTENER,
+                        .listener = &spec->listeners[i],
+                        .deferred = mpm_listener_deferred(spec->listeners[i].fd),
+                };
         struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &d.stop };
         if (epoll_ctl(d.ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)
                 return log_error_errno(errno, "Cannot watch the stop signal: %m"), WORKER_EXIT_FATAL;

@@ -7,7 +7,9 @@
  * the original bytes itself), parses it with the engine's parser under the engine's limits and
  * header deadline (RequestReadTimeout header=, TimeOut) of the listener's default site, selects the
  * site with http_server_select() and passes the descriptor to that site's pool (SCM_RIGHTS, one
- * EventHandoff per message, MSG_DONTWAIT). It never blocks on anyone:
+ * EventHandoff per message, MSG_DONTWAIT). A connection from a listener that defers accepts
+ * (TCP_DEFER_ACCEPT) is looked at as it is accepted: one whose head is all there is passed on (or
+ * answered) without ever entering the epoll set. It never blocks on anyone:
  *   a malformed head     the status the engine would give (400, 414, 431, 501, 505 …), then close
  *   too slow a head      408 once part of a head came, or a silent close when nothing came
  *   a saturated pool     503 when its hand-off socket says EAGAIN

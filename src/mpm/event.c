@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -125,6 +124,9 @@ typedef struct EventConn {
          * would only say EAGAIN, so it is not made until epoll reports input again. */
         bool readable;
         bool hup; /* the peer's end of stream (or an error) was reported: reads never block again */
+        /* Handed off: the socket's O_NONBLOCK is not yet confirmed (see loop_receive_handoff()).
+         * Reads and writes say MSG_DONTWAIT themselves; sendfile, which cannot, looks first. */
+        bool check_nonblock;
         bool closed; /* closed in this batch of events: freed after it, its later events ignored */
         HttpConn *http;
         HttpConnPhase phase;
@@ -161,7 +163,7 @@ static ssize_t event_io_read(void *ctx, void *buf, size_t n) {
 
         if (!c->readable)
                 return HTTP_IO_WANT_READ;
-        k = recv(c->fd, buf, n, 0);
+        k = recv(c->fd, buf, n, MSG_DONTWAIT);
         if (k < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                         c->readable = false;
@@ -178,15 +180,32 @@ static ssize_t event_io_writev(void *ctx, const struct iovec *iov, int n) {
         EventConn *c = ctx;
         struct msghdr mh = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
         /* MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE. */
-        ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (k < 0)
                 return errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : -errno;
         return k;
 }
 
+/* O_NONBLOCK on a handed-off socket, once, before its first sendfile: the one call here whose
+ * blocking follows the descriptor's status flags rather than a flag of its own. */
+static int event_conn_ensure_nonblock(EventConn *c) {
+        if (!c->check_nonblock)
+                return 0;
+        int flags = fcntl(c->fd, F_GETFL);
+        if (flags < 0)
+                return -errno;
+        if (!(flags & O_NONBLOCK) && fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        c->check_nonblock = false;
+        return 0;
+}
+
 static ssize_t event_io_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) {
         EventConn *c = ctx;
+        int r = event_conn_ensure_nonblock(c);
+        if (r < 0)
+                return r;
         ssize_t k = sendfile(c->fd, in_fd, offset, n);
 
         if (k < 0)
@@ -405,12 +424,13 @@ static bool loop_make_room(EventLoop *l) {
 }
 
 /* Take a connected socket into the loop. With has_data (the listener defers accepts until bytes
- * arrive), it is served at once, and a connection that is answered and closed in this pass never
- * enters the epoll set; otherwise nothing is read now (that read would mostly fail): it is
- * registered edge-triggered, and epoll reports its request (already there or not) with the next
- * batch of events. Takes ownership of fd; false when the loop should stop taking more. */
+ * arrive, or the dispatcher saw the head), it is served at once, and a connection that is answered
+ * and closed in this pass never enters the epoll set; otherwise nothing is read now (that read
+ * would mostly fail): it is registered edge-triggered, and epoll reports its request (already there
+ * or not) with the next batch of events. handed_off: it came from a dispatcher, not from our own
+ * accept4 (SOCK_NONBLOCK). Takes ownership of fd; false when the loop should stop taking more. */
 static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *owned_name, bool has_data,
-                       usec_t now) {
+                       bool handed_off, usec_t now) {
         EventConn *c = calloc(1, sizeof(*c));
 
         if (!c) {
@@ -422,6 +442,7 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
         c->cgi_source.kind = SOURCE_CGI;
         c->wait_out_fd = -1;
         c->fd = fd;
+        c->check_nonblock = handed_off;
         c->loop = l;
         c->phase = HTTP_PHASE_READ;
         c->listener_name = owned_name;
@@ -475,63 +496,99 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                         return;
                 }
                 socket_conn_info_from(&peer, listener->name, src->local_port, &info);
-                if (!loop_adopt(l, fd, &info, NULL, src->deferred, now))
+                if (!loop_adopt(l, fd, &info, NULL, src->deferred, false, now))
                         return;
         }
 }
 
 /* The name a handed-off connection's listener goes by: one of ours when we know it (the pointer
- * must outlive the connection), else a copy the connection owns. */
-static const char *loop_listener_name(const EventLoop *l, const char *name, char **ret_owned) {
+ * must outlive the connection), else a copy the connection owns. *ret_port: the local port of the
+ * listeners of that name, as looked up once when they were opened (the value our own accepts use),
+ * or 0 when we know none or they disagree (several sockets of a systemd unit may share a name). */
+static const char *loop_listener_name(const EventLoop *l, const char *name, char **ret_owned, uint16_t *ret_port) {
+        const char *found = NULL;
+        uint16_t port = 0;
+        bool agree = true;
+
         *ret_owned = NULL;
-        for (size_t i = 0; i < l->spec->n_listeners; i++)
-                if (strcmp(l->spec->listeners[i].name, name) == 0)
-                        return l->spec->listeners[i].name;
-        for (size_t i = 0; i < l->g->n_listeners; i++)
-                if (strcmp(l->g->listeners[i].name, name) == 0)
-                        return l->g->listeners[i].name;
+        for (size_t i = 0; i < l->spec->n_listeners + l->g->n_listeners; i++) {
+                const Listener *li = i < l->spec->n_listeners ? &l->spec->listeners[i]
+                                                              : &l->g->listeners[i - l->spec->n_listeners];
+                if (strcmp(li->name, name) != 0)
+                        continue;
+                if (!found) {
+                        found = li->name;
+                        port = li->port;
+                } else if (li->port != port)
+                        agree = false;
+        }
+        *ret_port = agree ? port : 0;
+        if (found)
+                return found;
         *ret_owned = strdup(name);
         return *ret_owned;
 }
 
-/* Receive one handed-off connection; false when there is none (or the loop is full). */
-static bool loop_receive_handoff(EventLoop *l, usec_t now) {
-        EventHandoff h = {};
-        struct sockaddr_storage peer, local;
-        socklen_t len = sizeof(peer);
-        HttpConnInfo info;
-        int fd = -1, flags;
+int event_handoff_receive(int sock, EventHandoff *ret, int *ret_fd) {
+        int fd = -1;
         size_t n_fds;
-        char *owned;
 
-        if (!loop_make_room(l))
-                return false;
+        *ret = (EventHandoff) {};
+        *ret_fd = -1;
         /* Exactly one descriptor is the protocol: fd_pass closes any extra, and a cut message. */
-        ssize_t n = fd_pass_receive(l->spec->handoff_fd, &h, sizeof(h), &fd, 1, &n_fds, MSG_DONTWAIT);
+        ssize_t n = fd_pass_receive(sock, ret, sizeof(*ret), &fd, 1, &n_fds, MSG_DONTWAIT);
         if (n < 0 && n != -EBADMSG)
-                return false;
-        if (n_fds == 0 || n != sizeof(h)) {
+                return (int) n;
+        if (n_fds == 0 || n != sizeof(*ret)) {
                 log_warning("Dropping a malformed connection hand-off (%s%zd bytes%s)", n == -EBADMSG ? "cut, " : "",
                             n < 0 ? (ssize_t) 0 : n, n_fds == 0 ? ", no descriptor" : "");
                 safe_close(fd);
-                return n != 0; /* 0: the sender closed its end */
+                return n == 0 ? 0 : -EBADMSG; /* 0: the sender closed its end */
         }
-        h.listener_name[sizeof(h.listener_name) - 1] = 0;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-                safe_close(fd);
-                return true;
-        }
-        /* No accept sockaddr here: ask the socket once. */
-        const char *name = loop_listener_name(l, h.listener_name, &owned);
+        ret->listener_name[sizeof(ret->listener_name) - 1] = 0;
+        *ret_fd = fd;
+        return 1;
+}
+
+/* Receive one handed-off connection; false when there is none (or the loop is full).
+ *
+ * What the pool takes on the dispatcher's word (it is unprivileged, sandboxed, and the first to
+ * parse what strangers send): the descriptor, and the listener's name, which picks the sites
+ * reachable; a dispatcher that lied about either could as well have sent another connection.
+ * Nothing else it says is believed where the pool can see for itself:
+ *   the peer address   asked of the socket (getpeername). It is more than a log line: it decides
+ *                      ServerStatusAllow and is a CGI program's REMOTE_ADDR; the dispatcher has no
+ *                      socket() or connect() of its own, so the socket's answer is a real client's.
+ *   the local port     the named listener's, as for our own accepts: it follows from the name, so
+ *                      it gives a lying dispatcher nothing the name did not; asked of the socket
+ *                      when the name does not settle it.
+ *   O_NONBLOCK         not taken on its word (it accepts with SOCK_NONBLOCK, and the flag belongs
+ *                      to the open file description, which SCM_RIGHTS passes): reads and writes
+ *                      say MSG_DONTWAIT themselves, and sendfile, which cannot, sets the flag
+ *                      first if missing (event_conn_ensure_nonblock()). A blocking socket cannot
+ *                      stall the loop, and the common answer costs no fcntl. */
+static bool loop_receive_handoff(EventLoop *l, usec_t now) {
+        EventHandoff h;
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        HttpConnInfo info;
+        int fd;
+        char *owned;
+        uint16_t local_port;
+
+        if (!loop_make_room(l))
+                return false;
+        int r = event_handoff_receive(l->spec->handoff_fd, &h, &fd);
+        if (r <= 0)
+                return r == -EBADMSG; /* a refused one: look for the next */
+        const char *name = loop_listener_name(l, h.listener_name, &owned, &local_port);
         if (getpeername(fd, (struct sockaddr *) &peer, &len) < 0)
                 peer.ss_family = AF_UNSPEC;
-        len = sizeof(local);
-        if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
-                local.ss_family = AF_UNSPEC;
-        socket_conn_info_from(&peer, name ? name : "", socket_sockaddr_port(&local), &info);
+        if (local_port == 0)
+                local_port = socket_local_port(fd);
+        socket_conn_info_from(&peer, name ? name : "", local_port, &info);
         /* The dispatcher passes a connection on once it has seen its request head. */
-        return loop_adopt(l, fd, &info, owned, true, now);
+        return loop_adopt(l, fd, &info, owned, true, true, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {
@@ -552,13 +609,6 @@ static void loop_begin_stop(EventLoop *l, usec_t now) {
         loop_set_accepting(l, false);
         for (EventConn *c = l->conns; c; c = c->next)
                 http_conn_drain(c->http, now, EVENT_DRAIN_GRACE_USEC);
-}
-
-static bool listener_deferred(int fd) {
-        int v = 0;
-        socklen_t len = sizeof(v);
-
-        return getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len) == 0 && v > 0;
 }
 
 
@@ -588,7 +638,7 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                         .kind = SOURCE_LISTENER,
                         .listener = &spec->listeners[i],
                         .local_port = spec->listeners[i].port,
-                        .deferred = listener_deferred(spec->listeners[i].fd),
+                        .deferred = mpm_listener_deferred(spec->listeners[i].fd),
                 };
         struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &l.stop };
         if (epoll_ctl(l.ep, EPOLL_CTL_ADD, ctx->stop_fd, &sev) < 0)

@@ -32,5 +32,11 @@ typedef struct EventHandoff {
         char listener_name[64];    /* the listener the connection was accepted on (vhost selection uses it) */
 } EventHandoff;
 
+/* Receive one message of a hand-off socket (MSG_DONTWAIT): 1 with the connection in *ret_fd and
+ * ret->listener_name NUL-terminated; 0 when the sender closed its end; -EAGAIN when nothing is
+ * waiting; -EBADMSG when a message that was not exactly one EventHandoff with exactly one
+ * descriptor was refused (logged; every descriptor it carried is closed); another -errno. */
+int event_handoff_receive(int sock, EventHandoff *ret, int *ret_fd);
+
 /* Run the event loop in a worker process until stopped; returns WORKER_EXIT_OK or WORKER_EXIT_FATAL. */
 int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec);
