@@ -14,7 +14,7 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt(argc, argv, ":f:tqSlVh")) >= 0) {
+        while ((c = getopt(argc, argv, ":f:tqSlVhD:")) >= 0) {
                 switch (c) {
                 case 'f':
                         o.config_file = optarg;
@@ -37,16 +37,25 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
                 case 'h':
                         o.action = CLI_HELP;
                         break;
+                case 'D': /* NAME or NAME=VALUE, for ${NAME}; checked by config_load() */
+                        if (strv_push(&o.defines, optarg) < 0) {
+                                strv_free(o.defines);
+                                return -ENOMEM;
+                        }
+                        break;
                 case ':':
                         fprintf(stderr, "mpmd: option -%c needs an argument\n", optopt);
+                        strv_free(o.defines);
                         return -EINVAL;
                 default:
                         fprintf(stderr, "mpmd: unknown option -%c\n", optopt);
+                        strv_free(o.defines);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "mpmd: unexpected argument \"%s\"\n", argv[optind]);
+                strv_free(o.defines);
                 return -EINVAL;
         }
         *ret = o;
@@ -55,8 +64,9 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
 
 void cli_usage(FILE *f) {
         fprintf(f,
-                "Usage: mpmd [-f FILE] [-t [-q]] [-S] [-l] [-V] [-h]\n"
+                "Usage: mpmd [-f FILE] [-D NAME[=VALUE]]... [-t [-q]] [-S] [-l] [-V] [-h]\n"
                 "  -f FILE   configuration file (default %s); conf.d/*.conf beside it are read too\n"
+                "  -D NAME   define NAME (empty, or -D NAME=VALUE) for ${NAME} in the configuration\n"
                 "  -t        check the configuration and exit: \"Syntax OK\" or every error with file and line\n"
                 "  -q        with -t: print nothing when the configuration is good\n"
                 "  -S        show the listeners and virtual hosts of the configuration\n"

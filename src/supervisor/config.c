@@ -108,6 +108,8 @@ static void loader_done(Loader *l) {
                 free(o->keys);
         }
         free(l->label);
+        strv_free(l->including);
+        strv_free(l->defines);
 }
 
 int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **ret, ConfErrors *errors,
@@ -136,6 +138,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
                 goto finish;
         }
 
+        read_defines_from_options(&l);
         read_file(&l, main_file);
         if (strv_isempty(c->files)) { /* without the main file, conf.d would be read out of context */
                 r = -EINVAL;

@@ -32,7 +32,7 @@ static int write_pid_file(const char *path) {
 }
 
 int main(int argc, char *argv[]) {
-        CliOptions o;
+        static CliOptions o; /* static: the -D list it owns lives as long as the process (reloads read it) */
         Config *config = NULL;
         ConfErrors errors = {}, warnings = {};
         int r;
@@ -72,6 +72,7 @@ int main(int argc, char *argv[]) {
                 .builtin_mpm = BUILD_MPM[0] ? mpm_find_builtin(BUILD_MPM) : NULL,
                 .load_modules = true,
                 .check_filesystem = true,
+                .defines = o.defines,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);
         if (r >= 0)
