@@ -178,3 +178,4 @@ void resolve_site_limits(Loader *l);
 void check_mpm_site_names(Loader *l);
 void check_site_identities(Loader *l);
 void check_server_names(Loader *l);
+void check_startup(Loader *l); /* opts->check_startup: mpmd -t */

@@ -177,6 +177,8 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         check_mpm_site_names(&l);
         check_site_identities(&l);
         check_server_names(&l);
+        if (l.opts->check_startup && !l.oom)
+                check_startup(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;
 finish:

@@ -95,6 +95,9 @@ typedef struct ConfigLoadOptions {
         bool load_modules;
         /* Check that DocumentRoot directories exist and that User/Group resolve. */
         bool check_filesystem;
+        /* mpmd -t: also what a start would find (log folders and their rights, Listen values, root
+         * without User, a vhost User the MPM ignores). Needs check_filesystem for the resolved ids. */
+        bool check_startup;
         /* -D: "NAME" (an empty value) or "NAME=VALUE", for ${NAME}; NULL-terminated, may be NULL. */
         char *const *defines;
 } ConfigLoadOptions;

@@ -72,6 +72,7 @@ int main(int argc, char *argv[]) {
                 .builtin_mpm = BUILD_MPM[0] ? mpm_find_builtin(BUILD_MPM) : NULL,
                 .load_modules = true,
                 .check_filesystem = true,
+                .check_startup = o.action == CLI_TEST_CONFIG,
                 .defines = o.defines,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "supervisor/config.h"
 #include "shared/strv.h"
@@ -1221,4 +1222,111 @@ Test(config, an_undefined_name_is_an_error_at_its_line) {
                         "@/mpmd.conf:8: ${NOPE} is not defined",
                         "@/conf.d/a.conf:2: Define: expected \"Define = NAME VALUE\", NAME being letters, digits and "
                         "\"_\", not starting with a digit; got \"1x y\"");
+}
+
+/* ---- what a start would find (check_startup, mpmd -t) ------------------------------------- */
+
+static const MpmOps fake_per_user_mpm = {
+        .name = "fake",
+        .magic = MPM_MAGIC_NUMBER,
+        .flags = MPM_PER_USER,
+        .directives = fake_directives,
+        .config_size = sizeof(FakeConfig),
+        .check_config = fake_check_config,
+        .process_limit = fake_process_limit,
+        .site_limits = fake_site_limits,
+};
+
+static int load_for_start(const char *main_name, const MpmOps *mpm, Config **ret) {
+        ConfigLoadOptions o = { .builtin_mpm = mpm, .check_filesystem = true, .check_startup = true };
+
+        return config_load(at(main_name), &o, ret, &errors, &warnings);
+}
+
+Test(config, startup_log_folders_must_exist) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "ErrorLog = @/nope/error.log\nCustomLog = @/logs/access.log combined\n"
+                                 "[VirtualHost x]\nServerName = x.test\nCustomLog = @ combined\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 3,
+                        "@/mpmd.conf:6: [Server] CustomLog: @/logs/access.log: the folder @/logs: No such file or "
+                        "directory",
+                        "@/mpmd.conf:5: [Server] ErrorLog: @/nope/error.log: the folder @/nope: No such file or "
+                        "directory",
+                        "@/mpmd.conf:9: [VirtualHost x] CustomLog: @: Is a directory");
+        /* Without check_startup (a start, a reload), the loader leaves these to the open itself. */
+        conf_errors_done(&errors);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        config_free(c);
+}
+
+Test(config, startup_listen_values_must_be_addresses_or_names) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nUser = nobody\nListen = 127.0.0.1:0\n  *:65536\n  http\n  8080\n"
+                                 "  [::1]:443\nDocumentRoot = @\n[VirtualHost x]\nServerName = x.test\n"
+                                 "Listen = 10.0.0:80\n  vhost:x\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 3,
+                        "@/mpmd.conf:3: [Server] Listen: \"127.0.0.1:0\" is not an address: expected ADDR:PORT, "
+                        "[V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name",
+                        "@/mpmd.conf:3: [Server] Listen: \"*:65536\" is not an address: expected ADDR:PORT, "
+                        "[V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name",
+                        "@/mpmd.conf:11: [VirtualHost x] Listen: \"10.0.0:80\" is not an address: expected "
+                        "ADDR:PORT, [V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name");
+}
+
+Test(config, startup_a_vhost_user_the_mpm_ignores_is_a_warning) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nUser = nobody\nGroup = nogroup\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), 0, "%s", joined(&errors));
+        assert_messages(&warnings, 1,
+                        "@/mpmd.conf:7: [VirtualHost x] User: ignored by MPM fake: only perchild runs a site as a "
+                        "user of its own; its requests are served as the [Server] User");
+        config_free(c);
+        conf_errors_done(&warnings);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(warnings.n, 0, "%s", joined(&warnings));
+        config_free(c);
+}
+
+Test(config, startup_as_root_without_user_is_an_error) {
+        Config *c = NULL;
+
+        if (geteuid() != 0)
+                cr_skip_test("needs root");
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf: running as root needs a User (and Group) for the workers: mpmd never serves a "
+                        "request as root");
+}
+
+/* Under a per-user MPM run as root, a site's own logs are opened as its user: judged by the mode and
+ * owner of the folder for that user, and only a warning (the site fails, not the start). */
+Test(config, startup_a_sites_own_log_folder_must_be_writable_by_its_user) {
+        Config *c = NULL;
+
+        if (geteuid() != 0)
+                cr_skip_test("needs root");
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nUser = nobody\nGroup = nogroup\n"
+                                 "CustomLog = @/rootonly/x.log combined\nErrorLog = @/nobody/x-error.log\n");
+        cr_assert_eq(mkdir(at("@/rootonly"), 0755), 0);
+        cr_assert_eq(mkdir(at("@/nobody"), 0755), 0);
+        cr_assert_eq(chown(at("@/nobody"), 65534, 65534), 0);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
+        assert_messages(&warnings, 1,
+                        "@/mpmd.conf:9: [VirtualHost x] CustomLog: @/rootonly/x.log cannot be created: the folder "
+                        "@/rootonly is not writable by user nobody, who opens it");
+        config_free(c);
+        /* The same folder is root's to write when the supervisor (root) opens the log itself. */
+        conf_errors_done(&warnings);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert(!strstr(joined(&warnings), "CustomLog"), "%s", joined(&warnings));
+        config_free(c);
 }
