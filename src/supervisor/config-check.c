@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "supervisor/config-loader.h"
-#include "supervisor/listeners.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
 
@@ -607,16 +606,20 @@ static void check_site_logs(Loader *l, const char *label, const HttpSiteConfig *
 }
 
 /* A Listen value is an address mpmd binds, or the name of a socket systemd passes: a value that
- * looks like an address (a port, ADDR:PORT, [V6]:PORT) must be one, with a port from 1 to 65535. */
+ * looks like an address (a port, ADDR:PORT, [V6]:PORT) must be one, with a port from 1 to 65535, by
+ * the rule of the code that binds it (opts->listen_is_address: listeners.c, which the loader does
+ * not link, so that it stays a library of its own for the fuzzer). */
 static void check_listen_values(Loader *l, const char *label, char **listen, const KeySource *k) {
         const char *file;
         unsigned line;
 
+        if (!l->opts->listen_is_address)
+                return;
         key_source(l, k, &file, &line);
         STRV_FOREACH(v, listen) {
                 bool looks = (*v)[0] == '[' || strchr(*v, ':') || (*v)[strspn(*v, "0123456789")] == '\0';
 
-                if (strncmp(*v, "vhost:", strlen("vhost:")) == 0 || !looks || listen_value_is_address(*v))
+                if (strncmp(*v, "vhost:", strlen("vhost:")) == 0 || !looks || l->opts->listen_is_address(*v))
                         continue;
                 load_error(l, file, line,
                            "%s Listen: \"%s\" is not an address: expected ADDR:PORT, [V6]:PORT, *:PORT or PORT with a "

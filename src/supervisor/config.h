@@ -98,6 +98,9 @@ typedef struct ConfigLoadOptions {
         /* mpmd -t: also what a start would find (log folders and their rights, Listen values, root
          * without User, a vhost User the MPM ignores). Needs check_filesystem for the resolved ids. */
         bool check_startup;
+        /* With check_startup: is a Listen value an address mpmd can bind (listen_value_is_address,
+         * listeners.h)? NULL: Listen values are not checked. */
+        bool (*listen_is_address)(const char *value);
         /* -D: "NAME" (an empty value) or "NAME=VALUE", for ${NAME}; NULL-terminated, may be NULL. */
         char *const *defines;
 } ConfigLoadOptions;

@@ -12,6 +12,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
 #include "supervisor/fd-limit.h"
+#include "supervisor/listeners.h"
 #include "shared/log.h"
 #include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
@@ -73,6 +74,7 @@ int main(int argc, char *argv[]) {
                 .load_modules = true,
                 .check_filesystem = true,
                 .check_startup = o.action == CLI_TEST_CONFIG,
+                .listen_is_address = listen_value_is_address,
                 .defines = o.defines,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "supervisor/config.h"
+#include "supervisor/listeners.h"
 #include "shared/strv.h"
 
 /* ---- a fake MPM ---------------------------------------------------------------------------- */
@@ -1238,7 +1239,8 @@ static const MpmOps fake_per_user_mpm = {
 };
 
 static int load_for_start(const char *main_name, const MpmOps *mpm, Config **ret) {
-        ConfigLoadOptions o = { .builtin_mpm = mpm, .check_filesystem = true, .check_startup = true };
+        ConfigLoadOptions o = { .builtin_mpm = mpm, .check_filesystem = true, .check_startup = true,
+                                .listen_is_address = listen_value_is_address };
 
         return config_load(at(main_name), &o, ret, &errors, &warnings);
 }
