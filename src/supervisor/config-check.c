@@ -596,13 +596,18 @@ static void check_site_logs(Loader *l, const char *label, const HttpSiteConfig *
                             const HttpSiteConfig *main_site, const Opener *o, bool own) {
         size_t cl = row_of(http_site_directives, "CustomLog"), el = row_of(http_site_directives, "ErrorLog");
 
-        /* Inherited logs are [Server]'s, checked once as its; a site's own ErrorLog that is the main
-         * server's is the same file (server-logs.c's rule). */
-        if (site->custom_log && site->custom_log[0] && (!main_site || keys[cl].file != 0))
-                check_log_file(l, label, "CustomLog", &keys[cl], site->custom_log[0], o, own);
-        if (site->error_log && (!main_site || keys[el].file != 0) &&
+        /* Inherited logs are [Server]'s, checked once as its, except in a site that opens its logs
+         * itself, as its user, inherited ones too (site-paths.c); an ErrorLog that is the main
+         * server's is the same file, never the site's (server-logs.c's rule). */
+        /* an inherited log is placed at [Server]'s line */
+        const KeySource *ck = keys[cl].file != 0 ? &keys[cl] : &l->site_keys[cl];
+        const KeySource *ek = keys[el].file != 0 ? &keys[el] : &l->site_keys[el];
+
+        if (site->custom_log && site->custom_log[0] && (!main_site || own || keys[cl].file != 0))
+                check_log_file(l, label, "CustomLog", ck, site->custom_log[0], o, own);
+        if (site->error_log && (!main_site || own || keys[el].file != 0) &&
             !(main_site && main_site->error_log && strcmp(site->error_log, main_site->error_log) == 0))
-                check_log_file(l, label, "ErrorLog", &keys[el], site->error_log, o, own);
+                check_log_file(l, label, "ErrorLog", ek, site->error_log, o, own);
 }
 
 /* A Listen value is an address mpmd binds, or the name of a socket systemd passes: a value that

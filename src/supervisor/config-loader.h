@@ -38,7 +38,7 @@ typedef enum EntryMark {
 
 typedef struct Entry {
         unsigned file; /* index into Config.files */
-        unsigned unit; /* the main file or a conf.d file, with what they include: a new unit starts outside any section */
+        unsigned unit; /* the main file or a conf.d file with what it includes; a unit starts outside any section */
         EntryMark mark;
         unsigned line;
         char *section; /* a "[section]" line: its name, and key and value are NULL */

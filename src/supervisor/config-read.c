@@ -85,8 +85,9 @@ static void reader_bad_line(Loader *l, char *line) {
 }
 
 static bool is_known_key(const char *name) {
-        if (strcasecmp(name, LOAD_MODULE) == 0 || strcasecmp(name, "Include") == 0 || strcasecmp(name, "Define") == 0 || conf_table_find(config_directives, name) ||
-            conf_table_find(vhost_directives, name) || conf_table_find(http_site_directives, name))
+        if (strcasecmp(name, LOAD_MODULE) == 0 || strcasecmp(name, "Include") == 0 || strcasecmp(name, "Define") == 0 ||
+            conf_table_find(config_directives, name) || conf_table_find(vhost_directives, name) ||
+            conf_table_find(http_site_directives, name))
                 return true;
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
                 if (conf_table_find((*m)->directives, name))
@@ -497,7 +498,8 @@ static void read_include(Loader *l, const char *value) {
                 return;
         }
         if (k != 0) {
-                load_error(l, from, line, "Include: %s: cannot read the folder: %s", pattern, strerror(errno ? errno : EIO));
+                load_error(l, from, line, "Include: %s: cannot read the folder: %s", pattern,
+                           strerror(errno ? errno : EIO));
                 globfree(&g);
                 return;
         }

@@ -3,9 +3,10 @@
  *
  * The main file, then every *.conf in the conf.d/ folder beside it in lexical order, are read
  * with inih; an Include line reads the files its glob matches in its place, and ${NAME} in a value
- * is replaced by what Define (or -D) gave NAME before it (config-read.c). The inih callback only records (file, line, section, key, value); resolution happens
- * afterwards, so that the MPM is known (LoadModule or the built-in one) before its section is
- * applied, whatever the order of the files. Each key is looked up in the tables whose rows allow
+ * is replaced by what Define (or -D) gave NAME before it (config-read.c). The inih callback only
+ * records (file, line, section, key, value); resolution happens afterwards, so that the MPM is
+ * known (LoadModule or the built-in one) before its section is applied, whatever the order of the
+ * files. Each key is looked up in the tables whose rows allow
  * the section it is in (ConfItem.contexts); its row parses it once. Later files override scalar
  * keys and extend list keys; an indented line continues the key above, joined with one space.
  * Every problem becomes one error "FILE:LINE: [Section] Key: what was expected"; all are collected,

@@ -1316,14 +1316,19 @@ Test(config, startup_a_sites_own_log_folder_must_be_writable_by_its_user) {
         if (geteuid() != 0)
                 cr_skip_test("needs root");
         write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "CustomLog = @/rootonly/main.log combined\n"
                                  "[VirtualHost x]\nServerName = x.test\nUser = nobody\nGroup = nogroup\n"
-                                 "CustomLog = @/rootonly/x.log combined\nErrorLog = @/nobody/x-error.log\n");
+                                 "CustomLog = @/rootonly/x.log combined\nErrorLog = @/nobody/x-error.log\n"
+                                 "[VirtualHost y]\nServerName = y.test\nUser = nobody\nGroup = nogroup\n");
         cr_assert_eq(mkdir(at("@/rootonly"), 0755), 0);
         cr_assert_eq(mkdir(at("@/nobody"), 0755), 0);
         cr_assert_eq(chown(at("@/nobody"), 65534, 65534), 0);
         cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
-        assert_messages(&warnings, 1,
-                        "@/mpmd.conf:9: [VirtualHost x] CustomLog: @/rootonly/x.log cannot be created: the folder "
+        /* y inherits [Server]'s CustomLog, and opens it as its user too (site-paths.c). */
+        assert_messages(&warnings, 2,
+                        "@/mpmd.conf:10: [VirtualHost x] CustomLog: @/rootonly/x.log cannot be created: the folder "
+                        "@/rootonly is not writable by user nobody, who opens it",
+                        "@/mpmd.conf:5: [VirtualHost y] CustomLog: @/rootonly/main.log cannot be created: the folder "
                         "@/rootonly is not writable by user nobody, who opens it");
         config_free(c);
         /* The same folder is root's to write when the supervisor (root) opens the log itself. */
