@@ -11,6 +11,7 @@
 /* Each long option is the spelled-out short one: the switch below sees only the short letter. */
 static const struct option cli_long_options[] = {
         { "config", required_argument, NULL, 'f' },
+        { "define", required_argument, NULL, 'D' },
         { "test", no_argument, NULL, 't' },
         { "quiet", no_argument, NULL, 'q' },
         { "dump-vhosts", no_argument, NULL, 'S' },
@@ -41,7 +42,7 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
         opterr = 0;
         for (;;) {
                 int before = optind;
-                c = getopt_long(argc, argv, ":f:tqSlVh", cli_long_options, NULL);
+                c = getopt_long(argc, argv, ":f:tqSlVhD:", cli_long_options, NULL);
                 if (c < 0)
                         break;
                 switch (c) {
@@ -66,16 +67,25 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
                 case 'h':
                         o.action = CLI_HELP;
                         break;
+                case 'D': /* NAME or NAME=VALUE, for ${NAME}; checked by config_load() */
+                        if (strv_push(&o.defines, optarg) < 0) {
+                                strv_free(o.defines);
+                                return -ENOMEM;
+                        }
+                        break;
                 case ':':
                         fprintf(stderr, "mpmd: option %s needs an argument\n", bad_option(argv, before, buf));
+                        strv_free(o.defines);
                         return -EINVAL;
                 default:
                         fprintf(stderr, "mpmd: unknown option %s\n", bad_option(argv, before, buf));
+                        strv_free(o.defines);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "mpmd: unexpected argument \"%s\"\n", argv[optind]);
+                strv_free(o.defines);
                 return -EINVAL;
         }
         *ret = o;
@@ -84,8 +94,9 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
 
 void cli_usage(FILE *f) {
         fprintf(f,
-                "Usage: mpmd [-f FILE] [-t [-q]] [-S] [-l] [-V] [-h]\n"
+                "Usage: mpmd [-f FILE] [-D NAME[=VALUE]]... [-t [-q]] [-S] [-l] [-V] [-h]\n"
                 "  -f, --config FILE   configuration file (default %s); conf.d/*.conf beside it are read too\n"
+                "  -D, --define NAME   define NAME (empty, or NAME=VALUE) for ${NAME} in the configuration\n"
                 "  -t, --test          check the configuration and exit: \"Syntax OK\" or every error with file\n"
                 "                      and line\n"
                 "  -q, --quiet         with -t: print nothing when the configuration is good\n"

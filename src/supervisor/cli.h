@@ -21,6 +21,7 @@ typedef struct CliOptions {
         CliAction action;
         const char *config_file;
         bool quiet; /* -q: -t prints only errors */
+        char **defines; /* -D NAME[=VALUE], in order (ConfigLoadOptions.defines); the caller frees it */
 } CliOptions;
 
 /* Returns 0, or -EINVAL after printing what was wrong (the caller prints usage and exits 2). */

@@ -286,20 +286,49 @@ static void section_enter(Loader *l, const Entry *e) {
         }
 }
 
+/* The section an Include line stood in, put back at its end: a section an included file opens
+ * ends with it (an Apache container cannot cross a file either). */
+typedef struct SavedSection {
+        SectionKind kind;
+        size_t index;
+        char *label;
+} SavedSection;
+
 void apply_entries(Loader *l) {
-        unsigned file = UINT32_MAX;
+        SavedSection saved[CONFIG_INCLUDE_MAX_DEPTH + 1] = {};
+        unsigned unit = 0, depth = 0;
 
         for (size_t i = 0; i < l->n_entries && !l->oom; i++) {
                 const Entry *e = &l->entries[i];
 
-                if (e->file != file) {
-                        file = e->file;
+                if (e->unit != unit) {
+                        unit = e->unit;
                         l->kind = SECTION_NONE;
+                }
+                if (e->mark == ENTRY_INCLUDE_BEGIN) {
+                        if (depth < ELEMENTSOF(saved)) {
+                                saved[depth] = (SavedSection) { l->kind, l->index, l->label ? strdup(l->label) : NULL };
+                                if (l->label && !saved[depth].label)
+                                        l->oom = true;
+                        }
+                        depth++;
+                        continue;
+                }
+                if (e->mark == ENTRY_INCLUDE_END) {
+                        if (depth > 0 && --depth < ELEMENTSOF(saved)) {
+                                free(l->label);
+                                l->kind = saved[depth].kind;
+                                l->index = saved[depth].index;
+                                l->label = TAKE_PTR(saved[depth].label);
+                        }
+                        continue;
                 }
                 if (e->section) {
                         section_enter(l, e);
                         continue;
                 }
+                if (e->skip)
+                        continue;
                 switch (l->kind) {
                 case SECTION_NONE:
                         load_error(l, file_name(l, e->file), e->line,
@@ -325,6 +354,8 @@ void apply_entries(Loader *l) {
                         break;
                 }
         }
+        for (size_t i = 0; i < ELEMENTSOF(saved); i++)
+                free(saved[i].label);
 }
 
 /* ---- after all files ---------------------------------------------------------------------- */

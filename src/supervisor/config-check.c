@@ -2,9 +2,11 @@
 /* config-check.c — the configuration as a whole, once every file is applied: that something
  * listens, the engine's keys that only their module can judge whole, the filesystem (DocumentRoot,
  * ScriptAlias directories, User and Group), the MPM's own check, the names MPM keys give to sites,
- * each site's CGI limits and identity; and, on reload, what cannot change without a restart. Every
- * problem is placed at the line that set the key. */
+ * each site's CGI limits and identity; and, on reload, what cannot change without a restart; for
+ * mpmd -t, what a start would find (check_startup: log folders, Listen values, root without User).
+ * Every problem is placed at the line that set the key. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -487,4 +489,187 @@ void check_server_names(Loader *l) {
 finish:
         for (size_t i = 0; i < c->n_vhosts; i++)
                 free(s[i].label);
+}
+
+/* ---- what a start would find (mpmd -t) ------------------------------------------------------ */
+
+/* Who opens a path: the supervisor itself (its effective ids), or a site's user (a per-user MPM's
+ * site with a User of its own, site-paths.c). */
+typedef struct Opener {
+        const char *user; /* NULL: the supervisor */
+        uid_t uid;
+        gid_t gid;
+} Opener;
+
+/* May o open st for want (W_OK, X_OK)? For the supervisor, the kernel's answer (faccessat with the
+ * effective ids). For another user, judged by root from the mode and owner, as the kernel would
+ * without ACLs: the owner's bits, else a group's (its primary group or a supplementary one), else
+ * the others'. */
+static bool opener_may(const Opener *o, const char *path, const struct stat *st, int want) {
+        gid_t groups[256];
+        int n = (int) ELEMENTSOF(groups);
+        mode_t bits;
+
+        if (!o->user)
+                return faccessat(AT_FDCWD, path, want, AT_EACCESS) == 0;
+        if (o->uid == 0)
+                return true;
+        if (st->st_uid == o->uid)
+                bits = (st->st_mode >> 6) & 7;
+        else {
+                bool member = st->st_gid == o->gid;
+
+                if (!member && getgrouplist(o->user, o->gid, groups, &n) >= 0)
+                        for (int i = 0; i < n && !member; i++)
+                                member = groups[i] == st->st_gid;
+                bits = member ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
+        }
+        return ((want & W_OK) == 0 || (bits & 2)) && ((want & X_OK) == 0 || (bits & 1));
+}
+
+static void opener_describe(const Opener *o, char *buf, size_t size) {
+        if (o->user)
+                snprintf(buf, size, "user %s", o->user);
+        else {
+                const struct passwd *pw = getpwuid(geteuid());
+
+                if (pw)
+                        snprintf(buf, size, "user %s (mpmd itself)", pw->pw_name);
+                else
+                        snprintf(buf, size, "uid %u (mpmd itself)", (unsigned) geteuid());
+        }
+}
+
+/* A log file is opened with O_APPEND|O_CREAT: an existing one must be writable (a CustomLog also
+ * a regular file and not a symbolic link, access-log.c's rule), a missing one needs a folder its
+ * opener may write and enter. A site's own log (site) only fails that site: a warning. */
+static void check_log_file(Loader *l, const char *label, const char *key, const KeySource *k, const char *path,
+                           const Opener *o, bool site) {
+        void (*report)(Loader *, const char *, unsigned, const char *, ...) = site ? load_warning : load_error;
+        _cleanup_free_ char *dir = NULL;
+        const char *file, *slash = strrchr(path, '/');
+        char who[128];
+        unsigned line;
+        struct stat st;
+
+        if (path[0] != '/' || !slash)
+                return; /* "stderr", or a value its row already refused */
+        key_source(l, k, &file, &line);
+        opener_describe(o, who, sizeof(who));
+        if (lstat(path, &st) == 0) {
+                if (strcmp(key, "CustomLog") == 0 && S_ISLNK(st.st_mode)) {
+                        report(l, file, line, "%s %s: %s: a symbolic link, which is not followed", label, key, path);
+                        return;
+                }
+                if (stat(path, &st) < 0) {
+                        report(l, file, line, "%s %s: %s: %s", label, key, path, strerror(errno));
+                        return;
+                }
+                if (S_ISDIR(st.st_mode))
+                        report(l, file, line, "%s %s: %s: %s", label, key, path, strerror(EISDIR));
+                else if (strcmp(key, "CustomLog") == 0 && !S_ISREG(st.st_mode))
+                        report(l, file, line, "%s %s: %s: not a regular file (a FIFO, a socket or a device)", label,
+                               key, path);
+                else if (!opener_may(o, path, &st, W_OK))
+                        report(l, file, line, "%s %s: %s is not writable by %s, who opens it", label, key, path, who);
+                return;
+        }
+        if (errno != ENOENT) {
+                report(l, file, line, "%s %s: %s: %s", label, key, path, strerror(errno));
+                return;
+        }
+        dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
+        if (!dir) {
+                l->oom = true;
+                return;
+        }
+        if (stat(dir, &st) < 0)
+                report(l, file, line, "%s %s: %s: the folder %s: %s", label, key, path, dir, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+                report(l, file, line, "%s %s: %s: %s is not a folder", label, key, path, dir);
+        else if (!opener_may(o, dir, &st, W_OK | X_OK))
+                report(l, file, line, "%s %s: %s cannot be created: the folder %s is not writable by %s, who opens it",
+                       label, key, path, dir, who);
+}
+
+static void check_site_logs(Loader *l, const char *label, const HttpSiteConfig *site, const KeySource *keys,
+                            const HttpSiteConfig *main_site, const Opener *o, bool own) {
+        size_t cl = row_of(http_site_directives, "CustomLog"), el = row_of(http_site_directives, "ErrorLog");
+
+        /* Inherited logs are [Server]'s, checked once as its, except in a site that opens its logs
+         * itself, as its user, inherited ones too (site-paths.c); an ErrorLog that is the main
+         * server's is the same file, never the site's (server-logs.c's rule). */
+        /* an inherited log is placed at [Server]'s line */
+        const KeySource *ck = keys[cl].file != 0 ? &keys[cl] : &l->site_keys[cl];
+        const KeySource *ek = keys[el].file != 0 ? &keys[el] : &l->site_keys[el];
+
+        if (site->custom_log && site->custom_log[0] && (!main_site || own || keys[cl].file != 0))
+                check_log_file(l, label, "CustomLog", ck, site->custom_log[0], o, own);
+        if (site->error_log && (!main_site || own || keys[el].file != 0) &&
+            !(main_site && main_site->error_log && strcmp(site->error_log, main_site->error_log) == 0))
+                check_log_file(l, label, "ErrorLog", ek, site->error_log, o, own);
+}
+
+/* A Listen value is an address mpmd binds, or the name of a socket systemd passes: a value that
+ * looks like an address (a port, ADDR:PORT, [V6]:PORT) must be one, with a port from 1 to 65535, by
+ * the rule of the code that binds it (opts->listen_is_address: listeners.c, which the loader does
+ * not link, so that it stays a library of its own for the fuzzer). */
+static void check_listen_values(Loader *l, const char *label, char **listen, const KeySource *k) {
+        const char *file;
+        unsigned line;
+
+        if (!l->opts->listen_is_address)
+                return;
+        key_source(l, k, &file, &line);
+        STRV_FOREACH(v, listen) {
+                bool looks = (*v)[0] == '[' || strchr(*v, ':') || (*v)[strspn(*v, "0123456789")] == '\0';
+
+                if (strncmp(*v, "vhost:", strlen("vhost:")) == 0 || !looks || l->opts->listen_is_address(*v))
+                        continue;
+                load_error(l, file, line,
+                           "%s Listen: \"%s\" is not an address: expected ADDR:PORT, [V6]:PORT, *:PORT or PORT with a "
+                           "port from 1 to 65535, or a systemd socket name",
+                           label, *v);
+        }
+}
+
+void check_startup(Loader *l) {
+        Config *c = l->config;
+        size_t listen = row_of(config_directives, "Listen"), vlisten = row_of(vhost_directives, "Listen");
+        size_t vuser = row_of(vhost_directives, "User");
+        Opener self = { .uid = geteuid(), .gid = getegid() };
+        const char *file;
+        unsigned line;
+
+        /* The start refuses it (main.c): say it here too, in the same words. */
+        if (geteuid() == 0 && !c->user)
+                load_error(l, c->main_file, 0,
+                           "running as root needs a User (and Group) for the workers: mpmd never serves a request as "
+                           "root");
+        check_listen_values(l, "[Server]", c->listen, &l->server_keys[listen]);
+        check_site_logs(l, "[Server]", &c->site, l->site_keys, NULL, &self, false);
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                _cleanup_free_ char *label = NULL;
+                bool own = config_site_paths_are_its_own(c, v);
+                Opener site = { .user = v->user, .uid = v->uid, .gid = v->gid };
+
+                if (asprintf(&label, "[VirtualHost %s]", v->name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                check_listen_values(l, label, v->listen, &l->vhost_keys[i].own[vlisten]);
+                /* Only a per-user MPM runs a site as its User (check_site_identities()). */
+                if (v->user && c->mpm && !(c->mpm->flags & MPM_PER_USER)) {
+                        key_source(l, &l->vhost_keys[i].own[vuser], &file, &line);
+                        load_warning(l, file, line,
+                                     "%s User: ignored by MPM %s: only perchild runs a site as a user of its own; its "
+                                     "requests are served as the [Server] User",
+                                     label, c->mpm->name);
+                }
+                /* A site's own user that did not resolve was reported: nothing to judge its rights by. */
+                if (own && v->uid == (uid_t) -1)
+                        continue;
+                check_site_logs(l, label, &v->site, l->vhost_keys[i].site, &c->site, own ? &site : &self, own);
+        }
 }

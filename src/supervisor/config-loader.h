@@ -30,14 +30,23 @@ typedef struct KeySource {
         unsigned line;
 } KeySource;
 
+typedef enum EntryMark {
+        ENTRY_PLAIN,
+        ENTRY_INCLUDE_BEGIN, /* an included file follows: it starts in the section of the Include line */
+        ENTRY_INCLUDE_END,   /* back in the including file: its section again */
+} EntryMark;
+
 typedef struct Entry {
         unsigned file; /* index into Config.files */
+        unsigned unit; /* the main file or a conf.d file with what it includes; a unit starts outside any section */
+        EntryMark mark;
         unsigned line;
         char *section; /* a "[section]" line: its name, and key and value are NULL */
         char *key;
         char *value;
         unsigned cont_line; /* the first indented line joined to value (inih's multi-line rule); 0: none */
         bool broken; /* a "[section" line (reported): the keys below it belong nowhere */
+        bool skip;   /* the value could not be expanded (reported): neither applied nor complained about again */
 } Entry;
 
 typedef enum LineKind {
@@ -46,6 +55,12 @@ typedef enum LineKind {
         LINE_KEY,
         LINE_CONTINUATION,
 } LineKind;
+
+typedef enum ReadSection {
+        READ_TOP,    /* before the first section of a main or conf.d file */
+        READ_SERVER, /* in [Server] */
+        READ_OTHER,
+} ReadSection;
 
 typedef struct Reader {
         FILE *f;
@@ -58,6 +73,9 @@ typedef struct Reader {
         bool inih_has_prev; /* mirrors inih's prev_name: an indented line then continues a key */
         char *cont_key;     /* the key continuation lines belong to; NULL: drop them (already reported) */
         unsigned cont_line;
+        bool cont_refused;  /* cont_key is Include or Define, which take one line */
+        unsigned depth;     /* 0: a main or conf.d file; n: included through n Include lines */
+        ReadSection section; /* where Define may be written */
 } Reader;
 
 typedef struct VhostKeys {
@@ -91,6 +109,9 @@ typedef struct Loader {
         Entry *entries;
         size_t n_entries;
         Reader reader;
+        unsigned unit;
+        char **including; /* the canonical paths of the files being read, outermost first (Include) */
+        char **defines;   /* NAME, VALUE, NAME, VALUE...: -D, then Define lines in reading order */
 
         KeySource *server_keys; /* config_directives */
         KeySource *site_keys;
@@ -132,7 +153,10 @@ static inline size_t row_of(const ConfItem *table, const char *key) {
         return (size_t) (conf_table_find(table, key) - table);
 }
 
-/* config-read.c: the main file, then conf.d/ beside it. */
+/* config-read.c: the main file, then conf.d/ beside it; Include lines read their files where they
+ * stand; Define lines and -D (opts->defines) give the ${NAME} that every later value may use. */
+#define CONFIG_INCLUDE_MAX_DEPTH 16
+void read_defines_from_options(Loader *l);
 void read_file(Loader *l, const char *path);
 void read_confd(Loader *l, const char *main_file);
 
@@ -154,3 +178,4 @@ void resolve_site_limits(Loader *l);
 void check_mpm_site_names(Loader *l);
 void check_site_identities(Loader *l);
 void check_server_names(Loader *l);
+void check_startup(Loader *l); /* opts->check_startup: mpmd -t */

@@ -29,7 +29,8 @@ static bool module_is(const ConfigModule *m, const char *mpm_name) {
 
 void collect_modules(Loader *l) {
         Config *c = l->config;
-        unsigned file = UINT32_MAX;
+        bool saved[CONFIG_INCLUDE_MAX_DEPTH + 1] = {};
+        unsigned unit = 0, depth = 0;
         bool in_server = false;
 
         for (size_t i = 0; i < l->n_entries; i++) {
@@ -39,15 +40,27 @@ void collect_modules(Loader *l) {
                 ConfigModule *grown;
                 size_t n;
 
-                if (e->file != file) {
-                        file = e->file;
+                /* The sections as apply_entries() walks them (units, Include's saved section). */
+                if (e->unit != unit) {
+                        unit = e->unit;
                         in_server = false;
+                }
+                if (e->mark == ENTRY_INCLUDE_BEGIN) {
+                        if (depth < ELEMENTSOF(saved))
+                                saved[depth] = in_server;
+                        depth++;
+                        continue;
+                }
+                if (e->mark == ENTRY_INCLUDE_END) {
+                        if (depth > 0 && --depth < ELEMENTSOF(saved))
+                                in_server = saved[depth];
+                        continue;
                 }
                 if (e->section) {
                         in_server = !e->broken && strcasecmp(e->section, "Server") == 0;
                         continue;
                 }
-                if (!in_server || strcasecmp(e->key, LOAD_MODULE) != 0)
+                if (!in_server || e->skip || strcasecmp(e->key, LOAD_MODULE) != 0)
                         continue;
                 if (e->cont_line != 0) {
                         load_error(l, file_name(l, e->file), e->cont_line,

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* config-read.c — reading the files: inih, through our own line reader.
+/* config-read.c — reading the files: inih, through our own line reader; Include, Define and ${NAME}.
  *
  * Debian's libinih cuts lines at 199 bytes and reports only the first bad line of a file, so the
  * reader sees every line first: it counts lines itself, reports over-long and malformed lines, and
  * hands inih an empty line instead so that nothing is reported twice or half-parsed. inih's handler
- * only records entries (config-apply.c resolves them). */
+ * only records entries (config-apply.c resolves them).
+ *
+ * Include and Define are done here, while reading, because they change what is read: an Include
+ * line reads the files its glob matches (Apache's IncludeOptional) right there, with a reader of
+ * their own, and ${NAME} in a value is replaced by the last Define (or -D) of NAME read before it
+ * (Apache's Define), so that the entries hold final values and every later step is unchanged. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +49,7 @@ static int entry_add(Loader *l, const char *section, const char *key, const char
         e = &l->entries[l->n_entries];
         *e = (Entry) {
                 .file = l->reader.file,
+                .unit = l->unit,
                 .line = l->reader.line,
                 .section = section ? strdup(section) : NULL,
                 .key = key ? strdup(key) : NULL,
@@ -78,8 +85,9 @@ static void reader_bad_line(Loader *l, char *line) {
 }
 
 static bool is_known_key(const char *name) {
-        if (strcasecmp(name, LOAD_MODULE) == 0 || conf_table_find(config_directives, name) ||
-            conf_table_find(vhost_directives, name) || conf_table_find(http_site_directives, name))
+        if (strcasecmp(name, LOAD_MODULE) == 0 || strcasecmp(name, "Include") == 0 || strcasecmp(name, "Define") == 0 ||
+            conf_table_find(config_directives, name) || conf_table_find(vhost_directives, name) ||
+            conf_table_find(http_site_directives, name))
                 return true;
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
                 if (conf_table_find((*m)->directives, name))
@@ -164,6 +172,7 @@ static void reader_classify(Loader *l, char *line) {
                 if (!name || entry_add(l, name, NULL, NULL, false) < 0)
                         l->oom = true;
                 r->kind = LINE_SECTION;
+                r->section = strcasecmp(name, "Server") == 0 ? READ_SERVER : READ_OTHER;
                 r->inih_has_prev = false;
                 reader_forget_key(r);
                 return;
@@ -189,6 +198,7 @@ static void reader_classify(Loader *l, char *line) {
                 free(r->cont_key);
                 r->cont_key = TAKE_PTR(key);
                 r->cont_line = r->line;
+                r->cont_refused = false;
         }
         r->inih_has_prev = true;
         r->kind = LINE_KEY;
@@ -255,18 +265,290 @@ static int entry_continue(Loader *l, const char *value) {
         return 0;
 }
 
+/* ---- Define and ${NAME} ------------------------------------------------------------------ */
+
+static bool is_define_name(const char *s, size_t n) {
+        if (n == 0 || !(isalpha((unsigned char) s[0]) || s[0] == '_'))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '_')
+                        return false;
+        return true;
+}
+
+static const char *define_lookup(const Loader *l, const char *name, size_t n) {
+        size_t len = strv_length(l->defines);
+
+        /* The last definition wins: a Define overrides -D and an earlier Define, as in Apache. */
+        for (size_t i = len; i >= 2; i -= 2)
+                if (strlen(l->defines[i - 2]) == n && memcmp(l->defines[i - 2], name, n) == 0)
+                        return l->defines[i - 1];
+        return NULL;
+}
+
+static int define_set(Loader *l, const char *name, size_t n, const char *value) {
+        _cleanup_free_ char *copy = strndup(name, n);
+
+        if (!copy || strv_push(&l->defines, copy) < 0 || strv_push(&l->defines, value) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* ${NAME} becomes its value. As in Apache, there is no escape: a "$" not followed by "{", and a
+ * "${" without its "}", stay as written. An undefined name is an error at the line being read
+ * (Apache only warns and keeps the text, which then fails later, far from the cause). Returns 0,
+ * -EINVAL (reported) or -ENOMEM. */
+static int expand_value(Loader *l, const char *value, char **ret) {
+        const Reader *r = &l->reader;
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        bool undefined = false;
+        FILE *f;
+
+        *ret = NULL;
+        f = open_memstream(&out, &size);
+        if (!f)
+                return -ENOMEM;
+        for (const char *p = value; *p;) {
+                const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+                const char *v;
+
+                if (!close) {
+                        fputc(*p++, f);
+                        continue;
+                }
+                v = define_lookup(l, p + 2, (size_t) (close - p - 2));
+                if (v)
+                        fputs(v, f);
+                else {
+                        load_error(l, r->path, r->line, "${%.*s} is not defined", (int) (close - p - 2), p + 2);
+                        undefined = true;
+                }
+                p = close + 1;
+        }
+        if (fclose(f) != 0 || !out)
+                return -ENOMEM;
+        if (undefined)
+                return -EINVAL;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* -D NAME (empty value) or -D NAME=VALUE, before the first file: a Define in a file overrides it. */
+void read_defines_from_options(Loader *l) {
+        for (char *const *d = l->opts->defines; d && *d; d++) {
+                size_t n = strcspn(*d, "=");
+
+                if (!is_define_name(*d, n)) {
+                        load_error(l, NULL, 0,
+                                   "-D %s: a name is letters, digits and \"_\", not starting with a digit (-D NAME "
+                                   "or -D NAME=VALUE)",
+                                   *d);
+                        continue;
+                }
+                if (define_set(l, *d, n, (*d)[n] == '=' ? *d + n + 1 : "") < 0)
+                        l->oom = true;
+        }
+}
+
+/* "Define = NAME VALUE": NAME is defined for every value read after this line, in any section and
+ * any later file. Allowed at the top of a file and in [Server] only: it is not scoped to a section,
+ * and in a [VirtualHost] it would read as if it were. */
+static void read_define(Loader *l, const char *value) {
+        const Reader *r = &l->reader;
+        const char *v = value + strspn(value, " \t");
+        size_t n = strcspn(v, " \t");
+        _cleanup_free_ char *expanded = NULL;
+        int k;
+
+        if (r->section == READ_OTHER) {
+                load_error(l, r->path, r->line,
+                           "Define is allowed only before the first section of a file or in [Server]: a name is "
+                           "defined for everything read after it, whatever the section");
+                return;
+        }
+        if (!is_define_name(v, n)) {
+                load_error(l, r->path, r->line,
+                           "Define: expected \"Define = NAME VALUE\", NAME being letters, digits and \"_\", not "
+                           "starting with a digit; got \"%s\"",
+                           value);
+                return;
+        }
+        k = expand_value(l, v + n + strspn(v + n, " \t"), &expanded);
+        if (k == -ENOMEM)
+                l->oom = true;
+        if (k < 0)
+                return;
+        if (define_set(l, v, n, expanded) < 0)
+                l->oom = true;
+}
+
+/* ---- Include ------------------------------------------------------------------------------ */
+
+static void read_one(Loader *l, const char *path, unsigned depth);
+
+static int entry_mark(Loader *l, EntryMark mark) {
+        if (entry_add(l, NULL, NULL, NULL, false) < 0)
+                return -ENOMEM;
+        l->entries[l->n_entries - 1].mark = mark;
+        return 0;
+}
+
+/* "a.conf -> b.conf -> a.conf": the files being read, then the one that would close the circle. */
+static char *including_chain(const Loader *l, const char *last) {
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&s, &size);
+
+        if (!f)
+                return NULL;
+        STRV_FOREACH(p, l->including)
+                fprintf(f, "%s -> ", *p);
+        fputs(last, f);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(s);
+}
+
+static void read_included(Loader *l, const char *path, const char *from, unsigned line) {
+        _cleanup_free_ char *canonical = NULL, *chain = NULL;
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                load_error(l, from, line, "Include: %s: %s", path, strerror(errno));
+                return;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                load_error(l, from, line, "Include: %s is a directory: write %s/*.conf", path, path);
+                return;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                load_error(l, from, line, "Include: %s is not a regular file", path);
+                return;
+        }
+        canonical = realpath(path, NULL);
+        if (!canonical) {
+                load_error(l, from, line, "Include: %s: %s", path, strerror(errno));
+                return;
+        }
+        if (strv_contains(l->including, canonical)) {
+                chain = including_chain(l, canonical);
+                load_error(l, from, line, "Include: %s is already being read (%s): a file cannot include itself",
+                           path, chain ? chain : canonical);
+                return;
+        }
+        if (l->reader.depth + 1 > CONFIG_INCLUDE_MAX_DEPTH) {
+                chain = including_chain(l, canonical);
+                load_error(l, from, line, "Include: more than %u levels of Include (%s)", CONFIG_INCLUDE_MAX_DEPTH,
+                           chain ? chain : canonical);
+                return;
+        }
+        if (strv_push(&l->including, canonical) < 0) {
+                l->oom = true;
+                return;
+        }
+        /* Each file starts in the section of the Include line, whatever the one before it opened. */
+        if (entry_mark(l, ENTRY_INCLUDE_BEGIN) < 0)
+                l->oom = true;
+        read_one(l, path, l->reader.depth + 1);
+        if (entry_mark(l, ENTRY_INCLUDE_END) < 0)
+                l->oom = true;
+        free(l->including[strv_length(l->including) - 1]);
+        l->including[strv_length(l->including) - 1] = NULL;
+}
+
+/* "Include = GLOB" (Apache's IncludeOptional): the regular files the pattern matches, in lexical
+ * order, read here as if their lines stood in place of this one; each starts in the section of the
+ * Include line, and a section it opens ends with it. A pattern matching nothing is
+ * fine, so that an empty folder of snippets is. A relative pattern is relative to the folder of the
+ * main file (Apache's ServerRoot-relative rule, with that folder as the root). */
+static void read_include(Loader *l, const char *value) {
+        _cleanup_free_ char *expanded = NULL, *pattern = NULL;
+        _cleanup_free_ char *from = strdup(l->reader.path);
+        unsigned line = l->reader.line;
+        const char *main_file = l->config->main_file, *slash = strrchr(main_file, '/');
+        glob_t g = {};
+        int k;
+
+        if (!from) {
+                l->oom = true;
+                return;
+        }
+        k = expand_value(l, value, &expanded);
+        if (k == -ENOMEM)
+                l->oom = true;
+        if (k < 0)
+                return;
+        if (expanded[0] == '\0') {
+                load_error(l, from, line, "Include: expected a file name or a glob pattern (Include = conf.d/*.conf)");
+                return;
+        }
+        if (expanded[0] == '/' || !slash)
+                pattern = TAKE_PTR(expanded);
+        else if (asprintf(&pattern, "%.*s/%s", (int) (slash - main_file), main_file, expanded) < 0) {
+                pattern = NULL;
+                l->oom = true;
+                return;
+        }
+        k = glob(pattern, 0, NULL, &g);
+        if (k == GLOB_NOMATCH)
+                return;
+        if (k == GLOB_NOSPACE) {
+                l->oom = true;
+                return;
+        }
+        if (k != 0) {
+                load_error(l, from, line, "Include: %s: cannot read the folder: %s", pattern,
+                           strerror(errno ? errno : EIO));
+                globfree(&g);
+                return;
+        }
+        for (size_t i = 0; i < g.gl_pathc && !l->oom; i++)
+                read_included(l, g.gl_pathv[i], from, line);
+        globfree(&g);
+}
+
+/* ---- the handler -------------------------------------------------------------------------- */
+
 /* inih's section is ignored: it is cut at 49 bytes, and the reader recorded the whole name. */
 static int reader_handler(void *user, const char *section, const char *name, const char *value) {
         Loader *l = user;
         Reader *r = &l->reader;
+        _cleanup_free_ char *expanded = NULL;
         int k;
 
         if (r->kind == LINE_CONTINUATION) {
                 if (!r->cont_key)
                         return 1; /* continues a line already reported as bad */
-                k = entry_continue(l, value ? value : "");
-        } else
-                k = entry_add(l, NULL, name, value, false);
+                if (r->cont_refused) {
+                        load_error(l, r->path, r->line, "%s takes one line: a continuation line is not allowed",
+                                   r->cont_key);
+                        return 1;
+                }
+                k = expand_value(l, value ? value : "", &expanded);
+                if (k == -EINVAL) {
+                        if (l->n_entries > 0)
+                                l->entries[l->n_entries - 1].skip = true;
+                        return 1;
+                }
+                if (k >= 0)
+                        k = entry_continue(l, expanded);
+        } else if (strcasecmp(name, "Include") == 0 || strcasecmp(name, "Define") == 0) {
+                r->cont_refused = true;
+                if (strcasecmp(name, "Include") == 0)
+                        read_include(l, value ? value : "");
+                else
+                        read_define(l, value ? value : "");
+                return l->oom ? 0 : 1;
+        } else {
+                k = expand_value(l, value ? value : "", &expanded);
+                if (k >= 0 || k == -EINVAL)
+                        k = entry_add(l, NULL, name, k >= 0 ? expanded : value, false);
+                else
+                        return 0;
+                if (k >= 0 && !expanded)
+                        l->entries[l->n_entries - 1].skip = true;
+        }
         if (k < 0) {
                 l->oom = true;
                 return 0;
@@ -274,7 +556,10 @@ static int reader_handler(void *user, const char *section, const char *name, con
         return 1;
 }
 
-void read_file(Loader *l, const char *path) {
+/* One file with a reader of its own; an included one (depth > 0) starts in the section of the
+ * Include line, and the including file's reader is put back afterwards. */
+static void read_one(Loader *l, const char *path, unsigned depth) {
+        Reader outer = l->reader;
         FILE *f;
         int r;
 
@@ -288,13 +573,16 @@ void read_file(Loader *l, const char *path) {
                 l->oom = true;
                 return;
         }
-        free(l->reader.cont_key);
+        if (depth == 0)
+                free(outer.cont_key);
         l->reader = (Reader) {
                 .f = f,
                 .path = l->config->files[strv_length(l->config->files) - 1],
                 .file = (unsigned) strv_length(l->config->files) - 1,
-                .buf = l->reader.buf,
-                .size = l->reader.size,
+                .buf = outer.buf,
+                .size = outer.size,
+                .depth = depth,
+                .section = depth > 0 ? outer.section : READ_TOP,
         };
         r = ini_parse_stream(reader_read, l, reader_handler, l);
         if (r == -2 || l->oom)
@@ -302,8 +590,31 @@ void read_file(Loader *l, const char *path) {
         else if (r != 0)
                 /* The reader hands inih only lines it accepts: this is a backstop, never ignored. */
                 load_error(l, path, r > 0 ? (unsigned) r : 0, "the INI parser rejected this line (inih error %d)", r);
-        l->reader.f = NULL;
         fclose(f);
+        if (depth > 0) {
+                /* The buffer may have moved; the rest of the outer reader is as the Include line left it. */
+                free(l->reader.cont_key);
+                outer.buf = l->reader.buf;
+                outer.size = l->reader.size;
+                l->reader = outer;
+        } else
+                l->reader.f = NULL;
+}
+
+void read_file(Loader *l, const char *path) {
+        _cleanup_free_ char *canonical = realpath(path, NULL);
+
+        /* A new unit starts outside any section; the main file may not include itself either. */
+        l->unit++;
+        if (canonical && strv_push(&l->including, canonical) < 0) {
+                l->oom = true;
+                return;
+        }
+        read_one(l, path, 0);
+        if (canonical) {
+                free(l->including[strv_length(l->including) - 1]);
+                l->including[strv_length(l->including) - 1] = NULL;
+        }
 }
 
 static bool is_conf_name(const char *name) {

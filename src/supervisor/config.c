@@ -108,6 +108,8 @@ static void loader_done(Loader *l) {
                 free(o->keys);
         }
         free(l->label);
+        strv_free(l->including);
+        strv_free(l->defines);
 }
 
 int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **ret, ConfErrors *errors,
@@ -136,6 +138,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
                 goto finish;
         }
 
+        read_defines_from_options(&l);
         read_file(&l, main_file);
         if (strv_isempty(c->files)) { /* without the main file, conf.d would be read out of context */
                 r = -EINVAL;
@@ -174,6 +177,8 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         check_mpm_site_names(&l);
         check_site_identities(&l);
         check_server_names(&l);
+        if (l.opts->check_startup && !l.oom)
+                check_startup(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;
 finish:

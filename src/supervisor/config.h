@@ -2,9 +2,11 @@
 /* config.h — loading and checking the whole configuration.
  *
  * The main file, then every *.conf in the conf.d/ folder beside it in lexical order, are read
- * with inih. The inih callback only records (file, line, section, key, value); resolution happens
- * afterwards, so that the MPM is known (LoadModule or the built-in one) before its section is
- * applied, whatever the order of the files. Each key is looked up in the tables whose rows allow
+ * with inih; an Include line reads the files its glob matches in its place, and ${NAME} in a value
+ * is replaced by what Define (or -D) gave NAME before it (config-read.c). The inih callback only
+ * records (file, line, section, key, value); resolution happens afterwards, so that the MPM is
+ * known (LoadModule or the built-in one) before its section is applied, whatever the order of the
+ * files. Each key is looked up in the tables whose rows allow
  * the section it is in (ConfItem.contexts); its row parses it once. Later files override scalar
  * keys and extend list keys; an indented line continues the key above, joined with one space.
  * Every problem becomes one error "FILE:LINE: [Section] Key: what was expected"; all are collected,
@@ -94,6 +96,14 @@ typedef struct ConfigLoadOptions {
         bool load_modules;
         /* Check that DocumentRoot directories exist and that User/Group resolve. */
         bool check_filesystem;
+        /* mpmd -t: also what a start would find (log folders and their rights, Listen values, root
+         * without User, a vhost User the MPM ignores). Needs check_filesystem for the resolved ids. */
+        bool check_startup;
+        /* With check_startup: is a Listen value an address mpmd can bind (listen_value_is_address,
+         * listeners.h)? NULL: Listen values are not checked. */
+        bool (*listen_is_address)(const char *value);
+        /* -D: "NAME" (an empty value) or "NAME=VALUE", for ${NAME}; NULL-terminated, may be NULL. */
+        char *const *defines;
 } ConfigLoadOptions;
 
 /* Read and check the configuration rooted at main_file. Returns 0 and *ret, or -EINVAL with every

@@ -12,6 +12,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
 #include "supervisor/fd-limit.h"
+#include "supervisor/listeners.h"
 #include "shared/log.h"
 #include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
@@ -32,7 +33,7 @@ static int write_pid_file(const char *path) {
 }
 
 int main(int argc, char *argv[]) {
-        CliOptions o;
+        static CliOptions o; /* static: the -D list it owns lives as long as the process (reloads read it) */
         Config *config = NULL;
         ConfErrors errors = {}, warnings = {};
         int r;
@@ -72,6 +73,9 @@ int main(int argc, char *argv[]) {
                 .builtin_mpm = BUILD_MPM[0] ? mpm_find_builtin(BUILD_MPM) : NULL,
                 .load_modules = true,
                 .check_filesystem = true,
+                .check_startup = o.action == CLI_TEST_CONFIG,
+                .listen_is_address = listen_value_is_address,
+                .defines = o.defines,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);
         if (r >= 0)

@@ -34,6 +34,9 @@ class CliTest(unittest.TestCase):
             if name == "mpmd.conf" and load_module_line():
                 # at the end, so the line numbers the tests expect stay the same
                 f.write("\n[Server]\n" + load_module_line())
+            if name == "mpmd.conf" and os.geteuid() == 0:
+                # mpmd -t as root, as its start, needs a User (CliStartupCheckTest)
+                f.write("\n[Server]\nUser = nobody\n")
         return path
 
     def test_good_config(self):
@@ -309,6 +312,85 @@ class MpmctlServerTest(unittest.TestCase):
         self.assertEqual(j["failed"], len(workers))
         self.assertTrue(all(any("expected 4242" in r for r in p["reasons"])
                             for p in j["processes"] if p["role"] == "worker"), j)
+
+
+class CliTemplateAndStartupTest(unittest.TestCase):
+    """Include, Define and -D; and what mpmd -t checks beyond the syntax (a start's view)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mpmd-cli-tpl-")
+        self.conf = os.path.join(self.dir, "mpmd.conf")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, text, name="mpmd.conf", user=True):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+            if name == "mpmd.conf":
+                # at the end, so that the line numbers the tests expect stay the same
+                if load_module_line():
+                    f.write("\n[Server]\n" + load_module_line())
+                if user:
+                    f.write("\n[Server]\nUser = nobody\n")
+        return path
+
+    def test_include_define_and_D(self):
+        self.write(f"Define = ROOT {self.dir}\n[Server]\nListen = 127.0.0.1:${{PORT}}\nDocumentRoot = ${{ROOT}}\n"
+                   "Include = sites/*.conf\nInclude = none/*.conf\n")
+        self.write("[VirtualHost a]\nServerName = a.${HOST}\n", "sites/a.conf")
+        rc, out, err = run("-D", "PORT=8081", "-D", "HOST=example", "-S", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("  127.0.0.1:8081\n", out)
+        self.assertIn("namevhost a.example", out)
+        self.assertIn(os.path.join(self.dir, "sites/a.conf") + ":1)", out)
+        rc, out, err = run("-t", "-D", "PORT=8081", "-f", self.conf)
+        self.assertEqual(rc, 1)
+        self.assertIn(os.path.join(self.dir, "sites/a.conf") + ":2: ${HOST} is not defined", err)
+        rc, out, err = run("-t", "-D", "PORT=8081", "-D", "HOST", "-D", "2x=y", "-f", self.conf)
+        self.assertIn("-D 2x=y: a name is letters, digits", err)
+
+    def test_include_circle_names_the_chain(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\nInclude = a.conf\n")
+        self.write("Include = mpmd.conf\n", "a.conf")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 1)
+        a = os.path.join(self.dir, "a.conf")
+        self.assertIn(f"{a}:1: Include: {self.conf} is already being read ({os.path.realpath(self.conf)} -> "
+                      f"{os.path.realpath(a)} -> {os.path.realpath(self.conf)})", err)
+
+    def test_t_checks_log_folders_and_listen(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:70000\nDocumentRoot = {self.dir}\n"
+                   "CustomLog = /nonexistent/mpmd/access.log combined\n")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 1, err)
+        self.assertNotIn("Syntax OK", err)
+        self.assertIn(f'{self.conf}:2: [Server] Listen: "127.0.0.1:70000" is not an address', err)
+        self.assertIn(f"{self.conf}:4: [Server] CustomLog: /nonexistent/mpmd/access.log: the folder /nonexistent/mpmd: "
+                      "No such file or directory", err)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_t_as_root_without_user_says_what_the_start_says(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n", user=False)
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 1, err)
+        self.assertIn(f"{self.conf}: running as root needs a User (and Group) for the workers: mpmd never serves a "
+                      "request as root", err)
+        self.assertNotIn("Syntax OK", err)
+
+    def test_t_warns_about_a_vhost_user_the_mpm_ignores(self):
+        self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                   "[VirtualHost a]\nServerName = a.example\nUser = nobody\nGroup = nogroup\n")
+        rc, out, err = run("-S", "-f", self.conf)
+        mpm = [line.split()[1] for line in out.splitlines() if line.startswith("MPM: ")][0]
+        if mpm == "perchild":
+            self.skipTest("perchild honours a virtual host's User")
+        rc, out, err = run("-t", "-f", self.conf)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"mpmd: warning: {self.conf}:6: [VirtualHost a] User: ignored by MPM {mpm}: only perchild runs "
+                      "a site as a user of its own", err)
 
 
 if __name__ == "__main__":

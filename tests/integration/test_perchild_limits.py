@@ -338,6 +338,8 @@ class LimitsConfigTest(unittest.TestCase):
             with open(conf, "w") as f:
                 f.write(f"[Server]\nListen = 127.0.0.1:{free_port()}\nDocumentRoot = {d}\n{load_line()}\n"
                         f"[perchild]\n{perchild}\n[VirtualHost x]\nServerName = x.test\n{vhost}")
+                if os.geteuid() == 0:  # mpmd -t as root, as its start, needs a User
+                    f.write("\n[Server]\nUser = nobody\n")
             return subprocess.run([BINARY, "-t", "-f", conf], capture_output=True, text=True, timeout=20), conf
         finally:
             shutil.rmtree(d, ignore_errors=True)

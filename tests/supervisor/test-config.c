@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "supervisor/config.h"
+#include "supervisor/listeners.h"
 #include "shared/strv.h"
 
 /* ---- a fake MPM ---------------------------------------------------------------------------- */
@@ -1085,4 +1087,253 @@ Test(config, log_level_names) {
         cr_assert_str_eq(log_level_to_string(LOG_LEVEL_DEBUG), "debug");
         cr_assert_null(log_level_to_string(LOG_LEVEL_DEBUG + 1));
         cr_assert_null(log_level_to_string(-1));
+}
+
+/* ---- Include, Define, ${NAME} ------------------------------------------------------------- */
+
+/* Included files are read where the Include line stands, in lexical order, each starting in the
+ * section of the line; a section they open ends with them. */
+Test(config, include_reads_files_in_place_and_in_order) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nInclude = sites/*.conf\nDocumentRoot = @\n");
+        write_file("@/sites/20-b.conf", "ServerName = b.test\n[VirtualHost b]\nServerName = b.test\n");
+        write_file("@/sites/10-a.conf", "ServerName = a.test\n[VirtualHost a]\nServerName = a.test\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.server_name, "b.test"); /* 20-b's first line is in [Server] too */
+        cr_assert_str_eq(c->site.document_root, dir);    /* back in [Server] after the Include */
+        cr_assert_eq(c->n_vhosts, 2);
+        cr_assert_str_eq(c->vhosts[0].name, "a");
+        cr_assert_str_eq(c->vhosts[1].name, "b");
+        cr_assert_str_eq(c->vhosts[1].source.file, at("@/sites/20-b.conf"));
+        cr_assert_eq(c->vhosts[1].source.line, 2);
+        config_free(c);
+}
+
+Test(config, include_matching_nothing_is_fine_and_confd_still_works) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nInclude = none/*.conf\nInclude = @/missing.conf\n"
+                                 "DocumentRoot = @\n");
+        write_file("@/conf.d/a.conf", "[Server]\nServerName = confd.test\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.server_name, "confd.test");
+        config_free(c);
+}
+
+Test(config, errors_in_an_included_file_name_it) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n[VirtualHost x]\n"
+                                 "Include = x.conf\n");
+        write_file("@/x.conf", "ServerName = x.test\nKeepAliveTimeout = soon\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/x.conf:2: [VirtualHost x] KeepAliveTimeout: expected a time from 1ms to 3600 s, got \"soon\"");
+}
+
+Test(config, an_include_circle_is_an_error_naming_the_chain) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\nInclude = a.conf\n");
+        write_file("@/a.conf", "Include = b.conf\n");
+        write_file("@/b.conf", "Include = @/a.conf\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/b.conf:1: Include: @/a.conf is already being read (@/mpmd.conf -> @/a.conf -> @/b.conf -> "
+                        "@/a.conf): a file cannot include itself");
+}
+
+Test(config, include_depth_is_bounded) {
+        Config *c = NULL;
+        char name[64], content[64];
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\nInclude = 1.conf\n");
+        for (int i = 1; i <= 20; i++) {
+                snprintf(name, sizeof(name), "@/%d.conf", i);
+                snprintf(content, sizeof(content), "Include = %d.conf\n", i + 1);
+                write_file(name, content);
+        }
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        cr_assert_eq(errors.n, 1, "%s", joined(&errors));
+        cr_assert(strstr(errors.msgs[0], at("@/16.conf:1: Include: more than 16 levels of Include (@/mpmd.conf -> @/1.conf")),
+                  "%s", joined(&errors));
+}
+
+Test(config, include_of_a_folder_and_a_continuation_are_errors) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\nInclude = sub\n"
+                                 "Include = x.conf\n  y.conf\n");
+        write_file("@/sub/a.conf", "\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 2, "@/mpmd.conf:4: Include: @/sub is a directory: write @/sub/*.conf",
+                        "@/mpmd.conf:6: Include takes one line: a continuation line is not allowed");
+}
+
+/* The loader reads LoadModule lines of included files in [Server] too. */
+Test(config, a_loadmodule_in_an_included_file_counts) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\nInclude = mods.conf\n");
+        write_file("@/mods.conf", "LoadModule = mpm_fake_module relative.so\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mods.conf:1: [Server] LoadModule: expected a module name and an absolute path, got "
+                        "\"mpm_fake_module relative.so\"");
+}
+
+Test(config, define_expands_in_later_values_and_files) {
+        Config *c = NULL;
+        char *const defines[] = { (char *) "NAME=cli.test", (char *) "EMPTY", NULL };
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .defines = defines };
+
+        write_file("@/mpmd.conf", "Define = ROOT @\n[Server]\nDefine = PORT 8080\nListen = 127.0.0.1:${PORT}\n"
+                                 "DocumentRoot = ${ROOT}${EMPTY}\nServerName = ${NAME}\nInclude = ${ROOT}/inc.conf\n"
+                                 "ServerAlias = a.${NAME}\n  b.${NAME} $x ${unclosed\n");
+        write_file("@/inc.conf", "Define = NAME file.test\n");
+        write_file("@/conf.d/a.conf", "[VirtualHost v]\nServerName = v.${NAME}\n");
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->listen[0], "127.0.0.1:8080");
+        cr_assert_str_eq(c->site.document_root, dir);
+        cr_assert_str_eq(c->site.server_name, "cli.test");
+        cr_assert_str_eq(c->site.server_alias[0], "a.file.test");
+        cr_assert_str_eq(c->site.server_alias[1], "b.file.test");
+        cr_assert_str_eq(c->site.server_alias[2], "$x");
+        cr_assert_str_eq(c->site.server_alias[3], "${unclosed");
+        cr_assert_str_eq(c->vhosts[0].site.server_name, "v.file.test");
+        config_free(c);
+}
+
+Test(config, an_undefined_name_is_an_error_at_its_line) {
+        Config *c = NULL;
+        char *const defines[] = { (char *) "9bad", NULL };
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .defines = defines };
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\nServerName = ${HOST}.test\n"
+                                 "[VirtualHost x]\nDefine = A b\nServerName = x\n  ${NOPE}\n");
+        write_file("@/conf.d/a.conf", "[Server]\nDefine = 1x y\n");
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), -EINVAL);
+        assert_messages(&errors, 5,
+                        "-D 9bad: a name is letters, digits and \"_\", not starting with a digit (-D NAME or -D "
+                        "NAME=VALUE)",
+                        "@/mpmd.conf:4: ${HOST} is not defined",
+                        "@/mpmd.conf:6: Define is allowed only before the first section of a file or in [Server]: a "
+                        "name is defined for everything read after it, whatever the section",
+                        "@/mpmd.conf:8: ${NOPE} is not defined",
+                        "@/conf.d/a.conf:2: Define: expected \"Define = NAME VALUE\", NAME being letters, digits and "
+                        "\"_\", not starting with a digit; got \"1x y\"");
+}
+
+/* ---- what a start would find (check_startup, mpmd -t) ------------------------------------- */
+
+static const MpmOps fake_per_user_mpm = {
+        .name = "fake",
+        .magic = MPM_MAGIC_NUMBER,
+        .flags = MPM_PER_USER,
+        .directives = fake_directives,
+        .config_size = sizeof(FakeConfig),
+        .check_config = fake_check_config,
+        .process_limit = fake_process_limit,
+        .site_limits = fake_site_limits,
+};
+
+static int load_for_start(const char *main_name, const MpmOps *mpm, Config **ret) {
+        ConfigLoadOptions o = { .builtin_mpm = mpm, .check_filesystem = true, .check_startup = true,
+                                .listen_is_address = listen_value_is_address };
+
+        return config_load(at(main_name), &o, ret, &errors, &warnings);
+}
+
+Test(config, startup_log_folders_must_exist) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "ErrorLog = @/nope/error.log\nCustomLog = @/logs/access.log combined\n"
+                                 "[VirtualHost x]\nServerName = x.test\nCustomLog = @ combined\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 3,
+                        "@/mpmd.conf:6: [Server] CustomLog: @/logs/access.log: the folder @/logs: No such file or "
+                        "directory",
+                        "@/mpmd.conf:5: [Server] ErrorLog: @/nope/error.log: the folder @/nope: No such file or "
+                        "directory",
+                        "@/mpmd.conf:9: [VirtualHost x] CustomLog: @: Is a directory");
+        /* Without check_startup (a start, a reload), the loader leaves these to the open itself. */
+        conf_errors_done(&errors);
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        config_free(c);
+}
+
+Test(config, startup_listen_values_must_be_addresses_or_names) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nUser = nobody\nListen = 127.0.0.1:0\n  *:65536\n  http\n  8080\n"
+                                 "  [::1]:443\nDocumentRoot = @\n[VirtualHost x]\nServerName = x.test\n"
+                                 "Listen = 10.0.0:80\n  vhost:x\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 3,
+                        "@/mpmd.conf:3: [Server] Listen: \"127.0.0.1:0\" is not an address: expected ADDR:PORT, "
+                        "[V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name",
+                        "@/mpmd.conf:3: [Server] Listen: \"*:65536\" is not an address: expected ADDR:PORT, "
+                        "[V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name",
+                        "@/mpmd.conf:11: [VirtualHost x] Listen: \"10.0.0:80\" is not an address: expected "
+                        "ADDR:PORT, [V6]:PORT, *:PORT or PORT with a port from 1 to 65535, or a systemd socket name");
+}
+
+Test(config, startup_a_vhost_user_the_mpm_ignores_is_a_warning) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nUser = nobody\nGroup = nogroup\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), 0, "%s", joined(&errors));
+        assert_messages(&warnings, 1,
+                        "@/mpmd.conf:7: [VirtualHost x] User: ignored by MPM fake: only perchild runs a site as a "
+                        "user of its own; its requests are served as the [Server] User");
+        config_free(c);
+        conf_errors_done(&warnings);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(warnings.n, 0, "%s", joined(&warnings));
+        config_free(c);
+}
+
+Test(config, startup_as_root_without_user_is_an_error) {
+        Config *c = NULL;
+
+        if (geteuid() != 0)
+                cr_skip_test("needs root");
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf: running as root needs a User (and Group) for the workers: mpmd never serves a "
+                        "request as root");
+}
+
+/* Under a per-user MPM run as root, a site's own logs are opened as its user: judged by the mode and
+ * owner of the folder for that user, and only a warning (the site fails, not the start). */
+Test(config, startup_a_sites_own_log_folder_must_be_writable_by_its_user) {
+        Config *c = NULL;
+
+        if (geteuid() != 0)
+                cr_skip_test("needs root");
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "CustomLog = @/rootonly/main.log combined\n"
+                                 "[VirtualHost x]\nServerName = x.test\nUser = nobody\nGroup = nogroup\n"
+                                 "CustomLog = @/rootonly/x.log combined\nErrorLog = @/nobody/x-error.log\n"
+                                 "[VirtualHost y]\nServerName = y.test\nUser = nobody\nGroup = nogroup\n");
+        cr_assert_eq(mkdir(at("@/rootonly"), 0755), 0);
+        cr_assert_eq(mkdir(at("@/nobody"), 0755), 0);
+        cr_assert_eq(chown(at("@/nobody"), 65534, 65534), 0);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
+        /* y inherits [Server]'s CustomLog, and opens it as its user too (site-paths.c). */
+        assert_messages(&warnings, 2,
+                        "@/mpmd.conf:10: [VirtualHost x] CustomLog: @/rootonly/x.log cannot be created: the folder "
+                        "@/rootonly is not writable by user nobody, who opens it",
+                        "@/mpmd.conf:5: [VirtualHost y] CustomLog: @/rootonly/main.log cannot be created: the folder "
+                        "@/rootonly is not writable by user nobody, who opens it");
+        config_free(c);
+        /* The same folder is root's to write when the supervisor (root) opens the log itself. */
+        conf_errors_done(&warnings);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert(!strstr(joined(&warnings), "CustomLog"), "%s", joined(&warnings));
+        config_free(c);
 }
