@@ -39,8 +39,8 @@ source "$dir/mpmctl" || exit 1
 
 # mpmd: its options, files after -f/--config (a name with a space stays one), nothing for a word
 expect _mpmd "--config" mpmd --con
-expect _mpmd "--dump-vhosts" mpmd --d
-expect _mpmd "-f -t -q -S -l -V -h --config --test --quiet --dump-vhosts --list-modules --version --help" mpmd -
+expect _mpmd "--define --dump-vhosts" mpmd --d
+expect _mpmd "-f -D -t -q -S -l -V -h --config --define --test --quiet --dump-vhosts --list-modules --version --help" mpmd -
 expect _mpmd "$tmp/mpmd.conf $tmp/mime.types" mpmd -f "$tmp/m"
 expect _mpmd "$tmp/mpmd.conf" mpmd -t --config "$tmp/mp"
 expect _mpmd "$tmp/with\_space.conf" mpmd -f "$tmp/w"
