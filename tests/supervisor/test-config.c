@@ -730,6 +730,13 @@ Test(config, cgi_and_log_keys_are_parsed_with_their_place_and_inherited) {
         cr_assert_eq(config_check_reload(c, d, &errors), 0);
         config_free(d);
         config_free(c);
+
+        /* the format is the text after the path as written, not its words joined again */
+        write_file("@/conf.d/10.conf", "");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.custom_log.format, "%h  %r");
+        cr_assert_eq(c->site.custom_log.source.line, 5);
+        config_free(c);
 }
 
 /* nginx's "conflicting server name": the same name on one address, in two sites. */
