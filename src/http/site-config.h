@@ -44,7 +44,7 @@ typedef struct HttpConfSource {
 
 /* One ScriptAlias pair. */
 typedef struct HttpScriptAlias {
-        char *url;      /* starts and ends with '/', e.g. "/cgi-bin/" */
+        char *url; /* starts and ends with '/', e.g. "/cgi-bin/" */
         size_t url_len;
         char *directory; /* absolute, as written */
         HttpConfSource source;
@@ -76,9 +76,9 @@ typedef struct HttpSiteConfig {
         char **directory_index;
         bool directory_slash;
         char *default_type;
-        ConfLines add_type; /* AddType: "TYPE EXT [EXT …]", one line each; a vhost's add to [Server]'s */
+        ConfLines add_type;       /* AddType: "TYPE EXT [EXT …]", one line each; a vhost's add to [Server]'s */
         HttpCustomLog custom_log; /* CustomLog, parsed */
-        char *error_log;    /* "stderr" or a path */
+        char *error_log;          /* "stderr" or a path */
 
         bool keep_alive;
         usec_t keep_alive_timeout;
@@ -97,7 +97,7 @@ typedef struct HttpSiteConfig {
         char **server_status_allow;
         HttpScriptAliases script_alias; /* ScriptAlias, parsed */
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
-        usec_t cgi_timeout;  /* CGITimeout: a CGI program's whole run */
+        usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
 } HttpSiteConfig;
 
 extern const ConfItem http_site_directives[];
