@@ -63,7 +63,7 @@ static int cgi_handler_start(HttpHandler *h, HttpResponse *resp) {
         s->run = NULL;
         s->cut = false;
         s->body_len = 0;
-        s->by_extension = !(cfg->script_alias && cgi_script_alias_match(cfg, q->path, q->path_len, &m));
+        s->by_extension = !(cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, q->path, q->path_len, &m));
         if (!s->by_extension) {
                 /* Is there a script to run? (AddHandler's router already opened it.) */
                 CgiScript script = CGI_SCRIPT_NULL;

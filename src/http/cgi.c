@@ -9,43 +9,14 @@
 
 /* ---- ScriptAlias -------------------------------------------------------------------------- */
 
-int cgi_script_alias_check(const HttpSiteConfig *cfg, char **ret_error) {
-        size_t n = strv_length(cfg->script_alias);
-
-        *ret_error = NULL;
-        if (n % 2 != 0)
-                return asprintf(ret_error, "ScriptAlias needs a URL path and a directory; \"%s\" has no directory",
-                                cfg->script_alias[n - 1]) < 0
-                               ? -ENOMEM
-                               : -EINVAL;
-        for (size_t i = 0; i < n; i += 2) {
-                const char *url = cfg->script_alias[i], *dir = cfg->script_alias[i + 1];
-                size_t len = strlen(url);
-
-                if (url[0] != '/' || url[len - 1] != '/')
-                        return asprintf(ret_error, "ScriptAlias: \"%s\" is not a URL path starting and ending with '/'",
-                                        url) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
-                if (dir[0] != '/')
-                        return asprintf(ret_error, "ScriptAlias %s: \"%s\" is not an absolute directory", url, dir) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
-                for (size_t j = 0; j < i; j += 2)
-                        if (strcmp(cfg->script_alias[j], url) == 0)
-                                return asprintf(ret_error, "ScriptAlias %s is given twice", url) < 0 ? -ENOMEM
-                                                                                                   : -EINVAL;
-        }
-        return 0;
-}
-
 bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t path_len, CgiAliasMatch *ret) {
-        size_t n = strv_length(cfg->script_alias), best = SIZE_MAX, best_len = 0;
+        const HttpScriptAliases *l = &cfg->script_alias;
+        size_t best = SIZE_MAX, best_len = 0;
 
-        for (size_t i = 0; i + 1 < n; i += 2) {
-                size_t len = strlen(cfg->script_alias[i]);
+        for (size_t i = 0; i < l->n; i++) {
+                size_t len = l->items[i].url_len;
 
-                if (len <= path_len && len > best_len && memcmp(path, cfg->script_alias[i], len) == 0) {
+                if (len <= path_len && len > best_len && memcmp(path, l->items[i].url, len) == 0) {
                         best = i;
                         best_len = len;
                 }
@@ -53,54 +24,17 @@ bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t 
         if (best == SIZE_MAX)
                 return false;
         *ret = (CgiAliasMatch) {
-                .url = cfg->script_alias[best],
+                .url = l->items[best].url,
                 .url_len = best_len,
-                .directory = cfg->script_alias[best + 1],
+                .directory = l->items[best].directory,
                 .rest = path + best_len,
                 .rest_len = path_len - best_len,
-                .index = best / 2,
+                .index = best,
         };
         return true;
 }
 
 /* ---- AddHandler cgi-script ---------------------------------------------------------------- */
-
-int cgi_add_handler_check(const HttpSiteConfig *cfg, char **ret_error) {
-        bool have_handler = false, have_ext = false;
-
-        *ret_error = NULL;
-        STRV_FOREACH(w, cfg->add_handler) {
-                if ((*w)[0] == '.') {
-                        if (!have_handler)
-                                return asprintf(ret_error, "AddHandler: \"%s\" comes before a handler name", *w) < 0
-                                               ? -ENOMEM
-                                               : -EINVAL;
-                        if ((*w)[1] == 0 || strchr(*w + 1, '.') || strchr(*w, '/'))
-                                return asprintf(ret_error, "AddHandler: \"%s\" is not a file extension such as .cgi", *w) <
-                                                       0
-                                               ? -ENOMEM
-                                               : -EINVAL;
-                        have_ext = true;
-                        continue;
-                }
-                if (strcmp(*w, "cgi-script") != 0)
-                        return asprintf(ret_error, "AddHandler: unknown handler \"%s\" (mpmd has cgi-script)", *w) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
-                if (have_handler && !have_ext)
-                        return asprintf(ret_error, "AddHandler: cgi-script needs at least one extension, such as .cgi") <
-                                               0
-                                       ? -ENOMEM
-                                       : -EINVAL;
-                have_handler = true;
-                have_ext = false;
-        }
-        if (have_handler && !have_ext)
-                return asprintf(ret_error, "AddHandler: cgi-script needs at least one extension, such as .cgi") < 0
-                               ? -ENOMEM
-                               : -EINVAL;
-        return 0;
-}
 
 static bool ends_with_ext_ci(const char *s, size_t len, const char *ext) {
         size_t n = strlen(ext);
@@ -112,16 +46,16 @@ bool cgi_handler_may_match(const HttpSiteConfig *cfg, const char *path, size_t p
                 if (i < path_len && path[i] != '/')
                         continue;
                 /* path[0..i) ends a component */
-                STRV_FOREACH(w, cfg->add_handler)
-                        if ((*w)[0] == '.' && ends_with_ext_ci(path, i, *w))
+                STRV_FOREACH(w, cfg->add_handler.extensions)
+                        if (ends_with_ext_ci(path, i, *w))
                                 return true;
         }
         return false;
 }
 
 bool cgi_handler_match(const HttpSiteConfig *cfg, const char *name, size_t len) {
-        STRV_FOREACH(w, cfg->add_handler)
-                if ((*w)[0] == '.' && ends_with_ext_ci(name, len, *w))
+        STRV_FOREACH(w, cfg->add_handler.extensions)
+                if (ends_with_ext_ci(name, len, *w))
                         return true;
         return false;
 }

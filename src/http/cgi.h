@@ -20,10 +20,7 @@
 
 /* ---- ScriptAlias -------------------------------------------------------------------------- */
 
-/* Check a site's ScriptAlias list as the configuration check needs: pairs of a URL path starting and
- * ending with '/' and an absolute directory. 0, or -EINVAL with *ret_error (malloc'd) naming the
- * bad pair; -ENOMEM. */
-int cgi_script_alias_check(const HttpSiteConfig *cfg, char **ret_error);
+/* The list itself is parsed and checked by its row (site-config.h: http_script_alias_add()). */
 
 typedef struct CgiAliasMatch {
         const char *url;       /* the ScriptAlias URL path, e.g. "/cgi-bin/" (points into cfg) */
@@ -31,7 +28,7 @@ typedef struct CgiAliasMatch {
         const char *directory; /* its directory, e.g. "/srv/cgi-bin/" (points into cfg) */
         const char *rest;      /* what follows the URL path in the request path (points into path) */
         size_t rest_len;
-        size_t index;          /* which pair of the site's ScriptAlias list: HttpSite.script_alias_fds[index] */
+        size_t index;          /* which of cfg->script_alias.items: HttpSite.script_alias_fds[index] */
 } CgiAliasMatch;
 
 /* Does the normalized request path (http_path_normalize()) fall under one of the site's ScriptAlias
@@ -41,9 +38,7 @@ bool cgi_script_alias_match(const HttpSiteConfig *cfg, const char *path, size_t 
 
 /* ---- AddHandler cgi-script ---------------------------------------------------------------- */
 
-/* Check a site's AddHandler list: "cgi-script" (the one handler mpmd has) followed by extensions
- * starting with '.', repeatable. 0, or -EINVAL with *ret_error (malloc'd); -ENOMEM. */
-int cgi_add_handler_check(const HttpSiteConfig *cfg, char **ret_error);
+/* The extensions were parsed and checked by their row (site-config.h: http_cgi_handlers_add()). */
 
 /* Could the normalized path name a file with one of the site's CGI extensions, as its last component
  * or followed by more path (PATH_INFO)? No system call: the cheap test before a look on disk. */

@@ -145,9 +145,9 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
             strcmp(path, cfg->server_status) == 0)
                 return &http_status_handler;
-        if (cfg->script_alias && cgi_script_alias_match(cfg, path, path_len, &alias))
+        if (cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, path, path_len, &alias))
                 return &http_cgi_handler;
-        if (cfg->add_handler && request_is_cgi_by_extension(q))
+        if (cfg->add_handler.extensions && request_is_cgi_by_extension(q))
                 return &http_cgi_handler;
 
         switch (h->method) {

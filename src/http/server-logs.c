@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "http/server-logs.h"
-#include "shared/strv.h"
 
 typedef struct SiteLog {
         AccessLog *log; /* one of HttpServerLogs.logs; NULL: the site does not log */
@@ -21,53 +20,6 @@ struct HttpServerLogs {
         size_t n_sites;
         char *failed;
 };
-
-/* CustomLog = PATH FORMAT…: the words after the path are the format, joined by single spaces (the
- * configuration splits values on whitespace). */
-static int custom_log_split(char **words, const char **ret_path, char **ret_format) {
-        size_t n = 0, used = 0;
-        char *f;
-
-        if (strv_length(words) < 2)
-                return -EINVAL;
-        for (char *const *w = words + 1; *w; w++)
-                n += strlen(*w) + 1;
-        f = malloc(n + 1);
-        if (!f)
-                return -ENOMEM;
-        for (char *const *w = words + 1; *w; w++) {
-                size_t k = strlen(*w);
-                if (used > 0)
-                        f[used++] = ' ';
-                memcpy(f + used, *w, k);
-                used += k;
-        }
-        f[used] = 0;
-        *ret_path = words[0];
-        *ret_format = f;
-        return 0;
-}
-
-int http_site_log_check(const HttpSiteConfig *cfg, char **ret_error) {
-        _cleanup_free_ char *format = NULL;
-        AccessLogFormat *f = NULL;
-        const char *path;
-        int r;
-
-        *ret_error = NULL;
-        if (!cfg->custom_log)
-                return 0;
-        r = custom_log_split(cfg->custom_log, &path, &format);
-        if (r == -EINVAL)
-                return asprintf(ret_error, "CustomLog needs a path and a format") < 0 ? -ENOMEM : -EINVAL;
-        if (r < 0)
-                return r;
-        if (path[0] != '/')
-                return asprintf(ret_error, "CustomLog: \"%s\" is not an absolute path", path) < 0 ? -ENOMEM : -EINVAL;
-        r = access_log_format_compile(format, &f, ret_error);
-        access_log_format_free(f);
-        return r;
-}
 
 /* Flush and close every log, free every format; the name of a failure stays. */
 static void logs_clear(struct HttpServerLogs *l) {
@@ -133,20 +85,18 @@ static int logs_open_site_errors(struct HttpServerLogs *l, size_t i, const HttpS
 
 /* Open site i's access log, sharing the AccessLog of an earlier site with the same path. */
 static int logs_open_site(struct HttpServerLogs *l, size_t i, const HttpSiteConfig *cfg) {
-        _cleanup_free_ char *format = NULL;
-        const char *path;
         int r;
 
-        if (!cfg->custom_log)
+        if (!cfg->custom_log.path)
                 return 0;
-        r = custom_log_split(cfg->custom_log, &path, &format);
-        if (r >= 0)
-                r = access_log_format_compile(format, &l->sites[i].format, NULL);
+        /* The row checked that the format compiles; compiled here because the form belongs to the
+         * logs of this generation, not to the configuration. */
+        r = access_log_format_compile(cfg->custom_log.format, &l->sites[i].format, NULL);
         if (r < 0) {
-                l->failed = strdup(cfg->custom_log[0]);
+                l->failed = strdup(cfg->custom_log.path);
                 return r;
         }
-        return logs_get(l, path, &l->sites[i].log);
+        return logs_get(l, cfg->custom_log.path, &l->sites[i].log);
 }
 
 int http_server_open_logs(HttpServer *s) {

@@ -16,10 +16,6 @@
 #include "http/server.h"
 #include "http/site-config.h"
 
-/* Check a site's CustomLog as the configuration check needs: an absolute path and a format that
- * compiles. 0, or -EINVAL with *ret_error (malloc'd) saying what is wrong; -ENOMEM. */
-int http_site_log_check(const HttpSiteConfig *cfg, char **ret_error);
-
 /* Open every site's CustomLog (one AccessLog per distinct path) and compile the formats; a site
  * marked foreign (http_server_set_foreign: another process serves it) is skipped. On failure
  * nothing stays open, -errno is returned and http_server_logs_failed() names the path. Calling it

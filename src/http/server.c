@@ -65,7 +65,7 @@ static void dirs_close(int root_fd, const int *alias_fds, size_t n) {
 
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error) {
-        size_t n_alias = strv_length(cfg->script_alias) / 2;
+        size_t n_alias = cfg->script_alias.n;
         _cleanup_free_ int *alias_fds = calloc(MAX(n_alias, (size_t) 1), sizeof(int));
         int root_fd = -1, r;
 
@@ -80,10 +80,10 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                         return -errno;
                 }
         }
-        /* ScriptAlias URL DIRECTORY pairs: the directories are opened now, like DocumentRoot, so
+        /* ScriptAlias: the directories are opened now, like DocumentRoot, so
          * that a worker needs no path lookup outside what it was given. */
         for (size_t i = 0; i < n_alias; i++) {
-                alias_fds[i] = open(cfg->script_alias[2 * i + 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                alias_fds[i] = open(cfg->script_alias.items[i].directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (alias_fds[i] < 0) {
                         r = -errno;
                         dirs_close(root_fd, alias_fds, i);
@@ -96,7 +96,7 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
 
 int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                                 int root_fd, const int *script_alias_fds, const char **ret_error) {
-        size_t n_alias = strv_length(cfg->script_alias) / 2;
+        size_t n_alias = cfg->script_alias.n;
         HttpSite *sites, *site;
 
         sites = reallocarray(s->sites, s->n_sites + 1, sizeof(*sites));

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "http/cgi.h"
-#include "http/server-logs.h"
+#include "http/access-log.h"
 #include "http/site-config.h"
 #include "shared/strv.h"
 
@@ -149,93 +149,380 @@ static char *format_read_timeout(const ConfItem *item, const void *field) {
         return s;
 }
 
-/* ---- ScriptAlias, AddHandler, CustomLog: judged line by line ------------------------------ */
+/* ---- ScriptAlias, AddHandler, CustomLog: parsed line by line into their lists ------------- */
 
-static bool is_blank(const char *s) {
-        return s[strspn(s, " \t")] == '\0';
+#define WORD_SPACE " \t\r\n\f\v"
+
+static void strv_freep(char ***l) {
+        strv_free(*l);
 }
+#define _cleanup_words_ _cleanup_(strv_freep)
 
-/* The list a line would make: the words so far (unless the line replaces them) and its own. */
-static char **list_with_line(char *const *so_far, const char *value, bool replace) {
-        char **l = replace || !so_far ? NULL : strv_copy(so_far);
-        _cleanup_free_ char *copy = strdup(value);
-        char *save = NULL;
+/* The words of l joined by single spaces, as a file would write them. */
+static char *words_join(char *const *l) {
+        size_t n = 1;
+        char *s, *p;
 
-        if ((!replace && so_far && !l) || !copy) {
-                strv_free(l);
+        STRV_FOREACH(w, l)
+                n += strlen(*w) + 1;
+        s = malloc(n);
+        if (!s)
                 return NULL;
-        }
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
-                if (strv_push(&l, w) < 0) {
-                        strv_free(l);
-                        return NULL;
-                }
-        if (!l) /* not reached for a blank value; keeps "NULL is -ENOMEM" true */
-                l = calloc(1, sizeof(char *));
-        return l;
+        p = s;
+        *p = '\0';
+        STRV_FOREACH(w, l)
+                p = stpcpy(stpcpy(p, p == s ? "" : " "), *w);
+        return s;
 }
 
-/* The checkers' texts start with the key ("ScriptAlias: …", "ScriptAlias /x/ …"); the loader's
- * message names it already. */
-static int strip_key(const char *key, int r, char **why) {
-        size_t n = strlen(key), skip;
+static int errorf(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int errorf(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        int r;
 
-        if (r >= 0 || !*why || strncmp(*why, key, n) != 0)
-                return r;
-        skip = (*why)[n] == ':' && (*why)[n + 1] == ' ' ? n + 2 : (*why)[n] == ' ' ? n + 1 : 0;
-        if (skip > 0)
-                memmove(*why, *why + skip, strlen(*why + skip) + 1);
-        return r;
+        va_start(ap, fmt);
+        r = vasprintf(ret_error, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+/* value split on whitespace into *ret, a list that is never NULL (a blank value: no words).
+ * 0 or -ENOMEM. */
+static int split_words(const char *value, char ***ret) {
+        char **words = calloc(1, sizeof(char *));
+        const char *p = value;
+
+        if (!words)
+                return -ENOMEM;
+        while (*(p += strspn(p, WORD_SPACE))) {
+                size_t n = strcspn(p, WORD_SPACE);
+                _cleanup_free_ char *w = strndup(p, n);
+
+                if (!w || strv_push(&words, w) < 0) {
+                        strv_free(words);
+                        return -ENOMEM;
+                }
+                p += n;
+        }
+        *ret = words;
+        return 0;
+}
+
+static const char *source_file(const HttpConfSource *s) {
+        return s->file && s->file[0] ? s->file : "(built in)";
+}
+
+static int source_set(HttpConfSource *s, const char *file, unsigned line) {
+        *s = (HttpConfSource) { .file = strdup(file ? file : ""), .line = line };
+        return s->file ? 0 : -ENOMEM;
+}
+
+static void script_alias_free(HttpScriptAlias *a) {
+        free(a->url);
+        free(a->directory);
+        free(a->source.file);
+}
+
+void http_script_aliases_done(HttpScriptAliases *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                script_alias_free(&l->items[i]);
+        free(l->items);
+        *l = (HttpScriptAliases) {};
+}
+
+static const HttpScriptAlias *script_alias_find(const HttpScriptAliases *l, size_t n, const char *url) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(l->items[i].url, url) == 0)
+                        return &l->items[i];
+        return NULL;
 }
 
 /* ScriptAlias URL-PATH DIRECTORY (several pairs when continued over lines): the URL paths and
- * directories well formed, no URL path given twice for the site. */
+ * directories well formed, no URL path given twice for the site. The pairs of the line are judged
+ * all before any is added, so that a refused line leaves the list as it was. */
+int http_script_alias_add(HttpScriptAliases *l, const char *value, bool replace, const char *file, unsigned line,
+                          char **ret_error) {
+        _cleanup_words_ char **w = NULL;
+        size_t n, keep = replace ? 0 : l->n;
+        HttpScriptAlias *grown;
+        int r;
+
+        *ret_error = NULL;
+        r = split_words(value, &w);
+        if (r < 0)
+                return r;
+        n = strv_length(w);
+        if (n % 2 != 0)
+                return errorf(ret_error, "needs a URL path and a directory; \"%s\" has no directory", w[n - 1]);
+        for (size_t i = 0; i < n; i += 2) {
+                const char *url = w[i], *dir = w[i + 1];
+                const HttpScriptAlias *twice;
+
+                if (url[0] != '/' || url[strlen(url) - 1] != '/')
+                        return errorf(ret_error, "\"%s\" is not a URL path starting and ending with '/'", url);
+                if (dir[0] != '/')
+                        return errorf(ret_error, "%s: \"%s\" is not an absolute directory", url, dir);
+                twice = script_alias_find(l, keep, url);
+                if (twice)
+                        return errorf(ret_error, "%s is given twice (first at %s:%u)", url, source_file(&twice->source),
+                                      twice->source.line);
+                for (size_t j = 0; j < i; j += 2)
+                        if (strcmp(w[j], url) == 0)
+                                return errorf(ret_error, "%s is given twice", url);
+        }
+
+        grown = reallocarray(replace ? NULL : l->items, keep + n / 2 + 1, sizeof(HttpScriptAlias));
+        if (!grown)
+                return -ENOMEM;
+        if (!replace)
+                l->items = grown;
+        for (size_t i = 0; i < n; i += 2) {
+                HttpScriptAlias *a = &grown[keep + i / 2];
+
+                *a = (HttpScriptAlias) { .url = strdup(w[i]), .url_len = strlen(w[i]), .directory = strdup(w[i + 1]) };
+                if (!a->url || !a->directory || source_set(&a->source, file, line) < 0) {
+                        for (size_t j = 0; j <= i / 2; j++)
+                                script_alias_free(&grown[keep + j]);
+                        if (replace)
+                                free(grown);
+                        return -ENOMEM;
+                }
+        }
+        if (replace) {
+                http_script_aliases_done(l);
+                l->items = grown;
+        }
+        l->n = keep + n / 2;
+        return 0;
+}
+
 static int parse_script_alias(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                               char **ret_error) {
-        HttpSiteConfig cfg;
-        int r;
-
-        if (is_blank(value))
-                return 0; /* an empty list: no aliases (a site's way to drop [Server]'s) */
-        cfg = (HttpSiteConfig) { .script_alias = list_with_line(*(char ***) field, value, ctx->replace_list) };
-        if (!cfg.script_alias)
-                return -ENOMEM;
-        r = strip_key("ScriptAlias", cgi_script_alias_check(&cfg, ret_error), ret_error);
-        strv_free(cfg.script_alias);
-        return r;
+        return http_script_alias_add(field, value, ctx->replace_list, ctx->file, ctx->line, ret_error);
 }
 
-/* AddHandler cgi-script .EXT…: each line names the handler and its extensions (Apache's syntax). */
+static int copy_script_alias(const ConfItem *item, void *dst, const void *src) {
+        const HttpScriptAliases *from = src;
+        HttpScriptAliases copy = {};
+
+        if (from->n > 0) {
+                copy.items = calloc(from->n, sizeof(HttpScriptAlias));
+                if (!copy.items)
+                        return -ENOMEM;
+        }
+        for (; copy.n < from->n; copy.n++) {
+                const HttpScriptAlias *a = &from->items[copy.n];
+                HttpScriptAlias *b = &copy.items[copy.n];
+
+                *b = (HttpScriptAlias) { .url = strdup(a->url), .url_len = a->url_len, .directory = strdup(a->directory) };
+                if (!b->url || !b->directory || source_set(&b->source, a->source.file, a->source.line) < 0) {
+                        copy.n++;
+                        http_script_aliases_done(&copy);
+                        return -ENOMEM;
+                }
+        }
+        http_script_aliases_done(dst);
+        *(HttpScriptAliases *) dst = copy;
+        return 0;
+}
+
+static void done_script_alias(const ConfItem *item, void *field) {
+        http_script_aliases_done(field);
+}
+
+/* "URL DIR URL DIR": where each pair was written does not change what it means. */
+static char *format_script_alias(const ConfItem *item, const void *field) {
+        const HttpScriptAliases *l = field;
+        _cleanup_words_ char **w = NULL;
+
+        if (l->n == 0)
+                return strdup("(empty)");
+        for (size_t i = 0; i < l->n; i++)
+                if (strv_push(&w, l->items[i].url) < 0 || strv_push(&w, l->items[i].directory) < 0)
+                        return NULL;
+        return words_join(w);
+}
+
+void http_cgi_handlers_done(HttpCgiHandlers *h) {
+        if (!h)
+                return;
+        h->extensions = strv_free(h->extensions);
+}
+
+/* AddHandler cgi-script .EXT…: each line names the handler and its extensions (Apache's syntax;
+ * "cgi-script .a cgi-script .b" is the same as "cgi-script .a .b"). */
+int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, char **ret_error) {
+        _cleanup_words_ char **w = NULL, **ext = NULL;
+        bool have_handler = false, have_ext = false;
+        int r;
+
+        *ret_error = NULL;
+        r = split_words(value, &w);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(x, w) {
+                if ((*x)[0] == '.') {
+                        if (!have_handler)
+                                return errorf(ret_error, "\"%s\" comes before a handler name", *x);
+                        if ((*x)[1] == 0 || strchr(*x + 1, '.') || strchr(*x, '/'))
+                                return errorf(ret_error, "\"%s\" is not a file extension such as .cgi", *x);
+                        if (strv_push(&ext, *x) < 0)
+                                return -ENOMEM;
+                        have_ext = true;
+                        continue;
+                }
+                if (strcmp(*x, "cgi-script") != 0)
+                        return errorf(ret_error, "unknown handler \"%s\" (mpmd has cgi-script)", *x);
+                if (have_handler && !have_ext)
+                        break;
+                have_handler = true;
+                have_ext = false;
+        }
+        if (have_handler && !have_ext)
+                return errorf(ret_error, "cgi-script needs at least one extension, such as .cgi");
+
+        if (replace || !h->extensions) {
+                strv_free(h->extensions);
+                h->extensions = TAKE_PTR(ext);
+                return 0;
+        }
+        STRV_FOREACH(x, ext)
+                if (strv_push(&h->extensions, *x) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 static int parse_add_handler(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                              char **ret_error) {
-        HttpSiteConfig cfg;
-        int r;
-
-        if (is_blank(value))
-                return 0; /* an empty list: no handler */
-        cfg = (HttpSiteConfig) { .add_handler = list_with_line(NULL, value, true) };
-        if (!cfg.add_handler)
-                return -ENOMEM;
-        r = strip_key("AddHandler", cgi_add_handler_check(&cfg, ret_error), ret_error);
-        strv_free(cfg.add_handler);
-        return r;
+        return http_cgi_handlers_add(field, value, ctx->replace_list, ret_error);
 }
 
-/* CustomLog PATH FORMAT: an absolute path and a format that compiles (the file is opened when a
- * generation starts). */
-static int parse_custom_log(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
-                            char **ret_error) {
-        HttpSiteConfig cfg;
+static int copy_add_handler(const ConfItem *item, void *dst, const void *src) {
+        const HttpCgiHandlers *from = src;
+        char **copy = NULL;
+
+        if (from->extensions) {
+                copy = strv_copy(from->extensions);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        http_cgi_handlers_done(dst);
+        ((HttpCgiHandlers *) dst)->extensions = copy;
+        return 0;
+}
+
+static void done_add_handler(const ConfItem *item, void *field) {
+        http_cgi_handlers_done(field);
+}
+
+static char *format_add_handler(const ConfItem *item, const void *field) {
+        const HttpCgiHandlers *h = field;
+        _cleanup_free_ char *ext = NULL;
+        char *s;
+
+        if (!h->extensions || !h->extensions[0])
+                return strdup("(empty)");
+        ext = words_join(h->extensions);
+        if (!ext || asprintf(&s, "cgi-script %s", ext) < 0)
+                return NULL;
+        return s;
+}
+
+void http_custom_log_done(HttpCustomLog *c) {
+        if (!c)
+                return;
+        free(c->path);
+        free(c->format);
+        free(c->source.file);
+        *c = (HttpCustomLog) {};
+}
+
+/* CustomLog PATH FORMAT: an absolute path and a format that compiles (the file is opened, and the
+ * format compiled again, when a generation starts: the compiled form belongs to the logs). The
+ * format is the rest of the value after the path, as written. */
+int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const char *file, unsigned line,
+                        char **ret_error) {
+        const char *p = value + strspn(value, WORD_SPACE), *f;
+        size_t path_len = strcspn(p, WORD_SPACE), format_len;
+        _cleanup_free_ char *path = NULL, *format = NULL;
+        HttpCustomLog n = {};
+        AccessLogFormat *compiled = NULL;
         int r;
 
-        if (is_blank(value))
-                return 0; /* an empty list: the site does not log (it would inherit [Server]'s) */
-        cfg = (HttpSiteConfig) { .custom_log = list_with_line(*(char ***) field, value, ctx->replace_list) };
-        if (!cfg.custom_log)
+        *ret_error = NULL;
+        if (path_len == 0) {
+                if (replace)
+                        http_custom_log_done(c); /* an empty value: the site does not log */
+                return 0;
+        }
+        if (!replace && c->path)
+                return errorf(ret_error, "a site has one access log, given already at %s:%u", source_file(&c->source),
+                              c->source.line);
+        f = p + path_len;
+        f += strspn(f, WORD_SPACE);
+        format_len = strlen(f);
+        while (format_len > 0 && strchr(WORD_SPACE, f[format_len - 1]))
+                format_len--;
+        if (format_len == 0)
+                return errorf(ret_error, "needs a path and a format");
+        if (p[0] != '/')
+                return errorf(ret_error, "\"%.*s\" is not an absolute path", (int) path_len, p);
+        path = strndup(p, path_len);
+        format = strndup(f, format_len);
+        if (!path || !format)
                 return -ENOMEM;
-        r = strip_key("CustomLog", http_site_log_check(&cfg, ret_error), ret_error);
-        strv_free(cfg.custom_log);
-        return r;
+        r = access_log_format_compile(format, &compiled, ret_error);
+        access_log_format_free(compiled);
+        if (r < 0)
+                return r;
+        n = (HttpCustomLog) { .path = TAKE_PTR(path), .format = TAKE_PTR(format) };
+        if (source_set(&n.source, file, line) < 0) {
+                http_custom_log_done(&n);
+                return -ENOMEM;
+        }
+        http_custom_log_done(c);
+        *c = n;
+        return 0;
+}
+
+static int parse_custom_log(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                            char **ret_error) {
+        return http_custom_log_set(field, value, ctx->replace_list, ctx->file, ctx->line, ret_error);
+}
+
+static int copy_custom_log(const ConfItem *item, void *dst, const void *src) {
+        const HttpCustomLog *from = src;
+        HttpCustomLog copy = {};
+
+        if (from->path) {
+                copy = (HttpCustomLog) { .path = strdup(from->path), .format = strdup(from->format) };
+                if (!copy.path || !copy.format || source_set(&copy.source, from->source.file, from->source.line) < 0) {
+                        http_custom_log_done(&copy);
+                        return -ENOMEM;
+                }
+        }
+        http_custom_log_done(dst);
+        *(HttpCustomLog *) dst = copy;
+        return 0;
+}
+
+static void done_custom_log(const ConfItem *item, void *field) {
+        http_custom_log_done(field);
+}
+
+static char *format_custom_log(const ConfItem *item, const void *field) {
+        const HttpCustomLog *c = field;
+        char *s;
+
+        if (!c->path)
+                return strdup("(empty)");
+        return asprintf(&s, "%s %s", c->path, c->format) < 0 ? NULL : s;
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
@@ -254,8 +541,9 @@ const ConfItem http_site_directives[] = {
         { "DefaultType", CONF_STRING, SITE(default_type), "application/octet-stream", .expect = "a media type" },
         { "AddType", CONF_LINES, SITE(add_type), NULL, .flags = CONF_LIST_APPEND_INHERITED,
           .expect = "a media type and extensions" },
-        { "CustomLog", CONF_STRV, SITE(custom_log), NULL, .flags = CONF_LIST_REPLACE, .parse = parse_custom_log,
-          .expect = "a path and a format (common, combined, vhost_combined or a %-format)" },
+        { "CustomLog", CONF_CUSTOM, SITE(custom_log), NULL, .flags = CONF_LIST | CONF_LIST_REPLACE,
+          .parse = parse_custom_log, .format = format_custom_log, .copy = copy_custom_log, .done = done_custom_log,
+          .size = sizeof(HttpCustomLog), .expect = "a path and a format (common, combined, vhost_combined or a %-format)" },
         { "ErrorLog", CONF_STRING, SITE(error_log), "stderr", .expect = "stderr or an absolute path" },
         { "KeepAlive", CONF_BOOL, SITE(keep_alive), "On", .expect = "On or Off" },
         { "KeepAliveTimeout", CONF_USEC, SITE(keep_alive_timeout), "5", 1 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
@@ -284,10 +572,12 @@ const ConfItem http_site_directives[] = {
         { "ServerStatus", CONF_STRING, SITE(server_status), NULL, .expect = "a path such as /server-status" },
         { "ServerStatusAllow", CONF_STRV, SITE(server_status_allow), "127.0.0.0/8 ::1", .flags = CONF_LIST_REPLACE,
           .expect = "addresses or networks (ADDR/BITS)" },
-        { "ScriptAlias", CONF_STRV, SITE(script_alias), NULL, .parse = parse_script_alias,
-          .expect = "a URL path starting and ending with '/' and an absolute directory" },
-        { "AddHandler", CONF_STRV, SITE(add_handler), NULL, .parse = parse_add_handler,
-          .expect = "cgi-script and the file extensions that run as CGI programs, such as .cgi" },
+        { "ScriptAlias", CONF_CUSTOM, SITE(script_alias), NULL, .flags = CONF_LIST, .parse = parse_script_alias,
+          .format = format_script_alias, .copy = copy_script_alias, .done = done_script_alias,
+          .size = sizeof(HttpScriptAliases), .expect = "a URL path starting and ending with '/' and an absolute directory" },
+        { "AddHandler", CONF_CUSTOM, SITE(add_handler), NULL, .flags = CONF_LIST, .parse = parse_add_handler,
+          .format = format_add_handler, .copy = copy_add_handler, .done = done_add_handler,
+          .size = sizeof(HttpCgiHandlers), .expect = "cgi-script and the file extensions that run as CGI programs, such as .cgi" },
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
         CONF_TABLE_END,

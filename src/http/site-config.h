@@ -4,9 +4,10 @@
  * [Server] and from each [VirtualHost NAME]; a virtual host inherits every key it does not set
  * from [Server] (Apache's rule). Names, defaults and bounds are Apache httpd's.
  *
- * Every value is parsed here, once, by its row: ScriptAlias, AddHandler and CustomLog are judged
- * line by line as they are read (with the file:line of the line at fault), RequestReadTimeout is
- * parsed into its stages. What the engine reads afterwards needs no further checking. */
+ * Every value is parsed here, once, by its row, into the form the engine reads: ScriptAlias into
+ * {URL path, directory} pairs, AddHandler into its extensions, CustomLog into a path and its format
+ * text, RequestReadTimeout into its stages. A bad line is refused as it is read, with its
+ * file:line; what the engine reads afterwards needs no further checking or splitting. */
 #pragma once
 
 #include <stdbool.h>
@@ -34,6 +35,40 @@ typedef struct HttpReadTimeout {
 
 #define HTTP_READ_TIMEOUT_DEFAULT "header=20-40,MinRate=500 body=20,MinRate=500"
 
+/* Where a line of the configuration was written, for later messages; file "" for a value set by
+ * a caller rather than read from a file. */
+typedef struct HttpConfSource {
+        char *file;
+        unsigned line;
+} HttpConfSource;
+
+/* One ScriptAlias pair. */
+typedef struct HttpScriptAlias {
+        char *url; /* starts and ends with '/', e.g. "/cgi-bin/" */
+        size_t url_len;
+        char *directory; /* absolute, as written */
+        HttpConfSource source;
+} HttpScriptAlias;
+
+/* ScriptAlias: every pair in file order, no URL path twice. n == 0: no aliases. */
+typedef struct HttpScriptAliases {
+        HttpScriptAlias *items;
+        size_t n;
+} HttpScriptAliases;
+
+/* AddHandler cgi-script: the extensions (each ".EXT", no other '.' or '/') that run as CGI
+ * programs, compared without regard to case. NULL: none. */
+typedef struct HttpCgiHandlers {
+        char **extensions;
+} HttpCgiHandlers;
+
+/* CustomLog PATH FORMAT: a site writes one access log. path NULL: the site does not log. */
+typedef struct HttpCustomLog {
+        char *path;   /* absolute */
+        char *format; /* the format as written (a nickname or a %-format), whole; it compiles */
+        HttpConfSource source;
+} HttpCustomLog;
+
 typedef struct HttpSiteConfig {
         char *server_name;
         char **server_alias; /* exact names and wildcards like *.example.org */
@@ -41,9 +76,9 @@ typedef struct HttpSiteConfig {
         char **directory_index;
         bool directory_slash;
         char *default_type;
-        ConfLines add_type; /* AddType: "TYPE EXT [EXT …]", one line each; a vhost's add to [Server]'s */
-        char **custom_log;  /* PATH FORMAT-NAME-OR-STRING, as words (checked: the format compiles) */
-        char *error_log;    /* "stderr" or a path */
+        ConfLines add_type;       /* AddType: "TYPE EXT [EXT …]", one line each; a vhost's add to [Server]'s */
+        HttpCustomLog custom_log; /* CustomLog, parsed */
+        char *error_log;          /* "stderr" or a path */
 
         bool keep_alive;
         usec_t keep_alive_timeout;
@@ -60,9 +95,9 @@ typedef struct HttpSiteConfig {
         bool trace_enable;
         char *server_status; /* path of the status page, NULL: off */
         char **server_status_allow;
-        char **script_alias; /* ScriptAlias: pairs "URL-PATH DIRECTORY" as words, checked (cgi.h) */
-        char **add_handler;  /* AddHandler: "cgi-script" then extensions, as words, checked (cgi.h) */
-        usec_t cgi_timeout;  /* CGITimeout: a CGI program's whole run */
+        HttpScriptAliases script_alias; /* ScriptAlias, parsed */
+        HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
+        usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
 } HttpSiteConfig;
 
 extern const ConfItem http_site_directives[];
@@ -71,3 +106,21 @@ extern const ConfItem http_site_directives[];
  * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets
  * *ret_error to a static sentence saying what is wrong. */
 int http_read_timeout_parse(const char *s, HttpReadTimeout *ret, const char **ret_error);
+
+/* The parsers of the list rows, usable on their own (tests, callers that build a site by hand).
+ * Each adds one line's value to the list; with replace the list is emptied first, so that a blank
+ * value empties it (a site's way to drop [Server]'s). file:line say where the value was written
+ * (file NULL: not from a file). 0, or -EINVAL with *ret_error (malloc'd; it does not name the key,
+ * the loader's message does), or -ENOMEM. The list is unchanged on error. */
+int http_script_alias_add(HttpScriptAliases *l, const char *value, bool replace, const char *file, unsigned line,
+                          char **ret_error);
+void http_script_aliases_done(HttpScriptAliases *l);
+
+int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, char **ret_error);
+void http_cgi_handlers_done(HttpCgiHandlers *h);
+
+/* CustomLog: a site has one access log, so a value that does not replace one already set is
+ * -EINVAL, naming where the first was given (the loader replaces on a key's first line in a file). */
+int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const char *file, unsigned line,
+                        char **ret_error);
+void http_custom_log_done(HttpCustomLog *c);

@@ -658,6 +658,8 @@ void conf_table_free(const ConfItem *table, void *base) {
                         *(char ***) f = strv_free(*(char ***) f);
                 else if (i->type == CONF_LINES)
                         conf_lines_done((ConfLines *) f);
+                else if (i->type == CONF_CUSTOM && i->done)
+                        i->done(i, f);
         }
 }
 
@@ -711,6 +713,8 @@ int conf_item_copy(const ConfItem *item, void *dst, const void *src) {
         case CONF_LINES:
                 return lines_copy((ConfLines *) d, (const ConfLines *) s);
         case CONF_CUSTOM:
+                if (item->copy)
+                        return item->copy(item, d, s);
                 memcpy(d, s, item->size);
                 return 0;
         default:

@@ -40,6 +40,10 @@ enum {
         /* CONF_LINES: a narrower section ([VirtualHost] under [Server]) appends its lines to the ones
          * it inherits; without it, a section that gives the key replaces the inherited list. */
         CONF_LIST_APPEND_INHERITED = 1u << 3,
+        /* CONF_CUSTOM: a list written on several lines. The loader passes ctx->replace_list as for a
+         * CONF_STRV (the first occurrence replaces the default; with CONF_LIST_REPLACE a later file
+         * replaces) and lets the key repeat within a file; the row's parse() adds or replaces. */
+        CONF_LIST = 1u << 4,
 };
 
 /* Where a row may be written (ConfItem.contexts). 0 in a row: the context of the section its table
@@ -83,6 +87,10 @@ typedef int (*ConfParse)(const ConfItem *item, void *field, const char *value, c
 typedef int (*ConfCheck)(const ConfItem *item, const void *field, char **ret_error);
 /* CONF_CUSTOM: the value as a file would write it (malloc'd; NULL on -ENOMEM). */
 typedef char *(*ConfFormat)(const ConfItem *item, const void *field);
+/* CONF_CUSTOM that owns memory (a list): deep-copy src over dst (dst holds a value or zeroes, and
+ * keeps it on failure): 0 or -ENOMEM; and free what field owns, leaving zeroes. */
+typedef int (*ConfCopy)(const ConfItem *item, void *dst, const void *src);
+typedef void (*ConfDone)(const ConfItem *item, void *field);
 
 struct ConfItem {
         const char *key;
@@ -98,6 +106,8 @@ struct ConfItem {
         ConfCheck check;    /* optional: judges the complete value after loading */
         ConfFormat format;  /* CONF_CUSTOM: required */
         size_t size;        /* CONF_CUSTOM: bytes of the field (plain data: zeroed and copied bytewise) */
+        ConfCopy copy;      /* CONF_CUSTOM: optional, for a value that owns memory (else bytewise) */
+        ConfDone done;      /* CONF_CUSTOM: optional, with copy: frees what the value owns */
 };
 
 /* A table is an array of rows ending with a row whose key is NULL. */

@@ -35,7 +35,7 @@ static void apply_entry(Loader *l, const Entry *e, const ConfItem *table, const 
                            item->key);
                 return;
         }
-        if (item->type == CONF_STRV || item->type == CONF_LINES)
+        if (item->type == CONF_STRV || item->type == CONF_LINES || (item->flags & CONF_LIST))
                 /* The first occurrence replaces the default; a later file replaces a CONF_LIST_REPLACE
                  * list (and extends it within itself); otherwise lists grow. */
                 ctx.replace_list = k->file == 0 || ((item->flags & CONF_LIST_REPLACE) && k->file != e->file + 1);

@@ -153,19 +153,25 @@ static void check_rows(Loader *l, const ConfItem *table, const char *label, cons
 }
 
 /* The ScriptAlias directories are opened when a generation is built: say now which one is
- * missing. The list itself was judged line by line by its row (site-config.c). */
+ * missing, at the line that names it. The list itself was parsed line by line by its row
+ * (site-config.c). */
 static void check_script_alias_directories(Loader *l, const char *label, const HttpSiteConfig *cfg,
                                            const KeySource *k) {
-        for (char **p = cfg->script_alias; p && p[0] && p[1]; p += 2) {
+        for (size_t i = 0; i < cfg->script_alias.n; i++) {
+                const HttpScriptAlias *a = &cfg->script_alias.items[i];
                 struct stat st;
-                int e = stat(p[1], &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                int e = stat(a->directory, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
                 const char *file;
                 unsigned line;
 
                 if (e == 0)
                         continue;
-                key_source(l, k, &file, &line);
-                load_error(l, file, line, "%s ScriptAlias: %s: %s", label, p[1], strerror(e));
+                if (a->source.file && a->source.file[0]) {
+                        file = a->source.file;
+                        line = a->source.line;
+                } else
+                        key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s ScriptAlias: %s: %s", label, a->directory, strerror(e));
                 return;
         }
 }

@@ -276,7 +276,7 @@ static int generation_cgi_init(SupGeneration *sg) {
                 size_t k = own ? 1 + i : 0;
 
                 sg->g.site_cgi_fds[i] = -1;
-                if (!http->sites[i].cfg->script_alias && !http->sites[i].cfg->add_handler)
+                if (http->sites[i].cfg->script_alias.n == 0 && !http->sites[i].cfg->add_handler.extensions)
                         continue;
                 if (cgi_host_worker_fd(&sg->cgi[k]) < 0) {
                         /* site i is [VirtualHost] i - 1; the server's launcher takes the MPM's defaults */

@@ -33,7 +33,7 @@ bool site_paths_are_its_own(const Config *config, const ConfigVhost *v) {
 int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root, int *ret_alias,
                             char **ret_why) {
         const HttpSiteConfig *cfg = &v->site;
-        size_t n_alias = strv_length(cfg->script_alias) / 2, n = 0;
+        size_t n_alias = cfg->script_alias.n, n = 0;
         _cleanup_free_ SiteOpenPath *paths = calloc(n_alias + 3, sizeof(SiteOpenPath));
         _cleanup_free_ int *fds = calloc(n_alias + 3, sizeof(int));
         static const char *const keys[] = { [0] = "DocumentRoot", [1] = "ScriptAlias", [2] = "CustomLog",
@@ -49,13 +49,13 @@ int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg
                 paths[n++] = (SiteOpenPath) { cfg->document_root, SITE_OPEN_DIRECTORY };
         for (size_t i = 0; i < n_alias; i++) {
                 key_of[n] = 1;
-                paths[n++] = (SiteOpenPath) { cfg->script_alias[2 * i + 1], SITE_OPEN_DIRECTORY };
+                paths[n++] = (SiteOpenPath) { cfg->script_alias.items[i].directory, SITE_OPEN_DIRECTORY };
         }
         /* The files its pool will open (server-logs.c's rule: an ErrorLog of its own unless it is
          * stderr or the main server's). */
-        if (cfg->custom_log && cfg->custom_log[0]) {
+        if (cfg->custom_log.path) {
                 key_of[n] = 2;
-                paths[n++] = (SiteOpenPath) { cfg->custom_log[0], SITE_OPEN_LOG };
+                paths[n++] = (SiteOpenPath) { cfg->custom_log.path, SITE_OPEN_LOG };
         }
         if (cfg->error_log && strcmp(cfg->error_log, "stderr") != 0 &&
             !(main_cfg->error_log && strcmp(cfg->error_log, main_cfg->error_log) == 0)) {
@@ -87,7 +87,7 @@ int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg
  * be, the site is added without them and marked failed: that is its own problem, and the others
  * still start (see "one site's failure stays its own", site-failure.c). */
 int site_paths_add_site(SupGeneration *sg, size_t site, const ConfigVhost *v) {
-        size_t n_alias = strv_length(v->site.script_alias) / 2;
+        size_t n_alias = v->site.script_alias.n;
         _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
         const char *failed = NULL;
         char *why = NULL;

@@ -60,6 +60,7 @@ static void setup(void) {
         const char *tmp = getenv("TMPDIR");
         static char root[PATH_MAX];
         const char *err;
+        char *why = NULL;
         char p[PATH_MAX + 32];
 
         snprintf(root, sizeof(root), "%s/mpmd-fuzz-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
@@ -83,12 +84,9 @@ static void setup(void) {
         if (conf_table_defaults(http_site_directives, &cfg) < 0)
                 abort();
         cfg.document_root = strdup(root);
-        cfg.script_alias = calloc(3, sizeof(char *));
-        if (!cfg.script_alias)
+        snprintf(p, sizeof(p), "/cgi-bin/ %s/cgi", root);
+        if (http_script_alias_add(&cfg.script_alias, p, true, NULL, 0, &why) < 0)
                 abort();
-        cfg.script_alias[0] = strdup("/cgi-bin/");
-        snprintf(p, sizeof(p), "%s/cgi", root);
-        cfg.script_alias[1] = strdup(p);
         if (http_server_new(NULL, &server) < 0 || http_server_add_site(server, "fuzz", &cfg, NULL, &err) < 0)
                 abort();
         http_server_set_cgi_launcher(server, &fake_launcher);

@@ -485,10 +485,9 @@ static void site_config(HttpSiteConfig *cfg, const char *name, const char *log_w
         cfg->server_name = strdup(name);
         cfg->document_root = strdup(dir);
         if (log_words) {
-                char *copy = strdup(log_words);
-                for (char *w = strtok(copy, " "); w; w = strtok(NULL, " "))
-                        cr_assert_eq(strv_push(&cfg->custom_log, w), 0);
-                free(copy);
+                char *why = NULL;
+
+                cr_assert_eq(http_custom_log_set(&cfg->custom_log, log_words, true, NULL, 0, &why), 0, "%s", why);
         }
 }
 
@@ -592,30 +591,52 @@ Test(access_log, vhost_error_log_of_its_own) {
 }
 
 Test(access_log, site_log_check) {
-        HttpSiteConfig cfg;
+        HttpCustomLog c = {};
         char *err;
 
-        site_config(&cfg, "x", "/var/log/x.log combined");
-        cr_assert_eq(http_site_log_check(&cfg, &err), 0);
-        conf_table_free(http_site_directives, &cfg);
+        cr_assert_eq(http_custom_log_set(&c, "/var/log/x.log combined", true, "/etc/mpmd.conf", 4, &err), 0);
+        cr_assert_null(err);
+        http_custom_log_done(&c);
 
-        site_config(&cfg, "x", "relative.log combined");
-        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert_eq(http_custom_log_set(&c, "relative.log combined", true, NULL, 0, &err), -EINVAL);
         cr_assert(strstr(err, "absolute"), "%s", err);
         free(err);
-        conf_table_free(http_site_directives, &cfg);
+        cr_assert_null(c.path);
 
-        site_config(&cfg, "x", "/var/log/x.log");
-        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert_eq(http_custom_log_set(&c, "/var/log/x.log", true, NULL, 0, &err), -EINVAL);
         cr_assert(strstr(err, "a path and a format"), "%s", err);
         free(err);
-        conf_table_free(http_site_directives, &cfg);
 
-        site_config(&cfg, "x", "/var/log/x.log %h %Q");
-        cr_assert_eq(http_site_log_check(&cfg, &err), -EINVAL);
+        cr_assert_eq(http_custom_log_set(&c, "/var/log/x.log %h %Q", true, NULL, 0, &err), -EINVAL);
         cr_assert(strstr(err, "%Q"), "%s", err);
         free(err);
-        conf_table_free(http_site_directives, &cfg);
+        cr_assert_null(c.path);
+}
+
+/* The path and the format text as written (not re-joined words), with where it was written; one
+ * log per site: a second line that does not replace is refused with the first one's file:line. */
+Test(access_log, custom_log_parse) {
+        HttpCustomLog c = {};
+        char *err = NULL;
+
+        cr_assert_eq(http_custom_log_set(&c, "  /var/log/a.log   %h  \"%r\" %>s  ", true, "/etc/mpmd.conf", 12, &err), 0);
+        cr_assert_str_eq(c.path, "/var/log/a.log");
+        cr_assert_str_eq(c.format, "%h  \"%r\" %>s");
+        cr_assert_str_eq(c.source.file, "/etc/mpmd.conf");
+        cr_assert_eq(c.source.line, 12);
+
+        cr_assert_eq(http_custom_log_set(&c, "/var/log/b.log common", false, "/etc/mpmd.conf", 13, &err), -EINVAL);
+        cr_assert_str_eq(err, "a site has one access log, given already at /etc/mpmd.conf:12");
+        free(err);
+        cr_assert_str_eq(c.path, "/var/log/a.log", "a refused line leaves the value");
+
+        cr_assert_eq(http_custom_log_set(&c, "/var/log/b.log common", true, "/etc/conf.d/x.conf", 1, &err), 0);
+        cr_assert_str_eq(c.path, "/var/log/b.log");
+        cr_assert_str_eq(c.format, "common");
+        cr_assert_eq(http_custom_log_set(&c, "", true, "/etc/conf.d/y.conf", 1, &err), 0);
+        cr_assert_null(c.path, "an empty value: the site does not log");
+        http_custom_log_done(&c);
+        http_custom_log_done(NULL);
 }
 
 Test(access_log, requests_through_a_connection) {

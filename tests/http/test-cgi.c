@@ -238,15 +238,6 @@ Test(cgi_env, too_small_a_buffer) {
 
 /* ---- ScriptAlias ---------------------------------------------------------------------------- */
 
-static char **words(const char *s) {
-        char **l = NULL, *copy = strdup(s), *save = NULL;
-
-        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
-                cr_assert_eq(strv_push(&l, w), 0);
-        free(copy);
-        return l;
-}
-
 Test(cgi_alias, check) {
         static const struct {
                 const char *value;
@@ -262,23 +253,57 @@ Test(cgi_alias, check) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                HttpSiteConfig cfg = { .script_alias = words(cases[i].value) };
+                HttpScriptAliases l = {};
                 char *why = NULL;
-                int r = cgi_script_alias_check(&cfg, &why);
+                int r = http_script_alias_add(&l, cases[i].value, true, "/etc/mpmd.conf", 7, &why);
 
                 if (!cases[i].error) {
                         cr_assert_eq(r, 0, "%s: %s", cases[i].value, why);
                         cr_assert_null(why);
+                        cr_assert_gt(l.n, 0);
                 } else {
                         cr_assert_eq(r, -EINVAL, "%s", cases[i].value);
                         cr_assert_not_null(strstr(why, cases[i].error), "%s: %s", cases[i].value, why);
+                        cr_assert_eq(l.n, 0, "a refused line adds nothing");
                 }
                 free(why);
-                strv_free(cfg.script_alias);
+                http_script_aliases_done(&l);
         }
-        HttpSiteConfig none = {};
+}
+
+/* The pairs, their lengths and where each was written; a later line adds, a replacing one starts
+ * over; a URL path given again is refused with where it was given first. */
+Test(cgi_alias, parse_into_pairs) {
+        HttpScriptAliases l = {};
         char *why = NULL;
-        cr_assert_eq(cgi_script_alias_check(&none, &why), 0);
+
+        cr_assert_eq(http_script_alias_add(&l, "/cgi-bin/ /srv/cgi/  /tools/\t/srv/tools", true, "/etc/a.conf", 3, &why),
+                     0);
+        cr_assert_eq(http_script_alias_add(&l, "/x/ /srv/x", false, "/etc/conf.d/b.conf", 9, &why), 0);
+        cr_assert_eq(l.n, 3);
+        cr_assert_str_eq(l.items[0].url, "/cgi-bin/");
+        cr_assert_eq(l.items[0].url_len, 9);
+        cr_assert_str_eq(l.items[0].directory, "/srv/cgi/");
+        cr_assert_str_eq(l.items[1].url, "/tools/");
+        cr_assert_str_eq(l.items[1].directory, "/srv/tools");
+        cr_assert_str_eq(l.items[1].source.file, "/etc/a.conf");
+        cr_assert_eq(l.items[1].source.line, 3);
+        cr_assert_str_eq(l.items[2].source.file, "/etc/conf.d/b.conf");
+        cr_assert_eq(l.items[2].source.line, 9);
+
+        cr_assert_eq(http_script_alias_add(&l, "/y/ /srv/y /tools/ /srv/other", false, "/etc/c.conf", 2, &why),
+                     -EINVAL);
+        cr_assert_str_eq(why, "/tools/ is given twice (first at /etc/a.conf:3)");
+        free(why);
+        cr_assert_eq(l.n, 3, "the refused line left the list as it was");
+
+        cr_assert_eq(http_script_alias_add(&l, "/tools/ /srv/new", true, "/etc/c.conf", 4, &why), 0);
+        cr_assert_eq(l.n, 1);
+        cr_assert_str_eq(l.items[0].directory, "/srv/new");
+        cr_assert_eq(http_script_alias_add(&l, "  ", true, "/etc/c.conf", 5, &why), 0);
+        cr_assert_eq(l.n, 0, "an empty value empties the list");
+        http_script_aliases_done(&l);
+        http_script_aliases_done(NULL);
 }
 
 Test(cgi_handler, check) {
@@ -298,23 +323,45 @@ Test(cgi_handler, check) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                HttpSiteConfig cfg = { .add_handler = words(cases[i].value) };
+                HttpCgiHandlers h = {};
                 char *why = NULL;
-                int r = cgi_add_handler_check(&cfg, &why);
+                int r = http_cgi_handlers_add(&h, cases[i].value, true, &why);
 
                 if (!cases[i].error)
                         cr_assert_eq(r, 0, "%s: %s", cases[i].value, why);
                 else {
                         cr_assert_eq(r, -EINVAL, "%s", cases[i].value);
                         cr_assert_not_null(strstr(why, cases[i].error), "%s: %s", cases[i].value, why);
+                        cr_assert_null(h.extensions);
                 }
                 free(why);
-                strv_free(cfg.add_handler);
+                http_cgi_handlers_done(&h);
         }
 }
 
+/* Only the extensions are kept; lines add to each other unless one replaces. */
+Test(cgi_handler, parse_into_extensions) {
+        HttpCgiHandlers h = {};
+        char *why = NULL;
+
+        cr_assert_eq(http_cgi_handlers_add(&h, "cgi-script .cgi .pl cgi-script .py", true, &why), 0);
+        cr_assert_eq(http_cgi_handlers_add(&h, "cgi-script .sh", false, &why), 0);
+        cr_assert_eq(strv_length(h.extensions), 4);
+        cr_assert_str_eq(h.extensions[0], ".cgi");
+        cr_assert_str_eq(h.extensions[2], ".py");
+        cr_assert_str_eq(h.extensions[3], ".sh");
+        cr_assert_eq(http_cgi_handlers_add(&h, "cgi-script .x", true, &why), 0);
+        cr_assert_eq(strv_length(h.extensions), 1);
+        cr_assert_eq(http_cgi_handlers_add(&h, "", true, &why), 0);
+        cr_assert_null(h.extensions);
+        http_cgi_handlers_done(&h);
+}
+
 Test(cgi_handler, match) {
-        HttpSiteConfig cfg = { .add_handler = words("cgi-script .cgi .pl") };
+        HttpSiteConfig cfg = {};
+        char *why = NULL;
+
+        cr_assert_eq(http_cgi_handlers_add(&cfg.add_handler, "cgi-script .cgi .pl", true, &why), 0);
         static const struct {
                 const char *path;
                 bool may;
@@ -334,19 +381,24 @@ Test(cgi_handler, match) {
                              cases[i].path);
         cr_assert(cgi_handler_match(&cfg, "dir/run.cgi", 11));
         cr_assert(!cgi_handler_match(&cfg, "dir/run.sh", 10));
-        strv_free(cfg.add_handler);
+        http_cgi_handlers_done(&cfg.add_handler);
 }
 
 Test(cgi_alias, match_longest_prefix) {
-        HttpSiteConfig cfg = { .script_alias = words("/cgi-bin/ /srv/cgi/ /cgi-bin/admin/ /srv/admin/") };
+        HttpSiteConfig cfg = {};
         CgiAliasMatch m;
         const char *path = "/cgi-bin/admin/run.sh/x";
+        char *why = NULL;
 
+        cr_assert_eq(http_script_alias_add(&cfg.script_alias, "/cgi-bin/ /srv/cgi/ /cgi-bin/admin/ /srv/admin/", true,
+                                           NULL, 0, &why),
+                     0);
         cr_assert(cgi_script_alias_match(&cfg, path, strlen(path), &m));
         cr_assert_str_eq(m.directory, "/srv/admin/");
         cr_assert_eq(m.url_len, strlen("/cgi-bin/admin/"));
         cr_assert_eq(m.rest_len, strlen("run.sh/x"));
         cr_assert_eq(strncmp(m.rest, "run.sh/x", m.rest_len), 0);
+        cr_assert_eq(m.index, 1);
 
         path = "/cgi-bin/env.sh";
         cr_assert(cgi_script_alias_match(&cfg, path, strlen(path), &m));
@@ -357,7 +409,7 @@ Test(cgi_alias, match_longest_prefix) {
         cr_assert_not(cgi_script_alias_match(&cfg, "/cgi-bin", 8, &m));
         cr_assert_not(cgi_script_alias_match(&cfg, "/cgi-binx/a", 11, &m));
         cr_assert_not(cgi_script_alias_match(&cfg, "/index.html", 11, &m));
-        strv_free(cfg.script_alias);
+        http_script_aliases_done(&cfg.script_alias);
 }
 
 /* ---- the output head ------------------------------------------------------------------------ */

@@ -97,6 +97,7 @@ static const HttpCgiLauncher fake_launcher = { .start = fake_start, .finish = fa
 
 static void setup(void) {
         const char *err = NULL;
+        char *why = NULL;
         char p[512];
 
         root = docroot_new("conn-cgi");
@@ -105,10 +106,8 @@ static void setup(void) {
 
         cr_assert_eq(conf_table_defaults(http_site_directives, &cfg), 0);
         cfg.document_root = strdup(root);
-        cfg.script_alias = calloc(3, sizeof(char *));
-        cfg.script_alias[0] = strdup("/cgi-bin/");
-        snprintf(p, sizeof(p), "%s/cgi", root);
-        cfg.script_alias[1] = strdup(p);
+        snprintf(p, sizeof(p), "/cgi-bin/ %s/cgi", root);
+        cr_assert_eq(http_script_alias_add(&cfg.script_alias, p, true, NULL, 0, &why), 0, "%s", why);
         cr_assert_eq(http_server_new(NULL, &server), 0);
         cr_assert_eq(http_server_add_site(server, "main", &cfg, NULL, &err), 0, "%s", err);
         http_server_set_cgi_launcher(server, &fake_launcher);

@@ -482,7 +482,11 @@ ParameterizedTestParameters(config, one_error) {
                 { "[Server]\nListen = x\nScriptAlias = /a/ /srv/a\nScriptAlias = /b/\nServerName = x\n",
                   "@/mpmd.conf:4: [Server] ScriptAlias: needs a URL path and a directory; \"/b/\" has no directory" },
                 { "[Server]\nListen = x\nScriptAlias = /a/ /srv/a\nServerName = x\nScriptAlias = /a/ /srv/b\n",
-                  "@/mpmd.conf:5: [Server] ScriptAlias: /a/ is given twice" },
+                  "@/mpmd.conf:5: [Server] ScriptAlias: /a/ is given twice (first at @/mpmd.conf:3)" },
+                /* one access log per site: a second line in the same file does not become its format */
+                { "[Server]\nListen = x\nCustomLog = /var/log/a.log common\nServerName = x\n"
+                  "CustomLog = /var/log/b.log common\n",
+                  "@/mpmd.conf:5: [Server] CustomLog: a site has one access log, given already at @/mpmd.conf:3" },
                 { "[Server]\nListen = x\nAddHandler = cgi-script .cgi\nAddHandler = .pl\n",
                   "@/mpmd.conf:4: [Server] AddHandler: \".pl\" comes before a handler name" },
                 { "[Server]\nListen = x\nRequestReadTimeout = header=20\n  body=x\n",
@@ -652,11 +656,88 @@ Test(config, an_empty_list_key_drops_what_a_site_would_inherit) {
                                   "CustomLog = /var/log/a.log common\n"
                                   "[VirtualHost v]\nScriptAlias =\nAddHandler =\nCustomLog =\n[VirtualHost w]\n");
         cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
-        cr_assert_eq(strv_length(c->site.script_alias), 2);
-        cr_assert_null(c->vhosts[0].site.script_alias);
-        cr_assert_null(c->vhosts[0].site.add_handler);
-        cr_assert_null(c->vhosts[0].site.custom_log);
-        cr_assert_eq(strv_length(c->vhosts[1].site.custom_log), 2);
+        cr_assert_eq(c->site.script_alias.n, 1);
+        cr_assert_eq(c->vhosts[0].site.script_alias.n, 0);
+        cr_assert_null(c->vhosts[0].site.add_handler.extensions);
+        cr_assert_null(c->vhosts[0].site.custom_log.path);
+        cr_assert_str_eq(c->vhosts[1].site.custom_log.path, "/var/log/a.log");
+        cr_assert_str_eq(c->vhosts[1].site.custom_log.format, "common");
+        config_free(c);
+}
+
+/* ScriptAlias, AddHandler and CustomLog are parsed as they are read, each entry with its file:line.
+ * A [VirtualHost] that does not set one inherits [Server]'s (a copy: each is freed with its site),
+ * one that does has only its own; ScriptAlias and AddHandler lines add up across files, a later
+ * file's CustomLog replaces; and the reload check compares the parsed values. */
+Test(config, cgi_and_log_keys_are_parsed_with_their_place_and_inherited) {
+        Config *c = NULL, *d = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nScriptAlias = /cgi-bin/ /srv/cgi/\n"
+                                  "AddHandler = cgi-script .cgi .PL\nCustomLog = /var/log/a.log %h  %r\n"
+                                  "[VirtualHost v]\nScriptAlias = /v/ /srv/v\n  /w/ /srv/w\n[VirtualHost w]\n");
+        write_file("@/conf.d/10.conf", "[Server]\nScriptAlias = /tools/ /srv/tools\nAddHandler = cgi-script .sh\n"
+                                       "CustomLog = /var/log/b.log combined\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_eq(c->site.script_alias.n, 2);
+        cr_assert_str_eq(c->site.script_alias.items[0].url, "/cgi-bin/");
+        cr_assert_eq(c->site.script_alias.items[0].url_len, 9);
+        cr_assert_str_eq(c->site.script_alias.items[0].directory, "/srv/cgi/");
+        cr_assert_str_eq(c->site.script_alias.items[0].source.file, at("@/mpmd.conf"));
+        cr_assert_eq(c->site.script_alias.items[0].source.line, 3);
+        cr_assert_str_eq(c->site.script_alias.items[1].url, "/tools/");
+        cr_assert_str_eq(c->site.script_alias.items[1].source.file, at("@/conf.d/10.conf"));
+        cr_assert_eq(c->site.script_alias.items[1].source.line, 2);
+        cr_assert_eq(strv_length(c->site.add_handler.extensions), 3);
+        cr_assert_str_eq(c->site.add_handler.extensions[1], ".PL");
+        cr_assert_str_eq(c->site.add_handler.extensions[2], ".sh");
+        cr_assert_str_eq(c->site.custom_log.path, "/var/log/b.log");
+        cr_assert_str_eq(c->site.custom_log.format, "combined");
+        cr_assert_str_eq(c->site.custom_log.source.file, at("@/conf.d/10.conf"));
+        cr_assert_eq(c->site.custom_log.source.line, 4);
+
+        /* v: its own pairs only (a continuation line continues the value), [Server]'s others */
+        cr_assert_eq(c->vhosts[0].site.script_alias.n, 2);
+        cr_assert_str_eq(c->vhosts[0].site.script_alias.items[1].url, "/w/");
+        cr_assert_eq(c->vhosts[0].site.script_alias.items[1].source.line, 7);
+        cr_assert_eq(strv_length(c->vhosts[0].site.add_handler.extensions), 3);
+        cr_assert_str_eq(c->vhosts[0].site.custom_log.path, "/var/log/b.log");
+        /* w: everything [Server]'s, in storage of its own */
+        cr_assert_eq(c->vhosts[1].site.script_alias.n, 2);
+        cr_assert_neq(c->vhosts[1].site.script_alias.items, c->site.script_alias.items);
+        cr_assert_str_eq(c->vhosts[1].site.script_alias.items[1].directory, "/srv/tools");
+        cr_assert_neq(c->vhosts[1].site.custom_log.path, c->site.custom_log.path);
+        cr_assert_str_eq(c->vhosts[1].site.custom_log.format, "combined");
+
+        /* the parsed values compare as the file writes them: the same files are equal, another
+         * format is not */
+        const ConfItem *alias = conf_table_find(http_site_directives, "ScriptAlias");
+        const ConfItem *handler = conf_table_find(http_site_directives, "AddHandler");
+        const ConfItem *log = conf_table_find(http_site_directives, "CustomLog");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &d), 0, "%s", joined(&errors));
+        cr_assert(conf_item_equal(alias, &c->site, &d->site));
+        cr_assert(conf_item_equal(handler, &c->site, &d->site));
+        cr_assert(conf_item_equal(log, &c->site, &d->site));
+        _cleanup_free_ char *text = conf_item_format(alias, &c->site);
+        cr_assert_str_eq(text, "/cgi-bin/ /srv/cgi/ /tools/ /srv/tools");
+        _cleanup_free_ char *htext = conf_item_format(handler, &c->site);
+        cr_assert_str_eq(htext, "cgi-script .cgi .PL .sh");
+        config_free(d);
+        d = NULL;
+        write_file("@/conf.d/10.conf", "[Server]\nScriptAlias = /tools/ /srv/tools\nAddHandler = cgi-script .sh\n"
+                                       "CustomLog = /var/log/b.log common\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &d), 0, "%s", joined(&errors));
+        cr_assert(conf_item_equal(alias, &c->site, &d->site));
+        cr_assert_not(conf_item_equal(log, &c->site, &d->site));
+        cr_assert_not(conf_item_equal(alias, &c->site, &d->vhosts[0].site));
+        cr_assert_eq(config_check_reload(c, d, &errors), 0);
+        config_free(d);
+        config_free(c);
+
+        /* the format is the text after the path as written, not its words joined again */
+        write_file("@/conf.d/10.conf", "");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.custom_log.format, "%h  %r");
+        cr_assert_eq(c->site.custom_log.source.line, 5);
         config_free(c);
 }
 
@@ -788,6 +869,18 @@ Test(config, user_and_group_resolve) {
         cr_assert_eq(c->uid, 0);
         cr_assert_eq(c->gid, 1);
         config_free(c);
+}
+
+/* A missing ScriptAlias directory is reported at the line that names it, not at the key's last line. */
+Test(config, a_missing_script_alias_directory_is_reported_at_its_line) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_mpm, .check_filesystem = true };
+        Config *c = (Config *) 1;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nScriptAlias = /gone/ @/gone\nServerName = x\n"
+                                  "ScriptAlias = /here/ @\n");
+        cr_assert_eq(load("@/mpmd.conf", &o, &c), -EINVAL);
+        cr_assert_null(c);
+        assert_messages(&errors, 1, "@/mpmd.conf:3: [Server] ScriptAlias: @/gone: No such file or directory");
 }
 
 Test(config, site_keys_checked_whole_with_their_line) {
