@@ -609,8 +609,8 @@ static void check_site_logs(Loader *l, const char *label, const HttpSiteConfig *
         const KeySource *ck = keys[cl].file != 0 ? &keys[cl] : &l->site_keys[cl];
         const KeySource *ek = keys[el].file != 0 ? &keys[el] : &l->site_keys[el];
 
-        if (site->custom_log && site->custom_log[0] && (!main_site || own || keys[cl].file != 0))
-                check_log_file(l, label, "CustomLog", ck, site->custom_log[0], o, own);
+        if (site->custom_log.path && (!main_site || own || keys[cl].file != 0))
+                check_log_file(l, label, "CustomLog", ck, site->custom_log.path, o, own);
         if (site->error_log && (!main_site || own || keys[el].file != 0) &&
             !(main_site && main_site->error_log && strcmp(site->error_log, main_site->error_log) == 0))
                 check_log_file(l, label, "ErrorLog", ek, site->error_log, o, own);
