@@ -171,6 +171,44 @@ inside rm "$CONFDIR/conf.d/99-bad.conf"
 inside systemctl reload mpmd.service || fail "reload after removing the bad file"
 pass "removed it: systemctl reload succeeds again"
 
+# ---- a restart with a broken configuration -------------------------------------------------------
+step "systemctl restart with a broken configuration, then traffic"
+printf '[Server]\nKeepAliveTimeout = soon\n' | inside sh -c "cat >$CONFDIR/conf.d/99-bad.conf"
+since=$(inside date +%s.%N)
+if out=$(inside systemctl restart mpmd.service 2>&1); then
+        fail "systemctl restart succeeded with a bad configuration"
+fi
+[[ $(inside systemctl show -P ExecMainStatus mpmd.service) == 78 ]] ||
+        fail "exit status of the failed start: $(inside systemctl show -P ExecMainStatus mpmd.service), expected 78 (EX_CONFIG)"
+pass "systemctl restart fails: $(head -1 <<<"$out")"
+# The error, with its file:line, at priority err (the "<3>" prefix), not info.
+err=$(inside journalctl --no-pager -u mpmd.service -p err --since "@$since" -o cat | grep -m1 '99-bad.conf:2:.*KeepAliveTimeout' || true)
+[[ -n $err ]] || fail "journalctl -p err does not show 99-bad.conf:2: $(inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat)"
+pass "journalctl -u mpmd -p err: $err"
+inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep -q 'status=78/CONFIG' ||
+        fail "systemd does not report 78/CONFIG"
+# Clients that wait while it is broken: each connection in the queue makes the socket try again.
+waiting=()
+for i in $(seq 8); do
+        curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 "$URL" >"$WORK/broken.$i" 2>&1 &
+        waiting+=($!)
+done
+sleep 6
+[[ $(inside systemctl is-active mpmd.socket) == active ]] ||
+        fail "mpmd.socket is $(inside systemctl is-active mpmd.socket) ($(inside systemctl show -P Result mpmd.socket)) after traffic with a broken configuration"
+attempts=$(inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep -c 'status=78/CONFIG' || true)
+[[ $(inside systemctl show -P NRestarts mpmd.service) == 0 ]] || fail "systemd restarted the service on exit 78"
+pass "after 6 s of waiting clients: mpmd.socket active (listening), $attempts start(s) failed with 78/CONFIG, no Restart="
+# Fixed: the next attempt the waiting clients trigger starts it (a `systemctl start` now would join
+# an attempt already under way with the old file, and could fail with it).
+inside rm "$CONFDIR/conf.d/99-bad.conf"
+wait "${waiting[@]}" || true
+codes=$(cat "$WORK"/broken.* | sort | uniq -c | xargs)
+[[ $(cat "$WORK"/broken.* | grep -c '^200$') -eq 8 ]] || fail "the clients that waited got: $codes"
+[[ $(inside systemctl is-active mpmd.service) == active ]] || fail "mpmd.service is not active after the fix"
+inside systemctl start mpmd.service || fail "systemctl start after the fix"
+pass "config fixed: the next attempt started mpmd, and the 8 clients that waited in the queue got 200"
+
 # ---- a per-site socket from the template ---------------------------------------------------------
 step "mpmd-vhost@.socket"
 VPORT=$(free_port)
