@@ -209,6 +209,110 @@ codes=$(cat "$WORK"/broken.* | sort | uniq -c | xargs)
 inside systemctl start mpmd.service || fail "systemctl start after the fix"
 pass "config fixed: the next attempt started mpmd, and the 8 clients that waited in the queue got 200"
 
+# ---- systemctl restart under load ----------------------------------------------------------------
+# restart_under_load URL: 3 restarts while a client keeps requesting URL; every request must get 200.
+restart_under_load() {
+        local url=$1 pid before total bad
+        touch "$WORK/restart.run"
+        (while [[ -e $WORK/restart.run ]]; do
+                curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "$url" || echo "curl-exit-$?"
+        done) >"$WORK/restart.txt" 2>&1 &
+        pid=$!
+        sleep 0.5
+        before=$(inside systemctl show -P MainPID mpmd.service)
+        for i in 1 2 3; do
+                inside systemctl restart mpmd.service || fail "systemctl restart number $i"
+                sleep 0.5
+        done
+        rm "$WORK/restart.run"
+        wait "$pid" || true
+        [[ $(inside systemctl show -P MainPID mpmd.service) != "$before" ]] || fail "the main pid did not change: no restart"
+        total=$(wc -l <"$WORK/restart.txt")
+        bad=$(grep -cv '^200$' "$WORK/restart.txt" || true)
+        [[ $total -gt 20 ]] || fail "the client made only $total requests"
+        [[ $bad -eq 0 ]] || fail "$bad of $total requests to $url failed during restarts: $(grep -v '^200$' "$WORK/restart.txt" | sort | uniq -c | xargs)"
+        RESTART_TOTAL=$total
+}
+step "systemctl restart while a client keeps requesting (socket activation)"
+restart_under_load "$URL"
+pass "3 x systemctl restart during $RESTART_TOTAL requests through mpmd.socket: 0 failed"
+
+step "systemctl restart with a socket mpmd binds itself (the fd store)"
+# Listen = 127.0.0.1:SPORT next to "http": mpmd binds it, and only the fd store keeps it across a
+# restart (mpmd.socket is still there, Requires=, but holds no such port).
+SPORT=$(free_port)
+printf '[Server]\nListen = 127.0.0.1:%s\n' "$SPORT" | inside sh -c "cat >$CONFDIR/conf.d/60-self.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart with Listen = 127.0.0.1:$SPORT"
+[[ $(curl -fsS --max-time 10 "http://127.0.0.1:$SPORT/") == *"mpmd works"* ]] || fail "nothing serves 127.0.0.1:$SPORT"
+[[ $(inside systemctl show -P NFileDescriptorStore mpmd.service) -ge 1 ]] ||
+        fail "mpmd.service's fd store is empty: $(inside journalctl --no-pager -u mpmd.service -o cat | grep -i 'store' | tail -3)"
+restart_under_load "http://127.0.0.1:$SPORT/"
+pass "3 x systemctl restart during $RESTART_TOTAL requests to the self-bound 127.0.0.1:$SPORT: 0 failed (FileDescriptorStoreMax=)"
+# Without its Listen, the restart gets the stored socket back, closes it and takes it out of the
+# store (FDSTOREREMOVE=1): connecting is refused, not queued for nobody.
+inside rm "$CONFDIR/conf.d/60-self.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart without 60-self.conf"
+[[ $(inside systemctl show -P NFileDescriptorStore mpmd.service) == 0 ]] ||
+        fail "the fd store still holds $(inside systemctl show -P NFileDescriptorStore mpmd.service) socket(s)"
+if timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" 2>/dev/null; then
+        fail "127.0.0.1:$SPORT still accepts connections after a restart without a Listen for it"
+fi
+pass "restarted without the Listen: the stored socket is closed and out of the store"
+
+# ---- WorkerConnections under the unit's descriptor limit ----------------------------------------
+step "5000 idle keep-alive connections"
+# The event MPM's default WorkerConnections (10240) needs the unit's LimitNOFILE=: 5000 connections
+# that each made one request and then stay open, idle, and still a new one is served. A long
+# keep-alive timeout, so that none times out while the others are opened.
+printf '[Server]\nKeepAliveTimeout = 300\n' | inside sh -c "cat >$CONFDIR/conf.d/61-keepalive.conf"
+inside systemctl reload mpmd.service || fail "reload with KeepAliveTimeout = 300"
+python3 - "$PORT" 5000 <<'EOF' || fail "5000 idle keep-alive connections"
+import resource, selectors, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard != resource.RLIM_INFINITY and hard < n + 100:
+    sys.exit(f"this test process may open only {hard} descriptors")
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else n + 1000, hard))
+req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+def one(s):
+    s.sendall(req)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise ConnectionError(head.split(b"\r\n")[0].decode())
+    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += s.recv(65536)
+conns = []
+t0 = time.monotonic()
+try:
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        one(s)
+        conns.append(s)
+except Exception as e:
+    sys.exit(f"connection {len(conns) + 1}: {e!r}")
+opened = time.monotonic() - t0
+# Still open: one the server closed would be readable (EOF).
+sel = selectors.DefaultSelector()
+for s in conns:
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+closed = len(sel.select(timeout=0.5))
+if closed:
+    sys.exit(f"{closed} of {n} idle connections were closed by the server")
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+one(s)
+print(f"ok   - {n} keep-alive connections opened in {opened:.1f} s, all still open; connection {n + 1} served")
+EOF
+inside rm "$CONFDIR/conf.d/61-keepalive.conf"
+inside systemctl reload mpmd.service || fail "reload without 61-keepalive.conf"
+
 # ---- a per-site socket from the template ---------------------------------------------------------
 step "mpmd-vhost@.socket"
 VPORT=$(free_port)
