@@ -185,7 +185,8 @@ pass "systemctl restart fails: $(head -1 <<<"$out")"
 err=$(inside journalctl --no-pager -u mpmd.service -p err --since "@$since" -o cat | grep -m1 '99-bad.conf:2:.*KeepAliveTimeout' || true)
 [[ -n $err ]] || fail "journalctl -p err does not show 99-bad.conf:2: $(inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat)"
 pass "journalctl -u mpmd -p err: $err"
-inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep -q 'status=78/CONFIG' ||
+# grep reads to the end (no -q): with pipefail, a grep that quit early would fail journalctl (SIGPIPE).
+inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep 'status=78/CONFIG' >/dev/null ||
         fail "systemd does not report 78/CONFIG"
 # Clients that wait while it is broken: each connection in the queue makes the socket try again.
 waiting=()
@@ -393,7 +394,7 @@ inside systemctl stop mpmd.service || fail "systemctl stop mpmd"
 [[ $(inside systemctl show -P Result mpmd.service) == success ]] || fail "stop result: $(inside systemctl show -P Result mpmd.service)"
 left=$(inside pgrep -u mpmd || true)
 [[ -z $left ]] || fail "processes of mpmd left after stop: $left"
-inside journalctl --no-pager -u mpmd.service -o cat | grep -q 'all workers have exited' ||
+inside journalctl --no-pager -u mpmd.service -o cat | grep 'all workers have exited' >/dev/null ||
         fail "the journal does not show a graceful end"
 pass "systemctl stop: $procs processes ended, result success, graceful"
 [[ $(inside systemctl is-active mpmd.socket) == active ]] || fail "mpmd.socket stopped with the service"
@@ -507,7 +508,7 @@ inside systemctl stop mpmd-perchild.service || fail "systemctl stop mpmd-perchil
 left=$(inside pgrep -u "mpmdsitea,mpmdsiteb,mpmd-dispatch,mpmd" || true)
 left+=$(inside pgrep -x mpmd || true)
 [[ -z $left ]] || fail "processes left after stop: $(inside ps -o pid,user,args -p "$(tr '\n' ',' <<<"$left")")"
-inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep -q 'all workers have exited' ||
+inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep 'all workers have exited' >/dev/null ||
         fail "the journal does not show a graceful end"
 pass "systemctl stop: every process ended, result success, graceful"
 
