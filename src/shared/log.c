@@ -82,12 +82,11 @@ void log_close(void) {
 
 const char *log_stderr_prefix(int level) {
         static const char *const prefixes[] = { "<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>" };
+        static int journal = -1; /* stderr stays what it was at the first call */
 
-        if (!log_journal_checked) {
-                log_journal_prefix = !log_to_file && log_stderr_is_journal();
-                log_journal_checked = true;
-        }
-        if (log_to_file || !log_journal_prefix)
+        if (journal < 0)
+                journal = log_stderr_is_journal();
+        if (!journal)
                 return "";
         return prefixes[level < 0 ? 0 : level > LOG_PRI_DEBUG ? LOG_PRI_DEBUG : level];
 }
@@ -135,8 +134,11 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (!log_journal_checked)
-                (void) log_stderr_prefix(level);
+        if (!log_journal_checked) {
+                /* Before log_open(): stderr, whatever it is. */
+                log_journal_prefix = log_stderr_is_journal();
+                log_journal_checked = true;
+        }
         log_write_line(log_fd, log_to_file, log_journal_prefix, level, msg);
 
         errno = saved;
