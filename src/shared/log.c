@@ -16,6 +16,9 @@ static int log_max_level = LOG_PRI_INFO;
 static int log_fd = STDERR_FILENO;
 static bool log_to_file;
 static bool log_journal_prefix;
+/* Whether log_journal_prefix was worked out for stderr: lines logged before log_open() (the
+ * supervisor's first ones) carry the prefix too. */
+static bool log_journal_checked;
 static char log_tag[64];
 
 static const char *const level_names[] = {
@@ -35,7 +38,7 @@ void log_set_tag(const char *tag) {
 }
 
 /* journald hands us "DEV:INO" of the stream it connected to our stderr. */
-static bool stderr_is_journal(void) {
+bool log_stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
         struct stat st;
         unsigned long long dev, ino;
@@ -50,7 +53,8 @@ static bool stderr_is_journal(void) {
 int log_open(const char *target) {
         if (!target || strcmp(target, "stderr") == 0) {
                 log_close();
-                log_journal_prefix = stderr_is_journal();
+                log_journal_prefix = log_stderr_is_journal();
+                log_journal_checked = true;
                 return 0;
         }
 
@@ -61,6 +65,7 @@ int log_open(const char *target) {
         log_fd = fd;
         log_to_file = true;
         log_journal_prefix = false;
+        log_journal_checked = true;
         return 0;
 }
 
@@ -73,6 +78,17 @@ void log_close(void) {
                 safe_close(log_fd);
         log_fd = STDERR_FILENO;
         log_to_file = false;
+}
+
+const char *log_stderr_prefix(int level) {
+        static const char *const prefixes[] = { "<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>" };
+        static int journal = -1; /* stderr stays what it was at the first call */
+
+        if (journal < 0)
+                journal = log_stderr_is_journal();
+        if (!journal)
+                return "";
+        return prefixes[level < 0 ? 0 : level > LOG_PRI_DEBUG ? LOG_PRI_DEBUG : level];
 }
 
 /* One line to fd: to_file and journal say how the prefix looks. */
@@ -118,6 +134,11 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        if (!log_journal_checked) {
+                /* Before log_open(): stderr, whatever it is. */
+                log_journal_prefix = log_stderr_is_journal();
+                log_journal_checked = true;
+        }
         log_write_line(log_fd, log_to_file, log_journal_prefix, level, msg);
 
         errno = saved;

@@ -32,6 +32,12 @@ void log_close(void);
 /* The descriptor lines are written to (STDERR_FILENO, or the ErrorLog file): a forked process that
  * keeps logging must keep it open. */
 int log_get_fd(void);
+/* Whether stderr is a stream journald connected (JOURNAL_STREAM names its device and inode). */
+bool log_stderr_is_journal(void);
+/* "<N>" (sd-daemon(3)) for a line of priority level written to stderr by hand (fprintf) while
+ * stderr is the journal, else "": journald then files the line at that priority instead of the
+ * stream's default (info), so `journalctl -p err` shows it. */
+const char *log_stderr_prefix(int level);
 /* A tag put before every message of this process, e.g. "worker 3" or "pool example.org". */
 void log_set_tag(const char *tag);
 

@@ -124,17 +124,24 @@ static int bind_address(const char *value) {
         return fd;
 }
 
+/* "addr-" + address with ':' as '_': the FDNAME of a socket we bound (see listener_store). */
+static void listener_store_name(char *name, size_t size, const char *address) {
+        size_t n = strlen("addr-");
+
+        memcpy(name, "addr-", n);
+        for (const char *p = address; *p && n < size - 1; p++)
+                name[n++] = *p == ':' ? '_' : *p;
+        name[n] = 0;
+}
+
 /* Hand a socket we bound to systemd's file descriptor store (when the unit has
  * FileDescriptorStoreMax=), so that `systemctl restart` gives it back and connections waiting in its
  * queue survive. FDNAME may not contain ':', so addresses travel as "addr-" + the address with ':'
  * written as '_' (addresses never contain '_'). Without a store this is a no-op. */
 static void listener_store(int fd, const char *address) {
-        char name[128] = "addr-";
-        size_t n = strlen(name);
+        char name[128];
 
-        for (const char *p = address; *p && n < sizeof(name) - 1; p++)
-                name[n++] = *p == ':' ? '_' : *p;
-        name[n] = 0;
+        listener_store_name(name, sizeof(name), address);
         char msg[160];
         snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
         (void) sd_pid_notify_with_fds(0, false, msg, &fd, 1);
@@ -241,6 +248,28 @@ int listener_set_inherit(ListenerSet *set, char **ret_error) {
                 free(names[i]);
         free(names);
         return r < 0 ? r : n;
+}
+
+void listener_set_drop_unserved(ListenerSet *set, const Listener *served, size_t n_served) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                Listener *l = &set->items[i];
+                bool keep = !listen_value_is_address(l->name);
+                for (size_t j = 0; !keep && j < n_served; j++)
+                        keep = served[j].fd == l->fd;
+                if (keep) {
+                        set->items[k++] = *l;
+                        continue;
+                }
+                char name[128], msg[160];
+                listener_store_name(name, sizeof(name), l->name);
+                snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+                (void) sd_notify(false, msg);
+                safe_close(l->fd);
+                free(l->name);
+        }
+        set->n = k;
 }
 
 void listener_set_done(ListenerSet *set) {

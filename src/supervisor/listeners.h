@@ -31,5 +31,11 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_
  * Returns how many, or -errno with *ret_error (to free) saying which socket and why. */
 int listener_set_inherit(ListenerSet *set, char **ret_error);
 
+/* Close the sockets of addresses (those mpmd bound, now or before a restart: the fd store's) that
+ * are not among served, and take them out of systemd's fd store (FDSTOREREMOVE=1), so that an
+ * address the configuration no longer names stops accepting connections nobody serves. Sockets of
+ * socket units are kept: systemd owns them. Only while no other generation uses the set: at start. */
+void listener_set_drop_unserved(ListenerSet *set, const Listener *served, size_t n_served);
+
 const Listener *listener_set_find(const ListenerSet *set, const char *name);
 void listener_set_done(ListenerSet *set);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -18,10 +19,15 @@
 #include "supervisor/supervisor.h"
 
 #define EXIT_USAGE 2
+/* A server start refused because of its configuration: EX_CONFIG, which systemd shows as
+ * "78/CONFIG" and the units name in RestartPreventExitStatus= (restarting cannot fix it). mpmd -t
+ * keeps 1 for errors, as apachectl configtest and nginx -t. */
+#define EXIT_CONFIG EX_CONFIG
 
-static void print_messages(const ConfErrors *e, const char *prefix) {
+/* Under systemd each line carries its priority ("<3>"), so that journalctl -p err shows it. */
+static void print_messages(const ConfErrors *e, int level, const char *prefix) {
         for (size_t i = 0; i < e->n; i++)
-                fprintf(stderr, "%s%s\n", prefix, e->msgs[i]);
+                fprintf(stderr, "%s%s%s\n", log_stderr_prefix(level), prefix, e->msgs[i]);
 }
 
 static int write_pid_file(const char *path) {
@@ -62,10 +68,12 @@ int main(int argc, char *argv[]) {
         rlim_t fd_limit = RLIM_INFINITY;
         r = fd_limit_raise(&fd_limit);
         if (r < 0)
-                fprintf(stderr, "mpmd: warning: cannot read the descriptor limit (RLIMIT_NOFILE): %s\n", strerror(-r));
+                fprintf(stderr, "%smpmd: warning: cannot read the descriptor limit (RLIMIT_NOFILE): %s\n",
+                        log_stderr_prefix(LOG_PRI_WARNING), strerror(-r));
         r = privileges_restrict(true);
         if (r < 0) {
-                fprintf(stderr, "mpmd: cannot give up the privileges it does not need: %s\n", strerror(-r));
+                fprintf(stderr, "%smpmd: cannot give up the privileges it does not need: %s\n",
+                        log_stderr_prefix(LOG_PRI_ERR), strerror(-r));
                 return EXIT_FAILURE;
         }
 
@@ -81,16 +89,16 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 fd_limit_check(config, fd_limit, &warnings);
         if (!o.quiet || r < 0)
-                print_messages(&warnings, "mpmd: warning: ");
+                print_messages(&warnings, LOG_PRI_WARNING, "mpmd: warning: ");
         if (r < 0) {
-                print_messages(&errors, "");
-                fprintf(stderr, "mpmd: %zu error%s in the configuration; nothing was started\n", errors.n,
-                        errors.n == 1 ? "" : "s");
+                print_messages(&errors, LOG_PRI_ERR, "");
+                fprintf(stderr, "%smpmd: %zu error%s in the configuration; nothing was started\n",
+                        log_stderr_prefix(LOG_PRI_ERR), errors.n, errors.n == 1 ? "" : "s");
                 sd_notifyf(false, "STATUS=configuration error: %s\nERRNO=%d", errors.n > 0 ? errors.msgs[0] : "",
                            EINVAL);
                 conf_errors_done(&errors);
                 conf_errors_done(&warnings);
-                return EXIT_FAILURE;
+                return o.action == CLI_RUN ? EXIT_CONFIG : EXIT_FAILURE;
         }
         conf_errors_done(&errors);
         conf_errors_done(&warnings);
@@ -108,17 +116,18 @@ int main(int argc, char *argv[]) {
         }
 
         if (geteuid() == 0 && !config->user) {
-                fprintf(stderr, "mpmd: %s: running as root needs a User (and Group) for the workers: mpmd "
+                fprintf(stderr, "%smpmd: %s: running as root needs a User (and Group) for the workers: mpmd "
                                 "never serves a request as root\n",
-                        o.config_file);
+                        log_stderr_prefix(LOG_PRI_ERR), o.config_file);
                 config_free(config);
-                return EXIT_FAILURE;
+                return EXIT_CONFIG;
         }
 
         log_set_max_level(config->log_level);
         r = log_open(config->site.error_log);
         if (r < 0) {
-                fprintf(stderr, "mpmd: cannot open ErrorLog %s: %s\n", config->site.error_log, strerror(-r));
+                fprintf(stderr, "%smpmd: cannot open ErrorLog %s: %s\n", log_stderr_prefix(LOG_PRI_ERR),
+                        config->site.error_log, strerror(-r));
                 config_free(config);
                 return EXIT_FAILURE;
         }

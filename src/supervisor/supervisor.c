@@ -567,6 +567,7 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
+        listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
         /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
         r = privileges_drop_bind();
         if (r < 0) {

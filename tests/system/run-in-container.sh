@@ -171,6 +171,149 @@ inside rm "$CONFDIR/conf.d/99-bad.conf"
 inside systemctl reload mpmd.service || fail "reload after removing the bad file"
 pass "removed it: systemctl reload succeeds again"
 
+# ---- a restart with a broken configuration -------------------------------------------------------
+step "systemctl restart with a broken configuration, then traffic"
+printf '[Server]\nKeepAliveTimeout = soon\n' | inside sh -c "cat >$CONFDIR/conf.d/99-bad.conf"
+since=$(inside date +%s.%N)
+if out=$(inside systemctl restart mpmd.service 2>&1); then
+        fail "systemctl restart succeeded with a bad configuration"
+fi
+[[ $(inside systemctl show -P ExecMainStatus mpmd.service) == 78 ]] ||
+        fail "exit status of the failed start: $(inside systemctl show -P ExecMainStatus mpmd.service), expected 78 (EX_CONFIG)"
+pass "systemctl restart fails: $(head -1 <<<"$out")"
+# The error, with its file:line, at priority err (the "<3>" prefix), not info.
+err=$(inside journalctl --no-pager -u mpmd.service -p err --since "@$since" -o cat | grep -m1 '99-bad.conf:2:.*KeepAliveTimeout' || true)
+[[ -n $err ]] || fail "journalctl -p err does not show 99-bad.conf:2: $(inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat)"
+pass "journalctl -u mpmd -p err: $err"
+# grep reads to the end (no -q): with pipefail, a grep that quit early would fail journalctl (SIGPIPE).
+inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep 'status=78/CONFIG' >/dev/null ||
+        fail "systemd does not report 78/CONFIG"
+# Clients that wait while it is broken: each connection in the queue makes the socket try again.
+waiting=()
+for i in $(seq 8); do
+        curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 "$URL" >"$WORK/broken.$i" 2>&1 &
+        waiting+=($!)
+done
+sleep 6
+[[ $(inside systemctl is-active mpmd.socket) == active ]] ||
+        fail "mpmd.socket is $(inside systemctl is-active mpmd.socket) ($(inside systemctl show -P Result mpmd.socket)) after traffic with a broken configuration"
+attempts=$(inside journalctl --no-pager -u mpmd.service --since "@$since" -o cat | grep -c 'status=78/CONFIG' || true)
+[[ $(inside systemctl show -P NRestarts mpmd.service) == 0 ]] || fail "systemd restarted the service on exit 78"
+pass "after 6 s of waiting clients: mpmd.socket active (listening), $attempts start(s) failed with 78/CONFIG, no Restart="
+# Fixed: the next attempt the waiting clients trigger starts it (a `systemctl start` now would join
+# an attempt already under way with the old file, and could fail with it).
+inside rm "$CONFDIR/conf.d/99-bad.conf"
+wait "${waiting[@]}" || true
+codes=$(cat "$WORK"/broken.* | sort | uniq -c | xargs)
+[[ $(cat "$WORK"/broken.* | grep -c '^200$') -eq 8 ]] || fail "the clients that waited got: $codes"
+[[ $(inside systemctl is-active mpmd.service) == active ]] || fail "mpmd.service is not active after the fix"
+inside systemctl start mpmd.service || fail "systemctl start after the fix"
+pass "config fixed: the next attempt started mpmd, and the 8 clients that waited in the queue got 200"
+
+# ---- systemctl restart under load ----------------------------------------------------------------
+# restart_under_load URL: 3 restarts while a client keeps requesting URL; every request must get 200.
+restart_under_load() {
+        local url=$1 pid before total bad
+        touch "$WORK/restart.run"
+        (while [[ -e $WORK/restart.run ]]; do
+                curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "$url" || echo "curl-exit-$?"
+        done) >"$WORK/restart.txt" 2>&1 &
+        pid=$!
+        sleep 0.5
+        before=$(inside systemctl show -P MainPID mpmd.service)
+        for i in 1 2 3; do
+                inside systemctl restart mpmd.service || fail "systemctl restart number $i"
+                sleep 0.5
+        done
+        rm "$WORK/restart.run"
+        wait "$pid" || true
+        [[ $(inside systemctl show -P MainPID mpmd.service) != "$before" ]] || fail "the main pid did not change: no restart"
+        total=$(wc -l <"$WORK/restart.txt")
+        bad=$(grep -cv '^200$' "$WORK/restart.txt" || true)
+        [[ $total -gt 20 ]] || fail "the client made only $total requests"
+        [[ $bad -eq 0 ]] || fail "$bad of $total requests to $url failed during restarts: $(grep -v '^200$' "$WORK/restart.txt" | sort | uniq -c | xargs)"
+        RESTART_TOTAL=$total
+}
+step "systemctl restart while a client keeps requesting (socket activation)"
+restart_under_load "$URL"
+pass "3 x systemctl restart during $RESTART_TOTAL requests through mpmd.socket: 0 failed"
+
+step "systemctl restart with a socket mpmd binds itself (the fd store)"
+# Listen = 127.0.0.1:SPORT next to "http": mpmd binds it, and only the fd store keeps it across a
+# restart (mpmd.socket is still there, Requires=, but holds no such port).
+SPORT=$(free_port)
+printf '[Server]\nListen = 127.0.0.1:%s\n' "$SPORT" | inside sh -c "cat >$CONFDIR/conf.d/60-self.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart with Listen = 127.0.0.1:$SPORT"
+[[ $(curl -fsS --max-time 10 "http://127.0.0.1:$SPORT/") == *"mpmd works"* ]] || fail "nothing serves 127.0.0.1:$SPORT"
+[[ $(inside systemctl show -P NFileDescriptorStore mpmd.service) -ge 1 ]] ||
+        fail "mpmd.service's fd store is empty: $(inside journalctl --no-pager -u mpmd.service -o cat | grep -i 'store' | tail -3)"
+restart_under_load "http://127.0.0.1:$SPORT/"
+pass "3 x systemctl restart during $RESTART_TOTAL requests to the self-bound 127.0.0.1:$SPORT: 0 failed (FileDescriptorStoreMax=)"
+# Without its Listen, the restart gets the stored socket back, closes it and takes it out of the
+# store (FDSTOREREMOVE=1): connecting is refused, not queued for nobody.
+inside rm "$CONFDIR/conf.d/60-self.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart without 60-self.conf"
+[[ $(inside systemctl show -P NFileDescriptorStore mpmd.service) == 0 ]] ||
+        fail "the fd store still holds $(inside systemctl show -P NFileDescriptorStore mpmd.service) socket(s)"
+if timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" 2>/dev/null; then
+        fail "127.0.0.1:$SPORT still accepts connections after a restart without a Listen for it"
+fi
+pass "restarted without the Listen: the stored socket is closed and out of the store"
+
+# ---- WorkerConnections under the unit's descriptor limit ----------------------------------------
+step "5000 idle keep-alive connections"
+# The event MPM's default WorkerConnections (10240) needs the unit's LimitNOFILE=: 5000 connections
+# that each made one request and then stay open, idle, and still a new one is served. A long
+# keep-alive timeout, so that none times out while the others are opened.
+printf '[Server]\nKeepAliveTimeout = 300\n' | inside sh -c "cat >$CONFDIR/conf.d/61-keepalive.conf"
+inside systemctl reload mpmd.service || fail "reload with KeepAliveTimeout = 300"
+python3 - "$PORT" 5000 <<'EOF' || fail "5000 idle keep-alive connections"
+import resource, selectors, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard != resource.RLIM_INFINITY and hard < n + 100:
+    sys.exit(f"this test process may open only {hard} descriptors")
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else n + 1000, hard))
+req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+def one(s):
+    s.sendall(req)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise ConnectionError(head.split(b"\r\n")[0].decode())
+    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += s.recv(65536)
+conns = []
+t0 = time.monotonic()
+try:
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        one(s)
+        conns.append(s)
+except Exception as e:
+    sys.exit(f"connection {len(conns) + 1}: {e!r}")
+opened = time.monotonic() - t0
+# Still open: one the server closed would be readable (EOF).
+sel = selectors.DefaultSelector()
+for s in conns:
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+closed = len(sel.select(timeout=0.5))
+if closed:
+    sys.exit(f"{closed} of {n} idle connections were closed by the server")
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+one(s)
+print(f"ok   - {n} keep-alive connections opened in {opened:.1f} s, all still open; connection {n + 1} served")
+EOF
+inside rm "$CONFDIR/conf.d/61-keepalive.conf"
+inside systemctl reload mpmd.service || fail "reload without 61-keepalive.conf"
+
 # ---- a per-site socket from the template ---------------------------------------------------------
 step "mpmd-vhost@.socket"
 VPORT=$(free_port)
@@ -251,7 +394,7 @@ inside systemctl stop mpmd.service || fail "systemctl stop mpmd"
 [[ $(inside systemctl show -P Result mpmd.service) == success ]] || fail "stop result: $(inside systemctl show -P Result mpmd.service)"
 left=$(inside pgrep -u mpmd || true)
 [[ -z $left ]] || fail "processes of mpmd left after stop: $left"
-inside journalctl --no-pager -u mpmd.service -o cat | grep -q 'all workers have exited' ||
+inside journalctl --no-pager -u mpmd.service -o cat | grep 'all workers have exited' >/dev/null ||
         fail "the journal does not show a graceful end"
 pass "systemctl stop: $procs processes ended, result success, graceful"
 [[ $(inside systemctl is-active mpmd.socket) == active ]] || fail "mpmd.socket stopped with the service"
@@ -365,7 +508,7 @@ inside systemctl stop mpmd-perchild.service || fail "systemctl stop mpmd-perchil
 left=$(inside pgrep -u "mpmdsitea,mpmdsiteb,mpmd-dispatch,mpmd" || true)
 left+=$(inside pgrep -x mpmd || true)
 [[ -z $left ]] || fail "processes left after stop: $(inside ps -o pid,user,args -p "$(tr '\n' ',' <<<"$left")")"
-inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep -q 'all workers have exited' ||
+inside journalctl --no-pager -u mpmd-perchild.service -o cat | grep 'all workers have exited' >/dev/null ||
         fail "the journal does not show a graceful end"
 pass "systemctl stop: every process ended, result success, graceful"
 
