@@ -12,6 +12,7 @@ import unittest
 
 import mpmdtest
 from mpmdtest import Server, wait_for
+from test_systemd import SOCKET_ACTIVATE, SystemdServer
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
 
@@ -74,6 +75,17 @@ class ListenBacklogTest(unittest.TestCase):
     def test_set_at_start(self):
         with ControlledServer(server_keys="ListenBacklog = 3\n") as srv:
             self.assertEqual(self.backlog(srv.port), 3)
+
+    @unittest.skipUnless(SOCKET_ACTIVATE, "needs systemd-socket-activate")
+    def test_a_socket_from_systemd_keeps_its_backlog_with_a_notice(self):
+        srv = SystemdServer(listen=["http"], server_keys="ListenBacklog = 42\n")
+        self.addCleanup(srv.stop)
+        self.assertEqual(srv.start_activated(["http"]).status, 200)
+        theirs = self.backlog(srv.ports["http"])
+        self.assertNotEqual(theirs, 42)
+        srv.wait_log(rf"\[notice\] .*ListenBacklog = 42 does not apply to the sockets systemd passes: http has "
+                     rf"{theirs} \(its unit's Backlog=\)")
+        self.assertNotRegex(srv.error_log(), r"\[(error|warn)\]")
 
     def test_out_of_range_is_refused(self):
         srv = Server(start=False)
@@ -147,6 +159,34 @@ class ReloadErrorLogTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.log_line("third", a)
         self.assertNotIn("stderr-tag third", self.read(b))
+
+    def test_a_virtual_host_error_log_follows_the_reload(self):
+        """A site's own ErrorLog is opened by each generation: a reload that changes it moves its
+        programs' stderr to the new file."""
+        srv = self.srv
+        root = os.path.join(srv.dir, "site-v")
+        os.mkdir(root)
+        os.chmod(root, 0o755)
+        v1, v2 = os.path.join(srv.dir, "v1.log"), os.path.join(srv.dir, "v2.log")
+
+        def vhost(log):
+            with open(srv.conf) as f:
+                conf = f.read().split("\n[VirtualHost v]\n")[0]
+            with open(srv.conf, "w") as f:
+                f.write(conf + f"\n[VirtualHost v]\nServerName = v.test\nDocumentRoot = {root}\nErrorLog = {log}\n")
+
+        vhost(v1)
+        rc, out = mpmctl(srv, "reload")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(srv.get("/cgi-bin/log.sh?v-one", host="v.test").status, 204)
+        wait_for(lambda: "stderr-tag v-one" in self.read(v1), what=f"v-one in {v1}")
+        vhost(v2)
+        rc, out = mpmctl(srv, "reload")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(srv.get("/cgi-bin/log.sh?v-two", host="v.test").status, 204)
+        wait_for(lambda: "stderr-tag v-two" in self.read(v2), what=f"v-two in {v2}")
+        self.assertNotIn("v-two", self.read(v1))
+        self.assertNotIn("v-two", self.read(srv.log))
 
 
 if __name__ == "__main__":
