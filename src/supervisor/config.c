@@ -30,6 +30,10 @@ const char *log_level_to_string(int l) {
 const ConfItem config_directives[] = {
         { "Listen", CONF_STRV, CFG(listen), NULL,
           .expect = "addresses (ADDR:PORT, [V6]:PORT) or systemd socket names" },
+        /* Apache's default; the kernel caps it at net.core.somaxconn. Sockets from systemd keep
+         * their unit's Backlog=. */
+        { "ListenBacklog", CONF_UINT, CFG(listen_backlog), "511", 1, 65535,
+          .expect = "a queue length from 1 to 65535" },
         { "User", CONF_STRING, CFG(user), NULL, .expect = "a user name" },
         { "Group", CONF_STRING, CFG(group), NULL, .expect = "a group name" },
         { "LogLevel", CONF_ENUM, CFG(log_level), "warn", .names = log_level_names,

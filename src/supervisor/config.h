@@ -72,6 +72,7 @@ typedef struct Config {
         usec_t graceful_reload_timeout;
         char *control_socket;
         uint32_t min_uid, min_gid;
+        uint32_t listen_backlog; /* ListenBacklog: listen()'s backlog for the sockets mpmd binds */
 
         HttpSiteConfig site; /* [Server] keys of the engine: the main server */
         ConfigVhost *vhosts;

@@ -384,9 +384,10 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         }
 
         /* The sockets: every Listen of the server and the virtual hosts. */
-        r = listener_set_ensure(&s->listeners, config->listen, &failed);
+        r = listener_set_ensure(&s->listeners, config->listen, (int) config->listen_backlog, &failed);
         for (size_t i = 0; r >= 0 && i < config->n_vhosts; i++)
-                r = listener_set_ensure(&s->listeners, config->vhosts[i].listen, &failed);
+                r = listener_set_ensure(&s->listeners, config->vhosts[i].listen, (int) config->listen_backlog,
+                                        &failed);
         if (r == -ENXIO) {
                 log_error("Listen = %s: not an address, and systemd passed no socket of that name", failed);
                 goto fail;

@@ -15,7 +15,6 @@
 #include "supervisor/listeners.h"
 #include "mpm/socket-io.h"
 
-#define LISTEN_BACKLOG 511
 #define LISTEN_DEFER_ACCEPT_SEC 1
 
 static int parse_address(const char *value, struct sockaddr_storage *ss, socklen_t *len) {
@@ -94,7 +93,7 @@ static int listener_set_add(ListenerSet *set, int fd, const char *name) {
         return 0;
 }
 
-static int bind_address(const char *value) {
+static int bind_address(const char *value, int backlog) {
         struct sockaddr_storage ss;
         socklen_t len;
         int fd, one = 1, r;
@@ -116,7 +115,7 @@ static int bind_address(const char *value) {
          * nothing is still accepted after a few seconds and meets the header deadline. */
         int defer = LISTEN_DEFER_ACCEPT_SEC;
         (void) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
-        if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, backlog) < 0) {
                 r = -errno;
                 close(fd);
                 return r;
@@ -156,7 +155,7 @@ static void listener_name_decode(char *name) {
                         *p = ':';
 }
 
-int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed) {
+int listener_set_ensure(ListenerSet *set, char *const *listen, int backlog, const char **ret_failed) {
         for (char *const *v = listen; v && *v; v++) {
                 if (listener_set_find(set, *v))
                         continue;
@@ -164,7 +163,7 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_
                         *ret_failed = *v;
                         return -ENXIO; /* a socket name systemd did not pass */
                 }
-                int fd = bind_address(*v);
+                int fd = bind_address(*v, backlog);
                 if (fd < 0) {
                         *ret_failed = *v;
                         return fd;
@@ -178,6 +177,60 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_
                 listener_store(fd, *v);
         }
         return 0;
+}
+
+/* The backlog a listening TCP socket has (TCP_INFO reports sk_max_ack_backlog as tcpi_sacked for
+ * one, as `ss -l` shows it in Send-Q); -errno for another kind of socket. */
+static int listener_get_backlog(int fd, unsigned *ret) {
+        struct tcp_info info = {};
+        socklen_t len = sizeof(info);
+
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
+                return -errno;
+        if (info.tcpi_state != TCP_LISTEN)
+                return -EINVAL;
+        *ret = info.tcpi_sacked;
+        return 0;
+}
+
+/* What listen(fd, backlog) gives: the kernel silently caps the value at net.core.somaxconn (of the
+ * network namespace the socket was made in, ours). */
+static unsigned listener_effective_backlog(int backlog) {
+        FILE *f = fopen("/proc/sys/net/core/somaxconn", "re");
+        unsigned max, want = (unsigned) backlog;
+
+        if (f) {
+                if (fscanf(f, "%u", &max) == 1 && max < want)
+                        want = max;
+                fclose(f);
+        }
+        return want;
+}
+
+int listener_set_backlog(ListenerSet *set, int backlog, const char **ret_name, unsigned *ret_backlog) {
+        unsigned want = listener_effective_backlog(backlog);
+        int n_other = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                const Listener *l = &set->items[i];
+                unsigned have = 0;
+
+                /* An address as its name: bound by mpmd (listener_name_from_fdname). */
+                if (listen_value_is_address(l->name)) {
+                        if (listen(l->fd, backlog) < 0) {
+                                *ret_name = l->name;
+                                return -errno;
+                        }
+                        continue;
+                }
+                if (listener_get_backlog(l->fd, &have) < 0 || have == want)
+                        continue;
+                if (n_other++ == 0) {
+                        *ret_name = l->name;
+                        *ret_backlog = have;
+                }
+        }
+        return n_other;
 }
 
 /* The configuration's name for a socket systemd passed. $LISTEN_FDNAMES separates names with ":",

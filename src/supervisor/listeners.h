@@ -24,8 +24,17 @@ typedef struct ListenerSet {
 bool listen_value_is_address(const char *value);
 
 /* Make sure every value in listen has a socket in set: inherited ones by name, others bound now
- * (SO_REUSEADDR, backlog 511, non-blocking). Returns 0 or -errno with *ret_failed naming the value. */
-int listener_set_ensure(ListenerSet *set, char *const *listen, const char **ret_failed);
+ * (SO_REUSEADDR, listen() with backlog: ListenBacklog, non-blocking). Returns 0 or -errno with
+ * *ret_failed naming the value. */
+int listener_set_ensure(ListenerSet *set, char *const *listen, int backlog, const char **ret_failed);
+
+/* Give every socket of set that mpmd bound (now, or before a restart: the fd store's) the queue
+ * length backlog: listen() again on a listening socket only changes its backlog (Linux), and the
+ * connections already queued stay. Sockets of socket units are left alone, their Backlog= is
+ * systemd's: returns how many TCP ones have another backlog than backlog would give (the kernel
+ * caps it at net.core.somaxconn), *ret_name and *ret_backlog saying the first one's; or -errno
+ * with *ret_name naming the socket listen() failed on. */
+int listener_set_backlog(ListenerSet *set, int backlog, const char **ret_name, unsigned *ret_backlog);
 
 /* Take the sockets systemd passed (LISTEN_FDS), checking each is a listening stream socket.
  * Returns how many, or -errno with *ret_error (to free) saying which socket and why. */

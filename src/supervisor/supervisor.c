@@ -63,6 +63,67 @@ static void supervisor_send_ready(Supervisor *s) {
 }
 
 static void supervisor_commit_reload(Supervisor *s);
+
+/* ListenBacklog for the sockets mpmd bound, at start and when a reload commits (listeners.h).
+ * Those of socket units keep their Backlog=: a different one is worth a notice, not a failure. */
+static void supervisor_apply_backlog(Supervisor *s, const Config *c) {
+        const char *name = NULL;
+        unsigned theirs = 0;
+        int r = listener_set_backlog(&s->listeners, (int) c->listen_backlog, &name, &theirs);
+
+        if (r < 0)
+                log_warning_errno(r, "Cannot set ListenBacklog = %u on %s (it keeps its backlog): %m",
+                                  (unsigned) c->listen_backlog, name);
+        else if (r > 0)
+                log_notice("ListenBacklog = %u does not apply to the sockets systemd passes: %s has %u (its "
+                           "unit's Backlog=)%s",
+                           (unsigned) c->listen_backlog, name, theirs, r > 1 ? ", and others differ too" : "");
+}
+
+/* The supervisor's own error log is the [Server] ErrorLog of the newest generation: the one a
+ * reload is starting, else the serving one. Its processes inherit it when they are forked. */
+static const char *error_log_of(const SupGeneration *sg) {
+        return sg && sg->config->site.error_log ? sg->config->site.error_log : "stderr";
+}
+
+static const char *supervisor_error_log(const Supervisor *s) {
+        return error_log_of(s->pending ? s->pending : s->current);
+}
+
+/* A reload that names another ErrorLog opens it before the new generation forks anything, so that
+ * its workers and CGI launchers inherit it. log_open() keeps the old file when the new one cannot
+ * be opened: then the reload is refused, with the reason in errors. */
+static int supervisor_move_error_log(const char *from, const char *to, const char *file, ConfErrors *errors) {
+        int r;
+
+        if (strcmp(from, to) == 0)
+                return 0;
+        log_notice("reload: the error log moves to %s", to);
+        r = log_open(to);
+        if (r < 0) {
+                conf_errors_add(errors, file, 0, "ErrorLog %s: cannot open it: %s (the error log stays %s)", to,
+                                strerror(-r), from);
+                return r;
+        }
+        log_notice("reload: the error log moved here from %s", from);
+        return 0;
+}
+
+/* A reload that moved the error log did not happen after all: back to the serving generation's. */
+static void supervisor_restore_error_log(Supervisor *s, const char *moved_to) {
+        const char *target = error_log_of(s->current);
+        int r;
+
+        if (strcmp(moved_to, target) == 0)
+                return;
+        log_notice("reload failed: the error log returns to %s", target);
+        r = log_open(target);
+        if (r < 0)
+                log_error_errno(r, "Cannot reopen the error log %s, staying with %s: %m", target, moved_to);
+        else
+                log_notice("the error log is back from %s, where the failed reload logged why", moved_to);
+}
+
 /* ---- reload --------------------------------------------------------------------------------- */
 
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why) {
@@ -93,8 +154,9 @@ static void supervisor_set_reload_result(Supervisor *s, const char *result) {
 static void supervisor_abandon_reload(Supervisor *s, const char *why) {
         SupGeneration *sg = s->pending;
 
-        log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
         s->pending = NULL;
+        supervisor_restore_error_log(s, error_log_of(sg));
+        log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
         generation_stop_all(sg, false);
         /* Its workers are reaped through the draining list. */
         sg->drain_deadline = 0;
@@ -173,6 +235,7 @@ static void supervisor_commit_reload(Supervisor *s) {
 
         s->current = s->pending;
         s->pending = NULL;
+        supervisor_apply_backlog(s, s->current->config);
         old->drain_deadline = now + s->current->config->graceful_reload_timeout;
         generation_settle_kept_pools(s, old, s->current);
         generation_drain(old, true);
@@ -208,6 +271,10 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         r = config_load(s->opts->config_file, &s->opts->load, &c, &errors, &warnings);
         if (r >= 0)
                 r = config_check_reload(s->current->config, c, &errors);
+        if (r >= 0)
+                r = supervisor_move_error_log(supervisor_error_log(s),
+                                              c->site.error_log ? c->site.error_log : "stderr", c->main_file,
+                                              &errors);
         for (size_t i = 0; i < warnings.n; i++)
                 log_warning("%s", warnings.msgs[i]);
         if (r < 0) {
@@ -232,6 +299,8 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         conf_errors_done(&warnings);
 
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
+        /* generation_new() frees c when it fails: what it opened as the error log, kept. */
+        _cleanup_free_ char *c_error_log = strdup(c->site.error_log ? c->site.error_log : "stderr");
         r = generation_new(s, c, &s->pending);
         if (r >= 0) {
                 site_failure_settle(s->pending);
@@ -244,6 +313,7 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
                 }
         } else {
                 s->pending = NULL;
+                supervisor_restore_error_log(s, c_error_log ? c_error_log : "");
                 sd_notify(false, "READY=1");
                 supervisor_set_reload_result(s, "reload failed: the new generation could not be built");
                 return r;
@@ -294,7 +364,8 @@ void supervisor_graceful_stop(Supervisor *s) {
 }
 
 int supervisor_reopen_logs(Supervisor *s) {
-        const char *target = s->current ? s->current->config->site.error_log : "stderr";
+        /* While a reload starts, the new generation's: the supervisor writes there already. */
+        const char *target = supervisor_error_log(s);
         int r = log_open(target), k;
         if (r < 0)
                 log_error_errno(r, "Cannot reopen the error log %s: %m", target);
@@ -568,6 +639,7 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
         if (r < 0)
                 goto out;
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
+        supervisor_apply_backlog(&s, s.current->config);
         /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
         r = privileges_drop_bind();
         if (r < 0) {
