@@ -387,7 +387,7 @@ void conn_request_aborted(HttpConn *c, usec_t now) {
                 /* What went out of out[] past the head, and of the body after it. */
                 rq->body_bytes = rq->sent > rq->head_out ? MIN(rq->sent - rq->head_out, rq->body_bytes) : 0;
         rq->keep_alive = false;
-        conn_handler_end(rq, NULL);
+        conn_handler_end(rq, NULL); /* one that answered with a response (static) ends without a result */
         conn_log_access(c, now, 'X');
         if (c->obs && c->obs->request_done)
                 c->obs->request_done(c->obs_userdata, c->site ? c->site->name : "", rq->method, rq->resp.status,
