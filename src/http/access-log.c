@@ -26,6 +26,9 @@ typedef enum ItemType {
         ITEM_STATUS,        /* %s %>s %<s */
         ITEM_BYTES_CLF,     /* %b */
         ITEM_BYTES,         /* %B */
+        ITEM_BYTES_OUT,     /* %O (mod_logio) */
+        ITEM_BYTES_IN,      /* %I (mod_logio) */
+        ITEM_CONN_STATUS,   /* %X */
         ITEM_DURATION_USEC, /* %D %{us}T */
         ITEM_DURATION_MSEC, /* %{ms}T */
         ITEM_DURATION_SEC,  /* %T %{s}T */
@@ -177,6 +180,15 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
                 break;
         case 'B':
                 type = ITEM_BYTES;
+                break;
+        case 'O':
+                type = ITEM_BYTES_OUT;
+                break;
+        case 'I':
+                type = ITEM_BYTES_IN;
+                break;
+        case 'X':
+                type = ITEM_CONN_STATUS;
                 break;
         case 'D':
                 type = ITEM_DURATION_USEC;
@@ -473,6 +485,15 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                         break;
                 case ITEM_BYTES:
                         out_u64(&o, e->bytes);
+                        break;
+                case ITEM_BYTES_OUT:
+                        out_u64(&o, e->bytes_out);
+                        break;
+                case ITEM_BYTES_IN:
+                        out_u64(&o, e->bytes_in);
+                        break;
+                case ITEM_CONN_STATUS:
+                        out_put(&o, e->conn_status ? &e->conn_status : "-", 1);
                         break;
                 case ITEM_DURATION_USEC:
                         out_u64(&o, e->duration);

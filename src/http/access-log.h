@@ -36,6 +36,11 @@ typedef struct AccessLogEntry {
         const char *vhost;   /* %v: the ServerName of the site that answered */
         int status;          /* %s %>s */
         uint64_t bytes;      /* %b %B: body bytes sent (0 for HEAD and bodiless statuses) */
+        uint64_t bytes_out;  /* %O: bytes written to the transport for this response, head included */
+        uint64_t bytes_in;   /* %I: bytes read for this request: request line, header fields, body */
+        /* %X: how the connection stood when the response ended: 'X' aborted before it was complete,
+         * '+' kept alive for another request, '-' closed after it ('\0' logs as '-') */
+        char conn_status;
         AccessLogText request_line; /* %r: without its CRLF */
         AccessLogText method;       /* %m */
         AccessLogText protocol;     /* %H: "HTTP/1.1" */
@@ -50,8 +55,8 @@ typedef struct AccessLogEntry {
 
 typedef struct AccessLogFormat AccessLogFormat;
 
-/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %r %s %>s %b %B %D
- * %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %% and the
+/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %r %s %>s %b %B %O %I
+ * %X %D %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %% and the
  * escapes \n \t \r \\ in literal text. A spec in double quotes (as in Apache's configuration) is
  * unquoted first. On error returns -EINVAL and sets *ret_error (malloc'd) to a sentence; -ENOMEM. */
 int access_log_format_compile(const char *spec, AccessLogFormat **ret, char **ret_error);

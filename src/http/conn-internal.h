@@ -94,6 +94,13 @@ typedef struct ConnRequest {
         bool send_body;
         bool linger; /* the client may still be sending: lingering close */
         uint64_t body_bytes;
+        /* The access log's %O and %I, counted where the bytes pass, without asking the kernel:
+         * everything written to the transport for this request (100 Continue, head, body, a
+         * handler's framed output), and the raw body bytes taken from in[] (the head is head_len). */
+        uint64_t wire_out;
+        uint64_t wire_in_body;
+        size_t head_out; /* bytes of out[] that are the response head, not body */
+        bool logged;     /* its access log line is written: once, however the request ends */
         char method[16];
 
         char in_inline[IN_BUFFER_INITIAL];
@@ -118,6 +125,7 @@ struct HttpConn {
         bool draining;
         bool shut_down;
         uint32_t lingered; /* bytes drained by the lingering close */
+        usec_t now;        /* of the last call in, for a request logged when the connection is freed */
         HttpConnInfo info;
 };
 
@@ -144,6 +152,10 @@ void conn_on_body_end(HttpConn *c, usec_t now);
 
 /* The answer is out: the access log, the observer, and the request's end. */
 void conn_request_logged(HttpConn *c, usec_t now);
+/* The connection ends with a response under way (written in part, or a handler still producing
+ * it): the access log gets its line once, with the status and the bytes that went out and %X 'X'.
+ * Nothing when no response was under way or its line is written. */
+void conn_request_aborted(HttpConn *c, usec_t now);
 
 /* ---- http1.c -------------------------------------------------------------------------------- */
 

@@ -103,7 +103,9 @@ void conn_request_reset(HttpConn *c, ConnRequest *rq) {
         rq->mem_body = NULL;
         rq->file_left = 0;
         rq->keep_alive = rq->send_body = rq->linger = false;
-        rq->body_bytes = 0;
+        rq->body_bytes = rq->wire_out = rq->wire_in_body = 0;
+        rq->head_out = 0;
+        rq->logged = false;
         rq->method[0] = 0;
 }
 
@@ -186,6 +188,8 @@ HttpConn *http_conn_new(const HttpServer *server, const HttpIo *io, void *io_ctx
 HttpConn *http_conn_free(HttpConn *c) {
         if (!c)
                 return NULL;
+        /* A worker that stops (or drops the connection) with a response under way. */
+        conn_request_aborted(c, c->now);
         conn_request_put(c->rq);
         free(c);
         return NULL;
@@ -333,25 +337,61 @@ void conn_on_body_end(HttpConn *c, usec_t now) {
         conn_set_phase(c, HTTP_PHASE_WRITE);
 }
 
+/* The access log's line for the request, once. */
+static void conn_log_access(HttpConn *c, usec_t now, char conn_status) {
+        ConnRequest *rq = c->rq;
+
+        if (rq->logged)
+                return;
+        rq->logged = true;
+        if (!http_server_site_logs(c->server, c->site))
+                return;
+        rq->req.buf = rq->in;
+        rq->req.site = c->site;
+        HttpAccessFields f = {
+                .request = &rq->req,
+                .buf_len = MIN((size_t) rq->head.head_len, rq->in_len),
+                .head_parsed = !(rq->method[0] == '-' && rq->method[1] == 0),
+                .status = rq->resp.status,
+                .body_bytes = rq->body_bytes,
+                .bytes_out = rq->wire_out,
+                .bytes_in = (uint64_t) rq->head.head_len + rq->wire_in_body,
+                .conn_status = conn_status,
+                .response = &rq->resp,
+                .duration = now > c->head_started ? now - c->head_started : 0,
+        };
+        http_request_log_access(&f);
+}
+
 void conn_request_logged(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
 
         conn_handler_end(rq, NULL);
-        if (http_server_site_logs(c->server, c->site)) {
-                rq->req.buf = rq->in;
-                rq->req.site = c->site;
-                HttpAccessFields f = {
-                        .request = &rq->req,
-                        .buf_len = MIN((size_t) rq->head.head_len, rq->in_len),
-                        .head_parsed = !(rq->method[0] == '-' && rq->method[1] == 0),
-                        .status = rq->resp.status,
-                        .body_bytes = rq->body_bytes,
-                        .response = &rq->resp,
-                        .duration = now > c->head_started ? now - c->head_started : 0,
-                };
-                http_request_log_access(&f);
-        }
+        conn_log_access(c, now, rq->keep_alive ? '+' : '-');
         http1_finish_request(c, now);
+}
+
+void conn_request_aborted(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        if (!rq || rq->logged || (c->state != CONN_WRITE && c->state != CONN_HANDLER))
+                return;
+        if (c->state == CONN_HANDLER) {
+                /* The handler counted the body it framed; what is still in hout never went out. */
+                HttpHandlerResult res = { .status = rq->resp.status };
+                conn_handler_end(rq, &res);
+                if (res.status > 0)
+                        rq->resp.status = res.status;
+                rq->body_bytes = res.body_bytes > rq->hout.len ? res.body_bytes - rq->hout.len : 0;
+        } else
+                /* What went out of out[] past the head, and of the body after it. */
+                rq->body_bytes = rq->sent > rq->head_out ? MIN(rq->sent - rq->head_out, rq->body_bytes) : 0;
+        rq->keep_alive = false;
+        conn_handler_end(rq, NULL); /* one that answered with a response (static) ends without a result */
+        conn_log_access(c, now, 'X');
+        if (c->obs && c->obs->request_done)
+                c->obs->request_done(c->obs_userdata, c->site ? c->site->name : "", rq->method, rq->resp.status,
+                                     rq->body_bytes, now > c->head_started ? now - c->head_started : 0);
 }
 
 /* The handler's own response is out (or cut short): log it and go on with the connection. */
@@ -410,6 +450,7 @@ static ConnStep conn_handler_step(HttpConn *c, usec_t now) {
 }
 
 HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
+        c->now = now;
         for (;;) {
                 ConnStep step;
 
@@ -447,6 +488,8 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
                         return HTTP_CONN_WANT_FD_WRITE;
                 case STEP_DONE:
                 default:
+                        /* A write failed (EPIPE, ECONNRESET), the file shrank, the client went. */
+                        conn_request_aborted(c, now);
                         c->state = CONN_CLOSED;
                         conn_set_phase(c, HTTP_PHASE_CLOSED);
                         return HTTP_CONN_DONE;
@@ -455,6 +498,7 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
 }
 
 HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
+        c->now = now;
         switch (c->state) {
         case CONN_READ_HEAD:
                 if (c->phase == HTTP_PHASE_READ && c->rq && c->rq->in_len > 0) {
@@ -501,6 +545,8 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
         default:
                 break;
         }
+        /* TimeOut, MinSendRate or the handler's own deadline cut the response short. */
+        conn_request_aborted(c, now);
         c->state = CONN_CLOSED;
         conn_set_phase(c, HTTP_PHASE_CLOSED);
         return HTTP_CONN_DONE;

@@ -92,7 +92,7 @@ static void http1_prepare_response(HttpConn *c, bool head_only, usec_t now_real)
         /* The handler's lines are bounded (HTTP_RESPONSE_HEADERS_MAX) and out[] has room for them and
          * ours in front of the largest body a handler may copy into its tail. */
         assert(http_head_fits(&w));
-        rq->out_len = w.len;
+        rq->out_len = rq->head_out = w.len;
 
         rq->send_body = !head_only && !http_status_has_no_body(r->status);
         rq->body_bytes = rq->send_body ? length : 0;
@@ -175,6 +175,7 @@ int http1_send_output(HttpConn *c, HttpOutput *o, usec_t now, ConnStep *ret_step
                 size_t done = (size_t) k;
                 int first = 0;
                 o->len -= done;
+                c->rq->wire_out += done;
                 while (first < o->n_iov && done >= o->iov[first].iov_len)
                         done -= o->iov[first++].iov_len;
                 if (first < o->n_iov) {
@@ -211,6 +212,7 @@ ConnStep http1_write(HttpConn *c, usec_t now) {
                 rq->out_sent += head_part;
                 rq->mem_sent += done - head_part;
                 rq->sent += done;
+                rq->wire_out += done;
                 http1_write_progress(c, now);
         }
 
@@ -240,6 +242,7 @@ ConnStep http1_write(HttpConn *c, usec_t now) {
                         return STEP_DONE;
                 rq->file_left -= (uint64_t) k;
                 rq->sent += (uint64_t) k;
+                rq->wire_out += (uint64_t) k;
                 http1_write_progress(c, now);
         }
 
@@ -462,6 +465,7 @@ static int http1_take_buffered(HttpConn *c) {
                 if (k < 0)
                         return k;
                 http1_cut_input(rq, base, n);
+                rq->wire_in_body += n;
                 rq->body_left -= n;
                 rq->body_discarded += n;
                 return rq->body_left == 0;
@@ -477,6 +481,7 @@ static int http1_take_buffered(HttpConn *c) {
         if (k < 0)
                 return k;
         http1_cut_input(rq, base, consumed);
+        rq->wire_in_body += consumed;
         rq->body_discarded += data;
         if (r < 0)
                 return -400;
@@ -501,6 +506,7 @@ ConnStep http1_read_body(HttpConn *c, usec_t now) {
                         return STEP_DONE;
                 rq->cont += k;
                 rq->cont_len -= (size_t) k;
+                rq->wire_out += (uint64_t) k;
         }
         for (;;) {
                 int r = http1_take_buffered(c);

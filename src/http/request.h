@@ -77,6 +77,9 @@ typedef struct HttpAccessFields {
         bool head_parsed;           /* false: a rejected head, whose request line is all that is known */
         int status;
         uint64_t body_bytes;
+        uint64_t bytes_out;   /* written to the transport for it, head included (%O) */
+        uint64_t bytes_in;    /* read for it: head and body as received (%I) */
+        char conn_status;     /* %X: 'X' aborted, '+' kept alive, '-' closed */
         const HttpResponse *response; /* the handler's header lines (%{…}o); may be NULL */
         usec_t duration;
 } HttpAccessFields;

@@ -5,6 +5,7 @@
  * a whole connection. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -160,6 +161,20 @@ Test(access_log, bytes_dash_for_zero) {
         assert_line("%s %>s %b %B", &e, "304 304 - 0");
         e.bytes = 7;
         assert_line("%b %B", &e, "7 7");
+}
+
+Test(access_log, logio_bytes_and_connection_status) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        e.bytes_out = 2597;
+        e.bytes_in = 97;
+        e.conn_status = 'X';
+        assert_line("%O %I %X %b", &e, "2597 97 X 2326");
+        e.conn_status = '+';
+        assert_line("%X", &e, "+");
+        e.conn_status = 0;
+        e.bytes_out = e.bytes_in = 0;
+        assert_line("%X %O %I", &e, "- 0 0");
 }
 
 Test(access_log, durations_and_ports) {
@@ -680,6 +695,165 @@ Test(access_log, requests_through_a_connection) {
         /* A rejected head is logged with its raw, escaped request line. */
         const char *want3 = "main.test 192.0.2.7 \"GET /bad\\x01 HTTP/1.1\" 400 ";
         cr_assert(strncmp(l3, want3, strlen(want3)) == 0, "%s", got);
+        free(got);
+        server_done(s);
+}
+
+static ssize_t mem_read_through(void *ctx, void *buf, size_t n) {
+        return memory_io.read(ctx, buf, n);
+}
+
+static int mem_shutdown_through(void *ctx) {
+        return memory_io.shutdown(ctx);
+}
+
+/* A transport whose peer goes away: once write_budget bytes are taken, writes fail with EPIPE
+ * (fail) or wait for ever (!fail: a client that stopped reading). */
+static bool peer_gone;
+
+static ssize_t gone_writev(void *ctx, const struct iovec *iov, int n) {
+        MemoryIo *m = ctx;
+        if (peer_gone && m->write_budget == 0)
+                return -EPIPE;
+        return memory_io.writev(ctx, iov, n);
+}
+
+static const HttpIo gone_io = {
+        .read = mem_read_through,
+        .writev = gone_writev,
+        .shutdown = mem_shutdown_through,
+};
+
+/* A server whose site logs format to conn.log in dir, and a file of size bytes called big.bin. */
+static HttpServer *server_logging(const char *format, size_t size) {
+        char words[600], file[512];
+
+        path_in_dir(file, sizeof(file), "big.bin");
+        FILE *fp = fopen(file, "we");
+        cr_assert_not_null(fp);
+        for (size_t i = 0; i < size; i++)
+                fputc('a' + (int) (i % 26), fp);
+        fclose(fp);
+        snprintf(words, sizeof(words), "%s/conn.log %s", dir, format);
+        HttpServer *s = server_with_logs(words, words);
+        cr_assert_eq(http_server_open_logs(s), 0);
+        return s;
+}
+
+static char *logged_lines(HttpServer *s, size_t *ret_n) {
+        char path[512];
+        size_t len, n = 0;
+
+        cr_assert_eq(http_server_flush_logs(s, USEC_INFINITY), 0);
+        path_in_dir(path, sizeof(path), "conn.log");
+        char *got = slurp(path, &len);
+        for (size_t i = 0; i < len; i++)
+                n += got[i] == '\n';
+        *ret_n = n;
+        return got;
+}
+
+static size_t head_length(const MemoryIo *m) {
+        const char *end = memmem(m->out, m->out_len, "\r\n\r\n", 4);
+        cr_assert_not_null(end, "no response head was written");
+        return (size_t) (end + 4 - m->out);
+}
+
+Test(access_log, response_cut_by_a_write_error_is_logged_once) {
+        HttpServer *s = server_logging("%>s %b %B %O %I %X", 100000);
+        const char *req = "GET /big.bin HTTP/1.1\r\nHost: main.test\r\n\r\n";
+        MemoryIo m;
+        char want[128];
+        size_t n;
+
+        memory_io_init(&m, req, strlen(req), 0);
+        m.budgeted = true;
+        m.write_budget = 5000;
+        peer_gone = true;
+        HttpConn *c = http_conn_new(s, &gone_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_DONE);
+        /* The connection is done; freeing it must not log the request again. */
+        http_conn_free(c);
+        size_t head = head_length(&m);
+        cr_assert_eq(m.out_len, 5000);
+        memory_io_done(&m);
+
+        char *got = logged_lines(s, &n);
+        cr_assert_eq(n, 1, "one line, not %zu: %s", n, got);
+        snprintf(want, sizeof(want), "200 %zu %zu 5000 %zu X\n", 5000 - head, 5000 - head, strlen(req));
+        cr_assert_str_eq(got, want);
+        free(got);
+        server_done(s);
+}
+
+Test(access_log, response_cut_by_timeout_or_worker_stop_is_logged) {
+        HttpServer *s = server_logging("%>s %b %O %X", 100000);
+        const char *req = "GET /big.bin HTTP/1.1\r\nHost: main.test\r\n\r\n";
+        MemoryIo m;
+        char want[128];
+        size_t n;
+
+        /* TimeOut: the client stopped taking the response. */
+        memory_io_init(&m, req, strlen(req), 0);
+        m.budgeted = true;
+        m.write_budget = 3000;
+        peer_gone = false;
+        HttpConn *c = http_conn_new(s, &gone_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_WRITE);
+        cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), HTTP_CONN_DONE);
+        http_conn_free(c);
+        size_t head = head_length(&m);
+        memory_io_done(&m);
+
+        /* A worker that stops with the response under way frees the connection. */
+        memory_io_init(&m, req, strlen(req), 0);
+        m.budgeted = true;
+        m.write_budget = 4000;
+        c = http_conn_new(s, &gone_io, &m, NULL, 1000);
+        cr_assert_eq(memory_io_run(c, &m), HTTP_CONN_WANT_WRITE);
+        http_conn_free(c);
+        memory_io_done(&m);
+
+        char *got = logged_lines(s, &n);
+        cr_assert_eq(n, 2, "%s", got);
+        snprintf(want, sizeof(want), "200 %zu 3000 X\n200 %zu 4000 X\n", 3000 - head, 4000 - head);
+        cr_assert_str_eq(got, want);
+        free(got);
+        server_done(s);
+}
+
+Test(access_log, bytes_in_and_out_of_complete_requests) {
+        HttpServer *s = server_logging("%m %>s %b %O %I %X", 10);
+        /* A refused POST whose body is read and dropped, then a GET on the same connection, then one
+         * that closes it. */
+        const char *post = "POST /big.bin HTTP/1.1\r\nHost: main.test\r\nContent-Length: 5\r\n\r\nhello";
+        const char *get = "GET /big.bin HTTP/1.1\r\nHost: main.test\r\n\r\n";
+        const char *last = "GET /big.bin HTTP/1.1\r\nHost: main.test\r\nConnection: close\r\n\r\n";
+        char req[512], want[256];
+        MemoryIo m;
+        size_t n;
+
+        snprintf(req, sizeof(req), "%s%s%s", post, get, last);
+        memory_io_init(&m, req, strlen(req), 7);
+        HttpConn *c = http_conn_new(s, &memory_io, &m, NULL, 1000);
+        memory_io_run(c, &m);
+        http_conn_free(c);
+
+        /* What each response put on the wire: split the output at its status lines. */
+        const char *r2 = memmem(m.out + 1, m.out_len - 1, "HTTP/1.1 200", 12);
+        cr_assert_not_null(r2);
+        const char *r3 = memmem(r2 + 1, (size_t) (m.out + m.out_len - r2 - 1), "HTTP/1.1 200", 12);
+        cr_assert_not_null(r3);
+        size_t out1 = (size_t) (r2 - m.out), out2 = (size_t) (r3 - r2), out3 = (size_t) (m.out + m.out_len - r3);
+        const char *b1 = memmem(m.out, out1, "\r\n\r\n", 4);
+        cr_assert_not_null(b1);
+        size_t body1 = out1 - (size_t) (b1 + 4 - m.out);
+        memory_io_done(&m);
+
+        char *got = logged_lines(s, &n);
+        snprintf(want, sizeof(want), "POST 405 %zu %zu %zu +\nGET 200 10 %zu %zu +\nGET 200 10 %zu %zu -\n", body1,
+                 out1, strlen(post), out2, strlen(get), out3, strlen(last));
+        cr_assert_str_eq(got, want);
         free(got);
         server_done(s);
 }

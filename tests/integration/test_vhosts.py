@@ -4,12 +4,15 @@
 Name-based virtual hosts: the Host field picks the site (case-insensitive, port ignored, *.wildcard
 aliases), an unknown Host gets the main server, and the choice is made per request, not per
 connection. Ranges: 206 with the exact bytes (through sendfile for a large file), multipart, 416.
-The access log: combined lines for every request, none lost at a graceful stop.
+The access log: combined lines for every request, none lost at a graceful stop, and a line for a
+response the client aborted (a static file, a CGI program's chunked reply) with the bytes that went out.
 """
 import datetime
 import os
 import re
 import signal
+import socket
+import struct
 import time
 import unittest
 
@@ -248,6 +251,85 @@ class AccessLogTest(unittest.TestCase):
             # %t is local time with its offset: the same instant as now, give or take
             t = datetime.datetime.strptime(get[1], "%d/%b/%Y:%H:%M:%S %z").timestamp()
             self.assertLess(abs(t - time.time()), 120)
+        finally:
+            srv.stop()
+
+    def wait_log_line(self, path, needle, timeout=15):
+        """The access log buffers lines for up to a second in each worker: poll for the line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    lines = [line for line in f.read().splitlines() if needle in line]
+                if lines:
+                    return lines
+            time.sleep(0.1)
+        self.fail(f"no access log line for {needle} in {timeout} s")
+
+    def read_part_and_close(self, port, path, want=256 * 1024, reset=False):
+        """A client that reads the start of a response and goes away: close() with unread data (or
+        SO_LINGER 0) resets the connection, so the server's next write fails."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", port))
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        got = b""
+        while len(got) < want:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        if reset:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        return got
+
+    def test_aborted_responses_are_logged_with_the_bytes_sent(self):
+        size = 256 * 1024 * 1024  # far more than the socket buffers hold
+        srv = Server(start=False)
+        try:
+            log = os.path.join(srv.dir, "access.log")
+            cgi_dir = os.path.join(srv.dir, "cgi")
+            os.mkdir(cgi_dir, 0o755)
+            script = os.path.join(cgi_dir, "stream.sh")
+            with open(script, "w") as f:
+                # No Content-Length: an HTTP/1.1 client gets it chunked.
+                f.write("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                        f"exec head -c {size} /dev/zero\n")
+            os.chmod(script, 0o755)
+            with open(os.path.join(srv.root, "huge.bin"), "wb") as f:
+                f.truncate(size)
+            os.chmod(os.path.join(srv.root, "huge.bin"), 0o644)
+            with open(srv.conf) as f:
+                conf = f.read()
+            conf = conf.replace("[Server]\n", f"[Server]\nCustomLog = {log} %U%q %>s %b %O %X\n"
+                                f"ScriptAlias = /cgi-bin/ {cgi_dir}/\n", 1)
+            with open(srv.conf, "w") as f:
+                f.write(conf)
+            srv.start()
+
+            got = self.read_part_and_close(srv.port, "/huge.bin")
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+            got = self.read_part_and_close(srv.port, "/cgi-bin/stream.sh", reset=True)
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+            self.assertIn(b"transfer-encoding: chunked", got[:1000].lower())
+
+            for path in ("/huge.bin", "/cgi-bin/stream.sh"):
+                lines = self.wait_log_line(log, path)
+                self.assertEqual(len(lines), 1, lines)
+                url, status, body, out, conn = lines[0].split()
+                self.assertEqual((url, status, conn), (path, "200", "X"), lines[0])
+                self.assertGreater(int(body), 0, lines[0])
+                self.assertLess(int(body), size, lines[0])
+                self.assertGreater(int(out), int(body), "%O counts the head too")
+            # Complete responses: '+' kept alive, '-' closed after it.
+            with srv.connect() as s:
+                s.sendall(b"GET /index.html?kept HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                self.assertEqual(read_response(s).status, 200)
+            self.assertEqual(srv.get("/index.html?closed").status, 200)
+            self.assertTrue(self.wait_log_line(log, "/index.html?kept ")[0].endswith(" +"))
+            self.assertTrue(self.wait_log_line(log, "/index.html?closed ")[0].endswith(" -"))
         finally:
             srv.stop()
 
