@@ -65,7 +65,8 @@ void log_set_tag(const char *tag) {
 
 void log_set_journal_sender(int (*send)(const struct iovec *iov, size_t n)) {
         log_journal_sender = send;
-        log_journal_checked = false; /* decide again with the new sender */
+        if (!log_to_file)
+                log_journal_checked = false; /* decide again with the new sender */
 }
 
 void log_set_clock(usec_t (*now)(void)) {
