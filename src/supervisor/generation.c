@@ -26,6 +26,7 @@
 #include "supervisor/generation-status.h"
 #include "mpm/log-channel.h"
 #include "shared/log.h"
+#include "shared/message-ids.h"
 #include "mpm/maintain.h"
 #include "mpm/sandbox.h"
 #include "http/server-logs.h"
@@ -149,10 +150,15 @@ static int on_child_exit(sd_event_source *src, const siginfo_t *si, void *userda
         else if (si->si_code == CLD_EXITED && spawn_is_fatal_exit(si->si_status))
                 log_error("generation %u: worker %u (pid %d) could not start (see above)", g->number, slot,
                           (int) si->si_pid);
-        else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL)
-                log_warning("generation %u: worker %u (pid %d) %s %d%s", g->number, slot, (int) si->si_pid,
-                            si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
-                            si->si_status, g->draining || sg->sup->stopping ? "" : "; replacing it");
+        else if (!asked || si->si_code != CLD_KILLED || si->si_status != SIGKILL) {
+                /* perchild: a site's pool is "pool NAME"; "pool [Server]" is the main server's. */
+                const char *vhost = strncmp(p->role, "pool ", 5) == 0 && p->role[5] != '[' ? p->role + 5 : NULL;
+                log_warning_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_WORKER_CRASHED, .generation = g->number,
+                                              .vhost = vhost),
+                                   "generation %u: worker %u (pid %d) %s %d%s", g->number, slot, (int) si->si_pid,
+                                   si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+                                   si->si_status, g->draining || sg->sup->stopping ? "" : "; replacing it");
+        }
         if (failed_start) {
                 p->start_failures++;
                 p->spawn_not_before = now + spawn_backoff_usec(p->start_failures);

@@ -18,6 +18,7 @@
 #include "supervisor/generation-status.h"
 #include "supervisor/listeners.h"
 #include "shared/log.h"
+#include "shared/message-ids.h"
 #include "mpm/maintain.h"
 #include "supervisor/privileges.h"
 #include "http/server-logs.h"
@@ -57,8 +58,9 @@ static void supervisor_send_ready(Supervisor *s) {
                 return;
         s->ready_sent = true;
         sd_notify(false, "READY=1");
-        log_info("generation %u ready: MPM %s, %u worker processes accepting", s->current->g.number,
-                 s->current->g.ops->name, generation_count(s->current, PROCESS_RUNNING));
+        log_info_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_STARTED, .generation = s->current->g.number),
+                        "generation %u ready: MPM %s, %u worker processes accepting", s->current->g.number,
+                        s->current->g.ops->name, generation_count(s->current, PROCESS_RUNNING));
         supervisor_update_status(s);
 }
 
@@ -241,8 +243,9 @@ static void supervisor_commit_reload(Supervisor *s) {
         generation_drain(old, true);
         old->next = s->draining;
         s->draining = old;
-        log_notice("reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
-                   old->g.number);
+        log_notice_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_RELOAD_DONE, .generation = s->current->g.number),
+                          "reload: generation %u serves, generation %u finishes its requests", s->current->g.number,
+                          old->g.number);
         sd_notify(false, "READY=1");
         _cleanup_free_ char *failed = site_failure_describe(s, "; ");
         if (failed) {
@@ -276,12 +279,13 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
                                               c->site.error_log ? c->site.error_log : "stderr", c->main_file,
                                               &errors);
         for (size_t i = 0; i < warnings.n; i++)
-                log_warning("%s", warnings.msgs[i]);
+                log_warning_fields(LOG_FIELDS(.unlimited = true), "%s", warnings.msgs[i]);
         if (r < 0) {
                 for (size_t i = 0; i < errors.n; i++)
                         log_error("%s", errors.msgs[i]);
-                log_error("reload refused: %zu error%s; generation %u keeps serving unchanged", errors.n,
-                          errors.n == 1 ? "" : "s", s->current->g.number);
+                log_error_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_RELOAD_REFUSED, .generation = s->current->g.number),
+                                 "reload refused: %zu error%s; generation %u keeps serving unchanged", errors.n,
+                                 errors.n == 1 ? "" : "s", s->current->g.number);
                 char *why = NULL;
                 if (asprintf(&why, "reload failed: %s", errors.n > 0 ? errors.msgs[0] : "error") >= 0) {
                         supervisor_set_reload_result(s, why);
@@ -325,7 +329,9 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
 /* ---- signals and the tick ------------------------------------------------------------------- */
 
 void supervisor_hard_stop(Supervisor *s) {
-        log_notice("stopping now: killing every worker");
+        log_notice_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_STOPPING,
+                                     .generation = s->current ? s->current->g.number : 0),
+                          "stopping now: killing every worker");
         if (s->pending) {
                 generation_stop_all(s->pending, false);
                 generation_cgi_finish(s->pending, true);
@@ -351,8 +357,10 @@ void supervisor_graceful_stop(Supervisor *s) {
         }
         s->stopping = true;
         sd_notify(false, "STOPPING=1");
-        log_notice("graceful stop: letting workers finish (at most %llu s)",
-                   (unsigned long long) (timeout / USEC_PER_SEC));
+        log_notice_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_STOPPING,
+                                     .generation = s->current ? s->current->g.number : 0),
+                          "graceful stop: letting workers finish (at most %llu s)",
+                          (unsigned long long) (timeout / USEC_PER_SEC));
         s->stop_deadline = now_usec(CLOCK_MONOTONIC) + timeout;
         if (s->pending)
                 generation_stop_all(s->pending, false);

@@ -355,6 +355,35 @@ for p, needle in want.items():
 if any(m.startswith("<") for v in prio.values() for m in v):
     sys.exit("a message kept its <N> prefix: JOURNAL_STREAM was not honoured")
 EOF
+# Native entries (sd_journal_sendv): the reloads above are found by their MESSAGE_ID, with the call
+# site and the generation; the refused one (99-bad.conf) at PRIORITY=3. The ids are the header's.
+message_id() { sed -n "s/^#define $1 *\"\([0-9a-f]\{32\}\)\".*/\1/p" "$(dirname "$0")/../../src/shared/message-ids.h"; }
+RELOAD_DONE=$(message_id MPMD_MESSAGE_RELOAD_DONE)
+RELOAD_REFUSED=$(message_id MPMD_MESSAGE_RELOAD_REFUSED)
+[[ ${#RELOAD_DONE} == 32 && ${#RELOAD_REFUSED} == 32 ]] || fail "no message ids in src/shared/message-ids.h"
+inside journalctl --no-pager -u mpmd.service -o json "MESSAGE_ID=$RELOAD_DONE" >"$WORK/reload-done.json" ||
+        fail "journalctl MESSAGE_ID=$RELOAD_DONE"
+inside journalctl --no-pager -u mpmd.service -o json "MESSAGE_ID=$RELOAD_REFUSED" >"$WORK/reload-refused.json" ||
+        fail "journalctl MESSAGE_ID=$RELOAD_REFUSED"
+python3 - "$WORK/reload-done.json" "$WORK/reload-refused.json" <<'EOF' || fail "journal MESSAGE_IDs"
+import json, sys
+def entries(path):
+    return [json.loads(line) for line in open(path) if line.strip()]
+done, refused = entries(sys.argv[1]), entries(sys.argv[2])
+# 3 reloads under load, then the one after the bad file was removed
+if len(done) < 4:
+    sys.exit(f"MESSAGE_ID of reload done: {len(done)} entries, expected at least 4")
+for e in done:
+    if not e.get("CODE_FILE", "").endswith("supervisor.c") or not e.get("CODE_LINE") or not e.get("CODE_FUNC"):
+        sys.exit(f"reload done without its call site: {e}")
+    if e.get("SYSLOG_IDENTIFIER") != "mpmd" or e.get("PRIORITY") != "5" or not e.get("MPMD_GENERATION"):
+        sys.exit(f"reload done: {e}")
+print(f"ok   - journalctl MESSAGE_ID=<reload done>: {len(done)} entries, e.g. {done[-1]['MESSAGE']!r} "
+      f"at {done[-1]['CODE_FILE']}:{done[-1]['CODE_LINE']} ({done[-1]['CODE_FUNC']})")
+if len(refused) < 1 or any(e.get("PRIORITY") != "3" for e in refused):
+    sys.exit(f"MESSAGE_ID of reload refused: {[(e.get('PRIORITY'), e.get('MESSAGE')) for e in refused]}")
+print(f"ok   - journalctl MESSAGE_ID=<reload refused>: PRIORITY=3 {refused[0]['MESSAGE']!r}")
+EOF
 if inside journalctl --no-pager -u mpmd.service -o cat | grep -E 'killed by signal|Sandbox step'; then
         fail "a worker died under the unit's sandbox (lines above)"
 fi
