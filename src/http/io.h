@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* io.h — the transport below the engine: one non-blocking byte stream per connection. A plain
  * socket implements it today (src/mpm/socket-io.c, the event MPM's own in src/mpm/event.c), memory
- * in the tests and fuzzers (tests/http/memory-io.c); TLS is meant to be a second implementation,
- * with nothing above this interface changing.
+ * in the tests and fuzzers (tests/http/memory-io.c); TLS (src/mpm/tls-io.c) is a second one over
+ * the first, with nothing above this interface changing but what tls_info() tells.
  *
  * Contract: no call blocks. A call that cannot make progress answers which way the transport must
  * become ready before the same call is made again (with the same arguments, from the same
@@ -18,6 +18,7 @@
  * the two. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -29,6 +30,15 @@
 static inline int http_io_is_wait(ssize_t r) {
         return r == HTTP_IO_WANT_READ || r == HTTP_IO_WANT_WRITE;
 }
+
+/* What a TLS transport tells the layers above (the 421 check, CGI's HTTPS variables, the access
+ * log's %{SSL_*}x): static strings or ones that live as long as the connection. */
+typedef struct HttpTlsInfo {
+        const char *protocol; /* "TLSv1.3" */
+        const char *cipher;   /* "TLS_AES_128_GCM_SHA256" */
+        const char *sni;      /* the server name the client sent, NULL when none */
+        bool ktls;            /* the kernel does the record layer (SSL_sendfile works) */
+} HttpTlsInfo;
 
 typedef struct HttpIo {
         ssize_t (*read)(void *ctx, void *buf, size_t n);
@@ -48,4 +58,7 @@ typedef struct HttpIo {
         void (*reset)(void *ctx);
         /* The local address the connection came in on, as text (CGI's SERVER_ADDR); may be NULL. */
         int (*local_address)(void *ctx, char *buf, size_t size);
+        /* TLS: fill *ret once the handshake is done and answer true; NULL or false: a plain
+         * connection (or a handshake not finished). */
+        bool (*tls_info)(void *ctx, HttpTlsInfo *ret);
 } HttpIo;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "shared/conf-table.h"
+#include "http/tls-config.h"
 
 typedef enum ServerTokens {
         SERVER_TOKENS_PROD, /* Server: mpmd */
@@ -98,6 +99,7 @@ typedef struct HttpSiteConfig {
         HttpScriptAliases script_alias; /* ScriptAlias, parsed */
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
+        HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
 } HttpSiteConfig;
 
 extern const ConfItem http_site_directives[];

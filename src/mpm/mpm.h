@@ -35,7 +35,15 @@ typedef struct Listener {
         int fd;
         char *name;    /* "127.0.0.1:8080" or the systemd socket name */
         uint16_t port; /* its local port, looked up once (0: unknown) */
+        bool tls;      /* HTTPS: Listen = https://ADDR:PORT, or systemd's "https" / "vhost-https:NAME" */
 } Listener;
+
+/* Is a Listen value or a listener's name TLS: "https://ADDR:PORT", or the systemd socket names "https"
+ * and "vhost-https:NAME" (mpmd-vhost-https@NAME.socket)? The one rule: the supervisor marks its
+ * Listener.tls by it, and the certificate store (tls-store.h) and the configuration check know the
+ * TLS listeners of a configuration from its Listen values alone. */
+#define LISTEN_HTTPS_PREFIX "https://"
+bool listener_name_is_tls(const char *name);
 
 /* What a worker process is given. Everything here belongs to its generation. */
 typedef struct WorkerContext {
@@ -134,6 +142,9 @@ struct Generation {
         int *site_cgi_fds;       /* per site: its own User's launcher (per-user MPMs); -1: none */
         Listener *listeners;
         size_t n_listeners;
+        /* The certificates, keys and TLS settings of the sites (tls-store.h); NULL when no listener
+         * is TLS or the build has no TLS. Built before workers fork; read-only in them. */
+        struct TlsStore *tls;
         ProcessSlot *procs;
         ScoreboardProcess **boards; /* read-only mappings, one per slot, NULL when free */
         unsigned n_procs;           /* the table's size: ServerLimit */

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* tls-store.h — a generation's certificate store: one OpenSSL SSL_CTX per site that has a
+ * certificate (HttpSiteConfig.tls), with its chains and keys loaded, its protocol versions and
+ * ciphers set, ALPN (the one place the application protocol is chosen: "http/1.1" now, "h2" later)
+ * and SNI: the servername callback moves a connection to the context of the site its name selects
+ * among the sites reachable on the listener (http_server_select()'s rule), the listener's default
+ * site otherwise, or refuses it with an alert under SSLStrictSNIVHostCheck.
+ *
+ * Built by the supervisor from a loaded configuration (at `mpmd -t`, at start and at each reload),
+ * before workers fork, with the supervisor's rights (a key file, or systemd's credential, need not
+ * be readable by the workers' user); read-only afterwards: workers inherit it. Building it is the
+ * check of every certificate: a chain that does not parse, a key that does not match it, a cipher
+ * list OpenSSL does not know, a TLS listener whose default site has no certificate are errors with
+ * the file:line of the directive; expiry within 14 days, or a certificate that does not cover
+ * ServerName/ServerAlias, are warnings. A reload whose store cannot be built changes nothing.
+ *
+ * Session tickets: each site's context encrypts tickets with the keys of its own ring
+ * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. */
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include "http/site-config.h"
+#include "mpm/mpm.h"
+#include "shared/conf-table.h"
+
+typedef struct TlsStore TlsStore;
+struct TlsTicketKeys;
+
+/* A site as the store sees it: what its configuration says, nothing opened. sites[0] is the main
+ * server, the rest the [VirtualHost]s in order, as in HttpServer. */
+typedef struct TlsStoreSite {
+        const char *name;          /* the vhost's name, or the main server's ServerName */
+        const char *section;       /* "[Server]" or "[VirtualHost NAME]", for messages */
+        const HttpSiteConfig *cfg; /* ServerName, ServerAlias and tls */
+        char *const *listen;       /* the listeners only this site receives; NULL: every one */
+} TlsStoreSite;
+
+/* Build the store from the sites and the Listen values of the server (server_listen: the main
+ * server's Listen, every listener a site without a Listen of its own is reachable on). TLS
+ * listeners are those listener_name_is_tls() (mpm.h) says. Errors and warnings are added as
+ * "FILE:LINE: [Section] Key: what"; returns 0 (*ret NULL when no site has a certificate and no
+ * listener is TLS), -EINVAL (errors added) or -ENOMEM. Needs the rights that read the keys. */
+int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
+                  ConfErrors *errors, ConfErrors *warnings);
+TlsStore *tls_store_free(TlsStore *s);
+
+/* Supervisor, once per generation, before workers fork: make each site's context encrypt its
+ * tickets with its own ring of keys (a site with SSLSessionTickets Off issues none). 0 or -errno. */
+int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now);
+
+/* A new server-side SSL for a connection accepted on the listener named listener_name, set up
+ * with that listener's default context (SNI may move it to another site's), or NULL (no memory,
+ * or a listener the store does not know). */
+SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name);
+
+/* "mpmd -V": the library's version line. */
+const char *tls_library_version(void);
