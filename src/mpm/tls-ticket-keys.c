@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -153,9 +154,12 @@ typedef struct TlsTicketShared {
         TlsTicketWords u;
 } TlsTicketShared;
 
-/* A reader gives up after this many looks at a ring being written (the writer only copies some
- * 700 bytes between two counter stores, the keys being made before): the ticket is then neither
- * issued nor resumed, a full handshake. No syscall: a worker's sandbox needs none for it. */
+/* The writer only copies some 700 bytes between two counter stores (the keys are made before), so
+ * a reader that finds the ring being written spins a little; past that the writer was preempted
+ * half way, and the reader yields the CPU (sched_yield, in every sandbox profile) until it is
+ * done. After all the attempts (a supervisor stopped half way: a second or more) the reader gives
+ * up: the ticket is neither issued nor resumed, a full handshake. */
+#define RING_READ_SPINS 64u
 #define RING_READ_ATTEMPTS (1u << 20)
 
 struct TlsTicketRing {
@@ -189,6 +193,8 @@ static void ring_publish(TlsTicketShared *sh, const TlsTicketWords *next) {
 /* A whole ring as it was between two of the supervisor's writes, or false. */
 static bool ring_read(const TlsTicketShared *sh, TlsTicketWords *ret) {
         for (unsigned attempt = 0; attempt < RING_READ_ATTEMPTS; attempt++) {
+                if (attempt >= RING_READ_SPINS)
+                        (void) sched_yield();
                 uint64_t before = __atomic_load_n(&sh->seq, __ATOMIC_ACQUIRE);
                 if (before & 1)
                         continue;
