@@ -4,6 +4,7 @@
  * answer to `mpmctl reload` once the old workers stopped accepting); graceful and hard stops; the
  * reopened logs. Generations themselves are generation.c's; this file only decides between them. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "supervisor/config.h"
 #include "supervisor/control.h"
 #include "supervisor/generation-status.h"
@@ -26,6 +28,10 @@
 #include "supervisor/supervisor-state.h"
 #include "supervisor/supervisor.h"
 #include "shared/time-util.h"
+#if HAVE_TLS
+#include "mpm/tls-store.h"
+#include "mpm/tls-ticket-keys.h"
+#endif
 
 #define MAINTAIN_INTERVAL_USEC (1 * USEC_PER_SEC)
 #define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)
@@ -125,6 +131,54 @@ static void supervisor_restore_error_log(Supervisor *s, const char *moved_to) {
         else
                 log_notice("the error log is back from %s, where the failed reload logged why", moved_to);
 }
+
+/* ---- session ticket keys -------------------------------------------------------------------- */
+
+#if HAVE_TLS
+/* Right after a generation is built, before it forks: each TLS site's context encrypts its tickets
+ * with its site's ring, found by name (a vhost that stays keeps its keys: sessions made before a
+ * reload resume after it), made for a new site. */
+static int supervisor_attach_tickets(Supervisor *s, SupGeneration *sg) {
+        int r;
+
+        if (!sg->g.tls)
+                return 0;
+        tls_ticket_keys_begin_generation(s->tickets, sg->g.number);
+        r = tls_store_attach_tickets(sg->g.tls, s->tickets, now_usec(CLOCK_REALTIME));
+        if (r < 0)
+                return log_error_errno(r, "generation %u: cannot set up the session ticket keys: %m", sg->g.number);
+        s->tickets_due = 0; /* a new ring may be due before the others: the next tick asks */
+        return 0;
+}
+
+/* From the tick: a rotation is at most a second late (the shortest period is a second). */
+static void supervisor_rotate_tickets(Supervisor *s) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        if (!s->tickets)
+                return;
+        if (now >= s->tickets_due || now < s->tickets_checked)
+                s->tickets_due = tls_ticket_keys_rotate(s->tickets, now);
+        s->tickets_checked = now;
+}
+
+/* The rings of sites no live generation serves are wiped and unmapped: each generation marked the
+ * rings it uses, and generation numbers only grow. */
+static void supervisor_release_tickets(Supervisor *s) {
+        unsigned oldest = UINT_MAX;
+
+        if (!s->tickets)
+                return;
+        if (s->current)
+                oldest = MIN(oldest, s->current->g.number);
+        if (s->pending)
+                oldest = MIN(oldest, s->pending->g.number);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                oldest = MIN(oldest, g->g.number);
+        if (oldest != UINT_MAX)
+                tls_ticket_keys_release(s->tickets, oldest);
+}
+#endif
 
 /* ---- reload --------------------------------------------------------------------------------- */
 
@@ -306,6 +360,13 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         /* generation_new() frees c when it fails: what it opened as the error log, kept. */
         _cleanup_free_ char *c_error_log = strdup(c->site.error_log ? c->site.error_log : "stderr");
         r = generation_new(s, c, &s->pending);
+#if HAVE_TLS
+        if (r >= 0 && (r = supervisor_attach_tickets(s, s->pending)) < 0) {
+                s->pending->g.draining = true;
+                supervisor_abandon_reload(s, "the session ticket keys could not be set up");
+                return r;
+        }
+#endif
         if (r >= 0) {
                 site_failure_settle(s->pending);
                 s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
@@ -554,9 +615,15 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
                     generation_count(s->current, PROCESS_RUNNING) > 0)
                         supervisor_send_ready(s);
         }
-        if (!s->stopping)
+#if HAVE_TLS
+        supervisor_rotate_tickets(s);
+#endif
+        if (!s->stopping) {
                 supervisor_reap_draining(s, now);
-        else {
+#if HAVE_TLS
+                supervisor_release_tickets(s);
+#endif
+        } else {
                 /* A CGI launcher may be the last process to end, and its exit is no worker's: look
                  * once a second whether everything is gone. */
                 if (s->current)
@@ -642,10 +709,23 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 goto out;
         }
 
+#if HAVE_TLS
+        /* Before the first generation, and never again: reloads keep every site's keys. */
+        r = tls_ticket_keys_new(&s.tickets);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the session ticket keys: %m");
+                goto out;
+        }
+#endif
         r = generation_new(&s, config, &s.current);
         config = NULL; /* owned by the generation now, also on failure */
         if (r < 0)
                 goto out;
+#if HAVE_TLS
+        r = supervisor_attach_tickets(&s, s.current);
+        if (r < 0)
+                goto out;
+#endif
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
         supervisor_apply_backlog(&s, s.current->config);
         /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
@@ -713,6 +793,9 @@ out:
                 s.draining = next;
         }
         config_free(config);
+#if HAVE_TLS
+        tls_ticket_keys_free(s.tickets); /* after every generation: wipes the keys */
+#endif
         listener_set_done(&s.listeners);
         sd_event_source_unref(s.tick);
         sd_event_source_unref(s.watchdog);
