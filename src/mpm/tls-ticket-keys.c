@@ -79,7 +79,8 @@ usec_t tls_ticket_schedule_step(TlsTicketSchedule *s, usec_t now, TlsTicketStep 
                 if (!(s->used & (1u << i)))
                         continue;
                 if (t->created > now) {
-                        t->rotate_at = add_saturating(now, MIN(t->rotate_at - t->created, tls_ticket_period(t->lifetime)));
+                        t->rotate_at =
+                                add_saturating(now, MIN(t->rotate_at - t->created, tls_ticket_period(t->lifetime)));
                         t->created = now;
                 }
                 if (t->retired != USEC_INFINITY && t->retired > now)
@@ -176,6 +177,7 @@ struct TlsTicketRing {
 struct TlsTicketKeys {
         TlsTicketRing *rings;
         unsigned generation;
+        pid_t owner; /* the supervisor: the only process with the writable mappings */
 };
 
 static void ring_publish(TlsTicketShared *sh, const TlsTicketWords *next) {
@@ -259,10 +261,11 @@ static void ring_apply(TlsTicketRing *r, const TlsTicketStep *step, const TlsTic
         OPENSSL_cleanse(&next, sizeof(next));
 }
 
-static TlsTicketRing *ring_free(TlsTicketRing *r) {
+static TlsTicketRing *ring_free(TlsTicketRing *r, bool owner) {
         if (!r)
                 return NULL;
-        if (r->rw) {
+        /* A forked process has no writable mapping (MADV_DONTFORK): the address is not its. */
+        if (r->rw && owner) {
                 TlsTicketWords zero = {};
                 ring_publish(r->rw, &zero);
                 munmap(r->rw, r->size);
@@ -317,19 +320,19 @@ static int ring_new(TlsTicketKeys *k, const char *site, usec_t lifetime, usec_t 
         }
         e = ring_map(r);
         if (e < 0) {
-                ring_free(r);
+                ring_free(r, true);
                 return e;
         }
         do {
                 if (RAND_bytes(r->prefix, sizeof(r->prefix)) != 1) {
-                        ring_free(r);
+                        ring_free(r, true);
                         return -EIO;
                 }
         } while (name_in_use(k, NULL, r->prefix));
         tls_ticket_schedule_init(&r->schedule, lifetime, now, &step);
         e = key_make(r, NULL, now, &key);
         if (e < 0) {
-                ring_free(r);
+                ring_free(r, true);
                 return e;
         }
         ring_apply(r, &step, &key);
@@ -343,6 +346,7 @@ int tls_ticket_keys_new(TlsTicketKeys **ret) {
 
         if (!k)
                 return -ENOMEM;
+        k->owner = getpid();
         *ret = k;
         return 0;
 }
@@ -352,7 +356,7 @@ TlsTicketKeys *tls_ticket_keys_free(TlsTicketKeys *k) {
                 return NULL;
         while (k->rings) {
                 TlsTicketRing *next = k->rings->next;
-                ring_free(k->rings);
+                ring_free(k->rings, getpid() == k->owner);
                 k->rings = next;
         }
         free(k);
@@ -422,7 +426,7 @@ void tls_ticket_keys_release(TlsTicketKeys *k, unsigned oldest_live) {
                 TlsTicketRing *r = *p;
                 if (r->generation < oldest_live) {
                         *p = r->next;
-                        ring_free(r);
+                        ring_free(r, getpid() == k->owner);
                 } else
                         p = &r->next;
         }
@@ -437,16 +441,15 @@ size_t tls_ticket_keys_count(const TlsTicketKeys *k) {
 }
 
 void tls_ticket_keys_forget(TlsTicketKeys *k, const TlsTicketRing *keep) {
-        for (TlsTicketRing *r = k ? k->rings : NULL; r; r = r->next) {
-                r->rw = NULL; /* not inherited: freeing the rings here must not write there */
+        for (TlsTicketRing *r = k ? k->rings : NULL; r; r = r->next)
                 if (r != keep && r->ro) {
                         munmap((void *) r->ro, r->size);
                         r->ro = NULL;
                 }
-        }
 }
 
-int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_TICKET_RING_KEYS], unsigned *ret_current) {
+int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_TICKET_RING_KEYS],
+                            unsigned *ret_current) {
         TlsTicketWords w;
         int mask = 0;
 
@@ -458,7 +461,7 @@ int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_
                 unsigned char md[EVP_MAX_MD_SIZE];
                 unsigned n = 0;
 
-                ret[i] = (TlsTicketKeyInfo) {};
+                ret[i] = (TlsTicketKeyInfo) { };
                 if (!(w.p.used & (1u << i)))
                         continue;
                 mask |= 1 << i;
@@ -504,8 +507,8 @@ static int key_use(const TlsTicketKey *key, unsigned char *iv, EVP_CIPHER_CTX *c
 
 /* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 keys set, 2 set but renew the ticket (decrypted with a
  * key that no longer encrypts), 0 no ticket / unknown name (a full handshake), -1 error. */
-static int ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_CIPHER_CTX *cctx,
-                         EVP_MAC_CTX *hctx, int enc) {
+static int ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
+                         int enc) {
         const TlsTicketRing *ring = ssl_ring(ssl);
         TlsTicketWords w;
         int r = 0;
@@ -558,8 +561,8 @@ static bool ticket_name_matches(SSL *ssl, const SSL_SESSION *sess) {
         return made_for && strlen(made_for) == n && strncasecmp(made_for, (const char *) sni, n) == 0;
 }
 
-static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
-                                          size_t keyname_len, SSL_TICKET_STATUS status, void *arg) {
+static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname, size_t keyname_len,
+                                          SSL_TICKET_STATUS status, void *arg) {
         switch (status) {
         case SSL_TICKET_SUCCESS:
         case SSL_TICKET_SUCCESS_RENEW:

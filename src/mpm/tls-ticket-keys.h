@@ -86,7 +86,8 @@ typedef struct TlsTicketKeyInfo {
         usec_t created;
         uint64_t fingerprint;
 } TlsTicketKeyInfo;
-int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_TICKET_RING_KEYS], unsigned *ret_current);
+int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_TICKET_RING_KEYS],
+                            unsigned *ret_current);
 
 /* ---- the arithmetic, pure (tls-ticket-keys.c uses it; the unit tests check it) -------------- */
 

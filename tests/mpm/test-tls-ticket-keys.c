@@ -377,6 +377,32 @@ Test(ticket_memory, forget_keeps_one_ring) {
         tls_ticket_keys_free(k);
 }
 
+/* A forked process that frees what it inherited unmaps its own mappings and writes nothing: the
+ * writable mapping was never its. */
+Test(ticket_memory, freed_in_a_child) {
+        TlsTicketKeys *k = NULL;
+        TlsTicketKeyInfo info[TLS_TICKET_RING_KEYS];
+        unsigned cur;
+        Mapping m[4];
+
+        cr_assert_eq(tls_ticket_keys_new(&k), 0);
+        TlsTicketRing *a = tls_ticket_keys_ring(k, "a", HOUR, now_usec(CLOCK_REALTIME));
+        cr_assert_eq(tls_ticket_ring_inspect(a, info, &cur), 1);
+        uint64_t fingerprint = info[0].fingerprint;
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                tls_ticket_keys_free(k);
+                _exit(ticket_mappings(m, ELEMENTSOF(m)) == 0 ? 0 : 10);
+        }
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+        cr_assert_eq(tls_ticket_ring_inspect(a, info, &cur), 1);
+        cr_assert_eq(info[0].fingerprint, fingerprint, "the child wiped nothing");
+        tls_ticket_keys_free(k);
+}
+
 /* ---- the sequence counter ---------------------------------------------------------------- */
 
 /* The supervisor rotates as fast as it can and records every key it published (its own reads are
