@@ -549,16 +549,29 @@ static bool client_hello_sni(SSL *ssl, const unsigned char **ret, size_t *ret_le
         return true;
 }
 
+/* Each ticket carries, as OpenSSL's application data, the SNI of the handshake that made its
+ * session ("" after the tag when there was none). Not SSL_SESSION_get0_hostname(): OpenSSL keeps
+ * the name in the session only when a servername callback acknowledged it. */
+#define TICKET_SNI_TAG "mpmd-sni:"
+#define TICKET_SNI_MAX 255 /* a DNS name */
+
 /* A resumed session must be for the name it was made for: the servername callback, which may move
  * the connection to another site, runs only after the ticket was taken. */
-static bool ticket_name_matches(SSL *ssl, const SSL_SESSION *sess) {
-        const char *made_for = SSL_SESSION_get0_hostname(sess);
+static bool ticket_name_matches(SSL *ssl, SSL_SESSION *sess) {
+        const size_t tag = strlen(TICKET_SNI_TAG);
         const unsigned char *sni;
-        size_t n;
+        const char *made_for;
+        size_t n, len;
+        void *data;
 
+        if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || len < tag ||
+            memcmp(data, TICKET_SNI_TAG, tag) != 0)
+                return false; /* not one of ours */
+        made_for = (const char *) data + tag;
+        len -= tag;
         if (!client_hello_sni(ssl, &sni, &n))
-                return !made_for;
-        return made_for && strlen(made_for) == n && strncasecmp(made_for, (const char *) sni, n) == 0;
+                return len == 0;
+        return len == n && strncasecmp(made_for, (const char *) sni, n) == 0;
 }
 
 static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname, size_t keyname_len,
@@ -577,13 +590,32 @@ static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const uns
         }
 }
 
-/* A session's lifetime comes from the initial context (session_ctx): the ticket gets that of the
- * site it is issued by. */
+/* Before each ticket is made. A session's lifetime comes from the initial context (session_ctx):
+ * the ticket gets that of the site it is issued by. And the SNI it is for: a resumed session keeps
+ * the name it came with (checked equal to this ClientHello's; for TLS 1.2 OpenSSL no longer tells
+ * the name sent once a session is resumed). Never fails the handshake: a ticket without the name
+ * is one that resumes nowhere. */
 static int ticket_generating(SSL *ssl, void *arg) {
         SSL_SESSION *sess = SSL_get0_session(ssl);
+        char buf[sizeof(TICKET_SNI_TAG) + TICKET_SNI_MAX];
+        const char *name;
+        size_t len, n;
+        void *data;
 
-        if (sess)
-                (void) SSL_SESSION_set_timeout(sess, SSL_CTX_get_timeout(SSL_get_SSL_CTX(ssl)));
+        if (!sess)
+                return 1;
+        (void) SSL_SESSION_set_timeout(sess, SSL_CTX_get_timeout(SSL_get_SSL_CTX(ssl)));
+        if (SSL_session_reused(ssl) && SSL_SESSION_get0_ticket_appdata(sess, &data, &len) == 1 && len > 0)
+                return 1;
+        name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        n = name ? strlen(name) : 0;
+        if (n > TICKET_SNI_MAX)
+                n = 0; /* OpenSSL refuses such a name before this */
+        len = strlen(TICKET_SNI_TAG);
+        memcpy(buf, TICKET_SNI_TAG, len);
+        if (n > 0)
+                memcpy(buf + len, name, n);
+        (void) SSL_SESSION_set1_ticket_appdata(sess, buf, len + n);
         return 1;
 }
 

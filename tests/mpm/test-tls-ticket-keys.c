@@ -518,8 +518,8 @@ static void make_certificate(void) {
 }
 
 typedef enum SniSwitch {
-        SWITCH_SERVERNAME,   /* SSL_CTX_set_tlsext_servername_callback: after the ticket is taken */
-        SWITCH_CLIENT_HELLO, /* SSL_CTX_set_client_hello_cb: before */
+        SWITCH_CLIENT_HELLO, /* SSL_CTX_set_client_hello_cb: before the ticket is taken (the store's) */
+        SWITCH_SERVERNAME,   /* SSL_CTX_set_tlsext_servername_callback: after */
 } SniSwitch;
 
 typedef struct Site {
@@ -530,7 +530,6 @@ typedef struct Site {
 
 static TlsTicketKeys *keys;
 static Site sites[3];
-static SniSwitch sni_switch;
 static SSL_CTX *client_ctx;
 
 static SSL_CTX *site_ctx(const char *name, size_t len) {
@@ -542,7 +541,7 @@ static SSL_CTX *site_ctx(const char *name, size_t len) {
 
 static int on_servername(SSL *ssl, int *alert, void *arg) {
         const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-        SSL_CTX *ctx = name && sni_switch == SWITCH_SERVERNAME ? site_ctx(name, strlen(name)) : NULL;
+        SSL_CTX *ctx = name ? site_ctx(name, strlen(name)) : NULL;
 
         if (ctx && ctx != SSL_get_SSL_CTX(ssl))
                 SSL_set_SSL_CTX(ssl, ctx);
@@ -553,8 +552,7 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg) {
         const unsigned char *p;
         size_t len;
 
-        if (sni_switch != SWITCH_CLIENT_HELLO ||
-            !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
+        if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
                 return SSL_CLIENT_HELLO_SUCCESS;
         SSL_CTX *ctx = site_ctx((const char *) p + 5, (size_t) p[3] << 8 | p[4]);
         if (ctx && ctx != SSL_get_SSL_CTX(ssl))
@@ -570,12 +568,22 @@ static SSL_CTX *server_ctx(TlsTicketRing *ring, long lifetime) {
         cr_assert_eq(SSL_CTX_use_PrivateKey(ctx, test_key), 1);
         /* Tickets only: a session-ID cache would resume what the tickets must not. */
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-        SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
-        SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
         if (ring)
                 cr_assert_eq(tls_ticket_ring_attach(ctx, ring), 0);
         cr_assert_eq(SSL_CTX_get_timeout(ctx), ring ? lifetime : SSL_CTX_get_timeout(ctx));
         return ctx;
+}
+
+/* One of the two callbacks, never both: the store has the ClientHello callback alone (so OpenSSL
+ * keeps no host name in the session), a server of the old school the servername callback alone. */
+static void use_switch(SniSwitch how) {
+        for (size_t i = 0; i < ELEMENTSOF(sites); i++) {
+                SSL_CTX_set_client_hello_cb(sites[i].ctx, how == SWITCH_CLIENT_HELLO ? on_client_hello : NULL, NULL);
+                if (how == SWITCH_SERVERNAME)
+                        SSL_CTX_set_tlsext_servername_callback(sites[i].ctx, on_servername);
+                else
+                        SSL_CTX_set_tlsext_servername_callback(sites[i].ctx, NULL);
+        }
 }
 
 /* Site a (a listener's default), b, and c without tickets keys; a 1-h lifetime, b's 10 min. */
@@ -593,7 +601,7 @@ static void setup_sites(void) {
         client_ctx = SSL_CTX_new(TLS_client_method());
         cr_assert_not_null(client_ctx);
         SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-        sni_switch = SWITCH_SERVERNAME;
+        use_switch(SWITCH_CLIENT_HELLO);
 }
 
 static void teardown_sites(void) {
@@ -722,7 +730,7 @@ Test(ticket_resumption, tls12_resumes_on_its_site) {
  * connection is still a's, then the switch to b comes; the ticket must not resume. And b's own
  * sessions stay b's. */
 static void never_on_another_site(SniSwitch how, int version) {
-        sni_switch = how;
+        use_switch(how);
         Result a = connect_once(sites[0].ctx, "a.example", NULL, version);
         Result cross = connect_once(sites[0].ctx, "b.example", a.session, version);
         cr_assert_eq(cross.site, sites[1].ctx, "SNI moved the connection to b");
@@ -762,7 +770,7 @@ Test(ticket_resumption, tls12_not_on_another_site_client_hello_cb) {
  * the site SNI chose (the SSL's current context), not of the listener's default whose callbacks
  * OpenSSL calls; so b's sessions resume on b although the connection starts as a's. */
 static void switched_site_resumes(int version) {
-        sni_switch = SWITCH_CLIENT_HELLO;
+        use_switch(SWITCH_CLIENT_HELLO);
         Result b = connect_once(sites[0].ctx, "b.example", NULL, version);
         cr_assert_eq(b.site, sites[1].ctx);
         Result again = connect_once(sites[0].ctx, "b.example", b.session, version);
@@ -796,7 +804,7 @@ Test(ticket_resumption, not_on_another_listeners_site) {
 /* The ticket carries the lifetime of the site that issued it, not of the listener's default. */
 Test(ticket_resumption, ticket_lifetime_is_the_sites) {
         for (int v = TLS1_2_VERSION; v <= TLS1_3_VERSION; v++) {
-                sni_switch = SWITCH_CLIENT_HELLO;
+                use_switch(SWITCH_CLIENT_HELLO);
                 Result b = connect_once(sites[0].ctx, "b.example", NULL, v);
                 cr_assert_eq(SSL_SESSION_get_ticket_lifetime_hint(b.session), 600ul, "version %#x", v);
                 Result a = connect_once(sites[0].ctx, "a.example", NULL, v);
@@ -810,7 +818,7 @@ Test(ticket_resumption, ticket_lifetime_is_the_sites) {
  * and the handshake still works. */
 Test(ticket_resumption, context_without_ring_issues_none) {
         for (int v = TLS1_2_VERSION; v <= TLS1_3_VERSION; v++) {
-                sni_switch = SWITCH_CLIENT_HELLO;
+                use_switch(SWITCH_CLIENT_HELLO);
                 Result c = connect_once(sites[0].ctx, "c.example", NULL, v);
                 cr_assert_eq(c.site, sites[2].ctx);
                 cr_assert_not(SSL_SESSION_has_ticket(c.session), "version %#x: a ticket without keys", v);
