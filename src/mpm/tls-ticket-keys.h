@@ -22,11 +22,13 @@
  * (the listener's default site), not of the one SNI switched to; these callbacks therefore look up
  * the ring of the SSL's current context (SSL_get_SSL_CTX). OpenSSL 3.0 decrypts a ticket (TLS 1.2
  * SessionTicket, TLS 1.3 pre_shared_key) before it calls the servername callback, so only a switch
- * made in the ClientHello callback is seen at that point. As a second guard, a ticket resumes only
- * when the ClientHello's server_name is the one the ticket's session was made with (RFC 6066 §3:
- * a different name gets a full handshake): whichever callback switches sites, a ticket is never
- * taken by another site than the one whose name it was issued for. Every refusal (an unknown key
- * name, a key past use, another name) is a full handshake, never an error. */
+ * made in the ClientHello callback is seen at that point (the store's is). As a second guard, each
+ * ticket carries the SNI of the handshake that made its session (OpenSSL's ticket application
+ * data: the session's own host name is kept only when a servername callback acknowledged it), and
+ * resumes only when the ClientHello names the same (RFC 6066 §3: another name, or none, gets a
+ * full handshake): whichever callback switches sites, a ticket is never taken by another site
+ * than the one whose name it was issued for. Every refusal (an unknown key name, a key past use,
+ * another name) is a full handshake, never an error. */
 #pragma once
 
 #include <openssl/ssl.h>
