@@ -119,12 +119,12 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
                                       "unknown protocol \"%s\" (expected all, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3, each "
                                       "with + or - before it if wanted)",
                                       w);
+                /* Apache lets a word without + or - replace what came before (and warns);
+                 * here it adds, so that "TLSv1.2 TLSv1.3" means both, as it reads. */
                 if (action == '-')
                         mask &= ~this;
-                else if (action == '+')
-                        mask |= this;
                 else
-                        mask = this; /* Apache's rule: a word without + or - starts the list again */
+                        mask |= this;
                 any = true;
         }
         if (!any)
