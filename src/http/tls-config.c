@@ -217,11 +217,11 @@ static int ciphers_copy(HttpTlsCiphers *dst, const HttpTlsCiphers *src) {
         return 0;
 }
 
-/* Does value start with word, then whitespace? Sets *ret_rest to what follows it. */
+/* Is word the first word of value (then whitespace or its end)? Sets *ret_rest to what follows. */
 static bool starts_with_word(const char *value, const char *word, const char **ret_rest) {
         size_t n = strlen(word);
 
-        if (strncasecmp(value, word, n) != 0 || !value[n] || !strchr(WORD_SPACE, value[n]))
+        if (strncasecmp(value, word, n) != 0 || (value[n] && !strchr(WORD_SPACE, value[n])))
                 return false;
         *ret_rest = value + n + strspn(value + n, WORD_SPACE);
         return true;
@@ -232,19 +232,19 @@ int http_tls_ciphers_set(HttpTlsCiphers *c, const char *value, bool replace, con
         _cleanup_free_ char *list = NULL, *where = NULL;
         HttpTlsCiphers n = {};
         const char *rest = value + strspn(value, WORD_SPACE);
-        bool tls13 = false;
+        bool tls13 = false, ssl = false;
         size_t len;
 
         *ret_error = NULL;
         if (starts_with_word(rest, "TLSv1.3", &rest))
                 tls13 = true;
         else
-                (void) starts_with_word(rest, "SSL", &rest); /* Apache's name for TLS up to 1.2 */
+                ssl = starts_with_word(rest, "SSL", &rest); /* Apache's name for TLS up to 1.2 */
         len = strlen(rest);
         while (len > 0 && strchr(WORD_SPACE, rest[len - 1]))
                 len--;
         if (len == 0)
-                return errorf(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : "");
+                return errorf(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : ssl ? " after SSL" : "");
         /* OpenSSL's lists are words joined by ':' (or ','): a space inside is a second argument,
          * which Apache's form does not have. */
         if (memchr(rest, ' ', len) || memchr(rest, '\t', len))
