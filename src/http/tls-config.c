@@ -75,19 +75,19 @@ static const struct {
         const char *name;
         unsigned mask;
 } protocol_names[] = {
-        { "TLSv1", HTTP_TLS_V1_0 },
-        { "TLSv1.1", HTTP_TLS_V1_1 },
-        { "TLSv1.2", HTTP_TLS_V1_2 },
-        { "TLSv1.3", HTTP_TLS_V1_3 },
+        {"TLSv1", HTTP_TLS_V1_0},
+        {"TLSv1.1", HTTP_TLS_V1_1},
+        {"TLSv1.2", HTTP_TLS_V1_2},
+        {"TLSv1.3", HTTP_TLS_V1_3},
         /* TLS 1.0 and 1.1 are deprecated (RFC 8996): only when named. */
-        { "all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
+        {"all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
 };
 
 void http_tls_protocols_done(HttpTlsProtocols *p) {
         if (!p)
                 return;
         free(p->file);
-        *p = (HttpTlsProtocols) {};
+        *p = (HttpTlsProtocols){};
 }
 
 int http_tls_protocols_parse(const char *value, const char *file, unsigned line, HttpTlsProtocols *ret,
@@ -132,7 +132,7 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
         if (mask == 0)
                 return errorf(ret_error, "\"%s\" leaves no protocol enabled", value);
 
-        *ret = (HttpTlsProtocols) { .mask = mask, .line = line };
+        *ret = (HttpTlsProtocols){.mask = mask, .line = line};
         if (file) {
                 ret->file = strdup(file);
                 if (!ret->file)
@@ -172,7 +172,7 @@ char *http_tls_format_protocols(const ConfItem *item, const void *field) {
 
 int http_tls_copy_protocols(const ConfItem *item, void *dst, const void *src) {
         const HttpTlsProtocols *from = src;
-        HttpTlsProtocols copy = { .mask = from->mask, .line = from->line };
+        HttpTlsProtocols copy = {.mask = from->mask, .line = from->line};
 
         if (from->file) {
                 copy.file = strdup(from->file);
@@ -197,11 +197,11 @@ void http_tls_ciphers_done(HttpTlsCiphers *c) {
         free(c->tls13);
         free(c->tls12_file);
         free(c->tls13_file);
-        *c = (HttpTlsCiphers) {};
+        *c = (HttpTlsCiphers){};
 }
 
 static int ciphers_copy(HttpTlsCiphers *dst, const HttpTlsCiphers *src) {
-        HttpTlsCiphers copy = { .tls12_line = src->tls12_line, .tls13_line = src->tls13_line };
+        HttpTlsCiphers copy = {.tls12_line = src->tls12_line, .tls13_line = src->tls13_line};
 
         copy.tls12 = src->tls12 ? strdup(src->tls12) : NULL;
         copy.tls13 = src->tls13 ? strdup(src->tls13) : NULL;

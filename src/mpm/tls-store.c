@@ -55,7 +55,7 @@ static bool site_on_listener(const StoreSite *site, const char *listener, bool d
 static bool site_matches(const StoreSite *site, const char *host, size_t host_len) {
         if (site->server_name && http_host_matches(site->server_name, host, host_len))
                 return true;
-        STRV_FOREACH(a, site->aliases)
+        STRV_FOREACH (a, site->aliases)
                 if (http_host_matches(*a, host, host_len))
                         return true;
         return false;
@@ -90,14 +90,13 @@ static size_t store_default(const TlsStore *s, const char *listener) {
 
 /* ---- the callbacks ------------------------------------------------------------------------------ */
 
-static const unsigned char alpn_server[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+static const unsigned char alpn_server[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 const unsigned char *tls_store_alpn_choose(const unsigned char *client, unsigned client_len, unsigned char *ret_len) {
         unsigned char *out = NULL, out_len = 0;
 
-        if (client_len == 0 ||
-            SSL_select_next_proto(&out, &out_len, alpn_server, sizeof(alpn_server), client, client_len) !=
-                    OPENSSL_NPN_NEGOTIATED)
+        if (client_len == 0 || SSL_select_next_proto(&out, &out_len, alpn_server, sizeof(alpn_server), client,
+                                                     client_len) != OPENSSL_NPN_NEGOTIATED)
                 return NULL;
         *ret_len = out_len;
         return out;
@@ -116,8 +115,8 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, 
 /* SSL_set_SSL_CTX() moves the certificates and the session ID context, nothing else: the
  * connection takes the rest of site's settings here. */
 static int apply_site(SSL *ssl, const StoreSite *site) {
-        const uint64_t carried = SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
-                                 SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
+        const uint64_t carried = SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET | SSL_OP_NO_TLSv1 |
+                                 SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
 
         if (!SSL_set_SSL_CTX(ssl, site->ctx))
                 goto fail;
@@ -240,10 +239,11 @@ static int key_path(const ConfLine *key, const char *section, char **ret, ConfEr
         }
         dir = getenv("CREDENTIALS_DIRECTORY");
         if (!dir || dir[0] != '/') {
-                conf_errors_add(errors, key->file, key->line,
-                                "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
-                                "unit with LoadCredential=%s:PATH",
-                                section, key->value, key->value + plen);
+                conf_errors_add(
+                        errors, key->file, key->line,
+                        "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
+                        "unit with LoadCredential=%s:PATH",
+                        section, key->value, key->value + plen);
                 return -EINVAL;
         }
         if (asprintf(ret, "%s/%s", dir, key->value + plen) < 0) {
@@ -300,11 +300,12 @@ static void check_dates(X509 *leaf, const ConfLine *cert, const char *section, C
         format_time(not_after, date, sizeof(date));
         if (days < 0 || secs < 0)
                 conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value, date);
+                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value,
+                                date);
         else if (days < EXPIRY_WARNING_DAYS)
                 conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date, days,
-                                days == 1 ? "" : "s");
+                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date,
+                                days, days == 1 ? "" : "s");
 }
 
 /* Does one of the leaves cover name (a ServerName or ServerAlias: a host, perhaps with :port, an
@@ -345,15 +346,17 @@ static void check_names(X509 *const *leaves, size_t n, const TlsStoreSite *in, C
         const char *sn = in->cfg->server_name;
 
         if (sn && !leaves_cover(leaves, n, sn))
-                conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
-                                in->section, cert->value, sn);
-        STRV_FOREACH(a, in->cfg->server_alias)
+                conf_errors_add(
+                        warnings, cert->file, cert->line,
+                        "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
+                        in->section, cert->value, sn);
+        STRV_FOREACH (a, in->cfg->server_alias)
                 if (!leaves_cover(leaves, n, *a))
-                        conf_errors_add(warnings, cert->file, cert->line,
-                                        "%s SSLCertificateFile: %s does not cover ServerAlias %s: clients refuse it for "
-                                        "that name",
-                                        in->section, cert->value, *a);
+                        conf_errors_add(
+                                warnings, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s does not cover ServerAlias %s: clients refuse it for "
+                                "that name",
+                                in->section, cert->value, *a);
 }
 
 static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors, ConfErrors *warnings) {
@@ -366,12 +369,13 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
 
         if (t->certificates.n != t->keys.n) {
                 const ConfLine *extra = t->certificates.n > t->keys.n ? &t->certificates.lines[t->keys.n]
-                                                                       : &t->keys.lines[t->certificates.n];
-                conf_errors_add(errors, extra->file, extra->line,
-                                "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, "
-                                "one key for each certificate",
-                                in->section, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
-                                t->certificates.n, t->keys.n);
+                                                                      : &t->keys.lines[t->certificates.n];
+                conf_errors_add(
+                        errors, extra->file, extra->line,
+                        "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, "
+                        "one key for each certificate",
+                        in->section, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
+                        t->certificates.n, t->keys.n);
                 return -EINVAL;
         }
         for (size_t i = 0; i < t->certificates.n && i < HTTP_TLS_CERTS_MAX; i++) {
@@ -389,9 +393,10 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
                 }
                 fclose(f);
                 if (SSL_CTX_use_certificate_chain_file(ctx, cert->value) != 1) {
-                        conf_errors_add(errors, cert->file, cert->line,
-                                        "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
-                                        in->section, cert->value, ssl_reason(why, sizeof(why)));
+                        conf_errors_add(
+                                errors, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
+                                in->section, cert->value, ssl_reason(why, sizeof(why)));
                         r = -EINVAL;
                         continue;
                 }
@@ -431,8 +436,8 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
 }
 
 static int site_set_protocols(SSL_CTX *ctx, const TlsStoreSite *in) {
-        static const int versions[] = { TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION };
-        static const uint64_t no[] = { SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1, SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3 };
+        static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+        static const uint64_t no[] = {SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1, SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3};
         unsigned mask = in->cfg->tls.protocols.mask;
         int lo = -1, hi = -1;
 
@@ -456,7 +461,7 @@ static int site_set_protocols(SSL_CTX *ctx, const TlsStoreSite *in) {
 static int site_set_ciphers(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors) {
         const HttpTlsCiphers *c = &in->cfg->tls.ciphers;
         unsigned mask = in->cfg->tls.protocols.mask;
-        STACK_OF(SSL_CIPHER) *list;
+        STACK_OF(SSL_CIPHER) * list;
         size_t n12 = 0, n13 = 0;
         char why[256];
         int r = 0;
@@ -614,7 +619,7 @@ static int store_add_listener(TlsStore *s, const char *name, const TlsStoreSite 
         if (!grown)
                 return -ENOMEM;
         s->listeners = grown;
-        s->listeners[s->n_listeners] = (StoreListener) { .name = strdup(name), .default_site = def, .store = s };
+        s->listeners[s->n_listeners] = (StoreListener){.name = strdup(name), .default_site = def, .store = s};
         if (!s->listeners[s->n_listeners].name)
                 return -ENOMEM;
         s->n_listeners++;
@@ -633,11 +638,11 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
         /* Here, before the workers fork, so that they all inherit the same index. */
         if (listener_index_get() < 0)
                 return -ENOMEM;
-        STRV_FOREACH(v, server_listen)
+        STRV_FOREACH (v, server_listen)
                 any_listener = any_listener || listener_name_is_tls(*v);
         for (size_t i = 0; i < n_sites; i++) {
                 any_certificate = any_certificate || sites[i].cfg->tls.certificates.n > 0;
-                STRV_FOREACH(v, sites[i].listen)
+                STRV_FOREACH (v, sites[i].listen)
                         any_listener = any_listener || listener_name_is_tls(*v);
         }
         if (!any_certificate && !any_listener)
@@ -653,7 +658,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                 StoreSite *site = &s->sites[i];
                 int k;
 
-                *site = (StoreSite) {
+                *site = (StoreSite){
                         .name = strdup_null(in->name, &oom),
                         .section = strdup_null(in->section ? in->section : "[?]", &oom),
                         .server_name = strdup_null(in->cfg->server_name, &oom),
@@ -679,7 +684,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
         if (r < 0)
                 return r; /* a listener's check would only add that its site has no certificate */
 
-        STRV_FOREACH(v, server_listen)
+        STRV_FOREACH (v, server_listen)
                 if (listener_name_is_tls(*v)) {
                         int k = store_add_listener(s, *v, &sites[0], errors);
                         if (k == -ENOMEM)
@@ -688,7 +693,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                                 r = k;
                 }
         for (size_t i = 1; i < n_sites; i++)
-                STRV_FOREACH(v, sites[i].listen)
+                STRV_FOREACH (v, sites[i].listen)
                         if (listener_name_is_tls(*v)) {
                                 int k = store_add_listener(s, *v, &sites[i], errors);
                                 if (k == -ENOMEM)

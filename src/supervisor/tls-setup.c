@@ -22,7 +22,7 @@ static int build(const Config *c, const ConfigSource *listen_sources, struct Tls
                 r = -ENOMEM;
                 goto finish;
         }
-        sites[0] = (TlsStoreSite) {
+        sites[0] = (TlsStoreSite){
                 .name = c->site.server_name,
                 .section = "[Server]",
                 .cfg = &c->site,
@@ -37,7 +37,7 @@ static int build(const Config *c, const ConfigSource *listen_sources, struct Tls
                         r = -ENOMEM;
                         goto finish;
                 }
-                sites[1 + i] = (TlsStoreSite) {
+                sites[1 + i] = (TlsStoreSite){
                         .name = v->name,
                         .section = sections[1 + i],
                         .cfg = &v->site,

@@ -30,7 +30,7 @@ static const ConfItem *row(const char *key) {
 
 /* Apply value as line of "site.conf"; returns the result, *ret_error kept for the caller. */
 static int apply(const char *key, const char *value, unsigned line, bool replace, char **ret_error) {
-        ConfApplyContext ctx = { .file = "site.conf", .line = line, .replace_list = replace };
+        ConfApplyContext ctx = {.file = "site.conf", .line = line, .replace_list = replace};
 
         return conf_item_apply_at(row(key), &cfg, value, &ctx, ret_error);
 }
@@ -126,16 +126,16 @@ typedef struct ProtocolCase {
 
 ParameterizedTestParameters(tls_config, protocol_forms) {
         static ProtocolCase cases[] = {
-                { "all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
-                { "TLSv1.2 TLSv1.3", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
-                { "TLSv1.3", HTTP_TLS_V1_3 },
-                { "+TLSv1.3", HTTP_TLS_V1_3 },
-                { "tlsv1.2", HTTP_TLS_V1_2 },
-                { "all -TLSv1.2", HTTP_TLS_V1_3 },
-                { "all -TLSv1.1", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
-                { "all +TLSv1.1", HTTP_TLS_V1_1 | HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
-                { "TLSv1 TLSv1.2", HTTP_TLS_V1_0 | HTTP_TLS_V1_2 },
-                { "  TLSv1.2\t+TLSv1.3  ", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
+                {"all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
+                {"TLSv1.2 TLSv1.3", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
+                {"TLSv1.3", HTTP_TLS_V1_3},
+                {"+TLSv1.3", HTTP_TLS_V1_3},
+                {"tlsv1.2", HTTP_TLS_V1_2},
+                {"all -TLSv1.2", HTTP_TLS_V1_3},
+                {"all -TLSv1.1", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
+                {"all +TLSv1.1", HTTP_TLS_V1_1 | HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
+                {"TLSv1 TLSv1.2", HTTP_TLS_V1_0 | HTTP_TLS_V1_2},
+                {"  TLSv1.2\t+TLSv1.3  ", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
         };
         return cr_make_param_array(ProtocolCase, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -89,7 +89,7 @@ static void make_cert(const char *name, KeyKind kind, const char *const *names, 
         EVP_PKEY_free(pkey);
 }
 
-#define NAMES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static char *file_in_dir(const char *name, const char *ext) {
         char *p;
@@ -118,7 +118,7 @@ static void site_init(TestSite *s, const char *server_name) {
 /* Apply "KEY = value" as line s->line of CONF; returns that line. */
 static unsigned site_set(TestSite *s, const char *key, const char *value) {
         const ConfItem *it = conf_table_find(http_site_directives, key);
-        ConfApplyContext ctx = { .file = CONF, .line = s->line };
+        ConfApplyContext ctx = {.file = CONF, .line = s->line};
         _cleanup_free_ char *why = NULL;
         ConfLines *l;
 
@@ -157,7 +157,7 @@ static void build(Build *b, TestSite *sites, size_t n, char **server_listen, cha
                         snprintf(sections[i], sizeof(sections[i]), "[Server]");
                 else
                         snprintf(sections[i], sizeof(sections[i]), "[VirtualHost v%zu]", i);
-                in[i] = (TlsStoreSite) {
+                in[i] = (TlsStoreSite){
                         .name = i == 0 ? sites[i].cfg.server_name : sections[i],
                         .section = sections[i],
                         .cfg = &sites[i].cfg,
@@ -166,7 +166,7 @@ static void build(Build *b, TestSite *sites, size_t n, char **server_listen, cha
                         .listen_line = i == 0 ? 2 : (unsigned) (100 + i),
                 };
         }
-        *b = (Build) {};
+        *b = (Build){};
         b->r = tls_store_new(in, n, server_listen, &b->store, &b->errors, &b->warnings);
 }
 
@@ -188,9 +188,9 @@ static void print_messages(const char *what, const ConfErrors *e) {
                 cr_log_info("%s: %s", what, e->msgs[i]);
 }
 
-#define assert_message(e, prefix, part)                                                       \
+#define assert_message(e, prefix, part)                                                        \
         do {                                                                                   \
-                print_messages(#e, e);                                                        \
+                print_messages(#e, e);                                                         \
                 cr_assert(has_message(e, prefix, part), "no message \"%s…%s\"", prefix, part); \
         } while (0)
 
@@ -214,11 +214,11 @@ static void on_client_info(const SSL *ssl, int where, int ret) {
 
 typedef struct ClientOptions {
         const char *sni;
-        int max_version;               /* 0: any */
-        const char *sigalgs;           /* NULL: OpenSSL's */
-        const unsigned char *alpn;     /* wire format */
+        int max_version;           /* 0: any */
+        const char *sigalgs;       /* NULL: OpenSSL's */
+        const unsigned char *alpn; /* wire format */
         unsigned alpn_len;
-        SSL_SESSION *session;          /* to resume */
+        SSL_SESSION *session; /* to resume */
 } ClientOptions;
 
 /* Handshake a client against a server SSL from tls_store_new_ssl(); returns whether it completed. */
@@ -334,7 +334,7 @@ typedef struct ThreeSites {
 /* [Server] a.example, vhost b.example (alias *.b.example), vhost c.example: each its own
  * certificate; all on LISTENER. */
 static void three_sites(ThreeSites *t, bool strict) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
 
         make_cert("a", KEY_EC, NAMES("a.example"), -1, 365);
         make_cert("b", KEY_EC, NAMES("b.example", "*.b.example"), -1, 365);
@@ -367,7 +367,7 @@ static void assert_served(const TlsStore *store, const char *sni, const char *ex
         Client c;
         _cleanup_free_ char *cn = NULL;
 
-        cr_assert(handshake(&c, store, &(ClientOptions) { .sni = sni }), "handshake with SNI %s", sni ? sni : "(none)");
+        cr_assert(handshake(&c, store, &(ClientOptions){.sni = sni}), "handshake with SNI %s", sni ? sni : "(none)");
         cn = peer_cn(&c);
         cr_assert_str_eq(cn, expected_cn, "SNI %s", sni ? sni : "(none)");
         client_done(&c);
@@ -398,7 +398,7 @@ Test(tls_store, strict_sni_refuses_an_unknown_name_with_unrecognized_name) {
         Client c;
 
         three_sites(&t, true);
-        cr_assert_not(handshake(&c, t.b.store, &(ClientOptions) { .sni = "unknown.example" }));
+        cr_assert_not(handshake(&c, t.b.store, &(ClientOptions){.sni = "unknown.example"}));
         cr_assert_eq(c.alert_received, SSL_AD_UNRECOGNIZED_NAME, "alert %d", c.alert_received);
         client_done(&c);
         /* Known names and clients without SNI still get their site. */
@@ -408,7 +408,7 @@ Test(tls_store, strict_sni_refuses_an_unknown_name_with_unrecognized_name) {
 }
 
 Test(tls_store, default_site_is_the_first_vhost_when_the_main_server_has_no_document_root) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s[2];
         Build b;
 
@@ -425,9 +425,9 @@ Test(tls_store, default_site_is_the_first_vhost_when_the_main_server_has_no_docu
 }
 
 Test(tls_store, a_vhost_only_on_its_own_listener) {
-        char *listen[] = { (char *) "https://127.0.0.1:8443", NULL };
-        char *own[] = { (char *) LISTENER, NULL };
-        char **const vlisten[] = { NULL, own };
+        char *listen[] = {(char *) "https://127.0.0.1:8443", NULL};
+        char *own[] = {(char *) LISTENER, NULL};
+        char **const vlisten[] = {NULL, own};
         TestSite s[3];
         Build b;
 
@@ -454,7 +454,7 @@ Test(tls_store, a_vhost_only_on_its_own_listener) {
 }
 
 Test(tls_store, ecdsa_and_rsa_side_by_side) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s;
         Build b;
         Client c;
@@ -467,10 +467,10 @@ Test(tls_store, ecdsa_and_rsa_side_by_side) {
         build(&b, &s, 1, listen, NULL);
         print_messages("error", &b.errors);
         cr_assert_eq(b.r, 0);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example", .sigalgs = "ECDSA+SHA256" }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "a.example", .sigalgs = "ECDSA+SHA256"}));
         cr_assert_eq(peer_key_type(&c), EVP_PKEY_EC);
         client_done(&c);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example", .sigalgs = "rsa_pss_rsae_sha256" }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "a.example", .sigalgs = "rsa_pss_rsae_sha256"}));
         cr_assert_eq(peer_key_type(&c), EVP_PKEY_RSA);
         client_done(&c);
         build_done(&b);
@@ -478,21 +478,22 @@ Test(tls_store, ecdsa_and_rsa_side_by_side) {
 }
 
 Test(tls_store, alpn_http11_or_none) {
-        static const unsigned char h11[] = { 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-        static const unsigned char other[] = { 2, 'h', '2', 6, 's', 'p', 'd', 'y', '/', '3' };
+        static const unsigned char h11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        static const unsigned char other[] = {2, 'h', '2', 6, 's', 'p', 'd', 'y', '/', '3'};
         ThreeSites t;
         const unsigned char *p;
         unsigned len;
         Client c;
 
         three_sites(&t, false);
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "b.example", .alpn = h11, .alpn_len = sizeof(h11) }));
+        cr_assert(handshake(&c, t.b.store, &(ClientOptions){.sni = "b.example", .alpn = h11, .alpn_len = sizeof(h11)}));
         SSL_get0_alpn_selected(c.ssl, &p, &len);
         cr_assert_eq(len, 8);
         cr_assert_eq(memcmp(p, "http/1.1", 8), 0);
         client_done(&c);
         /* Only protocols we do not speak: no ALPN, and the connection goes on (as nginx). */
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "b.example", .alpn = other, .alpn_len = sizeof(other) }));
+        cr_assert(handshake(&c, t.b.store,
+                            &(ClientOptions){.sni = "b.example", .alpn = other, .alpn_len = sizeof(other)}));
         SSL_get0_alpn_selected(c.ssl, &p, &len);
         cr_assert_eq(len, 0);
         client_done(&c);
@@ -500,7 +501,7 @@ Test(tls_store, alpn_http11_or_none) {
 }
 
 Test(tls_store, protocols_of_the_default_and_of_a_vhost) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s[2];
         Build b;
         Client c;
@@ -514,18 +515,18 @@ Test(tls_store, protocols_of_the_default_and_of_a_vhost) {
         site_set(&s[1], "SSLProtocol", "TLSv1.3");
         build(&b, s, 2, listen, NULL);
         cr_assert_eq(b.r, 0);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example", .max_version = TLS1_2_VERSION }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "a.example", .max_version = TLS1_2_VERSION}));
         cr_assert_eq(SSL_version(c.ssl), TLS1_2_VERSION);
         client_done(&c);
         /* The vhost allows TLS 1.3 only: a TLS 1.2 client naming it is refused. */
-        cr_assert_not(handshake(&c, b.store, &(ClientOptions) { .sni = "b.example", .max_version = TLS1_2_VERSION }));
+        cr_assert_not(handshake(&c, b.store, &(ClientOptions){.sni = "b.example", .max_version = TLS1_2_VERSION}));
         cr_assert_eq(c.alert_received, SSL_AD_PROTOCOL_VERSION, "alert %d", c.alert_received);
         client_done(&c);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "b.example" }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "b.example"}));
         cr_assert_eq(SSL_version(c.ssl), TLS1_3_VERSION);
         client_done(&c);
         /* TLS 1.1 is not offered by default. */
-        cr_assert_not(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example", .max_version = TLS1_1_VERSION }));
+        cr_assert_not(handshake(&c, b.store, &(ClientOptions){.sni = "a.example", .max_version = TLS1_1_VERSION}));
         client_done(&c);
         build_done(&b);
         site_done(&s[0]);
@@ -539,18 +540,21 @@ static void resumption(int max_version) {
         Client c;
 
         three_sites(&t, false);
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "b.example", .max_version = max_version }));
+        cr_assert(handshake(&c, t.b.store, &(ClientOptions){.sni = "b.example", .max_version = max_version}));
         sess = client_session(&c);
         cr_assert_not_null(sess);
         client_done(&c);
 
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "b.example", .max_version = max_version, .session = sess }));
+        cr_assert(handshake(&c, t.b.store,
+                            &(ClientOptions){.sni = "b.example", .max_version = max_version, .session = sess}));
         cr_assert(SSL_session_reused(c.ssl), "the same site resumes");
         client_done(&c);
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "c.example", .max_version = max_version, .session = sess }));
+        cr_assert(handshake(&c, t.b.store,
+                            &(ClientOptions){.sni = "c.example", .max_version = max_version, .session = sess}));
         cr_assert_not(SSL_session_reused(c.ssl), "another site does not");
         client_done(&c);
-        cr_assert(handshake(&c, t.b.store, &(ClientOptions) { .sni = "a.example", .max_version = max_version, .session = sess }));
+        cr_assert(handshake(&c, t.b.store,
+                            &(ClientOptions){.sni = "a.example", .max_version = max_version, .session = sess}));
         cr_assert_not(SSL_session_reused(c.ssl), "nor the default site");
         client_done(&c);
         SSL_SESSION_free(sess);
@@ -566,7 +570,7 @@ Test(tls_store, tickets_stay_with_their_site_tls12) {
 }
 
 Test(tls_store, session_tickets_off_issues_none) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         SSL_SESSION *sess;
         TestSite s;
         Build b;
@@ -578,10 +582,10 @@ Test(tls_store, session_tickets_off_issues_none) {
         site_set(&s, "SSLSessionTickets", "Off");
         build(&b, &s, 1, listen, NULL);
         cr_assert_eq(b.r, 0);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example" }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "a.example"}));
         sess = client_session(&c);
         client_done(&c);
-        cr_assert(handshake(&c, b.store, &(ClientOptions) { .sni = "a.example", .session = sess }));
+        cr_assert(handshake(&c, b.store, &(ClientOptions){.sni = "a.example", .session = sess}));
         cr_assert_not(SSL_session_reused(c.ssl));
         client_done(&c);
         SSL_SESSION_free(sess);
@@ -592,7 +596,7 @@ Test(tls_store, session_tickets_off_issues_none) {
 /* ---- what building checks ------------------------------------------------------------------------- */
 
 Test(tls_store, mismatched_pair_is_an_error_at_the_key_line) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         _cleanup_free_ char *crt = NULL, *key = NULL;
         TestSite s;
         unsigned line;
@@ -616,7 +620,7 @@ Test(tls_store, mismatched_pair_is_an_error_at_the_key_line) {
 }
 
 Test(tls_store, an_rsa_key_for_an_ecdsa_certificate) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         _cleanup_free_ char *crt = NULL, *key = NULL;
         TestSite s;
         unsigned line;
@@ -639,7 +643,7 @@ Test(tls_store, an_rsa_key_for_an_ecdsa_certificate) {
 }
 
 Test(tls_store, missing_and_broken_files) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         _cleanup_free_ char *key = NULL, *junk = NULL;
         TestSite s;
         unsigned cline, kline;
@@ -676,7 +680,7 @@ Test(tls_store, missing_and_broken_files) {
 }
 
 Test(tls_store, unknown_cipher_lists_are_errors_at_their_line) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s;
         unsigned l12, l13;
         char prefix[64];
@@ -689,7 +693,7 @@ Test(tls_store, unknown_cipher_lists_are_errors_at_their_line) {
         s.line += 3;
         {
                 const ConfItem *it = conf_table_find(http_site_directives, "SSLCipherSuite");
-                ConfApplyContext ctx = { .file = CONF, .line = s.line };
+                ConfApplyContext ctx = {.file = CONF, .line = s.line};
                 _cleanup_free_ char *why = NULL;
 
                 l13 = s.line++;
@@ -706,7 +710,7 @@ Test(tls_store, unknown_cipher_lists_are_errors_at_their_line) {
 }
 
 Test(tls_store, unpaired_lines) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         _cleanup_free_ char *crt = NULL;
         TestSite s;
         char prefix[64];
@@ -726,7 +730,7 @@ Test(tls_store, unpaired_lines) {
 }
 
 Test(tls_store, two_certificates_of_one_kind) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s;
         Build b;
 
@@ -743,7 +747,7 @@ Test(tls_store, two_certificates_of_one_kind) {
 }
 
 Test(tls_store, a_tls_listener_whose_default_site_has_no_certificate) {
-        char *listen[] = { (char *) "127.0.0.1:80", (char *) LISTENER, NULL };
+        char *listen[] = {(char *) "127.0.0.1:80", (char *) LISTENER, NULL};
         TestSite s[2];
         Build b;
 
@@ -762,7 +766,7 @@ Test(tls_store, a_tls_listener_whose_default_site_has_no_certificate) {
 }
 
 Test(tls_store, no_https_no_store) {
-        char *listen[] = { (char *) "127.0.0.1:80", NULL };
+        char *listen[] = {(char *) "127.0.0.1:80", NULL};
         TestSite s;
         Build b;
 
@@ -776,7 +780,7 @@ Test(tls_store, no_https_no_store) {
 }
 
 Test(tls_store, expired_and_expiring_are_warnings) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s[3];
         Build b;
 
@@ -802,7 +806,7 @@ Test(tls_store, expired_and_expiring_are_warnings) {
 }
 
 Test(tls_store, names_the_certificate_does_not_cover_are_warnings) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         TestSite s;
         Build b;
 
@@ -812,15 +816,17 @@ Test(tls_store, names_the_certificate_does_not_cover_are_warnings) {
         site_set_pair(&s, "a");
         build(&b, &s, 1, listen, NULL);
         cr_assert_eq(b.r, 0);
-        assert_message(&b.warnings, CONF ":11: [Server] SSLCertificateFile:", "does not cover ServerName www.a.example");
-        assert_message(&b.warnings, CONF ":11: [Server] SSLCertificateFile:", "does not cover ServerAlias *.other.example");
+        assert_message(&b.warnings,
+                       CONF ":11: [Server] SSLCertificateFile:", "does not cover ServerName www.a.example");
+        assert_message(&b.warnings,
+                       CONF ":11: [Server] SSLCertificateFile:", "does not cover ServerAlias *.other.example");
         cr_assert_eq(b.warnings.n, 2);
         build_done(&b);
         site_done(&s);
 }
 
 Test(tls_store, a_key_from_systemd_credentials) {
-        char *listen[] = { (char *) LISTENER, NULL };
+        char *listen[] = {(char *) LISTENER, NULL};
         _cleanup_free_ char *crt = NULL, *key = NULL, *cred = NULL;
         TestSite s;
         unsigned line;
@@ -866,8 +872,8 @@ Test(tls_store, the_library_version) {
 }
 
 Test(tls_store, alpn_choice) {
-        static const unsigned char both[] = { 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-        static const unsigned char none[] = { 6, 's', 'p', 'd', 'y', '/', '3' };
+        static const unsigned char both[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        static const unsigned char none[] = {6, 's', 'p', 'd', 'y', '/', '3'};
         const unsigned char *p;
         unsigned char len = 0;
 
