@@ -58,7 +58,9 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
 TlsStore *tls_store_free(TlsStore *s);
 
 /* Supervisor, once per generation, before workers fork: make each site's context encrypt its
- * tickets with its own ring of keys (a site with SSLSessionTickets Off issues none). 0 or -errno. */
+ * tickets with its own ring of keys, the ring of the site's section ("[Server]", "[VirtualHost
+ * NAME]"), so that it is the same ring after a reload. A site with SSLSessionTickets Off issues
+ * none, but is attached too (its context may be a listener's initial one). 0 or -errno. */
 int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now);
 
 /* A new server-side SSL for a connection accepted on the listener named listener_name, set up
