@@ -593,6 +593,42 @@ Test(tls_store, session_tickets_off_issues_none) {
         site_done(&s);
 }
 
+#if TEST_TICKET_KEYS
+#include "mpm/tls-ticket-keys.h"
+
+/* With the supervisor's ticket keys attached: a ticket resumes on its own site only, and on a
+ * store built anew with the same keys (a reload). */
+Test(tls_store, ticket_rings_per_site_and_across_a_rebuild) {
+        TlsTicketKeys *keys = NULL;
+        SSL_SESSION *sess;
+        ThreeSites t, again;
+        Client c;
+
+        cr_assert_eq(tls_ticket_keys_new(&keys), 0);
+        three_sites(&t, false);
+        cr_assert_eq(tls_store_attach_tickets(t.b.store, keys, now_usec(CLOCK_REALTIME)), 0);
+        cr_assert(handshake(&c, t.b.store, &(ClientOptions){.sni = "b.example"}));
+        sess = client_session(&c);
+        client_done(&c);
+        cr_assert(handshake(&c, t.b.store, &(ClientOptions){.sni = "b.example", .session = sess}));
+        cr_assert(SSL_session_reused(c.ssl), "the same site resumes");
+        client_done(&c);
+        cr_assert(handshake(&c, t.b.store, &(ClientOptions){.sni = "c.example", .session = sess}));
+        cr_assert_not(SSL_session_reused(c.ssl), "another site does not");
+        client_done(&c);
+
+        three_sites(&again, false);
+        cr_assert_eq(tls_store_attach_tickets(again.b.store, keys, now_usec(CLOCK_REALTIME)), 0);
+        cr_assert(handshake(&c, again.b.store, &(ClientOptions){.sni = "b.example", .session = sess}));
+        cr_assert(SSL_session_reused(c.ssl), "the rebuilt store resumes it");
+        client_done(&c);
+        SSL_SESSION_free(sess);
+        three_sites_done(&again);
+        three_sites_done(&t);
+        tls_ticket_keys_free(keys);
+}
+#endif
+
 /* ---- what building checks ------------------------------------------------------------------------- */
 
 Test(tls_store, mismatched_pair_is_an_error_at_the_key_line) {
