@@ -216,6 +216,7 @@ typedef struct ClientOptions {
         const char *sni;
         int max_version;           /* 0: any */
         const char *sigalgs;       /* NULL: OpenSSL's */
+        const char *ciphers;       /* TLS 1.2 cipher list, in the client's order; NULL: OpenSSL's */
         const unsigned char *alpn; /* wire format */
         unsigned alpn_len;
         SSL_SESSION *session; /* to resume */
@@ -244,6 +245,8 @@ static bool handshake(Client *c, const TlsStore *store, const ClientOptions *o) 
                 SSL_set_tlsext_host_name(c->ssl, o->sni);
         if (o->sigalgs)
                 cr_assert(SSL_set1_sigalgs_list(c->ssl, o->sigalgs));
+        if (o->ciphers)
+                cr_assert(SSL_set_cipher_list(c->ssl, o->ciphers));
         if (o->alpn)
                 cr_assert_eq(SSL_set_alpn_protos(c->ssl, o->alpn, o->alpn_len), 0);
         if (o->session)
@@ -533,6 +536,50 @@ Test(tls_store, protocols_of_the_default_and_of_a_vhost) {
         site_done(&s[1]);
 }
 
+static const char *negotiated_cipher(const TlsStore *store, const char *sni, const char *client_ciphers) {
+        static char name[64];
+        Client c;
+
+        cr_assert(handshake(&c, store,
+                            &(ClientOptions){.sni = sni, .max_version = TLS1_2_VERSION, .ciphers = client_ciphers}),
+                  "SNI %s", sni);
+        snprintf(name, sizeof(name), "%s", SSL_get_cipher_name(c.ssl));
+        client_done(&c);
+        return name;
+}
+
+/* A site chosen by SNI brings its own cipher list and order, not the default site's. */
+Test(tls_store, cipher_list_and_order_of_the_site_sni_chose) {
+        const char *client =
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305";
+        char *listen[] = {(char *) LISTENER, NULL};
+        TestSite s[3];
+        Build b;
+
+        make_cert("a", KEY_EC, NAMES("a.example"), -1, 365);
+        make_cert("b", KEY_EC, NAMES("b.example"), -1, 365);
+        make_cert("c", KEY_EC, NAMES("c.example"), -1, 365);
+        site_init(&s[0], "a.example");
+        site_set_pair(&s[0], "a");
+        site_init(&s[1], "b.example");
+        site_set_pair(&s[1], "b");
+        site_set(&s[1], "SSLHonorCipherOrder", "On");
+        site_init(&s[2], "c.example");
+        site_set_pair(&s[2], "c");
+        site_set(&s[2], "SSLCipherSuite", "ECDHE-ECDSA-CHACHA20-POLY1305");
+        build(&b, s, 3, listen, NULL);
+        cr_assert_eq(b.r, 0);
+        /* The default: the client's order. */
+        cr_assert_str_eq(negotiated_cipher(b.store, "a.example", client), "ECDHE-ECDSA-AES256-GCM-SHA384");
+        /* b: the server's (Mozilla's list starts with AES128). */
+        cr_assert_str_eq(negotiated_cipher(b.store, "b.example", client), "ECDHE-ECDSA-AES128-GCM-SHA256");
+        /* c: its own list only. */
+        cr_assert_str_eq(negotiated_cipher(b.store, "c.example", client), "ECDHE-ECDSA-CHACHA20-POLY1305");
+        build_done(&b);
+        for (size_t i = 0; i < 3; i++)
+                site_done(&s[i]);
+}
+
 /* A ticket resumes on its own site, never on another site of the same listener. */
 static void resumption(int max_version) {
         ThreeSites t;
@@ -817,27 +864,31 @@ Test(tls_store, no_https_no_store) {
 
 Test(tls_store, expired_and_expiring_are_warnings) {
         char *listen[] = {(char *) LISTENER, NULL};
-        TestSite s[3];
+        TestSite s[4];
         Build b;
 
         make_cert("old", KEY_EC, NAMES("a.example"), -30, -2);
         make_cert("soon", KEY_EC, NAMES("b.example"), -30, 5);
         make_cert("fine", KEY_EC, NAMES("c.example"), -30, 20);
+        make_cert("future", KEY_EC, NAMES("d.example"), 2, 300);
         site_init(&s[0], "a.example");
         site_set_pair(&s[0], "old");
         site_init(&s[1], "b.example");
         site_set_pair(&s[1], "soon");
         site_init(&s[2], "c.example");
         site_set_pair(&s[2], "fine");
-        build(&b, s, 3, listen, NULL);
+        site_init(&s[3], "d.example");
+        site_set_pair(&s[3], "future");
+        build(&b, s, 4, listen, NULL);
         cr_assert_eq(b.r, 0, "warnings never fail");
         cr_assert_not_null(b.store);
         assert_message(&b.warnings, CONF ":10: [Server] SSLCertificateFile:", "expired on 20");
         assert_message(&b.warnings, CONF ":10: [VirtualHost v1] SSLCertificateFile:", "expires on 20");
         assert_message(&b.warnings, CONF ":10: [VirtualHost v1] SSLCertificateFile:", "in 5 days");
-        cr_assert_eq(b.warnings.n, 2);
+        assert_message(&b.warnings, CONF ":10: [VirtualHost v3] SSLCertificateFile:", "is not valid before 20");
+        cr_assert_eq(b.warnings.n, 3);
         build_done(&b);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 4; i++)
                 site_done(&s[i]);
 }
 
