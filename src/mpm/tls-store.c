@@ -55,7 +55,7 @@ static bool site_on_listener(const StoreSite *site, const char *listener, bool d
 static bool site_matches(const StoreSite *site, const char *host, size_t host_len) {
         if (site->server_name && http_host_matches(site->server_name, host, host_len))
                 return true;
-        STRV_FOREACH (a, site->aliases)
+        STRV_FOREACH(a, site->aliases)
                 if (http_host_matches(*a, host, host_len))
                         return true;
         return false;
@@ -350,7 +350,7 @@ static void check_names(X509 *const *leaves, size_t n, const TlsStoreSite *in, C
                         warnings, cert->file, cert->line,
                         "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
                         in->section, cert->value, sn);
-        STRV_FOREACH (a, in->cfg->server_alias)
+        STRV_FOREACH(a, in->cfg->server_alias)
                 if (!leaves_cover(leaves, n, *a))
                         conf_errors_add(
                                 warnings, cert->file, cert->line,
@@ -638,11 +638,11 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
         /* Here, before the workers fork, so that they all inherit the same index. */
         if (listener_index_get() < 0)
                 return -ENOMEM;
-        STRV_FOREACH (v, server_listen)
+        STRV_FOREACH(v, server_listen)
                 any_listener = any_listener || listener_name_is_tls(*v);
         for (size_t i = 0; i < n_sites; i++) {
                 any_certificate = any_certificate || sites[i].cfg->tls.certificates.n > 0;
-                STRV_FOREACH (v, sites[i].listen)
+                STRV_FOREACH(v, sites[i].listen)
                         any_listener = any_listener || listener_name_is_tls(*v);
         }
         if (!any_certificate && !any_listener)
@@ -684,7 +684,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
         if (r < 0)
                 return r; /* a listener's check would only add that its site has no certificate */
 
-        STRV_FOREACH (v, server_listen)
+        STRV_FOREACH(v, server_listen)
                 if (listener_name_is_tls(*v)) {
                         int k = store_add_listener(s, *v, &sites[0], errors);
                         if (k == -ENOMEM)
@@ -693,7 +693,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                                 r = k;
                 }
         for (size_t i = 1; i < n_sites; i++)
-                STRV_FOREACH (v, sites[i].listen)
+                STRV_FOREACH(v, sites[i].listen)
                         if (listener_name_is_tls(*v)) {
                                 int k = store_add_listener(s, *v, &sites[i], errors);
                                 if (k == -ENOMEM)
