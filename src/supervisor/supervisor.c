@@ -158,6 +158,7 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
 
         s->pending = NULL;
         supervisor_restore_error_log(s, error_log_of(sg));
+        log_set_max_level(s->current->config->log_level);
         log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
         generation_stop_all(sg, false);
         /* Its workers are reaped through the draining list. */
@@ -303,6 +304,9 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         conf_errors_done(&warnings);
 
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
+        /* The new LogLevel from here on: the new generation's processes inherit it when they fork
+         * (the old ones keep theirs); a reload that does not happen after all restores the old. */
+        log_set_max_level(c->log_level);
         /* generation_new() frees c when it fails: what it opened as the error log, kept. */
         _cleanup_free_ char *c_error_log = strdup(c->site.error_log ? c->site.error_log : "stderr");
         r = generation_new(s, c, &s->pending);
@@ -318,6 +322,7 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         } else {
                 s->pending = NULL;
                 supervisor_restore_error_log(s, c_error_log ? c_error_log : "");
+                log_set_max_level(s->current->config->log_level);
                 sd_notify(false, "READY=1");
                 supervisor_set_reload_result(s, "reload failed: the new generation could not be built");
                 return r;
