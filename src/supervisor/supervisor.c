@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
@@ -617,6 +618,7 @@ static const SupervisorHooks supervisor_hooks = {
 int supervisor_run(const SupervisorOptions *opts, Config *config) {
         Supervisor s = { .opts = opts, .hooks = &supervisor_hooks, .started = now_usec(CLOCK_MONOTONIC) };
         char *inherit_error = NULL;
+        bool config_error = false;
         sigset_t mask;
         int r;
 
@@ -649,6 +651,11 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
 
         r = generation_new(&s, config, &s.current);
         config = NULL; /* owned by the generation now, also on failure */
+        if (r == -ENXIO)
+                /* A Listen value that names a socket systemd did not pass: the configuration's
+                 * fault as much as a bad key, so exit as for one (78): systemd does not restart a
+                 * start that cannot succeed (RestartPreventExitStatus=78 in mpmd.service). */
+                config_error = true;
         if (r < 0)
                 goto out;
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
@@ -722,6 +729,6 @@ out:
         sd_event_source_unref(s.tick);
         sd_event_source_unref(s.watchdog);
         sd_event_unref(s.event);
-        return r < 0 ? EXIT_FAILURE : s.exit_status;
+        return r < 0 ? (config_error ? EX_CONFIG : EXIT_FAILURE) : s.exit_status;
 }
 
