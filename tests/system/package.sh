@@ -102,9 +102,9 @@ pass "systemctl reload mpmd"
 step "logrotate -f /etc/logrotate.d/mpmd"
 INSIDE_TIMEOUT=300 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q logrotate >>"$WORK/apt.log" 2>&1 ||
         fail "apt-get install logrotate (the package recommends it)"
-printf '[Server]\nCustomLog = /var/log/mpmd/access.log combined\n' |
-        inside sh -c 'cat >/etc/mpmd/conf.d/50-access-log.conf'
-inside systemctl reload mpmd.service || fail "systemctl reload with an access log"
+# The shipped configuration logs every request there: nothing to add.
+inside grep -q '^CustomLog = /var/log/mpmd/access.log combined' /etc/mpmd/mpmd.conf ||
+        fail "the shipped /etc/mpmd/mpmd.conf has no access log"
 curl -fsS --max-time 20 "http://127.0.0.1:$PORT/before-rotation" >/dev/null 2>&1 || true
 # Workers buffer access log lines for up to a second (access-log.h): wait for them.
 wait_line() {
