@@ -1419,11 +1419,10 @@ Test(config, startup_a_sites_own_log_folder_must_be_writable_by_its_user) {
         cr_assert_eq(mkdir(at("@/nobody"), 0755), 0);
         cr_assert_eq(chown(at("@/nobody"), 65534, 65534), 0);
         cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
-        /* y inherits [Server]'s CustomLog, and opens it as its user too (site-paths.c). */
-        assert_messages(&warnings, 2,
+        /* y does not take [Server]'s CustomLog (per_user_sites_do_not_inherit_the_server_access_log):
+         * only x's own log is the site's to open. */
+        assert_messages(&warnings, 1,
                         "@/mpmd.conf:10: [VirtualHost x] CustomLog: @/rootonly/x.log cannot be created: the folder "
-                        "@/rootonly is not writable by user nobody, who opens it",
-                        "@/mpmd.conf:5: [VirtualHost y] CustomLog: @/rootonly/main.log cannot be created: the folder "
                         "@/rootonly is not writable by user nobody, who opens it");
         config_free(c);
         /* The same folder is root's to write when the supervisor (root) opens the log itself. */
@@ -1433,6 +1432,29 @@ Test(config, startup_a_sites_own_log_folder_must_be_writable_by_its_user) {
         config_free(c);
 }
 
+/* Under a per-user MPM a site with a User of its own does not take [Server]'s access log (its pool
+ * would write every site's file as the tenant); one without a User, and every site of another MPM,
+ * do. */
+Test(config, per_user_sites_do_not_inherit_the_server_access_log) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nUser = nobody\nDocumentRoot = @\n"
+                                 "CustomLog = @/access.log combined\n"
+                                 "[VirtualHost own]\nServerName = own.test\nUser = nobody\nGroup = nogroup\n"
+                                 "[VirtualHost logs]\nServerName = logs.test\nUser = nobody\nGroup = nogroup\n"
+                                 "CustomLog = @/logs.log common\n"
+                                 "[VirtualHost shared]\nServerName = shared.test\n");
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_per_user_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.custom_log.path, at("@/access.log"));
+        cr_assert_null(c->vhosts[0].site.custom_log.path);
+        cr_assert_str_eq(c->vhosts[1].site.custom_log.path, at("@/logs.log"));
+        cr_assert_str_eq(c->vhosts[2].site.custom_log.path, at("@/access.log"));
+        config_free(c);
+        conf_errors_done(&warnings);
+        cr_assert_eq(load_for_start("@/mpmd.conf", &fake_mpm, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->vhosts[0].site.custom_log.path, at("@/access.log"));
+        config_free(c);
+}
 /* ---- HTTPS: the SSL* keys and the certificate store ------------------------------------------ */
 
 /* A [VirtualHost] takes every SSL* key it does not set from [Server]; one it sets is its own. */
