@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "build-config.h"
-#include "mpm/mpm.h"
 #include "supervisor/tls-setup.h"
 
 #if HAVE_TLS
@@ -69,7 +68,6 @@ const char *supervisor_tls_version(void) {
 #endif
 
 const ConfigTls supervisor_tls = {
-        .is_tls = listener_name_is_tls,
 #if HAVE_TLS
         .build = build,
         .free = store_free,
