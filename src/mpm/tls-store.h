@@ -2,9 +2,11 @@
 /* tls-store.h — a generation's certificate store: one OpenSSL SSL_CTX per site that has a
  * certificate (HttpSiteConfig.tls), with its chains and keys loaded, its protocol versions and
  * ciphers set, ALPN (the one place the application protocol is chosen: "http/1.1" now, "h2" later)
- * and SNI: the servername callback moves a connection to the context of the site its name selects
- * among the sites reachable on the listener (http_server_select()'s rule), the listener's default
- * site otherwise, or refuses it with an alert under SSLStrictSNIVHostCheck.
+ * and SNI: the ClientHello callback moves a connection to the context of the site its name
+ * selects among the sites reachable on the listener (http_server_select()'s rule), the listener's
+ * default site otherwise, or refuses it with unrecognized_name under SSLStrictSNIVHostCheck. It
+ * runs before OpenSSL chooses the version and looks up the session to resume, so that both are
+ * the chosen site's (SSL_set_SSL_CTX() in the servername callback would come after them).
  *
  * Built by the supervisor from a loaded configuration (at `mpmd -t`, at start and at each reload),
  * before workers fork, with the supervisor's rights (a key file, or systemd's credential, need not
@@ -15,7 +17,12 @@
  * ServerName/ServerAlias, are warnings. A reload whose store cannot be built changes nothing.
  *
  * Session tickets: each site's context encrypts tickets with the keys of its own ring
- * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. */
+ * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. Each
+ * site's session ID context is its own too (a digest of its section), so that even a ticket
+ * another site's keys could open does not resume there. Mind that OpenSSL calls the ticket key
+ * callback of the context a connection began with (the listener's default site's: the SSL's
+ * session_ctx) also after SNI moved it: the callback finds the site's keys from
+ * SSL_get_SSL_CTX(ssl), which is the chosen site's by the time any ticket is opened or made. */
 #pragma once
 
 #include <openssl/ssl.h>
@@ -34,25 +41,38 @@ typedef struct TlsStoreSite {
         const char *section;       /* "[Server]" or "[VirtualHost NAME]", for messages */
         const HttpSiteConfig *cfg; /* ServerName, ServerAlias and tls */
         char *const *listen;       /* the listeners only this site receives; NULL: every one */
+        /* Where its Listen was written (sites[0]: the [Server] Listen, server_listen), for the
+         * error of a TLS listener whose default site has no certificate; NULL: nowhere known. */
+        const char *listen_file;
+        unsigned listen_line;
 } TlsStoreSite;
 
 /* Build the store from the sites and the Listen values of the server (server_listen: the main
  * server's Listen, every listener a site without a Listen of its own is reachable on). TLS
  * listeners are those listener_name_is_tls() (mpm.h) says. Errors and warnings are added as
  * "FILE:LINE: [Section] Key: what"; returns 0 (*ret NULL when no site has a certificate and no
- * listener is TLS), -EINVAL (errors added) or -ENOMEM. Needs the rights that read the keys. */
+ * listener is TLS), -EINVAL (errors added) or -ENOMEM. Needs the rights that read the keys.
+ * The store copies what it keeps of the sites (names, aliases, Listen): sites may go after. */
 int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
                   ConfErrors *errors, ConfErrors *warnings);
 TlsStore *tls_store_free(TlsStore *s);
 
 /* Supervisor, once per generation, before workers fork: make each site's context encrypt its
- * tickets with its own ring of keys (a site with SSLSessionTickets Off issues none). 0 or -errno. */
+ * tickets with its own ring of keys, the ring of the site's section ("[Server]", "[VirtualHost
+ * NAME]"), so that it is the same ring after a reload. A site with SSLSessionTickets Off issues
+ * none, but is attached too (its context may be a listener's initial one). 0 or -errno. */
 int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now);
 
 /* A new server-side SSL for a connection accepted on the listener named listener_name, set up
  * with that listener's default context (SNI may move it to another site's), or NULL (no memory,
  * or a listener the store does not know). */
 SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name);
+
+/* The ALPN choice, the one place the application protocol is chosen: the server's preference
+ * ("http/1.1"; "h2" comes first once mpmd speaks it) against the client's list (wire format).
+ * Returns the chosen name (its length in *ret_len), or NULL when the client offers none of ours:
+ * the handshake then goes on without ALPN, as nginx does. */
+const unsigned char *tls_store_alpn_choose(const unsigned char *client, unsigned client_len, unsigned char *ret_len);
 
 /* "mpmd -V": the library's version line. */
 const char *tls_library_version(void);

@@ -6,6 +6,8 @@
 #include "build-config.h"
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
+#include "supervisor/tls-setup.h"
+#include "shared/log.h"
 #include "shared/strv.h"
 
 /* Each long option is the spelled-out short one: the switch below sees only the short letter. */
@@ -74,17 +76,20 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
                         }
                         break;
                 case ':':
-                        fprintf(stderr, "mpmd: option %s needs an argument\n", bad_option(argv, before, buf));
+                        fprintf(stderr, "%smpmd: option %s needs an argument\n", log_stderr_prefix(LOG_PRI_ERR),
+                                bad_option(argv, before, buf));
                         strv_free(o.defines);
                         return -EINVAL;
                 default:
-                        fprintf(stderr, "mpmd: unknown option %s\n", bad_option(argv, before, buf));
+                        fprintf(stderr, "%smpmd: unknown option %s\n", log_stderr_prefix(LOG_PRI_ERR),
+                                bad_option(argv, before, buf));
                         strv_free(o.defines);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "mpmd: unexpected argument \"%s\"\n", argv[optind]);
+                fprintf(stderr, "%smpmd: unexpected argument \"%s\"\n", log_stderr_prefix(LOG_PRI_ERR),
+                        argv[optind]);
                 strv_free(o.defines);
                 return -EINVAL;
         }
@@ -111,6 +116,8 @@ void cli_usage(FILE *f) {
 
 void cli_list_modules(FILE *f) {
         fprintf(f, "Compiled in modules:\n  core.c\n  http_core.c\n  mod_static.c\n  mod_status.c\n");
+        if (supervisor_tls_version())
+                fprintf(f, "  mod_tls.c\n"); /* HTTPS, with OpenSSL */
         if (!mpm_builtin[0])
                 fprintf(f, "  mod_so.c\n"); /* the MPM comes from LoadModule */
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
@@ -126,6 +133,8 @@ void cli_version(FILE *f) {
         fprintf(f, "Server MPM:     %s\n", m ? m->name : "(loaded at run time)");
         fprintf(f, "  threaded:     %s\n", flags & MPM_THREADED ? "yes (fixed thread count)" : "no");
         fprintf(f, "    forked:     %s\n", flags & MPM_FORKED ? "yes (variable process count)" : "no");
+        /* The library mpmd runs with, which may be newer than the one it was built with. */
+        fprintf(f, "TLS: %s\n", supervisor_tls_version() ? supervisor_tls_version() : "none (built without)");
         fprintf(f, "Server compiled with....\n");
         fprintf(f, " -D DEFAULT_CONFIG_FILE=\"%s\"\n", DEFAULT_CONFIG_FILE);
         fprintf(f, " -D MODULEDIR=\"%s\"\n", MODULEDIR);
