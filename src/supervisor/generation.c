@@ -36,6 +36,9 @@
 #include "shared/strv.h"
 #include "supervisor/supervisor-state.h"
 #include "shared/time-util.h"
+#if HAVE_TLS
+#include "mpm/tls-ticket-keys.h"
+#endif
 
 unsigned generation_count(const SupGeneration *sg, ProcessState state) {
         unsigned n = 0;
@@ -464,6 +467,14 @@ fail:
         return r;
 }
 
+/* Free the certificate store (its private keys cleared with it). */
+static void generation_forget_tls(SupGeneration *g) {
+        if (g && g->g.tls && g->config->tls_ops && g->config->tls_ops->free)
+                g->config->tls_ops->free(g->g.tls);
+        if (g)
+                g->g.tls = NULL;
+}
+
 void generation_free(SupGeneration *sg) {
         if (!sg)
                 return;
@@ -505,8 +516,7 @@ void generation_free(SupGeneration *sg) {
         safe_close(sg->errlog_channel[1]);
         free(sg->g.boards);
         free(sg->children);
-        if (sg->g.tls && sg->config->tls_ops && sg->config->tls_ops->free)
-                sg->config->tls_ops->free(sg->g.tls);
+        generation_forget_tls(sg);
         config_free(sg->config);
         free(sg);
 }
@@ -556,9 +566,25 @@ void generation_settle_kept_pools(Supervisor *s, SupGeneration *old, SupGenerati
                 }
 }
 
+/* A CGI launcher starts programs and never speaks TLS: it keeps no site's private key (the
+ * certificate stores of every generation are freed in it, which clears the keys) and no ticket
+ * keys. Under perchild a launcher runs as its site's user, whose programs must find nothing of
+ * another site's in its memory. */
+static void launcher_forget_tls(Supervisor *s) {
+        generation_forget_tls(s->current);
+        generation_forget_tls(s->pending);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_forget_tls(g);
+#if HAVE_TLS
+        if (s->tickets)
+                tls_ticket_keys_forget(s->tickets, NULL);
+#endif
+}
+
 static void launcher_prepare(void *userdata) {
         worker_forget_supervisor(userdata);
         worker_forget_status(userdata, NULL); /* it shows no status page */
+        launcher_forget_tls(userdata);
 }
 
 /* The CGI launchers of a serving generation: started with it, started again when one ended. A
