@@ -51,7 +51,7 @@ typedef struct HttpTlsConfig {
         ConfLines keys;
         HttpTlsProtocols protocols; /* SSLProtocol, default TLSv1.2 TLSv1.3 */
         HttpTlsCiphers ciphers;     /* SSLCipherSuite, default Mozilla's "intermediate" lists */
-        bool honor_cipher_order;    /* SSLHonorCipherOrder, default Off (intermediate profile) */
+        bool honor_cipher_order;    /* SSLHonorCipherOrder, default On (ChaCha20 kept for who prefers it) */
         bool session_tickets;       /* SSLSessionTickets, default On */
         usec_t ticket_lifetime;     /* SSLSessionTicketLifetime, default 3600 s */
         bool strict_sni;            /* SSLStrictSNIVHostCheck, default Off */
@@ -123,7 +123,7 @@ void http_tls_done_ciphers(const ConfItem *item, void *field);
           .flags = CONF_LIST, .parse = http_tls_parse_ciphers, .format = http_tls_format_ciphers,                \
           .copy = http_tls_copy_ciphers, .done = http_tls_done_ciphers, .size = sizeof(HttpTlsCiphers),          \
           .expect = "an OpenSSL cipher list (TLS 1.2), or \"TLSv1.3 \" and TLS 1.3 ciphersuites" },               \
-        { "SSLHonorCipherOrder", CONF_BOOL, HTTP_TLS_AT(base, honor_cipher_order), "Off", .expect = "On or Off" }, \
+        { "SSLHonorCipherOrder", CONF_BOOL, HTTP_TLS_AT(base, honor_cipher_order), "On", .expect = "On or Off" }, \
         { "SSLSessionTickets", CONF_BOOL, HTTP_TLS_AT(base, session_tickets), "On", .expect = "On or Off" },      \
         { "SSLSessionTicketLifetime", CONF_USEC, HTTP_TLS_AT(base, ticket_lifetime), "3600", 60 * USEC_PER_SEC,  \
           7 * 86400 * USEC_PER_SEC, .expect = "a time from 60 s to 7 days (604800 s)" },                        \

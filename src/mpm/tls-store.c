@@ -115,8 +115,8 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, 
 /* SSL_set_SSL_CTX() moves the certificates and the session ID context, nothing else: the
  * connection takes the rest of site's settings here. */
 static int apply_site(SSL *ssl, const StoreSite *site) {
-        const uint64_t carried = SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET | SSL_OP_NO_TLSv1 |
-                                 SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
+        const uint64_t carried = SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA | SSL_OP_NO_TICKET |
+                                 SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
 
         if (!SSL_set_SSL_CTX(ssl, site->ctx))
                 goto fail;
@@ -284,8 +284,11 @@ static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
                 snprintf(buf, size, "(unreadable date)");
 }
 
-/* Warnings only: a certificate a client would refuse still lets the rest of the server start. */
-static void check_dates(X509 *leaf, const ConfLine *cert, const char *section, ConfErrors *warnings) {
+/* An expired certificate is an error (every client refuses it: serving it is serving nothing; a
+ * reload keeps the certificate that still works); one about to expire, or not valid yet (a clock
+ * behind, or a certificate issued for later), a warning. 0 or -EINVAL. */
+static int check_dates(X509 *leaf, const ConfLine *cert, const char *section, ConfErrors *errors,
+                       ConfErrors *warnings) {
         const ASN1_TIME *not_after = X509_get0_notAfter(leaf), *not_before = X509_get0_notBefore(leaf);
         int days = 0, secs = 0;
         char date[64];
@@ -296,16 +299,19 @@ static void check_dates(X509 *leaf, const ConfLine *cert, const char *section, C
                                 section, cert->value, date);
         }
         if (!ASN1_TIME_diff(&days, &secs, NULL, not_after))
-                return;
+                return 0;
         format_time(not_after, date, sizeof(date));
-        if (days < 0 || secs < 0)
-                conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value,
-                                date);
-        else if (days < EXPIRY_WARNING_DAYS)
+        if (days < 0 || secs < 0) {
+                conf_errors_add(errors, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s expired on %s: clients refuse it; renew it", section,
+                                cert->value, date);
+                return -EINVAL;
+        }
+        if (days < EXPIRY_WARNING_DAYS)
                 conf_errors_add(warnings, cert->file, cert->line,
                                 "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date,
                                 days, days == 1 ? "" : "s");
+        return 0;
 }
 
 /* Does one of the leaves cover name (a ServerName or ServerAlias: a host, perhaps with :port, an
@@ -427,7 +433,10 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
                         continue;
                 }
                 EVP_PKEY_free(pkey);
-                check_dates(leaf, cert, in->section, warnings);
+                if (check_dates(leaf, cert, in->section, errors, warnings) < 0) {
+                        r = -EINVAL;
+                        continue;
+                }
                 leaves[n++] = leaf;
         }
         if (r == 0 && n > 0)
@@ -525,8 +534,10 @@ static int site_ctx_new(const TlsStoreSite *in, SSL_CTX **ret, ConfErrors *error
         if (!ctx)
                 return -ENOMEM;
         SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+        /* The server's order, but ChaCha20 first for a client that puts it first (one without AES
+         * in hardware, which is why Mozilla leaves the choice to clients). */
         if (t->honor_cipher_order)
-                options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+                options |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
         if (!t->session_tickets)
                 options |= SSL_OP_NO_TICKET;
         SSL_CTX_set_options(ctx, options);

@@ -561,18 +561,22 @@ Test(tls_store, cipher_list_and_order_of_the_site_sni_chose) {
         make_cert("c", KEY_EC, NAMES("c.example"), -1, 365);
         site_init(&s[0], "a.example");
         site_set_pair(&s[0], "a");
+        site_set(&s[0], "SSLHonorCipherOrder", "Off");
         site_init(&s[1], "b.example");
         site_set_pair(&s[1], "b");
-        site_set(&s[1], "SSLHonorCipherOrder", "On");
         site_init(&s[2], "c.example");
         site_set_pair(&s[2], "c");
         site_set(&s[2], "SSLCipherSuite", "ECDHE-ECDSA-CHACHA20-POLY1305");
         build(&b, s, 3, listen, NULL);
         cr_assert_eq(b.r, 0);
-        /* The default: the client's order. */
+        /* a, Off: the client's order. */
         cr_assert_str_eq(negotiated_cipher(b.store, "a.example", client), "ECDHE-ECDSA-AES256-GCM-SHA384");
-        /* b: the server's (Mozilla's list starts with AES128). */
+        /* b, the default: the server's (Mozilla's list starts with AES128)... */
         cr_assert_str_eq(negotiated_cipher(b.store, "b.example", client), "ECDHE-ECDSA-AES128-GCM-SHA256");
+        /* ...but ChaCha20 for a client that puts it first. */
+        cr_assert_str_eq(negotiated_cipher(b.store, "b.example",
+                                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"),
+                         "ECDHE-ECDSA-CHACHA20-POLY1305");
         /* c: its own list only. */
         cr_assert_str_eq(negotiated_cipher(b.store, "c.example", client), "ECDHE-ECDSA-CHACHA20-POLY1305");
         build_done(&b);
@@ -862,7 +866,7 @@ Test(tls_store, no_https_no_store) {
         site_done(&s);
 }
 
-Test(tls_store, expired_and_expiring_are_warnings) {
+Test(tls_store, expired_is_an_error_expiring_and_future_are_warnings) {
         char *listen[] = {(char *) LISTENER, NULL};
         TestSite s[4];
         Build b;
@@ -871,8 +875,9 @@ Test(tls_store, expired_and_expiring_are_warnings) {
         make_cert("soon", KEY_EC, NAMES("b.example"), -30, 5);
         make_cert("fine", KEY_EC, NAMES("c.example"), -30, 20);
         make_cert("future", KEY_EC, NAMES("d.example"), 2, 300);
+        make_cert("renewed", KEY_EC, NAMES("a.example"), -1, 90);
         site_init(&s[0], "a.example");
-        site_set_pair(&s[0], "old");
+        site_set_pair(&s[0], "renewed");
         site_init(&s[1], "b.example");
         site_set_pair(&s[1], "soon");
         site_init(&s[2], "c.example");
@@ -882,11 +887,20 @@ Test(tls_store, expired_and_expiring_are_warnings) {
         build(&b, s, 4, listen, NULL);
         cr_assert_eq(b.r, 0, "warnings never fail");
         cr_assert_not_null(b.store);
-        assert_message(&b.warnings, CONF ":10: [Server] SSLCertificateFile:", "expired on 20");
         assert_message(&b.warnings, CONF ":10: [VirtualHost v1] SSLCertificateFile:", "expires on 20");
         assert_message(&b.warnings, CONF ":10: [VirtualHost v1] SSLCertificateFile:", "in 5 days");
         assert_message(&b.warnings, CONF ":10: [VirtualHost v3] SSLCertificateFile:", "is not valid before 20");
-        cr_assert_eq(b.warnings.n, 3);
+        cr_assert_eq(b.warnings.n, 2);
+        build_done(&b);
+        site_done(&s[0]);
+        /* Expired: clients refuse it, so it is refused here (a reload keeps the one that works). */
+        site_init(&s[0], "a.example");
+        site_set_pair(&s[0], "old");
+        build(&b, s, 4, listen, NULL);
+        cr_assert_eq(b.r, -EINVAL);
+        cr_assert_null(b.store);
+        assert_message(&b.errors, CONF ":10: [Server] SSLCertificateFile:", "expired on 20");
+        cr_assert_eq(b.errors.n, 1);
         build_done(&b);
         for (size_t i = 0; i < 4; i++)
                 site_done(&s[i]);
