@@ -43,6 +43,8 @@ typedef struct WorkerScore {
         uint64_t duration_usec; /* summed over the requests served */
         /* The requests served, by how long each took (http_status_duration_bucket()). */
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
+        /* Connections whose TLS handshake completed, and those of them with kTLS. */
+        uint64_t tls_connections, ktls_connections;
 } WorkerScore;
 
 typedef struct ScoreboardProcess {

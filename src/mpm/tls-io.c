@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mpm/tls-io.h"
+#include "mpm/tls-store.h"
 #include "shared/macro.h"
 
 struct TlsIo {
@@ -143,6 +144,18 @@ TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
          * itself, so a cut can never pass for a whole one. */
         SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
         return t;
+}
+
+/* Until the certificate store (branch tlsstore) is merged its function is a weak reference, so that
+ * this branch links alone; g->tls is NULL without it, so it is never called. TO BE REMOVED with the
+ * merge of tlsstore. */
+extern SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name) __attribute__((weak));
+
+TlsIo *tls_io_accept(const TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
+                     int fd) {
+        if (!store || !tls_store_new_ssl)
+                return NULL;
+        return tls_io_new(tls_store_new_ssl(store, listener_name), inner, inner_ctx, fd);
 }
 
 TlsIo *tls_io_free(TlsIo *t) {

@@ -46,6 +46,14 @@ extern const HttpIo tls_io; /* its ctx is a TlsIo */
 TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd);
 TlsIo *tls_io_free(TlsIo *t);
 
+/* The TLS transport of a connection accepted on the listener named listener_name: an SSL from
+ * store (tls_store_new_ssl(), set up with that listener's default site) over inner. NULL when there
+ * is no store, the store does not know the listener, or no memory: the connection is then closed
+ * unserved, never answered in plain text. */
+struct TlsStore;
+TlsIo *tls_io_accept(const struct TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
+                     int fd);
+
 /* Has the handshake finished, and does the kernel do the record layer (kTLS)? For the counters. */
 bool tls_io_handshake_done(const TlsIo *t);
 bool tls_io_ktls(const TlsIo *t);
