@@ -146,14 +146,9 @@ TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
         return t;
 }
 
-/* Until the certificate store (branch tlsstore) is merged its function is a weak reference, so that
- * this branch links alone; g->tls is NULL without it, so it is never called. TO BE REMOVED with the
- * merge of tlsstore. */
-extern SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name) __attribute__((weak));
-
 TlsIo *tls_io_accept(const TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
                      int fd) {
-        if (!store || !tls_store_new_ssl)
+        if (!store)
                 return NULL;
         return tls_io_new(tls_store_new_ssl(store, listener_name), inner, inner_ctx, fd);
 }
