@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
@@ -158,6 +159,7 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
 
         s->pending = NULL;
         supervisor_restore_error_log(s, error_log_of(sg));
+        log_set_max_level(s->current->config->log_level);
         log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
         generation_stop_all(sg, false);
         /* Its workers are reaped through the draining list. */
@@ -303,6 +305,9 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         conf_errors_done(&warnings);
 
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
+        /* The new LogLevel from here on: the new generation's processes inherit it when they fork
+         * (the old ones keep theirs); a reload that does not happen after all restores the old. */
+        log_set_max_level(c->log_level);
         /* generation_new() frees c when it fails: what it opened as the error log, kept. */
         _cleanup_free_ char *c_error_log = strdup(c->site.error_log ? c->site.error_log : "stderr");
         r = generation_new(s, c, &s->pending);
@@ -318,6 +323,7 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         } else {
                 s->pending = NULL;
                 supervisor_restore_error_log(s, c_error_log ? c_error_log : "");
+                log_set_max_level(s->current->config->log_level);
                 sd_notify(false, "READY=1");
                 supervisor_set_reload_result(s, "reload failed: the new generation could not be built");
                 return r;
@@ -612,6 +618,7 @@ static const SupervisorHooks supervisor_hooks = {
 int supervisor_run(const SupervisorOptions *opts, Config *config) {
         Supervisor s = { .opts = opts, .hooks = &supervisor_hooks, .started = now_usec(CLOCK_MONOTONIC) };
         char *inherit_error = NULL;
+        bool config_error = false;
         sigset_t mask;
         int r;
 
@@ -644,6 +651,11 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
 
         r = generation_new(&s, config, &s.current);
         config = NULL; /* owned by the generation now, also on failure */
+        if (r == -ENXIO)
+                /* A Listen value that names a socket systemd did not pass: the configuration's
+                 * fault as much as a bad key, so exit as for one (78): systemd does not restart a
+                 * start that cannot succeed (RestartPreventExitStatus=78 in mpmd.service). */
+                config_error = true;
         if (r < 0)
                 goto out;
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
@@ -717,6 +729,6 @@ out:
         sd_event_source_unref(s.tick);
         sd_event_source_unref(s.watchdog);
         sd_event_unref(s.event);
-        return r < 0 ? EXIT_FAILURE : s.exit_status;
+        return r < 0 ? (config_error ? EX_CONFIG : EXIT_FAILURE) : s.exit_status;
 }
 
