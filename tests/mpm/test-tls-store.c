@@ -20,6 +20,7 @@
 
 #include "http/site-config.h"
 #include "mpm/tls-store.h"
+#include "mpm/tls-ticket-keys.h"
 #include "shared/strv.h"
 
 #define LISTENER "https://127.0.0.1:443"
@@ -644,9 +645,6 @@ Test(tls_store, session_tickets_off_issues_none) {
         site_done(&s);
 }
 
-#if TEST_TICKET_KEYS
-#include "mpm/tls-ticket-keys.h"
-
 /* With the supervisor's ticket keys attached: a ticket resumes on its own site only, and on a
  * store built anew with the same keys (a reload). */
 Test(tls_store, ticket_rings_per_site_and_across_a_rebuild) {
@@ -678,7 +676,6 @@ Test(tls_store, ticket_rings_per_site_and_across_a_rebuild) {
         three_sites_done(&t);
         tls_ticket_keys_free(keys);
 }
-#endif
 
 /* ---- what building checks ------------------------------------------------------------------------- */
 
