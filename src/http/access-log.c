@@ -42,6 +42,8 @@ typedef enum ItemType {
         ITEM_METHOD,        /* %m */
         ITEM_PROTOCOL,      /* %H */
         ITEM_PID,           /* %P */
+        ITEM_SSL_PROTOCOL,  /* %{SSL_PROTOCOL}x (mod_ssl) */
+        ITEM_SSL_CIPHER,    /* %{SSL_CIPHER}x (mod_ssl) */
 } ItemType;
 
 typedef struct FormatItem {
@@ -237,6 +239,16 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
                 break;
         case 'P':
                 type = ITEM_PID;
+                break;
+        case 'x':
+                /* mod_ssl's variables; names compare as mod_ssl's do, without regard to case. */
+                if (arg && arg_len == 12 && strncasecmp(arg, "SSL_PROTOCOL", 12) == 0)
+                        type = ITEM_SSL_PROTOCOL;
+                else if (arg && arg_len == 10 && strncasecmp(arg, "SSL_CIPHER", 10) == 0)
+                        type = ITEM_SSL_CIPHER;
+                else
+                        return fail(ret_error, "log format: %%{%.*s}x: expected SSL_PROTOCOL or SSL_CIPHER",
+                                    (int) arg_len, arg ? arg : "");
                 break;
         case '\0':
                 return fail(ret_error, "log format ends with an incomplete %% directive");
@@ -537,6 +549,12 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                         break;
                 case ITEM_PID:
                         out_u64(&o, (unsigned long long) getpid());
+                        break;
+                case ITEM_SSL_PROTOCOL:
+                        out_str(&o, e->ssl_protocol ? e->ssl_protocol : "-");
+                        break;
+                case ITEM_SSL_CIPHER:
+                        out_str(&o, e->ssl_cipher ? e->ssl_cipher : "-");
                         break;
                 }
         }

@@ -41,6 +41,10 @@ typedef struct AccessLogEntry {
         /* %X: how the connection stood when the response ended: 'X' aborted before it was complete,
          * '+' kept alive for another request, '-' closed after it ('\0' logs as '-') */
         char conn_status;
+        /* %{SSL_PROTOCOL}x, %{SSL_CIPHER}x: of a TLS connection ("TLSv1.3", "TLS_AES_128_GCM_SHA256",
+         * OpenSSL's names); NULL on a plain one */
+        const char *ssl_protocol;
+        const char *ssl_cipher;
         AccessLogText request_line; /* %r: without its CRLF */
         AccessLogText method;       /* %m */
         AccessLogText protocol;     /* %H: "HTTP/1.1" */
@@ -56,7 +60,8 @@ typedef struct AccessLogEntry {
 typedef struct AccessLogFormat AccessLogFormat;
 
 /* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %r %s %>s %b %B %O %I
- * %X %D %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %% and the
+ * %X %D %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P
+ * %{SSL_PROTOCOL}x %{SSL_CIPHER}x %% and the
  * escapes \n \t \r \\ in literal text. A spec in double quotes (as in Apache's configuration) is
  * unquoted first. On error returns -EINVAL and sets *ret_error (malloc'd) to a sentence; -ENOMEM. */
 int access_log_format_compile(const char *spec, AccessLogFormat **ret, char **ret_error);

@@ -298,7 +298,7 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 .date = p->date,
                 .server_line = server->server_line,
                 .server_line_len = server->server_line_len,
-                .scheme = "http",
+                .scheme = http_request_tls_info(q, &(HttpTlsInfo) {}) ? "https" : "http",
                 .host = host ? host : p->server_addr,
                 .host_len = h->has_host ? h->host.len : strlen(host ? host : p->server_addr),
         };

@@ -197,6 +197,8 @@ int cgi_env_build(const CgiEnvParams *p, char *buf, size_t size, size_t *ret_len
         const HttpSiteConfig *cfg = q->site ? q->site->cfg : NULL;
         const char *docroot = cfg && cfg->document_root ? cfg->document_root : "";
         EnvWriter w = { .buf = buf, .size = size };
+        HttpTlsInfo tls;
+        bool is_tls = http_request_tls_info(q, &tls);
 
         env_add_str(&w, "GATEWAY_INTERFACE", "CGI/1.1");
         env_add_str(&w, "SERVER_SOFTWARE", p->server_software);
@@ -218,7 +220,15 @@ int cgi_env_build(const CgiEnvParams *p, char *buf, size_t size, size_t *ret_len
         env_add_str(&w, "SERVER_PROTOCOL", h->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
         env_add_span(&w, "REQUEST_METHOD", q->buf, h->method_span);
         env_add_span(&w, "REQUEST_URI", q->buf, h->target);
-        env_add_str(&w, "REQUEST_SCHEME", p->scheme);
+        env_add_str(&w, "REQUEST_SCHEME", is_tls ? "https" : p->scheme);
+        if (is_tls) {
+                /* mod_ssl's names, which programs test to build their own URLs */
+                env_add_str(&w, "HTTPS", "on");
+                env_add_str(&w, "SSL_PROTOCOL", tls.protocol);
+                env_add_str(&w, "SSL_CIPHER", tls.cipher);
+                if (tls.sni)
+                        env_add_str(&w, "SSL_TLS_SNI", tls.sni);
+        }
         env_add_span(&w, "QUERY_STRING", q->buf, h->query);
         env_add(&w, "SCRIPT_NAME", p->script_name, p->script_name_len);
         env_add_str(&w, "SCRIPT_FILENAME", p->script_filename);

@@ -74,8 +74,9 @@ typedef struct CgiEnvParams {
  * form cgi_launch() carries and execve() wants once split). Variables, in this order:
  * GATEWAY_INTERFACE=CGI/1.1, SERVER_SOFTWARE, SERVER_NAME and SERVER_PORT (the Host header's name and
  * port, else ServerName and the local port: Apache's UseCanonicalName Off), SERVER_ADDR,
- * SERVER_PROTOCOL, REQUEST_METHOD, REQUEST_URI (the request-target as sent), REQUEST_SCHEME,
- * QUERY_STRING (always, maybe empty), SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO and PATH_TRANSLATED
+ * SERVER_PROTOCOL, REQUEST_METHOD, REQUEST_URI (the request-target as sent), REQUEST_SCHEME ("https"
+ * over TLS, whatever scheme says), over TLS mod_ssl's HTTPS=on, SSL_PROTOCOL, SSL_CIPHER and
+ * SSL_TLS_SNI (when the client sent a name; http_request_tls_info()), QUERY_STRING (always, maybe empty), SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO and PATH_TRANSLATED
  * (DocumentRoot + PATH_INFO; both only when PATH_INFO is not empty), DOCUMENT_ROOT, REMOTE_ADDR,
  * REMOTE_PORT, CONTENT_LENGTH and CONTENT_TYPE (with a body; CONTENT_TYPE when the header is there),
  * then HTTP_<NAME> for each request header field (upper-cased, '-' → '_'; repeated fields joined with

@@ -70,9 +70,15 @@ static int conn_request_local_address(void *conn, char *buf, size_t size) {
         return c->io->local_address ? c->io->local_address(c->io_ctx, buf, size) : -EOPNOTSUPP;
 }
 
+static bool conn_request_tls_info(void *conn, HttpTlsInfo *ret) {
+        const HttpConn *c = conn;
+        return c->io->tls_info && c->io->tls_info(c->io_ctx, ret);
+}
+
 static const HttpRequestConn conn_request_ops = {
         .log = conn_request_log,
         .local_address = conn_request_local_address,
+        .tls_info = conn_request_tls_info,
 };
 
 /* ---- request blocks ------------------------------------------------------------------------- */

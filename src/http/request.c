@@ -31,6 +31,10 @@ void http_request_log(const HttpRequest *q, int level, const char *fmt, ...) {
         q->conn_ops->log(q->conn, level, message);
 }
 
+bool http_request_tls_info(const HttpRequest *q, HttpTlsInfo *ret) {
+        return q->conn_ops && q->conn_ops->tls_info && q->conn_ops->tls_info(q->conn, ret);
+}
+
 int http_request_path(const HttpRequestHead *h, const char *buf, char *path, size_t *ret_len) {
         int k;
 
@@ -113,6 +117,21 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
                  * pool's site, the client must not get this connection's site instead. */
                 request_error(r, 421, true);
                 return NULL;
+        }
+        /* Over TLS the name the client gave in its handshake chose the certificate: a request for
+         * another site on that connection (a browser coalescing connections of names one certificate
+         * covers) must ask again on a connection of its own (RFC 9110 §15.5.20, as nginx does). A
+         * request without Host goes to the site its SNI chose. */
+        HttpTlsInfo tls;
+        if (http_request_tls_info(q, &tls) && tls.sni) {
+                const HttpSite *by_sni = http_server_select(q->server, q->listener_name, tls.sni, strlen(tls.sni));
+                if (!h->has_host && by_sni)
+                        named = by_sni;
+                else if (by_sni != named) {
+                        q->site = named;
+                        request_error(r, 421, true);
+                        return NULL;
+                }
         }
         q->site = named;
         const HttpSiteConfig *cfg = named->cfg;
@@ -214,6 +233,8 @@ void http_request_log_access(const HttpAccessFields *f) {
         if (!http_server_site_logs(q->server, q->site))
                 return;
         clock_gettime(CLOCK_REALTIME, &ts);
+        HttpTlsInfo tls;
+        bool is_tls = http_request_tls_info(q, &tls);
         AccessLogEntry e = {
                 .peer = q->peer && q->peer[0] ? q->peer : NULL,
                 .peer_port = q->peer_port,
@@ -226,6 +247,8 @@ void http_request_log_access(const HttpAccessFields *f) {
                 .bytes_out = f->bytes_out,
                 .bytes_in = f->bytes_in,
                 .conn_status = f->conn_status,
+                .ssl_protocol = is_tls ? tls.protocol : NULL,
+                .ssl_cipher = is_tls ? tls.cipher : NULL,
                 .request_header = log_request_header,
                 .response_header = log_response_header,
                 .userdata = f,

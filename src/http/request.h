@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "shared/macro.h"
+#include "http/io.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "http/server.h"
@@ -27,6 +28,7 @@
 typedef struct HttpRequestConn {
         void (*log)(void *conn, int level, const char *message);     /* the site's error log */
         int (*local_address)(void *conn, char *buf, size_t size);    /* SERVER_ADDR; -errno */
+        bool (*tls_info)(void *conn, HttpTlsInfo *ret);               /* HttpIo.tls_info; may be NULL */
 } HttpRequestConn;
 
 typedef struct HttpRequest {
@@ -66,6 +68,10 @@ const struct HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r
 /* The request's path, decoded and normalised, into path[PATH_MAX]. Returns 0 or the status to
  * answer (404, 414, 400). */
 int http_request_path(const HttpRequestHead *h, const char *buf, char *path, size_t *ret_len);
+
+/* Did the request come over TLS (the handshake done)? Then *ret says how: the 421 check, CGI's
+ * HTTPS variables, the access log's %{SSL_*}x. */
+bool http_request_tls_info(const HttpRequest *q, HttpTlsInfo *ret);
 
 /* A line for the site's error log, through the connection. */
 void http_request_log(const HttpRequest *q, int level, const char *fmt, ...) _printf_(3, 4);

@@ -580,5 +580,6 @@ const ConfItem http_site_directives[] = {
           .size = sizeof(HttpCgiHandlers), .expect = "cgi-script and the file extensions that run as CGI programs, such as .cgi" },
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
+        HTTP_TLS_ROWS(SITE(tls)),
         CONF_TABLE_END,
 };

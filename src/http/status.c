@@ -199,6 +199,11 @@ static void render_metrics(Out *o, const HttpStatusData *d, uint64_t uptime) {
                    "mpmd_connections{state=\"total\"} %u\nmpmd_connections{state=\"writing\"} %u\n"
                    "mpmd_connections{state=\"keepalive\"} %u\nmpmd_connections{state=\"closing\"} %u\n",
                    d->conns_total, d->conns_writing, d->conns_keepalive, d->conns_closing);
+        out_metric_head(o, "tls_connections_total", "counter",
+                        "Connections whose TLS handshake completed, by who does the record layer.");
+        out_printf(o, "mpmd_tls_connections_total{record_layer=\"all\"} %llu\n"
+                      "mpmd_tls_connections_total{record_layer=\"ktls\"} %llu\n",
+                   (unsigned long long) d->tls_conns, (unsigned long long) d->ktls_conns);
         out_metric_head(o, "cpu_seconds_total", "counter",
                         "CPU time of the workers and the supervisor, and of the processes they waited for.");
         out_printf(o,
@@ -257,6 +262,11 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                 out_printf(&o, "ConnsTotal: %u\nConnsAsyncWriting: %u\nConnsAsyncKeepAlive: %u\nConnsAsyncClosing: %u\n",
                            d->conns_total, d->conns_writing, d->conns_keepalive, d->conns_closing);
                 out_printf(&o, "Scoreboard: %.*s\n", (int) d->n_slots, d->scoreboard);
+                /* Ours, after every key of Apache's (mod_ssl adds none here), so that a parser of
+                 * Apache's page reads the same page. */
+                if (d->tls)
+                        out_printf(&o, "TLSConns: %llu\nKTLSConns: %llu\n", (unsigned long long) d->tls_conns,
+                                   (unsigned long long) d->ktls_conns);
                 break;
         case HTTP_STATUS_JSON:
                 out_printf(&o, "{\"server_name\":");
@@ -271,11 +281,13 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "\"total_duration_ms\":%llu,\"requests_per_second\":%g,\"busy_workers\":%u,"
                            "\"idle_workers\":%u,\"graceful_workers\":%u,\"processes\":%u,\"stopping\":%u,"
                            "\"connections\":{\"total\":%u,\"writing\":%u,\"keepalive\":%u,\"closing\":%u},"
+                           "\"tls_connections\":%llu,\"ktls_connections\":%llu,"
                            "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":",
                            d->generation, (unsigned long long) uptime, (unsigned long long) d->total_accesses,
                            (unsigned long long) d->total_bytes, (unsigned long long) (d->total_duration_usec / 1000),
                            req_per_sec, d->busy, d->idle, d->graceful, d->processes, d->stopping, d->conns_total,
-                           d->conns_writing, d->conns_keepalive, d->conns_closing, loads[0], loads[1], loads[2]);
+                           d->conns_writing, d->conns_keepalive, d->conns_closing, (unsigned long long) d->tls_conns,
+                           (unsigned long long) d->ktls_conns, loads[0], loads[1], loads[2]);
                 out_json_string(&o, d->scoreboard, d->n_slots);
                 out_printf(&o, "}\n");
                 break;

@@ -48,6 +48,10 @@ typedef struct HttpStatusData {
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1]; /* requests per bucket */
         uint32_t workers_by_state[HTTP_STATUS_WORKER_STATES]; /* worker threads, by HTTP_STATUS_WORKER_LETTERS */
         uint64_t reloads_ok, reloads_partial, reloads_failed; /* the server's view only */
+        /* HTTPS: connections whose TLS handshake completed, and of them those with kTLS. ?auto shows
+         * them (TLSConns, KTLSConns, after Apache's keys) when the generation has TLS listeners. */
+        uint32_t tls;
+        uint64_t tls_conns, ktls_conns;
 } HttpStatusData;
 
 /* The bytes of a status segment, whole 4 KiB pages: what the supervisor creates and maps. */

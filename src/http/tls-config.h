@@ -12,6 +12,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shared/conf-table.h"
@@ -58,3 +59,73 @@ typedef struct HttpTlsConfig {
 
 /* The credential prefix of SSLCertificateKeyFile. */
 #define HTTP_TLS_CREDENTIAL_PREFIX "credential:"
+
+/* The defaults: Mozilla's "intermediate" profile (TLS 1.2 and 1.3, forward-secret AEAD suites only,
+ * the client's order), and OpenSSL's own TLS 1.3 suites. */
+#define HTTP_TLS_PROTOCOLS_DEFAULT "TLSv1.2 TLSv1.3"
+#define HTTP_TLS_CIPHERS_TLS12_DEFAULT                                                                  \
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"      \
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"        \
+        "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define HTTP_TLS_CIPHERS_TLS13_DEFAULT "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+/* SSLProtocol in Apache's syntax: words "all", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", each
+ * optionally prefixed with "+" (add) or "-" (remove); a word without a prefix sets the list to
+ * itself (Apache warns when it drops what came before; here "TLSv1.2 TLSv1.3" is the usual way to
+ * name two). "all" is TLS 1.2 and 1.3: TLS 1.0 and 1.1 only when named. SSLv2 and SSLv3 are
+ * refused, as an empty set. 0 and *ret (file:line kept), -EINVAL with *ret_error (malloc'd), or
+ * -ENOMEM. */
+int http_tls_protocols_parse(const char *value, const char *file, unsigned line, HttpTlsProtocols *ret,
+                             char **ret_error);
+void http_tls_protocols_done(HttpTlsProtocols *p);
+/* "TLSv1.2 TLSv1.3": the versions of mask, lowest first; NULL on -ENOMEM. */
+char *http_tls_protocols_format(unsigned mask);
+
+/* SSLCipherSuite: "TLSv1.3 SUITES" sets tls13, "SSL LIST" or a bare LIST sets tls12. replace: start
+ * from the defaults first (a section's first SSLCipherSuite line). 0, -EINVAL with *ret_error, or
+ * -ENOMEM; c is unchanged on error. */
+int http_tls_ciphers_set(HttpTlsCiphers *c, const char *value, bool replace, const char *file, unsigned line,
+                         char **ret_error);
+void http_tls_ciphers_done(HttpTlsCiphers *c);
+
+/* The rows' callbacks, for HTTP_TLS_ROWS. */
+int http_tls_parse_certificate(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                               char **ret_error);
+int http_tls_parse_key(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                       char **ret_error);
+int http_tls_parse_protocols(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                             char **ret_error);
+char *http_tls_format_protocols(const ConfItem *item, const void *field);
+int http_tls_copy_protocols(const ConfItem *item, void *dst, const void *src);
+void http_tls_done_protocols(const ConfItem *item, void *field);
+int http_tls_parse_ciphers(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                           char **ret_error);
+char *http_tls_format_ciphers(const ConfItem *item, const void *field);
+int http_tls_copy_ciphers(const ConfItem *item, void *dst, const void *src);
+void http_tls_done_ciphers(const ConfItem *item, void *field);
+
+/* The rows of the SSL* keys, for the table of the struct that holds an HttpTlsConfig at offset base
+ * (site-config.c: HTTP_TLS_ROWS(offsetof(HttpSiteConfig, tls))). Written in [Server] and in each
+ * [VirtualHost], which inherits what it does not set. The certificate lists of a later file replace
+ * an earlier file's (they are pairs: adding to another file's would break them). */
+#define HTTP_TLS_AT(base, field) ((base) + offsetof(HttpTlsConfig, field))
+#define HTTP_TLS_ROWS(base)                                                                                     \
+        { "SSLCertificateFile", CONF_LINES, HTTP_TLS_AT(base, certificates), NULL, .flags = CONF_LIST_REPLACE,    \
+          .parse = http_tls_parse_certificate,                                                                  \
+          .expect = "the absolute path of a PEM certificate chain, the leaf first (twice at most: ECDSA and RSA)" }, \
+        { "SSLCertificateKeyFile", CONF_LINES, HTTP_TLS_AT(base, keys), NULL, .flags = CONF_LIST_REPLACE,         \
+          .parse = http_tls_parse_key,                                                                          \
+          .expect = "the absolute path of a PEM private key, or credential:NAME (twice at most)" },            \
+        { "SSLProtocol", CONF_CUSTOM, HTTP_TLS_AT(base, protocols), HTTP_TLS_PROTOCOLS_DEFAULT,                  \
+          .parse = http_tls_parse_protocols, .format = http_tls_format_protocols,                               \
+          .copy = http_tls_copy_protocols, .done = http_tls_done_protocols, .size = sizeof(HttpTlsProtocols),    \
+          .expect = "TLS versions such as \"TLSv1.2 TLSv1.3\", \"all\" or \"all -TLSv1.2\"" },                   \
+        { "SSLCipherSuite", CONF_CUSTOM, HTTP_TLS_AT(base, ciphers), HTTP_TLS_CIPHERS_TLS12_DEFAULT,            \
+          .flags = CONF_LIST, .parse = http_tls_parse_ciphers, .format = http_tls_format_ciphers,                \
+          .copy = http_tls_copy_ciphers, .done = http_tls_done_ciphers, .size = sizeof(HttpTlsCiphers),          \
+          .expect = "an OpenSSL cipher list (TLS 1.2), or \"TLSv1.3 \" and TLS 1.3 ciphersuites" },               \
+        { "SSLHonorCipherOrder", CONF_BOOL, HTTP_TLS_AT(base, honor_cipher_order), "Off", .expect = "On or Off" }, \
+        { "SSLSessionTickets", CONF_BOOL, HTTP_TLS_AT(base, session_tickets), "On", .expect = "On or Off" },      \
+        { "SSLSessionTicketLifetime", CONF_USEC, HTTP_TLS_AT(base, ticket_lifetime), "3600", 60 * USEC_PER_SEC,  \
+          7 * 86400 * USEC_PER_SEC, .expect = "a time from 60 s to 7 days (604800 s)" },                        \
+        { "SSLStrictSNIVHostCheck", CONF_BOOL, HTTP_TLS_AT(base, strict_sni), "Off", .expect = "On or Off" }

@@ -7,11 +7,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "mpm/conn-driver.h"
 #include "mpm/mpm.h"
 #include "http/server-logs.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
+#if HAVE_TLS
+#include "mpm/tls-io.h"
+#else
+typedef struct TlsIo TlsIo;
+#endif
 
 #define DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
 
@@ -57,23 +63,38 @@ static const HttpConnObserver driver_observer = {
         .error = driver_error,
 };
 
+/* A TLS connection is counted once its handshake is done; true once it is. */
+static bool driver_count_tls(const TlsIo *tls, WorkerScore *score) {
+#if HAVE_TLS
+        if (!tls_io_handshake_done(tls))
+                return false;
+        if (score) {
+                score->tls_connections++;
+                if (tls_io_ktls(tls))
+                        score->ktls_connections++;
+        }
+#endif
+        return true;
+}
+
 int conn_driver_read_stop(int fd) {
         struct signalfd_siginfo si;
         ssize_t n = read(fd, &si, sizeof(si));
         return n == (ssize_t) sizeof(si) ? (int) si.ssi_signo : 0;
 }
 
-void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *info, WorkerScore *score,
-                       ConnDriverStop *stop) {
+/* Serve the connection on fd through io (with io_ctx): the plain socket's, or TLS over it (tls,
+ * then io_ctx). */
+static void driver_serve(const HttpServer *server, int *fd, const HttpIo *io, void *io_ctx, const TlsIo *tls,
+                         const HttpConnInfo *info, WorkerScore *score, ConnDriverStop *stop) {
         DriverState d = { .server = server, .score = score };
         HttpConn *c;
         usec_t now = now_usec(CLOCK_MONOTONIC);
+        bool tls_counted = !tls;
 
-        c = http_conn_new(server, &socket_io, &fd, info, now);
-        if (!c) {
-                safe_close(fd);
+        c = http_conn_new(server, io, io_ctx, info, now);
+        if (!c)
                 return;
-        }
         if (score) {
                 score->connections++;
                 score->state = WS_READ;
@@ -84,6 +105,8 @@ void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *inf
 
         for (;;) {
                 HttpConnWant w = http_conn_run(c, now);
+                if (!tls_counted)
+                        tls_counted = driver_count_tls(tls, score);
                 if (w == HTTP_CONN_DONE)
                         break;
 
@@ -92,7 +115,7 @@ void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *inf
                 bool handler = w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE;
                 bool out = w == HTTP_CONN_WANT_WRITE || w == HTTP_CONN_WANT_FD_WRITE;
                 struct pollfd p[2] = {
-                        { .fd = handler ? http_conn_wait_fd(c) : fd, .events = out ? POLLOUT : POLLIN },
+                        { .fd = handler ? http_conn_wait_fd(c) : *fd, .events = out ? POLLOUT : POLLIN },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
                 };
                 /* Wake at least once a second so buffered access log lines reach the file. */
@@ -115,8 +138,32 @@ void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *inf
                 }
         }
         http_conn_free(c);
+}
+
+void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *info, WorkerScore *score,
+                       ConnDriverStop *stop) {
+        driver_serve(server, &fd, &socket_io, &fd, NULL, info, score, stop);
         safe_close(fd);
         (void) http_server_flush_logs(server, now_usec(CLOCK_MONOTONIC));
+        if (score)
+                score->state = WS_READY;
+}
+
+void conn_driver_serve_accepted(const Generation *g, const Listener *l, int fd, const HttpConnInfo *info,
+                                WorkerScore *score, ConnDriverStop *stop) {
+        if (!l->tls) {
+                conn_driver_serve(g->http, fd, info, score, stop);
+                return;
+        }
+#if HAVE_TLS
+        /* The TLS transport over the plain one; the SSL is set up for this listener's sites. */
+        TlsIo *t = tls_io_accept(g->tls, l->name, &socket_io, &fd, fd);
+        if (t)
+                driver_serve(g->http, &fd, &tls_io, t, t, info, score, stop);
+        tls_io_free(t);
+#endif
+        safe_close(fd);
+        (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
         if (score)
                 score->state = WS_READY;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "http/conn.h"
+#include "mpm/mpm.h"
 #include "mpm/scoreboard.h"
 
 typedef struct ConnDriverStop {
@@ -21,6 +22,13 @@ typedef struct ConnDriverStop {
 /* Serve fd (non-blocking, owned: closed on return), described by info (socket_accept()). */
 void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *info, WorkerScore *score,
                        ConnDriverStop *stop);
+
+/* The same for a connection accepted on l of generation g: over TLS when l is a TLS listener (with
+ * g's certificate store; a TLS listener without one, or a build without TLS, closes it unserved
+ * rather than speak plain HTTP there). A TLS connection whose handshake completes is counted in
+ * score's tls_connections (and ktls_connections). */
+void conn_driver_serve_accepted(const Generation *g, const Listener *l, int fd, const HttpConnInfo *info,
+                                WorkerScore *score, ConnDriverStop *stop);
 
 /* Read one pending signal from a signalfd; returns the signal number or 0. */
 int conn_driver_read_stop(int fd);

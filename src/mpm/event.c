@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "mpm/accept.h"
 #include "mpm/conn-driver.h"
 #include "mpm/event.h"
@@ -31,6 +32,11 @@
 #include "http/server-logs.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
+#if HAVE_TLS
+#include "mpm/tls-io.h"
+#else
+typedef struct TlsIo TlsIo;
+#endif
 
 #define EVENT_SERVER_LIMIT_MAX 1024
 #define EVENT_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
@@ -129,6 +135,10 @@ typedef struct EventConn {
         bool check_nonblock;
         bool closed; /* closed in this batch of events: freed after it, its later events ignored */
         HttpConn *http;
+        /* TLS over event_io (tls-io.h): the engine talks to it, it to event_io, so the readable
+         * bookkeeping above sees every byte. NULL: a plain connection. */
+        TlsIo *tls;
+        bool tls_counted; /* its completed handshake is in the scoreboard */
         HttpConnPhase phase;
         EventSource cgi_source; /* epoll's data.ptr for what its handler waits on */
         /* A descriptor watched for writing (HTTP_CONN_WANT_FD_WRITE), registered until the next call
@@ -299,8 +309,16 @@ static void loop_list_push_front(EventLoop *l, EventConn *c) {
         l->conns = c;
 }
 
+static TlsIo *event_conn_free_tls(TlsIo *t) {
+#if HAVE_TLS
+        tls_io_free(t);
+#endif
+        return NULL;
+}
+
 static void event_conn_free(EventConn *c) {
         http_conn_free(c->http);
+        event_conn_free_tls(c->tls);
         /* close() removes it from the epoll set as well, because this process holds the only
          * descriptor of the connection: the dispatcher closes its copy once the hand-off is sent
          * (and takes it out of its own epoll set first, see dispatch.c), nothing here dups it, and
@@ -327,6 +345,7 @@ static void loop_close(EventLoop *l, EventConn *c) {
                 l->n_idle--;
         loop_list_remove(l, c);
         c->http = http_conn_free(c->http);
+        c->tls = event_conn_free_tls(c->tls);
         c->fd = safe_close(c->fd);
         c->closed = true;
         c->next = l->closed;
@@ -369,6 +388,14 @@ static void loop_set_accepting(EventLoop *l, bool on) {
 static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
         loop_unwatch_out(l, c);
         HttpConnWant w = http_conn_run(c->http, now);
+#if HAVE_TLS
+        if (c->tls && !c->tls_counted && tls_io_handshake_done(c->tls)) {
+                c->tls_counted = true;
+                l->board->workers[0].tls_connections++;
+                if (tls_io_ktls(c->tls))
+                        l->board->workers[0].ktls_connections++;
+        }
+#endif
 
         if (w == HTTP_CONN_WANT_FD_READ) {
                 /* A program's pipe joins the set when the connection first waits for it; one still
@@ -428,9 +455,12 @@ static bool loop_make_room(EventLoop *l) {
  * and closed in this pass never enters the epoll set; otherwise nothing is read now (that read
  * would mostly fail): it is registered edge-triggered, and epoll reports its request (already there
  * or not) with the next batch of events. handed_off: it came from a dispatcher, not from our own
- * accept4 (SOCK_NONBLOCK). Takes ownership of fd; false when the loop should stop taking more. */
-static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *owned_name, bool has_data,
-                       bool handed_off, usec_t now) {
+ * accept4 (SOCK_NONBLOCK). listener: the one of ours it was accepted on (NULL when handed off: perchild
+ * has no TLS yet, and a dispatcher has read the head in plain text already); a TLS one gets the TLS
+ * transport, or the connection is closed unserved. Takes ownership of fd; false when the loop should
+ * stop taking more. */
+static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const HttpConnInfo *info, char *owned_name,
+                       bool has_data, bool handed_off, usec_t now) {
         EventConn *c = calloc(1, sizeof(*c));
 
         if (!c) {
@@ -446,7 +476,22 @@ static bool loop_adopt(EventLoop *l, int fd, const HttpConnInfo *info, char *own
         c->loop = l;
         c->phase = HTTP_PHASE_READ;
         c->listener_name = owned_name;
-        c->http = http_conn_new(l->g->http, &event_io, c, info, now);
+        const HttpIo *io = &event_io;
+        void *io_ctx = c;
+        if (listener && listener->tls) {
+#if HAVE_TLS
+                c->tls = tls_io_accept(l->g->tls, listener->name, &event_io, c, fd);
+#endif
+                if (!c->tls) {
+                        event_conn_free(c);
+                        return true;
+                }
+#if HAVE_TLS
+                io = &tls_io;
+                io_ctx = c->tls;
+#endif
+        }
+        c->http = http_conn_new(l->g->http, io, io_ctx, info, now);
         if (!c->http) {
                 event_conn_free(c);
                 return true;
@@ -496,7 +541,7 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
                         return;
                 }
                 socket_conn_info_from(&peer, listener->name, src->local_port, &info);
-                if (!loop_adopt(l, fd, &info, NULL, src->deferred, false, now))
+                if (!loop_adopt(l, fd, listener, &info, NULL, src->deferred, false, now))
                         return;
         }
 }
@@ -588,7 +633,7 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
                 local_port = socket_local_port(fd);
         socket_conn_info_from(&peer, name ? name : "", local_port, &info);
         /* The dispatcher passes a connection on once it has seen its request head. */
-        return loop_adopt(l, fd, &info, owned, true, true, now);
+        return loop_adopt(l, fd, NULL, &info, owned, true, true, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {

@@ -177,7 +177,7 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                                         break;
                                 }
                                 socket_conn_info_from(&peer, l->name, l->port, &info);
-                                conn_driver_serve(g->http, fd, &info, score, &stop);
+                                conn_driver_serve_accepted(g, l, fd, &info, score, &stop);
                                 served++;
                                 if (c->max_connections_per_child > 0 && served >= c->max_connections_per_child) {
                                         log_debug("served MaxConnectionsPerChild (%u) connections, exiting",

@@ -178,6 +178,8 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
                         s.bytes = add_saturating(s.bytes, w->bytes);
                         s.duration_usec = add_saturating(s.duration_usec, w->duration_usec);
                         s.connections = add_saturating(s.connections, w->connections);
+                        s.tls_connections = add_saturating(s.tls_connections, w->tls_connections);
+                        s.ktls_connections = add_saturating(s.ktls_connections, w->ktls_connections);
                         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                                 s.duration_buckets[b] = add_saturating(s.duration_buckets[b], w->duration_buckets[b]);
                 }
@@ -199,6 +201,8 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
  * - bytes: added in one step when a response ends, which may be long after the first of them
  *   was sent; so the bound is on the total since the fork: 100 GB a second per process (beyond
  *   any network interface, loopback included).
+ * - TLS connections: each is one of the connections, counted when its handshake completes; the
+ *   kTLS ones are some of those: at most the accepted connections, and the accepted TLS ones.
  * - durations: each request ended lasted at most as long as the process has lived, so the total
  *   is at most the accepted requests times the time since the fork.
  * - the duration histogram: each bucket never goes back, and together they hold at most the
@@ -258,6 +262,10 @@ unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t 
         r |= trust_credited(&t->requests, &t->request_credit, &ps->requests, SCOREBOARD_CLAMPED_REQUESTS);
         r |= trust_credited(&t->connections, &t->connection_credit, &ps->connections,
                             SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->tls_connections, &ps->tls_connections, t->connections,
+                           SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->ktls_connections, &ps->ktls_connections, t->tls_connections,
+                           SCOREBOARD_CLAMPED_CONNECTIONS);
         r |= trust_counter(&t->bytes, &ps->bytes, mul_saturating(age, TRUST_BYTES_PER_USEC), SCOREBOARD_CLAMPED_BYTES);
         r |= trust_counter(&t->duration_usec, &ps->duration_usec, mul_saturating(t->requests, age),
                            SCOREBOARD_CLAMPED_DURATION);

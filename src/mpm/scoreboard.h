@@ -43,6 +43,8 @@ typedef struct WorkerScore {
         uint64_t duration_usec; /* summed over the requests served */
         /* The requests served, by how long each took (http_status_duration_bucket()). */
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
+        /* Connections whose TLS handshake completed, and those of them with kTLS. */
+        uint64_t tls_connections, ktls_connections;
 } WorkerScore;
 
 typedef struct ScoreboardProcess {
@@ -70,6 +72,7 @@ typedef struct ProcessScore {
         bool valid; /* false: the segment was corrupt; counts below are zero */
         unsigned ready, busy, keepalive, starting, graceful, open;
         uint64_t requests, bytes, connections, duration_usec;
+        uint64_t tls_connections, ktls_connections;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1]; /* summed over the slots */
         unsigned by_state[HTTP_STATUS_WORKER_STATES];                /* slots, by HTTP_STATUS_WORKER_LETTERS */
         uint32_t connections_open;
@@ -90,6 +93,7 @@ typedef struct ScoreboardTrust {
         usec_t started; /* the fork (CLOCK_MONOTONIC): bytes and durations are bounded from here */
         usec_t last;    /* the previous reading: requests and connections earn credit from here */
         uint64_t requests, bytes, duration_usec, connections; /* accepted so far */
+        uint64_t tls_connections, ktls_connections;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
         uint64_t request_credit, connection_credit;           /* what they may still add */
         bool warned;    /* the supervisor said once that the process reports the implausible */

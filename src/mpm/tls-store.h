@@ -34,13 +34,18 @@ typedef struct TlsStoreSite {
         const char *section;       /* "[Server]" or "[VirtualHost NAME]", for messages */
         const HttpSiteConfig *cfg; /* ServerName, ServerAlias and tls */
         char *const *listen;       /* the listeners only this site receives; NULL: every one */
+        /* Where its Listen was written (sites[0]: the [Server] Listen, server_listen), for the
+         * error of a TLS listener whose default site has no certificate; NULL: nowhere known. */
+        const char *listen_file;
+        unsigned listen_line;
 } TlsStoreSite;
 
 /* Build the store from the sites and the Listen values of the server (server_listen: the main
  * server's Listen, every listener a site without a Listen of its own is reachable on). TLS
  * listeners are those listener_name_is_tls() (mpm.h) says. Errors and warnings are added as
  * "FILE:LINE: [Section] Key: what"; returns 0 (*ret NULL when no site has a certificate and no
- * listener is TLS), -EINVAL (errors added) or -ENOMEM. Needs the rights that read the keys. */
+ * listener is TLS), -EINVAL (errors added) or -ENOMEM. Needs the rights that read the keys.
+ * The store copies what it keeps of the sites (names, aliases, Listen): sites may go after. */
 int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
                   ConfErrors *errors, ConfErrors *warnings);
 TlsStore *tls_store_free(TlsStore *s);
@@ -53,6 +58,12 @@ int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now
  * with that listener's default context (SNI may move it to another site's), or NULL (no memory,
  * or a listener the store does not know). */
 SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name);
+
+/* The ALPN choice, the one place the application protocol is chosen: the server's preference
+ * ("http/1.1"; "h2" comes first once mpmd speaks it) against the client's list (wire format).
+ * Returns the chosen name (its length in *ret_len), or NULL when the client offers none of ours:
+ * the handshake then goes on without ALPN, as nginx does. */
+const unsigned char *tls_store_alpn_choose(const unsigned char *client, unsigned client_len, unsigned char *ret_len);
 
 /* "mpmd -V": the library's version line. */
 const char *tls_library_version(void);

@@ -220,7 +220,7 @@ static void *worker_thread_main(void *userdata) {
                                         break;
                                 }
                                 socket_conn_info_from(&peer, l->name, l->port, &info);
-                                conn_driver_serve(g->http, fd, &info, score, &stop);
+                                conn_driver_serve_accepted(g, l, fd, &info, score, &stop);
                                 if (worker_process_count(p) || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
                                         stopping = true;
                         }

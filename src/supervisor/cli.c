@@ -6,6 +6,7 @@
 #include "build-config.h"
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
+#include "supervisor/tls-setup.h"
 #include "shared/strv.h"
 
 /* Each long option is the spelled-out short one: the switch below sees only the short letter. */
@@ -111,6 +112,8 @@ void cli_usage(FILE *f) {
 
 void cli_list_modules(FILE *f) {
         fprintf(f, "Compiled in modules:\n  core.c\n  http_core.c\n  mod_static.c\n  mod_status.c\n");
+        if (supervisor_tls_version())
+                fprintf(f, "  mod_tls.c\n"); /* HTTPS, with OpenSSL */
         if (!mpm_builtin[0])
                 fprintf(f, "  mod_so.c\n"); /* the MPM comes from LoadModule */
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
@@ -126,6 +129,8 @@ void cli_version(FILE *f) {
         fprintf(f, "Server MPM:     %s\n", m ? m->name : "(loaded at run time)");
         fprintf(f, "  threaded:     %s\n", flags & MPM_THREADED ? "yes (fixed thread count)" : "no");
         fprintf(f, "    forked:     %s\n", flags & MPM_FORKED ? "yes (variable process count)" : "no");
+        /* The library mpmd runs with, which may be newer than the one it was built with. */
+        fprintf(f, "TLS: %s\n", supervisor_tls_version() ? supervisor_tls_version() : "none (built without)");
         fprintf(f, "Server compiled with....\n");
         fprintf(f, " -D DEFAULT_CONFIG_FILE=\"%s\"\n", DEFAULT_CONFIG_FILE);
         fprintf(f, " -D MODULEDIR=\"%s\"\n", MODULEDIR);

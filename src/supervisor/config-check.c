@@ -218,6 +218,105 @@ void check_site_keys(Loader *l) {
         }
 }
 
+/* ---- HTTPS ---------------------------------------------------------------------------------- */
+
+/* Pairs are counted here, as soon as the files are read (the fuzzer and a check without the
+ * filesystem see it too); what each pair holds is judged when the store is built (build_tls). A
+ * site's own lines only: inherited ones are [Server]'s, checked as its. */
+static void check_tls_pairs(Loader *l, const char *label, const HttpTlsConfig *t) {
+        const ConfLine *extra;
+
+        if (t->certificates.n == t->keys.n)
+                return;
+        extra = t->certificates.n > t->keys.n ? &t->certificates.lines[t->keys.n] : &t->keys.lines[t->certificates.n];
+        load_error(l, extra->file, extra->line,
+                   "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, one key for "
+                   "each certificate",
+                   label, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
+                   t->certificates.n, t->keys.n);
+}
+
+/* The TLS Listen values of one site, refused where HTTPS cannot be served: a build without TLS,
+ * and (for now) a per-user MPM, whose pools would each need their own site's keys. */
+static void check_tls_listen(Loader *l, const char *label, char **listen, const KeySource *k) {
+        const Config *c = l->config;
+        const char *file;
+        unsigned line;
+
+        key_source(l, k, &file, &line);
+        STRV_FOREACH(v, listen) {
+                if (!l->opts->tls->is_tls(*v))
+                        continue;
+                if (!l->opts->tls->build)
+                        load_error(l, file, line, "%s Listen: %s: mpmd was built without TLS (-Dtls=disabled)", label, *v);
+                else if (c->mpm && (c->mpm->flags & MPM_PER_USER))
+                        load_error(l, file, line, "%s Listen: %s: HTTPS under %s is not supported yet", label, *v,
+                                   c->mpm->name);
+                return; /* once per Listen line */
+        }
+}
+
+static void check_tls_certificates(Loader *l, const char *label, const HttpTlsConfig *t) {
+        if (t->certificates.n > 0 && l->opts->tls && !l->opts->tls->build)
+                load_error(l, t->certificates.lines[0].file, t->certificates.lines[0].line,
+                           "%s SSLCertificateFile: mpmd was built without TLS (-Dtls=disabled)", label);
+}
+
+void check_tls(Loader *l) {
+        Config *c = l->config;
+        size_t listen = row_of(config_directives, "Listen"), vlisten = row_of(vhost_directives, "Listen");
+        size_t cert = row_of(http_site_directives, "SSLCertificateFile");
+        size_t key = row_of(http_site_directives, "SSLCertificateKeyFile");
+
+        check_tls_pairs(l, "[Server]", &c->site.tls);
+        if (l->opts->tls) {
+                check_tls_listen(l, "[Server]", c->listen, &l->server_keys[listen]);
+                check_tls_certificates(l, "[Server]", &c->site.tls);
+        }
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                ConfigVhost *v = &c->vhosts[i];
+                const KeySource *k = l->vhost_keys[i].site;
+                _cleanup_free_ char *label = NULL;
+
+                if (asprintf(&label, "[VirtualHost %s]", v->name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                if (k[cert].file != 0 || k[key].file != 0)
+                        check_tls_pairs(l, label, &v->site.tls);
+                if (!l->opts->tls)
+                        continue;
+                check_tls_listen(l, label, v->listen, &l->vhost_keys[i].own[vlisten]);
+                if (k[cert].file != 0)
+                        check_tls_certificates(l, label, &v->site.tls);
+        }
+}
+
+void build_tls(Loader *l) {
+        Config *c = l->config;
+        size_t listen = row_of(config_directives, "Listen"), vlisten = row_of(vhost_directives, "Listen");
+        _cleanup_free_ ConfigSource *sources = calloc(1 + c->n_vhosts, sizeof(ConfigSource));
+        size_t before = l->errors ? l->errors->n : 0, added;
+        int r;
+
+        if (!sources) {
+                l->oom = true;
+                return;
+        }
+        key_source(l, &l->server_keys[listen], (const char **) &sources[0].file, &sources[0].line);
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                key_source(l, &l->vhost_keys[i].own[vlisten], (const char **) &sources[1 + i].file,
+                           &sources[1 + i].line);
+        r = l->opts->tls->build(c, sources, &c->tls, l->errors, l->warnings);
+        c->tls_ops = l->opts->tls;
+        added = l->errors ? l->errors->n - before : 0;
+        l->n_errors += (unsigned) added;
+        if (r == -ENOMEM)
+                l->oom = true;
+        else if (r < 0 && added == 0)
+                load_error(l, c->main_file, 0, "HTTPS: the certificate store could not be built");
+}
+
 void check_listen(Loader *l) {
         const Config *c = l->config;
 
@@ -628,9 +727,14 @@ static void check_listen_values(Loader *l, const char *label, char **listen, con
                 return;
         key_source(l, k, &file, &line);
         STRV_FOREACH(v, listen) {
-                bool looks = (*v)[0] == '[' || strchr(*v, ':') || (*v)[strspn(*v, "0123456789")] == '\0';
+                /* https://ADDR:PORT is the address ADDR:PORT, bound for TLS. */
+                const char *a = strncmp(*v, LISTEN_HTTPS_PREFIX, strlen(LISTEN_HTTPS_PREFIX)) == 0
+                                        ? *v + strlen(LISTEN_HTTPS_PREFIX)
+                                        : *v;
+                bool looks = a[0] == '[' || strchr(a, ':') || a[strspn(a, "0123456789")] == '\0';
 
-                if (strncmp(*v, "vhost:", strlen("vhost:")) == 0 || !looks || l->opts->listen_is_address(*v))
+                if (strncmp(a, "vhost:", strlen("vhost:")) == 0 || strncmp(a, "vhost-https:", strlen("vhost-https:")) == 0 ||
+                    !looks || l->opts->listen_is_address(a))
                         continue;
                 load_error(l, file, line,
                            "%s Listen: \"%s\" is not an address: expected ADDR:PORT, [V6]:PORT, *:PORT or PORT with a "

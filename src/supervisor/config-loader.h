@@ -179,3 +179,8 @@ void check_mpm_site_names(Loader *l);
 void check_site_identities(Loader *l);
 void check_server_names(Loader *l);
 void check_startup(Loader *l); /* opts->check_startup: mpmd -t */
+/* HTTPS: certificate and key lines paired, TLS listeners refused where they cannot be served
+ * (opts->tls); then, with check_filesystem and no error so far, the certificate store built into
+ * config->tls, which checks every certificate and key (build_tls). */
+void check_tls(Loader *l);
+void build_tls(Loader *l);

@@ -181,8 +181,13 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         check_mpm_site_names(&l);
         check_site_identities(&l);
         check_server_names(&l);
+        check_tls(&l);
         if (l.opts->check_startup && !l.oom)
                 check_startup(&l);
+        /* Last: reading every key takes the supervisor's rights, and a broken configuration would
+         * only add errors that follow from the ones given. */
+        if (l.opts->check_filesystem && l.opts->tls && l.opts->tls->build && l.n_errors == 0 && !l.oom)
+                build_tls(&l);
 
         r = l.oom ? -ENOMEM : l.n_errors > 0 ? -EINVAL : 0;
 finish:
@@ -198,6 +203,8 @@ finish:
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
+        if (c->tls && c->tls_ops && c->tls_ops->free)
+                c->tls_ops->free(c->tls);
         conf_table_free(config_directives, c);
         conf_table_free(http_site_directives, &c->site);
         for (size_t i = 0; i < c->n_vhosts; i++) {

@@ -52,13 +52,31 @@ typedef struct ConfigVhost {
         gid_t gid;
 } ConfigVhost;
 
+struct TlsStore;
+typedef struct Config Config;
+
+/* HTTPS as the loader sees it (tls-setup.c gives the supervisor's; the loader does not link the
+ * certificate store itself, so that it stays a library of its own for the fuzzer, as with
+ * listen_is_address). */
+typedef struct ConfigTls {
+        /* Is a Listen value TLS (listener_name_is_tls, mpm.h)? */
+        bool (*is_tls)(const char *listen_value);
+        /* Build the certificate store of c (tls-store.h), which checks every certificate and key:
+         * errors and warnings as config_load()'s; *ret NULL when c has no HTTPS. listen_sources:
+         * where each site's Listen was written, [0] [Server], [1 + i] vhosts[i]. NULL: mpmd was
+         * built without TLS, and HTTPS in a configuration is an error. */
+        int (*build)(const Config *c, const ConfigSource *listen_sources, struct TlsStore **ret, ConfErrors *errors,
+                     ConfErrors *warnings);
+        struct TlsStore *(*free)(struct TlsStore *s);
+} ConfigTls;
+
 typedef struct ConfigModule {
         char *name; /* mpm_event_module */
         char *path;
         ConfigSource source;
 } ConfigModule;
 
-typedef struct Config {
+struct Config {
         char *main_file;
         char **files; /* every file read, in order */
 
@@ -88,7 +106,12 @@ typedef struct Config {
         /* resolved identities for User/Group: (uid_t) -1 when not set */
         uid_t uid;
         gid_t gid;
-} Config;
+
+        /* The certificate store (tls-store.h), built by config_load() with check_filesystem and
+         * ConfigLoadOptions.tls; NULL without HTTPS. A generation takes it over (generation.c). */
+        struct TlsStore *tls;
+        const ConfigTls *tls_ops; /* what frees it */
+};
 
 typedef struct ConfigLoadOptions {
         /* The MPM when no LoadModule is given (static build); NULL: a LoadModule is required. */
@@ -105,6 +128,10 @@ typedef struct ConfigLoadOptions {
         bool (*listen_is_address)(const char *value);
         /* -D: "NAME" (an empty value) or "NAME=VALUE", for ${NAME}; NULL-terminated, may be NULL. */
         char *const *defines;
+        /* HTTPS: which Listen values are TLS, and, with check_filesystem, the certificate store
+         * built (and so every certificate and key checked) as part of loading: `mpmd -t`, the
+         * start and every reload. NULL: HTTPS is neither checked nor built. */
+        const ConfigTls *tls;
 } ConfigLoadOptions;
 
 /* Read and check the configuration rooted at main_file. Returns 0 and *ret, or -EINVAL with every

@@ -244,7 +244,7 @@ static void status_segment_publish(HttpStatusData *d, const StatusSource *src, i
  * status group's. */
 void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
         StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
-                             .n_procs = sg->g.n_procs };
+                             .n_procs = sg->g.n_procs, .tls = sg->g.tls != NULL };
         double cpu[4] = { 0, 0, 0, 0 };
 
         server_cpu(sg->sup, cpu);

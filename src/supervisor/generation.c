@@ -317,6 +317,9 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->g.ops = config->mpm;
         sg->g.mpm_config = config->mpm_config;
         sg->g.host = &supervisor_host;
+        /* The certificates config_load() loaded and checked (with our rights): the workers inherit
+         * them with the generation. */
+        sg->g.tls = TAKE_PTR(config->tls);
         sg->g.n_procs = config->mpm->process_limit(config->mpm_config);
         sg->workers_per_process = config->mpm->workers_per_process(config->mpm_config);
         sg->g.procs = calloc(sg->g.n_procs, sizeof(ProcessSlot));
@@ -502,6 +505,8 @@ void generation_free(SupGeneration *sg) {
         safe_close(sg->errlog_channel[1]);
         free(sg->g.boards);
         free(sg->children);
+        if (sg->g.tls && sg->config->tls_ops && sg->config->tls_ops->free)
+                sg->config->tls_ops->free(sg->g.tls);
         config_free(sg->config);
         free(sg);
 }

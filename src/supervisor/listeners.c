@@ -17,12 +17,15 @@
 
 #define LISTEN_DEFER_ACCEPT_SEC 1
 
+/* "https://" marks a TLS listener (mpm.h); the address after it is bound as any other. */
 static int parse_address(const char *value, struct sockaddr_storage *ss, socklen_t *len) {
         char host[128];
         const char *port_s;
         uint64_t port;
 
         memset(ss, 0, sizeof(*ss));
+        if (strncmp(value, LISTEN_HTTPS_PREFIX, strlen(LISTEN_HTTPS_PREFIX)) == 0)
+                value += strlen(LISTEN_HTTPS_PREFIX);
         if (value[0] == '[') {
                 const char *end = strchr(value, ']');
                 if (!end || end[1] != ':' || (size_t) (end - value - 1) >= sizeof(host))
@@ -89,6 +92,7 @@ static int listener_set_add(ListenerSet *set, int fd, const char *name) {
                 return -ENOMEM;
         l[set->n].fd = fd;
         l[set->n].port = socket_local_port(fd);
+        l[set->n].tls = listener_name_is_tls(name);
         set->n++;
         return 0;
 }
@@ -235,10 +239,11 @@ int listener_set_backlog(ListenerSet *set, int backlog, const char **ret_name, u
 
 /* The configuration's name for a socket systemd passed. $LISTEN_FDNAMES separates names with ":",
  * and systemd refuses a FileDescriptorName= that contains one, so the per-site sockets arrive as
- * "vhost@NAME" (mpmd-vhost@NAME.socket) and are known as "vhost:NAME", as Listen= spells them.
+ * "vhost@NAME" (mpmd-vhost@NAME.socket) and are known as "vhost:NAME", as Listen= spells them, the
+ * TLS ones "vhost-https@NAME" (mpmd-vhost-https@NAME.socket) as "vhost-https:NAME".
  * Sockets without a name of their own ("unknown": no FileDescriptorName=, "stored": from the fd
  * store) feed the main server. */
-static char *listener_name_from_fdname(const char *fdname) {
+char *listener_name_from_fdname(const char *fdname) {
         if (!fdname || fdname[0] == 0 || strcmp(fdname, "unknown") == 0 || strcmp(fdname, "stored") == 0)
                 return strdup("http");
         if (strncmp(fdname, "addr-", 5) == 0 && fdname[5] != 0) {
@@ -251,6 +256,12 @@ static char *listener_name_from_fdname(const char *fdname) {
         if (strncmp(fdname, "vhost@", 6) == 0 && fdname[6] != 0) {
                 char *name = NULL;
                 if (asprintf(&name, "vhost:%s", fdname + 6) < 0)
+                        return NULL;
+                return name;
+        }
+        if (strncmp(fdname, "vhost-https@", 12) == 0 && fdname[12] != 0) {
+                char *name = NULL;
+                if (asprintf(&name, "vhost-https:%s", fdname + 12) < 0)
                         return NULL;
                 return name;
         }

@@ -2,10 +2,13 @@
 /* listeners.h — the listening sockets: taken from systemd by name (sd_listen_fds_with_names), or
  * bound by mpmd itself from Listen= addresses when it runs without socket activation.
  *
- * A Listen value is an address (127.0.0.1:8080, [::1]:8080, *:80, 8080) or a socket name handed
- * over by systemd ("http", "vhost:example.org"). systemd cannot pass a name containing ":", so a
- * socket named "vhost@NAME" (mpmd-vhost@NAME.socket) is known as "vhost:NAME"; one without a
- * name ("unknown") as "http". Listeners live in the supervisor across
+ * A Listen value is an address (127.0.0.1:8080, [::1]:8080, *:80, 8080), the same after "https://"
+ * for a TLS listener (https://127.0.0.1:8443, https://[::1]:8443), or a socket name handed over by
+ * systemd ("http", "vhost:example.org", and the TLS ones "https", "vhost-https:example.org"). systemd
+ * cannot pass a name containing ":", so a socket named "vhost@NAME" (mpmd-vhost@NAME.socket) is
+ * known as "vhost:NAME", "vhost-https@NAME" (mpmd-vhost-https@NAME.socket) as "vhost-https:NAME";
+ * one without a name ("unknown") as "http". A listener's name is the value as written, and it is
+ * TLS when listener_name_is_tls() (mpm.h) says so. Listeners live in the supervisor across
  * generations: a reload reuses the same sockets, so queued connections are never lost. */
 #pragma once
 
@@ -19,9 +22,12 @@ typedef struct ListenerSet {
         size_t n;
 } ListenerSet;
 
-/* Parse "ADDR:PORT" / "[V6]:PORT" / "PORT" / "*:PORT"; false when value is not an address (then it
- * may be a socket name). */
+/* Parse "ADDR:PORT" / "[V6]:PORT" / "PORT" / "*:PORT", each also after "https://"; false when value
+ * is not an address (then it may be a socket name). */
 bool listen_value_is_address(const char *value);
+
+/* The configuration's name for a socket systemd passed under fdname (malloc'd; NULL: no memory). */
+char *listener_name_from_fdname(const char *fdname);
 
 /* Make sure every value in listen has a socket in set: inherited ones by name, others bound now
  * (SO_REUSEADDR, listen() with backlog: ListenBacklog, non-blocking). Returns 0 or -errno with

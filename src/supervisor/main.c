@@ -17,6 +17,7 @@
 #include "shared/log.h"
 #include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/tls-setup.h"
 
 #define EXIT_USAGE 2
 /* A server start refused because of its configuration: EX_CONFIG, which systemd shows as
@@ -84,6 +85,7 @@ int main(int argc, char *argv[]) {
                 .check_startup = o.action == CLI_TEST_CONFIG,
                 .listen_is_address = listen_value_is_address,
                 .defines = o.defines,
+                .tls = &supervisor_tls,
         };
         r = config_load(o.config_file, &lo, &config, &errors, &warnings);
         if (r >= 0)

@@ -6,6 +6,7 @@
  * the generation, the start time). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mpm/mpm.h"
@@ -16,6 +17,7 @@ typedef struct StatusSource {
         const ProcessScore *scores; /* per slot, validated (and clamped) this pass */
         const int *slot_group;      /* per slot, its group (-1: none); NULL: no groups */
         unsigned n_procs;
+        bool tls; /* the generation has TLS listeners: the status page shows TLSConns in ?auto */
 } StatusSource;
 
 /* Fill d's counters (the duration histogram's too), workers (and by state), processes, connections

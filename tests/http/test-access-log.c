@@ -910,3 +910,22 @@ Test(access_log, open_file_does_not_follow_a_symlink) {
         unlink(link);
         unlink(target);
 }
+
+Test(access_log, ssl_protocol_and_cipher) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+
+        assert_line("%h %{SSL_PROTOCOL}x %{SSL_CIPHER}x %s", &e, "127.0.0.1 - - 200");
+        e.ssl_protocol = "TLSv1.3";
+        e.ssl_cipher = "TLS_AES_256_GCM_SHA384";
+        assert_line("%h %{SSL_PROTOCOL}x %{SSL_CIPHER}x %s", &e, "127.0.0.1 TLSv1.3 TLS_AES_256_GCM_SHA384 200");
+        assert_line("%{ssl_protocol}x", &e, "TLSv1.3"); /* mod_ssl's names ignore case */
+
+        static const char *const bad[] = { "%x", "%{SSL_CLIENT_S_DN}x", "%{}x", "%{SSL_PROTOCOLS}x" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                AccessLogFormat *fmt = NULL;
+                _cleanup_free_ char *err = NULL;
+                cr_assert_eq(access_log_format_compile(bad[i], &fmt, &err), -EINVAL, "%s", bad[i]);
+                cr_assert(err && strstr(err, "SSL_PROTOCOL or SSL_CIPHER"), "%s: %s", bad[i], err ? err : "");
+        }
+}

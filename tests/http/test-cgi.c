@@ -610,3 +610,41 @@ Test(cgi_head, too_long) {
         cr_assert_eq(cgi_head_parser_feed(&p, out, CGI_HEAD_MAX + 1), -E2BIG);
         free(out);
 }
+
+/* Over TLS: mod_ssl's variables, from what the connection says of its handshake. */
+static const char *fake_sni;
+static bool fake_tls_info(void *conn, HttpTlsInfo *ret) {
+        *ret = (HttpTlsInfo) { .protocol = "TLSv1.3", .cipher = "TLS_AES_128_GCM_SHA256", .sni = fake_sni };
+        return true;
+}
+
+Test(cgi_env, https_variables_over_tls_only) {
+        static const char req[] = "GET /cgi-bin/env.sh HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+        static const HttpRequestConn tls_conn = { .tls_info = fake_tls_info };
+        static const HttpRequestConn plain_conn = {};
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "HTTPS"), "a plain request");
+        cr_assert_null(env_get(&f, "SSL_PROTOCOL"));
+        assert_env(&f, "REQUEST_SCHEME", "http");
+        f.q.conn_ops = &plain_conn; /* a connection that has no TLS to tell of */
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "HTTPS"));
+
+        fake_sni = "www.example.org";
+        f.q.conn_ops = &tls_conn;
+        fixture_env(&f, &p);
+        assert_env(&f, "HTTPS", "on");
+        assert_env(&f, "SSL_PROTOCOL", "TLSv1.3");
+        assert_env(&f, "SSL_CIPHER", "TLS_AES_128_GCM_SHA256");
+        assert_env(&f, "SSL_TLS_SNI", "www.example.org");
+        assert_env(&f, "REQUEST_SCHEME", "https");
+
+        fake_sni = NULL; /* a client that sent no name */
+        fixture_env(&f, &p);
+        assert_env(&f, "HTTPS", "on");
+        cr_assert_null(env_get(&f, "SSL_TLS_SNI"));
+}

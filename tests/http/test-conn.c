@@ -685,3 +685,87 @@ Test(conn, transport_waits_in_the_direction_it_names) {
         http_conn_free(c);
         memory_io_done(&m);
 }
+
+/* ---- 421 when the SNI and the Host name different sites --------------------------------------- */
+
+static const char *conn_sni;
+static bool sni_tls_info(void *ctx, HttpTlsInfo *ret) {
+        *ret = (HttpTlsInfo) { .protocol = "TLSv1.3", .cipher = "TLS_AES_128_GCM_SHA256", .sni = conn_sni };
+        return true;
+}
+
+static char *exchange_tls(HttpServer *s, const char *sni, const char *input, bool *ret_done) {
+        HttpIo io = memory_io;
+        MemoryIo m;
+
+        io.tls_info = sni_tls_info;
+        conn_sni = sni;
+        memory_io_init(&m, input, strlen(input), 0);
+        HttpConn *c = http_conn_new(s, &io, &m, NULL, 1000);
+        cr_assert_not_null(c);
+        HttpConnWant w = memory_io_run(c, &m);
+        *ret_done = w == HTTP_CONN_DONE;
+        http_conn_free(c);
+        char *out = strndup(m.out ? m.out : "", m.out_len);
+        memory_io_done(&m);
+        return out;
+}
+
+Test(conn, a_host_other_than_the_sni_gets_421) {
+        HttpSiteConfig c1, c2;
+        HttpServer *s;
+        const char *err = NULL;
+        char *other = docroot_new("conn-other");
+        bool done;
+        char *out;
+
+        docroot_add_text(other, "a.txt", "other\n");
+        cr_assert_eq(conf_table_defaults(http_site_directives, &c1), 0);
+        c1.document_root = strdup(root);
+        c1.server_name = strdup("main.example");
+        cr_assert_eq(conf_table_defaults(http_site_directives, &c2), 0);
+        c2.document_root = strdup(other);
+        c2.server_name = strdup("other.example");
+        cr_assert_eq(http_server_new(NULL, &s), 0);
+        cr_assert_eq(http_server_add_site(s, "main", &c1, NULL, &err), 0);
+        cr_assert_eq(http_server_add_site(s, "other", &c2, NULL, &err), 0);
+
+        out = exchange_tls(s, "other.example", "GET /a.txt HTTP/1.1\r\nHost: OTHER.example:443\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "the same site: %s", out);
+        cr_assert(strstr(out, "\r\n\r\nother\n"), "%s", out);
+        free(out);
+
+        out = exchange_tls(s, "other.example", "GET /a.txt HTTP/1.1\r\nHost: main.example\r\n\r\n"
+                                               "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s", out);
+        cr_assert(strstr(out, "Connection: close\r\n"));
+        cr_assert_eq(count(out, "HTTP/1.1 "), 1, "nothing after the 421: %s", out);
+        free(out);
+
+        /* A name no site has chose the default site's certificate: only that site is served. */
+        out = exchange_tls(s, "nobody.example", "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 421 ", 13) == 0, "%s", out);
+        free(out);
+        out = exchange_tls(s, "nobody.example", "GET /a.txt HTTP/1.1\r\nHost: main.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+
+        /* No Host (HTTP/1.0): the site the SNI chose. */
+        out = exchange_tls(s, "other.example", "GET /a.txt HTTP/1.0\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        cr_assert(strstr(out, "\r\n\r\nother\n"), "%s", out);
+        free(out);
+
+        /* No SNI, or a plain connection: Host alone decides, as before. */
+        out = exchange_tls(s, NULL, "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+        out = exchange_on(s, "GET /a.txt HTTP/1.1\r\nHost: other.example\r\n\r\n", &done);
+        cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+        free(out);
+
+        http_server_free(s);
+        conf_table_free(http_site_directives, &c1);
+        conf_table_free(http_site_directives, &c2);
+        docroot_remove(other);
+}

@@ -204,3 +204,27 @@ Test(status, metrics_in_prometheus_text_format) {
         cr_assert_eq(metric(buf, "mpmd_request_duration_seconds_bucket{le=\"0.005\"}"), 200);
         cr_assert_eq(http_status_format("metrics", 7), HTTP_STATUS_METRICS);
 }
+
+Test(status, tls_counters_after_apache_keys_when_the_server_has_tls) {
+        HttpStatusData d = sample();
+        char buf[16384];
+
+        d.tls_conns = 12;
+        d.ktls_conns = 3;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_null(strstr(buf, "TLSConns"), "a server without TLS listeners shows Apache's page as it was");
+
+        d.tls = 1;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        const char *sb = strstr(buf, "\nScoreboard: _W..\n");
+        cr_assert_not_null(sb);
+        cr_assert_str_eq(sb + strlen("\nScoreboard: _W..\n"), "TLSConns: 12\nKTLSConns: 3\n", "%s", buf);
+
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "\"tls_connections\":12,\"ktls_connections\":3,"), "%s", buf);
+
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_METRICS, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_eq(metric(buf, "mpmd_tls_connections_total{record_layer=\"all\"}"), 12);
+        cr_assert_eq(metric(buf, "mpmd_tls_connections_total{record_layer=\"ktls\"}"), 3);
+        cr_assert(strstr(buf, "# TYPE mpmd_tls_connections_total counter\n"));
+}

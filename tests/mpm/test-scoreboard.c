@@ -669,3 +669,39 @@ Test(scoreboard_trust, the_histogram_holds_no_more_than_the_requests) {
         cr_assert_eq(ps.duration_buckets[0], 4);
         cr_assert_eq(ps.duration_buckets[5], 2);
 }
+
+Test(scoreboard, tls_connections_are_summed_and_held_to_the_connections) {
+        const unsigned n = 2;
+        int fd = scoreboard_segment_create(4, n);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        ProcessScore ps;
+        ScoreboardTrust t;
+
+        cr_assert_not_null(rw);
+        rw->workers[0].state = WS_READY;
+        rw->workers[1].state = WS_READY;
+        rw->workers[0].connections = 10;
+        rw->workers[0].tls_connections = 6;
+        rw->workers[0].ktls_connections = 1;
+        rw->workers[1].connections = 5;
+        rw->workers[1].tls_connections = 4;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert(ps.valid);
+        cr_assert_eq(ps.tls_connections, 10);
+        cr_assert_eq(ps.ktls_connections, 1);
+
+        scoreboard_trust_init(&t, T0);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + USEC_PER_SEC, &ps), 0, "an honest reading");
+        cr_assert_eq(ps.tls_connections, 10);
+        cr_assert_eq(ps.ktls_connections, 1);
+
+        /* A pool that claims more TLS connections than connections, or more kTLS than TLS ones. */
+        rw->workers[1].tls_connections = 1000;
+        rw->workers[1].ktls_connections = 500;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 2 * USEC_PER_SEC, &ps), SCOREBOARD_CLAMPED_CONNECTIONS);
+        cr_assert_eq(ps.tls_connections, 15, "at most the connections");
+        cr_assert_eq(ps.ktls_connections, 15, "at most the TLS ones");
+        scoreboard_segment_unmap(rw, n);
+        close(fd);
+}

@@ -135,3 +135,27 @@ Test(status_view, a_keepalive_slot_shows_k_on_both_boards) {
         cr_assert_eq(status_view_board(&ka, board, 3), 2);
         cr_assert_str_eq(board, "KK");
 }
+
+Test(status_view, tls_connections_are_summed_with_the_retired_ones) {
+        static const ProcessScore tls_scores[] = {
+                { .valid = true, .connections = 9, .tls_connections = 7, .ktls_connections = 2 },
+                { .valid = true, .connections = 4, .tls_connections = 4 },
+                { .valid = false, .tls_connections = 1000 },
+        };
+        static const ProcessSlot tls_procs[] = {
+                { .state = PROCESS_RUNNING }, { .state = PROCESS_STOPPING }, { .state = PROCESS_RUNNING },
+        };
+        StatusSource s = { .procs = tls_procs, .scores = tls_scores, .n_procs = 3, .tls = true };
+        const ProcessScore retired = { .tls_connections = 100, .ktls_connections = 10 };
+        HttpStatusData d;
+
+        memset(&d, 0x55, sizeof(d));
+        status_view_fill(&d, &s, -1, &retired);
+        cr_assert_eq(d.tls, 1);
+        cr_assert_eq(d.tls_conns, 100 + 7 + 4);
+        cr_assert_eq(d.ktls_conns, 10 + 2);
+        s.tls = false;
+        status_view_fill(&d, &s, -1, &(ProcessScore) {});
+        cr_assert_eq(d.tls, 0);
+        cr_assert_eq(d.tls_conns, 11);
+}

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/* tls-io.c — TLS over an inner HttpIo (see tls-io.h for the contract and why a BIO of our own).
+ *
+ * The BIO's read and write are the inner io's read and writev: its HTTP_IO_WANT_READ/WRITE become
+ * the BIO's retry flags, which SSL_get_error() turns into SSL_ERROR_WANT_READ/WRITE, which become
+ * HTTP_IO_WANT_READ/WRITE again for the engine. An inner -errno is kept in the TlsIo (OpenSSL only
+ * sees "failed") and handed up as it was. */
+#include <errno.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpm/tls-io.h"
+#include "mpm/tls-store.h"
+#include "shared/macro.h"
+
+struct TlsIo {
+        SSL *ssl;
+        const HttpIo *inner;
+        void *inner_ctx;
+        int fd;
+        int inner_error; /* the inner io's last -errno, 0: none */
+        bool handshake_done;
+        bool failed;   /* a fatal error: no close_notify can be sent any more */
+        bool notified; /* our close_notify is out (or cannot be sent) */
+};
+
+/* One record's plaintext, shared by the connections of a thread: iovecs coalesced for one
+ * SSL_write, or a file's bytes on their way to one. Never needed across calls: after a wait,
+ * OpenSSL has the record already and the same call fills it again with the same bytes. */
+static _Thread_local unsigned char tls_buffer[TLS_IO_RECORD_MAX];
+
+/* ---- the BIO -------------------------------------------------------------------------------- */
+
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+
+static int tls_bio_set_wait(BIO *b, ssize_t k) {
+        BIO_clear_retry_flags(b);
+        if (k == HTTP_IO_WANT_READ)
+                BIO_set_retry_read(b);
+        else
+                BIO_set_retry_write(b);
+        return -1;
+}
+
+static int tls_bio_read(BIO *b, char *buf, int n) {
+        TlsIo *t = BIO_get_data(b);
+        ssize_t k = t->inner->read(t->inner_ctx, buf, (size_t) n);
+
+        if (http_io_is_wait(k))
+                return tls_bio_set_wait(b, k);
+        BIO_clear_retry_flags(b);
+        if (k < 0) {
+                t->inner_error = (int) k;
+                return -1;
+        }
+        return (int) k; /* 0: end of stream */
+}
+
+static int tls_bio_write(BIO *b, const char *buf, int n) {
+        TlsIo *t = BIO_get_data(b);
+        struct iovec iov = { (void *) buf, (size_t) n };
+        ssize_t k = t->inner->writev(t->inner_ctx, &iov, 1);
+
+        if (http_io_is_wait(k))
+                return tls_bio_set_wait(b, k);
+        BIO_clear_retry_flags(b);
+        if (k <= 0) {
+                t->inner_error = k < 0 ? (int) k : -EPIPE;
+                return -1;
+        }
+        return (int) k;
+}
+
+static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+        TlsIo *t = BIO_get_data(b);
+
+        switch (cmd) {
+        case BIO_CTRL_FLUSH:
+                return 1; /* nothing is buffered here: every write went to the inner io */
+        case BIO_C_GET_FD:
+                /* SSL_get_fd(): the connection's socket, for whoever asks (never read or written
+                 * through it here). */
+                if (!t)
+                        return -1;
+                if (ptr)
+                        *(int *) ptr = t->fd;
+                return t->fd;
+        default:
+                return 0; /* unknown, and the kTLS controls: not supported, OpenSSL goes on without */
+        }
+}
+
+static int tls_bio_create(BIO *b) {
+        BIO_set_init(b, 1);
+        return 1;
+}
+
+static void tls_bio_method_make(void) {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mpmd inner io");
+        if (!m)
+                return;
+        if (!BIO_meth_set_read(m, tls_bio_read) || !BIO_meth_set_write(m, tls_bio_write) ||
+            !BIO_meth_set_ctrl(m, tls_bio_ctrl) || !BIO_meth_set_create(m, tls_bio_create)) {
+                BIO_meth_free(m);
+                return;
+        }
+        tls_bio_method = m;
+}
+
+/* ---- the connection ------------------------------------------------------------------------- */
+
+TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
+        TlsIo *t;
+        BIO *b;
+
+        if (!ssl)
+                return NULL;
+        (void) pthread_once(&tls_bio_once, tls_bio_method_make);
+        t = tls_bio_method ? calloc(1, sizeof(*t)) : NULL;
+        b = t ? BIO_new(tls_bio_method) : NULL;
+        if (!b) {
+                free(t);
+                SSL_free(ssl);
+                ERR_clear_error();
+                return NULL;
+        }
+        *t = (TlsIo) { .ssl = ssl, .inner = inner, .inner_ctx = inner_ctx, .fd = fd };
+        BIO_set_data(b, t);
+        SSL_set_bio(ssl, b, b); /* one reference, taken by the SSL */
+        SSL_set_accept_state(ssl);
+        /* Records are written one at a time and a retry may come from another buffer with the same
+         * bytes (tls-io.h); an idle keep-alive connection gives its 2 × 16 KiB of buffers back. */
+        SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+        /* Read what the socket has, not a record header then its body: half the reads. A short read
+         * still means the socket is drained, as the event MPM's bookkeeping expects. */
+        SSL_set_read_ahead(ssl, 1);
+        /* A client that closes without close_notify ends the stream: HTTP/1.1 frames its requests
+         * itself, so a cut can never pass for a whole one. */
+        SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        return t;
+}
+
+TlsIo *tls_io_accept(const TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
+                     int fd) {
+        if (!store)
+                return NULL;
+        return tls_io_new(tls_store_new_ssl(store, listener_name), inner, inner_ctx, fd);
+}
+
+TlsIo *tls_io_free(TlsIo *t) {
+        if (!t)
+                return NULL;
+        SSL_free(t->ssl);
+        ERR_clear_error();
+        free(t);
+        return NULL;
+}
+
+bool tls_io_handshake_done(const TlsIo *t) {
+        return t && t->handshake_done;
+}
+
+bool tls_io_ktls(const TlsIo *t) {
+        return t && t->handshake_done && BIO_get_ktls_send(SSL_get_wbio(t->ssl));
+}
+
+/* What the engine gets for an OpenSSL call that returned r <= 0. */
+static ssize_t tls_io_result(TlsIo *t, int r) {
+        int e = SSL_get_error(t->ssl, r);
+        ssize_t k;
+
+        switch (e) {
+        case SSL_ERROR_WANT_READ:
+                return HTTP_IO_WANT_READ;
+        case SSL_ERROR_WANT_WRITE:
+                return HTTP_IO_WANT_WRITE;
+        case SSL_ERROR_ZERO_RETURN:
+                k = 0; /* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) the end of the stream */
+                break;
+        case SSL_ERROR_SYSCALL:
+                k = t->inner_error < 0 ? t->inner_error : -ECONNRESET;
+                t->failed = true;
+                break;
+        default:
+                /* An alert, a malformed record, a refused handshake: nothing more can be said. */
+                k = -EPROTO;
+                t->failed = true;
+                break;
+        }
+        ERR_clear_error();
+        t->inner_error = 0;
+        return k;
+}
+
+/* The handshake, inside the first read or write: 1 once done, else what the caller answers. */
+static ssize_t tls_io_handshake(TlsIo *t) {
+        if (_likely_(t->handshake_done))
+                return 1;
+        if (t->failed)
+                return -EPROTO;
+        int r = SSL_do_handshake(t->ssl);
+        if (r != 1) {
+                ssize_t k = tls_io_result(t, r);
+                /* An end of stream in the middle of a handshake is the client giving up. */
+                return k == 0 ? -ECONNRESET : k;
+        }
+        t->handshake_done = true;
+        return 1;
+}
+
+static ssize_t tls_io_read(void *ctx, void *buf, size_t n) {
+        TlsIo *t = ctx;
+        size_t got;
+
+        ssize_t k = tls_io_handshake(t);
+        if (k != 1)
+                return k;
+        int r = SSL_read_ex(t->ssl, buf, n, &got);
+        if (r == 1)
+                return (ssize_t) got;
+        return tls_io_result(t, r);
+}
+
+/* One SSL_write of at most one record. */
+static ssize_t tls_io_write_one(TlsIo *t, const void *p, size_t n) {
+        size_t done;
+
+        int r = SSL_write_ex(t->ssl, p, MIN(n, (size_t) TLS_IO_RECORD_MAX), &done);
+        if (r == 1)
+                return (ssize_t) done;
+        return tls_io_result(t, r);
+}
+
+static ssize_t tls_io_writev(void *ctx, const struct iovec *iov, int n) {
+        TlsIo *t = ctx;
+        size_t len = 0;
+
+        ssize_t k = tls_io_handshake(t);
+        if (k != 1)
+                return k;
+        while (n > 0 && iov[0].iov_len == 0) {
+                iov++;
+                n--;
+        }
+        if (n == 0)
+                return 0;
+        /* A first piece that fills a record goes as it is; otherwise the pieces are joined, so that
+         * a head and a small body are one record, not two. */
+        if (n == 1 || iov[0].iov_len >= TLS_IO_RECORD_MAX)
+                return tls_io_write_one(t, iov[0].iov_base, iov[0].iov_len);
+        for (int i = 0; i < n && len < sizeof(tls_buffer); i++) {
+                size_t c = MIN(iov[i].iov_len, sizeof(tls_buffer) - len);
+                memcpy(tls_buffer + len, iov[i].iov_base, c);
+                len += c;
+        }
+        return tls_io_write_one(t, tls_buffer, len);
+}
+
+static ssize_t tls_io_sendfile(void *ctx, int in_fd, off_t *offset, size_t n) {
+        TlsIo *t = ctx;
+
+        ssize_t k = tls_io_handshake(t);
+        if (k != 1)
+                return k;
+        if (tls_io_ktls(t)) {
+                ossl_ssize_t r = SSL_sendfile(t->ssl, in_fd, *offset, n, 0);
+                if (r < 0)
+                        return tls_io_result(t, (int) r);
+                *offset += r;
+                return r;
+        }
+        /* Read the range again on every call, the retry after a wait too: the record OpenSSL holds
+         * then was made of the same bytes. */
+        ssize_t got = pread(in_fd, tls_buffer, MIN(n, sizeof(tls_buffer)), *offset);
+        if (got < 0)
+                return -errno;
+        if (got == 0)
+                return -ENODATA; /* the file shrank under the promised length */
+        k = tls_io_write_one(t, tls_buffer, (size_t) got);
+        if (k > 0)
+                *offset += k;
+        return k;
+}
+
+static int tls_io_shutdown(void *ctx) {
+        TlsIo *t = ctx;
+
+        /* close_notify first, when a session exists to close; the peer's answer is not waited for
+         * (the lingering close reads and drops whatever comes). After a wait the same call flushes
+         * the record OpenSSL made. */
+        if (t->handshake_done && !t->failed && !t->notified) {
+                int r = SSL_shutdown(t->ssl);
+                if (r < 0) {
+                        ssize_t k = tls_io_result(t, r);
+                        if (http_io_is_wait(k))
+                                return (int) k;
+                        /* It cannot be said: the TCP side is closed all the same. */
+                }
+                t->notified = true;
+        }
+        return t->inner->shutdown ? t->inner->shutdown(t->inner_ctx) : 0;
+}
+
+static ssize_t tls_io_unsent(void *ctx) {
+        TlsIo *t = ctx;
+        /* Bytes on the wire, records' overhead included: close enough for a rate in bytes per second. */
+        return t->inner->unsent ? t->inner->unsent(t->inner_ctx) : -EOPNOTSUPP;
+}
+
+static void tls_io_reset(void *ctx) {
+        TlsIo *t = ctx;
+        if (t->inner->reset)
+                t->inner->reset(t->inner_ctx);
+}
+
+static int tls_io_local_address(void *ctx, char *buf, size_t size) {
+        TlsIo *t = ctx;
+        return t->inner->local_address ? t->inner->local_address(t->inner_ctx, buf, size) : -EOPNOTSUPP;
+}
+
+static bool tls_io_info(void *ctx, HttpTlsInfo *ret) {
+        TlsIo *t = ctx;
+
+        if (!t->handshake_done)
+                return false;
+        *ret = (HttpTlsInfo) {
+                .protocol = SSL_get_version(t->ssl),
+                .cipher = SSL_get_cipher_name(t->ssl),
+                .sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name),
+                .ktls = tls_io_ktls(t),
+        };
+        return true;
+}
+
+const HttpIo tls_io = {
+        .read = tls_io_read,
+        .writev = tls_io_writev,
+        .sendfile = tls_io_sendfile,
+        .shutdown = tls_io_shutdown,
+        .unsent = tls_io_unsent,
+        .reset = tls_io_reset,
+        .local_address = tls_io_local_address,
+        .tls_info = tls_io_info,
+};

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* tls-store-internal.h — the certificate store's own structures, shared by tls-store.c and
+ * tls-store-tickets.c (which links the ticket keys, tls-ticket-keys.h) only. */
+#pragma once
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+#include "mpm/tls-store.h"
+
+typedef struct StoreSite {
+        char *name;        /* the vhost's name, or the main server's ServerName (may be NULL) */
+        char *section;     /* "[Server]", "[VirtualHost NAME]" */
+        char *server_name; /* for SNI: http_server_select()'s names */
+        char **aliases;
+        char **listen; /* NULL: every listener not dedicated to some sites */
+        bool has_document_root;
+        SSL_CTX *ctx; /* NULL: the site has no certificate */
+        /* What SSL_set_SSL_CTX() does not carry over to a connection moved here by SNI. */
+        unsigned protocols; /* HTTP_TLS_V* */
+        char *tls12, *tls13;
+        bool session_tickets;
+        bool strict_sni;
+        usec_t ticket_lifetime;
+} StoreSite;
+
+typedef struct StoreListener {
+        char *name;
+        size_t default_site; /* index into sites: what a connection without a known name gets */
+        const TlsStore *store;
+} StoreListener;
+
+struct TlsStore {
+        StoreSite *sites; /* sites[0] is the main server */
+        size_t n_sites;
+        StoreListener *listeners; /* the TLS ones */
+        size_t n_listeners;
+};

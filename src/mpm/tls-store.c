@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: MIT */
+/* tls-store.c — the certificate store (tls-store.h): a context per site with a certificate, the
+ * SNI and ALPN callbacks, and the checks a configuration's certificates get when it is loaded. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "http/server.h"
+#include "mpm/tls-store-internal.h"
+#include "shared/strv.h"
+
+#define EXPIRY_WARNING_DAYS 14
+#define TLS_GROUPS "X25519:P-256:P-384"
+
+/* ---- the SSL's listener ------------------------------------------------------------------------ */
+
+static int listener_index = -1;
+static pthread_once_t listener_index_once = PTHREAD_ONCE_INIT;
+
+static void listener_index_init(void) {
+        listener_index = SSL_get_ex_new_index(0, (void *) "mpmd listener", NULL, NULL, NULL);
+}
+
+static int listener_index_get(void) {
+        (void) pthread_once(&listener_index_once, listener_index_init);
+        return listener_index;
+}
+
+/* ---- which site: http_server_select()'s rule, over the store's copy of the sites ---------------- */
+
+/* A socket named by some site's Listen is dedicated to the sites that name it (server.c). */
+static bool listener_is_dedicated(const TlsStore *s, const char *listener) {
+        for (size_t i = 0; i < s->n_sites; i++)
+                if (s->sites[i].listen && strv_contains(s->sites[i].listen, listener))
+                        return true;
+        return false;
+}
+
+static bool site_on_listener(const StoreSite *site, const char *listener, bool dedicated) {
+        if (site->listen)
+                return strv_contains(site->listen, listener);
+        return !dedicated;
+}
+
+static bool site_matches(const StoreSite *site, const char *host, size_t host_len) {
+        if (site->server_name && http_host_matches(site->server_name, host, host_len))
+                return true;
+        STRV_FOREACH(a, site->aliases)
+                if (http_host_matches(*a, host, host_len))
+                        return true;
+        return false;
+}
+
+/* The site host names on listener, in http_server_select()'s order (the virtual hosts in file
+ * order, then the main server, never reached through a dedicated socket); SIZE_MAX: none. */
+static size_t store_match(const TlsStore *s, const char *listener, const char *host, size_t host_len) {
+        bool dedicated = listener_is_dedicated(s, listener);
+
+        for (size_t i = 1; i < s->n_sites; i++)
+                if (site_on_listener(&s->sites[i], listener, dedicated) && site_matches(&s->sites[i], host, host_len))
+                        return i;
+        if (s->n_sites > 0 && !dedicated && site_matches(&s->sites[0], host, host_len))
+                return 0;
+        return SIZE_MAX;
+}
+
+/* What a connection without a name, or with one no site has, gets: as http_server_select(), the
+ * main server when it has a DocumentRoot, else the first virtual host reachable on listener. */
+static size_t store_default(const TlsStore *s, const char *listener) {
+        bool dedicated = listener_is_dedicated(s, listener);
+        size_t first = SIZE_MAX;
+
+        for (size_t i = 1; i < s->n_sites && first == SIZE_MAX; i++)
+                if (site_on_listener(&s->sites[i], listener, dedicated))
+                        first = i;
+        if (!dedicated && (s->sites[0].has_document_root || first == SIZE_MAX))
+                return 0;
+        return first != SIZE_MAX ? first : 0;
+}
+
+/* ---- the callbacks ------------------------------------------------------------------------------ */
+
+static const unsigned char alpn_server[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+
+const unsigned char *tls_store_alpn_choose(const unsigned char *client, unsigned client_len, unsigned char *ret_len) {
+        unsigned char *out = NULL, out_len = 0;
+
+        if (client_len == 0 ||
+            SSL_select_next_proto(&out, &out_len, alpn_server, sizeof(alpn_server), client, client_len) !=
+                    OPENSSL_NPN_NEGOTIATED)
+                return NULL;
+        *ret_len = out_len;
+        return out;
+}
+
+static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, const unsigned char *in,
+                   unsigned in_len, void *userdata) {
+        const unsigned char *p = tls_store_alpn_choose(in, in_len, out_len);
+
+        if (!p)
+                return SSL_TLSEXT_ERR_NOACK; /* no application protocol named: HTTP/1.1 all the same */
+        *out = p;
+        return SSL_TLSEXT_ERR_OK;
+}
+
+static unsigned version_bit(int version) {
+        switch (version) {
+        case TLS1_VERSION:
+                return HTTP_TLS_V1_0;
+        case TLS1_1_VERSION:
+                return HTTP_TLS_V1_1;
+        case TLS1_2_VERSION:
+                return HTTP_TLS_V1_2;
+        case TLS1_3_VERSION:
+                return HTTP_TLS_V1_3;
+        default:
+                return 0;
+        }
+}
+
+/* SSL_set_SSL_CTX() moves the certificates and the session ID context, nothing else: the
+ * connection takes the rest of site's settings here. The protocol version is chosen before SNI
+ * is seen (the listener's default site offers them): one site does not allow is refused. */
+static int apply_site(SSL *ssl, const StoreSite *site, int *alert) {
+        if (!(site->protocols & version_bit(SSL_version(ssl)))) {
+                *alert = SSL_AD_PROTOCOL_VERSION;
+                return -EPROTO;
+        }
+        if (!SSL_set_SSL_CTX(ssl, site->ctx))
+                goto fail;
+        SSL_clear_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+        SSL_set_options(ssl, SSL_CTX_get_options(site->ctx) & (SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET));
+        if (!SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(site->ctx)) || !SSL_set_cipher_list(ssl, site->tls12) ||
+            !SSL_set_ciphersuites(ssl, site->tls13))
+                goto fail;
+        return 0;
+fail:
+        ERR_clear_error();
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return -ENOMEM;
+}
+
+static int on_servername(SSL *ssl, int *alert, void *userdata) {
+        const StoreListener *li = SSL_get_ex_data(ssl, listener_index_get());
+        const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        const StoreSite *def;
+        size_t i;
+
+        if (!li)
+                return SSL_TLSEXT_ERR_OK; /* not from tls_store_new_ssl(): its context as it is */
+        def = &li->store->sites[li->default_site];
+        if (!name)
+                return SSL_TLSEXT_ERR_OK; /* no SNI: the default site */
+        i = store_match(li->store, li->name, name, strlen(name));
+        if (i == SIZE_MAX || !li->store->sites[i].ctx) {
+                /* A name no site here has, or one whose site has no certificate to show. */
+                if (def->strict_sni) {
+                        *alert = SSL_AD_UNRECOGNIZED_NAME;
+                        return SSL_TLSEXT_ERR_ALERT_FATAL;
+                }
+                return SSL_TLSEXT_ERR_OK;
+        }
+        if (li->store->sites[i].ctx == SSL_get_SSL_CTX(ssl))
+                return SSL_TLSEXT_ERR_OK;
+        if (apply_site(ssl, &li->store->sites[i], alert) < 0)
+                return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_TLSEXT_ERR_OK;
+}
+
+/* ---- building a site's context ------------------------------------------------------------------ */
+
+/* OpenSSL's reason for the last error, and its queue emptied. */
+static const char *ssl_reason(char *buf, size_t size) {
+        unsigned long e = ERR_peek_last_error();
+        const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+        if (reason)
+                snprintf(buf, size, "%s", reason);
+        else if (e)
+                ERR_error_string_n(e, buf, size);
+        else
+                snprintf(buf, size, "unknown error");
+        ERR_clear_error();
+        return buf;
+}
+
+/* A key is never decrypted with a pass phrase: nobody is there to type it at a reload. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+        return -1;
+}
+
+/* The file SSLCertificateKeyFile names: a path, or $CREDENTIALS_DIRECTORY/NAME. */
+static int key_path(const ConfLine *key, const char *section, char **ret, ConfErrors *errors) {
+        size_t plen = strlen(HTTP_TLS_CREDENTIAL_PREFIX);
+        const char *dir;
+
+        if (strncmp(key->value, HTTP_TLS_CREDENTIAL_PREFIX, plen) != 0) {
+                *ret = strdup(key->value);
+                return *ret ? 0 : -ENOMEM;
+        }
+        dir = getenv("CREDENTIALS_DIRECTORY");
+        if (!dir || dir[0] != '/') {
+                conf_errors_add(errors, key->file, key->line,
+                                "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
+                                "unit with LoadCredential=%s:PATH",
+                                section, key->value, key->value + plen);
+                return -EINVAL;
+        }
+        if (asprintf(ret, "%s/%s", dir, key->value + plen) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static EVP_PKEY *key_load(const ConfLine *key, const char *section, ConfErrors *errors) {
+        _cleanup_free_ char *path = NULL;
+        char why[256];
+        EVP_PKEY *pkey;
+        FILE *f;
+
+        if (key_path(key, section, &path, errors) < 0)
+                return NULL;
+        f = fopen(path, "re");
+        if (!f) {
+                conf_errors_add(errors, key->file, key->line, "%s SSLCertificateKeyFile: %s: %s", section, path,
+                                strerror(errno));
+                return NULL;
+        }
+        pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+        fclose(f);
+        if (!pkey)
+                conf_errors_add(errors, key->file, key->line,
+                                "%s SSLCertificateKeyFile: %s: not a PEM private key, or one encrypted with a pass "
+                                "phrase (%s)",
+                                section, path, ssl_reason(why, sizeof(why)));
+        return pkey;
+}
+
+static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
+        struct tm tm;
+
+        if (!ASN1_TIME_to_tm(t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+                snprintf(buf, size, "(unreadable date)");
+}
+
+/* Warnings only: a certificate a client would refuse still lets the rest of the server start. */
+static void check_dates(X509 *leaf, const ConfLine *cert, const char *section, ConfErrors *warnings) {
+        const ASN1_TIME *not_after = X509_get0_notAfter(leaf), *not_before = X509_get0_notBefore(leaf);
+        int days = 0, secs = 0;
+        char date[64];
+
+        if (ASN1_TIME_diff(&days, &secs, NULL, not_before) && (days > 0 || secs > 0)) {
+                format_time(not_before, date, sizeof(date));
+                conf_errors_add(warnings, cert->file, cert->line, "%s SSLCertificateFile: %s is not valid before %s",
+                                section, cert->value, date);
+        }
+        if (!ASN1_TIME_diff(&days, &secs, NULL, not_after))
+                return;
+        format_time(not_after, date, sizeof(date));
+        if (days < 0 || secs < 0)
+                conf_errors_add(warnings, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value, date);
+        else if (days < EXPIRY_WARNING_DAYS)
+                conf_errors_add(warnings, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date, days,
+                                days == 1 ? "" : "s");
+}
+
+/* Does one of the leaves cover name (a ServerName or ServerAlias: a host, perhaps with :port, an
+ * address, or *.wildcard, which a certificate covers when it covers any name under it)? */
+static bool leaves_cover(X509 *const *leaves, size_t n, const char *name) {
+        _cleanup_free_ char *host = NULL;
+        unsigned char addr[16];
+        size_t len;
+
+        if (name[0] == '[') {
+                const char *close = strchr(name, ']');
+                host = close ? strndup(name + 1, (size_t) (close - name - 1)) : strdup(name);
+        } else {
+                len = strcspn(name, ":");
+                if (strncmp(name, "*.", 2) == 0) {
+                        if (asprintf(&host, "mpmd-wildcard-check%.*s", (int) (len - 1), name + 1) < 0)
+                                host = NULL;
+                } else
+                        host = strndup(name, len);
+        }
+        if (!host)
+                return true; /* no memory: no warning rather than a wrong one */
+        for (size_t i = 0; i < n; i++) {
+                int r;
+
+                if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1)
+                        r = X509_check_ip_asc(leaves[i], host, 0);
+                else
+                        r = X509_check_host(leaves[i], host, 0, 0, NULL);
+                if (r == 1)
+                        return true;
+        }
+        return false;
+}
+
+static void check_names(X509 *const *leaves, size_t n, const TlsStoreSite *in, ConfErrors *warnings) {
+        const ConfLine *cert = &in->cfg->tls.certificates.lines[0];
+        const char *sn = in->cfg->server_name;
+
+        if (sn && !leaves_cover(leaves, n, sn))
+                conf_errors_add(warnings, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
+                                in->section, cert->value, sn);
+        STRV_FOREACH(a, in->cfg->server_alias)
+                if (!leaves_cover(leaves, n, *a))
+                        conf_errors_add(warnings, cert->file, cert->line,
+                                        "%s SSLCertificateFile: %s does not cover ServerAlias %s: clients refuse it for "
+                                        "that name",
+                                        in->section, cert->value, *a);
+}
+
+static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors, ConfErrors *warnings) {
+        const HttpTlsConfig *t = &in->cfg->tls;
+        X509 *leaves[HTTP_TLS_CERTS_MAX] = {};
+        int key_types[HTTP_TLS_CERTS_MAX] = {};
+        size_t n = 0;
+        char why[256];
+        int r = 0;
+
+        if (t->certificates.n != t->keys.n) {
+                const ConfLine *extra = t->certificates.n > t->keys.n ? &t->certificates.lines[t->keys.n]
+                                                                       : &t->keys.lines[t->certificates.n];
+                conf_errors_add(errors, extra->file, extra->line,
+                                "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, "
+                                "one key for each certificate",
+                                in->section, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
+                                t->certificates.n, t->keys.n);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < t->certificates.n && i < HTTP_TLS_CERTS_MAX; i++) {
+                const ConfLine *cert = &t->certificates.lines[i], *key = &t->keys.lines[i];
+                EVP_PKEY *pkey;
+                X509 *leaf;
+                FILE *f;
+
+                f = fopen(cert->value, "re");
+                if (!f) {
+                        conf_errors_add(errors, cert->file, cert->line, "%s SSLCertificateFile: %s: %s", in->section,
+                                        cert->value, strerror(errno));
+                        r = -EINVAL;
+                        continue;
+                }
+                fclose(f);
+                if (SSL_CTX_use_certificate_chain_file(ctx, cert->value) != 1) {
+                        conf_errors_add(errors, cert->file, cert->line,
+                                        "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
+                                        in->section, cert->value, ssl_reason(why, sizeof(why)));
+                        r = -EINVAL;
+                        continue;
+                }
+                leaf = SSL_CTX_get0_certificate(ctx);
+                key_types[n] = leaf ? EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) : 0;
+                for (size_t j = 0; j < n; j++)
+                        if (key_types[j] == key_types[n]) {
+                                conf_errors_add(errors, cert->file, cert->line,
+                                                "%s SSLCertificateFile: %s has the same kind of key (%s) as %s: two "
+                                                "certificates are an ECDSA and an RSA one",
+                                                in->section, cert->value, OBJ_nid2sn(key_types[n]),
+                                                t->certificates.lines[j].value);
+                                r = -EINVAL;
+                        }
+                pkey = key_load(key, in->section, errors);
+                if (!pkey) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (!leaf || X509_check_private_key(leaf, pkey) != 1 || SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+                    SSL_CTX_check_private_key(ctx) != 1) {
+                        ERR_clear_error();
+                        conf_errors_add(errors, key->file, key->line,
+                                        "%s SSLCertificateKeyFile: %s does not match the certificate %s (%s:%u)",
+                                        in->section, key->value, cert->value, cert->file, cert->line);
+                        EVP_PKEY_free(pkey);
+                        r = -EINVAL;
+                        continue;
+                }
+                EVP_PKEY_free(pkey);
+                check_dates(leaf, cert, in->section, warnings);
+                leaves[n++] = leaf;
+        }
+        if (r == 0 && n > 0)
+                check_names(leaves, n, in, warnings);
+        return r;
+}
+
+static int site_set_protocols(SSL_CTX *ctx, const TlsStoreSite *in) {
+        static const int versions[] = { TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION };
+        static const uint64_t no[] = { SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1, SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3 };
+        unsigned mask = in->cfg->tls.protocols.mask;
+        int lo = -1, hi = -1;
+
+        for (int i = 0; i < 4; i++)
+                if (mask & (1u << i)) {
+                        if (lo < 0)
+                                lo = i;
+                        hi = i;
+                }
+        if (lo < 0)
+                return -EINVAL; /* the row refuses an empty set */
+        if (!SSL_CTX_set_min_proto_version(ctx, versions[lo]) || !SSL_CTX_set_max_proto_version(ctx, versions[hi]))
+                return -EINVAL;
+        /* A set with a hole (TLSv1 TLSv1.2): min and max cannot say it. */
+        for (int i = lo + 1; i < hi; i++)
+                if (!(mask & (1u << i)))
+                        SSL_CTX_set_options(ctx, no[i]);
+        return 0;
+}
+
+static int site_set_ciphers(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors) {
+        const HttpTlsCiphers *c = &in->cfg->tls.ciphers;
+        unsigned mask = in->cfg->tls.protocols.mask;
+        STACK_OF(SSL_CIPHER) *list;
+        size_t n12 = 0, n13 = 0;
+        char why[256];
+        int r = 0;
+
+        if (!c->tls12 || SSL_CTX_set_cipher_list(ctx, c->tls12) != 1) {
+                conf_errors_add(errors, c->tls12_file, c->tls12_line,
+                                "%s SSLCipherSuite: \"%s\": OpenSSL knows none of these ciphers (%s)", in->section,
+                                c->tls12 ? c->tls12 : "", ssl_reason(why, sizeof(why)));
+                r = -EINVAL;
+        }
+        if (!c->tls13 || SSL_CTX_set_ciphersuites(ctx, c->tls13) != 1) {
+                conf_errors_add(errors, c->tls13_file, c->tls13_line,
+                                "%s SSLCipherSuite: TLSv1.3 \"%s\": not a list of TLS 1.3 suites OpenSSL knows (%s)",
+                                in->section, c->tls13 ? c->tls13 : "", ssl_reason(why, sizeof(why)));
+                r = -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        list = SSL_CTX_get_ciphers(ctx);
+        for (int i = 0; list && i < sk_SSL_CIPHER_num(list); i++) {
+                if (strcmp(SSL_CIPHER_get_version(sk_SSL_CIPHER_value(list, i)), "TLSv1.3") == 0)
+                        n13++;
+                else
+                        n12++;
+        }
+        /* OpenSSL passes over names it does not know: a list of only those leaves a version with none. */
+        if ((mask & HTTP_TLS_V1_3) && n13 == 0) {
+                conf_errors_add(errors, c->tls13_file, c->tls13_line,
+                                "%s SSLCipherSuite: TLSv1.3 \"%s\": none of these is a TLS 1.3 suite OpenSSL knows",
+                                in->section, c->tls13);
+                r = -EINVAL;
+        }
+        if ((mask & (HTTP_TLS_V1_0 | HTTP_TLS_V1_1 | HTTP_TLS_V1_2)) && n12 == 0) {
+                conf_errors_add(errors, c->tls12_file, c->tls12_line,
+                                "%s SSLCipherSuite: \"%s\": none of these ciphers is usable", in->section, c->tls12);
+                r = -EINVAL;
+        }
+        return r;
+}
+
+/* Tickets are only valid where they were made: the session ID context is the site's section
+ * (unique in a configuration, the same across reloads). */
+static int site_set_session_context(SSL_CTX *ctx, const TlsStoreSite *in) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned md_len = 0;
+        const char *id = in->section ? in->section : "";
+
+        if (!EVP_Digest(id, strlen(id), md, &md_len, EVP_sha256(), NULL))
+                return -ENOMEM;
+        return SSL_CTX_set_session_id_context(ctx, md, MIN(md_len, (unsigned) SSL_MAX_SID_CTX_LENGTH)) == 1 ? 0
+                                                                                                            : -ENOMEM;
+}
+
+static int site_ctx_new(const TlsStoreSite *in, SSL_CTX **ret, ConfErrors *errors, ConfErrors *warnings) {
+        const HttpTlsConfig *t = &in->cfg->tls;
+        uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
+        SSL_CTX *ctx;
+        int r, k;
+
+        ctx = SSL_CTX_new(TLS_server_method());
+        if (!ctx)
+                return -ENOMEM;
+        SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+        if (t->honor_cipher_order)
+                options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+        if (!t->session_tickets)
+                options |= SSL_OP_NO_TICKET;
+        SSL_CTX_set_options(ctx, options);
+        /* No session IDs (no cache shared between the processes to keep consistent): tickets only. */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        if (!t->session_tickets)
+                (void) SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_timeout(ctx, (long) (t->ticket_lifetime / USEC_PER_SEC));
+        SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+        SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
+        if (SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1 || SSL_CTX_set_dh_auto(ctx, 1) != 1 ||
+            site_set_protocols(ctx, in) < 0 || site_set_session_context(ctx, in) < 0) {
+                ERR_clear_error();
+                SSL_CTX_free(ctx);
+                return -ENOMEM;
+        }
+
+        r = site_set_ciphers(ctx, in, errors);
+        k = site_load_pairs(ctx, in, errors, warnings);
+        if (r < 0 || k < 0) {
+                SSL_CTX_free(ctx);
+                return -EINVAL;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+/* ---- the store ---------------------------------------------------------------------------------- */
+
+TlsStore *tls_store_free(TlsStore *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_sites; i++) {
+                StoreSite *site = &s->sites[i];
+
+                free(site->name);
+                free(site->section);
+                free(site->server_name);
+                strv_free(site->aliases);
+                strv_free(site->listen);
+                free(site->tls12);
+                free(site->tls13);
+                SSL_CTX_free(site->ctx);
+        }
+        free(s->sites);
+        for (size_t i = 0; i < s->n_listeners; i++)
+                free(s->listeners[i].name);
+        free(s->listeners);
+        free(s);
+        return NULL;
+}
+
+static void tls_store_freep(TlsStore **s) {
+        tls_store_free(*s);
+}
+
+static char *strdup_null(const char *s, bool *oom) {
+        char *c = s ? strdup(s) : NULL;
+
+        if (s && !c)
+                *oom = true;
+        return c;
+}
+
+static char **strv_copy_null(char *const *l, bool *oom) {
+        char **c = l ? strv_copy(l) : NULL;
+
+        if (l && !c)
+                *oom = true;
+        return c;
+}
+
+static int store_add_listener(TlsStore *s, const char *name, const TlsStoreSite *written, ConfErrors *errors) {
+        StoreListener *grown;
+        size_t def;
+
+        for (size_t i = 0; i < s->n_listeners; i++)
+                if (strcmp(s->listeners[i].name, name) == 0)
+                        return 0;
+        def = store_default(s, name);
+        if (!s->sites[def].ctx) {
+                conf_errors_add(errors, written->listen_file, written->listen_line,
+                                "%s Listen: %s is HTTPS, but %s, the site it serves a client that names none of its "
+                                "sites, has no SSLCertificateFile",
+                                written->section, name, s->sites[def].section);
+                return -EINVAL;
+        }
+        grown = reallocarray(s->listeners, s->n_listeners + 1, sizeof(StoreListener));
+        if (!grown)
+                return -ENOMEM;
+        s->listeners = grown;
+        s->listeners[s->n_listeners] = (StoreListener) { .name = strdup(name), .default_site = def, .store = s };
+        if (!s->listeners[s->n_listeners].name)
+                return -ENOMEM;
+        s->n_listeners++;
+        return 0;
+}
+
+int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
+                  ConfErrors *errors, ConfErrors *warnings) {
+        _cleanup_(tls_store_freep) TlsStore *s = NULL;
+        bool oom = false, any_certificate = false, any_listener = false;
+        int r = 0;
+
+        *ret = NULL;
+        if (n_sites == 0)
+                return 0;
+        /* Here, before the workers fork, so that they all inherit the same index. */
+        if (listener_index_get() < 0)
+                return -ENOMEM;
+        STRV_FOREACH(v, server_listen)
+                any_listener = any_listener || listener_name_is_tls(*v);
+        for (size_t i = 0; i < n_sites; i++) {
+                any_certificate = any_certificate || sites[i].cfg->tls.certificates.n > 0;
+                STRV_FOREACH(v, sites[i].listen)
+                        any_listener = any_listener || listener_name_is_tls(*v);
+        }
+        if (!any_certificate && !any_listener)
+                return 0;
+
+        s = calloc(1, sizeof(TlsStore));
+        if (!s || !(s->sites = calloc(n_sites, sizeof(StoreSite))))
+                return -ENOMEM;
+        s->n_sites = n_sites;
+        for (size_t i = 0; i < n_sites; i++) {
+                const TlsStoreSite *in = &sites[i];
+                const HttpTlsConfig *t = &in->cfg->tls;
+                StoreSite *site = &s->sites[i];
+                int k;
+
+                *site = (StoreSite) {
+                        .name = strdup_null(in->name, &oom),
+                        .section = strdup_null(in->section ? in->section : "[?]", &oom),
+                        .server_name = strdup_null(in->cfg->server_name, &oom),
+                        .aliases = strv_copy_null(in->cfg->server_alias, &oom),
+                        .listen = i == 0 ? NULL : strv_copy_null(in->listen, &oom),
+                        .has_document_root = in->cfg->document_root != NULL,
+                        .protocols = t->protocols.mask,
+                        .tls12 = strdup_null(t->ciphers.tls12, &oom),
+                        .tls13 = strdup_null(t->ciphers.tls13, &oom),
+                        .session_tickets = t->session_tickets,
+                        .strict_sni = t->strict_sni,
+                        .ticket_lifetime = t->ticket_lifetime,
+                };
+                if (oom)
+                        return -ENOMEM;
+                if (t->certificates.n == 0 && t->keys.n == 0)
+                        continue;
+                k = site_ctx_new(in, &site->ctx, errors, warnings);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (r < 0)
+                return r; /* a listener's check would only add that its site has no certificate */
+
+        STRV_FOREACH(v, server_listen)
+                if (listener_name_is_tls(*v)) {
+                        int k = store_add_listener(s, *v, &sites[0], errors);
+                        if (k == -ENOMEM)
+                                return k;
+                        if (k < 0)
+                                r = k;
+                }
+        for (size_t i = 1; i < n_sites; i++)
+                STRV_FOREACH(v, sites[i].listen)
+                        if (listener_name_is_tls(*v)) {
+                                int k = store_add_listener(s, *v, &sites[i], errors);
+                                if (k == -ENOMEM)
+                                        return k;
+                                if (k < 0)
+                                        r = k;
+                        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name) {
+        const StoreListener *li = NULL;
+        SSL *ssl;
+
+        if (!s || !listener_name)
+                return NULL;
+        for (size_t i = 0; i < s->n_listeners && !li; i++)
+                if (strcmp(s->listeners[i].name, listener_name) == 0)
+                        li = &s->listeners[i];
+        if (!li)
+                return NULL;
+        ssl = SSL_new(s->sites[li->default_site].ctx);
+        if (!ssl)
+                return NULL;
+        if (listener_index_get() < 0 || !SSL_set_ex_data(ssl, listener_index_get(), (void *) li)) {
+                SSL_free(ssl);
+                return NULL;
+        }
+        return ssl;
+}
+
+const char *tls_library_version(void) {
+        return OpenSSL_version(OPENSSL_VERSION);
+}
