@@ -352,9 +352,8 @@ class TlsServing:
     def test_ten_megabytes_with_a_slow_reader(self):
         """The write path waits for the socket (want write) instead of failing or spinning."""
         with mpmdtest.tls_connect(self.srv.tls_port, sni="localhost", cafile=self.certs.bundle, timeout=60) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            time.sleep(1.5)  # the server's socket buffer fills; it must wait, not drop the rest
+            time.sleep(2)  # 10 MB fill both sockets' buffers: the server must wait, not drop the rest
             r = mpmdtest.read_response(s, timeout=60)
         self.assertEqual(hashlib.sha256(r.body).hexdigest(), hashlib.sha256(BIG).hexdigest())
 
