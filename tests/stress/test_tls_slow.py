@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Slow TLS handshakes, slowloris's TLS form: 1,000 connections each send half a ClientHello, then
-one more byte every 10 s, for MPMD_STRESS_SLOW_SECONDS (30) plus the header deadline's 20 s, while a
-probe makes a new HTTPS connection and asks for a page every 100 ms. The handshake counts against
-the request-head deadline (issue 14), so mpmd closes the attack's connections as it closes
+one more byte every 2 s (TimeOut keeps its default, longer than the header deadline, so only the
+header deadline can end them), for at most MPMD_STRESS_SLOW_SECONDS (30) plus the header deadline's 20 s, while a probe
+makes a new HTTPS connection and asks for a page every 100 ms. The handshake counts against the
+request-head deadline (issue 14), so mpmd closes the attack's connections as it closes
 slowloris's; the probe is never refused.
 
 The event MPM only, for the reason test_slow.py gives: prefork and worker hold a process or thread
@@ -20,8 +21,8 @@ import mpmdtest  # stress.py put tests/integration on the path
 from mpmdtest import OPENSSL, build_has_tls, cert_bundle, free_port, make_cert
 
 CONNECTIONS = 1000
-TRICKLE_S = 10
-# The header deadline is 20 s, longer while bytes come at 500 bytes/s; a byte every 10 s never
+TRICKLE_S = 2
+# The header deadline is 20 s, longer while bytes come at 500 bytes/s; a byte every 2 s never
 # extends it. 20 s more than the attack lasts lets every connection meet it.
 DEADLINE_S = 20
 
@@ -32,13 +33,15 @@ class Probe(threading.Thread):
     def __init__(self, port, cafile, seconds):
         super().__init__(daemon=True)
         self.port, self.cafile, self.seconds = port, cafile, seconds
+        self.stop = threading.Event()  # the attack is over
         self.ok = self.failed = 0
         self.max_ms = 0.0
         self.errors = []
 
     def run(self):
-        end = time.monotonic() + self.seconds
-        while time.monotonic() < end:
+        start = time.monotonic()
+        end = start + self.seconds
+        while time.monotonic() < end and not self.stop.is_set():
             t0 = time.monotonic()
             try:
                 r = mpmdtest.tls_get(self.port, "/index.html", sni="localhost", cafile=self.cafile, timeout=5)
@@ -46,10 +49,10 @@ class Probe(threading.Thread):
                     self.ok += 1
                 else:
                     self.failed += 1
-                    self.errors.append(f"status {r.status}")
+                    self.errors.append(f"{t0 - start:.1f} s: status {r.status}")
             except (OSError, ValueError) as e:
                 self.failed += 1
-                self.errors.append(repr(e))
+                self.errors.append(f"{t0 - start:.1f} s: {e!r}")
             self.max_ms = max(self.max_ms, (time.monotonic() - t0) * 1000)
             time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
 
@@ -127,7 +130,7 @@ class SlowHandshakeTest(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         cls.tls_port = free_port()
         certs = None
-        srv = StressServer("event", server_keys=f"TimeOut = 5\nListen = https://127.0.0.1:{cls.tls_port}\n",
+        srv = StressServer("event", server_keys=f"Listen = https://127.0.0.1:{cls.tls_port}\n",
                            start=False)
         try:
             cert, key = make_cert(srv.dir, ["localhost"], "ec")
@@ -142,11 +145,15 @@ class SlowHandshakeTest(unittest.TestCase):
             seconds = SLOW_SECONDS + DEADLINE_S
             probe = Probe(cls.tls_port, certs, seconds)
             probe.start()
-            cls.result = attack(cls.tls_port, hello, seconds)
-            probe.join(timeout=30)
+            try:
+                cls.result = attack(cls.tls_port, hello, seconds)
+            finally:
+                probe.stop.set()
+                probe.join(timeout=30)
             cls.probe = probe
             cls.alive = srv.proc.poll() is None
             cls.after = mpmdtest.tls_get(cls.tls_port, "/index.html", sni="localhost", cafile=certs).status
+            cls.log = srv.error_log()
         finally:
             srv.stop()
         opened, peak, closed, left, half_at = cls.result
@@ -156,14 +163,20 @@ class SlowHandshakeTest(unittest.TestCase):
 
     def test_probe_served(self):
         self.assertTrue(self.alive, "mpmd died")
-        self.assertEqual(self.probe.failed, 0, f"the probe failed: {self.probe.errors[:10]}")
-        self.assertGreater(self.probe.ok, SLOW_SECONDS * 5, "the probe hardly ran")
+        self.assertEqual(self.probe.failed, 0, f"the probe failed: {self.probe.errors[:10]}; error log:\n"
+                         + "\n".join(line for line in self.log.splitlines() if "[debug]" not in line)[-4000:])
+        # It ran as long as the attack: until the header deadline had closed the attack's connections.
+        self.assertGreater(self.probe.ok, DEADLINE_S * 5, "the probe hardly ran")
         self.assertEqual(self.after, 200)
 
     def test_half_hellos_closed_by_the_header_deadline(self):
-        opened, peak, closed, left, _ = self.result
+        opened, peak, closed, left, half_at = self.result
         self.assertGreater(opened, CONNECTIONS // 2, "the attack never got going")
         self.assertGreater(closed, opened * 9 // 10, f"mpmd kept the half handshakes: {self.result}")
+        # By the header deadline (20 s from the connection), not before: the handshake counts
+        # against it, and a byte every 2 s does not extend it.
+        self.assertIsNotNone(half_at, f"mpmd kept the half handshakes: {self.result}")
+        self.assertGreater(half_at, DEADLINE_S / 2, f"closed before the header deadline: {self.result}")
 
 
 if __name__ == "__main__":
