@@ -380,9 +380,15 @@ void conn_request_logged(HttpConn *c, usec_t now) {
 void conn_request_aborted(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
 
-        if (!rq || rq->logged || (c->state != CONN_WRITE && c->state != CONN_HANDLER))
+        if (!rq || rq->logged || (c->state != CONN_WRITE && c->state != CONN_HANDLER && c->state != CONN_READ_BODY))
                 return;
-        if (c->state == CONN_HANDLER) {
+        if (c->state == CONN_READ_BODY) {
+                /* The client went (or the worker stopped) while the body came in: no answer went
+                 * out. Logged as nginx does, 400 with nothing sent. */
+                conn_error(c, LOG_PRI_INFO, "request body cut short: the connection closed before it was complete");
+                rq->resp.status = 400;
+                rq->body_bytes = 0;
+        } else if (c->state == CONN_HANDLER) {
                 /* The handler counted the body it framed; what is still in hout never went out. */
                 HttpHandlerResult res = { .status = rq->resp.status };
                 conn_handler_end(rq, &res);

@@ -75,19 +75,19 @@ static const struct {
         const char *name;
         unsigned mask;
 } protocol_names[] = {
-        { "TLSv1", HTTP_TLS_V1_0 },
-        { "TLSv1.1", HTTP_TLS_V1_1 },
-        { "TLSv1.2", HTTP_TLS_V1_2 },
-        { "TLSv1.3", HTTP_TLS_V1_3 },
+        {"TLSv1", HTTP_TLS_V1_0},
+        {"TLSv1.1", HTTP_TLS_V1_1},
+        {"TLSv1.2", HTTP_TLS_V1_2},
+        {"TLSv1.3", HTTP_TLS_V1_3},
         /* TLS 1.0 and 1.1 are deprecated (RFC 8996): only when named. */
-        { "all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3 },
+        {"all", HTTP_TLS_V1_2 | HTTP_TLS_V1_3},
 };
 
 void http_tls_protocols_done(HttpTlsProtocols *p) {
         if (!p)
                 return;
         free(p->file);
-        *p = (HttpTlsProtocols) {};
+        *p = (HttpTlsProtocols){};
 }
 
 int http_tls_protocols_parse(const char *value, const char *file, unsigned line, HttpTlsProtocols *ret,
@@ -119,12 +119,12 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
                                       "unknown protocol \"%s\" (expected all, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3, each "
                                       "with + or - before it if wanted)",
                                       w);
+                /* Apache lets a word without + or - replace what came before (and warns);
+                 * here it adds, so that "TLSv1.2 TLSv1.3" means both, as it reads. */
                 if (action == '-')
                         mask &= ~this;
-                else if (action == '+')
-                        mask |= this;
                 else
-                        mask = this; /* Apache's rule: a word without + or - starts the list again */
+                        mask |= this;
                 any = true;
         }
         if (!any)
@@ -132,7 +132,7 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
         if (mask == 0)
                 return errorf(ret_error, "\"%s\" leaves no protocol enabled", value);
 
-        *ret = (HttpTlsProtocols) { .mask = mask, .line = line };
+        *ret = (HttpTlsProtocols){.mask = mask, .line = line};
         if (file) {
                 ret->file = strdup(file);
                 if (!ret->file)
@@ -172,7 +172,7 @@ char *http_tls_format_protocols(const ConfItem *item, const void *field) {
 
 int http_tls_copy_protocols(const ConfItem *item, void *dst, const void *src) {
         const HttpTlsProtocols *from = src;
-        HttpTlsProtocols copy = { .mask = from->mask, .line = from->line };
+        HttpTlsProtocols copy = {.mask = from->mask, .line = from->line};
 
         if (from->file) {
                 copy.file = strdup(from->file);
@@ -197,11 +197,11 @@ void http_tls_ciphers_done(HttpTlsCiphers *c) {
         free(c->tls13);
         free(c->tls12_file);
         free(c->tls13_file);
-        *c = (HttpTlsCiphers) {};
+        *c = (HttpTlsCiphers){};
 }
 
 static int ciphers_copy(HttpTlsCiphers *dst, const HttpTlsCiphers *src) {
-        HttpTlsCiphers copy = { .tls12_line = src->tls12_line, .tls13_line = src->tls13_line };
+        HttpTlsCiphers copy = {.tls12_line = src->tls12_line, .tls13_line = src->tls13_line};
 
         copy.tls12 = src->tls12 ? strdup(src->tls12) : NULL;
         copy.tls13 = src->tls13 ? strdup(src->tls13) : NULL;
@@ -217,11 +217,11 @@ static int ciphers_copy(HttpTlsCiphers *dst, const HttpTlsCiphers *src) {
         return 0;
 }
 
-/* Does value start with word, then whitespace? Sets *ret_rest to what follows it. */
+/* Is word the first word of value (then whitespace or its end)? Sets *ret_rest to what follows. */
 static bool starts_with_word(const char *value, const char *word, const char **ret_rest) {
         size_t n = strlen(word);
 
-        if (strncasecmp(value, word, n) != 0 || !value[n] || !strchr(WORD_SPACE, value[n]))
+        if (strncasecmp(value, word, n) != 0 || (value[n] && !strchr(WORD_SPACE, value[n])))
                 return false;
         *ret_rest = value + n + strspn(value + n, WORD_SPACE);
         return true;
@@ -232,19 +232,19 @@ int http_tls_ciphers_set(HttpTlsCiphers *c, const char *value, bool replace, con
         _cleanup_free_ char *list = NULL, *where = NULL;
         HttpTlsCiphers n = {};
         const char *rest = value + strspn(value, WORD_SPACE);
-        bool tls13 = false;
+        bool tls13 = false, ssl = false;
         size_t len;
 
         *ret_error = NULL;
         if (starts_with_word(rest, "TLSv1.3", &rest))
                 tls13 = true;
         else
-                (void) starts_with_word(rest, "SSL", &rest); /* Apache's name for TLS up to 1.2 */
+                ssl = starts_with_word(rest, "SSL", &rest); /* Apache's name for TLS up to 1.2 */
         len = strlen(rest);
         while (len > 0 && strchr(WORD_SPACE, rest[len - 1]))
                 len--;
         if (len == 0)
-                return errorf(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : "");
+                return errorf(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : ssl ? " after SSL" : "");
         /* OpenSSL's lists are words joined by ':' (or ','): a space inside is a second argument,
          * which Apache's form does not have. */
         if (memchr(rest, ' ', len) || memchr(rest, '\t', len))

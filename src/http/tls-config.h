@@ -70,11 +70,10 @@ typedef struct HttpTlsConfig {
 #define HTTP_TLS_CIPHERS_TLS13_DEFAULT "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 /* SSLProtocol in Apache's syntax: words "all", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", each
- * optionally prefixed with "+" (add) or "-" (remove); a word without a prefix sets the list to
- * itself (Apache warns when it drops what came before; here "TLSv1.2 TLSv1.3" is the usual way to
- * name two). "all" is TLS 1.2 and 1.3: TLS 1.0 and 1.1 only when named. SSLv2 and SSLv3 are
- * refused, as an empty set. 0 and *ret (file:line kept), -EINVAL with *ret_error (malloc'd), or
- * -ENOMEM. */
+ * optionally prefixed with "+" (add) or "-" (remove), from an empty set, left to right. A word
+ * without a prefix adds too ("TLSv1.2 TLSv1.3" is both; Apache would keep the last and warn).
+ * "all" is TLS 1.2 and 1.3: TLS 1.0 and 1.1 only when named. SSLv2 and SSLv3 are refused, as an
+ * empty set. 0 and *ret (file:line kept), -EINVAL with *ret_error (malloc'd), or -ENOMEM. */
 int http_tls_protocols_parse(const char *value, const char *file, unsigned line, HttpTlsProtocols *ret,
                              char **ret_error);
 void http_tls_protocols_done(HttpTlsProtocols *p);

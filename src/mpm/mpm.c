@@ -27,11 +27,6 @@ const MpmOps *const mpm_builtin[] = {
         NULL,
 };
 
-bool listener_name_is_tls(const char *name) {
-        return name && (strncmp(name, LISTEN_HTTPS_PREFIX, strlen(LISTEN_HTTPS_PREFIX)) == 0 ||
-                        strcmp(name, "https") == 0 || strncmp(name, "vhost-https:", 12) == 0);
-}
-
 const MpmOps *mpm_find_builtin(const char *name) {
         for (const MpmOps *const *m = mpm_builtin; *m; m++)
                 if (strcmp((*m)->name, name) == 0)

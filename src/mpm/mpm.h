@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "shared/conf-table.h"
@@ -43,7 +44,10 @@ typedef struct Listener {
  * Listener.tls by it, and the certificate store (tls-store.h) and the configuration check know the
  * TLS listeners of a configuration from its Listen values alone. */
 #define LISTEN_HTTPS_PREFIX "https://"
-bool listener_name_is_tls(const char *name);
+static inline bool listener_name_is_tls(const char *name) {
+        return name && (strncmp(name, LISTEN_HTTPS_PREFIX, strlen(LISTEN_HTTPS_PREFIX)) == 0 ||
+                        strcmp(name, "https") == 0 || strncmp(name, "vhost-https:", 12) == 0);
+}
 
 /* What a worker process is given. Everything here belongs to its generation. */
 typedef struct WorkerContext {

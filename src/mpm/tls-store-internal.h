@@ -16,8 +16,8 @@ typedef struct StoreSite {
         char **listen; /* NULL: every listener not dedicated to some sites */
         bool has_document_root;
         SSL_CTX *ctx; /* NULL: the site has no certificate */
-        /* What SSL_set_SSL_CTX() does not carry over to a connection moved here by SNI. */
-        unsigned protocols; /* HTTP_TLS_V* */
+        /* What SSL_set_SSL_CTX() does not carry over to a connection moved here by SNI (the
+         * rest is read back from ctx). */
         char *tls12, *tls13;
         bool session_tickets;
         bool strict_sni;

@@ -15,8 +15,11 @@ int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now
                 TlsTicketRing *ring;
                 int r;
 
-                if (!site->ctx || !site->session_tickets)
-                        continue; /* SSLSessionTickets Off: SSL_OP_NO_TICKET, no tickets issued */
+                /* A site with SSLSessionTickets Off issues none (SSL_OP_NO_TICKET, no TLS 1.3
+                 * tickets) but gets a ring all the same: as a listener's default site its context
+                 * is the one whose callbacks OpenSSL calls for the sites SNI moves a connection to. */
+                if (!site->ctx)
+                        continue;
                 /* by section: unique in a configuration, the same across reloads */
                 ring = tls_ticket_keys_ring(keys, site->section, site->ticket_lifetime, now);
                 if (!ring)

@@ -90,14 +90,13 @@ static size_t store_default(const TlsStore *s, const char *listener) {
 
 /* ---- the callbacks ------------------------------------------------------------------------------ */
 
-static const unsigned char alpn_server[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+static const unsigned char alpn_server[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 const unsigned char *tls_store_alpn_choose(const unsigned char *client, unsigned client_len, unsigned char *ret_len) {
         unsigned char *out = NULL, out_len = 0;
 
-        if (client_len == 0 ||
-            SSL_select_next_proto(&out, &out_len, alpn_server, sizeof(alpn_server), client, client_len) !=
-                    OPENSSL_NPN_NEGOTIATED)
+        if (client_len == 0 || SSL_select_next_proto(&out, &out_len, alpn_server, sizeof(alpn_server), client,
+                                                     client_len) != OPENSSL_NPN_NEGOTIATED)
                 return NULL;
         *ret_len = out_len;
         return out;
@@ -113,67 +112,97 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *out_len, 
         return SSL_TLSEXT_ERR_OK;
 }
 
-static unsigned version_bit(int version) {
-        switch (version) {
-        case TLS1_VERSION:
-                return HTTP_TLS_V1_0;
-        case TLS1_1_VERSION:
-                return HTTP_TLS_V1_1;
-        case TLS1_2_VERSION:
-                return HTTP_TLS_V1_2;
-        case TLS1_3_VERSION:
-                return HTTP_TLS_V1_3;
-        default:
-                return 0;
-        }
-}
-
 /* SSL_set_SSL_CTX() moves the certificates and the session ID context, nothing else: the
- * connection takes the rest of site's settings here. The protocol version is chosen before SNI
- * is seen (the listener's default site offers them): one site does not allow is refused. */
-static int apply_site(SSL *ssl, const StoreSite *site, int *alert) {
-        if (!(site->protocols & version_bit(SSL_version(ssl)))) {
-                *alert = SSL_AD_PROTOCOL_VERSION;
-                return -EPROTO;
-        }
+ * connection takes the rest of site's settings here. */
+static int apply_site(SSL *ssl, const StoreSite *site) {
+        const uint64_t carried = SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET | SSL_OP_NO_TLSv1 |
+                                 SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3;
+
         if (!SSL_set_SSL_CTX(ssl, site->ctx))
                 goto fail;
-        SSL_clear_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-        SSL_set_options(ssl, SSL_CTX_get_options(site->ctx) & (SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET));
-        if (!SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(site->ctx)) || !SSL_set_cipher_list(ssl, site->tls12) ||
+        SSL_clear_options(ssl, carried);
+        SSL_set_options(ssl, SSL_CTX_get_options(site->ctx) & carried);
+        if (!SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(site->ctx)) ||
+            !SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(site->ctx)) ||
+            !SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(site->ctx)) || !SSL_set_cipher_list(ssl, site->tls12) ||
             !SSL_set_ciphersuites(ssl, site->tls13))
                 goto fail;
         return 0;
 fail:
         ERR_clear_error();
-        *alert = SSL_AD_INTERNAL_ERROR;
         return -ENOMEM;
 }
 
-static int on_servername(SSL *ssl, int *alert, void *userdata) {
+/* The host_name of the ClientHello's server_name extension (RFC 6066 3), NUL-terminated in buf.
+ * Returns 1 with it, 0 when the ClientHello has no server_name, -EINVAL when it has one without a
+ * usable host name (malformed, too long, a NUL inside: a name no site has). */
+static int client_hello_server_name(SSL *ssl, char *buf, size_t size) {
+        const unsigned char *p;
+        size_t len, list_len;
+
+        if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len))
+                return 0;
+        if (len < 2)
+                return -EINVAL;
+        list_len = ((size_t) p[0] << 8) | p[1];
+        p += 2;
+        len -= 2;
+        if (list_len != len)
+                return -EINVAL;
+        while (len >= 3) {
+                size_t n = ((size_t) p[1] << 8) | p[2];
+
+                if (n > len - 3)
+                        return -EINVAL;
+                if (p[0] == TLSEXT_NAMETYPE_host_name) {
+                        if (n == 0 || n >= size || memchr(p + 3, 0, n))
+                                return -EINVAL;
+                        memcpy(buf, p + 3, n);
+                        buf[n] = 0;
+                        return 1;
+                }
+                p += 3 + n;
+                len -= 3 + n;
+        }
+        return -EINVAL;
+}
+
+/* SNI chooses the site as soon as the ClientHello is there: before the protocol version is chosen
+ * and the session to resume is looked up, so that both are the site's (the servername callback
+ * comes after them). */
+static int on_client_hello(SSL *ssl, int *alert, void *userdata) {
         const StoreListener *li = SSL_get_ex_data(ssl, listener_index_get());
-        const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
         const StoreSite *def;
-        size_t i;
+        char name[256];
+        size_t i = SIZE_MAX;
+        int r;
 
         if (!li)
-                return SSL_TLSEXT_ERR_OK; /* not from tls_store_new_ssl(): its context as it is */
+                return SSL_CLIENT_HELLO_SUCCESS; /* not from tls_store_new_ssl(): its context as it is */
         def = &li->store->sites[li->default_site];
-        if (!name)
-                return SSL_TLSEXT_ERR_OK; /* no SNI: the default site */
-        i = store_match(li->store, li->name, name, strlen(name));
+        r = client_hello_server_name(ssl, name, sizeof(name));
+        if (r == 0)
+                return SSL_CLIENT_HELLO_SUCCESS; /* no SNI: the default site */
+        if (r > 0)
+                i = store_match(li->store, li->name, name, strlen(name));
         if (i == SIZE_MAX || !li->store->sites[i].ctx) {
                 /* A name no site here has, or one whose site has no certificate to show. */
                 if (def->strict_sni) {
                         *alert = SSL_AD_UNRECOGNIZED_NAME;
-                        return SSL_TLSEXT_ERR_ALERT_FATAL;
+                        return SSL_CLIENT_HELLO_ERROR;
                 }
-                return SSL_TLSEXT_ERR_OK;
+                return SSL_CLIENT_HELLO_SUCCESS;
         }
-        if (li->store->sites[i].ctx == SSL_get_SSL_CTX(ssl))
-                return SSL_TLSEXT_ERR_OK;
-        if (apply_site(ssl, &li->store->sites[i], alert) < 0)
-                return SSL_TLSEXT_ERR_ALERT_FATAL;
+        if (li->store->sites[i].ctx != SSL_get_SSL_CTX(ssl) && apply_site(ssl, &li->store->sites[i]) < 0) {
+                *alert = SSL_AD_INTERNAL_ERROR;
+                return SSL_CLIENT_HELLO_ERROR;
+        }
+        return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The site was chosen from the ClientHello already: acknowledging the name keeps it in the
+ * session, which OpenSSL compares when the session is resumed. */
+static int on_servername(SSL *ssl, int *alert, void *userdata) {
         return SSL_TLSEXT_ERR_OK;
 }
 
@@ -210,10 +239,11 @@ static int key_path(const ConfLine *key, const char *section, char **ret, ConfEr
         }
         dir = getenv("CREDENTIALS_DIRECTORY");
         if (!dir || dir[0] != '/') {
-                conf_errors_add(errors, key->file, key->line,
-                                "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
-                                "unit with LoadCredential=%s:PATH",
-                                section, key->value, key->value + plen);
+                conf_errors_add(
+                        errors, key->file, key->line,
+                        "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
+                        "unit with LoadCredential=%s:PATH",
+                        section, key->value, key->value + plen);
                 return -EINVAL;
         }
         if (asprintf(ret, "%s/%s", dir, key->value + plen) < 0) {
@@ -270,11 +300,12 @@ static void check_dates(X509 *leaf, const ConfLine *cert, const char *section, C
         format_time(not_after, date, sizeof(date));
         if (days < 0 || secs < 0)
                 conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value, date);
+                                "%s SSLCertificateFile: %s expired on %s: clients refuse it", section, cert->value,
+                                date);
         else if (days < EXPIRY_WARNING_DAYS)
                 conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date, days,
-                                days == 1 ? "" : "s");
+                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date,
+                                days, days == 1 ? "" : "s");
 }
 
 /* Does one of the leaves cover name (a ServerName or ServerAlias: a host, perhaps with :port, an
@@ -315,15 +346,17 @@ static void check_names(X509 *const *leaves, size_t n, const TlsStoreSite *in, C
         const char *sn = in->cfg->server_name;
 
         if (sn && !leaves_cover(leaves, n, sn))
-                conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
-                                in->section, cert->value, sn);
+                conf_errors_add(
+                        warnings, cert->file, cert->line,
+                        "%s SSLCertificateFile: %s does not cover ServerName %s: clients refuse it for that name",
+                        in->section, cert->value, sn);
         STRV_FOREACH(a, in->cfg->server_alias)
                 if (!leaves_cover(leaves, n, *a))
-                        conf_errors_add(warnings, cert->file, cert->line,
-                                        "%s SSLCertificateFile: %s does not cover ServerAlias %s: clients refuse it for "
-                                        "that name",
-                                        in->section, cert->value, *a);
+                        conf_errors_add(
+                                warnings, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s does not cover ServerAlias %s: clients refuse it for "
+                                "that name",
+                                in->section, cert->value, *a);
 }
 
 static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors, ConfErrors *warnings) {
@@ -336,12 +369,13 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
 
         if (t->certificates.n != t->keys.n) {
                 const ConfLine *extra = t->certificates.n > t->keys.n ? &t->certificates.lines[t->keys.n]
-                                                                       : &t->keys.lines[t->certificates.n];
-                conf_errors_add(errors, extra->file, extra->line,
-                                "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, "
-                                "one key for each certificate",
-                                in->section, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
-                                t->certificates.n, t->keys.n);
+                                                                      : &t->keys.lines[t->certificates.n];
+                conf_errors_add(
+                        errors, extra->file, extra->line,
+                        "%s %s: %zu SSLCertificateFile and %zu SSLCertificateKeyFile lines: they pair in order, "
+                        "one key for each certificate",
+                        in->section, t->certificates.n > t->keys.n ? "SSLCertificateFile" : "SSLCertificateKeyFile",
+                        t->certificates.n, t->keys.n);
                 return -EINVAL;
         }
         for (size_t i = 0; i < t->certificates.n && i < HTTP_TLS_CERTS_MAX; i++) {
@@ -359,9 +393,10 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
                 }
                 fclose(f);
                 if (SSL_CTX_use_certificate_chain_file(ctx, cert->value) != 1) {
-                        conf_errors_add(errors, cert->file, cert->line,
-                                        "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
-                                        in->section, cert->value, ssl_reason(why, sizeof(why)));
+                        conf_errors_add(
+                                errors, cert->file, cert->line,
+                                "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
+                                in->section, cert->value, ssl_reason(why, sizeof(why)));
                         r = -EINVAL;
                         continue;
                 }
@@ -401,8 +436,8 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
 }
 
 static int site_set_protocols(SSL_CTX *ctx, const TlsStoreSite *in) {
-        static const int versions[] = { TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION };
-        static const uint64_t no[] = { SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1, SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3 };
+        static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+        static const uint64_t no[] = {SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1, SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3};
         unsigned mask = in->cfg->tls.protocols.mask;
         int lo = -1, hi = -1;
 
@@ -426,7 +461,7 @@ static int site_set_protocols(SSL_CTX *ctx, const TlsStoreSite *in) {
 static int site_set_ciphers(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors) {
         const HttpTlsCiphers *c = &in->cfg->tls.ciphers;
         unsigned mask = in->cfg->tls.protocols.mask;
-        STACK_OF(SSL_CIPHER) *list;
+        STACK_OF(SSL_CIPHER) * list;
         size_t n12 = 0, n13 = 0;
         char why[256];
         int r = 0;
@@ -501,6 +536,7 @@ static int site_ctx_new(const TlsStoreSite *in, SSL_CTX **ret, ConfErrors *error
                 (void) SSL_CTX_set_num_tickets(ctx, 0);
         SSL_CTX_set_timeout(ctx, (long) (t->ticket_lifetime / USEC_PER_SEC));
         SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+        SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
         SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
         if (SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1 || SSL_CTX_set_dh_auto(ctx, 1) != 1 ||
             site_set_protocols(ctx, in) < 0 || site_set_session_context(ctx, in) < 0) {
@@ -583,7 +619,7 @@ static int store_add_listener(TlsStore *s, const char *name, const TlsStoreSite 
         if (!grown)
                 return -ENOMEM;
         s->listeners = grown;
-        s->listeners[s->n_listeners] = (StoreListener) { .name = strdup(name), .default_site = def, .store = s };
+        s->listeners[s->n_listeners] = (StoreListener){.name = strdup(name), .default_site = def, .store = s};
         if (!s->listeners[s->n_listeners].name)
                 return -ENOMEM;
         s->n_listeners++;
@@ -622,14 +658,13 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                 StoreSite *site = &s->sites[i];
                 int k;
 
-                *site = (StoreSite) {
+                *site = (StoreSite){
                         .name = strdup_null(in->name, &oom),
                         .section = strdup_null(in->section ? in->section : "[?]", &oom),
                         .server_name = strdup_null(in->cfg->server_name, &oom),
                         .aliases = strv_copy_null(in->cfg->server_alias, &oom),
                         .listen = i == 0 ? NULL : strv_copy_null(in->listen, &oom),
                         .has_document_root = in->cfg->document_root != NULL,
-                        .protocols = t->protocols.mask,
                         .tls12 = strdup_null(t->ciphers.tls12, &oom),
                         .tls13 = strdup_null(t->ciphers.tls13, &oom),
                         .session_tickets = t->session_tickets,

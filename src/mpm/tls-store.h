@@ -2,9 +2,11 @@
 /* tls-store.h — a generation's certificate store: one OpenSSL SSL_CTX per site that has a
  * certificate (HttpSiteConfig.tls), with its chains and keys loaded, its protocol versions and
  * ciphers set, ALPN (the one place the application protocol is chosen: "http/1.1" now, "h2" later)
- * and SNI: the servername callback moves a connection to the context of the site its name selects
- * among the sites reachable on the listener (http_server_select()'s rule), the listener's default
- * site otherwise, or refuses it with an alert under SSLStrictSNIVHostCheck.
+ * and SNI: the ClientHello callback moves a connection to the context of the site its name
+ * selects among the sites reachable on the listener (http_server_select()'s rule), the listener's
+ * default site otherwise, or refuses it with unrecognized_name under SSLStrictSNIVHostCheck. It
+ * runs before OpenSSL chooses the version and looks up the session to resume, so that both are
+ * the chosen site's (SSL_set_SSL_CTX() in the servername callback would come after them).
  *
  * Built by the supervisor from a loaded configuration (at `mpmd -t`, at start and at each reload),
  * before workers fork, with the supervisor's rights (a key file, or systemd's credential, need not
@@ -15,7 +17,12 @@
  * ServerName/ServerAlias, are warnings. A reload whose store cannot be built changes nothing.
  *
  * Session tickets: each site's context encrypts tickets with the keys of its own ring
- * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. */
+ * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. Each
+ * site's session ID context is its own too (a digest of its section), so that even a ticket
+ * another site's keys could open does not resume there. Mind that OpenSSL calls the ticket key
+ * callback of the context a connection began with (the listener's default site's: the SSL's
+ * session_ctx) also after SNI moved it: the callback finds the site's keys from
+ * SSL_get_SSL_CTX(ssl), which is the chosen site's by the time any ticket is opened or made. */
 #pragma once
 
 #include <openssl/ssl.h>
@@ -51,7 +58,9 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
 TlsStore *tls_store_free(TlsStore *s);
 
 /* Supervisor, once per generation, before workers fork: make each site's context encrypt its
- * tickets with its own ring of keys (a site with SSLSessionTickets Off issues none). 0 or -errno. */
+ * tickets with its own ring of keys, the ring of the site's section ("[Server]", "[VirtualHost
+ * NAME]"), so that it is the same ring after a reload. A site with SSLSessionTickets Off issues
+ * none, but is attached too (its context may be a listener's initial one). 0 or -errno. */
 int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now);
 
 /* A new server-side SSL for a connection accepted on the listener named listener_name, set up

@@ -7,6 +7,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
 #include "supervisor/tls-setup.h"
+#include "shared/log.h"
 #include "shared/strv.h"
 
 /* Each long option is the spelled-out short one: the switch below sees only the short letter. */
@@ -75,17 +76,20 @@ int cli_parse(int argc, char *argv[], CliOptions *ret) {
                         }
                         break;
                 case ':':
-                        fprintf(stderr, "mpmd: option %s needs an argument\n", bad_option(argv, before, buf));
+                        fprintf(stderr, "%smpmd: option %s needs an argument\n", log_stderr_prefix(LOG_PRI_ERR),
+                                bad_option(argv, before, buf));
                         strv_free(o.defines);
                         return -EINVAL;
                 default:
-                        fprintf(stderr, "mpmd: unknown option %s\n", bad_option(argv, before, buf));
+                        fprintf(stderr, "%smpmd: unknown option %s\n", log_stderr_prefix(LOG_PRI_ERR),
+                                bad_option(argv, before, buf));
                         strv_free(o.defines);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "mpmd: unexpected argument \"%s\"\n", argv[optind]);
+                fprintf(stderr, "%smpmd: unexpected argument \"%s\"\n", log_stderr_prefix(LOG_PRI_ERR),
+                        argv[optind]);
                 strv_free(o.defines);
                 return -EINVAL;
         }

@@ -360,6 +360,15 @@ void apply_entries(Loader *l) {
 
 /* ---- after all files ---------------------------------------------------------------------- */
 
+/* Under a per-user MPM a site with a User of its own writes its access log as that user, from its
+ * own pool (site-open.h): [Server]'s log is not its to write. Sharing that file would let one
+ * tenant's code forge or cut the lines of every other site, and the site's user could not open
+ * it anyway. Such a site logs where its own CustomLog says, or nowhere. */
+static bool vhost_inherits(const Config *c, const ConfigVhost *v, const ConfItem *it) {
+        bool own_logs = c->mpm && (c->mpm->flags & MPM_PER_USER) && v->user;
+        return !(own_logs && it->offset == offsetof(HttpSiteConfig, custom_log));
+}
+
 void inherit_vhosts(Loader *l) {
         Config *c = l->config;
         size_t n = conf_table_size(http_site_directives);
@@ -369,6 +378,8 @@ void inherit_vhosts(Loader *l) {
                         const ConfItem *it = &http_site_directives[row];
                         int r;
 
+                        if (l->vhost_keys[i].site[row].file == 0 && !vhost_inherits(c, &c->vhosts[i], it))
+                                continue;
                         /* A key the site gave keeps its own value, or adds to [Server]'s (the row's
                          * merge rule); one it did not give is [Server]'s. */
                         if (l->vhost_keys[i].site[row].file != 0)

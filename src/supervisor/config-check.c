@@ -245,7 +245,7 @@ static void check_tls_listen(Loader *l, const char *label, char **listen, const 
 
         key_source(l, k, &file, &line);
         STRV_FOREACH(v, listen) {
-                if (!l->opts->tls->is_tls(*v))
+                if (!listener_name_is_tls(*v))
                         continue;
                 if (!l->opts->tls->build)
                         load_error(l, file, line, "%s Listen: %s: mpmd was built without TLS (-Dtls=disabled)", label, *v);

@@ -55,12 +55,10 @@ typedef struct ConfigVhost {
 struct TlsStore;
 typedef struct Config Config;
 
-/* HTTPS as the loader sees it (tls-setup.c gives the supervisor's; the loader does not link the
- * certificate store itself, so that it stays a library of its own for the fuzzer, as with
- * listen_is_address). */
+/* The certificate store as the loader sees it (tls-setup.c gives the supervisor's; the loader
+ * does not link the store itself, so that it stays a library of its own for the fuzzer, as with
+ * listen_is_address). Which Listen values are TLS is listener_name_is_tls() (mpm.h). */
 typedef struct ConfigTls {
-        /* Is a Listen value TLS (listener_name_is_tls, mpm.h)? */
-        bool (*is_tls)(const char *listen_value);
         /* Build the certificate store of c (tls-store.h), which checks every certificate and key:
          * errors and warnings as config_load()'s; *ret NULL when c has no HTTPS. listen_sources:
          * where each site's Listen was written, [0] [Server], [1 + i] vhosts[i]. NULL: mpmd was
@@ -128,9 +126,9 @@ typedef struct ConfigLoadOptions {
         bool (*listen_is_address)(const char *value);
         /* -D: "NAME" (an empty value) or "NAME=VALUE", for ${NAME}; NULL-terminated, may be NULL. */
         char *const *defines;
-        /* HTTPS: which Listen values are TLS, and, with check_filesystem, the certificate store
-         * built (and so every certificate and key checked) as part of loading: `mpmd -t`, the
-         * start and every reload. NULL: HTTPS is neither checked nor built. */
+        /* HTTPS: with check_filesystem, the certificate store built (and so every certificate and
+         * key checked) as part of loading: `mpmd -t`, the start and every reload; and without
+         * ConfigTls.build (a build without TLS) HTTPS refused. NULL: neither built nor refused. */
         const ConfigTls *tls;
 } ConfigLoadOptions;
 

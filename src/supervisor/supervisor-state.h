@@ -129,6 +129,12 @@ struct Supervisor {
         sd_event_source *tick;
         sd_event_source *watchdog;
         uint64_t watchdog_usec;
+        /* Session ticket keys (tls-ticket-keys.h): made at start, kept across reloads, rotated from
+         * the tick; NULL in a build without TLS. tickets_due and tickets_checked: CLOCK_REALTIME of
+         * the next rotation and of the last look (a clock that went back is looked at at once). */
+        struct TlsTicketKeys *tickets;
+        usec_t tickets_due;
+        usec_t tickets_checked;
 };
 
 /* spawn.c: the spawn API offered to MPMs (MpmHost), and what a forked process drops of the

@@ -4,15 +4,18 @@
  * answer to `mpmctl reload` once the old workers stopped accepting); graceful and hard stops; the
  * reopened logs. Generations themselves are generation.c's; this file only decides between them. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "supervisor/config.h"
 #include "supervisor/control.h"
 #include "supervisor/generation-status.h"
@@ -26,6 +29,10 @@
 #include "supervisor/supervisor-state.h"
 #include "supervisor/supervisor.h"
 #include "shared/time-util.h"
+#if HAVE_TLS
+#include "mpm/tls-store.h"
+#include "mpm/tls-ticket-keys.h"
+#endif
 
 #define MAINTAIN_INTERVAL_USEC (1 * USEC_PER_SEC)
 #define STARTUP_TIMEOUT_USEC (30 * USEC_PER_SEC)
@@ -126,6 +133,54 @@ static void supervisor_restore_error_log(Supervisor *s, const char *moved_to) {
                 log_notice("the error log is back from %s, where the failed reload logged why", moved_to);
 }
 
+/* ---- session ticket keys -------------------------------------------------------------------- */
+
+#if HAVE_TLS
+/* Right after a generation is built, before it forks: each TLS site's context encrypts its tickets
+ * with its site's ring, found by name (a vhost that stays keeps its keys: sessions made before a
+ * reload resume after it), made for a new site. */
+static int supervisor_attach_tickets(Supervisor *s, SupGeneration *sg) {
+        int r;
+
+        if (!sg->g.tls)
+                return 0;
+        tls_ticket_keys_begin_generation(s->tickets, sg->g.number);
+        r = tls_store_attach_tickets(sg->g.tls, s->tickets, now_usec(CLOCK_REALTIME));
+        if (r < 0)
+                return log_error_errno(r, "generation %u: cannot set up the session ticket keys: %m", sg->g.number);
+        s->tickets_due = 0; /* a new ring may be due before the others: the next tick asks */
+        return 0;
+}
+
+/* From the tick: a rotation is at most a second late (the shortest period is a second). */
+static void supervisor_rotate_tickets(Supervisor *s) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        if (!s->tickets)
+                return;
+        if (now >= s->tickets_due || now < s->tickets_checked)
+                s->tickets_due = tls_ticket_keys_rotate(s->tickets, now);
+        s->tickets_checked = now;
+}
+
+/* The rings of sites no live generation serves are wiped and unmapped: each generation marked the
+ * rings it uses, and generation numbers only grow. */
+static void supervisor_release_tickets(Supervisor *s) {
+        unsigned oldest = UINT_MAX;
+
+        if (!s->tickets)
+                return;
+        if (s->current)
+                oldest = MIN(oldest, s->current->g.number);
+        if (s->pending)
+                oldest = MIN(oldest, s->pending->g.number);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                oldest = MIN(oldest, g->g.number);
+        if (oldest != UINT_MAX)
+                tls_ticket_keys_release(s->tickets, oldest);
+}
+#endif
+
 /* ---- reload --------------------------------------------------------------------------------- */
 
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why) {
@@ -158,6 +213,7 @@ static void supervisor_abandon_reload(Supervisor *s, const char *why) {
 
         s->pending = NULL;
         supervisor_restore_error_log(s, error_log_of(sg));
+        log_set_max_level(s->current->config->log_level);
         log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
         generation_stop_all(sg, false);
         /* Its workers are reaped through the draining list. */
@@ -303,9 +359,19 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         conf_errors_done(&warnings);
 
         sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", now_usec(CLOCK_MONOTONIC));
+        /* The new LogLevel from here on: the new generation's processes inherit it when they fork
+         * (the old ones keep theirs); a reload that does not happen after all restores the old. */
+        log_set_max_level(c->log_level);
         /* generation_new() frees c when it fails: what it opened as the error log, kept. */
         _cleanup_free_ char *c_error_log = strdup(c->site.error_log ? c->site.error_log : "stderr");
         r = generation_new(s, c, &s->pending);
+#if HAVE_TLS
+        if (r >= 0 && (r = supervisor_attach_tickets(s, s->pending)) < 0) {
+                s->pending->g.draining = true;
+                supervisor_abandon_reload(s, "the session ticket keys could not be set up");
+                return r;
+        }
+#endif
         if (r >= 0) {
                 site_failure_settle(s->pending);
                 s->pending->g.inherited_processes = s->current ? generation_count(s->current, PROCESS_RUNNING) : 0;
@@ -318,6 +384,7 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         } else {
                 s->pending = NULL;
                 supervisor_restore_error_log(s, c_error_log ? c_error_log : "");
+                log_set_max_level(s->current->config->log_level);
                 sd_notify(false, "READY=1");
                 supervisor_set_reload_result(s, "reload failed: the new generation could not be built");
                 return r;
@@ -554,9 +621,15 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata) {
                     generation_count(s->current, PROCESS_RUNNING) > 0)
                         supervisor_send_ready(s);
         }
-        if (!s->stopping)
+#if HAVE_TLS
+        supervisor_rotate_tickets(s);
+#endif
+        if (!s->stopping) {
                 supervisor_reap_draining(s, now);
-        else {
+#if HAVE_TLS
+                supervisor_release_tickets(s);
+#endif
+        } else {
                 /* A CGI launcher may be the last process to end, and its exit is no worker's: look
                  * once a second whether everything is gone. */
                 if (s->current)
@@ -612,6 +685,7 @@ static const SupervisorHooks supervisor_hooks = {
 int supervisor_run(const SupervisorOptions *opts, Config *config) {
         Supervisor s = { .opts = opts, .hooks = &supervisor_hooks, .started = now_usec(CLOCK_MONOTONIC) };
         char *inherit_error = NULL;
+        bool config_error = false;
         sigset_t mask;
         int r;
 
@@ -642,10 +716,28 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
                 goto out;
         }
 
+#if HAVE_TLS
+        /* Before the first generation, and never again: reloads keep every site's keys. */
+        r = tls_ticket_keys_new(&s.tickets);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the session ticket keys: %m");
+                goto out;
+        }
+#endif
         r = generation_new(&s, config, &s.current);
         config = NULL; /* owned by the generation now, also on failure */
+        if (r == -ENXIO)
+                /* A Listen value that names a socket systemd did not pass: the configuration's
+                 * fault as much as a bad key, so exit as for one (78): systemd does not restart a
+                 * start that cannot succeed (RestartPreventExitStatus=78 in mpmd.service). */
+                config_error = true;
         if (r < 0)
                 goto out;
+#if HAVE_TLS
+        r = supervisor_attach_tickets(&s, s.current);
+        if (r < 0)
+                goto out;
+#endif
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
         supervisor_apply_backlog(&s, s.current->config);
         /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
@@ -713,10 +805,13 @@ out:
                 s.draining = next;
         }
         config_free(config);
+#if HAVE_TLS
+        tls_ticket_keys_free(s.tickets); /* after every generation: wipes the keys */
+#endif
         listener_set_done(&s.listeners);
         sd_event_source_unref(s.tick);
         sd_event_source_unref(s.watchdog);
         sd_event_unref(s.event);
-        return r < 0 ? EXIT_FAILURE : s.exit_status;
+        return r < 0 ? (config_error ? EX_CONFIG : EXIT_FAILURE) : s.exit_status;
 }
 

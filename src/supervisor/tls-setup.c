@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "build-config.h"
-#include "mpm/mpm.h"
 #include "supervisor/tls-setup.h"
 
 #if HAVE_TLS
@@ -22,7 +21,7 @@ static int build(const Config *c, const ConfigSource *listen_sources, struct Tls
                 r = -ENOMEM;
                 goto finish;
         }
-        sites[0] = (TlsStoreSite) {
+        sites[0] = (TlsStoreSite){
                 .name = c->site.server_name,
                 .section = "[Server]",
                 .cfg = &c->site,
@@ -37,7 +36,7 @@ static int build(const Config *c, const ConfigSource *listen_sources, struct Tls
                         r = -ENOMEM;
                         goto finish;
                 }
-                sites[1 + i] = (TlsStoreSite) {
+                sites[1 + i] = (TlsStoreSite){
                         .name = v->name,
                         .section = sections[1 + i],
                         .cfg = &v->site,
@@ -69,7 +68,6 @@ const char *supervisor_tls_version(void) {
 #endif
 
 const ConfigTls supervisor_tls = {
-        .is_tls = listener_name_is_tls,
 #if HAVE_TLS
         .build = build,
         .free = store_free,

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tls-setup.h — HTTPS for the loader (config.h, ConfigTls): the certificate store of a loaded
  * configuration (src/mpm/tls-store.h) built from its sites, [Server] first, then the virtual hosts
- * in file order. In a build without TLS it only tells the TLS Listen values, and the loader refuses
- * them. */
+ * in file order. In a build without TLS it has none, and the loader refuses HTTPS. */
 #pragma once
 
 #include "supervisor/config.h"

@@ -371,6 +371,16 @@ class CliTemplateAndStartupTest(unittest.TestCase):
         self.assertIn(f"{self.conf}:4: [Server] CustomLog: /nonexistent/mpmd/access.log: the folder /nonexistent/mpmd: "
                       "No such file or directory", err)
 
+    def test_a_start_on_a_socket_systemd_did_not_pass_exits_78(self):
+        # Not found before the start itself (mpmd -t cannot know which sockets systemd will pass):
+        # the start fails as a configuration error does, 78, which mpmd.service does not restart.
+        self.write(f"[Server]\nListen = vhost:nosuch\nDocumentRoot = {self.dir}\n"
+                   f"ControlSocket = {self.dir}/control\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")}
+        p = subprocess.run([BINARY, "-f", self.conf], capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("Listen = vhost:nosuch: not an address, and systemd passed no socket of that name", p.stderr)
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root")
     def test_t_as_root_without_user_says_what_the_start_says(self):
         self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n", user=False)

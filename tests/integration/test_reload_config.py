@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import mpmdtest
@@ -187,6 +188,39 @@ class ReloadErrorLogTest(unittest.TestCase):
         wait_for(lambda: "stderr-tag v-two" in self.read(v2), what=f"v-two in {v2}")
         self.assertNotIn("v-two", self.read(v1))
         self.assertNotIn("v-two", self.read(srv.log))
+
+
+class ReloadLogLevelTest(unittest.TestCase):
+    """LogLevel applies at reload, to the new workers' lines as to the supervisor's."""
+
+    def cut_body(self, srv, tag):
+        # A body cut short logs one line at level info, in the worker (conn.c).
+        with srv.connect() as s:
+            s.sendall(f"POST /{tag} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nx".encode())
+            time.sleep(0.2)
+
+    def test_a_reload_changes_the_log_level(self):
+        srv = ControlledServer()
+        try:
+            self.cut_body(srv, "at-debug")
+            srv.wait_log("request body cut short")
+            before = srv.error_log().count("request body cut short")
+            set_key(srv, "LogLevel", "warn")
+            code, out = mpmctl(srv, "reload")
+            self.assertEqual(code, 0, out)
+            self.cut_body(srv, "at-warn")
+            self.assertEqual(srv.get("/index.html").status, 200)
+            time.sleep(1.5)
+            self.assertEqual(srv.error_log().count("request body cut short"), before,
+                             "an info line was written after a reload to LogLevel = warn")
+            set_key(srv, "LogLevel", "info")
+            code, out = mpmctl(srv, "reload")
+            self.assertEqual(code, 0, out)
+            self.cut_body(srv, "at-info")
+            wait_for(lambda: srv.error_log().count("request body cut short") == before + 1,
+                     what="the info line after a reload to LogLevel = info")
+        finally:
+            srv.stop()
 
 
 if __name__ == "__main__":

@@ -333,6 +333,30 @@ class AccessLogTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_a_request_body_cut_short_is_logged(self):
+        """The client goes away in the middle of its body: nothing was answered, but the request is
+        logged once (400, nothing sent, 'X'), with a line in the error log, as nginx does."""
+        srv = Server(start=False)
+        try:
+            log = os.path.join(srv.dir, "access.log")
+            with open(srv.conf) as f:
+                conf = f.read()
+            conf = conf.replace("[Server]\n", f"[Server]\nCustomLog = {log} %m %U %>s %b %X\n", 1)
+            with open(srv.conf, "w") as f:
+                f.write(conf)
+            srv.start()
+            with srv.connect() as s:
+                s.sendall(b"POST /index.html?cut HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n"
+                          + b"x" * 1000)
+                time.sleep(0.3)  # the head is read and the body is being taken when the client goes
+            lines = self.wait_log_line(log, "/index.html ")
+            self.assertEqual(lines, ["POST /index.html 400 - X"])
+            srv.wait_log("request body cut short")
+            # The server is sane afterwards.
+            self.assertEqual(srv.get("/index.html").status, 200)
+        finally:
+            srv.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -335,6 +335,76 @@ inside systemctl start mpmd-vhost@site1.socket mpmd.service || fail "systemctl s
         fail "site1 answered on mpmd.socket although it listens on its own socket only"
 pass "mpmd-vhost@site1.socket (FileDescriptorName=vhost@site1) feeds [VirtualHost site1] only"
 
+# ---- HTTPS: mpmd-https.socket, the key as a systemd credential -----------------------------------
+step "HTTPS: mpmd-https.socket with the key from LoadCredential="
+if [[ -z $(stage_find '*/systemd/system/mpmd-https.socket') ]]; then
+        pass "HTTPS part skipped: this build has no TLS (-Dtls=disabled)"
+else
+        TPORT=$(free_port)
+        tls_pair() { # NAME: a self-signed P-256 certificate for localhost into $WORK/NAME.{crt,key}
+                openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+                        -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+                        -keyout "$WORK/$1.key" -out "$WORK/$1.crt" 2>/dev/null || fail "openssl req ($1)"
+        }
+        tls_install() { # NAME: the pair as certbot would leave it: the certificate world-readable,
+                # the key root's only (the service reads it as a credential, never from the file)
+                inside mkdir -p /etc/mpmd/tls
+                inside sh -c 'cat >/etc/mpmd/tls/site.crt' <"$WORK/$1.crt"
+                inside sh -c 'umask 077 && cat >/etc/mpmd/tls/site.key' <"$WORK/$1.key"
+                inside chmod 0644 /etc/mpmd/tls/site.crt
+        }
+        served_cert() {
+                openssl s_client -connect "127.0.0.1:$TPORT" -servername localhost </dev/null 2>/dev/null |
+                        openssl x509 -noout -fingerprint -sha256
+        }
+        tls_pair one
+        tls_pair two
+        tls_install one
+        inside mkdir -p /etc/systemd/system/mpmd-https.socket.d
+        printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$TPORT" |
+                inside sh -c 'cat >/etc/systemd/system/mpmd-https.socket.d/port.conf'
+        printf '[Service]\nLoadCredential=mpmd-key:/etc/mpmd/tls/site.key\n' |
+                inside sh -c 'cat >/etc/systemd/system/mpmd.service.d/tls.conf'
+        printf '[Server]\nListen = https\nSSLCertificateFile = /etc/mpmd/tls/site.crt\nSSLCertificateKeyFile = credential:mpmd-key\n' |
+                inside sh -c "cat >$CONFDIR/conf.d/62-tls.conf"
+        inside systemctl daemon-reload
+        inside systemctl stop mpmd.service || fail "systemctl stop mpmd"
+        inside systemctl start mpmd-https.socket mpmd.service || {
+                inside journalctl --no-pager -u mpmd.service -n 20 -o cat
+                fail "systemctl start mpmd-https.socket mpmd"
+        }
+        TURL=https://localhost:$TPORT/
+        body=$(curl -fsS --max-time 10 --cacert "$WORK/one.crt" --resolve "localhost:$TPORT:127.0.0.1" "$TURL") ||
+                fail "curl $TURL"
+        [[ $body == *"mpmd works"* ]] || fail "HTTPS: unexpected body: $body"
+        [[ $(curl -fsS --max-time 10 "$URL") == *"mpmd works"* ]] || fail "plain HTTP stopped with HTTPS on"
+        pass "curl $TURL (certificate verified) and $URL both serve; the key came from LoadCredential="
+        inside sh -c "! setpriv --reuid=mpmd --regid=mpmd --clear-groups cat /etc/mpmd/tls/site.key 2>/dev/null" ||
+                fail "the key file is readable by the service's user"
+        pass "the key file itself is root's only (mode $(inside stat -c %a /etc/mpmd/tls/site.key))"
+        # A certificate renewed without its key (a broken deploy): the reload is refused, the old
+        # certificate keeps serving.
+        before=$(served_cert)
+        [[ -n $before ]] || fail "openssl s_client got no certificate"
+        inside sh -c 'cat >/etc/mpmd/tls/site.crt' <"$WORK/two.crt"
+        if inside systemctl reload mpmd.service 2>/dev/null; then
+                fail "systemctl reload with a certificate that does not match the key succeeded"
+        fi
+        inside journalctl --no-pager -u mpmd.service -o cat | grep -q "62-tls.conf:" ||
+                fail "the refused reload's error does not name 62-tls.conf:LINE"
+        [[ $(served_cert) == "$before" ]] || fail "the old certificate stopped serving after a refused reload"
+        pass "systemctl reload with a mismatched certificate fails; the old certificate keeps serving"
+        # Back to the good pair; the credential is the key systemd loaded at start.
+        inside sh -c 'cat >/etc/mpmd/tls/site.crt' <"$WORK/one.crt"
+        inside systemctl reload mpmd.service || fail "systemctl reload with the good pair again"
+        [[ $(served_cert) == "$before" ]] || fail "the certificate changed after a reload with the same pair"
+        inside rm "$CONFDIR/conf.d/62-tls.conf" /etc/systemd/system/mpmd.service.d/tls.conf
+        inside systemctl daemon-reload
+        inside systemctl stop mpmd.service mpmd-https.socket || fail "systemctl stop mpmd mpmd-https.socket"
+        inside systemctl start mpmd.service || fail "systemctl start mpmd after the HTTPS part"
+        pass "reload with the good pair serves it; HTTPS part undone"
+fi
+
 # ---- the journal ---------------------------------------------------------------------------------
 step "journal"
 inside journalctl --no-pager -u mpmd.service -o json >"$WORK/journal.json" || fail "journalctl -o json"
