@@ -256,6 +256,8 @@ static ssize_t tls_io_writev(void *ctx, const struct iovec *iov, int n) {
                 return tls_io_write_one(t, iov[0].iov_base, iov[0].iov_len);
         for (int i = 0; i < n && len < sizeof(tls_buffer); i++) {
                 size_t c = MIN(iov[i].iov_len, sizeof(tls_buffer) - len);
+                if (c == 0)
+                        continue; /* an empty piece may have no buffer at all */
                 memcpy(tls_buffer + len, iov[i].iov_base, c);
                 len += c;
         }
