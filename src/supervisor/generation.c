@@ -123,6 +123,8 @@ static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->requests += t->requests;
         r->bytes += t->bytes;
         r->duration_usec += t->duration_usec;
+        r->tls_connections += t->tls_connections;
+        r->ktls_connections += t->ktls_connections;
         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                 r->duration_buckets[b] += t->duration_buckets[b];
 }

@@ -5,6 +5,7 @@ Each Server gets a fresh folder with a generated configuration, a document root 
 run time. mpmd runs in its own process group with a captured NOTIFY_SOCKET, so the tests see the exact
 sd_notify datagrams and know when it is ready; whatever happens, the whole group is killed at the end.
 """
+import ipaddress
 import os
 import pwd
 import re
@@ -425,3 +426,273 @@ class Server:
     def get(self, path, host="localhost", method="GET", headers=""):
         return self.request(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n",
                             head_request=(method == "HEAD"))
+
+
+# -- TLS ----------------------------------------------------------------------------------------------
+# Certificates made by the tests with the openssl command (never shipped ones), and a client from
+# python's ssl module. OpenSSL 3.0's `req -x509` has no way to put notAfter in the past, so an expired
+# certificate is self-signed by `openssl ca`, which takes -startdate and -enddate.
+
+OPENSSL = shutil.which("openssl")
+
+
+def build_has_tls():
+    """Whether the mpmd under test was built with TLS (-Dtls): its build's build-config.h says so.
+    True when that file cannot be found (an installed binary): the tests then say what fails."""
+    build_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(BINARY))))
+    try:
+        with open(os.path.join(build_root, "build-config.h")) as f:
+            return re.search(r"^#define HAVE_TLS 1$", f.read(), re.M) is not None
+    except OSError:
+        return True
+
+_CA_CONF = """[ca]
+default_ca = selfsign
+[selfsign]
+database = {dir}/index.txt
+new_certs_dir = {dir}
+serial = {dir}/serial
+default_md = sha256
+policy = anything
+copy_extensions = copy
+unique_subject = no
+[anything]
+commonName = supplied
+"""
+
+
+def _openssl(*args, cwd=None):
+    p = subprocess.run([OPENSSL, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    if p.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed: {p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def make_cert(directory, names, kind="ec", days=365, expired=False, tag=None, crl_uri=None):
+    """A self-signed certificate for names (the first is the subject's CN; all are subjectAltNames,
+    DNS names or IP addresses) and its key, in directory: kind "ec" (ECDSA P-256) or "rsa" (RSA 2048); valid
+    for days from now, or (expired=True) a month in 2020. Returns (certificate path, key path), both
+    readable by everyone (the workers of a root mpmd run as nobody; the supervisor reads the key).
+    crl_uri: a CRL distribution point to name (never fetched), for scanners that rate a certificate
+    without one."""
+    if not OPENSSL:
+        raise unittest.SkipTest("the openssl command is not installed")
+    names = [names] if isinstance(names, str) else list(names)
+    base = os.path.join(directory, tag or f"{names[0]}-{kind}{'-expired' if expired else ''}-{days}")
+    cert, key = base + ".crt", base + ".key"
+    newkey = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec"
+              else ["-newkey", "rsa:2048"])
+    def alt_name(n):
+        try:
+            ipaddress.ip_address(n)
+            return f"IP:{n}"
+        except ValueError:
+            return f"DNS:{n}"
+    subject = ["-subj", f"/CN={names[0]}", "-addext", "subjectAltName=" + ",".join(alt_name(n) for n in names)]
+    if crl_uri:
+        subject += ["-addext", f"crlDistributionPoints=URI:{crl_uri}"]
+    if not expired:
+        _openssl("req", "-x509", *newkey, "-nodes", "-keyout", key, "-out", cert, "-days", str(days),
+                 "-sha256", *subject)
+    else:
+        ca_dir = base + ".ca"
+        os.makedirs(ca_dir, exist_ok=True)
+        with open(os.path.join(ca_dir, "ca.cnf"), "w") as f:
+            f.write(_CA_CONF.format(dir=ca_dir))
+        open(os.path.join(ca_dir, "index.txt"), "w").close()
+        with open(os.path.join(ca_dir, "serial"), "w") as f:
+            f.write("01\n")
+        csr = base + ".csr"
+        _openssl("req", "-new", *newkey, "-nodes", "-keyout", key, "-out", csr, *subject)
+        _openssl("ca", "-config", os.path.join(ca_dir, "ca.cnf"), "-selfsign", "-keyfile", key, "-in", csr,
+                 "-out", cert, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-batch",
+                 "-notext")
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
+def cert_fingerprint(cert_path):
+    """The SHA-256 fingerprint of a PEM certificate, as hex (the same as tls_get()'s)."""
+    import hashlib
+    import ssl
+    with open(cert_path) as f:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def cert_bundle(directory, certs, name="bundle.pem"):
+    """One CA file trusting every certificate of certs (each is self-signed, so its own anchor)."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as out:
+        for c in certs:
+            with open(c) as f:
+                out.write(f.read())
+    return path
+
+
+class TlsResponse(Response):
+    """A Response with what the handshake showed: the peer's certificate (DER and its subject's
+    CN), the protocol version and cipher python's ssl negotiated."""
+    cert_der = None
+    cert_cn = None
+    protocol = None
+    cipher = None
+
+    @property
+    def fingerprint(self):
+        import hashlib
+        return hashlib.sha256(self.cert_der).hexdigest() if self.cert_der else None
+
+
+def tls_context(cafile=None, minimum=None, maximum=None):
+    """A client context that trusts cafile (no check of the host name: the tests compare the
+    certificate they got with the one they expected)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if cafile:
+        ctx.load_verify_locations(cafile)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if minimum:
+        ctx.minimum_version = minimum
+    if maximum:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def tls_connect(port, sni=None, cafile=None, context=None, timeout=10):
+    """A TLS connection to 127.0.0.1:port, the handshake done; sni None sends no server name."""
+    ctx = context or tls_context(cafile)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=sni)
+    except BaseException:
+        raw.close()
+        raise
+    return s
+
+
+def _tls_response(s, resp):
+    r = TlsResponse(resp.status, resp.reason, resp.headers, resp.body, resp.raw_head)
+    r.cert_der = s.getpeercert(binary_form=True)
+    info = s.getpeercert() or {}
+    for rdn in info.get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                r.cert_cn = v
+    r.protocol = s.version()
+    r.cipher = s.cipher()[0] if s.cipher() else None
+    return r
+
+
+def tls_request(port, raw, sni=None, cafile=None, context=None, head_request=False, timeout=10):
+    """Send raw bytes over a new TLS connection and read one response (a TlsResponse)."""
+    with tls_connect(port, sni=sni, cafile=cafile, context=context, timeout=timeout) as s:
+        s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+        resp = read_response(s, head_request=head_request, timeout=timeout)
+        return _tls_response(s, resp)
+
+
+def tls_get(port, path="/", sni=None, host=None, cafile=None, context=None, method="GET", headers="", body=b"",
+            timeout=10):
+    """One request over HTTPS: SNI sni (None: none), Host host (default: sni, else localhost)."""
+    host = host or sni or "localhost"
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n"
+    if body:
+        head += f"Content-Length: {len(body)}\r\n"
+    raw = head.encode() + b"\r\n" + body
+    return tls_request(port, raw, sni=sni, cafile=cafile, context=context, head_request=(method == "HEAD"),
+                       timeout=timeout)
+
+
+def s_client(port, *args, sni=None, stdin=b"", timeout=30):
+    """openssl s_client against 127.0.0.1:port with args; returns (exit status, its output)."""
+    if not OPENSSL:
+        raise unittest.SkipTest("the openssl command is not installed")
+    cmd = [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}"]
+    cmd += ["-servername", sni] if sni else ["-noservername"]
+    p = subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
+
+
+def client_hello(sni=None, context=None):
+    """A ClientHello as python's ssl would send it, made in memory: returns (the TLS object, its
+    incoming and outgoing BIOs, the ClientHello's bytes), to go on with tls_pump()."""
+    import ssl
+    ctx = context or tls_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_side=False, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return obj, incoming, outgoing, outgoing.read()
+
+
+class TlsPump:
+    """A TLS client over a socket through memory BIOs, so the test decides how the bytes go out:
+    handshake() and sendall()/recv() as a socket's, for read_response()."""
+
+    def __init__(self, sock, obj, incoming, outgoing):
+        self.sock, self.obj, self.incoming, self.outgoing = sock, obj, incoming, outgoing
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.incoming.write_eof()
+        else:
+            self.incoming.write(data)
+
+    def handshake(self):
+        import ssl
+        while True:
+            try:
+                self.obj.do_handshake()
+                self._flush()
+                return
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self._flush()
+
+    def recv(self, n):
+        import ssl
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+
+
+def tls_request_segmented(port, raw, sni=None, context=None, segment=1, delay=0.002, timeout=20):
+    """Send the ClientHello in TCP segments of `segment` bytes (TCP_NODELAY, `delay` seconds apart),
+    finish the handshake and send raw; returns the response (a Response)."""
+    obj, incoming, outgoing, hello = client_hello(sni, context)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(hello), segment):
+            s.send(hello[i:i + segment])
+            time.sleep(delay)
+        pump = TlsPump(s, obj, incoming, outgoing)
+        pump.handshake()
+        pump.sendall(raw if isinstance(raw, bytes) else raw.encode())
+        r = read_response(pump, timeout=timeout)
+        r.protocol = obj.version()
+        r.hello_bytes = len(hello)
+        return r
