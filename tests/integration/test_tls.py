@@ -526,7 +526,8 @@ class ConfigTestTest(unittest.TestCase):
         rc, out = run_t(conf)
         self.assertEqual(rc, 0, out)
         self.assertIn("Syntax OK", out)
-        self.assertNotRegex(out, r"(?i)warn|expir")
+        # No warning about the certificate (the descriptor limit of the machine may draw one).
+        self.assertNotRegex(out, r"(?i)SSL|certificate|expir")
 
     def test_expiring_certificate_warns_and_passes(self):
         soon = make_cert(self.certs.dir, ["localhost"], "ec", days=5)
