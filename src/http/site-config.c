@@ -175,21 +175,6 @@ static char *words_join(char *const *l) {
         return s;
 }
 
-static int errorf(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int errorf(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(ret_error, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* value split on whitespace into *ret, a list that is never NULL (a blank value: no words).
  * 0 or -ENOMEM. */
 static int split_words(const char *value, char ***ret) {
@@ -259,22 +244,22 @@ int http_script_alias_add(HttpScriptAliases *l, const char *value, bool replace,
                 return r;
         n = strv_length(w);
         if (n % 2 != 0)
-                return errorf(ret_error, "needs a URL path and a directory; \"%s\" has no directory", w[n - 1]);
+                return conf_parse_error(ret_error, "needs a URL path and a directory; \"%s\" has no directory", w[n - 1]);
         for (size_t i = 0; i < n; i += 2) {
                 const char *url = w[i], *dir = w[i + 1];
                 const HttpScriptAlias *twice;
 
                 if (url[0] != '/' || url[strlen(url) - 1] != '/')
-                        return errorf(ret_error, "\"%s\" is not a URL path starting and ending with '/'", url);
+                        return conf_parse_error(ret_error, "\"%s\" is not a URL path starting and ending with '/'", url);
                 if (dir[0] != '/')
-                        return errorf(ret_error, "%s: \"%s\" is not an absolute directory", url, dir);
+                        return conf_parse_error(ret_error, "%s: \"%s\" is not an absolute directory", url, dir);
                 twice = script_alias_find(l, keep, url);
                 if (twice)
-                        return errorf(ret_error, "%s is given twice (first at %s:%u)", url, source_file(&twice->source),
+                        return conf_parse_error(ret_error, "%s is given twice (first at %s:%u)", url, source_file(&twice->source),
                                       twice->source.line);
                 for (size_t j = 0; j < i; j += 2)
                         if (strcmp(w[j], url) == 0)
-                                return errorf(ret_error, "%s is given twice", url);
+                                return conf_parse_error(ret_error, "%s is given twice", url);
         }
 
         grown = reallocarray(replace ? NULL : l->items, keep + n / 2 + 1, sizeof(HttpScriptAlias));
@@ -369,23 +354,23 @@ int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, c
         STRV_FOREACH(x, w) {
                 if ((*x)[0] == '.') {
                         if (!have_handler)
-                                return errorf(ret_error, "\"%s\" comes before a handler name", *x);
+                                return conf_parse_error(ret_error, "\"%s\" comes before a handler name", *x);
                         if ((*x)[1] == 0 || strchr(*x + 1, '.') || strchr(*x, '/'))
-                                return errorf(ret_error, "\"%s\" is not a file extension such as .cgi", *x);
+                                return conf_parse_error(ret_error, "\"%s\" is not a file extension such as .cgi", *x);
                         if (strv_push(&ext, *x) < 0)
                                 return -ENOMEM;
                         have_ext = true;
                         continue;
                 }
                 if (strcmp(*x, "cgi-script") != 0)
-                        return errorf(ret_error, "unknown handler \"%s\" (mpmd has cgi-script)", *x);
+                        return conf_parse_error(ret_error, "unknown handler \"%s\" (mpmd has cgi-script)", *x);
                 if (have_handler && !have_ext)
                         break;
                 have_handler = true;
                 have_ext = false;
         }
         if (have_handler && !have_ext)
-                return errorf(ret_error, "cgi-script needs at least one extension, such as .cgi");
+                return conf_parse_error(ret_error, "cgi-script needs at least one extension, such as .cgi");
 
         if (replace || !h->extensions) {
                 strv_free(h->extensions);
@@ -462,7 +447,7 @@ int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const
                 return 0;
         }
         if (!replace && c->path)
-                return errorf(ret_error, "a site has one access log, given already at %s:%u", source_file(&c->source),
+                return conf_parse_error(ret_error, "a site has one access log, given already at %s:%u", source_file(&c->source),
                               c->source.line);
         f = p + path_len;
         f += strspn(f, WORD_SPACE);
@@ -470,9 +455,9 @@ int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const
         while (format_len > 0 && strchr(WORD_SPACE, f[format_len - 1]))
                 format_len--;
         if (format_len == 0)
-                return errorf(ret_error, "needs a path and a format");
+                return conf_parse_error(ret_error, "needs a path and a format");
         if (p[0] != '/')
-                return errorf(ret_error, "\"%.*s\" is not an absolute path", (int) path_len, p);
+                return conf_parse_error(ret_error, "\"%.*s\" is not an absolute path", (int) path_len, p);
         path = strndup(p, path_len);
         format = strndup(f, format_len);
         if (!path || !format)

@@ -12,28 +12,13 @@
 
 #define WORD_SPACE " \t\r\n\f\v"
 
-static int errorf(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int errorf(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(ret_error, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* ---- SSLCertificateFile, SSLCertificateKeyFile ------------------------------------------------- */
 
 /* Each line one file; a line of a list that already has HTTP_TLS_CERTS_MAX is refused here, where its
  * file:line is known. The loader stores the line after this judged it. */
 static int check_count(const ConfLines *l, const ConfApplyContext *ctx, const char *what, char **ret_error) {
         if (!ctx->replace_list && l->n >= HTTP_TLS_CERTS_MAX)
-                return errorf(ret_error,
+                return conf_parse_error(ret_error,
                               "at most %d %s (an ECDSA and an RSA one, paired in order); the first is at %s:%u",
                               HTTP_TLS_CERTS_MAX, what, l->lines[0].file, l->lines[0].line);
         return 0;
@@ -46,7 +31,7 @@ static bool has_space(const char *s) {
 int http_tls_parse_certificate(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                                char **ret_error) {
         if (value[0] != '/' || has_space(value))
-                return errorf(ret_error, "\"%s\" is not an absolute path", value);
+                return conf_parse_error(ret_error, "\"%s\" is not an absolute path", value);
         return check_count(field, ctx, "certificates", ret_error);
 }
 
@@ -60,12 +45,12 @@ int http_tls_parse_key(const ConfItem *item, void *field, const char *value, con
                 /* $CREDENTIALS_DIRECTORY/NAME: a file name, nothing that could leave the folder. */
                 if (name[0] == '\0' || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
                     has_space(name))
-                        return errorf(ret_error,
+                        return conf_parse_error(ret_error,
                                       "\"%s\": a credential is named by a plain file name, as LoadCredential=NAME:PATH "
                                       "gives it",
                                       value);
         } else if (value[0] != '/' || has_space(value))
-                return errorf(ret_error, "\"%s\" is neither an absolute path nor credential:NAME", value);
+                return conf_parse_error(ret_error, "\"%s\" is neither an absolute path nor credential:NAME", value);
         return check_count(field, ctx, "keys", ret_error);
 }
 
@@ -108,14 +93,14 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
                 if (w[0] == '+' || w[0] == '-')
                         action = *w++;
                 if (strcasecmp(w, "SSLv2") == 0 || strcasecmp(w, "SSLv3") == 0)
-                        return errorf(ret_error, "%s is broken and not supported; use TLSv1.2 TLSv1.3", w);
+                        return conf_parse_error(ret_error, "%s is broken and not supported; use TLSv1.2 TLSv1.3", w);
                 for (size_t i = 0; i < ELEMENTSOF(protocol_names) && !found; i++)
                         if (strcasecmp(w, protocol_names[i].name) == 0) {
                                 this = protocol_names[i].mask;
                                 found = true;
                         }
                 if (!found)
-                        return errorf(ret_error,
+                        return conf_parse_error(ret_error,
                                       "unknown protocol \"%s\" (expected all, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3, each "
                                       "with + or - before it if wanted)",
                                       w);
@@ -128,9 +113,9 @@ int http_tls_protocols_parse(const char *value, const char *file, unsigned line,
                 any = true;
         }
         if (!any)
-                return errorf(ret_error, "needs at least one protocol, such as TLSv1.2 TLSv1.3");
+                return conf_parse_error(ret_error, "needs at least one protocol, such as TLSv1.2 TLSv1.3");
         if (mask == 0)
-                return errorf(ret_error, "\"%s\" leaves no protocol enabled", value);
+                return conf_parse_error(ret_error, "\"%s\" leaves no protocol enabled", value);
 
         *ret = (HttpTlsProtocols){.mask = mask, .line = line};
         if (file) {
@@ -244,11 +229,11 @@ int http_tls_ciphers_set(HttpTlsCiphers *c, const char *value, bool replace, con
         while (len > 0 && strchr(WORD_SPACE, rest[len - 1]))
                 len--;
         if (len == 0)
-                return errorf(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : ssl ? " after SSL" : "");
+                return conf_parse_error(ret_error, "needs a cipher list%s", tls13 ? " after TLSv1.3" : ssl ? " after SSL" : "");
         /* OpenSSL's lists are words joined by ':' (or ','): a space inside is a second argument,
          * which Apache's form does not have. */
         if (memchr(rest, ' ', len) || memchr(rest, '\t', len))
-                return errorf(ret_error,
+                return conf_parse_error(ret_error,
                               "\"%.*s\": one list, its ciphers joined by ':' (\"TLSv1.3 \" before it for TLS 1.3 "
                               "suites)",
                               (int) len, rest);

@@ -45,6 +45,20 @@ void conf_errors_addv(ConfErrors *e, const char *file, unsigned line, const char
         e->msgs = grown;
 }
 
+int conf_parse_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(ret_error, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
 void conf_errors_add(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
         va_list ap;
 

@@ -113,6 +113,10 @@ struct ConfItem {
 /* A table is an array of rows ending with a row whose key is NULL. */
 #define CONF_TABLE_END { .key = NULL }
 
+/* For a ConfParse or ConfCheck: *ret_error = the formatted message (malloc'd); returns -EINVAL,
+ * or -ENOMEM (*ret_error NULL) when it cannot be made. */
+int conf_parse_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+
 /* A list of error messages, each already formatted as "FILE:LINE: [Section] Key: what". */
 typedef struct ConfErrors {
         char **msgs;
