@@ -696,3 +696,16 @@ def tls_request_segmented(port, raw, sni=None, context=None, segment=1, delay=0.
         r.protocol = obj.version()
         r.hello_bytes = len(hello)
         return r
+
+
+def add_site(srv, name, files):
+    """A document root inside the server's folder, readable by unprivileged workers."""
+    root = os.path.join(srv.dir, name)
+    os.mkdir(root)
+    os.chmod(root, 0o755)
+    for path, content in files.items():
+        full = os.path.join(root, path)
+        with open(full, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+        os.chmod(full, 0o644)
+    return root

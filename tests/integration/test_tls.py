@@ -21,7 +21,7 @@ import time
 import unittest
 
 import mpmdtest
-from mpmdtest import (BINARY, MODULE_DIR, MPM, OPENSSL, Server, build_has_tls, cert_bundle, cert_fingerprint,
+from mpmdtest import (BINARY, MODULE_DIR, MPM, OPENSSL, Server, add_site, build_has_tls, cert_bundle, cert_fingerprint,
                       free_port, make_cert, s_client, tls_context, tls_get, tls_request_segmented, wait_for)
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
@@ -129,18 +129,6 @@ def pair(cert_key):
     return f"SSLCertificateFile = {cert}\nSSLCertificateKeyFile = {key}\n"
 
 
-def add_root(srv, name, files):
-    root = os.path.join(srv.dir, name)
-    os.mkdir(root)
-    os.chmod(root, 0o755)
-    for path, content in files.items():
-        full = os.path.join(root, path)
-        with open(full, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-        os.chmod(full, 0o644)
-    return root
-
-
 def write_scripts(directory):
     for name, text in (("env.sh", ENV_CGI), ("echo.sh", ECHO_CGI)):
         path = os.path.join(directory, name)
@@ -174,8 +162,8 @@ class TlsServing:
                             server_keys=f"ScriptAlias = /cgi-bin/ {cls.cgi_dir}\nLimitRequestBody = 2000000\n",
                             files={"index.html": MAIN, "big.bin": BIG}, start=False)
         cls.access_log = os.path.join(cls.srv.dir, "access.log")
-        a = add_root(cls.srv, "a", {"index.html": SITE_A})
-        b = add_root(cls.srv, "b", {"index.html": SITE_B})
+        a = add_site(cls.srv, "a", {"index.html": SITE_A})
+        b = add_site(cls.srv, "b", {"index.html": SITE_B})
         with open(cls.srv.conf) as f:
             conf = f.read()
         conf = conf.replace("LogLevel = debug\n",
@@ -427,7 +415,7 @@ class TlsReload:
         self.addCleanup(self.certs.remove)
         self.srv = TlsServer(self.mpm, pair(self.certs.main), start=False)
         self.addCleanup(self.srv.stop)
-        a = add_root(self.srv, "a", {"index.html": SITE_A})
+        a = add_site(self.srv, "a", {"index.html": SITE_A})
         with open(self.srv.conf, "a") as f:
             f.write(f"\n[VirtualHost a]\nServerName = a.test\nDocumentRoot = {a}\n" + pair(self.certs.a))
         self.srv.start()

@@ -16,26 +16,13 @@ import struct
 import time
 import unittest
 
-from mpmdtest import Server, read_response
+from mpmdtest import Server, add_site, read_response
 
 MAIN = "main site\n"
 SITE_A = "site A\n"
 SITE_B = "site B\n"
 BIG = bytes((i * 7 + i // 251) % 256 for i in range(1024 * 1024))
 TEXT = b"0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def add_site(srv, name, files):
-    """A document root inside the server's folder, readable by unprivileged workers."""
-    root = os.path.join(srv.dir, name)
-    os.mkdir(root)
-    os.chmod(root, 0o755)
-    for path, content in files.items():
-        full = os.path.join(root, path)
-        with open(full, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-        os.chmod(full, 0o644)
-    return root
 
 
 class VhostTest(unittest.TestCase):
