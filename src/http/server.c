@@ -128,6 +128,12 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
                 *ret_error = "allocate";
                 return -ENOMEM;
         }
+        site->key = (HttpSiteKey) {
+                .server_name = cfg->server_name,
+                .aliases = cfg->server_alias,
+                .listen = site->listen,
+                .has_document_root = root_fd >= 0,
+        };
         s->n_sites++;
         for (size_t i = 0; i < n_alias; i++)
                 site->script_alias_fds[site->n_script_alias_fds++] = script_alias_fds[i];
@@ -168,6 +174,7 @@ void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, co
 
         safe_close(site->root_fd);
         site->root_fd = root_fd;
+        site->key.has_document_root = root_fd >= 0;
         for (size_t i = 0; i < site->n_script_alias_fds; i++) {
                 safe_close(site->script_alias_fds[i]);
                 site->script_alias_fds[i] = script_alias_fds[i];
@@ -201,71 +208,86 @@ bool http_host_matches(const char *pattern, const char *host, size_t host_len) {
 
 /* A site with Listen= of its own is reached only through those sockets; a socket named by any site's
  * Listen= is dedicated to the sites that name it. Everything else shares the other sockets. */
-static bool listener_is_dedicated(const HttpServer *s, const char *listener_name) {
-        if (!listener_name)
+static bool listener_is_dedicated(const void *sites, size_t n, HttpSiteKeyAt at, const char *listener) {
+        if (!listener)
                 return false;
-        for (size_t i = 0; i < s->n_sites; i++)
-                if (s->sites[i].listen && strv_contains(s->sites[i].listen, listener_name))
+        for (size_t i = 0; i < n; i++)
+                if (at(sites, i)->listen && strv_contains(at(sites, i)->listen, listener))
                         return true;
         return false;
 }
 
-static bool site_on_listener(const HttpSite *site, const char *listener_name, bool dedicated) {
-        if (!listener_name)
+static bool site_on_listener(const HttpSiteKey *site, const char *listener, bool dedicated) {
+        if (!listener)
                 return !site->listen || !dedicated;
         if (site->listen)
-                return strv_contains(site->listen, listener_name);
+                return strv_contains(site->listen, listener);
         return !dedicated;
 }
 
-static bool site_matches(const HttpSite *site, const char *host, size_t host_len) {
-        if (site->cfg->server_name && http_host_matches(site->cfg->server_name, host, host_len))
+static bool site_matches(const HttpSiteKey *site, const char *host, size_t host_len) {
+        if (site->server_name && http_host_matches(site->server_name, host, host_len))
                 return true;
-        STRV_FOREACH(a, site->cfg->server_alias)
+        STRV_FOREACH(a, site->aliases)
                 if (http_host_matches(*a, host, host_len))
                         return true;
         return false;
 }
 
+size_t http_sites_match(const void *sites, size_t n, HttpSiteKeyAt at, const char *listener, const char *host,
+                        size_t host_len) {
+        bool dedicated = listener_is_dedicated(sites, n, at, listener);
+
+        for (size_t i = 1; i < n; i++)
+                if (site_on_listener(at(sites, i), listener, dedicated) && site_matches(at(sites, i), host, host_len))
+                        return i;
+        /* The main server is never reached through a socket dedicated to virtual hosts. */
+        if (n > 0 && !dedicated && site_on_listener(at(sites, 0), listener, dedicated) &&
+            site_matches(at(sites, 0), host, host_len))
+                return 0;
+        return SIZE_MAX;
+}
+
+size_t http_sites_default(const void *sites, size_t n, HttpSiteKeyAt at, const char *listener) {
+        bool dedicated = listener_is_dedicated(sites, n, at, listener);
+        size_t first = SIZE_MAX;
+
+        for (size_t i = 1; i < n && first == SIZE_MAX; i++)
+                if (site_on_listener(at(sites, i), listener, dedicated))
+                        first = i;
+        if (n > 0 && !dedicated && site_on_listener(at(sites, 0), listener, dedicated) &&
+            (at(sites, 0)->has_document_root || first == SIZE_MAX))
+                return 0;
+        return first != SIZE_MAX ? first : 0;
+}
+
+static const HttpSiteKey *server_site_key(const void *sites, size_t i) {
+        return &((const HttpSite *) sites)[i].key;
+}
+
 const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
                                    size_t host_len) {
-        bool dedicated = listener_is_dedicated(s, listener_name);
-        const HttpSite *first = NULL;
+        size_t i = SIZE_MAX;
 
-        for (size_t i = 1; i < s->n_sites; i++) {
-                const HttpSite *site = &s->sites[i];
-                if (!site_on_listener(site, listener_name, dedicated))
-                        continue;
-                if (!first)
-                        first = site;
-                if (host && site_matches(site, host, host_len))
-                        return site;
-        }
         if (s->n_sites == 0)
                 return NULL;
-        /* The main server is never reached through a socket dedicated to virtual hosts. */
-        if (!dedicated && site_on_listener(&s->sites[0], listener_name, dedicated)) {
-                if (host && site_matches(&s->sites[0], host, host_len))
-                        return &s->sites[0];
-                if (s->sites[0].root_fd >= 0 || !first)
-                        return &s->sites[0];
-        }
-        return first ? first : &s->sites[0];
+        if (host)
+                i = http_sites_match(s->sites, s->n_sites, server_site_key, listener_name, host, host_len);
+        if (i == SIZE_MAX)
+                i = http_sites_default(s->sites, s->n_sites, server_site_key, listener_name);
+        return &s->sites[i];
 }
 
 const HttpSite *http_server_route(const HttpServer *s, const char *listener_name, const char *host,
                                   size_t host_len) {
-        bool dedicated;
-
-        if (!s->route_by_name)
+        if (!s->route_by_name ||
+            listener_is_dedicated(s->sites, s->n_sites, server_site_key, listener_name)) /* only its own sites */
                 return http_server_select(s, listener_name, host, host_len);
-        dedicated = listener_is_dedicated(s, listener_name);
-        if (dedicated)
-                return http_server_select(s, listener_name, host, host_len); /* only its own sites */
         if (host)
                 for (size_t i = 0; i < s->n_sites; i++) {
                         const HttpSite *site = &s->sites[(i + 1) % s->n_sites]; /* the vhosts first */
-                        if (site_on_listener(site, listener_name, dedicated) && site_matches(site, host, host_len))
+                        if (site_on_listener(&site->key, listener_name, false) &&
+                            site_matches(&site->key, host, host_len))
                                 return site;
                 }
         return s->unmatched_site < s->n_sites ? &s->sites[s->unmatched_site] : NULL;

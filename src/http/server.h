@@ -15,8 +15,34 @@
 #include "http/parser.h"
 #include "http/site-config.h"
 
+/* What the virtual host rule (http_sites_match(), http_sites_default()) reads of a site: its names
+ * and the listeners it is reached on. Kept by each table of sites the rule runs over: the
+ * generation's HttpServer, and the certificate store, whose SNI must choose as Host does. */
+typedef struct HttpSiteKey {
+        const char *server_name;
+        char *const *aliases;    /* ServerAlias: exact names and *.wildcards */
+        char *const *listen;     /* the listeners only this site receives; NULL: every one not
+                                  * dedicated to some sites */
+        bool has_document_root;  /* the main server is the default only with one */
+} HttpSiteKey;
+
+/* The key of a table's site i. */
+typedef const HttpSiteKey *(*HttpSiteKeyAt)(const void *sites, size_t i);
+
+/* Apache's rule over n sites (the first is the main server, the rest virtual hosts in order): the
+ * first virtual host reachable on listener whose ServerName or a ServerAlias matches host
+ * (case-insensitive, port ignored, "*.example.org" wildcards), then the main server (never through
+ * a socket dedicated to virtual hosts); SIZE_MAX when none matches. listener NULL: not known. */
+size_t http_sites_match(const void *sites, size_t n, HttpSiteKeyAt at, const char *listener, const char *host,
+                        size_t host_len);
+/* What a connection naming no site, or one no site has, gets: the main server when it has a
+ * DocumentRoot (and the listener is not dedicated), else the first virtual host reachable on
+ * listener; 0 when there is none. */
+size_t http_sites_default(const void *sites, size_t n, HttpSiteKeyAt at, const char *listener);
+
 typedef struct HttpSite {
         char *name;                /* vhost name, or the ServerName of the main server */
+        HttpSiteKey key;           /* its names and listeners, for the virtual host rule */
         const HttpSiteConfig *cfg;
         int root_fd;               /* DocumentRoot, O_PATH|O_DIRECTORY; -1 when none */
         HttpParserLimits limits;
@@ -79,9 +105,8 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
  * pair), closing the old ones: a site whose paths could not be opened at first, opened now. */
 void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds);
 
-/* Apache's rule: among the sites reachable on this listener, the first whose ServerName or a
- * ServerAlias matches host (case-insensitive, port ignored, "*.example.org" wildcards) wins; with
- * no match or no host, the main server when it has a DocumentRoot, else the first virtual host. */
+/* Apache's rule (http_sites_match(), else http_sites_default()) over the generation's sites; host
+ * NULL: the request named none. */
 const HttpSite *http_server_select(const HttpServer *s, const char *listener_name, const char *host,
                                    size_t host_len);
 

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
+#include "http/server.h"
 #include "mpm/tls-store.h"
 
 typedef struct StoreSite {
@@ -15,7 +16,8 @@ typedef struct StoreSite {
         char **aliases;
         char **listen; /* NULL: every listener not dedicated to some sites */
         bool has_document_root;
-        SSL_CTX *ctx; /* NULL: the site has no certificate */
+        HttpSiteKey key; /* the above, for the virtual host rule (http/server.h) */
+        SSL_CTX *ctx;    /* NULL: the site has no certificate */
         /* What SSL_set_SSL_CTX() does not carry over to a connection moved here by SNI (the
          * rest is read back from ctx). */
         char *tls12, *tls13;

@@ -36,56 +36,20 @@ static int listener_index_get(void) {
         return listener_index;
 }
 
-/* ---- which site: http_server_select()'s rule, over the store's copy of the sites ---------------- */
+/* ---- which site: http_server_select()'s rule (server.h), over the store's copy of the sites -------- */
 
-/* A socket named by some site's Listen is dedicated to the sites that name it (server.c). */
-static bool listener_is_dedicated(const TlsStore *s, const char *listener) {
-        for (size_t i = 0; i < s->n_sites; i++)
-                if (s->sites[i].listen && strv_contains(s->sites[i].listen, listener))
-                        return true;
-        return false;
+static const HttpSiteKey *store_site_key(const void *sites, size_t i) {
+        return &((const StoreSite *) sites)[i].key;
 }
 
-static bool site_on_listener(const StoreSite *site, const char *listener, bool dedicated) {
-        if (site->listen)
-                return strv_contains(site->listen, listener);
-        return !dedicated;
-}
-
-static bool site_matches(const StoreSite *site, const char *host, size_t host_len) {
-        if (site->server_name && http_host_matches(site->server_name, host, host_len))
-                return true;
-        STRV_FOREACH(a, site->aliases)
-                if (http_host_matches(*a, host, host_len))
-                        return true;
-        return false;
-}
-
-/* The site host names on listener, in http_server_select()'s order (the virtual hosts in file
- * order, then the main server, never reached through a dedicated socket); SIZE_MAX: none. */
+/* The site host names on listener; SIZE_MAX: none. */
 static size_t store_match(const TlsStore *s, const char *listener, const char *host, size_t host_len) {
-        bool dedicated = listener_is_dedicated(s, listener);
-
-        for (size_t i = 1; i < s->n_sites; i++)
-                if (site_on_listener(&s->sites[i], listener, dedicated) && site_matches(&s->sites[i], host, host_len))
-                        return i;
-        if (s->n_sites > 0 && !dedicated && site_matches(&s->sites[0], host, host_len))
-                return 0;
-        return SIZE_MAX;
+        return http_sites_match(s->sites, s->n_sites, store_site_key, listener, host, host_len);
 }
 
-/* What a connection without a name, or with one no site has, gets: as http_server_select(), the
- * main server when it has a DocumentRoot, else the first virtual host reachable on listener. */
+/* What a connection without a name, or with one no site has, gets. */
 static size_t store_default(const TlsStore *s, const char *listener) {
-        bool dedicated = listener_is_dedicated(s, listener);
-        size_t first = SIZE_MAX;
-
-        for (size_t i = 1; i < s->n_sites && first == SIZE_MAX; i++)
-                if (site_on_listener(&s->sites[i], listener, dedicated))
-                        first = i;
-        if (!dedicated && (s->sites[0].has_document_root || first == SIZE_MAX))
-                return 0;
-        return first != SIZE_MAX ? first : 0;
+        return http_sites_default(s->sites, s->n_sites, store_site_key, listener);
 }
 
 /* ---- the callbacks ------------------------------------------------------------------------------ */
@@ -684,6 +648,12 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                 };
                 if (oom)
                         return -ENOMEM;
+                site->key = (HttpSiteKey) {
+                        .server_name = site->server_name,
+                        .aliases = site->aliases,
+                        .listen = site->listen,
+                        .has_document_root = site->has_document_root,
+                };
                 if (t->certificates.n == 0 && t->keys.n == 0)
                         continue;
                 k = site_ctx_new(in, &site->ctx, errors, warnings);

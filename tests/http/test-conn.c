@@ -497,7 +497,8 @@ Test(conn, route_by_name_answers_421_to_a_name_no_site_has) {
 
         http_server_set_unmatched(s, SIZE_MAX);
         free(c1.server_name);
-        c1.server_name = strdup("localhost"); /* the sites hold pointers to their configurations */
+        c1.server_name = strdup("localhost");
+        s->sites[0].key.server_name = c1.server_name; /* what the site took of its configuration */
         for (size_t i = 0; i < ELEMENTSOF(unmatched); i++) {
                 char req[256];
                 snprintf(req, sizeof(req), "GET /a.txt HTTP/1.%c\r\n%s\r\n", unmatched[i][0] ? '1' : '0',
