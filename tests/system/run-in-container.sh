@@ -390,7 +390,7 @@ else
         if inside systemctl reload mpmd.service 2>/dev/null; then
                 fail "systemctl reload with a certificate that does not match the key succeeded"
         fi
-        inside journalctl --no-pager -u mpmd.service -o cat | grep -q "62-tls.conf:" ||
+        inside journalctl --no-pager -u mpmd.service -o cat | grep "62-tls.conf:[0-9]*: \[Server\] SSLCertificateKeyFile" >/dev/null ||
                 fail "the refused reload's error does not name 62-tls.conf:LINE"
         [[ $(served_cert) == "$before" ]] || fail "the old certificate stopped serving after a refused reload"
         pass "systemctl reload with a mismatched certificate fails; the old certificate keeps serving"
