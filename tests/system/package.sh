@@ -75,6 +75,13 @@ INSIDE_TIMEOUT=300 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y 
                 fail "apt-get install ./$DEB"
         }
 pass "installed"
+version=$(inside /usr/sbin/mpmd -V) || fail "mpmd -V"
+grep "TLS: OpenSSL 3" <<<"$version" >/dev/null || fail "the package's mpmd has no TLS: $version"
+inside test -f /lib/systemd/system/mpmd-https.socket -o -f /usr/lib/systemd/system/mpmd-https.socket ||
+        fail "the package has no mpmd-https.socket"
+[[ $(inside systemctl is-enabled mpmd-https.socket || true) == disabled ]] ||
+        fail "mpmd-https.socket is enabled by the package (HTTPS needs a certificate first)"
+pass "built with TLS ($(grep -o 'TLS: OpenSSL [^ ]*' <<<"$version")); mpmd-https.socket shipped, disabled"
 inside id mpmd >/dev/null || fail "the package did not create the user mpmd"
 inside id mpmd-dispatch >/dev/null || fail "the package did not create the user mpmd-dispatch"
 pass "users: $(inside id mpmd)"
