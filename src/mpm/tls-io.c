@@ -9,6 +9,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ struct TlsIo {
         bool handshake_done;
         bool failed;   /* a fatal error: no close_notify can be sent any more */
         bool notified; /* our close_notify is out (or cannot be sent) */
+        bool socket_bio; /* OpenSSL reads and writes fd itself (for kTLS): errors are in errno */
 };
 
 /* One record's plaintext, shared by the connections of a thread: iovecs coalesced for one
@@ -114,24 +116,50 @@ static void tls_bio_method_make(void) {
 
 /* ---- the connection ------------------------------------------------------------------------- */
 
-TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
+/* Can the kernel do the record layer (the "tls" upper-layer protocol, CONFIG_TLS)? Read once. */
+static bool kernel_ktls;
+static pthread_once_t kernel_ktls_once = PTHREAD_ONCE_INIT;
+
+static void kernel_ktls_probe(void) {
+        char buf[256] = "";
+        FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+
+        if (f) {
+                if (fgets(buf, sizeof(buf), f))
+                        for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+                                if (strcmp(w, "tls") == 0)
+                                        kernel_ktls = true;
+                fclose(f);
+        }
+}
+
+bool tls_io_kernel_has_ktls(void) {
+        (void) pthread_once(&kernel_ktls_once, kernel_ktls_probe);
+        return kernel_ktls;
+}
+
+/* The connection's SSL over our BIO (socket_bio false) or OpenSSL's own socket BIO on fd. */
+static TlsIo *tls_io_make(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd, bool socket_bio) {
         TlsIo *t;
-        BIO *b;
+        BIO *b = NULL;
 
         if (!ssl)
                 return NULL;
         (void) pthread_once(&tls_bio_once, tls_bio_method_make);
-        t = tls_bio_method ? calloc(1, sizeof(*t)) : NULL;
-        b = t ? BIO_new(tls_bio_method) : NULL;
-        if (!b) {
+        t = socket_bio || tls_bio_method ? calloc(1, sizeof(*t)) : NULL;
+        if (t && !socket_bio)
+                b = BIO_new(tls_bio_method);
+        if (!t || (socket_bio ? SSL_set_fd(ssl, fd) != 1 : !b)) {
                 free(t);
                 SSL_free(ssl);
                 ERR_clear_error();
                 return NULL;
         }
-        *t = (TlsIo) { .ssl = ssl, .inner = inner, .inner_ctx = inner_ctx, .fd = fd };
-        BIO_set_data(b, t);
-        SSL_set_bio(ssl, b, b); /* one reference, taken by the SSL */
+        *t = (TlsIo) { .ssl = ssl, .inner = inner, .inner_ctx = inner_ctx, .fd = fd, .socket_bio = socket_bio };
+        if (b) {
+                BIO_set_data(b, t);
+                SSL_set_bio(ssl, b, b); /* one reference, taken by the SSL */
+        }
         SSL_set_accept_state(ssl);
         /* Records are written one at a time and a retry may come from another buffer with the same
          * bytes (tls-io.h); an idle keep-alive connection gives its 2 × 16 KiB of buffers back. */
@@ -146,11 +174,23 @@ TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
         return t;
 }
 
+TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
+        return tls_io_make(ssl, inner, inner_ctx, fd, false);
+}
+
+TlsIo *tls_io_new_on_socket(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd) {
+        return tls_io_make(ssl, inner, inner_ctx, fd, true);
+}
+
 TlsIo *tls_io_accept(const TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
                      int fd) {
         if (!store)
                 return NULL;
-        return tls_io_new(tls_store_new_ssl(store, listener_name), inner, inner_ctx, fd);
+        SSL *ssl = tls_store_new_ssl(store, listener_name);
+        /* kTLS only where the kernel can do it: OpenSSL turns it on over its own socket BIO only. */
+        if (tls_io_kernel_has_ktls())
+                return tls_io_new_on_socket(ssl, inner, inner_ctx, fd);
+        return tls_io_new(ssl, inner, inner_ctx, fd);
 }
 
 TlsIo *tls_io_free(TlsIo *t) {
@@ -184,7 +224,7 @@ static ssize_t tls_io_result(TlsIo *t, int r) {
                 k = 0; /* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) the end of the stream */
                 break;
         case SSL_ERROR_SYSCALL:
-                k = t->inner_error < 0 ? t->inner_error : -ECONNRESET;
+                k = t->inner_error < 0 ? t->inner_error : t->socket_bio && errno > 0 ? -errno : -ECONNRESET;
                 t->failed = true;
                 break;
         default:

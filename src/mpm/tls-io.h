@@ -13,9 +13,12 @@
  * its own read saw a short count or EAGAIN (event.c, EventConn.readable); a socket BIO would read
  * behind its back. Through the inner io every byte OpenSSL reads or writes passes the same
  * bookkeeping as a plain connection's, in every MPM. The price: OpenSSL never turns kTLS on for
- * such a BIO (BIO_get_ktls_send() is false), so tls_io_ktls() is false today and a file always
- * takes the buffered path; the kTLS branch stays for a transport that answers the BIO's kTLS
- * controls (the kernel here has no "tls" ULP to test one with anyway).
+ * such a BIO (BIO_get_ktls_send() is false). So where the kernel has the "tls" upper-layer protocol
+ * (/proc/sys/net/ipv4/tcp_available_ulp), tls_io_accept() gives OpenSSL the socket itself
+ * (tls_io_new_on_socket(), SSL_OP_ENABLE_KTLS from the store): that is safe for the event MPM too,
+ * because OpenSSL answers "want read" only after its own read saw EAGAIN, so the next edge comes;
+ * the plain transport's bookkeeping is simply not consulted. Then a file goes out with
+ * SSL_sendfile when OpenSSL did enable kTLS (tls_io_ktls()), through the buffer otherwise.
  *
  * Repeating a call: after a wait the engine makes the same call again (io.h). SSL_write is made
  * with SSL_MODE_ENABLE_PARTIAL_WRITE (it returns after each record) and
@@ -44,7 +47,13 @@ extern const HttpIo tls_io; /* its ctx is a TlsIo */
  * also on failure (server mode is set here). NULL on failure. The inner io and its ctx must
  * outlive the TlsIo. */
 TlsIo *tls_io_new(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd);
+/* The same with OpenSSL reading and writing fd itself (its socket BIO, the only one it turns kTLS
+ * on for); inner serves shutdown's half-close, unsent, reset and local_address. */
+TlsIo *tls_io_new_on_socket(SSL *ssl, const HttpIo *inner, void *inner_ctx, int fd);
 TlsIo *tls_io_free(TlsIo *t);
+
+/* Does the kernel offer kTLS ("tls" in /proc/sys/net/ipv4/tcp_available_ulp)? Read once. */
+bool tls_io_kernel_has_ktls(void);
 
 /* The TLS transport of a connection accepted on the listener named listener_name: an SSL from
  * store (tls_store_new_ssl(), set up with that listener's default site) over inner. NULL when there

@@ -142,6 +142,24 @@ static void start_plain(void) {
         cr_assert(f.t);
 }
 
+/* The plain transport under a TLS connection on the socket itself: it must never read or write. */
+static ssize_t refuse_read(void *ctx, void *buf, size_t n) {
+        cr_assert_fail("the plain transport was read: OpenSSL does not have the socket");
+        return -EIO;
+}
+
+static ssize_t refuse_writev(void *ctx, const struct iovec *iov, int n) {
+        cr_assert_fail("the plain transport was written: OpenSSL does not have the socket");
+        return -EIO;
+}
+
+static const HttpIo refusing_io = { .read = refuse_read, .writev = refuse_writev };
+
+static void start_on_socket(void) {
+        f.t = tls_io_new_on_socket(SSL_new(f.sctx), &refusing_io, &f.sfd, f.sfd);
+        cr_assert(f.t);
+}
+
 /* The server reads exactly n bytes (what the client wrote). */
 static void server_read_exact(const HttpIo *io, void *ctx, char *buf, size_t n) {
         size_t got = 0;
@@ -163,7 +181,22 @@ static void client_write(const char *s) {
         cr_assert_eq(done, strlen(s));
 }
 
+static void start_plain(void);
+static void start_on_socket(void);
+
+static void exchange(void (*start)(void));
+
 Test(tls_io, handshake_request_and_response) {
+        exchange(start_plain);
+}
+
+/* Where the kernel offers kTLS, OpenSSL gets the socket itself (its own BIO, the only one it
+ * turns kTLS on for): the same exchange, the same waits, without the plain transport's reads. */
+Test(tls_io, on_the_socket_itself_the_same_exchange) {
+        exchange(start_on_socket);
+}
+
+static void exchange(void (*start)(void)) {
         static const char req[] = "GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n";
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
         static const char body[] = "Hello, world\n";
@@ -171,7 +204,7 @@ Test(tls_io, handshake_request_and_response) {
         Answers a = {};
         HttpTlsInfo info;
 
-        start_plain();
+        start();
         cr_assert_not(tls_io.tls_info(f.t, &info), "no TLS facts before the handshake");
         handshake(&tls_io, f.t, &a);
         cr_assert_gt(a.want_read, 0, "the server waited for the client's flights");
