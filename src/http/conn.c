@@ -255,6 +255,7 @@ void conn_on_head(HttpConn *c, int r, usec_t now) {
                 .buf = rq->in,
                 .now = timespec_to_usec(&ts),
                 .now_mono = now,
+                .root_fd = -1,
                 .body_buf = rq->out + OUT_BUFFER_SIZE - OUT_BODY_ROOM,
                 .body_buf_size = OUT_BODY_ROOM,
                 .listener_name = c->info.listener_name,

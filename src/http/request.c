@@ -160,6 +160,10 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         }
         q->path = path;
         q->path_len = path_len;
+        q->cfg = http_site_config_at_path(cfg, path, path_len);
+        q->root_fd = named->root_fd;
+        q->file_path = path;
+        q->file_path_len = path_len;
 
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
             strcmp(path, cfg->server_status) == 0)

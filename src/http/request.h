@@ -41,6 +41,15 @@ typedef struct HttpRequest {
          * http_request_path() */
         const char *path;
         size_t path_len;
+        /* Set by the router once the path is known (NULL/-1 before). cfg: the settings that apply
+         * to this path (http_site_config_at_path(): a path section's, else the site's); read the
+         * keys a path section may set from here, the others are the same as site->cfg's. root_fd
+         * and file_path: where the file the path names is looked for (the DocumentRoot and path, or
+         * an Alias directory and what follows its prefix, starting with '/'). */
+        const HttpSiteConfig *cfg;
+        int root_fd;
+        const char *file_path;
+        size_t file_path_len;
         usec_t now;      /* CLOCK_REALTIME */
         usec_t now_mono; /* CLOCK_MONOTONIC, for caches */
         /* Room the handler may copy a small body into (r->body then points there); it lives as long as

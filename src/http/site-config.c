@@ -568,3 +568,18 @@ const ConfItem http_site_directives[] = {
         HTTP_TLS_ROWS(SITE(tls)),
         CONF_TABLE_END,
 };
+
+bool http_location_matches(const char *prefix, size_t prefix_len, const char *path, size_t path_len) {
+        if (prefix_len == 0 || path_len < prefix_len || memcmp(prefix, path, prefix_len) != 0)
+                return false;
+        return prefix[prefix_len - 1] == '/' || path_len == prefix_len || path[prefix_len] == '/';
+}
+
+const HttpSiteConfig *http_site_config_at_path(const HttpSiteConfig *site, const char *path, size_t path_len) {
+        for (size_t i = 0; i < site->locations.n; i++) {
+                const HttpLocation *loc = &site->locations.items[i];
+                if (http_location_matches(loc->prefix, loc->prefix_len, path, path_len))
+                        return loc->cfg;
+        }
+        return site;
+}

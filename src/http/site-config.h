@@ -70,6 +70,30 @@ typedef struct HttpCustomLog {
         HttpConfSource source;
 } HttpCustomLog;
 
+struct HttpSiteConfig;
+
+/* One path section ([Location /prefix/] or [Location NAME /prefix/]): the settings of the part of
+ * a site under prefix. Its cfg is a whole HttpSiteConfig that inherited what it does not set from
+ * the enclosing section (a shorter path section of the site, else the site itself), so a
+ * handler reads one config whatever the section. */
+typedef struct HttpLocation {
+        char *prefix; /* as written, starts with '/' */
+        size_t prefix_len;
+        const struct HttpSiteConfig *cfg;
+} HttpLocation;
+
+/* A site's path sections, longest prefix first (so the first match is the longest). Filled by
+ * the loader (not a table row); the configs they point to belong to whoever filled them. */
+typedef struct HttpLocations {
+        HttpLocation *items;
+        size_t n;
+} HttpLocations;
+
+/* Where a row may be written: the site's keys go in [Server] and [VirtualHost NAME]; those that
+ * also make sense for part of a site add path sections. */
+#define HTTP_SITE_CTX (CONF_CTX_SERVER | CONF_CTX_VHOST)
+#define HTTP_SITE_CTX_PATH (CONF_CTX_SERVER | CONF_CTX_VHOST | CONF_CTX_PATH)
+
 typedef struct HttpSiteConfig {
         char *server_name;
         char **server_alias; /* exact names and wildcards like *.example.org */
@@ -100,9 +124,22 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
+
+        /* Not a row: the site's path sections (empty in a path section's own config). */
+        HttpLocations locations;
 } HttpSiteConfig;
 
 extern const ConfItem http_site_directives[];
+
+/* The config that applies to path (normalised, starts with '/') of site: the longest path section
+ * whose prefix matches, else site itself. Apache's <Location> rule: a prefix that ends in '/'
+ * matches what starts with it; one that does not matches itself and what continues with '/' (so
+ * "/admin" covers "/admin" and "/admin/x", never "/administrator"). Case-sensitive, as the file
+ * system is. */
+const HttpSiteConfig *http_site_config_at_path(const HttpSiteConfig *site, const char *path, size_t path_len);
+
+/* Does prefix (a path section's) match path, by the rule above? */
+bool http_location_matches(const char *prefix, size_t prefix_len, const char *path, size_t path_len);
 
 /* Parse a RequestReadTimeout value (Apache's syntax: "header=N[-M][,MinRate=R] body=…", seconds,
  * 0 turns a stage off; a stage not named keeps its default). Returns 0, or -EINVAL and sets

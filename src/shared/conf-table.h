@@ -52,7 +52,7 @@ enum {
         CONF_CTX_SERVER = 1u << 0, /* [Server] */
         CONF_CTX_VHOST = 1u << 1,  /* [VirtualHost NAME] */
         CONF_CTX_MPM = 1u << 2,    /* the MPM's own section, such as [perchild] */
-        CONF_CTX_PATH = 1u << 3,   /* reserved for path sections (<Directory>, <Location>): not read yet */
+        CONF_CTX_PATH = 1u << 3,   /* a path section: [Location /prefix/], [Location NAME /prefix/] */
 };
 
 /* One line of a CONF_LINES directive, in file order. file is "" for a default. */
