@@ -340,7 +340,7 @@ static HttpServer *server_with_read_timeout(const char *value, HttpSiteConfig *c
 }
 
 Test(conn, header_range_is_capped_at_its_maximum) {
-        HttpSiteConfig c2;
+        HttpSiteConfig c2 = {};
         HttpServer *s = server_with_read_timeout("header=2-3,MinRate=10", &c2);
         char big[200];
         int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX-Pad: %0150d", 0);
@@ -358,7 +358,7 @@ Test(conn, header_range_is_capped_at_its_maximum) {
 
 /* Parsed once, by its row, when the configuration is read: a bad value never reaches a site. */
 Test(conn, bad_request_read_timeout_is_refused_by_its_row) {
-        HttpSiteConfig c2;
+        HttpSiteConfig c2 = {};
         char *err = NULL;
 
         cr_assert_eq(conf_table_defaults(http_site_directives, &c2), 0);
@@ -372,7 +372,7 @@ Test(conn, bad_request_read_timeout_is_refused_by_its_row) {
 }
 
 Test(conn, slow_body_gets_408_and_close) {
-        HttpSiteConfig c2;
+        HttpSiteConfig c2 = {};
         HttpServer *s = server_with_read_timeout("body=5,MinRate=100", &c2);
         const char *req = "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
                           "0123456789012345678901234567890123456789012345678901234567890123456789"
@@ -445,7 +445,7 @@ static char *exchange_on(HttpServer *s, const char *input, bool *ret_done) {
 }
 
 Test(conn, foreign_site_gets_421_and_close) {
-        HttpSiteConfig c1, c2;
+        HttpSiteConfig c1 = {}, c2 = {};
         HttpServer *s = server_with_vhost(&c1, &c2);
         bool done;
 
@@ -481,7 +481,7 @@ Test(conn, foreign_site_gets_421_and_close) {
 /* ---- routing by name only (perchild) ----------------------------------------------------------- */
 
 Test(conn, route_by_name_answers_421_to_a_name_no_site_has) {
-        HttpSiteConfig c1, c2;
+        HttpSiteConfig c1 = {}, c2 = {};
         HttpServer *s = server_with_vhost(&c1, &c2);
         const char *unmatched[] = {
                 "Host: nobody.example\r\n", "Host: 127.0.0.1\r\n", "Host: [::1]:80\r\n", "Host: other.example.x\r\n",
@@ -579,7 +579,7 @@ static ssize_t unsent_fixed(void *ctx) {
 /* Feed a 100 KB response to a reader that takes per_second bytes a second (and leaves unsent
  * bytes unacknowledged); returns the second at which the connection ended, or 0 if it lasted. */
 static unsigned slow_reader_lasts(size_t per_second, ssize_t unsent) {
-        HttpSiteConfig c2;
+        HttpSiteConfig c2 = {};
         HttpServer *s;
         const char *err = NULL;
         char big[100 * 1024 + 1];
@@ -713,7 +713,7 @@ static char *exchange_tls(HttpServer *s, const char *sni, const char *input, boo
 }
 
 Test(conn, a_host_other_than_the_sni_gets_421) {
-        HttpSiteConfig c1, c2;
+        HttpSiteConfig c1 = {}, c2 = {};
         HttpServer *s;
         const char *err = NULL;
         char *other = docroot_new("conn-other");

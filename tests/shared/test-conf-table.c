@@ -328,7 +328,7 @@ Test(table, a_bad_default_is_reported) {
 }
 
 Test(table, every_site_directive_default_parses) {
-        HttpSiteConfig site;
+        HttpSiteConfig site = {};
 
         memset(&site, 0x55, sizeof(site));
         cr_assert_eq(conf_table_defaults(http_site_directives, &site), 0);
