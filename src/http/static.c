@@ -62,11 +62,11 @@ static int open_index(const HttpRequest *q, int *ret_fd, struct stat *ret_st, co
         char p[PATH_MAX];
         int r = -ENOENT;
 
-        STRV_FOREACH(name, q->site->cfg->directory_index) {
-                int n = snprintf(p, sizeof(p), "%s%s", q->path, *name);
+        STRV_FOREACH(name, q->cfg->directory_index) {
+                int n = snprintf(p, sizeof(p), "%s%s", q->file_path, *name);
                 if (n < 0 || (size_t) n >= sizeof(p))
                         continue;
-                int fd = http_path_open(q->site->root_fd, p, O_RDONLY | O_NONBLOCK, ret_st);
+                int fd = http_path_open(q->root_fd, p, O_RDONLY | O_NONBLOCK, ret_st);
                 if (fd < 0) {
                         if (fd != -ENOENT)
                                 r = fd;
@@ -86,17 +86,17 @@ static int open_index(const HttpRequest *q, int *ret_fd, struct stat *ret_st, co
 static const char *static_media_type(const HttpRequest *q, const char *name) {
         const char *ext = http_path_extension(name);
         const char *type = ext ? mime_table_lookup(q->server->mime, ext) : NULL;
-        return type ? type : q->site->cfg->default_type;
+        return type ? type : q->cfg->default_type;
 }
 
 static void static_serve_uncached(const HttpRequest *q, HttpResponse *r) {
-        const HttpSiteConfig *cfg = q->site->cfg;
-        const char *name = q->path;
+        const HttpSiteConfig *cfg = q->cfg;
+        const char *name = q->file_path;
         struct stat st;
         char etag[64], date[32];
         int fd;
 
-        fd = http_path_open(q->site->root_fd, q->path, O_RDONLY | O_NONBLOCK, &st);
+        fd = http_path_open(q->root_fd, q->file_path, O_RDONLY | O_NONBLOCK, &st);
         if (fd < 0) {
                 http_response_set_error(r, errno_to_status(fd));
                 return;
@@ -177,7 +177,7 @@ static void static_entry_lines(const HttpRequest *q, const FileCacheEntry *e, co
                 date[0] = 0;
         n = snprintf(lines, sizeof(lines), "%s%s%sETag: %s\r\nAccept-Ranges: %s\r\nContent-Type: %s\r\n",
                      date[0] ? "Last-Modified: " : "", date, date[0] ? "\r\n" : "", e->etag,
-                     q->site->cfg->max_ranges > 0 ? "bytes" : "none", static_media_type(q, name));
+                     q->cfg->max_ranges > 0 ? "bytes" : "none", static_media_type(q, name));
         if (n > 0 && (size_t) n < sizeof(lines))
                 file_cache_entry_set_lines(e, lines, (size_t) n);
 }
@@ -187,7 +187,7 @@ static void static_entry_lines(const HttpRequest *q, const FileCacheEntry *e, co
  * cache does not take). */
 static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
         bool is_dir = q->path[q->path_len - 1] == '/';
-        const char *name = q->path;
+        const char *name = q->file_path;
         const FileCacheEntry *e;
         int status, k;
 
@@ -201,10 +201,10 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
         if (is_dir)
                 /* The same names in the same order as open_index(), and a file it chooses is the same
                  * entry a request naming it gets. */
-                k = file_cache_lookup_index(static_cache, scope, q->site->root_fd, q->path,
-                                            q->site->cfg->directory_index, q->now_mono, &e, &name);
+                k = file_cache_lookup_index(static_cache, scope, q->root_fd, q->file_path,
+                                            q->cfg->directory_index, q->now_mono, &e, &name);
         else
-                k = file_cache_lookup(static_cache, scope, q->site->root_fd, q->path, q->now_mono, &e);
+                k = file_cache_lookup(static_cache, scope, q->root_fd, q->file_path, q->now_mono, &e);
         if (k == -EISDIR || k == -EBADFD || k == -EAGAIN || k == -ENOMEM)
                 return false;
         if (k < 0) {
@@ -246,7 +246,7 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
 }
 
 void http_static_serve(const HttpRequest *q, HttpResponse *r) {
-        if (q->site->root_fd < 0) {
+        if (q->root_fd < 0) {
                 http_response_set_error(r, 404);
                 return;
         }
