@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "shared/conf-table.h"
+#include "http/error-document.h"
+#include "http/headers.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -124,6 +126,8 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
+        HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
+        HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;
