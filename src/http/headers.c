@@ -72,8 +72,10 @@ static int parse_value(const char *s, char **ret, size_t *ret_len, char **ret_er
         *o = '\0';
         for (const unsigned char *c = (const unsigned char *) v; *c; c++)
                 if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+                        unsigned char bad = *c;
+
                         free(v);
-                        return conf_parse_error(ret_error, "the value contains a control character (0x%02x)", *c);
+                        return conf_parse_error(ret_error, "the value contains a control character (0x%02x)", bad);
                 }
         *ret = v;
         *ret_len = (size_t) (o - v);
