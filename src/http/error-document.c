@@ -19,7 +19,7 @@ const HttpErrorDocument *http_error_document_find(const HttpErrorDocuments *d, i
 static void document_done(HttpErrorDocument *e) {
         free(e->value);
         free(e->file);
-        *e = (HttpErrorDocument) {};
+        *e = (HttpErrorDocument){};
 }
 
 void http_error_documents_done(HttpErrorDocuments *d) {
@@ -28,7 +28,7 @@ void http_error_documents_done(HttpErrorDocuments *d) {
         for (size_t i = 0; i < d->n; i++)
                 document_done(&d->items[i]);
         free(d->items);
-        *d = (HttpErrorDocuments) {};
+        *d = (HttpErrorDocuments){};
 }
 
 static bool starts_with_ci(const char *s, const char *prefix) {
@@ -55,11 +55,11 @@ static int parse_document(HttpErrorDocument *e, const char *s, char **ret_error)
         }
         if (s[0] == '/') {
                 if (memchr(s, '?', n) || memchr(s, ' ', n) || memchr(s, '\t', n))
-                        return conf_parse_error(ret_error, "a local document is a path without spaces or a query, "
-                                                           "got \"%.*s\"",
+                        return conf_parse_error(ret_error,
+                                                "a local document is a path without spaces or a query, "
+                                                "got \"%.*s\"",
                                                 (int) n, s);
-                if (http_path_normalize(s, n, path, sizeof(path), &e->value_len) < 0 ||
-                    path[e->value_len - 1] == '/')
+                if (http_path_normalize(s, n, path, sizeof(path), &e->value_len) < 0 || path[e->value_len - 1] == '/')
                         return conf_parse_error(ret_error, "\"%.*s\" is not the path of a file", (int) n, s);
                 e->kind = HTTP_ERROR_DOCUMENT_LOCAL;
                 e->value = strdup(path);
@@ -104,9 +104,9 @@ static int documents_put(HttpErrorDocuments *d, HttpErrorDocument *e) {
         return 0;
 }
 
-int http_error_document_add(HttpErrorDocuments *d, const char *value, bool replace, const char *file,
-                            unsigned line, char **ret_error) {
-        HttpErrorDocument e = { .line = line };
+int http_error_document_add(HttpErrorDocuments *d, const char *value, bool replace, const char *file, unsigned line,
+                            char **ret_error) {
+        HttpErrorDocument e = {.line = line};
         const char *p = value + strspn(value, " \t");
         size_t n = strcspn(p, " \t");
         char num[8];
@@ -138,8 +138,8 @@ int http_error_document_add(HttpErrorDocuments *d, const char *value, bool repla
         return r;
 }
 
-int http_error_document_parse_row(const ConfItem *item, void *field, const char *value,
-                                  const ConfApplyContext *ctx, char **ret_error) {
+int http_error_document_parse_row(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                                  char **ret_error) {
         return http_error_document_add(field, value, ctx->replace_list, ctx->file, ctx->line, ret_error);
 }
 

@@ -12,8 +12,8 @@
 /* ---- parsing ------------------------------------------------------------------------------ */
 
 static const char *const action_names[_HTTP_HEADER_ACTION_MAX] = {
-        [HTTP_HEADER_SET] = "set",       [HTTP_HEADER_APPEND] = "append",         [HTTP_HEADER_ADD] = "add",
-        [HTTP_HEADER_MERGE] = "merge",   [HTTP_HEADER_SETIFEMPTY] = "setifempty", [HTTP_HEADER_UNSET] = "unset",
+        [HTTP_HEADER_SET] = "set",     [HTTP_HEADER_APPEND] = "append",         [HTTP_HEADER_ADD] = "add",
+        [HTTP_HEADER_MERGE] = "merge", [HTTP_HEADER_SETIFEMPTY] = "setifempty", [HTTP_HEADER_UNSET] = "unset",
 };
 
 /* What the connection writes itself, or what would break the framing: a Header line that named
@@ -64,8 +64,9 @@ static int parse_value(const char *s, char **ret, size_t *ret_len, char **ret_er
                 }
                 if (*skip_ws(p + 1) != '\0') {
                         free(v);
-                        return conf_parse_error(ret_error, "text after the value's closing quote: %s "
-                                                           "(conditions such as env= or expr= are not supported)",
+                        return conf_parse_error(ret_error,
+                                                "text after the value's closing quote: %s "
+                                                "(conditions such as env= or expr= are not supported)",
                                                 skip_ws(p + 1));
                 }
         }
@@ -83,7 +84,7 @@ static int parse_value(const char *s, char **ret, size_t *ret_len, char **ret_er
 }
 
 int http_header_edit_parse(const char *s, HttpHeaderEdit *ret, char **ret_error) {
-        HttpHeaderEdit e = { .action = _HTTP_HEADER_ACTION_MAX };
+        HttpHeaderEdit e = {.action = _HTTP_HEADER_ACTION_MAX};
         const char *p = skip_ws(s);
         size_t n = word_len(p);
         int r;
@@ -97,16 +98,17 @@ int http_header_edit_parse(const char *s, HttpHeaderEdit *ret, char **ret_error)
                 if (word_is(p, n, action_names[a]))
                         e.action = (HttpHeaderAction) a;
         if (e.action == _HTTP_HEADER_ACTION_MAX)
-                return conf_parse_error(ret_error, "expected set, append, add, merge, setifempty or unset, got \"%.*s\"",
-                                        (int) n, p);
+                return conf_parse_error(
+                        ret_error, "expected set, append, add, merge, setifempty or unset, got \"%.*s\"", (int) n, p);
         p = skip_ws(p + n);
         n = word_len(p);
         if (n == 0)
                 return conf_parse_error(ret_error, "a header name is missing after %s", action_names[e.action]);
         for (size_t i = 0; i < n; i++)
                 if (!char_is_tchar((unsigned char) p[i]))
-                        return conf_parse_error(ret_error, "\"%.*s\" is not a header name (letters, digits and "
-                                                           "!#$%%&'*+-.^_`|~ only)",
+                        return conf_parse_error(ret_error,
+                                                "\"%.*s\" is not a header name (letters, digits and "
+                                                "!#$%%&'*+-.^_`|~ only)",
                                                 (int) n, p);
         for (size_t i = 0; i < ELEMENTSOF(owned_fields); i++)
                 if (word_is(p, n, owned_fields[i]))
@@ -143,7 +145,7 @@ void http_header_edit_done(HttpHeaderEdit *e) {
                 return;
         free(e->name);
         free(e->value);
-        *e = (HttpHeaderEdit) {};
+        *e = (HttpHeaderEdit){};
 }
 
 typedef struct ExpiryUnit {
@@ -152,12 +154,12 @@ typedef struct ExpiryUnit {
 } ExpiryUnit;
 
 static const ExpiryUnit expiry_units[] = {
-        { "year", 365 * 86400 }, { "month", 30 * 86400 }, { "week", 7 * 86400 }, { "day", 86400 },
-        { "hour", 3600 },        { "minute", 60 },        { "second", 1 },
+        {"year", 365 * 86400}, {"month", 30 * 86400}, {"week", 7 * 86400}, {"day", 86400},
+        {"hour", 3600},        {"minute", 60},        {"second", 1},
 };
 
 int http_expiry_parse(const char *s, HttpExpiry *ret, char **ret_error) {
-        HttpExpiry x = { .set = true };
+        HttpExpiry x = {.set = true};
         _cleanup_free_ char *copy = NULL;
         char *p;
         size_t n = strlen(s);
@@ -180,7 +182,7 @@ int http_expiry_parse(const char *s, HttpExpiry *ret, char **ret_error) {
         if ((p[0] == 'A' || p[0] == 'M') && p[1] >= '0' && p[1] <= '9') {
                 if (parse_uint64(p + 1, &v) < 0 || v > UINT32_MAX)
                         return conf_parse_error(ret_error, "expected A or M and a number of seconds, got \"%s\"", p);
-                *ret = (HttpExpiry) { .set = true, .modification = p[0] == 'M', .seconds = v };
+                *ret = (HttpExpiry){.set = true, .modification = p[0] == 'M', .seconds = v};
                 return 0;
         }
 
@@ -219,8 +221,9 @@ int http_expiry_parse(const char *s, HttpExpiry *ret, char **ret_error) {
                                 unit = &expiry_units[i];
                 }
                 if (!unit)
-                        return conf_parse_error(ret_error, "expected a unit (years, months, weeks, days, hours, "
-                                                           "minutes, seconds) after %s, got \"%.*s\"",
+                        return conf_parse_error(ret_error,
+                                                "expected a unit (years, months, weeks, days, hours, "
+                                                "minutes, seconds) after %s, got \"%.*s\"",
                                                 num, (int) k, w);
                 if (v > UINT32_MAX / unit->seconds || x.seconds + v * unit->seconds > UINT32_MAX)
                         return conf_parse_error(ret_error, "more than %u seconds", UINT32_MAX);
@@ -238,7 +241,7 @@ static void edits_done(HttpHeaderEdits *l) {
         for (size_t i = 0; i < l->n; i++)
                 http_header_edit_done(&l->items[i]);
         free(l->items);
-        *l = (HttpHeaderEdits) {};
+        *l = (HttpHeaderEdits){};
 }
 
 static int edit_copy(HttpHeaderEdit *dst, const HttpHeaderEdit *src) {
@@ -392,7 +395,7 @@ static void by_type_done(HttpExpiresByType *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->items[i].type);
         free(l->items);
-        *l = (HttpExpiresByType) {};
+        *l = (HttpExpiresByType){};
 }
 
 static HttpExpiresType *by_type_find(const HttpExpiresByType *l, const char *type, size_t type_len) {
@@ -413,7 +416,7 @@ static int by_type_add(HttpExpiresByType *l, const char *type, const HttpExpiry 
         if (!grown)
                 return -ENOMEM;
         l->items = grown;
-        l->items[l->n] = (HttpExpiresType) { .type = strdup(type), .expiry = *x };
+        l->items[l->n] = (HttpExpiresType){.type = strdup(type), .expiry = *x};
         if (!l->items[l->n].type)
                 return -ENOMEM;
         l->n++;
@@ -568,8 +571,8 @@ static int lines_insert(Lines *l, size_t at, const char *const *parts, const siz
 }
 
 static int lines_add(Lines *l, const char *name, size_t name_len, const char *value, size_t value_len) {
-        const char *parts[] = { name, ": ", value, "\r\n" };
-        const size_t lens[] = { name_len, 2, value_len, 2 };
+        const char *parts[] = {name, ": ", value, "\r\n"};
+        const size_t lens[] = {name_len, 2, value_len, 2};
 
         return lines_insert(l, l->len, parts, lens, ELEMENTSOF(parts));
 }
@@ -578,8 +581,8 @@ static int lines_add(Lines *l, const char *name, size_t name_len, const char *va
 static int lines_extend(Lines *l, size_t p, size_t end, size_t name_len, const char *value, size_t value_len) {
         size_t vlen, at;
         const char *v = line_value(l, p, end, name_len, &vlen);
-        const char *parts[] = { ", ", value };
-        const size_t lens[] = { 2, value_len };
+        const char *parts[] = {", ", value};
+        const size_t lens[] = {2, value_len};
 
         at = (size_t) (v - l->buf) + vlen;
         if (vlen == 0) /* an empty value takes the new one alone */
@@ -732,7 +735,7 @@ static int expires_apply(const HttpHeadersConfig *h, int status, time_t now, con
 
 int http_headers_apply(const HttpHeadersConfig *h, int status, bool error, time_t now, const char *media_type,
                        char *buf, size_t *len, size_t size) {
-        Lines l = { .buf = buf, .len = *len, .size = size };
+        Lines l = {.buf = buf, .len = *len, .size = size};
         int r;
 
         r = expires_apply(h, status, now, media_type, &l);
@@ -744,15 +747,14 @@ int http_headers_apply(const HttpHeadersConfig *h, int status, bool error, time_
 }
 
 void http_header_lines_remove(char *buf, size_t *len, const char *name, size_t name_len) {
-        Lines l = { .buf = buf, .len = *len, .size = *len };
+        Lines l = {.buf = buf, .len = *len, .size = *len};
 
         lines_remove(&l, name, name_len);
         *len = l.len;
 }
 
-const char *http_header_lines_get(const char *buf, size_t len, const char *name, size_t name_len,
-                                  size_t *ret_len) {
-        Lines l = { .buf = (char *) buf, .len = len, .size = len };
+const char *http_header_lines_get(const char *buf, size_t len, const char *name, size_t name_len, size_t *ret_len) {
+        Lines l = {.buf = (char *) buf, .len = len, .size = len};
         size_t end, p = lines_find(&l, 0, name, name_len, &end);
 
         if (p == SIZE_MAX)

@@ -42,8 +42,8 @@ static void serve_local(const HttpRequest *q, const HttpSiteConfig *cfg, const H
                 fd = -EISDIR;
         }
         if (fd < 0) {
-                http_request_log(q, LOG_PRI_ERR, "ErrorDocument %d %s (%s:%u) cannot be served: %s", d->status, d->value,
-                                 d->file, d->line, strerror(-fd));
+                http_request_log(q, LOG_PRI_ERR, "ErrorDocument %d %s (%s:%u) cannot be served: %s", d->status,
+                                 d->value, d->file, d->line, strerror(-fd));
                 return;
         }
         r->file_fd = safe_close(r->file_fd);
@@ -103,8 +103,8 @@ void http_respond(const HttpRequest *q, HttpResponse *r) {
                 /* A 304 names no type; ExpiresByType goes by the file's, as Apache's does. */
                 media_type = media_type_of(q, cfg, q->file_path);
         len = r->headers_len;
-        if (http_headers_apply(&cfg->headers, r->status, error, (time_t) (q->now / USEC_PER_SEC), media_type, r->headers,
-                               &len, sizeof(r->headers) - 1) < 0)
+        if (http_headers_apply(&cfg->headers, r->status, error, (time_t) (q->now / USEC_PER_SEC), media_type,
+                               r->headers, &len, sizeof(r->headers) - 1) < 0)
                 r->headers_overflow = true;
         r->headers_len = len;
         r->headers[len] = '\0';
