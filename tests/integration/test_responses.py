@@ -24,6 +24,10 @@ from mpmdtest import BINARY, MODULE_DIR, MPM, Server, add_site
 HSTS = "max-age=63072000; includeSubDomains"
 ERROR_404 = "<h1>not here, sorry</h1>\n"
 CSS = "body { color: red }\n"
+# A long policy over continuation lines (the loader joins them with one space), about 1,500 bytes.
+CSP_PARTS = ["default-src 'self';"] + [f"img-src https://img{i:03d}.example.org;" for i in range(45)] + \
+    ["frame-ancestors 'none'"]
+CSP = " ".join(CSP_PARTS)
 SCRIPTS = {
     "hdr.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\nX-Powered-By: sh\\nX-Frame-Options: SAMEORIGIN\\n\\nok\\n'\n",
     "own404.sh": "#!/bin/sh\nprintf 'Status: 404 Not Found\\nContent-Type: text/plain\\n\\nthe program says 404\\n'\n",
@@ -80,7 +84,8 @@ class Responses:
                  "ErrorDocument = 404 /nope.html\n"
                  "ErrorDocument = 403 https://example.org/denied\n"
                  'ErrorDocument = 405 "<p>not like that</p>"\n'
-                 'ExpiresByType = text/css "access plus 2 days"\n')
+                 'ExpiresByType = text/css "access plus 2 days"\n'
+                 'Header = always set Content-Security-Policy "' + "\n    ".join(CSP_PARTS) + '"\n')
         with open(cls.srv.conf, "w") as f:
             f.write(text)
         os.mkdir(os.path.join(v, "dir"))
@@ -118,6 +123,13 @@ class Responses:
         self.assertEqual(r.header("Strict-Transport-Security"), HSTS, "[Server]'s line kept in the vhost")
         self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
         self.assertEqual(r.header("X-Frame-Options"), "DENY")
+
+    def test_a_long_content_security_policy(self):
+        self.assertGreater(len(CSP), 1500)
+        for path in ("/", "/missing", "/cgi-bin/hdr.sh"):
+            r = self.srv.get(path, host="v.test")
+            self.assertEqual(r.header("Content-Security-Policy"), CSP, path)
+        self.assertIsNone(self.srv.get("/").header("Content-Security-Policy"), "the vhost's only")
 
     def test_always_lines_reach_errors_and_the_others_do_not(self):
         r = self.srv.get("/missing")
