@@ -7,9 +7,10 @@ normalised path (after %-decoding, merging of duplicate slashes and removal of d
 observable setting here is DefaultType: a file without an extension is served with the section's
 type. Other path-section keys (Require, Header, …) are tested with their features.
 """
+import subprocess
 import unittest
 
-from mpmdtest import Server, add_site
+from mpmdtest import BINARY, Server, add_site
 
 FILES = {"index.html": "main\n", "admin/f": "admin file\n", "admin/sub/g": "deep\n", "administrator/f": "other\n",
          "plain/f": "plain\n", "x/placeholder": "x\n"}
@@ -65,6 +66,13 @@ class LocationTest(unittest.TestCase):
     def test_a_vhost_section_is_that_site_only(self):
         self.assertEqual(self.content_type("/admin/f", host="shop.example"), "text/x-shop")
         self.assertEqual(self.content_type("/admin/f"), "text/x-admin")
+
+    def test_dump_vhosts_lists_each_sites_path_sections(self):
+        out = subprocess.run([BINARY, "-S", "-f", self.srv.conf], capture_output=True, text=True).stdout
+        main, vhosts = out.split("VirtualHost configuration:")
+        self.assertRegex(main, r"path /admin \(.*mpmd\.conf:\d+\)")
+        self.assertRegex(main, r"path /admin/sub/ \(")
+        self.assertRegex(vhosts, r"\[VirtualHost shop\][^\n]*\n(.*\n)*\s+path /admin/ \(")
 
 
 if __name__ == "__main__":
