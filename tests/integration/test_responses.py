@@ -7,7 +7,9 @@ Header: [Server]'s Strict-Transport-Security is kept in a virtual host that adds
 and its own 404 keeps its body. Expires*: Expires and Cache-Control max-age by type and by default,
 also on a 304. ErrorDocument: a local file with the status kept (and HEAD without its body), a
 redirect to a URL, a text, a missing file giving the plain error and a line in the error log, the
-500 of a CGI program that wrote nothing; and mpmd -t refusing bad lines with file:line.
+500 of a CGI program that wrote nothing. Path sections add their Header lines after their site's,
+their ExpiresByType and ErrorDocument per type and status. And mpmd -t refuses bad lines with
+file:line.
 """
 import email.utils
 import os
@@ -75,8 +77,14 @@ class Responses:
             'ExpiresByType = text/css "access plus 1 week"\n'
             'ExpiresDefault = "access plus 1 hour"\n')
         cls.srv = Server(server_keys=server_keys, start=False,
-                         files={"index.html": "<h1>main</h1>\n", "style.css": CSS, "errors/404.html": ERROR_404})
+                         files={"index.html": "<h1>main</h1>\n", "style.css": CSS, "errors/404.html": ERROR_404,
+                                "static/a.css": CSS})
         v = add_site(cls.srv, "v", {"index.html": "<h1>v</h1>\n", "style.css": CSS})
+        os.mkdir(os.path.join(v, "api"))
+        os.chmod(os.path.join(v, "api"), 0o755)
+        with open(os.path.join(v, "api", "data.json"), "w") as f:
+            f.write("{}\n")
+        os.chmod(os.path.join(v, "api", "data.json"), 0o644)
         with open(cls.srv.conf) as f:
             text = config_for(cls.srv, cls.mpm, f.read())
         text += (f"\n[VirtualHost v]\nServerName = v.test\nDocumentRoot = {v}\n"
@@ -85,7 +93,15 @@ class Responses:
                  "ErrorDocument = 403 https://example.org/denied\n"
                  'ErrorDocument = 405 "<p>not like that</p>"\n'
                  'ExpiresByType = text/css "access plus 2 days"\n'
-                 'Header = always set Content-Security-Policy "' + "\n    ".join(CSP_PARTS) + '"\n')
+                 'Header = always set Content-Security-Policy "' + "\n    ".join(CSP_PARTS) + '"\n'
+                 "\n[Location /static/]\n"
+                 "Header = merge Cache-Control immutable\n"
+                 'ExpiresByType = text/css "access plus 1 year"\n'
+                 'ErrorDocument = 404 "no such static file"\n'
+                 "\n[Location v /api/]\n"
+                 "Header = unset X-Frame-Options\n"
+                 "Header = always set X-Api yes\n"
+                 "ErrorDocument = 404 default\n")
         with open(cls.srv.conf, "w") as f:
             f.write(text)
         os.mkdir(os.path.join(v, "dir"))
@@ -155,6 +171,27 @@ class Responses:
         self.assertEqual(r.body, b"the program says 404\n", "no ErrorDocument over a program's output")
         self.assertEqual(r.header("Strict-Transport-Security"), HSTS)
         self.assertIsNone(r.header("X-Content-Type-Options"))
+
+    def test_path_sections_add_to_their_site(self):
+        r = self.srv.get("/static/a.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Cache-Control"), "max-age=31536000, immutable",
+                         "the section's ExpiresByType, then its Header line after the expiry")
+        self.assertEqual(r.header("Strict-Transport-Security"), HSTS, "[Server]'s lines in its path section")
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+        r = self.srv.get("/static/nothing.css")
+        self.assertEqual((r.status, r.body), (404, b"no such static file"))
+        self.assertEqual(self.srv.get("/nothing.css").body.decode(), ERROR_404, "outside the section: [Server]'s")
+        r = self.srv.get("/api/data.json", host="v.test")
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("X-Frame-Options"), "unset after the vhost's set")
+        self.assertEqual(r.header("X-Api"), "yes")
+        self.assertEqual(r.header("Strict-Transport-Security"), HSTS)
+        self.assertEqual(self.srv.get("/", host="v.test").header("X-Frame-Options"), "DENY")
+        r = self.srv.get("/api/none", host="v.test")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.header("X-Api"), "yes", "always: on the 404 too")
+        self.assertIn(b"<title>404 Not Found</title>", r.body, "ErrorDocument 404 default in the section")
 
     # -- Expires* -----------------------------------------------------------------------------------
     def test_expires_by_type_and_default(self):
