@@ -54,7 +54,8 @@ static int parse_value(const char *s, char **ret, size_t *ret_len, char **ret_er
                 for (;;) {
                         if (*p == '\0') {
                                 free(v);
-                                return conf_parse_error(ret_error, "the value's closing quote is missing");
+                                return conf_parse_error(ret_error, "the value's closing quote is missing (a ';' after "
+                                                                   "a space starts a comment: write \"a; b\")");
                         }
                         if (*p == '"')
                                 break;
