@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* respond.c — the response step of request processing (see respond.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
