@@ -90,6 +90,11 @@ static unsigned event_workers_per_process(const void *config) {
         return 1;
 }
 
+static unsigned event_capacity(const Generation *g) {
+        const EventConfig *c = g->mpm_config;
+        return event_processes(c) * c->worker_connections;
+}
+
 /* ---- supervisor side: a fixed number of processes, each replaced when it ends --------------- */
 
 static int event_start(Generation *g) {
@@ -797,6 +802,7 @@ const MpmOps mpm_event_module = {
         .check_config = event_check_config,
         .process_limit = event_process_limit,
         .workers_per_process = event_workers_per_process,
+        .capacity = event_capacity,
         .start = event_start,
         .maintain = event_maintain,
         .worker_main = event_worker_main,

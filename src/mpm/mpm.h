@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 20261203u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120302u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -185,6 +185,10 @@ typedef struct MpmOps {
         const struct SiteLimits *(*site_limits)(const void *config);
         /* Scoreboard slots per process: 1 for prefork, ThreadLimit for threaded MPMs. */
         unsigned (*workers_per_process)(const void *config);
+        /* Optional: how many requests (prefork, worker: MaxRequestWorkers) or connections (event,
+         * perchild: WorkerConnections per serving process) g can hold at once, for the share of
+         * idle capacity a load balancer's agent is told (agent-check.h). NULL: the workers started. */
+        unsigned (*capacity)(const Generation *g);
         int (*start)(Generation *g);
         /* Once a second and whenever a worker exits; view is a validated copy. */
         void (*maintain)(Generation *g, const ScoreboardView *view, usec_t now);
