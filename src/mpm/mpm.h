@@ -37,6 +37,7 @@ typedef struct Listener {
         char *name;    /* "127.0.0.1:8080" or the systemd socket name */
         uint16_t port; /* its local port, looked up once (0: unknown) */
         bool tls;      /* HTTPS: Listen = https://ADDR:PORT, or systemd's "https" / "vhost-https:NAME" */
+        bool proxy_protocol; /* each connection starts with a PROXY header (RemoteIPProxyProtocol) */
 } Listener;
 
 /* Is a Listen value or a listener's name TLS: "https://ADDR:PORT", or the systemd socket names "https"

@@ -206,6 +206,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         inherit_vhosts(&l);
         inherit_locations(&l);
         check_listen(&l);
+        check_remote_ip(&l);
         check_site_keys(&l);
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
