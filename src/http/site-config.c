@@ -570,6 +570,7 @@ const ConfItem http_site_directives[] = {
         HTTP_TLS_ROWS(SITE(tls)),
         HTTP_HEADERS_ROWS(SITE(headers), HTTP_SITE_CTX_PATH),
         HTTP_ERROR_DOCUMENT_ROWS(SITE(error_documents), HTTP_SITE_CTX_PATH),
+        HTTP_REMOTE_IP_ROWS(SITE(remote_ip)),
         CONF_TABLE_END,
 };
 

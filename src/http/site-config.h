@@ -16,6 +16,7 @@
 #include "shared/conf-table.h"
 #include "http/error-document.h"
 #include "http/headers.h"
+#include "http/remote-ip.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -128,6 +129,7 @@ typedef struct HttpSiteConfig {
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
         HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
         HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
+        HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;
