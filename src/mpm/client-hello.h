@@ -45,28 +45,28 @@ typedef enum ClientHelloStatus {
 
 typedef enum ClientHelloError {
         CLIENT_HELLO_OK,
-        CLIENT_HELLO_NOT_TLS,            /* the first byte is no TLS record type (e.g. "GET /") */
-        CLIENT_HELLO_SSLV2,              /* an SSLv2-compatible hello (high bit set) */
-        CLIENT_HELLO_NOT_HANDSHAKE,      /* a record of another content type (alert, CCS, data) */
-        CLIENT_HELLO_RECORD_VERSION,     /* a record version not 0x0300..0x0304 */
-        CLIENT_HELLO_RECORD_EMPTY,       /* a handshake record of length 0 (RFC 8446 §5.1) */
-        CLIENT_HELLO_RECORD_OVERFLOW,    /* a record of more than 2^14 bytes */
-        CLIENT_HELLO_RECORD_TRAILING,    /* the record with the hello's end goes on past it */
-        CLIENT_HELLO_TOO_FRAGMENTED,     /* the records would exceed CLIENT_HELLO_WIRE_MAX */
-        CLIENT_HELLO_NOT_CLIENT_HELLO,   /* a handshake message of another type */
-        CLIENT_HELLO_TOO_LONG,           /* a hello of more than CLIENT_HELLO_MAX bytes */
-        CLIENT_HELLO_VERSION,            /* legacy_version not 3.x */
-        CLIENT_HELLO_SESSION_ID,         /* a session id of more than 32 bytes */
-        CLIENT_HELLO_CIPHER_SUITES,      /* no cipher suite, or an odd length */
-        CLIENT_HELLO_COMPRESSION,        /* no compression method */
-        CLIENT_HELLO_LENGTH,             /* a length past its container's end, or short of it */
+        CLIENT_HELLO_NOT_TLS,          /* the first byte is no TLS record type (e.g. "GET /") */
+        CLIENT_HELLO_SSLV2,            /* an SSLv2-compatible hello (high bit set) */
+        CLIENT_HELLO_NOT_HANDSHAKE,    /* a record of another content type (alert, CCS, data) */
+        CLIENT_HELLO_RECORD_VERSION,   /* a record version not 0x0300..0x0304 */
+        CLIENT_HELLO_RECORD_EMPTY,     /* a handshake record of length 0 (RFC 8446 §5.1) */
+        CLIENT_HELLO_RECORD_OVERFLOW,  /* a record of more than 2^14 bytes */
+        CLIENT_HELLO_RECORD_TRAILING,  /* the record with the hello's end goes on past it */
+        CLIENT_HELLO_TOO_FRAGMENTED,   /* the records would exceed CLIENT_HELLO_WIRE_MAX */
+        CLIENT_HELLO_NOT_CLIENT_HELLO, /* a handshake message of another type */
+        CLIENT_HELLO_TOO_LONG,         /* a hello of more than CLIENT_HELLO_MAX bytes */
+        CLIENT_HELLO_VERSION,          /* legacy_version not 3.x */
+        CLIENT_HELLO_SESSION_ID,       /* a session id of more than 32 bytes */
+        CLIENT_HELLO_CIPHER_SUITES,    /* no cipher suite, or an odd length */
+        CLIENT_HELLO_COMPRESSION,      /* no compression method */
+        CLIENT_HELLO_LENGTH,           /* a length past its container's end, or short of it */
         CLIENT_HELLO_EXTENSION_DUPLICATE,
         CLIENT_HELLO_TOO_MANY_EXTENSIONS, /* more than CLIENT_HELLO_EXTENSIONS_MAX */
-        CLIENT_HELLO_SNI_LIST,           /* an empty server_name list, or more than one name */
-        CLIENT_HELLO_SNI_TYPE,           /* a name of a type other than host_name */
+        CLIENT_HELLO_SNI_LIST,            /* an empty server_name list, or more than one name */
+        CLIENT_HELLO_SNI_TYPE,            /* a name of a type other than host_name */
         CLIENT_HELLO_SNI_EMPTY,
-        CLIENT_HELLO_SNI_TOO_LONG,       /* more than CLIENT_HELLO_SNI_MAX bytes */
-        CLIENT_HELLO_SNI_BYTE,           /* NUL, a control byte, space, '/', '\\' or non-ASCII */
+        CLIENT_HELLO_SNI_TOO_LONG, /* more than CLIENT_HELLO_SNI_MAX bytes */
+        CLIENT_HELLO_SNI_BYTE,     /* NUL, a control byte, space, '/', '\\' or non-ASCII */
         _CLIENT_HELLO_ERROR_MAX,
 } ClientHelloError;
 
@@ -79,14 +79,14 @@ typedef struct ClientHelloInfo {
         char sni[CLIENT_HELLO_SNI_MAX + 1]; /* NUL-terminated: a copy, since the name may straddle
                                              * records; "" without SNI */
         size_t sni_len;
-        bool has_alpn;                      /* an application_layer_protocol_negotiation extension */
-        size_t length;                      /* bytes of buf the hello's records take */
+        bool has_alpn; /* an application_layer_protocol_negotiation extension */
+        size_t length; /* bytes of buf the hello's records take */
         /* CLIENT_HELLO_NEED_MORE: the answer cannot change before buf holds this many bytes
          * (> len, ≤ CLIENT_HELLO_WIRE_MAX) */
         size_t need;
         /* CLIENT_HELLO_INVALID */
         ClientHelloError error;
-        size_t error_offset;                /* where in buf it was seen */
+        size_t error_offset; /* where in buf it was seen */
 } ClientHelloInfo;
 
 /* Parse the ClientHello at the start of buf[0..len). Fills *ret whatever the answer. */
