@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The ClientHello parser (client-hello.h) over hellos real clients sent (tests/mpm/data/client-hello/,
- * made with capture.py there), each at every split point and re-framed into records of 1, 2, 3, 7,
+ * made with capture.py there: OpenSSL, curl, Python, GnuTLS), each at every split point and re-framed into records of 1, 2, 3, 7,
  * 100 and 16384 bytes; and over hellos broken in each way the parser refuses, one length field at a
  * time. Every prefix is parsed from a buffer that ends where the prefix does, so that a read past
  * len is a sanitizer error in the sanitizer build. */
@@ -285,6 +285,8 @@ static Capture captures[] = {
         { "openssl-tls12-alpn", "legacy.example.org", true, 1 },
         { "curl", "localhost", true, 1 },                          /* padded to 512 (RFC 7685) */
         { "python", "python.example.org", true, 1 },
+        { "gnutls", "gnutls.example.org", false, 1 },                /* GnuTLS 3.7: another order */
+        { "gnutls-alpn", "tls12.gnutls.example.org", true, 1 },      /* TLS 1.2 only */
 };
 
 ParameterizedTestParameters(client_hello, captured) {
