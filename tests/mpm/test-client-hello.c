@@ -739,3 +739,67 @@ Test(client_hello, error_strings) {
                 cr_assert_not_null(client_hello_error_to_string(e), "error %d", e);
         cr_assert_null(client_hello_error_to_string(_CLIENT_HELLO_ERROR_MAX));
 }
+
+/* ---- no allocation -------------------------------------------------------------------------- */
+
+#ifndef __SANITIZE_ADDRESS__ /* ASan has its own malloc: this test is the plain build's */
+/* Every malloc, calloc and realloc of this process comes through here (glibc's are what they call),
+ * counted while the parser runs. */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+
+/* volatile: the compiler takes malloc for the builtin, which would touch neither */
+static volatile bool counting;
+static volatile unsigned allocations;
+
+void *malloc(size_t n) {
+        allocations += counting;
+        return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size) {
+        allocations += counting;
+        return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n) {
+        allocations += counting;
+        return __libc_realloc(p, n);
+}
+
+Test(client_hello, allocates_nothing) {
+        static Bytes wire, hs, framed;
+        unsigned done = 0, need_more = 0;
+        ClientHelloInfo info;
+
+        load("openssl-ffdhe8192-split", &wire);
+        unframe(&wire, &hs);
+        frame(&hs, 7, &framed);
+        allocations = 0;
+        counting = true;
+        for (size_t p = 0; p <= framed.n; p++)
+                switch (client_hello_parse(framed.d, p, &info)) {
+                case CLIENT_HELLO_DONE:
+                        done++;
+                        break;
+                case CLIENT_HELLO_NEED_MORE:
+                        need_more++;
+                        break;
+                default:
+                        break;
+                }
+        (void) client_hello_parse((const uint8_t *) "GET / HTTP/1.1\r\n", 16, &info);
+        counting = false;
+        cr_assert_eq(done, 1);
+        cr_assert_eq(need_more, framed.n);
+        cr_assert_eq(allocations, 0, "%u allocations", allocations);
+
+        /* and the counting counts (p volatile: a malloc only freed may be left out) */
+        counting = true;
+        void *volatile p = malloc(16);
+        counting = false;
+        free(p);
+        cr_assert_eq(allocations, 1);
+}
+#endif
