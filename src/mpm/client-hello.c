@@ -66,10 +66,8 @@ static int record_header(Cursor *c) {
         /* Real clients send 0x0301 for compatibility (RFC 8446 §5.1), some 0x0300. */
         if ((have >= 2 && h[1] != 3) || (have >= 3 && h[2] > 4))
                 return fail(c, CLIENT_HELLO_RECORD_VERSION);
-        if (have < RECORD_HEADER) {
-                c->want = 1;
+        if (have < RECORD_HEADER)
                 return -EAGAIN;
-        }
         size_t n = (size_t) h[3] << 8 | h[4];
         if (n == 0)
                 return fail(c, CLIENT_HELLO_RECORD_EMPTY);
