@@ -60,7 +60,14 @@ class RemoteIpTest(unittest.TestCase):
         cls.srv = Server(start=False)
         cls.proxied = f"127.0.0.1:{cls.srv.port}"
         cls.access = os.path.join(cls.srv.dir, "access.log")
+        cls.cgi_dir = os.path.join(cls.srv.dir, "cgi")
+        os.mkdir(cls.cgi_dir)
+        os.chmod(cls.cgi_dir, 0o755)
+        with open(os.path.join(cls.cgi_dir, "addr"), "w") as f:
+            f.write("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' \"$REMOTE_ADDR\" \"$REMOTE_PORT\"\n")
+        os.chmod(os.path.join(cls.cgi_dir, "addr"), 0o755)
         keys = (f"Listen = 127.0.0.1:{cls.plain_port} 127.0.0.2:{cls.plain_port}\n"
+                f"ScriptAlias = /cgi-bin/ {cls.cgi_dir}\n"
                 f"RemoteIPProxyProtocol = {cls.proxied}\n"
                 "RemoteIPTrustedProxy = 127.0.0.1\n"
                 "RemoteIPHeader = X-Forwarded-For\n"
@@ -120,6 +127,13 @@ class RemoteIpTest(unittest.TestCase):
         s.close()
         self.assertTrue(out.startswith(b"HTTP/1.1 404 "), out[:200])
         self.assertEqual(self.logged("/v1-client"), ("198.51.100.4", 404))
+
+    def test_cgi_sees_the_client(self):
+        out = exchange(self.srv.port, v2("192.0.2.33", 3333) + self.req("/cgi-bin/addr"))
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:300])
+        self.assertIn(b"\r\n192.0.2.33 3333\n", out, "the PROXY header's client and port are REMOTE_ADDR and REMOTE_PORT")
+        out = exchange(self.plain_port, self.req("/cgi-bin/addr", b"X-Forwarded-For: 203.0.113.60\r\n"))
+        self.assertIn(b"\r\n203.0.113.60 ", out, "RemoteIPHeader's client is REMOTE_ADDR")
 
     def test_local_keeps_the_peer(self):
         out = exchange(self.srv.port, v2("0.0.0.0", 0, command=0) + self.req("/local-client"))
