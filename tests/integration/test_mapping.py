@@ -7,14 +7,14 @@ build can run), and an Alias of a perchild site opened as the site's own user:
 - FallbackResource to a static page and to a CGI program by extension (front controller);
 - .ht* files answer 403 everywhere (they were served before)."""
 import os
-import pwd
+import re
 import shutil
 import socket
 import subprocess
 import unittest
 
 import mpmdtest
-from mpmdtest import MODULE_DIR, MPM, Server, add_site, free_port, read_response
+from mpmdtest import MODULE_DIR, MPM, Server, add_site, read_response
 
 SECRET_HTACCESS = "Require all denied  # secret-htaccess\n"
 SECRET_HTPASSWD = "admin:$2y$05$secret-htpasswd-hash\n"
@@ -271,6 +271,40 @@ class MappingChecks:
 
 for _mpm in mapping_mpms():
     globals()[f"Mapping_{_mpm}"] = type(f"Mapping_{_mpm}", (MappingChecks, unittest.TestCase), {"mpm": _mpm})
+
+
+class ConfigCheckTest(unittest.TestCase):
+    """mpmd -t refuses bad mapping lines at their file:line."""
+
+    def check(self, lines):
+        srv = Server(start=False)
+        self.addCleanup(srv.stop)
+        with open(srv.conf) as f:
+            text = f.read()
+        text = text.replace("[Server]\n", "[Server]\n" + lines, 1)
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        p = subprocess.run([mpmdtest.BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=60)
+        return srv, p.returncode, p.stdout + p.stderr
+
+    def test_bad_lines_are_refused_at_their_line(self):
+        srv, rc, out = self.check(f"Alias = /icons/ {os.path.join('/nonexistent', 'icons')}\n"
+                                  f"Alias = /icons/ /tmp\n"
+                                  "Redirect = moved /a /b\n"
+                                  "Redirect = gone /dead /target\n"
+                                  "FallbackResource = index.php\n")
+        self.assertNotEqual(rc, 0, out)
+        for line, what in ((2, r"Alias /icons/: /nonexistent/icons: No such file or directory"),
+                           (3, r"Alias: /icons/ is given twice \(first at .*:2\)"),
+                           (4, r"Redirect: unknown status \"moved\""),
+                           (5, r"Redirect: gone \(410\) takes no target"),
+                           (6, r"FallbackResource: URL path \"index.php\" does not start with '/'")):
+            self.assertRegex(out, rf"{re.escape(srv.conf)}:{line}: .*{what}", out)
+
+    def test_good_lines_pass(self):
+        _, rc, out = self.check("Alias = /icons/ /tmp\nRedirect = permanent /a https://example.org/\n"
+                                "FallbackResource = /index.html\n")
+        self.assertEqual(rc, 0, out)
 
 
 # -- perchild: a site's Alias directory is opened as the site ------------------------------------------
