@@ -376,7 +376,8 @@ const HttpAlias *http_alias_match(const HttpAliases *l, const char *path, size_t
 
         for (size_t i = 0; i < l->n; i++) {
                 const HttpAlias *a = &l->items[i];
-                if ((!best || a->url_len > best->url_len) && http_location_matches(a->url, a->url_len, path, path_len)) {
+                if ((!best || a->url_len > best->url_len) &&
+                    http_location_matches(a->url, a->url_len, path, path_len)) {
                         best = a;
                         *ret_index = i;
                 }
@@ -409,7 +410,8 @@ const HttpRedirect *http_redirect_match(const HttpRedirects *l, const char *path
 
 /* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':' and '@'; '/' separates them. */
 static bool is_path_char(unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:@/", c);
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c != 0 && strchr("-._~!$&'()*+,;=:@/", c));
 }
 
 typedef struct Out {
@@ -432,7 +434,7 @@ static void out_escaped(Out *o, const char *s, size_t n, bool (*keep)(unsigned c
 
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char) s[i];
-                if (c != 0 && keep(c))
+                if (keep(c))
                         out_put(o, (const char *) &c, 1);
                 else
                         out_put(o, (char[]) { '%', hex[c >> 4], hex[c & 15] }, 3);

@@ -95,7 +95,8 @@ static bool request_is_cgi_by_extension(const HttpRequest *q) {
         CgiScript script = CGI_SCRIPT_NULL;
 
         /* An Alias's files are served as they are: the program would be looked for in DocumentRoot. */
-        if (q->site->root_fd < 0 || q->root_fd != q->site->root_fd || !cgi_handler_may_match(cfg, q->path, q->path_len))
+        if (q->site->root_fd < 0 || q->root_fd != q->site->root_fd ||
+            !cgi_handler_may_match(cfg, q->path, q->path_len))
                 return false;
         int r = cgi_script_open(q->site->root_fd, q->path + 1, q->path_len - 1, &script);
         bool match = r >= 0 && cgi_handler_match(cfg, q->path + 1, script.name_len);

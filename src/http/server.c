@@ -100,7 +100,8 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                 if (alias_fds[i] < 0) {
                         r = -errno;
                         dirs_close(root_fd, alias_fds, i);
-                        *ret_error = i < cfg->script_alias.n ? "open a ScriptAlias directory" : "open an Alias directory";
+                        *ret_error = i < cfg->script_alias.n ? "open a ScriptAlias directory"
+                                                             : "open an Alias directory";
                         return r;
                 }
         }

@@ -79,7 +79,8 @@ Test(mapping, redirect_lines_take_apache_statuses) {
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 HttpRedirects l = {};
                 char *why = NULL;
-                cr_assert_eq(http_redirect_add(&l, good[i].value, true, NULL, 0, &why), 0, "%s: %s", good[i].value, why);
+                cr_assert_eq(http_redirect_add(&l, good[i].value, true, NULL, 0, &why), 0, "%s: %s", good[i].value,
+                             why);
                 cr_assert_eq(l.n, 1);
                 cr_assert_eq(l.items[0].status, good[i].status, "%s", good[i].value);
                 cr_assert_str_eq(l.items[0].prefix, good[i].prefix);
