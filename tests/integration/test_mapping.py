@@ -60,7 +60,8 @@ class MappingServer(Server):
     def __init__(self, mpm):
         super().__init__(files={"index.html": "main site\n", ".htaccess": SECRET_HTACCESS,
                                 "sub/.htpasswd": SECRET_HTPASSWD, "sub/page.html": "sub page\n",
-                                "secret.txt": "docroot secret\n"}, start=False)
+                                "secret.txt": "docroot secret\n", "app/front.html": "app front\n",
+                                "app/real.txt": "app real\n"}, start=False)
         d = self.dir
         # Alias directories
         self.icons = os.path.join(d, "icons")
@@ -113,7 +114,9 @@ class MappingServer(Server):
                  f"\n[VirtualHost fb]\nServerName = fb.test\nDocumentRoot = {fb}\nFallbackResource = /fallback.html\n"
                  f"\n[VirtualHost app]\nServerName = app.test\nDocumentRoot = {app}\nFallbackResource = /index.cgi\n"
                  f"\n[VirtualHost nofb]\nServerName = nofb.test\nDocumentRoot = {nofb}\n"
-                 "FallbackResource = /not-there.html\n")
+                 "FallbackResource = /not-there.html\n"
+                 "\n[Location fb /static/]\nFallbackResource = disabled\n"
+                 "\n[Location /app/]\nFallbackResource = /app/front.html\n")
         with open(self.conf, "w") as f:
             f.write(text)
         self.start()
@@ -250,6 +253,13 @@ class MappingChecks:
         self.assertIn(b"REQUEST_URI=/api/items\n", r.body)
         self.assertEqual(self.get("/style.css", host="app.test").body, b"body {}\n")
 
+    def test_the_nearest_path_section_sets_the_fallback(self):
+        self.assertEqual(self.get("/app/route/1").body, b"app front\n")
+        self.assertEqual(self.get("/app/real.txt").body, b"app real\n")
+        self.assertEqual(self.get("/other/route").status, 404, "no fallback outside [Location /app/]")
+        self.assertEqual(self.get("/static/missing.css", host="fb.test").status, 404, "disabled in /static/")
+        self.assertEqual(self.get("/staticx/missing.css", host="fb.test").body, b"the fallback page\n")
+
     def test_fallback_does_not_loop_or_reach_script_alias(self):
         self.assertEqual(self.get("/missing", host="nofb.test").status, 404)
         self.assertEqual(self.get("/cgi-bin/run.sh").body, b"script alias ran\n")
@@ -273,15 +283,20 @@ for _mpm in mapping_mpms():
     globals()[f"Mapping_{_mpm}"] = type(f"Mapping_{_mpm}", (MappingChecks, unittest.TestCase), {"mpm": _mpm})
 
 
+def line_count(path):
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
 class ConfigCheckTest(unittest.TestCase):
     """mpmd -t refuses bad mapping lines at their file:line."""
 
-    def check(self, lines):
+    def check(self, lines, after=""):
         srv = Server(start=False)
         self.addCleanup(srv.stop)
         with open(srv.conf) as f:
             text = f.read()
-        text = text.replace("[Server]\n", "[Server]\n" + lines, 1)
+        text = text.replace("[Server]\n", "[Server]\n" + lines, 1) + after
         with open(srv.conf, "w") as f:
             f.write(text)
         p = subprocess.run([mpmdtest.BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=60)
@@ -300,6 +315,14 @@ class ConfigCheckTest(unittest.TestCase):
                            (5, r"Redirect: gone \(410\) takes no target"),
                            (6, r"FallbackResource: URL path \"index.php\" does not start with '/'")):
             self.assertRegex(out, rf"{re.escape(srv.conf)}:{line}: .*{what}", out)
+
+    def test_alias_and_redirect_are_refused_in_a_path_section(self):
+        srv, rc, out = self.check("", "\n[Location /x/]\nAlias = /y/ /tmp\nRedirect = /a /b\nFallbackResource = /i.html\n")
+        self.assertNotEqual(rc, 0, out)
+        base = line_count(srv.conf) - 4
+        self.assertRegex(out, rf"{re.escape(srv.conf)}:{base + 2}: Alias is not allowed in \[Location /x/\]")
+        self.assertRegex(out, rf"{re.escape(srv.conf)}:{base + 3}: Redirect is not allowed in \[Location /x/\]")
+        self.assertNotRegex(out, rf"{re.escape(srv.conf)}:{base + 4}: ")
 
     def test_good_lines_pass(self):
         _, rc, out = self.check("Alias = /icons/ /tmp\nRedirect = permanent /a https://example.org/\n"
