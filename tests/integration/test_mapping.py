@@ -116,7 +116,8 @@ class MappingServer(Server):
                  f"\n[VirtualHost nofb]\nServerName = nofb.test\nDocumentRoot = {nofb}\n"
                  "FallbackResource = /not-there.html\n"
                  "\n[Location fb /static/]\nFallbackResource = disabled\n"
-                 "\n[Location /app/]\nFallbackResource = /app/front.html\n")
+                 "\n[Location /app/]\nFallbackResource = /app/front.html\n"
+                 "\n[Location /sa/]\nFallbackResource = /cgi-bin/run.sh\n")
         with open(self.conf, "w") as f:
             f.write(text)
         self.start()
@@ -259,6 +260,8 @@ class MappingChecks:
         self.assertEqual(self.get("/other/route").status, 404, "no fallback outside [Location /app/]")
         self.assertEqual(self.get("/static/missing.css", host="fb.test").status, 404, "disabled in /static/")
         self.assertEqual(self.get("/staticx/missing.css", host="fb.test").body, b"the fallback page\n")
+        # a fallback under a ScriptAlias runs that program
+        self.assertEqual(self.get("/sa/anything").body, b"script alias ran\n")
 
     def test_fallback_does_not_loop_or_reach_script_alias(self):
         self.assertEqual(self.get("/missing", host="nofb.test").status, 404)
