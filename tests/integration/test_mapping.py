@@ -14,7 +14,8 @@ import subprocess
 import unittest
 
 import mpmdtest
-from mpmdtest import MODULE_DIR, MPM, Server, add_site, read_response
+from mpmdtest import (MODULE_DIR, MPM, Server, add_site, build_has_tls, free_port, make_cert, read_response,
+                      tls_get)
 
 SECRET_HTACCESS = "Require all denied  # secret-htaccess\n"
 SECRET_HTPASSWD = "admin:$2y$05$secret-htpasswd-hash\n"
@@ -108,6 +109,12 @@ class MappingServer(Server):
                        "Redirect = 308 /t308 /x308\n"
                        "Redirect = gone /dead\n"
                        "Redirect = temp /icons/moved/ /icons/\n")
+        self.tls_port = self.cert = None
+        if build_has_tls():
+            self.tls_port = free_port()
+            self.cert, key = make_cert(d, ["localhost"])
+            server_keys += (f"Listen = https://127.0.0.1:{self.tls_port}\n"
+                            f"SSLCertificateFile = {self.cert}\nSSLCertificateKeyFile = {key}\n")
         text = text.replace("[Server]\n", "[Server]\n" + server_keys, 1)
         text += (f"\n[VirtualHost v]\nServerName = v.test\nDocumentRoot = {self.root}\n"
                  f"Alias = /extra/ {self.extra}\nRedirect = /vonly /elsewhere\n"
@@ -211,6 +218,16 @@ class MappingChecks:
         r = self.srv.raw("GET /perm/x HTTP/1.0\r\n\r\n")
         self.assertEqual(r.status, 301)
         self.assertEqual(r.header("Location"), "http://localhost/target-path/x")
+
+    def test_over_https_a_path_target_becomes_an_https_url(self):
+        if not self.srv.tls_port:
+            self.skipTest("this mpmd was built without TLS")
+        port = self.srv.tls_port
+        r = tls_get(port, "/perm/a?b=c", sni="localhost", host=f"localhost:{port}", cafile=self.srv.cert)
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), f"https://localhost:{port}/target-path/a?b=c")
+        r = tls_get(port, "/old/x", sni="localhost", cafile=self.srv.cert)
+        self.assertEqual(r.header("Location"), "http://example.org/new/x", "an absolute target is kept")
 
     def test_the_appended_rest_is_encoded_and_cannot_break_the_head(self):
         r = self.get("/old/caf%C3%A9%20x%3Fy")
