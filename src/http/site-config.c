@@ -571,6 +571,7 @@ const ConfItem http_site_directives[] = {
         HTTP_HEADERS_ROWS(SITE(headers), HTTP_SITE_CTX_PATH),
         HTTP_ERROR_DOCUMENT_ROWS(SITE(error_documents), HTTP_SITE_CTX_PATH),
         HTTP_REMOTE_IP_ROWS(SITE(remote_ip)),
+        HTTP_MAPPING_ROWS(SITE(mapping)),
         CONF_TABLE_END,
 };
 

@@ -17,6 +17,7 @@
 #include "http/error-document.h"
 #include "http/headers.h"
 #include "http/remote-ip.h"
+#include "http/mapping.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -130,6 +131,7 @@ typedef struct HttpSiteConfig {
         HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
         HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
         HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
+        HttpMappingConfig mapping;      /* Alias, Redirect, FallbackResource (mapping.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;

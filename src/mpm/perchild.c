@@ -451,6 +451,8 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 r = plan_keep(plan, site->root_fd);
                 for (size_t j = 0; j < site->n_script_alias_fds && r >= 0; j++)
                         r = plan_keep(plan, site->script_alias_fds[j]);
+                for (size_t j = 0; j < site->n_alias_fds && r >= 0; j++)
+                        r = plan_keep(plan, site->alias_fds[j]);
         }
         return r;
 }
@@ -485,8 +487,8 @@ static int perchild_forget_foreign(const Generation *g, const PerchildState *st,
                 http_server_set_foreign(s, i, !own);
                 if (!own)
                         /* Closed before the sandbox: forgotten, never closed again (the numbers may be
-                         * reused). A foreign site's requests get 421 before any ScriptAlias. */
-                        s->sites[i].n_script_alias_fds = 0;
+                         * reused). A foreign site's requests get 421 before any ScriptAlias or Alias. */
+                        s->sites[i].n_script_alias_fds = s->sites[i].n_alias_fds = 0;
                 if (own || s->sites[i].root_fd < 0)
                         continue;
                 if (nothing < 0) {

@@ -176,14 +176,46 @@ static void check_script_alias_directories(Loader *l, const char *label, const H
         }
 }
 
+/* Alias directories likewise. A [VirtualHost]'s list holds [Server]'s too (added to its own):
+ * those were checked as [Server]'s (parent), and are skipped. */
+static void check_alias_directories(Loader *l, const char *label, const HttpSiteConfig *cfg,
+                                    const HttpSiteConfig *parent, const KeySource *k) {
+        for (size_t i = 0; i < cfg->mapping.alias.n; i++) {
+                const HttpAlias *a = &cfg->mapping.alias.items[i];
+                struct stat st;
+                bool inherited = false;
+                const char *file;
+                unsigned line;
+
+                for (size_t j = 0; parent && j < parent->mapping.alias.n; j++)
+                        inherited = inherited || (parent->mapping.alias.items[j].line == a->line &&
+                                                  strcmp(parent->mapping.alias.items[j].file, a->file) == 0 &&
+                                                  strcmp(parent->mapping.alias.items[j].url, a->url) == 0);
+                if (inherited)
+                        continue;
+                int e = stat(a->directory, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                if (e == 0)
+                        continue;
+                if (a->file && a->file[0]) {
+                        file = a->file;
+                        line = a->line;
+                } else
+                        key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s Alias %s: %s: %s", label, a->url, a->directory, strerror(e));
+        }
+}
+
 void check_site_keys(Loader *l) {
         Config *c = l->config;
         size_t alias = row_of(http_site_directives, "ScriptAlias");
+        size_t url_alias = row_of(http_site_directives, "Alias");
 
         check_rows(l, config_directives, "[Server]", c, l->server_keys);
         check_rows(l, http_site_directives, "[Server]", &c->site, l->site_keys);
         if (l->opts->check_filesystem)
                 check_script_alias_directories(l, "[Server]", &c->site, &l->site_keys[alias]);
+        if (l->opts->check_filesystem)
+                check_alias_directories(l, "[Server]", &c->site, NULL, &l->site_keys[url_alias]);
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 ConfigVhost *v = &c->vhosts[i];
                 _cleanup_free_ char *label = NULL;
@@ -215,6 +247,9 @@ void check_site_keys(Loader *l) {
                 if (l->opts->check_filesystem && l->vhost_keys[i].site[alias].file != 0 &&
                     !config_site_paths_are_its_own(c, v))
                         check_script_alias_directories(l, label, &v->site, &l->vhost_keys[i].site[alias]);
+                if (l->opts->check_filesystem && l->vhost_keys[i].site[url_alias].file != 0 &&
+                    !config_site_paths_are_its_own(c, v))
+                        check_alias_directories(l, label, &v->site, &c->site, &l->vhost_keys[i].site[url_alias]);
         }
         /* A path section: what it set itself (the rest was checked where it was set). */
         for (size_t i = 0; i < c->n_locations; i++)
