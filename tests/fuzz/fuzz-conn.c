@@ -50,6 +50,10 @@ static void site_lines(HttpSiteConfig *c, const char *root) {
         c->document_root = strdup(root);
         snprintf(p, sizeof(p), "/cgi-bin/ %s/cgi", root);
         apply(c, "ScriptAlias", p);
+        snprintf(p, sizeof(p), "/al/ %s/dir", root);
+        apply(c, "Alias", p);
+        apply(c, "Redirect", "permanent /old/ http://new.example/n/");
+        apply(c, "Redirect", "gone /gone");
         apply(c, "Header", "always set Strict-Transport-Security \"max-age=63072000; includeSubDomains\"");
         apply(c, "Header", "append Cache-Control no-transform");
         apply(c, "ExpiresActive", "On");
@@ -121,6 +125,7 @@ static void setup(void) {
         site_lines(&admin_css_cfg, root);
         apply(&admin_css_cfg, "Header", "unset Cache-Control");
         apply(&admin_css_cfg, "DefaultType", "text/css");
+        apply(&admin_css_cfg, "FallbackResource", "/index.html");
         /* Longest first, as the loader sorts them. */
         locations[0] = (HttpLocation) { .prefix = "/admin/css/", .prefix_len = 11, .cfg = &admin_css_cfg };
         locations[1] = (HttpLocation) { .prefix = "/admin", .prefix_len = 6, .cfg = &admin_cfg };
