@@ -335,6 +335,33 @@ inside systemctl start mpmd-vhost@site1.socket mpmd.service || fail "systemctl s
         fail "site1 answered on mpmd.socket although it listens on its own socket only"
 pass "mpmd-vhost@site1.socket (FileDescriptorName=vhost@site1) feeds [VirtualHost site1] only"
 
+# ---- HAProxy's agent under the unit: AgentCheck, mpmctl drain across a reload --------------------
+step "AgentCheck and mpmctl drain under the shipped unit"
+APORT=$(free_port)
+printf '[Server]\nAgentCheck = 127.0.0.1:%s\nServerStatus = /server-status\n' "$APORT" |
+        inside sh -c "cat >$CONFDIR/conf.d/61-agent.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart mpmd with an AgentCheck"
+# The agent writes one line and closes; bash reads it straight off the socket.
+agent_line() {
+        local line=
+        exec 3<>"/dev/tcp/127.0.0.1/$APORT" || return 1
+        read -r -t 5 line <&3 || true
+        exec 3<&-
+        printf '%s' "$line"
+}
+[[ $(agent_line) == "ready up "*% ]] || fail "the agent did not say ready (got: $(agent_line))"
+inside mpmctl drain >/dev/null || fail "mpmctl drain"
+[[ $(agent_line) == drain ]] || fail "the agent did not say drain after mpmctl drain"
+inside systemctl reload mpmd.service || fail "systemctl reload while drained"
+[[ $(agent_line) == drain ]] || fail "a reload undrained the node"
+[[ $(curl -fsS --max-time 10 "${URL}server-status?health") == drained ]] ||
+        fail "the health page of a drained node is not 200 drained"
+inside mpmctl undrain >/dev/null || fail "mpmctl undrain"
+[[ $(agent_line) == "ready up "*% ]] || fail "the agent did not say ready after mpmctl undrain"
+inside rm -f "$CONFDIR/conf.d/61-agent.conf"
+inside systemctl restart mpmd.service || fail "systemctl restart mpmd without the AgentCheck"
+pass "AgentCheck answers ready, drain across a systemctl reload, ready again after undrain"
+
 # ---- HTTPS: mpmd-https.socket, the key as a systemd credential -----------------------------------
 step "HTTPS: mpmd-https.socket with the key from LoadCredential="
 if [[ -z $(stage_find '*/systemd/system/mpmd-https.socket') ]]; then
