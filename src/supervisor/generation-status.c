@@ -24,6 +24,11 @@
 
 /* A status segment: written here, mapped read-only by workers. Sealed so that no writable mapping
  * can be made after ours; each worker drops its inherited copy of ours (worker_forget_supervisor). */
+/* The node's state for load balancers (status.h): the supervisor's, whichever generation shows it. */
+static HttpNodeState sg_node_state(const Supervisor *s) {
+        return s->stopping ? HTTP_NODE_STOPPING : s->drained ? HTTP_NODE_DRAINED : HTTP_NODE_SERVING;
+}
+
 static int status_segment_create(const SupGeneration *sg, HttpStatusData **ret_rw, const HttpStatusData **ret_ro) {
         size_t size = HTTP_STATUS_SEGMENT_SIZE;
         HttpStatusData *rw = NULL;
@@ -60,6 +65,8 @@ static int status_segment_create(const SupGeneration *sg, HttpStatusData **ret_r
         snprintf(rw->server_built, sizeof(rw->server_built), "%s %s", __DATE__, __TIME__);
         rw->generation = sg->g.number;
         rw->restart_time = (int64_t) time(NULL);
+        /* From the start: a reload's new generation serves a drained node's health page at once. */
+        rw->node_state = sg_node_state(sg->sup);
         *ret_rw = rw;
         return 0;
 }
@@ -218,11 +225,6 @@ static void server_cpu(const Supervisor *s, double cpu[4]) {
                  (double) live.cutime / tick;
         cpu[3] = MAX(timeval_seconds(&children.ru_stime) - (double) s->reaped_cpu.stime / tick, 0.0) +
                  (double) live.cstime / tick;
-}
-
-/* The node's state for load balancers (status.h): the supervisor's, whichever generation shows it. */
-static HttpNodeState sg_node_state(const Supervisor *s) {
-        return s->stopping ? HTTP_NODE_STOPPING : s->drained ? HTTP_NODE_DRAINED : HTTP_NODE_SERVING;
 }
 
 /* One segment (seqlock: odd while writing), with the node's state (sup's). s: the server's CPU
