@@ -74,7 +74,7 @@ class AgentTest(unittest.TestCase):
         rc, out = mpmctl(self.srv, "reload")
         self.assertEqual(rc, 0, out)
         self.assertEqual(agent_line(self.agent_port), "drain\n", "a reload does not undrain")
-        wait_for(lambda: self.health().body == b"drained\n", what="the new generation's health page says drained")
+        self.assertEqual(self.health().body, b"drained\n", "the new generation's health page, at once")
         rc, out = mpmctl(self.srv, "undrain")
         self.assertEqual(rc, 0, out)
         self.assertRegex(agent_line(self.agent_port), r"^ready up \d+%\n$")
