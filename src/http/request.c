@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http/access.h"
 #include "http/access-log.h"
 #include "http/cgi-run.h"
 #include "http/handler.h"
@@ -165,6 +166,8 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         q->file_path = path;
         q->file_path_len = path_len;
 
+        if (http_access_check(q, r))
+                return NULL;
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
             strcmp(path, cfg->server_status) == 0)
                 return &http_status_handler;

@@ -79,6 +79,7 @@ static const StatusInfo statuses[] = {
         S(302, "Found", "The document has moved."),
         S(304, "Not Modified", NULL),
         S(400, "Bad Request", "Your browser sent a request that this server could not understand."),
+        S(401, "Unauthorized", "This server could not verify that you are authorized to access the document requested."),
         S(403, "Forbidden", "You don't have permission to access this resource."),
         S(404, "Not Found", "The requested URL was not found on this server."),
         S(405, "Method Not Allowed", "The requested method is not allowed for this URL."),
