@@ -34,9 +34,28 @@ static const char *hash_refusal(const char *hash) {
         if (!strong)
                 return hash[0] == '$' ? "a hash of a method mpmd does not take"
                                       : "a DES crypt hash or a plain password, which is too weak";
-        /* The whole hash, not only its setting: crypt_checksalt() judges the form without the cost of
-         * a run (a bad bcrypt cost, a short salt). */
-        if (crypt_checksalt(hash) != CRYPT_SALT_OK)
+        /* The form, judged without the cost of a run: the setting (all before the last '$', and bcrypt's
+         * cost and salt) by crypt_checksalt(), the hash after it in crypt's alphabet. libxcrypt calls
+         * $5$ "legacy" (SHA-256 rather than SHA-512): still a salted, iterated hash, taken. */
+        char setting[128];
+        size_t n = strlen(hash), k;
+        if (strncmp(hash, "$2", 2) == 0) {
+                if (n != 60 || hash[6] != '$' || hash[4] < '0' || hash[4] > '3' || hash[5] < '0' || hash[5] > '9' ||
+                    (hash[4] - '0') * 10 + (hash[5] - '0') < 4 || (hash[4] - '0') * 10 + (hash[5] - '0') > 31)
+                        return "not a well-formed bcrypt hash (60 characters, a cost from 04 to 31)";
+                k = 29;
+        } else {
+                const char *last = strrchr(hash, '$');
+                k = (size_t) (last - hash) + 1;
+                if (k == n)
+                        return "not a well-formed hash of its method (no hash after the salt)";
+        }
+        if (k >= sizeof(setting))
+                return "not a well-formed hash of its method";
+        memcpy(setting, hash, k);
+        setting[k] = 0;
+        if (strspn(hash + k, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != n - k ||
+            (crypt_checksalt(setting) != CRYPT_SALT_OK && crypt_checksalt(setting) != CRYPT_SALT_METHOD_LEGACY))
                 return "not a well-formed hash of its method";
         return NULL;
 }

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* auth-files.h — the AuthUserFile tables of a configuration (http/access.h, http/htpasswd.h): read
+ * and parsed when a generation is built, never per request, into every config that names a file
+ * (a site's and each of its path sections'). A perchild site's own file (the site has a User of its
+ * own) is opened as that user (site-open.h), so the site can only ever show us what it may read
+ * itself; any other file is the operator's and opened with our rights.
+ *
+ * A broken file of the operator's stops the generation (a reload then keeps the running one); a
+ * perchild site's own broken file is that site's failure (its pool does not start, the others do),
+ * as with its other paths (site-paths.h). `mpmd -t` parses every file that is not a perchild site's
+ * own (auth_files_check), with the password file's line in the error. */
+#pragma once
+
+#include "supervisor/config-loader.h"
+#include "supervisor/supervisor-state.h"
+
+/* Load the tables of sg->config's sites. 0, or -errno (logged) when the generation cannot start. */
+int auth_files_load(SupGeneration *sg);
+
+/* The configuration check: parse every AuthUserFile that is not a perchild site's own, each error
+ * at the password file's line. */
+void auth_files_check(Loader *l);
