@@ -325,6 +325,11 @@ Test(route, denied_is_403_and_ip_lines_grant) {
         out = exchange("2001:db8:5::1", GET("/open.txt", ""));
         cr_assert(strncmp(out, "HTTP/1.1 200", 12) == 0, "%s", out);
         free(out);
+        out = exchange("2001:db9::1", GET("/open.txt", ""));
+        cr_assert(strncmp(out, "HTTP/1.1 403", 12) == 0, "%s", out);
+        /* the port apart from the address, as fail2ban reads it */
+        cr_assert_not_null(strstr(logged, "[client [2001:db9::1]:40000] AH01630"), "%s", logged);
+        free(out);
         out = exchange("127.3.3.3", GET("/open.txt", ""));
         cr_assert(strncmp(out, "HTTP/1.1 200", 12) == 0, "%s", out);
         free(out);
