@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: MIT
+"""Require and Basic authentication over real sockets (issue 15), in each MPM this build runs: 401
+with WWW-Authenticate, 403, any-of Require lines, the status page and CGI behind the check, weak
+password files refused at `mpmd -t`, a reload with a broken file keeping the running config, and the
+failed attempts' log lines read by fail2ban (fail2ban-regex with the shipped filter).
+
+Password files are made with `htpasswd -B` (apache2-utils) when it is there, else with python's
+crypt module."""
+import base64
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+import warnings
+
+import mpmdtest
+from mpmdtest import BINARY, MODULE_DIR, MPM, Server
+
+HTPASSWD = shutil.which("htpasswd")
+FAIL2BAN_REGEX = shutil.which("fail2ban-regex")
+MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
+FILTER = os.path.join(mpmdtest.SOURCE_ROOT, "conf", "fail2ban", "mpmd-auth.conf")
+
+
+def auth_mpms():
+    """prefork, worker and event, those this build can run: every shared module, else the one linked in."""
+    wanted = ("prefork", "worker", "event")
+    shared = [m for m in os.environ.get("MPMD_SHARED_MPMS", "").split(",") if m]
+    if MODULE_DIR and shared:
+        return [m for m in shared if m in wanted]
+    return [MPM] if MPM in wanted else []
+
+
+def bcrypt_line(user, password, cost=5):
+    """A "user:hash" line as `htpasswd -B` writes it."""
+    if HTPASSWD:
+        p = subprocess.run([HTPASSWD, "-nbB", "-C", str(cost), user, password], capture_output=True, text=True,
+                           check=True)
+        return p.stdout.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << cost))}"
+
+
+def basic(user, password):
+    return "Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() + "\r\n"
+
+
+CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\ncgi ran as %s\\n' \"$REMOTE_USER\"\n"
+
+
+class AuthServer(Server):
+    """[Server] open; vhost priv (Basic, valid-user; the status page and a CGI directory behind it), lan
+    (Require ip of networks the test is not in), mixed (ip 127.0.0.0/8 or valid-user), users (user bob)."""
+
+    def __init__(self, mpm, htpasswd_text=None):
+        self.mpm = mpm
+        work = tempfile.mkdtemp(prefix="mpmd-auth-")
+        os.chmod(work, 0o755)
+        self.work = work
+        self.htpasswd = os.path.join(work, "htpasswd")
+        with open(self.htpasswd, "w") as f:
+            f.write(htpasswd_text if htpasswd_text is not None else
+                    bcrypt_line("alice", "s3cret") + "\n" + bcrypt_line("bob", "hunter2") + "\n")
+        os.chmod(self.htpasswd, 0o644)  # read by the supervisor; workers never open it
+        cgi = os.path.join(work, "cgi")
+        os.mkdir(cgi)
+        os.chmod(cgi, 0o755)
+        with open(os.path.join(cgi, "who"), "w") as f:
+            f.write(CGI)
+        os.chmod(os.path.join(cgi, "who"), 0o755)
+        self.control = os.path.join(work, "control")
+        auth = (f"AuthType = Basic\nAuthName = \"Private area\"\nAuthUserFile = {self.htpasswd}\n")
+        vhosts = (f"\n[VirtualHost priv]\nServerName = priv.test\n{auth}Require = valid-user\n"
+                  f"ServerStatus = /server-status\nScriptAlias = /cgi-bin/ {cgi}\n"
+                  f"\n[VirtualHost lan]\nServerName = lan.test\nRequire = ip 10.0.0.0/8\nRequire = ip 2001:db8::/32\n"
+                  f"\n[VirtualHost mixed]\nServerName = mixed.test\n{auth}Require = ip 127.0.0.0/8\nRequire = valid-user\n"
+                  f"\n[VirtualHost users]\nServerName = users.test\n{auth}Require = user bob\n")
+        super().__init__(server_keys=f"ControlSocket = {self.control}\n", vhosts=vhosts, start=False)
+        if MODULE_DIR:
+            # the configuration loads this test's MPM, not the build's default one
+            with open(self.conf) as f:
+                text = f.read()
+            text = text.replace(mpmdtest.load_module_line(), mpmdtest.load_module_line(mpm))
+            with open(self.conf, "w") as f:
+                f.write(text)
+
+    def stop(self):
+        super().stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+@unittest.skipUnless(auth_mpms(), "this build runs none of prefork, worker, event")
+class AuthTest(unittest.TestCase):
+    def server(self, mpm, **kw):
+        srv = AuthServer(mpm, **kw)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def each_mpm(self):
+        for mpm in auth_mpms():
+            with self.subTest(mpm=mpm):
+                srv = self.server(mpm)
+                srv.start()
+                yield srv
+                srv.stop()
+
+    def test_basic_authentication(self):
+        for srv in self.each_mpm():
+            r = srv.get("/", host="priv.test")
+            self.assertEqual(r.status, 401, r.body)
+            self.assertEqual(r.header("WWW-Authenticate"), 'Basic realm="Private area", charset="UTF-8"')
+            self.assertNotIn(b"hello", r.body)
+            r = srv.get("/", host="priv.test", headers=basic("alice", "s3cret"))
+            self.assertEqual((r.status, r.body), (200, b"<h1>hello</h1>\n"))
+            # again on the same thread: the cache (no second bcrypt run is visible from here, but the
+            # answer must be the same)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "S3cret")).status, 401)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("mallory", "s3cret")).status, 401)
+            self.assertEqual(srv.get("/", host="priv.test", headers="Authorization: Basic !!!\r\n").status, 401)
+            # the main server is open: priv's Require is priv's
+            self.assertEqual(srv.get("/", host="localhost").status, 200)
+
+    def test_status_page_and_cgi_are_behind_the_check(self):
+        for srv in self.each_mpm():
+            self.assertEqual(srv.get("/server-status?auto", host="priv.test").status, 401)
+            r = srv.get("/server-status?auto", host="priv.test", headers=basic("bob", "hunter2"))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertIn(b"Total Accesses", r.body)
+            self.assertEqual(srv.get("/cgi-bin/who", host="priv.test").status, 401)
+            r = srv.get("/cgi-bin/who", host="priv.test", headers=basic("bob", "hunter2"))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertTrue(r.body.startswith(b"cgi ran"), r.body)
+
+    def test_require_ip_any_of_and_user(self):
+        for srv in self.each_mpm():
+            r = srv.get("/", host="lan.test")
+            self.assertEqual(r.status, 403, r.body)
+            self.assertIsNone(r.header("WWW-Authenticate"), "no credentials can help")
+            # 127.0.0.1 is in the ip line: no credentials asked
+            self.assertEqual(srv.get("/", host="mixed.test").status, 200)
+            # only bob
+            self.assertEqual(srv.get("/", host="users.test", headers=basic("alice", "s3cret")).status, 401)
+            self.assertEqual(srv.get("/", host="users.test", headers=basic("bob", "hunter2")).status, 200)
+            srv.wait_log(r"\[client 127\.0\.0\.1:\d+\] AH01630: client denied by server configuration: /")
+
+    @unittest.skipUnless(FAIL2BAN_REGEX, "fail2ban-regex is not installed (apt-get install fail2ban)")
+    def test_failed_attempts_are_lines_fail2ban_reads(self):
+        mpm = auth_mpms()[0]
+        srv = self.server(mpm)
+        srv.start()
+        srv.get("/admin/", host="priv.test", headers=basic("alice", "wrong"))
+        srv.get("/admin/", host="priv.test", headers=basic("mallory", "x"))
+        srv.wait_log(r'AH01617: user alice: authentication failure for "/admin/": Password Mismatch')
+        srv.wait_log(r"AH01618: user mallory not found: /admin/")
+        filt = os.path.join(srv.work, "filter.d", "mpmd-auth.conf")
+        os.makedirs(os.path.dirname(filt))
+        shutil.copy(FILTER, filt)
+        # the filter includes apache-auth.conf and its own includes: next to it, as in /etc/fail2ban
+        for name in ("apache-auth.conf", "apache-common.conf", "common.conf"):
+            shutil.copy(os.path.join("/etc/fail2ban/filter.d", name), os.path.dirname(filt))
+        lines = [l for l in srv.error_log().splitlines() if "AH016" in l]
+        self.assertEqual(len(lines), 2, lines)
+        log = os.path.join(srv.work, "auth.log")
+        with open(log, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        p = subprocess.run([FAIL2BAN_REGEX, "-v", log, filt], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"Lines: 2 lines, 0 ignored, 2 matched, 0 missed", p.stdout)
+        self.assertEqual(len(re.findall(r"^\|\s+127\.0\.0\.1\s", p.stdout, re.M)), 2, p.stdout)
+
+    def test_weak_password_file_is_refused_at_check_and_reload(self):
+        mpm = auth_mpms()[0]
+        srv = self.server(mpm)
+        srv.start()
+        self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
+        # an MD5 entry, as `htpasswd -m` writes it, on line 2
+        with open(srv.htpasswd, "a") as f:
+            f.write("carol:$apr1$HOlyy8Hq$Wq0Yt.8Ri0N0YZvKGGQqW/\n")
+        p = subprocess.run([BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout + p.stderr, re.escape(srv.htpasswd) + r":3: .*carol.*htpasswd -B")
+        # a reload fails and the running configuration keeps serving, with the old users
+        p = subprocess.run([MPMCTL, "-s", srv.control, "reload"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("htpasswd -B", p.stdout + p.stderr)
+        self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
+        self.assertEqual(srv.get("/", host="priv.test").status, 401)
+
+    def test_user_lines_need_a_user_file(self):
+        d = tempfile.mkdtemp(prefix="mpmd-auth-t-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = os.path.join(d, "mpmd.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Server]\nListen = 127.0.0.1:{mpmdtest.free_port()}\nDocumentRoot = {d}\n"
+                    f"{mpmdtest.load_module_line()}AuthType = Basic\nRequire = valid-user\n")
+        p = subprocess.run([BINARY, "-t", "-f", conf], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(conf) as f:
+            line = next(n for n, text in enumerate(f, 1) if text.startswith("Require"))
+        self.assertRegex(p.stdout + p.stderr, re.escape(conf) + rf":{line}: .*Require.*AuthUserFile")
+
+
+if __name__ == "__main__":
+    unittest.main()
