@@ -205,5 +205,124 @@ class AuthTest(unittest.TestCase):
         self.assertRegex(p.stdout + p.stderr, re.escape(conf) + rf":{line}: .*Require.*AuthUserFile")
 
 
+# ---- perchild: one site's password file stays with its own pool ---------------------------------------
+
+OPEN_SCRIPT = r"""#!/usr/bin/python3
+import os
+path = os.environ.get("QUERY_STRING", "")
+try:
+    with open(path) as f:
+        f.read()
+    result = "ALLOWED"
+except OSError as e:
+    result = f"denied {e.errno}"
+print("Content-Type: text/plain\r\n\r\n" + result)
+"""
+
+
+def process_memory_contains(pid, needle):
+    """Whether any readable mapping of pid holds needle (bytes): read as root through /proc/PID/mem."""
+    found = False
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if "r" not in fields[1] or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            try:
+                mem.seek(start)
+                chunk = mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            if needle in chunk:
+                found = True
+    return found
+
+
+try:
+    from test_perchild_paths import SITE_USERS, SitesBase, TwoSites, chown, write
+    from test_perchild import perchild_available
+    PERCHILD = perchild_available()
+except ImportError:  # pragma: no cover
+    PERCHILD = False
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
+@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
+@unittest.skipUnless(PERCHILD, "mpmd was built without the perchild MPM")
+class PerchildAuthTest(SitesBase if PERCHILD else unittest.TestCase):
+    """Site a asks for a password, site b does not; each site's AuthUserFile is its own user's (0600),
+    opened as that user when the generation is built. b's hashes are not in a's pool, nor a's CGI's
+    reach."""
+
+    def pool_pids(self, srv, k):
+        import pwd
+        uid = pwd.getpwnam(SITE_USERS[k]).pw_uid
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+            except OSError:
+                continue
+            if st.get("Name") == "mpmd" and int(st["Uid"].split()[0]) == uid and int(st["PPid"]) == srv.pid:
+                out.append(int(pid))
+        return out
+
+    def request(self, srv, site, path, headers=""):
+        import socket
+        with socket.create_connection(("127.0.0.1", srv.port_ab), timeout=10) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {site}.test\r\n{headers}Connection: close\r\n\r\n".encode())
+            return mpmdtest.read_response(sock)
+
+    def test_each_sites_file_stays_with_its_pool(self):
+        srv = self.server()
+        lines = {"a": bcrypt_line("alice", "pw-of-a"), "b": bcrypt_line("bob", "pw-of-b")}
+        files = {}
+        for (k, name), user in zip(enumerate(("a", "b")), SITE_USERS):
+            files[name] = os.path.join(srv.homes[name], "htpasswd")
+            write(files[name], lines[name] + "\n", mode=0o600, owner=user)
+        cgi = os.path.join(srv.dir, "cgi-a")
+        os.mkdir(cgi)
+        os.chmod(cgi, 0o755)
+        with open(os.path.join(cgi, "open"), "w") as f:
+            f.write(OPEN_SCRIPT)
+        os.chmod(os.path.join(cgi, "open"), 0o755)
+        auth = 'AuthType = Basic\nAuthName = "site {0}"\nAuthUserFile = {1}\n'
+        # a: everything behind a password but its CGI directory... which is behind it too; b loads its
+        # file (AuthType Basic) and asks nobody
+        srv.extra = {"a": auth.format("a", files["a"]) + f"Require = valid-user\nScriptAlias = /cgi-bin/ {cgi}\n",
+                     "b": auth.format("b", files["b"])}
+        srv.write_conf()
+        srv.start()
+
+        self.assertEqual(self.request(srv, "a", "/").status, 401)
+        self.assertEqual(self.request(srv, "a", "/", basic("alice", "pw-of-a")).status, 200)
+        self.assertEqual(self.request(srv, "a", "/", basic("bob", "pw-of-b")).status, 401, "b's users are not a's")
+        r = self.request(srv, "b", "/")
+        self.assertEqual((r.status, r.body), (200, b"site b\n"), "a's Require does not apply to b")
+
+        # a's CGI (as a's user) cannot read b's file, and can read a's own
+        r = self.request(srv, "a", f"/cgi-bin/open?{files['b']}", basic("alice", "pw-of-a"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body.strip(), b"denied 13")
+        r = self.request(srv, "a", f"/cgi-bin/open?{files['a']}", basic("alice", "pw-of-a"))
+        self.assertEqual(r.body.strip(), b"ALLOWED", "the control: the script can open a file")
+
+        # the hashes themselves: b's is in b's pool and nowhere in a's
+        hash_a = lines["a"].split(":", 1)[1].encode()
+        hash_b = lines["b"].split(":", 1)[1].encode()
+        pools_a, pools_b = self.pool_pids(srv, 0), self.pool_pids(srv, 1)
+        self.assertTrue(pools_a and pools_b, (pools_a, pools_b))
+        for pid in pools_b:
+            self.assertTrue(process_memory_contains(pid, hash_b), f"b's pool {pid} lacks b's hash (the control)")
+            self.assertFalse(process_memory_contains(pid, hash_a), f"b's pool {pid} holds a's hash")
+        for pid in pools_a:
+            self.assertTrue(process_memory_contains(pid, hash_a), f"a's pool {pid} lacks a's hash (the control)")
+            self.assertFalse(process_memory_contains(pid, hash_b), f"a's pool {pid} holds b's hash")
+
+
 if __name__ == "__main__":
     unittest.main()
