@@ -191,6 +191,51 @@ class AuthTest(unittest.TestCase):
         self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
         self.assertEqual(srv.get("/", host="priv.test").status, 401)
 
+    def test_path_sections_protect_a_part_of_a_site(self):
+        files = {"index.html": "open\n", "admin/index.html": "admin page\n", "admin/css/a.css": "css\n",
+                 "admin/public/x.txt": "public part\n"}
+        for mpm in auth_mpms():
+            with self.subTest(mpm=mpm):
+                d = tempfile.mkdtemp(prefix="mpmd-auth-loc-")
+                self.addCleanup(shutil.rmtree, d, True)
+                htpasswd = os.path.join(d, "htpasswd")
+                with open(htpasswd, "w") as f:
+                    f.write(bcrypt_line("alice", "s3cret") + "\n")
+                os.chmod(d, 0o755)
+                os.chmod(htpasswd, 0o644)
+                locations = (f"\n[Location /admin/]\nAuthType = Basic\nAuthName = \"Admin\"\n"
+                             f"AuthUserFile = {htpasswd}\nRequire = valid-user\n"
+                             # a narrower section that sets no Require keeps /admin/'s
+                             f"\n[Location /admin/css/]\nDefaultType = text/css\n"
+                             # one that sets its own replaces it
+                             f"\n[Location /admin/public/]\nRequire = all granted\n"
+                             f"\n[Location site /private]\nRequire = all denied\n")
+                srv = Server(files=files, vhosts="\n[VirtualHost site]\nServerName = site.test\n",
+                             config_extra=locations, start=False)
+                self.addCleanup(srv.stop)
+                if MODULE_DIR:
+                    with open(srv.conf) as f:
+                        text = f.read()
+                    with open(srv.conf, "w") as f:
+                        f.write(text.replace(mpmdtest.load_module_line(), mpmdtest.load_module_line(mpm)))
+                srv.start()
+                self.assertEqual(srv.get("/").status, 200)
+                # "/admin" is not under [Location /admin/] (Apache's rule): the redirect to /admin/ shows nothing
+                self.assertEqual(srv.get("/admin").status, 301)
+                for path in ("/admin/", "/admin//index.html", "/%61dmin/", "/./admin/", "/x/../admin/",
+                             "/admin/css/a.css"):
+                    r = srv.get(path)
+                    self.assertEqual(r.status, 401, f"{path}: {r.status} {r.body!r}")
+                    self.assertNotIn(b"admin page", r.body)
+                r = srv.get("/admin/", headers=basic("alice", "s3cret"))
+                self.assertEqual((r.status, r.body), (200, b"admin page\n"))
+                self.assertEqual(srv.get("/admin/public/x.txt").status, 200)
+                # the vhost's section is the vhost's: the main server's /private is open (404), the vhost's 403
+                self.assertEqual(srv.get("/private/x").status, 404)
+                self.assertEqual(srv.get("/private/x", host="site.test").status, 403)
+                self.assertEqual(srv.get("/admin/", host="site.test").status, 200, "the main server's section")
+                srv.stop()
+
     def test_user_lines_need_a_user_file(self):
         d = tempfile.mkdtemp(prefix="mpmd-auth-t-")
         self.addCleanup(shutil.rmtree, d, True)
