@@ -215,3 +215,23 @@ void auth_files_check(Loader *l) {
                 check_site(l, label, &v->site);
         }
 }
+
+/* ---- in a forked worker ------------------------------------------------------------------------ */
+
+static void forget_config(const Config *c) {
+        http_access_forget_tables(&c->site);
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                http_access_forget_tables(&c->vhosts[i].site);
+}
+
+void auth_files_forget_other_generations(const SupGeneration *own) {
+        const Supervisor *s = own->sup;
+        const SupGeneration *gens[2] = { s->current, s->pending };
+
+        for (size_t i = 0; i < ELEMENTSOF(gens); i++)
+                if (gens[i] && gens[i] != own)
+                        forget_config(gens[i]->config);
+        for (const SupGeneration *g = s->draining; g; g = g->next)
+                if (g != own)
+                        forget_config(g->config);
+}

@@ -17,6 +17,11 @@
 /* Load the tables of sg->config's sites. 0, or -errno (logged) when the generation cannot start. */
 int auth_files_load(SupGeneration *sg);
 
+/* In a worker just forked from the supervisor: wipe the tables of every generation but own, which
+ * the supervisor still holds for their own workers (a reload's new pools must not carry the
+ * previous generation's hashes of other sites; own's foreign sites are perchild's to forget). */
+void auth_files_forget_other_generations(const SupGeneration *own);
+
 /* The configuration check: parse every AuthUserFile that is not a perchild site's own, each error
  * at the password file's line. */
 void auth_files_check(Loader *l);

@@ -368,6 +368,24 @@ class PerchildAuthTest(SitesBase if PERCHILD else unittest.TestCase):
             self.assertTrue(process_memory_contains(pid, hash_a), f"a's pool {pid} lacks a's hash (the control)")
             self.assertFalse(process_memory_contains(pid, hash_b), f"a's pool {pid} holds b's hash")
 
+        # A reload that starts a new pool for a (its configuration changed) while the supervisor still
+        # holds the previous generation's tables: the new pool has neither b's old hash nor its new one.
+        lines["b"] = bcrypt_line("bob", "new-pw-of-b")
+        write(files["b"], lines["b"] + "\n", mode=0o600, owner=SITE_USERS[1])
+        hash_b2 = lines["b"].split(":", 1)[1].encode()
+        srv.extra["a"] += "DirectoryIndex = index.html index.htm\n"
+        srv.write_conf()
+        p = srv.mpmctl("reload")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.request(srv, "b", "/").status, 200)
+        self.assertEqual(self.request(srv, "a", "/", basic("alice", "pw-of-a")).status, 200)
+        new_a = mpmdtest.wait_for(lambda: [pid for pid in self.pool_pids(srv, 0) if pid not in pools_a],
+                                  what="a new pool for site a")
+        for pid in new_a:
+            self.assertTrue(process_memory_contains(pid, hash_a), f"a's new pool {pid} lacks a's hash (the control)")
+            self.assertFalse(process_memory_contains(pid, hash_b), f"a's new pool {pid} holds b's old hash")
+            self.assertFalse(process_memory_contains(pid, hash_b2), f"a's new pool {pid} holds b's new hash")
+
 
 if __name__ == "__main__":
     unittest.main()
