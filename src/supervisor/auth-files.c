@@ -224,8 +224,7 @@ static void forget_config(const Config *c) {
                 http_access_forget_tables(&c->vhosts[i].site);
 }
 
-void auth_files_forget_other_generations(const SupGeneration *own) {
-        const Supervisor *s = own->sup;
+static void forget_generations(const Supervisor *s, const SupGeneration *own) {
         const SupGeneration *gens[2] = { s->current, s->pending };
 
         for (size_t i = 0; i < ELEMENTSOF(gens); i++)
@@ -234,4 +233,12 @@ void auth_files_forget_other_generations(const SupGeneration *own) {
         for (const SupGeneration *g = s->draining; g; g = g->next)
                 if (g != own)
                         forget_config(g->config);
+}
+
+void auth_files_forget_other_generations(const SupGeneration *own) {
+        forget_generations(own->sup, own);
+}
+
+void auth_files_forget_all(const Supervisor *s) {
+        forget_generations(s, NULL);
 }

@@ -22,6 +22,10 @@ int auth_files_load(SupGeneration *sg);
  * previous generation's hashes of other sites; own's foreign sites are perchild's to forget). */
 void auth_files_forget_other_generations(const SupGeneration *own);
 
+/* In a CGI launcher: it verifies no password, so it keeps no generation's tables (under perchild it
+ * runs as a site's user, next to that site's programs). */
+void auth_files_forget_all(const Supervisor *s);
+
 /* The configuration check: parse every AuthUserFile that is not a perchild site's own, each error
  * at the password file's line. */
 void auth_files_check(Loader *l);

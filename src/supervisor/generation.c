@@ -591,6 +591,7 @@ static void launcher_prepare(void *userdata) {
         worker_forget_supervisor(userdata);
         worker_forget_status(userdata, NULL); /* it shows no status page */
         launcher_forget_tls(userdata);
+        auth_files_forget_all(userdata);
 }
 
 /* The CGI launchers of a serving generation: started with it, started again when one ended. A

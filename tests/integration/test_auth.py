@@ -300,7 +300,7 @@ class PerchildAuthTest(SitesBase if PERCHILD else unittest.TestCase):
     opened as that user when the generation is built. b's hashes are not in a's pool, nor a's CGI's
     reach."""
 
-    def pool_pids(self, srv, k):
+    def pool_pids(self, srv, k, name="mpmd"):
         import pwd
         uid = pwd.getpwnam(SITE_USERS[k]).pw_uid
         out = []
@@ -312,7 +312,7 @@ class PerchildAuthTest(SitesBase if PERCHILD else unittest.TestCase):
                     st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
             except OSError:
                 continue
-            if st.get("Name") == "mpmd" and int(st["Uid"].split()[0]) == uid and int(st["PPid"]) == srv.pid:
+            if st.get("Name") == name and int(st["Uid"].split()[0]) == uid and int(st["PPid"]) == srv.pid:
                 out.append(int(pid))
         return out
 
@@ -367,6 +367,12 @@ class PerchildAuthTest(SitesBase if PERCHILD else unittest.TestCase):
         for pid in pools_a:
             self.assertTrue(process_memory_contains(pid, hash_a), f"a's pool {pid} lacks a's hash (the control)")
             self.assertFalse(process_memory_contains(pid, hash_b), f"a's pool {pid} holds b's hash")
+        # a's CGI launcher (it ran the script above) verifies nothing: it holds no hash at all
+        launchers = self.pool_pids(srv, 0, name="mpmd-cgi")
+        self.assertTrue(launchers, "a's CGI launcher")
+        for pid in launchers:
+            self.assertFalse(process_memory_contains(pid, hash_a), f"a's CGI launcher {pid} holds a's hash")
+            self.assertFalse(process_memory_contains(pid, hash_b), f"a's CGI launcher {pid} holds b's hash")
 
         # A reload that starts a new pool for a (its configuration changed) while the supervisor still
         # holds the previous generation's tables: the new pool has neither b's old hash nor its new one.
