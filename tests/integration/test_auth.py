@@ -45,6 +45,19 @@ def bcrypt_line(user, password, cost=5):
     return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << cost))}"
 
 
+def libcrypt_line(user, password, prefix):
+    """A "user:hash" line of another method ($y$ yescrypt, $6$ SHA-512), made by libcrypt itself (as
+    mkpasswd(1) would)."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    setting = lib.crypt_gensalt(prefix.encode(), 0, None, 0)
+    return f"{user}:{lib.crypt(password.encode(), setting).decode()}"
+
+
 def basic(user, password):
     return "Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() + "\r\n"
 
@@ -64,7 +77,8 @@ class AuthServer(Server):
         self.htpasswd = os.path.join(work, "htpasswd")
         with open(self.htpasswd, "w") as f:
             f.write(htpasswd_text if htpasswd_text is not None else
-                    bcrypt_line("alice", "s3cret") + "\n" + bcrypt_line("bob", "hunter2") + "\n")
+                    bcrypt_line("alice", "s3cret") + "\n" + bcrypt_line("bob", "hunter2") + "\n" +
+                    libcrypt_line("yves", "yes-pw", "$y$") + "\n" + libcrypt_line("shaun", "sha-pw", "$6$") + "\n")
         os.chmod(self.htpasswd, 0o644)  # read by the supervisor; workers never open it
         cgi = os.path.join(work, "cgi")
         os.mkdir(cgi)
@@ -120,6 +134,10 @@ class AuthTest(unittest.TestCase):
             # answer must be the same)
             self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
             self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "S3cret")).status, 401)
+            # yescrypt and SHA-crypt, verified inside the workers' sandbox too
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("yves", "yes-pw")).status, 200)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("yves", "no")).status, 401)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("shaun", "sha-pw")).status, 200)
             self.assertEqual(srv.get("/", host="priv.test", headers=basic("mallory", "s3cret")).status, 401)
             self.assertEqual(srv.get("/", host="priv.test", headers="Authorization: Basic !!!\r\n").status, 401)
             # the main server is open: priv's Require is priv's
@@ -178,12 +196,12 @@ class AuthTest(unittest.TestCase):
         srv = self.server(mpm)
         srv.start()
         self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
-        # an MD5 entry, as `htpasswd -m` writes it, on line 2
+        # an MD5 entry, as `htpasswd -m` writes it, on line 5
         with open(srv.htpasswd, "a") as f:
             f.write("carol:$apr1$HOlyy8Hq$Wq0Yt.8Ri0N0YZvKGGQqW/\n")
         p = subprocess.run([BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertRegex(p.stdout + p.stderr, re.escape(srv.htpasswd) + r":3: .*carol.*htpasswd -B")
+        self.assertRegex(p.stdout + p.stderr, re.escape(srv.htpasswd) + r":5: .*carol.*htpasswd -B")
         # a reload fails and the running configuration keeps serving, with the old users
         p = subprocess.run([MPMCTL, "-s", srv.control, "reload"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
