@@ -213,7 +213,7 @@ char *http_access_format_require(const ConfItem *item, const void *field) {
         if (r->n == 0)
                 return strdup("all granted (default)");
         for (size_t i = 0; i < r->n; i++)
-                size += 64 + r->lines[i].n_nets * 48 + (r->lines[i].users ? strv_length(r->lines[i].users) : 0) * 256;
+                size += 64 + r->lines[i].n_nets * 64 + (r->lines[i].users ? strv_length(r->lines[i].users) : 0) * 256;
         s = p = malloc(size);
         if (!s)
                 return NULL;

@@ -66,6 +66,9 @@ Test(access, require_lines_parse) {
         cr_assert_eq(r.lines[3].kind, HTTP_REQUIRE_VALID_USER);
         cr_assert_str_eq(r.lines[4].users[1], "bob");
         cr_assert(http_require_wants_user(&r));
+        char *shown = http_access_format_require(NULL, &r);
+        cr_assert_str_eq(shown, "all granted; all denied; ip 10.0.0.0/8 2001:db8::/32 ::1/128; valid-user; user alice bob");
+        free(shown);
         http_require_done(&r);
 
         require_refused("", "needs a condition");
