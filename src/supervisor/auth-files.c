@@ -11,6 +11,7 @@
 #include "http/htpasswd.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 #include "supervisor/auth-files.h"
 #include "supervisor/site-open.h"
 #include "supervisor/site-paths.h"
@@ -171,7 +172,8 @@ int auth_files_load(SupGeneration *sg) {
 
 /* ---- mpmd -t ---------------------------------------------------------------------------------- */
 
-static void check_site(Loader *l, const char *label, const HttpSiteConfig *site) {
+/* Each file once, however many sections name it (seen: the paths checked so far). */
+static void check_site(Loader *l, const char *label, const HttpSiteConfig *site, char ***seen) {
         for (size_t i = 0; i < site_config_count(site); i++) {
                 const HttpSiteConfig *cfg = i == 0 ? site : site->locations.items[i - 1].cfg;
                 const HttpAuthUserFile *f = &cfg->access.user_file;
@@ -181,8 +183,12 @@ static void check_site(Loader *l, const char *label, const HttpSiteConfig *site)
                 int r;
 
                 /* A vhost or a path section that inherited the file names it again: once is enough. */
-                if (!f->path || (i > 0 && site->access.user_file.path && strcmp(f->path, site->access.user_file.path) == 0))
+                if (!f->path || strv_contains(*seen, f->path))
                         continue;
+                if (strv_push(seen, f->path) < 0) {
+                        l->oom = true;
+                        return;
+                }
                 _cleanup_close_ int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (fd < 0) {
                         load_error(l, f->file, f->line, "%s AuthUserFile %s: %s", label, f->path, strerror(errno));
@@ -197,10 +203,15 @@ static void check_site(Loader *l, const char *label, const HttpSiteConfig *site)
         }
 }
 
+static void strv_freep_local(char ***l) {
+        strv_free(*l);
+}
+
 void auth_files_check(Loader *l) {
+        _cleanup_(strv_freep_local) char **seen = NULL;
         Config *c = l->config;
 
-        check_site(l, "[Server]", &c->site);
+        check_site(l, "[Server]", &c->site, &seen);
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 ConfigVhost *v = &c->vhosts[i];
                 _cleanup_free_ char *label = NULL;
@@ -212,7 +223,7 @@ void auth_files_check(Loader *l) {
                         l->oom = true;
                         return;
                 }
-                check_site(l, label, &v->site);
+                check_site(l, label, &v->site, &seen);
         }
 }
 

@@ -202,6 +202,7 @@ class AuthTest(unittest.TestCase):
         p = subprocess.run([BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertRegex(p.stdout + p.stderr, re.escape(srv.htpasswd) + r":5: .*carol.*htpasswd -B")
+        self.assertEqual((p.stdout + p.stderr).count(srv.htpasswd + ":5:"), 1, "once, though three sites name it")
         # a reload fails and the running configuration keeps serving, with the old users
         p = subprocess.run([MPMCTL, "-s", srv.control, "reload"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
