@@ -8,10 +8,9 @@
  * A broken file of the operator's stops the generation (a reload then keeps the running one); a
  * perchild site's own broken file is that site's failure (its pool does not start, the others do),
  * as with its other paths (site-paths.h). `mpmd -t` parses every file that is not a perchild site's
- * own (auth_files_check), with the password file's line in the error. */
+ * own (config-auth.h), with the password file's line in the error. */
 #pragma once
 
-#include "supervisor/config-loader.h"
 #include "supervisor/supervisor-state.h"
 
 /* Load the tables of sg->config's sites. 0, or -errno (logged) when the generation cannot start. */
@@ -25,7 +24,3 @@ void auth_files_forget_other_generations(const SupGeneration *own);
 /* In a CGI launcher: it verifies no password, so it keeps no generation's tables (under perchild it
  * runs as a site's user, next to that site's programs). */
 void auth_files_forget_all(const Supervisor *s);
-
-/* The configuration check: parse every AuthUserFile that is not a perchild site's own, each error
- * at the password file's line. */
-void auth_files_check(Loader *l);

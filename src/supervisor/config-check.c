@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "supervisor/auth-files.h"
+#include "supervisor/config-auth.h"
 #include "supervisor/config-loader.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
