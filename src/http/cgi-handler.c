@@ -133,8 +133,15 @@ static int cgi_handler_launch(CgiHandler *s, HttpResponse *resp, usec_t now) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         usec_t now_real = timespec_to_usec(&ts);
-        /* Routed before the body was read; the path is found again rather than kept per request. */
-        if (http_request_path(q->head, q->buf, path, &path_len) == 0) {
+        /* Routed before the body was read; the path is found again rather than kept per request
+         * (a FallbackResource's path lives in the configuration: it is still there). */
+        bool found = q->fallback ? q->path_len < sizeof(path)
+                                 : http_request_path(q->head, q->buf, path, &path_len) == 0;
+        if (found && q->fallback) {
+                memcpy(path, q->path, q->path_len + 1);
+                path_len = q->path_len;
+        }
+        if (found) {
                 if (s->by_extension) {
                         alias = (CgiAliasMatch) {
                                 .url = "/",

@@ -13,6 +13,7 @@
 #include "http/access-log.h"
 #include "http/cgi-run.h"
 #include "http/handler.h"
+#include "http/mapping.h"
 #include "shared/log.h"
 #include "http/path.h"
 #include "http/request.h"
@@ -94,7 +95,9 @@ static bool request_is_cgi_by_extension(const HttpRequest *q) {
         const HttpSiteConfig *cfg = q->site->cfg;
         CgiScript script = CGI_SCRIPT_NULL;
 
-        if (q->site->root_fd < 0 || !cgi_handler_may_match(cfg, q->path, q->path_len))
+        /* An Alias's files are served as they are: the program would be looked for in DocumentRoot. */
+        if (q->site->root_fd < 0 || q->root_fd != q->site->root_fd ||
+            !cgi_handler_may_match(cfg, q->path, q->path_len))
                 return false;
         int r = cgi_script_open(q->site->root_fd, q->path + 1, q->path_len - 1, &script);
         bool match = r >= 0 && cgi_handler_match(cfg, q->path + 1, script.name_len);
@@ -166,15 +169,29 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         q->file_path = path;
         q->file_path_len = path_len;
 
+map:
+        /* 1. .ht* files are never served (mapping.h) */
+        if (http_mapping_deny_ht(q, r))
+                return NULL;
+        /* 2. Redirect (mapping.h) */
+        if (http_mapping_redirect(q, r))
+                return NULL;
+        /* 3. Require, Basic authentication: 403 or 401 (access.h) */
         if (http_access_check(q, r))
                 return NULL;
+
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
-            strcmp(path, cfg->server_status) == 0)
+            strcmp(q->path, cfg->server_status) == 0)
                 return &http_status_handler;
-        if (cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, path, path_len, &alias))
+        if (cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, q->path, q->path_len, &alias))
                 return &http_cgi_handler;
+        /* 5. Alias: where the file is looked for (mapping.h) */
+        http_mapping_alias(q);
         if (cfg->add_handler.extensions && request_is_cgi_by_extension(q))
                 return &http_cgi_handler;
+        /* 7. FallbackResource: a path that maps to nothing is mapped again as the fallback's */
+        if (http_mapping_fallback(q))
+                goto map;
 
         switch (h->method) {
         case HTTP_METHOD_GET:

@@ -50,6 +50,7 @@ typedef struct HttpRequest {
         int root_fd;
         const char *file_path;
         size_t file_path_len;
+        bool fallback; /* FallbackResource took it: path is the fallback's, which outlives start() */
         usec_t now;      /* CLOCK_REALTIME */
         usec_t now_mono; /* CLOCK_MONOTONIC, for caches */
         /* Room the handler may copy a small body into (r->body then points there); it lives as long as

@@ -48,12 +48,25 @@ HttpServer *http_server_free(HttpServer *s) {
                 for (size_t j = 0; j < s->sites[i].n_script_alias_fds; j++)
                         safe_close(s->sites[i].script_alias_fds[j]);
                 free(s->sites[i].script_alias_fds);
+                for (size_t j = 0; j < s->sites[i].n_alias_fds; j++)
+                        safe_close(s->sites[i].alias_fds[j]);
+                free(s->sites[i].alias_fds);
                 strv_free(s->sites[i].listen);
         }
         free(s->sites);
         mime_table_free(s->mime);
         free(s);
         return NULL;
+}
+
+size_t http_site_n_dirs(const HttpSiteConfig *cfg) {
+        return cfg->script_alias.n + cfg->mapping.alias.n;
+}
+
+const char *http_site_dir_path(const HttpSiteConfig *cfg, size_t i) {
+        if (i < cfg->script_alias.n)
+                return cfg->script_alias.items[i].directory;
+        return cfg->mapping.alias.items[i - cfg->script_alias.n].directory;
 }
 
 /* The directories of a site, in the order http_server_add_site_opened() takes them. */
@@ -65,7 +78,7 @@ static void dirs_close(int root_fd, const int *alias_fds, size_t n) {
 
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error) {
-        size_t n_alias = cfg->script_alias.n;
+        size_t n_alias = http_site_n_dirs(cfg);
         _cleanup_free_ int *alias_fds = calloc(MAX(n_alias, (size_t) 1), sizeof(int));
         int root_fd = -1, r;
 
@@ -80,14 +93,15 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
                         return -errno;
                 }
         }
-        /* ScriptAlias: the directories are opened now, like DocumentRoot, so
+        /* ScriptAlias and Alias: the directories are opened now, like DocumentRoot, so
          * that a worker needs no path lookup outside what it was given. */
         for (size_t i = 0; i < n_alias; i++) {
-                alias_fds[i] = open(cfg->script_alias.items[i].directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                alias_fds[i] = open(http_site_dir_path(cfg, i), O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (alias_fds[i] < 0) {
                         r = -errno;
                         dirs_close(root_fd, alias_fds, i);
-                        *ret_error = "open a ScriptAlias directory";
+                        *ret_error = i < cfg->script_alias.n ? "open a ScriptAlias directory"
+                                                             : "open an Alias directory";
                         return r;
                 }
         }
@@ -95,13 +109,13 @@ int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *
 }
 
 int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
-                                int root_fd, const int *script_alias_fds, const char **ret_error) {
-        size_t n_alias = cfg->script_alias.n;
+                                int root_fd, const int *dir_fds, const char **ret_error) {
+        size_t n_alias = cfg->script_alias.n, n_dirs = http_site_n_dirs(cfg), n_other = n_dirs - n_alias;
         HttpSite *sites, *site;
 
         sites = reallocarray(s->sites, s->n_sites + 1, sizeof(*sites));
         if (!sites) {
-                dirs_close(root_fd, script_alias_fds, n_alias);
+                dirs_close(root_fd, dir_fds, n_dirs);
                 *ret_error = "allocate";
                 return -ENOMEM;
         }
@@ -119,12 +133,15 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
                 .listen = strv_copy(listen),
                 .read_timeout = cfg->read_timeout, /* parsed by its row (site-config.c) */
                 .script_alias_fds = n_alias > 0 ? malloc(n_alias * sizeof(int)) : NULL,
+                .alias_fds = n_other > 0 ? malloc(n_other * sizeof(int)) : NULL,
         };
-        if (!site->name || (listen && !site->listen) || (n_alias > 0 && !site->script_alias_fds)) {
+        if (!site->name || (listen && !site->listen) || (n_alias > 0 && !site->script_alias_fds) ||
+            (n_other > 0 && !site->alias_fds)) {
                 free(site->name);
                 strv_free(site->listen);
                 free(site->script_alias_fds);
-                dirs_close(root_fd, script_alias_fds, n_alias);
+                free(site->alias_fds);
+                dirs_close(root_fd, dir_fds, n_dirs);
                 *ret_error = "allocate";
                 return -ENOMEM;
         }
@@ -136,7 +153,9 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
         };
         s->n_sites++;
         for (size_t i = 0; i < n_alias; i++)
-                site->script_alias_fds[site->n_script_alias_fds++] = script_alias_fds[i];
+                site->script_alias_fds[site->n_script_alias_fds++] = dir_fds[i];
+        for (size_t i = 0; i < n_other; i++)
+                site->alias_fds[site->n_alias_fds++] = dir_fds[n_alias + i];
 
         /* AddType TYPE EXT…, line by line in file order: a word with '/' starts a new type (so a
          * line of extensions alone adds to the type above it). The table is shared by all sites. */
@@ -169,7 +188,7 @@ int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteC
         return 0;
 }
 
-void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds) {
+void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *dir_fds) {
         HttpSite *site = &s->sites[site_index];
 
         safe_close(site->root_fd);
@@ -177,7 +196,11 @@ void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, co
         site->key.has_document_root = root_fd >= 0;
         for (size_t i = 0; i < site->n_script_alias_fds; i++) {
                 safe_close(site->script_alias_fds[i]);
-                site->script_alias_fds[i] = script_alias_fds[i];
+                site->script_alias_fds[i] = dir_fds[i];
+        }
+        for (size_t i = 0; i < site->n_alias_fds; i++) {
+                safe_close(site->alias_fds[i]);
+                site->alias_fds[i] = dir_fds[site->cfg->script_alias.n + i];
         }
 }
 

@@ -52,6 +52,8 @@ typedef struct HttpSite {
         bool unavailable;          /* cannot be served now (perchild: its pool cannot start): 503 */
         int *script_alias_fds;     /* one per ScriptAlias pair: its directory, O_PATH|O_DIRECTORY */
         size_t n_script_alias_fds;
+        int *alias_fds;            /* one per Alias (cfg->mapping.alias), the same way */
+        size_t n_alias_fds;
         /* What its status page shows: the server's status (HttpServer.status), or under perchild
          * its pool's only (mpm.h, status groups); NULL: none (503). */
         const struct HttpStatusData *status;
@@ -91,19 +93,25 @@ typedef struct HttpServer {
 int http_server_new(const char *mime_types_file, HttpServer **ret);
 HttpServer *http_server_free(HttpServer *s);
 
-/* Add a site; opens its DocumentRoot and ScriptAlias directories with the caller's rights. On
- * failure returns -errno and sets *ret_error to a static description of the step. */
+/* The directories of a site besides its DocumentRoot, in the order the functions below take their
+ * descriptors: one per ScriptAlias pair, then one per Alias. */
+size_t http_site_n_dirs(const HttpSiteConfig *cfg);
+/* The path of directory i of that list. */
+const char *http_site_dir_path(const HttpSiteConfig *cfg, size_t i);
+
+/* Add a site; opens its DocumentRoot, ScriptAlias and Alias directories with the caller's rights.
+ * On failure returns -errno and sets *ret_error to a static description of the step. */
 int http_server_add_site(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
                          const char **ret_error);
 /* The same with the directories opened by the caller (perchild: as the site's own user): root_fd
- * for DocumentRoot (-1 when cfg has none) and one descriptor per ScriptAlias pair, in order. Takes
- * them over, also on failure. */
+ * for DocumentRoot (-1 when cfg has none) and dir_fds, http_site_n_dirs(cfg) descriptors in that
+ * order. Takes them over, also on failure. */
 int http_server_add_site_opened(HttpServer *s, const char *name, const HttpSiteConfig *cfg, char **listen,
-                                int root_fd, const int *script_alias_fds, const char **ret_error);
+                                int root_fd, const int *dir_fds, const char **ret_error);
 
-/* Replace site's directories (as http_server_add_site_opened() takes them, one per ScriptAlias
- * pair), closing the old ones: a site whose paths could not be opened at first, opened now. */
-void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *script_alias_fds);
+/* Replace site's directories (as http_server_add_site_opened() takes them), closing the old ones:
+ * a site whose paths could not be opened at first, opened now. */
+void http_server_site_set_dirs(HttpServer *s, size_t site_index, int root_fd, const int *dir_fds);
 
 /* Apache's rule (http_sites_match(), else http_sites_default()) over the generation's sites; host
  * NULL: the request named none. */

@@ -14,6 +14,10 @@
 #include <stdint.h>
 
 #include "shared/conf-table.h"
+#include "http/error-document.h"
+#include "http/headers.h"
+#include "http/remote-ip.h"
+#include "http/mapping.h"
 #include "http/access.h"
 #include "http/tls-config.h"
 
@@ -125,6 +129,10 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
+        HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
+        HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
+        HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
+        HttpMappingConfig mapping;      /* Alias, Redirect, FallbackResource (mapping.h) */
         HttpAccessConfig access;        /* Require and the Auth* keys (access.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */

@@ -196,8 +196,10 @@ static bool static_serve_cached(const HttpRequest *q, HttpResponse *r) {
                 return false;
         if (find(q, "Range"))
                 return false;
-        /* The scope: this server instance and this site, so two sites never share an entry. */
-        uint64_t scope = q->server->id << 16 | (uint64_t) (q->site - q->server->sites);
+        /* The scope: this server instance, this site and its directory (DocumentRoot or an Alias's), so
+         * two never share an entry. */
+        uint64_t scope = q->server->id << 32 | (uint64_t) (q->root_fd + 1) << 16 |
+                         (uint64_t) (q->site - q->server->sites);
         if (is_dir)
                 /* The same names in the same order as open_index(), and a file it chooses is the same
                  * entry a request naming it gets. */

@@ -126,6 +126,14 @@ static unsigned perchild_workers_per_process(const void *config) {
         return 1;
 }
 
+/* Every pool's processes, each with WorkerConnections; the dispatchers only pass connections on. */
+static unsigned perchild_capacity(const Generation *g) {
+        const PerchildState *st = g->mpm_state;
+        if (!st)
+                return 0;
+        return (st->n_slots - st->n_dispatchers) * ((const PerchildConfig *) g->mpm_config)->worker_connections;
+}
+
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static void perchild_free_state(Generation *g) {
@@ -444,6 +452,8 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 r = plan_keep(plan, site->root_fd);
                 for (size_t j = 0; j < site->n_script_alias_fds && r >= 0; j++)
                         r = plan_keep(plan, site->script_alias_fds[j]);
+                for (size_t j = 0; j < site->n_alias_fds && r >= 0; j++)
+                        r = plan_keep(plan, site->alias_fds[j]);
         }
         return r;
 }
@@ -478,8 +488,8 @@ static int perchild_forget_foreign(const Generation *g, const PerchildState *st,
                 http_server_set_foreign(s, i, !own);
                 if (!own)
                         /* Closed before the sandbox: forgotten, never closed again (the numbers may be
-                         * reused). A foreign site's requests get 421 before any ScriptAlias. */
-                        s->sites[i].n_script_alias_fds = 0;
+                         * reused). A foreign site's requests get 421 before any ScriptAlias or Alias. */
+                        s->sites[i].n_script_alias_fds = s->sites[i].n_alias_fds = 0;
                 if (!own)
                         /* Another site's password hashes are no business of this pool's. */
                         http_access_forget_tables(s->sites[i].cfg);
@@ -562,6 +572,7 @@ const MpmOps mpm_perchild_module = {
         .process_limit = perchild_process_limit,
         .site_limits = perchild_site_limits,
         .workers_per_process = perchild_workers_per_process,
+        .capacity = perchild_capacity,
         .start = perchild_start,
         .maintain = perchild_maintain,
         .free_state = perchild_free_state,

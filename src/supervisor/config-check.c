@@ -178,14 +178,46 @@ static void check_script_alias_directories(Loader *l, const char *label, const H
         }
 }
 
+/* Alias directories likewise. A [VirtualHost]'s list holds [Server]'s too (added to its own):
+ * those were checked as [Server]'s (parent), and are skipped. */
+static void check_alias_directories(Loader *l, const char *label, const HttpSiteConfig *cfg,
+                                    const HttpSiteConfig *parent, const KeySource *k) {
+        for (size_t i = 0; i < cfg->mapping.alias.n; i++) {
+                const HttpAlias *a = &cfg->mapping.alias.items[i];
+                struct stat st;
+                bool inherited = false;
+                const char *file;
+                unsigned line;
+
+                for (size_t j = 0; parent && j < parent->mapping.alias.n; j++)
+                        inherited = inherited || (parent->mapping.alias.items[j].line == a->line &&
+                                                  strcmp(parent->mapping.alias.items[j].file, a->file) == 0 &&
+                                                  strcmp(parent->mapping.alias.items[j].url, a->url) == 0);
+                if (inherited)
+                        continue;
+                int e = stat(a->directory, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                if (e == 0)
+                        continue;
+                if (a->file && a->file[0]) {
+                        file = a->file;
+                        line = a->line;
+                } else
+                        key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s Alias %s: %s: %s", label, a->url, a->directory, strerror(e));
+        }
+}
+
 void check_site_keys(Loader *l) {
         Config *c = l->config;
         size_t alias = row_of(http_site_directives, "ScriptAlias");
+        size_t url_alias = row_of(http_site_directives, "Alias");
 
         check_rows(l, config_directives, "[Server]", c, l->server_keys);
         check_rows(l, http_site_directives, "[Server]", &c->site, l->site_keys);
         if (l->opts->check_filesystem)
                 check_script_alias_directories(l, "[Server]", &c->site, &l->site_keys[alias]);
+        if (l->opts->check_filesystem)
+                check_alias_directories(l, "[Server]", &c->site, NULL, &l->site_keys[url_alias]);
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 ConfigVhost *v = &c->vhosts[i];
                 _cleanup_free_ char *label = NULL;
@@ -217,6 +249,9 @@ void check_site_keys(Loader *l) {
                 if (l->opts->check_filesystem && l->vhost_keys[i].site[alias].file != 0 &&
                     !config_site_paths_are_its_own(c, v))
                         check_script_alias_directories(l, label, &v->site, &l->vhost_keys[i].site[alias]);
+                if (l->opts->check_filesystem && l->vhost_keys[i].site[url_alias].file != 0 &&
+                    !config_site_paths_are_its_own(c, v))
+                        check_alias_directories(l, label, &v->site, &c->site, &l->vhost_keys[i].site[url_alias]);
         }
         /* A path section: what it set itself (the rest was checked where it was set). */
         for (size_t i = 0; i < c->n_locations; i++)
@@ -347,6 +382,41 @@ void check_listen(Loader *l) {
                 if (!strv_isempty(c->vhosts[i].listen))
                         return;
         load_error(l, c->main_file, 0, "[Server] Listen: at least one Listen address or socket name is required");
+}
+
+/* RemoteIP* (remote-ip.h): a PROXY listener is one of the Listen values, and neither it nor a header
+ * is believed without a peer to believe it from. */
+void check_remote_ip(Loader *l) {
+        const Config *c = l->config;
+        const HttpRemoteIpConfig *ri = &c->site.remote_ip;
+        const KeySource *pp = &l->site_keys[row_of(http_site_directives, "RemoteIPProxyProtocol")];
+        const KeySource *hd = &l->site_keys[row_of(http_site_directives, "RemoteIPHeader")];
+        const char *file;
+        unsigned line;
+
+        key_source(l, pp, &file, &line);
+        STRV_FOREACH(v, ri->proxy_protocol) {
+                bool named = strv_contains(c->listen, *v);
+                for (size_t i = 0; !named && i < c->n_vhosts; i++)
+                        named = strv_contains(c->vhosts[i].listen, *v);
+                if (!named)
+                        load_error(l, file, line, "[Server] RemoteIPProxyProtocol: \"%s\" is not one of the Listen values",
+                                   *v);
+        }
+        if (!strv_isempty(ri->proxy_protocol) && c->mpm && (c->mpm->flags & MPM_PER_USER))
+                load_error(l, file, line,
+                           "[Server] RemoteIPProxyProtocol: not supported with the %s MPM yet (its dispatcher reads "
+                           "requests before any header could be taken)",
+                           c->mpm->name);
+        if (ri->trusted.n == 0 && !strv_isempty(ri->proxy_protocol))
+                load_error(l, file, line,
+                           "[Server] RemoteIPProxyProtocol needs RemoteIPTrustedProxy: the proxies that may send the "
+                           "header (from anyone else it could name any client)");
+        key_source(l, hd, &file, &line);
+        if (ri->trusted.n == 0 && ri->header)
+                load_error(l, file, line,
+                           "[Server] RemoteIPHeader needs RemoteIPTrustedProxy: the proxies whose %s is believed",
+                           ri->header);
 }
 
 void check_mpm(Loader *l) {

@@ -118,7 +118,7 @@ void site_failure_retry(SupGeneration *sg, usec_t now) {
                 if (!sg->g.site_failed[i] || sg->g.site_kept[i] || now < sg->site_retry_at[i])
                         continue;
                 const ConfigVhost *v = &sg->config->vhosts[i - 1];
-                size_t n_alias = v->site.script_alias.n;
+                size_t n_alias = http_site_n_dirs(&v->site);
                 _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
                 char *why = NULL;
                 int root = -1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* site-paths.c — whose rights open a site's paths when a generation is built: under a per-user MPM
- * with a root supervisor, a site with a User of its own has its DocumentRoot, ScriptAlias
+ * with a root supervisor, a site with a User of its own has its DocumentRoot, ScriptAlias and Alias
  * directories and log files opened as that user (site-open.h); a failure is the site's own and
  * marks it failed instead of stopping the generation. */
 #include <errno.h>
@@ -25,19 +25,19 @@ bool site_paths_are_its_own(const Config *config, const ConfigVhost *v) {
         return (config->mpm->flags & MPM_PER_USER) && v->user && geteuid() == 0;
 }
 
-/* Open v's DocumentRoot and ScriptAlias directories as its user, and try its own log files the
- * same way (its pool opens them, as the site). Returns 0 with *ret_root and ret_alias[] (one per
- * ScriptAlias pair) set; or -errno with *ret_why (malloc'd) saying which of the site's paths failed
+/* Open v's DocumentRoot, ScriptAlias and Alias directories as its user, and try its own log files
+ * the same way (its pool opens them, as the site). Returns 0 with *ret_root and ret_alias[] (the
+ * directories of http_site_n_dirs(), in its order) set; or -errno with *ret_why (malloc'd) saying which of the site's paths failed
  * and why: the site's own failure; or -errno with *ret_why NULL when we could not act as the site at
  * all (logged). */
 int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root, int *ret_alias,
                             char **ret_why) {
         const HttpSiteConfig *cfg = &v->site;
-        size_t n_alias = cfg->script_alias.n, n = 0;
+        size_t n_alias = http_site_n_dirs(cfg), n = 0;
         _cleanup_free_ SiteOpenPath *paths = calloc(n_alias + 3, sizeof(SiteOpenPath));
         _cleanup_free_ int *fds = calloc(n_alias + 3, sizeof(int));
         static const char *const keys[] = { [0] = "DocumentRoot", [1] = "ScriptAlias", [2] = "CustomLog",
-                                            [3] = "ErrorLog" };
+                                            [3] = "ErrorLog", [4] = "Alias" };
         _cleanup_free_ uint8_t *key_of = calloc(n_alias + 3, 1);
         SiteOpenFailure failure;
         int r;
@@ -48,8 +48,8 @@ int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg
         if (cfg->document_root)
                 paths[n++] = (SiteOpenPath) { cfg->document_root, SITE_OPEN_DIRECTORY };
         for (size_t i = 0; i < n_alias; i++) {
-                key_of[n] = 1;
-                paths[n++] = (SiteOpenPath) { cfg->script_alias.items[i].directory, SITE_OPEN_DIRECTORY };
+                key_of[n] = i < cfg->script_alias.n ? 1 : 4;
+                paths[n++] = (SiteOpenPath) { http_site_dir_path(cfg, i), SITE_OPEN_DIRECTORY };
         }
         /* The files its pool will open (server-logs.c's rule: an ErrorLog of its own unless it is
          * stderr or the main server's). */
@@ -87,7 +87,7 @@ int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg
  * be, the site is added without them and marked failed: that is its own problem, and the others
  * still start (see "one site's failure stays its own", site-failure.c). */
 int site_paths_add_site(SupGeneration *sg, size_t site, const ConfigVhost *v) {
-        size_t n_alias = v->site.script_alias.n;
+        size_t n_alias = http_site_n_dirs(&v->site);
         _cleanup_free_ int *alias = malloc(MAX(n_alias, (size_t) 1) * sizeof(int));
         const char *failed = NULL;
         char *why = NULL;

@@ -12,8 +12,8 @@
 
 /* Are v's paths opened as v's user (site_paths_add_site()) rather than with ours? */
 bool site_paths_are_its_own(const Config *config, const ConfigVhost *v);
-/* Open v's DocumentRoot and ScriptAlias directories as its user and try its log files: 0 with
- * *ret_root and ret_alias[] set; -errno with *ret_why (malloc'd) when a path of the site's failed;
+/* Open v's DocumentRoot, ScriptAlias and Alias directories as its user and try its log files: 0
+ * with *ret_root and ret_alias[] (http_site_n_dirs() of them) set; -errno with *ret_why (malloc'd) when a path of the site's failed;
  * -errno with *ret_why NULL when we could not act as the site at all (logged). */
 int site_paths_open_as_site(const ConfigVhost *v, const HttpSiteConfig *main_cfg, int *ret_root, int *ret_alias,
                             char **ret_why);

@@ -172,6 +172,8 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
                         keep[n_keep++] = site->root_fd;
                 for (size_t j = 0; j < site->n_script_alias_fds && n_keep < ELEMENTSOF(keep) - 1; j++)
                         keep[n_keep++] = site->script_alias_fds[j];
+                for (size_t j = 0; j < site->n_alias_fds && n_keep < ELEMENTSOF(keep) - 1; j++)
+                        keep[n_keep++] = site->alias_fds[j];
         }
         if (plan->keep_logs)
                 n_keep += http_server_logs_fds(g->http, keep + n_keep, ELEMENTSOF(keep) - 1 - n_keep);
