@@ -460,7 +460,7 @@ static void log_escape(const char *s, char *out, size_t size) {
         out[o] = '\0';
 }
 
-static bool answer_401(const HttpRequest *q, const HttpAccessConfig *a, HttpResponse *r) {
+static bool answer_401(const HttpAccessConfig *a, HttpResponse *r) {
         http_response_set_error(r, 401);
         http_response_add_header(r, "WWW-Authenticate", "Basic realm=\"%s\", charset=\"UTF-8\"",
                                  a->auth_name ? a->auth_name : "");
@@ -485,26 +485,26 @@ bool http_access_check(const HttpRequest *q, HttpResponse *r) {
                 return true;
         }
         if (a->auth_type != HTTP_AUTH_BASIC)
-                return answer_401(q, a, r); /* not reached: the configuration check requires Basic */
+                return answer_401(a, r); /* not reached: the configuration check requires Basic */
 
         const HttpHeader *field = NULL;
         for (uint32_t i = 0; i < h->n_headers && !field; i++)
                 if (http_span_eq_ci(q->buf, h->headers[i].name, "Authorization"))
                         field = &h->headers[i];
         if (!field)
-                return answer_401(q, a, r); /* the first request of a session: nothing to log */
+                return answer_401(a, r); /* the first request of a session: nothing to log */
 
         int k = http_basic_credentials_parse(q->buf + field->value.off, field->value.len, creds, sizeof(creds), &user,
                                              &password);
         if (k == -EPROTONOSUPPORT) {
                 http_request_log(q, LOG_PRI_ERR, "AH01614: client used wrong authentication scheme: %s", q->path);
-                return answer_401(q, a, r);
+                return answer_401(a, r);
         }
         if (k < 0) {
                 http_request_log(q, LOG_PRI_ERR, "AH01613: invalid Basic credentials (%s): %s",
                                  k == -E2BIG ? "too long" : "not base64 of user:password", q->path);
                 explicit_bzero(creds, sizeof(creds));
-                return answer_401(q, a, r);
+                return answer_401(a, r);
         }
         HttpHtpasswdResult res = http_htpasswd_verify(a->user_file.table, user, password, q->now_mono);
         log_escape(user, shown, sizeof(shown));
@@ -521,12 +521,12 @@ bool http_access_check(const HttpRequest *q, HttpResponse *r) {
         }
         if (res != HTTP_HTPASSWD_OK) {
                 explicit_bzero(creds, sizeof(creds));
-                return answer_401(q, a, r);
+                return answer_401(a, r);
         }
         v = http_require_evaluate(&a->require, q->peer, user);
         explicit_bzero(creds, sizeof(creds));
         if (v == HTTP_ACCESS_GRANTED)
                 return false;
         http_request_log(q, LOG_PRI_ERR, "AH01631: user %s: authorization failure for \"%s\": ", shown, q->path);
-        return answer_401(q, a, r);
+        return answer_401(a, r);
 }
