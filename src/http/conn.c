@@ -41,12 +41,16 @@ static void conn_log_message(const HttpConn *c, int level, const char *message) 
         if (!c->obs || !c->obs->error)
                 return;
         /* The request's client when a trusted proxy named it (remote-ip.h), as Apache's mod_remoteip
-         * logs it: what fail2ban bans must be the client, not the proxy. */
+         * logs it: what fail2ban bans must be the client, not the proxy. Else the peer, an IPv6
+         * address in brackets, so that its port is not read as its last group (fail2ban's <HOST>
+         * takes "[2001:db8::1]:443" apart; "2001:db8::1:443" it cannot). */
         if (c->rq && c->rq->client[0])
                 (void) snprintf(client, sizeof(client), "%s", c->rq->client);
-        else
-                (void) snprintf(client, sizeof(client), "%s:%u", c->info.peer[0] ? c->info.peer : "-",
-                                c->info.peer_port);
+        else {
+                bool v6 = strchr(c->info.peer, ':') != NULL;
+                (void) snprintf(client, sizeof(client), "%s%s%s:%u", v6 ? "[" : "",
+                                c->info.peer[0] ? c->info.peer : "-", v6 ? "]" : "", c->info.peer_port);
+        }
         c->obs->error(c->obs_userdata, c->site, level, client, message);
 }
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http/access.h"
 #include "http/access-log.h"
 #include "http/cgi-run.h"
 #include "http/handler.h"
@@ -174,6 +175,9 @@ map:
                 return NULL;
         /* 2. Redirect (mapping.h) */
         if (http_mapping_redirect(q, r))
+                return NULL;
+        /* 3. Require, Basic authentication: 403 or 401 (access.h) */
+        if (http_access_check(q, r))
                 return NULL;
 
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&

@@ -82,6 +82,7 @@ static const StatusInfo statuses[] = {
         S(307, "Temporary Redirect", "The document has moved temporarily."),
         S(308, "Permanent Redirect", "The document has moved permanently."),
         S(400, "Bad Request", "Your browser sent a request that this server could not understand."),
+        S(401, "Unauthorized", "This server could not verify that you are authorized to access the document requested."),
         S(403, "Forbidden", "You don't have permission to access this resource."),
         S(404, "Not Found", "The requested URL was not found on this server."),
         S(405, "Method Not Allowed", "The requested method is not allowed for this URL."),

@@ -572,6 +572,7 @@ const ConfItem http_site_directives[] = {
         HTTP_ERROR_DOCUMENT_ROWS(SITE(error_documents), HTTP_SITE_CTX_PATH),
         HTTP_REMOTE_IP_ROWS(SITE(remote_ip)),
         HTTP_MAPPING_ROWS(SITE(mapping)),
+        HTTP_ACCESS_ROWS(SITE(access)),
         CONF_TABLE_END,
 };
 

@@ -18,6 +18,7 @@
 #include "http/headers.h"
 #include "http/remote-ip.h"
 #include "http/mapping.h"
+#include "http/access.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -132,6 +133,7 @@ typedef struct HttpSiteConfig {
         HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
         HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
         HttpMappingConfig mapping;      /* Alias, Redirect, FallbackResource (mapping.h) */
+        HttpAccessConfig access;        /* Require and the Auth* keys (access.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;

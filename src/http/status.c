@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,6 +11,7 @@
 #include "shared/conf-table.h"
 #include "shared/macro.h"
 #include "http/handler.h"
+#include "http/netmask.h"
 #include "http/status.h"
 #include "shared/json-writer.h"
 #include "shared/strv.h"
@@ -369,40 +369,11 @@ HttpStatusFormat http_status_format(const char *query, size_t len) {
         return HTTP_STATUS_HTML;
 }
 
+/* ServerStatusAllow is read as words (a CONF_STRV): each is parsed here, as netmask.h reads it. */
 static bool address_in(const char *entry, const char *peer) {
-        unsigned char net[16], addr[16];
-        char host[64];
-        uint64_t bits;
-        int fam_e, fam_p;
-        const char *slash = strchr(entry, '/');
-        size_t hl = slash ? (size_t) (slash - entry) : strlen(entry);
+        HttpNetmask m;
 
-        if (hl >= sizeof(host))
-                return false;
-        memcpy(host, entry, hl);
-        host[hl] = 0;
-        fam_e = inet_pton(AF_INET, host, net) == 1 ? AF_INET : inet_pton(AF_INET6, host, net) == 1 ? AF_INET6 : 0;
-        fam_p = inet_pton(AF_INET, peer, addr) == 1 ? AF_INET : inet_pton(AF_INET6, peer, addr) == 1 ? AF_INET6 : 0;
-        if (!fam_e || !fam_p)
-                return false;
-        if (fam_p == AF_INET6 && fam_e == AF_INET && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
-                /* An IPv4 client on a dual-stack socket: compare its IPv4 part. */
-                memmove(addr, addr + 12, 4);
-                fam_p = AF_INET;
-        }
-        if (fam_e != fam_p)
-                return false;
-        unsigned max = fam_e == AF_INET ? 32 : 128;
-        if (!slash)
-                bits = max;
-        else if (parse_uint64(slash + 1, &bits) < 0 || bits > max)
-                return false;
-        for (unsigned i = 0; i < bits; i++) {
-                unsigned byte = i / 8, mask = 0x80u >> (i % 8);
-                if ((net[byte] & mask) != (addr[byte] & mask))
-                        return false;
-        }
-        return true;
+        return http_netmask_parse(entry, &m) >= 0 && http_netmask_contains(&m, peer);
 }
 
 bool http_status_allowed(char *const *allow, const char *peer) {

@@ -29,6 +29,7 @@
 #include "shared/log.h"
 #include "mpm/maintain.h"
 #include "mpm/mpm.h"
+#include "http/access.h"
 #include "http/server-logs.h"
 #include "http/server.h"
 #include "mpm/site-limits.h"
@@ -489,6 +490,9 @@ static int perchild_forget_foreign(const Generation *g, const PerchildState *st,
                         /* Closed before the sandbox: forgotten, never closed again (the numbers may be
                          * reused). A foreign site's requests get 421 before any ScriptAlias or Alias. */
                         s->sites[i].n_script_alias_fds = s->sites[i].n_alias_fds = 0;
+                if (!own)
+                        /* Another site's password hashes are no business of this pool's. */
+                        http_access_forget_tables(s->sites[i].cfg);
                 if (own || s->sites[i].root_fd < 0)
                         continue;
                 if (nothing < 0) {

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "supervisor/config-auth.h"
 #include "supervisor/config-loader.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
@@ -129,6 +130,7 @@ void check_filesystem(Loader *l) {
                         check_directory(l, label, &k->site[docroot], v->site.document_root);
                 check_identity(l, label, v->user, &k->own[vuser], v->group, &k->own[vgroup], true, &v->uid, &v->gid);
         }
+        auth_files_check(l);
 }
 
 /* A row's own check() (conf-table.h) of a complete value, placed at the line that set it; an

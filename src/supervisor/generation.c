@@ -21,6 +21,7 @@
 
 #include "http/access-log.h"
 #include "build-config.h"
+#include "supervisor/auth-files.h"
 #include "supervisor/cgi-host.h"
 #include "shared/fd-pass.h"
 #include "supervisor/generation-status.h"
@@ -369,6 +370,9 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 if (r < 0)
                         goto fail;
         }
+        r = auth_files_load(sg);
+        if (r < 0)
+                goto fail;
 
         sg->g.site_users = calloc(sg->g.http->n_sites, sizeof(MpmSiteUser));
         if (!sg->g.site_users) {
@@ -590,6 +594,7 @@ static void launcher_prepare(void *userdata) {
         worker_forget_supervisor(userdata);
         worker_forget_status(userdata, NULL); /* it shows no status page */
         launcher_forget_tls(userdata);
+        auth_files_forget_all(userdata);
 }
 
 /* The CGI launchers of a serving generation: started with it, started again when one ended. A

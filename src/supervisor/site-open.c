@@ -45,6 +45,9 @@ static int open_one(const SiteOpenPath *p) {
                 return fd < 0 ? -errno : fd;
         case SITE_OPEN_LOG:
                 return access_log_open_file(p->path);
+        case SITE_OPEN_FILE:
+                fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                return fd < 0 ? -errno : fd;
         }
         return -EINVAL;
 }
@@ -76,7 +79,7 @@ _noreturn_ static void helper_child(int sock, const SiteIdentity *id, const Site
         }
         for (size_t i = 0; i < n; i++) {
                 int fd = open_one(&paths[i]);
-                r = answer_send(sock, (uint32_t) i, fd < 0 ? fd : 0, paths[i].kind == SITE_OPEN_DIRECTORY ? fd : -1, NULL);
+                r = answer_send(sock, (uint32_t) i, fd < 0 ? fd : 0, paths[i].kind != SITE_OPEN_LOG ? fd : -1, NULL);
                 if (r < 0 || fd < 0)
                         _exit(r < 0 ? 1 : 0); /* the first failure ends it: the caller needs no more */
                 close(fd); /* sent (the parent holds its own copy), or only checked */
@@ -162,7 +165,7 @@ int site_open_as(const SiteIdentity *id, const SiteOpenPath *paths, size_t n, in
                         break;
                 }
                 /* Answers come in order; anything else is a broken helper. */
-                bool wants_fd = a.result == 0 && paths[got].kind == SITE_OPEN_DIRECTORY;
+                bool wants_fd = a.result == 0 && paths[got].kind != SITE_OPEN_LOG;
                 if (a.index != got || a.result > 0 || wants_fd != (fd >= 0)) {
                         safe_close(fd);
                         r = -EBADMSG;

@@ -25,6 +25,7 @@ typedef enum SiteOpenKind {
         SITE_OPEN_LOG,       /* access_log_open_file() (a regular file, no last symlink, never
                               * blocking), then closed: the site's pool opens its logs itself, as
                               * the site; this only finds out before anything starts */
+        SITE_OPEN_FILE,      /* O_RDONLY, a file the supervisor reads (an AuthUserFile) */
 } SiteOpenKind;
 
 typedef struct SiteOpenPath {
@@ -44,7 +45,7 @@ typedef struct SiteOpenFailure {
 } SiteOpenFailure;
 
 /* Open paths[0..n-1] as id. On success ret_fds[i] is the descriptor of each SITE_OPEN_DIRECTORY
- * path (O_CLOEXEC) and -1 for the others. On failure nothing stays open, *ret_failure says what
+ * and SITE_OPEN_FILE path (O_CLOEXEC) and -1 for the others. On failure nothing stays open, *ret_failure says what
  * failed and -errno is returned: -ETIMEDOUT when the helper did not answer in time. */
 int site_open_as(const SiteIdentity *id, const SiteOpenPath *paths, size_t n, int *ret_fds,
                  SiteOpenFailure *ret_failure);

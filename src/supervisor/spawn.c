@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "supervisor/auth-files.h"
 #include "supervisor/cgi-host.h"
 #include "mpm/cgi-launcher.h"
 #include "supervisor/generation-status.h"
@@ -112,6 +113,7 @@ _noreturn_ static void worker_child(SupGeneration *sg, unsigned slot, int memfd,
 
         snprintf(tag, sizeof(tag), "%s %u", plan->role, slot);
         log_set_tag(tag);
+        auth_files_forget_other_generations(sg);
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
 
         sigemptyset(&mask);
