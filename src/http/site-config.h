@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "shared/conf-table.h"
+#include "http/compress.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -124,6 +125,7 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
+        HttpFilesConfig files;          /* Options, PrecompressedFiles, Compression* (compress.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;

@@ -19,3 +19,14 @@
 #define HTTP_STATIC_ALLOW "GET, HEAD, OPTIONS"
 
 void http_static_serve(const HttpRequest *req, HttpResponse *r);
+
+/* A file to send gzip-compressed as it is read (Compression = gzip, larger than the connection's
+ * body room): the handler owns fd and frames the body itself (static-handler.c). */
+typedef struct HttpStaticStream {
+        int fd;
+        int level;
+} HttpStaticStream;
+
+/* http_static_serve(), which may also leave a 200's head lines in r and return 1 with *stream
+ * filled: the body is the file compressed on the fly, for the caller to send. */
+int http_static_serve_stream(const HttpRequest *req, HttpResponse *r, HttpStaticStream *stream);
