@@ -181,6 +181,7 @@ int http_listing_build(int root_fd, const char *file_path, const char *url_path,
         size_t n = 0, allocated = 0;
         bool truncated = false;
         ListingBuf b = {};
+        int r = 0;
         DIR *d;
 
         fd = http_path_open(root_fd, file_path, O_RDONLY | O_DIRECTORY, NULL);
@@ -197,8 +198,12 @@ int http_listing_build(int root_fd, const char *file_path, const char *url_path,
 
                 errno = 0;
                 de = readdir(d);
-                if (!de)
+                if (!de) {
+                        /* An error is not an empty directory (a sandbox without getdents64 once
+                         * made it look like one). */
+                        r = errno > 0 ? -errno : 0;
                         break;
+                }
                 if (de->d_name[0] == '.')
                         continue; /* dotfiles, ".", ".." */
                 if (n >= max) {
@@ -227,6 +232,10 @@ int http_listing_build(int root_fd, const char *file_path, const char *url_path,
         }
         closedir(d);
         d = NULL;
+        if (r < 0) {
+                entries_free(entries, n);
+                return r;
+        }
         if (n > 0)
                 qsort(entries, n, sizeof(*entries), entry_compare);
 
