@@ -347,6 +347,10 @@ struct HttpGzip {
 #define GZIP_WINDOW_BITS (15 + 16)
 #define GZIP_MEM_LEVEL 8
 
+const char *http_gzip_library_version(void) {
+        return zlibVersion();
+}
+
 int http_gzip_new(int level, HttpGzip **ret) {
         HttpGzip *g = calloc(1, sizeof(*g));
 

@@ -91,6 +91,9 @@ HttpCoding http_accept_encoding_choose(const HttpAcceptEncoding *a, const uint8_
  * the length, or -ENOBUFS. */
 int http_etag_for_coding(const char *etag, HttpCoding c, bool weak, char *out, size_t size);
 
+/* The zlib mpmd runs with (zlibVersion()), for mpmd -V. */
+const char *http_gzip_library_version(void);
+
 /* A gzip stream. */
 typedef struct HttpGzip HttpGzip;
 
