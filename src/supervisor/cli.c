@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "build-config.h"
 #include "http/compress.h"
@@ -151,6 +152,16 @@ static void dump_site(FILE *f, const char *label, const HttpSiteConfig *site) {
                 fprintf(f, "         alias %s\n", *a);
 }
 
+/* The path sections of the site named vhost (NULL: the main server), in the order they were read. */
+static void dump_locations(FILE *f, const Config *c, const char *vhost) {
+        for (size_t i = 0; i < c->n_locations; i++) {
+                const ConfigLocation *loc = &c->locations[i];
+                if (!loc->vhost != !vhost || (vhost && strcasecmp(loc->vhost, vhost) != 0))
+                        continue;
+                fprintf(f, "         path %s (%s:%u)\n", loc->prefix, loc->source.file, loc->source.line);
+        }
+}
+
 void cli_dump_vhosts(FILE *f, const Config *c) {
         fprintf(f, "Listeners:\n");
         STRV_FOREACH(l, c->listen)
@@ -159,6 +170,7 @@ void cli_dump_vhosts(FILE *f, const Config *c) {
                 STRV_FOREACH(l, c->vhosts[i].listen)
                         fprintf(f, "  %s (only virtual host %s)\n", *l, c->vhosts[i].name);
         dump_site(f, "Main server:", &c->site);
+        dump_locations(f, c, NULL);
         fprintf(f, "VirtualHost configuration:\n");
         if (c->n_vhosts == 0)
                 fprintf(f, "  (none)\n");
@@ -166,6 +178,7 @@ void cli_dump_vhosts(FILE *f, const Config *c) {
                 const ConfigVhost *v = &c->vhosts[i];
                 fprintf(f, "  [VirtualHost %s] (%s:%u)\n", v->name, v->source.file, v->source.line);
                 dump_site(f, "         namevhost", &v->site);
+                dump_locations(f, c, v->name);
                 if (v->user)
                         fprintf(f, "         User %s Group %s\n", v->user, v->group ? v->group : v->user);
         }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/path.h"
 #include "supervisor/config-loader.h"
 
 /* ---- applying entries --------------------------------------------------------------------- */
@@ -70,6 +71,8 @@ static unsigned section_context(const Loader *l) {
                 return CONF_CTX_SERVER;
         case SECTION_VHOST:
                 return CONF_CTX_VHOST;
+        case SECTION_PATH:
+                return CONF_CTX_PATH;
         default:
                 return CONF_CTX_MPM;
         }
@@ -84,9 +87,13 @@ static void key_tables(Loader *l, KeyTable t[static _KT_MAX]) {
         t[KT_SERVER] = (KeyTable) { config_directives, CONF_CTX_SERVER, ctx == CONF_CTX_SERVER ? c : NULL,
                                     l->server_keys };
         t[KT_VHOST] = (KeyTable) { vhost_directives, CONF_CTX_VHOST, v, vk ? vk->own : NULL };
-        t[KT_SITE] = (KeyTable) { http_site_directives, CONF_CTX_SERVER | CONF_CTX_VHOST,
+        t[KT_SITE] = (KeyTable) { http_site_directives, HTTP_SITE_CTX,
                                   v ? (void *) &v->site : ctx == CONF_CTX_SERVER ? (void *) &c->site : NULL,
                                   vk ? vk->site : l->site_keys };
+        if (ctx == CONF_CTX_PATH) {
+                t[KT_SITE].base = &c->locations[l->index].site;
+                t[KT_SITE].keys = l->location_keys[l->index];
+        }
         if (l->kind == SECTION_OTHER_MPM) {
                 OtherMpm *o = &l->others[l->index];
 
@@ -104,9 +111,10 @@ static char *describe_contexts(const KeyTable *t, const ConfItem *item) {
         char *s = NULL;
         int r;
 
-        r = asprintf(&s, "%s%s%s%s%s%s%s", ctx & CONF_CTX_SERVER ? "[Server]" : "",
+        r = asprintf(&s, "%s%s%s%s%s%s%s%s", ctx & CONF_CTX_SERVER ? "[Server]" : "",
                      (ctx & CONF_CTX_SERVER) && (ctx & CONF_CTX_VHOST) ? " or " : "",
                      ctx & CONF_CTX_VHOST ? "[VirtualHost NAME]" : "",
+                     ctx & CONF_CTX_PATH ? " or [Location …]" : "",
                      (ctx & (CONF_CTX_SERVER | CONF_CTX_VHOST)) && (ctx & CONF_CTX_MPM) ? " or " : "",
                      ctx & CONF_CTX_MPM ? "[" : "", ctx & CONF_CTX_MPM ? (t->mpm_name ? t->mpm_name : "MPM") : "",
                      ctx & CONF_CTX_MPM ? "]" : "");
@@ -213,9 +221,74 @@ static int vhost_add(Loader *l, const Entry *e, const char *name) {
         return 0;
 }
 
+/* [Location /prefix/] or [Location NAME /prefix/]: the words after "Location". The prefix is
+ * matched against normalised paths, so it must be written normalised (no "//", "." or "..", no
+ * %-escapes): one that would never match is refused rather than silently ignored. */
+static int location_add(Loader *l, const Entry *e, const char *words) {
+        const char *file = file_name(l, e->file), *space = words + strcspn(words, " \t");
+        _cleanup_free_ char *vhost = NULL, *prefix = NULL;
+        Config *c = l->config;
+        char normal[PATH_MAX];
+        size_t normal_len;
+
+        if (*space) {
+                vhost = strndup(words, (size_t) (space - words));
+                prefix = strdup(space + strspn(space, " \t"));
+        } else
+                prefix = strdup(words);
+        if (!prefix || (*space && !vhost))
+                return -ENOMEM;
+        if (prefix[0] != '/' || strpbrk(prefix, " \t")) {
+                load_error(l, file, e->line,
+                           "[%s]: expected [Location /PATH] or [Location NAME /PATH] (the path last, starting with '/')",
+                           e->section);
+                return 0;
+        }
+        if (strchr(prefix, '%') || http_path_normalize(prefix, strlen(prefix), normal, sizeof(normal), &normal_len) < 0 ||
+            strcmp(normal, prefix) != 0) {
+                load_error(l, file, e->line,
+                           "[%s]: write the path as requests are matched: decoded, without %%-escapes, \"//\", \".\" "
+                           "or \"..\" segments",
+                           e->section);
+                return 0;
+        }
+        for (size_t i = 0; i < c->n_locations; i++) {
+                const ConfigLocation *o = &c->locations[i];
+                if (strcmp(o->prefix, prefix) == 0 && (!o->vhost == !vhost) &&
+                    (!vhost || strcasecmp(o->vhost, vhost) == 0)) {
+                        load_error(l, file, e->line, "%s is defined twice: here and at %s:%u", o->label,
+                                   o->source.file, o->source.line);
+                        return 0;
+                }
+        }
+
+        ConfigLocation *grown = realloc(c->locations, (c->n_locations + 1) * sizeof(ConfigLocation));
+        if (!grown)
+                return -ENOMEM;
+        c->locations = grown;
+        KeySource **grown_keys = realloc(l->location_keys, (c->n_locations + 1) * sizeof(KeySource *));
+        if (!grown_keys)
+                return -ENOMEM;
+        l->location_keys = grown_keys;
+        l->location_keys[c->n_locations] = calloc(conf_table_size(http_site_directives) + 1, sizeof(KeySource));
+        /* site stays zeroed: what the section does not set comes from the enclosing one afterwards. */
+        ConfigLocation *loc = &c->locations[c->n_locations];
+        *loc = (ConfigLocation) { .source = { .file = strdup(file), .line = e->line } };
+        l->index = c->n_locations++;
+        if (asprintf(&loc->label, "[Location %s%s%s]", vhost ? vhost : "", vhost ? " " : "", prefix) < 0)
+                loc->label = NULL;
+        loc->vhost = TAKE_PTR(vhost);
+        loc->prefix = TAKE_PTR(prefix);
+        if (!l->location_keys[l->index] || !loc->source.file || !loc->label)
+                return -ENOMEM;
+        l->kind = SECTION_PATH;
+        l->label = strdup(loc->label);
+        return l->label ? 0 : -ENOMEM;
+}
+
 static void section_enter(Loader *l, const Entry *e) {
         const char *name = e->section, *file = file_name(l, e->file);
-        const size_t vh = strlen("VirtualHost");
+        const size_t vh = strlen("VirtualHost"), lo = strlen("Location");
         Config *c = l->config;
         int r = 0;
 
@@ -247,6 +320,10 @@ static void section_enter(Loader *l, const Entry *e) {
                 }
                 l->kind = SECTION_VHOST;
                 r = asprintf(&l->label, "[VirtualHost %s]", vname);
+        } else if (strncasecmp(name, "Location", lo) == 0 && (name[lo] == '\0' || isspace((unsigned char) name[lo]))) {
+                if (location_add(l, e, name + lo + strspn(name + lo, " \t")) < 0)
+                        l->oom = true;
+                return;
         } else if (c->mpm && strcmp(name, c->mpm->name) == 0) {
                 l->kind = SECTION_MPM;
                 r = asprintf(&l->label, "[%s]", name);
@@ -276,7 +353,8 @@ static void section_enter(Loader *l, const Entry *e) {
                 }
                 if (l->kind == SECTION_SKIP)
                         load_error(l, file, e->line,
-                                   "unknown section [%s]; expected [Server], [VirtualHost NAME] or an MPM section",
+                                   "unknown section [%s]; expected [Server], [VirtualHost NAME], [Location /PATH] or an "
+                                   "MPM section",
                                    name);
         }
         if (r < 0) {
@@ -340,6 +418,7 @@ void apply_entries(Loader *l) {
                         break;
                 case SECTION_SERVER:
                 case SECTION_VHOST:
+                case SECTION_PATH:
                         (void) apply_key(l, e);
                         break;
                 case SECTION_MPM:
@@ -391,3 +470,95 @@ void inherit_vhosts(Loader *l) {
                 }
 }
 
+/* The config a path section inherits from: the longest other path section of the same site whose
+ * prefix covers its own, else the site's. */
+static const HttpSiteConfig *location_parent(const Config *c, const ConfigLocation *loc, const HttpSiteConfig *site) {
+        const ConfigLocation *best = NULL;
+        size_t len = strlen(loc->prefix);
+
+        for (size_t i = 0; i < c->n_locations; i++) {
+                const ConfigLocation *o = &c->locations[i];
+                size_t olen = strlen(o->prefix);
+
+                if (o == loc || !o->vhost != !loc->vhost || (o->vhost && strcasecmp(o->vhost, loc->vhost) != 0))
+                        continue;
+                if (olen < len && http_location_matches(o->prefix, olen, loc->prefix, len) &&
+                    (!best || olen > strlen(best->prefix)))
+                        best = o;
+        }
+        return best ? &best->site : site;
+}
+
+static HttpSiteConfig *location_site(Loader *l, const ConfigLocation *loc) {
+        Config *c = l->config;
+
+        if (!loc->vhost)
+                return &c->site;
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                if (strcasecmp(c->vhosts[i].name, loc->vhost) == 0)
+                        return &c->vhosts[i].site;
+        return NULL;
+}
+
+static int cmp_location_shortest(const void *a, const void *b) {
+        const ConfigLocation *x = *(ConfigLocation *const *) a, *y = *(ConfigLocation *const *) b;
+        size_t lx = strlen(x->prefix), ly = strlen(y->prefix);
+        return lx < ly ? -1 : lx > ly;
+}
+
+static int cmp_location_longest(const void *a, const void *b) {
+        const HttpLocation *x = a, *y = b;
+        return x->prefix_len > y->prefix_len ? -1 : x->prefix_len < y->prefix_len;
+}
+
+/* Each path section takes what it does not set from its enclosing section (shorter ones first, so
+ * an enclosing section is complete when its inner ones copy from it), then each site gets the
+ * list of its path sections, longest prefix first. */
+void inherit_locations(Loader *l) {
+        Config *c = l->config;
+        size_t n = conf_table_size(http_site_directives);
+        _cleanup_free_ ConfigLocation **order = calloc(c->n_locations + 1, sizeof(ConfigLocation *));
+
+        if (!order) {
+                l->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < c->n_locations; i++)
+                order[i] = &c->locations[i];
+        if (c->n_locations > 1)
+                qsort(order, c->n_locations, sizeof(ConfigLocation *), cmp_location_shortest);
+        for (size_t i = 0; i < c->n_locations; i++) {
+                ConfigLocation *loc = order[i];
+                const KeySource *keys = l->location_keys[loc - c->locations];
+                HttpSiteConfig *site = location_site(l, loc);
+
+                if (!site) {
+                        load_error(l, loc->source.file, loc->source.line, "%s: there is no [VirtualHost %s]", loc->label,
+                                   loc->vhost);
+                        continue;
+                }
+                const HttpSiteConfig *parent = location_parent(c, loc, site);
+                for (size_t row = 0; row < n; row++) {
+                        const ConfItem *it = &http_site_directives[row];
+                        int r = keys[row].file != 0 ? conf_item_merge_inherited(it, &loc->site, parent)
+                                                    : conf_item_copy(it, &loc->site, parent);
+                        if (r < 0)
+                                l->oom = true;
+                }
+                HttpLocations *list = &site->locations;
+                HttpLocation *grown = reallocarray(list->items, list->n + 1, sizeof(HttpLocation));
+                if (!grown) {
+                        l->oom = true;
+                        return;
+                }
+                list->items = grown;
+                list->items[list->n++] = (HttpLocation) {
+                        .prefix = loc->prefix, .prefix_len = strlen(loc->prefix), .cfg = &loc->site
+                };
+        }
+        for (size_t i = 0; i <= c->n_vhosts; i++) {
+                HttpLocations *list = i == 0 ? &c->site.locations : &c->vhosts[i - 1].site.locations;
+                if (list->n > 1)
+                        qsort(list->items, list->n, sizeof(HttpLocation), cmp_location_longest);
+        }
+}

@@ -216,6 +216,25 @@ void check_site_keys(Loader *l) {
                     !config_site_paths_are_its_own(c, v))
                         check_script_alias_directories(l, label, &v->site, &l->vhost_keys[i].site[alias]);
         }
+        /* A path section: what it set itself (the rest was checked where it was set). */
+        for (size_t i = 0; i < c->n_locations; i++)
+                for (const ConfItem *it = http_site_directives; it->key; it++) {
+                        const KeySource *k = &l->location_keys[i][it - http_site_directives];
+                        _cleanup_free_ char *why = NULL;
+                        const char *file;
+                        unsigned line;
+                        int r;
+
+                        if (!it->check || k->file == 0)
+                                continue;
+                        r = conf_item_check(it, &c->locations[i].site, &why);
+                        if (r == -ENOMEM)
+                                l->oom = true;
+                        if (r >= 0 || r == -ENOMEM)
+                                continue;
+                        key_source(l, k, &file, &line);
+                        load_error(l, file, line, "%s %s: %s", c->locations[i].label, it->key, why ? why : "invalid");
+                }
 }
 
 /* ---- HTTPS ---------------------------------------------------------------------------------- */

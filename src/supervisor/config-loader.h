@@ -97,6 +97,7 @@ typedef enum SectionKind {
         SECTION_VHOST,
         SECTION_MPM,
         SECTION_OTHER_MPM,
+        SECTION_PATH, /* [Location …]: index into config->locations */
 } SectionKind;
 
 typedef struct Loader {
@@ -116,6 +117,7 @@ typedef struct Loader {
         KeySource *server_keys; /* config_directives */
         KeySource *site_keys;
         VhostKeys *vhost_keys; /* parallel to config->vhosts */
+        KeySource **location_keys; /* parallel to config->locations: http_site_directives */
         const ConfItem *mpm_table;
         KeySource *mpm_keys;
         unsigned mpm_errors;
@@ -124,7 +126,7 @@ typedef struct Loader {
         /* the section of the entry being resolved */
         SectionKind kind;
         size_t index; /* vhost or others[] */
-        char *label;  /* "[Server]", "[VirtualHost NAME]", "[prefork]" */
+        char *label;  /* "[Server]", "[VirtualHost NAME]", "[prefork]", "[Location /p/]" */
 } Loader;
 
 void load_error(Loader *l, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
@@ -165,9 +167,11 @@ void collect_modules(Loader *l);
 void resolve_mpm(Loader *l);
 void *mpm_config_new(Loader *l, const MpmOps *ops, const ConfItem *table);
 
-/* config-apply.c: every entry into its section's struct, then what virtual hosts inherit. */
+/* config-apply.c: every entry into its section's struct, then what virtual hosts inherit, then what
+ * path sections inherit (each from its enclosing section) and each site's list of them. */
 void apply_entries(Loader *l);
 void inherit_vhosts(Loader *l);
+void inherit_locations(Loader *l);
 
 /* config-check.c: the configuration as a whole. */
 void check_listen(Loader *l);

@@ -102,6 +102,9 @@ static void loader_done(Loader *l) {
                 free(l->vhost_keys[i].site);
         }
         free(l->vhost_keys);
+        for (size_t i = 0; l->config && i < l->config->n_locations; i++)
+                free(l->location_keys[i]);
+        free(l->location_keys);
         free(l->mpm_keys);
         for (size_t i = 0; i < CONFIG_N_MPM_SECTIONS; i++) {
                 OtherMpm *o = &l->others[i];
@@ -172,6 +175,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
 
         apply_entries(&l);
         inherit_vhosts(&l);
+        inherit_locations(&l);
         check_listen(&l);
         check_site_keys(&l);
         if (l.opts->check_filesystem)
@@ -207,9 +211,21 @@ Config *config_free(Config *c) {
                 c->tls_ops->free(c->tls);
         conf_table_free(config_directives, c);
         conf_table_free(http_site_directives, &c->site);
+        free(c->site.locations.items);
+        for (size_t i = 0; i < c->n_locations; i++) {
+                ConfigLocation *loc = &c->locations[i];
+
+                free(loc->vhost);
+                free(loc->prefix);
+                free(loc->label);
+                free(loc->source.file);
+                conf_table_free(http_site_directives, &loc->site);
+        }
+        free(c->locations);
         for (size_t i = 0; i < c->n_vhosts; i++) {
                 ConfigVhost *v = &c->vhosts[i];
 
+                free(v->site.locations.items);
                 free(v->name);
                 free(v->source.file);
                 conf_table_free(vhost_directives, v);

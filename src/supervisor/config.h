@@ -52,6 +52,18 @@ typedef struct ConfigVhost {
         gid_t gid;
 } ConfigVhost;
 
+/* A path section: [Location /prefix/] (the main server's) or [Location NAME /prefix/] (vhost
+ * NAME's). Its site config is whole after loading: what it does not set comes from the enclosing
+ * section (a shorter path section of the same site, else the site), by each row's merge rule; the
+ * site's HttpSiteConfig.locations points at it. */
+typedef struct ConfigLocation {
+        char *vhost;  /* NULL: the main server */
+        char *prefix; /* starts with '/', normalised */
+        char *label;  /* "[Location NAME /prefix/]", for messages */
+        ConfigSource source;
+        HttpSiteConfig site;
+} ConfigLocation;
+
 struct TlsStore;
 typedef struct Config Config;
 
@@ -93,6 +105,8 @@ struct Config {
         HttpSiteConfig site; /* [Server] keys of the engine: the main server */
         ConfigVhost *vhosts;
         size_t n_vhosts;
+        ConfigLocation *locations; /* path sections, in the order they were read */
+        size_t n_locations;
 
         ConfigModule *modules; /* LoadModule lines */
         size_t n_modules;

@@ -705,6 +705,12 @@ def add_site(srv, name, files):
     os.chmod(root, 0o755)
     for path, content in files.items():
         full = os.path.join(root, path)
+        d = os.path.dirname(full)
+        if not os.path.isdir(d):
+            os.makedirs(d)
+            while d != root:
+                os.chmod(d, 0o755)
+                d = os.path.dirname(d)
         with open(full, "wb" if isinstance(content, bytes) else "w") as f:
             f.write(content)
         os.chmod(full, 0o644)

@@ -246,9 +246,9 @@ typedef struct ErrorCase {
 ParameterizedTestParameters(config, one_error) {
         static ErrorCase cases[] = {
                 { "[Server]\nListen = x\n[Foo]\nBar = 1\n",
-                  "@/mpmd.conf:3: unknown section [Foo]; expected [Server], [VirtualHost NAME] or an MPM section" },
+                  "@/mpmd.conf:3: unknown section [Foo]; expected [Server], [VirtualHost NAME], [Location /PATH] or an MPM section" },
                 { "[Server]\nListen = x\n[Prefork]\n",
-                  "@/mpmd.conf:3: unknown section [Prefork]; expected [Server], [VirtualHost NAME] or an MPM section" },
+                  "@/mpmd.conf:3: unknown section [Prefork]; expected [Server], [VirtualHost NAME], [Location /PATH] or an MPM section" },
                 { "[Server]\nListen = x\nFoo = 1\n", "@/mpmd.conf:3: unknown key \"Foo\" in [Server]" },
                 { "[Server]\nListen = x\nServerLimit = 3\n",
                   "@/mpmd.conf:3: ServerLimit is not allowed in [Server] (it belongs in [fake])" },
@@ -653,7 +653,7 @@ Test(config, every_error_of_every_file_is_reported) {
         cr_assert_eq(errors.n, 8, "%s", joined(&errors));
         cr_assert(has_message(&errors, "@/mpmd.conf:3: [Server] TimeOut: expected a time from 1 to 3600 s, got \"soon\""));
         cr_assert(has_message(&errors, "@/mpmd.conf:4: expected \"Key = value\" or \"[Section]\""));
-        cr_assert(has_message(&errors, "@/mpmd.conf:5: unknown section [Nope]; expected [Server], [VirtualHost NAME] or "
+        cr_assert(has_message(&errors, "@/mpmd.conf:5: unknown section [Nope]; expected [Server], [VirtualHost NAME], [Location /PATH] or "
                                        "an MPM section"));
         cr_assert(has_message(&errors, "@/mpmd.conf:8: [Server] MaxRanges: expected a number from 0 to 10000, got "
                                        "\"10001\""));
