@@ -275,6 +275,61 @@ for _mpm in ("prefork", "worker", "event", "perchild"):
     globals()[_cls.__name__] = _cls
 
 
+class FilesLocations(unittest.TestCase):
+    """The keys in path sections: the nearest section that gives Options replaces, +/- modify what
+    the enclosing one has; Compression and PrecompressedFiles per path."""
+
+    @classmethod
+    def setUpClass(cls):
+        files = {
+            "index.html": "<h1>root</h1>\n",
+            "list/a.txt": "a\n",
+            "dl/a.txt": "a\n",
+            "dl/sub/b.txt": "b\n",
+            "dl/private/c.txt": "c\n",
+            "dl/big.html": BIG,
+            "gz/big.html": BIG,
+            "pc/app.js": JS,
+            "pc/app.js.gz": gzip.compress(b"from the gz sidecar\n"),
+            "other/app.js": JS,
+            "other/app.js.gz": gzip.compress(b"from the gz sidecar\n"),
+        }
+        keys = "Options = None\nCompression = gzip\n"
+        extra = ("\n[Location /dl/]\nOptions = +Indexes\nCompression = Off\n"
+                 "\n[Location /dl/private/]\nOptions = -Indexes\n"
+                 "\n[Location /pc/]\nPrecompressedFiles = gzip\n")
+        cls.srv = Server(files=files, server_keys=keys, config_extra=extra)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_options_per_path(self):
+        self.assertEqual(self.srv.get("/list/").status, 403)
+        r = self.srv.get("/dl/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'<a href="sub/">sub/</a>', r.body)
+        self.assertEqual(self.srv.get("/dl/sub/").status, 200)       # inherited from /dl/
+        self.assertEqual(self.srv.get("/dl/private/").status, 403)   # -Indexes of what /dl/ has
+        self.assertEqual(self.srv.get("/dl//private/").status, 403)  # the normalised path decides
+        self.assertEqual(self.srv.get("/dl/%70rivate/").status, 403)
+
+    def test_compression_per_path(self):
+        r = self.srv.get("/gz/big.html", headers="Accept-Encoding: gzip\r\n")
+        self.assertEqual(r.header("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(r.body), BIG)
+        r = self.srv.get("/dl/big.html", headers="Accept-Encoding: gzip\r\n")
+        self.assertIsNone(r.header("content-encoding"))
+        self.assertEqual(r.body, BIG)
+
+    def test_precompressed_per_path(self):
+        r = self.srv.get("/pc/app.js", headers="Accept-Encoding: gzip\r\n")
+        self.assertEqual(gzip.decompress(r.body), b"from the gz sidecar\n")
+        r = self.srv.get("/other/app.js", headers="Accept-Encoding: gzip\r\n")
+        self.assertEqual(r.header("content-encoding"), "gzip")  # made now: no sidecars here
+        self.assertEqual(gzip.decompress(r.body), JS)
+
+
 class FilesConfig(unittest.TestCase):
     """Bad values are refused at mpmd -t with file:line and what to do instead."""
 
