@@ -178,7 +178,7 @@ int http_listing_build(int root_fd, const char *file_path, const char *url_path,
                        char **ret_body, size_t *ret_len) {
         _cleanup_close_ int fd = -EBADF;
         ListingEntry *entries = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0, allocated = 0, examined = 0;
         bool truncated = false;
         ListingBuf b = {};
         int r = 0;
@@ -206,7 +206,9 @@ int http_listing_build(int root_fd, const char *file_path, const char *url_path,
                 }
                 if (de->d_name[0] == '.')
                         continue; /* dotfiles, ".", ".." */
-                if (n >= max) {
+                /* Every entry examined counts, shown or not: the cost is bounded by max whatever the
+                 * directory holds (links out of the root cost an open each). */
+                if (examined++ >= max) {
                         truncated = true;
                         break;
                 }

@@ -6,8 +6,9 @@
  * never followed by the listing itself: it is shown (with what it points to) only when the path
  * module opens it beneath the root, and left out otherwise (dangling, or pointing outside). Names
  * starting with '.' are left out, as are sockets, FIFOs and devices. Directories come first, then
- * files, each by name in byte order. At most HTTP_LISTING_MAX entries are read (a note says the
- * listing is cut short), so a directory of any size costs bounded time and memory: about
+ * files, each by name in byte order. At most HTTP_LISTING_MAX entries (dotfiles aside) are
+ * examined, shown or not (a note says the listing is cut short), so a directory of any size costs
+ * bounded work and memory: about
  * HTTP_LISTING_MAX × (name + 1.7 KiB of HTML at worst). Names are HTML-escaped in the text and
  * percent-encoded in the links, which are relative (never a scheme, never "//"). */
 #pragma once
