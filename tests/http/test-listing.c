@@ -119,3 +119,25 @@ Test(listing, capped) {
         close(fd);
         docroot_remove(root);
 }
+
+/* The server's own cap: a directory past HTTP_LISTING_MAX is cut there, with the note. */
+Test(listing, capped_at_the_servers_limit, .timeout = 60) {
+        char *root = docroot_new("listing-big");
+        char *body = NULL, name[64];
+        size_t len = 0, rows = 0;
+
+        docroot_add_dir(root, "big", 0755);
+        for (int i = 0; i < HTTP_LISTING_MAX + 50; i++) {
+                snprintf(name, sizeof(name), "big/f%05d", i);
+                docroot_add_text(root, name, "");
+        }
+        int fd = root_open(root);
+        cr_assert_eq(http_listing_build(fd, "/big/", "/big/", false, HTTP_LISTING_MAX, &body, &len), 0);
+        for (const char *p = body; (p = strstr(p, "<tr><td><a href=\"f")); p++)
+                rows++;
+        cr_assert_eq(rows, HTTP_LISTING_MAX);
+        find(body, "Only the first 10000 entries");
+        free(body);
+        close(fd);
+        docroot_remove(root);
+}
