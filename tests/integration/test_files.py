@@ -344,6 +344,10 @@ class FilesConfig(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0, out)
         self.assertRegex(out, rf"{re.escape(conf)}:\d+:.*{pattern}")
 
+    def test_version_names_zlib(self):
+        p = subprocess.run([BINARY, "-V"], capture_output=True, text=True, timeout=60)
+        self.assertRegex(p.stdout, r"(?m)^zlib: 1\.\d+")
+
     def test_refused(self):
         self.check("Options = FollowSymLinks", "symbolic links")
         self.check("Options = ExecCGI", "ScriptAlias")
