@@ -8,6 +8,7 @@
 #include "http/cgi-exchange.h"
 #include "http/cgi.h"
 #include "http/date.h"
+#include "http/headers.h"
 #include "http/response.h"
 
 typedef enum CgiBodyMode {
@@ -27,6 +28,8 @@ struct CgiExchange {
         char *scheme;
         char *host;
         size_t host_len;
+        const HttpHeadersConfig *headers;
+        time_t now;
 
         CgiHeadParser parser;
         CgiHead head;
@@ -58,6 +61,8 @@ CgiExchange *cgi_exchange_new(const CgiExchangeContext *ctx) {
         x->version_minor = ctx->version_minor;
         x->head_only = ctx->head_only;
         x->keep_alive = ctx->keep_alive;
+        x->headers = ctx->headers;
+        x->now = ctx->now;
         if (ctx->date)
                 snprintf(x->date, sizeof(x->date), "%s", ctx->date);
         x->server_line = malloc(ctx->server_line_len + 1);
@@ -116,43 +121,57 @@ static int exchange_build_head(CgiExchange *x) {
                 x->keep_alive = false;
         }
 
-        /* Every line of the program grows by at most two bytes (": " for ":", CRLF for LF); the rest is
-         * ours and bounded. */
-        x->out_size = 2 * (size_t) h->head_len + x->server_line_len + x->host_len + strlen(x->scheme) + 256;
+        /* Every line of the program grows by at most two bytes (": " for ":", CRLF for LF); the
+         * configuration's lines add at most what http_headers_growth_max() says; the rest is ours and
+         * bounded. The program's fields are written as lines first, so that Header and Expires* edit
+         * them as they edit the engine's own responses. */
+        size_t growth = x->headers ? http_headers_growth_max(x->headers) : 0;
+        size_t lines_size = 2 * (size_t) h->head_len + x->host_len + strlen(x->scheme) + 64 + growth;
+        _cleanup_free_ char *lines = malloc(lines_size);
+        x->out_size = lines_size + x->server_line_len + 256;
         x->out = malloc(x->out_size);
-        if (!x->out)
+        if (!x->out || !lines)
                 return exchange_fail(x, -ENOMEM, "out of memory");
 
-        HttpHeadWriter w;
+        HttpHeadWriter w, lw = { .buf = lines, .size = lines_size };
         HttpFraming framing = h->has_content_length ? HTTP_FRAMING_LENGTH
                               : x->version_minor >= 1 ? HTTP_FRAMING_CHUNKED
                                                       : HTTP_FRAMING_CLOSE;
-        http_head_begin(&w, x->out, x->out_size, x->status, h->reason.len > 0 ? x->in + h->reason.off : NULL,
-                        h->reason.len, x->date, x->server_line, x->server_line_len);
         if (h->has_location) {
-                http_head_put(&w, "Location: ", 10);
+                http_head_put(&lw, "Location: ", 10);
                 if (h->location_local && x->host_len > 0) {
                         /* RFC 3875 §6.2.2 asks the server to fetch a local Location itself and answer
                          * with it; like a client redirect it is cheaper and plainer to let the client
                          * do that: a 302 to the same path on the host the client asked for. */
-                        http_head_put(&w, x->scheme, strlen(x->scheme));
-                        http_head_put(&w, "://", 3);
-                        http_head_put(&w, x->host, x->host_len);
+                        http_head_put(&lw, x->scheme, strlen(x->scheme));
+                        http_head_put(&lw, "://", 3);
+                        http_head_put(&lw, x->host, x->host_len);
                 }
-                http_head_put(&w, x->in + h->location.off, h->location.len);
-                http_head_put(&w, crlf, 2);
+                http_head_put(&lw, x->in + h->location.off, h->location.len);
+                http_head_put(&lw, crlf, 2);
         }
         if (h->has_content_type) {
-                http_head_put(&w, "Content-Type: ", 14);
-                http_head_put(&w, x->in + h->content_type.off, h->content_type.len);
-                http_head_put(&w, crlf, 2);
+                http_head_put(&lw, "Content-Type: ", 14);
+                http_head_put(&lw, x->in + h->content_type.off, h->content_type.len);
+                http_head_put(&lw, crlf, 2);
         }
         for (uint32_t i = 0; i < h->n_fields; i++) {
-                http_head_put(&w, x->in + h->fields[i].name.off, h->fields[i].name.len);
-                http_head_put(&w, ": ", 2);
-                http_head_put(&w, x->in + h->fields[i].value.off, h->fields[i].value.len);
-                http_head_put(&w, crlf, 2);
+                http_head_put(&lw, x->in + h->fields[i].name.off, h->fields[i].name.len);
+                http_head_put(&lw, ": ", 2);
+                http_head_put(&lw, x->in + h->fields[i].value.off, h->fields[i].value.len);
+                http_head_put(&lw, crlf, 2);
         }
+        /* lines_size is an upper bound of the program's lines and of what the edits add. */
+        assert(http_head_fits(&lw));
+        if (x->headers) {
+                int r = http_headers_apply(x->headers, x->status, x->status >= 400, x->now, NULL, lines, &lw.len,
+                                           lines_size);
+                assert(r >= 0);
+                (void) r;
+        }
+        http_head_begin(&w, x->out, x->out_size, x->status, h->reason.len > 0 ? x->in + h->reason.off : NULL,
+                        h->reason.len, x->date, x->server_line, x->server_line_len);
+        http_head_put(&w, lines, lw.len);
         http_head_end(&w, x->status, framing, h->content_length, x->keep_alive, x->version_minor);
         /* out_size is an upper bound of what the head can need. */
         assert(http_head_fits(&w));

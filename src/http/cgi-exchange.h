@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "http/parser.h"
 #include "http/response.h"
@@ -38,6 +39,10 @@ typedef struct CgiExchangeContext {
         const char *scheme;      /* "http": for a Location the program gave as a local path */
         const char *host;        /* the request's Host (or ServerName[:port]) for that Location */
         size_t host_len;
+        /* The Header and Expires* lines of the request's path (respond.h), applied to the program's
+         * fields; NULL: none. Must outlive the exchange. now: the request's time, for Expires. */
+        const struct HttpHeadersConfig *headers;
+        time_t now;
 } CgiExchangeContext;
 
 enum {

@@ -301,6 +301,8 @@ int cgi_run_start(const CgiRunParams *p, CgiRun **ret, const char **ret_why) {
                 .scheme = http_request_tls_info(q, &(HttpTlsInfo) {}) ? "https" : "http",
                 .host = host ? host : p->server_addr,
                 .host_len = h->has_host ? h->host.len : strlen(host ? host : p->server_addr),
+                .headers = q->cfg ? &q->cfg->headers : &q->site->cfg->headers,
+                .now = (time_t) (q->now / USEC_PER_SEC),
         };
         run->exchange = cgi_exchange_new(&ctx);
         if (!run->exchange) {

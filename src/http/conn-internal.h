@@ -102,6 +102,7 @@ typedef struct ConnRequest {
         size_t head_out; /* bytes of out[] that are the response head, not body */
         bool logged;     /* its access log line is written: once, however the request ends */
         char method[16];
+        char client[64]; /* RemoteIPHeader's client for this request; "" when the peer is the client */
 
         char in_inline[IN_BUFFER_INITIAL];
         char out[OUT_BUFFER_SIZE];
@@ -124,6 +125,7 @@ struct HttpConn {
         unsigned requests;
         bool draining;
         bool shut_down;
+        bool peer_proxied; /* info.peer is what the PROXY header said (HttpIo.proxied_peer) */
         uint32_t lingered; /* bytes drained by the lingering close */
         usec_t now;        /* of the last call in, for a request logged when the connection is freed */
         HttpConnInfo info;

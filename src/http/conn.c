@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "http/conn-internal.h"
+#include "http/remote-ip.h"
 #include "shared/log.h"
 #include "http/server-logs.h"
 #include "http/static.h"
@@ -39,7 +40,13 @@ static void conn_log_message(const HttpConn *c, int level, const char *message) 
 
         if (!c->obs || !c->obs->error)
                 return;
-        (void) snprintf(client, sizeof(client), "%s:%u", c->info.peer[0] ? c->info.peer : "-", c->info.peer_port);
+        /* The request's client when a trusted proxy named it (remote-ip.h), as Apache's mod_remoteip
+         * logs it: what fail2ban bans must be the client, not the proxy. */
+        if (c->rq && c->rq->client[0])
+                (void) snprintf(client, sizeof(client), "%s", c->rq->client);
+        else
+                (void) snprintf(client, sizeof(client), "%s:%u", c->info.peer[0] ? c->info.peer : "-",
+                                c->info.peer_port);
         c->obs->error(c->obs_userdata, c->site, level, client, message);
 }
 
@@ -243,10 +250,33 @@ void conn_fail(HttpConn *c, int status, usec_t now) {
         conn_answer_error(c, status, true, now);
 }
 
+/* Who the client is (remote-ip.h): the PROXY header's source once it has come, then for a request
+ * from a trusted peer the address RemoteIPHeader names (rq->client, "" otherwise). */
+static void conn_find_client(HttpConn *c, ConnRequest *rq, bool head_parsed) {
+        const HttpRemoteIpConfig *ri = c->server->n_sites > 0 ? &c->server->sites[0].cfg->remote_ip : NULL;
+
+        rq->client[0] = 0;
+        if (!c->peer_proxied && c->io->proxied_peer &&
+            c->io->proxied_peer(c->io_ctx, c->info.peer, sizeof(c->info.peer), &c->info.peer_port))
+                c->peer_proxied = true;
+        if (!head_parsed || !ri || !ri->header || !http_networks_contain(&ri->trusted, c->info.peer))
+                return;
+        /* Several fields of the name are one list (RFC 9110 §5.3) whose end, the nearest hops, is in
+         * the last one: that is the one read. */
+        const HttpHeader *last = NULL;
+        for (uint32_t i = 0; i < rq->head.n_headers; i++)
+                if (http_span_eq_ci(rq->in, rq->head.headers[i].name, ri->header))
+                        last = &rq->head.headers[i];
+        if (last && !http_remote_ip_from_header(ri, rq->in + last->value.off, last->value.len, rq->client,
+                                                sizeof(rq->client)))
+                rq->client[0] = 0;
+}
+
 void conn_on_head(HttpConn *c, int r, usec_t now) {
         ConnRequest *rq = c->rq;
         struct timespec ts;
 
+        conn_find_client(c, rq, r >= 0);
         clock_gettime(CLOCK_REALTIME, &ts);
         rq->req = (HttpRequest) {
                 .server = c->server,
@@ -259,7 +289,7 @@ void conn_on_head(HttpConn *c, int r, usec_t now) {
                 .body_buf = rq->out + OUT_BUFFER_SIZE - OUT_BODY_ROOM,
                 .body_buf_size = OUT_BODY_ROOM,
                 .listener_name = c->info.listener_name,
-                .peer = c->info.peer,
+                .peer = rq->client[0] ? rq->client : c->info.peer,
                 .peer_port = c->info.peer_port,
                 .local_port = c->info.local_port,
                 .conn_ops = &conn_request_ops,

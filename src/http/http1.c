@@ -19,6 +19,7 @@
 
 #include "http/conn-internal.h"
 #include "http/date.h"
+#include "http/respond.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 
@@ -74,6 +75,8 @@ static void http1_prepare_response(HttpConn *c, bool head_only, usec_t now_real)
         HttpResponse *r = &rq->resp;
         uint64_t length;
 
+        /* ErrorDocument, Expires*, Header (respond.h). */
+        http_respond(&rq->req, r);
         if (r->headers_overflow)
                 http_response_set_error(r, 500);
         rq->keep_alive = http1_keep_alive(c, r);

@@ -61,4 +61,8 @@ typedef struct HttpIo {
         /* TLS: fill *ret once the handshake is done and answer true; NULL or false: a plain
          * connection (or a handshake not finished). */
         bool (*tls_info)(void *ctx, HttpTlsInfo *ret);
+        /* The client a trusted proxy in front named (the PROXY protocol: src/mpm/proxy-io.c): its
+         * address as text into buf and its port, true; NULL or false: the socket's peer is the
+         * client. Asked when a request head has arrived (the header came before it). */
+        bool (*proxied_peer)(void *ctx, char *buf, size_t size, uint16_t *ret_port);
 } HttpIo;

@@ -22,7 +22,10 @@
 #include "shared/macro.h"
 #include "http/parser.h"
 
-#define HTTP_RESPONSE_HEADERS_MAX 2048
+/* Room for a handler's lines and the configuration's (Header, Expires: a Content-Security-Policy
+ * alone can take 1.5 KB). The connection builds the head in front of a small body in out[]: that
+ * room bounds this (conn.c checks it at compile time). */
+#define HTTP_RESPONSE_HEADERS_MAX 3072
 
 /* One piece of a body in pieces: len bytes of memory at mem, or (mem NULL) of pieces_fd from off. */
 typedef struct HttpBodyPiece {

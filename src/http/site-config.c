@@ -568,6 +568,9 @@ const ConfItem http_site_directives[] = {
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
         HTTP_TLS_ROWS(SITE(tls)),
+        HTTP_HEADERS_ROWS(SITE(headers), HTTP_SITE_CTX_PATH),
+        HTTP_ERROR_DOCUMENT_ROWS(SITE(error_documents), HTTP_SITE_CTX_PATH),
+        HTTP_REMOTE_IP_ROWS(SITE(remote_ip)),
         HTTP_FILES_ROWS(SITE(files)),
         CONF_TABLE_END,
 };

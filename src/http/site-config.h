@@ -15,6 +15,9 @@
 
 #include "shared/conf-table.h"
 #include "http/compress.h"
+#include "http/error-document.h"
+#include "http/headers.h"
+#include "http/remote-ip.h"
 #include "http/tls-config.h"
 
 typedef enum ServerTokens {
@@ -125,6 +128,9 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
+        HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
+        HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */
+        HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
         HttpFilesConfig files;          /* Options, PrecompressedFiles, Compression* (compress.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */

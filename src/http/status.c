@@ -219,6 +219,16 @@ static void render_metrics(Out *o, const HttpStatusData *d, uint64_t uptime) {
                    (unsigned long long) d->reloads_failed);
 }
 
+static const char *const node_state_names[_HTTP_NODE_STATE_MAX] = {
+        [HTTP_NODE_SERVING] = "serving",
+        [HTTP_NODE_DRAINED] = "drained",
+        [HTTP_NODE_STOPPING] = "stopping",
+};
+
+static const char *node_state_name(uint32_t s) {
+        return s < _HTTP_NODE_STATE_MAX ? node_state_names[s] : "serving";
+}
+
 int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *server_name, usec_t now, char *buf,
                        size_t size) {
         Out o = { .buf = buf, .size = size };
@@ -267,6 +277,12 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                 if (d->tls)
                         out_printf(&o, "TLSConns: %llu\nKTLSConns: %llu\n", (unsigned long long) d->tls_conns,
                                    (unsigned long long) d->ktls_conns);
+                /* Only when it is news, so that a serving node's page is Apache's. */
+                if (d->node_state != HTTP_NODE_SERVING)
+                        out_printf(&o, "NodeState: %s\n", node_state_name(d->node_state));
+                break;
+        case HTTP_STATUS_HEALTH:
+                out_printf(&o, "%s\n", node_state_name(d->node_state));
                 break;
         case HTTP_STATUS_JSON:
                 out_printf(&o, "{\"server_name\":");
@@ -289,7 +305,7 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            d->conns_writing, d->conns_keepalive, d->conns_closing, (unsigned long long) d->tls_conns,
                            (unsigned long long) d->ktls_conns, loads[0], loads[1], loads[2]);
                 out_json_string(&o, d->scoreboard, d->n_slots);
-                out_printf(&o, "}\n");
+                out_printf(&o, ",\"node_state\":\"%s\"}\n", node_state_name(d->node_state));
                 break;
         case HTTP_STATUS_METRICS:
                 render_metrics(&o, d, uptime);
@@ -304,6 +320,7 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "</h1>\n<dl>\n"
                            "<dt>Server version: mpmd/%s</dt>\n<dt>Server MPM: %s</dt>\n<dt>Server built: %s</dt>\n"
                            "<dt>Current time: %s</dt>\n<dt>Restart time: %s</dt>\n"
+                           "<dt>Node: %s</dt>\n"
                            "<dt>Configuration generation: %u</dt>\n<dt>Server uptime: %s</dt>\n"
                            "<dt>Server load: %.2f %.2f %.2f</dt>\n"
                            "<dt>Total accesses: %llu - Total traffic: %llu kB</dt>\n"
@@ -316,7 +333,8 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "\"<b><code>C</code></b>\" Closing connection, \"<b><code>G</code></b>\" Gracefully "
                            "finishing, \"<b><code>.</code></b>\" Open slot with no current process</p>\n"
                            "</body></html>\n",
-                           PACKAGE_VERSION, d->mpm, d->server_built, current, restart, d->generation, upt,
+                           PACKAGE_VERSION, d->mpm, d->server_built, current, restart,
+                           node_state_name(d->node_state), d->generation, upt,
                            loads[0], loads[1], loads[2], (unsigned long long) d->total_accesses,
                            (unsigned long long) (d->total_bytes / 1024), req_per_sec, bytes_per_sec, bytes_per_req,
                            d->busy, d->idle, d->conns_total, d->conns_keepalive, (int) d->n_slots, d->scoreboard);
@@ -333,6 +351,7 @@ HttpStatusFormat http_status_format(const char *query, size_t len) {
                 { "auto", HTTP_STATUS_AUTO },
                 { "json", HTTP_STATUS_JSON },
                 { "metrics", HTTP_STATUS_METRICS },
+                { "health", HTTP_STATUS_HEALTH },
         };
         const char *end = query + len;
 
@@ -416,9 +435,10 @@ void http_status_serve(const HttpRequest *q, const char *peer, char *scratch, si
                 http_response_set_error(r, 500);
                 return;
         }
-        r->status = 200;
+        r->status = f == HTTP_STATUS_HEALTH && d.node_state == HTTP_NODE_STOPPING ? 503 : 200;
         http_response_add_header(r, "Content-Type", "%s",
-                                 f == HTTP_STATUS_AUTO      ? "text/plain; charset=ISO-8859-1"
+                                 f == HTTP_STATUS_HEALTH    ? "text/plain; charset=utf-8"
+                                 : f == HTTP_STATUS_AUTO    ? "text/plain; charset=ISO-8859-1"
                                  : f == HTTP_STATUS_JSON    ? "application/json"
                                  : f == HTTP_STATUS_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
                                                             : "text/html; charset=ISO-8859-1");

@@ -52,7 +52,17 @@ typedef struct HttpStatusData {
          * them (TLSConns, KTLSConns, after Apache's keys) when the generation has TLS listeners. */
         uint32_t tls;
         uint64_t tls_conns, ktls_conns;
+        uint32_t node_state; /* HttpNodeState: serving, drained (`mpmctl drain`) or stopping */
 } HttpStatusData;
+
+/* The node as a load balancer sees it: ?health answers 200 while serving (drained too: a failing
+ * check would mark the node DOWN instead of DRAIN, agent-check.h) and 503 while stopping. */
+typedef enum HttpNodeState {
+        HTTP_NODE_SERVING,
+        HTTP_NODE_DRAINED,
+        HTTP_NODE_STOPPING,
+        _HTTP_NODE_STATE_MAX,
+} HttpNodeState;
 
 /* The bytes of a status segment, whole 4 KiB pages: what the supervisor creates and maps. */
 #define HTTP_STATUS_SEGMENT_SIZE ((sizeof(HttpStatusData) + 4095) & ~(size_t) 4095)
@@ -62,6 +72,7 @@ typedef enum HttpStatusFormat {
         HTTP_STATUS_AUTO,
         HTTP_STATUS_JSON,
         HTTP_STATUS_METRICS, /* Prometheus text exposition format 0.0.4 */
+        HTTP_STATUS_HEALTH,  /* ?health: one word for a load balancer's check, 200 or 503 */
 } HttpStatusFormat;
 
 /* A consistent copy of what the supervisor published; false when none could be had. */

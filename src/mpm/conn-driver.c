@@ -10,6 +10,7 @@
 #include "build-config.h"
 #include "mpm/conn-driver.h"
 #include "mpm/mpm.h"
+#include "mpm/proxy-io.h"
 #include "http/server-logs.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
@@ -151,17 +152,34 @@ void conn_driver_serve(const HttpServer *server, int fd, const HttpConnInfo *inf
 
 void conn_driver_serve_accepted(const Generation *g, const Listener *l, int fd, const HttpConnInfo *info,
                                 WorkerScore *score, ConnDriverStop *stop) {
-        if (!l->tls) {
+        if (!l->tls && !l->proxy_protocol) {
                 conn_driver_serve(g->http, fd, info, score, stop);
                 return;
         }
+        /* The PROXY header first, straight over the socket (proxy-io.h); TLS over whatever is below. */
+        const HttpIo *io = &socket_io;
+        void *io_ctx = &fd;
+        ProxyIo *p = NULL;
+        if (l->proxy_protocol) {
+                p = proxy_io_new(&socket_io, &fd, info->peer, &g->http->sites[0].cfg->remote_ip.trusted);
+                if (!p)
+                        goto done;
+                io = &proxy_io;
+                io_ctx = p;
+        }
+        if (!l->tls)
+                driver_serve(g->http, &fd, io, io_ctx, NULL, info, score, stop);
 #if HAVE_TLS
-        /* The TLS transport over the plain one; the SSL is set up for this listener's sites. */
-        TlsIo *t = tls_io_accept(g->tls, l->name, &socket_io, &fd, fd);
-        if (t)
-                driver_serve(g->http, &fd, &tls_io, t, t, info, score, stop);
-        tls_io_free(t);
+        else {
+                /* The TLS transport over the plain one; the SSL is set up for this listener's sites. */
+                TlsIo *t = tls_io_accept(g->tls, l->name, io, io_ctx, fd, !p);
+                if (t)
+                        driver_serve(g->http, &fd, &tls_io, t, t, info, score, stop);
+                tls_io_free(t);
+        }
 #endif
+done:
+        proxy_io_free(p);
         safe_close(fd);
         (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
         if (score)

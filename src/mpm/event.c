@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "mpm/proxy-io.h"
 #include "mpm/accept.h"
 #include "mpm/conn-driver.h"
 #include "mpm/event.h"
@@ -90,6 +91,11 @@ static unsigned event_workers_per_process(const void *config) {
         return 1;
 }
 
+static unsigned event_capacity(const Generation *g) {
+        const EventConfig *c = g->mpm_config;
+        return event_processes(c) * c->worker_connections;
+}
+
 /* ---- supervisor side: a fixed number of processes, each replaced when it ends --------------- */
 
 static int event_start(Generation *g) {
@@ -138,6 +144,7 @@ typedef struct EventConn {
         /* TLS over event_io (tls-io.h): the engine talks to it, it to event_io, so the readable
          * bookkeeping above sees every byte. NULL: a plain connection. */
         TlsIo *tls;
+        ProxyIo *proxy; /* the PROXY header under everything else (proxy-io.h); NULL: none */
         bool tls_counted; /* its completed handshake is in the scoreboard */
         HttpConnPhase phase;
         EventSource cgi_source; /* epoll's data.ptr for what its handler waits on */
@@ -319,6 +326,7 @@ static TlsIo *event_conn_free_tls(TlsIo *t) {
 static void event_conn_free(EventConn *c) {
         http_conn_free(c->http);
         event_conn_free_tls(c->tls);
+        proxy_io_free(c->proxy);
         /* close() removes it from the epoll set as well, because this process holds the only
          * descriptor of the connection: the dispatcher closes its copy once the hand-off is sent
          * (and takes it out of its own epoll set first, see dispatch.c), nothing here dups it, and
@@ -478,9 +486,18 @@ static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const Htt
         c->listener_name = owned_name;
         const HttpIo *io = &event_io;
         void *io_ctx = c;
+        if (listener && listener->proxy_protocol) {
+                c->proxy = proxy_io_new(&event_io, c, info->peer, &l->g->http->sites[0].cfg->remote_ip.trusted);
+                if (!c->proxy) {
+                        event_conn_free(c);
+                        return true;
+                }
+                io = &proxy_io;
+                io_ctx = c->proxy;
+        }
         if (listener && listener->tls) {
 #if HAVE_TLS
-                c->tls = tls_io_accept(l->g->tls, listener->name, &event_io, c, fd);
+                c->tls = tls_io_accept(l->g->tls, listener->name, io, io_ctx, fd, !c->proxy);
 #endif
                 if (!c->tls) {
                         event_conn_free(c);
@@ -797,6 +814,7 @@ const MpmOps mpm_event_module = {
         .check_config = event_check_config,
         .process_limit = event_process_limit,
         .workers_per_process = event_workers_per_process,
+        .capacity = event_capacity,
         .start = event_start,
         .maintain = event_maintain,
         .worker_main = event_worker_main,

@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 20261203u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120302u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -37,6 +37,7 @@ typedef struct Listener {
         char *name;    /* "127.0.0.1:8080" or the systemd socket name */
         uint16_t port; /* its local port, looked up once (0: unknown) */
         bool tls;      /* HTTPS: Listen = https://ADDR:PORT, or systemd's "https" / "vhost-https:NAME" */
+        bool proxy_protocol; /* each connection starts with a PROXY header (RemoteIPProxyProtocol) */
 } Listener;
 
 /* Is a Listen value or a listener's name TLS: "https://ADDR:PORT", or the systemd socket names "https"
@@ -185,6 +186,10 @@ typedef struct MpmOps {
         const struct SiteLimits *(*site_limits)(const void *config);
         /* Scoreboard slots per process: 1 for prefork, ThreadLimit for threaded MPMs. */
         unsigned (*workers_per_process)(const void *config);
+        /* Optional: how many requests (prefork, worker: MaxRequestWorkers) or connections (event,
+         * perchild: WorkerConnections per serving process) g can hold at once, for the share of
+         * idle capacity a load balancer's agent is told (agent-check.h). NULL: the workers started. */
+        unsigned (*capacity)(const Generation *g);
         int (*start)(Generation *g);
         /* Once a second and whenever a worker exits; view is a validated copy. */
         void (*maintain)(Generation *g, const ScoreboardView *view, usec_t now);

@@ -125,6 +125,14 @@ static unsigned perchild_workers_per_process(const void *config) {
         return 1;
 }
 
+/* Every pool's processes, each with WorkerConnections; the dispatchers only pass connections on. */
+static unsigned perchild_capacity(const Generation *g) {
+        const PerchildState *st = g->mpm_state;
+        if (!st)
+                return 0;
+        return (st->n_slots - st->n_dispatchers) * ((const PerchildConfig *) g->mpm_config)->worker_connections;
+}
+
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static void perchild_free_state(Generation *g) {
@@ -558,6 +566,7 @@ const MpmOps mpm_perchild_module = {
         .process_limit = perchild_process_limit,
         .site_limits = perchild_site_limits,
         .workers_per_process = perchild_workers_per_process,
+        .capacity = perchild_capacity,
         .start = perchild_start,
         .maintain = perchild_maintain,
         .free_state = perchild_free_state,

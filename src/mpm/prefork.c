@@ -86,6 +86,10 @@ static unsigned prefork_workers_per_process(const void *config) {
         return 1;
 }
 
+static unsigned prefork_capacity(const Generation *g) {
+        return ((const PreforkConfig *) g->mpm_config)->max_request_workers;
+}
+
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static int prefork_start(Generation *g) {
@@ -204,6 +208,7 @@ const MpmOps mpm_prefork_module = {
         .check_config = prefork_check_config,
         .process_limit = prefork_process_limit,
         .workers_per_process = prefork_workers_per_process,
+        .capacity = prefork_capacity,
         .start = prefork_start,
         .maintain = prefork_maintain,
         .free_state = mpm_spare_free_state,

@@ -183,12 +183,13 @@ TlsIo *tls_io_new_on_socket(SSL *ssl, const HttpIo *inner, void *inner_ctx, int 
 }
 
 TlsIo *tls_io_accept(const TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
-                     int fd) {
+                     int fd, bool inner_is_socket) {
         if (!store)
                 return NULL;
         SSL *ssl = tls_store_new_ssl(store, listener_name);
-        /* kTLS only where the kernel can do it: OpenSSL turns it on over its own socket BIO only. */
-        if (tls_io_kernel_has_ktls())
+        /* kTLS only where the kernel can do it: OpenSSL turns it on over its own socket BIO only,
+         * which would skip a layer between us and the socket (a PROXY header, proxy-io.h). */
+        if (tls_io_kernel_has_ktls() && inner_is_socket)
                 return tls_io_new_on_socket(ssl, inner, inner_ctx, fd);
         return tls_io_new(ssl, inner, inner_ctx, fd);
 }
@@ -380,6 +381,12 @@ static bool tls_io_info(void *ctx, HttpTlsInfo *ret) {
         return true;
 }
 
+/* The PROXY header came below TLS (proxy-io.h): the transport under us knows the client. */
+static bool tls_io_proxied_peer(void *ctx, char *buf, size_t size, uint16_t *ret_port) {
+        TlsIo *t = ctx;
+        return t->inner->proxied_peer && t->inner->proxied_peer(t->inner_ctx, buf, size, ret_port);
+}
+
 const HttpIo tls_io = {
         .read = tls_io_read,
         .writev = tls_io_writev,
@@ -389,4 +396,5 @@ const HttpIo tls_io = {
         .reset = tls_io_reset,
         .local_address = tls_io_local_address,
         .tls_info = tls_io_info,
+        .proxied_peer = tls_io_proxied_peer,
 };

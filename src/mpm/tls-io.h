@@ -58,10 +58,11 @@ bool tls_io_kernel_has_ktls(void);
 /* The TLS transport of a connection accepted on the listener named listener_name: an SSL from
  * store (tls_store_new_ssl(), set up with that listener's default site) over inner. NULL when there
  * is no store, the store does not know the listener, or no memory: the connection is then closed
- * unserved, never answered in plain text. */
+ * unserved, never answered in plain text. inner_is_socket: inner reads fd as it is, so that
+ * OpenSSL may take the socket itself for kTLS; false when a layer sits between (proxy-io.h). */
 struct TlsStore;
 TlsIo *tls_io_accept(const struct TlsStore *store, const char *listener_name, const HttpIo *inner, void *inner_ctx,
-                     int fd);
+                     int fd, bool inner_is_socket);
 
 /* Has the handshake finished, and does the kernel do the record layer (kTLS)? For the counters. */
 bool tls_io_handshake_done(const TlsIo *t);

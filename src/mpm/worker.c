@@ -117,6 +117,10 @@ static unsigned worker_workers_per_process(const void *config) {
         return ((const WorkerConfig *) config)->threads_per_child;
 }
 
+static unsigned worker_capacity(const Generation *g) {
+        return ((const WorkerConfig *) g->mpm_config)->max_request_workers;
+}
+
 /* ---- supervisor side ------------------------------------------------------------------------ */
 
 static int worker_start(Generation *g) {
@@ -308,6 +312,7 @@ const MpmOps mpm_worker_module = {
         .check_config = worker_check_config,
         .process_limit = worker_process_limit,
         .workers_per_process = worker_workers_per_process,
+        .capacity = worker_capacity,
         .start = worker_start,
         .maintain = worker_maintain,
         .free_state = mpm_spare_free_state,

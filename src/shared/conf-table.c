@@ -592,6 +592,8 @@ int conf_item_merge_inherited(const ConfItem *item, void *base, const void *pare
         ConfLines *own = field(item, base), merged = {};
         const ConfLines *from = field_const(item, parent);
 
+        if (item->type == CONF_CUSTOM && (item->flags & CONF_LIST_APPEND_INHERITED))
+                return item->merge ? item->merge(item, field(item, base), field_const(item, parent)) : -EINVAL;
         if (item->type != CONF_LINES || !(item->flags & CONF_LIST_APPEND_INHERITED) || from->n == 0)
                 return 0;
         if (lines_copy(&merged, from) < 0)

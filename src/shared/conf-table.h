@@ -38,7 +38,8 @@ enum {
         CONF_LIST_REPLACE = 1u << 1, /* CONF_STRV: a later file replaces instead of extending */
         CONF_SITE_NAME = 1u << 2,    /* CONF_STRING: names a [VirtualHost] (the loader knows them) */
         /* CONF_LINES: a narrower section ([VirtualHost] under [Server]) appends its lines to the ones
-         * it inherits; without it, a section that gives the key replaces the inherited list. */
+         * it inherits; without it, a section that gives the key replaces the inherited list.
+         * CONF_CUSTOM with a merge(): the row's merge() combines the two values. */
         CONF_LIST_APPEND_INHERITED = 1u << 3,
         /* CONF_CUSTOM: a list written on several lines. The loader passes ctx->replace_list as for a
          * CONF_STRV (the first occurrence replaces the default; with CONF_LIST_REPLACE a later file
@@ -91,6 +92,11 @@ typedef char *(*ConfFormat)(const ConfItem *item, const void *field);
  * keeps it on failure): 0 or -ENOMEM; and free what field owns, leaving zeroes. */
 typedef int (*ConfCopy)(const ConfItem *item, void *dst, const void *src);
 typedef void (*ConfDone)(const ConfItem *item, void *field);
+/* CONF_CUSTOM with CONF_LIST_APPEND_INHERITED: a narrower section gave the key, field holds its own
+ * value and parent the enclosing section's (complete, already inherited). Combine them in field as
+ * the row's rule says (the parent's entries first, an own entry overriding one of the parent's…):
+ * 0, or -ENOMEM with field unchanged. */
+typedef int (*ConfMerge)(const ConfItem *item, void *field, const void *parent);
 
 struct ConfItem {
         const char *key;
@@ -108,6 +114,7 @@ struct ConfItem {
         size_t size;        /* CONF_CUSTOM: bytes of the field (plain data: zeroed and copied bytewise) */
         ConfCopy copy;      /* CONF_CUSTOM: optional, for a value that owns memory (else bytewise) */
         ConfDone done;      /* CONF_CUSTOM: optional, with copy: frees what the value owns */
+        ConfMerge merge;    /* CONF_CUSTOM with CONF_LIST_APPEND_INHERITED: required */
 };
 
 /* A table is an array of rows ending with a row whose key is NULL. */
@@ -171,8 +178,9 @@ int conf_item_apply_at(const ConfItem *item, void *base, const char *value, cons
 int conf_item_check(const ConfItem *item, const void *base, char **ret_error);
 
 /* What a narrower section that gave the key keeps of its parent's value: with
- * CONF_LIST_APPEND_INHERITED (CONF_LINES) the parent's lines go before its own; otherwise nothing
- * changes. A section that did not give the key takes conf_item_copy() instead. */
+ * CONF_LIST_APPEND_INHERITED the parent's lines go before its own (CONF_LINES), or the row's merge()
+ * combines the two (CONF_CUSTOM); otherwise nothing changes. A section that did not give the key
+ * takes conf_item_copy() instead. */
 int conf_item_merge_inherited(const ConfItem *item, void *base, const void *parent);
 
 void conf_lines_done(ConfLines *l);

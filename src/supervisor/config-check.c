@@ -347,6 +347,41 @@ void check_listen(Loader *l) {
         load_error(l, c->main_file, 0, "[Server] Listen: at least one Listen address or socket name is required");
 }
 
+/* RemoteIP* (remote-ip.h): a PROXY listener is one of the Listen values, and neither it nor a header
+ * is believed without a peer to believe it from. */
+void check_remote_ip(Loader *l) {
+        const Config *c = l->config;
+        const HttpRemoteIpConfig *ri = &c->site.remote_ip;
+        const KeySource *pp = &l->site_keys[row_of(http_site_directives, "RemoteIPProxyProtocol")];
+        const KeySource *hd = &l->site_keys[row_of(http_site_directives, "RemoteIPHeader")];
+        const char *file;
+        unsigned line;
+
+        key_source(l, pp, &file, &line);
+        STRV_FOREACH(v, ri->proxy_protocol) {
+                bool named = strv_contains(c->listen, *v);
+                for (size_t i = 0; !named && i < c->n_vhosts; i++)
+                        named = strv_contains(c->vhosts[i].listen, *v);
+                if (!named)
+                        load_error(l, file, line, "[Server] RemoteIPProxyProtocol: \"%s\" is not one of the Listen values",
+                                   *v);
+        }
+        if (!strv_isempty(ri->proxy_protocol) && c->mpm && (c->mpm->flags & MPM_PER_USER))
+                load_error(l, file, line,
+                           "[Server] RemoteIPProxyProtocol: not supported with the %s MPM yet (its dispatcher reads "
+                           "requests before any header could be taken)",
+                           c->mpm->name);
+        if (ri->trusted.n == 0 && !strv_isempty(ri->proxy_protocol))
+                load_error(l, file, line,
+                           "[Server] RemoteIPProxyProtocol needs RemoteIPTrustedProxy: the proxies that may send the "
+                           "header (from anyone else it could name any client)");
+        key_source(l, hd, &file, &line);
+        if (ri->trusted.n == 0 && ri->header)
+                load_error(l, file, line,
+                           "[Server] RemoteIPHeader needs RemoteIPTrustedProxy: the proxies whose %s is believed",
+                           ri->header);
+}
+
 void check_mpm(Loader *l) {
         Config *c = l->config;
         size_t before = l->errors ? l->errors->n : 0, added;

@@ -175,6 +175,7 @@ void inherit_locations(Loader *l);
 
 /* config-check.c: the configuration as a whole. */
 void check_listen(Loader *l);
+void check_remote_ip(Loader *l);
 void check_site_keys(Loader *l);
 void check_filesystem(Loader *l);
 void check_mpm(Loader *l);

@@ -4,7 +4,9 @@
  * the reader recorded: LoadModule lines first (the MPM decides which section names are valid and
  * what its keys mean), then everything else in file order, so later files override or extend what
  * earlier ones said. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,31 @@ const char *log_level_to_string(int l) {
 
 #define CFG(field) offsetof(Config, field)
 
+/* AgentCheck: an address of this host (the supervisor binds it; it is no systemd socket name, and
+ * no port 0), IPv4 or [IPv6], with the port. */
+static int parse_agent_check(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                             char **ret_error) {
+        const char *colon = strrchr(value, ':');
+        char host[INET6_ADDRSTRLEN + 2];
+        unsigned char addr[sizeof(struct in6_addr)];
+        uint64_t port;
+
+        if (!colon || (size_t) (colon - value) >= sizeof(host) || parse_uint64(colon + 1, &port) < 0 || port == 0 ||
+            port > 65535)
+                return conf_parse_error(ret_error, "expected ADDR:PORT or [V6]:PORT with a port from 1 to 65535, got \"%s\"",
+                                        value);
+        memcpy(host, value, (size_t) (colon - value));
+        host[colon - value] = 0;
+        bool v6 = host[0] == '[' && host[strlen(host) - 1] == ']';
+        if (v6) {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = 0;
+        }
+        if (strcmp(host, "*") != 0 && inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
+                return conf_parse_error(ret_error, "\"%s\" is not an IPv4 address, [IPv6] address or *", host);
+        return 0;
+}
+
 /* The supervisor's own [Server] keys. The engine's keys are http_site_directives. */
 const ConfItem config_directives[] = {
         { "Listen", CONF_STRV, CFG(listen), NULL,
@@ -44,6 +71,8 @@ const ConfItem config_directives[] = {
         { "GracefulReloadTimeout", CONF_USEC, CFG(graceful_reload_timeout), "30", 0, 3600 * USEC_PER_SEC,
           .expect = "a time from 0 to 3600 s" },
         { "ControlSocket", CONF_PATH, CFG(control_socket), "/run/mpmd/control", .expect = "an absolute path" },
+        { "AgentCheck", CONF_STRING, CFG(agent_check), NULL, .flags = CONF_RESTART_ONLY, .parse = parse_agent_check,
+          .expect = "ADDR:PORT for HAProxy's agent-check" },
         { "MinUID", CONF_UINT, CFG(min_uid), "1000", 0, UINT32_MAX - 1, .expect = "a user id" },
         { "MinGID", CONF_UINT, CFG(min_gid), "1000", 0, UINT32_MAX - 1, .expect = "a group id" },
         CONF_TABLE_END,
@@ -177,6 +206,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         inherit_vhosts(&l);
         inherit_locations(&l);
         check_listen(&l);
+        check_remote_ip(&l);
         check_site_keys(&l);
         if (l.opts->check_filesystem)
                 check_filesystem(&l);

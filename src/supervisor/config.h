@@ -99,6 +99,7 @@ struct Config {
         usec_t graceful_shutdown_timeout;
         usec_t graceful_reload_timeout;
         char *control_socket;
+        char *agent_check; /* AgentCheck: ADDR:PORT of HAProxy's agent (agent-check.h); NULL: none */
         uint32_t min_uid, min_gid;
         uint32_t listen_backlog; /* ListenBacklog: listen()'s backlog for the sockets mpmd binds */
 

@@ -45,7 +45,7 @@ static void control_status(void *userdata, ControlClient *c) {
                              generation_count(sg, PROCESS_STOPPING), v.busy, v.ready, v.keepalive,
                              (unsigned long long) v.requests, (unsigned long long) v.bytes, v.invalid, draining,
                              s->last_reload ? s->last_reload : "none",
-                             s->stopping ? "stopping" : s->pending ? "reloading" : "running", board,
+                             s->stopping ? "stopping" : s->pending ? "reloading" : s->drained ? "running, drained" : "running", board,
                              failed ? "\nfailed " : "", failed ? failed : "");
         free(scores);
 }
@@ -128,6 +128,28 @@ static void control_reopen_logs(void *userdata, ControlClient *c) {
         supervisor_reopen_logs_and_answer(userdata, c);
 }
 
+/* `drain` and `undrain`: the node keeps serving; only what the load balancer's agent says changes
+ * (agent-check.h). Kept across reloads: it is the node's state. */
+static void control_drain(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
+
+        if (!s->drained)
+                log_notice("drained: the load balancer's agent now says \"drain\" (mpmctl undrain ends it)");
+        s->drained = true;
+        supervisor_publish_node_state(s);
+        control_client_reply(c, "OK drained%s", s->agent ? "" : " (no AgentCheck is configured: nobody is told)");
+}
+
+static void control_undrain(void *userdata, ControlClient *c) {
+        Supervisor *s = userdata;
+
+        if (s->drained)
+                log_notice("undrained: the load balancer's agent says \"ready\" again");
+        s->drained = false;
+        supervisor_publish_node_state(s);
+        control_client_reply(c, "OK undrained");
+}
+
 static const ControlCommand control_commands[] = {
         { "reload", control_reload, CONTROL_DEFERRED },
         { "status", control_status, 0 },
@@ -135,6 +157,8 @@ static const ControlCommand control_commands[] = {
         { "stop", control_stop, 0 },
         { "stop --now", control_stop_now, 0 },
         { "reopen-logs", control_reopen_logs, CONTROL_DEFERRED },
+        { "drain", control_drain, 0 },
+        { "undrain", control_undrain, 0 },
 };
 
 int supervisor_control_open(Supervisor *s, const char *path) {

@@ -220,13 +220,21 @@ static void server_cpu(const Supervisor *s, double cpu[4]) {
                  (double) live.cstime / tick;
 }
 
-/* One segment (seqlock: odd while writing). s: the server's CPU time (cpu) and reloads, for the
- * server's view only (a tenant is not told how busy the others keep the machine); NULL leaves them 0. */
+/* The node's state for load balancers (status.h): the supervisor's, whichever generation shows it. */
+static HttpNodeState sg_node_state(const Supervisor *s) {
+        return s->stopping ? HTTP_NODE_STOPPING : s->drained ? HTTP_NODE_DRAINED : HTTP_NODE_SERVING;
+}
+
+/* One segment (seqlock: odd while writing), with the node's state (sup's). s: the server's CPU
+ * time (cpu) and reloads, for the server's view only (a tenant is not told how busy the others
+ * keep the machine); NULL leaves them 0. */
 static void status_segment_publish(HttpStatusData *d, const StatusSource *src, int group, const ProcessScore *retired,
-                                   const Supervisor *s, const double cpu[4]) {
+                                   const Supervisor *sup, const Supervisor *s, const double cpu[4]) {
         __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         status_view_fill(d, src, group, retired);
+        /* Every segment: a site's pool answers ?health for the node too. */
+        d->node_state = sg_node_state(sup);
         if (s) {
                 d->reloads_ok = s->reloads_ok;
                 d->reloads_partial = s->reloads_partial;
@@ -249,9 +257,36 @@ void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
 
         server_cpu(sg->sup, cpu);
         if (sg->status)
-                status_segment_publish(sg->status, &src, -1, &sg->retired, sg->sup, cpu);
+                status_segment_publish(sg->status, &src, -1, &sg->retired, sg->sup, sg->sup, cpu);
         for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
-                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], NULL, NULL);
+                status_segment_publish(sg->group_status[k], &src, (int) k, &sg->group_retired[k], sg->sup, NULL, NULL);
+}
+
+static void segment_set_node_state(HttpStatusData *d, HttpNodeState state) {
+        if (!d)
+                return;
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        d->node_state = state;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
+}
+
+static void generation_set_node_state(SupGeneration *sg, HttpNodeState state) {
+        if (!sg)
+                return;
+        segment_set_node_state(sg->status, state);
+        for (unsigned k = 0; sg->group_status && k < sg->g.n_status_groups; k++)
+                segment_set_node_state(sg->group_status[k], state);
+}
+
+void supervisor_publish_node_state(Supervisor *s) {
+        HttpNodeState state = sg_node_state(s);
+
+        generation_set_node_state(s->current, state);
+        generation_set_node_state(s->pending, state);
+        for (SupGeneration *g = s->draining; g; g = g->next)
+                generation_set_node_state(g, state);
 }
 
 /* ---- reading the scoreboards ---------------------------------------------------------------- */

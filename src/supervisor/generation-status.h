@@ -31,3 +31,8 @@ void generation_read_slot(SupGeneration *sg, unsigned slot, usec_t now, ProcessS
 void generation_scoreboard_view(SupGeneration *sg, ScoreboardView *v, ProcessScore *scores, usec_t now);
 /* Tell systemd (STATUS=) what the serving generation does. */
 void supervisor_update_status(Supervisor *s);
+
+/* The node's state (drained, stopping: status.h) written into every status segment of every
+ * generation now, not at the next tick: a health check right after `mpmctl drain` or a stop sees
+ * it, and a stopping supervisor publishes nothing else. */
+void supervisor_publish_node_state(Supervisor *s);

@@ -423,8 +423,11 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 bool named = strv_contains(config->listen, name);
                 for (size_t k = 0; !named && k < config->n_vhosts; k++)
                         named = strv_contains(config->vhosts[k].listen, name);
-                if (named)
-                        sg->g.listeners[sg->g.n_listeners++] = s->listeners.items[i];
+                if (named) {
+                        Listener *gl = &sg->g.listeners[sg->g.n_listeners++];
+                        *gl = s->listeners.items[i];
+                        gl->proxy_protocol = strv_contains(config->site.remote_ip.proxy_protocol, name);
+                }
                 else
                         log_debug("socket %s is not named by any Listen= and is not served", name);
         }

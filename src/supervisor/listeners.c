@@ -97,7 +97,7 @@ static int listener_set_add(ListenerSet *set, int fd, const char *name) {
         return 0;
 }
 
-static int bind_address(const char *value, int backlog) {
+int listener_bind_address(const char *value, int backlog, bool defer_accept) {
         struct sockaddr_storage ss;
         socklen_t len;
         int fd, one = 1, r;
@@ -118,7 +118,8 @@ static int bind_address(const char *value, int backlog) {
          * then reads its request at once instead of waiting for another wake-up. One that sends
          * nothing is still accepted after a few seconds and meets the header deadline. */
         int defer = LISTEN_DEFER_ACCEPT_SEC;
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+        if (defer_accept)
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
         if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, backlog) < 0) {
                 r = -errno;
                 close(fd);
@@ -167,7 +168,7 @@ int listener_set_ensure(ListenerSet *set, char *const *listen, int backlog, cons
                         *ret_failed = *v;
                         return -ENXIO; /* a socket name systemd did not pass */
                 }
-                int fd = bind_address(*v, backlog);
+                int fd = listener_bind_address(*v, backlog, true);
                 if (fd < 0) {
                         *ret_failed = *v;
                         return fd;

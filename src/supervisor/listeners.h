@@ -26,6 +26,11 @@ typedef struct ListenerSet {
  * is not an address (then it may be a socket name). */
 bool listen_value_is_address(const char *value);
 
+/* Bind and listen on an address (as listen_value_is_address takes it), non-blocking, SO_REUSEADDR,
+ * "*:PORT" both families; defer_accept: TCP_DEFER_ACCEPT (for HTTP, whose client speaks first).
+ * The socket, or -errno. */
+int listener_bind_address(const char *value, int backlog, bool defer_accept);
+
 /* The configuration's name for a socket systemd passed under fdname (malloc'd; NULL: no memory). */
 char *listener_name_from_fdname(const char *fdname);
 

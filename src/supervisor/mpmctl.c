@@ -40,7 +40,7 @@
 
 static void usage(FILE *f) {
         fprintf(f,
-                "Usage: mpmctl [-s SOCKET] reload | status [--json] | stop [--now] | reopen-logs\n"
+                "Usage: mpmctl [-s SOCKET] reload | status [--json] | stop [--now] | reopen-logs | drain | undrain\n"
                 "       mpmctl [-s SOCKET] audit [--json] [--expect-uid ROLE=UID]… [--supervisor-caps LIST]\n"
                 "       mpmctl -h | -V\n"
                 "  -s, --socket SOCKET  the control socket (default %s)\n"
@@ -639,7 +639,7 @@ int main(int argc, char *argv[]) {
         bool json = optind + 1 < argc && strcmp(argv[optind + 1], "--json") == 0;
         int extra = argc - optind - 1 - (now || json ? 1 : 0);
         if (strcmp(verb, "reload") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "stop") != 0 &&
-            strcmp(verb, "reopen-logs") != 0) {
+            strcmp(verb, "reopen-logs") != 0 && strcmp(verb, "drain") != 0 && strcmp(verb, "undrain") != 0) {
                 fprintf(stderr, "mpmctl: unknown command \"%s\"\n", verb);
                 usage(stderr);
                 return EXIT_USAGE;

@@ -122,6 +122,12 @@ struct Supervisor {
         CpuTicks reaped_cpu; /* of every worker reaped so far, of any generation (status page's CPU) */
         uint64_t reloads_ok, reloads_partial, reloads_failed; /* results of reloads so far (?metrics) */
         unsigned next_generation;
+        /* `mpmctl drain`: still serving, but the load balancer's agent says "drain" (agent-check.h).
+         * The node's, not a generation's: it outlives reloads until `mpmctl undrain`. */
+        bool drained;
+        struct AgentCheck *agent; /* AgentCheck; NULL: none */
+        usec_t agent_read_at;     /* the last scoreboard reading for it, CLOCK_MONOTONIC … */
+        unsigned agent_percent;   /* … and its idle share: a flood of checks reads it once in 100 ms */
         bool stopping;
         bool ready_sent;
         int exit_status;

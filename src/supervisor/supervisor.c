@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "supervisor/agent-check.h"
 #include "supervisor/config.h"
 #include "supervisor/control.h"
 #include "supervisor/generation-status.h"
@@ -412,6 +413,7 @@ void supervisor_hard_stop(Supervisor *s) {
                 generation_cgi_finish(g, true);
         }
         s->stopping = true;
+        supervisor_publish_node_state(s);
         supervisor_check_done(s);
 }
 
@@ -423,6 +425,7 @@ void supervisor_graceful_stop(Supervisor *s) {
                 return;
         }
         s->stopping = true;
+        supervisor_publish_node_state(s);
         sd_notify(false, "STOPPING=1");
         log_notice_fields(LOG_FIELDS(.message_id = MPMD_MESSAGE_STOPPING,
                                      .generation = s->current ? s->current->g.number : 0),
@@ -682,6 +685,44 @@ static const SupervisorHooks supervisor_hooks = {
         .exited = on_generation_exited,
 };
 
+/* What the load balancer's agent is told (agent-check.h): maint while stopping, drain while drained,
+ * down while no process of the serving generation accepts, else the share of idle capacity. In
+ * use is what each process holds: its busy and kept-alive workers, or its open connections (event,
+ * perchild), whichever is more. */
+static AgentState supervisor_agent_state(void *userdata, unsigned *ret_percent) {
+        Supervisor *s = userdata;
+        SupGeneration *sg = s->current;
+
+        if (s->stopping)
+                return AGENT_MAINT;
+        if (s->drained)
+                return AGENT_DRAIN;
+        if (!sg || generation_count(sg, PROCESS_RUNNING) == 0)
+                return AGENT_DOWN;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (s->agent_read_at > 0 && now < s->agent_read_at + AGENT_CHECK_READ_INTERVAL_USEC) {
+                *ret_percent = s->agent_percent;
+                return AGENT_READY;
+        }
+        _cleanup_free_ ProcessScore *scores = calloc(sg->g.n_procs, sizeof(ProcessScore));
+        if (!scores) {
+                *ret_percent = 1;
+                return AGENT_READY;
+        }
+        ScoreboardView v;
+        generation_scoreboard_view(sg, &v, scores, now);
+        unsigned in_use = 0, started = 0;
+        for (unsigned i = 0; i < v.n_procs; i++) {
+                unsigned workers = scores[i].busy + scores[i].keepalive;
+                in_use += MAX(workers, (unsigned) scores[i].connections_open);
+                started += scores[i].ready + workers;
+        }
+        unsigned capacity = sg->g.ops->capacity ? sg->g.ops->capacity(&sg->g) : started;
+        *ret_percent = s->agent_percent = agent_check_percent(capacity, in_use);
+        s->agent_read_at = now;
+        return AGENT_READY;
+}
+
 int supervisor_run(const SupervisorOptions *opts, Config *config) {
         Supervisor s = { .opts = opts, .hooks = &supervisor_hooks, .started = now_usec(CLOCK_MONOTONIC) };
         char *inherit_error = NULL;
@@ -740,6 +781,15 @@ int supervisor_run(const SupervisorOptions *opts, Config *config) {
 #endif
         listener_set_drop_unserved(&s.listeners, s.current->g.listeners, s.current->g.n_listeners);
         supervisor_apply_backlog(&s, s.current->config);
+        if (s.current->config->agent_check) {
+                /* Before the bind privilege goes, like the listeners. Not serving the agent would
+                 * leave HAProxy's view of this node wrong: the start fails. */
+                r = agent_check_open(s.event, s.current->config->agent_check, supervisor_agent_state, &s, &s.agent);
+                if (r < 0) {
+                        log_error_errno(r, "AgentCheck = %s: cannot listen there: %m", s.current->config->agent_check);
+                        goto out;
+                }
+        }
         /* Its sockets are bound: a port below 1024 needs no more binding (privileges.h). */
         r = privileges_drop_bind();
         if (r < 0) {
@@ -799,6 +849,7 @@ out:
         }
         sd_event_source_unref(s.reopen_timer);
         control_server_free(s.control);
+        agent_check_free(s.agent);
         while (s.draining) {
                 SupGeneration *next = s.draining->next;
                 generation_free(s.draining);

@@ -49,7 +49,8 @@ expect _mpmd "" mpmd -t x
 # mpmctl: options, then the commands, then each command's own options
 expect _mpmctl "-s -h -V --socket --help --version" mpmctl -
 expect _mpmctl "reload reopen-logs" mpmctl re
-expect _mpmctl "reload status audit reopen-logs stop" mpmctl ""
+expect _mpmctl "reload status audit reopen-logs stop drain undrain" mpmctl ""
+expect _mpmctl "drain" mpmctl dr
 expect _mpmctl "status stop" mpmctl -s /run/mpmd/control st
 expect _mpmctl "status stop" mpmctl --socket = /run/mpmd/control st
 expect _mpmctl "$tmp/mpmd.conf" mpmctl --socket "$tmp/mpmd"

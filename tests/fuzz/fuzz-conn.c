@@ -24,6 +24,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static HttpServer *server;
 static HttpSiteConfig cfg;
+/* Path sections, as the loader makes them: each a whole config (the site's lines, then its own). */
+static HttpSiteConfig admin_cfg, admin_css_cfg;
+static HttpLocation locations[2];
+
+/* One configuration line through its row, as a file's would go (the fuzzer's own lines are good:
+ * a refused one is a bug here). */
+static void apply(HttpSiteConfig *c, const char *key, const char *value) {
+        const ConfItem *it = conf_table_find(http_site_directives, key);
+        ConfApplyContext ctx = { .file = "fuzz.conf", .line = 1 };
+        char *why = NULL;
+
+        if (!it || conf_item_apply_at(it, c, value, &ctx, &why) < 0) {
+                fprintf(stderr, "fuzz-conn: %s = %s: %s\n", key, value, why ? why : "unknown key");
+                abort();
+        }
+}
+
+/* What every site config of the fuzzer has: the request-processing steps that apply to any path. */
+static void site_lines(HttpSiteConfig *c, const char *root) {
+        char p[PATH_MAX + 32];
+
+        if (conf_table_defaults(http_site_directives, c) < 0)
+                abort();
+        c->document_root = strdup(root);
+        snprintf(p, sizeof(p), "/cgi-bin/ %s/cgi", root);
+        apply(c, "ScriptAlias", p);
+        apply(c, "Header", "always set Strict-Transport-Security \"max-age=63072000; includeSubDomains\"");
+        apply(c, "Header", "append Cache-Control no-transform");
+        apply(c, "ExpiresActive", "On");
+        apply(c, "ExpiresByType", "text/html \"access plus 1 hour\"");
+        apply(c, "ErrorDocument", "404 /index.html");
+        apply(c, "ErrorDocument", "405 \"no such method here\"");
+}
 
 /* The stand-in program: writes its stdin (the spooled body, at most what a pipe holds) to stdout
  * and ends; the answer is ready at once. */
@@ -60,7 +93,6 @@ static void setup(void) {
         const char *tmp = getenv("TMPDIR");
         static char root[PATH_MAX];
         const char *err;
-        char *why = NULL;
         char p[PATH_MAX + 32];
 
         snprintf(root, sizeof(root), "%s/mpmd-fuzz-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
@@ -81,12 +113,18 @@ static void setup(void) {
         if (!f)
                 abort();
         fclose(f);
-        if (conf_table_defaults(http_site_directives, &cfg) < 0)
-                abort();
-        cfg.document_root = strdup(root);
-        snprintf(p, sizeof(p), "/cgi-bin/ %s/cgi", root);
-        if (http_script_alias_add(&cfg.script_alias, p, true, NULL, 0, &why) < 0)
-                abort();
+        site_lines(&cfg, root);
+        site_lines(&admin_cfg, root);
+        apply(&admin_cfg, "Header", "set X-Frame-Options DENY");
+        apply(&admin_cfg, "ErrorDocument", "403 https://login.example/");
+        apply(&admin_cfg, "DirectoryIndex", "none.html");
+        site_lines(&admin_css_cfg, root);
+        apply(&admin_css_cfg, "Header", "unset Cache-Control");
+        apply(&admin_css_cfg, "DefaultType", "text/css");
+        /* Longest first, as the loader sorts them. */
+        locations[0] = (HttpLocation) { .prefix = "/admin/css/", .prefix_len = 11, .cfg = &admin_css_cfg };
+        locations[1] = (HttpLocation) { .prefix = "/admin", .prefix_len = 6, .cfg = &admin_cfg };
+        cfg.locations = (HttpLocations) { .items = locations, .n = 2 };
         if (http_server_new(NULL, &server) < 0 || http_server_add_site(server, "fuzz", &cfg, NULL, &err) < 0)
                 abort();
         http_server_set_cgi_launcher(server, &fake_launcher);

@@ -228,3 +228,29 @@ Test(status, tls_counters_after_apache_keys_when_the_server_has_tls) {
         cr_assert_eq(metric(buf, "mpmd_tls_connections_total{record_layer=\"ktls\"}"), 3);
         cr_assert(strstr(buf, "# TYPE mpmd_tls_connections_total counter\n"));
 }
+
+Test(status, health_says_the_node_state_and_auto_shows_it_when_not_serving) {
+        HttpStatusData d = sample();
+        char buf[16384];
+
+        cr_assert_eq(http_status_format("health", 6), HTTP_STATUS_HEALTH);
+        cr_assert_eq(http_status_format("x=1&health", 10), HTTP_STATUS_HEALTH);
+        d.node_state = HTTP_NODE_SERVING;
+        cr_assert_eq(http_status_render(&d, HTTP_STATUS_HEALTH, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)),
+                     8);
+        cr_assert_str_eq(buf, "serving\n");
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_null(strstr(buf, "NodeState"));
+
+        d.node_state = HTTP_NODE_DRAINED;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_HEALTH, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_str_eq(buf, "drained\n");
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_not_null(strstr(buf, "\nNodeState: drained\n"), "%s", buf);
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_not_null(strstr(buf, "\"node_state\":\"drained\"}"), "%s", buf);
+
+        d.node_state = HTTP_NODE_STOPPING;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_HEALTH, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_str_eq(buf, "stopping\n");
+}

@@ -138,7 +138,7 @@ class StatusCpuTest(unittest.TestCase):
         with Server(server_keys="ServerStatus = /server-status\n", files={"index.html": "x" * 100}) as srv:
             burn(srv)
             workers = sum(cpu_seconds(p) for p in srv.workers())
-            self.assertGreater(workers, 0.05, "the burst cost the workers no measurable CPU")
+            self.assertGreaterEqual(workers, 0.02, "the burst cost the workers no measurable CPU")
             # Published once a second: wait for a publication that includes the burst.
             values = wait_for(lambda: (v := auto_values(srv)) and server_cpu(v) >= 0.9 * workers and v,
                               timeout=10, what=f"CPUUser+CPUSystem reaching the workers' {workers:.2f} s")
@@ -152,7 +152,7 @@ class StatusCpuTest(unittest.TestCase):
             first = set(srv.workers())
             burn(srv)
             spent = sum(cpu_seconds(p) for p in first)
-            self.assertGreater(spent, 0.05, "the burst cost the workers no measurable CPU")
+            self.assertGreaterEqual(spent, 0.02, "the burst cost the workers no measurable CPU")
             before = server_cpu(wait_for(lambda: (v := auto_values(srv)) and server_cpu(v) >= 0.9 * spent and v,
                                          timeout=10, what="the burst's CPU on the status page"))
             seen = [before]

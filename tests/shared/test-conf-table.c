@@ -753,3 +753,119 @@ Test(suggest, the_nearest_allowed_key_within_a_small_distance) {
         cr_assert_null(conf_table_suggest(http_site_directives, CONF_CTX_SERVER, CONF_CTX_SERVER, "KeepAliveTimout",
                                           &best));
 }
+
+/* ---- CONF_CUSTOM lists that a narrower section adds to (merge()) --------------------------- */
+
+/* Up to 8 "NAME=N" pairs: a narrower section's pair overrides its parent's of the same name. */
+typedef struct Tags {
+        struct {
+                char name[8];
+                uint32_t value;
+        } items[8];
+        size_t n;
+} Tags;
+
+static int parse_tag(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                     char **ret_error) {
+        Tags *t = field;
+        char name[8];
+        unsigned v;
+        char rest[2];
+
+        if (sscanf(value, "%7[a-z]=%u%1s", name, &v, rest) != 2)
+                return -EINVAL;
+        if (ctx->replace_list)
+                t->n = 0;
+        for (size_t i = 0; i < t->n; i++)
+                if (strcmp(t->items[i].name, name) == 0) {
+                        t->items[i].value = v;
+                        return 0;
+                }
+        if (t->n == ELEMENTSOF(t->items))
+                return conf_parse_error(ret_error, "too many");
+        snprintf(t->items[t->n].name, sizeof(t->items[t->n].name), "%s", name);
+        t->items[t->n++].value = v;
+        return 0;
+}
+
+static char *format_tags(const ConfItem *item, const void *field) {
+        const Tags *t = field;
+        char buf[256] = "", *p = buf;
+
+        for (size_t i = 0; i < t->n; i++)
+                p += sprintf(p, "%s%s=%u", i > 0 ? " " : "", t->items[i].name, t->items[i].value);
+        return strdup(buf);
+}
+
+static int merge_tags(const ConfItem *item, void *field, const void *parent) {
+        Tags *own = field, merged = {};
+        const Tags *from = parent;
+
+        for (size_t i = 0; i < from->n; i++) {
+                bool overridden = false;
+                for (size_t j = 0; j < own->n; j++)
+                        overridden = overridden || strcmp(own->items[j].name, from->items[i].name) == 0;
+                if (!overridden && merged.n < ELEMENTSOF(merged.items))
+                        merged.items[merged.n++] = from->items[i];
+        }
+        for (size_t j = 0; j < own->n && merged.n < ELEMENTSOF(merged.items); j++)
+                merged.items[merged.n++] = own->items[j];
+        *own = merged;
+        return 0;
+}
+
+typedef struct Tagged {
+        Tags tags;  /* merged with the parent's */
+        Tags plain; /* replaced by a narrower section */
+} Tagged;
+
+static const ConfItem tagged_table[] = {
+        { "Tag", CONF_CUSTOM, offsetof(Tagged, tags), NULL, .flags = CONF_LIST | CONF_LIST_APPEND_INHERITED,
+          .parse = parse_tag, .format = format_tags, .merge = merge_tags, .size = sizeof(Tags) },
+        { "Plain", CONF_CUSTOM, offsetof(Tagged, plain), NULL, .flags = CONF_LIST, .parse = parse_tag,
+          .format = format_tags, .size = sizeof(Tags) },
+        CONF_TABLE_END,
+};
+
+static void tag(const char *key, Tagged *t, const char *value, bool replace) {
+        ConfApplyContext ctx = { .file = "t.conf", .line = 1, .replace_list = replace };
+        char *error = NULL;
+
+        cr_assert_eq(conf_item_apply_at(conf_table_find(tagged_table, key), t, value, &ctx, &error), 0, "%s", value);
+        cr_assert_null(error);
+}
+
+static void assert_format(const char *key, const Tagged *t, const char *want) {
+        _cleanup_free_ char *s = conf_item_format(conf_table_find(tagged_table, key), t);
+        cr_assert_str_eq(s, want);
+}
+
+Test(custom_merge, a_narrower_section_adds_to_and_overrides_the_wider_ones) {
+        const ConfItem *tags = conf_table_find(tagged_table, "Tag"), *plain = conf_table_find(tagged_table, "Plain");
+        Tagged server = {}, vhost = {}, path = {};
+
+        tag("Tag", &server, "a=1", true);
+        tag("Tag", &server, "b=2", false);
+        tag("Plain", &server, "a=1", true);
+        tag("Tag", &vhost, "b=20", true);
+        tag("Tag", &vhost, "c=3", false);
+        tag("Plain", &vhost, "c=3", true);
+        tag("Tag", &path, "d=4", true);
+
+        /* server → vhost → path, each already complete when the next merges with it */
+        cr_assert_eq(conf_item_merge_inherited(tags, &vhost, &server), 0);
+        cr_assert_eq(conf_item_merge_inherited(plain, &vhost, &server), 0);
+        assert_format("Tag", &vhost, "a=1 b=20 c=3");
+        assert_format("Plain", &vhost, "c=3");
+        cr_assert_eq(conf_item_merge_inherited(tags, &path, &vhost), 0);
+        assert_format("Tag", &path, "a=1 b=20 c=3 d=4");
+        assert_format("Tag", &server, "a=1 b=2");
+}
+
+Test(custom_merge, a_row_that_adds_to_its_parent_needs_a_merge) {
+        static const ConfItem broken = { "Tag", CONF_CUSTOM, 0, NULL, .flags = CONF_LIST_APPEND_INHERITED,
+                                         .parse = parse_tag, .format = format_tags, .size = sizeof(Tags) };
+        Tags a = {}, b = {};
+
+        cr_assert_eq(conf_item_merge_inherited(&broken, &a, &b), -EINVAL);
+}

@@ -485,6 +485,12 @@ static void usage(void) {
         exit(2);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+        stop_requested = 1;
+}
+
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "port", required_argument, NULL, 'p' },        { "addr", required_argument, NULL, 'a' },
@@ -585,6 +591,11 @@ int main(int argc, char **argv) {
                 usage();
 
         signal(SIGPIPE, SIG_IGN);
+        /* SIGINT or SIGTERM: start no more requests, finish those in flight, print the summary (a test
+         * that loads a server for as long as something else takes). */
+        struct sigaction stop_action = { .sa_handler = on_stop_signal };
+        sigaction(SIGINT, &stop_action, NULL);
+        sigaction(SIGTERM, &stop_action, NULL);
         /* The seed of the request mix (which requests are POSTs, which connections close): printed,
          * and taken from MPMD_TEST_SEED to replay a run's choices (not its timing). */
         unsigned long long seed = now_usec() % 1000000000u;
@@ -608,6 +619,9 @@ int main(int argc, char **argv) {
         for (;;) {
                 uint64_t now = now_usec();
                 unsigned active = 0;
+
+                if (stop_requested && end > now)
+                        end = now;
 
                 /* Start a request on every connection that is free, check the timeouts. */
                 for (unsigned i = 0; i < opt.connections; i++) {

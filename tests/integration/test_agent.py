@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: MIT
+"""mpmd as HAProxy's agent (AgentCheck) and its health page, over real sockets.
+
+The agent writes one line per connection and closes: "ready up N%" with N the share of idle
+capacity, "drain" after `mpmctl drain` (kept across a reload, until `mpmctl undrain`), "maint" while
+stopping. `ServerStatus?health` answers 200 while serving, drained included, and 503 while stopping.
+A flood of agent connections gets every line and leaves the supervisor answering its control socket.
+"""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from mpmdtest import BINARY, MPM, free_port, wait_for
+from test_reload_config import ControlledServer, mpmctl
+
+
+def agent_line(port, timeout=5):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        data = b""
+        while True:
+            chunk = s.recv(64)
+            if not chunk:
+                return data.decode()
+            data += chunk
+
+
+class AgentTest(unittest.TestCase):
+    def setUp(self):
+        self.agent_port = free_port()
+        # One event process with 10 connection slots: five connections held are half of it.
+        section = "[event]\nStartServers = 1\nWorkerConnections = 10\n" if MPM == "event" else ""
+        self.srv = ControlledServer(server_keys=f"AgentCheck = 127.0.0.1:{self.agent_port}\n"
+                                    "ServerStatus = /server-status\nKeepAliveTimeout = 60\n",
+                                    mpm_section=section)
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def health(self):
+        return self.srv.get("/server-status?health")
+
+    def test_ready_with_the_idle_share(self):
+        self.assertRegex(agent_line(self.agent_port), r"^ready up (100|[1-9][0-9]?)%\n$")
+        if MPM != "event":
+            return
+        wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="an idle node at 100 %")
+        held = []
+        try:
+            for _ in range(5):
+                s = self.srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                s.recv(4096)
+                held.append(s)
+            # The scoreboard is read at most every 100 ms, and the workers publish as they go.
+            wait_for(lambda: agent_line(self.agent_port) == "ready up 50%\n", what="5 of 10 slots in use: 50 %")
+        finally:
+            for s in held:
+                s.close()
+        wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="100 % once they closed")
+
+    def test_drain_is_kept_across_a_reload_until_undrain(self):
+        rc, out = mpmctl(self.srv, "drain")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(agent_line(self.agent_port), "drain\n")
+        rc, out = mpmctl(self.srv, "status")
+        self.assertIn("state: running, drained", out)
+        r = self.health()
+        self.assertEqual((r.status, r.body), (200, b"drained\n"), "a drained node still passes its health check")
+        self.assertIn(b"NodeState: drained", self.srv.get("/server-status?auto").body)
+        rc, out = mpmctl(self.srv, "reload")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(agent_line(self.agent_port), "drain\n", "a reload does not undrain")
+        wait_for(lambda: self.health().body == b"drained\n", what="the new generation's health page says drained")
+        rc, out = mpmctl(self.srv, "undrain")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(agent_line(self.agent_port), r"^ready up \d+%\n$")
+        wait_for(lambda: self.health().body == b"serving\n", what="serving again")
+
+    def test_a_reload_is_not_a_drain(self):
+        stop = threading.Event()
+        lines = []
+
+        def poll():
+            while not stop.is_set():
+                lines.append(agent_line(self.agent_port))
+                time.sleep(0.01)
+        t = threading.Thread(target=poll)
+        t.start()
+        try:
+            for _ in range(3):
+                rc, out = mpmctl(self.srv, "reload")
+                self.assertEqual(rc, 0, out)
+        finally:
+            stop.set()
+            t.join()
+        self.assertTrue(lines)
+        self.assertEqual([x for x in lines if not x.startswith("ready up ")], [], "every answer during reloads")
+
+    def test_maint_and_503_while_stopping(self):
+        # A request in flight keeps the graceful stop going: its head is not complete.
+        s = self.srv.connect()
+        s.sendall(b"GET /server-status?health HTTP/1.1\r\nHost: localhost\r\n")
+        k = self.srv.connect()
+        k.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        k.recv(4096)
+        os.kill(self.srv.pid, signal.SIGTERM)
+        wait_for(lambda: agent_line(self.agent_port) == "maint\n", what="maint while stopping")
+        # The kept-alive connection is still served during the graceful stop.
+        k.sendall(b"GET /server-status?health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = k.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 503 "), data[:200])
+        self.assertTrue(data.endswith(b"stopping\n"), data[-200:])
+        s.close()
+        k.close()
+
+    def test_a_flood_of_agent_connections_is_answered_and_control_still_works(self):
+        n = 2000
+        got = []
+
+        def hammer():
+            for _ in range(n // 4):
+                try:
+                    got.append(agent_line(self.agent_port, timeout=10))
+                except OSError as e:
+                    got.append(repr(e))
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        t0 = time.monotonic()
+        rc, out = mpmctl(self.srv, "status")
+        took = time.monotonic() - t0
+        for t in threads:
+            t.join()
+        self.assertEqual(rc, 0, out)
+        self.assertLess(took, 10, "the control socket answered during the flood")
+        self.assertEqual(len(got), n)
+        self.assertEqual([x for x in got if not x.startswith("ready up ")], [])
+
+
+class AgentConfigTest(unittest.TestCase):
+    def test_a_bad_agentcheck_value_is_refused_with_file_and_line(self):
+        srv = ControlledServer(server_keys="AgentCheck = localhost:99999\n", start=False)
+        try:
+            p = subprocess.run([BINARY, "-t", "-f", srv.conf], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertRegex(p.stderr + p.stdout,
+                             r"mpmd\.conf:\d+: \[Server\] AgentCheck: expected ADDR:PORT or \[V6\]:PORT with a port "
+                             r"from 1 to 65535")
+        finally:
+            srv.stop()
+
+    def test_an_address_in_use_fails_the_start(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        srv = ControlledServer(server_keys=f"AgentCheck = 127.0.0.1:{port}\n", start=False)
+        try:
+            p = subprocess.run([BINARY, "-f", srv.conf], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(f"AgentCheck = 127.0.0.1:{port}: cannot listen there", srv.error_log())
+        finally:
+            busy.close()
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
