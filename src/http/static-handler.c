@@ -19,6 +19,7 @@
 #include "http/compress.h"
 #include "http/date.h"
 #include "http/handler.h"
+#include "http/respond.h"
 #include "http/static.h"
 #include "shared/log.h"
 
@@ -71,6 +72,15 @@ static int static_handler_start(HttpHandler *h, HttpResponse *resp) {
         sh->stream = NULL;
         if (http_static_serve_stream(q, resp, &st) == 0)
                 return HTTP_HANDLER_RESPOND;
+        /* The head is ours to write: the response step (Header, Expires*) applies here, as
+         * http1.c applies it to the heads it writes. */
+        resp->status = 200;
+        http_respond(q, resp);
+        if (resp->headers_overflow) {
+                safe_close(st.fd);
+                static_error(resp, 500);
+                return HTTP_HANDLER_RESPOND;
+        }
 
         s = malloc(sizeof(*s));
         if (!s || http_gzip_new(st.level, &s->gz) < 0) {

@@ -80,7 +80,7 @@ class Files:
             "gz/image.png": BIG,
         })
         keys = ("Options = Indexes\nPrecompressedFiles = br gzip\nCompression = gzip\n"
-                "CompressionLevel = 1\n")
+                "CompressionLevel = 1\nHeader = set X-Files-Test yes\n")
         vhost = ("[VirtualHost off]\nServerName = off.test\nDocumentRoot = {root}\nOptions = -Indexes\n"
                  "PrecompressedFiles = None\nCompression = Off\n")
         cls.srv = FilesServer(cls.mpm, files=files, server_keys=keys, start=False)
@@ -228,6 +228,7 @@ class Files:
                 self.assertEqual(r.header("vary"), "Accept-Encoding")
                 self.assertEqual(gzip.decompress(r.body), BIG)
                 self.assertLess(len(r.body), len(BIG) // 2)
+                self.assertEqual(r.header("x-files-test"), "yes")  # the response step applies to the stream
 
     def test_gzip_http10_closes(self):
         with self.srv.connect() as s:
