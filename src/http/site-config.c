@@ -573,6 +573,7 @@ const ConfItem http_site_directives[] = {
         HTTP_REMOTE_IP_ROWS(SITE(remote_ip)),
         HTTP_MAPPING_ROWS(SITE(mapping)),
         HTTP_ACCESS_ROWS(SITE(access)),
+        HTTP_FILES_ROWS(SITE(files)),
         CONF_TABLE_END,
 };
 

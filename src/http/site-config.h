@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "shared/conf-table.h"
+#include "http/compress.h"
 #include "http/error-document.h"
 #include "http/headers.h"
 #include "http/remote-ip.h"
@@ -134,6 +135,7 @@ typedef struct HttpSiteConfig {
         HttpRemoteIpConfig remote_ip;   /* RemoteIP*: the client behind proxies (remote-ip.h); [Server] only */
         HttpMappingConfig mapping;      /* Alias, Redirect, FallbackResource (mapping.h) */
         HttpAccessConfig access;        /* Require and the Auth* keys (access.h) */
+        HttpFilesConfig files;          /* Options, PrecompressedFiles, Compression* (compress.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;

@@ -93,6 +93,7 @@ static const char *const sandbox_allowed_common[] = {
         /* descriptors */
         "read", "readv", "pread64", "write", "writev", "lseek", "close", "dup", "dup3", "fcntl",
         "fstat", "newfstatat", "statx", "readlink", "readlinkat",
+        "getdents64", /* Options Indexes: a directory's listing (src/http/listing.c) */
         /* sockets it was given or accepted */
         "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "sendfile", "shutdown",
         "getsockopt", "setsockopt", "getsockname", "getpeername",

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "build-config.h"
+#include "http/compress.h"
 #include "supervisor/cli.h"
 #include "supervisor/config.h"
 #include "supervisor/tls-setup.h"
@@ -136,6 +137,7 @@ void cli_version(FILE *f) {
         fprintf(f, "    forked:     %s\n", flags & MPM_FORKED ? "yes (variable process count)" : "no");
         /* The library mpmd runs with, which may be newer than the one it was built with. */
         fprintf(f, "TLS: %s\n", supervisor_tls_version() ? supervisor_tls_version() : "none (built without)");
+        fprintf(f, "zlib: %s\n", http_gzip_library_version());
         fprintf(f, "Server compiled with....\n");
         fprintf(f, " -D DEFAULT_CONFIG_FILE=\"%s\"\n", DEFAULT_CONFIG_FILE);
         fprintf(f, " -D MODULEDIR=\"%s\"\n", MODULEDIR);
