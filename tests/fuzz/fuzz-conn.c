@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http/cgi-run.h"
+#include "http/htpasswd.h"
 #include "http/conn.h"
 #include "memory-io.h"
 #include "http/server.h"
@@ -60,6 +61,9 @@ static void site_lines(HttpSiteConfig *c, const char *root) {
         apply(c, "ExpiresByType", "text/html \"access plus 1 hour\"");
         apply(c, "ErrorDocument", "404 /index.html");
         apply(c, "ErrorDocument", "405 \"no such method here\"");
+        apply(c, "Compression", "gzip");
+        apply(c, "CompressionMinLength", "1");
+        apply(c, "PrecompressedFiles", "br gzip");
 }
 
 /* The stand-in program: writes its stdin (the spooled body, at most what a pipe holds) to stdout
@@ -122,6 +126,20 @@ static void setup(void) {
         apply(&admin_cfg, "Header", "set X-Frame-Options DENY");
         apply(&admin_cfg, "ErrorDocument", "403 https://login.example/");
         apply(&admin_cfg, "DirectoryIndex", "none.html");
+        apply(&admin_cfg, "Options", "Indexes");
+        /* Basic auth: the office's network without a password, anyone else as alice ("secret", a
+         * bcrypt of the lowest cost: the fuzzer verifies on every try). The table is what the
+         * supervisor would have loaded from the file. */
+        apply(&admin_cfg, "AuthType", "Basic");
+        apply(&admin_cfg, "AuthName", "\"admin\"");
+        apply(&admin_cfg, "AuthUserFile", "/nonexistent/htpasswd");
+        apply(&admin_cfg, "Require", "ip 10.0.0.0/8");
+        apply(&admin_cfg, "Require", "valid-user");
+        static const char users[] = "alice:$2y$04$Ax2Y9o8Cd4PpFuLayDT8puHOpAEgpcqFceR7s4rmgn53PqS57PJDu\n";
+        unsigned bad_line;
+        char *why = NULL;
+        if (http_htpasswd_parse(users, sizeof(users) - 1, &admin_cfg.access.user_file.table, &bad_line, &why) < 0)
+                abort();
         site_lines(&admin_css_cfg, root);
         apply(&admin_css_cfg, "Header", "unset Cache-Control");
         apply(&admin_css_cfg, "DefaultType", "text/css");
