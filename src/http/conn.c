@@ -35,7 +35,7 @@ void conn_set_phase(HttpConn *c, HttpConnPhase p) {
                 c->obs->phase(c->obs_userdata, p);
 }
 
-static void conn_log_message(const HttpConn *c, int level, const char *message) {
+static void conn_log_message(const HttpConn *c, const HttpSite *site, int level, const char *message) {
         char client[80];
 
         if (!c->obs || !c->obs->error)
@@ -51,7 +51,7 @@ static void conn_log_message(const HttpConn *c, int level, const char *message) 
                 (void) snprintf(client, sizeof(client), "%s%s%s:%u", v6 ? "[" : "",
                                 c->info.peer[0] ? c->info.peer : "-", v6 ? "]" : "", c->info.peer_port);
         }
-        c->obs->error(c->obs_userdata, c->site, level, client, message);
+        c->obs->error(c->obs_userdata, site, level, client, message);
 }
 
 /* A line for the site's error log, through the driver. */
@@ -64,7 +64,7 @@ void conn_error(const HttpConn *c, int level, const char *fmt, ...) {
         va_start(ap, fmt);
         (void) vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
-        conn_log_message(c, level, message);
+        conn_log_message(c, c->site, level, message);
 }
 
 const HttpSite *conn_default_site(const HttpConn *c) {
@@ -72,8 +72,11 @@ const HttpSite *conn_default_site(const HttpConn *c) {
 }
 
 /* What a handler may ask of the connection (request.h). */
+/* The site of the request, which the router may have chosen a moment ago (an authentication
+ * failure is logged while the request is routed): its error log, where fail2ban reads it. */
 static void conn_request_log(void *conn, int level, const char *message) {
-        conn_log_message(conn, level, message);
+        const HttpConn *c = conn;
+        conn_log_message(c, c->rq && c->rq->req.site ? c->rq->req.site : c->site, level, message);
 }
 
 static int conn_request_local_address(void *conn, char *buf, size_t size) {

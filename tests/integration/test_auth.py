@@ -191,6 +191,21 @@ class AuthTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"Lines: 2 lines, 0 ignored, 2 matched, 0 missed", p.stdout)
         self.assertEqual(len(re.findall(r"^\|\s+127\.0\.0\.1\s", p.stdout, re.M)), 2, p.stdout)
 
+    def test_a_vhosts_failures_go_to_its_own_error_log(self):
+        mpm = auth_mpms()[0]
+        srv = self.server(mpm)
+        own = os.path.join(srv.work, "own-error.log")
+        with open(srv.conf) as f:
+            text = f.read()
+        text = text.replace("[VirtualHost users]\n", f"[VirtualHost users]\nErrorLog = {own}\n", 1)
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        srv.start()
+        srv.get("/", host="users.test", headers=basic("bob", "wrong"))
+        mpmdtest.wait_for(lambda: os.path.exists(own) and "AH01617: user bob" in open(own).read(), timeout=10,
+                 what="the failure in the vhost's own ErrorLog (where its fail2ban jail reads)")
+        self.assertNotIn("AH01617: user bob", srv.error_log(), "not in the main server's")
+
     def test_weak_password_file_is_refused_at_check_and_reload(self):
         mpm = auth_mpms()[0]
         srv = self.server(mpm)
