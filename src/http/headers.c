@@ -523,9 +523,12 @@ typedef struct Lines {
         size_t len, size;
 } Lines;
 
+/* Every line of a header block ends with CRLF (the handlers' and the exchange's writers make them
+ * so), and no value holds a bare LF (refused at load and by the CGI head parser): the LF ends it.
+ * memchr, because this runs for every line of every response that has Header or Expires lines. */
 static size_t line_end(const Lines *l, size_t p) {
-        const char *e = memmem(l->buf + p, l->len - p, "\r\n", 2);
-        return e ? (size_t) (e - l->buf) + 2 : l->len;
+        const char *e = memchr(l->buf + p, '\n', l->len - p);
+        return e ? (size_t) (e - l->buf) + 1 : l->len;
 }
 
 /* The first line of name at or after from; SIZE_MAX when none. *ret_end: just after its CRLF. */
@@ -686,6 +689,21 @@ static const HttpExpiry *expiry_for(const HttpHeadersConfig *h, const char *type
         return h->expires_default.set ? &h->expires_default : NULL;
 }
 
+/* "max-age=N" into buf (32 bytes), without printf: it is on every response of an expiring type. */
+static size_t max_age_format(char buf[static 32], uint64_t seconds) {
+        char digits[24];
+        size_t n = 0;
+
+        do
+                digits[n++] = (char) ('0' + seconds % 10);
+        while ((seconds /= 10) > 0);
+        memcpy(buf, "max-age=", 8);
+        for (size_t i = 0; i < n; i++)
+                buf[8 + i] = digits[n - 1 - i];
+        buf[8 + n] = '\0';
+        return 8 + n;
+}
+
 /* mod_expires: on a response that is not an error and has no Expires yet, the expiry for its media
  * type (else the default) as Expires and as max-age merged into Cache-Control. */
 static int expires_apply(const HttpHeadersConfig *h, int status, time_t now, const char *media_type, Lines *l) {
@@ -724,9 +742,16 @@ static int expires_apply(const HttpHeadersConfig *h, int status, time_t now, con
                         return 0;
         }
         expires = base + (time_t) x->seconds;
-        if (http_date_format(expires, date) < 0)
-                return 0;
-        n = (size_t) snprintf(age, sizeof(age), "max-age=%lld", (long long) (expires > now ? expires - now : 0));
+        /* The same second's date for every response of it: formatted once per thread. */
+        static _Thread_local time_t cached_expires = -1;
+        static _Thread_local char cached_date[32];
+        if (expires != cached_expires) {
+                if (http_date_format(expires, cached_date) < 0)
+                        return 0;
+                cached_expires = expires;
+        }
+        memcpy(date, cached_date, sizeof(date));
+        n = max_age_format(age, expires > now ? (uint64_t) (expires - now) : 0);
         p = lines_find(l, 0, "Cache-Control", 13, &end);
         int r = p == SIZE_MAX ? lines_add(l, "Cache-Control", 13, age, n) : lines_extend(l, p, end, 13, age, n);
         if (r < 0)
