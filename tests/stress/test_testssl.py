@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """testssl.sh (Debian's package) against mpmd's DEFAULT TLS configuration: a listener, one ECDSA
-certificate and its key, no other SSL* key. Passes when testssl rates no finding HIGH or CRITICAL;
+certificate and its key, no other SSL* key, and the Header lines a site adds (HSTS and the security
+headers, as in mpmd.conf(5)'s examples). Passes when testssl rates no finding MEDIUM or above;
 the test prints testssl's closing line and its findings by severity.
 
 Nothing leaves the machine: the target is 127.0.0.1 (no name to resolve, --nodns none), testssl's
@@ -36,7 +37,11 @@ class TestsslTest(unittest.TestCase):
         with open(srv.conf) as f:
             conf = f.read()
         with open(srv.conf, "w") as f:
-            f.write(conf.replace("[Server]\n", f"[Server]\nSSLCertificateFile = {cert}\nSSLCertificateKeyFile = {key}\n", 1))
+            f.write(conf.replace("[Server]\n", f"[Server]\nSSLCertificateFile = {cert}\nSSLCertificateKeyFile = {key}\n"
+                                 "Header = always set Strict-Transport-Security \"max-age=63072000; includeSubDomains\"\n"
+                                 "Header = always set X-Content-Type-Options nosniff\n"
+                                 "Header = always set X-Frame-Options DENY\n"
+                                 "Header = always set Content-Security-Policy \"default-src 'self'\"\n", 1))
         srv.start()
         self.assertEqual(mpmdtest.tls_get(tls_port, "/", cafile=cert).status, 200)
         report = os.path.join(srv.dir, "testssl.json")
@@ -63,6 +68,10 @@ class TestsslTest(unittest.TestCase):
         bad = [f"{x.get('severity')} {x.get('id')}: {x.get('finding')}" for x in findings
                if x.get("severity") in ("HIGH", "CRITICAL")]
         self.assertEqual(bad, [], "\n".join(bad))
+        # With the headers a site sets (Header lines), nothing is left at MEDIUM either: no "HSTS not
+        # offered", no missing security headers (the report holds LOW and above only).
+        medium = [f"{x.get('id')}: {x.get('finding')}" for x in findings if x.get("severity") == "MEDIUM"]
+        self.assertEqual(medium, [], "\n".join(medium))
 
 
 if __name__ == "__main__":
