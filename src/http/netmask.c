@@ -34,29 +34,28 @@ int http_netmask_parse(const char *s, HttpNetmask *ret) {
         return 0;
 }
 
-bool http_netmask_contains(const HttpNetmask *m, const char *peer) {
-        uint8_t addr[16];
-        int family;
-
-        if (!peer)
-                return false;
-        if (inet_pton(AF_INET, peer, addr) == 1)
-                family = AF_INET;
-        else if (inet_pton(AF_INET6, peer, addr) == 1)
-                family = AF_INET6;
-        else
-                return false;
+bool http_netmask_contains_binary(const HttpNetmask *m, int family, const uint8_t *addr) {
         if (family == AF_INET6 && m->family == AF_INET && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
                 /* An IPv4 client on a dual-stack socket: compare its IPv4 part. */
-                memmove(addr, addr + 12, 4);
+                addr += 12;
                 family = AF_INET;
         }
         if (family != m->family)
                 return false;
-        for (unsigned i = 0; i < m->bits; i++) {
-                unsigned byte = i / 8, mask = 0x80u >> (i % 8);
-                if ((m->addr[byte] & mask) != (addr[byte] & mask))
-                        return false;
-        }
-        return true;
+        unsigned full = m->bits / 8, rest = m->bits % 8;
+        if (memcmp(addr, m->addr, full) != 0)
+                return false;
+        return rest == 0 || ((addr[full] ^ m->addr[full]) & (uint8_t) (0xff00u >> rest)) == 0;
+}
+
+bool http_netmask_contains(const HttpNetmask *m, const char *peer) {
+        uint8_t addr[16];
+
+        if (!peer)
+                return false;
+        if (inet_pton(AF_INET, peer, addr) == 1)
+                return http_netmask_contains_binary(m, AF_INET, addr);
+        if (inet_pton(AF_INET6, peer, addr) == 1)
+                return http_netmask_contains_binary(m, AF_INET6, addr);
+        return false;
 }

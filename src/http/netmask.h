@@ -19,3 +19,5 @@ int http_netmask_parse(const char *s, HttpNetmask *ret);
 
 /* Is peer (an address in text form) in m? false for a peer that is not an address. */
 bool http_netmask_contains(const HttpNetmask *m, const char *peer);
+/* The same for an address already in binary form (AF_INET: 4 bytes, AF_INET6: 16). */
+bool http_netmask_contains_binary(const HttpNetmask *m, int family, const uint8_t *addr);

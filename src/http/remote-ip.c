@@ -11,51 +11,9 @@
 #include "http/remote-ip.h"
 #include "shared/macro.h"
 
-int http_network_parse(const char *s, HttpNetwork *ret) {
-        char host[INET6_ADDRSTRLEN];
-        const char *slash = strchr(s, '/');
-        size_t hl = slash ? (size_t) (slash - s) : strlen(s);
-        HttpNetwork n = {};
-        uint64_t bits;
-
-        if (hl == 0 || hl >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, hl);
-        host[hl] = 0;
-        if (inet_pton(AF_INET, host, n.addr) == 1)
-                n.family = AF_INET;
-        else if (inet_pton(AF_INET6, host, n.addr) == 1)
-                n.family = AF_INET6;
-        else
-                return -EINVAL;
-        unsigned max = n.family == AF_INET ? 32 : 128;
-        if (!slash)
-                bits = max;
-        else if (parse_uint64(slash + 1, &bits) < 0 || bits > max)
-                return -EINVAL;
-        n.bits = (unsigned) bits;
-        *ret = n;
-        return 0;
-}
-
-static bool network_contains(const HttpNetwork *n, int family, const uint8_t *addr) {
-        if (family == AF_INET6 && n->family == AF_INET &&
-            memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
-                /* An IPv4 client on a dual-stack socket: its IPv4 part. */
-                addr += 12;
-                family = AF_INET;
-        }
-        if (family != n->family)
-                return false;
-        unsigned full = n->bits / 8, rest = n->bits % 8;
-        if (memcmp(addr, n->addr, full) != 0)
-                return false;
-        return rest == 0 || ((addr[full] ^ n->addr[full]) & (uint8_t) (0xff00u >> rest)) == 0;
-}
-
 bool http_networks_contain_binary(const HttpNetworks *n, int family, const uint8_t *addr) {
         for (size_t i = 0; i < n->n; i++)
-                if (network_contains(&n->items[i], family, addr))
+                if (http_netmask_contains_binary(&n->items[i], family, addr))
                         return true;
         return false;
 }
@@ -133,12 +91,12 @@ int http_remote_ip_parse_trusted(const ConfItem *item, void *field, const char *
         if (!copy)
                 return -ENOMEM;
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                HttpNetwork n;
-                if (http_network_parse(w, &n) < 0) {
+                HttpNetmask n;
+                if (http_netmask_parse(w, &n) < 0) {
                         free(add.items);
                         return conf_parse_error(ret_error, "\"%s\" is not an address or a network such as 10.0.0.0/8", w);
                 }
-                HttpNetwork *grown = reallocarray(add.items, add.n + 1, sizeof(HttpNetwork));
+                HttpNetmask *grown = reallocarray(add.items, add.n + 1, sizeof(HttpNetmask));
                 if (!grown) {
                         free(add.items);
                         return -ENOMEM;
@@ -148,13 +106,13 @@ int http_remote_ip_parse_trusted(const ConfItem *item, void *field, const char *
         }
         if (ctx->replace_list)
                 http_networks_done(list);
-        HttpNetwork *all = reallocarray(list->items, list->n + add.n + 1, sizeof(HttpNetwork));
+        HttpNetmask *all = reallocarray(list->items, list->n + add.n + 1, sizeof(HttpNetmask));
         if (!all) {
                 free(add.items);
                 return -ENOMEM;
         }
         if (add.n > 0)
-                memcpy(all + list->n, add.items, add.n * sizeof(HttpNetwork));
+                memcpy(all + list->n, add.items, add.n * sizeof(HttpNetmask));
         list->items = all;
         list->n += add.n;
         free(add.items);
@@ -171,7 +129,7 @@ char *http_remote_ip_format_trusted(const ConfItem *item, const void *field) {
         *p = 0;
         for (size_t i = 0; i < list->n; i++) {
                 char text[INET6_ADDRSTRLEN];
-                const HttpNetwork *n = &list->items[i];
+                const HttpNetmask *n = &list->items[i];
                 if (!inet_ntop(n->family, n->addr, text, sizeof(text)))
                         continue;
                 p += snprintf(p, size - (size_t) (p - s), "%s%s/%u", i ? " " : "", text, n->bits);
@@ -186,10 +144,10 @@ int http_remote_ip_copy_trusted(const ConfItem *item, void *dst, const void *src
         HttpNetworks copy = {};
 
         if (from->n > 0) {
-                copy.items = malloc(from->n * sizeof(HttpNetwork));
+                copy.items = malloc(from->n * sizeof(HttpNetmask));
                 if (!copy.items)
                         return -ENOMEM;
-                memcpy(copy.items, from->items, from->n * sizeof(HttpNetwork));
+                memcpy(copy.items, from->items, from->n * sizeof(HttpNetmask));
                 copy.n = from->n;
         }
         http_networks_done(dst);

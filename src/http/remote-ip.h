@@ -20,18 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/netmask.h"
 #include "shared/conf-table.h"
 
-/* One network: an address and how many leading bits count (32 or 128 for one host). An IPv4
- * network also matches IPv4-mapped IPv6 peers (::ffff:a.b.c.d, a dual-stack socket). */
-typedef struct HttpNetwork {
-        int family; /* AF_INET or AF_INET6 */
-        uint8_t addr[16];
-        unsigned bits;
-} HttpNetwork;
-
+/* A list of networks (netmask.h: an IPv4 network also matches IPv4-mapped IPv6 peers). */
 typedef struct HttpNetworks {
-        HttpNetwork *items;
+        HttpNetmask *items;
         size_t n;
 } HttpNetworks;
 
@@ -41,8 +35,6 @@ typedef struct HttpRemoteIpConfig {
         char *header;          /* RemoteIPHeader; NULL: none */
 } HttpRemoteIpConfig;
 
-/* "ADDR" or "ADDR/BITS", IPv4 or IPv6: 0, or -EINVAL. */
-int http_network_parse(const char *s, HttpNetwork *ret);
 /* Is the address text (IPv4, IPv6 or IPv4-mapped IPv6) in one of the networks? */
 bool http_networks_contain(const HttpNetworks *n, const char *addr);
 /* The same for an address in binary form (family AF_INET: 4 bytes, AF_INET6: 16). */

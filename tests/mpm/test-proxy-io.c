@@ -160,8 +160,8 @@ static ssize_t script_read(void *ctx, void *buf, size_t n) {
 static const HttpIo script_io = { .read = script_read };
 
 static HttpNetworks trusted_localhost(void) {
-        static HttpNetwork n;
-        cr_assert_eq(http_network_parse("127.0.0.0/8", &n), 0);
+        static HttpNetmask n;
+        cr_assert_eq(http_netmask_parse("127.0.0.0/8", &n), 0);
         return (HttpNetworks) { .items = &n, .n = 1 };
 }
 
