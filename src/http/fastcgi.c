@@ -309,7 +309,8 @@ static int decoder_header(FcgiDecoder *d) {
 
         bool *closed = h.type == FCGI_STDOUT ? &d->stdout_closed : &d->stderr_closed;
         if (*closed)
-                return decoder_fail(d, h.type == FCGI_STDOUT ? "FCGI_STDOUT after its end" : "FCGI_STDERR after its end");
+                return decoder_fail(d, h.type == FCGI_STDOUT ? "FCGI_STDOUT after its end"
+                                                             : "FCGI_STDERR after its end");
         if (h.content_length == 0) {
                 /* The empty record ends that stream. */
                 *closed = true;

@@ -188,7 +188,9 @@ Test(fastcgi, params_big_buffer) {
 
 Test(fastcgi, params_every_small_buffer) {
         /* Short pairs through every buffer size from the smallest that holds a record on. */
-        static const Pair p[] = { { 9, 13, 'a', 'b' }, { 128, 3, 'c', 'd' }, { 0, 127, 'e', 'f' }, { 200, 200, 'g', 'h' } };
+        static const Pair p[] = {
+                { 9, 13, 'a', 'b' }, { 128, 3, 'c', 'd' }, { 0, 127, 'e', 'f' }, { 200, 200, 'g', 'h' },
+        };
         /* A buffer of 16 with padding carries one content byte in 16. */
         _cleanup_free_ uint8_t *out = malloc(1 << 16);
 
