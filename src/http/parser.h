@@ -134,7 +134,8 @@ void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers,
 
 /* Prepare to parse one response head (limits->request_line bounds the status line). After a 1xx
  * other than 101 (HTTP_UPSTREAM_BODY_INTERIM) the final response follows: init again and parse from
- * buf + head_len. */
+ * buf + head_len (the caller bounds how many interim heads it takes, e.g. 8, as RFC 9110 §15.2
+ * puts no limit on them). */
 void http_parser_init_response(HttpParser *p, HttpResponseHead *head, HttpHeader *headers,
                                const HttpParserLimits *limits);
 
