@@ -23,7 +23,7 @@ void fcgi_header_write(uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t requ
 }
 
 void fcgi_header_read(const uint8_t in[FCGI_HEADER_LEN], FcgiHeader *ret) {
-        *ret = (FcgiHeader) {
+        *ret = (FcgiHeader){
                 .version = in[0],
                 .type = in[1],
                 .request_id = (uint16_t) (in[2] << 8 | in[3]),
@@ -55,7 +55,7 @@ int fcgi_write_abort_request(void *buf, size_t size, uint16_t request_id) {
 /* ---- the stream encoder ---- */
 
 void fcgi_stream_init(FcgiStream *s, uint8_t type, uint16_t request_id, bool pad) {
-        *s = (FcgiStream) { .type = type, .request_id = request_id, .pad = pad };
+        *s = (FcgiStream){.type = type, .request_id = request_id, .pad = pad};
 }
 
 void fcgi_stream_set_buffer(FcgiStream *s, void *buf, size_t size) {
@@ -149,7 +149,7 @@ int fcgi_params_add(FcgiStream *s, const char *name, size_t name_len, const char
         const struct {
                 const uint8_t *p;
                 size_t n;
-        } seg[3] = { { prefix, plen }, { (const uint8_t *) name, name_len }, { (const uint8_t *) value, value_len } };
+        } seg[3] = {{prefix, plen}, {(const uint8_t *) name, name_len}, {(const uint8_t *) value, value_len}};
         uint64_t start = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(seg); i++) {
@@ -212,7 +212,7 @@ int64_t fcgi_pair_parse(const char *buf, size_t len, FcgiPair *ret) {
                 return 0;
         if ((uint64_t) len - pos < (uint64_t) nlen + vlen)
                 return 0;
-        *ret = (FcgiPair) {
+        *ret = (FcgiPair){
                 .name = buf + pos,
                 .name_len = nlen,
                 .value = buf + pos + nlen,
@@ -234,7 +234,7 @@ enum {
 };
 
 void fcgi_decoder_init(FcgiDecoder *d, uint16_t request_id, uint64_t max_stderr) {
-        *d = (FcgiDecoder) { .request_id = request_id, .max_stderr = max_stderr, .state = FD_HEADER };
+        *d = (FcgiDecoder){.request_id = request_id, .max_stderr = max_stderr, .state = FD_HEADER};
 }
 
 bool fcgi_decoder_done(const FcgiDecoder *d) {
@@ -257,7 +257,7 @@ static void decoder_after_content(FcgiDecoder *d) {
 static int decoder_end_event(FcgiDecoder *d, FcgiEvent *ev) {
         const uint8_t *b = d->end_body;
 
-        *ev = (FcgiEvent) {
+        *ev = (FcgiEvent){
                 .type = FCGI_EVENT_END,
                 .app_status = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3],
                 .protocol_status = b[4],
@@ -309,8 +309,8 @@ static int decoder_header(FcgiDecoder *d) {
 
         bool *closed = h.type == FCGI_STDOUT ? &d->stdout_closed : &d->stderr_closed;
         if (*closed)
-                return decoder_fail(d, h.type == FCGI_STDOUT ? "FCGI_STDOUT after its end"
-                                                             : "FCGI_STDERR after its end");
+                return decoder_fail(d,
+                                    h.type == FCGI_STDOUT ? "FCGI_STDOUT after its end" : "FCGI_STDERR after its end");
         if (h.content_length == 0) {
                 /* The empty record ends that stream. */
                 *closed = true;
@@ -355,7 +355,7 @@ int fcgi_decoder_feed(FcgiDecoder *d, const char *buf, size_t len, size_t *ret_c
 
                 case FD_CONTENT:
                         k = MIN((size_t) d->remaining, len - pos);
-                        *ret_event = (FcgiEvent) {
+                        *ret_event = (FcgiEvent){
                                 .type = d->type == FCGI_STDOUT ? FCGI_EVENT_STDOUT : FCGI_EVENT_STDERR,
                                 .data = buf + pos,
                                 .len = k,
