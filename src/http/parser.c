@@ -9,6 +9,7 @@
  * fields that need the whole head (Host, Content-Length, Transfer-Encoding, …) are interpreted
  * when the empty line arrives. Both are bounded by the configured limits. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #include "shared/hex.h"
@@ -36,6 +37,9 @@ enum {
         PS_FIELD_VALUE,       /* mark: one past the last non-whitespace byte */
         PS_FIELD_LF,
         PS_END_LF, /* LF of the empty line that ends the head */
+        PS_STATUS_VERSION, /* response mode: aux is the index into "HTTP/1.d " */
+        PS_STATUS_CODE,    /* aux: digits so far */
+        PS_STATUS_REASON,
         PS_DONE,
         PS_FAILED,
 };
@@ -106,11 +110,19 @@ static HttpMethod method_from_span(const char *buf, HttpSpan s) {
         return HTTP_METHOD_UNKNOWN;
 }
 
-const HttpHeader *http_head_find(const HttpRequestHead *h, const char *buf, const char *name) {
-        for (uint32_t i = 0; i < h->n_headers; i++)
-                if (http_span_eq_ci(buf, h->headers[i].name, name))
-                        return &h->headers[i];
+static const HttpHeader *fields_find(const HttpHeader *fields, uint32_t n, const char *buf, const char *name) {
+        for (uint32_t i = 0; i < n; i++)
+                if (http_span_eq_ci(buf, fields[i].name, name))
+                        return &fields[i];
         return NULL;
+}
+
+const HttpHeader *http_head_find(const HttpRequestHead *h, const char *buf, const char *name) {
+        return fields_find(h->headers, h->n_headers, buf, name);
+}
+
+const HttpHeader *http_response_find(const HttpResponseHead *h, const char *buf, const char *name) {
+        return fields_find(h->headers, h->n_headers, buf, name);
 }
 
 /* The elements of a comma-separated field value (RFC 9110 §5.6.1), OWS trimmed. Empty elements
@@ -236,7 +248,14 @@ static bool authority_is_valid(const char *buf, HttpSpan s, bool require_port) {
         return digits > 0 || !require_port;
 }
 
+/* The field-line states serve both modes; their reasons name the kind of head. */
+#define BARE_LF(p) ((p)->response ? "bare LF in response head" : "bare LF in request head")
+#define BARE_CR(p) ((p)->response ? "bare CR in response head" : "bare CR in request head")
+
 static int parser_reject(HttpParser *p, int status, const char *reason) {
+        /* Whatever is wrong with an upstream's head, the client is told 502 Bad Gateway. */
+        if (p->response)
+                status = 502;
         p->state = PS_FAILED;
         p->result = -status;
         p->error = reason;
@@ -451,6 +470,157 @@ static int head_finish(HttpParser *p, const char *buf) {
         return HTTP_PARSE_DONE;
 }
 
+/* The response's checks that need the whole head. Unlike a server, a proxy relays what it accepts,
+ * so every framing it could read two ways is refused here, whatever the request was: the
+ * method-dependent part is http_response_framing(). */
+static int response_finish(HttpParser *p, const char *buf) {
+        HttpResponseHead *h = p->response;
+        bool has_te = false, te_malformed = false, te_other = false;
+        bool cl_invalid = false, cl_conflict = false, conn_malformed = false;
+        unsigned n_chunked = 0;
+
+        for (uint32_t i = 0; i < h->n_headers; i++) {
+                const HttpHeader *f = &h->headers[i];
+                ListIter it = list_iter(f->value);
+                HttpSpan e;
+
+                if (http_span_eq_ci(buf, f->name, "transfer-encoding")) {
+                        has_te = true;
+                        while (list_next(buf, &it, &e)) {
+                                if (e.len == 0)
+                                        continue;
+                                if (!span_is_token(buf, e))
+                                        te_malformed = true;
+                                else if (http_span_eq_ci(buf, e, "chunked"))
+                                        n_chunked++;
+                                else
+                                        te_other = true;
+                        }
+                } else if (http_span_eq_ci(buf, f->name, "content-length"))
+                        content_length_merge(buf, f->value, &h->has_content_length, &h->content_length,
+                                             &cl_invalid, &cl_conflict);
+                else if (http_span_eq_ci(buf, f->name, "connection")) {
+                        while (list_next(buf, &it, &e)) {
+                                if (e.len == 0)
+                                        continue;
+                                if (!span_is_token(buf, e))
+                                        conn_malformed = true;
+                                else if (http_span_eq_ci(buf, e, "close"))
+                                        h->conn_close = true;
+                                else if (http_span_eq_ci(buf, e, "keep-alive"))
+                                        h->conn_keep_alive = true;
+                                else if (http_span_eq_ci(buf, e, "upgrade"))
+                                        h->conn_upgrade = true;
+                        }
+                }
+        }
+
+        /* RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing. */
+        if (has_te && h->version_minor == 0)
+                return parser_reject(p, 502, "Transfer-Encoding in an HTTP/1.0 response");
+        if (has_te) {
+                if (te_malformed)
+                        return parser_reject(p, 502, "malformed Transfer-Encoding");
+                /* A proxy re-frames the body as chunked itself: a coding it would have to pass on
+                 * undecoded ("gzip, chunked") or could not find the end of ("chunked, gzip",
+                 * "identity") is not relayed. */
+                if (te_other)
+                        return parser_reject(p, 502, "transfer coding other than chunked");
+                if (n_chunked == 0)
+                        return parser_reject(p, 502, "empty Transfer-Encoding");
+                if (n_chunked > 1)
+                        return parser_reject(p, 502, "chunked applied more than once");
+                h->chunked = true;
+        }
+        if (cl_invalid)
+                return parser_reject(p, 502, "invalid Content-Length");
+        if (cl_conflict)
+                return parser_reject(p, 502, "conflicting Content-Length values");
+        /* RFC 9112 §6.3 (3): the response-splitting case; two readers would disagree on the end. */
+        if (has_te && h->has_content_length)
+                return parser_reject(p, 502, "both Content-Length and Transfer-Encoding");
+        if (conn_malformed)
+                return parser_reject(p, 502, "malformed Connection");
+
+        p->state = PS_DONE;
+        p->result = HTTP_PARSE_DONE;
+        return HTTP_PARSE_DONE;
+}
+
+static int framing_fail(const char **ret_error, const char *reason) {
+        if (ret_error)
+                *ret_error = reason;
+        return -EBADMSG;
+}
+
+int http_response_framing(HttpMethod method, const HttpResponseHead *h, HttpResponseFraming *ret,
+                          const char **ret_error) {
+        /* RFC 9112 §9.3: 1.1 persists unless told otherwise, 1.0 only when it says keep-alive. */
+        bool persistent = !h->conn_close && (h->version_minor >= 1 || h->conn_keep_alive);
+
+        *ret = (HttpResponseFraming) { .kind = HTTP_UPSTREAM_BODY_NONE, .reusable = persistent };
+        if (ret_error)
+                *ret_error = NULL;
+
+        /* The parser refuses this; a head built by other means must not get past either. */
+        if (h->chunked && h->has_content_length)
+                return framing_fail(ret_error, "both Content-Length and Transfer-Encoding");
+        if (h->status < 100 || h->status > 599)
+                return framing_fail(ret_error, "status code out of range");
+        /* RFC 9110 §6.4.1: 1xx and 204 never have content, so a coding on them is a confused
+         * upstream; reading a chunked body after them would take the next response's bytes. */
+        if ((h->status < 200 || h->status == 204) && h->chunked)
+                return framing_fail(ret_error, "Transfer-Encoding on a response without content");
+
+        if (h->status == 101) {
+                ret->kind = HTTP_UPSTREAM_BODY_SWITCH;
+                ret->reusable = false;
+                return 0;
+        }
+        if (h->status < 200) {
+                ret->kind = HTTP_UPSTREAM_BODY_INTERIM;
+                return 0;
+        }
+        /* RFC 9112 §6.3 (2): a 2xx to CONNECT is a tunnel, which the proxy never asks for. */
+        if (method == HTTP_METHOD_CONNECT && h->status < 300)
+                return framing_fail(ret_error, "a tunnel answered to CONNECT");
+        /* RFC 9112 §6.3 (1): whatever the head says, these end with it. A Content-Length on them
+         * describes the representation, not bytes to read. */
+        if (method == HTTP_METHOD_HEAD || h->status == 204 || h->status == 304)
+                return 0;
+        if (h->chunked) {
+                ret->kind = HTTP_UPSTREAM_BODY_CHUNKED;
+                return 0;
+        }
+        if (h->has_content_length) {
+                ret->kind = HTTP_UPSTREAM_BODY_LENGTH;
+                ret->length = h->content_length;
+                return 0;
+        }
+        /* RFC 9112 §6.3 (8): read until the upstream closes; the close is the end. */
+        ret->kind = HTTP_UPSTREAM_BODY_CLOSE;
+        ret->reusable = false;
+        return 0;
+}
+
+uint64_t http_response_body_take(uint64_t remaining, size_t avail, bool *ret_after_end) {
+        uint64_t take = MIN(remaining, (uint64_t) avail);
+
+        *ret_after_end = take < (uint64_t) avail;
+        return take;
+}
+
+void http_parser_init_response(HttpParser *p, HttpResponseHead *head, HttpHeader *headers,
+                               const HttpParserLimits *limits) {
+        *head = (HttpResponseHead) { .headers = headers };
+        *p = (HttpParser) {
+                .response = head,
+                .limits = limits,
+                .header_capacity = headers ? limits->fields : 0,
+                .state = PS_STATUS_VERSION,
+        };
+}
+
 void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers, const HttpParserLimits *limits) {
         *head = (HttpRequestHead) { .headers = headers };
         *p = (HttpParser) {
@@ -463,7 +633,10 @@ void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers,
 
 /* One step of the head machine for byte c at p->pos. Returns 0 to go on, or the final result. */
 static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
-        HttpRequestHead *h = p->head;
+        HttpRequestHead *h = p->head; /* NULL in response mode: only the request line uses it */
+        HttpResponseHead *rh = p->response;
+        HttpHeader *fields = rh ? rh->headers : h->headers;
+        uint32_t *n_fields = rh ? &rh->n_headers : &h->n_headers;
         const HttpParserLimits *lim = p->limits;
         uint32_t pos = p->pos;
 
@@ -475,8 +648,11 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                 case PS_TARGET_START:
                 case PS_TARGET:
                 case PS_VERSION:
+                case PS_STATUS_VERSION:
+                case PS_STATUS_CODE:
+                case PS_STATUS_REASON:
                         if (pos - p->line_start >= lim->request_line)
-                                return parser_reject(p, 414, "request line too long");
+                                return parser_reject(p, 414, rh ? "status line too long" : "request line too long");
                         break;
                 case PS_FIELD_NAME:
                 case PS_FIELD_VALUE_START:
@@ -496,7 +672,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                                 return parser_reject(p, 400, "too many empty lines before the request line");
                         p->state = PS_START_LF;
                 } else if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 else if (char_is_tchar(c)) {
                         p->line_start = pos;
                         h->method_span.off = pos;
@@ -507,7 +683,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
 
         case PS_START_LF:
                 if (c != '\n')
-                        return parser_reject(p, 400, "bare CR in request head");
+                        return parser_reject(p, 400, BARE_CR(p));
                 p->state = PS_START;
                 break;
 
@@ -517,7 +693,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                         h->method = method_from_span(buf, h->method_span);
                         p->state = PS_TARGET_START;
                 } else if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 else if (!char_is_tchar(c))
                         return parser_reject(p, 400, "invalid method token");
                 break;
@@ -543,7 +719,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                                 p->state = PS_TARGET;
                         }
                 } else if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 else if (c == '\r' && p->state == PS_TARGET)
                         return parser_reject(p, 400, "request line without HTTP version");
                 else
@@ -553,7 +729,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
         case PS_VERSION:
                 /* "HTTP/" DIGIT "." DIGIT, then CRLF: HTTP/1.11, HTTP/10.0 and http/1.1 fail here. */
                 if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 if (p->aux < 5) {
                         if (c != (unsigned char) "HTTP/"[p->aux])
                                 return parser_reject(p, 400, "invalid HTTP version");
@@ -583,7 +759,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
 
         case PS_LINE_LF:
                 if (c != '\n')
-                        return parser_reject(p, 400, "bare CR in request head");
+                        return parser_reject(p, 400, BARE_CR(p));
                 p->line_start = pos + 1;
                 p->state = PS_FIELD_START;
                 break;
@@ -596,27 +772,27 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                 if (char_is_ws(c))
                         return parser_reject(p, 400, "obsolete line folding in header");
                 if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 if (!char_is_tchar(c))
                         return parser_reject(p, 400, "invalid header field name");
-                if (h->n_headers >= p->header_capacity)
+                if (*n_fields >= p->header_capacity)
                         return parser_reject(p, 431, "too many header fields");
                 if (lim->field_size == 0)
                         return parser_reject(p, 431, "header field too long");
-                h->headers[h->n_headers] = (HttpHeader) { .name.off = pos };
+                fields[*n_fields] = (HttpHeader) { .name.off = pos };
                 p->state = PS_FIELD_NAME;
                 break;
 
         case PS_FIELD_NAME:
                 if (c == ':') {
-                        HttpHeader *f = &h->headers[h->n_headers];
+                        HttpHeader *f = &fields[*n_fields];
 
                         f->name.len = pos - f->name.off;
                         p->state = PS_FIELD_VALUE_START;
                 } else if (char_is_ws(c))
                         return parser_reject(p, 400, "whitespace between header name and colon");
                 else if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 else if (c == '\r')
                         return parser_reject(p, 400, "header line without colon");
                 else if (!char_is_tchar(c))
@@ -625,7 +801,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
 
         case PS_FIELD_VALUE_START:
         case PS_FIELD_VALUE: {
-                HttpHeader *f = &h->headers[h->n_headers];
+                HttpHeader *f = &fields[*n_fields];
 
                 if (char_is_ws(c))
                         break;
@@ -642,7 +818,7 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
                                 f->value.len = p->mark - f->value.off;
                         p->state = PS_FIELD_LF;
                 } else if (c == '\n')
-                        return parser_reject(p, 400, "bare LF in request head");
+                        return parser_reject(p, 400, BARE_LF(p));
                 else
                         return parser_reject(p, 400, "invalid byte in header value");
                 break;
@@ -650,18 +826,69 @@ static int parser_step(HttpParser *p, const char *buf, unsigned char c) {
 
         case PS_FIELD_LF:
                 if (c != '\n')
-                        return parser_reject(p, 400, "bare CR in request head");
-                h->n_headers++;
+                        return parser_reject(p, 400, BARE_CR(p));
+                (*n_fields)++;
                 p->line_start = pos + 1;
                 p->state = PS_FIELD_START;
                 break;
 
         case PS_END_LF:
                 if (c != '\n')
-                        return parser_reject(p, 400, "bare CR in request head");
-                h->head_len = pos + 1;
+                        return parser_reject(p, 400, BARE_CR(p));
                 p->pos = pos + 1;
+                if (rh) {
+                        rh->head_len = pos + 1;
+                        return response_finish(p, buf);
+                }
+                h->head_len = pos + 1;
                 return head_finish(p, buf);
+
+        case PS_STATUS_VERSION:
+                /* "HTTP/1.0 " or "HTTP/1.1 ": an upstream we talk HTTP/1.1 to answers in 1.x, and a
+                 * later minor version would be one whose framing we cannot know. */
+                if (c == '\n')
+                        return parser_reject(p, 502, BARE_LF(p));
+                if (p->aux == 7) {
+                        if (c != '0' && c != '1')
+                                return parser_reject(p, 502, "invalid HTTP version in status line");
+                        rh->version_minor = c - '0';
+                } else if (c != (unsigned char) "HTTP/1.x "[p->aux])
+                        return parser_reject(p, 502, p->aux == 8 ? "no space after the HTTP version"
+                                                                 : "invalid HTTP version in status line");
+                if (++p->aux == 9) {
+                        p->aux = 0;
+                        p->state = PS_STATUS_CODE;
+                }
+                break;
+
+        case PS_STATUS_CODE:
+                /* status-code = 3DIGIT, then SP even when the reason is empty (RFC 9112 §4). */
+                if (p->aux < 3) {
+                        if (!char_is_digit(c))
+                                return parser_reject(p, 502, c == '\n' ? BARE_LF(p) : "invalid status code");
+                        rh->status = (uint16_t) (rh->status * 10 + (c - '0'));
+                        p->aux++;
+                } else if (c == ' ') {
+                        if (rh->status < 100 || rh->status > 599)
+                                return parser_reject(p, 502, "status code out of range");
+                        rh->reason = span_make(pos + 1, 0);
+                        p->state = PS_STATUS_REASON;
+                } else if (c == '\r')
+                        return parser_reject(p, 502, "no space after the status code");
+                else
+                        return parser_reject(p, 502, c == '\n' ? BARE_LF(p) : "invalid status code");
+                break;
+
+        case PS_STATUS_REASON:
+                /* reason-phrase = *( HTAB / SP / VCHAR / obs-text ) */
+                if (c == '\r') {
+                        rh->reason.len = pos - rh->reason.off;
+                        p->state = PS_LINE_LF;
+                } else if (c == '\n')
+                        return parser_reject(p, 502, BARE_LF(p));
+                else if (!char_is_ws(c) && !char_is_field_vchar(c))
+                        return parser_reject(p, 502, "invalid byte in reason phrase");
+                break;
 
         default:
                 return parser_reject(p, 500, "parser in an impossible state");

@@ -12,7 +12,12 @@
  *   < 0                   the request is rejected: the value is the negated HTTP status to answer
  *                         (-400, -414, -431, -501, -505 …); parser->error names the reason.
  * Semantic checks that need the whole head (Host, Content-Length vs Transfer-Encoding …) run
- * before HTTP_PARSE_DONE is returned, so a DONE head is one the server may act on. */
+ * before HTTP_PARSE_DONE is returned, so a DONE head is one the server may act on.
+ *
+ * Response mode (http_parser_init_response(), for the head an upstream answers a proxy with): the
+ * same contract and the same field-line states, after a status line instead of a request line.
+ * Every rejection is -502 (the upstream's answer is bad; it is never relayed), with the reason in
+ * parser->error. How the body is framed depends on the request too: http_response_framing(). */
 #pragma once
 
 #include <stdbool.h>
@@ -83,13 +88,33 @@ typedef struct HttpRequestHead {
         uint32_t head_len;    /* bytes from the first byte of the request line through the final CRLF */
 } HttpRequestHead;
 
+/* The head of an upstream's response (RFC 9112 §4). */
+typedef struct HttpResponseHead {
+        uint8_t version_minor; /* HTTP/1.0 → 0, HTTP/1.1 → 1; nothing else is accepted */
+        uint16_t status;       /* 100–599 */
+        HttpSpan reason;       /* may be empty */
+
+        HttpHeader *headers; /* storage provided by the caller, capacity limits->fields */
+        uint32_t n_headers;
+
+        /* Derived when the head is complete; what contradicts itself was rejected already. */
+        bool has_content_length;
+        uint64_t content_length;
+        bool chunked;         /* Transfer-Encoding: chunked, the one coding a proxy accepts */
+        bool conn_close;      /* Connection: close */
+        bool conn_keep_alive; /* Connection: keep-alive */
+        bool conn_upgrade;    /* Connection: upgrade (with 101) */
+        uint32_t head_len;    /* bytes from the first byte of the status line through the final CRLF */
+} HttpResponseHead;
+
 enum {
         HTTP_PARSE_AGAIN = 0,
         HTTP_PARSE_DONE = 1,
 };
 
 typedef struct HttpParser {
-        HttpRequestHead *head;
+        HttpRequestHead *head;      /* request mode, else NULL */
+        HttpResponseHead *response; /* response mode, else NULL */
         const HttpParserLimits *limits;
         uint32_t header_capacity;
         const char *error; /* static string naming why the request was rejected */
@@ -107,12 +132,54 @@ typedef struct HttpParser {
 /* Prepare to parse one request head; headers[] has room for limits->fields entries. */
 void http_parser_init(HttpParser *p, HttpRequestHead *head, HttpHeader *headers, const HttpParserLimits *limits);
 
+/* Prepare to parse one response head (limits->request_line bounds the status line). After a 1xx
+ * other than 101 (HTTP_UPSTREAM_BODY_INTERIM) the final response follows: init again and parse from
+ * buf + head_len (the caller bounds how many interim heads it takes, e.g. 8, as RFC 9110 §15.2
+ * puts no limit on them). */
+void http_parser_init_response(HttpParser *p, HttpResponseHead *head, HttpHeader *headers,
+                               const HttpParserLimits *limits);
+
 /* Parse buf[0..len): see the contract above. Leading empty lines (CRLF) before a request line are
  * skipped as RFC 9112 §2.2 allows; they count in head_len. */
 int http_parser_feed(HttpParser *p, const char *buf, size_t len);
 
 /* Case-insensitive lookup of a header by name; returns the first match or NULL. */
 const HttpHeader *http_head_find(const HttpRequestHead *h, const char *buf, const char *name);
+const HttpHeader *http_response_find(const HttpResponseHead *h, const char *buf, const char *name);
+
+/* How a response's body ends (RFC 9112 §6.3), from the request's method and the response head. */
+typedef enum HttpUpstreamBody {
+        HTTP_UPSTREAM_BODY_NONE,    /* no body: HEAD, 204, 304; the response ends with its head */
+        HTTP_UPSTREAM_BODY_LENGTH,  /* Content-Length bytes */
+        HTTP_UPSTREAM_BODY_CHUNKED, /* the chunked coding: decode with HttpChunked (trailers dropped) */
+        HTTP_UPSTREAM_BODY_CLOSE,   /* until the upstream closes (neither length nor chunked) */
+        HTTP_UPSTREAM_BODY_INTERIM, /* 1xx other than 101: another head follows (see http_parser_init_response) */
+        HTTP_UPSTREAM_BODY_SWITCH,  /* 101: valid only when the request asked for Upgrade (the caller checks);
+                               * after its head the connection is a tunnel */
+} HttpUpstreamBody;
+
+typedef struct HttpResponseFraming {
+        HttpUpstreamBody kind;
+        uint64_t length; /* HTTP_UPSTREAM_BODY_LENGTH */
+        /* The upstream connection may be pooled again after this response, provided it was read
+         * exactly to its end and not one byte came after (see http_response_body_take). */
+        bool reusable;
+} HttpResponseFraming;
+
+/* Decide the framing of a response to a request with this method. Returns 0, or -EBADMSG with
+ * *ret_error naming why (the caller answers 502 and closes the upstream connection): a
+ * Transfer-Encoding on a response that cannot have a body (1xx, 204), a response to CONNECT (a
+ * proxy does not tunnel through CONNECT), a head that frames its body twice. */
+int http_response_framing(HttpMethod method, const HttpResponseHead *h, HttpResponseFraming *ret,
+                          const char **ret_error);
+
+/* The rule for bytes after the end, on an upstream connection that carries one request at a time:
+ * of `avail` bytes just read while `remaining` body bytes were due (0 once the body, or a body-less
+ * response, is complete), returns how many belong to the response. When more arrived,
+ * *ret_after_end is set: the upstream sent what nobody asked for, so the connection must be closed,
+ * never reused, and those bytes never relayed. For chunked bodies the same holds for what follows
+ * the decoder's end (http_chunked_feed() returning 1 with input left unconsumed). */
+uint64_t http_response_body_take(uint64_t remaining, size_t avail, bool *ret_after_end);
 
 /* Does span equal the NUL-terminated string s, ignoring ASCII case? */
 bool http_span_eq_ci(const char *buf, HttpSpan span, const char *s);
