@@ -180,7 +180,8 @@ int http_htpasswd_parse(const char *text, size_t len, HttpHtpasswdTable **ret, u
                 p = next;
         }
         *ret_line = 0;
-        qsort(t->entries, t->n, sizeof(*t->entries), entry_compare);
+        if (t->n > 1) /* an empty file has no array: qsort may not be given NULL */
+                qsort(t->entries, t->n, sizeof(*t->entries), entry_compare);
         for (size_t i = 1; i < t->n; i++)
                 if (strcmp(t->entries[i - 1].user, t->entries[i].user) == 0)
                         return conf_parse_error(ret_error, "user %s is given twice", t->entries[i].user);
