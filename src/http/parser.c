@@ -360,12 +360,69 @@ static void content_length_merge(const char *buf, HttpSpan value, bool *has, uin
         }
 }
 
+/* What a message's framing fields say: Transfer-Encoding, Content-Length, Connection. One reading
+ * for requests and upstream responses, so that the two judge the same bytes the same way (a
+ * smuggling attempt is a disagreement between two readers); each side then decides what it
+ * refuses. */
+typedef struct FramingFields {
+        bool has_te, te_malformed, te_last_chunked, te_other;
+        unsigned n_chunked;
+        bool has_cl, cl_invalid, cl_conflict;
+        uint64_t cl;
+        bool conn_malformed, conn_close, conn_keep_alive, conn_upgrade;
+} FramingFields;
+
+/* Take field f into ff when it is one of the framing fields; false for any other field. */
+static bool framing_field(const char *buf, const HttpHeader *f, FramingFields *ff) {
+        ListIter it = list_iter(f->value);
+        HttpSpan e;
+
+        if (http_span_eq_ci(buf, f->name, "transfer-encoding")) {
+                ff->has_te = true;
+                while (list_next(buf, &it, &e)) {
+                        if (e.len == 0)
+                                continue;
+                        /* Parameters or quotes on a coding are not something any client needs;
+                         * refuse rather than guess what a proxy saw. */
+                        if (!span_is_token(buf, e))
+                                ff->te_malformed = true;
+                        else if (http_span_eq_ci(buf, e, "chunked")) {
+                                ff->n_chunked++;
+                                ff->te_last_chunked = true;
+                                continue;
+                        } else
+                                ff->te_other = true;
+                        ff->te_last_chunked = false;
+                }
+                return true;
+        }
+        if (http_span_eq_ci(buf, f->name, "content-length")) {
+                content_length_merge(buf, f->value, &ff->has_cl, &ff->cl, &ff->cl_invalid, &ff->cl_conflict);
+                return true;
+        }
+        if (http_span_eq_ci(buf, f->name, "connection")) {
+                while (list_next(buf, &it, &e)) {
+                        if (e.len == 0)
+                                continue;
+                        if (!span_is_token(buf, e))
+                                ff->conn_malformed = true;
+                        else if (http_span_eq_ci(buf, e, "close"))
+                                ff->conn_close = true;
+                        else if (http_span_eq_ci(buf, e, "keep-alive"))
+                                ff->conn_keep_alive = true;
+                        else if (http_span_eq_ci(buf, e, "upgrade"))
+                                ff->conn_upgrade = true;
+                }
+                return true;
+        }
+        return false;
+}
+
 /* The checks that need the whole head, in the order the contract lists them. */
 static int head_finish(HttpParser *p, const char *buf) {
         HttpRequestHead *h = p->head;
-        bool has_te = false, te_malformed = false, te_last_chunked = false, te_other = false;
-        bool cl_invalid = false, cl_conflict = false, conn_malformed = false;
-        unsigned n_chunked = 0, n_host = 0;
+        FramingFields ff = {};
+        unsigned n_host = 0;
         const HttpHeader *host = NULL;
 
         for (uint32_t i = 0; i < h->n_headers; i++) {
@@ -373,40 +430,11 @@ static int head_finish(HttpParser *p, const char *buf) {
                 ListIter it = list_iter(f->value);
                 HttpSpan e;
 
-                if (http_span_eq_ci(buf, f->name, "transfer-encoding")) {
-                        has_te = true;
-                        while (list_next(buf, &it, &e)) {
-                                if (e.len == 0)
-                                        continue;
-                                /* Parameters or quotes on a coding are not something any
-                                 * client needs; refuse rather than guess what a proxy saw. */
-                                if (!span_is_token(buf, e))
-                                        te_malformed = true;
-                                else if (http_span_eq_ci(buf, e, "chunked")) {
-                                        n_chunked++;
-                                        te_last_chunked = true;
-                                        continue;
-                                } else
-                                        te_other = true;
-                                te_last_chunked = false;
-                        }
-                } else if (http_span_eq_ci(buf, f->name, "content-length"))
-                        content_length_merge(buf, f->value, &h->has_content_length, &h->content_length,
-                                             &cl_invalid, &cl_conflict);
-                else if (http_span_eq_ci(buf, f->name, "host")) {
+                if (framing_field(buf, f, &ff))
+                        continue;
+                if (http_span_eq_ci(buf, f->name, "host")) {
                         n_host++;
                         host = f;
-                } else if (http_span_eq_ci(buf, f->name, "connection")) {
-                        while (list_next(buf, &it, &e)) {
-                                if (e.len == 0)
-                                        continue;
-                                if (!span_is_token(buf, e))
-                                        conn_malformed = true;
-                                else if (http_span_eq_ci(buf, e, "close"))
-                                        h->conn_close = true;
-                                else if (http_span_eq_ci(buf, e, "keep-alive"))
-                                        h->conn_keep_alive = true;
-                        }
                 } else if (http_span_eq_ci(buf, f->name, "expect")) {
                         while (list_next(buf, &it, &e)) {
                                 if (e.len == 0)
@@ -418,26 +446,30 @@ static int head_finish(HttpParser *p, const char *buf) {
                         }
                 }
         }
+        h->has_content_length = ff.has_cl;
+        h->content_length = ff.cl;
+        h->conn_close = ff.conn_close;
+        h->conn_keep_alive = ff.conn_keep_alive;
 
-        if (has_te && h->version_minor == 0)
+        if (ff.has_te && h->version_minor == 0)
                 return parser_reject(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (has_te) {
-                if (te_malformed)
+        if (ff.has_te) {
+                if (ff.te_malformed)
                         return parser_reject(p, 400, "malformed Transfer-Encoding");
-                if (n_chunked > 1)
+                if (ff.n_chunked > 1)
                         return parser_reject(p, 400, "chunked applied more than once");
                 /* RFC 9112 §6.3: without chunked last the body length cannot be determined. */
-                if (!te_last_chunked)
+                if (!ff.te_last_chunked)
                         return parser_reject(p, 400, "Transfer-Encoding does not end in chunked");
-                if (te_other)
+                if (ff.te_other)
                         return parser_reject(p, 501, "unsupported transfer coding");
                 h->chunked = true;
         }
-        if (cl_invalid)
+        if (ff.cl_invalid)
                 return parser_reject(p, 400, "invalid Content-Length");
-        if (cl_conflict)
+        if (ff.cl_conflict)
                 return parser_reject(p, 400, "conflicting Content-Length values");
-        if (has_te && h->has_content_length)
+        if (ff.has_te && h->has_content_length)
                 return parser_reject(p, 400, "both Content-Length and Transfer-Encoding");
 
         if (n_host > 1)
@@ -462,7 +494,7 @@ static int head_finish(HttpParser *p, const char *buf) {
         if (!h->has_host && h->version_minor >= 1)
                 return parser_reject(p, 400, "HTTP/1.1 request without Host");
 
-        if (conn_malformed)
+        if (ff.conn_malformed)
                 return parser_reject(p, 400, "malformed Connection");
 
         p->state = PS_DONE;
@@ -475,71 +507,41 @@ static int head_finish(HttpParser *p, const char *buf) {
  * method-dependent part is http_response_framing(). */
 static int response_finish(HttpParser *p, const char *buf) {
         HttpResponseHead *h = p->response;
-        bool has_te = false, te_malformed = false, te_other = false;
-        bool cl_invalid = false, cl_conflict = false, conn_malformed = false;
-        unsigned n_chunked = 0;
+        FramingFields ff = {};
 
-        for (uint32_t i = 0; i < h->n_headers; i++) {
-                const HttpHeader *f = &h->headers[i];
-                ListIter it = list_iter(f->value);
-                HttpSpan e;
-
-                if (http_span_eq_ci(buf, f->name, "transfer-encoding")) {
-                        has_te = true;
-                        while (list_next(buf, &it, &e)) {
-                                if (e.len == 0)
-                                        continue;
-                                if (!span_is_token(buf, e))
-                                        te_malformed = true;
-                                else if (http_span_eq_ci(buf, e, "chunked"))
-                                        n_chunked++;
-                                else
-                                        te_other = true;
-                        }
-                } else if (http_span_eq_ci(buf, f->name, "content-length"))
-                        content_length_merge(buf, f->value, &h->has_content_length, &h->content_length,
-                                             &cl_invalid, &cl_conflict);
-                else if (http_span_eq_ci(buf, f->name, "connection")) {
-                        while (list_next(buf, &it, &e)) {
-                                if (e.len == 0)
-                                        continue;
-                                if (!span_is_token(buf, e))
-                                        conn_malformed = true;
-                                else if (http_span_eq_ci(buf, e, "close"))
-                                        h->conn_close = true;
-                                else if (http_span_eq_ci(buf, e, "keep-alive"))
-                                        h->conn_keep_alive = true;
-                                else if (http_span_eq_ci(buf, e, "upgrade"))
-                                        h->conn_upgrade = true;
-                        }
-                }
-        }
+        for (uint32_t i = 0; i < h->n_headers; i++)
+                (void) framing_field(buf, &h->headers[i], &ff);
+        h->has_content_length = ff.has_cl;
+        h->content_length = ff.cl;
+        h->conn_close = ff.conn_close;
+        h->conn_keep_alive = ff.conn_keep_alive;
+        h->conn_upgrade = ff.conn_upgrade;
 
         /* RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing. */
-        if (has_te && h->version_minor == 0)
+        if (ff.has_te && h->version_minor == 0)
                 return parser_reject(p, 502, "Transfer-Encoding in an HTTP/1.0 response");
-        if (has_te) {
-                if (te_malformed)
+        if (ff.has_te) {
+                if (ff.te_malformed)
                         return parser_reject(p, 502, "malformed Transfer-Encoding");
                 /* A proxy re-frames the body as chunked itself: a coding it would have to pass on
                  * undecoded ("gzip, chunked") or could not find the end of ("chunked, gzip",
                  * "identity") is not relayed. */
-                if (te_other)
+                if (ff.te_other)
                         return parser_reject(p, 502, "transfer coding other than chunked");
-                if (n_chunked == 0)
+                if (ff.n_chunked == 0)
                         return parser_reject(p, 502, "empty Transfer-Encoding");
-                if (n_chunked > 1)
+                if (ff.n_chunked > 1)
                         return parser_reject(p, 502, "chunked applied more than once");
                 h->chunked = true;
         }
-        if (cl_invalid)
+        if (ff.cl_invalid)
                 return parser_reject(p, 502, "invalid Content-Length");
-        if (cl_conflict)
+        if (ff.cl_conflict)
                 return parser_reject(p, 502, "conflicting Content-Length values");
         /* RFC 9112 §6.3 (3): the response-splitting case; two readers would disagree on the end. */
-        if (has_te && h->has_content_length)
+        if (ff.has_te && h->has_content_length)
                 return parser_reject(p, 502, "both Content-Length and Transfer-Encoding");
-        if (conn_malformed)
+        if (ff.conn_malformed)
                 return parser_reject(p, 502, "malformed Connection");
 
         p->state = PS_DONE;
