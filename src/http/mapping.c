@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,54 @@ static const char *file_name(const char *file) {
         return file && file[0] ? file : "(built in)";
 }
 
+/* Alias and Redirect lines are lists keyed by a URL prefix, and merge alike: a narrower section's
+ * own entries, then those of the enclosing one whose prefix it does not give (its line for a prefix
+ * hides the wider one's, as mod_alias merges). What the merge needs to know of an entry: */
+typedef struct PrefixListType {
+        size_t size; /* of an entry */
+        size_t key;  /* offset of the entry's char * prefix */
+        int (*copy)(void *dst, const void *src);
+        void (*free)(void *entry);
+} PrefixListType;
+
+static const char *prefix_list_key(const PrefixListType *t, const void *entry) {
+        return *(char *const *) ((const char *) entry + t->key);
+}
+
+/* items and n: the section's own entries (taken over), with the parent's appended as copies. */
+static int prefix_list_merge(const PrefixListType *t, void **items, size_t *n, const void *parent, size_t parent_n) {
+        size_t own = *n, k = own;
+        char *m;
+
+        if (parent_n == 0)
+                return 0;
+        m = calloc(own + parent_n, t->size);
+        if (!m)
+                return -ENOMEM;
+        if (own > 0)
+                memcpy(m, *items, own * t->size);
+        for (size_t i = 0; i < parent_n; i++) {
+                const void *pe = (const char *) parent + i * t->size;
+                bool hidden = false;
+
+                for (size_t j = 0; j < own && !hidden; j++)
+                        hidden = strcmp(prefix_list_key(t, m + j * t->size), prefix_list_key(t, pe)) == 0;
+                if (hidden)
+                        continue;
+                if (t->copy(m + k * t->size, pe) < 0) {
+                        for (size_t j = own; j < k; j++)
+                                t->free(m + j * t->size);
+                        free(m);
+                        return -ENOMEM;
+                }
+                k++;
+        }
+        free(*items); /* its entries moved to m */
+        *items = m;
+        *n = k;
+        return 0;
+}
+
 static void alias_free(HttpAlias *a) {
         free(a->url);
         free(a->directory);
@@ -88,6 +137,21 @@ static int alias_copy(HttpAlias *dst, const HttpAlias *a) {
         alias_free(dst);
         return -ENOMEM;
 }
+
+static int alias_copy_entry(void *dst, const void *src) {
+        return alias_copy(dst, src);
+}
+
+static void alias_free_entry(void *entry) {
+        alias_free(entry);
+}
+
+static const PrefixListType alias_list = {
+        .size = sizeof(HttpAlias),
+        .key = offsetof(HttpAlias, url),
+        .copy = alias_copy_entry,
+        .free = alias_free_entry,
+};
 
 /* Alias URL-PREFIX DIRECTORY: one pair a line (the key repeats). */
 int http_alias_add(HttpAliases *l, const char *value, bool replace, const char *file, unsigned line,
@@ -139,32 +203,11 @@ int http_alias_add(HttpAliases *l, const char *value, bool replace, const char *
 }
 
 int http_aliases_merge(HttpAliases *l, const HttpAliases *parent) {
-        HttpAliases m = {};
+        void *items = l->items;
+        int r = prefix_list_merge(&alias_list, &items, &l->n, parent->items, parent->n);
 
-        if (parent->n == 0)
-                return 0;
-        m.items = calloc(l->n + parent->n, sizeof(HttpAlias));
-        if (!m.items)
-                return -ENOMEM;
-        for (size_t i = 0; i < l->n; i++)
-                m.items[m.n++] = l->items[i];
-        for (size_t i = 0; i < parent->n; i++) {
-                bool hidden = false;
-                for (size_t j = 0; j < l->n; j++)
-                        hidden = hidden || strcmp(l->items[j].url, parent->items[i].url) == 0;
-                if (hidden)
-                        continue;
-                if (alias_copy(&m.items[m.n], &parent->items[i]) < 0) {
-                        for (size_t j = l->n; j < m.n; j++)
-                                alias_free(&m.items[j]);
-                        free(m.items);
-                        return -ENOMEM;
-                }
-                m.n++;
-        }
-        free(l->items); /* its entries moved to m */
-        *l = m;
-        return 0;
+        l->items = items;
+        return r;
 }
 
 static void redirect_free(HttpRedirect *rd) {
@@ -191,6 +234,21 @@ static int redirect_copy(HttpRedirect *dst, const HttpRedirect *a) {
         redirect_free(dst);
         return -ENOMEM;
 }
+
+static int redirect_copy_entry(void *dst, const void *src) {
+        return redirect_copy(dst, src);
+}
+
+static void redirect_free_entry(void *entry) {
+        redirect_free(entry);
+}
+
+static const PrefixListType redirect_list = {
+        .size = sizeof(HttpRedirect),
+        .key = offsetof(HttpRedirect, prefix),
+        .copy = redirect_copy_entry,
+        .free = redirect_free_entry,
+};
 
 static const struct {
         const char *word;
@@ -302,32 +360,11 @@ int http_redirect_add(HttpRedirects *l, const char *value, bool replace, const c
 }
 
 int http_redirects_merge(HttpRedirects *l, const HttpRedirects *parent) {
-        HttpRedirects m = {};
+        void *items = l->items;
+        int r = prefix_list_merge(&redirect_list, &items, &l->n, parent->items, parent->n);
 
-        if (parent->n == 0)
-                return 0;
-        m.items = calloc(l->n + parent->n, sizeof(HttpRedirect));
-        if (!m.items)
-                return -ENOMEM;
-        for (size_t i = 0; i < l->n; i++)
-                m.items[m.n++] = l->items[i];
-        for (size_t i = 0; i < parent->n; i++) {
-                bool hidden = false;
-                for (size_t j = 0; j < l->n; j++)
-                        hidden = hidden || strcmp(l->items[j].prefix, parent->items[i].prefix) == 0;
-                if (hidden)
-                        continue;
-                if (redirect_copy(&m.items[m.n], &parent->items[i]) < 0) {
-                        for (size_t j = l->n; j < m.n; j++)
-                                redirect_free(&m.items[j]);
-                        free(m.items);
-                        return -ENOMEM;
-                }
-                m.n++;
-        }
-        free(l->items);
-        *l = m;
-        return 0;
+        l->items = items;
+        return r;
 }
 
 void http_fallback_done(HttpFallback *f) {
