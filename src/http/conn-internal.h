@@ -69,6 +69,11 @@ typedef struct ConnRequest {
         usec_t body_started;
         uint64_t body_max;    /* decoded bytes allowed (LimitRequestBody, the handler's); 0: no limit */
         bool body_wanted;     /* the handler takes it (on_body()); otherwise it is dropped */
+        /* The handler took a piece and waits to pass it on (HTTP_HANDLER_WAIT_*): no more body is read
+         * until its wait_fd is ready; 0 when it does not wait. body_wait_since: when it began, so
+         * that the time the upstream takes does not count against the client's MinRate. */
+        int body_wait;
+        usec_t body_wait_since;
         const char *cont;     /* "100 Continue" bytes still to send before reading the body */
         size_t cont_len;
 

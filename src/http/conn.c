@@ -115,6 +115,7 @@ void conn_request_reset(HttpConn *c, ConnRequest *rq) {
         http_response_init(&rq->resp);
         rq->body_left = rq->body_discarded = rq->body_received = rq->body_max = 0;
         rq->body_chunked = rq->body_wanted = false;
+        rq->body_wait = 0;
         rq->cont = NULL;
         rq->cont_len = 0;
         rq->hout = (HttpOutput) {};
@@ -229,7 +230,11 @@ HttpConnPhase http_conn_phase(const HttpConn *c) {
 }
 
 int http_conn_wait_fd(const HttpConn *c) {
-        return c->state == CONN_HANDLER && c->rq && c->rq->handler ? c->rq->handler->wait_fd : -1;
+        if (!c->rq || !c->rq->handler)
+                return -1;
+        if (c->state == CONN_HANDLER || (c->state == CONN_READ_BODY && c->rq->body_wait))
+                return c->rq->handler->wait_fd;
+        return -1;
 }
 
 int http_conn_cgi_fd(const HttpConn *c) {
@@ -557,10 +562,22 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
                         return http_conn_run(c, now);
                 }
                 break;
-        case CONN_READ_BODY:
+        case CONN_READ_BODY: {
+                HttpHandler *h = c->rq->handler;
+                if (c->rq->body_wait && h) {
+                        /* The handler could not pass the body on in time (ProxyTimeout): its
+                         * answer (504), and the rest of the body is not read. */
+                        int status = 504;
+                        if (h->type->timeout && h->type->timeout(h, &c->rq->resp) == HTTP_HANDLER_RESPOND &&
+                            c->rq->resp.status >= 400)
+                                status = c->rq->resp.status;
+                        conn_fail(c, status, now);
+                        return http_conn_run(c, now);
+                }
                 /* The body is too slow (RequestReadTimeout body=): 408 instead of the answer. */
                 conn_fail(c, 408, now);
                 return http_conn_run(c, now);
+        }
         case CONN_HANDLER: {
                 HttpHandler *h = c->rq->handler;
                 if (now >= h->deadline) {

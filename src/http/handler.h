@@ -7,7 +7,12 @@
  * Life of a handler (the connection calls, in this order):
  *   start()    the head is in, the body not yet: answer at once (HTTP_HANDLER_RESPOND, resp filled)
  *              or ask for the body (HTTP_HANDLER_READ_BODY);
- *   on_body()  the request body, decoded, in pieces as it comes (only after READ_BODY);
+ *   on_body()  the request body, decoded, in pieces as it comes (only after READ_BODY). A handler
+ *              that streams the body on (a proxy, FastCGI) takes each piece whole and, when it
+ *              cannot pass it on at once, answers HTTP_HANDLER_WAIT_WRITE (or _WAIT_READ) on
+ *              h->wait_fd until h->deadline: the connection reads no more of the body until then
+ *              and calls on_body(h, NULL, 0), which answers 0 once the handler can take more (or
+ *              waits again). That is the back-pressure from the upstream to the client;
  *   produce()  the body is in: answer (RESPOND), or hand over response bytes already framed
  *              (HTTP_HANDLER_OUTPUT, then HTTP_HANDLER_DONE with the last of them), or wait
  *              (HTTP_HANDLER_WAIT_READ / _WAIT_WRITE on h->wait_fd, until h->deadline), and is
@@ -53,8 +58,9 @@ typedef struct HttpHandlerType {
         const char *name;
         size_t size; /* of its state, HttpHandler first; at most HTTP_HANDLER_SPACE */
         int (*start)(HttpHandler *h, HttpResponse *resp);
-        /* 0, or the negative status to answer instead (-500: the body could not be kept). NULL: the
-         * handler never asks for a body. */
+        /* 0, HTTP_HANDLER_WAIT_READ/_WRITE (the piece is taken: wait, then on_body(h, NULL, 0)), or the
+         * negative status to answer instead (-500: the body could not be kept; the connection
+         * closes after it). NULL: the handler never asks for a body. */
         int (*on_body)(HttpHandler *h, const char *data, size_t n);
         /* now is CLOCK_MONOTONIC. NULL: start() always answers. */
         int (*produce)(HttpHandler *h, HttpResponse *resp, HttpOutput *out, usec_t now);
@@ -75,3 +81,5 @@ struct HttpHandler {
 extern const HttpHandlerType http_static_handler; /* static-handler.c */
 extern const HttpHandlerType http_status_handler; /* status.c */
 extern const HttpHandlerType http_cgi_handler;    /* cgi-handler.c */
+extern const HttpHandlerType http_proxy_handler;  /* proxy-handler.c */
+extern const HttpHandlerType http_fastcgi_handler; /* fastcgi-handler.c */

@@ -448,23 +448,30 @@ void http1_start_body(HttpConn *c, usec_t now) {
         conn_set_phase(c, HTTP_PHASE_READ);
 }
 
-/* Body bytes, decoded: to the handler when it wants them, else dropped. */
-static int http1_deliver(HttpConn *c, const char *p, size_t n) {
-        return c->rq->body_wanted && n > 0 ? conn_on_body(c, p, n) : 0;
+/* Body bytes, decoded: to the handler when it wants them, else dropped. A handler that took them
+ * but must wait to pass them on says so (rq->body_wait): the bytes are its own now. */
+static int http1_deliver(HttpConn *c, const char *p, size_t n, usec_t now) {
+        int k = c->rq->body_wanted && n > 0 ? conn_on_body(c, p, n) : 0;
+        if (k > 0) {
+                c->rq->body_wait = k;
+                c->rq->body_wait_since = now;
+                return 0;
+        }
+        return k;
 }
 
 /* Take the body bytes buffered behind the head (which stays: the answer and the log still use it):
  * to the handler, or dropped. Returns 1 when the whole body is in, 0 for more, or the negative
  * status to answer: -400 a malformed chunked body, -413 more than allowed, -500 the handler could
  * not take it. */
-static int http1_take_buffered(HttpConn *c) {
+static int http1_take_buffered(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
         size_t base = rq->head.head_len, avail = rq->in_len - base;
         int k;
 
         if (!rq->body_chunked) {
                 size_t n = (size_t) MIN((uint64_t) avail, rq->body_left);
-                k = http1_deliver(c, rq->in + base, n);
+                k = http1_deliver(c, rq->in + base, n, now);
                 if (k < 0)
                         return k;
                 http1_cut_input(rq, base, n);
@@ -480,7 +487,7 @@ static int http1_take_buffered(HttpConn *c) {
         int r = http_chunked_feed(&rq->chunked, &c->site->limits, rq->in + base, avail, &consumed, &data);
         /* The decoded data was written to the front of the region; it is delivered or dropped along
          * with the input it came from, and the bytes after the consumed part are kept. */
-        k = http1_deliver(c, rq->in + base, data);
+        k = http1_deliver(c, rq->in + base, data, now);
         if (k < 0)
                 return k;
         http1_cut_input(rq, base, consumed);
@@ -512,13 +519,34 @@ ConnStep http1_read_body(HttpConn *c, usec_t now) {
                 rq->wire_out += (uint64_t) k;
         }
         for (;;) {
-                int r = http1_take_buffered(c);
+                if (rq->body_wait) {
+                        /* The handler's upstream was busy: can it take more now? */
+                        HttpHandler *h = rq->handler;
+                        int k = h->type->on_body(h, NULL, 0);
+                        if (k < 0) {
+                                conn_fail(c, -k, now);
+                                return STEP_CONTINUE;
+                        }
+                        if (k > 0) {
+                                rq->body_wait = k;
+                                c->deadline = h->deadline;
+                                return k == HTTP_HANDLER_WAIT_READ ? STEP_WANT_FD_READ : STEP_WANT_FD_WRITE;
+                        }
+                        rq->body_wait = 0;
+                        if (now > rq->body_wait_since)
+                                rq->body_started += now - rq->body_wait_since;
+                        c->deadline = http1_stage_deadline(c, &c->site->read_timeout.body, rq->body_started,
+                                                           rq->body_received, now);
+                }
+                int r = http1_take_buffered(c, now);
                 if (r < 0) {
                         if (r == -413)
                                 conn_error(c, LOG_PRI_ERR, "request body is larger than LimitRequestBody");
                         conn_fail(c, -r, now);
                         return STEP_CONTINUE;
                 }
+                if (rq->body_wait)
+                        continue; /* it waits (above), even for the last piece */
                 if (r == 1) {
                         conn_on_body_end(c, now);
                         return STEP_CONTINUE;

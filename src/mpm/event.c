@@ -119,7 +119,7 @@ typedef enum EventSourceKind {
         SOURCE_HANDOFF,
         SOURCE_STOP,
         SOURCE_CONN,
-        SOURCE_CGI, /* a descriptor a connection's handler waits on (a CGI program's output, the launcher) */
+        SOURCE_HANDLER, /* a descriptor a connection's handler waits on (a CGI program's output, the launcher) */
 } EventSourceKind;
 
 typedef struct EventSource {
@@ -147,11 +147,12 @@ typedef struct EventConn {
         ProxyIo *proxy; /* the PROXY header under everything else (proxy-io.h); NULL: none */
         bool tls_counted; /* its completed handshake is in the scoreboard */
         HttpConnPhase phase;
-        EventSource cgi_source; /* epoll's data.ptr for what its handler waits on */
-        /* A descriptor watched for writing (HTTP_CONN_WANT_FD_WRITE), registered until the next call
-         * into the engine: a duplicate of a socket that stays open elsewhere, so closing it would not
-         * take it out of the set. -1: none. */
-        int wait_out_fd;
+        EventSource handler_source; /* epoll's data.ptr for what its handler waits on */
+        /* What the handler waits on (HTTP_CONN_WANT_FD_*), registered until the next call into the
+         * engine: it may be a duplicate of a socket that stays open elsewhere, or an upstream
+         * connection that goes back to a pool, so closing it would not take it out of the set. -1:
+         * none. */
+        int wait_fd;
         char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
@@ -336,19 +337,19 @@ static void event_conn_free(EventConn *c) {
         free(c);
 }
 
-/* Before any call into the engine, which may close it: the descriptor watched for writing leaves
- * the set. */
-static void loop_unwatch_out(EventLoop *l, EventConn *c) {
-        if (c->wait_out_fd < 0)
+/* Before any call into the engine, which may close it or give it to another connection: the
+ * descriptor the handler waited on leaves the set. */
+static void loop_unwatch_handler(EventLoop *l, EventConn *c) {
+        if (c->wait_fd < 0)
                 return;
-        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, c->wait_out_fd, NULL);
-        c->wait_out_fd = -1;
+        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, c->wait_fd, NULL);
+        c->wait_fd = -1;
 }
 
 /* Close now, free after the batch: an event for c (its socket's, its CGI pipe's) may still be
  * waiting in the batch being handled. */
 static void loop_close(EventLoop *l, EventConn *c) {
-        loop_unwatch_out(l, c);
+        loop_unwatch_handler(l, c);
         if (c->phase == HTTP_PHASE_IDLE)
                 l->n_idle--;
         loop_list_remove(l, c);
@@ -394,7 +395,7 @@ static void loop_set_accepting(EventLoop *l, bool on) {
 
 /* Run one connection as far as its I/O allows; closes it when it is done. */
 static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
-        loop_unwatch_out(l, c);
+        loop_unwatch_handler(l, c);
         HttpConnWant w = http_conn_run(c->http, now);
 #if HAVE_TLS
         if (c->tls && !c->tls_counted && tls_io_handshake_done(c->tls)) {
@@ -405,25 +406,22 @@ static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
         }
 #endif
 
-        if (w == HTTP_CONN_WANT_FD_READ) {
-                /* A program's pipe joins the set when the connection first waits for it; one still
-                 * in the set answers EEXIST. A closed pipe left the set by itself. Edge-triggered
-                 * like the socket: the engine reads until EAGAIN before it waits. */
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &c->cgi_source };
-                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, http_conn_wait_fd(c->http), &ev) < 0 && errno != EEXIST) {
-                        log_warning_errno(errno, "Cannot watch a CGI program's output: %m");
-                        w = HTTP_CONN_DONE;
-                }
-        } else if (w == HTTP_CONN_WANT_FD_WRITE) {
-                /* The CGI launcher's queue is full: its socket (the handler's own duplicate) is
-                 * watched until it takes the request, and taken out again before the next call. */
+        if (w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE) {
+                /* What the handler waits on (a program's pipe, the CGI launcher's socket, an
+                 * upstream connection) joins the set for one event and leaves it again before the
+                 * next call into the engine (loop_unwatch_handler): an upstream connection goes
+                 * back to the thread's pool and may next serve another connection, so it must
+                 * never stay in the set under this one. */
                 int fd = http_conn_wait_fd(c->http);
-                struct epoll_event ev = { .events = EPOLLOUT | EPOLLONESHOT, .data.ptr = &c->cgi_source };
+                struct epoll_event ev = {
+                        .events = (w == HTTP_CONN_WANT_FD_READ ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT,
+                        .data.ptr = &c->handler_source,
+                };
                 if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                        log_warning_errno(errno, "Cannot watch the CGI launcher's socket: %m");
+                        log_warning_errno(errno, "Cannot watch what a request waits on: %m");
                         w = HTTP_CONN_DONE;
                 } else
-                        c->wait_out_fd = fd;
+                        c->wait_fd = fd;
         }
         if (w == HTTP_CONN_DONE)
                 loop_close(l, c);
@@ -477,8 +475,8 @@ static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const Htt
                 return true;
         }
         c->source.kind = SOURCE_CONN;
-        c->cgi_source.kind = SOURCE_CGI;
-        c->wait_out_fd = -1;
+        c->handler_source.kind = SOURCE_HANDLER;
+        c->wait_fd = -1;
         c->fd = fd;
         c->check_nonblock = handed_off;
         c->loop = l;
@@ -660,7 +658,7 @@ static void loop_sweep(EventLoop *l, usec_t now) {
                 next = c->next;
                 if (http_conn_deadline(c->http) > now)
                         continue;
-                loop_unwatch_out(l, c);
+                loop_unwatch_handler(l, c);
                 if (http_conn_timeout(c->http, now) == HTTP_CONN_DONE)
                         loop_close(l, c);
         }
@@ -746,8 +744,8 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                                         loop_begin_stop(&l, now);
                                 break;
                         }
-                        case SOURCE_CGI: {
-                                EventConn *c = container_of(src, EventConn, cgi_source);
+                        case SOURCE_HANDLER: {
+                                EventConn *c = container_of(src, EventConn, handler_source);
                                 if (!c->closed)
                                         loop_run(&l, c, now);
                                 break;

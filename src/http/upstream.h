@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* upstream.h — the servers behind mpmd (an HTTP application server, php-fpm) and the connections
+ * a worker keeps to them: the shared layer under the reverse proxy (proxy-handler.c) and FastCGI
+ * (fastcgi-handler.c).
+ *
+ * A target is parsed once, from the configuration (never from a request: there is no open proxy),
+ * in Apache's spelling: "http://HOST:PORT/PATH", "fcgi://HOST:PORT", and for a local socket
+ * "unix:/PATH|http://NAME/PATH" or "unix:/PATH|fcgi://NAME" (mod_proxy's handler strings; NAME is
+ * what the Host field gets). HOST is an address or a name resolved when the configuration is read
+ * (a name that does not resolve is a file:line error, so a reload with a typo changes nothing).
+ *
+ * Connections: each thread that serves connections keeps its own pool of idle upstream
+ * connections (no locks, as nginx's keepalive cache is per worker), keyed by the target's address
+ * and protocol. A connection is handed out for one request at a time and given back only when the
+ * response was framed correctly and read exactly to its end (the handler decides; a connection
+ * with anything unread, or an error, is closed). Idle ones are closed after their ttl, or when the
+ * upstream closed them (checked before reuse). At most max connections per target per thread are
+ * open at once (busy and idle): a request beyond that is refused with -EBUSY (503). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "shared/macro.h"
+
+typedef enum HttpUpstreamProtocol {
+        HTTP_UPSTREAM_HTTP, /* HTTP/1.1 (proxy-handler.c) */
+        HTTP_UPSTREAM_FCGI, /* FastCGI responder (fastcgi-handler.c) */
+} HttpUpstreamProtocol;
+
+/* Limits of one target: Apache's ProxyPass worker parameters (key=value after the URL). */
+typedef struct HttpUpstreamLimits {
+        uint32_t max;               /* max=: connections per thread, busy and idle (default 64) */
+        usec_t ttl;                 /* ttl=: an idle connection is closed after this (default 60 s) */
+        usec_t timeout;             /* timeout=: waiting for the upstream (0: ProxyTimeout) */
+        usec_t connection_timeout;  /* connectiontimeout=: connecting (0: the timeout) */
+        bool disable_reuse;         /* disablereuse=On: one request per connection */
+        bool upgrade_websocket;     /* upgrade=websocket: Upgrade: websocket is tunnelled */
+} HttpUpstreamLimits;
+
+#define HTTP_UPSTREAM_MAX_DEFAULT 64
+#define HTTP_UPSTREAM_TTL_DEFAULT (60 * USEC_PER_SEC)
+
+typedef struct HttpUpstreamTarget {
+        char *url; /* as written (for messages and mpmd -S) */
+        HttpUpstreamProtocol protocol;
+        bool unix_socket;
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        char *authority; /* "HOST:PORT" as written (the port only when written), or NAME */
+        size_t authority_len;
+        char *path; /* the URL's path, "/" when none; for HTTP, what replaces the matched prefix */
+        size_t path_len;
+        HttpUpstreamLimits limits;
+} HttpUpstreamTarget;
+
+/* Parse "URL [key=value …]" for protocol (a URL of the other protocol is refused). Returns 0, or
+ * -EINVAL with *ret_error (malloc'd, says what is wrong without naming the key), or -ENOMEM. */
+int http_upstream_target_parse(HttpUpstreamTarget *t, HttpUpstreamProtocol protocol, const char *value,
+                               char **ret_error);
+/* Parse only the key=value words in words[0..n) into l (used by the parser above). */
+int http_upstream_limits_parse(HttpUpstreamLimits *l, char *const *words, size_t n, char **ret_error);
+int http_upstream_target_copy(HttpUpstreamTarget *dst, const HttpUpstreamTarget *src);
+void http_upstream_target_done(HttpUpstreamTarget *t);
+/* "URL key=value …" as it would be written: malloc'd, NULL on -ENOMEM. */
+char *http_upstream_target_format(const HttpUpstreamTarget *t);
+
+/* The socket families the targets of a configuration need (a bit set of 1u << AF_*), for the
+ * seccomp filter: AF_UNIX for unix: targets, AF_INET/AF_INET6 for the others. */
+static inline uint32_t http_upstream_target_family(const HttpUpstreamTarget *t) {
+        return 1u << t->addr.ss_family;
+}
+
+/* ---- the per-thread pool ---------------------------------------------------------------------- */
+
+typedef struct HttpUpstreamConn {
+        int fd;       /* non-blocking, close-on-exec */
+        bool reused;  /* it served a request before: a close before any answer may be retried */
+        bool connecting; /* connect() is in progress: wait for fd to be writable, then _connected() */
+        /* private */
+        struct HttpUpstreamConn *next;
+        usec_t idle_since;
+        struct HttpUpstreamKey *key;
+} HttpUpstreamConn;
+
+/* A connection to t for one request. Returns 0 (*ret is connected, or ret->connecting), or
+ * -EBUSY (max connections are open: answer 503), or -errno from socket()/connect() (502; the
+ * message is for the caller to log with the target's URL). A reused one may have been closed by
+ * the upstream a moment ago: see http_upstream_retry_allowed(). */
+int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
+
+/* After fd became writable while connecting: 0, or the -errno connect() failed with. */
+int http_upstream_connected(HttpUpstreamConn *c);
+
+/* The request is over. reusable: the response was complete and exactly read, nothing is pending,
+ * and the target allows reuse: the connection goes back to the pool; otherwise it is closed. Always
+ * returns NULL. */
+HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec_t now);
+
+/* Close what this thread keeps idle (a worker that stops; tests). */
+void http_upstream_pool_flush(void);
+/* Idle and busy connections this thread has open to the target at t's address (tests, status). */
+unsigned http_upstream_pool_count(const HttpUpstreamTarget *t, unsigned *ret_idle);
+
+/* May a request whose upstream connection failed be sent again on a fresh one? Only when the
+ * connection was reused (an idle one the upstream closed as it was taken), nothing of the
+ * response came, and the method is idempotent (RFC 9110 §9.2.2) with no body already streamed. */
+bool http_upstream_retry_allowed(const HttpUpstreamConn *c, bool idempotent, bool response_started,
+                                 bool body_sent);
