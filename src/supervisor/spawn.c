@@ -24,6 +24,7 @@
 #include "shared/log.h"
 #include "mpm/maintain.h"
 #include "mpm/sandbox.h"
+#include "mpm/sandbox-families.h"
 #include "http/server-logs.h"
 #include "supervisor/supervisor-state.h"
 #include "shared/time-util.h"
@@ -245,6 +246,8 @@ static int sup_spawn(Generation *g, unsigned slot) {
                         .gid = root ? sg->config->gid : getgid(),
                         .user_name = root ? sg->config->user : NULL,
                         .profile = g->ops->sandbox_profile,
+                        /* A worker serves every site of its generation: whatever upstream one has. */
+                        .upstream_families = sandbox_families_of_sites(g->http, NULL, 0),
                 },
                 .role = "worker",
                 .keep_listeners = true,
