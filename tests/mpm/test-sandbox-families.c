@@ -228,14 +228,15 @@ static void run_in_child(ProbeFn fn, const Peers *peers, const void *userdata) {
 
 typedef struct FamilyCase {
         char name[32];
-        int profile;   /* a serving profile but the dispatcher's */
-        int sites[3];  /* the configurations of the process's sites */
+        int profile;  /* a serving profile but the dispatcher's */
+        int sites[3]; /* the configurations of the process's sites */
         size_t n_sites;
-        bool tcp;      /* expected: TCP sockets and connect() */
+        bool tcp; /* expected: TCP sockets and connect() */
         bool tcp6;
-        bool unix_;    /* expected: AF_UNIX sockets and connect() */
+        bool unix_; /* expected: AF_UNIX sockets and connect() */
 } FamilyCase;
 
+/* clang-format off */
 #define CASES(name, profile)                                                                            \
         {name " none", profile, {CFG_NONE, CFG_NONE}, 2, false, false, false},                          \
         {name " tcp", profile, {CFG_NONE, CFG_TCP}, 2, true, false, false},                             \
@@ -248,6 +249,7 @@ static FamilyCase family_cases[] = {
         CASES("event", SANDBOX_PROFILE_EVENT),
         CASES("pool", SANDBOX_PROFILE_POOL),
 };
+/* clang-format on */
 
 /* A non-blocking connect() as an upstream pool makes it: in progress or done, then writable, then
  * SO_ERROR 0. Returns 0 or the errno of the first step that failed. */
@@ -273,12 +275,14 @@ static bool exchange(Probe *p, const char *what, int fd, int listener) {
 
         CHECK(p, peer >= 0, "%s: accept4: %m", what);
         CHECK(p, write(fd, "ping", 4) == 4, "%s: write: %m", what);
-        CHECK(p, poll(&(struct pollfd){.fd = peer, .events = POLLIN}, 1, 10000) == 1 && read(peer, buf, 4) == 4 &&
-                         memcmp(buf, "ping", 4) == 0,
+        CHECK(p,
+              poll(&(struct pollfd){.fd = peer, .events = POLLIN}, 1, 10000) == 1 && read(peer, buf, 4) == 4 &&
+                      memcmp(buf, "ping", 4) == 0,
               "%s: the upstream got no ping: %m", what);
         CHECK(p, write(peer, "pong", 4) == 4, "%s: write back: %m", what);
-        CHECK(p, poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, 10000) == 1 && read(fd, buf, 4) == 4 &&
-                         memcmp(buf, "pong", 4) == 0,
+        CHECK(p,
+              poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, 10000) == 1 && read(fd, buf, 4) == 4 &&
+                      memcmp(buf, "pong", 4) == 0,
               "%s: no pong came back: %m", what);
         close(peer);
         return true;
@@ -307,7 +311,8 @@ static bool probe_tcp(Probe *p, const Peers *peers, const FamilyCase *c) {
         CHECK(p, setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0, "%s: TCP_NODELAY: %m", c->name);
         struct sockaddr_in peer = {};
         socklen_t peer_len = sizeof(peer);
-        CHECK(p, getpeername(fd, (struct sockaddr *) &peer, &peer_len) == 0 && peer.sin_port == peers->tcp_addr.sin_port,
+        CHECK(p,
+              getpeername(fd, (struct sockaddr *) &peer, &peer_len) == 0 && peer.sin_port == peers->tcp_addr.sin_port,
               "%s: getpeername: %m", c->name);
         if (!exchange(p, c->name, fd, peers->tcp_listener))
                 return false;
@@ -371,8 +376,8 @@ static bool probe_unix(Probe *p, const Peers *peers, const FamilyCase *c) {
         if (!exchange(p, c->name, fd, peers->unix_listener))
                 return false;
         close(fd);
-        CHECK(p, FAILS_WITH(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ENOSYS), "%s: socket(AF_UNIX, SOCK_DGRAM): %m",
-              c->name);
+        CHECK(p, FAILS_WITH(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ENOSYS),
+              "%s: socket(AF_UNIX, SOCK_DGRAM): %m", c->name);
         CHECK(p, FAILS_WITH(syscall(SYS_socket, (1ul << 32) | AF_UNIX, SOCK_STREAM, 0), EAFNOSUPPORT),
               "%s: socket(AF_UNIX) with a high bit set: %m", c->name);
         return true;
@@ -444,8 +449,11 @@ static bool probe_refused(Probe *p, const Peers *peers, const void *userdata) {
         (void) userdata;
 
         for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
-                SandboxPolicy pol = {.change_ids = geteuid() == 0, .uid = NOBODY, .gid = NOBODY,
-                                     .profile = refused[i].profile, .upstream_families = refused[i].families};
+                SandboxPolicy pol = {.change_ids = geteuid() == 0,
+                                     .uid = NOBODY,
+                                     .gid = NOBODY,
+                                     .profile = refused[i].profile,
+                                     .upstream_families = refused[i].families};
                 const char *step = NULL;
                 int r = sandbox_apply(&pol, &step);
 
@@ -468,16 +476,17 @@ Test(sandbox_families, dispatcher_and_launcher_take_no_families) {
 
 /* The dispatcher connects nowhere, with or without upstreams elsewhere. */
 static bool probe_dispatcher(Probe *p, const Peers *peers, const void *userdata) {
-        SandboxPolicy pol = {.change_ids = geteuid() == 0, .uid = NOBODY, .gid = NOBODY,
-                             .profile = SANDBOX_PROFILE_DISPATCHER};
+        SandboxPolicy pol = {
+                .change_ids = geteuid() == 0, .uid = NOBODY, .gid = NOBODY, .profile = SANDBOX_PROFILE_DISPATCHER};
         const char *step = NULL;
         int r = sandbox_apply(&pol, &step);
         (void) userdata;
 
         CHECK(p, r == 0, "dispatcher: sandbox_apply: %s at %s", strerror(-r), step ? step : "(null)");
-        CHECK(p, FAILS_WITH(connect(peers->tcp_before, (const struct sockaddr *) &peers->tcp_addr,
-                                    sizeof(peers->tcp_addr)),
-                            ENOSYS),
+        CHECK(p,
+              FAILS_WITH(
+                      connect(peers->tcp_before, (const struct sockaddr *) &peers->tcp_addr, sizeof(peers->tcp_addr)),
+                      ENOSYS),
               "dispatcher: connect(): %m");
         CHECK(p, FAILS_WITH(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), EAFNOSUPPORT), "dispatcher: socket: %m");
         CHECK(p, FAILS_WITH(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), EAFNOSUPPORT),
