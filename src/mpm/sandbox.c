@@ -78,6 +78,12 @@ static const unsigned long sandbox_clone_namespaces[] = {
  * Netlink, packet, vsock, alg, bluetooth … are kernel interfaces, not web ones. */
 static const uint32_t sandbox_cgi_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 
+/* The upstream families by name, in the order `mpmctl audit` shows them. */
+static const struct {
+        uint32_t family;
+        const char *name;
+} sandbox_family_names[] = { {AF_UNIX, "unix"}, {AF_INET, "inet"}, {AF_INET6, "inet6"} };
+
 /* Also EPERM for every allow-listed role: none runs a program or starts a process (threads are
  * clone with CLONE_THREAD, ruled on apart). */
 static const char *const sandbox_denied_serving[] = {
@@ -139,6 +145,23 @@ static const char *const sandbox_denied_dispatcher[] = {
 
 /* open flags that write, create or truncate (O_TMPFILE needs O_WRONLY or O_RDWR). */
 static const int sandbox_write_open_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC };
+
+uint32_t sandbox_connect_families(SandboxProfile profile, uint32_t upstream_families) {
+        return profile == SANDBOX_PROFILE_CGI_LAUNCHER ? SANDBOX_UPSTREAM_FAMILIES : upstream_families;
+}
+
+char *sandbox_connect_format(uint32_t families, char buf[static SANDBOX_CONNECT_TEXT_MAX]) {
+        size_t len = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_family_names); i++)
+                if (families & (UINT32_C(1) << sandbox_family_names[i].family))
+                        len += (size_t) snprintf(buf + len, SANDBOX_CONNECT_TEXT_MAX - len, "%s%s", len ? "," : "",
+                                                 sandbox_family_names[i].name);
+        if (len == 0)
+                snprintf(buf, SANDBOX_CONNECT_TEXT_MAX, "-");
+        return buf;
+}
 
 static int step_failed(const char **ret_failed_step, const char *step, int r) {
         if (ret_failed_step)

@@ -86,6 +86,13 @@ typedef struct SandboxPolicy {
 /* The families a policy may name in upstream_families. */
 #define SANDBOX_UPSTREAM_FAMILIES ((UINT32_C(1) << AF_UNIX) | (UINT32_C(1) << AF_INET) | (UINT32_C(1) << AF_INET6))
 
+/* The families whose sockets a process under profile with upstream_families may make and connect:
+ * upstream_families for a serving role, every family the CGI launcher's programs may open for it.
+ * As text for `mpmctl audit` ("unix,inet,inet6", "-" for none) into buf; returns buf. */
+#define SANDBOX_CONNECT_TEXT_MAX sizeof("unix,inet,inet6")
+uint32_t sandbox_connect_families(SandboxProfile profile, uint32_t upstream_families);
+char *sandbox_connect_format(uint32_t families, char buf[static SANDBOX_CONNECT_TEXT_MAX]);
+
 /* Returns 0, or -errno with *ret_failed_step (if not NULL) naming the step above that failed.
  * -EPERM "policy" leaves the process untouched, as does -EINVAL "policy" (upstream_families with
  * another family, or given to the dispatcher or the CGI launcher); after any other failure the process is in an

@@ -295,6 +295,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .uid = plan.policy.change_ids ? plan.policy.uid : getuid(),
                 .gid = plan.policy.change_ids ? plan.policy.gid : getgid(),
                 .profile = plan.policy.profile,
+                .upstream_families = plan.policy.upstream_families,
                 .start_failures = p->start_failures,
                 .spawn_not_before = p->spawn_not_before,
         };

@@ -10,7 +10,7 @@
  * same over a socket file, while IP sockets stay refused. Everywhere datagram, SCTP or MPTCP
  * sockets, bind() and listen(), and AF_UNIX datagram pairs (which could reach any named datagram
  * socket) stay refused, and the CGI launcher's SOCK_SEQPACKET pair keeps working; the dispatcher
- * and the CGI launcher refuse to take families at all.
+ * and the CGI launcher refuse to take families at all. Last, the text `mpmctl audit` shows of it.
  *
  * The sites' families come from http_site_upstream_families() (proxy-config.h), which this test
  * stands in for: each site's configuration here is one of a table whose families the test sets. */
@@ -112,6 +112,19 @@ Test(sandbox_families, a_pool_gets_its_own_sites_upstreams_only) {
         test_server_init(&t, (int[]){CFG_NONE, CFG_TCP, CFG_UNIX, CFG_UNIX, CFG_NONE}, 5);
         cr_assert_eq(sandbox_families_of_sites(&t.server, site_pool, 0), FAMILY(AF_UNIX));
         cr_assert_eq(sandbox_families_of_sites(&t.server, site_pool, 3), 0);
+}
+
+/* What `mpmctl audit` is told a process may connect with: its upstream families, every family a
+ * CGI program may open for a CGI launcher. */
+Test(sandbox_families, audit_text_of_what_a_process_may_connect) {
+        char buf[SANDBOX_CONNECT_TEXT_MAX];
+
+        cr_assert_str_eq(sandbox_connect_format(0, buf), "-");
+        cr_assert_str_eq(sandbox_connect_format(FAMILY(AF_INET6) | FAMILY(AF_UNIX), buf), "unix,inet6");
+        cr_assert_str_eq(sandbox_connect_format(SANDBOX_UPSTREAM_FAMILIES, buf), "unix,inet,inet6");
+        cr_assert_eq(sandbox_connect_families(SANDBOX_PROFILE_POOL, FAMILY(AF_INET)), FAMILY(AF_INET));
+        cr_assert_eq(sandbox_connect_families(SANDBOX_PROFILE_EVENT, 0), 0);
+        cr_assert_eq(sandbox_connect_families(SANDBOX_PROFILE_CGI_LAUNCHER, 0), SANDBOX_UPSTREAM_FAMILIES);
 }
 
 /* ---- running a probe in a sandboxed child ---- */
