@@ -115,13 +115,15 @@ static void driver_serve(const HttpServer *server, int *fd, const HttpIo *io, vo
                  * queue) is waited for instead of the client. */
                 bool handler = w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE;
                 bool out = w == HTTP_CONN_WANT_WRITE || w == HTTP_CONN_WANT_FD_WRITE;
-                struct pollfd p[2] = {
+                struct pollfd p[3] = {
                         { .fd = handler ? http_conn_wait_fd(c) : *fd, .events = out ? POLLOUT : POLLIN },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
+                        /* A tunnel waits on both sides at once. */
+                        { .fd = handler && http_conn_watch_client(c) ? *fd : -1, .events = POLLIN },
                 };
                 /* Wake at least once a second so buffered access log lines reach the file. */
                 usec_t wake = MIN(http_conn_deadline(c), now + USEC_PER_SEC);
-                int k = poll(p, 2, usec_to_timeout_ms(wake, now));
+                int k = poll(p, 3, usec_to_timeout_ms(wake, now));
                 now = now_usec(CLOCK_MONOTONIC);
                 (void) http_server_flush_logs(server, now);
                 if (k < 0 && errno != EINTR)
