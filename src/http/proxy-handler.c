@@ -409,6 +409,23 @@ static int proxy_retry(ProxyHandler *s, usec_t now) {
         return 0;
 }
 
+/* The router removed every "." and ".." segment between slashes; a decoded backslash is a
+ * separator too to some upstreams (Windows, frameworks that normalise it), and there "..\" would
+ * climb out of the target's path. Such a path is refused rather than guessed at. */
+static bool path_has_backslash_dot_segment(const char *p, size_t n) {
+        if (!memchr(p, '\\', n))
+                return false;
+        size_t start = 0;
+        for (size_t i = 0; i <= n; i++)
+                if (i == n || p[i] == '/' || p[i] == '\\') {
+                        size_t len = i - start;
+                        if ((len == 1 && p[start] == '.') || (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+                                return true;
+                        start = i + 1;
+                }
+        return false;
+}
+
 static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         ProxyHandler *s = (ProxyHandler *) h;
         const HttpRequest *q = h->request;
@@ -420,6 +437,11 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         const HttpProxyPass *p = http_proxy_pass_match(&pc->pass, q->path, q->path_len, &rest, &rest_len);
         if (!p) {
                 proxy_error(resp, 500, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        if (path_has_backslash_dot_segment(q->path, q->path_len)) {
+                http_request_log(q, LOG_PRI_ERR, "a proxied path with a \\.. segment is refused: %s", q->path);
+                proxy_error(resp, 400, false);
                 return HTTP_HANDLER_RESPOND;
         }
         ProxyExchange *x = exchange_get();

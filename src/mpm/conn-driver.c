@@ -12,6 +12,7 @@
 #include "mpm/mpm.h"
 #include "mpm/proxy-io.h"
 #include "http/server-logs.h"
+#include "http/upstream.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
 #if HAVE_TLS
@@ -126,6 +127,7 @@ static void driver_serve(const HttpServer *server, int *fd, const HttpIo *io, vo
                 int k = poll(p, 3, usec_to_timeout_ms(wake, now));
                 now = now_usec(CLOCK_MONOTONIC);
                 (void) http_server_flush_logs(server, now);
+                http_upstream_pool_sweep(now);
                 if (k < 0 && errno != EINTR)
                         break;
                 if (p[1].revents & POLLIN) {
