@@ -464,7 +464,9 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
                 return HTTP_HANDLER_RESPOND;
         }
 
-        int r = http_upstream_acquire(x->target, q->now_mono, &x->up);
+        bool has_body = q->head->chunked || (q->head->has_content_length && q->head->content_length > 0);
+        int r = x->idempotent && !has_body ? http_upstream_acquire_retryable(x->target, q->now_mono, &x->up)
+                                           : http_upstream_acquire(x->target, q->now_mono, &x->up);
         if (r == -EBUSY || r == -EAGAIN) {
                 http_request_log(q, LOG_PRI_ERR, "the upstream %s has all its %u connections busy (max=)",
                                  x->target->url, x->target->limits.max);
@@ -844,7 +846,9 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                                 return HTTP_HANDLER_RESPOND;
                         }
                         x->phase = PROXY_RECV_HEAD;
-                        continue;
+                        /* The answer cannot be there yet: wait for it rather than ask first. */
+                        proxy_wait(s, now);
+                        return HTTP_HANDLER_WAIT_READ;
                 case PROXY_RECV_HEAD: {
                         if (x->in_len > 0) {
                                 int k = http_parser_feed(&x->parser, x->in, x->in_len);

@@ -290,9 +290,15 @@ static void conn_close(HttpUpstreamConn *c) {
         free(c);
 }
 
-/* Is an idle connection still open, with nothing unasked-for waiting on it? */
-static bool conn_alive(const HttpUpstreamConn *c) {
+/* Is an idle connection still open, with nothing unasked-for waiting on it? For a request that
+ * may be sent again (may_retry) it is asked only of one idle for a while (a system call per
+ * request otherwise): an upstream's keep-alive timeout is seconds, and a connection closed under
+ * such a request is what the retry rule is for (http_upstream_retry_allowed). */
+#define CONN_CHECK_AFTER (250 * USEC_PER_MSEC)
+static bool conn_alive(const HttpUpstreamConn *c, usec_t now, bool may_retry) {
         char b;
+        if (may_retry && now < c->idle_since + CONN_CHECK_AFTER)
+                return true;
         ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
@@ -319,7 +325,7 @@ void http_upstream_pool_sweep(usec_t now) {
                 key_sweep(k, now);
 }
 
-int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+static int upstream_acquire(const HttpUpstreamTarget *t, usec_t now, bool may_retry, HttpUpstreamConn **ret) {
         HttpUpstreamKey *k = pool_key(t, true);
 
         if (!k)
@@ -330,7 +336,8 @@ int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamC
                 k->idle = c->next;
                 k->n_idle--;
                 c->next = NULL;
-                if (now - c->idle_since < c->key_ttl && conn_alive(c)) {
+                /* now may be a little older than idle_since: the caller's clock is its loop's. */
+                if ((now < c->idle_since || now - c->idle_since < c->key_ttl) && conn_alive(c, now, may_retry)) {
                         c->reused = true;
                         *ret = c;
                         return 0;
@@ -364,6 +371,14 @@ int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamC
         }
         *ret = c;
         return 0;
+}
+
+int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+        return upstream_acquire(t, now, false, ret);
+}
+
+int http_upstream_acquire_retryable(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+        return upstream_acquire(t, now, true, ret);
 }
 
 int http_upstream_connected(HttpUpstreamConn *c) {

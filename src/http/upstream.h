@@ -92,6 +92,11 @@ typedef struct HttpUpstreamConn {
  * the upstream a moment ago: see http_upstream_retry_allowed(). */
 int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
 
+/* The same for a request that can be sent again on a new connection when a reused one turns out
+ * closed (http_upstream_retry_allowed(): idempotent, no body): a connection idle only a moment is
+ * handed out without the system call that checks it is still open. */
+int http_upstream_acquire_retryable(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
+
 /* After fd became writable while connecting: 0, or the -errno connect() failed with. */
 int http_upstream_connected(HttpUpstreamConn *c);
 

@@ -227,12 +227,21 @@ Test(proxy, the_pool_reuses_bounds_and_drops_closed_connections) {
         cr_assert(a->reused);
         cr_assert_eq(a->fd, afd);
 
-        /* The upstream closes the idle one: it is not handed out again. */
+        /* The upstream closes the idle one: it is not handed out again. A request that could be
+         * retried gets it unchecked while it has been idle only a moment, and checked after. */
         cr_assert_null(http_upstream_release(a, true, now + 2));
         close(sa);
         usleep(20000);
-        cr_assert_eq(http_upstream_acquire(&t, now + 3, &a), 0);
+        cr_assert_eq(http_upstream_acquire_retryable(&t, now + 3, &a), 0);
+        cr_assert(a->reused);
+        cr_assert_null(http_upstream_release(a, true, now + 3));
+        cr_assert_eq(http_upstream_acquire_retryable(&t, now + 3 + USEC_PER_SEC, &a), 0);
         cr_assert_not(a->reused);
+        if (a->connecting)
+                cr_assert_eq(http_upstream_connected(a), 0);
+        cr_assert_null(http_upstream_release(a, true, now + 3));
+        cr_assert_eq(http_upstream_acquire(&t, now + 4, &a), 0);
+        cr_assert(a->reused); /* the new one, still open */
         int sc = accept(lfd, NULL, NULL);
 
         /* An idle one past its ttl (10 s) is closed rather than reused. */
