@@ -57,13 +57,9 @@ static char **words_of(const char *value) {
         return w;
 }
 
-static void strv_freep_local(char ***l) {
-        strv_free(*l);
-}
-
 static int require_line_parse(const char *value, const char *file, unsigned line, HttpRequireLine *ret,
                               char **ret_error) {
-        _cleanup_(strv_freep_local) char **w = words_of(value);
+        _cleanup_strv_free_ char **w = words_of(value);
         HttpRequireLine l = { .line = line };
         size_t n;
 

@@ -42,9 +42,7 @@ static int split(const char *value, char **ret_copy, char **words, size_t max, s
         return 0;
 }
 
-/* A URL path the way the router sees paths: starts with '/', and normalising it changes nothing
- * (a prefix written "/a//b", "/a/./b" or "/%61" would never match a normalised path). */
-static int url_path_check(const char *what, const char *url, char **ret_error) {
+int http_url_prefix_check(const char *what, const char *url, char **ret_error) {
         char norm[PATH_MAX];
         size_t len;
 
@@ -66,22 +64,11 @@ static const char *file_name(const char *file) {
         return file && file[0] ? file : "(built in)";
 }
 
-/* Alias and Redirect lines are lists keyed by a URL prefix, and merge alike: a narrower section's
- * own entries, then those of the enclosing one whose prefix it does not give (its line for a prefix
- * hides the wider one's, as mod_alias merges). What the merge needs to know of an entry: */
-typedef struct PrefixListType {
-        size_t size; /* of an entry */
-        size_t key;  /* offset of the entry's char * prefix */
-        int (*copy)(void *dst, const void *src);
-        void (*free)(void *entry);
-} PrefixListType;
-
-static const char *prefix_list_key(const PrefixListType *t, const void *entry) {
+static const char *prefix_list_key(const HttpPrefixListType *t, const void *entry) {
         return *(char *const *) ((const char *) entry + t->key);
 }
 
-/* items and n: the section's own entries (taken over), with the parent's appended as copies. */
-static int prefix_list_merge(const PrefixListType *t, void **items, size_t *n, const void *parent, size_t parent_n) {
+int http_prefix_list_merge(const HttpPrefixListType *t, void **items, size_t *n, const void *parent, size_t parent_n) {
         size_t own = *n, k = own;
         char *m;
 
@@ -146,7 +133,7 @@ static void alias_free_entry(void *entry) {
         alias_free(entry);
 }
 
-static const PrefixListType alias_list = {
+static const HttpPrefixListType alias_list = {
         .size = sizeof(HttpAlias),
         .key = offsetof(HttpAlias, url),
         .copy = alias_copy_entry,
@@ -172,7 +159,7 @@ int http_alias_add(HttpAliases *l, const char *value, bool replace, const char *
         }
         if (n != 2)
                 return conf_parse_error(ret_error, "needs a URL prefix and a directory, one pair a line");
-        r = url_path_check("URL prefix", w[0], ret_error);
+        r = http_url_prefix_check("URL prefix", w[0], ret_error);
         if (r < 0)
                 return r;
         if (w[1][0] != '/')
@@ -204,7 +191,7 @@ int http_alias_add(HttpAliases *l, const char *value, bool replace, const char *
 
 int http_aliases_merge(HttpAliases *l, const HttpAliases *parent) {
         void *items = l->items;
-        int r = prefix_list_merge(&alias_list, &items, &l->n, parent->items, parent->n);
+        int r = http_prefix_list_merge(&alias_list, &items, &l->n, parent->items, parent->n);
 
         l->items = items;
         return r;
@@ -243,7 +230,7 @@ static void redirect_free_entry(void *entry) {
         redirect_free(entry);
 }
 
-static const PrefixListType redirect_list = {
+static const HttpPrefixListType redirect_list = {
         .size = sizeof(HttpRedirect),
         .key = offsetof(HttpRedirect, prefix),
         .copy = redirect_copy_entry,
@@ -322,7 +309,7 @@ int http_redirect_add(HttpRedirects *l, const char *value, bool replace, const c
         }
         if (i >= n)
                 return conf_parse_error(ret_error, "needs a URL prefix");
-        r = url_path_check("URL prefix", w[i], ret_error);
+        r = http_url_prefix_check("URL prefix", w[i], ret_error);
         if (r < 0)
                 return r;
         if (status == 410 && n - i != 1)
@@ -361,7 +348,7 @@ int http_redirect_add(HttpRedirects *l, const char *value, bool replace, const c
 
 int http_redirects_merge(HttpRedirects *l, const HttpRedirects *parent) {
         void *items = l->items;
-        int r = prefix_list_merge(&redirect_list, &items, &l->n, parent->items, parent->n);
+        int r = http_prefix_list_merge(&redirect_list, &items, &l->n, parent->items, parent->n);
 
         l->items = items;
         return r;
@@ -390,7 +377,7 @@ int http_fallback_set(HttpFallback *f, const char *value, char **ret_error) {
                 http_fallback_done(f);
                 return 0;
         }
-        r = url_path_check("URL path", w[0], ret_error);
+        r = http_url_prefix_check("URL path", w[0], ret_error);
         if (r < 0)
                 return r;
         if (w[0][strlen(w[0]) - 1] == '/')

@@ -84,6 +84,26 @@ void http_fallback_done(HttpFallback *f);
 int http_aliases_merge(HttpAliases *l, const HttpAliases *parent);
 int http_redirects_merge(HttpRedirects *l, const HttpRedirects *parent);
 
+/* A URL path the way the router sees paths: starts with '/', and normalising it changes nothing
+ * (a prefix written "/a//b", "/a/./b" or "/%61" would never match a normalised path). 0, or
+ * -EINVAL with *ret_error naming what (e.g. "URL prefix") and why. */
+int http_url_prefix_check(const char *what, const char *url, char **ret_error);
+
+/* Lists keyed by a URL prefix (Alias, Redirect, ProxyPass, ProxyPassReverse) merge alike: a
+ * narrower section's own entries, then those of the enclosing one whose prefix it does not give
+ * (its line for a prefix hides the wider one's, as mod_alias and mod_proxy merge). What the merge
+ * needs to know of an entry: */
+typedef struct HttpPrefixListType {
+        size_t size; /* of an entry */
+        size_t key;  /* offset of the entry's char * prefix */
+        int (*copy)(void *dst, const void *src);
+        void (*free)(void *entry);
+} HttpPrefixListType;
+
+/* items and n: the section's own entries (taken over), with the parent's appended as copies. 0 or
+ * -ENOMEM (nothing changed). */
+int http_prefix_list_merge(const HttpPrefixListType *t, void **items, size_t *n, const void *parent, size_t parent_n);
+
 /* ---- matching --------------------------------------------------------------------------------- */
 
 /* The Alias whose prefix is the longest to match path (normalised), or NULL. *ret_index: its index

@@ -98,6 +98,7 @@ static const StatusInfo statuses[] = {
         S(431, "Request Header Fields Too Large", "Your browser sent a request whose header fields are too large for this server."),
         S(500, "Internal Server Error", "The server encountered an internal error and was unable to complete your request."),
         S(501, "Not Implemented", "The requested method is not supported by this server."),
+        S(502, "Bad Gateway", "The proxy server received an invalid response from an upstream server."),
         S(503, "Service Unavailable", "The server is temporarily unable to service your request."),
         S(504, "Gateway Timeout", "The gateway did not receive a timely response from the upstream server."),
         S(505, "HTTP Version Not Supported", "The server does not support the HTTP version used in the request."),

@@ -153,10 +153,6 @@ static char *format_read_timeout(const ConfItem *item, const void *field) {
 
 #define WORD_SPACE " \t\r\n\f\v"
 
-static void strv_freep(char ***l) {
-        strv_free(*l);
-}
-#define _cleanup_words_ _cleanup_(strv_freep)
 
 /* The words of l joined by single spaces, as a file would write them. */
 static char *words_join(char *const *l) {
@@ -178,23 +174,8 @@ static char *words_join(char *const *l) {
 /* value split on whitespace into *ret, a list that is never NULL (a blank value: no words).
  * 0 or -ENOMEM. */
 static int split_words(const char *value, char ***ret) {
-        char **words = calloc(1, sizeof(char *));
-        const char *p = value;
-
-        if (!words)
-                return -ENOMEM;
-        while (*(p += strspn(p, WORD_SPACE))) {
-                size_t n = strcspn(p, WORD_SPACE);
-                _cleanup_free_ char *w = strndup(p, n);
-
-                if (!w || strv_push(&words, w) < 0) {
-                        strv_free(words);
-                        return -ENOMEM;
-                }
-                p += n;
-        }
-        *ret = words;
-        return 0;
+        *ret = strv_split_words(value);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static const char *source_file(const HttpConfSource *s) {
@@ -233,7 +214,7 @@ static const HttpScriptAlias *script_alias_find(const HttpScriptAliases *l, size
  * all before any is added, so that a refused line leaves the list as it was. */
 int http_script_alias_add(HttpScriptAliases *l, const char *value, bool replace, const char *file, unsigned line,
                           char **ret_error) {
-        _cleanup_words_ char **w = NULL;
+        _cleanup_strv_free_ char **w = NULL;
         size_t n, keep = replace ? 0 : l->n;
         HttpScriptAlias *grown;
         int r;
@@ -324,7 +305,7 @@ static void done_script_alias(const ConfItem *item, void *field) {
 /* "URL DIR URL DIR": where each pair was written does not change what it means. */
 static char *format_script_alias(const ConfItem *item, const void *field) {
         const HttpScriptAliases *l = field;
-        _cleanup_words_ char **w = NULL;
+        _cleanup_strv_free_ char **w = NULL;
 
         if (l->n == 0)
                 return strdup("(empty)");
@@ -401,7 +382,7 @@ static int cgi_handlers_copy(HttpCgiHandlers *dst, const HttpCgiHandlers *from) 
  * "cgi-script .a cgi-script .b" is the same as "cgi-script .a .b"). HANDLER is cgi-script or
  * proxy:URL, a FastCGI target (fastcgi-config.h). */
 int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, char **ret_error) {
-        _cleanup_words_ char **w = NULL;
+        _cleanup_strv_free_ char **w = NULL;
         _cleanup_(http_cgi_handlers_done) HttpCgiHandlers n = {};
         HttpUpstreamTarget target = {};
         bool have_handler = false, have_ext = false, fcgi = false;
@@ -502,7 +483,7 @@ static void done_add_handler(const ConfItem *item, void *field) {
 /* "cgi-script .cgi .pl proxy:URL .php": each handler once, with its extensions. */
 static char *format_add_handler(const ConfItem *item, const void *field) {
         const HttpCgiHandlers *h = field;
-        _cleanup_words_ char **w = NULL;
+        _cleanup_strv_free_ char **w = NULL;
         bool *done = NULL;
 
         if ((!h->extensions || !h->extensions[0]) && h->n_fcgi == 0)
@@ -694,6 +675,7 @@ const ConfItem http_site_directives[] = {
         HTTP_MAPPING_ROWS(SITE(mapping)),
         HTTP_ACCESS_ROWS(SITE(access)),
         HTTP_FILES_ROWS(SITE(files)),
+        HTTP_PROXY_ROWS(SITE(proxy)),
         CONF_TABLE_END,
 };
 

@@ -20,6 +20,7 @@
 #include "http/headers.h"
 #include "http/remote-ip.h"
 #include "http/mapping.h"
+#include "http/proxy-config.h"
 #include "http/access.h"
 #include "http/tls-config.h"
 
@@ -141,6 +142,7 @@ typedef struct HttpSiteConfig {
         HttpMappingConfig mapping;      /* Alias, Redirect, FallbackResource (mapping.h) */
         HttpAccessConfig access;        /* Require and the Auth* keys (access.h) */
         HttpFilesConfig files;          /* Options, PrecompressedFiles, Compression* (compress.h) */
+        HttpProxyConfig proxy;          /* ProxyPass and the other Proxy* keys (proxy-config.h) */
 
         /* Not a row: the site's path sections (empty in a path section's own config). */
         HttpLocations locations;

@@ -82,6 +82,7 @@ typedef struct HttpUpstreamConn {
         /* private */
         struct HttpUpstreamConn *next;
         usec_t idle_since;
+        usec_t key_ttl; /* the target's ttl= */
         struct HttpUpstreamKey *key;
 } HttpUpstreamConn;
 

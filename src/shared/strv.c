@@ -61,3 +61,23 @@ bool strv_contains(char *const *l, const char *s) {
                         return true;
         return false;
 }
+
+char **strv_split_words(const char *s) {
+        static const char space[] = " \t\r\n\f\v";
+        char **words = calloc(1, sizeof(char *));
+
+        if (!words)
+                return NULL;
+        while (*(s += strspn(s, space))) {
+                size_t n = strcspn(s, space);
+                char *w = strndup(s, n);
+
+                if (!w || strv_push(&words, w) < 0) {
+                        free(w);
+                        return strv_free(words);
+                }
+                free(w);
+                s += n;
+        }
+        return words;
+}

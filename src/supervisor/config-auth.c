@@ -45,12 +45,8 @@ static void check_site(Loader *l, const char *label, const HttpSiteConfig *site,
         }
 }
 
-static void strv_freep_local(char ***l) {
-        strv_free(*l);
-}
-
 void auth_files_check(Loader *l) {
-        _cleanup_(strv_freep_local) char **seen = NULL;
+        _cleanup_strv_free_ char **seen = NULL;
         Config *c = l->config;
 
         check_site(l, "[Server]", &c->site, &seen);

@@ -1,0 +1,917 @@
+/* SPDX-License-Identifier: MIT */
+/* proxy-handler.c — the reverse proxy (handler.h): a request under a ProxyPass prefix goes to its
+ * upstream over HTTP/1.1, and the upstream's answer comes back to the client.
+ *
+ * start() writes the upstream request head (the target from the configuration only, the path the
+ * router normalised and re-encoded, hop-by-hop fields removed, X-Forwarded-* or Forwarded added)
+ * and takes a connection from the thread's pool (upstream.h). The request body is streamed as it
+ * comes (on_body): a chunked body is decoded by the connection and re-framed here, never copied
+ * as it was; when the upstream does not take it fast enough the connection stops reading the
+ * client (handler.h's back-pressure). produce() then reads the answer through the engine's own
+ * strict parser in response mode: a head that frames its body twice or badly, a bad chunk, bytes
+ * after the end, anything that cannot be relayed exactly is a 502 while nothing was sent, and cuts
+ * the client's connection after. The body is relayed in bounded pieces (one read at a time: the
+ * connection sends each before the next read, so a slow client slows the upstream), re-framed for
+ * the client (Content-Length as it was, else chunked on HTTP/1.1, else the close). The upstream
+ * connection goes back to the pool only after a response that was framed correctly and read to
+ * its end. A request whose reused connection was closed before any answer is sent again on a new
+ * one when its method is idempotent and it had no body (RFC 9112 §9.3.1).
+ *
+ * Not yet: the WebSocket tunnel (upgrade=websocket is accepted, Upgrade is removed as hop-by-hop
+ * until it is), https:// upstreams. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http/date.h"
+#include "http/handler.h"
+#include "http/headers.h"
+#include "http/proxy-config.h"
+#include "http/server-logs.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+
+#define PROXY_IN_SIZE (32 * 1024)   /* a read from the upstream; also the largest response head */
+#define PROXY_HEAD_FIELDS 100       /* fields of a response head */
+#define PROXY_INTERIM_MAX 8         /* 1xx heads before the final one */
+#define PROXY_POOL_MAX 32           /* exchange blocks a thread keeps for reuse */
+
+typedef enum ProxyPhase {
+        PROXY_SEND,      /* the request (head, body) goes upstream */
+        PROXY_RECV_HEAD, /* the response head comes */
+        PROXY_BODY,      /* its body is relayed */
+        PROXY_DONE,
+} ProxyPhase;
+
+typedef struct ProxyExchange {
+        struct ProxyExchange *next_free;
+        HttpUpstreamConn *up;
+        const HttpUpstreamTarget *target;
+        usec_t timeout;
+        ProxyPhase phase;
+        HttpMethod method;
+        bool idempotent;
+        bool body_chunked;   /* the request body is re-framed chunked */
+        bool body_started;   /* a byte of the body was given: no retry */
+        bool body_ended;     /* the last chunk is written */
+        int retries;
+
+        /* what goes upstream: head, then body pieces */
+        char *req;
+        size_t req_len, req_sent, req_size, head_len;
+
+        /* what comes back */
+        char in[PROXY_IN_SIZE];
+        size_t in_len, in_off;
+        HttpParser parser;
+        HttpResponseHead head;
+        HttpHeader fields[PROXY_HEAD_FIELDS];
+        HttpParserLimits limits;
+        HttpResponseFraming framing;
+        HttpChunked chunked;
+        uint64_t remaining;
+        int interim;
+        bool head_out, upstream_eof, after_end, cut, complete;
+        bool client_chunked; /* the body goes to the client chunked */
+        bool keep_alive;
+        int status;
+        uint64_t body_bytes;
+        char *client_head;
+        size_t client_head_len;
+        char chunk_line[24];
+} ProxyExchange;
+
+typedef struct ProxyHandler {
+        HttpHandler base;
+        ProxyExchange *x;
+} ProxyHandler;
+
+_Static_assert(sizeof(ProxyHandler) <= HTTP_HANDLER_SPACE, "the proxy handler's state must fit the request block");
+
+static _Thread_local ProxyExchange *exchange_pool;
+static _Thread_local unsigned exchange_pool_len;
+
+static ProxyExchange *exchange_get(void) {
+        ProxyExchange *x = exchange_pool;
+        char *req = NULL;
+        size_t req_size = 0;
+
+        if (x) {
+                exchange_pool = x->next_free;
+                exchange_pool_len--;
+                req = x->req;
+                req_size = x->req_size;
+        } else {
+                x = malloc(sizeof(*x));
+                if (!x)
+                        return NULL;
+        }
+        memset(x, 0, offsetof(ProxyExchange, in));
+        x->req = req;
+        x->req_size = req_size;
+        x->in_len = x->in_off = 0;
+        x->interim = 0;
+        x->head_out = x->upstream_eof = x->after_end = x->cut = x->complete = false;
+        x->client_chunked = x->keep_alive = false;
+        x->status = 0;
+        x->body_bytes = 0;
+        x->client_head = NULL;
+        x->client_head_len = 0;
+        return x;
+}
+
+static void exchange_put(ProxyExchange *x) {
+        free(x->client_head);
+        x->client_head = NULL;
+        if (exchange_pool_len >= PROXY_POOL_MAX || x->req_size > 256 * 1024) {
+                free(x->req);
+                free(x);
+                return;
+        }
+        x->next_free = exchange_pool;
+        exchange_pool = x;
+        exchange_pool_len++;
+}
+
+static void proxy_error(HttpResponse *resp, int status, bool close) {
+        http_response_done(resp);
+        http_response_init(resp);
+        http_response_set_error(resp, status);
+        resp->close = close;
+}
+
+/* ---- the request upstream --------------------------------------------------------------------- */
+
+static bool req_reserve(ProxyExchange *x, size_t more) {
+        if (x->req_len + more <= x->req_size)
+                return true;
+        size_t size = MAX(x->req_size * 2, x->req_len + more + 1024);
+        char *p = realloc(x->req, size);
+        if (!p)
+                return false;
+        x->req = p;
+        x->req_size = size;
+        return true;
+}
+
+static void req_put(ProxyExchange *x, const void *p, size_t n) {
+        memcpy(x->req + x->req_len, p, n);
+        x->req_len += n;
+}
+
+static void req_puts(ProxyExchange *x, const char *s) {
+        req_put(x, s, strlen(s));
+}
+
+/* Fields a proxy never passes on (RFC 9110 §7.6.1), and those it writes itself. */
+static bool is_hop_by_hop(const char *buf, HttpSpan name) {
+        static const char *const names[] = {
+                "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (http_span_eq_ci(buf, name, names[i]))
+                        return true;
+        /* Proxy-Authorization, Proxy-Connection, Proxy-Authenticate, and Proxy (httpoxy) */
+        return name.len >= 5 && strncasecmp(buf + name.off, "Proxy", 5) == 0 &&
+               (name.len == 5 || buf[name.off + 5] == '-');
+}
+
+/* Is name one of the tokens of the Connection fields (which name more hop-by-hop fields)? */
+static bool named_by_connection(const char *buf, const HttpHeader *fields, uint32_t n, HttpSpan name) {
+        for (uint32_t i = 0; i < n; i++) {
+                if (!http_span_eq_ci(buf, fields[i].name, "Connection"))
+                        continue;
+                const char *p = buf + fields[i].value.off, *end = p + fields[i].value.len;
+                while (p < end) {
+                        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+                                p++;
+                        const char *t = p;
+                        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+                                p++;
+                        if ((size_t) (p - t) == name.len && strncasecmp(t, buf + name.off, name.len) == 0)
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* The rest of the normalised path, %-encoded where a path cannot hold the byte as it is. */
+static void req_put_path(ProxyExchange *x, const char *p, size_t n) {
+        static const char hex[] = "0123456789ABCDEF";
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) p[i];
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr("/-._~!$&'()*+,;=:@", c))
+                        x->req[x->req_len++] = (char) c;
+                else {
+                        x->req[x->req_len++] = '%';
+                        x->req[x->req_len++] = hex[c >> 4];
+                        x->req[x->req_len++] = hex[c & 15];
+                }
+        }
+}
+
+/* The head of the upstream request. */
+static int proxy_build_head(ProxyExchange *x, const HttpRequest *q, const HttpProxyConfig *pc, const char *rest,
+                            size_t rest_len) {
+        const HttpRequestHead *h = q->head;
+        const char *buf = q->buf;
+        const HttpUpstreamTarget *t = x->target;
+        HttpTlsInfo tls;
+        const char *proto = http_request_tls_info(q, &tls) ? "https" : "http";
+        const char *host = h->has_host ? buf + h->host.off : (q->site->cfg->server_name ? q->site->cfg->server_name : "");
+        size_t host_len = h->has_host ? h->host.len : strlen(host);
+
+        /* An upper bound: every field once, the path three times over (encoding), our fields. */
+        size_t need = (size_t) h->head_len + 3 * (t->path_len + rest_len) + t->authority_len + 3 * host_len + 512 +
+                      strlen(q->peer);
+        if (!req_reserve(x, need))
+                return -ENOMEM;
+        x->req_len = 0;
+        req_put(x, buf + h->method_span.off, h->method_span.len);
+        req_puts(x, " ");
+        /* "/app/" + "x", or "/app" + "/x": one slash where the two meet. */
+        req_put(x, t->path, t->path_len);
+        if (t->path_len > 0 && t->path[t->path_len - 1] == '/' && rest_len > 0 && rest[0] == '/') {
+                rest++;
+                rest_len--;
+        }
+        req_put_path(x, rest, rest_len);
+        if (h->has_query) {
+                req_puts(x, "?");
+                req_put(x, buf + h->query.off, h->query.len);
+        }
+        req_puts(x, " HTTP/1.1\r\nHost: ");
+        if (pc->preserve_host && host_len > 0)
+                req_put(x, host, host_len);
+        else
+                req_put(x, t->authority, t->authority_len);
+        req_puts(x, "\r\n");
+
+        const HttpHeader *xff = NULL, *fwd = NULL;
+        for (uint32_t i = 0; i < h->n_headers; i++) {
+                HttpSpan name = h->headers[i].name;
+                if (is_hop_by_hop(buf, name) || named_by_connection(buf, h->headers, h->n_headers, name) ||
+                    http_span_eq_ci(buf, name, "Host") || http_span_eq_ci(buf, name, "Expect"))
+                        continue;
+                if (pc->add_headers) {
+                        /* X-Forwarded-For grows by one hop (the last field holds the end of the
+                         * list); Host and Proto are ours, the client's are not passed. */
+                        if (http_span_eq_ci(buf, name, "X-Forwarded-For")) {
+                                xff = &h->headers[i];
+                                continue;
+                        }
+                        if (http_span_eq_ci(buf, name, "X-Forwarded-Host") ||
+                            http_span_eq_ci(buf, name, "X-Forwarded-Proto"))
+                                continue;
+                }
+                if (pc->add_forwarded && http_span_eq_ci(buf, name, "Forwarded")) {
+                        fwd = &h->headers[i];
+                        continue;
+                }
+                req_put(x, buf + name.off, name.len);
+                req_puts(x, ": ");
+                req_put(x, buf + h->headers[i].value.off, h->headers[i].value.len);
+                req_puts(x, "\r\n");
+        }
+        bool v6 = strchr(q->peer, ':') != NULL;
+        if (pc->add_headers) {
+                req_puts(x, "X-Forwarded-For: ");
+                if (xff && xff->value.len > 0) {
+                        req_put(x, buf + xff->value.off, xff->value.len);
+                        req_puts(x, ", ");
+                }
+                req_puts(x, q->peer);
+                req_puts(x, "\r\n");
+                if (host_len > 0) {
+                        req_puts(x, "X-Forwarded-Host: ");
+                        req_put(x, host, host_len);
+                        req_puts(x, "\r\n");
+                }
+                req_puts(x, "X-Forwarded-Proto: ");
+                req_puts(x, proto);
+                req_puts(x, "\r\n");
+        }
+        if (pc->add_forwarded) {
+                /* RFC 7239 §4: an IPv6 address is quoted with its brackets; the host is quoted
+                 * (it may hold a ':'). */
+                req_puts(x, "Forwarded: ");
+                if (fwd && fwd->value.len > 0) {
+                        req_put(x, buf + fwd->value.off, fwd->value.len);
+                        req_puts(x, ", ");
+                }
+                req_puts(x, v6 ? "for=\"[" : "for=");
+                req_puts(x, q->peer);
+                req_puts(x, v6 ? "]\"" : "");
+                if (host_len > 0) {
+                        req_puts(x, ";host=\"");
+                        req_put(x, host, host_len);
+                        req_puts(x, "\"");
+                }
+                req_puts(x, ";proto=");
+                req_puts(x, proto);
+                req_puts(x, "\r\n");
+        }
+        if (h->chunked) {
+                req_puts(x, "Transfer-Encoding: chunked\r\n");
+                x->body_chunked = true;
+        } else if (h->has_content_length) {
+                char cl[48];
+                snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n", (unsigned long long) h->content_length);
+                req_puts(x, cl);
+        }
+        if (t->limits.disable_reuse)
+                req_puts(x, "Connection: close\r\n");
+        req_puts(x, "\r\n");
+        x->head_len = x->req_len;
+        return 0;
+}
+
+/* Send what is buffered. 0 when all of it went, HTTP_HANDLER_WAIT_WRITE, or -errno (-ECONNREFUSED
+ * and the like while still connecting). */
+static int proxy_flush(ProxyExchange *x) {
+        while (x->req_sent < x->req_len) {
+                ssize_t n = send(x->up->fd, x->req + x->req_sent, x->req_len - x->req_sent, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return HTTP_HANDLER_WAIT_WRITE;
+                        return -errno;
+                }
+                x->up->connecting = false;
+                x->req_sent += (size_t) n;
+        }
+        /* The head is kept while a retry may still need it (no body was given); body pieces go. */
+        if (x->body_started) {
+                x->req_len = x->req_sent = 0;
+        }
+        return 0;
+}
+
+static void proxy_log_send_error(const HttpRequest *q, const ProxyExchange *x, int r) {
+        if (x->up && x->up->connecting)
+                http_request_log(q, LOG_PRI_ERR, "cannot connect to the upstream %s: %s", x->target->url, strerror(-r));
+        else
+                http_request_log(q, LOG_PRI_ERR, "cannot send the request to the upstream %s: %s", x->target->url,
+                                 strerror(-r));
+}
+
+static void proxy_wait(ProxyHandler *s, usec_t now) {
+        ProxyExchange *x = s->x;
+        usec_t t = x->timeout;
+
+        if (x->up->connecting && x->target->limits.connection_timeout)
+                t = x->target->limits.connection_timeout;
+        s->base.wait_fd = x->up->fd;
+        s->base.deadline = now + t;
+}
+
+/* A new connection for the same request (the reused one was closed under it). */
+static int proxy_retry(ProxyHandler *s, usec_t now) {
+        ProxyExchange *x = s->x;
+
+        x->up = http_upstream_release(x->up, false, now);
+        x->retries++;
+        int r = http_upstream_acquire(x->target, now, &x->up);
+        if (r < 0)
+                return r;
+        x->req_sent = 0;
+        x->req_len = x->head_len;
+        x->body_ended = false;
+        x->in_len = x->in_off = 0;
+        x->phase = PROXY_SEND;
+        http_parser_init_response(&x->parser, &x->head, x->fields, &x->limits);
+        return 0;
+}
+
+static int proxy_start(HttpHandler *h, HttpResponse *resp) {
+        ProxyHandler *s = (ProxyHandler *) h;
+        const HttpRequest *q = h->request;
+        const HttpProxyConfig *pc = &q->cfg->proxy;
+        const char *rest;
+        size_t rest_len;
+
+        s->x = NULL;
+        const HttpProxyPass *p = http_proxy_pass_match(&pc->pass, q->path, q->path_len, &rest, &rest_len);
+        if (!p) {
+                proxy_error(resp, 500, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        ProxyExchange *x = exchange_get();
+        if (!x) {
+                proxy_error(resp, 500, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        s->x = x;
+        x->target = &p->target;
+        x->timeout = http_proxy_timeout(pc, x->target, q->site->cfg->timeout);
+        x->method = q->head->method;
+        x->idempotent = x->method == HTTP_METHOD_GET || x->method == HTTP_METHOD_HEAD ||
+                        x->method == HTTP_METHOD_OPTIONS || x->method == HTTP_METHOD_PUT ||
+                        x->method == HTTP_METHOD_DELETE;
+        x->limits = (HttpParserLimits) { .request_line = 8190, .field_size = 8190, .fields = PROXY_HEAD_FIELDS };
+        http_parser_init_response(&x->parser, &x->head, x->fields, &x->limits);
+        if (proxy_build_head(x, q, pc, rest, rest_len) < 0) {
+                http_request_log(q, LOG_PRI_ERR, "out of memory for the upstream request");
+                proxy_error(resp, 500, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+
+        int r = http_upstream_acquire(x->target, q->now_mono, &x->up);
+        if (r == -EBUSY || r == -EAGAIN) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s has all its %u connections busy (max=)",
+                                 x->target->url, x->target->limits.max);
+                proxy_error(resp, 503, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        if (r < 0) {
+                http_request_log(q, LOG_PRI_ERR, "cannot connect to the upstream %s: %s", x->target->url, strerror(-r));
+                proxy_error(resp, 502, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        proxy_wait(s, q->now_mono);
+        return HTTP_HANDLER_READ_BODY;
+}
+
+static int proxy_on_body(HttpHandler *h, const char *data, size_t n) {
+        ProxyHandler *s = (ProxyHandler *) h;
+        ProxyExchange *x = s->x;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (data && n > 0) {
+                if (!req_reserve(x, n + 32))
+                        return -500;
+                if (x->body_chunked) {
+                        char line[24];
+                        int k = snprintf(line, sizeof(line), "%zx\r\n", n);
+                        req_put(x, line, (size_t) k);
+                }
+                req_put(x, data, n);
+                if (x->body_chunked)
+                        req_put(x, "\r\n", 2);
+                x->body_started = true;
+        }
+        int r = proxy_flush(x);
+        if (r == HTTP_HANDLER_WAIT_WRITE) {
+                proxy_wait(s, now);
+                return r;
+        }
+        if (r < 0) {
+                proxy_log_send_error(h->request, x, r);
+                return -502;
+        }
+        return 0;
+}
+
+/* ---- the answer ------------------------------------------------------------------------------- */
+
+/* The client's head from the upstream's: its status and fields, without what is hop-by-hop or
+ * ours, Location-like fields mapped back by ProxyPassReverse, the site's Header lines. */
+static int proxy_client_head(ProxyHandler *s) {
+        ProxyExchange *x = s->x;
+        const HttpRequest *q = s->base.request;
+        const HttpResponseHead *rh = &x->head;
+        const HttpHeadersConfig *hc = &q->cfg->headers;
+        const char *in = x->in;
+        HttpTlsInfo tls;
+        const char *scheme = http_request_tls_info(q, &tls) ? "https" : "http";
+        const char *host = q->head->has_host ? q->buf + q->head->host.off : q->site->cfg->server_name;
+        size_t host_len = q->head->has_host ? q->head->host.len : host ? strlen(host) : 0;
+
+        size_t lines_size = (size_t) rh->head_len + 1024 + host_len + http_headers_growth_max(hc);
+        for (size_t i = 0; i < q->cfg->proxy.reverse.n; i++)
+                lines_size += q->cfg->proxy.reverse.items[i].prefix_len * 3;
+        _cleanup_free_ char *lines = malloc(lines_size);
+        size_t out_size = lines_size + q->server->server_line_len + 256;
+        x->client_head = malloc(out_size);
+        if (!lines || !x->client_head)
+                return -ENOMEM;
+
+        HttpHeadWriter lw = { .buf = lines, .size = lines_size }, w;
+        for (uint32_t i = 0; i < rh->n_headers; i++) {
+                HttpSpan name = rh->headers[i].name, value = rh->headers[i].value;
+                if (is_hop_by_hop(in, name) || named_by_connection(in, rh->headers, rh->n_headers, name) ||
+                    http_span_eq_ci(in, name, "Date") || http_span_eq_ci(in, name, "Server"))
+                        continue;
+                http_head_put(&lw, in + name.off, name.len);
+                http_head_put(&lw, ": ", 2);
+                char mapped[2048];
+                size_t mapped_len;
+                if ((http_span_eq_ci(in, name, "Location") || http_span_eq_ci(in, name, "Content-Location") ||
+                     http_span_eq_ci(in, name, "URI")) &&
+                    http_proxy_reverse_rewrite(&q->cfg->proxy.reverse, in + value.off, value.len, scheme, host ? host : "",
+                                               host_len, mapped, sizeof(mapped), &mapped_len) > 0)
+                        http_head_put(&lw, mapped, mapped_len);
+                else
+                        http_head_put(&lw, in + value.off, value.len);
+                http_head_put(&lw, "\r\n", 2);
+        }
+        if (!http_head_fits(&lw))
+                return -ENOBUFS;
+        /* ExpiresByType reads the media type the upstream gave. */
+        char media_type[128] = "";
+        const HttpHeader *ct = http_response_find(rh, in, "Content-Type");
+        if (ct && ct->value.len < sizeof(media_type)) {
+                memcpy(media_type, in + ct->value.off, ct->value.len);
+                media_type[ct->value.len] = 0;
+                char *semi = strchr(media_type, ';');
+                if (semi)
+                        *semi = 0;
+        }
+        if (http_headers_apply(hc, rh->status, rh->status >= 400, (time_t) (q->now / USEC_PER_SEC),
+                               media_type[0] ? media_type : NULL, lines, &lw.len, lines_size) < 0)
+                return -ENOBUFS;
+
+        /* How the body goes to the client. */
+        HttpFraming framing = HTTP_FRAMING_LENGTH;
+        uint64_t length = x->framing.length;
+        x->keep_alive = q->keep_alive;
+        switch (x->framing.kind) {
+        case HTTP_UPSTREAM_BODY_NONE:
+                /* HEAD: the length the upstream gave, or none; 204/304 write no framing field. */
+                if (rh->has_content_length)
+                        length = rh->content_length;
+                else if (q->head->version_minor >= 1)
+                        framing = HTTP_FRAMING_CHUNKED;
+                else
+                        framing = HTTP_FRAMING_CLOSE;
+                break;
+        case HTTP_UPSTREAM_BODY_LENGTH:
+                break;
+        default:
+                if (q->head->version_minor >= 1) {
+                        framing = HTTP_FRAMING_CHUNKED;
+                        x->client_chunked = true;
+                } else {
+                        framing = HTTP_FRAMING_CLOSE;
+                        x->keep_alive = false;
+                }
+                break;
+        }
+        if (framing == HTTP_FRAMING_CLOSE)
+                x->keep_alive = false;
+        http_head_begin(&w, x->client_head, out_size, rh->status, rh->reason.len > 0 ? in + rh->reason.off : NULL,
+                        rh->reason.len, http_date_now(q->now), q->server->server_line, q->server->server_line_len);
+        http_head_put(&w, lines, lw.len);
+        http_head_end(&w, rh->status, framing, length, x->keep_alive, q->head->version_minor);
+        if (!http_head_fits(&w))
+                return -ENOBUFS;
+        x->client_head_len = w.len;
+        x->status = rh->status;
+        return 0;
+}
+
+static void out_add(HttpOutput *out, const void *p, size_t n) {
+        if (n == 0)
+                return;
+        out->iov[out->n_iov++] = (struct iovec) { (void *) p, n };
+        out->len += n;
+}
+
+enum {
+        BODY_MORE = 1, /* output (maybe none) and more to come */
+        BODY_END = 2,  /* the body is complete */
+        BODY_WAIT = 3, /* nothing to read now */
+};
+
+/* The next piece of the body into out (after anything already there). Returns BODY_*, or -EBADMSG
+ * (a bad chunk), -EPIPE (the upstream closed early), -errno of a read. */
+static int proxy_body_step(ProxyHandler *s, HttpOutput *out) {
+        ProxyExchange *x = s->x;
+
+        for (;;) {
+                size_t avail = x->in_len - x->in_off;
+                if (x->framing.kind == HTTP_UPSTREAM_BODY_NONE ||
+                    (x->framing.kind == HTTP_UPSTREAM_BODY_LENGTH && x->remaining == 0)) {
+                        if (avail > 0)
+                                x->after_end = true;
+                        return BODY_END;
+                }
+                if (avail == 0 && !x->upstream_eof) {
+                        x->in_off = x->in_len = 0;
+                        ssize_t n = recv(x->up->fd, x->in, sizeof(x->in), 0);
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                        return BODY_WAIT;
+                                return -errno;
+                        }
+                        if (n == 0)
+                                x->upstream_eof = true;
+                        x->in_len = (size_t) n;
+                        avail = (size_t) n;
+                }
+                char *p = x->in + x->in_off;
+                switch (x->framing.kind) {
+                case HTTP_UPSTREAM_BODY_LENGTH: {
+                        if (avail == 0)
+                                return -EPIPE;
+                        bool after = false;
+                        size_t take = (size_t) http_response_body_take(x->remaining, avail, &after);
+                        if (after)
+                                x->after_end = true;
+                        x->remaining -= take;
+                        x->in_off = x->in_len; /* what came after the end is never relayed */
+                        out_add(out, p, take);
+                        x->body_bytes += take;
+                        return x->remaining == 0 ? BODY_END : BODY_MORE;
+                }
+                case HTTP_UPSTREAM_BODY_CHUNKED: {
+                        if (avail == 0)
+                                return -EPIPE;
+                        size_t consumed = 0, data = 0;
+                        int r = http_chunked_feed(&x->chunked, &x->limits, p, avail, &consumed, &data);
+                        if (r < 0)
+                                return -EBADMSG;
+                        x->in_off += consumed;
+                        if (data > 0) {
+                                if (x->client_chunked) {
+                                        int k = snprintf(x->chunk_line, sizeof(x->chunk_line), "%zx\r\n", data);
+                                        out_add(out, x->chunk_line, (size_t) k);
+                                }
+                                out_add(out, p, data);
+                                if (x->client_chunked)
+                                        out_add(out, "\r\n", 2);
+                                x->body_bytes += data;
+                        }
+                        if (r == 1) {
+                                if (x->in_off < x->in_len)
+                                        x->after_end = true;
+                                if (x->client_chunked)
+                                        out_add(out, "0\r\n\r\n", 5);
+                                return BODY_END;
+                        }
+                        if (data > 0)
+                                return BODY_MORE;
+                        continue;
+                }
+                default: /* HTTP_UPSTREAM_BODY_CLOSE */
+                        if (avail == 0) {
+                                if (x->client_chunked)
+                                        out_add(out, "0\r\n\r\n", 5);
+                                return BODY_END;
+                        }
+                        if (x->client_chunked) {
+                                int k = snprintf(x->chunk_line, sizeof(x->chunk_line), "%zx\r\n", avail);
+                                out_add(out, x->chunk_line, (size_t) k);
+                        }
+                        out_add(out, p, avail);
+                        if (x->client_chunked)
+                                out_add(out, "\r\n", 2);
+                        x->body_bytes += avail;
+                        x->in_off = x->in_len;
+                        return BODY_MORE;
+                }
+        }
+}
+
+static const char *body_error(int r) {
+        switch (r) {
+        case -EBADMSG:
+                return "a bad chunk in the body";
+        case -EPIPE:
+                return "the connection closed before the end of the body";
+        default:
+                return strerror(-r);
+        }
+}
+
+/* The head is complete: decide the framing, then relay the head with what body came with it. */
+static int proxy_head_done(ProxyHandler *s, HttpResponse *resp, HttpOutput *out) {
+        ProxyExchange *x = s->x;
+        const HttpRequest *q = s->base.request;
+        const char *why = NULL;
+
+        if (http_response_framing(x->method, &x->head, &x->framing, &why) < 0) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s answered with a bad head: %s", x->target->url, why);
+                proxy_error(resp, 502, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        if (x->framing.kind == HTTP_UPSTREAM_BODY_SWITCH) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s switched protocols, which was not asked for",
+                                 x->target->url);
+                proxy_error(resp, 502, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        x->remaining = x->framing.kind == HTTP_UPSTREAM_BODY_LENGTH ? x->framing.length : 0;
+        http_chunked_init(&x->chunked);
+        x->in_off = x->head.head_len;
+        int r = proxy_client_head(s);
+        if (r < 0) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s answered with a head too large to relay",
+                                 x->target->url);
+                proxy_error(resp, 502, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        /* The body bytes that came with the head are checked before anything is sent: a bad chunk
+         * or bytes after the end there is a 502, not a relayed answer. */
+        *out = (HttpOutput) {};
+        out_add(out, x->client_head, x->client_head_len);
+        bool no_body = x->framing.kind == HTTP_UPSTREAM_BODY_NONE ||
+                       (x->framing.kind == HTTP_UPSTREAM_BODY_LENGTH && x->remaining == 0);
+        if (x->in_off < x->in_len || no_body)
+                r = proxy_body_step(s, out);
+        else
+                r = BODY_WAIT; /* the body follows: read once the head is out */
+        if (r == BODY_END && x->after_end)
+                r = -EMSGSIZE;
+        if (r < 0 && r != -EPIPE) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s answered with %s", x->target->url,
+                                 r == -EMSGSIZE ? "bytes after the end of its response" : body_error(r));
+                *out = (HttpOutput) {};
+                proxy_error(resp, 502, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        x->head_out = true;
+        x->phase = PROXY_BODY;
+        if (r == BODY_END) {
+                x->complete = true;
+                x->phase = PROXY_DONE;
+                return HTTP_HANDLER_DONE;
+        }
+        if (r == -EPIPE) {
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(r));
+                x->cut = true;
+                x->phase = PROXY_DONE;
+                return HTTP_HANDLER_DONE;
+        }
+        return HTTP_HANDLER_OUTPUT;
+}
+
+static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, usec_t now) {
+        ProxyHandler *s = (ProxyHandler *) h;
+        ProxyExchange *x = s->x;
+        const HttpRequest *q = h->request;
+        int r;
+
+        *out = (HttpOutput) {};
+        for (;;) {
+                switch (x->phase) {
+                case PROXY_SEND:
+                        if (x->body_chunked && !x->body_ended) {
+                                if (!req_reserve(x, 5)) {
+                                        proxy_error(resp, 500, false);
+                                        return HTTP_HANDLER_RESPOND;
+                                }
+                                req_put(x, "0\r\n\r\n", 5);
+                                x->body_ended = true;
+                        }
+                        r = proxy_flush(x);
+                        if (r == HTTP_HANDLER_WAIT_WRITE) {
+                                proxy_wait(s, now);
+                                return r;
+                        }
+                        if (r < 0) {
+                                if (x->retries == 0 &&
+                                    http_upstream_retry_allowed(x->up, x->idempotent, false, x->body_started) &&
+                                    proxy_retry(s, now) == 0)
+                                        continue;
+                                proxy_log_send_error(q, x, r);
+                                proxy_error(resp, 502, false);
+                                return HTTP_HANDLER_RESPOND;
+                        }
+                        x->phase = PROXY_RECV_HEAD;
+                        continue;
+                case PROXY_RECV_HEAD: {
+                        if (x->in_len > 0) {
+                                int k = http_parser_feed(&x->parser, x->in, x->in_len);
+                                if (k == HTTP_PARSE_DONE) {
+                                        HttpResponseFraming f;
+                                        const char *why;
+                                        if (http_response_framing(x->method, &x->head, &f, &why) == 0 &&
+                                            f.kind == HTTP_UPSTREAM_BODY_INTERIM) {
+                                                /* 100 Continue and the like: the final head follows. */
+                                                if (++x->interim > PROXY_INTERIM_MAX) {
+                                                        http_request_log(q, LOG_PRI_ERR,
+                                                                         "the upstream %s sent too many 1xx answers",
+                                                                         x->target->url);
+                                                        proxy_error(resp, 502, false);
+                                                        return HTTP_HANDLER_RESPOND;
+                                                }
+                                                memmove(x->in, x->in + x->head.head_len, x->in_len - x->head.head_len);
+                                                x->in_len -= x->head.head_len;
+                                                http_parser_init_response(&x->parser, &x->head, x->fields, &x->limits);
+                                                continue;
+                                        }
+                                        return proxy_head_done(s, resp, out);
+                                }
+                                if (k < 0) {
+                                        http_request_log(q, LOG_PRI_ERR, "the upstream %s answered with a bad head: %s",
+                                                         x->target->url, x->parser.error ? x->parser.error : "?");
+                                        proxy_error(resp, 502, false);
+                                        return HTTP_HANDLER_RESPOND;
+                                }
+                                if (x->in_len == sizeof(x->in)) {
+                                        http_request_log(q, LOG_PRI_ERR,
+                                                         "the upstream %s sent a response head larger than %d bytes",
+                                                         x->target->url, PROXY_IN_SIZE);
+                                        proxy_error(resp, 502, false);
+                                        return HTTP_HANDLER_RESPOND;
+                                }
+                        }
+                        ssize_t n = recv(x->up->fd, x->in + x->in_len, sizeof(x->in) - x->in_len, 0);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                                proxy_wait(s, now);
+                                return HTTP_HANDLER_WAIT_READ;
+                        }
+                        if (n <= 0) {
+                                int e = n < 0 ? errno : 0;
+                                if (x->retries == 0 && x->in_len == 0 &&
+                                    http_upstream_retry_allowed(x->up, x->idempotent, false, x->body_started) &&
+                                    proxy_retry(s, now) == 0)
+                                        continue;
+                                http_request_log(q, LOG_PRI_ERR, "the upstream %s closed the connection before %s%s%s",
+                                                 x->target->url, x->in_len ? "the end of its head" : "answering",
+                                                 e ? ": " : "", e ? strerror(e) : "");
+                                proxy_error(resp, 502, false);
+                                return HTTP_HANDLER_RESPOND;
+                        }
+                        x->in_len += (size_t) n;
+                        continue;
+                }
+                case PROXY_BODY:
+                        r = proxy_body_step(s, out);
+                        if (r == BODY_WAIT) {
+                                proxy_wait(s, now);
+                                return HTTP_HANDLER_WAIT_READ;
+                        }
+                        if (r == BODY_END) {
+                                if (x->after_end)
+                                        http_request_log(q, LOG_PRI_WARNING,
+                                                         "the upstream %s sent bytes after the end of its response "
+                                                         "(dropped, the connection closed)",
+                                                         x->target->url);
+                                x->complete = true;
+                                x->phase = PROXY_DONE;
+                                return HTTP_HANDLER_DONE;
+                        }
+                        if (r < 0) {
+                                /* The head is out: all the client can learn is that the response is cut. */
+                                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(r));
+                                x->cut = true;
+                                x->phase = PROXY_DONE;
+                                return HTTP_HANDLER_DONE;
+                        }
+                        if (out->len == 0)
+                                continue;
+                        return HTTP_HANDLER_OUTPUT;
+                default:
+                        return HTTP_HANDLER_DONE;
+                }
+        }
+}
+
+static int proxy_timeout(HttpHandler *h, HttpResponse *resp) {
+        ProxyHandler *s = (ProxyHandler *) h;
+        ProxyExchange *x = s->x;
+
+        if (x && !x->head_out) {
+                http_request_log(h->request, LOG_PRI_ERR, "the upstream %s did not %s in time (ProxyTimeout)",
+                                 x->target->url,
+                                 x->up && x->up->connecting ? "accept the connection"
+                                 : x->phase == PROXY_SEND  ? "take the request"
+                                                           : "answer");
+                x->up = http_upstream_release(x->up, false, now_usec(CLOCK_MONOTONIC));
+                h->wait_fd = -1;
+                proxy_error(resp, 504, true);
+                return HTTP_HANDLER_RESPOND;
+        }
+        http_request_log(h->request, LOG_PRI_ERR, "the upstream %s stopped sending its response (ProxyTimeout)",
+                         x ? x->target->url : "?");
+        return -ETIMEDOUT;
+}
+
+static void proxy_finish(HttpHandler *h, HttpHandlerResult *ret) {
+        ProxyHandler *s = (ProxyHandler *) h;
+        ProxyExchange *x = s->x;
+
+        if (!x)
+                return;
+        bool reusable = ret && x->complete && !x->cut && !x->after_end && x->framing.reusable &&
+                        !x->target->limits.disable_reuse && x->req_sent == x->req_len;
+        if (ret && x->head_out) {
+                ret->status = x->status;
+                ret->body_bytes = x->body_bytes;
+                ret->keep_alive = x->keep_alive && x->complete && !x->cut;
+        }
+        x->up = http_upstream_release(x->up, reusable, now_usec(CLOCK_MONOTONIC));
+        h->wait_fd = -1;
+        exchange_put(x);
+        s->x = NULL;
+}
+
+const HttpHandlerType http_proxy_handler = {
+        .name = "proxy",
+        .size = sizeof(ProxyHandler),
+        .start = proxy_start,
+        .on_body = proxy_on_body,
+        .produce = proxy_produce,
+        .timeout = proxy_timeout,
+        .finish = proxy_finish,
+};

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/* upstream.c — upstream targets and the per-thread pool of connections to them (upstream.h).
+ *
+ * Why written here: an upstream connection is one non-blocking socket that the connection's own
+ * event interest waits on (handler.h); libcurl or libevent's evhttp would bring their own loops
+ * and buffers, and the pool is a list per address. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/upstream.h"
+#include "shared/conf-table.h"
+#include "shared/strv.h"
+#include "shared/time-util.h"
+
+static bool parse_bool_word(const char *s, bool *ret) {
+        if (strcasecmp(s, "on") == 0 || strcasecmp(s, "yes") == 0 || strcmp(s, "1") == 0)
+                *ret = true;
+        else if (strcasecmp(s, "off") == 0 || strcasecmp(s, "no") == 0 || strcmp(s, "0") == 0)
+                *ret = false;
+        else
+                return false;
+        return true;
+}
+
+/* Seconds, as Apache's worker parameters take them (a whole number, at most a day). */
+static bool parse_seconds(const char *s, usec_t *ret) {
+        char *end;
+        if (*s < '0' || *s > '9')
+                return false;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v > 86400)
+                return false;
+        *ret = (usec_t) v * USEC_PER_SEC;
+        return true;
+}
+
+int http_upstream_limits_parse(HttpUpstreamLimits *l, char *const *words, size_t n, char **ret_error) {
+        for (size_t i = 0; i < n; i++) {
+                const char *w = words[i], *eq = strchr(w, '=');
+                if (!eq || eq == w)
+                        return conf_parse_error(ret_error, "\"%s\" is not a key=value parameter", w);
+                size_t klen = (size_t) (eq - w);
+                const char *v = eq + 1;
+                bool ok;
+#define KEY(k) (klen == strlen(k) && strncasecmp(w, k, klen) == 0)
+                if (KEY("max")) {
+                        char *end;
+                        unsigned long m = strtoul(v, &end, 10);
+                        ok = *v >= '1' && *v <= '9' && !*end && m <= 65536;
+                        if (ok)
+                                l->max = (uint32_t) m;
+                } else if (KEY("ttl"))
+                        ok = parse_seconds(v, &l->ttl);
+                else if (KEY("timeout"))
+                        ok = parse_seconds(v, &l->timeout);
+                else if (KEY("connectiontimeout"))
+                        ok = parse_seconds(v, &l->connection_timeout);
+                else if (KEY("disablereuse"))
+                        ok = parse_bool_word(v, &l->disable_reuse);
+                else if (KEY("upgrade")) {
+                        ok = strcasecmp(v, "websocket") == 0;
+                        l->upgrade_websocket = ok;
+                } else
+                        return conf_parse_error(ret_error,
+                                            "unknown parameter \"%s\" (max, ttl, timeout, connectiontimeout, "
+                                            "disablereuse, upgrade)",
+                                            w);
+#undef KEY
+                if (!ok)
+                        return conf_parse_error(ret_error, "bad value in \"%s\" (max: 1-65536; ttl, timeout, "
+                                                       "connectiontimeout: seconds up to 86400; disablereuse: On or "
+                                                       "Off; upgrade: websocket)",
+                                            w);
+        }
+        return 0;
+}
+
+/* "HOST[:PORT]" or "[V6]:PORT" resolved into t->addr; the authority is kept as written. */
+static int target_resolve(HttpUpstreamTarget *t, const char *authority, size_t len, const char *default_port,
+                          char **ret_error) {
+        char host[256], port[8];
+        const char *colon;
+
+        if (len == 0 || len >= sizeof(host))
+                return conf_parse_error(ret_error, "the URL has no host, or one too long: %s", t->url);
+        if (authority[0] == '[') {
+                const char *close = memchr(authority, ']', len);
+                if (!close)
+                        return conf_parse_error(ret_error, "an IPv6 address without its ']': %s", t->url);
+                memcpy(host, authority + 1, (size_t) (close - authority - 1));
+                host[close - authority - 1] = 0;
+                colon = close + 1 < authority + len && close[1] == ':' ? close + 1 : NULL;
+                if (!colon && close + 1 != authority + len)
+                        return conf_parse_error(ret_error, "bad authority in %s", t->url);
+        } else {
+                colon = memchr(authority, ':', len);
+                size_t hl = colon ? (size_t) (colon - authority) : len;
+                memcpy(host, authority, hl);
+                host[hl] = 0;
+        }
+        if (colon) {
+                size_t pl = (size_t) (authority + len - colon - 1);
+                if (pl == 0 || pl >= sizeof(port) || strspn(colon + 1, "0123456789") < pl)
+                        return conf_parse_error(ret_error, "bad port in %s", t->url);
+                memcpy(port, colon + 1, pl);
+                port[pl] = 0;
+                if (atoi(port) < 1 || atoi(port) > 65535)
+                        return conf_parse_error(ret_error, "bad port in %s", t->url);
+        } else
+                snprintf(port, sizeof(port), "%s", default_port);
+        if (!host[0])
+                return conf_parse_error(ret_error, "the URL has no host: %s", t->url);
+
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG }, *res;
+        int r = getaddrinfo(host, port, &hints, &res);
+        if (r == EAI_BADFLAGS || r == EAI_NONAME) {
+                /* AI_ADDRCONFIG hides loopback-only addresses on a machine without a network. */
+                hints.ai_flags = AI_NUMERICSERV;
+                r = getaddrinfo(host, port, &hints, &res);
+        }
+        if (r != 0) {
+                char *msg;
+                if (asprintf(&msg, "cannot resolve \"%s\" of %s: %s", host, t->url, gai_strerror(r)) < 0)
+                        return -ENOMEM;
+                *ret_error = msg;
+                return -EINVAL;
+        }
+        memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+        t->addr_len = res->ai_addrlen;
+        freeaddrinfo(res);
+        return 0;
+}
+
+/* The part after "http://" or "fcgi://": authority, then the path. */
+static int target_parse_url(HttpUpstreamTarget *t, const char *url, HttpUpstreamProtocol protocol, bool unix_socket,
+                            char **ret_error) {
+        const char *scheme = protocol == HTTP_UPSTREAM_HTTP ? "http://" : "fcgi://";
+        size_t sl = strlen(scheme);
+
+        if (strncasecmp(url, scheme, sl) != 0) {
+                if (strncasecmp(url, "https://", 8) == 0)
+                        return conf_parse_error(ret_error, "https:// upstreams are not supported yet: %s", t->url);
+                if (protocol == HTTP_UPSTREAM_HTTP)
+                        return conf_parse_error(ret_error, "not an http:// URL (http://HOST:PORT/PATH or "
+                                                           "unix:/PATH|http://NAME/PATH): %s", t->url);
+                return conf_parse_error(ret_error, "not an fcgi:// URL (fcgi://HOST:PORT or unix:/PATH|fcgi://NAME): %s",
+                                        t->url);
+        }
+        const char *a = url + sl, *slash = strchr(a, '/');
+        size_t alen = slash ? (size_t) (slash - a) : strlen(a);
+        if (memchr(a, '@', alen) || strpbrk(a, "?#\\ \t"))
+                return conf_parse_error(ret_error, "a target URL takes no user, query or fragment: %s", t->url);
+        t->authority = strndup(a, alen);
+        t->path = strdup(slash ? slash : "/");
+        if (!t->authority || !t->path)
+                return -ENOMEM;
+        t->authority_len = alen;
+        t->path_len = strlen(t->path);
+        if (alen == 0)
+                return conf_parse_error(ret_error, "the URL has no host: %s", t->url);
+        if (unix_socket)
+                return 0;
+        /* Apache's default ports: 80 for http, 8000 for fcgi (mod_proxy_fcgi). */
+        return target_resolve(t, a, alen, protocol == HTTP_UPSTREAM_HTTP ? "80" : "8000", ret_error);
+}
+
+int http_upstream_target_parse(HttpUpstreamTarget *t, HttpUpstreamProtocol protocol, const char *value,
+                               char **ret_error) {
+        _cleanup_strv_free_ char **w = strv_split_words(value);
+        int r;
+
+        *t = (HttpUpstreamTarget) { .protocol = protocol };
+        *ret_error = NULL;
+        if (!w)
+                return -ENOMEM;
+        if (!w[0])
+                return conf_parse_error(ret_error, "a target URL is missing");
+        t->url = strdup(w[0]);
+        if (!t->url)
+                return -ENOMEM;
+        t->limits = (HttpUpstreamLimits) { .max = HTTP_UPSTREAM_MAX_DEFAULT, .ttl = HTTP_UPSTREAM_TTL_DEFAULT };
+
+        const char *url = w[0];
+        if (strncasecmp(url, "unix:", 5) == 0) {
+                const char *bar = strchr(url, '|');
+                size_t plen = bar ? (size_t) (bar - url - 5) : 0;
+                struct sockaddr_un *sun = (struct sockaddr_un *) &t->addr;
+                if (!bar)
+                        r = conf_parse_error(ret_error, "a unix: target names its protocol after '|' "
+                                                    "(unix:/PATH|http://NAME/ or unix:/PATH|fcgi://NAME): %s",
+                                         t->url);
+                else if (plen == 0 || url[5] != '/')
+                        r = conf_parse_error(ret_error, "a unix: socket path must be absolute: %s", t->url);
+                else if (plen >= sizeof(sun->sun_path))
+                        r = conf_parse_error(ret_error, "the unix: socket path is too long: %s", t->url);
+                else {
+                        sun->sun_family = AF_UNIX;
+                        memcpy(sun->sun_path, url + 5, plen);
+                        t->addr_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + plen + 1);
+                        t->unix_socket = true;
+                        r = target_parse_url(t, bar + 1, protocol, true, ret_error);
+                }
+        } else
+                r = target_parse_url(t, url, protocol, false, ret_error);
+        if (r >= 0)
+                r = http_upstream_limits_parse(&t->limits, w + 1, strv_length(w + 1), ret_error);
+        if (r < 0)
+                http_upstream_target_done(t);
+        return r;
+}
+
+int http_upstream_target_copy(HttpUpstreamTarget *dst, const HttpUpstreamTarget *src) {
+        *dst = *src;
+        dst->url = strdup(src->url);
+        dst->authority = strdup(src->authority);
+        dst->path = strdup(src->path);
+        if (!dst->url || !dst->authority || !dst->path) {
+                http_upstream_target_done(dst);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void http_upstream_target_done(HttpUpstreamTarget *t) {
+        free(t->url);
+        free(t->authority);
+        free(t->path);
+        *t = (HttpUpstreamTarget) {};
+}
+
+char *http_upstream_target_format(const HttpUpstreamTarget *t) {
+        const HttpUpstreamLimits *l = &t->limits;
+        char timeout[32] = "", connect[40] = "", *s;
+
+        if (l->timeout)
+                snprintf(timeout, sizeof(timeout), " timeout=%llu", (unsigned long long) (l->timeout / USEC_PER_SEC));
+        if (l->connection_timeout)
+                snprintf(connect, sizeof(connect), " connectiontimeout=%llu",
+                         (unsigned long long) (l->connection_timeout / USEC_PER_SEC));
+        if (asprintf(&s, "%s max=%u ttl=%llu%s%s%s%s", t->url, l->max, (unsigned long long) (l->ttl / USEC_PER_SEC),
+                     timeout, connect, l->disable_reuse ? " disablereuse=On" : "",
+                     l->upgrade_websocket ? " upgrade=websocket" : "") < 0)
+                return NULL;
+        return s;
+}
+
+/* ---- the pool --------------------------------------------------------------------------------- */
+
+/* One address a thread connects to, and what it keeps open there. */
+typedef struct HttpUpstreamKey {
+        struct HttpUpstreamKey *next;
+        HttpUpstreamProtocol protocol;
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        HttpUpstreamConn *idle; /* most recently used first */
+        unsigned n_idle, n_open;
+} HttpUpstreamKey;
+
+static _Thread_local HttpUpstreamKey *pool_keys;
+static _Thread_local usec_t pool_last_sweep;
+
+static HttpUpstreamKey *pool_key(const HttpUpstreamTarget *t, bool create) {
+        for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
+                if (k->protocol == t->protocol && k->addr_len == t->addr_len && memcmp(&k->addr, &t->addr, t->addr_len) == 0)
+                        return k;
+        if (!create)
+                return NULL;
+        HttpUpstreamKey *k = calloc(1, sizeof(*k));
+        if (!k)
+                return NULL;
+        k->protocol = t->protocol;
+        memcpy(&k->addr, &t->addr, t->addr_len);
+        k->addr_len = t->addr_len;
+        k->next = pool_keys;
+        pool_keys = k;
+        return k;
+}
+
+static void conn_close(HttpUpstreamConn *c) {
+        c->key->n_open--;
+        safe_close(c->fd);
+        free(c);
+}
+
+/* Is an idle connection still open, with nothing unasked-for waiting on it? */
+static bool conn_alive(const HttpUpstreamConn *c) {
+        char b;
+        ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Close the idle connections of k that waited longer than their ttl (the list is newest first). */
+static void key_sweep(HttpUpstreamKey *k, usec_t now) {
+        HttpUpstreamConn **p = &k->idle;
+        while (*p) {
+                HttpUpstreamConn *c = *p;
+                if (now >= c->idle_since && now - c->idle_since >= c->key_ttl) {
+                        *p = c->next;
+                        k->n_idle--;
+                        conn_close(c);
+                } else
+                        p = &c->next;
+        }
+}
+
+static void pool_sweep(usec_t now) {
+        if (now < pool_last_sweep + USEC_PER_SEC)
+                return;
+        pool_last_sweep = now;
+        for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
+                key_sweep(k, now);
+}
+
+int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+        HttpUpstreamKey *k = pool_key(t, true);
+
+        if (!k)
+                return -ENOMEM;
+        pool_sweep(now);
+        while (k->idle) {
+                HttpUpstreamConn *c = k->idle;
+                k->idle = c->next;
+                k->n_idle--;
+                c->next = NULL;
+                if (now - c->idle_since < c->key_ttl && conn_alive(c)) {
+                        c->reused = true;
+                        *ret = c;
+                        return 0;
+                }
+                conn_close(c);
+        }
+        if (k->n_open >= t->limits.max)
+                return -EBUSY;
+
+        int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (!t->unix_socket) {
+                int one = 1;
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        HttpUpstreamConn *c = calloc(1, sizeof(*c));
+        if (!c) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        *c = (HttpUpstreamConn) { .fd = fd, .key = k, .key_ttl = t->limits.ttl };
+        k->n_open++;
+        if (connect(fd, (const struct sockaddr *) &t->addr, t->addr_len) < 0) {
+                if (errno != EINPROGRESS) {
+                        int e = -errno;
+                        conn_close(c);
+                        return e;
+                }
+                c->connecting = true;
+        }
+        *ret = c;
+        return 0;
+}
+
+int http_upstream_connected(HttpUpstreamConn *c) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        c->connecting = false;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                return -errno;
+        return -err;
+}
+
+HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec_t now) {
+        if (!c)
+                return NULL;
+        HttpUpstreamKey *k = c->key;
+        if (!reusable || c->connecting) {
+                conn_close(c);
+                return NULL;
+        }
+        c->idle_since = now;
+        c->next = k->idle;
+        k->idle = c;
+        k->n_idle++;
+        pool_sweep(now);
+        return NULL;
+}
+
+void http_upstream_pool_flush(void) {
+        while (pool_keys) {
+                HttpUpstreamKey *k = pool_keys;
+                pool_keys = k->next;
+                while (k->idle) {
+                        HttpUpstreamConn *c = k->idle;
+                        k->idle = c->next;
+                        conn_close(c);
+                }
+                if (k->n_open == 0)
+                        free(k);
+                /* A key with connections still busy is kept by them (they close through it). */
+        }
+}
+
+unsigned http_upstream_pool_count(const HttpUpstreamTarget *t, unsigned *ret_idle) {
+        HttpUpstreamKey *k = pool_key(t, false);
+        if (ret_idle)
+                *ret_idle = k ? k->n_idle : 0;
+        return k ? k->n_open : 0;
+}
+
+bool http_upstream_retry_allowed(const HttpUpstreamConn *c, bool idempotent, bool response_started,
+                                 bool body_sent) {
+        return c && c->reused && idempotent && !response_started && !body_sent;
+}
