@@ -76,6 +76,7 @@ typedef struct FcgiBlock {
         bool clean;        /* FCGI_END_REQUEST with complete: the connection may be reused */
         bool dropped_logged;
         bool connect_waited; /* a connect() in progress was waited for once */
+        bool connect_failed;
         int spool_fd;
         uint64_t body_len; /* spooled */
         FcgiStream stdin_stream;
@@ -376,11 +377,10 @@ static int fcgi_out_send(FcgiBlock *b) {
                         return -EAGAIN;
                 }
                 int r = http_upstream_connected(c);
-                if (r == -EAGAIN || r == -EINPROGRESS || r == -EALREADY)
-                        return -EAGAIN;
-                if (r < 0)
+                if (r < 0) {
+                        b->connect_failed = true;
                         return r;
-                c->connecting = false;
+                }
         }
         while (b->out_pos < b->out_len) {
                 ssize_t k = send(c->fd, b->out + b->out_pos, b->out_len - b->out_pos, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -395,7 +395,7 @@ static int fcgi_out_send(FcgiBlock *b) {
 }
 
 static void fcgi_log_send_error(const HttpRequest *q, const FcgiBlock *b, int r) {
-        if (b->conn && b->conn->connecting)
+        if (b->connect_failed)
                 http_request_log(q, LOG_PRI_ERR, "FastCGI: cannot connect to %s: %s", b->target->url, strerror(-r));
         else
                 http_request_log(q, LOG_PRI_ERR, "FastCGI: cannot send the request to %s: %s", b->target->url,
@@ -411,8 +411,11 @@ static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
         size_t len;
 
         int r = http_upstream_acquire(b->target, now_usec(CLOCK_MONOTONIC), &b->conn);
-        if (r == -EBUSY) {
-                http_request_log(q, LOG_PRI_ERR, "FastCGI: all connections to %s are busy", b->target->url);
+        if (r == -EBUSY || r == -EAGAIN) {
+                /* Our pool is full, or the responder's listen queue is (a unix socket's connect()). */
+                http_request_log(q, LOG_PRI_ERR, "FastCGI: %s: %s", b->target->url,
+                                 r == -EBUSY ? "all connections of this thread are busy (max=)"
+                                             : "its listen queue is full");
                 b->conn = NULL;
                 return 503;
         }
