@@ -592,7 +592,9 @@ static CgiExchange *fcgi_exchange_new(const HttpRequest *q) {
         return cgi_exchange_new(&ctx);
 }
 
-/* Send the rest of the request: the parameters (for a spooled body), the body, the end of STDIN. */
+/* Send the rest of the request: the parameters (for a spooled body), the body, the end of STDIN.
+ * FCGI_SENT when all of it went, else what produce() answers (HTTP_HANDLER_RESPOND is 0). */
+#define FCGI_SENT (-1)
 static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
         FcgiBlock *b = s->b;
         const HttpRequest *q = s->base.request;
@@ -644,7 +646,7 @@ static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
                 }
         }
         b->phase = FCGI_PHASE_RECV;
-        return 0;
+        return FCGI_SENT;
 }
 
 /* The answer is broken (r from the decoder or the socket, why for the log). */
@@ -676,7 +678,7 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                 return HTTP_HANDLER_DONE;
         if (b->phase == FCGI_PHASE_SEND) {
                 int k = fcgi_produce_send(s, resp);
-                if (k != 0)
+                if (k != FCGI_SENT)
                         return k;
         }
         if (!b->exchange) {
