@@ -67,6 +67,7 @@ typedef struct FcgiBlock {
         const HttpUpstreamTarget *target;
         HttpUpstreamConn *conn;
         usec_t timeout;
+        usec_t progress; /* the last time the responder took or gave bytes (CLOCK_MONOTONIC) */
         FcgiPhase phase;
         bool begun;        /* the parameters are in out (or sent) */
         bool stdin_ended;  /* the empty FCGI_STDIN record is in out (or sent) */
@@ -329,9 +330,11 @@ static void fcgi_fail(FcgiHandler *s, HttpResponse *resp, int status) {
         fcgi_error(resp, status, false);
 }
 
+/* Wait for the socket. ProxyTimeout runs from the last progress, not from this call: a caller may
+ * call again without the socket being ready (the threaded MPMs' loop wakes every second). */
 static int fcgi_wait(FcgiHandler *s, int k) {
         s->base.wait_fd = s->b->conn->fd;
-        s->base.deadline = now_usec(CLOCK_MONOTONIC) + s->b->timeout;
+        s->base.deadline = s->b->progress + s->b->timeout;
         return k;
 }
 
@@ -389,6 +392,7 @@ static int fcgi_out_send(FcgiBlock *b) {
                 if (k < 0)
                         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
                 b->out_pos += (size_t) k;
+                b->progress = now_usec(CLOCK_MONOTONIC);
         }
         b->out_pos = b->out_len = 0;
         return 0;
@@ -440,6 +444,7 @@ static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
                 http_request_log(q, LOG_PRI_ERR, "FastCGI: the request's parameters are too large");
                 return 500;
         }
+        b->progress = now_usec(CLOCK_MONOTONIC);
         b->out_len = b->out_pos = 0;
         if (fcgi_out_reserve(b, len) < 0)
                 return 500;
@@ -706,6 +711,7 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                                 return fcgi_broken(s, resp, out, "the responder closed the connection before "
                                                                  "FCGI_END_REQUEST");
                         b->in_len = (size_t) n;
+                        b->progress = now_usec(CLOCK_MONOTONIC);
                 }
 
                 FcgiEvent ev;
