@@ -421,21 +421,26 @@ int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, c
                         have_ext = true;
                         continue;
                 }
-                if (have_handler && !have_ext)
-                        break;
-                if (fcgi)
-                        http_upstream_target_done(&target);
-                target = (HttpUpstreamTarget) {};
-                fcgi = false;
-                if (strcmp(*x, "cgi-script") != 0) {
-                        r = http_fcgi_handler_word_parse(*x, &target, ret_error);
+                HttpUpstreamTarget next = {};
+                bool next_fcgi = strcmp(*x, "cgi-script") != 0;
+                if (next_fcgi) {
+                        r = http_fcgi_handler_word_parse(*x, &next, ret_error);
                         if (r == 0)
                                 r = conf_parse_error(ret_error, "unknown handler \"%s\" (mpmd has cgi-script and "
                                                                 "proxy:unix:/PATH|fcgi://NAME or proxy:fcgi://HOST:PORT)", *x);
                         if (r < 0)
                                 goto fail;
-                        fcgi = true;
                 }
+                if (have_handler && !have_ext) {
+                        /* A handler right after a handler: the first has no extension (below). */
+                        if (next_fcgi)
+                                http_upstream_target_done(&next);
+                        break;
+                }
+                if (fcgi)
+                        http_upstream_target_done(&target);
+                target = next;
+                fcgi = next_fcgi;
                 handler = *x;
                 have_handler = true;
                 have_ext = false;
