@@ -78,6 +78,12 @@ typedef struct FcgiBlock {
         bool dropped_logged;
         bool connect_waited; /* a connect() in progress was waited for once */
         bool connect_failed;
+        bool received;      /* bytes of the answer came */
+        bool body_streamed; /* body bytes went to the responder as they came (not from the spool) */
+        bool retried;       /* sent again on a fresh connection once */
+        bool spool_eof;     /* the spool was sent to its end */
+        bool has_body;      /* the parameters say CONTENT_LENGTH */
+        uint64_t content_length;
         int spool_fd;
         uint64_t body_len; /* spooled */
         FcgiStream stdin_stream;
@@ -409,6 +415,9 @@ static void fcgi_log_send_error(const HttpRequest *q, const FcgiBlock *b, int r)
 /* Connect (from the pool) and put the parameters in out. 0, or the status to answer. */
 static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
         FcgiBlock *b = s->b;
+
+        b->has_body = has_body;
+        b->content_length = content_length;
         const HttpRequest *q = s->base.request;
         static _Thread_local uint8_t scratch[HTTP_FCGI_BEGIN_MAX];
         char server_addr[64] = "";
@@ -522,6 +531,8 @@ static int fcgi_handler_on_body(HttpHandler *h, const char *p, size_t n) {
         }
         if (n > 0 && fcgi_out_stdin(b, p, n, false) < 0)
                 return -500;
+        if (n > 0)
+                b->body_streamed = true;
         int r = fcgi_out_send(b);
         if (r == -EAGAIN)
                 return fcgi_wait(s, HTTP_HANDLER_WAIT_WRITE);
@@ -597,6 +608,34 @@ static CgiExchange *fcgi_exchange_new(const HttpRequest *q) {
         return cgi_exchange_new(&ctx);
 }
 
+/* The responder closed a connection the pool had kept (a php-fpm child that reached
+ * pm.max_requests or was stopped as idle) as this request was sent on it, before any answer: send
+ * it again once on a fresh connection, when that cannot do anything twice (upstream.h). Returns 0
+ * (sending again), -1 (not allowed: answer as for any failure), or the status to answer. */
+static int fcgi_retry(FcgiHandler *s) {
+        FcgiBlock *b = s->b;
+        const HttpRequest *q = s->base.request;
+        HttpMethod m = q->head->method;
+        bool idempotent = m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS ||
+                          m == HTTP_METHOD_PUT || m == HTTP_METHOD_DELETE;
+
+        if (b->retried || b->received || !http_upstream_retry_allowed(b->conn, idempotent, false, b->body_streamed))
+                return -1;
+        http_request_log(q, LOG_PRI_DEBUG, "FastCGI: %s closed a kept connection; sending again", b->target->url);
+        b->retried = true;
+        b->clean = false;
+        b->conn = http_upstream_release(b->conn, false, now_usec(CLOCK_MONOTONIC));
+        b->begun = b->stdin_ended = b->spool_eof = false;
+        b->connect_waited = b->connect_failed = false;
+        b->out_len = b->out_pos = 0;
+        b->in_len = b->in_pos = 0;
+        b->phase = FCGI_PHASE_SEND;
+        int status = fcgi_begin(s, b->content_length, b->has_body);
+        if (status == 0 && b->spool_fd >= 0 && lseek(b->spool_fd, 0, SEEK_SET) < 0)
+                status = 500;
+        return status;
+}
+
 /* Send the rest of the request: the parameters (for a spooled body), the body, the end of STDIN.
  * FCGI_SENT when all of it went, else what produce() answers (HTTP_HANDLER_RESPOND is 0). */
 #define FCGI_SENT (-1)
@@ -618,6 +657,15 @@ static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
                 int r = fcgi_out_send(b);
                 if (r == -EAGAIN)
                         return fcgi_wait(s, HTTP_HANDLER_WAIT_WRITE);
+                if (r < 0 && !b->connect_failed) {
+                        int k = fcgi_retry(s);
+                        if (k == 0)
+                                continue;
+                        if (k > 0) {
+                                fcgi_fail(s, resp, k);
+                                return HTTP_HANDLER_RESPOND;
+                        }
+                }
                 if (r < 0) {
                         fcgi_log_send_error(q, b, r);
                         fcgi_fail(s, resp, 502);
@@ -625,7 +673,7 @@ static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
                 }
                 if (b->stdin_ended)
                         break;
-                if (b->spool_fd >= 0) {
+                if (b->spool_fd >= 0 && !b->spool_eof) {
                         static _Thread_local char piece[FCGI_OUT_MIN - 64];
                         ssize_t k = read(b->spool_fd, piece, sizeof(piece));
                         if (k < 0 && errno == EINTR)
@@ -643,7 +691,7 @@ static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
                                 }
                                 continue;
                         }
-                        b->spool_fd = safe_close(b->spool_fd);
+                        b->spool_eof = true; /* kept for a retry */
                 }
                 if (fcgi_out_stdin(b, NULL, 0, true) < 0) {
                         fcgi_fail(s, resp, 500);
@@ -702,6 +750,15 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                                 continue;
                         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                                 return fcgi_wait(s, HTTP_HANDLER_WAIT_READ);
+                        if (n <= 0 && (n == 0 || errno == ECONNRESET || errno == EPIPE)) {
+                                int k = fcgi_retry(s);
+                                if (k == 0)
+                                        return fcgi_handler_produce(h, resp, out, now);
+                                if (k > 0) {
+                                        fcgi_fail(s, resp, k);
+                                        return HTTP_HANDLER_RESPOND;
+                                }
+                        }
                         if (n < 0) {
                                 char why[128];
                                 snprintf(why, sizeof(why), "cannot read the answer: %s", strerror(errno));
@@ -711,6 +768,7 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                                 return fcgi_broken(s, resp, out, "the responder closed the connection before "
                                                                  "FCGI_END_REQUEST");
                         b->in_len = (size_t) n;
+                        b->received = true;
                         b->progress = now_usec(CLOCK_MONOTONIC);
                 }
 

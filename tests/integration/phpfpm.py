@@ -136,3 +136,74 @@ def accepted_connections(sock_path):
                                          "REQUEST_METHOD": "GET"})
     body = out.split(b"\r\n\r\n", 1)[-1]
     return json.loads(body)["accepted conn"]
+
+
+# -- a responder of our own, for what php-fpm will not do on demand ---------------------------------
+
+class FakeResponder:
+    """A FastCGI responder on a unix socket that answers "Content-Type: text/plain" and
+    "conn N request M" (N counts connections, M requests on it), keeping the connection when asked
+    (FCGI_KEEP_CONN); with close_second, it reads a connection's second request whole and closes
+    without a word, as a php-fpm child that exits just then."""
+
+    def __init__(self, path, close_second=False):
+        import threading
+        self.path, self.close_second = path, close_second
+        self.connections = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(16)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._conn, args=(c, self.connections), daemon=True).start()
+
+    @staticmethod
+    def _read_request(c, buf):
+        """Records until the empty FCGI_STDIN: (keep_conn, rest of buf), or None at EOF."""
+        keep, done = False, False
+        while not done:
+            while len(buf) < 8 or len(buf) < 8 + struct.unpack(">H", buf[4:6])[0] + buf[6]:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+            rtype, clen, plen = buf[1], struct.unpack(">H", buf[4:6])[0], buf[6]
+            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            if rtype == 1:
+                keep = bool(content[2] & 1)
+            elif rtype == 5 and clen == 0:
+                done = True
+        return keep, buf
+
+    def _conn(self, c, n):
+        buf, m = b"", 0
+        with c:
+            while True:
+                got = self._read_request(c, buf)
+                if got is None:
+                    return
+                keep, buf = got
+                m += 1
+                if self.close_second and m == 2:
+                    return
+                body = f"Content-Type: text/plain\r\n\r\nconn {n} request {m}".encode()
+                c.sendall(_record(6, body) + _record(6, b"") + _record(3, struct.pack(">IB3x", 0, 0)))
+                if not keep:
+                    return
+
+    def stop(self):
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

@@ -73,6 +73,8 @@ echo "set ", $_SERVER["SCRIPT_NAME"], " ", $_SERVER["PATH_INFO"] ?? "-", "\\n";
     "set/static/file.txt": "kept out of php-fpm\n",
     "down/x.php": "<?php echo 'never';\n",
     "hello.txt": "plain text\n",
+    "short/pid.php": "<?php echo getmypid();\n",
+    "fake/any.php": "<?php // answered by the test's own responder\n",
     # The connection from mpmd this php-fpm child answers on: its socket's inode (fd 0 is the pool's
     # listening socket, which php-fpm moves there).
     "conn.php": """<?php
@@ -118,9 +120,13 @@ class FastCgiBase:
 
     @classmethod
     def setUpClass(cls):
-        cls.fpm = phpfpm.PhpFpm([phpfpm.Pool("www", os.path.join(tempfile.gettempdir(),
-                                                                 f"mpmd-fcgi-{os.getpid()}-{cls.mpm}.sock"))])
+        base = os.path.join(tempfile.gettempdir(), f"mpmd-fcgi-{os.getpid()}-{cls.mpm}")
+        # "short": each child exits after one request, closing the connection mpmd keeps.
+        cls.fpm = phpfpm.PhpFpm([phpfpm.Pool("www", base + ".sock"),
+                                 phpfpm.Pool("short", base + "-short.sock", extra="pm.max_requests = 1\n")])
         cls.sock = cls.fpm.pools[0].sock
+        cls.short_sock = cls.fpm.pools[1].sock
+        cls.fake = phpfpm.FakeResponder(base + "-fake.sock", close_second=True)
         try:
             target = f'"proxy:unix:{cls.sock}|fcgi://localhost"'
             cls.srv = Server(files=PAGES, start=False, server_keys=(
@@ -129,6 +135,8 @@ class FastCgiBase:
                 f"\n[Location /set/]\nSetHandler = {target}\n"
                 f"\n[Location /set/static/]\nSetHandler = none\n"
                 f"\n[Location /slow/]\nProxyTimeout = 2\n"
+                f"\n[Location /short/]\nSetHandler = proxy:unix:{cls.short_sock}|fcgi://localhost\n"
+                f"\n[Location /fake/]\nSetHandler = proxy:unix:{cls.fake.path}|fcgi://localhost\n"
                 f"\n[Location /down/]\nSetHandler = proxy:unix:{cls.fpm.dir}/nobody-listens.sock|fcgi://localhost\n"))
             default_line = mpmdtest.load_module_line()
             if default_line:
@@ -139,12 +147,14 @@ class FastCgiBase:
             cls.srv.start()
         except BaseException:
             cls.fpm.stop()
+            cls.fake.stop()
             raise
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
         cls.fpm.stop()
+        cls.fake.stop()
 
     def get(self, path, headers=""):
         return self.srv.get(path, headers=headers)
@@ -323,6 +333,54 @@ class FastCgiBase:
         # (each accept() a new socket).
         self.assertLessEqual(len(set(seen)), 8, seen)
         self.assertTrue(all(" socket:[" in x for x in seen), seen)
+
+
+    def test_a_kept_connection_the_responder_closed_is_not_an_error(self):
+        # Each child of the "short" pool serves one request and exits: the connection mpmd kept for
+        # it is closed, before it is taken again or while the next request is on it (then the
+        # request is sent again on a fresh one, once: GET cannot do anything twice).
+        pids = []
+        with self.srv.connect() as s:
+            for i in range(12):
+                close = "Connection: close\r\n" if i == 11 else ""
+                s.sendall(f"GET /short/pid.php HTTP/1.1\r\nHost: localhost\r\n{close}\r\n".encode())
+                r = read_response(s)
+                self.assertEqual(r.status, 200, r.body + self.srv.error_log()[-1500:].encode())
+                pids.append(r.body)
+        self.assertEqual(len(set(pids)), 12, "each request had a child of its own")
+
+
+    def test_a_request_is_sent_again_only_when_that_is_safe(self):
+        # The responder reads the second request on a kept connection and closes it unanswered.
+        def on_one_connection(method, body=b""):
+            out = []
+            with self.srv.connect() as s:
+                for i in range(2):
+                    close = "Connection: close\r\n" if i == 1 else ""
+                    length = f"Content-Length: {len(body)}\r\n" if body else ""
+                    s.sendall(f"{method} /fake/any.php HTTP/1.1\r\nHost: localhost\r\n{length}{close}\r\n".encode()
+                              + body)
+                    out.append(read_response(s))
+            return out
+
+        before = self.fake.connections
+        first, second = on_one_connection("GET")
+        self.assertEqual((first.status, second.status), (200, 200), second.body)
+        conn = first.body.split()[1]
+        self.assertEqual(first.body, b"conn " + conn + b" request 1")
+        # GET is idempotent and nothing of the answer came: sent again on a fresh connection.
+        self.assertEqual(second.body, f"conn {int(conn) + 1} request 1".encode())
+        self.assertEqual(self.fake.connections, before + 2)
+        # The fresh connection was kept: a POST is its second request, which the responder drops.
+        # Its body went out as it came: it is not sent twice, the client gets 502.
+        with self.srv.connect() as s:
+            s.sendall(b"POST /fake/any.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\na=1")
+            r = read_response(s)
+            self.assertEqual(r.status, 502, r.body)
+            s.sendall(b"GET /fake/any.php HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            r = read_response(s)
+            self.assertEqual((r.status, r.body), (200, f"conn {int(conn) + 2} request 1".encode()))
+        self.srv.wait_log(r"FastCGI: the responder closed the connection before FCGI_END_REQUEST")
 
 
 def load_tests(loader, tests, pattern):
