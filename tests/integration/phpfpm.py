@@ -144,11 +144,14 @@ class FakeResponder:
     """A FastCGI responder on a unix socket that answers "Content-Type: text/plain" and
     "conn N request M" (N counts connections, M requests on it), keeping the connection when asked
     (FCGI_KEEP_CONN); with close_second, it reads a connection's second request whole and closes
-    without a word, as a php-fpm child that exits just then."""
+    without a word, as a php-fpm child that exits just then; with protocol_status, it ends every
+    request with that FCGI_END_REQUEST status (2: overloaded) and no output; with stdout, it answers
+    those bytes instead."""
 
-    def __init__(self, path, close_second=False):
+    def __init__(self, path, close_second=False, protocol_status=0, stdout=None):
         import threading
         self.path, self.close_second = path, close_second
+        self.protocol_status, self.stdout = protocol_status, stdout
         self.connections = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -197,7 +200,10 @@ class FakeResponder:
                 if self.close_second and m == 2:
                     return
                 body = f"Content-Type: text/plain\r\n\r\nconn {n} request {m}".encode()
-                c.sendall(_record(6, body) + _record(6, b"") + _record(3, struct.pack(">IB3x", 0, 0)))
+                if self.stdout is not None:
+                    body = self.stdout
+                out = _record(6, body) + _record(6, b"") if not self.protocol_status else b""
+                c.sendall(out + _record(3, struct.pack(">IB3x", 0, self.protocol_status)))
                 if not keep:
                     return
 

@@ -75,6 +75,8 @@ echo "set ", $_SERVER["SCRIPT_NAME"], " ", $_SERVER["PATH_INFO"] ?? "-", "\\n";
     "hello.txt": "plain text\n",
     "short/pid.php": "<?php echo getmypid();\n",
     "fake/any.php": "<?php // answered by the test's own responder\n",
+    "busy/any.php": "<?php // answered by the test's own responder\n",
+    "bad/any.php": "<?php // answered by the test's own responder\n",
     # The connection from mpmd this php-fpm child answers on: its socket's inode (fd 0 is the pool's
     # listening socket, which php-fpm moves there).
     "conn.php": """<?php
@@ -127,6 +129,8 @@ class FastCgiBase:
         cls.sock = cls.fpm.pools[0].sock
         cls.short_sock = cls.fpm.pools[1].sock
         cls.fake = phpfpm.FakeResponder(base + "-fake.sock", close_second=True)
+        cls.busy = phpfpm.FakeResponder(base + "-busy.sock", protocol_status=2)
+        cls.bad = phpfpm.FakeResponder(base + "-bad.sock", stdout=b"this is no header\r\n\r\nbody")
         try:
             target = f'"proxy:unix:{cls.sock}|fcgi://localhost"'
             cls.srv = Server(files=PAGES, start=False, server_keys=(
@@ -137,6 +141,8 @@ class FastCgiBase:
                 f"\n[Location /slow/]\nProxyTimeout = 2\n"
                 f"\n[Location /short/]\nSetHandler = proxy:unix:{cls.short_sock}|fcgi://localhost\n"
                 f"\n[Location /fake/]\nSetHandler = proxy:unix:{cls.fake.path}|fcgi://localhost\n"
+                f"\n[Location /busy/]\nSetHandler = proxy:unix:{cls.busy.path}|fcgi://localhost\n"
+                f"\n[Location /bad/]\nSetHandler = proxy:unix:{cls.bad.path}|fcgi://localhost\n"
                 f"\n[Location /down/]\nSetHandler = proxy:unix:{cls.fpm.dir}/nobody-listens.sock|fcgi://localhost\n"))
             default_line = mpmdtest.load_module_line()
             if default_line:
@@ -147,14 +153,16 @@ class FastCgiBase:
             cls.srv.start()
         except BaseException:
             cls.fpm.stop()
-            cls.fake.stop()
+            for f in (cls.fake, cls.busy, cls.bad):
+                f.stop()
             raise
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
         cls.fpm.stop()
-        cls.fake.stop()
+        for f in (cls.fake, cls.busy, cls.bad):
+            f.stop()
 
     def get(self, path, headers=""):
         return self.srv.get(path, headers=headers)
@@ -298,6 +306,16 @@ class FastCgiBase:
         r = self.get("/down/x.php")
         self.assertEqual(r.status, 502, r.body)
         self.srv.wait_log(r"FastCGI: cannot connect to unix:.*nobody-listens\.sock.*: No such file or directory")
+
+    def test_an_overloaded_responder_is_503(self):
+        r = self.get("/busy/any.php")
+        self.assertEqual(r.status, 503, r.body)
+        self.srv.wait_log(r"FastCGI: unix:.*-busy\.sock\|fcgi://localhost refused the request \(overloaded\)")
+
+    def test_a_malformed_answer_is_502(self):
+        r = self.get("/bad/any.php")
+        self.assertEqual(r.status, 502, r.body)
+        self.srv.wait_log(r"FastCGI: malformed header from script")
 
     def test_a_slow_script_is_504_at_proxy_timeout(self):
         start = time.monotonic()
