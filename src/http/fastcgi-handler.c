@@ -321,7 +321,10 @@ static void fcgi_error(HttpResponse *resp, int status, bool close) {
 }
 
 /* The request is over for the responder: the connection goes back (clean) or is closed. */
-static void fcgi_release(FcgiBlock *b) {
+static void fcgi_release(FcgiHandler *s) {
+        FcgiBlock *b = s->b;
+
+        s->base.wait_fd = -1; /* nothing to wait on here any more (the fd may be another's soon) */
         if (b->conn)
                 /* Reused only after a clean end with nothing after it (the decoder refuses any). */
                 b->conn = http_upstream_release(b->conn, b->clean && fcgi_decoder_done(&b->decoder) &&
@@ -331,7 +334,7 @@ static void fcgi_release(FcgiBlock *b) {
 }
 
 static void fcgi_fail(FcgiHandler *s, HttpResponse *resp, int status) {
-        fcgi_release(s->b);
+        fcgi_release(s);
         s->base.wait_fd = -1;
         fcgi_error(resp, status, false);
 }
@@ -538,7 +541,7 @@ static int fcgi_handler_on_body(HttpHandler *h, const char *p, size_t n) {
                 return fcgi_wait(s, HTTP_HANDLER_WAIT_WRITE);
         if (r < 0) {
                 fcgi_log_send_error(h->request, b, r);
-                fcgi_release(b);
+                fcgi_release(s);
                 return -502;
         }
         return 0;
@@ -625,6 +628,7 @@ static int fcgi_retry(FcgiHandler *s) {
         b->retried = true;
         b->clean = false;
         b->conn = http_upstream_release(b->conn, false, now_usec(CLOCK_MONOTONIC));
+        s->base.wait_fd = -1;
         b->begun = b->stdin_ended = b->spool_eof = false;
         b->connect_waited = b->connect_failed = false;
         b->out_len = b->out_pos = 0;
@@ -709,7 +713,7 @@ static int fcgi_broken(FcgiHandler *s, HttpResponse *resp, HttpOutput *out, cons
 
         http_request_log(q, LOG_PRI_ERR, "FastCGI: %s (%s)", why, b->target->url);
         b->clean = false;
-        fcgi_release(b);
+        fcgi_release(s);
         if (!b->exchange || !cgi_exchange_head_sent(b->exchange)) {
                 s->base.wait_fd = -1;
                 fcgi_error(resp, 502, false);
@@ -820,7 +824,7 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                                                  : ev.protocol_status == FCGI_UNKNOWN_ROLE ? "unknown role"
                                                  : ev.protocol_status == FCGI_CANT_MPX_CONN ? "cannot multiplex"
                                                                                             : "unknown status");
-                                fcgi_release(b);
+                                fcgi_release(s);
                                 if (!cgi_exchange_head_sent(b->exchange)) {
                                         fcgi_fail(s, resp, overloaded ? 503 : 502);
                                         return HTTP_HANDLER_RESPOND;
@@ -830,17 +834,17 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                         }
                         b->clean = true;
                         if (b->exchange_done) {
-                                fcgi_release(b);
+                                fcgi_release(s);
                                 return HTTP_HANDLER_DONE;
                         }
                         int k = cgi_exchange_eof(b->exchange, out);
                         if (k == -ENODATA) {
-                                fcgi_release(b);
+                                fcgi_release(s);
                                 http_request_log(q, LOG_PRI_ERR, "FastCGI: %s", cgi_exchange_error(b->exchange));
                                 fcgi_fail(s, resp, 502);
                                 return HTTP_HANDLER_RESPOND;
                         }
-                        fcgi_release(b);
+                        fcgi_release(s);
                         if (k < 0) {
                                 /* Shorter than its Content-Length: cut. */
                                 http_request_log(q, LOG_PRI_ERR, "FastCGI: %s", cgi_exchange_error(b->exchange)
@@ -868,7 +872,7 @@ static int fcgi_handler_timeout(HttpHandler *h, HttpResponse *resp) {
         }
         http_request_log(h->request, LOG_PRI_ERR, "FastCGI: timeout reading the response from %s (ProxyTimeout)",
                          b->target->url);
-        fcgi_release(b);
+        fcgi_release(s);
         return -ETIMEDOUT;
 }
 
@@ -886,7 +890,7 @@ static void fcgi_handler_finish(HttpHandler *h, HttpHandlerResult *ret) {
         if (b->phase != FCGI_PHASE_OVER) {
                 /* Abandoned (the client went, or an error): the connection has a request in flight. */
                 b->clean = false;
-                fcgi_release(b);
+                fcgi_release(s);
         }
         b->exchange = cgi_exchange_free(b->exchange);
         b->spool_fd = safe_close(b->spool_fd);
