@@ -58,12 +58,24 @@ class PhpFpm:
             cmd.append("-R")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
-        while not all(os.path.exists(p.sock) for p in pools):
+        while not all(self._listening(p.sock) for p in pools):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 out = self.proc.stdout.read().decode(errors="replace") if self.proc.poll() is not None else ""
                 self.stop()
                 raise AssertionError(f"php-fpm did not start: {out}\n{self.read_log()}")
             time.sleep(0.05)
+
+    @staticmethod
+    def _listening(address):
+        """A unix socket's path exists, or HOST:PORT takes a connection."""
+        if address.startswith("/"):
+            return os.path.exists(address)
+        host, port = address.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
     def read_log(self):
         try:

@@ -74,6 +74,11 @@ echo "set ", $_SERVER["SCRIPT_NAME"], " ", $_SERVER["PATH_INFO"] ?? "-", "\\n";
     "down/x.php": "<?php echo 'never';\n",
     "hello.txt": "plain text\n",
     "short/pid.php": "<?php echo getmypid();\n",
+    "tcp/post.php": """<?php
+$body = file_get_contents("php://input");
+header("Content-Type: text/plain");
+echo "tcp ", $_SERVER["SCRIPT_NAME"], " ", strlen($body), " ", md5($body);
+""",
     "fake/any.php": "<?php // answered by the test's own responder\n",
     "busy/any.php": "<?php // answered by the test's own responder\n",
     "bad/any.php": "<?php // answered by the test's own responder\n",
@@ -125,9 +130,11 @@ class FastCgiBase:
         base = os.path.join(tempfile.gettempdir(), f"mpmd-fcgi-{os.getpid()}-{cls.mpm}")
         # "short": each child exits after one request, closing the connection mpmd keeps.
         cls.fpm = phpfpm.PhpFpm([phpfpm.Pool("www", base + ".sock"),
-                                 phpfpm.Pool("short", base + "-short.sock", extra="pm.max_requests = 1\n")])
+                                 phpfpm.Pool("short", base + "-short.sock", extra="pm.max_requests = 1\n"),
+                                 phpfpm.Pool("tcp", f"127.0.0.1:{mpmdtest.free_port()}")])
         cls.sock = cls.fpm.pools[0].sock
         cls.short_sock = cls.fpm.pools[1].sock
+        cls.tcp_address = cls.fpm.pools[2].sock
         cls.fake = phpfpm.FakeResponder(base + "-fake.sock", close_second=True)
         cls.busy = phpfpm.FakeResponder(base + "-busy.sock", protocol_status=2)
         cls.bad = phpfpm.FakeResponder(base + "-bad.sock", stdout=b"this is no header\r\n\r\nbody")
@@ -141,6 +148,7 @@ class FastCgiBase:
                 f"\n[Location /slow/]\nProxyTimeout = 2\n"
                 f"\n[Location /short/]\nSetHandler = proxy:unix:{cls.short_sock}|fcgi://localhost\n"
                 f"\n[Location /fake/]\nSetHandler = proxy:unix:{cls.fake.path}|fcgi://localhost\n"
+                f"\n[Location /tcp/]\nSetHandler = proxy:fcgi://{cls.tcp_address}\n"
                 f"\n[Location /busy/]\nSetHandler = proxy:unix:{cls.busy.path}|fcgi://localhost\n"
                 f"\n[Location /bad/]\nSetHandler = proxy:unix:{cls.bad.path}|fcgi://localhost\n"
                 f"\n[Location /down/]\nSetHandler = proxy:unix:{cls.fpm.dir}/nobody-listens.sock|fcgi://localhost\n"))
@@ -203,6 +211,14 @@ class FastCgiBase:
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.header("X-From-Php"), "yes")
         self.assertEqual(r.body, b"made\n")
+
+    def test_a_tcp_responder(self):
+        body = os.urandom(300 * 1024)
+        r = post(self.srv, "/tcp/post.php", body, headers="Content-Type: application/octet-stream\r\n")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body.decode(), f"tcp /tcp/post.php {len(body)} {hashlib.md5(body).hexdigest()}")
+        r = self.get("/tcp/post.php")
+        self.assertEqual(r.status, 200, r.body)
 
     def test_a_large_response_arrives_whole(self):
         r = self.get("/big.php")
