@@ -43,6 +43,7 @@ typedef enum ConnState {
         CONN_HANDLER,   /* the handler produces framed output (a CGI program's) or waits */
         CONN_WRITE,     /* sending a response */
         CONN_LINGER,
+        CONN_TUNNEL,    /* after a 101: bytes both ways between the client and the handler's wait_fd */
         CONN_CLOSED,
 } ConnState;
 
@@ -83,6 +84,14 @@ typedef struct ConnRequest {
         HttpOutput hout;        /* the handler's framed output not yet sent */
         bool hout_last;         /* the response is complete once hout is sent */
         bool hout_deadline_set; /* c->deadline was taken from the handler's since it started producing */
+
+        /* the tunnel (CONN_TUNNEL): client to upstream through in[], upstream to client through out[] */
+        size_t tun_up_off, tun_up_len, tun_down_off, tun_down_len;
+        bool tun_client_eof, tun_upstream_eof;
+        bool tun_watch_client; /* it waits on the upstream and the client at once */
+        uint64_t tun_bytes_down;
+        int tun_fd;
+        usec_t tun_idle;
 
         /* output */
         HttpResponse resp;
@@ -163,6 +172,8 @@ void conn_request_logged(HttpConn *c, usec_t now);
  * it): the access log gets its line once, with the status and the bytes that went out and %X 'X'.
  * Nothing when no response was under way or its line is written. */
 void conn_request_aborted(HttpConn *c, usec_t now);
+/* The tunnel ended (a side closed, an error, idle): its line in the access log (101), then close. */
+void conn_tunnel_done(HttpConn *c, usec_t now);
 
 /* ---- http1.c -------------------------------------------------------------------------------- */
 
@@ -187,6 +198,10 @@ ConnStep http1_read_head(HttpConn *c, usec_t now);
 ConnStep http1_read_body(HttpConn *c, usec_t now);
 ConnStep http1_write(HttpConn *c, usec_t now);
 ConnStep http1_linger(HttpConn *c);
+/* The handler's 101 is out: become a tunnel to fd (the handler's, which it keeps open), closed
+ * after idle without a byte either way; http1_tunnel() carries it. */
+void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now);
+ConnStep http1_tunnel(HttpConn *c, usec_t now);
 /* With MinSendRate: has the client taken the response fast enough? */
 bool http1_send_rate_ok(const HttpConn *c, usec_t now);
 void http1_write_deadline(HttpConn *c);

@@ -232,9 +232,13 @@ HttpConnPhase http_conn_phase(const HttpConn *c) {
 int http_conn_wait_fd(const HttpConn *c) {
         if (!c->rq || !c->rq->handler)
                 return -1;
-        if (c->state == CONN_HANDLER || (c->state == CONN_READ_BODY && c->rq->body_wait))
+        if (c->state == CONN_HANDLER || c->state == CONN_TUNNEL || (c->state == CONN_READ_BODY && c->rq->body_wait))
                 return c->rq->handler->wait_fd;
         return -1;
+}
+
+bool http_conn_watch_client(const HttpConn *c) {
+        return c->state == CONN_TUNNEL && c->rq && c->rq->tun_watch_client;
 }
 
 int http_conn_cgi_fd(const HttpConn *c) {
@@ -461,6 +465,17 @@ static void conn_handler_done(HttpConn *c, usec_t now) {
         conn_request_logged(c, now);
 }
 
+void conn_tunnel_done(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+        HttpHandlerResult res = { .status = 101, .body_bytes = rq->tun_bytes_down };
+
+        conn_handler_end(rq, &res);
+        rq->resp.status = res.status;
+        rq->body_bytes = rq->tun_bytes_down;
+        rq->keep_alive = false;
+        conn_request_logged(c, now);
+}
+
 /* The handler produces framed output: send it as it comes, and wait with it when it waits. */
 static ConnStep conn_handler_step(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
@@ -497,6 +512,9 @@ static ConnStep conn_handler_step(HttpConn *c, usec_t now) {
                 case HTTP_HANDLER_DONE:
                         rq->hout_last = true;
                         break;
+                case HTTP_HANDLER_TUNNEL:
+                        http1_start_tunnel(c, h->wait_fd, h->tunnel_idle, now);
+                        return STEP_CONTINUE;
                 default:
                         assert(k == HTTP_HANDLER_OUTPUT);
                         break;
@@ -524,6 +542,9 @@ HttpConnWant http_conn_run(HttpConn *c, usec_t now) {
                         break;
                 case CONN_LINGER:
                         step = http1_linger(c);
+                        break;
+                case CONN_TUNNEL:
+                        step = http1_tunnel(c, now);
                         break;
                 case CONN_CLOSED:
                 default:
@@ -593,6 +614,11 @@ HttpConnWant http_conn_timeout(HttpConn *c, usec_t now) {
                         c->io->reset(c->io_ctx);
                 break;
         }
+        case CONN_TUNNEL:
+                /* Nothing passed either way for the tunnel's idle time: it ends as a tunnel does. */
+                conn_error(c, LOG_PRI_INFO, "tunnel idle for too long, closing it");
+                conn_tunnel_done(c, now);
+                return http_conn_run(c, now);
         case CONN_WRITE:
                 if (now < c->rq->idle_deadline) {
                         /* Not idle: the MinSendRate check is due. */

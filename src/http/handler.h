@@ -17,6 +17,10 @@
  *              (HTTP_HANDLER_OUTPUT, then HTTP_HANDLER_DONE with the last of them), or wait
  *              (HTTP_HANDLER_WAIT_READ / _WAIT_WRITE on h->wait_fd, until h->deadline), and is
  *              called again when that is done;
+ *              Or, once its 101 (Switching Protocols) is out, HTTP_HANDLER_TUNNEL: the connection
+ *              then carries bytes both ways between the client and h->wait_fd, itself, until
+ *              either side closes or nothing passes for h->tunnel_idle (RFC 9110 §7.8: a
+ *              WebSocket behind a proxy); produce() is not called again;
  *   timeout()  h->deadline passed while it waited;
  *   finish()   always last, exactly once: the request is over (ret filled for a handler that
  *              produced output itself) or abandoned (ret NULL). It frees what the handler holds.
@@ -43,6 +47,7 @@ enum {
         HTTP_HANDLER_DONE,       /* (produce) send *out: the response is complete */
         HTTP_HANDLER_WAIT_READ,  /* (produce) wait for wait_fd to be readable, then call produce() */
         HTTP_HANDLER_WAIT_WRITE, /* (produce) wait for wait_fd to be writable, then call produce() */
+        HTTP_HANDLER_TUNNEL,     /* (produce) the 101 is out: relay bytes between the client and wait_fd */
 };
 
 /* A response the handler framed itself, for the access log and the connection's next step. */
@@ -76,6 +81,7 @@ struct HttpHandler {
         int wait_fd;        /* with WAIT_READ/WAIT_WRITE; owned by the handler */
         usec_t deadline;    /* of the wait (CLOCK_MONOTONIC) */
         uint64_t body_max;  /* with READ_BODY: decoded bytes allowed, more is 413; 0: LimitRequestBody */
+        usec_t tunnel_idle; /* with TUNNEL: the tunnel closes after this long without a byte */
 };
 
 extern const HttpHandlerType http_static_handler; /* static-handler.c */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,6 +326,105 @@ void http1_finish_request(HttpConn *c, usec_t now) {
                 c->deadline = now + conn_cfg(c)->keep_alive_timeout;
                 conn_set_phase(c, HTTP_PHASE_IDLE);
         }
+}
+
+/* ---- the tunnel after a 101 ------------------------------------------------------------------ */
+
+void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now) {
+        ConnRequest *rq = c->rq;
+
+        /* What the client sent after its request head (frames it did not wait to send) goes first. */
+        size_t head = MIN((size_t) rq->head.head_len, rq->in_len);
+        rq->tun_up_off = head;
+        rq->tun_up_len = rq->in_len - head;
+        rq->tun_down_off = rq->tun_down_len = 0;
+        rq->tun_client_eof = rq->tun_upstream_eof = rq->tun_watch_client = false;
+        rq->tun_bytes_down = 0;
+        rq->tun_fd = fd;
+        rq->tun_idle = idle;
+        c->state = CONN_TUNNEL;
+        c->deadline = now + idle;
+        conn_set_phase(c, HTTP_PHASE_WRITE);
+}
+
+/* Bytes both ways, each side read only when what it sent before has gone to the other (so either
+ * side's slowness holds the other back, with one buffer each way). It ends when the upstream has
+ * closed and everything it sent is out, when both have closed, or on an error. */
+ConnStep http1_tunnel(HttpConn *c, usec_t now) {
+        ConnRequest *rq = c->rq;
+        int fd = rq->tun_fd;
+        bool progress;
+
+        do {
+                progress = false;
+                if (rq->tun_up_len == 0 && !rq->tun_client_eof) {
+                        ssize_t n = c->io->read(c->io_ctx, rq->in, rq->in_size);
+                        if (n > 0) {
+                                rq->tun_up_off = 0;
+                                rq->tun_up_len = (size_t) n;
+                                rq->wire_in_body += (uint64_t) n;
+                                progress = true;
+                        } else if (n == 0 || !http_io_is_wait(n)) {
+                                /* The client is done: the upstream learns it, and may still answer. */
+                                rq->tun_client_eof = true;
+                                (void) shutdown(fd, SHUT_WR);
+                                progress = true;
+                        }
+                }
+                if (rq->tun_up_len > 0) {
+                        ssize_t n = send(fd, rq->in + rq->tun_up_off, rq->tun_up_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (n > 0) {
+                                rq->tun_up_off += (size_t) n;
+                                rq->tun_up_len -= (size_t) n;
+                                progress = true;
+                        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                                rq->tun_upstream_eof = true;
+                                rq->tun_up_len = 0;
+                                rq->tun_client_eof = true;
+                        }
+                }
+                if (rq->tun_down_len == 0 && !rq->tun_upstream_eof) {
+                        ssize_t n = recv(fd, rq->out, sizeof(rq->out), MSG_DONTWAIT);
+                        if (n > 0) {
+                                rq->tun_down_off = 0;
+                                rq->tun_down_len = (size_t) n;
+                                progress = true;
+                        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                                rq->tun_upstream_eof = true;
+                                progress = true;
+                        }
+                }
+                if (rq->tun_down_len > 0) {
+                        struct iovec iov = { rq->out + rq->tun_down_off, rq->tun_down_len };
+                        ssize_t n = c->io->writev(c->io_ctx, &iov, 1);
+                        if (n > 0) {
+                                rq->tun_down_off += (size_t) n;
+                                rq->tun_down_len -= (size_t) n;
+                                rq->tun_bytes_down += (uint64_t) n;
+                                rq->wire_out += (uint64_t) n;
+                                progress = true;
+                        } else if (!http_io_is_wait(n)) {
+                                /* The client is gone: nobody is left to relay to. */
+                                conn_tunnel_done(c, now);
+                                return STEP_CONTINUE;
+                        }
+                }
+                if (progress)
+                        c->deadline = now + rq->tun_idle;
+        } while (progress);
+
+        if (rq->tun_upstream_eof && rq->tun_down_len == 0) {
+                conn_tunnel_done(c, now);
+                return STEP_CONTINUE;
+        }
+        rq->tun_watch_client = false;
+        if (rq->tun_down_len > 0)
+                return STEP_WANT_WRITE; /* the client is slow: the upstream waits */
+        if (rq->tun_up_len > 0)
+                return STEP_WANT_FD_WRITE; /* the upstream is slow: the client waits */
+        /* Both quiet: whichever speaks first. */
+        rq->tun_watch_client = !rq->tun_client_eof;
+        return STEP_WANT_FD_READ;
 }
 
 ConnStep http1_linger(HttpConn *c) {

@@ -17,8 +17,9 @@
  * its end. A request whose reused connection was closed before any answer is sent again on a new
  * one when its method is idempotent and it had no body (RFC 9112 §9.3.1).
  *
- * Not yet: the WebSocket tunnel (upgrade=websocket is accepted, Upgrade is removed as hop-by-hop
- * until it is), https:// upstreams. */
+ * WebSocket: where the target says upgrade=websocket, a GET with Upgrade: websocket passes its
+ * handshake on; an upstream's 101 is relayed and the connection becomes a tunnel (handler.h), idle
+ * for at most the upstream timeout. A 101 nobody asked for is a 502. Not yet: https:// upstreams. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ typedef enum ProxyPhase {
         PROXY_SEND,      /* the request (head, body) goes upstream */
         PROXY_RECV_HEAD, /* the response head comes */
         PROXY_BODY,      /* its body is relayed */
+        PROXY_TUNNEL,    /* the 101 is out: the connection relays bytes both ways */
         PROXY_DONE,
 } ProxyPhase;
 
@@ -56,6 +58,7 @@ typedef struct ProxyExchange {
         bool body_chunked;   /* the request body is re-framed chunked */
         bool body_started;   /* a byte of the body was given: no retry */
         bool body_ended;     /* the last chunk is written */
+        bool upgrade;        /* a WebSocket handshake went upstream (upgrade=websocket) */
         int retries;
 
         /* what goes upstream: head, then body pieces */
@@ -178,10 +181,11 @@ static bool is_hop_by_hop(const char *buf, HttpSpan name) {
                (name.len == 5 || buf[name.off + 5] == '-');
 }
 
-/* Is name one of the tokens of the Connection fields (which name more hop-by-hop fields)? */
-static bool named_by_connection(const char *buf, const HttpHeader *fields, uint32_t n, HttpSpan name) {
+/* Does a field of that name list token (comma-separated, any case)? */
+static bool header_has_token_n(const char *buf, const HttpHeader *fields, uint32_t n, const char *field,
+                               const char *token, size_t token_len) {
         for (uint32_t i = 0; i < n; i++) {
-                if (!http_span_eq_ci(buf, fields[i].name, "Connection"))
+                if (!http_span_eq_ci(buf, fields[i].name, field))
                         continue;
                 const char *p = buf + fields[i].value.off, *end = p + fields[i].value.len;
                 while (p < end) {
@@ -190,11 +194,21 @@ static bool named_by_connection(const char *buf, const HttpHeader *fields, uint3
                         const char *t = p;
                         while (p < end && *p != ',' && *p != ' ' && *p != '\t')
                                 p++;
-                        if ((size_t) (p - t) == name.len && strncasecmp(t, buf + name.off, name.len) == 0)
+                        if ((size_t) (p - t) == token_len && strncasecmp(t, token, token_len) == 0)
                                 return true;
                 }
         }
         return false;
+}
+
+static bool header_has_token(const char *buf, const HttpHeader *fields, uint32_t n, const char *field,
+                             const char *token) {
+        return header_has_token_n(buf, fields, n, field, token, strlen(token));
+}
+
+/* Is name one of the tokens of the Connection fields (which name more hop-by-hop fields)? */
+static bool named_by_connection(const char *buf, const HttpHeader *fields, uint32_t n, HttpSpan name) {
+        return header_has_token_n(buf, fields, n, "Connection", buf + name.off, name.len);
 }
 
 /* The rest of the normalised path, %-encoded where a path cannot hold the byte as it is. */
@@ -249,6 +263,14 @@ static int proxy_build_head(ProxyExchange *x, const HttpRequest *q, const HttpPr
         else
                 req_put(x, t->authority, t->authority_len);
         req_puts(x, "\r\n");
+
+        /* A WebSocket handshake (RFC 6455 §4.1) passes where the target allows it: its Upgrade
+         * and Connection are hop-by-hop, so they are written again here. */
+        x->upgrade = t->limits.upgrade_websocket && h->method == HTTP_METHOD_GET &&
+                     header_has_token(buf, h->headers, h->n_headers, "Upgrade", "websocket") &&
+                     header_has_token(buf, h->headers, h->n_headers, "Connection", "upgrade");
+        if (x->upgrade)
+                req_puts(x, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
 
         const HttpHeader *xff = NULL, *fwd = NULL;
         for (uint32_t i = 0; i < h->n_headers; i++) {
@@ -387,6 +409,23 @@ static int proxy_retry(ProxyHandler *s, usec_t now) {
         return 0;
 }
 
+/* The router removed every "." and ".." segment between slashes; a decoded backslash is a
+ * separator too to some upstreams (Windows, frameworks that normalise it), and there "..\" would
+ * climb out of the target's path. Such a path is refused rather than guessed at. */
+static bool path_has_backslash_dot_segment(const char *p, size_t n) {
+        if (!memchr(p, '\\', n))
+                return false;
+        size_t start = 0;
+        for (size_t i = 0; i <= n; i++)
+                if (i == n || p[i] == '/' || p[i] == '\\') {
+                        size_t len = i - start;
+                        if ((len == 1 && p[start] == '.') || (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+                                return true;
+                        start = i + 1;
+                }
+        return false;
+}
+
 static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         ProxyHandler *s = (ProxyHandler *) h;
         const HttpRequest *q = h->request;
@@ -398,6 +437,11 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         const HttpProxyPass *p = http_proxy_pass_match(&pc->pass, q->path, q->path_len, &rest, &rest_len);
         if (!p) {
                 proxy_error(resp, 500, false);
+                return HTTP_HANDLER_RESPOND;
+        }
+        if (path_has_backslash_dot_segment(q->path, q->path_len)) {
+                http_request_log(q, LOG_PRI_ERR, "a proxied path with a \\.. segment is refused: %s", q->path);
+                proxy_error(resp, 400, false);
                 return HTTP_HANDLER_RESPOND;
         }
         ProxyExchange *x = exchange_get();
@@ -524,6 +568,19 @@ static int proxy_client_head(ProxyHandler *s) {
         if (http_headers_apply(hc, rh->status, rh->status >= 400, (time_t) (q->now / USEC_PER_SEC),
                                media_type[0] ? media_type : NULL, lines, &lw.len, lines_size) < 0)
                 return -ENOBUFS;
+
+        if (x->framing.kind == HTTP_UPSTREAM_BODY_SWITCH) {
+                /* The 101 of a WebSocket handshake: its own Upgrade and Connection, no framing. */
+                http_head_begin(&w, x->client_head, out_size, 101, NULL, 0, http_date_now(q->now),
+                                q->server->server_line, q->server->server_line_len);
+                http_head_put(&w, lines, lw.len);
+                http_head_put(&w, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 43);
+                if (!http_head_fits(&w))
+                        return -ENOBUFS;
+                x->client_head_len = w.len;
+                x->status = 101;
+                return 0;
+        }
 
         /* How the body goes to the client. */
         HttpFraming framing = HTTP_FRAMING_LENGTH;
@@ -691,7 +748,9 @@ static int proxy_head_done(ProxyHandler *s, HttpResponse *resp, HttpOutput *out)
                 proxy_error(resp, 502, false);
                 return HTTP_HANDLER_RESPOND;
         }
-        if (x->framing.kind == HTTP_UPSTREAM_BODY_SWITCH) {
+        bool tunnel = x->framing.kind == HTTP_UPSTREAM_BODY_SWITCH;
+        if (tunnel && (!x->upgrade || !header_has_token(x->in, x->head.headers, x->head.n_headers, "Upgrade",
+                                                        "websocket"))) {
                 http_request_log(q, LOG_PRI_ERR, "the upstream %s switched protocols, which was not asked for",
                                  x->target->url);
                 proxy_error(resp, 502, false);
@@ -706,6 +765,16 @@ static int proxy_head_done(ProxyHandler *s, HttpResponse *resp, HttpOutput *out)
                                  x->target->url);
                 proxy_error(resp, 502, false);
                 return HTTP_HANDLER_RESPOND;
+        }
+        if (tunnel) {
+                /* What the upstream sent after its 101 is the first of the tunnel's bytes. */
+                *out = (HttpOutput) {};
+                out_add(out, x->client_head, x->client_head_len);
+                out_add(out, x->in + x->in_off, x->in_len - x->in_off);
+                x->in_off = x->in_len;
+                x->head_out = true;
+                x->phase = PROXY_TUNNEL;
+                return HTTP_HANDLER_OUTPUT;
         }
         /* The body bytes that came with the head are checked before anything is sent: a bad chunk
          * or bytes after the end there is a 502, not a relayed answer. */
@@ -861,6 +930,10 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                         if (out->len == 0)
                                 continue;
                         return HTTP_HANDLER_OUTPUT;
+                case PROXY_TUNNEL:
+                        h->wait_fd = x->up->fd;
+                        h->tunnel_idle = x->timeout;
+                        return HTTP_HANDLER_TUNNEL;
                 default:
                         return HTTP_HANDLER_DONE;
                 }

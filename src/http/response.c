@@ -72,6 +72,7 @@ typedef struct StatusInfo {
 
 static const StatusInfo statuses[] = {
         S(100, "Continue", NULL),
+        S(101, "Switching Protocols", NULL),
         S(200, "OK", NULL),
         S(204, "No Content", NULL),
         S(206, "Partial Content", NULL),

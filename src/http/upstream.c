@@ -311,8 +311,8 @@ static void key_sweep(HttpUpstreamKey *k, usec_t now) {
         }
 }
 
-static void pool_sweep(usec_t now) {
-        if (now < pool_last_sweep + USEC_PER_SEC)
+void http_upstream_pool_sweep(usec_t now) {
+        if (now >= pool_last_sweep && now < pool_last_sweep + USEC_PER_SEC)
                 return;
         pool_last_sweep = now;
         for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
@@ -324,7 +324,7 @@ int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamC
 
         if (!k)
                 return -ENOMEM;
-        pool_sweep(now);
+        http_upstream_pool_sweep(now);
         while (k->idle) {
                 HttpUpstreamConn *c = k->idle;
                 k->idle = c->next;
@@ -388,7 +388,7 @@ HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec
         c->next = k->idle;
         k->idle = c;
         k->n_idle++;
-        pool_sweep(now);
+        http_upstream_pool_sweep(now);
         return NULL;
 }
 
@@ -417,4 +417,11 @@ unsigned http_upstream_pool_count(const HttpUpstreamTarget *t, unsigned *ret_idl
 bool http_upstream_retry_allowed(const HttpUpstreamConn *c, bool idempotent, bool response_started,
                                  bool body_sent) {
         return c && c->reused && idempotent && !response_started && !body_sent;
+}
+
+bool http_upstream_pool_has_idle(void) {
+        for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
+                if (k->n_idle > 0)
+                        return true;
+        return false;
 }

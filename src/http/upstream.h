@@ -100,6 +100,13 @@ int http_upstream_connected(HttpUpstreamConn *c);
  * returns NULL. */
 HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec_t now);
 
+/* Close the idle connections past their ttl (at most once a second does any work): the thread's
+ * loop calls it on every wake-up, so an idle upstream connection (a php-fpm child it pins) is
+ * given back in time even when no request comes. */
+void http_upstream_pool_sweep(usec_t now);
+/* Does this thread keep an idle connection (then its loop must wake up for the sweep)? */
+bool http_upstream_pool_has_idle(void);
+
 /* Close what this thread keeps idle (a worker that stops; tests). */
 void http_upstream_pool_flush(void);
 /* Idle and busy connections this thread has open to the target at t's address (tests, status). */

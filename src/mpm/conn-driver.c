@@ -12,6 +12,7 @@
 #include "mpm/mpm.h"
 #include "mpm/proxy-io.h"
 #include "http/server-logs.h"
+#include "http/upstream.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
 #if HAVE_TLS
@@ -115,15 +116,18 @@ static void driver_serve(const HttpServer *server, int *fd, const HttpIo *io, vo
                  * queue) is waited for instead of the client. */
                 bool handler = w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE;
                 bool out = w == HTTP_CONN_WANT_WRITE || w == HTTP_CONN_WANT_FD_WRITE;
-                struct pollfd p[2] = {
+                struct pollfd p[3] = {
                         { .fd = handler ? http_conn_wait_fd(c) : *fd, .events = out ? POLLOUT : POLLIN },
                         { .fd = stop && !*stop->stopping ? stop->fd : -1, .events = POLLIN },
+                        /* A tunnel waits on both sides at once. */
+                        { .fd = handler && http_conn_watch_client(c) ? *fd : -1, .events = POLLIN },
                 };
                 /* Wake at least once a second so buffered access log lines reach the file. */
                 usec_t wake = MIN(http_conn_deadline(c), now + USEC_PER_SEC);
-                int k = poll(p, 2, usec_to_timeout_ms(wake, now));
+                int k = poll(p, 3, usec_to_timeout_ms(wake, now));
                 now = now_usec(CLOCK_MONOTONIC);
                 (void) http_server_flush_logs(server, now);
+                http_upstream_pool_sweep(now);
                 if (k < 0 && errno != EINTR)
                         break;
                 if (p[1].revents & POLLIN) {

@@ -31,6 +31,7 @@
 #include "mpm/maintain.h"
 #include "mpm/mpm.h"
 #include "http/server-logs.h"
+#include "http/upstream.h"
 #include "mpm/socket-io.h"
 #include "shared/time-util.h"
 #if HAVE_TLS
@@ -654,6 +655,7 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
 static void loop_sweep(EventLoop *l, usec_t now) {
         EventConn *next;
 
+        http_upstream_pool_sweep(now);
         for (EventConn *c = l->conns; c; c = next) {
                 next = c->next;
                 if (http_conn_deadline(c->http) > now)

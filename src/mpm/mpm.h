@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 2026120302u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120401u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -111,6 +111,7 @@ typedef struct ProcessSlot {
         uid_t uid;
         gid_t gid;
         SandboxProfile profile;
+        uint32_t upstream_families; /* its SandboxPolicy's: the families it may connect with */
         /* MPM_PER_USER: the crash back-off is per slot, so that one site's pool that cannot start
          * never holds back the replacement of another site's processes. */
         unsigned start_failures;

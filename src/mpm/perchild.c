@@ -29,6 +29,7 @@
 #include "shared/log.h"
 #include "mpm/maintain.h"
 #include "mpm/mpm.h"
+#include "mpm/sandbox-families.h"
 #include "http/access.h"
 #include "http/server-logs.h"
 #include "http/server.h"
@@ -410,6 +411,7 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 plan->keep_logs = false;
                 plan->cgi_fd = -1; /* it never runs a program, nor asks for one */
                 plan->policy.profile = SANDBOX_PROFILE_DISPATCHER;
+                plan->policy.upstream_families = 0; /* it passes connections on, to no upstream */
                 if (st->change_ids) {
                         plan->policy.uid = st->dispatcher_uid;
                         plan->policy.gid = st->dispatcher_gid;
@@ -427,6 +429,8 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 return -EINVAL;
         plan->role = p->role;
         plan->policy.profile = SANDBOX_PROFILE_POOL;
+        /* Its own sites' upstreams only: another site's proxy opens no connect() here. */
+        plan->policy.upstream_families = sandbox_families_of_sites(g->http, st->site_pool, (size_t) (p - st->pools));
         /* The default pool writes the logs the supervisor opened (those of the sites without a User
          * of their own, and only those: see generation_new); a site's own pool opens its own. */
         plan->keep_logs = p->user == NULL;

@@ -15,6 +15,7 @@
 #include "mpm/conn-driver.h"
 #include "mpm/socket-io.h"
 #include "http/server-logs.h"
+#include "http/upstream.h"
 #include "shared/log.h"
 #include "mpm/maintain.h"
 #include "mpm/mpm.h"
@@ -149,6 +150,7 @@ static int prefork_worker_main(const WorkerContext *ctx) {
                 int timeout = accept_pause_watch(&pause, ep, g->listeners, g->n_listeners, &watching, 1000);
                 int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), timeout);
                 (void) http_server_flush_logs(g->http, now_usec(CLOCK_MONOTONIC));
+                http_upstream_pool_sweep(now_usec(CLOCK_MONOTONIC));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

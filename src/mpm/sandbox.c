@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -77,6 +78,12 @@ static const unsigned long sandbox_clone_namespaces[] = {
  * Netlink, packet, vsock, alg, bluetooth … are kernel interfaces, not web ones. */
 static const uint32_t sandbox_cgi_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 
+/* The upstream families by name, in the order `mpmctl audit` shows them. */
+static const struct {
+        uint32_t family;
+        const char *name;
+} sandbox_family_names[] = { {AF_UNIX, "unix"}, {AF_INET, "inet"}, {AF_INET6, "inet6"} };
+
 /* Also EPERM for every allow-listed role: none runs a program or starts a process (threads are
  * clone with CLONE_THREAD, ruled on apart). */
 static const char *const sandbox_denied_serving[] = {
@@ -139,6 +146,23 @@ static const char *const sandbox_denied_dispatcher[] = {
 /* open flags that write, create or truncate (O_TMPFILE needs O_WRONLY or O_RDWR). */
 static const int sandbox_write_open_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC };
 
+uint32_t sandbox_connect_families(SandboxProfile profile, uint32_t upstream_families) {
+        return profile == SANDBOX_PROFILE_CGI_LAUNCHER ? SANDBOX_UPSTREAM_FAMILIES : upstream_families;
+}
+
+char *sandbox_connect_format(uint32_t families, char buf[static SANDBOX_CONNECT_TEXT_MAX]) {
+        size_t len = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_family_names); i++)
+                if (families & (UINT32_C(1) << sandbox_family_names[i].family))
+                        len += (size_t) snprintf(buf + len, SANDBOX_CONNECT_TEXT_MAX - len, "%s%s", len ? "," : "",
+                                                 sandbox_family_names[i].name);
+        if (len == 0)
+                snprintf(buf, SANDBOX_CONNECT_TEXT_MAX, "-");
+        return buf;
+}
+
 static int step_failed(const char **ret_failed_step, const char *step, int r) {
         if (ret_failed_step)
                 *ret_failed_step = step;
@@ -159,6 +183,13 @@ static int policy_check(const SandboxPolicy *p) {
         uid_t ruid, euid, suid;
 
         if (!p || (unsigned) p->profile >= _SANDBOX_PROFILE_MAX)
+                return -EINVAL;
+        /* The dispatcher asks no upstream anything, and the CGI launcher's deny list already lets
+         * its programs connect: neither takes families. */
+        if (p->upstream_families & ~SANDBOX_UPSTREAM_FAMILIES)
+                return -EINVAL;
+        if (p->upstream_families &&
+            (p->profile == SANDBOX_PROFILE_DISPATCHER || p->profile == SANDBOX_PROFILE_CGI_LAUNCHER))
                 return -EINVAL;
         if (p->change_ids) {
                 /* -1 would mean "leave unchanged" to setresuid(): it would keep us root. */
@@ -372,6 +403,10 @@ static int seccomp_add_low32_except(scmp_filter_ctx ctx, const char *name, uint3
         return 0;
 }
 
+/* The type argument of socket() and socketpair(): the type, under SOCK_NONBLOCK and SOCK_CLOEXEC
+ * (the kernel refuses any other flag bit). */
+#define SANDBOX_SOCK_TYPE_MASK 0xf
+
 /* The clone flags argument: the first everywhere but on s390, whose clone takes the stack first. */
 #if defined(__s390__) || defined(__s390x__)
 #define SANDBOX_CLONE_FLAGS_ARG 1
@@ -410,8 +445,77 @@ static bool profile_is_threaded(SandboxProfile profile) {
         return profile == SANDBOX_PROFILE_WORKER;
 }
 
+/* The sockets of a serving role. It serves the sockets it was given; of its own it makes the CGI
+ * launcher's per-request socketpair (not the dispatcher, which asks it nothing), and, where its
+ * sites have upstreams, a stream socket of each upstream family and connect() on it.
+ *
+ * The filter cannot see which family the socket behind connect()'s descriptor has, only which
+ * sockets could be made: connect() on the sockets a worker holds anyway does not reach anyone new
+ * (a listening or accepted TCP socket answers EISCONN, a stream or seqpacket socketpair EISCONN),
+ * so what it can connect is decided by socket() alone. Hence socket(AF_UNIX) only where a site
+ * has a unix upstream (socketpair() is a call of its own), and socketpair() of SOCK_SEQPACKET
+ * only: a datagram pair could be connect()ed, or sendto() without connect(), to any named
+ * datagram socket (the journal's, syslog's). */
+static int seccomp_allow_sockets(scmp_filter_ctx ctx, bool dispatcher, uint32_t upstream_families) {
+        const uint32_t allow = SCMP_ACT_ALLOW, no_family = SCMP_ACT_ERRNO(EAFNOSUPPORT);
+        static const uint32_t upstream_order[] = {AF_UNIX, AF_INET, AF_INET6};
+        uint32_t families[ELEMENTSOF(upstream_order)];
+        size_t n = 0;
+        int r;
+
+        struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+        r = seccomp_add(ctx, "socketpair", no_family, 1, &not_unix);
+        if (r < 0)
+                return r;
+        if (!dispatcher) {
+                struct scmp_arg_cmp pair[] = {SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+                                              SCMP_A1(SCMP_CMP_MASKED_EQ, SANDBOX_SOCK_TYPE_MASK, SOCK_SEQPACKET),
+                                              SCMP_A2(SCMP_CMP_EQ, 0)};
+                r = seccomp_add(ctx, "socketpair", allow, ELEMENTSOF(pair), pair);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(upstream_order); i++)
+                if (!dispatcher && (upstream_families & (UINT32_C(1) << upstream_order[i])))
+                        families[n++] = upstream_order[i];
+        if (n == 0)
+                /* connect() stays off the list: ENOSYS, as for any call the role does not make. */
+                return seccomp_add(ctx, "socket", no_family, 0, NULL);
+
+        /* Any other family: a value above 32 bits (the kernel would read its low word, which the
+         * allow rules below compare in full), or a low word that is none of them. */
+        struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, UINT32_MAX);
+        r = seccomp_add(ctx, "socket", no_family, 1, &high);
+        if (r < 0)
+                return r;
+        r = seccomp_add_low32_except(ctx, "socket", no_family, 0, families, n);
+        if (r < 0)
+                return r;
+        /* A stream socket with the family's own protocol (0, or TCP by name): no datagrams, no SCTP
+         * nor MPTCP. Other types and protocols of these families answer ENOSYS. */
+        for (size_t i = 0; i < n; i++) {
+                static const uint64_t ip_protocols[] = {0, IPPROTO_TCP};
+                size_t n_protocols = families[i] == AF_UNIX ? 1 : ELEMENTSOF(ip_protocols);
+
+                for (size_t j = 0; j < n_protocols; j++) {
+                        struct scmp_arg_cmp stream[] = {
+                                SCMP_A0(SCMP_CMP_EQ, families[i]),
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, SANDBOX_SOCK_TYPE_MASK, SOCK_STREAM),
+                                SCMP_A2(SCMP_CMP_EQ, ip_protocols[j])};
+                        r = seccomp_add(ctx, "socket", allow, ELEMENTSOF(stream), stream);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        /* What connecting needs besides: getsockopt(SO_ERROR) once a non-blocking connect() is
+         * writable, setsockopt(TCP_NODELAY), getpeername: already on the list, for the sockets it
+         * serves. No bind() nor listen(): the kernel picks the local port. */
+        return seccomp_add(ctx, "connect", allow, 0, NULL);
+}
+
 /* The allow-list of a serving role, on top of seccomp_deny_privileges(). */
-static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile) {
+static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile, uint32_t upstream_families) {
         const uint32_t allow = SCMP_ACT_ALLOW, deny = SCMP_ACT_ERRNO(EPERM);
         bool dispatcher = profile == SANDBOX_PROFILE_DISPATCHER;
         int r;
@@ -476,20 +580,9 @@ static int seccomp_allow_serving(scmp_filter_ctx ctx, SandboxProfile profile) {
         if (r < 0)
                 return r;
 
-        /* No network socket of its own: it serves the sockets it was given. AF_UNIX for the CGI
-         * launcher's per-request socketpair, and not for the dispatcher, which asks it nothing. */
-        struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX), unix_only = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-        static const char *const socket_calls[] = {"socket", "socketpair"};
-        for (size_t i = 0; i < ELEMENTSOF(socket_calls); i++) {
-                r = seccomp_add(ctx, socket_calls[i], SCMP_ACT_ERRNO(EAFNOSUPPORT), 1, &not_unix);
-                if (r < 0)
-                        return r;
-                if (!dispatcher) {
-                        r = seccomp_add(ctx, socket_calls[i], allow, 1, &unix_only);
-                        if (r < 0)
-                                return r;
-                }
-        }
+        r = seccomp_allow_sockets(ctx, dispatcher, upstream_families);
+        if (r < 0)
+                return r;
 
         if (!dispatcher)
                 return seccomp_add_all(ctx, sandbox_allowed_files, ELEMENTSOF(sandbox_allowed_files), allow);
@@ -542,7 +635,7 @@ static int seccomp_deny_launcher(scmp_filter_ctx ctx) {
         return 0;
 }
 
-static int seccomp_filter_load(SandboxProfile profile) {
+static int seccomp_filter_load(SandboxProfile profile, uint32_t upstream_families) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         bool deny_list = profile == SANDBOX_PROFILE_CGI_LAUNCHER;
         int r;
@@ -567,7 +660,7 @@ static int seccomp_filter_load(SandboxProfile profile) {
         r = seccomp_deny_privileges(ctx);
         if (r < 0)
                 return r;
-        r = deny_list ? seccomp_deny_launcher(ctx) : seccomp_allow_serving(ctx, profile);
+        r = deny_list ? seccomp_deny_launcher(ctx) : seccomp_allow_serving(ctx, profile, upstream_families);
         if (r < 0)
                 return r;
 
@@ -718,7 +811,7 @@ int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step) {
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return step_failed(ret_failed_step, "dumpable", -errno);
 
-        r = seccomp_filter_load(p->profile);
+        r = seccomp_filter_load(p->profile, p->upstream_families);
         if (r < 0)
                 return step_failed(ret_failed_step, "seccomp", r);
 

@@ -25,9 +25,18 @@
  * io_uring, pidfd_getfd, memfd_secret, bpf, perf_event_open, userfaultfd, keyrings, module and
  * kexec loading, personality flags and making itself dumpable again; clone3, whose flags a filter
  * cannot read, answers ENOSYS, so that the C library falls back to clone. The serving roles also
- * get EPERM for execve and for a clone that starts a process, and EAFNOSUPPORT for any socket but
- * AF_UNIX; the CGI launcher's programs get EPERM for any socket family but AF_UNIX, AF_INET and
- * AF_INET6. No refusal kills: a program sees an errno and carries on. These rules do not depend
+ * get EPERM for execve and for a clone that starts a process, and EAFNOSUPPORT for a socket of any
+ * family but those of their upstreams (below); socketpair() only makes AF_UNIX SOCK_SEQPACKET
+ * pairs (the CGI launcher's requests). The CGI launcher's programs get EPERM for any socket family
+ * but AF_UNIX, AF_INET and AF_INET6.
+ *
+ * Upstreams (a reverse proxy, php-fpm): connect() is allowed only to a process whose policy names
+ * upstream families, and socket() only of those families, SOCK_STREAM, with the protocol 0 (or
+ * IPPROTO_TCP): AF_INET/AF_INET6 where a site has a TCP upstream, AF_UNIX where one has a unix
+ * socket. A process without them connects nowhere (connect() answers ENOSYS, as any call off the
+ * list). The filter cannot read the address behind connect()'s pointer, so it decides which kinds
+ * of peer, never which peer: the destinations are the unit's IPAddressAllow= and file permissions
+ * (mpmd-mpm(7)). No refusal kills: a program sees an errno and carries on. These rules do not depend
  * on the unit's RestrictNamespaces= or SystemCallFilter=. A filter applies to the calling thread
  * and to every thread or process it creates later, so call sandbox_apply() before starting
  * threads. */
@@ -36,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "shared/proc-status.h"
@@ -67,9 +77,24 @@ typedef struct SandboxPolicy {
         gid_t gid;             /* with change_ids: never 0 */
         const char *user_name; /* supplementary groups of this user via getgrouplist; NULL: gid only */
         SandboxProfile profile;
+        /* The socket families (a bit set of 1u << AF_UNIX, AF_INET, AF_INET6) of the upstreams of
+         * the sites this process serves (sandbox-families.h); 0: no connect(). Serving profiles
+         * but the dispatcher only. */
+        uint32_t upstream_families;
 } SandboxPolicy;
 
+/* The families a policy may name in upstream_families. */
+#define SANDBOX_UPSTREAM_FAMILIES ((UINT32_C(1) << AF_UNIX) | (UINT32_C(1) << AF_INET) | (UINT32_C(1) << AF_INET6))
+
+/* The families whose sockets a process under profile with upstream_families may make and connect:
+ * upstream_families for a serving role, every family the CGI launcher's programs may open for it.
+ * As text for `mpmctl audit` ("unix,inet,inet6", "-" for none) into buf; returns buf. */
+#define SANDBOX_CONNECT_TEXT_MAX sizeof("unix,inet,inet6")
+uint32_t sandbox_connect_families(SandboxProfile profile, uint32_t upstream_families);
+char *sandbox_connect_format(uint32_t families, char buf[static SANDBOX_CONNECT_TEXT_MAX]);
+
 /* Returns 0, or -errno with *ret_failed_step (if not NULL) naming the step above that failed.
- * -EPERM "policy" leaves the process untouched; after any other failure the process is in an
+ * -EPERM "policy" leaves the process untouched, as does -EINVAL "policy" (upstream_families with
+ * another family, or given to the dispatcher or the CGI launcher); after any other failure the process is in an
  * unknown state and must _exit(). */
 int sandbox_apply(const SandboxPolicy *p, const char **ret_failed_step);

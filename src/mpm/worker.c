@@ -22,6 +22,7 @@
 #include "mpm/maintain.h"
 #include "mpm/mpm.h"
 #include "http/server-logs.h"
+#include "http/upstream.h"
 #include "shared/time-util.h"
 
 #define WORKER_SERVER_LIMIT_MAX 20000
@@ -198,8 +199,11 @@ static void *worker_thread_main(void *userdata) {
         bool watching = true; /* the listeners are in ep (accept.h: out while the process pauses) */
         while (!stopping) {
                 struct epoll_event ev[4];
-                int timeout = accept_pause_watch(&p->accept, ep, g->listeners, g->n_listeners, &watching, -1);
+                /* A thread that keeps idle upstream connections wakes up to close them at their ttl. */
+                int timeout = accept_pause_watch(&p->accept, ep, g->listeners, g->n_listeners, &watching,
+                                                 http_upstream_pool_has_idle() ? 1000 : -1);
                 int n = epoll_wait(ep, ev, (int) ELEMENTSOF(ev), timeout);
+                http_upstream_pool_sweep(now_usec(CLOCK_MONOTONIC));
                 /* A listener event we were woken for is always accepted, even when the stop came in
                  * the same batch: with EPOLLEXCLUSIVE no other process was woken for that
                  * connection. It is then served drained (Connection: close). */

@@ -33,6 +33,29 @@ static int field_uint(const char **p, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
+/* The families a filter lets a process connect with, as the supervisor writes them. */
+static const char *const connect_families[] = {"unix", "inet", "inet6"};
+
+static bool connect_valid(const char *text) {
+        unsigned seen = 0;
+
+        if (strcmp(text, "-") == 0 || strcmp(text, "any") == 0)
+                return true;
+        for (const char *s = text;;) {
+                size_t len = strcspn(s, ","), i;
+
+                for (i = 0; i < ELEMENTSOF(connect_families); i++)
+                        if (len == strlen(connect_families[i]) && memcmp(s, connect_families[i], len) == 0)
+                                break;
+                if (i == ELEMENTSOF(connect_families) || (seen & (1u << i)))
+                        return false;
+                seen |= 1u << i;
+                if (s[len] == 0)
+                        return true;
+                s += len + 1;
+        }
+}
+
 int audit_process_parse(const char *line, AuditProcess *ret) {
         AuditProcess p = {};
         uint64_t pid, uid, gid;
@@ -47,6 +70,16 @@ int audit_process_parse(const char *line, AuditProcess *ret) {
                 return -EINVAL;
         memcpy(p.profile, s, (size_t) (end - s));
         s = end + 1;
+        if (strncmp(s, "connect=", 8) == 0) {
+                s += 8;
+                end = strchr(s, ' ');
+                if (!end || (size_t) (end - s) >= sizeof(p.connect))
+                        return -EINVAL;
+                memcpy(p.connect, s, (size_t) (end - s));
+                if (!connect_valid(p.connect))
+                        return -EINVAL;
+                s = end + 1;
+        }
         if (*s == 0 || strlen(s) >= sizeof(p.role) || strpbrk(s, "\n\r\t"))
                 return -EINVAL;
         strcpy(p.role, s);
@@ -356,11 +389,12 @@ static void user_text(const ProcStatus *st, char *buf, size_t size) {
 
 typedef struct AuditCells {
         char pid[16], user[64], caps[512];
-        const char *nnp, *seccomp;
+        const char *nnp, *seccomp, *connect;
 } AuditCells;
 
 static void audit_cells(const AuditRow *r, AuditCells *c) {
         snprintf(c->pid, sizeof(c->pid), "%d", (int) r->p.pid);
+        c->connect = r->p.connect[0] ? r->p.connect : "?";
         if (!r->have_status) {
                 snprintf(c->user, sizeof(c->user), "-");
                 snprintf(c->caps, sizeof(c->caps), "-");
@@ -375,7 +409,7 @@ static void audit_cells(const AuditRow *r, AuditCells *c) {
 
 void audit_table_print(FILE *f, const AuditRow *rows, size_t n) {
         int w_role = (int) strlen("ROLE"), w_pid = (int) strlen("PID"), w_user = (int) strlen("USER"),
-            w_caps = (int) strlen("CAPS");
+            w_caps = (int) strlen("CAPS"), w_connect = (int) strlen("CONNECT");
         AuditCells c;
         bool failed = false, limits = false;
 
@@ -385,13 +419,15 @@ void audit_table_print(FILE *f, const AuditRow *rows, size_t n) {
                 w_pid = MAX(w_pid, (int) strlen(c.pid));
                 w_user = MAX(w_user, (int) strlen(c.user));
                 w_caps = MAX(w_caps, (int) strlen(c.caps));
+                w_connect = MAX(w_connect, (int) strlen(c.connect));
         }
-        fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %s\n", w_role, "ROLE", w_pid, "PID", w_user, "USER", w_caps,
-                "CAPS", "NNP", "SECCOMP", "VERDICT");
+        fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %-*s  %s\n", w_role, "ROLE", w_pid, "PID", w_user, "USER",
+                w_caps, "CAPS", "NNP", "SECCOMP", w_connect, "CONNECT", "VERDICT");
         for (size_t i = 0; i < n; i++) {
                 audit_cells(&rows[i], &c);
-                fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %s\n", w_role, rows[i].p.role, w_pid, c.pid, w_user,
-                        c.user, w_caps, c.caps, c.nnp, c.seccomp, verdict_name(rows[i].result));
+                fprintf(f, "%-*s  %*s  %-*s  %-*s  %-3s  %-7s  %-*s  %s\n", w_role, rows[i].p.role, w_pid, c.pid,
+                        w_user, c.user, w_caps, c.caps, c.nnp, c.seccomp, w_connect, c.connect,
+                        verdict_name(rows[i].result));
                 failed |= rows[i].result == AUDIT_FAILED;
                 limits |= rows[i].limits[0] != 0;
         }
@@ -429,6 +465,20 @@ void audit_row_json(JsonWriter *w, const AuditRow *r) {
         json_int(w, r->p.pid);
         json_key(w, "profile");
         json_string(w, r->p.profile);
+        /* The families as a list ([] for none); null where no filter limits them (the supervisor)
+         * or the supervisor did not say. */
+        json_key(w, "connect");
+        if (!r->p.connect[0] || strcmp(r->p.connect, "any") == 0)
+                json_null(w);
+        else {
+                json_array_begin(w);
+                for (const char *s = r->p.connect; strcmp(s, "-") != 0 && *s;) {
+                        size_t len = strcspn(s, ",");
+                        json_string_len(w, s, len);
+                        s += len + (s[len] ? 1 : 0);
+                }
+                json_array_end(w);
+        }
         json_key(w, "planned_uid");
         json_uint(w, r->p.uid);
         json_key(w, "planned_gid");

@@ -2,9 +2,9 @@
 /* audit.h — `mpmctl audit`: does each process of a running mpmd hold only what it must?
  *
  * The supervisor says what each process was planned to be (control command "processes": pid,
- * uid, gid, sandbox profile, role); the kernel says what it is (/proc/PID/status, read with
- * proc_status_read(), proc-status.h). A process passes when the kernel's view matches the plan and the rules
- * of its role:
+ * uid, gid, sandbox profile, the socket families its filter lets it connect with, role); the kernel
+ * says what it is (/proc/PID/status, read with proc_status_read(), proc-status.h). A process passes
+ * when the kernel's view matches the plan and the rules of its role:
  *   supervisor   its permitted, effective and bounding sets within what it keeps at start
  *                (privileges.h: as root CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_KILL, with every MPM;
  *                not root, nothing), its inheritable and ambient sets empty, NoNewPrivs 1. The
@@ -39,6 +39,7 @@
 
 #define AUDIT_ROLE_MAX 64
 #define AUDIT_PROFILE_MAX 32
+#define AUDIT_CONNECT_MAX 32
 
 /* One line of the "processes" answer. */
 typedef struct AuditProcess {
@@ -47,10 +48,15 @@ typedef struct AuditProcess {
         gid_t gid;
         char profile[AUDIT_PROFILE_MAX]; /* "-" for the supervisor */
         char role[AUDIT_ROLE_MAX];       /* "supervisor", "dispatcher", "pool NAME", "worker" … */
+        /* What its filter lets it make sockets of and connect() with, as planned (the kernel does
+         * not show a filter's rules): "unix,inet,inet6" or part of it, "-" for nothing, "any" for
+         * no filter (the supervisor); "" when the supervisor did not say (an older mpmd). */
+        char connect[AUDIT_CONNECT_MAX];
 } AuditProcess;
 
-/* Parse "PID UID GID PROFILE ROLE…" (single spaces; the role may contain spaces). Numbers are
- * strict: digits only, in range, pid > 0. Returns 0 or -EINVAL. */
+/* Parse "PID UID GID PROFILE [connect=FAMILIES] ROLE…" (single spaces; the role may contain
+ * spaces). Numbers are strict: digits only, in range, pid > 0; FAMILIES is "-", "any" or names
+ * of unix, inet, inet6 separated by commas, each once. Returns 0 or -EINVAL. */
 int audit_process_parse(const char *line, AuditProcess *ret);
 
 bool audit_process_is_supervisor(const AuditProcess *p);
@@ -120,11 +126,13 @@ typedef struct AuditRow {
 
 /* The table, one row per process: role, pid, user (the effective uid's name, or the four ids when
  * they differ), caps (the names of the permitted and effective capabilities; "-" for none), nnp,
- * seccomp (off, strict, filter), verdict (PASS, FAIL, GONE); below it each FAIL's reasons, then
+ * seccomp (off, strict, filter), connect (AuditProcess.connect; "?" when not said), verdict (PASS,
+ * FAIL, GONE); below it each FAIL's reasons, then
  * the limits notes ("  limits of pid N (ROLE): …"). */
 void audit_table_print(FILE *f, const AuditRow *rows, size_t n);
 
-/* One row as a JSON object: role, pid, profile, planned uid and gid, the four uids and gids, the
+/* One row as a JSON object: role, pid, profile, connect (the families as an array, [] for none;
+ * null for "any" or when not said), planned uid and gid, the four uids and gids, the
  * groups, the five capability sets as numbers and the held ones by name, no_new_privs, seccomp,
  * verdict, reasons (an array) and limits (null when not shown). */
 void audit_row_json(JsonWriter *w, const AuditRow *row);

@@ -50,26 +50,35 @@ static void control_status(void *userdata, ControlClient *c) {
         free(scores);
 }
 
-/* `processes`: for `mpmctl audit`, "OK MPM", then one line per process, "PID UID GID PROFILE ROLE":
- * the supervisor first (profile "-"), then every process of every generation as planned at its fork. */
+/* `processes`: for `mpmctl audit`, "OK MPM", then one line per process,
+ * "PID UID GID PROFILE connect=FAMILIES ROLE": the supervisor first (profile "-", connect=any: it
+ * has no filter), then every process of every generation as planned at its fork. */
 static void control_processes_of(const SupGeneration *sg, ControlClient *c) {
+        char connect[SANDBOX_CONNECT_TEXT_MAX];
+
         for (unsigned i = 0; sg && i < sg->g.n_procs; i++) {
                 const ProcessSlot *p = &sg->g.procs[i];
                 if (p->state != PROCESS_FREE)
-                        control_client_reply(c, "%d %u %u %s %s", (int) p->pid, (unsigned) p->uid, (unsigned) p->gid,
-                                             sandbox_profile_to_string(p->profile), p->role);
+                        control_client_reply(
+                                c, "%d %u %u %s connect=%s %s", (int) p->pid, (unsigned) p->uid, (unsigned) p->gid,
+                                sandbox_profile_to_string(p->profile),
+                                sandbox_connect_format(sandbox_connect_families(p->profile, p->upstream_families),
+                                                       connect),
+                                p->role);
         }
         for (size_t i = 0; sg && i < sg->n_cgi; i++) {
                 const CgiHost *h = &sg->cgi[i];
                 if (cgi_host_running(h))
-                        control_client_reply(c, "%d %u %u %s %s", (int) h->pid, (unsigned) h->uid, (unsigned) h->gid,
-                                             sandbox_profile_to_string(h->profile), h->role);
+                        control_client_reply(c, "%d %u %u %s connect=%s %s", (int) h->pid, (unsigned) h->uid,
+                                             (unsigned) h->gid, sandbox_profile_to_string(h->profile),
+                                             sandbox_connect_format(sandbox_connect_families(h->profile, 0), connect),
+                                             h->role);
         }
 }
 
 static void control_processes(void *userdata, ControlClient *c) {
         Supervisor *s = userdata;
-        control_client_reply(c, "OK %s\n%d %u %u - supervisor", s->current ? s->current->g.ops->name : "-",
+        control_client_reply(c, "OK %s\n%d %u %u - connect=any supervisor", s->current ? s->current->g.ops->name : "-",
                              (int) getpid(), (unsigned) getuid(), (unsigned) getgid());
         control_processes_of(s->current, c);
         control_processes_of(s->pending, c);

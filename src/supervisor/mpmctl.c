@@ -533,6 +533,7 @@ static int audit_main(const char *path, int argc, char **argv) {
                         AuditProcess prog = { .pid = kids[k], .uid = e.uid, .gid = p->gid };
                         AuditExpect pe = e;
                         snprintf(prog.profile, sizeof(prog.profile), "%s", p->profile);
+                        snprintf(prog.connect, sizeof(prog.connect), "%s", p->connect);
                         snprintf(prog.role, sizeof(prog.role), "cgi program of %.*s", (int) sizeof(prog.role) - 16, p->role);
                         pe.parent = p->pid;
                         if (!(row = audit_row_next(&rows, &n_rows, &allocated)))

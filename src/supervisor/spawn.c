@@ -24,6 +24,7 @@
 #include "shared/log.h"
 #include "mpm/maintain.h"
 #include "mpm/sandbox.h"
+#include "mpm/sandbox-families.h"
 #include "http/server-logs.h"
 #include "supervisor/supervisor-state.h"
 #include "shared/time-util.h"
@@ -245,6 +246,8 @@ static int sup_spawn(Generation *g, unsigned slot) {
                         .gid = root ? sg->config->gid : getgid(),
                         .user_name = root ? sg->config->user : NULL,
                         .profile = g->ops->sandbox_profile,
+                        /* A worker serves every site of its generation: whatever upstream one has. */
+                        .upstream_families = sandbox_families_of_sites(g->http, NULL, 0),
                 },
                 .role = "worker",
                 .keep_listeners = true,
@@ -292,6 +295,7 @@ static int sup_spawn(Generation *g, unsigned slot) {
                 .uid = plan.policy.change_ids ? plan.policy.uid : getuid(),
                 .gid = plan.policy.change_ids ? plan.policy.gid : getgid(),
                 .profile = plan.policy.profile,
+                .upstream_families = plan.policy.upstream_families,
                 .start_failures = p->start_failures,
                 .spawn_not_before = p->spawn_not_before,
         };

@@ -279,22 +279,27 @@ class MpmctlServerTest(unittest.TestCase):
         j = json.loads(out)
         self.assertEqual(j["failed"], 0)
         rows = table.splitlines()
-        self.assertRegex(rows[0], r"^ROLE +PID +USER +CAPS +NNP +SECCOMP +VERDICT$")
+        self.assertRegex(rows[0], r"^ROLE +PID +USER +CAPS +NNP +SECCOMP +CONNECT +VERDICT$")
         body = rows[1:rows.index("")]
         self.assertEqual(len(body), len(j["processes"]), table)
         self.assertEqual(j["audited"], len(j["processes"]))
         self.assertRegex(table, rf"\n\n{j['audited']} process\(es\) of MPM {j['mpm']} \(0 CGI program\(s\) among "
                                 r"them\): 0 failed\n$")
         for row, p in zip(body, j["processes"]):
-            role, pid, user, caps, nnp, seccomp, verdict = re.fullmatch(
-                r"(.+?) +(\d+) +(\S+) +(\S+) +(yes|no) +(off|strict|filter) +(PASS|FAIL|GONE)", row).groups()
+            role, pid, user, caps, nnp, seccomp, connect, verdict = re.fullmatch(
+                r"(.+?) +(\d+) +(\S+) +(\S+) +(yes|no) +(off|strict|filter) +(\S+) +(PASS|FAIL|GONE)", row).groups()
             self.assertEqual((role, int(pid), verdict), (p["role"], p["pid"], p["verdict"]), row)
             self.assertEqual(caps, ",".join(p["holds"]) or "-")
             self.assertEqual(nnp == "yes", p["no_new_privs"])
             self.assertEqual(["off", "strict", "filter"].index(seccomp), p["seccomp"])
+            self.assertEqual(connect, "any" if p["connect"] is None else ",".join(p["connect"]) or "-")
             self.assertEqual(p["uid"][1], pwd.getpwnam(user).pw_uid)
         sup = j["processes"][0]
         self.assertEqual((sup["role"], sup["pid"], sup["uid"]), ("supervisor", self.srv.pid, [0] * 4))
+        self.assertIsNone(sup["connect"])  # no filter
+        # Without an upstream in the configuration no worker may connect anywhere.
+        self.assertEqual([p["connect"] for p in j["processes"] if p["role"] == "worker"],
+                         [[]] * len([p for p in j["processes"] if p["role"] == "worker"]))
         self.assertIsInstance(sup["cap_effective"], int)
 
     def test_audit_fail_exits_1_with_its_reasons_below_the_table(self):

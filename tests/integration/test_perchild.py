@@ -438,7 +438,7 @@ class PerchildTest(unittest.TestCase):
         self.srv.wait_pool(self.srv.uid_of("a"), n=3)
         table = self.srv.audit()
         self.assertEqual(table.returncode, 0, table.stdout + table.stderr)
-        self.assertRegex(table.stdout, r"(?m)^pool a +\d+ +%s +- +yes +filter +PASS$" % pwd.getpwuid(self.srv.uid_of("a")).pw_name)
+        self.assertRegex(table.stdout, r"(?m)^pool a +\d+ +%s +- +yes +filter +- +PASS$" % pwd.getpwuid(self.srv.uid_of("a")).pw_name)
         self.assertNotIn("FAIL", table.stdout)
         p, procs = self.srv.audit_json()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
@@ -453,6 +453,9 @@ class PerchildTest(unittest.TestCase):
         self.assertEqual(roles.count("cgi launcher b"), 1)
         launcher_a = [x for x in procs if x["role"] == "cgi launcher a"][0]
         self.assertEqual(launcher_a["uid"], [self.srv.uid_of("a")] * 4, p.stdout)
+        # No site has an upstream: no pool nor the dispatcher may connect; CGI programs may.
+        self.assertEqual({tuple(x["connect"]) for x in procs if x["role"].startswith(("pool ", "dispatcher"))}, {()})
+        self.assertEqual(launcher_a["connect"], ["unix", "inet", "inet6"])
 
     def test_audit_checks_running_cgi_programs(self):
         # A program that is running shows up under its launcher, with the site's ids and sandbox

@@ -138,8 +138,9 @@ class SupervisorCapabilities:
         # The table a person reads: the supervisor's row names what it holds.
         p = srv.audit()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertRegex(p.stdout, r"(?m)^ROLE +PID +USER +CAPS +NNP +SECCOMP +VERDICT$")
-        self.assertRegex(p.stdout, r"(?m)^supervisor +\d+ +root +cap_kill,cap_setgid,cap_setuid,cap_setpcap +yes +off +PASS$")
+        self.assertRegex(p.stdout, r"(?m)^ROLE +PID +USER +CAPS +NNP +SECCOMP +CONNECT +VERDICT$")
+        self.assertRegex(p.stdout,
+                         r"(?m)^supervisor +\d+ +root +cap_kill,cap_setgid,cap_setuid,cap_setpcap +yes +off +any +PASS$")
         # Every field, for the numbers: the same audit as JSON.
         j = srv.audit("--json")
         self.assertEqual(j.returncode, 0, j.stdout + j.stderr)
@@ -154,7 +155,8 @@ class SupervisorCapabilities:
             self.assertTrue([x for x in procs if x["role"] == role and x["uid"] == [uid] * 4 and x["verdict"] == "PASS"],
                             f"{role} uid {uid}: {procs}")
             user = pwd.getpwuid(uid).pw_name
-            self.assertRegex(p.stdout, rf"(?m)^{re.escape(role)} +\d+ +{re.escape(user)} +- +yes +filter +PASS$")
+            # No site has an upstream: no serving process may connect anywhere.
+            self.assertRegex(p.stdout, rf"(?m)^{re.escape(role)} +\d+ +{re.escape(user)} +- +yes +filter +- +PASS$")
         return p.stdout
 
 

@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <criterion/parameterized.h>
 #include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/macro.h"
 #include "supervisor/audit.h"
 
 /* A perchild pool process as the sandbox leaves it: site ids, nothing else. */
@@ -50,15 +53,84 @@ Test(audit, parses_process_lines) {
         cr_assert_eq(p.gid, 1002);
         cr_assert_str_eq(p.profile, "pool");
         cr_assert_str_eq(p.role, "pool a.test");
+        cr_assert_str_eq(p.connect, ""); /* an older mpmd says nothing of it */
         cr_assert_eq(audit_process_parse("1 0 0 - supervisor", &p), 0);
         cr_assert(audit_process_is_supervisor(&p));
         cr_assert_not(audit_process_is_supervisor(&pool));
+}
+
+/* What a filter lets a process connect with, as the supervisor says it, before the role. */
+Test(audit, parses_what_a_process_may_connect) {
+        static const char *const good[][2] = {
+                {"1234 1001 1002 pool connect=- pool a.test", "-"},
+                {"1234 1001 1002 pool connect=unix pool a.test", "unix"},
+                {"1234 1001 1002 event connect=unix,inet,inet6 worker", "unix,inet,inet6"},
+                {"1234 1001 1002 event connect=inet6,inet worker", "inet6,inet"},
+                {"1 0 0 - connect=any supervisor", "any"},
+        };
+        AuditProcess p;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                cr_assert_eq(audit_process_parse(good[i][0], &p), 0, "refused \"%s\"", good[i][0]);
+                cr_assert_str_eq(p.connect, good[i][1]);
+        }
+        cr_assert_str_eq(p.role, "supervisor");
+        cr_assert_eq(audit_process_parse("1234 1001 1002 pool connect=unix pool a.test", &p), 0);
+        cr_assert_str_eq(p.role, "pool a.test");
 }
 
 /* Inline text, not pointers: criterion runs each case in a new process of this (PIE) binary. */
 typedef struct BadLine {
         char text[64];
 } BadLine;
+
+/* The table's CONNECT column and the JSON's connect: the families, "-" / [] for none, "any" / null
+ * for no filter, "?" / null when the supervisor did not say. */
+Test(audit, table_and_json_show_what_a_process_may_connect) {
+        static const char *const lines[] = {
+                "1 0 0 - connect=any supervisor",
+                "10 1001 1001 pool connect=unix,inet pool a.test",
+                "11 1002 1002 pool connect=- pool b.test",
+                "12 1003 1003 event worker",
+        };
+        static const char *const want_json[] = {"null", "[\"unix\",\"inet\"]", "[]", "null"};
+        static const char *const want_cell[] = {" any ", " unix,inet ", " - ", " ? "};
+        AuditRow rows[ELEMENTSOF(lines)] = {};
+        char *table = NULL;
+        size_t table_len = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                cr_assert_eq(audit_process_parse(lines[i], &rows[i].p), 0);
+                rows[i].result = AUDIT_PASSED;
+        }
+        FILE *f = open_memstream(&table, &table_len);
+        cr_assert_not_null(f);
+        audit_table_print(f, rows, ELEMENTSOF(rows));
+        cr_assert_eq(fclose(f), 0);
+        cr_assert(strstr(table, " SECCOMP  CONNECT    VERDICT\n"), "%s", table);
+        char *line = strchr(table, '\n') + 1;
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                char *end = strchr(line, '\n');
+                cr_assert_not_null(end);
+                *end = 0;
+                cr_assert(strstr(line, want_cell[i]), "row %zu: \"%s\"", i, line);
+                line = end + 1;
+        }
+        free(table);
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                JsonWriter w;
+                const char *text;
+                char want[64];
+
+                json_writer_init(&w);
+                audit_row_json(&w, &rows[i]);
+                cr_assert_eq(json_writer_finish(&w, &text), 0);
+                snprintf(want, sizeof(want), "\"connect\":%s,", want_json[i]);
+                cr_assert(strstr(text, want), "row %zu: %s", i, text);
+                json_writer_done(&w);
+        }
+}
 
 ParameterizedTestParameters(audit, rejects_bad_lines) {
         static BadLine bad[] = {
@@ -71,6 +143,11 @@ ParameterizedTestParameters(audit, rejects_bad_lines) {
                 { "12 1x 1 pool x" },          /* not a number */
                 { "12 1 1 pool x\ty" },        /* control character in the role */
                 { "99999999999 1 1 pool x" },  /* beyond pid_t */
+                { "12 1 1 pool connect= x" },          /* no families */
+                { "12 1 1 pool connect=netlink x" },   /* not an upstream family */
+                { "12 1 1 pool connect=unix,unix x" }, /* twice */
+                { "12 1 1 pool connect=unix, x" },     /* an empty name */
+                { "12 1 1 pool connect=unix" },        /* no role */
         };
         return cr_make_param_array(BadLine, bad, sizeof(bad) / sizeof(bad[0]));
 }

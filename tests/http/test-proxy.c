@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/* The reverse proxy's configuration and its upstream layer (src/http/proxy-config.h, upstream.h):
+ * targets parsed and refused with a reason, ProxyPass matching on segment boundaries with
+ * exclusions, ProxyPassReverse's rewriting, and the per-thread pool against real sockets: reuse,
+ * the max= bound, an idle connection the upstream closed, ttl. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/proxy-config.h"
+#include "http/site-config.h"
+#include "http/upstream.h"
+#include "shared/time-util.h"
+
+/* ---- targets ---------------------------------------------------------------------------------- */
+
+Test(proxy, targets_parse_in_apache_spelling) {
+        HttpUpstreamTarget t;
+        char *why = NULL;
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "http://127.0.0.1:8000/app/", &why), 0, "%s", why);
+        cr_assert_eq(t.addr.ss_family, AF_INET);
+        cr_assert_eq(ntohs(((struct sockaddr_in *) &t.addr)->sin_port), 8000);
+        cr_assert_str_eq(t.authority, "127.0.0.1:8000");
+        cr_assert_str_eq(t.path, "/app/");
+        cr_assert_eq(t.limits.max, HTTP_UPSTREAM_MAX_DEFAULT);
+        cr_assert_eq(t.limits.ttl, HTTP_UPSTREAM_TTL_DEFAULT);
+        http_upstream_target_done(&t);
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "http://[::1]/ max=3 ttl=5 timeout=7 "
+                                                                        "connectiontimeout=2 disablereuse=On",
+                                                &why),
+                     0, "%s", why);
+        cr_assert_eq(t.addr.ss_family, AF_INET6);
+        cr_assert_eq(ntohs(((struct sockaddr_in6 *) &t.addr)->sin6_port), 80);
+        cr_assert_eq(t.limits.max, 3);
+        cr_assert_eq(t.limits.ttl, 5 * USEC_PER_SEC);
+        cr_assert_eq(t.limits.timeout, 7 * USEC_PER_SEC);
+        cr_assert_eq(t.limits.connection_timeout, 2 * USEC_PER_SEC);
+        cr_assert(t.limits.disable_reuse);
+        char *f = http_upstream_target_format(&t);
+        cr_assert_str_eq(f, "http://[::1]/ max=3 ttl=5 timeout=7 connectiontimeout=2 disablereuse=On");
+        free(f);
+        http_upstream_target_done(&t);
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "unix:/run/app.sock|http://app/base", &why), 0);
+        cr_assert(t.unix_socket);
+        cr_assert_eq(t.addr.ss_family, AF_UNIX);
+        cr_assert_str_eq(((struct sockaddr_un *) &t.addr)->sun_path, "/run/app.sock");
+        cr_assert_str_eq(t.authority, "app");
+        cr_assert_str_eq(t.path, "/base");
+        cr_assert_eq(http_upstream_target_family(&t), 1u << AF_UNIX);
+        http_upstream_target_done(&t);
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_FCGI, "unix:/run/php/php8.2-fpm.sock|fcgi://localhost",
+                                                &why),
+                     0);
+        cr_assert_eq(t.protocol, HTTP_UPSTREAM_FCGI);
+        http_upstream_target_done(&t);
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_FCGI, "fcgi://127.0.0.1", &why), 0);
+        cr_assert_eq(ntohs(((struct sockaddr_in *) &t.addr)->sin_port), 8000); /* mod_proxy_fcgi's default */
+        http_upstream_target_done(&t);
+}
+
+Test(proxy, bad_targets_are_refused_with_a_reason) {
+        static const struct {
+                HttpUpstreamProtocol p;
+                const char *value, *why;
+        } cases[] = {
+                { HTTP_UPSTREAM_HTTP, "", "missing" },
+                { HTTP_UPSTREAM_HTTP, "ftp://x/", "not an http:// URL" },
+                { HTTP_UPSTREAM_HTTP, "https://x/", "not supported yet" },
+                { HTTP_UPSTREAM_HTTP, "fcgi://127.0.0.1:9000", "not an http:// URL" },
+                { HTTP_UPSTREAM_FCGI, "http://127.0.0.1/", "not an fcgi:// URL" },
+                { HTTP_UPSTREAM_HTTP, "http:///x", "no host" },
+                { HTTP_UPSTREAM_HTTP, "http://user@127.0.0.1/", "no user" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/?a=1", "no user, query" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1:0/", "bad port" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1:99999/", "bad port" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1:8x/", "bad port" },
+                { HTTP_UPSTREAM_HTTP, "http://[::1/", "without its ']'" },
+                { HTTP_UPSTREAM_HTTP, "http://no-such-host.invalid/", "cannot resolve" },
+                { HTTP_UPSTREAM_HTTP, "unix:/run/a.sock", "names its protocol" },
+                { HTTP_UPSTREAM_HTTP, "unix:run/a.sock|http://a/", "must be absolute" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/ max=0", "bad value" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/ ttl=abc", "bad value" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/ upgrade=h2c", "bad value" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/ retry=1", "unknown parameter" },
+                { HTTP_UPSTREAM_HTTP, "http://127.0.0.1/ max", "not a key=value" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                HttpUpstreamTarget t;
+                char *why = NULL;
+                cr_assert_eq(http_upstream_target_parse(&t, cases[i].p, cases[i].value, &why), -EINVAL, "%s",
+                             cases[i].value);
+                cr_assert(why && strstr(why, cases[i].why), "%s: %s", cases[i].value, why);
+                free(why);
+        }
+}
+
+/* ---- ProxyPass, ProxyPassReverse -------------------------------------------------------------- */
+
+static int add_pass(HttpProxyPasses *l, const char *value, bool replace, char **why) {
+        ConfApplyContext ctx = { .file = "/etc/mpmd.conf", .line = 7, .replace_list = replace };
+        return http_proxy_parse_pass(NULL, l, value, &ctx, why);
+}
+
+Test(proxy, pass_matches_the_longest_prefix_on_segment_boundaries) {
+        HttpProxyPasses l = {};
+        char *why = NULL;
+        const char *rest;
+        size_t rest_len;
+
+        cr_assert_eq(add_pass(&l, "/app/ http://127.0.0.1:8000/", true, &why), 0, "%s", why);
+        cr_assert_eq(add_pass(&l, "/app/static/ !", false, &why), 0, "%s", why);
+        cr_assert_eq(add_pass(&l, "/api http://127.0.0.1:8001/v1", false, &why), 0, "%s", why);
+
+        const HttpProxyPass *p = http_proxy_pass_match(&l, "/app/x/y", 8, &rest, &rest_len);
+        cr_assert(p);
+        cr_assert_eq(ntohs(((struct sockaddr_in *) &p->target.addr)->sin_port), 8000);
+        cr_assert_eq(rest_len, 3);
+        cr_assert(memcmp(rest, "x/y", 3) == 0);
+        cr_assert_null(http_proxy_pass_match(&l, "/app/static/a.css", 17, &rest, &rest_len));
+        cr_assert_null(http_proxy_pass_match(&l, "/application", 12, &rest, &rest_len));
+        cr_assert_null(http_proxy_pass_match(&l, "/apix", 5, &rest, &rest_len));
+        p = http_proxy_pass_match(&l, "/api/users", 10, &rest, &rest_len);
+        cr_assert(p);
+        cr_assert_str_eq(p->target.path, "/v1");
+        cr_assert_eq(rest_len, 6); /* "/users" */
+
+        cr_assert_eq(add_pass(&l, "/app/ http://127.0.0.1:9000/", false, &why), -EINVAL);
+        cr_assert(strstr(why, "given twice (first at /etc/mpmd.conf:7)"), "%s", why);
+        free(why);
+        cr_assert_eq(add_pass(&l, "/a/../b http://127.0.0.1/", false, &why), -EINVAL);
+        cr_assert(strstr(why, "not a plain path"), "%s", why);
+        free(why);
+        cr_assert_eq(add_pass(&l, "/x/ ! http://127.0.0.1/", false, &why), -EINVAL);
+        free(why);
+        cr_assert_eq(add_pass(&l, "/x/", false, &why), -EINVAL);
+        free(why);
+        cr_assert_eq(l.n, 3);
+
+        /* A narrower section's lines first, then the wider one's for other prefixes. */
+        HttpProxyPasses vhost = {};
+        cr_assert_eq(add_pass(&vhost, "/app/ http://127.0.0.1:7000/", true, &why), 0);
+        cr_assert_eq(http_proxy_merge_pass(NULL, &vhost, &l), 0);
+        cr_assert_eq(vhost.n, 3);
+        p = http_proxy_pass_match(&vhost, "/app/", 5, &rest, &rest_len);
+        cr_assert_eq(ntohs(((struct sockaddr_in *) &p->target.addr)->sin_port), 7000);
+        cr_assert_null(http_proxy_pass_match(&vhost, "/app/static/", 12, &rest, &rest_len));
+        http_proxy_done_pass(NULL, &vhost);
+        http_proxy_done_pass(NULL, &l);
+}
+
+Test(proxy, pass_reverse_maps_locations_back) {
+        HttpProxyReverses l = {};
+        ConfApplyContext ctx = { .file = "f", .line = 1, .replace_list = true };
+        char *why = NULL, out[256];
+        size_t len;
+
+        cr_assert_eq(http_proxy_parse_reverse(NULL, &l, "/app/ http://127.0.0.1:8000/", &ctx, &why), 0, "%s", why);
+        const char *v = "http://127.0.0.1:8000/login?next=/";
+        cr_assert_eq(http_proxy_reverse_rewrite(&l, v, strlen(v), "https", "www.example.org", 15, out, sizeof(out), &len), 1);
+        cr_assert_str_eq(out, "https://www.example.org/app/login?next=/");
+        cr_assert_eq(len, strlen(out));
+        /* A path-only Location is compared with the URL's path. */
+        cr_assert_eq(http_proxy_reverse_rewrite(&l, "/login", 6, "http", "h", 1, out, sizeof(out), &len), 1);
+        cr_assert_str_eq(out, "http://h/app/login");
+        /* Other hosts stay as they are. */
+        v = "http://elsewhere.example/";
+        cr_assert_eq(http_proxy_reverse_rewrite(&l, v, strlen(v), "http", "h", 1, out, sizeof(out), &len), 0);
+        cr_assert_eq(http_proxy_reverse_rewrite(&l, "/login", 6, "http", "h", 1, out, 8, &len), -ENAMETOOLONG);
+        ctx.replace_list = false;
+        cr_assert_eq(http_proxy_parse_reverse(NULL, &l, "/b/ ftp://x/", &ctx, &why), -EINVAL);
+        free(why);
+        cr_assert_eq(http_proxy_parse_reverse(NULL, &l, "/b/ http://x/\x01", &ctx, &why), -EINVAL);
+        free(why);
+        http_proxy_done_reverse(NULL, &l);
+}
+
+/* ---- the pool --------------------------------------------------------------------------------- */
+
+static int listen_loopback(HttpUpstreamTarget *t) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(a);
+        char url[64], *why = NULL;
+
+        cr_assert(fd >= 0);
+        cr_assert_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        cr_assert_eq(listen(fd, 16), 0);
+        cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/ max=2 ttl=10", ntohs(a.sin_port));
+        cr_assert_eq(http_upstream_target_parse(t, HTTP_UPSTREAM_HTTP, url, &why), 0, "%s", why);
+        return fd;
+}
+
+Test(proxy, the_pool_reuses_bounds_and_drops_closed_connections) {
+        HttpUpstreamTarget t;
+        int lfd = listen_loopback(&t);
+        HttpUpstreamConn *a, *b, *c;
+        usec_t now = 1000 * USEC_PER_SEC;
+        unsigned idle;
+
+        cr_assert_eq(http_upstream_acquire(&t, now, &a), 0);
+        cr_assert_not(a->reused);
+        cr_assert_eq(http_upstream_acquire(&t, now, &b), 0);
+        cr_assert_eq(http_upstream_acquire(&t, now, &c), -EBUSY); /* max=2 */
+        cr_assert_eq(http_upstream_pool_count(&t, &idle), 2);
+        int sa = accept(lfd, NULL, NULL), sb = accept(lfd, NULL, NULL);
+        cr_assert(sa >= 0 && sb >= 0);
+        if (a->connecting)
+                cr_assert_eq(http_upstream_connected(a), 0);
+
+        /* a goes back and comes out again, reused; b is closed (not reusable). */
+        int afd = a->fd;
+        cr_assert_null(http_upstream_release(a, true, now));
+        cr_assert_null(http_upstream_release(b, false, now));
+        cr_assert_eq(http_upstream_pool_count(&t, &idle), 1);
+        cr_assert_eq(idle, 1);
+        cr_assert_eq(http_upstream_acquire(&t, now + 1, &a), 0);
+        cr_assert(a->reused);
+        cr_assert_eq(a->fd, afd);
+
+        /* The upstream closes the idle one: it is not handed out again. */
+        cr_assert_null(http_upstream_release(a, true, now + 2));
+        close(sa);
+        usleep(20000);
+        cr_assert_eq(http_upstream_acquire(&t, now + 3, &a), 0);
+        cr_assert_not(a->reused);
+        int sc = accept(lfd, NULL, NULL);
+
+        /* An idle one past its ttl (10 s) is closed rather than reused. */
+        cr_assert_null(http_upstream_release(a, true, now + 4));
+        cr_assert_eq(http_upstream_acquire(&t, now + 20 * USEC_PER_SEC, &a), 0);
+        cr_assert_not(a->reused);
+        cr_assert_null(http_upstream_release(a, false, now));
+        cr_assert_eq(http_upstream_pool_count(&t, &idle), 0);
+
+        /* Unreachable: the error from connect, at once or once writable. */
+        close(lfd);
+        int r = http_upstream_acquire(&t, now, &a);
+        if (r == 0) {
+                cr_assert(a->connecting);
+                usleep(20000);
+                cr_assert_eq(http_upstream_connected(a), -ECONNREFUSED);
+                http_upstream_release(a, false, now);
+        } else
+                cr_assert_eq(r, -ECONNREFUSED);
+
+        cr_assert(http_upstream_retry_allowed(&(HttpUpstreamConn) { .reused = true }, true, false, false));
+        cr_assert_not(http_upstream_retry_allowed(&(HttpUpstreamConn) { .reused = false }, true, false, false));
+        cr_assert_not(http_upstream_retry_allowed(&(HttpUpstreamConn) { .reused = true }, false, false, false));
+        cr_assert_not(http_upstream_retry_allowed(&(HttpUpstreamConn) { .reused = true }, true, true, false));
+        cr_assert_not(http_upstream_retry_allowed(&(HttpUpstreamConn) { .reused = true }, true, false, true));
+        close(sb);
+        if (sc >= 0)
+                close(sc);
+        http_upstream_pool_flush();
+        http_upstream_target_done(&t);
+}
