@@ -12,6 +12,8 @@
 #include "http/access.h"
 #include "http/access-log.h"
 #include "http/cgi-run.h"
+#include "http/fastcgi-config.h"
+#include "http/fastcgi-handler.h"
 #include "http/handler.h"
 #include "http/mapping.h"
 #include "shared/log.h"
@@ -105,6 +107,27 @@ static bool request_is_cgi_by_extension(const HttpRequest *q) {
         return match;
 }
 
+/* SetHandler proxy: or AddHandler proxy: (fastcgi-config.h): does a FastCGI responder serve this
+ * path? The script is looked for on disk here (fastcgi-handler.h) so that a path with a FastCGI
+ * extension whose file is not there goes to FallbackResource, or gets its 404 from the handler
+ * without the responder being asked; a file of another kind (an image beside index.php) is left to
+ * the static handler unless SetHandler sends everything. Returns 1 (FastCGI), 0 (not), or -1 when
+ * the fallback should map the path again. */
+static int request_is_fastcgi(HttpRequest *q) {
+        static _Thread_local HttpFcgiScript script;
+        bool set = q->cfg->set_handler.set;
+
+        if (!set && !http_fcgi_extension_may_match(q->site->cfg, q->path, q->path_len))
+                return 0;
+        int r = http_fastcgi_script_find(q, &script);
+        if (r >= 0)
+                return script.target ? 1 : 0;
+        if ((r == -ENOENT || r == -ENOTDIR) && !q->fallback && q->cfg->mapping.fallback.path)
+                return -1;
+        /* The handler answers the error (404, 403) for a request that was FastCGI's to take. */
+        return set || r == -ENOENT || r == -ENOTDIR ? 1 : 0;
+}
+
 const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         const HttpRequestHead *h = q->head;
         static _Thread_local char path[PATH_MAX];
@@ -194,9 +217,15 @@ map:
         http_mapping_alias(q);
         if (cfg->add_handler.extensions && request_is_cgi_by_extension(q))
                 return &http_cgi_handler;
+        /* 6. SetHandler and AddHandler proxy: (FastCGI) */
+        int fcgi = request_is_fastcgi(q);
+        if (fcgi > 0)
+                return &http_fastcgi_handler;
         /* 7. FallbackResource: a path that maps to nothing is mapped again as the fallback's */
         if (http_mapping_fallback(q))
                 goto map;
+        if (fcgi < 0)
+                return &http_fastcgi_handler; /* a missing script: its 404 */
 
         switch (h->method) {
         case HTTP_METHOD_GET:

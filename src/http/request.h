@@ -7,8 +7,8 @@
  * things a handler may ask of the connection that carries it (a line for the error log, the local
  * address). http_request_route() is the one place that decides who serves a request: the virtual
  * host, the checks every request passes (methods, Expect, LimitRequestBody, perchild's foreign and
- * unavailable sites), the normalised target, then the status page, CGI (ScriptAlias, AddHandler)
- * or static files; the few answers that need no handler (errors, OPTIONS, TRACE) it gives itself.
+ * unavailable sites), the normalised target, then the status page, CGI (ScriptAlias, AddHandler),
+ * FastCGI (SetHandler, AddHandler proxy:) or static files; the few answers that need no handler (errors, OPTIONS, TRACE) it gives itself.
  * Conditionals and ranges are request processing too (conditional.h): a handler that serves a
  * representation with validators (the static handler today) hands them over and gets 200, 206,
  * 304, 412 or 416 decided in one place. http_request_log_access() extracts the access log's fields once the answer is out. */

@@ -315,53 +315,154 @@ static char *format_script_alias(const ConfItem *item, const void *field) {
         return words_join(w);
 }
 
+static void fcgi_extension_free(HttpFcgiExtension *e) {
+        free(e->extension);
+        http_upstream_target_done(&e->target);
+        *e = (HttpFcgiExtension) {};
+}
+
 void http_cgi_handlers_done(HttpCgiHandlers *h) {
         if (!h)
                 return;
         h->extensions = strv_free(h->extensions);
+        for (size_t i = 0; i < h->n_fcgi; i++)
+                fcgi_extension_free(&h->fcgi[i]);
+        h->fcgi = mfree(h->fcgi);
+        h->n_fcgi = 0;
 }
 
-/* AddHandler cgi-script .EXT…: each line names the handler and its extensions (Apache's syntax;
- * "cgi-script .a cgi-script .b" is the same as "cgi-script .a .b"). */
+/* An extension named again (by either handler) leaves the list it was in. */
+static void cgi_handlers_forget(HttpCgiHandlers *h, const char *ext) {
+        for (size_t i = 0; h->extensions && h->extensions[i];)
+                if (strcasecmp(h->extensions[i], ext) == 0) {
+                        free(h->extensions[i]);
+                        memmove(&h->extensions[i], &h->extensions[i + 1],
+                                (strv_length(h->extensions + i + 1) + 1) * sizeof(char *));
+                } else
+                        i++;
+        for (size_t i = 0; i < h->n_fcgi;)
+                if (strcasecmp(h->fcgi[i].extension, ext) == 0) {
+                        fcgi_extension_free(&h->fcgi[i]);
+                        memmove(&h->fcgi[i], &h->fcgi[i + 1], (h->n_fcgi - i - 1) * sizeof(HttpFcgiExtension));
+                        h->n_fcgi--;
+                } else
+                        i++;
+}
+
+static int cgi_handlers_copy(HttpCgiHandlers *dst, const HttpCgiHandlers *from) {
+        HttpCgiHandlers copy = {};
+
+        if (from->extensions) {
+                copy.extensions = strv_copy(from->extensions);
+                if (!copy.extensions)
+                        return -ENOMEM;
+        }
+        if (from->n_fcgi > 0) {
+                copy.fcgi = calloc(from->n_fcgi, sizeof(HttpFcgiExtension));
+                if (!copy.fcgi) {
+                        http_cgi_handlers_done(&copy);
+                        return -ENOMEM;
+                }
+        }
+        for (; copy.n_fcgi < from->n_fcgi; copy.n_fcgi++) {
+                HttpFcgiExtension *e = &copy.fcgi[copy.n_fcgi];
+                e->extension = strdup(from->fcgi[copy.n_fcgi].extension);
+                if (!e->extension || http_upstream_target_copy(&e->target, &from->fcgi[copy.n_fcgi].target) < 0) {
+                        free(e->extension);
+                        e->extension = NULL;
+                        http_cgi_handlers_done(&copy);
+                        return -ENOMEM;
+                }
+        }
+        *dst = copy;
+        return 0;
+}
+
+/* AddHandler HANDLER .EXT…: each line names a handler and its extensions (Apache's syntax;
+ * "cgi-script .a cgi-script .b" is the same as "cgi-script .a .b"). HANDLER is cgi-script or
+ * proxy:URL, a FastCGI target (fastcgi-config.h). */
 int http_cgi_handlers_add(HttpCgiHandlers *h, const char *value, bool replace, char **ret_error) {
-        _cleanup_strv_free_ char **w = NULL, **ext = NULL;
-        bool have_handler = false, have_ext = false;
+        _cleanup_strv_free_ char **w = NULL;
+        _cleanup_(http_cgi_handlers_done) HttpCgiHandlers n = {};
+        HttpUpstreamTarget target = {};
+        bool have_handler = false, have_ext = false, fcgi = false;
+        const char *handler = NULL;
         int r;
 
         *ret_error = NULL;
         r = split_words(value, &w);
         if (r < 0)
                 return r;
+        if (!replace && cgi_handlers_copy(&n, h) < 0)
+                return -ENOMEM;
         STRV_FOREACH(x, w) {
                 if ((*x)[0] == '.') {
                         if (!have_handler)
-                                return conf_parse_error(ret_error, "\"%s\" comes before a handler name", *x);
-                        if ((*x)[1] == 0 || strchr(*x + 1, '.') || strchr(*x, '/'))
-                                return conf_parse_error(ret_error, "\"%s\" is not a file extension such as .cgi", *x);
-                        if (strv_push(&ext, *x) < 0)
-                                return -ENOMEM;
+                                r = conf_parse_error(ret_error, "\"%s\" comes before a handler name", *x);
+                        else if ((*x)[1] == 0 || strchr(*x + 1, '.') || strchr(*x, '/'))
+                                r = conf_parse_error(ret_error, "\"%s\" is not a file extension such as .cgi", *x);
+                        if (r < 0)
+                                goto fail;
+                        cgi_handlers_forget(&n, *x);
+                        if (fcgi) {
+                                HttpFcgiExtension *grown = reallocarray(n.fcgi, n.n_fcgi + 1, sizeof(*grown));
+                                if (!grown)
+                                        goto nomem;
+                                n.fcgi = grown;
+                                HttpFcgiExtension *e = &n.fcgi[n.n_fcgi];
+                                *e = (HttpFcgiExtension) { .extension = strdup(*x) };
+                                if (!e->extension || http_upstream_target_copy(&e->target, &target) < 0) {
+                                        free(e->extension);
+                                        goto nomem;
+                                }
+                                n.n_fcgi++;
+                        } else if (strv_push(&n.extensions, *x) < 0)
+                                goto nomem;
                         have_ext = true;
                         continue;
                 }
-                if (strcmp(*x, "cgi-script") != 0)
-                        return conf_parse_error(ret_error, "unknown handler \"%s\" (mpmd has cgi-script)", *x);
-                if (have_handler && !have_ext)
+                HttpUpstreamTarget next = {};
+                bool next_fcgi = strcmp(*x, "cgi-script") != 0;
+                if (next_fcgi) {
+                        r = http_fcgi_handler_word_parse(*x, &next, ret_error);
+                        if (r == 0)
+                                r = conf_parse_error(ret_error, "unknown handler \"%s\" (mpmd has cgi-script and "
+                                                                "proxy:unix:/PATH|fcgi://NAME or proxy:fcgi://HOST:PORT)", *x);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (have_handler && !have_ext) {
+                        /* A handler right after a handler: the first has no extension (below). */
+                        if (next_fcgi)
+                                http_upstream_target_done(&next);
                         break;
+                }
+                if (fcgi)
+                        http_upstream_target_done(&target);
+                target = next;
+                fcgi = next_fcgi;
+                handler = *x;
                 have_handler = true;
                 have_ext = false;
         }
-        if (have_handler && !have_ext)
-                return conf_parse_error(ret_error, "cgi-script needs at least one extension, such as .cgi");
-
-        if (replace || !h->extensions) {
-                strv_free(h->extensions);
-                h->extensions = TAKE_PTR(ext);
-                return 0;
+        if (have_handler && !have_ext) {
+                r = conf_parse_error(ret_error, "%s needs at least one extension, such as %s", handler,
+                                     fcgi ? ".php" : ".cgi");
+                goto fail;
         }
-        STRV_FOREACH(x, ext)
-                if (strv_push(&h->extensions, *x) < 0)
-                        return -ENOMEM;
+        if (fcgi)
+                http_upstream_target_done(&target);
+        http_cgi_handlers_done(h);
+        *h = n;
+        n = (HttpCgiHandlers) {};
         return 0;
+
+nomem:
+        r = -ENOMEM;
+fail:
+        if (fcgi)
+                http_upstream_target_done(&target);
+        return r;
 }
 
 static int parse_add_handler(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
@@ -370,16 +471,13 @@ static int parse_add_handler(const ConfItem *item, void *field, const char *valu
 }
 
 static int copy_add_handler(const ConfItem *item, void *dst, const void *src) {
-        const HttpCgiHandlers *from = src;
-        char **copy = NULL;
+        HttpCgiHandlers copy;
+        int r = cgi_handlers_copy(&copy, src);
 
-        if (from->extensions) {
-                copy = strv_copy(from->extensions);
-                if (!copy)
-                        return -ENOMEM;
-        }
+        if (r < 0)
+                return r;
         http_cgi_handlers_done(dst);
-        ((HttpCgiHandlers *) dst)->extensions = copy;
+        *(HttpCgiHandlers *) dst = copy;
         return 0;
 }
 
@@ -387,17 +485,41 @@ static void done_add_handler(const ConfItem *item, void *field) {
         http_cgi_handlers_done(field);
 }
 
+/* "cgi-script .cgi .pl proxy:URL .php": each handler once, with its extensions. */
 static char *format_add_handler(const ConfItem *item, const void *field) {
         const HttpCgiHandlers *h = field;
-        _cleanup_free_ char *ext = NULL;
-        char *s;
+        _cleanup_strv_free_ char **w = NULL;
+        bool *done = NULL;
 
-        if (!h->extensions || !h->extensions[0])
+        if ((!h->extensions || !h->extensions[0]) && h->n_fcgi == 0)
                 return strdup("(empty)");
-        ext = words_join(h->extensions);
-        if (!ext || asprintf(&s, "cgi-script %s", ext) < 0)
+        if (h->extensions && h->extensions[0]) {
+                if (strv_push(&w, "cgi-script") < 0)
+                        return NULL;
+                STRV_FOREACH(x, h->extensions)
+                        if (strv_push(&w, *x) < 0)
+                                return NULL;
+        }
+        if (h->n_fcgi > 0 && !(done = calloc(h->n_fcgi, sizeof(bool))))
                 return NULL;
-        return s;
+        for (size_t i = 0; i < h->n_fcgi; i++) {
+                _cleanup_free_ char *word = NULL;
+                if (done[i])
+                        continue;
+                if (asprintf(&word, "proxy:%s", h->fcgi[i].target.url) < 0 || strv_push(&w, word) < 0)
+                        goto nomem;
+                for (size_t j = i; j < h->n_fcgi; j++)
+                        if (!done[j] && strcmp(h->fcgi[j].target.url, h->fcgi[i].target.url) == 0) {
+                                done[j] = true;
+                                if (strv_push(&w, h->fcgi[j].extension) < 0)
+                                        goto nomem;
+                        }
+        }
+        free(done);
+        return words_join(w);
+nomem:
+        free(done);
+        return NULL;
 }
 
 void http_custom_log_done(HttpCustomLog *c) {
@@ -545,7 +667,10 @@ const ConfItem http_site_directives[] = {
           .size = sizeof(HttpScriptAliases), .expect = "a URL path starting and ending with '/' and an absolute directory" },
         { "AddHandler", CONF_CUSTOM, SITE(add_handler), NULL, .flags = CONF_LIST, .parse = parse_add_handler,
           .format = format_add_handler, .copy = copy_add_handler, .done = done_add_handler,
-          .size = sizeof(HttpCgiHandlers), .expect = "cgi-script and the file extensions that run as CGI programs, such as .cgi" },
+          .size = sizeof(HttpCgiHandlers),
+          .expect = "cgi-script or \"proxy:unix:/PATH|fcgi://NAME\" (or proxy:fcgi://HOST:PORT), then file extensions "
+                    "such as .cgi or .php" },
+        HTTP_FCGI_ROWS(SITE(set_handler)),
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
         HTTP_TLS_ROWS(SITE(tls)),

@@ -16,6 +16,7 @@
 #include "shared/conf-table.h"
 #include "http/compress.h"
 #include "http/error-document.h"
+#include "http/fastcgi-config.h"
 #include "http/headers.h"
 #include "http/remote-ip.h"
 #include "http/mapping.h"
@@ -64,10 +65,13 @@ typedef struct HttpScriptAliases {
         size_t n;
 } HttpScriptAliases;
 
-/* AddHandler cgi-script: the extensions (each ".EXT", no other '.' or '/') that run as CGI
- * programs, compared without regard to case. NULL: none. */
+/* AddHandler: the extensions (each ".EXT", no other '.' or '/') that run as CGI programs
+ * (cgi-script), and those that go to a FastCGI responder (proxy:URL, fastcgi-config.h), compared
+ * without regard to case. An extension is in one list at most: a later line takes it. */
 typedef struct HttpCgiHandlers {
-        char **extensions;
+        char **extensions; /* cgi-script; NULL: none */
+        HttpFcgiExtension *fcgi;
+        size_t n_fcgi;
 } HttpCgiHandlers;
 
 /* CustomLog PATH FORMAT: a site writes one access log. path NULL: the site does not log. */
@@ -128,7 +132,8 @@ typedef struct HttpSiteConfig {
         char *server_status; /* path of the status page, NULL: off */
         char **server_status_allow;
         HttpScriptAliases script_alias; /* ScriptAlias, parsed */
-        HttpCgiHandlers add_handler;    /* AddHandler cgi-script, parsed */
+        HttpCgiHandlers add_handler;    /* AddHandler cgi-script and proxy:, parsed */
+        HttpFcgiHandler set_handler;    /* SetHandler proxy: (fastcgi-config.h) */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
         HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
