@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/fastcgi-config.h"
 #include "http/mapping.h"
 #include "http/proxy-config.h"
 #include "http/site-config.h"
@@ -344,7 +345,8 @@ static uint32_t config_families(const HttpSiteConfig *cfg) {
 }
 
 uint32_t http_site_upstream_families(const HttpSiteConfig *cfg) {
-        uint32_t f = config_families(cfg);
+        /* FastCGI's targets (SetHandler, AddHandler proxy:) count cfg's path sections themselves. */
+        uint32_t f = config_families(cfg) | http_fastcgi_families(cfg);
         for (size_t i = 0; i < cfg->locations.n; i++)
                 f |= config_families(cfg->locations.items[i].cfg);
         return f;
