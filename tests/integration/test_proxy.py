@@ -902,7 +902,6 @@ class ProxyDescriptorLimitTest(unittest.TestCase):
         try:
             srv.wrapper = ["prlimit", "--nofile=64:64", "--"]
             srv.start()
-            workers = srv.workers()
             results, errors = [], []
             lock = threading.Lock()
 
@@ -926,11 +925,14 @@ class ProxyDescriptorLimitTest(unittest.TestCase):
             self.assertEqual(errors, [], f"statuses {sorted(set(results))}")
             self.assertTrue(set(results) <= {200, 502, 503}, sorted(set(results)))
             self.assertIn(200, results)
-            # Still serving, with the same processes: nothing crashed.
+            # Still serving and nothing crashed. The set of workers may differ (prefork and worker
+            # spawn more under load and reap spares afterwards), but none died on its own.
             wait_for(lambda: srv.get("/app/echo").status == 200, 20, "a proxied request answered again")
             self.assertEqual(srv.get("/index.html").status, 200)
             self.assertIsNone(srv.proc.poll())
-            self.assertEqual(srv.workers(), workers)
+            crashes = [line for line in srv.error_log().split("\n")
+                       if "killed by signal" in line or "exited with status" in line]
+            self.assertEqual(crashes, [])
         finally:
             srv.stop()
             stop_upstreams(ups)
