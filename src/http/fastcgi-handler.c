@@ -66,6 +66,8 @@ typedef struct FcgiBlock {
         HttpFcgiScript script;
         const HttpUpstreamTarget *target;
         HttpUpstreamConn *conn;
+        HttpUpstreamWaiter *waiter; /* every connection is busy: waiting for one (acquire=) */
+        usec_t acquire_deadline;
         usec_t timeout;
         usec_t progress; /* the last time the responder took or gave bytes (CLOCK_MONOTONIC) */
         FcgiPhase phase;
@@ -177,6 +179,41 @@ static int fcgi_join(char *out, size_t size, const char *a, size_t a_len, const 
         return 0;
 }
 
+/* ProxyPass = PREFIX fcgi://HOST:PORT/PATH/: the responder is told the target's PATH and the rest
+ * of the request's path (mod_proxy_fcgi's SCRIPT_FILENAME without its "proxy:fcgi://HOST:PORT"
+ * prefix, which php-fpm strips); nothing is looked for here: the files are the responder's, maybe
+ * on another machine. SCRIPT_NAME is the request's path, and there is no PATH_INFO. The rest has
+ * no "." or ".." segments (the router normalised the path), so the name stays under PATH.
+ * 1 (filled), 0 (no such ProxyPass), or -ENAMETOOLONG. */
+static int fcgi_script_from_pass(const HttpRequest *q, HttpFcgiScript *ret) {
+        const HttpProxyConfig *pc = q->cfg ? &q->cfg->proxy : &q->site->cfg->proxy;
+        const char *rest;
+        size_t rest_len;
+        const HttpProxyPass *p = pc->pass.n > 0 ? http_proxy_pass_match(&pc->pass, q->path, q->path_len, &rest, &rest_len)
+                                                : NULL;
+
+        if (!p || p->target.protocol != HTTP_UPSTREAM_FCGI)
+                return 0;
+        const HttpUpstreamTarget *t = &p->target;
+        if (t->path_len + rest_len >= sizeof(ret->filename) || q->path_len >= sizeof(ret->script_name))
+                return -ENAMETOOLONG;
+        memcpy(ret->filename, t->path, t->path_len);
+        size_t len = t->path_len;
+        if (len > 0 && ret->filename[len - 1] == '/' && rest_len > 0 && rest[0] == '/') {
+                rest++;
+                rest_len--;
+        }
+        memcpy(ret->filename + len, rest, rest_len);
+        ret->filename[len + rest_len] = 0;
+        memcpy(ret->script_name, q->path, q->path_len);
+        ret->script_name[q->path_len] = 0;
+        ret->script_name_len = q->path_len;
+        ret->path_info[0] = 0;
+        ret->path_info_len = 0;
+        ret->target = t;
+        return 1;
+}
+
 int http_fastcgi_script_find(const HttpRequest *q, HttpFcgiScript *ret) {
         const HttpSiteConfig *cfg = q->cfg ? q->cfg : q->site->cfg;
         CgiScript script = CGI_SCRIPT_NULL;
@@ -186,6 +223,9 @@ int http_fastcgi_script_find(const HttpRequest *q, HttpFcgiScript *ret) {
         int r;
 
         ret->target = NULL;
+        r = fcgi_script_from_pass(q, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
         if (q->root_fd < 0 || !dir)
                 return -ENOENT;
         while (rest_len > 0 && rest[0] == '/') {
@@ -325,6 +365,7 @@ static void fcgi_release(FcgiHandler *s) {
         FcgiBlock *b = s->b;
 
         s->base.wait_fd = -1; /* nothing to wait on here any more (the fd may be another's soon) */
+        b->waiter = http_upstream_wait_cancel(b->waiter, now_usec(CLOCK_MONOTONIC));
         if (b->conn)
                 /* Reused only after a clean end with nothing after it (the decoder refuses any). */
                 b->conn = http_upstream_release(b->conn, b->clean && fcgi_decoder_done(&b->decoder) &&
@@ -342,6 +383,12 @@ static void fcgi_fail(FcgiHandler *s, HttpResponse *resp, int status) {
 /* Wait for the socket. ProxyTimeout runs from the last progress, not from this call: a caller may
  * call again without the socket being ready (the threaded MPMs' loop wakes every second). */
 static int fcgi_wait(FcgiHandler *s, int k) {
+        if (s->b->waiter) {
+                /* Queued: the eventfd becomes readable when a connection is ours. */
+                s->base.wait_fd = s->b->waiter->fd;
+                s->base.deadline = s->b->acquire_deadline;
+                return HTTP_HANDLER_WAIT_READ;
+        }
         s->base.wait_fd = s->b->conn->fd;
         s->base.deadline = s->b->progress + s->b->timeout;
         return k;
@@ -379,8 +426,20 @@ static int fcgi_out_stdin(FcgiBlock *b, const void *data, size_t n, bool end) {
         return 0;
 }
 
-/* Send what out holds. 0 when all of it went, -EAGAIN (wait for the socket), or -errno. */
+/* Send what out holds. 0 when all of it went, -EAGAIN (wait for the socket, or for a connection
+ * while queued), or -errno. */
 static int fcgi_out_send(FcgiBlock *b) {
+        if (b->waiter) {
+                int r = http_upstream_wait_take(&b->waiter, b->target, now_usec(CLOCK_MONOTONIC), &b->conn);
+                if (r == -EAGAIN)
+                        return r;
+                if (r < 0) {
+                        b->conn = NULL;
+                        b->connect_failed = true;
+                        return r;
+                }
+                b->progress = now_usec(CLOCK_MONOTONIC);
+        }
         HttpUpstreamConn *c = b->conn;
 
         if (c->connecting) {
@@ -426,12 +485,22 @@ static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
         char server_addr[64] = "";
         size_t len;
 
-        int r = http_upstream_acquire(b->target, now_usec(CLOCK_MONOTONIC), &b->conn);
-        if (r == -EBUSY || r == -EAGAIN) {
-                /* Our pool is full, or the responder's listen queue is (a unix socket's connect()). */
-                http_request_log(q, LOG_PRI_ERR, "FastCGI: %s: %s", b->target->url,
-                                 r == -EBUSY ? "all connections of this thread are busy (max=)"
-                                             : "its listen queue is full");
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        int r = http_upstream_acquire(b->target, now, &b->conn);
+        if (r == -EBUSY) {
+                /* Our pool is full: wait in its queue; the parameters are made meanwhile. */
+                b->conn = NULL;
+                r = http_upstream_wait(b->target, &b->waiter);
+                if (r < 0) {
+                        http_request_log(q, LOG_PRI_ERR, "FastCGI: %s: all %u connections of this thread are busy "
+                                         "(max=) and %s", b->target->url, b->target->limits.max,
+                                         r == -EBUSY ? "its queue is full (queue=)" : "there is no room to wait");
+                        return 503;
+                }
+                b->acquire_deadline = now + (b->target->limits.acquire ? b->target->limits.acquire : b->timeout);
+        } else if (r == -EAGAIN) {
+                /* The responder's listen queue is full (a unix socket's connect()). */
+                http_request_log(q, LOG_PRI_ERR, "FastCGI: %s: its listen queue is full", b->target->url);
                 b->conn = NULL;
                 return 503;
         }
@@ -862,6 +931,14 @@ static int fcgi_handler_timeout(HttpHandler *h, HttpResponse *resp) {
         FcgiBlock *b = s->b;
 
         b->clean = false;
+        if (b->waiter) {
+                http_request_log(h->request, LOG_PRI_ERR,
+                                 "FastCGI: no connection to %s became free in time (max=%u, acquire=)", b->target->url,
+                                 b->target->limits.max);
+                fcgi_fail(s, resp, 503);
+                resp->close = true;
+                return HTTP_HANDLER_RESPOND;
+        }
         if (!b->exchange || !cgi_exchange_head_sent(b->exchange)) {
                 http_request_log(h->request, LOG_PRI_ERR,
                                  "FastCGI: timeout waiting for %s (ProxyTimeout %llu s)", b->target->url,

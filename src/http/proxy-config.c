@@ -72,9 +72,13 @@ int http_proxy_parse_pass(const ConfItem *item, void *field, const char *value, 
         if (p.exclude && w[2])
                 return conf_parse_error(ret_error, "\"%s !\" takes nothing after the !", w[0]);
         if (!p.exclude) {
-                /* The target and its parameters, as one value. */
-                const char *t = strstr(value, w[1]);
-                r = http_upstream_target_parse(&p.target, HTTP_UPSTREAM_HTTP, t, ret_error);
+                /* The target and its parameters, as one value: an HTTP server, or a FastCGI
+                 * responder (mod_proxy_fcgi's "ProxyPass /app/ fcgi://HOST:PORT/PATH/"). */
+                const char *t = strstr(value, w[1]), *bar = strchr(w[1], '|');
+                bool fcgi = strncasecmp(w[1], "fcgi://", 7) == 0 ||
+                            (strncmp(w[1], "unix:", 5) == 0 && bar && strncasecmp(bar + 1, "fcgi://", 7) == 0);
+                r = http_upstream_target_parse(&p.target, fcgi ? HTTP_UPSTREAM_FCGI : HTTP_UPSTREAM_HTTP, t,
+                                               ret_error);
                 if (r < 0)
                         return r;
         }

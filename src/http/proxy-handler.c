@@ -40,7 +40,8 @@
 #define PROXY_POOL_MAX 32           /* exchange blocks a thread keeps for reuse */
 
 typedef enum ProxyPhase {
-        PROXY_SEND,      /* the request (head, body) goes upstream */
+        PROXY_SEND,      /* the request (head, body) goes upstream (the first phase: 0) */
+        PROXY_QUEUED,    /* every connection to the upstream is busy: waiting for one (acquire=) */
         PROXY_RECV_HEAD, /* the response head comes */
         PROXY_BODY,      /* its body is relayed */
         PROXY_TUNNEL,    /* the 101 is out: the connection relays bytes both ways */
@@ -50,6 +51,8 @@ typedef enum ProxyPhase {
 typedef struct ProxyExchange {
         struct ProxyExchange *next_free;
         HttpUpstreamConn *up;
+        HttpUpstreamWaiter *waiter; /* PROXY_QUEUED */
+        usec_t acquire_deadline;
         const HttpUpstreamTarget *target;
         usec_t timeout;
         ProxyPhase phase;
@@ -385,6 +388,11 @@ static void proxy_wait(ProxyHandler *s, usec_t now) {
         ProxyExchange *x = s->x;
         usec_t t = x->timeout;
 
+        if (x->waiter) {
+                s->base.wait_fd = x->waiter->fd;
+                s->base.deadline = x->acquire_deadline;
+                return;
+        }
         if (x->up->connecting && x->target->limits.connection_timeout)
                 t = x->target->limits.connection_timeout;
         s->base.wait_fd = x->up->fd;
@@ -467,9 +475,26 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         bool has_body = q->head->chunked || (q->head->has_content_length && q->head->content_length > 0);
         int r = x->idempotent && !has_body ? http_upstream_acquire_retryable(x->target, q->now_mono, &x->up)
                                            : http_upstream_acquire(x->target, q->now_mono, &x->up);
-        if (r == -EBUSY || r == -EAGAIN) {
-                http_request_log(q, LOG_PRI_ERR, "the upstream %s has all its %u connections busy (max=)",
-                                 x->target->url, x->target->limits.max);
+        if (r == -EBUSY) {
+                /* Wait in the queue (request bodies wait too: the connection reads no more of one). */
+                r = http_upstream_wait(x->target, &x->waiter);
+                if (r < 0) {
+                        http_request_log(q, LOG_PRI_ERR,
+                                         "the upstream %s has all its %u connections busy (max=) and %s",
+                                         x->target->url, x->target->limits.max,
+                                         r == -EBUSY ? "its queue is full (queue=)" : "no room to wait");
+                        proxy_error(resp, 503, false);
+                        return HTTP_HANDLER_RESPOND;
+                }
+                x->phase = PROXY_QUEUED;
+                x->acquire_deadline = q->now_mono + (x->target->limits.acquire ? x->target->limits.acquire : x->timeout);
+                proxy_wait(s, q->now_mono);
+                return HTTP_HANDLER_READ_BODY;
+        }
+        if (r == -EAGAIN) {
+                /* A unix socket's listen queue is full. */
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s does not take connections now: %s", x->target->url,
+                                 strerror(-r));
                 proxy_error(resp, 503, false);
                 return HTTP_HANDLER_RESPOND;
         }
@@ -480,6 +505,24 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         }
         proxy_wait(s, q->now_mono);
         return HTTP_HANDLER_READ_BODY;
+}
+
+/* PROXY_QUEUED, its eventfd readable (or a spurious call): 0 with x->up (phase PROXY_SEND),
+ * -EAGAIN to wait on, or the status to answer (502: the new connection failed). */
+static int proxy_take(ProxyHandler *s, usec_t now) {
+        ProxyExchange *x = s->x;
+        int r = http_upstream_wait_take(&x->waiter, x->target, now, &x->up);
+
+        if (r == -EAGAIN)
+                return r;
+        x->phase = PROXY_SEND;
+        if (r < 0) {
+                x->up = NULL;
+                http_request_log(s->base.request, LOG_PRI_ERR, "cannot connect to the upstream %s: %s", x->target->url,
+                                 strerror(-r));
+                return 502;
+        }
+        return 0;
 }
 
 static int proxy_on_body(HttpHandler *h, const char *data, size_t n) {
@@ -499,6 +542,15 @@ static int proxy_on_body(HttpHandler *h, const char *data, size_t n) {
                 if (x->body_chunked)
                         req_put(x, "\r\n", 2);
                 x->body_started = true;
+        }
+        if (x->phase == PROXY_QUEUED) {
+                int t = proxy_take(s, now);
+                if (t == -EAGAIN) {
+                        proxy_wait(s, now);
+                        return HTTP_HANDLER_WAIT_READ;
+                }
+                if (t > 0)
+                        return -t;
         }
         int r = proxy_flush(x);
         if (r == HTTP_HANDLER_WAIT_WRITE) {
@@ -822,6 +874,17 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
         *out = (HttpOutput) {};
         for (;;) {
                 switch (x->phase) {
+                case PROXY_QUEUED:
+                        r = proxy_take(s, now);
+                        if (r == -EAGAIN) {
+                                proxy_wait(s, now);
+                                return HTTP_HANDLER_WAIT_READ;
+                        }
+                        if (r > 0) {
+                                proxy_error(resp, r, false);
+                                return HTTP_HANDLER_RESPOND;
+                        }
+                        continue;
                 case PROXY_SEND:
                         if (x->body_chunked && !x->body_ended) {
                                 if (!req_reserve(x, 5)) {
@@ -948,6 +1011,15 @@ static int proxy_timeout(HttpHandler *h, HttpResponse *resp) {
         ProxyHandler *s = (ProxyHandler *) h;
         ProxyExchange *x = s->x;
 
+        if (x && x->phase == PROXY_QUEUED) {
+                http_request_log(h->request, LOG_PRI_ERR,
+                                 "no connection to the upstream %s became free in time (max=%u, acquire=)",
+                                 x->target->url, x->target->limits.max);
+                x->waiter = http_upstream_wait_cancel(x->waiter, now_usec(CLOCK_MONOTONIC));
+                h->wait_fd = -1;
+                proxy_error(resp, 503, true);
+                return HTTP_HANDLER_RESPOND;
+        }
         if (x && !x->head_out) {
                 http_request_log(h->request, LOG_PRI_ERR, "the upstream %s did not %s in time (ProxyTimeout)",
                                  x->target->url,
@@ -977,6 +1049,7 @@ static void proxy_finish(HttpHandler *h, HttpHandlerResult *ret) {
                 ret->body_bytes = x->body_bytes;
                 ret->keep_alive = x->keep_alive && x->complete && !x->cut;
         }
+        x->waiter = http_upstream_wait_cancel(x->waiter, now_usec(CLOCK_MONOTONIC));
         x->up = http_upstream_release(x->up, reusable, now_usec(CLOCK_MONOTONIC));
         h->wait_fd = -1;
         exchange_put(x);

@@ -206,11 +206,15 @@ map:
         if (cfg->server_status && (h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD) &&
             strcmp(q->path, cfg->server_status) == 0)
                 return &http_status_handler;
-        /* 4. ProxyPass: the prefix's upstream answers (proxy-config.h) */
+        /* 4. ProxyPass: the prefix's upstream answers (proxy-config.h), an HTTP server or a
+         * FastCGI responder */
         const char *rest;
         size_t rest_len;
-        if (q->cfg->proxy.pass.n > 0 && http_proxy_pass_match(&q->cfg->proxy.pass, q->path, q->path_len, &rest, &rest_len))
-                return &http_proxy_handler;
+        const HttpProxyPass *pass = q->cfg->proxy.pass.n > 0 ? http_proxy_pass_match(&q->cfg->proxy.pass, q->path,
+                                                                                      q->path_len, &rest, &rest_len)
+                                                             : NULL;
+        if (pass)
+                return pass->target.protocol == HTTP_UPSTREAM_FCGI ? &http_fastcgi_handler : &http_proxy_handler;
         if (cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, q->path, q->path_len, &alias))
                 return &http_cgi_handler;
         /* 5. Alias: where the file is looked for (mapping.h) */

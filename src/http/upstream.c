@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,6 +27,19 @@ static bool parse_bool_word(const char *s, bool *ret) {
                 *ret = false;
         else
                 return false;
+        return true;
+}
+
+/* A whole number from 0 to max. */
+static bool parse_count(const char *s, unsigned long max, unsigned long *ret) {
+        char *end;
+        if (*s < '0' || *s > '9')
+                return false;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v > max)
+                return false;
+        *ret = v;
         return true;
 }
 
@@ -63,6 +77,18 @@ int http_upstream_limits_parse(HttpUpstreamLimits *l, char *const *words, size_t
                         ok = parse_seconds(v, &l->timeout);
                 else if (KEY("connectiontimeout"))
                         ok = parse_seconds(v, &l->connection_timeout);
+                else if (KEY("acquire")) {
+                        /* Milliseconds, as Apache's acquire= is. */
+                        unsigned long ms;
+                        ok = parse_count(v, 86400UL * 1000, &ms) && ms > 0;
+                        if (ok)
+                                l->acquire = (usec_t) ms * USEC_PER_MSEC;
+                } else if (KEY("queue")) {
+                        unsigned long q;
+                        ok = parse_count(v, 65536, &q);
+                        if (ok)
+                                l->queue = (uint32_t) q;
+                }
                 else if (KEY("disablereuse"))
                         ok = parse_bool_word(v, &l->disable_reuse);
                 else if (KEY("upgrade")) {
@@ -71,13 +97,14 @@ int http_upstream_limits_parse(HttpUpstreamLimits *l, char *const *words, size_t
                 } else
                         return conf_parse_error(ret_error,
                                             "unknown parameter \"%s\" (max, ttl, timeout, connectiontimeout, "
-                                            "disablereuse, upgrade)",
+                                            "acquire, queue, disablereuse, upgrade)",
                                             w);
 #undef KEY
                 if (!ok)
                         return conf_parse_error(ret_error, "bad value in \"%s\" (max: 1-65536; ttl, timeout, "
-                                                       "connectiontimeout: seconds up to 86400; disablereuse: On or "
-                                                       "Off; upgrade: websocket)",
+                                                       "connectiontimeout: seconds up to 86400; acquire: "
+                                                       "milliseconds from 1 to 86400000; queue: 0-65536; "
+                                                       "disablereuse: On or Off; upgrade: websocket)",
                                             w);
         }
         return 0;
@@ -186,7 +213,8 @@ int http_upstream_target_parse(HttpUpstreamTarget *t, HttpUpstreamProtocol proto
         t->url = strdup(w[0]);
         if (!t->url)
                 return -ENOMEM;
-        t->limits = (HttpUpstreamLimits) { .max = HTTP_UPSTREAM_MAX_DEFAULT, .ttl = HTTP_UPSTREAM_TTL_DEFAULT };
+        t->limits = (HttpUpstreamLimits) { .max = HTTP_UPSTREAM_MAX_DEFAULT, .ttl = HTTP_UPSTREAM_TTL_DEFAULT,
+                                           .queue = HTTP_UPSTREAM_QUEUE_DEFAULT };
 
         const char *url = w[0];
         if (strncasecmp(url, "unix:", 5) == 0) {
@@ -238,15 +266,18 @@ void http_upstream_target_done(HttpUpstreamTarget *t) {
 
 char *http_upstream_target_format(const HttpUpstreamTarget *t) {
         const HttpUpstreamLimits *l = &t->limits;
-        char timeout[32] = "", connect[40] = "", *s;
+        char timeout[32] = "", connect[40] = "", acquire[32] = "", *s;
 
         if (l->timeout)
                 snprintf(timeout, sizeof(timeout), " timeout=%llu", (unsigned long long) (l->timeout / USEC_PER_SEC));
         if (l->connection_timeout)
                 snprintf(connect, sizeof(connect), " connectiontimeout=%llu",
                          (unsigned long long) (l->connection_timeout / USEC_PER_SEC));
-        if (asprintf(&s, "%s max=%u ttl=%llu%s%s%s%s", t->url, l->max, (unsigned long long) (l->ttl / USEC_PER_SEC),
-                     timeout, connect, l->disable_reuse ? " disablereuse=On" : "",
+        if (l->acquire)
+                snprintf(acquire, sizeof(acquire), " acquire=%llu", (unsigned long long) (l->acquire / USEC_PER_MSEC));
+        if (asprintf(&s, "%s max=%u ttl=%llu%s%s%s queue=%u%s%s", t->url, l->max,
+                     (unsigned long long) (l->ttl / USEC_PER_SEC), timeout, connect, acquire, l->queue,
+                     l->disable_reuse ? " disablereuse=On" : "",
                      l->upgrade_websocket ? " upgrade=websocket" : "") < 0)
                 return NULL;
         return s;
@@ -262,6 +293,10 @@ typedef struct HttpUpstreamKey {
         socklen_t addr_len;
         HttpUpstreamConn *idle; /* most recently used first */
         unsigned n_idle, n_open;
+        HttpUpstreamWaiter *first, *last; /* the queue: requests waiting for a connection */
+        unsigned n_waiting;
+        unsigned n_placed; /* waiters that were given a place to open a connection in */
+        unsigned max;      /* the max= of the last target that asked (targets at one address share it) */
 } HttpUpstreamKey;
 
 static _Thread_local HttpUpstreamKey *pool_keys;
@@ -284,10 +319,58 @@ static HttpUpstreamKey *pool_key(const HttpUpstreamTarget *t, bool create) {
         return k;
 }
 
+/* ---- the queue ---- */
+
+static HttpUpstreamWaiter *queue_pop(HttpUpstreamKey *k) {
+        HttpUpstreamWaiter *w = k->first;
+        if (!w)
+                return NULL;
+        k->first = w->next;
+        if (k->first)
+                k->first->prev = NULL;
+        else
+                k->last = NULL;
+        w->next = w->prev = NULL;
+        k->n_waiting--;
+        return w;
+}
+
+static void queue_remove(HttpUpstreamKey *k, HttpUpstreamWaiter *w) {
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (k->first == w)
+                k->first = w->next;
+        else
+                return; /* not in the queue: its turn came */
+        if (w->next)
+                w->next->prev = w->prev;
+        else
+                k->last = w->prev;
+        w->next = w->prev = NULL;
+        k->n_waiting--;
+}
+
+static void waiter_wake(HttpUpstreamWaiter *w) {
+        /* An eventfd's counter cannot overflow from one write of 1 to a fresh one. */
+        (void) eventfd_write(w->fd, 1);
+}
+
+/* Places freed (a connection closed): the first waiters may open new ones. */
+static void key_hand_on(HttpUpstreamKey *k) {
+        while (k->first && k->n_open + k->n_placed < k->max) {
+                HttpUpstreamWaiter *w = queue_pop(k);
+                w->place = true;
+                k->n_placed++;
+                waiter_wake(w);
+        }
+}
+
 static void conn_close(HttpUpstreamConn *c) {
-        c->key->n_open--;
+        HttpUpstreamKey *k = c->key;
+        k->n_open--;
         safe_close(c->fd);
         free(c);
+        key_hand_on(k);
 }
 
 /* Is an idle connection still open, with nothing unasked-for waiting on it? For a request that
@@ -325,28 +408,8 @@ void http_upstream_pool_sweep(usec_t now) {
                 key_sweep(k, now);
 }
 
-static int upstream_acquire(const HttpUpstreamTarget *t, usec_t now, bool may_retry, HttpUpstreamConn **ret) {
-        HttpUpstreamKey *k = pool_key(t, true);
-
-        if (!k)
-                return -ENOMEM;
-        http_upstream_pool_sweep(now);
-        while (k->idle) {
-                HttpUpstreamConn *c = k->idle;
-                k->idle = c->next;
-                k->n_idle--;
-                c->next = NULL;
-                /* now may be a little older than idle_since: the caller's clock is its loop's. */
-                if ((now < c->idle_since || now - c->idle_since < c->key_ttl) && conn_alive(c, now, may_retry)) {
-                        c->reused = true;
-                        *ret = c;
-                        return 0;
-                }
-                conn_close(c);
-        }
-        if (k->n_open >= t->limits.max)
-                return -EBUSY;
-
+/* A new connection to t, counted in k. */
+static int conn_open(const HttpUpstreamTarget *t, HttpUpstreamKey *k, HttpUpstreamConn **ret) {
         int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
@@ -373,12 +436,116 @@ static int upstream_acquire(const HttpUpstreamTarget *t, usec_t now, bool may_re
         return 0;
 }
 
+static int upstream_acquire(const HttpUpstreamTarget *t, usec_t now, bool may_retry, HttpUpstreamConn **ret) {
+        HttpUpstreamKey *k = pool_key(t, true);
+
+        if (!k)
+                return -ENOMEM;
+        k->max = t->limits.max;
+        http_upstream_pool_sweep(now);
+        if (k->first)
+                return -EBUSY; /* those waiting came first */
+        while (k->idle) {
+                HttpUpstreamConn *c = k->idle;
+                k->idle = c->next;
+                k->n_idle--;
+                c->next = NULL;
+                /* now may be a little older than idle_since: the caller's clock is its loop's. */
+                if ((now < c->idle_since || now - c->idle_since < c->key_ttl) && conn_alive(c, now, may_retry)) {
+                        c->reused = true;
+                        *ret = c;
+                        return 0;
+                }
+                conn_close(c);
+        }
+        if (k->n_open + k->n_placed >= k->max)
+                return -EBUSY;
+        return conn_open(t, k, ret);
+}
+
 int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
         return upstream_acquire(t, now, false, ret);
 }
 
 int http_upstream_acquire_retryable(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
         return upstream_acquire(t, now, true, ret);
+}
+
+int http_upstream_wait(const HttpUpstreamTarget *t, HttpUpstreamWaiter **ret) {
+        HttpUpstreamKey *k = pool_key(t, true);
+
+        if (!k)
+                return -ENOMEM;
+        k->max = t->limits.max;
+        if (k->n_waiting >= t->limits.queue)
+                return -EBUSY;
+        HttpUpstreamWaiter *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->fd < 0) {
+                int e = -errno;
+                free(w);
+                return e;
+        }
+        w->key = k;
+        w->prev = k->last;
+        if (k->last)
+                k->last->next = w;
+        else
+                k->first = w;
+        k->last = w;
+        k->n_waiting++;
+        /* A place may be free already (a target with a larger max= at the same address). */
+        key_hand_on(k);
+        *ret = w;
+        return 0;
+}
+
+static void waiter_free(HttpUpstreamWaiter *w) {
+        safe_close(w->fd);
+        free(w);
+}
+
+int http_upstream_wait_take(HttpUpstreamWaiter **wp, const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+        HttpUpstreamWaiter *w = *wp;
+        HttpUpstreamKey *k = w->key;
+        int r;
+
+        if (w->granted) {
+                *ret = w->granted;
+                r = 0;
+        } else if (w->place) {
+                k->n_placed--;
+                r = conn_open(t, k, ret);
+        } else
+                return -EAGAIN;
+        (void) now;
+        waiter_free(w);
+        *wp = NULL;
+        return r;
+}
+
+HttpUpstreamWaiter *http_upstream_wait_cancel(HttpUpstreamWaiter *w, usec_t now) {
+        if (!w)
+                return NULL;
+        HttpUpstreamKey *k = w->key;
+        queue_remove(k, w);
+        HttpUpstreamConn *c = w->granted;
+        bool place = w->place;
+        waiter_free(w);
+        if (c)
+                (void) http_upstream_release(c, true, now);
+        else if (place) {
+                k->n_placed--;
+                key_hand_on(k);
+        }
+        return NULL;
+}
+
+unsigned http_upstream_pool_waiting(const HttpUpstreamTarget *t) {
+        HttpUpstreamKey *k = pool_key(t, false);
+        return k ? k->n_waiting : 0;
 }
 
 int http_upstream_connected(HttpUpstreamConn *c) {
@@ -399,6 +566,14 @@ HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec
                 conn_close(c);
                 return NULL;
         }
+        HttpUpstreamWaiter *w = queue_pop(k);
+        if (w) {
+                /* Straight to the first waiter: fresh from a complete response, it needs no check. */
+                c->reused = true;
+                w->granted = c;
+                waiter_wake(w);
+                return NULL;
+        }
         c->idle_since = now;
         c->next = k->idle;
         k->idle = c;
@@ -416,7 +591,7 @@ void http_upstream_pool_flush(void) {
                         k->idle = c->next;
                         conn_close(c);
                 }
-                if (k->n_open == 0)
+                if (k->n_open == 0 && k->n_waiting == 0 && k->n_placed == 0)
                         free(k);
                 /* A key with connections still busy is kept by them (they close through it). */
         }

@@ -15,7 +15,10 @@
  * response was framed correctly and read exactly to its end (the handler decides; a connection
  * with anything unread, or an error, is closed). Idle ones are closed after their ttl, or when the
  * upstream closed them (checked before reuse). At most max connections per target per thread are
- * open at once (busy and idle): a request beyond that is refused with -EBUSY (503). */
+ * open at once (busy and idle). A request beyond that waits in a bounded queue, first come first
+ * served, for at most acquire= (Apache's parameter; nginx's upstream queue): a connection that
+ * comes back is handed to the first waiter directly, and one that closes leaves its place to it.
+ * A request that finds the queue full, or waits past acquire=, is answered 503. */
 #pragma once
 
 #include <stdbool.h>
@@ -36,12 +39,15 @@ typedef struct HttpUpstreamLimits {
         usec_t ttl;                 /* ttl=: an idle connection is closed after this (default 60 s) */
         usec_t timeout;             /* timeout=: waiting for the upstream (0: ProxyTimeout) */
         usec_t connection_timeout;  /* connectiontimeout=: connecting (0: the timeout) */
+        usec_t acquire;             /* acquire=MS: the longest wait for a free connection (0: the timeout) */
+        uint32_t queue;             /* queue=: requests that may wait per thread (default 64; 0: none) */
         bool disable_reuse;         /* disablereuse=On: one request per connection */
         bool upgrade_websocket;     /* upgrade=websocket: Upgrade: websocket is tunnelled */
 } HttpUpstreamLimits;
 
 #define HTTP_UPSTREAM_MAX_DEFAULT 64
 #define HTTP_UPSTREAM_TTL_DEFAULT (60 * USEC_PER_SEC)
+#define HTTP_UPSTREAM_QUEUE_DEFAULT 64
 
 typedef struct HttpUpstreamTarget {
         char *url; /* as written (for messages and mpmd -S) */
@@ -87,7 +93,8 @@ typedef struct HttpUpstreamConn {
 } HttpUpstreamConn;
 
 /* A connection to t for one request. Returns 0 (*ret is connected, or ret->connecting), or
- * -EBUSY (max connections are open: answer 503), or -errno from socket()/connect() (502; the
+ * -EBUSY (max connections are open, or requests already wait for one: see http_upstream_wait()),
+ * or -errno from socket()/connect() (502; the
  * message is for the caller to log with the target's URL). A reused one may have been closed by
  * the upstream a moment ago: see http_upstream_retry_allowed(). */
 int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
@@ -96,6 +103,34 @@ int http_upstream_acquire(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamC
  * closed (http_upstream_retry_allowed(): idempotent, no body): a connection idle only a moment is
  * handed out without the system call that checks it is still open. */
 int http_upstream_acquire_retryable(const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
+
+/* A place in the queue of t's address, for a request that got -EBUSY. fd becomes readable when
+ * a connection is handed to it, or a place to open one is free: then http_upstream_wait_take().
+ * The handler waits on fd until its deadline (limits.acquire, else its timeout). */
+typedef struct HttpUpstreamWaiter {
+        int fd; /* an eventfd, close-on-exec */
+        /* private */
+        struct HttpUpstreamWaiter *next, *prev;
+        struct HttpUpstreamKey *key;
+        HttpUpstreamConn *granted; /* a connection given back, handed over as it is */
+        bool place;                /* a connection closed: this waiter may open one */
+} HttpUpstreamWaiter;
+
+/* Join the queue: 0 with *ret, -EBUSY when queue= requests already wait (or queue=0: 503), or
+ * -errno (no descriptor for the eventfd: 503 too). */
+int http_upstream_wait(const HttpUpstreamTarget *t, HttpUpstreamWaiter **ret);
+
+/* After w->fd became readable: 0 with the connection in *ret (connected, or ret->connecting, as
+ * from http_upstream_acquire(); the waiter is freed and *w set to NULL), -EAGAIN while its turn
+ * has not come, or -errno when opening the connection failed (the waiter is freed: 502). */
+int http_upstream_wait_take(HttpUpstreamWaiter **w, const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
+
+/* Leave the queue (timed out, or the request is over): what was handed to the waiter goes to the
+ * next one, or back to the pool. Always returns NULL. */
+HttpUpstreamWaiter *http_upstream_wait_cancel(HttpUpstreamWaiter *w, usec_t now);
+
+/* Requests waiting for a connection to t's address on this thread (tests, status). */
+unsigned http_upstream_pool_waiting(const HttpUpstreamTarget *t);
 
 /* After fd became writable while connecting: 0, or the -errno connect() failed with. */
 int http_upstream_connected(HttpUpstreamConn *c);

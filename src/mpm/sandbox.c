@@ -510,7 +510,11 @@ static int seccomp_allow_sockets(scmp_filter_ctx ctx, bool dispatcher, uint32_t 
         }
         /* What connecting needs besides: getsockopt(SO_ERROR) once a non-blocking connect() is
          * writable, setsockopt(TCP_NODELAY), getpeername: already on the list, for the sockets it
-         * serves. No bind() nor listen(): the kernel picks the local port. */
+         * serves. No bind() nor listen(): the kernel picks the local port. A request waiting for a
+         * free upstream connection waits on an eventfd of its own (upstream.h's queue). */
+        r = seccomp_add(ctx, "eventfd2", allow, 0, NULL);
+        if (r < 0)
+                return r;
         return seccomp_add(ctx, "connect", allow, 0, NULL);
 }
 

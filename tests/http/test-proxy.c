@@ -5,6 +5,7 @@
  * the max= bound, an idle connection the upstream closed, ttl. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,13 @@ Test(proxy, targets_parse_in_apache_spelling) {
         cr_assert_str_eq(t.path, "/app/");
         cr_assert_eq(t.limits.max, HTTP_UPSTREAM_MAX_DEFAULT);
         cr_assert_eq(t.limits.ttl, HTTP_UPSTREAM_TTL_DEFAULT);
+        cr_assert_eq(t.limits.queue, HTTP_UPSTREAM_QUEUE_DEFAULT);
+        cr_assert_eq(t.limits.acquire, 0);
         http_upstream_target_done(&t);
 
         cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "http://[::1]/ max=3 ttl=5 timeout=7 "
-                                                                        "connectiontimeout=2 disablereuse=On",
+                                                                        "connectiontimeout=2 acquire=1500 queue=9 "
+                                                                        "disablereuse=On",
                                                 &why),
                      0, "%s", why);
         cr_assert_eq(t.addr.ss_family, AF_INET6);
@@ -42,9 +46,12 @@ Test(proxy, targets_parse_in_apache_spelling) {
         cr_assert_eq(t.limits.ttl, 5 * USEC_PER_SEC);
         cr_assert_eq(t.limits.timeout, 7 * USEC_PER_SEC);
         cr_assert_eq(t.limits.connection_timeout, 2 * USEC_PER_SEC);
+        cr_assert_eq(t.limits.acquire, 1500 * USEC_PER_MSEC);
+        cr_assert_eq(t.limits.queue, 9);
         cr_assert(t.limits.disable_reuse);
         char *f = http_upstream_target_format(&t);
-        cr_assert_str_eq(f, "http://[::1]/ max=3 ttl=5 timeout=7 connectiontimeout=2 disablereuse=On");
+        cr_assert_str_eq(f, "http://[::1]/ max=3 ttl=5 timeout=7 connectiontimeout=2 acquire=1500 queue=9 "
+                            "disablereuse=On");
         free(f);
         http_upstream_target_done(&t);
 
@@ -270,6 +277,94 @@ Test(proxy, the_pool_reuses_bounds_and_drops_closed_connections) {
         close(sb);
         if (sc >= 0)
                 close(sc);
+        http_upstream_pool_flush();
+        http_upstream_target_done(&t);
+}
+
+static bool readable(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        return poll(&p, 1, 0) == 1;
+}
+
+/* max=2 queue=2: two more wait in order; a connection given back goes to the first waiter as it
+ * is, one that closes leaves its place to the next; a third waiter is refused; a waiter that
+ * leaves passes what it was given on. */
+Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
+        HttpUpstreamTarget t;
+        int lfd = listen_loopback(&t);
+        HttpUpstreamConn *a, *b, *c = NULL;
+        HttpUpstreamWaiter *w1, *w2, *w3;
+        usec_t now = 1000 * USEC_PER_SEC;
+
+        t.limits.queue = 2;
+        cr_assert_eq(http_upstream_acquire(&t, now, &a), 0);
+        cr_assert_eq(http_upstream_acquire(&t, now, &b), 0);
+        cr_assert_eq(http_upstream_acquire(&t, now, &c), -EBUSY);
+        int sa = accept(lfd, NULL, NULL), sb = accept(lfd, NULL, NULL);
+        cr_assert(sa >= 0 && sb >= 0);
+        if (a->connecting)
+                cr_assert_eq(http_upstream_connected(a), 0);
+        cr_assert_eq(http_upstream_wait(&t, &w1), 0);
+        cr_assert_eq(http_upstream_wait(&t, &w2), 0);
+        cr_assert_eq(http_upstream_wait(&t, &w3), -EBUSY); /* queue=2 */
+        cr_assert_eq(http_upstream_pool_waiting(&t), 2);
+        cr_assert_not(readable(w1->fd));
+        cr_assert_eq(http_upstream_wait_take(&w1, &t, now, &c), -EAGAIN);
+
+        /* a comes back: it goes to w1 as it is, not to the idle list nor to a newcomer. */
+        int afd = a->fd;
+        cr_assert_null(http_upstream_release(a, true, now));
+        cr_assert_eq(http_upstream_pool_count(&t, NULL), 2);
+        cr_assert(readable(w1->fd));
+        cr_assert_not(readable(w2->fd));
+        cr_assert_eq(http_upstream_acquire(&t, now, &c), -EBUSY); /* w2 waits: it comes first */
+        cr_assert_eq(http_upstream_wait_take(&w1, &t, now, &a), 0);
+        cr_assert_null(w1);
+        cr_assert_eq(a->fd, afd);
+        cr_assert(a->reused);
+
+        /* b closes: w2 may open a new connection in its place. */
+        cr_assert_null(http_upstream_release(b, false, now));
+        cr_assert(readable(w2->fd));
+        cr_assert_eq(http_upstream_wait_take(&w2, &t, now, &b), 0);
+        cr_assert_not(b->reused);
+        int sc = accept(lfd, NULL, NULL);
+        cr_assert(sc >= 0);
+        if (b->connecting)
+                cr_assert_eq(http_upstream_connected(b), 0);
+        cr_assert_eq(http_upstream_pool_count(&t, NULL), 2);
+        cr_assert_eq(http_upstream_pool_waiting(&t), 0);
+
+        /* A waiter that leaves with a connection given to it passes it to the next one. */
+        cr_assert_eq(http_upstream_wait(&t, &w1), 0);
+        cr_assert_eq(http_upstream_wait(&t, &w2), 0);
+        cr_assert_null(http_upstream_release(a, true, now));
+        cr_assert(readable(w1->fd));
+        cr_assert_null(http_upstream_wait_cancel(w1, now));
+        cr_assert(readable(w2->fd));
+        cr_assert_eq(http_upstream_wait_take(&w2, &t, now, &a), 0);
+        cr_assert_eq(a->fd, afd);
+        /* And one that leaves before its turn leaves nothing behind. */
+        cr_assert_eq(http_upstream_wait(&t, &w1), 0);
+        cr_assert_null(http_upstream_wait_cancel(w1, now));
+        cr_assert_eq(http_upstream_pool_waiting(&t), 0);
+        cr_assert_null(http_upstream_release(a, true, now));
+        cr_assert_null(http_upstream_release(b, true, now));
+        unsigned idle;
+        cr_assert_eq(http_upstream_pool_count(&t, &idle), 2);
+        cr_assert_eq(idle, 2);
+
+        /* queue=0: no waiting at all. */
+        t.limits.queue = 0;
+        cr_assert_eq(http_upstream_acquire(&t, now, &a), 0);
+        cr_assert_eq(http_upstream_acquire(&t, now, &b), 0);
+        cr_assert_eq(http_upstream_wait(&t, &w1), -EBUSY);
+        cr_assert_null(http_upstream_release(a, false, now));
+        cr_assert_null(http_upstream_release(b, false, now));
+        close(sa);
+        close(sb);
+        close(sc);
+        close(lfd);
         http_upstream_pool_flush();
         http_upstream_target_done(&t);
 }

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -59,6 +60,10 @@ for ($i = 0; $i < 256; $i++) { echo str_repeat(chr(65 + $i % 26), 8192); }
     "slow/sleep.php": """<?php
 sleep(6);
 echo "late\\n";
+""",
+    "nap.php": """<?php
+usleep(1500000);
+echo "napped\\n";
 """,
     "app/index.php": """<?php
 header("Content-Type: application/json");
@@ -131,10 +136,12 @@ class FastCgiBase:
         # "short": each child exits after one request, closing the connection mpmd keeps.
         cls.fpm = phpfpm.PhpFpm([phpfpm.Pool("www", base + ".sock"),
                                  phpfpm.Pool("short", base + "-short.sock", extra="pm.max_requests = 1\n"),
-                                 phpfpm.Pool("tcp", f"127.0.0.1:{mpmdtest.free_port()}")])
+                                 phpfpm.Pool("tcp", f"127.0.0.1:{mpmdtest.free_port()}"),
+                                 phpfpm.Pool("queue", f"127.0.0.1:{mpmdtest.free_port()}")])
         cls.sock = cls.fpm.pools[0].sock
         cls.short_sock = cls.fpm.pools[1].sock
         cls.tcp_address = cls.fpm.pools[2].sock
+        cls.queue_address = cls.fpm.pools[3].sock
         cls.fake = phpfpm.FakeResponder(base + "-fake.sock", close_second=True)
         cls.busy = phpfpm.FakeResponder(base + "-busy.sock", protocol_status=2)
         cls.bad = phpfpm.FakeResponder(base + "-bad.sock", stdout=b"this is no header\r\n\r\nbody")
@@ -153,11 +160,16 @@ class FastCgiBase:
                 f"\n[Location /bad/]\nSetHandler = proxy:unix:{cls.bad.path}|fcgi://localhost\n"
                 f"\n[Location /down/]\nSetHandler = proxy:unix:{cls.fpm.dir}/nobody-listens.sock|fcgi://localhost\n"))
             default_line = mpmdtest.load_module_line()
+            with open(cls.srv.conf) as f:
+                text = f.read()
             if default_line:
-                with open(cls.srv.conf) as f:
-                    text = f.read()
-                with open(cls.srv.conf, "w") as f:
-                    f.write(text.replace(default_line, mpmdtest.load_module_line(cls.mpm), 1))
+                text = text.replace(default_line, mpmdtest.load_module_line(cls.mpm), 1)
+            # ProxyPass to a responder, mod_proxy_fcgi's way: the target's path names the files.
+            root = f"DocumentRoot = {cls.srv.root}\n"
+            text = text.replace(root, root + f"ProxyPass = /pp/ fcgi://{cls.tcp_address}{cls.srv.root}/\n"
+                                f"ProxyPass = /ppu/ unix:{cls.sock}|fcgi://localhost{cls.srv.root}/\n", 1)
+            with open(cls.srv.conf, "w") as f:
+                f.write(text)
             cls.srv.start()
         except BaseException:
             cls.fpm.stop()
@@ -318,6 +330,65 @@ class FastCgiBase:
         self.assertEqual(e["PATH_INFO"], "/PHP_VALUE session.auto_start=1;;;")
 
     # -- errors --------------------------------------------------------------------------------------
+    def test_proxypass_to_a_responder_names_the_script_by_the_target_path(self):
+        for prefix in ("/pp/", "/ppu/"):
+            e = self.env(f"{prefix}env.php?a=1")
+            self.assertEqual(e["SCRIPT_FILENAME"], os.path.join(self.srv.root, "env.php"))
+            self.assertEqual(e["SCRIPT_NAME"], f"{prefix}env.php")
+            self.assertIsNone(e["PATH_INFO"])
+            self.assertEqual(e["REQUEST_URI"], f"{prefix}env.php?a=1")
+            self.assertEqual(e["GET"], {"a": "1"})
+        body = os.urandom(200000)
+        r = post(self.srv, "/pp/post.php", body)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body.decode(), f"{len(body)} {hashlib.md5(body).hexdigest()} {len(body)}")
+        # Dot segments never climb out of the target's path: the router removed them first.
+        e = self.env("/pp/a/../env.php")
+        self.assertEqual(e["SCRIPT_FILENAME"], os.path.join(self.srv.root, "env.php"))
+
+    def test_requests_wait_in_the_queue_for_a_free_responder_connection(self):
+        if self.mpm != "event":
+            self.skipTest("max= is per thread: only one event loop serves every connection in this test")
+        srv = Server(files=PAGES, start=False, mpm_section="[event]\nStartServers = 1\n", server_keys=(
+            f"ProxyPass = /q/ fcgi://{self.queue_address}/ max=1 queue=1 acquire=20000\n"))
+        with open(srv.conf) as f:
+            text = f.read()
+        text = text.replace(f"fcgi://{self.queue_address}/", f"fcgi://{self.queue_address}{srv.root}/")
+        default_line = mpmdtest.load_module_line()
+        if default_line:
+            text = text.replace(default_line, mpmdtest.load_module_line("event"), 1)
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        srv.start()
+        try:
+            results = {}
+
+            def one(tag, path):
+                r = srv.get(path)
+                results[tag] = (r.status, r.body, time.monotonic())
+
+            a = threading.Thread(target=one, args=("a", "/q/nap.php"))
+            a.start()
+            time.sleep(0.4)
+            b = threading.Thread(target=one, args=("b", "/q/hello.txt.php"))
+            b.start()
+            time.sleep(0.4)
+            self.assertNotIn("b", results)
+            one("c", "/q/nap.php")
+            self.assertEqual(results["c"][0], 503, "a full queue (queue=1) answers at once")
+            self.assertNotIn("a", results)
+            a.join(20)
+            b.join(20)
+            self.assertEqual(results["a"][:2], (200, b"napped\n"))
+            # b waited for a's connection and was then sent on it (php-fpm's answer for a missing
+            # script is its own 404: b reached the responder).
+            self.assertEqual(results["b"][0], 404, results["b"][1])
+            self.assertGreaterEqual(results["b"][2], results["a"][2] - 0.05)
+            srv.wait_log(r"FastCGI: fcgi://.* all 1 connections of this thread are busy \(max=\) and its queue "
+                         r"is full \(queue=\)")
+        finally:
+            srv.stop()
+
     def test_php_fpm_down_is_502_with_a_log_line(self):
         r = self.get("/down/x.php")
         self.assertEqual(r.status, 502, r.body)

@@ -163,7 +163,9 @@ class ProxyServer(Server):
             f"ProxyPass = /dead/ http://127.0.0.1:{ups['dead_port']}/up/\n"
             f"ProxyPass = /deadsock/ unix:{ups['dir']}/nothing.sock|http://nothing/up/\n"
             f"ProxyPass = /retry/ http://{ups['retry'].authority}/up/ max=1\n"
-            f"ProxyPass = /one/ http://{ups['one'].authority}/up/ max=1\n"
+            f"ProxyPass = /one/ http://{ups['one'].authority}/up/ max=1 queue=0\n"
+            f"ProxyPass = /queued/ http://{ups['queued'].authority}/up/ max=1 queue=1 acquire=20000\n"
+            f"ProxyPass = /hurry/ http://{ups['hurry'].authority}/up/ max=1 acquire=300\n"
             f"ProxyPass = /short/ http://{ups['ttl'].authority}/up/ ttl=1\n"
             f"ProxyPass = /short2/ http://{ups['ttl2'].authority}/up/ ttl=1\n"
             f"ProxyPass = /slowread/ http://{ups['slowread'].authority}/up/\n"
@@ -180,6 +182,7 @@ def start_upstreams():
     d = tempfile.mkdtemp(prefix="mpmd-proxy-up-")
     os.chmod(d, 0o755)
     return {"dir": d, "main": Upstream(), "canary": Upstream(), "retry": Upstream(), "one": Upstream(),
+            "queued": Upstream(), "hurry": Upstream(),
             "ttl": Upstream(), "ttl2": Upstream(), "slowread": Upstream(rcvbuf=65536), "unix": Upstream(unix_path=os.path.join(d, "up.sock")),
             "dead_port": free_port()}
 
@@ -466,6 +469,57 @@ class ProxyTest(unittest.TestCase):
         head, _, body = data.partition(b"\r\n\r\n")
         self.assertEqual(status_of(head), 200)
         self.assertNotIn(b"b" * 500, body)
+
+    @unittest.skipUnless(ONE_LOOP, "max= is per thread: only one loop serves every connection here")
+    def test_a_request_waits_in_the_queue_for_a_free_connection(self):
+        # max=1 queue=1: b waits for a's connection and gets it; c finds the queue full: 503 at once.
+        up = self.ups["queued"]
+        results = {}
+
+        def one(tag, path):
+            results[tag] = (self.get(f"/queued/{path}&tag={tag}").status, time.monotonic())
+
+        a = threading.Thread(target=one, args=("a", "slow?head=2"))
+        a.start()
+        wait_for(lambda: up.requests_for("tag=a"), 10, "the first request reaching the upstream")
+        b = threading.Thread(target=one, args=("b", "echo?x=1"))
+        b.start()
+        time.sleep(0.5)  # b is in the queue by now (nothing outside shows it)
+        self.assertNotIn("b", results)
+        start = time.monotonic()
+        one("c", "echo?x=1")
+        self.assertEqual(results["c"][0], 503)
+        self.assertLess(results["c"][1] - start, 1.5, "a full queue answers at once")
+        a.join(20)
+        b.join(20)
+        self.assertEqual(results["a"][0], 200)
+        self.assertEqual(results["b"][0], 200)
+        self.assertGreaterEqual(results["b"][1], results["a"][1] - 0.05, "b was answered before a's connection was free")
+        self.assertEqual(up.requests_for("tag=c"), [])
+        self.assertEqual(up.connections, 1, "b got a's kept-alive connection, not a new one")
+        self.wait_upstream_log(up.authority, [re.escape("its queue is full (queue=)")])
+
+    @unittest.skipUnless(ONE_LOOP, "max= is per thread: only one loop serves every connection here")
+    def test_a_request_that_waits_past_acquire_is_503(self):
+        up = self.ups["hurry"]
+        results = []
+
+        def one(tag):
+            results.append(self.get(f"/hurry/slow?head=3&tag={tag}").status)
+
+        first = threading.Thread(target=one, args=("a",))
+        first.start()
+        wait_for(lambda: up.requests_for("tag=a"), 10, "the first request reaching the upstream")
+        start = time.monotonic()
+        r = self.get("/hurry/echo?tag=b")
+        waited = time.monotonic() - start
+        self.assertEqual(r.status, 503)
+        self.assertGreater(waited, 0.2, "answered before acquire=300 ms passed")
+        self.assertLess(waited, 2.5, "answered long after acquire=300 ms")
+        first.join(20)
+        self.assertEqual(results, [200])
+        self.assertEqual(up.requests_for("tag=b"), [])
+        self.wait_upstream_log(up.authority, ["became free in time"])
 
     @unittest.skipUnless(ONE_LOOP, "max= is per thread: only one loop serves every connection here")
     def test_max_connections_busy_is_503(self):
