@@ -128,6 +128,7 @@ typedef struct EventSource {
         const Listener *listener;
         uint16_t local_port; /* of the listener, looked up once rather than per connection */
         bool deferred;       /* TCP_DEFER_ACCEPT: an accepted connection has its request bytes */
+        uint8_t slot;        /* SOURCE_HANDLER: which of its connection's handler_source it is */
 } EventSource;
 
 typedef struct EventConn {
@@ -148,12 +149,20 @@ typedef struct EventConn {
         ProxyIo *proxy; /* the PROXY header under everything else (proxy-io.h); NULL: none */
         bool tls_counted; /* its completed handshake is in the scoreboard */
         HttpConnPhase phase;
-        EventSource handler_source; /* epoll's data.ptr for what its handler waits on */
+        /* epoll's data.ptr for what its handler waits on: the two are used in turn, one wait after
+         * the other, so that an event of the wait before (still in the batch being handled) is not
+         * taken for one of the current wait (see wait_fired). */
+        EventSource handler_source[2];
+        unsigned wait_slot; /* the one the current wait uses */
         /* What the handler waits on (HTTP_CONN_WANT_FD_*), registered until the next call into the
          * engine: it may be a duplicate of a socket that stays open elsewhere, or an upstream
          * connection that goes back to a pool, so closing it would not take it out of the set. -1:
          * none. */
         int wait_fd;
+        /* Its one event came (EPOLLONESHOT): the descriptor is disarmed but still in the set, and
+         * is left there; whoever waits on it next re-arms it with EPOLL_CTL_MOD (a kept-alive
+         * upstream connection: one system call per request instead of an ADD and a DEL). */
+        bool wait_fired;
         char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
@@ -339,12 +348,18 @@ static void event_conn_free(EventConn *c) {
 }
 
 /* Before any call into the engine, which may close it or give it to another connection: the
- * descriptor the handler waited on leaves the set. */
+ * descriptor the handler waited on must not report to this connection any more. Armed, it leaves
+ * the set; its event came, it is disarmed already (EPOLLONESHOT reports nothing more, not even
+ * EPOLLHUP, until re-armed) and stays: closing it takes it out, and the next wait on it re-arms
+ * it with its own data.ptr. */
 static void loop_unwatch_handler(EventLoop *l, EventConn *c) {
         if (c->wait_fd < 0)
                 return;
-        (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, c->wait_fd, NULL);
+        if (!c->wait_fired)
+                (void) epoll_ctl(l->ep, EPOLL_CTL_DEL, c->wait_fd, NULL);
         c->wait_fd = -1;
+        c->wait_fired = false;
+        c->wait_slot ^= 1;
 }
 
 /* Close now, free after the batch: an event for c (its socket's, its CGI pipe's) may still be
@@ -416,9 +431,14 @@ static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
                 int fd = http_conn_wait_fd(c->http);
                 struct epoll_event ev = {
                         .events = (w == HTTP_CONN_WANT_FD_READ ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT,
-                        .data.ptr = &c->handler_source,
+                        .data.ptr = &c->handler_source[c->wait_slot],
                 };
-                if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                /* A pooled upstream connection is in the set already, disarmed (see
+                 * loop_unwatch_handler); a new descriptor is not: ENOENT, then ADD. */
+                int r = epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+                if (r < 0 && errno == ENOENT)
+                        r = epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
+                if (r < 0) {
                         log_warning_errno(errno, "Cannot watch what a request waits on: %m");
                         w = HTTP_CONN_DONE;
                 } else
@@ -476,7 +496,8 @@ static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const Htt
                 return true;
         }
         c->source.kind = SOURCE_CONN;
-        c->handler_source.kind = SOURCE_HANDLER;
+        for (unsigned i = 0; i < 2; i++)
+                c->handler_source[i] = (EventSource) { .kind = SOURCE_HANDLER, .slot = (uint8_t) i };
         c->wait_fd = -1;
         c->fd = fd;
         c->check_nonblock = handed_off;
@@ -747,9 +768,13 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                                 break;
                         }
                         case SOURCE_HANDLER: {
-                                EventConn *c = container_of(src, EventConn, handler_source);
-                                if (!c->closed)
-                                        loop_run(&l, c, now);
+                                unsigned slot = src->slot;
+                                EventConn *c = container_of(src - slot, EventConn, handler_source[0]);
+                                if (c->closed)
+                                        break;
+                                if (c->wait_fd >= 0 && slot == c->wait_slot)
+                                        c->wait_fired = true; /* disarmed by its one event */
+                                loop_run(&l, c, now);
                                 break;
                         }
                         case SOURCE_CONN: {
