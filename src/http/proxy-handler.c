@@ -84,8 +84,10 @@ typedef struct ProxyExchange {
         bool keep_alive;
         int status;
         uint64_t body_bytes;
-        char *client_head;
-        size_t client_head_len;
+        char *client_head; /* kept with the exchange for the next response (grown when short) */
+        size_t client_head_len, client_head_size;
+        char *lines; /* the fields gathered for client_head, kept as it is */
+        size_t lines_size;
         char chunk_line[24];
 } ProxyExchange;
 
@@ -101,14 +103,18 @@ static _Thread_local unsigned exchange_pool_len;
 
 static ProxyExchange *exchange_get(void) {
         ProxyExchange *x = exchange_pool;
-        char *req = NULL;
-        size_t req_size = 0;
+        char *req = NULL, *client_head = NULL, *lines = NULL;
+        size_t req_size = 0, client_head_size = 0, lines_size = 0;
 
         if (x) {
                 exchange_pool = x->next_free;
                 exchange_pool_len--;
                 req = x->req;
                 req_size = x->req_size;
+                client_head = x->client_head;
+                client_head_size = x->client_head_size;
+                lines = x->lines;
+                lines_size = x->lines_size;
         } else {
                 x = malloc(sizeof(*x));
                 if (!x)
@@ -123,15 +129,18 @@ static ProxyExchange *exchange_get(void) {
         x->client_chunked = x->keep_alive = false;
         x->status = 0;
         x->body_bytes = 0;
-        x->client_head = NULL;
+        x->client_head = client_head;
+        x->client_head_size = client_head_size;
         x->client_head_len = 0;
+        x->lines = lines;
+        x->lines_size = lines_size;
         return x;
 }
 
 static void exchange_put(ProxyExchange *x) {
-        free(x->client_head);
-        x->client_head = NULL;
-        if (exchange_pool_len >= PROXY_POOL_MAX || x->req_size > 256 * 1024) {
+        if (exchange_pool_len >= PROXY_POOL_MAX || x->req_size > 256 * 1024 || x->client_head_size > 64 * 1024) {
+                free(x->client_head);
+                free(x->lines);
                 free(x->req);
                 free(x);
                 return;
@@ -582,11 +591,24 @@ static int proxy_client_head(ProxyHandler *s) {
         size_t lines_size = (size_t) rh->head_len + 1024 + host_len + http_headers_growth_max(hc);
         for (size_t i = 0; i < q->cfg->proxy.reverse.n; i++)
                 lines_size += q->cfg->proxy.reverse.items[i].prefix_len * 3;
-        _cleanup_free_ char *lines = malloc(lines_size);
+        /* The fields are gathered first (the status line comes before them, and its framing
+         * fields after); both buffers stay with the exchange, and only grow. */
+        if (x->lines_size < lines_size) {
+                char *grown = realloc(x->lines, lines_size);
+                if (!grown)
+                        return -ENOMEM;
+                x->lines = grown;
+                x->lines_size = lines_size;
+        }
+        char *lines = x->lines;
         size_t out_size = lines_size + q->server->server_line_len + 256;
-        x->client_head = malloc(out_size);
-        if (!lines || !x->client_head)
-                return -ENOMEM;
+        if (x->client_head_size < out_size) {
+                char *grown = realloc(x->client_head, out_size);
+                if (!grown)
+                        return -ENOMEM;
+                x->client_head = grown;
+                x->client_head_size = out_size;
+        }
 
         HttpHeadWriter lw = { .buf = lines, .size = lines_size }, w;
         for (uint32_t i = 0; i < rh->n_headers; i++) {
