@@ -586,7 +586,7 @@ static void launcher_forget_tls(Supervisor *s) {
                 generation_forget_tls(g);
 #if HAVE_TLS
         if (s->tickets)
-                tls_ticket_keys_forget(s->tickets, NULL);
+                tls_ticket_keys_forget(s->tickets, NULL, 0);
 #endif
 }
 
