@@ -21,6 +21,7 @@
 #define MATERIAL_MAGIC "MPMDTLS1"
 #define MATERIAL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define CHECK_REPORT_MAX (1024 * 1024)
+#define MATERIAL_MISSING UINT64_MAX /* a file that could not be read (its error given) */
 
 typedef struct MaterialHeader {
         char magic[8];
@@ -100,13 +101,16 @@ int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors)
         _cleanup_close_ int fd = -1;
         char name[250];
         size_t n = MIN(MIN(t->certificates.n, t->keys.n), (size_t) HTTP_TLS_CERTS_MAX);
-        int r = 0;
+        int r = 0, k;
 
+        *ret_fd = -1;
+        /* A file that cannot be read is marked missing, its error given: the others are still
+         * sealed, so that the check says what is wrong with them too. */
         for (size_t i = 0; i < n; i++) {
                 const ConfLine *cert = &t->certificates.lines[i], *key = &t->keys.lines[i];
                 _cleanup_free_ char *path = NULL;
-                int k;
 
+                h.len[2 * i] = h.len[2 * i + 1] = MATERIAL_MISSING;
                 if (material_open(cert->value, cert, site->section, "SSLCertificateFile", &in[2 * i], &h.len[2 * i],
                                   errors) < 0)
                         r = -EINVAL;
@@ -117,10 +121,8 @@ int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors)
                 }
                 if (k < 0 || material_open(path, key, site->section, "SSLCertificateKeyFile", &in[2 * i + 1],
                                            &h.len[2 * i + 1], errors) < 0)
-                        r = r == -ENOMEM ? r : -EINVAL;
+                        r = -EINVAL;
         }
-        if (r < 0)
-                goto finish;
         h.n_pairs = (uint32_t) n;
         snprintf(name, sizeof(name), TLS_MATERIAL_NAME_PREFIX "%s", site->name ? site->name : site->section);
         fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -128,25 +130,28 @@ int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors)
                 r = -errno;
                 goto finish;
         }
-        for (size_t i = 0; i < 2 * n && r == 0; i++) {
-                r = material_copy(fd, in[i], h.len[i]);
-                if (r < 0) {
+        for (size_t i = 0; i < 2 * n; i++) {
+                if (in[i] < 0)
+                        continue;
+                k = material_copy(fd, in[i], h.len[i]);
+                if (k < 0) {
                         const ConfLine *l = i % 2 == 0 ? &t->certificates.lines[i / 2] : &t->keys.lines[i / 2];
                         conf_errors_add(errors, l->file, l->line, "%s %s: %s: cannot be read: %s", site->section,
                                         i % 2 == 0 ? "SSLCertificateFile" : "SSLCertificateKeyFile", l->value,
-                                        r == -EIO ? "it changed while it was read" : strerror(-r));
-                        r = -EINVAL;
+                                        k == -EIO ? "it changed while it was read" : strerror(-k));
+                        goto finish; /* the lengths are wrong now: no material at all */
                 }
         }
         /* Sealed before any other process can see it: what was checked is what is served. */
-        if (r == 0 && fcntl(fd, F_ADD_SEALS, MATERIAL_SEALS) < 0)
+        if (fcntl(fd, F_ADD_SEALS, MATERIAL_SEALS) < 0) {
                 r = -errno;
-        if (r == 0)
-                *ret_fd = TAKE_FD(fd);
+                goto finish;
+        }
+        *ret_fd = TAKE_FD(fd);
 finish:
         for (size_t i = 0; i < ELEMENTSOF(in); i++)
                 safe_close(in[i]);
-        return r;
+        return *ret_fd < 0 && r == 0 ? -EINVAL : r;
 }
 
 int tls_material_map(int fd, TlsMaterial *ret) {
@@ -169,6 +174,8 @@ int tls_material_map(int fd, TlsMaterial *ret) {
         if (memcmp(h->magic, MATERIAL_MAGIC, sizeof(h->magic)) != 0 || h->n_pairs > HTTP_TLS_CERTS_MAX)
                 goto bad;
         for (uint32_t i = 0; i < 2 * h->n_pairs; i++) {
+                if (h->len[i] == MATERIAL_MISSING)
+                        continue;
                 if (h->len[i] > TLS_MATERIAL_FILE_MAX)
                         goto bad;
                 total += h->len[i];
@@ -177,12 +184,16 @@ int tls_material_map(int fd, TlsMaterial *ret) {
                 goto bad;
         for (uint32_t i = 0; i < h->n_pairs; i++) {
                 TlsMaterialPair *pair = &ret->pairs[i];
-                pair->cert = (const char *) p + off;
-                pair->cert_len = (size_t) h->len[2 * i];
-                off += pair->cert_len;
-                pair->key = (const char *) p + off;
-                pair->key_len = (size_t) h->len[2 * i + 1];
-                off += pair->key_len;
+                if (h->len[2 * i] != MATERIAL_MISSING) {
+                        pair->cert = (const char *) p + off;
+                        pair->cert_len = (size_t) h->len[2 * i];
+                        off += pair->cert_len;
+                }
+                if (h->len[2 * i + 1] != MATERIAL_MISSING) {
+                        pair->key = (const char *) p + off;
+                        pair->key_len = (size_t) h->len[2 * i + 1];
+                        off += pair->key_len;
+                }
         }
         ret->map = p;
         ret->size = (size_t) st.st_size;

@@ -34,12 +34,13 @@
 int tls_key_path(const ConfLine *key, const char *section, char **ret, ConfErrors *errors);
 
 /* Seal site's pairs into a new memfd (close-on-exec), opened with this process's rights. Errors
- * "FILE:LINE: [Section] SSLCertificateFile: PATH: why" for each file that cannot be read. Returns
- * 0 and *ret_fd, -EINVAL (errors added) or -errno. */
+ * "FILE:LINE: [Section] SSLCertificateFile: PATH: why" for each file that cannot be read; such a
+ * file is marked missing in the memfd, which is still made (*ret_fd), so that the others can be
+ * checked. Returns 0, -EINVAL (errors added; *ret_fd -1 when there is no memfd at all) or -errno. */
 int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors);
 
 typedef struct TlsMaterialPair {
-        const void *cert, *key;
+        const void *cert, *key; /* NULL: the file could not be read when it was sealed */
         size_t cert_len, key_len;
 } TlsMaterialPair;
 

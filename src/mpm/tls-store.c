@@ -359,6 +359,10 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMateri
 
                 if (i >= m->n_pairs)
                         return -EBADMSG; /* not the material of this site */
+                if (!m->pairs[i].cert) {
+                        r = -EINVAL; /* said when it was sealed */
+                        continue;
+                }
                 if (use_chain(ctx, &m->pairs[i]) != 1) {
                         conf_errors_add(
                                 errors, cert->file, cert->line,
@@ -378,7 +382,7 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMateri
                                                 t->certificates.lines[j].value);
                                 r = -EINVAL;
                         }
-                pkey = key_load(&m->pairs[i], key, in->section, errors);
+                pkey = m->pairs[i].key ? key_load(&m->pairs[i], key, in->section, errors) : NULL;
                 if (!pkey) {
                         r = -EINVAL;
                         continue;
