@@ -149,8 +149,13 @@ struct Generation {
         Listener *listeners;
         size_t n_listeners;
         /* The certificates, keys and TLS settings of the sites (tls-store.h); NULL when no listener
-         * is TLS or the build has no TLS. Built before workers fork; read-only in them. */
+         * is TLS or the build has no TLS. Built before workers fork; read-only in them. Per-user
+         * MPMs: NULL in the supervisor, the dispatchers and the CGI launchers; in a site's pool, the
+         * pool's own store (its sites only), made from tls_sealed when the pool starts. */
         struct TlsStore *tls;
+        /* Per-user MPMs: the sealed store (tls-store.h, key custody): each site's material as a
+         * sealed memfd, no parsed key; the supervisor's, for the generation's life. NULL elsewhere. */
+        struct TlsStore *tls_sealed;
         ProcessSlot *procs;
         ScoreboardProcess **boards; /* read-only mappings, one per slot, NULL when free */
         unsigned n_procs;           /* the table's size: ServerLimit */

@@ -35,6 +35,10 @@
 #include "http/server.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
+#include "build-config.h"
+#if HAVE_TLS
+#include "mpm/tls-store.h"
+#endif
 
 #define PERCHILD_SERVER_LIMIT_MAX 4096
 #define PERCHILD_DEFAULT_POOL_ROLE "pool [Server]"
@@ -454,6 +458,11 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 if (p->user && g->site_cgi_fds && g->site_cgi_fds[i] >= 0)
                         plan->cgi_fd = g->site_cgi_fds[i];
                 r = plan_keep(plan, site->root_fd);
+#if HAVE_TLS
+                /* Its own sites' certificates and keys, and no one else's (key custody, tls-store.h). */
+                if (r >= 0)
+                        r = plan_keep(plan, tls_store_material_fd(g->tls_sealed, i));
+#endif
                 for (size_t j = 0; j < site->n_script_alias_fds && r >= 0; j++)
                         r = plan_keep(plan, site->script_alias_fds[j]);
                 for (size_t j = 0; j < site->n_alias_fds && r >= 0; j++)
@@ -509,6 +518,40 @@ static int perchild_forget_foreign(const Generation *g, const PerchildState *st,
         return 0;
 }
 
+/* Before the pool reads a byte: its own certificate store, from the sealed memfds of its own sites
+ * that the supervisor let it keep (child_plan), read with the site's ids already (a descriptor
+ * needs no rights to be read); the memfds closed, the rings of the other sites' ticket keys
+ * unmapped. From here on the process holds its own sites' keys and no one else's. The store is
+ * this process's: the generation is its own copy (the supervisor's is untouched by a fork). */
+static int perchild_pool_open_tls(const Generation *g, const PerchildState *st, const PerchildPool *mine) {
+#if HAVE_TLS
+        _cleanup_free_ bool *own = NULL;
+        ConfErrors errors = {};
+        TlsStore *store = NULL;
+        int r;
+
+        if (!g->tls_sealed)
+                return 0;
+        own = calloc(g->http->n_sites, sizeof(bool));
+        if (!own)
+                return log_error_errno(ENOMEM, "%s: cannot load its certificates: %m", mine->role);
+        for (size_t i = 0; i < g->http->n_sites; i++)
+                own[i] = &st->pools[st->site_pool[i]] == mine;
+        r = tls_store_open_pool(g->tls_sealed, g->http, own, &store, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                log_error("%s", errors.msgs[i]);
+        conf_errors_done(&errors);
+        if (r >= 0)
+                r = tls_store_attach_pool_tickets(store, g->tls_sealed);
+        if (r < 0) {
+                tls_store_free(store);
+                return log_error_errno(r, "%s: cannot load its certificates: %m", mine->role);
+        }
+        ((Generation *) g)->tls = store;
+#endif
+        return 0;
+}
+
 static int perchild_worker_main(const WorkerContext *ctx) {
         const Generation *g = ctx->generation;
         const PerchildConfig *cfg = g->mpm_config;
@@ -526,6 +569,9 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                         .max_per_client = cfg->dispatcher_connections_per_client,
                 };
                 http_server_logs_abandon(g->http);
+#if HAVE_TLS
+                tls_store_forget_sealed(g->tls_sealed); /* it never terminates TLS: no ticket keys */
+#endif
                 if (perchild_forget_foreign(g, st, NULL) < 0)
                         return WORKER_EXIT_FATAL;
                 perchild_status_select(g, st, NULL);
@@ -534,6 +580,8 @@ static int perchild_worker_main(const WorkerContext *ctx) {
 
         const PerchildPool *p = perchild_pool_of(st, ctx->slot);
         if (!p)
+                return WORKER_EXIT_FATAL;
+        if (perchild_pool_open_tls(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;
         if (perchild_forget_foreign(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;

@@ -9,6 +9,9 @@
 #include "http/server.h"
 #include "mpm/tls-store.h"
 
+struct TlsTicketRing;
+struct TlsTicketKeys;
+
 typedef struct StoreSite {
         char *name;        /* the vhost's name, or the main server's ServerName (may be NULL) */
         char *section;     /* "[Server]", "[VirtualHost NAME]" */
@@ -24,6 +27,10 @@ typedef struct StoreSite {
         bool session_tickets;
         bool strict_sni;
         usec_t ticket_lifetime;
+        /* A sealed store's (tls-custody.h): the sealed memfd of the site's pairs (-1: none, or not
+         * this process's), and the ring of ticket keys the supervisor made for it. */
+        int material_fd;
+        struct TlsTicketRing *ring;
 } StoreSite;
 
 typedef struct StoreListener {
@@ -37,4 +44,11 @@ struct TlsStore {
         size_t n_sites;
         StoreListener *listeners; /* the TLS ones */
         size_t n_listeners;
+        /* Sealed (the supervisor's, under a per-user MPM): no context and no parsed key, only each
+         * site's material and ring. A pool's: contexts for its own sites only, and any_listener
+         * for a connection on a listener it was not told of (the dispatcher chose the pool). */
+        bool sealed;
+        char **server_listen;             /* sealed: [Server]'s Listen, for the pools' stores */
+        struct TlsTicketKeys *keys;       /* sealed: whose rings the sites' are */
+        StoreListener *any_listener;      /* a pool's: name NULL, its first own site as default */
 };

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "http/server.h"
+#include "mpm/tls-custody.h"
 #include "mpm/tls-store-internal.h"
 #include "shared/strv.h"
 
@@ -192,53 +193,53 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
         return -1;
 }
 
-/* The file SSLCertificateKeyFile names: a path, or $CREDENTIALS_DIRECTORY/NAME. */
-static int key_path(const ConfLine *key, const char *section, char **ret, ConfErrors *errors) {
-        size_t plen = strlen(HTTP_TLS_CREDENTIAL_PREFIX);
-        const char *dir;
-
-        if (strncmp(key->value, HTTP_TLS_CREDENTIAL_PREFIX, plen) != 0) {
-                *ret = strdup(key->value);
-                return *ret ? 0 : -ENOMEM;
-        }
-        dir = getenv("CREDENTIALS_DIRECTORY");
-        if (!dir || dir[0] != '/') {
-                conf_errors_add(
-                        errors, key->file, key->line,
-                        "%s SSLCertificateKeyFile: %s: $CREDENTIALS_DIRECTORY is not set: systemd sets it for a "
-                        "unit with LoadCredential=%s:PATH",
-                        section, key->value, key->value + plen);
-                return -EINVAL;
-        }
-        if (asprintf(ret, "%s/%s", dir, key->value + plen) < 0) {
-                *ret = NULL;
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static EVP_PKEY *key_load(const ConfLine *key, const char *section, ConfErrors *errors) {
+/* The key of a pair, from its material. */
+static EVP_PKEY *key_load(const TlsMaterialPair *pair, const ConfLine *key, const char *section, ConfErrors *errors) {
         _cleanup_free_ char *path = NULL;
+        EVP_PKEY *pkey = NULL;
         char why[256];
-        EVP_PKEY *pkey;
-        FILE *f;
+        BIO *bio = BIO_new_mem_buf(pair->key, (int) pair->key_len);
 
-        if (key_path(key, section, &path, errors) < 0)
-                return NULL;
-        f = fopen(path, "re");
-        if (!f) {
-                conf_errors_add(errors, key->file, key->line, "%s SSLCertificateKeyFile: %s: %s", section, path,
-                                strerror(errno));
-                return NULL;
-        }
-        pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-        fclose(f);
-        if (!pkey)
+        if (bio)
+                pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+        if (!pkey) {
+                (void) tls_key_path(key, section, &path, NULL);
                 conf_errors_add(errors, key->file, key->line,
                                 "%s SSLCertificateKeyFile: %s: not a PEM private key, or one encrypted with a pass "
                                 "phrase (%s)",
-                                section, path, ssl_reason(why, sizeof(why)));
+                                section, path ? path : key->value, ssl_reason(why, sizeof(why)));
+        }
         return pkey;
+}
+
+/* SSL_CTX_use_certificate_chain_file() over memory: the leaf (which selects the key type's slot),
+ * then the rest of the chain, up to the end of the PEM text. 1 or 0 (OpenSSL's error queued). */
+static int use_chain(SSL_CTX *ctx, const TlsMaterialPair *pair) {
+        BIO *bio = BIO_new_mem_buf(pair->cert, (int) pair->cert_len);
+        X509 *x = bio ? PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL) : NULL;
+        unsigned long e;
+        int ok = x && SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_clear_chain_certs(ctx) == 1;
+
+        X509_free(x);
+        while (ok) {
+                X509 *ca = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+                if (!ca)
+                        break;
+                if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+                        X509_free(ca);
+                        ok = 0;
+                }
+        }
+        BIO_free(bio);
+        if (!ok)
+                return 0;
+        /* The chain ends where no further PEM block starts; anything else is an error. */
+        e = ERR_peek_last_error();
+        if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+                return 0;
+        ERR_clear_error();
+        return 1;
 }
 
 static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
@@ -329,7 +330,10 @@ static void check_names(X509 *const *leaves, size_t n, const TlsStoreSite *in, C
                                 in->section, cert->value, *a);
 }
 
-static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *errors, ConfErrors *warnings) {
+/* The pairs of in, from m (its material, tls-custody.h): the bytes of its files as they were when
+ * the material was sealed. */
+static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMaterial *m, ConfErrors *errors,
+                           ConfErrors *warnings) {
         const HttpTlsConfig *t = &in->cfg->tls;
         X509 *leaves[HTTP_TLS_CERTS_MAX] = {};
         int key_types[HTTP_TLS_CERTS_MAX] = {};
@@ -352,17 +356,14 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
                 const ConfLine *cert = &t->certificates.lines[i], *key = &t->keys.lines[i];
                 EVP_PKEY *pkey;
                 X509 *leaf;
-                FILE *f;
 
-                f = fopen(cert->value, "re");
-                if (!f) {
-                        conf_errors_add(errors, cert->file, cert->line, "%s SSLCertificateFile: %s: %s", in->section,
-                                        cert->value, strerror(errno));
-                        r = -EINVAL;
+                if (i >= m->n_pairs)
+                        return -EBADMSG; /* not the material of this site */
+                if (!m->pairs[i].cert) {
+                        r = -EINVAL; /* said when it was sealed */
                         continue;
                 }
-                fclose(f);
-                if (SSL_CTX_use_certificate_chain_file(ctx, cert->value) != 1) {
+                if (use_chain(ctx, &m->pairs[i]) != 1) {
                         conf_errors_add(
                                 errors, cert->file, cert->line,
                                 "%s SSLCertificateFile: %s: not a PEM certificate chain that OpenSSL accepts (%s)",
@@ -381,7 +382,7 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *err
                                                 t->certificates.lines[j].value);
                                 r = -EINVAL;
                         }
-                pkey = key_load(key, in->section, errors);
+                pkey = m->pairs[i].key ? key_load(&m->pairs[i], key, in->section, errors) : NULL;
                 if (!pkey) {
                         r = -EINVAL;
                         continue;
@@ -488,7 +489,8 @@ static int site_set_session_context(SSL_CTX *ctx, const TlsStoreSite *in) {
                                                                                                             : -ENOMEM;
 }
 
-static int site_ctx_new(const TlsStoreSite *in, SSL_CTX **ret, ConfErrors *errors, ConfErrors *warnings) {
+static int site_ctx_new(const TlsStoreSite *in, const TlsMaterial *m, SSL_CTX **ret, ConfErrors *errors,
+                        ConfErrors *warnings) {
         const HttpTlsConfig *t = &in->cfg->tls;
         uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
         SSL_CTX *ctx;
@@ -521,7 +523,7 @@ static int site_ctx_new(const TlsStoreSite *in, SSL_CTX **ret, ConfErrors *error
         }
 
         r = site_set_ciphers(ctx, in, errors);
-        k = site_load_pairs(ctx, in, errors, warnings);
+        k = site_load_pairs(ctx, in, m, errors, warnings);
         if (r < 0 || k < 0) {
                 SSL_CTX_free(ctx);
                 return -EINVAL;
@@ -546,11 +548,14 @@ TlsStore *tls_store_free(TlsStore *s) {
                 free(site->tls12);
                 free(site->tls13);
                 SSL_CTX_free(site->ctx);
+                safe_close(site->material_fd);
         }
         free(s->sites);
         for (size_t i = 0; i < s->n_listeners; i++)
                 free(s->listeners[i].name);
         free(s->listeners);
+        free(s->any_listener);
+        strv_free(s->server_listen);
         free(s);
         return NULL;
 }
@@ -583,6 +588,10 @@ static int store_add_listener(TlsStore *s, const char *name, const TlsStoreSite 
                 if (strcmp(s->listeners[i].name, name) == 0)
                         return 0;
         def = store_default(s, name);
+        /* A pool's store: the listener's default site is another pool's; a connection the
+         * dispatcher handed here named one of ours, or none of any pool's. */
+        if (!s->sites[def].ctx && s->any_listener)
+                def = s->any_listener->default_site;
         if (!s->sites[def].ctx) {
                 conf_errors_add(errors, written->listen_file, written->listen_line,
                                 "%s Listen: %s is HTTPS, but %s, the site it serves a client that names none of its "
@@ -601,29 +610,26 @@ static int store_add_listener(TlsStore *s, const char *name, const TlsStoreSite 
         return 0;
 }
 
-int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
-                  ConfErrors *errors, ConfErrors *warnings) {
-        _cleanup_(tls_store_freep) TlsStore *s = NULL;
-        bool oom = false, any_certificate = false, any_listener = false;
-        int r = 0;
-
-        *ret = NULL;
-        if (n_sites == 0)
-                return 0;
-        /* Here, before the workers fork, so that they all inherit the same index. */
-        if (listener_index_get() < 0)
-                return -ENOMEM;
+/* Is there anything to build: a site with a certificate, or a TLS listener? */
+static bool store_needed(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen) {
         STRV_FOREACH(v, server_listen)
-                any_listener = any_listener || listener_name_is_tls(*v);
+                if (listener_name_is_tls(*v))
+                        return true;
         for (size_t i = 0; i < n_sites; i++) {
-                any_certificate = any_certificate || sites[i].cfg->tls.certificates.n > 0;
+                if (sites[i].cfg->tls.certificates.n > 0)
+                        return true;
                 STRV_FOREACH(v, sites[i].listen)
-                        any_listener = any_listener || listener_name_is_tls(*v);
+                        if (listener_name_is_tls(*v))
+                                return true;
         }
-        if (!any_certificate && !any_listener)
-                return 0;
+        return false;
+}
 
-        s = calloc(1, sizeof(TlsStore));
+/* What the store keeps of each site, copied (no context yet). */
+static int store_new_sites(const TlsStoreSite *sites, size_t n_sites, TlsStore **ret) {
+        _cleanup_(tls_store_freep) TlsStore *s = calloc(1, sizeof(TlsStore));
+        bool oom = false;
+
         if (!s || !(s->sites = calloc(n_sites, sizeof(StoreSite))))
                 return -ENOMEM;
         s->n_sites = n_sites;
@@ -631,7 +637,6 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                 const TlsStoreSite *in = &sites[i];
                 const HttpTlsConfig *t = &in->cfg->tls;
                 StoreSite *site = &s->sites[i];
-                int k;
 
                 *site = (StoreSite){
                         .name = strdup_null(in->name, &oom),
@@ -645,6 +650,7 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                         .session_tickets = t->session_tickets,
                         .strict_sni = t->strict_sni,
                         .ticket_lifetime = t->ticket_lifetime,
+                        .material_fd = -1,
                 };
                 if (oom)
                         return -ENOMEM;
@@ -654,16 +660,62 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                         .listen = site->listen,
                         .has_document_root = site->has_document_root,
                 };
-                if (t->certificates.n == 0 && t->keys.n == 0)
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* The store of the sites own says (NULL: every one) from their material (fds[i], -1: none, an
+ * error given already when the site has a certificate). A pool's store (own) has contexts for its
+ * own sites only, and takes a TLS listener whose default is another pool's site to its first own
+ * site; without an own site with a certificate it is none (*ret NULL). */
+static int store_build(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, const int *fds,
+                       const bool *own, TlsStore **ret, ConfErrors *errors, ConfErrors *warnings) {
+        _cleanup_(tls_store_freep) TlsStore *s = NULL;
+        size_t first_own = SIZE_MAX;
+        int r;
+
+        *ret = NULL;
+        r = store_new_sites(sites, n_sites, &s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_sites; i++) {
+                const TlsStoreSite *in = &sites[i];
+                TlsMaterial m;
+                int k;
+
+                if ((in->cfg->tls.certificates.n == 0 && in->cfg->tls.keys.n == 0) || (own && !own[i]))
                         continue;
-                k = site_ctx_new(in, &site->ctx, errors, warnings);
+                if (fds[i] < 0) {
+                        r = -EINVAL; /* said when its material was sealed */
+                        continue;
+                }
+                k = tls_material_map(fds[i], &m);
+                if (k < 0) {
+                        conf_errors_add(errors, NULL, 0, "%s: the sealed certificates cannot be read: %s", in->section,
+                                        strerror(-k));
+                        r = -EINVAL;
+                        continue;
+                }
+                k = site_ctx_new(in, &m, &s->sites[i].ctx, errors, warnings);
+                tls_material_unmap(&m);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0)
                         r = k;
+                else if (first_own == SIZE_MAX)
+                        first_own = i;
         }
         if (r < 0)
                 return r; /* a listener's check would only add that its site has no certificate */
+        if (own) {
+                if (first_own == SIZE_MAX)
+                        return 0;
+                s->any_listener = calloc(1, sizeof(StoreListener));
+                if (!s->any_listener)
+                        return -ENOMEM;
+                *s->any_listener = (StoreListener){.default_site = first_own, .store = s};
+        }
 
         STRV_FOREACH(v, server_listen)
                 if (listener_name_is_tls(*v)) {
@@ -688,15 +740,171 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
         return 0;
 }
 
+static void close_all(int *fds, size_t n) {
+        for (size_t i = 0; fds && i < n; i++)
+                fds[i] = safe_close(fds[i]);
+}
+
+/* Seal the material of every site with a certificate into fds (-1 for the others, and for a site
+ * whose files cannot be read: its errors are added, and the result is -EINVAL). */
+static int store_seal_all(const TlsStoreSite *sites, size_t n_sites, int *fds, ConfErrors *errors) {
+        int r = 0;
+
+        for (size_t i = 0; i < n_sites; i++) {
+                int k;
+
+                fds[i] = -1;
+                if (sites[i].cfg->tls.certificates.n == 0 && sites[i].cfg->tls.keys.n == 0)
+                        continue;
+                k = tls_material_seal(&sites[i], &fds[i], errors);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = -EINVAL;
+        }
+        return r;
+}
+
+int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
+                  ConfErrors *errors, ConfErrors *warnings) {
+        _cleanup_free_ int *fds = NULL;
+        int r, k;
+
+        *ret = NULL;
+        if (n_sites == 0 || !store_needed(sites, n_sites, server_listen))
+                return 0;
+        /* Here, before the workers fork, so that they all inherit the same index. */
+        if (listener_index_get() < 0)
+                return -ENOMEM;
+        fds = calloc(n_sites, sizeof(int));
+        if (!fds)
+                return -ENOMEM;
+        /* The same path as a sealed store's check: the files' bytes sealed, then parsed from there. */
+        r = store_seal_all(sites, n_sites, fds, errors);
+        if (r != -ENOMEM) {
+                k = store_build(sites, n_sites, server_listen, fds, NULL, ret, errors, warnings);
+                r = r < 0 ? r : k;
+        }
+        close_all(fds, n_sites);
+        return r;
+}
+
+typedef struct SealedCheck {
+        const TlsStoreSite *sites;
+        size_t n_sites;
+        char *const *server_listen;
+        const int *fds;
+} SealedCheck;
+
+static int sealed_check(void *userdata, ConfErrors *errors, ConfErrors *warnings) {
+        const SealedCheck *c = userdata;
+        TlsStore *s = NULL;
+        int r = store_build(c->sites, c->n_sites, c->server_listen, c->fds, NULL, &s, errors, warnings);
+
+        tls_store_free(s);
+        return r;
+}
+
+int tls_store_new_sealed(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
+                         ConfErrors *errors, ConfErrors *warnings) {
+        _cleanup_(tls_store_freep) TlsStore *s = NULL;
+        _cleanup_free_ int *fds = NULL;
+        SealedCheck check = {.sites = sites, .n_sites = n_sites, .server_listen = server_listen};
+        bool oom = false;
+        int r, k;
+
+        *ret = NULL;
+        if (n_sites == 0 || !store_needed(sites, n_sites, server_listen))
+                return 0;
+        fds = calloc(n_sites, sizeof(int));
+        if (!fds)
+                return -ENOMEM;
+        r = store_seal_all(sites, n_sites, fds, errors);
+        if (r == -ENOMEM)
+                goto finish;
+        /* The check parses every key: in a child, so that no parsed key is ever in this process,
+         * which forks every pool, dispatcher and CGI launcher. It reads the sealed memfds, the very
+         * bytes the pools will get. */
+        check.fds = fds;
+        k = tls_check_in_child(sealed_check, &check, errors, warnings);
+        r = r < 0 ? r : k;
+        if (r < 0)
+                goto finish;
+        r = store_new_sites(sites, n_sites, &s);
+        if (r < 0)
+                goto finish;
+        s->sealed = true;
+        s->server_listen = strv_copy_null(server_listen, &oom);
+        if (oom) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n_sites; i++)
+                s->sites[i].material_fd = TAKE_FD(fds[i]);
+        *ret = TAKE_PTR(s);
+finish:
+        close_all(fds, n_sites);
+        return r;
+}
+
+bool tls_store_is_sealed(const TlsStore *s) {
+        return s && s->sealed;
+}
+
+int tls_store_material_fd(const TlsStore *s, size_t site) {
+        return s && s->sealed && site < s->n_sites ? s->sites[site].material_fd : -1;
+}
+
+int tls_store_open_pool(TlsStore *sealed, const HttpServer *http, const bool *own, TlsStore **ret,
+                        ConfErrors *errors) {
+        _cleanup_free_ TlsStoreSite *sites = NULL;
+        _cleanup_free_ int *fds = NULL;
+        ConfErrors warnings = {}; /* said by the supervisor's check already */
+        int r;
+
+        *ret = NULL;
+        if (!sealed)
+                return 0;
+        if (!sealed->sealed || http->n_sites != sealed->n_sites)
+                return -EINVAL;
+        sites = calloc(http->n_sites, sizeof(TlsStoreSite));
+        fds = calloc(http->n_sites, sizeof(int));
+        if (!sites || !fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < http->n_sites; i++) {
+                sites[i] = (TlsStoreSite){
+                        .name = http->sites[i].name,
+                        .section = sealed->sites[i].section,
+                        .cfg = http->sites[i].cfg,
+                        .listen = http->sites[i].listen,
+                };
+                fds[i] = own[i] ? sealed->sites[i].material_fd : -1;
+        }
+        r = listener_index_get() < 0 ? -ENOMEM
+                                     : store_build(sites, http->n_sites, sealed->server_listen, fds, own, ret, errors,
+                                                   &warnings);
+        conf_errors_done(&warnings);
+        /* The material is taken: the own memfds closed, the others' numbers (closed before the
+         * sandbox, and perhaps reused since) forgotten. */
+        for (size_t i = 0; i < sealed->n_sites; i++) {
+                if (own[i])
+                        safe_close(sealed->sites[i].material_fd);
+                sealed->sites[i].material_fd = -1;
+        }
+        return r;
+}
+
 SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name) {
         const StoreListener *li = NULL;
         SSL *ssl;
 
-        if (!s || !listener_name)
+        if (!s)
                 return NULL;
-        for (size_t i = 0; i < s->n_listeners && !li; i++)
+        for (size_t i = 0; listener_name && i < s->n_listeners && !li; i++)
                 if (strcmp(s->listeners[i].name, listener_name) == 0)
                         li = &s->listeners[i];
+        if (!li)
+                li = s->any_listener;
         if (!li)
                 return NULL;
         ssl = SSL_new(s->sites[li->default_site].ctx);

@@ -16,6 +16,14 @@
  * the file:line of the directive; expiry within 14 days, or a certificate that does not cover
  * ServerName/ServerAlias, are warnings. A reload whose store cannot be built changes nothing.
  *
+ * Key custody (per-user MPMs, tls-custody.h): the supervisor of a perchild server forks every
+ * process, which would inherit every site's key from an open store. There it makes a *sealed* store
+ * instead (tls_store_new_sealed()): each site's certificate and key bytes in a sealed memfd, copied
+ * in the kernel, never parsed in the supervisor; the check runs in a child of its own. A pool makes
+ * its own open store from it (tls_store_open_pool()): contexts for its own sites only, from their
+ * memfds, which it then closes. A store that is not sealed is built the same way (sealed memfds,
+ * parsed from there), in the process that calls tls_store_new().
+ *
  * Session tickets: each site's context encrypts tickets with the keys of its own ring
  * (tls-ticket-keys.h), so a ticket of site A never resumes on site B; no session-ID cache. Each
  * site's session ID context is its own too (a digest of its section), so that even a ticket
@@ -27,6 +35,7 @@
 
 #include <openssl/ssl.h>
 
+#include "http/server.h"
 #include "http/site-config.h"
 #include "mpm/mpm.h"
 #include "shared/conf-table.h"
@@ -57,15 +66,44 @@ int tls_store_new(const TlsStoreSite *sites, size_t n_sites, char *const *server
                   ConfErrors *errors, ConfErrors *warnings);
 TlsStore *tls_store_free(TlsStore *s);
 
+/* The same check as tls_store_new() (the same errors and warnings), made in a forked child, and a
+ * sealed store: per site the sealed memfd of its material and what the pools need of its settings,
+ * no SSL_CTX, no parsed key. For the supervisor of a per-user MPM. */
+int tls_store_new_sealed(const TlsStoreSite *sites, size_t n_sites, char *const *server_listen, TlsStore **ret,
+                         ConfErrors *errors, ConfErrors *warnings);
+bool tls_store_is_sealed(const TlsStore *s);
+/* A sealed store's memfd of site (as in sites[], HttpServer's order); -1: none. The supervisor
+ * keeps it for the generation's life, so that a pool process started again gets the same bytes;
+ * it passes it to the processes of the site's pool only. */
+int tls_store_material_fd(const TlsStore *s, size_t site);
+
+/* In a pool process: its own store from sealed, with a context for each site own[i] says (http:
+ * the generation's sites, in sealed's order), loaded from the memfds it kept; SNI chooses among
+ * them by the same rule, on any listener: a name the store was not told of is a connection the
+ * dispatcher handed here, and gets the pool's first own site by default. *ret NULL when none of
+ * its sites has a certificate. Takes the material: the own memfds are closed, and the numbers of
+ * the others (closed before the sandbox) forgotten. 0, -EINVAL (errors added), -ENOMEM. */
+int tls_store_open_pool(TlsStore *sealed, const HttpServer *http, const bool *own, TlsStore **ret,
+                        ConfErrors *errors);
+
 /* Supervisor, once per generation, before workers fork: make each site's context encrypt its
  * tickets with its own ring of keys, the ring of the site's section ("[Server]", "[VirtualHost
  * NAME]"), so that it is the same ring after a reload. A site with SSLSessionTickets Off issues
  * none, but is attached too (its context may be a listener's initial one). 0 or -errno. */
 int tls_store_attach_tickets(TlsStore *s, struct TlsTicketKeys *keys, usec_t now);
 
+/* In a pool process, after tls_store_open_pool(): attach the rings the supervisor made for the
+ * pool's sites (the sealed store's) and unmap every other site's, so that the pool holds its own
+ * ticket keys only. 0 or -errno. */
+int tls_store_attach_pool_tickets(TlsStore *pool, const TlsStore *sealed);
+
+/* In a process that serves no TLS (perchild's dispatchers): forget every ring of ticket keys and
+ * the numbers of the material memfds (closed before the sandbox). */
+void tls_store_forget_sealed(TlsStore *sealed);
+
 /* A new server-side SSL for a connection accepted on the listener named listener_name, set up
  * with that listener's default context (SNI may move it to another site's), or NULL (no memory,
- * or a listener the store does not know). */
+ * or a listener the store does not know; a pool's store knows every one, and NULL too). */
 SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name);
 
 /* The ALPN choice, the one place the application protocol is chosen: the server's preference

@@ -440,12 +440,16 @@ size_t tls_ticket_keys_count(const TlsTicketKeys *k) {
         return n;
 }
 
-void tls_ticket_keys_forget(TlsTicketKeys *k, const TlsTicketRing *keep) {
-        for (TlsTicketRing *r = k ? k->rings : NULL; r; r = r->next)
-                if (r != keep && r->ro) {
+void tls_ticket_keys_forget(TlsTicketKeys *k, const TlsTicketRing *const *keep, size_t n_keep) {
+        for (TlsTicketRing *r = k ? k->rings : NULL; r; r = r->next) {
+                bool kept = false;
+                for (size_t i = 0; i < n_keep && !kept; i++)
+                        kept = keep[i] == r;
+                if (!kept && r->ro) {
                         munmap((void *) r->ro, r->size);
                         r->ro = NULL;
                 }
+        }
 }
 
 int tls_ticket_ring_inspect(const TlsTicketRing *ring, TlsTicketKeyInfo ret[TLS_TICKET_RING_KEYS],

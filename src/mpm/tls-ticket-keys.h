@@ -67,9 +67,10 @@ void tls_ticket_keys_begin_generation(TlsTicketKeys *k, unsigned generation);
 void tls_ticket_keys_release(TlsTicketKeys *k, unsigned oldest_live);
 size_t tls_ticket_keys_count(const TlsTicketKeys *k); /* rings held */
 
-/* In a forked process: unmap the read-only mapping of every ring but keep (NULL: every ring). A
- * context attached to a forgotten ring issues no tickets and resumes none. */
-void tls_ticket_keys_forget(TlsTicketKeys *k, const TlsTicketRing *keep);
+/* In a forked process: unmap the read-only mapping of every ring but the n_keep of keep (perchild:
+ * a pool's own sites'; none: every ring). A context attached to a forgotten ring issues no tickets
+ * and resumes none. */
+void tls_ticket_keys_forget(TlsTicketKeys *k, const TlsTicketRing *const *keep, size_t n_keep);
 
 /* Make ctx encrypt and decrypt its tickets with ring's keys (SSL_CTX_set_tlsext_ticket_key_evp_cb,
  * SSL_CTX_set_session_ticket_cb) and give them ring's lifetime (SSL_CTX_set_timeout). Every site's

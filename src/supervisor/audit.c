@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/capability.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "supervisor/audit.h"
@@ -347,6 +349,118 @@ bool audit_check_program_stdio(const char *const targets[3], char *why, size_t w
                 if (!targets[fd] || strncmp(targets[fd], "pipe:", 5) != 0)
                         why_add(&w, "%s is %s, not a pipe", names[fd], targets[fd] ? targets[fd] : "closed");
         return !w.failed;
+}
+
+/* ---- key custody --------------------------------------------------------------------------- */
+
+#define AUDIT_MATERIAL_TARGET "/memfd:mpmd-tls:" /* tls-custody.h's TLS_MATERIAL_NAME_PREFIX */
+#define AUDIT_CUSTODY_FDS_MAX 4096
+#define AUDIT_KEY_HEAD 4096
+
+/* Does text begin (after blank lines or a comment line or two, as some tools write) a PEM private
+ * key: "-----BEGIN PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "… ENCRYPTED PRIVATE KEY"? */
+static bool text_is_private_key(const char *head, size_t len) {
+        const char *begin = "-----BEGIN ";
+
+        for (size_t off = 0; off < len;) {
+                const char *nl = memchr(head + off, '\n', len - off);
+                size_t line = nl ? (size_t) (nl - (head + off)) : len - off;
+
+                if (line >= strlen(begin) && memcmp(head + off, begin, strlen(begin)) == 0) {
+                        const char *tail = "PRIVATE KEY-----";
+                        size_t t = strlen(tail), l = line;
+                        while (l > 0 && head[off + l - 1] == '\r')
+                                l--;
+                        return l >= t && memcmp(head + off + l - t, tail, t) == 0;
+                }
+                if (!nl)
+                        break;
+                off += line + 1;
+        }
+        return false;
+}
+
+AuditFdKind audit_fd_classify(const char *target, const char *head, size_t head_len) {
+        if (strncmp(target, AUDIT_MATERIAL_TARGET, strlen(AUDIT_MATERIAL_TARGET)) == 0)
+                return AUDIT_FD_TLS_MATERIAL;
+        if (head && text_is_private_key(head, head_len))
+                return AUDIT_FD_PRIVATE_KEY;
+        return AUDIT_FD_OTHER;
+}
+
+bool audit_custody_check(const AuditProcess *p, const int *fds, const char *const *targets, const AuditFdKind *kinds,
+                         size_t n, char *why, size_t why_size) {
+        Why w = { .buf = why, .size = why_size };
+
+        if (why_size > 0)
+                why[0] = 0;
+        if (audit_process_is_supervisor(p))
+                return true; /* it holds every site's material, to give each pool its own */
+        for (size_t i = 0; i < n; i++) {
+                if (kinds[i] == AUDIT_FD_TLS_MATERIAL)
+                        why_add(&w, "fd %d is TLS material (%s): only the supervisor may hold it", fds[i], targets[i]);
+                else if (kinds[i] == AUDIT_FD_PRIVATE_KEY)
+                        why_add(&w, "fd %d is a private key file (%s)", fds[i], targets[i]);
+        }
+        return !w.failed;
+}
+
+/* The first bytes of pid's fd, when it is a regular file; 0 bytes otherwise. */
+static size_t fd_head(pid_t pid, int fd, char *buf, size_t size) {
+        char path[64];
+        struct stat st;
+        ssize_t n;
+        int f;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int) pid, fd);
+        f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (f < 0)
+                return 0;
+        n = fstat(f, &st) == 0 && S_ISREG(st.st_mode) ? pread(f, buf, size, 0) : 0;
+        close(f);
+        return n > 0 ? (size_t) n : 0;
+}
+
+int audit_custody(const AuditProcess *p, char *why, size_t why_size) {
+        _cleanup_free_ int *fds = NULL;
+        _cleanup_free_ char (*targets)[PATH_MAX] = NULL;
+        _cleanup_free_ const char **ptrs = NULL;
+        _cleanup_free_ AuditFdKind *kinds = NULL;
+        char path[64], head[AUDIT_KEY_HEAD];
+        struct dirent *de;
+        size_t n = 0;
+        bool pass;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) p->pid);
+        d = opendir(path);
+        if (!d)
+                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+        fds = calloc(AUDIT_CUSTODY_FDS_MAX, sizeof(int));
+        targets = calloc(AUDIT_CUSTODY_FDS_MAX, sizeof(*targets));
+        ptrs = calloc(AUDIT_CUSTODY_FDS_MAX, sizeof(char *));
+        kinds = calloc(AUDIT_CUSTODY_FDS_MAX, sizeof(AuditFdKind));
+        if (!fds || !targets || !ptrs || !kinds) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        while ((de = readdir(d)) && n < AUDIT_CUSTODY_FDS_MAX) {
+                uint64_t v;
+                size_t len;
+
+                if (parse_uint64(de->d_name, &v) < 0 || v > INT32_MAX ||
+                    audit_read_fd_target(p->pid, (int) v, targets[n], sizeof(targets[n])) < 0)
+                        continue;
+                fds[n] = (int) v;
+                len = targets[n][0] == '/' ? fd_head(p->pid, fds[n], head, sizeof(head)) : 0;
+                kinds[n] = audit_fd_classify(targets[n], head, len);
+                explicit_bzero(head, sizeof(head)); /* perhaps a key: not kept */
+                ptrs[n] = targets[n];
+                n++;
+        }
+        closedir(d);
+        pass = audit_custody_check(p, fds, ptrs, kinds, n, why, why_size);
+        return pass ? 1 : 0;
 }
 
 /* The names of the capabilities in mask, ","-separated, into buf ("-" for none). */

@@ -17,6 +17,11 @@
  *                supplementary groups only the user's own (never 0), every capability set empty
  *                including the bounding and ambient sets, NoNewPrivs 1, Seccomp 2 (a filter), and
  *                the supervisor as its parent.
+ * Key custody, for every process: the supervisor alone may hold a descriptor of TLS material (the
+ * sealed memfds "mpmd-tls:SITE" of tls-custody.h) or of a private key file (a regular file whose
+ * text begins a PEM private key, found by its content, wherever it lies: the audit does not read
+ * the configuration). A pool closes its own memfds once its store is loaded; the dispatchers, the
+ * CGI launchers and their programs never have any (audit_custody_check()).
  * For a CGI launcher and each of its programs, the resource limits in force (site-limits.h) are
  * shown from /proc/PID/limits, with the mechanism (rlimit; cgroups are not used yet, which is a
  * note, not a FAIL).
@@ -106,6 +111,24 @@ int audit_read_fd_target(pid_t pid, int fd, char *buf, size_t size);
  * must be pipes, which its pool and its launcher read: never a log file or another shared file the
  * program could write, truncate or forge lines in. Returns true on PASS; else the reasons in why. */
 bool audit_check_program_stdio(const char *const targets[3], char *why, size_t why_size);
+
+/* What a descriptor of a process is to key custody: from its target (audit_read_fd_target()) and,
+ * for a regular file, the first bytes of its contents (head, may be NULL). */
+typedef enum AuditFdKind {
+        AUDIT_FD_OTHER,
+        AUDIT_FD_TLS_MATERIAL, /* a sealed memfd of a site's certificates and keys */
+        AUDIT_FD_PRIVATE_KEY,  /* a file whose text begins "-----BEGIN … PRIVATE KEY-----" */
+} AuditFdKind;
+AuditFdKind audit_fd_classify(const char *target, const char *head, size_t head_len);
+
+/* Key custody for p (see above): every descriptor the process has, as fds[i] (number), targets[i]
+ * and kinds[i]. True on PASS (always for the supervisor); else the reasons in why. */
+bool audit_custody_check(const AuditProcess *p, const int *fds, const char *const *targets, const AuditFdKind *kinds,
+                         size_t n, char *why, size_t why_size);
+
+/* The same, read from /proc/PID/fd (a regular file's first bytes read through it, never shown):
+ * 1 PASS, 0 FAIL (why), -ENOENT when the process is gone, or -errno. */
+int audit_custody(const AuditProcess *p, char *why, size_t why_size);
 
 typedef enum AuditResult {
         AUDIT_PASSED,

@@ -38,6 +38,7 @@
 #include "supervisor/supervisor-state.h"
 #include "shared/time-util.h"
 #if HAVE_TLS
+#include "mpm/tls-store.h"
 #include "mpm/tls-ticket-keys.h"
 #endif
 
@@ -324,7 +325,12 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
         sg->g.mpm_config = config->mpm_config;
         sg->g.host = &supervisor_host;
         /* The certificates config_load() loaded and checked (with our rights): the workers inherit
-         * them with the generation. */
+         * them with the generation; under a per-user MPM the store is sealed, and each pool opens
+         * its own from it (key custody, tls-store.h). */
+#if HAVE_TLS
+        if (tls_store_is_sealed(config->tls))
+                sg->g.tls_sealed = TAKE_PTR(config->tls);
+#endif
         sg->g.tls = TAKE_PTR(config->tls);
         sg->g.n_procs = config->mpm->process_limit(config->mpm_config);
         sg->workers_per_process = config->mpm->workers_per_process(config->mpm_config);
@@ -476,12 +482,16 @@ fail:
         return r;
 }
 
-/* Free the certificate store (its private keys cleared with it). */
+/* Free the certificate store (its private keys cleared with it), or the sealed one (its memfds
+ * closed). */
 static void generation_forget_tls(SupGeneration *g) {
-        if (g && g->g.tls && g->config->tls_ops && g->config->tls_ops->free)
+        if (!g || !g->config->tls_ops || !g->config->tls_ops->free)
+                return;
+        if (g->g.tls)
                 g->config->tls_ops->free(g->g.tls);
-        if (g)
-                g->g.tls = NULL;
+        if (g->g.tls_sealed)
+                g->config->tls_ops->free(g->g.tls_sealed);
+        g->g.tls = g->g.tls_sealed = NULL;
 }
 
 void generation_free(SupGeneration *sg) {
@@ -586,7 +596,7 @@ static void launcher_forget_tls(Supervisor *s) {
                 generation_forget_tls(g);
 #if HAVE_TLS
         if (s->tickets)
-                tls_ticket_keys_forget(s->tickets, NULL);
+                tls_ticket_keys_forget(s->tickets, NULL, 0);
 #endif
 }
 

@@ -432,6 +432,12 @@ static AuditResult audit_one(const AuditProcess *p, AuditExpect *e, bool program
                 snprintf(row->why + len, sizeof(row->why) - len, "%s%s", pass ? "" : "; ", why_stdio);
                 pass = false;
         }
+        char why_keys[512];
+        if (audit_custody(p, why_keys, sizeof(why_keys)) == 0) { /* gone since: its verdict stands */
+                size_t len = strlen(row->why);
+                snprintf(row->why + len, sizeof(row->why) - len, "%s%s", pass ? "" : "; ", why_keys);
+                pass = false;
+        }
         if (program || strcmp(p->profile, "cgi-launcher") == 0)
                 audit_limits(row, program);
         return row->result = pass ? AUDIT_PASSED : AUDIT_FAILED;

@@ -141,12 +141,13 @@ static void supervisor_restore_error_log(Supervisor *s, const char *moved_to) {
  * with its site's ring, found by name (a vhost that stays keeps its keys: sessions made before a
  * reload resume after it), made for a new site. */
 static int supervisor_attach_tickets(Supervisor *s, SupGeneration *sg) {
+        TlsStore *store = sg->g.tls ? sg->g.tls : sg->g.tls_sealed; /* sealed: the pools attach them */
         int r;
 
-        if (!sg->g.tls)
+        if (!store)
                 return 0;
         tls_ticket_keys_begin_generation(s->tickets, sg->g.number);
-        r = tls_store_attach_tickets(sg->g.tls, s->tickets, now_usec(CLOCK_REALTIME));
+        r = tls_store_attach_tickets(store, s->tickets, now_usec(CLOCK_REALTIME));
         if (r < 0)
                 return log_error_errno(r, "generation %u: cannot set up the session ticket keys: %m", sg->g.number);
         s->tickets_due = 0; /* a new ring may be due before the others: the next tick asks */

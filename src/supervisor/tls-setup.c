@@ -45,7 +45,12 @@ static int build(const Config *c, const ConfigSource *listen_sources, struct Tls
                         .listen_line = listen_sources[1 + i].line,
                 };
         }
-        r = tls_store_new(sites, n, c->listen, ret, errors, warnings);
+        /* Under a per-user MPM this process forks every site's pool: it must never hold a parsed
+         * key, so the store is sealed (tls-store.h, key custody) and checked in a child. */
+        if (c->mpm && (c->mpm->flags & MPM_PER_USER))
+                r = tls_store_new_sealed(sites, n, c->listen, ret, errors, warnings);
+        else
+                r = tls_store_new(sites, n, c->listen, ret, errors, warnings);
 finish:
         for (size_t i = 0; sections && i < n; i++)
                 free(sections[i]);

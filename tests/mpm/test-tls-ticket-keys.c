@@ -362,7 +362,7 @@ Test(ticket_memory, forget_keeps_one_ring) {
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-                tls_ticket_keys_forget(k, b);
+                tls_ticket_keys_forget(k, (const TlsTicketRing *[]){b}, 1);
                 if (ticket_mappings(m, ELEMENTSOF(m)) != 1)
                         _exit(10);
                 if (tls_ticket_ring_inspect(a, info, &cur) != -ENXIO || tls_ticket_ring_inspect(b, info, &cur) != 1)

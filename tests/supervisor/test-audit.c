@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "shared/macro.h"
@@ -367,4 +368,55 @@ Test(audit, limits_of_this_process) {
 
         cr_assert_eq(audit_read_limits(getpid(), &l), 0);
         cr_assert_eq(audit_read_limits(0x7ffffff0, &l), -ENOENT);
+}
+
+/* Key custody: TLS material by its memfd name, a private key file by its text, wherever it lies. */
+Test(audit, custody_classifies_descriptors) {
+        static const char ec[] = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n";
+        static const char pkcs8[] = "\n-----BEGIN PRIVATE KEY-----\r\nMIGHAgEA\n";
+        static const char cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        static const char log[] = "GET / HTTP/1.1 200 said -----BEGIN PRIVATE KEY-----\n";
+
+        cr_assert_eq(audit_fd_classify("/memfd:mpmd-tls:a (deleted)", NULL, 0), AUDIT_FD_TLS_MATERIAL);
+        cr_assert_eq(audit_fd_classify("/memfd:mpmd-status (deleted)", NULL, 0), AUDIT_FD_OTHER);
+        cr_assert_eq(audit_fd_classify("/etc/ssl/a.key", ec, strlen(ec)), AUDIT_FD_PRIVATE_KEY);
+        cr_assert_eq(audit_fd_classify("/run/credentials/mpmd.service/a", pkcs8, strlen(pkcs8)),
+                     AUDIT_FD_PRIVATE_KEY);
+        cr_assert_eq(audit_fd_classify("/etc/ssl/a.crt", cert, strlen(cert)), AUDIT_FD_OTHER);
+        cr_assert_eq(audit_fd_classify("/var/log/a.log", log, strlen(log)), AUDIT_FD_OTHER);
+        /* A head cut in the middle of the BEGIN line is no key (nothing to tell it by). */
+        cr_assert_eq(audit_fd_classify("/etc/ssl/a.key", ec, 20), AUDIT_FD_OTHER);
+        cr_assert_eq(audit_fd_classify("pipe:[123]", NULL, 0), AUDIT_FD_OTHER);
+}
+
+Test(audit, custody_fails_every_process_but_the_supervisor_that_holds_key_material) {
+        const int fds[] = { 3, 7, 9 };
+        const char *const targets[] = { "/srv/a/htdocs", "/memfd:mpmd-tls:b (deleted)", "/etc/ssl/b.key" };
+        const AuditFdKind kinds[] = { AUDIT_FD_OTHER, AUDIT_FD_TLS_MATERIAL, AUDIT_FD_PRIVATE_KEY };
+        AuditProcess a_pool, sup;
+        char why[512];
+
+        cr_assert_eq(audit_process_parse("200 1001 1001 pool connect=- pool a", &a_pool), 0);
+        cr_assert_eq(audit_process_parse("100 0 0 - connect=any supervisor", &sup), 0);
+        cr_assert(audit_custody_check(&a_pool, fds, targets, kinds, 1, why, sizeof(why)));
+        cr_assert_str_empty(why);
+        cr_assert_not(audit_custody_check(&a_pool, fds, targets, kinds, 3, why, sizeof(why)));
+        cr_assert_str_eq(why, "fd 7 is TLS material (/memfd:mpmd-tls:b (deleted)): only the supervisor may hold it; "
+                              "fd 9 is a private key file (/etc/ssl/b.key)");
+        cr_assert(audit_custody_check(&sup, fds, targets, kinds, 3, why, sizeof(why)));
+}
+
+/* The same through /proc: this test process holding a memfd of that name fails, then passes. */
+Test(audit, custody_reads_the_descriptors_of_a_process) {
+        AuditProcess self = { .pid = getpid(), .role = "pool a" };
+        char why[512];
+        int fd;
+
+        cr_assert_eq(audit_custody(&self, why, sizeof(why)), 1, "%s", why);
+        fd = memfd_create("mpmd-tls:a", MFD_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(audit_custody(&self, why, sizeof(why)), 0);
+        cr_assert(strstr(why, "is TLS material (/memfd:mpmd-tls:a (deleted))"), "%s", why);
+        close(fd);
+        cr_assert_eq(audit_custody(&self, why, sizeof(why)), 1, "%s", why);
 }

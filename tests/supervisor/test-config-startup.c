@@ -3,6 +3,7 @@
  * values, users; and HTTPS: the SSL* keys and the certificate store built with the configuration. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@
 #include "config-fixture.h"
 #include "supervisor/listeners.h"
 #include "supervisor/tls-setup.h"
+#if HAVE_TLS
+#include "mpm/tls-store.h"
+#endif
 #include "shared/strv.h"
 
 TestSuite(config, .init = config_fixture_setup, .fini = config_fixture_teardown);
@@ -214,23 +218,6 @@ Test(config, tls_without_tls_in_the_build) {
                         "(-Dtls=disabled)");
 }
 
-Test(config, tls_not_under_a_per_user_mpm_yet) {
-        ConfigLoadOptions o = { .builtin_mpm = &fake_per_user_mpm, .tls = &supervisor_tls };
-        Config *c = NULL;
-
-        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
-                                 "[VirtualHost x]\nServerName = x.test\nListen = https://127.0.0.1:8443\n");
-        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), -EINVAL);
-        if (!supervisor_tls.build)
-                assert_messages(&errors, 1,
-                                "@/mpmd.conf:6: [VirtualHost x] Listen: https://127.0.0.1:8443: mpmd was built without "
-                                "TLS (-Dtls=disabled)");
-        else
-                assert_messages(&errors, 1,
-                                "@/mpmd.conf:6: [VirtualHost x] Listen: https://127.0.0.1:8443: HTTPS under fake is not "
-                                "supported yet");
-}
-
 #if HAVE_TLS
 static void make_cert(const char *name, const char *host) {
         _cleanup_free_ char *cmd = NULL;
@@ -273,6 +260,48 @@ Test(config, tls_store_built_with_the_configuration) {
         o.check_filesystem = false;
         cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), 0, "%s", joined(&errors));
         cr_assert_null(c->tls);
+        config_free(c);
+}
+
+/* Under a per-user MPM the supervisor holds no parsed key: the same check runs in a child, whose
+ * errors come back with their lines, and the store is sealed (each site's bytes in a sealed memfd). */
+Test(config, tls_under_a_per_user_mpm_is_sealed_and_checked_in_a_child) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_per_user_mpm, .check_filesystem = true, .tls = &supervisor_tls };
+        Config *c = NULL;
+        int fd;
+
+        make_cert("a", "a.test");
+        make_cert("x", "x.test");
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nListen = https://127.0.0.1:8443\n"
+                                 "SSLCertificateFile = @/x.pem\nSSLCertificateKeyFile = @/a.key\n");
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf:8: [VirtualHost x] SSLCertificateKeyFile: @/a.key does not match the certificate "
+                        "@/x.pem (@/mpmd.conf:7)");
+        conf_errors_done(&errors);
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nListen = https://127.0.0.1:8443\n"
+                                 "SSLCertificateFile = @/x.pem\nSSLCertificateKeyFile = @/nonexistent.key\n");
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), -EINVAL);
+        assert_messages(&errors, 1,
+                        "@/mpmd.conf:8: [VirtualHost x] SSLCertificateKeyFile: @/nonexistent.key: No such file or "
+                        "directory");
+        conf_errors_done(&errors);
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nListen = https://127.0.0.1:8443\n"
+                                 "SSLCertificateFile = @/x.pem\nSSLCertificateKeyFile = @/x.key\n");
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), 0, "%s", joined(&errors));
+        cr_assert(tls_store_is_sealed(c->tls));
+        cr_assert_eq(tls_store_material_fd(c->tls, 0), -1); /* [Server] has no certificate */
+        fd = tls_store_material_fd(c->tls, 1);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(fcntl(fd, F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
+                     F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+        /* The store opens no context here: it has none for a listener. */
+        cr_assert_null(tls_store_new_ssl(c->tls, "https://127.0.0.1:8443"));
         config_free(c);
 }
 
