@@ -292,10 +292,8 @@ static void check_tls_pairs(Loader *l, const char *label, const HttpTlsConfig *t
                    t->certificates.n, t->keys.n);
 }
 
-/* The TLS Listen values of one site, refused where HTTPS cannot be served: a build without TLS,
- * and (for now) a per-user MPM, whose pools would each need their own site's keys. */
+/* The TLS Listen values of one site, refused where HTTPS cannot be served: a build without TLS. */
 static void check_tls_listen(Loader *l, const char *label, char **listen, const KeySource *k) {
-        const Config *c = l->config;
         const char *file;
         unsigned line;
 
@@ -305,9 +303,6 @@ static void check_tls_listen(Loader *l, const char *label, char **listen, const 
                         continue;
                 if (!l->opts->tls->build)
                         load_error(l, file, line, "%s Listen: %s: mpmd was built without TLS (-Dtls=disabled)", label, *v);
-                else if (c->mpm && (c->mpm->flags & MPM_PER_USER))
-                        load_error(l, file, line, "%s Listen: %s: HTTPS under %s is not supported yet", label, *v,
-                                   c->mpm->name);
                 return; /* once per Listen line */
         }
 }
