@@ -139,26 +139,27 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
 
         const HttpSite *named = http_server_route(q->server, q->listener_name, h->has_host ? q->buf + h->host.off : NULL,
                                                   h->has_host ? h->host.len : 0);
+        /* Over TLS the name the client gave in its handshake chose the certificate: a request for
+         * another site on that connection (a browser coalescing connections of names one certificate
+         * covers) must ask again on a connection of its own (RFC 9110 §15.5.20, as nginx does). A
+         * request without Host goes to the site its SNI chose. The name is routed as Host is (under
+         * perchild an unknown one goes to DefaultSite, as the dispatcher sent it). */
+        HttpTlsInfo tls;
+        if (http_request_tls_info(q, &tls) && tls.sni) {
+                const HttpSite *by_sni = http_server_route(q->server, q->listener_name, tls.sni, strlen(tls.sni));
+                if (!h->has_host && by_sni)
+                        named = by_sni;
+                else if (by_sni != named && named) {
+                        q->site = named;
+                        request_error(r, 421, true);
+                        return NULL;
+                }
+        }
         if (!named) {
                 /* No site has that name here and none takes such names (perchild): as for another
                  * pool's site, the client must not get this connection's site instead. */
                 request_error(r, 421, true);
                 return NULL;
-        }
-        /* Over TLS the name the client gave in its handshake chose the certificate: a request for
-         * another site on that connection (a browser coalescing connections of names one certificate
-         * covers) must ask again on a connection of its own (RFC 9110 §15.5.20, as nginx does). A
-         * request without Host goes to the site its SNI chose. */
-        HttpTlsInfo tls;
-        if (http_request_tls_info(q, &tls) && tls.sni) {
-                const HttpSite *by_sni = http_server_select(q->server, q->listener_name, tls.sni, strlen(tls.sni));
-                if (!h->has_host && by_sni)
-                        named = by_sni;
-                else if (by_sni != named) {
-                        q->site = named;
-                        request_error(r, 421, true);
-                        return NULL;
-                }
         }
         q->site = named;
         const HttpSiteConfig *cfg = named->cfg;

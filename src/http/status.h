@@ -52,6 +52,10 @@ typedef struct HttpStatusData {
          * them (TLSConns, KTLSConns, after Apache's keys) when the generation has TLS listeners. */
         uint32_t tls;
         uint64_t tls_conns, ktls_conns;
+        /* perchild's dispatchers: connections closed for a malformed, too long or unfinished
+         * ClientHello, and those refused with unrecognized_name (TLSHellosRefused,
+         * TLSNamesUnrecognized, with the two above). */
+        uint64_t tls_hellos_refused, tls_names_unrecognized;
         uint32_t node_state; /* HttpNodeState: serving, drained (`mpmctl drain`) or stopping */
 } HttpStatusData;
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* dispatch.c — the perchild dispatcher (see dispatch.h). A connection here is in one of three
- * states: PEEK (its head is being looked at, nothing consumed), WRITE (the dispatcher's own answer
- * is going out) and LINGER (the answer is out, write side shut: what the client still sends is read
- * and dropped for a moment so that closing does not reset the connection under the answer). A
- * connection that was handed to a pool is gone from here at once. */
+ * states: PEEK (its head, or on a TLS listener its ClientHello, is being looked at, nothing
+ * consumed), WRITE (the dispatcher's own answer is going out: an HTTP error, or a TLS alert) and
+ * LINGER (the answer is out, write side shut: what the client still sends is read and dropped for a
+ * moment so that closing does not reset the connection under the answer). A connection that was
+ * handed to a pool is gone from here at once. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "mpm/accept.h"
+#include "mpm/client-hello.h"
 #include "mpm/client-table.h"
 #include "mpm/conn-driver.h"
 #include "http/date.h"
@@ -34,6 +36,11 @@
 #define DISPATCH_LINGER_USEC (2 * USEC_PER_SEC)
 #define DISPATCH_ACCEPT_BATCH 64
 #define DISPATCH_PEEK_INITIAL 4096
+/* TLS alerts (RFC 8446 §6): the dispatcher's only words on a TLS connection, a plaintext record
+ * written before any ServerHello, as OpenSSL writes its own alerts at that stage. */
+#define TLS_ALERT_FATAL 2
+#define TLS_ALERT_INTERNAL_ERROR 80
+#define TLS_ALERT_UNRECOGNIZED_NAME 112
 /* A client refused for holding too many unfinished heads is logged at most this often. */
 #define DISPATCH_REFUSED_LOG_USEC (10 * USEC_PER_SEC)
 
@@ -59,6 +66,7 @@ typedef struct DispatchConn {
         DispatchSource source; /* first: epoll's data.ptr points here */
         int fd;
         bool watched; /* in the epoll set: taken out before the close (dconn_free) */
+        bool tls;     /* from a TLS listener: what is peeked is a ClientHello (client-hello.h) */
         DispatchConnState state;
         const HttpSite *site; /* the listener's default site: its limits and deadlines apply */
         HttpParser parser;
@@ -66,6 +74,7 @@ typedef struct DispatchConn {
         HttpHeader *headers;
         char *buf;
         size_t size, seen; /* bytes of buf, bytes of the head seen so far */
+        size_t need;       /* TLS: the bytes the ClientHello needs at least (client_hello_parse()) */
         usec_t started, deadline;
         ClientKey client;
         bool counted; /* in the client table: its head is still being read */
@@ -236,19 +245,42 @@ static bool dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
         return dconn_write(d, c, now);
 }
 
-/* Pass the connection to the pool of the site its head names. */
-static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
-        const HttpRequestHead *h = &c->head;
-        const HttpSite *site = http_server_route(d->http, c->source.listener->name,
-                                                 h->has_host ? c->buf + h->host.off : NULL,
-                                                 h->has_host ? h->host.len : 0);
+/* The one thing the dispatcher says on a TLS connection: a fatal alert in a plaintext record
+ * (RFC 8446 §6.2, before any ServerHello), then the close. It holds no key and never will: it
+ * cannot answer anything a handshake would have to carry. */
+static bool dconn_alert(Dispatcher *d, DispatchConn *c, uint8_t description, usec_t now) {
+        /* legacy_record_version 0x0303, as every record after the ClientHello (RFC 8446 §5.1). */
+        const uint8_t record[] = { 21, 3, 3, 0, 2, TLS_ALERT_FATAL, description };
+
+        dconn_uncount(d, c);
+        c->out = malloc(sizeof(record));
+        if (!c->out) {
+                dconn_free(d, c);
+                return false;
+        }
+        memcpy(c->out, record, sizeof(record));
+        c->out_len = sizeof(record);
+        c->out_sent = 0;
+        c->state = DCONN_WRITE;
+        c->deadline = now + c->site->cfg->timeout;
+        log_debug("sent alert %u to a connection on %s", description, c->source.listener->name);
+        return dconn_write(d, c, now);
+}
+
+/* The dispatcher cannot route c: the HTTP status to answer, or on TLS an internal_error alert. */
+static bool dconn_fail(Dispatcher *d, DispatchConn *c, int status, usec_t now) {
+        if (c->tls)
+                return dconn_alert(d, c, TLS_ALERT_INTERNAL_ERROR, now);
+        return dconn_respond(d, c, status, now);
+}
+
+/* Pass the connection to the pool of site. */
+static bool dconn_pass(Dispatcher *d, DispatchConn *c, const HttpSite *site, usec_t now) {
         EventHandoff msg = {};
 
-        if (!site)
-                return dconn_respond(d, c, 421, now);
         size_t pool = d->spec->site_pool[site - d->http->sites];
         if (pool >= d->spec->n_pools || strlen(c->source.listener->name) >= sizeof(msg.listener_name))
-                return dconn_respond(d, c, 500, now);
+                return dconn_fail(d, c, 500, now);
         strcpy(msg.listener_name, c->source.listener->name);
         ssize_t k = fd_pass_send(d->spec->pool_fds[pool], &msg, sizeof(msg), &c->fd, 1, MSG_DONTWAIT);
         if (k < 0) {
@@ -256,7 +288,7 @@ static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
                  * rather than queue without bound or block every other client behind it. */
                 if (k != -EAGAIN && k != -ENOBUFS)
                         log_warning_errno((int) k, "Cannot hand a connection to the pool of %s: %m", site->name);
-                return dconn_respond(d, c, 503, now);
+                return dconn_fail(d, c, 503, now);
         }
         /* No request is counted here: the pool that serves it counts it (a hand-off is no
          * request; this process's connections count says how many it passed on). */
@@ -264,13 +296,73 @@ static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
         return false;
 }
 
+/* Pass the connection to the pool of the site its head names. */
+static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
+        const HttpRequestHead *h = &c->head;
+        const HttpSite *site = http_server_route(d->http, c->source.listener->name,
+                                                 h->has_host ? c->buf + h->host.off : NULL,
+                                                 h->has_host ? h->host.len : 0);
+
+        if (!site)
+                return dconn_respond(d, c, 421, now);
+        return dconn_pass(d, c, site, now);
+}
+
+/* A ClientHello the dispatcher does not pass on: closed without a word (an alert would tell a
+ * scanner no more than the close does, and the bytes may be no TLS at all), and counted. */
+static bool dconn_refuse_hello(Dispatcher *d, DispatchConn *c, const char *why) {
+        d->ctx->board->workers[0].tls_hellos_refused++;
+        log_debug("closing a connection on %s: %s", c->source.listener->name, why);
+        dconn_free(d, c);
+        return false;
+}
+
+/* Pass a TLS connection to the pool of the site its SNI names, by the rule Host follows (an
+ * unknown name, or none, goes to DefaultSite): its pool's store then shows that site's
+ * certificate. With nobody to take the name, the handshake fails as OpenSSL would fail it under
+ * SSLStrictSNIVHostCheck: unrecognized_name. */
+static bool dconn_route_hello(Dispatcher *d, DispatchConn *c, const ClientHelloInfo *hello, usec_t now) {
+        const HttpSite *site = http_server_route(d->http, c->source.listener->name, hello->has_sni ? hello->sni : NULL,
+                                                 hello->sni_len);
+
+        if (!site) {
+                d->ctx->board->workers[0].tls_names_unrecognized++;
+                return dconn_alert(d, c, TLS_ALERT_UNRECOGNIZED_NAME, now);
+        }
+        return dconn_pass(d, c, site, now);
+}
+
+/* What was peeked of a ClientHello: true to wait for more, false when c is gone (routed, refused,
+ * answered). Parsed again from its first byte each time (client-hello.h keeps no state). */
+static bool dconn_hello(Dispatcher *d, DispatchConn *c, usec_t now) {
+        ClientHelloInfo hello;
+
+        switch (client_hello_parse((const uint8_t *) c->buf, c->seen, &hello)) {
+        case CLIENT_HELLO_DONE:
+                return dconn_route_hello(d, c, &hello, now);
+        case CLIENT_HELLO_INVALID:
+                return dconn_refuse_hello(d, c, client_hello_error_to_string(hello.error));
+        case CLIENT_HELLO_NEED_MORE:
+                break;
+        }
+        c->need = hello.need;
+        return true;
+}
+
 /* Look at what arrived, without consuming it. hup: epoll reported the peer's end of stream. */
 static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
+        /* A ClientHello may take CLIENT_HELLO_WIRE_MAX bytes of records: the parser refuses one
+         * that would need more, so a full buffer of that size is never waited on. */
+        size_t max = c->tls ? (size_t) CLIENT_HELLO_WIRE_MAX : d->peek_max;
+
         for (;;) {
-                if (c->seen == c->size) {
-                        if (c->size >= d->peek_max)
+                if (c->seen == c->size || c->need > c->size) {
+                        if (c->size >= max) {
+                                if (c->tls)
+                                        return dconn_refuse_hello(d, c, "a ClientHello too long");
                                 return dconn_respond(d, c, 431, now);
-                        size_t size = MIN(c->size * 2, d->peek_max);
+                        }
+                        size_t size = MIN(MAX(c->size * 2, c->need), max);
                         char *p = realloc(c->buf, size);
                         if (!p) {
                                 dconn_free(d, c);
@@ -293,11 +385,16 @@ static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
                         return true;
                 c->seen = (size_t) n;
                 dconn_set_deadline(c, now);
-                int r = http_parser_feed(&c->parser, c->buf, c->seen);
-                if (r == HTTP_PARSE_DONE)
-                        return dconn_route(d, c, now);
-                if (r < 0)
-                        return dconn_respond(d, c, -r, now);
+                if (c->tls) {
+                        if (!dconn_hello(d, c, now))
+                                return false;
+                } else {
+                        int r = http_parser_feed(&c->parser, c->buf, c->seen);
+                        if (r == HTTP_PARSE_DONE)
+                                return dconn_route(d, c, now);
+                        if (r < 0)
+                                return dconn_respond(d, c, -r, now);
+                }
                 if (c->seen < c->size) {
                         /* All there is for now; and with the peer's end of stream already seen, all
                          * there will be: edge-triggered epoll will not report that end again. */
@@ -336,6 +433,7 @@ static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, c
         }
         c->source = (DispatchSource) { .kind = SOURCE_CONN, .listener = src->listener };
         c->fd = fd;
+        c->tls = src->listener->tls;
         c->site = site;
         c->started = now;
         c->size = MIN((size_t) DISPATCH_PEEK_INITIAL, d->peek_max);
@@ -440,7 +538,9 @@ static void dispatcher_sweep(Dispatcher *d, usec_t now) {
                 next = c->next;
                 if (now < c->deadline)
                         continue;
-                if (c->state == DCONN_PEEK && c->seen > 0)
+                if (c->state == DCONN_PEEK && c->seen > 0 && c->tls)
+                        (void) dconn_refuse_hello(d, c, "a ClientHello not complete by the deadline");
+                else if (c->state == DCONN_PEEK && c->seen > 0)
                         (void) dconn_respond(d, c, 408, now); /* part of a head, then nothing in time */
                 else
                         dconn_free(d, c);

@@ -14,8 +14,16 @@
  *   too slow a head      408 once part of a head came, or a silent close when nothing came
  *   a saturated pool     503 when its hand-off socket says EAGAIN
  * and it answers these itself (Date, Server, Connection: close, Apache's short page), draining what
- * the client sent so the answer is not lost to a reset. It holds at most max_connections at once
- * and stops accepting at the bound. SIGTERM: stop accepting, finish the connections held; SIGINT:
+ * the client sent so the answer is not lost to a reset. On a TLS listener (Listener.tls) it peeks
+ * the ClientHello instead (client-hello.h: across TCP segments and TLS records, at most
+ * CLIENT_HELLO_WIRE_MAX bytes, under the same deadline) and routes by its server_name as by Host
+ * (http_server_route(): an unknown name or none goes to DefaultSite); it never terminates TLS nor
+ * holds a key, the pool does the handshake:
+ *   a malformed hello    closed without a word (and one too long, or not complete by the
+ *                        deadline), counted in the scoreboard's tls_hellos_refused
+ *   a name nobody takes  a fatal unrecognized_name alert, counted in tls_names_unrecognized
+ *   a saturated pool     a fatal internal_error alert
+ * It holds at most max_connections at once and stops accepting at the bound. SIGTERM: stop accepting, finish the connections held; SIGINT:
  * stop now. */
 #pragma once
 

@@ -482,10 +482,11 @@ static bool loop_make_room(EventLoop *l) {
  * and closed in this pass never enters the epoll set; otherwise nothing is read now (that read
  * would mostly fail): it is registered edge-triggered, and epoll reports its request (already there
  * or not) with the next batch of events. handed_off: it came from a dispatcher, not from our own
- * accept4 (SOCK_NONBLOCK). listener: the one of ours it was accepted on (NULL when handed off: perchild
- * has no TLS yet, and a dispatcher has read the head in plain text already); a TLS one gets the TLS
- * transport, or the connection is closed unserved. Takes ownership of fd; false when the loop should
- * stop taking more. */
+ * accept4 (SOCK_NONBLOCK). listener: the one of ours it was accepted on (for a handed-off
+ * connection, NULL on a plain listener, one with just its name and the TLS flag on a TLS one:
+ * loop_receive_handoff()); a TLS one gets the TLS transport with this process's store (under perchild
+ * the pool's), or the connection is closed unserved. Takes ownership of fd; false when the loop
+ * should stop taking more. */
 static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const HttpConnInfo *info, char *owned_name,
                        bool has_data, bool handed_off, usec_t now) {
         EventConn *c = calloc(1, sizeof(*c));
@@ -669,8 +670,15 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         if (local_port == 0)
                 local_port = socket_local_port(fd);
         socket_conn_info_from(&peer, name ? name : "", local_port, &info);
-        /* The dispatcher passes a connection on once it has seen its request head. */
-        return loop_adopt(l, fd, NULL, &info, owned, true, true, now);
+        /* A TLS listener's connection is served over TLS here: the dispatcher only peeked its
+         * ClientHello, and the handshake is this pool's, with its own store. The flag comes from
+         * the name (listener_name_is_tls(), the rule the supervisor marks listeners by), so that a
+         * name this generation does not know (a newer generation's dispatcher, a site kept in an
+         * older pool) is never served in plain text: its store does not know it either, and the
+         * connection is closed unserved. No PROXY header: perchild refuses RemoteIPProxyProtocol. */
+        Listener tls = { .fd = -1, .name = (char *) name, .tls = true };
+        /* The dispatcher passes a connection on once it has seen its request head or ClientHello. */
+        return loop_adopt(l, fd, listener_name_is_tls(name) ? &tls : NULL, &info, owned, true, true, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {

@@ -180,6 +180,8 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
                         s.connections = add_saturating(s.connections, w->connections);
                         s.tls_connections = add_saturating(s.tls_connections, w->tls_connections);
                         s.ktls_connections = add_saturating(s.ktls_connections, w->ktls_connections);
+                        s.tls_hellos_refused = add_saturating(s.tls_hellos_refused, w->tls_hellos_refused);
+                        s.tls_names_unrecognized = add_saturating(s.tls_names_unrecognized, w->tls_names_unrecognized);
                         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                                 s.duration_buckets[b] = add_saturating(s.duration_buckets[b], w->duration_buckets[b]);
                 }
@@ -203,6 +205,8 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
  *   any network interface, loopback included).
  * - TLS connections: each is one of the connections, counted when its handshake completes; the
  *   kTLS ones are some of those: at most the accepted connections, and the accepted TLS ones.
+ *   A dispatcher's refused ClientHellos and unrecognized names are each one of its connections,
+ *   and no connection is both: together at most the accepted connections.
  * - durations: each request ended lasted at most as long as the process has lived, so the total
  *   is at most the accepted requests times the time since the fork.
  * - the duration histogram: each bucket never goes back, and together they hold at most the
@@ -266,6 +270,10 @@ unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t 
                            SCOREBOARD_CLAMPED_CONNECTIONS);
         r |= trust_counter(&t->ktls_connections, &ps->ktls_connections, t->tls_connections,
                            SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->tls_hellos_refused, &ps->tls_hellos_refused, t->connections,
+                           SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->tls_names_unrecognized, &ps->tls_names_unrecognized,
+                           t->connections - t->tls_hellos_refused, SCOREBOARD_CLAMPED_CONNECTIONS);
         r |= trust_counter(&t->bytes, &ps->bytes, mul_saturating(age, TRUST_BYTES_PER_USEC), SCOREBOARD_CLAMPED_BYTES);
         r |= trust_counter(&t->duration_usec, &ps->duration_usec, mul_saturating(t->requests, age),
                            SCOREBOARD_CLAMPED_DURATION);

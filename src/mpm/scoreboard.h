@@ -45,6 +45,9 @@ typedef struct WorkerScore {
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
         /* Connections whose TLS handshake completed, and those of them with kTLS. */
         uint64_t tls_connections, ktls_connections;
+        /* perchild's dispatcher: connections closed for their ClientHello (malformed, too long, not
+         * complete by the deadline), and those refused with unrecognized_name (a name no site takes). */
+        uint64_t tls_hellos_refused, tls_names_unrecognized;
 } WorkerScore;
 
 typedef struct ScoreboardProcess {
@@ -73,6 +76,7 @@ typedef struct ProcessScore {
         unsigned ready, busy, keepalive, starting, graceful, open;
         uint64_t requests, bytes, connections, duration_usec;
         uint64_t tls_connections, ktls_connections;
+        uint64_t tls_hellos_refused, tls_names_unrecognized;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1]; /* summed over the slots */
         unsigned by_state[HTTP_STATUS_WORKER_STATES];                /* slots, by HTTP_STATUS_WORKER_LETTERS */
         uint32_t connections_open;
@@ -94,6 +98,7 @@ typedef struct ScoreboardTrust {
         usec_t last;    /* the previous reading: requests and connections earn credit from here */
         uint64_t requests, bytes, duration_usec, connections; /* accepted so far */
         uint64_t tls_connections, ktls_connections;
+        uint64_t tls_hellos_refused, tls_names_unrecognized;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
         uint64_t request_credit, connection_credit;           /* what they may still add */
         bool warned;    /* the supervisor said once that the process reports the implausible */
@@ -122,6 +127,7 @@ typedef struct ScoreboardView {
         unsigned ready, busy, keepalive, starting;
         unsigned invalid; /* segments that failed validation */
         uint64_t requests, bytes;
+        uint64_t tls_hellos_refused, tls_names_unrecognized;
 } ScoreboardView;
 
 /* The supervisor's record of a process slot (mpm.h's ProcessSlot), kept here for its letter. */

@@ -250,11 +250,22 @@ static void status_segment_publish(HttpStatusData *d, const StatusSource *src, i
         __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELEASE);
 }
 
+/* Does the generation serve HTTPS? By its listeners, not by its store: under perchild the pools
+ * hold the keys, and the supervisor's own store may be none. */
+static bool generation_has_tls(const SupGeneration *sg) {
+        if (sg->g.tls)
+                return true;
+        for (size_t i = 0; i < sg->g.n_listeners; i++)
+                if (sg->g.listeners[i].tls)
+                        return true;
+        return false;
+}
+
 /* Publish what the scoreboard says, validated, for the status pages: the server's view, and each
  * status group's. */
 void generation_status_publish(SupGeneration *sg, const ProcessScore *scores) {
         StatusSource src = { .procs = sg->g.procs, .scores = scores, .slot_group = sg->slot_group,
-                             .n_procs = sg->g.n_procs, .tls = sg->g.tls != NULL };
+                             .n_procs = sg->g.n_procs, .tls = generation_has_tls(sg) };
         double cpu[4] = { 0, 0, 0, 0 };
 
         server_cpu(sg->sup, cpu);
@@ -347,6 +358,8 @@ void generation_scoreboard_view(SupGeneration *sg, ScoreboardView *v, ProcessSco
                 v->starting += ps->starting;
                 v->requests += ps->requests;
                 v->bytes += ps->bytes;
+                v->tls_hellos_refused += ps->tls_hellos_refused;
+                v->tls_names_unrecognized += ps->tls_names_unrecognized;
         }
 }
 

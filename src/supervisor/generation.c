@@ -127,6 +127,8 @@ static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->duration_usec += t->duration_usec;
         r->tls_connections += t->tls_connections;
         r->ktls_connections += t->ktls_connections;
+        r->tls_hellos_refused += t->tls_hellos_refused;
+        r->tls_names_unrecognized += t->tls_names_unrecognized;
         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                 r->duration_buckets[b] += t->duration_buckets[b];
 }

@@ -23,6 +23,8 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
         d->tls = src->tls;
         d->tls_conns = retired->tls_connections;
         d->ktls_conns = retired->ktls_connections;
+        d->tls_hellos_refused = retired->tls_hellos_refused;
+        d->tls_names_unrecognized = retired->tls_names_unrecognized;
         memcpy(d->duration_buckets, retired->duration_buckets, sizeof(d->duration_buckets));
         memset(d->workers_by_state, 0, sizeof(d->workers_by_state));
         d->busy = d->idle = d->graceful = d->processes = d->stopping = 0;
@@ -47,6 +49,8 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
                 d->total_duration_usec = add64(d->total_duration_usec, s->duration_usec);
                 d->tls_conns = add64(d->tls_conns, s->tls_connections);
                 d->ktls_conns = add64(d->ktls_conns, s->ktls_connections);
+                d->tls_hellos_refused = add64(d->tls_hellos_refused, s->tls_hellos_refused);
+                d->tls_names_unrecognized = add64(d->tls_names_unrecognized, s->tls_names_unrecognized);
                 for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                         d->duration_buckets[b] = add64(d->duration_buckets[b], s->duration_buckets[b]);
                 for (unsigned k = 0; k < HTTP_STATUS_WORKER_STATES; k++)

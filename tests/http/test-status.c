@@ -211,6 +211,8 @@ Test(status, tls_counters_after_apache_keys_when_the_server_has_tls) {
 
         d.tls_conns = 12;
         d.ktls_conns = 3;
+        d.tls_hellos_refused = 5;
+        d.tls_names_unrecognized = 2;
         cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
         cr_assert_null(strstr(buf, "TLSConns"), "a server without TLS listeners shows Apache's page as it was");
 
@@ -218,15 +220,19 @@ Test(status, tls_counters_after_apache_keys_when_the_server_has_tls) {
         cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
         const char *sb = strstr(buf, "\nScoreboard: _W..\n");
         cr_assert_not_null(sb);
-        cr_assert_str_eq(sb + strlen("\nScoreboard: _W..\n"), "TLSConns: 12\nKTLSConns: 3\n", "%s", buf);
+        cr_assert_str_eq(sb + strlen("\nScoreboard: _W..\n"), "TLSConns: 12\nKTLSConns: 3\nTLSHellosRefused: 5\nTLSNamesUnrecognized: 2\n", "%s", buf);
 
         cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
-        cr_assert(strstr(buf, "\"tls_connections\":12,\"ktls_connections\":3,"), "%s", buf);
+        cr_assert(strstr(buf, "\"tls_connections\":12,\"ktls_connections\":3,\"tls_hellos_refused\":5,"
+                              "\"tls_names_unrecognized\":2,"),
+                  "%s", buf);
 
         cr_assert_gt(http_status_render(&d, HTTP_STATUS_METRICS, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
         cr_assert_eq(metric(buf, "mpmd_tls_connections_total{record_layer=\"all\"}"), 12);
         cr_assert_eq(metric(buf, "mpmd_tls_connections_total{record_layer=\"ktls\"}"), 3);
         cr_assert(strstr(buf, "# TYPE mpmd_tls_connections_total counter\n"));
+        cr_assert_eq(metric(buf, "mpmd_tls_hellos_refused_total{reason=\"malformed\"}"), 5);
+        cr_assert_eq(metric(buf, "mpmd_tls_hellos_refused_total{reason=\"unrecognized_name\"}"), 2);
 }
 
 Test(status, health_says_the_node_state_and_auto_shows_it_when_not_serving) {

@@ -705,3 +705,38 @@ Test(scoreboard, tls_connections_are_summed_and_held_to_the_connections) {
         scoreboard_segment_unmap(rw, n);
         close(fd);
 }
+
+Test(scoreboard, dispatcher_hello_counters_are_summed_and_held_to_the_connections) {
+        const unsigned n = 1;
+        int fd = scoreboard_segment_create(4, n);
+        ScoreboardProcess *rw = scoreboard_segment_map(fd, n, true);
+        ProcessScore ps;
+        ScoreboardTrust t;
+
+        cr_assert_not_null(rw);
+        rw->workers[0].state = WS_READY;
+        rw->workers[0].connections = 10;
+        rw->workers[0].tls_hellos_refused = 4;
+        rw->workers[0].tls_names_unrecognized = 3;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert(ps.valid);
+        scoreboard_trust_init(&t, T0);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + USEC_PER_SEC, &ps), 0, "an honest reading");
+        cr_assert_eq(ps.tls_hellos_refused, 4);
+        cr_assert_eq(ps.tls_names_unrecognized, 3);
+
+        /* A dispatcher that claims more refusals than it had connections: no connection is both. */
+        rw->workers[0].tls_hellos_refused = 8;
+        rw->workers[0].tls_names_unrecognized = 900;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 2 * USEC_PER_SEC, &ps), SCOREBOARD_CLAMPED_CONNECTIONS);
+        cr_assert_eq(ps.tls_hellos_refused, 8);
+        cr_assert_eq(ps.tls_names_unrecognized, 3, "what was accepted, nothing more: 10 connections, 8 refused");
+        rw->workers[0].tls_hellos_refused = 2;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 3 * USEC_PER_SEC, &ps) & SCOREBOARD_WENT_BACK,
+                     SCOREBOARD_WENT_BACK);
+        cr_assert_eq(ps.tls_hellos_refused, 8, "never back");
+        scoreboard_segment_unmap(rw, n);
+        close(fd);
+}

@@ -218,6 +218,26 @@ Test(config, tls_without_tls_in_the_build) {
                         "(-Dtls=disabled)");
 }
 
+/* A per-user MPM serves HTTPS too (perchild: the dispatcher routes by SNI, each pool terminates
+ * its own sites' TLS): only a build without TLS refuses the listener. */
+Test(config, tls_under_a_per_user_mpm) {
+        ConfigLoadOptions o = { .builtin_mpm = &fake_per_user_mpm, .tls = &supervisor_tls };
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = 127.0.0.1:8080\nDocumentRoot = @\n"
+                                 "[VirtualHost x]\nServerName = x.test\nListen = https://127.0.0.1:8443\n");
+        if (!supervisor_tls.build) {
+                cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), -EINVAL);
+                assert_messages(&errors, 1,
+                                "@/mpmd.conf:6: [VirtualHost x] Listen: https://127.0.0.1:8443: mpmd was built without "
+                                "TLS (-Dtls=disabled)");
+                return;
+        }
+        cr_assert_eq(config_load(at("@/mpmd.conf"), &o, &c, &errors, &warnings), 0);
+        assert_messages(&errors, 0);
+        config_free(c);
+}
+
 #if HAVE_TLS
 static void make_cert(const char *name, const char *host) {
         _cleanup_free_ char *cmd = NULL;
