@@ -365,11 +365,9 @@ class PerchildTlsDefaultSiteTest(unittest.TestCase):
         self.assertEqual(tls_get(self.srv.tls_port, "/index.html", sni="nobody.test", host="a.test").status, 421)
         self.assertEqual(self.srv.counters(), before, "nothing refused")
 
-    @unittest.expectedFailure
     def test_unknown_name_gets_the_default_sites_certificate(self):
-        # The certificate shown for a name no site has is the pool's store's choice: until each pool
-        # holds a store of its own sites only (key custody), it is the listener's default site's
-        # (the main server's here), not DefaultSite's.
+        # The certificate shown for a name no site has is DefaultSite's: its pool's store holds
+        # that site's keys only (key custody) and picks it by the dispatcher's rule.
         r = tls_get(self.srv.tls_port, "/index.html", sni="nobody.test", host="nobody.test")
         self.assertEqual(r.fingerprint, self.certs.fingerprint("b"))
 
