@@ -66,15 +66,14 @@ static int cgi_handler_start(HttpHandler *h, HttpResponse *resp) {
         s->by_extension = !(cfg->script_alias.n > 0 && cgi_script_alias_match(cfg, q->path, q->path_len, &m));
         if (!s->by_extension) {
                 /* Is there a script to run? (AddHandler's router already opened it.) */
-                CgiScript script = CGI_SCRIPT_NULL;
                 const char *why = NULL;
 
                 if (m.index >= q->site->n_script_alias_fds) {
                         cgi_error(resp, 500, false);
                         return HTTP_HANDLER_RESPOND;
                 }
-                int r = cgi_script_open(q->site->script_alias_fds[m.index], m.rest, m.rest_len, &script);
-                cgi_script_done(&script);
+                size_t name_len;
+                int r = cgi_script_find(q->site->script_alias_fds[m.index], m.rest, m.rest_len, &name_len);
                 if (r < 0) {
                         int status = cgi_script_status(r, &why);
                         if (why)

@@ -41,14 +41,14 @@ void cgi_script_done(CgiScript *s) {
         s->dir_fd = safe_close(s->dir_fd);
 }
 
-int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret) {
-        _cleanup_close_ int dir = -1;
+/* The walk of cgi_script_open() and cgi_script_find(): with ret, the script and its directory
+ * are opened; without, each component is only looked at (fstatat, no descriptor: a router's or a
+ * FastCGI handler's question costs one system call for a script in the directory itself). */
+static int script_walk(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret, size_t *ret_name_len) {
+        _cleanup_close_ int owned = -1; /* the directory below alias_dir_fd reached so far */
+        int dir = alias_dir_fd;
         char path[PATH_MAX] = "/";
         size_t path_len = 1, i = 0;
-
-        dir = fcntl(alias_dir_fd, F_DUPFD_CLOEXEC, 3);
-        if (dir < 0)
-                return -errno;
 
         while (i < rest_len) {
                 _cleanup_close_ int fd = -1;
@@ -73,11 +73,14 @@ int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScri
                 memcpy(path + path_len, name, j - i + 1);
                 path_len += j - i;
 
-                /* O_NOFOLLOW with O_PATH opens a symlink itself instead of following it. */
-                fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                if (fstat(fd, &st) < 0)
+                if (ret) {
+                        /* O_NOFOLLOW with O_PATH opens a symlink itself instead of following it. */
+                        fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return -errno;
+                        if (fstat(fd, &st) < 0)
+                                return -errno;
+                } else if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 if (S_ISLNK(st.st_mode)) {
                         fd = safe_close(fd);
@@ -86,17 +89,38 @@ int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScri
                                 return fd == -ELOOP ? -EACCES : fd;
                 }
                 if (S_ISDIR(st.st_mode)) {
-                        safe_close(dir);
-                        dir = TAKE_FD(fd);
+                        if (fd < 0) {
+                                /* Looked at only: open it now, refusing what became a symlink since. */
+                                fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                                if (fd < 0)
+                                        return errno == ELOOP || errno == ENOTDIR ? -EACCES : -errno;
+                        }
+                        safe_close(owned);
+                        dir = owned = TAKE_FD(fd);
                         i = j;
                         continue;
                 }
                 if (!S_ISREG(st.st_mode))
                         return -EACCES;
-                *ret = (CgiScript) { .fd = TAKE_FD(fd), .dir_fd = TAKE_FD(dir), .name_len = j };
+                if (ret_name_len)
+                        *ret_name_len = j;
+                if (ret) {
+                        int d = owned >= 0 ? TAKE_FD(owned) : fcntl(alias_dir_fd, F_DUPFD_CLOEXEC, 3);
+                        if (d < 0)
+                                return -errno;
+                        *ret = (CgiScript) { .fd = TAKE_FD(fd), .dir_fd = d, .name_len = j };
+                }
                 return 0;
         }
         return -EISDIR;
+}
+
+int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret) {
+        return script_walk(alias_dir_fd, rest, rest_len, ret, NULL);
+}
+
+int cgi_script_find(int alias_dir_fd, const char *rest, size_t rest_len, size_t *ret_name_len) {
+        return script_walk(alias_dir_fd, rest, rest_len, NULL, ret_name_len);
 }
 
 /* ---- one run ------------------------------------------------------------------------------ */

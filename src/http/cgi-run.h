@@ -43,6 +43,9 @@ typedef struct CgiScript {
  * -ENAMETOOLONG → 414. */
 int cgi_script_open(int alias_dir_fd, const char *rest, size_t rest_len, CgiScript *ret);
 void cgi_script_done(CgiScript *s); /* closes both fds; accepts CGI_SCRIPT_NULL */
+/* The same walk, to know only what rest names (the router, FastCGI, whose responder opens the
+ * file itself): 0 with the length of rest that named the script, or cgi_script_open()'s errors. */
+int cgi_script_find(int alias_dir_fd, const char *rest, size_t rest_len, size_t *ret_name_len);
 /* The status for a cgi_script_open() error (404, 403, 414, 500), with *ret_why for the error log
  * (static; NULL for 404 and 414, which are the client's business). */
 int cgi_script_status(int r, const char **ret_why);

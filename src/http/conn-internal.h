@@ -143,6 +143,9 @@ struct HttpConn {
         uint32_t lingered; /* bytes drained by the lingering close */
         usec_t now;        /* of the last call in, for a request logged when the connection is freed */
         HttpConnInfo info;
+        /* The socket's own address (SERVER_ADDR of CGI and FastCGI), asked of the kernel once:
+         * an accepted socket keeps it. "" until then. */
+        char local_address[64];
 };
 
 /* ---- conn.c --------------------------------------------------------------------------------- */

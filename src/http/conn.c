@@ -80,8 +80,21 @@ static void conn_request_log(void *conn, int level, const char *message) {
 }
 
 static int conn_request_local_address(void *conn, char *buf, size_t size) {
-        const HttpConn *c = conn;
-        return c->io->local_address ? c->io->local_address(c->io_ctx, buf, size) : -EOPNOTSUPP;
+        HttpConn *c = conn;
+
+        if (!c->local_address[0]) {
+                if (!c->io->local_address)
+                        return -EOPNOTSUPP;
+                int r = c->io->local_address(c->io_ctx, c->local_address, sizeof(c->local_address));
+                if (r < 0) {
+                        c->local_address[0] = 0;
+                        return r;
+                }
+        }
+        if (strlen(c->local_address) >= size)
+                return -ENOSPC;
+        strcpy(buf, c->local_address);
+        return 0;
 }
 
 static bool conn_request_tls_info(void *conn, HttpTlsInfo *ret) {

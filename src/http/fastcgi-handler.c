@@ -214,9 +214,18 @@ static int fcgi_script_from_pass(const HttpRequest *q, HttpFcgiScript *ret) {
         return 1;
 }
 
+/* The used part only: the names are NUL-terminated. */
+static void fcgi_script_copy(HttpFcgiScript *dst, const HttpFcgiScript *src) {
+        dst->target = src->target;
+        memcpy(dst->script_name, src->script_name, src->script_name_len + 1);
+        dst->script_name_len = src->script_name_len;
+        memcpy(dst->filename, src->filename, strlen(src->filename) + 1);
+        memcpy(dst->path_info, src->path_info, src->path_info_len + 1);
+        dst->path_info_len = src->path_info_len;
+}
+
 int http_fastcgi_script_find(const HttpRequest *q, HttpFcgiScript *ret) {
         const HttpSiteConfig *cfg = q->cfg ? q->cfg : q->site->cfg;
-        CgiScript script = CGI_SCRIPT_NULL;
         const char *rest = q->file_path, *dir = fcgi_root_name(q);
         size_t rest_len = q->file_path_len, name_len;
         char with_index[PATH_MAX];
@@ -237,9 +246,8 @@ int http_fastcgi_script_find(const HttpRequest *q, HttpFcgiScript *ret) {
         if (rest < q->path || rest > q->path + q->path_len)
                 return -EINVAL;
 
-        r = cgi_script_open(q->root_fd, rest, rest_len, &script);
-        name_len = script.name_len;
-        cgi_script_done(&script);
+        name_len = 0;
+        r = cgi_script_find(q->root_fd, rest, rest_len, &name_len);
         if (r == -EISDIR) {
                 /* A directory: its DirectoryIndex file, the first that is there. */
                 STRV_FOREACH(index, cfg->directory_index) {
@@ -256,9 +264,9 @@ int http_fastcgi_script_find(const HttpRequest *q, HttpFcgiScript *ret) {
                         memcpy(with_index + len, *index, n);
                         len += n;
                         with_index[len] = 0;
-                        int k = cgi_script_open(q->root_fd, with_index, len, &script);
-                        bool whole = k >= 0 && script.name_len == len;
-                        cgi_script_done(&script);
+                        size_t found_len = 0;
+                        int k = cgi_script_find(q->root_fd, with_index, len, &found_len);
+                        bool whole = k >= 0 && found_len == len;
                         if (!whole)
                                 continue;
                         /* SCRIPT_NAME is the directory's URL path and the index name. */
@@ -486,7 +494,12 @@ static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
         size_t len;
 
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        int r = http_upstream_acquire(b->target, now, &b->conn);
+        /* A request fcgi_retry() may send again takes a connection idle a moment unchecked. */
+        HttpMethod m = q->head->method;
+        bool retryable = !has_body && !b->retried && (m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD ||
+                                                      m == HTTP_METHOD_OPTIONS);
+        int r = retryable ? http_upstream_acquire_retryable(b->target, now, &b->conn)
+                          : http_upstream_acquire(b->target, now, &b->conn);
         if (r == -EBUSY) {
                 /* Our pool is full: wait in its queue; the parameters are made meanwhile. */
                 b->conn = NULL;
@@ -550,7 +563,11 @@ static int fcgi_handler_start(HttpHandler *h, HttpResponse *resp) {
                 return HTTP_HANDLER_RESPOND;
         }
         FcgiBlock *b = s->b;
-        int r = http_fastcgi_script_find(q, &b->script);
+        int r = 0;
+        if (q->fcgi_script)
+                fcgi_script_copy(&b->script, q->fcgi_script); /* the router's, found a moment ago */
+        else
+                r = http_fastcgi_script_find(q, &b->script);
         if (r >= 0 && !b->script.target)
                 r = -EACCES; /* the router sent it here, the disk changed since */
         if (r < 0) {
@@ -727,6 +744,12 @@ static int fcgi_produce_send(FcgiHandler *s, HttpResponse *resp) {
                 }
         }
         for (;;) {
+                /* When nothing of the body is left to read, the end of STDIN goes in the same send
+                 * as what is before it. */
+                if (!b->stdin_ended && !(b->spool_fd >= 0 && !b->spool_eof) && fcgi_out_stdin(b, NULL, 0, true) < 0) {
+                        fcgi_fail(s, resp, 500);
+                        return HTTP_HANDLER_RESPOND;
+                }
                 int r = fcgi_out_send(b);
                 if (r == -EAGAIN)
                         return fcgi_wait(s, HTTP_HANDLER_WAIT_WRITE);
@@ -794,6 +817,45 @@ static int fcgi_broken(FcgiHandler *s, HttpResponse *resp, HttpOutput *out, cons
         return HTTP_HANDLER_DONE;
 }
 
+/* Right after a piece of STDOUT: when what is already read goes on with the end of the stream and
+ * a complete FCGI_END_REQUEST (php-fpm writes them together with a short answer), take them now and
+ * put the response's last bytes behind the piece, so that the client gets the whole response in
+ * one write. The decoder is tried on a copy: anything else leaves it as it was. */
+static bool fcgi_take_end(FcgiHandler *s, HttpOutput *out) {
+        FcgiBlock *b = s->b;
+        FcgiDecoder trial = b->decoder;
+        size_t pos = b->in_pos;
+
+        while (pos < b->in_len) {
+                FcgiEvent ev;
+                size_t consumed = 0;
+                int r = fcgi_decoder_feed(&trial, b->in + pos, b->in_len - pos, &consumed, &ev);
+                pos += consumed;
+                if (r != FCGI_DECODE_EVENT)
+                        return false;
+                if (ev.type == FCGI_EVENT_STDOUT && ev.len == 0)
+                        continue; /* the end of the stream */
+                if (ev.type != FCGI_EVENT_END || ev.protocol_status != FCGI_REQUEST_COMPLETE || b->err_len > 0)
+                        return false;
+                HttpOutput last = {};
+                if (!b->exchange_done) {
+                        if (cgi_exchange_eof(b->exchange, &last) != CGI_EXCHANGE_DONE)
+                                return false; /* cannot happen after a piece of body: left to the loop */
+                        if (out->n_iov + last.n_iov > HTTP_OUTPUT_IOV_MAX)
+                                return false;
+                        for (int i = 0; i < last.n_iov; i++)
+                                out->iov[out->n_iov++] = last.iov[i];
+                        out->len += last.len;
+                }
+                b->decoder = trial;
+                b->in_pos = pos;
+                b->clean = true;
+                fcgi_release(s);
+                return true;
+        }
+        return false;
+}
+
 static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, usec_t now) {
         FcgiHandler *s = (FcgiHandler *) h;
         FcgiBlock *b = s->b;
@@ -806,6 +868,8 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                 int k = fcgi_produce_send(s, resp);
                 if (k != FCGI_SENT)
                         return k;
+                /* The answer cannot be there yet: wait for it rather than ask first. */
+                return fcgi_wait(s, HTTP_HANDLER_WAIT_READ);
         }
         if (!b->exchange) {
                 b->exchange = fcgi_exchange_new(q);
@@ -879,9 +943,12 @@ static int fcgi_handler_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *
                         }
                         if (k == CGI_EXCHANGE_DONE)
                                 b->exchange_done = true;
-                        if (out->n_iov > 0)
+                        if (out->n_iov > 0) {
+                                if (fcgi_take_end(s, out))
+                                        return HTTP_HANDLER_DONE;
                                 /* Sent before the next record is read: it points into b->in. */
                                 return HTTP_HANDLER_OUTPUT;
+                        }
                         continue;
                 }
                 case FCGI_EVENT_END:

@@ -95,16 +95,14 @@ static bool request_check(const HttpRequest *q, HttpResponse *r) {
  * file that is not there, or has another extension, is left to the static handler. */
 static bool request_is_cgi_by_extension(const HttpRequest *q) {
         const HttpSiteConfig *cfg = q->site->cfg;
-        CgiScript script = CGI_SCRIPT_NULL;
 
         /* An Alias's files are served as they are: the program would be looked for in DocumentRoot. */
         if (q->site->root_fd < 0 || q->root_fd != q->site->root_fd ||
             !cgi_handler_may_match(cfg, q->path, q->path_len))
                 return false;
-        int r = cgi_script_open(q->site->root_fd, q->path + 1, q->path_len - 1, &script);
-        bool match = r >= 0 && cgi_handler_match(cfg, q->path + 1, script.name_len);
-        cgi_script_done(&script);
-        return match;
+        size_t name_len = 0;
+        int r = cgi_script_find(q->site->root_fd, q->path + 1, q->path_len - 1, &name_len);
+        return r >= 0 && cgi_handler_match(cfg, q->path + 1, name_len);
 }
 
 /* SetHandler proxy: or AddHandler proxy: (fastcgi-config.h): does a FastCGI responder serve this
@@ -117,9 +115,12 @@ static int request_is_fastcgi(HttpRequest *q) {
         static _Thread_local HttpFcgiScript script;
         bool set = q->cfg->set_handler.set;
 
+        q->fcgi_script = NULL;
         if (!set && !http_fcgi_extension_may_match(q->site->cfg, q->path, q->path_len))
                 return 0;
         int r = http_fastcgi_script_find(q, &script);
+        if (r >= 0 && script.target)
+                q->fcgi_script = &script;
         if (r >= 0)
                 return script.target ? 1 : 0;
         if ((r == -ENOENT || r == -ENOTDIR) && !q->fallback && q->cfg->mapping.fallback.path)
@@ -134,6 +135,7 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         CgiAliasMatch alias;
         size_t path_len = 0;
 
+        q->fcgi_script = NULL;
         http_response_done(r);
         http_response_init(r);
 

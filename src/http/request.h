@@ -51,6 +51,9 @@ typedef struct HttpRequest {
         const char *file_path;
         size_t file_path_len;
         bool fallback; /* FallbackResource took it: path is the fallback's, which outlives start() */
+        /* The FastCGI script the router found on disk when it chose FastCGI (fastcgi-handler.h),
+         * so that the handler need not walk the path again; valid until start(), NULL otherwise. */
+        const struct HttpFcgiScript *fcgi_script;
         usec_t now;      /* CLOCK_REALTIME */
         usec_t now_mono; /* CLOCK_MONOTONIC, for caches */
         /* Room the handler may copy a small body into (r->body then points there); it lives as long as
