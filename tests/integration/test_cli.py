@@ -47,6 +47,24 @@ class CliTest(unittest.TestCase):
         rc, out, err = run("-t", "-q", "-f", self.conf)
         self.assertEqual((rc, err), (0, ""))
 
+    def test_the_shipped_examples_pass_as_they_are(self):
+        # conf.d/*.example as an administrator copies them: only the site folders are made (the
+        # TLS one needs certificates, which test_tls covers).
+        src = os.path.join(os.environ.get("MPMD_SOURCE_ROOT", "."), "conf.d")
+        for name in ("vhost.conf.example", "php-fpm.conf.example", "proxy.conf.example"):
+            with open(os.path.join(src, name)) as f:
+                text = f.read()
+            for root in sorted(set(re.findall(r"^DocumentRoot = (\S+)$", text, re.M))):
+                made = os.path.join(self.dir, root.strip("/").replace("/", "_"))
+                os.makedirs(made, exist_ok=True)
+                text = text.replace(root, made)
+            self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\n"
+                       f"Include = conf.d/{name}\n")
+            self.write(text, name=f"conf.d/{name}")
+            rc, out, err = run("-t", "-f", self.conf)
+            self.assertEqual(rc, 0, f"{name}: {err}")
+            self.assertIn("Syntax OK", err, name)
+
     def test_bad_config_names_file_and_line(self):
         self.write(f"[Server]\nListen = 127.0.0.1:1\nDocumentRoot = {self.dir}\nKeepAliveTimeout = soon\n"
                    "NoSuchKey = 1\n")
