@@ -258,6 +258,12 @@ int http_conn_cgi_fd(const HttpConn *c) {
         return http_conn_wait_fd(c);
 }
 
+void **http_conn_wait_slot(const HttpConn *c) {
+        if (http_conn_wait_fd(c) < 0 || c->state == CONN_TUNNEL)
+                return NULL;
+        return c->rq->handler->wait_slot;
+}
+
 /* ---- a request's path through the layers ---------------------------------------------------- */
 
 void conn_answer_error(HttpConn *c, int status, bool close, usec_t now) {

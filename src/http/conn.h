@@ -103,6 +103,9 @@ HttpConnPhase http_conn_phase(const HttpConn *c);
 int http_conn_wait_fd(const HttpConn *c);
 /* Its older name. */
 int http_conn_cgi_fd(const HttpConn *c);
+/* With the same answers: the handler's HttpHandler.wait_slot for that descriptor (a kept-alive
+ * upstream connection the driver may keep watching), or NULL. */
+void **http_conn_wait_slot(const HttpConn *c);
 /* While it waits on http_conn_wait_fd(), must the client's socket be watched for reading too? A
  * tunnel (after a 101) waits on both sides at once. A driver that keeps the client's socket in its
  * epoll set all along (the event MPM) needs nothing more. */

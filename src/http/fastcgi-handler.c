@@ -394,10 +394,13 @@ static int fcgi_wait(FcgiHandler *s, int k) {
         if (s->b->waiter) {
                 /* Queued: the eventfd becomes readable when a connection is ours. */
                 s->base.wait_fd = s->b->waiter->fd;
+                s->base.wait_slot = NULL;
                 s->base.deadline = s->b->acquire_deadline;
                 return HTTP_HANDLER_WAIT_READ;
         }
         s->base.wait_fd = s->b->conn->fd;
+        /* Read and written until EAGAIN before each wait, or waited on right after a send. */
+        s->base.wait_slot = &s->b->conn->driver_slot;
         s->base.deadline = s->b->progress + s->b->timeout;
         return k;
 }

@@ -82,6 +82,13 @@ struct HttpHandler {
         usec_t deadline;    /* of the wait (CLOCK_MONOTONIC) */
         uint64_t body_max;  /* with READ_BODY: decoded bytes allowed, more is 413; 0: LimitRequestBody */
         usec_t tunnel_idle; /* with TUNNEL: the tunnel closes after this long without a byte */
+        /* With WAIT_READ/WAIT_WRITE, optional: wait_fd is a kept-alive upstream connection that the
+         * handler always reads and writes until EAGAIN before it waits on it (or waits only right
+         * after it sent, when nothing can have come yet), and this is where the driver may keep its
+         * own record of that socket (HttpUpstreamConn.driver_slot: NULL when new, the driver's after).
+         * An event loop then keeps the socket in its set from the first wait to its close, edge-
+         * triggered, instead of adding and taking it out for each wait. NULL: a plain descriptor. */
+        void **wait_slot;
 };
 
 extern const HttpHandlerType http_static_handler; /* static-handler.c */

@@ -399,12 +399,15 @@ static void proxy_wait(ProxyHandler *s, usec_t now) {
 
         if (x->waiter) {
                 s->base.wait_fd = x->waiter->fd;
+                s->base.wait_slot = NULL;
                 s->base.deadline = x->acquire_deadline;
                 return;
         }
         if (x->up->connecting && x->target->limits.connection_timeout)
                 t = x->target->limits.connection_timeout;
         s->base.wait_fd = x->up->fd;
+        /* Read and written until EAGAIN before each wait, or waited on right after a send. */
+        s->base.wait_slot = &x->up->driver_slot;
         s->base.deadline = now + t;
 }
 
@@ -1021,6 +1024,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                         return HTTP_HANDLER_OUTPUT;
                 case PROXY_TUNNEL:
                         h->wait_fd = x->up->fd;
+                        h->wait_slot = NULL; /* the tunnel watches it its own way */
                         h->tunnel_idle = x->timeout;
                         return HTTP_HANDLER_TUNNEL;
                 default:

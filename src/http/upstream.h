@@ -85,6 +85,7 @@ typedef struct HttpUpstreamConn {
         int fd;       /* non-blocking, close-on-exec */
         bool reused;  /* it served a request before: a close before any answer may be retried */
         bool connecting; /* connect() is in progress: wait for fd to be writable, then _connected() */
+        void *driver_slot; /* the event loop's record of fd (HttpHandler.wait_slot); NULL when new */
         /* private */
         struct HttpUpstreamConn *next;
         usec_t idle_since;

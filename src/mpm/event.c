@@ -121,6 +121,7 @@ typedef enum EventSourceKind {
         SOURCE_STOP,
         SOURCE_CONN,
         SOURCE_HANDLER, /* a descriptor a connection's handler waits on (a CGI program's output, the launcher) */
+        SOURCE_UPSTREAM, /* a kept-alive upstream socket, watched from its first wait to its close */
 } EventSourceKind;
 
 typedef struct EventSource {
@@ -130,6 +131,24 @@ typedef struct EventSource {
         bool deferred;       /* TCP_DEFER_ACCEPT: an accepted connection has its request bytes */
         uint8_t slot;        /* SOURCE_HANDLER: which of its connection's handler_source it is */
 } EventSource;
+
+struct EventConn;
+
+/* A kept-alive upstream connection's socket (HttpHandler.wait_slot): in the set edge-triggered, for
+ * both directions, from the first wait on it until it is closed, so that a proxied request costs
+ * no epoll_ctl (nginx keeps its upstream sockets the same way). Whoever waits on it now is waiter;
+ * an edge that comes while nobody waits for its direction is kept (pending_*), and the next wait
+ * for that direction runs again at once instead of waiting for an edge that came already. One per
+ * descriptor number, kept by the loop (EventLoop.upstreams) and found again through the upstream
+ * connection's driver_slot: a socket closed and its number reused comes back here as new. */
+typedef struct EventUpstream {
+        EventSource source; /* first: epoll's data.ptr points here */
+        struct EventLoop *loop; /* NULL: not in the set (any more) */
+        int fd;
+        struct EventConn *waiter;
+        bool want_write;
+        bool pending_in, pending_out;
+} EventUpstream;
 
 typedef struct EventConn {
         EventSource source; /* first: epoll's data.ptr points here */
@@ -163,6 +182,7 @@ typedef struct EventConn {
          * is left there; whoever waits on it next re-arms it with EPOLL_CTL_MOD (a kept-alive
          * upstream connection: one system call per request instead of an ADD and a DEL). */
         bool wait_fired;
+        EventUpstream *wait_upstream; /* wait_fd is a kept upstream socket: waited on through it */
         char *listener_name; /* owned, for a handed-off connection on a listener we do not know */
         struct EventLoop *loop;
         struct EventConn *prev, *next;
@@ -183,6 +203,8 @@ typedef struct EventLoop {
         bool stopping;
         AcceptPause pause; /* at the descriptor limit (accept.h) */
         uint64_t accepted;
+        EventUpstream **upstreams; /* by descriptor number */
+        size_t n_upstreams;
 } EventLoop;
 
 static ssize_t event_io_read(void *ctx, void *buf, size_t n) {
@@ -353,6 +375,13 @@ static void event_conn_free(EventConn *c) {
  * EPOLLHUP, until re-armed) and stays: closing it takes it out, and the next wait on it re-arms
  * it with its own data.ptr. */
 static void loop_unwatch_handler(EventLoop *l, EventConn *c) {
+        if (c->wait_upstream) {
+                /* It stays in the set, reporting to nobody until the next wait. */
+                c->wait_upstream->waiter = NULL;
+                c->wait_upstream = NULL;
+                c->wait_fd = -1;
+                return;
+        }
         if (c->wait_fd < 0)
                 return;
         if (!c->wait_fired)
@@ -409,10 +438,68 @@ static void loop_set_accepting(EventLoop *l, bool on) {
         l->board->accepting = on;
 }
 
+/* The record of upstream socket fd for a wait through *slot (HttpHandler.wait_slot), put in the
+ * set when it is not there yet; NULL when that fails (then it is waited on as any descriptor). */
+static EventUpstream *loop_upstream(EventLoop *l, int fd, void **slot) {
+        EventUpstream *u = *slot;
+
+        if (u && u->loop == l && u->fd == fd)
+                return u;
+        if ((size_t) fd >= l->n_upstreams) {
+                size_t n = MAX((size_t) fd + 1, l->n_upstreams * 2);
+                EventUpstream **grown = reallocarray(l->upstreams, n, sizeof(*grown));
+                if (!grown)
+                        return NULL;
+                memset(grown + l->n_upstreams, 0, (n - l->n_upstreams) * sizeof(*grown));
+                l->upstreams = grown;
+                l->n_upstreams = n;
+        }
+        u = l->upstreams[fd];
+        if (!u) {
+                u = malloc(sizeof(*u));
+                if (!u)
+                        return NULL;
+                l->upstreams[fd] = u;
+        }
+        *u = (EventUpstream) { .source.kind = SOURCE_UPSTREAM, .fd = fd };
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = u };
+        int r = epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
+        if (r < 0 && errno == EEXIST) /* there one-shot (see below): it becomes ours */
+                r = epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+        if (r < 0)
+                return NULL;
+        u->loop = l;
+        *slot = u;
+        return u;
+}
+
 /* Run one connection as far as its I/O allows; closes it when it is done. */
 static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
         loop_unwatch_handler(l, c);
         HttpConnWant w = http_conn_run(c->http, now);
+        bool upstream_wait = false;
+        /* A kept upstream socket: the edge of what it waits for may have come while nobody
+         * waited (pending): then it runs again at once, and reads or writes until EAGAIN. */
+        while (w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE) {
+                void **slot = http_conn_wait_slot(c->http);
+                int fd = http_conn_wait_fd(c->http);
+                EventUpstream *u = slot ? loop_upstream(l, fd, slot) : NULL;
+                if (!u)
+                        break;
+                bool write = w == HTTP_CONN_WANT_FD_WRITE;
+                bool *pending = write ? &u->pending_out : &u->pending_in;
+                if (*pending) {
+                        *pending = false;
+                        w = http_conn_run(c->http, now);
+                        continue;
+                }
+                u->waiter = c;
+                u->want_write = write;
+                c->wait_upstream = u;
+                c->wait_fd = fd;
+                upstream_wait = true;
+                break;
+        }
 #if HAVE_TLS
         if (c->tls && !c->tls_counted && tls_io_handshake_done(c->tls)) {
                 c->tls_counted = true;
@@ -422,13 +509,15 @@ static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
         }
 #endif
 
-        if (w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE) {
+        if (!upstream_wait && (w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE)) {
                 /* What the handler waits on (a program's pipe, the CGI launcher's socket, an
                  * upstream connection) joins the set for one event and leaves it again before the
                  * next call into the engine (loop_unwatch_handler): an upstream connection goes
                  * back to the thread's pool and may next serve another connection, so it must
                  * never stay in the set under this one. */
                 int fd = http_conn_wait_fd(c->http);
+                if ((size_t) fd < l->n_upstreams && l->upstreams[fd])
+                        l->upstreams[fd]->loop = NULL; /* one-shot from now on: no longer ours */
                 struct epoll_event ev = {
                         .events = (w == HTTP_CONN_WANT_FD_READ ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT,
                         .data.ptr = &c->handler_source[c->wait_slot],
@@ -775,6 +864,22 @@ int event_loop_run(const WorkerContext *ctx, const EventLoopSpec *spec) {
                                         loop_begin_stop(&l, now);
                                 break;
                         }
+                        case SOURCE_UPSTREAM: {
+                                EventUpstream *u = (EventUpstream *) src;
+                                uint32_t e = ev[i].events;
+                                bool in = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+                                bool out = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+                                EventConn *c = u->waiter;
+                                bool wanted = c && !c->closed && (u->want_write ? out : in);
+                                /* The other direction's edge (or this one's, with nobody waiting) is kept. */
+                                if (in && !(wanted && !u->want_write))
+                                        u->pending_in = true;
+                                if (out && !(wanted && u->want_write))
+                                        u->pending_out = true;
+                                if (wanted)
+                                        loop_run(&l, c, now);
+                                break;
+                        }
                         case SOURCE_HANDLER: {
                                 unsigned slot = src->slot;
                                 EventConn *c = container_of(src - slot, EventConn, handler_source[0]);
@@ -815,6 +920,9 @@ out:
         while (l.conns)
                 loop_close(&l, l.conns);
         loop_free_closed(&l);
+        for (size_t i = 0; i < l.n_upstreams; i++)
+                free(l.upstreams[i]);
+        free(l.upstreams);
         (void) http_server_flush_logs(g->http, USEC_INFINITY);
         ctx->board->accepting = 0;
         ctx->board->workers[0].state = WS_GRACEFUL;
