@@ -441,7 +441,7 @@ static int fcgi_out_stdin(FcgiBlock *b, const void *data, size_t n, bool end) {
  * while queued), or -errno. */
 static int fcgi_out_send(FcgiBlock *b) {
         if (b->waiter) {
-                int r = http_upstream_wait_take(&b->waiter, b->target, now_usec(CLOCK_MONOTONIC), &b->conn);
+                int r = http_upstream_wait_take(&b->waiter, b->target, &b->conn);
                 if (r == -EAGAIN)
                         return r;
                 if (r < 0) {
@@ -498,9 +498,7 @@ static int fcgi_begin(FcgiHandler *s, uint64_t content_length, bool has_body) {
 
         usec_t now = now_usec(CLOCK_MONOTONIC);
         /* A request fcgi_retry() may send again takes a connection idle a moment unchecked. */
-        HttpMethod m = q->head->method;
-        bool retryable = !has_body && !b->retried && (m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD ||
-                                                      m == HTTP_METHOD_OPTIONS);
+        bool retryable = !has_body && !b->retried && http_method_idempotent(q->head->method);
         int r = retryable ? http_upstream_acquire_retryable(b->target, now, &b->conn)
                           : http_upstream_acquire(b->target, now, &b->conn);
         if (r == -EBUSY) {
@@ -707,9 +705,7 @@ static CgiExchange *fcgi_exchange_new(const HttpRequest *q) {
 static int fcgi_retry(FcgiHandler *s) {
         FcgiBlock *b = s->b;
         const HttpRequest *q = s->base.request;
-        HttpMethod m = q->head->method;
-        bool idempotent = m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS ||
-                          m == HTTP_METHOD_PUT || m == HTTP_METHOD_DELETE;
+        bool idempotent = http_method_idempotent(q->head->method);
 
         if (b->retried || b->received || !http_upstream_retry_allowed(b->conn, idempotent, false, b->body_streamed))
                 return -1;

@@ -48,6 +48,13 @@ typedef enum HttpMethod {
         _HTTP_METHOD_MAX,
 } HttpMethod;
 
+/* May a request of method m be sent again, to an upstream that may have seen it (RFC 9110 §9.2.2;
+ * TRACE left out: mpmd answers it 405 itself)? */
+static inline bool http_method_idempotent(HttpMethod m) {
+        return m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS || m == HTTP_METHOD_PUT ||
+               m == HTTP_METHOD_DELETE;
+}
+
 typedef enum HttpTargetForm {
         HTTP_TARGET_ORIGIN,    /* /path?query */
         HTTP_TARGET_ABSOLUTE,  /* http://authority/path?query */

@@ -159,6 +159,18 @@ static void proxy_error(HttpResponse *resp, int status, bool close) {
 
 /* ---- the request upstream --------------------------------------------------------------------- */
 
+/* A buffer kept with the exchange, at least size bytes (it only grows). */
+static bool buf_reserve(char **buf, size_t *have, size_t size) {
+        if (*have >= size)
+                return true;
+        char *p = realloc(*buf, size);
+        if (!p)
+                return false;
+        *buf = p;
+        *have = size;
+        return true;
+}
+
 static bool req_reserve(ProxyExchange *x, size_t more) {
         if (x->req_len + more <= x->req_size)
                 return true;
@@ -473,9 +485,7 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         x->target = &p->target;
         x->timeout = http_proxy_timeout(pc, x->target, q->site->cfg->timeout);
         x->method = q->head->method;
-        x->idempotent = x->method == HTTP_METHOD_GET || x->method == HTTP_METHOD_HEAD ||
-                        x->method == HTTP_METHOD_OPTIONS || x->method == HTTP_METHOD_PUT ||
-                        x->method == HTTP_METHOD_DELETE;
+        x->idempotent = http_method_idempotent(x->method);
         x->limits = (HttpParserLimits) { .request_line = 8190, .field_size = 8190, .fields = PROXY_HEAD_FIELDS };
         http_parser_init_response(&x->parser, &x->head, x->fields, &x->limits);
         if (proxy_build_head(x, q, pc, rest, rest_len) < 0) {
@@ -521,9 +531,9 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
 
 /* PROXY_QUEUED, its eventfd readable (or a spurious call): 0 with x->up (phase PROXY_SEND),
  * -EAGAIN to wait on, or the status to answer (502: the new connection failed). */
-static int proxy_take(ProxyHandler *s, usec_t now) {
+static int proxy_take(ProxyHandler *s) {
         ProxyExchange *x = s->x;
-        int r = http_upstream_wait_take(&x->waiter, x->target, now, &x->up);
+        int r = http_upstream_wait_take(&x->waiter, x->target, &x->up);
 
         if (r == -EAGAIN)
                 return r;
@@ -556,7 +566,7 @@ static int proxy_on_body(HttpHandler *h, const char *data, size_t n) {
                 x->body_started = true;
         }
         if (x->phase == PROXY_QUEUED) {
-                int t = proxy_take(s, now);
+                int t = proxy_take(s);
                 if (t == -EAGAIN) {
                         proxy_wait(s, now);
                         return HTTP_HANDLER_WAIT_READ;
@@ -596,22 +606,11 @@ static int proxy_client_head(ProxyHandler *s) {
                 lines_size += q->cfg->proxy.reverse.items[i].prefix_len * 3;
         /* The fields are gathered first (the status line comes before them, and its framing
          * fields after); both buffers stay with the exchange, and only grow. */
-        if (x->lines_size < lines_size) {
-                char *grown = realloc(x->lines, lines_size);
-                if (!grown)
-                        return -ENOMEM;
-                x->lines = grown;
-                x->lines_size = lines_size;
-        }
-        char *lines = x->lines;
         size_t out_size = lines_size + q->server->server_line_len + 256;
-        if (x->client_head_size < out_size) {
-                char *grown = realloc(x->client_head, out_size);
-                if (!grown)
-                        return -ENOMEM;
-                x->client_head = grown;
-                x->client_head_size = out_size;
-        }
+        if (!buf_reserve(&x->lines, &x->lines_size, lines_size) ||
+            !buf_reserve(&x->client_head, &x->client_head_size, out_size))
+                return -ENOMEM;
+        char *lines = x->lines;
 
         HttpHeadWriter lw = { .buf = lines, .size = lines_size }, w;
         for (uint32_t i = 0; i < rh->n_headers; i++) {
@@ -900,7 +899,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
         for (;;) {
                 switch (x->phase) {
                 case PROXY_QUEUED:
-                        r = proxy_take(s, now);
+                        r = proxy_take(s);
                         if (r == -EAGAIN) {
                                 proxy_wait(s, now);
                                 return HTTP_HANDLER_WAIT_READ;

@@ -507,7 +507,7 @@ static void waiter_free(HttpUpstreamWaiter *w) {
         free(w);
 }
 
-int http_upstream_wait_take(HttpUpstreamWaiter **wp, const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret) {
+int http_upstream_wait_take(HttpUpstreamWaiter **wp, const HttpUpstreamTarget *t, HttpUpstreamConn **ret) {
         HttpUpstreamWaiter *w = *wp;
         HttpUpstreamKey *k = w->key;
         int r;
@@ -520,7 +520,6 @@ int http_upstream_wait_take(HttpUpstreamWaiter **wp, const HttpUpstreamTarget *t
                 r = conn_open(t, k, ret);
         } else
                 return -EAGAIN;
-        (void) now;
         waiter_free(w);
         *wp = NULL;
         return r;

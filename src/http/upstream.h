@@ -124,7 +124,7 @@ int http_upstream_wait(const HttpUpstreamTarget *t, HttpUpstreamWaiter **ret);
 /* After w->fd became readable: 0 with the connection in *ret (connected, or ret->connecting, as
  * from http_upstream_acquire(); the waiter is freed and *w set to NULL), -EAGAIN while its turn
  * has not come, or -errno when opening the connection failed (the waiter is freed: 502). */
-int http_upstream_wait_take(HttpUpstreamWaiter **w, const HttpUpstreamTarget *t, usec_t now, HttpUpstreamConn **ret);
+int http_upstream_wait_take(HttpUpstreamWaiter **w, const HttpUpstreamTarget *t, HttpUpstreamConn **ret);
 
 /* Leave the queue (timed out, or the request is over): what was handed to the waiter goes to the
  * next one, or back to the pool. Always returns NULL. */

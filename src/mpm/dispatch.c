@@ -223,6 +223,20 @@ static bool dconn_write(Dispatcher *d, DispatchConn *c, usec_t now) {
         return dconn_linger(d, c, now);
 }
 
+/* c says out (malloc'd, len bytes; NULL: no memory, c is closed) and closes, within the timeout. */
+static bool dconn_say(Dispatcher *d, DispatchConn *c, char *out, size_t len, usec_t now) {
+        if (!out) {
+                dconn_free(d, c);
+                return false;
+        }
+        c->out = out;
+        c->out_len = len;
+        c->out_sent = 0;
+        c->state = DCONN_WRITE;
+        c->deadline = now + c->site->cfg->timeout;
+        return dconn_write(d, c, now);
+}
+
 /* Answer status ourselves and close. */
 static bool dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now) {
         struct timespec ts;
@@ -232,17 +246,11 @@ static bool dconn_respond(Dispatcher *d, DispatchConn *c, int status, usec_t now
         clock_gettime(CLOCK_REALTIME, &ts);
         usec_t real = (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
         size_t n = dispatch_error_response(d->http, status, head_only, real, NULL, 0);
-        c->out = malloc(n + 1);
-        if (!c->out) {
-                dconn_free(d, c);
-                return false;
-        }
-        c->out_len = dispatch_error_response(d->http, status, head_only, real, c->out, n + 1);
-        c->out_sent = 0;
-        c->state = DCONN_WRITE;
-        c->deadline = now + c->site->cfg->timeout;
+        char *out = malloc(n + 1);
+        if (out)
+                n = dispatch_error_response(d->http, status, head_only, real, out, n + 1);
         log_debug("answered %d to a connection on %s", status, c->source.listener->name);
-        return dconn_write(d, c, now);
+        return dconn_say(d, c, out, n, now);
 }
 
 /* The one thing the dispatcher says on a TLS connection: a fatal alert in a plaintext record
@@ -253,18 +261,11 @@ static bool dconn_alert(Dispatcher *d, DispatchConn *c, uint8_t description, use
         const uint8_t record[] = { 21, 3, 3, 0, 2, TLS_ALERT_FATAL, description };
 
         dconn_uncount(d, c);
-        c->out = malloc(sizeof(record));
-        if (!c->out) {
-                dconn_free(d, c);
-                return false;
-        }
-        memcpy(c->out, record, sizeof(record));
-        c->out_len = sizeof(record);
-        c->out_sent = 0;
-        c->state = DCONN_WRITE;
-        c->deadline = now + c->site->cfg->timeout;
+        char *out = malloc(sizeof(record));
+        if (out)
+                memcpy(out, record, sizeof(record));
         log_debug("sent alert %u to a connection on %s", description, c->source.listener->name);
-        return dconn_write(d, c, now);
+        return dconn_say(d, c, out, sizeof(record), now);
 }
 
 /* The dispatcher cannot route c: the HTTP status to answer, or on TLS an internal_error alert. */

@@ -510,11 +510,10 @@ static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
 #endif
 
         if (!upstream_wait && (w == HTTP_CONN_WANT_FD_READ || w == HTTP_CONN_WANT_FD_WRITE)) {
-                /* What the handler waits on (a program's pipe, the CGI launcher's socket, an
-                 * upstream connection) joins the set for one event and leaves it again before the
-                 * next call into the engine (loop_unwatch_handler): an upstream connection goes
-                 * back to the thread's pool and may next serve another connection, so it must
-                 * never stay in the set under this one. */
+                /* What else the handler waits on (a program's pipe, the CGI launcher's socket, a
+                 * tunnelled upstream) is watched for one event (EPOLLONESHOT): armed, it leaves the
+                 * set before the next call into the engine (loop_unwatch_handler), which may close
+                 * it or give it to another connection; it never reports to this one after that. */
                 int fd = http_conn_wait_fd(c->http);
                 if ((size_t) fd < l->n_upstreams && l->upstreams[fd])
                         l->upstreams[fd]->loop = NULL; /* one-shot from now on: no longer ours */
@@ -522,7 +521,7 @@ static void loop_run(EventLoop *l, EventConn *c, usec_t now) {
                         .events = (w == HTTP_CONN_WANT_FD_READ ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT,
                         .data.ptr = &c->handler_source[c->wait_slot],
                 };
-                /* A pooled upstream connection is in the set already, disarmed (see
+                /* One whose event came is in the set already, disarmed (see
                  * loop_unwatch_handler); a new descriptor is not: ENOENT, then ADD. */
                 int r = epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
                 if (r < 0 && errno == ENOENT)

@@ -309,7 +309,7 @@ Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
         cr_assert_eq(http_upstream_wait(&t, &w3), -EBUSY); /* queue=2 */
         cr_assert_eq(http_upstream_pool_waiting(&t), 2);
         cr_assert_not(readable(w1->fd));
-        cr_assert_eq(http_upstream_wait_take(&w1, &t, now, &c), -EAGAIN);
+        cr_assert_eq(http_upstream_wait_take(&w1, &t, &c), -EAGAIN);
 
         /* a comes back: it goes to w1 as it is, not to the idle list nor to a newcomer. */
         int afd = a->fd;
@@ -318,7 +318,7 @@ Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
         cr_assert(readable(w1->fd));
         cr_assert_not(readable(w2->fd));
         cr_assert_eq(http_upstream_acquire(&t, now, &c), -EBUSY); /* w2 waits: it comes first */
-        cr_assert_eq(http_upstream_wait_take(&w1, &t, now, &a), 0);
+        cr_assert_eq(http_upstream_wait_take(&w1, &t, &a), 0);
         cr_assert_null(w1);
         cr_assert_eq(a->fd, afd);
         cr_assert(a->reused);
@@ -326,7 +326,7 @@ Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
         /* b closes: w2 may open a new connection in its place. */
         cr_assert_null(http_upstream_release(b, false, now));
         cr_assert(readable(w2->fd));
-        cr_assert_eq(http_upstream_wait_take(&w2, &t, now, &b), 0);
+        cr_assert_eq(http_upstream_wait_take(&w2, &t, &b), 0);
         cr_assert_not(b->reused);
         int sc = accept(lfd, NULL, NULL);
         cr_assert(sc >= 0);
@@ -342,7 +342,7 @@ Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
         cr_assert(readable(w1->fd));
         cr_assert_null(http_upstream_wait_cancel(w1, now));
         cr_assert(readable(w2->fd));
-        cr_assert_eq(http_upstream_wait_take(&w2, &t, now, &a), 0);
+        cr_assert_eq(http_upstream_wait_take(&w2, &t, &a), 0);
         cr_assert_eq(a->fd, afd);
         /* And one that leaves before its turn leaves nothing behind. */
         cr_assert_eq(http_upstream_wait(&t, &w1), 0);
