@@ -134,19 +134,27 @@ def children(pid):
     return sorted(out)
 
 
+def descendants(pid):
+    """Every process below pid, from /proc."""
+    found, pending = [], [pid]
+    while pending:
+        for c in children(pending.pop()):
+            pending.append(c)
+            found.append(c)
+    return found
+
+
 def descendants_named(pid, name):
     """The descendants of pid whose command name (/proc/PID/comm) is name: e.g. the `sleep` a CGI
     script runs shows that the script was executed and ran past what comes before it."""
-    found, todo = [], [pid]
-    while todo:
-        for c in children(todo.pop()):
-            todo.append(c)
-            try:
-                with open(f"/proc/{c}/comm") as f:
-                    if f.read().strip() == name:
-                        found.append(c)
-            except OSError:
-                pass
+    found = []
+    for c in descendants(pid):
+        try:
+            with open(f"/proc/{c}/comm") as f:
+                if f.read().strip() == name:
+                    found.append(c)
+        except OSError:
+            pass
     return found
 
 

@@ -24,7 +24,7 @@ import time
 import unittest
 
 import mpmdtest
-from mpmdtest import (BINARY, OPENSSL, Server, build_has_tls, children, free_port, make_cert, read_response,
+from mpmdtest import (BINARY, OPENSSL, Server, build_has_tls, descendants, free_port, make_cert, read_response,
                       remove_users, s_client, tls_connect, tls_get, wait_for)
 from test_perchild import MPMCTL, load_line, perchild_available, status, unit_bounding_set
 
@@ -85,15 +85,6 @@ def writable_memory_has(pid, needles):
                         found.add(n)
     return found
 
-
-def tree(pid):
-    """pid and all its descendants."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children(p))
-    return out
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: creates users, starts mpmd as root, reads /proc/PID/mem")
@@ -165,7 +156,7 @@ class PerchildCustodyTest(unittest.TestCase):
     def processes(self):
         """Every process of mpmd's tree, each as (pid, uid, comm, parent)."""
         out = []
-        for pid in tree(self.srv.pid):
+        for pid in [self.srv.pid] + descendants(self.srv.pid):
             try:
                 st = status(pid)
                 out.append((pid, int(st["Uid"].split()[0]), st["Name"], int(st["PPid"])))

@@ -199,25 +199,40 @@ def offer(ctx, session, port, sni):
             return s.session_reused, r.body, hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
 
-@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
-@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
-@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
-@unittest.skipUnless(build_has_tls(), "mpmd was built without TLS")
-class PerchildTlsSharedTest(unittest.TestCase):
-    """Two sites and the main server behind one shared https socket: the dispatcher routes by SNI."""
+def needs_perchild_tls(cls):
+    for ok, why in ((os.geteuid() == 0, "needs root: creates users and starts mpmd as root"),
+                    (shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd"),
+                    (perchild_available(), "mpmd was built without the perchild MPM"),
+                    (build_has_tls(), "mpmd was built without TLS")):
+        cls = unittest.skipUnless(ok, why)(cls)
+    return cls
+
+
+class PerchildTlsCase(unittest.TestCase):
+    """The users, certificates and server of one class of these tests: server_args says which."""
+    server_args = {}
 
     @classmethod
     def setUpClass(cls):
         cls.created = create_users()
         cls.certs = Certs()
-        cls.srv = PerchildTlsServer(cls.certs)
-        cls.srv.start()
+        cls.srv = PerchildTlsServer(cls.certs, **cls.server_args)
+        try:
+            cls.srv.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
         remove_users(cls.created)
         shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+
+@needs_perchild_tls
+class PerchildTlsSharedTest(PerchildTlsCase):
+    """Two sites and the main server behind one shared https socket: the dispatcher routes by SNI."""
 
     def get(self, sni, host=None, **kw):
         return tls_get(self.srv.tls_port, "/index.html", sni=sni, host=host, cafile=self.certs.bundle, **kw)
@@ -335,25 +350,10 @@ class PerchildTlsSharedTest(unittest.TestCase):
             self.assertEqual((reused, body), (True, b"site a\n"), maximum)
 
 
-@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
-@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
-@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
-@unittest.skipUnless(build_has_tls(), "mpmd was built without TLS")
-class PerchildTlsDefaultSiteTest(unittest.TestCase):
+@needs_perchild_tls
+class PerchildTlsDefaultSiteTest(PerchildTlsCase):
     """DefaultSite = b: a name no site has, or none, goes to b's pool."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.created = create_users()
-        cls.certs = Certs()
-        cls.srv = PerchildTlsServer(cls.certs, perchild_keys="DefaultSite = b\n")
-        cls.srv.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        remove_users(cls.created)
-        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+    server_args = {"perchild_keys": "DefaultSite = b\n"}
 
     def test_unknown_name_and_no_name_go_to_the_default_site(self):
         before = self.srv.counters()
@@ -372,25 +372,10 @@ class PerchildTlsDefaultSiteTest(unittest.TestCase):
         self.assertEqual(r.fingerprint, self.certs.fingerprint("b"))
 
 
-@unittest.skipUnless(os.geteuid() == 0, "needs root: creates users and starts mpmd as root")
-@unittest.skipUnless(shutil.which("setpriv") and shutil.which("useradd"), "needs setpriv and useradd")
-@unittest.skipUnless(perchild_available(), "mpmd was built without the perchild MPM")
-@unittest.skipUnless(build_has_tls(), "mpmd was built without TLS")
-class PerchildTlsDedicatedTest(unittest.TestCase):
+@needs_perchild_tls
+class PerchildTlsDedicatedTest(PerchildTlsCase):
     """Each site on an https socket of its own: accepted by its pool, no dispatcher in the way."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.created = create_users()
-        cls.certs = Certs()
-        cls.srv = PerchildTlsServer(cls.certs, shared=False)
-        cls.srv.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        remove_users(cls.created)
-        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+    server_args = {"shared": False}
 
     def test_each_dedicated_socket_serves_its_site(self):
         for name in ("a", "b"):
