@@ -90,7 +90,7 @@ typedef struct ConnRequest {
         bool tun_client_eof, tun_upstream_eof;
         bool tun_watch_client; /* it waits on the upstream and the client at once */
         uint64_t tun_bytes_down;
-        int tun_fd;
+        struct HttpUpstreamConn *tun_up; /* the handler's; its socket is the handler's wait_fd */
         usec_t tun_idle;
 
         /* output */
@@ -203,7 +203,8 @@ ConnStep http1_write(HttpConn *c, usec_t now);
 ConnStep http1_linger(HttpConn *c);
 /* The handler's 101 is out: become a tunnel to fd (the handler's, which it keeps open), closed
  * after idle without a byte either way; http1_tunnel() carries it. */
-void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now);
+struct HttpUpstreamConn;
+void http1_start_tunnel(HttpConn *c, struct HttpUpstreamConn *up, usec_t idle, usec_t now);
 ConnStep http1_tunnel(HttpConn *c, usec_t now);
 /* With MinSendRate: has the client taken the response fast enough? */
 bool http1_send_rate_ok(const HttpConn *c, usec_t now);

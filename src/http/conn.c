@@ -532,7 +532,7 @@ static ConnStep conn_handler_step(HttpConn *c, usec_t now) {
                         rq->hout_last = true;
                         break;
                 case HTTP_HANDLER_TUNNEL:
-                        http1_start_tunnel(c, h->wait_fd, h->tunnel_idle, now);
+                        http1_start_tunnel(c, h->tunnel_upstream, h->tunnel_idle, now);
                         return STEP_CONTINUE;
                 default:
                         assert(k == HTTP_HANDLER_OUTPUT);

@@ -18,7 +18,8 @@
  *              (HTTP_HANDLER_WAIT_READ / _WAIT_WRITE on h->wait_fd, until h->deadline), and is
  *              called again when that is done;
  *              Or, once its 101 (Switching Protocols) is out, HTTP_HANDLER_TUNNEL: the connection
- *              then carries bytes both ways between the client and h->wait_fd, itself, until
+ *              then carries bytes both ways between the client and h->tunnel_upstream (its
+ *              socket h->wait_fd), itself, until
  *              either side closes or nothing passes for h->tunnel_idle (RFC 9110 §7.8: a
  *              WebSocket behind a proxy); produce() is not called again;
  *   timeout()  h->deadline passed while it waited;
@@ -82,6 +83,7 @@ struct HttpHandler {
         usec_t deadline;    /* of the wait (CLOCK_MONOTONIC) */
         uint64_t body_max;  /* with READ_BODY: decoded bytes allowed, more is 413; 0: LimitRequestBody */
         usec_t tunnel_idle; /* with TUNNEL: the tunnel closes after this long without a byte */
+        struct HttpUpstreamConn *tunnel_upstream; /* with TUNNEL: wait_fd's transport (TLS or plain) */
         /* With WAIT_READ/WAIT_WRITE, optional: wait_fd is a kept-alive upstream connection that the
          * handler always reads and writes until EAGAIN before it waits on it (or waits only right
          * after it sent, when nothing can have come yet), and this is where the driver may keep its

@@ -21,6 +21,7 @@
 #include "http/conn-internal.h"
 #include "http/date.h"
 #include "http/respond.h"
+#include "http/upstream.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 
@@ -330,7 +331,7 @@ void http1_finish_request(HttpConn *c, usec_t now) {
 
 /* ---- the tunnel after a 101 ------------------------------------------------------------------ */
 
-void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now) {
+void http1_start_tunnel(HttpConn *c, HttpUpstreamConn *up, usec_t idle, usec_t now) {
         ConnRequest *rq = c->rq;
 
         /* What the client sent after its request head (frames it did not wait to send) goes first. */
@@ -340,7 +341,7 @@ void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now) {
         rq->tun_down_off = rq->tun_down_len = 0;
         rq->tun_client_eof = rq->tun_upstream_eof = rq->tun_watch_client = false;
         rq->tun_bytes_down = 0;
-        rq->tun_fd = fd;
+        rq->tun_up = up;
         rq->tun_idle = idle;
         c->state = CONN_TUNNEL;
         c->deadline = now + idle;
@@ -352,8 +353,8 @@ void http1_start_tunnel(HttpConn *c, int fd, usec_t idle, usec_t now) {
  * closed and everything it sent is out, when both have closed, or on an error. */
 ConnStep http1_tunnel(HttpConn *c, usec_t now) {
         ConnRequest *rq = c->rq;
-        int fd = rq->tun_fd;
-        bool progress;
+        HttpUpstreamConn *up = rq->tun_up;
+        bool progress, send_wants_write = true, recv_wants_write = false;
 
         do {
                 progress = false;
@@ -367,29 +368,33 @@ ConnStep http1_tunnel(HttpConn *c, usec_t now) {
                         } else if (n == 0 || !http_io_is_wait(n)) {
                                 /* The client is done: the upstream learns it, and may still answer. */
                                 rq->tun_client_eof = true;
-                                (void) shutdown(fd, SHUT_WR);
+                                http_upstream_shutdown_write(up);
                                 progress = true;
                         }
                 }
                 if (rq->tun_up_len > 0) {
-                        ssize_t n = send(fd, rq->in + rq->tun_up_off, rq->tun_up_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        ssize_t n = http_upstream_send(up, rq->in + rq->tun_up_off, rq->tun_up_len);
                         if (n > 0) {
                                 rq->tun_up_off += (size_t) n;
                                 rq->tun_up_len -= (size_t) n;
                                 progress = true;
-                        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        } else if (n == -EAGAIN)
+                                send_wants_write = up->want_write;
+                        else if (n < 0) {
                                 rq->tun_upstream_eof = true;
                                 rq->tun_up_len = 0;
                                 rq->tun_client_eof = true;
                         }
                 }
                 if (rq->tun_down_len == 0 && !rq->tun_upstream_eof) {
-                        ssize_t n = recv(fd, rq->out, sizeof(rq->out), MSG_DONTWAIT);
+                        ssize_t n = http_upstream_recv(up, rq->out, sizeof(rq->out));
                         if (n > 0) {
                                 rq->tun_down_off = 0;
                                 rq->tun_down_len = (size_t) n;
                                 progress = true;
-                        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                        } else if (n == -EAGAIN)
+                                recv_wants_write = up->want_write;
+                        else {
                                 rq->tun_upstream_eof = true;
                                 progress = true;
                         }
@@ -421,7 +426,10 @@ ConnStep http1_tunnel(HttpConn *c, usec_t now) {
         if (rq->tun_down_len > 0)
                 return STEP_WANT_WRITE; /* the client is slow: the upstream waits */
         if (rq->tun_up_len > 0)
-                return STEP_WANT_FD_WRITE; /* the upstream is slow: the client waits */
+                /* The upstream is slow (or its TLS must read first): the client waits. */
+                return send_wants_write ? STEP_WANT_FD_WRITE : STEP_WANT_FD_READ;
+        if (recv_wants_write)
+                return STEP_WANT_FD_WRITE; /* TLS must write before it can read */
         /* Both quiet: whichever speaks first. */
         rq->tun_watch_client = !rq->tun_client_eof;
         return STEP_WANT_FD_READ;

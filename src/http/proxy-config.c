@@ -334,6 +334,8 @@ int http_proxy_reverse_rewrite(const HttpProxyReverses *l, const char *value, si
         return 0;
 }
 
+const char *const http_proxy_verify_names[] = { "require", "none", NULL };
+
 usec_t http_proxy_timeout(const HttpProxyConfig *cfg, const HttpUpstreamTarget *t, usec_t site_timeout) {
         if (t && t->limits.timeout)
                 return t->limits.timeout;

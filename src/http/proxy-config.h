@@ -15,6 +15,13 @@
  *   ProxyAddHeaders = On|Off               X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto (On).
  *   ProxyAddForwarded = On|Off             RFC 7239 Forwarded: for=…;host=…;proto=… (Off).
  *
+ * https:// targets (mod_ssl's SSLProxy* names; verified by default, unlike Apache and nginx, whose
+ * default of no verification lets anyone on the path between mpmd and the upstream read it):
+ *   SSLProxyVerify = require|none          the upstream's certificate must chain to a trusted CA (require).
+ *   SSLProxyCACertificateFile = PATH       the CAs trusted (PEM, one or more); default: the system's
+ *                                          (OpenSSL's default file, /etc/ssl/certs/ca-certificates.crt).
+ *   SSLProxyCheckPeerName = On|Off         the certificate must name the URL's host (On).
+ *
  * Every row is parsed once (targets resolved then); the router reads the result. */
 #pragma once
 
@@ -58,7 +65,13 @@ typedef struct HttpProxyConfig {
         usec_t timeout; /* 0: the site's TimeOut */
         bool add_headers;
         bool add_forwarded;
+        int tls_verify;       /* SSLProxyVerify: HTTP_PROXY_VERIFY_* */
+        char *tls_ca_file;    /* SSLProxyCACertificateFile; NULL: the system's */
+        bool tls_check_peer_name; /* SSLProxyCheckPeerName */
 } HttpProxyConfig;
+
+enum { HTTP_PROXY_VERIFY_REQUIRE, HTTP_PROXY_VERIFY_NONE };
+extern const char *const http_proxy_verify_names[];
 
 /* The ProxyPass whose prefix is the longest to match path (normalised); NULL when none does or
  * the longest is an exclusion. *ret_rest: what follows the prefix (starts with '/' unless empty). */
@@ -110,7 +123,13 @@ int http_proxy_merge_reverse(const ConfItem *item, void *field, const void *pare
         { "ProxyAddHeaders", CONF_BOOL, HTTP_PROXY_AT(base, add_headers), "On", .expect = "On or Off",         \
           .contexts = HTTP_SITE_CTX_PATH },                                                                     \
         { "ProxyAddForwarded", CONF_BOOL, HTTP_PROXY_AT(base, add_forwarded), "Off", .expect = "On or Off",    \
-          .contexts = HTTP_SITE_CTX_PATH }
+          .contexts = HTTP_SITE_CTX_PATH },                                                                     \
+        { "SSLProxyVerify", CONF_ENUM, HTTP_PROXY_AT(base, tls_verify), "require",                            \
+          .names = http_proxy_verify_names, .expect = "require or none", .contexts = HTTP_SITE_CTX_PATH },     \
+        { "SSLProxyCACertificateFile", CONF_PATH, HTTP_PROXY_AT(base, tls_ca_file), NULL,                    \
+          .expect = "an absolute path to PEM certificates", .contexts = HTTP_SITE_CTX_PATH },                  \
+        { "SSLProxyCheckPeerName", CONF_BOOL, HTTP_PROXY_AT(base, tls_check_peer_name), "On",                \
+          .expect = "On or Off", .contexts = HTTP_SITE_CTX_PATH }
 
 struct HttpSiteConfig;
 /* The socket families (a bit set of 1u << AF_*) the upstreams of cfg and of its path sections need

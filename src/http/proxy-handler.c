@@ -19,7 +19,10 @@
  *
  * WebSocket: where the target says upgrade=websocket, a GET with Upgrade: websocket passes its
  * handshake on; an upstream's 101 is relayed and the connection becomes a tunnel (handler.h), idle
- * for at most the upstream timeout. A 101 nobody asked for is a 502. Not yet: https:// upstreams. */
+ * for at most the upstream timeout. A 101 nobody asked for is a 502.
+ *
+ * https:// targets: the same exchange over the connection's TLS session (upstream.h); a failed
+ * handshake or verification is a 502 logged with OpenSSL's reason, never retried. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,19 +378,20 @@ static int proxy_build_head(ProxyExchange *x, const HttpRequest *q, const HttpPr
         return 0;
 }
 
-/* Send what is buffered. 0 when all of it went, HTTP_HANDLER_WAIT_WRITE, or -errno (-ECONNREFUSED
- * and the like while still connecting). */
+/* What an upstream call that answered -EAGAIN waits for (TLS may read to write, or write to read). */
+static int proxy_want(const ProxyExchange *x) {
+        return x->up->want_write ? HTTP_HANDLER_WAIT_WRITE : HTTP_HANDLER_WAIT_READ;
+}
+
+/* Send what is buffered. 0 when all of it went, HTTP_HANDLER_WAIT_WRITE (or _READ: a TLS
+ * handshake), or -errno (-ECONNREFUSED and the like while still connecting; -EPROTO: TLS). */
 static int proxy_flush(ProxyExchange *x) {
         while (x->req_sent < x->req_len) {
-                ssize_t n = send(x->up->fd, x->req + x->req_sent, x->req_len - x->req_sent, MSG_NOSIGNAL);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK)
-                                return HTTP_HANDLER_WAIT_WRITE;
-                        return -errno;
-                }
-                x->up->connecting = false;
+                ssize_t n = http_upstream_send(x->up, x->req + x->req_sent, x->req_len - x->req_sent);
+                if (n == -EAGAIN)
+                        return proxy_want(x);
+                if (n < 0)
+                        return (int) n;
                 x->req_sent += (size_t) n;
         }
         /* The head is kept while a retry may still need it (no body was given); body pieces go. */
@@ -398,11 +402,15 @@ static int proxy_flush(ProxyExchange *x) {
 }
 
 static void proxy_log_send_error(const HttpRequest *q, const ProxyExchange *x, int r) {
-        if (x->up && x->up->connecting)
-                http_request_log(q, LOG_PRI_ERR, "cannot connect to the upstream %s: %s", x->target->url, strerror(-r));
+        if (r == -EPROTO)
+                http_request_log(q, LOG_PRI_ERR, "no TLS session with the upstream %s: %s", x->target->url,
+                                 http_upstream_error(x->up, r));
+        else if (x->up && x->up->connecting)
+                http_request_log(q, LOG_PRI_ERR, "cannot connect to the upstream %s: %s", x->target->url,
+                                 http_upstream_error(x->up, r));
         else
                 http_request_log(q, LOG_PRI_ERR, "cannot send the request to the upstream %s: %s", x->target->url,
-                                 strerror(-r));
+                                 http_upstream_error(x->up, r));
 }
 
 static void proxy_wait(ProxyHandler *s, usec_t now) {
@@ -575,7 +583,7 @@ static int proxy_on_body(HttpHandler *h, const char *data, size_t n) {
                         return -t;
         }
         int r = proxy_flush(x);
-        if (r == HTTP_HANDLER_WAIT_WRITE) {
+        if (r == HTTP_HANDLER_WAIT_WRITE || r == HTTP_HANDLER_WAIT_READ) {
                 proxy_wait(s, now);
                 return r;
         }
@@ -727,14 +735,11 @@ static int proxy_body_step(ProxyHandler *s, HttpOutput *out) {
                 }
                 if (avail == 0 && !x->upstream_eof) {
                         x->in_off = x->in_len = 0;
-                        ssize_t n = recv(x->up->fd, x->in, sizeof(x->in), 0);
-                        if (n < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                                        return BODY_WAIT;
-                                return -errno;
-                        }
+                        ssize_t n = http_upstream_recv(x->up, x->in, sizeof(x->in));
+                        if (n == -EAGAIN)
+                                return BODY_WAIT;
+                        if (n < 0)
+                                return (int) n;
                         if (n == 0)
                                 x->upstream_eof = true;
                         x->in_len = (size_t) n;
@@ -804,14 +809,14 @@ static int proxy_body_step(ProxyHandler *s, HttpOutput *out) {
         }
 }
 
-static const char *body_error(int r) {
+static const char *body_error(const ProxyExchange *x, int r) {
         switch (r) {
         case -EBADMSG:
                 return "a bad chunk in the body";
         case -EPIPE:
                 return "the connection closed before the end of the body";
         default:
-                return strerror(-r);
+                return http_upstream_error(x->up, r);
         }
 }
 
@@ -868,7 +873,7 @@ static int proxy_head_done(ProxyHandler *s, HttpResponse *resp, HttpOutput *out)
                 r = -EMSGSIZE;
         if (r < 0 && r != -EPIPE) {
                 http_request_log(q, LOG_PRI_ERR, "the upstream %s answered with %s", x->target->url,
-                                 r == -EMSGSIZE ? "bytes after the end of its response" : body_error(r));
+                                 r == -EMSGSIZE ? "bytes after the end of its response" : body_error(x, r));
                 *out = (HttpOutput) {};
                 proxy_error(resp, 502, false);
                 return HTTP_HANDLER_RESPOND;
@@ -881,7 +886,7 @@ static int proxy_head_done(ProxyHandler *s, HttpResponse *resp, HttpOutput *out)
                 return HTTP_HANDLER_DONE;
         }
         if (r == -EPIPE) {
-                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(r));
+                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(x, r));
                 x->cut = true;
                 x->phase = PROXY_DONE;
                 return HTTP_HANDLER_DONE;
@@ -919,7 +924,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                                 x->body_ended = true;
                         }
                         r = proxy_flush(x);
-                        if (r == HTTP_HANDLER_WAIT_WRITE) {
+                        if (r == HTTP_HANDLER_WAIT_WRITE || r == HTTP_HANDLER_WAIT_READ) {
                                 proxy_wait(s, now);
                                 return r;
                         }
@@ -933,7 +938,10 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                                 return HTTP_HANDLER_RESPOND;
                         }
                         x->phase = PROXY_RECV_HEAD;
-                        /* The answer cannot be there yet: wait for it rather than ask first. */
+                        /* The answer cannot be there yet: wait for it rather than ask first (unless
+                         * TLS read more than it gave while it sent: no readiness would come for it). */
+                        if (http_upstream_pending(x->up))
+                                continue;
                         proxy_wait(s, now);
                         return HTTP_HANDLER_WAIT_READ;
                 case PROXY_RECV_HEAD: {
@@ -973,19 +981,22 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                                         return HTTP_HANDLER_RESPOND;
                                 }
                         }
-                        ssize_t n = recv(x->up->fd, x->in + x->in_len, sizeof(x->in) - x->in_len, 0);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        ssize_t n = http_upstream_recv(x->up, x->in + x->in_len, sizeof(x->in) - x->in_len);
+                        if (n == -EAGAIN) {
                                 proxy_wait(s, now);
-                                return HTTP_HANDLER_WAIT_READ;
+                                return proxy_want(x);
                         }
                         if (n <= 0) {
-                                int e = n < 0 ? errno : 0;
-                                if (x->retries == 0 && x->in_len == 0 &&
+                                int e = (int) -n;
+                                if (x->retries == 0 && x->in_len == 0 && e != EPROTO &&
                                     http_upstream_retry_allowed(x->up, x->idempotent, false, x->body_started) &&
                                     proxy_retry(s, now) == 0)
                                         continue;
+                                if (e == EPROTO) {
+                                        proxy_log_send_error(q, x, -e);
+                                        proxy_error(resp, 502, false);
+                                        return HTTP_HANDLER_RESPOND;
+                                }
                                 http_request_log(q, LOG_PRI_ERR, "the upstream %s closed the connection before %s%s%s",
                                                  x->target->url, x->in_len ? "the end of its head" : "answering",
                                                  e ? ": " : "", e ? strerror(e) : "");
@@ -999,7 +1010,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                         r = proxy_body_step(s, out);
                         if (r == BODY_WAIT) {
                                 proxy_wait(s, now);
-                                return HTTP_HANDLER_WAIT_READ;
+                                return proxy_want(x);
                         }
                         if (r == BODY_END) {
                                 if (x->after_end)
@@ -1013,7 +1024,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                         }
                         if (r < 0) {
                                 /* The head is out: all the client can learn is that the response is cut. */
-                                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(r));
+                                http_request_log(q, LOG_PRI_ERR, "the upstream %s: %s", x->target->url, body_error(x, r));
                                 x->cut = true;
                                 x->phase = PROXY_DONE;
                                 return HTTP_HANDLER_DONE;
@@ -1023,6 +1034,7 @@ static int proxy_produce(HttpHandler *h, HttpResponse *resp, HttpOutput *out, us
                         return HTTP_HANDLER_OUTPUT;
                 case PROXY_TUNNEL:
                         h->wait_fd = x->up->fd;
+                        h->tunnel_upstream = x->up;
                         h->wait_slot = NULL; /* the tunnel watches it its own way */
                         h->tunnel_idle = x->timeout;
                         return HTTP_HANDLER_TUNNEL;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,17 +167,52 @@ static int target_resolve(HttpUpstreamTarget *t, const char *authority, size_t l
         return 0;
 }
 
-/* The part after "http://" or "fcgi://": authority, then the path. */
+/* The name an https:// target's certificate is checked against, and the SNI: the URL's host
+ * (without port or brackets); an IP address is checked as an address and sent no SNI (RFC 6066
+ * §3 allows only host names there). */
+static int target_tls_name(HttpUpstreamTarget *t, const char *a, size_t alen, char **ret_error) {
+        const char *host = a, *end;
+        if (a[0] == '[') {
+                host = a + 1;
+                end = memchr(a, ']', alen);
+                if (!end)
+                        return conf_parse_error(ret_error, "an IPv6 address without its ']': %s", t->url);
+        } else {
+                end = memchr(a, ':', alen);
+                if (!end)
+                        end = a + alen;
+        }
+        char name[256];
+        size_t n = (size_t) (end - host);
+        if (n == 0 || n >= sizeof(name))
+                return conf_parse_error(ret_error, "the URL has no host, or one too long: %s", t->url);
+        memcpy(name, host, n);
+        name[n] = 0;
+        unsigned char bin[sizeof(struct in6_addr)];
+        bool ip = inet_pton(AF_INET, name, bin) == 1 || inet_pton(AF_INET6, name, bin) == 1;
+        char *copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        if (ip)
+                t->tls.server_ip = copy;
+        else
+                t->tls.server_name = copy;
+        return 0;
+}
+
+/* The part after "http://", "https://" or "fcgi://": authority, then the path. */
 static int target_parse_url(HttpUpstreamTarget *t, const char *url, HttpUpstreamProtocol protocol, bool unix_socket,
                             char **ret_error) {
         const char *scheme = protocol == HTTP_UPSTREAM_HTTP ? "http://" : "fcgi://";
         size_t sl = strlen(scheme);
 
-        if (strncasecmp(url, scheme, sl) != 0) {
-                if (strncasecmp(url, "https://", 8) == 0)
-                        return conf_parse_error(ret_error, "https:// upstreams are not supported yet: %s", t->url);
+        if (protocol == HTTP_UPSTREAM_HTTP && strncasecmp(url, "https://", 8) == 0) {
+                t->tls.enabled = true;
+                t->tls.check_peer_name = true;
+                sl = 8;
+        } else if (strncasecmp(url, scheme, sl) != 0) {
                 if (protocol == HTTP_UPSTREAM_HTTP)
-                        return conf_parse_error(ret_error, "not an http:// URL (http://HOST:PORT/PATH or "
+                        return conf_parse_error(ret_error, "not an http:// or https:// URL (http://HOST:PORT/PATH or "
                                                            "unix:/PATH|http://NAME/PATH): %s", t->url);
                 return conf_parse_error(ret_error, "not an fcgi:// URL (fcgi://HOST:PORT or unix:/PATH|fcgi://NAME): %s",
                                         t->url);
@@ -193,10 +229,16 @@ static int target_parse_url(HttpUpstreamTarget *t, const char *url, HttpUpstream
         t->path_len = strlen(t->path);
         if (alen == 0)
                 return conf_parse_error(ret_error, "the URL has no host: %s", t->url);
+        if (t->tls.enabled) {
+                int r = target_tls_name(t, a, alen, ret_error);
+                if (r < 0)
+                        return r;
+        }
         if (unix_socket)
                 return 0;
-        /* Apache's default ports: 80 for http, 8000 for fcgi (mod_proxy_fcgi). */
-        return target_resolve(t, a, alen, protocol == HTTP_UPSTREAM_HTTP ? "80" : "8000", ret_error);
+        /* Apache's default ports: 80 for http, 443 for https, 8000 for fcgi (mod_proxy_fcgi). */
+        return target_resolve(t, a, alen, protocol == HTTP_UPSTREAM_FCGI ? "8000" : t->tls.enabled ? "443" : "80",
+                              ret_error);
 }
 
 int http_upstream_target_parse(HttpUpstreamTarget *t, HttpUpstreamProtocol protocol, const char *value,
@@ -250,7 +292,10 @@ int http_upstream_target_copy(HttpUpstreamTarget *dst, const HttpUpstreamTarget 
         dst->url = strdup(src->url);
         dst->authority = strdup(src->authority);
         dst->path = strdup(src->path);
-        if (!dst->url || !dst->authority || !dst->path) {
+        dst->tls.server_name = src->tls.server_name ? strdup(src->tls.server_name) : NULL;
+        dst->tls.server_ip = src->tls.server_ip ? strdup(src->tls.server_ip) : NULL;
+        if (!dst->url || !dst->authority || !dst->path || (src->tls.server_name && !dst->tls.server_name) ||
+            (src->tls.server_ip && !dst->tls.server_ip)) {
                 http_upstream_target_done(dst);
                 return -ENOMEM;
         }
@@ -261,6 +306,8 @@ void http_upstream_target_done(HttpUpstreamTarget *t) {
         free(t->url);
         free(t->authority);
         free(t->path);
+        free(t->tls.server_name);
+        free(t->tls.server_ip);
         *t = (HttpUpstreamTarget) {};
 }
 
@@ -289,6 +336,8 @@ char *http_upstream_target_format(const HttpUpstreamTarget *t) {
 typedef struct HttpUpstreamKey {
         struct HttpUpstreamKey *next;
         HttpUpstreamProtocol protocol;
+        const void *tls_client; /* TLS: the client context and the name verified; NULL: plain */
+        char *tls_name;         /* the target's server name or address */
         struct sockaddr_storage addr;
         socklen_t addr_len;
         HttpUpstreamConn *idle; /* most recently used first */
@@ -297,14 +346,29 @@ typedef struct HttpUpstreamKey {
         unsigned n_waiting;
         unsigned n_placed; /* waiters that were given a place to open a connection in */
         unsigned max;      /* the max= of the last target that asked (targets at one address share it) */
+        bool check_peer_name;
 } HttpUpstreamKey;
 
 static _Thread_local HttpUpstreamKey *pool_keys;
 static _Thread_local usec_t pool_last_sweep;
 
+static const char *target_tls_key_name(const HttpUpstreamTarget *t) {
+        return !t->tls.enabled ? NULL : t->tls.server_name ? t->tls.server_name : t->tls.server_ip;
+}
+
+static bool key_matches(const HttpUpstreamKey *k, const HttpUpstreamTarget *t) {
+        if (k->protocol != t->protocol || k->addr_len != t->addr_len || memcmp(&k->addr, &t->addr, t->addr_len) != 0)
+                return false;
+        if (!t->tls.enabled)
+                return !k->tls_name;
+        const char *name = target_tls_key_name(t);
+        return k->tls_client == t->tls.client && k->tls_name && name && strcmp(k->tls_name, name) == 0 &&
+               k->check_peer_name == t->tls.check_peer_name;
+}
+
 static HttpUpstreamKey *pool_key(const HttpUpstreamTarget *t, bool create) {
         for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
-                if (k->protocol == t->protocol && k->addr_len == t->addr_len && memcmp(&k->addr, &t->addr, t->addr_len) == 0)
+                if (key_matches(k, t))
                         return k;
         if (!create)
                 return NULL;
@@ -312,6 +376,15 @@ static HttpUpstreamKey *pool_key(const HttpUpstreamTarget *t, bool create) {
         if (!k)
                 return NULL;
         k->protocol = t->protocol;
+        k->tls_client = t->tls.enabled ? t->tls.client : NULL;
+        if (t->tls.enabled) {
+                k->tls_name = strdup(target_tls_key_name(t) ?: "");
+                if (!k->tls_name) {
+                        free(k);
+                        return NULL;
+                }
+        }
+        k->check_peer_name = t->tls.check_peer_name;
         memcpy(&k->addr, &t->addr, t->addr_len);
         k->addr_len = t->addr_len;
         k->next = pool_keys;
@@ -365,9 +438,21 @@ static void key_hand_on(HttpUpstreamKey *k) {
         }
 }
 
+static const HttpUpstreamTlsOps *tls_ops;
+
+void http_upstream_set_tls(const HttpUpstreamTlsOps *ops) {
+        tls_ops = ops;
+}
+
+bool http_upstream_has_tls(void) {
+        return tls_ops;
+}
+
 static void conn_close(HttpUpstreamConn *c) {
         HttpUpstreamKey *k = c->key;
         k->n_open--;
+        if (c->tls)
+                tls_ops->free(c);
         safe_close(c->fd);
         free(c);
         key_hand_on(k);
@@ -432,8 +517,73 @@ static int conn_open(const HttpUpstreamTarget *t, HttpUpstreamKey *k, HttpUpstre
                 }
                 c->connecting = true;
         }
+        if (t->tls.enabled) {
+                /* The handshake happens in the first send (ClientHello once the connect is done). */
+                int r = !tls_ops || !t->tls.client ? -EPROTONOSUPPORT : tls_ops->start(c, t);
+                if (r < 0) {
+                        conn_close(c);
+                        return r;
+                }
+        }
         *ret = c;
         return 0;
+}
+
+ssize_t http_upstream_send(HttpUpstreamConn *c, const void *buf, size_t len) {
+        if (c->tls)
+                return tls_ops->send(c, buf, len);
+        for (;;) {
+                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n >= 0) {
+                        c->connecting = false;
+                        return n;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        c->want_write = true;
+                        return -EAGAIN;
+                }
+                return -errno;
+        }
+}
+
+ssize_t http_upstream_recv(HttpUpstreamConn *c, void *buf, size_t len) {
+        if (c->tls)
+                return tls_ops->recv(c, buf, len);
+        for (;;) {
+                ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
+                if (n >= 0)
+                        return n;
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        c->want_write = false;
+                        return -EAGAIN;
+                }
+                return -errno;
+        }
+}
+
+bool http_upstream_pending(const HttpUpstreamConn *c) {
+        return c->tls && tls_ops->pending(c);
+}
+
+void http_upstream_shutdown_write(HttpUpstreamConn *c) {
+        if (c->tls)
+                tls_ops->shutdown_write(c);
+        (void) shutdown(c->fd, SHUT_WR);
+}
+
+const char *http_upstream_error(const HttpUpstreamConn *c, int r) {
+        if (c && c->tls && r == -EPROTO) {
+                const char *e = tls_ops->error(c);
+                if (e && *e)
+                        return e;
+        }
+        if (r == -EPROTONOSUPPORT)
+                return "no TLS in this process for an https:// upstream";
+        return strerror(-r);
 }
 
 static int upstream_acquire(const HttpUpstreamTarget *t, usec_t now, bool may_retry, HttpUpstreamConn **ret) {
@@ -590,8 +740,10 @@ void http_upstream_pool_flush(void) {
                         k->idle = c->next;
                         conn_close(c);
                 }
-                if (k->n_open == 0 && k->n_waiting == 0 && k->n_placed == 0)
+                if (k->n_open == 0 && k->n_waiting == 0 && k->n_placed == 0) {
+                        free(k->tls_name);
                         free(k);
+                }
                 /* A key with connections still busy is kept by them (they close through it). */
         }
 }

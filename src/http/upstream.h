@@ -4,8 +4,8 @@
  * (fastcgi-handler.c).
  *
  * A target is parsed once, from the configuration (never from a request: there is no open proxy),
- * in Apache's spelling: "http://HOST:PORT/PATH", "fcgi://HOST:PORT", and for a local socket
- * "unix:/PATH|http://NAME/PATH" or "unix:/PATH|fcgi://NAME" (mod_proxy's handler strings; NAME is
+ * in Apache's spelling: "http://HOST:PORT/PATH", "https://HOST:PORT/PATH", "fcgi://HOST:PORT", and
+ * for a local socket "unix:/PATH|http://NAME/PATH" (or https://) or "unix:/PATH|fcgi://NAME" (mod_proxy's handler strings; NAME is
  * what the Host field gets). HOST is an address or a name resolved when the configuration is read
  * (a name that does not resolve is a file:line error, so a reload with a typo changes nothing).
  *
@@ -18,13 +18,23 @@
  * open at once (busy and idle). A request beyond that waits in a bounded queue, first come first
  * served, for at most acquire= (Apache's parameter; nginx's upstream queue): a connection that
  * comes back is handed to the first waiter directly, and one that closes leaves its place to it.
- * A request that finds the queue full, or waits past acquire=, is answered 503. */
+ * A request that finds the queue full, or waits past acquire=, is answered 503.
+ *
+ * TLS (https:// targets): the engine links no TLS library; the process layer gives it the client
+ * side through HttpUpstreamTlsOps (src/mpm/tls-upstream.c, OpenSSL), set once before workers start,
+ * and a target's client context (the CA store and the verification it asks for) is built with the
+ * configuration (the supervisor's, inherited by every worker). Handlers read and write an upstream
+ * connection only through http_upstream_send() and http_upstream_recv(), which are the socket's
+ * send and recv for plain targets, so that the same code serves both. Connections to a TLS target
+ * are pooled apart from plain ones to the same address, and per client context and server name: a
+ * connection verified for one name is never handed to a target that expects another. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "shared/macro.h"
 
@@ -49,10 +59,22 @@ typedef struct HttpUpstreamLimits {
 #define HTTP_UPSTREAM_TTL_DEFAULT (60 * USEC_PER_SEC)
 #define HTTP_UPSTREAM_QUEUE_DEFAULT 64
 
+/* TLS to an https:// target. */
+typedef struct HttpUpstreamTls {
+        bool enabled;        /* https:// */
+        char *server_name;   /* SNI and the name the certificate must carry: the URL's host (NULL for an
+                              * IP address, which is checked as an address) */
+        char *server_ip;     /* the URL's host when it is an IP address (checked against the certificate) */
+        bool check_peer_name; /* SSLProxyCheckPeerName (default On) */
+        void *client;        /* the client context (tls-upstream.h), built with the configuration and
+                              * owned by it; NULL until then (such a target cannot connect) */
+} HttpUpstreamTls;
+
 typedef struct HttpUpstreamTarget {
         char *url; /* as written (for messages and mpmd -S) */
         HttpUpstreamProtocol protocol;
         bool unix_socket;
+        HttpUpstreamTls tls;
         struct sockaddr_storage addr;
         socklen_t addr_len;
         char *authority; /* "HOST:PORT" as written (the port only when written), or NAME */
@@ -61,6 +83,28 @@ typedef struct HttpUpstreamTarget {
         size_t path_len;
         HttpUpstreamLimits limits;
 } HttpUpstreamTarget;
+
+typedef struct HttpUpstreamConn HttpUpstreamConn;
+
+/* The TLS client side, given by the process layer (NULL: none, https:// targets cannot connect). */
+typedef struct HttpUpstreamTlsOps {
+        /* A session for c (its fd connected or connecting) to t: c->tls set. 0 or -errno. */
+        int (*start)(HttpUpstreamConn *c, const HttpUpstreamTarget *t);
+        /* As http_upstream_send() and http_upstream_recv() below; the handshake happens inside. */
+        ssize_t (*send)(HttpUpstreamConn *c, const void *buf, size_t len);
+        ssize_t (*recv)(HttpUpstreamConn *c, void *buf, size_t len);
+        /* Bytes already read from fd that recv() would return without reading it again. */
+        bool (*pending)(const HttpUpstreamConn *c);
+        /* No more to send: close_notify (best effort, it never waits). */
+        void (*shutdown_write)(HttpUpstreamConn *c);
+        /* What went wrong in the last failed call on this thread (a verification failure, an alert),
+         * for the log; "" when nothing is known. */
+        const char *(*error)(const HttpUpstreamConn *c);
+        void (*free)(HttpUpstreamConn *c);
+} HttpUpstreamTlsOps;
+
+void http_upstream_set_tls(const HttpUpstreamTlsOps *ops);
+bool http_upstream_has_tls(void);
 
 /* Parse "URL [key=value …]" for protocol (a URL of the other protocol is refused). Returns 0, or
  * -EINVAL with *ret_error (malloc'd, says what is wrong without naming the key), or -ENOMEM. */
@@ -85,7 +129,10 @@ typedef struct HttpUpstreamConn {
         int fd;       /* non-blocking, close-on-exec */
         bool reused;  /* it served a request before: a close before any answer may be retried */
         bool connecting; /* connect() is in progress: wait for fd to be writable, then _connected() */
+        bool want_write; /* after -EAGAIN from _send() or _recv(): wait for fd to be writable (TLS may
+                          * need to write to read, or to read to write); else readable */
         void *driver_slot; /* the event loop's record of fd (HttpHandler.wait_slot); NULL when new */
+        void *tls;         /* the TLS session of an https:// target (HttpUpstreamTlsOps); NULL: plain */
         /* private */
         struct HttpUpstreamConn *next;
         usec_t idle_since;
@@ -132,6 +179,19 @@ HttpUpstreamWaiter *http_upstream_wait_cancel(HttpUpstreamWaiter *w, usec_t now)
 
 /* Requests waiting for a connection to t's address on this thread (tests, status). */
 unsigned http_upstream_pool_waiting(const HttpUpstreamTarget *t);
+
+/* Bytes to and from the upstream over c's transport (TLS for an https:// target). n > 0, 0 at the
+ * end of the stream (recv), -EAGAIN (wait: c->want_write says for what), -EPROTO (TLS: a failed
+ * handshake or verification, an alert; http_upstream_error() says which), or another -errno. */
+ssize_t http_upstream_send(HttpUpstreamConn *c, const void *buf, size_t len);
+ssize_t http_upstream_recv(HttpUpstreamConn *c, void *buf, size_t len);
+/* Is something already read that recv() returns without a new readiness of fd (TLS buffers)? A
+ * handler that waits right after it sent asks this first. */
+bool http_upstream_pending(const HttpUpstreamConn *c);
+/* Nothing more goes upstream (a tunnel whose client closed): close_notify for TLS, then SHUT_WR. */
+void http_upstream_shutdown_write(HttpUpstreamConn *c);
+/* r (a negative return of the calls above) for the log: TLS's own reason for -EPROTO. */
+const char *http_upstream_error(const HttpUpstreamConn *c, int r);
 
 /* After fd became writable while connecting: 0, or the -errno connect() failed with. */
 int http_upstream_connected(HttpUpstreamConn *c);

@@ -313,6 +313,19 @@ static void check_tls_certificates(Loader *l, const char *label, const HttpTlsCo
                            "%s SSLCertificateFile: mpmd was built without TLS (-Dtls=disabled)", label);
 }
 
+/* An https:// ProxyPass target of one section, refused in a build without TLS: true when one was. */
+static bool check_tls_upstreams(Loader *l, const char *label, const HttpSiteConfig *cfg) {
+        for (size_t i = 0; i < cfg->proxy.pass.n; i++) {
+                const HttpProxyPass *p = &cfg->proxy.pass.items[i];
+                if (!p->exclude && p->target.tls.enabled) {
+                        load_error(l, p->file, p->line, "%s ProxyPass: %s: mpmd was built without TLS (-Dtls=disabled)",
+                                   label, p->target.url);
+                        return true;
+                }
+        }
+        return false;
+}
+
 void check_tls(Loader *l) {
         Config *c = l->config;
         size_t listen = row_of(config_directives, "Listen"), vlisten = row_of(vhost_directives, "Listen");
@@ -320,6 +333,14 @@ void check_tls(Loader *l) {
         size_t key = row_of(http_site_directives, "SSLCertificateKeyFile");
 
         check_tls_pairs(l, "[Server]", &c->site.tls);
+        if (l->opts->tls && !l->opts->tls->build_upstreams) {
+                /* The first one found (sections inherit lines: the others would repeat it). */
+                bool found = check_tls_upstreams(l, "[Server]", &c->site);
+                for (size_t i = 0; !found && i < c->n_vhosts; i++)
+                        found = check_tls_upstreams(l, "[VirtualHost]", &c->vhosts[i].site);
+                for (size_t i = 0; !found && i < c->n_locations; i++)
+                        found = check_tls_upstreams(l, c->locations[i].label, &c->locations[i].site);
+        }
         if (l->opts->tls) {
                 check_tls_listen(l, "[Server]", c->listen, &l->server_keys[listen]);
                 check_tls_certificates(l, "[Server]", &c->site.tls);
@@ -360,6 +381,8 @@ void build_tls(Loader *l) {
                            &sources[1 + i].line);
         r = l->opts->tls->build(c, sources, &c->tls, l->errors, l->warnings);
         c->tls_ops = l->opts->tls;
+        if (r >= 0 && l->opts->tls->build_upstreams)
+                r = l->opts->tls->build_upstreams(c, &c->tls_upstreams, l->errors);
         added = l->errors ? l->errors->n - before : 0;
         l->n_errors += (unsigned) added;
         if (r == -ENOMEM)

@@ -239,6 +239,8 @@ Config *config_free(Config *c) {
                 return NULL;
         if (c->tls && c->tls_ops && c->tls_ops->free)
                 c->tls_ops->free(c->tls);
+        if (c->tls_upstreams && c->tls_ops && c->tls_ops->free_upstreams)
+                c->tls_ops->free_upstreams(c->tls_upstreams);
         conf_table_free(config_directives, c);
         conf_table_free(http_site_directives, &c->site);
         free(c->site.locations.items);

@@ -78,6 +78,11 @@ typedef struct ConfigTls {
         int (*build)(const Config *c, const ConfigSource *listen_sources, struct TlsStore **ret, ConfErrors *errors,
                      ConfErrors *warnings);
         struct TlsStore *(*free)(struct TlsStore *s);
+        /* The client contexts of c's https:// ProxyPass targets (tls-upstream.h), each target's
+         * HttpUpstreamTls.client set; errors (a CA file that does not load) at the ProxyPass line.
+         * 0, -EINVAL (errors added) or -ENOMEM; *ret NULL when c has none. */
+        int (*build_upstreams)(Config *c, void **ret, ConfErrors *errors);
+        void (*free_upstreams)(void *clients);
 } ConfigTls;
 
 typedef struct ConfigModule {
@@ -123,7 +128,8 @@ struct Config {
         /* The certificate store (tls-store.h), built by config_load() with check_filesystem and
          * ConfigLoadOptions.tls; NULL without HTTPS. A generation takes it over (generation.c). */
         struct TlsStore *tls;
-        const ConfigTls *tls_ops; /* what frees it */
+        void *tls_upstreams;      /* the client contexts of https:// targets; the targets point into it */
+        const ConfigTls *tls_ops; /* what frees them */
 };
 
 typedef struct ConfigLoadOptions {

@@ -8,7 +8,10 @@
 #include "supervisor/tls-setup.h"
 
 #if HAVE_TLS
+#include "http/proxy-config.h"
 #include "mpm/tls-store.h"
+#include "mpm/tls-upstream.h"
+#include "shared/macro.h"
 
 static int build(const Config *c, const ConfigSource *listen_sources, struct TlsStore **ret, ConfErrors *errors,
                  ConfErrors *warnings) {
@@ -63,6 +66,58 @@ static struct TlsStore *store_free(struct TlsStore *s) {
         return tls_store_free(s);
 }
 
+typedef struct UpstreamBuild {
+        TlsUpstreamClients *clients;
+        ConfErrors *errors;
+        int r;
+} UpstreamBuild;
+
+/* The https:// targets of one section get their context from its SSLProxy* settings. */
+static void build_section_upstreams(UpstreamBuild *b, HttpSiteConfig *cfg) {
+        const HttpProxyConfig *pc = &cfg->proxy;
+
+        for (size_t i = 0; i < pc->pass.n && b->r != -ENOMEM; i++) {
+                HttpProxyPass *p = &pc->pass.items[i];
+                _cleanup_free_ char *error = NULL;
+
+                if (p->exclude || !p->target.tls.enabled)
+                        continue;
+                if (!b->clients) {
+                        b->clients = tls_upstream_clients_new();
+                        if (!b->clients) {
+                                b->r = -ENOMEM;
+                                return;
+                        }
+                }
+                int r = tls_upstream_clients_get(b->clients, pc->tls_ca_file, pc->tls_verify == HTTP_PROXY_VERIFY_REQUIRE,
+                                                 &p->target.tls.client, &error);
+                if (r == -EINVAL)
+                        conf_errors_add(b->errors, p->file, p->line, "ProxyPass %s: %s", p->target.url, error);
+                if (r < 0)
+                        b->r = r;
+                p->target.tls.check_peer_name = pc->tls_check_peer_name;
+        }
+}
+
+static int build_upstreams(Config *c, void **ret, ConfErrors *errors) {
+        UpstreamBuild b = { .errors = errors };
+
+        build_section_upstreams(&b, &c->site);
+        for (size_t i = 0; i < c->n_vhosts; i++)
+                build_section_upstreams(&b, &c->vhosts[i].site);
+        for (size_t i = 0; i < c->n_locations; i++)
+                build_section_upstreams(&b, &c->locations[i].site);
+        if (b.clients)
+                /* Workers inherit it from this process (they fork after the configuration is read). */
+                http_upstream_set_tls(&tls_upstream_ops);
+        *ret = b.clients;
+        return b.r;
+}
+
+static void upstreams_free(void *clients) {
+        tls_upstream_clients_free(clients);
+}
+
 const char *supervisor_tls_version(void) {
         return tls_library_version();
 }
@@ -76,5 +131,7 @@ const ConfigTls supervisor_tls = {
 #if HAVE_TLS
         .build = build,
         .free = store_free,
+        .build_upstreams = build_upstreams,
+        .free_upstreams = upstreams_free,
 #endif
 };

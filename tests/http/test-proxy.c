@@ -74,15 +74,56 @@ Test(proxy, targets_parse_in_apache_spelling) {
         http_upstream_target_done(&t);
 }
 
+Test(proxy, https_targets_name_what_the_certificate_is_checked_against) {
+        HttpUpstreamTarget t, copy;
+        char *why = NULL;
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "https://localhost/app/", &why), 0, "%s", why);
+        cr_assert(t.tls.enabled);
+        cr_assert(t.tls.check_peer_name);
+        cr_assert_str_eq(t.tls.server_name, "localhost");
+        cr_assert_null(t.tls.server_ip);
+        cr_assert_null(t.tls.client); /* built with the configuration, not by the parser */
+        cr_assert_eq(ntohs(((struct sockaddr_in *) &t.addr)->sin_port), 443);
+        cr_assert_str_eq(t.path, "/app/");
+        cr_assert_eq(http_upstream_target_copy(&copy, &t), 0);
+        cr_assert_str_eq(copy.tls.server_name, "localhost");
+        cr_assert_neq(copy.tls.server_name, t.tls.server_name);
+        http_upstream_target_done(&copy);
+        http_upstream_target_done(&t);
+
+        /* An address is checked as one, and sends no SNI. */
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "https://[::1]:8443/", &why), 0, "%s", why);
+        cr_assert_null(t.tls.server_name);
+        cr_assert_str_eq(t.tls.server_ip, "::1");
+        cr_assert_eq(ntohs(((struct sockaddr_in6 *) &t.addr)->sin6_port), 8443);
+        http_upstream_target_done(&t);
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "https://127.0.0.1:8443", &why), 0, "%s", why);
+        cr_assert_str_eq(t.tls.server_ip, "127.0.0.1");
+        http_upstream_target_done(&t);
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "unix:/run/app.sock|https://app.internal/", &why),
+                     0, "%s", why);
+        cr_assert(t.tls.enabled);
+        cr_assert_str_eq(t.tls.server_name, "app.internal");
+        http_upstream_target_done(&t);
+
+        /* Plain targets stay plain. */
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "http://127.0.0.1/", &why), 0, "%s", why);
+        cr_assert(!t.tls.enabled);
+        http_upstream_target_done(&t);
+}
+
 Test(proxy, bad_targets_are_refused_with_a_reason) {
         static const struct {
                 HttpUpstreamProtocol p;
                 const char *value, *why;
         } cases[] = {
                 { HTTP_UPSTREAM_HTTP, "", "missing" },
-                { HTTP_UPSTREAM_HTTP, "ftp://x/", "not an http:// URL" },
-                { HTTP_UPSTREAM_HTTP, "https://x/", "not supported yet" },
-                { HTTP_UPSTREAM_HTTP, "fcgi://127.0.0.1:9000", "not an http:// URL" },
+                { HTTP_UPSTREAM_HTTP, "ftp://x/", "not an http:// or https:// URL" },
+                { HTTP_UPSTREAM_HTTP, "fcgi://127.0.0.1:9000", "not an http:// or https:// URL" },
+                { HTTP_UPSTREAM_FCGI, "https://127.0.0.1/", "not an fcgi:// URL" },
+                { HTTP_UPSTREAM_HTTP, "https://[::1:8443/", "without its ']'" },
                 { HTTP_UPSTREAM_FCGI, "http://127.0.0.1/", "not an fcgi:// URL" },
                 { HTTP_UPSTREAM_HTTP, "http:///x", "no host" },
                 { HTTP_UPSTREAM_HTTP, "http://user@127.0.0.1/", "no user" },

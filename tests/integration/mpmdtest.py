@@ -511,7 +511,10 @@ def make_cert(directory, names, kind="ec", days=365, expired=False, tag=None, cr
         with open(os.path.join(ca_dir, "serial"), "w") as f:
             f.write("01\n")
         csr = base + ".csr"
-        _openssl("req", "-new", *newkey, "-nodes", "-keyout", key, "-out", csr, *subject)
+        # A CA's basic constraint, as `req -x509` gives the others: so that a client that trusts it
+        # (a proxy's CA file) refuses it for its dates, not for what it is.
+        _openssl("req", "-new", *newkey, "-nodes", "-keyout", key, "-out", csr, *subject,
+                 "-addext", "basicConstraints=critical,CA:TRUE")
         _openssl("ca", "-config", os.path.join(ca_dir, "ca.cnf"), "-selfsign", "-keyfile", key, "-in", csr,
                  "-out", cert, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-batch",
                  "-notext")

@@ -416,8 +416,17 @@ class Upstream:
     """The server: on 127.0.0.1 at a port of the kernel's choosing (self.port), or on a unix socket
     at unix_path (readable and writable by everyone: mpmd's workers run as nobody)."""
 
-    def __init__(self, unix_path=None, port=0, rcvbuf=None):
+    def __init__(self, unix_path=None, port=0, rcvbuf=None, tls=None):
         self.lock = threading.Lock()
+        self.tls = tls          # an ssl.SSLContext (server side): every connection is TLS
+        self.tls_names = []     # the SNI of each handshake, in order (None: none sent)
+        self.tls_resumed = 0    # handshakes that resumed a session
+        self.tls_failed = 0     # handshakes that failed (the client refused the certificate…)
+        if tls:
+            def on_sni(ssl_object, name, context):
+                with self.lock:
+                    self.tls_names.append(name)
+            tls.sni_callback = on_sni
         self.requests = []      # every request as read, in order
         self.connections = 0    # accepted so far
         self.open = {}          # id -> UpstreamConnection
@@ -452,9 +461,28 @@ class Upstream:
                 return
             with self.lock:
                 self.connections += 1
-                c = UpstreamConnection(self, s, self.connections)
-                self.open[c.id] = c
-            threading.Thread(target=c.serve, daemon=True).start()
+                conn_id = self.connections
+            threading.Thread(target=self._serve, args=(s, conn_id), daemon=True).start()
+
+    def _serve(self, s, conn_id):
+        if self.tls:
+            # The handshake in the connection's own thread, so that a stalled one holds no other.
+            s.settimeout(30)
+            try:
+                s = self.tls.wrap_socket(s, server_side=True)
+            except (OSError, ValueError):
+                with self.lock:
+                    self.tls_failed += 1
+                s.close()
+                return
+            s.settimeout(None)
+            with self.lock:
+                if s.session_reused:
+                    self.tls_resumed += 1
+        with self.lock:
+            c = UpstreamConnection(self, s, conn_id)
+            self.open[c.id] = c
+        c.serve()
 
     def record(self, req):
         with self.lock:

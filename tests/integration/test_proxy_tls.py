@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: MIT
+"""https:// upstreams (issue 16: "TLS upstreams"), in whichever MPM this build runs: the reverse
+proxy over TLS to upstream_server's Python upstream, which serves with certificates the test makes.
+
+What a client, the upstream and the operator see: requests, chunked and large bodies both ways and a
+WebSocket tunnel pass over TLS; SNI is the URL's host (none for an IP address); the connection is kept
+alive and reused, and a new one resumes the thread's last session; verification is on by default: a
+certificate for another name, one no trusted CA signed, an expired one, and an upstream that does not
+speak TLS are each a 502 with the reason in the error log, and the server goes on serving;
+SSLProxyVerify none and SSLProxyCheckPeerName Off relax what they say and nothing more;
+SSLProxyCACertificateFile that does not load is a file:line error of mpmd -t.
+"""
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import mpmdtest
+from mpmdtest import BINARY, MPM, Server, build_has_tls, free_port, make_cert, read_response
+from upstream_server import Upstream, ws_accept, ws_frame, ws_read_frame
+
+NO_TLS = "" if build_has_tls() else "this mpmd was built without TLS (-Dtls=disabled, or no libssl-dev)"
+# One event loop per process: every request of a test goes through one upstream pool (and one
+# thread's session cache).
+ONE_LOOP = MPM in ("event",)
+MPM_SECTIONS = {
+    "event": "[event]\nStartServers = 1\n",
+    "worker": "[worker]\nStartServers = 1\nServerLimit = 1\nThreadsPerChild = 8\nMaxRequestWorkers = 8\n"
+              "MinSpareThreads = 1\nMaxSpareThreads = 8\n",
+    "prefork": "[prefork]\nStartServers = 2\nMinSpareServers = 1\nMaxSpareServers = 4\nMaxRequestWorkers = 8\n",
+}
+
+
+def server_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class PlainHttpServer:
+    """An HTTP server without TLS, as nginx or Apache answer a ClientHello on a plain port: a 400 in
+    plain text, then the close."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with c:
+                c.settimeout(5)
+                try:
+                    c.recv(4096)
+                    c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def echo_of(r):
+    if r.status != 200:
+        raise AssertionError(f"expected the upstream's echo, got {r.status}: {r.body[:300]!r}")
+    return json.loads(r.body)
+
+
+def run_t(conf):
+    p = subprocess.run([BINARY, "-t", "-f", conf], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+@unittest.skipIf(NO_TLS, NO_TLS)
+class ProxyTlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="mpmd-proxy-tls-")
+        os.chmod(cls.dir, 0o755)
+        good = make_cert(cls.dir, ["localhost", "127.0.0.1"], tag="good")
+        other = make_cert(cls.dir, ["other.test"], tag="other")
+        # Subjects of their own: a CA file is searched by subject, and one trusted certificate
+        # would hide another of the same subject.
+        expired = make_cert(cls.dir, ["expired.localhost", "localhost"], expired=True, tag="expired")
+        untrusted = make_cert(cls.dir, ["localhost"], tag="untrusted")
+        cls.ca = os.path.join(cls.dir, "ca.pem")
+        with open(cls.ca, "w") as out:
+            for c in (good[0], other[0], expired[0]):
+                with open(c) as f:
+                    out.write(f.read())
+        os.chmod(cls.ca, 0o644)
+        cls.ups = {}
+        try:
+            cls.ups = {
+                "good": Upstream(tls=server_context(*good)),
+                "other": Upstream(tls=server_context(*other)),
+                "expired": Upstream(tls=server_context(*expired)),
+                "untrusted": Upstream(tls=server_context(*untrusted)),
+                "plain": PlainHttpServer(),
+                "unix": Upstream(unix_path=os.path.join(cls.dir, "up.sock"), tls=server_context(*good)),
+            }
+            u = {k: v.port for k, v in cls.ups.items()}
+            conf = (f"SSLProxyCACertificateFile = {cls.ca}\n"
+                    f"ProxyPass = /s/ https://localhost:{u['good']}/up/\n"
+                    f"ProxyPass = /ip/ https://127.0.0.1:{u['good']}/up/\n"
+                    f"ProxyPass = /fresh/ https://localhost:{u['good']}/up/ disablereuse=On\n"
+                    f"ProxyPass = /ws/ https://localhost:{u['good']}/up/ws/ upgrade=websocket\n"
+                    f"ProxyPass = /sock/ unix:{cls.ups['unix'].unix_path}|https://localhost/up/\n"
+                    f"ProxyPass = /other/ https://localhost:{u['other']}/up/\n"
+                    f"ProxyPass = /expired/ https://localhost:{u['expired']}/up/\n"
+                    f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n"
+                    f"ProxyPass = /plain/ https://localhost:{u['plain']}/up/\n")
+            vhosts = ("[VirtualHost lax]\nServerName = lax.test\nSSLProxyVerify = none\n"
+                      f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n\n"
+                      "[VirtualHost anyname]\nServerName = anyname.test\nSSLProxyCheckPeerName = Off\n"
+                      f"ProxyPass = /other/ https://localhost:{u['other']}/up/\n"
+                      f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n\n")
+            cls.srv = Server(server_keys=conf, mpm_section=MPM_SECTIONS.get(MPM, ""), vhosts=vhosts)
+        except BaseException:
+            for v in cls.ups.values():
+                v.stop()
+            shutil.rmtree(cls.dir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        for v in cls.ups.values():
+            v.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def get(self, path, host="localhost", method="GET", headers=""):
+        return self.srv.get(path, host=host, method=method, headers=headers)
+
+    def assert_refused(self, path, reason, host="localhost"):
+        r = self.get(path, host=host)
+        self.assertEqual(r.status, 502, r.body[:300])
+        self.srv.wait_log(reason)
+        # The server goes on serving, here and over TLS to the good upstream.
+        self.assertEqual(self.get("/index.html").status, 200)
+        self.assertEqual(self.get("/s/echo").status, 200)
+
+    # -- requests over TLS ------------------------------------------------------------------------
+    def test_a_request_reaches_the_upstream_over_tls_with_sni(self):
+        up = self.ups["good"]
+        up.reset()
+        e = echo_of(self.get("/s/echo?x=1"))
+        self.assertEqual(e["target"], "/up/echo?x=1")
+        self.assertIn("localhost", up.tls_names)
+        self.assertEqual(up.tls_failed, 0)
+        self.assertIn(["Host", f"localhost:{up.port}"], [list(h) for h in e["headers"]])
+
+    def test_an_ip_address_target_is_checked_as_an_address_and_sends_no_sni(self):
+        up = self.ups["good"]
+        before = list(up.tls_names)
+        e = echo_of(self.get("/ip/echo"))
+        self.assertEqual(e["target"], "/up/echo")
+        self.assertNotIn("127.0.0.1", up.tls_names[len(before):])
+
+    def test_a_unix_socket_https_target(self):
+        up = self.ups["unix"]
+        e = echo_of(self.get("/sock/echo"))
+        self.assertEqual(e["target"], "/up/echo")
+        self.assertIn("localhost", up.tls_names)
+
+    def test_connections_are_kept_alive_and_reused(self):
+        up = self.ups["good"]
+        with self.srv.connect() as s:
+            seen = []
+            for i in range(6):
+                s.sendall(f"GET /s/echo?n={i} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+                seen.append(echo_of(read_response(s)))
+        self.assertGreater(max(e["conn_requests"] for e in seen), 1, "no upstream connection carried two requests")
+
+    @unittest.skipUnless(ONE_LOOP, "one event loop holds every request's session cache only in the event MPM")
+    def test_a_new_connection_resumes_the_session(self):
+        up = self.ups["good"]
+        before = up.tls_resumed
+        for i in range(4):
+            self.assertEqual(self.get(f"/fresh/echo?n={i}").status, 200)
+        self.assertGreaterEqual(up.tls_resumed - before, 2, "new upstream connections did not resume the session")
+
+    def test_bodies_stream_both_ways(self):
+        n = 3 * 1024 * 1024 + 17
+        r = self.get(f"/s/big?bytes={n}")
+        self.assertEqual(r.status, 200)
+        block = bytes(range(256)) * 256
+        expect = (block * (n // len(block) + 1))[:n]
+        self.assertEqual(hashlib.sha256(r.body).hexdigest(), hashlib.sha256(expect).hexdigest())
+        body = os.urandom(1024 * 1024 + 3)
+        with self.srv.connect() as s:
+            s.sendall(f"POST /s/upload?rate=100000000 HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n"
+                      "Connection: close\r\n\r\n".encode() + body)
+            r = read_response(s)
+        self.assertEqual(r.status, 200, r.body[:200])
+        self.assertEqual(json.loads(r.body), {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        # chunked, both ways
+        with self.srv.connect() as s:
+            s.sendall(b"POST /s/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                      b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            e = echo_of(read_response(s))
+        self.assertEqual(e["body"], "hello world")
+        r = self.get("/s/chunked?n=7")
+        self.assertEqual(r.status, 200)
+
+    def test_websocket_over_tls(self):
+        key = base64.b64encode(os.urandom(16)).decode()
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as s:
+            s.sendall(f"GET /ws/chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                k = s.recv(4096)
+                if not k:
+                    break
+                buf += k
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            self.assertIn(b" 101 ", head.split(b"\r\n")[0], head)
+            self.assertIn(f"sec-websocket-accept: {ws_accept(key)}".lower().encode(), head.lower())
+            pending = [rest]
+
+            def read_exact(n):
+                while len(pending[0]) < n:
+                    k = s.recv(65536)
+                    if not k:
+                        raise EOFError
+                    pending[0] += k
+                out, pending[0] = pending[0][:n], pending[0][n:]
+                return out
+
+            s.sendall(ws_frame(1, b"hello", mask=os.urandom(4)))
+            self.assertEqual(ws_read_frame(read_exact)[:2], (1, b"hello"))
+            big = os.urandom(70000)
+            s.sendall(ws_frame(2, big, mask=os.urandom(4)))
+            self.assertEqual(ws_read_frame(read_exact)[:2], (2, big))
+            s.sendall(ws_frame(8, (1000).to_bytes(2, "big"), mask=os.urandom(4)))
+            self.assertEqual(ws_read_frame(read_exact)[0], 8)
+
+    # -- verification -----------------------------------------------------------------------------
+    def test_a_certificate_for_another_name_is_502(self):
+        self.assert_refused("/other/echo", r"(?i)upstream https://localhost:\d+/up/: the certificate was refused: "
+                                           r"hostname mismatch")
+
+    def test_an_expired_certificate_is_502(self):
+        self.assert_refused("/expired/echo", r"(?i)upstream https://localhost:\d+/up/: the certificate was refused: "
+                                             r"certificate has expired")
+
+    def test_a_certificate_no_trusted_ca_signed_is_502(self):
+        self.assertEqual(self.ups["untrusted"].requests_for("/up/"), [])
+        self.assert_refused("/untrusted/echo", r"(?i)upstream https://localhost:\d+/up/: the certificate was refused: "
+                                               r"self[- ]signed")
+        self.assertEqual(self.ups["untrusted"].requests_for("/up/"), [], "a request went to an unverified upstream")
+
+    def test_an_upstream_without_tls_is_502(self):
+        self.assert_refused("/plain/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/: .*"
+                                           r"(wrong version number|packet length too long|record layer failure)")
+        self.assertGreater(self.ups["plain"].connections, 0)
+
+    def test_sslproxyverify_none_accepts_any_certificate(self):
+        e = echo_of(self.get("/untrusted/echo", host="lax.test"))
+        self.assertEqual(e["target"], "/up/echo")
+
+    def test_sslproxycheckpeername_off_accepts_another_name_but_not_an_unknown_ca(self):
+        e = echo_of(self.get("/other/echo", host="anyname.test"))
+        self.assertEqual(e["target"], "/up/echo")
+        self.assertEqual(self.get("/untrusted/echo", host="anyname.test").status, 502)
+
+
+@unittest.skipIf(NO_TLS, NO_TLS)
+class ProxyTlsConfigTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mpmd-proxy-tls-t-")
+        self.conf = os.path.join(self.dir, "mpmd.conf")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, keys):
+        with open(self.conf, "w") as f:
+            f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{free_port()}\nDocumentRoot = {self.dir}\n"
+                    f"{mpmdtest.load_module_line()}")
+            user = mpmdtest.worker_user()
+            if user:
+                f.write(f"User = {user}\n")
+            f.write(keys)
+
+    def line_of(self, text):
+        with open(self.conf) as f:
+            for n, line in enumerate(f, 1):
+                if text in line:
+                    return n
+        raise AssertionError(text)
+
+    def test_a_ca_file_that_does_not_load_is_an_error_at_the_proxypass_line(self):
+        bad = os.path.join(self.dir, "not-pem.txt")
+        with open(bad, "w") as f:
+            f.write("not a certificate\n")
+        for ca in (os.path.join(self.dir, "missing.pem"), bad):
+            self.write(f"SSLProxyCACertificateFile = {ca}\nProxyPass = /a/ https://localhost:8443/\n")
+            rc, out = run_t(self.conf)
+            self.assertNotEqual(rc, 0, out)
+            line = self.line_of("ProxyPass")
+            self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{line}: .*SSLProxyCACertificateFile {re.escape(ca)}: "
+                                  r"cannot load its CA certificates")
+
+    def test_bad_values_are_errors_at_their_line(self):
+        self.write("SSLProxyVerify = sometimes\nSSLProxyCheckPeerName = maybe\n")
+        rc, out = run_t(self.conf)
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{self.line_of('SSLProxyVerify')}: .*require or none")
+        self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{self.line_of('SSLProxyCheckPeerName')}: .*On or Off")
+
+    def test_a_good_configuration_passes_and_shows_the_settings(self):
+        self.write("SSLProxyVerify = none\nProxyPass = /a/ https://localhost:8443/ max=4\n")
+        rc, out = run_t(self.conf)
+        self.assertEqual(rc, 0, out)
+
+
+if __name__ == "__main__":
+    unittest.main()
