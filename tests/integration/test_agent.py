@@ -9,6 +9,7 @@ answers 200 while serving, drained included, and 503 while stopping.
 A flood of agent connections gets every line and leaves the supervisor answering its control socket.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -229,6 +230,73 @@ class AgentDownTest(unittest.TestCase):
         self.set_max("max")
         wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="ready up 100% once workers start")
         self.assertEqual(self.srv.get("/").status, 200)
+
+
+class AgentPerchildDownTest(unittest.TestCase):
+    """perchild: its dispatchers accept on the shared sockets but serve nothing themselves; with
+    every pool gone (and none able to start: pids.max) the node serves no request, so the agent
+    says down though a dispatcher runs."""
+
+    def setUp(self):
+        from test_perchild import PerchildServer, create_users, perchild_available
+        if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+            self.skipTest("needs root, useradd and setpriv (perchild's site users)")
+        if not perchild_available():
+            self.skipTest("mpmd was built without the perchild MPM")
+        self.cgroup = pids_cgroup()
+        if not self.cgroup:
+            self.skipTest("needs a pids cgroup to create (root, cgroup v1 pids or a delegated v2 pids controller)")
+        self.created = create_users()
+        self.agent_port = free_port()
+        self.srv = PerchildServer()
+        with open(self.srv.conf) as f:
+            conf = f.read()
+        with open(self.srv.conf, "w") as f:
+            f.write(conf.replace("[Server]\n", f"[Server]\nAgentCheck = 127.0.0.1:{self.agent_port}\n", 1))
+        self.srv.wrapper = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sh"]
+        self.srv.start()
+
+    def tearDown(self):
+        from mpmdtest import remove_users
+        if not getattr(self, "cgroup", None):
+            return
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write("max\n")
+        if getattr(self, "srv", None):
+            self.srv.stop()
+        if getattr(self, "created", None) is not None:
+            remove_users(self.created)
+        for _ in range(50):
+            try:
+                os.rmdir(self.cgroup)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def test_down_while_no_pool_runs_though_the_dispatcher_does(self):
+        import pwd
+        from test_perchild import DISPATCH_USER
+        wait_for(lambda: agent_line(self.agent_port).startswith("ready up "), what="ready at first")
+        dispatchers = self.srv.processes(pwd.getpwnam(DISPATCH_USER).pw_uid)
+        pools = [p for uid in (pwd.getpwnam("nobody").pw_uid, self.srv.uid_of("a"), self.srv.uid_of("b"))
+                 for p in self.srv.processes(uid)]
+        self.assertTrue(dispatchers and pools, (dispatchers, pools))
+        with open(os.path.join(self.cgroup, "pids.current")) as f:
+            current = int(f.read())
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write(f"{current - sum(threads_of(p) for p in pools)}\n")
+        for pid in pools:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: agent_line(self.agent_port) == "down\n", what="down once every pool is gone")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.assertEqual(agent_line(self.agent_port), "down\n")
+            time.sleep(0.2)
+        self.assertEqual(self.srv.processes(pwd.getpwnam(DISPATCH_USER).pw_uid), dispatchers, "the dispatcher runs")
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write("max\n")
+        wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="ready up 100% once the pools start")
+        self.assertEqual(self.srv.get_on(self.srv.port, "/index.html", "b.test").body, b"site b\n")
 
 
 class AgentConfigTest(unittest.TestCase):
