@@ -357,6 +357,7 @@ static bool dconn_hello(Dispatcher *d, DispatchConn *c, usec_t now) {
 /* A connection on a PROXY listener whose header is refused: closed unanswered, as proxy-io.c
  * closes it outside perchild (the proxy sent no HTTP, or we cannot believe it), never passed on. */
 static bool dconn_refuse_proxy(Dispatcher *d, DispatchConn *c, const char *why) {
+        d->ctx->board->workers[0].proxy_refused++;
         log_debug("closing a connection on %s: %s", c->source.listener->name, why);
         dconn_free(d, c);
         return false;
@@ -544,6 +545,9 @@ static bool dispatcher_proxy_trusted(Dispatcher *d, const struct sockaddr_storag
         if (http_networks_contain(&d->http->sites[0].cfg->remote_ip.trusted, info.peer))
                 return true;
         log_debug("closing a connection on a PROXY listener from %s: not in RemoteIPTrustedProxy", info.peer);
+        /* A connection taken and closed: counted as one, and as refused. */
+        d->ctx->board->workers[0].connections++;
+        d->ctx->board->workers[0].proxy_refused++;
         return false;
 }
 

@@ -4,14 +4,16 @@ not in RemoteIPTrustedProxy before reading a byte, learns the header's length fr
 routes by the Host (or, on https, the SNI) that follows it and hands the connection on with the
 header still unread; the site's pool takes it as the other MPMs do, so the access log's %a and a CGI
 program's REMOTE_ADDR are the header's client. v1 and v2 headers written by hand, 1-byte segments, a
-malformed header and none at all (closed unanswered), a header and then nothing (a silent close at
-the head deadline), DispatcherConnectionsPerClient not applied to the proxy, a site's dedicated
-PROXY socket (its pool accepts it itself), and HTTPS after the header.
+malformed header and none at all (closed unanswered, and counted: `mpmctl status`'s proxy refused),
+a header and then nothing (a silent close at the head deadline), DispatcherConnectionsPerClient not
+applied to the proxy, a site's dedicated PROXY socket (its pool accepts it itself), and HTTPS after
+the header.
 
 Needs root (site users, mpmd started as root) and a build with the perchild MPM; the https cases
 need TLS too."""
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -20,7 +22,7 @@ import unittest
 
 from mpmdtest import (Server, TlsPump, build_has_tls, client_hello, free_port, read_response, remove_users, tls_context,
                       wait_for)
-from test_perchild import SITE_USERS, create_users, load_line, perchild_available, unit_bounding_set
+from test_perchild import MPMCTL, SITE_USERS, create_users, load_line, perchild_available, unit_bounding_set
 from test_remote_ip import exchange, v1, v2
 
 ADDR_CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' \"$REMOTE_ADDR\" \"$REMOTE_PORT\"\n"
@@ -101,6 +103,14 @@ class PerchildProxyServer(Server):
             super().start(notify=notify, extra_env=extra_env)
         finally:
             subprocess.Popen = real
+
+    def refused(self):
+        """The dispatchers' PROXY refusals as `mpmctl status` shows them."""
+        p = subprocess.run([MPMCTL, "-s", self.control, "status"], capture_output=True, text=True, timeout=60)
+        m = re.search(r"^proxy refused: (\d+)$", p.stdout, re.M)
+        if p.returncode != 0 or not m:
+            raise AssertionError(p.stdout + p.stderr)
+        return int(m.group(1))
 
     def logged(self, site, path):
         """(client, status) of the access log line of path in site's log (each test its own path)."""
@@ -186,7 +196,11 @@ class PerchildRemoteIpTest(unittest.TestCase):
             self.assertEqual(self.srv.logged("a", f"/split-{name}"), (client, 404), name)
 
     def test_an_untrusted_peer_is_closed_unread(self):
-        # From 127.0.0.5, not in RemoteIPTrustedProxy (127.0.0.1); also on b's dedicated socket.
+        # From 127.0.0.5, not in RemoteIPTrustedProxy (127.0.0.1); also on b's dedicated socket
+        # (its pool's proxy_io refuses it: not a dispatcher's count).
+        before = self.srv.refused()
+        self.assertEqual(exchange(self.srv.port, v2("192.0.2.7", 1) + req("/", "a.test"), source="127.0.0.5"), b"")
+        wait_for(lambda: self.srv.refused() >= before + 1, what="the refusal counted")
         for port in (self.srv.port, self.srv.port_b):
             self.assertEqual(exchange(port, v2("192.0.2.7", 1) + req("/index.html", "a.test"), source="127.0.0.5"),
                              b"", port)
@@ -197,9 +211,12 @@ class PerchildRemoteIpTest(unittest.TestCase):
     def test_a_malformed_or_missing_header_is_closed_unanswered(self):
         bad = bytearray(v2("192.0.2.7", 1))
         bad[12] = 0x11  # version 1 in a v2 header
-        for data in (req("/index.html", "a.test"), b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 80\r\n" + req("/", "a.test"),
-                     bytes(bad) + req("/", "a.test"), b"PROXY " + b"x" * 200):
+        before = self.srv.refused()
+        cases = (req("/index.html", "a.test"), b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 80\r\n" + req("/", "a.test"),
+                 bytes(bad) + req("/", "a.test"), b"PROXY " + b"x" * 200)
+        for data in cases:
             self.assertEqual(exchange(self.srv.port, data), b"", data[:40])
+        wait_for(lambda: self.srv.refused() >= before + len(cases), what="each refusal counted")
         # and the listener still serves the next one
         self.assertEqual(body_of(exchange(self.srv.port, v2("192.0.2.9", 1) + req("/", "b.test"))), b"site b\n")
 
