@@ -417,12 +417,11 @@ static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
                                 return dconn_refuse_proxy(d, c, "a malformed PROXY header");
                         c->skip = (size_t) k;
                 }
-                if (c->proxy && c->skip == 0)
-                        ; /* the header is not whole yet */
-                else if (c->tls) {
+                bool header_whole = !c->proxy || c->skip > 0; /* else: wait for the rest of it */
+                if (header_whole && c->tls) {
                         if (!dconn_hello(d, c, now))
                                 return false;
-                } else {
+                } else if (header_whole) {
                         int r = http_parser_feed(&c->parser, c->buf + c->skip, c->seen - c->skip);
                         if (r == HTTP_PARSE_DONE)
                                 return dconn_route(d, c, now);
