@@ -209,6 +209,10 @@ static void render_metrics(Out *o, const HttpStatusData *d, uint64_t uptime) {
         out_printf(o, "mpmd_tls_hellos_refused_total{reason=\"malformed\"} %llu\n"
                       "mpmd_tls_hellos_refused_total{reason=\"unrecognized_name\"} %llu\n",
                    (unsigned long long) d->tls_hellos_refused, (unsigned long long) d->tls_names_unrecognized);
+        out_metric_head(o, "proxy_refused_total", "counter",
+                        "Connections perchild's dispatchers closed on a PROXY listener: an untrusted peer or a "
+                        "malformed header.");
+        out_printf(o, "mpmd_proxy_refused_total %llu\n", (unsigned long long) d->proxy_refused);
         out_metric_head(o, "cpu_seconds_total", "counter",
                         "CPU time of the workers and the supervisor, and of the processes they waited for.");
         out_printf(o,
@@ -305,14 +309,15 @@ int http_status_render(const HttpStatusData *d, HttpStatusFormat f, const char *
                            "\"idle_workers\":%u,\"graceful_workers\":%u,\"processes\":%u,\"stopping\":%u,"
                            "\"connections\":{\"total\":%u,\"writing\":%u,\"keepalive\":%u,\"closing\":%u},"
                            "\"tls_connections\":%llu,\"ktls_connections\":%llu,"
-                           "\"tls_hellos_refused\":%llu,\"tls_names_unrecognized\":%llu,"
+                           "\"tls_hellos_refused\":%llu,\"tls_names_unrecognized\":%llu,\"proxy_refused\":%llu,"
                            "\"load\":[%.2f,%.2f,%.2f],\"scoreboard\":",
                            d->generation, (unsigned long long) uptime, (unsigned long long) d->total_accesses,
                            (unsigned long long) d->total_bytes, (unsigned long long) (d->total_duration_usec / 1000),
                            req_per_sec, d->busy, d->idle, d->graceful, d->processes, d->stopping, d->conns_total,
                            d->conns_writing, d->conns_keepalive, d->conns_closing, (unsigned long long) d->tls_conns,
                            (unsigned long long) d->ktls_conns, (unsigned long long) d->tls_hellos_refused,
-                           (unsigned long long) d->tls_names_unrecognized, loads[0], loads[1], loads[2]);
+                           (unsigned long long) d->tls_names_unrecognized, (unsigned long long) d->proxy_refused,
+                           loads[0], loads[1], loads[2]);
                 out_json_string(&o, d->scoreboard, d->n_slots);
                 out_printf(&o, ",\"node_state\":\"%s\"}\n", node_state_name(d->node_state));
                 break;

@@ -56,6 +56,9 @@ typedef struct HttpStatusData {
          * ClientHello, and those refused with unrecognized_name (TLSHellosRefused,
          * TLSNamesUnrecognized, with the two above). */
         uint64_t tls_hellos_refused, tls_names_unrecognized;
+        /* perchild's dispatchers: connections on a PROXY listener closed unread (an untrusted peer,
+         * a malformed header): JSON and metrics only, as ?auto stays Apache's page. */
+        uint64_t proxy_refused;
         uint32_t node_state; /* HttpNodeState: serving, drained (`mpmctl drain`) or stopping */
 } HttpStatusData;
 

@@ -27,6 +27,7 @@
 #include "shared/fd-pass.h"
 #include "shared/log.h"
 #include "mpm/maintain.h"
+#include "mpm/proxy-io.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "mpm/socket-io.h"
@@ -67,6 +68,7 @@ typedef struct DispatchConn {
         int fd;
         bool watched; /* in the epoll set: taken out before the close (dconn_free) */
         bool tls;     /* from a TLS listener: what is peeked is a ClientHello (client-hello.h) */
+        bool proxy;   /* from a PROXY listener: a PROXY header (proxy-io.h) comes first */
         DispatchConnState state;
         const HttpSite *site; /* the listener's default site: its limits and deadlines apply */
         HttpParser parser;
@@ -74,6 +76,7 @@ typedef struct DispatchConn {
         HttpHeader *headers;
         char *buf;
         size_t size, seen; /* bytes of buf, bytes of the head seen so far */
+        size_t skip;       /* the PROXY header's length once it is whole: the head starts after it */
         size_t need;       /* TLS: the bytes the ClientHello needs at least (client_hello_parse()) */
         usec_t started, deadline;
         ClientKey client;
@@ -301,7 +304,7 @@ static bool dconn_pass(Dispatcher *d, DispatchConn *c, const HttpSite *site, use
 static bool dconn_route(Dispatcher *d, DispatchConn *c, usec_t now) {
         const HttpRequestHead *h = &c->head;
         const HttpSite *site = http_server_route(d->http, c->source.listener->name,
-                                                 h->has_host ? c->buf + h->host.off : NULL,
+                                                 h->has_host ? c->buf + c->skip + h->host.off : NULL,
                                                  h->has_host ? h->host.len : 0);
 
         if (!site)
@@ -333,12 +336,13 @@ static bool dconn_route_hello(Dispatcher *d, DispatchConn *c, const ClientHelloI
         return dconn_pass(d, c, site, now);
 }
 
-/* What was peeked of a ClientHello: true to wait for more, false when c is gone (routed, refused,
- * answered). Parsed again from its first byte each time (client-hello.h keeps no state). */
+/* What was peeked of a ClientHello (after the PROXY header, if any): true to wait for more, false
+ * when c is gone (routed, refused, answered). Parsed again from its first byte each time
+ * (client-hello.h keeps no state). */
 static bool dconn_hello(Dispatcher *d, DispatchConn *c, usec_t now) {
         ClientHelloInfo hello;
 
-        switch (client_hello_parse((const uint8_t *) c->buf, c->seen, &hello)) {
+        switch (client_hello_parse((const uint8_t *) c->buf + c->skip, c->seen - c->skip, &hello)) {
         case CLIENT_HELLO_DONE:
                 return dconn_route_hello(d, c, &hello, now);
         case CLIENT_HELLO_INVALID:
@@ -346,15 +350,33 @@ static bool dconn_hello(Dispatcher *d, DispatchConn *c, usec_t now) {
         case CLIENT_HELLO_NEED_MORE:
                 break;
         }
-        c->need = hello.need;
+        c->need = c->skip + hello.need;
         return true;
+}
+
+/* A connection on a PROXY listener whose header is refused: closed unanswered, as proxy-io.c
+ * closes it outside perchild (the proxy sent no HTTP, or we cannot believe it), never passed on. */
+static bool dconn_refuse_proxy(Dispatcher *d, DispatchConn *c, const char *why) {
+        d->ctx->board->workers[0].proxy_refused++;
+        log_debug("closing a connection on %s: %s", c->source.listener->name, why);
+        dconn_free(d, c);
+        return false;
+}
+
+/* Has part of the request head (or ClientHello) come, past any PROXY header? */
+static bool dconn_head_started(const DispatchConn *c) {
+        if (c->proxy && c->skip == 0)
+                return false;
+        return c->seen > c->skip;
 }
 
 /* Look at what arrived, without consuming it. hup: epoll reported the peer's end of stream. */
 static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
         /* A ClientHello may take CLIENT_HELLO_WIRE_MAX bytes of records: the parser refuses one
-         * that would need more, so a full buffer of that size is never waited on. */
-        size_t max = c->tls ? (size_t) CLIENT_HELLO_WIRE_MAX : d->peek_max;
+         * that would need more, so a full buffer of that size is never waited on. A PROXY header
+         * comes before either, and proxy_header_parse() refuses one beyond PROXY_IO_HEADER_MAX. */
+        size_t max = (c->tls ? (size_t) CLIENT_HELLO_WIRE_MAX : d->peek_max) +
+                     (c->proxy ? (size_t) PROXY_IO_HEADER_MAX : 0);
 
         for (;;) {
                 if (c->seen == c->size || c->need > c->size) {
@@ -386,11 +408,21 @@ static bool dconn_peek(Dispatcher *d, DispatchConn *c, bool hup, usec_t now) {
                         return true;
                 c->seen = (size_t) n;
                 dconn_set_deadline(c, now);
-                if (c->tls) {
+                if (c->proxy && c->skip == 0) {
+                        /* The header stays unread too: the pool's proxy_io takes it (and believes
+                         * it) itself. Here it only says where the head begins. */
+                        ProxyHeader h;
+                        ssize_t k = proxy_header_parse((const uint8_t *) c->buf, c->seen, &h);
+                        if (k < 0)
+                                return dconn_refuse_proxy(d, c, "a malformed PROXY header");
+                        c->skip = (size_t) k;
+                }
+                bool header_whole = !c->proxy || c->skip > 0; /* else: wait for the rest of it */
+                if (header_whole && c->tls) {
                         if (!dconn_hello(d, c, now))
                                 return false;
-                } else {
-                        int r = http_parser_feed(&c->parser, c->buf, c->seen);
+                } else if (header_whole) {
+                        int r = http_parser_feed(&c->parser, c->buf + c->skip, c->seen - c->skip);
                         if (r == HTTP_PARSE_DONE)
                                 return dconn_route(d, c, now);
                         if (r < 0)
@@ -435,6 +467,7 @@ static void dispatcher_adopt(Dispatcher *d, const DispatchSource *src, int fd, c
         c->source = (DispatchSource) { .kind = SOURCE_CONN, .listener = src->listener };
         c->fd = fd;
         c->tls = src->listener->tls;
+        c->proxy = src->listener->proxy_protocol;
         c->site = site;
         c->started = now;
         c->size = MIN((size_t) DISPATCH_PEEK_INITIAL, d->peek_max);
@@ -502,6 +535,21 @@ static bool dispatcher_count_client(Dispatcher *d, const ClientKey *key, usec_t 
         return false;
 }
 
+/* May this peer send a PROXY header? Only RemoteIPTrustedProxy may (the rule of proxy-io.c): from
+ * anyone else the connection is closed before a byte is read, as its header could name any client. */
+static bool dispatcher_proxy_trusted(Dispatcher *d, const struct sockaddr_storage *peer) {
+        HttpConnInfo info;
+
+        socket_conn_info_from(peer, "", 0, &info);
+        if (http_networks_contain(&d->http->sites[0].cfg->remote_ip.trusted, info.peer))
+                return true;
+        log_debug("closing a connection on a PROXY listener from %s: not in RemoteIPTrustedProxy", info.peer);
+        /* A connection taken and closed: counted as one, and as refused. */
+        d->ctx->board->workers[0].connections++;
+        d->ctx->board->workers[0].proxy_refused++;
+        return false;
+}
+
 static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t now) {
         for (int k = 0; k < DISPATCH_ACCEPT_BATCH; k++) {
                 struct sockaddr_storage peer;
@@ -522,7 +570,14 @@ static void dispatcher_accept(Dispatcher *d, const DispatchSource *src, usec_t n
                                 dispatcher_set_accepting(d, false);
                         return;
                 }
-                has_key = d->spec->max_per_client > 0 && client_key_from((struct sockaddr *) &peer, len, &key);
+                if (src->listener->proxy_protocol && !dispatcher_proxy_trusted(d, &peer)) {
+                        safe_close(fd);
+                        continue;
+                }
+                /* Behind a PROXY listener every connection comes from the proxy, which holds many
+                 * clients' connections: the bound per client would throttle all of them as one. */
+                has_key = d->spec->max_per_client > 0 && !src->listener->proxy_protocol &&
+                          client_key_from((struct sockaddr *) &peer, len, &key);
                 if (has_key && !dispatcher_count_client(d, &key, now)) {
                         socket_reset_on_close(fd); /* no TIME_WAIT for a client that floods */
                         safe_close(fd);
@@ -539,9 +594,9 @@ static void dispatcher_sweep(Dispatcher *d, usec_t now) {
                 next = c->next;
                 if (now < c->deadline)
                         continue;
-                if (c->state == DCONN_PEEK && c->seen > 0 && c->tls)
+                if (c->state == DCONN_PEEK && dconn_head_started(c) && c->tls)
                         (void) dconn_refuse_hello(d, c, "a ClientHello not complete by the deadline");
-                else if (c->state == DCONN_PEEK && c->seen > 0)
+                else if (c->state == DCONN_PEEK && dconn_head_started(c))
                         (void) dconn_respond(d, c, 408, now); /* part of a head, then nothing in time */
                 else
                         dconn_free(d, c);

@@ -23,6 +23,11 @@
  *                        deadline), counted in the scoreboard's tls_hellos_refused
  *   a name nobody takes  a fatal unrecognized_name alert, counted in tls_names_unrecognized
  *   a saturated pool     a fatal internal_error alert
+ * On a listener named in RemoteIPProxyProtocol (Listener.proxy_protocol) a PROXY header comes first:
+ * a peer not in RemoteIPTrustedProxy is closed before a byte is read, a malformed header is closed
+ * (both counted in the scoreboard's proxy_refused), and what follows the header is routed as above;
+ * the header is left unread for the pool, whose proxy_io takes it (proxy-io.h). DispatcherConnections-
+ * PerClient does not count such a listener's peer (the proxy speaks for many clients).
  * It holds at most max_connections at once and stops accepting at the bound. SIGTERM: stop accepting, finish the connections held; SIGINT:
  * stop now. */
 #pragma once

@@ -571,9 +571,10 @@ static bool loop_make_room(EventLoop *l) {
  * would mostly fail): it is registered edge-triggered, and epoll reports its request (already there
  * or not) with the next batch of events. handed_off: it came from a dispatcher, not from our own
  * accept4 (SOCK_NONBLOCK). listener: the one of ours it was accepted on (for a handed-off
- * connection, NULL on a plain listener, one with just its name and the TLS flag on a TLS one:
- * loop_receive_handoff()); a TLS one gets the TLS transport with this process's store (under perchild
- * the pool's), or the connection is closed unserved. Takes ownership of fd; false when the loop
+ * connection, NULL on a plain listener, one with just its name and its TLS and PROXY flags on a TLS
+ * or PROXY one: loop_receive_handoff()); a PROXY one gets proxy_io below everything else, a TLS one
+ * the TLS transport with this process's store (under perchild the pool's), or the connection is
+ * closed unserved. Takes ownership of fd; false when the loop
  * should stop taking more. */
 static bool loop_adopt(EventLoop *l, int fd, const Listener *listener, const HttpConnInfo *info, char *owned_name,
                        bool has_data, bool handed_off, usec_t now) {
@@ -675,13 +676,17 @@ static void loop_accept(EventLoop *l, const EventSource *src, usec_t now) {
 /* The name a handed-off connection's listener goes by: one of ours when we know it (the pointer
  * must outlive the connection), else a copy the connection owns. *ret_port: the local port of the
  * listeners of that name, as looked up once when they were opened (the value our own accepts use),
- * or 0 when we know none or they disagree (several sockets of a systemd unit may share a name). */
-static const char *loop_listener_name(const EventLoop *l, const char *name, char **ret_owned, uint16_t *ret_port) {
+ * or 0 when we know none or they disagree (several sockets of a systemd unit may share a name).
+ * *ret_proxy: this generation names it in RemoteIPProxyProtocol (its connections start with a PROXY
+ * header); a name it does not know is not one. */
+static const char *loop_listener_name(const EventLoop *l, const char *name, char **ret_owned, uint16_t *ret_port,
+                                      bool *ret_proxy) {
         const char *found = NULL;
         uint16_t port = 0;
         bool agree = true;
 
         *ret_owned = NULL;
+        *ret_proxy = false;
         for (size_t i = 0; i < l->spec->n_listeners + l->g->n_listeners; i++) {
                 const Listener *li = i < l->spec->n_listeners ? &l->spec->listeners[i]
                                                               : &l->g->listeners[i - l->spec->n_listeners];
@@ -692,6 +697,7 @@ static const char *loop_listener_name(const EventLoop *l, const char *name, char
                         port = li->port;
                 } else if (li->port != port)
                         agree = false;
+                *ret_proxy = *ret_proxy || li->proxy_protocol;
         }
         *ret_port = agree ? port : 0;
         if (found)
@@ -746,13 +752,14 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
         int fd;
         char *owned;
         uint16_t local_port;
+        bool proxy;
 
         if (!loop_make_room(l))
                 return false;
         int r = event_handoff_receive(l->spec->handoff_fd, &h, &fd);
         if (r <= 0)
                 return r == -EBADMSG; /* a refused one: look for the next */
-        const char *name = loop_listener_name(l, h.listener_name, &owned, &local_port);
+        const char *name = loop_listener_name(l, h.listener_name, &owned, &local_port, &proxy);
         if (getpeername(fd, (struct sockaddr *) &peer, &len) < 0)
                 peer.ss_family = AF_UNSPEC;
         if (local_port == 0)
@@ -763,10 +770,13 @@ static bool loop_receive_handoff(EventLoop *l, usec_t now) {
          * the name (listener_name_is_tls(), the rule the supervisor marks listeners by), so that a
          * name this generation does not know (a newer generation's dispatcher, a site kept in an
          * older pool) is never served in plain text: its store does not know it either, and the
-         * connection is closed unserved. No PROXY header: perchild refuses RemoteIPProxyProtocol. */
-        Listener tls = { .fd = -1, .name = (char *) name, .tls = true };
+         * connection is closed unserved. On a listener this generation names in
+         * RemoteIPProxyProtocol the dispatcher only peeked past the PROXY header: it is still in the
+         * socket, and proxy_io takes it here as outside perchild, trusting only the peer the socket
+         * names (never the dispatcher's word), so the client reaches the logs, Require ip and CGI. */
+        Listener as = { .fd = -1, .name = (char *) name, .tls = listener_name_is_tls(name), .proxy_protocol = proxy };
         /* The dispatcher passes a connection on once it has seen its request head or ClientHello. */
-        return loop_adopt(l, fd, listener_name_is_tls(name) ? &tls : NULL, &info, owned, true, true, now);
+        return loop_adopt(l, fd, as.tls || as.proxy_protocol ? &as : NULL, &info, owned, true, true, now);
 }
 
 static void loop_sweep(EventLoop *l, usec_t now) {

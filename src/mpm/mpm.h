@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 2026120402u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120701u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -218,6 +218,10 @@ typedef struct MpmOps {
          * Without them every process is shown the server-wide status. */
         unsigned (*status_groups)(const Generation *g);
         int (*status_group)(const Generation *g, unsigned slot);
+        /* Optional: does the process in slot serve requests itself? false for one that only passes
+         * them on (perchild's dispatchers): while none that serves runs, nothing is served, and the
+         * load balancer's agent says down (agent-check.h). NULL: every process serves. */
+        bool (*slot_serves)(const Generation *g, unsigned slot);
 } MpmOps;
 
 /* Supervisor-side helpers the MPMs share. */

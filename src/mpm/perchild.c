@@ -281,6 +281,12 @@ static int perchild_slot_site(const Generation *g, unsigned slot) {
         return p ? p->site : -1;
 }
 
+/* The dispatchers pass connections on; the pools serve them. */
+static bool perchild_slot_serves(const Generation *g, unsigned slot) {
+        const PerchildState *st = g->mpm_state;
+        return !st || slot >= st->n_dispatchers;
+}
+
 static bool perchild_slot_kept_elsewhere(const Generation *g, unsigned slot) {
         int site = perchild_slot_site(g, slot);
         return site >= 0 && g->site_kept && g->site_kept[site];
@@ -632,6 +638,7 @@ const MpmOps mpm_perchild_module = {
         .sandbox_profile = SANDBOX_PROFILE_POOL,
         .child_plan = perchild_child_plan,
         .slot_site = perchild_slot_site,
+        .slot_serves = perchild_slot_serves,
         .status_groups = perchild_status_groups,
         .status_group = perchild_status_group,
 };

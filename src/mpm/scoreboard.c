@@ -182,6 +182,7 @@ void scoreboard_process_read(const ScoreboardProcess *seg, unsigned generation, 
                         s.ktls_connections = add_saturating(s.ktls_connections, w->ktls_connections);
                         s.tls_hellos_refused = add_saturating(s.tls_hellos_refused, w->tls_hellos_refused);
                         s.tls_names_unrecognized = add_saturating(s.tls_names_unrecognized, w->tls_names_unrecognized);
+                        s.proxy_refused = add_saturating(s.proxy_refused, w->proxy_refused);
                         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                                 s.duration_buckets[b] = add_saturating(s.duration_buckets[b], w->duration_buckets[b]);
                 }
@@ -274,6 +275,7 @@ unsigned scoreboard_trust_accept(ScoreboardTrust *t, unsigned n_workers, usec_t 
                            SCOREBOARD_CLAMPED_CONNECTIONS);
         r |= trust_counter(&t->tls_names_unrecognized, &ps->tls_names_unrecognized,
                            t->connections - t->tls_hellos_refused, SCOREBOARD_CLAMPED_CONNECTIONS);
+        r |= trust_counter(&t->proxy_refused, &ps->proxy_refused, t->connections, SCOREBOARD_CLAMPED_CONNECTIONS);
         r |= trust_counter(&t->bytes, &ps->bytes, mul_saturating(age, TRUST_BYTES_PER_USEC), SCOREBOARD_CLAMPED_BYTES);
         r |= trust_counter(&t->duration_usec, &ps->duration_usec, mul_saturating(t->requests, age),
                            SCOREBOARD_CLAMPED_DURATION);

@@ -48,6 +48,9 @@ typedef struct WorkerScore {
         /* perchild's dispatcher: connections closed for their ClientHello (malformed, too long, not
          * complete by the deadline), and those refused with unrecognized_name (a name no site takes). */
         uint64_t tls_hellos_refused, tls_names_unrecognized;
+        /* perchild's dispatcher: connections on a RemoteIPProxyProtocol listener closed unread, from a
+         * peer not in RemoteIPTrustedProxy or for a malformed PROXY header. */
+        uint64_t proxy_refused;
 } WorkerScore;
 
 typedef struct ScoreboardProcess {
@@ -77,6 +80,7 @@ typedef struct ProcessScore {
         uint64_t requests, bytes, connections, duration_usec;
         uint64_t tls_connections, ktls_connections;
         uint64_t tls_hellos_refused, tls_names_unrecognized;
+        uint64_t proxy_refused;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1]; /* summed over the slots */
         unsigned by_state[HTTP_STATUS_WORKER_STATES];                /* slots, by HTTP_STATUS_WORKER_LETTERS */
         uint32_t connections_open;
@@ -99,6 +103,7 @@ typedef struct ScoreboardTrust {
         uint64_t requests, bytes, duration_usec, connections; /* accepted so far */
         uint64_t tls_connections, ktls_connections;
         uint64_t tls_hellos_refused, tls_names_unrecognized;
+        uint64_t proxy_refused;
         uint64_t duration_buckets[HTTP_STATUS_DURATION_BUCKETS + 1];
         uint64_t request_credit, connection_credit;           /* what they may still add */
         bool warned;    /* the supervisor said once that the process reports the implausible */
@@ -128,6 +133,7 @@ typedef struct ScoreboardView {
         unsigned invalid; /* segments that failed validation */
         uint64_t requests, bytes;
         uint64_t tls_hellos_refused, tls_names_unrecognized;
+        uint64_t proxy_refused;
 } ScoreboardView;
 
 /* The supervisor's record of a process slot (mpm.h's ProcessSlot), kept here for its letter. */

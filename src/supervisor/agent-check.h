@@ -6,7 +6,9 @@
  *                    takes its share of new sessions, as a node at 0 % would take none);
  *   "drain\n"        `mpmctl drain`: keep the sessions, send no new ones;
  *   "maint\n"        mpmd is stopping;
- *   "down\n"         no worker accepts (none started, or every one failed).
+ *   "down\n"         no worker accepts (none started, or every one ended and none could be
+ *                    started again yet); under perchild no pool does (a dispatcher only passes
+ *                    connections on: MpmOps.slot_serves).
  * A reload is not a drain: the new generation serves, so the agent goes on saying ready (pushing
  * one configuration to every node must not take them all out of rotation).
  *

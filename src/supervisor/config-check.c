@@ -421,11 +421,6 @@ void check_remote_ip(Loader *l) {
                         load_error(l, file, line, "[Server] RemoteIPProxyProtocol: \"%s\" is not one of the Listen values",
                                    *v);
         }
-        if (!strv_isempty(ri->proxy_protocol) && c->mpm && (c->mpm->flags & MPM_PER_USER))
-                load_error(l, file, line,
-                           "[Server] RemoteIPProxyProtocol: not supported with the %s MPM yet (its dispatcher reads "
-                           "requests before any header could be taken)",
-                           c->mpm->name);
         if (ri->trusted.n == 0 && !strv_isempty(ri->proxy_protocol))
                 load_error(l, file, line,
                            "[Server] RemoteIPProxyProtocol needs RemoteIPTrustedProxy: the proxies that may send the "

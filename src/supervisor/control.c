@@ -37,7 +37,7 @@ static void control_status(void *userdata, ControlClient *c) {
         control_client_reply(c,
                              "OK\npid: %d\ngeneration: %u\nmpm: %s\nuptime: %llu s\nprocesses: %u (starting %u, "
                              "stopping %u)\nworkers: busy %u, idle %u, keepalive %u\nrequests: %llu\nbytes: %llu\n"
-                             "tls hellos refused: %llu\ntls names unrecognized: %llu\n"
+                             "tls hellos refused: %llu\ntls names unrecognized: %llu\nproxy refused: %llu\n"
                              "invalid scoreboard segments: %u\nold generations' processes: %u\n"
                              "last reload: %s\nstate: %s\nscoreboard: %s%s%s",
                              (int) getpid(), sg->g.number, sg->g.ops->name,
@@ -46,6 +46,7 @@ static void control_status(void *userdata, ControlClient *c) {
                              generation_count(sg, PROCESS_STOPPING), v.busy, v.ready, v.keepalive,
                              (unsigned long long) v.requests, (unsigned long long) v.bytes,
                              (unsigned long long) v.tls_hellos_refused, (unsigned long long) v.tls_names_unrecognized,
+                             (unsigned long long) v.proxy_refused,
                              v.invalid, draining,
                              s->last_reload ? s->last_reload : "none",
                              s->stopping ? "stopping" : s->pending ? "reloading" : s->drained ? "running, drained" : "running", board,

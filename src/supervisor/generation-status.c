@@ -360,6 +360,7 @@ void generation_scoreboard_view(SupGeneration *sg, ScoreboardView *v, ProcessSco
                 v->bytes += ps->bytes;
                 v->tls_hellos_refused += ps->tls_hellos_refused;
                 v->tls_names_unrecognized += ps->tls_names_unrecognized;
+                v->proxy_refused += ps->proxy_refused;
         }
 }
 

@@ -129,6 +129,7 @@ static void retired_add(ProcessScore *r, const ScoreboardTrust *t) {
         r->ktls_connections += t->ktls_connections;
         r->tls_hellos_refused += t->tls_hellos_refused;
         r->tls_names_unrecognized += t->tls_names_unrecognized;
+        r->proxy_refused += t->proxy_refused;
         for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                 r->duration_buckets[b] += t->duration_buckets[b];
 }

@@ -25,6 +25,7 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
         d->ktls_conns = retired->ktls_connections;
         d->tls_hellos_refused = retired->tls_hellos_refused;
         d->tls_names_unrecognized = retired->tls_names_unrecognized;
+        d->proxy_refused = retired->proxy_refused;
         memcpy(d->duration_buckets, retired->duration_buckets, sizeof(d->duration_buckets));
         memset(d->workers_by_state, 0, sizeof(d->workers_by_state));
         d->busy = d->idle = d->graceful = d->processes = d->stopping = 0;
@@ -51,6 +52,7 @@ void status_view_fill(HttpStatusData *d, const StatusSource *src, int group, con
                 d->ktls_conns = add64(d->ktls_conns, s->ktls_connections);
                 d->tls_hellos_refused = add64(d->tls_hellos_refused, s->tls_hellos_refused);
                 d->tls_names_unrecognized = add64(d->tls_names_unrecognized, s->tls_names_unrecognized);
+                d->proxy_refused = add64(d->proxy_refused, s->proxy_refused);
                 for (unsigned b = 0; b <= HTTP_STATUS_DURATION_BUCKETS; b++)
                         d->duration_buckets[b] = add64(d->duration_buckets[b], s->duration_buckets[b]);
                 for (unsigned k = 0; k < HTTP_STATUS_WORKER_STATES; k++)

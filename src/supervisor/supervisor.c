@@ -686,8 +686,19 @@ static const SupervisorHooks supervisor_hooks = {
         .exited = on_generation_exited,
 };
 
+/* Does a process of sg that serves requests run (accepting)? A perchild dispatcher alone does not
+ * count: it accepts, but the connections it passes on wait for a pool. */
+static bool supervisor_generation_serves(const SupGeneration *sg) {
+        for (unsigned i = 0; i < sg->g.n_procs; i++)
+                if (sg->g.procs[i].state == PROCESS_RUNNING &&
+                    (!sg->g.ops->slot_serves || sg->g.ops->slot_serves(&sg->g, i)))
+                        return true;
+        return false;
+}
+
 /* What the load balancer's agent is told (agent-check.h): maint while stopping, drain while drained,
- * down while no process of the serving generation accepts, else the share of idle capacity. In
+ * down while no process of the serving generation that serves requests accepts (every worker, or
+ * under perchild every pool, is gone and not yet replaced), else the share of idle capacity. In
  * use is what each process holds: its busy and kept-alive workers, or its open connections (event,
  * perchild), whichever is more. */
 static AgentState supervisor_agent_state(void *userdata, unsigned *ret_percent) {
@@ -698,7 +709,7 @@ static AgentState supervisor_agent_state(void *userdata, unsigned *ret_percent) 
                 return AGENT_MAINT;
         if (s->drained)
                 return AGENT_DRAIN;
-        if (!sg || generation_count(sg, PROCESS_RUNNING) == 0)
+        if (!sg || !supervisor_generation_serves(sg))
                 return AGENT_DOWN;
         usec_t now = now_usec(CLOCK_MONOTONIC);
         if (s->agent_read_at > 0 && now < s->agent_read_at + AGENT_CHECK_READ_INTERVAL_USEC) {

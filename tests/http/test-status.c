@@ -235,6 +235,21 @@ Test(status, tls_counters_after_apache_keys_when_the_server_has_tls) {
         cr_assert_eq(metric(buf, "mpmd_tls_hellos_refused_total{reason=\"unrecognized_name\"}"), 2);
 }
 
+Test(status, proxy_refusals_in_json_and_metrics_not_in_auto) {
+        HttpStatusData d = sample();
+        char buf[16384];
+
+        d.proxy_refused = 7;
+        d.tls = 1;
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_AUTO, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert_null(strstr(buf, "roxy"), "?auto stays Apache's page (and mpmd's TLS keys): %s", buf);
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_JSON, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "\"tls_names_unrecognized\":0,\"proxy_refused\":7,\"load\":"), "%s", buf);
+        cr_assert_gt(http_status_render(&d, HTTP_STATUS_METRICS, "h", (usec_t) 1000100 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        cr_assert(strstr(buf, "# TYPE mpmd_proxy_refused_total counter\n"));
+        cr_assert_eq(metric(buf, "mpmd_proxy_refused_total"), 7);
+}
+
 Test(status, health_says_the_node_state_and_auto_shows_it_when_not_serving) {
         HttpStatusData d = sample();
         char buf[16384];

@@ -3,10 +3,13 @@
 
 The agent writes one line per connection and closes: "ready up N%" with N the share of idle
 capacity, "drain" after `mpmctl drain` (kept across a reload, until `mpmctl undrain`), "maint" while
-stopping. `ServerStatus?health` answers 200 while serving, drained included, and 503 while stopping.
+stopping, "down" while no worker accepts (every worker gone and the supervisor unable to fork their
+replacements, as when the unit's TasksMax= is reached: a pids cgroup of the test's own). `ServerStatus?health`
+answers 200 while serving, drained included, and 503 while stopping.
 A flood of agent connections gets every line and leaves the supervisor answering its control socket.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +17,7 @@ import threading
 import time
 import unittest
 
-from mpmdtest import BINARY, MPM, free_port, wait_for
+from mpmdtest import BINARY, MPM, children, free_port, wait_for
 from test_reload_config import ControlledServer, mpmctl
 
 
@@ -144,6 +147,156 @@ class AgentTest(unittest.TestCase):
         self.assertLess(took, 10, "the control socket answered during the flood")
         self.assertEqual(len(got), n)
         self.assertEqual([x for x in got if not x.startswith("ready up ")], [])
+
+
+def pids_cgroup():
+    """A new pids cgroup below this process's own (cgroup v1's pids hierarchy, or v2 with the pids
+    controller delegated), or None when there is none to write."""
+    with open("/proc/self/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    candidates = [("/sys/fs/cgroup/pids", path) for _, ctrl, path in lines if "pids" in ctrl.split(",")]
+    candidates += [(root, path) for _, ctrl, path in lines if ctrl == ""
+                   for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")]
+    for root, path in candidates:
+        parent = os.path.join(root, path.lstrip("/"))
+        d = os.path.join(parent, f"mpmd-agent-test-{os.getpid()}")
+        try:
+            os.mkdir(d)
+        except OSError:
+            continue
+        if os.path.exists(os.path.join(d, "pids.max")):
+            return d
+        os.rmdir(d)
+    return None
+
+
+def threads_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("Threads:")))
+
+
+class AgentDownTest(unittest.TestCase):
+    """`down` end to end: every worker ends (SIGKILL here; a crash, the OOM killer) while the
+    supervisor cannot fork, because its cgroup's pids.max (systemd's TasksMax=) is reached. No
+    worker accepts until the limit is lifted; then the supervisor's next maintenance starts them."""
+
+    def setUp(self):
+        self.cgroup = pids_cgroup()
+        if not self.cgroup:
+            self.skipTest("needs a pids cgroup to create (root, cgroup v1 pids or a delegated v2 pids controller)")
+        self.agent_port = free_port()
+        section = "[event]\nStartServers = 1\n" if MPM == "event" else ""
+        self.srv = ControlledServer(server_keys=f"AgentCheck = 127.0.0.1:{self.agent_port}\n", mpm_section=section,
+                                    start=False)
+        # The supervisor enters the cgroup before it execs: everything it forks is counted there.
+        self.srv.wrapper = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sh"]
+        self.srv.start()
+
+    def tearDown(self):
+        self.set_max("max")
+        self.srv.stop()
+        for _ in range(50):
+            try:
+                os.rmdir(self.cgroup)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def set_max(self, value):
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write(f"{value}\n")
+
+    def test_down_while_no_worker_can_start_then_ready(self):
+        wait_for(lambda: agent_line(self.agent_port).startswith("ready up "), what="ready at first")
+        workers = children(self.srv.pid)
+        self.assertTrue(workers, "the supervisor has workers")
+        # Room for the supervisor's own tasks only: the workers it has keep running, a fork fails.
+        self.set_max(threads_of(self.srv.pid))
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: agent_line(self.agent_port) == "down\n", what="down once every worker is gone")
+        # It stays down while the forks fail (the supervisor retries every second), and says why.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.assertEqual(agent_line(self.agent_port), "down\n")
+            self.assertEqual(children(self.srv.pid), [])
+            time.sleep(0.2)
+        self.assertIn("fork failed", self.srv.error_log())
+        with self.assertRaises(OSError, msg="nobody accepts on the HTTP port"):
+            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=2) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                if not s.recv(64):
+                    raise ConnectionResetError("closed unanswered")
+        self.set_max("max")
+        wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="ready up 100% once workers start")
+        self.assertEqual(self.srv.get("/").status, 200)
+
+
+class AgentPerchildDownTest(unittest.TestCase):
+    """perchild: its dispatchers accept on the shared sockets but serve nothing themselves; with
+    every pool gone (and none able to start: pids.max) the node serves no request, so the agent
+    says down though a dispatcher runs."""
+
+    def setUp(self):
+        from test_perchild import PerchildServer, create_users, perchild_available
+        if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+            self.skipTest("needs root, useradd and setpriv (perchild's site users)")
+        if not perchild_available():
+            self.skipTest("mpmd was built without the perchild MPM")
+        self.cgroup = pids_cgroup()
+        if not self.cgroup:
+            self.skipTest("needs a pids cgroup to create (root, cgroup v1 pids or a delegated v2 pids controller)")
+        self.created = create_users()
+        self.agent_port = free_port()
+        self.srv = PerchildServer()
+        with open(self.srv.conf) as f:
+            conf = f.read()
+        with open(self.srv.conf, "w") as f:
+            f.write(conf.replace("[Server]\n", f"[Server]\nAgentCheck = 127.0.0.1:{self.agent_port}\n", 1))
+        self.srv.wrapper = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sh"]
+        self.srv.start()
+
+    def tearDown(self):
+        from mpmdtest import remove_users
+        if not getattr(self, "cgroup", None):
+            return
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write("max\n")
+        if getattr(self, "srv", None):
+            self.srv.stop()
+        if getattr(self, "created", None) is not None:
+            remove_users(self.created)
+        for _ in range(50):
+            try:
+                os.rmdir(self.cgroup)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def test_down_while_no_pool_runs_though_the_dispatcher_does(self):
+        import pwd
+        from test_perchild import DISPATCH_USER
+        wait_for(lambda: agent_line(self.agent_port).startswith("ready up "), what="ready at first")
+        dispatchers = self.srv.processes(pwd.getpwnam(DISPATCH_USER).pw_uid)
+        pools = [p for uid in (pwd.getpwnam("nobody").pw_uid, self.srv.uid_of("a"), self.srv.uid_of("b"))
+                 for p in self.srv.processes(uid)]
+        self.assertTrue(dispatchers and pools, (dispatchers, pools))
+        with open(os.path.join(self.cgroup, "pids.current")) as f:
+            current = int(f.read())
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write(f"{current - sum(threads_of(p) for p in pools)}\n")
+        for pid in pools:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: agent_line(self.agent_port) == "down\n", what="down once every pool is gone")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.assertEqual(agent_line(self.agent_port), "down\n")
+            time.sleep(0.2)
+        self.assertEqual(self.srv.processes(pwd.getpwnam(DISPATCH_USER).pw_uid), dispatchers, "the dispatcher runs")
+        with open(os.path.join(self.cgroup, "pids.max"), "w") as f:
+            f.write("max\n")
+        wait_for(lambda: agent_line(self.agent_port) == "ready up 100%\n", what="ready up 100% once the pools start")
+        self.assertEqual(self.srv.get_on(self.srv.port, "/index.html", "b.test").body, b"site b\n")
 
 
 class AgentConfigTest(unittest.TestCase):

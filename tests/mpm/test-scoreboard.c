@@ -737,6 +737,18 @@ Test(scoreboard, dispatcher_hello_counters_are_summed_and_held_to_the_connection
         cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 3 * USEC_PER_SEC, &ps) & SCOREBOARD_WENT_BACK,
                      SCOREBOARD_WENT_BACK);
         cr_assert_eq(ps.tls_hellos_refused, 8, "never back");
+
+        /* PROXY refusals: up to the connections, never more. */
+        rw->workers[0].tls_hellos_refused = 8;
+        rw->workers[0].tls_names_unrecognized = 3;
+        rw->workers[0].proxy_refused = 6;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 4 * USEC_PER_SEC, &ps), 0);
+        cr_assert_eq(ps.proxy_refused, 6);
+        rw->workers[0].proxy_refused = 11;
+        scoreboard_process_read(rw, 4, n, &ps);
+        cr_assert_eq(scoreboard_trust_accept(&t, n, T0 + 5 * USEC_PER_SEC, &ps), SCOREBOARD_CLAMPED_CONNECTIONS);
+        cr_assert_eq(ps.proxy_refused, 10, "at most the 10 connections");
         scoreboard_segment_unmap(rw, n);
         close(fd);
 }
