@@ -20,7 +20,8 @@
 typedef enum ItemType {
         ITEM_LITERAL,
         ITEM_REMOTE_HOST,   /* %h %a */
-        ITEM_DASH,          /* %l %u: no identd, no authentication */
+        ITEM_DASH,          /* %l: no identd */
+        ITEM_USER,          /* %u */
         ITEM_TIME,          /* %t */
         ITEM_REQUEST_LINE,  /* %r */
         ITEM_STATUS,        /* %s %>s %<s */
@@ -163,8 +164,10 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
                 type = ITEM_REMOTE_HOST;
                 break;
         case 'l':
-        case 'u':
                 type = ITEM_DASH;
+                break;
+        case 'u':
+                type = ITEM_USER;
                 break;
         case 't':
                 if (arg)
@@ -476,6 +479,12 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                         break;
                 case ITEM_DASH:
                         out_put(&o, "-", 1);
+                        break;
+                case ITEM_USER:
+                        if (e->user)
+                                out_escaped(&o, e->user, strlen(e->user));
+                        else
+                                out_put(&o, "-", 1);
                         break;
                 case ITEM_TIME:
                         if (http_log_time_format((time_t) (e->time / USEC_PER_SEC), t, sizeof(t)) < 0)

@@ -30,6 +30,7 @@ typedef struct AccessLogText {
 typedef struct AccessLogEntry {
         const char *peer;    /* %h %a: the client's address */
         uint16_t peer_port;  /* %{remote}p */
+        const char *user;    /* %u: the user authentication verified; NULL when none */
         uint16_t local_port; /* %p, %{local}p, %{canonical}p */
         usec_t time;         /* %t: when the request began, CLOCK_REALTIME */
         usec_t duration;     /* %D %T: from the first byte of the request to the end of the response */

@@ -463,12 +463,13 @@ static bool answer_401(const HttpAccessConfig *a, HttpResponse *r) {
         return true;
 }
 
-bool http_access_check(const HttpRequest *q, HttpResponse *r) {
+bool http_access_check(HttpRequest *q, HttpResponse *r) {
         const HttpAccessConfig *a = &q->cfg->access;
         const HttpRequestHead *h = q->head;
         char creds[1024], shown[256];
         const char *user = NULL, *password = NULL;
 
+        q->user[0] = '\0'; /* FallbackResource routes again: the check of the path served decides */
         if (a->require.n == 0)
                 return false;
         /* Apache's order: the conditions that need no user first (an ip line grants without asking). */
@@ -520,9 +521,13 @@ bool http_access_check(const HttpRequest *q, HttpResponse *r) {
                 return answer_401(a, r);
         }
         v = http_require_evaluate(&a->require, q->peer, user);
-        explicit_bzero(creds, sizeof(creds));
-        if (v == HTTP_ACCESS_GRANTED)
+        if (v == HTTP_ACCESS_GRANTED) {
+                /* It is an entry of the user file, whose names the loader keeps below HTTP_USER_MAX. */
+                snprintf(q->user, sizeof(q->user), "%s", user);
+                explicit_bzero(creds, sizeof(creds));
                 return false;
+        }
+        explicit_bzero(creds, sizeof(creds));
         http_request_log(q, LOG_PRI_ERR, "AH01631: user %s: authorization failure for \"%s\": ", shown, q->path);
         return answer_401(a, r);
 }

@@ -102,8 +102,9 @@ void http_access_forget_tables(const struct HttpSiteConfig *cfg);
 
 struct HttpRequest;
 struct HttpResponse;
-/* Step 3 of the router: true when resp holds the answer (403 or 401); false to go on. */
-bool http_access_check(const struct HttpRequest *q, struct HttpResponse *resp);
+/* Step 3 of the router: true when resp holds the answer (403 or 401); false to go on, with q->user
+ * the verified user when a user condition granted it ("" otherwise). */
+bool http_access_check(struct HttpRequest *q, struct HttpResponse *resp);
 
 /* The rows' callbacks, for HTTP_ACCESS_ROWS. */
 int http_access_parse_require(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,

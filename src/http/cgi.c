@@ -247,6 +247,12 @@ int cgi_env_build(const CgiEnvParams *p, char *buf, size_t size, size_t *ret_len
         env_add_str(&w, "DOCUMENT_ROOT", docroot);
         env_add_str(&w, "REMOTE_ADDR", p->remote_addr);
         env_add_uint(&w, "REMOTE_PORT", p->remote_port);
+        if (q->user[0]) {
+                /* RFC 3875 §4.1.1 and 4.1.11: the scheme and the user it verified; the credentials
+                 * themselves stay with the server (Authorization is not passed, as in Apache). */
+                env_add_str(&w, "AUTH_TYPE", "Basic");
+                env_add_str(&w, "REMOTE_USER", q->user);
+        }
         if (p->has_body) {
                 const HttpHeader *ct = http_head_find(h, q->buf, "Content-Type");
 

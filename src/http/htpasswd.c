@@ -155,6 +155,8 @@ int http_htpasswd_parse(const char *text, size_t len, HttpHtpasswdTable **ret, u
                 for (size_t i = 0; i < user_len; i++)
                         if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
                                 return conf_parse_error(ret_error, "a user name with a control character");
+                if (user_len >= HTTP_USER_MAX)
+                        return conf_parse_error(ret_error, "a user name longer than %d bytes", HTTP_USER_MAX - 1);
                 if (hash_len == 0 || hash_len >= sizeof(hash))
                         return conf_parse_error(ret_error, "user %.*s: %s; write the entry again with `htpasswd -B`",
                                                 (int) user_len, p, hash_len == 0 ? "no password hash" : "a hash too long");

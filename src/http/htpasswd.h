@@ -26,6 +26,10 @@
 
 #include "shared/macro.h"
 
+/* Room for a user name of a user file, with its NUL: the loader refuses longer ones, as Apache's
+ * htpasswd does (at most 255 bytes). */
+#define HTTP_USER_MAX 256
+
 typedef struct HttpHtpasswdEntry {
         char *user;
         char *hash;

@@ -303,6 +303,7 @@ void http_request_log_access(const HttpAccessFields *f) {
         AccessLogEntry e = {
                 .peer = q->peer && q->peer[0] ? q->peer : NULL,
                 .peer_port = q->peer_port,
+                .user = q->user[0] ? q->user : NULL,
                 .local_port = q->local_port,
                 .time = timespec_to_usec(&ts) - f->duration,
                 .duration = f->duration,

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "shared/macro.h"
+#include "http/htpasswd.h"
 #include "http/io.h"
 #include "http/parser.h"
 #include "http/response.h"
@@ -67,6 +68,9 @@ typedef struct HttpRequest {
         uint16_t peer_port;
         uint16_t local_port;
         bool keep_alive;  /* the connection's verdict before the handler answers (set before produce()) */
+        /* The user Basic authentication verified for this request (Apache's r->user): CGI's and
+         * FastCGI's REMOTE_USER, the access log's %u; "" when none was asked for or granted. */
+        char user[HTTP_USER_MAX];
         const HttpRequestConn *conn_ops;
         void *conn;
 } HttpRequest;

@@ -117,6 +117,19 @@ Test(access_log, common) {
                     "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326");
 }
 
+Test(access_log, user_when_authenticated) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        e.user = "frank";
+        assert_line("common", &e,
+                    "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326");
+        /* a name of a user file has no control character, but may hold quotes and backslashes */
+        e.user = "a \"b\"\\c";
+        assert_line("%u", &e, "a \\\"b\\\"\\\\c");
+        e.user = NULL;
+        assert_line("%l %u", &e, "- -");
+}
+
 Test(access_log, combined) {
         Fields f = { .in = { "Referer: http://www.example.com/start.html",
                              "User-Agent: Mozilla/4.08 [en] (Win98; I ;Nav)" } };

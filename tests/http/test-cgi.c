@@ -204,6 +204,22 @@ Test(cgi_env, httpoxy_auth_and_spoofable_names_are_dropped) {
         assert_env(&f, "HTTP_HOST", "a");
 }
 
+Test(cgi_env, remote_user_and_auth_type_only_when_authenticated) {
+        static const char req[] = "GET /cgi-bin/x HTTP/1.1\r\nHost: a\r\nAuthorization: Basic Ym9iOmh1bnRlcjI=\r\n\r\n";
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "REMOTE_USER"), "no Require asked for a user");
+        cr_assert_null(env_get(&f, "AUTH_TYPE"));
+        snprintf(f.q.user, sizeof(f.q.user), "bob");
+        fixture_env(&f, &p);
+        assert_env(&f, "REMOTE_USER", "bob");
+        assert_env(&f, "AUTH_TYPE", "Basic");
+        cr_assert_null(env_get(&f, "HTTP_AUTHORIZATION"), "the password stays with the server");
+}
+
 Test(cgi_env, nothing_from_our_environment) {
         Fixture f;
 

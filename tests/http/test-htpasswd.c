@@ -77,6 +77,15 @@ Test(htpasswd, weak_and_broken_entries_are_refused_at_their_line) {
         parse_refused("\n\nno colon here\n", 3, "user:hash");
         parse_refused(":$5$x$y\n", 1, "user:hash");
         parse_refused("g:\n", 1, "no password hash");
+        char long_name[HTTP_USER_MAX + 8];
+        memset(long_name, 'n', HTTP_USER_MAX);
+        cr_assert(asprintf(&text, "%.*s:%s\n", HTTP_USER_MAX, long_name, good) > 0);
+        parse_refused(text, 1, "longer than 255 bytes");
+        free(text);
+        cr_assert(asprintf(&text, "%.*s:%s\n", HTTP_USER_MAX - 1, long_name, good) > 0);
+        HttpHtpasswdTable *t = parse_ok(text);
+        http_htpasswd_table_free(t);
+        free(text);
         cr_assert(asprintf(&text, "u:%s\nu:%s\n", good, good) > 0);
         parse_refused(text, 0, "twice");
         free(text);

@@ -167,6 +167,19 @@ def alive(pid):
         return False
 
 
+def libcrypt_line(user, password, prefix):
+    """A "user:hash" line of another method ($y$ yescrypt, $6$ SHA-512), made by libcrypt itself (as
+    mkpasswd(1) would)."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    setting = lib.crypt_gensalt(prefix.encode(), 0, None, 0)
+    return f"{user}:{lib.crypt(password.encode(), setting).decode()}"
+
+
 class Response:
     def __init__(self, status, reason, headers, body, raw_head):
         self.status, self.reason, self.headers, self.body, self.raw_head = status, reason, headers, body, raw_head

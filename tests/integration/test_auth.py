@@ -16,7 +16,7 @@ import unittest
 import warnings
 
 import mpmdtest
-from mpmdtest import BINARY, MODULE_DIR, MPM, Server
+from mpmdtest import BINARY, MODULE_DIR, MPM, Server, libcrypt_line
 
 HTPASSWD = shutil.which("htpasswd")
 FAIL2BAN_REGEX = shutil.which("fail2ban-regex")
@@ -45,24 +45,11 @@ def bcrypt_line(user, password, cost=5):
     return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << cost))}"
 
 
-def libcrypt_line(user, password, prefix):
-    """A "user:hash" line of another method ($y$ yescrypt, $6$ SHA-512), made by libcrypt itself (as
-    mkpasswd(1) would)."""
-    import ctypes
-    lib = ctypes.CDLL("libcrypt.so.1")
-    lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    lib.crypt.restype = ctypes.c_char_p
-    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    setting = lib.crypt_gensalt(prefix.encode(), 0, None, 0)
-    return f"{user}:{lib.crypt(password.encode(), setting).decode()}"
-
-
 def basic(user, password):
     return "Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() + "\r\n"
 
 
-CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\ncgi ran as %s\\n' \"$REMOTE_USER\"\n"
+CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\ncgi ran as %s (%s)\\n' \"$REMOTE_USER\" \"$AUTH_TYPE\"\n"
 
 
 class AuthServer(Server):
@@ -88,7 +75,9 @@ class AuthServer(Server):
         os.chmod(os.path.join(cgi, "who"), 0o755)
         self.control = os.path.join(work, "control")
         auth = (f"AuthType = Basic\nAuthName = \"Private area\"\nAuthUserFile = {self.htpasswd}\n")
+        self.priv_log = os.path.join(work, "priv-access.log")
         vhosts = (f"\n[VirtualHost priv]\nServerName = priv.test\n{auth}Require = valid-user\n"
+                  f"CustomLog = {self.priv_log} common\n"
                   f"ServerStatus = /server-status\nScriptAlias = /cgi-bin/ {cgi}\n"
                   f"\n[VirtualHost lan]\nServerName = lan.test\nRequire = ip 10.0.0.0/8\nRequire = ip 2001:db8::/32\n"
                   f"\n[VirtualHost mixed]\nServerName = mixed.test\n{auth}Require = ip 127.0.0.0/8\nRequire = valid-user\n"
@@ -151,8 +140,23 @@ class AuthTest(unittest.TestCase):
             self.assertIn(b"Total Accesses", r.body)
             self.assertEqual(srv.get("/cgi-bin/who", host="priv.test").status, 401)
             r = srv.get("/cgi-bin/who", host="priv.test", headers=basic("bob", "hunter2"))
-            self.assertEqual(r.status, 200, r.body)
-            self.assertTrue(r.body.startswith(b"cgi ran"), r.body)
+            self.assertEqual((r.status, r.body), (200, b"cgi ran as bob (Basic)\n"))
+
+    def test_the_access_log_names_the_user_let_in(self):
+        for srv in self.each_mpm():
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "s3cret")).status, 200)
+            self.assertEqual(srv.get("/", host="priv.test", headers=basic("alice", "wrong")).status, 401)
+            self.assertEqual(srv.get("/", host="priv.test").status, 401)
+
+            def lines():
+                try:
+                    with open(srv.priv_log) as f:
+                        return f.read().splitlines()
+                except FileNotFoundError:
+                    return []
+            mpmdtest.wait_for(lambda: len(lines()) >= 3, what="three lines in priv's access log")
+            users = [(line.split()[2], line.split()[-2]) for line in lines()]
+            self.assertEqual(users, [("alice", "200"), ("-", "401"), ("-", "401")])
 
     def test_require_ip_any_of_and_user(self):
         for srv in self.each_mpm():

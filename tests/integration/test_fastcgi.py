@@ -6,6 +6,7 @@ file system walk, a missing script (404, php-fpm not asked), php-fpm down (502),
 at ProxyTimeout), kept-alive connections reused (php-fpm's own count of accepted connections), PHP's
 stderr in the site's error log, CVE-2019-11043's %0a payload, and the configuration's errors at
 their file:line."""
+import base64
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ import unittest
 
 import mpmdtest
 import phpfpm
-from mpmdtest import BINARY, MPM, MODULE_DIR, Server, read_response
+from mpmdtest import BINARY, MPM, MODULE_DIR, Server, libcrypt_line, read_response
 
 PAGES = {
     # What php-fpm was told, as JSON.
@@ -27,7 +28,8 @@ PAGES = {
 header("Content-Type: application/json");
 $keys = ["SCRIPT_FILENAME", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "DOCUMENT_ROOT", "REQUEST_URI",
          "QUERY_STRING", "REQUEST_METHOD", "CONTENT_LENGTH", "CONTENT_TYPE", "HTTP_X_TEST", "HTTPS",
-         "GATEWAY_INTERFACE", "SERVER_PROTOCOL", "HTTP_PROXY", "PHP_SELF"];
+         "GATEWAY_INTERFACE", "SERVER_PROTOCOL", "HTTP_PROXY", "PHP_SELF", "REMOTE_USER", "AUTH_TYPE",
+         "HTTP_AUTHORIZATION", "PHP_AUTH_PW"];
 $out = [];
 foreach ($keys as $k) { $out[$k] = array_key_exists($k, $_SERVER) ? $_SERVER[$k] : null; }
 $out["GET"] = $_GET;
@@ -127,6 +129,9 @@ def post(srv, path, body, headers="", chunked=False):
         return read_response(s, timeout=30)
 
 
+PAGES["private/env.php"] = PAGES["env.php"]  # behind Basic authentication ([Location /private/])
+
+
 class FastCgiBase:
     mpm = None
 
@@ -145,6 +150,10 @@ class FastCgiBase:
         cls.fake = phpfpm.FakeResponder(base + "-fake.sock", close_second=True)
         cls.busy = phpfpm.FakeResponder(base + "-busy.sock", protocol_status=2)
         cls.bad = phpfpm.FakeResponder(base + "-bad.sock", stdout=b"this is no header\r\n\r\nbody")
+        cls.htpasswd = base + ".htpasswd"
+        with open(cls.htpasswd, "w") as f:
+            f.write(libcrypt_line("carol", "pw-of-carol", "$y$") + "\n")
+        os.chmod(cls.htpasswd, 0o644)
         try:
             target = f'"proxy:unix:{cls.sock}|fcgi://localhost"'
             cls.srv = Server(files=PAGES, start=False, server_keys=(
@@ -152,6 +161,8 @@ class FastCgiBase:
                 f"\n[Location /app/]\nFallbackResource = /app/index.php\n"
                 f"\n[Location /set/]\nSetHandler = {target}\n"
                 f"\n[Location /set/static/]\nSetHandler = none\n"
+                f"\n[Location /private/]\nAuthType = Basic\nAuthName = staff\nAuthUserFile = {cls.htpasswd}\n"
+                f"Require = valid-user\n"
                 f"\n[Location /slow/]\nProxyTimeout = 2\n"
                 f"\n[Location /short/]\nSetHandler = proxy:unix:{cls.short_sock}|fcgi://localhost\n"
                 f"\n[Location /fake/]\nSetHandler = proxy:unix:{cls.fake.path}|fcgi://localhost\n"
@@ -193,6 +204,18 @@ class FastCgiBase:
         return json.loads(r.body)
 
     # -- GET and the parameters --------------------------------------------------------------------
+    def test_the_user_basic_authentication_let_in_is_remote_user(self):
+        r = self.get("/private/env.php")
+        self.assertEqual(r.status, 401, r.body[:200])
+        creds = base64.b64encode(b"carol:pw-of-carol").decode()
+        e = self.env("/private/env.php", headers=f"Authorization: Basic {creds}\r\n")
+        self.assertEqual((e["REMOTE_USER"], e["AUTH_TYPE"]), ("carol", "Basic"))
+        self.assertIsNone(e["HTTP_AUTHORIZATION"], "the credentials stay with mpmd, as in Apache")
+        self.assertIsNone(e["PHP_AUTH_PW"])
+        e = self.env("/env.php", headers=f"Authorization: Basic {creds}\r\n")
+        self.assertIsNone(e["REMOTE_USER"], "no Require asked for a user here")
+        self.assertIsNone(e["AUTH_TYPE"])
+
     def test_get_a_page_with_its_parameters(self):
         e = self.env("/env.php?a=1&b=two", headers="X-Test: hello\r\nProxy: http://evil/\r\n")
         root = os.path.realpath(self.srv.root)
