@@ -74,6 +74,7 @@ typedef struct Reader {
         char *cont_key;     /* the key continuation lines belong to; NULL: drop them (already reported) */
         unsigned cont_line;
         bool cont_refused;  /* cont_key is Include or Define, which take one line */
+        bool in_quotes;     /* the value read so far has an open '"' (its continuation lines are inside) */
         unsigned depth;     /* 0: a main or conf.d file; n: included through n Include lines */
         ReadSection section; /* where Define may be written */
 } Reader;

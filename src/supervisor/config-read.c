@@ -74,6 +74,34 @@ static char *find_chars_or_comment(char *s, const char *chars) {
         return s;
 }
 
+/* inih ends a value at a ';' after white space, inside quotes too, so that a quoted header value
+ * such as "default-src 'self' ; img-src *" would lose its end. inih has no option for quotes, so the
+ * reader hides such a ';' from it as QUOTED_SEMICOLON (a control character, refused in a line) and
+ * the handler puts it back. A '"' after a backslash neither opens nor closes (Apache's \"). */
+#define QUOTED_SEMICOLON '\x1f'
+
+static void hide_quoted_semicolons(char *value, bool *in_quotes) {
+        bool was_space = false;
+
+        for (char *s = value; *s; s++) {
+                if (*s == '\\' && s[1]) {
+                        s++;
+                        was_space = false;
+                        continue;
+                }
+                if (*s == '"')
+                        *in_quotes = !*in_quotes;
+                else if (*s == ';' && was_space && *in_quotes)
+                        *s = QUOTED_SEMICOLON;
+                was_space = isspace((unsigned char) *s);
+        }
+}
+
+static void reveal_quoted_semicolons(char *value) {
+        for (char *s = value; (s = strchr(s, QUOTED_SEMICOLON)); s++)
+                *s = ';';
+}
+
 static void reader_forget_key(Reader *r) {
         r->cont_key = mfree_str(r->cont_key);
 }
@@ -138,6 +166,7 @@ static void reader_classify(Loader *l, char *line) {
 
         if (r->inih_has_prev && start > line) {
                 /* inih keeps inline comments in continuation lines; a file's author does not mean that. */
+                hide_quoted_semicolons(start, &r->in_quotes);
                 *find_chars_or_comment(start, NULL) = '\0';
                 if (looks_like_key_line(start)) {
                         if (r->cont_key)
@@ -200,6 +229,8 @@ static void reader_classify(Loader *l, char *line) {
                 r->cont_line = r->line;
                 r->cont_refused = false;
         }
+        r->in_quotes = false;
+        hide_quoted_semicolons(end + 1, &r->in_quotes);
         r->inih_has_prev = true;
         r->kind = LINE_KEY;
 }
@@ -228,8 +259,9 @@ static char *reader_read(char *str, int num, void *stream) {
         if (len > 0 && r->buf[len - 1] == '\r')
                 len--;
         str[0] = '\0';
-        if (memchr(r->buf, '\0', len)) {
-                load_error(l, r->path, r->line, "line contains a NUL byte");
+        if (memchr(r->buf, '\0', len) || memchr(r->buf, QUOTED_SEMICOLON, len)) {
+                load_error(l, r->path, r->line, "line contains a %s byte",
+                           memchr(r->buf, '\0', len) ? "NUL" : "control (0x1f)");
                 reader_forget_key(r);
                 return str;
         }
@@ -517,6 +549,8 @@ static int reader_handler(void *user, const char *section, const char *name, con
         _cleanup_free_ char *expanded = NULL;
         int k;
 
+        if (value)
+                reveal_quoted_semicolons((char *) value); /* inih's buffer, ours to change */
         if (r->kind == LINE_CONTINUATION) {
                 if (!r->cont_key)
                         return 1; /* continues a line already reported as bad */

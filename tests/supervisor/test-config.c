@@ -185,6 +185,35 @@ Test(config, section_names_are_not_cut) {
         config_free(c);
 }
 
+Test(config, a_semicolon_inside_quotes_is_no_comment) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\n"
+                                  "AuthName = \"a ; b\" ; a comment\n"
+                                  "[VirtualHost two]\n"
+                                  "ServerName = two.example\n"
+                                  "AuthName = \"x ;\n"
+                                  "    y ; z\" ; a comment in a continuation line\n"
+                                  "[VirtualHost three]\n"
+                                  "ServerName = three.example\n"
+                                  "AuthName = plain ; a comment\n"
+                                  "Header = set Content-Security-Policy \"default-src 'self' ; img-src *\" ; why\n"
+                                  "Header = set X-Quoted \"a \\\" ; b\" ; \\\" does not close\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        const HttpHeaderEdits *h = &c->vhosts[1].site.headers.header;
+        cr_assert_eq(h->n, 2);
+        cr_assert_str_eq(h->items[0].value, "default-src 'self' ; img-src *");
+        cr_assert_str_eq(h->items[1].value, "a \" ; b");
+        cr_assert_str_eq(c->site.access.auth_name, "a ; b");
+        cr_assert_str_eq(c->vhosts[0].site.access.auth_name, "x ; y ; z");
+        cr_assert_str_eq(c->vhosts[1].site.access.auth_name, "plain");
+        config_free(c);
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nAuthName = \"a\x1f b\"\n");
+        cr_assert_lt(load("@/mpmd.conf", NULL, &c), 0);
+        cr_assert(has_message(&errors, "@/mpmd.conf:3: line contains a control (0x1f) byte"), "%s", joined(&errors));
+}
+
 Test(config, vhosts_inherit_server_keys_they_do_not_set) {
         Config *c = NULL;
 
