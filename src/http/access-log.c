@@ -316,8 +316,8 @@ int access_log_format_compile(const char *spec, AccessLogFormat **ret, char **re
                 if (!strchr(spec, '%'))
                         /* Apache would log the word itself on every line: likelier a misspelt nickname. */
                         return fail(ret_error,
-                                    "unknown log format \"%s\": expected common, combined, vhost_combined or a "
-                                    "format with %% directives",
+                                    "unknown log format \"%s\": expected common, combined, vhost_combined, a "
+                                    "LogFormat nickname or a format with %% directives",
                                     spec);
                 text = unquote(spec);
                 if (!text)

@@ -531,9 +531,9 @@ void http_custom_log_done(HttpCustomLog *c) {
         *c = (HttpCustomLog) {};
 }
 
-/* CustomLog PATH FORMAT: an absolute path and a format that compiles (the file is opened, and the
- * format compiled again, when a generation starts: the compiled form belongs to the logs). The
- * format is the rest of the value after the path, as written. */
+/* CustomLog PATH FORMAT: an absolute path and a format that compiles, or a nickname (the file is
+ * opened, and the format compiled again, when a generation starts: the compiled form belongs to the
+ * logs). The format is the rest of the value after the path, as written. */
 int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const char *file, unsigned line,
                         char **ret_error) {
         const char *p = value + strspn(value, WORD_SPACE), *f;
@@ -565,10 +565,14 @@ int http_custom_log_set(HttpCustomLog *c, const char *value, bool replace, const
         format = strndup(f, format_len);
         if (!path || !format)
                 return -ENOMEM;
-        r = access_log_format_compile(format, &compiled, ret_error);
-        access_log_format_free(compiled);
-        if (r < 0)
-                return r;
+        /* One word without a '%' is a nickname, which a LogFormat line may define anywhere in the
+         * files: the loader resolves it once they are read (Apache's nicknames otherwise). */
+        if (strchr(format, '%') || strcspn(format, WORD_SPACE) != format_len) {
+                r = access_log_format_compile(format, &compiled, ret_error);
+                access_log_format_free(compiled);
+                if (r < 0)
+                        return r;
+        }
         n = (HttpCustomLog) { .path = TAKE_PTR(path), .format = TAKE_PTR(format) };
         if (source_set(&n.source, file, line) < 0) {
                 http_custom_log_done(&n);

@@ -18,6 +18,7 @@
 
 #include "supervisor/config-auth.h"
 #include "supervisor/config-loader.h"
+#include "http/access-log.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
 
@@ -272,6 +273,59 @@ void check_site_keys(Loader *l) {
                         key_source(l, k, &file, &line);
                         load_error(l, file, line, "%s %s: %s", c->locations[i].label, it->key, why ? why : "invalid");
                 }
+}
+
+/* ---- LogFormat ------------------------------------------------------------------------------ */
+
+/* A site's CustomLog that names a LogFormat takes its format; one that names nothing known is an
+ * error at the CustomLog line (an inherited one at [Server]'s, once). */
+static void resolve_site_log_format(Loader *l, const char *label, HttpSiteConfig *site, const KeySource *k,
+                                    bool report) {
+        HttpCustomLog *cl = &site->custom_log;
+
+        if (!cl->path || strchr(cl->format, '%') || cl->format[strcspn(cl->format, " \t")] != '\0')
+                return;
+        const char *defined = config_log_format_find(&l->config->log_formats, cl->format);
+        if (defined) {
+                char *copy = strdup(defined);
+                if (!copy) {
+                        l->oom = true;
+                        return;
+                }
+                free(cl->format);
+                cl->format = copy;
+                return;
+        }
+        _cleanup_free_ char *why = NULL;
+        AccessLogFormat *builtin = NULL;
+        int r = access_log_format_compile(cl->format, &builtin, &why);
+        access_log_format_free(builtin);
+        if (r == -ENOMEM)
+                l->oom = true;
+        else if (r < 0 && report) {
+                const char *file;
+                unsigned line;
+                key_source(l, k, &file, &line);
+                load_error(l, file, line, "%s CustomLog: %s", label, why ? why : "invalid");
+        }
+}
+
+void resolve_log_formats(Loader *l) {
+        Config *c = l->config;
+        size_t row = row_of(http_site_directives, "CustomLog");
+
+        resolve_site_log_format(l, "[Server]", &c->site, &l->site_keys[row], true);
+        for (size_t i = 0; i < c->n_vhosts; i++) {
+                const KeySource *own = &l->vhost_keys[i].site[row];
+                _cleanup_free_ char *label = NULL;
+
+                if (asprintf(&label, "[VirtualHost %s]", c->vhosts[i].name) < 0) {
+                        l->oom = true;
+                        return;
+                }
+                resolve_site_log_format(l, label, &c->vhosts[i].site, own->file != 0 ? own : &l->site_keys[row],
+                                        own->file != 0);
+        }
 }
 
 /* ---- HTTPS ---------------------------------------------------------------------------------- */

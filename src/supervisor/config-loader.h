@@ -178,6 +178,7 @@ void inherit_locations(Loader *l);
 void check_listen(Loader *l);
 void check_remote_ip(Loader *l);
 void check_site_keys(Loader *l);
+void resolve_log_formats(Loader *l);
 void check_filesystem(Loader *l);
 void check_mpm(Loader *l);
 void resolve_site_limits(Loader *l);

@@ -5,6 +5,7 @@
  * what its keys mean), then everything else in file order, so later files override or extend what
  * earlier ones said. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "supervisor/config-loader.h"
+#include "http/access-log.h"
 #include "mpm/site-limits.h"
 #include "shared/strv.h"
 
@@ -53,6 +55,127 @@ static int parse_agent_check(const ConfItem *item, void *field, const char *valu
         return 0;
 }
 
+/* ---- LogFormat --------------------------------------------------------------------------- */
+
+static void log_formats_done(ConfigLogFormats *f) {
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->items[i].nickname);
+                free(f->items[i].format);
+        }
+        free(f->items);
+        *f = (ConfigLogFormats) {};
+}
+
+const char *config_log_format_find(const ConfigLogFormats *f, const char *nickname) {
+        for (size_t i = 0; i < f->n; i++)
+                if (strcmp(f->items[i].nickname, nickname) == 0)
+                        return f->items[i].format;
+        return NULL;
+}
+
+static bool is_nickname(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_-.", s[i]))
+                        return false;
+        return n > 0;
+}
+
+/* "FORMAT NICKNAME", FORMAT one word or in double quotes (\" inside does not end it); the format
+ * must compile. Apache's LogFormat without a nickname sets the format of TransferLog, which mpmd
+ * does not have. */
+static int parse_log_format(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                            char **ret_error) {
+        ConfigLogFormats *f = field;
+        const char *end = value;
+
+        if (*end == '"') {
+                for (end++; *end && *end != '"'; end++)
+                        if (*end == '\\' && end[1])
+                                end++;
+                if (*end != '"')
+                        return conf_parse_error(ret_error, "the format's closing '\"' is missing");
+                end++;
+        } else
+                end += strcspn(end, " \t");
+        const char *nick = end + strspn(end, " \t");
+        size_t nick_len = strcspn(nick, " \t");
+        if (end == value || nick_len == 0)
+                return conf_parse_error(ret_error, "expected a format and its nickname, as in "
+                                                   "LogFormat = \"%%h %%u %%t \\\"%%r\\\" %%>s %%b\" mine");
+        if (nick[nick_len + strspn(nick + nick_len, " \t")] != '\0')
+                return conf_parse_error(ret_error, "one nickname after the format: a format with spaces goes in "
+                                                   "double quotes");
+        if (!is_nickname(nick, nick_len))
+                return conf_parse_error(ret_error, "the nickname \"%.*s\" is not a word of letters, digits, '_', "
+                                                   "'-' and '.'", (int) nick_len, nick);
+        _cleanup_free_ char *format = strndup(value, (size_t) (end - value)), *name = strndup(nick, nick_len);
+        AccessLogFormat *compiled = NULL;
+        if (!format || !name)
+                return -ENOMEM;
+        int r = access_log_format_compile(format, &compiled, ret_error);
+        access_log_format_free(compiled);
+        if (r < 0)
+                return r;
+        if (ctx->replace_list)
+                log_formats_done(f);
+        for (size_t i = 0; i < f->n; i++)
+                if (strcmp(f->items[i].nickname, name) == 0) {
+                        free(f->items[i].format);
+                        f->items[i].format = TAKE_PTR(format);
+                        return 0;
+                }
+        ConfigLogFormat *grown = realloc(f->items, (f->n + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        f->items = grown;
+        f->items[f->n++] = (ConfigLogFormat) { .nickname = TAKE_PTR(name), .format = TAKE_PTR(format) };
+        return 0;
+}
+
+static char *format_log_format(const ConfItem *item, const void *field) {
+        const ConfigLogFormats *f = field;
+        char *out = NULL;
+        size_t size = 0;
+
+        if (f->n == 0)
+                return strdup("(empty)");
+        FILE *m = open_memstream(&out, &size);
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < f->n; i++)
+                fprintf(m, "%s%s %s", i > 0 ? "; " : "", f->items[i].format, f->items[i].nickname);
+        if (fclose(m) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static int copy_log_format(const ConfItem *item, void *dst, const void *src) {
+        const ConfigLogFormats *from = src;
+        ConfigLogFormats copy = { .items = calloc(from->n + 1, sizeof(ConfigLogFormat)) };
+
+        if (!copy.items)
+                return -ENOMEM;
+        for (; copy.n < from->n; copy.n++) {
+                ConfigLogFormat *c = &copy.items[copy.n];
+                c->nickname = strdup(from->items[copy.n].nickname);
+                c->format = strdup(from->items[copy.n].format);
+                if (!c->nickname || !c->format) {
+                        copy.n++;
+                        log_formats_done(&copy);
+                        return -ENOMEM;
+                }
+        }
+        log_formats_done(dst);
+        *(ConfigLogFormats *) dst = copy;
+        return 0;
+}
+
+static void done_log_format(const ConfItem *item, void *field) {
+        log_formats_done(field);
+}
+
 /* The supervisor's own [Server] keys. The engine's keys are http_site_directives. */
 const ConfItem config_directives[] = {
         { "Listen", CONF_STRV, CFG(listen), NULL,
@@ -75,6 +198,9 @@ const ConfItem config_directives[] = {
           .expect = "ADDR:PORT for HAProxy's agent-check" },
         { "MinUID", CONF_UINT, CFG(min_uid), "1000", 0, UINT32_MAX - 1, .expect = "a user id" },
         { "MinGID", CONF_UINT, CFG(min_gid), "1000", 0, UINT32_MAX - 1, .expect = "a group id" },
+        { "LogFormat", CONF_CUSTOM, CFG(log_formats), NULL, .flags = CONF_LIST, .parse = parse_log_format,
+          .format = format_log_format, .copy = copy_log_format, .done = done_log_format,
+          .size = sizeof(ConfigLogFormats), .expect = "a format and the nickname CustomLog may name it by" },
         CONF_TABLE_END,
 };
 
@@ -208,6 +334,7 @@ int config_load(const char *main_file, const ConfigLoadOptions *opts, Config **r
         check_listen(&l);
         check_remote_ip(&l);
         check_site_keys(&l);
+        resolve_log_formats(&l);
         if (l.opts->check_filesystem)
                 check_filesystem(&l);
         check_mpm(&l);

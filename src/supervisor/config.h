@@ -85,6 +85,20 @@ typedef struct ConfigTls {
         void (*free_upstreams)(void *clients);
 } ConfigTls;
 
+/* LogFormat = "FORMAT" NICKNAME: a name a CustomLog may give instead of its format (Apache's). */
+typedef struct ConfigLogFormat {
+        char *nickname;
+        char *format; /* as written, quotes included: what access_log_format_compile() takes */
+} ConfigLogFormat;
+
+typedef struct ConfigLogFormats {
+        ConfigLogFormat *items;
+        size_t n;
+} ConfigLogFormats;
+
+/* The format a LogFormat line gave nickname, or NULL. */
+const char *config_log_format_find(const ConfigLogFormats *f, const char *nickname);
+
 typedef struct ConfigModule {
         char *name; /* mpm_event_module */
         char *path;
@@ -107,6 +121,9 @@ struct Config {
         char *agent_check; /* AgentCheck: ADDR:PORT of HAProxy's agent (agent-check.h); NULL: none */
         uint32_t min_uid, min_gid;
         uint32_t listen_backlog; /* ListenBacklog: listen()'s backlog for the sockets mpmd binds */
+        /* LogFormat, in the order given (a nickname given again takes its new format); every
+         * site's CustomLog that names one holds its format after loading (resolve_log_formats) */
+        ConfigLogFormats log_formats;
 
         HttpSiteConfig site; /* [Server] keys of the engine: the main server */
         ConfigVhost *vhosts;

@@ -14,6 +14,7 @@
 
 #include "build-config.h"
 #include "config-fixture.h"
+#include "supervisor/config-loader.h"
 #include "shared/strv.h"
 
 TestSuite(config, .init = config_fixture_setup, .fini = config_fixture_teardown);
@@ -547,6 +548,53 @@ Test(config, an_empty_list_key_drops_what_a_site_would_inherit) {
         cr_assert_str_eq(c->vhosts[1].site.custom_log.path, "/var/log/a.log");
         cr_assert_str_eq(c->vhosts[1].site.custom_log.format, "common");
         config_free(c);
+}
+
+/* LogFormat names a format anywhere in the files, before or after the CustomLog lines that use it;
+ * a later one replaces a nickname (Apache's own too); an unknown nickname is an error at the
+ * CustomLog line that gives it, and a bad LogFormat at its own line. */
+Test(config, logformat_nicknames_resolve_after_reading) {
+        Config *c = NULL;
+
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nCustomLog = /var/log/a.log mine\n"
+                                  "[VirtualHost v]\nCustomLog = /var/log/v.log combined\n"
+                                  "[VirtualHost w]\n"
+                                  "[VirtualHost u]\nCustomLog = /var/log/u.log common\n");
+        write_file("@/conf.d/10.conf", "[Server]\nLogFormat = \"%h \\\"%r\\\" %u\" mine\n"
+                                       "LogFormat = \"%v %h %>s\" combined\nLogFormat = %h mine\n");
+        cr_assert_eq(load("@/mpmd.conf", NULL, &c), 0, "%s", joined(&errors));
+        cr_assert_str_eq(c->site.custom_log.format, "%h");
+        cr_assert_str_eq(c->vhosts[0].site.custom_log.format, "\"%v %h %>s\"");
+        cr_assert_str_eq(c->vhosts[1].site.custom_log.format, "%h", "w inherits [Server]'s, resolved too");
+        cr_assert_str_eq(c->vhosts[2].site.custom_log.format, "common", "Apache's nickname, not redefined");
+        cr_assert_eq(c->log_formats.n, 2);
+        _cleanup_free_ char *text = conf_item_format(conf_table_find(config_directives, "LogFormat"), c);
+        cr_assert_str_eq(text, "%h mine; \"%v %h %>s\" combined");
+        config_free(c);
+        c = NULL;
+
+        write_file("@/conf.d/10.conf", "[Server]\nLogFormat = \"%h %Z\" bad\nLogFormat = \"%h\"\n"
+                                       "LogFormat = \"%h\" two words\nLogFormat = \"%h no-quote-end mine\n"
+                                       "LogFormat = %h na/me\n");
+        write_file("@/mpmd.conf", "[Server]\nListen = x\nCustomLog = /var/log/a.log mien\n"
+                                  "[VirtualHost w]\n"
+                                  "[VirtualHost v]\nCustomLog = /var/log/v.log nope\n");
+        cr_assert_lt(load("@/mpmd.conf", NULL, &c), 0);
+        cr_assert(has_message(&errors, "@/mpmd.conf:3: [Server] CustomLog: unknown log format \"mien\": expected "
+                                       "common, combined, vhost_combined, a LogFormat nickname or a format with % "
+                                       "directives"), "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/mpmd.conf:6: [VirtualHost v] CustomLog: unknown log format \"nope\": "
+                                       "expected common, combined, vhost_combined, a LogFormat nickname or a format "
+                                       "with % directives"), "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:3: [Server] LogFormat: expected a format and its nickname, "
+                                       "as in LogFormat = \"%h %u %t \\\"%r\\\" %>s %b\" mine"), "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:4: [Server] LogFormat: one nickname after the format: a "
+                                       "format with spaces goes in double quotes"), "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:5: [Server] LogFormat: the format's closing '\"' is "
+                                       "missing"), "%s", joined(&errors));
+        cr_assert(has_message(&errors, "@/conf.d/10.conf:6: [Server] LogFormat: the nickname \"na/me\" is not a "
+                                       "word of letters, digits, '_', '-' and '.'"), "%s", joined(&errors));
+        cr_assert_eq(errors.n, 7, "%s", joined(&errors)); /* w's inherited one is [Server]'s, said once */
 }
 
 /* ScriptAlias, AddHandler and CustomLog are parsed as they are read, each entry with its file:line.
