@@ -22,7 +22,13 @@ typedef enum ItemType {
         ITEM_REMOTE_HOST,   /* %h %a */
         ITEM_DASH,          /* %l: no identd */
         ITEM_USER,          /* %u */
-        ITEM_TIME,          /* %t */
+        ITEM_TIME,          /* %t, %{begin:}t, %{end:}t */
+        ITEM_TIME_STRFTIME, /* %{FORMAT}t: strftime(3), local time */
+        ITEM_TIME_SEC,      /* %{sec}t: since the epoch */
+        ITEM_TIME_MSEC,     /* %{msec}t */
+        ITEM_TIME_USEC,     /* %{usec}t */
+        ITEM_TIME_MSEC_FRAC, /* %{msec_frac}t: the milliseconds of the second, 3 digits */
+        ITEM_TIME_USEC_FRAC, /* %{usec_frac}t: 6 digits */
         ITEM_REQUEST_LINE,  /* %r */
         ITEM_STATUS,        /* %s %>s %<s */
         ITEM_BYTES_CLF,     /* %b */
@@ -49,9 +55,14 @@ typedef enum ItemType {
 
 typedef struct FormatItem {
         ItemType type;
-        char *arg; /* literal text or a header name */
+        char *arg; /* literal text, a header name or a strftime format */
         size_t arg_len;
+        bool at_end; /* a time: when the response ended ("end:"), not when the request began */
 } FormatItem;
+
+/* %{FORMAT}t: room for one time as strftime writes it */
+#define TIME_FORMAT_MAX 128
+#define TIME_TEXT_MAX 512
 
 struct AccessLogFormat {
         FormatItem *items;
@@ -169,11 +180,39 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
         case 'u':
                 type = ITEM_USER;
                 break;
-        case 't':
-                if (arg)
-                        return fail(ret_error, "log format: %%{...}t (a strftime format) is not supported; use %%t");
-                type = ITEM_TIME;
-                break;
+        case 't': {
+                /* Apache's: an optional begin: or end:, then sec, msec, usec, msec_frac, usec_frac or a
+                 * strftime(3) format; nothing after the prefix is %t's own format. */
+                bool at_end = false;
+                if (arg && arg_len >= 6 && memcmp(arg, "begin:", 6) == 0) {
+                        arg += 6;
+                        arg_len -= 6;
+                } else if (arg && arg_len >= 4 && memcmp(arg, "end:", 4) == 0) {
+                        arg += 4;
+                        arg_len -= 4;
+                        at_end = true;
+                }
+                static const struct {
+                        const char *name;
+                        ItemType type;
+                } units[] = {
+                        { "sec", ITEM_TIME_SEC },             { "msec", ITEM_TIME_MSEC },
+                        { "usec", ITEM_TIME_USEC },           { "msec_frac", ITEM_TIME_MSEC_FRAC },
+                        { "usec_frac", ITEM_TIME_USEC_FRAC },
+                };
+                type = arg && arg_len > 0 ? ITEM_TIME_STRFTIME : ITEM_TIME;
+                for (size_t i = 0; i < ELEMENTSOF(units) && type == ITEM_TIME_STRFTIME; i++)
+                        if (arg_len == strlen(units[i].name) && memcmp(arg, units[i].name, arg_len) == 0)
+                                type = units[i].type;
+                if (type == ITEM_TIME_STRFTIME && arg_len > TIME_FORMAT_MAX)
+                        return fail(ret_error, "log format: %%{...}t: a strftime format of at most %d bytes",
+                                    TIME_FORMAT_MAX);
+                *p = s + 1;
+                int r = format_add(f, type, type == ITEM_TIME_STRFTIME ? arg : NULL, arg_len);
+                if (r >= 0)
+                        f->items[f->n_items - 1].at_end = at_end;
+                return r;
+        }
         case 'r':
                 type = ITEM_REQUEST_LINE;
                 break;
@@ -364,6 +403,35 @@ static void out_u64(Out *o, unsigned long long v) {
         out_put(o, num, (size_t) n);
 }
 
+static void out_fraction(Out *o, unsigned long long v, int digits) {
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%0*llu", digits, v);
+        out_put(o, num, (size_t) n);
+}
+
+static usec_t item_time(const FormatItem *it, const AccessLogEntry *e) {
+        return it->at_end ? e->time + e->duration : e->time;
+}
+
+/* %{FORMAT}t: the format is the configuration's, checked for its length when compiled. */
+static void out_strftime(Out *o, const char *format, usec_t when) {
+        char text[TIME_TEXT_MAX];
+        time_t secs = (time_t) (when / USEC_PER_SEC);
+        struct tm tm;
+        size_t n = 0;
+
+        if (localtime_r(&secs, &tm)) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                n = strftime(text, sizeof(text), format, &tm);
+#pragma GCC diagnostic pop
+        }
+        if (n == 0)
+                out_put(o, "-", 1); /* empty, or longer than TIME_TEXT_MAX */
+        else
+                out_put(o, text, n);
+}
+
 /* ap_escape_logitem(): '"', '\' and every byte that is not printable ASCII, so a line can neither be
  * split nor have its quoted fields forged by what a client sends. */
 static void out_escaped(Out *o, const char *s, size_t n) {
@@ -487,10 +555,28 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                                 out_put(&o, "-", 1);
                         break;
                 case ITEM_TIME:
-                        if (http_log_time_format((time_t) (e->time / USEC_PER_SEC), t, sizeof(t)) < 0)
+                        if (http_log_time_format((time_t) (item_time(it, e) / USEC_PER_SEC), t, sizeof(t)) < 0)
                                 out_put(&o, "-", 1);
                         else
                                 out_str(&o, t);
+                        break;
+                case ITEM_TIME_STRFTIME:
+                        out_strftime(&o, it->arg, item_time(it, e));
+                        break;
+                case ITEM_TIME_SEC:
+                        out_u64(&o, item_time(it, e) / USEC_PER_SEC);
+                        break;
+                case ITEM_TIME_MSEC:
+                        out_u64(&o, item_time(it, e) / USEC_PER_MSEC);
+                        break;
+                case ITEM_TIME_USEC:
+                        out_u64(&o, item_time(it, e));
+                        break;
+                case ITEM_TIME_MSEC_FRAC:
+                        out_fraction(&o, item_time(it, e) / USEC_PER_MSEC % 1000, 3);
+                        break;
+                case ITEM_TIME_USEC_FRAC:
+                        out_fraction(&o, item_time(it, e) % USEC_PER_SEC, 6);
                         break;
                 case ITEM_REQUEST_LINE:
                         out_text(&o, e->request_line);

@@ -60,9 +60,9 @@ typedef struct AccessLogEntry {
 
 typedef struct AccessLogFormat AccessLogFormat;
 
-/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %r %s %>s %b %B %O %I
- * %X %D %T %{ms|us|s}T %v %p %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P
- * %{SSL_PROTOCOL}x %{SSL_CIPHER}x %% and the
+/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %{[begin:|end:]FORMAT
+ * or sec|msec|usec|msec_frac|usec_frac}t %r %s %>s %b %B %O %I %X %D %T %{ms|us|s}T %v %p
+ * %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %{SSL_PROTOCOL}x %{SSL_CIPHER}x %% and the
  * escapes \n \t \r \\ in literal text. A spec in double quotes (as in Apache's configuration) is
  * unquoted first. On error returns -EINVAL and sets *ret_error (malloc'd) to a sentence; -ENOMEM. */
 int access_log_format_compile(const char *spec, AccessLogFormat **ret, char **ret_error);
