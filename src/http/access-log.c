@@ -20,6 +20,7 @@
 typedef enum ItemType {
         ITEM_LITERAL,
         ITEM_REMOTE_HOST,   /* %h %a */
+        ITEM_CONN_PEER,     /* %{c}h %{c}a */
         ITEM_DASH,          /* %l: no identd */
         ITEM_USER,          /* %u */
         ITEM_TIME,          /* %t, %{begin:}t, %{end:}t */
@@ -172,7 +173,11 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
                 return format_add(f, ITEM_LITERAL, "%", 1);
         case 'h':
         case 'a':
-                type = ITEM_REMOTE_HOST;
+                /* {c}: the connection's peer, where RemoteIPHeader named another client (mod_remoteip's) */
+                if (arg && !(arg_len == 1 && arg[0] == 'c'))
+                        return fail(ret_error, "log format: %%{%.*s}%c: expected %%%c or %%{c}%c", (int) arg_len, arg, *s,
+                                    *s, *s);
+                type = arg ? ITEM_CONN_PEER : ITEM_REMOTE_HOST;
                 break;
         case 'l':
                 type = ITEM_DASH;
@@ -545,6 +550,14 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                         else
                                 out_put(&o, "-", 1);
                         break;
+                case ITEM_CONN_PEER: {
+                        const char *peer = e->conn_peer ? e->conn_peer : e->peer;
+                        if (peer)
+                                out_escaped(&o, peer, strlen(peer));
+                        else
+                                out_put(&o, "-", 1);
+                        break;
+                }
                 case ITEM_DASH:
                         out_put(&o, "-", 1);
                         break;

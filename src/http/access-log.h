@@ -29,6 +29,7 @@ typedef struct AccessLogText {
 /* What the formatter knows of one request. Absent text logs as "-", as in Apache. */
 typedef struct AccessLogEntry {
         const char *peer;    /* %h %a: the client's address */
+        const char *conn_peer; /* %{c}a: the connection's peer when RemoteIPHeader named the client; NULL: peer */
         uint16_t peer_port;  /* %{remote}p */
         const char *user;    /* %u: the user authentication verified; NULL when none */
         uint16_t local_port; /* %p, %{local}p, %{canonical}p */
@@ -60,7 +61,7 @@ typedef struct AccessLogEntry {
 
 typedef struct AccessLogFormat AccessLogFormat;
 
-/* Compile spec: a nickname, or a format with Apache's directives %h %a %l %u %t %{[begin:|end:]FORMAT
+/* Compile spec: a nickname, or a format with Apache's directives %h %a %{c}a %l %u %t %{[begin:|end:]FORMAT
  * or sec|msec|usec|msec_frac|usec_frac}t %r %s %>s %b %B %O %I %X %D %T %{ms|us|s}T %v %p
  * %{canonical|local|remote}p %{Name}i %{Name}o %U %q %m %H %P %{SSL_PROTOCOL}x %{SSL_CIPHER}x %% and the
  * escapes \n \t \r \\ in literal text. A spec in double quotes (as in Apache's configuration) is

@@ -325,6 +325,7 @@ void conn_on_head(HttpConn *c, int r, usec_t now) {
                 .body_buf_size = OUT_BODY_ROOM,
                 .listener_name = c->info.listener_name,
                 .peer = rq->client[0] ? rq->client : c->info.peer,
+                .conn_peer = c->info.peer,
                 .peer_port = c->info.peer_port,
                 .local_port = c->info.local_port,
                 .conn_ops = &conn_request_ops,

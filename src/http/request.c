@@ -302,6 +302,7 @@ void http_request_log_access(const HttpAccessFields *f) {
         bool is_tls = http_request_tls_info(q, &tls);
         AccessLogEntry e = {
                 .peer = q->peer && q->peer[0] ? q->peer : NULL,
+                .conn_peer = q->conn_peer && q->conn_peer[0] ? q->conn_peer : NULL,
                 .peer_port = q->peer_port,
                 .user = q->user[0] ? q->user : NULL,
                 .local_port = q->local_port,

@@ -65,6 +65,7 @@ typedef struct HttpRequest {
         /* the client and the connection */
         const char *listener_name;
         const char *peer; /* "127.0.0.1"; "" when unknown */
+        const char *conn_peer; /* the connection's peer, which peer is unless RemoteIPHeader named the client */
         uint16_t peer_port;
         uint16_t local_port;
         bool keep_alive;  /* the connection's verdict before the handler answers (set before produce()) */

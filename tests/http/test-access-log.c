@@ -144,6 +144,15 @@ Test(access_log, times_as_apache_writes_them) {
         assert_line("%{%z}t", &e, "-0700");
 }
 
+Test(access_log, the_connections_peer_behind_a_proxy) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+        assert_line("%a %{c}a %h %{c}h", &e, "127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1");
+        e.peer = "203.0.113.9"; /* RemoteIPHeader's client */
+        e.conn_peer = "10.0.0.2";
+        assert_line("%a %{c}a %h %{c}h", &e, "203.0.113.9 10.0.0.2 203.0.113.9 10.0.0.2");
+}
+
 Test(access_log, combined) {
         Fields f = { .in = { "Referer: http://www.example.com/start.html",
                              "User-Agent: Mozilla/4.08 [en] (Win98; I ;Nav)" } };
@@ -288,6 +297,7 @@ static const BadFormat bad_formats[] = {
         { "comon", "unknown log format \"comon\"" },
         { "%{%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y%Y}t", "at most 128 bytes" },
         { "%{foo}p", "canonical, local or remote" },
+        { "%{x}a", "expected %a or %{c}a" },
         { "%{h}T", "ms, us or s" },
         { "%400{User-Agent}i", "status conditions" },
         { "%i", "needs a header name" },

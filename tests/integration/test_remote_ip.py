@@ -71,7 +71,7 @@ class RemoteIpTest(unittest.TestCase):
                 f"RemoteIPProxyProtocol = {cls.proxied}\n"
                 "RemoteIPTrustedProxy = 127.0.0.1\n"
                 "RemoteIPHeader = X-Forwarded-For\n"
-                f"CustomLog = {cls.access} \"%a %U %>s\"\n")
+                f"CustomLog = {cls.access} \"%a %{{c}}a %U %>s\"\n")
         cls.tls_port = None
         if build_has_tls():
             cls.tls_port = free_port()
@@ -89,20 +89,25 @@ class RemoteIpTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
 
-    def logged(self, path):
-        """The client the access log has for path (each test asks for its own path)."""
+    def logged_line(self, path):
+        """The client, the connection's peer and the status the access log has for path (each test
+        asks for its own path)."""
         def find():
             try:
                 with open(self.access) as f:
                     for line in f:
-                        client, p, status = line.split()
+                        client, peer, p, status = line.split()
                         if p == path:
-                            return client, int(status)
+                            return client, peer, int(status)
             except OSError:
                 pass
             return None
         wait_for(lambda: find() is not None, timeout=10, what=f"the access log line of {path}")
         return find()
+
+    def logged(self, path):
+        client, _, status = self.logged_line(path)
+        return client, status
 
     def req(self, path, extra=b""):
         return f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n".encode() + extra + b"\r\n"
@@ -113,7 +118,8 @@ class RemoteIpTest(unittest.TestCase):
         # %U is the path without the query: each test's own path below
         out = exchange(self.srv.port, v2("192.0.2.8", 4243) + self.req("/v2-client"))
         self.assertTrue(out.startswith(b"HTTP/1.1 404 "), out[:200])
-        self.assertEqual(self.logged("/v2-client"), ("192.0.2.8", 404))
+        # the PROXY header's client is the connection's too, as in mod_remoteip: %{c}a says it as well
+        self.assertEqual(self.logged_line("/v2-client"), ("192.0.2.8", "192.0.2.8", 404))
 
     def test_v1_header_and_the_request_in_separate_segments(self):
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
@@ -134,6 +140,12 @@ class RemoteIpTest(unittest.TestCase):
         self.assertIn(b"\r\n192.0.2.33 3333\n", out, "the PROXY header's client and port are REMOTE_ADDR and REMOTE_PORT")
         out = exchange(self.plain_port, self.req("/cgi-bin/addr", b"X-Forwarded-For: 203.0.113.60\r\n"))
         self.assertIn(b"\r\n203.0.113.60 ", out, "RemoteIPHeader's client is REMOTE_ADDR")
+
+    def test_the_access_log_has_the_client_and_the_connections_peer(self):
+        exchange(self.plain_port, self.req("/xff-peers", b"X-Forwarded-For: 203.0.113.61\r\n"))
+        self.assertEqual(self.logged_line("/xff-peers"), ("203.0.113.61", "127.0.0.1", 404))
+        exchange(self.plain_port, self.req("/no-xff-peers"))
+        self.assertEqual(self.logged_line("/no-xff-peers"), ("127.0.0.1", "127.0.0.1", 404))
 
     def test_local_keeps_the_peer(self):
         out = exchange(self.srv.port, v2("0.0.0.0", 0, command=0) + self.req("/local-client"))
