@@ -584,6 +584,18 @@ static ssize_t upstream_send(HttpUpstreamConn *c, const void *buf, size_t len) {
                 return (ssize_t) n;
         }
         ssize_t r = upstream_failed(c, u, ret, errno);
+        if (r == -ECONNRESET || r == -EPIPE) {
+                /* An upstream that refuses the client certificate says so in an alert after the
+                 * client's side of a TLS 1.3 handshake is done, and closes: the request's write
+                 * then meets the reset, while the alert waits in the socket. It is the reason. */
+                char b[512];
+                ERR_clear_error();
+                errno = 0;
+                ret = SSL_read_ex(ssl, b, sizeof(b), &n);
+                if (ret != 1 && SSL_get_error(ssl, ret) == SSL_ERROR_SSL)
+                        return upstream_failed(c, u, ret, errno);
+                ERR_clear_error();
+        }
         return r == 0 ? -EPIPE : r;
 }
 
