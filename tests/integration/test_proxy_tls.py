@@ -15,6 +15,10 @@ configured certificate with its chain (the upstream trusts only the root), refus
 without one or with one from another CA (502, the reason in the error log); a file that is missing,
 holds no key, a key that does not match, or an expired certificate is a file:line error of mpmd -t;
 the perchild MPM refuses the directive.
+
+ProxyPreserveHost On (Apache's rule): the client's Host, without its port, is the SNI and the name
+the certificate must carry; a Host the certificate does not cover is a 502, an IP address sends no
+SNI and is checked as an address; a pooled connection verified for one name never serves another.
 """
 import base64
 import hashlib
@@ -146,11 +150,12 @@ class ProxyTlsTest(unittest.TestCase):
         # would hide another of the same subject.
         expired = make_cert(cls.dir, ["expired.localhost", "localhost"], expired=True, tag="expired")
         untrusted = make_cert(cls.dir, ["localhost"], tag="untrusted")
+        named = make_cert(cls.dir, ["pres.test", "pres-alt.test", "127.0.0.1"], tag="named")
         cls.client_root, cls.machine = make_client_chain(cls.dir, "client")
         _, cls.wrong_machine = make_client_chain(cls.dir, "stranger")
         cls.ca = os.path.join(cls.dir, "ca.pem")
         with open(cls.ca, "w") as out:
-            for c in (good[0], other[0], expired[0]):
+            for c in (good[0], other[0], expired[0], named[0]):
                 with open(c) as f:
                     out.write(f.read())
         os.chmod(cls.ca, 0o644)
@@ -164,6 +169,7 @@ class ProxyTlsTest(unittest.TestCase):
                 "plain": PlainHttpServer(),
                 "unix": Upstream(unix_path=os.path.join(cls.dir, "up.sock"), tls=server_context(*good)),
                 "mtls": Upstream(tls=server_context(*good, client_ca=cls.client_root)),
+                "named": Upstream(tls=server_context(*named)),
             }
             u = {k: v.port for k, v in cls.ups.items()}
             conf = (f"SSLProxyCACertificateFile = {cls.ca}\n"
@@ -190,6 +196,10 @@ class ProxyTlsTest(unittest.TestCase):
                            "[VirtualHost stranger]\nServerName = stranger.test\n"
                            f"SSLProxyMachineCertificateFile = {cls.wrong_machine}\n"
                            f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n\n")
+            # The URL names localhost, which the "named" certificate does not: only the Host can pass.
+            vhosts += ("[VirtualHost pres]\nServerName = pres.test\n"
+                       "ServerAlias = pres-alt.test pres-bad.test 127.0.0.1\nProxyPreserveHost = On\n"
+                       f"ProxyPass = /p/ https://localhost:{u['named']}/up/\n\n")
             cls.srv = Server(server_keys=conf, mpm_section=MPM_SECTIONS.get(MPM, ""), vhosts=vhosts)
         except BaseException:
             for v in cls.ups.values():
@@ -359,6 +369,42 @@ class ProxyTlsTest(unittest.TestCase):
                                        r"refused the client certificate .*unknown ca", host="stranger.test")
         # The other vhost's certificate still passes: each has its own context.
         self.assertEqual(echo_of(self.get("/c/echo", host="client.test"))["tls_client"], "mpmd-client")
+
+    # -- ProxyPreserveHost: the Host is the SNI and the name checked ---------------------------------
+    def test_preserved_host_is_the_sni_and_the_name_checked(self):
+        e = echo_of(self.get("/p/echo", host="pres.test"))
+        self.assertEqual(e["tls_name"], "pres.test")
+        self.assertIn(["Host", "pres.test"], [list(h) for h in e["headers"]])
+        # The port is not part of the name; case and a final dot do not make another one.
+        e = echo_of(self.get("/p/echo", host="Pres-Alt.test:8443"))
+        self.assertEqual(e["tls_name"], "pres-alt.test")
+        self.assertIn(["Host", "Pres-Alt.test:8443"], [list(h) for h in e["headers"]])
+
+    def test_a_preserved_host_the_certificate_does_not_name_is_502(self):
+        self.assert_refused("/p/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/ as pres-bad.test "
+                                       r"\(ProxyPreserveHost\): the certificate was refused: hostname mismatch",
+                            host="pres-bad.test")
+
+    def test_a_preserved_ip_address_host_sends_no_sni_and_is_checked_as_an_address(self):
+        e = echo_of(self.get("/p/echo", host=f"127.0.0.1:{self.srv.port}"))
+        self.assertIsNone(e["tls_name"])
+
+    def test_pooled_connections_never_cross_names(self):
+        seen = {}
+        with self.srv.connect() as s:
+            for i in range(12):
+                host = ("pres.test", "pres-alt.test", "pres-bad.test")[i % 3]
+                s.sendall(f"GET /p/echo?n={i} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                r = read_response(s)
+                if host == "pres-bad.test":
+                    self.assertEqual(r.status, 502)
+                    continue
+                e = echo_of(r)
+                self.assertEqual(e["tls_name"], host, f"request {i} for {host} went over a connection for another name")
+                seen.setdefault(e["conn"], set()).add(host)
+        self.assertTrue(all(len(v) == 1 for v in seen.values()), seen)
+        if ONE_LOOP:
+            self.assertLess(len(seen), 8, f"connections were not reused per name: {seen}")
 
 
 @unittest.skipIf(NO_TLS, NO_TLS)
