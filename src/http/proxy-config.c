@@ -336,6 +336,20 @@ int http_proxy_reverse_rewrite(const HttpProxyReverses *l, const char *value, si
 
 const char *const http_proxy_verify_names[] = { "require", "none", NULL };
 
+/* One file (its certificate and key together, as Apache's directive takes them): a second line in
+ * the same file would leave it unclear which one counts. A later file replaces it. */
+int http_proxy_parse_client_cert(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                                 char **ret_error) {
+        const ConfLines *l = field;
+
+        if (value[0] != '/' || strpbrk(value, " \t\r\n\f\v"))
+                return conf_parse_error(ret_error, "\"%s\" is not an absolute path", value);
+        if (!ctx->replace_list && l->n > 0)
+                return conf_parse_error(ret_error, "one file (its certificate, chain and key together); the first is at %s:%u",
+                                        l->lines[0].file, l->lines[0].line);
+        return 0;
+}
+
 usec_t http_proxy_timeout(const HttpProxyConfig *cfg, const HttpUpstreamTarget *t, usec_t site_timeout) {
         if (t && t->limits.timeout)
                 return t->limits.timeout;

@@ -20,7 +20,11 @@
  *   SSLProxyVerify = require|none          the upstream's certificate must chain to a trusted CA (require).
  *   SSLProxyCACertificateFile = PATH       the CAs trusted (PEM, one or more); default: the system's
  *                                          (OpenSSL's default file, /etc/ssl/certs/ca-certificates.crt).
- *   SSLProxyCheckPeerName = On|Off         the certificate must name the URL's host (On).
+ *   SSLProxyCheckPeerName = On|Off         the certificate must name the URL's host (On), or under
+ *                                          ProxyPreserveHost the client's Host, which is then the SNI too.
+ *   SSLProxyMachineCertificateFile = PATH  the client certificate mpmd shows an upstream that asks for
+ *                                          one: PEM, the certificate, its chain and its private key in
+ *                                          one file (read and checked with the configuration).
  *
  * Every row is parsed once (targets resolved then); the router reads the result. */
 #pragma once
@@ -68,6 +72,8 @@ typedef struct HttpProxyConfig {
         int tls_verify;       /* SSLProxyVerify: HTTP_PROXY_VERIFY_* */
         char *tls_ca_file;    /* SSLProxyCACertificateFile; NULL: the system's */
         bool tls_check_peer_name; /* SSLProxyCheckPeerName */
+        ConfLines tls_client_cert; /* SSLProxyMachineCertificateFile: one line at most (its file:line
+                                    * for the errors of its contents); none: no client certificate */
 } HttpProxyConfig;
 
 enum { HTTP_PROXY_VERIFY_REQUIRE, HTTP_PROXY_VERIFY_NONE };
@@ -92,6 +98,8 @@ char *http_proxy_format_pass(const ConfItem *item, const void *field);
 int http_proxy_copy_pass(const ConfItem *item, void *dst, const void *src);
 void http_proxy_done_pass(const ConfItem *item, void *field);
 int http_proxy_merge_pass(const ConfItem *item, void *field, const void *parent);
+int http_proxy_parse_client_cert(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                                 char **ret_error);
 int http_proxy_parse_reverse(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                              char **ret_error);
 char *http_proxy_format_reverse(const ConfItem *item, const void *field);
@@ -129,7 +137,11 @@ int http_proxy_merge_reverse(const ConfItem *item, void *field, const void *pare
         { "SSLProxyCACertificateFile", CONF_PATH, HTTP_PROXY_AT(base, tls_ca_file), NULL,                    \
           .expect = "an absolute path to PEM certificates", .contexts = HTTP_SITE_CTX_PATH },                  \
         { "SSLProxyCheckPeerName", CONF_BOOL, HTTP_PROXY_AT(base, tls_check_peer_name), "On",                \
-          .expect = "On or Off", .contexts = HTTP_SITE_CTX_PATH }
+          .expect = "On or Off", .contexts = HTTP_SITE_CTX_PATH },                                              \
+        { "SSLProxyMachineCertificateFile", CONF_LINES, HTTP_PROXY_AT(base, tls_client_cert), NULL,          \
+          .flags = CONF_LIST_REPLACE, .parse = http_proxy_parse_client_cert,                                   \
+          .expect = "the absolute path of a PEM file: a certificate, its chain and its private key",           \
+          .contexts = HTTP_SITE_CTX_PATH }
 
 struct HttpSiteConfig;
 /* The socket families (a bit set of 1u << AF_*) the upstreams of cfg and of its path sections need

@@ -22,7 +22,9 @@
  * for at most the upstream timeout. A 101 nobody asked for is a 502.
  *
  * https:// targets: the same exchange over the connection's TLS session (upstream.h); a failed
- * handshake or verification is a 502 logged with OpenSSL's reason, never retried. */
+ * handshake or verification is a 502 logged with OpenSSL's reason, never retried. Under
+ * ProxyPreserveHost the SNI and the name checked are the Host that goes upstream (Apache's rule),
+ * through a copy of the target kept with the exchange. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +58,9 @@ typedef struct ProxyExchange {
         HttpUpstreamConn *up;
         HttpUpstreamWaiter *waiter; /* PROXY_QUEUED */
         usec_t acquire_deadline;
-        const HttpUpstreamTarget *target;
+        const HttpUpstreamTarget *target; /* the configuration's, or host_target */
+        HttpUpstreamTarget host_target;   /* ProxyPreserveHost on https://: the target named by the Host */
+        char tls_name[HTTP_UPSTREAM_TLS_NAME_MAX];
         usec_t timeout;
         ProxyPhase phase;
         HttpMethod method;
@@ -254,6 +258,15 @@ static void req_put_path(ProxyExchange *x, const char *p, size_t n) {
         }
 }
 
+/* The Host that goes upstream under ProxyPreserveHost: the client's, else ServerName ("" when none). */
+static const char *proxy_client_host(const HttpRequest *q, size_t *ret_len) {
+        const HttpRequestHead *h = q->head;
+        const char *host = h->has_host ? q->buf + h->host.off : (q->site->cfg->server_name ? q->site->cfg->server_name : "");
+
+        *ret_len = h->has_host ? h->host.len : strlen(host);
+        return host;
+}
+
 /* The head of the upstream request. */
 static int proxy_build_head(ProxyExchange *x, const HttpRequest *q, const HttpProxyConfig *pc, const char *rest,
                             size_t rest_len) {
@@ -262,8 +275,8 @@ static int proxy_build_head(ProxyExchange *x, const HttpRequest *q, const HttpPr
         const HttpUpstreamTarget *t = x->target;
         HttpTlsInfo tls;
         const char *proto = http_request_tls_info(q, &tls) ? "https" : "http";
-        const char *host = h->has_host ? buf + h->host.off : (q->site->cfg->server_name ? q->site->cfg->server_name : "");
-        size_t host_len = h->has_host ? h->host.len : strlen(host);
+        size_t host_len;
+        const char *host = proxy_client_host(q, &host_len);
 
         /* An upper bound: every field once, the path three times over (encoding), our fields. */
         size_t need = (size_t) h->head_len + 3 * (t->path_len + rest_len) + t->authority_len + 3 * host_len + 512 +
@@ -402,7 +415,10 @@ static int proxy_flush(ProxyExchange *x) {
 }
 
 static void proxy_log_send_error(const HttpRequest *q, const ProxyExchange *x, int r) {
-        if (r == -EPROTO)
+        if (r == -EPROTO && x->target == &x->host_target)
+                http_request_log(q, LOG_PRI_ERR, "no TLS session with the upstream %s as %s (ProxyPreserveHost): %s",
+                                 x->target->url, x->tls_name, http_upstream_error(x->up, r));
+        else if (r == -EPROTO)
                 http_request_log(q, LOG_PRI_ERR, "no TLS session with the upstream %s: %s", x->target->url,
                                  http_upstream_error(x->up, r));
         else if (x->up && x->up->connecting)
@@ -491,6 +507,12 @@ static int proxy_start(HttpHandler *h, HttpResponse *resp) {
         }
         s->x = x;
         x->target = &p->target;
+        if (pc->preserve_host && p->target.tls.enabled) {
+                size_t host_len;
+                const char *host = proxy_client_host(q, &host_len);
+                if (http_upstream_target_for_host(&p->target, host, host_len, &x->host_target, x->tls_name) == 0)
+                        x->target = &x->host_target;
+        }
         x->timeout = http_proxy_timeout(pc, x->target, q->site->cfg->timeout);
         x->method = q->head->method;
         x->idempotent = http_method_idempotent(x->method);

@@ -167,29 +167,43 @@ static int target_resolve(HttpUpstreamTarget *t, const char *authority, size_t l
         return 0;
 }
 
-/* The name an https:// target's certificate is checked against, and the SNI: the URL's host
- * (without port or brackets); an IP address is checked as an address and sent no SNI (RFC 6066
- * §3 allows only host names there). */
-static int target_tls_name(HttpUpstreamTarget *t, const char *a, size_t alen, char **ret_error) {
+/* The host of an authority "HOST[:PORT]" or "[V6][:PORT]" into name (NUL-terminated, without port or
+ * brackets): 0, or -EINVAL when there is none, or it is too long, or a '[' has no ']'. *ret_ip: it
+ * is an IP address. */
+static int authority_host(const char *a, size_t alen, char name[static HTTP_UPSTREAM_TLS_NAME_MAX], bool *ret_ip) {
         const char *host = a, *end;
-        if (a[0] == '[') {
+        unsigned char bin[sizeof(struct in6_addr)];
+
+        if (alen > 0 && a[0] == '[') {
                 host = a + 1;
                 end = memchr(a, ']', alen);
                 if (!end)
-                        return conf_parse_error(ret_error, "an IPv6 address without its ']': %s", t->url);
+                        return -EINVAL;
         } else {
                 end = memchr(a, ':', alen);
                 if (!end)
                         end = a + alen;
         }
-        char name[256];
         size_t n = (size_t) (end - host);
-        if (n == 0 || n >= sizeof(name))
-                return conf_parse_error(ret_error, "the URL has no host, or one too long: %s", t->url);
+        if (n == 0 || n >= HTTP_UPSTREAM_TLS_NAME_MAX)
+                return -EINVAL;
         memcpy(name, host, n);
         name[n] = 0;
-        unsigned char bin[sizeof(struct in6_addr)];
-        bool ip = inet_pton(AF_INET, name, bin) == 1 || inet_pton(AF_INET6, name, bin) == 1;
+        *ret_ip = inet_pton(AF_INET, name, bin) == 1 || inet_pton(AF_INET6, name, bin) == 1;
+        return 0;
+}
+
+/* The name an https:// target's certificate is checked against, and the SNI: the URL's host
+ * (without port or brackets); an IP address is checked as an address and sent no SNI (RFC 6066
+ * §3 allows only host names there). */
+static int target_tls_name(HttpUpstreamTarget *t, const char *a, size_t alen, char **ret_error) {
+        char name[HTTP_UPSTREAM_TLS_NAME_MAX];
+        bool ip;
+
+        if (a[0] == '[' && !memchr(a, ']', alen))
+                return conf_parse_error(ret_error, "an IPv6 address without its ']': %s", t->url);
+        if (authority_host(a, alen, name, &ip) < 0)
+                return conf_parse_error(ret_error, "the URL has no host, or one too long: %s", t->url);
         char *copy = strdup(name);
         if (!copy)
                 return -ENOMEM;
@@ -197,6 +211,30 @@ static int target_tls_name(HttpUpstreamTarget *t, const char *a, size_t alen, ch
                 t->tls.server_ip = copy;
         else
                 t->tls.server_name = copy;
+        return 0;
+}
+
+int http_upstream_target_for_host(const HttpUpstreamTarget *t, const char *host, size_t host_len,
+                                  HttpUpstreamTarget *ret, char name[static HTTP_UPSTREAM_TLS_NAME_MAX]) {
+        bool ip;
+
+        if (!t->tls.enabled || authority_host(host, host_len, name, &ip) < 0)
+                return -EINVAL;
+        size_t n = strlen(name);
+        if (!ip) {
+                /* As Apache's r->hostname: case does not matter, nor a final dot (which SNI may not
+                 * carry: RFC 6066 §3), so that one name is one pool and one session cache entry. */
+                if (name[n - 1] == '.')
+                        name[--n] = 0;
+                if (n == 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < n; i++)
+                        if (name[i] >= 'A' && name[i] <= 'Z')
+                                name[i] = (char) (name[i] - 'A' + 'a');
+        }
+        *ret = *t;
+        ret->tls.server_name = ip ? NULL : name;
+        ret->tls.server_ip = ip ? name : NULL;
         return 0;
 }
 
@@ -366,12 +404,27 @@ static bool key_matches(const HttpUpstreamKey *k, const HttpUpstreamTarget *t) {
                k->check_peer_name == t->tls.check_peer_name;
 }
 
+/* Forget the keys nothing uses (no connection, no waiter): under ProxyPreserveHost a key is made per
+ * Host a client names, and those must not pile up for the thread's life. */
+static void pool_keys_prune(void) {
+        for (HttpUpstreamKey **p = &pool_keys; *p;) {
+                HttpUpstreamKey *k = *p;
+                if (k->n_open == 0 && k->n_waiting == 0 && k->n_placed == 0) {
+                        *p = k->next;
+                        free(k->tls_name);
+                        free(k);
+                } else
+                        p = &k->next;
+        }
+}
+
 static HttpUpstreamKey *pool_key(const HttpUpstreamTarget *t, bool create) {
         for (HttpUpstreamKey *k = pool_keys; k; k = k->next)
                 if (key_matches(k, t))
                         return k;
         if (!create)
                 return NULL;
+        pool_keys_prune();
         HttpUpstreamKey *k = calloc(1, sizeof(*k));
         if (!k)
                 return NULL;
@@ -746,6 +799,13 @@ void http_upstream_pool_flush(void) {
                 }
                 /* A key with connections still busy is kept by them (they close through it). */
         }
+}
+
+unsigned http_upstream_pool_keys(void) {
+        unsigned n = 0;
+        for (const HttpUpstreamKey *k = pool_keys; k; k = k->next)
+                n++;
+        return n;
 }
 
 unsigned http_upstream_pool_count(const HttpUpstreamTarget *t, unsigned *ret_idle) {

@@ -63,7 +63,8 @@ typedef struct HttpUpstreamLimits {
 typedef struct HttpUpstreamTls {
         bool enabled;        /* https:// */
         char *server_name;   /* SNI and the name the certificate must carry: the URL's host (NULL for an
-                              * IP address, which is checked as an address) */
+                              * IP address, which is checked as an address); under ProxyPreserveHost
+                              * the request's (http_upstream_target_for_host()) */
         char *server_ip;     /* the URL's host when it is an IP address (checked against the certificate) */
         bool check_peer_name; /* SSLProxyCheckPeerName (default On) */
         void *client;        /* the client context (tls-upstream.h), built with the configuration and
@@ -116,6 +117,17 @@ int http_upstream_target_copy(HttpUpstreamTarget *dst, const HttpUpstreamTarget 
 void http_upstream_target_done(HttpUpstreamTarget *t);
 /* "URL key=value …" as it would be written: malloc'd, NULL on -ENOMEM. */
 char *http_upstream_target_format(const HttpUpstreamTarget *t);
+
+#define HTTP_UPSTREAM_TLS_NAME_MAX 256 /* a host name (253) and its NUL, or an address */
+
+/* ProxyPreserveHost on an https:// target, as Apache's mod_proxy: the SNI and the name checked are
+ * the host of host (the Host field that goes upstream, "NAME[:PORT]" or "[V6][:PORT]"), its port
+ * dropped, lowercased and without a final dot; an IP address is checked as an address and sends no
+ * SNI. *ret: a copy of t that shares t's memory, with the names in name (the caller's, as long as
+ * *ret is used). The pool keeps connections apart per name: one verified for a name is never
+ * handed to a request for another. 0, or -EINVAL (t is plain, or host holds no host: keep t). */
+int http_upstream_target_for_host(const HttpUpstreamTarget *t, const char *host, size_t host_len,
+                                  HttpUpstreamTarget *ret, char name[static HTTP_UPSTREAM_TLS_NAME_MAX]);
 
 /* The socket families the targets of a configuration need (a bit set of 1u << AF_*), for the
  * seccomp filter: AF_UNIX for unix: targets, AF_INET/AF_INET6 for the others. */
@@ -210,6 +222,9 @@ bool http_upstream_pool_has_idle(void);
 
 /* Close what this thread keeps idle (a worker that stops; tests). */
 void http_upstream_pool_flush(void);
+/* The addresses and names this thread keeps state for: one with a connection or a waiter, and at
+ * most one more (tests). */
+unsigned http_upstream_pool_keys(void);
 /* Idle and busy connections this thread has open to the target at t's address (tests, status). */
 unsigned http_upstream_pool_count(const HttpUpstreamTarget *t, unsigned *ret_idle);
 

@@ -1,25 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /* tls-upstream.c — TLS to https:// upstreams (tls-upstream.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "mpm/tls-custody.h"
 #include "mpm/tls-upstream.h"
 #include "shared/macro.h"
+
+#define EXPIRY_WARNING_DAYS 14 /* as a site's certificate (tls-store.c) */
+
+/* An SSLProxyMachineCertificateFile, read and checked once however many contexts use it. */
+typedef struct TlsUpstreamCert {
+        struct TlsUpstreamCert *next;
+        char *path;
+        bool failed; /* its errors were given: a context that needs it is not made */
+        X509 *leaf;
+        STACK_OF(X509) *chain;
+        EVP_PKEY *key;
+} TlsUpstreamCert;
 
 typedef struct TlsUpstreamClient {
         struct TlsUpstreamClient *next;
         char *ca_file; /* NULL: the system's */
         bool verify;
+        const TlsUpstreamCert *cert; /* NULL: none */
         SSL_CTX *ctx;
 } TlsUpstreamClient;
 
 struct TlsUpstreamClients {
         TlsUpstreamClient *first;
+        TlsUpstreamCert *certs;
 };
 
 /* ---- the thread's session tickets ------------------------------------------------------------- */
@@ -34,7 +54,7 @@ typedef struct CachedSession {
 
 static _Thread_local CachedSession session_cache[SESSION_CACHE_SIZE];
 static _Thread_local unsigned session_cache_next;
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[512];
 
 static CachedSession *session_find(const SSL_CTX *ctx, const char *name) {
         for (size_t i = 0; i < SESSION_CACHE_SIZE; i++)
@@ -89,22 +109,287 @@ TlsUpstreamClients *tls_upstream_clients_free(TlsUpstreamClients *l) {
                 free(c->ca_file);
                 free(c);
         }
+        while (l->certs) {
+                TlsUpstreamCert *c = l->certs;
+                l->certs = c->next;
+                X509_free(c->leaf);
+                sk_X509_pop_free(c->chain, X509_free);
+                EVP_PKEY_free(c->key);
+                free(c->path);
+                free(c);
+        }
         free(l);
         return NULL;
+}
+
+/* ---- client certificates ---------------------------------------------------------------------- */
+
+/* A key is never decrypted with a pass phrase: nobody is there to type it at a reload. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+        return -1;
+}
+
+/* The whole file, opened with this process's rights: 0 with *ret (malloc'd, to be wiped), or -errno
+ * (-EFBIG: larger than a PEM file of this kind, -EBADF: not a regular file). */
+static int cert_file_read(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        size_t len = 0;
+        char *buf;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if (st.st_size > TLS_MATERIAL_FILE_MAX)
+                return -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int e = n < 0 ? -errno : -EIO;
+                        explicit_bzero(buf, len);
+                        free(buf);
+                        return e;
+                }
+                len += (size_t) n;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+/* Did the PEM reader stop at the end of the text (no further block), rather than at a bad one? */
+static bool pem_ended_cleanly(void) {
+        unsigned long e = ERR_peek_last_error();
+        bool ok = !e || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+        if (ok)
+                ERR_clear_error();
+        return ok;
+}
+
+static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
+        struct tm tm;
+
+        if (!ASN1_TIME_to_tm(t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+                snprintf(buf, size, "(unreadable date)");
+}
+
+/* The leaf's dates, by a site certificate's rule (tls-store.c): an upstream that checks the
+ * certificate refuses an expired one, so it is an error (a reload keeps the one that still works). */
+static int cert_check_dates(X509 *leaf, const ConfLine *where, const char *section, ConfErrors *errors,
+                            ConfErrors *warnings) {
+        const ASN1_TIME *not_after = X509_get0_notAfter(leaf), *not_before = X509_get0_notBefore(leaf);
+        int days = 0, secs = 0;
+        char date[64];
+
+        if (ASN1_TIME_diff(&days, &secs, NULL, not_before) && (days > 0 || secs > 0)) {
+                format_time(not_before, date, sizeof(date));
+                conf_errors_add(warnings, where->file, where->line,
+                                "%s SSLProxyMachineCertificateFile: %s is not valid before %s", section, where->value,
+                                date);
+        }
+        if (!ASN1_TIME_diff(&days, &secs, NULL, not_after))
+                return 0;
+        format_time(not_after, date, sizeof(date));
+        if (days < 0 || secs < 0) {
+                conf_errors_add(errors, where->file, where->line,
+                                "%s SSLProxyMachineCertificateFile: %s expired on %s: upstreams refuse it; renew it",
+                                section, where->value, date);
+                return -EINVAL;
+        }
+        if (days < EXPIRY_WARNING_DAYS)
+                conf_errors_add(warnings, where->file, where->line,
+                                "%s SSLProxyMachineCertificateFile: %s expires on %s, in %d day%s", section,
+                                where->value, date, days, days == 1 ? "" : "s");
+        return 0;
+}
+
+/* The PEM blocks of text: how many certificates and private keys, and whether a key is encrypted.
+ * 0, or -EBADMSG when a block does not parse. */
+static int pem_count(const char *text, size_t len, int *ret_certs, int *ret_keys, bool *ret_encrypted) {
+        BIO *bio = BIO_new_mem_buf(text, (int) len);
+        int r = 0;
+
+        *ret_certs = *ret_keys = 0;
+        *ret_encrypted = false;
+        if (!bio)
+                return -ENOMEM;
+        for (;;) {
+                char *name = NULL, *header = NULL;
+                unsigned char *data = NULL;
+                long n = 0;
+
+                if (PEM_read_bio(bio, &name, &header, &data, &n) != 1) {
+                        r = pem_ended_cleanly() ? 0 : -EBADMSG;
+                        break;
+                }
+                size_t nl = strlen(name);
+                if (strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0 ||
+                    strcmp(name, PEM_STRING_X509_TRUSTED) == 0)
+                        ++*ret_certs;
+                else if (nl >= 11 && strcmp(name + nl - 11, "PRIVATE KEY") == 0) {
+                        ++*ret_keys;
+                        if (strcmp(name, PEM_STRING_PKCS8) == 0 || strstr(header, "ENCRYPTED"))
+                                *ret_encrypted = true;
+                }
+                OPENSSL_free(name);
+                OPENSSL_free(header);
+                OPENSSL_clear_free(data, (size_t) n); /* perhaps the key */
+        }
+        BIO_free(bio);
+        ERR_clear_error();
+        return r;
+}
+
+/* The certificates and the key of c's file, from its text: -EINVAL with the error added. */
+static int cert_parse(TlsUpstreamCert *c, const char *text, size_t len, const ConfLine *where, const char *section,
+                      ConfErrors *errors, ConfErrors *warnings) {
+        STACK_OF(X509) *certs = NULL;
+        BIO *bio = NULL;
+        const char *what = NULL;
+        char why[256];
+        int n_certs, n_keys, k, r = -EINVAL;
+        bool encrypted;
+
+        ERR_clear_error();
+        k = pem_count(text, len, &n_certs, &n_keys, &encrypted);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                what = "not a PEM file OpenSSL reads";
+        else if (n_certs == 0)
+                what = "holds no PEM certificate (the file is the certificate, its chain and its private key)";
+        else if (n_keys == 0)
+                what = "holds no private key (the file is the certificate, its chain and its private key)";
+        else if (n_keys > 1)
+                what = "holds more than one private key: one certificate and its key";
+        else if (encrypted)
+                what = "its private key is encrypted with a pass phrase: nobody is there to type it at a reload";
+        if (what)
+                goto finish;
+
+        /* The certificates in file order, then the key (each reader skips the other's blocks). */
+        certs = sk_X509_new_null();
+        bio = certs ? BIO_new_mem_buf(text, (int) len) : NULL;
+        if (!bio) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (X509 *x; (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL));)
+                if (!sk_X509_push(certs, x)) {
+                        X509_free(x);
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        ERR_clear_error();
+        BIO_free(bio);
+        bio = BIO_new_mem_buf(text, (int) len);
+        if (!bio) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        c->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        if (!c->key || sk_X509_num(certs) != n_certs) {
+                openssl_reason(why, sizeof(why));
+                conf_errors_add(errors, where->file, where->line,
+                                "%s SSLProxyMachineCertificateFile: %s: its %s does not load (%s)", section,
+                                where->value, c->key ? "certificates" : "private key", why);
+                goto finish;
+        }
+        for (int i = 0; i < sk_X509_num(certs) && !c->leaf; i++)
+                if (X509_check_private_key(sk_X509_value(certs, i), c->key) == 1)
+                        c->leaf = sk_X509_delete(certs, i);
+        ERR_clear_error();
+        if (!c->leaf) {
+                what = "its private key does not match its certificate (nor any certificate in the file)";
+                goto finish;
+        }
+        c->chain = TAKE_PTR(certs);
+        r = cert_check_dates(c->leaf, where, section, errors, warnings);
+finish:
+        if (what)
+                conf_errors_add(errors, where->file, where->line, "%s SSLProxyMachineCertificateFile: %s: %s", section,
+                                where->value, what);
+        BIO_free(bio);
+        sk_X509_pop_free(certs, X509_free);
+        ERR_clear_error();
+        return r;
+}
+
+/* The file of where, read and checked once: NULL only on -ENOMEM; c->failed when it cannot serve
+ * (its errors added the first time). */
+static TlsUpstreamCert *cert_get(TlsUpstreamClients *l, const ConfLine *where, const char *section,
+                                 ConfErrors *errors, ConfErrors *warnings) {
+        TlsUpstreamCert *c;
+        char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        for (c = l->certs; c; c = c->next)
+                if (strcmp(c->path, where->value) == 0)
+                        return c;
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->path = strdup(where->value))) {
+                free(c);
+                return NULL;
+        }
+        r = cert_file_read(where->value, &text, &len);
+        if (r == -ENOMEM) {
+                free(c->path);
+                free(c);
+                return NULL;
+        }
+        if (r < 0)
+                conf_errors_add(errors, where->file, where->line, "%s SSLProxyMachineCertificateFile: %s: %s", section,
+                                where->value,
+                                r == -EBADF   ? "not a regular file"
+                                : r == -EFBIG ? "larger than 1 MiB: not a PEM file"
+                                              : strerror(-r));
+        else {
+                r = cert_parse(c, text, len, where, section, errors, warnings);
+                explicit_bzero(text, len); /* the key's text */
+                free(text);
+        }
+        if (r == -ENOMEM) {
+                X509_free(c->leaf);
+                sk_X509_pop_free(c->chain, X509_free);
+                EVP_PKEY_free(c->key);
+                free(c->path);
+                free(c);
+                return NULL;
+        }
+        c->failed = r < 0;
+        c->next = l->certs;
+        l->certs = c;
+        return c;
 }
 
 static bool same_file(const char *a, const char *b) {
         return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-int tls_upstream_clients_get(TlsUpstreamClients *l, const char *ca_file, bool verify, void **ret, char **ret_error) {
+int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec *spec, void **ret, char **ret_error,
+                             ConfErrors *errors, ConfErrors *warnings) {
+        const char *ca_file = spec->verify ? spec->ca_file : NULL; /* nothing is checked: no store is needed */
+        bool verify = spec->verify;
+        const TlsUpstreamCert *cert = NULL;
         char reason[256];
 
         *ret_error = NULL;
-        if (!verify)
-                ca_file = NULL; /* nothing is checked: no store is needed */
+        if (spec->client_cert) {
+                cert = cert_get(l, spec->client_cert, spec->section, errors, warnings);
+                if (!cert)
+                        return -ENOMEM;
+                if (cert->failed)
+                        return -EINVAL; /* said when it was read */
+        }
         for (TlsUpstreamClient *c = l->first; c; c = c->next)
-                if (c->verify == verify && same_file(c->ca_file, ca_file)) {
+                if (c->verify == verify && same_file(c->ca_file, ca_file) && c->cert == cert) {
                         *ret = c->ctx;
                         return 0;
                 }
@@ -113,6 +398,7 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const char *ca_file, bool ve
         if (!c)
                 return -ENOMEM;
         c->verify = verify;
+        c->cert = cert;
         c->ca_file = ca_file ? strdup(ca_file) : NULL;
         c->ctx = SSL_CTX_new(TLS_client_method());
         if ((ca_file && !c->ca_file) || !c->ctx) {
@@ -147,6 +433,16 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const char *ca_file, bool ve
                 }
         } else
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        /* Shown to an upstream that asks (a CertificateRequest); checked already (cert_get()). */
+        if (r == 0 && cert && (SSL_CTX_use_cert_and_key(ctx, cert->leaf, cert->key, cert->chain, 1) != 1 ||
+                               SSL_CTX_check_private_key(ctx) != 1)) {
+                const ConfLine *where = spec->client_cert;
+                openssl_reason(reason, sizeof(reason)); /* a key too small for OpenSSL's security level… */
+                conf_errors_add(errors, where->file, where->line,
+                                "%s SSLProxyMachineCertificateFile: %s: OpenSSL does not take it: %s", spec->section,
+                                where->value, reason);
+                r = -EINVAL;
+        }
         if (r < 0) {
                 SSL_CTX_free(ctx);
                 free(c->ca_file);
@@ -165,6 +461,7 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const char *ca_file, bool ve
 /* HttpUpstreamConn.tls */
 typedef struct TlsUpstreamSession {
         SSL *ssl;
+        char *name;  /* the name verified (the session cache's key): the target's may be a request's */
         bool failed; /* a fatal error: no close_notify, and OpenSSL forgets the session */
 } TlsUpstreamSession;
 
@@ -175,14 +472,20 @@ static int upstream_start(HttpUpstreamConn *c, const HttpUpstreamTarget *t) {
         const char *name = t->tls.server_name ? t->tls.server_name : t->tls.server_ip;
         bool ok;
 
-        if (!ssl) {
+        if (u && name)
+                u->name = strdup(name);
+        if (!ssl || (name && !u->name)) {
+                SSL_free(ssl);
+                if (u)
+                        free(u->name);
                 free(u);
                 ERR_clear_error();
                 return -ENOMEM;
         }
         ok = SSL_set_fd(ssl, c->fd) == 1;
         SSL_set_connect_state(ssl);
-        SSL_set_app_data(ssl, (void *) name);
+        /* A session ticket may come in any later read, after the request that named it is gone. */
+        SSL_set_app_data(ssl, u->name);
         if (ok && t->tls.server_name)
                 ok = SSL_set_tlsext_host_name(ssl, t->tls.server_name) == 1;
         if (ok && t->tls.check_peer_name && SSL_CTX_get_verify_mode(ctx) != SSL_VERIFY_NONE) {
@@ -198,6 +501,7 @@ static int upstream_start(HttpUpstreamConn *c, const HttpUpstreamTarget *t) {
                 (void) SSL_set_session(ssl, e->session);
         if (!ok) {
                 SSL_free(ssl);
+                free(u->name);
                 free(u);
                 ERR_clear_error();
                 return -ENOMEM;
@@ -205,6 +509,29 @@ static int upstream_start(HttpUpstreamConn *c, const HttpUpstreamTarget *t) {
         u->ssl = ssl;
         c->tls = u;
         return 0;
+}
+
+/* OpenSSL's reason, and what an alert about the client certificate means here. */
+static void peer_reason(SSL *ssl, char *buf, size_t size) {
+        unsigned long e = ERR_peek_last_error();
+        int reason = ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0;
+        bool has_cert = SSL_get_certificate(ssl) != NULL;
+        const char *hint = NULL;
+        char why[200];
+
+        openssl_reason(why, sizeof(why));
+        if (reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+            (!has_cert && reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE))
+                hint = has_cert ? NULL : "the upstream asks for a client certificate (SSLProxyMachineCertificateFile)";
+        else if (has_cert && (reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA || reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+                              reason == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN ||
+                              reason == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED ||
+                              reason == SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED))
+                hint = "the upstream refused the client certificate (SSLProxyMachineCertificateFile)";
+        if (hint)
+                snprintf(buf, size, "%s: %s", hint, why);
+        else
+                snprintf(buf, size, "%s", why);
 }
 
 /* After a call that did not succeed: -EAGAIN (c->want_write set), 0 at the peer's close, or the
@@ -237,7 +564,7 @@ static ssize_t upstream_failed(HttpUpstreamConn *c, TlsUpstreamSession *u, int r
                         snprintf(last_error, sizeof(last_error), "the certificate was refused: %s",
                                  X509_verify_cert_error_string(v));
                 else
-                        openssl_reason(last_error, sizeof(last_error));
+                        peer_reason(ssl, last_error, sizeof(last_error));
                 ERR_clear_error();
                 return -EPROTO;
         }
@@ -257,6 +584,18 @@ static ssize_t upstream_send(HttpUpstreamConn *c, const void *buf, size_t len) {
                 return (ssize_t) n;
         }
         ssize_t r = upstream_failed(c, u, ret, errno);
+        if (r == -ECONNRESET || r == -EPIPE) {
+                /* An upstream that refuses the client certificate says so in an alert after the
+                 * client's side of a TLS 1.3 handshake is done, and closes: the request's write
+                 * then meets the reset, while the alert waits in the socket. It is the reason. */
+                char b[512];
+                ERR_clear_error();
+                errno = 0;
+                ret = SSL_read_ex(ssl, b, sizeof(b), &n);
+                if (ret != 1 && SSL_get_error(ssl, ret) == SSL_ERROR_SSL)
+                        return upstream_failed(c, u, ret, errno);
+                ERR_clear_error();
+        }
         return r == 0 ? -EPIPE : r;
 }
 
@@ -299,6 +638,7 @@ static void upstream_free(HttpUpstreamConn *c) {
         TlsUpstreamSession *u = c->tls;
         session_shutdown(u);
         SSL_free(u->ssl);
+        free(u->name);
         free(u);
         c->tls = NULL;
 }

@@ -436,7 +436,7 @@ void build_tls(Loader *l) {
         r = l->opts->tls->build(c, sources, &c->tls, l->errors, l->warnings);
         c->tls_ops = l->opts->tls;
         if (r >= 0 && l->opts->tls->build_upstreams)
-                r = l->opts->tls->build_upstreams(c, &c->tls_upstreams, l->errors);
+                r = l->opts->tls->build_upstreams(c, &c->tls_upstreams, l->errors, l->warnings);
         added = l->errors ? l->errors->n - before : 0;
         l->n_errors += (unsigned) added;
         if (r == -ENOMEM)

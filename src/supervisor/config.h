@@ -79,9 +79,10 @@ typedef struct ConfigTls {
                      ConfErrors *warnings);
         struct TlsStore *(*free)(struct TlsStore *s);
         /* The client contexts of c's https:// ProxyPass targets (tls-upstream.h), each target's
-         * HttpUpstreamTls.client set; errors (a CA file that does not load) at the ProxyPass line.
-         * 0, -EINVAL (errors added) or -ENOMEM; *ret NULL when c has none. */
-        int (*build_upstreams)(Config *c, void **ret, ConfErrors *errors);
+         * HttpUpstreamTls.client set; errors (a CA file that does not load) at the ProxyPass line,
+         * those of a client certificate (SSLProxyMachineCertificateFile) and its warnings (expiry
+         * near) at its own. 0, -EINVAL (errors added) or -ENOMEM; *ret NULL when c has none. */
+        int (*build_upstreams)(Config *c, void **ret, ConfErrors *errors, ConfErrors *warnings);
         void (*free_upstreams)(void *clients);
 } ConfigTls;
 

@@ -68,14 +68,30 @@ static struct TlsStore *store_free(struct TlsStore *s) {
 
 typedef struct UpstreamBuild {
         TlsUpstreamClients *clients;
-        ConfErrors *errors;
+        ConfErrors *errors, *warnings;
+        bool per_user;        /* a per-user MPM: no parsed key in this process (tls-custody.h) */
+        bool client_refused;  /* said once: sections inherit the line */
         int r;
 } UpstreamBuild;
 
 /* The https:// targets of one section get their context from its SSLProxy* settings. */
-static void build_section_upstreams(UpstreamBuild *b, HttpSiteConfig *cfg) {
+static void build_section_upstreams(UpstreamBuild *b, const char *section, HttpSiteConfig *cfg) {
         const HttpProxyConfig *pc = &cfg->proxy;
+        const ConfLine *client_cert = pc->tls_client_cert.n > 0 ? &pc->tls_client_cert.lines[0] : NULL;
 
+        /* The contexts are built here and inherited: under perchild this process, which forks every
+         * pool, would hold the key parsed, and every site's pool with it, whatever its user. */
+        if (client_cert && b->per_user) {
+                if (!b->client_refused)
+                        conf_errors_add(b->errors, client_cert->file, client_cert->line,
+                                        "%s SSLProxyMachineCertificateFile: %s: not available under the perchild "
+                                        "MPM yet (its key would reach every site's pool); use the event, worker or "
+                                        "prefork MPM for client certificates to upstreams",
+                                        section, client_cert->value);
+                b->client_refused = true;
+                b->r = -EINVAL;
+                return;
+        }
         for (size_t i = 0; i < pc->pass.n && b->r != -ENOMEM; i++) {
                 HttpProxyPass *p = &pc->pass.items[i];
                 _cleanup_free_ char *error = NULL;
@@ -89,9 +105,15 @@ static void build_section_upstreams(UpstreamBuild *b, HttpSiteConfig *cfg) {
                                 return;
                         }
                 }
-                int r = tls_upstream_clients_get(b->clients, pc->tls_ca_file, pc->tls_verify == HTTP_PROXY_VERIFY_REQUIRE,
-                                                 &p->target.tls.client, &error);
-                if (r == -EINVAL)
+                TlsUpstreamClientSpec spec = {
+                        .ca_file = pc->tls_ca_file,
+                        .verify = pc->tls_verify == HTTP_PROXY_VERIFY_REQUIRE,
+                        .client_cert = client_cert,
+                        .section = section,
+                };
+                int r = tls_upstream_clients_get(b->clients, &spec, &p->target.tls.client, &error, b->errors,
+                                                 b->warnings);
+                if (r == -EINVAL && error)
                         conf_errors_add(b->errors, p->file, p->line, "ProxyPass %s: %s", p->target.url, error);
                 if (r < 0)
                         b->r = r;
@@ -99,14 +121,25 @@ static void build_section_upstreams(UpstreamBuild *b, HttpSiteConfig *cfg) {
         }
 }
 
-static int build_upstreams(Config *c, void **ret, ConfErrors *errors) {
-        UpstreamBuild b = { .errors = errors };
+static int build_upstreams(Config *c, void **ret, ConfErrors *errors, ConfErrors *warnings) {
+        UpstreamBuild b = {
+                .errors = errors,
+                .warnings = warnings,
+                .per_user = c->mpm && (c->mpm->flags & MPM_PER_USER),
+        };
 
-        build_section_upstreams(&b, &c->site);
-        for (size_t i = 0; i < c->n_vhosts; i++)
-                build_section_upstreams(&b, &c->vhosts[i].site);
-        for (size_t i = 0; i < c->n_locations; i++)
-                build_section_upstreams(&b, &c->locations[i].site);
+        build_section_upstreams(&b, "[Server]", &c->site);
+        for (size_t i = 0; i < c->n_vhosts && b.r != -ENOMEM; i++) {
+                _cleanup_free_ char *section = NULL;
+                if (asprintf(&section, "[VirtualHost %s]", c->vhosts[i].name) < 0) {
+                        section = NULL;
+                        b.r = -ENOMEM;
+                        break;
+                }
+                build_section_upstreams(&b, section, &c->vhosts[i].site);
+        }
+        for (size_t i = 0; i < c->n_locations && b.r != -ENOMEM; i++)
+                build_section_upstreams(&b, c->locations[i].label, &c->locations[i].site);
         if (b.clients)
                 /* Workers inherit it from this process (they fork after the configuration is read). */
                 http_upstream_set_tls(&tls_upstream_ops);

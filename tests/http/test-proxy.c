@@ -114,6 +114,50 @@ Test(proxy, https_targets_name_what_the_certificate_is_checked_against) {
         http_upstream_target_done(&t);
 }
 
+Test(proxy, preserved_host_names_the_sni_and_the_certificate_check) {
+        static const struct {
+                const char *host, *name, *ip;
+        } cases[] = {
+                { "app.example", "app.example", NULL },
+                { "App.Example:8443", "app.example", NULL }, /* no port; case does not make another name */
+                { "app.example.", "app.example", NULL },     /* SNI carries no final dot */
+                { "192.0.2.7:80", NULL, "192.0.2.7" },       /* an address: no SNI, checked as an address */
+                { "[2001:db8::1]:443", NULL, "2001:db8::1" },
+        };
+        HttpUpstreamTarget t, h;
+        char name[HTTP_UPSTREAM_TLS_NAME_MAX], *why = NULL;
+
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "https://localhost:8443/app/ max=3", &why), 0,
+                     "%s", why);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                cr_assert_eq(http_upstream_target_for_host(&t, cases[i].host, strlen(cases[i].host), &h, name), 0,
+                             "%s", cases[i].host);
+                if (cases[i].name)
+                        cr_assert_str_eq(h.tls.server_name, cases[i].name);
+                else
+                        cr_assert_null(h.tls.server_name, "%s", cases[i].host);
+                if (cases[i].ip)
+                        cr_assert_str_eq(h.tls.server_ip, cases[i].ip);
+                else
+                        cr_assert_null(h.tls.server_ip, "%s", cases[i].host);
+                /* The rest is the target's. */
+                cr_assert_eq(h.limits.max, 3);
+                cr_assert_eq(h.url, t.url);
+                cr_assert_eq(memcmp(&h.addr, &t.addr, t.addr_len), 0);
+        }
+        /* No host: the target's names stay. */
+        cr_assert_eq(http_upstream_target_for_host(&t, "", 0, &h, name), -EINVAL);
+        cr_assert_eq(http_upstream_target_for_host(&t, ":80", 3, &h, name), -EINVAL);
+        cr_assert_eq(http_upstream_target_for_host(&t, "[::1", 4, &h, name), -EINVAL);
+        cr_assert_str_eq(t.tls.server_name, "localhost");
+        http_upstream_target_done(&t);
+
+        /* A plain target has no TLS name to change. */
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, "http://127.0.0.1/", &why), 0, "%s", why);
+        cr_assert_eq(http_upstream_target_for_host(&t, "a.example", 9, &h, name), -EINVAL);
+        http_upstream_target_done(&t);
+}
+
 Test(proxy, bad_targets_are_refused_with_a_reason) {
         static const struct {
                 HttpUpstreamProtocol p;
@@ -408,4 +452,70 @@ Test(proxy, the_queue_hands_connections_to_waiters_in_order) {
         close(lfd);
         http_upstream_pool_flush();
         http_upstream_target_done(&t);
+}
+
+/* A TLS layer that only marks a connection as TLS (the pool's rule does not look inside). */
+static int fake_tls_start(HttpUpstreamConn *c, const HttpUpstreamTarget *t) {
+        c->tls = (void *) t->tls.client;
+        return 0;
+}
+
+static void fake_tls_free(HttpUpstreamConn *c) {
+        c->tls = NULL;
+}
+
+static const HttpUpstreamTlsOps fake_tls = { .start = fake_tls_start, .free = fake_tls_free };
+
+Test(proxy, pooled_tls_connections_serve_only_the_name_they_were_opened_for) {
+        HttpUpstreamTarget t, a, b;
+        char name_a[HTTP_UPSTREAM_TLS_NAME_MAX], name_b[HTTP_UPSTREAM_TLS_NAME_MAX], url[96], *why = NULL;
+        int lfd = listen_loopback(&t);
+        struct sockaddr_in addr;
+        socklen_t len = sizeof(addr);
+        HttpUpstreamConn *c, *d;
+        usec_t now = 1000 * USEC_PER_SEC;
+        unsigned idle;
+
+        /* The same listener as an https:// target, through a TLS layer of the test's. */
+        cr_assert_eq(getsockname(lfd, (struct sockaddr *) &addr, &len), 0);
+        http_upstream_target_done(&t);
+        snprintf(url, sizeof(url), "https://localhost:%u/ max=2", ntohs(addr.sin_port));
+        cr_assert_eq(http_upstream_target_parse(&t, HTTP_UPSTREAM_HTTP, url, &why), 0, "%s", why);
+        t.tls.client = (void *) &fake_tls;
+        http_upstream_set_tls(&fake_tls);
+        cr_assert_eq(http_upstream_target_for_host(&t, "a.example", 9, &a, name_a), 0);
+        cr_assert_eq(http_upstream_target_for_host(&t, "B.example:8080", 14, &b, name_b), 0);
+
+        cr_assert_eq(http_upstream_acquire(&a, now, &c), 0);
+        if (c->connecting) /* loopback: done as soon as asked */
+                cr_assert_eq(http_upstream_connected(c), 0);
+        c = http_upstream_release(c, true, now);
+        cr_assert_eq(http_upstream_pool_count(&a, &idle), 1);
+        cr_assert_eq(idle, 1);
+        /* b.example gets a connection of its own, not a.example's idle one. */
+        cr_assert_eq(http_upstream_pool_count(&b, &idle), 0);
+        cr_assert_eq(http_upstream_acquire(&b, now, &d), 0);
+        cr_assert_not(d->reused);
+        cr_assert_eq(http_upstream_pool_count(&a, &idle), 1);
+        cr_assert_eq(idle, 1, "a.example's connection was taken for b.example");
+        /* The same name again, another spelling: the idle one. */
+        cr_assert_eq(http_upstream_target_for_host(&t, "A.EXAMPLE.", 10, &a, name_a), 0);
+        cr_assert_eq(http_upstream_acquire(&a, now, &c), 0);
+        cr_assert(c->reused);
+        c = http_upstream_release(c, true, now);
+        d = http_upstream_release(d, false, now);
+        /* Names nobody uses any more do not stay: a key per Host would grow without end. */
+        for (int i = 0; i < 100; i++) {
+                char host[32];
+                snprintf(host, sizeof(host), "h%d.example", i);
+                cr_assert_eq(http_upstream_target_for_host(&t, host, strlen(host), &b, name_b), 0);
+                cr_assert_eq(http_upstream_acquire(&b, now, &d), 0);
+                d = http_upstream_release(d, false, now);
+        }
+        /* a.example's (its idle connection) and the last name's, forgotten when another is made. */
+        cr_assert_eq(http_upstream_pool_keys(), 2, "keys of names with no connection were kept");
+        http_upstream_pool_flush();
+        http_upstream_set_tls(NULL);
+        http_upstream_target_done(&t);
+        close(lfd);
 }

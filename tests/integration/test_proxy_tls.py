@@ -9,6 +9,16 @@ certificate for another name, one no trusted CA signed, an expired one, and an u
 speak TLS are each a 502 with the reason in the error log, and the server goes on serving;
 SSLProxyVerify none and SSLProxyCheckPeerName Off relax what they say and nothing more;
 SSLProxyCACertificateFile that does not load is a file:line error of mpmd -t.
+
+Client certificates (SSLProxyMachineCertificateFile): an upstream that requires one gets the
+configured certificate with its chain (the upstream trusts only the root), refuses a request
+without one or with one from another CA (502, the reason in the error log); a file that is missing,
+holds no key, a key that does not match, or an expired certificate is a file:line error of mpmd -t;
+the perchild MPM refuses the directive.
+
+ProxyPreserveHost On (Apache's rule): the client's Host, without its port, is the SNI and the name
+the certificate must carry; a Host the certificate does not cover is a 502, an IP address sends no
+SNI and is checked as an address; a pooled connection verified for one name never serves another.
 """
 import base64
 import hashlib
@@ -39,10 +49,47 @@ MPM_SECTIONS = {
 }
 
 
-def server_context(cert, key):
+def server_context(cert, key, client_ca=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
     return ctx
+
+
+def openssl(*args):
+    p = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)}: {p.stderr}")
+
+
+def make_client_chain(directory, tag):
+    """A root CA, an intermediate CA it signed, and a client certificate (CN mpmd-TAG) the
+    intermediate signed. Returns (root certificate, machine file: the client certificate, the
+    intermediate and the key in one PEM file, as SSLProxyMachineCertificateFile takes it, mode 0600)."""
+    base = os.path.join(directory, tag)
+    ext = base + ".ext"
+    with open(ext, "w") as f:
+        f.write("[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                "[client]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", base + "-root.key", "-out", base + "-root.crt", "-days", "30",
+            "-subj", f"/CN={tag} root CA")
+    for name, signer, section in (("inter", "root", "ca"), ("client", "inter", "client")):
+        openssl("req", "-new", *ec, "-keyout", f"{base}-{name}.key", "-out", f"{base}-{name}.csr",
+                "-subj", f"/CN=mpmd-{tag}" if name == "client" else f"/CN={tag} intermediate CA")
+        openssl("x509", "-req", "-in", f"{base}-{name}.csr", "-CA", f"{base}-{signer}.crt", "-CAkey",
+                f"{base}-{signer}.key", "-CAcreateserial", "-out", f"{base}-{name}.crt", "-days", "30",
+                "-extfile", ext, "-extensions", section)
+    machine = base + "-machine.pem"
+    with open(machine, "w") as out:
+        for part in ("client.crt", "inter.crt", "client.key"):
+            with open(f"{base}-{part}") as f:
+                out.write(f.read())
+    os.chmod(machine, 0o600)  # the supervisor reads it; the workers never open it
+    return base + "-root.crt", machine
 
 
 class PlainHttpServer:
@@ -103,9 +150,12 @@ class ProxyTlsTest(unittest.TestCase):
         # would hide another of the same subject.
         expired = make_cert(cls.dir, ["expired.localhost", "localhost"], expired=True, tag="expired")
         untrusted = make_cert(cls.dir, ["localhost"], tag="untrusted")
+        named = make_cert(cls.dir, ["pres.test", "pres-alt.test", "127.0.0.1"], tag="named")
+        cls.client_root, cls.machine = make_client_chain(cls.dir, "client")
+        _, cls.wrong_machine = make_client_chain(cls.dir, "stranger")
         cls.ca = os.path.join(cls.dir, "ca.pem")
         with open(cls.ca, "w") as out:
-            for c in (good[0], other[0], expired[0]):
+            for c in (good[0], other[0], expired[0], named[0]):
                 with open(c) as f:
                     out.write(f.read())
         os.chmod(cls.ca, 0o644)
@@ -118,6 +168,8 @@ class ProxyTlsTest(unittest.TestCase):
                 "untrusted": Upstream(tls=server_context(*untrusted)),
                 "plain": PlainHttpServer(),
                 "unix": Upstream(unix_path=os.path.join(cls.dir, "up.sock"), tls=server_context(*good)),
+                "mtls": Upstream(tls=server_context(*good, client_ca=cls.client_root)),
+                "named": Upstream(tls=server_context(*named)),
             }
             u = {k: v.port for k, v in cls.ups.items()}
             conf = (f"SSLProxyCACertificateFile = {cls.ca}\n"
@@ -129,12 +181,25 @@ class ProxyTlsTest(unittest.TestCase):
                     f"ProxyPass = /other/ https://localhost:{u['other']}/up/\n"
                     f"ProxyPass = /expired/ https://localhost:{u['expired']}/up/\n"
                     f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n"
-                    f"ProxyPass = /plain/ https://localhost:{u['plain']}/up/\n")
+                    f"ProxyPass = /plain/ https://localhost:{u['plain']}/up/\n"
+                    f"ProxyPass = /nocert/ https://localhost:{u['mtls']}/up/\n")
             vhosts = ("[VirtualHost lax]\nServerName = lax.test\nSSLProxyVerify = none\n"
                       f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n\n"
                       "[VirtualHost anyname]\nServerName = anyname.test\nSSLProxyCheckPeerName = Off\n"
                       f"ProxyPass = /other/ https://localhost:{u['other']}/up/\n"
                       f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n\n")
+            if MPM != "perchild":  # which refuses client certificates (ProxyTlsConfigTest)
+                vhosts += ("[VirtualHost client]\nServerName = client.test\n"
+                           f"SSLProxyMachineCertificateFile = {cls.machine}\n"
+                           f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n"
+                           # the same upstream, another client certificate: a context of its own
+                           "[VirtualHost stranger]\nServerName = stranger.test\n"
+                           f"SSLProxyMachineCertificateFile = {cls.wrong_machine}\n"
+                           f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n\n")
+            # The URL names localhost, which the "named" certificate does not: only the Host can pass.
+            vhosts += ("[VirtualHost pres]\nServerName = pres.test\n"
+                       "ServerAlias = pres-alt.test pres-bad.test 127.0.0.1\nProxyPreserveHost = On\n"
+                       f"ProxyPass = /p/ https://localhost:{u['named']}/up/\n\n")
             cls.srv = Server(server_keys=conf, mpm_section=MPM_SECTIONS.get(MPM, ""), vhosts=vhosts)
         except BaseException:
             for v in cls.ups.values():
@@ -285,6 +350,62 @@ class ProxyTlsTest(unittest.TestCase):
         self.assertEqual(e["target"], "/up/echo")
         self.assertEqual(self.get("/untrusted/echo", host="anyname.test").status, 502)
 
+    # -- client certificates (SSLProxyMachineCertificateFile) ---------------------------------------
+    @unittest.skipIf(MPM == "perchild", "perchild refuses SSLProxyMachineCertificateFile")
+    def test_a_client_certificate_with_its_chain_is_accepted_by_an_upstream_that_requires_one(self):
+        up = self.ups["mtls"]
+        for i in range(3):
+            e = echo_of(self.get(f"/c/echo?n={i}", host="client.test"))
+            self.assertEqual(e["target"], f"/up/echo?n={i}")
+            self.assertEqual(e["tls_client"], "mpmd-client")
+
+    def test_without_a_client_certificate_an_upstream_that_requires_one_is_502(self):
+        self.assert_refused("/nocert/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/: the "
+                                            r"upstream asks for a client certificate \(SSLProxyMachineCertificateFile\)")
+
+    @unittest.skipIf(MPM == "perchild", "perchild refuses SSLProxyMachineCertificateFile")
+    def test_a_client_certificate_of_another_ca_is_502(self):
+        self.assert_refused("/c/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/: the upstream "
+                                       r"refused the client certificate .*unknown ca", host="stranger.test")
+        # The other vhost's certificate still passes: each has its own context.
+        self.assertEqual(echo_of(self.get("/c/echo", host="client.test"))["tls_client"], "mpmd-client")
+
+    # -- ProxyPreserveHost: the Host is the SNI and the name checked ---------------------------------
+    def test_preserved_host_is_the_sni_and_the_name_checked(self):
+        e = echo_of(self.get("/p/echo", host="pres.test"))
+        self.assertEqual(e["tls_name"], "pres.test")
+        self.assertIn(["Host", "pres.test"], [list(h) for h in e["headers"]])
+        # The port is not part of the name; case and a final dot do not make another one.
+        e = echo_of(self.get("/p/echo", host="Pres-Alt.test:8443"))
+        self.assertEqual(e["tls_name"], "pres-alt.test")
+        self.assertIn(["Host", "Pres-Alt.test:8443"], [list(h) for h in e["headers"]])
+
+    def test_a_preserved_host_the_certificate_does_not_name_is_502(self):
+        self.assert_refused("/p/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/ as pres-bad.test "
+                                       r"\(ProxyPreserveHost\): the certificate was refused: hostname mismatch",
+                            host="pres-bad.test")
+
+    def test_a_preserved_ip_address_host_sends_no_sni_and_is_checked_as_an_address(self):
+        e = echo_of(self.get("/p/echo", host=f"127.0.0.1:{self.srv.port}"))
+        self.assertIsNone(e["tls_name"])
+
+    def test_pooled_connections_never_cross_names(self):
+        seen = {}
+        with self.srv.connect() as s:
+            for i in range(12):
+                host = ("pres.test", "pres-alt.test", "pres-bad.test")[i % 3]
+                s.sendall(f"GET /p/echo?n={i} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                r = read_response(s)
+                if host == "pres-bad.test":
+                    self.assertEqual(r.status, 502)
+                    continue
+                e = echo_of(r)
+                self.assertEqual(e["tls_name"], host, f"request {i} for {host} went over a connection for another name")
+                seen.setdefault(e["conn"], set()).add(host)
+        self.assertTrue(all(len(v) == 1 for v in seen.values()), seen)
+        if ONE_LOOP:
+            self.assertLess(len(seen), 8, f"connections were not reused per name: {seen}")
+
 
 @unittest.skipIf(NO_TLS, NO_TLS)
 class ProxyTlsConfigTest(unittest.TestCase):
@@ -334,6 +455,60 @@ class ProxyTlsConfigTest(unittest.TestCase):
         self.write("SSLProxyVerify = none\nProxyPass = /a/ https://localhost:8443/ max=4\n")
         rc, out = run_t(self.conf)
         self.assertEqual(rc, 0, out)
+
+    def test_a_client_certificate_file_that_cannot_serve_is_an_error_at_its_line(self):
+        good_cert, good_key = make_cert(self.dir, ["mpmd-client"], tag="client")
+        other_cert, other_key = make_cert(self.dir, ["someone-else"], tag="else")
+        old_cert, old_key = make_cert(self.dir, ["mpmd-old"], expired=True, tag="old")
+        encrypted_key = os.path.join(self.dir, "encrypted.key")
+        openssl("pkey", "-in", good_key, "-aes256", "-passout", "pass:secret", "-out", encrypted_key)
+
+        def pem(name, *parts):
+            path = os.path.join(self.dir, name)
+            with open(path, "w") as out:
+                for p in parts:
+                    with open(p) as f:
+                        out.write(f.read())
+            return path
+
+        cases = [
+            (os.path.join(self.dir, "missing.pem"), "No such file or directory"),
+            (pem("no-key.pem", good_cert), "holds no private key"),
+            (pem("key-only.pem", good_key), "holds no PEM certificate"),
+            (pem("mismatch.pem", good_cert, other_key), "its private key does not match its certificate"),
+            (pem("two-keys.pem", good_cert, good_key, other_key), "more than one private key"),
+            (pem("encrypted.pem", good_cert, encrypted_key), "encrypted with a pass phrase"),
+            (pem("expired.pem", old_cert, old_key), "expired on 2020-02-01"),
+        ]
+        for path, why in cases:
+            with self.subTest(why=why):
+                self.write(f"SSLProxyMachineCertificateFile = {path}\nProxyPass = /a/ https://localhost:8443/\n"
+                           "ProxyPass = /b/ https://localhost:8444/\n")
+                rc, out = run_t(self.conf)
+                self.assertNotEqual(rc, 0, out)
+                line = self.line_of("SSLProxyMachineCertificateFile")
+                if MPM == "perchild":
+                    self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{line}: .*SSLProxyMachineCertificateFile: "
+                                          r".*not available under the perchild MPM")
+                    continue
+                m = re.findall(rf"(?m)^{re.escape(self.conf)}:{line}: \[Server\] SSLProxyMachineCertificateFile: "
+                               rf"{re.escape(path)}:? .*{why}", out)
+                self.assertEqual(len(m), 1, out)  # once, however many targets need it
+
+        # Good: the certificate, then its key (either order), and a relative path is refused.
+        self.write(f"SSLProxyMachineCertificateFile = {pem('good.pem', good_key, good_cert)}\n"
+                   "ProxyPass = /a/ https://localhost:8443/\n")
+        rc, out = run_t(self.conf)
+        if MPM == "perchild":
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("not available under the perchild MPM", out)
+        else:
+            self.assertEqual(rc, 0, out)
+        self.write("SSLProxyMachineCertificateFile = client.pem\n")
+        rc, out = run_t(self.conf)
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{self.line_of('SSLProxyMachineCertificateFile')}: "
+                              r".*not an absolute path")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class UpstreamConnection:
         self.buf = b""
         self.requests = 0
         self.drop_next = False
+        self.tls_name = None    # TLS: the SNI of its handshake (None: none sent)
+        self.tls_client = None  # TLS: the commonName of the client's certificate (None: none shown)
 
     # -- reading ----------------------------------------------------------------------------------
     def fill(self):
@@ -195,6 +197,7 @@ class UpstreamConnection:
 def b_echo(c, req, args, query):
     account = {k: req[k] for k in ("method", "target", "version", "header_lines", "headers", "body", "raw_body",
                                    "conn", "conn_requests")}
+    account["tls_name"], account["tls_client"] = c.tls_name, c.tls_client
     c.respond(req, 200, headers=[("Content-Type", "application/json"), ("X-Upstream-Conn", str(c.id))],
               body=json.dumps(account))
 
@@ -424,6 +427,7 @@ class Upstream:
         self.tls_failed = 0     # handshakes that failed (the client refused the certificate…)
         if tls:
             def on_sni(ssl_object, name, context):
+                ssl_object.upstream_sni = name  # for the connection's own record
                 with self.lock:
                     self.tls_names.append(name)
             tls.sni_callback = on_sni
@@ -482,6 +486,10 @@ class Upstream:
         with self.lock:
             c = UpstreamConnection(self, s, conn_id)
             self.open[c.id] = c
+        if self.tls:
+            c.tls_name = getattr(s, "upstream_sni", None)
+            peer = s.getpeercert() or {}
+            c.tls_client = next((v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"), None)
         c.serve()
 
     def record(self, req):
