@@ -760,6 +760,17 @@ int http_upstream_connected(HttpUpstreamConn *c) {
         return -err;
 }
 
+/* The idle connections of every key at k's address, through k's client context (TLS names apart). */
+static unsigned address_idle(const HttpUpstreamKey *k) {
+        unsigned n = 0;
+
+        for (const HttpUpstreamKey *o = pool_keys; o; o = o->next)
+                if (o->protocol == k->protocol && o->tls_client == k->tls_client && o->addr_len == k->addr_len &&
+                    memcmp(&o->addr, &k->addr, k->addr_len) == 0)
+                        n += o->n_idle;
+        return n;
+}
+
 HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec_t now) {
         if (!c)
                 return NULL;
@@ -774,6 +785,13 @@ HttpUpstreamConn *http_upstream_release(HttpUpstreamConn *c, bool reusable, usec
                 c->reused = true;
                 w->granted = c;
                 waiter_wake(w);
+                return NULL;
+        }
+        if (address_idle(k) >= k->max) {
+                /* Under ProxyPreserveHost each Host a client names is a key of its own at the same
+                 * address: idle ones stay within max= for the address, not per name, so that no
+                 * stream of names can pile up descriptors. */
+                conn_close(c);
                 return NULL;
         }
         c->idle_since = now;

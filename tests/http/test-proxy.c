@@ -514,6 +514,29 @@ Test(proxy, pooled_tls_connections_serve_only_the_name_they_were_opened_for) {
         }
         /* a.example's (its idle connection) and the last name's, forgotten when another is made. */
         cr_assert_eq(http_upstream_pool_keys(), 2, "keys of names with no connection were kept");
+        /* Idle connections stay within max= for the address, whatever the names: a.example has one,
+         * so of three more released only one is kept. */
+        HttpUpstreamTarget n[3];
+        HttpUpstreamConn *open_c[3];
+        char names[3][HTTP_UPSTREAM_TLS_NAME_MAX];
+        for (int i = 0; i < 3; i++) {
+                char host[32];
+                snprintf(host, sizeof(host), "n%d.example", i);
+                cr_assert_eq(http_upstream_target_for_host(&t, host, strlen(host), &n[i], names[i]), 0);
+                cr_assert_eq(http_upstream_acquire(&n[i], now, &open_c[i]), 0);
+        }
+        for (int i = 0; i < 3; i++) {
+                if (open_c[i]->connecting)
+                        cr_assert_eq(http_upstream_connected(open_c[i]), 0);
+                open_c[i] = http_upstream_release(open_c[i], true, now);
+        }
+        unsigned total = 0;
+        for (int i = 0; i < 3; i++) {
+                cr_assert_leq(http_upstream_pool_count(&n[i], &idle), 1);
+                total += idle;
+        }
+        cr_assert_eq(http_upstream_pool_count(&a, &idle), 1);
+        cr_assert_eq(total + idle, 2, "idle connections at one address beyond its max=2");
         http_upstream_pool_flush();
         http_upstream_set_tls(NULL);
         http_upstream_target_done(&t);
