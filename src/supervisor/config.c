@@ -194,7 +194,7 @@ const ConfItem config_directives[] = {
         { "GracefulReloadTimeout", CONF_USEC, CFG(graceful_reload_timeout), "30", 0, 3600 * USEC_PER_SEC,
           .expect = "a time from 0 to 3600 s" },
         { "ControlSocket", CONF_PATH, CFG(control_socket), "/run/mpmd/control", .expect = "an absolute path" },
-        { "AgentCheck", CONF_STRING, CFG(agent_check), NULL, .flags = CONF_RESTART_ONLY, .parse = parse_agent_check,
+        { "AgentCheck", CONF_STRING, CFG(agent_check), NULL, .parse = parse_agent_check,
           .expect = "ADDR:PORT for HAProxy's agent-check" },
         { "MinUID", CONF_UINT, CFG(min_uid), "1000", 0, UINT32_MAX - 1, .expect = "a user id" },
         { "MinGID", CONF_UINT, CFG(min_gid), "1000", 0, UINT32_MAX - 1, .expect = "a group id" },

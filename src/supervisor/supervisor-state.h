@@ -126,6 +126,10 @@ struct Supervisor {
          * The node's, not a generation's: it outlives reloads until `mpmctl undrain`. */
         bool drained;
         struct AgentCheck *agent; /* AgentCheck; NULL: none */
+        /* A reload that moves AgentCheck: the new listener, bound before the reload is taken (a
+         * bind that fails refuses it), which replaces agent when the new generation takes over. */
+        bool agent_moves;
+        struct AgentCheck *pending_agent;
         usec_t agent_read_at;     /* the last scoreboard reading for it, CLOCK_MONOTONIC … */
         unsigned agent_percent;   /* … and its idle share: a flood of checks reads it once in 100 ms */
         bool stopping;

@@ -45,6 +45,7 @@
 
 static void supervisor_answer_reload_waiters(Supervisor *s, bool ok, const char *why);
 static void supervisor_abandon_reload(Supervisor *s, const char *why);
+static AgentState supervisor_agent_state(void *userdata, unsigned *ret_percent);
 static void supervisor_answer_quiesce_waiters(Supervisor *s);
 
 static void supervisor_check_done(Supervisor *s) {
@@ -210,10 +211,42 @@ static void supervisor_set_reload_result(Supervisor *s, const char *result) {
         supervisor_update_status(s);
 }
 
+static bool same_text(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* A reload that names another AgentCheck (or none) listens there before it is taken, so that an
+ * address it cannot bind refuses the reload and the agent goes on answering where it was. */
+static int supervisor_move_agent(Supervisor *s, const char *to, const char *file, ConfErrors *errors) {
+        const char *from = s->current->config->agent_check;
+        int r;
+
+        s->agent_moves = false;
+        if (same_text(from, to))
+                return 0;
+        if (to) {
+                r = agent_check_open(s->event, to, supervisor_agent_state, s, &s->pending_agent);
+                if (r < 0) {
+                        conf_errors_add(errors, file, 0, "AgentCheck = %s: cannot listen there: %s (the agent stays %s%s)",
+                                        to, strerror(-r), from ? "at " : "off", from ? from : "");
+                        return r;
+                }
+        }
+        s->agent_moves = true;
+        return 0;
+}
+
+/* The reload that moved the agent is not taken after all. */
+static void supervisor_keep_agent(Supervisor *s) {
+        s->pending_agent = agent_check_free(s->pending_agent);
+        s->agent_moves = false;
+}
+
 static void supervisor_abandon_reload(Supervisor *s, const char *why) {
         SupGeneration *sg = s->pending;
 
         s->pending = NULL;
+        supervisor_keep_agent(s);
         supervisor_restore_error_log(s, error_log_of(sg));
         log_set_max_level(s->current->config->log_level);
         log_error("reload abandoned: %s; generation %u keeps serving", why, s->current->g.number);
@@ -296,6 +329,13 @@ static void supervisor_commit_reload(Supervisor *s) {
         s->current = s->pending;
         s->pending = NULL;
         supervisor_apply_backlog(s, s->current->config);
+        if (s->agent_moves) {
+                agent_check_free(s->agent);
+                s->agent = TAKE_PTR(s->pending_agent);
+                s->agent_moves = false;
+                log_notice("reload: the agent answers %s%s", s->agent ? "at " : "nowhere now",
+                           s->current->config->agent_check ? s->current->config->agent_check : "");
+        }
         old->drain_deadline = now + s->current->config->graceful_reload_timeout;
         generation_settle_kept_pools(s, old, s->current);
         generation_drain(old, true);
@@ -333,9 +373,13 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
         if (r >= 0)
                 r = config_check_reload(s->current->config, c, &errors);
         if (r >= 0)
+                r = supervisor_move_agent(s, c->agent_check, c->main_file, &errors);
+        if (r >= 0)
                 r = supervisor_move_error_log(supervisor_error_log(s),
                                               c->site.error_log ? c->site.error_log : "stderr", c->main_file,
                                               &errors);
+        if (r < 0)
+                supervisor_keep_agent(s);
         for (size_t i = 0; i < warnings.n; i++)
                 log_warning_fields(LOG_FIELDS(.unlimited = true), "%s", warnings.msgs[i]);
         if (r < 0) {
@@ -385,6 +429,7 @@ int supervisor_reload(Supervisor *s, ConfErrors *errors_out) {
                 }
         } else {
                 s->pending = NULL;
+                supervisor_keep_agent(s);
                 supervisor_restore_error_log(s, c_error_log ? c_error_log : "");
                 log_set_max_level(s->current->config->log_level);
                 sd_notify(false, "READY=1");
@@ -862,6 +907,7 @@ out:
         sd_event_source_unref(s.reopen_timer);
         control_server_free(s.control);
         agent_check_free(s.agent);
+        agent_check_free(s.pending_agent);
         while (s.draining) {
                 SupGeneration *next = s.draining->next;
                 generation_free(s.draining);

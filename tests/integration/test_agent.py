@@ -18,7 +18,7 @@ import time
 import unittest
 
 from mpmdtest import BINARY, MPM, children, free_port, wait_for
-from test_reload_config import ControlledServer, mpmctl
+from test_reload_config import ControlledServer, mpmctl, set_key
 
 
 def agent_line(port, timeout=5):
@@ -102,6 +102,42 @@ class AgentTest(unittest.TestCase):
             t.join()
         self.assertTrue(lines)
         self.assertEqual([x for x in lines if not x.startswith("ready up ")], [], "every answer during reloads")
+
+    def test_a_reload_moves_the_agent_or_is_refused_where_it_cannot_listen(self):
+        def refused(port):
+            try:
+                agent_line(port, timeout=2)
+            except OSError:
+                return True
+            return False
+        moved = free_port()
+        set_key(self.srv, "AgentCheck", f"127.0.0.1:{moved}")
+        rc, out = mpmctl(self.srv, "reload")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(agent_line(moved), r"^ready up \d+%\n$")
+        self.assertTrue(refused(self.agent_port), "the old address is closed once the reload is taken")
+        # An address it cannot bind refuses the reload: the agent stays where it was.
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        try:
+            set_key(self.srv, "AgentCheck", f"127.0.0.1:{busy.getsockname()[1]}")
+            rc, out = mpmctl(self.srv, "reload")
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn(f"AgentCheck = 127.0.0.1:{busy.getsockname()[1]}: cannot listen there", out)
+            self.assertIn(f"the agent stays at 127.0.0.1:{moved}", out)
+        finally:
+            busy.close()
+        self.assertRegex(agent_line(moved), r"^ready up \d+%\n$")
+        # None: no agent after the reload.
+        with open(self.srv.conf) as f:
+            text = f.read()
+        with open(self.srv.conf, "w") as f:
+            f.write("".join(line for line in text.splitlines(keepends=True) if not line.startswith("AgentCheck")))
+        rc, out = mpmctl(self.srv, "reload")
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(refused(moved))
+        self.assertEqual(self.srv.get("/").status, 200)
 
     def test_maint_and_503_while_stopping(self):
         # A request in flight keeps the graceful stop going: its head is not complete.
