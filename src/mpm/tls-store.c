@@ -20,7 +20,6 @@
 #include "mpm/tls-store-internal.h"
 #include "shared/strv.h"
 
-#define EXPIRY_WARNING_DAYS 14
 #define TLS_GROUPS "X25519:P-256:P-384"
 
 /* ---- the SSL's listener ------------------------------------------------------------------------ */
@@ -249,33 +248,28 @@ static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
                 snprintf(buf, size, "(unreadable date)");
 }
 
-/* An expired certificate is an error (every client refuses it: serving it is serving nothing; a
- * reload keeps the certificate that still works); one about to expire, or not valid yet (a clock
- * behind, or a certificate issued for later), a warning. 0 or -EINVAL. */
-static int check_dates(X509 *leaf, const ConfLine *cert, const char *section, ConfErrors *errors,
-                       ConfErrors *warnings) {
+int tls_check_cert_dates(X509 *leaf, const ConfLine *where, const char *section, const char *key,
+                         const char *refused_by, ConfErrors *errors, ConfErrors *warnings) {
         const ASN1_TIME *not_after = X509_get0_notAfter(leaf), *not_before = X509_get0_notBefore(leaf);
         int days = 0, secs = 0;
         char date[64];
 
         if (ASN1_TIME_diff(&days, &secs, NULL, not_before) && (days > 0 || secs > 0)) {
                 format_time(not_before, date, sizeof(date));
-                conf_errors_add(warnings, cert->file, cert->line, "%s SSLCertificateFile: %s is not valid before %s",
-                                section, cert->value, date);
+                conf_errors_add(warnings, where->file, where->line, "%s %s: %s is not valid before %s", section, key,
+                                where->value, date);
         }
         if (!ASN1_TIME_diff(&days, &secs, NULL, not_after))
                 return 0;
         format_time(not_after, date, sizeof(date));
         if (days < 0 || secs < 0) {
-                conf_errors_add(errors, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expired on %s: clients refuse it; renew it", section,
-                                cert->value, date);
+                conf_errors_add(errors, where->file, where->line, "%s %s: %s expired on %s: %s refuse it; renew it",
+                                section, key, where->value, date, refused_by);
                 return -EINVAL;
         }
-        if (days < EXPIRY_WARNING_DAYS)
-                conf_errors_add(warnings, cert->file, cert->line,
-                                "%s SSLCertificateFile: %s expires on %s, in %d day%s", section, cert->value, date,
-                                days, days == 1 ? "" : "s");
+        if (days < TLS_EXPIRY_WARNING_DAYS)
+                conf_errors_add(warnings, where->file, where->line, "%s %s: %s expires on %s, in %d day%s", section,
+                                key, where->value, date, days, days == 1 ? "" : "s");
         return 0;
 }
 
@@ -398,7 +392,8 @@ static int site_load_pairs(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMateri
                         continue;
                 }
                 EVP_PKEY_free(pkey);
-                if (check_dates(leaf, cert, in->section, errors, warnings) < 0) {
+                if (tls_check_cert_dates(leaf, cert, in->section, "SSLCertificateFile", "clients", errors,
+                                         warnings) < 0) {
                         r = -EINVAL;
                         continue;
                 }

@@ -56,6 +56,15 @@ typedef struct TlsStoreSite {
         unsigned listen_line;
 } TlsStoreSite;
 
+/* A certificate's dates, by one rule for every certificate mpmd presents (a site's, key
+ * SSLCertificateFile; a client certificate to upstreams, SSLProxyMachineCertificateFile): expired
+ * is an error at where's line (refused_by, "clients" or "upstreams", refuse it; a reload keeps the
+ * certificate that still works), expiring within TLS_EXPIRY_WARNING_DAYS or not valid yet a
+ * warning. 0 or -EINVAL. */
+#define TLS_EXPIRY_WARNING_DAYS 14
+int tls_check_cert_dates(X509 *leaf, const ConfLine *where, const char *section, const char *key,
+                         const char *refused_by, ConfErrors *errors, ConfErrors *warnings);
+
 /* Build the store from the sites and the Listen values of the server (server_listen: the main
  * server's Listen, every listener a site without a Listen of its own is reachable on). TLS
  * listeners are those listener_name_is_tls() (mpm.h) says. Errors and warnings are added as

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "mpm/tls-custody.h"
+#include "mpm/tls-store.h"
 #include "mpm/tls-upstream.h"
 #include "shared/macro.h"
 
-#define EXPIRY_WARNING_DAYS 14 /* as a site's certificate (tls-store.c) */
 
 /* An SSLProxyMachineCertificateFile, read and checked once however many contexts use it. */
 typedef struct TlsUpstreamCert {
@@ -172,43 +172,6 @@ static bool pem_ended_cleanly(void) {
         return ok;
 }
 
-static void format_time(const ASN1_TIME *t, char *buf, size_t size) {
-        struct tm tm;
-
-        if (!ASN1_TIME_to_tm(t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-                snprintf(buf, size, "(unreadable date)");
-}
-
-/* The leaf's dates, by a site certificate's rule (tls-store.c): an upstream that checks the
- * certificate refuses an expired one, so it is an error (a reload keeps the one that still works). */
-static int cert_check_dates(X509 *leaf, const ConfLine *where, const char *section, ConfErrors *errors,
-                            ConfErrors *warnings) {
-        const ASN1_TIME *not_after = X509_get0_notAfter(leaf), *not_before = X509_get0_notBefore(leaf);
-        int days = 0, secs = 0;
-        char date[64];
-
-        if (ASN1_TIME_diff(&days, &secs, NULL, not_before) && (days > 0 || secs > 0)) {
-                format_time(not_before, date, sizeof(date));
-                conf_errors_add(warnings, where->file, where->line,
-                                "%s SSLProxyMachineCertificateFile: %s is not valid before %s", section, where->value,
-                                date);
-        }
-        if (!ASN1_TIME_diff(&days, &secs, NULL, not_after))
-                return 0;
-        format_time(not_after, date, sizeof(date));
-        if (days < 0 || secs < 0) {
-                conf_errors_add(errors, where->file, where->line,
-                                "%s SSLProxyMachineCertificateFile: %s expired on %s: upstreams refuse it; renew it",
-                                section, where->value, date);
-                return -EINVAL;
-        }
-        if (days < EXPIRY_WARNING_DAYS)
-                conf_errors_add(warnings, where->file, where->line,
-                                "%s SSLProxyMachineCertificateFile: %s expires on %s, in %d day%s", section,
-                                where->value, date, days, days == 1 ? "" : "s");
-        return 0;
-}
-
 /* The PEM blocks of text: how many certificates and private keys, and whether a key is encrypted.
  * 0, or -EBADMSG when a block does not parse. */
 static int pem_count(const char *text, size_t len, int *ret_certs, int *ret_keys, bool *ret_encrypted) {
@@ -310,7 +273,8 @@ static int cert_parse(TlsUpstreamCert *c, const char *text, size_t len, const Co
                 goto finish;
         }
         c->chain = TAKE_PTR(certs);
-        r = cert_check_dates(c->leaf, where, section, errors, warnings);
+        r = tls_check_cert_dates(c->leaf, where, section, "SSLProxyMachineCertificateFile", "upstreams", errors,
+                                 warnings);
 finish:
         if (what)
                 conf_errors_add(errors, where->file, where->line, "%s SSLProxyMachineCertificateFile: %s: %s", section,
