@@ -104,7 +104,7 @@ Test(tls_custody, an_unsealed_memfd_is_not_material) {
         int fd = memfd_create("mpmd-tls:forged", MFD_CLOEXEC);
 
         cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, "MPMDTLS1", 8), 8);
+        cr_assert_eq(write(fd, "MPMDTLS2", 8), 8);
         cr_assert_eq(tls_material_map(fd, &m), -EBADMSG);
         close(fd);
 }
