@@ -13,6 +13,7 @@ their file:line. Under perchild (a perchild build, as root) the CA file is root'
 site's pool, sandboxed as its user, verifies all the same: it gets the bytes with its material.
 """
 import os
+import pwd
 import re
 import shutil
 import ssl
@@ -189,9 +190,14 @@ class ClientCertServing:
                          out[-3000:])
 
     def test_host_of_a_verifying_site_over_another_sites_handshake_is_421(self):
-        """Without SNI the handshake is the default site's, which asked for no certificate."""
-        r = self.get(None, self.certs.alice, host="admin.test")
-        self.assertEqual(r.status, 421)
+        """Without SNI the handshake is the default site's, which asked for no certificate (perchild's
+        dispatcher, which routes by SNI, refuses a client without one before)."""
+        try:
+            r = self.get(None, self.certs.alice, host="admin.test")
+            self.assertEqual(r.status, 421)
+        except ssl.SSLError as e:
+            if MPM != "perchild" or "UNRECOGNIZED_NAME" not in str(e):
+                raise
         r = self.get("localhost", self.certs.alice, host="admin.test")
         self.assertEqual(r.status, 421)
         r = self.get("admin.test", self.certs.alice, host="localhost")
@@ -236,14 +242,14 @@ class ClientCertServing:
     def test_access_log_has_the_verification_and_the_subject(self):
         self.get("admin.test", self.certs.alice, path="/")
         self.get("opt.test", path="/")
-        wait_for(lambda: re.search(r'^admin\.test SUCCESS "CN=alice,O=mpmd tests"$', self.access_log(), re.M),
+        wait_for(lambda: re.search(r'^admin\.test SUCCESS "CN=alice,O=mpmd tests"$', self.access_log("admin"), re.M),
                  what="the admin.test line in the access log")
-        wait_for(lambda: re.search(r'^opt\.test NONE "-"$', self.access_log(), re.M),
+        wait_for(lambda: re.search(r'^opt\.test NONE "-"$', self.access_log("opt"), re.M),
                  what="the opt.test line in the access log")
 
-    def access_log(self):
+    def access_log(self, site):
         try:
-            with open(self.srv.access_log) as f:
+            with open(getattr(self.srv, "access_logs", {}).get(site, self.srv.access_log)) as f:
                 return f.read()
         except OSError:
             return ""
@@ -310,8 +316,16 @@ class PerchildClientCerts(ClientCertServing, unittest.TestCase):
         conf = conf.replace("LogLevel = debug\n", f"LogLevel = debug\nScriptAlias = /cgi-bin/ {cgi}/\n"
                             f"CustomLog = {srv.access_log} {ACCESS_FORMAT}\n", 1)
         sections = vhost_sections(cls.certs, roots, cls.certs.ca_file)
+        # A site of its own user logs where its own CustomLog says (mpmd-mpm(7)), as that user.
+        srv.access_logs = {}
         for name, user in users.items():
-            sections = sections.replace(f"[VirtualHost {name}]\n", f"[VirtualHost {name}]\nUser = {user}\nGroup = {user}\n")
+            logs = os.path.join(srv.dir, f"logs-{name}")
+            os.mkdir(logs)
+            pw = pwd.getpwnam(user)
+            os.chown(logs, pw.pw_uid, pw.pw_gid)
+            srv.access_logs[name] = os.path.join(logs, "access.log")
+            sections = sections.replace(f"[VirtualHost {name}]\n", f"[VirtualHost {name}]\nUser = {user}\nGroup = {user}\n"
+                                        f"CustomLog = {srv.access_logs[name]} {ACCESS_FORMAT}\n")
         conf += sections
         with open(srv.conf, "w") as f:
             f.write(conf)
