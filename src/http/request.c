@@ -170,8 +170,7 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
          * made with its own settings: a client without SNI got the listener's default site's,
          * which may have asked for none, or trusted other CAs. Apache would renegotiate; here the
          * client must come again naming the site. */
-        if (is_tls && cfg->tls.verify.mode != HTTP_TLS_VERIFY_NONE &&
-            tls.site != (size_t) (named - q->server->sites)) {
+        if (is_tls && cfg->tls.verify.mode != HTTP_TLS_VERIFY_NONE && tls.site != (size_t) (named - q->server->sites)) {
                 request_error(r, 421, true);
                 return NULL;
         }

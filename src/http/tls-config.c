@@ -95,8 +95,7 @@ int http_tls_verify_parse(const char *value, const char *file, unsigned line, Ht
                 if (strcasecmp(value, verify_names[i]) == 0)
                         mode = i;
         if (mode < 0)
-                return conf_parse_error(ret_error, "\"%s\": expected none, optional, require or optional_no_ca",
-                                        value);
+                return conf_parse_error(ret_error, "\"%s\": expected none, optional, require or optional_no_ca", value);
         *ret = (HttpTlsVerify){.mode = mode, .line = line};
         if (file) {
                 ret->file = strdup(file);

@@ -29,7 +29,7 @@
 typedef struct MaterialHeader {
         char magic[8];
         uint32_t n_pairs;
-        uint32_t has_ca; /* 1: a CA bundle (SSLCACertificateFile) follows the pairs */
+        uint32_t has_ca;              /* 1: a CA bundle (SSLCACertificateFile) follows the pairs */
         uint64_t len[MATERIAL_FILES]; /* cert 0, key 0, cert 1, key 1, CA bundle */
 } MaterialHeader;
 
@@ -191,8 +191,7 @@ int tls_material_map(int fd, TlsMaterial *ret) {
         if (p == MAP_FAILED)
                 return -errno;
         h = p;
-        if (memcmp(h->magic, MATERIAL_MAGIC, sizeof(h->magic)) != 0 || h->n_pairs > HTTP_TLS_CERTS_MAX ||
-            h->has_ca > 1)
+        if (memcmp(h->magic, MATERIAL_MAGIC, sizeof(h->magic)) != 0 || h->n_pairs > HTTP_TLS_CERTS_MAX || h->has_ca > 1)
                 goto bad;
         for (uint32_t i = 0; i < MATERIAL_FILES; i++) {
                 if (h->len[i] == MATERIAL_MISSING)

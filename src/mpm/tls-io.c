@@ -50,7 +50,7 @@ struct TlsIo {
         bool socket_bio; /* OpenSSL reads and writes fd itself (for kTLS): errors are in errno */
         bool client_read; /* client is what the certificate says (or NULL: none, no memory) */
         TlsRefusal refused;
-        long refused_error; /* TLS_REFUSED_UNVERIFIED: the verification's X509_V_ERR_* */
+        long refused_error;     /* TLS_REFUSED_UNVERIFIED: the verification's X509_V_ERR_* */
         TlsClientNames *client; /* made once, when a certificate was presented */
 };
 
@@ -502,7 +502,9 @@ static bool tls_io_info(void *ctx, HttpTlsInfo *ret) {
                 .site = tls_store_ssl_site(t->ssl),
                 /* A certificate whose variables could not be kept (no memory) is not taken for
                  * a verified one. */
-                .client_verify = c ? c->verify : SSL_get0_peer_certificate(t->ssl) ? "FAILED:out of memory" : "NONE",
+                .client_verify = c                                   ? c->verify
+                                 : SSL_get0_peer_certificate(t->ssl) ? "FAILED:out of memory"
+                                                                     : "NONE",
                 .client_s_dn = c && c->has_s_dn ? c->s_dn : NULL,
                 .client_i_dn = c && c->has_i_dn ? c->i_dn : NULL,
                 .client_serial = c && c->has_serial ? c->serial : NULL,

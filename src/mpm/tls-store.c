@@ -496,8 +496,7 @@ static int site_set_session_context(SSL_CTX *ctx, const TlsStoreSite *in, const 
 
         /* A site that asks for no certificate keeps the digest of its section alone. */
         if (ok && t->verify.mode != HTTP_TLS_VERIFY_NONE)
-                ok = EVP_DigestUpdate(d, verify, sizeof(verify)) &&
-                     (!m->ca || EVP_DigestUpdate(d, m->ca, m->ca_len));
+                ok = EVP_DigestUpdate(d, verify, sizeof(verify)) && (!m->ca || EVP_DigestUpdate(d, m->ca, m->ca_len));
         ok = ok && EVP_DigestFinal_ex(d, md, &md_len);
         EVP_MD_CTX_free(d);
         if (!ok)
@@ -581,17 +580,19 @@ static int site_load_cas(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMaterial
         e = ERR_peek_last_error();
         if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
                 sk_X509_NAME_pop_free(names, X509_NAME_free);
-                conf_errors_add(errors, ca->file, ca->line,
-                                "%s SSLCACertificateFile: %s: not a bundle of PEM certificates that OpenSSL accepts (%s)",
-                                in->section, ca->value, ssl_reason(why, sizeof(why)));
+                conf_errors_add(
+                        errors, ca->file, ca->line,
+                        "%s SSLCACertificateFile: %s: not a bundle of PEM certificates that OpenSSL accepts (%s)",
+                        in->section, ca->value, ssl_reason(why, sizeof(why)));
                 return -EINVAL;
         }
         ERR_clear_error();
         if (n == 0) {
                 sk_X509_NAME_pop_free(names, X509_NAME_free);
-                conf_errors_add(errors, ca->file, ca->line,
-                                "%s SSLCACertificateFile: %s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
-                                in->section, ca->value);
+                conf_errors_add(
+                        errors, ca->file, ca->line,
+                        "%s SSLCACertificateFile: %s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
+                        in->section, ca->value);
                 return -EINVAL;
         }
         SSL_CTX_set_client_CA_list(ctx, names); /* taken */

@@ -667,7 +667,7 @@ Test(cgi_env, https_variables_over_tls_only) {
 
 /* The client's certificate: SSL_CLIENT_VERIFY over every TLS connection, the rest with a certificate. */
 static bool fake_client_tls_info(void *conn, HttpTlsInfo *ret) {
-        *ret = (HttpTlsInfo) {
+        *ret = (HttpTlsInfo){
                 .protocol = "TLSv1.3",
                 .cipher = "TLS_AES_128_GCM_SHA256",
                 .client_verify = "SUCCESS",
@@ -681,8 +681,8 @@ static bool fake_client_tls_info(void *conn, HttpTlsInfo *ret) {
 
 Test(cgi_env, client_certificate_variables) {
         static const char req[] = "GET /cgi-bin/env.sh HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
-        static const HttpRequestConn cert_conn = { .tls_info = fake_client_tls_info };
-        static const HttpRequestConn tls_conn = { .tls_info = fake_tls_info };
+        static const HttpRequestConn cert_conn = {.tls_info = fake_client_tls_info};
+        static const HttpRequestConn tls_conn = {.tls_info = fake_tls_info};
         Fixture f;
 
         fixture_parse(&f, req);
