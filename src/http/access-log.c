@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,20 +51,30 @@ typedef enum ItemType {
         ITEM_METHOD,        /* %m */
         ITEM_PROTOCOL,      /* %H */
         ITEM_PID,           /* %P */
-        ITEM_SSL_PROTOCOL,  /* %{SSL_PROTOCOL}x (mod_ssl) */
-        ITEM_SSL_CIPHER,    /* %{SSL_CIPHER}x (mod_ssl) */
+        ITEM_SSL_VAR,       /* %{SSL_*}x (mod_ssl): one of ssl_vars */
 } ItemType;
 
 typedef struct FormatItem {
         ItemType type;
-        char *arg; /* literal text, a header name or a strftime format */
-        size_t arg_len;
-        bool at_end; /* a time: when the response ended ("end:"), not when the request began */
+        char *arg;      /* literal text, a header name or a strftime format */
+        size_t arg_len; /* its length; ITEM_SSL_VAR: the index in ssl_vars */
+        bool at_end;    /* a time: when the response ended ("end:"), not when the request began */
 } FormatItem;
 
 /* %{FORMAT}t: room for one time as strftime writes it */
 #define TIME_FORMAT_MAX 128
 #define TIME_TEXT_MAX 512
+
+/* %{NAME}x: the mod_ssl variables an entry carries, each a string of AccessLogEntry (NULL: "-"). */
+static const struct {
+        const char *name;
+        size_t offset;
+} ssl_vars[] = {
+        { "SSL_PROTOCOL", offsetof(AccessLogEntry, ssl_protocol) },
+        { "SSL_CIPHER", offsetof(AccessLogEntry, ssl_cipher) },
+        { "SSL_CLIENT_VERIFY", offsetof(AccessLogEntry, ssl_client_verify) },
+        { "SSL_CLIENT_S_DN", offsetof(AccessLogEntry, ssl_client_s_dn) },
+};
 
 struct AccessLogFormat {
         FormatItem *items;
@@ -289,14 +300,15 @@ static int compile_directive(AccessLogFormat *f, const char **p, char **ret_erro
                 break;
         case 'x':
                 /* mod_ssl's variables; names compare as mod_ssl's do, without regard to case. */
-                if (arg && arg_len == 12 && strncasecmp(arg, "SSL_PROTOCOL", 12) == 0)
-                        type = ITEM_SSL_PROTOCOL;
-                else if (arg && arg_len == 10 && strncasecmp(arg, "SSL_CIPHER", 10) == 0)
-                        type = ITEM_SSL_CIPHER;
-                else
-                        return fail(ret_error, "log format: %%{%.*s}x: expected SSL_PROTOCOL or SSL_CIPHER",
-                                    (int) arg_len, arg ? arg : "");
-                break;
+                for (size_t i = 0; arg && i < ELEMENTSOF(ssl_vars); i++)
+                        if (arg_len == strlen(ssl_vars[i].name) && strncasecmp(arg, ssl_vars[i].name, arg_len) == 0) {
+                                *p = s + 1;
+                                return format_add(f, ITEM_SSL_VAR, NULL, i);
+                        }
+                return fail(ret_error,
+                            "log format: %%{%.*s}x: expected SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_VERIFY or "
+                            "SSL_CLIENT_S_DN",
+                            (int) arg_len, arg ? arg : "");
         case '\0':
                 return fail(ret_error, "log format ends with an incomplete %% directive");
         default:
@@ -658,12 +670,16 @@ size_t access_log_format_line(const AccessLogFormat *f, const AccessLogEntry *e,
                 case ITEM_PID:
                         out_u64(&o, (unsigned long long) getpid());
                         break;
-                case ITEM_SSL_PROTOCOL:
-                        out_str(&o, e->ssl_protocol ? e->ssl_protocol : "-");
+                case ITEM_SSL_VAR: {
+                        const char *v = *(const char *const *) ((const char *) e + ssl_vars[it->arg_len].offset);
+
+                        /* a name is the CA's text: escaped as a client's would be */
+                        if (v)
+                                out_escaped(&o, v, strlen(v));
+                        else
+                                out_put(&o, "-", 1);
                         break;
-                case ITEM_SSL_CIPHER:
-                        out_str(&o, e->ssl_cipher ? e->ssl_cipher : "-");
-                        break;
+                }
                 }
         }
         out_put(&o, "\n", 1);

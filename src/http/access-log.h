@@ -47,6 +47,10 @@ typedef struct AccessLogEntry {
          * OpenSSL's names); NULL on a plain one */
         const char *ssl_protocol;
         const char *ssl_cipher;
+        /* %{SSL_CLIENT_VERIFY}x, %{SSL_CLIENT_S_DN}x: the client's certificate (HttpTlsInfo's);
+         * NULL on a plain connection, and S_DN without a certificate */
+        const char *ssl_client_verify;
+        const char *ssl_client_s_dn;
         AccessLogText request_line; /* %r: without its CRLF */
         AccessLogText method;       /* %m */
         AccessLogText protocol;     /* %H: "HTTP/1.1" */

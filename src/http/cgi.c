@@ -228,6 +228,16 @@ int cgi_env_build(const CgiEnvParams *p, char *buf, size_t size, size_t *ret_len
                 env_add_str(&w, "SSL_CIPHER", tls.cipher);
                 if (tls.sni)
                         env_add_str(&w, "SSL_TLS_SNI", tls.sni);
+                /* The client's certificate, which the site's SSLVerifyClient asked for */
+                env_add_str(&w, "SSL_CLIENT_VERIFY", tls.client_verify ? tls.client_verify : "NONE");
+                if (tls.client_s_dn)
+                        env_add_str(&w, "SSL_CLIENT_S_DN", tls.client_s_dn);
+                if (tls.client_i_dn)
+                        env_add_str(&w, "SSL_CLIENT_I_DN", tls.client_i_dn);
+                if (tls.client_serial)
+                        env_add_str(&w, "SSL_CLIENT_M_SERIAL", tls.client_serial);
+                if (tls.client_v_end)
+                        env_add_str(&w, "SSL_CLIENT_V_END", tls.client_v_end);
         }
         env_add_span(&w, "QUERY_STRING", q->buf, h->query);
         env_add(&w, "SCRIPT_NAME", p->script_name, p->script_name_len);

@@ -76,7 +76,10 @@ typedef struct CgiEnvParams {
  * port, else ServerName and the local port: Apache's UseCanonicalName Off), SERVER_ADDR,
  * SERVER_PROTOCOL, REQUEST_METHOD, REQUEST_URI (the request-target as sent), REQUEST_SCHEME ("https"
  * over TLS, whatever scheme says), over TLS mod_ssl's HTTPS=on, SSL_PROTOCOL, SSL_CIPHER and
- * SSL_TLS_SNI (when the client sent a name; http_request_tls_info()), QUERY_STRING (always, maybe empty), SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO and PATH_TRANSLATED
+ * SSL_TLS_SNI (when the client sent a name; http_request_tls_info()), SSL_CLIENT_VERIFY (NONE,
+ * SUCCESS or FAILED:reason) and, when the client presented a certificate, SSL_CLIENT_S_DN,
+ * SSL_CLIENT_I_DN, SSL_CLIENT_M_SERIAL and SSL_CLIENT_V_END (mod_ssl's names and forms), QUERY_STRING
+ * (always, maybe empty), SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO and PATH_TRANSLATED
  * (DocumentRoot + PATH_INFO; both only when PATH_INFO is not empty), DOCUMENT_ROOT, REMOTE_ADDR,
  * REMOTE_PORT, CONTENT_LENGTH and CONTENT_TYPE (with a body; CONTENT_TYPE when the header is there),
  * then HTTP_<NAME> for each request header field (upper-cased, '-' → '_'; repeated fields joined with

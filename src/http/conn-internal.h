@@ -153,6 +153,9 @@ struct HttpConn {
 void conn_set_phase(HttpConn *c, HttpConnPhase p);
 void conn_error(const HttpConn *c, int level, const char *fmt, ...) _printf_(3, 4);
 const HttpSite *conn_default_site(const HttpConn *c);
+/* A TLS handshake the client's certificate failed (HttpIo.tls_refused): a line at info in the
+ * log of the site that refused it, with OpenSSL's reason, as mod_ssl logs it. */
+void conn_log_tls_refusal(const HttpConn *c);
 ConnRequest *conn_request_get(HttpConn *c);
 void conn_request_put(ConnRequest *rq);
 void conn_request_reset(HttpConn *c, ConnRequest *rq);

@@ -67,6 +67,16 @@ void conn_error(const HttpConn *c, int level, const char *fmt, ...) {
         conn_log_message(c, c->site, level, message);
 }
 
+void conn_log_tls_refusal(const HttpConn *c) {
+        size_t site = HTTP_TLS_SITE_UNKNOWN;
+        char why[256];
+
+        if (!c->io->tls_refused || !c->io->tls_refused(c->io_ctx, why, sizeof(why), &site))
+                return;
+        /* The site whose SSLVerifyClient refused it: the one SNI chose, not the default. */
+        conn_log_message(c, site < c->server->n_sites ? &c->server->sites[site] : c->site, LOG_PRI_INFO, why);
+}
+
 const HttpSite *conn_default_site(const HttpConn *c) {
         return http_server_select(c->server, c->info.listener_name, NULL, 0);
 }

@@ -519,10 +519,13 @@ ConnStep http1_read_head(HttpConn *c, usec_t now) {
                         conn_on_head(c, -431, now);
                         return STEP_CONTINUE;
                 }
-                if (n <= 0)
+                if (n <= 0) {
                         /* End of stream or a reset: between requests that is a normal close; within a
-                         * head there is nobody left to answer. */
+                         * head there is nobody left to answer. The first read is the handshake's. */
+                        if (n < 0)
+                                conn_log_tls_refusal(c);
                         return STEP_DONE;
+                }
                 if (c->phase == HTTP_PHASE_IDLE) {
                         c->head_started = now;
                         conn_set_phase(c, HTTP_PHASE_READ);

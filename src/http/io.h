@@ -19,6 +19,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -31,13 +32,26 @@ static inline int http_io_is_wait(ssize_t r) {
         return r == HTTP_IO_WANT_READ || r == HTTP_IO_WANT_WRITE;
 }
 
+#define HTTP_TLS_SITE_UNKNOWN SIZE_MAX
+
 /* What a TLS transport tells the layers above (the 421 check, CGI's HTTPS variables, the access
- * log's %{SSL_*}x): static strings or ones that live as long as the connection. */
+ * log's %{SSL_*}x): static strings or ones that live as long as the connection (the transport
+ * keeps them in storage of its own, made once per connection and bounded). */
 typedef struct HttpTlsInfo {
         const char *protocol; /* "TLSv1.3" */
         const char *cipher;   /* "TLS_AES_128_GCM_SHA256" */
         const char *sni;      /* the server name the client sent, NULL when none */
         bool ktls;            /* the kernel does the record layer (SSL_sendfile works) */
+        /* The site (HttpServer.sites index) whose settings made the handshake, its SSLVerifyClient
+         * among them; HTTP_TLS_SITE_UNKNOWN: not known. */
+        size_t site;
+        /* The client's certificate, mod_ssl's variables: client_verify is "NONE" (none presented),
+         * "SUCCESS" or "FAILED:reason" (optional_no_ca let an unknown issuer through). The others
+         * are NULL without a certificate (or one whose value is too long to keep): the subject's
+         * and issuer's names as RFC 2253 strings ("CN=alice,O=Example"), the serial number in hex,
+         * the end of validity as OpenSSL prints it ("Jan  1 00:00:00 2030 GMT"). */
+        const char *client_verify;
+        const char *client_s_dn, *client_i_dn, *client_serial, *client_v_end;
 } HttpTlsInfo;
 
 typedef struct HttpIo {
@@ -61,6 +75,11 @@ typedef struct HttpIo {
         /* TLS: fill *ret once the handshake is done and answer true; NULL or false: a plain
          * connection (or a handshake not finished). */
         bool (*tls_info)(void *ctx, HttpTlsInfo *ret);
+        /* TLS: when the handshake failed over the client's certificate (none given where one is
+         * required, or one that does not verify): OpenSSL's reason into buf, the site whose
+         * settings refused it in *ret_site (as HttpTlsInfo.site), true; false for any other end.
+         * For that site's error log. May be NULL. */
+        bool (*tls_refused)(void *ctx, char *buf, size_t size, size_t *ret_site);
         /* The client a trusted proxy in front named (the PROXY protocol: src/mpm/proxy-io.c): its
          * address as text into buf and its port, true; NULL or false: the socket's peer is the
          * client. Asked when a request head has arrived (the header came before it). */

@@ -147,7 +147,8 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
          * request without Host goes to the site its SNI chose. The name is routed as Host is (under
          * perchild an unknown one goes to DefaultSite, as the dispatcher sent it). */
         HttpTlsInfo tls;
-        if (http_request_tls_info(q, &tls) && tls.sni) {
+        bool is_tls = http_request_tls_info(q, &tls);
+        if (is_tls && tls.sni) {
                 const HttpSite *by_sni = http_server_route(q->server, q->listener_name, tls.sni, strlen(tls.sni));
                 if (!h->has_host && by_sni)
                         named = by_sni;
@@ -165,6 +166,14 @@ const HttpHandlerType *http_request_route(HttpRequest *q, HttpResponse *r) {
         }
         q->site = named;
         const HttpSiteConfig *cfg = named->cfg;
+        /* A site that asks for client certificates (SSLVerifyClient) is served only over a handshake
+         * made with its own settings: a client without SNI got the listener's default site's,
+         * which may have asked for none, or trusted other CAs. Apache would renegotiate; here the
+         * client must come again naming the site. */
+        if (is_tls && cfg->tls.verify.mode != HTTP_TLS_VERIFY_NONE && tls.site != (size_t) (named - q->server->sites)) {
+                request_error(r, 421, true);
+                return NULL;
+        }
 
         if (request_check(q, r))
                 return NULL;
@@ -316,6 +325,8 @@ void http_request_log_access(const HttpAccessFields *f) {
                 .conn_status = f->conn_status,
                 .ssl_protocol = is_tls ? tls.protocol : NULL,
                 .ssl_cipher = is_tls ? tls.cipher : NULL,
+                .ssl_client_verify = is_tls ? tls.client_verify : NULL,
+                .ssl_client_s_dn = is_tls ? tls.client_s_dn : NULL,
                 .request_header = log_request_header,
                 .response_header = log_response_header,
                 .userdata = f,

@@ -54,6 +54,94 @@ int http_tls_parse_key(const ConfItem *item, void *field, const char *value, con
         return check_count(field, ctx, "keys", ret_error);
 }
 
+/* ---- SSLCACertificateFile, SSLVerifyClient ----------------------------------------------------- */
+
+int http_tls_parse_ca_file(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                           char **ret_error) {
+        const ConfLines *l = field;
+
+        if (value[0] != '/' || has_space(value))
+                return conf_parse_error(ret_error, "\"%s\" is not an absolute path", value);
+        /* One bundle: a second line would leave which one counts to the reader's guess. */
+        if (!ctx->replace_list && l->n >= 1)
+                return conf_parse_error(ret_error, "given once (one PEM file may hold many CAs); it is at %s:%u",
+                                        l->lines[0].file, l->lines[0].line);
+        return 0;
+}
+
+static const char *const verify_names[_HTTP_TLS_VERIFY_MAX] = {
+        [HTTP_TLS_VERIFY_NONE] = "none",
+        [HTTP_TLS_VERIFY_OPTIONAL] = "optional",
+        [HTTP_TLS_VERIFY_REQUIRE] = "require",
+        [HTTP_TLS_VERIFY_OPTIONAL_NO_CA] = "optional_no_ca",
+};
+
+const char *http_tls_verify_mode_to_string(int mode) {
+        return mode >= 0 && mode < _HTTP_TLS_VERIFY_MAX ? verify_names[mode] : NULL;
+}
+
+void http_tls_verify_done(HttpTlsVerify *v) {
+        if (!v)
+                return;
+        free(v->file);
+        *v = (HttpTlsVerify){};
+}
+
+int http_tls_verify_parse(const char *value, const char *file, unsigned line, HttpTlsVerify *ret, char **ret_error) {
+        int mode = -1;
+
+        *ret_error = NULL;
+        for (int i = 0; i < _HTTP_TLS_VERIFY_MAX && mode < 0; i++)
+                if (strcasecmp(value, verify_names[i]) == 0)
+                        mode = i;
+        if (mode < 0)
+                return conf_parse_error(ret_error, "\"%s\": expected none, optional, require or optional_no_ca", value);
+        *ret = (HttpTlsVerify){.mode = mode, .line = line};
+        if (file) {
+                ret->file = strdup(file);
+                if (!ret->file)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int http_tls_parse_verify(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                          char **ret_error) {
+        HttpTlsVerify v;
+        int r;
+
+        r = http_tls_verify_parse(value, ctx->file, ctx->line, &v, ret_error);
+        if (r < 0)
+                return r;
+        http_tls_verify_done(field);
+        *(HttpTlsVerify *) field = v;
+        return 0;
+}
+
+char *http_tls_format_verify(const ConfItem *item, const void *field) {
+        const char *name = http_tls_verify_mode_to_string(((const HttpTlsVerify *) field)->mode);
+
+        return strdup(name ? name : "?");
+}
+
+int http_tls_copy_verify(const ConfItem *item, void *dst, const void *src) {
+        const HttpTlsVerify *from = src;
+        HttpTlsVerify copy = {.mode = from->mode, .line = from->line};
+
+        if (from->file) {
+                copy.file = strdup(from->file);
+                if (!copy.file)
+                        return -ENOMEM;
+        }
+        http_tls_verify_done(dst);
+        *(HttpTlsVerify *) dst = copy;
+        return 0;
+}
+
+void http_tls_done_verify(const ConfItem *item, void *field) {
+        http_tls_verify_done(field);
+}
+
 /* ---- SSLProtocol -------------------------------------------------------------------------------- */
 
 static const struct {

@@ -42,6 +42,24 @@ typedef struct HttpTlsCiphers {
         unsigned tls12_line, tls13_line;
 } HttpTlsCiphers;
 
+/* SSLVerifyClient: whether the handshake asks for a client certificate and what it does with the
+ * answer, as mod_ssl's levels. */
+typedef enum HttpTlsVerifyMode {
+        HTTP_TLS_VERIFY_NONE,           /* no certificate asked for */
+        HTTP_TLS_VERIFY_OPTIONAL,       /* asked for; none is fine, one that fails verification is not */
+        HTTP_TLS_VERIFY_REQUIRE,        /* asked for, and one that verifies is needed */
+        HTTP_TLS_VERIFY_OPTIONAL_NO_CA, /* asked for; an unknown or self-signed issuer is let through */
+        _HTTP_TLS_VERIFY_MAX,
+} HttpTlsVerifyMode;
+
+#define HTTP_TLS_VERIFY_DEPTH_MAX 100
+
+typedef struct HttpTlsVerify {
+        int mode;   /* HttpTlsVerifyMode */
+        char *file; /* where SSLVerifyClient was written; NULL: the default */
+        unsigned line;
+} HttpTlsVerify;
+
 typedef struct HttpTlsConfig {
         /* SSLCertificateFile and SSLCertificateKeyFile lines, paired in order: certificates.lines[i]
          * with keys.lines[i]. A certificate file holds the chain, leaf first; a key is a path or
@@ -55,6 +73,14 @@ typedef struct HttpTlsConfig {
         bool session_tickets;       /* SSLSessionTickets, default On */
         usec_t ticket_lifetime;     /* SSLSessionTicketLifetime, default 3600 s */
         bool strict_sni;            /* SSLStrictSNIVHostCheck, default Off */
+        /* Client certificates, per site (SNI chooses the site, whose context asks for one; a path
+         * section cannot: that would need a renegotiation). ca_file: SSLCACertificateFile, one line
+         * at most, a PEM bundle of the CAs whose client certificates are accepted (and whose names
+         * the handshake sends). verify_depth: SSLVerifyDepth, Apache's count (1: the client's
+         * certificate is issued by one of those CAs itself). */
+        ConfLines ca_file;
+        HttpTlsVerify verify;  /* SSLVerifyClient, default none */
+        uint32_t verify_depth; /* SSLVerifyDepth, default 1 */
 } HttpTlsConfig;
 
 /* The credential prefix of SSLCertificateKeyFile. */
@@ -87,11 +113,24 @@ int http_tls_ciphers_set(HttpTlsCiphers *c, const char *value, bool replace, con
                          char **ret_error);
 void http_tls_ciphers_done(HttpTlsCiphers *c);
 
+/* "none", "optional", "require", "optional_no_ca" (any case): 0 and *ret (file:line kept), -EINVAL
+ * with *ret_error, or -ENOMEM. */
+int http_tls_verify_parse(const char *value, const char *file, unsigned line, HttpTlsVerify *ret, char **ret_error);
+void http_tls_verify_done(HttpTlsVerify *v);
+const char *http_tls_verify_mode_to_string(int mode);
+
 /* The rows' callbacks, for HTTP_TLS_ROWS. */
 int http_tls_parse_certificate(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                                char **ret_error);
 int http_tls_parse_key(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                        char **ret_error);
+int http_tls_parse_ca_file(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                           char **ret_error);
+int http_tls_parse_verify(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
+                          char **ret_error);
+char *http_tls_format_verify(const ConfItem *item, const void *field);
+int http_tls_copy_verify(const ConfItem *item, void *dst, const void *src);
+void http_tls_done_verify(const ConfItem *item, void *field);
 int http_tls_parse_protocols(const ConfItem *item, void *field, const char *value, const ConfApplyContext *ctx,
                              char **ret_error);
 char *http_tls_format_protocols(const ConfItem *item, const void *field);
@@ -127,4 +166,12 @@ void http_tls_done_ciphers(const ConfItem *item, void *field);
         { "SSLSessionTickets", CONF_BOOL, HTTP_TLS_AT(base, session_tickets), "On", .expect = "On or Off" },      \
         { "SSLSessionTicketLifetime", CONF_USEC, HTTP_TLS_AT(base, ticket_lifetime), "3600", 60 * USEC_PER_SEC,  \
           7 * 86400 * USEC_PER_SEC, .expect = "a time from 60 s to 7 days (604800 s)" },                        \
-        { "SSLStrictSNIVHostCheck", CONF_BOOL, HTTP_TLS_AT(base, strict_sni), "Off", .expect = "On or Off" }
+        { "SSLStrictSNIVHostCheck", CONF_BOOL, HTTP_TLS_AT(base, strict_sni), "Off", .expect = "On or Off" },     \
+        { "SSLCACertificateFile", CONF_LINES, HTTP_TLS_AT(base, ca_file), NULL, .flags = CONF_LIST_REPLACE,       \
+          .parse = http_tls_parse_ca_file,                                                                      \
+          .expect = "the absolute path of a PEM bundle of the CAs whose client certificates are accepted" },     \
+        { "SSLVerifyClient", CONF_CUSTOM, HTTP_TLS_AT(base, verify), "none", .parse = http_tls_parse_verify,     \
+          .format = http_tls_format_verify, .copy = http_tls_copy_verify, .done = http_tls_done_verify,          \
+          .size = sizeof(HttpTlsVerify), .expect = "none, optional, require or optional_no_ca" },               \
+        { "SSLVerifyDepth", CONF_UINT, HTTP_TLS_AT(base, verify_depth), "1", 0, HTTP_TLS_VERIFY_DEPTH_MAX,        \
+          .expect = "a number of CA certificates from 0 to 100" }

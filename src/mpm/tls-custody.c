@@ -18,16 +18,19 @@
 #include "mpm/tls-custody.h"
 #include "shared/macro.h"
 
-#define MATERIAL_MAGIC "MPMDTLS1"
+#define MATERIAL_MAGIC "MPMDTLS2"
 #define MATERIAL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define CHECK_REPORT_MAX (1024 * 1024)
 #define MATERIAL_MISSING UINT64_MAX /* a file that could not be read (its error given) */
 
+#define MATERIAL_FILES (2 * HTTP_TLS_CERTS_MAX + 1)
+#define MATERIAL_CA (2 * HTTP_TLS_CERTS_MAX) /* the index of the CA bundle's length */
+
 typedef struct MaterialHeader {
         char magic[8];
         uint32_t n_pairs;
-        uint32_t zero;
-        uint64_t len[2 * HTTP_TLS_CERTS_MAX]; /* cert 0, key 0, cert 1, key 1 */
+        uint32_t has_ca;              /* 1: a CA bundle (SSLCACertificateFile) follows the pairs */
+        uint64_t len[MATERIAL_FILES]; /* cert 0, key 0, cert 1, key 1, CA bundle */
 } MaterialHeader;
 
 int tls_key_path(const ConfLine *key, const char *section, char **ret, ConfErrors *errors) {
@@ -96,7 +99,7 @@ static int material_copy(int out, int in, uint64_t size) {
 
 int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors) {
         const HttpTlsConfig *t = &site->cfg->tls;
-        int in[2 * HTTP_TLS_CERTS_MAX] = {-1, -1, -1, -1};
+        int in[MATERIAL_FILES] = {-1, -1, -1, -1, -1};
         MaterialHeader h = {.magic = MATERIAL_MAGIC};
         _cleanup_close_ int fd = -1;
         char name[250];
@@ -124,21 +127,38 @@ int tls_material_seal(const TlsStoreSite *site, int *ret_fd, ConfErrors *errors)
                         r = -EINVAL;
         }
         h.n_pairs = (uint32_t) n;
+        /* The CA bundle is no secret, but it travels with the rest: a pool, sandboxed as the site's
+         * user, may not be able to open it, and every process must verify against the bytes the
+         * check read. */
+        if (t->ca_file.n > 0) {
+                const ConfLine *ca = &t->ca_file.lines[0];
+
+                h.has_ca = 1;
+                h.len[MATERIAL_CA] = MATERIAL_MISSING;
+                if (material_open(ca->value, ca, site->section, "SSLCACertificateFile", &in[MATERIAL_CA],
+                                  &h.len[MATERIAL_CA], errors) < 0)
+                        r = -EINVAL;
+        }
         snprintf(name, sizeof(name), TLS_MATERIAL_NAME_PREFIX "%s", site->name ? site->name : site->section);
         fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0 || write(fd, &h, sizeof(h)) != (ssize_t) sizeof(h)) {
                 r = -errno;
                 goto finish;
         }
-        for (size_t i = 0; i < 2 * n; i++) {
+        for (size_t i = 0; i < MATERIAL_FILES; i++) {
                 if (in[i] < 0)
                         continue;
                 k = material_copy(fd, in[i], h.len[i]);
                 if (k < 0) {
-                        const ConfLine *l = i % 2 == 0 ? &t->certificates.lines[i / 2] : &t->keys.lines[i / 2];
+                        bool is_ca = i == MATERIAL_CA;
+                        const ConfLine *l = is_ca        ? &t->ca_file.lines[0]
+                                            : i % 2 == 0 ? &t->certificates.lines[i / 2]
+                                                         : &t->keys.lines[i / 2];
                         conf_errors_add(errors, l->file, l->line, "%s %s: %s: cannot be read: %s", site->section,
-                                        i % 2 == 0 ? "SSLCertificateFile" : "SSLCertificateKeyFile", l->value,
-                                        k == -EIO ? "it changed while it was read" : strerror(-k));
+                                        is_ca        ? "SSLCACertificateFile"
+                                        : i % 2 == 0 ? "SSLCertificateFile"
+                                                     : "SSLCertificateKeyFile",
+                                        l->value, k == -EIO ? "it changed while it was read" : strerror(-k));
                         goto finish; /* the lengths are wrong now: no material at all */
                 }
         }
@@ -171,11 +191,16 @@ int tls_material_map(int fd, TlsMaterial *ret) {
         if (p == MAP_FAILED)
                 return -errno;
         h = p;
-        if (memcmp(h->magic, MATERIAL_MAGIC, sizeof(h->magic)) != 0 || h->n_pairs > HTTP_TLS_CERTS_MAX)
+        if (memcmp(h->magic, MATERIAL_MAGIC, sizeof(h->magic)) != 0 || h->n_pairs > HTTP_TLS_CERTS_MAX || h->has_ca > 1)
                 goto bad;
-        for (uint32_t i = 0; i < 2 * h->n_pairs; i++) {
+        for (uint32_t i = 0; i < MATERIAL_FILES; i++) {
                 if (h->len[i] == MATERIAL_MISSING)
                         continue;
+                if ((i < MATERIAL_CA && i >= 2 * h->n_pairs) || (i == MATERIAL_CA && !h->has_ca)) {
+                        if (h->len[i] != 0)
+                                goto bad;
+                        continue;
+                }
                 if (h->len[i] > TLS_MATERIAL_FILE_MAX)
                         goto bad;
                 total += h->len[i];
@@ -194,6 +219,11 @@ int tls_material_map(int fd, TlsMaterial *ret) {
                         pair->key_len = (size_t) h->len[2 * i + 1];
                         off += pair->key_len;
                 }
+        }
+        ret->has_ca = h->has_ca;
+        if (h->has_ca && h->len[MATERIAL_CA] != MATERIAL_MISSING) {
+                ret->ca = (const char *) p + off;
+                ret->ca_len = (size_t) h->len[MATERIAL_CA];
         }
         ret->map = p;
         ret->size = (size_t) st.st_size;

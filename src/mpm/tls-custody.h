@@ -13,13 +13,16 @@
  * certificate store built from these memfds, tls-store.h) in a forked child that sends its
  * errors and warnings back through a pipe and exits, taking the parsed keys with it.
  *
- * Format of a material memfd: a fixed header (magic "MPMDTLS1", the number of pairs, then the
- * length of each certificate chain and key, in pair order, as uint64 in host order: the memfd
- * never leaves the machine), then the files' bytes in that order. Names: "mpmd-tls:SITE", which
- * is how `mpmctl audit` recognises one among a process's descriptors (/proc/PID/fd shows
- * "/memfd:mpmd-tls:SITE (deleted)"). */
+ * Format of a material memfd: a fixed header (magic "MPMDTLS2", the number of pairs, whether a CA
+ * bundle follows, then the length of each certificate chain and key, in pair order, and of the
+ * bundle, as uint64 in host order: the memfd never leaves the machine), then the files' bytes in
+ * that order. The bundle (SSLCACertificateFile, for client certificates) is no secret, but a pool
+ * sandboxed as its site's user may not be able to open it: it comes the same way. Names:
+ * "mpmd-tls:SITE", which is how `mpmctl audit` recognises one among a process's descriptors
+ * (/proc/PID/fd shows "/memfd:mpmd-tls:SITE (deleted)"). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http/tls-config.h"
@@ -50,6 +53,9 @@ typedef struct TlsMaterial {
         size_t size;
         TlsMaterialPair pairs[HTTP_TLS_CERTS_MAX];
         size_t n_pairs;
+        bool has_ca;    /* SSLCACertificateFile was given */
+        const void *ca; /* its bytes; NULL: none, or it could not be read when it was sealed */
+        size_t ca_len;
 } TlsMaterial;
 
 /* Map fd; -EBADMSG when it is not a sealed material memfd as tls_material_seal() makes them. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,25 @@
 #include "mpm/tls-io.h"
 #include "mpm/tls-store.h"
 #include "shared/macro.h"
+
+/* Why a handshake failed over the client's certificate, for the site's error log. */
+typedef enum TlsRefusal {
+        TLS_REFUSED_NOT,
+        TLS_REFUSED_NO_CERTIFICATE,
+        TLS_REFUSED_UNVERIFIED,
+} TlsRefusal;
+
+/* The client certificate's variables (HttpTlsInfo), each bounded: a value that does not fit is not
+ * given (a name cut short could pass for another). One allocation per connection that presented a
+ * certificate, none for the others. */
+#define TLS_IO_DN_MAX 1024
+typedef struct TlsClientNames {
+        char verify[128]; /* "SUCCESS", "FAILED:reason" */
+        char s_dn[TLS_IO_DN_MAX], i_dn[TLS_IO_DN_MAX];
+        char serial[132]; /* 64 octets in hex: RFC 5280 allows 20 */
+        char v_end[48];
+        bool has_s_dn, has_i_dn, has_serial, has_v_end;
+} TlsClientNames;
 
 struct TlsIo {
         SSL *ssl;
@@ -28,6 +48,10 @@ struct TlsIo {
         bool failed;   /* a fatal error: no close_notify can be sent any more */
         bool notified; /* our close_notify is out (or cannot be sent) */
         bool socket_bio; /* OpenSSL reads and writes fd itself (for kTLS): errors are in errno */
+        bool client_read; /* client is what the certificate says (or NULL: none, no memory) */
+        TlsRefusal refused;
+        long refused_error;     /* TLS_REFUSED_UNVERIFIED: the verification's X509_V_ERR_* */
+        TlsClientNames *client; /* made once, when a certificate was presented */
 };
 
 /* One record's plaintext, shared by the connections of a thread: iovecs coalesced for one
@@ -199,6 +223,7 @@ TlsIo *tls_io_free(TlsIo *t) {
                 return NULL;
         SSL_free(t->ssl);
         ERR_clear_error();
+        free(t->client);
         free(t);
         return NULL;
 }
@@ -209,6 +234,24 @@ bool tls_io_handshake_done(const TlsIo *t) {
 
 bool tls_io_ktls(const TlsIo *t) {
         return t && t->handshake_done && BIO_get_ktls_send(SSL_get_wbio(t->ssl));
+}
+
+/* Was it the client's certificate that failed the handshake? Reads the thread's error queue (which
+ * the caller empties). */
+static void tls_io_note_refusal(TlsIo *t) {
+        for (unsigned long e = ERR_get_error(); e; e = ERR_get_error()) {
+                if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+                        continue;
+                if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+                        t->refused = TLS_REFUSED_NO_CERTIFICATE;
+                        return;
+                }
+                if (ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+                        t->refused = TLS_REFUSED_UNVERIFIED;
+                        t->refused_error = SSL_get_verify_result(t->ssl);
+                        return;
+                }
+        }
 }
 
 /* What the engine gets for an OpenSSL call that returned r <= 0. */
@@ -229,7 +272,10 @@ static ssize_t tls_io_result(TlsIo *t, int r) {
                 t->failed = true;
                 break;
         default:
-                /* An alert, a malformed record, a refused handshake: nothing more can be said. */
+                /* An alert, a malformed record, a refused handshake: nothing more can be said, but
+                 * a certificate that was refused is worth a line in the site's log. */
+                if (!t->handshake_done)
+                        tls_io_note_refusal(t);
                 k = -EPROTO;
                 t->failed = true;
                 break;
@@ -367,17 +413,121 @@ static int tls_io_local_address(void *ctx, char *buf, size_t size) {
         return t->inner->local_address ? t->inner->local_address(t->inner_ctx, buf, size) : -EOPNOTSUPP;
 }
 
+/* X509_NAME_print_ex() with XN_FLAG_RFC2253, as mod_ssl prints SSL_CLIENT_S_DN: escaped to
+ * printable ASCII ("CN=a\\,b,O=Example"). false when it does not fit. */
+static bool name_print(const X509_NAME *name, char *buf, size_t size) {
+        BIO *b = BIO_new(BIO_s_mem());
+        bool ok = false;
+
+        if (b && name && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+                int n = BIO_read(b, buf, (int) size);
+                ok = n >= 0 && (size_t) n < size && BIO_pending(b) == 0;
+                if (ok)
+                        buf[n] = 0;
+        }
+        BIO_free(b);
+        return ok;
+}
+
+/* The serial as mod_ssl's SSL_CLIENT_M_SERIAL: hex digits, uppercase, in pairs. */
+static bool serial_print(const ASN1_INTEGER *serial, char *buf, size_t size) {
+        BIO *b = BIO_new(BIO_s_mem());
+        bool ok = false;
+
+        if (b && serial && i2a_ASN1_INTEGER(b, serial) > 0) {
+                int n = BIO_read(b, buf, (int) size);
+                ok = n > 0 && (size_t) n < size && BIO_pending(b) == 0;
+                if (ok)
+                        buf[n] = 0;
+        }
+        BIO_free(b);
+        return ok;
+}
+
+static bool time_print(const ASN1_TIME *tm, char *buf, size_t size) {
+        BIO *b = BIO_new(BIO_s_mem());
+        bool ok = false;
+
+        if (b && tm && ASN1_TIME_print(b, tm) == 1) {
+                int n = BIO_read(b, buf, (int) size);
+                ok = n > 0 && (size_t) n < size && BIO_pending(b) == 0;
+                if (ok)
+                        buf[n] = 0;
+        }
+        BIO_free(b);
+        return ok;
+}
+
+/* The client certificate's variables, once per connection (a session resumed has the certificate
+ * of the handshake that made it, and its result). */
+static void tls_io_client_read(TlsIo *t) {
+        X509 *peer = SSL_get1_peer_certificate(t->ssl);
+        TlsClientNames *c;
+        long result;
+
+        t->client_read = true;
+        if (!peer)
+                return;
+        c = calloc(1, sizeof(*c));
+        if (c) {
+                result = SSL_get_verify_result(t->ssl);
+                if (result == X509_V_OK)
+                        snprintf(c->verify, sizeof(c->verify), "SUCCESS");
+                else
+                        snprintf(c->verify, sizeof(c->verify), "FAILED:%s", X509_verify_cert_error_string(result));
+                c->has_s_dn = name_print(X509_get_subject_name(peer), c->s_dn, sizeof(c->s_dn));
+                c->has_i_dn = name_print(X509_get_issuer_name(peer), c->i_dn, sizeof(c->i_dn));
+                c->has_serial = serial_print(X509_get0_serialNumber(peer), c->serial, sizeof(c->serial));
+                c->has_v_end = time_print(X509_get0_notAfter(peer), c->v_end, sizeof(c->v_end));
+        }
+        X509_free(peer);
+        ERR_clear_error();
+        t->client = c;
+}
+
 static bool tls_io_info(void *ctx, HttpTlsInfo *ret) {
         TlsIo *t = ctx;
+        const TlsClientNames *c;
 
         if (!t->handshake_done)
                 return false;
+        if (!t->client_read)
+                tls_io_client_read(t);
+        c = t->client;
         *ret = (HttpTlsInfo) {
                 .protocol = SSL_get_version(t->ssl),
                 .cipher = SSL_get_cipher_name(t->ssl),
                 .sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name),
                 .ktls = tls_io_ktls(t),
+                .site = tls_store_ssl_site(t->ssl),
+                /* A certificate whose variables could not be kept (no memory) is not taken for
+                 * a verified one. */
+                .client_verify = c                                   ? c->verify
+                                 : SSL_get0_peer_certificate(t->ssl) ? "FAILED:out of memory"
+                                                                     : "NONE",
+                .client_s_dn = c && c->has_s_dn ? c->s_dn : NULL,
+                .client_i_dn = c && c->has_i_dn ? c->i_dn : NULL,
+                .client_serial = c && c->has_serial ? c->serial : NULL,
+                .client_v_end = c && c->has_v_end ? c->v_end : NULL,
         };
+        return true;
+}
+
+static bool tls_io_refused(void *ctx, char *buf, size_t size, size_t *ret_site) {
+        TlsIo *t = ctx;
+
+        switch (t->refused) {
+        case TLS_REFUSED_NO_CERTIFICATE:
+                snprintf(buf, size, "TLS handshake refused: the client sent no certificate (SSLVerifyClient require)");
+                break;
+        case TLS_REFUSED_UNVERIFIED:
+                snprintf(buf, size, "TLS handshake refused: the client's certificate does not verify: %s",
+                         X509_verify_cert_error_string(t->refused_error));
+                break;
+        default:
+                return false;
+        }
+        *ret_site = tls_store_ssl_site(t->ssl);
         return true;
 }
 
@@ -396,5 +546,6 @@ const HttpIo tls_io = {
         .reset = tls_io_reset,
         .local_address = tls_io_local_address,
         .tls_info = tls_io_info,
+        .tls_refused = tls_io_refused,
         .proxied_peer = tls_io_proxied_peer,
 };

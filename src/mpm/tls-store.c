@@ -84,6 +84,10 @@ static int apply_site(SSL *ssl, const StoreSite *site) {
 
         if (!SSL_set_SSL_CTX(ssl, site->ctx))
                 goto fail;
+        /* The site's SSLVerifyClient: whether the handshake asks for a certificate, and how it is
+         * judged (the CA store and the names sent come with the context). */
+        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(site->ctx), SSL_CTX_get_verify_callback(site->ctx));
+        SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(site->ctx));
         SSL_clear_options(ssl, carried);
         SSL_set_options(ssl, SSL_CTX_get_options(site->ctx) & carried);
         if (!SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(site->ctx)) ||
@@ -471,17 +475,150 @@ static int site_set_ciphers(SSL_CTX *ctx, const TlsStoreSite *in, ConfErrors *er
         return r;
 }
 
-/* Tickets are only valid where they were made: the session ID context is the site's section
- * (unique in a configuration, the same across reloads). */
-static int site_set_session_context(SSL_CTX *ctx, const TlsStoreSite *in) {
+/* Tickets are only valid where they were made: the session ID context is a digest of the site's
+ * section (unique in a configuration, the same across reloads) and of how it verifies clients
+ * (SSLVerifyClient, SSLVerifyDepth, the CA bundle's bytes), so that a session made without a
+ * verified certificate, or against other CAs, never resumes where one is now required: that
+ * client gets a full handshake, which asks for the certificate. */
+static int site_set_session_context(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMaterial *m) {
+        const HttpTlsConfig *t = &in->cfg->tls;
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned md_len = 0;
         const char *id = in->section ? in->section : "";
+        uint32_t verify[2] = {(uint32_t) t->verify.mode, t->verify_depth};
+        EVP_MD_CTX *d = EVP_MD_CTX_new();
+        bool ok = d && EVP_DigestInit_ex(d, EVP_sha256(), NULL) && EVP_DigestUpdate(d, id, strlen(id) + 1);
 
-        if (!EVP_Digest(id, strlen(id), md, &md_len, EVP_sha256(), NULL))
+        /* A site that asks for no certificate keeps the digest of its section alone. */
+        if (ok && t->verify.mode != HTTP_TLS_VERIFY_NONE)
+                ok = EVP_DigestUpdate(d, verify, sizeof(verify)) && (!m->ca || EVP_DigestUpdate(d, m->ca, m->ca_len));
+        ok = ok && EVP_DigestFinal_ex(d, md, &md_len);
+        EVP_MD_CTX_free(d);
+        if (!ok)
                 return -ENOMEM;
         return SSL_CTX_set_session_id_context(ctx, md, MIN(md_len, (unsigned) SSL_MAX_SID_CTX_LENGTH)) == 1 ? 0
                                                                                                             : -ENOMEM;
+}
+
+/* ---- client certificates (SSLVerifyClient) ------------------------------------------------------ */
+
+/* Apache's SSLVerifyDepth: the issuers allowed above the client's certificate, the CA's own
+ * included (1: issued by one of SSLCACertificateFile's CAs itself). OpenSSL's depth counts
+ * intermediates, one fewer: its limit is set to the same number, a bound it never reaches first,
+ * and the rule is Apache's, here. */
+static bool verify_depth_ok(X509_STORE_CTX *x) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+
+        if (!ssl || X509_STORE_CTX_get_error_depth(x) <= SSL_get_verify_depth(ssl))
+                return true;
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+        return false;
+}
+
+/* optional, require: what OpenSSL verified, within the depth. */
+static int on_verify(int ok, X509_STORE_CTX *x) {
+        return ok && verify_depth_ok(x);
+}
+
+/* optional_no_ca: an issuer nobody here knows (a self-signed certificate, one of another CA) is let
+ * through, as mod_ssl lets it; the error stays the verification's result, which the programs see
+ * (SSL_CLIENT_VERIFY "FAILED:reason"). Anything else (an expired certificate, a bad signature)
+ * still fails the handshake. */
+static int on_verify_no_ca(int ok, X509_STORE_CTX *x) {
+        switch (X509_STORE_CTX_get_error(x)) {
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_CERT_UNTRUSTED:
+                if (!ok)
+                        return 1;
+                break;
+        default:
+                break;
+        }
+        return ok && verify_depth_ok(x);
+}
+
+/* The CAs of the bundle: trusted for verification, and their names sent in the certificate
+ * request (what a browser picks a certificate by). At least one, every PEM block a certificate. */
+static int site_load_cas(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMaterial *m, ConfErrors *errors) {
+        const ConfLine *ca = &in->cfg->tls.ca_file.lines[0];
+        X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+        STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+        BIO *bio = BIO_new_mem_buf(m->ca, (int) m->ca_len);
+        unsigned long e;
+        size_t n = 0;
+        char why[256];
+        bool ok = names && bio && store;
+
+        while (ok) {
+                X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+                X509_NAME *name;
+
+                if (!x)
+                        break;
+                name = X509_NAME_dup(X509_get_subject_name(x));
+                ok = name && X509_STORE_add_cert(store, x) == 1 && sk_X509_NAME_push(names, name) > 0;
+                if (!ok)
+                        X509_NAME_free(name);
+                X509_free(x);
+                n++;
+        }
+        BIO_free(bio);
+        if (!ok) {
+                sk_X509_NAME_pop_free(names, X509_NAME_free);
+                ERR_clear_error();
+                return -ENOMEM;
+        }
+        e = ERR_peek_last_error();
+        if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+                sk_X509_NAME_pop_free(names, X509_NAME_free);
+                conf_errors_add(
+                        errors, ca->file, ca->line,
+                        "%s SSLCACertificateFile: %s: not a bundle of PEM certificates that OpenSSL accepts (%s)",
+                        in->section, ca->value, ssl_reason(why, sizeof(why)));
+                return -EINVAL;
+        }
+        ERR_clear_error();
+        if (n == 0) {
+                sk_X509_NAME_pop_free(names, X509_NAME_free);
+                conf_errors_add(
+                        errors, ca->file, ca->line,
+                        "%s SSLCACertificateFile: %s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
+                        in->section, ca->value);
+                return -EINVAL;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names); /* taken */
+        return 0;
+}
+
+static int site_set_client_verify(SSL_CTX *ctx, const TlsStoreSite *in, const TlsMaterial *m, ConfErrors *errors) {
+        const HttpTlsConfig *t = &in->cfg->tls;
+        int mode = SSL_VERIFY_PEER, r;
+
+        if (t->ca_file.n > 0) {
+                if (!m->has_ca)
+                        return -EBADMSG; /* not the material of this site */
+                if (!m->ca)
+                        return -EINVAL; /* said when it was sealed */
+        }
+        /* Read under SSLVerifyClient none too, so that a bad bundle is said before it is used. */
+        if (t->ca_file.n > 0) {
+                r = site_load_cas(ctx, in, m, errors);
+                if (r < 0)
+                        return r;
+        }
+        if (t->verify.mode == HTTP_TLS_VERIFY_NONE)
+                return 0;
+        if (t->ca_file.n == 0 && t->verify.mode != HTTP_TLS_VERIFY_OPTIONAL_NO_CA)
+                return -EINVAL; /* the configuration's check says it (check_tls_verify) */
+        if (t->verify.mode == HTTP_TLS_VERIFY_REQUIRE)
+                mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        SSL_CTX_set_verify(ctx, mode, t->verify.mode == HTTP_TLS_VERIFY_OPTIONAL_NO_CA ? on_verify_no_ca : on_verify);
+        SSL_CTX_set_verify_depth(ctx, (int) t->verify_depth);
+        return 0;
 }
 
 static int site_ctx_new(const TlsStoreSite *in, const TlsMaterial *m, SSL_CTX **ret, ConfErrors *errors,
@@ -489,7 +626,7 @@ static int site_ctx_new(const TlsStoreSite *in, const TlsMaterial *m, SSL_CTX **
         const HttpTlsConfig *t = &in->cfg->tls;
         uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
         SSL_CTX *ctx;
-        int r, k;
+        int r, k, v;
 
         ctx = SSL_CTX_new(TLS_server_method());
         if (!ctx)
@@ -511,7 +648,7 @@ static int site_ctx_new(const TlsStoreSite *in, const TlsMaterial *m, SSL_CTX **
         SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
         SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
         if (SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1 || SSL_CTX_set_dh_auto(ctx, 1) != 1 ||
-            site_set_protocols(ctx, in) < 0 || site_set_session_context(ctx, in) < 0) {
+            site_set_protocols(ctx, in) < 0 || site_set_session_context(ctx, in, m) < 0) {
                 ERR_clear_error();
                 SSL_CTX_free(ctx);
                 return -ENOMEM;
@@ -519,7 +656,12 @@ static int site_ctx_new(const TlsStoreSite *in, const TlsMaterial *m, SSL_CTX **
 
         r = site_set_ciphers(ctx, in, errors);
         k = site_load_pairs(ctx, in, m, errors, warnings);
-        if (r < 0 || k < 0) {
+        v = site_set_client_verify(ctx, in, m, errors);
+        if (r == -ENOMEM || k == -ENOMEM || v == -ENOMEM) {
+                SSL_CTX_free(ctx);
+                return -ENOMEM;
+        }
+        if (r < 0 || k < 0 || v < 0) {
                 SSL_CTX_free(ctx);
                 return -EINVAL;
         }
@@ -910,6 +1052,16 @@ SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name) {
                 return NULL;
         }
         return ssl;
+}
+
+size_t tls_store_ssl_site(const SSL *ssl) {
+        const StoreListener *li = SSL_get_ex_data(ssl, listener_index_get());
+        const SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+
+        for (size_t i = 0; li && ctx && i < li->store->n_sites; i++)
+                if (li->store->sites[i].ctx == ctx)
+                        return i;
+        return SIZE_MAX;
 }
 
 const char *tls_library_version(void) {

@@ -115,6 +115,11 @@ void tls_store_forget_sealed(TlsStore *sealed);
  * or a listener the store does not know; a pool's store knows every one, and NULL too). */
 SSL *tls_store_new_ssl(const TlsStore *s, const char *listener_name);
 
+/* The site (its index in sites[], HttpServer's order) whose context ssl has now: the one SNI chose,
+ * or the listener's default; its settings made the handshake (SSLVerifyClient). SIZE_MAX for an
+ * SSL that tls_store_new_ssl() did not make. */
+size_t tls_store_ssl_site(const SSL *ssl);
+
 /* The ALPN choice, the one place the application protocol is chosen: the server's preference
  * ("http/1.1"; "h2" comes first once mpmd speaks it) against the client's list (wire format).
  * Returns the chosen name (its length in *ret_len), or NULL when the client offers none of ours:

@@ -122,8 +122,16 @@ static char *describe_contexts(const KeyTable *t, const ConfItem *item) {
 }
 
 static void not_allowed(Loader *l, const Entry *e, const char *where) {
-        load_error(l, file_name(l, e->file), e->line, "%s is not allowed in %s (it belongs in %s)", e->key, l->label,
-                   where ? where : "another section");
+        /* Apache takes SSLVerifyClient and the like per directory, with a renegotiation once the
+         * request's path is known; here the handshake is the site's, which SNI chose. */
+        bool per_site = section_context(l) == CONF_CTX_PATH && strncasecmp(e->key, "SSL", 3) == 0;
+
+        load_error(l, file_name(l, e->file), e->line, "%s is not allowed in %s (it belongs in %s)%s", e->key, l->label,
+                   where ? where : "another section",
+                   per_site ? ": TLS settings apply per site, to the handshake that SNI chose the site for, before any "
+                              "request path is known (mpmd does not renegotiate); give the path a [VirtualHost] of its "
+                              "own"
+                            : "");
 }
 
 /* The nearest key this section takes, for a typo: "KeepAliveTimout" → KeepAliveTimeout. */

@@ -346,6 +346,19 @@ static void check_tls_pairs(Loader *l, const char *label, const HttpTlsConfig *t
                    t->certificates.n, t->keys.n);
 }
 
+/* SSLVerifyClient optional or require checks client certificates against SSLCACertificateFile:
+ * without one nothing could pass. Complete values (inherited ones included): a [VirtualHost] that
+ * gives neither key has [Server]'s, checked as its. */
+static void check_tls_verify(Loader *l, const char *label, const HttpTlsConfig *t) {
+        int mode = t->verify.mode;
+
+        if ((mode == HTTP_TLS_VERIFY_OPTIONAL || mode == HTTP_TLS_VERIFY_REQUIRE) && t->ca_file.n == 0)
+                load_error(l, t->verify.file, t->verify.line,
+                           "%s SSLVerifyClient: %s needs SSLCACertificateFile, the CAs whose client certificates are "
+                           "accepted (optional_no_ca accepts any issuer)",
+                           label, http_tls_verify_mode_to_string(mode));
+}
+
 /* The TLS Listen values of one site, refused where HTTPS cannot be served: a build without TLS. */
 static void check_tls_listen(Loader *l, const char *label, char **listen, const KeySource *k) {
         const char *file;
@@ -385,8 +398,11 @@ void check_tls(Loader *l) {
         size_t listen = row_of(config_directives, "Listen"), vlisten = row_of(vhost_directives, "Listen");
         size_t cert = row_of(http_site_directives, "SSLCertificateFile");
         size_t key = row_of(http_site_directives, "SSLCertificateKeyFile");
+        size_t verify = row_of(http_site_directives, "SSLVerifyClient");
+        size_t ca = row_of(http_site_directives, "SSLCACertificateFile");
 
         check_tls_pairs(l, "[Server]", &c->site.tls);
+        check_tls_verify(l, "[Server]", &c->site.tls);
         if (l->opts->tls && !l->opts->tls->build_upstreams) {
                 /* The first one found (sections inherit lines: the others would repeat it). */
                 bool found = check_tls_upstreams(l, "[Server]", &c->site);
@@ -410,6 +426,8 @@ void check_tls(Loader *l) {
                 }
                 if (k[cert].file != 0 || k[key].file != 0)
                         check_tls_pairs(l, label, &v->site.tls);
+                if (k[verify].file != 0 || k[ca].file != 0)
+                        check_tls_verify(l, label, &v->site.tls);
                 if (!l->opts->tls)
                         continue;
                 check_tls_listen(l, label, v->listen, &l->vhost_keys[i].own[vlisten]);

@@ -958,11 +958,26 @@ Test(access_log, ssl_protocol_and_cipher) {
         assert_line("%h %{SSL_PROTOCOL}x %{SSL_CIPHER}x %s", &e, "127.0.0.1 TLSv1.3 TLS_AES_256_GCM_SHA384 200");
         assert_line("%{ssl_protocol}x", &e, "TLSv1.3"); /* mod_ssl's names ignore case */
 
-        static const char *const bad[] = { "%x", "%{SSL_CLIENT_S_DN}x", "%{}x", "%{SSL_PROTOCOLS}x" };
+        static const char *const bad[] = {"%x", "%{SSL_CLIENT_M_SERIAL}x", "%{}x", "%{SSL_PROTOCOLS}x",
+                                          "%{SSL_CLIENT_S_DNX}x"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 AccessLogFormat *fmt = NULL;
                 _cleanup_free_ char *err = NULL;
                 cr_assert_eq(access_log_format_compile(bad[i], &fmt, &err), -EINVAL, "%s", bad[i]);
-                cr_assert(err && strstr(err, "SSL_PROTOCOL or SSL_CIPHER"), "%s: %s", bad[i], err ? err : "");
+                cr_assert(err && strstr(err, "SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_VERIFY or SSL_CLIENT_S_DN"),
+                          "%s: %s", bad[i], err ? err : "");
         }
+}
+
+Test(access_log, ssl_client_certificate) {
+        Fields f = {};
+        AccessLogEntry e = example(&f);
+
+        assert_line("%{SSL_CLIENT_VERIFY}x \"%{SSL_CLIENT_S_DN}x\"", &e, "- \"-\"");
+        e.ssl_client_verify = "NONE";
+        assert_line("%{SSL_CLIENT_VERIFY}x \"%{SSL_CLIENT_S_DN}x\"", &e, "NONE \"-\"");
+        e.ssl_client_verify = "SUCCESS";
+        /* RFC 2253's escapes stay readable; a quote cannot end the field */
+        e.ssl_client_s_dn = "CN=a\\,b\"c,O=Example";
+        assert_line("%{ssl_client_verify}x \"%{SSL_CLIENT_S_DN}x\"", &e, "SUCCESS \"CN=a\\\\,b\\\"c,O=Example\"");
 }

@@ -664,3 +664,43 @@ Test(cgi_env, https_variables_over_tls_only) {
         assert_env(&f, "HTTPS", "on");
         cr_assert_null(env_get(&f, "SSL_TLS_SNI"));
 }
+
+/* The client's certificate: SSL_CLIENT_VERIFY over every TLS connection, the rest with a certificate. */
+static bool fake_client_tls_info(void *conn, HttpTlsInfo *ret) {
+        *ret = (HttpTlsInfo){
+                .protocol = "TLSv1.3",
+                .cipher = "TLS_AES_128_GCM_SHA256",
+                .client_verify = "SUCCESS",
+                .client_s_dn = "CN=alice,O=Example",
+                .client_i_dn = "CN=Example CA,O=Example",
+                .client_serial = "1A2B",
+                .client_v_end = "Jan  1 00:00:00 2030 GMT",
+        };
+        return true;
+}
+
+Test(cgi_env, client_certificate_variables) {
+        static const char req[] = "GET /cgi-bin/env.sh HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+        static const HttpRequestConn cert_conn = {.tls_info = fake_client_tls_info};
+        static const HttpRequestConn tls_conn = {.tls_info = fake_tls_info};
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "SSL_CLIENT_VERIFY"), "a plain request");
+
+        f.q.conn_ops = &tls_conn; /* no certificate: mod_ssl's NONE, no names */
+        fixture_env(&f, &p);
+        assert_env(&f, "SSL_CLIENT_VERIFY", "NONE");
+        cr_assert_null(env_get(&f, "SSL_CLIENT_S_DN"));
+        cr_assert_null(env_get(&f, "SSL_CLIENT_M_SERIAL"));
+
+        f.q.conn_ops = &cert_conn;
+        fixture_env(&f, &p);
+        assert_env(&f, "SSL_CLIENT_VERIFY", "SUCCESS");
+        assert_env(&f, "SSL_CLIENT_S_DN", "CN=alice,O=Example");
+        assert_env(&f, "SSL_CLIENT_I_DN", "CN=Example CA,O=Example");
+        assert_env(&f, "SSL_CLIENT_M_SERIAL", "1A2B");
+        assert_env(&f, "SSL_CLIENT_V_END", "Jan  1 00:00:00 2030 GMT");
+}

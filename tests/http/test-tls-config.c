@@ -242,3 +242,56 @@ Test(tls_config, copied_whole_and_freed_with_the_copy) {
         cr_assert_not(conf_item_equal(row("SSLCipherSuite"), &vhost, &cfg));
         conf_table_free(http_site_directives, &vhost);
 }
+
+/* ---- client certificates ---------------------------------------------------------------------- */
+
+Test(tls_config, client_verification_defaults_to_none) {
+        _cleanup_free_ char *v = formatted("SSLVerifyClient");
+
+        cr_assert_eq(cfg.tls.verify.mode, HTTP_TLS_VERIFY_NONE);
+        cr_assert_null(cfg.tls.verify.file);
+        cr_assert_str_eq(v, "none");
+        cr_assert_eq(cfg.tls.verify_depth, 1); /* Apache's default */
+        cr_assert_eq(cfg.tls.ca_file.n, 0);
+}
+
+Test(tls_config, client_verification_levels_keep_their_place) {
+        static const struct {
+                const char *value;
+                int mode;
+        } levels[] = {
+                {"none", HTTP_TLS_VERIFY_NONE},
+                {"optional", HTTP_TLS_VERIFY_OPTIONAL},
+                {"REQUIRE", HTTP_TLS_VERIFY_REQUIRE},
+                {"optional_no_ca", HTTP_TLS_VERIFY_OPTIONAL_NO_CA},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                apply_ok("SSLVerifyClient", levels[i].value, 10 + (unsigned) i, false);
+                cr_assert_eq(cfg.tls.verify.mode, levels[i].mode, "%s", levels[i].value);
+                cr_assert_str_eq(cfg.tls.verify.file, "site.conf");
+                cr_assert_eq(cfg.tls.verify.line, 10 + i);
+        }
+        apply_fails("SSLVerifyClient", "yes", "expected none, optional, require or optional_no_ca");
+        apply_fails("SSLVerifyClient", "2", "expected none, optional, require or optional_no_ca");
+        cr_assert_eq(cfg.tls.verify.mode, HTTP_TLS_VERIFY_OPTIONAL_NO_CA, "a refused value changes nothing");
+}
+
+Test(tls_config, one_ca_bundle_and_a_depth) {
+        char *why = NULL;
+
+        apply_ok("SSLCACertificateFile", "/etc/ssl/clients.pem", 3, true);
+        cr_assert_eq(cfg.tls.ca_file.n, 1);
+        cr_assert_eq(cfg.tls.ca_file.lines[0].line, 3);
+        cr_assert_eq(apply("SSLCACertificateFile", "/etc/ssl/more.pem", 4, false, &why), -EINVAL);
+        cr_assert_not_null(strstr(why, "given once"), "%s", why);
+        cr_assert_not_null(strstr(why, "site.conf:3"), "%s", why);
+        free(why);
+        apply_fails("SSLCACertificateFile", "clients.pem", "not an absolute path");
+        apply_ok("SSLVerifyDepth", "0", 5, false);
+        cr_assert_eq(cfg.tls.verify_depth, 0);
+        apply_ok("SSLVerifyDepth", "10", 6, false);
+        cr_assert_eq(cfg.tls.verify_depth, 10);
+        apply_fails("SSLVerifyDepth", "101", "from 0 to 100");
+        apply_fails("SSLVerifyDepth", "-1", "from 0 to 100");
+}

@@ -536,6 +536,56 @@ def make_cert(directory, names, kind="ec", days=365, expired=False, tag=None, cr
     return cert, key
 
 
+def _newkey(kind):
+    return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec" else ["-newkey", "rsa:2048"]
+
+
+def make_ca(directory, name, kind="ec", signer=None, days=365):
+    """A CA for client certificates (make_client_cert()): CN=name, basicConstraints CA:TRUE, keyCertSign;
+    self-signed, or (signer: a make_ca() pair) an intermediate signed by signer. Returns (certificate
+    path, key path), readable by everyone. Leaves make_cert()'s server certificates as they are."""
+    if not OPENSSL:
+        raise unittest.SkipTest("the openssl command is not installed")
+    base = os.path.join(directory, "ca-" + re.sub(r"[^A-Za-z0-9.-]", "_", name))
+    cert, key = base + ".crt", base + ".key"
+    ext = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    if signer is None:
+        _openssl("req", "-x509", *_newkey(kind), "-nodes", "-keyout", key, "-out", cert, "-days", str(days),
+                 "-sha256", "-subj", f"/O=mpmd tests/CN={name}", *ext)
+    else:
+        csr, extfile = base + ".csr", base + ".ext"
+        _openssl("req", "-new", *_newkey(kind), "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", f"/O=mpmd tests/CN={name}")
+        with open(extfile, "w") as f:
+            f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        _openssl("x509", "-req", "-in", csr, "-CA", signer[0], "-CAkey", signer[1], "-set_serial", "2",
+                 "-days", str(days), "-sha256", "-extfile", extfile, "-out", cert)
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
+def make_client_cert(directory, ca, cn, kind="ec", days=365, serial=0x1A2B3C, chain=False):
+    """A client certificate for /O=mpmd tests/CN=cn (extendedKeyUsage clientAuth) signed by ca (a
+    make_ca() pair) with the given serial. chain: the certificate file holds ca's certificate after
+    the leaf (for a client to send an intermediate). Returns (certificate path, key path)."""
+    if not OPENSSL:
+        raise unittest.SkipTest("the openssl command is not installed")
+    base = os.path.join(directory, "client-" + re.sub(r"[^A-Za-z0-9.-]", "_", cn) + f"-{kind}")
+    cert, key, csr, extfile = base + ".crt", base + ".key", base + ".csr", base + ".ext"
+    _openssl("req", "-new", *_newkey(kind), "-nodes", "-keyout", key, "-out", csr, "-subj", f"/O=mpmd tests/CN={cn}")
+    with open(extfile, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial", str(serial),
+             "-days", str(days), "-sha256", "-extfile", extfile, "-out", cert)
+    if chain:
+        with open(cert, "a") as out, open(ca[0]) as f:
+            out.write(f.read())
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
 def cert_fingerprint(cert_path):
     """The SHA-256 fingerprint of a PEM certificate, as hex (the same as tls_get()'s)."""
     import hashlib

@@ -99,12 +99,55 @@ Test(tls_custody, a_missing_file_is_an_error_at_its_line_and_marked_missing) {
         conf_errors_done(&errors);
 }
 
+/* SSLCACertificateFile travels with the pairs: a pool sandboxed as its site's user may not open it. */
+Test(tls_custody, the_ca_bundle_comes_with_the_pairs) {
+        static ConfLine ca[1];
+        TlsStoreSite site = site_with(cert_path, key_path);
+        ConfErrors errors = {};
+        TlsMaterial m;
+        int fd = -1;
+
+        cr_assert_eq(tls_material_seal(&site, &fd, &errors), 0);
+        cr_assert_eq(tls_material_map(fd, &m), 0);
+        cr_assert_not(m.has_ca, "no SSLCACertificateFile, no bundle");
+        cr_assert_null(m.ca);
+        tls_material_unmap(&m);
+        close(fd);
+
+        ca[0] = (ConfLine){ .value = cert_path, .file = (char *) "mpmd.conf", .line = 9 };
+        cfg.tls.ca_file = (ConfLines){ .lines = ca, .n = 1 };
+        cr_assert_eq(tls_material_seal(&site, &fd, &errors), 0);
+        cr_assert_eq(errors.n, 0);
+        cr_assert_eq(tls_material_map(fd, &m), 0);
+        cr_assert(m.has_ca);
+        cr_assert_eq(m.ca_len, strlen("-----BEGIN CERTIFICATE-----\nchain\n"));
+        cr_assert_eq(memcmp(m.ca, "-----BEGIN CERTIFICATE-----\nchain\n", m.ca_len), 0);
+        cr_assert_eq(memcmp(m.pairs[0].key, "-----BEGIN PRIVATE KEY-----\nsecret\n", m.pairs[0].key_len), 0);
+        tls_material_unmap(&m);
+        close(fd);
+
+        /* A bundle that cannot be read: an error at its line, the rest still sealed and checked. */
+        ca[0].value = (char *) "/nonexistent/cas.pem";
+        cr_assert_eq(tls_material_seal(&site, &fd, &errors), -EINVAL);
+        cr_assert_eq(errors.n, 1);
+        cr_assert_str_eq(errors.msgs[0], "mpmd.conf:9: [VirtualHost a] SSLCACertificateFile: /nonexistent/cas.pem: No "
+                                         "such file or directory");
+        cr_assert_eq(tls_material_map(fd, &m), 0);
+        cr_assert(m.has_ca);
+        cr_assert_null(m.ca);
+        cr_assert_not_null(m.pairs[0].cert);
+        tls_material_unmap(&m);
+        close(fd);
+        conf_errors_done(&errors);
+        cfg.tls.ca_file = (ConfLines){};
+}
+
 Test(tls_custody, an_unsealed_memfd_is_not_material) {
         TlsMaterial m;
         int fd = memfd_create("mpmd-tls:forged", MFD_CLOEXEC);
 
         cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, "MPMDTLS1", 8), 8);
+        cr_assert_eq(write(fd, "MPMDTLS2", 8), 8);
         cr_assert_eq(tls_material_map(fd, &m), -EBADMSG);
         close(fd);
 }
