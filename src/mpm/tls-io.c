@@ -413,13 +413,12 @@ static int tls_io_local_address(void *ctx, char *buf, size_t size) {
         return t->inner->local_address ? t->inner->local_address(t->inner_ctx, buf, size) : -EOPNOTSUPP;
 }
 
-/* X509_NAME_print_ex() with XN_FLAG_RFC2253, as mod_ssl prints SSL_CLIENT_S_DN: escaped to
- * printable ASCII ("CN=a\\,b,O=Example"). false when it does not fit. */
-static bool name_print(const X509_NAME *name, char *buf, size_t size) {
-        BIO *b = BIO_new(BIO_s_mem());
+/* What a print into b wrote, NUL-terminated into buf; false when nothing was printed or it does not
+ * fit. Frees b. */
+static bool bio_text(BIO *b, bool printed, char *buf, size_t size) {
         bool ok = false;
 
-        if (b && name && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+        if (b && printed) {
                 int n = BIO_read(b, buf, (int) size);
                 ok = n >= 0 && (size_t) n < size && BIO_pending(b) == 0;
                 if (ok)
@@ -429,33 +428,22 @@ static bool name_print(const X509_NAME *name, char *buf, size_t size) {
         return ok;
 }
 
+/* X509_NAME_print_ex() with XN_FLAG_RFC2253, as mod_ssl prints SSL_CLIENT_S_DN: escaped to
+ * printable ASCII ("CN=a\\,b,O=Example"). false when it does not fit. */
+static bool name_print(const X509_NAME *name, char *buf, size_t size) {
+        BIO *b = BIO_new(BIO_s_mem());
+        return bio_text(b, b && name && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0, buf, size);
+}
+
 /* The serial as mod_ssl's SSL_CLIENT_M_SERIAL: hex digits, uppercase, in pairs. */
 static bool serial_print(const ASN1_INTEGER *serial, char *buf, size_t size) {
         BIO *b = BIO_new(BIO_s_mem());
-        bool ok = false;
-
-        if (b && serial && i2a_ASN1_INTEGER(b, serial) > 0) {
-                int n = BIO_read(b, buf, (int) size);
-                ok = n > 0 && (size_t) n < size && BIO_pending(b) == 0;
-                if (ok)
-                        buf[n] = 0;
-        }
-        BIO_free(b);
-        return ok;
+        return bio_text(b, b && serial && i2a_ASN1_INTEGER(b, serial) > 0, buf, size);
 }
 
 static bool time_print(const ASN1_TIME *tm, char *buf, size_t size) {
         BIO *b = BIO_new(BIO_s_mem());
-        bool ok = false;
-
-        if (b && tm && ASN1_TIME_print(b, tm) == 1) {
-                int n = BIO_read(b, buf, (int) size);
-                ok = n > 0 && (size_t) n < size && BIO_pending(b) == 0;
-                if (ok)
-                        buf[n] = 0;
-        }
-        BIO_free(b);
-        return ok;
+        return bio_text(b, b && tm && ASN1_TIME_print(b, tm) == 1, buf, size);
 }
 
 /* The client certificate's variables, once per connection (a session resumed has the certificate
