@@ -280,6 +280,7 @@ class Server:
         self.notify_sock = None
         self.notifications = []
         self.wrapper = []  # a command the whole server runs under, e.g. ["prlimit", "--nofile=64:64", "--"]
+        self.bounding_set = None  # setpriv --bounding-set= around it all (the unit's, for perchild)
         for path, content in (files or {"index.html": "<h1>hello</h1>\n"}).items():
             full = os.path.join(self.root, path)
             os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -327,7 +328,8 @@ class Server:
             self._notify_thread.start()
         if extra_env:
             env.update(extra_env)
-        self.proc = subprocess.Popen(self.wrapper + [BINARY, "-f", self.conf], env=env, stdin=subprocess.DEVNULL,
+        bounded = ["setpriv", f"--bounding-set={self.bounding_set}"] if self.bounding_set else []
+        self.proc = subprocess.Popen(bounded + self.wrapper + [BINARY, "-f", self.conf], env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         if notify:

@@ -113,7 +113,7 @@ class PerchildServer(Server):
 
     def __init__(self, bounding=None, error_log=None, perchild_keys=""):
         super().__init__(start=False)
-        self.bounding = unit_bounding_set() if bounding is None else bounding
+        self.bounding_set = unit_bounding_set() if bounding is None else bounding  # as the unit starts it
         self.port_a = free_port()
         self.sites = {}
         self.cgi_dirs = {}
@@ -148,18 +148,6 @@ class PerchildServer(Server):
                     f"PoolProcesses = 3\nScriptAlias = /cgi-bin/ {self.cgi_dirs['a']}\n")
             f.write(f"\n[VirtualHost b]\nServerName = b.test\nDocumentRoot = {self.sites['b'][0]}\n"
                     f"User = {SITE_USERS[1]}\nGroup = {SITE_USERS[1]}\nScriptAlias = /cgi-bin/ {self.cgi_dirs['b']}\n")
-
-    def start(self, notify=True, extra_env=None):
-        # Server.start() with the unit's bounding set around the binary.
-        real = subprocess.Popen
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={self.bounding}"] + cmd, *a, **kw)
-        subprocess.Popen = popen
-        try:
-            super().start(notify=notify, extra_env=extra_env)
-        finally:
-            subprocess.Popen = real
 
     def uid_of(self, site):
         return self.sites[site][1].pw_uid

@@ -137,15 +137,8 @@ class PerchildCustodyTest(unittest.TestCase):
         os.chown(held, cls.uids["a"], 0)
         with open(srv.conf, "w") as f:
             f.write(conf)
-        real = subprocess.Popen
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={unit_bounding_set()}"] + cmd, *a, **kw)
-        subprocess.Popen = popen
-        try:
-            srv.start()
-        finally:
-            subprocess.Popen = real
+        srv.bounding_set = unit_bounding_set()
+        srv.start()
 
     @classmethod
     def tearDownClass(cls):

@@ -43,6 +43,7 @@ class TwoSites(Server):
     def __init__(self, home_a_mode=0o755, home_a_owner=None, home_b_mode=0o755, home_b_owner=None,
                  extra_a="", extra_b=""):
         super().__init__(start=False)
+        self.bounding_set = unit_bounding_set()  # started as the shipped unit starts it
         self.port_a = free_port()   # only a's pool holds it
         self.port_ab = free_port()  # a and b: the dispatcher's
         self.control = os.path.join(self.dir, "control")
@@ -84,19 +85,6 @@ class TwoSites(Server):
                 f.write(f"\n[VirtualHost {name}]\nServerName = {name}.test\nDocumentRoot = {self.htdocs(name)}\n"
                         f"User = {user}\nGroup = {user}\n{listen}"
                         f"CustomLog = {self.access_log(name)} %h %r %>s\n{self.extra[name]}")
-
-    def start(self, notify=True, extra_env=None):
-        sp = subprocess
-        real = sp.Popen
-        bounding = unit_bounding_set()
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={bounding}"] + cmd, *a, **kw)
-        sp.Popen = popen
-        try:
-            super().start(notify=notify, extra_env=extra_env)
-        finally:
-            sp.Popen = real
 
     def get_site(self, site, path, port=None):
         return self.get_on(self.port_ab if port is None else port, path, f"{site}.test")

@@ -40,6 +40,7 @@ class PerchildProxyServer(Server):
 
     def __init__(self, certs=None):
         super().__init__(start=False)
+        self.bounding_set = unit_bounding_set()  # started as the shipped unit starts it
         self.plain_port = free_port()
         self.port_b = free_port()
         self.tls_port = free_port() if certs else None
@@ -91,18 +92,6 @@ class PerchildProxyServer(Server):
                 if certs:
                     cert, key = getattr(certs, name)
                     f.write(f"SSLCertificateFile = {cert}\nSSLCertificateKeyFile = {key}\n")
-
-    def start(self, notify=True, extra_env=None):
-        # As test_perchild: the unit's bounding set around the binary.
-        real = subprocess.Popen
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={unit_bounding_set()}"] + cmd, *a, **kw)
-        subprocess.Popen = popen
-        try:
-            super().start(notify=notify, extra_env=extra_env)
-        finally:
-            subprocess.Popen = real
 
     def refused(self):
         """The dispatchers' PROXY refusals as `mpmctl status` shows them."""

@@ -35,6 +35,7 @@ class PerchildTlsServer(Server):
 
     def __init__(self, certs, shared=True, perchild_keys=""):
         super().__init__(start=False)
+        self.bounding_set = unit_bounding_set()  # started as the shipped unit starts it
         self.tls_port = free_port()
         self.site_ports = {"a": free_port(), "b": free_port()}
         self.control = os.path.join(self.dir, "control")
@@ -61,18 +62,6 @@ class PerchildTlsServer(Server):
                 f.write(f"\n[VirtualHost {name}]\nServerName = {name}.test\nDocumentRoot = {roots[name]}\n"
                         f"User = {user}\nGroup = {user}\n{listen}"
                         f"SSLCertificateFile = {cert}\nSSLCertificateKeyFile = {key}\n")
-
-    def start(self, notify=True, extra_env=None):
-        # As test_perchild: the unit's bounding set around the binary.
-        real = subprocess.Popen
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={unit_bounding_set()}"] + cmd, *a, **kw)
-        subprocess.Popen = popen
-        try:
-            super().start(notify=notify, extra_env=extra_env)
-        finally:
-            subprocess.Popen = real
 
     def mpmctl(self, *args):
         p = subprocess.run([MPMCTL, "-s", self.control, *args], capture_output=True, text=True, timeout=60)

@@ -17,7 +17,6 @@ import pwd
 import re
 import shutil
 import ssl
-import subprocess
 import tempfile
 import unittest
 
@@ -329,18 +328,12 @@ class PerchildClientCerts(ClientCertServing, unittest.TestCase):
         conf += sections
         with open(srv.conf, "w") as f:
             f.write(conf)
-        real = subprocess.Popen
-
-        def popen(cmd, *a, **kw):
-            return real(["setpriv", f"--bounding-set={unit_bounding_set()}"] + cmd, *a, **kw)
-        subprocess.Popen = popen
+        srv.bounding_set = unit_bounding_set()
         try:
             srv.start()
         except BaseException:
             srv.stop()
             raise
-        finally:
-            subprocess.Popen = real
         return srv
 
     @classmethod
