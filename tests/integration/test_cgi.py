@@ -168,7 +168,7 @@ class CgiTest(unittest.TestCase):
 
     def test_http10_output_is_delimited_by_close(self):
         with self.server.connect() as s:
-            s.sendall(b"GET /cgi-bin/big.sh HTTP/1.0\r\n\r\n")
+            s.sendall(b"GET /cgi-bin/big.sh HTTP/1.0\r\nHost: localhost\r\n\r\n")
             r = read_response(s)
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("transfer-encoding"))

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from mpmdtest import BINARY, MODULE_DIR, Server, load_module_line
+from mpmdtest import BINARY, MODULE_DIR, MPM, Server, load_module_line
 
 MPMCTL = os.environ.get("MPMCTL_BINARY", "build/src/supervisor/mpmctl")
 
@@ -320,6 +320,7 @@ class MpmctlServerTest(unittest.TestCase):
                          [[]] * len([p for p in j["processes"] if p["role"] == "worker"]))
         self.assertIsInstance(sup["cap_effective"], int)
 
+    @unittest.skipIf(MPM == "perchild", "perchild's processes are pools and dispatchers: test_perchild pins them")
     def test_audit_fail_exits_1_with_its_reasons_below_the_table(self):
         # Pin the workers to a uid they do not run as: every worker fails, and says why.
         rc, table, err = mpmctl("-s", self.control, "audit", "--expect-uid", "worker=4242")

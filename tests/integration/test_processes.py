@@ -206,7 +206,7 @@ class StopTest(unittest.TestCase):
         srv = Server(mpm_section=PREFORK)
         try:
             s = srv.connect()
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished yet
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # head not finished yet
             wait_accepted(s)
             os.kill(srv.pid, signal.SIGTERM)
             # The rest of the head once the worker has its stop: nothing outside it shows when that

@@ -103,7 +103,7 @@ class ServeTest(unittest.TestCase):
 
     def test_http10_closes_by_default(self):
         with self.srv.connect() as s:
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            s.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
             r = read_response(s)
             self.assertEqual(r.status, 200)
             self.assertEqual(s.recv(10), b"")

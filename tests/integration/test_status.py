@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from mpmdtest import Server, wait_for
+from mpmdtest import Server, needs_host_fallback, wait_for
 
 AUTO_KEYS = ["ServerVersion", "ServerMPM", "Server Built", "CurrentTime", "RestartTime",
              "ParentServerConfigGeneration", "ParentServerMPMGeneration", "ServerUptimeSeconds",
@@ -171,6 +171,7 @@ class StatusCpuTest(unittest.TestCase):
 
 
 class StatusJsonEscapeTest(unittest.TestCase):
+    @needs_host_fallback
     def test_server_name_with_quote_and_backslash(self):
         name = 'we"ird\\name<x>'
         with Server(server_keys="ServerStatus = /server-status\n", start=False) as srv:

@@ -23,7 +23,7 @@ class UserTest(unittest.TestCase):
         self.port = free_port()
         self.conf = os.path.join(self.dir, "mpmd.conf")
         with open(self.conf, "w") as f:
-            f.write(f"[Server]\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.dir}\n"
+            f.write(f"[Server]\nServerName = localhost\nListen = 127.0.0.1:{self.port}\nDocumentRoot = {self.dir}\n"
                     f"ControlSocket = {self.dir}/control\n{load_module_line()}")
         os.chmod(self.conf, 0o644)
 
@@ -52,7 +52,7 @@ class UserTest(unittest.TestCase):
                     self.assertLess(time.monotonic(), deadline, "mpmd did not start as nobody")
                     time.sleep(0.1)
             with s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 r = read_response(s)
             self.assertEqual((r.status, r.body), (200, b"as a user\n"))
             with open(f"/proc/{proc.pid}/status") as f:
