@@ -111,19 +111,22 @@ static void env_add_span(EnvWriter *w, const char *name, const char *buf, HttpSp
         env_add(w, name, buf + s.off, s.len);
 }
 
-/* Header fields that must not become HTTP_* variables. */
-static bool env_header_skipped(const char *buf, HttpSpan name) {
+/* Header fields that must not become HTTP_* variables. Credentials (Authorization,
+ * Proxy-Authorization) only with CGIPassAuth, as in Apache: a program behind Require should see
+ * REMOTE_USER, not the password; one that checks a token itself (a Bearer API) needs them. */
+static bool env_header_skipped(const char *buf, HttpSpan name, bool pass_auth) {
         static const char *const skip[] = {
                 "Proxy",          /* httpoxy: programs read HTTP_PROXY as their proxy setting */
                 "Content-Length", /* CONTENT_LENGTH */
                 "Content-Type",   /* CONTENT_TYPE */
-                "Authorization",  /* Apache passes credentials only with CGIPassAuth */
-                "Proxy-Authorization",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(skip); i++)
                 if (http_span_eq_ci(buf, name, skip[i]))
                         return true;
+        if (!pass_auth &&
+            (http_span_eq_ci(buf, name, "Authorization") || http_span_eq_ci(buf, name, "Proxy-Authorization")))
+                return true;
         for (uint32_t i = 0; i < name.len; i++) {
                 char c = buf[name.off + i];
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
@@ -136,12 +139,12 @@ static bool span_eq_span_ci(const char *buf, HttpSpan a, HttpSpan b) {
         return a.len == b.len && strncasecmp(buf + a.off, buf + b.off, a.len) == 0;
 }
 
-static void env_add_headers(EnvWriter *w, const HttpRequestHead *h, const char *buf) {
+static void env_add_headers(EnvWriter *w, const HttpRequestHead *h, const char *buf, bool pass_auth) {
         for (uint32_t i = 0; i < h->n_headers; i++) {
                 HttpSpan name = h->headers[i].name;
                 bool seen = false;
 
-                if (env_header_skipped(buf, name))
+                if (env_header_skipped(buf, name, pass_auth))
                         continue;
                 for (uint32_t j = 0; j < i && !seen; j++)
                         seen = span_eq_span_ci(buf, h->headers[j].name, name);
@@ -270,7 +273,9 @@ int cgi_env_build(const CgiEnvParams *p, char *buf, size_t size, size_t *ret_len
                 if (ct)
                         env_add_span(&w, "CONTENT_TYPE", q->buf, ct->value);
         }
-        env_add_headers(&w, h, q->buf);
+        /* CGIPassAuth is a path section's key too: the settings of the path served */
+        const HttpSiteConfig *path_cfg = q->cfg ? q->cfg : cfg;
+        env_add_headers(&w, h, q->buf, path_cfg && path_cfg->cgi_pass_auth);
         env_add_str(&w, "PATH", "/usr/local/bin:/usr/bin:/bin");
 
         if (w.overflow)

@@ -677,6 +677,7 @@ const ConfItem http_site_directives[] = {
         HTTP_FCGI_ROWS(SITE(set_handler)),
         { "CGITimeout", CONF_USEC, SITE(cgi_timeout), "60", 1 * USEC_PER_SEC, 86400 * USEC_PER_SEC,
           .expect = "a time from 1 s to 86400 s" },
+        { "CGIPassAuth", CONF_BOOL, SITE(cgi_pass_auth), "Off", .expect = "On or Off", .contexts = HTTP_SITE_CTX_PATH },
         HTTP_TLS_ROWS(SITE(tls)),
         HTTP_HEADERS_ROWS(SITE(headers), HTTP_SITE_CTX_PATH),
         HTTP_ERROR_DOCUMENT_ROWS(SITE(error_documents), HTTP_SITE_CTX_PATH),

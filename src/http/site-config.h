@@ -135,6 +135,7 @@ typedef struct HttpSiteConfig {
         HttpCgiHandlers add_handler;    /* AddHandler cgi-script and proxy:, parsed */
         HttpFcgiHandler set_handler;    /* SetHandler proxy: (fastcgi-config.h) */
         usec_t cgi_timeout;             /* CGITimeout: a CGI program's whole run */
+        bool cgi_pass_auth;             /* CGIPassAuth: Authorization reaches CGI and FastCGI programs */
         HttpTlsConfig tls;              /* the SSL* keys (tls-config.h) */
         HttpHeadersConfig headers;      /* Header, Expires* (headers.h) */
         HttpErrorDocuments error_documents; /* ErrorDocument (error-document.h) */

@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 2026120803u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120804u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */

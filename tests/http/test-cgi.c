@@ -220,6 +220,30 @@ Test(cgi_env, remote_user_and_auth_type_only_when_authenticated) {
         cr_assert_null(env_get(&f, "HTTP_AUTHORIZATION"), "the password stays with the server");
 }
 
+Test(cgi_env, credentials_only_with_cgipassauth) {
+        static const char req[] = "GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t0ken\r\n"
+                                  "Proxy-Authorization: Basic eDp5\r\n\r\n";
+        HttpSiteConfig path = {};
+        Fixture f;
+
+        fixture_parse(&f, req);
+        CgiEnvParams p = params_for(&f);
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "HTTP_AUTHORIZATION"));
+        f.cfg.cgi_pass_auth = true; /* the site's */
+        fixture_env(&f, &p);
+        assert_env(&f, "HTTP_AUTHORIZATION", "Bearer t0ken");
+        assert_env(&f, "HTTP_PROXY_AUTHORIZATION", "Basic eDp5");
+        /* a path section's setting is the one for its paths */
+        f.q.cfg = &path;
+        fixture_env(&f, &p);
+        cr_assert_null(env_get(&f, "HTTP_AUTHORIZATION"), "the path section says Off");
+        path.cgi_pass_auth = true;
+        f.cfg.cgi_pass_auth = false;
+        fixture_env(&f, &p);
+        assert_env(&f, "HTTP_AUTHORIZATION", "Bearer t0ken");
+}
+
 Test(cgi_env, nothing_from_our_environment) {
         Fixture f;
 

@@ -130,6 +130,7 @@ def post(srv, path, body, headers="", chunked=False):
 
 
 PAGES["private/env.php"] = PAGES["env.php"]  # behind Basic authentication ([Location /private/])
+PAGES["api/env.php"] = PAGES["env.php"]  # an API that checks its own tokens ([Location /api/] CGIPassAuth)
 
 
 class FastCgiBase:
@@ -163,6 +164,7 @@ class FastCgiBase:
                 f"\n[Location /set/static/]\nSetHandler = none\n"
                 f"\n[Location /private/]\nAuthType = Basic\nAuthName = staff\nAuthUserFile = {cls.htpasswd}\n"
                 f"Require = valid-user\n"
+                f"\n[Location /api/]\nCGIPassAuth = On\n"
                 f"\n[Location /slow/]\nProxyTimeout = 2\n"
                 f"\n[Location /short/]\nSetHandler = proxy:unix:{cls.short_sock}|fcgi://localhost\n"
                 f"\n[Location /fake/]\nSetHandler = proxy:unix:{cls.fake.path}|fcgi://localhost\n"
@@ -204,6 +206,12 @@ class FastCgiBase:
         return json.loads(r.body)
 
     # -- GET and the parameters --------------------------------------------------------------------
+    def test_cgipassauth_gives_the_credentials_to_an_api_that_checks_them(self):
+        e = self.env("/api/env.php", headers="Authorization: Bearer abc.def\r\n")
+        self.assertEqual(e["HTTP_AUTHORIZATION"], "Bearer abc.def")
+        e = self.env("/env.php", headers="Authorization: Bearer abc.def\r\n")
+        self.assertIsNone(e["HTTP_AUTHORIZATION"], "without CGIPassAuth, as Apache")
+
     def test_the_user_basic_authentication_let_in_is_remote_user(self):
         r = self.get("/private/env.php")
         self.assertEqual(r.status, 401, r.body[:200])
