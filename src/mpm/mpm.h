@@ -21,7 +21,7 @@
 #include "mpm/sandbox.h"
 #include "mpm/scoreboard.h"
 
-#define MPM_MAGIC_NUMBER 2026120804u /* module ABI: a module built for another version is refused */
+#define MPM_MAGIC_NUMBER 2026120805u /* module ABI: a module built for another version is refused */
 
 enum {
         MPM_FORKED = 1u << 0,   /* several processes */
@@ -156,6 +156,12 @@ struct Generation {
         /* Per-user MPMs: the sealed store (tls-store.h, key custody): each site's material as a
          * sealed memfd, no parsed key; the supervisor's, for the generation's life. NULL elsewhere. */
         struct TlsStore *tls_sealed;
+        /* The client contexts of the https:// ProxyPass targets (tls-upstream.h), the
+         * configuration's, which the targets point into; NULL without any. Read-only in workers,
+         * but for a per-user MPM's: there the supervisor's list is sealed (no client certificate
+         * loaded, each file's memfd kept for the generation's life) and a site's pool loads its own
+         * sites' client certificates into its copy when it starts. */
+        struct TlsUpstreamClients *tls_upstreams;
         ProcessSlot *procs;
         ScoreboardProcess **boards; /* read-only mappings, one per slot, NULL when free */
         unsigned n_procs;           /* the table's size: ServerLimit */

@@ -38,6 +38,7 @@
 #include "build-config.h"
 #if HAVE_TLS
 #include "mpm/tls-store.h"
+#include "mpm/tls-upstream.h"
 #endif
 
 #define PERCHILD_SERVER_LIMIT_MAX 4096
@@ -403,6 +404,39 @@ static int plan_keep(MpmChildPlan *plan, int fd) {
         return 0;
 }
 
+#if HAVE_TLS
+/* Does the site's section, or one of its path sections, name path as SSLProxyMachineCertificateFile? */
+static bool site_names_client_cert(const HttpSiteConfig *cfg, const char *path) {
+        const ConfLines *l = &cfg->proxy.tls_client_cert;
+
+        if (l->n > 0 && strcmp(l->lines[0].value, path) == 0)
+                return true;
+        for (size_t i = 0; i < cfg->locations.n; i++) {
+                l = &cfg->locations.items[i].cfg->proxy.tls_client_cert;
+                if (l->n > 0 && strcmp(l->lines[0].value, path) == 0)
+                        return true;
+        }
+        return false;
+}
+
+typedef struct PoolSites {
+        const Generation *g;
+        const PerchildState *st;
+        const PerchildPool *pool;
+} PoolSites;
+
+/* Is path the client certificate of one of the pool's own sites? */
+static bool pool_names_client_cert(const char *path, void *userdata) {
+        const PoolSites *p = userdata;
+        const HttpServer *s = p->g->http;
+
+        for (size_t i = 0; i < s->n_sites; i++)
+                if (&p->st->pools[p->st->site_pool[i]] == p->pool && site_names_client_cert(s->sites[i].cfg, path))
+                        return true;
+        return false;
+}
+#endif
+
 static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan *plan) {
         const PerchildState *st = g->mpm_state;
         int r = 0;
@@ -474,6 +508,15 @@ static int perchild_child_plan(const Generation *g, unsigned slot, MpmChildPlan 
                 for (size_t j = 0; j < site->n_alias_fds && r >= 0; j++)
                         r = plan_keep(plan, site->alias_fds[j]);
         }
+#if HAVE_TLS
+        /* The client certificates to upstreams its own sites name, and no one else's. */
+        PoolSites mine = {.g = g, .st = st, .pool = p};
+        const char *path;
+        int fd;
+        for (size_t i = 0; r >= 0 && tls_upstream_clients_sealed_file(g->tls_upstreams, i, &path, &fd); i++)
+                if (fd >= 0 && pool_names_client_cert(path, &mine))
+                        r = plan_keep(plan, fd);
+#endif
         return r;
 }
 
@@ -558,6 +601,25 @@ static int perchild_pool_open_tls(const Generation *g, const PerchildState *st, 
         return 0;
 }
 
+/* Likewise its own sites' client certificates to upstreams (SSLProxyMachineCertificateFile), into
+ * its copy of the contexts, from the memfds child_plan let it keep, which it closes: the contexts
+ * of another site's targets stay without a certificate here. */
+static int perchild_pool_open_upstreams(const Generation *g, const PerchildState *st, const PerchildPool *mine) {
+#if HAVE_TLS
+        PoolSites sites = {.g = g, .st = st, .pool = mine};
+        ConfErrors errors = {};
+        int r;
+
+        r = tls_upstream_clients_open_pool(g->tls_upstreams, pool_names_client_cert, &sites, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                log_error("%s", errors.msgs[i]);
+        conf_errors_done(&errors);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot load its client certificates to upstreams: %m", mine->role);
+#endif
+        return 0;
+}
+
 static int perchild_worker_main(const WorkerContext *ctx) {
         const Generation *g = ctx->generation;
         const PerchildConfig *cfg = g->mpm_config;
@@ -577,6 +639,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
                 http_server_logs_abandon(g->http);
 #if HAVE_TLS
                 tls_store_forget_sealed(g->tls_sealed); /* it never terminates TLS: no ticket keys */
+                tls_upstream_clients_forget_sealed(g->tls_upstreams); /* nor proxies */
 #endif
                 if (perchild_forget_foreign(g, st, NULL) < 0)
                         return WORKER_EXIT_FATAL;
@@ -587,7 +650,7 @@ static int perchild_worker_main(const WorkerContext *ctx) {
         const PerchildPool *p = perchild_pool_of(st, ctx->slot);
         if (!p)
                 return WORKER_EXIT_FATAL;
-        if (perchild_pool_open_tls(g, st, p) < 0)
+        if (perchild_pool_open_tls(g, st, p) < 0 || perchild_pool_open_upstreams(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;
         if (perchild_forget_foreign(g, st, p) < 0)
                 return WORKER_EXIT_FATAL;

@@ -349,3 +349,52 @@ int tls_check_in_child(int (*check)(void *userdata, ConfErrors *errors, ConfErro
                                 (int) pid);
         return -EINVAL;
 }
+
+/* ---- one file, sealed whole ---------------------------------------------------------------- */
+
+int tls_material_seal_file(const char *path, const char *name, int *ret_fd) {
+        _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        *ret_fd = -1;
+        if (in < 0 || fstat(in, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if (st.st_size > TLS_MATERIAL_FILE_MAX)
+                return -EFBIG;
+        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        /* In the kernel: the key's bytes never enter this process's memory. */
+        r = material_copy(fd, in, (uint64_t) st.st_size);
+        if (r < 0)
+                return r;
+        if (fcntl(fd, F_ADD_SEALS, MATERIAL_SEALS) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int tls_material_map_file(int fd, void **ret_map, size_t *ret_size) {
+        struct stat st;
+        void *p;
+        int seals;
+
+        *ret_map = NULL;
+        *ret_size = 0;
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0 || (seals & MATERIAL_SEALS) != MATERIAL_SEALS || fstat(fd, &st) < 0 ||
+            st.st_size > TLS_MATERIAL_FILE_MAX)
+                return -EBADMSG;
+        if (st.st_size == 0)
+                return 0;
+        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret_map = p;
+        *ret_size = (size_t) st.st_size;
+        return 0;
+}

@@ -67,3 +67,16 @@ void tls_material_unmap(TlsMaterial *m);
  * or -EINVAL with an error added when the child ended otherwise (a signal, a crash). */
 int tls_check_in_child(int (*check)(void *userdata, ConfErrors *errors, ConfErrors *warnings), void *userdata,
                        ConfErrors *errors, ConfErrors *warnings);
+
+/* One file as a sealed memfd of its bytes alone (no header): an SSLProxyMachineCertificateFile,
+ * the certificate, chain and key of a client certificate to upstreams (tls-upstream.h), which a
+ * per-user MPM's pools get as they get a site's material. Named name (TLS_PROXY_MATERIAL_NAME_PREFIX
+ * and the path, which is how `mpmctl audit` recognises one), copied with sendfile() and sealed as
+ * tls_material_seal() does. 0 with *ret_fd, -EBADF (not a regular file), -EFBIG (larger than
+ * TLS_MATERIAL_FILE_MAX), -EIO (the file changed while it was copied), or open()'s -errno. */
+#define TLS_PROXY_MATERIAL_NAME_PREFIX "mpmd-tls-proxy:"
+int tls_material_seal_file(const char *path, const char *name, int *ret_fd);
+
+/* Map such a memfd read-only: 0 with *ret_map (NULL for an empty file) and *ret_size; -EBADMSG
+ * when it is not sealed as tls_material_seal_file() seals, or -errno. */
+int tls_material_map_file(int fd, void **ret_map, size_t *ret_size);

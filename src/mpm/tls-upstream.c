@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tls-upstream.c — TLS to https:// upstreams (tls-upstream.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -9,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +23,10 @@ typedef struct TlsUpstreamCert {
         struct TlsUpstreamCert *next;
         char *path;
         bool failed; /* its errors were given: a context that needs it is not made */
-        X509 *leaf;
+        int fd;      /* a sealed list's: the file's bytes as they were read (tls-custody.h); -1 */
+        const ConfLine *where; /* the first line that named it, for every message about it */
+        char *section;
+        X509 *leaf; /* NULL in a sealed list's supervisor: its text is parsed elsewhere */
         STACK_OF(X509) *chain;
         EVP_PKEY *key;
 } TlsUpstreamCert;
@@ -40,6 +42,7 @@ typedef struct TlsUpstreamClient {
 struct TlsUpstreamClients {
         TlsUpstreamClient *first;
         TlsUpstreamCert *certs;
+        bool sealed; /* the client certificates' keys are parsed in a child, then in the pools */
 };
 
 /* ---- the thread's session tickets ------------------------------------------------------------- */
@@ -99,6 +102,23 @@ TlsUpstreamClients *tls_upstream_clients_new(void) {
         return calloc(1, sizeof(TlsUpstreamClients));
 }
 
+TlsUpstreamClients *tls_upstream_clients_new_sealed(void) {
+        TlsUpstreamClients *l = tls_upstream_clients_new();
+        if (l)
+                l->sealed = true;
+        return l;
+}
+
+static void cert_free(TlsUpstreamCert *c) {
+        X509_free(c->leaf);
+        sk_X509_pop_free(c->chain, X509_free);
+        EVP_PKEY_free(c->key);
+        safe_close(c->fd);
+        free(c->section);
+        free(c->path);
+        free(c);
+}
+
 TlsUpstreamClients *tls_upstream_clients_free(TlsUpstreamClients *l) {
         if (!l)
                 return NULL;
@@ -112,11 +132,7 @@ TlsUpstreamClients *tls_upstream_clients_free(TlsUpstreamClients *l) {
         while (l->certs) {
                 TlsUpstreamCert *c = l->certs;
                 l->certs = c->next;
-                X509_free(c->leaf);
-                sk_X509_pop_free(c->chain, X509_free);
-                EVP_PKEY_free(c->key);
-                free(c->path);
-                free(c);
+                cert_free(c);
         }
         free(l);
         return NULL;
@@ -127,40 +143,6 @@ TlsUpstreamClients *tls_upstream_clients_free(TlsUpstreamClients *l) {
 /* A key is never decrypted with a pass phrase: nobody is there to type it at a reload. */
 static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
         return -1;
-}
-
-/* The whole file, opened with this process's rights: 0 with *ret (malloc'd, to be wiped), or -errno
- * (-EFBIG: larger than a PEM file of this kind, -EBADF: not a regular file). */
-static int cert_file_read(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
-        size_t len = 0;
-        char *buf;
-
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if (st.st_size > TLS_MATERIAL_FILE_MAX)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        int e = n < 0 ? -errno : -EIO;
-                        explicit_bzero(buf, len);
-                        free(buf);
-                        return e;
-                }
-                len += (size_t) n;
-        }
-        *ret = buf;
-        *ret_len = len;
-        return 0;
 }
 
 /* Did the PEM reader stop at the end of the text (no further block), rather than at a bad one? */
@@ -285,27 +267,52 @@ finish:
         return r;
 }
 
+/* c's text, from its sealed memfd, parsed into c: 0, -EINVAL (errors added), -ENOMEM. */
+static int cert_parse_sealed(TlsUpstreamCert *c, ConfErrors *errors, ConfErrors *warnings) {
+        void *map = NULL;
+        size_t len = 0;
+        int r;
+
+        r = tls_material_map_file(c->fd, &map, &len);
+        if (r < 0) {
+                conf_errors_add(errors, c->where->file, c->where->line,
+                                "%s SSLProxyMachineCertificateFile: %s: its sealed copy cannot be read: %s", c->section,
+                                c->path, strerror(-r));
+                return -EINVAL;
+        }
+        r = cert_parse(c, map ? map : "", len, c->where, c->section, errors, warnings);
+        if (map)
+                munmap(map, len);
+        return r;
+}
+
 /* The file of where, read and checked once: NULL only on -ENOMEM; c->failed when it cannot serve
- * (its errors added the first time). */
+ * (its errors added the first time). Its bytes are sealed in a memfd with sendfile() first, then
+ * parsed from there, or, in a sealed list, left there for a child and the pools to parse. */
 static TlsUpstreamCert *cert_get(TlsUpstreamClients *l, const ConfLine *where, const char *section,
                                  ConfErrors *errors, ConfErrors *warnings) {
         TlsUpstreamCert *c;
-        char *text = NULL;
-        size_t len = 0;
+        char name[250];
         int r;
 
         for (c = l->certs; c; c = c->next)
                 if (strcmp(c->path, where->value) == 0)
                         return c;
         c = calloc(1, sizeof(*c));
-        if (!c || !(c->path = strdup(where->value))) {
-                free(c);
+        if (!c)
+                return NULL;
+        c->fd = -1;
+        c->where = where;
+        c->path = strdup(where->value);
+        c->section = strdup(section);
+        if (!c->path || !c->section) {
+                cert_free(c);
                 return NULL;
         }
-        r = cert_file_read(where->value, &text, &len);
+        snprintf(name, sizeof(name), TLS_PROXY_MATERIAL_NAME_PREFIX "%s", c->path);
+        r = tls_material_seal_file(c->path, name, &c->fd);
         if (r == -ENOMEM) {
-                free(c->path);
-                free(c);
+                cert_free(c);
                 return NULL;
         }
         if (r < 0)
@@ -313,24 +320,35 @@ static TlsUpstreamCert *cert_get(TlsUpstreamClients *l, const ConfLine *where, c
                                 where->value,
                                 r == -EBADF   ? "not a regular file"
                                 : r == -EFBIG ? "larger than 1 MiB: not a PEM file"
+                                : r == -EIO   ? "it changed while it was read"
                                               : strerror(-r));
-        else {
-                r = cert_parse(c, text, len, where, section, errors, warnings);
-                explicit_bzero(text, len); /* the key's text */
-                free(text);
+        else if (!l->sealed) {
+                r = cert_parse_sealed(c, errors, warnings);
+                c->fd = safe_close(c->fd);
         }
         if (r == -ENOMEM) {
-                X509_free(c->leaf);
-                sk_X509_pop_free(c->chain, X509_free);
-                EVP_PKEY_free(c->key);
-                free(c->path);
-                free(c);
+                cert_free(c);
                 return NULL;
         }
         c->failed = r < 0;
         c->next = l->certs;
         l->certs = c;
         return c;
+}
+
+/* Show cert (parsed) to the upstreams of ctx that ask; -EINVAL with the error added when OpenSSL
+ * does not take it (a key too small for its security level…). */
+static int client_use_cert(SSL_CTX *ctx, const TlsUpstreamCert *cert, ConfErrors *errors) {
+        char reason[256];
+
+        if (SSL_CTX_use_cert_and_key(ctx, cert->leaf, cert->key, cert->chain, 1) == 1 &&
+            SSL_CTX_check_private_key(ctx) == 1)
+                return 0;
+        openssl_reason(reason, sizeof(reason));
+        conf_errors_add(errors, cert->where->file, cert->where->line,
+                        "%s SSLProxyMachineCertificateFile: %s: OpenSSL does not take it: %s", cert->section,
+                        cert->path, reason);
+        return -EINVAL;
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -397,16 +415,10 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec 
                 }
         } else
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-        /* Shown to an upstream that asks (a CertificateRequest); checked already (cert_get()). */
-        if (r == 0 && cert && (SSL_CTX_use_cert_and_key(ctx, cert->leaf, cert->key, cert->chain, 1) != 1 ||
-                               SSL_CTX_check_private_key(ctx) != 1)) {
-                const ConfLine *where = spec->client_cert;
-                openssl_reason(reason, sizeof(reason)); /* a key too small for OpenSSL's security level… */
-                conf_errors_add(errors, where->file, where->line,
-                                "%s SSLProxyMachineCertificateFile: %s: OpenSSL does not take it: %s", spec->section,
-                                where->value, reason);
-                r = -EINVAL;
-        }
+        /* Shown to an upstream that asks (a CertificateRequest); checked already (cert_get()). A
+         * sealed list's contexts get it in a child (the check) and in the pools, never here. */
+        if (r == 0 && cert && !l->sealed)
+                r = client_use_cert(ctx, cert, errors);
         if (r < 0) {
                 SSL_CTX_free(ctx);
                 free(c->ca_file);
@@ -418,6 +430,85 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec 
         l->first = c;
         *ret = ctx;
         return 0;
+}
+
+/* ---- key custody: a sealed list ------------------------------------------------------------ */
+
+/* c's text parsed, and given to every context that uses it: 0, -EINVAL (errors added), -ENOMEM. */
+static int cert_load(TlsUpstreamClients *l, TlsUpstreamCert *c, ConfErrors *errors, ConfErrors *warnings) {
+        int r = cert_parse_sealed(c, errors, warnings);
+
+        for (TlsUpstreamClient *cl = l->first; cl && r == 0; cl = cl->next)
+                if (cl->cert == c)
+                        r = client_use_cert(cl->ctx, c, errors); /* said once: the same for every context */
+        ERR_clear_error();
+        return r;
+}
+
+static int sealed_check(void *userdata, ConfErrors *errors, ConfErrors *warnings) {
+        TlsUpstreamClients *l = userdata;
+        int r = 0;
+
+        for (TlsUpstreamCert *c = l->certs; c; c = c->next) {
+                if (c->failed || c->fd < 0)
+                        continue;
+                int k = cert_load(l, c, errors, warnings);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = -EINVAL;
+        }
+        return r;
+}
+
+int tls_upstream_clients_check_sealed(TlsUpstreamClients *l, ConfErrors *errors, ConfErrors *warnings) {
+        bool any = false;
+
+        for (const TlsUpstreamCert *c = l ? l->certs : NULL; c && !any; c = c->next)
+                any = !c->failed && c->fd >= 0;
+        if (!l || !l->sealed || !any)
+                return 0;
+        /* The check parses every key: in a child, so that this process, which forks every pool, never
+         * holds one. It reads the sealed memfds, the very bytes the pools will get. */
+        return tls_check_in_child(sealed_check, l, errors, warnings);
+}
+
+bool tls_upstream_clients_sealed_file(const TlsUpstreamClients *l, size_t i, const char **ret_path, int *ret_fd) {
+        const TlsUpstreamCert *c = l && l->sealed ? l->certs : NULL;
+
+        for (; c && i > 0; i--)
+                c = c->next;
+        if (!c)
+                return false;
+        *ret_path = c->path;
+        *ret_fd = c->failed ? -1 : c->fd;
+        return true;
+}
+
+int tls_upstream_clients_open_pool(TlsUpstreamClients *l, bool (*own)(const char *path, void *userdata),
+                                   void *userdata, ConfErrors *errors) {
+        ConfErrors warnings = {}; /* said by the supervisor's check already */
+        int r = 0;
+
+        if (!l || !l->sealed)
+                return 0;
+        for (TlsUpstreamCert *c = l->certs; c; c = c->next) {
+                if (c->fd >= 0 && !c->failed && own(c->path, userdata)) {
+                        int k = cert_load(l, c, errors, &warnings);
+                        if (k < 0 && r == 0)
+                                r = k;
+                        safe_close(c->fd);
+                }
+                /* Another site's was closed before the sandbox, and its number may be reused since. */
+                c->fd = -1;
+        }
+        conf_errors_done(&warnings);
+        return r;
+}
+
+void tls_upstream_clients_forget_sealed(TlsUpstreamClients *l) {
+        for (TlsUpstreamCert *c = l ? l->certs : NULL; c; c = c->next)
+                c->fd = -1;
 }
 
 /* ---- sessions (HttpUpstreamTlsOps) ------------------------------------------------------------ */

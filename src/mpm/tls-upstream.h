@@ -16,9 +16,17 @@
  * matches, the others are sent as its chain. It is read once per file with the supervisor's rights
  * (the file may be root's only) and is checked as a site's certificate is: a key that is missing,
  * encrypted or matches none of the certificates, or a certificate that expired, is an error; one not
- * valid yet or expiring within 14 days a warning. The key is parsed in the process that builds the
- * contexts and inherited with them, so a per-user MPM, whose supervisor must never hold a parsed key
- * (tls-custody.h), refuses the directive (tls-setup.c).
+ * valid yet or expiring within 14 days a warning. Its bytes are first copied into a sealed memfd
+ * with sendfile() (tls-custody.h), then parsed from there, in the process that builds the contexts,
+ * whose workers inherit them.
+ *
+ * Key custody (a per-user MPM, whose supervisor forks every pool and must never hold a parsed key):
+ * a *sealed* list (tls_upstream_clients_new_sealed()) builds the same contexts without the client
+ * certificates and keeps each file's memfd ("mpmd-tls-proxy:PATH") for the configuration's life;
+ * tls_upstream_clients_check_sealed() makes the same check, with the same messages, in a forked
+ * child; each pool loads the files its own sites name into its own copies of the contexts
+ * (tls_upstream_clients_open_pool()), so that in a pool the contexts of another site's targets
+ * show no certificate, and the pool closes the memfds.
  *
  * Sessions: OpenSSL reads and writes the upstream socket itself (its socket BIO): an upstream
  * connection is the handler's alone, which reads until EAGAIN before it waits (handler.h), and
@@ -38,6 +46,8 @@
 typedef struct TlsUpstreamClients TlsUpstreamClients;
 
 TlsUpstreamClients *tls_upstream_clients_new(void);
+/* The list of a per-user MPM's supervisor (key custody, above). */
+TlsUpstreamClients *tls_upstream_clients_new_sealed(void);
 TlsUpstreamClients *tls_upstream_clients_free(TlsUpstreamClients *l);
 
 /* What a client context is made of: one context per distinct triple. */
@@ -55,5 +65,26 @@ typedef struct TlsUpstreamClientSpec {
  * warnings), -ENOMEM. */
 int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec *spec, void **ret, char **ret_error,
                              ConfErrors *errors, ConfErrors *warnings);
+
+/* A sealed list, once every context is made: the client certificates parsed and given to their
+ * contexts in a forked child (tls-custody.h), its errors and warnings added here as
+ * tls_upstream_clients_get() adds them in a list that is not sealed. 0 (also for a list that is
+ * not sealed), -EINVAL, -ENOMEM. */
+int tls_upstream_clients_check_sealed(TlsUpstreamClients *l, ConfErrors *errors, ConfErrors *warnings);
+
+/* A sealed list's client certificate files, i from 0 while it returns true: the path (as written)
+ * and its memfd (-1: none, its file did not read; or taken in this process). For the supervisor,
+ * which passes to each pool the memfds of the files its sites name, and no other. */
+bool tls_upstream_clients_sealed_file(const TlsUpstreamClients *l, size_t i, const char **ret_path, int *ret_fd);
+
+/* In a pool process, on its copy of the list: parse the files own() says are its sites' from their
+ * memfds, give them to the contexts that use them, and close those memfds; the numbers of the
+ * others (closed before the sandbox) are forgotten. Errors added (none for a checked file but
+ * -ENOMEM). 0 (a list that is not sealed: nothing to do), -EINVAL, -ENOMEM. */
+int tls_upstream_clients_open_pool(TlsUpstreamClients *l, bool (*own)(const char *path, void *userdata),
+                                   void *userdata, ConfErrors *errors);
+
+/* In a process that proxies nothing (perchild's dispatchers): forget the memfd numbers. */
+void tls_upstream_clients_forget_sealed(TlsUpstreamClients *l);
 
 extern const HttpUpstreamTlsOps tls_upstream_ops;

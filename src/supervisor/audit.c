@@ -354,6 +354,8 @@ bool audit_check_program_stdio(const char *const targets[3], char *why, size_t w
 /* ---- key custody --------------------------------------------------------------------------- */
 
 #define AUDIT_MATERIAL_TARGET "/memfd:mpmd-tls:" /* tls-custody.h's TLS_MATERIAL_NAME_PREFIX */
+/* and its TLS_PROXY_MATERIAL_NAME_PREFIX: a client certificate to upstreams, with its key */
+#define AUDIT_PROXY_MATERIAL_TARGET "/memfd:mpmd-tls-proxy:"
 #define AUDIT_CUSTODY_FDS_MAX 4096
 #define AUDIT_KEY_HEAD 4096
 
@@ -381,7 +383,8 @@ static bool text_is_private_key(const char *head, size_t len) {
 }
 
 AuditFdKind audit_fd_classify(const char *target, const char *head, size_t head_len) {
-        if (strncmp(target, AUDIT_MATERIAL_TARGET, strlen(AUDIT_MATERIAL_TARGET)) == 0)
+        if (strncmp(target, AUDIT_MATERIAL_TARGET, strlen(AUDIT_MATERIAL_TARGET)) == 0 ||
+            strncmp(target, AUDIT_PROXY_MATERIAL_TARGET, strlen(AUDIT_PROXY_MATERIAL_TARGET)) == 0)
                 return AUDIT_FD_TLS_MATERIAL;
         if (head && text_is_private_key(head, head_len))
                 return AUDIT_FD_PRIVATE_KEY;

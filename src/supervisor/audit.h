@@ -116,7 +116,8 @@ bool audit_check_program_stdio(const char *const targets[3], char *why, size_t w
  * for a regular file, the first bytes of its contents (head, may be NULL). */
 typedef enum AuditFdKind {
         AUDIT_FD_OTHER,
-        AUDIT_FD_TLS_MATERIAL, /* a sealed memfd of a site's certificates and keys */
+        AUDIT_FD_TLS_MATERIAL, /* a sealed memfd of a site's certificates and keys, or of a client
+                                * certificate to upstreams with its key */
         AUDIT_FD_PRIVATE_KEY,  /* a file whose text begins "-----BEGIN … PRIVATE KEY-----" */
 } AuditFdKind;
 AuditFdKind audit_fd_classify(const char *target, const char *head, size_t head_len);

@@ -335,6 +335,7 @@ int generation_new(Supervisor *s, Config *config, SupGeneration **ret) {
                 sg->g.tls_sealed = TAKE_PTR(config->tls);
 #endif
         sg->g.tls = TAKE_PTR(config->tls);
+        sg->g.tls_upstreams = config->tls_upstreams; /* the configuration's, freed with it */
         sg->g.n_procs = config->mpm->process_limit(config->mpm_config);
         sg->workers_per_process = config->mpm->workers_per_process(config->mpm_config);
         sg->g.procs = calloc(sg->g.n_procs, sizeof(ProcessSlot));

@@ -69,8 +69,7 @@ static struct TlsStore *store_free(struct TlsStore *s) {
 typedef struct UpstreamBuild {
         TlsUpstreamClients *clients;
         ConfErrors *errors, *warnings;
-        bool per_user;        /* a per-user MPM: no parsed key in this process (tls-custody.h) */
-        bool client_refused;  /* said once: sections inherit the line */
+        bool per_user; /* a per-user MPM: no parsed key in this process (tls-custody.h) */
         int r;
 } UpstreamBuild;
 
@@ -79,19 +78,6 @@ static void build_section_upstreams(UpstreamBuild *b, const char *section, HttpS
         const HttpProxyConfig *pc = &cfg->proxy;
         const ConfLine *client_cert = pc->tls_client_cert.n > 0 ? &pc->tls_client_cert.lines[0] : NULL;
 
-        /* The contexts are built here and inherited: under perchild this process, which forks every
-         * pool, would hold the key parsed, and every site's pool with it, whatever its user. */
-        if (client_cert && b->per_user) {
-                if (!b->client_refused)
-                        conf_errors_add(b->errors, client_cert->file, client_cert->line,
-                                        "%s SSLProxyMachineCertificateFile: %s: not available under the perchild "
-                                        "MPM yet (its key would reach every site's pool); use the event, worker or "
-                                        "prefork MPM for client certificates to upstreams",
-                                        section, client_cert->value);
-                b->client_refused = true;
-                b->r = -EINVAL;
-                return;
-        }
         for (size_t i = 0; i < pc->pass.n && b->r != -ENOMEM; i++) {
                 HttpProxyPass *p = &pc->pass.items[i];
                 _cleanup_free_ char *error = NULL;
@@ -99,7 +85,10 @@ static void build_section_upstreams(UpstreamBuild *b, const char *section, HttpS
                 if (p->exclude || !p->target.tls.enabled)
                         continue;
                 if (!b->clients) {
-                        b->clients = tls_upstream_clients_new();
+                        /* Under a per-user MPM this process forks every pool: the client
+                         * certificates stay sealed here, each pool loads its own sites' (key
+                         * custody, tls-upstream.h). */
+                        b->clients = b->per_user ? tls_upstream_clients_new_sealed() : tls_upstream_clients_new();
                         if (!b->clients) {
                                 b->r = -ENOMEM;
                                 return;
@@ -140,6 +129,12 @@ static int build_upstreams(Config *c, void **ret, ConfErrors *errors, ConfErrors
         }
         for (size_t i = 0; i < c->n_locations && b.r != -ENOMEM; i++)
                 build_section_upstreams(&b, c->locations[i].label, &c->locations[i].site);
+        if (b.r != -ENOMEM) {
+                /* After every context: each file is checked once, in a child, whatever else failed. */
+                int k = tls_upstream_clients_check_sealed(b.clients, errors, warnings);
+                if (k < 0 && b.r >= 0)
+                        b.r = k;
+        }
         if (b.clients)
                 /* Workers inherit it from this process (they fork after the configuration is read). */
                 http_upstream_set_tls(&tls_upstream_ops);

@@ -13,8 +13,8 @@ SSLProxyCACertificateFile that does not load is a file:line error of mpmd -t.
 Client certificates (SSLProxyMachineCertificateFile): an upstream that requires one gets the
 configured certificate with its chain (the upstream trusts only the root), refuses a request
 without one or with one from another CA (502, the reason in the error log); a file that is missing,
-holds no key, a key that does not match, or an expired certificate is a file:line error of mpmd -t;
-the perchild MPM refuses the directive.
+holds no key, a key that does not match, or an expired certificate is a file:line error of mpmd -t,
+in every MPM (perchild checks it in a child of its supervisor: test_perchild_proxy.py).
 
 ProxyPreserveHost On (Apache's rule): the client's Host, without its port, is the SNI and the name
 the certificate must carry; a Host the certificate does not cover is a 502, an IP address sends no
@@ -188,14 +188,13 @@ class ProxyTlsTest(unittest.TestCase):
                       "[VirtualHost anyname]\nServerName = anyname.test\nSSLProxyCheckPeerName = Off\n"
                       f"ProxyPass = /other/ https://localhost:{u['other']}/up/\n"
                       f"ProxyPass = /untrusted/ https://localhost:{u['untrusted']}/up/\n\n")
-            if MPM != "perchild":  # which refuses client certificates (ProxyTlsConfigTest)
-                vhosts += ("[VirtualHost client]\nServerName = client.test\n"
-                           f"SSLProxyMachineCertificateFile = {cls.machine}\n"
-                           f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n"
-                           # the same upstream, another client certificate: a context of its own
-                           "[VirtualHost stranger]\nServerName = stranger.test\n"
-                           f"SSLProxyMachineCertificateFile = {cls.wrong_machine}\n"
-                           f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n\n")
+            vhosts += ("[VirtualHost client]\nServerName = client.test\n"
+                       f"SSLProxyMachineCertificateFile = {cls.machine}\n"
+                       f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n"
+                       # the same upstream, another client certificate: a context of its own
+                       "[VirtualHost stranger]\nServerName = stranger.test\n"
+                       f"SSLProxyMachineCertificateFile = {cls.wrong_machine}\n"
+                       f"ProxyPass = /c/ https://localhost:{u['mtls']}/up/\n\n")
             # The URL names localhost, which the "named" certificate does not: only the Host can pass.
             vhosts += ("[VirtualHost pres]\nServerName = pres.test\n"
                        "ServerAlias = pres-alt.test pres-bad.test 127.0.0.1\nProxyPreserveHost = On\n"
@@ -351,7 +350,6 @@ class ProxyTlsTest(unittest.TestCase):
         self.assertEqual(self.get("/untrusted/echo", host="anyname.test").status, 502)
 
     # -- client certificates (SSLProxyMachineCertificateFile) ---------------------------------------
-    @unittest.skipIf(MPM == "perchild", "perchild refuses SSLProxyMachineCertificateFile")
     def test_a_client_certificate_with_its_chain_is_accepted_by_an_upstream_that_requires_one(self):
         up = self.ups["mtls"]
         for i in range(3):
@@ -363,7 +361,6 @@ class ProxyTlsTest(unittest.TestCase):
         self.assert_refused("/nocert/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/: the "
                                             r"upstream asks for a client certificate \(SSLProxyMachineCertificateFile\)")
 
-    @unittest.skipIf(MPM == "perchild", "perchild refuses SSLProxyMachineCertificateFile")
     def test_a_client_certificate_of_another_ca_is_502(self):
         self.assert_refused("/c/echo", r"(?i)no TLS session with the upstream https://localhost:\d+/up/: the upstream "
                                        r"refused the client certificate .*unknown ca", host="stranger.test")
@@ -487,10 +484,6 @@ class ProxyTlsConfigTest(unittest.TestCase):
                 rc, out = run_t(self.conf)
                 self.assertNotEqual(rc, 0, out)
                 line = self.line_of("SSLProxyMachineCertificateFile")
-                if MPM == "perchild":
-                    self.assertRegex(out, rf"(?m)^{re.escape(self.conf)}:{line}: .*SSLProxyMachineCertificateFile: "
-                                          r".*not available under the perchild MPM")
-                    continue
                 m = re.findall(rf"(?m)^{re.escape(self.conf)}:{line}: \[Server\] SSLProxyMachineCertificateFile: "
                                rf"{re.escape(path)}:? .*{why}", out)
                 self.assertEqual(len(m), 1, out)  # once, however many targets need it
@@ -499,11 +492,7 @@ class ProxyTlsConfigTest(unittest.TestCase):
         self.write(f"SSLProxyMachineCertificateFile = {pem('good.pem', good_key, good_cert)}\n"
                    "ProxyPass = /a/ https://localhost:8443/\n")
         rc, out = run_t(self.conf)
-        if MPM == "perchild":
-            self.assertNotEqual(rc, 0, out)
-            self.assertIn("not available under the perchild MPM", out)
-        else:
-            self.assertEqual(rc, 0, out)
+        self.assertEqual(rc, 0, out)
         self.write("SSLProxyMachineCertificateFile = client.pem\n")
         rc, out = run_t(self.conf)
         self.assertNotEqual(rc, 0, out)

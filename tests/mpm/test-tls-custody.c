@@ -190,3 +190,40 @@ Test(tls_custody, the_check_in_a_child_reports_back) {
         cr_assert(strstr(errors.msgs[0], "was killed by signal 9"), "%s", errors.msgs[0]);
         conf_errors_done(&errors);
 }
+
+/* A client certificate to upstreams: one file sealed whole, under its own name, read back as is. */
+Test(tls_custody, one_file_sealed_whole) {
+        static const char text[] = "-----BEGIN PRIVATE KEY-----\nsecret\n";
+        char link[64], target[256] = {};
+        void *map;
+        size_t size;
+        int fd = -1;
+
+        cr_assert_eq(tls_material_seal_file(key_path, TLS_PROXY_MATERIAL_NAME_PREFIX "/etc/a.pem", &fd), 0);
+        cr_assert_eq(fcntl(fd, F_GET_SEALS), F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+        cr_assert_eq(write(fd, "x", 1), -1);
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        cr_assert_gt(readlink(link, target, sizeof(target) - 1), 0);
+        cr_assert_str_eq(target, "/memfd:" TLS_PROXY_MATERIAL_NAME_PREFIX "/etc/a.pem (deleted)");
+        cr_assert_eq(tls_material_map_file(fd, &map, &size), 0);
+        cr_assert_eq(size, strlen(text));
+        cr_assert_eq(memcmp(map, text, size), 0);
+        munmap(map, size);
+        close(fd);
+
+        cr_assert_eq(tls_material_seal_file("/nonexistent/a.pem", "x", &fd), -ENOENT);
+        cr_assert_eq(fd, -1);
+        cr_assert_eq(tls_material_seal_file(dir, "x", &fd), -EBADF);
+        cr_assert_eq(fd, -1);
+}
+
+Test(tls_custody, an_unsealed_memfd_is_not_a_sealed_file) {
+        void *map;
+        size_t size;
+        int fd = memfd_create(TLS_PROXY_MATERIAL_NAME_PREFIX "forged", MFD_CLOEXEC);
+
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "-----BEGIN", 10), 10);
+        cr_assert_eq(tls_material_map_file(fd, &map, &size), -EBADMSG);
+        close(fd);
+}

@@ -378,6 +378,9 @@ Test(audit, custody_classifies_descriptors) {
         static const char log[] = "GET / HTTP/1.1 200 said -----BEGIN PRIVATE KEY-----\n";
 
         cr_assert_eq(audit_fd_classify("/memfd:mpmd-tls:a (deleted)", NULL, 0), AUDIT_FD_TLS_MATERIAL);
+        cr_assert_eq(audit_fd_classify("/memfd:mpmd-tls-proxy:/etc/mpmd/a.pem (deleted)", NULL, 0),
+                     AUDIT_FD_TLS_MATERIAL);
+        cr_assert_eq(audit_fd_classify("/memfd:mpmd-tlsx (deleted)", NULL, 0), AUDIT_FD_OTHER);
         cr_assert_eq(audit_fd_classify("/memfd:mpmd-status (deleted)", NULL, 0), AUDIT_FD_OTHER);
         cr_assert_eq(audit_fd_classify("/etc/ssl/a.key", ec, strlen(ec)), AUDIT_FD_PRIVATE_KEY);
         cr_assert_eq(audit_fd_classify("/run/credentials/mpmd.service/a", pkcs8, strlen(pkcs8)),
