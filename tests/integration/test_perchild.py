@@ -103,6 +103,19 @@ def status(pid):
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def tree_processes(pid):
+    """Every process of the tree under pid, pid included, each as (pid, uid, comm, parent); those
+    that end while read are left out."""
+    out = []
+    for p in [pid] + mpmdtest.descendants(pid):
+        try:
+            st = status(p)
+            out.append((p, int(st["Uid"].split()[0]), st["Name"], int(st["PPid"])))
+        except (OSError, KeyError):
+            pass
+    return out
+
+
 def create_users():
     """The two site users (fresh) and the dispatcher's (if missing); returns the names created."""
     return mpmdtest.create_users(SITE_USERS, DISPATCH_USER)

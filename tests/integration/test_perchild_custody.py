@@ -24,9 +24,9 @@ import time
 import unittest
 
 import mpmdtest
-from mpmdtest import (BINARY, OPENSSL, Server, build_has_tls, descendants, free_port, make_cert, read_response,
+from mpmdtest import (BINARY, OPENSSL, Server, build_has_tls, free_port, make_cert, read_response,
                       remove_users, s_client, tls_connect, tls_get, wait_for)
-from test_perchild import MPMCTL, load_line, perchild_available, status, unit_bounding_set
+from test_perchild import MPMCTL, load_line, perchild_available, tree_processes, unit_bounding_set
 
 SITE_USERS = ("mpmdtca", "mpmdtcb", "mpmdtcc")
 DISPATCH_USER = "mpmd-dispatch"
@@ -147,15 +147,7 @@ class PerchildCustodyTest(unittest.TestCase):
         remove_users(cls.created)
 
     def processes(self):
-        """Every process of mpmd's tree, each as (pid, uid, comm, parent)."""
-        out = []
-        for pid in [self.srv.pid] + descendants(self.srv.pid):
-            try:
-                st = status(pid)
-                out.append((pid, int(st["Uid"].split()[0]), st["Name"], int(st["PPid"])))
-            except (OSError, KeyError):
-                pass
-        return out
+        return tree_processes(self.srv.pid)
 
     def get(self, name, path="/"):
         return tls_get(self.ports[name], path, sni=f"{name}.test")

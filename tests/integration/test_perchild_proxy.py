@@ -33,8 +33,8 @@ import tempfile
 import time
 import unittest
 
-from mpmdtest import BINARY, OPENSSL, build_has_tls, descendants, make_cert, remove_users, wait_for
-from test_perchild import MPMCTL, SITE_USERS, PerchildServer, create_users, perchild_available, status
+from mpmdtest import BINARY, OPENSSL, build_has_tls, make_cert, remove_users, wait_for
+from test_perchild import MPMCTL, SITE_USERS, PerchildServer, create_users, perchild_available, tree_processes
 from test_perchild_custody import limbs_le, private_scalar, writable_memory_has
 from test_proxy_tls import make_client_chain, server_context
 from upstream_server import Upstream
@@ -215,14 +215,7 @@ class PerchildProxyTest(unittest.TestCase):
                 self.assertIn("Permission denied", p.stderr)
 
     def processes(self):
-        out = []
-        for pid in [self.srv.pid] + descendants(self.srv.pid):
-            try:
-                st = status(pid)
-                out.append((pid, int(st["Uid"].split()[0]), st["Name"], int(st["PPid"])))
-            except (OSError, KeyError):
-                pass
-        return out
+        return tree_processes(self.srv.pid)
 
     def test_only_the_supervisor_holds_the_sealed_files(self):
         self.need_tls()
