@@ -351,10 +351,6 @@ static int client_use_cert(SSL_CTX *ctx, const TlsUpstreamCert *cert, ConfErrors
         return -EINVAL;
 }
 
-static bool same_file(const char *a, const char *b) {
-        return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec *spec, void **ret, char **ret_error,
                              ConfErrors *errors, ConfErrors *warnings) {
         const char *ca_file = spec->verify ? spec->ca_file : NULL; /* nothing is checked: no store is needed */
@@ -371,7 +367,7 @@ int tls_upstream_clients_get(TlsUpstreamClients *l, const TlsUpstreamClientSpec 
                         return -EINVAL; /* said when it was read */
         }
         for (TlsUpstreamClient *c = l->first; c; c = c->next)
-                if (c->verify == verify && same_file(c->ca_file, ca_file) && c->cert == cert) {
+                if (c->verify == verify && streq_ptr(c->ca_file, ca_file) && c->cert == cert) {
                         *ret = c->ctx;
                         return 0;
                 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -60,6 +62,11 @@ typedef unsigned long long usec_t;
 #define USEC_INFINITY ((usec_t) -1)
 
 #define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+/* Two strings alike, NULL equal only to NULL (an optional key's value against another's). */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
 
 static inline void *mfree(void *p) {
         free(p);

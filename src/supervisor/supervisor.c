@@ -211,10 +211,6 @@ static void supervisor_set_reload_result(Supervisor *s, const char *result) {
         supervisor_update_status(s);
 }
 
-static bool same_text(const char *a, const char *b) {
-        return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 /* A reload that names another AgentCheck (or none) listens there before it is taken, so that an
  * address it cannot bind refuses the reload and the agent goes on answering where it was. */
 static int supervisor_move_agent(Supervisor *s, const char *to, const char *file, ConfErrors *errors) {
@@ -222,7 +218,7 @@ static int supervisor_move_agent(Supervisor *s, const char *to, const char *file
         int r;
 
         s->agent_moves = false;
-        if (same_text(from, to))
+        if (streq_ptr(from, to))
                 return 0;
         if (to) {
                 r = agent_check_open(s->event, to, supervisor_agent_state, s, &s->pending_agent);
